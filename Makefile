@@ -1,0 +1,126 @@
+# meshkeeper — build, generate, test.
+#
+# Every tool and cluster binary is built from its Go module into bin/ on first use and reused after,
+# so a fresh machine with Go is all `make test` needs.
+
+IMG ?= ghcr.io/meshkeeper/meshkeeper:latest
+
+LOCALBIN ?= $(shell pwd)/bin
+export PATH := $(LOCALBIN):$(PATH)
+
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.2
+
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+KUBECTL ?= $(LOCALBIN)/kubectl
+
+# The cluster binaries test/tools builds, one per line of test/tools/binaries.txt ("name package").
+CLUSTER_BINARIES := $(shell awk '!/^\#/ && NF==2 {print $$1}' test/tools/binaries.txt)
+ENVTEST_ASSETS := $(addprefix $(LOCALBIN)/,$(CLUSTER_BINARIES))
+
+GOTEST_FLAGS ?=
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: vet ## Check formatting and vet the code.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "Not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+.PHONY: verify
+verify: manifests generate ## Fail when generated files differ from what is committed.
+	@git diff --exit-code -- api config || { echo "Generated files are stale: run 'make manifests generate' and commit the result."; exit 1; }
+
+.PHONY: test
+test: manifests generate lint envtest ## Run every test tier (unit and envtest).
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./... -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+
+.PHONY: test-unit
+test-unit: ## Run only the tests that need no API server.
+	go test -short ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the API round trip for a while (FUZZTIME, default 30s).
+	go test ./api/v1alpha1 -run '^$$' -fuzz FuzzServiceMeshRoundTrip -fuzztime $${FUZZTIME:-30s}
+
+##@ Build
+
+.PHONY: build
+build: manifests generate ## Build the manager binary.
+	go build -o $(LOCALBIN)/meshkeeper .
+
+.PHONY: run
+run: manifests generate ## Run the manager out of cluster against the current kubeconfig.
+	go run . --metrics-bind-address=0 --health-probe-bind-address=:8081
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a container engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRD into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRD (and with it every ServiceMesh) from the cluster.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator to the cluster with image IMG.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: envtest
+envtest: $(ENVTEST_ASSETS) ## Build the cluster binaries the test tiers run (cached in bin/).
+
+# Each cluster binary is rebuilt only when the tools module changes.
+$(LOCALBIN)/%: test/tools/go.mod test/tools/go.sum test/tools/binaries.txt | $(LOCALBIN)
+	cd test/tools && go build -ldflags="-s -w" -o $@ $$(awk '$$1 == "$*" {print $$2}' binaries.txt)
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)

@@ -1,0 +1,50 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types of a ServiceMesh. Ready summarises the others: it is True only when every other
+// condition that applies is True.
+const (
+	ConditionReady               = "Ready"
+	ConditionControlPlaneReady   = "ControlPlaneReady"
+	ConditionNamespacesEnrolled  = "NamespacesEnrolled"
+	ConditionIngressesConfigured = "IngressesConfigured"
+	ConditionPoliciesApplied     = "PoliciesApplied"
+	ConditionDataPlaneUpToDate   = "DataPlaneUpToDate"
+)
+
+// Condition reasons. They are part of the API: alerts and runbooks match on them.
+const (
+	// ReasonReconciling: meshkeeper is working towards the spec.
+	ReasonReconciling = "Reconciling"
+	// ReasonNotImplemented: the capability the condition describes is not built yet.
+	ReasonNotImplemented = "NotImplemented"
+	// ReasonInvalidSpec: the spec passed validation but cannot be carried out (see the message).
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonSucceeded: the condition holds.
+	ReasonSucceeded = "Succeeded"
+)
+
+// Names meshkeeper uses on the objects it writes.
+const (
+	// FieldManager is the server-side apply field manager of every write meshkeeper makes.
+	FieldManager = "meshkeeper"
+	// Finalizer keeps the ServiceMesh until meshkeeper has removed what it installed.
+	Finalizer = "mesh.meshkeeper.io/finalizer"
+	// ServiceMeshName is the only allowed name of a ServiceMesh.
+	ServiceMeshName = "default"
+)

@@ -1,0 +1,496 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ServiceMeshSpec is the desired state of the mesh: which Istio to run, which namespaces and
+// ingress controller join it, and the mesh-wide policies meshkeeper generates.
+// +kubebuilder:validation:XValidation:rule="!has(self.injection) || !has(self.injection.namespaces) || !(self.__namespace__ in self.injection.namespaces)",message="injection.namespaces must not list the control-plane namespace (spec.namespace): istiod's own pods are never injected"
+type ServiceMeshSpec struct {
+	// Version is the Istio version to run, as MAJOR.MINOR.PATCH (for example 1.31.1). It selects the
+	// image tag of istiod and the proxies and, when charts.repository is set, the chart version fetched
+	// from that repository. Empty means the version of the charts built into meshkeeper; the version in
+	// use is always reported in status.version.
+	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// Namespace is where the control plane (istiod) runs and where mesh-wide policies live (the Istio
+	// root namespace). It is created if it does not exist. It cannot be changed after creation: moving
+	// a control plane means deleting and recreating the ServiceMesh.
+	// +kubebuilder:default=istio-system
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.namespace is immutable: delete the ServiceMesh and create it again to move the control plane"
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// Charts says where the Istio Helm charts (base and istiod) come from.
+	// +kubebuilder:default={}
+	// +optional
+	Charts ChartsSpec `json:"charts,omitempty"`
+
+	// Images sets the registry and pull policy of every Istio image (istiod and the proxies).
+	// +kubebuilder:default={}
+	// +optional
+	Images ImagesSpec `json:"images,omitempty"`
+
+	// ControlPlane shapes the istiod Deployment: size, placement, disruption budget and push tuning.
+	// +kubebuilder:default={}
+	// +optional
+	ControlPlane ControlPlaneSpec `json:"controlPlane,omitempty"`
+
+	// Proxy sets defaults for every sidecar proxy, delivered through the mesh config. Proxies read it when
+	// they start, so running pods pick up a change only after a restart.
+	// +kubebuilder:default={}
+	// +optional
+	Proxy ProxySpec `json:"proxy,omitempty"`
+
+	// Injection chooses the namespaces whose pods get the sidecar. A namespace is enrolled when it is
+	// listed in namespaces or matched by namespaceSelector. kube-system, kube-public, kube-node-lease
+	// and the control-plane namespace are never enrolled.
+	// +optional
+	Injection InjectionSpec `json:"injection,omitempty"`
+
+	// MTLS sets the mesh-wide default PeerAuthentication and per-namespace overrides.
+	// +kubebuilder:default={}
+	// +optional
+	MTLS MTLSSpec `json:"mtls,omitempty"`
+
+	// SidecarScoping gives every enrolled namespace a Sidecar resource that limits the configuration its
+	// proxies receive to the hosts they need, which keeps proxy memory and push sizes small in large meshes.
+	// +kubebuilder:default={}
+	// +optional
+	SidecarScoping SidecarScopingSpec `json:"sidecarScoping,omitempty"`
+
+	// IngressNginx puts the ingress-nginx controller into the mesh: its pods get a sidecar that carries
+	// only the traffic to Services, and every mesh Ingress is annotated so nginx sends to the Service
+	// and the sidecar routes on Host.
+	// +kubebuilder:default={}
+	// +optional
+	IngressNginx IngressNginxSpec `json:"ingressNginx,omitempty"`
+
+	// Values are raw values for the istiod chart, merged over what meshkeeper computes from the fields
+	// above. An escape hatch for settings this API does not cover; what is set here wins.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	Values *apiextensionsv1.JSON `json:"values,omitempty"`
+}
+
+// ChartsSpec says where the Istio charts come from.
+type ChartsSpec struct {
+	// Repository is a Helm chart repository (https://…, with an index.yaml) or an OCI registry
+	// (oci://…) from which the base and istiod charts are fetched at spec.version. Empty means the
+	// charts built into meshkeeper, which need no network access.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self == '' || ((self.startsWith('https://') || self.startsWith('oci://')) && size(self) > 8 && !self.contains(' '))",message="charts.repository must be empty (built-in charts) or an https:// or oci:// URL"
+	// +optional
+	Repository string `json:"repository,omitempty"`
+}
+
+// ImagesSpec sets where Istio images are pulled from.
+type ImagesSpec struct {
+	// Hub is the registry and path of the Istio images, without image name or tag.
+	// +kubebuilder:default="docker.io/istio"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._:/-]*$`
+	// +optional
+	Hub string `json:"hub,omitempty"`
+
+	// PullPolicy is the image pull policy of istiod and the injected proxies.
+	// +kubebuilder:default=IfNotPresent
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	// +optional
+	PullPolicy corev1.PullPolicy `json:"pullPolicy,omitempty"`
+}
+
+// ControlPlaneSpec shapes the istiod Deployment.
+// +kubebuilder:validation:XValidation:rule="!(has(self.replicas) && has(self.autoscaling))",message="set either controlPlane.replicas or controlPlane.autoscaling, not both"
+type ControlPlaneSpec struct {
+	// Replicas is the fixed number of istiod pods. When neither replicas nor autoscaling is set,
+	// istiod runs 2 replicas, so a rolling upgrade or a node drain never leaves the mesh without
+	// a control plane.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Autoscaling runs istiod under a HorizontalPodAutoscaler between minReplicas and maxReplicas.
+	// +optional
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
+
+	// Resources are the istiod container's requests and limits.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// NodeSelector constrains istiod pods to matching nodes.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations let istiod pods run on tainted nodes.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// PriorityClassName of the istiod pods.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// PodDisruptionBudget creates a PodDisruptionBudget for istiod (minAvailable 1).
+	// +kubebuilder:default=true
+	// +optional
+	PodDisruptionBudget *bool `json:"podDisruptionBudget,omitempty"`
+
+	// PushTuning sets how istiod batches configuration changes before pushing them to proxies.
+	// +kubebuilder:default={}
+	// +optional
+	PushTuning PushTuningSpec `json:"pushTuning,omitempty"`
+}
+
+// AutoscalingSpec bounds the istiod HorizontalPodAutoscaler.
+// +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",message="controlPlane.autoscaling.minReplicas must not exceed maxReplicas"
+type AutoscalingSpec struct {
+	// MinReplicas is the lowest number of istiod pods.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=2
+	MinReplicas int32 `json:"minReplicas"`
+
+	// MaxReplicas is the highest number of istiod pods.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=5
+	MaxReplicas int32 `json:"maxReplicas"`
+}
+
+// PushTuningSpec sets istiod's debounce and push throttle. Larger debounce windows merge more changes
+// into one push (less CPU in istiod and the proxies) at the cost of slower propagation.
+// +kubebuilder:validation:XValidation:rule="!has(self.debounceAfter) || !has(self.debounceMax) || duration(self.debounceAfter) <= duration(self.debounceMax)",message="controlPlane.pushTuning.debounceAfter must not exceed debounceMax"
+type PushTuningSpec struct {
+	// DebounceAfter is how long istiod waits after a change for further changes before it pushes
+	// (PILOT_DEBOUNCE_AFTER).
+	// +kubebuilder:default="100ms"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	DebounceAfter *metav1.Duration `json:"debounceAfter,omitempty"`
+
+	// DebounceMax is the longest istiod delays a push while changes keep arriving (PILOT_DEBOUNCE_MAX).
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	DebounceMax *metav1.Duration `json:"debounceMax,omitempty"`
+
+	// PushThrottle is how many proxies istiod pushes to concurrently (PILOT_PUSH_THROTTLE).
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	PushThrottle *int32 `json:"pushThrottle,omitempty"`
+}
+
+// ProxySpec sets defaults for every sidecar proxy in the mesh.
+type ProxySpec struct {
+	// DeltaXDS makes proxies use incremental (delta) xDS, so a change sends only what changed instead
+	// of the whole resource set (proxy metadata ISTIO_DELTA_XDS).
+	// +kubebuilder:default=true
+	// +optional
+	DeltaXDS *bool `json:"deltaXDS,omitempty"`
+
+	// DNSCapture makes the sidecar answer DNS queries of the application (ISTIO_META_DNS_CAPTURE).
+	// +kubebuilder:default=true
+	// +optional
+	DNSCapture *bool `json:"dnsCapture,omitempty"`
+
+	// DNSAutoAllocate gives ServiceEntries without addresses a virtual IP, so TCP traffic to them can be
+	// told apart (ISTIO_META_DNS_AUTO_ALLOCATE).
+	// +kubebuilder:default=true
+	// +optional
+	DNSAutoAllocate *bool `json:"dnsAutoAllocate,omitempty"`
+
+	// HoldApplicationUntilProxyStarts starts application containers only after the sidecar is ready, so
+	// an application never sends traffic before the proxy can carry it.
+	// +kubebuilder:default=true
+	// +optional
+	HoldApplicationUntilProxyStarts *bool `json:"holdApplicationUntilProxyStarts,omitempty"`
+
+	// Resources are the sidecar container's requests and limits.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// InjectionSpec chooses the namespaces whose pods get the sidecar.
+type InjectionSpec struct {
+	// Namespaces are enrolled by name.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10000
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.all(n, !(n in ['kube-system', 'kube-public', 'kube-node-lease']))",message="injection.namespaces must not list kube-system, kube-public or kube-node-lease: system namespaces are never injected"
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// NamespaceSelector enrolls every namespace whose labels match.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+}
+
+// MTLSMode is the mutual TLS mode of a PeerAuthentication.
+// +kubebuilder:validation:Enum=PERMISSIVE;STRICT
+type MTLSMode string
+
+const (
+	// MTLSPermissive accepts both mTLS and plaintext traffic.
+	MTLSPermissive MTLSMode = "PERMISSIVE"
+	// MTLSStrict accepts only mTLS traffic.
+	MTLSStrict MTLSMode = "STRICT"
+)
+
+// MTLSSpec sets the mutual TLS policy of the mesh.
+type MTLSSpec struct {
+	// Mode is the mesh-wide default: PERMISSIVE accepts plaintext and mTLS (the safe way to start),
+	// STRICT rejects plaintext, which breaks clients without a sidecar.
+	// +kubebuilder:default=PERMISSIVE
+	// +optional
+	Mode MTLSMode `json:"mode,omitempty"`
+
+	// Namespaces overrides the mode per namespace, for example {legacy: PERMISSIVE} under a STRICT mesh.
+	// +kubebuilder:validation:MaxProperties=10000
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="mtls.namespaces keys must be namespace names (DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters)"
+	// +optional
+	Namespaces map[string]MTLSMode `json:"namespaces,omitempty"`
+}
+
+// OutboundTrafficPolicyMode says what a proxy does with traffic to hosts it has no configuration for.
+// +kubebuilder:validation:Enum=ALLOW_ANY;REGISTRY_ONLY
+type OutboundTrafficPolicyMode string
+
+const (
+	// OutboundAllowAny passes traffic to unknown hosts through unchanged.
+	OutboundAllowAny OutboundTrafficPolicyMode = "ALLOW_ANY"
+	// OutboundRegistryOnly blocks traffic to hosts outside the proxy's configured egress.
+	OutboundRegistryOnly OutboundTrafficPolicyMode = "REGISTRY_ONLY"
+)
+
+// SidecarScopingSpec controls the Sidecar resource meshkeeper writes into every enrolled namespace.
+type SidecarScopingSpec struct {
+	// Enabled writes a namespace-wide Sidecar named "default" into every enrolled namespace. Off by
+	// default: with scoping on, a proxy only knows the hosts of its own namespace, the control plane,
+	// egressHosts and the namespace's mesh.meshkeeper.io/egress-hosts annotation, so calls to other
+	// namespaces must be declared first.
+	// +kubebuilder:default=false
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// EgressHosts are added to "./*" and "<control-plane namespace>/*" in every scoped namespace, in
+	// Istio's "namespace/dnsName" form: "payments/*", "*/api.example.com", "./foo.svc.cluster.local".
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=320
+	// +kubebuilder:validation:items:Pattern=`^(\*|\.|~|[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(\*|(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*)$`
+	// +optional
+	EgressHosts []string `json:"egressHosts,omitempty"`
+
+	// OutboundTrafficPolicy is ALLOW_ANY (traffic to hosts outside the scope passes through) or
+	// REGISTRY_ONLY (it is blocked).
+	// +kubebuilder:default=ALLOW_ANY
+	// +optional
+	OutboundTrafficPolicy OutboundTrafficPolicyMode `json:"outboundTrafficPolicy,omitempty"`
+}
+
+// IngressNginxSpec puts an ingress-nginx controller into the mesh.
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.serviceCIDRs) && size(self.serviceCIDRs) > 0)",message="ingressNginx.serviceCIDRs must list the cluster's Service CIDRs when ingressNginx.enabled is true"
+type IngressNginxSpec struct {
+	// Enabled turns the integration on.
+	// +kubebuilder:default=false
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Controller names the ingress-nginx controller workload that gets the sidecar.
+	// +kubebuilder:default={}
+	// +optional
+	Controller WorkloadReference `json:"controller,omitempty"`
+
+	// IngressClassNames are the ingress classes served by this controller; Ingresses of these classes
+	// in enrolled namespaces get the service-upstream and upstream-vhost annotations.
+	// +kubebuilder:default={nginx}
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	IngressClassNames []string `json:"ingressClassNames,omitempty"`
+
+	// ServiceCIDRs are the cluster's Service IP ranges: the only outbound ranges the controller's sidecar
+	// captures, so nginx's other traffic (to the API server, to external auth) bypasses it.
+	// +kubebuilder:default={"10.96.0.0/12"}
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="ingressNginx.serviceCIDRs entries must be CIDRs such as 10.96.0.0/12 or fd00:10:96::/112"
+	// +optional
+	ServiceCIDRs []string `json:"serviceCIDRs,omitempty"`
+}
+
+// WorkloadReference names a Deployment or DaemonSet.
+type WorkloadReference struct {
+	// Namespace of the workload.
+	// +kubebuilder:default=ingress-nginx
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// Name of the workload.
+	// +kubebuilder:default=ingress-nginx-controller
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// Kind of the workload.
+	// +kubebuilder:default=Deployment
+	// +kubebuilder:validation:Enum=Deployment;DaemonSet
+	// +optional
+	Kind string `json:"kind,omitempty"`
+}
+
+// ServiceMeshStatus is what meshkeeper observed of the mesh, computed from what the cluster reports.
+type ServiceMeshStatus struct {
+	// ObservedGeneration is the spec generation the status describes; it lags metadata.generation while
+	// a change is being applied.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready summarises the others (ControlPlaneReady, NamespacesEnrolled,
+	// IngressesConfigured, PoliciesApplied, DataPlaneUpToDate).
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// Version is the Istio version running.
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// ChartVersion is the version of the installed istiod chart.
+	// +optional
+	ChartVersion string `json:"chartVersion,omitempty"`
+
+	// Revision is the Istio revision of the control plane ("default" for the default revision).
+	// +optional
+	Revision string `json:"revision,omitempty"`
+
+	// Namespaces counts enrolled namespaces.
+	// +optional
+	Namespaces NamespacesStatus `json:"namespaces,omitempty"`
+
+	// Ingresses counts mesh Ingresses.
+	// +optional
+	Ingresses IngressesStatus `json:"ingresses,omitempty"`
+
+	// Proxies counts the pods of enrolled namespaces by sidecar state.
+	// +optional
+	Proxies ProxiesStatus `json:"proxies,omitempty"`
+}
+
+// NamespacesStatus counts enrolled namespaces.
+type NamespacesStatus struct {
+	// Enrolled is the number of namespaces carrying meshkeeper's injection label.
+	// +optional
+	Enrolled int32 `json:"enrolled"`
+
+	// Conflicts is the number of namespaces meshkeeper should enroll but whose own injection label
+	// (for example istio-injection=disabled) it leaves alone.
+	// +optional
+	Conflicts int32 `json:"conflicts,omitempty"`
+}
+
+// IngressesStatus counts mesh Ingresses.
+type IngressesStatus struct {
+	// Configured is the number of Ingresses carrying meshkeeper's annotations.
+	// +optional
+	Configured int32 `json:"configured"`
+
+	// Skipped is the number of mesh Ingresses meshkeeper could not configure.
+	// +optional
+	Skipped int32 `json:"skipped"`
+
+	// SkippedByReason breaks skipped down by reason (for example MultipleBackendServices).
+	// +optional
+	SkippedByReason map[string]int32 `json:"skippedByReason,omitempty"`
+}
+
+// ProxiesStatus counts the pods of enrolled namespaces by sidecar state.
+type ProxiesStatus struct {
+	// Total is the number of pods in enrolled namespaces.
+	// +optional
+	Total int32 `json:"total"`
+
+	// WithoutSidecar counts pods created before their namespace was enrolled; they need a restart.
+	// +optional
+	WithoutSidecar int32 `json:"withoutSidecar"`
+
+	// Outdated counts pods whose proxy belongs to another revision or version, or started before the
+	// current mesh config; they need a restart.
+	// +optional
+	Outdated int32 `json:"outdated"`
+}
+
+// ServiceMesh is one Istio mesh managed by meshkeeper. There is one per cluster, named "default".
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=mesh,categories=meshkeeper
+// +kubebuilder:validation:XValidation:rule="self.metadata.name == 'default'",message="a cluster has one ServiceMesh and it must be named 'default'"
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`,description="Istio version running"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Enrolled",type=integer,JSONPath=`.status.namespaces.enrolled`,description="Enrolled namespaces"
+// +kubebuilder:printcolumn:name="Outdated",type=integer,JSONPath=`.status.proxies.outdated`,description="Proxies that need a restart"
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ServiceMesh struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +kubebuilder:default={}
+	// +optional
+	Spec ServiceMeshSpec `json:"spec,omitempty"`
+	// +optional
+	Status ServiceMeshStatus `json:"status,omitempty"`
+}
+
+// ServiceMeshList is a list of ServiceMesh.
+// +kubebuilder:object:root=true
+type ServiceMeshList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ServiceMesh `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ServiceMesh{}, &ServiceMeshList{})
+}

@@ -1,0 +1,30 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds meshkeeper's reconcilers, one per concern, all driven by the ServiceMesh.
+package controllers
+
+import (
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// SetupWithManager registers every meshkeeper controller with the manager.
+func SetupWithManager(mgr ctrl.Manager) error {
+	return (&ServiceMeshReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("meshkeeper"),
+	}).SetupWithManager(mgr)
+}

@@ -1,0 +1,277 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package integration
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// meshYAML is a ServiceMesh named default with the given spec (indented YAML under "spec:").
+func meshYAML(spec string) string {
+	return "apiVersion: mesh.meshkeeper.io/v1alpha1\nkind: ServiceMesh\nmetadata:\n  name: default\nspec:\n" + spec
+}
+
+func parse(manifest string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	ExpectWithOffset(1, yaml.Unmarshal([]byte(manifest), &u.Object)).To(Succeed())
+	return u
+}
+
+func deleteMesh() {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	ExpectWithOffset(1, client.IgnoreNotFound(k8sClient.Delete(ctx, mesh))).To(Succeed())
+	EventuallyWithOffset(1, func() bool {
+		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(mesh), mesh))
+	}, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
+}
+
+var _ = Describe("ServiceMesh validation", func() {
+	AfterEach(deleteMesh)
+
+	DescribeTable("rejects an invalid ServiceMesh with a message that says what to fix",
+		func(manifest, message string) {
+			err := k8sClient.Create(ctx, parse(manifest))
+			Expect(err).To(HaveOccurred(), "the API server accepted an invalid ServiceMesh")
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want an Invalid error, got %v", err)
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("a name other than default",
+			strings.Replace(meshYAML("  version: 1.31.1\n"), "name: default", "name: prod", 1),
+			"a cluster has one ServiceMesh and it must be named 'default'"),
+		Entry("a version without a patch number", meshYAML("  version: \"1.31\"\n"),
+			`spec.version: Invalid value: "1.31": spec.version in body should match`),
+		Entry("a version with a v prefix", meshYAML("  version: v1.31.1\n"),
+			`spec.version: Invalid value: "v1.31.1"`),
+		Entry("a version that is a tag name", meshYAML("  version: latest\n"),
+			`spec.version: Invalid value: "latest"`),
+		Entry("a control-plane namespace that is not a DNS label", meshYAML("  namespace: Istio_System\n"),
+			`spec.namespace: Invalid value: "Istio_System"`),
+		Entry("a control-plane namespace longer than 63 characters",
+			meshYAML("  namespace: "+strings.Repeat("a", 64)+"\n"), "spec.namespace: Too long"),
+		Entry("a chart repository over plain http", meshYAML("  charts:\n    repository: http://charts.example.com\n"),
+			"charts.repository must be empty (built-in charts) or an https:// or oci:// URL"),
+		Entry("a chart repository with another scheme", meshYAML("  charts:\n    repository: ftp://charts.example.com\n"),
+			"charts.repository must be empty (built-in charts) or an https:// or oci:// URL"),
+		Entry("an unknown image pull policy", meshYAML("  images:\n    pullPolicy: Sometimes\n"),
+			`spec.images.pullPolicy: Unsupported value: "Sometimes"`),
+		Entry("an empty image hub", meshYAML("  images:\n    hub: \"\"\n"),
+			"spec.images.hub: Invalid value"),
+		Entry("replicas and autoscaling together",
+			meshYAML("  controlPlane:\n    replicas: 2\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 5\n"),
+			"set either controlPlane.replicas or controlPlane.autoscaling, not both"),
+		Entry("zero istiod replicas", meshYAML("  controlPlane:\n    replicas: 0\n"),
+			"spec.controlPlane.replicas: Invalid value: 0: spec.controlPlane.replicas in body should be greater than or equal to 1"),
+		Entry("autoscaling with minReplicas above maxReplicas",
+			meshYAML("  controlPlane:\n    autoscaling:\n      minReplicas: 5\n      maxReplicas: 2\n"),
+			"controlPlane.autoscaling.minReplicas must not exceed maxReplicas"),
+		Entry("autoscaling down to zero",
+			meshYAML("  controlPlane:\n    autoscaling:\n      minReplicas: 0\n      maxReplicas: 2\n"),
+			"spec.controlPlane.autoscaling.minReplicas in body should be greater than or equal to 1"),
+		Entry("a debounce that is not a duration", meshYAML("  controlPlane:\n    pushTuning:\n      debounceAfter: fast\n"),
+			`spec.controlPlane.pushTuning.debounceAfter: Invalid value: "fast"`),
+		Entry("a push throttle of zero", meshYAML("  controlPlane:\n    pushTuning:\n      pushThrottle: 0\n"),
+			"spec.controlPlane.pushTuning.pushThrottle in body should be greater than or equal to 1"),
+		Entry("debounceAfter longer than debounceMax",
+			meshYAML("  controlPlane:\n    pushTuning:\n      debounceAfter: 20s\n      debounceMax: 10s\n"),
+			"controlPlane.pushTuning.debounceAfter must not exceed debounceMax"),
+		Entry("a resource quantity that is not a quantity",
+			meshYAML("  controlPlane:\n    resources:\n      requests:\n        cpu: lots\n"),
+			"spec.controlPlane.resources.requests.cpu"),
+		Entry("a priority class name that is not a DNS name", meshYAML("  controlPlane:\n    priorityClassName: High_Priority\n"),
+			`spec.controlPlane.priorityClassName: Invalid value: "High_Priority"`),
+		Entry("an enrolled namespace that is not a DNS label", meshYAML("  injection:\n    namespaces: [Shop]\n"),
+			`spec.injection.namespaces[0]: Invalid value: "Shop"`),
+		Entry("an enrolled system namespace", meshYAML("  injection:\n    namespaces: [shop, kube-system]\n"),
+			"system namespaces are never injected"),
+		Entry("the control-plane namespace enrolled", meshYAML("  injection:\n    namespaces: [istio-system]\n"),
+			"injection.namespaces must not list the control-plane namespace (spec.namespace)"),
+		Entry("the same namespace enrolled twice", meshYAML("  injection:\n    namespaces: [shop, shop]\n"),
+			`spec.injection.namespaces[1]: Duplicate value: "shop"`),
+		Entry("an mTLS mode Istio has but meshkeeper does not offer", meshYAML("  mtls:\n    mode: DISABLE\n"),
+			`spec.mtls.mode: Unsupported value: "DISABLE"`),
+		Entry("an mTLS override for a name that is not a namespace", meshYAML("  mtls:\n    namespaces:\n      Legacy_NS: PERMISSIVE\n"),
+			"mtls.namespaces keys must be namespace names"),
+		Entry("an mTLS override with an unknown mode", meshYAML("  mtls:\n    namespaces:\n      legacy: \"OFF\"\n"),
+			`spec.mtls.namespaces.legacy: Unsupported value: "OFF": supported values: "PERMISSIVE", "STRICT"`),
+		Entry("an egress host without a namespace part", meshYAML("  sidecarScoping:\n    egressHosts: [payments]\n"),
+			`spec.sidecarScoping.egressHosts[0]: Invalid value: "payments"`),
+		Entry("an unknown outbound traffic policy", meshYAML("  sidecarScoping:\n    outboundTrafficPolicy: DENY\n"),
+			`spec.sidecarScoping.outboundTrafficPolicy: Unsupported value: "DENY"`),
+		Entry("an ingress controller of an unsupported kind",
+			meshYAML("  ingressNginx:\n    controller:\n      kind: StatefulSet\n"),
+			`spec.ingressNginx.controller.kind: Unsupported value: "StatefulSet"`),
+		Entry("an ingress controller name that is not a DNS name",
+			meshYAML("  ingressNginx:\n    controller:\n      name: Ingress_Nginx\n"),
+			`spec.ingressNginx.controller.name: Invalid value: "Ingress_Nginx"`),
+		Entry("a Service CIDR with a prefix too long", meshYAML("  ingressNginx:\n    serviceCIDRs: [10.96.0.0/33]\n"),
+			"ingressNginx.serviceCIDRs entries must be CIDRs"),
+		Entry("a Service CIDR that is not an address", meshYAML("  ingressNginx:\n    serviceCIDRs: [cluster-services]\n"),
+			"ingressNginx.serviceCIDRs entries must be CIDRs"),
+		Entry("ingress-nginx enabled with no Service CIDRs",
+			meshYAML("  ingressNginx:\n    enabled: true\n    serviceCIDRs: []\n"),
+			"ingressNginx.serviceCIDRs must list the cluster's Service CIDRs"),
+		Entry("an empty ingress class name", meshYAML("  ingressNginx:\n    ingressClassNames: [\"\"]\n"),
+			"spec.ingressNginx.ingressClassNames[0]"),
+		Entry("chart values that are not an object", meshYAML("  values: replicaCount=3\n"),
+			"spec.values: Invalid value: \"string\": spec.values in body must be of type object"),
+	)
+
+	It("keeps spec.namespace immutable", func() {
+		Expect(k8sClient.Create(ctx, parse(meshYAML("  namespace: istio-system\n")))).To(Succeed())
+		mesh := &meshv1alpha1.ServiceMesh{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, mesh)).To(Succeed())
+		mesh.Spec.Namespace = "mesh-system"
+		err := k8sClient.Update(ctx, mesh)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want an Invalid error, got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.namespace is immutable"))
+	})
+
+	It("accepts the documented sample and fills in the defaults", func() {
+		sample, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "mesh_v1alpha1_servicemesh.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Create(ctx, parse(string(sample)))).To(Succeed())
+
+		mesh := &meshv1alpha1.ServiceMesh{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, mesh)).To(Succeed())
+		spec := mesh.Spec
+		Expect(spec.Namespace).To(Equal("istio-system"))
+		Expect(spec.Version).To(BeEmpty(), "an unset version means the built-in charts' version")
+		Expect(spec.Injection.Namespaces).To(Equal([]string{"shop"}))
+		Expect(*spec.ControlPlane.Replicas).To(BeEquivalentTo(2))
+		Expect(spec.ControlPlane.Resources.Requests.Memory().String()).To(Equal("2Gi"))
+		expectDefaults(mesh)
+	})
+
+	It("fills in every default for an empty spec", func() {
+		Expect(k8sClient.Create(ctx, parse("apiVersion: mesh.meshkeeper.io/v1alpha1\nkind: ServiceMesh\nmetadata:\n  name: default\n"))).To(Succeed())
+		mesh := &meshv1alpha1.ServiceMesh{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, mesh)).To(Succeed())
+		Expect(mesh.Spec.Namespace).To(Equal("istio-system"))
+		Expect(mesh.Spec.ControlPlane.Replicas).To(BeNil(), "replicas has no CRD default, so autoscaling can be chosen instead")
+		Expect(mesh.Spec.ControlPlane.Autoscaling).To(BeNil())
+		expectDefaults(mesh)
+	})
+
+	DescribeTable("accepts valid specs",
+		func(spec string) {
+			Expect(k8sClient.Create(ctx, parse(meshYAML(spec)))).To(Succeed())
+		},
+		Entry("a pinned version from an OCI registry",
+			"  version: 1.31.1\n  charts:\n    repository: oci://registry.example.com/istio-charts\n"),
+		Entry("a pre-release version from an https repository",
+			"  version: 1.32.0-beta.1\n  charts:\n    repository: https://istio-release.storage.googleapis.com/charts\n"),
+		Entry("autoscaling instead of replicas",
+			"  controlPlane:\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 8\n"),
+		Entry("a STRICT mesh with a PERMISSIVE legacy namespace",
+			"  mtls:\n    mode: STRICT\n    namespaces:\n      legacy: PERMISSIVE\n      payments: STRICT\n"),
+		Entry("injection by label selector",
+			"  injection:\n    namespaceSelector:\n      matchLabels:\n        mesh: enabled\n"),
+		Entry("sidecar scoping with every egress host form",
+			"  sidecarScoping:\n    enabled: true\n    outboundTrafficPolicy: REGISTRY_ONLY\n    egressHosts: [\"payments/*\", \"*/api.example.com\", \"./foo.shop.svc.cluster.local\", \"~/*\", \"monitoring/*.monitoring.svc.cluster.local\"]\n"),
+		Entry("ingress-nginx as a DaemonSet with dual-stack Service CIDRs",
+			"  ingressNginx:\n    enabled: true\n    controller:\n      namespace: ingress\n      name: nginx\n      kind: DaemonSet\n    ingressClassNames: [nginx, nginx-internal]\n    serviceCIDRs: [10.96.0.0/12, \"fd00:10:96::/112\"]\n"),
+		Entry("raw chart values",
+			"  values:\n    pilot:\n      env:\n        PILOT_ENABLE_STATUS: \"true\"\n    meshConfig:\n      accessLogFile: /dev/stdout\n"),
+		Entry("placement of istiod",
+			"  controlPlane:\n    nodeSelector:\n      node-role.kubernetes.io/infra: \"\"\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedule\n    priorityClassName: system-cluster-critical\n    podDisruptionBudget: false\n"),
+	)
+
+	It("shows the validation message to a kubectl user", func() {
+		kubeconfig := writeKubeconfig()
+		invalid := meshYAML("  controlPlane:\n    replicas: 2\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 4\n")
+		out, err := kubectl(kubeconfig, invalid, "apply", "-f", "-")
+		Expect(err).To(HaveOccurred(), "kubectl apply accepted an invalid ServiceMesh: %s", out)
+		Expect(out).To(ContainSubstring("set either controlPlane.replicas or controlPlane.autoscaling, not both"))
+
+		out, err = kubectl(kubeconfig, "", "apply", "-f",
+			filepath.Join(testenv.RepoRoot(), "config", "samples", "mesh_v1alpha1_servicemesh.yaml"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("servicemesh.mesh.meshkeeper.io/default created"))
+
+		out, err = kubectl(kubeconfig, "", "get", "mesh", "default", "-o", "jsonpath={.spec.mtls.mode}/{.spec.proxy.deltaXDS}")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("PERMISSIVE/true"))
+
+		// The field documentation reaches `kubectl explain` once the API server has published the schema.
+		Eventually(func() string {
+			out, _ := kubectl(kubeconfig, "", "explain", "servicemesh.spec.mtls.mode")
+			return out
+		}, 30*time.Second, time.Second).Should(ContainSubstring("STRICT rejects plaintext"))
+	})
+})
+
+func expectDefaults(mesh *meshv1alpha1.ServiceMesh) {
+	GinkgoHelper()
+	spec := mesh.Spec
+	Expect(spec.Images.Hub).To(Equal("docker.io/istio"))
+	Expect(string(spec.Images.PullPolicy)).To(Equal("IfNotPresent"))
+	Expect(*spec.ControlPlane.PodDisruptionBudget).To(BeTrue())
+	Expect(spec.ControlPlane.PushTuning.DebounceAfter.Duration).To(Equal(100 * time.Millisecond))
+	Expect(spec.ControlPlane.PushTuning.DebounceMax.Duration).To(Equal(10 * time.Second))
+	Expect(*spec.ControlPlane.PushTuning.PushThrottle).To(BeEquivalentTo(100))
+	Expect(*spec.Proxy.DeltaXDS).To(BeTrue())
+	Expect(*spec.Proxy.DNSCapture).To(BeTrue())
+	Expect(*spec.Proxy.DNSAutoAllocate).To(BeTrue())
+	Expect(*spec.Proxy.HoldApplicationUntilProxyStarts).To(BeTrue())
+	Expect(spec.MTLS.Mode).To(Equal(meshv1alpha1.MTLSPermissive))
+	Expect(*spec.SidecarScoping.Enabled).To(BeFalse())
+	Expect(spec.SidecarScoping.OutboundTrafficPolicy).To(Equal(meshv1alpha1.OutboundAllowAny))
+	Expect(*spec.IngressNginx.Enabled).To(BeFalse())
+	Expect(spec.IngressNginx.Controller).To(Equal(meshv1alpha1.WorkloadReference{
+		Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}))
+	Expect(spec.IngressNginx.IngressClassNames).To(Equal([]string{"nginx"}))
+	Expect(spec.IngressNginx.ServiceCIDRs).To(Equal([]string{"10.96.0.0/12"}))
+}
+
+// writeKubeconfig writes a kubeconfig for an admin user of the test API server.
+func writeKubeconfig() string {
+	GinkgoHelper()
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err := user.KubeConfig()
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+	Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+	return path
+}
+
+// kubectl runs the kubectl that test/tools built, returning its combined output.
+func kubectl(kubeconfig, stdin string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(testenv.AssetsDir(), "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
