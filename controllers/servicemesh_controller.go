@@ -55,7 +55,7 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Updating status", "observedGeneration", status.ObservedGeneration)
 	return ctrl.Result{}, apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"),
-		client.ObjectKeyFromObject(mesh), status)
+		client.ObjectKeyFromObject(mesh), &status)
 }
 
 // SetupWithManager registers the reconciler. Only spec changes (generation) wake it: its own status

@@ -31,7 +31,8 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// Status applies status as the whole status of obj through the status subresource. meshkeeper owns
+// Status applies *status (a pointer to a status struct) as the whole status of the object through the
+// status subresource. meshkeeper owns
 // the status of its ServiceMesh outright, so ownership is forced.
 func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key client.ObjectKey, status any) error {
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)

@@ -28,6 +28,7 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -149,10 +150,7 @@ var _ = Describe("ServiceMesh validation", func() {
 
 	It("keeps spec.namespace immutable", func() {
 		Expect(k8sClient.Create(ctx, parse(meshYAML("  namespace: istio-system\n")))).To(Succeed())
-		mesh := &meshv1alpha1.ServiceMesh{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, mesh)).To(Succeed())
-		mesh.Spec.Namespace = "mesh-system"
-		err := k8sClient.Update(ctx, mesh)
+		err := patchSpec(`{"namespace": "mesh-system"}`)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want an Invalid error, got %v", err)
 		Expect(err.Error()).To(ContainSubstring("spec.namespace is immutable"))
 	})
@@ -252,6 +250,13 @@ func expectDefaults(mesh *meshv1alpha1.ServiceMesh) {
 		Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}))
 	Expect(spec.IngressNginx.IngressClassNames).To(Equal([]string{"nginx"}))
 	Expect(spec.IngressNginx.ServiceCIDRs).To(Equal([]string{"10.96.0.0/12"}))
+}
+
+// patchSpec merge-patches the spec of the ServiceMesh, as a user's kubectl patch would.
+func patchSpec(spec string) error {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	return k8sClient.Patch(ctx, mesh, client.RawPatch(types.MergePatchType, []byte(`{"spec":`+spec+`}`)))
 }
 
 // writeKubeconfig writes a kubeconfig for an admin user of the test API server.
