@@ -15,8 +15,8 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 KUBECTL ?= $(LOCALBIN)/kubectl
 
-# The cluster binaries test/tools builds, one per line of test/tools/binaries.txt ("name package").
-CLUSTER_BINARIES := $(shell awk '!/^\#/ && NF==2 {print $$1}' test/tools/binaries.txt)
+# The cluster binaries test/tools builds, one per line of test/tools/binaries.txt ("name package [module]").
+CLUSTER_BINARIES := $(shell awk '!/^\#/ && NF>=2 {print $$1}' test/tools/binaries.txt)
 ENVTEST_ASSETS := $(addprefix $(LOCALBIN)/,$(CLUSTER_BINARIES))
 
 GOTEST_FLAGS ?=
@@ -65,6 +65,10 @@ test: manifests generate lint envtest ## Run every test tier (unit and envtest).
 .PHONY: test-unit
 test-unit: ## Run only the tests that need no API server.
 	go test -short ./...
+
+.PHONY: test-update-golden
+test-update-golden: ## Rewrite the golden files of the rendered charts from the current output.
+	go test ./internal/render/ -run 'Golden|Inventory' -update
 
 .PHONY: fuzz
 fuzz: ## Fuzz the API round trip for a while (FUZZTIME, default 30s).
@@ -118,9 +122,11 @@ $(KUSTOMIZE): | $(LOCALBIN)
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS) ## Build the cluster binaries the test tiers run (cached in bin/).
 
-# Each cluster binary is rebuilt only when the tools module changes.
-$(LOCALBIN)/%: test/tools/go.mod test/tools/go.sum test/tools/binaries.txt | $(LOCALBIN)
-	cd test/tools && go build -ldflags="-s -w" -o $@ $$(awk '$$1 == "$*" {print $$2}' binaries.txt)
+# Each cluster binary is rebuilt only when the tools modules change. It is built in the module named by
+# the optional third column of binaries.txt (a directory under test/tools), else in test/tools.
+$(LOCALBIN)/%: $(wildcard test/tools/go.mod test/tools/go.sum test/tools/*/go.mod test/tools/*/go.sum) test/tools/binaries.txt | $(LOCALBIN)
+	set -- $$(awk '$$1 == "$*" {print $$2, $$3}' test/tools/binaries.txt) && \
+		cd test/tools/$${2:-.} && go build -ldflags="-s -w" -o $@ $$1
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

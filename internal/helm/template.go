@@ -1,0 +1,76 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/engine"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+)
+
+// Template renders a chart offline, as `helm template` does: every object the chart would install,
+// in template-file order, as one multi-document YAML manifest.
+func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespace string) ([]byte, error) {
+	options := common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
+	renderValues, err := util.ToRenderValues(chart, values, options, common.DefaultCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
+	}
+	files, err := engine.Render(chart, renderValues)
+	if err != nil {
+		return nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if !strings.HasSuffix(name, "NOTES.txt") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var out strings.Builder
+	for _, name := range names {
+		manifests := releaseutil.SplitManifests(files[name])
+		keys := make([]string, 0, len(manifests))
+		for k := range manifests {
+			keys = append(keys, k)
+		}
+		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+		for _, k := range keys {
+			doc := strings.TrimSpace(manifests[k])
+			if doc == "" || isOnlyComments(doc) {
+				continue
+			}
+			out.WriteString("---\n# Source: " + name + "\n" + doc + "\n")
+		}
+	}
+	return []byte(out.String()), nil
+}
+
+func isOnlyComments(doc string) bool {
+	for _, line := range strings.Split(doc, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,192 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the current output")
+
+var owner = helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default",
+	UID: "00000000-0000-0000-0000-000000000001"}
+
+// specFrom reads a ServiceMesh manifest and returns its spec with the CRD defaults applied the way
+// the API server applies them (the fixture files spell every default out).
+func specFrom(t *testing.T, path string) *meshv1alpha1.ServiceMeshSpec {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mesh := &meshv1alpha1.ServiceMesh{}
+	if err := yaml.UnmarshalStrict(data, mesh); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &mesh.Spec
+}
+
+func renderIstiod(t *testing.T, spec *meshv1alpha1.ServiceMeshSpec) []byte {
+	t.Helper()
+	chart, err := charts.Builtin(charts.Istiod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := render.IstiodValues(spec, charts.BuiltinVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := helm.Template(chart, values, charts.Istiod, spec.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamped, err := helm.Stamp(manifest, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stamped
+}
+
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'make test-update-golden' to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("rendered output differs from %s; if the change is intended, run 'make test-update-golden' and review the diff.\n%s",
+			path, firstDifference(want, got))
+	}
+}
+
+func firstDifference(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, wl, gl)
+		}
+	}
+	return "no line differs"
+}
+
+func TestIstiodGolden(t *testing.T) {
+	for _, tc := range []struct{ fixture, golden string }{
+		{"sample.yaml", "istiod-sample.golden.yaml"},
+		{"maximal.yaml", "istiod-maximal.golden.yaml"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			compareGolden(t, tc.golden, renderIstiod(t, specFrom(t, filepath.Join("testdata", tc.fixture))))
+		})
+	}
+}
+
+// TestBaseInventory records which objects the base chart installs (the chart's CRDs are too large for
+// a readable golden file) and checks that every CRD survives an uninstall and has no owner.
+func TestBaseInventory(t *testing.T) {
+	spec := specFrom(t, filepath.Join("testdata", "sample.yaml"))
+	chart, err := charts.Builtin(charts.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := helm.Template(chart, render.BaseValues(spec), "istio-base", spec.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamped, err := helm.Stamp(manifest, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inventory strings.Builder
+	crds := 0
+	for _, u := range objects(t, stamped) {
+		fmt.Fprintf(&inventory, "%s %s\n", u.GetKind(), u.GetName())
+		if u.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		crds++
+		if u.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("CRD %s lacks helm.sh/resource-policy: keep, so an uninstall would delete users' objects", u.GetName())
+		}
+		if len(u.GetOwnerReferences()) != 0 {
+			t.Errorf("CRD %s is owned by %v, so deleting the ServiceMesh would garbage-collect it", u.GetName(), u.GetOwnerReferences())
+		}
+	}
+	if crds < 10 {
+		t.Errorf("the base chart rendered %d CRDs, want the Istio CRDs (15 in 1.31)", crds)
+	}
+	compareGolden(t, "base-inventory.golden.txt", []byte(inventory.String()))
+}
+
+func TestStampedObjectsAreOwnedAndLabelled(t *testing.T) {
+	for _, u := range objects(t, renderIstiod(t, specFrom(t, filepath.Join("testdata", "sample.yaml")))) {
+		if got := u.GetLabels()[helm.ManagedByLabel]; got != helm.ManagedByValue {
+			t.Errorf("%s %s: %s=%q, want %q", u.GetKind(), u.GetName(), helm.ManagedByLabel, got, helm.ManagedByValue)
+		}
+		refs := u.GetOwnerReferences()
+		if len(refs) != 1 || refs[0].Kind != "ServiceMesh" || string(refs[0].UID) != owner.UID || refs[0].Controller == nil || !*refs[0].Controller {
+			t.Errorf("%s %s: owner references %v, want the ServiceMesh as controller", u.GetKind(), u.GetName(), refs)
+		}
+	}
+}
+
+func objects(t *testing.T, manifest []byte) []*unstructured.Unstructured {
+	t.Helper()
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		obj := map[string]any{}
+		if err := decoder.Decode(&obj); err != nil {
+			break
+		}
+		if len(obj) > 0 {
+			out = append(out, &unstructured.Unstructured{Object: obj})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("the manifest holds no objects")
+	}
+	return out
+}

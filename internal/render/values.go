@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package render computes desired state from the ServiceMesh spec: pure functions with no client,
+// covered by table tests and golden files.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// DefaultReplicas is the istiod replica count when the spec sets neither replicas nor autoscaling:
+// two, so a rollout or a node drain never leaves the mesh without a control plane.
+const DefaultReplicas = 2
+
+// Values is a Helm values tree.
+type Values = map[string]any
+
+// BaseValues are the values of the istio-base chart (cluster-wide resources and the Istio CRDs).
+func BaseValues(spec *meshv1alpha1.ServiceMeshSpec) Values {
+	return Values{
+		"global": Values{
+			"istioNamespace": spec.Namespace,
+		},
+	}
+}
+
+// IstiodValues are the values of the istiod chart for the given spec and resolved Istio version.
+// spec.values is merged last, so what a user sets there wins.
+func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, error) {
+	cp := spec.ControlPlane
+	proxy := spec.Proxy
+
+	global := Values{
+		// Always set: the upstream master charts default to a testing registry and the tag "latest".
+		"hub":            spec.Images.Hub,
+		"tag":            version,
+		"istioNamespace": spec.Namespace,
+		"defaultPodDisruptionBudget": Values{
+			"enabled": boolOr(cp.PodDisruptionBudget, true),
+		},
+	}
+	if spec.Images.PullPolicy != "" {
+		global["imagePullPolicy"] = string(spec.Images.PullPolicy)
+	}
+	if cp.PriorityClassName != "" {
+		global["priorityClassName"] = cp.PriorityClassName
+	}
+	if res := resources(proxy.Resources); res != nil {
+		global["proxy"] = Values{"resources": res}
+	}
+
+	values := Values{
+		"global": global,
+		"env":    pushTuningEnv(cp.PushTuning),
+		"meshConfig": Values{
+			"defaultConfig": Values{
+				"holdApplicationUntilProxyStarts": boolOr(proxy.HoldApplicationUntilProxyStarts, true),
+				"proxyMetadata": Values{
+					"ISTIO_DELTA_XDS":              strconv.FormatBool(boolOr(proxy.DeltaXDS, true)),
+					"ISTIO_META_DNS_CAPTURE":       strconv.FormatBool(boolOr(proxy.DNSCapture, true)),
+					"ISTIO_META_DNS_AUTO_ALLOCATE": strconv.FormatBool(boolOr(proxy.DNSAutoAllocate, true)),
+				},
+			},
+		},
+		// Probes of injected pods go through the sidecar's status port, so STRICT mTLS does not
+		// break kubelet's HTTP probes.
+		"sidecarInjectorWebhook": Values{"rewriteAppHTTPProbe": true},
+	}
+
+	if cp.Autoscaling != nil {
+		values["autoscaleEnabled"] = true
+		values["autoscaleMin"] = int64(cp.Autoscaling.MinReplicas)
+		values["autoscaleMax"] = int64(cp.Autoscaling.MaxReplicas)
+	} else {
+		replicas := int64(DefaultReplicas)
+		if cp.Replicas != nil {
+			replicas = int64(*cp.Replicas)
+		}
+		values["autoscaleEnabled"] = false
+		values["replicaCount"] = replicas
+	}
+	if res := resources(cp.Resources); res != nil {
+		values["resources"] = res
+	}
+	if len(cp.NodeSelector) > 0 {
+		values["nodeSelector"] = toValues(cp.NodeSelector)
+	}
+	if len(cp.Tolerations) > 0 {
+		values["tolerations"] = toValues(cp.Tolerations)
+	}
+
+	if spec.Values != nil && len(spec.Values.Raw) > 0 {
+		var user Values
+		if err := json.Unmarshal(spec.Values.Raw, &user); err != nil {
+			return nil, fmt.Errorf("spec.values is not a JSON object: %w", err)
+		}
+		values = Merge(values, user)
+	}
+	return values, nil
+}
+
+// pushTuningEnv is istiod's environment for the push debounce and throttle.
+func pushTuningEnv(t meshv1alpha1.PushTuningSpec) Values {
+	env := Values{}
+	if t.DebounceAfter != nil {
+		env["PILOT_DEBOUNCE_AFTER"] = t.DebounceAfter.Duration.String()
+	}
+	if t.DebounceMax != nil {
+		env["PILOT_DEBOUNCE_MAX"] = t.DebounceMax.Duration.String()
+	}
+	if t.PushThrottle != nil {
+		env["PILOT_PUSH_THROTTLE"] = strconv.Itoa(int(*t.PushThrottle))
+	}
+	return env
+}
+
+// Merge returns base with override merged into it: maps merge key by key, anything else in override
+// replaces what base has. Neither argument is modified.
+func Merge(base, override Values) Values {
+	out := make(Values, len(base)+len(override))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range override {
+		if overrideMap, ok := v.(map[string]any); ok {
+			if baseMap, ok := out[k].(map[string]any); ok {
+				out[k] = Merge(baseMap, overrideMap)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func boolOr(b *bool, fallback bool) bool {
+	if b == nil {
+		return fallback
+	}
+	return *b
+}
+
+// resources is a ResourceRequirements as values, or nil when it sets nothing.
+func resources(r corev1.ResourceRequirements) Values {
+	if len(r.Requests) == 0 && len(r.Limits) == 0 && len(r.Claims) == 0 {
+		return nil
+	}
+	return toValues(r).(Values)
+}
+
+// toValues converts an API struct to the plain JSON-shaped tree Helm values are made of.
+func toValues(v any) any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		// API types always marshal; a failure here is a programming error.
+		panic(fmt.Sprintf("marshalling %T: %v", v, err))
+	}
+	var out any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		panic(fmt.Sprintf("unmarshalling %T: %v", v, err))
+	}
+	return out
+}

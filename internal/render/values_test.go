@@ -1,0 +1,184 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// defaultedSpec is a spec as the API server returns it after applying the CRD defaults.
+func defaultedSpec() *meshv1alpha1.ServiceMeshSpec {
+	return &meshv1alpha1.ServiceMeshSpec{
+		Namespace: "istio-system",
+		Images:    meshv1alpha1.ImagesSpec{Hub: "docker.io/istio", PullPolicy: corev1.PullIfNotPresent},
+		ControlPlane: meshv1alpha1.ControlPlaneSpec{
+			PodDisruptionBudget: ptr.To(true),
+			PushTuning: meshv1alpha1.PushTuningSpec{
+				DebounceAfter: &metav1.Duration{Duration: 100 * time.Millisecond},
+				DebounceMax:   &metav1.Duration{Duration: 10 * time.Second},
+				PushThrottle:  ptr.To[int32](100),
+			},
+		},
+		Proxy: meshv1alpha1.ProxySpec{
+			DeltaXDS: ptr.To(true), DNSCapture: ptr.To(true), DNSAutoAllocate: ptr.To(true),
+			HoldApplicationUntilProxyStarts: ptr.To(true),
+		},
+	}
+}
+
+// lookup walks a values tree along a path.
+func lookup(v Values, path ...string) any {
+	var cur any = v
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+func TestIstiodValues(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(*meshv1alpha1.ServiceMeshSpec)
+		want   map[string]any // path joined by "." -> value
+	}{
+		"defaults: pinned images, two replicas, push tuning, proxy metadata, probe rewrite": {
+			mutate: func(*meshv1alpha1.ServiceMeshSpec) {},
+			want: map[string]any{
+				"global.hub":             "docker.io/istio",
+				"global.tag":             "1.31.1",
+				"global.imagePullPolicy": "IfNotPresent",
+				"global.istioNamespace":  "istio-system",
+				"global.defaultPodDisruptionBudget.enabled":                           true,
+				"autoscaleEnabled":                                                    false,
+				"replicaCount":                                                        int64(2),
+				"env.PILOT_DEBOUNCE_AFTER":                                            "100ms",
+				"env.PILOT_DEBOUNCE_MAX":                                              "10s",
+				"env.PILOT_PUSH_THROTTLE":                                             "100",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_DELTA_XDS":              "true",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE":       "true",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": "true",
+				"meshConfig.defaultConfig.holdApplicationUntilProxyStarts":            true,
+				"sidecarInjectorWebhook.rewriteAppHTTPProbe":                          true,
+				"resources":                nil,
+				"global.proxy":             nil,
+				"global.priorityClassName": nil,
+			},
+		},
+		"autoscaling replaces the fixed replica count": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.ControlPlane.Autoscaling = &meshv1alpha1.AutoscalingSpec{MinReplicas: 3, MaxReplicas: 9}
+			},
+			want: map[string]any{"autoscaleEnabled": true, "autoscaleMin": int64(3), "autoscaleMax": int64(9), "replicaCount": nil},
+		},
+		"proxy features off reach the mesh config as false": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.Proxy.DeltaXDS = ptr.To(false)
+				s.Proxy.DNSCapture = ptr.To(false)
+				s.Proxy.HoldApplicationUntilProxyStarts = ptr.To(false)
+			},
+			want: map[string]any{
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_DELTA_XDS":        "false",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE": "false",
+				"meshConfig.defaultConfig.holdApplicationUntilProxyStarts":      false,
+			},
+		},
+		"placement, resources and PDB": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.ControlPlane.Replicas = ptr.To[int32](3)
+				s.ControlPlane.PodDisruptionBudget = ptr.To(false)
+				s.ControlPlane.PriorityClassName = "system-cluster-critical"
+				s.ControlPlane.NodeSelector = map[string]string{"role": "infra"}
+				s.ControlPlane.Tolerations = []corev1.Toleration{{Key: "infra", Operator: corev1.TolerationOpExists}}
+				s.ControlPlane.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
+				s.Proxy.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+			},
+			want: map[string]any{
+				"replicaCount": int64(3),
+				"global.defaultPodDisruptionBudget.enabled": false,
+				"global.priorityClassName":                  "system-cluster-critical",
+				"nodeSelector.role":                         "infra",
+				"resources.requests.cpu":                    "1",
+				"global.proxy.resources.limits.memory":      "256Mi",
+			},
+		},
+		"spec.values is merged last and wins": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.Values = &apiextensionsv1.JSON{Raw: []byte(`{"env":{"PILOT_PUSH_THROTTLE":"50","EXTRA":"x"},"global":{"hub":"registry.example.com/istio"},"meshConfig":{"accessLogFile":"/dev/stdout"}}`)}
+			},
+			want: map[string]any{
+				"env.PILOT_PUSH_THROTTLE":  "50",
+				"env.EXTRA":                "x",
+				"env.PILOT_DEBOUNCE_AFTER": "100ms",
+				"global.hub":               "registry.example.com/istio",
+				"global.tag":               "1.31.1",
+				"meshConfig.accessLogFile": "/dev/stdout",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_DELTA_XDS": "true",
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec := defaultedSpec()
+			tc.mutate(spec)
+			values, err := IstiodValues(spec, "1.31.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for path, want := range tc.want {
+				got := lookup(values, strings.Split(path, ".")...)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s = %#v, want %#v", path, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestIstiodValuesRejectsNonObjectValues(t *testing.T) {
+	spec := defaultedSpec()
+	spec.Values = &apiextensionsv1.JSON{Raw: []byte(`["a"]`)}
+	if _, err := IstiodValues(spec, "1.31.1"); err == nil {
+		t.Fatal("want an error for spec.values that is not an object")
+	}
+}
+
+func TestMergeLeavesItsInputsAlone(t *testing.T) {
+	base := Values{"a": Values{"b": 1, "c": 2}, "d": 3}
+	override := Values{"a": Values{"b": 10}, "e": Values{"f": 4}}
+	got := Merge(base, override)
+	want := Values{"a": Values{"b": 10, "c": 2}, "d": 3, "e": Values{"f": 4}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Merge = %v, want %v", got, want)
+	}
+	if !reflect.DeepEqual(base, Values{"a": Values{"b": 1, "c": 2}, "d": 3}) {
+		t.Errorf("Merge modified its base: %v", base)
+	}
+}
