@@ -1,0 +1,137 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package charts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+)
+
+var (
+	// ErrChartNotFound: the repository (or the built-in set) has no chart of that name and version.
+	ErrChartNotFound = errors.New("chart not found")
+	// ErrRepositoryUnreachable: the repository could not be asked (network, TLS, authentication, a
+	// malformed index).
+	ErrRepositoryUnreachable = errors.New("chart repository unreachable")
+)
+
+// Set is the pair of charts of one control plane at one version.
+type Set struct {
+	// Version is the chart version: the Istio version the charts were released with.
+	Version      string
+	Base         *chartv2.Chart
+	BaseDigest   string
+	Istiod       *chartv2.Chart
+	IstiodDigest string
+}
+
+// Resolver finds the charts of a control plane.
+type Resolver interface {
+	// Resolve returns the charts for an Istio version from repository ("" = built-in charts). Errors
+	// wrap ErrChartNotFound or ErrRepositoryUnreachable when they are one of those.
+	Resolve(ctx context.Context, repository, version string) (Set, error)
+}
+
+// Fetcher loads one chart of a version from a Helm repository (https://…) or OCI registry (oci://…)
+// and returns it with the digest that identifies its content.
+type Fetcher interface {
+	Fetch(ctx context.Context, repository, name, version string) (*chartv2.Chart, string, error)
+}
+
+// CachingResolver serves the built-in charts and fetches others through a Fetcher, keeping every set
+// it loaded: a chart version in a repository is immutable, so it is fetched once per manager.
+type CachingResolver struct {
+	Fetcher Fetcher
+
+	mu    sync.Mutex
+	cache map[string]Set
+}
+
+// Resolve implements Resolver.
+func (r *CachingResolver) Resolve(ctx context.Context, repository, version string) (Set, error) {
+	key := repository + "\x00" + version
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if set, ok := r.cache[key]; ok {
+		return set, nil
+	}
+	var (
+		set Set
+		err error
+	)
+	if repository == "" {
+		set, err = builtinSet(version)
+	} else {
+		set, err = r.fetchSet(ctx, repository, version)
+	}
+	if err != nil {
+		return Set{}, err
+	}
+	if r.cache == nil {
+		r.cache = map[string]Set{}
+	}
+	r.cache[key] = set
+	return set, nil
+}
+
+// builtinSet serves the built-in charts for their own minor version: the charts of a minor release
+// fit its patch releases, so 1.31.x runs on the built-in 1.31 charts with 1.31.x images. Another
+// minor version needs its own charts from a repository.
+func builtinSet(version string) (Set, error) {
+	if minor(version) != minor(BuiltinVersion) {
+		return Set{}, fmt.Errorf("%w: the built-in charts are Istio %s and serve %s.x; set spec.charts.repository to a Helm repository or OCI registry that has the %s charts",
+			ErrChartNotFound, BuiltinVersion, minor(BuiltinVersion), version)
+	}
+	base, err := Builtin(Base)
+	if err != nil {
+		return Set{}, err
+	}
+	istiod, err := Builtin(Istiod)
+	if err != nil {
+		return Set{}, err
+	}
+	return Set{Version: BuiltinVersion, Base: base, BaseDigest: Digest(base), Istiod: istiod, IstiodDigest: Digest(istiod)}, nil
+}
+
+func (r *CachingResolver) fetchSet(ctx context.Context, repository, version string) (Set, error) {
+	if r.Fetcher == nil {
+		return Set{}, fmt.Errorf("%w: no chart fetcher configured for %s", ErrRepositoryUnreachable, repository)
+	}
+	base, baseDigest, err := r.Fetcher.Fetch(ctx, repository, Base, version)
+	if err != nil {
+		return Set{}, err
+	}
+	istiod, istiodDigest, err := r.Fetcher.Fetch(ctx, repository, Istiod, version)
+	if err != nil {
+		return Set{}, err
+	}
+	return Set{Version: version, Base: base, BaseDigest: baseDigest, Istiod: istiod, IstiodDigest: istiodDigest}, nil
+}
+
+// minor is "MAJOR.MINOR" of a version.
+func minor(version string) string {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return version
+	}
+	return parts[0] + "." + parts[1]
+}
