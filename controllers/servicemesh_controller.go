@@ -18,51 +18,129 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
 
-// ServiceMeshReconciler reconciles the ServiceMesh itself: for now it observes the spec and reports
-// honestly what meshkeeper does with it.
+// ServiceMeshReconciler reconciles the ServiceMesh into a running Istio control plane and reports its
+// state.
 type ServiceMeshReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
+	// APIReader reads around the cache, for objects meshkeeper does not cache (a Namespace it may create).
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Charts    *helm.ChartManager
+	Resolver  charts.Resolver
 }
 
-// +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes,verbs=get;list;watch
+// The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
+// +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The control-plane namespace, created when absent and removed on uninstall only if meshkeeper created it.
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
+// Helm stores each release as Secrets in the control-plane namespace.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// What the base and istiod charts render.
+// +kubebuilder:rbac:groups="",resources=configmaps;services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations;validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
+// The Istio CRDs are installed and upgraded, never deleted.
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch
+// istiod's RBAC: creating roles that grant what meshkeeper itself does not hold needs escalate and bind.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
 
-// Reconcile computes the status of a ServiceMesh and writes it when it changed.
+// Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, status.
 func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	mesh := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-
-	status := computeStatus(mesh)
-	if equality.Semantic.DeepEqual(mesh.Status, status) {
-		return ctrl.Result{}, nil
+	if !mesh.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, mesh)
 	}
-	ctrl.LoggerFrom(ctx).V(1).Info("Updating status", "observedGeneration", status.ObservedGeneration)
-	return ctrl.Result{}, apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"),
-		client.ObjectKeyFromObject(mesh), &status)
+	if !controllerutil.ContainsFinalizer(mesh, meshv1alpha1.Finalizer) {
+		if err := r.applyFinalizer(ctx, mesh, true); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	scope := newScope(mesh)
+	result, err := r.reconcileControlPlane(ctx, scope)
+	return result, errors.Join(err, r.writeStatus(ctx, scope, err))
 }
 
-// SetupWithManager registers the reconciler. Only spec changes (generation) wake it: its own status
-// writes must not.
+// writeStatus summarises Ready and writes the status when it changed. observedGeneration moves only
+// when the generation was fully handled: success, or a failure that retrying cannot fix.
+func (r *ServiceMeshReconciler) writeStatus(ctx context.Context, scope *scope, reconcileErr error) error {
+	status := scope.status
+	if reconcileErr == nil || scope.terminal {
+		status.ObservedGeneration = scope.mesh.Generation
+	}
+	summarizeReady(status, scope.mesh.Generation)
+	if equality.Semantic.DeepEqual(&scope.mesh.Status, status) {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Updating status", "observedGeneration", status.ObservedGeneration)
+	return apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"),
+		client.ObjectKeyFromObject(scope.mesh), status)
+}
+
+// applyFinalizer adds (or, with present false, removes) meshkeeper's finalizer. It is applied under
+// meshkeeper's field manager, so meshkeeper owns that one list entry and no other metadata.
+func (r *ServiceMeshReconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, present bool) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
+	u.SetName(mesh.Name)
+	if present {
+		u.SetFinalizers([]string{meshv1alpha1.Finalizer})
+	}
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
+		return fmt.Errorf("applying the finalizer of ServiceMesh %s: %w", mesh.Name, err)
+	}
+	return nil
+}
+
+// specOrDeletionChanged passes a ServiceMesh update when its spec (generation) changed or its deletion
+// began.
+var specOrDeletionChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+	},
+}
+
+// SetupWithManager registers the reconciler. The ServiceMesh wakes it on spec changes only (its own
+// status writes must not); the chart kinds wake it when one of meshkeeper's objects changes.
 func (r *ServiceMeshReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Named("servicemesh").
-		Complete(r)
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(specOrDeletionChanged)).
+		Named("servicemesh")
+	toMesh := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}}
+	})
+	for _, kind := range chartKinds {
+		b = b.Watches(kind.object, toMesh, builder.WithPredicates(changedPredicate(kind)))
+	}
+	return b.Complete(r)
 }

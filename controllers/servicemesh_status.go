@@ -23,16 +23,22 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// computeStatus returns the status the ServiceMesh should carry. It keeps the last transition time of
-// every condition whose status did not change, so an unchanged mesh yields an identical status.
-func computeStatus(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshStatus {
-	status := *mesh.Status.DeepCopy()
-	status.ObservedGeneration = mesh.Generation
-	setCondition(&status, mesh.Generation, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse,
-		meshv1alpha1.ReasonNotImplemented,
-		"meshkeeper accepted this ServiceMesh but does not install the Istio control plane yet")
-	summarizeReady(&status, mesh.Generation)
-	return status
+// scope is what one reconcile of a ServiceMesh works on: the object as read and the status being built.
+type scope struct {
+	mesh   *meshv1alpha1.ServiceMesh
+	status *meshv1alpha1.ServiceMeshStatus
+	// terminal marks a failure that retrying the same generation cannot fix (a chart version that does
+	// not exist): the generation counts as observed.
+	terminal bool
+}
+
+func newScope(mesh *meshv1alpha1.ServiceMesh) *scope {
+	return &scope{mesh: mesh, status: mesh.Status.DeepCopy()}
+}
+
+// setCondition sets a condition, keeping its last transition time when its status did not change.
+func (s *scope) setCondition(conditionType string, value metav1.ConditionStatus, reason, message string) {
+	setCondition(s.status, s.mesh.Generation, conditionType, value, reason, message)
 }
 
 // summarizeReady sets Ready to True only when every other condition is True; otherwise Ready carries the

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,26 +90,54 @@ func TestSummarizeReady(t *testing.T) {
 	}
 }
 
-func TestComputeStatusIsStableForAnUnchangedMesh(t *testing.T) {
+func TestSetConditionKeepsTransitionTimeOfAnUnchangedCondition(t *testing.T) {
 	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 3}}
-	first := computeStatus(mesh)
-	if first.ObservedGeneration != 3 {
-		t.Fatalf("observedGeneration = %d, want 3", first.ObservedGeneration)
+	s := newScope(mesh)
+	s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")
+	summarizeReady(s.status, 3)
+	// Pretend the status was written an hour ago: setting the same conditions again must keep their
+	// transition times, otherwise every reconcile would write.
+	for i := range s.status.Conditions {
+		s.status.Conditions[i].LastTransitionTime = metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
 	}
-	// Pretend the first status was written an hour ago: recomputing must keep its transition times,
-	// otherwise every reconcile would write.
-	for i := range first.Conditions {
-		first.Conditions[i].LastTransitionTime = metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
-	}
-	mesh.Status = first
-	second := computeStatus(mesh)
-	if !equality.Semantic.DeepEqual(first, second) {
-		t.Errorf("recomputing an unchanged mesh changed its status:\nbefore %+v\nafter  %+v", first, second)
-	}
+	mesh.Status = *s.status.DeepCopy()
 
-	mesh.Generation = 4
-	third := computeStatus(mesh)
-	if third.ObservedGeneration != 4 || third.Conditions[0].ObservedGeneration != 4 {
-		t.Errorf("a new generation is not reflected: %+v", third)
+	again := newScope(mesh)
+	again.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")
+	summarizeReady(again.status, 3)
+	if !equality.Semantic.DeepEqual(mesh.Status, *again.status) {
+		t.Errorf("recomputing an unchanged mesh changed its status:\nbefore %+v\nafter  %+v", mesh.Status, *again.status)
+	}
+}
+
+func TestControlPlaneReadiness(t *testing.T) {
+	deployment := func(generation, observed int64, replicas, updated, available, total int32) *appsv1.Deployment {
+		return &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Generation: generation},
+			Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: observed, UpdatedReplicas: updated,
+				AvailableReplicas: available, Replicas: total},
+		}
+	}
+	tests := map[string]struct {
+		deployment *appsv1.Deployment
+		want       metav1.ConditionStatus
+		reason     string
+	}{
+		"no Deployment yet":                       {nil, metav1.ConditionFalse, ReasonDeploymentMissing},
+		"all replicas updated and available":      {deployment(2, 2, 2, 2, 2, 2), metav1.ConditionTrue, ReasonAvailable},
+		"the controller has not seen the change":  {deployment(3, 2, 2, 2, 2, 2), metav1.ConditionFalse, ReasonRollingOut},
+		"one replica still starting":              {deployment(1, 1, 2, 2, 1, 2), metav1.ConditionFalse, ReasonRollingOut},
+		"an old replica still running":            {deployment(2, 2, 2, 2, 2, 3), metav1.ConditionFalse, ReasonRollingOut},
+		"new template rolled out to one of two":   {deployment(2, 2, 2, 1, 2, 3), metav1.ConditionFalse, ReasonRollingOut},
+		"scaled to zero is ready with no replica": {deployment(1, 1, 0, 0, 0, 0), metav1.ConditionTrue, ReasonAvailable},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			status, reason, message := controlPlaneReadiness(tc.deployment)
+			if status != tc.want || reason != tc.reason {
+				t.Errorf("got %s/%s (%s), want %s/%s", status, reason, message, tc.want, tc.reason)
+			}
+		})
 	}
 }

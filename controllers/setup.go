@@ -19,12 +19,31 @@ package controllers
 
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
 
-// SetupWithManager registers every meshkeeper controller with the manager.
-func SetupWithManager(mgr ctrl.Manager) error {
+// Options configure the controllers.
+type Options struct {
+	// Resolver finds the Istio charts. Nil means the built-in charts, and charts fetched from
+	// spec.charts.repository.
+	Resolver charts.Resolver
+}
+
+// SetupWithManager registers every meshkeeper controller with the manager. The manager's cache must be
+// limited with CacheByObject.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if opts.Resolver == nil {
+		opts.Resolver = &charts.CachingResolver{Fetcher: charts.RemoteFetcher{}}
+	}
 	return (&ServiceMeshReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("meshkeeper"),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("meshkeeper"),
+		// The manager's client reads unstructured objects from the API server, not the cache, which is
+		// what drift checks need.
+		Charts:   helm.NewChartManager(mgr.GetConfig(), mgr.GetClient()),
+		Resolver: opts.Resolver,
 	}).SetupWithManager(mgr)
 }

@@ -19,20 +19,18 @@ package helm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
 const (
-	// ManagedByLabel marks every object the charts render, so watches can select them.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByLabel marks every object the charts render, so watches can select them. It is not
+	// app.kubernetes.io/managed-by: Helm sets that label to "Helm" on every release object and checks
+	// it to decide which release owns an object.
+	ManagedByLabel = "mesh.meshkeeper.io/managed-by"
 	// ManagedByValue is meshkeeper's value of ManagedByLabel.
 	ManagedByValue = "meshkeeper"
 	// keepPolicyAnnotation makes Helm leave an object in place on uninstall.
@@ -51,20 +49,12 @@ type Owner struct {
 // owner, except CustomResourceDefinitions: the Istio CRDs hold users' VirtualServices and friends, so
 // they get Helm's keep policy instead and outlive the mesh.
 func Stamp(manifest []byte, owner Owner) ([]byte, error) {
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	objects, err := decodeManifest(manifest)
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	for {
-		obj := map[string]any{}
-		if err := decoder.Decode(&obj); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("reading rendered manifest: %w", err)
-		}
-		if len(obj) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
+	for _, u := range objects {
 		labels := u.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}

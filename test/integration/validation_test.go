@@ -17,9 +17,7 @@ limitations under the License.
 package integration
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -206,24 +203,25 @@ var _ = Describe("ServiceMesh validation", func() {
 	)
 
 	It("shows the validation message to a kubectl user", func() {
-		kubeconfig := writeKubeconfig()
+		kubeconfig, err := testenv.WriteKubeconfig(env, GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
 		invalid := meshYAML("  controlPlane:\n    replicas: 2\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 4\n")
-		out, err := kubectl(kubeconfig, invalid, "apply", "-f", "-")
+		out, err := testenv.Kubectl(kubeconfig, invalid, "apply", "-f", "-")
 		Expect(err).To(HaveOccurred(), "kubectl apply accepted an invalid ServiceMesh: %s", out)
 		Expect(out).To(ContainSubstring("set either controlPlane.replicas or controlPlane.autoscaling, not both"))
 
-		out, err = kubectl(kubeconfig, "", "apply", "-f",
+		out, err = testenv.Kubectl(kubeconfig, "", "apply", "-f",
 			filepath.Join(testenv.RepoRoot(), "config", "samples", "mesh_v1alpha1_servicemesh.yaml"))
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("servicemesh.mesh.meshkeeper.io/default created"))
 
-		out, err = kubectl(kubeconfig, "", "get", "mesh", "default", "-o", "jsonpath={.spec.mtls.mode}/{.spec.proxy.deltaXDS}")
+		out, err = testenv.Kubectl(kubeconfig, "", "get", "mesh", "default", "-o", "jsonpath={.spec.mtls.mode}/{.spec.proxy.deltaXDS}")
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(Equal("PERMISSIVE/true"))
 
 		// The field documentation reaches `kubectl explain` once the API server has published the schema.
 		Eventually(func() string {
-			out, _ := kubectl(kubeconfig, "", "explain", "servicemesh.spec.mtls.mode")
+			out, _ := testenv.Kubectl(kubeconfig, "", "explain", "servicemesh.spec.mtls.mode")
 			return out
 		}, 30*time.Second, time.Second).Should(ContainSubstring("STRICT rejects plaintext"))
 	})
@@ -257,26 +255,4 @@ func patchSpec(spec string) error {
 	mesh := &meshv1alpha1.ServiceMesh{}
 	mesh.Name = meshv1alpha1.ServiceMeshName
 	return k8sClient.Patch(ctx, mesh, client.RawPatch(types.MergePatchType, []byte(`{"spec":`+spec+`}`)))
-}
-
-// writeKubeconfig writes a kubeconfig for an admin user of the test API server.
-func writeKubeconfig() string {
-	GinkgoHelper()
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	kubeconfig, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-	Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
-	return path
-}
-
-// kubectl runs the kubectl that test/tools built, returning its combined output.
-func kubectl(kubeconfig, stdin string, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(testenv.AssetsDir(), "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return strings.TrimSpace(out.String()), err
 }

@@ -19,10 +19,13 @@ limitations under the License.
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -51,9 +54,39 @@ func New() (*envtest.Environment, error) {
 			return nil, fmt.Errorf("cluster binary %s not found in %s: run 'make envtest' first: %w", name, assets, err)
 		}
 	}
-	return &envtest.Environment{
+	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
-	}, nil
+	}
+	// The istiod chart's webhooks point at the in-cluster istiod Service, which no test API server can
+	// reach; the tier that runs a real istiod calls its endpoints directly.
+	env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins",
+		"MutatingAdmissionWebhook,ValidatingAdmissionWebhook")
+	return env, nil
+}
+
+// WriteKubeconfig writes a kubeconfig for an admin user of env into dir and returns its path.
+func WriteKubeconfig(env *envtest.Environment, dir string) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("adding an admin user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("writing a kubeconfig: %w", err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, kubeconfig, 0o600)
+}
+
+// Kubectl runs the kubectl that test/tools built against kubeconfig, with stdin as its input, and
+// returns its combined output.
+func Kubectl(kubeconfig, stdin string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(AssetsDir(), "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
 }

@@ -1,0 +1,273 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-logr/logr"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	ri "helm.sh/helm/v4/pkg/release"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// maxHistory bounds the release Secrets Helm keeps per release.
+const maxHistory = 3
+
+// operationTimeout bounds one Helm operation. meshkeeper does not wait for workloads to become ready
+// inside Helm: readiness is read from the cluster and reported in the status.
+const operationTimeout = 5 * time.Minute
+
+func init() {
+	// Every write Helm makes for meshkeeper carries meshkeeper's field manager.
+	kube.ManagedFieldsManager = meshv1alpha1.FieldManager
+}
+
+// Action is what Ensure did.
+type Action string
+
+const (
+	ActionNone      Action = "None"
+	ActionInstalled Action = "Installed"
+	ActionUpgraded  Action = "Upgraded"
+	ActionRecovered Action = "Recovered"
+	ActionRepaired  Action = "Repaired"
+)
+
+// Result reports what Ensure found and did.
+type Result struct {
+	State   State
+	Action  Action
+	Release *releasev1.Release
+	// Repaired lists the objects of an in-sync release that had drifted and were applied again.
+	Repaired []string
+}
+
+// ChartManager installs, upgrades and uninstalls releases. Releases are stored as Secrets in the
+// release namespace, as the helm CLI stores them, so `helm list -n istio-system` shows them.
+type ChartManager struct {
+	config *rest.Config
+	client client.Client
+}
+
+// NewChartManager returns a chart manager for the cluster of config. c is used for drift checks and
+// should read from the API server, not a cache.
+func NewChartManager(config *rest.Config, c client.Client) *ChartManager {
+	return &ChartManager{config: config, client: c}
+}
+
+func (m *ChartManager) actionConfig(ctx context.Context, namespace string) (*action.Configuration, error) {
+	logger := slog.New(logr.ToSlogHandler(logr.FromContextOrDiscard(ctx).V(1).WithName("helm")))
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(logger.Handler()))
+	if err := cfg.Init(newRESTClientGetter(m.config, namespace), namespace, "secret"); err != nil {
+		return nil, fmt.Errorf("setting up Helm for namespace %s: %w", namespace, err)
+	}
+	return cfg, nil
+}
+
+// Ensure brings the release to the desired state, acting only when it is not in sync. For a release in
+// sync it checks the release's objects and applies again those that were deleted or edited.
+func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, error) {
+	cfg, err := m.actionConfig(ctx, desired.Namespace)
+	if err != nil {
+		return Result{}, err
+	}
+	digest, err := desired.Digest()
+	if err != nil {
+		return Result{}, err
+	}
+	last, deployedBefore, err := lastRelease(cfg, desired.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	state := DetermineState(last, digest, deployedBefore)
+	result := Result{State: state, Action: ActionNone, Release: last}
+
+	switch state {
+	case StateInSync:
+		result.Repaired, err = m.repairDrift(ctx, last.Manifest, desired.Name, desired.Namespace)
+		if len(result.Repaired) > 0 {
+			result.Action = ActionRepaired
+		}
+		return result, err
+	case StateAbsent:
+		result.Release, err = m.install(ctx, cfg, desired, digest)
+		result.Action = ActionInstalled
+	case StateOutOfSync, StateFailed:
+		result.Release, err = m.upgrade(ctx, cfg, desired, digest)
+		result.Action = ActionUpgraded
+	case StateFailedInstall:
+		if err = m.uninstall(cfg, desired.Name); err == nil {
+			result.Release, err = m.install(ctx, cfg, desired, digest)
+		}
+		result.Action = ActionRecovered
+	case StateLocked:
+		result.Release, err = m.unlock(ctx, cfg, last, desired, digest)
+		result.Action = ActionRecovered
+	}
+	if err != nil {
+		return result, fmt.Errorf("%s of release %s/%s (state %s): %w",
+			result.Action, desired.Namespace, desired.Name, state, err)
+	}
+	return result, nil
+}
+
+// Get returns the last release of that name, or nil when there is none.
+func (m *ChartManager) Get(ctx context.Context, namespace, name string) (*releasev1.Release, error) {
+	cfg, err := m.actionConfig(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	last, _, err := lastRelease(cfg, name)
+	return last, err
+}
+
+// Uninstall removes a release and the objects it installed, except those with Helm's keep policy
+// (the Istio CRDs). A release that does not exist is not an error.
+func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string) error {
+	cfg, err := m.actionConfig(ctx, namespace)
+	if err != nil {
+		return err
+	}
+	return m.uninstall(cfg, name)
+}
+
+func (m *ChartManager) install(ctx context.Context, cfg *action.Configuration, desired Release, digest string) (*releasev1.Release, error) {
+	install := action.NewInstall(cfg)
+	install.ReleaseName = desired.Name
+	install.Namespace = desired.Namespace
+	install.WaitStrategy = kube.HookOnlyStrategy
+	install.Timeout = operationTimeout
+	install.ServerSideApply = true
+	// An object that exists already is taken over only when meshkeeper rendered it before (the Istio
+	// CRDs an earlier ServiceMesh left behind). Anything else, such as another Istio installation, makes
+	// the install fail with Helm's message instead of being silently taken over.
+	adopt, err := m.onlyOwnLeftovers(ctx, desired)
+	if err != nil {
+		return nil, err
+	}
+	install.TakeOwnership = adopt
+	install.PostRenderer = stamper{owner: desired.Owner}
+	install.Labels = map[string]string{DigestLabel: digest}
+	rel, err := install.RunWithContext(ctx, desired.Chart, desired.Values)
+	return asV1(rel, err)
+}
+
+func (m *ChartManager) upgrade(ctx context.Context, cfg *action.Configuration, desired Release, digest string) (*releasev1.Release, error) {
+	upgrade := action.NewUpgrade(cfg)
+	upgrade.Namespace = desired.Namespace
+	upgrade.WaitStrategy = kube.HookOnlyStrategy
+	upgrade.Timeout = operationTimeout
+	upgrade.MaxHistory = maxHistory
+	upgrade.ServerSideApply = "true"
+	// meshkeeper owns these objects outright: an edit by someone else is drift to undo.
+	upgrade.ForceConflicts = true
+	upgrade.ResetValues = true
+	upgrade.PostRenderer = stamper{owner: desired.Owner}
+	upgrade.Labels = map[string]string{DigestLabel: digest}
+	rel, err := upgrade.RunWithContext(ctx, desired.Name, desired.Chart, desired.Values)
+	return asV1(rel, err)
+}
+
+func (m *ChartManager) uninstall(cfg *action.Configuration, name string) error {
+	uninstall := action.NewUninstall(cfg)
+	uninstall.WaitStrategy = kube.HookOnlyStrategy
+	uninstall.Timeout = operationTimeout
+	uninstall.IgnoreNotFound = true
+	uninstall.DeletionPropagation = "background"
+	if _, err := uninstall.Run(name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+		return fmt.Errorf("uninstalling release %s: %w", name, err)
+	}
+	return nil
+}
+
+// unlock recovers a release a dead manager left pending: an interrupted install is removed and done
+// again; an interrupted upgrade or rollback is marked failed, so the upgrade can run again.
+func (m *ChartManager) unlock(ctx context.Context, cfg *action.Configuration, last *releasev1.Release, desired Release, digest string) (*releasev1.Release, error) {
+	if last.Info.Status == rcommon.StatusPendingInstall && last.Version == 1 {
+		if err := m.uninstall(cfg, desired.Name); err != nil {
+			return nil, err
+		}
+		return m.install(ctx, cfg, desired, digest)
+	}
+	last.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Marked failed by meshkeeper: the operation was left %s", last.Info.Status))
+	if err := cfg.Releases.Update(last); err != nil {
+		return nil, fmt.Errorf("unlocking release %s: %w", desired.Name, err)
+	}
+	return m.upgrade(ctx, cfg, desired, digest)
+}
+
+// lastRelease returns the newest revision (nil when there is none) and whether any revision was
+// ever deployed.
+func lastRelease(cfg *action.Configuration, name string) (*releasev1.Release, bool, error) {
+	history, err := cfg.Releases.History(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) || (err == nil && len(history) == 0) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading history of release %s: %w", name, err)
+	}
+	var last *releasev1.Release
+	deployed := false
+	for _, r := range history {
+		rel, err := asV1(r, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		if rel.Info != nil && (rel.Info.Status == rcommon.StatusDeployed || rel.Info.Status == rcommon.StatusSuperseded) {
+			deployed = true
+		}
+		if last == nil || rel.Version > last.Version {
+			last = rel
+		}
+	}
+	return last, deployed, nil
+}
+
+func asV1(r ri.Releaser, err error) (*releasev1.Release, error) {
+	switch rel := r.(type) {
+	case *releasev1.Release:
+		return rel, err
+	case nil:
+		return nil, err
+	default:
+		return nil, errors.Join(err, fmt.Errorf("unexpected release type %T", r))
+	}
+}
+
+// stamper is the post-renderer that makes every rendered object meshkeeper's (see Stamp).
+type stamper struct{ owner Owner }
+
+func (s stamper) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
+	out, err := Stamp(rendered.Bytes(), s.owner)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewBuffer(out), nil
+}

@@ -1,0 +1,95 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+)
+
+// DigestLabel is the release label that records the digest of the chart and values a release was
+// installed from; comparing it with the desired digest tells whether an upgrade is needed.
+const DigestLabel = "mesh.meshkeeper.io/digest"
+
+// Release is the desired state of one Helm release.
+type Release struct {
+	Name        string
+	Namespace   string
+	Chart       *chartv2.Chart
+	ChartDigest string
+	Values      map[string]any
+	Owner       Owner
+}
+
+// Digest identifies everything that goes into the release: chart content, values and owner. It fits
+// a label value.
+func (r Release) Digest() (string, error) {
+	values, err := json.Marshal(r.Values)
+	if err != nil {
+		return "", fmt.Errorf("encoding values of release %s: %w", r.Name, err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", r.ChartDigest, r.Owner.UID, r.Namespace)
+	h.Write(values)
+	return hex.EncodeToString(h.Sum(nil))[:40], nil
+}
+
+// State classifies a live release against the desired one.
+type State string
+
+const (
+	// StateAbsent: no release of that name exists.
+	StateAbsent State = "Absent"
+	// StateInSync: the last release is deployed from the desired chart and values.
+	StateInSync State = "InSync"
+	// StateOutOfSync: the last release is deployed, but from another chart or other values.
+	StateOutOfSync State = "OutOfSync"
+	// StateFailed: the last install or upgrade failed.
+	StateFailed State = "Failed"
+	// StateFailedInstall: the release was never deployed successfully.
+	StateFailedInstall State = "FailedInstall"
+	// StateLocked: the last operation is pending. meshkeeper runs every Helm operation to completion
+	// inside one reconcile and one leader, so a pending release means a manager died mid-operation.
+	StateLocked State = "Locked"
+)
+
+// DetermineState classifies last (nil when there is no release) against the desired digest.
+// deployedBefore tells whether any earlier revision was deployed.
+func DetermineState(last *releasev1.Release, desiredDigest string, deployedBefore bool) State {
+	if last == nil || last.Info == nil || last.Info.Status == rcommon.StatusUninstalled {
+		return StateAbsent
+	}
+	status := last.Info.Status
+	switch {
+	case status.IsPending():
+		return StateLocked
+	case status == rcommon.StatusFailed && !deployedBefore:
+		return StateFailedInstall
+	case status == rcommon.StatusFailed:
+		return StateFailed
+	case status == rcommon.StatusDeployed && last.Labels[DigestLabel] == desiredDigest:
+		return StateInSync
+	default:
+		return StateOutOfSync
+	}
+}

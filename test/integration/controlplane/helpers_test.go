@@ -1,0 +1,226 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+const (
+	installTimeout = 2 * time.Minute
+	poll           = 200 * time.Millisecond
+)
+
+// chartKinds are the kinds the charts render, to find every object meshkeeper installed.
+var chartKinds = []schema.GroupVersionKind{
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "ServiceAccount"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding"},
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingWebhookConfiguration"},
+}
+
+func createMesh(spec string) {
+	GinkgoHelper()
+	u := &unstructured.Unstructured{}
+	manifest := "apiVersion: mesh.meshkeeper.io/v1alpha1\nkind: ServiceMesh\nmetadata:\n  name: default\nspec:\n" + spec
+	Expect(yaml.Unmarshal([]byte(manifest), &u.Object)).To(Succeed())
+	Expect(k8sClient.Create(ctx, u)).To(Succeed())
+}
+
+func getMesh() *meshv1alpha1.ServiceMesh {
+	GinkgoHelper()
+	mesh := &meshv1alpha1.ServiceMesh{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
+	return mesh
+}
+
+func patchSpec(spec string) {
+	GinkgoHelper()
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	Expect(k8sClient.Patch(ctx, mesh, client.RawPatch(types.MergePatchType, []byte(`{"spec":`+spec+`}`)))).To(Succeed())
+}
+
+// conditionOf returns the condition of that type of the ServiceMesh, or an empty one.
+func conditionOf(conditionType string) metav1.Condition {
+	GinkgoHelper()
+	if c := meta.FindStatusCondition(getMesh().Status.Conditions, conditionType); c != nil {
+		return *c
+	}
+	return metav1.Condition{}
+}
+
+// deleteMesh deletes the ServiceMesh and waits until meshkeeper has let it go.
+func deleteMesh() {
+	GinkgoHelper()
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, mesh))).To(Succeed())
+	Eventually(func() bool {
+		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(mesh), mesh))
+	}, installTimeout, poll).Should(BeTrue(), "the ServiceMesh was not let go: its uninstall did not finish")
+}
+
+func istiod(namespace string) *appsv1.Deployment {
+	GinkgoHelper()
+	d := &appsv1.Deployment{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, d)).To(Succeed())
+	return d
+}
+
+// markAvailable writes what the Deployment controller and kubelets would: every replica updated and
+// available. The envtest tier has neither.
+func markAvailable(namespace, name string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		d := &appsv1.Deployment{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
+			return err
+		}
+		replicas := int32(1)
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas,
+			UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas}
+		return k8sClient.Status().Update(ctx, d)
+	}, installTimeout, poll).Should(Succeed())
+}
+
+func envVar(d *appsv1.Deployment, name string) string {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == name {
+				return e.Value
+			}
+		}
+	}
+	return ""
+}
+
+// releaseRevisions lists the revisions Helm stored for a release, oldest first.
+func releaseRevisions(namespace, release string) []int {
+	GinkgoHelper()
+	secrets := &corev1.SecretList{}
+	Expect(k8sClient.List(ctx, secrets, client.InNamespace(namespace),
+		client.MatchingLabels{"owner": "helm", "name": release})).To(Succeed())
+	var revisions []int
+	for _, s := range secrets.Items {
+		v, err := strconv.Atoi(s.Labels["version"])
+		Expect(err).NotTo(HaveOccurred())
+		revisions = append(revisions, v)
+	}
+	sort.Ints(revisions)
+	return revisions
+}
+
+// releaseStatus is the status of one revision as Helm recorded it.
+func releaseStatus(namespace, release string, revision int) rcommon.Status {
+	r, err := releaseDriver(namespace).Get(releaseKey(release, revision))
+	if err != nil {
+		return rcommon.StatusUnknown
+	}
+	return r.(*releasev1.Release).Info.Status
+}
+
+func releaseDriver(namespace string) *driver.Secrets {
+	GinkgoHelper()
+	clientset, err := kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	return driver.NewSecrets(clientset.CoreV1().Secrets(namespace))
+}
+
+func releaseKey(release string, revision int) string {
+	return fmt.Sprintf("sh.helm.release.v1.%s.v%d", release, revision)
+}
+
+func readRelease(namespace, release string, revision int) *releasev1.Release {
+	GinkgoHelper()
+	r, err := releaseDriver(namespace).Get(releaseKey(release, revision))
+	Expect(err).NotTo(HaveOccurred())
+	rel, ok := r.(*releasev1.Release)
+	Expect(ok).To(BeTrue(), "release of type %T", r)
+	return rel
+}
+
+// managedObjects maps every object carrying meshkeeper's managed-by label to its resource version.
+func managedObjects() map[string]string {
+	GinkgoHelper()
+	out := map[string]string{}
+	for _, gvk := range chartKinds {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		Expect(k8sClient.List(ctx, list, client.MatchingLabels{"mesh.meshkeeper.io/managed-by": "meshkeeper"})).To(Succeed())
+		for _, item := range list.Items {
+			out[gvk.Kind+" "+item.GetNamespace()+"/"+item.GetName()] = item.GetResourceVersion()
+		}
+	}
+	return out
+}
+
+// eventReasons lists the reasons of the Events about the ServiceMesh.
+func eventReasons() []string {
+	GinkgoHelper()
+	events := &eventsv1.EventList{}
+	Expect(k8sClient.List(ctx, events)).To(Succeed())
+	var reasons []string
+	for _, e := range events.Items {
+		if e.Regarding.Kind == "ServiceMesh" && e.Regarding.Name == meshv1alpha1.ServiceMeshName {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}
+
+func istiodOrNil(namespace string) *appsv1.Deployment {
+	d := &appsv1.Deployment{}
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, d); err != nil {
+		return nil
+	}
+	return d
+}
