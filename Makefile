@@ -62,10 +62,6 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 test: manifests generate lint envtest ## Run every test tier (unit and envtest).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./... -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
-.PHONY: test-unit
-test-unit: ## Run only the tests that need no API server.
-	go test -short ./...
-
 .PHONY: test-update-golden
 test-update-golden: ## Rewrite the golden files of the rendered charts from the current output.
 	go test ./internal/render/ -run 'Golden|Inventory' -update
@@ -73,6 +69,10 @@ test-update-golden: ## Rewrite the golden files of the rendered charts from the 
 .PHONY: fuzz
 fuzz: ## Fuzz the API round trip for a while (FUZZTIME, default 30s).
 	go test ./api/v1alpha1 -run '^$$' -fuzz FuzzServiceMeshRoundTrip -fuzztime $${FUZZTIME:-30s}
+
+.PHONY: demo
+demo: manifests envtest ## Start a local simulated cluster with meshkeeper and the sample mesh (Ctrl-C stops it).
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go run ./test/demo
 
 ##@ Build
 

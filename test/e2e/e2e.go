@@ -1,0 +1,93 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e runs meshkeeper on the simulated cluster (test/cluster): a real API server, controller
+// manager, scheduler and kwok's fake nodes and kubelets, so Deployments really roll out. The demo
+// (make demo) and the end-to-end tests share it.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// Scheme holds every type meshkeeper reads.
+func Scheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, meshv1alpha1.AddToScheme,
+	} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return scheme, nil
+}
+
+// InstallCRD applies meshkeeper's CRD with kubectl, as a user following the README would.
+func InstallCRD(kubeconfig string) error {
+	out, err := testenv.Kubectl(kubeconfig, "", "apply", "--server-side", "-f",
+		filepath.Join(testenv.RepoRoot(), "config", "crd", "bases"))
+	if err != nil {
+		return fmt.Errorf("installing the CRD: %w: %s", err, out)
+	}
+	return nil
+}
+
+// StartManager runs meshkeeper's manager, configured as main.go configures it, until ctx ends. Its
+// log goes to logTo. It returns once the manager runs; errors after that are logged.
+func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) error {
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	logger := zap.New(zap.WriteTo(logTo), zap.UseDevMode(true))
+	ctrl.SetLogger(logger)
+	mgr, err := ctrl.NewManager(config, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{ByObject: controllers.CacheByObject()},
+		Logger:                 logger,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
+		return fmt.Errorf("setting up the controllers: %w", err)
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			logger.Error(err, "The manager stopped with an error")
+		}
+	}()
+	return nil
+}
