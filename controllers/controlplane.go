@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -58,7 +59,11 @@ const (
 	ReasonChartNotFound         = "ChartNotFound"
 	ReasonRepositoryUnreachable = "ChartRepositoryUnreachable"
 	ReasonInstallFailed         = "InstallFailed"
+	ReasonNamespaceTerminating  = "NamespaceTerminating"
 )
+
+// namespaceRetry is how often a ServiceMesh waits for its terminating namespace to be gone.
+const namespaceRetry = 5 * time.Second
 
 // reconcileControlPlane installs or upgrades the two releases when they are out of sync, restores
 // drifted objects, and reports the control plane's readiness. A chart that cannot be had leaves the
@@ -75,7 +80,11 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 		return ctrl.Result{}, r.chartUnavailable(s, err)
 	}
 
-	if err := r.ensureNamespace(ctx, spec.Namespace); err != nil {
+	if err := r.ensureNamespace(ctx, spec.Namespace); errors.Is(err, errNamespaceTerminating) {
+		s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, ReasonNamespaceTerminating,
+			err.Error()+"; meshkeeper installs the control plane once it is gone")
+		return ctrl.Result{RequeueAfter: namespaceRetry}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -180,11 +189,19 @@ func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string
 	}
 }
 
+// errNamespaceTerminating: the control-plane namespace is being deleted (a previous ServiceMesh's
+// uninstall), so nothing can be installed into it yet.
+var errNamespaceTerminating = errors.New("the control-plane namespace is being deleted")
+
 // ensureNamespace creates the control-plane namespace when it does not exist, marked as meshkeeper's.
 // An existing namespace is left exactly as it is.
 func (r *ServiceMeshReconciler) ensureNamespace(ctx context.Context, name string) error {
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
+	existing := &corev1.Namespace{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, existing)
 	if err == nil {
+		if !existing.DeletionTimestamp.IsZero() {
+			return fmt.Errorf("%w: namespace %s", errNamespaceTerminating, name)
+		}
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
@@ -204,8 +221,14 @@ func (r *ServiceMeshReconciler) ensureNamespace(ctx context.Context, name string
 // reconcileDelete uninstalls what meshkeeper installed: both releases (the Istio CRDs stay, and with them
 // every user object), any webhook configuration still labelled as meshkeeper's, and the control-plane
 // namespace if meshkeeper created it. Then it lets the ServiceMesh go.
-func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
-	if !slices.Contains(mesh.Finalizers, meshv1alpha1.Finalizer) {
+func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.ServiceMesh) error {
+	// The name is always "default", so a cached ServiceMesh whose deletion already finished may stand for
+	// a new one the user just created. Only the live object decides what is uninstalled.
+	mesh := &meshv1alpha1.ServiceMesh{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cached), mesh); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if mesh.UID != cached.UID || mesh.DeletionTimestamp.IsZero() || !slices.Contains(mesh.Finalizers, meshv1alpha1.Finalizer) {
 		return nil
 	}
 	namespace := mesh.Spec.Namespace

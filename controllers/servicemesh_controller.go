@@ -108,10 +108,16 @@ func (r *ServiceMeshReconciler) writeStatus(ctx context.Context, scope *scope, r
 
 // applyFinalizer adds (or, with present false, removes) meshkeeper's finalizer. It is applied under
 // meshkeeper's field manager, so meshkeeper owns that one list entry and no other metadata.
+//
+// The apply names the mesh's UID. A server-side apply creates an object that does not exist, and a
+// reconcile that read a ServiceMesh from a cache that has not yet seen it deleted would otherwise
+// bring it back as a new, empty one, whose control plane meshkeeper would then install. With the UID
+// the API server refuses instead (a conflict), and the retry finds the ServiceMesh gone.
 func (r *ServiceMeshReconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, present bool) error {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
 	u.SetName(mesh.Name)
+	u.SetUID(mesh.UID)
 	if present {
 		u.SetFinalizers([]string{meshv1alpha1.Finalizer})
 	}

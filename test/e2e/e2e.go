@@ -52,12 +52,18 @@ func Scheme() (*runtime.Scheme, error) {
 	return scheme, nil
 }
 
-// InstallCRD applies meshkeeper's CRD with kubectl, as a user following the README would.
+// InstallCRD applies meshkeeper's CRD with kubectl, as a user following the README would, and waits
+// until the API server serves it.
 func InstallCRD(kubeconfig string) error {
 	out, err := testenv.Kubectl(kubeconfig, "", "apply", "--server-side", "-f",
 		filepath.Join(testenv.RepoRoot(), "config", "crd", "bases"))
 	if err != nil {
 		return fmt.Errorf("installing the CRD: %w: %s", err, out)
+	}
+	out, err = testenv.Kubectl(kubeconfig, "", "wait", "--for=condition=Established", "--timeout=1m",
+		"crd/servicemeshes.mesh.meshkeeper.io")
+	if err != nil {
+		return fmt.Errorf("waiting for the CRD: %w: %s", err, out)
 	}
 	return nil
 }

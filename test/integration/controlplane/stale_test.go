@@ -1,0 +1,113 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+)
+
+// staleClient answers reads of the ServiceMesh with an old copy, as an informer cache does for a moment
+// after the object changed; everything else goes to the real API server.
+type staleClient struct {
+	client.Client
+	mesh *meshv1alpha1.ServiceMesh
+}
+
+func (c staleClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if mesh, ok := obj.(*meshv1alpha1.ServiceMesh); ok {
+		c.mesh.DeepCopyInto(mesh)
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+type noEvents struct{}
+
+func (noEvents) Eventf(runtime.Object, runtime.Object, string, string, string, string, ...any) {}
+
+// The name of a ServiceMesh is always "default", so a read that lags behind a delete and re-create
+// describes another object than the one that exists. These specs hand the reconciler such reads.
+var _ = Describe("A stale read of a deleted ServiceMesh", func() {
+	BeforeEach(deleteMesh)
+	AfterEach(deleteMesh)
+
+	staleReconciler := func(stale *meshv1alpha1.ServiceMesh) *controllers.ServiceMeshReconciler {
+		return &controllers.ServiceMeshReconciler{
+			Client:    staleClient{Client: k8sClient, mesh: stale},
+			APIReader: k8sClient,
+			Recorder:  noEvents{},
+			Charts:    helm.NewChartManager(cfg, k8sClient),
+			Resolver:  &charts.CachingResolver{},
+		}
+	}
+	installed := func(ns string) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))
+			g.Expect(releaseStatus(ns, "istiod", 1)).To(BeEquivalentTo("deployed"))
+		}, installTimeout, poll).Should(Succeed())
+	}
+	request := reconcile.Request{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}
+
+	It("never uninstalls the ServiceMesh that replaced it", func() {
+		createMesh("  namespace: stale-old\n")
+		installed("stale-old")
+		old := getMesh()
+		deleteMesh()
+		deleting := old.DeepCopy()
+		now := metav1.Now()
+		deleting.DeletionTimestamp = &now
+		createMesh("  namespace: stale-new\n")
+		installed("stale-new")
+
+		_, err := staleReconciler(deleting).Reconcile(ctx, request)
+		Expect(err).NotTo(HaveOccurred())
+		Consistently(func(g Gomega) {
+			g.Expect(releaseRevisions("stale-new", "istiod")).To(Equal([]int{1}))
+			g.Expect(releaseStatus("stale-new", "istiod", 1)).To(BeEquivalentTo("deployed"))
+			g.Expect(getMesh().UID).NotTo(Equal(old.UID))
+		}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+	})
+
+	It("never brings a deleted ServiceMesh back", func() {
+		createMesh("  namespace: stale-gone\n")
+		installed("stale-gone")
+		old := getMesh()
+		withoutFinalizer := old.DeepCopy()
+		withoutFinalizer.Finalizers = nil
+		deleteMesh()
+
+		_, err := staleReconciler(withoutFinalizer).Reconcile(ctx, request)
+		Expect(err).To(HaveOccurred(), "adding a finalizer from a stale read must fail, not create")
+		err = k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, &meshv1alpha1.ServiceMesh{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a ServiceMesh came back after its user deleted it")
+	})
+})
