@@ -81,7 +81,7 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	mgr, err := ctrl.NewManager(controllers.ClientLimits(ctrl.GetConfigOrDie()), ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		Cache:                  cache.Options{ByObject: controllers.CacheByObject()},

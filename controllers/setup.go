@@ -18,11 +18,23 @@ limitations under the License.
 package controllers
 
 import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
+
+// ClientLimits sets meshkeeper's client-side rate limits on config: a chart install sends a few hundred
+// requests in a burst, and client-go's defaults (5 per second, bursts of 10) would stretch it out.
+func ClientLimits(config *rest.Config) *rest.Config {
+	config = rest.CopyConfig(config)
+	config.QPS, config.Burst = 50, 100
+	return config
+}
 
 // Options configure the controllers.
 type Options struct {
@@ -37,13 +49,32 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Resolver == nil {
 		opts.Resolver = &charts.CachingResolver{Fetcher: charts.RemoteFetcher{}}
 	}
+	chartManager, err := NewChartManager(mgr.GetConfig(), mgr.GetClient(), mgr.GetAPIReader())
+	if err != nil {
+		return err
+	}
 	return (&ServiceMeshReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("meshkeeper"),
-		// The manager's client reads unstructured objects from the API server, not the cache, which is
-		// what drift checks need.
-		Charts:   helm.NewChartManager(mgr.GetConfig(), mgr.GetClient()),
-		Resolver: opts.Resolver,
+		Charts:    chartManager,
+		Resolver:  opts.Resolver,
 	}).SetupWithManager(mgr)
+}
+
+// NewChartManager returns the chart manager for a client that caches the chart kinds as CacheByObject
+// says (the manager's client): drift checks of unchanged objects then cost a cache read. Unstructured
+// reads of that client go to the API server, which is what the comparisons need; reader reads around
+// the cache (the manager's API reader).
+func NewChartManager(config *rest.Config, c client.Client, reader client.Reader) (*helm.ChartManager, error) {
+	m := helm.NewChartManager(config, c, reader)
+	m.CachedKinds = map[schema.GroupVersionKind]bool{}
+	for _, kind := range chartKinds {
+		gvk, err := apiutil.GVKForObject(kind.object, c.Scheme())
+		if err != nil {
+			return nil, err
+		}
+		m.CachedKinds[gvk] = true
+	}
+	return m, nil
 }

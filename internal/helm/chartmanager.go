@@ -22,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -31,6 +33,9 @@ import (
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -72,50 +77,88 @@ type Result struct {
 // ChartManager installs, upgrades and uninstalls releases. Releases are stored as Secrets in the
 // release namespace, as the helm CLI stores them, so `helm list -n istio-system` shows them.
 type ChartManager struct {
+	// CachedKinds are the kinds the client serves from its cache; drift checks read them there.
+	CachedKinds map[schema.GroupVersionKind]bool
+
 	config *rest.Config
 	client client.Client
+	reader client.Reader
+
+	mu sync.Mutex
+	// getters keep API discovery per namespace between operations; dropped after a failed operation.
+	getters map[string]*restClientGetter
+	// verified maps an object of a release to the resource version at which it last matched the release,
+	// so a drift check of an unchanged object costs a cache read.
+	verified map[string]string
+	// manifests keeps the parsed objects of each release's current manifest.
+	manifests map[string]parsedManifest
 }
 
-// NewChartManager returns a chart manager for the cluster of config. c is used for drift checks and
-// should read from the API server, not a cache.
-func NewChartManager(config *rest.Config, c client.Client) *ChartManager {
-	return &ChartManager{config: config, client: c}
+// NewChartManager returns a chart manager for the cluster of config. c reads typed objects (from a cache,
+// as the manager's client does) and unstructured objects from the API server, and applies; reader reads
+// from the API server (release Secrets are not cached).
+func NewChartManager(config *rest.Config, c client.Client, reader client.Reader) *ChartManager {
+	return &ChartManager{config: config, client: c, reader: reader, getters: map[string]*restClientGetter{},
+		verified: map[string]string{}, manifests: map[string]parsedManifest{}}
 }
 
 func (m *ChartManager) actionConfig(ctx context.Context, namespace string) (*action.Configuration, error) {
+	m.mu.Lock()
+	getter, ok := m.getters[namespace]
+	if !ok {
+		getter = newRESTClientGetter(m.config, namespace)
+		m.getters[namespace] = getter
+	}
+	m.mu.Unlock()
 	logger := slog.New(logr.ToSlogHandler(logr.FromContextOrDiscard(ctx).V(1).WithName("helm")))
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(logger.Handler()))
-	if err := cfg.Init(newRESTClientGetter(m.config, namespace), namespace, "secret"); err != nil {
+	if err := cfg.Init(getter, namespace, "secret"); err != nil {
+		m.forgetDiscovery(namespace)
 		return nil, fmt.Errorf("setting up Helm for namespace %s: %w", namespace, err)
 	}
 	return cfg, nil
 }
 
+// forgetDiscovery drops what was discovered about the API, so the next operation sees new kinds.
+func (m *ChartManager) forgetDiscovery(namespace string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.getters, namespace)
+}
+
 // Ensure brings the release to the desired state, acting only when it is not in sync. For a release in
-// sync it checks the release's objects and applies again those that were deleted or edited.
+// sync it checks the release's objects and applies again those that were deleted or edited. The state is
+// read from the release Secrets' labels; a release is decoded only when its manifest is needed and not
+// already known, since a release record holds the whole chart.
 func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, error) {
-	cfg, err := m.actionConfig(ctx, desired.Namespace)
-	if err != nil {
-		return Result{}, err
-	}
 	digest, err := desired.Digest()
 	if err != nil {
 		return Result{}, err
 	}
-	last, deployedBefore, err := lastRelease(cfg, desired.Name)
+	heads, err := m.heads(ctx, desired.Namespace, desired.Name)
 	if err != nil {
 		return Result{}, err
 	}
-	state := DetermineState(last, digest, deployedBefore)
-	result := Result{State: state, Action: ActionNone, Release: last}
+	state, last := DetermineState(heads, digest)
+	result := Result{State: state, Action: ActionNone}
 
-	switch state {
-	case StateInSync:
-		result.Repaired, err = m.repairDrift(ctx, last.Manifest, desired.Name, desired.Namespace)
+	if state == StateInSync {
+		objects, err := m.releaseObjects(ctx, desired, *last)
+		if err != nil {
+			return result, err
+		}
+		result.Repaired, err = m.repairDrift(ctx, objects)
 		if len(result.Repaired) > 0 {
 			result.Action = ActionRepaired
 		}
 		return result, err
+	}
+
+	cfg, err := m.actionConfig(ctx, desired.Namespace)
+	if err != nil {
+		return result, err
+	}
+	switch state {
 	case StateAbsent:
 		result.Release, err = m.install(ctx, cfg, desired, digest)
 		result.Action = ActionInstalled
@@ -128,14 +171,47 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 		}
 		result.Action = ActionRecovered
 	case StateLocked:
-		result.Release, err = m.unlock(ctx, cfg, last, desired, digest)
+		var pending *releasev1.Release
+		if pending, err = m.revision(cfg, desired.Name, last.Version); err == nil {
+			result.Release, err = m.unlock(ctx, cfg, pending, desired, digest)
+		}
 		result.Action = ActionRecovered
 	}
 	if err != nil {
+		m.forgetDiscovery(desired.Namespace)
 		return result, fmt.Errorf("%s of release %s/%s (state %s): %w",
 			result.Action, desired.Namespace, desired.Name, state, err)
 	}
 	return result, nil
+}
+
+// heads lists a release's revisions from the labels of its Secrets, reading metadata only.
+func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Head, error) {
+	secrets := &metav1.PartialObjectMetadataList{}
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := m.reader.List(ctx, secrets, client.InNamespace(namespace),
+		client.MatchingLabels{"owner": "helm", "name": name}); err != nil {
+		return nil, fmt.Errorf("listing the revisions of release %s/%s: %w", namespace, name, err)
+	}
+	heads := make([]Head, 0, len(secrets.Items))
+	for _, s := range secrets.Items {
+		version, err := strconv.Atoi(s.Labels["version"])
+		if err != nil {
+			return nil, fmt.Errorf("release Secret %s/%s has no revision number: %w", namespace, s.Name, err)
+		}
+		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
+			Digest: s.Labels[DigestLabel], ResourceVersion: s.ResourceVersion})
+	}
+	return heads, nil
+}
+
+// revision decodes one revision of a release.
+func (m *ChartManager) revision(cfg *action.Configuration, name string, version int) (*releasev1.Release, error) {
+	r, err := cfg.Releases.Get(name, version)
+	if err != nil {
+		return nil, fmt.Errorf("reading revision %d of release %s: %w", version, name, err)
+	}
+	return asV1(r, nil)
 }
 
 // Get returns the last release of that name, or nil when there is none.

@@ -22,10 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,24 +39,9 @@ import (
 // from what the release set. Whether an object differs is asked of the API server with a dry-run
 // server-side apply, so defaulting and quantity formats never look like drift. It returns the objects
 // it applied; an unchanged cluster costs reads only.
-func (m *ChartManager) repairDrift(ctx context.Context, manifest, release, namespace string) ([]string, error) {
-	objects, err := decodeManifest([]byte(manifest))
-	if err != nil {
-		return nil, err
-	}
+func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.Unstructured) ([]string, error) {
 	var repaired []string
 	for _, desired := range objects {
-		// Helm puts namespaced objects without a namespace into the release namespace.
-		if desired.GetNamespace() == "" {
-			namespaced, err := m.client.IsObjectNamespaced(desired)
-			if err != nil {
-				return repaired, fmt.Errorf("looking up %s: %w", desired.GetKind(), err)
-			}
-			if namespaced {
-				desired.SetNamespace(namespace)
-			}
-		}
-		setHelmOwnership(desired, release, namespace)
 		drifted, err := m.drifted(ctx, desired)
 		if err != nil {
 			return repaired, err
@@ -72,9 +59,22 @@ func (m *ChartManager) repairDrift(ctx context.Context, manifest, release, names
 }
 
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {
+	key := desired.GroupVersionKind().String() + " " + objectName(desired)
+	// An object still at the resource version at which it last matched is unchanged: one cache read.
+	current, err := m.cachedVersion(ctx, desired)
+	if err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	verifiedAt, known := m.verified[key]
+	m.mu.Unlock()
+	if current != "" && known && current == verifiedAt {
+		return false, nil
+	}
+
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(desired.GroupVersionKind())
-	err := m.client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	err = m.client.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	if apierrors.IsNotFound(err) {
 		return true, nil
 	}
@@ -82,15 +82,100 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 		return false, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
 	}
 	// The Istio CRDs are large and only ever changed by an upgrade; their existence is what matters.
-	if desired.GetKind() == "CustomResourceDefinition" {
-		return false, nil
+	if desired.GetKind() != "CustomResourceDefinition" {
+		applied := desired.DeepCopy()
+		if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.DryRunAll,
+			client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
+			return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
+		}
+		if !equality.Semantic.DeepEqual(comparable(live), comparable(applied)) {
+			return true, nil
+		}
 	}
-	applied := desired.DeepCopy()
-	if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.DryRunAll,
-		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
+	m.mu.Lock()
+	m.verified[key] = live.GetResourceVersion()
+	m.mu.Unlock()
+	return false, nil
+}
+
+// cachedVersion returns the resource version of an object from the client's cache, for the kinds the
+// cache holds (CachedKinds, and CRDs by metadata), or "" when the object is not there or its kind is not
+// cached, which sends the drift check to the API server.
+func (m *ChartManager) cachedVersion(ctx context.Context, desired *unstructured.Unstructured) (string, error) {
+	gvk := desired.GroupVersionKind()
+	var obj client.Object
+	switch {
+	case gvk.Kind == "CustomResourceDefinition":
+		metadata := &metav1.PartialObjectMetadata{}
+		metadata.SetGroupVersionKind(gvk)
+		obj = metadata
+	case m.CachedKinds[gvk]:
+		typed, err := m.client.Scheme().New(gvk)
+		if err != nil {
+			return "", nil
+		}
+		obj = typed.(client.Object)
+	default:
+		return "", nil
 	}
-	return !equality.Semantic.DeepEqual(comparable(live), comparable(applied)), nil
+	err := m.client.Get(ctx, client.ObjectKeyFromObject(desired), obj)
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+	}
+	return obj.GetResourceVersion(), nil
+}
+
+// releaseObjects are the objects of a deployed revision as Helm applied them: in the release namespace
+// and with Helm's ownership metadata. Decoding a release and parsing its manifest are the costly part of
+// a drift check, so the objects of each release's current revision are kept; callers must not modify them.
+func (m *ChartManager) releaseObjects(ctx context.Context, desired Release, head Head) ([]*unstructured.Unstructured, error) {
+	cacheKey := desired.Namespace + "/" + desired.Name
+	revisionKey := strconv.Itoa(head.Version) + "/" + head.ResourceVersion
+	m.mu.Lock()
+	parsed, ok := m.manifests[cacheKey]
+	m.mu.Unlock()
+	if ok && parsed.key == revisionKey {
+		return parsed.objects, nil
+	}
+
+	cfg, err := m.actionConfig(ctx, desired.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := m.revision(cfg, desired.Name, head.Version)
+	if err != nil {
+		return nil, err
+	}
+	objects, err := decodeManifest([]byte(rel.Manifest))
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range objects {
+		// Helm puts namespaced objects without a namespace into the release namespace.
+		if obj.GetNamespace() == "" {
+			namespaced, err := m.client.IsObjectNamespaced(obj)
+			if err != nil {
+				return nil, fmt.Errorf("looking up %s: %w", obj.GetKind(), err)
+			}
+			if namespaced {
+				obj.SetNamespace(desired.Namespace)
+			}
+		}
+		setHelmOwnership(obj, desired.Name, desired.Namespace)
+	}
+	m.mu.Lock()
+	m.manifests[cacheKey] = parsedManifest{key: revisionKey, objects: objects}
+	m.mu.Unlock()
+	return objects, nil
+}
+
+// parsedManifest is a revision's objects and the revision (number and Secret version) they came from.
+type parsedManifest struct {
+	key     string
+	objects []*unstructured.Unstructured
 }
 
 // setHelmOwnership adds the metadata Helm puts on every object of a release when it applies it (the

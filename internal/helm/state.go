@@ -24,7 +24,6 @@ import (
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	rcommon "helm.sh/helm/v4/pkg/release/common"
-	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 )
 
 // DigestLabel is the release label that records the digest of the chart and values a release was
@@ -73,23 +72,42 @@ const (
 	StateLocked State = "Locked"
 )
 
-// DetermineState classifies last (nil when there is no release) against the desired digest.
-// deployedBefore tells whether any earlier revision was deployed.
-func DetermineState(last *releasev1.Release, desiredDigest string, deployedBefore bool) State {
-	if last == nil || last.Info == nil || last.Info.Status == rcommon.StatusUninstalled {
-		return StateAbsent
+// Head is what the release's storage labels say of one revision, without decoding the release.
+type Head struct {
+	Version int
+	Status  rcommon.Status
+	Digest  string
+	// ResourceVersion of the Secret holding the revision: the revision's content is unchanged while it is.
+	ResourceVersion string
+}
+
+// DetermineState classifies a release's revisions (in any order; none when there is no release) against
+// the desired digest. It returns the state and the newest revision.
+func DetermineState(revisions []Head, desiredDigest string) (State, *Head) {
+	var last *Head
+	deployedBefore := false
+	for i := range revisions {
+		h := &revisions[i]
+		if h.Status == rcommon.StatusDeployed || h.Status == rcommon.StatusSuperseded {
+			deployedBefore = true
+		}
+		if last == nil || h.Version > last.Version {
+			last = h
+		}
 	}
-	status := last.Info.Status
+	if last == nil || last.Status == rcommon.StatusUninstalled {
+		return StateAbsent, last
+	}
 	switch {
-	case status.IsPending():
-		return StateLocked
-	case status == rcommon.StatusFailed && !deployedBefore:
-		return StateFailedInstall
-	case status == rcommon.StatusFailed:
-		return StateFailed
-	case status == rcommon.StatusDeployed && last.Labels[DigestLabel] == desiredDigest:
-		return StateInSync
+	case last.Status.IsPending():
+		return StateLocked, last
+	case last.Status == rcommon.StatusFailed && !deployedBefore:
+		return StateFailedInstall, last
+	case last.Status == rcommon.StatusFailed:
+		return StateFailed, last
+	case last.Status == rcommon.StatusDeployed && last.Digest == desiredDigest:
+		return StateInSync, last
 	default:
-		return StateOutOfSync
+		return StateOutOfSync, last
 	}
 }

@@ -77,7 +77,7 @@ func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) err
 	}
 	logger := zap.New(zap.WriteTo(logTo), zap.UseDevMode(true))
 	ctrl.SetLogger(logger)
-	mgr, err := ctrl.NewManager(config, ctrl.Options{
+	mgr, err := ctrl.NewManager(controllers.ClientLimits(config), ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",

@@ -64,7 +64,7 @@ var _ = Describe("A stale read of a deleted ServiceMesh", func() {
 			Client:    staleClient{Client: k8sClient, mesh: stale},
 			APIReader: k8sClient,
 			Recorder:  noEvents{},
-			Charts:    helm.NewChartManager(cfg, k8sClient),
+			Charts:    helm.NewChartManager(cfg, k8sClient, k8sClient),
 			Resolver:  &charts.CachingResolver{},
 		}
 	}
