@@ -14,203 +14,105 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package charts
+package charts_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
-	"github.com/sirupsen/logrus"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	"helm.sh/helm/v4/pkg/registry"
-	repo "helm.sh/helm/v4/pkg/repo/v1"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/test/chartrepo"
 )
 
 // testVersion is a version the built-in charts are not: only a repository can serve it.
 const testVersion = "1.30.2"
 
-// packagedChart is a built-in chart re-versioned and packaged as a repository would serve it.
-type packagedChart struct {
-	metadata *chartv2.Metadata
-	file     string // name of the archive, <name>-<version>.tgz
-	archive  []byte
-	digest   string // "sha256:<hex>" of archive
-}
-
-func packageChart(t *testing.T, name, version string) packagedChart {
+// packageChart is a built-in chart re-versioned and packaged as a repository would serve it.
+func packageChart(t *testing.T, name, version string) chartrepo.Chart {
 	t.Helper()
-	chart, err := Builtin(name)
+	c, err := chartrepo.Package(name, version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chart.Metadata.Version = version
-	chart.Metadata.AppVersion = version
-	path, err := chartutil.Save(chart, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	archive, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(archive)
-	return packagedChart{metadata: chart.Metadata, file: filepath.Base(path), archive: archive,
-		digest: "sha256:" + hex.EncodeToString(sum[:])}
+	return c
 }
 
-// countRequests counts the requests a test server answers, to tell a cached result from a fetch.
-func countRequests(h http.Handler, n *atomic.Int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		h.ServeHTTP(w, r)
-	})
-}
-
-// refusedURL is a URL on 127.0.0.1 that refuses connections: a port that was just free.
-func refusedURL(t *testing.T, scheme string) string {
+// refusedAddr is an address on 127.0.0.1 that refuses connections.
+func refusedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := chartrepo.RefusedAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return scheme + "://" + addr
+	return addr
 }
 
-// newTLSServer starts an HTTPS server on 127.0.0.1 that does not log the handshakes the
-// untrusted-certificate cases fail on purpose.
-func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
-	t.Helper()
-	server := httptest.NewUnstartedServer(h)
-	server.Config.ErrorLog = log.New(io.Discard, "", 0)
-	server.StartTLS()
-	t.Cleanup(server.Close)
-	return server
-}
+// bare is a digest without its "sha256:" prefix, as `helm repo index` writes it.
+func bare(c chartrepo.Chart) string { return strings.TrimPrefix(c.Digest, "sha256:") }
 
-// helmRepository is an HTTPS Helm repository serving base and istiod at testVersion, with sibling
+// newHelmRepository starts an HTTPS Helm repository serving base and istiod, with sibling
 // repositories under the same server that are broken in one way each.
-type helmRepository struct {
-	server   *httptest.Server
-	requests atomic.Int64
-	base     packagedChart
-	istiod   packagedChart
-}
-
-func newHelmRepository(t *testing.T) *helmRepository {
+func newHelmRepository(t *testing.T, base, istiod chartrepo.Chart) *chartrepo.Repo {
 	t.Helper()
-	r := &helmRepository{base: packageChart(t, Base, testVersion), istiod: packageChart(t, Istiod, testVersion)}
-	docroot := t.TempDir()
-	for _, c := range []packagedChart{r.base, r.istiod} {
-		if err := os.WriteFile(filepath.Join(docroot, c.file), c.archive, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// The repository at the root points to its archives by relative URLs with bare digests, as
+	// `helm repo index` writes them.
+	r, err := chartrepo.ServeHTTPS(base, istiod)
+	if err != nil {
+		t.Fatal(err)
 	}
-	bare := func(c packagedChart) string { return strings.TrimPrefix(c.digest, "sha256:") }
+	t.Cleanup(r.Close)
 
-	mux := http.NewServeMux()
-	mux.Handle("/", http.FileServer(http.Dir(docroot)))
 	// A repository that accepts the request and never answers.
-	mux.HandleFunc("/slow/", func(w http.ResponseWriter, req *http.Request) {
+	r.Handle("/slow/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		select {
 		case <-req.Context().Done():
 		case <-time.After(10 * time.Second):
 		}
-	})
-	r.server = newTLSServer(t, countRequests(mux, &r.requests))
-
-	// The repository at the root points to its archives by relative URLs with bare digests, as
-	// `helm repo index` writes them.
-	writeIndex(t, docroot, func(index *repo.IndexFile) {
-		addEntry(t, index, r.base.metadata, r.base.file, bare(r.base))
-		addEntry(t, index, r.istiod.metadata, r.istiod.file, bare(r.istiod))
-	})
+	}))
 	// One that points to them by absolute URLs with prefixed digests, as other tools write them.
-	writeIndex(t, filepath.Join(docroot, "absolute"), func(index *repo.IndexFile) {
-		addEntry(t, index, r.base.metadata, r.server.URL+"/"+r.base.file, r.base.digest)
-		addEntry(t, index, r.istiod.metadata, r.server.URL+"/"+r.istiod.file, r.istiod.digest)
-	})
+	serveIndex(t, r, "/absolute",
+		chartrepo.Entry{Chart: base, URL: r.URL() + "/" + base.File, Digest: base.Digest},
+		chartrepo.Entry{Chart: istiod, URL: r.URL() + "/" + istiod.File, Digest: istiod.Digest})
 	// One whose index has a digest for istiod that is not the archive's.
-	writeIndex(t, filepath.Join(docroot, "tampered"), func(index *repo.IndexFile) {
-		addEntry(t, index, r.istiod.metadata, r.server.URL+"/"+r.istiod.file, bare(r.base))
-	})
+	serveIndex(t, r, "/tampered", chartrepo.Entry{Chart: istiod, URL: r.URL() + "/" + istiod.File, Digest: bare(base)})
 	// One that serves the base archive as istiod.
-	writeIndex(t, filepath.Join(docroot, "mislabeled"), func(index *repo.IndexFile) {
-		addEntry(t, index, r.istiod.metadata, r.server.URL+"/"+r.base.file, bare(r.base))
-	})
+	serveIndex(t, r, "/mislabeled", chartrepo.Entry{Chart: istiod, URL: r.URL() + "/" + base.File, Digest: bare(base)})
 	// One whose index is not an index.
-	writeFile(t, filepath.Join(docroot, "malformed", "index.yaml"), "apiVersion: v1\nentries: [istiod\n")
+	r.Handle("GET /malformed/index.yaml", chartrepo.Content([]byte("apiVersion: v1\nentries: [istiod\n")))
 	// One whose index lists an archive that is not there.
-	writeIndex(t, filepath.Join(docroot, "missing-archive"), func(index *repo.IndexFile) {
-		addEntry(t, index, r.istiod.metadata, "gone/"+r.istiod.file, "")
-	})
-	// And a directory with no index at all.
-	writeFile(t, filepath.Join(docroot, "not-a-repository", "README"), "nothing here\n")
+	serveIndex(t, r, "/missing-archive", chartrepo.Entry{Chart: istiod, URL: "gone/" + istiod.File})
+	// And /not-a-repository, with no index at all: the repository answers 404 to every path it does
+	// not serve.
 	return r
 }
 
-func addEntry(t *testing.T, index *repo.IndexFile, md *chartv2.Metadata, url, digest string) {
+// serveIndex serves an index.yaml listing entries at dir of r.
+func serveIndex(t *testing.T, r *chartrepo.Repo, dir string, entries ...chartrepo.Entry) {
 	t.Helper()
-	// MustAdd keeps a relative URL as it is; an absolute one is given whole with no base URL.
-	if err := index.MustAdd(md, url, "", digest); err != nil {
+	index, err := chartrepo.Index(entries...)
+	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func writeIndex(t *testing.T, dir string, add func(*repo.IndexFile)) {
-	t.Helper()
-	index := repo.NewIndexFile()
-	add(index)
-	index.SortEntries()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := index.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.Handle("GET "+dir+"/index.yaml", chartrepo.Content(index))
 }
 
 // checkFetched asserts a fetch returned the chart that was packaged.
-func checkFetched(t *testing.T, chart *chartv2.Chart, digest string, want packagedChart) {
+func checkFetched(t *testing.T, chart *chartv2.Chart, digest string, want chartrepo.Chart) {
 	t.Helper()
 	if chart == nil {
 		t.Fatal("no chart")
 	}
-	if chart.Metadata.Name != want.metadata.Name || chart.Metadata.Version != want.metadata.Version {
-		t.Errorf("chart = %s %s, want %s %s", chart.Metadata.Name, chart.Metadata.Version, want.metadata.Name, want.metadata.Version)
+	if chart.Metadata.Name != want.Metadata.Name || chart.Metadata.Version != want.Metadata.Version {
+		t.Errorf("chart = %s %s, want %s %s", chart.Metadata.Name, chart.Metadata.Version, want.Metadata.Name, want.Metadata.Version)
 	}
-	if digest != want.digest {
-		t.Errorf("digest = %s, want %s", digest, want.digest)
+	if digest != want.Digest {
+		t.Errorf("digest = %s, want %s", digest, want.Digest)
 	}
 	if len(chart.Templates) == 0 {
 		t.Error("the chart has no templates")
@@ -231,7 +133,7 @@ func checkError(t *testing.T, err, want error, mention ...string) {
 	}
 	t.Logf("error: %v", err)
 	// The two classes exclude each other: the controller retries one and not the other.
-	for _, other := range []error{ErrChartNotFound, ErrRepositoryUnreachable} {
+	for _, other := range []error{charts.ErrChartNotFound, charts.ErrRepositoryUnreachable} {
 		if other != want && errors.Is(err, other) {
 			t.Errorf("error %v wraps both %q and %q", err, want, other)
 		}
@@ -244,56 +146,57 @@ func checkError(t *testing.T, err, want error, mention ...string) {
 }
 
 func TestRemoteFetcherHelmRepository(t *testing.T) {
-	r := newHelmRepository(t)
-	trusting := RemoteFetcher{HTTPClient: r.server.Client()}
-	refused := refusedURL(t, "https")
+	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
+	r := newHelmRepository(t, base, istiod)
+	trusting := charts.RemoteFetcher{HTTPClient: r.Client()}
+	refused := "https://" + refusedAddr(t)
 
 	cases := []struct {
 		name       string
-		fetcher    RemoteFetcher
+		fetcher    charts.RemoteFetcher
 		repository string
 		chart      string
 		version    string
 		timeout    time.Duration
-		want       *packagedChart
+		want       *chartrepo.Chart
 		wantErr    error
 		mention    []string
 	}{
-		{name: "base, relative URL", fetcher: trusting, repository: r.server.URL,
-			chart: Base, version: testVersion, want: &r.base},
-		{name: "istiod, relative URL", fetcher: trusting, repository: r.server.URL + "/",
-			chart: Istiod, version: testVersion, want: &r.istiod},
-		{name: "istiod, absolute URL and prefixed digest", fetcher: trusting, repository: r.server.URL + "/absolute",
-			chart: Istiod, version: testVersion, want: &r.istiod},
-		{name: "version not found", fetcher: trusting, repository: r.server.URL,
-			chart: Istiod, version: "1.30.3", wantErr: ErrChartNotFound,
-			mention: []string{r.server.URL, Istiod, "1.30.3"}},
-		{name: "only an exact version matches", fetcher: trusting, repository: r.server.URL,
-			chart: Istiod, version: "1.30", wantErr: ErrChartNotFound},
-		{name: "chart not found", fetcher: trusting, repository: r.server.URL,
-			chart: "ztunnel", version: testVersion, wantErr: ErrChartNotFound,
-			mention: []string{r.server.URL, "ztunnel", testVersion}},
-		{name: "no index.yaml", fetcher: trusting, repository: r.server.URL + "/not-a-repository",
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable,
+		{name: "base, relative URL", fetcher: trusting, repository: r.URL(),
+			chart: charts.Base, version: testVersion, want: &base},
+		{name: "istiod, relative URL", fetcher: trusting, repository: r.URL() + "/",
+			chart: charts.Istiod, version: testVersion, want: &istiod},
+		{name: "istiod, absolute URL and prefixed digest", fetcher: trusting, repository: r.URL() + "/absolute",
+			chart: charts.Istiod, version: testVersion, want: &istiod},
+		{name: "version not found", fetcher: trusting, repository: r.URL(),
+			chart: charts.Istiod, version: "1.30.3", wantErr: charts.ErrChartNotFound,
+			mention: []string{r.URL(), charts.Istiod, "1.30.3"}},
+		{name: "only an exact version matches", fetcher: trusting, repository: r.URL(),
+			chart: charts.Istiod, version: "1.30", wantErr: charts.ErrChartNotFound},
+		{name: "chart not found", fetcher: trusting, repository: r.URL(),
+			chart: "ztunnel", version: testVersion, wantErr: charts.ErrChartNotFound,
+			mention: []string{r.URL(), "ztunnel", testVersion}},
+		{name: "no index.yaml", fetcher: trusting, repository: r.URL() + "/not-a-repository",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable,
 			mention: []string{"not a Helm repository", "404"}},
-		{name: "malformed index", fetcher: trusting, repository: r.server.URL + "/malformed",
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable, mention: []string{"malformed"}},
-		{name: "digest mismatch", fetcher: trusting, repository: r.server.URL + "/tampered",
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable,
-			mention: []string{"digest mismatch", strings.TrimPrefix(r.base.digest, "sha256:"), r.istiod.digest}},
-		{name: "archive of another chart", fetcher: trusting, repository: r.server.URL + "/mislabeled",
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable,
+		{name: "malformed index", fetcher: trusting, repository: r.URL() + "/malformed",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"malformed"}},
+		{name: "digest mismatch", fetcher: trusting, repository: r.URL() + "/tampered",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable,
+			mention: []string{"digest mismatch", bare(base), istiod.Digest}},
+		{name: "archive of another chart", fetcher: trusting, repository: r.URL() + "/mislabeled",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable,
 			mention: []string{"serves chart base " + testVersion}},
-		{name: "archive missing", fetcher: trusting, repository: r.server.URL + "/missing-archive",
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable, mention: []string{"404"}},
-		{name: "untrusted certificate", fetcher: RemoteFetcher{}, repository: r.server.URL,
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable, mention: []string{"certificate"}},
+		{name: "archive missing", fetcher: trusting, repository: r.URL() + "/missing-archive",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"404"}},
+		{name: "untrusted certificate", fetcher: charts.RemoteFetcher{}, repository: r.URL(),
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"certificate"}},
 		{name: "connection refused", fetcher: trusting, repository: refused,
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable, mention: []string{"refused"}},
-		{name: "no answer before the deadline", fetcher: trusting, repository: r.server.URL + "/slow",
-			chart: Istiod, version: testVersion, timeout: 200 * time.Millisecond, wantErr: ErrRepositoryUnreachable},
-		{name: "plain http", fetcher: trusting, repository: strings.Replace(r.server.URL, "https://", "http://", 1),
-			chart: Istiod, version: testVersion, wantErr: ErrRepositoryUnreachable, mention: []string{"neither"}},
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"refused"}},
+		{name: "no answer before the deadline", fetcher: trusting, repository: r.URL() + "/slow",
+			chart: charts.Istiod, version: testVersion, timeout: 200 * time.Millisecond, wantErr: charts.ErrRepositoryUnreachable},
+		{name: "plain http", fetcher: trusting, repository: strings.Replace(r.URL(), "https://", "http://", 1),
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"neither"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,80 +226,48 @@ func TestRemoteFetcherHelmRepository(t *testing.T) {
 	}
 }
 
-// newRegistry starts an OCI registry (the CNCF distribution registry, with in-memory storage) over
-// TLS, and pushes the given charts to its repository "charts" with Helm's registry client, as
-// `helm push <chart>.tgz oci://<host>/charts` does. It returns the server, the oci:// URL of the
-// repository, and a count of the requests made after the push.
-func newRegistry(t *testing.T, charts ...packagedChart) (*httptest.Server, string, *atomic.Int64) {
+// newRegistry starts an OCI registry with the given charts pushed to its repository "charts", as
+// `helm push <chart>.tgz oci://<host>/charts` does.
+func newRegistry(t *testing.T, pushed ...chartrepo.Chart) *chartrepo.Registry {
 	t.Helper()
-	// The registry logs every request through logrus's global logger.
-	out := logrus.StandardLogger().Out
-	logrus.SetOutput(io.Discard)
-	t.Cleanup(func() { logrus.SetOutput(out) })
-
-	config := &configuration.Configuration{}
-	config.Storage = configuration.Storage{
-		"inmemory": configuration.Parameters{},
-		// No background purging of upload directories outliving the test.
-		"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
-	}
-	config.HTTP.Secret = "test-secret"
-	var requests atomic.Int64
-	server := newTLSServer(t, countRequests(handlers.NewApp(context.Background(), config), &requests))
-	host := strings.TrimPrefix(server.URL, "https://")
-
-	// Helm's client falls back to Docker's credential store: point both at empty places.
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	client, err := registry.NewClient(
-		registry.ClientOptHTTPClient(server.Client()),
-		registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")),
-	)
+	r, err := chartrepo.ServeOCI(pushed...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range charts {
-		result, err := client.Push(c.archive, host+"/charts/"+c.metadata.Name+":"+c.metadata.Version)
-		if err != nil {
-			t.Fatalf("pushing %s: %v", c.file, err)
-		}
-		if result.Chart.Digest != c.digest {
-			t.Fatalf("pushed chart layer %s, want %s", result.Chart.Digest, c.digest)
-		}
-	}
-	requests.Store(0)
-	return server, "oci://" + host + "/charts", &requests
+	t.Cleanup(r.Close)
+	return r
 }
 
 func TestRemoteFetcherOCIRegistry(t *testing.T) {
-	base, istiod := packageChart(t, Base, testVersion), packageChart(t, Istiod, testVersion)
-	server, repository, _ := newRegistry(t, base, istiod)
-	trusting := RemoteFetcher{HTTPClient: server.Client()}
-	host := strings.TrimPrefix(server.URL, "https://")
+	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
+	r := newRegistry(t, base, istiod)
+	trusting := charts.RemoteFetcher{HTTPClient: r.Client()}
+	repository, host := r.URL(), r.Host()
 
 	cases := []struct {
 		name       string
-		fetcher    RemoteFetcher
+		fetcher    charts.RemoteFetcher
 		repository string
 		chart      string
 		version    string
-		want       *packagedChart
+		want       *chartrepo.Chart
 		wantErr    error
 		mention    []string
 	}{
-		{name: "base", fetcher: trusting, repository: repository, chart: Base, version: testVersion, want: &base},
-		{name: "istiod, trailing slash", fetcher: trusting, repository: repository + "/", chart: Istiod, version: testVersion, want: &istiod},
-		{name: "tag missing", fetcher: trusting, repository: repository, chart: Istiod, version: "1.30.3",
-			wantErr: ErrChartNotFound, mention: []string{repository, Istiod, "1.30.3"}},
+		{name: "base", fetcher: trusting, repository: repository, chart: charts.Base, version: testVersion, want: &base},
+		{name: "istiod, trailing slash", fetcher: trusting, repository: repository + "/", chart: charts.Istiod, version: testVersion, want: &istiod},
+		{name: "tag missing", fetcher: trusting, repository: repository, chart: charts.Istiod, version: "1.30.3",
+			wantErr: charts.ErrChartNotFound, mention: []string{repository, charts.Istiod, "1.30.3"}},
 		{name: "chart missing", fetcher: trusting, repository: repository, chart: "ztunnel", version: testVersion,
-			wantErr: ErrChartNotFound, mention: []string{repository, "ztunnel", testVersion}},
-		{name: "path missing", fetcher: trusting, repository: "oci://" + host + "/elsewhere", chart: Istiod, version: testVersion,
-			wantErr: ErrChartNotFound},
-		{name: "invalid reference", fetcher: trusting, repository: "oci://" + host + "/Charts", chart: Istiod, version: testVersion,
-			wantErr: ErrRepositoryUnreachable, mention: []string{"not a valid OCI reference"}},
-		{name: "untrusted certificate", fetcher: RemoteFetcher{}, repository: repository, chart: Istiod, version: testVersion,
-			wantErr: ErrRepositoryUnreachable, mention: []string{"certificate"}},
-		{name: "connection refused", fetcher: trusting, repository: refusedURL(t, "oci") + "/charts", chart: Istiod, version: testVersion,
-			wantErr: ErrRepositoryUnreachable, mention: []string{"refused"}},
+			wantErr: charts.ErrChartNotFound, mention: []string{repository, "ztunnel", testVersion}},
+		{name: "path missing", fetcher: trusting, repository: "oci://" + host + "/elsewhere", chart: charts.Istiod, version: testVersion,
+			wantErr: charts.ErrChartNotFound},
+		{name: "invalid reference", fetcher: trusting, repository: "oci://" + host + "/Charts", chart: charts.Istiod, version: testVersion,
+			wantErr: charts.ErrRepositoryUnreachable, mention: []string{"not a valid OCI reference"}},
+		{name: "untrusted certificate", fetcher: charts.RemoteFetcher{}, repository: repository, chart: charts.Istiod, version: testVersion,
+			wantErr: charts.ErrRepositoryUnreachable, mention: []string{"certificate"}},
+		{name: "connection refused", fetcher: trusting, repository: "oci://" + refusedAddr(t) + "/charts", chart: charts.Istiod, version: testVersion,
+			wantErr: charts.ErrRepositoryUnreachable, mention: []string{"refused"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -409,60 +280,57 @@ func TestRemoteFetcherOCIRegistry(t *testing.T) {
 	}
 
 	t.Run("registry down", func(t *testing.T) {
-		server.Close()
-		_, _, err := trusting.Fetch(context.Background(), repository, Istiod, testVersion)
-		checkError(t, err, ErrRepositoryUnreachable, repository)
+		r.Close()
+		_, _, err := trusting.Fetch(context.Background(), repository, charts.Istiod, testVersion)
+		checkError(t, err, charts.ErrRepositoryUnreachable, repository)
 	})
 }
 
 // TestCachingResolverRemote resolves a Set from each kind of repository and checks that the second
 // Resolve is served without asking the repository again.
 func TestCachingResolverRemote(t *testing.T) {
-	helmRepo := newHelmRepository(t)
-	registryServer, registryURL, registryRequests := newRegistry(t, helmRepo.base, helmRepo.istiod)
+	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
 
 	cases := []struct {
-		name       string
-		client     *http.Client
-		repository string
-		requests   *atomic.Int64
+		name   string
+		server chartrepo.Server
 	}{
-		{name: "Helm repository", client: helmRepo.server.Client(), repository: helmRepo.server.URL, requests: &helmRepo.requests},
-		{name: "OCI registry", client: registryServer.Client(), repository: registryURL, requests: registryRequests},
+		{name: "Helm repository", server: newHelmRepository(t, base, istiod)},
+		{name: "OCI registry", server: newRegistry(t, base, istiod)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resolver := &CachingResolver{Fetcher: RemoteFetcher{HTTPClient: tc.client}}
+			resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: tc.server.Client()}}
 			ctx := context.Background()
-			tc.requests.Store(0)
+			before := tc.server.Requests()
 
-			set, err := resolver.Resolve(ctx, tc.repository, testVersion)
+			set, err := resolver.Resolve(ctx, tc.server.URL(), testVersion)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if set.Version != testVersion {
 				t.Errorf("set version = %s, want %s", set.Version, testVersion)
 			}
-			checkFetched(t, set.Base, set.BaseDigest, helmRepo.base)
-			checkFetched(t, set.Istiod, set.IstiodDigest, helmRepo.istiod)
-			fetched := tc.requests.Load()
-			if fetched == 0 {
+			checkFetched(t, set.Base, set.BaseDigest, base)
+			checkFetched(t, set.Istiod, set.IstiodDigest, istiod)
+			fetched := tc.server.Requests()
+			if fetched == before {
 				t.Fatal("the repository saw no request")
 			}
 
-			again, err := resolver.Resolve(ctx, tc.repository, testVersion)
+			again, err := resolver.Resolve(ctx, tc.server.URL(), testVersion)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := tc.requests.Load(); n != fetched {
+			if n := tc.server.Requests(); n != fetched {
 				t.Errorf("the second Resolve made %d requests, want none", n-fetched)
 			}
 			if again.Base != set.Base || again.Istiod != set.Istiod || again.BaseDigest != set.BaseDigest || again.IstiodDigest != set.IstiodDigest {
 				t.Error("the second Resolve returned another set")
 			}
 
-			_, err = resolver.Resolve(ctx, tc.repository, "1.30.3")
-			checkError(t, err, ErrChartNotFound, "1.30.3")
+			_, err = resolver.Resolve(ctx, tc.server.URL(), "1.30.3")
+			checkError(t, err, charts.ErrChartNotFound, "1.30.3")
 		})
 	}
 }
@@ -476,23 +344,26 @@ func (f failingFetcher) Fetch(_ context.Context, repository, name, version strin
 }
 
 func TestCachingResolverBuiltin(t *testing.T) {
-	base, err := Builtin(Base)
+	base, err := charts.Builtin(charts.Base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	istiod, err := Builtin(Istiod)
+	istiod, err := charts.Builtin(charts.Istiod)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver := &CachingResolver{Fetcher: failingFetcher{t}}
+	resolver := &charts.CachingResolver{Fetcher: failingFetcher{t}}
+	// A later patch release of the built-in charts' minor version.
+	parts := strings.SplitN(charts.BuiltinVersion, ".", 3)
+	laterPatch := parts[0] + "." + parts[1] + ".7"
 
 	cases := []struct {
 		version string
 		wantErr error
 	}{
-		{version: BuiltinVersion},
-		{version: minor(BuiltinVersion) + ".7"}, // a later patch release of the same minor
-		{version: testVersion, wantErr: ErrChartNotFound},
+		{version: charts.BuiltinVersion},
+		{version: laterPatch},
+		{version: testVersion, wantErr: charts.ErrChartNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.version, func(t *testing.T) {
@@ -501,13 +372,13 @@ func TestCachingResolverBuiltin(t *testing.T) {
 			if tc.wantErr != nil {
 				return
 			}
-			if set.Version != BuiltinVersion {
-				t.Errorf("set version = %s, want the built-in %s", set.Version, BuiltinVersion)
+			if set.Version != charts.BuiltinVersion {
+				t.Errorf("set version = %s, want the built-in %s", set.Version, charts.BuiltinVersion)
 			}
-			if set.Base.Name() != Base || set.Istiod.Name() != Istiod {
+			if set.Base.Name() != charts.Base || set.Istiod.Name() != charts.Istiod {
 				t.Errorf("set charts = %s, %s", set.Base.Name(), set.Istiod.Name())
 			}
-			if set.BaseDigest != Digest(base) || set.IstiodDigest != Digest(istiod) {
+			if set.BaseDigest != charts.Digest(base) || set.IstiodDigest != charts.Digest(istiod) {
 				t.Error("set digests are not the built-in charts' digests")
 			}
 		})

@@ -38,8 +38,14 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/test/chartrepo"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
+
+// repoVersion is the version the suite's Helm repository and OCI registry serve: one the built-in
+// charts do not, so only a repository can install it.
+const repoVersion = "1.30.2"
 
 var (
 	env       *envtest.Environment
@@ -48,6 +54,10 @@ var (
 	scheme    = runtime.NewScheme()
 	ctx       context.Context
 	cancel    context.CancelFunc
+
+	// helmRepo and ociRegistry serve base and istiod at repoVersion to the manager.
+	helmRepo    *chartrepo.Repo
+	ociRegistry *chartrepo.Registry
 )
 
 func TestControlPlane(t *testing.T) {
@@ -71,6 +81,18 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	By("serving base and istiod " + repoVersion + " from a Helm repository and an OCI registry")
+	var served []chartrepo.Chart
+	for _, name := range []string{charts.Base, charts.Istiod} {
+		c, err := chartrepo.Package(name, repoVersion)
+		Expect(err).NotTo(HaveOccurred())
+		served = append(served, c)
+	}
+	helmRepo, err = chartrepo.ServeHTTPS(served...)
+	Expect(err).NotTo(HaveOccurred())
+	ociRegistry, err = chartrepo.ServeOCI(served...)
+	Expect(err).NotTo(HaveOccurred())
+
 	// The real manager, as main.go builds it, minus the listeners a test does not need.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -79,7 +101,10 @@ var _ = BeforeSuite(func() {
 		Cache:                  cache.Options{ByObject: controllers.CacheByObject()},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(mgr, controllers.Options{})).To(Succeed())
+	// The resolver SetupWithManager defaults to, with a client that trusts the test servers'
+	// certificates instead of the system's roots.
+	resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: chartrepo.TrustingClient(helmRepo, ociRegistry)}}
+	Expect(controllers.SetupWithManager(mgr, controllers.Options{Resolver: resolver})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
@@ -90,5 +115,11 @@ var _ = AfterSuite(func() {
 	cancel()
 	if env != nil {
 		Expect(env.Stop()).To(Succeed())
+	}
+	if helmRepo != nil {
+		helmRepo.Close()
+	}
+	if ociRegistry != nil {
+		ociRegistry.Close()
 	}
 })

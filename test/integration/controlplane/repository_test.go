@@ -1,0 +1,137 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/test/chartrepo"
+)
+
+// Each spec runs its control plane in a namespace of its own: envtest has no namespace controller, so
+// a namespace meshkeeper deleted stays Terminating and cannot be used again.
+var _ = Describe("Charts from a repository", func() {
+	BeforeEach(deleteMesh)
+	AfterEach(deleteMesh)
+
+	It("installs a pinned version from an HTTPS Helm repository", func() {
+		installFromRepository("repo-https", helmRepo.URL())
+	})
+
+	It("installs a pinned version from an OCI registry", func() {
+		installFromRepository("repo-oci", ociRegistry.URL())
+	})
+
+	It("reports an unreachable repository, retries, and installs nothing", func() {
+		const ns = "repo-unreachable"
+		addr, err := chartrepo.RefusedAddr()
+		Expect(err).NotTo(HaveOccurred())
+		unreachable := "https://" + addr
+		createMesh(meshSpec(ns, repoVersion, unreachable))
+
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(controllers.ReasonRepositoryUnreachable))
+			g.Expect(c.Message).To(ContainSubstring(unreachable))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+			mesh := getMesh()
+			g.Expect(mesh.Status.ObservedGeneration).To(BeNumerically("<", mesh.Generation),
+				"an unreachable repository is retried, so the generation is not yet handled")
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(controllers.ReasonRepositoryUnreachable))
+
+		Consistently(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istio-base")).To(BeEmpty())
+			g.Expect(releaseRevisions(ns, "istiod")).To(BeEmpty())
+			g.Expect(istiodOrNil(ns)).To(BeNil())
+		}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
+		err = k8sClient.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the control-plane namespace was created without charts to install: %v", err)
+	})
+
+	It("reports a version the repository does not have and leaves the running control plane untouched", func() {
+		const ns = "repo-missing-version"
+		installFromRepository(ns, helmRepo.URL())
+		baseRevisions, istiodRevisions := releaseRevisions(ns, "istio-base"), releaseRevisions(ns, "istiod")
+
+		patchSpec(`{"version": "1.29.9"}`)
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(controllers.ReasonChartNotFound))
+			g.Expect(c.Message).To(ContainSubstring(helmRepo.URL()))
+			g.Expect(c.Message).To(ContainSubstring("1.29.9"))
+			mesh := getMesh()
+			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation), "a missing chart is terminal for this generation")
+		}, installTimeout, poll).Should(Succeed())
+
+		Consistently(func(g Gomega) {
+			d := istiodOrNil(ns)
+			g.Expect(d).NotTo(BeNil())
+			g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":" + repoVersion))
+			g.Expect(releaseRevisions(ns, "istio-base")).To(Equal(baseRevisions))
+			g.Expect(releaseRevisions(ns, "istiod")).To(Equal(istiodRevisions))
+			g.Expect(getMesh().Status.Version).To(Equal(repoVersion), "status.version is the version that runs")
+		}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
+	})
+})
+
+// meshSpec is the spec of a ServiceMesh running version from repository in namespace.
+func meshSpec(namespace, version, repository string) string {
+	return fmt.Sprintf("  namespace: %s\n  version: %q\n  charts:\n    repository: %q\n", namespace, version, repository)
+}
+
+// installFromRepository creates a ServiceMesh that runs repoVersion from repository in namespace, and
+// waits until both releases are deployed from the repository's charts and the control plane is Ready.
+func installFromRepository(namespace, repository string) {
+	GinkgoHelper()
+	createMesh(meshSpec(namespace, repoVersion, repository))
+	Eventually(func(g Gomega) {
+		g.Expect(releaseRevisions(namespace, "istio-base")).To(Equal([]int{1}))
+		g.Expect(releaseRevisions(namespace, "istiod")).To(Equal([]int{1}))
+		g.Expect(releaseStatus(namespace, "istio-base", 1)).To(BeEquivalentTo("deployed"))
+		g.Expect(releaseStatus(namespace, "istiod", 1)).To(BeEquivalentTo("deployed"))
+	}, installTimeout, poll).Should(Succeed())
+
+	By("installing the repository's charts, with images of their version")
+	for _, release := range []string{"istio-base", "istiod"} {
+		Expect(readRelease(namespace, release, 1).Chart.Metadata.Version).To(Equal(repoVersion), "chart of release %s", release)
+	}
+	Expect(istiod(namespace).Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":" + repoVersion))
+
+	By("reporting the version once istiod is available")
+	markAvailable(namespace, "istiod")
+	Eventually(func(g Gomega) {
+		mesh := getMesh()
+		g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+		g.Expect(mesh.Status.Version).To(Equal(repoVersion))
+		g.Expect(mesh.Status.ChartVersion).To(Equal(repoVersion))
+		g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	}, installTimeout, poll).Should(Succeed())
+}
