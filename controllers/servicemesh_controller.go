@@ -20,8 +20,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -87,7 +89,13 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	scope := newScope(mesh)
 	result, err := r.reconcileControlPlane(ctx, scope)
-	return result, errors.Join(err, r.writeStatus(ctx, scope, err))
+	statusErr := r.writeStatus(ctx, scope, err)
+	if apierrors.IsConflict(statusErr) {
+		// The status was computed from a read the cache has since moved past; compute it again.
+		ctrl.LoggerFrom(ctx).V(1).Info("Status computed from an outdated read, retrying")
+		return ctrl.Result{RequeueAfter: time.Second}, err
+	}
+	return result, errors.Join(err, statusErr)
 }
 
 // writeStatus summarises Ready and writes the status when it changed. observedGeneration moves only
@@ -102,17 +110,13 @@ func (r *ServiceMeshReconciler) writeStatus(ctx context.Context, scope *scope, r
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Updating status", "observedGeneration", status.ObservedGeneration)
-	return apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"),
-		client.ObjectKeyFromObject(scope.mesh), status)
+	return apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"), scope.mesh, status)
 }
 
 // applyFinalizer adds (or, with present false, removes) meshkeeper's finalizer. It is applied under
-// meshkeeper's field manager, so meshkeeper owns that one list entry and no other metadata.
-//
-// The apply names the mesh's UID. A server-side apply creates an object that does not exist, and a
-// reconcile that read a ServiceMesh from a cache that has not yet seen it deleted would otherwise
-// bring it back as a new, empty one, whose control plane meshkeeper would then install. With the UID
-// the API server refuses instead (a conflict), and the retry finds the ServiceMesh gone.
+// meshkeeper's field manager, so meshkeeper owns that one list entry and no other metadata. The apply
+// carries the UID that was read, which the API server checks: server-side apply creates what does not
+// exist, and a stale read must never bring back a ServiceMesh its user deleted.
 func (r *ServiceMeshReconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, present bool) error {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))

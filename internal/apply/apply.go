@@ -31,10 +31,12 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// Status applies *status (a pointer to a status struct) as the whole status of the object through the
-// status subresource. meshkeeper owns
-// the status of its ServiceMesh outright, so ownership is forced.
-func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key client.ObjectKey, status any) error {
+// Status applies *status (a pointer to a status struct) as the whole status of obj through the status
+// subresource. meshkeeper owns the status of its objects outright, so ownership is forced. The apply is
+// conditional on obj's UID and resource version: a status computed from an outdated read gets a
+// conflict (apierrors.IsConflict) instead of overwriting a newer one.
+func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, obj client.Object, status any) error {
+	key := client.ObjectKeyFromObject(obj)
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
 	if err != nil {
 		return fmt.Errorf("converting status of %s %s: %w", gvk.Kind, key, err)
@@ -43,6 +45,8 @@ func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, k
 	u.SetGroupVersionKind(gvk)
 	u.SetName(key.Name)
 	u.SetNamespace(key.Namespace)
+	u.SetUID(obj.GetUID())
+	u.SetResourceVersion(obj.GetResourceVersion())
 	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying status of %s %s: %w", gvk.Kind, key, err)

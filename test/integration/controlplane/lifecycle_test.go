@@ -82,7 +82,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionControlPlaneReady).Reason }, installTimeout, poll).
 			Should(Equal(controllers.ReasonRollingOut))
 		Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
-		Expect(eventReasons()).To(ContainElement("Installed"))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("Installed"))
 	})
 
 	It("reports Ready once istiod is available", func() {
@@ -141,7 +141,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 			g.Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}))
 		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
 		Expect(releaseStatus(ns, "istiod", 2)).To(BeEquivalentTo("deployed"))
-		Expect(eventReasons()).To(ContainElement("Upgraded"))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("Upgraded"))
 		markAvailable(ns, "istiod")
 	})
 
@@ -154,7 +154,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 			g.Expect(current.UID).NotTo(Equal(old.UID))
 			g.Expect(envVar(current, "PILOT_DEBOUNCE_AFTER")).To(Equal("250ms"))
 		}, installTimeout, poll).Should(Succeed())
-		Expect(eventReasons()).To(ContainElement("DriftRepaired"))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("DriftRepaired"))
 		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}), "a repair is not an upgrade")
 		markAvailable(ns, "istiod")
 	})
@@ -196,7 +196,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 		Expect(istiod(ns).Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":1.31.1"))
 		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
-		Expect(eventReasons()).To(ContainElement(controllers.ReasonChartNotFound))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(controllers.ReasonChartNotFound))
 
 		By("recovering when the version is one the charts have")
 		patchSpec(`{"version": "1.31.1"}`)
@@ -218,7 +218,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 			g.Expect(releaseStatus(ns, "istiod", last+1)).To(BeEquivalentTo("deployed"))
 		}, installTimeout, poll).Should(Succeed())
 		Expect(releaseStatus(ns, "istiod", last)).To(BeEquivalentTo("superseded"), "the pending revision was unlocked and then replaced")
-		Expect(eventReasons()).To(ContainElement("Recovered"))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("Recovered"))
 		markAvailable(ns, "istiod")
 	})
 
