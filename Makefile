@@ -34,9 +34,11 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers.
+manifests: controller-gen ## Generate the CRD and RBAC manifests from the API types and markers; copy the CRD into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -f charts/meshkeeper/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/meshkeeper/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
