@@ -58,7 +58,7 @@ lint: vet ## Check formatting and vet the code.
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files differ from what is committed.
-	@git diff --exit-code -- api config || { echo "Generated files are stale: run 'make manifests generate' and commit the result."; exit 1; }
+	@git diff --exit-code -- api config charts || { echo "Generated files are stale: run 'make manifests generate' and commit the result."; exit 1; }
 
 .PHONY: test
 test: manifests generate lint envtest ## Run every test tier (unit and envtest).

@@ -51,17 +51,6 @@ const (
 	createdNamespaceLabel = "mesh.meshkeeper.io/created-by"
 )
 
-// Condition reasons of ControlPlaneReady.
-const (
-	ReasonAvailable             = "Available"
-	ReasonRollingOut            = "RollingOut"
-	ReasonDeploymentMissing     = "DeploymentMissing"
-	ReasonChartNotFound         = "ChartNotFound"
-	ReasonRepositoryUnreachable = "ChartRepositoryUnreachable"
-	ReasonInstallFailed         = "InstallFailed"
-	ReasonNamespaceTerminating  = "NamespaceTerminating"
-)
-
 // namespaceRetry is how often a ServiceMesh waits for its terminating namespace to be gone.
 const namespaceRetry = 5 * time.Second
 
@@ -81,7 +70,7 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 	}
 
 	if err := r.ensureNamespace(ctx, spec.Namespace); errors.Is(err, errNamespaceTerminating) {
-		s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, ReasonNamespaceTerminating,
+		s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, meshv1alpha1.ReasonNamespaceTerminating,
 			err.Error()+"; meshkeeper installs the control plane once it is gone")
 		return ctrl.Result{RequeueAfter: namespaceRetry}, nil
 	} else if err != nil {
@@ -106,7 +95,7 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 		result, err := r.Charts.Ensure(ctx, release)
 		r.recordHelmResult(s, release, set.Version, result, err)
 		if err != nil {
-			s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, ReasonInstallFailed, err.Error())
+			s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, meshv1alpha1.ReasonInstallFailed, err.Error())
 			return ctrl.Result{}, err
 		}
 	}
@@ -120,14 +109,14 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 // chartUnavailable reports a chart that cannot be had. A missing version is terminal for this
 // generation; an unreachable repository is retried with backoff.
 func (r *ServiceMeshReconciler) chartUnavailable(s *scope, err error) error {
-	reason := ReasonRepositoryUnreachable
+	reason := meshv1alpha1.ReasonRepositoryUnreachable
 	if errors.Is(err, charts.ErrChartNotFound) {
-		reason = ReasonChartNotFound
+		reason = meshv1alpha1.ReasonChartNotFound
 	}
 	message := err.Error() + "; the running control plane is left as it is"
 	s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, reason, message)
 	r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, reason, "ResolveCharts", "%s", message)
-	if reason == ReasonChartNotFound {
+	if reason == meshv1alpha1.ReasonChartNotFound {
 		s.terminal = true
 		return nil
 	}
@@ -138,7 +127,7 @@ func (r *ServiceMeshReconciler) chartUnavailable(s *scope, err error) error {
 func (r *ServiceMeshReconciler) recordHelmResult(s *scope, release helm.Release, chartVersion string, result helm.Result, err error) {
 	name := release.Namespace + "/" + release.Name
 	if err != nil {
-		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, ReasonInstallFailed, string(result.Action),
+		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, string(result.Action),
 			"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
 		return
 	}
@@ -171,7 +160,7 @@ func (r *ServiceMeshReconciler) observeControlPlane(ctx context.Context, s *scop
 // and every desired replica is available.
 func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string, string) {
 	if d == nil {
-		return metav1.ConditionFalse, ReasonDeploymentMissing, "The istiod Deployment does not exist yet"
+		return metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing, "The istiod Deployment does not exist yet"
 	}
 	desired := int32(1)
 	if d.Spec.Replicas != nil {
@@ -180,12 +169,12 @@ func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string
 	st := d.Status
 	switch {
 	case st.ObservedGeneration < d.Generation:
-		return metav1.ConditionFalse, ReasonRollingOut, "The istiod Deployment's latest change is not yet observed by its controller"
+		return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, "The istiod Deployment's latest change is not yet observed by its controller"
 	case st.UpdatedReplicas < desired || st.AvailableReplicas < desired || st.Replicas > desired:
-		return metav1.ConditionFalse, ReasonRollingOut, fmt.Sprintf(
+		return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, fmt.Sprintf(
 			"istiod: %d of %d replicas updated, %d available", st.UpdatedReplicas, desired, st.AvailableReplicas)
 	default:
-		return metav1.ConditionTrue, ReasonAvailable, fmt.Sprintf("istiod: %d of %d replicas available", st.AvailableReplicas, desired)
+		return metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, fmt.Sprintf("istiod: %d of %d replicas available", st.AvailableReplicas, desired)
 	}
 }
 

@@ -124,13 +124,13 @@ func TestControlPlaneReadiness(t *testing.T) {
 		want       metav1.ConditionStatus
 		reason     string
 	}{
-		"no Deployment yet":                       {nil, metav1.ConditionFalse, ReasonDeploymentMissing},
-		"all replicas updated and available":      {deployment(2, 2, 2, 2, 2, 2), metav1.ConditionTrue, ReasonAvailable},
-		"the controller has not seen the change":  {deployment(3, 2, 2, 2, 2, 2), metav1.ConditionFalse, ReasonRollingOut},
-		"one replica still starting":              {deployment(1, 1, 2, 2, 1, 2), metav1.ConditionFalse, ReasonRollingOut},
-		"an old replica still running":            {deployment(2, 2, 2, 2, 2, 3), metav1.ConditionFalse, ReasonRollingOut},
-		"new template rolled out to one of two":   {deployment(2, 2, 2, 1, 2, 3), metav1.ConditionFalse, ReasonRollingOut},
-		"scaled to zero is ready with no replica": {deployment(1, 1, 0, 0, 0, 0), metav1.ConditionTrue, ReasonAvailable},
+		"no Deployment yet":                       {nil, metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing},
+		"all replicas updated and available":      {deployment(2, 2, 2, 2, 2, 2), metav1.ConditionTrue, meshv1alpha1.ReasonAvailable},
+		"the controller has not seen the change":  {deployment(3, 2, 2, 2, 2, 2), metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut},
+		"one replica still starting":              {deployment(1, 1, 2, 2, 1, 2), metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut},
+		"an old replica still running":            {deployment(2, 2, 2, 2, 2, 3), metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut},
+		"new template rolled out to one of two":   {deployment(2, 2, 2, 1, 2, 3), metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut},
+		"scaled to zero is ready with no replica": {deployment(1, 1, 0, 0, 0, 0), metav1.ConditionTrue, meshv1alpha1.ReasonAvailable},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -31,12 +31,28 @@ const (
 const (
 	// ReasonReconciling: meshkeeper is working towards the spec.
 	ReasonReconciling = "Reconciling"
-	// ReasonNotImplemented: the capability the condition describes is not built yet.
-	ReasonNotImplemented = "NotImplemented"
 	// ReasonInvalidSpec: the spec passed validation but cannot be carried out (see the message).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonSucceeded: the condition holds.
 	ReasonSucceeded = "Succeeded"
+)
+
+// Reasons of ControlPlaneReady; docs/control-plane.md says what each means and what to do.
+const (
+	// ReasonAvailable: istiod's replicas are all updated and available.
+	ReasonAvailable = "Available"
+	// ReasonRollingOut: istiod is being rolled out.
+	ReasonRollingOut = "RollingOut"
+	// ReasonDeploymentMissing: the istiod Deployment does not exist yet.
+	ReasonDeploymentMissing = "DeploymentMissing"
+	// ReasonChartNotFound: the charts of spec.version cannot be had; terminal for the generation.
+	ReasonChartNotFound = "ChartNotFound"
+	// ReasonRepositoryUnreachable: the chart repository could not be asked; retried.
+	ReasonRepositoryUnreachable = "ChartRepositoryUnreachable"
+	// ReasonInstallFailed: a Helm install or upgrade failed; retried.
+	ReasonInstallFailed = "InstallFailed"
+	// ReasonNamespaceTerminating: the control-plane namespace is still being deleted.
+	ReasonNamespaceTerminating = "NamespaceTerminating"
 )
 
 // Names meshkeeper uses on the objects it writes.

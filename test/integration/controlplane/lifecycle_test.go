@@ -32,7 +32,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers"
 )
 
 var _ = Describe("Control plane lifecycle", Ordered, func() {
@@ -80,7 +79,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 
 		By("reporting the control plane as rolling out until istiod is available")
 		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionControlPlaneReady).Reason }, installTimeout, poll).
-			Should(Equal(controllers.ReasonRollingOut))
+			Should(Equal(meshv1alpha1.ReasonRollingOut))
 		Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("Installed"))
 	})
@@ -188,15 +187,15 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 		patchSpec(`{"version": "1.30.2"}`)
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
-			g.Expect(c.Reason).To(Equal(controllers.ReasonChartNotFound))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonChartNotFound))
 			g.Expect(c.Message).To(ContainSubstring("spec.charts.repository"))
 			mesh := getMesh()
 			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation), "a missing chart is terminal for this generation")
-			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Reason).To(Equal(controllers.ReasonChartNotFound))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Reason).To(Equal(meshv1alpha1.ReasonChartNotFound))
 		}, installTimeout, poll).Should(Succeed())
 		Expect(istiod(ns).Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":1.31.1"))
 		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
-		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(controllers.ReasonChartNotFound))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(meshv1alpha1.ReasonChartNotFound))
 
 		By("recovering when the version is one the charts have")
 		patchSpec(`{"version": "1.31.1"}`)

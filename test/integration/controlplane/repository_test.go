@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/test/chartrepo"
 )
 
@@ -56,14 +55,14 @@ var _ = Describe("Charts from a repository", func() {
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(controllers.ReasonRepositoryUnreachable))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonRepositoryUnreachable))
 			g.Expect(c.Message).To(ContainSubstring(unreachable))
 			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 			mesh := getMesh()
 			g.Expect(mesh.Status.ObservedGeneration).To(BeNumerically("<", mesh.Generation),
 				"an unreachable repository is retried, so the generation is not yet handled")
 		}, installTimeout, poll).Should(Succeed())
-		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(controllers.ReasonRepositoryUnreachable))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(meshv1alpha1.ReasonRepositoryUnreachable))
 
 		Consistently(func(g Gomega) {
 			g.Expect(releaseRevisions(ns, "istio-base")).To(BeEmpty())
@@ -83,7 +82,7 @@ var _ = Describe("Charts from a repository", func() {
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(controllers.ReasonChartNotFound))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonChartNotFound))
 			g.Expect(c.Message).To(ContainSubstring(helmRepo.URL()))
 			g.Expect(c.Message).To(ContainSubstring("1.29.9"))
 			mesh := getMesh()
