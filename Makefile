@@ -127,7 +127,16 @@ $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 .PHONY: envtest
-envtest: $(ENVTEST_ASSETS) ## Build the cluster binaries the test tiers run (cached in bin/).
+envtest: $(ENVTEST_ASSETS) $(LOCALBIN)/kwok-stages.yaml ## Build the cluster binaries the test tiers run (cached in bin/).
+
+# kwok's binary has no built-in stages; kwokctl loads them from kwok's sources, and so does this rule,
+# from the kwok module the tools module downloads: what a kubelet does to nodes and pods, without
+# containers ("fast" node and pod stages, lease-based node heartbeat).
+KWOK_STAGES := node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+	pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete
+$(LOCALBIN)/kwok-stages.yaml: test/tools/kwok/go.mod test/tools/kwok/go.sum | $(LOCALBIN)
+	cd test/tools/kwok && dir=$$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) && \
+		for stage in $(KWOK_STAGES); do echo "---"; cat "$$dir/kustomize/stage/$$stage.yaml"; done > $@
 
 # Each cluster binary is rebuilt only when the tools modules change. It is built in the module named by
 # the optional third column of binaries.txt (a directory under test/tools), else in test/tools.

@@ -24,7 +24,6 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
-	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -53,11 +52,6 @@ const (
 	defaultStartTimeout = 2 * time.Minute
 	stopGrace           = 10 * time.Second
 )
-
-// kwokStages is kwok's configuration: the node and pod lifecycles it plays.
-//
-//go:embed kwok-stages.yaml
-var kwokStages []byte
 
 // Options configure Start.
 type Options struct {
@@ -231,9 +225,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	kwokConfig := filepath.Join(c.dir, "kwok.yaml")
-	if err := os.WriteFile(kwokConfig, kwokStages, 0o644); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", kwokConfig, err)
+	// The node and pod lifecycles kwok plays, assembled from kwok's module by `make envtest`.
+	kwokConfig := bin("kwok-stages.yaml")
+	if _, err := os.Stat(kwokConfig); err != nil {
+		return nil, fmt.Errorf("kwok's stages: run 'make envtest': %w", err)
 	}
 	// kwok serves nothing without --server-address (the kubelet API for logs and exec, which nothing
 	// here uses). KWOK_WORKDIR keeps it from loading a ~/.kwok/kwok.yaml of whoever runs the tests.
