@@ -1,0 +1,216 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// IngressInput is what the decision about one Ingress looks at.
+type IngressInput struct {
+	Ingress *networkingv1.Ingress
+	// IngressNginx is spec.ingressNginx: whether the integration is on and which classes it serves.
+	IngressNginx meshv1alpha1.IngressNginxSpec
+	// NamespaceEnrolled says whether the Ingress's namespace is in the mesh (Decision.Enroll).
+	NamespaceEnrolled bool
+	// DefaultClass is the cluster's default IngressClass (DefaultIngressClass), "" if none.
+	DefaultClass string
+	// Service looks a Service up by name in the Ingress's namespace. Nil finds nothing.
+	Service func(name string) (*corev1.Service, bool)
+	// OwnedAnnotations are the annotation keys meshkeeper's field manager owns on the Ingress, read
+	// from its managedFields.
+	OwnedAnnotations sets.Set[string]
+}
+
+// IngressDecision says what meshkeeper owns on one Ingress.
+type IngressDecision struct {
+	// Annotations are all the annotations meshkeeper should own on the Ingress. Applied with
+	// server-side apply as meshkeeper's whole set, an empty map removes what meshkeeper set before.
+	// Nil only with reason Terminating: then there is nothing to write.
+	Annotations map[string]string
+	// Configured is true when the Ingress routes through the mesh: both annotations are in place,
+	// meshkeeper's or identical ones set by the Ingress's owner.
+	Configured bool
+	// Reason is one of the constants of this package; Message explains it to the Ingress's owner.
+	Reason  string
+	Message string
+}
+
+// Skipped reports a mesh Ingress (served class, enrolled namespace, integration on) that meshkeeper
+// could not configure: the ones status.ingresses.skipped counts. An Ingress outside the mesh, or one
+// being deleted, is not skipped.
+func (d IngressDecision) Skipped() bool {
+	return !d.Configured && !slices.Contains(
+		[]string{Terminating, IngressNginxDisabled, ClassNotServed, NamespaceNotEnrolled}, d.Reason)
+}
+
+// ingressInput adds to IngressInput what the checks derive from it.
+type ingressInput struct {
+	IngressInput
+	name      string // namespace/name, for messages
+	class     string
+	classFrom string
+	backends  ingressBackends
+}
+
+// Ingress decides the annotations meshkeeper puts on an Ingress: service-upstream (nginx sends to the
+// Service's ClusterIP, where the controller's sidecar picks the request up) and upstream-vhost (the
+// Host the sidecar routes on). They go on together or not at all: upstream-vhost alone changes the
+// Host the pods see while nginx still bypasses the sidecar, and service-upstream alone hands the
+// sidecar a Host that names no mesh Service, so the request passes through unmeshed while nginx loses
+// its per-endpoint balancing (sticky sessions, retries on another endpoint).
+func Ingress(in IngressInput) IngressDecision {
+	ing := in.Ingress
+	class, from := ingressClass(ing, in.DefaultClass)
+	x := ingressInput{IngressInput: in, name: ing.Namespace + "/" + ing.Name, class: class, classFrom: from, backends: backendsOf(ing)}
+	if reason, message, matched := firstMatch(x,
+		ingressTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled,
+		noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
+	); matched {
+		d := IngressDecision{Reason: reason, Message: message}
+		if reason != Terminating {
+			d.Annotations = map[string]string{}
+		}
+		return d
+	}
+	service := x.backends.services[0]
+	return IngressDecision{
+		Annotations: toOwn(ing.Annotations, x.wanted(), in.OwnedAnnotations),
+		Configured:  true,
+		Reason:      Configured,
+		Message: fmt.Sprintf("Ingress %s routes to Service %s through the mesh: nginx sends to its ClusterIP with Host %s, and the controller's sidecar routes on it",
+			x.name, service, x.vhost()),
+	}
+}
+
+// vhost is the Host the sidecar knows the single backend Service by.
+func (x ingressInput) vhost() string {
+	return fmt.Sprintf("%s.%s.svc", x.backends.services[0], x.Ingress.Namespace)
+}
+
+func (x ingressInput) wanted() map[string]string {
+	return map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: x.vhost()}
+}
+
+func ingressTerminating(x ingressInput) (string, string, bool) {
+	if x.Ingress.DeletionTimestamp == nil {
+		return "", "", false
+	}
+	return Terminating, fmt.Sprintf("Ingress %s is being deleted", x.name), true
+}
+
+func ingressNginxOff(x ingressInput) (string, string, bool) {
+	if enabled(x.IngressNginx) {
+		return "", "", false
+	}
+	return IngressNginxDisabled, fmt.Sprintf("spec.ingressNginx.enabled is false: Ingress %s gets no mesh annotations", x.name), true
+}
+
+func classNotServed(x ingressInput) (string, string, bool) {
+	served := x.IngressNginx.IngressClassNames
+	if x.class != "" && slices.Contains(served, x.class) {
+		return "", "", false
+	}
+	use := "a class listed in spec.ingressNginx.ingressClassNames (it lists none)"
+	if len(served) > 0 {
+		quoted := make([]string, len(served))
+		for i, c := range served {
+			quoted[i] = fmt.Sprintf("%q", c)
+		}
+		use = joinOr(quoted)
+	}
+	if x.class == "" {
+		return ClassNotServed, fmt.Sprintf("Ingress %s has no class (no spec.ingressClassName, no %s annotation) and the cluster has no single default IngressClass, "+
+			"so it is not a mesh Ingress; to put it in the mesh, set spec.ingressClassName to %s", x.name, AnnotationIngressClass, use), true
+	}
+	return ClassNotServed, fmt.Sprintf("Ingress %s is of class %q (from %s), which the mesh's ingress-nginx controller does not serve (spec.ingressNginx.ingressClassNames), "+
+		"so it is not a mesh Ingress; to put it in the mesh, use class %s", x.name, x.class, x.classFrom, use), true
+}
+
+func namespaceNotEnrolled(x ingressInput) (string, string, bool) {
+	if x.NamespaceEnrolled {
+		return "", "", false
+	}
+	return NamespaceNotEnrolled, fmt.Sprintf("Ingress %s is in namespace %s, which is not in the mesh, so it gets no mesh annotations; "+
+		"to route it through the mesh, enroll the namespace in spec.injection", x.name, x.Ingress.Namespace), true
+}
+
+func noBackend(x ingressInput) (string, string, bool) {
+	if len(x.backends.services)+len(x.backends.resources) > 0 {
+		return "", "", false
+	}
+	return NoBackend, fmt.Sprintf("Ingress %s names no backend (no spec.defaultBackend and no rule with paths), so nginx answers it with its own default backend; "+
+		"give it a backend Service to route it through the mesh", x.name), true
+}
+
+func resourceBackend(x ingressInput) (string, string, bool) {
+	if len(x.backends.resources) == 0 {
+		return "", "", false
+	}
+	return ResourceBackend, fmt.Sprintf("Ingress %s sends to %s instead of a Service; service-upstream and upstream-vhost work only with a Service, "+
+		"so meshkeeper leaves the Ingress unchanged. Move the resource backend to its own Ingress to put the rest in the mesh",
+		x.name, joinAnd(x.backends.resources)), true
+}
+
+func multipleBackendServices(x ingressInput) (string, string, bool) {
+	if len(x.backends.services) < 2 {
+		return "", "", false
+	}
+	return MultipleBackendServices, fmt.Sprintf("Ingress %s sends to %d Services (%s), and upstream-vhost can name only one, "+
+		"so meshkeeper leaves the Ingress unchanged. Split it into one Ingress per Service to put it in the mesh",
+		x.name, len(x.backends.services), joinAnd(x.backends.services)), true
+}
+
+// unusableService finds a backend Service without a ClusterIP, which service-upstream needs.
+func unusableService(x ingressInput) (string, string, bool) {
+	name := x.backends.services[0]
+	var svc *corev1.Service
+	found := false
+	if x.Service != nil {
+		svc, found = x.Service(name)
+	}
+	prefix := fmt.Sprintf("Ingress %s sends to Service %s/%s", x.name, x.Ingress.Namespace, name)
+	switch {
+	case !found || svc == nil:
+		return ServiceMissing, prefix + ", which does not exist; meshkeeper configures the Ingress once it does. Create the Service or correct the backend's name", true
+	case svc.Spec.Type == corev1.ServiceTypeExternalName:
+		return ServiceExternalName, prefix + " of type ExternalName, which has no ClusterIP for service-upstream to send to, " +
+			"so meshkeeper leaves the Ingress unchanged. Point the Ingress at a ClusterIP Service to put it in the mesh", true
+	case svc.Spec.ClusterIP == corev1.ClusterIPNone:
+		return ServiceHeadless, prefix + ", which is headless (clusterIP: None) and has no ClusterIP for service-upstream to send to, " +
+			"so meshkeeper leaves the Ingress unchanged. Recreate the Service with a ClusterIP, or add a second one with a ClusterIP, to put it in the mesh", true
+	}
+	return "", "", false
+}
+
+func ingressAnnotationConflict(x ingressInput) (string, string, bool) {
+	found := conflicts(x.Ingress.Annotations, x.wanted(), x.OwnedAnnotations)
+	if len(found) == 0 {
+		return "", "", false
+	}
+	return AnnotationConflict, fmt.Sprintf("Ingress %s has %s, set by someone other than meshkeeper, where meshkeeper would set %s: %q and %s: %q. "+
+		"meshkeeper keeps that value and adds neither annotation, since one without the other does not route through the mesh. "+
+		"Remove the conflicting annotation to let meshkeeper configure the Ingress",
+		x.name, joinAnd(found), AnnotationServiceUpstream, "true", AnnotationUpstreamVhost, x.vhost()), true
+}

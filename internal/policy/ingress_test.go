@@ -1,0 +1,409 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
+)
+
+// The Services of namespace "shop", where the Ingresses of these tests live.
+var shopServices = map[string]*corev1.Service{
+	"web":      {Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.10.1"}},
+	"api":      {Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.10.2"}},
+	"edge":     {Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.96.10.3"}},
+	"payments": {Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "payments.example.net"}},
+	"catalog":  {Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: corev1.ClusterIPNone}},
+}
+
+func lookupShop(name string) (*corev1.Service, bool) {
+	svc, ok := shopServices[name]
+	return svc, ok
+}
+
+var nginxClass = ptr.To("nginx")
+
+func ingress(spec networkingv1.IngressSpec, annotations map[string]string) *networkingv1.Ingress {
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "storefront", Annotations: annotations},
+		Spec:       spec,
+	}
+}
+
+func toService(name string, port any) *networkingv1.IngressBackend {
+	b := &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name}}
+	switch p := port.(type) {
+	case int:
+		b.Service.Port.Number = int32(p)
+	case string:
+		b.Service.Port.Name = p
+	}
+	return b
+}
+
+func toResource(kind, name string) *networkingv1.IngressBackend {
+	return &networkingv1.IngressBackend{Resource: &corev1.TypedLocalObjectReference{
+		APIGroup: ptr.To("storage.example.com"), Kind: kind, Name: name}}
+}
+
+func path(p string, b *networkingv1.IngressBackend) networkingv1.HTTPIngressPath {
+	return networkingv1.HTTPIngressPath{Path: p, PathType: ptr.To(networkingv1.PathTypePrefix), Backend: *b}
+}
+
+func rule(host string, paths ...networkingv1.HTTPIngressPath) networkingv1.IngressRule {
+	return networkingv1.IngressRule{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{
+		HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}}
+}
+
+func rules(r ...networkingv1.IngressRule) []networkingv1.IngressRule { return r }
+
+// meshPair is what a mesh Ingress to Service web in namespace shop carries.
+var meshPair = map[string]string{
+	AnnotationServiceUpstream: "true",
+	AnnotationUpstreamVhost:   "web.shop.svc",
+}
+
+var bothKeys = sets.New(AnnotationServiceUpstream, AnnotationUpstreamVhost)
+
+func TestIngress(t *testing.T) {
+	tests := map[string]struct {
+		ingress *networkingv1.Ingress
+		input   func(*IngressInput) // changes to the defaults: integration on, class nginx served, namespace enrolled
+
+		wantAnnotations map[string]string
+		wantConfigured  bool
+		wantSkipped     bool
+		wantReason      string
+		wantMessage     []string
+	}{
+		"several paths to one Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80)), path("/cart", toService("web", 80))),
+			)}, nil),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+			wantMessage: []string{"Ingress shop/storefront", "Service web", "web.shop.svc"},
+		},
+		"several hosts to one Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80))),
+				rule("www.shop.example.com", path("/", toService("web", 80))),
+			)}, nil),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"TLS sections make no difference": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				TLS:   []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"}},
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 443)))),
+			}, nil),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"a defaultBackend only": {
+			ingress:         ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, DefaultBackend: toService("web", 80)}, nil),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"a defaultBackend and rules to the same Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, DefaultBackend: toService("web", 80),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"the Service's port by name or by number is one Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", "http")), path("/metrics", toService("web", 9090))),
+			)}, nil),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"a LoadBalancer Service has a ClusterIP too": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("", path("/", toService("edge", 80))))}, nil),
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "edge.shop.svc"},
+			wantConfigured:  true, wantReason: Configured,
+		},
+		"the owner's other annotations are no concern": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{"nginx.ingress.kubernetes.io/rewrite-target": "/", "cert-manager.io/cluster-issuer": "letsencrypt"}),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"meshkeeper's own annotations are kept": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"meshkeeper's own upstream-vhost follows a change of backend Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "web-v1.shop.svc"}),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"fan-out to two Services: neither annotation, and split the Ingress": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80)), path("/api", toService("api", 8080))),
+			)}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: MultipleBackendServices,
+			wantMessage: []string{"Ingress shop/storefront", "2 Services (api and web)", "Split it into one Ingress per Service"},
+		},
+		"a defaultBackend to one Service and rules to another is a fan-out": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, DefaultBackend: toService("api", 8080),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: MultipleBackendServices,
+		},
+		"a configured Ingress that became a fan-out loses meshkeeper's annotations": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80))),
+				rule("api.shop.example.com", path("/", toService("api", 8080))),
+			)}, meshPair),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: MultipleBackendServices,
+		},
+		"the legacy class annotation": {
+			ingress: ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationIngressClass: "nginx"}),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"the legacy class annotation naming another class": {
+			ingress: ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationIngressClass: "traefik"}),
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+			wantMessage: []string{"Ingress shop/storefront", `class "traefik"`, "annotation kubernetes.io/ingress.class", `use class "nginx"`},
+		},
+		"spec.ingressClassName comes before the legacy annotation": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationIngressClass: "nginx"}),
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+			wantMessage: []string{`class "traefik" (from spec.ingressClassName)`},
+		},
+		"no class: the default IngressClass": {
+			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.DefaultClass = "nginx" },
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"no class, and the default IngressClass is another controller's": {
+			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.DefaultClass = "traefik" },
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+			wantMessage: []string{`class "traefik" (from the cluster's default IngressClass)`},
+		},
+		"no class and no default IngressClass": {
+			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+			wantMessage: []string{"Ingress shop/storefront has no class", `set spec.ingressClassName to "nginx"`},
+		},
+		"any of the served classes": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("nginx-internal"),
+				Rules: rules(rule("shop.internal", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.IngressNginx.IngressClassNames = []string{"nginx", "nginx-internal"} },
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"an Ingress moved to another class loses meshkeeper's annotations": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+		},
+		"a namespace outside the mesh": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled = false
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantReason: NamespaceNotEnrolled,
+			wantMessage: []string{"Ingress shop/storefront", "namespace shop", "spec.injection"},
+		},
+		"the integration turned off": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.IngressNginx.Enabled = ptr.To(false)
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantReason: IngressNginxDisabled,
+		},
+		"an Ingress being deleted is left alone": {
+			ingress: func() *networkingv1.Ingress {
+				ing := ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+					Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair)
+				ing.DeletionTimestamp = &metav1.Time{}
+				return ing
+			}(),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
+			wantAnnotations: nil, wantReason: Terminating,
+		},
+		"an Ingress being deleted after the integration was turned off is left alone": {
+			ingress: func() *networkingv1.Ingress {
+				ing := ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+					Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair)
+				ing.DeletionTimestamp = &metav1.Time{}
+				return ing
+			}(),
+			input: func(in *IngressInput) {
+				in.IngressNginx.Enabled = ptr.To(false)
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: nil, wantReason: Terminating,
+		},
+		"another class in a namespace outside the mesh is reported as another class": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.NamespaceEnrolled = false },
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+		},
+		"the owner's upstream-vhost of another value is kept, and meshkeeper adds neither": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "shop.example.com"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: AnnotationConflict,
+			wantMessage: []string{"Ingress shop/storefront",
+				`nginx.ingress.kubernetes.io/upstream-vhost: "shop.example.com"`, `"web.shop.svc"`, "Remove the conflicting annotation"},
+		},
+		"the owner's service-upstream=false is kept, and meshkeeper adds neither": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationServiceUpstream: "false"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: AnnotationConflict,
+			wantMessage: []string{`nginx.ingress.kubernetes.io/service-upstream: "false"`},
+		},
+		"the owner's upstream-vhost of the same value: meshkeeper adds only service-upstream": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "web.shop.svc"}),
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true"},
+			wantConfigured:  true, wantReason: Configured,
+		},
+		"the owner set both to meshkeeper's values: configured, with nothing of meshkeeper's": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			wantAnnotations: map[string]string{}, wantConfigured: true, wantReason: Configured,
+		},
+		"an ExternalName Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("pay.example.com", path("/", toService("payments", 443))))}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceExternalName,
+			wantMessage: []string{"Ingress shop/storefront", "Service shop/payments", "ExternalName", "ClusterIP Service"},
+		},
+		"a headless Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("catalog", 80))))}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceHeadless,
+			wantMessage: []string{"Service shop/catalog", "headless", "with a ClusterIP"},
+		},
+		"a missing Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("checkout", 80))))}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceMissing,
+			wantMessage: []string{"Service shop/checkout", "does not exist"},
+		},
+		"a configured Ingress whose Service was deleted loses meshkeeper's annotations": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.Service = func(string) (*corev1.Service, bool) { return nil, false }
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceMissing,
+		},
+		"no Service lookup finds no Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.Service = nil },
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceMissing,
+		},
+		"a resource backend": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("static.example.com", path("/", toResource("StorageBucket", "assets"))))}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ResourceBackend,
+			wantMessage: []string{"Ingress shop/storefront", `StorageBucket "assets"`, "its own Ingress"},
+		},
+		"a resource defaultBackend beside rules to a Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, DefaultBackend: toResource("StorageBucket", "assets"),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ResourceBackend,
+		},
+		"a resource backend beside two Services is reported as a resource backend": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80)), path("/api", toService("api", 8080)),
+					path("/static", toResource("StorageBucket", "assets"))),
+			)}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ResourceBackend,
+		},
+		"rules with hosts but no paths name no backend": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: []networkingv1.IngressRule{
+				{Host: "shop.example.com"}}}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: NoBackend,
+			wantMessage: []string{"Ingress shop/storefront names no backend", "backend Service"},
+		},
+		"an Ingress with nothing but a class names no backend": {
+			ingress:         ingress(networkingv1.IngressSpec{IngressClassName: nginxClass}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: NoBackend,
+		},
+		"a fan-out is reported before a missing Service": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80)), path("/cart", toService("cart", 8080))),
+			)}, nil),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: MultipleBackendServices,
+			wantMessage: []string{"(cart and web)"},
+		},
+		"an unusable Service is reported before a conflicting annotation": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("catalog", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "catalog.example.com"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceHeadless,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := IngressInput{
+				Ingress:           tc.ingress,
+				IngressNginx:      ingressNginx(),
+				NamespaceEnrolled: true,
+				Service:           lookupShop,
+			}
+			if tc.input != nil {
+				tc.input(&in)
+			}
+			got := Ingress(in)
+
+			if got.Reason != tc.wantReason {
+				t.Errorf("Reason = %q, want %q (message: %s)", got.Reason, tc.wantReason, got.Message)
+			}
+			if got.Configured != tc.wantConfigured {
+				t.Errorf("Configured = %v, want %v", got.Configured, tc.wantConfigured)
+			}
+			if got.Skipped() != tc.wantSkipped {
+				t.Errorf("Skipped() = %v, want %v", got.Skipped(), tc.wantSkipped)
+			}
+			if !maps.Equal(got.Annotations, tc.wantAnnotations) || (got.Annotations == nil) != (tc.wantAnnotations == nil) {
+				t.Errorf("Annotations = %#v, want %#v", got.Annotations, tc.wantAnnotations)
+			}
+			for _, part := range tc.wantMessage {
+				if !strings.Contains(got.Message, part) {
+					t.Errorf("Message %q does not contain %q", got.Message, part)
+				}
+			}
+		})
+	}
+}

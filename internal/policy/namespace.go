@@ -1,0 +1,167 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// systemNamespaces are never injected: their pods run the cluster itself, and a sidecar that cannot
+// start there, or an injector that is down, would take the cluster with it.
+var systemNamespaces = sets.New("kube-system", "kube-public", "kube-node-lease")
+
+// Decision says what meshkeeper does with one namespace.
+type Decision struct {
+	// Enroll is true when new pods of the namespace get the sidecar of meshkeeper's revision, through
+	// Labels or through an identical label the namespace's owner set.
+	Enroll bool
+	// Labels are all the labels meshkeeper should own on the namespace. Applied with server-side apply
+	// as meshkeeper's whole set, an empty map removes a label meshkeeper set before. Nil only with
+	// reason Terminating: then there is nothing to write.
+	Labels map[string]string
+	// Reason is one of the constants of this package; Message explains it to the namespace's owner.
+	Reason  string
+	Message string
+}
+
+// Enrollment decides which namespaces are in the mesh. It is built once from the ServiceMesh spec,
+// then asked about each namespace.
+type Enrollment struct {
+	listed       sets.Set[string]
+	selector     labels.Selector
+	controlPlane string
+	label, value string
+}
+
+// NewEnrollment reads spec.injection and spec.namespace. revision is the Istio revision meshkeeper
+// installs; it chooses the injection label (see InjectionLabel). The only error is a namespaceSelector
+// that is not a valid label selector, which is a problem of the spec, not of any namespace.
+func NewEnrollment(spec *meshv1alpha1.ServiceMeshSpec, revision string) (*Enrollment, error) {
+	selector, err := metav1.LabelSelectorAsSelector(spec.Injection.NamespaceSelector)
+	if err != nil {
+		return nil, fmt.Errorf("spec.injection.namespaceSelector is not a valid label selector: %w", err)
+	}
+	label, value := InjectionLabel(revision)
+	return &Enrollment{
+		listed:       sets.New(spec.Injection.Namespaces...),
+		selector:     selector,
+		controlPlane: spec.Namespace,
+		label:        label,
+		value:        value,
+	}, nil
+}
+
+// namespaceInput is what the namespace checks look at.
+type namespaceInput struct {
+	*Enrollment
+	ns    *corev1.Namespace
+	owned sets.Set[string]
+}
+
+// Namespace decides about one namespace. ownedLabels are the label keys meshkeeper's field manager
+// owns on it, read from its managedFields: only those are meshkeeper's to change.
+func (e *Enrollment) Namespace(ns *corev1.Namespace, ownedLabels sets.Set[string]) Decision {
+	in := namespaceInput{Enrollment: e, ns: ns, owned: ownedLabels}
+	if reason, message, matched := firstMatch(in,
+		namespaceTerminating, systemNamespace, controlPlaneNamespace, notSelected, injectionLabelConflict,
+	); matched {
+		d := Decision{Reason: reason, Message: message}
+		if reason != Terminating {
+			d.Labels = map[string]string{}
+		}
+		return d
+	}
+
+	reason, how := in.selectedBy()
+	own := toOwn(ns.Labels, map[string]string{e.label: e.value}, ownedLabels)
+	message := fmt.Sprintf("namespace %s is %s: pods created from now on get the sidecar, running pods get it when restarted", ns.Name, how)
+	if len(own) == 0 {
+		message += fmt.Sprintf("; the namespace's own label %s=%s already asks for it, and meshkeeper leaves that label to its owner", e.label, e.value)
+	}
+	return Decision{Enroll: true, Labels: own, Reason: reason, Message: message}
+}
+
+// selectedBy says how the spec selects the namespace, or returns "" when it does not. The selector
+// sees only the labels meshkeeper does not own, so meshkeeper's own injection label can never keep a
+// namespace selected after its owner removed the label that made it match.
+func (in namespaceInput) selectedBy() (reason, how string) {
+	if in.listed.Has(in.ns.Name) {
+		return Listed, "listed in spec.injection.namespaces"
+	}
+	theirs := maps.Clone(in.ns.Labels)
+	maps.DeleteFunc(theirs, func(key, _ string) bool { return in.owned.Has(key) })
+	if in.selector.Matches(labels.Set(theirs)) {
+		return SelectorMatched, "matched by spec.injection.namespaceSelector"
+	}
+	return "", ""
+}
+
+func namespaceTerminating(in namespaceInput) (string, string, bool) {
+	if in.ns.DeletionTimestamp == nil {
+		return "", "", false
+	}
+	return Terminating, fmt.Sprintf("namespace %s is being deleted", in.ns.Name), true
+}
+
+func systemNamespace(in namespaceInput) (string, string, bool) {
+	if !systemNamespaces.Has(in.ns.Name) {
+		return "", "", false
+	}
+	return SystemNamespace, fmt.Sprintf("namespace %s belongs to Kubernetes itself; meshkeeper never injects it", in.ns.Name), true
+}
+
+func controlPlaneNamespace(in namespaceInput) (string, string, bool) {
+	if in.ns.Name != in.controlPlane {
+		return "", "", false
+	}
+	return ControlPlaneNamespace, fmt.Sprintf("namespace %s runs the Istio control plane (spec.namespace); istiod's own pods are never injected", in.ns.Name), true
+}
+
+func notSelected(in namespaceInput) (string, string, bool) {
+	if reason, _ := in.selectedBy(); reason != "" {
+		return "", "", false
+	}
+	return NotSelected, fmt.Sprintf("namespace %s is neither listed in spec.injection.namespaces nor matched by spec.injection.namespaceSelector", in.ns.Name), true
+}
+
+// injectionLabelConflict finds an injection label someone else set that meshkeeper would have to
+// change. istio.io/rev counts whatever its value: with it, the namespace's owner chose a revision.
+func injectionLabelConflict(in namespaceInput) (string, string, bool) {
+	for _, key := range []string{LabelIstioInjection, LabelIstioRevision} {
+		have, ok := in.ns.Labels[key]
+		if !ok || in.owned.Has(key) || (key == in.label && have == in.value) {
+			continue
+		}
+		why := "which meshkeeper did not set"
+		if key == LabelIstioRevision {
+			why = "which meshkeeper did not set: the namespace's owner chose an Istio revision"
+		}
+		return InjectionLabelConflict, fmt.Sprintf(
+			"namespace %s has label %s=%s, %s; meshkeeper keeps it and does not enroll the namespace with %s=%s. "+
+				"To enroll it, remove the label (kubectl label namespace %s %s-); to keep it as it is, stop selecting it in spec.injection",
+			in.ns.Name, key, have, why, in.label, in.value, in.ns.Name, key), true
+	}
+	return "", "", false
+}

@@ -1,0 +1,142 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// holdUntilProxyStarts keeps nginx from starting before its sidecar can route: until then, requests
+// to ClusterIPs would fail.
+const holdUntilProxyStarts = `{"holdApplicationUntilProxyStarts": true}`
+
+// PodTemplateInput is what the decision about the ingress-nginx controller workload looks at.
+type PodTemplateInput struct {
+	// IngressNginx is spec.ingressNginx.
+	IngressNginx meshv1alpha1.IngressNginxSpec
+	// Template is the workload's pod template, nil when the workload does not exist. Its
+	// spec.hostNetwork is read from here.
+	Template *corev1.PodTemplateSpec
+	// OwnedLabels and OwnedAnnotations are the pod-template keys meshkeeper's field manager owns,
+	// read from the workload's managedFields.
+	OwnedLabels, OwnedAnnotations sets.Set[string]
+}
+
+// PodTemplateDecision says what meshkeeper owns on the controller's pod template. Applied with
+// server-side apply as meshkeeper's whole set, empty maps remove what meshkeeper set before.
+type PodTemplateDecision struct {
+	Labels      map[string]string
+	Annotations map[string]string
+	// Configured is true when the pods get a sidecar that captures only traffic to Services.
+	Configured bool
+	// Reason is one of the constants of this package; Message explains it.
+	Reason  string
+	Message string
+}
+
+// IngressNginxPodTemplate decides what meshkeeper adds to the ingress-nginx controller's pod template:
+// a sidecar that leaves inbound traffic to nginx, captures only outbound traffic to the Service CIDRs,
+// and starts before nginx. Its keys are all or nothing: any one of them kept at a user's value would
+// leave a sidecar meshkeeper cannot vouch for, so on a conflict meshkeeper sets none.
+func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
+	if reason, message, matched := firstMatch(in,
+		ingressNginxDisabled, controllerNotFound, hostNetwork, podTemplateConflict,
+	); matched {
+		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message}
+	}
+	labels, annotations := wantedPodTemplate(in.IngressNginx)
+	return PodTemplateDecision{
+		Labels:      toOwn(in.Template.Labels, labels, in.OwnedLabels),
+		Annotations: toOwn(in.Template.Annotations, annotations, in.OwnedAnnotations),
+		Configured:  true,
+		Reason:      Configured,
+		Message: fmt.Sprintf("%s gets a sidecar that captures only outbound traffic to %s; inbound traffic stays with nginx",
+			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]),
+	}
+}
+
+// wantedPodTemplate is everything the controller's pod template needs for the mesh.
+func wantedPodTemplate(spec meshv1alpha1.IngressNginxSpec) (labels, annotations map[string]string) {
+	return map[string]string{SidecarInject: "true"}, map[string]string{
+		AnnotationIncludeInboundPorts:     "",
+		AnnotationIncludeOutboundIPRanges: strings.Join(spec.ServiceCIDRs, ","),
+		AnnotationProxyConfig:             holdUntilProxyStarts,
+	}
+}
+
+// workloadName names the controller workload in messages, as "Deployment ingress-nginx/controller".
+func workloadName(spec meshv1alpha1.IngressNginxSpec) string {
+	c := spec.Controller
+	return fmt.Sprintf("%s %s/%s", c.Kind, c.Namespace, c.Name)
+}
+
+func enabled(spec meshv1alpha1.IngressNginxSpec) bool {
+	return spec.Enabled != nil && *spec.Enabled
+}
+
+func ingressNginxDisabled(in PodTemplateInput) (string, string, bool) {
+	if enabled(in.IngressNginx) {
+		return "", "", false
+	}
+	return IngressNginxDisabled, "spec.ingressNginx.enabled is false: the ingress-nginx controller gets no sidecar", true
+}
+
+func controllerNotFound(in PodTemplateInput) (string, string, bool) {
+	if in.Template != nil {
+		return "", "", false
+	}
+	return ControllerNotFound, fmt.Sprintf("%s, named by spec.ingressNginx.controller, does not exist; "+
+		"install ingress-nginx there or point spec.ingressNginx.controller at its controller", workloadName(in.IngressNginx)), true
+}
+
+func hostNetwork(in PodTemplateInput) (string, string, bool) {
+	if !in.Template.Spec.HostNetwork {
+		return "", "", false
+	}
+	return HostNetwork, fmt.Sprintf("%s runs with hostNetwork: true, and a hostNetwork pod cannot take a sidecar: "+
+		"its iptables redirection would capture the traffic of the whole node. Run the controller without hostNetwork "+
+		"(behind a LoadBalancer or NodePort Service) or set spec.ingressNginx.enabled to false", workloadName(in.IngressNginx)), true
+}
+
+// podTemplateConflict finds keys someone else set to other values. A sidecar.istio.io/inject
+// annotation other than "true" counts too: meshkeeper never sets it, but it says the owner wants no
+// sidecar, and meshkeeper's label would override it.
+func podTemplateConflict(in PodTemplateInput) (string, string, bool) {
+	labels, annotations := wantedPodTemplate(in.IngressNginx)
+	var found []string
+	for _, c := range conflicts(in.Template.Labels, labels, in.OwnedLabels) {
+		found = append(found, "label "+c)
+	}
+	if have, ok := in.Template.Annotations[SidecarInject]; ok && have != "true" {
+		found = append(found, fmt.Sprintf("annotation %s: %q", SidecarInject, have))
+	}
+	for _, c := range conflicts(in.Template.Annotations, annotations, in.OwnedAnnotations) {
+		found = append(found, "annotation "+c)
+	}
+	if len(found) == 0 {
+		return "", "", false
+	}
+	return AnnotationConflict, fmt.Sprintf("the pod template of %s has %s, set by someone other than meshkeeper; "+
+		"meshkeeper keeps those values and adds none of its sidecar settings. Remove the conflicting keys to let meshkeeper put the controller in the mesh",
+		workloadName(in.IngressNginx), joinAnd(found)), true
+}
