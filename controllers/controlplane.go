@@ -221,6 +221,9 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 		return nil
 	}
 	namespace := mesh.Spec.Namespace
+	if err := r.unenrollAll(ctx); err != nil {
+		return err
+	}
 	for _, release := range []string{istiodRelease, baseRelease} {
 		if err := r.Charts.Uninstall(ctx, namespace, release); err != nil {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall", "Release %s/%s: %v", namespace, release, err)

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -89,6 +90,7 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	scope := newScope(mesh)
 	result, err := r.reconcileControlPlane(ctx, scope)
+	err = errors.Join(err, r.observeNamespaces(ctx, scope))
 	statusErr := r.writeStatus(ctx, scope, err)
 	if apierrors.IsConflict(statusErr) {
 		// The status was computed from a read the cache has since moved past; compute it again.
@@ -152,5 +154,7 @@ func (r *ServiceMeshReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, kind := range chartKinds {
 		b = b.Watches(kind.object, toMesh, builder.WithPredicates(changedPredicate(kind)))
 	}
+	// Enrollment is reported from the namespaces' labels.
+	b = b.Watches(&corev1.Namespace{}, toMesh, builder.WithPredicates(labelsOrDeletionChanged))
 	return b.Complete(r)
 }

@@ -53,6 +53,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := (&NamespaceReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("meshkeeper"),
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	return (&ServiceMeshReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

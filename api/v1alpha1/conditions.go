@@ -55,6 +55,14 @@ const (
 	ReasonNamespaceTerminating = "NamespaceTerminating"
 )
 
+// Reasons of NamespacesEnrolled.
+const (
+	// ReasonEnrolled: every namespace the spec selects carries the injection label.
+	ReasonEnrolled = "Enrolled"
+	// ReasonInjectionLabelConflict: a selected namespace keeps an injection label its user set.
+	ReasonInjectionLabelConflict = "InjectionLabelConflict"
+)
+
 // Names meshkeeper uses on the objects it writes.
 const (
 	// FieldManager is the server-side apply field manager of every write meshkeeper makes.

@@ -21,11 +21,15 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -52,4 +56,54 @@ func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, o
 		return fmt.Errorf("applying status of %s %s: %w", gvk.Kind, key, err)
 	}
 	return nil
+}
+
+// Metadata applies exactly these labels and annotations of obj as meshkeeper's: what meshkeeper applied
+// before and is not in them is removed, what others own is left alone, and a key another manager owns
+// with another value is a conflict error (ownership is not forced). The apply names obj's UID, so it
+// never creates an object that is gone. Nil maps leave that field alone; empty ones give it all up.
+func Metadata(ctx context.Context, c client.Client, obj client.Object, labels, annotations map[string]string) error {
+	gvk, err := c.GroupVersionKindFor(obj)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	u.SetName(obj.GetName())
+	u.SetNamespace(obj.GetNamespace())
+	u.SetUID(obj.GetUID())
+	if labels != nil {
+		u.SetLabels(labels)
+	}
+	if annotations != nil {
+		u.SetAnnotations(annotations)
+	}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
+		return fmt.Errorf("applying meshkeeper's metadata of %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}
+
+// OwnedKeys returns the keys of metadata.labels (field "labels") or metadata.annotations ("annotations")
+// that meshkeeper's field manager owns on obj, as recorded in its managed fields.
+func OwnedKeys(obj metav1.Object, field string) sets.Set[string] {
+	owned := sets.New[string]()
+	for _, entry := range obj.GetManagedFields() {
+		if entry.Manager != meshv1alpha1.FieldManager || entry.Operation != metav1.ManagedFieldsOperationApply ||
+			entry.Subresource != "" || entry.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(entry.FieldsV1.Raw, &fields); err != nil {
+			continue
+		}
+		metadata, _ := fields["f:metadata"].(map[string]any)
+		keys, _ := metadata["f:"+field].(map[string]any)
+		for key := range keys {
+			if name, ok := strings.CutPrefix(key, "f:"); ok {
+				owned.Insert(name)
+			}
+		}
+	}
+	return owned
 }

@@ -203,13 +203,19 @@ func managedObjects() map[string]string {
 	return out
 }
 
-// eventReasons lists the reasons of the Events about the ServiceMesh.
-func eventReasons() []string {
+// listEvents lists every Event.
+func listEvents() []eventsv1.Event {
 	GinkgoHelper()
 	events := &eventsv1.EventList{}
 	Expect(k8sClient.List(ctx, events)).To(Succeed())
+	return events.Items
+}
+
+// eventReasons lists the reasons of the Events about the ServiceMesh.
+func eventReasons() []string {
+	GinkgoHelper()
 	var reasons []string
-	for _, e := range events.Items {
+	for _, e := range listEvents() {
 		if e.Regarding.Kind == "ServiceMesh" && e.Regarding.Name == meshv1alpha1.ServiceMeshName {
 			reasons = append(reasons, e.Reason)
 		}

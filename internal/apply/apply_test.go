@@ -1,0 +1,66 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+package apply
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+func TestOwnedKeys(t *testing.T) {
+	entry := func(manager string, op metav1.ManagedFieldsOperationType, subresource, fields string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: subresource,
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+	}
+	const labels = `{"f:metadata":{"f:labels":{"f:istio-injection":{},"f:team":{}},"f:annotations":{"f:note":{}}}}`
+	tests := map[string]struct {
+		entries []metav1.ManagedFieldsEntry
+		field   string
+		want    sets.Set[string]
+	}{
+		"meshkeeper's applied labels": {
+			[]metav1.ManagedFieldsEntry{entry("meshkeeper", metav1.ManagedFieldsOperationApply, "", labels)},
+			"labels", sets.New("istio-injection", "team"),
+		},
+		"annotations are their own field": {
+			[]metav1.ManagedFieldsEntry{entry("meshkeeper", metav1.ManagedFieldsOperationApply, "", labels)},
+			"annotations", sets.New("note"),
+		},
+		"another manager's labels are not meshkeeper's": {
+			[]metav1.ManagedFieldsEntry{entry("kubectl-client-side-apply", metav1.ManagedFieldsOperationUpdate, "", labels)},
+			"labels", sets.New[string](),
+		},
+		"an update under meshkeeper's name is not an apply": {
+			[]metav1.ManagedFieldsEntry{entry("meshkeeper", metav1.ManagedFieldsOperationUpdate, "", labels)},
+			"labels", sets.New[string](),
+		},
+		"the status subresource holds no metadata": {
+			[]metav1.ManagedFieldsEntry{entry("meshkeeper", metav1.ManagedFieldsOperationApply, "status", labels)},
+			"labels", sets.New[string](),
+		},
+		"no managed fields": {nil, "labels", sets.New[string]()},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obj := &metav1.ObjectMeta{ManagedFields: tc.entries}
+			if got := OwnedKeys(obj, tc.field); !got.Equal(tc.want) {
+				t.Errorf("OwnedKeys = %v, want %v", sets.List(got), sets.List(tc.want))
+			}
+		})
+	}
+}
