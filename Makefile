@@ -114,6 +114,22 @@ deploy: manifests kustomize ## Deploy the operator to the cluster with image IMG
 undeploy: kustomize ## Remove the operator from the cluster.
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
 
+##@ OLM
+
+# What a release of the OLM bundle chooses; hack/bundle takes the rest from config/ and the charts.
+# The bundle's IMG is the release's image, not the development default "latest" above, which the
+# bundle's tests reject. CREATED_AT is an input, not the clock, so regenerating gives the same bytes.
+VERSION ?= 0.1.0
+CHANNELS ?= alpha
+DEFAULT_CHANNEL ?= alpha
+CREATED_AT ?= 2026-11-22T00:00:00Z
+
+.PHONY: bundle
+bundle: IMG = ghcr.io/meshkeeper/meshkeeper:$(VERSION)
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) for VERSION, IMG, CHANNELS, DEFAULT_CHANNEL.
+	go run ./hack/bundle -version $(VERSION) -image $(IMG) -channels $(CHANNELS) \
+		-default-channel $(DEFAULT_CHANNEL) -created-at $(CREATED_AT)
+
 ##@ Tools
 
 .PHONY: controller-gen
