@@ -123,21 +123,24 @@ func (r *ServiceMeshReconciler) chartUnavailable(s *scope, err error) error {
 	return err
 }
 
-// recordHelmResult emits an Event for every Helm action and for every failure.
+// recordHelmResult emits an Event for every Helm action and for every failure. The action names the
+// release: the events API folds Events with the same object, reason and action into one series, and
+// the istiod Event must not disappear into istio-base's.
 func (r *ServiceMeshReconciler) recordHelmResult(s *scope, release helm.Release, chartVersion string, result helm.Result, err error) {
 	name := release.Namespace + "/" + release.Name
+	action := string(result.Action) + "/" + release.Name
 	if err != nil {
-		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, string(result.Action),
+		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
 			"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
 		return
 	}
 	switch result.Action {
 	case helm.ActionNone:
 	case helm.ActionRepaired:
-		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeNormal, "DriftRepaired", "Repair",
+		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeNormal, "DriftRepaired", action,
 			"Release %s: restored %s", name, strings.Join(result.Repaired, ", "))
 	default:
-		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeNormal, string(result.Action), string(result.Action),
+		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeNormal, string(result.Action), action,
 			"Release %s: chart %s %s (was %s)", name, release.Chart.Name(), chartVersion, result.State)
 	}
 }
@@ -226,7 +229,7 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 	}
 	for _, release := range []string{istiodRelease, baseRelease} {
 		if err := r.Charts.Uninstall(ctx, namespace, release); err != nil {
-			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall", "Release %s/%s: %v", namespace, release, err)
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release, "Release %s/%s: %v", namespace, release, err)
 			return err
 		}
 	}

@@ -88,6 +88,13 @@ func TestKubectlWaitForReady(t *testing.T) {
 		t.Errorf("kubectl get mesh does not show a Ready mesh:\n%s", table)
 	}
 
+	describe := kubectl("describe", "servicemesh", "default")
+	for _, want := range []string{"ControlPlaneReady", "Available", "Installed", "Release istio-system/istiod"} {
+		if !strings.Contains(describe, want) {
+			t.Errorf("kubectl describe servicemesh default does not show %q:\n%s", want, describe)
+		}
+	}
+
 	kubectl("delete", "servicemesh", "default", "--timeout=3m")
 	if out, err := testenv.Kubectl(kubeconfig, "", "wait", "--for=delete", "namespace/istio-system", "--timeout=3m"); err != nil {
 		t.Errorf("the control-plane namespace meshkeeper created was not removed: %v\n%s", err, out)
