@@ -96,7 +96,7 @@ func start(b *testing.B) *env {
 	if err := e2e.StartManager(ctx, c.RESTConfig(), logFile); err != nil {
 		b.Fatal(err)
 	}
-	scheme, err := e2e.Scheme()
+	scheme, err := testenv.Scheme()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func BenchmarkNoopReconcile(b *testing.B) {
 	ctx := context.Background()
 
 	// A reconciler reading through a cache configured as the manager's, so the numbers are the manager's.
-	scheme, err := e2e.Scheme()
+	scheme, err := testenv.Scheme()
 	if err != nil {
 		b.Fatal(err)
 	}

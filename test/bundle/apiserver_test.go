@@ -18,7 +18,6 @@ package bundle
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,27 +30,6 @@ import (
 
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
-
-// serverWarnings records the Warning headers of the API server's answers: deprecated APIs, unknown
-// fields and Pod Security violations of workloads come back as warnings, not errors.
-type serverWarnings struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *serverWarnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = append(w.list, text)
-}
-
-func (w *serverWarnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	list := w.list
-	w.list = nil
-	return list
-}
 
 // TestAgainstAPIServer asks a real kube-apiserver what OLM will ask one when it installs the bundle:
 //
@@ -85,7 +63,7 @@ func TestAgainstAPIServer(t *testing.T) {
 			t.Errorf("stopping the API server: %v", err)
 		}
 	})
-	recorded := &serverWarnings{}
+	recorded := &testenv.Warnings{}
 	cfg.WarningHandlerWithContext = recorded
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
@@ -101,11 +79,11 @@ func TestAgainstAPIServer(t *testing.T) {
 	// dryRun creates u as OLM or a user would, without keeping it, and fails on an error or a warning.
 	dryRun := func(t *testing.T, what string, u *unstructured.Unstructured) {
 		t.Helper()
-		recorded.take()
+		recorded.Take()
 		if err := c.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict")); err != nil {
 			t.Errorf("%s: %v", what, err)
 		}
-		if w := recorded.take(); len(w) > 0 {
+		if w := recorded.Take(); len(w) > 0 {
 			t.Errorf("%s: the API server warns: %v", what, w)
 		}
 	}

@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,27 +41,6 @@ import (
 
 // fieldManager is what the objects are created as, the field manager `helm install` uses.
 const fieldManager = "helm"
-
-// warnings records the Warning headers of the API server's responses. The PodSecurity admission plugin
-// answers a workload whose pod template breaks the namespace's "warn" level with one.
-type warnings struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = append(w.list, text)
-}
-
-func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	list := w.list
-	w.list = nil
-	return list
-}
 
 // TestInstallIntoAPIServer creates what the chart renders, for default and for non-default values, in a
 // real kube-apiserver: the CRD from the chart's crds/ (not config/crd/bases), then every object of the
@@ -87,7 +65,7 @@ func TestInstallIntoAPIServer(t *testing.T) {
 			t.Errorf("stopping the API server: %v", err)
 		}
 	})
-	recorded := &warnings{}
+	recorded := &testenv.Warnings{}
 	cfg.WarningHandlerWithContext = recorded
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
@@ -133,11 +111,11 @@ func TestInstallIntoAPIServer(t *testing.T) {
 					skipped++
 					continue
 				}
-				recorded.take()
+				recorded.Take()
 				if err := c.Create(ctx, u, client.FieldOwner(fieldManager), client.FieldValidation("Strict")); err != nil {
 					t.Errorf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
 				}
-				if w := recorded.take(); len(w) > 0 {
+				if w := recorded.Take(); len(w) > 0 {
 					t.Errorf("creating %s %s: the API server warns: %s", u.GetKind(), u.GetName(), strings.Join(w, "; "))
 				}
 			}

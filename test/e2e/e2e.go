@@ -25,32 +25,15 @@ import (
 	"io"
 	"path/filepath"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
-
-// Scheme holds every type meshkeeper reads.
-func Scheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, meshv1alpha1.AddToScheme,
-	} {
-		if err := add(scheme); err != nil {
-			return nil, err
-		}
-	}
-	return scheme, nil
-}
 
 // InstallCRD applies meshkeeper's CRD with kubectl, as a user following the README would, and waits
 // until the API server serves it.
@@ -71,7 +54,7 @@ func InstallCRD(kubeconfig string) error {
 // StartManager runs meshkeeper's manager, configured as main.go configures it, until ctx ends. Its
 // log goes to logTo. It returns once the manager runs; errors after that are logged.
 func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) error {
-	scheme, err := Scheme()
+	scheme, err := testenv.Scheme()
 	if err != nil {
 		return err
 	}
