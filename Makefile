@@ -67,7 +67,7 @@ test: manifests generate lint envtest ## Run every test tier (unit and envtest).
 .PHONY: bench
 bench: manifests envtest ## Run the benchmarks on the simulated cluster (results: docs/performance.md).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -timeout 30m
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
 
 .PHONY: test-update-golden
 test-update-golden: ## Rewrite the golden files of the rendered charts from the current output.
