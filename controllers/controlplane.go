@@ -36,6 +36,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
@@ -129,6 +130,9 @@ func (r *ServiceMeshReconciler) chartUnavailable(s *scope, err error) error {
 func (r *ServiceMeshReconciler) recordHelmResult(s *scope, release helm.Release, chartVersion string, result helm.Result, err error) {
 	name := release.Namespace + "/" + release.Name
 	action := string(result.Action) + "/" + release.Name
+	if result.Action != helm.ActionNone || err != nil {
+		metrics.HelmOperations.WithLabelValues(release.Name, strings.ToLower(string(result.Action)), outcome(err)).Inc()
+	}
 	if err != nil {
 		r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
 			"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
@@ -156,6 +160,7 @@ func (r *ServiceMeshReconciler) observeControlPlane(ctx context.Context, s *scop
 	}
 	status, reason, message := controlPlaneReadiness(deployment)
 	s.setCondition(meshv1alpha1.ConditionControlPlaneReady, status, reason, message)
+	metrics.ControlPlaneReady.Set(boolGauge(status == metav1.ConditionTrue))
 	return nil
 }
 
@@ -228,7 +233,9 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 		return err
 	}
 	for _, release := range []string{istiodRelease, baseRelease} {
-		if err := r.Charts.Uninstall(ctx, namespace, release); err != nil {
+		err := r.Charts.Uninstall(ctx, namespace, release)
+		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
+		if err != nil {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release, "Release %s/%s: %v", namespace, release, err)
 			return err
 		}
@@ -239,6 +246,9 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 	if err := r.deleteCreatedNamespace(ctx, namespace); err != nil {
 		return err
 	}
+	metrics.ControlPlaneReady.Set(0)
+	metrics.EnrolledNamespaces.Set(0)
+	metrics.NamespaceConflicts.Set(0)
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", namespace)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", namespace)
@@ -284,4 +294,19 @@ func (r *ServiceMeshReconciler) deleteCreatedNamespace(ctx context.Context, name
 		return fmt.Errorf("deleting namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// outcome is the result label of an operation's metric.
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "success"
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -27,6 +27,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
@@ -59,6 +60,8 @@ func (r *ServiceMeshReconciler) observeNamespaces(ctx context.Context, s *scope)
 		}
 	}
 	s.status.Namespaces = meshv1alpha1.NamespacesStatus{Enrolled: enrolled, Conflicts: int32(len(conflicts))}
+	metrics.EnrolledNamespaces.Set(float64(enrolled))
+	metrics.NamespaceConflicts.Set(float64(len(conflicts)))
 
 	switch {
 	case len(conflicts) > 0:

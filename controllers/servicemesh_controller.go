@@ -40,6 +40,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
 // ServiceMeshReconciler reconciles the ServiceMesh into a running Istio control plane and reports its
@@ -75,6 +76,7 @@ type ServiceMeshReconciler struct {
 
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, status.
 func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer observeDuration("servicemesh", time.Now())
 	mesh := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -98,6 +100,11 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{RequeueAfter: time.Second}, err
 	}
 	return result, errors.Join(err, statusErr)
+}
+
+// observeDuration records a reconcile's duration in meshkeeper_reconcile_duration_seconds.
+func observeDuration(controller string, start time.Time) {
+	metrics.ReconcileDuration.WithLabelValues(controller).Observe(time.Since(start).Seconds())
 }
 
 // writeStatus summarises Ready and writes the status when it changed. observedGeneration moves only

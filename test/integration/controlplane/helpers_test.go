@@ -18,8 +18,11 @@ package controlplane
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -229,4 +232,30 @@ func istiodOrNil(namespace string) *appsv1.Deployment {
 		return nil
 	}
 	return d
+}
+
+// scrape returns what the manager's metrics endpoint serves.
+func scrape() (string, error) {
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+// missingMetrics returns the lines (or line prefixes) the metrics endpoint does not serve.
+func missingMetrics(want ...string) ([]string, error) {
+	body, err := scrape()
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			missing = append(missing, w)
+		}
+	}
+	return missing, nil
 }

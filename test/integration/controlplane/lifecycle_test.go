@@ -97,6 +97,19 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 	})
 
+	It("serves its own metrics on the manager's metrics endpoint", func() {
+		Eventually(func() ([]string, error) {
+			return missingMetrics(
+				`meshkeeper_helm_operations_total{action="installed",release="istiod",result="success"} `,
+				`meshkeeper_helm_operations_total{action="installed",release="istio-base",result="success"} `,
+				"meshkeeper_control_plane_ready 1",
+				"meshkeeper_enrolled_namespaces 0",
+				`meshkeeper_reconcile_duration_seconds_count{controller="servicemesh"}`,
+				`meshkeeper_reconcile_duration_seconds_count{controller="namespace"}`,
+			)
+		}, installTimeout, poll).Should(BeEmpty())
+	})
+
 	It("writes nothing while nothing changes, however often it reconciles", func() {
 		before := managedObjects()
 		Expect(before).To(HaveLen(34 - 15)) // every object of both charts but the CRDs

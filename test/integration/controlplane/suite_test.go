@@ -20,6 +20,7 @@ package controlplane
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -50,7 +51,9 @@ var (
 	k8sClient client.Client
 	scheme    *runtime.Scheme
 	ctx       context.Context
-	cancel    context.CancelFunc
+	// metricsURL is the manager's metrics endpoint.
+	metricsURL string
+	cancel     context.CancelFunc
 
 	// helmRepo and ociRegistry serve base and istiod at repoVersion to the manager.
 	helmRepo    *chartrepo.Repo
@@ -88,10 +91,16 @@ var _ = BeforeSuite(func() {
 	ociRegistry, err = chartrepo.ServeOCI(served...)
 	Expect(err).NotTo(HaveOccurred())
 
-	// The real manager, as main.go builds it, minus the listeners a test does not need.
+	// The real manager, as main.go builds it, with metrics over plain HTTP on a free loopback port (the
+	// HTTPS and authorization of the metrics endpoint are controller-runtime's, not meshkeeper's).
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	metricsAddr := listener.Addr().String()
+	Expect(listener.Close()).To(Succeed())
+	metricsURL = "http://" + metricsAddr + "/metrics"
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{ByObject: controllers.CacheByObject()},
 	})
