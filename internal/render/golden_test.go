@@ -33,6 +33,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/render"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")
@@ -91,25 +92,8 @@ func compareGolden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("rendered output differs from %s; if the change is intended, run 'make test-update-golden' and review the diff.\n%s",
-			path, firstDifference(want, got))
+			path, testenv.FirstDifference(want, got))
 	}
-}
-
-func firstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, wl, gl)
-		}
-	}
-	return "no line differs"
 }
 
 func TestIstiodGolden(t *testing.T) {

@@ -185,7 +185,7 @@ func TestBundleIsFresh(t *testing.T) {
 		case !ok:
 			t.Errorf("%s is missing: %s", path, regenerate)
 		case !bytes.Equal(got, generated[path]):
-			t.Errorf("%s is stale (%s): %s", path, firstDifference(generated[path], got), regenerate)
+			t.Errorf("%s is stale (%s): %s", path, testenv.FirstDifference(generated[path], got), regenerate)
 		}
 	}
 	for _, path := range committed.files.Paths() {
@@ -212,7 +212,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	}
 	for _, path := range first.Paths() {
 		if !bytes.Equal(first[path], second[path]) {
-			t.Errorf("two runs generated different %s: %s", path, firstDifference(first[path], second[path]))
+			t.Errorf("two runs generated different %s: %s", path, testenv.FirstDifference(first[path], second[path]))
 		}
 	}
 }
@@ -227,21 +227,4 @@ func TestGeneratorRejectsUnpinnedImages(t *testing.T) {
 			t.Errorf("Generate accepted the image %q", image)
 		}
 	}
-}
-
-func firstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d: want %q, have %q", i+1, wl, gl)
-		}
-	}
-	return "no line differs"
 }
