@@ -58,8 +58,8 @@ var chartKinds = []chartKind{
 	{object: &autoscalingv2.HorizontalPodAutoscaler{}},
 	// istiod writes its CA bundle into its webhooks and switches the validator to failurePolicy Fail once
 	// it serves; those rewrites are istiod's job, not drift.
-	{object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: ignoreWebhookRewrites},
-	{object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: ignoreWebhookRewrites},
+	{object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites},
+	{object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites},
 }
 
 // managedBySelector selects the objects meshkeeper's charts rendered.
@@ -106,18 +106,4 @@ func comparableObject(obj client.Object, keepStatus bool, ignore func(map[string
 		ignore(u)
 	}
 	return u
-}
-
-func ignoreWebhookRewrites(obj map[string]any) {
-	webhooks, _ := obj["webhooks"].([]any)
-	for _, w := range webhooks {
-		webhook, ok := w.(map[string]any)
-		if !ok {
-			continue
-		}
-		delete(webhook, "failurePolicy")
-		if clientConfig, ok := webhook["clientConfig"].(map[string]any); ok {
-			delete(clientConfig, "caBundle")
-		}
-	}
 }

@@ -214,16 +214,6 @@ func (m *ChartManager) revision(cfg *action.Configuration, name string, version 
 	return asV1(r, nil)
 }
 
-// Get returns the last release of that name, or nil when there is none.
-func (m *ChartManager) Get(ctx context.Context, namespace, name string) (*releasev1.Release, error) {
-	cfg, err := m.actionConfig(ctx, namespace)
-	if err != nil {
-		return nil, err
-	}
-	last, _, err := lastRelease(cfg, name)
-	return last, err
-}
-
 // Uninstall removes a release and the objects it installed, except those with Helm's keep policy
 // (the Istio CRDs). A release that does not exist is not an error.
 func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string) error {
@@ -297,33 +287,6 @@ func (m *ChartManager) unlock(ctx context.Context, cfg *action.Configuration, la
 		return nil, fmt.Errorf("unlocking release %s: %w", desired.Name, err)
 	}
 	return m.upgrade(ctx, cfg, desired, digest)
-}
-
-// lastRelease returns the newest revision (nil when there is none) and whether any revision was
-// ever deployed.
-func lastRelease(cfg *action.Configuration, name string) (*releasev1.Release, bool, error) {
-	history, err := cfg.Releases.History(name)
-	if errors.Is(err, driver.ErrReleaseNotFound) || (err == nil && len(history) == 0) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading history of release %s: %w", name, err)
-	}
-	var last *releasev1.Release
-	deployed := false
-	for _, r := range history {
-		rel, err := asV1(r, nil)
-		if err != nil {
-			return nil, false, err
-		}
-		if rel.Info != nil && (rel.Info.Status == rcommon.StatusDeployed || rel.Info.Status == rcommon.StatusSuperseded) {
-			deployed = true
-		}
-		if last == nil || rel.Version > last.Version {
-			last = rel
-		}
-	}
-	return last, deployed, nil
 }
 
 func asV1(r ri.Releaser, err error) (*releasev1.Release, error) {

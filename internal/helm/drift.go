@@ -205,15 +205,21 @@ func comparable(u *unstructured.Unstructured) map[string]any {
 		unstructured.RemoveNestedField(obj, "metadata", field)
 	}
 	delete(obj, "status")
-	if webhooks, ok := obj["webhooks"].([]any); ok {
-		for _, w := range webhooks {
-			if webhook, ok := w.(map[string]any); ok {
-				delete(webhook, "failurePolicy")
-				unstructured.RemoveNestedField(webhook, "clientConfig", "caBundle")
-			}
+	IgnoreIstiodRewrites(obj)
+	return obj
+}
+
+// IgnoreIstiodRewrites removes from an object, in place, the fields istiod writes into its own webhook
+// configurations: the CA bundle once its CA is up, and the validator's failurePolicy once it serves.
+// Changes of these are istiod's work, not drift; both the drift check and the watches ignore them.
+func IgnoreIstiodRewrites(obj map[string]any) {
+	webhooks, _ := obj["webhooks"].([]any)
+	for _, w := range webhooks {
+		if webhook, ok := w.(map[string]any); ok {
+			delete(webhook, "failurePolicy")
+			unstructured.RemoveNestedField(webhook, "clientConfig", "caBundle")
 		}
 	}
-	return obj
 }
 
 func objectName(u *unstructured.Unstructured) string {
