@@ -232,6 +232,9 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 	if err := r.unenrollAll(ctx); err != nil {
 		return err
 	}
+	if err := r.releaseDataPlane(ctx, mesh); err != nil {
+		return err
+	}
 	for _, release := range []string{istiodRelease, baseRelease} {
 		err := r.Charts.Uninstall(ctx, namespace, release)
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
@@ -249,6 +252,8 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 	metrics.ControlPlaneReady.Set(0)
 	metrics.EnrolledNamespaces.Set(0)
 	metrics.NamespaceConflicts.Set(0)
+	metrics.SetIngresses(0, nil)
+	metrics.SetProxies(0, 0, 0, nil)
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", namespace)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", namespace)

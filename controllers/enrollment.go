@@ -32,17 +32,18 @@ import (
 )
 
 // observeNamespaces sets NamespacesEnrolled and status.namespaces from the namespaces as the cluster has
-// them: a namespace counts as enrolled once it carries the injection label.
-func (r *ServiceMeshReconciler) observeNamespaces(ctx context.Context, s *scope) error {
+// them: a namespace counts as enrolled once it carries the injection label. It returns the enrolled ones.
+func (r *ServiceMeshReconciler) observeNamespaces(ctx context.Context, s *scope) (sets.Set[string], error) {
+	enrolledSet := sets.New[string]()
 	enrollment, err := policy.NewEnrollment(&s.mesh.Spec, "")
 	if err != nil {
 		s.terminal = true
 		s.setCondition(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInvalidSpec, err.Error())
-		return nil
+		return enrolledSet, nil
 	}
 	namespaces := &corev1.NamespaceList{}
 	if err := r.List(ctx, namespaces); err != nil {
-		return fmt.Errorf("listing namespaces: %w", err)
+		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
 	key, value := policy.InjectionLabel("")
 	var enrolled int32
@@ -53,6 +54,7 @@ func (r *ServiceMeshReconciler) observeNamespaces(ctx context.Context, s *scope)
 		switch {
 		case d.Enroll && ns.Labels[key] == value:
 			enrolled++
+			enrolledSet.Insert(ns.Name)
 		case d.Enroll:
 			pending = append(pending, ns.Name)
 		case d.Reason == policy.InjectionLabelConflict:
@@ -76,7 +78,7 @@ func (r *ServiceMeshReconciler) observeNamespaces(ctx context.Context, s *scope)
 		s.setCondition(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, meshv1alpha1.ReasonEnrolled,
 			fmt.Sprintf("%d namespace(s) enrolled", enrolled))
 	}
-	return nil
+	return enrolledSet, nil
 }
 
 // unenrollAll takes meshkeeper's injection label back from every namespace, leaving the user's labels.

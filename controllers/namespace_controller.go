@@ -22,6 +22,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -75,17 +76,21 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	desired := withOtherOwnedLabels(ns, owned, decision.Labels)
-	if ownsExactly(ns, owned, desired) {
+	if ownsExactly(ns.Labels, owned, desired) {
 		return ctrl.Result{}, nil
 	}
 	if err := apply.Metadata(ctx, r.Client, ns, desired, nil); err != nil {
 		return ctrl.Result{}, err
 	}
 	if decision.Enroll {
-		r.Recorder.Eventf(ns, mesh, corev1.EventTypeNormal, "Enrolled", "Enroll", "%s", decision.Message)
+		r.Recorder.Eventf(ns, related(mesh), corev1.EventTypeNormal, "Enrolled", "Enroll", "%s", decision.Message)
 	} else {
-		r.Recorder.Eventf(ns, mesh, corev1.EventTypeNormal, "Unenrolled", "Unenroll",
-			"meshkeeper removed its injection label: %s", decision.Message)
+		reason := decision.Message
+		if reason == "" {
+			reason = "there is no ServiceMesh, or it is being deleted"
+		}
+		r.Recorder.Eventf(ns, related(mesh), corev1.EventTypeNormal, "Unenrolled", "Unenroll",
+			"meshkeeper removed its injection label: %s", reason)
 	}
 	return ctrl.Result{}, nil
 }
@@ -100,7 +105,7 @@ func (r *NamespaceReconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, ns 
 	if previous, ok := r.reported.Swap(ns.Name, d.Message); ok && previous == d.Message {
 		return
 	}
-	r.Recorder.Eventf(ns, mesh, corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)
+	r.Recorder.Eventf(ns, related(mesh), corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)
 	if mesh != nil {
 		r.Recorder.Eventf(mesh, ns, corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)
 	}
@@ -122,17 +127,27 @@ func withOtherOwnedLabels(ns *corev1.Namespace, owned sets.Set[string], injectio
 	return desired
 }
 
-// ownsExactly tells whether meshkeeper already owns exactly these labels with these values.
-func ownsExactly(ns *corev1.Namespace, owned sets.Set[string], labels map[string]string) bool {
-	if !owned.Equal(sets.KeySet(labels)) {
+// ownsExactly tells whether meshkeeper already owns exactly the keys of want, with want's values, in
+// current (an object's labels or annotations, whose owned keys are owned).
+func ownsExactly(current map[string]string, owned sets.Set[string], want map[string]string) bool {
+	if !owned.Equal(sets.KeySet(want)) {
 		return false
 	}
-	for key, value := range labels {
-		if ns.Labels[key] != value {
+	for key, value := range want {
+		if current[key] != value {
 			return false
 		}
 	}
 	return true
+}
+
+// related is the ServiceMesh as an Event's related object: nil when there is none (a nil
+// *ServiceMesh in the interface would not be).
+func related(mesh *meshv1alpha1.ServiceMesh) runtime.Object {
+	if mesh == nil {
+		return nil
+	}
+	return mesh
 }
 
 // getMesh returns the ServiceMesh, or nil when there is none.

@@ -23,10 +23,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,6 +43,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // ServiceMeshReconciler reconciles the ServiceMesh into a running Istio control plane and reports its
@@ -49,6 +52,9 @@ type ServiceMeshReconciler struct {
 	client.Client
 	// APIReader reads around the cache, for objects meshkeeper does not cache (a Namespace it may create).
 	APIReader client.Reader
+	// Workloads reads the metadata of Deployments and DaemonSets (newWorkloadCache), to find the
+	// workloads meshkeeper gave sidecar settings to on uninstall; nil finds only the one the spec names.
+	Workloads client.Reader
 	Recorder  events.EventRecorder
 	Charts    *helm.ChartManager
 	Resolver  charts.Resolver
@@ -92,7 +98,11 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	scope := newScope(mesh)
 	result, err := r.reconcileControlPlane(ctx, scope)
-	err = errors.Join(err, r.observeNamespaces(ctx, scope))
+	enrolled, observeErr := r.observeNamespaces(ctx, scope)
+	err = errors.Join(err, observeErr)
+	if observeErr == nil {
+		err = errors.Join(err, r.observeIngresses(ctx, scope), r.observeProxies(ctx, scope, enrolled))
+	}
 	statusErr := r.writeStatus(ctx, scope, err)
 	if apierrors.IsConflict(statusErr) {
 		// The status was computed from a read the cache has since moved past; compute it again.
@@ -159,9 +169,49 @@ func (r *ServiceMeshReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}}
 	})
 	for _, kind := range chartKinds {
-		b = b.Watches(kind.object, toMesh, builder.WithPredicates(changedPredicate(kind)))
+		b = b.Watches(kind.object, toMesh, builder.WithPredicates(managedByMeshkeeper, changedPredicate(kind)))
 	}
-	// Enrollment is reported from the namespaces' labels.
-	b = b.Watches(&corev1.Namespace{}, toMesh, builder.WithPredicates(labelsOrDeletionChanged))
+	// The data plane's status comes from the namespaces, Ingresses, Services, IngressClasses and pods.
+	// They change by the thousand while a mesh converges, so their changes are batched.
+	b = b.Watches(&corev1.Namespace{}, toMeshLater, builder.WithPredicates(labelsOrDeletionChanged)).
+		Watches(&networkingv1.Ingress{}, toMeshLater, builder.WithPredicates(ingressesChanged)).
+		Watches(&corev1.Service{}, toMeshLater, builder.WithPredicates(serviceAddressChanged)).
+		Watches(&networkingv1.IngressClass{}, toMeshLater).
+		Watches(&corev1.Pod{}, toMeshLater, builder.WithPredicates(proxyChanged))
 	return b.Complete(r)
+}
+
+// observeDelay is how long data-plane changes are gathered before the status is computed again.
+const observeDelay = 2 * time.Second
+
+// toMeshLater enqueues the ServiceMesh after observeDelay. The queue keeps one pending request, so a
+// burst of changes costs one reconcile.
+var toMeshLater = handler.Funcs{
+	CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.AddAfter(meshRequest, observeDelay)
+	},
+	UpdateFunc: func(_ context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.AddAfter(meshRequest, observeDelay)
+	},
+	DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.AddAfter(meshRequest, observeDelay)
+	},
+}
+
+// meshRequest is the request of the one ServiceMesh.
+var meshRequest = reconcile.Request{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}
+
+// proxyChanged passes pod updates that can change a pod's proxy state (pods are cached stripped to
+// what that state reads, so anything else that changed is their bookkeeping).
+var proxyChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*corev1.Pod)
+		updated, newOK := e.ObjectNew.(*corev1.Pod)
+		if !oldOK || !newOK {
+			return true
+		}
+		a, b := old.DeepCopy(), updated.DeepCopy()
+		a.ResourceVersion, b.ResourceVersion = "", ""
+		return !equality.Semantic.DeepEqual(policy.ProxyFields(a), policy.ProxyFields(b))
+	},
 }

@@ -42,10 +42,18 @@ func (s *scope) setCondition(conditionType string, value metav1.ConditionStatus,
 }
 
 // summarizeReady sets Ready to True only when every other condition is True; otherwise Ready carries the
-// reason and message of the first condition that is not.
+// reason and message of the first condition that is not. DataPlaneUpToDate does not count: pods that
+// need a restart are their owners' to restart, and the mesh meshkeeper manages is in place without it.
 func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, generation int64) {
+	if meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady) == nil {
+		// A reconcile that failed before it could look at istiod has not shown the mesh to be anything.
+		setCondition(status, generation, meshv1alpha1.ConditionReady, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+			meshv1alpha1.ConditionControlPlaneReady+": the control plane has not been observed yet")
+		return
+	}
 	for _, c := range status.Conditions {
-		if c.Type == meshv1alpha1.ConditionReady || c.Status == metav1.ConditionTrue {
+		if c.Type == meshv1alpha1.ConditionReady || c.Type == meshv1alpha1.ConditionDataPlaneUpToDate ||
+			c.Status == metav1.ConditionTrue {
 			continue
 		}
 		setCondition(status, generation, meshv1alpha1.ConditionReady, metav1.ConditionFalse, c.Reason,

@@ -62,6 +62,22 @@ func TestSummarizeReady(t *testing.T) {
 			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonReconciling,
 			wantMessage: "ControlPlaneReady: Reconciling message",
 		},
+		"pods that need a restart do not hold Ready back": {
+			conditions: []metav1.Condition{
+				cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available"),
+				cond(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded),
+				cond(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, "Configured"),
+			},
+			wantStatus: metav1.ConditionTrue, wantReason: meshv1alpha1.ReasonSucceeded,
+			wantMessage: "The mesh matches the spec",
+		},
+		"a mesh whose control plane was never observed is not ready": {
+			conditions: []metav1.Condition{
+				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, "Enrolled"),
+			},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonReconciling,
+			wantMessage: "ControlPlaneReady: the control plane has not been observed yet",
+		},
 		"a stale Ready does not summarise itself": {
 			conditions: []metav1.Condition{
 				cond(meshv1alpha1.ConditionReady, metav1.ConditionFalse, "Old"),

@@ -53,16 +53,33 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := (&NamespaceReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("meshkeeper"),
+	recorder := mgr.GetEventRecorder("meshkeeper")
+	if err := (&NamespaceReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&IngressReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	workloads, err := newWorkloadCache(mgr)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(workloads); err != nil {
+		return err
+	}
+	if err := (&IngressNginxReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Workloads: workloads,
+		Recorder:  recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&ServiceMeshReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("meshkeeper"),
+		Workloads: workloads,
+		Recorder:  recorder,
 		Charts:    chartManager,
 		Resolver:  opts.Resolver,
 	}).SetupWithManager(mgr)

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // chartKind is a kind the Istio charts render. meshkeeper watches each (only the objects it labelled)
@@ -40,6 +41,8 @@ type chartKind struct {
 	object client.Object
 	// ignore strips fields whose changes are not drift before old and new are compared.
 	ignore func(obj map[string]any)
+	// cacheAll caches every object of the kind, not only meshkeeper's: another controller needs them.
+	cacheAll bool
 }
 
 // chartKinds are the kinds the base and istiod charts render with meshkeeper's values, declared as
@@ -47,7 +50,8 @@ type chartKind struct {
 // and are only changed by an upgrade.
 var chartKinds = []chartKind{
 	{object: &appsv1.Deployment{}},
-	{object: &corev1.Service{}},
+	// Ingresses name Services of every namespace; the Ingress controller reads their type and ClusterIP.
+	{object: &corev1.Service{}, cacheAll: true},
 	{object: &corev1.ConfigMap{}},
 	{object: &corev1.ServiceAccount{}},
 	{object: &rbacv1.Role{}},
@@ -66,14 +70,31 @@ var chartKinds = []chartKind{
 var managedBySelector = labels.SelectorFromSet(labels.Set{helm.ManagedByLabel: helm.ManagedByValue})
 
 // CacheByObject limits the manager's cache for every chart kind to the objects meshkeeper labelled, so
-// the cache never holds every ConfigMap or Deployment of the cluster.
+// the cache never holds every ConfigMap or Deployment of the cluster, and keeps of each Pod only what
+// the proxy count reads.
 func CacheByObject() map[client.Object]cache.ByObject {
 	byObject := map[client.Object]cache.ByObject{}
 	for _, kind := range chartKinds {
-		byObject[kind.object] = cache.ByObject{Label: managedBySelector}
+		if !kind.cacheAll {
+			byObject[kind.object] = cache.ByObject{Label: managedBySelector}
+		}
 	}
+	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
 	return byObject
 }
+
+// proxyFields is the cache's transform of Pods.
+func proxyFields(obj any) (any, error) {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return policy.ProxyFields(pod), nil
+	}
+	return obj, nil
+}
+
+// managedByMeshkeeper passes only the objects meshkeeper's charts rendered, for kinds cached whole.
+var managedByMeshkeeper = predicate.NewPredicateFuncs(func(obj client.Object) bool {
+	return managedBySelector.Matches(labels.Set(obj.GetLabels()))
+})
 
 // changedPredicate passes creates and deletes, and updates that change more than bookkeeping (resource
 // version, managed fields) and what kind.ignore strips. Status changes pass for Deployments only: the

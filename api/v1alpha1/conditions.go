@@ -17,7 +17,8 @@ limitations under the License.
 package v1alpha1
 
 // Condition types of a ServiceMesh. Ready summarises the others: it is True only when every other
-// condition that applies is True.
+// condition is True, except DataPlaneUpToDate, which reports pods only their owners can restart and
+// does not hold Ready back.
 const (
 	ConditionReady               = "Ready"
 	ConditionControlPlaneReady   = "ControlPlaneReady"
@@ -61,6 +62,22 @@ const (
 	ReasonEnrolled = "Enrolled"
 	// ReasonInjectionLabelConflict: a selected namespace keeps an injection label its user set.
 	ReasonInjectionLabelConflict = "InjectionLabelConflict"
+)
+
+// Reasons of IngressesConfigured besides the decision reasons of internal/policy (Configured,
+// IngressNginxDisabled, ControllerNotFound, HostNetwork, AnnotationConflict, and the reason Ingresses
+// are skipped for when they share one); docs/ingress-nginx.md says what each means and what to do.
+const (
+	// ReasonIngressesSkipped: mesh Ingresses are left unchanged for more than one reason.
+	ReasonIngressesSkipped = "IngressesSkipped"
+)
+
+// Reasons of DataPlaneUpToDate; docs/proxies.md.
+const (
+	// ReasonProxiesUpToDate: every counted pod of the enrolled namespaces runs the current sidecar.
+	ReasonProxiesUpToDate = "UpToDate"
+	// ReasonRestartNeeded: pods run without a sidecar or with an outdated one until restarted.
+	ReasonRestartNeeded = "RestartNeeded"
 )
 
 // Names meshkeeper uses on the objects it writes.

@@ -84,9 +84,58 @@ func Metadata(ctx context.Context, c client.Client, obj client.Object, labels, a
 	return nil
 }
 
+// PodTemplateMetadata applies exactly these labels and annotations of a workload's pod template
+// (spec.template.metadata of a Deployment or DaemonSet) as meshkeeper's, with the semantics of Metadata:
+// what meshkeeper applied before and is not in them is removed, others' keys are left alone, and the
+// apply names obj's UID. Empty maps give up everything meshkeeper set there.
+func PodTemplateMetadata(ctx context.Context, c client.Client, obj client.Object, labels, annotations map[string]string) error {
+	gvk, err := c.GroupVersionKindFor(obj)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	u.SetName(obj.GetName())
+	u.SetNamespace(obj.GetNamespace())
+	u.SetUID(obj.GetUID())
+	template := map[string]any{}
+	if len(labels) > 0 {
+		template["labels"] = toAny(labels)
+	}
+	if len(annotations) > 0 {
+		template["annotations"] = toAny(annotations)
+	}
+	if len(template) > 0 {
+		u.Object["spec"] = map[string]any{"template": map[string]any{"metadata": template}}
+	}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
+		return fmt.Errorf("applying meshkeeper's pod template metadata of %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 // OwnedKeys returns the keys of metadata.labels (field "labels") or metadata.annotations ("annotations")
 // that meshkeeper's field manager owns on obj, as recorded in its managed fields.
 func OwnedKeys(obj metav1.Object, field string) sets.Set[string] {
+	return ownedKeysAt(obj, "metadata", field)
+}
+
+// OwnedPodTemplateKeys returns the keys of spec.template.metadata.labels ("labels") or .annotations
+// ("annotations") that meshkeeper's field manager owns on a workload (Deployment, DaemonSet).
+func OwnedPodTemplateKeys(obj metav1.Object, field string) sets.Set[string] {
+	return ownedKeysAt(obj, "spec", "template", "metadata", field)
+}
+
+// ownedKeysAt returns the keys of the map at path that meshkeeper applied, from obj's managed fields.
+func ownedKeysAt(obj metav1.Object, path ...string) sets.Set[string] {
 	owned := sets.New[string]()
 	for _, entry := range obj.GetManagedFields() {
 		if entry.Manager != meshv1alpha1.FieldManager || entry.Operation != metav1.ManagedFieldsOperationApply ||
@@ -97,9 +146,10 @@ func OwnedKeys(obj metav1.Object, field string) sets.Set[string] {
 		if err := json.Unmarshal(entry.FieldsV1.Raw, &fields); err != nil {
 			continue
 		}
-		metadata, _ := fields["f:metadata"].(map[string]any)
-		keys, _ := metadata["f:"+field].(map[string]any)
-		for key := range keys {
+		for _, name := range path {
+			fields, _ = fields["f:"+name].(map[string]any)
+		}
+		for key := range fields {
 			if name, ok := strings.CutPrefix(key, "f:"); ok {
 				owned.Insert(name)
 			}

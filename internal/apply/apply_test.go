@@ -64,3 +64,20 @@ func TestOwnedKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestOwnedPodTemplateKeys(t *testing.T) {
+	const fields = `{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:template":{"f:metadata":{` +
+		`"f:labels":{"f:sidecar.istio.io/inject":{}},"f:annotations":{"f:proxy.istio.io/config":{}}}}}}`
+	obj := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{
+		Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)},
+	}}}
+	if got, want := OwnedPodTemplateKeys(obj, "labels"), sets.New("sidecar.istio.io/inject"); !got.Equal(want) {
+		t.Errorf("pod template labels = %v, want %v", sets.List(got), sets.List(want))
+	}
+	if got, want := OwnedPodTemplateKeys(obj, "annotations"), sets.New("proxy.istio.io/config"); !got.Equal(want) {
+		t.Errorf("pod template annotations = %v, want %v", sets.List(got), sets.List(want))
+	}
+	if got, want := OwnedKeys(obj, "labels"), sets.New("app"); !got.Equal(want) {
+		t.Errorf("object labels = %v, want %v", sets.List(got), sets.List(want))
+	}
+}

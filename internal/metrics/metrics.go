@@ -53,8 +53,54 @@ var (
 		Name: "meshkeeper_namespace_conflicts",
 		Help: "Namespaces the ServiceMesh selects that keep an injection label of their own and are not enrolled.",
 	})
+
+	// IngressesConfigured is the number of Ingresses routed through the mesh.
+	IngressesConfigured = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "meshkeeper_ingresses_configured",
+		Help: "Ingresses of enrolled namespaces that carry the mesh annotations.",
+	})
+
+	// IngressesSkipped is the number of mesh Ingresses left unchanged, by reason.
+	IngressesSkipped = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "meshkeeper_ingresses_skipped",
+		Help: "Ingresses of enrolled namespaces and served classes that meshkeeper cannot route through the mesh, by reason.",
+	}, []string{"reason"})
+
+	// Proxies counts the pods of enrolled namespaces by sidecar state.
+	Proxies = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "meshkeeper_proxies",
+		Help: "Pods of enrolled namespaces by sidecar state: current, without_sidecar, outdated.",
+	}, []string{"state"})
+
+	// ProxiesNeedingRestart counts, per namespace, the pods that need a restart; only namespaces with
+	// such pods have a series.
+	ProxiesNeedingRestart = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "meshkeeper_proxies_need_restart",
+		Help: "Pods of an enrolled namespace without a sidecar or with an outdated one, by namespace (only namespaces that have any).",
+	}, []string{"namespace"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(HelmOperations, ReconcileDuration, ControlPlaneReady, EnrolledNamespaces, NamespaceConflicts)
+	ctrlmetrics.Registry.MustRegister(HelmOperations, ReconcileDuration, ControlPlaneReady, EnrolledNamespaces, NamespaceConflicts,
+		IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart)
+}
+
+// SetIngresses sets the Ingress gauges; a reason no longer seen loses its series.
+func SetIngresses(configured int32, skippedByReason map[string]int32) {
+	IngressesConfigured.Set(float64(configured))
+	IngressesSkipped.Reset()
+	for reason, n := range skippedByReason {
+		IngressesSkipped.WithLabelValues(reason).Set(float64(n))
+	}
+}
+
+// SetProxies sets the proxy gauges from the totals and the per-namespace count of pods needing a restart.
+func SetProxies(total, withoutSidecar, outdated int32, perNamespace map[string]int) {
+	Proxies.WithLabelValues("current").Set(float64(total - withoutSidecar - outdated))
+	Proxies.WithLabelValues("without_sidecar").Set(float64(withoutSidecar))
+	Proxies.WithLabelValues("outdated").Set(float64(outdated))
+	ProxiesNeedingRestart.Reset()
+	for ns, n := range perNamespace {
+		ProxiesNeedingRestart.WithLabelValues(ns).Set(float64(n))
+	}
 }

@@ -55,3 +55,9 @@ func backendsOf(ing *networkingv1.Ingress) ingressBackends {
 	}
 	return ingressBackends{services: sets.List(services), resources: sets.List(resources)}
 }
+
+// BackendServices returns the distinct names of the Services an Ingress sends to, sorted: what an
+// index of Ingresses by backend Service needs.
+func BackendServices(ing *networkingv1.Ingress) []string {
+	return backendsOf(ing).services
+}

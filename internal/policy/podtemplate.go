@@ -90,6 +90,11 @@ func workloadName(spec meshv1alpha1.IngressNginxSpec) string {
 	return fmt.Sprintf("%s %s/%s", c.Kind, c.Namespace, c.Name)
 }
 
+// IngressNginxEnabled tells whether spec.ingressNginx.enabled is true.
+func IngressNginxEnabled(spec meshv1alpha1.IngressNginxSpec) bool {
+	return enabled(spec)
+}
+
 func enabled(spec meshv1alpha1.IngressNginxSpec) bool {
 	return spec.Enabled != nil && *spec.Enabled
 }

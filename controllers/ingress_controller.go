@@ -1,0 +1,248 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+)
+
+// IngressReconciler routes the Ingresses of enrolled namespaces through the mesh: it puts
+// service-upstream and upstream-vhost on those it can, reports those it cannot, and takes its
+// annotations back from Ingresses that leave the mesh.
+type IngressReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+
+	// reported holds, per Ingress, the skip last reported, so an Event marks the transition only.
+	reported sync.Map
+}
+
+// Ingresses get two annotations; IngressClasses tell the cluster's default class; Services tell
+// whether a backend has a ClusterIP.
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingressclasses,verbs=get;list;watch
+
+// backendServiceIndex indexes Ingresses by the names of their backend Services.
+const backendServiceIndex = "meshkeeper.backendServices"
+
+// Reconcile brings one Ingress's mesh annotations to what the ServiceMesh asks for.
+func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer observeDuration("ingress", time.Now())
+	ing := &networkingv1.Ingress{}
+	if err := r.Get(ctx, req.NamespacedName, ing); err != nil {
+		r.reported.Delete(req.String())
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	mesh, err := getMesh(ctx, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	view, err := newIngressView(ctx, r.Client, mesh)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	decision, err := view.decide(ctx, ing)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.report(mesh, ing, decision)
+	if decision.Annotations == nil || ownsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), decision.Annotations) {
+		return ctrl.Result{}, nil
+	}
+	if err := apply.Metadata(ctx, r.Client, ing, nil, decision.Annotations); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// report emits a Warning on the Ingress when it becomes, or changes the way it is, a mesh Ingress
+// meshkeeper cannot configure.
+func (r *IngressReconciler) report(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, d policy.IngressDecision) {
+	key := client.ObjectKeyFromObject(ing).String()
+	if !d.Skipped() {
+		r.reported.Delete(key)
+		return
+	}
+	if previous, ok := r.reported.Swap(key, d.Message); ok && previous == d.Message {
+		return
+	}
+	r.Recorder.Eventf(ing, related(mesh), corev1.EventTypeWarning, d.Reason, "ConfigureIngress", "%s", d.Message)
+}
+
+// ingressView is what deciding about Ingresses needs besides the Ingress, read once and shared by the
+// decisions of one reconcile.
+type ingressView struct {
+	reader       client.Reader
+	spec         meshv1alpha1.IngressNginxSpec
+	enrollment   *policy.Enrollment
+	defaultClass string
+	enrolled     map[string]bool
+}
+
+// newIngressView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as
+// disabled, so every Ingress gives meshkeeper's annotations back.
+func newIngressView(ctx context.Context, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) (*ingressView, error) {
+	v := &ingressView{reader: reader, enrolled: map[string]bool{}}
+	if mesh == nil || !mesh.DeletionTimestamp.IsZero() {
+		return v, nil
+	}
+	enrollment, err := policy.NewEnrollment(&mesh.Spec, "")
+	if err != nil {
+		return v, nil // the ServiceMesh reports its invalid selector; no Ingress counts as enrolled
+	}
+	v.spec, v.enrollment = mesh.Spec.IngressNginx, enrollment
+	classes := &networkingv1.IngressClassList{}
+	if err := reader.List(ctx, classes); err != nil {
+		return nil, fmt.Errorf("listing IngressClasses: %w", err)
+	}
+	v.defaultClass = policy.DefaultIngressClass(classes.Items)
+	return v, nil
+}
+
+// decide returns meshkeeper's decision about one Ingress.
+func (v *ingressView) decide(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
+	enrolled, err := v.namespaceEnrolled(ctx, ing.Namespace)
+	if err != nil {
+		return policy.IngressDecision{}, err
+	}
+	var lookupErr error
+	decision := policy.Ingress(policy.IngressInput{
+		Ingress:           ing,
+		IngressNginx:      v.spec,
+		NamespaceEnrolled: enrolled,
+		DefaultClass:      v.defaultClass,
+		OwnedAnnotations:  apply.OwnedKeys(ing, "annotations"),
+		Service: func(name string) (*corev1.Service, bool) {
+			svc := &corev1.Service{}
+			err := v.reader.Get(ctx, client.ObjectKey{Namespace: ing.Namespace, Name: name}, svc)
+			if err != nil && !apierrors.IsNotFound(err) {
+				lookupErr = fmt.Errorf("reading Service %s/%s: %w", ing.Namespace, name, err)
+			}
+			return svc, err == nil
+		},
+	})
+	return decision, lookupErr
+}
+
+// namespaceEnrolled tells whether the ServiceMesh enrolls the namespace, as the namespace controller
+// decides it.
+func (v *ingressView) namespaceEnrolled(ctx context.Context, name string) (bool, error) {
+	if v.enrollment == nil {
+		return false, nil
+	}
+	if enrolled, ok := v.enrolled[name]; ok {
+		return enrolled, nil
+	}
+	ns := &corev1.Namespace{}
+	if err := v.reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading Namespace %s: %w", name, err)
+	}
+	enrolled := v.enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
+	v.enrolled[name] = enrolled
+	return enrolled, nil
+}
+
+// ingressesChanged passes Ingress updates that bear on the decision: spec (generation), annotations,
+// meshkeeper's ownership of them, and deletion.
+var ingressesChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
+			!apply.OwnedKeys(e.ObjectOld, "annotations").Equal(apply.OwnedKeys(e.ObjectNew, "annotations"))
+	},
+}
+
+// serviceAddressChanged passes Service updates that change what service-upstream needs: the type and
+// the ClusterIP.
+var serviceAddressChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*corev1.Service)
+		updated, newOK := e.ObjectNew.(*corev1.Service)
+		return !oldOK || !newOK || old.Spec.Type != updated.Spec.Type || old.Spec.ClusterIP != updated.Spec.ClusterIP
+	},
+}
+
+// SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
+// Service when it changes, those of a namespace when its labels change, and all of them when an
+// IngressClass or the ServiceMesh changes.
+func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.Ingress{}, backendServiceIndex,
+		func(obj client.Object) []string {
+			return policy.BackendServices(obj.(*networkingv1.Ingress))
+		}); err != nil {
+		return err
+	}
+	ingressesOf := func(opts ...client.ListOption) []reconcile.Request {
+		list := &networkingv1.IngressList{}
+		if err := r.List(context.Background(), list, opts...); err != nil {
+			ctrl.Log.WithName("ingress").Error(err, "Listing Ingresses to reconcile")
+			return nil
+		}
+		requests := make([]reconcile.Request, 0, len(list.Items))
+		for _, ing := range list.Items {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ing)})
+		}
+		return requests
+	}
+	byService := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, svc client.Object) []reconcile.Request {
+		return ingressesOf(client.InNamespace(svc.GetNamespace()), client.MatchingFields{backendServiceIndex: svc.GetName()})
+	})
+	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, ns client.Object) []reconcile.Request {
+		return ingressesOf(client.InNamespace(ns.GetName()))
+	})
+	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return ingressesOf()
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&networkingv1.Ingress{}, builder.WithPredicates(ingressesChanged)).
+		Watches(&corev1.Service{}, byService, builder.WithPredicates(serviceAddressChanged)).
+		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(labelsOrDeletionChanged)).
+		Watches(&networkingv1.IngressClass{}, all).
+		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(specOrDeletionChanged)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Named("ingress").
+		Complete(r)
+}
+
+// ingressKeys are the annotations the Ingress controller manages.
+var ingressKeys = sets.New(policy.AnnotationServiceUpstream, policy.AnnotationUpstreamVhost)

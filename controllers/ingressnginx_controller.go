@@ -1,0 +1,331 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+)
+
+// IngressNginxReconciler gives the ingress-nginx controller workload its sidecar: the pod-template
+// label and annotations of policy.IngressNginxPodTemplate, and nothing else of the workload. It takes
+// them back from a workload that is no longer the one named, or when the integration is disabled.
+type IngressNginxReconciler struct {
+	client.Client
+	// APIReader reads workloads whole: meshkeeper caches only their metadata.
+	APIReader client.Reader
+	// Workloads caches the metadata of every Deployment and DaemonSet (newWorkloadCache).
+	Workloads cache.Cache
+	Recorder  events.EventRecorder
+
+	// reported is the reason last reported, so an Event marks the transition only.
+	reported string
+}
+
+// The ingress-nginx controller's Deployment or DaemonSet gets its pod template's sidecar settings.
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;patch
+
+// ingressNginxRequest is the one request of the reconciler: there is one ingress-nginx integration.
+var ingressNginxRequest = reconcile.Request{NamespacedName: client.ObjectKey{Name: "ingress-nginx"}}
+
+// workloadKinds are the kinds spec.ingressNginx.controller can name.
+var workloadKinds = map[string]schema.GroupVersionKind{
+	"Deployment": appsv1.SchemeGroupVersion.WithKind("Deployment"),
+	"DaemonSet":  appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
+}
+
+// sidecarKeys are the pod-template keys the integration sets.
+var sidecarKeys = sets.New(policy.SidecarInject, policy.AnnotationIncludeInboundPorts,
+	policy.AnnotationIncludeOutboundIPRanges, policy.AnnotationProxyConfig)
+
+// Reconcile brings the named workload's pod template to what the ServiceMesh asks for, and releases
+// every other workload meshkeeper configured.
+func (r *IngressNginxReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	defer observeDuration("ingressnginx", time.Now())
+	mesh, err := getMesh(ctx, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var spec meshv1alpha1.IngressNginxSpec // zero: disabled
+	if mesh != nil && mesh.DeletionTimestamp.IsZero() {
+		spec = mesh.Spec.IngressNginx
+	}
+	target := spec.Controller
+	if !policy.IngressNginxEnabled(spec) {
+		target = meshv1alpha1.WorkloadReference{}
+	}
+	if err := r.releaseOthers(ctx, mesh, target); err != nil {
+		return ctrl.Result{}, err
+	}
+	if target.Name == "" {
+		r.reported = ""
+		return ctrl.Result{}, nil
+	}
+	w, err := readWorkload(ctx, r.APIReader, spec)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.report(mesh, w)
+	if w.object == nil || w.applied() {
+		return ctrl.Result{}, nil
+	}
+	if err := apply.PodTemplateMetadata(ctx, r.Client, w.object, w.decision.Labels, w.decision.Annotations); err != nil {
+		return ctrl.Result{}, err
+	}
+	if w.decision.Configured {
+		r.Recorder.Eventf(w.object, mesh, corev1.EventTypeNormal, "SidecarConfigured", "ConfigureIngressNginx", "%s", w.decision.Message)
+	}
+	return ctrl.Result{}, nil
+}
+
+// report emits a Warning on the ServiceMesh (and the workload, when there is one) when the controller
+// becomes impossible to configure, or the reason changes.
+func (r *IngressNginxReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *workload) {
+	reason := w.decision.Reason
+	if w.decision.Configured || reason == r.reported {
+		r.reported = reason
+		return
+	}
+	r.reported = reason
+	if w.object != nil {
+		r.Recorder.Eventf(w.object, related(mesh), corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.decision.Message)
+	}
+	if mesh != nil {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.decision.Message)
+	}
+}
+
+// releaseOthers gives up meshkeeper's sidecar settings on every workload but target.
+func (r *IngressNginxReconciler) releaseOthers(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, target meshv1alpha1.WorkloadReference) error {
+	holders, err := configuredWorkloads(ctx, r.Workloads)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, holder := range holders {
+		if holder.kind == target.Kind && holder.meta.Namespace == target.Namespace && holder.meta.Name == target.Name {
+			continue
+		}
+		obj, err := getWorkload(ctx, r.APIReader, holder.kind, client.ObjectKeyFromObject(&holder.meta))
+		if err != nil || obj == nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := apply.PodTemplateMetadata(ctx, r.Client, obj, map[string]string{}, map[string]string{}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.Recorder.Eventf(obj, related(mesh), corev1.EventTypeNormal, "SidecarRemoved", "ReleaseIngressNginx",
+			"meshkeeper removed its sidecar settings from the pod template of %s %s: it is no longer the mesh's ingress-nginx controller",
+			holder.kind, client.ObjectKeyFromObject(obj))
+	}
+	return errors.Join(errs...)
+}
+
+// workload is the ingress-nginx controller workload as read, and meshkeeper's decision about it.
+type workload struct {
+	object   client.Object // nil when it does not exist
+	template *corev1.PodTemplateSpec
+	decision policy.PodTemplateDecision
+}
+
+// applied tells whether the pod template already carries exactly what meshkeeper decided to own.
+func (w *workload) applied() bool {
+	return ownsExactly(w.template.Labels, apply.OwnedPodTemplateKeys(w.object, "labels"), w.decision.Labels) &&
+		ownsExactly(w.template.Annotations, apply.OwnedPodTemplateKeys(w.object, "annotations"), w.decision.Annotations)
+}
+
+// readWorkload reads the workload spec.controller names, whole, and decides about it.
+func readWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.IngressNginxSpec) (*workload, error) {
+	ref := spec.Controller
+	obj, err := getWorkload(ctx, reader, ref.Kind, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name})
+	if err != nil {
+		return nil, err
+	}
+	w := &workload{object: obj}
+	in := policy.PodTemplateInput{IngressNginx: spec}
+	if obj != nil {
+		w.template = podTemplate(obj)
+		in.Template = w.template
+		in.OwnedLabels = apply.OwnedPodTemplateKeys(obj, "labels")
+		in.OwnedAnnotations = apply.OwnedPodTemplateKeys(obj, "annotations")
+	}
+	w.decision = policy.IngressNginxPodTemplate(in)
+	return w, nil
+}
+
+// getWorkload reads a Deployment or DaemonSet around the cache; nil when it does not exist.
+func getWorkload(ctx context.Context, reader client.Reader, kind string, key client.ObjectKey) (client.Object, error) {
+	var obj client.Object
+	switch kind {
+	case "DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	default:
+		obj = &appsv1.Deployment{}
+	}
+	if err := reader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s %s: %w", kind, key, err)
+	}
+	return obj, nil
+}
+
+func podTemplate(obj client.Object) *corev1.PodTemplateSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template
+	}
+	return nil
+}
+
+// workloadMeta is a workload's metadata from the workload cache.
+type workloadMeta struct {
+	kind string
+	meta metav1.PartialObjectMetadata
+}
+
+// configuredWorkloads lists the workloads whose pod template carries sidecar settings meshkeeper
+// applied. The chart's own workloads (istiod) are meshkeeper's through Helm and never count.
+func configuredWorkloads(ctx context.Context, workloads client.Reader) ([]workloadMeta, error) {
+	var found []workloadMeta
+	for kind, gvk := range workloadKinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := workloads.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %ss: %w", kind, err)
+		}
+		for _, item := range list.Items {
+			if holdsSidecarKeys(&item) {
+				found = append(found, workloadMeta{kind: kind, meta: item})
+			}
+		}
+	}
+	return found, nil
+}
+
+// holdsSidecarKeys tells whether meshkeeper applied sidecar settings to a workload's pod template.
+func holdsSidecarKeys(obj metav1.Object) bool {
+	if managedBySelector.Matches(labels.Set(obj.GetLabels())) {
+		return false
+	}
+	return apply.OwnedPodTemplateKeys(obj, "labels").HasAny(sets.List(sidecarKeys)...) ||
+		apply.OwnedPodTemplateKeys(obj, "annotations").HasAny(sets.List(sidecarKeys)...)
+}
+
+// newWorkloadCache returns a cache for the metadata of every Deployment and DaemonSet, keeping of
+// their managed fields only meshkeeper's and none of their annotations: enough to find the
+// ingress-nginx controller and the workloads meshkeeper configured, without holding every workload's
+// spec (the manager's cache holds only meshkeeper's own Deployments).
+func newWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
+	return cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:     mgr.GetScheme(),
+		Mapper:     mgr.GetRESTMapper(),
+		HTTPClient: mgr.GetHTTPClient(),
+		DefaultTransform: func(obj any) (any, error) {
+			if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+				var mine []metav1.ManagedFieldsEntry
+				for _, entry := range m.ManagedFields {
+					if entry.Manager == meshv1alpha1.FieldManager {
+						mine = append(mine, entry)
+					}
+				}
+				m.ManagedFields, m.Annotations = mine, nil
+			}
+			return obj, nil
+		},
+	})
+}
+
+// workloadChanged passes workload updates that bear on the decision: the spec (generation) and what
+// meshkeeper owns.
+var workloadChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
+	UpdateFunc: func(e event.TypedUpdateEvent[*metav1.PartialObjectMetadata]) bool {
+		return e.ObjectOld.Generation != e.ObjectNew.Generation || holdsSidecarKeys(e.ObjectOld) != holdsSidecarKeys(e.ObjectNew)
+	},
+}
+
+// SetupWithManager registers the reconciler and its workload cache. It wakes on changes of the
+// ServiceMesh, of the named workload, and of any workload meshkeeper configured.
+func (r *IngressNginxReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Workloads == nil {
+		workloads, err := newWorkloadCache(mgr)
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(workloads); err != nil {
+			return err
+		}
+		r.Workloads = workloads
+	}
+	toRequest := func(kind string) handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request] {
+		return handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
+			if holdsSidecarKeys(obj) {
+				return []reconcile.Request{ingressNginxRequest}
+			}
+			mesh, err := getMesh(ctx, r.Client)
+			if err != nil || mesh == nil {
+				return nil
+			}
+			ref := mesh.Spec.IngressNginx.Controller
+			if ref.Kind == kind && ref.Namespace == obj.Namespace && ref.Name == obj.Name {
+				return []reconcile.Request{ingressNginxRequest}
+			}
+			return nil
+		})
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("ingressnginx").
+		Watches(&meshv1alpha1.ServiceMesh{}, handler.EnqueueRequestsFromMapFunc(
+			func(context.Context, client.Object) []reconcile.Request {
+				return []reconcile.Request{ingressNginxRequest}
+			}),
+			builder.WithPredicates(specOrDeletionChanged))
+	for kind, gvk := range workloadKinds {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(gvk)
+		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, toRequest(kind), workloadChanged))
+	}
+	return b.Complete(r)
+}

@@ -1,0 +1,166 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"encoding/json"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+const (
+	// AnnotationSidecarStatus is what the injector writes on every pod it injected: the containers it
+	// added and the revision that injected them.
+	AnnotationSidecarStatus = "sidecar.istio.io/status"
+	// ProxyContainer is the name of the sidecar container (a container, or an init container with
+	// restartPolicy Always when Istio uses native sidecars).
+	ProxyContainer = "istio-proxy"
+)
+
+// ProxyState is what a pod of an enrolled namespace needs from its owner.
+type ProxyState string
+
+const (
+	// ProxyNotCounted: the pod has finished, is being deleted, runs in the node's network, or opted out
+	// of injection; a restart would not give it a sidecar.
+	ProxyNotCounted ProxyState = "NotCounted"
+	// ProxyCurrent: the pod's sidecar comes from the running control plane.
+	ProxyCurrent ProxyState = "Current"
+	// ProxyMissing: the pod was created without a sidecar, before its namespace was enrolled; a restart
+	// gives it one.
+	ProxyMissing ProxyState = "WithoutSidecar"
+	// ProxyOutdated: the pod's sidecar was injected by another revision or runs another Istio version; a
+	// restart brings it to the current one.
+	ProxyOutdated ProxyState = "Outdated"
+)
+
+// ProxyInput is what the decision about one pod looks at.
+type ProxyInput struct {
+	// Pod needs only: deletionTimestamp, the sidecar.istio.io/inject label and annotation, the
+	// sidecar.istio.io/status annotation, spec.hostNetwork, the istio-proxy container (name and image)
+	// and status.phase. ProxyFields strips a pod to those.
+	Pod *corev1.Pod
+	// Version is the Istio version the control plane runs; Revision its revision ("default").
+	Version, Revision string
+}
+
+// Proxy classifies a pod of an enrolled namespace by what its sidecar needs.
+func Proxy(in ProxyInput) ProxyState {
+	pod := in.Pod
+	switch {
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed,
+		pod.DeletionTimestamp != nil,
+		pod.Spec.HostNetwork,
+		pod.Labels[SidecarInject] == "false",
+		pod.Annotations[SidecarInject] == "false":
+		return ProxyNotCounted
+	}
+	proxy := proxyContainer(pod)
+	status, injected := pod.Annotations[AnnotationSidecarStatus]
+	if proxy == nil && !injected {
+		return ProxyMissing
+	}
+	if injected {
+		if revision := injectedRevision(status); revision != "" && revision != normalRevision(in.Revision) {
+			return ProxyOutdated
+		}
+	}
+	if proxy != nil && in.Version != "" {
+		if version := imageVersion(proxy.Image); version != "" && version != in.Version {
+			return ProxyOutdated
+		}
+	}
+	return ProxyCurrent
+}
+
+// ProxyFields strips a pod to what Proxy reads, for the cache: a pod spec is large and a cluster has
+// many pods, so meshkeeper never keeps the rest.
+func ProxyFields(pod *corev1.Pod) *corev1.Pod {
+	slim := &corev1.Pod{}
+	slim.Name, slim.Namespace, slim.UID = pod.Name, pod.Namespace, pod.UID
+	slim.ResourceVersion, slim.CreationTimestamp, slim.DeletionTimestamp = pod.ResourceVersion, pod.CreationTimestamp, pod.DeletionTimestamp
+	slim.Labels = pick(pod.Labels, SidecarInject)
+	slim.Annotations = pick(pod.Annotations, SidecarInject, AnnotationSidecarStatus)
+	slim.Spec.HostNetwork = pod.Spec.HostNetwork
+	if c := proxyContainer(pod); c != nil {
+		slim.Spec.Containers = []corev1.Container{{Name: c.Name, Image: c.Image}}
+	}
+	slim.Status.Phase, slim.Status.StartTime = pod.Status.Phase, pod.Status.StartTime
+	return slim
+}
+
+func pick(m map[string]string, keys ...string) map[string]string {
+	var out map[string]string
+	for _, key := range keys {
+		if value, ok := m[key]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[key] = value
+		}
+	}
+	return out
+}
+
+// proxyContainer finds the sidecar among the containers, or among the init containers (native sidecars).
+func proxyContainer(pod *corev1.Pod) *corev1.Container {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for i := range list {
+			if list[i].Name == ProxyContainer {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// injectedRevision reads the revision from the injector's status annotation; "" when it names none
+// (injectors before revisions existed) or cannot be read.
+func injectedRevision(status string) string {
+	var s struct {
+		Revision string `json:"revision"`
+	}
+	if json.Unmarshal([]byte(status), &s) != nil {
+		return ""
+	}
+	return normalRevision(s.Revision)
+}
+
+func normalRevision(revision string) string {
+	if revision == "" {
+		return defaultRevision
+	}
+	return revision
+}
+
+// imageVersion reads the Istio version from a proxy image's tag ("docker.io/istio/proxyv2:1.31.1" or
+// "…:1.31.1-distroless"); "" when the image is pinned by digest only or has no tag, since then the
+// version cannot be told from it.
+func imageVersion(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	slash := strings.LastIndex(image, "/")
+	colon := strings.LastIndex(image, ":")
+	if colon <= slash {
+		return ""
+	}
+	tag := image[colon+1:]
+	for _, variant := range []string{"-distroless", "-debug"} {
+		tag = strings.TrimSuffix(tag, variant)
+	}
+	return tag
+}

@@ -1,0 +1,125 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// injectedStatus is the annotation istiod 1.31 writes on a pod it injected.
+const injectedStatus = `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["workload-socket",` +
+	`"credential-socket","workload-certs","istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],` +
+	`"imagePullSecrets":null,"revision":"%s"}`
+
+func appPod(mutate ...func(*corev1.Pod)) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", Labels: map[string]string{"app": "shop"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shop", Image: "registry.example.com/shop:4.2"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	for _, m := range mutate {
+		m(pod)
+	}
+	return pod
+}
+
+func injected(revision, image string) func(*corev1.Pod) {
+	return func(pod *corev1.Pod) {
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[AnnotationSidecarStatus] = fmtStatus(revision)
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, corev1.Container{Name: "istio-init", Image: image})
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: ProxyContainer, Image: image})
+	}
+}
+
+func fmtStatus(revision string) string {
+	return fmt.Sprintf(injectedStatus, revision)
+}
+
+func TestProxy(t *testing.T) {
+	const current = "docker.io/istio/proxyv2:1.31.1"
+	tests := map[string]struct {
+		pod  *corev1.Pod
+		want ProxyState
+	}{
+		"injected by the running control plane":  {appPod(injected("default", current)), ProxyCurrent},
+		"distroless variant of the same version": {appPod(injected("default", "docker.io/istio/proxyv2:1.31.1-distroless")), ProxyCurrent},
+		"private registry mirror with a port":    {appPod(injected("default", "registry.example.com:5000/istio/proxyv2:1.31.1")), ProxyCurrent},
+		"pinned by digest only: version unknown": {appPod(injected("default", "docker.io/istio/proxyv2@sha256:0123abcd")), ProxyCurrent},
+		"tag and digest":                         {appPod(injected("default", "docker.io/istio/proxyv2:1.30.2@sha256:0123abcd")), ProxyOutdated},
+		"older patch version before an upgrade":  {appPod(injected("default", "docker.io/istio/proxyv2:1.31.0")), ProxyOutdated},
+		"older minor version":                    {appPod(injected("default", "docker.io/istio/proxyv2:1.30.2-distroless")), ProxyOutdated},
+		"injected by another revision":           {appPod(injected("canary", current)), ProxyOutdated},
+		"status without a revision is the default one": {appPod(func(p *corev1.Pod) {
+			injected("default", current)(p)
+			p.Annotations[AnnotationSidecarStatus] = `{"containers":["istio-proxy"]}`
+		}), ProxyCurrent},
+		"native sidecar in the init containers": {appPod(func(p *corev1.Pod) {
+			always := corev1.ContainerRestartPolicyAlways
+			p.Annotations = map[string]string{AnnotationSidecarStatus: fmtStatus("default")}
+			p.Spec.InitContainers = []corev1.Container{{Name: ProxyContainer, Image: "docker.io/istio/proxyv2:1.30.0", RestartPolicy: &always}}
+		}), ProxyOutdated},
+		"created before enrollment": {appPod(), ProxyMissing},
+		"pending pods count too":    {appPod(func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }), ProxyMissing},
+		"opted out by label":        {appPod(func(p *corev1.Pod) { p.Labels[SidecarInject] = "false" }), ProxyNotCounted},
+		"opted out by annotation": {appPod(func(p *corev1.Pod) {
+			p.Annotations = map[string]string{SidecarInject: "false"}
+		}), ProxyNotCounted},
+		"a Job's finished pod":              {appPod(func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }), ProxyNotCounted},
+		"a failed pod":                      {appPod(func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }), ProxyNotCounted},
+		"hostNetwork pod":                   {appPod(func(p *corev1.Pod) { p.Spec.HostNetwork = true }), ProxyNotCounted},
+		"pod being deleted":                 {appPod(func(p *corev1.Pod) { now := metav1.Now(); p.DeletionTimestamp = &now }), ProxyNotCounted},
+		"inject label true, no sidecar yet": {appPod(func(p *corev1.Pod) { p.Labels[SidecarInject] = "true" }), ProxyMissing},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := ProxyInput{Pod: tc.pod, Version: "1.31.1", Revision: "default"}
+			if got := Proxy(in); got != tc.want {
+				t.Errorf("Proxy = %s, want %s", got, tc.want)
+			}
+			// The cache keeps only ProxyFields of a pod: the decision must not change.
+			in.Pod = ProxyFields(tc.pod)
+			if got := Proxy(in); got != tc.want {
+				t.Errorf("Proxy of the stripped pod = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProxyFieldsDropsTheRest(t *testing.T) {
+	pod := appPod(injected("default", "docker.io/istio/proxyv2:1.31.1"), func(p *corev1.Pod) {
+		p.Annotations["prometheus.io/scrape"] = "true"
+		p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	})
+	want := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop",
+			Annotations: map[string]string{AnnotationSidecarStatus: pod.Annotations[AnnotationSidecarStatus]}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.1"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	if got := ProxyFields(pod); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("ProxyFields =\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -1,0 +1,438 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"fmt"
+	"maps"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+const (
+	ingNamespace       = "ing-shop"
+	ingOther           = "ing-other"
+	ingControllerNS    = "ing-nginx"
+	serviceUpstream    = "nginx.ingress.kubernetes.io/service-upstream"
+	upstreamVhost      = "nginx.ingress.kubernetes.io/upstream-vhost"
+	meshIngressSpecFmt = "  namespace: ing-system\n  injection:\n    namespaces: [ing-shop]\n" +
+		"  ingressNginx:\n    enabled: true\n    controller: {namespace: ing-nginx, name: %s, kind: %s}\n" +
+		"    serviceCIDRs: [10.96.0.0/12, fd00:10:96::/112]\n"
+)
+
+// sidecarTemplate is what meshkeeper adds to the ingress-nginx controller's pod template.
+var (
+	sidecarLabels      = map[string]string{"sidecar.istio.io/inject": "true"}
+	sidecarAnnotations = map[string]string{
+		"traffic.sidecar.istio.io/includeInboundPorts":     "",
+		"traffic.sidecar.istio.io/includeOutboundIPRanges": "10.96.0.0/12,fd00:10:96::/112",
+		"proxy.istio.io/config":                            `{"holdApplicationUntilProxyStarts": true}`,
+	}
+)
+
+func union(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, b)
+	return out
+}
+
+func ingressBackend(service string) networkingv1.IngressBackend {
+	return networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+		Name: service, Port: networkingv1.ServiceBackendPort{Number: 80}}}
+}
+
+func rule(host string, paths map[string]string) networkingv1.IngressRule {
+	r := networkingv1.IngressRule{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{}}}
+	prefix := networkingv1.PathTypePrefix
+	for path, service := range paths {
+		r.HTTP.Paths = append(r.HTTP.Paths, networkingv1.HTTPIngressPath{Path: path, PathType: &prefix, Backend: ingressBackend(service)})
+	}
+	return r
+}
+
+func createIngress(namespace, name string, mutate func(*networkingv1.Ingress)) *networkingv1.Ingress {
+	GinkgoHelper()
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
+		Annotations: map[string]string{"owner": name}}}
+	mutate(ing)
+	Expect(k8sClient.Create(ctx, ing)).To(Succeed())
+	return ing
+}
+
+// updateIngress changes an Ingress's spec as its user would, retrying on conflicts with meshkeeper's writes.
+func updateIngress(name string, mutate func(*networkingv1.Ingress)) {
+	GinkgoHelper()
+	Eventually(func() error {
+		ing := &networkingv1.Ingress{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ingNamespace, Name: name}, ing); err != nil {
+			return err
+		}
+		mutate(ing)
+		return k8sClient.Update(ctx, ing)
+	}, installTimeout, poll).Should(Succeed())
+}
+
+func ingressAnnotations(namespace, name string) map[string]string {
+	GinkgoHelper()
+	ing := &networkingv1.Ingress{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, ing)).To(Succeed())
+	return ing.Annotations
+}
+
+func createService(namespace, name string, mutate func(*corev1.Service)) {
+	GinkgoHelper()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}, Selector: map[string]string{"app": name}}}
+	if mutate != nil {
+		mutate(svc)
+	}
+	Expect(k8sClient.Create(ctx, svc)).To(Succeed())
+}
+
+func controllerPodSpec() corev1.PodSpec {
+	return corev1.PodSpec{Containers: []corev1.Container{{Name: "controller",
+		Image: "registry.k8s.io/ingress-nginx/controller:v1.13.0", Args: []string{"/nginx-ingress-controller"}}}}
+}
+
+func createControllerDeployment(name string) *appsv1.Deployment {
+	GinkgoHelper()
+	labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ingControllerNS, Name: name,
+			Labels: map[string]string{"app.kubernetes.io/part-of": "ingress-nginx"}, Annotations: map[string]string{"team": "edge"}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"prometheus.io/scrape": "true"}},
+				Spec:       controllerPodSpec(),
+			},
+		},
+	}
+	Expect(k8sClient.Create(ctx, d)).To(Succeed())
+	return d
+}
+
+func getDeployment(name string) *appsv1.Deployment {
+	GinkgoHelper()
+	d := &appsv1.Deployment{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ingControllerNS, Name: name}, d)).To(Succeed())
+	return d
+}
+
+func warningsAbout(kind, name string) []string {
+	GinkgoHelper()
+	var reasons []string
+	for _, e := range listEvents() {
+		if e.Type == corev1.EventTypeWarning && e.Regarding.Kind == kind && e.Regarding.Name == name {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}
+
+var _ = Describe("ingress-nginx integration", Ordered, func() {
+	// The Ingresses and the controller as their users wrote them, as the API server returned them.
+	originals := map[string]map[string]string{}
+	var controller *appsv1.Deployment
+
+	expectIngressesAsWritten := func(names ...string) {
+		GinkgoHelper()
+		for _, name := range names {
+			Expect(ingressAnnotations(ingNamespace, name)).To(Equal(originals[name]), "Ingress %s", name)
+		}
+	}
+	expectControllerAsWritten := func(name string, want *appsv1.Deployment) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			d := getDeployment(name)
+			g.Expect(d.Spec.Template.Labels).To(Equal(want.Spec.Template.Labels))
+			g.Expect(d.Spec.Template.Annotations).To(Equal(want.Spec.Template.Annotations))
+		}, installTimeout, poll).Should(Succeed())
+	}
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace(ingNamespace, map[string]string{"team": "shop"}, nil)
+		createNamespace(ingOther, nil, nil)
+		createNamespace(ingControllerNS, nil, nil)
+		controller = createControllerDeployment("controller")
+
+		Expect(k8sClient.Create(ctx, &networkingv1.IngressClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "nginx", Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
+			Spec:       networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"},
+		})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &networkingv1.IngressClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "internal"}, Spec: networkingv1.IngressClassSpec{Controller: "k8s.io/internal-nginx"},
+		})).To(Succeed())
+
+		createService(ingNamespace, "web", nil)
+		createService(ingNamespace, "api", nil)
+		createService(ingNamespace, "db", func(s *corev1.Service) { s.Spec.ClusterIP = corev1.ClusterIPNone })
+		createService(ingNamespace, "partner", func(s *corev1.Service) {
+			s.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "api.partner.example.com"}
+		})
+		createService(ingOther, "web", nil)
+
+		nginx := ptr.To("nginx")
+		for name, mutate := range map[string]func(*networkingv1.Ingress){
+			// Two hosts, TLS, several paths, one Service, plus a user's own nginx annotation.
+			"web": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Annotations["nginx.ingress.kubernetes.io/proxy-body-size"] = "8m"
+				i.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com", "www.shop.example.com"}, SecretName: "shop-tls"}}
+				i.Spec.Rules = []networkingv1.IngressRule{
+					rule("shop.example.com", map[string]string{"/": "web", "/static": "web"}),
+					rule("www.shop.example.com", map[string]string{"/": "web"}),
+				}
+			},
+			// The class from the legacy annotation, and only a default backend.
+			"legacy": func(i *networkingv1.Ingress) {
+				i.Annotations["kubernetes.io/ingress.class"] = "nginx"
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("web"))
+			},
+			// No class at all: the cluster's default IngressClass is nginx.
+			"defaulted": func(i *networkingv1.Ingress) {
+				i.Spec.Rules = []networkingv1.IngressRule{rule("api.example.com", map[string]string{"/": "api"})}
+			},
+			"split": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Spec.Rules = []networkingv1.IngressRule{rule("shop.example.com", map[string]string{"/": "web", "/api": "api"})}
+			},
+			"headless": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("db"))
+			},
+			"external": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("partner"))
+			},
+			"missing": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("later"))
+			},
+			"bucket": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Spec.DefaultBackend = &networkingv1.IngressBackend{Resource: &corev1.TypedLocalObjectReference{
+					APIGroup: ptr.To("storage.example.com"), Kind: "Bucket", Name: "assets"}}
+			},
+			"user-vhost": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = nginx
+				i.Annotations[upstreamVhost] = "web.example.internal"
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("web"))
+			},
+			"internal": func(i *networkingv1.Ingress) {
+				i.Spec.IngressClassName = ptr.To("internal")
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("web"))
+			},
+		} {
+			originals[name] = createIngress(ingNamespace, name, mutate).Annotations
+		}
+		createIngress(ingOther, "web", func(i *networkingv1.Ingress) {
+			i.Spec.IngressClassName = nginx
+			i.Spec.DefaultBackend = ptr.To(ingressBackend("web"))
+		})
+		controller = getDeployment("controller") // as the API server defaulted it
+		createMesh(fmtSpec("controller", "Deployment"))
+	})
+	AfterAll(func() {
+		deleteMesh()
+		for _, name := range []string{"nginx", "internal"} {
+			Expect(k8sClient.Delete(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+		}
+	})
+
+	It("gives the controller's pod template the sidecar settings, and changes nothing else of it", func() {
+		Eventually(func(g Gomega) {
+			d := getDeployment("controller")
+			g.Expect(d.Spec.Template.Labels).To(Equal(union(controller.Spec.Template.Labels, sidecarLabels)))
+			g.Expect(d.Spec.Template.Annotations).To(Equal(union(controller.Spec.Template.Annotations, sidecarAnnotations)))
+		}, installTimeout, poll).Should(Succeed())
+		d := getDeployment("controller")
+		Expect(d.Labels).To(Equal(controller.Labels))
+		Expect(d.Annotations).To(Equal(controller.Annotations))
+		Expect(d.Spec.Template.Spec).To(Equal(controller.Spec.Template.Spec))
+		Expect(d.Spec.Selector).To(Equal(controller.Spec.Selector))
+	})
+
+	It("routes every mesh Ingress through the mesh and leaves every other as written", func() {
+		Eventually(func(g Gomega) {
+			for _, name := range []string{"web", "legacy"} {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(union(originals[name],
+					map[string]string{serviceUpstream: "true", upstreamVhost: "web.ing-shop.svc"})), "Ingress %s", name)
+			}
+			g.Expect(ingressAnnotations(ingNamespace, "defaulted")).To(Equal(union(originals["defaulted"],
+				map[string]string{serviceUpstream: "true", upstreamVhost: "api.ing-shop.svc"})))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			for _, name := range []string{"split", "headless", "external", "missing", "bucket", "user-vhost", "internal"} {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(originals[name]), "Ingress %s", name)
+			}
+			g.Expect(ingressAnnotations(ingOther, "web")).To(Equal(map[string]string{"owner": "web"}))
+		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
+	})
+
+	It("counts and reports the mesh Ingresses it cannot configure", func() {
+		Eventually(func(g Gomega) {
+			status := getMesh().Status.Ingresses
+			g.Expect(status.Configured).To(BeEquivalentTo(3))
+			g.Expect(status.Skipped).To(BeEquivalentTo(6))
+			g.Expect(status.SkippedByReason).To(Equal(map[string]int32{
+				"MultipleBackendServices": 1, "ServiceHeadless": 1, "ServiceExternalName": 1,
+				"ServiceMissing": 1, "ResourceBackend": 1, "AnnotationConflict": 1,
+			}))
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonIngressesSkipped))
+			g.Expect(c.Message).To(ContainSubstring("MultipleBackendServices: ing-shop/split"))
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(warningsAbout("Ingress", "split")).To(ContainElement("MultipleBackendServices"))
+			g.Expect(warningsAbout("Ingress", "headless")).To(ContainElement("ServiceHeadless"))
+			g.Expect(warningsAbout("Ingress", "user-vhost")).To(ContainElement("AnnotationConflict"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(warningsAbout("Ingress", "web")).To(BeEmpty())
+		Expect(warningsAbout("Ingress", "internal")).To(BeEmpty())
+	})
+
+	It("converges when a case no longer applies, and gives back its annotations when an Ingress leaves", func() {
+		By("creating the missing Service")
+		createService(ingNamespace, "later", nil)
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "missing") }, installTimeout, poll).
+			Should(Equal(union(originals["missing"], map[string]string{serviceUpstream: "true", upstreamVhost: "later.ing-shop.svc"})))
+
+		By("splitting the Ingress that sent to two Services")
+		updateIngress("split", func(ing *networkingv1.Ingress) {
+			ing.Spec.Rules = []networkingv1.IngressRule{rule("shop.example.com", map[string]string{"/": "web"})}
+		})
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "split") }, installTimeout, poll).
+			Should(Equal(union(originals["split"], map[string]string{serviceUpstream: "true", upstreamVhost: "web.ing-shop.svc"})))
+
+		By("moving an Ingress to a class the controller does not serve")
+		updateIngress("web", func(ing *networkingv1.Ingress) { ing.Spec.IngressClassName = ptr.To("internal") })
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "web") }, installTimeout, poll).
+			Should(Equal(originals["web"]))
+		updateIngress("web", func(ing *networkingv1.Ingress) { ing.Spec.IngressClassName = ptr.To("nginx") })
+
+		Eventually(func(g Gomega) {
+			status := getMesh().Status.Ingresses
+			g.Expect(status.Configured).To(BeEquivalentTo(5))
+			g.Expect(status.SkippedByReason).NotTo(HaveKey("ServiceMissing"))
+			g.Expect(status.SkippedByReason).NotTo(HaveKey("MultipleBackendServices"))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("gives back exactly its annotations when the namespace leaves the mesh", func() {
+		patchSpec(`{"injection": {"namespaces": []}}`)
+		Eventually(func(g Gomega) {
+			for name, want := range originals {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(want), "Ingress %s", name)
+			}
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() int32 { return getMesh().Status.Ingresses.Configured }, installTimeout, poll).Should(BeEquivalentTo(0))
+		patchSpec(`{"injection": {"namespaces": ["ing-shop"]}}`)
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "web") }, installTimeout, poll).
+			Should(HaveKeyWithValue(serviceUpstream, "true"))
+	})
+
+	It("removes exactly its fields from the controller and the Ingresses when the integration is disabled", func() {
+		patchSpec(`{"ingressNginx": {"enabled": false}}`)
+		expectControllerAsWritten("controller", controller)
+		Eventually(func(g Gomega) {
+			for name, want := range originals {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(want), "Ingress %s", name)
+			}
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal("IngressNginxDisabled"))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("leaves a hostNetwork controller alone and says why, and releases the controller it configured before", func() {
+		patchSpec(`{"ingressNginx": {"enabled": true}}`)
+		Eventually(func() map[string]string { return getDeployment("controller").Spec.Template.Labels }, installTimeout, poll).
+			Should(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
+
+		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx-host"}
+		ds := &appsv1.DaemonSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ingControllerNS, Name: "host"},
+			Spec: appsv1.DaemonSetSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: controllerPodSpec()},
+			},
+		}
+		ds.Spec.Template.Spec.HostNetwork = true
+		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
+		patchSpec(`{"ingressNginx": {"controller": {"kind": "DaemonSet", "name": "host"}}}`)
+
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal("HostNetwork"))
+			g.Expect(c.Message).To(ContainSubstring("DaemonSet ing-nginx/host runs with hostNetwork: true"))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		}, installTimeout, poll).Should(Succeed())
+		expectControllerAsWritten("controller", controller)
+		Eventually(func() []string { return warningsAbout("DaemonSet", "host") }, installTimeout, poll).Should(ContainElement("HostNetwork"))
+		Eventually(func() []string { return warningsAbout("ServiceMesh", meshv1alpha1.ServiceMeshName) }, installTimeout, poll).
+			Should(ContainElement("HostNetwork"))
+		after := &appsv1.DaemonSet{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), after)).To(Succeed())
+		Expect(after.ResourceVersion).To(Equal(ds.ResourceVersion), "meshkeeper wrote to the hostNetwork DaemonSet")
+	})
+
+	It("reports a controller that does not exist, and configures it once it does", func() {
+		patchSpec(`{"ingressNginx": {"controller": {"kind": "Deployment", "name": "later"}}}`)
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Reason).To(Equal("ControllerNotFound"))
+			g.Expect(c.Message).To(ContainSubstring("Deployment ing-nginx/later"))
+		}, installTimeout, poll).Should(Succeed())
+		later := createControllerDeployment("later")
+		Eventually(func() map[string]string { return getDeployment("later").Spec.Template.Annotations }, installTimeout, poll).
+			Should(Equal(union(later.Spec.Template.Annotations, sidecarAnnotations)))
+	})
+
+	It("gives everything back when the ServiceMesh is deleted", func() {
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "web") }, installTimeout, poll).
+			Should(HaveKeyWithValue(serviceUpstream, "true"))
+		deleteMesh()
+		expectIngressesAsWritten("web", "legacy", "defaulted", "split", "missing", "user-vhost")
+		d := getDeployment("later")
+		Expect(d.Spec.Template.Annotations).To(Equal(map[string]string{"prometheus.io/scrape": "true"}))
+		Expect(d.Spec.Template.Labels).NotTo(HaveKey("sidecar.istio.io/inject"))
+	})
+})
+
+func fmtSpec(name, kind string) string {
+	return fmt.Sprintf(meshIngressSpecFmt, name, kind)
+}
