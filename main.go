@@ -27,7 +27,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -48,6 +47,9 @@ func main() {
 	var (
 		metricsAddr          string
 		probeAddr            string
+		pprofAddr            string
+		qps                  float64
+		burst                int
 		secureMetrics        bool
 		enableHTTP2          bool
 		enableLeaderElection bool
@@ -59,6 +61,10 @@ func main() {
 		"Serve metrics over HTTPS with authentication and authorization through the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
+	flag.Float64Var(&qps, "kube-api-qps", 0, "Requests per second to the API server (0: meshkeeper's default, 200).")
+	flag.IntVar(&burst, "kube-api-burst", 0, "Bursts of requests to the API server (0: meshkeeper's default, 400).")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
+		"The address Go's pprof profiles are served on, for diagnosing CPU and memory use; 0 turns them off.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Elect a leader, so that only one replica of the manager reconciles at a time.")
 	opts := zap.Options{Development: false}
@@ -81,11 +87,19 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := ctrl.NewManager(controllers.ClientLimits(ctrl.GetConfigOrDie()), ctrl.Options{
+	config := controllers.ClientLimits(ctrl.GetConfigOrDie())
+	if qps > 0 {
+		config.QPS = float32(qps)
+	}
+	if burst > 0 {
+		config.Burst = burst
+	}
+	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
-		Cache:                  cache.Options{ByObject: controllers.CacheByObject()},
+		Cache:                  controllers.CacheOptions(),
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "meshkeeper.mesh.meshkeeper.io",
 		// The manager exits right after it loses the lease, so it can release it at once on shutdown.

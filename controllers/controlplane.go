@@ -235,6 +235,9 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 	if err := r.releaseDataPlane(ctx, mesh); err != nil {
 		return err
 	}
+	if err := r.deletePolicies(ctx); err != nil {
+		return err
+	}
 	for _, release := range []string{istiodRelease, baseRelease} {
 		err := r.Charts.Uninstall(ctx, namespace, release)
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()

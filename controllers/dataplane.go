@@ -41,15 +41,17 @@ import (
 
 // observeIngresses sets IngressesConfigured and status.ingresses from the ingress-nginx controller
 // workload and the Ingresses as the cluster has them, deciding about each as the controllers do.
-func (r *ServiceMeshReconciler) observeIngresses(ctx context.Context, s *scope) error {
+// It returns whether the ingress-nginx controller lacks its sidecar while the integration is on.
+func (r *ServiceMeshReconciler) observeIngresses(ctx context.Context, s *scope) (bool, error) {
 	spec := s.mesh.Spec.IngressNginx
 	view, err := newIngressView(ctx, r.Client, s.mesh)
 	if err != nil {
-		return err
+		return false, err
 	}
+	// Read-only: the cache's own objects, not copies, for thousands of Ingresses on every pass.
 	ingresses := &networkingv1.IngressList{}
-	if err := r.List(ctx, ingresses); err != nil {
-		return fmt.Errorf("listing Ingresses: %w", err)
+	if err := r.List(ctx, ingresses, client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("listing Ingresses: %w", err)
 	}
 	status := meshv1alpha1.IngressesStatus{}
 	skipped := map[string][]string{}
@@ -58,7 +60,7 @@ func (r *ServiceMeshReconciler) observeIngresses(ctx context.Context, s *scope) 
 		ing := &ingresses.Items[i]
 		d, err := view.decide(ctx, ing)
 		if err != nil {
-			return err
+			return false, err
 		}
 		applied := d.Annotations == nil || ownsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), d.Annotations)
 		switch {
@@ -83,11 +85,11 @@ func (r *ServiceMeshReconciler) observeIngresses(ctx context.Context, s *scope) 
 	if !policy.IngressNginxEnabled(spec) {
 		s.setCondition(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, policy.IngressNginxDisabled,
 			"The ingress-nginx integration is off (spec.ingressNginx.enabled is false)")
-		return nil
+		return false, nil
 	}
 	w, err := readWorkload(ctx, r.APIReader, spec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case !w.decision.Configured:
@@ -108,7 +110,7 @@ func (r *ServiceMeshReconciler) observeIngresses(ctx context.Context, s *scope) 
 		s.setCondition(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, policy.Configured,
 			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", status.Configured))
 	}
-	return nil
+	return !w.decision.Configured || !w.applied(), nil
 }
 
 // skippedMessage says which Ingresses meshkeeper leaves unchanged, by reason.
@@ -121,12 +123,14 @@ func skippedMessage(status meshv1alpha1.IngressesStatus, skipped map[string][]st
 		"Each has a Warning Event that says what to change", status.Configured, status.Skipped, strings.Join(parts, "; "))
 }
 
-// observeProxies sets DataPlaneUpToDate and status.proxies from the pods of the enrolled namespaces.
-func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, enrolled sets.Set[string]) error {
+// observeProxies sets DataPlaneUpToDate and status.proxies from the pods of the enrolled namespaces. It
+// returns, per namespace, the number of pods without a sidecar.
+func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, enrolled sets.Set[string]) (map[string]int, error) {
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
+	if err := r.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil { // read-only, as above
+		return nil, fmt.Errorf("listing pods: %w", err)
 	}
+	withoutSidecar := map[string]int{}
 	version := cmp.Or(s.status.Version, s.mesh.Spec.Version)
 	status := meshv1alpha1.ProxiesStatus{}
 	perNamespace := map[string]int{}
@@ -144,6 +148,7 @@ func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, en
 		case policy.ProxyMissing:
 			status.WithoutSidecar++
 			perNamespace[pod.Namespace]++
+			withoutSidecar[pod.Namespace]++
 		case policy.ProxyOutdated:
 			status.Outdated++
 			perNamespace[pod.Namespace]++
@@ -155,13 +160,13 @@ func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, en
 	if len(perNamespace) == 0 {
 		s.setCondition(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionTrue, meshv1alpha1.ReasonProxiesUpToDate,
 			fmt.Sprintf("all %d pod(s) of the enrolled namespaces run the current sidecar", status.Total))
-		return nil
+		return withoutSidecar, nil
 	}
 	s.setCondition(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,
 		fmt.Sprintf("%d pod(s) need a restart to get the current sidecar: %d without a sidecar, %d with an outdated proxy; most in %s. "+
 			"Restart their workloads, for example kubectl rollout restart deployment -n <namespace>",
 			status.WithoutSidecar+status.Outdated, status.WithoutSidecar, status.Outdated, worst(perNamespace)))
-	return nil
+	return withoutSidecar, nil
 }
 
 // worst names up to five namespaces with the most pods needing a restart, with their counts.

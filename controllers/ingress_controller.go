@@ -150,7 +150,8 @@ func (v *ingressView) decide(ctx context.Context, ing *networkingv1.Ingress) (po
 		OwnedAnnotations:  apply.OwnedKeys(ing, "annotations"),
 		Service: func(name string) (*corev1.Service, bool) {
 			svc := &corev1.Service{}
-			err := v.reader.Get(ctx, client.ObjectKey{Namespace: ing.Namespace, Name: name}, svc)
+			// Read-only, so the cache's own object: the status pass looks up thousands.
+			err := v.reader.Get(ctx, client.ObjectKey{Namespace: ing.Namespace, Name: name}, svc, client.UnsafeDisableDeepCopy)
 			if err != nil && !apierrors.IsNotFound(err) {
 				lookupErr = fmt.Errorf("reading Service %s/%s: %w", ing.Namespace, name, err)
 			}
@@ -170,7 +171,7 @@ func (v *ingressView) namespaceEnrolled(ctx context.Context, name string) (bool,
 		return enrolled, nil
 	}
 	ns := &corev1.Namespace{}
-	if err := v.reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+	if err := v.reader.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}

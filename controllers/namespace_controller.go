@@ -169,13 +169,13 @@ var labelsOrDeletionChanged = predicate.Funcs{
 	},
 }
 
-// SetupWithManager registers the reconciler: every namespace on label changes, and all of them when the
-// ServiceMesh changes.
-func (r *NamespaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	allNamespaces := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+// allNamespacesHandler enqueues a request for every namespace: for controllers keyed by namespace,
+// when the ServiceMesh changes.
+func allNamespacesHandler(c client.Reader) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 		list := &corev1.NamespaceList{}
-		if err := r.List(ctx, list); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Listing namespaces to enroll")
+		if err := c.List(ctx, list); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing namespaces")
 			return nil
 		}
 		requests := make([]reconcile.Request, 0, len(list.Items))
@@ -184,6 +184,12 @@ func (r *NamespaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return requests
 	})
+}
+
+// SetupWithManager registers the reconciler: every namespace on label changes, and all of them when the
+// ServiceMesh changes.
+func (r *NamespaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	allNamespaces := allNamespacesHandler(r.Client)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(labelsOrDeletionChanged)).
 		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(specOrDeletionChanged)).

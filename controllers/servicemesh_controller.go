@@ -20,12 +20,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -58,6 +60,11 @@ type ServiceMeshReconciler struct {
 	Recorder  events.EventRecorder
 	Charts    *helm.ChartManager
 	Resolver  charts.Resolver
+
+	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
+	policyWatches *lateWatches
+	// reportedMTLS holds the mTLS risk last reported, so its Warning marks the change only.
+	reportedMTLS sync.Map
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -101,7 +108,7 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	enrolled, observeErr := r.observeNamespaces(ctx, scope)
 	err = errors.Join(err, observeErr)
 	if observeErr == nil {
-		err = errors.Join(err, r.observeIngresses(ctx, scope), r.observeProxies(ctx, scope, enrolled))
+		err = errors.Join(err, r.observeDataPlane(ctx, scope, enrolled))
 	}
 	statusErr := r.writeStatus(ctx, scope, err)
 	if apierrors.IsConflict(statusErr) {
@@ -178,7 +185,12 @@ func (r *ServiceMeshReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Service{}, toMeshLater, builder.WithPredicates(serviceAddressChanged)).
 		Watches(&networkingv1.IngressClass{}, toMeshLater).
 		Watches(&corev1.Pod{}, toMeshLater, builder.WithPredicates(proxyChanged))
-	return b.Complete(r)
+	c, err := b.Build(r)
+	if err != nil {
+		return err
+	}
+	r.policyWatches = newLateWatches(mgr, c, policyKinds, laterHandler[*metav1.PartialObjectMetadata]())
+	return nil
 }
 
 // observeDelay is how long data-plane changes are gathered before the status is computed again.
@@ -186,16 +198,21 @@ const observeDelay = 2 * time.Second
 
 // toMeshLater enqueues the ServiceMesh after observeDelay. The queue keeps one pending request, so a
 // burst of changes costs one reconcile.
-var toMeshLater = handler.Funcs{
-	CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		q.AddAfter(meshRequest, observeDelay)
-	},
-	UpdateFunc: func(_ context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		q.AddAfter(meshRequest, observeDelay)
-	},
-	DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		q.AddAfter(meshRequest, observeDelay)
-	},
+var toMeshLater = laterHandler[client.Object]()
+
+func laterHandler[T client.Object]() handler.TypedFuncs[T, reconcile.Request] {
+	later := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) { q.AddAfter(meshRequest, observeDelay) }
+	return handler.TypedFuncs[T, reconcile.Request]{
+		CreateFunc: func(_ context.Context, _ event.TypedCreateEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			later(q)
+		},
+		UpdateFunc: func(_ context.Context, _ event.TypedUpdateEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			later(q)
+		},
+		DeleteFunc: func(_ context.Context, _ event.TypedDeleteEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			later(q)
+		},
+	}
 }
 
 // meshRequest is the request of the one ServiceMesh.

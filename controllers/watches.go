@@ -24,6 +24,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -31,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
@@ -68,6 +70,32 @@ var chartKinds = []chartKind{
 
 // managedBySelector selects the objects meshkeeper's charts rendered.
 var managedBySelector = labels.SelectorFromSet(labels.Set{helm.ManagedByLabel: helm.ManagedByValue})
+
+// CacheOptions are the manager's cache options: CacheByObject, and of every cached object's managed
+// fields only meshkeeper's (the ones OwnedKeys reads). Other managers' entries can outweigh the rest of
+// an Ingress or a Namespace, and a cluster has thousands of them.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: CacheByObject(), DefaultTransform: keepOwnManagedFields}
+}
+
+// keepOwnManagedFields drops the managed-fields entries of every manager but meshkeeper.
+func keepOwnManagedFields(obj any) (any, error) {
+	o, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	entries := o.GetManagedFields()
+	mine := entries[:0:0]
+	for _, entry := range entries {
+		if entry.Manager == meshv1alpha1.FieldManager {
+			mine = append(mine, entry)
+		}
+	}
+	if len(mine) != len(entries) {
+		o.SetManagedFields(mine)
+	}
+	return obj, nil
+}
 
 // CacheByObject limits the manager's cache for every chart kind to the objects meshkeeper labelled, so
 // the cache never holds every ConfigMap or Deployment of the cluster, and keeps of each Pod only what

@@ -26,6 +26,7 @@ const (
 	ConditionIngressesConfigured = "IngressesConfigured"
 	ConditionPoliciesApplied     = "PoliciesApplied"
 	ConditionDataPlaneUpToDate   = "DataPlaneUpToDate"
+	ConditionMTLSReady           = "MTLSReady"
 )
 
 // Condition reasons. They are part of the API: alerts and runbooks match on them.
@@ -78,6 +79,26 @@ const (
 	ReasonProxiesUpToDate = "UpToDate"
 	// ReasonRestartNeeded: pods run without a sidecar or with an outdated one until restarted.
 	ReasonRestartNeeded = "RestartNeeded"
+)
+
+// Reasons of PoliciesApplied and MTLSReady; docs/policies.md.
+const (
+	// ReasonPoliciesApplied: every PeerAuthentication and Sidecar meshkeeper generates is in place.
+	ReasonPoliciesApplied = "Applied"
+	// ReasonPolicyConflict: a namespace has its own PeerAuthentication or Sidecar named "default",
+	// which meshkeeper leaves alone.
+	ReasonPolicyConflict = "PolicyConflict"
+	// ReasonMalformedEgressHosts: a namespace's mesh.meshkeeper.io/egress-hosts annotation has entries
+	// that are left out of its Sidecar (an Event on the Namespace).
+	ReasonMalformedEgressHosts = "MalformedEgressHosts"
+	// ReasonIstioCRDsMissing: the Istio CRDs are not served yet, so no policy can be written.
+	ReasonIstioCRDsMissing = "IstioCRDsMissing"
+	// ReasonNoPlaintextClients: no enrolled namespace under STRICT mTLS has a pod without a sidecar,
+	// and the ingress-nginx controller, if integrated, has its sidecar.
+	ReasonNoPlaintextClients = "NoPlaintextClients"
+	// ReasonPlaintextClients: under STRICT mTLS, pods without a sidecar (or the ingress-nginx
+	// controller without one) send plaintext that their servers will reject.
+	ReasonPlaintextClients = "PlaintextClients"
 )
 
 // Names meshkeeper uses on the objects it writes.

@@ -135,6 +135,7 @@ func OwnedPodTemplateKeys(obj metav1.Object, field string) sets.Set[string] {
 }
 
 // ownedKeysAt returns the keys of the map at path that meshkeeper applied, from obj's managed fields.
+// Each level is decoded only as far as the path needs: controllers call this for thousands of objects.
 func ownedKeysAt(obj metav1.Object, path ...string) sets.Set[string] {
 	owned := sets.New[string]()
 	for _, entry := range obj.GetManagedFields() {
@@ -142,14 +143,20 @@ func ownedKeysAt(obj metav1.Object, path ...string) sets.Set[string] {
 			entry.Subresource != "" || entry.FieldsV1 == nil {
 			continue
 		}
-		var fields map[string]any
-		if err := json.Unmarshal(entry.FieldsV1.Raw, &fields); err != nil {
+		raw := json.RawMessage(entry.FieldsV1.Raw)
+		for _, name := range path {
+			var level map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &level); err != nil {
+				raw = nil
+				break
+			}
+			raw = level["f:"+name]
+		}
+		var keys map[string]json.RawMessage
+		if len(raw) == 0 || json.Unmarshal(raw, &keys) != nil {
 			continue
 		}
-		for _, name := range path {
-			fields, _ = fields["f:"+name].(map[string]any)
-		}
-		for key := range fields {
+		for key := range keys {
 			if name, ok := strings.CutPrefix(key, "f:"); ok {
 				owned.Insert(name)
 			}

@@ -192,7 +192,9 @@ func BenchmarkNoopReconcile(b *testing.B) {
 		b.Fatal(err)
 	}
 	config := controllers.ClientLimits(e.cluster.RESTConfig())
-	informers, err := cache.New(config, cache.Options{Scheme: scheme, ByObject: controllers.CacheByObject()})
+	opts := controllers.CacheOptions()
+	opts.Scheme = scheme
+	informers, err := cache.New(config, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -319,6 +319,15 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 		Expect(warningsAbout("Ingress", "web")).To(BeEmpty())
 		Expect(warningsAbout("Ingress", "internal")).To(BeEmpty())
+		Eventually(func() ([]string, error) {
+			return missingMetrics(
+				"meshkeeper_ingresses_configured 3",
+				`meshkeeper_ingresses_skipped{reason="MultipleBackendServices"} 1`,
+				`meshkeeper_ingresses_skipped{reason="AnnotationConflict"} 1`,
+				`meshkeeper_reconcile_duration_seconds_count{controller="ingress"}`,
+				`meshkeeper_reconcile_duration_seconds_count{controller="ingressnginx"}`,
+			)
+		}, installTimeout, poll).Should(BeEmpty())
 	})
 
 	It("converges when a case no longer applies, and gives back its annotations when an Ingress leaves", func() {

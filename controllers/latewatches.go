@@ -1,0 +1,77 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+// lateWatches watches kinds whose CRDs meshkeeper installs itself (the Istio kinds): a watch set up at
+// start would keep the manager from starting on a cluster without them, so each kind is watched, by
+// its metadata only, from the first reconcile that finds it served.
+type lateWatches struct {
+	mapper     meta.RESTMapper
+	controller controller.Controller
+	kinds      []schema.GroupVersionKind
+	source     func(gvk schema.GroupVersionKind) source.Source
+	watching   sync.Map
+}
+
+func newLateWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.GroupVersionKind,
+	h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) *lateWatches {
+	return &lateWatches{
+		mapper:     mgr.GetRESTMapper(),
+		controller: c,
+		kinds:      kinds,
+		source: func(gvk schema.GroupVersionKind) source.Source {
+			obj := &metav1.PartialObjectMetadata{}
+			obj.SetGroupVersionKind(gvk)
+			return source.Kind(mgr.GetCache(), obj, h, policyObjectChanged)
+		},
+	}
+}
+
+// ensure tells whether every kind is served, and starts watching the ones not watched yet.
+func (w *lateWatches) ensure(ctx context.Context) bool {
+	for _, gvk := range w.kinds {
+		if _, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			if !meta.IsNoMatchError(err) {
+				ctrl.LoggerFrom(ctx).Error(err, "Looking up an Istio kind", "kind", gvk.Kind)
+			}
+			return false
+		}
+		if _, loaded := w.watching.LoadOrStore(gvk, true); loaded {
+			continue
+		}
+		if err := w.controller.Watch(w.source(gvk)); err != nil {
+			w.watching.Delete(gvk)
+			ctrl.LoggerFrom(ctx).Error(err, "Watching an Istio kind", "kind", gvk.Kind)
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,126 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// The Istio kinds meshkeeper generates, and the name of each: Istio applies a namespace's
+// PeerAuthentication and Sidecar named "default" without a selector to the whole namespace, and the
+// PeerAuthentication "default" of the root namespace to the whole mesh.
+var (
+	PeerAuthenticationKind = schema.GroupVersionKind{Group: "security.istio.io", Version: "v1", Kind: "PeerAuthentication"}
+	SidecarKind            = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Sidecar"}
+)
+
+// PolicyName is the name of every policy object meshkeeper generates.
+const PolicyName = "default"
+
+// EgressHostsAnnotation is the Namespace annotation through which a namespace's owner adds egress hosts
+// to its Sidecar: comma-separated "namespace/dnsName" entries.
+const EgressHostsAnnotation = "mesh.meshkeeper.io/egress-hosts"
+
+// PeerAuthentication is the namespace-wide PeerAuthentication "default" with the given mode. In the
+// control-plane (root) namespace it is the mesh-wide default.
+func PeerAuthentication(namespace string, mode meshv1alpha1.MTLSMode) *unstructured.Unstructured {
+	u := newObject(PeerAuthenticationKind, namespace)
+	u.Object["spec"] = map[string]any{"mtls": map[string]any{"mode": string(mode)}}
+	return u
+}
+
+// MTLSMode returns the mTLS mode in effect in a namespace: its override in spec.mtls.namespaces, else
+// the mesh-wide mode.
+func MTLSMode(spec *meshv1alpha1.ServiceMeshSpec, namespace string) meshv1alpha1.MTLSMode {
+	if mode, ok := spec.MTLS.Namespaces[namespace]; ok {
+		return mode
+	}
+	if spec.MTLS.Mode == "" {
+		return meshv1alpha1.MTLSPermissive
+	}
+	return spec.MTLS.Mode
+}
+
+// WantsPeerAuthentication tells whether a namespace gets a PeerAuthentication from meshkeeper: the
+// control-plane namespace (the mesh-wide default) and every namespace listed in spec.mtls.namespaces.
+func WantsPeerAuthentication(spec *meshv1alpha1.ServiceMeshSpec, namespace string) bool {
+	_, listed := spec.MTLS.Namespaces[namespace]
+	return namespace == spec.Namespace || listed
+}
+
+// Sidecar is the namespace-wide Sidecar "default" of an enrolled namespace: egress to its own
+// namespace, the control plane, spec.sidecarScoping.egressHosts and the namespace's own hosts, in that
+// order, without duplicates.
+func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHosts []string) *unstructured.Unstructured {
+	seen := sets.New[string]()
+	hosts := []any{}
+	for _, list := range [][]string{{"./*", spec.Namespace + "/*"}, spec.SidecarScoping.EgressHosts, namespaceHosts} {
+		for _, host := range list {
+			if !seen.Has(host) {
+				seen.Insert(host)
+				hosts = append(hosts, host)
+			}
+		}
+	}
+	mode := spec.SidecarScoping.OutboundTrafficPolicy
+	if mode == "" {
+		mode = meshv1alpha1.OutboundAllowAny
+	}
+	u := newObject(SidecarKind, namespace)
+	u.Object["spec"] = map[string]any{
+		"egress":                []any{map[string]any{"hosts": hosts}},
+		"outboundTrafficPolicy": map[string]any{"mode": string(mode)},
+	}
+	return u
+}
+
+// egressHost is an Istio Sidecar egress host, "namespace/dnsName", as spec.sidecarScoping.egressHosts
+// validates it: namespace is a name, "*", "." or "~"; dnsName is "*", a DNS name, or one with a
+// leading "*.".
+var egressHost = regexp.MustCompile(`^(\*|\.|~|[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(\*|(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*)$`)
+
+// EgressHosts parses a namespace's mesh.meshkeeper.io/egress-hosts annotation into its hosts and the
+// entries that are not "namespace/dnsName". Blanks around entries and empty entries are ignored.
+func EgressHosts(annotation string) (hosts, malformed []string) {
+	for _, entry := range strings.Split(annotation, ",") {
+		entry = strings.TrimSpace(entry)
+		switch {
+		case entry == "":
+		case len(entry) <= 320 && egressHost.MatchString(entry):
+			hosts = append(hosts, entry)
+		default:
+			malformed = append(malformed, fmt.Sprintf("%q", entry))
+		}
+	}
+	return hosts, malformed
+}
+
+func newObject(gvk schema.GroupVersionKind, namespace string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(gvk)
+	u.SetNamespace(namespace)
+	u.SetName(PolicyName)
+	return u
+}
