@@ -132,6 +132,10 @@ func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, en
 	}
 	withoutSidecar := map[string]int{}
 	version := cmp.Or(s.status.Version, s.mesh.Spec.Version)
+	since, err := r.meshConfigSince(ctx, s.mesh.Spec.Namespace)
+	if err != nil {
+		return nil, err
+	}
 	status := meshv1alpha1.ProxiesStatus{}
 	perNamespace := map[string]int{}
 	for i := range pods.Items {
@@ -139,7 +143,7 @@ func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, en
 		if !enrolled.Has(pod.Namespace) {
 			continue
 		}
-		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: s.status.Revision})
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: s.status.Revision, MeshConfigSince: since})
 		if state == policy.ProxyNotCounted {
 			continue
 		}
@@ -167,6 +171,26 @@ func (r *ServiceMeshReconciler) observeProxies(ctx context.Context, s *scope, en
 			"Restart their workloads, for example kubectl rollout restart deployment -n <namespace>",
 			status.WithoutSidecar+status.Outdated, status.WithoutSidecar, status.Outdated, worst(perNamespace)))
 	return withoutSidecar, nil
+}
+
+// meshConfigName is the ConfigMap of the mesh config the istiod chart renders.
+const meshConfigName = "istio"
+
+// meshConfigSince returns when meshkeeper last changed the mesh config: the time of its entry in the
+// managed fields of the istio ConfigMap, which the API server moves whenever a value meshkeeper owns
+// changes. Zero when there is no mesh config yet.
+func (r *ServiceMeshReconciler) meshConfigSince(ctx context.Context, namespace string) (metav1.Time, error) {
+	cm := &corev1.ConfigMap{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: meshConfigName}, cm, client.UnsafeDisableDeepCopy); err != nil {
+		return metav1.Time{}, client.IgnoreNotFound(err)
+	}
+	for _, entry := range cm.ManagedFields {
+		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
+			entry.Subresource == "" && entry.Time != nil {
+			return *entry.Time, nil
+		}
+	}
+	return metav1.Time{}, nil
 }
 
 // worst names up to five namespaces with the most pods needing a restart, with their counts.

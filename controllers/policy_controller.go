@@ -86,7 +86,8 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	if !r.policyWatches.ensure(ctx) {
-		// The Istio CRDs come with the control plane; the ServiceMesh's watch brings the namespace back.
+		// The Istio CRDs come with the control plane: their watch brings the namespace back, and this
+		// retry covers discovery lagging behind a CRD that was just established.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
 	desired, malformed, err := desiredPolicies(mesh, ns)
@@ -239,9 +240,17 @@ func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
+	// The CRDs of the policy kinds, by metadata: when istio-base installs them, every namespace's
+	// policies can be written.
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	policyCRD := predicate.NewPredicateFuncs(func(obj client.Object) bool {
+		return obj.GetName() == "peerauthentications.security.istio.io" || obj.GetName() == "sidecars.networking.istio.io"
+	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
 		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(specOrDeletionChanged)).
+		Watches(crd, allNamespaces, builder.WithPredicates(policyCRD)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("policy").
 		Build(r)

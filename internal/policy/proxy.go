@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const (
@@ -44,8 +45,8 @@ const (
 	// ProxyMissing: the pod was created without a sidecar, before its namespace was enrolled; a restart
 	// gives it one.
 	ProxyMissing ProxyState = "WithoutSidecar"
-	// ProxyOutdated: the pod's sidecar was injected by another revision or runs another Istio version; a
-	// restart brings it to the current one.
+	// ProxyOutdated: the pod's sidecar was injected by another revision, runs another Istio version, or
+	// was injected before the current mesh config; a restart brings it to the current one.
 	ProxyOutdated ProxyState = "Outdated"
 )
 
@@ -57,6 +58,10 @@ type ProxyInput struct {
 	Pod *corev1.Pod
 	// Version is the Istio version the control plane runs; Revision its revision ("default").
 	Version, Revision string
+	// MeshConfigSince is when the mesh config (the istio ConfigMap) last changed. The injector writes
+	// the proxy defaults of the mesh config (proxyMetadata such as ISTIO_DELTA_XDS) into the sidecar when
+	// the pod is created, so a pod created before then runs with the previous ones. Zero: unknown.
+	MeshConfigSince metav1.Time
 }
 
 // Proxy classifies a pod of an enrolled namespace by what its sidecar needs.
@@ -84,6 +89,9 @@ func Proxy(in ProxyInput) ProxyState {
 		if version := imageVersion(proxy.Image); version != "" && version != in.Version {
 			return ProxyOutdated
 		}
+	}
+	if !in.MeshConfigSince.IsZero() && pod.CreationTimestamp.Before(&in.MeshConfigSince) {
+		return ProxyOutdated
 	}
 	return ProxyCurrent
 }

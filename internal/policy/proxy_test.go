@@ -19,6 +19,7 @@ package policy
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -32,9 +33,10 @@ const injectedStatus = `{"initContainers":["istio-init"],"containers":["istio-pr
 
 func appPod(mutate ...func(*corev1.Pod)) *corev1.Pod {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", Labels: map[string]string{"app": "shop"}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shop", Image: "registry.example.com/shop:4.2"}}},
-		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", Labels: map[string]string{"app": "shop"},
+			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC))},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "shop", Image: "registry.example.com/shop:4.2"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
 	for _, m := range mutate {
 		m(pod)
@@ -56,6 +58,9 @@ func injected(revision, image string) func(*corev1.Pod) {
 func fmtStatus(revision string) string {
 	return fmt.Sprintf(injectedStatus, revision)
 }
+
+// meshConfigSince is when the mesh config last changed in TestProxy; appPod's pods are created after.
+var meshConfigSince = metav1.NewTime(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 
 func TestProxy(t *testing.T) {
 	const current = "docker.io/istio/proxyv2:1.31.1"
@@ -91,10 +96,19 @@ func TestProxy(t *testing.T) {
 		"hostNetwork pod":                   {appPod(func(p *corev1.Pod) { p.Spec.HostNetwork = true }), ProxyNotCounted},
 		"pod being deleted":                 {appPod(func(p *corev1.Pod) { now := metav1.Now(); p.DeletionTimestamp = &now }), ProxyNotCounted},
 		"inject label true, no sidecar yet": {appPod(func(p *corev1.Pod) { p.Labels[SidecarInject] = "true" }), ProxyMissing},
+		"injected before the current mesh config": {appPod(injected("default", current), func(p *corev1.Pod) {
+			p.CreationTimestamp = metav1.NewTime(meshConfigSince.Add(-time.Minute))
+		}), ProxyOutdated},
+		"injected in the second the mesh config changed": {appPod(injected("default", current), func(p *corev1.Pod) {
+			p.CreationTimestamp = meshConfigSince
+		}), ProxyCurrent},
+		"no sidecar, created before the mesh config": {appPod(func(p *corev1.Pod) {
+			p.CreationTimestamp = metav1.NewTime(meshConfigSince.Add(-time.Minute))
+		}), ProxyMissing},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			in := ProxyInput{Pod: tc.pod, Version: "1.31.1", Revision: "default"}
+			in := ProxyInput{Pod: tc.pod, Version: "1.31.1", Revision: "default", MeshConfigSince: meshConfigSince}
 			if got := Proxy(in); got != tc.want {
 				t.Errorf("Proxy = %s, want %s", got, tc.want)
 			}
@@ -114,7 +128,7 @@ func TestProxyFieldsDropsTheRest(t *testing.T) {
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 	})
 	want := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop",
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", CreationTimestamp: pod.CreationTimestamp,
 			Annotations: map[string]string{AnnotationSidecarStatus: pod.Annotations[AnnotationSidecarStatus]}},
 		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.1"}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},

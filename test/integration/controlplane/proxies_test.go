@@ -18,6 +18,7 @@ package controlplane
 
 import (
 	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -55,7 +56,6 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 		createNamespace("px-shop", nil, nil)
 		createNamespace("px-pay", nil, nil)
 		createNamespace("px-other", nil, nil)
-		createPod("px-shop", "injected", "default", current, nil)
 		stale = append(stale,
 			createPod("px-shop", "before-enrollment", "", "", nil),
 			createPod("px-shop", "old-proxy", "default", "docker.io/istio/proxyv2:1.30.2", nil),
@@ -64,6 +64,12 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 		createPod("px-shop", "opted-out", "", "", map[string]string{"sidecar.istio.io/inject": "false"})
 		createPod("px-other", "outside", "", "", nil)
 		createMesh("  namespace: px-system\n  version: 1.31.1\n  injection:\n    namespaces: [px-shop, px-pay]\n")
+		// Injected by meshkeeper's control plane: created once its mesh config exists.
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: "px-system", Name: "istio"}, &corev1.ConfigMap{})
+		}, installTimeout, poll).Should(Succeed())
+		time.Sleep(time.Second) // creation times have a resolution of a second
+		createPod("px-shop", "injected", "default", current, nil)
 	})
 	AfterAll(deleteMesh)
 
@@ -100,5 +106,15 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 		Eventually(func() ([]string, error) {
 			return missingMetrics(`meshkeeper_proxies{state="current"} 2`, `meshkeeper_proxies{state="outdated"} 0`)
 		}, installTimeout, poll).Should(BeEmpty())
+	})
+
+	It("counts the proxies injected before the mesh config changed", func() {
+		time.Sleep(time.Second) // so the change is a second after the pods' creation
+		patchSpec(`{"proxy": {"deltaXDS": false}}`)
+		Eventually(func() meshv1alpha1.ProxiesStatus { return getMesh().Status.Proxies }, installTimeout, poll).
+			Should(Equal(meshv1alpha1.ProxiesStatus{Total: 2, Outdated: 2}))
+		createPod("px-shop", "after-change", "default", current, nil)
+		Eventually(func() meshv1alpha1.ProxiesStatus { return getMesh().Status.Proxies }, installTimeout, poll).
+			Should(Equal(meshv1alpha1.ProxiesStatus{Total: 3, Outdated: 2}))
 	})
 })
