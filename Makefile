@@ -65,9 +65,11 @@ test: manifests generate lint envtest ## Run every test tier (unit and envtest).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./... -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
 .PHONY: bench
-bench: manifests envtest ## Run the benchmarks on the simulated cluster (results: docs/performance.md).
+bench: manifests envtest ## Run the benchmarks: simulated cluster, scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 30m -v
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/istiod/ -run '^$$' -bench SidecarScoping -benchtime 1x -timeout 30m -v
 
 .PHONY: test-update-golden
 test-update-golden: ## Rewrite the golden files of the rendered charts from the current output.

@@ -76,6 +76,7 @@ func customValues() map[string]any {
 		},
 		"imagePullSecrets": []any{map[string]any{"name": "regcred"}},
 		"logLevel":         "debug",
+		"goMemLimit":       "100MiB",
 		"leaderElection":   map[string]any{"enabled": false},
 		"resources": map[string]any{
 			"requests": map[string]any{"cpu": "250m", "memory": "256Mi"},
@@ -261,6 +262,9 @@ func TestDefaultValues(t *testing.T) {
 	if manager.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("imagePullPolicy %q", manager.ImagePullPolicy)
 	}
+	if len(manager.Env) != 0 {
+		t.Errorf("env %v: want none by default (Go's own memory settings)", manager.Env)
+	}
 	for _, arg := range []string{"--leader-elect", "--zap-log-level=info"} {
 		if !slices.Contains(manager.Args, arg) {
 			t.Errorf("args %v lack %s", manager.Args, arg)
@@ -308,6 +312,9 @@ func TestCustomValues(t *testing.T) {
 	}
 	if slices.Contains(manager.Args, "--leader-elect") || !slices.Contains(manager.Args, "--zap-log-level=debug") {
 		t.Errorf("args %v: want no --leader-elect and --zap-log-level=debug", manager.Args)
+	}
+	if !slices.Equal(manager.Env, []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "100MiB"}}) {
+		t.Errorf("env %v: want GOMEMLIMIT=100MiB", manager.Env)
 	}
 	if deploy.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("strategy %q: without leader election the old manager must stop before the new one starts",
@@ -418,6 +425,7 @@ func TestValuesRejected(t *testing.T) {
 	}{
 		"unknown log level":  {map[string]any{"logLevel": "verbose"}, "logLevel"},
 		"zero verbosity":     {map[string]any{"logLevel": 0}, "logLevel"},
+		"memory limit unit":  {map[string]any{"goMemLimit": "100Mi"}, "goMemLimit"},
 		"misspelt value":     {map[string]any{"loglevel": "debug"}, "loglevel"},
 		"unknown pullPolicy": {map[string]any{"image": map[string]any{"repository": "r", "pullPolicy": "Sometimes"}}, "pullPolicy"},
 		"replicas without a leader": {map[string]any{"replicaCount": 2, "leaderElection": map[string]any{"enabled": false}},

@@ -39,7 +39,7 @@ import (
 )
 
 // patchMesh merge-patches the ServiceMesh's spec, and restores what the patch changed when the test ends.
-func patchMesh(t *testing.T, spec, restore string) {
+func patchMesh(t testing.TB, spec, restore string) {
 	t.Helper()
 	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName}}
 	if err := k8sClient.Patch(context.Background(), mesh, client.RawPatch(types.MergePatchType, []byte(`{"spec":`+spec+`}`))); err != nil {
@@ -53,7 +53,7 @@ func patchMesh(t *testing.T, spec, restore string) {
 }
 
 // ensureNamespace creates a namespace with services svc-0 … svc-(n-1) unless it exists.
-func ensureNamespace(ctx context.Context, t *testing.T, name string, services int, annotations map[string]string) {
+func ensureNamespace(ctx context.Context, t testing.TB, name string, services int, annotations map[string]string) {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations}}
 	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -67,7 +67,7 @@ func ensureNamespace(ctx context.Context, t *testing.T, name string, services in
 }
 
 // meshPolicy waits for meshkeeper's policy object of a kind in a namespace and returns it.
-func meshPolicy(ctx context.Context, t *testing.T, gvk string, namespace string, ready func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+func meshPolicy(ctx context.Context, t testing.TB, gvk string, namespace string, ready func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	kind := render.SidecarKind

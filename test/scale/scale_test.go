@@ -1,0 +1,630 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package scale measures meshkeeper at cluster scale on envtest: the real manager binary, as a process
+// of its own so its memory is its own, against a real API server holding 1,000 namespaces, 5,000
+// Ingresses and Services and 10,000 pods. Run with `make bench`; results are in docs/performance.md.
+package scale
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// The cluster the benchmark builds. Every skipEvery-th Ingress sends to two Services, which
+// meshkeeper must report and leave alone.
+const (
+	ingressesPerNS       = 5
+	podsPerNS            = 10
+	skipEvery            = 50
+	upstreamVhost        = "nginx.ingress.kubernetes.io/upstream-vhost"
+	proxyImage           = "docker.io/istio/proxyv2:1.31.1"
+	convergeTimeout      = 10 * time.Minute
+	steadyStateWindow    = 15 * time.Second
+	injectedStatusFormat = `{"initContainers":["istio-init"],"containers":["istio-proxy"],"revision":"default"}`
+)
+
+// namespaces is 1,000 unless SCALE_NAMESPACES says otherwise (a small run shows the manager's baseline).
+var (
+	namespaces     = envInt("SCALE_NAMESPACES", 1000)
+	totalIngresses = namespaces * ingressesPerNS
+	configurable   = totalIngresses - (totalIngresses+skipEvery-1)/skipEvery
+)
+
+func envInt(name string, fallback int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return fallback
+}
+
+// BenchmarkScale measures, for one ServiceMesh applied to the populated cluster: the time until every
+// namespace is enrolled and every configurable Ingress annotated, the time until the status counts
+// them all, the API writes meshkeeper made by resource, the writes of the steady state that follows,
+// and the manager's peak resident memory and heap.
+func BenchmarkScale(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("one run is the measurement; use -benchtime 1x")
+	}
+	env, err := testenv.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// envtest's default Service range (a /24) holds 254 ClusterIPs; the cluster has 5,000 Services.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
+	cfg, err := env.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = env.Stop() })
+	scheme, err := testenv.Scheme()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 2000, 4000
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+
+	start := time.Now()
+	populate(ctx, b, c)
+	b.Logf("populated the cluster in %s", time.Since(start).Round(time.Second))
+
+	m := startManager(ctx, b, env)
+	apiserver := kubernetes.NewForConfigOrDie(cfg).RESTClient()
+	before := apiWrites(ctx, b, apiserver)
+
+	b.ResetTimer()
+	applied := time.Now()
+	applyMesh(ctx, b, c)
+	var converged, counted time.Duration
+	peak := memory{}
+	deadline := applied.Add(convergeTimeout)
+	for converged == 0 || counted == 0 {
+		if time.Now().After(deadline) {
+			b.Fatalf("not converged after %s: %s\nmeshkeeper's log:\n%s", convergeTimeout, progress(ctx, b, c), m.tail())
+		}
+		time.Sleep(time.Second)
+		peak = peak.max(m.memory(b))
+		if converged == 0 && annotated(ctx, b, c) == configurable && enrolled(ctx, b, c) == namespaces {
+			converged = time.Since(applied)
+		}
+		if counted == 0 && statusCounted(ctx, b, c) {
+			counted = time.Since(applied)
+		}
+	}
+	b.StopTimer()
+	converging := apiWrites(ctx, b, apiserver)
+	time.Sleep(steadyStateWindow)
+	peak = peak.max(m.memory(b))
+	steady := apiWrites(ctx, b, apiserver)
+	rss := m.peakRSS(b)
+	b.Logf("manager's memory at the end: %s", m.procStatus(b, "VmRSS", "RssAnon", "RssFile"))
+
+	writes := converging.minus(before)
+	idle := steady.minus(converging)
+	ingressWrites, namespaceWrites := writes.of("ingresses"), writes.of("namespaces")
+	b.Logf("enrolled and annotated %s after the apply; status counted everything after %s", converged.Round(100*time.Millisecond), counted.Round(100*time.Millisecond))
+	b.Logf("manager: peak RSS %.0f MiB (VmHWM), peak heap in use %.0f MiB", float64(rss)/(1<<20), peak.heap/(1<<20))
+	b.Logf("writes while converging, by resource and verb: %s", writes)
+	b.Logf("writes in the %s of steady state after: %s", steadyStateWindow, idle)
+	b.ReportMetric(converged.Seconds(), "s-to-annotated")
+	b.ReportMetric(counted.Seconds(), "s-to-status")
+	b.ReportMetric(float64(ingressWrites)/float64(configurable), "writes/ingress")
+	b.ReportMetric(float64(namespaceWrites)/float64(namespaces), "writes/namespace")
+	b.ReportMetric(float64(rss)/(1<<20), "MiB-peak-RSS")
+	b.ReportMetric(peak.heap/(1<<20), "MiB-peak-heap")
+	b.ReportMetric(float64(idle.total()), "steady-writes")
+	if dir := os.Getenv("SCALE_PROFILE_DIR"); dir != "" {
+		m.saveHeapProfile(b, dir)
+	}
+
+	// The control-plane namespace is created; every other namespace write is an enrollment.
+	if ingressWrites > configurable || namespaceWrites > namespaces+1 {
+		b.Errorf("more than one write per object: %d Ingress writes for %d Ingresses, %d Namespace writes for %d namespaces",
+			ingressWrites, configurable, namespaceWrites, namespaces)
+	}
+	for _, resource := range []string{"ingresses", "namespaces", "deployments", "servicemeshes", "servicemeshes/status"} {
+		if n := idle.of(resource); n > 0 {
+			b.Errorf("steady state wrote %d times to %s", n, resource)
+		}
+	}
+}
+
+// populate creates the namespaces, Services, Ingresses, pods and the ingress-nginx controller.
+func populate(ctx context.Context, b *testing.B, c client.Client) {
+	b.Helper()
+	create := parallel(ctx, b, c, 16)
+	create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"}})
+	create(&networkingv1.IngressClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "nginx", Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
+		Spec:       networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"},
+	})
+	labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
+	create(&appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ingress-nginx", Name: "ingress-nginx-controller"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: podSpec(false)},
+		},
+	})
+	for i := range namespaces {
+		create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName(i), Labels: map[string]string{"mesh": "on", "team": nsName(i)}}})
+	}
+	create(nil) // wait for the namespaces
+	for i := range namespaces {
+		ns := nsName(i)
+		for j := range ingressesPerNS {
+			create(&corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("svc-%d", j)},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}, Selector: map[string]string{"app": fmt.Sprintf("svc-%d", j)}},
+			})
+			paths := []networkingv1.HTTPIngressPath{path("/", fmt.Sprintf("svc-%d", j)), path("/static", fmt.Sprintf("svc-%d", j))}
+			if (i*ingressesPerNS+j)%skipEvery == 0 {
+				paths = append(paths, path("/api", fmt.Sprintf("svc-%d", (j+1)%ingressesPerNS)))
+			}
+			create(&networkingv1.Ingress{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("web-%d", j), Annotations: map[string]string{"owner": ns}},
+				Spec: networkingv1.IngressSpec{
+					IngressClassName: ptr.To("nginx"),
+					TLS:              []networkingv1.IngressTLS{{Hosts: []string{fmt.Sprintf("web-%d.%s.example.com", j, ns)}, SecretName: "tls"}},
+					Rules: []networkingv1.IngressRule{{Host: fmt.Sprintf("web-%d.%s.example.com", j, ns),
+						IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}}},
+				},
+			})
+		}
+		for k := range podsPerNS {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("app-%d", k),
+				Labels: map[string]string{"app": "svc-0"}}, Spec: podSpec(k%2 == 0)}
+			if k%2 == 0 {
+				pod.Annotations = map[string]string{"sidecar.istio.io/status": injectedStatusFormat}
+			}
+			create(pod)
+		}
+	}
+	create(nil)
+}
+
+func nsName(i int) string { return fmt.Sprintf("scale-%04d", i) }
+
+func path(p, service string) networkingv1.HTTPIngressPath {
+	prefix := networkingv1.PathTypePrefix
+	return networkingv1.HTTPIngressPath{Path: p, PathType: &prefix, Backend: networkingv1.IngressBackend{
+		Service: &networkingv1.IngressServiceBackend{Name: service, Port: networkingv1.ServiceBackendPort{Number: 80}}}}
+}
+
+// podSpec is a realistic pod: an application container with probes, resources and env, and with
+// injected the init container and sidecar istiod would add.
+func podSpec(injected bool) corev1.PodSpec {
+	spec := corev1.PodSpec{Containers: []corev1.Container{{
+		Name: "app", Image: "registry.example.com/shop/web:4.2.1",
+		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		Env:   []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "info"}, {Name: "DB_HOST", Value: "db.shop.svc"}},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+			HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intOrString("http")}}},
+	}}}
+	if injected {
+		spec.InitContainers = []corev1.Container{{Name: "istio-init", Image: proxyImage,
+			Args: []string{"istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT", "-i", "*", "-x", "", "-b", "*", "-d", "15090,15021,15020"}}}
+		spec.Containers = append(spec.Containers, corev1.Container{Name: "istio-proxy", Image: proxyImage,
+			Args: []string{"proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local", "--proxyLogLevel=warning"},
+			Env: []corev1.EnvVar{{Name: "PILOT_CERT_PROVIDER", Value: "istiod"}, {Name: "CA_ADDR", Value: "istiod.istio-system.svc:15012"},
+				{Name: "ISTIO_META_DNS_CAPTURE", Value: "true"}, {Name: "ISTIO_DELTA_XDS", Value: "true"}},
+			Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}})
+	}
+	return spec
+}
+
+// parallel returns a create function that sends objects to workers; create(nil) waits until every
+// object sent so far is created.
+func parallel(ctx context.Context, b *testing.B, c client.Client, workers int) func(client.Object) {
+	b.Helper()
+	work := make(chan client.Object, 1024)
+	var pending sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	for range workers {
+		go func() {
+			for obj := range work {
+				if err := c.Create(ctx, obj); err != nil {
+					once.Do(func() { firstErr = err })
+				}
+				pending.Done()
+			}
+		}()
+	}
+	b.Cleanup(func() { close(work) })
+	return func(obj client.Object) {
+		if obj == nil {
+			pending.Wait()
+			if firstErr != nil {
+				b.Fatal(firstErr)
+			}
+			return
+		}
+		pending.Add(1)
+		work <- obj
+	}
+}
+
+// applyMesh creates the ServiceMesh that enrolls every namespace labelled mesh=on and puts
+// ingress-nginx into the mesh.
+func applyMesh(ctx context.Context, b *testing.B, c client.Client) {
+	b.Helper()
+	u := &unstructured.Unstructured{}
+	manifest := `apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata:
+  name: default
+spec:
+  injection:
+    namespaceSelector:
+      matchLabels:
+        mesh: "on"
+  ingressNginx:
+    enabled: true
+`
+	if err := yaml.Unmarshal([]byte(manifest), &u.Object); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Create(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// annotated counts the Ingresses carrying meshkeeper's upstream-vhost.
+func annotated(ctx context.Context, b *testing.B, c client.Client) int {
+	b.Helper()
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("IngressList"))
+	if err := c.List(ctx, list); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, item := range list.Items {
+		if item.Annotations[upstreamVhost] != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// enrolled counts the namespaces carrying the injection label.
+func enrolled(ctx context.Context, b *testing.B, c client.Client) int {
+	b.Helper()
+	list := &corev1.NamespaceList{}
+	if err := c.List(ctx, list, client.MatchingLabels{"istio-injection": "enabled"}); err != nil {
+		b.Fatal(err)
+	}
+	return len(list.Items)
+}
+
+// statusCounted tells whether the ServiceMesh's status counts the whole data plane and its policies are applied.
+func statusCounted(ctx context.Context, b *testing.B, c client.Client) bool {
+	b.Helper()
+	mesh := &meshv1alpha1.ServiceMesh{}
+	if err := c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+		b.Fatal(err)
+	}
+	s := mesh.Status
+	return meta.IsStatusConditionTrue(s.Conditions, meshv1alpha1.ConditionPoliciesApplied) && int(s.Namespaces.Enrolled) == namespaces && int(s.Ingresses.Configured) == configurable &&
+		int(s.Ingresses.Skipped) == totalIngresses-configurable &&
+		// Half the pods have no sidecar; the other half were injected before meshkeeper's mesh config existed.
+		s.Proxies == meshv1alpha1.ProxiesStatus{Total: int32(namespaces * podsPerNS),
+			WithoutSidecar: int32(namespaces * podsPerNS / 2), Outdated: int32(namespaces * podsPerNS / 2)}
+}
+
+func progress(ctx context.Context, b *testing.B, c client.Client) string {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	_ = c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)
+	return fmt.Sprintf("%d of %d Ingresses annotated, %d of %d namespaces enrolled, status %+v",
+		annotated(ctx, b, c), configurable, enrolled(ctx, b, c), namespaces, mesh.Status)
+}
+
+// writes counts API writes by "resource verb".
+type writes map[string]int
+
+// of sums the writes of every verb to a resource.
+func (w writes) of(resource string) int {
+	n := 0
+	for key, v := range w {
+		if strings.HasPrefix(key, resource+" ") {
+			n += v
+		}
+	}
+	return n
+}
+
+func (w writes) minus(before writes) writes {
+	out := writes{}
+	for resource, n := range w {
+		if d := n - before[resource]; d > 0 {
+			out[resource] = d
+		}
+	}
+	return out
+}
+
+func (w writes) total() int {
+	n := 0
+	for _, v := range w {
+		n += v
+	}
+	return n
+}
+
+func (w writes) String() string {
+	keys := make([]string, 0, len(w))
+	for k := range w {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, w[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+var requestLine = regexp.MustCompile(`^apiserver_request_total\{(.*)\} (\d+)$`)
+
+// apiWrites reads the API server's own count of write requests, by resource (and subresource).
+func apiWrites(ctx context.Context, b *testing.B, apiserver rest.Interface) writes {
+	b.Helper()
+	body, err := apiserver.Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := writes{}
+	scanner := bufio.NewScanner(strings.NewReader(string(body)))
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		match := requestLine.FindStringSubmatch(scanner.Text())
+		if match == nil {
+			continue
+		}
+		labels := map[string]string{}
+		for _, pair := range strings.Split(match[1], ",") {
+			if k, v, ok := strings.Cut(pair, "="); ok {
+				labels[k] = strings.Trim(v, `"`)
+			}
+		}
+		switch labels["verb"] {
+		case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
+		default:
+			continue
+		}
+		if labels["dry_run"] != "" {
+			continue
+		}
+		resource := labels["resource"]
+		if labels["subresource"] != "" {
+			resource += "/" + labels["subresource"]
+		}
+		n, _ := strconv.Atoi(match[2])
+		out[resource+" "+labels["verb"]] += n
+	}
+	return out
+}
+
+// manager is the meshkeeper binary running against envtest.
+type manager struct {
+	cmd                  *exec.Cmd
+	log                  string
+	metricsURL, pprofURL string
+}
+
+// freeAddr returns a free loopback address.
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer listener.Close()
+	return listener.Addr().String()
+}
+
+// saveHeapProfile writes the manager's heap profile (in use and allocated since start) into dir.
+func (m *manager) saveHeapProfile(b *testing.B, dir string) {
+	b.Helper()
+	resp, err := http.Get(m.pprofURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meshkeeper.heap.pprof"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// controllers are the controllers the manager starts; each logs "Starting workers" once its caches
+// are synced.
+var controllers = []string{"servicemesh", "namespace", "ingress", "ingressnginx"}
+
+// startManager builds meshkeeper's binary, runs it against env, and returns once every controller has
+// synced its caches and started its workers.
+func startManager(ctx context.Context, b *testing.B, env *envtest.Environment) *manager {
+	b.Helper()
+	dir := b.TempDir()
+	binary := filepath.Join(dir, "meshkeeper")
+	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building meshkeeper: %v\n%s", err, out)
+	}
+	kubeconfig, err := testenv.WriteKubeconfig(env, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	metricsAddr := freeAddr(b)
+	m := &manager{log: filepath.Join(dir, "meshkeeper.log"), metricsURL: "http://" + metricsAddr + "/metrics"}
+	logFile, err := os.Create(m.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.pprofURL = "http://" + freeAddr(b) + "/debug/pprof/heap"
+	m.cmd = exec.CommandContext(ctx, binary, "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0", "--pprof-bind-address="+strings.TrimSuffix(strings.TrimPrefix(m.pprofURL, "http://"), "/debug/pprof/heap"))
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
+	if err := m.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = m.cmd.Process.Kill()
+		_ = m.cmd.Wait()
+		logFile.Close()
+	})
+	deadline := time.Now().Add(5 * time.Minute)
+	for !m.started() {
+		if time.Now().After(deadline) || m.cmd.ProcessState != nil {
+			b.Fatalf("meshkeeper did not start its controllers:\n%s", m.tail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return m
+}
+
+// started tells whether every controller has started its workers.
+func (m *manager) started() bool {
+	log, err := os.ReadFile(m.log)
+	if err != nil {
+		return false
+	}
+	for _, name := range controllers {
+		if !regexp.MustCompile(`"Starting workers".*"controller":"` + name + `"`).Match(log) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *manager) tail() string {
+	log, _ := os.ReadFile(m.log)
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
+}
+
+// memory is the manager's memory as its own metrics report it.
+type memory struct{ rss, heap float64 }
+
+func (a memory) max(b memory) memory {
+	return memory{rss: max(a.rss, b.rss), heap: max(a.heap, b.heap)}
+}
+
+var gaugeLine = regexp.MustCompile(`^(process_resident_memory_bytes|go_memstats_heap_inuse_bytes) (\S+)$`)
+
+func (m *manager) memory(b *testing.B) memory {
+	b.Helper()
+	resp, err := http.Get(m.metricsURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := memory{}
+	scanner := bufio.NewScanner(resp.Body)
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		if match := gaugeLine.FindStringSubmatch(scanner.Text()); match != nil {
+			v, _ := strconv.ParseFloat(match[2], 64)
+			if match[1] == "process_resident_memory_bytes" {
+				out.rss = v
+			} else {
+				out.heap = v
+			}
+		}
+	}
+	return out
+}
+
+// procStatus returns the named lines of the manager's /proc status.
+func (m *manager) procStatus(b *testing.B, names ...string) string {
+	b.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(status), "\n") {
+		for _, name := range names {
+			if rest, ok := strings.CutPrefix(line, name+":"); ok {
+				out = append(out, name+" "+strings.Join(strings.Fields(rest), " "))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// peakRSS is the manager process's peak resident set size (VmHWM), as the kernel counts it.
+func (m *manager) peakRSS(b *testing.B) int64 {
+	b.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in the manager's /proc status")
+	return 0
+}
+
+func intOrString(name string) intstr.IntOrString { return intstr.FromString(name) }
