@@ -1,8 +1,9 @@
 -- Health of a meshkeeper ServiceMesh (mesh.meshkeeper.io/v1alpha1).
 --
 -- What meshkeeper writes (docs/control-plane.md and docs/argocd.md of meshkeeper):
--- * the Ready condition summarises every other condition: True only when all of them are True,
---   otherwise False with the reason and message of the first that is not;
+-- * the Ready condition summarises every other condition but DataPlaneUpToDate (pods only their owners
+--   can restart): True only when all of them are True, otherwise False with the reason and message of
+--   the first that is not;
 -- * every condition records, in its observedGeneration, the generation it was computed for;
 -- * status.observedGeneration moves only once a generation is fully handled: on success, or on a
 --   failure that retrying cannot fix (ChartNotFound, InvalidSpec). A failure that is retried
@@ -21,6 +22,7 @@ local transientReasons = {
   RollingOut = true,
   DeploymentMissing = true,
   NamespaceTerminating = true,
+  IstioCRDsMissing = true,
 }
 
 local function number(value)
