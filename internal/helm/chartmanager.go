@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,19 @@ const (
 	ActionRecovered Action = "Recovered"
 	ActionRepaired  Action = "Repaired"
 )
+
+// verb names the action in progress, for error messages: "installing release …".
+func (a Action) verb() string {
+	switch a {
+	case ActionInstalled:
+		return "installing"
+	case ActionUpgraded:
+		return "upgrading"
+	case ActionRecovered:
+		return "recovering"
+	}
+	return strings.ToLower(string(a))
+}
 
 // Result reports what Ensure found and did.
 type Result struct {
@@ -179,8 +193,8 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 	}
 	if err != nil {
 		m.forgetDiscovery(desired.Namespace)
-		return result, fmt.Errorf("%s of release %s/%s (state %s): %w",
-			result.Action, desired.Namespace, desired.Name, state, err)
+		return result, fmt.Errorf("%s release %s/%s (state %s): %w",
+			result.Action.verb(), desired.Namespace, desired.Name, state, err)
 	}
 	return result, nil
 }
