@@ -63,25 +63,14 @@ func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, o
 // with another value is a conflict error (ownership is not forced). The apply names obj's UID, so it
 // never creates an object that is gone. Nil maps leave that field alone; empty ones give it all up.
 func Metadata(ctx context.Context, c client.Client, obj client.Object, labels, annotations map[string]string) error {
-	gvk, err := c.GroupVersionKindFor(obj)
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	u.SetName(obj.GetName())
-	u.SetNamespace(obj.GetNamespace())
-	u.SetUID(obj.GetUID())
-	if labels != nil {
-		u.SetLabels(labels)
-	}
-	if annotations != nil {
-		u.SetAnnotations(annotations)
-	}
-	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
-		return fmt.Errorf("applying meshkeeper's metadata of %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
-	}
-	return nil
+	return applyAs(ctx, c, obj, "metadata", func(u *unstructured.Unstructured) {
+		if labels != nil {
+			u.SetLabels(labels)
+		}
+		if annotations != nil {
+			u.SetAnnotations(annotations)
+		}
+	})
 }
 
 // PodTemplateMetadata applies exactly these labels and annotations of a workload's pod template
@@ -89,27 +78,36 @@ func Metadata(ctx context.Context, c client.Client, obj client.Object, labels, a
 // what meshkeeper applied before and is not in them is removed, others' keys are left alone, and the
 // apply names obj's UID. Empty maps give up everything meshkeeper set there.
 func PodTemplateMetadata(ctx context.Context, c client.Client, obj client.Object, labels, annotations map[string]string) error {
+	return applyAs(ctx, c, obj, "pod template metadata", func(u *unstructured.Unstructured) {
+		template := map[string]any{}
+		if len(labels) > 0 {
+			template["labels"] = toAny(labels)
+		}
+		if len(annotations) > 0 {
+			template["annotations"] = toAny(annotations)
+		}
+		if len(template) > 0 {
+			u.Object["spec"] = map[string]any{"template": map[string]any{"metadata": template}}
+		}
+	})
+}
+
+// applyAs applies, as meshkeeper's whole set on obj, what fill puts into an object that names only
+// obj's kind, name, namespace and UID (so the apply never creates an object that is gone). Ownership is
+// not forced: a field another manager owns with another value is a conflict error.
+func applyAs(ctx context.Context, c client.Client, obj client.Object, what string, fill func(*unstructured.Unstructured)) error {
 	gvk, err := c.GroupVersionKindFor(obj)
 	if err != nil {
 		return err
 	}
-	u := &unstructured.Unstructured{}
+	u := &unstructured.Unstructured{Object: map[string]any{}}
 	u.SetGroupVersionKind(gvk)
 	u.SetName(obj.GetName())
 	u.SetNamespace(obj.GetNamespace())
 	u.SetUID(obj.GetUID())
-	template := map[string]any{}
-	if len(labels) > 0 {
-		template["labels"] = toAny(labels)
-	}
-	if len(annotations) > 0 {
-		template["annotations"] = toAny(annotations)
-	}
-	if len(template) > 0 {
-		u.Object["spec"] = map[string]any{"template": map[string]any{"metadata": template}}
-	}
+	fill(u)
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
-		return fmt.Errorf("applying meshkeeper's pod template metadata of %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+		return fmt.Errorf("applying meshkeeper's %s of %s %s: %w", what, gvk.Kind, client.ObjectKeyFromObject(obj), err)
 	}
 	return nil
 }

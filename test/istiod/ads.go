@@ -229,18 +229,7 @@ func Dial(ctx context.Context, addr string, proxy Proxy, mode Mode) (*ADS, error
 			if ack != nil {
 				req.VersionInfo, req.ResponseNonce = ack.version, ack.nonce
 			}
-			if !a.nodeSent {
-				node, err := a.Proxy.Node()
-				if err != nil {
-					return err
-				}
-				req.Node = node
-			}
-			if err := stream.Send(req); err != nil {
-				return err
-			}
-			a.nodeSent = true
-			return nil
+			return a.withNode(func(node *corev3.Node) { req.Node = node }, func() error { return stream.Send(req) })
 		}
 		go a.receive(func() error {
 			resp, err := stream.Recv()
@@ -266,18 +255,7 @@ func Dial(ctx context.Context, addr string, proxy Proxy, mode Mode) (*ADS, error
 					req.ResourceNamesSubscribe = []string{"*"}
 				}
 			}
-			if !a.nodeSent {
-				node, err := a.Proxy.Node()
-				if err != nil {
-					return err
-				}
-				req.Node = node
-			}
-			if err := stream.Send(req); err != nil {
-				return err
-			}
-			a.nodeSent = true
-			return nil
+			return a.withNode(func(node *corev3.Node) { req.Node = node }, func() error { return stream.Send(req) })
 		}
 		go a.receive(func() error {
 			resp, err := stream.Recv()
@@ -292,6 +270,23 @@ func Dial(ctx context.Context, addr string, proxy Proxy, mode Mode) (*ADS, error
 		return nil, fmt.Errorf("istiod: unknown ADS mode %q", mode)
 	}
 	return a, nil
+}
+
+// withNode sends a request with send, after giving it the node (set) if it is the stream's first: Envoy
+// names itself once per stream.
+func (a *ADS) withNode(set func(*corev3.Node), send func() error) error {
+	if !a.nodeSent {
+		node, err := a.Proxy.Node()
+		if err != nil {
+			return err
+		}
+		set(node)
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	a.nodeSent = true
+	return nil
 }
 
 func (a *ADS) subscription(typeURL string) []string {

@@ -111,22 +111,7 @@ func BenchmarkSidecarScoping(b *testing.B) {
 
 	// One Service created in a namespace outside the scope: what each proxy is pushed.
 	for _, mode := range []istiod.Mode{istiod.SotW, istiod.Delta} {
-		streams := map[string]*istiod.ADS{}
-		for name, proxy := range map[string]istiod.Proxy{"scoped": scopedProxy, "unscoped": unscopedProxy} {
-			ads, err := istiod.Dial(ctx, pilot.GRPCAddr, proxy, mode)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ads.Close()
-			if err := ads.Subscribe(istiod.ClusterType); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := ads.WaitForType(ctx, 0, istiod.ClusterType); err != nil {
-				b.Fatal(err)
-			}
-			streams[name] = ads
-		}
-		marks := map[string]int{"scoped": streams["scoped"].Mark(), "unscoped": streams["unscoped"].Mark()}
+		streams, marks := cdsStreams(ctx, b, mode, map[string]istiod.Proxy{"scoped": scopedProxy, "unscoped": unscopedProxy})
 		changed := benchNamespace(benchNamespaces - 2)
 		if err := k8sClient.Create(ctx, service(changed, "new-"+string(mode), 80)); err != nil {
 			b.Fatal(err)

@@ -191,7 +191,15 @@ spec:
 		if meshVersion == "" {
 			return fmt.Errorf("no status.version yet")
 		}
-		return nil
+		// meshkeeper's policies (the mesh-wide PeerAuthentication) in place, so that no write of theirs
+		// reaches istiod as a config change while the tests count pushes.
+		conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+		for _, c := range conditions {
+			if c, ok := c.(map[string]any); ok && c["type"] == "PoliciesApplied" && c["status"] == "True" {
+				return nil
+			}
+		}
+		return fmt.Errorf("PoliciesApplied is not True yet")
 	}); err != nil {
 		return env, err
 	}

@@ -89,6 +89,28 @@ func meshPolicy(ctx context.Context, t testing.TB, gvk string, namespace string,
 	return u
 }
 
+// cdsStreams opens an ADS stream per proxy, subscribed to clusters, and returns them with a mark after
+// their first response: what they are pushed from now on. The streams close when the test ends.
+func cdsStreams(ctx context.Context, t testing.TB, mode istiod.Mode, proxies map[string]istiod.Proxy) (map[string]*istiod.ADS, map[string]int) {
+	t.Helper()
+	streams, marks := map[string]*istiod.ADS{}, map[string]int{}
+	for name, proxy := range proxies {
+		ads, err := istiod.Dial(ctx, pilot.GRPCAddr, proxy, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ads.Close)
+		if err := ads.Subscribe(istiod.ClusterType); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ads.WaitForType(ctx, 0, istiod.ClusterType); err != nil {
+			t.Fatal(err)
+		}
+		streams[name], marks[name] = ads, ads.Mark()
+	}
+	return streams, marks
+}
+
 func outbound(service, namespace string) string {
 	return fmt.Sprintf("outbound|80||%s.%s.svc.cluster.local", service, namespace)
 }
@@ -156,22 +178,7 @@ func TestSidecarScoping(t *testing.T) {
 	}
 
 	// A Service created in legacy, outside shop's scope: pushed to legacy's proxy, not to shop's.
-	streams := map[string]*istiod.ADS{}
-	for name, proxy := range map[string]istiod.Proxy{"shop": shop, "legacy": legacy} {
-		ads, err := istiod.Dial(ctx, pilot.GRPCAddr, proxy, istiod.Delta)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ads.Close()
-		if err := ads.Subscribe(istiod.ClusterType); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ads.WaitForType(ctx, 0, istiod.ClusterType); err != nil {
-			t.Fatal(err)
-		}
-		streams[name] = ads
-	}
-	marks := map[string]int{"shop": streams["shop"].Mark(), "legacy": streams["legacy"].Mark()}
+	streams, marks := cdsStreams(ctx, t, istiod.Delta, map[string]istiod.Proxy{"shop": shop, "legacy": legacy})
 	if err := k8sClient.Create(ctx, service("legacy", "new", 80)); err != nil {
 		t.Fatal(err)
 	}
