@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,8 +48,8 @@ type IngressReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 
-	// reported holds, per Ingress, the skip last reported, so an Event marks the transition only.
-	reported sync.Map
+	// reported holds, per Ingress, the skip last reported.
+	reported transitions
 }
 
 // Ingresses get two annotations; IngressClasses tell the cluster's default class; Services tell
@@ -66,7 +65,7 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	defer observeDuration("ingress", time.Now())
 	ing := &networkingv1.Ingress{}
 	if err := r.Get(ctx, req.NamespacedName, ing); err != nil {
-		r.reported.Delete(req.String())
+		r.reported.forget(req.String())
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	mesh, err := getMesh(ctx, r.Client)
@@ -96,10 +95,10 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 func (r *IngressReconciler) report(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, d policy.IngressDecision) {
 	key := client.ObjectKeyFromObject(ing).String()
 	if !d.Skipped() {
-		r.reported.Delete(key)
+		r.reported.forget(key)
 		return
 	}
-	if previous, ok := r.reported.Swap(key, d.Message); ok && previous == d.Message {
+	if !r.reported.changed(key, d.Message) {
 		return
 	}
 	r.Recorder.Eventf(ing, related(mesh), corev1.EventTypeWarning, d.Reason, "ConfigureIngress", "%s", d.Message)

@@ -56,8 +56,8 @@ type IngressNginxReconciler struct {
 	Workloads cache.Cache
 	Recorder  events.EventRecorder
 
-	// reported is the reason last reported, so an Event marks the transition only.
-	reported string
+	// reported holds the reason last reported.
+	reported transitions
 }
 
 // The ingress-nginx controller's Deployment or DaemonSet gets its pod template's sidecar settings.
@@ -96,7 +96,7 @@ func (r *IngressNginxReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 		return ctrl.Result{}, err
 	}
 	if target.Name == "" {
-		r.reported = ""
+		r.reported.forget(ingressNginxRequest.Name)
 		return ctrl.Result{}, nil
 	}
 	w, err := readWorkload(ctx, r.APIReader, spec)
@@ -120,11 +120,13 @@ func (r *IngressNginxReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 // becomes impossible to configure, or the reason changes.
 func (r *IngressNginxReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *workload) {
 	reason := w.decision.Reason
-	if w.decision.Configured || reason == r.reported {
-		r.reported = reason
+	if w.decision.Configured {
+		r.reported.forget(ingressNginxRequest.Name)
 		return
 	}
-	r.reported = reason
+	if !r.reported.changed(ingressNginxRequest.Name, reason) {
+		return
+	}
 	if w.object != nil {
 		r.Recorder.Eventf(w.object, related(mesh), corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.decision.Message)
 	}

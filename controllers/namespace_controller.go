@@ -18,7 +18,6 @@ package controllers
 import (
 	"context"
 	"maps"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,8 +44,8 @@ type NamespaceReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 
-	// reported holds, per namespace, the conflict last reported, so an Event marks the transition only.
-	reported sync.Map
+	// reported holds, per namespace, the conflict last reported.
+	reported transitions
 }
 
 // Reconcile brings one namespace's injection label to what the ServiceMesh asks for.
@@ -54,7 +53,7 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	defer observeDuration("namespace", time.Now())
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
-		r.reported.Delete(req.Name)
+		r.reported.forget(req.Name)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	mesh, err := getMesh(ctx, r.Client)
@@ -99,10 +98,10 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 // its own injection label against the ServiceMesh's selection.
 func (r *NamespaceReconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, d policy.Decision) {
 	if d.Reason != policy.InjectionLabelConflict {
-		r.reported.Delete(ns.Name)
+		r.reported.forget(ns.Name)
 		return
 	}
-	if previous, ok := r.reported.Swap(ns.Name, d.Message); ok && previous == d.Message {
+	if !r.reported.changed(ns.Name, d.Message) {
 		return
 	}
 	r.Recorder.Eventf(ns, related(mesh), corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)

@@ -163,8 +163,11 @@ func (r *ServiceMeshReconciler) observeMTLS(s *scope, enrolled sets.Set[string],
 
 // reportMTLS emits a Warning on the ServiceMesh when the mTLS risk appears or changes.
 func (r *ServiceMeshReconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, message string) {
-	previous, _ := r.reportedMTLS.Swap("mtls", message)
-	if message == "" || previous == message {
+	if message == "" {
+		r.reportedMTLS.forget("mtls")
+		return
+	}
+	if !r.reportedMTLS.changed("mtls", message) {
 		return
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPlaintextClients, "CheckMTLS", "%s", message)

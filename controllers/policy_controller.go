@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,7 +60,7 @@ type PolicyReconciler struct {
 
 	// policyWatches watches the policy kinds once their CRDs are served.
 	policyWatches *lateWatches
-	reported      sync.Map // "kind namespace" -> message last reported
+	reported      transitions // by "kind namespace" and "annotation namespace"
 }
 
 // The Istio policies meshkeeper generates.
@@ -148,7 +147,7 @@ func (r *PolicyReconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1
 		}
 		return nil
 	}
-	r.reported.Delete(reportKey)
+	r.reported.forget(reportKey)
 	switch {
 	case desired == nil && current == nil:
 		return nil
@@ -192,7 +191,7 @@ func (r *PolicyReconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, curren
 	message := fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and writes none of its own there. "+
 		"Delete it (or give it another name) to let meshkeeper manage the namespace's %s", current.GetKind(), current.GetNamespace(),
 		current.GetName(), current.GetKind())
-	if previous, ok := r.reported.Swap(key, message); ok && previous == message {
+	if !r.reported.changed(key, message) {
 		return
 	}
 	r.Recorder.Eventf(current, related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonPolicyConflict, "ApplyPolicy", "%s", message)
@@ -206,13 +205,13 @@ func (r *PolicyReconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, curren
 func (r *PolicyReconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, malformed []string) {
 	key := "annotation " + ns.Name
 	if len(malformed) == 0 {
-		r.reported.Delete(key)
+		r.reported.forget(key)
 		return
 	}
 	message := fmt.Sprintf("annotation %s of namespace %s has entries that are not \"namespace/dnsName\" (such as payments/* or "+
 		"monitoring/prometheus.monitoring.svc.cluster.local): %s; the Sidecar leaves them out and takes the others",
 		render.EgressHostsAnnotation, ns.Name, strings.Join(malformed, ", "))
-	if previous, ok := r.reported.Swap(key, message); ok && previous == message {
+	if !r.reported.changed(key, message) {
 		return
 	}
 	r.Recorder.Eventf(ns, related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonMalformedEgressHosts, "ApplyPolicy", "%s", message)

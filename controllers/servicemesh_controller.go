@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,8 +62,8 @@ type ServiceMeshReconciler struct {
 
 	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
 	policyWatches *lateWatches
-	// reportedMTLS holds the mTLS risk last reported, so its Warning marks the change only.
-	reportedMTLS sync.Map
+	// reportedMTLS holds the mTLS risk last reported.
+	reportedMTLS transitions
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.

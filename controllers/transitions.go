@@ -1,0 +1,32 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import "sync"
+
+// transitions remembers, per key, the message last reported, so that a Warning marks a change only: a
+// problem seen again on every reconcile is reported once. Safe for concurrent reconciles.
+type transitions struct{ last sync.Map }
+
+// changed records message for key and tells whether it differs from what was recorded before.
+func (t *transitions) changed(key, message string) bool {
+	previous, ok := t.last.Swap(key, message)
+	return !ok || previous != message
+}
+
+// forget drops key: the next report of it counts as a change.
+func (t *transitions) forget(key string) { t.last.Delete(key) }
