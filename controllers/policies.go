@@ -19,9 +19,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,17 +63,21 @@ func (r *ServiceMeshReconciler) observePolicies(ctx context.Context, s *scope, e
 			"the API server does not serve PeerAuthentication and Sidecar yet; their CRDs come with the istio-base chart")
 		return nil
 	}
-	namespaces := &corev1.NamespaceList{}
-	if err := r.List(ctx, namespaces, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing namespaces: %w", err)
-	}
 	wanted := map[schema.GroupVersionKind]sets.Set[string]{
 		render.PeerAuthenticationKind: sets.New[string](),
 		render.SidecarKind:            sets.New[string](),
 	}
-	for _, ns := range namespaces.Items {
-		if render.WantsPeerAuthentication(spec, ns.Name) && ns.DeletionTimestamp.IsZero() {
-			wanted[render.PeerAuthenticationKind].Insert(ns.Name)
+	// PeerAuthentications go to the control-plane namespace and the namespaces spec.mtls lists, once
+	// they exist (as the policy controller writes them).
+	for _, name := range append([]string{spec.Namespace}, slices.Collect(maps.Keys(spec.MTLS.Namespaces))...) {
+		ns := &corev1.Namespace{}
+		err := r.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("reading namespace %s: %w", name, err)
+		case ns.DeletionTimestamp.IsZero():
+			wanted[render.PeerAuthenticationKind].Insert(name)
 		}
 	}
 	if ptr.Deref(spec.SidecarScoping.Enabled, false) {
@@ -156,7 +163,7 @@ func (r *ServiceMeshReconciler) observeMTLS(s *scope, enrolled sets.Set[string],
 		return
 	}
 	slices.Sort(problems)
-	message := "STRICT mTLS is applied as asked, but " + joinAndPlain(problems)
+	message := "STRICT mTLS is applied as asked, but " + strings.Join(problems, "; and ")
 	s.setCondition(meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients, message)
 	r.reportMTLS(s.mesh, message)
 }
@@ -171,13 +178,6 @@ func (r *ServiceMeshReconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, messa
 		return
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPlaintextClients, "CheckMTLS", "%s", message)
-}
-
-func joinAndPlain(items []string) string {
-	if len(items) == 1 {
-		return items[0]
-	}
-	return items[0] + "; and " + joinAndPlain(items[1:])
 }
 
 // deletePolicies deletes every policy object meshkeeper generated, before the ServiceMesh goes.
