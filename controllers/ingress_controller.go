@@ -212,10 +212,10 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}); err != nil {
 		return err
 	}
-	ingressesOf := func(opts ...client.ListOption) []reconcile.Request {
+	ingressesOf := func(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 		list := &networkingv1.IngressList{}
-		if err := r.List(context.Background(), list, opts...); err != nil {
-			ctrl.Log.WithName("ingress").Error(err, "Listing Ingresses to reconcile")
+		if err := r.List(ctx, list, opts...); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing Ingresses to reconcile")
 			return nil
 		}
 		requests := make([]reconcile.Request, 0, len(list.Items))
@@ -224,14 +224,14 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return requests
 	}
-	byService := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, svc client.Object) []reconcile.Request {
-		return ingressesOf(client.InNamespace(svc.GetNamespace()), client.MatchingFields{backendServiceIndex: svc.GetName()})
+	byService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, svc client.Object) []reconcile.Request {
+		return ingressesOf(ctx, client.InNamespace(svc.GetNamespace()), client.MatchingFields{backendServiceIndex: svc.GetName()})
 	})
-	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, ns client.Object) []reconcile.Request {
-		return ingressesOf(client.InNamespace(ns.GetName()))
+	byNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
+		return ingressesOf(ctx, client.InNamespace(ns.GetName()))
 	})
-	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return ingressesOf()
+	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+		return ingressesOf(ctx)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.Ingress{}, builder.WithPredicates(ingressesChanged)).

@@ -226,8 +226,9 @@ var proxyChanged = predicate.Funcs{
 		if !oldOK || !newOK {
 			return true
 		}
-		a, b := old.DeepCopy(), updated.DeepCopy()
+		// ProxyFields returns new objects, so their resource versions can be cleared without a copy.
+		a, b := policy.ProxyFields(old), policy.ProxyFields(updated)
 		a.ResourceVersion, b.ResourceVersion = "", ""
-		return !equality.Semantic.DeepEqual(policy.ProxyFields(a), policy.ProxyFields(b))
+		return !equality.Semantic.DeepEqual(a, b)
 	},
 }
