@@ -73,8 +73,7 @@ var workloadKinds = map[string]schema.GroupVersionKind{
 }
 
 // sidecarKeys are the pod-template keys the integration sets.
-var sidecarKeys = sets.New(policy.SidecarInject, policy.AnnotationIncludeInboundPorts,
-	policy.AnnotationIncludeOutboundIPRanges, policy.AnnotationProxyConfig)
+var sidecarKeys = policy.PodTemplateKeys()
 
 // Reconcile brings the named workload's pod template to what the ServiceMesh asks for, and releases
 // every other workload meshkeeper configured.

@@ -75,6 +75,12 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 	}
 }
 
+// PodTemplateKeys are every pod-template label and annotation key IngressNginxPodTemplate can own.
+func PodTemplateKeys() sets.Set[string] {
+	labels, annotations := wantedPodTemplate(meshv1alpha1.IngressNginxSpec{})
+	return sets.KeySet(labels).Union(sets.KeySet(annotations))
+}
+
 // wantedPodTemplate is everything the controller's pod template needs for the mesh.
 func wantedPodTemplate(spec meshv1alpha1.IngressNginxSpec) (labels, annotations map[string]string) {
 	return map[string]string{SidecarInject: "true"}, map[string]string{

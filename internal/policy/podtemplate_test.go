@@ -213,3 +213,10 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 		})
 	}
 }
+
+func TestPodTemplateKeys(t *testing.T) {
+	want := sets.New(SidecarInject, AnnotationIncludeInboundPorts, AnnotationIncludeOutboundIPRanges, AnnotationProxyConfig)
+	if got := PodTemplateKeys(); !got.Equal(want) {
+		t.Errorf("PodTemplateKeys = %v, want %v", sets.List(got), sets.List(want))
+	}
+}
