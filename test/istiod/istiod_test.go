@@ -33,15 +33,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
-	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/test/e2e"
 	"github.com/meshkeeper/meshkeeper/test/istiod"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
@@ -112,7 +108,6 @@ func setUp(ctx context.Context, dir string) (*envtest.Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf.SetLogger(zap.New(zap.WriteTo(logFile), zap.UseDevMode(true)))
 
 	scheme, err := testenv.Scheme()
 	if err != nil {
@@ -131,23 +126,10 @@ func setUp(ctx context.Context, dir string) (*envtest.Environment, error) {
 	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return env, err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
-	})
-	if err != nil {
+	// The manager as main.go builds it, logging to the file.
+	if err := e2e.StartManager(ctx, cfg, logFile); err != nil {
 		return env, err
 	}
-	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
-		return env, err
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintf(os.Stderr, "the manager stopped: %v\n", err)
-		}
-	}()
 
 	for _, name := range []string{appNamespace} {
 		if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
