@@ -54,21 +54,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	for _, crd := range b.crds {
 		env.CRDs = append(env.CRDs, crd.DeepCopy())
 	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting the API server with the bundle's CRDs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the API server: %v", err)
-		}
-	})
-	recorded := &testenv.Warnings{}
-	cfg.WarningHandlerWithContext = recorded
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, recorded := testenv.StartRecording(t, env)
 	for _, crd := range b.crds {
 		installed := &apiextensionsv1.CustomResourceDefinition{}
 		if err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, installed); err != nil {

@@ -56,21 +56,7 @@ func TestInstallIntoAPIServer(t *testing.T) {
 	}
 	// The chart's CRD is installed below, the way Helm installs crds/.
 	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the API server: %v", err)
-		}
-	})
-	recorded := &testenv.Warnings{}
-	cfg.WarningHandlerWithContext = recorded
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, recorded := testenv.StartRecording(t, env)
 
 	installCRDs(ctx, t, c)
 	sample, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "mesh_v1alpha1_servicemesh.yaml"))

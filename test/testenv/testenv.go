@@ -28,11 +28,13 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -72,6 +74,28 @@ func New() (*envtest.Environment, error) {
 	env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins",
 		"MutatingAdmissionWebhook,ValidatingAdmissionWebhook")
 	return env, nil
+}
+
+// StartRecording starts env for one test and stops it when the test ends. It returns a client whose
+// API warnings are recorded, for tests that must fail on a warning as well as on an error.
+func StartRecording(t testing.TB, env *envtest.Environment) (client.Client, *Warnings) {
+	t.Helper()
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting the API server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping the API server: %v", err)
+		}
+	})
+	recorded := &Warnings{}
+	cfg.WarningHandlerWithContext = recorded
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, recorded
 }
 
 // WriteKubeconfig writes a kubeconfig for an admin user of env into dir and returns its path.
