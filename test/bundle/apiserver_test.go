@@ -21,13 +21,17 @@ import (
 	"testing"
 	"time"
 
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshkeeper/meshkeeper/hack/bundle/generator"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -151,18 +155,18 @@ func TestAgainstAPIServer(t *testing.T) {
 		}
 
 		for _, d := range strategy.DeploymentSpecs {
-			labels := map[string]any{}
-			for k, v := range d.Label {
-				labels[k] = v
+			spec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&d.Spec)
+			if err != nil {
+				t.Fatal(err)
 			}
 			deployment := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
-				"metadata": map[string]any{"name": d.Name, "namespace": namespace, "labels": labels},
-				"spec":     d.Spec}}
+				"metadata": map[string]any{"name": d.Name, "namespace": namespace}, "spec": spec}}
+			deployment.SetLabels(d.Label)
 			dryRun(t, "the Deployment "+d.Name, deployment.DeepCopy())
 
 			// The Pod Security admission plugin rejects a pod, not a Deployment, that breaks the
 			// namespace's enforced level.
-			template, _, _ := unstructured.NestedMap(d.Spec, "template")
+			template, _, _ := unstructured.NestedMap(spec, "template")
 			pod := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod",
 				"metadata": template["metadata"], "spec": template["spec"]}}
 			pod.SetName(d.Name + "-pod")
@@ -176,6 +180,22 @@ func TestAgainstAPIServer(t *testing.T) {
 			rejected(t, "a pod allowed privilege escalation in the suggested namespace", privileged)
 		}
 	})
+}
+
+// kubeAPIs are the Kubernetes APIs the bundle uses: its manifests but the CSV (OLM's own API), the
+// Deployments OLM creates from it, and the Namespace it suggests.
+func kubeAPIs(b *bundle) map[schema.GroupVersionKind]string {
+	apis := map[schema.GroupVersionKind]string{}
+	for _, m := range b.manifests {
+		for _, u := range m.objects {
+			if u.GetKind() != operatorsv1alpha1.ClusterServiceVersionKind {
+				apis[u.GroupVersionKind()] = m.path
+			}
+		}
+	}
+	apis[appsv1.SchemeGroupVersion.WithKind("Deployment")] = "spec.install"
+	apis[schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}] = generator.AnnotationSuggestedNamespaceTemplate
+	return apis
 }
 
 // role is a ClusterRole or Role with rules, as OLM creates them for a CSV's permissions.

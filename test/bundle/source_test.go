@@ -29,6 +29,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -181,7 +183,7 @@ func TestBundleIsConfig(t *testing.T) {
 	strategy := b.csv.Spec.InstallStrategy.StrategySpec
 	for _, part := range []struct {
 		name  string
-		got   []generator.StrategyDeploymentPermissions
+		got   []operatorsv1alpha1.StrategyDeploymentPermissions
 		rules []rbacv1.PolicyRule
 	}{{"clusterPermissions", strategy.ClusterPermissions, cluster}, {"permissions", strategy.Permissions, namespaced}} {
 		if len(part.got) != 1 {
@@ -207,12 +209,17 @@ func TestBundleIsConfig(t *testing.T) {
 	containers, _, _ := unstructured.NestedSlice(want.Object, "spec", "template", "spec", "containers")
 	for _, c := range containers {
 		if c.(map[string]any)["name"] == generator.ManagerContainer {
-			c.(map[string]any)["image"] = b.csv.Metadata.Annotations[generator.AnnotationContainerImage]
+			c.(map[string]any)["image"] = b.csv.Annotations[generator.AnnotationContainerImage]
 		}
 	}
 	_ = unstructured.SetNestedSlice(want.Object, containers, "spec", "template", "spec", "containers")
 	_ = unstructured.SetNestedField(want.Object, prefix+sa, "spec", "template", "spec", "serviceAccountName")
-	if diff := cmp.Diff(normalized(t, want.Object["spec"]), normalized(t, d.Spec)); diff != "" {
+	// Through OLM's type, which is how OLM reads it: fields the type leaves out must not be there.
+	wantSpec := &appsv1.DeploymentSpec{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(want.Object["spec"].(map[string]any), wantSpec, true); err != nil {
+		t.Fatalf("config/manager/manager.yaml: %v", err)
+	}
+	if diff := cmp.Diff(normalized(t, wantSpec), normalized(t, d.Spec)); diff != "" {
 		t.Errorf("the CSV's Deployment spec differs from config/manager/manager.yaml's, with the image and prefix (-config +CSV):\n%s", diff)
 	}
 

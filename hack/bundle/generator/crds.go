@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"strings"
 
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 )
 
@@ -28,15 +29,17 @@ import (
 const selectDescriptor = "urn:alm:descriptor:com.tectonic.ui:select:"
 
 // ownedCRDs completes the owned CRDs of the base CSV from the CRDs themselves: one entry per served
-// version, with the kind, the schema's description of the resource, and each descriptor's description
-// from the schema's description of its field, so the console shows what `kubectl explain` shows. A
-// descriptor whose path the schema does not have is an error.
-func ownedCRDs(base []CRDDescription, crds []crdFile) ([]CRDDescription, error) {
-	byName := map[string]CRDDescription{}
+// version, with the kind, the schema's description of the resource, each descriptor's description
+// from the schema's description of its field, so the console shows what `kubectl explain` shows, and
+// the resources its objects own, by CRD name. A descriptor whose path the schema does not have is an
+// error.
+func ownedCRDs(base []operatorsv1alpha1.CRDDescription, crds []crdFile,
+	resources map[string][]operatorsv1alpha1.APIResourceReference) ([]operatorsv1alpha1.CRDDescription, error) {
+	byName := map[string]operatorsv1alpha1.CRDDescription{}
 	for _, b := range base {
 		byName[b.Name] = b
 	}
-	var owned []CRDDescription
+	var owned []operatorsv1alpha1.CRDDescription
 	for _, f := range crds {
 		crd := f.crd
 		b, ok := byName[crd.Name]
@@ -44,6 +47,9 @@ func ownedCRDs(base []CRDDescription, crds []crdFile) ([]CRDDescription, error) 
 			return nil, fmt.Errorf("base.clusterserviceversion.yaml does not describe the CRD %s", crd.Name)
 		}
 		delete(byName, crd.Name)
+		if len(b.Resources) > 0 {
+			return nil, fmt.Errorf("base.clusterserviceversion.yaml lists resources of %s, which are generated", crd.Name)
+		}
 		for _, v := range crd.Spec.Versions {
 			if !v.Served {
 				continue
@@ -52,19 +58,28 @@ func ownedCRDs(base []CRDDescription, crds []crdFile) ([]CRDDescription, error) 
 				return nil, fmt.Errorf("CRD %s version %s has no schema", crd.Name, v.Name)
 			}
 			schema := v.Schema.OpenAPIV3Schema
-			d := CRDDescription{
+			d := operatorsv1alpha1.CRDDescription{
 				Name:        crd.Name,
 				Version:     v.Name,
 				Kind:        crd.Spec.Names.Kind,
 				DisplayName: b.DisplayName,
 				Description: oneLine(schema.Description),
+				Resources:   resources[crd.Name],
 			}
 			var err error
 			if d.SpecDescriptors, err = describe(b.SpecDescriptors, schema, "spec", true); err != nil {
 				return nil, fmt.Errorf("CRD %s version %s: %w", crd.Name, v.Name, err)
 			}
-			if d.StatusDescriptors, err = describe(b.StatusDescriptors, schema, "status", false); err != nil {
+			statusBase := make([]operatorsv1alpha1.SpecDescriptor, len(b.StatusDescriptors))
+			for i, s := range b.StatusDescriptors {
+				statusBase[i] = operatorsv1alpha1.SpecDescriptor(s)
+			}
+			status, err := describe(statusBase, schema, "status", false)
+			if err != nil {
 				return nil, fmt.Errorf("CRD %s version %s: %w", crd.Name, v.Name, err)
+			}
+			for _, s := range status {
+				d.StatusDescriptors = append(d.StatusDescriptors, operatorsv1alpha1.StatusDescriptor(s))
 			}
 			owned = append(owned, d)
 		}
@@ -75,8 +90,10 @@ func ownedCRDs(base []CRDDescription, crds []crdFile) ([]CRDDescription, error) 
 	return owned, nil
 }
 
-func describe(base []Descriptor, schema *apiextensionsv1.JSONSchemaProps, root string, selects bool) ([]Descriptor, error) {
-	var out []Descriptor
+// describe completes the descriptors of base, of the fields below root ("spec" or "status"), from schema.
+// Status descriptors go through it as spec descriptors, which have the same fields.
+func describe(base []operatorsv1alpha1.SpecDescriptor, schema *apiextensionsv1.JSONSchemaProps, root string, selects bool) ([]operatorsv1alpha1.SpecDescriptor, error) {
+	var out []operatorsv1alpha1.SpecDescriptor
 	for _, b := range base {
 		field, err := fieldAt(schema, root+"."+b.Path)
 		if err != nil {

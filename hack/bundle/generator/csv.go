@@ -17,133 +17,36 @@ limitations under the License.
 package generator
 
 import (
-	rbacv1 "k8s.io/api/rbac/v1"
+	"fmt"
+
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 )
 
-// The ClusterServiceVersion types are the part of OLM's operators.coreos.com/v1alpha1 API
-// (github.com/operator-framework/api, pkg/operators/v1alpha1) that a bundle of meshkeeper uses, with the
-// same JSON names. The module is not a dependency of meshkeeper, which needs none of the rest of it.
-// Decoding a CSV strictly into these types rejects a field OLM does not know by that name.
+// The CSV is OLM's own type (github.com/operator-framework/api, pkg/operators/v1alpha1), so the
+// generator cannot write a field OLM does not know, and the validators of the same module read it.
 
-// ClusterServiceVersion tells OLM how to install an operator and how to present it.
-type ClusterServiceVersion struct {
-	APIVersion string      `json:"apiVersion"`
-	Kind       string      `json:"kind"`
-	Metadata   CSVMetadata `json:"metadata"`
-	Spec       CSVSpec     `json:"spec"`
+// readBaseCSV decodes base.clusterserviceversion.yaml strictly: a field the CSV type does not have
+// is a typo OLM would drop.
+func readBaseCSV() (*operatorsv1alpha1.ClusterServiceVersion, error) {
+	csv := &operatorsv1alpha1.ClusterServiceVersion{}
+	if err := yaml.UnmarshalStrict(baseCSV, csv); err != nil {
+		return nil, fmt.Errorf("base.clusterserviceversion.yaml: %w", err)
+	}
+	if csv.Kind != operatorsv1alpha1.ClusterServiceVersionKind || csv.APIVersion != operatorsv1alpha1.SchemeGroupVersion.String() {
+		return nil, fmt.Errorf("base.clusterserviceversion.yaml is a %s %s, not a %s %s", csv.APIVersion, csv.Kind,
+			operatorsv1alpha1.SchemeGroupVersion, operatorsv1alpha1.ClusterServiceVersionKind)
+	}
+	return csv, nil
 }
 
-// CSVMetadata is the metadata a CSV carries.
-type CSVMetadata struct {
-	Name        string            `json:"name,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
-// CSVSpec is ClusterServiceVersionSpec.
-type CSVSpec struct {
-	DisplayName               string                    `json:"displayName"`
-	Description               string                    `json:"description,omitempty"`
-	Icon                      []Icon                    `json:"icon,omitempty"`
-	Version                   string                    `json:"version,omitempty"`
-	Replaces                  string                    `json:"replaces,omitempty"`
-	MinKubeVersion            string                    `json:"minKubeVersion,omitempty"`
-	Maturity                  string                    `json:"maturity,omitempty"`
-	Keywords                  []string                  `json:"keywords,omitempty"`
-	Links                     []AppLink                 `json:"links,omitempty"`
-	Maintainers               []Maintainer              `json:"maintainers,omitempty"`
-	Provider                  AppLink                   `json:"provider,omitempty"`
-	InstallModes              []InstallMode             `json:"installModes,omitempty"`
-	InstallStrategy           NamedInstallStrategy      `json:"install"`
-	CustomResourceDefinitions CustomResourceDefinitions `json:"customresourcedefinitions,omitempty"`
-	RelatedImages             []RelatedImage            `json:"relatedImages,omitempty"`
-}
-
-// Icon is an image shown for the operator, base64-encoded.
-type Icon struct {
-	Data      string `json:"base64data"`
-	MediaType string `json:"mediatype"`
-}
-
-// AppLink is a named URL.
-type AppLink struct {
-	Name string `json:"name,omitempty"`
-	URL  string `json:"url,omitempty"`
-}
-
-// Maintainer is who to contact about the operator.
-type Maintainer struct {
-	Name  string `json:"name,omitempty"`
-	Email string `json:"email,omitempty"`
-}
-
-// InstallMode says whether the operator can run for a kind of OperatorGroup.
-type InstallMode struct {
-	Type      string `json:"type"`
-	Supported bool   `json:"supported"`
-}
-
-// The install mode types.
-const (
-	InstallModeOwnNamespace    = "OwnNamespace"
-	InstallModeSingleNamespace = "SingleNamespace"
-	InstallModeMultiNamespace  = "MultiNamespace"
-	InstallModeAllNamespaces   = "AllNamespaces"
-)
-
-// NamedInstallStrategy is spec.install: OLM knows one strategy, "deployment".
-type NamedInstallStrategy struct {
-	StrategyName string                    `json:"strategy"`
-	StrategySpec StrategyDetailsDeployment `json:"spec,omitempty"`
-}
-
-// StrategyDetailsDeployment is what OLM creates: the Deployments, and for each ServiceAccount they run
-// as, the ServiceAccount with its namespaced and cluster-wide rules.
-type StrategyDetailsDeployment struct {
-	DeploymentSpecs    []StrategyDeploymentSpec        `json:"deployments"`
-	Permissions        []StrategyDeploymentPermissions `json:"permissions,omitempty"`
-	ClusterPermissions []StrategyDeploymentPermissions `json:"clusterPermissions,omitempty"`
-}
-
-// StrategyDeploymentSpec is one Deployment OLM creates in the operator's namespace. Spec is kept as the
-// kustomize build has it, so the bundle holds exactly the Deployment of config/.
-type StrategyDeploymentSpec struct {
-	Name  string            `json:"name"`
-	Spec  map[string]any    `json:"spec"`
-	Label map[string]string `json:"label,omitempty"`
-}
-
-// StrategyDeploymentPermissions are the rules OLM grants a ServiceAccount, which it creates.
-type StrategyDeploymentPermissions struct {
-	ServiceAccountName string              `json:"serviceAccountName"`
-	Rules              []rbacv1.PolicyRule `json:"rules"`
-}
-
-// CustomResourceDefinitions lists the CRDs the operator owns.
-type CustomResourceDefinitions struct {
-	Owned []CRDDescription `json:"owned,omitempty"`
-}
-
-// CRDDescription describes an owned CRD version to OLM and to consoles.
-type CRDDescription struct {
-	Name              string       `json:"name"`
-	Version           string       `json:"version"`
-	Kind              string       `json:"kind"`
-	DisplayName       string       `json:"displayName,omitempty"`
-	Description       string       `json:"description,omitempty"`
-	SpecDescriptors   []Descriptor `json:"specDescriptors,omitempty"`
-	StatusDescriptors []Descriptor `json:"statusDescriptors,omitempty"`
-}
-
-// Descriptor describes a field of the spec or status, by its path below spec or status.
-type Descriptor struct {
-	Path         string   `json:"path"`
-	DisplayName  string   `json:"displayName,omitempty"`
-	Description  string   `json:"description,omitempty"`
-	XDescriptors []string `json:"x-descriptors,omitempty"`
-}
-
-// RelatedImage is an image the operator runs or deploys; mirroring tools copy every one of them.
-type RelatedImage struct {
-	Name  string `json:"name"`
-	Image string `json:"image"`
+// marshalCSV encodes csv without its status, which OLM writes and a bundle leaves out.
+func marshalCSV(csv *operatorsv1alpha1.ClusterServiceVersion) ([]byte, error) {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(csv)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the CSV: %w", err)
+	}
+	delete(obj, "status")
+	return marshal(obj)
 }

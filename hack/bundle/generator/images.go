@@ -23,13 +23,16 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -41,30 +44,75 @@ import (
 // injectorConfigMap holds the values istiod's sidecar injector builds the proxy images from.
 const injectorConfigMap = "istio-sidecar-injector"
 
-// istioImages are the images a ServiceMesh with an empty spec deploys: the built-in Istio version and
-// the CRD's default hub. They are found the way meshkeeper and istiod find them, not listed by hand:
-// the spec gets the CRD's defaults as the API server applies them, meshkeeper's istiod values are
-// computed from it, the built-in istiod chart is rendered with them, and the images are read from the
-// pod templates it renders (istiod) and from the values istiod injects proxies with (the sidecar and
-// its init container).
-func istioImages(crds []crdFile) ([]string, error) {
+// defaultMesh is what a ServiceMesh with an empty spec deploys: the built-in Istio version and the
+// CRD's defaults, as the API server applies them. Its objects are found the way meshkeeper finds them,
+// not listed by hand: meshkeeper's values are computed from the defaulted spec and the built-in base
+// and istiod charts are rendered with them. optional holds what other specs add (an autoscaled
+// istiod), for the kinds a ServiceMesh may own.
+type defaultMesh struct {
+	mesh     *meshv1alpha1.ServiceMesh
+	objects  []*unstructured.Unstructured
+	optional []*unstructured.Unstructured
+}
+
+func renderDefaultMesh(crds []crdFile) (*defaultMesh, error) {
 	mesh, err := defaultedServiceMesh(crds)
 	if err != nil {
 		return nil, err
 	}
-	chart, err := charts.Builtin(charts.Istiod)
+	objects, err := renderCharts(&mesh.Spec)
 	if err != nil {
 		return nil, err
 	}
-	values, err := render.IstiodValues(&mesh.Spec, charts.BuiltinVersion)
+	autoscaled := mesh.Spec.DeepCopy()
+	autoscaled.ControlPlane.Replicas = nil
+	autoscaled.ControlPlane.Autoscaling = &meshv1alpha1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 5}
+	optional, err := renderCharts(autoscaled)
 	if err != nil {
 		return nil, err
 	}
-	manifest, err := helm.Template(chart, values, charts.Istiod, mesh.Spec.Namespace)
-	if err != nil {
-		return nil, err
-	}
+	return &defaultMesh{mesh: mesh, objects: objects, optional: optional}, nil
+}
 
+// renderCharts renders the built-in base and istiod charts with the values meshkeeper computes for spec.
+func renderCharts(spec *meshv1alpha1.ServiceMeshSpec) ([]*unstructured.Unstructured, error) {
+	istiodValues, err := render.IstiodValues(spec, charts.BuiltinVersion)
+	if err != nil {
+		return nil, err
+	}
+	var objects []*unstructured.Unstructured
+	for _, release := range []struct {
+		name   string
+		values map[string]any
+	}{{charts.Base, render.BaseValues(spec)}, {charts.Istiod, istiodValues}} {
+		chart, err := charts.Builtin(release.name)
+		if err != nil {
+			return nil, err
+		}
+		manifest, err := helm.Template(chart, release.values, release.name, spec.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+		for {
+			obj := map[string]any{}
+			if err := decoder.Decode(&obj); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("decoding the rendered %s chart: %w", release.name, err)
+			}
+			if len(obj) > 0 {
+				objects = append(objects, &unstructured.Unstructured{Object: obj})
+			}
+		}
+	}
+	return objects, nil
+}
+
+// images are the images the default mesh deploys: those of the pod templates the charts render
+// (istiod) and those istiod injects proxies with (the sidecar and its init container).
+func (m *defaultMesh) images() ([]string, error) {
 	var images []string
 	add := func(image string) {
 		if !slices.Contains(images, image) {
@@ -72,22 +120,13 @@ func istioImages(crds []crdFile) ([]string, error) {
 		}
 	}
 	injector := false
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
-	for {
-		obj := map[string]any{}
-		if err := decoder.Decode(&obj); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("decoding the rendered istiod chart: %w", err)
-		}
-		u := &unstructured.Unstructured{Object: obj}
+	for _, u := range m.objects {
 		podSpec := []string{"spec", "template", "spec"}
 		if u.GetKind() == "Pod" {
 			podSpec = []string{"spec"}
 		}
 		for _, field := range []string{"initContainers", "containers"} {
-			containers, _, _ := unstructured.NestedSlice(obj, append(podSpec, field)...)
+			containers, _, _ := unstructured.NestedSlice(u.Object, append(podSpec, field)...)
 			for _, c := range containers {
 				if container, ok := c.(map[string]any); ok {
 					if image, ok := container["image"].(string); ok {
@@ -112,6 +151,43 @@ func istioImages(crds []crdFile) ([]string, error) {
 	}
 	slices.Sort(images)
 	return images, nil
+}
+
+// resources are the kinds of the objects a ServiceMesh owns, for the owned CRD's resources list: what
+// the charts render but the CustomResourceDefinitions (they outlive the mesh and are not owned), and
+// the policies meshkeeper applies itself. A custom resource is named by its plural, as the CRD in the
+// base chart has it; a built-in kind by no name, as OLM's API asks. The version is the whole
+// apiVersion, which is how operator-framework's deprecated-API validator reads it.
+func (m *defaultMesh) resources() []operatorsv1alpha1.APIResourceReference {
+	plurals := map[schema.GroupKind]string{}
+	for _, u := range m.objects {
+		if u.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
+		plural, _, _ := unstructured.NestedString(u.Object, "spec", "names", "plural")
+		plurals[schema.GroupKind{Group: group, Kind: kind}] = plural
+	}
+	owned := slices.Concat(m.objects, m.optional)
+	owned = append(owned,
+		render.PeerAuthentication(m.mesh.Spec.Namespace, meshv1alpha1.MTLSPermissive),
+		render.Sidecar(&m.mesh.Spec, m.mesh.Spec.Namespace, nil))
+	var refs []operatorsv1alpha1.APIResourceReference
+	for _, u := range owned {
+		gvk := u.GroupVersionKind()
+		if gvk.Kind == "CustomResourceDefinition" {
+			continue
+		}
+		ref := operatorsv1alpha1.APIResourceReference{Name: plurals[gvk.GroupKind()], Kind: gvk.Kind, Version: u.GetAPIVersion()}
+		if !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
+	slices.SortFunc(refs, func(a, b operatorsv1alpha1.APIResourceReference) int {
+		return strings.Compare(a.Kind+"/"+a.Version, b.Kind+"/"+b.Version)
+	})
+	return refs
 }
 
 // proxyImages are the images of injected proxies as istiod names them (ProxyImage and ProxyInitImage

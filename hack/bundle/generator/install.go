@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,7 +70,7 @@ type extraManifest struct {
 
 // install is what config/default becomes in a bundle.
 type install struct {
-	strategy NamedInstallStrategy
+	strategy operatorsv1alpha1.NamedInstallStrategy
 	// namespace is the Namespace config/default creates, suggested to whoever installs the bundle.
 	namespace map[string]any
 	extras    []extraManifest
@@ -149,7 +151,7 @@ func installFrom(objects []map[string]any, image string, crds []crdFile) (instal
 		return install{}, fmt.Errorf("config/default has no Deployment")
 	}
 
-	result.strategy.StrategyName = "deployment"
+	result.strategy.StrategyName = operatorsv1alpha1.InstallStrategyNameDeployment
 	bound := map[string]bool{}
 	for _, d := range deployments {
 		spec, err := deploymentSpec(d, image)
@@ -158,14 +160,14 @@ func installFrom(objects []map[string]any, image string, crds []crdFile) (instal
 		}
 		withoutKustomizeLabel(d)
 		result.strategy.StrategySpec.DeploymentSpecs = append(result.strategy.StrategySpec.DeploymentSpecs,
-			StrategyDeploymentSpec{Name: d.GetName(), Spec: spec, Label: d.GetLabels()})
+			operatorsv1alpha1.StrategyDeploymentSpec{Name: d.GetName(), Spec: *spec, Label: d.GetLabels()})
 
-		sa, _, _ := unstructured.NestedString(spec, "template", "spec", "serviceAccountName")
+		sa := spec.Template.Spec.ServiceAccountName
 		if sa == "" {
 			return install{}, fmt.Errorf("deployment %s names no serviceAccountName", d.GetName())
 		}
-		cluster := StrategyDeploymentPermissions{ServiceAccountName: sa}
-		namespaced := StrategyDeploymentPermissions{ServiceAccountName: sa}
+		cluster := operatorsv1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa}
+		namespaced := operatorsv1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa}
 		for _, b := range bindings {
 			if !bindsServiceAccount(b, sa, d.GetNamespace()) {
 				continue
@@ -213,8 +215,9 @@ func installFrom(objects []map[string]any, image string, crds []crdFile) (instal
 	return result, nil
 }
 
-// deploymentSpec is the spec of d with image as the manager container's image.
-func deploymentSpec(d *unstructured.Unstructured, image string) (map[string]any, error) {
+// deploymentSpec is the spec of d with image as the manager container's image. It is decoded strictly:
+// a field the Deployment API does not have would be dropped by OLM.
+func deploymentSpec(d *unstructured.Unstructured, image string) (*appsv1.DeploymentSpec, error) {
 	spec, ok, err := unstructured.NestedMap(d.Object, "spec")
 	if err != nil || !ok {
 		return nil, fmt.Errorf("deployment %s has no spec: %w", d.GetName(), err)
@@ -237,7 +240,11 @@ func deploymentSpec(d *unstructured.Unstructured, image string) (map[string]any,
 	if err := unstructured.SetNestedSlice(spec, containers, "template", "spec", "containers"); err != nil {
 		return nil, fmt.Errorf("deployment %s: %w", d.GetName(), err)
 	}
-	return spec, nil
+	typed := &appsv1.DeploymentSpec{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(spec, typed, true); err != nil {
+		return nil, fmt.Errorf("deployment %s: %w", d.GetName(), err)
+	}
+	return typed, nil
 }
 
 func bindsServiceAccount(binding *unstructured.Unstructured, name, namespace string) bool {
