@@ -84,6 +84,15 @@ var mutations = []mutation{
 		o := ownedServiceMesh(c)
 		o.SpecDescriptors = o.SpecDescriptors[1:]
 	}},
+	{name: "a top-level field of the example without descriptor", rule: "descriptors", csv: func(c *operatorsv1alpha1.ClusterServiceVersion) {
+		o := ownedServiceMesh(c)
+		for i, d := range o.SpecDescriptors {
+			if d.Path == "mtls" {
+				o.SpecDescriptors = append(o.SpecDescriptors[:i], o.SpecDescriptors[i+1:]...)
+				break
+			}
+		}
+	}},
 	{name: "a status field without descriptor", rule: "descriptors", csv: func(c *operatorsv1alpha1.ClusterServiceVersion) {
 		o := ownedServiceMesh(c)
 		o.StatusDescriptors = o.StatusDescriptors[:len(o.StatusDescriptors)-1]

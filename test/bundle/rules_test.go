@@ -251,10 +251,11 @@ func checkDockerfile(b *bundle) []error {
 	return errs
 }
 
-// describedFields are the fields of t that need a descriptor, as paths below t: a field of one of
-// meshkeeper's own API structs is described field by field; any other field (a scalar, a list, a map,
-// a Kubernetes type such as ResourceRequirements or LabelSelector) as a whole. It reads the Go types,
-// not the CRD, so a field added to the API fails the test until it has a descriptor.
+// describedFields are the fields of t that need a descriptor, as paths below t: every field, and
+// below a field of one of meshkeeper's own API structs its fields too; any other field (a scalar, a
+// list, a map, a Kubernetes type such as ResourceRequirements or LabelSelector) is described as a
+// whole. It reads the Go types, not the CRD, so a field added to the API fails the test until it has
+// a descriptor.
 func describedFields(t reflect.Type, prefix string) []string {
 	var out []string
 	for i := range t.NumField() {
@@ -268,11 +269,10 @@ func describedFields(t reflect.Type, prefix string) []string {
 		if ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
+		out = append(out, path)
 		if ft.Kind() == reflect.Struct && ft.PkgPath() == reflect.TypeFor[meshv1alpha1.ServiceMesh]().PkgPath() {
 			out = append(out, describedFields(ft, path+".")...)
-			continue
 		}
-		out = append(out, path)
 	}
 	return out
 }
@@ -368,6 +368,19 @@ func checkDescriptors(b *bundle) []error {
 			for _, p := range want[root] {
 				if !slices.Contains(paths, p) {
 					errs = append(errs, errorf("%s.%s has no descriptor: add one to hack/bundle/generator/base.clusterserviceversion.yaml", root, p))
+				}
+			}
+		}
+		// scorecard's olm-spec-descriptors: a descriptor whose path is each top-level field of each example.
+		list, err := examples(b)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, u := range list {
+			spec, _ := u.Object["spec"].(map[string]any)
+			for key := range spec {
+				if !slices.ContainsFunc(parts["spec"], func(d descriptor) bool { return d.path == key }) {
+					errs = append(errs, errorf("the example's spec.%s has no descriptor, which scorecard's olm-spec-descriptors asks for", key))
 				}
 			}
 		}
