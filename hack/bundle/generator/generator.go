@@ -16,10 +16,11 @@ limitations under the License.
 
 // Package generator builds meshkeeper's OLM bundle (the registry+v1 format) from the repository's own
 // sources: the Deployment and RBAC of config/default, the CRD of config/crd/bases, the sample of
-// config/samples and the images the built-in Istio charts deploy. Nothing of those is written down a
-// second time, so the bundle cannot drift from the manifests `make deploy` and the Helm chart install.
-// What only the bundle says (display name, keywords, links, descriptors) is in
-// base.clusterserviceversion.yaml next to this file.
+// config/samples, and the images and kinds the built-in Istio charts deploy. Nothing of those is
+// written down a second time, so the bundle cannot drift from the manifests `make deploy` and the Helm
+// chart install. What only the bundle says (display name, keywords, links, descriptors) is in
+// base.clusterserviceversion.yaml next to this file. The CSV and the scorecard configuration are
+// operator-framework's own types (github.com/operator-framework/api).
 //
 // The output is a function of the sources and Options alone (no clock, no random names, sorted keys),
 // so generating twice gives the same bytes and a test can tell a stale bundle from a fresh one.
