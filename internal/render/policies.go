@@ -36,6 +36,9 @@ var (
 	SidecarKind            = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Sidecar"}
 )
 
+// PolicyKinds are the kinds of the policy objects meshkeeper generates.
+var PolicyKinds = []schema.GroupVersionKind{PeerAuthenticationKind, SidecarKind}
+
 // PolicyName is the name of every policy object meshkeeper generates.
 const PolicyName = "default"
 
