@@ -88,42 +88,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// retry covers discovery lagging behind a CRD that was just established.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	desired, malformed, err := desiredPolicies(mesh, ns)
+	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil {
 		return meshctx.Result(ctx, err)
 	}
+	enrolled := enrollment != nil && enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
+	desired, malformed := render.Policies(mesh, ns, enrolled)
 	r.reportMalformed(mesh, ns, malformed)
 	var errs []error
 	for _, gvk := range render.PolicyKinds {
 		errs = append(errs, r.reconcileKind(ctx, mesh, ns.Name, gvk, desired[gvk]))
 	}
 	return ctrl.Result{}, errors.Join(errs...)
-}
-
-// desiredPolicies returns the policy objects a namespace should have from meshkeeper, by kind (nil:
-// none), and the malformed entries of its egress-hosts annotation.
-func desiredPolicies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace) (map[schema.GroupVersionKind]*unstructured.Unstructured, []string, error) {
-	desired := map[schema.GroupVersionKind]*unstructured.Unstructured{}
-	if !meshctx.Live(mesh) {
-		return desired, nil, nil
-	}
-	spec := &mesh.Spec
-	if render.WantsPeerAuthentication(spec, ns.Name) {
-		desired[render.PeerAuthenticationKind] = render.PeerAuthentication(ns.Name, render.MTLSMode(spec, ns.Name))
-	}
-	if !ptr.Deref(spec.SidecarScoping.Enabled, false) {
-		return desired, nil, nil
-	}
-	enrollment, err := meshctx.Enrollment(mesh)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll {
-		return desired, nil, nil
-	}
-	hosts, malformed := render.EgressHosts(ns.Annotations[render.EgressHostsAnnotation])
-	desired[render.SidecarKind] = render.Sidecar(spec, ns.Name, hosts)
-	return desired, malformed, nil
 }
 
 // reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace.
@@ -159,8 +135,6 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) && ownedBy(current, mesh):
 		return nil // steady state: nothing to write
 	}
-	desired.SetLabels(map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue})
-	desired.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(mesh, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))})
 	if current != nil {
 		desired.SetUID(current.GetUID())
 	}

@@ -20,8 +20,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +28,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -146,9 +143,11 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		obs.enrollmentErr = err
 		return obs, nil
 	}
-	if obs.namespaces, err = r.observeNamespaces(ctx, enrollment); err != nil {
-		return obs, err
+	namespaces := &corev1.NamespaceList{}
+	if err := r.List(ctx, namespaces); err != nil {
+		return obs, fmt.Errorf("listing namespaces: %w", err)
 	}
+	obs.namespaces = observeNamespaces(namespaces.Items, enrollment)
 	if obs.ingresses, err = r.observeIngresses(ctx, mesh); err != nil {
 		return obs, err
 	}
@@ -164,21 +163,17 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		obs.policies = &policiesObservation{}
 		return obs, nil
 	}
-	obs.policies, err = r.observePolicies(ctx, mesh, obs.namespaces.enrolled)
+	obs.policies, err = r.observePolicies(ctx, mesh, namespaces.Items, enrollment)
 	return obs, err
 }
 
 // observeNamespaces judges every namespace: a namespace counts as enrolled once it carries the
 // injection label.
-func (r *Reconciler) observeNamespaces(ctx context.Context, enrollment *policy.Enrollment) (*namespacesObservation, error) {
-	namespaces := &corev1.NamespaceList{}
-	if err := r.List(ctx, namespaces); err != nil {
-		return nil, fmt.Errorf("listing namespaces: %w", err)
-	}
+func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollment) *namespacesObservation {
 	obs := &namespacesObservation{enrolled: sets.New[string]()}
 	key, value := policy.InjectionLabel("")
-	for i := range namespaces.Items {
-		ns := &namespaces.Items[i]
+	for i := range namespaces {
+		ns := &namespaces[i]
 		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
 		switch {
 		case d.Enroll && ns.Labels[key] == value:
@@ -189,7 +184,7 @@ func (r *Reconciler) observeNamespaces(ctx context.Context, enrollment *policy.E
 			obs.conflicts = append(obs.conflicts, ns.Name)
 		}
 	}
-	return obs, nil
+	return obs
 }
 
 // observeIngresses judges the ingress-nginx controller workload and every Ingress as the controllers do.
@@ -294,28 +289,20 @@ func (r *Reconciler) meshConfigSince(ctx context.Context, namespace string) (met
 }
 
 // observePolicies compares the policy objects as the cluster has them (their metadata, from the cache)
-// with the ones meshkeeper wants.
-func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enrolled sets.Set[string]) (*policiesObservation, error) {
-	spec := &mesh.Spec
-	wanted := map[schema.GroupVersionKind]sets.Set[string]{
-		render.PeerAuthenticationKind: sets.New[string](),
-		render.SidecarKind:            sets.New[string](),
+// with the ones render.Policies wants, which are the ones the policy controller writes.
+func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespaces []corev1.Namespace,
+	enrollment *policy.Enrollment) (*policiesObservation, error) {
+	wanted := map[schema.GroupVersionKind]sets.Set[string]{}
+	for _, gvk := range render.PolicyKinds {
+		wanted[gvk] = sets.New[string]()
 	}
-	// PeerAuthentications go to the control-plane namespace and the namespaces spec.mtls lists, once
-	// they exist (as the policy controller writes them).
-	for _, name := range append([]string{spec.Namespace}, slices.Collect(maps.Keys(spec.MTLS.Namespaces))...) {
-		ns := &corev1.Namespace{}
-		err := r.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy)
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return nil, fmt.Errorf("reading namespace %s: %w", name, err)
-		case ns.DeletionTimestamp.IsZero():
-			wanted[render.PeerAuthenticationKind].Insert(name)
+	for i := range namespaces {
+		ns := &namespaces[i]
+		enrolled := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
+		desired, _ := render.Policies(mesh, ns, enrolled)
+		for gvk := range desired {
+			wanted[gvk].Insert(ns.Name)
 		}
-	}
-	if ptr.Deref(spec.SidecarScoping.Enabled, false) {
-		wanted[render.SidecarKind] = enrolled.Clone()
 	}
 
 	obs := &policiesObservation{served: true}
