@@ -19,8 +19,17 @@ package v1alpha1
 // Condition types of a ServiceMesh. Ready summarises the others: it is True only when every other
 // condition is True, except DataPlaneUpToDate, which reports pods only their owners can restart and
 // does not hold Ready back.
+//
+// Reconciling and Stalled are kstatus' abnormal-true conditions (sigs.k8s.io/cli-utils/pkg/kstatus,
+// which Helm's --wait, Flux and kpt read), present only while True: Reconciling while meshkeeper is
+// still working towards the spec (installing, rolling out, enrolling, retrying a failure that may pass),
+// Stalled when it cannot get there without a person: a failure that retrying cannot fix
+// (ChartNotFound, InvalidSpec) or a conflict or skip that only a change to the spec or to the
+// cluster's objects resolves. Neither is present when the mesh is Ready.
 const (
 	ConditionReady               = "Ready"
+	ConditionReconciling         = "Reconciling"
+	ConditionStalled             = "Stalled"
 	ConditionControlPlaneReady   = "ControlPlaneReady"
 	ConditionNamespacesEnrolled  = "NamespacesEnrolled"
 	ConditionIngressesConfigured = "IngressesConfigured"

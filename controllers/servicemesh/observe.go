@@ -89,8 +89,8 @@ type ingressesObservation struct {
 	skipped map[string][]string
 	pending []string
 	// enabled is spec.ingressNginx.enabled. When it is, controller is meshkeeper's decision about the
-	// ingress-nginx controller workload, and controllerApplied tells whether its pod template carries
-	// what meshkeeper decided.
+	// ingress-nginx controller workload, and controllerApplied tells whether the workload is configured
+	// and its pod template carries what meshkeeper decided.
 	enabled           bool
 	controller        policy.PodTemplateDecision
 	controllerApplied bool
@@ -227,7 +227,8 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		if err != nil {
 			return nil, err
 		}
-		obs.controller, obs.controllerApplied = w.Decision, w.Applied()
+		// Applied reads the pod template, which a workload that does not exist lacks.
+		obs.controller, obs.controllerApplied = w.Decision, w.Decision.Configured && w.Applied()
 	}
 	return obs, nil
 }

@@ -52,6 +52,7 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 	setPoliciesApplied(status, obs)
 	setMTLSReady(status, obs)
 	summarizeReady(status, obs)
+	setReconcilingOrStalled(status, obs)
 	return status
 }
 
@@ -268,8 +269,7 @@ func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		return
 	}
 	for _, c := range status.Conditions {
-		if c.Type == meshv1alpha1.ConditionReady || c.Type == meshv1alpha1.ConditionDataPlaneUpToDate ||
-			c.Status == metav1.ConditionTrue {
+		if !countsForReady(c.Type) || c.Status == metav1.ConditionTrue {
 			continue
 		}
 		setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Type+": "+c.Message)
@@ -277,6 +277,73 @@ func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	}
 	setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionTrue,
 		meshv1alpha1.ReasonSucceeded, "The mesh matches the spec")
+}
+
+// stalledReasons are the reasons of a condition that only a person can turn True: a conflict with
+// what someone else wrote, a workload or Ingress meshkeeper cannot configure as it is, pods only their
+// owners can restart under STRICT mTLS. Any other False condition is work in progress.
+var stalledReasons = sets.New(
+	meshv1alpha1.ReasonInvalidSpec, meshv1alpha1.ReasonChartNotFound,
+	meshv1alpha1.ReasonInjectionLabelConflict, meshv1alpha1.ReasonPolicyConflict,
+	meshv1alpha1.ReasonAnnotationConflict, meshv1alpha1.ReasonHostNetwork,
+	meshv1alpha1.ReasonIngressesSkipped, meshv1alpha1.ReasonNoBackend, meshv1alpha1.ReasonResourceBackend,
+	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
+	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
+	meshv1alpha1.ReasonPlaintextClients,
+)
+
+// setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled
+// for a terminal failure of this generation, whatever else is still in progress; otherwise Reconciling
+// while any condition that counts for Ready is False for a reason that can still pass; otherwise
+// Stalled while Ready is False; and neither when the mesh is Ready.
+func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	stalled := func(reason, message string) {
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionReconciling)
+		setCondition(status, obs, meshv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	}
+	for _, err := range []error{obs.controlPlaneErr, obs.enrollmentErr} {
+		if e := meshctx.Classify(err); e != nil && e.Terminal {
+			stalled(e.Reason, e.Error())
+			return
+		}
+	}
+	ready := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReady)
+	if ready == nil || ready.Status == metav1.ConditionTrue {
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+		return
+	}
+	var stuck *metav1.Condition
+	for i := range status.Conditions {
+		c := &status.Conditions[i]
+		if c.Status == metav1.ConditionTrue || !countsForReady(c.Type) {
+			continue
+		}
+		if !stalledReasons.Has(c.Reason) {
+			meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+			setCondition(status, obs, meshv1alpha1.ConditionReconciling, metav1.ConditionTrue, c.Reason, c.Type+": "+c.Message)
+			return
+		}
+		if stuck == nil {
+			stuck = c
+		}
+	}
+	if stuck == nil { // Ready is False only because the control plane was never observed
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+		setCondition(status, obs, meshv1alpha1.ConditionReconciling, metav1.ConditionTrue, ready.Reason, ready.Message)
+		return
+	}
+	stalled(stuck.Reason, stuck.Type+": "+stuck.Message)
+}
+
+// countsForReady tells whether a condition type is one Ready summarises.
+func countsForReady(conditionType string) bool {
+	switch conditionType {
+	case meshv1alpha1.ConditionReady, meshv1alpha1.ConditionReconciling, meshv1alpha1.ConditionStalled,
+		meshv1alpha1.ConditionDataPlaneUpToDate:
+		return false
+	}
+	return true
 }
 
 // setCondition sets a condition for the observed generation, keeping its last transition time when its
