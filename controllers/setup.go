@@ -21,6 +21,8 @@ limitations under the License.
 package controllers
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -51,6 +53,39 @@ func ClientLimits(config *rest.Config) *rest.Config {
 	config = rest.CopyConfig(config)
 	config.QPS, config.Burst = 200, 400
 	return config
+}
+
+// ManagerOptions configure the manager NewManager builds.
+type ManagerOptions struct {
+	// Options are the manager's options; NewManager sets their Cache to CacheOptions.
+	ctrl.Options
+	// QPS and Burst, when set, override ClientLimits' client-side rate limits.
+	QPS   float32
+	Burst int
+	// Controllers configure the controllers.
+	Controllers Options
+}
+
+// NewManager returns meshkeeper's manager with every controller registered: the client rate limits of
+// ClientLimits, the cache of CacheOptions and the controllers of SetupWithManager. main.go and every
+// test tier that runs the manager build it here, so they run the same manager.
+func NewManager(config *rest.Config, opts ManagerOptions) (ctrl.Manager, error) {
+	config = ClientLimits(config)
+	if opts.QPS > 0 {
+		config.QPS = opts.QPS
+	}
+	if opts.Burst > 0 {
+		config.Burst = opts.Burst
+	}
+	opts.Cache = CacheOptions()
+	mgr, err := ctrl.NewManager(config, opts.Options)
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := SetupWithManager(mgr, opts.Controllers); err != nil {
+		return nil, fmt.Errorf("setting up the controllers: %w", err)
+	}
+	return mgr, nil
 }
 
 // Options configure the controllers.
