@@ -65,6 +65,27 @@ func checkCondition(t *testing.T, status *meshv1alpha1.ServiceMeshStatus, condit
 	}
 }
 
+// setterCase is a setter test that changes one part of the observation.
+type setterCase[P any] struct {
+	part P
+	want *wantCondition
+}
+
+// runSetterTable runs set over observations whose part put sets, and checks the condition it sets.
+func runSetterTable[P any](t *testing.T, conditionType string, set func(*meshv1alpha1.ServiceMeshStatus, *observation),
+	put func(*observation, P), tests map[string]setterCase[P]) {
+	t.Helper()
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := testObservation()
+			put(obs, tc.part)
+			status := &meshv1alpha1.ServiceMeshStatus{}
+			set(status, obs)
+			checkCondition(t, status, conditionType, tc.want)
+		})
+	}
+}
+
 func testObservation() *observation {
 	return &observation{generation: 4, spec: &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system",
 		IngressNginx: meshv1alpha1.IngressNginxSpec{Controller: meshv1alpha1.WorkloadReference{
@@ -165,10 +186,7 @@ func TestSetNamespacesEnrolled(t *testing.T) {
 
 func TestSetIngressesConfigured(t *testing.T) {
 	configured := policy.PodTemplateDecision{Configured: true, Reason: policy.Configured}
-	tests := map[string]struct {
-		ingresses *ingressesObservation
-		want      *wantCondition
-	}{
+	tests := map[string]setterCase[*ingressesObservation]{
 		"integration off": {
 			&ingressesObservation{},
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled, nil},
@@ -202,22 +220,11 @@ func TestSetIngressesConfigured(t *testing.T) {
 		},
 		"not observed": {nil, nil},
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			obs := testObservation()
-			obs.ingresses = tc.ingresses
-			status := &meshv1alpha1.ServiceMeshStatus{}
-			setIngressesConfigured(status, obs)
-			checkCondition(t, status, meshv1alpha1.ConditionIngressesConfigured, tc.want)
-		})
-	}
+	runSetterTable(t, meshv1alpha1.ConditionIngressesConfigured, setIngressesConfigured, func(o *observation, part *ingressesObservation) { o.ingresses = part }, tests)
 }
 
 func TestSetDataPlaneUpToDate(t *testing.T) {
-	tests := map[string]struct {
-		proxies *proxiesObservation
-		want    *wantCondition
-	}{
+	tests := map[string]setterCase[*proxiesObservation]{
 		"every proxy current": {
 			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 5}},
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonProxiesUpToDate, []string{"all 5"}},
@@ -229,22 +236,11 @@ func TestSetDataPlaneUpToDate(t *testing.T) {
 		},
 		"not observed": {nil, nil},
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			obs := testObservation()
-			obs.proxies = tc.proxies
-			status := &meshv1alpha1.ServiceMeshStatus{}
-			setDataPlaneUpToDate(status, obs)
-			checkCondition(t, status, meshv1alpha1.ConditionDataPlaneUpToDate, tc.want)
-		})
-	}
+	runSetterTable(t, meshv1alpha1.ConditionDataPlaneUpToDate, setDataPlaneUpToDate, func(o *observation, part *proxiesObservation) { o.proxies = part }, tests)
 }
 
 func TestSetPoliciesApplied(t *testing.T) {
-	tests := map[string]struct {
-		policies *policiesObservation
-		want     *wantCondition
-	}{
+	tests := map[string]setterCase[*policiesObservation]{
 		"CRDs not served": {
 			&policiesObservation{},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing, nil},
@@ -263,13 +259,5 @@ func TestSetPoliciesApplied(t *testing.T) {
 		},
 		"not observed": {nil, nil},
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			obs := testObservation()
-			obs.policies = tc.policies
-			status := &meshv1alpha1.ServiceMeshStatus{}
-			setPoliciesApplied(status, obs)
-			checkCondition(t, status, meshv1alpha1.ConditionPoliciesApplied, tc.want)
-		})
-	}
+	runSetterTable(t, meshv1alpha1.ConditionPoliciesApplied, setPoliciesApplied, func(o *observation, part *policiesObservation) { o.policies = part }, tests)
 }
