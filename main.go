@@ -87,31 +87,22 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	config := controllers.ClientLimits(ctrl.GetConfigOrDie())
-	if qps > 0 {
-		config.QPS = float32(qps)
-	}
-	if burst > 0 {
-		config.Burst = burst
-	}
-	mgr, err := ctrl.NewManager(config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOpts,
-		Cache:                  controllers.CacheOptions(),
-		HealthProbeBindAddress: probeAddr,
-		PprofBindAddress:       pprofAddr,
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "meshkeeper.mesh.meshkeeper.io",
-		// The manager exits right after it loses the lease, so it can release it at once on shutdown.
-		LeaderElectionReleaseOnCancel: true,
+	mgr, err := controllers.NewManager(ctrl.GetConfigOrDie(), controllers.ManagerOptions{
+		Options: ctrl.Options{
+			Scheme:                 scheme,
+			Metrics:                metricsOpts,
+			HealthProbeBindAddress: probeAddr,
+			PprofBindAddress:       pprofAddr,
+			LeaderElection:         enableLeaderElection,
+			LeaderElectionID:       "meshkeeper.mesh.meshkeeper.io",
+			// The manager exits right after it loses the lease, so it can release it at once on shutdown.
+			LeaderElectionReleaseOnCancel: true,
+		},
+		QPS:   float32(qps),
+		Burst: burst,
 	})
 	if err != nil {
-		setupLog.Error(err, "Unable to create the manager")
-		os.Exit(1)
-	}
-
-	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
-		setupLog.Error(err, "Unable to set up the controllers")
+		setupLog.Error(err, "Unable to set up the manager")
 		os.Exit(1)
 	}
 

@@ -14,18 +14,33 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package controllers holds meshkeeper's reconcilers, one per concern, all driven by the ServiceMesh.
+// Package controllers starts meshkeeper's controllers, one package per concern, all driven by the
+// ServiceMesh: servicemesh (the control plane and the status), namespace (enrollment), ingress (the
+// ingress-nginx workload and the mesh Ingresses) and policy (PeerAuthentication and Sidecar). What they
+// share is in meshctx.
 package controllers
 
 import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/namespace"
+	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	internalpolicy "github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // ClientLimits sets meshkeeper's default client-side rate limits on config: 200 requests per second in
@@ -38,6 +53,39 @@ func ClientLimits(config *rest.Config) *rest.Config {
 	config = rest.CopyConfig(config)
 	config.QPS, config.Burst = 200, 400
 	return config
+}
+
+// ManagerOptions configure the manager NewManager builds.
+type ManagerOptions struct {
+	// Options are the manager's options; NewManager sets their Cache to CacheOptions.
+	ctrl.Options
+	// QPS and Burst, when set, override ClientLimits' client-side rate limits.
+	QPS   float32
+	Burst int
+	// Controllers configure the controllers.
+	Controllers Options
+}
+
+// NewManager returns meshkeeper's manager with every controller registered: the client rate limits of
+// ClientLimits, the cache of CacheOptions and the controllers of SetupWithManager. main.go and every
+// test tier that runs the manager build it here, so they run the same manager.
+func NewManager(config *rest.Config, opts ManagerOptions) (ctrl.Manager, error) {
+	config = ClientLimits(config)
+	if opts.QPS > 0 {
+		config.QPS = opts.QPS
+	}
+	if opts.Burst > 0 {
+		config.Burst = opts.Burst
+	}
+	opts.Cache = CacheOptions()
+	mgr, err := ctrl.NewManager(config, opts.Options)
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := SetupWithManager(mgr, opts.Controllers); err != nil {
+		return nil, fmt.Errorf("setting up the controllers: %w", err)
+	}
+	return mgr, nil
 }
 
 // Options configure the controllers.
@@ -58,23 +106,23 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	recorder := mgr.GetEventRecorder("meshkeeper")
-	if err := (&NamespaceReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&IngressReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&PolicyReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	workloads, err := newWorkloadCache(mgr)
+	workloads, err := ingress.NewWorkloadCache(mgr)
 	if err != nil {
 		return err
 	}
 	if err := mgr.Add(workloads); err != nil {
 		return err
 	}
-	if err := (&IngressNginxReconciler{
+	if err := (&ingress.WorkloadReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Workloads: workloads,
@@ -82,7 +130,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&ServiceMeshReconciler{
+	return (&servicemesh.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Workloads: workloads,
@@ -99,12 +147,60 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 func NewChartManager(config *rest.Config, c client.Client, reader client.Reader) (*helm.ChartManager, error) {
 	m := helm.NewChartManager(config, c, reader)
 	m.CachedKinds = map[schema.GroupVersionKind]bool{}
-	for _, kind := range chartKinds {
-		gvk, err := apiutil.GVKForObject(kind.object, c.Scheme())
+	for _, kind := range servicemesh.ChartKinds {
+		gvk, err := apiutil.GVKForObject(kind.Object, c.Scheme())
 		if err != nil {
 			return nil, err
 		}
 		m.CachedKinds[gvk] = true
 	}
 	return m, nil
+}
+
+// CacheOptions are the manager's cache options: CacheByObject, and of every cached object's managed
+// fields only meshkeeper's (the ones OwnedKeys reads). Other managers' entries can outweigh the rest of
+// an Ingress or a Namespace, and a cluster has thousands of them.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: CacheByObject(), DefaultTransform: keepOwnManagedFields}
+}
+
+// keepOwnManagedFields drops the managed-fields entries of every manager but meshkeeper.
+func keepOwnManagedFields(obj any) (any, error) {
+	o, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	entries := o.GetManagedFields()
+	mine := entries[:0:0]
+	for _, entry := range entries {
+		if entry.Manager == meshv1alpha1.FieldManager {
+			mine = append(mine, entry)
+		}
+	}
+	if len(mine) != len(entries) {
+		o.SetManagedFields(mine)
+	}
+	return obj, nil
+}
+
+// CacheByObject limits the manager's cache for every chart kind to the objects meshkeeper labelled, so
+// the cache never holds every ConfigMap or Deployment of the cluster, and keeps of each Pod only what
+// the proxy count reads.
+func CacheByObject() map[client.Object]cache.ByObject {
+	byObject := map[client.Object]cache.ByObject{}
+	for _, kind := range servicemesh.ChartKinds {
+		if !kind.CacheAll {
+			byObject[kind.Object] = cache.ByObject{Label: meshctx.ManagedBySelector}
+		}
+	}
+	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
+	return byObject
+}
+
+// proxyFields is the cache's transform of Pods.
+func proxyFields(obj any) (any, error) {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return internalpolicy.ProxyFields(pod), nil
+	}
+	return obj, nil
 }

@@ -19,8 +19,17 @@ package v1alpha1
 // Condition types of a ServiceMesh. Ready summarises the others: it is True only when every other
 // condition is True, except DataPlaneUpToDate, which reports pods only their owners can restart and
 // does not hold Ready back.
+//
+// Reconciling and Stalled are kstatus' abnormal-true conditions (sigs.k8s.io/cli-utils/pkg/kstatus,
+// which Helm's --wait, Flux and kpt read), present only while True: Reconciling while meshkeeper is
+// still working towards the spec (installing, rolling out, enrolling, retrying a failure that may pass),
+// Stalled when it cannot get there without a person: a failure that retrying cannot fix
+// (ChartNotFound, InvalidSpec) or a conflict or skip that only a change to the spec or to the
+// cluster's objects resolves. Neither is present when the mesh is Ready.
 const (
 	ConditionReady               = "Ready"
+	ConditionReconciling         = "Reconciling"
+	ConditionStalled             = "Stalled"
 	ConditionControlPlaneReady   = "ControlPlaneReady"
 	ConditionNamespacesEnrolled  = "NamespacesEnrolled"
 	ConditionIngressesConfigured = "IngressesConfigured"
@@ -57,20 +66,65 @@ const (
 	ReasonNamespaceTerminating = "NamespaceTerminating"
 )
 
-// Reasons of NamespacesEnrolled.
+// Reasons of NamespacesEnrolled, and of meshkeeper's decision about each namespace (internal/policy
+// decides; its Events carry these reasons).
 const (
 	// ReasonEnrolled: every namespace the spec selects carries the injection label.
 	ReasonEnrolled = "Enrolled"
-	// ReasonInjectionLabelConflict: a selected namespace keeps an injection label its user set.
+	// ReasonInjectionLabelConflict: a selected namespace carries an injection label meshkeeper did not
+	// set and would have to change; meshkeeper leaves it alone.
 	ReasonInjectionLabelConflict = "InjectionLabelConflict"
+	// ReasonListed: the namespace is named in spec.injection.namespaces.
+	ReasonListed = "Listed"
+	// ReasonSelectorMatched: the namespace's labels match spec.injection.namespaceSelector.
+	ReasonSelectorMatched = "SelectorMatched"
+	// ReasonNotSelected: the namespace is neither listed nor matched by the selector.
+	ReasonNotSelected = "NotSelected"
+	// ReasonSystemNamespace: kube-system, kube-public and kube-node-lease are never injected.
+	ReasonSystemNamespace = "SystemNamespace"
+	// ReasonControlPlaneNamespace: istiod's own namespace (spec.namespace) is never injected.
+	ReasonControlPlaneNamespace = "ControlPlaneNamespace"
+	// ReasonTerminating: the object is being deleted; there is nothing to write.
+	ReasonTerminating = "Terminating"
 )
 
-// Reasons of IngressesConfigured besides the decision reasons of internal/policy (Configured,
-// IngressNginxDisabled, ControllerNotFound, HostNetwork, AnnotationConflict, and the reason Ingresses
-// are skipped for when they share one); docs/ingress-nginx.md says what each means and what to do.
+// Reasons of IngressesConfigured, and of meshkeeper's decision about the ingress-nginx controller and
+// each Ingress (internal/policy decides; status.ingresses.skippedByReason counts the skips by these
+// reasons); docs/ingress-nginx.md says what each means and what to do.
 const (
 	// ReasonIngressesSkipped: mesh Ingresses are left unchanged for more than one reason.
 	ReasonIngressesSkipped = "IngressesSkipped"
+	// ReasonConfigured: the object carries everything the mesh needs from meshkeeper.
+	ReasonConfigured = "Configured"
+	// ReasonIngressNginxDisabled: spec.ingressNginx.enabled is false, so meshkeeper configures neither
+	// the controller nor any Ingress, and removes what it wrote before.
+	ReasonIngressNginxDisabled = "IngressNginxDisabled"
+	// ReasonControllerNotFound: the workload named by spec.ingressNginx.controller does not exist.
+	ReasonControllerNotFound = "ControllerNotFound"
+	// ReasonHostNetwork: the ingress-nginx controller runs in the node's network namespace, where a
+	// sidecar cannot be added.
+	ReasonHostNetwork = "HostNetwork"
+	// ReasonAnnotationConflict: a label or annotation meshkeeper would set already has another value
+	// that meshkeeper did not set; meshkeeper keeps it and sets none of its own on that object.
+	ReasonAnnotationConflict = "AnnotationConflict"
+	// ReasonClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not
+	// serve.
+	ReasonClassNotServed = "ClassNotServed"
+	// ReasonNamespaceNotEnrolled: the Ingress's namespace is not in the mesh.
+	ReasonNamespaceNotEnrolled = "NamespaceNotEnrolled"
+	// ReasonNoBackend: the Ingress names no backend at all.
+	ReasonNoBackend = "NoBackend"
+	// ReasonResourceBackend: a backend of the Ingress is a resource reference, not a Service.
+	ReasonResourceBackend = "ResourceBackend"
+	// ReasonMultipleBackendServices: the Ingress sends to more than one Service, and upstream-vhost can
+	// name only one.
+	ReasonMultipleBackendServices = "MultipleBackendServices"
+	// ReasonServiceMissing: the backend Service does not exist.
+	ReasonServiceMissing = "ServiceMissing"
+	// ReasonServiceExternalName: the backend Service is of type ExternalName and has no ClusterIP.
+	ReasonServiceExternalName = "ServiceExternalName"
+	// ReasonServiceHeadless: the backend Service is headless (clusterIP: None).
+	ReasonServiceHeadless = "ServiceHeadless"
 )
 
 // Reasons of DataPlaneUpToDate; docs/proxies.md.
@@ -109,4 +163,11 @@ const (
 	Finalizer = "mesh.meshkeeper.io/finalizer"
 	// ServiceMeshName is the only allowed name of a ServiceMesh.
 	ServiceMeshName = "default"
+	// ManagedByLabel marks every object meshkeeper writes whole (what its charts render, the policies
+	// it generates), so watches and caches can select them. It is not app.kubernetes.io/managed-by:
+	// Helm sets that label to "Helm" on every release object and checks it to decide which release
+	// owns an object.
+	ManagedByLabel = "mesh.meshkeeper.io/managed-by"
+	// ManagedByValue is meshkeeper's value of ManagedByLabel.
+	ManagedByValue = "meshkeeper"
 )

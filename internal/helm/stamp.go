@@ -24,15 +24,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
 const (
-	// ManagedByLabel marks every object the charts render, so watches can select them. It is not
-	// app.kubernetes.io/managed-by: Helm sets that label to "Helm" on every release object and checks
-	// it to decide which release owns an object.
-	ManagedByLabel = "mesh.meshkeeper.io/managed-by"
+	// ManagedByLabel marks every object the charts render (meshkeeper's ownership label, defined in
+	// api/v1alpha1), so watches can select them.
+	ManagedByLabel = meshv1alpha1.ManagedByLabel
 	// ManagedByValue is meshkeeper's value of ManagedByLabel.
-	ManagedByValue = "meshkeeper"
+	ManagedByValue = meshv1alpha1.ManagedByValue
 	// keepPolicyAnnotation makes Helm leave an object in place on uninstall.
 	keepPolicyAnnotation = "helm.sh/resource-policy"
 )

@@ -16,54 +16,32 @@ limitations under the License.
 
 package policy
 
-// Reasons of the decisions in this package. They are API: the controllers put them in conditions and
-// in status counts (status.ingresses.skippedByReason), and alerts match on them.
+import meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+
+// Reasons of the decisions in this package, under the names the decisions read best with. Their values
+// are defined, and documented as API, in api/v1alpha1: the controllers put them in conditions and in
+// status counts (status.ingresses.skippedByReason), and alerts match on them.
 const (
-	// Listed: the namespace is named in spec.injection.namespaces.
-	Listed = "Listed"
-	// SelectorMatched: the namespace's labels match spec.injection.namespaceSelector.
-	SelectorMatched = "SelectorMatched"
-	// NotSelected: the namespace is neither listed nor matched by the selector.
-	NotSelected = "NotSelected"
-	// SystemNamespace: kube-system, kube-public and kube-node-lease are never injected.
-	SystemNamespace = "SystemNamespace"
-	// ControlPlaneNamespace: istiod's own namespace (spec.namespace) is never injected.
-	ControlPlaneNamespace = "ControlPlaneNamespace"
-	// InjectionLabelConflict: the namespace carries an injection label meshkeeper did not set and would
-	// have to change; meshkeeper leaves it alone.
-	InjectionLabelConflict = "InjectionLabelConflict"
-	// Terminating: the object is being deleted; there is nothing to write.
-	Terminating = "Terminating"
+	Listed                 = meshv1alpha1.ReasonListed
+	SelectorMatched        = meshv1alpha1.ReasonSelectorMatched
+	NotSelected            = meshv1alpha1.ReasonNotSelected
+	SystemNamespace        = meshv1alpha1.ReasonSystemNamespace
+	ControlPlaneNamespace  = meshv1alpha1.ReasonControlPlaneNamespace
+	InjectionLabelConflict = meshv1alpha1.ReasonInjectionLabelConflict
+	Terminating            = meshv1alpha1.ReasonTerminating
 
-	// Configured: the object carries everything the mesh needs from meshkeeper.
-	Configured = "Configured"
-	// IngressNginxDisabled: spec.ingressNginx.enabled is false, so meshkeeper configures neither the
-	// controller nor any Ingress, and removes what it wrote before.
-	IngressNginxDisabled = "IngressNginxDisabled"
-	// ControllerNotFound: the workload named by spec.ingressNginx.controller does not exist.
-	ControllerNotFound = "ControllerNotFound"
-	// HostNetwork: the ingress-nginx controller runs in the node's network namespace, where a sidecar
-	// cannot be added.
-	HostNetwork = "HostNetwork"
-	// AnnotationConflict: a label or annotation meshkeeper would set already has another value that
-	// meshkeeper did not set; meshkeeper keeps it and sets none of its own on that object.
-	AnnotationConflict = "AnnotationConflict"
+	Configured           = meshv1alpha1.ReasonConfigured
+	IngressNginxDisabled = meshv1alpha1.ReasonIngressNginxDisabled
+	ControllerNotFound   = meshv1alpha1.ReasonControllerNotFound
+	HostNetwork          = meshv1alpha1.ReasonHostNetwork
+	AnnotationConflict   = meshv1alpha1.ReasonAnnotationConflict
 
-	// ClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not serve.
-	ClassNotServed = "ClassNotServed"
-	// NamespaceNotEnrolled: the Ingress's namespace is not in the mesh.
-	NamespaceNotEnrolled = "NamespaceNotEnrolled"
-	// NoBackend: the Ingress names no backend at all.
-	NoBackend = "NoBackend"
-	// ResourceBackend: a backend of the Ingress is a resource reference, not a Service.
-	ResourceBackend = "ResourceBackend"
-	// MultipleBackendServices: the Ingress sends to more than one Service, and upstream-vhost can name
-	// only one.
-	MultipleBackendServices = "MultipleBackendServices"
-	// ServiceMissing: the backend Service does not exist.
-	ServiceMissing = "ServiceMissing"
-	// ServiceExternalName: the backend Service is of type ExternalName and has no ClusterIP.
-	ServiceExternalName = "ServiceExternalName"
-	// ServiceHeadless: the backend Service is headless (clusterIP: None).
-	ServiceHeadless = "ServiceHeadless"
+	ClassNotServed          = meshv1alpha1.ReasonClassNotServed
+	NamespaceNotEnrolled    = meshv1alpha1.ReasonNamespaceNotEnrolled
+	NoBackend               = meshv1alpha1.ReasonNoBackend
+	ResourceBackend         = meshv1alpha1.ReasonResourceBackend
+	MultipleBackendServices = meshv1alpha1.ReasonMultipleBackendServices
+	ServiceMissing          = meshv1alpha1.ReasonServiceMissing
+	ServiceExternalName     = meshv1alpha1.ReasonServiceExternalName
+	ServiceHeadless         = meshv1alpha1.ReasonServiceHeadless
 )

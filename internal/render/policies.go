@@ -21,9 +21,12 @@ import (
 	"regexp"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -36,12 +39,44 @@ var (
 	SidecarKind            = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Sidecar"}
 )
 
+// PolicyKinds are the kinds of the policy objects meshkeeper generates.
+var PolicyKinds = []schema.GroupVersionKind{PeerAuthenticationKind, SidecarKind}
+
 // PolicyName is the name of every policy object meshkeeper generates.
 const PolicyName = "default"
 
 // EgressHostsAnnotation is the Namespace annotation through which a namespace's owner adds egress hosts
 // to its Sidecar: comma-separated "namespace/dnsName" entries.
 const EgressHostsAnnotation = "mesh.meshkeeper.io/egress-hosts"
+
+// Policies returns the policy objects meshkeeper wants in a namespace, by kind, labelled as
+// meshkeeper's and owned by the ServiceMesh, and the malformed entries of the namespace's egress-hosts
+// annotation. It is the one answer to "who gets a policy": the policy controller writes what it
+// returns, and the ServiceMesh's PoliciesApplied reports against it. The namespace gets a
+// PeerAuthentication when it is the control-plane namespace or spec.mtls.namespaces lists it, and,
+// with Sidecar scoping on, a Sidecar when the enrollment decision enrolls it (enrolled). Without a
+// ServiceMesh, with one being deleted, and in a namespace being deleted, it wants none.
+func Policies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, enrolled bool) (map[schema.GroupVersionKind]*unstructured.Unstructured, []string) {
+	desired := map[schema.GroupVersionKind]*unstructured.Unstructured{}
+	if mesh == nil || !mesh.DeletionTimestamp.IsZero() || !ns.DeletionTimestamp.IsZero() {
+		return desired, nil
+	}
+	spec := &mesh.Spec
+	if WantsPeerAuthentication(spec, ns.Name) {
+		desired[PeerAuthenticationKind] = PeerAuthentication(ns.Name, MTLSMode(spec, ns.Name))
+	}
+	var malformed []string
+	if ptr.Deref(spec.SidecarScoping.Enabled, false) && enrolled {
+		var hosts []string
+		hosts, malformed = EgressHosts(ns.Annotations[EgressHostsAnnotation])
+		desired[SidecarKind] = Sidecar(spec, ns.Name, hosts)
+	}
+	for _, obj := range desired {
+		obj.SetLabels(map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue})
+		obj.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(mesh, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))})
+	}
+	return desired, malformed
+}
 
 // PeerAuthentication is the namespace-wide PeerAuthentication "default" with the given mode. In the
 // control-plane (root) namespace it is the mesh-wide default.

@@ -20,7 +20,10 @@ import (
 	"slices"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -121,5 +124,87 @@ func TestPeerAuthentication(t *testing.T) {
 	if mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode"); mode != "PERMISSIVE" || pa.GetName() != "default" ||
 		pa.GetKind() != "PeerAuthentication" || pa.GetAPIVersion() != "security.istio.io/v1" {
 		t.Errorf("PeerAuthentication = %v", pa.Object)
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	now := metav1.Now()
+	mesh := func(scoping bool) *meshv1alpha1.ServiceMesh {
+		return &meshv1alpha1.ServiceMesh{
+			ObjectMeta: metav1.ObjectMeta{Name: "default", UID: "mesh-uid"},
+			Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system",
+				MTLS:           meshv1alpha1.MTLSSpec{Mode: meshv1alpha1.MTLSStrict, Namespaces: map[string]meshv1alpha1.MTLSMode{"legacy": meshv1alpha1.MTLSPermissive}},
+				SidecarScoping: meshv1alpha1.SidecarScopingSpec{Enabled: ptr.To(scoping)}},
+		}
+	}
+	deleting := mesh(true)
+	deleting.DeletionTimestamp = &now
+	ns := func(name, egressHosts string, terminating bool) *corev1.Namespace {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if egressHosts != "" {
+			n.Annotations = map[string]string{render.EgressHostsAnnotation: egressHosts}
+		}
+		if terminating {
+			n.DeletionTimestamp = &now
+		}
+		return n
+	}
+	tests := map[string]struct {
+		mesh      *meshv1alpha1.ServiceMesh
+		namespace *corev1.Namespace
+		enrolled  bool
+		wantKinds []string
+		malformed []string
+	}{
+		"the control-plane namespace gets the mesh-wide PeerAuthentication": {
+			mesh(true), ns("istio-system", "", false), false, []string{"PeerAuthentication"}, nil,
+		},
+		"an mTLS override gets its PeerAuthentication, not enrolled": {
+			mesh(true), ns("legacy", "", false), false, []string{"PeerAuthentication"}, nil,
+		},
+		"an enrolled namespace gets a Sidecar": {
+			mesh(true), ns("shop", "payments/*,bad", false), true, []string{"Sidecar"}, []string{`"bad"`},
+		},
+		"an enrolled mTLS override gets both": {
+			mesh(true), ns("legacy", "", false), true, []string{"PeerAuthentication", "Sidecar"}, nil,
+		},
+		"without Sidecar scoping an enrolled namespace gets nothing": {
+			mesh(false), ns("shop", "payments/*", false), true, nil, nil,
+		},
+		"a namespace not enrolled gets nothing": {
+			mesh(true), ns("other", "", false), false, nil, nil,
+		},
+		"a terminating namespace gets nothing": {
+			mesh(true), ns("legacy", "", true), true, nil, nil,
+		},
+		"without a ServiceMesh nothing is wanted": {
+			nil, ns("istio-system", "", false), true, nil, nil,
+		},
+		"a ServiceMesh being deleted wants nothing": {
+			deleting, ns("istio-system", "", false), true, nil, nil,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			desired, malformed := render.Policies(tc.mesh, tc.namespace, tc.enrolled)
+			var kinds []string
+			for gvk, obj := range desired {
+				kinds = append(kinds, gvk.Kind)
+				if obj.GetLabels()[meshv1alpha1.ManagedByLabel] != meshv1alpha1.ManagedByValue {
+					t.Errorf("%s has labels %v, want meshkeeper's ownership label", gvk.Kind, obj.GetLabels())
+				}
+				refs := obj.GetOwnerReferences()
+				if len(refs) != 1 || refs[0].UID != "mesh-uid" || refs[0].Controller == nil || !*refs[0].Controller {
+					t.Errorf("%s has owner references %+v, want the ServiceMesh as controller", gvk.Kind, refs)
+				}
+				if obj.GetNamespace() != tc.namespace.Name || obj.GetName() != render.PolicyName {
+					t.Errorf("%s is %s/%s", gvk.Kind, obj.GetNamespace(), obj.GetName())
+				}
+			}
+			slices.Sort(kinds)
+			if !slices.Equal(kinds, tc.wantKinds) || !slices.Equal(malformed, tc.malformed) {
+				t.Errorf("Policies = %v, malformed %q; want %v, %q", kinds, malformed, tc.wantKinds, tc.malformed)
+			}
+		})
 	}
 }

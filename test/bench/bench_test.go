@@ -39,6 +39,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/test/cluster"
 	"github.com/meshkeeper/meshkeeper/test/e2e"
@@ -216,7 +217,7 @@ func BenchmarkNoopReconcile(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &controllers.ServiceMeshReconciler{
+	r := &servicemesh.Reconciler{
 		Client:    cached,
 		APIReader: direct,
 		Recorder:  discardRecorder{},

@@ -59,18 +59,14 @@ func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) err
 	}
 	logger := zap.New(zap.WriteTo(logTo), zap.UseDevMode(true))
 	ctrl.SetLogger(logger)
-	mgr, err := ctrl.NewManager(controllers.ClientLimits(config), ctrl.Options{
+	mgr, err := controllers.NewManager(config, controllers.ManagerOptions{Options: ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
 		Logger:                 logger,
-	})
+	}})
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
-	}
-	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
-		return fmt.Errorf("setting up the controllers: %w", err)
+		return err
 	}
 	go func() {
 		if err := mgr.Start(ctx); err != nil {

@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
@@ -59,8 +59,8 @@ var _ = Describe("A stale read of a deleted ServiceMesh", func() {
 	BeforeEach(deleteMesh)
 	AfterEach(deleteMesh)
 
-	staleReconciler := func(stale *meshv1alpha1.ServiceMesh) *controllers.ServiceMeshReconciler {
-		return &controllers.ServiceMeshReconciler{
+	staleReconciler := func(stale *meshv1alpha1.ServiceMesh) *servicemesh.Reconciler {
+		return &servicemesh.Reconciler{
 			Client:    staleClient{Client: k8sClient, mesh: stale},
 			APIReader: k8sClient,
 			Recorder:  noEvents{},

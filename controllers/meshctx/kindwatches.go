@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package meshctx
 
 import (
 	"context"
@@ -26,14 +26,24 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// lateWatches watches kinds whose CRDs meshkeeper installs itself (the Istio kinds): a watch set up at
-// start would keep the manager from starting on a cluster without them, so each kind is watched, by
-// its metadata only, from the first reconcile that finds it served.
-type lateWatches struct {
+// policyObjectChanged passes changes of policy objects named as meshkeeper names its own: the only ones
+// meshkeeper writes or reports.
+var policyObjectChanged = predicate.NewTypedPredicateFuncs(func(obj *metav1.PartialObjectMetadata) bool {
+	return obj.Name == render.PolicyName
+})
+
+// KindWatches watches kinds whose CRDs meshkeeper installs itself (the Istio policy kinds): a watch set
+// up at start would keep the manager from starting on a cluster without them, so each kind is watched,
+// by its metadata and only its objects named as meshkeeper names its policies, from the first reconcile
+// that finds it served.
+type KindWatches struct {
 	mapper     meta.RESTMapper
 	controller controller.Controller
 	kinds      []schema.GroupVersionKind
@@ -41,9 +51,10 @@ type lateWatches struct {
 	watching   sync.Map
 }
 
-func newLateWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.GroupVersionKind,
-	h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) *lateWatches {
-	return &lateWatches{
+// NewKindWatches returns the watches of kinds for controller c, whose events go to h.
+func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.GroupVersionKind,
+	h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) *KindWatches {
+	return &KindWatches{
 		mapper:     mgr.GetRESTMapper(),
 		controller: c,
 		kinds:      kinds,
@@ -55,8 +66,8 @@ func newLateWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.Gr
 	}
 }
 
-// ensure tells whether every kind is served, and starts watching the ones not watched yet.
-func (w *lateWatches) ensure(ctx context.Context) bool {
+// WatchServed tells whether every kind is served, and starts watching the ones not watched yet.
+func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	for _, gvk := range w.kinds {
 		if _, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 			if !meta.IsNoMatchError(err) {

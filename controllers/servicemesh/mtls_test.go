@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package servicemesh
 
 import (
 	"strings"
@@ -26,9 +26,10 @@ import (
 	"k8s.io/client-go/tools/events"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
-func TestObserveMTLS(t *testing.T) {
+func TestSetMTLSReady(t *testing.T) {
 	spec := func(mode meshv1alpha1.MTLSMode, overrides map[string]meshv1alpha1.MTLSMode) meshv1alpha1.ServiceMeshSpec {
 		return meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", MTLS: meshv1alpha1.MTLSSpec{Mode: mode, Namespaces: overrides},
 			IngressNginx: meshv1alpha1.IngressNginxSpec{Controller: meshv1alpha1.WorkloadReference{
@@ -71,10 +72,17 @@ func TestObserveMTLS(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			recorder := events.NewFakeRecorder(10)
-			r := &ServiceMeshReconciler{Recorder: recorder}
-			s := newScope(&meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 2}, Spec: tc.spec})
-			r.observeMTLS(s, enrolled, tc.withoutSidecar, tc.controllerWithoutSidecar)
-			c := meta.FindStatusCondition(s.status.Conditions, meshv1alpha1.ConditionMTLSReady)
+			r := &Reconciler{Recorder: recorder}
+			mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 2}, Spec: tc.spec}
+			obs := &observation{generation: 2, spec: &mesh.Spec,
+				namespaces: &namespacesObservation{enrolled: enrolled},
+				proxies:    &proxiesObservation{withoutSidecar: tc.withoutSidecar},
+				ingresses: &ingressesObservation{enabled: true, controllerApplied: true,
+					controller: policy.PodTemplateDecision{Configured: !tc.controllerWithoutSidecar}}}
+			status := &meshv1alpha1.ServiceMeshStatus{}
+			setMTLSReady(status, obs)
+			r.reportMTLS(mesh, status)
+			c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
 			if c == nil || c.Status != tc.want {
 				t.Fatalf("MTLSReady = %+v, want %s", c, tc.want)
 			}
@@ -92,7 +100,8 @@ func TestObserveMTLS(t *testing.T) {
 				t.Errorf("Warning emitted: %v, want %v", warned, tc.want == metav1.ConditionFalse)
 			}
 			// The same risk again is not reported twice.
-			r.observeMTLS(s, enrolled, tc.withoutSidecar, tc.controllerWithoutSidecar)
+			setMTLSReady(status, obs)
+			r.reportMTLS(mesh, status)
 			if len(recorder.Events) > 1 {
 				t.Errorf("%d Warnings for one unchanged risk", len(recorder.Events))
 			}

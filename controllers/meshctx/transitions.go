@@ -14,19 +14,19 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package meshctx
 
 import "sync"
 
-// transitions remembers, per key, the message last reported, so that a Warning marks a change only: a
+// Transitions remembers, per key, the message last reported, so that a Warning marks a change only: a
 // problem seen again on every reconcile is reported once. Safe for concurrent reconciles.
-type transitions struct{ last sync.Map }
+type Transitions struct{ last sync.Map }
 
-// changed records message for key and tells whether it differs from what was recorded before.
-func (t *transitions) changed(key, message string) bool {
+// Changed records message for key and tells whether it differs from what was recorded before.
+func (t *Transitions) Changed(key, message string) bool {
 	previous, ok := t.last.Swap(key, message)
 	return !ok || previous != message
 }
 
-// forget drops key: the next report of it counts as a change.
-func (t *transitions) forget(key string) { t.last.Delete(key) }
+// Forget drops key: the next report of it counts as a change.
+func (t *Transitions) Forget(key string) { t.last.Delete(key) }

@@ -14,7 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+// Package servicemesh reconciles the ServiceMesh itself: the control plane (the istio-base and istiod
+// releases), the uninstall, and the status, which it computes from one read of the cluster
+// (observe) by pure setters, one per condition.
+package servicemesh
 
 import (
 	"context"
@@ -40,30 +43,31 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
-	"github.com/meshkeeper/meshkeeper/internal/helm"
-	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// ServiceMeshReconciler reconciles the ServiceMesh into a running Istio control plane and reports its
+// Reconciler reconciles the ServiceMesh into a running Istio control plane and reports the mesh's
 // state.
-type ServiceMeshReconciler struct {
+type Reconciler struct {
 	client.Client
 	// APIReader reads around the cache, for objects meshkeeper does not cache (a Namespace it may create).
 	APIReader client.Reader
-	// Workloads reads the metadata of Deployments and DaemonSets (newWorkloadCache), to find the
+	// Workloads reads the metadata of Deployments and DaemonSets (ingress.NewWorkloadCache), to find the
 	// workloads meshkeeper gave sidecar settings to on uninstall; nil finds only the one the spec names.
 	Workloads client.Reader
 	Recorder  events.EventRecorder
-	Charts    *helm.ChartManager
+	Charts    ChartManager
 	Resolver  charts.Resolver
 
 	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
-	policyWatches *lateWatches
+	policyWatches *meshctx.KindWatches
 	// reportedMTLS holds the mTLS risk last reported.
-	reportedMTLS transitions
+	reportedMTLS meshctx.Transitions
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -86,9 +90,10 @@ type ServiceMeshReconciler struct {
 // istiod's RBAC: creating roles that grant what meshkeeper itself does not hold needs escalate and bind.
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
 
-// Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, status.
-func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("servicemesh", time.Now())
+// Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, one read of the cluster,
+// status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer meshctx.ObserveDuration("servicemesh", time.Now())
 	mesh := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -102,47 +107,46 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 
-	scope := newScope(mesh)
-	result, err := r.reconcileControlPlane(ctx, scope)
-	enrolled, observeErr := r.observeNamespaces(ctx, scope)
+	installed, controlPlaneErr := r.reconcileControlPlane(ctx, mesh)
+	// The policy kinds come with the istio-base chart: watch them from the first reconcile that finds
+	// them served.
+	policiesServed := r.policyWatches == nil || r.policyWatches.WatchServed(ctx)
+	obs, observeErr := r.observe(ctx, mesh, installed, controlPlaneErr, policiesServed)
+
+	status := computeStatus(&mesh.Status, obs)
+	result, err := meshctx.Result(ctx, controlPlaneErr)
 	err = errors.Join(err, observeErr)
-	if observeErr == nil {
-		err = errors.Join(err, r.observeDataPlane(ctx, scope, enrolled))
+	if err == nil {
+		// The generation was fully handled: success, a failure that retrying cannot fix, or a known wait.
+		status.ObservedGeneration = mesh.Generation
 	}
-	statusErr := r.writeStatus(ctx, scope, err)
+	statusErr := r.writeStatus(ctx, mesh, status)
 	if apierrors.IsConflict(statusErr) {
 		// The status was computed from a read the cache has since moved past; compute it again.
 		ctrl.LoggerFrom(ctx).V(1).Info("Status computed from an outdated read, retrying")
 		return ctrl.Result{RequeueAfter: time.Second}, err
 	}
+	if statusErr == nil {
+		setMetrics(obs)
+		r.reportMTLS(mesh, status)
+	}
 	return result, errors.Join(err, statusErr)
 }
 
-// observeDuration records a reconcile's duration in meshkeeper_reconcile_duration_seconds.
-func observeDuration(controller string, start time.Time) {
-	metrics.ReconcileDuration.WithLabelValues(controller).Observe(time.Since(start).Seconds())
-}
-
-// writeStatus summarises Ready and writes the status when it changed. observedGeneration moves only
-// when the generation was fully handled: success, or a failure that retrying cannot fix.
-func (r *ServiceMeshReconciler) writeStatus(ctx context.Context, scope *scope, reconcileErr error) error {
-	status := scope.status
-	if reconcileErr == nil || scope.terminal {
-		status.ObservedGeneration = scope.mesh.Generation
-	}
-	summarizeReady(status, scope.mesh.Generation)
-	if equality.Semantic.DeepEqual(&scope.mesh.Status, status) {
+// writeStatus writes the status when it changed.
+func (r *Reconciler) writeStatus(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus) error {
+	if equality.Semantic.DeepEqual(&mesh.Status, status) {
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Updating status", "observedGeneration", status.ObservedGeneration)
-	return apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"), scope.mesh, status)
+	return apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"), mesh, status)
 }
 
 // applyFinalizer adds (or, with present false, removes) meshkeeper's finalizer. It is applied under
 // meshkeeper's field manager, so meshkeeper owns that one list entry and no other metadata. The apply
 // carries the UID that was read, which the API server checks: server-side apply creates what does not
 // exist, and a stale read must never bring back a ServiceMesh its user deleted.
-func (r *ServiceMeshReconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, present bool) error {
+func (r *Reconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, present bool) error {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
 	u.SetName(mesh.Name)
@@ -156,51 +160,43 @@ func (r *ServiceMeshReconciler) applyFinalizer(ctx context.Context, mesh *meshv1
 	return nil
 }
 
-// specOrDeletionChanged passes a ServiceMesh update when its spec (generation) changed or its deletion
-// began.
-var specOrDeletionChanged = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
-			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
-	},
-}
-
 // SetupWithManager registers the reconciler. The ServiceMesh wakes it on spec changes only (its own
 // status writes must not); the chart kinds wake it when one of meshkeeper's objects changes.
-func (r *ServiceMeshReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(specOrDeletionChanged)).
+		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
 		Named("servicemesh")
 	toMesh := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}}
+		return []reconcile.Request{meshctx.Request}
 	})
-	for _, kind := range chartKinds {
-		b = b.Watches(kind.object, toMesh, builder.WithPredicates(managedByMeshkeeper, changedPredicate(kind)))
+	for _, kind := range ChartKinds {
+		b = b.Watches(kind.Object, toMesh, builder.WithPredicates(meshctx.ManagedOnly, changedPredicate(kind)))
 	}
 	// The data plane's status comes from the namespaces, Ingresses, Services, IngressClasses and pods.
 	// They change by the thousand while a mesh converges, so their changes are batched.
-	b = b.Watches(&corev1.Namespace{}, toMeshLater, builder.WithPredicates(labelsOrDeletionChanged)).
-		Watches(&networkingv1.Ingress{}, toMeshLater, builder.WithPredicates(ingressesChanged)).
-		Watches(&corev1.Service{}, toMeshLater, builder.WithPredicates(serviceAddressChanged)).
-		Watches(&networkingv1.IngressClass{}, toMeshLater).
-		Watches(&corev1.Pod{}, toMeshLater, builder.WithPredicates(proxyChanged))
+	batched := toMeshBatched[client.Object]()
+	b = b.Watches(&corev1.Namespace{}, batched, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
+		Watches(&networkingv1.Ingress{}, batched, builder.WithPredicates(ingress.Changed)).
+		Watches(&corev1.Service{}, batched, builder.WithPredicates(ingress.ServiceAddressChanged)).
+		Watches(&networkingv1.IngressClass{}, batched).
+		Watches(&corev1.Pod{}, batched, builder.WithPredicates(proxyChanged))
 	c, err := b.Build(r)
 	if err != nil {
 		return err
 	}
-	r.policyWatches = newLateWatches(mgr, c, policyKinds, laterHandler[*metav1.PartialObjectMetadata]())
+	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata]())
 	return nil
 }
 
-// observeDelay is how long data-plane changes are gathered before the status is computed again.
-const observeDelay = 2 * time.Second
+// batchDelay is how long data-plane changes are gathered before the status is computed again.
+const batchDelay = 2 * time.Second
 
-// toMeshLater enqueues the ServiceMesh after observeDelay. The queue keeps one pending request, so a
+// toMeshBatched enqueues the ServiceMesh after batchDelay. The queue keeps one pending request, so a
 // burst of changes costs one reconcile.
-var toMeshLater = laterHandler[client.Object]()
-
-func laterHandler[T client.Object]() handler.TypedFuncs[T, reconcile.Request] {
-	later := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) { q.AddAfter(meshRequest, observeDelay) }
+func toMeshBatched[T client.Object]() handler.TypedFuncs[T, reconcile.Request] {
+	later := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.AddAfter(meshctx.Request, batchDelay)
+	}
 	return handler.TypedFuncs[T, reconcile.Request]{
 		CreateFunc: func(_ context.Context, _ event.TypedCreateEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			later(q)
@@ -213,9 +209,6 @@ func laterHandler[T client.Object]() handler.TypedFuncs[T, reconcile.Request] {
 		},
 	}
 }
-
-// meshRequest is the request of the one ServiceMesh.
-var meshRequest = reconcile.Request{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}
 
 // proxyChanged passes pod updates that can change a pod's proxy state (pods are cached stripped to
 // what that state reads, so anything else that changed is their bookkeeping).

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package servicemesh
 
 import (
 	"testing"
@@ -90,7 +90,7 @@ func TestSummarizeReady(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			status := meshv1alpha1.ServiceMeshStatus{Conditions: tc.conditions}
-			summarizeReady(&status, 7)
+			summarizeReady(&status, &observation{generation: 7})
 			ready := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReady)
 			if ready == nil {
 				t.Fatal("no Ready condition")
@@ -108,21 +108,22 @@ func TestSummarizeReady(t *testing.T) {
 
 func TestSetConditionKeepsTransitionTimeOfAnUnchangedCondition(t *testing.T) {
 	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 3}}
-	s := newScope(mesh)
-	s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")
-	summarizeReady(s.status, 3)
+	obs := &observation{generation: 3, spec: &mesh.Spec}
+	status := mesh.Status.DeepCopy()
+	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")
+	summarizeReady(status, obs)
 	// Pretend the status was written an hour ago: setting the same conditions again must keep their
 	// transition times, otherwise every reconcile would write.
-	for i := range s.status.Conditions {
-		s.status.Conditions[i].LastTransitionTime = metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+	for i := range status.Conditions {
+		status.Conditions[i].LastTransitionTime = metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
 	}
-	mesh.Status = *s.status.DeepCopy()
+	mesh.Status = *status.DeepCopy()
 
-	again := newScope(mesh)
-	again.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")
-	summarizeReady(again.status, 3)
-	if !equality.Semantic.DeepEqual(mesh.Status, *again.status) {
-		t.Errorf("recomputing an unchanged mesh changed its status:\nbefore %+v\nafter  %+v", mesh.Status, *again.status)
+	again := mesh.Status.DeepCopy()
+	setCondition(again, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")
+	summarizeReady(again, obs)
+	if !equality.Semantic.DeepEqual(mesh.Status, *again) {
+		t.Errorf("recomputing an unchanged mesh changed its status:\nbefore %+v\nafter  %+v", mesh.Status, *again)
 	}
 }
 

@@ -14,7 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+// Package ingress wires ingress-nginx into the mesh: the sidecar settings of the ingress-nginx
+// controller workload (WorkloadReconciler), and the two annotations on every mesh Ingress (Reconciler).
+package ingress
 
 import (
 	"context"
@@ -37,19 +39,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
-// IngressReconciler routes the Ingresses of enrolled namespaces through the mesh: it puts
+// Reconciler routes the Ingresses of enrolled namespaces through the mesh: it puts
 // service-upstream and upstream-vhost on those it can, reports those it cannot, and takes its
 // annotations back from Ingresses that leave the mesh.
-type IngressReconciler struct {
+type Reconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 
 	// reported holds, per Ingress, the skip last reported.
-	reported transitions
+	reported meshctx.Transitions
 }
 
 // Ingresses get two annotations; IngressClasses tell the cluster's default class; Services tell
@@ -61,27 +64,27 @@ type IngressReconciler struct {
 const backendServiceIndex = "meshkeeper.backendServices"
 
 // Reconcile brings one Ingress's mesh annotations to what the ServiceMesh asks for.
-func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("ingress", time.Now())
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer meshctx.ObserveDuration("ingress", time.Now())
 	ing := &networkingv1.Ingress{}
 	if err := r.Get(ctx, req.NamespacedName, ing); err != nil {
-		r.reported.forget(req.String())
+		r.reported.Forget(req.String())
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	mesh, err := getMesh(ctx, r.Client)
+	mesh, err := meshctx.Get(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	view, err := newIngressView(ctx, r.Client, mesh)
+	view, err := NewView(ctx, r.Client, mesh)
 	if err != nil {
-		return ctrl.Result{}, err
+		return meshctx.Result(ctx, err)
 	}
-	decision, err := view.decide(ctx, ing)
+	decision, err := view.Decide(ctx, ing)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	r.report(mesh, ing, decision)
-	if decision.Annotations == nil || ownsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), decision.Annotations) {
+	if decision.Annotations == nil || meshctx.OwnsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), decision.Annotations) {
 		return ctrl.Result{}, nil
 	}
 	if err := apply.Metadata(ctx, r.Client, ing, nil, decision.Annotations); err != nil {
@@ -92,21 +95,21 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // report emits a Warning on the Ingress when it becomes, or changes the way it is, a mesh Ingress
 // meshkeeper cannot configure.
-func (r *IngressReconciler) report(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, d policy.IngressDecision) {
+func (r *Reconciler) report(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, d policy.IngressDecision) {
 	key := client.ObjectKeyFromObject(ing).String()
 	if !d.Skipped() {
-		r.reported.forget(key)
+		r.reported.Forget(key)
 		return
 	}
-	if !r.reported.changed(key, d.Message) {
+	if !r.reported.Changed(key, d.Message) {
 		return
 	}
-	r.Recorder.Eventf(ing, related(mesh), corev1.EventTypeWarning, d.Reason, "ConfigureIngress", "%s", d.Message)
+	r.Recorder.Eventf(ing, meshctx.Related(mesh), corev1.EventTypeWarning, d.Reason, "ConfigureIngress", "%s", d.Message)
 }
 
-// ingressView is what deciding about Ingresses needs besides the Ingress, read once and shared by the
-// decisions of one reconcile.
-type ingressView struct {
+// View is what deciding about Ingresses needs besides the Ingress, read once and shared by the
+// decisions of one reconcile (of the Ingress controller, or of the ServiceMesh's status).
+type View struct {
 	reader       client.Reader
 	spec         meshv1alpha1.IngressNginxSpec
 	enrollment   *policy.Enrollment
@@ -114,16 +117,14 @@ type ingressView struct {
 	enrolled     map[string]bool
 }
 
-// newIngressView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as
-// disabled, so every Ingress gives meshkeeper's annotations back.
-func newIngressView(ctx context.Context, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) (*ingressView, error) {
-	v := &ingressView{reader: reader, enrolled: map[string]bool{}}
-	if mesh == nil || !mesh.DeletionTimestamp.IsZero() {
-		return v, nil
-	}
-	enrollment, err := policy.NewEnrollment(&mesh.Spec, "")
-	if err != nil {
-		return v, nil // the ServiceMesh reports its invalid selector; no Ingress counts as enrolled
+// NewView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as disabled, so
+// every Ingress gives meshkeeper's annotations back. A spec whose enrollment cannot be decided is the
+// terminal error of meshctx.Enrollment.
+func NewView(ctx context.Context, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) (*View, error) {
+	v := &View{reader: reader, enrolled: map[string]bool{}}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil || enrollment == nil {
+		return v, err
 	}
 	v.spec, v.enrollment = mesh.Spec.IngressNginx, enrollment
 	classes := &networkingv1.IngressClassList{}
@@ -134,8 +135,8 @@ func newIngressView(ctx context.Context, reader client.Reader, mesh *meshv1alpha
 	return v, nil
 }
 
-// decide returns meshkeeper's decision about one Ingress.
-func (v *ingressView) decide(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
+// Decide returns meshkeeper's decision about one Ingress.
+func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
 	enrolled, err := v.namespaceEnrolled(ctx, ing.Namespace)
 	if err != nil {
 		return policy.IngressDecision{}, err
@@ -162,7 +163,7 @@ func (v *ingressView) decide(ctx context.Context, ing *networkingv1.Ingress) (po
 
 // namespaceEnrolled tells whether the ServiceMesh enrolls the namespace, as the namespace controller
 // decides it.
-func (v *ingressView) namespaceEnrolled(ctx context.Context, name string) (bool, error) {
+func (v *View) namespaceEnrolled(ctx context.Context, name string) (bool, error) {
 	if v.enrollment == nil {
 		return false, nil
 	}
@@ -181,9 +182,9 @@ func (v *ingressView) namespaceEnrolled(ctx context.Context, name string) (bool,
 	return enrolled, nil
 }
 
-// ingressesChanged passes Ingress updates that bear on the decision: spec (generation), annotations,
+// Changed passes Ingress updates that bear on the decision: spec (generation), annotations,
 // meshkeeper's ownership of them, and deletion.
-var ingressesChanged = predicate.Funcs{
+var Changed = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
 			!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
@@ -192,9 +193,9 @@ var ingressesChanged = predicate.Funcs{
 	},
 }
 
-// serviceAddressChanged passes Service updates that change what service-upstream needs: the type and
+// ServiceAddressChanged passes Service updates that change what service-upstream needs: the type and
 // the ClusterIP.
-var serviceAddressChanged = predicate.Funcs{
+var ServiceAddressChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*corev1.Service)
 		updated, newOK := e.ObjectNew.(*corev1.Service)
@@ -205,7 +206,7 @@ var serviceAddressChanged = predicate.Funcs{
 // SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
 // Service when it changes, those of a namespace when its labels change, and all of them when an
 // IngressClass or the ServiceMesh changes.
-func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.Ingress{}, backendServiceIndex,
 		func(obj client.Object) []string {
 			return policy.BackendServices(obj.(*networkingv1.Ingress))
@@ -234,15 +235,15 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return ingressesOf(ctx)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&networkingv1.Ingress{}, builder.WithPredicates(ingressesChanged)).
-		Watches(&corev1.Service{}, byService, builder.WithPredicates(serviceAddressChanged)).
-		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(labelsOrDeletionChanged)).
+		For(&networkingv1.Ingress{}, builder.WithPredicates(Changed)).
+		Watches(&corev1.Service{}, byService, builder.WithPredicates(ServiceAddressChanged)).
+		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.IngressClass{}, all).
-		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(specOrDeletionChanged)).
+		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("ingress").
 		Complete(r)
 }
 
-// ingressKeys are the annotations the Ingress controller manages.
-var ingressKeys = sets.New(policy.AnnotationServiceUpstream, policy.AnnotationUpstreamVhost)
+// annotationKeys are the annotations the Ingress controller manages.
+var annotationKeys = sets.New(policy.AnnotationServiceUpstream, policy.AnnotationUpstreamVhost)

@@ -14,7 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+// Package policy writes the mesh's policies into each namespace: PeerAuthentication and Sidecar objects
+// named "default", and only where meshkeeper wrote them or nobody did.
+package policy
 
 import (
 	"context"
@@ -26,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -41,38 +44,34 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
-	"github.com/meshkeeper/meshkeeper/internal/helm"
-	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// PolicyReconciler writes the mesh's policies into each namespace: the PeerAuthentication "default"
+// Reconciler writes the mesh's policies into each namespace: the PeerAuthentication "default"
 // (the mesh-wide one in the control-plane namespace, and one per namespace of spec.mtls.namespaces),
 // and, with Sidecar scoping on, the Sidecar "default" of every enrolled namespace. It removes what it
 // wrote when it is no longer wanted, and never touches a PeerAuthentication or Sidecar "default" it did
 // not write: those are reported.
-type PolicyReconciler struct {
+type Reconciler struct {
 	client.Client
 	// APIReader reads policy objects whole, around the cache (which holds only their metadata).
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 
 	// policyWatches watches the policy kinds once their CRDs are served.
-	policyWatches *lateWatches
-	reported      transitions // by "kind namespace" and "annotation namespace"
+	policyWatches *meshctx.KindWatches
+	reported      meshctx.Transitions // by "kind namespace" and "annotation namespace"
 }
 
 // The Istio policies meshkeeper generates.
 // +kubebuilder:rbac:groups=security.istio.io,resources=peerauthentications,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.istio.io,resources=sidecars,verbs=get;list;watch;create;patch;delete
 
-// policyKinds are the kinds the reconciler writes.
-var policyKinds = []schema.GroupVersionKind{render.PeerAuthenticationKind, render.SidecarKind}
-
 // Reconcile brings one namespace's PeerAuthentication and Sidecar to what the ServiceMesh asks for.
-func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("policy", time.Now())
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer meshctx.ObserveDuration("policy", time.Now())
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -80,55 +79,31 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if !ns.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	mesh, err := getMesh(ctx, r.Client)
+	mesh, err := meshctx.Get(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !r.policyWatches.ensure(ctx) {
+	if !r.policyWatches.WatchServed(ctx) {
 		// The Istio CRDs come with the control plane: their watch brings the namespace back, and this
 		// retry covers discovery lagging behind a CRD that was just established.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	desired, malformed, err := desiredPolicies(mesh, ns)
+	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil {
-		return ctrl.Result{}, nil // the ServiceMesh reports its invalid spec
+		return meshctx.Result(ctx, err)
 	}
+	enrolled := enrollment != nil && enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
+	desired, malformed := render.Policies(mesh, ns, enrolled)
 	r.reportMalformed(mesh, ns, malformed)
 	var errs []error
-	for _, gvk := range policyKinds {
+	for _, gvk := range render.PolicyKinds {
 		errs = append(errs, r.reconcileKind(ctx, mesh, ns.Name, gvk, desired[gvk]))
 	}
 	return ctrl.Result{}, errors.Join(errs...)
 }
 
-// desiredPolicies returns the policy objects a namespace should have from meshkeeper, by kind (nil:
-// none), and the malformed entries of its egress-hosts annotation.
-func desiredPolicies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace) (map[schema.GroupVersionKind]*unstructured.Unstructured, []string, error) {
-	desired := map[schema.GroupVersionKind]*unstructured.Unstructured{}
-	if mesh == nil || !mesh.DeletionTimestamp.IsZero() {
-		return desired, nil, nil
-	}
-	spec := &mesh.Spec
-	if render.WantsPeerAuthentication(spec, ns.Name) {
-		desired[render.PeerAuthenticationKind] = render.PeerAuthentication(ns.Name, render.MTLSMode(spec, ns.Name))
-	}
-	if !ptr.Deref(spec.SidecarScoping.Enabled, false) {
-		return desired, nil, nil
-	}
-	enrollment, err := policy.NewEnrollment(spec, "")
-	if err != nil {
-		return nil, nil, err
-	}
-	if !enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll {
-		return desired, nil, nil
-	}
-	hosts, malformed := render.EgressHosts(ns.Annotations[render.EgressHostsAnnotation])
-	desired[render.SidecarKind] = render.Sidecar(spec, ns.Name, hosts)
-	return desired, malformed, nil
-}
-
 // reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace.
-func (r *PolicyReconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string,
+func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string,
 	gvk schema.GroupVersionKind, desired *unstructured.Unstructured) error {
 	current := &unstructured.Unstructured{}
 	current.SetGroupVersionKind(gvk)
@@ -141,13 +116,13 @@ func (r *PolicyReconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1
 		return fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
 	}
 	reportKey := gvk.Kind + " " + namespace
-	if current != nil && !generatedByMeshkeeper(current) {
+	if current != nil && !meshctx.IsManaged(current) {
 		if desired != nil {
 			r.reportConflict(mesh, current, reportKey)
 		}
 		return nil
 	}
-	r.reported.forget(reportKey)
+	r.reported.Forget(reportKey)
 	switch {
 	case desired == nil && current == nil:
 		return nil
@@ -160,8 +135,6 @@ func (r *PolicyReconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1
 	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) && ownedBy(current, mesh):
 		return nil // steady state: nothing to write
 	}
-	desired.SetLabels(map[string]string{helm.ManagedByLabel: helm.ManagedByValue})
-	desired.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(mesh, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))})
 	if current != nil {
 		desired.SetUID(current.GetUID())
 	}
@@ -169,11 +142,6 @@ func (r *PolicyReconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
 	return nil
-}
-
-// generatedByMeshkeeper tells whether meshkeeper wrote a policy object.
-func generatedByMeshkeeper(obj metav1.Object) bool {
-	return obj.GetLabels()[helm.ManagedByLabel] == helm.ManagedByValue
 }
 
 func ownedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
@@ -187,14 +155,14 @@ func ownedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
 
 // reportConflict emits a Warning once when a namespace has its own policy object of the name meshkeeper
 // would write.
-func (r *PolicyReconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *unstructured.Unstructured, key string) {
+func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *unstructured.Unstructured, key string) {
 	message := fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and writes none of its own there. "+
 		"Delete it (or give it another name) to let meshkeeper manage the namespace's %s", current.GetKind(), current.GetNamespace(),
 		current.GetName(), current.GetKind())
-	if !r.reported.changed(key, message) {
+	if !r.reported.Changed(key, message) {
 		return
 	}
-	r.Recorder.Eventf(current, related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonPolicyConflict, "ApplyPolicy", "%s", message)
+	r.Recorder.Eventf(current, meshctx.Related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonPolicyConflict, "ApplyPolicy", "%s", message)
 	if mesh != nil {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPolicyConflict, "ApplyPolicy", "%s", message)
 	}
@@ -202,40 +170,34 @@ func (r *PolicyReconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, curren
 
 // reportMalformed emits a Warning on the Namespace when its egress-hosts annotation has entries
 // meshkeeper leaves out.
-func (r *PolicyReconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, malformed []string) {
+func (r *Reconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, malformed []string) {
 	key := "annotation " + ns.Name
 	if len(malformed) == 0 {
-		r.reported.forget(key)
+		r.reported.Forget(key)
 		return
 	}
 	message := fmt.Sprintf("annotation %s of namespace %s has entries that are not \"namespace/dnsName\" (such as payments/* or "+
 		"monitoring/prometheus.monitoring.svc.cluster.local): %s; the Sidecar leaves them out and takes the others",
 		render.EgressHostsAnnotation, ns.Name, strings.Join(malformed, ", "))
-	if !r.reported.changed(key, message) {
+	if !r.reported.Changed(key, message) {
 		return
 	}
-	r.Recorder.Eventf(ns, related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonMalformedEgressHosts, "ApplyPolicy", "%s", message)
+	r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonMalformedEgressHosts, "ApplyPolicy", "%s", message)
 }
-
-// policyObjectChanged passes changes of policy objects named "default": the only ones meshkeeper writes
-// or reports.
-var policyObjectChanged = predicate.NewTypedPredicateFuncs(func(obj *metav1.PartialObjectMetadata) bool {
-	return obj.Name == render.PolicyName
-})
 
 // egressHostsOrLabelsChanged passes namespace updates that change what its policies depend on: its
 // labels (enrollment), its egress-hosts annotation, and meshkeeper's ownership of its labels.
 var egressHostsOrLabelsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
-		return labelsOrDeletionChanged.Update(e) ||
+		return meshctx.LabelsOrDeletionChanged.Update(e) ||
 			e.ObjectOld.GetAnnotations()[render.EgressHostsAnnotation] != e.ObjectNew.GetAnnotations()[render.EgressHostsAnnotation]
 	},
 }
 
 // SetupWithManager registers the reconciler: a namespace on its own changes, every namespace on
 // ServiceMesh changes, and, once their CRDs are served, a namespace when its policy objects change.
-func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	allNamespaces := allNamespacesHandler(r.Client)
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	allNamespaces := meshctx.AllNamespaces(r.Client)
 	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
@@ -248,11 +210,36 @@ func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
-		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(specOrDeletionChanged)).
+		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
 		Watches(crd, allNamespaces, builder.WithPredicates(policyCRD)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("policy").
 		Build(r)
-	r.policyWatches = newLateWatches(mgr, c, policyKinds, toNamespace)
+	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toNamespace)
 	return err
+}
+
+// DeleteAll deletes every policy object meshkeeper generated, before the ServiceMesh goes. reader lists
+// around the cache, which holds only the policies' metadata.
+func DeleteAll(ctx context.Context, c client.Client, reader client.Reader) error {
+	for _, gvk := range render.PolicyKinds {
+		if _, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
+			continue
+		}
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := reader.List(ctx, list, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector}); err != nil {
+			return fmt.Errorf("listing %ss: %w", gvk.Kind, err)
+		}
+		for i := range list.Items {
+			item := &list.Items[i]
+			if item.Name != render.PolicyName {
+				continue
+			}
+			if err := c.Delete(ctx, item, client.Preconditions{UID: ptr.To(item.UID)}); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting %s %s/%s: %w", gvk.Kind, item.Namespace, item.Name, err)
+			}
+		}
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package ingress
 
 import (
 	"context"
@@ -41,23 +41,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
-// IngressNginxReconciler gives the ingress-nginx controller workload its sidecar: the pod-template
+// WorkloadReconciler gives the ingress-nginx controller workload its sidecar: the pod-template
 // label and annotations of policy.IngressNginxPodTemplate, and nothing else of the workload. It takes
 // them back from a workload that is no longer the one named, or when the integration is disabled.
-type IngressNginxReconciler struct {
+type WorkloadReconciler struct {
 	client.Client
 	// APIReader reads workloads whole: meshkeeper caches only their metadata.
 	APIReader client.Reader
-	// Workloads caches the metadata of every Deployment and DaemonSet (newWorkloadCache).
+	// Workloads caches the metadata of every Deployment and DaemonSet (NewWorkloadCache).
 	Workloads cache.Cache
 	Recorder  events.EventRecorder
 
 	// reported holds the reason last reported.
-	reported transitions
+	reported meshctx.Transitions
 }
 
 // The ingress-nginx controller's Deployment or DaemonSet gets its pod template's sidecar settings.
@@ -77,14 +78,14 @@ var sidecarKeys = policy.PodTemplateKeys()
 
 // Reconcile brings the named workload's pod template to what the ServiceMesh asks for, and releases
 // every other workload meshkeeper configured.
-func (r *IngressNginxReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("ingressnginx", time.Now())
-	mesh, err := getMesh(ctx, r.Client)
+func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	defer meshctx.ObserveDuration("ingressnginx", time.Now())
+	mesh, err := meshctx.Get(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	var spec meshv1alpha1.IngressNginxSpec // zero: disabled
-	if mesh != nil && mesh.DeletionTimestamp.IsZero() {
+	if meshctx.Live(mesh) {
 		spec = mesh.Spec.IngressNginx
 	}
 	target := spec.Controller
@@ -95,47 +96,47 @@ func (r *IngressNginxReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 		return ctrl.Result{}, err
 	}
 	if target.Name == "" {
-		r.reported.forget(ingressNginxRequest.Name)
+		r.reported.Forget(ingressNginxRequest.Name)
 		return ctrl.Result{}, nil
 	}
-	w, err := readWorkload(ctx, r.APIReader, spec)
+	w, err := ReadWorkload(ctx, r.APIReader, spec)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	r.report(mesh, w)
-	if w.object == nil || w.applied() {
+	if w.object == nil || w.Applied() {
 		return ctrl.Result{}, nil
 	}
-	if err := apply.PodTemplateMetadata(ctx, r.Client, w.object, w.decision.Labels, w.decision.Annotations); err != nil {
+	if err := apply.PodTemplateMetadata(ctx, r.Client, w.object, w.Decision.Labels, w.Decision.Annotations); err != nil {
 		return ctrl.Result{}, err
 	}
-	if w.decision.Configured {
-		r.Recorder.Eventf(w.object, mesh, corev1.EventTypeNormal, "SidecarConfigured", "ConfigureIngressNginx", "%s", w.decision.Message)
+	if w.Decision.Configured {
+		r.Recorder.Eventf(w.object, mesh, corev1.EventTypeNormal, "SidecarConfigured", "ConfigureIngressNginx", "%s", w.Decision.Message)
 	}
 	return ctrl.Result{}, nil
 }
 
 // report emits a Warning on the ServiceMesh (and the workload, when there is one) when the controller
 // becomes impossible to configure, or the reason changes.
-func (r *IngressNginxReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *workload) {
-	reason := w.decision.Reason
-	if w.decision.Configured {
-		r.reported.forget(ingressNginxRequest.Name)
+func (r *WorkloadReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *Workload) {
+	reason := w.Decision.Reason
+	if w.Decision.Configured {
+		r.reported.Forget(ingressNginxRequest.Name)
 		return
 	}
-	if !r.reported.changed(ingressNginxRequest.Name, reason) {
+	if !r.reported.Changed(ingressNginxRequest.Name, reason) {
 		return
 	}
 	if w.object != nil {
-		r.Recorder.Eventf(w.object, related(mesh), corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.decision.Message)
+		r.Recorder.Eventf(w.object, meshctx.Related(mesh), corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.Decision.Message)
 	}
 	if mesh != nil {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.decision.Message)
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.Decision.Message)
 	}
 }
 
 // releaseOthers gives up meshkeeper's sidecar settings on every workload but target.
-func (r *IngressNginxReconciler) releaseOthers(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, target meshv1alpha1.WorkloadReference) error {
+func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, target meshv1alpha1.WorkloadReference) error {
 	holders, err := configuredWorkloads(ctx, r.Workloads)
 	if err != nil {
 		return err
@@ -154,34 +155,34 @@ func (r *IngressNginxReconciler) releaseOthers(ctx context.Context, mesh *meshv1
 			errs = append(errs, err)
 			continue
 		}
-		r.Recorder.Eventf(obj, related(mesh), corev1.EventTypeNormal, "SidecarRemoved", "ReleaseIngressNginx",
+		r.Recorder.Eventf(obj, meshctx.Related(mesh), corev1.EventTypeNormal, "SidecarRemoved", "ReleaseIngressNginx",
 			"meshkeeper removed its sidecar settings from the pod template of %s %s: it is no longer the mesh's ingress-nginx controller",
 			holder.kind, client.ObjectKeyFromObject(obj))
 	}
 	return errors.Join(errs...)
 }
 
-// workload is the ingress-nginx controller workload as read, and meshkeeper's decision about it.
-type workload struct {
+// Workload is the ingress-nginx controller workload as read, and meshkeeper's decision about it.
+type Workload struct {
 	object   client.Object // nil when it does not exist
 	template *corev1.PodTemplateSpec
-	decision policy.PodTemplateDecision
+	Decision policy.PodTemplateDecision
 }
 
-// applied tells whether the pod template already carries exactly what meshkeeper decided to own.
-func (w *workload) applied() bool {
-	return ownsExactly(w.template.Labels, apply.OwnedPodTemplateKeys(w.object, "labels"), w.decision.Labels) &&
-		ownsExactly(w.template.Annotations, apply.OwnedPodTemplateKeys(w.object, "annotations"), w.decision.Annotations)
+// Applied tells whether the pod template already carries exactly what meshkeeper decided to own.
+func (w *Workload) Applied() bool {
+	return meshctx.OwnsExactly(w.template.Labels, apply.OwnedPodTemplateKeys(w.object, "labels"), w.Decision.Labels) &&
+		meshctx.OwnsExactly(w.template.Annotations, apply.OwnedPodTemplateKeys(w.object, "annotations"), w.Decision.Annotations)
 }
 
-// readWorkload reads the workload spec.controller names, whole, and decides about it.
-func readWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.IngressNginxSpec) (*workload, error) {
+// ReadWorkload reads the workload spec.controller names, whole, and decides about it.
+func ReadWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.IngressNginxSpec) (*Workload, error) {
 	ref := spec.Controller
 	obj, err := getWorkload(ctx, reader, ref.Kind, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name})
 	if err != nil {
 		return nil, err
 	}
-	w := &workload{object: obj}
+	w := &Workload{object: obj}
 	in := policy.PodTemplateInput{IngressNginx: spec}
 	if obj != nil {
 		w.template = podTemplate(obj)
@@ -189,7 +190,7 @@ func readWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.I
 		in.OwnedLabels = apply.OwnedPodTemplateKeys(obj, "labels")
 		in.OwnedAnnotations = apply.OwnedPodTemplateKeys(obj, "annotations")
 	}
-	w.decision = policy.IngressNginxPodTemplate(in)
+	w.Decision = policy.IngressNginxPodTemplate(in)
 	return w, nil
 }
 
@@ -248,18 +249,18 @@ func configuredWorkloads(ctx context.Context, workloads client.Reader) ([]worklo
 
 // holdsSidecarKeys tells whether meshkeeper applied sidecar settings to a workload's pod template.
 func holdsSidecarKeys(obj metav1.Object) bool {
-	if managedBySelector.Matches(labels.Set(obj.GetLabels())) {
+	if meshctx.ManagedBySelector.Matches(labels.Set(obj.GetLabels())) {
 		return false
 	}
 	return apply.OwnedPodTemplateKeys(obj, "labels").HasAny(sets.List(sidecarKeys)...) ||
 		apply.OwnedPodTemplateKeys(obj, "annotations").HasAny(sets.List(sidecarKeys)...)
 }
 
-// newWorkloadCache returns a cache for the metadata of every Deployment and DaemonSet, keeping of
+// NewWorkloadCache returns a cache for the metadata of every Deployment and DaemonSet, keeping of
 // their managed fields only meshkeeper's and none of their annotations: enough to find the
 // ingress-nginx controller and the workloads meshkeeper configured, without holding every workload's
 // spec (the manager's cache holds only meshkeeper's own Deployments).
-func newWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
+func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 	return cache.New(mgr.GetConfig(), cache.Options{
 		Scheme:     mgr.GetScheme(),
 		Mapper:     mgr.GetRESTMapper(),
@@ -289,9 +290,9 @@ var workloadChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
 
 // SetupWithManager registers the reconciler and its workload cache. It wakes on changes of the
 // ServiceMesh, of the named workload, and of any workload meshkeeper configured.
-func (r *IngressNginxReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workloads == nil {
-		workloads, err := newWorkloadCache(mgr)
+		workloads, err := NewWorkloadCache(mgr)
 		if err != nil {
 			return err
 		}
@@ -305,7 +306,7 @@ func (r *IngressNginxReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			if holdsSidecarKeys(obj) {
 				return []reconcile.Request{ingressNginxRequest}
 			}
-			mesh, err := getMesh(ctx, r.Client)
+			mesh, err := meshctx.Get(ctx, r.Client)
 			if err != nil || mesh == nil {
 				return nil
 			}
@@ -322,7 +323,7 @@ func (r *IngressNginxReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			func(context.Context, client.Object) []reconcile.Request {
 				return []reconcile.Request{ingressNginxRequest}
 			}),
-			builder.WithPredicates(specOrDeletionChanged))
+			builder.WithPredicates(meshctx.SpecOrDeletionChanged))
 	for kind, gvk := range workloadKinds {
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(gvk)

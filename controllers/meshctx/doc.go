@@ -1,0 +1,20 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package meshctx is what every meshkeeper controller shares: the ServiceMesh as their common input
+// (Get, Live), the enrollment decision with its one error rule, the classification of errors into
+// terminal and retried ones, the watch predicates, and the record of reported transitions.
+package meshctx

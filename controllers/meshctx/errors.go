@@ -1,0 +1,88 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package meshctx
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Error is a failure the ServiceMesh reports in a condition. It is classified once, where it happens:
+// Terminal when retrying the same generation cannot fix it (a chart version that does not exist, a
+// spec that passed validation but cannot be carried out), so the generation counts as observed and
+// nothing retries it; RetryAfter when it is a known wait (a namespace still being deleted) that is
+// retried at that pace rather than with error backoff; otherwise retried with backoff.
+type Error struct {
+	// Reason is the condition reason, a constant of api/v1alpha1.
+	Reason     string
+	Terminal   bool
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Terminal returns a failure that retrying the same generation cannot fix.
+func Terminal(reason string, err error) error {
+	return &Error{Reason: reason, Terminal: true, Err: err}
+}
+
+// Retry returns a failure that is retried with backoff.
+func Retry(reason string, err error) error { return &Error{Reason: reason, Err: err} }
+
+// Wait returns a failure that is retried after a fixed delay: an expected wait, not an error.
+func Wait(reason string, after time.Duration, err error) error {
+	return &Error{Reason: reason, RetryAfter: after, Err: err}
+}
+
+// Classify returns the failure err carries, or nil when err is not one (a plain error from the API
+// server, retried with backoff).
+func Classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// IsTerminal tells whether err is, or wraps, a terminal failure.
+func IsTerminal(err error) bool {
+	e := Classify(err)
+	return e != nil && e.Terminal
+}
+
+// Result is what a Reconcile returns for err: nothing to retry for a terminal failure (the ServiceMesh
+// reports it; a new generation brings a new attempt), a delayed retry for a wait, and err itself,
+// retried with backoff, otherwise.
+func Result(ctx context.Context, err error) (ctrl.Result, error) {
+	e := Classify(err)
+	switch {
+	case err == nil:
+		return ctrl.Result{}, nil
+	case e != nil && e.Terminal:
+		ctrl.LoggerFrom(ctx).V(1).Info("Not retrying a failure the ServiceMesh reports", "reason", e.Reason, "error", e.Err.Error())
+		return ctrl.Result{}, nil
+	case e != nil && e.RetryAfter > 0:
+		return ctrl.Result{RequeueAfter: e.RetryAfter}, nil
+	default:
+		return ctrl.Result{}, err
+	}
+}

@@ -1,0 +1,90 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package meshctx
+
+import (
+	"context"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
+)
+
+// Request is the reconcile request of the one ServiceMesh.
+var Request = reconcile.Request{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}
+
+// Get returns the ServiceMesh, or nil when there is none.
+func Get(ctx context.Context, c client.Reader) (*meshv1alpha1.ServiceMesh, error) {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	if err := c.Get(ctx, Request.NamespacedName, mesh); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return mesh, nil
+}
+
+// Live tells whether a ServiceMesh asks for a mesh: it exists and is not being deleted. Without a live
+// ServiceMesh every controller gives back what meshkeeper wrote.
+func Live(mesh *meshv1alpha1.ServiceMesh) bool {
+	return mesh != nil && mesh.DeletionTimestamp.IsZero()
+}
+
+// Related is the ServiceMesh as an Event's related object: nil when there is none (a nil
+// *ServiceMesh in the interface would not be).
+func Related(mesh *meshv1alpha1.ServiceMesh) runtime.Object {
+	if mesh == nil {
+		return nil
+	}
+	return mesh
+}
+
+// ManagedBySelector selects the objects meshkeeper labelled as its own: what its charts rendered and
+// the policies it generated.
+var ManagedBySelector = labels.SelectorFromSet(labels.Set{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue})
+
+// IsManaged tells whether meshkeeper labelled obj as its own. Only what meshkeeper writes whole carries
+// the label; since anyone could set it, it selects what to look at, and an owner reference to the
+// ServiceMesh's UID decides what meshkeeper trusts.
+func IsManaged(obj metav1.Object) bool {
+	return ManagedBySelector.Matches(labels.Set(obj.GetLabels()))
+}
+
+// OwnsExactly tells whether meshkeeper already owns exactly the keys of want, with want's values, in
+// current (an object's labels or annotations, whose owned keys are owned).
+func OwnsExactly(current map[string]string, owned sets.Set[string], want map[string]string) bool {
+	if !owned.Equal(sets.KeySet(want)) {
+		return false
+	}
+	for key, value := range want {
+		if current[key] != value {
+			return false
+		}
+	}
+	return true
+}
+
+// ObserveDuration records a reconcile's duration in meshkeeper_reconcile_duration_seconds; call it
+// deferred, with the time the reconcile started.
+func ObserveDuration(controller string, start time.Time) {
+	metrics.ReconcileDuration.WithLabelValues(controller).Observe(time.Since(start).Seconds())
+}

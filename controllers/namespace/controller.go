@@ -1,0 +1,156 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+	http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+// Package namespace enrolls namespaces into the mesh: the injection label on the namespaces the
+// ServiceMesh selects, and only there.
+package namespace
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+)
+
+// Reconciler enrolls namespaces into the mesh: it applies the injection label to the namespaces the
+// ServiceMesh selects and takes its own label back from the ones it no longer selects. A label the user
+// set is never changed; a conflicting one is reported.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+
+	// reported holds, per namespace, the conflict last reported.
+	reported meshctx.Transitions
+}
+
+// Reconcile brings one namespace's injection label to what the ServiceMesh asks for.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer meshctx.ObserveDuration("namespace", time.Now())
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
+		r.reported.Forget(req.Name)
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	mesh, err := meshctx.Get(ctx, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil {
+		return meshctx.Result(ctx, err)
+	}
+	owned := apply.OwnedKeys(ns, "labels")
+	decision := policy.Decision{Labels: map[string]string{}} // no mesh: give back what meshkeeper set
+	if enrollment != nil {
+		decision = enrollment.Namespace(ns, owned)
+	}
+	r.reportConflict(mesh, ns, decision)
+
+	if decision.Labels == nil {
+		return ctrl.Result{}, nil
+	}
+	desired := withOtherOwnedLabels(ns, owned, decision.Labels)
+	if meshctx.OwnsExactly(ns.Labels, owned, desired) {
+		return ctrl.Result{}, nil
+	}
+	if err := apply.Metadata(ctx, r.Client, ns, desired, nil); err != nil {
+		return ctrl.Result{}, err
+	}
+	if decision.Enroll {
+		r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeNormal, "Enrolled", "Enroll", "%s", decision.Message)
+	} else {
+		reason := decision.Message
+		if reason == "" {
+			reason = "there is no ServiceMesh, or it is being deleted"
+		}
+		r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeNormal, "Unenrolled", "Unenroll",
+			"meshkeeper removed its injection label: %s", reason)
+	}
+	return ctrl.Result{}, nil
+}
+
+// reportConflict emits a Warning on the Namespace and the ServiceMesh when a namespace starts keeping
+// its own injection label against the ServiceMesh's selection.
+func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, d policy.Decision) {
+	if d.Reason != policy.InjectionLabelConflict {
+		r.reported.Forget(ns.Name)
+		return
+	}
+	if !r.reported.Changed(ns.Name, d.Message) {
+		return
+	}
+	r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)
+	if mesh != nil {
+		r.Recorder.Eventf(mesh, ns, corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)
+	}
+}
+
+// injectionKeys are the labels enrollment manages; meshkeeper owns others on some namespaces (the
+// created-by label of a control-plane namespace it created), which enrollment must not give up.
+var injectionKeys = sets.New(policy.LabelIstioInjection, policy.LabelIstioRevision)
+
+// withOtherOwnedLabels returns the injection labels enrollment wants plus every other label meshkeeper
+// owns on the namespace as it is, so that applying them changes only the injection labels.
+func withOtherOwnedLabels(ns *corev1.Namespace, owned sets.Set[string], injection map[string]string) map[string]string {
+	desired := maps.Clone(injection)
+	for key := range owned {
+		if !injectionKeys.Has(key) {
+			desired[key] = ns.Labels[key]
+		}
+	}
+	return desired
+}
+
+// UnenrollAll takes meshkeeper's injection label back from every namespace, leaving the user's labels,
+// when the ServiceMesh is deleted.
+func UnenrollAll(ctx context.Context, c client.Client) error {
+	namespaces := &corev1.NamespaceList{}
+	if err := c.List(ctx, namespaces); err != nil {
+		return fmt.Errorf("listing namespaces: %w", err)
+	}
+	for i := range namespaces.Items {
+		ns := &namespaces.Items[i]
+		owned := apply.OwnedKeys(ns, "labels")
+		if !owned.HasAny(sets.List(injectionKeys)...) || !ns.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := apply.Metadata(ctx, c, ns, withOtherOwnedLabels(ns, owned, map[string]string{}), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler: every namespace on label changes, and all of them when the
+// ServiceMesh changes.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&corev1.Namespace{}, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
+		Watches(&meshv1alpha1.ServiceMesh{}, meshctx.AllNamespaces(r.Client), builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
+		Named("namespace").
+		Complete(r)
+}

@@ -1,0 +1,179 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+const (
+	// Release names of the two charts, as `helm list -n <namespace>` shows them.
+	baseRelease   = "istio-base"
+	istiodRelease = "istiod"
+	// istiodDeployment is the Deployment the istiod chart renders for the default revision.
+	istiodDeployment = "istiod"
+	// defaultRevision is the Istio revision meshkeeper installs.
+	defaultRevision = "default"
+	// createdNamespaceLabel marks a control-plane namespace meshkeeper created, and so may delete.
+	createdNamespaceLabel = "mesh.meshkeeper.io/created-by"
+)
+
+// namespaceRetry is how often a ServiceMesh waits for its terminating namespace to be gone.
+const namespaceRetry = 5 * time.Second
+
+// installation is what the control-plane phase brought in sync.
+type installation struct {
+	// version is the Istio version of the charts; chartVersion the charts' own version.
+	version, chartVersion string
+	// revision is the Istio revision installed.
+	revision string
+}
+
+// reconcileControlPlane installs or upgrades the two releases when they are out of sync and restores
+// drifted objects. A chart that cannot be had leaves the running control plane as it is. Its failures
+// are meshctx errors that carry ControlPlaneReady's reason.
+func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*installation, error) {
+	spec := &mesh.Spec
+	version := spec.Version
+	if version == "" {
+		version = charts.BuiltinVersion
+	}
+
+	set, err := r.Resolver.Resolve(ctx, spec.Charts.Repository, version)
+	if err != nil {
+		return nil, r.chartUnavailable(mesh, err)
+	}
+
+	if err := r.ensureNamespace(ctx, spec.Namespace); errors.Is(err, errNamespaceTerminating) {
+		return nil, meshctx.Wait(meshv1alpha1.ReasonNamespaceTerminating, namespaceRetry,
+			fmt.Errorf("%w; meshkeeper installs the control plane once it is gone", err))
+	} else if err != nil {
+		return nil, err
+	}
+
+	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh",
+		Name: mesh.Name, UID: string(mesh.UID)}
+	istiodValues, err := render.IstiodValues(spec, version)
+	if err != nil {
+		return nil, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
+	}
+	releases := []helm.Release{
+		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
+			Values: render.BaseValues(spec), Owner: owner},
+		{Name: istiodRelease, Namespace: spec.Namespace, Chart: set.Istiod, ChartDigest: set.IstiodDigest,
+			Values: istiodValues, Owner: owner},
+	}
+	for _, release := range releases {
+		result, err := r.Charts.Ensure(ctx, release)
+		r.recordHelmResult(mesh, release, set.Version, result, err)
+		if err != nil {
+			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		}
+	}
+	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision}, nil
+}
+
+// chartUnavailable reports a chart that cannot be had. A missing version is terminal for this
+// generation; an unreachable repository is retried with backoff.
+func (r *Reconciler) chartUnavailable(mesh *meshv1alpha1.ServiceMesh, err error) error {
+	err = fmt.Errorf("%w; the running control plane is left as it is", err)
+	failure := meshctx.Retry(meshv1alpha1.ReasonRepositoryUnreachable, err)
+	if errors.Is(err, charts.ErrChartNotFound) {
+		failure = meshctx.Terminal(meshv1alpha1.ReasonChartNotFound, err)
+	}
+	reason := meshctx.Classify(failure).Reason
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ResolveCharts", "%s", err.Error())
+	return failure
+}
+
+// recordHelmResult emits an Event for every Helm action and for every failure. The action names the
+// release: the events API folds Events with the same object, reason and action into one series, and
+// the istiod Event must not disappear into istio-base's.
+func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release helm.Release, chartVersion string, result helm.Result, err error) {
+	name := release.Namespace + "/" + release.Name
+	action := string(result.Action) + "/" + release.Name
+	if result.Action != helm.ActionNone || err != nil {
+		metrics.HelmOperations.WithLabelValues(release.Name, strings.ToLower(string(result.Action)), outcome(err)).Inc()
+	}
+	if err != nil {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
+			"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
+		return
+	}
+	switch result.Action {
+	case helm.ActionNone:
+	case helm.ActionRepaired:
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "DriftRepaired", action,
+			"Release %s: restored %s", name, strings.Join(result.Repaired, ", "))
+	default:
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, string(result.Action), action,
+			"Release %s: chart %s %s (was %s)", name, release.Chart.Name(), chartVersion, result.State)
+	}
+}
+
+// errNamespaceTerminating: the control-plane namespace is being deleted (a previous ServiceMesh's
+// uninstall), so nothing can be installed into it yet.
+var errNamespaceTerminating = errors.New("the control-plane namespace is being deleted")
+
+// ensureNamespace creates the control-plane namespace when it does not exist, marked as meshkeeper's.
+// An existing namespace is left exactly as it is.
+func (r *Reconciler) ensureNamespace(ctx context.Context, name string) error {
+	existing := &corev1.Namespace{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, existing)
+	if err == nil {
+		if !existing.DeletionTimestamp.IsZero() {
+			return fmt.Errorf("%w: namespace %s", errNamespaceTerminating, name)
+		}
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(name)
+	ns.SetLabels(map[string]string{createdNamespaceLabel: meshv1alpha1.FieldManager})
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// outcome is the result label of an operation's metric.
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "success"
+}

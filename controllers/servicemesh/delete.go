@@ -1,0 +1,125 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/namespace"
+	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
+)
+
+// reconcileDelete uninstalls what meshkeeper installed: both releases (the Istio CRDs stay, and with them
+// every user object), any webhook configuration still labelled as meshkeeper's, and the control-plane
+// namespace if meshkeeper created it. Then it lets the ServiceMesh go.
+func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.ServiceMesh) error {
+	// The name is always "default", so a cached ServiceMesh whose deletion already finished may stand for
+	// a new one the user just created. Only the live object decides what is uninstalled.
+	mesh := &meshv1alpha1.ServiceMesh{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cached), mesh); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if mesh.UID != cached.UID || mesh.DeletionTimestamp.IsZero() || !slices.Contains(mesh.Finalizers, meshv1alpha1.Finalizer) {
+		return nil
+	}
+	controlPlaneNS := mesh.Spec.Namespace
+	if err := namespace.UnenrollAll(ctx, r.Client); err != nil {
+		return err
+	}
+	if err := ingress.Release(ctx, r.Client, r.APIReader, r.Workloads, mesh); err != nil {
+		return err
+	}
+	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader); err != nil {
+		return err
+	}
+	for _, release := range []string{istiodRelease, baseRelease} {
+		err := r.Charts.Uninstall(ctx, controlPlaneNS, release)
+		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
+		if err != nil {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release, "Release %s/%s: %v", controlPlaneNS, release, err)
+			return err
+		}
+	}
+	if err := r.deleteLeftoverWebhooks(ctx); err != nil {
+		return err
+	}
+	if err := r.deleteCreatedNamespace(ctx, controlPlaneNS); err != nil {
+		return err
+	}
+	metrics.ControlPlaneReady.Set(0)
+	metrics.EnrolledNamespaces.Set(0)
+	metrics.NamespaceConflicts.Set(0)
+	metrics.SetIngresses(0, nil)
+	metrics.SetProxies(0, 0, 0, nil)
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
+		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
+	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)
+	return r.applyFinalizer(ctx, mesh, false)
+}
+
+// deleteLeftoverWebhooks removes webhook configurations meshkeeper's charts rendered that an uninstall
+// did not (a release record lost by hand): a webhook pointing at a deleted istiod would block the
+// creation of pods or Istio objects cluster-wide.
+func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context) error {
+	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
+	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
+	var leftovers []client.Object
+	if err := r.List(ctx, mutating, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector}); err != nil {
+		return fmt.Errorf("listing webhook configurations: %w", err)
+	}
+	for i := range mutating.Items {
+		leftovers = append(leftovers, &mutating.Items[i])
+	}
+	if err := r.List(ctx, validating, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector}); err != nil {
+		return fmt.Errorf("listing webhook configurations: %w", err)
+	}
+	for i := range validating.Items {
+		leftovers = append(leftovers, &validating.Items[i])
+	}
+	for _, webhook := range leftovers {
+		if err := r.Delete(ctx, webhook); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting webhook configuration %s: %w", webhook.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ns.Labels[createdNamespaceLabel] != meshv1alpha1.FieldManager {
+		return nil
+	}
+	if err := r.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting namespace %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,338 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// The proxy count reads pods, which the cache keeps stripped to the sidecar's fields.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+
+// observation is everything the status of a ServiceMesh is computed from: the outcome of the
+// control-plane phase and one read of the cluster, each object read once. The setters of status.go
+// turn it into conditions without reading anything. A part that is nil was not observed (a read
+// failed), and the conditions computed from it keep their last value.
+type observation struct {
+	// generation is the ServiceMesh's generation; every condition set from the observation carries it.
+	generation int64
+	// spec is the ServiceMesh's spec, as read.
+	spec *meshv1alpha1.ServiceMeshSpec
+
+	// controlPlaneErr is the control-plane phase's failure, a meshctx.Error that carries
+	// ControlPlaneReady's reason; nil when both releases are in sync.
+	controlPlaneErr error
+	// installed is what the control-plane phase brought in sync; nil when it failed.
+	installed *installation
+	// istiod is the istiod Deployment, read when the phase succeeded; nil when it does not exist.
+	istiod *appsv1.Deployment
+	// istiodRead tells whether istiod was read.
+	istiodRead bool
+
+	// enrollmentErr is the terminal InvalidSpec failure of a spec whose enrollment cannot be decided;
+	// then no namespace counts as enrolled and the data plane is not observed.
+	enrollmentErr error
+	namespaces    *namespacesObservation
+	ingresses     *ingressesObservation
+	proxies       *proxiesObservation
+	policies      *policiesObservation
+}
+
+// namespacesObservation is every namespace judged by the enrollment decision and by its label.
+type namespacesObservation struct {
+	// enrolled are the namespaces the spec selects that carry the injection label.
+	enrolled sets.Set[string]
+	// pending are the namespaces the spec selects that do not carry it yet.
+	pending []string
+	// conflicts are the namespaces the spec selects that keep an injection label of their user's.
+	conflicts []string
+}
+
+// ingressesObservation is every Ingress judged as the Ingress controller judges it, and the
+// ingress-nginx controller workload.
+type ingressesObservation struct {
+	// status counts the configured and skipped Ingresses.
+	status meshv1alpha1.IngressesStatus
+	// skipped names the skipped Ingresses by reason; pending those whose annotations are not applied yet.
+	skipped map[string][]string
+	pending []string
+	// enabled is spec.ingressNginx.enabled. When it is, controller is meshkeeper's decision about the
+	// ingress-nginx controller workload, and controllerApplied tells whether the workload is configured
+	// and its pod template carries what meshkeeper decided.
+	enabled           bool
+	controller        policy.PodTemplateDecision
+	controllerApplied bool
+}
+
+// controllerWithoutSidecar tells whether the integration is on and the ingress-nginx controller does
+// not run with its sidecar settings (yet).
+func (o *ingressesObservation) controllerWithoutSidecar() bool {
+	return o.enabled && (!o.controller.Configured || !o.controllerApplied)
+}
+
+// proxiesObservation is the proxy state of every pod of the enrolled namespaces.
+type proxiesObservation struct {
+	status meshv1alpha1.ProxiesStatus
+	// needRestart counts, per namespace, the pods without a sidecar or with an outdated one.
+	needRestart map[string]int
+	// withoutSidecar counts, per namespace, the pods without a sidecar.
+	withoutSidecar map[string]int
+}
+
+// policiesObservation is every policy object meshkeeper would write or wrote, against what it wants.
+type policiesObservation struct {
+	// served tells whether the API server serves the policy kinds (their CRDs come with istio-base).
+	served bool
+	// conflicts are wanted objects someone else wrote; pending are wanted objects missing or
+	// unwanted ones of meshkeeper's still there.
+	conflicts, pending []string
+	// applied counts the wanted objects in place.
+	applied int
+}
+
+// observe makes the one read of the cluster a status needs.
+func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
+	controlPlaneErr error, policiesServed bool) (*observation, error) {
+	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed}
+	if installed != nil {
+		deployment := &appsv1.Deployment{}
+		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, deployment)
+		switch {
+		case apierrors.IsNotFound(err):
+			obs.istiodRead = true
+		case err != nil:
+			return obs, fmt.Errorf("reading the istiod Deployment: %w", err)
+		default:
+			obs.istiod, obs.istiodRead = deployment, true
+		}
+	}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil {
+		obs.enrollmentErr = err
+		return obs, nil
+	}
+	namespaces := &corev1.NamespaceList{}
+	if err := r.List(ctx, namespaces); err != nil {
+		return obs, fmt.Errorf("listing namespaces: %w", err)
+	}
+	obs.namespaces = observeNamespaces(namespaces.Items, enrollment)
+	if obs.ingresses, err = r.observeIngresses(ctx, mesh); err != nil {
+		return obs, err
+	}
+	version := cmp.Or(mesh.Status.Version, mesh.Spec.Version)
+	revision := mesh.Status.Revision
+	if installed != nil {
+		version, revision = installed.version, installed.revision
+	}
+	if obs.proxies, err = r.observeProxies(ctx, mesh, obs.namespaces.enrolled, version, revision); err != nil {
+		return obs, err
+	}
+	if !policiesServed {
+		obs.policies = &policiesObservation{}
+		return obs, nil
+	}
+	obs.policies, err = r.observePolicies(ctx, mesh, namespaces.Items, enrollment)
+	return obs, err
+}
+
+// observeNamespaces judges every namespace: a namespace counts as enrolled once it carries the
+// injection label.
+func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollment) *namespacesObservation {
+	obs := &namespacesObservation{enrolled: sets.New[string]()}
+	key, value := policy.InjectionLabel("")
+	for i := range namespaces {
+		ns := &namespaces[i]
+		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
+		switch {
+		case d.Enroll && ns.Labels[key] == value:
+			obs.enrolled.Insert(ns.Name)
+		case d.Enroll:
+			obs.pending = append(obs.pending, ns.Name)
+		case d.Reason == policy.InjectionLabelConflict:
+			obs.conflicts = append(obs.conflicts, ns.Name)
+		}
+	}
+	return obs
+}
+
+// observeIngresses judges the ingress-nginx controller workload and every Ingress as the controllers do.
+func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*ingressesObservation, error) {
+	view, err := ingress.NewView(ctx, r.Client, mesh)
+	if err != nil {
+		return nil, err
+	}
+	// Read-only: the cache's own objects, not copies, for thousands of Ingresses on every pass.
+	ingresses := &networkingv1.IngressList{}
+	if err := r.List(ctx, ingresses, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing Ingresses: %w", err)
+	}
+	obs := &ingressesObservation{skipped: map[string][]string{}, enabled: policy.IngressNginxEnabled(mesh.Spec.IngressNginx)}
+	for i := range ingresses.Items {
+		ing := &ingresses.Items[i]
+		d, err := view.Decide(ctx, ing)
+		if err != nil {
+			return nil, err
+		}
+		applied := d.Annotations == nil || meshctx.OwnsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), d.Annotations)
+		switch {
+		case !applied:
+			obs.pending = append(obs.pending, ing.Namespace+"/"+ing.Name)
+		case d.Configured:
+			obs.status.Configured++
+		case d.Skipped():
+			obs.skipped[d.Reason] = append(obs.skipped[d.Reason], ing.Namespace+"/"+ing.Name)
+		}
+	}
+	if len(obs.skipped) > 0 {
+		obs.status.SkippedByReason = map[string]int32{}
+		for reason, list := range obs.skipped {
+			obs.status.SkippedByReason[reason] = int32(len(list))
+			obs.status.Skipped += int32(len(list))
+		}
+	}
+	if obs.enabled {
+		w, err := ingress.ReadWorkload(ctx, r.APIReader, mesh.Spec.IngressNginx)
+		if err != nil {
+			return nil, err
+		}
+		// Applied reads the pod template, which a workload that does not exist lacks.
+		obs.controller, obs.controllerApplied = w.Decision, w.Decision.Configured && w.Applied()
+	}
+	return obs, nil
+}
+
+// observeProxies judges the proxy of every pod of the enrolled namespaces against the installed
+// version and revision.
+func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enrolled sets.Set[string],
+	version, revision string) (*proxiesObservation, error) {
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil { // read-only, as above
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	since, err := r.meshConfigSince(ctx, mesh.Spec.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !enrolled.Has(pod.Namespace) {
+			continue
+		}
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: revision, MeshConfigSince: since})
+		if state == policy.ProxyNotCounted {
+			continue
+		}
+		obs.status.Total++
+		switch state {
+		case policy.ProxyMissing:
+			obs.status.WithoutSidecar++
+			obs.needRestart[pod.Namespace]++
+			obs.withoutSidecar[pod.Namespace]++
+		case policy.ProxyOutdated:
+			obs.status.Outdated++
+			obs.needRestart[pod.Namespace]++
+		}
+	}
+	return obs, nil
+}
+
+// meshConfigName is the ConfigMap of the mesh config the istiod chart renders.
+const meshConfigName = "istio"
+
+// meshConfigSince returns when meshkeeper last changed the mesh config: the time of its entry in the
+// managed fields of the istio ConfigMap, which the API server moves whenever a value meshkeeper owns
+// changes. Zero when there is no mesh config yet.
+func (r *Reconciler) meshConfigSince(ctx context.Context, namespace string) (metav1.Time, error) {
+	cm := &corev1.ConfigMap{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: meshConfigName}, cm, client.UnsafeDisableDeepCopy); err != nil {
+		return metav1.Time{}, client.IgnoreNotFound(err)
+	}
+	for _, entry := range cm.ManagedFields {
+		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
+			entry.Subresource == "" && entry.Time != nil {
+			return *entry.Time, nil
+		}
+	}
+	return metav1.Time{}, nil
+}
+
+// observePolicies compares the policy objects as the cluster has them (their metadata, from the cache)
+// with the ones render.Policies wants, which are the ones the policy controller writes.
+func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespaces []corev1.Namespace,
+	enrollment *policy.Enrollment) (*policiesObservation, error) {
+	wanted := map[schema.GroupVersionKind]sets.Set[string]{}
+	for _, gvk := range render.PolicyKinds {
+		wanted[gvk] = sets.New[string]()
+	}
+	for i := range namespaces {
+		ns := &namespaces[i]
+		enrolled := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
+		desired, _ := render.Policies(mesh, ns, enrolled)
+		for gvk := range desired {
+			wanted[gvk].Insert(ns.Name)
+		}
+	}
+
+	obs := &policiesObservation{served: true}
+	for _, gvk := range render.PolicyKinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %ss: %w", gvk.Kind, err)
+		}
+		found := sets.New[string]()
+		for _, item := range list.Items {
+			if item.Name != render.PolicyName {
+				continue
+			}
+			name := gvk.Kind + " " + item.Namespace + "/" + item.Name
+			ours := meshctx.IsManaged(&item)
+			found.Insert(item.Namespace)
+			switch {
+			case wanted[gvk].Has(item.Namespace) && !ours:
+				obs.conflicts = append(obs.conflicts, name)
+			case wanted[gvk].Has(item.Namespace):
+				obs.applied++
+			case ours:
+				obs.pending = append(obs.pending, name+" (to remove)")
+			}
+		}
+		for _, ns := range sets.List(wanted[gvk].Difference(found)) {
+			obs.pending = append(obs.pending, gvk.Kind+" "+ns+"/"+render.PolicyName)
+		}
+	}
+	return obs, nil
+}

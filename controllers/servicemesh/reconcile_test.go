@@ -1,0 +1,219 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+)
+
+// fakeCharts stands in for Helm where a real API server cannot produce the failure.
+type fakeCharts struct {
+	ensure    func(helm.Release) (helm.Result, error)
+	uninstall func(namespace, name string) error
+}
+
+func (f *fakeCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
+	return f.ensure(desired)
+}
+
+func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string) error {
+	return f.uninstall(namespace, name)
+}
+
+// reconcileWith runs one Reconcile of mesh against a fake API server holding the control-plane
+// namespace. It returns the status meshkeeper applied (nil when none), whether any other apply
+// happened, the Events, and the reconcile's error.
+func reconcileWith(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager ChartManager) (*meshv1alpha1.ServiceMeshStatus, bool, []string, error) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := meshv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var applied *meshv1alpha1.ServiceMeshStatus
+	otherApply := false
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithObjects(mesh, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.Spec.Namespace}}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			SubResourceApply: func(_ context.Context, _ client.Client, _ string, obj runtime.ApplyConfiguration, _ ...client.SubResourceApplyOption) error {
+				raw, err := json.Marshal(obj)
+				if err != nil {
+					return err
+				}
+				written := &meshv1alpha1.ServiceMesh{}
+				if err := json.Unmarshal(raw, written); err != nil {
+					return err
+				}
+				applied = &written.Status
+				return nil
+			},
+			Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+				otherApply = true
+				return nil
+			},
+		}).Build()
+	recorder := events.NewFakeRecorder(20)
+	r := &Reconciler{Client: c, APIReader: c, Recorder: recorder, Charts: chartManager, Resolver: &charts.CachingResolver{}}
+	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(mesh)})
+	close(recorder.Events)
+	var recorded []string
+	for e := range recorder.Events {
+		recorded = append(recorded, e)
+	}
+	return applied, otherApply, recorded, err
+}
+
+func testMesh() *meshv1alpha1.ServiceMesh {
+	return &meshv1alpha1.ServiceMesh{
+		ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName, UID: "mesh-uid", Generation: 2,
+			Finalizers: []string{meshv1alpha1.Finalizer}},
+		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", IngressNginx: meshv1alpha1.IngressNginxSpec{
+			Controller: meshv1alpha1.WorkloadReference{Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}}},
+		Status: meshv1alpha1.ServiceMeshStatus{ObservedGeneration: 1},
+	}
+}
+
+func TestReconcileControlPlaneFailures(t *testing.T) {
+	failing := func(release string, state helm.State, action helm.Action, err error) func(helm.Release) (helm.Result, error) {
+		return func(desired helm.Release) (helm.Result, error) {
+			if desired.Name != release {
+				return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
+			}
+			return helm.Result{State: state, Action: action}, err
+		}
+	}
+	tests := map[string]struct {
+		ensure          func(helm.Release) (helm.Result, error)
+		wantErr         bool
+		wantReason      string
+		wantMessage     string
+		wantReconciling bool
+		wantObserved    int64
+		wantEvent       string
+	}{
+		"an install that fails": {
+			ensure:  failing(baseRelease, helm.StateAbsent, helm.ActionInstalled, errors.New("installing release istio-system/istio-base: admission webhook denied")),
+			wantErr: true, wantReason: meshv1alpha1.ReasonInstallFailed, wantMessage: "admission webhook denied",
+			wantReconciling: true, wantObserved: 1, wantEvent: "Warning InstallFailed",
+		},
+		"an upgrade that fails": {
+			ensure:  failing(istiodRelease, helm.StateOutOfSync, helm.ActionUpgraded, errors.New("upgrading release istio-system/istiod: timed out")),
+			wantErr: true, wantReason: meshv1alpha1.ReasonInstallFailed, wantMessage: "upgrading release istio-system/istiod",
+			wantReconciling: true, wantObserved: 1, wantEvent: "Warning InstallFailed",
+		},
+		"a release left pending that cannot be unlocked": {
+			ensure:  failing(istiodRelease, helm.StateLocked, helm.ActionRecovered, errors.New("recovering release istio-system/istiod (state Locked): unlocking release istiod: conflict")),
+			wantErr: true, wantReason: meshv1alpha1.ReasonInstallFailed, wantMessage: "state Locked",
+			wantReconciling: true, wantObserved: 1, wantEvent: "Warning InstallFailed",
+		},
+		"both releases in sync, istiod not there yet": {
+			ensure:     failing("none", "", "", nil),
+			wantReason: meshv1alpha1.ReasonDeploymentMissing, wantReconciling: true, wantObserved: 2,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			status, otherApply, recorded, err := reconcileWith(t, testMesh(), &fakeCharts{ensure: tc.ensure})
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Reconcile error = %v, want error: %v", err, tc.wantErr)
+			}
+			if otherApply {
+				t.Error("the reconcile applied something besides the status")
+			}
+			if status == nil {
+				t.Fatal("no status written")
+			}
+			c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady)
+			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tc.wantReason || !strings.Contains(c.Message, tc.wantMessage) {
+				t.Errorf("ControlPlaneReady = %+v, want False/%s mentioning %q", c, tc.wantReason, tc.wantMessage)
+			}
+			if ready := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReady); ready == nil || ready.Reason != tc.wantReason {
+				t.Errorf("Ready = %+v, want reason %s", ready, tc.wantReason)
+			}
+			reconciling := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReconciling)
+			if (reconciling != nil) != tc.wantReconciling || meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionStalled) != nil {
+				t.Errorf("Reconciling = %+v, want present: %v, and no Stalled", reconciling, tc.wantReconciling)
+			}
+			if status.ObservedGeneration != tc.wantObserved {
+				t.Errorf("observedGeneration = %d, want %d", status.ObservedGeneration, tc.wantObserved)
+			}
+			if tc.wantEvent != "" && !containsPrefix(recorded, tc.wantEvent) {
+				t.Errorf("Events %q, want one starting with %q", recorded, tc.wantEvent)
+			}
+		})
+	}
+}
+
+func TestReconcileUninstallFailure(t *testing.T) {
+	mesh := testMesh()
+	now := metav1.Now()
+	mesh.DeletionTimestamp = &now
+	var uninstalled []string
+	status, otherApply, recorded, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(namespace, name string) error {
+		uninstalled = append(uninstalled, name)
+		return errors.New("uninstalling release " + name + ": the server is shutting down")
+	}})
+	if err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("Reconcile error = %v, want the uninstall failure", err)
+	}
+	if meshctx.IsTerminal(err) {
+		t.Error("an uninstall failure must be retried")
+	}
+	if otherApply {
+		t.Error("the finalizer was released although the uninstall failed")
+	}
+	if status != nil {
+		t.Errorf("a ServiceMesh being deleted got a status: %+v", status)
+	}
+	if len(uninstalled) != 1 || uninstalled[0] != istiodRelease {
+		t.Errorf("uninstalled %v, want istiod only: istio-base stays until istiod is gone", uninstalled)
+	}
+	if !containsPrefix(recorded, "Warning UninstallFailed") {
+		t.Errorf("Events %q, want an UninstallFailed Warning", recorded)
+	}
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}

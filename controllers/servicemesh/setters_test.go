@@ -1,0 +1,263 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+)
+
+// wantCondition is what a setter test expects of one condition; a nil want means the setter leaves
+// the condition out.
+type wantCondition struct {
+	status   metav1.ConditionStatus
+	reason   string
+	mentions []string
+}
+
+func checkCondition(t *testing.T, status *meshv1alpha1.ServiceMeshStatus, conditionType string, want *wantCondition) {
+	t.Helper()
+	c := meta.FindStatusCondition(status.Conditions, conditionType)
+	if want == nil {
+		if c != nil {
+			t.Fatalf("%s = %s/%s, want no condition", conditionType, c.Status, c.Reason)
+		}
+		return
+	}
+	if c == nil {
+		t.Fatalf("no %s condition", conditionType)
+	}
+	if c.Status != want.status || c.Reason != want.reason {
+		t.Errorf("%s = %s/%s (%s), want %s/%s", conditionType, c.Status, c.Reason, c.Message, want.status, want.reason)
+	}
+	for _, m := range want.mentions {
+		if !strings.Contains(c.Message, m) {
+			t.Errorf("%s message %q does not mention %q", conditionType, c.Message, m)
+		}
+	}
+	if c.ObservedGeneration != 4 {
+		t.Errorf("%s.observedGeneration = %d, want 4", conditionType, c.ObservedGeneration)
+	}
+}
+
+// setterCase is a setter test that changes one part of the observation.
+type setterCase[P any] struct {
+	part P
+	want *wantCondition
+}
+
+// runSetterTable runs set over observations whose part put sets, and checks the condition it sets.
+func runSetterTable[P any](t *testing.T, conditionType string, set func(*meshv1alpha1.ServiceMeshStatus, *observation),
+	put func(*observation, P), tests map[string]setterCase[P]) {
+	t.Helper()
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := testObservation()
+			put(obs, tc.part)
+			status := &meshv1alpha1.ServiceMeshStatus{}
+			set(status, obs)
+			checkCondition(t, status, conditionType, tc.want)
+		})
+	}
+}
+
+func testObservation() *observation {
+	return &observation{generation: 4, spec: &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system",
+		IngressNginx: meshv1alpha1.IngressNginxSpec{Controller: meshv1alpha1.WorkloadReference{
+			Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}}}}
+}
+
+func TestSetControlPlaneReady(t *testing.T) {
+	available := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1)},
+		Status: appsv1.DeploymentStatus{UpdatedReplicas: 1, AvailableReplicas: 1, Replicas: 1}}
+	tests := map[string]struct {
+		change func(*observation)
+		want   *wantCondition
+	}{
+		"a chart version that does not exist": {
+			func(o *observation) {
+				o.controlPlaneErr = meshctx.Terminal(meshv1alpha1.ReasonChartNotFound, errors.New("chart istiod 9.9.9 not found"))
+			},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonChartNotFound, []string{"9.9.9"}},
+		},
+		"a failed install": {
+			func(o *observation) {
+				o.controlPlaneErr = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, errors.New("upgrading release istiod: boom"))
+			},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonInstallFailed, []string{"boom"}},
+		},
+		"a namespace being deleted": {
+			func(o *observation) {
+				o.controlPlaneErr = meshctx.Wait(meshv1alpha1.ReasonNamespaceTerminating, namespaceRetry, errors.New("being deleted"))
+			},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonNamespaceTerminating, nil},
+		},
+		"an API error leaves the condition as it was": {
+			func(o *observation) { o.controlPlaneErr = errors.New("connection refused") },
+			nil,
+		},
+		"installed, istiod missing": {
+			func(o *observation) { o.installed, o.istiodRead = &installation{}, true },
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing, nil},
+		},
+		"installed, istiod available": {
+			func(o *observation) { o.installed, o.istiodRead, o.istiod = &installation{}, true, available },
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, []string{"1 of 1"}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := testObservation()
+			tc.change(obs)
+			status := &meshv1alpha1.ServiceMeshStatus{}
+			setControlPlaneReady(status, obs)
+			checkCondition(t, status, meshv1alpha1.ConditionControlPlaneReady, tc.want)
+		})
+	}
+}
+
+func TestSetNamespacesEnrolled(t *testing.T) {
+	tests := map[string]struct {
+		enrollmentErr error
+		namespaces    *namespacesObservation
+		want          *wantCondition
+		wantCounts    meshv1alpha1.NamespacesStatus
+	}{
+		"every selected namespace labelled": {
+			nil, &namespacesObservation{enrolled: sets.New("shop", "web")},
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonEnrolled, []string{"2 namespace(s)"}},
+			meshv1alpha1.NamespacesStatus{Enrolled: 2},
+		},
+		"a namespace still being labelled": {
+			nil, &namespacesObservation{enrolled: sets.New("shop"), pending: []string{"web"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, []string{"web"}},
+			meshv1alpha1.NamespacesStatus{Enrolled: 1},
+		},
+		"a conflict outweighs a pending namespace": {
+			nil, &namespacesObservation{enrolled: sets.New[string](), pending: []string{"web"}, conflicts: []string{"legacy"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict, []string{"legacy"}},
+			meshv1alpha1.NamespacesStatus{Conflicts: 1},
+		},
+		"a selector that cannot be used": {
+			meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, errors.New("spec.injection.namespaceSelector is not a valid label selector")), nil,
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonInvalidSpec, []string{"namespaceSelector"}},
+			meshv1alpha1.NamespacesStatus{},
+		},
+		"not observed": {nil, nil, nil, meshv1alpha1.NamespacesStatus{}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := testObservation()
+			obs.enrollmentErr, obs.namespaces = tc.enrollmentErr, tc.namespaces
+			status := &meshv1alpha1.ServiceMeshStatus{}
+			setNamespacesEnrolled(status, obs)
+			checkCondition(t, status, meshv1alpha1.ConditionNamespacesEnrolled, tc.want)
+			if status.Namespaces != tc.wantCounts {
+				t.Errorf("status.namespaces = %+v, want %+v", status.Namespaces, tc.wantCounts)
+			}
+		})
+	}
+}
+
+func TestSetIngressesConfigured(t *testing.T) {
+	configured := policy.PodTemplateDecision{Configured: true, Reason: policy.Configured}
+	tests := map[string]setterCase[*ingressesObservation]{
+		"integration off": {
+			&ingressesObservation{},
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled, nil},
+		},
+		"controller and Ingresses configured": {
+			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true,
+				status: meshv1alpha1.IngressesStatus{Configured: 3}},
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonConfigured, []string{"3 Ingress(es)"}},
+		},
+		"controller on the host network": {
+			&ingressesObservation{enabled: true, controller: policy.PodTemplateDecision{Reason: policy.HostNetwork, Message: "hostNetwork"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonHostNetwork, []string{"hostNetwork"}},
+		},
+		"controller's pod template being configured": {
+			&ingressesObservation{enabled: true, controller: configured, pending: []string{"shop/web"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, []string{"Deployment ingress-nginx/ingress-nginx-controller"}},
+		},
+		"an Ingress being configured": {
+			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, pending: []string{"shop/web"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, []string{"shop/web"}},
+		},
+		"Ingresses skipped for one reason carry it": {
+			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true,
+				skipped: map[string][]string{policy.ServiceMissing: {"shop/a"}}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonServiceMissing, []string{"shop/a"}},
+		},
+		"Ingresses skipped for several reasons": {
+			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true,
+				skipped: map[string][]string{policy.ServiceMissing: {"shop/a"}, policy.NoBackend: {"shop/b"}}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressesSkipped, []string{"NoBackend: shop/b", "ServiceMissing: shop/a"}},
+		},
+		"not observed": {nil, nil},
+	}
+	runSetterTable(t, meshv1alpha1.ConditionIngressesConfigured, setIngressesConfigured, func(o *observation, part *ingressesObservation) { o.ingresses = part }, tests)
+}
+
+func TestSetDataPlaneUpToDate(t *testing.T) {
+	tests := map[string]setterCase[*proxiesObservation]{
+		"every proxy current": {
+			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 5}},
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonProxiesUpToDate, []string{"all 5"}},
+		},
+		"pods to restart, worst namespace first": {
+			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 9, WithoutSidecar: 1, Outdated: 3},
+				needRestart: map[string]int{"shop": 1, "web": 3}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded, []string{"4 pod(s)", "web (3), shop (1)"}},
+		},
+		"not observed": {nil, nil},
+	}
+	runSetterTable(t, meshv1alpha1.ConditionDataPlaneUpToDate, setDataPlaneUpToDate, func(o *observation, part *proxiesObservation) { o.proxies = part }, tests)
+}
+
+func TestSetPoliciesApplied(t *testing.T) {
+	tests := map[string]setterCase[*policiesObservation]{
+		"CRDs not served": {
+			&policiesObservation{},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing, nil},
+		},
+		"every policy in place": {
+			&policiesObservation{served: true, applied: 3},
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonPoliciesApplied, []string{"3 "}},
+		},
+		"one still to write": {
+			&policiesObservation{served: true, applied: 1, pending: []string{"Sidecar shop/default"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, []string{"Sidecar shop/default"}},
+		},
+		"a user's policy outweighs pending ones": {
+			&policiesObservation{served: true, pending: []string{"Sidecar shop/default"}, conflicts: []string{"PeerAuthentication legacy/default"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict, []string{"PeerAuthentication legacy/default"}},
+		},
+		"not observed": {nil, nil},
+	}
+	runSetterTable(t, meshv1alpha1.ConditionPoliciesApplied, setPoliciesApplied, func(o *observation, part *policiesObservation) { o.policies = part }, tests)
+}

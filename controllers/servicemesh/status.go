@@ -1,0 +1,408 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// computeStatus returns the status an observation shows, starting from the current one: each setter
+// sets its condition (and the counts that go with it), and Ready summarises them. It reads nothing.
+func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *meshv1alpha1.ServiceMeshStatus {
+	status := current.DeepCopy()
+	if obs.installed != nil {
+		status.Version = obs.installed.version
+		status.ChartVersion = obs.installed.chartVersion
+		status.Revision = obs.installed.revision
+	}
+	setControlPlaneReady(status, obs)
+	setNamespacesEnrolled(status, obs)
+	setIngressesConfigured(status, obs)
+	setDataPlaneUpToDate(status, obs)
+	setPoliciesApplied(status, obs)
+	setMTLSReady(status, obs)
+	summarizeReady(status, obs)
+	setReconcilingOrStalled(status, obs)
+	return status
+}
+
+// setControlPlaneReady: the control-plane phase's failure when it failed, else the istiod
+// Deployment's readiness.
+func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	if e := meshctx.Classify(obs.controlPlaneErr); e != nil {
+		setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, e.Reason, e.Error())
+		return
+	}
+	if obs.controlPlaneErr != nil || !obs.istiodRead {
+		return // an API error: the next reconcile tells
+	}
+	value, reason, message := controlPlaneReadiness(obs.istiod)
+	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, value, reason, message)
+}
+
+// controlPlaneReadiness judges the istiod Deployment: ready when the current template is rolled out
+// and every desired replica is available.
+func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string, string) {
+	if d == nil {
+		return metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing, "The istiod Deployment does not exist yet"
+	}
+	desired := int32(1)
+	if d.Spec.Replicas != nil {
+		desired = *d.Spec.Replicas
+	}
+	st := d.Status
+	switch {
+	case st.ObservedGeneration < d.Generation:
+		return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, "The istiod Deployment's latest change is not yet observed by its controller"
+	case st.UpdatedReplicas < desired || st.AvailableReplicas < desired || st.Replicas > desired:
+		return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, fmt.Sprintf(
+			"istiod: %d of %d replicas updated, %d available", st.UpdatedReplicas, desired, st.AvailableReplicas)
+	default:
+		return metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, fmt.Sprintf("istiod: %d of %d replicas available", st.AvailableReplicas, desired)
+	}
+}
+
+// setNamespacesEnrolled sets NamespacesEnrolled and status.namespaces.
+func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	if obs.enrollmentErr != nil {
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse,
+			meshv1alpha1.ReasonInvalidSpec, obs.enrollmentErr.Error())
+		return
+	}
+	n := obs.namespaces
+	if n == nil {
+		return
+	}
+	status.Namespaces = meshv1alpha1.NamespacesStatus{Enrolled: int32(n.enrolled.Len()), Conflicts: int32(len(n.conflicts))}
+	switch {
+	case len(n.conflicts) > 0:
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict,
+			fmt.Sprintf("%d namespace(s) the spec selects keep their own injection label and are not enrolled: %s; "+
+				"remove their label to enroll them, or take them out of spec.injection (their Events say which label)",
+				len(n.conflicts), names(n.conflicts)))
+	case len(n.pending) > 0:
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
+	default:
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, meshv1alpha1.ReasonEnrolled,
+			fmt.Sprintf("%d namespace(s) enrolled", n.enrolled.Len()))
+	}
+}
+
+// setIngressesConfigured sets IngressesConfigured and status.ingresses.
+func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	in := obs.ingresses
+	if in == nil {
+		return
+	}
+	status.Ingresses = in.status
+	if !in.enabled {
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled,
+			"The ingress-nginx integration is off (spec.ingressNginx.enabled is false)")
+		return
+	}
+	controller := obs.spec.IngressNginx.Controller
+	switch {
+	case !in.controller.Configured:
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, in.controller.Reason, in.controller.Message)
+	case !in.controllerApplied || len(in.pending) > 0:
+		message := fmt.Sprintf("%d Ingress(es) being configured: %s", len(in.pending), names(in.pending))
+		if !in.controllerApplied {
+			message = fmt.Sprintf("the pod template of %s %s/%s is being configured", controller.Kind, controller.Namespace, controller.Name)
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, message)
+	case len(in.skipped) > 0:
+		reason := meshv1alpha1.ReasonIngressesSkipped
+		if len(in.skipped) == 1 {
+			reason = slices.Collect(maps.Keys(in.skipped))[0]
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, reason, skippedMessage(in.status, in.skipped))
+	default:
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonConfigured,
+			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", in.status.Configured))
+	}
+}
+
+// skippedMessage says which Ingresses meshkeeper leaves unchanged, by reason.
+func skippedMessage(status meshv1alpha1.IngressesStatus, skipped map[string][]string) string {
+	parts := make([]string, 0, len(skipped))
+	for _, reason := range slices.Sorted(maps.Keys(skipped)) {
+		parts = append(parts, fmt.Sprintf("%s: %s", reason, names(skipped[reason])))
+	}
+	return fmt.Sprintf("%d Ingress(es) route through the mesh; %d cannot and are left unchanged (%s). "+
+		"Each has a Warning Event that says what to change", status.Configured, status.Skipped, strings.Join(parts, "; "))
+}
+
+// setDataPlaneUpToDate sets DataPlaneUpToDate and status.proxies.
+func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	p := obs.proxies
+	if p == nil {
+		return
+	}
+	status.Proxies = p.status
+	if len(p.needRestart) == 0 {
+		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionTrue, meshv1alpha1.ReasonProxiesUpToDate,
+			fmt.Sprintf("all %d pod(s) of the enrolled namespaces run the current sidecar", p.status.Total))
+		return
+	}
+	setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,
+		fmt.Sprintf("%d pod(s) need a restart to get the current sidecar: %d without a sidecar, %d with an outdated proxy; most in %s. "+
+			"Restart their workloads, for example kubectl rollout restart deployment -n <namespace>",
+			p.status.WithoutSidecar+p.status.Outdated, p.status.WithoutSidecar, p.status.Outdated, worst(p.needRestart)))
+}
+
+// worst names up to five namespaces with the most pods needing a restart, with their counts.
+func worst(perNamespace map[string]int) string {
+	list := slices.SortedFunc(maps.Keys(perNamespace), func(a, b string) int {
+		return cmp.Or(cmp.Compare(perNamespace[b], perNamespace[a]), cmp.Compare(a, b))
+	})
+	parts := make([]string, 0, 5)
+	for _, ns := range list[:min(5, len(list))] {
+		parts = append(parts, fmt.Sprintf("%s (%d)", ns, perNamespace[ns]))
+	}
+	if len(list) > 5 {
+		return strings.Join(parts, ", ") + fmt.Sprintf(" and %d more namespace(s)", len(list)-5)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// setPoliciesApplied sets PoliciesApplied.
+func setPoliciesApplied(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	p := obs.policies
+	switch {
+	case p == nil:
+	case !p.served:
+		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing,
+			"the API server does not serve PeerAuthentication and Sidecar yet; their CRDs come with the istio-base chart")
+	case len(p.conflicts) > 0:
+		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict,
+			fmt.Sprintf("%d policy object(s) named default were not written by meshkeeper and are left as they are: %s; "+
+				"delete or rename them to let meshkeeper manage those namespaces", len(p.conflicts), names(p.conflicts)))
+	case len(p.pending) > 0:
+		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+			fmt.Sprintf("%d policy object(s) being written: %s", len(p.pending), names(p.pending)))
+	default:
+		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionTrue, meshv1alpha1.ReasonPoliciesApplied,
+			fmt.Sprintf("%d PeerAuthentication(s) and Sidecar(s) in place", p.applied))
+	}
+}
+
+// setMTLSReady sets MTLSReady: under STRICT mTLS, a pod without a sidecar (or the ingress-nginx
+// controller without one) sends plaintext that its servers reject. The policy stays as asked.
+func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	if obs.namespaces == nil || obs.proxies == nil || obs.ingresses == nil {
+		return
+	}
+	spec := obs.spec
+	var risky []string
+	strictSomewhere := render.MTLSMode(spec, "") == meshv1alpha1.MTLSStrict
+	for _, ns := range sets.List(obs.namespaces.enrolled) {
+		if render.MTLSMode(spec, ns) != meshv1alpha1.MTLSStrict {
+			continue
+		}
+		strictSomewhere = true
+		if n := obs.proxies.withoutSidecar[ns]; n > 0 {
+			risky = append(risky, fmt.Sprintf("%s (%d pod(s))", ns, n))
+		}
+	}
+	for _, mode := range spec.MTLS.Namespaces {
+		strictSomewhere = strictSomewhere || mode == meshv1alpha1.MTLSStrict
+	}
+	var problems []string
+	if len(risky) > 0 {
+		problems = append(problems, fmt.Sprintf("namespaces under STRICT mTLS have pods without a sidecar, whose plaintext requests "+
+			"to mesh services are rejected: %s; restart them to inject the sidecar (kubectl rollout restart deployment -n <namespace>)", names(risky)))
+	}
+	if obs.ingresses.controllerWithoutSidecar() && strictSomewhere {
+		c := spec.IngressNginx.Controller
+		problems = append(problems, fmt.Sprintf("the ingress-nginx controller %s %s/%s runs without its sidecar, so its requests to "+
+			"services under STRICT mTLS are rejected (see IngressesConfigured)", c.Kind, c.Namespace, c.Name))
+	}
+	if len(problems) == 0 {
+		setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionTrue, meshv1alpha1.ReasonNoPlaintextClients,
+			"no client that STRICT mTLS would reject: every pod of a STRICT namespace has a sidecar")
+		return
+	}
+	slices.Sort(problems)
+	setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients,
+		"STRICT mTLS is applied as asked, but "+strings.Join(problems, "; and "))
+}
+
+// summarizeReady sets Ready to True only when every other condition is True; otherwise Ready carries the
+// reason and message of the first condition that is not. DataPlaneUpToDate does not count: pods that
+// need a restart are their owners' to restart, and the mesh meshkeeper manages is in place without it.
+func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	if meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady) == nil {
+		// A reconcile that failed before it could look at istiod has not shown the mesh to be anything.
+		setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+			meshv1alpha1.ConditionControlPlaneReady+": the control plane has not been observed yet")
+		return
+	}
+	for _, c := range status.Conditions {
+		if !countsForReady(c.Type) || c.Status == metav1.ConditionTrue {
+			continue
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Type+": "+c.Message)
+		return
+	}
+	setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionTrue,
+		meshv1alpha1.ReasonSucceeded, "The mesh matches the spec")
+}
+
+// stalledReasons are the reasons of a condition that only a person can turn True: a conflict with
+// what someone else wrote, a workload or Ingress meshkeeper cannot configure as it is, pods only their
+// owners can restart under STRICT mTLS. Any other False condition is work in progress.
+var stalledReasons = sets.New(
+	meshv1alpha1.ReasonInvalidSpec, meshv1alpha1.ReasonChartNotFound,
+	meshv1alpha1.ReasonInjectionLabelConflict, meshv1alpha1.ReasonPolicyConflict,
+	meshv1alpha1.ReasonAnnotationConflict, meshv1alpha1.ReasonHostNetwork,
+	meshv1alpha1.ReasonIngressesSkipped, meshv1alpha1.ReasonNoBackend, meshv1alpha1.ReasonResourceBackend,
+	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
+	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
+	meshv1alpha1.ReasonPlaintextClients,
+)
+
+// setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled
+// for a terminal failure of this generation, whatever else is still in progress; otherwise Reconciling
+// while any condition that counts for Ready is False for a reason that can still pass; otherwise
+// Stalled while Ready is False; and neither when the mesh is Ready.
+func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	stalled := func(reason, message string) {
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionReconciling)
+		setCondition(status, obs, meshv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	}
+	for _, err := range []error{obs.controlPlaneErr, obs.enrollmentErr} {
+		if e := meshctx.Classify(err); e != nil && e.Terminal {
+			stalled(e.Reason, e.Error())
+			return
+		}
+	}
+	ready := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReady)
+	if ready == nil || ready.Status == metav1.ConditionTrue {
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+		return
+	}
+	var stuck *metav1.Condition
+	for i := range status.Conditions {
+		c := &status.Conditions[i]
+		if c.Status == metav1.ConditionTrue || !countsForReady(c.Type) {
+			continue
+		}
+		if !stalledReasons.Has(c.Reason) {
+			meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+			setCondition(status, obs, meshv1alpha1.ConditionReconciling, metav1.ConditionTrue, c.Reason, c.Type+": "+c.Message)
+			return
+		}
+		if stuck == nil {
+			stuck = c
+		}
+	}
+	if stuck == nil { // Ready is False only because the control plane was never observed
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+		setCondition(status, obs, meshv1alpha1.ConditionReconciling, metav1.ConditionTrue, ready.Reason, ready.Message)
+		return
+	}
+	stalled(stuck.Reason, stuck.Type+": "+stuck.Message)
+}
+
+// countsForReady tells whether a condition type is one Ready summarises.
+func countsForReady(conditionType string) bool {
+	switch conditionType {
+	case meshv1alpha1.ConditionReady, meshv1alpha1.ConditionReconciling, meshv1alpha1.ConditionStalled,
+		meshv1alpha1.ConditionDataPlaneUpToDate:
+		return false
+	}
+	return true
+}
+
+// setCondition sets a condition for the observed generation, keeping its last transition time when its
+// status did not change.
+func setCondition(status *meshv1alpha1.ServiceMeshStatus, obs *observation, conditionType string,
+	value metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type:               conditionType,
+		Status:             value,
+		ObservedGeneration: obs.generation,
+		Reason:             reason,
+		Message:            message,
+	})
+}
+
+// setMetrics sets the gauges from an observation, once its status is written.
+func setMetrics(obs *observation) {
+	if c := obs.istiod; obs.istiodRead {
+		ready, _, _ := controlPlaneReadiness(c)
+		metrics.ControlPlaneReady.Set(boolGauge(ready == metav1.ConditionTrue))
+	}
+	if n := obs.namespaces; n != nil {
+		metrics.EnrolledNamespaces.Set(float64(n.enrolled.Len()))
+		metrics.NamespaceConflicts.Set(float64(len(n.conflicts)))
+	}
+	if in := obs.ingresses; in != nil {
+		metrics.SetIngresses(in.status.Configured, in.status.SkippedByReason)
+	}
+	if p := obs.proxies; p != nil {
+		metrics.SetProxies(p.status.Total, p.status.WithoutSidecar, p.status.Outdated, p.needRestart)
+	}
+}
+
+// reportMTLS emits a Warning on the ServiceMesh when the mTLS risk MTLSReady reports appears or
+// changes.
+func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus) {
+	c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
+	if c == nil || c.Status == metav1.ConditionTrue {
+		r.reportedMTLS.Forget("mtls")
+		return
+	}
+	if !r.reportedMTLS.Changed("mtls", c.Message) {
+		return
+	}
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPlaintextClients, "CheckMTLS", "%s", c.Message)
+}
+
+// names lists up to five names, sorted, for a message.
+func names(list []string) string {
+	sort.Strings(list)
+	if len(list) > 5 {
+		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
+	}
+	return strings.Join(list, ", ")
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,97 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+)
+
+// ChartKind is a kind the Istio charts render. meshkeeper watches each (only the objects it labelled)
+// to notice a deleted or edited object and restore it.
+type ChartKind struct {
+	Object client.Object
+	// ignore strips fields whose changes are not drift before old and new are compared.
+	ignore func(obj map[string]any)
+	// CacheAll caches every object of the kind, not only meshkeeper's: another controller needs them.
+	CacheAll bool
+}
+
+// ChartKinds are the kinds the base and istiod charts render with meshkeeper's values, declared as
+// data so that adding one is one line. The CRDs are left out: they carry Helm's keep policy, no owner,
+// and are only changed by an upgrade.
+var ChartKinds = []ChartKind{
+	{Object: &appsv1.Deployment{}},
+	// Ingresses name Services of every namespace; the Ingress controller reads their type and ClusterIP.
+	{Object: &corev1.Service{}, CacheAll: true},
+	{Object: &corev1.ConfigMap{}},
+	{Object: &corev1.ServiceAccount{}},
+	{Object: &rbacv1.Role{}},
+	{Object: &rbacv1.RoleBinding{}},
+	{Object: &rbacv1.ClusterRole{}},
+	{Object: &rbacv1.ClusterRoleBinding{}},
+	{Object: &policyv1.PodDisruptionBudget{}},
+	{Object: &autoscalingv2.HorizontalPodAutoscaler{}},
+	// istiod writes its CA bundle into its webhooks and switches the validator to failurePolicy Fail once
+	// it serves; those rewrites are istiod's job, not drift.
+	{Object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites},
+	{Object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites},
+}
+
+// changedPredicate passes creates and deletes, and updates that change more than bookkeeping (resource
+// version, managed fields) and what kind.ignore strips. Status changes pass for Deployments only: the
+// istiod Deployment's availability is the control plane's readiness.
+func changedPredicate(kind ChartKind) predicate.Predicate {
+	_, keepStatus := kind.Object.(*appsv1.Deployment)
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return !equality.Semantic.DeepEqual(
+				comparableObject(e.ObjectOld, keepStatus, kind.ignore),
+				comparableObject(e.ObjectNew, keepStatus, kind.ignore))
+		},
+	}
+}
+
+func comparableObject(obj client.Object, keepStatus bool, ignore func(map[string]any)) map[string]any {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		// Unconvertible objects are passed on: a spurious reconcile is harmless, a missed one is not.
+		return map[string]any{"unconvertible": obj.GetResourceVersion()}
+	}
+	if metadata, ok := u["metadata"].(map[string]any); ok {
+		delete(metadata, "resourceVersion")
+		delete(metadata, "managedFields")
+	}
+	if !keepStatus {
+		delete(u, "status")
+	}
+	if ignore != nil {
+		ignore(u)
+	}
+	return u
+}
