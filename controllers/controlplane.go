@@ -257,6 +257,8 @@ func (r *ServiceMeshReconciler) reconcileDelete(ctx context.Context, cached *mes
 	metrics.NamespaceConflicts.Set(0)
 	metrics.SetIngresses(0, nil)
 	metrics.SetProxies(0, 0, 0, nil)
+	metrics.SetConditions(nil)
+	metrics.SetIstio("", "")
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", namespace)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", namespace)

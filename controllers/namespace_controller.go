@@ -18,7 +18,6 @@ package controllers
 import (
 	"context"
 	"maps"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -50,7 +49,6 @@ type NamespaceReconciler struct {
 
 // Reconcile brings one namespace's injection label to what the ServiceMesh asks for.
 func (r *NamespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("namespace", time.Now())
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
 		r.reported.forget(req.Name)

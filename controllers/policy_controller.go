@@ -72,7 +72,6 @@ var policyKinds = []schema.GroupVersionKind{render.PeerAuthenticationKind, rende
 
 // Reconcile brings one namespace's PeerAuthentication and Sidecar to what the ServiceMesh asks for.
 func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("policy", time.Now())
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

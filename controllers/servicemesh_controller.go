@@ -88,7 +88,6 @@ type ServiceMeshReconciler struct {
 
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, status.
 func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer observeDuration("servicemesh", time.Now())
 	mesh := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -118,11 +117,6 @@ func (r *ServiceMeshReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return result, errors.Join(err, statusErr)
 }
 
-// observeDuration records a reconcile's duration in meshkeeper_reconcile_duration_seconds.
-func observeDuration(controller string, start time.Time) {
-	metrics.ReconcileDuration.WithLabelValues(controller).Observe(time.Since(start).Seconds())
-}
-
 // writeStatus summarises Ready and writes the status when it changed. observedGeneration moves only
 // when the generation was fully handled: success, or a failure that retrying cannot fix.
 func (r *ServiceMeshReconciler) writeStatus(ctx context.Context, scope *scope, reconcileErr error) error {
@@ -131,6 +125,8 @@ func (r *ServiceMeshReconciler) writeStatus(ctx context.Context, scope *scope, r
 		status.ObservedGeneration = scope.mesh.Generation
 	}
 	summarizeReady(status, scope.mesh.Generation)
+	metrics.SetConditions(status.Conditions)
+	metrics.SetIstio(status.Revision, status.Version)
 	if equality.Semantic.DeepEqual(&scope.mesh.Status, status) {
 		return nil
 	}
