@@ -61,10 +61,6 @@ var (
 		Help: "Helm operations meshkeeper ran, by release, action (installed, upgraded, recovered, repaired, uninstalled) and result (success, error).",
 	}, []string{"release", "action", "result"})
 
-	// ReconcileDuration is no longer exported: controller_runtime_reconcile_time_seconds measures the
-	// same. It stays until its call sites are gone.
-	ReconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meshkeeper_reconcile_duration_seconds"}, []string{"controller"})
-
 	// ControlPlaneReady is 1 while istiod is available, else 0.
 	ControlPlaneReady = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: ControlPlaneReadyName,
