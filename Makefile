@@ -132,6 +132,16 @@ bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) for VE
 	go run ./hack/bundle -version $(VERSION) -image $(IMG) -channels $(CHANNELS) \
 		-default-channel $(DEFAULT_CHANNEL) -created-at $(CREATED_AT)
 
+##@ Release
+
+.PHONY: release-artifacts
+release-artifacts: IMG = ghcr.io/meshkeeper/meshkeeper:$(VERSION)
+release-artifacts: bundle ## Write dist/ for VERSION: install.yaml (config/default), the packaged chart, the OLM bundle.
+	go run ./hack/release -version $(VERSION) -image $(IMG) -out dist
+	tar --sort=name --mtime='$(CREATED_AT)' --owner=0 --group=0 --numeric-owner -cf - \
+		bundle bundle.Dockerfile bundle.Dockerfile.dockerignore | gzip -n > dist/meshkeeper-bundle-$(VERSION).tar.gz
+	@echo dist/meshkeeper-bundle-$(VERSION).tar.gz
+
 ##@ Tools
 
 .PHONY: controller-gen
