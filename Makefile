@@ -95,7 +95,7 @@ run: manifests generate ## Run the manager out of cluster against the current ku
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a container engine).
-	docker build -t $(IMG) .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 ##@ Deployment
 
@@ -133,6 +133,10 @@ bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) for VE
 		-default-channel $(DEFAULT_CHANNEL) -created-at $(CREATED_AT)
 
 ##@ Release
+
+.PHONY: test-monitoring
+test-monitoring: ## Check the alerting rules and the Grafana dashboard with Prometheus's own packages (module test/monitoring).
+	cd test/monitoring && go test ./... $(GOTEST_FLAGS)
 
 .PHONY: release-artifacts
 release-artifacts: IMG = ghcr.io/meshkeeper/meshkeeper:$(VERSION)
