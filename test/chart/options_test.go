@@ -36,6 +36,27 @@ import (
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
+// releaseOptionValues sets the options of the release round at once, for TestInstallIntoAPIServer to
+// prove that a real API server accepts (with strict field validation) what they render.
+func releaseOptionValues() map[string]any {
+	return map[string]any{
+		"replicaCount":   2,
+		"image":          map[string]any{"repository": "registry.example.com/meshkeeper", "digest": digest},
+		"serviceAccount": map[string]any{"annotations": map[string]any{"example.com/identity": "mesh"}},
+		"podLabels":      map[string]any{"example.com/team": "mesh"},
+		"topologySpreadConstraints": []any{
+			map[string]any{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"},
+		},
+		"podDisruptionBudget": map[string]any{"minAvailable": "50%"},
+		"extraArgs":           []any{"--enable-http2"},
+		"extraEnv":            []any{map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"}},
+		"kubeAPIQPS":          50,
+		"kubeAPIBurst":        100,
+		"prometheusRule":      map[string]any{"enabled": true},
+		"grafanaDashboard":    map[string]any{"enabled": true},
+	}
+}
+
 func TestImageDigest(t *testing.T) {
 	for name, tc := range map[string]struct {
 		image map[string]any
