@@ -95,7 +95,7 @@ run: manifests generate ## Run the manager out of cluster against the current ku
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a container engine).
-	docker build -t $(IMG) .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 ##@ Deployment
 
@@ -131,6 +131,20 @@ bundle: IMG = ghcr.io/meshkeeper/meshkeeper:$(VERSION)
 bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) for VERSION, IMG, CHANNELS, DEFAULT_CHANNEL.
 	go run ./hack/bundle -version $(VERSION) -image $(IMG) -channels $(CHANNELS) \
 		-default-channel $(DEFAULT_CHANNEL) -created-at $(CREATED_AT)
+
+##@ Release
+
+.PHONY: test-monitoring
+test-monitoring: ## Check the alerting rules and the Grafana dashboard with Prometheus's own packages (module test/monitoring).
+	cd test/monitoring && go test ./... $(GOTEST_FLAGS)
+
+.PHONY: release-artifacts
+release-artifacts: IMG = ghcr.io/meshkeeper/meshkeeper:$(VERSION)
+release-artifacts: bundle ## Write dist/ for VERSION: install.yaml (config/default), the packaged chart, the OLM bundle.
+	go run ./hack/release -version $(VERSION) -image $(IMG) -out dist
+	tar --sort=name --mtime='$(CREATED_AT)' --owner=0 --group=0 --numeric-owner -cf - \
+		bundle bundle.Dockerfile bundle.Dockerfile.dockerignore | gzip -n > dist/meshkeeper-bundle-$(VERSION).tar.gz
+	@echo dist/meshkeeper-bundle-$(VERSION).tar.gz
 
 ##@ Tools
 

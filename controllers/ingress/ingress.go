@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -65,7 +64,6 @@ const backendServiceIndex = "meshkeeper.backendServices"
 
 // Reconcile brings one Ingress's mesh annotations to what the ServiceMesh asks for.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer meshctx.ObserveDuration("ingress", time.Now())
 	ing := &networkingv1.Ingress{}
 	if err := r.Get(ctx, req.NamespacedName, ing); err != nil {
 		r.reported.Forget(req.String())

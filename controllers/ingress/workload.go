@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -79,7 +78,6 @@ var sidecarKeys = policy.PodTemplateKeys()
 // Reconcile brings the named workload's pod template to what the ServiceMesh asks for, and releases
 // every other workload meshkeeper configured.
 func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	defer meshctx.ObserveDuration("ingressnginx", time.Now())
 	mesh, err := meshctx.Get(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -18,7 +18,6 @@ package meshctx
 
 import (
 	"context"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -28,7 +27,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
 // Request is the reconcile request of the one ServiceMesh.
@@ -81,10 +79,4 @@ func OwnsExactly(current map[string]string, owned sets.Set[string], want map[str
 		}
 	}
 	return true
-}
-
-// ObserveDuration records a reconcile's duration in meshkeeper_reconcile_duration_seconds; call it
-// deferred, with the time the reconcile started.
-func ObserveDuration(controller string, start time.Time) {
-	metrics.ReconcileDuration.WithLabelValues(controller).Observe(time.Since(start).Seconds())
 }

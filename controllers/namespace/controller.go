@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -49,7 +48,6 @@ type Reconciler struct {
 
 // Reconcile brings one namespace's injection label to what the ServiceMesh asks for.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer meshctx.ObserveDuration("namespace", time.Now())
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
 		r.reported.Forget(req.Name)

@@ -71,7 +71,6 @@ type Reconciler struct {
 
 // Reconcile brings one namespace's PeerAuthentication and Sidecar to what the ServiceMesh asks for.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer meshctx.ObserveDuration("policy", time.Now())
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -47,6 +47,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
@@ -93,7 +94,6 @@ type Reconciler struct {
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, one read of the cluster,
 // status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer meshctx.ObserveDuration("servicemesh", time.Now())
 	mesh := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -128,6 +128,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if statusErr == nil {
 		setMetrics(obs)
+		metrics.SetConditions(status.Conditions)
+		metrics.SetIstio(status.Revision, status.Version)
 		r.reportMTLS(mesh, status)
 	}
 	return result, errors.Join(err, statusErr)

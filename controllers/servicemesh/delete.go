@@ -77,6 +77,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	metrics.NamespaceConflicts.Set(0)
 	metrics.SetIngresses(0, nil)
 	metrics.SetProxies(0, 0, 0, nil)
+	metrics.SetConditions(nil)
+	metrics.SetIstio("", "")
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)

@@ -13,85 +13,161 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 // Package metrics holds meshkeeper's own Prometheus metrics, served with controller-runtime's on the
 // manager's metrics endpoint.
+//
+// What controller-runtime already measures (reconcile counts, errors and durations per controller,
+// work queues, API requests) is not measured again here. No metric has a label named "namespace":
+// Prometheus Operator sets "namespace" to the namespace of the scraped Service, and a metric's own
+// "namespace" label would be renamed to "exported_namespace" without honorLabels, or overwrite the
+// target's with it. A metric about a namespace of the cluster calls it "target_namespace".
 package metrics
 
 import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
+
+// Names of the metrics that meshkeeper exports, besides controller-runtime's.
+const (
+	BuildInfoName             = "meshkeeper_build_info"
+	IstioInfoName             = "meshkeeper_istio_info"
+	ConditionName             = "meshkeeper_condition"
+	HelmOperationsName        = "meshkeeper_helm_operations_total"
+	ControlPlaneReadyName     = "meshkeeper_control_plane_ready"
+	EnrolledNamespacesName    = "meshkeeper_enrolled_namespaces"
+	NamespaceConflictsName    = "meshkeeper_namespace_conflicts"
+	IngressesConfiguredName   = "meshkeeper_ingresses_configured"
+	IngressesSkippedName      = "meshkeeper_ingresses_skipped"
+	ProxiesName               = "meshkeeper_proxies"
+	ProxiesNeedingRestartName = "meshkeeper_proxies_need_restart"
+)
+
+// version is the release of meshkeeper, set at link time with
+// -ldflags "-X github.com/meshkeeper/meshkeeper/internal/metrics.version=0.1.0". Without it, the
+// module version Go recorded in the binary is used.
+var version = ""
 
 var (
 	// HelmOperations counts the Helm operations meshkeeper ran, by release, action and result.
 	HelmOperations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "meshkeeper_helm_operations_total",
-		Help: "Helm operations meshkeeper ran, by release, action (install, upgrade, recover, repair, uninstall) and result (success, error).",
+		Name: HelmOperationsName,
+		Help: "Helm operations meshkeeper ran, by release, action (installed, upgraded, recovered, repaired, uninstalled) and result (success, error).",
 	}, []string{"release", "action", "result"})
-
-	// ReconcileDuration measures meshkeeper's reconciles by controller.
-	ReconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "meshkeeper_reconcile_duration_seconds",
-		Help:    "Duration of meshkeeper's reconciles, by controller.",
-		Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"controller"})
 
 	// ControlPlaneReady is 1 while istiod is available, else 0.
 	ControlPlaneReady = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "meshkeeper_control_plane_ready",
+		Name: ControlPlaneReadyName,
 		Help: "1 while the ServiceMesh's istiod Deployment is available, else 0.",
 	})
 
 	// EnrolledNamespaces is the number of namespaces carrying the injection label.
 	EnrolledNamespaces = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "meshkeeper_enrolled_namespaces",
+		Name: EnrolledNamespacesName,
 		Help: "Namespaces the ServiceMesh selects that carry the injection label.",
 	})
 
 	// NamespaceConflicts is the number of selected namespaces that keep their own injection label.
 	NamespaceConflicts = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "meshkeeper_namespace_conflicts",
+		Name: NamespaceConflictsName,
 		Help: "Namespaces the ServiceMesh selects that keep an injection label of their own and are not enrolled.",
 	})
 
 	// IngressesConfigured is the number of Ingresses routed through the mesh.
 	IngressesConfigured = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "meshkeeper_ingresses_configured",
+		Name: IngressesConfiguredName,
 		Help: "Ingresses of enrolled namespaces that carry the mesh annotations.",
 	})
 
 	// IngressesSkipped is the number of mesh Ingresses left unchanged, by reason.
-	IngressesSkipped = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "meshkeeper_ingresses_skipped",
+	IngressesSkipped = newMapGauge(prometheus.GaugeOpts{
+		Name: IngressesSkippedName,
 		Help: "Ingresses of enrolled namespaces and served classes that meshkeeper cannot route through the mesh, by reason.",
-	}, []string{"reason"})
+	}, "reason")
 
 	// Proxies counts the pods of enrolled namespaces by sidecar state.
 	Proxies = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "meshkeeper_proxies",
+		Name: ProxiesName,
 		Help: "Pods of enrolled namespaces by sidecar state: current, without_sidecar, outdated.",
 	}, []string{"state"})
 
 	// ProxiesNeedingRestart counts, per namespace, the pods that need a restart; only namespaces with
 	// such pods have a series.
-	ProxiesNeedingRestart = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "meshkeeper_proxies_need_restart",
-		Help: "Pods of an enrolled namespace without a sidecar or with an outdated one, by namespace (only namespaces that have any).",
-	}, []string{"namespace"})
+	ProxiesNeedingRestart = newMapGauge(prometheus.GaugeOpts{
+		Name: ProxiesNeedingRestartName,
+		Help: "Pods of an enrolled namespace without a sidecar or with an outdated one, by target_namespace (only namespaces that have any).",
+	}, "target_namespace")
+
+	buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: BuildInfoName,
+		Help: "Always 1; the labels say which meshkeeper runs: version and the Go version it was built with.",
+	}, []string{"version", "goversion"})
+
+	istioInfo = newSnapshotCollector(prometheus.NewDesc(IstioInfoName,
+		"1 for the Istio revision and version of the control plane meshkeeper manages; no series before one is installed.",
+		[]string{"revision", "version"}, nil))
+
+	conditions = newSnapshotCollector(prometheus.NewDesc(ConditionName,
+		"1 for each condition of the ServiceMesh, with its type, status and reason: exactly one series per condition type.",
+		[]string{"type", "status", "reason"}, nil))
 )
 
+// Collectors are meshkeeper's own metrics, registered with controller-runtime's registry.
+var Collectors = []prometheus.Collector{buildInfo, istioInfo, conditions, HelmOperations, ControlPlaneReady,
+	EnrolledNamespaces, NamespaceConflicts, IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart}
+
 func init() {
-	ctrlmetrics.Registry.MustRegister(HelmOperations, ReconcileDuration, ControlPlaneReady, EnrolledNamespaces, NamespaceConflicts,
-		IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart)
+	buildInfo.WithLabelValues(Version(), runtime.Version()).Set(1)
+	ctrlmetrics.Registry.MustRegister(Collectors...)
+}
+
+// Version is meshkeeper's version: the one set at link time, else the main module's version Go
+// recorded, else "unknown".
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "unknown"
+}
+
+// SetConditions replaces meshkeeper_condition with one series per condition type, labelled with the
+// condition's status and reason. A scrape sees either the old set or the new one, never a gap, so an
+// alert's "for" does not restart when a reconcile writes the same conditions again.
+func SetConditions(cs []metav1.Condition) {
+	series := make([][]string, 0, len(cs))
+	for _, c := range cs {
+		series = append(series, []string{c.Type, string(c.Status), c.Reason})
+	}
+	conditions.set(series)
+}
+
+// SetIstio sets meshkeeper_istio_info to the revision and version of the control plane; an empty
+// version (nothing installed) removes the series.
+func SetIstio(revision, version string) {
+	if version == "" {
+		istioInfo.set(nil)
+		return
+	}
+	istioInfo.set([][]string{{revision, version}})
 }
 
 // SetIngresses sets the Ingress gauges; a reason no longer seen loses its series.
 func SetIngresses(configured int32, skippedByReason map[string]int32) {
 	IngressesConfigured.Set(float64(configured))
-	IngressesSkipped.Reset()
+	values := make(map[string]float64, len(skippedByReason))
 	for reason, n := range skippedByReason {
-		IngressesSkipped.WithLabelValues(reason).Set(float64(n))
+		values[reason] = float64(n)
 	}
+	IngressesSkipped.set(values)
 }
 
 // SetProxies sets the proxy gauges from the totals and the per-namespace count of pods needing a restart.
@@ -99,8 +175,66 @@ func SetProxies(total, withoutSidecar, outdated int32, perNamespace map[string]i
 	Proxies.WithLabelValues("current").Set(float64(total - withoutSidecar - outdated))
 	Proxies.WithLabelValues("without_sidecar").Set(float64(withoutSidecar))
 	Proxies.WithLabelValues("outdated").Set(float64(outdated))
-	ProxiesNeedingRestart.Reset()
+	values := make(map[string]float64, len(perNamespace))
 	for ns, n := range perNamespace {
-		ProxiesNeedingRestart.WithLabelValues(ns).Set(float64(n))
+		values[ns] = float64(n)
+	}
+	ProxiesNeedingRestart.set(values)
+}
+
+// snapshotCollector exports a set of label values, each as a gauge of 1, replaced as a whole.
+type snapshotCollector struct {
+	desc   *prometheus.Desc
+	mu     sync.Mutex
+	series [][]string
+}
+
+func newSnapshotCollector(desc *prometheus.Desc) *snapshotCollector {
+	return &snapshotCollector{desc: desc}
+}
+
+func (c *snapshotCollector) set(series [][]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.series = series
+}
+
+func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	series := c.series
+	c.mu.Unlock()
+	for _, labels := range series {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, labels...)
+	}
+}
+
+// mapGauge is a gauge with one label whose values are replaced as a whole: a value no longer present
+// loses its series, and a scrape never sees the set half replaced.
+type mapGauge struct {
+	desc   *prometheus.Desc
+	mu     sync.Mutex
+	values map[string]float64
+}
+
+func newMapGauge(opts prometheus.GaugeOpts, label string) *mapGauge {
+	return &mapGauge{desc: prometheus.NewDesc(opts.Name, opts.Help, []string{label}, nil)}
+}
+
+func (g *mapGauge) set(values map[string]float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.values = values
+}
+
+func (g *mapGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *mapGauge) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	values := g.values
+	g.mu.Unlock()
+	for label, v := range values {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v, label)
 	}
 }

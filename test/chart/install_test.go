@@ -85,15 +85,16 @@ func TestInstallIntoAPIServer(t *testing.T) {
 	}{
 		{"default", defaultRelease, defaultNamespace, nil, true, 0},
 		{"custom", customRelease, customNamespace, customValues(), false, 1},
+		{"release options", "opts", "mesh-options", releaseOptionValues(), true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			createRestrictedNamespace(ctx, t, c, tc.namespace)
 			objects := render(t, tc.values, tc.release, tc.namespace)
 			skipped := 0
 			for _, u := range objects {
-				// No prometheus-operator here: its ServiceMonitor CRD does not exist. TestCustomValues
-				// checks what the chart renders for it.
-				if u.GetKind() == "ServiceMonitor" {
+				// No prometheus-operator here: its ServiceMonitor and PrometheusRule CRDs do not exist.
+				// TestCustomValues and TestPrometheusRule check what the chart renders for them.
+				if u.GetKind() == "ServiceMonitor" || u.GetKind() == "PrometheusRule" {
 					skipped++
 					continue
 				}

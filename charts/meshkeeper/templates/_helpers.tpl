@@ -40,11 +40,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: manager
 {{- end -}}
 
-{{/* The ServiceAccount the manager runs as, and every binding names. */}}
+{{/* The ServiceAccount the manager runs as, and every binding names: serviceAccount.name, else the
+chart's own one (serviceAccount.create) or the namespace's "default". */}}
 {{- define "meshkeeper.serviceAccountName" -}}
-{{ include "meshkeeper.fullname" . }}
+{{- if .Values.serviceAccount.create -}}
+{{ default (include "meshkeeper.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}
+{{ default "default" .Values.serviceAccount.name }}
+{{- end -}}
 {{- end -}}
 
+{{/* The manager image: by digest when image.digest is set, else by tag (the chart's appVersion by default). */}}
 {{- define "meshkeeper.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
 {{- end -}}

@@ -324,8 +324,8 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 				"meshkeeper_ingresses_configured 3",
 				`meshkeeper_ingresses_skipped{reason="MultipleBackendServices"} 1`,
 				`meshkeeper_ingresses_skipped{reason="AnnotationConflict"} 1`,
-				`meshkeeper_reconcile_duration_seconds_count{controller="ingress"}`,
-				`meshkeeper_reconcile_duration_seconds_count{controller="ingressnginx"}`,
+				`controller_runtime_reconcile_time_seconds_count{controller="ingress"}`,
+				`controller_runtime_reconcile_time_seconds_count{controller="ingressnginx"}`,
 			)
 		}, installTimeout, poll).Should(BeEmpty())
 	})

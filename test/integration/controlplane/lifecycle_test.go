@@ -104,8 +104,12 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 				`meshkeeper_helm_operations_total{action="installed",release="istio-base",result="success"} `,
 				"meshkeeper_control_plane_ready 1",
 				"meshkeeper_enrolled_namespaces 0",
-				`meshkeeper_reconcile_duration_seconds_count{controller="servicemesh"}`,
-				`meshkeeper_reconcile_duration_seconds_count{controller="namespace"}`,
+				`meshkeeper_condition{reason="Available",status="True",type="ControlPlaneReady"} 1`,
+				`meshkeeper_condition{reason="Succeeded",status="True",type="Ready"} 1`,
+				`meshkeeper_istio_info{revision="default",version="1.31.1"} 1`,
+				`meshkeeper_build_info{goversion="go`,
+				`controller_runtime_reconcile_time_seconds_count{controller="servicemesh"}`,
+				`controller_runtime_reconcile_time_seconds_count{controller="namespace"}`,
 			)
 		}, installTimeout, poll).Should(BeEmpty())
 	})

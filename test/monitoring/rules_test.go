@@ -1,0 +1,358 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package monitoring
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/rules"
+	"sigs.k8s.io/yaml"
+)
+
+// loadRules parses the rule groups of config/prometheus/prometheusrule.yaml with Prometheus's own rule
+// file parser, which also parses every expression and annotation template.
+func loadRules(t *testing.T) *rulefmt.RuleGroups {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "config", "prometheus", "prometheusrule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var object struct {
+		APIVersion string         `json:"apiVersion"`
+		Kind       string         `json:"kind"`
+		Metadata   map[string]any `json:"metadata"`
+		Spec       map[string]any `json:"spec"`
+	}
+	if err := yaml.UnmarshalStrict(data, &object, yaml.DisallowUnknownFields); err != nil {
+		t.Fatal(err)
+	}
+	if object.APIVersion != "monitoring.coreos.com/v1" || object.Kind != "PrometheusRule" {
+		t.Fatalf("config/prometheus/prometheusrule.yaml is a %s %s", object.APIVersion, object.Kind)
+	}
+	spec, err := yaml.Marshal(object.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseGroups(t, spec)
+}
+
+func parseGroups(t *testing.T, content []byte) *rulefmt.RuleGroups {
+	t.Helper()
+	groups, errs := rulefmt.Parse(content, false, model.UTF8Validation, promql, slog.New(slog.DiscardHandler))
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(errs) > 0 {
+		t.FailNow()
+	}
+	return groups
+}
+
+func alertingRules(t *testing.T) map[string]rulefmt.Rule {
+	t.Helper()
+	out := map[string]rulefmt.Rule{}
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				t.Errorf("group %s has a recording rule %s; the tests here cover alerts only", g.Name, r.Record)
+				continue
+			}
+			if _, dup := out[r.Alert]; dup {
+				t.Errorf("alert %s is defined twice", r.Alert)
+			}
+			out[r.Alert] = r
+		}
+	}
+	return out
+}
+
+// TestChartRulesMatchConfig checks that the chart's rule file holds the same groups as the PrometheusRule
+// of config/prometheus (test/chart checks that the chart renders them unchanged).
+func TestChartRulesMatchConfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "charts", "meshkeeper", "files", "prometheus-rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inChart, err := yaml.Marshal(parseGroups(t, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inConfig, err := yaml.Marshal(loadRules(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(inChart, inConfig) {
+		t.Errorf("charts/meshkeeper/files/prometheus-rules.yaml and config/prometheus/prometheusrule.yaml differ:\n%s\n---\n%s", inChart, inConfig)
+	}
+}
+
+// TestRulesReferenceKnownMetrics checks that every expression names only metrics meshkeeper exports or
+// well-known ones, and matches only on labels they have.
+func TestRulesReferenceKnownMetrics(t *testing.T) {
+	known := known(t)
+	for name, r := range alertingRules(t) {
+		names, errs := checkExpr(r.Expr, known)
+		for _, err := range errs {
+			t.Errorf("%s: %v", name, err)
+		}
+		if !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "meshkeeper_") }) {
+			t.Errorf("%s: %q must select a meshkeeper metric, or it could fire for another operator's series", name, r.Expr)
+		}
+	}
+}
+
+// headingAnchors returns the anchors GitHub gives the headings of a Markdown file.
+func headingAnchors(t *testing.T, file string) []string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var anchors []string
+	drop := regexp.MustCompile(`[^a-z0-9 _-]`)
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		heading := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		anchors = append(anchors, strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(heading), ""), " ", "-"))
+	}
+	return anchors
+}
+
+// TestAlertsDocumented checks what on-call needs from every alert: a severity, a summary and a
+// description, and a runbook_url that points at an existing section of docs/troubleshooting.md.
+func TestAlertsDocumented(t *testing.T) {
+	anchors := headingAnchors(t, filepath.Join(repoRoot(), "docs", "troubleshooting.md"))
+	const base = "https://github.com/meshkeeper/meshkeeper/blob/main/docs/troubleshooting.md#"
+	for name, r := range alertingRules(t) {
+		if !slices.Contains([]string{"critical", "warning", "info"}, r.Labels["severity"]) {
+			t.Errorf("%s: severity %q, want critical, warning or info", name, r.Labels["severity"])
+		}
+		if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+			t.Errorf("%s needs a summary and a description", name)
+		}
+		url := r.Annotations["runbook_url"]
+		anchor, ok := strings.CutPrefix(url, base)
+		if !ok || !slices.Contains(anchors, anchor) {
+			t.Errorf("%s: runbook_url %q is not a section of docs/troubleshooting.md", name, url)
+		}
+		if anchor != strings.ToLower(name) {
+			t.Errorf("%s: runbook_url %q, want the section named after the alert", name, url)
+		}
+	}
+}
+
+// series on one scraped meshkeeper (job and instance as prometheus-operator sets them), and on another
+// operator built with controller-runtime in the same Prometheus.
+const (
+	meshkeeper   = `job="meshkeeper-metrics", instance="10.0.0.1:8443", namespace="meshkeeper-system"`
+	otherManager = `job="other-operator", instance="10.0.0.2:8443", namespace="other-system"`
+)
+
+// alertCase loads series (promqltest's "load" syntax) and checks which alerts of the rule fire when.
+type alertCase struct {
+	load string
+	// firing maps an evaluation time (since the start of the series) to the label sets, as
+	// "name=value" pairs, of the alerts that must fire then; a time with no entry must have none firing.
+	firing map[time.Duration][][]string
+	// description is a fragment the expanded description of each firing alert must contain.
+	description string
+}
+
+// alertCases is the behaviour of each alert; every alert of the rules must have cases here.
+var alertCases = map[string]map[string]alertCase{
+	"MeshkeeperMeshNotReady": {
+		"fires after 15 minutes not Ready, with the reason": {
+			load: `meshkeeper_condition{type="Ready", status="False", reason="ChartNotFound", ` + meshkeeper + `} 1x40`,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"reason=ChartNotFound", "severity=warning"}},
+			},
+			description: "reason ChartNotFound",
+		},
+		"stays silent while Ready": {
+			load: `meshkeeper_condition{type="Ready", status="True", reason="Succeeded", ` + meshkeeper + `} 1x40
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartNeeded", ` + meshkeeper + `} 1x40`,
+			firing: map[time.Duration][][]string{30 * time.Minute: nil},
+		},
+		"starts over when Ready comes back": {
+			load:   `meshkeeper_condition{type="Ready", status="False", reason="RollingOut", ` + meshkeeper + `} 1x10 _x10 1x20`,
+			firing: map[time.Duration][][]string{25 * time.Minute: nil, 38 * time.Minute: {{"reason=RollingOut"}}},
+		},
+	},
+	"MeshkeeperReconcileErrors": {
+		"fires when meshkeeper's reconciles keep failing": {
+			load: `controller_runtime_reconcile_errors_total{controller="servicemesh", ` + meshkeeper + `} 0+1x60
+			       meshkeeper_build_info{version="0.2.0", goversion="go1.26.8", ` + meshkeeper + `} 1x60`,
+			firing: map[time.Duration][][]string{
+				10 * time.Minute: nil,
+				25 * time.Minute: {{"controller=servicemesh", "job=meshkeeper-metrics", "severity=warning"}},
+			},
+			description: "The servicemesh controller",
+		},
+		"ignores another operator's errors": {
+			load: `controller_runtime_reconcile_errors_total{controller="servicemesh", ` + otherManager + `} 0+1x60
+			       controller_runtime_reconcile_errors_total{controller="servicemesh", ` + meshkeeper + `} 3x60
+			       meshkeeper_build_info{version="0.2.0", goversion="go1.26.8", ` + meshkeeper + `} 1x60`,
+			firing: map[time.Duration][][]string{40 * time.Minute: nil},
+		},
+	},
+	"MeshkeeperIstiodUnavailable": {
+		"fires after 10 minutes without istiod": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x30`,
+			firing: map[time.Duration][][]string{
+				9 * time.Minute:  nil,
+				11 * time.Minute: {{"reason=RollingOut", "severity=critical"}},
+			},
+			description: "ControlPlaneReady reason RollingOut",
+		},
+		"stays silent while istiod is available": {
+			load:   `meshkeeper_condition{type="ControlPlaneReady", status="True", reason="Available", ` + meshkeeper + `} 1x30`,
+			firing: map[time.Duration][][]string{20 * time.Minute: nil},
+		},
+	},
+	"MeshkeeperProxiesOutdated": {
+		"fires after a day of outdated proxies": {
+			load: `meshkeeper_proxies{state="outdated", ` + meshkeeper + `} 3x1600
+			       meshkeeper_proxies{state="current", ` + meshkeeper + `} 10x1600`,
+			firing: map[time.Duration][][]string{
+				23 * time.Hour: nil,
+				25 * time.Hour: {{"state=outdated", "severity=info"}},
+			},
+			description: "3 pods",
+		},
+		"stays silent with none outdated": {
+			load:   `meshkeeper_proxies{state="outdated", ` + meshkeeper + `} 0x1600`,
+			firing: map[time.Duration][][]string{25 * time.Hour: nil},
+		},
+	},
+	"MeshkeeperRestartsStalled": {
+		"fires after 15 minutes stalled": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + meshkeeper + `} 1x30`,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=DataPlaneUpToDate", "severity=warning"}},
+			},
+		},
+		"stays silent while restarts are only needed": {
+			load:   `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartNeeded", ` + meshkeeper + `} 1x30`,
+			firing: map[time.Duration][][]string{20 * time.Minute: nil},
+		},
+	},
+}
+
+// TestAlerts evaluates each alert with Prometheus's own rule evaluation (the AlertingRule that the rule
+// manager and `promtool test rules` run) over series loaded into Prometheus's test storage, once a
+// minute as a Prometheus with a 1m evaluation interval would.
+func TestAlerts(t *testing.T) {
+	alerts := alertingRules(t)
+	for name := range alerts {
+		if len(alertCases[name]) == 0 {
+			t.Errorf("alert %s has no test cases", name)
+		}
+	}
+	for name, cases := range alertCases {
+		r, ok := alerts[name]
+		if !ok {
+			t.Errorf("the rules have no alert %s", name)
+			continue
+		}
+		for caseName, tc := range cases {
+			t.Run(name+"/"+caseName, func(t *testing.T) {
+				runAlertCase(t, r, tc)
+			})
+		}
+	}
+}
+
+func runAlertCase(t *testing.T, r rulefmt.Rule, tc alertCase) {
+	step := time.Minute
+	if strings.Contains(tc.load, "1600") {
+		step = time.Hour / 60 * 2 // long series: one sample every 2 minutes
+	}
+	storage := promqltest.LoadedStorage(t, "load "+step.String()+"\n"+indent(tc.load))
+	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+	query := rules.EngineQueryFunc(engine, storage)
+
+	expr, err := promql.ParseExpr(r.Expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := rules.NewAlertingRule(r.Alert, expr, time.Duration(r.For), time.Duration(r.KeepFiringFor),
+		labels.FromMap(r.Labels), labels.FromMap(r.Annotations), labels.EmptyLabels(), "", true, nil)
+
+	var last time.Duration
+	for at := range tc.firing {
+		last = max(last, at)
+	}
+	start := time.Unix(0, 0).UTC()
+	for at := time.Duration(0); at <= last; at += time.Minute {
+		if _, err := rule.Eval(context.Background(), 0, start.Add(at), query, nil, 0); err != nil {
+			t.Fatalf("evaluating at %s: %v", at, err)
+		}
+		want, check := tc.firing[at]
+		if !check {
+			continue
+		}
+		var firing []*rules.Alert
+		for _, a := range rule.ActiveAlerts() {
+			if a.State == rules.StateFiring {
+				firing = append(firing, a)
+			}
+		}
+		if len(firing) != len(want) {
+			t.Errorf("at %s: %d alerts firing (%v), want %d", at, len(firing), firing, len(want))
+			continue
+		}
+		for i, a := range firing {
+			for _, pair := range want[i] {
+				k, v, _ := strings.Cut(pair, "=")
+				if got := a.Labels.Get(k); got != v {
+					t.Errorf("at %s: alert label %s=%q, want %q (labels %s)", at, k, got, v, a.Labels)
+				}
+			}
+			if description := a.Annotations.Get("description"); !strings.Contains(description, tc.description) {
+				t.Errorf("at %s: description %q lacks %q", at, description, tc.description)
+			}
+			if strings.Contains(a.Annotations.Get("description"), "{{") {
+				t.Errorf("at %s: description %q has an unexpanded template", at, a.Annotations.Get("description"))
+			}
+		}
+	}
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(s, "\n") {
+		b.WriteString("  " + strings.TrimSpace(line) + "\n")
+	}
+	return b.String()
+}
