@@ -34,9 +34,12 @@ import (
 )
 
 // healthStatus is gitops-engine's health.HealthStatus: what Argo CD decodes the script's table into.
+// Since Argo CD 3.6 a check may set deletionMessage for an object being deleted; Argo CD then shows
+// the returned status with that message.
 type healthStatus struct {
-	Status  string `json:"status,omitempty"`
-	Message string `json:"message,omitempty"`
+	Status          string `json:"status,omitempty"`
+	Message         string `json:"message,omitempty"`
+	DeletionMessage string `json:"deletionMessage,omitempty"`
 }
 
 // validHealthStatuses are the codes Argo CD accepts from a script (isValidHealthStatusCode); any
