@@ -170,11 +170,28 @@ $(LOCALBIN)/kwok-stages.yaml: test/tools/kwok/go.mod test/tools/kwok/go.sum | $(
 	cd test/tools/kwok && dir=$$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) && \
 		for stage in $(KWOK_STAGES); do echo "---"; cat "$$dir/kustomize/stage/$$stage.yaml"; done > $@
 
-# Each cluster binary is rebuilt only when the tools modules change. It is built in the module named by
-# the optional third column of binaries.txt (a directory under test/tools), else in test/tools.
-$(LOCALBIN)/%: $(wildcard test/tools/go.mod test/tools/go.sum test/tools/*/go.mod test/tools/*/go.sum) test/tools/binaries.txt | $(LOCALBIN)
+# Each cluster binary is built in the module named by the optional third column of binaries.txt (a
+# directory under test/tools), else in test/tools, and rebuilt only when that module's go.mod or go.sum
+# or its own line of binaries.txt changes: adding a binary in one module rebuilds nothing in the others.
+cluster_binary_module = test/tools/$(or $(word 3,$(shell awk '$$1 == "$(1)"' test/tools/binaries.txt)),.)
+define cluster_binary_rule
+$(LOCALBIN)/$(1): $(call cluster_binary_module,$(1))/go.mod $(call cluster_binary_module,$(1))/go.sum $(LOCALBIN)/.binaries/$(1)
+endef
+$(foreach binary,$(CLUSTER_BINARIES),$(eval $(call cluster_binary_rule,$(binary))))
+
+$(LOCALBIN)/%: | $(LOCALBIN)
 	set -- $$(awk '$$1 == "$*" {print $$2, $$3}' test/tools/binaries.txt) && \
 		cd test/tools/$${2:-.} && go build -ldflags="-s -w" -o $@ $$1
+
+# A binary's line of binaries.txt, rewritten only when the line changes. A binary built before its line
+# was recorded counts as built from it.
+$(LOCALBIN)/.binaries/%: FORCE
+	@mkdir -p $(@D); line="$$(awk '$$1 == "$*"' test/tools/binaries.txt)"; \
+	if [ ! -e $@ ]; then echo "$$line" > $@; [ ! -e $(LOCALBIN)/$* ] || touch -r $(LOCALBIN)/$* $@; \
+	elif [ "$$(cat $@)" != "$$line" ]; then echo "$$line" > $@; fi
+
+.PHONY: FORCE
+FORCE:
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

@@ -224,7 +224,8 @@ type ProxySpec struct {
 	DNSCapture *bool `json:"dnsCapture,omitempty"`
 
 	// DNSAutoAllocate gives ServiceEntries without addresses a virtual IP, so TCP traffic to them can be
-	// told apart (ISTIO_META_DNS_AUTO_ALLOCATE).
+	// told apart: istiod's PILOT_ENABLE_IP_AUTOALLOCATE from Istio 1.25 on, the proxy metadata
+	// ISTIO_META_DNS_AUTO_ALLOCATE before.
 	// +kubebuilder:default=true
 	// +optional
 	DNSAutoAllocate *bool `json:"dnsAutoAllocate,omitempty"`

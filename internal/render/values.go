@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -69,17 +70,26 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 		global["proxy"] = Values{"resources": res}
 	}
 
+	env := pushTuningEnv(cp.PushTuning)
+	proxyMetadata := Values{
+		"ISTIO_DELTA_XDS":        strconv.FormatBool(boolOr(proxy.DeltaXDS, true)),
+		"ISTIO_META_DNS_CAPTURE": strconv.FormatBool(boolOr(proxy.DNSCapture, true)),
+	}
+	autoAllocate := strconv.FormatBool(boolOr(proxy.DNSAutoAllocate, true))
+	if istiodAllocatesAddresses(version) {
+		// Said either way: istiod allocates by default, so false has to be said to turn it off.
+		env["PILOT_ENABLE_IP_AUTOALLOCATE"] = autoAllocate
+	} else {
+		proxyMetadata["ISTIO_META_DNS_AUTO_ALLOCATE"] = autoAllocate
+	}
+
 	values := Values{
 		"global": global,
-		"env":    pushTuningEnv(cp.PushTuning),
+		"env":    env,
 		"meshConfig": Values{
 			"defaultConfig": Values{
 				"holdApplicationUntilProxyStarts": boolOr(proxy.HoldApplicationUntilProxyStarts, true),
-				"proxyMetadata": Values{
-					"ISTIO_DELTA_XDS":              strconv.FormatBool(boolOr(proxy.DeltaXDS, true)),
-					"ISTIO_META_DNS_CAPTURE":       strconv.FormatBool(boolOr(proxy.DNSCapture, true)),
-					"ISTIO_META_DNS_AUTO_ALLOCATE": strconv.FormatBool(boolOr(proxy.DNSAutoAllocate, true)),
-				},
+				"proxyMetadata":                   proxyMetadata,
 			},
 		},
 		// Probes of injected pods go through the sidecar's status port, so STRICT mTLS does not
@@ -117,6 +127,26 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 		values = Merge(values, user)
 	}
 	return values, nil
+}
+
+// ipAutoallocateMinor is the first Istio 1.x minor version in which istiod allocates the addresses of
+// ServiceEntries that have none by default (PILOT_ENABLE_IP_AUTOALLOCATE, "DNS auto-allocation v2": a
+// controller writes them into the ServiceEntry's status.addresses) and which deprecates the proxy flag
+// ISTIO_META_DNS_AUTO_ALLOCATE, whose mesh-config validation warns from then on.
+const ipAutoallocateMinor = 25
+
+// istiodAllocatesAddresses reports whether the Istio version allocates ServiceEntry addresses in istiod
+// rather than in each proxy. A version that does not parse counts as current; the CRD admits only
+// MAJOR.MINOR.PATCH versions.
+func istiodAllocatesAddresses(version string) bool {
+	majorPart, rest, _ := strings.Cut(version, ".")
+	minorPart, _, _ := strings.Cut(rest, ".")
+	major, err1 := strconv.Atoi(majorPart)
+	minor, err2 := strconv.Atoi(minorPart)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return major > 1 || minor >= ipAutoallocateMinor
 }
 
 // pushTuningEnv is istiod's environment for the push debounce and throttle.

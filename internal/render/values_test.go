@@ -66,8 +66,9 @@ func lookup(v Values, path ...string) any {
 
 func TestIstiodValues(t *testing.T) {
 	tests := map[string]struct {
-		mutate func(*meshv1alpha1.ServiceMeshSpec)
-		want   map[string]any // path joined by "." -> value
+		mutate  func(*meshv1alpha1.ServiceMeshSpec)
+		version string         // the Istio version; default 1.31.1
+		want    map[string]any // path joined by "." -> value
 	}{
 		"defaults: pinned images, two replicas, push tuning, proxy metadata, probe rewrite": {
 			mutate: func(*meshv1alpha1.ServiceMeshSpec) {},
@@ -84,7 +85,8 @@ func TestIstiodValues(t *testing.T) {
 				"env.PILOT_PUSH_THROTTLE":                                             "100",
 				"meshConfig.defaultConfig.proxyMetadata.ISTIO_DELTA_XDS":              "true",
 				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE":       "true",
-				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": "true",
+				"env.PILOT_ENABLE_IP_AUTOALLOCATE":                                    "true",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": nil,
 				"meshConfig.defaultConfig.holdApplicationUntilProxyStarts":            true,
 				"sidecarInjectorWebhook.rewriteAppHTTPProbe":                          true,
 				"resources":                nil,
@@ -109,6 +111,45 @@ func TestIstiodValues(t *testing.T) {
 				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE": "false",
 				"meshConfig.defaultConfig.holdApplicationUntilProxyStarts":      false,
 			},
+		},
+		// istiod allocates by default since 1.25: false has to reach it, or addresses are still allocated.
+		"DNS auto-allocation off turns istiod's ServiceEntry address allocator off": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) { s.Proxy.DNSAutoAllocate = ptr.To(false) },
+			want: map[string]any{
+				"env.PILOT_ENABLE_IP_AUTOALLOCATE":                                    "false",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": nil,
+			},
+		},
+		"DNS auto-allocation is istiod's from 1.25 on": {
+			version: "1.25.0",
+			mutate:  func(*meshv1alpha1.ServiceMeshSpec) {},
+			want: map[string]any{
+				"env.PILOT_ENABLE_IP_AUTOALLOCATE":                                    "true",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": nil,
+			},
+		},
+		"DNS auto-allocation is the proxies' flag before 1.25": {
+			version: "1.24.6",
+			mutate:  func(*meshv1alpha1.ServiceMeshSpec) {},
+			want: map[string]any{
+				"env.PILOT_ENABLE_IP_AUTOALLOCATE":                                    nil,
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": "true",
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE":       "true",
+			},
+		},
+		"DNS auto-allocation off before 1.25 is the proxies' flag set to false": {
+			version: "1.22.0",
+			mutate:  func(s *meshv1alpha1.ServiceMeshSpec) { s.Proxy.DNSAutoAllocate = ptr.To(false) },
+			want: map[string]any{
+				"env.PILOT_ENABLE_IP_AUTOALLOCATE":                                    nil,
+				"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE": "false",
+			},
+		},
+		"a spec.values env does not lose the DNS auto-allocation": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.Values = &apiextensionsv1.JSON{Raw: []byte(`{"env":{"EXTRA":"x"}}`)}
+			},
+			want: map[string]any{"env.EXTRA": "x", "env.PILOT_ENABLE_IP_AUTOALLOCATE": "true"},
 		},
 		"placement, resources and PDB": {
 			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
@@ -148,7 +189,11 @@ func TestIstiodValues(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			spec := defaultedSpec()
 			tc.mutate(spec)
-			values, err := IstiodValues(spec, "1.31.1")
+			version := tc.version
+			if version == "" {
+				version = "1.31.1"
+			}
+			values, err := IstiodValues(spec, version)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -157,6 +157,12 @@ func TestHealthCasesCoverTestdata(t *testing.T) {
 		if tc.HealthStatus.Message == "" {
 			t.Errorf("%s: expects no message; every status of a ServiceMesh says why", tc.InputPath)
 		}
+		// Argo CD 3.6 shows deletionMessage for an object being deleted, older versions message.
+		if deleting := strings.HasPrefix(filepath.Base(tc.InputPath), "terminating"); deleting != (tc.HealthStatus.DeletionMessage != "") ||
+			(deleting && tc.HealthStatus.DeletionMessage != tc.HealthStatus.Message) {
+			t.Errorf("%s: deletionMessage %q: want it equal to message for an object being deleted and unset for any other",
+				tc.InputPath, tc.HealthStatus.DeletionMessage)
+		}
 	}
 	files, err := filepath.Glob(filepath.Join(healthDir, "testdata", "*.yaml"))
 	if err != nil {
@@ -177,6 +183,10 @@ func TestHealthCasesCoverTestdata(t *testing.T) {
 			t.Errorf("no case expects %s", status)
 		}
 	}
+	// The case Argo CD's bundled checks carry since the checks run on objects being deleted.
+	if _, err := os.Stat(filepath.Join(healthDir, "testdata", "terminating.yaml")); err != nil {
+		t.Errorf("no terminating case: %v", err)
+	}
 }
 
 // TestHealthOfOddShapes feeds objects no testdata manifest has: the script must give a sensible
@@ -196,37 +206,50 @@ func TestHealthOfOddShapes(t *testing.T) {
 		want healthStatus
 	}{
 		{"empty object", map[string]any{},
-			healthStatus{"Progressing", "Waiting for meshkeeper to observe the ServiceMesh"}},
+			healthStatus{Status: "Progressing", Message: "Waiting for meshkeeper to observe the ServiceMesh"}},
 		{"status is not a map", map[string]any{"status": "ok"},
-			healthStatus{"Progressing", "Waiting for meshkeeper to observe the ServiceMesh"}},
+			healthStatus{Status: "Progressing", Message: "Waiting for meshkeeper to observe the ServiceMesh"}},
 		{"empty status", map[string]any{"metadata": map[string]any{"generation": int64(1)}, "status": map[string]any{}},
-			healthStatus{"Progressing", "Waiting for meshkeeper to observe generation 1 (status is of generation 0)"}},
+			healthStatus{Status: "Progressing", Message: "Waiting for meshkeeper to observe generation 1 (status is of generation 0)"}},
 		{"conditions is a map", map[string]any{"status": map[string]any{"conditions": map[string]any{"type": "Ready"}}},
-			healthStatus{"Progressing", "Waiting for the Ready condition"}},
+			healthStatus{Status: "Progressing", Message: "Waiting for the Ready condition"}},
 		{"condition is not a map", map[string]any{"status": map[string]any{"conditions": []any{"Ready", nil}}},
-			healthStatus{"Progressing", "Waiting for the Ready condition"}},
+			healthStatus{Status: "Progressing", Message: "Waiting for the Ready condition"}},
 		{"no metadata.generation", map[string]any{"status": map[string]any{"conditions": []any{
 			ready(map[string]any{"status": "True", "reason": "Succeeded", "message": "The mesh matches the spec"})}}},
-			healthStatus{"Healthy", "The mesh matches the spec"}},
+			healthStatus{Status: "Healthy", Message: "The mesh matches the spec"}},
 		{"Ready False without reason or message", map[string]any{"status": map[string]any{"conditions": []any{
 			ready(map[string]any{"status": "False"})}}},
-			healthStatus{"Degraded", "Ready is False"}},
+			healthStatus{Status: "Degraded", Message: "Ready is False"}},
+		{"Stalled without reason or message", map[string]any{"status": map[string]any{"conditions": []any{
+			map[string]any{"type": "Stalled", "status": "True"}}}},
+			healthStatus{Status: "Degraded", Message: "Stalled is True"}},
+		{"Stalled False", map[string]any{"status": map[string]any{"conditions": []any{
+			map[string]any{"type": "Stalled", "status": "False", "reason": "ChartNotFound"},
+			ready(map[string]any{"status": "True", "message": "The mesh matches the spec"})}}},
+			healthStatus{Status: "Healthy", Message: "The mesh matches the spec"}},
+		{"being deleted without finalizers or spec", map[string]any{"metadata": map[string]any{
+			"deletionTimestamp": "2026-08-31T07:40:12Z"}},
+			healthStatus{Status: "Progressing", Message: "Pending deletion", DeletionMessage: "Pending deletion"}},
+		{"being deleted, finalizers not a list", map[string]any{"metadata": map[string]any{
+			"deletionTimestamp": "2026-08-31T07:40:12Z", "finalizers": "mesh.meshkeeper.io/finalizer"}, "status": "x"},
+			healthStatus{Status: "Progressing", Message: "Pending deletion", DeletionMessage: "Pending deletion"}},
 		{"Ready False with a reason only", map[string]any{"status": map[string]any{"conditions": []any{
 			ready(map[string]any{"status": "False", "reason": "DeploymentMissing", "message": ""})}}},
-			healthStatus{"Progressing", "DeploymentMissing"}},
+			healthStatus{Status: "Progressing", Message: "DeploymentMissing"}},
 		{"Ready Unknown", map[string]any{"status": map[string]any{"conditions": []any{
 			ready(map[string]any{"status": "Unknown", "reason": "Reconciling", "message": "Applying the spec"})}}},
-			healthStatus{"Progressing", "Applying the spec"}},
+			healthStatus{Status: "Progressing", Message: "Applying the spec"}},
 		{"Ready without observedGeneration", map[string]any{
 			"metadata": map[string]any{"generation": int64(2)},
 			"status": map[string]any{"observedGeneration": int64(2), "conditions": []any{
 				ready(map[string]any{"status": "True", "reason": "Succeeded"})}}},
-			healthStatus{"Progressing", "Waiting for the Ready condition of generation 2"}},
+			healthStatus{Status: "Progressing", Message: "Waiting for the Ready condition of generation 2"}},
 		{"generation as a string", map[string]any{
 			"metadata": map[string]any{"generation": "2"},
 			"status": map[string]any{"conditions": []any{
 				ready(map[string]any{"status": "False", "reason": "Reconciling", "message": "Applying the spec"})}}},
-			healthStatus{"Progressing", "Applying the spec"}},
+			healthStatus{Status: "Progressing", Message: "Applying the spec"}},
 	}
 	for _, tc := range cases {
 		for _, machine := range vms {
@@ -253,7 +276,12 @@ func TestWrongScriptOrExpectationFails(t *testing.T) {
 	wrongScripts := map[string]string{
 		"always Healthy":          `return {status = "Healthy", message = "The mesh matches the spec"}`,
 		"ignores the generation":  strings.Replace(script, "if observed < generation then", "if false then", 1),
-		"every failure transient": strings.Replace(script, `hs.status = "Degraded"`, `hs.status = "Progressing"`, 1),
+		"every failure transient": strings.Replace(script, `hs.status = "Degraded"`, `hs.status = "Progressing"`, -1),
+		"ignores deletion":        strings.Replace(script, "if obj.metadata.deletionTimestamp ~= nil then", "if false then", 1),
+		"ignores Stalled":         strings.Replace(script, `local stalled = findCondition(obj.status, "Stalled")`, "local stalled = nil", 1),
+		"any Stalled counts": strings.Replace(script,
+			`stalled.status == "True" and number(stalled.observedGeneration) >= generation`, `stalled.status == "True"`, 1),
+		"no deletionMessage": strings.Replace(script, "deletionMessage = message", "", 1),
 	}
 	for name, wrong := range wrongScripts {
 		if wrong == script {
@@ -289,17 +317,17 @@ func TestArgoCDSandbox(t *testing.T) {
 		wantErr string
 	}{
 		{"obj is the object", vm{}, `return {status = "Healthy", message = "generation " .. obj.metadata.generation}`,
-			healthStatus{"Healthy", "generation 7"}, ""},
+			healthStatus{Status: "Healthy", Message: "generation 7"}, ""},
 		{"no string library from argocd-cm", vm{}, `return {status = string.upper("healthy")}`,
 			healthStatus{}, "attempt to index a non-table object(nil) with key 'upper'"},
 		{"string library with open libs", vm{useOpenLibs: true}, `return {status = string.gsub("healthy", "^h", "H")}`,
-			healthStatus{"Healthy", ""}, ""},
+			healthStatus{Status: "Healthy", Message: ""}, ""},
 		{"no global os from argocd-cm", vm{}, `return {status = type(os) == "nil" and "Healthy" or "Degraded"}`,
-			healthStatus{"Healthy", ""}, ""},
+			healthStatus{Status: "Healthy", Message: ""}, ""},
 		{"safe os through require", vm{}, `local os = require("os"); return {status = (os.time() > 0 and os.exit == nil) and "Healthy" or "Degraded"}`,
-			healthStatus{"Healthy", ""}, ""},
+			healthStatus{Status: "Healthy", Message: ""}, ""},
 		{"invalid status", vm{}, `return {status = "Fine"}`,
-			healthStatus{"Unknown", "Lua returned an invalid health status"}, ""},
+			healthStatus{Status: "Unknown", Message: "Lua returned an invalid health status"}, ""},
 		{"empty table", vm{}, `return {}`, healthStatus{}, ""},
 		{"nothing returned", vm{}, `local hs = {status = "Healthy"}`, healthStatus{}, ""},
 		{"not a table", vm{}, `return "Healthy"`, healthStatus{}, "expect table output from Lua script, not string"},

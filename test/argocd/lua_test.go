@@ -18,8 +18,11 @@ limitations under the License.
 // same sandbox Argo CD runs it in, so a script that passes here behaves the same in argocd-cm.
 //
 // The runner below follows Argo CD's util/lua package (lua.go: VM.runLua, VM.ExecuteHealthLua,
-// decodeValue; oslib_safe.go) step by step. Argo CD itself cannot be imported: its module pulls in
-// another Kubernetes and gitops-engine version than meshkeeper builds with.
+// decodeValue; oslib_safe.go) step by step, and gitops-engine's HealthStatus of Argo CD 3.6, which
+// added deletionMessage. Argo CD's own module cannot run the check here, not even in a test module of
+// its own: argo-cd/v3 v3.6.x (and its gitops-engine/v3) need Go 1.27; v3.4 and v3.5 require
+// github.com/argoproj/argo-cd/gitops-engine at a pseudo-version that exists only through their own
+// replace of a directory, which no module proxy serves; and v3.3 predates deletionMessage.
 package argocd
 
 import (
@@ -34,9 +37,12 @@ import (
 )
 
 // healthStatus is gitops-engine's health.HealthStatus: what Argo CD decodes the script's table into.
+// Since Argo CD 3.6 a check may set deletionMessage for an object being deleted; Argo CD then shows
+// the returned status with that message.
 type healthStatus struct {
-	Status  string `json:"status,omitempty"`
-	Message string `json:"message,omitempty"`
+	Status          string `json:"status,omitempty"`
+	Message         string `json:"message,omitempty"`
+	DeletionMessage string `json:"deletionMessage,omitempty"`
 }
 
 // validHealthStatuses are the codes Argo CD accepts from a script (isValidHealthStatusCode); any

@@ -63,6 +63,8 @@ var (
 	// deploymentEnv and deploymentArgs are what the installed istiod Deployment gives its container,
 	// and the local istiod got.
 	deploymentEnv, deploymentArgs []string
+	// kubeconfig is the path of an admin kubeconfig of the API server, for istiod and istioctl.
+	kubeconfig string
 )
 
 func TestMain(m *testing.M) {
@@ -197,7 +199,7 @@ spec:
 		return env, err
 	}
 
-	kubeconfig, err := testenv.WriteKubeconfig(env, dir)
+	kubeconfig, err = testenv.WriteKubeconfig(env, dir)
 	if err != nil {
 		return env, err
 	}
@@ -451,15 +453,18 @@ func TestInjection(t *testing.T) {
 		env[e.Name] = e.Value
 	}
 	for k, v := range map[string]string{
-		"ISTIO_DELTA_XDS":              "true",
-		"ISTIO_META_DNS_CAPTURE":       "true",
-		"ISTIO_META_DNS_AUTO_ALLOCATE": "true",
-		"PILOT_CERT_PROVIDER":          "istiod",
-		"CA_ADDR":                      "istiod." + meshNamespace + ".svc:15012",
+		"ISTIO_DELTA_XDS":        "true",
+		"ISTIO_META_DNS_CAPTURE": "true",
+		"PILOT_CERT_PROVIDER":    "istiod",
+		"CA_ADDR":                "istiod." + meshNamespace + ".svc:15012",
 	} {
 		if env[k] != v {
 			t.Errorf("istio-proxy env %s=%q, want %q", k, env[k], v)
 		}
+	}
+	// DNS auto-allocation is istiod's (TestServiceEntryAddressAllocation); the proxy flag is deprecated.
+	if v, ok := env["ISTIO_META_DNS_AUTO_ALLOCATE"]; ok {
+		t.Errorf("istio-proxy env ISTIO_META_DNS_AUTO_ALLOCATE=%q, want it unset", v)
 	}
 	if !strings.Contains(env["ISTIO_KUBE_APP_PROBERS"], `"/app-health/web/readyz"`) ||
 		!strings.Contains(env["ISTIO_KUBE_APP_PROBERS"], `"path":"/healthz"`) {
@@ -504,7 +509,8 @@ func find(cs []corev1.Container, name string) *corev1.Container {
 // TestDeploymentSettings: the local istiod runs with the push tuning meshkeeper rendered into the
 // Deployment (the ServiceMesh's defaults) and the chart's arguments, without the in-cluster addresses.
 func TestDeploymentSettings(t *testing.T) {
-	for _, want := range []string{"PILOT_DEBOUNCE_AFTER=100ms", "PILOT_DEBOUNCE_MAX=10s", "PILOT_PUSH_THROTTLE=100", "REVISION=default"} {
+	for _, want := range []string{"PILOT_DEBOUNCE_AFTER=100ms", "PILOT_DEBOUNCE_MAX=10s", "PILOT_PUSH_THROTTLE=100", "REVISION=default",
+		"PILOT_ENABLE_IP_AUTOALLOCATE=true"} {
 		if !slices.Contains(deploymentEnv, want) {
 			t.Errorf("env %v has no %s", deploymentEnv, want)
 		}

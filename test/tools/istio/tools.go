@@ -1,8 +1,9 @@
 //go:build tools
 
-// The binary this module builds; see ../binaries.txt.
+// The binaries this module builds; see ../binaries.txt.
 package tools
 
 import (
+	_ "istio.io/istio/istioctl/cmd/istioctl"
 	_ "istio.io/istio/pilot/cmd/pilot-discovery"
 )

@@ -4,16 +4,23 @@
 -- * the Ready condition summarises every other condition but DataPlaneUpToDate (pods only their owners
 --   can restart): True only when all of them are True, otherwise False with the reason and message of
 --   the first that is not;
+-- * Stalled (kstatus) is True while the spec meets a failure that retrying cannot fix (ChartNotFound,
+--   InvalidSpec), and Reconciling (kstatus) while work is under way;
 -- * every condition records, in its observedGeneration, the generation it was computed for;
 -- * status.observedGeneration moves only once a generation is fully handled: on success, or on a
---   failure that retrying cannot fix (ChartNotFound, InvalidSpec). A failure that is retried
---   (InstallFailed, ChartRepositoryUnreachable) leaves it behind, so a failure reported for the
---   current generation counts even while status.observedGeneration lags.
+--   failure that retrying cannot fix. A failure that is retried (InstallFailed,
+--   ChartRepositoryUnreachable) leaves it behind, so a failure reported for the current generation
+--   counts even while status.observedGeneration lags;
+-- * while the ServiceMesh is being deleted, the finalizer mesh.meshkeeper.io/finalizer holds it until
+--   meshkeeper has uninstalled the mesh.
 --
 -- The script uses only the base library, so it runs in argocd-cm without useOpenLibs. Suspended is
 -- never returned (a ServiceMesh cannot be paused), nor Missing (Argo CD reports that itself when the
--- object does not exist), and a ServiceMesh being deleted is reported by Argo CD as "Pending
--- deletion" before this script runs.
+-- object does not exist). Argo CD 3.6 and later run the check on an object being deleted too and show
+-- its deletionMessage; older versions show "Pending deletion" without running it.
+
+-- The finalizer meshkeeper puts on the ServiceMesh, and what it waits for.
+local uninstallFinalizer = "mesh.meshkeeper.io/finalizer"
 
 -- Reasons of a False Ready under which meshkeeper or istiod is still on its way. Any other reason is
 -- a failure that needs a person.
@@ -32,12 +39,12 @@ local function number(value)
   return 0
 end
 
-local function readyCondition(status)
+local function findCondition(status, conditionType)
   if type(status.conditions) ~= "table" then
     return nil
   end
   for _, condition in ipairs(status.conditions) do
-    if type(condition) == "table" and condition.type == "Ready" then
+    if type(condition) == "table" and condition.type == conditionType then
       return condition
     end
   end
@@ -51,12 +58,50 @@ local function conditionMessage(condition)
   if type(condition.reason) == "string" and condition.reason ~= "" then
     return condition.reason
   end
-  return "Ready is " .. tostring(condition.status)
+  return tostring(condition.type) .. " is " .. tostring(condition.status)
+end
+
+-- deletion is the health of a ServiceMesh being deleted: Progressing, with what its finalizers wait for.
+local function deletion(metadata, spec)
+  local ours = false
+  local others = ""
+  if type(metadata.finalizers) == "table" then
+    for _, finalizer in ipairs(metadata.finalizers) do
+      if finalizer == uninstallFinalizer then
+        ours = true
+      elseif type(finalizer) == "string" then
+        if others ~= "" then
+          others = others .. ", "
+        end
+        others = others .. finalizer
+      end
+    end
+  end
+  local namespace = "istio-system"
+  if type(spec) == "table" and type(spec.namespace) == "string" and spec.namespace ~= "" then
+    namespace = spec.namespace
+  end
+  local message = "Pending deletion"
+  if ours then
+    message = "Uninstalling the mesh: the finalizer " .. uninstallFinalizer .. " waits for meshkeeper to " ..
+      "remove the labels and annotations it set, uninstall the istiod and istio-base releases from " ..
+      namespace .. " (the Istio CRDs stay) and delete their webhooks. meshkeeper must be running; a " ..
+      "failing step is retried and shown in a Warning Event"
+    if others ~= "" then
+      message = message .. "; other finalizers: " .. others
+    end
+  elseif others ~= "" then
+    message = "Pending deletion; meshkeeper has uninstalled the mesh, blocked by finalizers: " .. others
+  end
+  return {status = "Progressing", message = message, deletionMessage = message}
 end
 
 local hs = {}
 local generation = 0
 if type(obj.metadata) == "table" then
+  if obj.metadata.deletionTimestamp ~= nil then
+    return deletion(obj.metadata, obj.spec)
+  end
   generation = number(obj.metadata.generation)
 end
 
@@ -66,7 +111,15 @@ if type(obj.status) ~= "table" then
   return hs
 end
 
-local ready = readyCondition(obj.status)
+local ready = findCondition(obj.status, "Ready")
+
+-- A failure of the current spec that retrying cannot fix.
+local stalled = findCondition(obj.status, "Stalled")
+if stalled ~= nil and stalled.status == "True" and number(stalled.observedGeneration) >= generation then
+  hs.status = "Degraded"
+  hs.message = conditionMessage(stalled)
+  return hs
+end
 
 -- A verdict on the current spec: a failure is Degraded, a rollout is Progressing.
 if ready ~= nil and ready.status == "False" and number(ready.observedGeneration) >= generation then
