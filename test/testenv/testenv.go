@@ -159,21 +159,3 @@ func Scheme() (*k8sruntime.Scheme, error) {
 	}
 	return scheme, nil
 }
-
-// FirstDifference describes the first line in which two texts differ, for golden-file failures.
-func FirstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, wl, gl)
-		}
-	}
-	return "no line differs"
-}
