@@ -50,13 +50,9 @@ func TestInstallIntoAPIServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The chart's CRD is installed below, the way Helm installs crds/.
-	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false
-	c, recorded := testenv.StartRecording(t, env)
+	env := testenv.Start(t, testenv.WithoutCRDs(), testenv.RecordWarnings())
+	c, recorded := env.Client, env.Warnings
 
 	installCRDs(ctx, t, c)
 	sample, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "mesh_v1alpha1_servicemesh.yaml"))

@@ -15,67 +15,23 @@ limitations under the License.
 */
 
 // Package e2e runs meshkeeper on the simulated cluster (test/cluster): a real API server, controller
-// manager, scheduler and kwok's fake nodes and kubelets, so Deployments really roll out. The demo
-// (make demo) and the end-to-end tests share it.
+// manager, scheduler and kwok's fake nodes and kubelets, so Deployments really roll out. Its tests
+// build with the "cluster" tag (make test-cluster); what they use to start the manager is in
+// test/testenv, shared with the other tiers and the demo.
 package e2e
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"path/filepath"
 
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-// InstallCRD applies meshkeeper's CRD with kubectl, as a user following the README would, and waits
-// until the API server serves it.
-func InstallCRD(kubeconfig string) error {
-	out, err := testenv.Kubectl(kubeconfig, "", "apply", "--server-side", "-f",
-		filepath.Join(testenv.RepoRoot(), "config", "crd", "bases"))
-	if err != nil {
-		return fmt.Errorf("installing the CRD: %w: %s", err, out)
-	}
-	out, err = testenv.Kubectl(kubeconfig, "", "wait", "--for=condition=Established", "--timeout=1m",
-		"crd/servicemeshes.mesh.meshkeeper.io")
-	if err != nil {
-		return fmt.Errorf("waiting for the CRD: %w: %s", err, out)
-	}
-	return nil
-}
-
-// StartManager runs meshkeeper's manager, configured as main.go configures it, until ctx ends. Its
-// log goes to logTo. It returns once the manager runs; errors after that are logged.
+// StartManager runs meshkeeper's manager, configured as main.go configures it, until ctx ends.
+//
+// Deprecated: use testenv.StartManager, which every tier shares.
 func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) error {
-	scheme, err := testenv.Scheme()
-	if err != nil {
-		return err
-	}
-	logger := zap.New(zap.WriteTo(logTo), zap.UseDevMode(true))
-	ctrl.SetLogger(logger)
-	mgr, err := ctrl.NewManager(controllers.ClientLimits(config), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
-		Logger:                 logger,
-	})
-	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
-	}
-	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
-		return fmt.Errorf("setting up the controllers: %w", err)
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			logger.Error(err, "The manager stopped with an error")
-		}
-	}()
-	return nil
+	return testenv.StartManager(ctx, config, logTo)
 }
