@@ -10,9 +10,11 @@ export PATH := $(LOCALBIN):$(PATH)
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+GOLANGCI_LINT_VERSION ?= v2.15.0
 
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUBECTL ?= $(LOCALBIN)/kubectl
 
 # The cluster binaries test/tools builds, one per line of test/tools/binaries.txt ("name package [module]").
@@ -92,8 +94,10 @@ test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
 .PHONY: lint
-lint: vet ## Check formatting and vet the code.
+lint: golangci-lint ## Check formatting, vet the code and run golangci-lint (.golangci.yml).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "Not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(MAKE) vet
+	$(GOLANGCI_LINT) run
 
 .PHONY: bench
 bench: manifests envtest ## Run the benchmarks: simulated cluster, scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
@@ -174,6 +178,11 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 kustomize: $(KUSTOMIZE)
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS) $(LOCALBIN)/kwok-stages.yaml ## Build the cluster binaries the test tiers run (cached in bin/).

@@ -13,6 +13,7 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 // Package metrics holds meshkeeper's own Prometheus metrics, served with controller-runtime's on the
 // manager's metrics endpoint.
 package metrics
