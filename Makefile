@@ -10,9 +10,11 @@ export PATH := $(LOCALBIN):$(PATH)
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+GOLANGCI_LINT_VERSION ?= v2.15.0
 
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUBECTL ?= $(LOCALBIN)/kubectl
 
 # The cluster binaries test/tools builds, one per line of test/tools/binaries.txt ("name package [module]").
@@ -49,27 +51,60 @@ fmt: ## Run go fmt.
 	go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
-	go vet ./...
+vet: ## Run go vet on every file, the test tiers' tagged ones included.
+	go vet -tags $(TIER_TAGS) ./...
 
-.PHONY: lint
-lint: vet ## Check formatting and vet the code.
-	@out=$$(gofmt -l main.go api controllers internal test); if [ -n "$$out" ]; then echo "Not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files differ from what is committed.
 	@git diff --exit-code -- api config charts || { echo "Generated files are stale: run 'make manifests generate' and commit the result."; exit 1; }
 
+# The test tiers. A test that needs a cluster binary carries its tier's build tag, and its package is listed
+# in the tier's packages below; every other test is pure and runs in test-unit, which builds nothing.
+#   envtest: kube-apiserver and etcd (test/testenv), with or without the manager
+#   istiod:  envtest, the manager and the real istiod (pilot-discovery)
+#   cluster: the simulated cluster (test/cluster): API server, controller manager, scheduler and kwok
+TIER_TAGS := envtest,istiod,cluster
+ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/
+ISTIOD_PACKAGES := ./test/istiod/
+CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/
+
 .PHONY: test
-test: manifests generate lint envtest ## Run every test tier (unit and envtest).
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./... -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+test: ## Run every test: the pure tests first, then build the cluster binaries and run the tiers that need them.
+	$(MAKE) test-unit
+	$(MAKE) manifests generate envtest
+	$(MAKE) test-envtest
+	$(MAKE) test-istiod
+	$(MAKE) test-cluster
+
+.PHONY: test-unit
+test-unit: ## Run the pure tests (no cluster binary needed, nothing is built first).
+	go test ./... -timeout 10m $(GOTEST_FLAGS)
+
+.PHONY: test-envtest
+test-envtest: envtest ## Run the tier on a real kube-apiserver and etcd (integration, control plane, chart and bundle installs).
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest $(ENVTEST_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+
+.PHONY: test-istiod
+test-istiod: envtest ## Run the tier in which the real istiod judges what meshkeeper installed.
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags istiod $(ISTIOD_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+
+.PHONY: test-cluster
+test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+
+.PHONY: lint
+lint: golangci-lint ## Check formatting, vet the code and run golangci-lint (.golangci.yml).
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "Not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(MAKE) vet
+	$(GOLANGCI_LINT) run
 
 .PHONY: bench
 bench: manifests envtest ## Run the benchmarks: simulated cluster, scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 30m -v
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test ./test/istiod/ -run '^$$' -bench SidecarScoping -benchtime 1x -timeout 30m -v
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 30m -v
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags istiod ./test/istiod/ -run '^$$' -bench SidecarScoping -benchtime 1x -timeout 30m -v
 
 .PHONY: test-update-golden
 test-update-golden: ## Rewrite the golden files of the rendered charts from the current output.
@@ -157,6 +192,11 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 kustomize: $(KUSTOMIZE)
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS) $(LOCALBIN)/kwok-stages.yaml ## Build the cluster binaries the test tiers run (cached in bin/).

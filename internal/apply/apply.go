@@ -141,7 +141,7 @@ func ownedKeysAt(obj metav1.Object, path ...string) sets.Set[string] {
 			entry.Subresource != "" || entry.FieldsV1 == nil {
 			continue
 		}
-		raw := json.RawMessage(entry.FieldsV1.Raw)
+		raw := json.RawMessage(entry.FieldsV1.GetRawBytes())
 		for _, name := range path {
 			var level map[string]json.RawMessage
 			if err := json.Unmarshal(raw, &level); err != nil {

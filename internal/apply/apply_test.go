@@ -25,7 +25,7 @@ import (
 func TestOwnedKeys(t *testing.T) {
 	entry := func(manager string, op metav1.ManagedFieldsOperationType, subresource, fields string) metav1.ManagedFieldsEntry {
 		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: subresource,
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+			FieldsV1: metav1.NewFieldsV1(fields)}
 	}
 	const labels = `{"f:metadata":{"f:labels":{"f:istio-injection":{},"f:team":{}},"f:annotations":{"f:note":{}}}}`
 	tests := map[string]struct {
@@ -69,7 +69,7 @@ func TestOwnedPodTemplateKeys(t *testing.T) {
 	const fields = `{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:template":{"f:metadata":{` +
 		`"f:labels":{"f:sidecar.istio.io/inject":{}},"f:annotations":{"f:proxy.istio.io/config":{}}}}}}`
 	obj := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{
-		Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)},
+		Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(fields),
 	}}}
 	if got, want := OwnedPodTemplateKeys(obj, "labels"), sets.New("sidecar.istio.io/inject"); !got.Equal(want) {
 		t.Errorf("pod template labels = %v, want %v", sets.List(got), sets.List(want))

@@ -69,7 +69,7 @@ func newHelmRepository(t *testing.T, base, istiod chartrepo.Chart) *chartrepo.Re
 	t.Cleanup(r.Close)
 
 	// A repository that accepts the request and never answers.
-	r.Handle("/slow/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Handle("/slow/", http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
 		select {
 		case <-req.Context().Done():
 		case <-time.After(10 * time.Second):

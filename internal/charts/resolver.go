@@ -27,9 +27,9 @@ import (
 )
 
 var (
-	// ErrChartNotFound: the repository (or the built-in set) has no chart of that name and version.
+	// ErrChartNotFound means the repository (or the built-in set) has no chart of that name and version.
 	ErrChartNotFound = errors.New("chart not found")
-	// ErrRepositoryUnreachable: the repository could not be asked (network, TLS, authentication, a
+	// ErrRepositoryUnreachable means the repository could not be asked (network, TLS, authentication, a
 	// malformed index).
 	ErrRepositoryUnreachable = errors.New("chart repository unreachable")
 )

@@ -58,6 +58,7 @@ func init() {
 // Action is what Ensure did.
 type Action string
 
+// The actions Ensure reports: nothing, or the one Helm operation it ran.
 const (
 	ActionNone      Action = "None"
 	ActionInstalled Action = "Installed"

@@ -88,7 +88,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 			client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
 			return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
 		}
-		if !equality.Semantic.DeepEqual(comparable(live), comparable(applied)) {
+		if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) {
 			return true, nil
 		}
 	}
@@ -196,10 +196,10 @@ func setHelmOwnership(u *unstructured.Unstructured, release, namespace string) {
 	u.SetAnnotations(annotations)
 }
 
-// comparable strips what changes without anyone editing the object: bookkeeping metadata, status, and
+// comparableFields strips what changes without anyone editing the object: bookkeeping metadata, status, and
 // the webhook fields istiod itself rewrites (caBundle once its CA is up, failurePolicy of the validator
 // once it serves).
-func comparable(u *unstructured.Unstructured) map[string]any {
+func comparableFields(u *unstructured.Unstructured) map[string]any {
 	obj := u.DeepCopy().Object
 	for _, field := range []string{"resourceVersion", "generation", "managedFields", "creationTimestamp", "uid"} {
 		unstructured.RemoveNestedField(obj, "metadata", field)

@@ -57,17 +57,17 @@ func (r Release) Digest() (string, error) {
 type State string
 
 const (
-	// StateAbsent: no release of that name exists.
+	// StateAbsent means no release of that name exists.
 	StateAbsent State = "Absent"
-	// StateInSync: the last release is deployed from the desired chart and values.
+	// StateInSync means the last release is deployed from the desired chart and values.
 	StateInSync State = "InSync"
-	// StateOutOfSync: the last release is deployed, but from another chart or other values.
+	// StateOutOfSync means the last release is deployed, but from another chart or other values.
 	StateOutOfSync State = "OutOfSync"
-	// StateFailed: the last install or upgrade failed.
+	// StateFailed means the last install or upgrade failed.
 	StateFailed State = "Failed"
-	// StateFailedInstall: the release was never deployed successfully.
+	// StateFailedInstall means the release was never deployed successfully.
 	StateFailedInstall State = "FailedInstall"
-	// StateLocked: the last operation is pending. meshkeeper runs every Helm operation to completion
+	// StateLocked means the last operation is pending. meshkeeper runs every Helm operation to completion
 	// inside one reconcile and one leader, so a pending release means a manager died mid-operation.
 	StateLocked State = "Locked"
 )

@@ -37,15 +37,15 @@ const (
 type ProxyState string
 
 const (
-	// ProxyNotCounted: the pod has finished, is being deleted, runs in the node's network, or opted out
+	// ProxyNotCounted means the pod has finished, is being deleted, runs in the node's network, or opted out
 	// of injection; a restart would not give it a sidecar.
 	ProxyNotCounted ProxyState = "NotCounted"
-	// ProxyCurrent: the pod's sidecar comes from the running control plane.
+	// ProxyCurrent means the pod's sidecar comes from the running control plane.
 	ProxyCurrent ProxyState = "Current"
-	// ProxyMissing: the pod was created without a sidecar, before its namespace was enrolled; a restart
+	// ProxyMissing means the pod was created without a sidecar, before its namespace was enrolled; a restart
 	// gives it one.
 	ProxyMissing ProxyState = "WithoutSidecar"
-	// ProxyOutdated: the pod's sidecar was injected by another revision, runs another Istio version, or
+	// ProxyOutdated means the pod's sidecar was injected by another revision, runs another Istio version, or
 	// was injected before the current mesh config; a restart brings it to the current one.
 	ProxyOutdated ProxyState = "Outdated"
 )

@@ -33,7 +33,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/render"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
+	"github.com/meshkeeper/meshkeeper/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")
@@ -92,7 +92,7 @@ func compareGolden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("rendered output differs from %s; if the change is intended, run 'make test-update-golden' and review the diff.\n%s",
-			path, testenv.FirstDifference(want, got))
+			path, testutil.FirstDifference(want, got))
 	}
 }
 

@@ -265,7 +265,7 @@ func (j jsonValue) MarshalJSON() ([]byte, error) {
 		}
 		return nil, errInvalidKeys
 	}
-	return nil, fmt.Errorf("cannot encode %s to JSON", j.LValue.Type())
+	return nil, fmt.Errorf("cannot encode %s to JSON", j.Type())
 }
 
 var errInvalidKeys = errors.New("cannot encode mixed or invalid key types")

@@ -1,3 +1,5 @@
+//go:build cluster
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -42,7 +44,6 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/test/cluster"
-	"github.com/meshkeeper/meshkeeper/test/e2e"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -91,10 +92,10 @@ func start(b *testing.B) *env {
 		logFile.Close()
 		os.RemoveAll(dir)
 	}
-	if err := e2e.InstallCRD(c.Kubeconfig()); err != nil {
+	if err := testenv.InstallCRD(c.Kubeconfig()); err != nil {
 		b.Fatal(err)
 	}
-	if err := e2e.StartManager(ctx, c.RESTConfig(), logFile); err != nil {
+	if err := testenv.StartManager(ctx, c.RESTConfig(), logFile); err != nil {
 		b.Fatal(err)
 	}
 	scheme, err := testenv.Scheme()

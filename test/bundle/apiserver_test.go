@@ -1,3 +1,5 @@
+//go:build envtest
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -51,15 +53,8 @@ func TestAgainstAPIServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false
-	for _, crd := range b.crds {
-		env.CRDs = append(env.CRDs, crd.DeepCopy())
-	}
-	c, recorded := testenv.StartRecording(t, env)
+	env := testenv.Start(t, testenv.WithCRDs(b.crds...), testenv.RecordWarnings())
+	c, recorded := env.Client, env.Warnings
 	for _, crd := range b.crds {
 		installed := &apiextensionsv1.CustomResourceDefinition{}
 		if err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, installed); err != nil {

@@ -41,6 +41,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshkeeper/meshkeeper/hack/bundle/generator"
+	"github.com/meshkeeper/meshkeeper/internal/testutil"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -243,7 +244,7 @@ func TestBundleIsFresh(t *testing.T) {
 		case !ok:
 			t.Errorf("%s is missing: %s", path, regenerate)
 		case !bytes.Equal(got, generated[path]):
-			t.Errorf("%s is stale (%s): %s", path, testenv.FirstDifference(generated[path], got), regenerate)
+			t.Errorf("%s is stale (%s): %s", path, testutil.FirstDifference(generated[path], got), regenerate)
 		}
 	}
 	for _, path := range committed.files.Paths() {
@@ -270,7 +271,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	}
 	for _, path := range first.Paths() {
 		if !bytes.Equal(first[path], second[path]) {
-			t.Errorf("two runs generated different %s: %s", path, testenv.FirstDifference(first[path], second[path]))
+			t.Errorf("two runs generated different %s: %s", path, testutil.FirstDifference(first[path], second[path]))
 		}
 	}
 }

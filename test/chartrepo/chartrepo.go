@@ -41,6 +41,7 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	// The in-memory storage driver the test registry keeps its blobs in.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/sirupsen/logrus"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/meshkeeper/meshkeeper/test/cluster"
-	"github.com/meshkeeper/meshkeeper/test/e2e"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -71,7 +70,7 @@ func run(dir string, nodes int) error {
 	kubeconfig := c.Kubeconfig()
 
 	step("Installing the ServiceMesh CRD")
-	if err := e2e.InstallCRD(kubeconfig); err != nil {
+	if err := testenv.InstallCRD(kubeconfig); err != nil {
 		return err
 	}
 	logPath := filepath.Join(dir, "meshkeeper.log")
@@ -81,7 +80,7 @@ func run(dir string, nodes int) error {
 	}
 	defer logFile.Close()
 	step("Starting meshkeeper (log: %s)", logPath)
-	if err := e2e.StartManager(ctx, c.RESTConfig(), logFile); err != nil {
+	if err := testenv.StartManager(ctx, c.RESTConfig(), logFile); err != nil {
 		return err
 	}
 

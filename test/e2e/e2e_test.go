@@ -1,3 +1,5 @@
+//go:build cluster
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -54,7 +56,7 @@ func TestKubectlWaitForReady(t *testing.T) {
 		return out
 	}
 
-	if err := InstallCRD(kubeconfig); err != nil {
+	if err := testenv.InstallCRD(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	logFile, err := os.Create(filepath.Join(dir, "meshkeeper.log"))
@@ -64,7 +66,7 @@ func TestKubectlWaitForReady(t *testing.T) {
 	defer logFile.Close()
 	managerCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()
-	if err := StartManager(managerCtx, c.RESTConfig(), logFile); err != nil {
+	if err := testenv.StartManager(managerCtx, c.RESTConfig(), logFile); err != nil {
 		t.Fatal(err)
 	}
 

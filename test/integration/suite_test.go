@@ -1,3 +1,5 @@
+//go:build envtest
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -24,10 +26,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -35,10 +34,8 @@ import (
 )
 
 var (
-	env       *envtest.Environment
-	cfg       *rest.Config
+	env       *testenv.Env
 	k8sClient client.Client
-	scheme    *runtime.Scheme
 	ctx       context.Context
 	cancel    context.CancelFunc
 )
@@ -52,21 +49,7 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 
-	var err error
-	scheme, err = testenv.Scheme()
-	Expect(err).NotTo(HaveOccurred())
-	env, err = testenv.New()
-	Expect(err).NotTo(HaveOccurred())
-	cfg, err = env.Start()
-	Expect(err).NotTo(HaveOccurred())
-
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-})
-
-var _ = AfterSuite(func() {
-	cancel()
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
+	env = testenv.Start(GinkgoT())
+	k8sClient = env.Client
+	DeferCleanup(cancel)
 })

@@ -1,3 +1,5 @@
+//go:build envtest
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -203,7 +205,7 @@ var _ = Describe("ServiceMesh validation", func() {
 	)
 
 	It("shows the validation message to a kubectl user", func() {
-		kubeconfig, err := testenv.WriteKubeconfig(env, GinkgoT().TempDir())
+		kubeconfig, err := env.WriteKubeconfig(GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred())
 		invalid := meshYAML("  controlPlane:\n    replicas: 2\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 4\n")
 		out, err := testenv.Kubectl(kubeconfig, invalid, "apply", "-f", "-")

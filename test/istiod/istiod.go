@@ -171,7 +171,7 @@ func (i *Istiod) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.After(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	url := "http://" + i.HTTPAddr + "/ready"
-	last := "no answer"
+	var last string
 	for {
 		if resp, err := client.Get(url); err == nil {
 			_ = resp.Body.Close()

@@ -1,3 +1,5 @@
+//go:build istiod
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -34,10 +36,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/meshkeeper/meshkeeper/test/e2e"
 	"github.com/meshkeeper/meshkeeper/test/istiod"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
@@ -73,24 +73,24 @@ func TestMain(m *testing.M) {
 
 // run sets up the tier, runs the tests and tears the tier down again.
 func run(m *testing.M) int {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	suite := &testenv.Suite{}
+	defer suite.Close()
 	dir, err := os.MkdirTemp("", "istiod-tier-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	suite.Cleanup(func() { _ = os.RemoveAll(dir) })
 
-	env, err := setUp(ctx, dir)
-	if env != nil {
-		defer func() { _ = env.Stop() }()
-	}
-	if pilot != nil {
-		defer func() { _ = pilot.Stop() }()
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "setting up the control-plane tier: %v\n", err)
+	if !suite.SetUp(func(s *testenv.Suite) {
+		// envtest's default Service range (a /24) holds 254 ClusterIPs; BenchmarkSidecarScoping creates 2,000.
+		env := testenv.Start(s, testenv.WithServiceCIDR("10.96.0.0/12"))
+		ctx, cancel := context.WithCancel(context.Background())
+		s.Cleanup(cancel)
+		if err := setUp(ctx, s, env, dir); err != nil {
+			s.Fatalf("setting up the control-plane tier: %v", err)
+		}
+	}) {
 		if log, _ := os.ReadFile(filepath.Join(dir, "manager.log")); len(log) > 0 {
 			fmt.Fprintf(os.Stderr, "the end of the manager's log:\n%s\n", tail(string(log), 4000))
 		}
@@ -103,43 +103,26 @@ func run(m *testing.M) int {
 	return code
 }
 
-// setUp starts the API server and the manager, lets meshkeeper install the charts and starts
-// pilot-discovery on what they installed.
-func setUp(ctx context.Context, dir string) (*envtest.Environment, error) {
+// setUp starts the manager on env, lets meshkeeper install the charts and starts pilot-discovery on
+// what they installed. What it starts stops when suite closes.
+func setUp(ctx context.Context, suite *testenv.Suite, env *testenv.Env, dir string) error {
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	scheme, err := testenv.Scheme()
-	if err != nil {
-		return nil, err
-	}
-	env, err := testenv.New()
-	if err != nil {
-		return nil, err
-	}
-	// envtest's default Service range (a /24) holds 254 ClusterIPs; BenchmarkSidecarScoping creates 2,000.
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
-	cfg, err := env.Start()
-	if err != nil {
-		return nil, fmt.Errorf("starting the API server: %w", err)
-	}
-	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		return env, err
-	}
+	k8sClient = env.Client
 	// The manager as main.go builds it, logging to the file.
-	if err := e2e.StartManager(ctx, cfg, logFile); err != nil {
-		return env, err
+	if err := testenv.StartManager(ctx, env.Config, logFile); err != nil {
+		return err
 	}
 
 	for _, name := range []string{appNamespace} {
 		if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-			return env, err
+			return err
 		}
 	}
 	if err := k8sClient.Create(ctx, service(appNamespace, "web", 80)); err != nil {
-		return env, err
+		return err
 	}
 	mesh := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(`
@@ -150,10 +133,10 @@ spec:
   namespace: `+meshNamespace+`
   injection: {namespaces: [`+appNamespace+`]}
 `), &mesh.Object); err != nil {
-		return env, err
+		return err
 	}
 	if err := k8sClient.Create(ctx, mesh); err != nil {
-		return env, fmt.Errorf("creating the ServiceMesh: %w", err)
+		return fmt.Errorf("creating the ServiceMesh: %w", err)
 	}
 
 	// istiod reads both ConfigMaps at start: without the injector's, it serves no /inject.
@@ -161,7 +144,7 @@ spec:
 		if err := waitFor(ctx, 3*time.Minute, func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: meshNamespace, Name: name}, &corev1.ConfigMap{})
 		}); err != nil {
-			return env, fmt.Errorf("meshkeeper did not install ConfigMap %s/%s: %w", meshNamespace, name, err)
+			return fmt.Errorf("meshkeeper did not install ConfigMap %s/%s: %w", meshNamespace, name, err)
 		}
 	}
 	if err := waitFor(ctx, time.Minute, func() error {
@@ -185,7 +168,7 @@ spec:
 		}
 		return fmt.Errorf("PoliciesApplied is not True yet")
 	}); err != nil {
-		return env, err
+		return err
 	}
 
 	// The local istiod runs with the environment and arguments the installed Deployment has.
@@ -193,15 +176,15 @@ spec:
 	if err := waitFor(ctx, time.Minute, func() error {
 		return k8sClient.Get(ctx, client.ObjectKey{Namespace: meshNamespace, Name: "istiod"}, deployment)
 	}); err != nil {
-		return env, fmt.Errorf("meshkeeper did not install Deployment %s/istiod: %w", meshNamespace, err)
+		return fmt.Errorf("meshkeeper did not install Deployment %s/istiod: %w", meshNamespace, err)
 	}
 	if deploymentEnv, deploymentArgs, err = istiod.DeploymentSettings(deployment); err != nil {
-		return env, err
+		return err
 	}
 
-	kubeconfig, err = testenv.WriteKubeconfig(env, dir)
+	kubeconfig, err = env.WriteKubeconfig(dir)
 	if err != nil {
-		return env, err
+		return err
 	}
 	start := time.Now()
 	pilot, err = istiod.Start(ctx, istiod.Options{
@@ -211,11 +194,12 @@ spec:
 		Args:       deploymentArgs,
 	})
 	if err != nil {
-		return env, fmt.Errorf("starting istiod: %w", err)
+		return fmt.Errorf("starting istiod: %w", err)
 	}
+	suite.Cleanup(func() { _ = pilot.Stop() })
 	fmt.Printf("istiod (env %v, args %v) ready in %s: xDS %s, inject %s, log %s\n", deploymentEnv, deploymentArgs,
 		time.Since(start).Round(time.Millisecond), pilot.GRPCAddr, pilot.InjectURL(), pilot.LogFile)
-	return env, nil
+	return nil
 }
 
 func service(namespace, name string, port int32) *corev1.Service {

@@ -1,3 +1,5 @@
+//go:build istiod
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -126,7 +128,7 @@ func TestSidecarScoping(t *testing.T) {
 	ensureNamespace(ctx, t, "legacy", 3, nil)
 	patchMesh(t, `{"injection": {"namespaces": ["app", "shop", "payments"]}, "sidecarScoping": {"enabled": true, "egressHosts": ["monitoring/*"]}}`,
 		`{"injection": {"namespaces": ["app"]}, "sidecarScoping": {"enabled": false, "egressHosts": null}}`)
-	sidecar := meshPolicy(ctx, t, "Sidecar", "shop", func(u *unstructured.Unstructured) bool { return true })
+	sidecar := meshPolicy(ctx, t, "Sidecar", "shop", func(*unstructured.Unstructured) bool { return true })
 
 	// istiod's own validation accepts what meshkeeper wrote.
 	verdict, err := istiod.Validate(ctx, pilot.ValidateURL(), sidecar)

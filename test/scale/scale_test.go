@@ -1,3 +1,5 @@
+//go:build envtest
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -48,7 +50,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -90,24 +91,11 @@ func BenchmarkScale(b *testing.B) {
 	if b.N > 1 {
 		b.Fatalf("one run is the measurement (it creates its objects once): run with -benchtime 1x, not %d", b.N)
 	}
-	env, err := testenv.New()
-	if err != nil {
-		b.Fatal(err)
-	}
 	// envtest's default Service range (a /24) holds 254 ClusterIPs; the cluster has 5,000 Services.
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
-	cfg, err := env.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = env.Stop() })
-	scheme, err := testenv.Scheme()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg = rest.CopyConfig(cfg)
+	env := testenv.Start(b, testenv.WithServiceCIDR("10.96.0.0/12"))
+	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = 2000, 4000
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -495,7 +483,7 @@ var controllers = []string{"servicemesh", "namespace", "ingress", "ingressnginx"
 
 // startManager builds meshkeeper's binary, runs it against env, and returns once every controller has
 // synced its caches and started its workers.
-func startManager(ctx context.Context, b *testing.B, env *envtest.Environment) *manager {
+func startManager(ctx context.Context, b *testing.B, env *testenv.Env) *manager {
 	b.Helper()
 	dir := b.TempDir()
 	binary := filepath.Join(dir, "meshkeeper")
@@ -504,7 +492,7 @@ func startManager(ctx context.Context, b *testing.B, env *envtest.Environment) *
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building meshkeeper: %v\n%s", err, out)
 	}
-	kubeconfig, err := testenv.WriteKubeconfig(env, dir)
+	kubeconfig, err := env.WriteKubeconfig(dir)
 	if err != nil {
 		b.Fatal(err)
 	}

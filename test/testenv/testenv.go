@@ -28,11 +28,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -55,33 +55,103 @@ func AssetsDir() string {
 	return filepath.Join(RepoRoot(), "bin")
 }
 
-// New returns an envtest environment that installs meshkeeper's CRDs. It fails early, with the command
-// that fixes it, when the cluster binaries have not been built.
-func New() (*envtest.Environment, error) {
+// T is what Start needs of the test it serves: *testing.T, *testing.B, Ginkgo's GinkgoT() and *Suite
+// (for a TestMain) all have it. What Start starts is stopped by the cleanups it registers.
+type T interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// Env is a running kube-apiserver and etcd with meshkeeper's CRDs installed.
+type Env struct {
+	// Environment is envtest's handle, for adding users.
+	Environment *envtest.Environment
+	// Config is an admin's connection to the API server.
+	Config *rest.Config
+	// Client is a client for Config that knows Scheme's types.
+	Client client.Client
+	// Scheme holds every type the tests read (see Scheme).
+	Scheme *k8sruntime.Scheme
+	// Warnings records the API server's warnings to Client when the environment was started with
+	// RecordWarnings; it is nil otherwise.
+	Warnings *Warnings
+}
+
+// Option changes what Start starts.
+type Option func(*options)
+
+type options struct {
+	crds           []*apiextensionsv1.CustomResourceDefinition
+	noCRDs         bool
+	serviceCIDR    string
+	recordWarnings bool
+}
+
+// WithCRDs installs crds instead of config/crd/bases, for tests of CRDs shipped elsewhere (the OLM
+// bundle).
+func WithCRDs(crds ...*apiextensionsv1.CustomResourceDefinition) Option {
+	return func(o *options) {
+		for _, crd := range crds {
+			o.crds = append(o.crds, crd.DeepCopy())
+		}
+	}
+}
+
+// WithoutCRDs installs no CRD, for tests that install them the way an installer does.
+func WithoutCRDs() Option {
+	return func(o *options) { o.noCRDs = true }
+}
+
+// WithServiceCIDR sets the API server's Service range. envtest's default, a /24, holds 254 ClusterIPs.
+func WithServiceCIDR(cidr string) Option {
+	return func(o *options) { o.serviceCIDR = cidr }
+}
+
+// RecordWarnings makes Env.Client record the API server's warnings in Env.Warnings instead of
+// logging them, for tests that must fail on a warning as well as on an error.
+func RecordWarnings() Option {
+	return func(o *options) { o.recordWarnings = true }
+}
+
+// Start starts a kube-apiserver and etcd for t, from the cluster binaries test/tools built, with
+// meshkeeper's CRDs installed, and stops them when t cleans up. It is the one way the test tiers start
+// an API server: a test passes its *testing.T or *testing.B, a Ginkgo suite GinkgoT() in its
+// BeforeSuite, a TestMain a *Suite. It fails t early, with the command that fixes it, when the cluster
+// binaries have not been built.
+func Start(t T, opts ...Option) *Env {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	assets := AssetsDir()
 	for _, name := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
-			return nil, fmt.Errorf("cluster binary %s not found in %s: run 'make envtest' first: %w", name, assets, err)
+			t.Fatalf("cluster binary %s not found in %s: run 'make envtest' first: %v", name, assets, err)
 		}
 	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
+	scheme, err := Scheme()
+	if err != nil {
+		t.Fatalf("building the scheme: %v", err)
 	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: o.crds}
+	if len(o.crds) == 0 && !o.noCRDs {
+		env.CRDDirectoryPaths = []string{filepath.Join(RepoRoot(), "config", "crd", "bases")}
+		env.ErrorIfCRDPathMissing = true
+	}
+	apiserver := env.ControlPlane.GetAPIServer().Configure()
 	// The istiod chart's webhooks point at the in-cluster istiod Service, which no test API server can
 	// reach; the tier that runs a real istiod calls its endpoints directly.
-	env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins",
-		"MutatingAdmissionWebhook,ValidatingAdmissionWebhook")
-	return env, nil
-}
-
-// StartRecording starts env for one test and stops it when the test ends. It returns a client whose
-// API warnings are recorded, for tests that must fail on a warning as well as on an error.
-func StartRecording(t testing.TB, env *envtest.Environment) (client.Client, *Warnings) {
-	t.Helper()
+	apiserver.Append("disable-admission-plugins", "MutatingAdmissionWebhook,ValidatingAdmissionWebhook")
+	if o.serviceCIDR != "" {
+		apiserver.Set("service-cluster-ip-range", o.serviceCIDR)
+	}
 	cfg, err := env.Start()
 	if err != nil {
+		// envtest may have started etcd before the API server failed.
+		_ = env.Stop()
 		t.Fatalf("starting the API server: %v", err)
 	}
 	t.Cleanup(func() {
@@ -89,13 +159,23 @@ func StartRecording(t testing.TB, env *envtest.Environment) (client.Client, *War
 			t.Errorf("stopping the API server: %v", err)
 		}
 	})
-	recorded := &Warnings{}
-	cfg.WarningHandlerWithContext = recorded
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
+	e := &Env{Environment: env, Config: cfg, Scheme: scheme}
+	clientConfig := cfg
+	if o.recordWarnings {
+		e.Warnings = &Warnings{}
+		clientConfig = rest.CopyConfig(cfg)
+		clientConfig.WarningHandlerWithContext = e.Warnings
 	}
-	return c, recorded
+	if e.Client, err = client.New(clientConfig, client.Options{Scheme: scheme}); err != nil {
+		t.Fatalf("creating a client: %v", err)
+	}
+	return e
+}
+
+// WriteKubeconfig writes a kubeconfig for an admin user of the API server into dir and returns its
+// path, for the processes a test runs (kubectl, the manager binary, istiod).
+func (e *Env) WriteKubeconfig(dir string) (string, error) {
+	return WriteKubeconfig(e.Environment, dir)
 }
 
 // WriteKubeconfig writes a kubeconfig for an admin user of env into dir and returns its path.
@@ -158,22 +238,4 @@ func Scheme() (*k8sruntime.Scheme, error) {
 		}
 	}
 	return scheme, nil
-}
-
-// FirstDifference describes the first line in which two texts differ, for golden-file failures.
-func FirstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, wl, gl)
-		}
-	}
-	return "no line differs"
 }

@@ -1,3 +1,5 @@
+//go:build envtest
+
 /*
 Copyright 2026 The meshkeeper Authors.
 
@@ -29,7 +31,6 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -45,7 +46,7 @@ import (
 const repoVersion = "1.30.2"
 
 var (
-	env       *envtest.Environment
+	env       *testenv.Env
 	cfg       *rest.Config
 	k8sClient client.Client
 	scheme    *runtime.Scheme
@@ -68,15 +69,8 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 
-	var err error
-	scheme, err = testenv.Scheme()
-	Expect(err).NotTo(HaveOccurred())
-	env, err = testenv.New()
-	Expect(err).NotTo(HaveOccurred())
-	cfg, err = env.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	env = testenv.Start(GinkgoT())
+	cfg, k8sClient, scheme = env.Config, env.Client, env.Scheme
 
 	By("serving base and istiod " + repoVersion + " from a Helm repository and an OCI registry")
 	var served []chartrepo.Chart
@@ -85,10 +79,13 @@ var _ = BeforeSuite(func() {
 		Expect(err).NotTo(HaveOccurred())
 		served = append(served, c)
 	}
+	var err error
 	helmRepo, err = chartrepo.ServeHTTPS(served...)
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(helmRepo.Close)
 	ociRegistry, err = chartrepo.ServeOCI(served...)
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(ociRegistry.Close)
 
 	// The real manager, as main.go builds it, with metrics over plain HTTP on a free loopback port (the
 	// HTTPS and authorization of the metrics endpoint are controller-runtime's, not meshkeeper's).
@@ -112,17 +109,6 @@ var _ = BeforeSuite(func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
-})
-
-var _ = AfterSuite(func() {
-	cancel()
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-	if helmRepo != nil {
-		helmRepo.Close()
-	}
-	if ociRegistry != nil {
-		ociRegistry.Close()
-	}
+	// Cleanups run last registered first: the manager stops before the servers it talks to.
+	DeferCleanup(cancel)
 })

@@ -14,10 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package e2e runs meshkeeper on the simulated cluster (test/cluster): a real API server, controller
-// manager, scheduler and kwok's fake nodes and kubelets, so Deployments really roll out. The demo
-// (make demo) and the end-to-end tests share it.
-package e2e
+package testenv
 
 import (
 	"context"
@@ -31,18 +28,17 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/meshkeeper/meshkeeper/controllers"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // InstallCRD applies meshkeeper's CRD with kubectl, as a user following the README would, and waits
 // until the API server serves it.
 func InstallCRD(kubeconfig string) error {
-	out, err := testenv.Kubectl(kubeconfig, "", "apply", "--server-side", "-f",
-		filepath.Join(testenv.RepoRoot(), "config", "crd", "bases"))
+	out, err := Kubectl(kubeconfig, "", "apply", "--server-side", "-f",
+		filepath.Join(RepoRoot(), "config", "crd", "bases"))
 	if err != nil {
 		return fmt.Errorf("installing the CRD: %w: %s", err, out)
 	}
-	out, err = testenv.Kubectl(kubeconfig, "", "wait", "--for=condition=Established", "--timeout=1m",
+	out, err = Kubectl(kubeconfig, "", "wait", "--for=condition=Established", "--timeout=1m",
 		"crd/servicemeshes.mesh.meshkeeper.io")
 	if err != nil {
 		return fmt.Errorf("waiting for the CRD: %w: %s", err, out)
@@ -53,7 +49,7 @@ func InstallCRD(kubeconfig string) error {
 // StartManager runs meshkeeper's manager, configured as main.go configures it, until ctx ends. Its
 // log goes to logTo. It returns once the manager runs; errors after that are logged.
 func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) error {
-	scheme, err := testenv.Scheme()
+	scheme, err := Scheme()
 	if err != nil {
 		return err
 	}
@@ -66,7 +62,7 @@ func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) err
 		Logger:                 logger,
 	}})
 	if err != nil {
-		return err
+		return fmt.Errorf("creating the manager: %w", err)
 	}
 	go func() {
 		if err := mgr.Start(ctx); err != nil {

@@ -1,0 +1,171 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package testenv
+
+import (
+	"bufio"
+	"go/build/constraint"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// tierPackages maps each tier's build tag to the Makefile variable that lists the tier's packages.
+var tierPackages = map[string]string{
+	"envtest": "ENVTEST_PACKAGES",
+	"istiod":  "ISTIOD_PACKAGES",
+	"cluster": "CLUSTER_PACKAGES",
+}
+
+// TestEveryTaggedTestRuns keeps the tiers honest: a test file behind a tier's build tag runs only if the
+// Makefile lists its package in that tier, so a tagged test in an unlisted package would silently never
+// run in `make test`.
+func TestEveryTaggedTestRuns(t *testing.T) {
+	listed := makefilePackages(t, filepath.Join(RepoRoot(), "Makefile"))
+	for tag, variable := range tierPackages {
+		if len(listed[variable]) == 0 {
+			t.Errorf("the Makefile lists no packages in %s", variable)
+		}
+		if !slices.Contains(strings.Split(listed["TIER_TAGS"][0], ","), tag) {
+			t.Errorf("TIER_TAGS (%v) lacks %q, so vet and golangci-lint skip its files", listed["TIER_TAGS"], tag)
+		}
+	}
+	tagged := taggedFiles(t, RepoRoot())
+	if len(tagged) == 0 {
+		t.Fatal("found no file behind a tier's build tag: the walk is broken")
+	}
+	for file, tags := range tagged {
+		for _, tag := range tags {
+			variable, ok := tierPackages[tag]
+			if !ok {
+				continue
+			}
+			if !covers(listed[variable], filepath.Dir(file)) {
+				t.Errorf("%s builds only with tag %q, but %s in the Makefile does not list ./%s", file, tag, variable, filepath.Dir(file))
+			}
+		}
+	}
+}
+
+func TestCovers(t *testing.T) {
+	for dir, want := range map[string]bool{
+		"test/integration":              true,
+		"test/integration/controlplane": true,
+		"test/chart":                    true,
+		"test/chartrepo":                false,
+		"test":                          false,
+	} {
+		if got := covers([]string{"./test/integration/...", "./test/chart/"}, dir); got != want {
+			t.Errorf("covers(%s) = %t, want %t", dir, got, want)
+		}
+	}
+}
+
+// makefilePackages reads the "NAME := value" assignments of a Makefile.
+func makefilePackages(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	assignment := regexp.MustCompile(`^([A-Z_]+)\s*:=\s*(.*)$`)
+	vars := map[string][]string{}
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		if m := assignment.FindStringSubmatch(scanner.Text()); m != nil {
+			vars[m[1]] = strings.Fields(m[2])
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return vars
+}
+
+// taggedFiles returns the Go files under root (relative to it) that carry a //go:build line naming a
+// tier, with the tiers it names. The tools modules are not meshkeeper's packages and are skipped.
+func taggedFiles(t *testing.T, root string) map[string][]string {
+	t.Helper()
+	files := map[string][]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel == filepath.Join("test", "tools") || rel == "bin" || strings.HasPrefix(d.Name(), ".") && rel != "." {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if !constraint.IsGoBuild(line) {
+				continue
+			}
+			expr, err := constraint.Parse(line)
+			if err != nil {
+				return err
+			}
+			var tags []string
+			expr.Eval(func(tag string) bool {
+				if _, ok := tierPackages[tag]; ok {
+					tags = append(tags, tag)
+				}
+				return true
+			})
+			if len(tags) > 0 {
+				files[rel] = tags
+			}
+			break
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// covers tells whether one of the go test package patterns (./dir/ or ./dir/...) matches dir.
+func covers(patterns []string, dir string) bool {
+	dir = filepath.ToSlash(dir)
+	for _, p := range patterns {
+		p = strings.TrimPrefix(p, "./")
+		if rest, ok := strings.CutSuffix(p, "/..."); ok {
+			if dir == rest || strings.HasPrefix(dir, rest+"/") {
+				return true
+			}
+			continue
+		}
+		if strings.TrimSuffix(p, "/") == dir {
+			return true
+		}
+	}
+	return false
+}
