@@ -58,8 +58,8 @@ func TestInvalidSelectorLeavesIngressesAlone(t *testing.T) {
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web",
 		Annotations: map[string]string{policy.AnnotationServiceUpstream: "true", policy.AnnotationUpstreamVhost: "web.shop.svc"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-			APIVersion: "networking.k8s.io/v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(
-				`{"f:metadata":{"f:annotations":{"f:` + policy.AnnotationServiceUpstream + `":{},"f:` + policy.AnnotationUpstreamVhost + `":{}}}}`)}}}}}
+			APIVersion: "networking.k8s.io/v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(
+				`{"f:metadata":{"f:annotations":{"f:` + policy.AnnotationServiceUpstream + `":{},"f:` + policy.AnnotationUpstreamVhost + `":{}}}}`)}}}}
 	writes := 0
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(mesh, ing).WithReturnManagedFields().
 		WithInterceptorFuncs(interceptor.Funcs{

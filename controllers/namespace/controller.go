@@ -13,6 +13,7 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 // Package namespace enrolls namespaces into the mesh: the injection label on the namespaces the
 // ServiceMesh selects, and only there.
 package namespace

@@ -185,7 +185,7 @@ func TestReconcileUninstallFailure(t *testing.T) {
 	now := metav1.Now()
 	mesh.DeletionTimestamp = &now
 	var uninstalled []string
-	status, otherApply, recorded, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(namespace, name string) error {
+	status, otherApply, recorded, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) error {
 		uninstalled = append(uninstalled, name)
 		return errors.New("uninstalling release " + name + ": the server is shutting down")
 	}})

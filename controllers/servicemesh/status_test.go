@@ -107,7 +107,7 @@ func TestSummarizeReady(t *testing.T) {
 }
 
 func TestSetConditionKeepsTransitionTimeOfAnUnchangedCondition(t *testing.T) {
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 3}}
+	mesh := &meshv1alpha1.ServiceMesh{}
 	obs := &observation{generation: 3, spec: &mesh.Spec}
 	status := mesh.Status.DeepCopy()
 	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available", "ok")

@@ -276,7 +276,7 @@ func TestWrongScriptOrExpectationFails(t *testing.T) {
 	wrongScripts := map[string]string{
 		"always Healthy":          `return {status = "Healthy", message = "The mesh matches the spec"}`,
 		"ignores the generation":  strings.Replace(script, "if observed < generation then", "if false then", 1),
-		"every failure transient": strings.Replace(script, `hs.status = "Degraded"`, `hs.status = "Progressing"`, -1),
+		"every failure transient": strings.ReplaceAll(script, `hs.status = "Degraded"`, `hs.status = "Progressing"`),
 		"ignores deletion":        strings.Replace(script, "if obj.metadata.deletionTimestamp ~= nil then", "if false then", 1),
 		"ignores Stalled":         strings.Replace(script, `local stalled = findCondition(obj.status, "Stalled")`, "local stalled = nil", 1),
 		"any Stalled counts": strings.Replace(script,
