@@ -23,7 +23,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -131,7 +130,7 @@ func TestIstiodValues(t *testing.T) {
 		},
 		"spec.values is merged last and wins": {
 			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
-				s.Values = &apiextensionsv1.JSON{Raw: []byte(`{"env":{"PILOT_PUSH_THROTTLE":"50","EXTRA":"x"},"global":{"hub":"registry.example.com/istio"},"meshConfig":{"accessLogFile":"/dev/stdout"}}`)}
+				s.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"env":{"PILOT_PUSH_THROTTLE":"50","EXTRA":"x"},"global":{"hub":"registry.example.com/istio"},"meshConfig":{"accessLogFile":"/dev/stdout"}}`)}
 			},
 			want: map[string]any{
 				"env.PILOT_PUSH_THROTTLE":  "50",
@@ -164,7 +163,7 @@ func TestIstiodValues(t *testing.T) {
 
 func TestIstiodValuesRejectsNonObjectValues(t *testing.T) {
 	spec := defaultedSpec()
-	spec.Values = &apiextensionsv1.JSON{Raw: []byte(`["a"]`)}
+	spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`["a"]`)}
 	if _, err := IstiodValues(spec, "1.31.1"); err == nil {
 		t.Fatal("want an error for spec.values that is not an object")
 	}
