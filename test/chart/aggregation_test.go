@@ -36,7 +36,7 @@ func TestEditorRoleAggregation(t *testing.T) {
 	}{
 		"by default only the viewer role is aggregated": {roles: nil, wantViewer: true},
 		"the editor role when asked for":                {roles: map[string]any{"aggregateEditor": true}, wantEditor: true, wantViewer: true},
-		"neither when both are turned off": {roles: map[string]any{"aggregateEditor": false, "aggregateViewer": false}},
+		"neither when both are turned off":              {roles: map[string]any{"aggregateEditor": false, "aggregateViewer": false}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
