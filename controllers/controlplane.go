@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -65,7 +66,18 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 		version = charts.BuiltinVersion
 	}
 
-	set, err := r.Resolver.Resolve(ctx, spec.Charts.Repository, version)
+	istiodValues, err := render.IstiodValues(spec, version)
+	if err != nil {
+		s.terminal = true
+		s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, meshv1alpha1.ReasonInvalidSpec, err.Error())
+		return ctrl.Result{}, nil
+	}
+	set, err := r.Resolver.Resolve(ctx, charts.Source{
+		Repository:        spec.Charts.Repository,
+		Version:           version,
+		CredentialsSecret: types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret},
+		ImageHubs:         render.ImageHubs(istiodValues),
+	})
 	if err != nil {
 		return ctrl.Result{}, r.chartUnavailable(s, err)
 	}
@@ -80,12 +92,6 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 
 	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh",
 		Name: s.mesh.Name, UID: string(s.mesh.UID)}
-	istiodValues, err := render.IstiodValues(spec, version)
-	if err != nil {
-		s.terminal = true
-		s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, meshv1alpha1.ReasonInvalidSpec, err.Error())
-		return ctrl.Result{}, nil
-	}
 	releases := []helm.Release{
 		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
 			Values: render.BaseValues(spec), Owner: owner},
@@ -107,17 +113,23 @@ func (r *ServiceMeshReconciler) reconcileControlPlane(ctx context.Context, s *sc
 	return ctrl.Result{}, r.observeControlPlane(ctx, s)
 }
 
-// chartUnavailable reports a chart that cannot be had. A missing version is terminal for this
-// generation; an unreachable repository is retried with backoff.
+// chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.
+// A missing version and a refused source are terminal for this generation; an unreachable repository
+// is retried with backoff.
 func (r *ServiceMeshReconciler) chartUnavailable(s *scope, err error) error {
 	reason := meshv1alpha1.ReasonRepositoryUnreachable
-	if errors.Is(err, charts.ErrChartNotFound) {
+	switch {
+	case errors.Is(err, charts.ErrChartNotFound):
 		reason = meshv1alpha1.ReasonChartNotFound
+	case errors.Is(err, charts.ErrRepositoryNotAllowed):
+		reason = meshv1alpha1.ReasonRepositoryNotAllowed
+	case errors.Is(err, charts.ErrImageHubNotAllowed):
+		reason = meshv1alpha1.ReasonImageHubNotAllowed
 	}
 	message := err.Error() + "; the running control plane is left as it is"
 	s.setCondition(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, reason, message)
 	r.Recorder.Eventf(s.mesh, nil, corev1.EventTypeWarning, reason, "ResolveCharts", "%s", message)
-	if reason == meshv1alpha1.ReasonChartNotFound {
+	if reason != meshv1alpha1.ReasonRepositoryUnreachable {
 		s.terminal = true
 		return nil
 	}

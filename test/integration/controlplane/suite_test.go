@@ -56,6 +56,8 @@ var (
 
 	// helmRepo and ociRegistry serve base and istiod at repoVersion to the manager.
 	helmRepo    *chartrepo.Repo
+	// unreachableRepository is an allowed repository on a port that refuses connections.
+	unreachableRepository string
 	ociRegistry *chartrepo.Registry
 )
 
@@ -85,6 +87,9 @@ var _ = BeforeSuite(func() {
 		Expect(err).NotTo(HaveOccurred())
 		served = append(served, c)
 	}
+	refused, err := chartrepo.RefusedAddr()
+	Expect(err).NotTo(HaveOccurred())
+	unreachableRepository = "https://" + refused
 	helmRepo, err = chartrepo.ServeHTTPS(served...)
 	Expect(err).NotTo(HaveOccurred())
 	ociRegistry, err = chartrepo.ServeOCI(served...)
@@ -105,8 +110,13 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	// The resolver SetupWithManager defaults to, with a client that trusts the test servers'
-	// certificates instead of the system's roots.
-	resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: chartrepo.TrustingClient(helmRepo, ociRegistry)}}
+	// certificates instead of the system's roots, and the test servers allowed as the installer
+	// allows repositories with --allowed-chart-repositories.
+	resolver := &charts.CachingResolver{
+		Fetcher: charts.RemoteFetcher{HTTPClient: chartrepo.TrustingClient(helmRepo, ociRegistry)},
+		Policy:  charts.Policy{Repositories: charts.ParseList(helmRepo.URL() + "," + ociRegistry.URL() + "," + unreachableRepository)},
+		Secrets: mgr.GetAPIReader(),
+	}
 	Expect(controllers.SetupWithManager(mgr, controllers.Options{Resolver: resolver})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
