@@ -55,10 +55,10 @@ var (
 	cancel     context.CancelFunc
 
 	// helmRepo and ociRegistry serve base and istiod at repoVersion to the manager.
-	helmRepo    *chartrepo.Repo
+	helmRepo *chartrepo.Repo
 	// unreachableRepository is an allowed repository on a port that refuses connections.
 	unreachableRepository string
-	ociRegistry *chartrepo.Registry
+	ociRegistry           *chartrepo.Registry
 )
 
 func TestControlPlane(t *testing.T) {
