@@ -17,7 +17,10 @@ limitations under the License.
 package chart
 
 import (
+	"slices"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
 )
 
 const (
@@ -61,6 +64,43 @@ func TestEditorRoleAggregation(t *testing.T) {
 			for _, label := range []string{aggregateToAdmin, aggregateToEdit} {
 				if viewer[label] != "" {
 					t.Errorf("the viewer role carries %s", label)
+				}
+			}
+		})
+	}
+}
+
+// TestAllowLists: the chart passes the installer's allow-lists to the manager, Istio's official
+// locations by default.
+func TestAllowLists(t *testing.T) {
+	cases := map[string]struct {
+		values    map[string]any
+		wantRepos string
+		wantHubs  string
+	}{
+		"defaults": {
+			wantRepos: "--allowed-chart-repositories=https://istio-release.storage.googleapis.com/charts,https://blob.istio.io/istio-release/charts,oci://ghcr.io/istio/release/charts",
+			wantHubs:  "--allowed-image-hubs=docker.io/istio,gcr.io/istio-release,ghcr.io/istio",
+		},
+		"a mirror only": {
+			values:    map[string]any{"allowedChartRepositories": []any{"oci://registry.example.com/istio"}, "allowedImageHubs": []any{"registry.example.com/istio"}},
+			wantRepos: "--allowed-chart-repositories=oci://registry.example.com/istio",
+			wantHubs:  "--allowed-image-hubs=registry.example.com/istio",
+		},
+		"nothing but the built-in charts": {
+			values:    map[string]any{"allowedChartRepositories": []any{}},
+			wantRepos: "--allowed-chart-repositories=",
+			wantHubs:  "--allowed-image-hubs=docker.io/istio,gcr.io/istio-release,ghcr.io/istio",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			objects := render(t, tc.values, defaultRelease, defaultNamespace)
+			deploy := as[appsv1.Deployment](t, objects.get(t, "Deployment", objects.fullname()))
+			args := container(t, deploy, "manager").Args
+			for _, want := range []string{tc.wantRepos, tc.wantHubs} {
+				if !slices.Contains(args, want) {
+					t.Errorf("args %v lack %s", args, want)
 				}
 			}
 		})
