@@ -70,8 +70,9 @@ ISTIOD_PACKAGES := ./test/istiod/
 CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/
 
 .PHONY: test
-test: ## Run every test: the pure tests first, then build the cluster binaries and run the tiers that need them.
+test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them.
 	$(MAKE) test-unit
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_SHORT)
 	$(MAKE) manifests generate envtest
 	$(MAKE) test-envtest
 	$(MAKE) test-istiod
@@ -110,9 +111,22 @@ bench: manifests envtest ## Run the benchmarks: simulated cluster, scale on envt
 test-update-golden: ## Rewrite the golden files of the rendered charts from the current output.
 	go test ./internal/render/ -run 'Golden|Inventory' -update
 
+# Every fuzz target, as package:function: the API round trip and each parser of untrusted input (a
+# repository's index, the URLs printed of it, the repository allow-list, a release Secret's manifest,
+# the egress-hosts annotation, managed fields). Their seed corpora run with every `go test`.
+FUZZ_TARGETS := ./api/v1alpha1:FuzzServiceMeshRoundTrip ./internal/charts:FuzzParseIndex \
+	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest \
+	./internal/render:FuzzEgressHosts ./internal/apply:FuzzOwnedKeys
+FUZZTIME ?= 30s
+FUZZTIME_SHORT ?= 3s
+
 .PHONY: fuzz
-fuzz: ## Fuzz the API round trip for a while (FUZZTIME, default 30s).
-	go test ./api/v1alpha1 -run '^$$' -fuzz FuzzServiceMeshRoundTrip -fuzztime $${FUZZTIME:-30s}
+fuzz: ## Fuzz every target for FUZZTIME each (default 30s; `make test` runs FUZZTIME_SHORT, 3s).
+	@set -e; for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; fn=$${target##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		go test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
+	done
 
 .PHONY: demo
 demo: manifests envtest ## Start a local simulated cluster with meshkeeper and the sample mesh (Ctrl-C stops it).

@@ -22,6 +22,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -34,6 +35,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
 
 var scheme = runtime.NewScheme()
@@ -53,6 +55,8 @@ func main() {
 		secureMetrics        bool
 		enableHTTP2          bool
 		enableLeaderElection bool
+		allowedRepositories  string
+		allowedHubs          string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"The address the metrics endpoint binds to; \"0\" disables it.")
@@ -67,6 +71,10 @@ func main() {
 		"The address Go's pprof profiles are served on, for diagnosing CPU and memory use; 0 turns them off.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Elect a leader, so that only one replica of the manager reconciles at a time.")
+	flag.StringVar(&allowedRepositories, "allowed-chart-repositories", strings.Join(charts.DefaultRepositories, ","),
+		"Comma-separated chart repository URL prefixes (https://… or oci://…) a ServiceMesh may install charts from; an empty value allows only the built-in charts.")
+	flag.StringVar(&allowedHubs, "allowed-image-hubs", strings.Join(charts.DefaultImageHubs, ","),
+		"Comma-separated image hub prefixes a ServiceMesh may pull Istio images from.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -100,6 +108,10 @@ func main() {
 		},
 		QPS:   float32(qps),
 		Burst: burst,
+		Controllers: controllers.Options{Policy: charts.Policy{
+			Repositories: charts.ParseList(allowedRepositories),
+			ImageHubs:    charts.ParseList(allowedHubs),
+		}},
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to set up the manager")

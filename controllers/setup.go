@@ -90,17 +90,23 @@ func NewManager(config *rest.Config, opts ManagerOptions) (ctrl.Manager, error) 
 
 // Options configure the controllers.
 type Options struct {
-	// Resolver finds the Istio charts. Nil means the built-in charts, and charts fetched from
-	// spec.charts.repository.
-	Resolver charts.Resolver
+	// Fetcher fetches charts from spec.charts.repository. Nil means charts.RemoteFetcher with Go's
+	// default HTTP client; tests set one that trusts their own repositories' certificates.
+	Fetcher charts.Fetcher
+	// Policy is what a ServiceMesh may install from: the chart repositories and image hubs the
+	// operator's installer allows (main.go's --allowed-chart-repositories and --allowed-image-hubs).
+	Policy charts.Policy
 }
 
 // SetupWithManager registers every meshkeeper controller with the manager. The manager's cache must be
 // limited with CacheByObject.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	if opts.Resolver == nil {
-		opts.Resolver = &charts.CachingResolver{Fetcher: charts.RemoteFetcher{}}
+	if opts.Fetcher == nil {
+		opts.Fetcher = charts.RemoteFetcher{}
 	}
+	// The built-in charts, and charts fetched from spec.charts.repository within the allow-lists, with
+	// credentials read around the cache: meshkeeper caches no Secrets.
+	resolver := &charts.CachingResolver{Fetcher: opts.Fetcher, Policy: opts.Policy, Secrets: mgr.GetAPIReader()}
 	chartManager, err := NewChartManager(mgr.GetConfig(), mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return err
@@ -136,7 +142,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Workloads: workloads,
 		Recorder:  recorder,
 		Charts:    chartManager,
-		Resolver:  opts.Resolver,
+		Resolver:  resolver,
 	}).SetupWithManager(mgr)
 }
 

@@ -60,6 +60,13 @@ const (
 	ReasonChartNotFound = "ChartNotFound"
 	// ReasonRepositoryUnreachable: the chart repository could not be asked; retried.
 	ReasonRepositoryUnreachable = "ChartRepositoryUnreachable"
+	// ReasonRepositoryNotAllowed: spec.charts.repository is not among the chart repositories the
+	// operator's installer allowed (--allowed-chart-repositories); terminal for the generation.
+	ReasonRepositoryNotAllowed = "RepositoryNotAllowed"
+	// ReasonImageHubNotAllowed: an image hub of the spec (spec.images.hub, or a hub or image in
+	// spec.values) is not among the hubs the operator's installer allowed (--allowed-image-hubs);
+	// terminal for the generation.
+	ReasonImageHubNotAllowed = "ImageHubNotAllowed"
 	// ReasonInstallFailed: a Helm install or upgrade failed; retried.
 	ReasonInstallFailed = "InstallFailed"
 	// ReasonNamespaceTerminating: the control-plane namespace is still being deleted.

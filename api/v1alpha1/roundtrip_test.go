@@ -46,6 +46,27 @@ func fuzzerFuncs(_ runtimeserializer.CodecFactory) []any {
 			}
 			j.Raw = raw
 		},
+		// Values decode into Raw and the views of the declared keys; a random value for a view that
+		// Raw does not hold is not something the API can represent.
+		func(v *IstiodValues, c randfill.Continue) {
+			values := map[string]any{}
+			for range c.Intn(4) {
+				values[c.String(8)] = map[string]any{c.String(8): c.String(8), "n": float64(c.Int31())}
+			}
+			if c.Bool() {
+				values["global"] = map[string]any{"istioNamespace": c.String(8), "hub": c.String(8)}
+			}
+			if c.Bool() {
+				values["meshConfig"] = map[string]any{"rootNamespace": c.String(8), "accessLogFile": c.String(8)}
+			}
+			raw, err := json.Marshal(values)
+			if err != nil {
+				panic(err)
+			}
+			if err := v.UnmarshalJSON(raw); err != nil {
+				panic(err)
+			}
+		},
 	}
 }
 

@@ -18,13 +18,15 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // ServiceMeshSpec is the desired state of the mesh: which Istio to run, which namespaces and
 // ingress controller join it, and the mesh-wide policies meshkeeper generates.
 // +kubebuilder:validation:XValidation:rule="!has(self.injection) || !has(self.injection.namespaces) || !(self.__namespace__ in self.injection.namespaces)",message="injection.namespaces must not list the control-plane namespace (spec.namespace): istiod's own pods are never injected"
+// +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.global) || !has(self.values.global.istioNamespace) || size(self.values.global.istioNamespace) == 0 || (has(self.__namespace__) && self.values.global.istioNamespace == self.__namespace__)",message="spec.values.global.istioNamespace must be empty or equal spec.namespace: the charts bind istiod's cluster-wide roles to the ServiceAccount in that namespace; set spec.namespace to choose where the control plane runs"
+// +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.trustedZtunnelNamespace) || size(self.values.trustedZtunnelNamespace) == 0 || (has(self.__namespace__) && self.values.trustedZtunnelNamespace == self.__namespace__)",message="spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace: istiod lets the ztunnel ServiceAccount of that namespace obtain certificates for any pod on its node"
+// +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.meshConfig) || !has(self.values.meshConfig.rootNamespace) || size(self.values.meshConfig.rootNamespace) == 0 || (has(self.__namespace__) && self.values.meshConfig.rootNamespace == self.__namespace__)",message="spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace: Istio configuration in the root namespace (EnvoyFilters, PeerAuthentications, Sidecars) applies to every proxy in the mesh, so only the control plane's namespace may be it"
 type ServiceMeshSpec struct {
 	// Version is the Istio version to run, as MAJOR.MINOR.PATCH (for example 1.31.1). It selects the
 	// image tag of istiod and the proxies and, when charts.repository is set, the chart version fetched
@@ -91,14 +93,15 @@ type ServiceMeshSpec struct {
 	IngressNginx IngressNginxSpec `json:"ingressNginx,omitempty"`
 
 	// Values are raw values for the istiod chart, merged over what meshkeeper computes from the fields
-	// above. An escape hatch for settings this API does not cover; what is set here wins.
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
+	// above. An escape hatch for settings this API does not cover; what is set here wins, except keys
+	// that would move istiod's rights, webhooks or identity elsewhere, which are rejected (see
+	// docs/security.md).
 	// +optional
-	Values *apiextensionsv1.JSON `json:"values,omitempty"`
+	Values *IstiodValues `json:"values,omitempty"`
 }
 
 // ChartsSpec says where the Istio charts come from.
+// +kubebuilder:validation:XValidation:rule="!has(self.credentialsSecret) || size(self.credentialsSecret) == 0 || (has(self.repository) && size(self.repository) > 0)",message="charts.credentialsSecret needs charts.repository: the built-in charts are not fetched"
 type ChartsSpec struct {
 	// Repository is a Helm chart repository (https://…, with an index.yaml) or an OCI registry
 	// (oci://…) from which the base and istiod charts are fetched at spec.version. Empty means the
@@ -107,6 +110,15 @@ type ChartsSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == '' || ((self.startsWith('https://') || self.startsWith('oci://')) && size(self) > 8 && !self.contains(' '))",message="charts.repository must be empty (built-in charts) or an https:// or oci:// URL"
 	// +optional
 	Repository string `json:"repository,omitempty"`
+
+	// CredentialsSecret names a Secret in spec.namespace with the credentials of a private repository:
+	// keys "username" and "password" for an https:// Helm repository (HTTP basic authentication), or
+	// ".dockerconfigjson" (type kubernetes.io/dockerconfigjson) for an oci:// registry. Empty means
+	// anonymous access. The credentials are sent only to the repository's own host.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	CredentialsSecret string `json:"credentialsSecret,omitempty"`
 }
 
 // ImagesSpec sets where Istio images are pulled from.

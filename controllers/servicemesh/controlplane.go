@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -69,7 +70,16 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		version = charts.BuiltinVersion
 	}
 
-	set, err := r.Resolver.Resolve(ctx, spec.Charts.Repository, version)
+	istiodValues, err := render.IstiodValues(spec, version)
+	if err != nil {
+		return nil, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
+	}
+	set, err := r.Resolver.Resolve(ctx, charts.Source{
+		Repository:        spec.Charts.Repository,
+		Version:           version,
+		CredentialsSecret: types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret},
+		ImageHubs:         render.ImageHubs(istiodValues),
+	})
 	if err != nil {
 		return nil, r.chartUnavailable(mesh, err)
 	}
@@ -83,10 +93,6 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 
 	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh",
 		Name: mesh.Name, UID: string(mesh.UID)}
-	istiodValues, err := render.IstiodValues(spec, version)
-	if err != nil {
-		return nil, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
-	}
 	releases := []helm.Release{
 		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
 			Values: render.BaseValues(spec), Owner: owner},
@@ -103,13 +109,19 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision}, nil
 }
 
-// chartUnavailable reports a chart that cannot be had. A missing version is terminal for this
-// generation; an unreachable repository is retried with backoff.
+// chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.
+// A missing version and a refused source are terminal for this generation; an unreachable repository
+// is retried with backoff.
 func (r *Reconciler) chartUnavailable(mesh *meshv1alpha1.ServiceMesh, err error) error {
 	err = fmt.Errorf("%w; the running control plane is left as it is", err)
 	failure := meshctx.Retry(meshv1alpha1.ReasonRepositoryUnreachable, err)
-	if errors.Is(err, charts.ErrChartNotFound) {
+	switch {
+	case errors.Is(err, charts.ErrChartNotFound):
 		failure = meshctx.Terminal(meshv1alpha1.ReasonChartNotFound, err)
+	case errors.Is(err, charts.ErrRepositoryNotAllowed):
+		failure = meshctx.Terminal(meshv1alpha1.ReasonRepositoryNotAllowed, err)
+	case errors.Is(err, charts.ErrImageHubNotAllowed):
+		failure = meshctx.Terminal(meshv1alpha1.ReasonImageHubNotAllowed, err)
 	}
 	reason := meshctx.Classify(failure).Reason
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ResolveCharts", "%s", err.Error())

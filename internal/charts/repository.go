@@ -18,6 +18,7 @@ package charts
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,15 +55,23 @@ const (
 	maxIndexBytes    = 32 << 20
 	maxArchiveBytes  = 20 << 20
 	maxManifestBytes = 4 << 20
+	// maxChartBytes bounds a chart once decompressed, so a small archive that inflates to gigabytes
+	// (a gzip bomb) is refused before Helm's loader holds it in memory.
+	maxChartBytes = 64 << 20
 
 	userAgent = "meshkeeper"
 )
 
 // RemoteFetcher fetches charts from Helm repositories (https://…, with an index.yaml) and OCI
-// registries (oci://…). It works in memory only and without credentials: it never reads or writes
-// Helm's repository or registry configuration, its caches, or Docker's credential stores, so that
-// what a ServiceMesh installs depends on its spec alone, and the manager can run with a read-only
-// root filesystem.
+// registries (oci://…). It works in memory only, with no credentials but those it is given: it never
+// reads or writes Helm's repository or registry configuration, its caches, or Docker's credential
+// stores, so that what a ServiceMesh installs depends on its spec alone, and the manager can run with
+// a read-only root filesystem.
+//
+// What it trusts of a repository is bounded: it follows no redirect away from https, downloads no
+// archive an index lists over plain http, installs no archive whose digest the index does not state,
+// bounds every response and every decompressed chart, sends credentials only to the repository's own
+// host, and prints URLs without their user information.
 //
 // Every error it returns wraps ErrChartNotFound or ErrRepositoryUnreachable. ErrChartNotFound means
 // the repository answered and has no chart of that name and version, which waiting will not change.
@@ -79,42 +89,80 @@ var _ Fetcher = RemoteFetcher{}
 // Fetch implements Fetcher. The digest is the chart archive's ("sha256:<hex>" for any archive Helm
 // packaged), so a chart published both to a Helm repository and to an OCI registry has the same
 // digest in both.
-func (f RemoteFetcher) Fetch(ctx context.Context, repository, name, version string) (*chartv2.Chart, string, error) {
+func (f RemoteFetcher) Fetch(ctx context.Context, repository, name, version string, credentials Credentials) (*chartv2.Chart, string, error) {
 	var (
 		archive []byte
 		digest  string
 		err     error
 	)
+	shown := RedactURL(repository)
 	switch {
 	case strings.HasPrefix(repository, "https://"):
-		archive, digest, err = f.fetchFromHelmRepository(ctx, repository, name, version)
+		archive, digest, err = f.fetchFromHelmRepository(ctx, repository, name, version, credentials)
 	case strings.HasPrefix(repository, "oci://"):
-		archive, digest, err = f.fetchFromRegistry(ctx, repository, name, version)
+		archive, digest, err = f.fetchFromRegistry(ctx, repository, name, version, credentials)
 	default:
 		err = fmt.Errorf("%w: %q is neither a Helm repository (https://…) nor an OCI registry (oci://…)",
-			ErrRepositoryUnreachable, repository)
+			ErrRepositoryUnreachable, shown)
 	}
 	if err != nil {
 		return nil, "", err
 	}
+	if err := checkDecompressedSize(archive, maxChartBytes); err != nil {
+		return nil, "", fmt.Errorf("%w: %s serves %s %s as an archive that is refused: %w",
+			ErrRepositoryUnreachable, shown, name, version, err)
+	}
 	chart, err := loader.LoadArchive(bytes.NewReader(archive))
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s serves %s %s as an archive that is not a valid chart: %w",
-			ErrRepositoryUnreachable, repository, name, version, err)
+			ErrRepositoryUnreachable, shown, name, version, err)
 	}
 	// The archive, not the index or manifest that pointed to it, says what chart it is.
 	if chart.Metadata.Name != name || chart.Metadata.Version != version {
 		return nil, "", fmt.Errorf("%w: %s serves chart %s %s where %s %s was asked for",
-			ErrRepositoryUnreachable, repository, chart.Metadata.Name, chart.Metadata.Version, name, version)
+			ErrRepositoryUnreachable, shown, chart.Metadata.Name, chart.Metadata.Version, name, version)
 	}
 	return chart, digest, nil
 }
 
-func (f RemoteFetcher) httpClient() *http.Client {
-	if f.HTTPClient != nil {
-		return f.HTTPClient
+// checkDecompressedSize refuses a gzip archive that inflates to more than limit bytes.
+func checkDecompressedSize(archive []byte, limit int64) error {
+	r, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		return fmt.Errorf("not a gzip archive: %w", err)
 	}
-	return &http.Client{}
+	n, err := io.Copy(io.Discard, io.LimitReader(r, limit+1))
+	if err != nil {
+		return fmt.Errorf("decompressing: %w", err)
+	}
+	if n > limit {
+		return fmt.Errorf("it decompresses to more than %d MiB", limit>>20)
+	}
+	return nil
+}
+
+// httpClient is the client for Helm repositories: the configured one (or Go's default), with every
+// redirect checked, so a repository cannot send meshkeeper from https to plain http.
+func (f RemoteFetcher) httpClient() *http.Client {
+	c := &http.Client{}
+	if f.HTTPClient != nil {
+		copied := *f.HTTPClient
+		c = &copied
+	}
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("refusing the redirect from %s to %s: not https", RedactURL(via[len(via)-1].URL.String()), RedactURL(req.URL.String()))
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return c
 }
 
 // withDefaultTimeout bounds a request by requestTimeout unless the caller already bounded it.
@@ -129,30 +177,32 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 // archive the index points to. It reads the index itself rather than through Helm's ChartRepository,
 // which writes the index into a cache directory, and it matches the version exactly: Helm's
 // IndexFile.Get falls back to semver ranges, which would let "1.30" install whatever 1.30.x is newest.
-func (f RemoteFetcher) fetchFromHelmRepository(ctx context.Context, repository, name, version string) ([]byte, string, error) {
+func (f RemoteFetcher) fetchFromHelmRepository(ctx context.Context, repository, name, version string, credentials Credentials) ([]byte, string, error) {
+	shown := RedactURL(repository)
 	indexURL, err := repo.ResolveReferenceURL(repository, "index.yaml")
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %q is not a valid URL: %w", ErrRepositoryUnreachable, repository, err)
+		return nil, "", fmt.Errorf("%w: %q is not a valid URL", ErrRepositoryUnreachable, shown)
 	}
-	data, status, err := f.get(ctx, indexURL, maxIndexBytes)
+	repositoryHost := hostOf(repository)
+	data, status, err := f.get(ctx, indexURL, maxIndexBytes, credentials, repositoryHost)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: fetching the index of Helm repository %s: %w", ErrRepositoryUnreachable, repository, err)
+		return nil, "", fmt.Errorf("%w: fetching the index of Helm repository %s: %w", ErrRepositoryUnreachable, shown, err)
 	}
 	if status != http.StatusOK {
 		// A missing index.yaml means the URL is not a Helm repository (a mistyped path, say). That
 		// does not say the chart does not exist, so it is not ErrChartNotFound.
 		return nil, "", fmt.Errorf("%w: %s is not a Helm repository: GET %s: %d %s",
-			ErrRepositoryUnreachable, repository, indexURL, status, http.StatusText(status))
+			ErrRepositoryUnreachable, shown, RedactURL(indexURL), status, http.StatusText(status))
 	}
 	index, err := parseIndex(data)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: the index of Helm repository %s is malformed: %w", ErrRepositoryUnreachable, repository, err)
+		return nil, "", fmt.Errorf("%w: the index of Helm repository %s is malformed: %w", ErrRepositoryUnreachable, shown, err)
 	}
 
 	versions, ok := index.Entries[name]
 	if !ok || len(versions) == 0 {
 		return nil, "", fmt.Errorf("%w: Helm repository %s has no chart %s (version %s asked for)",
-			ErrChartNotFound, repository, name, version)
+			ErrChartNotFound, shown, name, version)
 	}
 	var entry *repo.ChartVersion
 	for _, cv := range versions {
@@ -163,58 +213,69 @@ func (f RemoteFetcher) fetchFromHelmRepository(ctx context.Context, repository, 
 	}
 	if entry == nil {
 		return nil, "", fmt.Errorf("%w: Helm repository %s has chart %s but not version %s",
-			ErrChartNotFound, repository, name, version)
+			ErrChartNotFound, shown, name, version)
 	}
 	if len(entry.URLs) == 0 {
 		return nil, "", fmt.Errorf("%w: the index of Helm repository %s lists %s %s without a download URL",
-			ErrRepositoryUnreachable, repository, name, version)
+			ErrRepositoryUnreachable, shown, name, version)
 	}
 
 	// Relative URLs are relative to the repository URL, as Helm resolves them.
 	archiveURL, err := repo.ResolveReferenceURL(repository, entry.URLs[0])
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: the index of Helm repository %s has an invalid URL for %s %s: %w",
-			ErrRepositoryUnreachable, repository, name, version, err)
+			ErrRepositoryUnreachable, shown, name, version, err)
 	}
-	archive, status, err := f.get(ctx, archiveURL, maxArchiveBytes)
+	// An index served over https must not send meshkeeper to plain http for the archive.
+	if u, err := url.Parse(archiveURL); err != nil || u.Scheme != "https" {
+		return nil, "", fmt.Errorf("%w: the index of Helm repository %s lists %s %s at %s, which is not an https URL; meshkeeper downloads charts over https only",
+			ErrRepositoryUnreachable, shown, name, version, RedactURL(archiveURL))
+	}
+	if entry.Digest == "" {
+		return nil, "", fmt.Errorf("%w: the index of Helm repository %s lists %s %s without a digest; meshkeeper installs only charts whose digest the index states (helm repo index writes it)",
+			ErrRepositoryUnreachable, shown, name, version)
+	}
+	archive, status, err := f.get(ctx, archiveURL, maxArchiveBytes, credentials, repositoryHost)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: downloading %s %s from %s: %w", ErrRepositoryUnreachable, name, version, repository, err)
+		return nil, "", fmt.Errorf("%w: downloading %s %s from %s: %w", ErrRepositoryUnreachable, name, version, shown, err)
 	}
 	if status != http.StatusOK {
 		// The index lists the chart, so a missing archive is a broken repository, not a missing chart.
 		return nil, "", fmt.Errorf("%w: downloading %s %s from %s: GET %s: %d %s",
-			ErrRepositoryUnreachable, name, version, repository, archiveURL, status, http.StatusText(status))
+			ErrRepositoryUnreachable, name, version, shown, RedactURL(archiveURL), status, http.StatusText(status))
 	}
 
 	sum := sha256.Sum256(archive)
 	actual := hex.EncodeToString(sum[:])
-	if entry.Digest != "" {
-		expected, err := sha256Hex(entry.Digest)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: the index of Helm repository %s has digest %q for %s %s: %w",
-				ErrRepositoryUnreachable, repository, entry.Digest, name, version, err)
-		}
-		if expected != actual {
-			return nil, "", fmt.Errorf("%w: digest mismatch for %s %s from %s: the index says sha256:%s, the archive at %s is sha256:%s",
-				ErrRepositoryUnreachable, name, version, repository, expected, archiveURL, actual)
-		}
+	expected, err := sha256Hex(entry.Digest)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: the index of Helm repository %s has digest %q for %s %s: %w",
+			ErrRepositoryUnreachable, shown, entry.Digest, name, version, err)
+	}
+	if expected != actual {
+		return nil, "", fmt.Errorf("%w: digest mismatch for %s %s from %s: the index says sha256:%s, the archive at %s is sha256:%s",
+			ErrRepositoryUnreachable, name, version, shown, expected, RedactURL(archiveURL), actual)
 	}
 	return archive, "sha256:" + actual, nil
 }
 
 // get downloads url. A status other than 200 is returned, not an error, for the caller to say what it
-// means; a body longer than limit is an error.
-func (f RemoteFetcher) get(ctx context.Context, url string, limit int64) ([]byte, int, error) {
+// means; a body longer than limit is an error. Credentials go only to credentialsHost, the
+// repository's own host; Go's client drops them on a redirect to another host.
+func (f RemoteFetcher) get(ctx context.Context, url string, limit int64, credentials Credentials, credentialsHost string) ([]byte, int, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("requesting %s: invalid URL", RedactURL(url))
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if !credentials.IsZero() && strings.EqualFold(req.URL.Host, credentialsHost) {
+		req.SetBasicAuth(credentials.Username, credentials.Password)
+	}
 	resp, err := f.httpClient().Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, redactURLError(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
@@ -222,10 +283,10 @@ func (f RemoteFetcher) get(ctx context.Context, url string, limit int64) ([]byte
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading %s: %w", url, err)
+		return nil, 0, fmt.Errorf("reading %s: %w", RedactURL(url), err)
 	}
 	if int64(len(data)) > limit {
-		return nil, 0, fmt.Errorf("%s is larger than %d MiB", url, limit>>20)
+		return nil, 0, fmt.Errorf("%s is larger than %d MiB", RedactURL(url), limit>>20)
 	}
 	return data, resp.StatusCode, nil
 }
@@ -266,18 +327,25 @@ func sha256Hex(digest string) (string, error) {
 // (`helm push chart.tgz oci://host/path`) as host/path/<name>:<version>.
 //
 // It talks to the registry through oras-go, the library under Helm's registry client, because that
-// client reads Helm's and Docker's credential stores and takes no context; anonymous pulls, with the
-// bearer-token exchange public registries ask for, need neither.
-func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, version string) ([]byte, string, error) {
+// client reads Helm's and Docker's credential stores, takes no context and bounds no download; the
+// bearer-token exchange registries ask for, anonymous or with the credentials of a private registry
+// (given for the registry's host only), needs none of that.
+func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, version string, credentials Credentials) ([]byte, string, error) {
+	shown := RedactURL(repository)
 	path := strings.TrimSuffix(strings.TrimPrefix(repository, "oci://"), "/")
 	// OCI tags cannot hold '+', so Helm pushes semver build metadata with '_' instead.
 	tag := strings.ReplaceAll(version, "+", "_")
 	ref := path + "/" + name + ":" + tag
 	target, err := remote.NewRepository(ref)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %s/%s:%s is not a valid OCI reference: %w", ErrRepositoryUnreachable, repository, name, tag, err)
+		return nil, "", fmt.Errorf("%w: %s/%s:%s is not a valid OCI reference: %w", ErrRepositoryUnreachable, shown, name, tag, err)
 	}
 	authClient := &auth.Client{Client: f.httpClient(), Cache: auth.NewCache()}
+	if !credentials.IsZero() {
+		// Only the registry's own host gets the credentials, never a token service it names.
+		authClient.Credential = auth.StaticCredential(target.Reference.Registry,
+			auth.Credential{Username: credentials.Username, Password: credentials.Password})
+	}
 	authClient.SetUserAgent(userAgent)
 	target.Client = authClient
 
@@ -288,9 +356,9 @@ func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, 
 	if err != nil {
 		if isNotFound(err) {
 			return nil, "", fmt.Errorf("%w: OCI registry %s has no chart %s version %s: %w",
-				ErrChartNotFound, repository, name, version, err)
+				ErrChartNotFound, shown, name, version, err)
 		}
-		return nil, "", fmt.Errorf("%w: fetching %s from OCI registry %s: %w", ErrRepositoryUnreachable, ref, repository, err)
+		return nil, "", fmt.Errorf("%w: fetching %s from OCI registry %s: %w", ErrRepositoryUnreachable, ref, shown, err)
 	}
 	var manifest ocispec.Manifest
 	if err := json.Unmarshal(data, &manifest); err != nil {
@@ -329,4 +397,22 @@ func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, 
 // version to change.
 func isNotFound(err error) bool {
 	return errors.Is(err, errdef.ErrNotFound)
+}
+
+// hostOf is the host (and port) of a URL, or "" when it does not parse.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// redactURLError removes user information from the URL a *url.Error names.
+func redactURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return &url.Error{Op: urlErr.Op, URL: RedactURL(urlErr.URL), Err: urlErr.Err}
+	}
+	return err
 }

@@ -17,7 +17,11 @@ limitations under the License.
 package charts_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -86,10 +90,45 @@ func newHelmRepository(t *testing.T, base, istiod chartrepo.Chart) *chartrepo.Re
 	// One whose index is not an index.
 	r.Handle("GET /malformed/index.yaml", chartrepo.Content([]byte("apiVersion: v1\nentries: [istiod\n")))
 	// One whose index lists an archive that is not there.
-	serveIndex(t, r, "/missing-archive", chartrepo.Entry{Chart: istiod, URL: "gone/" + istiod.File})
+	serveIndex(t, r, "/missing-archive", chartrepo.Entry{Chart: istiod, URL: "gone/" + istiod.File, Digest: bare(istiod)})
+	// One whose index states no digest for its archive.
+	serveIndex(t, r, "/no-digest", chartrepo.Entry{Chart: istiod, URL: r.URL() + "/" + istiod.File})
+	// One whose index, served over https, lists its archive over plain http.
+	serveIndex(t, r, "/plain-http-archive", chartrepo.Entry{Chart: istiod,
+		URL: strings.Replace(r.URL(), "https://", "http://", 1) + "/" + istiod.File, Digest: bare(istiod)})
+	// One whose index redirects to plain http.
+	r.Handle("GET /redirect-to-http/index.yaml", http.RedirectHandler(strings.Replace(r.URL(), "https://", "http://", 1)+"/index.yaml", http.StatusFound))
+	// One whose index redirects, over https, to the one with absolute URLs.
+	r.Handle("GET /redirect-to-https/index.yaml", http.RedirectHandler(r.URL()+"/absolute/index.yaml", http.StatusFound))
+	// One whose archive is small but decompresses to more than meshkeeper holds in memory.
+	bomb := gzipBomb(t, 80<<20)
+	r.Handle("GET /bomb/"+istiod.File, chartrepo.Content(bomb.Archive))
+	serveIndex(t, r, "/bomb", chartrepo.Entry{Chart: chartrepo.Chart{Metadata: istiod.Metadata, File: istiod.File, Archive: bomb.Archive},
+		URL: istiod.File, Digest: bare(bomb)})
 	// And /not-a-repository, with no index at all: the repository answers 404 to every path it does
 	// not serve.
 	return r
+}
+
+// gzipBomb is a gzip archive of size zero bytes: a few dozen KiB packed.
+func gzipBomb(t *testing.T, size int) chartrepo.Chart {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	for range size >> 20 {
+		if _, err := w.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return chartrepo.Chart{Archive: buf.Bytes(), Digest: "sha256:" + hex.EncodeToString(sum[:])}
 }
 
 // serveIndex serves an index.yaml listing entries at dir of r.
@@ -189,6 +228,18 @@ func TestRemoteFetcherHelmRepository(t *testing.T) {
 			mention: []string{"serves chart base " + testVersion}},
 		{name: "archive missing", fetcher: trusting, repository: r.URL() + "/missing-archive",
 			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"404"}},
+		{name: "no digest in the index", fetcher: trusting, repository: r.URL() + "/no-digest",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"without a digest"}},
+		{name: "archive over plain http", fetcher: trusting, repository: r.URL() + "/plain-http-archive",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"not an https URL"}},
+		{name: "redirect to plain http", fetcher: trusting, repository: r.URL() + "/redirect-to-http",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"refusing the redirect", "not https"}},
+		{name: "redirect within https", fetcher: trusting, repository: r.URL() + "/redirect-to-https",
+			chart: charts.Istiod, version: testVersion, want: &istiod},
+		{name: "archive that decompresses beyond the bound", fetcher: trusting, repository: r.URL() + "/bomb",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"decompresses to more than"}},
+		{name: "user information never printed", fetcher: trusting, repository: strings.Replace(r.URL(), "https://", "https://admin:s3cr3t@", 1) + "/not-a-repository",
+			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"not a Helm repository"}},
 		{name: "untrusted certificate", fetcher: charts.RemoteFetcher{}, repository: r.URL(),
 			chart: charts.Istiod, version: testVersion, wantErr: charts.ErrRepositoryUnreachable, mention: []string{"certificate"}},
 		{name: "connection refused", fetcher: trusting, repository: refused,
@@ -207,7 +258,7 @@ func TestRemoteFetcherHelmRepository(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			chart, digest, err := tc.fetcher.Fetch(ctx, tc.repository, tc.chart, tc.version)
+			chart, digest, err := tc.fetcher.Fetch(ctx, tc.repository, tc.chart, tc.version, charts.Credentials{})
 			if tc.timeout > 0 {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("error %v does not wrap the context's deadline", err)
@@ -217,6 +268,9 @@ func TestRemoteFetcherHelmRepository(t *testing.T) {
 				}
 			}
 			checkError(t, err, tc.wantErr, tc.mention...)
+			if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q shows the password of the repository URL", err)
+			}
 			if tc.want != nil {
 				checkFetched(t, chart, digest, *tc.want)
 			} else if chart != nil || digest != "" {
@@ -271,7 +325,7 @@ func TestRemoteFetcherOCIRegistry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			chart, digest, err := tc.fetcher.Fetch(context.Background(), tc.repository, tc.chart, tc.version)
+			chart, digest, err := tc.fetcher.Fetch(context.Background(), tc.repository, tc.chart, tc.version, charts.Credentials{})
 			checkError(t, err, tc.wantErr, tc.mention...)
 			if tc.want != nil {
 				checkFetched(t, chart, digest, *tc.want)
@@ -281,7 +335,7 @@ func TestRemoteFetcherOCIRegistry(t *testing.T) {
 
 	t.Run("registry down", func(t *testing.T) {
 		r.Close()
-		_, _, err := trusting.Fetch(context.Background(), repository, charts.Istiod, testVersion)
+		_, _, err := trusting.Fetch(context.Background(), repository, charts.Istiod, testVersion, charts.Credentials{})
 		checkError(t, err, charts.ErrRepositoryUnreachable, repository)
 	})
 }
@@ -300,11 +354,12 @@ func TestCachingResolverRemote(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: tc.server.Client()}}
+			resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: tc.server.Client()},
+				Policy: charts.Policy{Repositories: []string{tc.server.URL()}}}
 			ctx := context.Background()
 			before := tc.server.Requests()
 
-			set, err := resolver.Resolve(ctx, tc.server.URL(), testVersion)
+			set, err := resolver.Resolve(ctx, charts.Source{Repository: tc.server.URL(), Version: testVersion})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,7 +373,7 @@ func TestCachingResolverRemote(t *testing.T) {
 				t.Fatal("the repository saw no request")
 			}
 
-			again, err := resolver.Resolve(ctx, tc.server.URL(), testVersion)
+			again, err := resolver.Resolve(ctx, charts.Source{Repository: tc.server.URL(), Version: testVersion})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -329,7 +384,7 @@ func TestCachingResolverRemote(t *testing.T) {
 				t.Error("the second Resolve returned another set")
 			}
 
-			_, err = resolver.Resolve(ctx, tc.server.URL(), "1.30.3")
+			_, err = resolver.Resolve(ctx, charts.Source{Repository: tc.server.URL(), Version: "1.30.3"})
 			checkError(t, err, charts.ErrChartNotFound, "1.30.3")
 		})
 	}
@@ -338,7 +393,7 @@ func TestCachingResolverRemote(t *testing.T) {
 // failingFetcher fails the test when asked for anything: the built-in charts need no repository.
 type failingFetcher struct{ t *testing.T }
 
-func (f failingFetcher) Fetch(_ context.Context, repository, name, version string) (*chartv2.Chart, string, error) {
+func (f failingFetcher) Fetch(_ context.Context, repository, name, version string, _ charts.Credentials) (*chartv2.Chart, string, error) {
 	f.t.Errorf("Fetch(%q, %q, %q) called for built-in charts", repository, name, version)
 	return nil, "", errors.New("unexpected fetch")
 }
@@ -367,7 +422,7 @@ func TestCachingResolverBuiltin(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.version, func(t *testing.T) {
-			set, err := resolver.Resolve(context.Background(), "", tc.version)
+			set, err := resolver.Resolve(context.Background(), charts.Source{Version: tc.version})
 			checkError(t, err, tc.wantErr, tc.version)
 			if tc.wantErr != nil {
 				return

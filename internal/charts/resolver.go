@@ -24,6 +24,8 @@ import (
 	"sync"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 var (
@@ -44,30 +46,59 @@ type Set struct {
 	IstiodDigest string
 }
 
+// Source is where a control plane's charts and images come from.
+type Source struct {
+	// Repository is the Helm repository or OCI registry of the charts; "" means the built-in charts.
+	Repository string
+	// Version is the chart version: the Istio version.
+	Version string
+	// CredentialsSecret names the Secret with the repository's credentials (spec.charts.credentialsSecret
+	// in spec.namespace); an empty name means anonymous access.
+	CredentialsSecret types.NamespacedName
+	// ImageHubs are the hubs the rendered charts pull images from (render.ImageHubs).
+	ImageHubs []string
+}
+
 // Resolver finds the charts of a control plane.
 type Resolver interface {
-	// Resolve returns the charts for an Istio version from repository ("" = built-in charts). Errors
-	// wrap ErrChartNotFound or ErrRepositoryUnreachable when they are one of those.
-	Resolve(ctx context.Context, repository, version string) (Set, error)
+	// Resolve returns the charts of source. Errors wrap ErrRepositoryNotAllowed or
+	// ErrImageHubNotAllowed when the source is outside the installer's allow-lists, and
+	// ErrChartNotFound or ErrRepositoryUnreachable when the charts cannot be had.
+	Resolve(ctx context.Context, source Source) (Set, error)
 }
 
 // Fetcher loads one chart of a version from a Helm repository (https://…) or OCI registry (oci://…)
-// and returns it with the digest that identifies its content.
+// with the given credentials (zero: anonymous), and returns it with the digest that identifies its
+// content.
 type Fetcher interface {
-	Fetch(ctx context.Context, repository, name, version string) (*chartv2.Chart, string, error)
+	Fetch(ctx context.Context, repository, name, version string, credentials Credentials) (*chartv2.Chart, string, error)
 }
 
-// CachingResolver serves the built-in charts and fetches others through a Fetcher, keeping every set
-// it loaded: a chart version in a repository is immutable, so it is fetched once per manager.
+// CachingResolver checks a Source against the Policy, serves the built-in charts and fetches others
+// through a Fetcher, keeping every set it loaded: a chart version in a repository is immutable, so it
+// is fetched once per manager.
 type CachingResolver struct {
 	Fetcher Fetcher
+	// Policy is what the operator's installer allows; the zero Policy allows Istio's official chart
+	// repositories and image hubs.
+	Policy Policy
+	// Secrets reads credentials Secrets; needed only for sources that name one.
+	Secrets client.Reader
 
 	mu    sync.Mutex
 	cache map[string]Set
 }
 
-// Resolve implements Resolver.
-func (r *CachingResolver) Resolve(ctx context.Context, repository, version string) (Set, error) {
+// Resolve implements Resolver. The allow-lists are checked before anything is fetched or served from
+// the cache, so a source outside them changes nothing.
+func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, error) {
+	if err := r.Policy.CheckImageHubs(source.ImageHubs); err != nil {
+		return Set{}, err
+	}
+	if err := r.Policy.CheckRepository(source.Repository); err != nil {
+		return Set{}, err
+	}
+	repository, version := source.Repository, source.Version
 	key := repository + "\x00" + version
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -81,7 +112,11 @@ func (r *CachingResolver) Resolve(ctx context.Context, repository, version strin
 	if repository == "" {
 		set, err = builtinSet(version)
 	} else {
-		set, err = r.fetchSet(ctx, repository, version)
+		var credentials Credentials
+		credentials, err = r.credentials(ctx, source)
+		if err == nil {
+			set, err = r.fetchSet(ctx, repository, version, credentials)
+		}
 	}
 	if err != nil {
 		return Set{}, err
@@ -112,15 +147,15 @@ func builtinSet(version string) (Set, error) {
 	return Set{Version: BuiltinVersion, Base: base, BaseDigest: Digest(base), Istiod: istiod, IstiodDigest: Digest(istiod)}, nil
 }
 
-func (r *CachingResolver) fetchSet(ctx context.Context, repository, version string) (Set, error) {
+func (r *CachingResolver) fetchSet(ctx context.Context, repository, version string, credentials Credentials) (Set, error) {
 	if r.Fetcher == nil {
-		return Set{}, fmt.Errorf("%w: no chart fetcher configured for %s", ErrRepositoryUnreachable, repository)
+		return Set{}, fmt.Errorf("%w: no chart fetcher configured for %s", ErrRepositoryUnreachable, RedactURL(repository))
 	}
-	base, baseDigest, err := r.Fetcher.Fetch(ctx, repository, Base, version)
+	base, baseDigest, err := r.Fetcher.Fetch(ctx, repository, Base, version, credentials)
 	if err != nil {
 		return Set{}, err
 	}
-	istiod, istiodDigest, err := r.Fetcher.Fetch(ctx, repository, Istiod, version)
+	istiod, istiodDigest, err := r.Fetcher.Fetch(ctx, repository, Istiod, version, credentials)
 	if err != nil {
 		return Set{}, err
 	}

@@ -21,12 +21,14 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
 
 // DefaultReplicas is the istiod replica count when the spec sets neither replicas nor autoscaling:
@@ -210,4 +212,43 @@ func toValues(v any) any {
 		panic(fmt.Sprintf("unmarshalling %T: %v", v, err))
 	}
 	return out
+}
+
+// ImageHubs are the hubs the istiod chart pulls images from with values (IstiodValues' result):
+// global.hub for every image, the istiod image's hub (values "hub", or the hub of "image" when that is
+// a full reference), and the hubs of the sidecar, init and agentgateway images given as full
+// references. Every one must be an allowed hub.
+func ImageHubs(values Values) []string {
+	var hubs []string
+	add := func(hub string) {
+		if hub != "" && !slices.Contains(hubs, hub) {
+			hubs = append(hubs, hub)
+		}
+	}
+	global, _ := values["global"].(Values)
+	add(stringAt(global, "hub"))
+	if image := stringAt(values, "image"); strings.Contains(image, "/") {
+		add(charts.ImageHub(image))
+	} else {
+		add(stringAt(values, "hub"))
+	}
+	for _, component := range []string{"proxy", "proxy_init", "agentgateway"} {
+		settings, _ := global[component].(Values)
+		if image := stringAt(settings, "image"); strings.Contains(image, "/") {
+			add(charts.ImageHub(image))
+		}
+	}
+	return hubs
+}
+
+// stringAt is m[key] as a string: "" when absent or null, the value printed otherwise.
+func stringAt(m Values, key string) string {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }

@@ -18,12 +18,12 @@ package render
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -147,7 +147,7 @@ func TestIstiodValues(t *testing.T) {
 		},
 		"a spec.values env does not lose the DNS auto-allocation": {
 			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
-				s.Values = &apiextensionsv1.JSON{Raw: []byte(`{"env":{"EXTRA":"x"}}`)}
+				s.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"env":{"EXTRA":"x"}}`)}
 			},
 			want: map[string]any{"env.EXTRA": "x", "env.PILOT_ENABLE_IP_AUTOALLOCATE": "true"},
 		},
@@ -172,7 +172,7 @@ func TestIstiodValues(t *testing.T) {
 		},
 		"spec.values is merged last and wins": {
 			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
-				s.Values = &apiextensionsv1.JSON{Raw: []byte(`{"env":{"PILOT_PUSH_THROTTLE":"50","EXTRA":"x"},"global":{"hub":"registry.example.com/istio"},"meshConfig":{"accessLogFile":"/dev/stdout"}}`)}
+				s.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"env":{"PILOT_PUSH_THROTTLE":"50","EXTRA":"x"},"global":{"hub":"registry.example.com/istio"},"meshConfig":{"accessLogFile":"/dev/stdout"}}`)}
 			},
 			want: map[string]any{
 				"env.PILOT_PUSH_THROTTLE":  "50",
@@ -209,7 +209,7 @@ func TestIstiodValues(t *testing.T) {
 
 func TestIstiodValuesRejectsNonObjectValues(t *testing.T) {
 	spec := defaultedSpec()
-	spec.Values = &apiextensionsv1.JSON{Raw: []byte(`["a"]`)}
+	spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`["a"]`)}
 	if _, err := IstiodValues(spec, "1.31.1"); err == nil {
 		t.Fatal("want an error for spec.values that is not an object")
 	}
@@ -225,5 +225,37 @@ func TestMergeLeavesItsInputsAlone(t *testing.T) {
 	}
 	if !reflect.DeepEqual(base, Values{"a": Values{"b": 1, "c": 2}, "d": 3}) {
 		t.Errorf("Merge modified its base: %v", base)
+	}
+}
+
+func TestImageHubs(t *testing.T) {
+	cases := map[string]struct {
+		values string
+		want   []string
+	}{
+		"the spec's hub only":              {values: ``, want: []string{"docker.io/istio"}},
+		"global.hub from values":           {values: `{"global":{"hub":"registry.example.com/istio"}}`, want: []string{"registry.example.com/istio"}},
+		"istiod's own hub":                 {values: `{"hub":"registry.example.com/pilot"}`, want: []string{"docker.io/istio", "registry.example.com/pilot"}},
+		"istiod's image as a reference":    {values: `{"image":"registry.example.com/tools/pilot:1.0@sha256:abc"}`, want: []string{"docker.io/istio", "registry.example.com/tools"}},
+		"istiod's image as a name":         {values: `{"image":"pilot","hub":"ghcr.io/istio"}`, want: []string{"docker.io/istio", "ghcr.io/istio"}},
+		"the sidecar image as a reference": {values: `{"global":{"proxy":{"image":"evil.example.com/proxyv2:1"}}}`, want: []string{"docker.io/istio", "evil.example.com"}},
+		"the init image as a reference":    {values: `{"global":{"proxy_init":{"image":"evil.example.com/x/init"}}}`, want: []string{"docker.io/istio", "evil.example.com/x"}},
+		"the agentgateway image":           {values: `{"global":{"agentgateway":{"image":"evil.example.com/agw:1"}}}`, want: []string{"docker.io/istio", "evil.example.com"}},
+		"image names without a hub":        {values: `{"global":{"proxy":{"image":"proxyv2"},"proxy_init":{"image":"proxyv2"}}}`, want: []string{"docker.io/istio"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", Images: meshv1alpha1.ImagesSpec{Hub: "docker.io/istio"}}
+			if tc.values != "" {
+				spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(tc.values)}
+			}
+			values, err := IstiodValues(spec, "1.31.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ImageHubs(values); !slices.Equal(got, tc.want) {
+				t.Errorf("ImageHubs = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -163,6 +163,14 @@ type tlsServer struct {
 	requests  atomic.Int64
 	closeOnce sync.Once
 	onClose   func()
+	// basicAuth, once set, is the username and password every request must carry.
+	basicAuth atomic.Pointer[[2]string]
+}
+
+// RequireBasicAuth makes the server answer 401, with a Basic challenge as private repositories and
+// registries send, to every later request without this username and password.
+func (s *tlsServer) RequireBasicAuth(username, password string) {
+	s.basicAuth.Store(&[2]string{username, password})
 }
 
 // start serves h with httptest's certificate.
@@ -174,6 +182,13 @@ func (s *tlsServer) start(h http.Handler) error {
 	s.server = &httptest.Server{Listener: l, Config: &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.requests.Add(1)
+			if want := s.basicAuth.Load(); want != nil {
+				if user, pass, ok := r.BasicAuth(); !ok || user != want[0] || pass != want[1] {
+					w.Header().Set("WWW-Authenticate", `Basic realm="chartrepo"`)
+					http.Error(w, "unauthorized", http.StatusUnauthorized)
+					return
+				}
+			}
 			h.ServeHTTP(w, r)
 		}),
 		// Clients that do not trust the certificate fail their handshakes on purpose; that is not

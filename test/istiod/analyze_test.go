@@ -1,3 +1,5 @@
+//go:build istiod
+
 /*
 Copyright 2026 The meshkeeper Authors.
 

@@ -20,6 +20,7 @@ package controlplane
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/test/chartrepo"
 )
 
 // Each spec runs its control plane in a namespace of its own: envtest has no namespace controller, so
@@ -49,9 +49,7 @@ var _ = Describe("Charts from a repository", func() {
 
 	It("reports an unreachable repository, retries, and installs nothing", func() {
 		const ns = "repo-unreachable"
-		addr, err := chartrepo.RefusedAddr()
-		Expect(err).NotTo(HaveOccurred())
-		unreachable := "https://" + addr
+		unreachable := unreachableRepository
 		createMesh(meshSpec(ns, repoVersion, unreachable))
 
 		Eventually(func(g Gomega) {
@@ -71,7 +69,7 @@ var _ = Describe("Charts from a repository", func() {
 			g.Expect(releaseRevisions(ns, "istiod")).To(BeEmpty())
 			g.Expect(istiodOrNil(ns)).To(BeNil())
 		}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
-		err = k8sClient.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
+		err := k8sClient.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the control-plane namespace was created without charts to install: %v", err)
 	})
 
@@ -100,6 +98,48 @@ var _ = Describe("Charts from a repository", func() {
 			g.Expect(getMesh().Status.Version).To(Equal(repoVersion), "status.version is the version that runs")
 		}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
 	})
+
+	DescribeTable("refuses a source the installer did not allow and leaves the running control plane untouched",
+		func(namespace, patch, reason, mention string) {
+			installFromRepository(namespace, helmRepo.URL())
+			before := istiod(namespace)
+			baseRevisions, istiodRevisions := releaseRevisions(namespace, "istio-base"), releaseRevisions(namespace, "istiod")
+
+			// REPOSITORY stands for the allowed test repository, whose URL is known only once it runs.
+			patchSpec(strings.ReplaceAll(patch, "REPOSITORY", helmRepo.URL()))
+			Eventually(func(g Gomega) {
+				c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
+				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(c.Reason).To(Equal(reason))
+				g.Expect(c.Message).To(ContainSubstring(mention))
+				ready := conditionOf(meshv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(ready.Reason).To(Equal(reason))
+				mesh := getMesh()
+				g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation), "a refused source is terminal for this generation")
+			}, installTimeout, poll).Should(Succeed())
+			Eventually(eventReasons, installTimeout, poll).Should(ContainElement(reason))
+
+			Consistently(func(g Gomega) {
+				d := istiodOrNil(namespace)
+				g.Expect(d).NotTo(BeNil())
+				g.Expect(d.Generation).To(Equal(before.Generation), "the istiod Deployment was changed")
+				g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(before.Spec.Template.Spec.Containers[0].Image))
+				g.Expect(releaseRevisions(namespace, "istio-base")).To(Equal(baseRevisions))
+				g.Expect(releaseRevisions(namespace, "istiod")).To(Equal(istiodRevisions))
+			}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
+		},
+		Entry("a chart repository", "allow-repo", `{"charts": {"repository": "https://charts.example.com/istio"}}`,
+			meshv1alpha1.ReasonRepositoryNotAllowed, "https://charts.example.com/istio is not among the chart repositories"),
+		Entry("a repository that only shares the allowed one's prefix", "allow-prefix", `{"charts": {"repository": "REPOSITORY-evil"}}`,
+			meshv1alpha1.ReasonRepositoryNotAllowed, "-evil is not among the chart repositories"),
+		Entry("spec.images.hub", "allow-hub", `{"images": {"hub": "docker.io/istiofake"}}`,
+			meshv1alpha1.ReasonImageHubNotAllowed, "docker.io/istiofake is not among the image hubs"),
+		Entry("a hub in spec.values", "allow-values-hub", `{"values": {"global": {"hub": "registry.example.com/istio"}}}`,
+			meshv1alpha1.ReasonImageHubNotAllowed, "registry.example.com/istio is not among the image hubs"),
+		Entry("istiod's image in spec.values", "allow-values-image", `{"values": {"image": "registry.example.com/tools/pilot:1.0"}}`,
+			meshv1alpha1.ReasonImageHubNotAllowed, "registry.example.com/tools is not among the image hubs"),
+	)
 })
 
 // meshSpec is the spec of a ServiceMesh running version from repository in namespace.

@@ -56,8 +56,10 @@ var (
 	cancel     context.CancelFunc
 
 	// helmRepo and ociRegistry serve base and istiod at repoVersion to the manager.
-	helmRepo    *chartrepo.Repo
-	ociRegistry *chartrepo.Registry
+	helmRepo *chartrepo.Repo
+	// unreachableRepository is an allowed repository on a port that refuses connections.
+	unreachableRepository string
+	ociRegistry           *chartrepo.Registry
 )
 
 func TestControlPlane(t *testing.T) {
@@ -79,7 +81,9 @@ var _ = BeforeSuite(func() {
 		Expect(err).NotTo(HaveOccurred())
 		served = append(served, c)
 	}
-	var err error
+	refused, err := chartrepo.RefusedAddr()
+	Expect(err).NotTo(HaveOccurred())
+	unreachableRepository = "https://" + refused
 	helmRepo, err = chartrepo.ServeHTTPS(served...)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(helmRepo.Close)
@@ -94,17 +98,21 @@ var _ = BeforeSuite(func() {
 	metricsAddr := listener.Addr().String()
 	Expect(listener.Close()).To(Succeed())
 	metricsURL = "http://" + metricsAddr + "/metrics"
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
+	// The manager main.go builds, with a fetcher that trusts the test servers' certificates instead of
+	// the system's roots, and the test servers allowed as the installer allows repositories with
+	// --allowed-chart-repositories.
+	mgr, err := controllers.NewManager(cfg, controllers.ManagerOptions{
+		Options: ctrl.Options{
+			Scheme:                 scheme,
+			Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+			HealthProbeBindAddress: "0",
+		},
+		Controllers: controllers.Options{
+			Fetcher: charts.RemoteFetcher{HTTPClient: chartrepo.TrustingClient(helmRepo, ociRegistry)},
+			Policy:  charts.Policy{Repositories: charts.ParseList(helmRepo.URL() + "," + ociRegistry.URL() + "," + unreachableRepository)},
+		},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	// The resolver SetupWithManager defaults to, with a client that trusts the test servers'
-	// certificates instead of the system's roots.
-	resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: chartrepo.TrustingClient(helmRepo, ociRegistry)}}
-	Expect(controllers.SetupWithManager(mgr, controllers.Options{Resolver: resolver})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

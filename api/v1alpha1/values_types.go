@@ -1,0 +1,206 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	"bytes"
+	"encoding/json"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+)
+
+// IstiodValues are raw values of the istiod chart: any key the chart reads, kept exactly as written
+// in Raw. Only the keys declared below appear in the CRD's schema, because the API server's
+// validation rules see declared keys only: they are the keys that would move istiod's rights, its
+// webhooks or its identity elsewhere, and the rules reject them with a message that says why and what
+// to use instead. The declared fields are read-only views of Raw that decoding fills; Raw alone is
+// encoded.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+// +kubebuilder:validation:XValidation:rule="!has(self.revision) && !has(self.revisionTags) && !has(self.defaultRevision)",message="spec.values.revision, revisionTags and defaultRevision must not be set: meshkeeper owns the control plane's revisions and the webhooks that select them"
+// +kubebuilder:validation:XValidation:rule="!has(self.istiodRemote)",message="spec.values.istiodRemote must not be set: it points the sidecar injection webhook at another URL or makes istiod a remote of another cluster's control plane; meshkeeper runs istiod in spec.namespace and its webhooks call that istiod"
+// +kubebuilder:validation:XValidation:rule="!has(self.base) || !has(self.base.validationURL) || size(self.base.validationURL) == 0",message="spec.values.base.validationURL must not be set: it sends every Istio configuration change to another URL for validation; the validation webhook calls istiod in spec.namespace"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || ((!has(self.global.remotePilotAddress) || size(self.global.remotePilotAddress) == 0) && (!has(self.global.externalIstiod) || !self.global.externalIstiod) && (!has(self.global.configCluster) || !self.global.configCluster))",message="spec.values.global.remotePilotAddress, externalIstiod and configCluster must not be set: they configure multi-cluster topologies (istiod of another cluster, or this istiod serving others) that meshkeeper does not manage; install those with Istio's own tools"
+// +kubebuilder:validation:XValidation:rule="!has(self.env) || (!has(self.env.EXTERNAL_ISTIOD) && !has(self.env.CA_TRUSTED_NODE_ACCOUNTS))",message="spec.values.env.EXTERNAL_ISTIOD and env.CA_TRUSTED_NODE_ACCOUNTS must not be set: the first makes istiod serve other clusters, the second lets the ServiceAccounts it names obtain certificates for any pod on their node; use trustedZtunnelName for a ztunnel in spec.namespace"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.readerServiceAccount)",message="spec.values.global.readerServiceAccount must not be set: it binds the istio-reader ClusterRole, which reads every Secret in the cluster, to another ServiceAccount; set global.enableReaderRBAC to false if the reader is not wanted"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.operatorManageWebhooks) || !self.global.operatorManageWebhooks",message="spec.values.global.operatorManageWebhooks must not be true: meshkeeper installs istiod's webhooks and keeps them pointed at istiod in spec.namespace"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.certSigners) || self.global.certSigners.all(s, !s.startsWith('kubernetes.io/'))",message="spec.values.global.certSigners must not name kubernetes.io/ signers: istiod could then approve certificate requests for the cluster's own signers, such as client certificates for any user; name your own CA's signer"
+// +kubebuilder:validation:XValidation:rule="(!has(self.profile) || self.profile != 'remote') && (!has(self.global) || !has(self.global.profile) || self.global.profile != 'remote')",message="spec.values.profile and global.profile must not be 'remote': the remote profile makes istiod a remote of another cluster's control plane, which meshkeeper does not manage"
+// +kubebuilder:validation:XValidation:rule="!has(self._internal_defaults_do_not_set) && !has(self.defaults) && !has(self.pilot)",message="spec.values must not set _internal_defaults_do_not_set, defaults or pilot: the chart merges them over the other values, past these checks; set their keys at the top level of spec.values instead (pilot.env becomes env)"
+// +kubebuilder:validation:XValidation:rule="!has(self.initContainers)",message="spec.values.initContainers must not be set: init containers run with istiod's ServiceAccount token, which holds cluster-wide rights, from images no allow-list checks"
+// +kubebuilder:validation:XValidation:rule="!has(self.sidecarInjectorWebhook) || !has(self.sidecarInjectorWebhook.enableNamespacesByDefault) || !self.sidecarInjectorWebhook.enableNamespacesByDefault",message="spec.values.sidecarInjectorWebhook.enableNamespacesByDefault must not be true: it injects every namespace not labelled otherwise, system namespaces included; choose namespaces with spec.injection"
+type IstiodValues struct {
+	// Raw is the values object as written, every key included.
+	Raw []byte `json:"-"`
+
+	// Revision is the Istio revision of the control plane.
+	// +optional
+	Revision *string `json:"revision,omitempty"`
+	// RevisionTags are more names for the revision, each with a webhook of its own.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	// +optional
+	RevisionTags []string `json:"revisionTags,omitempty"`
+	// DefaultRevision is the revision whose webhooks serve the default tag.
+	// +optional
+	DefaultRevision *string `json:"defaultRevision,omitempty"`
+	// IstiodRemote configures istiod as a remote of another cluster's control plane.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	IstiodRemote *apiextensionsv1.JSON `json:"istiodRemote,omitempty"`
+	// Base holds the validation webhook's settings.
+	// +optional
+	Base *BaseValues `json:"base,omitempty"`
+	// Global holds the values every Istio chart shares.
+	// +optional
+	Global *GlobalValues `json:"global,omitempty"`
+	// Env is istiod's environment.
+	// +optional
+	Env *EnvValues `json:"env,omitempty"`
+	// MeshConfig is the mesh configuration.
+	// +optional
+	MeshConfig *MeshConfigValues `json:"meshConfig,omitempty"`
+	// SidecarInjectorWebhook configures the injection webhook.
+	// +optional
+	SidecarInjectorWebhook *SidecarInjectorWebhookValues `json:"sidecarInjectorWebhook,omitempty"`
+	// Profile is an Istio configuration profile.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Profile *string `json:"profile,omitempty"`
+	// TrustedZtunnelNamespace is the namespace of the ztunnel istiod trusts to ask for certificates.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	TrustedZtunnelNamespace *string `json:"trustedZtunnelNamespace,omitempty"`
+	// InitContainers run in istiod's pod before istiod.
+	// +kubebuilder:validation:items:Type=object
+	// +optional
+	InitContainers []apiextensionsv1.JSON `json:"initContainers,omitempty"`
+	// InternalDefaults are the chart's own defaults.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	InternalDefaults *apiextensionsv1.JSON `json:"_internal_defaults_do_not_set,omitempty"`
+	// Defaults is a key the chart refuses.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	Defaults *apiextensionsv1.JSON `json:"defaults,omitempty"`
+	// Pilot holds values the chart merges over the top level.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	Pilot *apiextensionsv1.JSON `json:"pilot,omitempty"`
+}
+
+// BaseValues are the declared keys of spec.values.base.
+// +kubebuilder:pruning:PreserveUnknownFields
+type BaseValues struct {
+	// ValidationURL is the URL the validation webhook calls instead of istiod.
+	// +optional
+	ValidationURL *string `json:"validationURL,omitempty"`
+}
+
+// GlobalValues are the declared keys of spec.values.global.
+// +kubebuilder:pruning:PreserveUnknownFields
+type GlobalValues struct {
+	// IstioNamespace is the namespace of the istiod ServiceAccount the charts grant rights to.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	IstioNamespace *string `json:"istioNamespace,omitempty"`
+	// RemotePilotAddress is the address of another cluster's istiod.
+	// +optional
+	RemotePilotAddress *string `json:"remotePilotAddress,omitempty"`
+	// ExternalIstiod makes istiod serve other clusters.
+	// +optional
+	ExternalIstiod *bool `json:"externalIstiod,omitempty"`
+	// ConfigCluster makes this cluster the configuration cluster of an external istiod.
+	// +optional
+	ConfigCluster *bool `json:"configCluster,omitempty"`
+	// ReaderServiceAccount is the ServiceAccount the istio-reader ClusterRole is bound to.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	ReaderServiceAccount *apiextensionsv1.JSON `json:"readerServiceAccount,omitempty"`
+	// OperatorManageWebhooks leaves the webhooks to another installer.
+	// +optional
+	OperatorManageWebhooks *bool `json:"operatorManageWebhooks,omitempty"`
+	// CertSigners are the Kubernetes signers whose certificate requests istiod may approve.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +optional
+	CertSigners []string `json:"certSigners,omitempty"`
+	// Profile is an Istio configuration profile.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Profile *string `json:"profile,omitempty"`
+}
+
+// EnvValues are the declared keys of spec.values.env.
+// +kubebuilder:pruning:PreserveUnknownFields
+type EnvValues struct {
+	// ExternalIstiod (EXTERNAL_ISTIOD) makes istiod serve other clusters.
+	// +optional
+	ExternalIstiod *string `json:"EXTERNAL_ISTIOD,omitempty"`
+	// CATrustedNodeAccounts (CA_TRUSTED_NODE_ACCOUNTS) are ServiceAccounts that may obtain
+	// certificates for pods on their node.
+	// +optional
+	CATrustedNodeAccounts *string `json:"CA_TRUSTED_NODE_ACCOUNTS,omitempty"`
+}
+
+// MeshConfigValues are the declared keys of spec.values.meshConfig.
+// +kubebuilder:pruning:PreserveUnknownFields
+type MeshConfigValues struct {
+	// RootNamespace is the namespace whose Istio configuration applies to the whole mesh.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	RootNamespace *string `json:"rootNamespace,omitempty"`
+}
+
+// SidecarInjectorWebhookValues are the declared keys of spec.values.sidecarInjectorWebhook.
+// +kubebuilder:pruning:PreserveUnknownFields
+type SidecarInjectorWebhookValues struct {
+	// EnableNamespacesByDefault injects every namespace not labelled otherwise.
+	// +optional
+	EnableNamespacesByDefault *bool `json:"enableNamespacesByDefault,omitempty"`
+}
+
+// istiodValuesView decodes the declared keys without IstiodValues' own UnmarshalJSON.
+type istiodValuesView IstiodValues
+
+// UnmarshalJSON keeps data as Raw and fills the declared fields from it. A declared key of another
+// type than the schema's (in an object stored before the key was declared) leaves the views empty
+// rather than failing the whole ServiceMesh: Raw is what meshkeeper renders from.
+func (v *IstiodValues) UnmarshalJSON(data []byte) error {
+	var view istiodValuesView
+	if !bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		if err := json.Unmarshal(data, &view); err != nil {
+			view = istiodValuesView{}
+		}
+	}
+	view.Raw = append([]byte(nil), data...)
+	*v = IstiodValues(view)
+	return nil
+}
+
+// MarshalJSON encodes Raw, which holds every key.
+func (v IstiodValues) MarshalJSON() ([]byte, error) {
+	if len(v.Raw) == 0 {
+		return []byte("{}"), nil
+	}
+	return v.Raw, nil
+}

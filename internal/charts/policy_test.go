@@ -1,0 +1,224 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package charts_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/test/chartrepo"
+)
+
+func TestCheckRepository(t *testing.T) {
+	defaults := charts.Policy{}
+	cases := map[string]struct {
+		policy     charts.Policy
+		repository string
+		allowed    bool
+	}{
+		"the built-in charts":                                {defaults, "", true},
+		"Istio's Google Cloud Storage charts":                {defaults, "https://istio-release.storage.googleapis.com/charts", true},
+		"a trailing slash":                                   {defaults, "https://istio-release.storage.googleapis.com/charts/", true},
+		"below an allowed path":                              {defaults, "https://blob.istio.io/istio-release/charts/stable", true},
+		"Istio's OCI charts":                                 {defaults, "oci://ghcr.io/istio/release/charts", true},
+		"the host and scheme in upper case":                  {defaults, "HTTPS://Blob.Istio.IO/istio-release/charts", true},
+		"a sibling path sharing the prefix":                  {defaults, "https://blob.istio.io/istio-release/charts-evil", false},
+		"a path that climbs out":                             {defaults, "https://blob.istio.io/istio-release/charts/../../evil", false},
+		"another host with the prefix as a label":            {defaults, "https://blob.istio.io.evil.example.com/istio-release/charts", false},
+		"another scheme":                                     {defaults, "oci://blob.istio.io/istio-release/charts", false},
+		"user information":                                   {defaults, "https://user:pass@blob.istio.io/istio-release/charts", false},
+		"a port":                                             {defaults, "https://blob.istio.io:8443/istio-release/charts", false},
+		"a query":                                            {defaults, "https://blob.istio.io/istio-release/charts?x=1", false},
+		"a private mirror, allowed":                          {charts.Policy{Repositories: []string{"oci://registry.example.com/mirror"}}, "oci://registry.example.com/mirror/istio", true},
+		"Istio's charts, not allowed by a list without them": {charts.Policy{Repositories: []string{"oci://registry.example.com/mirror"}}, "oci://ghcr.io/istio/release/charts", false},
+		"anything, with an empty list":                       {charts.Policy{Repositories: []string{}}, "https://istio-release.storage.googleapis.com/charts", false},
+		"the built-in charts, with an empty list":            {charts.Policy{Repositories: []string{}}, "", true},
+		"a host allowed whole":                               {charts.Policy{Repositories: []string{"https://charts.example.com"}}, "https://charts.example.com/istio", true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := tc.policy.CheckRepository(tc.repository)
+			if tc.allowed && err != nil {
+				t.Errorf("CheckRepository(%q) = %v, want allowed", tc.repository, err)
+			}
+			if !tc.allowed {
+				if !errors.Is(err, charts.ErrRepositoryNotAllowed) {
+					t.Fatalf("CheckRepository(%q) = %v, want ErrRepositoryNotAllowed", tc.repository, err)
+				}
+				if strings.Contains(err.Error(), "pass@") {
+					t.Errorf("the error shows user information: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckImageHubs(t *testing.T) {
+	defaults := charts.Policy{}
+	cases := map[string]struct {
+		policy  charts.Policy
+		hubs    []string
+		allowed bool
+	}{
+		"Istio's Docker Hub organisation": {defaults, []string{"docker.io/istio"}, true},
+		"all three official hubs":         {defaults, []string{"docker.io/istio", "gcr.io/istio-release", "ghcr.io/istio"}, true},
+		"Docker Hub without the registry": {defaults, []string{"istio"}, true},
+		"Docker Hub's other name":         {defaults, []string{"index.docker.io/istio"}, true},
+		"the registry in upper case":      {defaults, []string{"Docker.IO/istio"}, true},
+		"below an allowed hub":            {defaults, []string{"ghcr.io/istio/release"}, true},
+		"a sibling sharing the prefix":    {defaults, []string{"docker.io/istiofake"}, false},
+		"a path that climbs out":          {defaults, []string{"docker.io/istio/../evil"}, false},
+		"another registry":                {defaults, []string{"registry.example.com/istio"}, false},
+		"one bad hub among good ones":     {defaults, []string{"docker.io/istio", "evil.example.com/istio"}, false},
+		"a mirror, allowed":               {charts.Policy{ImageHubs: []string{"registry.example.com:5000/mirror"}}, []string{"registry.example.com:5000/mirror/istio"}, true},
+		"a mirror on another port":        {charts.Policy{ImageHubs: []string{"registry.example.com:5000/mirror"}}, []string{"registry.example.com/mirror/istio"}, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := tc.policy.CheckImageHubs(tc.hubs)
+			if tc.allowed && err != nil {
+				t.Errorf("CheckImageHubs(%q) = %v, want allowed", tc.hubs, err)
+			}
+			if !tc.allowed && !errors.Is(err, charts.ErrImageHubNotAllowed) {
+				t.Errorf("CheckImageHubs(%q) = %v, want ErrImageHubNotAllowed", tc.hubs, err)
+			}
+		})
+	}
+}
+
+func TestParseList(t *testing.T) {
+	got := charts.ParseList(" https://a.example.com/charts, ,oci://b.example.com/c ")
+	if len(got) != 2 || got[0] != "https://a.example.com/charts" || got[1] != "oci://b.example.com/c" {
+		t.Errorf("ParseList = %q", got)
+	}
+	if got := charts.ParseList(""); got == nil || len(got) != 0 {
+		t.Errorf("ParseList(\"\") = %#v, want an empty list that allows nothing", got)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"https://user:pass@charts.example.com/istio": "https://charts.example.com/istio",
+		"oci://token@registry.example.com/charts":    "oci://registry.example.com/charts",
+		"https://charts.example.com/istio":           "https://charts.example.com/istio",
+		"https://u:p%zz@charts.example.com/x":        "https://charts.example.com/x",
+	}
+	for in, want := range cases {
+		if got := charts.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestResolveRefusesBeforeFetching: a source outside the allow-lists is refused without a request to
+// the repository, even when the same charts are cached from an allowed source.
+func TestResolveRefusesBeforeFetching(t *testing.T) {
+	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
+	r := newHelmRepository(t, base, istiod)
+	resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: r.Client()},
+		Policy: charts.Policy{Repositories: []string{r.URL() + "/absolute"}}}
+	ctx := context.Background()
+	if _, err := resolver.Resolve(ctx, charts.Source{Repository: r.URL() + "/absolute", Version: testVersion, ImageHubs: []string{"docker.io/istio"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.Requests()
+	_, err := resolver.Resolve(ctx, charts.Source{Repository: r.URL(), Version: testVersion})
+	if !errors.Is(err, charts.ErrRepositoryNotAllowed) {
+		t.Errorf("Resolve from a repository not allowed = %v", err)
+	}
+	_, err = resolver.Resolve(ctx, charts.Source{Repository: r.URL() + "/absolute", Version: testVersion, ImageHubs: []string{"docker.io/istiofake"}})
+	if !errors.Is(err, charts.ErrImageHubNotAllowed) || !strings.Contains(err.Error(), "docker.io/istiofake") {
+		t.Errorf("Resolve with a hub not allowed = %v", err)
+	}
+	_, err = resolver.Resolve(ctx, charts.Source{Version: charts.BuiltinVersion, ImageHubs: []string{"evil.example.com/istio"}})
+	if !errors.Is(err, charts.ErrImageHubNotAllowed) {
+		t.Errorf("Resolve of the built-in charts with a hub not allowed = %v", err)
+	}
+	if n := r.Requests() - before; n != 0 {
+		t.Errorf("the repository saw %d requests for refused sources", n)
+	}
+}
+
+// TestPrivateRepositories fetches from a Helm repository and an OCI registry that require basic
+// authentication, with the credentials a Secret holds.
+func TestPrivateRepositories(t *testing.T) {
+	const user, password = "mesh", "pa55-w0rd"
+	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
+	helmRepo := newHelmRepository(t, base, istiod)
+	helmRepo.RequireBasicAuth(user, password)
+	registry := newRegistry(t, base, istiod)
+	registry.RequireBasicAuth(user, password)
+
+	dockerConfig := `{"auths":{"` + registry.Host() + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(user+":"+password)) + `"}}}`
+	secrets := map[string]*corev1.Secret{
+		"https": {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "https-creds"},
+			Data: map[string][]byte{"username": []byte(user), "password": []byte(password)}},
+		"oci": {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "oci-creds"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerConfig)}},
+		"wrong": {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "wrong-creds"},
+			Data: map[string][]byte{"username": []byte(user), "password": []byte("not-it")}},
+	}
+	reader := fake.NewClientBuilder().WithObjects(secrets["https"], secrets["oci"], secrets["wrong"]).Build()
+	client := chartrepo.TrustingClient(helmRepo, registry)
+
+	cases := map[string]struct {
+		repository string
+		secret     string
+		wantErr    error
+		mention    string
+	}{
+		"Helm repository with credentials": {repository: helmRepo.URL(), secret: "https-creds"},
+		"OCI registry with credentials":    {repository: registry.URL(), secret: "oci-creds"},
+		"Helm repository without":          {repository: helmRepo.URL(), wantErr: charts.ErrRepositoryUnreachable, mention: "401"},
+		// oras reports the 401 or, having seen the registry's Basic challenge, the missing credential.
+		"OCI registry without":            {repository: registry.URL(), wantErr: charts.ErrRepositoryUnreachable},
+		"Helm repository, wrong password": {repository: helmRepo.URL(), secret: "wrong-creds", wantErr: charts.ErrRepositoryUnreachable, mention: "401"},
+		"a Secret that does not exist":    {repository: helmRepo.URL(), secret: "missing", wantErr: charts.ErrRepositoryUnreachable, mention: "istio-system/missing"},
+		"OCI registry, a Secret without .dockerconfigjson": {repository: registry.URL(), secret: "https-creds",
+			wantErr: charts.ErrRepositoryUnreachable, mention: ".dockerconfigjson"},
+		"Helm repository, a Secret without username": {repository: helmRepo.URL(), secret: "oci-creds",
+			wantErr: charts.ErrRepositoryUnreachable, mention: "username and password"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: client}, Secrets: reader,
+				Policy: charts.Policy{Repositories: []string{helmRepo.URL(), registry.URL()}}}
+			source := charts.Source{Repository: tc.repository, Version: testVersion}
+			if tc.secret != "" {
+				source.CredentialsSecret = types.NamespacedName{Namespace: "istio-system", Name: tc.secret}
+			}
+			set, err := resolver.Resolve(context.Background(), source)
+			checkError(t, err, tc.wantErr, tc.mention)
+			if err != nil {
+				if strings.Contains(err.Error(), password) || strings.Contains(err.Error(), "not-it") {
+					t.Errorf("the error shows a password: %v", err)
+				}
+				return
+			}
+			checkFetched(t, set.Istiod, set.IstiodDigest, istiod)
+		})
+	}
+}

@@ -1,0 +1,50 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzDecodeManifest feeds decodeManifest what a release Secret may hold: it must never panic, and
+// every object it returns has content.
+func FuzzDecodeManifest(f *testing.F) {
+	for _, golden := range []string{"istiod-sample.golden.yaml", "istiod-maximal.golden.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "render", "testdata", golden))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("---\n# Source: istiod/templates/x.yaml\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"))
+	f.Add([]byte("{\"apiVersion\":\"v1\",\"kind\":\"List\"}\n[1,2]\n"))
+	f.Add([]byte("a: [\n"))
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		objects, err := decodeManifest(manifest)
+		if err != nil {
+			return
+		}
+		for _, o := range objects {
+			if o == nil || len(o.Object) == 0 {
+				t.Fatal("an empty object was returned")
+			}
+			_ = objectName(o)
+		}
+	})
+}
