@@ -270,6 +270,11 @@ func describedFields(t reflect.Type, prefix string) []string {
 			ft = ft.Elem()
 		}
 		out = append(out, path)
+		// spec.values is the istiod chart's free-form values, described as a whole; the keys its type
+		// declares are there only for the CRD's rules that reject some of them.
+		if ft == reflect.TypeFor[meshv1alpha1.IstiodValues]() {
+			continue
+		}
 		if ft.Kind() == reflect.Struct && ft.PkgPath() == reflect.TypeFor[meshv1alpha1.ServiceMesh]().PkgPath() {
 			out = append(out, describedFields(ft, path+".")...)
 		}
