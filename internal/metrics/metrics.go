@@ -109,11 +109,11 @@ var (
 		Help: "Always 1; the labels say which meshkeeper runs: version and the Go version it was built with.",
 	}, []string{"version", "goversion"})
 
-	istioInfo = newSnapshotCollector(prometheus.NewDesc(IstioInfoName,
+	istioInfo = newSnapshotGauge(prometheus.NewDesc(IstioInfoName,
 		"1 for the Istio revision and version of the control plane meshkeeper manages; no series before one is installed.",
 		[]string{"revision", "version"}, nil))
 
-	conditions = newSnapshotCollector(prometheus.NewDesc(ConditionName,
+	conditions = newSnapshotGauge(prometheus.NewDesc(ConditionName,
 		"1 for each condition of the ServiceMesh, with its type, status and reason: exactly one series per condition type.",
 		[]string{"type", "status", "reason"}, nil))
 )
@@ -147,17 +147,17 @@ func SetConditions(cs []metav1.Condition) {
 	for _, c := range cs {
 		series = append(series, []string{c.Type, string(c.Status), c.Reason})
 	}
-	conditions.set(series)
+	conditions.setOnes(series)
 }
 
 // SetIstio sets meshkeeper_istio_info to the revision and version of the control plane; an empty
 // version (nothing installed) removes the series.
 func SetIstio(revision, version string) {
 	if version == "" {
-		istioInfo.set(nil)
+		istioInfo.setOnes(nil)
 		return
 	}
-	istioInfo.set([][]string{{revision, version}})
+	istioInfo.setOnes([][]string{{revision, version}})
 }
 
 // SetIngresses sets the Ingress gauges; a reason no longer seen loses its series.
@@ -167,7 +167,7 @@ func SetIngresses(configured int32, skippedByReason map[string]int32) {
 	for reason, n := range skippedByReason {
 		values[reason] = float64(n)
 	}
-	IngressesSkipped.set(values)
+	IngressesSkipped.setByLabel(values)
 }
 
 // SetProxies sets the proxy gauges from the totals and the per-namespace count of pods needing a restart.
@@ -179,62 +179,63 @@ func SetProxies(total, withoutSidecar, outdated int32, perNamespace map[string]i
 	for ns, n := range perNamespace {
 		values[ns] = float64(n)
 	}
-	ProxiesNeedingRestart.set(values)
+	ProxiesNeedingRestart.setByLabel(values)
 }
 
-// snapshotCollector exports a set of label values, each as a gauge of 1, replaced as a whole.
-type snapshotCollector struct {
-	desc   *prometheus.Desc
-	mu     sync.Mutex
-	series [][]string
+// snapshotGauge exports a set of series that is replaced as a whole: a series no longer present
+// disappears, and a scrape sees either the old set or the new one, never a set half replaced.
+type snapshotGauge struct {
+	desc    *prometheus.Desc
+	mu      sync.Mutex
+	samples []sample
 }
 
-func newSnapshotCollector(desc *prometheus.Desc) *snapshotCollector {
-	return &snapshotCollector{desc: desc}
+// sample is one series of a snapshotGauge: its label values and its value.
+type sample struct {
+	labels []string
+	value  float64
 }
 
-func (c *snapshotCollector) set(series [][]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.series = series
+func newSnapshotGauge(desc *prometheus.Desc) *snapshotGauge {
+	return &snapshotGauge{desc: desc}
 }
 
-func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	series := c.series
-	c.mu.Unlock()
-	for _, labels := range series {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, labels...)
-	}
+// newMapGauge returns a snapshotGauge with one label, set with setByLabel.
+func newMapGauge(opts prometheus.GaugeOpts, label string) *snapshotGauge {
+	return newSnapshotGauge(prometheus.NewDesc(opts.Name, opts.Help, []string{label}, nil))
 }
 
-// mapGauge is a gauge with one label whose values are replaced as a whole: a value no longer present
-// loses its series, and a scrape never sees the set half replaced.
-type mapGauge struct {
-	desc   *prometheus.Desc
-	mu     sync.Mutex
-	values map[string]float64
-}
-
-func newMapGauge(opts prometheus.GaugeOpts, label string) *mapGauge {
-	return &mapGauge{desc: prometheus.NewDesc(opts.Name, opts.Help, []string{label}, nil)}
-}
-
-func (g *mapGauge) set(values map[string]float64) {
+func (g *snapshotGauge) set(samples []sample) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.values = values
+	g.samples = samples
 }
 
-func (g *mapGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+// setOnes replaces the set with one series of value 1 per set of label values, as info metrics are.
+func (g *snapshotGauge) setOnes(series [][]string) {
+	samples := make([]sample, 0, len(series))
+	for _, labels := range series {
+		samples = append(samples, sample{labels: labels, value: 1})
+	}
+	g.set(samples)
+}
 
-func (g *mapGauge) Collect(ch chan<- prometheus.Metric) {
-	g.mu.Lock()
-	values := g.values
-	g.mu.Unlock()
+// setByLabel replaces the set of a one-label gauge with one series per label value.
+func (g *snapshotGauge) setByLabel(values map[string]float64) {
+	samples := make([]sample, 0, len(values))
 	for label, v := range values {
-		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v, label)
+		samples = append(samples, sample{labels: []string{label}, value: v})
+	}
+	g.set(samples)
+}
+
+func (g *snapshotGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *snapshotGauge) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	samples := g.samples
+	g.mu.Unlock()
+	for _, s := range samples {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, s.value, s.labels...)
 	}
 }
