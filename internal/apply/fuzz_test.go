@@ -35,7 +35,7 @@ func FuzzOwnedKeys(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		obj := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{
 			Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: raw},
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(string(raw)),
 		}}}
 		for _, field := range []string{"labels", "annotations"} {
 			owned := OwnedKeys(obj, field)

@@ -25,10 +25,10 @@ import (
 )
 
 var (
-	// ErrRepositoryNotAllowed: spec.charts.repository is outside the chart repositories the operator's
+	// ErrRepositoryNotAllowed means spec.charts.repository is outside the chart repositories the operator's
 	// installer allowed (--allowed-chart-repositories).
 	ErrRepositoryNotAllowed = errors.New("chart repository not allowed")
-	// ErrImageHubNotAllowed: an image the control plane would pull is outside the image hubs the
+	// ErrImageHubNotAllowed means an image the control plane would pull is outside the image hubs the
 	// operator's installer allowed (--allowed-image-hubs).
 	ErrImageHubNotAllowed = errors.New("image hub not allowed")
 )
