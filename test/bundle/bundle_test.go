@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
@@ -214,6 +215,21 @@ func committedBundle(t *testing.T) *bundle {
 	return b
 }
 
+// generatedBundle is the bundle generated from the current sources with the committed bundle's release
+// inputs, generated once per test binary: rendering the built-in charts for the owned kinds makes a
+// generation the slowest step of these tests.
+var generatedBundle = sync.OnceValues(func() (generator.Files, error) {
+	files, err := readBundle(testenv.RepoRoot())
+	if err != nil {
+		return nil, err
+	}
+	committed, err := parse(files)
+	if err != nil {
+		return nil, err
+	}
+	return generator.Generate(testenv.RepoRoot(), optionsOf(committed))
+})
+
 // optionsOf are the release inputs the committed bundle was generated with, read back from it.
 func optionsOf(b *bundle) generator.Options {
 	return generator.Options{
@@ -230,9 +246,10 @@ func optionsOf(b *bundle) generator.Options {
 // CRD, the sample, the chart's kubeVersion, the built-in Istio charts or hack/bundle that was not
 // followed by `make bundle`.
 func TestBundleIsFresh(t *testing.T) {
+	t.Parallel()
 	committed := committedBundle(t)
 	opts := optionsOf(committed)
-	generated, err := generator.Generate(testenv.RepoRoot(), opts)
+	generated, err := generatedBundle()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +274,9 @@ func TestBundleIsFresh(t *testing.T) {
 // TestGenerateIsDeterministic generates twice and compares: a map iterated in random order or a clock
 // read would make every `make bundle` a diff.
 func TestGenerateIsDeterministic(t *testing.T) {
+	t.Parallel()
 	opts := optionsOf(committedBundle(t))
-	first, err := generator.Generate(testenv.RepoRoot(), opts)
+	first, err := generatedBundle()
 	if err != nil {
 		t.Fatal(err)
 	}
