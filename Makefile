@@ -8,6 +8,12 @@ IMG ?= ghcr.io/meshkeeper/meshkeeper:latest
 LOCALBIN ?= $(shell pwd)/bin
 export PATH := $(LOCALBIN):$(PATH)
 
+# -trimpath keys Go's build cache on the sources' content rather than on the checkout's directory, so a
+# fresh clone reuses what an earlier one compiled (tests find the checkout by its go.mod, not by source
+# paths). Every go command below uses it, so the tiers and tools share one set of cached packages.
+GOFLAGS += -trimpath
+export GOFLAGS
+
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0

@@ -23,8 +23,8 @@ package monitoring
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -37,10 +37,14 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
-// repoRoot is the operator's repository, two levels above this module.
+// repoRoot is the operator's repository, two levels above this module's directory (the working
+// directory of its tests), found without source paths so -trimpath builds work too.
 func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, "..", "..")
 }
 
 // targetLabels are the labels Prometheus (with prometheus-operator's ServiceMonitor) puts on every

@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -40,10 +39,40 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// RepoRoot is the root of the meshkeeper checkout.
+// modulePath is the main module's path, the first line of the go.mod at the root of the checkout.
+const modulePath = "github.com/meshkeeper/meshkeeper"
+
+// RepoRoot is the root of the meshkeeper checkout: the nearest directory above the working directory
+// (a test's package, or wherever `go run` was started) whose go.mod declares the main module. Source
+// file paths are not used, so tests built with -trimpath (as the Makefile builds them) find it too.
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(fmt.Sprintf("testenv: no working directory: %v", err))
+	}
+	return findModuleRoot(dir)
+}
+
+// findModuleRoot walks up from dir to the directory whose go.mod declares modulePath.
+func findModuleRoot(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && declaresModule(data, modulePath) {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			panic(fmt.Sprintf("testenv: no go.mod of %s above %s", modulePath, dir))
+		}
+	}
+}
+
+// declaresModule reports whether the go.mod text declares module path.
+func declaresModule(gomod []byte, path string) bool {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if fields := strings.Fields(line); len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`) == path
+		}
+	}
+	return false
 }
 
 // AssetsDir is where the cluster binaries are: KUBEBUILDER_ASSETS when the Makefile sets it, bin/
