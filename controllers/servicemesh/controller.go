@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -158,6 +160,32 @@ func (r *Reconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
 		return fmt.Errorf("applying the finalizer of ServiceMesh %s: %w", mesh.Name, err)
+	}
+	if present {
+		return nil
+	}
+	return r.removeCoOwnedFinalizer(ctx, mesh)
+}
+
+// removeCoOwnedFinalizer removes meshkeeper's finalizer when giving up meshkeeper's ownership of it did
+// not: another field manager lists it too (a ServiceMesh applied server-side from an exported manifest,
+// or by Argo CD with the finalizer in git), and an entry stays while any manager owns it. It is a JSON
+// patch that removes exactly that entry, guarded by a test of the entry and of the UID, so it can never
+// take another finalizer or touch a ServiceMesh created again under the same name.
+func (r *Reconciler) removeCoOwnedFinalizer(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+	live := &meshv1alpha1.ServiceMesh{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(mesh), live); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	i := slices.Index(live.Finalizers, meshv1alpha1.Finalizer)
+	if live.UID != mesh.UID || i < 0 {
+		return nil
+	}
+	patch := fmt.Sprintf(`[{"op":"test","path":"/metadata/uid","value":%q},`+
+		`{"op":"test","path":"/metadata/finalizers/%d","value":%q},{"op":"remove","path":"/metadata/finalizers/%d"}]`,
+		mesh.UID, i, meshv1alpha1.Finalizer, i)
+	if err := r.Patch(ctx, live, client.RawPatch(types.JSONPatchType, []byte(patch))); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing the finalizer of ServiceMesh %s, which another field manager also lists: %w", mesh.Name, err)
 	}
 	return nil
 }

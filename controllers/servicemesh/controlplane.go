@@ -25,7 +25,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -158,7 +158,8 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 var errNamespaceTerminating = errors.New("the control-plane namespace is being deleted")
 
 // ensureNamespace creates the control-plane namespace when it does not exist, marked as meshkeeper's.
-// An existing namespace is left exactly as it is.
+// An existing namespace is left exactly as it is. It is a create, not an apply: an apply would upsert, and
+// mark as meshkeeper's (and so delete on uninstall) a namespace a user created at the same moment.
 func (r *Reconciler) ensureNamespace(ctx context.Context, name string) error {
 	existing := &corev1.Namespace{}
 	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, existing)
@@ -171,12 +172,13 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, name string) error {
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading namespace %s: %w", name, err)
 	}
-	ns := &unstructured.Unstructured{}
-	ns.SetAPIVersion("v1")
-	ns.SetKind("Namespace")
-	ns.SetName(name)
-	ns.SetLabels(map[string]string{createdNamespaceLabel: meshv1alpha1.FieldManager})
-	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+		Labels: map[string]string{createdNamespaceLabel: meshv1alpha1.FieldManager}}}
+	if err := r.Create(ctx, ns, client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Someone else created it between the read and the create: it is theirs, used as it is.
+			return nil
+		}
 		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	return nil

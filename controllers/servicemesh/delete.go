@@ -20,10 +20,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,6 +36,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/namespace"
 	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
@@ -69,7 +74,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := r.deleteLeftoverWebhooks(ctx); err != nil {
 		return err
 	}
-	if err := r.deleteCreatedNamespace(ctx, controlPlaneNS); err != nil {
+	if err := r.deleteCreatedNamespace(ctx, mesh, controlPlaneNS); err != nil {
 		return err
 	}
 	metrics.ControlPlaneReady.Set(0)
@@ -112,16 +117,90 @@ func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context) error {
 	return nil
 }
 
-func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, name string) error {
+// deleteCreatedNamespace deletes the control-plane namespace if meshkeeper created it and nothing but
+// what the cluster itself keeps in every namespace is left in it. meshkeeper's creation is known from the
+// namespace's managed fields (meshkeeper's field manager wrote the created-by label when it created it),
+// not from the label, which anyone who may label namespaces can set. Anything else left in it, above all
+// istiod's CA (istio-ca-secret) or a user's cacerts, keeps the namespace: deleting it would give a
+// reinstalled mesh a new root of trust that running sidecars do not trust. An Event names what kept it.
+func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, name string) error {
 	ns := &corev1.Namespace{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	if ns.Labels[createdNamespaceLabel] != meshv1alpha1.FieldManager {
+	if ns.Labels[createdNamespaceLabel] != meshv1alpha1.FieldManager || !apply.WrittenKeys(ns, "labels").Has(createdNamespaceLabel) {
+		return nil
+	}
+	kept, err := r.leftInNamespace(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(kept) > 0 {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
+			"Kept namespace %s, which meshkeeper created, because it still holds %s; delete it yourself once nothing in it is needed (istio-ca-secret is the mesh's root CA: keep it to reinstall with the same identity)",
+			name, describeKept(kept))
 		return nil
 	}
 	if err := r.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// leftKinds are the kinds looked for in the control-plane namespace before it is deleted: the ones
+// meshkeeper may read (the Helm charts' kinds) that hold state a person or istiod keeps there.
+var leftKinds = []schema.GroupVersionKind{
+	corev1.SchemeGroupVersion.WithKind("Secret"),
+	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+	corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+	corev1.SchemeGroupVersion.WithKind("Service"),
+	appsv1.SchemeGroupVersion.WithKind("Deployment"),
+	appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
+}
+
+// leftInNamespace lists, as "Kind/name", what is left in the namespace after the uninstall that the
+// cluster does not keep in every namespace by itself.
+func (r *Reconciler) leftInNamespace(ctx context.Context, namespace string) ([]string, error) {
+	var kept []string
+	for _, gvk := range leftKinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.APIReader.List(ctx, list, client.InNamespace(namespace)); err != nil {
+			return nil, fmt.Errorf("listing %ss left in namespace %s: %w", gvk.Kind, namespace, err)
+		}
+		for i := range list.Items {
+			if !clusterKept(gvk.Kind, &list.Items[i]) {
+				kept = append(kept, gvk.Kind+"/"+list.Items[i].Name)
+			}
+		}
+	}
+	return kept, nil
+}
+
+// clusterKept reports whether an object is one the cluster or istiod puts in every namespace, or one on
+// its way out, which does not keep a namespace: the default ServiceAccount (and its legacy token), the
+// root-certificate ConfigMaps, and leader-election records.
+func clusterKept(kind string, obj *metav1.PartialObjectMetadata) bool {
+	if !obj.DeletionTimestamp.IsZero() {
+		return true
+	}
+	switch kind {
+	case "ServiceAccount":
+		return obj.Name == "default"
+	case "Secret":
+		return obj.Annotations[corev1.ServiceAccountNameKey] == "default"
+	case "ConfigMap":
+		_, leaderElection := obj.Annotations["control-plane.alpha.kubernetes.io/leader"]
+		return obj.Name == "kube-root-ca.crt" || obj.Name == "istio-ca-root-cert" || leaderElection
+	}
+	return false
+}
+
+// describeKept names up to five of the objects that kept a namespace.
+func describeKept(kept []string) string {
+	const most = 5
+	if len(kept) <= most {
+		return strings.Join(kept, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(kept[:most], ", "), len(kept)-most)
 }

@@ -123,21 +123,35 @@ func toAny(m map[string]string) map[string]any {
 // OwnedKeys returns the keys of metadata.labels (field "labels") or metadata.annotations ("annotations")
 // that meshkeeper's field manager owns on obj, as recorded in its managed fields.
 func OwnedKeys(obj metav1.Object, field string) sets.Set[string] {
-	return ownedKeysAt(obj, "metadata", field)
+	return ownedKeysAt(obj, onlyApply, "metadata", field)
+}
+
+// WrittenKeys returns the keys of metadata.labels or metadata.annotations that meshkeeper's field
+// manager set on obj by any operation, an apply or a create: the API server records who wrote each key,
+// so a key someone else added under meshkeeper's name is not among them.
+func WrittenKeys(obj metav1.Object, field string) sets.Set[string] {
+	return ownedKeysAt(obj, anyOperation, "metadata", field)
 }
 
 // OwnedPodTemplateKeys returns the keys of spec.template.metadata.labels ("labels") or .annotations
 // ("annotations") that meshkeeper's field manager owns on a workload (Deployment, DaemonSet).
 func OwnedPodTemplateKeys(obj metav1.Object, field string) sets.Set[string] {
-	return ownedKeysAt(obj, "spec", "template", "metadata", field)
+	return ownedKeysAt(obj, onlyApply, "spec", "template", "metadata", field)
 }
 
-// ownedKeysAt returns the keys of the map at path that meshkeeper applied, from obj's managed fields.
-// Each level is decoded only as far as the path needs: controllers call this for thousands of objects.
-func ownedKeysAt(obj metav1.Object, path ...string) sets.Set[string] {
+// Which managed-fields entries of meshkeeper's field manager count.
+const (
+	onlyApply    = false
+	anyOperation = true
+)
+
+// ownedKeysAt returns the keys of the map at path that meshkeeper applied (or, with anyOp, wrote by any
+// operation), from obj's managed fields. Each level is decoded only as far as the path needs:
+// controllers call this for thousands of objects.
+func ownedKeysAt(obj metav1.Object, anyOp bool, path ...string) sets.Set[string] {
 	owned := sets.New[string]()
 	for _, entry := range obj.GetManagedFields() {
-		if entry.Manager != meshv1alpha1.FieldManager || entry.Operation != metav1.ManagedFieldsOperationApply ||
+		if entry.Manager != meshv1alpha1.FieldManager || (!anyOp && entry.Operation != metav1.ManagedFieldsOperationApply) ||
 			entry.Subresource != "" || entry.FieldsV1 == nil {
 			continue
 		}

@@ -65,6 +65,38 @@ func TestOwnedKeys(t *testing.T) {
 	}
 }
 
+// TestWrittenKeys: a create under meshkeeper's name counts as well as an apply; another manager's key
+// (someone adding meshkeeper's label to their own object) and the status subresource do not.
+func TestWrittenKeys(t *testing.T) {
+	const fields = `{"f:metadata":{"f:labels":{"f:mesh.meshkeeper.io/created-by":{}}}}`
+	const other = `{"f:metadata":{"f:labels":{"f:team":{}}}}`
+	tests := map[string]struct {
+		entries []metav1.ManagedFieldsEntry
+		want    sets.Set[string]
+	}{
+		"created by meshkeeper": {[]metav1.ManagedFieldsEntry{
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(fields)},
+		}, sets.New("mesh.meshkeeper.io/created-by")},
+		"applied by meshkeeper": {[]metav1.ManagedFieldsEntry{
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(fields)},
+		}, sets.New("mesh.meshkeeper.io/created-by")},
+		"set by another manager": {[]metav1.ManagedFieldsEntry{
+			{Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(fields)},
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(other)},
+		}, sets.New("team")},
+		"status subresource": {[]metav1.ManagedFieldsEntry{
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: metav1.NewFieldsV1(fields)},
+		}, sets.New[string]()},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := WrittenKeys(&metav1.ObjectMeta{ManagedFields: tc.entries}, "labels"); !got.Equal(tc.want) {
+				t.Errorf("WrittenKeys = %v, want %v", sets.List(got), sets.List(tc.want))
+			}
+		})
+	}
+}
+
 func TestOwnedPodTemplateKeys(t *testing.T) {
 	const fields = `{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:template":{"f:metadata":{` +
 		`"f:labels":{"f:sidecar.istio.io/inject":{}},"f:annotations":{"f:proxy.istio.io/config":{}}}}}}`
