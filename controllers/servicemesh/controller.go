@@ -71,6 +71,8 @@ type Reconciler struct {
 	policyWatches *meshctx.KindWatches
 	// reportedMTLS holds the mTLS risk last reported.
 	reportedMTLS meshctx.Transitions
+	// backoff paces attempts at a control plane that failed.
+	backoff controlPlaneBackoff
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -109,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
-	installed, controlPlaneErr := r.reconcileControlPlane(ctx, mesh)
+	installed, heldFor, controlPlaneErr := r.reconcileControlPlaneWithBackoff(ctx, mesh)
 	// The policy kinds come with the istio-base chart: watch them from the first reconcile that finds
 	// them served.
 	policiesServed := r.policyWatches == nil || r.policyWatches.WatchServed(ctx)
@@ -133,6 +135,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		metrics.SetConditions(status.Conditions)
 		metrics.SetIstio(status.Revision, status.Version)
 		r.reportMTLS(mesh, status)
+	}
+	if heldFor > 0 && !meshctx.IsTerminal(controlPlaneErr) && observeErr == nil && statusErr == nil {
+		// The control plane's last failure is still being waited out: come back when its backoff has
+		// passed, rather than through the workqueue's faster error backoff.
+		return ctrl.Result{RequeueAfter: heldFor}, nil
 	}
 	return result, errors.Join(err, statusErr)
 }

@@ -54,10 +54,18 @@ func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string) error 
 	return f.uninstall(namespace, name)
 }
 
-// reconcileWith runs one Reconcile of mesh against a fake API server holding the control-plane
-// namespace. It returns the status meshkeeper applied (nil when none), whether any other apply
-// happened, the Events, and the reconcile's error.
-func reconcileWith(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager ChartManager) (*meshv1alpha1.ServiceMeshStatus, bool, []string, error) {
+// testReconciler is a Reconciler on a fake API server holding the ServiceMesh and the control-plane
+// namespace, with what it wrote recorded.
+type testReconciler struct {
+	*Reconciler
+	// applied is the status meshkeeper applied last (nil when none); otherApply tells whether any
+	// other apply happened.
+	applied    *meshv1alpha1.ServiceMeshStatus
+	otherApply bool
+	recorder   *events.FakeRecorder
+}
+
+func newTestReconciler(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager ChartManager) *testReconciler {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -66,8 +74,7 @@ func reconcileWith(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager Ch
 	if err := meshv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	var applied *meshv1alpha1.ServiceMeshStatus
-	otherApply := false
+	tr := &testReconciler{recorder: events.NewFakeRecorder(100)}
 	c := fake.NewClientBuilder().WithScheme(scheme).
 		WithObjects(mesh, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.Spec.Namespace}}).
 		WithInterceptorFuncs(interceptor.Funcs{
@@ -80,23 +87,37 @@ func reconcileWith(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager Ch
 				if err := json.Unmarshal(raw, written); err != nil {
 					return err
 				}
-				applied = &written.Status
+				tr.applied = &written.Status
 				return nil
 			},
 			Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
-				otherApply = true
+				tr.otherApply = true
 				return nil
 			},
 		}).Build()
-	recorder := events.NewFakeRecorder(20)
-	r := &Reconciler{Client: c, APIReader: c, Recorder: recorder, Charts: chartManager, Resolver: &charts.CachingResolver{}}
-	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(mesh)})
-	close(recorder.Events)
+	tr.Reconciler = &Reconciler{Client: c, APIReader: c, Recorder: tr.recorder, Charts: chartManager, Resolver: &charts.CachingResolver{}}
+	return tr
+}
+
+// reconcile runs one Reconcile of the ServiceMesh.
+func (tr *testReconciler) reconcile(t *testing.T) (ctrl.Result, error) {
+	t.Helper()
+	return tr.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}})
+}
+
+// reconcileWith runs one Reconcile of mesh against a fake API server holding the control-plane
+// namespace. It returns the status meshkeeper applied (nil when none), whether any other apply
+// happened, the Events, and the reconcile's result and error.
+func reconcileWith(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager ChartManager) (*meshv1alpha1.ServiceMeshStatus, bool, []string, ctrl.Result, error) {
+	t.Helper()
+	tr := newTestReconciler(t, mesh, chartManager)
+	result, err := tr.reconcile(t)
+	close(tr.recorder.Events)
 	var recorded []string
-	for e := range recorder.Events {
+	for e := range tr.recorder.Events {
 		recorded = append(recorded, e)
 	}
-	return applied, otherApply, recorded, err
+	return tr.applied, tr.otherApply, recorded, result, err
 }
 
 func testMesh() *meshv1alpha1.ServiceMesh {
@@ -149,9 +170,9 @@ func TestReconcileControlPlaneFailures(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			status, otherApply, recorded, err := reconcileWith(t, testMesh(), &fakeCharts{ensure: tc.ensure})
+			status, otherApply, recorded, result, err := reconcileWith(t, testMesh(), &fakeCharts{ensure: tc.ensure})
 			if (err != nil) != tc.wantErr {
-				t.Errorf("Reconcile error = %v, want error: %v", err, tc.wantErr)
+				t.Errorf("Reconcile = %+v, %v; want error: %v", result, err, tc.wantErr)
 			}
 			if otherApply {
 				t.Error("the reconcile applied something besides the status")
@@ -185,7 +206,7 @@ func TestReconcileUninstallFailure(t *testing.T) {
 	now := metav1.Now()
 	mesh.DeletionTimestamp = &now
 	var uninstalled []string
-	status, otherApply, recorded, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) error {
+	status, otherApply, recorded, _, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) error {
 		uninstalled = append(uninstalled, name)
 		return errors.New("uninstalling release " + name + ": the server is shutting down")
 	}})
