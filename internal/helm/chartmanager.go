@@ -105,7 +105,7 @@ type ChartManager struct {
 	// verified maps an object of a release to the resource version at which it last matched the release,
 	// so a drift check of an unchanged object costs a cache read.
 	verified map[string]string
-	// manifests keeps the parsed objects of each release's current manifest.
+	// manifests keeps the rendered objects of each release, for its current digest.
 	manifests map[string]parsedManifest
 }
 
@@ -158,7 +158,7 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 	result := Result{State: state, Action: ActionNone}
 
 	if state == StateInSync {
-		objects, err := m.releaseObjects(ctx, desired, *last)
+		objects, err := m.renderedObjects(ctx, desired, digest)
 		if err != nil {
 			return result, err
 		}

@@ -22,8 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
+	"helm.sh/helm/v4/pkg/action"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -128,16 +128,19 @@ func (m *ChartManager) cachedVersion(ctx context.Context, desired *unstructured.
 	return obj.GetResourceVersion(), nil
 }
 
-// releaseObjects are the objects of a deployed revision as Helm applied them: in the release namespace
-// and with Helm's ownership metadata. Decoding a release and parsing its manifest are the costly part of
-// a drift check, so the objects of each release's current revision are kept; callers must not modify them.
-func (m *ChartManager) releaseObjects(ctx context.Context, desired Release, head Head) ([]*unstructured.Unstructured, error) {
+// renderedObjects are the objects the desired release renders, as Helm applies them: in the release
+// namespace, stamped with meshkeeper's owner reference and with Helm's ownership metadata. They are
+// rendered from the resolved chart and values (a server-side dry run, so the cluster's version and APIs
+// are the ones the templates see, as in a real upgrade), never read from the release Secret: anyone who
+// may write Secrets in the control-plane namespace can forge a newer revision of a release, and
+// meshkeeper must not apply what it says. Rendering is the costly part of a drift check, so the objects
+// are kept per release and digest; callers must not modify them.
+func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, digest string) ([]*unstructured.Unstructured, error) {
 	cacheKey := desired.Namespace + "/" + desired.Name
-	revisionKey := strconv.Itoa(head.Version) + "/" + head.ResourceVersion
 	m.mu.Lock()
 	parsed, ok := m.manifests[cacheKey]
 	m.mu.Unlock()
-	if ok && parsed.key == revisionKey {
+	if ok && parsed.key == digest {
 		return parsed.objects, nil
 	}
 
@@ -145,9 +148,15 @@ func (m *ChartManager) releaseObjects(ctx context.Context, desired Release, head
 	if err != nil {
 		return nil, err
 	}
-	rel, err := m.revision(cfg, desired.Name, head.Version)
+	render := action.NewInstall(cfg)
+	render.ReleaseName = desired.Name
+	render.Namespace = desired.Namespace
+	render.DryRunStrategy = action.DryRunServer
+	render.IsUpgrade = true // the release exists: render as its upgrade would, without the install's conflict check
+	render.PostRenderer = stamper{owner: desired.Owner}
+	rel, err := asV1(render.RunWithContext(ctx, desired.Chart, desired.Values))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rendering release %s/%s: %w", desired.Namespace, desired.Name, err)
 	}
 	objects, err := decodeManifest([]byte(rel.Manifest))
 	if err != nil {
@@ -167,12 +176,12 @@ func (m *ChartManager) releaseObjects(ctx context.Context, desired Release, head
 		setHelmOwnership(obj, desired.Name, desired.Namespace)
 	}
 	m.mu.Lock()
-	m.manifests[cacheKey] = parsedManifest{key: revisionKey, objects: objects}
+	m.manifests[cacheKey] = parsedManifest{key: digest, objects: objects}
 	m.mu.Unlock()
 	return objects, nil
 }
 
-// parsedManifest is a revision's objects and the revision (number and Secret version) they came from.
+// parsedManifest is a release's rendered objects and the digest of the chart and values they came from.
 type parsedManifest struct {
 	key     string
 	objects []*unstructured.Unstructured

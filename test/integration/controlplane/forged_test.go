@@ -1,0 +1,97 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// forgedObjects are what an attacker who may write Secrets in the control-plane namespace, but holds no
+// cluster-wide rights, adds to a forged release revision: a binding of their ServiceAccount to
+// cluster-admin (for meshkeeper to create), and someone else's ConfigMap (for meshkeeper to delete).
+const forgedObjects = `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: forged-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- kind: ServiceAccount
+  name: attacker
+  namespace: team-a
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: precious
+  namespace: forge-victim
+data:
+  owner: another-team
+`
+
+var _ = Describe("A forged release revision", func() {
+	BeforeEach(deleteMesh)
+	AfterEach(deleteMesh)
+
+	It("is never applied by drift repair, and nothing it lists is deleted on uninstall", func() {
+		const ns, victim = "forge-system", "forge-victim"
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: victim}})).To(Succeed())
+		precious := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "precious", Namespace: victim},
+			Data: map[string]string{"owner": "another-team"}}
+		Expect(k8sClient.Create(ctx, precious)).To(Succeed())
+
+		createMesh("  namespace: " + ns + "\n")
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istiod", 1)).To(BeEquivalentTo("deployed"))
+		}, installTimeout, poll).Should(Succeed())
+
+		By("writing a newer revision of istiod's release with the same digest label and a manifest of its own")
+		forged := readRelease(ns, "istiod", 1)
+		forged.Version = 2
+		forged.Manifest += forgedObjects
+		Expect(releaseDriver(ns).Create(releaseKey("istiod", 2), forged)).To(Succeed())
+
+		By("making meshkeeper repair drift: istiod's Deployment deleted")
+		Expect(k8sClient.Delete(ctx, istiod(ns))).To(Succeed())
+		Eventually(func() bool { return istiodOrNil(ns) != nil }, installTimeout, poll).Should(BeTrue())
+		Consistently(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: "forged-admin"}, &rbacv1.ClusterRoleBinding{}))
+		}, 3*time.Second, 300*time.Millisecond).Should(BeTrue(), "meshkeeper applied a ClusterRoleBinding a forged release Secret listed")
+
+		By("uninstalling")
+		deleteMesh()
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(precious), precious)).To(Succeed(),
+			"meshkeeper deleted an object it never created because a forged release Secret listed it")
+		Expect(precious.Data).To(Equal(map[string]string{"owner": "another-team"}))
+		Expect(istiodOrNil(ns)).To(BeNil())
+		Expect(releaseRevisions(ns, "istiod")).To(BeEmpty())
+	})
+})
