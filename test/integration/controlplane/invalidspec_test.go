@@ -39,10 +39,10 @@ var _ = Describe("An Ingress under a spec that cannot be carried out", Ordered, 
 
 	BeforeAll(func() {
 		deleteMesh()
-		createNamespace(namespace, map[string]string{"mesh": "on"}, nil)
+		createNamespace(namespace, map[string]string{"badsel": "on"}, nil)
 		createService(namespace, "web", nil)
 		createMesh("  namespace: badsel-system\n  injection:\n    namespaceSelector:\n      matchExpressions:\n" +
-			"      - {key: mesh, operator: In}\n  ingressNginx:\n    enabled: true\n    serviceCIDRs: [10.96.0.0/12]\n")
+			"      - {key: badsel, operator: In}\n  ingressNginx:\n    enabled: true\n    serviceCIDRs: [10.96.0.0/12]\n")
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionNamespacesEnrolled)
 			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonInvalidSpec))
