@@ -132,6 +132,11 @@ const (
 	ReasonServiceExternalName = "ServiceExternalName"
 	// ReasonServiceHeadless: the backend Service is headless (clusterIP: None).
 	ReasonServiceHeadless = "ServiceHeadless"
+	// ReasonServiceCIDRsUnknown: spec.ingressNginx.serviceCIDRs is unset and the cluster does not tell
+	// its Service ranges (no networking.k8s.io/v1 ServiceCIDR API, which Kubernetes serves from 1.33 on,
+	// or no Ready ServiceCIDR), so meshkeeper configures neither the controller nor any Ingress until
+	// the ranges are known.
+	ReasonServiceCIDRsUnknown = "ServiceCIDRsUnknown"
 )
 
 // Reasons of DataPlaneUpToDate; docs/proxies.md.

@@ -333,7 +333,6 @@ type SidecarScopingSpec struct {
 }
 
 // IngressNginxSpec puts an ingress-nginx controller into the mesh.
-// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.serviceCIDRs) && size(self.serviceCIDRs) > 0)",message="ingressNginx.serviceCIDRs must list the cluster's Service CIDRs when ingressNginx.enabled is true"
 type IngressNginxSpec struct {
 	// Enabled turns the integration on.
 	// +kubebuilder:default=false
@@ -357,9 +356,11 @@ type IngressNginxSpec struct {
 	IngressClassNames []string `json:"ingressClassNames,omitempty"`
 
 	// ServiceCIDRs are the cluster's Service IP ranges: the only outbound ranges the controller's sidecar
-	// captures, so nginx's other traffic (to the API server, to external auth) bypasses it.
-	// +kubebuilder:default={"10.96.0.0/12"}
+	// captures, so nginx's other traffic (to the API server, to external auth) bypasses it. Unset, they
+	// are the ranges of the cluster's Ready ServiceCIDRs (networking.k8s.io/v1, Kubernetes 1.33 and
+	// later), followed as they change; a cluster without that API needs them set.
 	// +listType=set
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=43
 	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="ingressNginx.serviceCIDRs entries must be CIDRs such as 10.96.0.0/12 or fd00:10:96::/112"

@@ -117,7 +117,8 @@ type View struct {
 
 // NewView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as disabled, so
 // every Ingress gives meshkeeper's annotations back. A spec whose enrollment cannot be decided is the
-// terminal error of meshctx.Enrollment.
+// terminal error of meshctx.Enrollment; an enabled integration whose Service ranges are unknown, the
+// terminal error of WithServiceCIDRs.
 func NewView(ctx context.Context, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) (*View, error) {
 	v := &View{reader: reader, enrolled: map[string]bool{}}
 	enrollment, err := meshctx.Enrollment(mesh)
@@ -125,12 +126,22 @@ func NewView(ctx context.Context, reader client.Reader, mesh *meshv1alpha1.Servi
 		return v, err
 	}
 	v.spec, v.enrollment = mesh.Spec.IngressNginx, enrollment
+	if policy.IngressNginxEnabled(v.spec) {
+		if v.spec, err = WithServiceCIDRs(ctx, reader, v.spec); err != nil {
+			return nil, err
+		}
+	}
 	classes := &networkingv1.IngressClassList{}
 	if err := reader.List(ctx, classes); err != nil {
 		return nil, fmt.Errorf("listing IngressClasses: %w", err)
 	}
 	v.defaultClass = policy.DefaultIngressClass(classes.Items)
 	return v, nil
+}
+
+// IngressNginx is spec.ingressNginx with its Service ranges resolved by WithServiceCIDRs.
+func (v *View) IngressNginx() meshv1alpha1.IngressNginxSpec {
+	return v.spec
 }
 
 // Decide returns meshkeeper's decision about one Ingress.
@@ -203,7 +214,8 @@ var ServiceAddressChanged = predicate.Funcs{
 
 // SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
 // Service when it changes, those of a namespace when its labels change, and all of them when an
-// IngressClass or the ServiceMesh changes.
+// IngressClass or the ServiceMesh changes, or the cluster's Service ranges when the spec does not list
+// them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.Ingress{}, backendServiceIndex,
 		func(obj client.Object) []string {
@@ -232,15 +244,29 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 		return ingressesOf(ctx)
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.Ingress{}, builder.WithPredicates(Changed)).
 		Watches(&corev1.Service{}, byService, builder.WithPredicates(ServiceAddressChanged)).
 		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.IngressClass{}, all).
 		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
-		Named("ingress").
-		Complete(r)
+		Named("ingress")
+	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
+		func(ctx context.Context, _ *networkingv1.ServiceCIDR) []reconcile.Request {
+			mesh, err := meshctx.Get(ctx, r.Client)
+			if err != nil || mesh == nil || !policy.IngressNginxEnabled(mesh.Spec.IngressNginx) || len(mesh.Spec.IngressNginx.ServiceCIDRs) > 0 {
+				return nil
+			}
+			return ingressesOf(ctx)
+		}))
+	if err != nil {
+		return err
+	}
+	if ranges != nil {
+		b = b.WatchesRawSource(ranges)
+	}
+	return b.Complete(r)
 }
 
 // annotationKeys are the annotations the Ingress controller manages.

@@ -23,6 +23,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -96,6 +97,13 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	if target.Name == "" {
 		r.reported.Forget(ingressNginxRequest.Name)
 		return ctrl.Result{}, nil
+	}
+	// Without the Service ranges the sidecar would capture nothing or everything: leave the workload as it is.
+	if spec, err = WithServiceCIDRs(ctx, r.Client, spec); err != nil {
+		if e := meshctx.Classify(err); e != nil {
+			r.report(mesh, &Workload{Decision: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}})
+		}
+		return meshctx.Result(ctx, err)
 	}
 	w, err := ReadWorkload(ctx, r.APIReader, spec)
 	if err != nil {
@@ -173,7 +181,8 @@ func (w *Workload) Applied() bool {
 		meshctx.OwnsExactly(w.template.Annotations, apply.OwnedPodTemplateKeys(w.object, "annotations"), w.Decision.Annotations)
 }
 
-// ReadWorkload reads the workload spec.controller names, whole, and decides about it.
+// ReadWorkload reads the workload spec.controller names, whole, and decides about it. spec's Service
+// ranges are those WithServiceCIDRs resolved.
 func ReadWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.IngressNginxSpec) (*Workload, error) {
 	ref := spec.Controller
 	obj, err := getWorkload(ctx, reader, ref.Kind, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name})
@@ -287,7 +296,8 @@ var workloadChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
 }
 
 // SetupWithManager registers the reconciler and its workload cache. It wakes on changes of the
-// ServiceMesh, of the named workload, and of any workload meshkeeper configured.
+// ServiceMesh, of the named workload, of any workload meshkeeper configured, and of the cluster's
+// Service ranges.
 func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workloads == nil {
 		workloads, err := NewWorkloadCache(mgr)
@@ -326,6 +336,16 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(gvk)
 		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, toRequest(kind), workloadChanged))
+	}
+	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
+		func(context.Context, *networkingv1.ServiceCIDR) []reconcile.Request {
+			return []reconcile.Request{ingressNginxRequest}
+		}))
+	if err != nil {
+		return err
+	}
+	if ranges != nil {
+		b = b.WatchesRawSource(ranges)
 	}
 	return b.Complete(r)
 }

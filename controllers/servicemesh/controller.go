@@ -217,6 +217,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Service{}, batched, builder.WithPredicates(ingress.ServiceAddressChanged)).
 		Watches(&networkingv1.IngressClass{}, batched).
 		Watches(&corev1.Pod{}, batched, builder.WithPredicates(proxyChanged))
+	// The cluster's Service ranges, which the ingress-nginx controller's sidecar captures.
+	ranges, err := ingress.ServiceCIDRSource(mgr, toMeshBatched[*networkingv1.ServiceCIDR]())
+	if err != nil {
+		return err
+	}
+	if ranges != nil {
+		b = b.WatchesRawSource(ranges)
+	}
 	c, err := b.Build(r)
 	if err != nil {
 		return err

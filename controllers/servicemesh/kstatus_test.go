@@ -80,6 +80,10 @@ func TestSetReconcilingOrStalled(t *testing.T) {
 			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict)},
 			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonPolicyConflict, wantKstatus: status.FailedStatus,
 		},
+		"Service ranges that only the spec can give stall": {
+			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonServiceCIDRsUnknown)},
+			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonServiceCIDRsUnknown, wantKstatus: status.FailedStatus,
+		},
 		"work in progress outweighs a conflict": {
 			conditions: []metav1.Condition{available,
 				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict),

@@ -189,7 +189,12 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 
 // observeIngresses judges the ingress-nginx controller workload and every Ingress as the controllers do.
 func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*ingressesObservation, error) {
+	enabled := policy.IngressNginxEnabled(mesh.Spec.IngressNginx)
 	view, err := ingress.NewView(ctx, r.Client, mesh)
+	if e := meshctx.Classify(err); e != nil && e.Reason == meshv1alpha1.ReasonServiceCIDRsUnknown {
+		// The controllers apply nothing of the integration until the Service ranges are known.
+		return &ingressesObservation{enabled: enabled, controller: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +203,7 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 	if err := r.List(ctx, ingresses, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing Ingresses: %w", err)
 	}
-	obs := &ingressesObservation{skipped: map[string][]string{}, enabled: policy.IngressNginxEnabled(mesh.Spec.IngressNginx)}
+	obs := &ingressesObservation{skipped: map[string][]string{}, enabled: enabled}
 	for i := range ingresses.Items {
 		ing := &ingresses.Items[i]
 		d, err := view.Decide(ctx, ing)
@@ -223,7 +228,7 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		}
 	}
 	if obs.enabled {
-		w, err := ingress.ReadWorkload(ctx, r.APIReader, mesh.Spec.IngressNginx)
+		w, err := ingress.ReadWorkload(ctx, r.APIReader, view.IngressNginx())
 		if err != nil {
 			return nil, err
 		}

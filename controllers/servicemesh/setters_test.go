@@ -200,6 +200,11 @@ func TestSetIngressesConfigured(t *testing.T) {
 			&ingressesObservation{enabled: true, controller: policy.PodTemplateDecision{Reason: policy.HostNetwork, Message: "hostNetwork"}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonHostNetwork, []string{"hostNetwork"}},
 		},
+		"Service ranges unknown": {
+			&ingressesObservation{enabled: true, controller: policy.PodTemplateDecision{Reason: meshv1alpha1.ReasonServiceCIDRsUnknown,
+				Message: "set spec.ingressNginx.serviceCIDRs"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonServiceCIDRsUnknown, []string{"set spec.ingressNginx.serviceCIDRs"}},
+		},
 		"controller's pod template being configured": {
 			&ingressesObservation{enabled: true, controller: configured, pending: []string{"shop/web"}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, []string{"Deployment ingress-nginx/ingress-nginx-controller"}},

@@ -289,7 +289,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonIngressesSkipped, meshv1alpha1.ReasonNoBackend, meshv1alpha1.ReasonResourceBackend,
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
-	meshv1alpha1.ReasonPlaintextClients,
+	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
 )
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled

@@ -18,18 +18,11 @@ package charts_test
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-
 	"github.com/meshkeeper/meshkeeper/internal/charts"
-	"github.com/meshkeeper/meshkeeper/test/chartrepo"
 )
 
 func TestCheckRepository(t *testing.T) {
@@ -159,66 +152,5 @@ func TestResolveRefusesBeforeFetching(t *testing.T) {
 	}
 	if n := r.Requests() - before; n != 0 {
 		t.Errorf("the repository saw %d requests for refused sources", n)
-	}
-}
-
-// TestPrivateRepositories fetches from a Helm repository and an OCI registry that require basic
-// authentication, with the credentials a Secret holds.
-func TestPrivateRepositories(t *testing.T) {
-	const user, password = "mesh", "pa55-w0rd"
-	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
-	helmRepo := newHelmRepository(t, base, istiod)
-	helmRepo.RequireBasicAuth(user, password)
-	registry := newRegistry(t, base, istiod)
-	registry.RequireBasicAuth(user, password)
-
-	dockerConfig := `{"auths":{"` + registry.Host() + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(user+":"+password)) + `"}}}`
-	secrets := map[string]*corev1.Secret{
-		"https": {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "https-creds"},
-			Data: map[string][]byte{"username": []byte(user), "password": []byte(password)}},
-		"oci": {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "oci-creds"}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerConfig)}},
-		"wrong": {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "wrong-creds"},
-			Data: map[string][]byte{"username": []byte(user), "password": []byte("not-it")}},
-	}
-	reader := fake.NewClientBuilder().WithObjects(secrets["https"], secrets["oci"], secrets["wrong"]).Build()
-	client := chartrepo.TrustingClient(helmRepo, registry)
-
-	cases := map[string]struct {
-		repository string
-		secret     string
-		wantErr    error
-		mention    string
-	}{
-		"Helm repository with credentials": {repository: helmRepo.URL(), secret: "https-creds"},
-		"OCI registry with credentials":    {repository: registry.URL(), secret: "oci-creds"},
-		"Helm repository without":          {repository: helmRepo.URL(), wantErr: charts.ErrRepositoryUnreachable, mention: "401"},
-		// oras reports the 401 or, having seen the registry's Basic challenge, the missing credential.
-		"OCI registry without":            {repository: registry.URL(), wantErr: charts.ErrRepositoryUnreachable},
-		"Helm repository, wrong password": {repository: helmRepo.URL(), secret: "wrong-creds", wantErr: charts.ErrRepositoryUnreachable, mention: "401"},
-		"a Secret that does not exist":    {repository: helmRepo.URL(), secret: "missing", wantErr: charts.ErrRepositoryUnreachable, mention: "istio-system/missing"},
-		"OCI registry, a Secret without .dockerconfigjson": {repository: registry.URL(), secret: "https-creds",
-			wantErr: charts.ErrRepositoryUnreachable, mention: ".dockerconfigjson"},
-		"Helm repository, a Secret without username": {repository: helmRepo.URL(), secret: "oci-creds",
-			wantErr: charts.ErrRepositoryUnreachable, mention: "username and password"},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			resolver := &charts.CachingResolver{Fetcher: charts.RemoteFetcher{HTTPClient: client}, Secrets: reader,
-				Policy: charts.Policy{Repositories: []string{helmRepo.URL(), registry.URL()}}}
-			source := charts.Source{Repository: tc.repository, Version: testVersion}
-			if tc.secret != "" {
-				source.CredentialsSecret = types.NamespacedName{Namespace: "istio-system", Name: tc.secret}
-			}
-			set, err := resolver.Resolve(context.Background(), source)
-			checkError(t, err, tc.wantErr, tc.mention)
-			if err != nil {
-				if strings.Contains(err.Error(), password) || strings.Contains(err.Error(), "not-it") {
-					t.Errorf("the error shows a password: %v", err)
-				}
-				return
-			}
-			checkFetched(t, set.Istiod, set.IstiodDigest, istiod)
-		})
 	}
 }

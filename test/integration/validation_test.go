@@ -138,9 +138,9 @@ var _ = Describe("ServiceMesh validation", func() {
 			"ingressNginx.serviceCIDRs entries must be CIDRs"),
 		Entry("a Service CIDR that is not an address", meshYAML("  ingressNginx:\n    serviceCIDRs: [cluster-services]\n"),
 			"ingressNginx.serviceCIDRs entries must be CIDRs"),
-		Entry("ingress-nginx enabled with no Service CIDRs",
+		Entry("an empty list of Service CIDRs (unset reads them from the cluster)",
 			meshYAML("  ingressNginx:\n    enabled: true\n    serviceCIDRs: []\n"),
-			"ingressNginx.serviceCIDRs must list the cluster's Service CIDRs"),
+			"spec.ingressNginx.serviceCIDRs in body should have at least 1 items"),
 		Entry("an empty ingress class name", meshYAML("  ingressNginx:\n    ingressClassNames: [\"\"]\n"),
 			"spec.ingressNginx.ingressClassNames[0]"),
 		Entry("chart values that are not an object", meshYAML("  values: replicaCount=3\n"),
@@ -257,6 +257,8 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  sidecarScoping:\n    enabled: true\n    outboundTrafficPolicy: REGISTRY_ONLY\n    egressHosts: [\"payments/*\", \"*/api.example.com\", \"./foo.shop.svc.cluster.local\", \"~/*\", \"monitoring/*.monitoring.svc.cluster.local\"]\n"),
 		Entry("ingress-nginx as a DaemonSet with dual-stack Service CIDRs",
 			"  ingressNginx:\n    enabled: true\n    controller:\n      namespace: ingress\n      name: nginx\n      kind: DaemonSet\n    ingressClassNames: [nginx, nginx-internal]\n    serviceCIDRs: [10.96.0.0/12, \"fd00:10:96::/112\"]\n"),
+		Entry("ingress-nginx without Service CIDRs, which meshkeeper reads from the cluster's ServiceCIDRs",
+			"  ingressNginx:\n    enabled: true\n"),
 		Entry("raw chart values",
 			"  values:\n    env:\n      PILOT_ENABLE_STATUS: \"true\"\n    meshConfig:\n      accessLogFile: /dev/stdout\n"),
 		Entry("an external CA such as istio-csr, and the keys that name the control plane's own namespace",
@@ -312,7 +314,7 @@ func expectDefaults(mesh *meshv1alpha1.ServiceMesh) {
 	Expect(spec.IngressNginx.Controller).To(Equal(meshv1alpha1.WorkloadReference{
 		Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}))
 	Expect(spec.IngressNginx.IngressClassNames).To(Equal([]string{"nginx"}))
-	Expect(spec.IngressNginx.ServiceCIDRs).To(Equal([]string{"10.96.0.0/12"}))
+	Expect(spec.IngressNginx.ServiceCIDRs).To(BeEmpty(), "no default: unset, they are read from the cluster")
 }
 
 // patchSpec merge-patches the spec of the ServiceMesh, as a user's kubectl patch would.
