@@ -96,10 +96,11 @@ type CNIStatus struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
-	// DesiredNodes is the number of nodes that should run the agent, ReadyNodes the number on which
-	// its current version is ready and available.
+	// DesiredNodes is the number of nodes that should run the agent.
 	// +optional
 	DesiredNodes int32 `json:"desiredNodes,omitempty"`
+
+	// ReadyNodes is the number of nodes on which the agent's current version is ready and available.
 	// +optional
 	ReadyNodes int32 `json:"readyNodes,omitempty"`
 }

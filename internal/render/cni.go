@@ -122,3 +122,12 @@ func CNIValues(spec *meshv1alpha1.ServiceMeshSpec, version string) Values {
 	}
 	return values
 }
+
+// CNIImageHubs are the hubs the CNI chart pulls images from with CNIValues: none when the spec does not
+// run the agent. Every one must be an allowed hub.
+func CNIImageHubs(spec *meshv1alpha1.ServiceMeshSpec) []string {
+	if !Mode(spec).NeedsNodeAgent() || spec.Images.Hub == "" {
+		return nil
+	}
+	return []string{spec.Images.Hub}
+}
