@@ -40,22 +40,22 @@ type CNISpec struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
-	// CNIBinDir is the node's directory of CNI plugin binaries. Empty means /opt/cni/bin; GKE uses
-	// /home/kubernetes/bin, OpenShift /var/lib/cni/bin, k3s /var/lib/rancher/k3s/data/cni.
+	// CNIBinDir is the node's directory of CNI plugin binaries. Empty means /opt/cni/bin (on GKE, which
+	// the chart detects, /home/kubernetes/bin); k3s uses /var/lib/rancher/k3s/data/cni.
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._/-]*$`
 	// +optional
 	CNIBinDir string `json:"cniBinDir,omitempty"`
 
 	// CNIConfDir is the node's directory of CNI network configurations. Empty means /etc/cni/net.d;
-	// OpenShift uses /etc/cni/multus/net.d, k3s /var/lib/rancher/k3s/agent/etc/cni/net.d.
+	// k3s uses /var/lib/rancher/k3s/agent/etc/cni/net.d.
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._/-]*$`
 	// +optional
 	CNIConfDir string `json:"cniConfDir,omitempty"`
 
 	// Chained adds Istio's plugin to the node's existing CNI configuration (a plugin chain); false
-	// installs it as a configuration of its own, as Multus-based platforms such as OpenShift need.
+	// installs it as a configuration of its own.
 	// +kubebuilder:default=true
 	// +optional
 	Chained *bool `json:"chained,omitempty"`
