@@ -109,11 +109,11 @@ type CNIStatus struct {
 type CNIDecision string
 
 const (
-	// CNIBySpec: spec.cni.enabled says it.
+	// CNIBySpec means spec.cni.enabled says it.
 	CNIBySpec CNIDecision = "Spec"
-	// CNIByNewMesh: spec.cni.enabled is unset on a ServiceMesh meshkeeper had not reconciled before.
+	// CNIByNewMesh means spec.cni.enabled is unset on a ServiceMesh meshkeeper had not reconciled before.
 	CNIByNewMesh CNIDecision = "NewMesh"
-	// CNIByExistingMesh: spec.cni.enabled is unset on a ServiceMesh that meshkeeper managed before
+	// CNIByExistingMesh means spec.cni.enabled is unset on a ServiceMesh that meshkeeper managed before
 	// it knew about CNI, whose pods run with istio-init; it stays so until the user sets the field.
 	CNIByExistingMesh CNIDecision = "ExistingMesh"
 )

@@ -27,10 +27,10 @@ import (
 type DataPlaneMode string
 
 const (
-	// SidecarInitContainer: every injected pod gets the istio-init container, which sets up the
+	// SidecarInitContainer means every injected pod gets the istio-init container, which sets up the
 	// redirection itself with NET_ADMIN and NET_RAW.
 	SidecarInitContainer DataPlaneMode = "SidecarInitContainer"
-	// SidecarCNI: the istio-cni node agent sets up the redirection; injected pods get only the
+	// SidecarCNI means the istio-cni node agent sets up the redirection; injected pods get only the
 	// unprivileged istio-validation container, which checks it.
 	SidecarCNI DataPlaneMode = "SidecarCNI"
 )
