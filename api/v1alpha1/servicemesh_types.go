@@ -27,6 +27,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.global) || !has(self.values.global.istioNamespace) || size(self.values.global.istioNamespace) == 0 || (has(self.__namespace__) && self.values.global.istioNamespace == self.__namespace__)",message="spec.values.global.istioNamespace must be empty or equal spec.namespace: the charts bind istiod's cluster-wide roles to the ServiceAccount in that namespace; set spec.namespace to choose where the control plane runs"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.trustedZtunnelNamespace) || size(self.values.trustedZtunnelNamespace) == 0 || (has(self.__namespace__) && self.values.trustedZtunnelNamespace == self.__namespace__)",message="spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace: istiod lets the ztunnel ServiceAccount of that namespace obtain certificates for any pod on its node"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.meshConfig) || !has(self.values.meshConfig.rootNamespace) || size(self.values.meshConfig.rootNamespace) == 0 || (has(self.__namespace__) && self.values.meshConfig.rootNamespace == self.__namespace__)",message="spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace: Istio configuration in the root namespace (EnvoyFilters, PeerAuthentications, Sidecars) applies to every proxy in the mesh, so only the control plane's namespace may be it"
+// +kubebuilder:validation:XValidation:rule="!has(self.cni) || !has(self.cni.namespace) || self.cni.namespace == 'kube-system' || (has(self.__namespace__) && self.cni.namespace == self.__namespace__)",message="spec.cni.namespace must be empty, spec.namespace or kube-system"
 type ServiceMeshSpec struct {
 	// Version is the Istio version to run, as MAJOR.MINOR.PATCH (for example 1.31.1). It selects the
 	// image tag of istiod and the proxies and, when charts.repository is set, the chart version fetched
@@ -91,6 +92,10 @@ type ServiceMeshSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	IngressNginx IngressNginxSpec `json:"ingressNginx,omitempty"`
+
+	// CNI runs Istio's CNI node agent, so injected pods need no NET_ADMIN init container.
+	// +optional
+	CNI CNISpec `json:"cni,omitempty"`
 
 	// Values are raw values for the istiod chart, merged over what meshkeeper computes from the fields
 	// above. An escape hatch for settings this API does not cover; what is set here wins, except keys
@@ -430,6 +435,10 @@ type ServiceMeshStatus struct {
 	// Proxies counts the pods of enrolled namespaces by sidecar state.
 	// +optional
 	Proxies ProxiesStatus `json:"proxies,omitempty"`
+
+	// CNI reports the CNI node agent and whether the mesh runs it.
+	// +optional
+	CNI *CNIStatus `json:"cni,omitempty"`
 }
 
 // NamespacesStatus counts enrolled namespaces.

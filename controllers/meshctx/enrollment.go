@@ -24,12 +24,17 @@ import (
 // Enrollment returns the enrollment decision of a ServiceMesh, with the one error rule every controller
 // follows: without a live ServiceMesh there is none (nil: nothing is enrolled, and meshkeeper gives its
 // labels back); a spec whose selector cannot be used is a terminal InvalidSpec failure, on which every
-// controller leaves what it wrote as it is and the ServiceMesh reports it.
+// controller leaves what it wrote as it is and the ServiceMesh reports it. The enrollment knows whether
+// the mesh runs the CNI agent as the ServiceMesh decides it (ServiceMesh.CNIEnabled), for the Pod
+// Security check.
 func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if !Live(mesh) {
 		return nil, nil
 	}
-	enrollment, err := policy.NewEnrollment(&mesh.Spec, "")
+	spec := mesh.Spec
+	cni, _ := mesh.CNIEnabled()
+	spec.CNI.Enabled = &cni
+	enrollment, err := policy.NewEnrollment(&spec, "")
 	if err != nil {
 		return nil, Terminal(meshv1alpha1.ReasonInvalidSpec, err)
 	}

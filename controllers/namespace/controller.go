@@ -92,10 +92,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// reportConflict emits a Warning on the Namespace and the ServiceMesh when a namespace starts keeping
-// its own injection label against the ServiceMesh's selection.
+// reportConflict emits a Warning on the Namespace and the ServiceMesh when a namespace the ServiceMesh
+// selects starts being left out: it keeps its own injection label, or its Pod Security level would
+// reject the injected pods.
 func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, d policy.Decision) {
-	if d.Reason != policy.InjectionLabelConflict {
+	if d.Reason != policy.InjectionLabelConflict && d.Reason != policy.PodSecurityRejectsSidecar {
 		r.reported.Forget(ns.Name)
 		return
 	}

@@ -20,6 +20,7 @@ limitations under the License.
 package servicemesh
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,8 +96,8 @@ type Reconciler struct {
 // istiod's RBAC: creating roles that grant what meshkeeper itself does not hold needs escalate and bind.
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
 
-// Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, one read of the cluster,
-// status.
+// Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, CNI agent, one read of
+// the cluster, status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	mesh := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
@@ -111,14 +112,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
+	cniEnabled, cniBy := settleCNI(mesh)
 	installed, heldFor, controlPlaneErr := r.reconcileControlPlaneWithBackoff(ctx, mesh)
+	cni, cniErr := r.reconcileCNI(ctx, mesh, cniEnabled, cniBy, installed)
 	// The policy kinds come with the istio-base chart: watch them from the first reconcile that finds
 	// them served.
 	policiesServed := r.policyWatches == nil || r.policyWatches.WatchServed(ctx)
 	obs, observeErr := r.observe(ctx, mesh, installed, controlPlaneErr, policiesServed)
+	obs.cni = cni
 
 	status := computeStatus(&mesh.Status, obs)
-	result, err := meshctx.Result(ctx, controlPlaneErr)
+	result, err := meshctx.Result(ctx, cmp.Or(controlPlaneErr, cniErr))
 	err = errors.Join(err, observeErr)
 	if err == nil {
 		// The generation was fully handled: success, a failure that retrying cannot fix, or a known wait.

@@ -58,6 +58,8 @@ type installation struct {
 	version, chartVersion string
 	// revision is the Istio revision installed.
 	revision string
+	// charts are the charts resolved for the version; the CNI phase installs the CNI chart of the set.
+	charts charts.Set
 }
 
 // reconcileControlPlane installs or upgrades the two releases when they are out of sync and restores
@@ -78,7 +80,8 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		Repository:        spec.Charts.Repository,
 		Version:           version,
 		CredentialsSecret: types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret},
-		ImageHubs:         render.ImageHubs(istiodValues),
+		ImageHubs:         append(render.ImageHubs(istiodValues), render.CNIImageHubs(spec)...),
+		CNI:               render.Mode(spec).NeedsNodeAgent(),
 	})
 	if err != nil {
 		return nil, r.chartUnavailable(mesh, err)
@@ -106,7 +109,7 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		}
 	}
-	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision}, nil
+	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision, charts: set}, nil
 }
 
 // chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.

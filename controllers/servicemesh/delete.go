@@ -41,7 +41,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
-// reconcileDelete uninstalls what meshkeeper installed: both releases (the Istio CRDs stay, and with them
+// reconcileDelete uninstalls what meshkeeper installed: the CNI agent and both control-plane releases (the Istio CRDs stay, and with them
 // every user object), any webhook configuration still labelled as meshkeeper's, and the control-plane
 // namespace if meshkeeper created it. Then it lets the ServiceMesh go.
 func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.ServiceMesh) error {
@@ -62,6 +62,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		return err
 	}
 	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader, mesh); err != nil {
+		return err
+	}
+	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
 		return err
 	}
 	for _, release := range []string{istiodRelease, baseRelease} {

@@ -60,6 +60,8 @@ type observation struct {
 	istiod *appsv1.Deployment
 	// istiodRead tells whether istiod was read.
 	istiodRead bool
+	// cni is the CNI phase's outcome (cni.go); nil when it was not observed.
+	cni *cniObservation
 
 	// enrollmentErr is the terminal InvalidSpec failure of a spec whose enrollment cannot be decided;
 	// then no namespace counts as enrolled and the data plane is not observed.
@@ -78,6 +80,8 @@ type namespacesObservation struct {
 	pending []string
 	// conflicts are the namespaces the spec selects that keep an injection label of their user's.
 	conflicts []string
+	// podSecurity are the namespaces the spec selects whose Pod Security level rejects injected pods.
+	podSecurity []string
 }
 
 // ingressesObservation is every Ingress judged as the Ingress controller judges it, and the
@@ -182,6 +186,8 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 			obs.pending = append(obs.pending, ns.Name)
 		case d.Reason == policy.InjectionLabelConflict:
 			obs.conflicts = append(obs.conflicts, ns.Name)
+		case d.Reason == policy.PodSecurityRejectsSidecar:
+			obs.podSecurity = append(obs.podSecurity, ns.Name)
 		}
 	}
 	return obs

@@ -222,8 +222,8 @@ func TestReconcileUninstallFailure(t *testing.T) {
 	if status != nil {
 		t.Errorf("a ServiceMesh being deleted got a status: %+v", status)
 	}
-	if len(uninstalled) != 1 || uninstalled[0] != istiodRelease {
-		t.Errorf("uninstalled %v, want istiod only: istio-base stays until istiod is gone", uninstalled)
+	if len(uninstalled) != 1 || uninstalled[0] != cniRelease {
+		t.Errorf("uninstalled %v, want istio-cni only: the control plane stays until the CNI agent is gone", uninstalled)
 	}
 	if !containsPrefix(recorded, "Warning UninstallFailed") {
 		t.Errorf("Events %q, want an UninstallFailed Warning", recorded)

@@ -46,6 +46,7 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 		status.Revision = obs.installed.revision
 	}
 	setControlPlaneReady(status, obs)
+	setCNIReady(status, obs)
 	setNamespacesEnrolled(status, obs)
 	setIngressesConfigured(status, obs)
 	setDataPlaneUpToDate(status, obs)
@@ -110,6 +111,11 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 			fmt.Sprintf("%d namespace(s) the spec selects keep their own injection label and are not enrolled: %s; "+
 				"remove their label to enroll them, or take them out of spec.injection (their Events say which label)",
 				len(n.conflicts), names(n.conflicts)))
+	case len(n.podSecurity) > 0:
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonPodSecurityRejectsSidecar,
+			fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level (baseline or restricted) that rejects the "+
+				"istio-init container injected without CNI, and are not enrolled: %s; turn on CNI (spec.cni.enabled: true) to enroll them",
+				len(n.podSecurity), names(n.podSecurity)))
 	case len(n.pending) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
 			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
@@ -290,6 +296,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
 	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
+	meshv1alpha1.ReasonPodSecurityRejectsSidecar,
 )
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled

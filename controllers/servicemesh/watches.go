@@ -42,11 +42,12 @@ type ChartKind struct {
 	CacheAll bool
 }
 
-// ChartKinds are the kinds the base and istiod charts render with meshkeeper's values, declared as
+// ChartKinds are the kinds the base, istiod and CNI charts render with meshkeeper's values, declared as
 // data so that adding one is one line. The CRDs are left out: they carry Helm's keep policy, no owner,
 // and are only changed by an upgrade.
 var ChartKinds = []ChartKind{
 	{Object: &appsv1.Deployment{}},
+	{Object: &appsv1.DaemonSet{}},
 	// Ingresses name Services of every namespace; the Ingress controller reads their type and ClusterIP.
 	{Object: &corev1.Service{}, CacheAll: true},
 	{Object: &corev1.ConfigMap{}},
@@ -64,10 +65,13 @@ var ChartKinds = []ChartKind{
 }
 
 // changedPredicate passes creates and deletes, and updates that change more than bookkeeping (resource
-// version, managed fields) and what kind.ignore strips. Status changes pass for Deployments only: the
-// istiod Deployment's availability is the control plane's readiness.
+// version, managed fields) and what kind.ignore strips. Status changes pass for Deployments and
+// DaemonSets only: the istiod Deployment's availability is the control plane's readiness, the CNI
+// DaemonSet's the agent's.
 func changedPredicate(kind ChartKind) predicate.Predicate {
-	_, keepStatus := kind.Object.(*appsv1.Deployment)
+	_, deployment := kind.Object.(*appsv1.Deployment)
+	_, daemonSet := kind.Object.(*appsv1.DaemonSet)
+	keepStatus := deployment || daemonSet
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			return !equality.Semantic.DeepEqual(

@@ -64,7 +64,8 @@ func TestChartKindsAreTheRenderedKinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for chartName, values := range map[string]map[string]any{charts.Base: render.BaseValues(spec), charts.Istiod: istiodValues} {
+		for chartName, values := range map[string]map[string]any{charts.Base: render.BaseValues(spec), charts.Istiod: istiodValues,
+			charts.CNI: render.CNIValues(spec, charts.BuiltinVersion)} {
 			chart, err := charts.Builtin(chartName)
 			if err != nil {
 				t.Fatal(err)

@@ -38,19 +38,22 @@ import (
 // tooling replaces; meshkeeper does the same when it loads them.
 const BuiltinVersion = "1.31.1"
 
-// The two charts of a control plane and their release names.
+// The charts of a mesh, by their names in Istio's chart repositories: the two of the control plane
+// and the CNI node agent's.
 const (
 	Base   = "base"
 	Istiod = "istiod"
+	CNI    = "cni"
 )
 
 // builtinDirs are the chart directories inside istio.io/istio/manifests.
 var builtinDirs = map[string]string{
 	Base:   "charts/base",
 	Istiod: "charts/istio-control/istio-discovery",
+	CNI:    "charts/istio-cni",
 }
 
-// Builtin loads a built-in chart by name (Base or Istiod), versioned as BuiltinVersion.
+// Builtin loads a built-in chart by name (Base, Istiod or CNI), versioned as BuiltinVersion.
 func Builtin(name string) (*chartv2.Chart, error) {
 	dir, ok := builtinDirs[name]
 	if !ok {

@@ -60,13 +60,13 @@ func refusedAddr(t *testing.T) string {
 // bare is a digest without its "sha256:" prefix, as `helm repo index` writes it.
 func bare(c chartrepo.Chart) string { return strings.TrimPrefix(c.Digest, "sha256:") }
 
-// newHelmRepository starts an HTTPS Helm repository serving base and istiod, with sibling
+// newHelmRepository starts an HTTPS Helm repository serving base, istiod and more, with sibling
 // repositories under the same server that are broken in one way each.
-func newHelmRepository(t *testing.T, base, istiod chartrepo.Chart) *chartrepo.Repo {
+func newHelmRepository(t *testing.T, base, istiod chartrepo.Chart, more ...chartrepo.Chart) *chartrepo.Repo {
 	t.Helper()
 	// The repository at the root points to its archives by relative URLs with bare digests, as
 	// `helm repo index` writes them.
-	r, err := chartrepo.ServeHTTPS(base, istiod)
+	r, err := chartrepo.ServeHTTPS(append([]chartrepo.Chart{base, istiod}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,13 +344,14 @@ func TestRemoteFetcherOCIRegistry(t *testing.T) {
 // Resolve is served without asking the repository again.
 func TestCachingResolverRemote(t *testing.T) {
 	base, istiod := packageChart(t, charts.Base, testVersion), packageChart(t, charts.Istiod, testVersion)
+	cni := packageChart(t, charts.CNI, testVersion)
 
 	cases := []struct {
 		name   string
 		server chartrepo.Server
 	}{
-		{name: "Helm repository", server: newHelmRepository(t, base, istiod)},
-		{name: "OCI registry", server: newRegistry(t, base, istiod)},
+		{name: "Helm repository", server: newHelmRepository(t, base, istiod, cni)},
+		{name: "OCI registry", server: newRegistry(t, base, istiod, cni)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -383,6 +384,17 @@ func TestCachingResolverRemote(t *testing.T) {
 			if again.Base != set.Base || again.Istiod != set.Istiod || again.BaseDigest != set.BaseDigest || again.IstiodDigest != set.IstiodDigest {
 				t.Error("the second Resolve returned another set")
 			}
+			if set.CNI != nil {
+				t.Error("a Source without CNI resolved the CNI chart")
+			}
+
+			// The CNI chart comes from the same repository at the same version.
+			withCNI, err := resolver.Resolve(ctx, charts.Source{Repository: tc.server.URL(), Version: testVersion, CNI: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFetched(t, withCNI.CNI, withCNI.CNIDigest, cni)
+			checkFetched(t, withCNI.Istiod, withCNI.IstiodDigest, istiod)
 
 			_, err = resolver.Resolve(ctx, charts.Source{Repository: tc.server.URL(), Version: "1.30.3"})
 			checkError(t, err, charts.ErrChartNotFound, "1.30.3")
@@ -435,6 +447,19 @@ func TestCachingResolverBuiltin(t *testing.T) {
 			}
 			if set.BaseDigest != charts.Digest(base) || set.IstiodDigest != charts.Digest(istiod) {
 				t.Error("set digests are not the built-in charts' digests")
+			}
+			if set.CNI != nil {
+				t.Error("a Source without CNI resolved the CNI chart")
+			}
+			withCNI, err := resolver.Resolve(context.Background(), charts.Source{Version: tc.version, CNI: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if withCNI.CNI == nil || withCNI.CNI.Name() != charts.CNI || withCNI.CNI.Metadata.Version != charts.BuiltinVersion {
+				t.Fatalf("CNI chart = %v, want the built-in %s chart versioned %s", withCNI.CNI, charts.CNI, charts.BuiltinVersion)
+			}
+			if withCNI.CNIDigest != charts.Digest(withCNI.CNI) {
+				t.Error("the CNI digest is not the built-in chart's digest")
 			}
 		})
 	}

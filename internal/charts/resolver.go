@@ -36,7 +36,8 @@ var (
 	ErrRepositoryUnreachable = errors.New("chart repository unreachable")
 )
 
-// Set is the pair of charts of one control plane at one version.
+// Set is the charts of one mesh at one version: the pair of the control plane and, when the Source
+// asked for it, the CNI node agent's.
 type Set struct {
 	// Version is the chart version: the Istio version the charts were released with.
 	Version      string
@@ -44,6 +45,9 @@ type Set struct {
 	BaseDigest   string
 	Istiod       *chartv2.Chart
 	IstiodDigest string
+	// CNI is nil unless the Source asked for it.
+	CNI       *chartv2.Chart
+	CNIDigest string
 }
 
 // Source is where a control plane's charts and images come from.
@@ -57,6 +61,8 @@ type Source struct {
 	CredentialsSecret types.NamespacedName
 	// ImageHubs are the hubs the rendered charts pull images from (render.ImageHubs).
 	ImageHubs []string
+	// CNI asks for the CNI chart too, from the same place and of the same version.
+	CNI bool
 }
 
 // Resolver finds the charts of a control plane.
@@ -99,7 +105,7 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 		return Set{}, err
 	}
 	repository, version := source.Repository, source.Version
-	key := repository + "\x00" + version
+	key := fmt.Sprintf("%s\x00%s\x00%t", repository, version, source.CNI)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if set, ok := r.cache[key]; ok {
@@ -110,12 +116,12 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 		err error
 	)
 	if repository == "" {
-		set, err = builtinSet(version)
+		set, err = builtinSet(version, source.CNI)
 	} else {
 		var credentials Credentials
 		credentials, err = r.credentials(ctx, source)
 		if err == nil {
-			set, err = r.fetchSet(ctx, repository, version, credentials)
+			set, err = r.fetchSet(ctx, repository, version, credentials, source.CNI)
 		}
 	}
 	if err != nil {
@@ -131,7 +137,7 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 // builtinSet serves the built-in charts for their own minor version: the charts of a minor release
 // fit its patch releases, so 1.31.x runs on the built-in 1.31 charts with 1.31.x images. Another
 // minor version needs its own charts from a repository.
-func builtinSet(version string) (Set, error) {
+func builtinSet(version string, cni bool) (Set, error) {
 	if minor(version) != minor(BuiltinVersion) {
 		return Set{}, fmt.Errorf("%w: the built-in charts are Istio %s and serve %s.x; set spec.charts.repository to a Helm repository or OCI registry that has the %s charts",
 			ErrChartNotFound, BuiltinVersion, minor(BuiltinVersion), version)
@@ -144,10 +150,17 @@ func builtinSet(version string) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	return Set{Version: BuiltinVersion, Base: base, BaseDigest: Digest(base), Istiod: istiod, IstiodDigest: Digest(istiod)}, nil
+	set := Set{Version: BuiltinVersion, Base: base, BaseDigest: Digest(base), Istiod: istiod, IstiodDigest: Digest(istiod)}
+	if cni {
+		if set.CNI, err = Builtin(CNI); err != nil {
+			return Set{}, err
+		}
+		set.CNIDigest = Digest(set.CNI)
+	}
+	return set, nil
 }
 
-func (r *CachingResolver) fetchSet(ctx context.Context, repository, version string, credentials Credentials) (Set, error) {
+func (r *CachingResolver) fetchSet(ctx context.Context, repository, version string, credentials Credentials, cni bool) (Set, error) {
 	if r.Fetcher == nil {
 		return Set{}, fmt.Errorf("%w: no chart fetcher configured for %s", ErrRepositoryUnreachable, RedactURL(repository))
 	}
@@ -159,7 +172,13 @@ func (r *CachingResolver) fetchSet(ctx context.Context, repository, version stri
 	if err != nil {
 		return Set{}, err
 	}
-	return Set{Version: version, Base: base, BaseDigest: baseDigest, Istiod: istiod, IstiodDigest: istiodDigest}, nil
+	set := Set{Version: version, Base: base, BaseDigest: baseDigest, Istiod: istiod, IstiodDigest: istiodDigest}
+	if cni {
+		if set.CNI, set.CNIDigest, err = r.Fetcher.Fetch(ctx, repository, CNI, version, credentials); err != nil {
+			return Set{}, err
+		}
+	}
+	return set, nil
 }
 
 // minor is "MAJOR.MINOR" of a version.

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // systemNamespaces are never injected: their pods run the cluster itself, and a sidecar that cannot
@@ -53,6 +54,9 @@ type Enrollment struct {
 	selector     labels.Selector
 	controlPlane string
 	label, value string
+	// privilegedInit tells whether injected pods get an init container that needs NET_ADMIN and
+	// NET_RAW (the mesh runs without the CNI agent).
+	privilegedInit bool
 }
 
 // NewEnrollment reads spec.injection and spec.namespace. revision is the Istio revision meshkeeper
@@ -70,6 +74,8 @@ func NewEnrollment(spec *meshv1alpha1.ServiceMeshSpec, revision string) (*Enroll
 		controlPlane: spec.Namespace,
 		label:        label,
 		value:        value,
+		// The mesh's data-plane mode; spec.cni.enabled is settled by the caller (ServiceMesh.CNIEnabled).
+		privilegedInit: render.Mode(spec).PrivilegedInit(),
 	}, nil
 }
 
@@ -86,6 +92,7 @@ func (e *Enrollment) Namespace(ns *corev1.Namespace, ownedLabels sets.Set[string
 	in := namespaceInput{Enrollment: e, ns: ns, owned: ownedLabels}
 	if reason, message, matched := firstMatch(in,
 		namespaceTerminating, systemNamespace, controlPlaneNamespace, notSelected, injectionLabelConflict,
+		podSecurityRejectsSidecar,
 	); matched {
 		d := Decision{Reason: reason, Message: message}
 		if reason != Terminating {
@@ -164,4 +171,25 @@ func injectionLabelConflict(in namespaceInput) (string, string, bool) {
 			in.ns.Name, key, have, why, in.label, in.value, in.ns.Name, key), true
 	}
 	return "", "", false
+}
+
+// LabelPodSecurityEnforce is the namespace label whose Pod Security level the API server enforces on
+// every pod created there.
+const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
+
+// podSecurityRejectsSidecar finds a namespace whose enforced Pod Security level rejects the pods the
+// injection would produce: without the CNI agent they carry istio-init, which adds NET_ADMIN and
+// NET_RAW, and baseline and restricted allow neither. Enrolling it would break its next rollout. The
+// API server reads a level it does not know as restricted, and so does this check; only privileged
+// (or no label) admits istio-init.
+func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
+	level, ok := in.ns.Labels[LabelPodSecurityEnforce]
+	if !in.privilegedInit || !ok || level == "privileged" {
+		return "", "", false
+	}
+	return PodSecurityRejectsSidecar, fmt.Sprintf(
+		"namespace %s enforces the Pod Security level %q (label %s), which rejects the istio-init container that injection adds "+
+			"without the CNI agent (it needs NET_ADMIN and NET_RAW); meshkeeper does not enroll it, so its pods keep starting. "+
+			"Turn on CNI (spec.cni.enabled: true) to enroll it: injected pods then carry no privileged init container",
+		in.ns.Name, level, LabelPodSecurityEnforce), true
 }

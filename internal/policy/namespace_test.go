@@ -49,6 +49,7 @@ func TestEnrollmentNamespace(t *testing.T) {
 		controlPlane string // spec.namespace; istio-system when empty
 		injection    meshv1alpha1.InjectionSpec
 		revision     string
+		cniOff       bool // spec.cni.enabled false; unset (on) otherwise
 		ns           *corev1.Namespace
 		owned        []string // label keys meshkeeper's field manager owns
 
@@ -248,10 +249,50 @@ func TestEnrollmentNamespace(t *testing.T) {
 			wantLabels: map[string]string{}, wantReason: InjectionLabelConflict,
 			wantMessage: []string{"istio.io/rev=stable"},
 		},
+		"without CNI, a namespace enforcing restricted is not enrolled, and the message says to turn on CNI": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true,
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "restricted"}),
+			wantLabels: map[string]string{}, wantReason: PodSecurityRejectsSidecar,
+			wantMessage: []string{"namespace shop", `"restricted"`, "NET_ADMIN", "spec.cni.enabled: true"},
+		},
+		"without CNI, baseline rejects istio-init too": {
+			injection: meshv1alpha1.InjectionSpec{NamespaceSelector: meshOn}, cniOff: true,
+			ns:         namespace("payments", map[string]string{"mesh": "on", LabelPodSecurityEnforce: "baseline"}),
+			wantLabels: map[string]string{}, wantReason: PodSecurityRejectsSidecar,
+		},
+		"without CNI, a level the API server does not know counts as restricted": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true,
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "Restricted"}),
+			wantLabels: map[string]string{}, wantReason: PodSecurityRejectsSidecar,
+		},
+		"without CNI, meshkeeper takes back its label from a namespace that starts enforcing restricted": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true,
+			ns:    namespace("shop", map[string]string{LabelIstioInjection: "enabled", LabelPodSecurityEnforce: "restricted"}),
+			owned: []string{LabelIstioInjection}, wantLabels: map[string]string{}, wantReason: PodSecurityRejectsSidecar,
+		},
+		"without CNI, a privileged namespace is enrolled": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true,
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "privileged"}),
+			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
+		},
+		"without CNI, only enforce counts: warn and audit do not reject pods": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true,
+			ns: namespace("shop", map[string]string{"pod-security.kubernetes.io/warn": "restricted",
+				"pod-security.kubernetes.io/audit": "restricted"}),
+			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
+		},
+		"with CNI, a namespace enforcing restricted is enrolled": {
+			injection:  meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}},
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "restricted"}),
+			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", Injection: tc.injection}
+			if tc.cniOff {
+				spec.CNI.Enabled = new(bool)
+			}
 			if tc.controlPlane != "" {
 				spec.Namespace = tc.controlPlane
 			}

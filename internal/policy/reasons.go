@@ -22,13 +22,14 @@ import meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 // are defined, and documented as API, in api/v1alpha1: the controllers put them in conditions and in
 // status counts (status.ingresses.skippedByReason), and alerts match on them.
 const (
-	Listed                 = meshv1alpha1.ReasonListed
-	SelectorMatched        = meshv1alpha1.ReasonSelectorMatched
-	NotSelected            = meshv1alpha1.ReasonNotSelected
-	SystemNamespace        = meshv1alpha1.ReasonSystemNamespace
-	ControlPlaneNamespace  = meshv1alpha1.ReasonControlPlaneNamespace
-	InjectionLabelConflict = meshv1alpha1.ReasonInjectionLabelConflict
-	Terminating            = meshv1alpha1.ReasonTerminating
+	Listed                    = meshv1alpha1.ReasonListed
+	SelectorMatched           = meshv1alpha1.ReasonSelectorMatched
+	NotSelected               = meshv1alpha1.ReasonNotSelected
+	SystemNamespace           = meshv1alpha1.ReasonSystemNamespace
+	ControlPlaneNamespace     = meshv1alpha1.ReasonControlPlaneNamespace
+	InjectionLabelConflict    = meshv1alpha1.ReasonInjectionLabelConflict
+	Terminating               = meshv1alpha1.ReasonTerminating
+	PodSecurityRejectsSidecar = meshv1alpha1.ReasonPodSecurityRejectsSidecar
 
 	Configured           = meshv1alpha1.ReasonConfigured
 	IngressNginxDisabled = meshv1alpha1.ReasonIngressNginxDisabled

@@ -100,9 +100,35 @@ func TestIstiodGolden(t *testing.T) {
 	for _, tc := range []struct{ fixture, golden string }{
 		{"sample.yaml", "istiod-sample.golden.yaml"},
 		{"maximal.yaml", "istiod-maximal.golden.yaml"},
+		{"no-cni.yaml", "istiod-no-cni.golden.yaml"},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			compareGolden(t, tc.golden, renderIstiod(t, specFrom(t, filepath.Join("testdata", tc.fixture))))
+		})
+	}
+}
+
+// TestCNIGolden records what the CNI chart installs as the istio-cni release.
+func TestCNIGolden(t *testing.T) {
+	chart, err := charts.Builtin(charts.CNI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ fixture, golden string }{
+		{"sample.yaml", "cni-sample.golden.yaml"},
+		{"maximal.yaml", "cni-maximal.golden.yaml"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			spec := specFrom(t, filepath.Join("testdata", tc.fixture))
+			manifest, err := helm.Template(chart, render.CNIValues(spec, charts.BuiltinVersion), "istio-cni", spec.CNINamespace())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stamped, err := helm.Stamp(manifest, owner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, tc.golden, stamped)
 		})
 	}
 }

@@ -121,6 +121,8 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 		values["tolerations"] = toValues(cp.Tolerations)
 	}
 
+	mode := Mode(spec)
+	values = Merge(values, injectionDefaults(mode))
 	if spec.Values != nil && len(spec.Values.Raw) > 0 {
 		var user Values
 		if err := json.Unmarshal(spec.Values.Raw, &user); err != nil {
@@ -128,7 +130,7 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 		}
 		values = Merge(values, user)
 	}
-	return values, nil
+	return Merge(values, injectionValues(mode)), nil
 }
 
 // ipAutoallocateMinor is the first Istio 1.x minor version in which istiod allocates the addresses of

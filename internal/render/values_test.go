@@ -90,9 +90,35 @@ func TestIstiodValues(t *testing.T) {
 				"meshConfig.defaultConfig.holdApplicationUntilProxyStarts":            true,
 				"sidecarInjectorWebhook.rewriteAppHTTPProbe":                          true,
 				"resources":                nil,
-				"global.proxy":             nil,
 				"global.priorityClassName": nil,
+				// An unset spec.cni.enabled is a new mesh's: injection uses the CNI agent.
+				"cni.enabled":                      true,
+				"global.proxy.seccompProfile.type": "RuntimeDefault",
 			},
+		},
+		"CNI off: istio-init as before, nothing CNI-related set": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) { s.CNI.Enabled = ptr.To(false) },
+			want:   map[string]any{"cni": nil, "global.proxy": nil},
+		},
+		"CNI on: spec.values may choose its own seccomp profile but cannot turn the CNI injection off": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.CNI.Enabled = ptr.To(true)
+				s.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"cni":{"enabled":false,"provider":"multus"},` +
+					`"global":{"proxy":{"seccompProfile":{"type":"Localhost","localhostProfile":"istio.json"}}}}`)}
+			},
+			want: map[string]any{
+				"cni.enabled":                      true,
+				"cni.provider":                     "multus",
+				"global.proxy.seccompProfile.type": "Localhost",
+				"global.proxy.seccompProfile.localhostProfile": "istio.json",
+			},
+		},
+		"CNI off: a user's own CNI installation through spec.values is kept": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.CNI.Enabled = ptr.To(false)
+				s.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"cni":{"enabled":true}}`)}
+			},
+			want: map[string]any{"cni.enabled": true, "global.proxy": nil},
 		},
 		"autoscaling replaces the fixed replica count": {
 			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
@@ -257,5 +283,77 @@ func TestImageHubs(t *testing.T) {
 				t.Errorf("ImageHubs = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCNIValues(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(*meshv1alpha1.ServiceMeshSpec)
+		want   map[string]any // path joined by "." -> value
+	}{
+		"defaults: istiod's hub and tag, chained, kube-system excluded, every taint tolerated": {
+			mutate: func(*meshv1alpha1.ServiceMeshSpec) {},
+			want: map[string]any{
+				"global.hub":             "docker.io/istio",
+				"global.tag":             "1.31.1",
+				"global.imagePullPolicy": "IfNotPresent",
+				"chained":                true,
+				"excludeNamespaces":      []any{"kube-system"},
+				"tolerations":            []any{map[string]any{"operator": "Exists"}},
+				"cniBinDir":              nil,
+				"cniConfDir":             nil,
+				"resources":              nil,
+			},
+		},
+		"platform paths, a standalone configuration, placement and resources": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.CNI.CNIBinDir = "/var/lib/cni/bin"
+				s.CNI.CNIConfDir = "/etc/cni/multus/net.d"
+				s.CNI.Chained = ptr.To(false)
+				s.CNI.ExcludeNamespaces = []string{"kube-system", "monitoring"}
+				s.CNI.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}
+				s.CNI.Tolerations = []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+			},
+			want: map[string]any{
+				"cniBinDir":              "/var/lib/cni/bin",
+				"cniConfDir":             "/etc/cni/multus/net.d",
+				"chained":                false,
+				"excludeNamespaces":      []any{"kube-system", "monitoring"},
+				"resources.requests.cpu": "50m",
+				"tolerations":            []any{map[string]any{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}},
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec := defaultedSpec()
+			tc.mutate(spec)
+			values := CNIValues(spec, "1.31.1")
+			for path, want := range tc.want {
+				if got := lookup(values, strings.Split(path, ".")...); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s = %#v, want %#v", path, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestModeDecidesTheNodeAgentAndTheInitContainer(t *testing.T) {
+	for _, tc := range []struct {
+		enabled           *bool
+		mode              DataPlaneMode
+		agent, privileged bool
+	}{
+		{enabled: nil, mode: SidecarCNI, agent: true},
+		{enabled: ptr.To(true), mode: SidecarCNI, agent: true},
+		{enabled: ptr.To(false), mode: SidecarInitContainer, privileged: true},
+	} {
+		spec := defaultedSpec()
+		spec.CNI.Enabled = tc.enabled
+		mode := Mode(spec)
+		if mode != tc.mode || mode.NeedsNodeAgent() != tc.agent || mode.PrivilegedInit() != tc.privileged {
+			t.Errorf("enabled %v: mode %s (agent %t, privileged init %t), want %s (%t, %t)", ptr.Deref(tc.enabled, true),
+				mode, mode.NeedsNodeAgent(), mode.PrivilegedInit(), tc.mode, tc.agent, tc.privileged)
+		}
 	}
 }

@@ -136,6 +136,9 @@ func TestInstallIntoAPIServer(t *testing.T) {
 				{resourceAttrs("", "events.k8s.io", "events", "create"), true},
 				{resourceAttrs("shop", "networking.k8s.io", "ingresses", "patch"), true},
 				{resourceAttrs("ingress-nginx", "apps", "daemonsets", "patch"), true},
+				// The istio-cni release's DaemonSet, installed and uninstalled through Helm.
+				{resourceAttrs("kube-system", "apps", "daemonsets", "create"), true},
+				{resourceAttrs("istio-system", "apps", "daemonsets", "delete"), true},
 				{resourceAttrs("shop", "", "pods", "list"), true},
 				// What meshkeeper never does.
 				{resourceAttrs("kube-system", "coordination.k8s.io", "leases", "create"), false},
@@ -147,7 +150,6 @@ func TestInstallIntoAPIServer(t *testing.T) {
 				{resourceAttrs("shop", "", "pods", "delete"), false},
 				{resourceAttrs("shop", "networking.k8s.io", "ingresses", "update"), false},
 				{resourceAttrs("shop", "networking.k8s.io", "ingresses", "delete"), false},
-				{resourceAttrs("ingress-nginx", "apps", "daemonsets", "delete"), false},
 				{subresourceAttrs("", "pods", "exec", "create"), false},
 				{resourceAttrs("", "", "nodes", "list"), false},
 			} {

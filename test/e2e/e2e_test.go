@@ -20,8 +20,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +34,8 @@ import (
 
 // TestKubectlWaitForReady is the README's promise on a cluster whose Deployments really roll out:
 // apply the sample, `kubectl wait --for=condition=Ready servicemesh/default` returns once istiod is
-// Available, and deleting the ServiceMesh removes the control plane, its namespace and its webhooks.
+// Available and the CNI agent runs on every node, and deleting the ServiceMesh removes the control
+// plane, the agent, its namespace and its webhooks.
 func TestKubectlWaitForReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -85,13 +88,30 @@ func TestKubectlWaitForReady(t *testing.T) {
 	if got := kubectl("get", "mesh", "default", "-o", "jsonpath={.status.version}"); got != "1.31.1" {
 		t.Errorf("status.version = %q, want 1.31.1", got)
 	}
+	// A new ServiceMesh runs the CNI agent: its DaemonSet rolled out on every fake node, and Ready
+	// waited for it.
+	nodes := strings.Fields(kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"))
+	if got := kubectl("get", "daemonset", "istio-cni-node", "-n", "istio-system", "-o",
+		"jsonpath={.status.desiredNumberScheduled}/{.status.numberReady}/{.status.numberAvailable}"); got != fmt.Sprintf("%d/%d/%d", len(nodes), len(nodes), len(nodes)) {
+		t.Errorf("istio-cni-node desired/ready/available = %s, want %d on each (nodes %v)", got, len(nodes), nodes)
+	}
+	agentNodes := strings.Fields(kubectl("get", "pods", "-n", "istio-system", "-l", "k8s-app=istio-cni-node", "-o", "jsonpath={.items[*].spec.nodeName}"))
+	slices.Sort(agentNodes)
+	slices.Sort(nodes)
+	if !slices.Equal(agentNodes, nodes) {
+		t.Errorf("the CNI agent runs on %v, want every node %v", agentNodes, nodes)
+	}
+	if got := kubectl("get", "mesh", "default", "-o", `jsonpath={.status.conditions[?(@.type=="CNIReady")].status}/{.status.cni.readyNodes}`); got != fmt.Sprintf("True/%d", len(nodes)) {
+		t.Errorf("CNIReady/status.cni.readyNodes = %s, want True/%d", got, len(nodes))
+	}
+
 	table := kubectl("get", "mesh")
 	if !strings.Contains(table, "default") || !strings.Contains(table, "True") {
 		t.Errorf("kubectl get mesh does not show a Ready mesh:\n%s", table)
 	}
 
 	describe := kubectl("describe", "servicemesh", "default")
-	for _, want := range []string{"ControlPlaneReady", "Available", "Installed", "Release istio-system/istiod"} {
+	for _, want := range []string{"ControlPlaneReady", "CNIReady", "Available", "Installed", "Release istio-system/istiod", "Release istio-system/istio-cni"} {
 		if !strings.Contains(describe, want) {
 			t.Errorf("kubectl describe servicemesh default does not show %q:\n%s", want, describe)
 		}
@@ -105,6 +125,9 @@ func TestKubectlWaitForReady(t *testing.T) {
 		if out := kubectl("get", kind, "-o", "name"); out != "" {
 			t.Errorf("left behind after uninstall: %s", out)
 		}
+	}
+	if out := kubectl("get", "clusterroles", "-l", "mesh.meshkeeper.io/managed-by=meshkeeper", "-o", "name"); out != "" {
+		t.Errorf("left behind after uninstall: %s", out)
 	}
 	if out := kubectl("get", "crd", "virtualservices.networking.istio.io", "-o", "name"); out == "" {
 		t.Error("the Istio CRDs were removed with the mesh")

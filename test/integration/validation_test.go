@@ -138,6 +138,12 @@ var _ = Describe("ServiceMesh validation", func() {
 			"ingressNginx.serviceCIDRs entries must be CIDRs"),
 		Entry("a Service CIDR that is not an address", meshYAML("  ingressNginx:\n    serviceCIDRs: [cluster-services]\n"),
 			"ingressNginx.serviceCIDRs entries must be CIDRs"),
+		Entry("a CNI namespace other than the control plane's or kube-system", meshYAML("  cni:\n    namespace: default\n"),
+			"spec.cni.namespace must be empty, spec.namespace or kube-system"),
+		Entry("a relative CNI binary directory", meshYAML("  cni:\n    cniBinDir: opt/cni/bin\n"),
+			`spec.cni.cniBinDir: Invalid value: "opt/cni/bin"`),
+		Entry("a CNI configuration directory with a space", meshYAML("  cni:\n    cniConfDir: \"/etc/cni/net d\"\n"),
+			`spec.cni.cniConfDir: Invalid value: "/etc/cni/net d"`),
 		Entry("an empty list of Service CIDRs (unset reads them from the cluster)",
 			meshYAML("  ingressNginx:\n    enabled: true\n    serviceCIDRs: []\n"),
 			"spec.ingressNginx.serviceCIDRs in body should have at least 1 items"),
@@ -265,6 +271,12 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  namespace: mesh-system\n  values:\n    global:\n      caAddress: cert-manager-istio-csr.cert-manager.svc:443\n      istioNamespace: mesh-system\n      certSigners: [clusterissuers.cert-manager.io/istio-ca]\n      externalIstiod: false\n    meshConfig:\n      rootNamespace: mesh-system\n      trustDomain: example.org\n    trustedZtunnelNamespace: mesh-system\n    env:\n      EXTERNAL_CA: ISTIOD_RA_KUBERNETES_API\n    profile: stable\n    base:\n      validationCABundle: \"\"\n    sidecarInjectorWebhook:\n      enableNamespacesByDefault: false\n      rewriteAppHTTPProbe: true\n"),
 		Entry("a private repository with credentials",
 			"  version: 1.31.1\n  charts:\n    repository: oci://registry.example.com/istio\n    credentialsSecret: istio-charts\n"),
+		Entry("CNI in kube-system with GKE's paths",
+			"  cni:\n    enabled: true\n    namespace: kube-system\n    cniBinDir: /home/kubernetes/bin\n    excludeNamespaces: [monitoring]\n    tolerations:\n    - operator: Exists\n"),
+		Entry("CNI in the control-plane namespace, standalone as on OpenShift",
+			"  namespace: mesh-system\n  cni:\n    namespace: mesh-system\n    cniBinDir: /var/lib/cni/bin\n    cniConfDir: /etc/cni/multus/net.d\n    chained: false\n"),
+		Entry("CNI off",
+			"  cni:\n    enabled: false\n"),
 		Entry("placement of istiod",
 			"  controlPlane:\n    nodeSelector:\n      node-role.kubernetes.io/infra: \"\"\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedule\n    priorityClassName: system-cluster-critical\n    podDisruptionBudget: false\n"),
 	)
@@ -315,6 +327,7 @@ func expectDefaults(mesh *meshv1alpha1.ServiceMesh) {
 		Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}))
 	Expect(spec.IngressNginx.IngressClassNames).To(Equal([]string{"nginx"}))
 	Expect(spec.IngressNginx.ServiceCIDRs).To(BeEmpty(), "no default: unset, they are read from the cluster")
+	Expect(spec.CNI.Enabled).To(BeNil(), "cni.enabled has no CRD default: the API server would apply it to stored ServiceMeshes too")
 }
 
 // patchSpec merge-patches the spec of the ServiceMesh, as a user's kubectl patch would.

@@ -366,7 +366,8 @@ func summaries(rs []istiod.Response) []string {
 }
 
 // TestInjection: the stock injector, with the templates and mesh config meshkeeper installed, gives
-// a pod of the enrolled namespace the sidecar: the iptables init container, istio-proxy with the
+// a pod of the enrolled namespace the sidecar: the init container that validates the CNI agent's
+// redirection, istio-proxy with the
 // proxy settings of the ServiceMesh's defaults, and the HTTP readiness probe moved to the sidecar's
 // status port.
 func TestInjection(t *testing.T) {
@@ -409,14 +410,16 @@ func TestInjection(t *testing.T) {
 	}
 	t.Logf("injected pod: initContainers %v, containers %v", names(got.Spec.InitContainers), names(got.Spec.Containers))
 
-	initC := find(got.Spec.InitContainers, "istio-init")
+	// The mesh runs the CNI agent (a new ServiceMesh's default), so the init container only checks the
+	// redirection the agent set up (TestCNIInjectionPassesPodSecurity has the rest).
+	initC := find(got.Spec.InitContainers, "istio-validation")
 	if initC == nil {
-		t.Fatalf("no istio-init init container: %v", names(got.Spec.InitContainers))
+		t.Fatalf("no istio-validation init container: %v", names(got.Spec.InitContainers))
 	}
 	args := strings.Join(append(slices.Clone(initC.Command), initC.Args...), " ")
-	for _, want := range []string{"istio-iptables", "-p 15001", "-z 15006", "-u 1337"} {
+	for _, want := range []string{"istio-iptables", "-p 15001", "-z 15006", "-u 1337", "--run-validation", "--skip-rule-apply"} {
 		if !strings.Contains(args, want) {
-			t.Errorf("istio-init runs %q, want %q in it", args, want)
+			t.Errorf("istio-validation runs %q, want %q in it", args, want)
 		}
 	}
 

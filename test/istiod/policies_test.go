@@ -292,18 +292,28 @@ func TestIngressNginxInjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := injection.Pod
-	initC := find(got.Spec.InitContainers, "istio-init")
+	// With the CNI agent, istio-validation checks the redirection the agent set up from the pod's
+	// traffic annotations, which carry the same ranges istio-init would have been given.
+	initC := find(got.Spec.InitContainers, "istio-validation")
 	if initC == nil {
-		t.Fatalf("no istio-init among %v", got.Spec.InitContainers)
+		t.Fatalf("no istio-validation among %v", got.Spec.InitContainers)
 	}
 	args := strings.Join(initC.Args, " ")
 	for _, want := range []string{"-i 10.96.0.0/12,fd00:10:96::/112", `-b `} {
 		if !strings.Contains(args, want) {
-			t.Errorf("istio-init args %q lack %q", args, want)
+			t.Errorf("istio-validation args %q lack %q", args, want)
 		}
 	}
 	if i := slices.Index(initC.Args, "-b"); i < 0 || i+1 >= len(initC.Args) || initC.Args[i+1] != "" {
-		t.Errorf("istio-init args %q: want -b \"\" (no inbound port captured)", args)
+		t.Errorf("istio-validation args %q: want -b \"\" (no inbound port captured)", args)
+	}
+	for key, want := range map[string]string{
+		"traffic.sidecar.istio.io/includeOutboundIPRanges": "10.96.0.0/12,fd00:10:96::/112",
+		"traffic.sidecar.istio.io/includeInboundPorts":     "",
+	} {
+		if have, ok := got.Annotations[key]; !ok || have != want {
+			t.Errorf("the injected pod's annotation %s = %q (present %t), want %q for the CNI agent", key, have, ok, want)
+		}
 	}
 	proxy := find(append(got.Spec.InitContainers, got.Spec.Containers...), "istio-proxy")
 	if proxy == nil {
@@ -312,5 +322,5 @@ func TestIngressNginxInjection(t *testing.T) {
 	if !strings.Contains(got.Annotations["proxy.istio.io/config"], "holdApplicationUntilProxyStarts") {
 		t.Errorf("proxy config annotation %q", got.Annotations["proxy.istio.io/config"])
 	}
-	t.Logf("istio-init: %s", args)
+	t.Logf("istio-validation: %s", args)
 }

@@ -74,22 +74,29 @@ func renderDefaultMesh(crds []crdFile) (*defaultMesh, error) {
 	return &defaultMesh{mesh: mesh, objects: objects, optional: optional}, nil
 }
 
-// renderCharts renders the built-in base and istiod charts with the values meshkeeper computes for spec.
+// renderCharts renders the built-in base, istiod and (when the spec runs it) CNI charts with the values meshkeeper computes for spec.
 func renderCharts(spec *meshv1alpha1.ServiceMeshSpec) ([]*unstructured.Unstructured, error) {
 	istiodValues, err := render.IstiodValues(spec, charts.BuiltinVersion)
 	if err != nil {
 		return nil, err
 	}
 	var objects []*unstructured.Unstructured
-	for _, release := range []struct {
-		name   string
-		values map[string]any
-	}{{charts.Base, render.BaseValues(spec)}, {charts.Istiod, istiodValues}} {
+	releases := []struct {
+		name, namespace string
+		values          map[string]any
+	}{{charts.Base, spec.Namespace, render.BaseValues(spec)}, {charts.Istiod, spec.Namespace, istiodValues}}
+	if render.Mode(spec).NeedsNodeAgent() {
+		releases = append(releases, struct {
+			name, namespace string
+			values          map[string]any
+		}{charts.CNI, spec.CNINamespace(), render.CNIValues(spec, charts.BuiltinVersion)})
+	}
+	for _, release := range releases {
 		chart, err := charts.Builtin(release.name)
 		if err != nil {
 			return nil, err
 		}
-		manifest, err := helm.Template(chart, release.values, release.name, spec.Namespace)
+		manifest, err := helm.Template(chart, release.values, release.name, release.namespace)
 		if err != nil {
 			return nil, err
 		}

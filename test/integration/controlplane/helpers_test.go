@@ -56,6 +56,7 @@ const (
 // chartKinds are the kinds the charts render, to find every object meshkeeper installed.
 var chartKinds = []schema.GroupVersionKind{
 	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
 	{Version: "v1", Kind: "Service"},
 	{Version: "v1", Kind: "ConfigMap"},
 	{Version: "v1", Kind: "ServiceAccount"},
@@ -119,9 +120,13 @@ func istiod(namespace string) *appsv1.Deployment {
 }
 
 // markAvailable writes what the Deployment controller and kubelets would: every replica updated and
-// available. The envtest tier has neither.
+// available. The envtest tier has neither. For istiod it also marks the CNI agent's DaemonSet rolled
+// out when the mesh runs it: istiod and the agent together make the control plane.
 func markAvailable(namespace, name string) {
 	GinkgoHelper()
+	if name == "istiod" {
+		defer markCNIReady()
+	}
 	Eventually(func() error {
 		d := &appsv1.Deployment{}
 		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
@@ -260,4 +265,32 @@ func missingMetrics(want ...string) ([]string, error) {
 		}
 	}
 	return missing, nil
+}
+
+// cniNodes is the number of nodes the envtest tier pretends the CNI agent runs on.
+const cniNodes = 3
+
+// markCNIReady writes what the DaemonSet controller and kubelets would for the CNI agent, when the mesh
+// runs it (status.cni): rolled out, ready and available on cniNodes nodes.
+func markCNIReady() {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		mesh := getMesh()
+		g.Expect(mesh.Status.CNI).NotTo(BeNil(), "the ServiceMesh has not recorded whether it runs CNI")
+		if !mesh.Status.CNI.Enabled {
+			return
+		}
+		setCNIStatus(g, mesh.Spec.CNINamespace(), cniNodes, cniNodes)
+	}, installTimeout, poll).Should(Succeed())
+}
+
+// setCNIStatus writes the CNI DaemonSet's status: desired nodes, of which ready are updated, ready and
+// available.
+func setCNIStatus(g Gomega, namespace string, desired, ready int32) {
+	ds := &appsv1.DaemonSet{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-cni-node"}, ds)).To(Succeed())
+	ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: desired,
+		CurrentNumberScheduled: desired, UpdatedNumberScheduled: ready, NumberReady: ready, NumberAvailable: ready,
+		NumberUnavailable: desired - ready}
+	g.Expect(k8sClient.Status().Update(ctx, ds)).To(Succeed())
 }

@@ -118,7 +118,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 
 	It("writes nothing while nothing changes, however often it reconciles", func() {
 		before := managedObjects()
-		Expect(before).To(HaveLen(34 - 15)) // every object of both charts but the CRDs
+		Expect(before).To(HaveLen(34 - 15 + 7)) // every object of the three charts but the CRDs
 		meshVersion := getMesh().ResourceVersion
 
 		By("waking the reconciler with changes that are not meshkeeper's to undo")
@@ -141,6 +141,7 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 			g.Expect(getMesh().ResourceVersion).To(Equal(meshVersion), "the ServiceMesh was written")
 			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))
 			g.Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}))
+			g.Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1}))
 		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
 
 		By("leaving the user's label on meshkeeper's Service")

@@ -55,7 +55,7 @@ var (
 	metricsURL string
 	cancel     context.CancelFunc
 
-	// helmRepo and ociRegistry serve base and istiod at repoVersion to the manager.
+	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
 	helmRepo *chartrepo.Repo
 	// unreachableRepository is an allowed repository on a port that refuses connections.
 	unreachableRepository string
@@ -74,9 +74,9 @@ var _ = BeforeSuite(func() {
 	env = testenv.Start(GinkgoT())
 	cfg, k8sClient, scheme = env.Config, env.Client, env.Scheme
 
-	By("serving base and istiod " + repoVersion + " from a Helm repository and an OCI registry")
+	By("serving base, istiod and cni " + repoVersion + " from a Helm repository and an OCI registry")
 	var served []chartrepo.Chart
-	for _, name := range []string{charts.Base, charts.Istiod} {
+	for _, name := range []string{charts.Base, charts.Istiod, charts.CNI} {
 		c, err := chartrepo.Package(name, repoVersion)
 		Expect(err).NotTo(HaveOccurred())
 		served = append(served, c)

@@ -1,0 +1,261 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// The CNI chart renders a DaemonSet, and meshkeeper reads the agent's pods to name the nodes where it
+// is not ready.
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
+
+const (
+	// cniRelease is the release name of the CNI chart.
+	cniRelease = "istio-cni"
+	// cniDaemonSet is the DaemonSet the CNI chart renders, and cniPodLabel the label of its pods.
+	cniDaemonSet = "istio-cni-node"
+	cniPodLabel  = "k8s-app"
+)
+
+// cniObservation is what the CNI phase did and saw: the decision whether the mesh runs the agent,
+// the phase's failure, and the agent's DaemonSet.
+type cniObservation struct {
+	enabled bool
+	by      meshv1alpha1.CNIDecision
+	// ran tells whether the phase ran; it does not while the control plane phase fails.
+	ran bool
+	// namespace is where the istio-cni release is installed; "" when it is not.
+	namespace string
+	// err is the phase's failure, a meshctx error that carries CNIReady's reason.
+	err error
+	// daemonSet is the agent's DaemonSet, nil when it does not exist; notReady names the nodes whose
+	// agent pod is not ready, read only when the DaemonSet is not.
+	daemonSet *appsv1.DaemonSet
+	notReady  []string
+}
+
+// settleCNI decides whether the mesh runs the CNI agent (ServiceMesh.CNIEnabled) and writes the
+// decision into the in-memory spec, so that everything rendered from it in this reconcile agrees. The
+// decision reaches the cluster only through status.cni, where it is kept.
+func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) {
+	enabled, by := mesh.CNIEnabled()
+	mesh.Spec.CNI.Enabled = ptr.To(enabled)
+	return enabled, by
+}
+
+// reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
+// runs ahead of the istiod that injects for it, and removes it when the mesh no longer runs it or it
+// moved to another namespace. Nothing changes while the control plane phase fails. It then reads the
+// agent's DaemonSet for CNIReady.
+func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
+	by meshv1alpha1.CNIDecision, installed *installation) (*cniObservation, error) {
+	obs := &cniObservation{enabled: enabled, by: by}
+	if mesh.Status.CNI != nil {
+		obs.namespace = mesh.Status.CNI.Namespace
+	}
+	if installed == nil {
+		return obs, nil
+	}
+	obs.ran = true
+	want := ""
+	if enabled {
+		want = mesh.Spec.CNINamespace()
+	}
+	if obs.namespace != "" && obs.namespace != want {
+		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
+			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+			return obs, obs.err
+		}
+		obs.namespace = ""
+	}
+	if !enabled {
+		return obs, nil
+	}
+	if installed.charts.CNI == nil {
+		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("the %s chart was not resolved", cniRelease))
+		return obs, obs.err
+	}
+	release := helm.Release{Name: cniRelease, Namespace: want, Chart: installed.charts.CNI, ChartDigest: installed.charts.CNIDigest,
+		Values: render.CNIValues(&mesh.Spec, installed.version), Owner: ownerOf(mesh)}
+	result, err := r.Charts.Ensure(ctx, release)
+	r.recordHelmResult(mesh, release, installed.chartVersion, result, err)
+	if err != nil {
+		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		return obs, obs.err
+	}
+	obs.namespace = want
+	return obs, r.observeCNI(ctx, obs)
+}
+
+// observeCNI reads the agent's DaemonSet, and its pods when it is not ready.
+func (r *Reconciler) observeCNI(ctx context.Context, obs *cniObservation) error {
+	ds := &appsv1.DaemonSet{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: obs.namespace, Name: cniDaemonSet}, ds)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
+	}
+	obs.daemonSet = ds
+	if ready, _, _ := cniReadiness(obs); ready == metav1.ConditionTrue {
+		return nil
+	}
+	// Only while the agent is not ready: its pods are not cached, and a steady state reads none.
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(obs.namespace), client.MatchingLabels{cniPodLabel: cniDaemonSet}); err != nil {
+		return fmt.Errorf("listing the %s pods: %w", cniDaemonSet, err)
+	}
+	obs.notReady = nodesNotReady(pods.Items)
+	return nil
+}
+
+// nodesNotReady names the nodes whose pod is not Ready, sorted.
+func nodesNotReady(pods []corev1.Pod) []string {
+	var nodes []string
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || podReady(pod) {
+			continue
+		}
+		if !slices.Contains(nodes, pod.Spec.NodeName) {
+			nodes = append(nodes, pod.Spec.NodeName)
+		}
+	}
+	slices.Sort(nodes)
+	return nodes
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// uninstallCNI removes the istio-cni release from namespace. The agent's pods remove Istio's plugin
+// from each node's CNI configuration as they stop.
+func (r *Reconciler) uninstallCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string) error {
+	err := r.Charts.Uninstall(ctx, namespace, cniRelease)
+	metrics.HelmOperations.WithLabelValues(cniRelease, "uninstalled", outcome(err)).Inc()
+	if err != nil {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+cniRelease,
+			"Release %s/%s: %v", namespace, cniRelease, err)
+		return fmt.Errorf("uninstalling release %s/%s: %w", namespace, cniRelease, err)
+	}
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall/"+cniRelease,
+		"Release %s/%s removed", namespace, cniRelease)
+	return nil
+}
+
+// uninstallAllCNI removes the istio-cni release wherever meshkeeper may have installed it, when the
+// ServiceMesh is deleted. A release that does not exist is not an error.
+func (r *Reconciler) uninstallAllCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+	namespaces := []string{mesh.Spec.CNINamespace()}
+	if mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" && !slices.Contains(namespaces, mesh.Status.CNI.Namespace) {
+		namespaces = append(namespaces, mesh.Status.CNI.Namespace)
+	}
+	for _, ns := range namespaces {
+		err := r.Charts.Uninstall(ctx, ns, cniRelease)
+		metrics.HelmOperations.WithLabelValues(cniRelease, "uninstalled", outcome(err)).Inc()
+		if err != nil {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+cniRelease,
+				"Release %s/%s: %v", ns, cniRelease, err)
+			return fmt.Errorf("uninstalling release %s/%s: %w", ns, cniRelease, err)
+		}
+	}
+	return nil
+}
+
+// ownerOf is the owner every object of meshkeeper's releases gets.
+func ownerOf(mesh *meshv1alpha1.ServiceMesh) helm.Owner {
+	return helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: mesh.Name, UID: string(mesh.UID)}
+}
+
+// setCNIReady sets CNIReady and status.cni from the CNI phase. The decision whether the mesh runs the
+// agent is recorded from the first reconcile on, so it never changes behind the user's back; the rest
+// keeps its last value while the phase does not run (the control plane phase failed before it).
+func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
+	c := obs.cni
+	if c == nil {
+		return
+	}
+	cni := &meshv1alpha1.CNIStatus{Enabled: c.enabled, EnabledBy: c.by}
+	if status.CNI != nil {
+		cni.Namespace, cni.DesiredNodes, cni.ReadyNodes = status.CNI.Namespace, status.CNI.DesiredNodes, status.CNI.ReadyNodes
+	}
+	if !c.ran {
+		status.CNI = cni
+		return
+	}
+	cni.Namespace, cni.DesiredNodes, cni.ReadyNodes = c.namespace, 0, 0
+	if ds := c.daemonSet; ds != nil {
+		cni.DesiredNodes, cni.ReadyNodes = ds.Status.DesiredNumberScheduled, min(ds.Status.NumberReady, ds.Status.NumberAvailable, ds.Status.UpdatedNumberScheduled)
+	}
+	status.CNI = cni
+	value, reason, message := cniReadiness(c)
+	setCondition(status, obs, meshv1alpha1.ConditionCNIReady, value, reason, message)
+}
+
+// cniReadiness judges the CNI phase: ready when the agent is off, or when its DaemonSet runs the
+// current template ready and available on every node that should run it.
+func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
+	if e := meshctx.Classify(c.err); e != nil {
+		return metav1.ConditionFalse, e.Reason, e.Error()
+	}
+	if !c.enabled {
+		return metav1.ConditionTrue, meshv1alpha1.ReasonCNIDisabled, fmt.Sprintf(
+			"The mesh runs without the CNI agent (status.cni.enabledBy %s): injected pods get istio-init, which needs NET_ADMIN and NET_RAW", c.by)
+	}
+	ds := c.daemonSet
+	if ds == nil {
+		return metav1.ConditionFalse, meshv1alpha1.ReasonDaemonSetMissing, fmt.Sprintf("The %s DaemonSet does not exist yet", cniDaemonSet)
+	}
+	st := ds.Status
+	desired := st.DesiredNumberScheduled
+	switch {
+	case st.ObservedGeneration < ds.Generation:
+		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, fmt.Sprintf("The %s DaemonSet's latest change is not yet observed by its controller", cniDaemonSet)
+	case st.UpdatedNumberScheduled < desired || st.NumberReady < desired || st.NumberAvailable < desired || st.NumberUnavailable > 0:
+		message := fmt.Sprintf("CNI agent: %d of %d node(s) updated, %d ready, %d available", st.UpdatedNumberScheduled, desired, st.NumberReady, st.NumberAvailable)
+		if len(c.notReady) > 0 {
+			message += "; not ready on " + names(c.notReady)
+		}
+		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, message +
+			". Pods injected on those nodes wait in istio-validation until the agent runs there"
+	default:
+		return metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, fmt.Sprintf("CNI agent: ready and available on all %d node(s)", desired)
+	}
+}

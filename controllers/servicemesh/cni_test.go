@@ -1,0 +1,274 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+)
+
+func cniDaemonSetWith(generation int64, st appsv1.DaemonSetStatus) *appsv1.DaemonSet {
+	return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: cniDaemonSet, Generation: generation}, Status: st}
+}
+
+func TestCNIReadiness(t *testing.T) {
+	rolledOut := appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 3, CurrentNumberScheduled: 3,
+		UpdatedNumberScheduled: 3, NumberReady: 3, NumberAvailable: 3}
+	halfway := rolledOut
+	halfway.UpdatedNumberScheduled, halfway.NumberReady, halfway.NumberAvailable, halfway.NumberUnavailable = 2, 2, 2, 1
+
+	tests := map[string]struct {
+		obs         cniObservation
+		wantStatus  metav1.ConditionStatus
+		wantReason  string
+		wantMessage []string
+	}{
+		"off: True, and the message says what that means for pods": {
+			obs:        cniObservation{enabled: false, by: meshv1alpha1.CNIByExistingMesh},
+			wantStatus: metav1.ConditionTrue, wantReason: meshv1alpha1.ReasonCNIDisabled,
+			wantMessage: []string{"ExistingMesh", "istio-init"},
+		},
+		"the install failed": {
+			obs:        cniObservation{enabled: true, err: meshctx.Retry(meshv1alpha1.ReasonInstallFailed, errors.New("quota exceeded"))},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonInstallFailed, wantMessage: []string{"quota exceeded"},
+		},
+		"no DaemonSet yet": {
+			obs:        cniObservation{enabled: true},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonDaemonSetMissing,
+		},
+		"a change its controller has not seen": {
+			obs:        cniObservation{enabled: true, daemonSet: cniDaemonSetWith(3, rolledOut)},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonNodesNotReady, wantMessage: []string{"not yet observed"},
+		},
+		"not ready on one node, which is named": {
+			obs:        cniObservation{enabled: true, daemonSet: cniDaemonSetWith(2, halfway), notReady: []string{"node-b"}},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonNodesNotReady,
+			wantMessage: []string{"2 of 3 node(s) updated", "not ready on node-b", "istio-validation"},
+		},
+		"ready, available and updated everywhere": {
+			obs:        cniObservation{enabled: true, daemonSet: cniDaemonSetWith(2, rolledOut)},
+			wantStatus: metav1.ConditionTrue, wantReason: meshv1alpha1.ReasonAvailable, wantMessage: []string{"all 3 node(s)"},
+		},
+		"ready but not yet available (minReadySeconds)": {
+			obs: cniObservation{enabled: true, daemonSet: cniDaemonSetWith(2, appsv1.DaemonSetStatus{ObservedGeneration: 2,
+				DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberReady: 3, NumberAvailable: 1, NumberUnavailable: 2})},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonNodesNotReady,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			status, reason, message := cniReadiness(&tc.obs)
+			if status != tc.wantStatus || reason != tc.wantReason {
+				t.Errorf("cniReadiness = %s/%s (%s), want %s/%s", status, reason, message, tc.wantStatus, tc.wantReason)
+			}
+			for _, part := range tc.wantMessage {
+				if !strings.Contains(message, part) {
+					t.Errorf("message %q does not contain %q", message, part)
+				}
+			}
+		})
+	}
+}
+
+func TestNodesNotReady(t *testing.T) {
+	pod := func(node string, ready corev1.ConditionStatus) corev1.Pod {
+		return corev1.Pod{Spec: corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}}
+	}
+	pending := corev1.Pod{}
+	starting := corev1.Pod{Spec: corev1.PodSpec{NodeName: "node-d"}}
+	got := nodesNotReady([]corev1.Pod{pod("node-c", corev1.ConditionFalse), pod("node-a", corev1.ConditionTrue),
+		pod("node-b", corev1.ConditionFalse), pending, starting})
+	if want := []string{"node-b", "node-c", "node-d"}; !slices.Equal(got, want) {
+		t.Errorf("nodesNotReady = %v, want %v", got, want)
+	}
+}
+
+// The decision whether the mesh runs CNI is recorded even when the phase could not run, so a new mesh
+// whose first install fails is not taken for an existing one on the next reconcile.
+func TestSetCNIReadyRecordsTheDecisionWhenThePhaseDidNotRun(t *testing.T) {
+	current := &meshv1alpha1.ServiceMeshStatus{}
+	obs := &observation{generation: 1, cni: &cniObservation{enabled: true, by: meshv1alpha1.CNIByNewMesh}}
+	status := current.DeepCopy()
+	setCNIReady(status, obs)
+	if status.CNI == nil || !status.CNI.Enabled || status.CNI.EnabledBy != meshv1alpha1.CNIByNewMesh {
+		t.Fatalf("status.cni = %+v, want the NewMesh decision recorded", status.CNI)
+	}
+	if c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionCNIReady); c != nil {
+		t.Errorf("CNIReady = %+v, want none before the phase ran", c)
+	}
+	mesh := &meshv1alpha1.ServiceMesh{Status: *status}
+	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionFalse}}
+	if enabled, by := mesh.CNIEnabled(); !enabled || by != meshv1alpha1.CNIByNewMesh {
+		t.Errorf("the next reconcile decides %t/%s, want true/NewMesh", enabled, by)
+	}
+}
+
+// CNIReady counts for Ready: a mesh whose agent is not ready on some node is not Ready.
+func TestCNIReadyHoldsReadyBack(t *testing.T) {
+	status := &meshv1alpha1.ServiceMeshStatus{}
+	obs := &observation{generation: 1, cni: &cniObservation{enabled: true, ran: true, namespace: "istio-system",
+		daemonSet: cniDaemonSetWith(1, appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2,
+			NumberReady: 1, NumberAvailable: 1, NumberUnavailable: 1}), notReady: []string{"node-1"}}}
+	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, "")
+	setCNIReady(status, obs)
+	summarizeReady(status, obs)
+	ready := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != meshv1alpha1.ReasonNodesNotReady ||
+		!strings.Contains(ready.Message, "node-1") {
+		t.Errorf("Ready = %+v, want False with NodesNotReady naming node-1", ready)
+	}
+	if status.CNI.DesiredNodes != 2 || status.CNI.ReadyNodes != 1 || status.CNI.Namespace != "istio-system" {
+		t.Errorf("status.cni = %+v, want 1 of 2 nodes in istio-system", status.CNI)
+	}
+}
+
+// recordingCharts records the releases Ensure and Uninstall are asked about, in order, and fails the
+// Ensure of failRelease.
+type recordingCharts struct {
+	ensured, uninstalled []string
+	failRelease          string
+}
+
+func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
+	c.ensured = append(c.ensured, desired.Namespace+"/"+desired.Name+" ("+desired.Chart.Name()+")")
+	if desired.Name == c.failRelease {
+		return helm.Result{State: helm.StateAbsent, Action: helm.ActionInstalled}, errors.New("installing release " + desired.Name + ": quota exceeded")
+	}
+	return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
+}
+
+func (c *recordingCharts) Uninstall(_ context.Context, namespace, name string) error {
+	c.uninstalled = append(c.uninstalled, namespace+"/"+name)
+	return nil
+}
+
+func TestReconcileCNI(t *testing.T) {
+	newMesh := func() *meshv1alpha1.ServiceMesh {
+		mesh := testMesh()
+		mesh.Status = meshv1alpha1.ServiceMeshStatus{}
+		return mesh
+	}
+	tests := map[string]struct {
+		mesh            func() *meshv1alpha1.ServiceMesh
+		failRelease     string
+		wantEnsured     []string
+		wantUninstalled []string
+		wantCNI         meshv1alpha1.CNIStatus
+		wantReason      string
+		wantErr         bool
+	}{
+		"a new mesh installs the CNI agent after the control plane": {
+			mesh:        newMesh,
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "istio-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
+			wantReason:  meshv1alpha1.ReasonDaemonSetMissing,
+		},
+		"a new mesh puts the agent in kube-system when asked": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := newMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				return mesh
+			},
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
+			wantReason:  meshv1alpha1.ReasonDaemonSetMissing,
+		},
+		"a mesh from before CNI keeps running without it": {
+			mesh:        testMesh,
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: false, EnabledBy: meshv1alpha1.CNIByExistingMesh},
+			wantReason:  meshv1alpha1.ReasonCNIDisabled,
+		},
+		"turning CNI off uninstalls the agent": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Enabled = new(bool)
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"}
+				return mesh
+			},
+			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
+			wantUninstalled: []string{"istio-system/istio-cni"},
+			wantCNI:         meshv1alpha1.CNIStatus{Enabled: false, EnabledBy: meshv1alpha1.CNIBySpec},
+			wantReason:      meshv1alpha1.ReasonCNIDisabled,
+		},
+		"moving the agent to kube-system uninstalls it where it was": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"}
+				return mesh
+			},
+			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantUninstalled: []string{"istio-system/istio-cni"},
+			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
+			wantReason:      meshv1alpha1.ReasonDaemonSetMissing,
+		},
+		"a failed control plane leaves the agent alone, and the decision is still recorded": {
+			mesh:        newMesh,
+			failRelease: istiodRelease,
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantErr:     true,
+		},
+		"a failed CNI install is CNIReady's failure, retried": {
+			mesh:        newMesh,
+			failRelease: cniRelease,
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "istio-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantReason:  meshv1alpha1.ReasonInstallFailed,
+			wantErr:     true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			chartManager := &recordingCharts{failRelease: tc.failRelease}
+			status, _, _, _, err := reconcileWith(t, tc.mesh(), chartManager)
+			if (err != nil) != tc.wantErr || (err != nil && meshctx.IsTerminal(err)) {
+				t.Errorf("Reconcile error = %v, want a retried error: %t", err, tc.wantErr)
+			}
+			if !slices.Equal(chartManager.ensured, tc.wantEnsured) {
+				t.Errorf("ensured %v, want %v", chartManager.ensured, tc.wantEnsured)
+			}
+			if !slices.Equal(chartManager.uninstalled, tc.wantUninstalled) {
+				t.Errorf("uninstalled %v, want %v", chartManager.uninstalled, tc.wantUninstalled)
+			}
+			if status == nil || status.CNI == nil || *status.CNI != tc.wantCNI {
+				t.Fatalf("status.cni = %+v, want %+v", status, tc.wantCNI)
+			}
+			c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionCNIReady)
+			switch {
+			case tc.wantReason == "" && c != nil:
+				t.Errorf("CNIReady = %+v, want none", c)
+			case tc.wantReason != "" && (c == nil || c.Reason != tc.wantReason):
+				t.Errorf("CNIReady = %+v, want reason %s", c, tc.wantReason)
+			}
+		})
+	}
+}

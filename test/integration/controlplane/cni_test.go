@@ -1,0 +1,245 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// cniReleaseValues are the values meshkeeper installs the cni chart with for the spec below.
+const cniReleaseValues = `
+chained: true
+cniBinDir: /home/kubernetes/bin
+excludeNamespaces: [kube-system, cni-monitoring]
+global: {hub: docker.io/istio, imagePullPolicy: IfNotPresent, tag: 1.31.1}
+tolerations: [{operator: Exists}]
+`
+
+func cniDaemonSetOf(namespace string) *appsv1.DaemonSet {
+	GinkgoHelper()
+	ds := &appsv1.DaemonSet{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-cni-node"}, ds)).To(Succeed())
+	return ds
+}
+
+var _ = Describe("The istio-cni node agent", Ordered, func() {
+	const ns = "cni-system"
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace("cni-shop", nil, nil)
+		createMesh("  namespace: " + ns + "\n  injection:\n    namespaces: [cni-shop]\n" +
+			"  cni:\n    cniBinDir: /home/kubernetes/bin\n    excludeNamespaces: [cni-monitoring]\n")
+	})
+	AfterAll(deleteMesh)
+
+	It("installs the cni chart as istio-cni after the control plane, with the spec's values", func() {
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+		}, installTimeout, poll).Should(Succeed())
+		cni, istiodRelease := readRelease(ns, "istio-cni", 1), readRelease(ns, "istiod", 1)
+		Expect(cni.Chart.Name()).To(Equal("cni"))
+		Expect(cni.Chart.Metadata.Version).To(Equal("1.31.1"))
+		Expect(cni.Info.FirstDeployed).To(BeTemporally(">=", istiodRelease.Info.FirstDeployed), "the agent was installed before istiod")
+
+		var want map[string]any
+		Expect(yaml.Unmarshal([]byte(cniReleaseValues), &want)).To(Succeed())
+		Expect(cni.Config).To(Equal(want))
+
+		By("rendering the DaemonSet for every node, owned by the ServiceMesh")
+		ds := cniDaemonSetOf(ns)
+		pod := ds.Spec.Template.Spec
+		Expect(pod.PriorityClassName).To(Equal("system-node-critical"))
+		Expect(pod.Tolerations).To(ConsistOf(corev1.Toleration{Operator: corev1.TolerationOpExists}))
+		Expect(pod.Containers[0].Image).To(Equal("docker.io/istio/install-cni:1.31.1"))
+		Expect(ds.Labels).To(HaveKeyWithValue("mesh.meshkeeper.io/managed-by", "meshkeeper"))
+		Expect(ds.OwnerReferences).To(HaveLen(1))
+		Expect(ds.OwnerReferences[0].UID).To(Equal(getMesh().UID))
+		config := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-config"}, config)).To(Succeed())
+		Expect(config.Data).To(HaveKeyWithValue("CHAINED_CNI_PLUGIN", "true"))
+		Expect(config.Data).To(HaveKeyWithValue("EXCLUDE_NAMESPACES", "kube-system,cni-monitoring"))
+		Expect(pod.Volumes).To(ContainElement(And(
+			HaveField("Name", "cni-bin-dir"), HaveField("HostPath.Path", "/home/kubernetes/bin"))))
+
+		By("making injection use the agent, with a sidecar that meets Pod Security restricted")
+		injector := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}, injector)).To(Succeed())
+		var values struct {
+			Pilot struct {
+				CNI struct{ Enabled bool } `json:"cni"`
+			} `json:"pilot"`
+			Global struct {
+				Proxy struct {
+					SeccompProfile map[string]string `json:"seccompProfile"`
+				} `json:"proxy"`
+			} `json:"global"`
+		}
+		Expect(yaml.Unmarshal([]byte(injector.Data["values"]), &values)).To(Succeed())
+		Expect(values.Pilot.CNI.Enabled).To(BeTrue())
+		Expect(values.Global.Proxy.SeccompProfile).To(Equal(map[string]string{"type": "RuntimeDefault"}))
+
+		By("recording that a new mesh runs the agent")
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI).To(Equal(&meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: ns}))
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonNodesNotReady))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("names the nodes where the agent is not ready, and holds Ready back until it is everywhere", func() {
+		markAvailable(ns, "istiod") // and the DaemonSet on every node
+		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionReady).Status }, installTimeout, poll).
+			Should(Equal(metav1.ConditionTrue))
+
+		By("one node's agent failing its readiness probe")
+		for node, ready := range map[string]corev1.ConditionStatus{"node-a": corev1.ConditionTrue, "node-b": corev1.ConditionFalse} {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istio-cni-node-" + node,
+				Labels: map[string]string{"k8s-app": "istio-cni-node"}},
+				Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "install-cni", Image: "docker.io/istio/install-cni:1.31.1"}}}}
+			Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}
+			Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		}
+		Eventually(func(g Gomega) { setCNIStatus(g, ns, cniNodes, cniNodes-1) }, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionCNIReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonNodesNotReady))
+			g.Expect(c.Message).To(ContainSubstring("not ready on node-b"))
+			g.Expect(c.Message).NotTo(ContainSubstring("node-a"))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Reason).To(Equal(meshv1alpha1.ReasonNodesNotReady))
+			g.Expect(getMesh().Status.CNI.ReadyNodes).To(BeEquivalentTo(cniNodes - 1))
+		}, installTimeout, poll).Should(Succeed())
+
+		markCNIReady()
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonAvailable))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("writes nothing while nothing changes", func() {
+		time.Sleep(3 * time.Second) // let the status write of the last change settle
+		before := managedObjects()
+		meshVersion := getMesh().ResourceVersion
+		By("waking the reconciler with a change that is not meshkeeper's to undo")
+		ds := cniDaemonSetOf(ns)
+		Expect(k8sClient.Patch(ctx, ds, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"example.com/touched":"yes"}}}`)))).To(Succeed())
+		touched := cniDaemonSetOf(ns).ResourceVersion
+		Consistently(func(g Gomega) {
+			after := managedObjects()
+			for key, version := range before {
+				if key == "DaemonSet "+ns+"/istio-cni-node" {
+					g.Expect(after).To(HaveKeyWithValue(key, touched), "the DaemonSet was written")
+					continue
+				}
+				g.Expect(after).To(HaveKeyWithValue(key, version), "%s was written", key)
+			}
+			g.Expect(getMesh().ResourceVersion).To(Equal(meshVersion), "the ServiceMesh was written")
+			g.Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1}))
+		}, 4*time.Second, 300*time.Millisecond).Should(Succeed())
+	})
+
+	It("restores a deleted or edited DaemonSet", func() {
+		ds := cniDaemonSetOf(ns)
+		Expect(k8sClient.Delete(ctx, ds)).To(Succeed())
+		Eventually(func(g Gomega) {
+			restored := &appsv1.DaemonSet{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), restored)).To(Succeed())
+			g.Expect(restored.UID).NotTo(Equal(ds.UID))
+		}, installTimeout, poll).Should(Succeed())
+
+		By("an edit that drops the agent's tolerations")
+		Expect(k8sClient.Patch(ctx, cniDaemonSetOf(ns), client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"template":{"spec":{"tolerations":null}}}}`)))).To(Succeed())
+		Eventually(func() []corev1.Toleration { return cniDaemonSetOf(ns).Spec.Template.Spec.Tolerations }, installTimeout, poll).
+			Should(ConsistOf(corev1.Toleration{Operator: corev1.TolerationOpExists}))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("DriftRepaired"))
+		Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1}), "a repair is not an upgrade")
+		markCNIReady()
+	})
+
+	It("without CNI, refuses to enroll a namespace whose Pod Security level rejects istio-init, and says to turn CNI on", func() {
+		Eventually(func() map[string]string { return namespaceLabels("cni-shop") }, installTimeout, poll).
+			Should(HaveKeyWithValue("istio-injection", "enabled"))
+		shop := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "cni-shop"}, shop)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, shop, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)))).To(Succeed())
+		Consistently(func() map[string]string { return namespaceLabels("cni-shop") }, 2*time.Second, 200*time.Millisecond).
+			Should(HaveKeyWithValue("istio-injection", "enabled"), "with CNI on, a restricted namespace stays in the mesh")
+
+		By("turning CNI off")
+		patchSpec(`{"cni": {"enabled": false}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(namespaceLabels("cni-shop")).NotTo(HaveKey("istio-injection"))
+			c := conditionOf(meshv1alpha1.ConditionNamespacesEnrolled)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonPodSecurityRejectsSidecar))
+			g.Expect(c.Message).To(ContainSubstring("cni-shop"))
+			g.Expect(c.Message).To(ContainSubstring("spec.cni.enabled: true"))
+			g.Expect(conditionOf(meshv1alpha1.ConditionStalled).Reason).To(Equal(meshv1alpha1.ReasonPodSecurityRejectsSidecar))
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() []string { return namespaceEvents("cni-shop") }, installTimeout, poll).
+			Should(ContainElement(meshv1alpha1.ReasonPodSecurityRejectsSidecar))
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(meshv1alpha1.ReasonPodSecurityRejectsSidecar))
+
+		By("uninstalling the agent and injecting istio-init again")
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istio-cni")).To(BeEmpty())
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-node"}, &appsv1.DaemonSet{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the DaemonSet is left behind: %v", err)
+			g.Expect(getMesh().Status.CNI).To(Equal(&meshv1alpha1.CNIStatus{Enabled: false, EnabledBy: meshv1alpha1.CNIBySpec}))
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonCNIDisabled))
+			injector := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}, injector)).To(Succeed())
+			g.Expect(injector.Data["values"]).To(MatchRegexp(`"cni": \{\s*"enabled": false`))
+		}, installTimeout, poll).Should(Succeed())
+
+		By("turning CNI on again, which enrolls the namespace")
+		patchSpec(`{"cni": {"enabled": true}}`)
+		Eventually(func() map[string]string { return namespaceLabels("cni-shop") }, installTimeout, poll).
+			Should(HaveKeyWithValue("istio-injection", "enabled"))
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("uninstalls the agent with the rest of the mesh", func() {
+		deleteMesh()
+		Expect(releaseRevisions(ns, "istio-cni")).To(BeEmpty())
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-node"}, &appsv1.DaemonSet{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the DaemonSet is left behind: %v", err)
+		Expect(managedObjects()).To(BeEmpty(), "objects meshkeeper installed are left behind")
+		Expect(namespaceLabels("cni-shop")).NotTo(HaveKey("istio-injection"))
+	})
+})

@@ -1,0 +1,187 @@
+//go:build istiod
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package istiod_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/test/istiod"
+)
+
+// restrictedNamespace enforces the Pod Security level restricted; the API server of this tier runs the
+// PodSecurity admission plugin (on by default).
+const restrictedNamespace = "psa-restricted"
+
+// restrictedPod is a pod whose own container meets the Pod Security level restricted, so that the
+// level judges only what injection adds. Nothing is set at the pod level: the sidecar's containers must
+// meet it on their own.
+func restrictedPod(namespace string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: namespace, Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{ServiceAccountName: "default", Containers: []corev1.Container{{
+			Name: "web", Image: "registry.example/web:1",
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				RunAsNonRoot:             ptr.To(true),
+				RunAsUser:                ptr.To[int64](1000),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+		}}},
+	}
+}
+
+// injectUntil sends the pod to istiod until its answer passes done: istiod reloads its injection
+// templates a moment after meshkeeper changed their ConfigMap.
+func injectUntil(ctx context.Context, t *testing.T, pod *corev1.Pod, done func(*corev1.Pod) error) *corev1.Pod {
+	t.Helper()
+	var injected *corev1.Pod
+	if err := waitFor(ctx, 2*time.Minute, func() error {
+		injection, err := istiod.Inject(ctx, pilot.InjectURL(), appNamespace, pod.DeepCopy())
+		if err != nil {
+			return err
+		}
+		if !injection.Injected() {
+			return fmt.Errorf("istiod did not inject the pod")
+		}
+		injected = injection.Pod
+		return done(injected)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return injected
+}
+
+// createIn creates the injected pod in the restricted namespace, as the API server would once the
+// webhook answered, and returns the API server's verdict.
+func createIn(ctx context.Context, injected *corev1.Pod, name string) error {
+	pod := injected.DeepCopy()
+	pod.Namespace, pod.Name, pod.GenerateName, pod.ResourceVersion, pod.UID = restrictedNamespace, name, "", "", ""
+	return k8sClient.Create(ctx, pod)
+}
+
+func initContainerNamed(name string) func(*corev1.Pod) error {
+	return func(p *corev1.Pod) error {
+		if find(p.Spec.InitContainers, name) == nil {
+			return fmt.Errorf("no init container %s yet", name)
+		}
+		return nil
+	}
+}
+
+// TestCNIInjectionPassesPodSecurity: with the CNI agent (a new ServiceMesh's default), the real istiod
+// injects no istio-init and no added capability, and the injected pod is admitted where restricted is
+// enforced. With CNI off, the same pod gets istio-init and is rejected there, and meshkeeper refuses
+// to enroll that namespace. Turning CNI off and on upgrades istiod twice; go test runs a package's
+// files in name order, so this file comes after istiod_test.go, whose TestIstiodWritesAreLeftAlone
+// counts istiod's releases.
+func TestCNIInjectionPassesPodSecurity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: restrictedNamespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	// The ServiceAccount admission plugin wants the pod's ServiceAccount; this tier has no controller
+	// that creates it.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: restrictedNamespace, Name: "default"}}
+	if err := k8sClient.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	pod := restrictedPod(appNamespace)
+
+	// The pod alone passes: what follows judges what injection adds.
+	if err := createIn(ctx, pod, "web-alone"); err != nil {
+		t.Fatalf("the application pod alone is rejected under restricted: %v", err)
+	}
+
+	injected := injectUntil(ctx, t, pod, initContainerNamed("istio-validation"))
+	if c := find(injected.Spec.InitContainers, "istio-init"); c != nil {
+		t.Errorf("with CNI, istiod injected istio-init: %+v", c)
+	}
+	for _, c := range append(injected.Spec.InitContainers, injected.Spec.Containers...) {
+		sc := c.SecurityContext
+		if sc == nil {
+			continue
+		}
+		if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+			t.Errorf("with CNI, container %s adds capabilities %v", c.Name, sc.Capabilities.Add)
+		}
+		if c.Name != "web" && (sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) {
+			t.Errorf("container %s has seccomp profile %+v, want RuntimeDefault", c.Name, sc.SeccompProfile)
+		}
+	}
+	if err := createIn(ctx, injected, "web-cni"); err != nil {
+		t.Errorf("the pod injected for the CNI agent is rejected under restricted: %v", err)
+	}
+
+	// CNI off, and the restricted namespace selected too: meshkeeper must leave it out.
+	// Cleanups run last registered first: this one after patchMesh's restores the spec.
+	t.Cleanup(func() {
+		// The rest of the tier runs with the CNI agent: wait until istiod injects for it again.
+		injectUntil(context.Background(), t, pod, initContainerNamed("istio-validation"))
+	})
+	patchMesh(t, `{"cni": {"enabled": false}, "injection": {"namespaces": ["`+appNamespace+`", "`+restrictedNamespace+`"]}}`,
+		`{"cni": {"enabled": true}, "injection": {"namespaces": ["`+appNamespace+`"]}}`)
+	withoutCNI := injectUntil(ctx, t, pod, initContainerNamed("istio-init"))
+	initC := find(withoutCNI.Spec.InitContainers, "istio-init")
+	if initC.SecurityContext == nil || initC.SecurityContext.Capabilities == nil ||
+		!strings.Contains(fmt.Sprint(initC.SecurityContext.Capabilities.Add), "NET_ADMIN") {
+		t.Errorf("istio-init without CNI has security context %+v, want NET_ADMIN added", initC.SecurityContext)
+	}
+	err := createIn(ctx, withoutCNI, "web-no-cni")
+	if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "restricted") || !strings.Contains(err.Error(), "NET_ADMIN") {
+		t.Errorf("the pod injected without CNI was not rejected for NET_ADMIN under restricted: %v", err)
+	}
+
+	if err := waitFor(ctx, 2*time.Minute, func() error {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)
+		if c == nil || c.Reason != meshv1alpha1.ReasonPodSecurityRejectsSidecar || !strings.Contains(c.Message, restrictedNamespace) ||
+			!strings.Contains(c.Message, "spec.cni.enabled: true") {
+			return fmt.Errorf("NamespacesEnrolled is %+v", c)
+		}
+		got := &corev1.Namespace{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: restrictedNamespace}, got); err != nil {
+			return err
+		}
+		if v, ok := got.Labels["istio-injection"]; ok {
+			return fmt.Errorf("namespace %s is enrolled (istio-injection=%s)", restrictedNamespace, v)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
