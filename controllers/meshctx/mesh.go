@@ -80,15 +80,3 @@ func OwnsExactly(current map[string]string, owned sets.Set[string], want map[str
 	}
 	return true
 }
-
-// OwnedBy reports whether obj carries an owner reference to this ServiceMesh (its UID). That, not
-// meshkeeper's label, which anyone who may edit the object can set, is what makes an object
-// meshkeeper's to delete.
-func OwnedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.UID == mesh.UID {
-			return true
-		}
-	}
-	return false
-}

@@ -115,9 +115,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		return fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
 	}
 	reportKey := gvk.Kind + " " + namespace
-	// Another's object, even one that carries meshkeeper's label, which anyone who may edit it can set:
-	// meshkeeper's own carry its owner reference to this ServiceMesh too.
-	if current != nil && (!meshctx.IsManaged(current) || !meshctx.OwnedBy(current, mesh)) {
+	if current != nil && !meshctx.IsManaged(current) {
 		if desired != nil {
 			r.reportConflict(mesh, current, reportKey)
 		}
@@ -133,7 +131,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 			return fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
 		}
 		return nil
-	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]):
+	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) && ownedBy(current, mesh):
 		return nil // steady state: nothing to write
 	}
 	if current != nil {
@@ -143,6 +141,15 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
 	return nil
+}
+
+func ownedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.UID == mesh.UID {
+			return true
+		}
+	}
+	return false
 }
 
 // reportConflict emits a Warning once when a namespace has its own policy object of the name meshkeeper
@@ -213,7 +220,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // DeleteAll deletes every policy object meshkeeper generated, before the ServiceMesh goes. reader lists
 // around the cache, which holds only the policies' metadata.
-func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) error {
+func DeleteAll(ctx context.Context, c client.Client, reader client.Reader) error {
 	for _, gvk := range render.PolicyKinds {
 		if _, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
 			continue
@@ -225,8 +232,7 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
-			if item.Name != render.PolicyName || !meshctx.OwnedBy(item, mesh) {
-				// A user's policy, even one that carries meshkeeper's label, is the user's.
+			if item.Name != render.PolicyName {
 				continue
 			}
 			if err := c.Delete(ctx, item, client.Preconditions{UID: ptr.To(item.UID)}); client.IgnoreNotFound(err) != nil {

@@ -28,7 +28,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -61,7 +60,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := ingress.Release(ctx, r.Client, r.APIReader, r.Workloads, mesh); err != nil {
 		return err
 	}
-	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader, mesh); err != nil {
+	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader); err != nil {
 		return err
 	}
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
@@ -75,7 +74,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 			return err
 		}
 	}
-	if err := r.deleteLeftoverWebhooks(ctx, mesh); err != nil {
+	if err := r.deleteLeftoverWebhooks(ctx); err != nil {
 		return err
 	}
 	if err := r.deleteCreatedNamespace(ctx, mesh, controlPlaneNS); err != nil {
@@ -96,9 +95,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 
 // deleteLeftoverWebhooks removes webhook configurations meshkeeper's charts rendered that an uninstall
 // did not (a release record lost by hand): a webhook pointing at a deleted istiod would block the
-// creation of pods or Istio objects cluster-wide. Only those with an owner reference to this
-// ServiceMesh are removed; a webhook that merely carries meshkeeper's label is someone else's.
-func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+// creation of pods or Istio objects cluster-wide.
+func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context) error {
 	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
 	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
 	var leftovers []client.Object
@@ -115,10 +113,7 @@ func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alp
 		leftovers = append(leftovers, &validating.Items[i])
 	}
 	for _, webhook := range leftovers {
-		if !meshctx.OwnedBy(webhook, mesh) {
-			continue
-		}
-		if err := r.Delete(ctx, webhook, client.Preconditions{UID: ptr.To(webhook.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Delete(ctx, webhook); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting webhook configuration %s: %w", webhook.GetName(), err)
 		}
 	}

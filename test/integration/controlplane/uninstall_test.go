@@ -24,7 +24,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -130,26 +129,5 @@ var _ = Describe("Uninstall keeps what is not meshkeeper's", func() {
 		By("deleting it: giving up meshkeeper's own claim on the finalizer does not remove an entry another manager owns")
 		deleteMesh()
 		Expect(releaseRevisions(ns, "istiod")).To(BeEmpty())
-	})
-
-	It("leaves a webhook and a policy that carry meshkeeper's label but are not its own", func() {
-		const ns, team = "label-system", "own-policy"
-		createMesh("  namespace: " + ns + "\n")
-		waitInstalled(ns)
-		managed := map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.FieldManager}
-		hook := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "team-hook", Labels: managed}}
-		Expect(k8sClient.Create(ctx, hook)).To(Succeed())
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, hook))).To(Succeed()) })
-		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team}})).To(Succeed())
-		policy := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-			"metadata": map[string]any{"name": "default", "namespace": team, "labels": map[string]any{meshv1alpha1.ManagedByLabel: meshv1alpha1.FieldManager}},
-			"spec":     map[string]any{"mtls": map[string]any{"mode": "PERMISSIVE"}},
-		}}
-		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
-
-		deleteMesh()
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(hook), hook)).To(Succeed(), "a user's webhook labelled as meshkeeper's was deleted")
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(policy), policy)).To(Succeed(), "a user's policy labelled as meshkeeper's was deleted")
 	})
 })
