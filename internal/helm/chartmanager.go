@@ -215,7 +215,7 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 			return nil, fmt.Errorf("release Secret %s/%s has no revision number: %w", namespace, s.Name, err)
 		}
 		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
-			Digest: s.Labels[DigestLabel], ResourceVersion: s.ResourceVersion})
+			Digest: s.Labels[DigestLabel]})
 	}
 	return heads, nil
 }

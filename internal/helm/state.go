@@ -77,8 +77,6 @@ type Head struct {
 	Version int
 	Status  rcommon.Status
 	Digest  string
-	// ResourceVersion of the Secret holding the revision: the revision's content is unchanged while it is.
-	ResourceVersion string
 }
 
 // DetermineState classifies a release's revisions (in any order; none when there is no release) against
