@@ -31,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,6 +70,8 @@ type Reconciler struct {
 	policyWatches *meshctx.KindWatches
 	// reportedMTLS holds the mTLS risk last reported.
 	reportedMTLS meshctx.Transitions
+	// revisionState is what the revision phase remembers between reconciles.
+	revisionState revisionState
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -115,6 +118,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	status := computeStatus(&mesh.Status, obs)
 	result, err := meshctx.Result(ctx, controlPlaneErr)
+	if installed != nil && installed.revisions != nil && installed.revisions.requeueAfter > 0 && result.RequeueAfter == 0 {
+		result.RequeueAfter = installed.revisions.requeueAfter // the next unused revision's grace period ends
+	}
 	err = errors.Join(err, observeErr)
 	if err == nil {
 		// The generation was fully handled: success, a failure that retrying cannot fix, or a known wait.
@@ -185,6 +191,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c, err := b.Build(r)
 	if err != nil {
 		return err
+	}
+	if r.revisionState.discovery, err = discovery.NewDiscoveryClientForConfig(mgr.GetConfig()); err != nil {
+		return fmt.Errorf("creating a discovery client: %w", err)
 	}
 	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata]())
 	return nil

@@ -56,8 +56,12 @@ const namespaceRetry = 5 * time.Second
 type installation struct {
 	// version is the Istio version of the charts; chartVersion the charts' own version.
 	version, chartVersion string
-	// revision is the Istio revision installed.
+	// revision is the Istio revision installed (the active one, with revisions).
 	revision string
+	// deployment and meshConfig name the istiod Deployment and mesh config ConfigMap of spec.version.
+	deployment, meshConfig string
+	// revisions is what the revision phase found and decided; nil with the InPlace strategy.
+	revisions *revisionInstallation
 }
 
 // reconcileControlPlane installs or upgrades the two releases when they are out of sync and restores
@@ -68,6 +72,12 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	version := spec.Version
 	if version == "" {
 		version = charts.BuiltinVersion
+	}
+	if revisionBased(mesh) {
+		return r.reconcileRevisions(ctx, mesh, version)
+	}
+	if err := r.upgradeGate(ctx, mesh, version, nil); err != nil {
+		return nil, err
 	}
 
 	istiodValues, err := render.IstiodValues(spec, version)
@@ -106,7 +116,8 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		}
 	}
-	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision}, nil
+	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
+		deployment: istiodDeployment, meshConfig: meshConfigName}, nil
 }
 
 // chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.

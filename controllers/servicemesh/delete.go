@@ -58,7 +58,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader); err != nil {
 		return err
 	}
-	for _, release := range []string{istiodRelease, baseRelease} {
+	releases, err := r.revisionReleases(ctx, mesh)
+	if err != nil {
+		return err
+	}
+	for _, release := range append(releases, istiodRelease, baseRelease) {
 		err := r.Charts.Uninstall(ctx, controlPlaneNS, release)
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 		if err != nil {
