@@ -171,9 +171,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 // injection label.
 func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollment) *namespacesObservation {
 	obs := &namespacesObservation{enrolled: sets.New[string]()}
-	key, value := policy.InjectionLabel("")
 	for i := range namespaces {
 		ns := &namespaces[i]
+		key, value := enrollment.LabelFor(ns.Name)
 		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
 		switch {
 		case d.Enroll && ns.Labels[key] == value:

@@ -210,4 +210,45 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		Entry("three minor versions up", "1.34.0", "upgrade through 1.33 first"),
 		Entry("three minor versions down", "1.28.0", "set spec.version to 1.29.0 or newer"),
 	)
+
+	It("moves canary namespaces to the new revision first, keeps the tag, and moves them back when the canary is removed", func() {
+		createNamespace("rv-pay", nil, nil)
+		patchSpec(`{"injection":{"namespaces":["rv-shop","rv-pay"]}}`)
+		Eventually(func() map[string]string { return namespaceLabels("rv-pay") }, installTimeout, poll).
+			Should(HaveKeyWithValue("istio-injection", "enabled"))
+		oldPod := createPod(shop, "old-canary-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+		defer func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, oldPod))).To(Succeed()) }()
+
+		patchSpec(`{"version":"1.31.1","updateStrategy":{"canary":{"namespaces":["rv-shop"]}}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(revisionStates()).To(Equal(map[string]meshv1alpha1.RevisionState{
+				"1-31-1": meshv1alpha1.RevisionCanary, "1-31-0": meshv1alpha1.RevisionActive}))
+			labels := namespaceLabels(shop)
+			g.Expect(labels).To(HaveKeyWithValue("istio.io/rev", "1-31-1"))
+			g.Expect(labels).NotTo(HaveKey("istio-injection"), "two injection labels would have two revisions match")
+			g.Expect(namespaceLabels("rv-pay")).To(HaveKeyWithValue("istio-injection", "enabled"))
+			mesh := getMesh()
+			g.Expect(mesh.Status.Proxies.Outdated).To(BeEquivalentTo(1), "the canary namespace's pod of 1-31-0 is outdated")
+			g.Expect(conditionOf(meshv1alpha1.ConditionNamespacesEnrolled).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(tagTarget, 2*time.Second, poll).Should(Equal("1-31-0"), "the canary must hold the tag back")
+
+		patchSpec(`{"updateStrategy":{"canary":null}}`)
+		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
+		Eventually(func(g Gomega) {
+			labels := namespaceLabels(shop)
+			g.Expect(labels).To(HaveKeyWithValue("istio-injection", "enabled"))
+			g.Expect(labels).NotTo(HaveKey("istio.io/rev"))
+			g.Expect(revisionStates()).To(HaveKeyWithValue("1-31-1", meshv1alpha1.RevisionActive))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("deletes every revision on uninstall", func() {
+		deleteMesh()
+		for _, release := range []string{"istiod-1-31-0", "istiod-1-31-1", "istio-base"} {
+			Expect(releaseRevisions(ns, release)).To(BeEmpty(), release)
+		}
+		Expect(tagTarget()).To(BeEmpty())
+		Expect(namespaceLabels(shop)).NotTo(HaveKey("istio-injection"))
+	})
 })
