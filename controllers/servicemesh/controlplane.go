@@ -76,6 +76,9 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	if revisionBased(mesh) {
 		return r.reconcileRevisions(ctx, mesh, version)
 	}
+	if err := r.inPlaceGate(ctx, mesh); err != nil {
+		return nil, err
+	}
 	if err := r.upgradeGate(ctx, mesh, version, nil); err != nil {
 		return nil, err
 	}

@@ -219,7 +219,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "MoveTag",
 				"The default revision tag points at revision %s (Istio %s)%s", plan.Active, versions[plan.Active], fromRevision(tagged))
 		}
-		if err := r.retireLegacyInjector(ctx, mesh, owner, found); err != nil {
+		if err := r.retireLegacyInjector(ctx, mesh, owner, found, plan.Prune); err != nil {
 			return nil, err
 		}
 	}
@@ -381,6 +381,9 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	err := r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
 	switch {
+	case apierrors.IsNotFound(err) && slices.ContainsFunc(found, func(f revision.Installed) bool { return f.Name == revision.Legacy }):
+		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.
+		return found, revision.Legacy, nil
 	case apierrors.IsNotFound(err):
 		return found, "", nil
 	case err != nil:
@@ -416,6 +419,32 @@ func deploymentVersion(d *appsv1.Deployment, name string, mesh *meshv1alpha1.Ser
 		return strings.Replace(name, "-", ".", 2)
 	}
 	return mesh.Status.Version
+}
+
+// errRevisionsInstalled: the InPlace strategy was asked for while revisions run.
+var errRevisionsInstalled = errors.New("spec.updateStrategy.type is InPlace, but the control plane runs as revisions")
+
+// inPlaceGate refuses switching a mesh that runs revisions back to InPlace: its proxies belong to
+// revisions an in-place istiod would not serve. The revisions stay as they are.
+func (r *Reconciler) inPlaceGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+	deployments := &appsv1.DeploymentList{}
+	if err := r.List(ctx, deployments, client.InNamespace(mesh.Spec.Namespace),
+		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod"}); err != nil {
+		return fmt.Errorf("listing istiod Deployments: %w", err)
+	}
+	var revisions []string
+	for i := range deployments.Items {
+		d := &deployments.Items[i]
+		if name := d.Labels[policy.LabelIstioRevision]; ownedBy(d, mesh) && name != "" && name != revision.Legacy {
+			revisions = append(revisions, name)
+		}
+	}
+	if len(revisions) == 0 {
+		return nil
+	}
+	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, fmt.Errorf(
+		"%w (%s); switching back is not supported: keep spec.updateStrategy.type RevisionBased. The running control plane is left as it is",
+		errRevisionsInstalled, strings.Join(revisions, ", ")))
 }
 
 // upgradeGate refuses a version change Istio does not support, before anything changes.
@@ -534,10 +563,11 @@ func findObject(manifest []byte, kind, name string) (*unstructured.Unstructured,
 // retireLegacyInjector stops the injector of an istiod installed without a revision (the InPlace
 // strategy) from matching any pod, once the default tag has taken over its namespaces: its istiod
 // keeps serving the proxies it injected, and drains like any other revision.
-func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, owner helm.Owner, found []revision.Installed) error {
+func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, owner helm.Owner,
+	found []revision.Installed, prune []string) error {
 	var legacy *revision.Installed
 	for i := range found {
-		if found[i].Name == revision.Legacy {
+		if found[i].Name == revision.Legacy && !slices.Contains(prune, revision.Legacy) {
 			legacy = &found[i]
 		}
 	}

@@ -36,8 +36,14 @@ import (
 // tagTarget is the revision the default tag's webhook points at ("" when there is no tag).
 func tagTarget() string {
 	GinkgoHelper()
+	return tagTargetIn("rv-system")
+}
+
+// tagTargetIn is tagTarget for the control plane in namespace.
+func tagTargetIn(namespace string) string {
+	GinkgoHelper()
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	err := k8sClient.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-default-rv-system"}, tag)
+	err := k8sClient.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-default-" + namespace}, tag)
 	if apierrors.IsNotFound(err) {
 		return ""
 	}
@@ -250,5 +256,80 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		}
 		Expect(tagTarget()).To(BeEmpty())
 		Expect(namespaceLabels(shop)).NotTo(HaveKey("istio-injection"))
+	})
+})
+
+var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Ordered, func() {
+	const ns = "rs-system"
+	legacyInjector := "istio-sidecar-injector-" + ns
+	var pod *corev1.Pod
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace("rs-shop", nil, nil)
+		createMesh("  namespace: rs-system\n  version: 1.31.0\n  injection:\n    namespaces: [rs-shop]\n")
+		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(Equal([]int{1}))
+		markAvailable(ns, "istiod")
+		pod = createPod("rs-shop", "app", "default", "docker.io/istio/proxyv2:1.31.0", nil)
+	})
+	AfterAll(func() {
+		deleteMesh()
+	})
+
+	injectorExists := func() bool {
+		err := k8sClient.Get(ctx, client.ObjectKey{Name: legacyInjector}, &admissionregistrationv1.MutatingWebhookConfiguration{})
+		if apierrors.IsNotFound(err) {
+			return false
+		}
+		Expect(err).NotTo(HaveOccurred())
+		return true
+	}
+
+	It("installs the revision beside the istiod without one, which keeps injecting until the revision is available", func() {
+		patchSpec(`{"updateStrategy":{"type":"RevisionBased","inactiveRevisionDeletionGracePeriod":"3s"}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}))
+			g.Expect(revisionStates()).To(Equal(map[string]meshv1alpha1.RevisionState{
+				"1-31-0": meshv1alpha1.RevisionCanary, "default": meshv1alpha1.RevisionActive}))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(tagTargetIn(ns)).To(BeEmpty())
+			g.Expect(injectorExists()).To(BeTrue(), "the enrolled namespace must never be left without an injector")
+		}, 2*time.Second, poll).Should(Succeed())
+		Expect(namespaceLabels("rs-shop")).To(HaveKeyWithValue("istio-injection", "enabled"))
+	})
+
+	It("moves injection to the tag once the revision is available, and drains the istiod without a revision", func() {
+		markAvailable(ns, "istiod-1-31-0")
+		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-0"))
+		Eventually(injectorExists, installTimeout, poll).Should(BeFalse(), "two injectors would match the namespace")
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Revisions).To(Equal([]meshv1alpha1.RevisionStatus{
+				{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true},
+				{Name: "default", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true, Proxies: 1},
+			}))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(istiodOrNil(ns)).NotTo(BeNil(), "its proxies still need it")
+		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
+	})
+
+	It("refuses switching back to InPlace while revisions run, changing nothing", func() {
+		patchSpec(`{"updateStrategy":{"type":"InPlace"}}`)
+		Eventually(func(g Gomega) {
+			ready := conditionOf(meshv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
+			g.Expect(ready.Message).To(ContainSubstring("1-31-0"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
+		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
+		patchSpec(`{"updateStrategy":{"type":"RevisionBased"}}`)
+	})
+
+	It("removes the istiod without a revision once its last pod is gone", func() {
+		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
+		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(BeEmpty())
+		Eventually(func() *appsv1.Deployment { return istiodOrNil(ns) }, installTimeout, poll).Should(BeNil())
+		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
+		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{"1-31-0": meshv1alpha1.RevisionActive}))
 	})
 })
