@@ -136,6 +136,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		setMetrics(obs)
 		metrics.SetConditions(status.Conditions)
 		metrics.SetIstio(status.Revision, status.Version)
+		setRevisionMetrics(status)
 		r.reportMTLS(mesh, status)
 	}
 	return result, errors.Join(err, statusErr)

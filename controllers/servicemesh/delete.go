@@ -83,6 +83,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	metrics.SetProxies(0, 0, 0, nil)
 	metrics.SetConditions(nil)
 	metrics.SetIstio("", "")
+	metrics.SetRevisions(nil)
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)

@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
 // setRevisions sets status.activeRevision and status.revisions from what the revision phase decided;
@@ -29,4 +30,13 @@ func setRevisions(status *meshv1alpha1.ServiceMeshStatus, ri *revisionInstallati
 	}
 	status.ActiveRevision = ri.active
 	status.Revisions = ri.revisions
+}
+
+// setRevisionMetrics exports status.revisions.
+func setRevisionMetrics(status *meshv1alpha1.ServiceMeshStatus) {
+	revisions := make([]metrics.Revision, 0, len(status.Revisions))
+	for _, r := range status.Revisions {
+		revisions = append(revisions, metrics.Revision{Name: r.Name, Version: r.Version, State: string(r.State), Ready: r.Ready, Proxies: r.Proxies})
+	}
+	metrics.SetRevisions(revisions)
 }

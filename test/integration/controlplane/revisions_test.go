@@ -144,6 +144,10 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 			g.Expect(mesh.Status.Proxies.Outdated).To(BeEquivalentTo(1), "the pod of 1-31-0 is outdated")
 		}, installTimeout, poll).Should(Succeed())
 		Expect(eventReasons()).To(ContainElements(meshv1alpha1.ReasonTagMoved, meshv1alpha1.ReasonRevisionDraining))
+		Eventually(func() ([]string, error) {
+			return missingMetrics(`meshkeeper_revision_proxies{ready="true",revision="1-31-0",state="Draining",version="1.31.0"} 1`,
+				`meshkeeper_revision_proxies{ready="true",revision="1-31-1",state="Active",version="1.31.1"} 0`)
+		}, installTimeout, poll).Should(BeEmpty())
 
 		By("upgrading only the releases that changed, once")
 		Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}))
