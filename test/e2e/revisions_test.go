@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,11 +101,23 @@ func TestCanaryUpgrade(t *testing.T) {
 	if err := testenv.InstallCRD(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	managerCtx, stopManager := context.WithCancel(ctx)
-	defer stopManager()
-	if err := testenv.StartManager(managerCtx, c.RESTConfig(), logFile); err != nil {
+	// meshkeeper's binary, as a process: the package's other test runs a manager in this one.
+	binary := filepath.Join(dir, "meshkeeper")
+	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building meshkeeper: %v\n%s", err, out)
+	}
+	manager := exec.CommandContext(ctx, binary, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	manager.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	manager.Stdout, manager.Stderr = logFile, logFile
+	if err := manager.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		_ = manager.Process.Kill()
+		_ = manager.Wait()
+	}()
 
 	mesh := func(version, canary string) string {
 		return `apiVersion: mesh.meshkeeper.io/v1alpha1
