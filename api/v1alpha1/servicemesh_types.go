@@ -103,6 +103,12 @@ type ServiceMeshSpec struct {
 	// docs/security.md).
 	// +optional
 	Values *IstiodValues `json:"values,omitempty"`
+
+	// UpdateStrategy says how a change of version reaches the control plane: in place (the default)
+	// or as a new revision beside the running one (see docs/upgrade.md).
+	// +kubebuilder:default={}
+	// +optional
+	UpdateStrategy UpdateStrategySpec `json:"updateStrategy,omitempty"`
 }
 
 // ChartsSpec says where the Istio charts come from.
@@ -424,6 +430,16 @@ type ServiceMeshStatus struct {
 	// +optional
 	Revision string `json:"revision,omitempty"`
 
+	// ActiveRevision is the revision the default revision tag points at (RevisionBased).
+	// +optional
+	ActiveRevision string `json:"activeRevision,omitempty"`
+
+	// Revisions are the installed revisions, newest first (RevisionBased).
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Revisions []RevisionStatus `json:"revisions,omitempty"`
+
 	// Namespaces counts enrolled namespaces.
 	// +optional
 	Namespaces NamespacesStatus `json:"namespaces,omitempty"`
@@ -490,6 +506,8 @@ type ProxiesStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=mesh,categories=meshkeeper
 // +kubebuilder:validation:XValidation:rule="self.metadata.name == 'default'",message="a cluster has one ServiceMesh and it must be named 'default'"
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`,description="Istio version running"
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.activeRevision`,description="Revision the default tag points at"
+// +kubebuilder:printcolumn:name="Revisions",type=string,JSONPath=`.status.revisions[*].name`,priority=1,description="Installed revisions, newest first"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Enrolled",type=integer,JSONPath=`.status.namespaces.enrolled`,description="Enrolled namespaces"

@@ -38,5 +38,8 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if err != nil {
 		return nil, Terminal(meshv1alpha1.ReasonInvalidSpec, err)
 	}
+	if mesh.Spec.UpdateStrategy.Canary != nil {
+		enrollment = enrollment.WithCanary(mesh.Spec.UpdateStrategy.Canary.Namespaces, CanaryRevision(mesh))
+	}
 	return enrollment, nil
 }

@@ -80,3 +80,13 @@ func OwnsExactly(current map[string]string, owned sets.Set[string], want map[str
 	}
 	return true
 }
+
+// OwnedBy tells whether obj names the ServiceMesh (by UID) among its owner references.
+func OwnedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.UID == mesh.UID {
+			return true
+		}
+	}
+	return false
+}

@@ -29,6 +29,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -150,7 +151,7 @@ func UnenrollAll(ctx context.Context, c client.Client) error {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
-		Watches(&meshv1alpha1.ServiceMesh{}, meshctx.AllNamespaces(r.Client), builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
+		Watches(&meshv1alpha1.ServiceMesh{}, meshctx.AllNamespaces(r.Client), builder.WithPredicates(predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CanaryChanged))).
 		Named("namespace").
 		Complete(r)
 }

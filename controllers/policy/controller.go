@@ -131,7 +131,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 			return fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
 		}
 		return nil
-	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) && ownedBy(current, mesh):
+	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) && meshctx.OwnedBy(current, mesh):
 		return nil // steady state: nothing to write
 	}
 	if current != nil {
@@ -141,15 +141,6 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
 	return nil
-}
-
-func ownedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.UID == mesh.UID {
-			return true
-		}
-	}
-	return false
 }
 
 // reportConflict emits a Warning once when a namespace has its own policy object of the name meshkeeper

@@ -34,6 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -74,6 +75,8 @@ type Reconciler struct {
 	reportedMTLS meshctx.Transitions
 	// backoff paces attempts at a control plane that failed.
 	backoff controlPlaneBackoff
+	// revisionState is what the revision phase remembers between reconciles.
+	revisionState revisionState
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -123,6 +126,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	status := computeStatus(&mesh.Status, obs)
 	result, err := meshctx.Result(ctx, cmp.Or(controlPlaneErr, cniErr))
+	if installed != nil && installed.revisions != nil && installed.revisions.requeueAfter > 0 && result.RequeueAfter == 0 {
+		result.RequeueAfter = installed.revisions.requeueAfter // the next unused revision's grace period ends
+	}
 	err = errors.Join(err, observeErr)
 	if err == nil {
 		// The generation was fully handled: success, a failure that retrying cannot fix, or a known wait.
@@ -138,6 +144,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		setMetrics(obs)
 		metrics.SetConditions(status.Conditions)
 		metrics.SetIstio(status.Revision, status.Version)
+		setRevisionMetrics(status)
 		r.reportMTLS(mesh, status)
 	}
 	if heldFor > 0 && !meshctx.IsTerminal(controlPlaneErr) && observeErr == nil && statusErr == nil {
@@ -232,6 +239,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c, err := b.Build(r)
 	if err != nil {
 		return err
+	}
+	if r.revisionState.discovery, err = discovery.NewDiscoveryClientForConfig(mgr.GetConfig()); err != nil {
+		return fmt.Errorf("creating a discovery client: %w", err)
 	}
 	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata]())
 	return nil

@@ -56,10 +56,14 @@ const namespaceRetry = 5 * time.Second
 type installation struct {
 	// version is the Istio version of the charts; chartVersion the charts' own version.
 	version, chartVersion string
-	// revision is the Istio revision installed.
+	// revision is the Istio revision installed (the active one, with revisions).
 	revision string
 	// charts are the charts resolved for the version; the CNI phase installs the CNI chart of the set.
 	charts charts.Set
+	// deployment and meshConfig name the istiod Deployment and mesh config ConfigMap of spec.version.
+	deployment, meshConfig string
+	// revisions is what the revision phase found and decided; nil with the InPlace strategy.
+	revisions *revisionInstallation
 }
 
 // reconcileControlPlane installs or upgrades the two releases when they are out of sync and restores
@@ -70,6 +74,15 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	version := spec.Version
 	if version == "" {
 		version = charts.BuiltinVersion
+	}
+	if revisionBased(mesh) {
+		return r.reconcileRevisions(ctx, mesh, version)
+	}
+	if err := r.inPlaceGate(ctx, mesh); err != nil {
+		return nil, err
+	}
+	if err := r.upgradeGate(ctx, mesh, version, nil); err != nil {
+		return nil, err
 	}
 
 	istiodValues, err := render.IstiodValues(spec, version)
@@ -109,7 +122,8 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		}
 	}
-	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision, charts: set}, nil
+	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
+		deployment: istiodDeployment, meshConfig: meshConfigName, charts: set}, nil
 }
 
 // chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.

@@ -66,7 +66,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
 		return err
 	}
-	for _, release := range []string{istiodRelease, baseRelease} {
+	releases, err := r.revisionReleases(ctx, mesh)
+	if err != nil {
+		return err
+	}
+	for _, release := range append(releases, istiodRelease, baseRelease) {
 		err := r.Charts.Uninstall(ctx, controlPlaneNS, release)
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 		if err != nil {
@@ -87,6 +91,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	metrics.SetProxies(0, 0, 0, nil)
 	metrics.SetConditions(nil)
 	metrics.SetIstio("", "")
+	metrics.SetRevisions(nil)
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)

@@ -132,7 +132,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed}
 	if installed != nil {
 		deployment := &appsv1.Deployment{}
-		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, deployment)
+		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: installed.deployment}, deployment)
 		switch {
 		case apierrors.IsNotFound(err):
 			obs.istiodRead = true
@@ -160,7 +160,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if installed != nil {
 		version, revision = installed.version, installed.revision
 	}
-	if obs.proxies, err = r.observeProxies(ctx, mesh, obs.namespaces.enrolled, version, revision); err != nil {
+	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, obs.namespaces.enrolled, version, revision); err != nil {
 		return obs, err
 	}
 	if !policiesServed {
@@ -175,9 +175,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 // injection label.
 func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollment) *namespacesObservation {
 	obs := &namespacesObservation{enrolled: sets.New[string]()}
-	key, value := policy.InjectionLabel("")
 	for i := range namespaces {
 		ns := &namespaces[i]
+		key, value := enrollment.LabelFor(ns.Name)
 		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
 		switch {
 		case d.Enroll && ns.Labels[key] == value:
@@ -246,13 +246,17 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 
 // observeProxies judges the proxy of every pod of the enrolled namespaces against the installed
 // version and revision.
-func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enrolled sets.Set[string],
-	version, revision string) (*proxiesObservation, error) {
+func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
+	enrolled sets.Set[string], version, revision string) (*proxiesObservation, error) {
 	pods := &corev1.PodList{}
 	if err := r.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil { // read-only, as above
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	since, err := r.meshConfigSince(ctx, mesh.Spec.Namespace)
+	meshConfig := meshConfigName
+	if installed != nil {
+		meshConfig = installed.meshConfig
+	}
+	since, err := r.meshConfigSince(ctx, mesh.Spec.Namespace, meshConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +266,12 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		if !enrolled.Has(pod.Namespace) {
 			continue
 		}
-		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: revision, MeshConfigSince: since})
+		in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision, MeshConfigSince: since}
+		if installed != nil && installed.revisions != nil {
+			// A pod is outdated when its revision is not the one its namespace is served by.
+			in.Version, in.Revision = installed.revisions.serving(pod.Namespace)
+		}
+		state := policy.Proxy(in)
 		if state == policy.ProxyNotCounted {
 			continue
 		}
@@ -286,9 +295,9 @@ const meshConfigName = "istio"
 // meshConfigSince returns when meshkeeper last changed the mesh config: the time of its entry in the
 // managed fields of the istio ConfigMap, which the API server moves whenever a value meshkeeper owns
 // changes. Zero when there is no mesh config yet.
-func (r *Reconciler) meshConfigSince(ctx context.Context, namespace string) (metav1.Time, error) {
+func (r *Reconciler) meshConfigSince(ctx context.Context, namespace, name string) (metav1.Time, error) {
 	cm := &corev1.ConfigMap{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: meshConfigName}, cm, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
 		return metav1.Time{}, client.IgnoreNotFound(err)
 	}
 	for _, entry := range cm.ManagedFields {

@@ -44,6 +44,7 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 		status.Version = obs.installed.version
 		status.ChartVersion = obs.installed.chartVersion
 		status.Revision = obs.installed.revision
+		setRevisions(status, obs.installed.revisions)
 	}
 	setControlPlaneReady(status, obs)
 	setCNIReady(status, obs)

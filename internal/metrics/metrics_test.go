@@ -194,6 +194,7 @@ func populate() {
 	HelmOperations.WithLabelValues("istiod", "installed", "success").Inc()
 	SetIngresses(1, map[string]int32{"ServiceMissing": 1})
 	SetProxies(3, 1, 1, map[string]int{"shop": 2})
+	SetRevisions([]Revision{{Name: "1-31-1", Version: "1.31.1", State: "Active", Ready: true, Proxies: 3}})
 }
 
 // TestNoNamespaceLabel scrapes every metric meshkeeper exports: none may carry a label Prometheus

@@ -57,6 +57,9 @@ type Enrollment struct {
 	// privilegedInit tells whether injected pods get an init container that needs NET_ADMIN and
 	// NET_RAW (the mesh runs without the CNI agent).
 	privilegedInit bool
+	// canary are the namespaces a canary revision serves, with canaryRevision's label instead.
+	canary         sets.Set[string]
+	canaryRevision string
 }
 
 // NewEnrollment reads spec.injection and spec.namespace. revision is the Istio revision meshkeeper
@@ -79,6 +82,25 @@ func NewEnrollment(spec *meshv1alpha1.ServiceMeshSpec, revision string) (*Enroll
 	}, nil
 }
 
+// WithCanary has the namespaces given be enrolled with revision's label (istio.io/rev=<revision>) instead
+// of the mesh's, so that revision injects their pods first. An empty revision changes nothing.
+func (e *Enrollment) WithCanary(namespaces []string, revision string) *Enrollment {
+	if revision == "" || len(namespaces) == 0 {
+		return e
+	}
+	out := *e
+	out.canary, out.canaryRevision = sets.New(namespaces...), revision
+	return &out
+}
+
+// LabelFor is the injection label an enrolled namespace of that name carries.
+func (e *Enrollment) LabelFor(namespace string) (key, value string) {
+	if e.canary.Has(namespace) {
+		return InjectionLabel(e.canaryRevision)
+	}
+	return e.label, e.value
+}
+
 // namespaceInput is what the namespace checks look at.
 type namespaceInput struct {
 	*Enrollment
@@ -89,6 +111,12 @@ type namespaceInput struct {
 // Namespace decides about one namespace. ownedLabels are the label keys meshkeeper's field manager
 // owns on it, read from its managedFields: only those are meshkeeper's to change.
 func (e *Enrollment) Namespace(ns *corev1.Namespace, ownedLabels sets.Set[string]) Decision {
+	if e.canary.Has(ns.Name) {
+		canary := *e
+		canary.label, canary.value = e.LabelFor(ns.Name)
+		canary.canary = nil
+		return canary.Namespace(ns, ownedLabels)
+	}
 	in := namespaceInput{Enrollment: e, ns: ns, owned: ownedLabels}
 	if reason, message, matched := firstMatch(in,
 		namespaceTerminating, systemNamespace, controlPlaneNamespace, notSelected, injectionLabelConflict,

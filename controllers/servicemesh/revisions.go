@@ -1,0 +1,594 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
+)
+
+const (
+	// defaultTag is the revision tag that namespaces labelled istio-injection=enabled (and pods labelled
+	// sidecar.istio.io/inject=true) are injected through.
+	defaultTag = "default"
+	// revisionReleasePrefix starts the name of every revision's istiod release: istiod-<revision>.
+	revisionReleasePrefix = istiodRelease + "-"
+	// digestAnnotation records the digest of what meshkeeper rendered into the tag webhook.
+	digestAnnotation = "mesh.meshkeeper.io/digest"
+	// defaultGracePeriod is how long an unused revision is kept when the spec does not say.
+	defaultGracePeriod = 5 * time.Minute
+)
+
+// tagWebhook is the MutatingWebhookConfiguration of the default tag, as the istiod chart names it:
+// suffixed with the control-plane namespace unless that is istio-system.
+func tagWebhook(namespace string) string {
+	if namespace == "istio-system" {
+		return "istio-revision-tag-" + defaultTag
+	}
+	return "istio-revision-tag-" + defaultTag + "-" + namespace
+}
+
+// revisionState is what the revision phase remembers between reconciles: since when each revision is
+// known to be unused. It is not persisted: after a restart the grace period starts again, which only
+// ever keeps a revision longer.
+type revisionState struct {
+	mu          sync.Mutex
+	unusedSince map[string]time.Time
+	k8sVersion  string
+	discovery   discovery.ServerVersionInterface
+}
+
+// revisionInstallation is what the revision phase brought in sync, for the status.
+type revisionInstallation struct {
+	// active is the revision the default tag points at; target the revision of spec.version.
+	active, target string
+	// canary is the revision canary namespaces are served by ("" when none), canaryNamespaces those.
+	canary           string
+	canaryNamespaces []string
+	// versions maps each revision to its Istio version.
+	versions map[string]string
+	// revisions is status.revisions.
+	revisions []meshv1alpha1.RevisionStatus
+	// requeueAfter is when the next unused revision's grace period ends.
+	requeueAfter time.Duration
+}
+
+// serving returns the version and revision that serve a namespace: the canary revision for a canary
+// namespace, the active one for any other.
+func (ri *revisionInstallation) serving(namespace string) (version, rev string) {
+	rev = ri.active
+	if ri.canary != "" && slices.Contains(ri.canaryNamespaces, namespace) {
+		rev = ri.canary
+	}
+	return ri.versions[rev], rev
+}
+
+// revisionBased tells whether the mesh runs its control plane as revisions.
+func revisionBased(mesh *meshv1alpha1.ServiceMesh) bool {
+	return mesh.Spec.UpdateStrategy.Type == meshv1alpha1.UpdateRevisionBased
+}
+
+// resolved is one revision's charts and values.
+type resolved struct {
+	set    charts.Set
+	values render.Values
+}
+
+// resolveVersion renders the istiod values of a version and finds its charts.
+func (r *Reconciler) resolveVersion(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (resolved, error) {
+	spec := &mesh.Spec
+	values, err := render.IstiodValues(spec, version)
+	if err != nil {
+		return resolved{}, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
+	}
+	set, err := r.Resolver.Resolve(ctx, charts.Source{
+		Repository:        spec.Charts.Repository,
+		Version:           version,
+		CredentialsSecret: types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret},
+		ImageHubs:         append(render.ImageHubs(values), render.CNIImageHubs(spec)...),
+		CNI:               render.Mode(spec).NeedsNodeAgent(),
+	})
+	if err != nil {
+		return resolved{}, r.chartUnavailable(mesh, err)
+	}
+	return resolved{set: set, values: values}, nil
+}
+
+// revisionValues are a revision's istiod values: the mesh's values for its version, installed as
+// that revision.
+func revisionValues(values render.Values, rev string) render.Values {
+	return render.Merge(values, render.Values{"revision": rev})
+}
+
+// reconcileRevisions runs the control plane as revisions: the revision of spec.version is installed
+// beside the others, the default tag moves to it once it is ready (unless canary namespaces hold it
+// back), and a revision nothing uses any more is removed after the grace period.
+func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (*installation, error) {
+	spec := &mesh.Spec
+	target := revision.Name(version)
+	found, tagged, err := r.observeRevisions(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.upgradeGate(ctx, mesh, version, found); err != nil {
+		return nil, err
+	}
+	want, err := r.resolveVersion(ctx, mesh, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureNamespace(ctx, spec.Namespace); errors.Is(err, errNamespaceTerminating) {
+		return nil, meshctx.Wait(meshv1alpha1.ReasonNamespaceTerminating, namespaceRetry,
+			fmt.Errorf("%w; meshkeeper installs the control plane once it is gone", err))
+	} else if err != nil {
+		return nil, err
+	}
+
+	plan := r.planRevisions(mesh, target, version, tagged, found)
+	versions := map[string]string{target: version}
+	for _, f := range found {
+		versions[f.Name] = f.Version
+	}
+	sets := map[string]resolved{target: want}
+	newest := version
+	for _, f := range found {
+		if f.Name == target || slices.Contains(plan.Prune, f.Name) {
+			continue
+		}
+		if f.Name != revision.Legacy {
+			res, err := r.resolveVersion(ctx, mesh, f.Version)
+			if err != nil {
+				return nil, err
+			}
+			sets[f.Name] = res
+		}
+		if revision.CompareStrings(f.Version, newest) > 0 {
+			newest = f.Version
+		}
+	}
+
+	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: mesh.Name, UID: string(mesh.UID)}
+	// The base release follows the newest version (CRDs only move forward) and points the default
+	// validator at the active revision.
+	base := sets[revision.Name(newest)].set
+	if base.Base == nil {
+		base = want.set
+	}
+	baseValues := render.Merge(render.BaseValues(spec), render.Values{"defaultRevision": plan.Active})
+	if err := r.ensureRelease(ctx, mesh, helm.Release{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base,
+		ChartDigest: base.BaseDigest, Values: baseValues, Owner: owner}, base.Version); err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(sets) {
+		res := sets[name]
+		release := helm.Release{Name: revisionReleasePrefix + name, Namespace: spec.Namespace, Chart: res.set.Istiod,
+			ChartDigest: res.set.IstiodDigest, Values: revisionValues(res.values, name), Owner: owner}
+		if err := r.ensureRelease(ctx, mesh, release, res.set.Version); err != nil {
+			return nil, err
+		}
+	}
+	if plan.Active != revision.Legacy {
+		active := sets[plan.Active]
+		if err := r.applyTag(ctx, mesh, owner, active, plan.Active); err != nil {
+			return nil, err
+		}
+		if tagged != plan.Active {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "MoveTag",
+				"The default revision tag points at revision %s (Istio %s)%s", plan.Active, versions[plan.Active], fromRevision(tagged))
+		}
+		if err := r.retireLegacyInjector(ctx, mesh, owner, found, plan.Prune); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range plan.Prune {
+		release := revisionReleasePrefix + name
+		if name == revision.Legacy {
+			release = istiodRelease
+		}
+		err := r.Charts.Uninstall(ctx, spec.Namespace, release)
+		r.recordUninstall(mesh, release, err)
+		if err != nil {
+			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		}
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionPruned, "Prune/"+name,
+			"Removed revision %s (Istio %s): no tag, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))
+	}
+	r.rememberUnused(plan.Unused)
+	for _, st := range plan.Revisions {
+		if st.State == meshv1alpha1.RevisionDraining && tagged == st.Name && plan.Active != st.Name {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionDraining, "Drain/"+st.Name,
+				"Revision %s (Istio %s) lost the default tag; it stays while %d pod(s) use it", st.Name, st.Version, st.Proxies)
+		}
+	}
+	statuses := slices.DeleteFunc(plan.Revisions, func(s meshv1alpha1.RevisionStatus) bool { return slices.Contains(plan.Prune, s.Name) })
+	ri := &revisionInstallation{active: plan.Active, target: target, canary: plan.Canary, versions: versions,
+		revisions: statuses, requeueAfter: plan.RequeueAfter}
+	if spec.UpdateStrategy.Canary != nil {
+		ri.canaryNamespaces = spec.UpdateStrategy.Canary.Namespaces
+	}
+	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
+		deployment: revisionReleasePrefix + target, meshConfig: meshConfigName + "-" + target, revisions: ri, charts: base}, nil
+}
+
+func fromRevision(tagged string) string {
+	if tagged == "" {
+		return ""
+	}
+	return " (it pointed at " + tagged + ")"
+}
+
+func gracePeriod(mesh *meshv1alpha1.ServiceMesh) time.Duration {
+	if g := mesh.Spec.UpdateStrategy.InactiveRevisionDeletionGracePeriod; g != nil {
+		return g.Duration
+	}
+	return defaultGracePeriod
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// planRevisions decides the roles of the revisions with what is remembered of their use.
+func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, version, tagged string, found []revision.Installed) revision.Plan {
+	r.revisionState.mu.Lock()
+	since := make(map[string]time.Time, len(r.revisionState.unusedSince))
+	for k, v := range r.revisionState.unusedSince {
+		since[k] = v
+	}
+	r.revisionState.mu.Unlock()
+	canary := mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0
+	return revision.Decide(revision.PlanInput{Target: target, TargetVersion: version, Tagged: tagged, Canary: canary,
+		Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
+}
+
+// rememberUnused keeps since when each unused revision is unused and forgets the others.
+func (r *Reconciler) rememberUnused(unused []string) {
+	r.revisionState.mu.Lock()
+	defer r.revisionState.mu.Unlock()
+	if r.revisionState.unusedSince == nil {
+		r.revisionState.unusedSince = map[string]time.Time{}
+	}
+	for name := range r.revisionState.unusedSince {
+		if !slices.Contains(unused, name) {
+			delete(r.revisionState.unusedSince, name)
+		}
+	}
+	now := time.Now()
+	for _, name := range unused {
+		if _, ok := r.revisionState.unusedSince[name]; !ok {
+			r.revisionState.unusedSince[name] = now
+		}
+	}
+}
+
+// ensureRelease brings one release in sync and reports what it did.
+func (r *Reconciler) ensureRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, release helm.Release, chartVersion string) error {
+	result, err := r.Charts.Ensure(ctx, release)
+	r.recordHelmResult(mesh, release, chartVersion, result, err)
+	if err != nil {
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+	}
+	if result.Action == helm.ActionInstalled && strings.HasPrefix(release.Name, revisionReleasePrefix) {
+		ctrl.LoggerFrom(ctx).Info("Installed a revision", "release", release.Name)
+	}
+	return nil
+}
+
+func (r *Reconciler) recordUninstall(mesh *meshv1alpha1.ServiceMesh, release string, err error) {
+	if err != nil {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release,
+			"Release %s/%s: %v", mesh.Spec.Namespace, release, err)
+	}
+}
+
+// observeRevisions finds the installed revisions: every istiod Deployment of meshkeeper's (owned by
+// this ServiceMesh) is one, named by its istio.io/rev label, with the pods its injector injected. It
+// also reads which revision the default tag points at ("" when meshkeeper wrote no tag).
+func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]revision.Installed, string, error) {
+	deployments := &appsv1.DeploymentList{}
+	if err := r.List(ctx, deployments, client.InNamespace(mesh.Spec.Namespace),
+		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod"}); err != nil {
+		return nil, "", fmt.Errorf("listing istiod Deployments: %w", err)
+	}
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, "", fmt.Errorf("listing pods: %w", err)
+	}
+	proxies := map[string]int32{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if rev := policy.InjectedRevision(pod); rev != "" {
+			proxies[rev]++
+		}
+	}
+	namespaces := &corev1.NamespaceList{}
+	if err := r.List(ctx, namespaces); err != nil {
+		return nil, "", fmt.Errorf("listing namespaces: %w", err)
+	}
+	labelled := map[string]bool{}
+	for i := range namespaces.Items {
+		ns := &namespaces.Items[i]
+		if rev, ok := ns.Labels[policy.LabelIstioRevision]; ok && !apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
+			labelled[rev] = true
+		}
+	}
+	var found []revision.Installed
+	for i := range deployments.Items {
+		d := &deployments.Items[i]
+		if !meshctx.OwnedBy(d, mesh) {
+			continue
+		}
+		name := d.Labels[policy.LabelIstioRevision]
+		if name == "" || (name == revision.Legacy) != (d.Name == istiodDeployment) || (name != revision.Legacy && d.Name != revisionReleasePrefix+name) {
+			continue
+		}
+		ready, _, _ := controlPlaneReadiness(d)
+		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
+			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: labelled[name]})
+	}
+
+	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	err := r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
+	switch {
+	case apierrors.IsNotFound(err) && slices.ContainsFunc(found, func(f revision.Installed) bool { return f.Name == revision.Legacy }):
+		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.
+		return found, revision.Legacy, nil
+	case apierrors.IsNotFound(err):
+		return found, "", nil
+	case err != nil:
+		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
+	case !meshctx.IsManaged(tag) || !meshctx.OwnedBy(tag, mesh):
+		return nil, "", meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
+			"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
+				"meshkeeper leaves it alone and installs no revision until it is removed", tagWebhook(mesh.Spec.Namespace)))
+	}
+	return found, tag.Labels[policy.LabelIstioRevision], nil
+}
+
+// deploymentVersion is the Istio version of a revision: the tag of its istiod image, else the one its
+// name spells, else (the revision installed without a name) the version the status reports.
+func deploymentVersion(d *appsv1.Deployment, name string, mesh *meshv1alpha1.ServiceMesh) string {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == "discovery" {
+			if v := policy.ImageVersion(c.Image); v != "" {
+				return v
+			}
+		}
+	}
+	if name != revision.Legacy {
+		return strings.Replace(name, "-", ".", 2)
+	}
+	return mesh.Status.Version
+}
+
+// errRevisionsInstalled: the InPlace strategy was asked for while revisions run.
+var errRevisionsInstalled = errors.New("spec.updateStrategy.type is InPlace, but the control plane runs as revisions")
+
+// inPlaceGate refuses switching a mesh that runs revisions back to InPlace: its proxies belong to
+// revisions an in-place istiod would not serve. The revisions stay as they are.
+func (r *Reconciler) inPlaceGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+	deployments := &appsv1.DeploymentList{}
+	if err := r.List(ctx, deployments, client.InNamespace(mesh.Spec.Namespace),
+		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod"}); err != nil {
+		return fmt.Errorf("listing istiod Deployments: %w", err)
+	}
+	var revisions []string
+	for i := range deployments.Items {
+		d := &deployments.Items[i]
+		if name := d.Labels[policy.LabelIstioRevision]; meshctx.OwnedBy(d, mesh) && name != "" && name != revision.Legacy {
+			revisions = append(revisions, name)
+		}
+	}
+	if len(revisions) == 0 {
+		return nil
+	}
+	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, fmt.Errorf(
+		"%w (%s); switching back is not supported: keep spec.updateStrategy.type RevisionBased. The running control plane is left as it is",
+		errRevisionsInstalled, strings.Join(revisions, ", ")))
+}
+
+// upgradeGate refuses a version change Istio does not support, before anything changes.
+func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, found []revision.Installed) error {
+	var running []string
+	for _, f := range found {
+		if f.Version != "" {
+			running = append(running, f.Version)
+		}
+	}
+	if len(running) == 0 && mesh.Status.Version != "" {
+		running = append(running, mesh.Status.Version)
+	}
+	message := revision.Gate(revision.GateInput{Strategy: mesh.Spec.UpdateStrategy.Type, Target: version,
+		Running: running, CRDs: mesh.Status.ChartVersion, Kubernetes: r.kubernetesVersion(ctx)})
+	if message == "" {
+		return nil
+	}
+	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, fmt.Errorf("%s; the running control plane is left as it is", message))
+}
+
+// kubernetesVersion is the API server's MAJOR.MINOR, read once; "" when it cannot be read.
+func (r *Reconciler) kubernetesVersion(ctx context.Context) string {
+	s := &r.revisionState
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.k8sVersion != "" || s.discovery == nil {
+		return s.k8sVersion
+	}
+	info, err := s.discovery.ServerVersion()
+	if err != nil {
+		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read the Kubernetes version; its support range is not checked", "error", err.Error())
+		return ""
+	}
+	s.k8sVersion = info.Major + "." + strings.TrimSuffix(info.Minor, "+")
+	return s.k8sVersion
+}
+
+// applyTag points the default tag at a revision: the tag webhook the revision's own istiod chart
+// renders with revisionTags [default], applied by meshkeeper in one write, so pods are never without
+// an injector while the tag moves. Nothing is written when the live tag already is that.
+func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, owner helm.Owner, res resolved, rev string) error {
+	values := render.Merge(revisionValues(res.values, rev), render.Values{"revisionTags": []any{defaultTag}})
+	manifest, err := helm.Template(res.set.Istiod, values, revisionReleasePrefix+rev, mesh.Spec.Namespace)
+	if err != nil {
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+	}
+	stamped, err := helm.Stamp(manifest, owner)
+	if err != nil {
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+	}
+	tag, err := findObject(stamped, "MutatingWebhookConfiguration", tagWebhook(mesh.Spec.Namespace))
+	if err != nil {
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+	}
+	// Helm's labels would claim the object for a release that does not hold it.
+	labels := tag.GetLabels()
+	delete(labels, "app.kubernetes.io/managed-by")
+	tag.SetLabels(labels)
+	doc, err := tag.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encoding the default tag: %w", err)
+	}
+	sum := sha256.Sum256(doc)
+	digest := hex.EncodeToString(sum[:])[:40]
+	tag.SetAnnotations(map[string]string{digestAnnotation: digest})
+
+	live := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	err = r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, live)
+	if err == nil && live.Annotations[digestAnnotation] == digest && sameServices(live, tag) {
+		return nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading the default tag: %w", err)
+	}
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(tag), client.FieldOwner(meshv1alpha1.FieldManager),
+		client.ForceOwnership); err != nil {
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("applying the default revision tag: %w", err))
+	}
+	return nil
+}
+
+// sameServices tells whether the live tag sends every webhook to the Service the rendered one names.
+func sameServices(live *admissionregistrationv1.MutatingWebhookConfiguration, rendered *unstructured.Unstructured) bool {
+	webhooks, _, _ := unstructured.NestedSlice(rendered.Object, "webhooks")
+	if len(webhooks) != len(live.Webhooks) {
+		return false
+	}
+	for i, w := range webhooks {
+		name, _, _ := unstructured.NestedString(w.(map[string]any), "clientConfig", "service", "name")
+		if live.Webhooks[i].ClientConfig.Service == nil || live.Webhooks[i].ClientConfig.Service.Name != name {
+			return false
+		}
+	}
+	return true
+}
+
+// findObject returns the object of a kind and name from a manifest.
+func findObject(manifest []byte, kind, name string) (*unstructured.Unstructured, error) {
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		obj := map[string]any{}
+		if err := decoder.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("the istiod chart rendered no %s %s", kind, name)
+			}
+			return nil, fmt.Errorf("reading the rendered istiod chart: %w", err)
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.GetKind() == kind && u.GetName() == name {
+			return u, nil
+		}
+	}
+}
+
+// retireLegacyInjector stops the injector of an istiod installed without a revision (the InPlace
+// strategy) from matching any pod, once the default tag has taken over its namespaces: its istiod
+// keeps serving the proxies it injected, and drains like any other revision.
+func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, owner helm.Owner,
+	found []revision.Installed, prune []string) error {
+	var legacy *revision.Installed
+	for i := range found {
+		if found[i].Name == revision.Legacy && !slices.Contains(prune, revision.Legacy) {
+			legacy = &found[i]
+		}
+	}
+	if legacy == nil {
+		return nil
+	}
+	res, err := r.resolveVersion(ctx, mesh, legacy.Version)
+	if err != nil {
+		return err
+	}
+	values := render.Merge(res.values, render.Values{"global": render.Values{"operatorManageWebhooks": true}})
+	return r.ensureRelease(ctx, mesh, helm.Release{Name: istiodRelease, Namespace: mesh.Spec.Namespace, Chart: res.set.Istiod,
+		ChartDigest: res.set.IstiodDigest, Values: values, Owner: owner}, res.set.Version)
+}
+
+// revisionReleases names the istiod releases of every revision meshkeeper installed for this mesh.
+func (r *Reconciler) revisionReleases(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
+	secrets := &metav1.PartialObjectMetadataList{}
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := r.APIReader.List(ctx, secrets, client.InNamespace(mesh.Spec.Namespace), client.MatchingLabels{"owner": "helm"}); err != nil {
+		return nil, fmt.Errorf("listing Helm releases: %w", err)
+	}
+	var names []string
+	for _, s := range secrets.Items {
+		name := s.Labels["name"]
+		if strings.HasPrefix(name, revisionReleasePrefix) && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}

@@ -1,0 +1,32 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import corev1 "k8s.io/api/core/v1"
+
+// InjectedRevision is the revision that injected a pod's sidecar, from its sidecar.istio.io/status
+// annotation; "" when the pod carries none. An injector that names no revision is the default one.
+func InjectedRevision(pod *corev1.Pod) string {
+	status, ok := pod.Annotations[AnnotationSidecarStatus]
+	if !ok {
+		return ""
+	}
+	return injectedRevision(status)
+}
+
+// ImageVersion is the Istio version an image's tag names ("" when it names none).
+func ImageVersion(image string) string { return imageVersion(image) }

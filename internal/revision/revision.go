@@ -1,0 +1,289 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package revision decides the revision-based upgrade of the control plane: the name of a version's
+// revision, whether a version change is one Istio supports, and the role of every installed revision
+// (which one the default tag points at, which serve canary namespaces, which may be removed). Pure
+// functions of what was observed; the servicemesh controller carries them out.
+package revision
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// Legacy is the name of the revision of an istiod installed without a revision (the InPlace strategy).
+const Legacy = "default"
+
+// Name is the revision of an Istio version: the version with dots as dashes (1.31.1 is 1-31-1).
+func Name(version string) string {
+	return strings.ReplaceAll(version, ".", "-")
+}
+
+// Version is a parsed MAJOR.MINOR.PATCH; a pre-release suffix is kept as text.
+type Version struct {
+	Major, Minor, Patch int
+	Pre                 string
+}
+
+// Parse reads MAJOR.MINOR.PATCH[-pre]; ok is false when the version has another form.
+func Parse(version string) (v Version, ok bool) {
+	core, pre, _ := strings.Cut(version, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return Version{}, false
+	}
+	nums := make([]int, 3)
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return Version{}, false
+		}
+		nums[i] = n
+	}
+	return Version{Major: nums[0], Minor: nums[1], Patch: nums[2], Pre: pre}, true
+}
+
+// Compare orders versions; a version with a pre-release sorts before the release.
+func Compare(a, b Version) int {
+	if c := cmp.Or(cmp.Compare(a.Major, b.Major), cmp.Compare(a.Minor, b.Minor), cmp.Compare(a.Patch, b.Patch)); c != 0 {
+		return c
+	}
+	switch {
+	case a.Pre == b.Pre:
+		return 0
+	case a.Pre == "":
+		return 1
+	case b.Pre == "":
+		return -1
+	}
+	return strings.Compare(a.Pre, b.Pre)
+}
+
+// CompareStrings orders two version strings; one that does not parse sorts first.
+func CompareStrings(a, b string) int {
+	va, okA := Parse(a)
+	vb, okB := Parse(b)
+	switch {
+	case !okA && !okB:
+		return strings.Compare(a, b)
+	case !okA:
+		return -1
+	case !okB:
+		return 1
+	}
+	return Compare(va, vb)
+}
+
+func (v Version) minorString() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// minorDistance is how many minor versions lie from a to b (negative: b is older). Different majors
+// count as far apart.
+func minorDistance(a, b Version) int {
+	if a.Major != b.Major {
+		return 1000 * (b.Major - a.Major)
+	}
+	return b.Minor - a.Minor
+}
+
+// Window is how many minor versions Istio supports crossing in one step: in place one at a time, with
+// revisions (canary) up to two.
+func Window(strategy meshv1alpha1.UpdateStrategyType) int {
+	if strategy == meshv1alpha1.UpdateRevisionBased {
+		return 2
+	}
+	return 1
+}
+
+// kubernetesRange is the range of Kubernetes minor versions each Istio minor version supports, from
+// Istio's support matrix. A version missing here is not checked.
+var kubernetesRange = map[string][2]int{
+	"1.30": {32, 36},
+	"1.31": {32, 36},
+}
+
+// GateInput is what the upgrade gate looks at.
+type GateInput struct {
+	Strategy meshv1alpha1.UpdateStrategyType
+	// Target is the version the spec asks for.
+	Target string
+	// Running are the versions of the control planes running now (empty on a first install).
+	Running []string
+	// CRDs is the newest version whose CRDs were installed ("" when unknown): CRDs only move forward.
+	CRDs string
+	// Kubernetes is the API server's version as MAJOR.MINOR ("" when unknown).
+	Kubernetes string
+}
+
+// Gate returns "" when Istio supports going to in.Target from what runs, or a message that says why
+// not and which path works. It is checked before anything changes.
+func Gate(in GateInput) string {
+	target, ok := Parse(in.Target)
+	if !ok {
+		return ""
+	}
+	window := Window(in.Strategy)
+	for _, running := range in.Running {
+		from, ok := Parse(running)
+		if !ok {
+			continue
+		}
+		d := minorDistance(from, target)
+		if d > window {
+			via := make([]string, 0, 2)
+			for m := from.Minor + window; m < target.Minor; m += window {
+				via = append(via, fmt.Sprintf("%d.%d", target.Major, m))
+			}
+			path := "upgrade through " + strings.Join(via, ", then ") + " first"
+			if in.Strategy != meshv1alpha1.UpdateRevisionBased && d <= 2 {
+				path += ", or set spec.updateStrategy.type to RevisionBased, which crosses two minor versions in one canary upgrade"
+			}
+			return fmt.Sprintf("Istio %s cannot be reached from the running %s in one step: %s upgrades cross at most %d minor version(s); %s",
+				in.Target, running, strategyName(in.Strategy), window, path)
+		}
+		if d < -window {
+			return fmt.Sprintf("Istio %s is more than %d minor version(s) older than the running %s, which %s upgrades cannot roll back; "+
+				"set spec.version to %s or newer", in.Target, window, running, strategyName(in.Strategy),
+				fmt.Sprintf("%d.%d.0", from.Major, from.Minor-window))
+		}
+	}
+	if crds, ok := Parse(in.CRDs); ok && minorDistance(crds, target) < -2 {
+		return fmt.Sprintf("Istio %s is older than the installed Istio CRDs (%s) support: CRDs are never downgraded, and they serve control planes "+
+			"at most two minor versions older; set spec.version to %d.%d.0 or newer", in.Target, in.CRDs, crds.Major, crds.Minor-2)
+	}
+	if r, known := kubernetesRange[target.minorString()]; known && in.Kubernetes != "" {
+		major, minorPart, _ := strings.Cut(in.Kubernetes, ".")
+		minor, err := strconv.Atoi(strings.TrimRight(minorPart, "+"))
+		if major == "1" && err == nil && (minor < r[0] || minor > r[1]) {
+			return fmt.Sprintf("Istio %s supports Kubernetes 1.%d to 1.%d, and this cluster runs Kubernetes %s; "+
+				"choose an Istio version that supports Kubernetes %s, or upgrade the cluster first", in.Target, r[0], r[1], in.Kubernetes, in.Kubernetes)
+		}
+	}
+	return ""
+}
+
+func strategyName(s meshv1alpha1.UpdateStrategyType) string {
+	if s == meshv1alpha1.UpdateRevisionBased {
+		return "revision-based (canary)"
+	}
+	return "in-place"
+}
+
+// Installed is one revision found in the cluster.
+type Installed struct {
+	Name, Version string
+	// Ready: its istiod is rolled out and available.
+	Ready bool
+	// Proxies counts the pods (not finished) whose sidecar it injected.
+	Proxies int32
+	// Labelled: a namespace someone else labelled istio.io/rev=<name> selects it.
+	Labelled bool
+}
+
+// PlanInput is what the plan looks at.
+type PlanInput struct {
+	// Target is the revision of spec.version, TargetVersion its version.
+	Target, TargetVersion string
+	// Tagged is the revision the default tag points at now ("" when there is no tag yet).
+	Tagged string
+	// Canary: spec.updateStrategy.canary lists namespaces.
+	Canary bool
+	// Installed are the revisions found, the target among them once its release exists.
+	Installed []Installed
+	// UnusedSince says since when each revision is known to be unused (zero: not known so).
+	UnusedSince map[string]time.Time
+	Now         time.Time
+	Grace       time.Duration
+}
+
+// Plan is what the controller makes of the revisions.
+type Plan struct {
+	// Active is the revision the default tag should point at.
+	Active string
+	// Canary is the revision canary namespaces are labelled with ("" when none).
+	Canary string
+	// Revisions is the status of every revision, newest first.
+	Revisions []meshv1alpha1.RevisionStatus
+	// Unused are the revisions unused now (for UnusedSince); Prune those unused for the grace period.
+	Unused, Prune []string
+	// RequeueAfter is when the next revision's grace period ends (zero: none pending).
+	RequeueAfter time.Duration
+}
+
+// Decide makes the plan: the tag moves to the target once it is ready and no canary holds it back;
+// until then it stays on the revision it points at. A revision is kept while it is active, the
+// target, named by a namespace label, or used by a pod; otherwise it is removed once unused for the
+// grace period.
+func Decide(in PlanInput) Plan {
+	byName := map[string]Installed{}
+	for _, r := range in.Installed {
+		byName[r.Name] = r
+	}
+	target, targetFound := byName[in.Target]
+	_, taggedFound := byName[in.Tagged]
+	plan := Plan{Active: in.Target}
+	switch {
+	case !taggedFound || in.Tagged == in.Target:
+		// First install, or the tag's revision is gone: the target is the only candidate.
+	case !targetFound || !target.Ready || in.Canary:
+		plan.Active = in.Tagged
+	}
+	if plan.Active != in.Target && in.Canary && targetFound && target.Ready {
+		plan.Canary = in.Target
+	}
+
+	list := slices.Clone(in.Installed)
+	if !targetFound {
+		list = append(list, Installed{Name: in.Target, Version: in.TargetVersion})
+	}
+	slices.SortFunc(list, func(a, b Installed) int {
+		return cmp.Or(-CompareStrings(a.Version, b.Version), strings.Compare(a.Name, b.Name))
+	})
+	for _, r := range list {
+		state := meshv1alpha1.RevisionDraining
+		switch r.Name {
+		case plan.Active:
+			state = meshv1alpha1.RevisionActive
+		case in.Target:
+			state = meshv1alpha1.RevisionCanary
+		}
+		plan.Revisions = append(plan.Revisions, meshv1alpha1.RevisionStatus{
+			Name: r.Name, Version: r.Version, State: state, Ready: r.Ready, Proxies: r.Proxies})
+		if state != meshv1alpha1.RevisionDraining || r.Proxies > 0 || r.Labelled {
+			continue
+		}
+		plan.Unused = append(plan.Unused, r.Name)
+		since, known := in.UnusedSince[r.Name]
+		if !known || since.IsZero() {
+			since = in.Now
+		}
+		left := in.Grace - in.Now.Sub(since)
+		if left <= 0 {
+			plan.Prune = append(plan.Prune, r.Name)
+			continue
+		}
+		if plan.RequeueAfter == 0 || left < plan.RequeueAfter {
+			plan.RequeueAfter = left
+		}
+	}
+	return plan
+}

@@ -1,0 +1,151 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package revision
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+func TestName(t *testing.T) {
+	for version, want := range map[string]string{"1.31.1": "1-31-1", "1.30.0": "1-30-0", "1.31.0-beta.1": "1-31-0-beta-1"} {
+		if got := Name(version); got != want {
+			t.Errorf("Name(%q) = %q, want %q", version, got, want)
+		}
+	}
+}
+
+func TestGate(t *testing.T) {
+	inPlace, revisions := meshv1alpha1.UpdateInPlace, meshv1alpha1.UpdateRevisionBased
+	tests := map[string]struct {
+		in GateInput
+		// want is a part of the message; "" means allowed.
+		want string
+	}{
+		"first install":                    {GateInput{Strategy: inPlace, Target: "1.31.1", Kubernetes: "1.36"}, ""},
+		"patch in place":                   {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.31.0"}}, ""},
+		"one minor in place":               {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.30.2"}}, ""},
+		"two minors in place":              {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.29.0"}}, "upgrade through 1.30 first, or set spec.updateStrategy.type to RevisionBased"},
+		"two minors with revisions":        {GateInput{Strategy: revisions, Target: "1.31.1", Running: []string{"1.29.0"}}, ""},
+		"three minors with revisions":      {GateInput{Strategy: revisions, Target: "1.34.0", Running: []string{"1.31.1"}}, "upgrade through 1.33 first"},
+		"four minors in place":             {GateInput{Strategy: inPlace, Target: "1.31.0", Running: []string{"1.27.0"}}, "upgrade through 1.28, then 1.29, then 1.30 first"},
+		"every running revision counts":    {GateInput{Strategy: revisions, Target: "1.32.0", Running: []string{"1.31.0", "1.29.0"}}, "from the running 1.29.0"},
+		"rollback one minor in place":      {GateInput{Strategy: inPlace, Target: "1.30.0", Running: []string{"1.31.1"}}, ""},
+		"rollback two minors in place":     {GateInput{Strategy: inPlace, Target: "1.29.0", Running: []string{"1.31.1"}}, "set spec.version to 1.30.0 or newer"},
+		"below the CRDs":                   {GateInput{Strategy: revisions, Target: "1.28.0", Running: []string{"1.30.0"}, CRDs: "1.31.1"}, "older than the installed Istio CRDs (1.31.1)"},
+		"kubernetes too new":               {GateInput{Strategy: revisions, Target: "1.30.0", Kubernetes: "1.37"}, "supports Kubernetes 1.32 to 1.36"},
+		"kubernetes too old":               {GateInput{Strategy: revisions, Target: "1.31.0", Kubernetes: "1.31"}, "supports Kubernetes 1.32 to 1.36"},
+		"kubernetes of an unknown version": {GateInput{Strategy: revisions, Target: "1.40.0", Kubernetes: "1.31"}, ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Gate(tt.in)
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("Gate() = %q, want it to say %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	ready := func(name, version string, proxies int32) Installed {
+		return Installed{Name: name, Version: version, Ready: true, Proxies: proxies}
+	}
+	tests := map[string]struct {
+		in             PlanInput
+		active, canary string
+		states         string
+		prune          []string
+		requeue        time.Duration
+	}{
+		"first install": {
+			in:     PlanInput{Target: "1-31-1", TargetVersion: "1.31.1"},
+			active: "1-31-1", states: "1-31-1=Active",
+		},
+		"new revision not ready keeps the tag": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-0",
+				Installed: []Installed{ready("1-31-0", "1.31.0", 3), {Name: "1-31-1", Version: "1.31.1"}}},
+			active: "1-31-0", states: "1-31-1=Canary,1-31-0=Active",
+		},
+		"new revision ready takes the tag; the old drains while used": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-0", Grace: time.Minute, Now: now,
+				Installed: []Installed{ready("1-31-0", "1.31.0", 3), ready("1-31-1", "1.31.1", 0)}},
+			active: "1-31-1", states: "1-31-1=Active,1-31-0=Draining",
+		},
+		"canary holds the tag back": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-0", Canary: true,
+				Installed: []Installed{ready("1-31-0", "1.31.0", 3), ready("1-31-1", "1.31.1", 0)}},
+			active: "1-31-0", canary: "1-31-1", states: "1-31-1=Canary,1-31-0=Active",
+		},
+		"canary waits for the revision to be ready": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-0", Canary: true,
+				Installed: []Installed{ready("1-31-0", "1.31.0", 3), {Name: "1-31-1", Version: "1.31.1"}}},
+			active: "1-31-0", states: "1-31-1=Canary,1-31-0=Active",
+		},
+		"rollback to a revision that exists": {
+			in: PlanInput{Target: "1-31-0", TargetVersion: "1.31.0", Tagged: "1-31-1", Grace: time.Minute, Now: now,
+				Installed: []Installed{ready("1-31-0", "1.31.0", 3), ready("1-31-1", "1.31.1", 2)}},
+			active: "1-31-0", states: "1-31-1=Draining,1-31-0=Active",
+		},
+		"unused revision waits for the grace period": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-1", Grace: time.Minute, Now: now,
+				UnusedSince: map[string]time.Time{"1-31-0": now.Add(-20 * time.Second)},
+				Installed:   []Installed{ready("1-31-0", "1.31.0", 0), ready("1-31-1", "1.31.1", 5)}},
+			active: "1-31-1", states: "1-31-1=Active,1-31-0=Draining", requeue: 40 * time.Second,
+		},
+		"unused revision past the grace period is pruned": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-1", Grace: time.Minute, Now: now,
+				UnusedSince: map[string]time.Time{"1-31-0": now.Add(-time.Minute)},
+				Installed:   []Installed{ready("1-31-0", "1.31.0", 0), ready("1-31-1", "1.31.1", 5)}},
+			active: "1-31-1", states: "1-31-1=Active,1-31-0=Draining", prune: []string{"1-31-0"},
+		},
+		"a namespace label keeps a revision": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-1", Grace: 0, Now: now,
+				Installed: []Installed{{Name: "1-31-0", Version: "1.31.0", Ready: true, Labelled: true}, ready("1-31-1", "1.31.1", 0)}},
+			active: "1-31-1", states: "1-31-1=Active,1-31-0=Draining",
+		},
+		"the active revision is never pruned, even unused": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-0", Grace: 0, Now: now,
+				Installed: []Installed{ready("1-31-0", "1.31.0", 0), {Name: "1-31-1", Version: "1.31.1"}}},
+			active: "1-31-0", states: "1-31-1=Canary,1-31-0=Active",
+		},
+		"the revision installed without a name drains like any other": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Grace: time.Minute, Now: now,
+				Installed: []Installed{ready(Legacy, "1.31.0", 4), ready("1-31-1", "1.31.1", 0)}},
+			active: "1-31-1", states: "1-31-1=Active,default=Draining",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			plan := Decide(tt.in)
+			var states []string
+			for _, r := range plan.Revisions {
+				states = append(states, r.Name+"="+string(r.State))
+			}
+			if plan.Active != tt.active || plan.Canary != tt.canary || strings.Join(states, ",") != tt.states ||
+				strings.Join(plan.Prune, ",") != strings.Join(tt.prune, ",") || plan.RequeueAfter != tt.requeue {
+				t.Errorf("Decide() = active %q canary %q states %s prune %v requeue %v; want active %q canary %q states %s prune %v requeue %v",
+					plan.Active, plan.Canary, strings.Join(states, ","), plan.Prune, plan.RequeueAfter,
+					tt.active, tt.canary, tt.states, tt.prune, tt.requeue)
+			}
+		})
+	}
+}

@@ -1,0 +1,374 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// tagTarget is the revision the default tag's webhook points at ("" when there is no tag).
+func tagTarget() string {
+	GinkgoHelper()
+	return tagTargetIn("rv-system")
+}
+
+// tagTargetIn is tagTarget for the control plane in namespace.
+func tagTargetIn(namespace string) string {
+	GinkgoHelper()
+	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	err := k8sClient.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-default-" + namespace}, tag)
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	Expect(err).NotTo(HaveOccurred())
+	for _, w := range tag.Webhooks {
+		Expect(w.ClientConfig.Service).NotTo(BeNil())
+		Expect(w.ClientConfig.Service.Name).To(Equal("istiod-"+tag.Labels["istio.io/rev"]), "webhook %s", w.Name)
+	}
+	return tag.Labels["istio.io/rev"]
+}
+
+// revisionStates maps each revision in the status to its state.
+func revisionStates() map[string]meshv1alpha1.RevisionState {
+	GinkgoHelper()
+	out := map[string]meshv1alpha1.RevisionState{}
+	for _, r := range getMesh().Status.Revisions {
+		out[r.Name] = r.State
+	}
+	return out
+}
+
+// podsOf counts the running pods whose sidecar the revision injected, in every namespace.
+func podsOf(rev string) int32 {
+	GinkgoHelper()
+	pods := &corev1.PodList{}
+	Expect(k8sClient.List(ctx, pods)).To(Succeed())
+	n := int32(0)
+	for _, p := range pods.Items {
+		if strings.Contains(p.Annotations["sidecar.istio.io/status"], `"revision":"`+rev+`"`) && p.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// deletePodsOf deletes every pod whose sidecar the revision injected.
+func deletePodsOf(rev string) {
+	GinkgoHelper()
+	pods := &corev1.PodList{}
+	Expect(k8sClient.List(ctx, pods)).To(Succeed())
+	for i := range pods.Items {
+		if strings.Contains(pods.Items[i].Annotations["sidecar.istio.io/status"], `"revision":"`+rev+`"`) {
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, &pods.Items[i]))).To(Succeed())
+		}
+	}
+}
+
+func deploymentExists(namespace, name string) bool {
+	GinkgoHelper()
+	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &appsv1.Deployment{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return true
+}
+
+var _ = Describe("Canary upgrades with revisions", Ordered, func() {
+	const (
+		ns    = "rv-system"
+		shop  = "rv-shop"
+		grace = 4 * time.Second
+	)
+	var drainingPod *corev1.Pod
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace(shop, nil, nil)
+		createMesh("  namespace: rv-system\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n" +
+			"    inactiveRevisionDeletionGracePeriod: 4s\n  injection:\n    namespaces: [rv-shop]\n")
+	})
+	AfterAll(func() {
+		deleteMesh()
+	})
+
+	It("installs spec.version as revision 1-31-0 from the built-in charts, with the default tag on it", func() {
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}))
+			g.Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}))
+			g.Expect(tagTarget()).To(Equal("1-31-0"))
+			g.Expect(getMesh().Status.ActiveRevision).To(Equal("1-31-0"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(releaseRevisions(ns, "istiod")).To(BeEmpty(), "no istiod without a revision")
+		d := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istiod-1-31-0"}, d)).To(Succeed())
+		Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal("docker.io/istio/pilot:1.31.0"))
+		Expect(d.Labels).To(HaveKeyWithValue("istio.io/rev", "1-31-0"))
+		By("keeping the namespaces' own label: the default tag serves istio-injection=enabled")
+		Eventually(func() map[string]string { return namespaceLabels(shop) }, installTimeout, poll).
+			Should(HaveKeyWithValue("istio-injection", "enabled"))
+		By("pointing the default validator at the revision")
+		validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator)).To(Succeed())
+		Expect(validator.Webhooks[0].ClientConfig.Service.Name).To(Equal("istiod-1-31-0"))
+
+		markAvailable(ns, "istiod-1-31-0")
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Revisions).To(Equal([]meshv1alpha1.RevisionStatus{
+				{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true, Proxies: 0}}))
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+		drainingPod = createPod(shop, "old-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+	})
+
+	It("installs 1.31.1 beside 1.31.0 and moves the tag only once the new istiod is available", func() {
+		patchSpec(`{"version":"1.31.1"}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod-1-31-1")).To(Equal([]int{1}))
+			g.Expect(revisionStates()).To(Equal(map[string]meshv1alpha1.RevisionState{
+				"1-31-1": meshv1alpha1.RevisionCanary, "1-31-0": meshv1alpha1.RevisionActive}))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(deploymentExists(ns, "istiod-1-31-0")).To(BeTrue())
+		Consistently(tagTarget, 3*time.Second, poll).Should(Equal("1-31-0"), "the tag moved to an istiod that is not available")
+
+		markAvailable(ns, "istiod-1-31-1")
+		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(mesh.Status.ActiveRevision).To(Equal("1-31-1"))
+			g.Expect(mesh.Status.Revisions).To(Equal([]meshv1alpha1.RevisionStatus{
+				{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionActive, Ready: true, Proxies: 0},
+				{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true, Proxies: 1},
+			}))
+			g.Expect(mesh.Status.Proxies.Outdated).To(BeEquivalentTo(1), "the pod of 1-31-0 is outdated")
+		}, installTimeout, poll).Should(Succeed())
+		Expect(eventReasons()).To(ContainElements(meshv1alpha1.ReasonTagMoved, meshv1alpha1.ReasonRevisionDraining))
+		Eventually(func() ([]string, error) {
+			return missingMetrics(`meshkeeper_revision_proxies{ready="true",revision="1-31-0",state="Draining",version="1.31.0"} 1`,
+				`meshkeeper_revision_proxies{ready="true",revision="1-31-1",state="Active",version="1.31.1"} 0`)
+		}, installTimeout, poll).Should(BeEmpty())
+
+		By("upgrading only the releases that changed, once")
+		Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}))
+		Expect(releaseRevisions(ns, "istiod-1-31-1")).To(Equal([]int{1}))
+		Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1, 2}), "the default validator moved with the tag")
+	})
+
+	It("keeps a revision some pod uses past the grace period, and writes nothing in steady state", func() {
+		before := managedObjects()
+		tagBefore := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-default-rv-system"}, tagBefore)).To(Succeed())
+		statusBefore := getMesh().ResourceVersion
+		Consistently(func(g Gomega) {
+			g.Expect(deploymentExists(ns, "istiod-1-31-0")).To(BeTrue())
+			g.Expect(managedObjects()).To(Equal(before))
+		}, 2*grace, 500*time.Millisecond).Should(Succeed())
+		Expect(getMesh().ResourceVersion).To(Equal(statusBefore), "the ServiceMesh was written in steady state")
+		Expect(revisionStates()).To(HaveKeyWithValue("1-31-0", meshv1alpha1.RevisionDraining))
+	})
+
+	It("rolls back at once while the old revision exists", func() {
+		patchSpec(`{"version":"1.31.0"}`)
+		Eventually(tagTarget, 10*time.Second, poll).Should(Equal("1-31-0"))
+		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{
+			"1-31-1": meshv1alpha1.RevisionDraining, "1-31-0": meshv1alpha1.RevisionActive}))
+		patchSpec(`{"version":"1.31.1"}`)
+		Eventually(tagTarget, 10*time.Second, poll).Should(Equal("1-31-1"))
+		Expect(releaseRevisions(ns, "istiod-1-31-1")).To(Equal([]int{1}), "a rollback and back reinstalls nothing")
+	})
+
+	It("removes the old revision once its last pod is gone and the grace period passed", func() {
+		Expect(k8sClient.Delete(ctx, drainingPod)).To(Succeed())
+		Eventually(func() []int { return releaseRevisions(ns, "istiod-1-31-0") }, installTimeout, poll).Should(BeEmpty())
+		Eventually(func() bool { return deploymentExists(ns, "istiod-1-31-0") }, installTimeout, poll).Should(BeFalse())
+		Eventually(func() []meshv1alpha1.RevisionStatus { return getMesh().Status.Revisions }, installTimeout, poll).Should(Equal(
+			[]meshv1alpha1.RevisionStatus{{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionActive, Ready: true}}))
+		Expect(eventReasons()).To(ContainElement(meshv1alpha1.ReasonRevisionPruned))
+		Expect(tagTarget()).To(Equal("1-31-1"))
+	})
+
+	It("rolls back to a pruned revision by installing it again first", func() {
+		patchSpec(`{"version":"1.31.0"}`)
+		Eventually(func() []int { return releaseRevisions(ns, "istiod-1-31-0") }, installTimeout, poll).Should(Equal([]int{1}))
+		Consistently(tagTarget, 2*time.Second, poll).Should(Equal("1-31-1"))
+		markAvailable(ns, "istiod-1-31-0")
+		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-0"))
+	})
+
+	DescribeTable("refuses a version change Istio does not support, changing nothing",
+		func(version, message string) {
+			releasesBefore := map[string][]int{}
+			for _, release := range []string{"istio-base", "istiod-1-31-0", "istiod-1-31-1"} {
+				releasesBefore[release] = releaseRevisions(ns, release)
+			}
+			patchSpec(`{"version":"` + version + `"}`)
+			Eventually(func(g Gomega) {
+				ready := conditionOf(meshv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
+				g.Expect(ready.Message).To(ContainSubstring(message))
+			}, installTimeout, poll).Should(Succeed())
+			for release, revisions := range releasesBefore {
+				Expect(releaseRevisions(ns, release)).To(Equal(revisions), release)
+			}
+			Expect(tagTarget()).To(Equal("1-31-0"))
+			patchSpec(`{"version":"1.31.0"}`)
+			Eventually(func() string { return conditionOf(meshv1alpha1.ConditionReady).Reason }, installTimeout, poll).
+				ShouldNot(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
+		},
+		Entry("three minor versions up", "1.34.0", "upgrade through 1.33 first"),
+		Entry("three minor versions down", "1.28.0", "set spec.version to 1.29.0 or newer"),
+	)
+
+	It("moves canary namespaces to the new revision first, keeps the tag, and moves them back when the canary is removed", func() {
+		createNamespace("rv-pay", nil, nil)
+		patchSpec(`{"injection":{"namespaces":["rv-shop","rv-pay"]}}`)
+		Eventually(func() map[string]string { return namespaceLabels("rv-pay") }, installTimeout, poll).
+			Should(HaveKeyWithValue("istio-injection", "enabled"))
+		oldPod := createPod(shop, "old-canary-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+		defer func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, oldPod))).To(Succeed()) }()
+
+		patchSpec(`{"version":"1.31.1","updateStrategy":{"canary":{"namespaces":["rv-shop"]}}}`)
+		// 1-31-1 drained without pods since the rollback, so it may have been pruned and is installed
+		// again: mark the istiod of this install available, not the one being removed.
+		Eventually(revisionStates, installTimeout, poll).Should(HaveKeyWithValue("1-31-1", meshv1alpha1.RevisionCanary))
+		markAvailable(ns, "istiod-1-31-1")
+		Eventually(func(g Gomega) {
+			g.Expect(revisionStates()).To(Equal(map[string]meshv1alpha1.RevisionState{
+				"1-31-1": meshv1alpha1.RevisionCanary, "1-31-0": meshv1alpha1.RevisionActive}))
+			labels := namespaceLabels(shop)
+			g.Expect(labels).To(HaveKeyWithValue("istio.io/rev", "1-31-1"))
+			g.Expect(labels).NotTo(HaveKey("istio-injection"), "two injection labels would have two revisions match")
+			g.Expect(namespaceLabels("rv-pay")).To(HaveKeyWithValue("istio-injection", "enabled"))
+			mesh := getMesh()
+			g.Expect(mesh.Status.Proxies.Outdated).To(BeEquivalentTo(1), "the canary namespace's pod of 1-31-0 is outdated")
+			g.Expect(conditionOf(meshv1alpha1.ConditionNamespacesEnrolled).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(tagTarget, 2*time.Second, poll).Should(Equal("1-31-0"), "the canary must hold the tag back")
+
+		patchSpec(`{"updateStrategy":{"canary":null}}`)
+		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
+		Eventually(func(g Gomega) {
+			labels := namespaceLabels(shop)
+			g.Expect(labels).To(HaveKeyWithValue("istio-injection", "enabled"))
+			g.Expect(labels).NotTo(HaveKey("istio.io/rev"))
+			g.Expect(revisionStates()).To(HaveKeyWithValue("1-31-1", meshv1alpha1.RevisionActive))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("deletes every revision on uninstall", func() {
+		deleteMesh()
+		for _, release := range []string{"istiod-1-31-0", "istiod-1-31-1", "istio-base"} {
+			Expect(releaseRevisions(ns, release)).To(BeEmpty(), release)
+		}
+		Expect(tagTarget()).To(BeEmpty())
+		Expect(namespaceLabels(shop)).NotTo(HaveKey("istio-injection"))
+	})
+})
+
+var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Ordered, func() {
+	const ns = "rs-system"
+	legacyInjector := "istio-sidecar-injector-" + ns
+	var pod *corev1.Pod
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace("rs-shop", nil, nil)
+		createMesh("  namespace: rs-system\n  version: 1.31.0\n  injection:\n    namespaces: [rs-shop]\n")
+		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(Equal([]int{1}))
+		markAvailable(ns, "istiod")
+		pod = createPod("rs-shop", "app", "default", "docker.io/istio/proxyv2:1.31.0", nil)
+	})
+	AfterAll(func() {
+		deleteMesh()
+	})
+
+	injectorExists := func() bool {
+		err := k8sClient.Get(ctx, client.ObjectKey{Name: legacyInjector}, &admissionregistrationv1.MutatingWebhookConfiguration{})
+		if apierrors.IsNotFound(err) {
+			return false
+		}
+		Expect(err).NotTo(HaveOccurred())
+		return true
+	}
+
+	It("installs the revision beside the istiod without one, which keeps injecting until the revision is available", func() {
+		patchSpec(`{"updateStrategy":{"type":"RevisionBased","inactiveRevisionDeletionGracePeriod":"3s"}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}))
+			g.Expect(revisionStates()).To(Equal(map[string]meshv1alpha1.RevisionState{
+				"1-31-0": meshv1alpha1.RevisionCanary, "default": meshv1alpha1.RevisionActive}))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(tagTargetIn(ns)).To(BeEmpty())
+			g.Expect(injectorExists()).To(BeTrue(), "the enrolled namespace must never be left without an injector")
+		}, 2*time.Second, poll).Should(Succeed())
+		Expect(namespaceLabels("rs-shop")).To(HaveKeyWithValue("istio-injection", "enabled"))
+	})
+
+	It("moves injection to the tag once the revision is available, and drains the istiod without a revision", func() {
+		markAvailable(ns, "istiod-1-31-0")
+		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-0"))
+		Eventually(injectorExists, installTimeout, poll).Should(BeFalse(), "two injectors would match the namespace")
+		Eventually(func(g Gomega) {
+			// Pods of the suite's other meshes, injected by their revision "default", count too.
+			g.Expect(getMesh().Status.Revisions).To(Equal([]meshv1alpha1.RevisionStatus{
+				{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true},
+				{Name: "default", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true, Proxies: podsOf("default")},
+			}))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(podsOf("default")).To(BeNumerically(">=", 1))
+		Expect(istiodOrNil(ns)).NotTo(BeNil(), "its proxies still need it")
+		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
+	})
+
+	It("refuses switching back to InPlace while revisions run, changing nothing", func() {
+		patchSpec(`{"updateStrategy":{"type":"InPlace"}}`)
+		Eventually(func(g Gomega) {
+			ready := conditionOf(meshv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
+			g.Expect(ready.Message).To(ContainSubstring("1-31-0"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
+		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
+		patchSpec(`{"updateStrategy":{"type":"RevisionBased"}}`)
+	})
+
+	It("removes the istiod without a revision once its last pod is gone", func() {
+		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
+		// The suite's other meshes leave pods injected by their revision "default" behind.
+		deletePodsOf("default")
+		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(BeEmpty())
+		Eventually(func() *appsv1.Deployment { return istiodOrNil(ns) }, installTimeout, poll).Should(BeNil())
+		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
+		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{"1-31-0": meshv1alpha1.RevisionActive}))
+	})
+})
