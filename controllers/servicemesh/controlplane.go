@@ -78,8 +78,12 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	if revisionBased(mesh) {
 		return r.reconcileRevisions(ctx, mesh, version)
 	}
-	if err := r.inPlaceGate(ctx, mesh); err != nil {
+	if running, err := r.runningRevisions(ctx, mesh); err != nil {
 		return nil, err
+	} else if len(running) > 0 {
+		// Switching back from RevisionBased: the istiod without a revision takes over as a revision
+		// would, and the revisions drain.
+		return r.reconcileRevisions(ctx, mesh, version)
 	}
 	if err := r.upgradeGate(ctx, mesh, version, nil); err != nil {
 		return nil, err

@@ -149,7 +149,13 @@ func revisionValues(values render.Values, rev string) render.Values {
 // back), and a revision nothing uses any more is removed after the grace period.
 func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (*installation, error) {
 	spec := &mesh.Spec
+	// With InPlace (a mesh switching back from RevisionBased) the istiod without a revision is the
+	// target: it takes the tag's place once it is available, and the revisions drain.
+	inPlace := !revisionBased(mesh)
 	target := revision.Name(version)
+	if inPlace {
+		target = revision.Legacy
+	}
 	found, tagged, err := r.observeRevisions(ctx, mesh)
 	if err != nil {
 		return nil, err
@@ -198,7 +204,10 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if base.Base == nil {
 		base = want.set
 	}
-	baseValues := render.Merge(render.BaseValues(spec), render.Values{"defaultRevision": plan.Active})
+	baseValues := render.BaseValues(spec)
+	if plan.Active != revision.Legacy {
+		baseValues = render.Merge(baseValues, render.Values{"defaultRevision": plan.Active})
+	}
 	if err := r.ensureRelease(ctx, mesh, helm.Release{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base,
 		ChartDigest: base.BaseDigest, Values: baseValues, Owner: owner}, base.Version); err != nil {
 		return nil, err
@@ -207,11 +216,23 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		res := sets[name]
 		release := helm.Release{Name: revisionReleasePrefix + name, Namespace: spec.Namespace, Chart: res.set.Istiod,
 			ChartDigest: res.set.IstiodDigest, Values: revisionValues(res.values, name), Owner: owner}
+		if name == revision.Legacy {
+			release.Name, release.Values = istiodRelease, res.values
+			if plan.Active != revision.Legacy {
+				// Not available yet: its injector would refuse pods the tag's revision injects.
+				release.Values = render.Merge(res.values, render.Values{"global": render.Values{"operatorManageWebhooks": true}})
+			}
+		}
 		if err := r.ensureRelease(ctx, mesh, release, res.set.Version); err != nil {
 			return nil, err
 		}
 	}
-	if plan.Active != revision.Legacy {
+	if inPlace && plan.Active == revision.Legacy {
+		// The istiod without a revision injects through its own webhook now: the tag goes.
+		if err := r.removeTag(ctx, mesh, tagged); err != nil {
+			return nil, err
+		}
+	} else if plan.Active != revision.Legacy {
 		active := sets[plan.Active]
 		if err := r.applyTag(ctx, mesh, owner, active, plan.Active); err != nil {
 			return nil, err
@@ -220,8 +241,10 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "MoveTag",
 				"The default revision tag points at revision %s (Istio %s)%s", plan.Active, versions[plan.Active], fromRevision(tagged))
 		}
-		if err := r.retireLegacyInjector(ctx, mesh, owner, found, plan.Prune); err != nil {
-			return nil, err
+		if !inPlace {
+			if err := r.retireLegacyInjector(ctx, mesh, owner, found, plan.Prune); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, name := range plan.Prune {
@@ -250,8 +273,12 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if spec.UpdateStrategy.Canary != nil {
 		ri.canaryNamespaces = spec.UpdateStrategy.Canary.Namespaces
 	}
+	deployment, meshConfig := revisionReleasePrefix+target, meshConfigName+"-"+target
+	if target == revision.Legacy {
+		deployment, meshConfig = istiodDeployment, meshConfigName
+	}
 	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
-		deployment: revisionReleasePrefix + target, meshConfig: meshConfigName + "-" + target, revisions: ri, charts: base}, nil
+		deployment: deployment, meshConfig: meshConfig, revisions: ri, charts: base}, nil
 }
 
 func fromRevision(tagged string) string {
@@ -285,7 +312,7 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 		since[k] = v
 	}
 	r.revisionState.mu.Unlock()
-	canary := mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0
+	canary := revisionBased(mesh) && mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0
 	return revision.Decide(revision.PlanInput{Target: target, TargetVersion: version, Tagged: tagged, Canary: canary,
 		Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
 }
@@ -413,16 +440,13 @@ func deploymentVersion(d *appsv1.Deployment, name string, mesh *meshv1alpha1.Ser
 	return mesh.Status.Version
 }
 
-// errRevisionsInstalled: the InPlace strategy was asked for while revisions run.
-var errRevisionsInstalled = errors.New("spec.updateStrategy.type is InPlace, but the control plane runs as revisions")
-
-// inPlaceGate refuses switching a mesh that runs revisions back to InPlace: its proxies belong to
-// revisions an in-place istiod would not serve. The revisions stay as they are.
-func (r *Reconciler) inPlaceGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+// runningRevisions names the revisions (istiod-<rev>) meshkeeper runs for the mesh, the istiod without
+// a revision aside.
+func (r *Reconciler) runningRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
 	deployments := &appsv1.DeploymentList{}
 	if err := r.List(ctx, deployments, client.InNamespace(mesh.Spec.Namespace),
 		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod"}); err != nil {
-		return fmt.Errorf("listing istiod Deployments: %w", err)
+		return nil, fmt.Errorf("listing istiod Deployments: %w", err)
 	}
 	var revisions []string
 	for i := range deployments.Items {
@@ -431,12 +455,7 @@ func (r *Reconciler) inPlaceGate(ctx context.Context, mesh *meshv1alpha1.Service
 			revisions = append(revisions, name)
 		}
 	}
-	if len(revisions) == 0 {
-		return nil
-	}
-	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, fmt.Errorf(
-		"%w (%s); switching back is not supported: keep spec.updateStrategy.type RevisionBased. The running control plane is left as it is",
-		errRevisionsInstalled, strings.Join(revisions, ", ")))
+	return revisions, nil
 }
 
 // upgradeGate refuses a version change Istio does not support, before anything changes.
@@ -516,6 +535,24 @@ func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 		client.ForceOwnership); err != nil {
 		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("applying the default revision tag: %w", err))
 	}
+	return nil
+}
+
+// removeTag deletes the default tag's webhook (meshkeeper's: observeRevisions refuses any other), once
+// the istiod without a revision injects in its place.
+func (r *Reconciler) removeTag(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, tagged string) error {
+	if tagged == "" || tagged == revision.Legacy {
+		return nil
+	}
+	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	if err := r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if err := r.Delete(ctx, tag, client.Preconditions{UID: &tag.UID, ResourceVersion: &tag.ResourceVersion}); client.IgnoreNotFound(err) != nil {
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("removing the default revision tag: %w", err))
+	}
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "RemoveTag",
+		"Removed the default revision tag (it pointed at %s): the istiod without a revision injects enrolled namespaces again", tagged)
 	return nil
 }
 

@@ -294,7 +294,7 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 	})
 })
 
-var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Ordered, func() {
+var _ = Describe("Switching a running mesh from InPlace to RevisionBased and back", Ordered, func() {
 	const ns = "rs-system"
 	legacyInjector := "istio-sidecar-injector-" + ns
 	var pod *corev1.Pod
@@ -350,18 +350,6 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Order
 		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
 	})
 
-	It("refuses switching back to InPlace while revisions run, changing nothing", func() {
-		patchSpec(`{"updateStrategy":{"type":"InPlace"}}`)
-		Eventually(func(g Gomega) {
-			ready := conditionOf(meshv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
-			g.Expect(ready.Message).To(ContainSubstring("1-31-0"))
-		}, installTimeout, poll).Should(Succeed())
-		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}))
-		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
-		patchSpec(`{"updateStrategy":{"type":"RevisionBased"}}`)
-	})
-
 	It("removes the istiod without a revision once its last pod is gone", func() {
 		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
 		// The suite's other meshes leave pods injected by their revision "default" behind.
@@ -370,5 +358,39 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased", Order
 		Eventually(func() *appsv1.Deployment { return istiodOrNil(ns) }, installTimeout, poll).Should(BeNil())
 		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
 		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{"1-31-0": meshv1alpha1.RevisionActive}))
+	})
+
+	It("switches back to InPlace: the istiod without a revision comes back, injects once available, and the revisions drain", func() {
+		revPod := createPod("rs-shop", "rev-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+		patchSpec(`{"updateStrategy":{"type":"InPlace"}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))
+			g.Expect(revisionStates()).To(Equal(map[string]meshv1alpha1.RevisionState{
+				"default": meshv1alpha1.RevisionCanary, "1-31-0": meshv1alpha1.RevisionActive}))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(tagTargetIn(ns)).To(Equal("1-31-0"), "the tag must stay until the istiod without a revision is available")
+			g.Expect(injectorExists()).To(BeFalse(), "an injector whose istiod is not available would refuse pods")
+		}, 2*time.Second, poll).Should(Succeed())
+
+		markAvailable(ns, "istiod")
+		Eventually(injectorExists, installTimeout, poll).Should(BeTrue())
+		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(BeEmpty())
+		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{
+			"default": meshv1alpha1.RevisionActive, "1-31-0": meshv1alpha1.RevisionDraining}))
+		Expect(namespaceLabels("rs-shop")).To(HaveKeyWithValue("istio-injection", "enabled"))
+		Expect(eventReasons()).To(ContainElement(meshv1alpha1.ReasonTagMoved))
+		Consistently(func() bool { return deploymentExists(ns, "istiod-1-31-0") }, 4*time.Second, poll).
+			Should(BeTrue(), "a revision some pod uses is kept past the grace period")
+
+		Expect(k8sClient.Delete(ctx, revPod)).To(Succeed())
+		Eventually(func() []int { return releaseRevisions(ns, "istiod-1-31-0") }, installTimeout, poll).Should(BeEmpty())
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Revisions).To(BeEmpty())
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}),
+			"installed without webhooks, then with them; the in-place path that follows upgrades nothing")
+		Expect(injectorExists()).To(BeTrue())
 	})
 })
