@@ -95,6 +95,11 @@ type RevisionStatus struct {
 	Ready bool `json:"ready"`
 	// Proxies counts the pods whose sidecar the revision injected.
 	Proxies int32 `json:"proxies"`
+	// UnusedSince is when a Draining revision was last seen unused (no tag, canary namespace, namespace
+	// label or pod); it is removed once unused for the grace period from then, across restarts of
+	// meshkeeper.
+	// +optional
+	UnusedSince *metav1.Time `json:"unusedSince,omitempty"`
 }
 
 // Reasons of the revision-based upgrade (ControlPlaneReady and Ready, and the Events of each step);

@@ -260,7 +260,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionPruned, "Prune/"+name,
 			"Removed revision %s (Istio %s): no tag, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))
 	}
-	r.rememberUnused(plan.Unused)
+	r.rememberUnused(plan.Revisions)
 	for _, st := range plan.Revisions {
 		if st.State == meshv1alpha1.RevisionDraining && tagged == st.Name && plan.Active != st.Name {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionDraining, "Drain/"+st.Name,
@@ -312,27 +312,27 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 		since[k] = v
 	}
 	r.revisionState.mu.Unlock()
+	// What an earlier run of meshkeeper saw, kept in the status: the grace period does not start again
+	// with every restart.
+	for _, st := range mesh.Status.Revisions {
+		if _, known := since[st.Name]; !known && st.UnusedSince != nil {
+			since[st.Name] = st.UnusedSince.Time
+		}
+	}
 	canary := revisionBased(mesh) && mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0
 	return revision.Decide(revision.PlanInput{Target: target, TargetVersion: version, Tagged: tagged, Canary: canary,
 		Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
 }
 
-// rememberUnused keeps since when each unused revision is unused and forgets the others.
-func (r *Reconciler) rememberUnused(unused []string) {
+// rememberUnused keeps since when each unused revision is unused, as the plan says, and forgets the
+// others.
+func (r *Reconciler) rememberUnused(revisions []meshv1alpha1.RevisionStatus) {
 	r.revisionState.mu.Lock()
 	defer r.revisionState.mu.Unlock()
-	if r.revisionState.unusedSince == nil {
-		r.revisionState.unusedSince = map[string]time.Time{}
-	}
-	for name := range r.revisionState.unusedSince {
-		if !slices.Contains(unused, name) {
-			delete(r.revisionState.unusedSince, name)
-		}
-	}
-	now := time.Now()
-	for _, name := range unused {
-		if _, ok := r.revisionState.unusedSince[name]; !ok {
-			r.revisionState.unusedSince[name] = now
+	r.revisionState.unusedSince = map[string]time.Time{}
+	for _, st := range revisions {
+		if st.UnusedSince != nil {
+			r.revisionState.unusedSince[st.Name] = st.UnusedSince.Time
 		}
 	}
 }

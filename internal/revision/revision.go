@@ -28,6 +28,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
@@ -274,8 +276,9 @@ func Decide(in PlanInput) Plan {
 		plan.Unused = append(plan.Unused, r.Name)
 		since, known := in.UnusedSince[r.Name]
 		if !known || since.IsZero() {
-			since = in.Now
+			since = in.Now.Truncate(time.Second) // as the status keeps it
 		}
+		plan.Revisions[len(plan.Revisions)-1].UnusedSince = &metav1.Time{Time: since}
 		left := in.Grace - in.Now.Sub(since)
 		if left <= 0 {
 			plan.Prune = append(plan.Prune, r.Name)

@@ -149,3 +149,24 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideReportsUnusedSince(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 500_000_000, time.UTC)
+	installed := []Installed{{Name: "1-31-0", Version: "1.31.0", Ready: true}, {Name: "1-30-2", Version: "1.30.2", Ready: true},
+		{Name: "1-31-1", Version: "1.31.1", Ready: true, Proxies: 5}}
+	plan := Decide(PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-1", Grace: time.Minute, Now: now,
+		UnusedSince: map[string]time.Time{"1-31-0": now.Add(-20 * time.Second)}, Installed: installed})
+	got := map[string]string{}
+	for _, r := range plan.Revisions {
+		if r.UnusedSince != nil {
+			got[r.Name] = r.UnusedSince.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	want := map[string]string{
+		"1-31-0": "2026-11-30T11:59:40.5Z", // as remembered
+		"1-30-2": "2026-11-30T12:00:00Z",   // unused from now on, in the status's precision
+	}
+	if len(got) != len(want) || got["1-31-0"] != want["1-31-0"] || got["1-30-2"] != want["1-30-2"] {
+		t.Errorf("UnusedSince = %v, want %v (the active revision has none)", got, want)
+	}
+}
