@@ -76,13 +76,11 @@ ISTIOD_PACKAGES := ./test/istiod/
 CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/
 
 .PHONY: test
-test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them.
+test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side (each waits mostly on its servers).
 	$(MAKE) test-unit
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_SHORT)
 	$(MAKE) manifests generate envtest
-	$(MAKE) test-envtest
-	$(MAKE) test-istiod
-	$(MAKE) test-cluster
+	$(MAKE) -j3 --output-sync=target test-envtest test-istiod test-cluster
 
 .PHONY: test-unit
 test-unit: ## Run the pure tests (no cluster binary needed, nothing is built first).
