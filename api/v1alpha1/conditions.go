@@ -46,6 +46,10 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonSucceeded: the condition holds.
 	ReasonSucceeded = "Succeeded"
+	// ReasonUninstallBlocked (Ready, on a ServiceMesh being deleted): the control plane is uninstalled,
+	// but some objects refused to give back what meshkeeper wrote on them (an admission webhook or policy
+	// denies the change); they are named, retried with backoff, and the finalizer stays until then.
+	ReasonUninstallBlocked = "UninstallBlocked"
 )
 
 // Reasons of ControlPlaneReady; docs/control-plane.md says what each means and what to do.

@@ -18,6 +18,7 @@ package ingress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -37,13 +38,15 @@ func Release(ctx context.Context, c client.Client, reader, workloads client.Read
 	if err := c.List(ctx, ingresses); err != nil {
 		return fmt.Errorf("listing Ingresses: %w", err)
 	}
+	var errs []error
 	for i := range ingresses.Items {
 		ing := &ingresses.Items[i]
 		if !apply.OwnedKeys(ing, "annotations").HasAny(sets.List(annotationKeys)...) || !ing.DeletionTimestamp.IsZero() {
 			continue
 		}
+		// One Ingress that refuses the change does not keep the others' annotations.
 		if err := apply.Metadata(ctx, c, ing, nil, map[string]string{}); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("Ingress %s/%s: %w", ing.Namespace, ing.Name, err))
 		}
 	}
 	holders := []workloadMeta{{kind: mesh.Spec.IngressNginx.Controller.Kind}}
@@ -64,8 +67,8 @@ func Release(ctx context.Context, c client.Client, reader, workloads client.Read
 			continue
 		}
 		if err := apply.PodTemplateMetadata(ctx, c, obj, map[string]string{}, map[string]string{}); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("%s %s/%s: %w", holder.kind, holder.meta.Namespace, holder.meta.Name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ package namespace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -133,17 +134,20 @@ func UnenrollAll(ctx context.Context, c client.Client) error {
 	if err := c.List(ctx, namespaces); err != nil {
 		return fmt.Errorf("listing namespaces: %w", err)
 	}
+	var errs []error
 	for i := range namespaces.Items {
 		ns := &namespaces.Items[i]
 		owned := apply.OwnedKeys(ns, "labels")
 		if !owned.HasAny(sets.List(injectionKeys)...) || !ns.DeletionTimestamp.IsZero() {
 			continue
 		}
+		// One namespace that refuses the change (an admission webhook or policy) does not keep the
+		// others enrolled.
 		if err := apply.Metadata(ctx, c, ns, withOtherOwnedLabels(ns, owned, map[string]string{}), nil); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("Namespace %s: %w", ns.Name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // SetupWithManager registers the reconciler: every namespace on label changes, and all of them when the

@@ -73,8 +73,8 @@ type Reconciler struct {
 	policyWatches *meshctx.KindWatches
 	// reportedMTLS holds the mTLS risk last reported.
 	reportedMTLS meshctx.Transitions
-	// backoff paces attempts at a control plane that failed.
-	backoff controlPlaneBackoff
+	// backoff paces attempts at a control plane that failed; deleteBackoff those at an uninstall.
+	backoff, deleteBackoff controlPlaneBackoff
 	// revisionState is what the revision phase remembers between reconciles.
 	revisionState revisionState
 }
@@ -107,7 +107,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !mesh.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, mesh)
+		return r.reconcileDeleteWithBackoff(ctx, mesh)
 	}
 	if !controllerutil.ContainsFinalizer(mesh, meshv1alpha1.Finalizer) {
 		if err := r.applyFinalizer(ctx, mesh, true); err != nil {

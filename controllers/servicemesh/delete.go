@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -39,6 +41,20 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
+
+// reconcileDeleteWithBackoff runs the uninstall unless its last failure is still being waited out: the
+// ServiceMesh is woken by every change of the objects it watches, which would otherwise retry an
+// uninstall some object blocks on every wake-up.
+func (r *Reconciler) reconcileDeleteWithBackoff(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (ctrl.Result, error) {
+	key := string(mesh.UID) + "/delete"
+	if left, last := r.deleteBackoff.pending(key); last != nil {
+		ctrl.LoggerFrom(ctx).V(1).Info("Uninstall failed recently, not retrying yet", "retryIn", left, "error", last.Error())
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	err := r.reconcileDelete(ctx, mesh)
+	r.deleteBackoff.record(key, err)
+	return ctrl.Result{}, err
+}
 
 // reconcileDelete uninstalls what meshkeeper installed: the CNI agent and both control-plane releases (the Istio CRDs stay, and with them
 // every user object), any webhook configuration still labelled as meshkeeper's, and the control-plane
@@ -54,14 +70,18 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		return nil
 	}
 	controlPlaneNS := mesh.Spec.Namespace
+	// What meshkeeper wrote on users' objects is taken back object by object; one that refuses (an
+	// admission webhook or policy denies the change) does not keep the rest of the mesh installed. It is
+	// named, and retried with backoff, before the finalizer goes.
+	var stuck []error
 	if err := namespace.UnenrollAll(ctx, r.Client); err != nil {
-		return err
+		stuck = append(stuck, err)
 	}
 	if err := ingress.Release(ctx, r.Client, r.APIReader, r.Workloads, mesh); err != nil {
-		return err
+		stuck = append(stuck, err)
 	}
 	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader); err != nil {
-		return err
+		stuck = append(stuck, err)
 	}
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
 		return err
@@ -81,6 +101,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := r.deleteLeftoverWebhooks(ctx); err != nil {
 		return err
 	}
+	if len(stuck) > 0 {
+		return r.reportUninstallBlocked(ctx, mesh, errors.Join(stuck...))
+	}
 	if err := r.deleteCreatedNamespace(ctx, mesh, controlPlaneNS); err != nil {
 		return err
 	}
@@ -96,6 +119,22 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)
 	return r.applyFinalizer(ctx, mesh, false)
+}
+
+// reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the
+// Ready condition of the ServiceMesh being deleted, and returns the failure for a retry.
+func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, stuck error) error {
+	message := fmt.Sprintf("The control plane is uninstalled, but meshkeeper could not take back its labels or "+
+		"annotations from: %v. It retries with backoff and keeps its finalizer until then; remove the admission "+
+		"webhook or policy that refuses the change, or the labels and annotations yourself", stuck)
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall", "%s", message)
+	status := mesh.Status.DeepCopy()
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: meshv1alpha1.ReasonUninstallBlocked, Message: message, ObservedGeneration: mesh.Generation})
+	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
+		return errors.Join(stuck, err)
+	}
+	return fmt.Errorf("uninstall blocked: %w", stuck)
 }
 
 // deleteLeftoverWebhooks removes webhook configurations meshkeeper's charts rendered that an uninstall

@@ -20,18 +20,136 @@ package controlplane
 
 import (
 	"crypto/rand"
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
+
+// A namespace guarded by an admission policy that refuses to lose its injection label: the rest of
+// the uninstall goes ahead, the namespace is named, and the uninstall finishes once the policy goes.
+var _ = Describe("An uninstall one object refuses", Ordered, func() {
+	const (
+		ns      = "ub-system"
+		guarded = "ub-guarded"
+		free    = "ub-free"
+	)
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "ub-keep-injection"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				ResourceNames: []string{guarded},
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
+						Resources: []string{"namespaces"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: `!has(oldObject.metadata.labels) || !('istio-injection' in oldObject.metadata.labels) || ` +
+					`(has(object.metadata.labels) && 'istio-injection' in object.metadata.labels)`,
+				Message: "the injection label of this namespace is kept",
+			}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "ub-keep-injection"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
+	}
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace(guarded, nil, nil)
+		createNamespace(free, nil, nil)
+		createMesh("  namespace: " + ns + "\n  injection:\n    namespaces: [" + guarded + ", " + free + "]\n")
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))
+			g.Expect(namespaceLabels(guarded)).To(HaveKeyWithValue("istio-injection", "enabled"))
+			g.Expect(namespaceLabels(free)).To(HaveKeyWithValue("istio-injection", "enabled"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
+		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+		By("waiting until the API server enforces the policy")
+		Eventually(func() error {
+			probe := &corev1.Namespace{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: guarded}, probe)).To(Succeed())
+			delete(probe.Labels, "istio-injection")
+			err := k8sClient.Update(ctx, probe, client.DryRunAll)
+			if err == nil {
+				return fmt.Errorf("the policy does not deny yet")
+			}
+			return nil
+		}, installTimeout, poll).Should(Succeed())
+	})
+	AfterAll(func() {
+		_ = k8sClient.Delete(ctx, binding)
+		_ = k8sClient.Delete(ctx, policy)
+		deleteMesh()
+	})
+
+	It("uninstalls everything else, names the namespace, and keeps the finalizer", func() {
+		mesh := getMesh()
+		Expect(k8sClient.Delete(ctx, mesh)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod")).To(BeEmpty())
+			g.Expect(releaseRevisions(ns, "istio-base")).To(BeEmpty())
+			g.Expect(namespaceLabels(free)).NotTo(HaveKey("istio-injection"))
+			ready := conditionOf(meshv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUninstallBlocked))
+			g.Expect(ready.Message).To(ContainSubstring("Namespace " + guarded))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(namespaceLabels(guarded)).To(HaveKeyWithValue("istio-injection", "enabled"))
+		Expect(getMesh().Finalizers).To(ContainElement(meshv1alpha1.Finalizer))
+		var notes []string
+		for _, e := range listEvents() {
+			if e.Reason == meshv1alpha1.ReasonUninstallBlocked {
+				notes = append(notes, e.Note)
+			}
+		}
+		Expect(notes).To(ContainElement(ContainSubstring("Namespace " + guarded)))
+	})
+
+	It("retries with backoff, not on every wake-up", func() {
+		failed := func() float64 {
+			GinkgoHelper()
+			n, err := metricSum(`controller_runtime_reconcile_total{`, `controller="servicemesh"`, `result="error"`)
+			Expect(err).NotTo(HaveOccurred())
+			return n
+		}
+		before := failed()
+		By("creating namespaces for 12 s, each of which wakes the ServiceMesh")
+		for i := range 24 {
+			_, _ = createNamespace(fmt.Sprintf("ub-churn-%d", i), nil, nil)
+			time.Sleep(500 * time.Millisecond)
+		}
+		// Attempts 5 s, then 10 s apart: at most three in the window, where one on every wake-up (every 2 s,
+		// the batching of namespace changes) would make six or more.
+		Expect(failed() - before).To(BeNumerically("<=", 3))
+		Expect(namespaceLabels(guarded)).To(HaveKeyWithValue("istio-injection", "enabled"))
+	})
+
+	It("finishes the uninstall once the object lets go", func() {
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, &meshv1alpha1.ServiceMesh{}))
+		}, installTimeout, poll).Should(BeTrue())
+		Expect(namespaceLabels(guarded)).NotTo(HaveKey("istio-injection"))
+	})
+})
 
 var _ = Describe("Uninstall keeps what is not meshkeeper's", func() {
 	BeforeEach(deleteMesh)
@@ -131,3 +249,31 @@ var _ = Describe("Uninstall keeps what is not meshkeeper's", func() {
 		Expect(releaseRevisions(ns, "istiod")).To(BeEmpty())
 	})
 })
+
+// metricSum adds up the samples of the manager's metrics whose line starts with prefix and holds every
+// label given.
+func metricSum(prefix string, labels ...string) (float64, error) {
+	body, err := scrape()
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+lines:
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		for _, l := range labels {
+			if !strings.Contains(line, l) {
+				continue lines
+			}
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		sum += v
+	}
+	return sum, nil
+}
