@@ -78,6 +78,17 @@ type CNISpec struct {
 	// node without the agent cannot start meshed pods. Set, it replaces that list.
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// PriorityClassName is the PriorityClass of the CNI agent's pods. The default, system-node-critical,
+	// keeps the agent scheduled and running on a full node, since a node without it cannot start meshed
+	// pods. Some platforms admit pods of that class only in kube-system (see namespace). A class other
+	// than the two built-in ones must exist, or the agent's pods are not created.
+	// +kubebuilder:default=system-node-critical
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
 
 // CNIStatus reports the CNI node agent.

@@ -43,7 +43,7 @@ const (
 	// cniRelease is the release name of the CNI chart.
 	cniRelease = "istio-cni"
 	// cniDaemonSet is the DaemonSet the CNI chart renders, and cniPodLabel the label of its pods.
-	cniDaemonSet = "istio-cni-node"
+	cniDaemonSet = render.CNIDaemonSet
 	cniPodLabel  = "k8s-app"
 )
 
@@ -106,7 +106,8 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		return obs, obs.err
 	}
 	release := helm.Release{Name: cniRelease, Namespace: want, Chart: installed.charts.CNI, ChartDigest: installed.charts.CNIDigest,
-		Values: render.CNIValues(&mesh.Spec, installed.version), Owner: ownerOf(mesh)}
+		Values: render.CNIValues(&mesh.Spec, installed.version), Owner: ownerOf(mesh),
+		PodPriority: &helm.PodPriority{DaemonSet: cniDaemonSet, ClassName: render.CNIPriorityClassName(&mesh.Spec)}}
 	result, err := r.Charts.Ensure(ctx, release)
 	r.recordHelmResult(mesh, release, installed.chartVersion, result, err)
 	if err != nil {

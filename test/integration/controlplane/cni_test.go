@@ -188,6 +188,28 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		markCNIReady()
 	})
 
+	It("gives the agent the spec's priority class in one upgrade, and restores it after an edit", func() {
+		Expect(getMesh().Spec.CNI.PriorityClassName).To(Equal("system-node-critical"), "the CRD default")
+		Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1}))
+
+		patchSpec(`{"cni": {"priorityClassName": "mesh-node-agent"}}`)
+		Eventually(func() string { return cniDaemonSetOf(ns).Spec.Template.Spec.PriorityClassName }, installTimeout, poll).
+			Should(Equal("mesh-node-agent"))
+		Eventually(func() any { return releaseStatus(ns, "istio-cni", 2) }, installTimeout, poll).Should(BeEquivalentTo("deployed"))
+		Consistently(func() []int { return releaseRevisions(ns, "istio-cni") }, 3*time.Second, 300*time.Millisecond).
+			Should(Equal([]int{1, 2}), "the change is one Helm revision")
+		Expect(readRelease(ns, "istio-cni", 2).Config).To(Equal(readRelease(ns, "istio-cni", 1).Config),
+			"the class is set on the rendered DaemonSet, not through the chart's values")
+
+		By("an edit that puts the chart's class back")
+		Expect(k8sClient.Patch(ctx, cniDaemonSetOf(ns), client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}`)))).To(Succeed())
+		Eventually(func() string { return cniDaemonSetOf(ns).Spec.Template.Spec.PriorityClassName }, installTimeout, poll).
+			Should(Equal("mesh-node-agent"))
+		Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1, 2}), "a repair is not an upgrade")
+		markCNIReady()
+	})
+
 	It("without CNI, refuses to enroll a namespace whose Pod Security level rejects istio-init, and says to turn CNI on", func() {
 		Eventually(func() map[string]string { return namespaceLabels("cni-shop") }, installTimeout, poll).
 			Should(HaveKeyWithValue("istio-injection", "enabled"))
