@@ -170,6 +170,10 @@ const (
 	// ReasonNodesNotReady: the CNI agent is not ready and available on some nodes (the message names them
 	// when their pods say so).
 	ReasonNodesNotReady = "NodesNotReady"
+	// ReasonWaitingForControlPlane: the CNI agent runs another Istio version than the one the spec asks
+	// for, and moves to it once istiod runs that version on every replica: Istio's agent may lag the
+	// control plane, never lead it.
+	ReasonWaitingForControlPlane = "WaitingForControlPlane"
 	// ReasonPodSecurityRejectsSidecar: a namespace the spec selects enforces a Pod Security level
 	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects the istio-init container
 	// injected without CNI; meshkeeper does not enroll it. Turning on spec.cni.enabled lets it join.

@@ -295,3 +295,19 @@ func TestReconcileCNIGivesTheAgentItsPriorityClass(t *testing.T) {
 		}
 	}
 }
+
+func TestAgentVersion(t *testing.T) {
+	for image, want := range map[string]string{
+		"docker.io/istio/install-cni:1.31.1":                 "1.31.1",
+		"registry.example.com:5000/istio/install-cni:1.32.0": "1.32.0",
+		"registry.example.com:5000/istio/install-cni":        "",
+		"docker.io/istio/install-cni:1.31.4@sha256:0123abcd": "1.31.4",
+		"docker.io/istio/install-cni@sha256:0123abcd":        "",
+	} {
+		ds := &appsv1.DaemonSet{}
+		ds.Spec.Template.Spec.Containers = []corev1.Container{{Name: "sidecar", Image: "example.com/other:9.9.9"}, {Name: "install-cni", Image: image}}
+		if got := agentVersion(ds); got != want {
+			t.Errorf("agentVersion of %s = %q, want %q", image, got, want)
+		}
+	}
+}

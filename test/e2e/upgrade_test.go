@@ -40,7 +40,8 @@ const upgradeVersion = "1.31.4"
 // upgradeMovesCNIAfterTheControlPlane changes spec.version of the running mesh and checks the order
 // Istio asks for, control plane first: istiod's release is upgraded, and only then does istio-cni's
 // upgrade start, each in one Helm revision; the agent ends on the new version on every node, with
-// CNIReady and Ready True.
+// CNIReady and Ready True. That the agent also waits for istiod's rollout is shown on envtest, where
+// the test decides when istiod has rolled out.
 func upgradeMovesCNIAfterTheControlPlane(ctx context.Context, t *testing.T, config *rest.Config, kubectl func(...string) string, nodes int) {
 	t.Helper()
 	clientset, err := kubernetes.NewForConfig(config)
