@@ -130,7 +130,7 @@ func TestDigestFollowsThePodPriority(t *testing.T) {
 	if digest(withClass("system-node-critical")) == digest(withClass("mesh-node-agent")) {
 		t.Error("changing the priority class leaves the digest as it was, so no upgrade would apply it")
 	}
-	if digest(withClass("mesh-node-agent")) != digest(withClass("mesh-node-agent")) {
+	if first, again := withClass("mesh-node-agent"), withClass("mesh-node-agent"); digest(first) != digest(again) {
 		t.Error("the digest of the same release differs")
 	}
 	if digest(base) == digest(withClass("system-node-critical")) {
