@@ -78,6 +78,17 @@ type CNISpec struct {
 	// node without the agent cannot start meshed pods. Set, it replaces that list.
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// PriorityClassName is the PriorityClass of the CNI agent's pods. The default, system-node-critical,
+	// keeps the agent scheduled and running on a full node, since a node without it cannot start meshed
+	// pods. Some platforms admit pods of that class only in kube-system (see namespace). A class other
+	// than the two built-in ones must exist, or the agent's pods are not created.
+	// +kubebuilder:default=system-node-critical
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
 
 // CNIStatus reports the CNI node agent.
@@ -159,6 +170,10 @@ const (
 	// ReasonNodesNotReady: the CNI agent is not ready and available on some nodes (the message names them
 	// when their pods say so).
 	ReasonNodesNotReady = "NodesNotReady"
+	// ReasonWaitingForControlPlane: the CNI agent runs another Istio version than the one the spec asks
+	// for, and moves to it once istiod runs that version on every replica: Istio's agent may lag the
+	// control plane, never lead it.
+	ReasonWaitingForControlPlane = "WaitingForControlPlane"
 	// ReasonPodSecurityRejectsSidecar: a namespace the spec selects enforces a Pod Security level
 	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects the istio-init container
 	// injected without CNI; meshkeeper does not enroll it. Turning on spec.cni.enabled lets it join.

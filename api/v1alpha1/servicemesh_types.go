@@ -94,6 +94,7 @@ type ServiceMeshSpec struct {
 	IngressNginx IngressNginxSpec `json:"ingressNginx,omitempty"`
 
 	// CNI runs Istio's CNI node agent, so injected pods need no NET_ADMIN init container.
+	// +kubebuilder:default={}
 	// +optional
 	CNI CNISpec `json:"cni,omitempty"`
 

@@ -18,8 +18,11 @@ package servicemesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,7 +46,7 @@ const (
 	// cniRelease is the release name of the CNI chart.
 	cniRelease = "istio-cni"
 	// cniDaemonSet is the DaemonSet the CNI chart renders, and cniPodLabel the label of its pods.
-	cniDaemonSet = "istio-cni-node"
+	cniDaemonSet = render.CNIDaemonSet
 	cniPodLabel  = "k8s-app"
 )
 
@@ -74,9 +77,9 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 }
 
 // reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
-// runs ahead of the istiod that injects for it, and removes it when the mesh no longer runs it or it
-// moved to another namespace. Nothing changes while the control plane phase fails. It then reads the
-// agent's DaemonSet for CNIReady.
+// runs ahead of the istiod that injects for it (a running agent moves to a new version only once istiod
+// has rolled it out), and removes it when the mesh no longer runs it or it moved to another namespace.
+// Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
 	by meshv1alpha1.CNIDecision, installed *installation) (*cniObservation, error) {
 	obs := &cniObservation{enabled: enabled, by: by}
@@ -105,8 +108,24 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("the %s chart was not resolved", cniRelease))
 		return obs, obs.err
 	}
+	if obs.namespace == want {
+		// The release runs there already: this may move the running agent to another version.
+		held, err := r.agentUpgradeHeld(ctx, mesh, want, installed.version)
+		if err != nil {
+			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+			return obs, obs.err
+		}
+		if held != "" {
+			obs.err = meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentUpgradeRetry, errors.New(held))
+			if err := r.observeCNI(ctx, obs); err != nil {
+				return obs, err
+			}
+			return obs, obs.err
+		}
+	}
 	release := helm.Release{Name: cniRelease, Namespace: want, Chart: installed.charts.CNI, ChartDigest: installed.charts.CNIDigest,
-		Values: render.CNIValues(&mesh.Spec, installed.version), Owner: ownerOf(mesh)}
+		Values: render.CNIValues(&mesh.Spec, installed.version), Owner: ownerOf(mesh),
+		PodPriority: &helm.PodPriority{DaemonSet: cniDaemonSet, ClassName: render.CNIPriorityClassName(&mesh.Spec)}}
 	result, err := r.Charts.Ensure(ctx, release)
 	r.recordHelmResult(mesh, release, installed.chartVersion, result, err)
 	if err != nil {
@@ -115,6 +134,60 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs)
+}
+
+// agentUpgradeRetry is how often a held agent upgrade looks at istiod again; changes of the istiod
+// Deployment wake the reconciler sooner.
+const agentUpgradeRetry = 10 * time.Second
+
+// agentUpgradeHeld tells why the running agent may not move to version yet, or returns "". Istio's CNI
+// agent may lag the control plane by a minor version but never lead it, and an upgrade in place keeps
+// the old istiod pods running while the new ones roll out: the agent moves only once istiod's current
+// template, which the control-plane phase has just upgraded, is available on every replica. istiod is
+// read from the API server, since the cache may not have seen that upgrade yet.
+func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, cniNamespace, version string) (string, error) {
+	ds := &appsv1.DaemonSet{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: cniNamespace, Name: cniDaemonSet}, ds)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil // no agent runs: starting one at the control plane's version is safe
+	case err != nil:
+		return "", fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
+	}
+	running := agentVersion(ds)
+	if running == "" || running == version {
+		return "", nil
+	}
+	istiod := &appsv1.Deployment{}
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, istiod)
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("The CNI agent runs %s and moves to %s once istiod runs it: the istiod Deployment does not exist", running, version), nil
+	case err != nil:
+		return "", fmt.Errorf("reading the istiod Deployment: %w", err)
+	}
+	if ready, _, message := controlPlaneReadiness(istiod); ready != metav1.ConditionTrue {
+		return fmt.Sprintf("The CNI agent runs %s and moves to %s once istiod has rolled it out (%s)", running, version, message), nil
+	}
+	return "", nil
+}
+
+// agentContainer is the CNI agent's container in its DaemonSet.
+const agentContainer = "install-cni"
+
+// agentVersion is the Istio version the agent's DaemonSet runs, the tag of its image; "" when it has
+// none.
+func agentVersion(ds *appsv1.DaemonSet) string {
+	for _, c := range ds.Spec.Template.Spec.Containers {
+		if c.Name != agentContainer {
+			continue
+		}
+		image, _, _ := strings.Cut(c.Image, "@")
+		if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+			return image[i+1:]
+		}
+	}
+	return ""
 }
 
 // observeCNI reads the agent's DaemonSet, and its pods when it is not ready.

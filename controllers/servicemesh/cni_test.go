@@ -153,11 +153,16 @@ func TestCNIReadyHoldsReadyBack(t *testing.T) {
 // Ensure of failRelease.
 type recordingCharts struct {
 	ensured, uninstalled []string
-	failRelease          string
+	// priorities are the pod priorities of the ensured releases that have one.
+	priorities  []string
+	failRelease string
 }
 
 func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
 	c.ensured = append(c.ensured, desired.Namespace+"/"+desired.Name+" ("+desired.Chart.Name()+")")
+	if desired.PodPriority != nil {
+		c.priorities = append(c.priorities, desired.Name+": "+desired.PodPriority.DaemonSet+" "+desired.PodPriority.ClassName)
+	}
 	if desired.Name == c.failRelease {
 		return helm.Result{State: helm.StateAbsent, Action: helm.ActionInstalled}, errors.New("installing release " + desired.Name + ": quota exceeded")
 	}
@@ -270,5 +275,39 @@ func TestReconcileCNI(t *testing.T) {
 				t.Errorf("CNIReady = %+v, want reason %s", c, tc.wantReason)
 			}
 		})
+	}
+}
+
+func TestReconcileCNIGivesTheAgentItsPriorityClass(t *testing.T) {
+	for class, want := range map[string]string{
+		"":                "istio-cni: istio-cni-node system-node-critical",
+		"mesh-node-agent": "istio-cni: istio-cni-node mesh-node-agent",
+	} {
+		mesh := testMesh()
+		mesh.Status = meshv1alpha1.ServiceMeshStatus{}
+		mesh.Spec.CNI.PriorityClassName = class
+		chartManager := &recordingCharts{}
+		if _, _, _, _, err := reconcileWith(t, mesh, chartManager); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(chartManager.priorities, []string{want}) {
+			t.Errorf("spec.cni.priorityClassName %q: pod priorities %q, want only %q", class, chartManager.priorities, want)
+		}
+	}
+}
+
+func TestAgentVersion(t *testing.T) {
+	for image, want := range map[string]string{
+		"docker.io/istio/install-cni:1.31.1":                 "1.31.1",
+		"registry.example.com:5000/istio/install-cni:1.32.0": "1.32.0",
+		"registry.example.com:5000/istio/install-cni":        "",
+		"docker.io/istio/install-cni:1.31.4@sha256:0123abcd": "1.31.4",
+		"docker.io/istio/install-cni@sha256:0123abcd":        "",
+	} {
+		ds := &appsv1.DaemonSet{}
+		ds.Spec.Template.Spec.Containers = []corev1.Container{{Name: "sidecar", Image: "example.com/other:9.9.9"}, {Name: "install-cni", Image: image}}
+		if got := agentVersion(ds); got != want {
+			t.Errorf("agentVersion of %s = %q, want %q", image, got, want)
+		}
 	}
 }

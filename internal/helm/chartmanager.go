@@ -254,7 +254,7 @@ func (m *ChartManager) install(ctx context.Context, cfg *action.Configuration, d
 		return nil, err
 	}
 	install.TakeOwnership = adopt
-	install.PostRenderer = stamper{owner: desired.Owner}
+	install.PostRenderer = stamper{release: desired}
 	install.Labels = map[string]string{DigestLabel: digest}
 	rel, err := install.RunWithContext(ctx, desired.Chart, desired.Values)
 	return asV1(rel, err)
@@ -270,7 +270,7 @@ func (m *ChartManager) upgrade(ctx context.Context, cfg *action.Configuration, d
 	// meshkeeper owns these objects outright: an edit by someone else is drift to undo.
 	upgrade.ForceConflicts = true
 	upgrade.ResetValues = true
-	upgrade.PostRenderer = stamper{owner: desired.Owner}
+	upgrade.PostRenderer = stamper{release: desired}
 	upgrade.Labels = map[string]string{DigestLabel: digest}
 	rel, err := upgrade.RunWithContext(ctx, desired.Name, desired.Chart, desired.Values)
 	return asV1(rel, err)
@@ -315,11 +315,11 @@ func asV1(r ri.Releaser, err error) (*releasev1.Release, error) {
 	}
 }
 
-// stamper is the post-renderer that makes every rendered object meshkeeper's (see Stamp).
-type stamper struct{ owner Owner }
+// stamper is the post-renderer of a release (see PostRender).
+type stamper struct{ release Release }
 
 func (s stamper) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
-	out, err := Stamp(rendered.Bytes(), s.owner)
+	out, err := PostRender(rendered.Bytes(), s.release)
 	if err != nil {
 		return nil, err
 	}

@@ -153,7 +153,7 @@ func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, dig
 	render.Namespace = desired.Namespace
 	render.DryRunStrategy = action.DryRunServer
 	render.IsUpgrade = true // the release exists: render as its upgrade would, without the install's conflict check
-	render.PostRenderer = stamper{owner: desired.Owner}
+	render.PostRenderer = stamper{release: desired}
 	rel, err := asV1(render.RunWithContext(ctx, desired.Chart, desired.Values))
 	if err != nil {
 		return nil, fmt.Errorf("rendering release %s/%s: %w", desired.Namespace, desired.Name, err)

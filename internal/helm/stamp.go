@@ -22,6 +22,8 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
@@ -46,38 +48,42 @@ type Owner struct {
 	UID        string
 }
 
+// PodPriority sets the priority class of one DaemonSet's pods after rendering, for a chart whose
+// template hard-codes it: the CNI chart gives istio-cni-node system-node-critical whatever its values
+// say.
+type PodPriority struct {
+	// DaemonSet names the DaemonSet of the release.
+	DaemonSet string
+	// ClassName is the PriorityClass its pods get.
+	ClassName string
+}
+
 // Stamp labels every object of a rendered manifest as managed by meshkeeper and makes it owned by the
 // owner, except CustomResourceDefinitions: the Istio CRDs hold users' VirtualServices and friends, so
 // they get Helm's keep policy instead and outlive the mesh.
 func Stamp(manifest []byte, owner Owner) ([]byte, error) {
+	return postRender(manifest, owner, nil)
+}
+
+// PostRender is what Helm applies of a release's rendered manifest: every object stamped (see Stamp),
+// and the release's pod priority set.
+func PostRender(manifest []byte, desired Release) ([]byte, error) {
+	return postRender(manifest, desired.Owner, desired.PodPriority)
+}
+
+func postRender(manifest []byte, owner Owner, priority *PodPriority) ([]byte, error) {
 	objects, err := decodeManifest(manifest)
 	if err != nil {
 		return nil, err
 	}
+	if priority != nil {
+		if err := setPodPriority(objects, *priority); err != nil {
+			return nil, err
+		}
+	}
 	var out bytes.Buffer
 	for _, u := range objects {
-		labels := u.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[ManagedByLabel] = ManagedByValue
-		u.SetLabels(labels)
-
-		if u.GetKind() == "CustomResourceDefinition" {
-			annotations := u.GetAnnotations()
-			if annotations == nil {
-				annotations = map[string]string{}
-			}
-			annotations[keepPolicyAnnotation] = "keep"
-			u.SetAnnotations(annotations)
-		} else {
-			controller, block := true, true
-			u.SetOwnerReferences([]metav1.OwnerReference{{
-				APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: types.UID(owner.UID),
-				Controller: &controller, BlockOwnerDeletion: &block,
-			}})
-		}
-
+		stamp(u, owner)
 		doc, err := yaml.Marshal(u.Object)
 		if err != nil {
 			return nil, fmt.Errorf("writing %s %s: %w", u.GetKind(), u.GetName(), err)
@@ -86,4 +92,46 @@ func Stamp(manifest []byte, owner Owner) ([]byte, error) {
 		out.Write(doc)
 	}
 	return out.Bytes(), nil
+}
+
+func stamp(u *unstructured.Unstructured, owner Owner) {
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[ManagedByLabel] = ManagedByValue
+	u.SetLabels(labels)
+
+	if u.GetKind() == "CustomResourceDefinition" {
+		annotations := u.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[keepPolicyAnnotation] = "keep"
+		u.SetAnnotations(annotations)
+		return
+	}
+	controller, block := true, true
+	u.SetOwnerReferences([]metav1.OwnerReference{{
+		APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: types.UID(owner.UID),
+		Controller: &controller, BlockOwnerDeletion: &block,
+	}})
+}
+
+// daemonSetKind is the kind PodPriority edits.
+var daemonSetKind = schema.GroupKind{Group: "apps", Kind: "DaemonSet"}
+
+// setPodPriority sets the priority class of the named DaemonSet's pod template. A chart that does not
+// render that DaemonSet is an error: the class asked for would silently not apply.
+func setPodPriority(objects []*unstructured.Unstructured, priority PodPriority) error {
+	for _, u := range objects {
+		if u.GroupVersionKind().GroupKind() != daemonSetKind || u.GetName() != priority.DaemonSet {
+			continue
+		}
+		if err := unstructured.SetNestedField(u.Object, priority.ClassName, "spec", "template", "spec", "priorityClassName"); err != nil {
+			return fmt.Errorf("setting the priority class of DaemonSet %s: %w", priority.DaemonSet, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("the chart renders no DaemonSet %s to give priority class %s", priority.DaemonSet, priority.ClassName)
 }

@@ -38,10 +38,12 @@ type Release struct {
 	ChartDigest string
 	Values      map[string]any
 	Owner       Owner
+	// PodPriority, when set, is applied to the rendered manifest (see PostRender).
+	PodPriority *PodPriority
 }
 
-// Digest identifies everything that goes into the release: chart content, values and owner. It fits
-// a label value.
+// Digest identifies everything that goes into the release: chart content, values, owner and what the
+// post-renderer sets. It fits a label value.
 func (r Release) Digest() (string, error) {
 	values, err := json.Marshal(r.Values)
 	if err != nil {
@@ -50,6 +52,10 @@ func (r Release) Digest() (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", r.ChartDigest, r.Owner.UID, r.Namespace)
 	h.Write(values)
+	if p := r.PodPriority; p != nil {
+		// Only when set, so the digests of releases without it stay what they were.
+		fmt.Fprintf(h, "\x00priority\x00%s\x00%s", p.DaemonSet, p.ClassName)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:40], nil
 }
 

@@ -83,6 +83,22 @@ var alwaysExcludedFromCNI = []string{"kube-system"}
 // cannot start meshed pods.
 var tolerateEverything = []any{Values{"operator": "Exists"}}
 
+// CNIDaemonSet is the DaemonSet of the CNI agent that the CNI chart renders.
+const CNIDaemonSet = "istio-cni-node"
+
+// defaultCNIPriorityClass is the CNI agent's priority class when the spec names none (the CRD's
+// default): the class node agents run with, which the chart also hard-codes.
+const defaultCNIPriorityClass = "system-node-critical"
+
+// CNIPriorityClassName is the PriorityClass of the CNI agent's pods. The chart's template hard-codes
+// system-node-critical, so no value sets it: the chart manager sets it on the rendered DaemonSet.
+func CNIPriorityClassName(spec *meshv1alpha1.ServiceMeshSpec) string {
+	if spec.CNI.PriorityClassName != "" {
+		return spec.CNI.PriorityClassName
+	}
+	return defaultCNIPriorityClass
+}
+
 // CNIValues are the values of the CNI chart (the istio-cni release) for the given spec and resolved
 // Istio version: the same hub, tag and pull policy as istiod, the platform's paths and the agent's
 // placement.

@@ -124,7 +124,9 @@ func TestCNIGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stamped, err := helm.Stamp(manifest, owner)
+			// As the chart manager applies it: stamped, and with the agent's priority class.
+			stamped, err := helm.PostRender(manifest, helm.Release{Owner: owner, PodPriority: &helm.PodPriority{
+				DaemonSet: render.CNIDaemonSet, ClassName: render.CNIPriorityClassName(spec)}})
 			if err != nil {
 				t.Fatal(err)
 			}

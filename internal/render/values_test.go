@@ -338,6 +338,16 @@ func TestCNIValues(t *testing.T) {
 	}
 }
 
+func TestCNIPriorityClassName(t *testing.T) {
+	for class, want := range map[string]string{"": "system-node-critical", "mesh-node-agent": "mesh-node-agent"} {
+		spec := defaultedSpec()
+		spec.CNI.PriorityClassName = class
+		if got := CNIPriorityClassName(spec); got != want {
+			t.Errorf("CNIPriorityClassName with %q = %q, want %q", class, got, want)
+		}
+	}
+}
+
 func TestModeDecidesTheNodeAgentAndTheInitContainer(t *testing.T) {
 	for _, tc := range []struct {
 		enabled           *bool

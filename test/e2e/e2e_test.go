@@ -34,8 +34,9 @@ import (
 
 // TestKubectlWaitForReady is the README's promise on a cluster whose Deployments really roll out:
 // apply the sample, `kubectl wait --for=condition=Ready servicemesh/default` returns once istiod is
-// Available and the CNI agent runs on every node, and deleting the ServiceMesh removes the control
-// plane, the agent, its namespace and its webhooks.
+// Available and the CNI agent runs on every node; a patch upgrade moves the control plane and then
+// the agent; and deleting the ServiceMesh removes the control plane, the agent, its namespace and its
+// webhooks.
 func TestKubectlWaitForReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -116,6 +117,8 @@ func TestKubectlWaitForReady(t *testing.T) {
 			t.Errorf("kubectl describe servicemesh default does not show %q:\n%s", want, describe)
 		}
 	}
+
+	upgradeMovesCNIAfterTheControlPlane(ctx, t, c.RESTConfig(), kubectl, len(nodes))
 
 	kubectl("delete", "servicemesh", "default", "--timeout=3m")
 	if out, err := testenv.Kubectl(kubeconfig, "", "wait", "--for=delete", "namespace/istio-system", "--timeout=3m"); err != nil {

@@ -144,6 +144,10 @@ var _ = Describe("ServiceMesh validation", func() {
 			`spec.cni.cniBinDir: Invalid value: "opt/cni/bin"`),
 		Entry("a CNI configuration directory with a space", meshYAML("  cni:\n    cniConfDir: \"/etc/cni/net d\"\n"),
 			`spec.cni.cniConfDir: Invalid value: "/etc/cni/net d"`),
+		Entry("a CNI priority class that is not a DNS name", meshYAML("  cni:\n    priorityClassName: Node_Critical\n"),
+			`spec.cni.priorityClassName: Invalid value: "Node_Critical"`),
+		Entry("an empty CNI priority class", meshYAML("  cni:\n    priorityClassName: \"\"\n"),
+			`spec.cni.priorityClassName: Invalid value: ""`),
 		Entry("an empty list of Service CIDRs (unset reads them from the cluster)",
 			meshYAML("  ingressNginx:\n    enabled: true\n    serviceCIDRs: []\n"),
 			"spec.ingressNginx.serviceCIDRs in body should have at least 1 items"),
@@ -275,6 +279,8 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  cni:\n    enabled: true\n    namespace: kube-system\n    cniBinDir: /home/kubernetes/bin\n    excludeNamespaces: [monitoring]\n    tolerations:\n    - operator: Exists\n"),
 		Entry("CNI in the control-plane namespace, standalone as on OpenShift",
 			"  namespace: mesh-system\n  cni:\n    namespace: mesh-system\n    cniBinDir: /var/lib/cni/bin\n    cniConfDir: /etc/cni/multus/net.d\n    chained: false\n"),
+		Entry("CNI with a priority class of the platform's",
+			"  cni:\n    priorityClassName: mesh.example.com-node-agent\n"),
 		Entry("CNI off",
 			"  cni:\n    enabled: false\n"),
 		Entry("placement of istiod",
@@ -328,6 +334,8 @@ func expectDefaults(mesh *meshv1alpha1.ServiceMesh) {
 	Expect(spec.IngressNginx.IngressClassNames).To(Equal([]string{"nginx"}))
 	Expect(spec.IngressNginx.ServiceCIDRs).To(BeEmpty(), "no default: unset, they are read from the cluster")
 	Expect(spec.CNI.Enabled).To(BeNil(), "cni.enabled has no CRD default: the API server would apply it to stored ServiceMeshes too")
+	Expect(*spec.CNI.Chained).To(BeTrue())
+	Expect(spec.CNI.PriorityClassName).To(Equal("system-node-critical"))
 }
 
 // patchSpec merge-patches the spec of the ServiceMesh, as a user's kubectl patch would.

@@ -19,6 +19,7 @@ limitations under the License.
 package controlplane
 
 import (
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -186,6 +187,60 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("DriftRepaired"))
 		Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1}), "a repair is not an upgrade")
 		markCNIReady()
+	})
+
+	It("gives the agent the spec's priority class in one upgrade, and restores it after an edit", func() {
+		Expect(getMesh().Spec.CNI.PriorityClassName).To(Equal("system-node-critical"), "the CRD default")
+		Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1}))
+
+		patchSpec(`{"cni": {"priorityClassName": "mesh-node-agent"}}`)
+		Eventually(func() string { return cniDaemonSetOf(ns).Spec.Template.Spec.PriorityClassName }, installTimeout, poll).
+			Should(Equal("mesh-node-agent"))
+		Eventually(func() any { return releaseStatus(ns, "istio-cni", 2) }, installTimeout, poll).Should(BeEquivalentTo("deployed"))
+		Consistently(func() []int { return releaseRevisions(ns, "istio-cni") }, 3*time.Second, 300*time.Millisecond).
+			Should(Equal([]int{1, 2}), "the change is one Helm revision")
+		Expect(readRelease(ns, "istio-cni", 2).Config).To(Equal(readRelease(ns, "istio-cni", 1).Config),
+			"the class is set on the rendered DaemonSet, not through the chart's values")
+
+		By("an edit that puts the chart's class back")
+		Expect(k8sClient.Patch(ctx, cniDaemonSetOf(ns), client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}`)))).To(Succeed())
+		Eventually(func() string { return cniDaemonSetOf(ns).Spec.Template.Spec.PriorityClassName }, installTimeout, poll).
+			Should(Equal("mesh-node-agent"))
+		Expect(releaseRevisions(ns, "istio-cni")).To(Equal([]int{1, 2}), "a repair is not an upgrade")
+		markCNIReady()
+	})
+
+	It("moves the running agent to a new version only once istiod has rolled it out", func() {
+		markAvailable(ns, "istiod")
+		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionReady).Reason }, installTimeout, poll).
+			Should(Equal(meshv1alpha1.ReasonSucceeded))
+		cniRevisions := releaseRevisions(ns, "istio-cni")
+		istiodRevision := slices.Max(releaseRevisions(ns, "istiod"))
+
+		patchSpec(`{"version": "1.31.4"}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istiod", istiodRevision+1)).To(BeEquivalentTo("deployed"))
+			c := conditionOf(meshv1alpha1.ConditionCNIReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonWaitingForControlPlane))
+			g.Expect(c.Message).To(ContainSubstring("runs 1.31.1 and moves to 1.31.4 once istiod has rolled it out"))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istio-cni")).To(Equal(cniRevisions), "the agent was upgraded before istiod rolled out")
+			g.Expect(cniDaemonSetOf(ns).Spec.Template.Spec.Containers[0].Image).To(Equal("docker.io/istio/install-cni:1.31.1"))
+		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
+
+		By("istiod rolling out the new version")
+		markAvailable(ns, "istiod")
+		Eventually(func() string { return cniDaemonSetOf(ns).Spec.Template.Spec.Containers[0].Image }, installTimeout, poll).
+			Should(Equal("docker.io/istio/install-cni:1.31.4"))
+		Expect(releaseRevisions(ns, "istio-cni")).To(Equal(append(cniRevisions, slices.Max(cniRevisions)+1)))
+		markCNIReady()
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonAvailable))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
 	})
 
 	It("without CNI, refuses to enroll a namespace whose Pod Security level rejects istio-init, and says to turn CNI on", func() {
