@@ -110,7 +110,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	if obs.namespace == want {
 		// The release runs there already: this may move the running agent to another version.
-		held, err := r.agentUpgradeHeld(ctx, mesh, want, installed.version)
+		held, err := r.agentUpgradeHeld(ctx, mesh, want, installed.version, installed.activeDeployment)
 		if err != nil {
 			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 			return obs, obs.err
@@ -145,7 +145,7 @@ const agentUpgradeRetry = 10 * time.Second
 // the old istiod pods running while the new ones roll out: the agent moves only once istiod's current
 // template, which the control-plane phase has just upgraded, is available on every replica. istiod is
 // read from the API server, since the cache may not have seen that upgrade yet.
-func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, cniNamespace, version string) (string, error) {
+func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, cniNamespace, version, deployment string) (string, error) {
 	ds := &appsv1.DaemonSet{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: cniNamespace, Name: cniDaemonSet}, ds)
 	switch {
@@ -159,10 +159,10 @@ func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.Se
 		return "", nil
 	}
 	istiod := &appsv1.Deployment{}
-	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, istiod)
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: deployment}, istiod)
 	switch {
 	case apierrors.IsNotFound(err):
-		return fmt.Sprintf("The CNI agent runs %s and moves to %s once istiod runs it: the istiod Deployment does not exist", running, version), nil
+		return fmt.Sprintf("The CNI agent runs %s and moves to %s once istiod runs it: the Deployment %s does not exist", running, version, deployment), nil
 	case err != nil:
 		return "", fmt.Errorf("reading the istiod Deployment: %w", err)
 	}

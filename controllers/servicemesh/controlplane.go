@@ -60,8 +60,9 @@ type installation struct {
 	revision string
 	// charts are the charts resolved for the version; the CNI phase installs the CNI chart of the set.
 	charts charts.Set
-	// deployment and meshConfig name the istiod Deployment and mesh config ConfigMap of spec.version.
-	deployment, meshConfig string
+	// deployment and meshConfig name the istiod Deployment and mesh config ConfigMap of spec.version;
+	// activeDeployment the istiod Deployment of the active revision (with InPlace, the same).
+	deployment, meshConfig, activeDeployment string
 	// revisions is what the revision phase found and decided; nil with the InPlace strategy.
 	revisions *revisionInstallation
 }
@@ -127,7 +128,7 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		}
 	}
 	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
-		deployment: istiodDeployment, meshConfig: meshConfigName, charts: set}, nil
+		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set}, nil
 }
 
 // chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.

@@ -198,6 +198,15 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	}
 
 	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: mesh.Name, UID: string(mesh.UID)}
+	// A tag that moves to a revision already running and ready (a rollback, a canary ended) moves
+	// first: injection should not wait for the base chart's upgrade, which carries every Istio CRD.
+	if plan.Active != revision.Legacy && plan.Active != tagged && slices.ContainsFunc(found, func(f revision.Installed) bool {
+		return f.Name == plan.Active && f.Ready
+	}) {
+		if err := r.applyTag(ctx, mesh, owner, sets[plan.Active], plan.Active); err != nil {
+			return nil, err
+		}
+	}
 	// The base release follows the newest version (CRDs only move forward) and points the default
 	// validator at the active revision.
 	base := sets[revision.Name(newest)].set
@@ -277,8 +286,17 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if target == revision.Legacy {
 		deployment, meshConfig = istiodDeployment, meshConfigName
 	}
+	// The CNI agent follows the active revision (the one the tag gives most proxies), at that
+	// revision's version: it moves when the tag moves, so it never leads the control plane.
+	agentCharts, activeDeployment := base, istiodDeployment
+	if res, ok := sets[plan.Active]; ok {
+		agentCharts = res.set
+	}
+	if plan.Active != revision.Legacy {
+		activeDeployment = revisionReleasePrefix + plan.Active
+	}
 	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
-		deployment: deployment, meshConfig: meshConfig, revisions: ri, charts: base}, nil
+		deployment: deployment, meshConfig: meshConfig, activeDeployment: activeDeployment, revisions: ri, charts: agentCharts}, nil
 }
 
 func fromRevision(tagged string) string {

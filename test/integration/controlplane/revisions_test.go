@@ -158,9 +158,11 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 		Expect(deploymentExists(ns, "istiod-1-31-0")).To(BeTrue())
 		Consistently(tagTarget, 3*time.Second, poll).Should(Equal("1-31-0"), "the tag moved to an istiod that is not available")
+		Expect(agentImage(ns)).To(HaveSuffix(":1.31.0"), "the CNI agent follows the active revision, not the newest")
 
 		markAvailable(ns, "istiod-1-31-1")
 		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
+		Eventually(func() string { return agentImage(ns) }, installTimeout, poll).Should(HaveSuffix(":1.31.1"))
 		Eventually(func(g Gomega) {
 			mesh := getMesh()
 			g.Expect(mesh.Status.ActiveRevision).To(Equal("1-31-1"))
@@ -196,12 +198,17 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 	})
 
 	It("rolls back at once while the old revision exists", func() {
+		// At once: the tag moves to the running revision, which is neither installed again nor waited for.
+		// A pod of 1-31-1 keeps it from being pruned while it drains.
+		newPod := createPod(shop, "new-app", "1-31-1", "docker.io/istio/proxyv2:1.31.1", nil)
+		defer func() { Expect(k8sClient.Delete(ctx, newPod)).To(Succeed()) }()
 		patchSpec(`{"version":"1.31.0"}`)
-		Eventually(tagTarget, 10*time.Second, poll).Should(Equal("1-31-0"))
+		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-0"))
 		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{
 			"1-31-1": meshv1alpha1.RevisionDraining, "1-31-0": meshv1alpha1.RevisionActive}))
+		Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}), "a rollback reinstalls nothing")
 		patchSpec(`{"version":"1.31.1"}`)
-		Eventually(tagTarget, 10*time.Second, poll).Should(Equal("1-31-1"))
+		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
 		Expect(releaseRevisions(ns, "istiod-1-31-1")).To(Equal([]int{1}), "a rollback and back reinstalls nothing")
 	})
 
@@ -221,6 +228,12 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		Consistently(tagTarget, 2*time.Second, poll).Should(Equal("1-31-1"))
 		markAvailable(ns, "istiod-1-31-0")
 		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-0"))
+		By("the default validator follows the tag, with the base release's upgrade after it")
+		Eventually(func(g Gomega) {
+			validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator)).To(Succeed())
+			g.Expect(validator.Webhooks[0].ClientConfig.Service.Name).To(Equal("istiod-1-31-0"))
+		}, installTimeout, poll).Should(Succeed())
 	})
 
 	DescribeTable("refuses a version change Istio does not support, changing nothing",
@@ -394,3 +407,16 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased and bac
 		Expect(injectorExists()).To(BeTrue())
 	})
 })
+
+// agentImage is the image of the CNI agent's DaemonSet in namespace.
+func agentImage(namespace string) string {
+	GinkgoHelper()
+	ds := &appsv1.DaemonSet{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-cni-node"}, ds)).To(Succeed())
+	for _, c := range ds.Spec.Template.Spec.Containers {
+		if c.Name == "install-cni" {
+			return c.Image
+		}
+	}
+	return ""
+}
