@@ -35,11 +35,18 @@ import (
 // policyCRDNames are the CRDs of render.PolicyKinds.
 var policyCRDNames = sets.New("peerauthentications.security.istio.io", "sidecars.networking.istio.io")
 
-// How often and how long discoveryWait asks discovery for the policy kinds after their CRDs changed.
+// How often discoveryWait asks discovery for the policy kinds after their CRDs changed: every
+// discoveryInterval for discoveryTimeout, then every slowInterval until they are served.
 const (
 	discoveryInterval = 50 * time.Millisecond
 	discoveryTimeout  = time.Minute
+	slowInterval      = 10 * time.Second
 )
+
+// mapper is what discoveryWait needs of a meta.RESTMapper.
+type mapper interface {
+	RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error)
+}
 
 // discoveryWait closes the gap between a policy kind's CRD becoming Established and discovery serving
 // the kind. The API server adds a CRD's kind to discovery only after it marked the CRD Established, so
@@ -48,18 +55,23 @@ const (
 // every miss) until every kind is served, then sends one event on served, which enqueues every
 // namespace. A single runnable does this for all namespaces, so a thousand namespaces do not each poll.
 type discoveryWait struct {
-	mapper meta.RESTMapper
+	mapper mapper
 	kinds  []schema.GroupVersionKind
 	kick   chan struct{}
 	served chan event.GenericEvent
+	// interval, timeout and slow are discoveryInterval, discoveryTimeout and slowInterval.
+	interval, timeout, slow time.Duration
 }
 
-func newDiscoveryWait(mapper meta.RESTMapper, kinds []schema.GroupVersionKind) *discoveryWait {
+func newDiscoveryWait(m mapper, kinds []schema.GroupVersionKind) *discoveryWait {
 	return &discoveryWait{
-		mapper: mapper,
-		kinds:  kinds,
-		kick:   make(chan struct{}, 1),
-		served: make(chan event.GenericEvent),
+		mapper:   m,
+		kinds:    kinds,
+		kick:     make(chan struct{}, 1),
+		served:   make(chan event.GenericEvent),
+		interval: discoveryInterval,
+		timeout:  discoveryTimeout,
+		slow:     slowInterval,
 	}
 }
 
@@ -74,32 +86,57 @@ func (d *discoveryWait) Kick() {
 // Start waits for kicks until ctx ends. It implements manager.Runnable.
 func (d *discoveryWait) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("policy-discovery")
+	// late is set while a CRD changed but its kind has not been served within discoveryTimeout (a CRD
+	// that is not Established, say): the kinds are then asked for every slowInterval.
+	late := false
 	for {
+		var slow <-chan time.Time
+		if late {
+			slow = time.After(d.slow)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-d.kick:
+		case <-slow:
 		}
 		if d.allServed() {
-			// Already mapped when the CRD changed: the CRD's own event enqueued every namespace.
+			if late {
+				late = false
+				if !d.send(ctx) {
+					return nil
+				}
+			}
+			// Otherwise already mapped when the CRD changed: the CRD's own event enqueued every namespace.
 			continue
 		}
-		err := wait.PollUntilContextTimeout(ctx, discoveryInterval, discoveryTimeout, false, func(context.Context) (bool, error) {
+		err := wait.PollUntilContextTimeout(ctx, d.interval, d.timeout, false, func(context.Context) (bool, error) {
 			return d.allServed(), nil
 		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// Not served within the timeout (a CRD not Established, say): the CRD's next change kicks again.
-			log.V(1).Info("The Istio policy kinds are not served yet", "waited", discoveryTimeout)
-			continue
-		}
-		select {
-		case d.served <- event.GenericEvent{Object: &corev1.Namespace{}}:
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return nil
 		}
+		if err != nil {
+			if !late {
+				log.Info("The Istio policy kinds are not served yet; asking again every "+d.slow.String(), "waited", d.timeout)
+			}
+			late = true
+			continue
+		}
+		late = false
+		if !d.send(ctx) {
+			return nil
+		}
+	}
+}
+
+// send enqueues every namespace; it is false when ctx ended first.
+func (d *discoveryWait) send(ctx context.Context) bool {
+	select {
+	case d.served <- event.GenericEvent{Object: &corev1.Namespace{}}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
