@@ -30,7 +30,7 @@ func service(labels map[string]string) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "web", Namespace: "shop", UID: "u1", ResourceVersion: "42", Labels: labels,
-			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"big":"json"}`},
+			Annotations:   map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"big":"json"}`},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}, {Manager: meshv1alpha1.FieldManager}},
 		},
 		Spec: corev1.ServiceSpec{
