@@ -37,6 +37,7 @@ import (
 	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	authenticationclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
@@ -254,14 +255,22 @@ func store[T any](g *guard, c cache[T], key [sha256.Size]byte, value T, ttl time
 	c[key] = entry[T]{value: value, expires: g.now().Add(ttl)}
 }
 
-// retryOnError calls review until it succeeds, with backoff, each call limited to reviewLimit.
+// retryOnError calls review until it succeeds or fails for good, with backoff, each call limited to
+// reviewLimit. A refusal (the manager not allowed to create reviews, a malformed review) fails at once.
 func retryOnError(ctx context.Context, review func(context.Context) error) error {
 	var last error
 	err := wait.ExponentialBackoffWithContext(ctx, retry, func(ctx context.Context) (bool, error) {
 		callCtx, cancel := context.WithTimeout(ctx, reviewLimit)
 		defer cancel()
 		last = review(callCtx)
-		return last == nil, nil
+		switch {
+		case last == nil:
+			return true, nil
+		case apierrors.IsForbidden(last), apierrors.IsUnauthorized(last), apierrors.IsBadRequest(last),
+			apierrors.IsInvalid(last), apierrors.IsNotFound(last), apierrors.IsMethodNotSupported(last):
+			return false, last
+		}
+		return false, nil
 	})
 	if last != nil {
 		return last

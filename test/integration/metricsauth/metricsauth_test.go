@@ -35,6 +35,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/meshkeeper/meshkeeper/internal/metricsauth"
@@ -168,5 +169,36 @@ func TestMetricsNeedAnAuthorizedToken(t *testing.T) {
 	}
 	if t2, a2 := counted.tokens.Load(), counted.access.Load(); t2 != tokens || a2 != access {
 		t.Errorf("repeated scrapes sent %d TokenReviews and %d SubjectAccessReviews, want none", t2-tokens, a2-access)
+	}
+
+	// A manager the API server does not allow to review tokens answers at once, without retrying a
+	// refusal that will not change.
+	unprivileged, err := env.Environment.AddUser(envtest.User{Name: "no-reviews"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := &reviews{}
+	httpClient, err = rest.HTTPClientFor(unprivileged.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused.next = httpClient.Transport
+	httpClient.Transport = refused
+	filter, err = metricsauth.Filter(unprivileged.Config(), httpClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err = filter(zap.New(zap.WriteTo(io.Discard)), http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := httptest.NewServer(handler)
+	t.Cleanup(refusing.Close)
+	server = refusing
+	if got := get(http.MethodGet, "/metrics", "Bearer "+prometheus); got != http.StatusInternalServerError {
+		t.Errorf("a manager without the right to review tokens answered %d, want %d", got, http.StatusInternalServerError)
+	}
+	if n := refused.tokens.Load(); n != 1 {
+		t.Errorf("a refused TokenReview was sent %d times, want once", n)
 	}
 }
