@@ -200,7 +200,25 @@ func CacheByObject() map[client.Object]cache.ByObject {
 		}
 	}
 	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
+	byObject[&corev1.Service{}] = cache.ByObject{Transform: serviceFields}
 	return byObject
+}
+
+// serviceFields is the cache's transform of Services. The charts' Services (labelled as meshkeeper's)
+// are kept whole for the drift check; of every other Service, which the Ingress decisions look up by
+// name, only what they read: the metadata that identifies it, its labels, its type and ClusterIPs.
+func serviceFields(obj any) (any, error) {
+	svc, ok := obj.(*corev1.Service)
+	if !ok || meshctx.IsManaged(svc) {
+		return keepOwnManagedFields(obj)
+	}
+	slim := &corev1.Service{ObjectMeta: metav1.ObjectMeta{
+		Name: svc.Name, Namespace: svc.Namespace, UID: svc.UID, ResourceVersion: svc.ResourceVersion,
+		Generation: svc.Generation, CreationTimestamp: svc.CreationTimestamp, DeletionTimestamp: svc.DeletionTimestamp,
+		Labels: svc.Labels,
+	}}
+	slim.Spec.Type, slim.Spec.ClusterIP, slim.Spec.ClusterIPs = svc.Spec.Type, svc.Spec.ClusterIP, svc.Spec.ClusterIPs
+	return slim, nil
 }
 
 // proxyFields is the cache's transform of Pods.

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -42,6 +41,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -56,12 +56,15 @@ import (
 // not write: those are reported.
 type Reconciler struct {
 	client.Client
-	// APIReader reads policy objects whole, around the cache (which holds only their metadata).
+	// APIReader reads policy objects whole, around the cache (which holds only their metadata), when
+	// their spec is not known from what the reconciler applied.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 
 	// policyWatches watches the policy kinds once their CRDs are served.
 	policyWatches *meshctx.KindWatches
+	discovery     *discoveryWait
+	applied       appliedSpecs
 	reported      meshctx.Transitions // by "kind namespace" and "annotation namespace"
 }
 
@@ -83,9 +86,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if !r.policyWatches.WatchServed(ctx) {
-		// The Istio CRDs come with the control plane: their watch brings the namespace back, and this
-		// retry covers discovery lagging behind a CRD that was just established.
-		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+		// The Istio CRDs come with the control plane. Their watch brings every namespace back when they
+		// change, and discovery's every namespace again once it serves the kinds (see discoveryWait).
+		return ctrl.Result{}, nil
 	}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil {
@@ -101,18 +104,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, errors.Join(errs...)
 }
 
-// reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace.
+// reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace. It reads the
+// object's metadata from the cache; its spec it knows from what it last applied (see appliedSpecs), and
+// reads it from the API server only for an object it has not applied since it started or that someone
+// else changed since.
 func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string,
 	gvk schema.GroupVersionKind, desired *unstructured.Unstructured) error {
-	current := &unstructured.Unstructured{}
-	current.SetGroupVersionKind(gvk)
 	key := client.ObjectKey{Namespace: namespace, Name: render.PolicyName}
-	err := r.APIReader.Get(ctx, key, current)
+	current := &metav1.PartialObjectMetadata{}
+	current.SetGroupVersionKind(gvk)
+	err := r.Get(ctx, key, current)
 	switch {
 	case apierrors.IsNotFound(err):
 		current = nil
 	case err != nil:
 		return fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
+	default:
+		current.SetGroupVersionKind(gvk)
 	}
 	reportKey := gvk.Kind + " " + namespace
 	if current != nil && !meshctx.IsManaged(current) {
@@ -124,31 +132,71 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	r.reported.Forget(reportKey)
 	switch {
 	case desired == nil && current == nil:
+		r.applied.forget(gvk, key)
 		return nil
 	case desired == nil:
+		r.applied.forget(gvk, key)
 		err := r.Delete(ctx, current, client.Preconditions{UID: ptr.To(current.GetUID())})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
 		}
 		return nil
-	case current != nil && equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) && meshctx.OwnedBy(current, mesh):
-		return nil // steady state: nothing to write
+	}
+	digest, err := specDigest(desired)
+	if err != nil {
+		return err
+	}
+	if current != nil && meshctx.OwnedBy(current, mesh) {
+		same, known := r.applied.matches(gvk, key, current, digest)
+		if !known {
+			// Not applied by this process, or changed since: compare the object's spec once.
+			same, err = r.sameSpec(ctx, gvk, key, desired, digest)
+			if err != nil {
+				return err
+			}
+		}
+		if same {
+			return nil // steady state: nothing to write
+		}
 	}
 	if current != nil {
 		desired.SetUID(current.GetUID())
 	}
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
+		r.applied.forget(gvk, key)
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
+	// desired now holds the API server's answer: the object as applied.
+	r.applied.remember(gvk, key, desired, digest)
 	return nil
 }
 
+// sameSpec reads the whole object around the cache (which holds only its metadata) and tells whether
+// its spec is desired's; when it is, it remembers the object's generation as holding that spec.
+func (r *Reconciler) sameSpec(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey,
+	desired *unstructured.Unstructured, digest string) (bool, error) {
+	current := &unstructured.Unstructured{}
+	current.SetGroupVersionKind(gvk)
+	if err := r.APIReader.Get(ctx, key, current); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
+	}
+	if !equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) {
+		return false, nil
+	}
+	r.applied.remember(gvk, key, current, digest)
+	return true, nil
+}
+
+
 // reportConflict emits a Warning once when a namespace has its own policy object of the name meshkeeper
 // would write.
-func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *unstructured.Unstructured, key string) {
+func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *metav1.PartialObjectMetadata, key string) {
 	message := fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and writes none of its own there. "+
-		"Delete it (or give it another name) to let meshkeeper manage the namespace's %s", current.GetKind(), current.GetNamespace(),
-		current.GetName(), current.GetKind())
+		"Delete it (or give it another name) to let meshkeeper manage the namespace's %s", current.Kind, current.Namespace,
+		current.Name, current.Kind)
 	if !r.reported.Changed(key, message) {
 		return
 	}
@@ -185,23 +233,29 @@ var egressHostsOrLabelsChanged = predicate.Funcs{
 }
 
 // SetupWithManager registers the reconciler: a namespace on its own changes, every namespace on
-// ServiceMesh changes, and, once their CRDs are served, a namespace when its policy objects change.
+// ServiceMesh changes, every namespace when the policy kinds' CRDs change and again when discovery
+// serves those kinds, and, once they are served, a namespace when its policy objects change.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	allNamespaces := meshctx.AllNamespaces(r.Client)
 	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
-	// The CRDs of the policy kinds, by metadata: when istio-base installs them, every namespace's
-	// policies can be written.
+	r.discovery = newDiscoveryWait(mgr.GetRESTMapper(), render.PolicyKinds)
+	if err := mgr.Add(r.discovery); err != nil {
+		return err
+	}
+	// The CRDs of the policy kinds, by metadata: istio-base installs them, the API server then accepts
+	// their names and marks them Established, and each of these changes is an event here.
 	crd := &metav1.PartialObjectMetadata{}
 	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
 	policyCRD := predicate.NewPredicateFuncs(func(obj client.Object) bool {
-		return obj.GetName() == "peerauthentications.security.istio.io" || obj.GetName() == "sidecars.networking.istio.io"
+		return policyCRDNames.Has(obj.GetName())
 	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
 		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
-		Watches(crd, allNamespaces, builder.WithPredicates(policyCRD)).
+		Watches(crd, crdChanged{EventHandler: allNamespaces, discovery: r.discovery}, builder.WithPredicates(policyCRD)).
+		WatchesRawSource(source.Channel(r.discovery.served, allNamespaces)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("policy").
 		Build(r)

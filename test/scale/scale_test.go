@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -60,7 +62,6 @@ import (
 // meshkeeper must report and leave alone.
 const (
 	ingressesPerNS       = 5
-	podsPerNS            = 10
 	skipEvery            = 50
 	upstreamVhost        = "nginx.ingress.kubernetes.io/upstream-vhost"
 	proxyImage           = "docker.io/istio/proxyv2:1.31.1"
@@ -69,9 +70,11 @@ const (
 	injectedStatusFormat = `{"initContainers":["istio-init"],"containers":["istio-proxy"],"revision":"default"}`
 )
 
-// namespaces is 1,000 unless SCALE_NAMESPACES says otherwise (a small run shows the manager's baseline).
+// namespaces is 1,000 unless SCALE_NAMESPACES says otherwise (a small run shows the manager's baseline),
+// each with 10 pods unless SCALE_PODS_PER_NAMESPACE says otherwise (30 gives 30,000 pods).
 var (
 	namespaces     = envInt("SCALE_NAMESPACES", 1000)
+	podsPerNS      = envInt("SCALE_PODS_PER_NAMESPACE", 10)
 	totalIngresses = namespaces * ingressesPerNS
 	configurable   = totalIngresses - (totalIngresses+skipEvery-1)/skipEvery
 )
@@ -105,9 +108,17 @@ func BenchmarkScale(b *testing.B) {
 	populate(ctx, b, c)
 	b.Logf("populated the cluster in %s", time.Since(start).Round(time.Second))
 
-	m := startManager(ctx, b, env)
 	apiserver := kubernetes.NewForConfigOrDie(cfg).RESTClient()
+	listsBefore := apiRequests(ctx, b, apiserver, "LIST")
+	m := startManager(ctx, b, env)
 	before := apiWrites(ctx, b, apiserver)
+	// With streaming lists (WatchList), an informer starts with a WATCH that sends the existing objects
+	// first and makes no LIST; a LIST of pods would hold every pod in one response.
+	lists := apiRequests(ctx, b, apiserver, "LIST").minus(listsBefore)
+	b.Logf("LIST requests while the manager started its caches: %d (%s)", lists.total(), lists)
+	if n := lists.of("pods"); n > 0 {
+		b.Errorf("the manager listed pods %d times instead of streaming them", n)
+	}
 
 	b.ResetTimer()
 	applied := time.Now()
@@ -209,12 +220,7 @@ func populate(ctx context.Context, b *testing.B, c client.Client) {
 			})
 		}
 		for k := range podsPerNS {
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("app-%d", k),
-				Labels: map[string]string{"app": "svc-0"}}, Spec: podSpec(k%2 == 0)}
-			if k%2 == 0 {
-				pod.Annotations = map[string]string{"sidecar.istio.io/status": injectedStatusFormat}
-			}
-			create(pod)
+			create(kubeletPod(ns, k, k%2 == 0))
 		}
 	}
 	create(nil)
@@ -228,15 +234,32 @@ func path(p, service string) networkingv1.HTTPIngressPath {
 		Service: &networkingv1.IngressServiceBackend{Name: service, Port: networkingv1.ServiceBackendPort{Number: 80}}}}
 }
 
-// podSpec is a realistic pod: an application container with probes, resources and env, and with
-// injected the init container and sidecar istiod would add.
+// podSpec is a realistic pod: an application container with probes, resources and 20 environment
+// variables, and with injected the init container and sidecar istiod would add.
 func podSpec(injected bool) corev1.PodSpec {
+	env := make([]corev1.EnvVar, 0, 20)
+	for i := range 16 {
+		env = append(env, corev1.EnvVar{Name: fmt.Sprintf("FEATURE_FLAG_%02d", i), Value: fmt.Sprintf("shop.feature.%02d=enabled", i)})
+	}
+	env = append(env,
+		corev1.EnvVar{Name: "LOG_LEVEL", Value: "info"},
+		corev1.EnvVar{Name: "DB_HOST", Value: "db.shop.svc.cluster.local"},
+		corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
+		corev1.EnvVar{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}})
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
 	spec := corev1.PodSpec{Containers: []corev1.Container{{
 		Name: "app", Image: "registry.example.com/shop/web:4.2.1",
-		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-		Env:   []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "info"}, {Name: "DB_HOST", Value: "db.shop.svc"}},
+		Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
+		Env:       env,
+		Resources: resources,
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
 			HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intOrString("http")}}},
+		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+			HTTPGet: &corev1.HTTPGetAction{Path: "/livez", Port: intOrString("http")}}, PeriodSeconds: 20},
 	}}}
 	if injected {
 		spec.InitContainers = []corev1.Container{{Name: "istio-init", Image: proxyImage,
@@ -245,9 +268,83 @@ func podSpec(injected bool) corev1.PodSpec {
 			Args: []string{"proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local", "--proxyLogLevel=warning"},
 			Env: []corev1.EnvVar{{Name: "PILOT_CERT_PROVIDER", Value: "istiod"}, {Name: "CA_ADDR", Value: "istiod.istio-system.svc:15012"},
 				{Name: "ISTIO_META_DNS_CAPTURE", Value: "true"}, {Name: "ISTIO_DELTA_XDS", Value: "true"}},
-			Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}})
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}},
+			Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}}})
 	}
 	return spec
+}
+
+// kubeletPod is pod k of a Deployment's ReplicaSet in ns as the kubelet leaves it once it runs: owned
+// by the ReplicaSet, with the ServiceAccount token volume the API server adds, scheduled, and with the
+// status the kubelet writes (conditions, IPs, a status per container).
+func kubeletPod(ns string, k int, injected bool) *corev1.Pod {
+	spec := podSpec(injected)
+	spec.NodeName = fmt.Sprintf("node-%d", k%3)
+	spec.ServiceAccountName = "default"
+	spec.Volumes = []corev1.Volume{{Name: "kube-api-access-x7k2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptr.To[int32](0o644),
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{ExpirationSeconds: ptr.To[int64](3607), Path: "token"}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace",
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
+		},
+	}}}}
+	for i := range spec.Containers {
+		spec.Containers[i].VolumeMounts = []corev1.VolumeMount{{Name: "kube-api-access-x7k2p", ReadOnly: true,
+			MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}
+	}
+	spec.Tolerations = []corev1.Toleration{
+		{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
+		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("app-7d9c6b5f4-%05d", k),
+			Labels: map[string]string{"app": "svc-0", "pod-template-hash": "7d9c6b5f4"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "app-7d9c6b5f4",
+				UID: "5f0c2a9e-3b7d-4c1e-9a6f-2d8e4b1c7a30", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}},
+		Spec: spec,
+	}
+	if injected {
+		pod.Annotations = map[string]string{"sidecar.istio.io/status": injectedStatusFormat}
+	}
+	started := metav1.NewTime(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
+	ready := metav1.NewTime(started.Add(9 * time.Second))
+	podIP := fmt.Sprintf("10.244.%d.%d", k/250, k%250+2)
+	pod.Status = corev1.PodStatus{
+		Phase: corev1.PodRunning,
+		Conditions: []corev1.PodCondition{
+			{Type: "PodReadyToStartContainers", Status: corev1.ConditionTrue, LastTransitionTime: started},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: started},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: ready},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: ready},
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: started},
+		},
+		HostIP: "172.18.0.3", HostIPs: []corev1.HostIP{{IP: "172.18.0.3"}},
+		PodIP: podIP, PodIPs: []corev1.PodIP{{IP: podIP}},
+		StartTime: &started,
+		QOSClass:  corev1.PodQOSBurstable,
+	}
+	for _, c := range spec.InitContainers {
+		pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, ImageID: "docker.io/istio/proxyv2@sha256:" + strings.Repeat("4f", 32),
+			ContainerID: "containerd://" + strings.Repeat("a1", 32), Ready: true,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed",
+				StartedAt: started, FinishedAt: started, ContainerID: "containerd://" + strings.Repeat("a1", 32)}},
+		})
+	}
+	for _, c := range spec.Containers {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, ImageID: c.Image + "@sha256:" + strings.Repeat("9c", 32),
+			ContainerID: "containerd://" + strings.Repeat("b2", 32), Ready: true, Started: ptr.To(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}},
+			VolumeMounts: []corev1.VolumeMountStatus{{Name: "kube-api-access-x7k2p", ReadOnly: true,
+				MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyDisabled)}},
+		})
+	}
+	return pod
 }
 
 // parallel returns a create function that sends objects to workers; create(nil) waits until every
@@ -261,7 +358,7 @@ func parallel(ctx context.Context, b *testing.B, c client.Client, workers int) f
 	for range workers {
 		go func() {
 			for obj := range work {
-				if err := c.Create(ctx, obj); err != nil {
+				if err := createAs(ctx, c, obj); err != nil {
 					once.Do(func() { firstErr = err })
 				}
 				pending.Done()
@@ -280,6 +377,21 @@ func parallel(ctx context.Context, b *testing.B, c client.Client, workers int) f
 		pending.Add(1)
 		work <- obj
 	}
+}
+
+// createAs creates obj; a Pod it creates as the ReplicaSet controller would and then gives it its
+// status as the kubelet would, so that it carries both managers' managed fields.
+func createAs(ctx context.Context, c client.Client, obj client.Object) error {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return c.Create(ctx, obj)
+	}
+	status := pod.Status.DeepCopy()
+	if err := c.Create(ctx, pod, client.FieldOwner("kube-controller-manager")); err != nil {
+		return err
+	}
+	pod.Status = *status
+	return c.Status().Update(ctx, pod, client.FieldOwner("kubelet"))
 }
 
 // applyMesh creates the ServiceMesh that enrolls every namespace labelled mesh=on and puts
@@ -406,6 +518,12 @@ var requestLine = regexp.MustCompile(`^apiserver_request_total\{(.*)\} (\d+)$`)
 // apiWrites reads the API server's own count of write requests, by resource (and subresource).
 func apiWrites(ctx context.Context, b *testing.B, apiserver rest.Interface) writes {
 	b.Helper()
+	return apiRequests(ctx, b, apiserver, "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION")
+}
+
+// apiRequests reads the API server's own count of requests of verbs, by resource (and subresource).
+func apiRequests(ctx context.Context, b *testing.B, apiserver rest.Interface, verbs ...string) writes {
+	b.Helper()
 	body, err := apiserver.Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -424,9 +542,7 @@ func apiWrites(ctx context.Context, b *testing.B, apiserver rest.Interface) writ
 				labels[k] = strings.Trim(v, `"`)
 			}
 		}
-		switch labels["verb"] {
-		case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
-		default:
+		if !slices.Contains(verbs, labels["verb"]) {
 			continue
 		}
 		if labels["dry_run"] != "" {
@@ -481,16 +597,21 @@ func (m *manager) saveHeapProfile(b *testing.B, dir string) {
 // are synced.
 var controllers = []string{"servicemesh", "namespace", "ingress", "ingressnginx"}
 
-// startManager builds meshkeeper's binary, runs it against env, and returns once every controller has
+// startManager builds meshkeeper's binary (or takes SCALE_MANAGER_BINARY's), runs it against env, and returns once every controller has
 // synced its caches and started its workers.
 func startManager(ctx context.Context, b *testing.B, env *testenv.Env) *manager {
 	b.Helper()
 	dir := b.TempDir()
-	binary := filepath.Join(dir, "meshkeeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building meshkeeper: %v\n%s", err, out)
+	binary := os.Getenv("SCALE_MANAGER_BINARY")
+	if binary == "" {
+		// Built as the image builds it, so its code takes the memory the shipped binary's does.
+		binary = filepath.Join(dir, "meshkeeper")
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, ".")
+		build.Dir = testenv.RepoRoot()
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("building meshkeeper: %v\n%s", err, out)
+		}
 	}
 	kubeconfig, err := env.WriteKubeconfig(dir)
 	if err != nil {

@@ -1,0 +1,88 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// appliedSpecs remembers, per policy object, which spec it had at which generation, as this process
+// applied or read it. The API server raises an object's generation with every change of its spec, so
+// while the cached metadata shows the same UID and generation, the spec is the remembered one: a
+// reconcile then needs no read around the cache, whether the desired spec is the same or not.
+type appliedSpecs struct {
+	specs sync.Map // appliedKey → appliedSpec
+}
+
+type appliedKey struct {
+	gvk schema.GroupVersionKind
+	key client.ObjectKey
+}
+
+type appliedSpec struct {
+	uid        types.UID
+	generation int64
+	digest     string
+}
+
+// matches tells whether the object whose metadata is current has the spec of digest; known is false
+// when what is remembered does not describe current.
+func (a *appliedSpecs) matches(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object, digest string) (same, known bool) {
+	v, ok := a.specs.Load(appliedKey{gvk, key})
+	if !ok {
+		return false, false
+	}
+	spec := v.(appliedSpec)
+	if spec.uid != current.GetUID() || spec.generation != current.GetGeneration() || spec.generation == 0 {
+		return false, false
+	}
+	return spec.digest == digest, true
+}
+
+// remember records that obj, as the API server returned it, has the spec of digest.
+func (a *appliedSpecs) remember(gvk schema.GroupVersionKind, key client.ObjectKey, obj metav1.Object, digest string) {
+	if obj.GetUID() == "" || obj.GetGeneration() == 0 {
+		a.forget(gvk, key)
+		return
+	}
+	a.specs.Store(appliedKey{gvk, key}, appliedSpec{uid: obj.GetUID(), generation: obj.GetGeneration(), digest: digest})
+}
+
+func (a *appliedSpecs) forget(gvk schema.GroupVersionKind, key client.ObjectKey) {
+	a.specs.Delete(appliedKey{gvk, key})
+}
+
+// specDigest is a digest of obj's spec. encoding/json writes map keys sorted, so equal specs have
+// equal digests.
+func specDigest(obj *unstructured.Unstructured) (string, error) {
+	data, err := json.Marshal(obj.Object["spec"])
+	if err != nil {
+		return "", fmt.Errorf("encoding the spec of %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}

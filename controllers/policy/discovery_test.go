@@ -1,0 +1,115 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// discovery is a REST mapper whose discovery document changes: a DefaultRESTMapper swapped whole.
+type discovery struct {
+	current atomic.Pointer[meta.DefaultRESTMapper]
+}
+
+func newDiscovery() *discovery {
+	d := &discovery{}
+	d.current.Store(meta.NewDefaultRESTMapper(nil))
+	return d
+}
+
+// serve makes discovery serve kinds.
+func (d *discovery) serve(kinds ...schema.GroupVersionKind) {
+	m := meta.NewDefaultRESTMapper(nil)
+	for _, gvk := range kinds {
+		m.Add(gvk, meta.RESTScopeNamespace)
+	}
+	d.current.Store(m)
+}
+
+func (d *discovery) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	return d.current.Load().RESTMapping(gk, versions...)
+}
+
+func startWait(t *testing.T, d *discovery, timeout, slow time.Duration) *discoveryWait {
+	t.Helper()
+	w := newDiscoveryWait(d, render.PolicyKinds)
+	w.interval, w.timeout, w.slow = 5*time.Millisecond, timeout, slow
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+// sends tells whether w enqueues every namespace within d.
+func sends(w *discoveryWait, d time.Duration) bool {
+	select {
+	case <-w.served:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func TestDiscoveryWaitEnqueuesOnceTheKindsAreServed(t *testing.T) {
+	d := newDiscovery()
+	w := startWait(t, d, time.Minute, time.Hour)
+	w.Kick() // a CRD changed; discovery does not serve its kind yet
+	if sends(w, 100*time.Millisecond) {
+		t.Fatal("enqueued every namespace before the kinds were served")
+	}
+	d.serve(render.PeerAuthenticationKind)
+	if sends(w, 100*time.Millisecond) {
+		t.Fatal("enqueued every namespace with one of the two kinds served")
+	}
+	d.serve(render.PolicyKinds...)
+	if !sends(w, 5*time.Second) {
+		t.Fatal("did not enqueue every namespace once the kinds were served")
+	}
+	if sends(w, 100*time.Millisecond) {
+		t.Fatal("enqueued every namespace twice")
+	}
+}
+
+func TestDiscoveryWaitLeavesServedKindsToTheCRDEvent(t *testing.T) {
+	d := newDiscovery()
+	d.serve(render.PolicyKinds...)
+	w := startWait(t, d, time.Minute, time.Hour)
+	w.Kick()
+	if sends(w, 200*time.Millisecond) {
+		t.Error("enqueued every namespace though the kinds were served when the CRD changed (its event did)")
+	}
+}
+
+func TestDiscoveryWaitKeepsAskingAfterItsTimeout(t *testing.T) {
+	d := newDiscovery()
+	w := startWait(t, d, 50*time.Millisecond, 100*time.Millisecond)
+	w.Kick()
+	time.Sleep(200 * time.Millisecond) // past the fast polling
+	d.serve(render.PolicyKinds...)
+	if !sends(w, 5*time.Second) {
+		t.Fatal("stopped asking discovery after the fast polling timed out")
+	}
+}

@@ -1,0 +1,69 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+func service(labels map[string]string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "web", Namespace: "shop", UID: "u1", ResourceVersion: "42", Labels: labels,
+			Annotations:   map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"big":"json"}`},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}, {Manager: meshv1alpha1.FieldManager}},
+		},
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80}},
+			Selector: map[string]string{"app": "web"},
+		},
+	}
+}
+
+func TestServiceFields(t *testing.T) {
+	// A user's Service keeps only what the Ingress decisions read.
+	got, err := serviceFields(service(map[string]string{"app": "web"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "u1", ResourceVersion: "42", Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}},
+	}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("a user's Service in the cache:\n got %+v\nwant %+v", got, want)
+	}
+
+	// A chart's Service stays whole for the drift check, with only meshkeeper's managed fields.
+	managed := service(map[string]string{"mesh.meshkeeper.io/managed-by": "meshkeeper"})
+	got, err = serviceFields(managed.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = managed.DeepCopy()
+	want.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager}}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("a chart's Service in the cache:\n got %+v\nwant %+v", got, want)
+	}
+}

@@ -1,0 +1,63 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// unlinked are packages the manager must not link: each pulls in megabytes of code that meshkeeper never
+// calls. The metrics endpoint's guard (internal/metricsauth) calls the review APIs itself rather than
+// through controller-runtime's metrics/filters, which links the API server's authentication and
+// authorization stacks and with them CEL, gRPC and OpenTelemetry's exporters.
+var unlinked = []string{
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters",
+	"k8s.io/apiserver/pkg/authentication",
+	"k8s.io/apiserver/pkg/authorization",
+	"k8s.io/apiserver/pkg/server",
+	"github.com/google/cel-go",
+	"cel.dev/expr",
+	"google.golang.org/grpc",
+	"go.opentelemetry.io/otel/exporters",
+	"go.opentelemetry.io/otel/sdk",
+}
+
+// TestBinaryLeavesOutUnusedPackages lists the manager's dependencies as the image builds it and fails
+// if one of the unlinked packages is among them. Which packages a build links is deterministic, unlike
+// the binary's size, which moves with the Go version.
+func TestBinaryLeavesOutUnusedPackages(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", ".")
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 || !slices.Contains(deps, "sigs.k8s.io/controller-runtime/pkg/manager") {
+		t.Fatalf("go list -deps gave %d packages without controller-runtime's manager: the listing is broken", len(deps))
+	}
+	for _, dep := range deps {
+		for _, prefix := range unlinked {
+			if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+				t.Errorf("the manager links %s (matching %s): see unlinked for why it must not", dep, prefix)
+			}
+		}
+	}
+}

@@ -1,0 +1,235 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package policy_test runs the policy controller alone against a real API server, to see when it
+// writes and what it reads: the Istio CRDs are created after the mesh, as istio-base creates them.
+package policy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"istio.io/istio/manifests"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+var (
+	peerAuthenticationKind = schema.GroupVersionKind{Group: "security.istio.io", Version: "v1", Kind: "PeerAuthentication"}
+	sidecarKind            = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Sidecar"}
+	// policyGet is a read of one policy object, as opposed to the lists and watches of the cache.
+	policyGet = regexp.MustCompile(`/namespaces/[^/]+/(peerauthentications|sidecars)/[^/]+$`)
+)
+
+// policyGets counts the manager's single-object reads of policy objects.
+type policyGets struct {
+	next  http.RoundTripper
+	count atomic.Int32
+}
+
+func (p *policyGets) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && policyGet.MatchString(req.URL.Path) {
+		p.count.Add(1)
+	}
+	return p.next.RoundTrip(req)
+}
+
+// reconciles returns the policy controller's reconciles by result, from controller-runtime's metrics.
+func reconciles(g Gomega) map[string]float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	byResult := map[string]float64{}
+	for _, family := range families {
+		if family.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range family.GetMetric() {
+			if label(m, "controller") == "policy" {
+				byResult[label(m, "result")] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return byResult
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// istioCRDs returns the CRDs of the policy kinds from the embedded istio-base chart.
+func istioCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	data, err := manifests.FS.ReadFile("charts/base/files/crd-all.gen.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := decoder.Decode(crd); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if crd.Name == "peerauthentications.security.istio.io" || crd.Name == "sidecars.networking.istio.io" {
+			crds = append(crds, crd)
+		}
+	}
+	if len(crds) != 2 {
+		t.Fatalf("found %d of the 2 policy CRDs in istio-base", len(crds))
+	}
+	return crds
+}
+
+func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	// Registered after the API server's cleanup, so the manager stops first.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := env.Client
+
+	gets := &policyGets{}
+	config := rest.CopyConfig(env.Config)
+	config.Wrap(func(rt http.RoundTripper) http.RoundTripper { gets.next = rt; return gets })
+	mgr, err := ctrl.NewManager(controllers.ClientLimits(config), ctrl.Options{
+		Scheme:                 env.Scheme,
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Logger:                 zap.New(zap.WriteTo(io.Discard)),
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	recorder := mgr.GetEventRecorder("meshkeeper")
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	for _, name := range []string{"pol-system", "shop", "payments"} {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	}
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: pol-system
+  injection: {namespaces: [shop, payments]}
+  mtls: {mode: STRICT}
+  sidecarScoping: {enabled: true}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+
+	// Before the Istio CRDs exist, every namespace is reconciled once, and then left to the CRDs' watch:
+	// no namespace is put back on a timer.
+	g.Eventually(func(g Gomega) {
+		total := 0.0
+		for _, n := range reconciles(g) {
+			total += n
+		}
+		g.Expect(total).To(BeNumerically(">=", 3))
+	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
+	g.Expect(reconciles(g)["requeue_after"]).To(BeZero(), "a namespace was requeued on a timer while the Istio CRDs were missing")
+
+	// istio-base creates the CRDs; the policies follow as soon as discovery serves the kinds. The old
+	// retry waited 10 s; this timeout is well below it.
+	for _, crd := range istioCRDs(t) {
+		g.Expect(c.Create(ctx, crd)).To(Succeed())
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(spec(g, c, peerAuthenticationKind, "pol-system")).To(Equal(map[string]any{"mtls": map[string]any{"mode": "STRICT"}}))
+		g.Expect(spec(g, c, sidecarKind, "shop")).NotTo(BeNil())
+		g.Expect(spec(g, c, sidecarKind, "payments")).NotTo(BeNil())
+	}, 4*time.Second, 20*time.Millisecond).Should(Succeed())
+	g.Expect(reconciles(g)["requeue_after"]).To(BeZero())
+
+	// A spec change rewrites the policies from the cache and what was applied: no read of a policy
+	// object around the cache.
+	before := gets.count.Load()
+	g.Expect(c.Patch(ctx, mesh, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"mtls":{"mode":"PERMISSIVE"},"sidecarScoping":{"egressHosts":["monitoring/*"]}}}`)))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(spec(g, c, peerAuthenticationKind, "pol-system")).To(Equal(map[string]any{"mtls": map[string]any{"mode": "PERMISSIVE"}}))
+		for _, ns := range []string{"shop", "payments"} {
+			egress, _, _ := unstructured.NestedSlice(spec(g, c, sidecarKind, ns), "egress")
+			g.Expect(egress).To(HaveLen(1))
+			g.Expect(egress[0]).To(HaveKeyWithValue("hosts", ContainElement("monitoring/*")))
+		}
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	g.Expect(gets.count.Load()-before).To(BeZero(), "policy objects read around the cache after a spec change")
+
+	// Someone else edits meshkeeper's Sidecar: its generation moves, so meshkeeper reads it once and
+	// puts its spec back.
+	shop := &unstructured.Unstructured{}
+	shop.SetGroupVersionKind(sidecarKind)
+	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "default"}, shop)).To(Succeed())
+	want := shop.Object["spec"]
+	g.Expect(unstructured.SetNestedField(shop.Object, "REGISTRY_ONLY", "spec", "outboundTrafficPolicy", "mode")).To(Succeed())
+	g.Expect(c.Update(ctx, shop, client.FieldOwner("someone"))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(spec(g, c, sidecarKind, "shop")).To(Equal(want))
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+}
+
+func spec(g Gomega, c client.Client, gvk schema.GroupVersionKind, namespace string) map[string]any {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	err := c.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "default"}, u)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	g.Expect(err).NotTo(HaveOccurred())
+	s, _ := u.Object["spec"].(map[string]any)
+	return s
+}
+
+func yamlInto(doc string, obj any) error {
+	return utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(doc)), 4096).Decode(obj)
+}
