@@ -160,6 +160,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Recorder:  recorder,
 		Charts:    chartManager,
 		Resolver:  resolver,
+		Restarts:  restarts,
 	}).SetupWithManager(mgr)
 }
 

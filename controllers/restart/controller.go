@@ -91,8 +91,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !meshctx.Live(mesh) {
-		// Uninstall (or no mesh) never starts a rollout.
+	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
+		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
 		r.Report.set(Status{})
 		metrics.RestartsPending.Set(0)
 		return ctrl.Result{}, nil
@@ -297,8 +297,8 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	result := ctrl.Result{RequeueAfter: requeue}
 	p.pending = p.waiting()
-	if spec.Mode != meshv1alpha1.RestartAutomatic || len(p.stalled) > 0 || len(p.pending) == 0 {
-		return result, nil // Manual never writes; a stall stops every further restart
+	if len(p.stalled) > 0 || len(p.pending) == 0 {
+		return result, nil // a stall stops every further restart
 	}
 	open, next, err := WindowOpen(spec.Window, p.now)
 	if err != nil {

@@ -207,6 +207,12 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 				Should(Equal(workloads[:i+1]), "%s is restarted only after the ones before it rolled out", name)
 			Consistently(func() []string { return restarted("rs-shop", workloads...) }, 500*time.Millisecond, poll).
 				Should(Equal(workloads[:i+1]), "the next workload waits for %s's rollout", name)
+			if i == 0 {
+				Eventually(func(g Gomega) {
+					g.Expect(getMesh().Status.Proxies.Restarting).To(BeEquivalentTo(1))
+					g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonRestarting))
+				}, installTimeout, poll).Should(Succeed())
+			}
 			if i < len(workloads)-1 {
 				markProgressing("rs-shop", name)
 				rollOut("rs-shop", name)
@@ -217,6 +223,7 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 	It("never restarts a workload or namespace that opted out, nor bare pods and Jobs, and names those", func() {
 		Expect(restartedAt("rs-shop", "kept")).To(BeEmpty())
 		Expect(restartedAt("rs-kept", "d")).To(BeEmpty())
+		Eventually(func() int32 { return getMesh().Status.Proxies.NotRestartable }, installTimeout, poll).Should(BeEquivalentTo(2))
 		Eventually(func() []string { return meshEvents(meshv1alpha1.ReasonNotRestartable) }, installTimeout, poll).
 			Should(ContainElement(And(ContainSubstring("2 pod(s)"), ContainSubstring("rs-jobs/bare"), ContainSubstring("rs-jobs/report-1"))))
 		for _, name := range []string{"bare", "report-1"} {
@@ -230,6 +237,8 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 		markProgressing("rs-shop", "c") // c's new pod never becomes ready
 		Eventually(func() []string { return meshEvents(meshv1alpha1.ReasonRestartStalled) }, installTimeout, poll).
 			Should(ContainElement(ContainSubstring("Deployment rs-shop/c did not roll out within 4s")))
+		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason }, installTimeout, poll).
+			Should(Equal(meshv1alpha1.ReasonRestartStalled))
 		createNamespace("rs-more", nil, nil)
 		createWorkload("rs-more", "e", nil)
 		patchSpec(`{"injection": {"namespaces": ["rs-shop", "rs-kept", "rs-jobs", "rs-more"]}}`)
