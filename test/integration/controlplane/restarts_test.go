@@ -157,26 +157,26 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 
 	BeforeAll(func() {
 		deleteMesh()
-		createNamespace("rs-shop", nil, nil)
-		createNamespace("rs-kept", nil, map[string]string{meshv1alpha1.RestartAnnotation: meshv1alpha1.RestartNever})
-		createNamespace("rs-jobs", nil, nil)
+		createNamespace("dr-shop", nil, nil)
+		createNamespace("dr-kept", nil, map[string]string{meshv1alpha1.RestartAnnotation: meshv1alpha1.RestartNever})
+		createNamespace("dr-jobs", nil, nil)
 		for _, name := range workloads {
-			createWorkload("rs-shop", name, nil)
+			createWorkload("dr-shop", name, nil)
 		}
-		createWorkload("rs-shop", "kept", map[string]string{meshv1alpha1.RestartAnnotation: meshv1alpha1.RestartNever})
-		createWorkload("rs-kept", "d", nil)
-		createOwnedPod("rs-jobs", "bare", "", nil, "")
+		createWorkload("dr-shop", "kept", map[string]string{meshv1alpha1.RestartAnnotation: meshv1alpha1.RestartNever})
+		createWorkload("dr-kept", "d", nil)
+		createOwnedPod("dr-jobs", "bare", "", nil, "")
 		job := &batchv1.Job{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "rs-jobs", Name: "report"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "dr-jobs", Name: "report"},
 			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 				Containers: []corev1.Container{{Name: "job", Image: "registry.example.com/job:1.0"}}}}},
 		}
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())
-		createOwnedPod("rs-jobs", "report-1", "", &job.ObjectMeta, "Job")
+		createOwnedPod("dr-jobs", "report-1", "", &job.ObjectMeta, "Job")
 
-		createMesh("  namespace: rs-system\n  version: 1.31.1\n  injection:\n    namespaces: [rs-shop, rs-kept, rs-jobs]\n")
-		Eventually(func() bool { return istiodOrNil("rs-system") != nil }, installTimeout, poll).Should(BeTrue())
-		markAvailable("rs-system", "istiod")
+		createMesh("  namespace: dr-system\n  version: 1.31.1\n  injection:\n    namespaces: [dr-shop, dr-kept, dr-jobs]\n")
+		Eventually(func() bool { return istiodOrNil("dr-system") != nil }, installTimeout, poll).Should(BeTrue())
+		markAvailable("dr-system", "istiod")
 		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status },
 			installTimeout, poll).Should(Equal(metav1.ConditionTrue))
 		Eventually(func() int32 { return getMesh().Status.Proxies.WithoutSidecar }, installTimeout, poll).Should(BeEquivalentTo(7))
@@ -184,9 +184,9 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 	AfterAll(deleteMesh)
 
 	It("writes nothing in Manual mode", func() {
-		Consistently(func() []string { return restarted("rs-shop", workloads...) }, 2*time.Second, poll).Should(BeEmpty())
+		Consistently(func() []string { return restarted("dr-shop", workloads...) }, 2*time.Second, poll).Should(BeEmpty())
 		d := &appsv1.Deployment{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "rs-shop", Name: "a"}, d)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "dr-shop", Name: "a"}, d)).To(Succeed())
 		for _, entry := range d.ManagedFields {
 			Expect(entry.Manager).NotTo(Equal(restart.FieldManager))
 		}
@@ -197,15 +197,15 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 		from := time.Now().UTC().Add(time.Hour)
 		patchSpec(fmt.Sprintf(`{"dataPlane": {"restarts": {"mode": "Automatic", "window": {"start": %q, "end": %q}}}}`,
 			from.Format("15:04"), from.Add(time.Hour).Format("15:04")))
-		Consistently(func() []string { return restarted("rs-shop", workloads...) }, 2*time.Second, poll).Should(BeEmpty())
+		Consistently(func() []string { return restarted("dr-shop", workloads...) }, 2*time.Second, poll).Should(BeEmpty())
 	})
 
 	It("restarts one workload of a namespace at a time, each after the one before rolled out", func() {
 		patchSpec(`{"dataPlane": {"restarts": {"window": null}}}`)
 		for i, name := range workloads {
-			Eventually(func() []string { return restarted("rs-shop", workloads...) }, installTimeout, poll).
+			Eventually(func() []string { return restarted("dr-shop", workloads...) }, installTimeout, poll).
 				Should(Equal(workloads[:i+1]), "%s is restarted only after the ones before it rolled out", name)
-			Consistently(func() []string { return restarted("rs-shop", workloads...) }, 500*time.Millisecond, poll).
+			Consistently(func() []string { return restarted("dr-shop", workloads...) }, 500*time.Millisecond, poll).
 				Should(Equal(workloads[:i+1]), "the next workload waits for %s's rollout", name)
 			if i == 0 {
 				Eventually(func(g Gomega) {
@@ -214,45 +214,45 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 				}, installTimeout, poll).Should(Succeed())
 			}
 			if i < len(workloads)-1 {
-				markProgressing("rs-shop", name)
-				rollOut("rs-shop", name)
+				markProgressing("dr-shop", name)
+				rollOut("dr-shop", name)
 			}
 		}
 	})
 
 	It("never restarts a workload or namespace that opted out, nor bare pods and Jobs, and names those", func() {
-		Expect(restartedAt("rs-shop", "kept")).To(BeEmpty())
-		Expect(restartedAt("rs-kept", "d")).To(BeEmpty())
+		Expect(restartedAt("dr-shop", "kept")).To(BeEmpty())
+		Expect(restartedAt("dr-kept", "d")).To(BeEmpty())
 		Eventually(func() int32 { return getMesh().Status.Proxies.NotRestartable }, installTimeout, poll).Should(BeEquivalentTo(2))
 		Eventually(func() []string { return meshEvents(meshv1alpha1.ReasonNotRestartable) }, installTimeout, poll).
-			Should(ContainElement(And(ContainSubstring("2 pod(s)"), ContainSubstring("rs-jobs/bare"), ContainSubstring("rs-jobs/report-1"))))
+			Should(ContainElement(And(ContainSubstring("2 pod(s)"), ContainSubstring("dr-jobs/bare"), ContainSubstring("dr-jobs/report-1"))))
 		for _, name := range []string{"bare", "report-1"} {
 			pod := &corev1.Pod{}
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "rs-jobs", Name: name}, pod)).To(Succeed())
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "dr-jobs", Name: name}, pod)).To(Succeed())
 			Expect(pod.DeletionTimestamp).To(BeNil())
 		}
 	})
 
 	It("stops every further restart when a rollout does not complete within its deadline", func() {
-		markProgressing("rs-shop", "c") // c's new pod never becomes ready
+		markProgressing("dr-shop", "c") // c's new pod never becomes ready
 		Eventually(func() []string { return meshEvents(meshv1alpha1.ReasonRestartStalled) }, installTimeout, poll).
-			Should(ContainElement(ContainSubstring("Deployment rs-shop/c did not roll out within 4s")))
+			Should(ContainElement(ContainSubstring("Deployment dr-shop/c did not roll out within 4s")))
 		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason }, installTimeout, poll).
 			Should(Equal(meshv1alpha1.ReasonRestartStalled))
-		createNamespace("rs-more", nil, nil)
-		createWorkload("rs-more", "e", nil)
-		patchSpec(`{"injection": {"namespaces": ["rs-shop", "rs-kept", "rs-jobs", "rs-more"]}}`)
-		Consistently(func() string { return restartedAt("rs-more", "e") }, 2*time.Second, poll).Should(BeEmpty())
+		createNamespace("dr-more", nil, nil)
+		createWorkload("dr-more", "e", nil)
+		patchSpec(`{"injection": {"namespaces": ["dr-shop", "dr-kept", "dr-jobs", "dr-more"]}}`)
+		Consistently(func() string { return restartedAt("dr-more", "e") }, 2*time.Second, poll).Should(BeEmpty())
 	})
 
 	It("leaves the annotation behind on uninstall and starts no rollout", func() {
 		before := map[string]string{}
 		for _, name := range workloads {
-			before[name] = restartedAt("rs-shop", name)
+			before[name] = restartedAt("dr-shop", name)
 		}
 		generation := map[string]int64{}
 		for _, name := range []string{"a", "e"} {
-			ns := map[string]string{"a": "rs-shop", "e": "rs-more"}[name]
+			ns := map[string]string{"a": "dr-shop", "e": "dr-more"}[name]
 			d := &appsv1.Deployment{}
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
 			generation[name] = d.Generation
@@ -260,9 +260,9 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 		deleteMesh()
 		Consistently(func(g Gomega) {
 			for _, name := range workloads {
-				g.Expect(restartedAt("rs-shop", name)).To(Equal(before[name]))
+				g.Expect(restartedAt("dr-shop", name)).To(Equal(before[name]))
 			}
-			for name, ns := range map[string]string{"a": "rs-shop", "e": "rs-more"} {
+			for name, ns := range map[string]string{"a": "dr-shop", "e": "dr-more"} {
 				d := &appsv1.Deployment{}
 				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
 				g.Expect(d.Generation).To(Equal(generation[name]))
