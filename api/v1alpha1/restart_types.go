@@ -70,8 +70,9 @@ type RestartsSpec struct {
 	// +optional
 	Window *RestartWindow `json:"window,omitempty"`
 
-	// RollbackOnFailure sends the canary namespaces back to the previous revision when a workload
-	// restarted onto the canary revision does not roll out (updateStrategy.canary only).
+	// RollbackOnFailure is meant to send the canary namespaces back to the previous revision when a
+	// workload restarted onto the canary revision does not roll out (updateStrategy.canary only). Not
+	// acted on yet: a stalled restart stops further restarts and rolls nothing back.
 	// +kubebuilder:default=true
 	// +optional
 	RollbackOnFailure *bool `json:"rollbackOnFailure,omitempty"`
