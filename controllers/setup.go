@@ -37,6 +37,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/namespace"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
@@ -136,6 +137,22 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	restartWorkloads, err := restart.NewWorkloadCache(mgr)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(restartWorkloads); err != nil {
+		return err
+	}
+	restarts := restart.NewReport()
+	if err := (&restart.Reconciler{
+		Client:    mgr.GetClient(),
+		Workloads: restartWorkloads,
+		Recorder:  recorder,
+		Report:    restarts,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	return (&servicemesh.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -143,6 +160,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Recorder:  recorder,
 		Charts:    chartManager,
 		Resolver:  resolver,
+		Restarts:  restarts,
 	}).SetupWithManager(mgr)
 }
 
@@ -221,10 +239,15 @@ func serviceFields(obj any) (any, error) {
 	return slim, nil
 }
 
-// proxyFields is the cache's transform of Pods.
+// proxyFields is the cache's transform of Pods: the proxy count's fields, and the controller reference
+// the restarts follow to the pod's workload.
 func proxyFields(obj any) (any, error) {
 	if pod, ok := obj.(*corev1.Pod); ok {
-		return internalpolicy.ProxyFields(pod), nil
+		slim := internalpolicy.ProxyFields(pod)
+		if ref := metav1.GetControllerOf(pod); ref != nil {
+			slim.OwnerReferences = []metav1.OwnerReference{*ref}
+		}
+		return slim, nil
 	}
 	return obj, nil
 }

@@ -110,6 +110,11 @@ type ServiceMeshSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	UpdateStrategy UpdateStrategySpec `json:"updateStrategy,omitempty"`
+
+	// DataPlane says whether meshkeeper restarts the workloads whose pods need a new sidecar, and when.
+	// +kubebuilder:default={}
+	// +optional
+	DataPlane DataPlaneSpec `json:"dataPlane,omitempty"`
 }
 
 // ChartsSpec says where the Istio charts come from.
@@ -499,6 +504,15 @@ type ProxiesStatus struct {
 	// current mesh config; they need a restart.
 	// +optional
 	Outdated int32 `json:"outdated"`
+
+	// Restarting counts the workloads meshkeeper restarted whose rollout has not completed yet.
+	// +optional
+	Restarting int32 `json:"restarting"`
+
+	// NotRestartable counts the pods that need a restart but belong to no Deployment, StatefulSet or
+	// DaemonSet (bare pods, Jobs, CronJobs), so meshkeeper never restarts them.
+	// +optional
+	NotRestartable int32 `json:"notRestartable"`
 }
 
 // ServiceMesh is one Istio mesh managed by meshkeeper. There is one per cluster, named "default".

@@ -49,6 +49,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
@@ -77,6 +78,9 @@ type Reconciler struct {
 	backoff, deleteBackoff controlPlaneBackoff
 	// revisionState is what the revision phase remembers between reconciles.
 	revisionState revisionState
+	// Restarts is what the data-plane restarts report (status.proxies.restarting and notRestartable,
+	// DataPlaneUpToDate's RestartStalled); nil reports none.
+	Restarts *restart.Report
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -235,6 +239,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if ranges != nil {
 		b = b.WatchesRawSource(ranges)
+	}
+	if r.Restarts != nil {
+		b = b.WatchesRawSource(r.Restarts.Source())
 	}
 	c, err := b.Build(r)
 	if err != nil {

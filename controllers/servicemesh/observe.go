@@ -33,6 +33,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
@@ -113,6 +114,8 @@ type proxiesObservation struct {
 	needRestart map[string]int
 	// withoutSidecar counts, per namespace, the pods without a sidecar.
 	withoutSidecar map[string]int
+	// restarts is what the data-plane restarts last reported.
+	restarts restart.Status
 }
 
 // policiesObservation is every policy object meshkeeper would write or wrote, against what it wants.
@@ -163,6 +166,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, obs.namespaces.enrolled, version, revision); err != nil {
 		return obs, err
 	}
+	obs.proxies.restarts = r.Restarts.Get()
 	if !policiesServed {
 		obs.policies = &policiesObservation{}
 		return obs, nil

@@ -177,9 +177,20 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 		return
 	}
 	status.Proxies = p.status
+	status.Proxies.Restarting, status.Proxies.NotRestartable = p.restarts.Restarting, p.restarts.NotRestartable
+	if p.restarts.Stalled != "" {
+		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartStalled, p.restarts.Stalled)
+		return
+	}
 	if len(p.needRestart) == 0 {
 		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionTrue, meshv1alpha1.ReasonProxiesUpToDate,
 			fmt.Sprintf("all %d pod(s) of the enrolled namespaces run the current sidecar", p.status.Total))
+		return
+	}
+	if p.restarts.Restarting > 0 {
+		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestarting,
+			fmt.Sprintf("meshkeeper restarts the workloads of %d pod(s) that need the current sidecar: %d workload(s) rolling out, %d waiting",
+				p.status.WithoutSidecar+p.status.Outdated, p.restarts.Restarting, p.restarts.Pending))
 		return
 	}
 	setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,

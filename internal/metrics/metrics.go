@@ -47,6 +47,8 @@ const (
 	IngressesSkippedName      = "meshkeeper_ingresses_skipped"
 	ProxiesName               = "meshkeeper_proxies"
 	ProxiesNeedingRestartName = "meshkeeper_proxies_need_restart"
+	RestartsTotalName         = "meshkeeper_restarts_total"
+	RestartsPendingName       = "meshkeeper_restarts_pending"
 )
 
 // version is the release of meshkeeper, set at link time with
@@ -104,6 +106,18 @@ var (
 		Help: "Pods of an enrolled namespace without a sidecar or with an outdated one, by target_namespace (only namespaces that have any).",
 	}, "target_namespace")
 
+	// RestartsTotal counts the workload restarts meshkeeper started and how they ended.
+	RestartsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: RestartsTotalName,
+		Help: "Workload restarts of spec.dataPlane.restarts, by result: started, succeeded (rolled out), stalled (not rolled out within its deadline), error (the write failed).",
+	}, []string{"result"})
+
+	// RestartsPending is the number of workloads waiting for meshkeeper to restart them.
+	RestartsPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: RestartsPendingName,
+		Help: "Workloads whose pods need a new sidecar and that meshkeeper will restart (spec.dataPlane.restarts.mode Automatic) once the window, the limits and their rollout allow.",
+	})
+
 	buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: BuildInfoName,
 		Help: "Always 1; the labels say which meshkeeper runs: version and the Go version it was built with.",
@@ -120,7 +134,7 @@ var (
 
 // Collectors are meshkeeper's own metrics, registered with controller-runtime's registry.
 var Collectors = []prometheus.Collector{buildInfo, istioInfo, conditions, HelmOperations, ControlPlaneReady,
-	EnrolledNamespaces, NamespaceConflicts, IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart}
+	EnrolledNamespaces, NamespaceConflicts, IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart, RestartsTotal, RestartsPending}
 
 func init() {
 	buildInfo.WithLabelValues(Version(), runtime.Version()).Set(1)

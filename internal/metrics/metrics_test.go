@@ -195,6 +195,8 @@ func populate() {
 	SetIngresses(1, map[string]int32{"ServiceMissing": 1})
 	SetProxies(3, 1, 1, map[string]int{"shop": 2})
 	SetRevisions([]Revision{{Name: "1-31-1", Version: "1.31.1", State: "Active", Ready: true, Proxies: 3}})
+	RestartsTotal.WithLabelValues("started").Inc()
+	RestartsPending.Set(2)
 }
 
 // TestNoNamespaceLabel scrapes every metric meshkeeper exports: none may carry a label Prometheus

@@ -1,0 +1,572 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package restart restarts the workloads whose pods run without a sidecar or with an outdated one,
+// when the ServiceMesh asks for it (spec.dataPlane.restarts.mode: Automatic): a few at a time, inside
+// the maintenance window, each only when it is itself rolled out and the revision that will inject it is
+// ready, and stops when a restarted workload does not roll out.
+package restart
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
+)
+
+// FieldManager is the field manager of the restarted-at annotation. It is not meshkeeper's main field
+// manager on purpose: meshkeeper applies the ingress-nginx controller's pod-template metadata as a
+// whole set under that one, and an apply of the annotation alone under the same name would take those
+// keys away (and the uninstall, which gives up meshkeeper's keys, would take the annotation away and
+// roll every restarted workload out again).
+const FieldManager = meshv1alpha1.FieldManager + "-restarts"
+
+// The restarts read pods, workloads and ReplicaSets, and apply one pod-template annotation.
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch
+
+// Reconciler restarts workloads. It has one request: the ServiceMesh.
+type Reconciler struct {
+	// Client reads the ServiceMesh, Namespaces, pods and the mesh config from the manager's cache, and
+	// applies the annotation.
+	Client client.Client
+	// Workloads is NewWorkloadCache's cache.
+	Workloads cache.Cache
+	Recorder  events.EventRecorder
+	// Report is what the status pass reads; it may be shared with it.
+	Report *Report
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+
+	mu sync.Mutex
+	// rolling are the workloads this process restarted or saw rolling out after a restart, by key.
+	rolling map[string]bool
+	// reported holds the stall and not-restartable messages last reported.
+	reported meshctx.Transitions
+}
+
+// Reconcile makes one pass: it classifies the pods of the enrolled namespaces, follows the ones that
+// need a restart to their workloads, follows the rollouts it started, and starts as many restarts as
+// the limits and the window allow.
+func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	mesh, err := meshctx.Get(ctx, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
+		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
+		r.Report.set(Status{})
+		metrics.RestartsPending.Set(0)
+		return ctrl.Result{}, nil
+	}
+	p, err := r.observe(ctx, mesh)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.follow(mesh, p)
+	result, err := r.restart(ctx, mesh, p)
+	r.Report.set(p.status())
+	metrics.RestartsPending.Set(float64(len(p.pending)))
+	return result, err
+}
+
+// pass is what one pass observed.
+type pass struct {
+	now time.Time
+	// candidates need a restart, in priority order; pending are those not restarted in this pass.
+	candidates []*candidate
+	pending    []*candidate
+	// rolling are the workloads meshkeeper restarted that are still rolling out, stalled those among
+	// them past their deadline.
+	rolling, stalled []*workload
+	// notRestartable names the pods that need a restart and belong to no workload meshkeeper restarts.
+	notRestartable []string
+}
+
+// candidate is a workload with pods that need a restart.
+type candidate struct {
+	*workload
+	// namespaceOptedOut, priority and ready: see observe.
+	namespaceOptedOut bool
+	priority          int
+	ready             bool
+	// newest is the creation time of the newest of its pods that needs a restart.
+	newest time.Time
+}
+
+func (p *pass) status() Status {
+	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending)}
+	if len(p.stalled) > 0 {
+		w := p.stalled[0]
+		s.Stalled = fmt.Sprintf("%s restarted at %s did not roll out within %s; meshkeeper starts no further restart "+
+			"until it does (fix the workload, or roll it back yourself)", w.key(), w.restartedAt.Format(time.RFC3339), w.deadline)
+	}
+	return s
+}
+
+// observe reads the pods, namespaces and workloads of one pass.
+func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
+	p := &pass{now: r.now()}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil || enrollment == nil {
+		return p, nil // InvalidSpec is the status pass's to report
+	}
+	namespaces := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, namespaces); err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	enrolled := map[string]*corev1.Namespace{}
+	for i := range namespaces.Items {
+		ns := &namespaces.Items[i]
+		key, value := enrollment.LabelFor(ns.Name)
+		if enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll && ns.Labels[key] == value {
+			enrolled[ns.Name] = ns
+		}
+	}
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	sinceByConfig := map[string]metav1.Time{}
+	byKey := map[string]*candidate{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		ns, ok := enrolled[pod.Namespace]
+		if !ok {
+			continue
+		}
+		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
+		since, ok := sinceByConfig[meshConfig]
+		if !ok {
+			if since, err = r.meshConfigSince(ctx, mesh.Spec.Namespace, meshConfig); err != nil {
+				return nil, err
+			}
+			sinceByConfig[meshConfig] = since
+		}
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, MeshConfigSince: since})
+		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
+			continue
+		}
+		w, err := r.owner(ctx, pod)
+		if err != nil {
+			return nil, err
+		}
+		if w == nil {
+			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
+			continue
+		}
+		c := byKey[w.key()]
+		if c == nil {
+			c = &candidate{workload: w, ready: ready,
+				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
+				priority:          priority(mesh, w)}
+			byKey[w.key()] = c
+		}
+		if pod.CreationTimestamp.After(c.newest) {
+			c.newest = pod.CreationTimestamp.Time
+		}
+	}
+	for _, c := range byKey {
+		p.candidates = append(p.candidates, c)
+	}
+	slices.SortFunc(p.candidates, func(a, b *candidate) int {
+		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.obj.GetNamespace(), b.obj.GetNamespace()),
+			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
+	})
+	slices.Sort(p.notRestartable)
+
+	// The rollouts meshkeeper started: every workload carrying its annotation that is not rolled out.
+	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{}} {
+		if err := r.Workloads.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing workloads: %w", err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range items {
+			w := asWorkload(item.(client.Object))
+			if w == nil || w.restartedAt.IsZero() {
+				continue
+			}
+			r.classifyRollout(p, w)
+		}
+	}
+	return p, nil
+}
+
+// classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
+// of it, and whether it is past its deadline. After a restart of meshkeeper the state comes from the
+// object alone: a rollout that is not complete within the deadline of the annotation's time is
+// meshkeeper's; one seen later than twice the deadline cannot be told from its owner's own change.
+func (r *Reconciler) classifyRollout(p *pass, w *workload) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rolling == nil {
+		r.rolling = map[string]bool{}
+	}
+	key := w.key()
+	elapsed := p.now.Sub(w.restartedAt)
+	switch {
+	case w.rolledOut:
+		if r.rolling[key] {
+			delete(r.rolling, key)
+			r.reported.Forget(key)
+			metrics.RestartsTotal.WithLabelValues("succeeded").Inc()
+			r.Recorder.Eventf(w.obj, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRestarted, "Restart",
+				"%s rolled out with its new sidecar after meshkeeper restarted it", key)
+		}
+	case elapsed <= w.deadline:
+		r.rolling[key] = true
+		p.rolling = append(p.rolling, w)
+	case r.rolling[key] || elapsed <= 2*w.deadline:
+		r.rolling[key] = true
+		p.rolling = append(p.rolling, w)
+		p.stalled = append(p.stalled, w)
+	}
+}
+
+// follow reports stalls once each.
+func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
+	for _, w := range p.stalled {
+		if !r.reported.Changed(w.key(), "stalled") {
+			continue
+		}
+		metrics.RestartsTotal.WithLabelValues("stalled").Inc()
+		message := fmt.Sprintf("%s did not roll out within %s of meshkeeper's restart at %s; meshkeeper starts no further restart until it does",
+			w.key(), w.deadline, w.restartedAt.Format(time.RFC3339))
+		r.Recorder.Eventf(w.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
+		r.Recorder.Eventf(mesh, w.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
+	}
+	if len(p.notRestartable) == 0 {
+		r.reported.Forget("notRestartable")
+	} else if r.reported.Changed("notRestartable", strings.Join(p.notRestartable, ",")) {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNotRestartable, "Restart",
+			"%d pod(s) need a restart for their sidecar but belong to no Deployment, StatefulSet or DaemonSet, so meshkeeper "+
+				"never restarts them (bare pods, Jobs, CronJobs): %s", len(p.notRestartable), names(p.notRestartable))
+	}
+}
+
+// restart starts the restarts the limits, the window and the state of the rollouts allow, and says when
+// to look again.
+func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, p *pass) (ctrl.Result, error) {
+	spec := mesh.Spec.DataPlane.Restarts
+	var requeue time.Duration
+	for _, w := range p.rolling {
+		if left := w.restartedAt.Add(w.deadline).Sub(p.now); left > 0 && (requeue == 0 || left < requeue) {
+			requeue = left + time.Second // look again when its deadline passes
+		}
+	}
+	result := ctrl.Result{RequeueAfter: requeue}
+	p.pending = p.waiting()
+	if len(p.stalled) > 0 || len(p.pending) == 0 {
+		return result, nil // a stall stops every further restart
+	}
+	open, next, err := WindowOpen(spec.Window, p.now)
+	if err != nil {
+		return result, nil
+	}
+	if !open {
+		if wait := next.Sub(p.now); requeue == 0 || wait < requeue {
+			result.RequeueAfter = wait
+		}
+		return result, nil
+	}
+	limit, perNamespace := spec.Limits()
+	inNamespace := map[string]int{}
+	for _, w := range p.rolling {
+		inNamespace[w.obj.GetNamespace()]++
+	}
+	budget := limit - len(p.rolling)
+	var waiting []*candidate
+	for _, c := range p.pending {
+		ns := c.obj.GetNamespace()
+		if budget <= 0 || inNamespace[ns] >= perNamespace || !c.ready || !c.rolledOut {
+			waiting = append(waiting, c)
+			continue
+		}
+		if err := r.apply(ctx, c.workload, p.now); err != nil {
+			metrics.RestartsTotal.WithLabelValues("error").Inc()
+			return result, err
+		}
+		budget--
+		inNamespace[ns]++
+		metrics.RestartsTotal.WithLabelValues("started").Inc()
+		r.mu.Lock()
+		if r.rolling == nil {
+			r.rolling = map[string]bool{}
+		}
+		r.rolling[c.key()] = true
+		r.mu.Unlock()
+		p.rolling = append(p.rolling, c.workload)
+		r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeNormal, meshv1alpha1.ReasonRestarting, "Restart",
+			"meshkeeper restarts %s so that its pods get the current sidecar", c.key())
+		if left := c.deadline + time.Second; result.RequeueAfter == 0 || left < result.RequeueAfter {
+			result.RequeueAfter = left
+		}
+	}
+	p.pending = waiting
+	return result, nil
+}
+
+// waiting are the candidates that may still be restarted: not opted out, not rolling out, and not
+// restarted since their newest pod that needs a restart was created (a pod created by meshkeeper's own
+// restart that still needs one would not be helped by another).
+func (p *pass) waiting() []*candidate {
+	rolling := sets.New[string]()
+	for _, w := range p.rolling {
+		rolling.Insert(w.key())
+	}
+	var out []*candidate
+	for _, c := range p.candidates {
+		if c.optedOut() || c.namespaceOptedOut || rolling.Has(c.key()) {
+			continue
+		}
+		if !c.restartedAt.IsZero() && (c.newest.Before(c.restartedAt) || p.now.Sub(c.restartedAt) < c.deadline) {
+			// Its pods predate the last restart (the rollout has not replaced them), or pods the last
+			// restart created still need one: another restart is not tried before the deadline passed.
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// apply writes the restarted-at annotation, and nothing else, into the workload's pod template. The
+// apply names the workload's UID, so it never creates one that is gone.
+func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) error {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": appsv1.SchemeGroupVersion.String(),
+		"kind":       w.kind,
+		"metadata":   map[string]any{"name": w.obj.GetName(), "namespace": w.obj.GetNamespace(), "uid": string(w.obj.GetUID())},
+		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+			"annotations": map[string]any{meshv1alpha1.RestartedAtAnnotation: now.UTC().Format(time.RFC3339)},
+		}}},
+	}}
+	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager)); err != nil {
+		return fmt.Errorf("restarting %s: %w", w.key(), err)
+	}
+	w.restartedAt = now.UTC().Truncate(time.Second)
+	return nil
+}
+
+// owner follows a pod to the Deployment, StatefulSet or DaemonSet that controls it; nil for a pod of
+// any other owner (none, a Job, a ReplicaSet of no Deployment) or whose owner is not in the cache.
+func (r *Reconciler) owner(ctx context.Context, pod *corev1.Pod) (*workload, error) {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || !strings.HasPrefix(ref.APIVersion, "apps/") {
+		return nil, nil
+	}
+	namespace := pod.Namespace
+	kind, name := ref.Kind, ref.Name
+	if kind == "ReplicaSet" {
+		rs := &metav1.PartialObjectMetadata{}
+		rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+		if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, rs); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		dref := metav1.GetControllerOf(rs)
+		if dref == nil || dref.Kind != "Deployment" || !strings.HasPrefix(dref.APIVersion, "apps/") {
+			return nil, nil
+		}
+		kind, name = dref.Kind, dref.Name
+	}
+	var obj client.Object
+	switch kind {
+	case "Deployment":
+		obj = &appsv1.Deployment{}
+	case "StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	default:
+		return nil, nil
+	}
+	if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return asWorkload(obj), nil
+}
+
+// serving returns what serves a namespace, as the status reports it: the Istio version and revision
+// its pods are judged against, whether that revision is ready, and its mesh config ConfigMap.
+func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev string, ready bool, meshConfig string) {
+	st := &mesh.Status
+	if mesh.Spec.UpdateStrategy.Type == meshv1alpha1.UpdateRevisionBased && st.ActiveRevision != "" {
+		rev = st.ActiveRevision
+		if canary := meshctx.CanaryRevision(mesh); canary != "" && slices.Contains(mesh.Spec.UpdateStrategy.Canary.Namespaces, namespace) {
+			rev = canary
+		}
+		for _, s := range st.Revisions {
+			if s.Name == rev {
+				version, ready = s.Version, s.Ready
+			}
+		}
+		meshConfig = "istio"
+		if rev != revision.Legacy {
+			meshConfig += "-" + rev
+		}
+		return version, rev, ready, meshConfig
+	}
+	ready = meta.IsStatusConditionTrue(st.Conditions, meshv1alpha1.ConditionControlPlaneReady)
+	return st.Version, cmp.Or(st.Revision, revision.Legacy), ready, "istio"
+}
+
+// priority orders the restarts: the control-plane namespace and the ingress-nginx controller (the
+// gateways of traffic) first.
+func priority(mesh *meshv1alpha1.ServiceMesh, w *workload) int {
+	c := mesh.Spec.IngressNginx.Controller
+	switch {
+	case w.obj.GetNamespace() == mesh.Spec.Namespace:
+		return 0
+	case w.kind == c.Kind && w.obj.GetNamespace() == c.Namespace && w.obj.GetName() == c.Name:
+		return 1
+	}
+	return 2
+}
+
+// meshConfigSince is when meshkeeper last changed the mesh config, as the status pass reads it.
+func (r *Reconciler) meshConfigSince(ctx context.Context, namespace, name string) (metav1.Time, error) {
+	cm := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
+		return metav1.Time{}, client.IgnoreNotFound(err)
+	}
+	for _, entry := range cm.ManagedFields {
+		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
+			entry.Subresource == "" && entry.Time != nil {
+			return *entry.Time, nil
+		}
+	}
+	return metav1.Time{}, nil
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// names lists up to five names for a message.
+func names(list []string) string {
+	if len(list) > 5 {
+		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
+	}
+	return strings.Join(list, ", ")
+}
+
+// SetupWithManager registers the reconciler: it wakes on the ServiceMesh, pods, Namespaces and the
+// workloads of its cache, all mapped to the one request.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Report == nil {
+		r.Report = NewReport()
+	}
+	toMesh := func(context.Context, client.Object) []reconcile.Request { return []reconcile.Request{meshctx.Request} }
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("restart").
+		Watches(&meshv1alpha1.ServiceMesh{}, handler.EnqueueRequestsFromMapFunc(toMesh)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(toMesh)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(toMesh))
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.DaemonSet{}} {
+		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, handler.EnqueueRequestsFromMapFunc(toMesh)))
+	}
+	return b.Complete(r)
+}
+
+// Status is what the restarts report to the status pass.
+type Status struct {
+	// Restarting counts the workloads meshkeeper restarted that are still rolling out.
+	Restarting int32
+	// NotRestartable counts the pods that need a restart and that meshkeeper never restarts.
+	NotRestartable int32
+	// Pending counts the workloads waiting for their restart.
+	Pending int
+	// Stalled says which restarted workload did not roll out in time; empty when none.
+	Stalled string
+}
+
+// Report carries the last Status from the restarts to the status pass, and wakes the status pass when
+// it changes.
+type Report struct {
+	mu      sync.Mutex
+	status  Status
+	changed chan event.GenericEvent
+}
+
+// NewReport returns an empty Report.
+func NewReport() *Report {
+	return &Report{changed: make(chan event.GenericEvent, 1)}
+}
+
+// Get returns the last Status; the zero Status for a nil Report.
+func (r *Report) Get() Status {
+	if r == nil {
+		return Status{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+func (r *Report) set(s Status) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	changed := r.status != s
+	r.status = s
+	r.mu.Unlock()
+	if !changed {
+		return
+	}
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	select {
+	case r.changed <- event.GenericEvent{Object: mesh}:
+	default: // a wake-up is already pending
+	}
+}
+
+// Source wakes a controller with the ServiceMesh's request whenever the Status changes.
+func (r *Report) Source() source.Source {
+	return source.Channel(r.changed, handler.EnqueueRequestsFromMapFunc(
+		func(context.Context, client.Object) []reconcile.Request { return []reconcile.Request{meshctx.Request} }))
+}

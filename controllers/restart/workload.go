@@ -1,0 +1,128 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package restart
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// defaultDeadline is how long a rollout of a kind without progressDeadlineSeconds (StatefulSet,
+// DaemonSet) may take, and a Deployment's when it does not say.
+const defaultDeadline = 10 * time.Minute
+
+// workload is a Deployment, StatefulSet or DaemonSet as the restarts see it.
+type workload struct {
+	kind string
+	obj  client.Object
+	// restartedAt is the time in meshkeeper's pod-template annotation; zero when absent or unreadable.
+	restartedAt time.Time
+	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
+	rolledOut bool
+	// deadline is how long a rollout may take.
+	deadline time.Duration
+}
+
+func (w *workload) key() string {
+	return w.kind + " " + w.obj.GetNamespace() + "/" + w.obj.GetName()
+}
+
+// asWorkload reads one of the three kinds.
+func asWorkload(obj client.Object) *workload {
+	w := &workload{obj: obj, deadline: defaultDeadline}
+	var template *corev1.PodTemplateSpec
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		w.kind, template = "Deployment", &o.Spec.Template
+		desired := replicas(o.Spec.Replicas)
+		s := o.Status
+		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired && s.Replicas == desired &&
+			s.ReadyReplicas == desired && s.AvailableReplicas == desired
+		if o.Spec.ProgressDeadlineSeconds != nil {
+			w.deadline = time.Duration(*o.Spec.ProgressDeadlineSeconds) * time.Second
+		}
+	case *appsv1.StatefulSet:
+		w.kind, template = "StatefulSet", &o.Spec.Template
+		desired := replicas(o.Spec.Replicas)
+		s := o.Status
+		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired &&
+			s.ReadyReplicas == desired && s.AvailableReplicas == desired
+	case *appsv1.DaemonSet:
+		w.kind, template = "DaemonSet", &o.Spec.Template
+		s := o.Status
+		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedNumberScheduled == s.DesiredNumberScheduled &&
+			s.NumberReady == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled
+	default:
+		return nil
+	}
+	if at, ok := template.Annotations[meshv1alpha1.RestartedAtAnnotation]; ok {
+		w.restartedAt, _ = time.Parse(time.RFC3339, at)
+	}
+	return w
+}
+
+func replicas(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
+// optedOut tells whether the workload's own annotation keeps meshkeeper from restarting it.
+func (w *workload) optedOut() bool {
+	return w.obj.GetAnnotations()[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever
+}
+
+// NewWorkloadCache returns the cache the restarts read workloads from: every Deployment, StatefulSet
+// and DaemonSet without its pod spec (only the pod template's metadata is kept) and every ReplicaSet's
+// metadata, to follow a pod to its Deployment. The manager's cache holds only meshkeeper's own
+// Deployments.
+func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
+	return cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:     mgr.GetScheme(),
+		Mapper:     mgr.GetRESTMapper(),
+		HTTPClient: mgr.GetHTTPClient(),
+		DefaultTransform: func(obj any) (any, error) {
+			if o, ok := obj.(metav1.Object); ok {
+				o.SetManagedFields(nil)
+			}
+			switch o := obj.(type) {
+			case *appsv1.Deployment:
+				o.Spec.Template.Spec = corev1.PodSpec{}
+				o.Status.Conditions = nil
+			case *appsv1.StatefulSet:
+				o.Spec.Template.Spec = corev1.PodSpec{}
+				o.Spec.VolumeClaimTemplates = nil
+				o.Status.Conditions = nil
+			case *appsv1.DaemonSet:
+				o.Spec.Template.Spec = corev1.PodSpec{}
+				o.Status.Conditions = nil
+			case *metav1.PartialObjectMetadata:
+				o.Annotations = nil
+			}
+			return obj, nil
+		},
+	})
+}
