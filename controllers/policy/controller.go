@@ -190,7 +190,6 @@ func (r *Reconciler) sameSpec(ctx context.Context, gvk schema.GroupVersionKind, 
 	return true, nil
 }
 
-
 // reportConflict emits a Warning once when a namespace has its own policy object of the name meshkeeper
 // would write.
 func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *metav1.PartialObjectMetadata, key string) {

@@ -71,6 +71,8 @@ func exported(t *testing.T) map[string][]string {
 	metrics.HelmOperations.WithLabelValues("istiod", "installed", "success").Inc()
 	metrics.SetIngresses(1, map[string]int32{"ServiceMissing": 1})
 	metrics.SetProxies(3, 1, 1, map[string]int{"shop": 2})
+	metrics.SetRevisions([]metrics.Revision{{Name: "1-31-1", Version: "1.31.1", State: "Active", Ready: true, Proxies: 3}})
+	metrics.RestartsTotal.WithLabelValues("started").Inc()
 	families, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
