@@ -72,11 +72,11 @@ type CanarySpec struct {
 type RevisionState string
 
 const (
-	// RevisionActive: the default tag points at the revision.
+	// RevisionActive means the default tag points at the revision.
 	RevisionActive RevisionState = "Active"
-	// RevisionCanary: the revision serves the canary namespaces; the tag is still on another revision.
+	// RevisionCanary means the revision serves the canary namespaces; the tag is still on another revision.
 	RevisionCanary RevisionState = "Canary"
-	// RevisionDraining: nothing new is injected by the revision; it stays while pods use it, and is
+	// RevisionDraining means nothing new is injected by the revision; it stays while pods use it, and is
 	// removed once it has been unused for the grace period.
 	RevisionDraining RevisionState = "Draining"
 )

@@ -46,7 +46,7 @@ func Release(ctx context.Context, c client.Client, reader, workloads client.Read
 		}
 		// One Ingress that refuses the change does not keep the others' annotations.
 		if err := apply.Metadata(ctx, c, ing, nil, map[string]string{}); err != nil {
-			errs = append(errs, fmt.Errorf("Ingress %s/%s: %w", ing.Namespace, ing.Name, err))
+			errs = append(errs, fmt.Errorf("ingress %s/%s: %w", ing.Namespace, ing.Name, err))
 		}
 	}
 	holders := []workloadMeta{{kind: mesh.Spec.IngressNginx.Controller.Kind}}

@@ -144,7 +144,7 @@ func UnenrollAll(ctx context.Context, c client.Client) error {
 		// One namespace that refuses the change (an admission webhook or policy) does not keep the
 		// others enrolled.
 		if err := apply.Metadata(ctx, c, ns, withOtherOwnedLabels(ns, owned, map[string]string{}), nil); err != nil {
-			errs = append(errs, fmt.Errorf("Namespace %s: %w", ns.Name, err))
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -110,7 +110,7 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			g.Expect(namespaceLabels(free)).NotTo(HaveKey("istio-injection"))
 			ready := conditionOf(meshv1alpha1.ConditionReady)
 			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUninstallBlocked))
-			g.Expect(ready.Message).To(ContainSubstring("Namespace " + guarded))
+			g.Expect(ready.Message).To(ContainSubstring("namespace " + guarded))
 		}, installTimeout, poll).Should(Succeed())
 		Expect(namespaceLabels(guarded)).To(HaveKeyWithValue("istio-injection", "enabled"))
 		Expect(getMesh().Finalizers).To(ContainElement(meshv1alpha1.Finalizer))
@@ -120,7 +120,7 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 				notes = append(notes, e.Note)
 			}
 		}
-		Expect(notes).To(ContainElement(ContainSubstring("Namespace " + guarded)))
+		Expect(notes).To(ContainElement(ContainSubstring("namespace " + guarded)))
 	})
 
 	It("retries with backoff, not on every wake-up", func() {
