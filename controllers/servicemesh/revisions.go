@@ -200,12 +200,14 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: mesh.Name, UID: string(mesh.UID)}
 	// A tag that moves to a revision already running and ready (a rollback, a canary ended) moves
 	// first: injection should not wait for the base chart's upgrade, which carries every Istio CRD.
+	tagApplied := false
 	if plan.Active != revision.Legacy && plan.Active != tagged && slices.ContainsFunc(found, func(f revision.Installed) bool {
 		return f.Name == plan.Active && f.Ready
 	}) {
 		if err := r.applyTag(ctx, mesh, owner, sets[plan.Active], plan.Active); err != nil {
 			return nil, err
 		}
+		tagApplied = true
 	}
 	// The base release follows the newest version (CRDs only move forward) and points the default
 	// validator at the active revision.
@@ -242,9 +244,10 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			return nil, err
 		}
 	} else if plan.Active != revision.Legacy {
-		active := sets[plan.Active]
-		if err := r.applyTag(ctx, mesh, owner, active, plan.Active); err != nil {
-			return nil, err
+		if !tagApplied {
+			if err := r.applyTag(ctx, mesh, owner, sets[plan.Active], plan.Active); err != nil {
+				return nil, err
+			}
 		}
 		if tagged != plan.Active {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "MoveTag",
