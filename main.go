@@ -22,6 +22,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,16 +48,17 @@ func init() {
 
 func main() {
 	var (
-		metricsAddr          string
-		probeAddr            string
-		pprofAddr            string
-		qps                  float64
-		burst                int
-		secureMetrics        bool
-		enableHTTP2          bool
-		enableLeaderElection bool
-		allowedRepositories  string
-		allowedHubs          string
+		metricsAddr            string
+		probeAddr              string
+		pprofAddr              string
+		qps                    float64
+		burst                  int
+		secureMetrics          bool
+		enableHTTP2            bool
+		enableLeaderElection   bool
+		allowedRepositories    string
+		allowedHubs            string
+		controlPlaneNamespaces string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"The address the metrics endpoint binds to; \"0\" disables it.")
@@ -75,6 +77,8 @@ func main() {
 		"Comma-separated chart repository URL prefixes (https://… or oci://…) a ServiceMesh may install charts from; an empty value allows only the built-in charts.")
 	flag.StringVar(&allowedHubs, "allowed-image-hubs", strings.Join(charts.DefaultImageHubs, ","),
 		"Comma-separated image hub prefixes a ServiceMesh may pull Istio images from.")
+	flag.StringVar(&controlPlaneNamespaces, "control-plane-namespaces", "istio-system",
+		"Comma-separated namespaces a ServiceMesh may install its control plane and istio-cni agent into (spec.namespace, spec.cni.namespace), where meshkeeper keeps Helm's release Secrets; \"*\" allows any.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -111,6 +115,7 @@ func main() {
 		Controllers: controllers.Options{Policy: charts.Policy{
 			Repositories: charts.ParseList(allowedRepositories),
 			ImageHubs:    charts.ParseList(allowedHubs),
+			Namespaces:   namespaceList(controlPlaneNamespaces),
 		}},
 	})
 	if err != nil {
@@ -132,4 +137,13 @@ func main() {
 		setupLog.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// namespaceList reads --control-plane-namespaces: nil (any namespace) for "*".
+func namespaceList(s string) []string {
+	list := charts.ParseList(s)
+	if slices.Contains(list, "*") {
+		return nil
+	}
+	return list
 }

@@ -160,6 +160,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Recorder:  recorder,
 		Charts:    chartManager,
 		Resolver:  resolver,
+		Policy:    opts.Policy,
 		Restarts:  restarts,
 	}).SetupWithManager(mgr)
 }

@@ -71,6 +71,10 @@ const (
 	// spec.values) is not among the hubs the operator's installer allowed (--allowed-image-hubs);
 	// terminal for the generation.
 	ReasonImageHubNotAllowed = "ImageHubNotAllowed"
+	// ReasonNamespaceNotAllowed: spec.namespace or spec.cni.namespace is not among the namespaces the
+	// operator's installer allowed (--control-plane-namespaces), where meshkeeper may keep Helm's
+	// release Secrets; terminal for the generation, nothing is installed or changed.
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
 	// ReasonInstallFailed: a Helm install or upgrade failed; retried.
 	ReasonInstallFailed = "InstallFailed"
 	// ReasonNamespaceTerminating: the control-plane namespace is still being deleted.

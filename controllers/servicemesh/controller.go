@@ -78,6 +78,9 @@ type Reconciler struct {
 	backoff, deleteBackoff controlPlaneBackoff
 	// revisionState is what the revision phase remembers between reconciles.
 	revisionState revisionState
+	// Policy is what the operator's installer allows; the reconciler checks its namespaces (the chart
+	// resolver checks its repositories and image hubs).
+	Policy charts.Policy
 	// Restarts is what the data-plane restarts report (status.proxies.restarting and notRestartable,
 	// DataPlaneUpToDate's RestartStalled); nil reports none.
 	Restarts *restart.Report
@@ -90,8 +93,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // The control-plane namespace, created when absent and removed on uninstall only if meshkeeper created it.
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
-// Helm stores each release as Secrets in the control-plane namespace.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// Helm stores each release as Secrets in the control-plane namespace (get, list, create, update, delete;
+// never watched or cached, never patched). Cluster-wide because spec.namespace is chosen at run time; the
+// installer pins where with --control-plane-namespaces (docs/security.md).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;create;update;delete
 // What the base and istiod charts render.
 // +kubebuilder:rbac:groups="",resources=configmaps;services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete

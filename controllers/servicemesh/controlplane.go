@@ -27,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -75,6 +76,9 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	version := spec.Version
 	if version == "" {
 		version = charts.BuiltinVersion
+	}
+	if err := r.checkNamespaces(mesh); err != nil {
+		return nil, err
 	}
 	if revisionBased(mesh) {
 		return r.reconcileRevisions(ctx, mesh, version)
@@ -129,6 +133,22 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	}
 	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
 		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set}, nil
+}
+
+// checkNamespaces refuses a control plane or istio-cni agent in a namespace the installer did not allow
+// (--control-plane-namespaces): meshkeeper would have no right to keep Helm's release Secrets there. It
+// comes before any change, so the running control plane is left as it is.
+func (r *Reconciler) checkNamespaces(mesh *meshv1alpha1.ServiceMesh) error {
+	err := r.Policy.CheckNamespace(mesh.Spec.Namespace, "spec.namespace")
+	if err == nil && ptr.Deref(mesh.Spec.CNI.Enabled, false) {
+		err = r.Policy.CheckNamespace(mesh.Spec.CNINamespace(), "the istio-cni agent's namespace (spec.cni.namespace)")
+	}
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%w; the running control plane is left as it is", err)
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNamespaceNotAllowed, "CheckNamespace", "%s", err.Error())
+	return meshctx.Terminal(meshv1alpha1.ReasonNamespaceNotAllowed, err)
 }
 
 // chartUnavailable reports a chart that cannot be had, or a source the installer's allow-lists refuse.

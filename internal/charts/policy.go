@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,9 @@ var (
 	// ErrImageHubNotAllowed means an image the control plane would pull is outside the image hubs the
 	// operator's installer allowed (--allowed-image-hubs).
 	ErrImageHubNotAllowed = errors.New("image hub not allowed")
+	// ErrNamespaceNotAllowed means spec.namespace or spec.cni.namespace is outside the namespaces the
+	// operator's installer allowed (--control-plane-namespaces).
+	ErrNamespaceNotAllowed = errors.New("namespace not allowed")
 )
 
 // DefaultRepositories are Istio's official chart locations.
@@ -50,6 +54,10 @@ var DefaultImageHubs = []string{"docker.io/istio", "gcr.io/istio-release", "ghcr
 type Policy struct {
 	Repositories []string
 	ImageHubs    []string
+	// Namespaces are the namespaces a ServiceMesh may put its control plane (spec.namespace) and
+	// istio-cni agent (spec.cni.namespace) in: meshkeeper holds the rights to keep Helm's release
+	// Secrets only there. Nil allows any namespace; an empty list allows none.
+	Namespaces []string
 }
 
 // ParseList splits a comma-separated flag value into its non-empty, trimmed entries.
@@ -109,6 +117,20 @@ func (p Policy) CheckImageHubs(hubs []string) error {
 		}
 	}
 	return nil
+}
+
+// CheckNamespace returns an error wrapping ErrNamespaceNotAllowed unless namespace is one the installer
+// allows (what names it is said by what, as "spec.namespace").
+func (p Policy) CheckNamespace(namespace, what string) error {
+	if p.Namespaces == nil || slices.Contains(p.Namespaces, namespace) {
+		return nil
+	}
+	allowed := "none"
+	if len(p.Namespaces) > 0 {
+		allowed = strings.Join(p.Namespaces, ", ")
+	}
+	return fmt.Errorf("%w: %s %s is not among the namespaces this meshkeeper may install into (%s): it holds the rights to keep Helm's release Secrets only there; use one of them, or ask the operator's installer to add it with --control-plane-namespaces (chart value controlPlaneNamespaces)",
+		ErrNamespaceNotAllowed, what, namespace, allowed)
 }
 
 // repositoryUnder reports whether repository is allowed or below it: the same scheme and host (case

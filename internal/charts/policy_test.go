@@ -154,3 +154,36 @@ func TestResolveRefusesBeforeFetching(t *testing.T) {
 		t.Errorf("the repository saw %d requests for refused sources", n)
 	}
 }
+
+func TestCheckNamespace(t *testing.T) {
+	cases := map[string]struct {
+		allowed   []string
+		namespace string
+		want      bool
+	}{
+		"any namespace when the installer set none":    {nil, "team-a", true},
+		"a listed namespace":                           {[]string{"istio-system", "kube-system"}, "kube-system", true},
+		"an unlisted namespace":                        {[]string{"istio-system"}, "team-a", false},
+		"a namespace that only shares a listed prefix": {[]string{"istio-system"}, "istio-system-2", false},
+		"nothing when the installer allowed none":      {[]string{}, "istio-system", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := charts.Policy{Namespaces: tc.allowed}.CheckNamespace(tc.namespace, "spec.namespace")
+			if (err == nil) != tc.want {
+				t.Fatalf("CheckNamespace(%q) with %v = %v, want allowed %v", tc.namespace, tc.allowed, err, tc.want)
+			}
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, charts.ErrNamespaceNotAllowed) {
+				t.Errorf("the error does not wrap ErrNamespaceNotAllowed: %v", err)
+			}
+			for _, want := range []string{"spec.namespace " + tc.namespace, "--control-plane-namespaces", "controlPlaneNamespaces"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}

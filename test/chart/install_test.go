@@ -130,6 +130,7 @@ func TestInstallIntoAPIServer(t *testing.T) {
 				{resourceAttrs("", "mesh.meshkeeper.io", "servicemeshes", "patch"), true},
 				{subresourceAttrs("mesh.meshkeeper.io", "servicemeshes", "status", "update"), true},
 				{resourceAttrs("istio-system", "", "secrets", "delete"), true},
+				{resourceAttrs("istio-system", "", "secrets", "update"), true},
 				{resourceAttrs("istio-system", "apps", "deployments", "create"), true},
 				{resourceAttrs("", "apiextensions.k8s.io", "customresourcedefinitions", "update"), true},
 				{resourceAttrs("", "rbac.authorization.k8s.io", "clusterroles", "escalate"), true},
@@ -141,6 +142,8 @@ func TestInstallIntoAPIServer(t *testing.T) {
 				{resourceAttrs("istio-system", "apps", "daemonsets", "delete"), true},
 				{resourceAttrs("shop", "", "pods", "list"), true},
 				// What meshkeeper never does.
+				{resourceAttrs("", "", "secrets", "watch"), false},
+				{resourceAttrs("istio-system", "", "secrets", "patch"), false},
 				{resourceAttrs("kube-system", "coordination.k8s.io", "leases", "create"), false},
 				{resourceAttrs("", "mesh.meshkeeper.io", "servicemeshes", "create"), false},
 				{resourceAttrs("", "mesh.meshkeeper.io", "servicemeshes", "update"), false},

@@ -46,9 +46,9 @@ func InstallCRD(kubeconfig string) error {
 	return nil
 }
 
-// StartManager runs meshkeeper's manager, configured as main.go configures it, until ctx ends. Its
-// log goes to logTo. It returns once the manager runs; errors after that are logged.
-func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) error {
+// StartManager runs meshkeeper's manager, configured as main.go configures it (or with the controller
+// options given), until ctx ends. Its log goes to logTo. It returns once the manager runs; errors after that are logged.
+func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer, opts ...controllers.Options) error {
 	scheme, err := Scheme()
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) err
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Logger:                 logger,
-	}})
+	}, Controllers: controllerOptions(opts)})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
@@ -70,4 +70,12 @@ func StartManager(ctx context.Context, config *rest.Config, logTo io.Writer) err
 		}
 	}()
 	return nil
+}
+
+// controllerOptions is the one set of controller options StartManager was given, or the defaults.
+func controllerOptions(opts []controllers.Options) controllers.Options {
+	if len(opts) > 0 {
+		return opts[0]
+	}
+	return controllers.Options{}
 }

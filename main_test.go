@@ -1,0 +1,37 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestNamespaceList(t *testing.T) {
+	for flag, want := range map[string][]string{
+		"istio-system":               {"istio-system"},
+		" istio-system, kube-system": {"istio-system", "kube-system"},
+		"*":                          nil,
+		"istio-system,*":             nil,
+		"":                           {},
+	} {
+		got := namespaceList(flag)
+		if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("namespaceList(%q) = %#v, want %#v", flag, got, want)
+		}
+	}
+}

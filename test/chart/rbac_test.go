@@ -1,0 +1,209 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package chart
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// TestManagerRunsWithTheChartsRights runs meshkeeper's manager as the chart's ServiceAccount (the API
+// server authorizes every request by the chart's ClusterRoles), with the namespaces the chart's
+// Deployment passes to --control-plane-namespaces: a ServiceMesh in a namespace outside them is refused
+// before anything is written, and one in istio-system is installed and uninstalled with exactly the
+// chart's rights.
+func TestManagerRunsWithTheChartsRights(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	env := testenv.Start(t, testenv.WithoutCRDs())
+	c := env.Client
+	installCRDs(ctx, t, c)
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: defaultNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	objects := render(t, nil, defaultRelease, defaultNamespace)
+	var namespaces []string
+	for _, u := range objects {
+		if u.GetKind() == "ServiceMonitor" || u.GetKind() == "PrometheusRule" {
+			continue
+		}
+		if u.GetKind() == "Deployment" {
+			deploy := as[appsv1.Deployment](t, u)
+			for _, arg := range deploy.Spec.Template.Spec.Containers[0].Args {
+				if list, ok := strings.CutPrefix(arg, "--control-plane-namespaces="); ok {
+					namespaces = charts.ParseList(list)
+				}
+			}
+		}
+		if err := c.Create(ctx, u, client.FieldOwner(fieldManager)); err != nil {
+			t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+	if len(namespaces) != 1 || namespaces[0] != "istio-system" {
+		t.Fatalf("the chart's Deployment passes --control-plane-namespaces %v, want [istio-system] by default", namespaces)
+	}
+
+	// The manager, authenticated as the chart's ServiceAccount.
+	config := rest.CopyConfig(env.Config)
+	config.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + defaultNamespace + ":" + objects.fullname(),
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + defaultNamespace, "system:authenticated"},
+	}
+	log := &syncBuffer{}
+	managerCtx, stopManager := context.WithCancel(ctx)
+	defer stopManager()
+	if err := testenv.StartManager(managerCtx, config, log, controllers.Options{Policy: charts.Policy{Namespaces: namespaces}}); err != nil {
+		t.Fatal(err)
+	}
+	dump := func() string { return tailLines(log.String(), 30) }
+
+	mesh := func(namespace string) *meshv1alpha1.ServiceMesh {
+		return &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+			Spec: meshv1alpha1.ServiceMeshSpec{Namespace: namespace}}
+	}
+	ready := func() (*metav1.Condition, error) {
+		got := &meshv1alpha1.ServiceMesh{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "default"}, got); err != nil {
+			return nil, err
+		}
+		for i := range got.Status.Conditions {
+			if got.Status.Conditions[i].Type == meshv1alpha1.ConditionReady {
+				return &got.Status.Conditions[i], nil
+			}
+		}
+		return nil, nil
+	}
+	releaseSecrets := func(namespace string) int {
+		list := &corev1.SecretList{}
+		if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"}); err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	gone := func() {
+		t.Helper()
+		if err := c.Delete(ctx, mesh("")); err != nil {
+			t.Fatal(err)
+		}
+		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			err := c.Get(ctx, client.ObjectKey{Name: "default"}, &meshv1alpha1.ServiceMesh{})
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		}); err != nil {
+			t.Fatalf("the ServiceMesh was not uninstalled with the chart's rights: %v\n%s", err, dump())
+		}
+	}
+
+	t.Log("a control plane in a namespace the installer did not allow")
+	if err := c.Create(ctx, mesh("team-a")); err != nil {
+		t.Fatal(err)
+	}
+	var last *metav1.Condition
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		cond, err := ready()
+		last = cond
+		return err == nil && cond != nil && cond.Reason == meshv1alpha1.ReasonNamespaceNotAllowed, err
+	}); err != nil {
+		t.Fatalf("Ready is %+v, want reason %s: %v\n%s", last, meshv1alpha1.ReasonNamespaceNotAllowed, err, dump())
+	}
+	if last.Status != metav1.ConditionFalse || !strings.Contains(last.Message, "--control-plane-namespaces") ||
+		!strings.Contains(last.Message, "team-a") {
+		t.Errorf("Ready: %s %q, want False naming team-a and --control-plane-namespaces", last.Status, last.Message)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: "team-a"}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace team-a was created for a refused control plane (%v)", err)
+	}
+	if n := releaseSecrets(""); n != 0 {
+		t.Errorf("%d Helm release Secrets were written for a refused control plane", n)
+	}
+	gone()
+
+	t.Log("a control plane in istio-system, installed and uninstalled as the chart's ServiceAccount")
+	if err := c.Create(ctx, mesh("istio-system")); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: "istio-system", Name: "istiod"}, &appsv1.Deployment{})
+		return err == nil && releaseSecrets("istio-system") == 2, client.IgnoreNotFound(err)
+	}); err != nil {
+		cond, _ := ready()
+		t.Fatalf("istiod was not installed with the chart's rights (Ready: %+v): %v\n%s", cond, err, dump())
+	}
+	gone()
+	if n := releaseSecrets("istio-system"); n != 0 {
+		t.Errorf("%d Helm release Secrets left after the uninstall", n)
+	}
+	if strings.Contains(log.String(), "forbidden") {
+		t.Errorf("the manager was refused a request with the chart's rights:\n%s", grepLines(log.String(), "forbidden"))
+	}
+}
+
+// tailLines is the last n lines of s.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// grepLines is the lines of s that contain word.
+func grepLines(s, word string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, word) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// syncBuffer is a log the manager's goroutines write while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
