@@ -129,11 +129,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := mgr.Add(workloads); err != nil {
 		return err
 	}
+	ingressWorkload := ingress.NewWorkloadReport()
 	if err := (&ingress.WorkloadReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Workloads: workloads,
 		Recorder:  recorder,
+		Report:    ingressWorkload,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -154,14 +156,15 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return (&servicemesh.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Workloads: workloads,
-		Recorder:  recorder,
-		Charts:    chartManager,
-		Resolver:  resolver,
-		Policy:    opts.Policy,
-		Restarts:  restarts,
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Workloads:       workloads,
+		Recorder:        recorder,
+		Charts:          chartManager,
+		Resolver:        resolver,
+		Policy:          opts.Policy,
+		Restarts:        restarts,
+		IngressWorkload: ingressWorkload,
 	}).SetupWithManager(mgr)
 }
 

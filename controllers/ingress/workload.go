@@ -24,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -56,6 +57,9 @@ type WorkloadReconciler struct {
 	// Workloads caches the metadata of every Deployment and DaemonSet (NewWorkloadCache).
 	Workloads cache.Cache
 	Recorder  events.EventRecorder
+	// Report receives what each reconcile found of the named workload, for the status pass; nil
+	// reports nothing.
+	Report *WorkloadReport
 
 	// reported holds the reason last reported.
 	reported meshctx.Transitions
@@ -110,6 +114,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	r.report(mesh, w)
+	r.Report.Set(w.observed(spec))
 	if w.object == nil || w.Applied() {
 		return ctrl.Result{}, nil
 	}
@@ -179,6 +184,72 @@ type Workload struct {
 func (w *Workload) Applied() bool {
 	return meshctx.OwnsExactly(w.template.Labels, apply.OwnedPodTemplateKeys(w.object, "labels"), w.Decision.Labels) &&
 		meshctx.OwnsExactly(w.template.Annotations, apply.OwnedPodTemplateKeys(w.object, "annotations"), w.Decision.Annotations)
+}
+
+// Observed is what the workload reconciler last read of the named workload and decided about it, and
+// what that read depended on: the resolved spec, and the workload's generation and meshkeeper's managed
+// fields, which the workload cache also holds. The status pass uses it instead of reading the workload
+// again while the cache shows the same workload.
+type Observed struct {
+	Spec       meshv1alpha1.IngressNginxSpec
+	Exists     bool
+	Generation int64
+	Mine       []metav1.ManagedFieldsEntry
+	Decision   policy.PodTemplateDecision
+	Applied    bool
+}
+
+// WorkloadReport carries the last Observed from the workload reconciler to the status pass.
+type WorkloadReport = meshctx.Report[Observed]
+
+// NewWorkloadReport returns an empty WorkloadReport.
+func NewWorkloadReport() *WorkloadReport { return meshctx.NewReport[Observed]() }
+
+func (w *Workload) observed(spec meshv1alpha1.IngressNginxSpec) Observed {
+	o := Observed{Spec: spec, Decision: w.Decision}
+	if w.object != nil {
+		o.Exists, o.Generation, o.Mine = true, w.object.GetGeneration(), meshkeepersFields(w.object.GetManagedFields())
+		o.Applied = w.Applied()
+	}
+	return o
+}
+
+// Describes tells whether o still describes the workload spec names, as the workload cache shows it
+// now (nil: it does not exist).
+func (o Observed) Describes(spec meshv1alpha1.IngressNginxSpec, cached *metav1.PartialObjectMetadata) bool {
+	if !equality.Semantic.DeepEqual(o.Spec, spec) || o.Exists != (cached != nil) {
+		return false
+	}
+	return cached == nil || (cached.Generation == o.Generation && equality.Semantic.DeepEqual(o.Mine, meshkeepersFields(cached.ManagedFields)))
+}
+
+// CachedWorkload reads the metadata of the workload ref names from the workload cache; nil when it does
+// not exist.
+func CachedWorkload(ctx context.Context, workloads client.Reader, ref meshv1alpha1.WorkloadReference) (*metav1.PartialObjectMetadata, error) {
+	gvk, ok := workloadKinds[ref.Kind]
+	if !ok {
+		gvk = workloadKinds["Deployment"]
+	}
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(gvk)
+	if err := workloads.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+// meshkeepersFields is meshkeeper's entries of managed fields, as the workload cache keeps them.
+func meshkeepersFields(entries []metav1.ManagedFieldsEntry) []metav1.ManagedFieldsEntry {
+	var mine []metav1.ManagedFieldsEntry
+	for _, entry := range entries {
+		if entry.Manager == meshv1alpha1.FieldManager {
+			mine = append(mine, entry)
+		}
+	}
+	return mine
 }
 
 // ReadWorkload reads the workload spec.controller names, whole, and decides about it. spec's Service
@@ -274,13 +345,7 @@ func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 		HTTPClient: mgr.GetHTTPClient(),
 		DefaultTransform: func(obj any) (any, error) {
 			if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-				var mine []metav1.ManagedFieldsEntry
-				for _, entry := range m.ManagedFields {
-					if entry.Manager == meshv1alpha1.FieldManager {
-						mine = append(mine, entry)
-					}
-				}
-				m.ManagedFields, m.Annotations = mine, nil
+				m.ManagedFields, m.Annotations = meshkeepersFields(m.ManagedFields), nil
 			}
 			return obj, nil
 		},

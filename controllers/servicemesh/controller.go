@@ -81,6 +81,9 @@ type Reconciler struct {
 	// Policy is what the operator's installer allows; the reconciler checks its namespaces (the chart
 	// resolver checks its repositories and image hubs).
 	Policy charts.Policy
+	// IngressWorkload is what the ingress-nginx workload reconciler last found of the controller
+	// workload; nil: the status pass reads the workload itself.
+	IngressWorkload *ingress.WorkloadReport
 	// Restarts is what the data-plane restarts report (status.proxies.restarting and notRestartable,
 	// DataPlaneUpToDate's RestartStalled); nil reports none.
 	Restarts *restart.Report
@@ -244,6 +247,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if ranges != nil {
 		b = b.WatchesRawSource(ranges)
+	}
+	if r.IngressWorkload != nil {
+		b = b.WatchesRawSource(r.IngressWorkload.Source())
 	}
 	if r.Restarts != nil {
 		b = b.WatchesRawSource(r.Restarts.Source())

@@ -283,6 +283,39 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		Expect(d.Spec.Selector).To(Equal(controller.Spec.Selector))
 	})
 
+	It("reads the controller workload when it changes, not on every status pass", func() {
+		path := "/apis/apps/v1/namespaces/" + ingControllerNS + "/deployments/controller"
+		reconciles := func(controller string) float64 {
+			GinkgoHelper()
+			n, err := metricSum(`controller_runtime_reconcile_total{`, `controller="`+controller+`"`)
+			Expect(err).NotTo(HaveOccurred())
+			return n
+		}
+		// Settled: the controller carries its sidecar settings (the spec before), and the status reports the Ingresses.
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Ingresses).NotTo(BeNil())
+			g.Expect(getDeployment("controller").Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
+		}, installTimeout, poll).Should(Succeed())
+		gets, passes, workloadPasses := managerGets.of(path), reconciles("servicemesh"), reconciles("ingressnginx")
+		// Pods of an enrolled namespace each wake the status pass.
+		var pods []*corev1.Pod
+		for i := range 5 {
+			before := reconciles("servicemesh")
+			pods = append(pods, createPod(ingNamespace, fmt.Sprintf("churn-%d", i), "", "", nil))
+			Eventually(func() float64 { return reconciles("servicemesh") }, installTimeout, poll).Should(BeNumerically(">", before))
+		}
+		DeferCleanup(func() {
+			for _, pod := range pods {
+				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, pod, client.GracePeriodSeconds(0)))).To(Succeed())
+			}
+		})
+		Expect(reconciles("servicemesh") - passes).To(BeNumerically(">=", 5))
+		// At most one read more than the workload reconciler's own: a status pass that ran before the
+		// reconciler saw the controller's last change.
+		Expect(float64(managerGets.of(path)-gets)).To(BeNumerically("<=", reconciles("ingressnginx")-workloadPasses+1),
+			"the controller Deployment was read %d times in %v status passes", managerGets.of(path)-gets, reconciles("servicemesh")-passes)
+	})
+
 	It("routes every mesh Ingress through the mesh and leaves every other as written", func() {
 		Eventually(func(g Gomega) {
 			for _, name := range []string{"web", "legacy"} {

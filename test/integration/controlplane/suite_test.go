@@ -23,6 +23,8 @@ package controlplane
 import (
 	"context"
 	"net"
+	"net/http"
+	"sync"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -53,6 +55,8 @@ var (
 	ctx       context.Context
 	// metricsURL is the manager's metrics endpoint.
 	metricsURL string
+	// managerGets counts the manager's single-object reads by URL path.
+	managerGets = &getCounter{counts: map[string]int{}}
 	cancel     context.CancelFunc
 
 	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
@@ -101,7 +105,9 @@ var _ = BeforeSuite(func() {
 	// The manager main.go builds, with a fetcher that trusts the test servers' certificates instead of
 	// the system's roots, and the test servers allowed as the installer allows repositories with
 	// --allowed-chart-repositories.
-	mgr, err := controllers.NewManager(cfg, controllers.ManagerOptions{
+	managerConfig := rest.CopyConfig(cfg)
+	managerConfig.WrapTransport = managerGets.wrap
+	mgr, err := controllers.NewManager(managerConfig, controllers.ManagerOptions{
 		Options: ctrl.Options{
 			Scheme:                 scheme,
 			Metrics:                metricsserver.Options{BindAddress: metricsAddr},
@@ -120,3 +126,31 @@ var _ = BeforeSuite(func() {
 	// Cleanups run last registered first: the manager stops before the servers it talks to.
 	DeferCleanup(cancel)
 })
+
+// getCounter counts GET requests that are not lists or watches, by URL path.
+type getCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (g *getCounter) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		if req.Method == http.MethodGet && req.URL.Query().Get("watch") == "" {
+			g.mu.Lock()
+			g.counts[req.URL.Path]++
+			g.mu.Unlock()
+		}
+		return next.RoundTrip(req)
+	})
+}
+
+// of returns how many GETs of path the manager made.
+func (g *getCounter) of(path string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.counts[path]
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
