@@ -57,7 +57,7 @@ var (
 	metricsURL string
 	// managerGets counts the manager's single-object reads by URL path.
 	managerGets = &getCounter{counts: map[string]int{}}
-	cancel     context.CancelFunc
+	cancel      context.CancelFunc
 
 	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
 	helmRepo *chartrepo.Repo
