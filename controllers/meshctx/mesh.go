@@ -81,6 +81,37 @@ func OwnsExactly(current map[string]string, owned sets.Set[string], want map[str
 	return true
 }
 
+// Generated tells whether obj is an object meshkeeper generated whole for this ServiceMesh, or for an
+// earlier one of the same name that is gone: labelled as meshkeeper's (the label selects, but anyone could
+// set it), owned through an owner reference by the ServiceMesh (this one by UID; or, for an earlier one,
+// one named as this one with another UID, or any when there is none now), and applied by meshkeeper's
+// field manager. A user's object that only carries the label is the user's. An earlier ServiceMesh's
+// object is one its uninstall raced with, which the garbage collector would remove.
+func Generated(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
+	if !IsManaged(obj) || !appliedByMeshkeeper(obj) {
+		return false
+	}
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind != "ServiceMesh" || ref.APIVersion != meshv1alpha1.GroupVersion.String() {
+			continue
+		}
+		if mesh == nil || ref.UID == mesh.UID || ref.Name == mesh.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// appliedByMeshkeeper tells whether meshkeeper's field manager applied fields of obj.
+func appliedByMeshkeeper(obj metav1.Object) bool {
+	for _, entry := range obj.GetManagedFields() {
+		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply {
+			return true
+		}
+	}
+	return false
+}
+
 // OwnedBy tells whether obj names the ServiceMesh (by UID) among its owner references.
 func OwnedBy(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
 	for _, ref := range obj.GetOwnerReferences() {

@@ -123,7 +123,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		current.SetGroupVersionKind(gvk)
 	}
 	reportKey := gvk.Kind + " " + namespace
-	if current != nil && !meshctx.IsManaged(current) {
+	if current != nil && !meshctx.Generated(current, mesh) {
 		if desired != nil {
 			r.reportConflict(mesh, current, reportKey)
 		}
@@ -262,9 +262,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return err
 }
 
-// DeleteAll deletes every policy object meshkeeper generated, before the ServiceMesh goes. reader lists
-// around the cache, which holds only the policies' metadata.
-func DeleteAll(ctx context.Context, c client.Client, reader client.Reader) error {
+// DeleteAll deletes every policy object meshkeeper generated for mesh (or an earlier ServiceMesh), before
+// mesh goes; a user's object of the same name is left, whatever its labels. reader lists around the cache,
+// which holds only the policies' metadata.
+func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) error {
 	for _, gvk := range render.PolicyKinds {
 		if _, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
 			continue
@@ -276,7 +277,7 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader) error
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
-			if item.Name != render.PolicyName {
+			if item.Name != render.PolicyName || !meshctx.Generated(item, mesh) {
 				continue
 			}
 			if err := c.Delete(ctx, item, client.Preconditions{UID: ptr.To(item.UID)}); client.IgnoreNotFound(err) != nil {

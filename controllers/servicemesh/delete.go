@@ -80,7 +80,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := ingress.Release(ctx, r.Client, r.APIReader, r.Workloads, mesh); err != nil {
 		stuck = append(stuck, err)
 	}
-	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader); err != nil {
+	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader, mesh); err != nil {
 		stuck = append(stuck, err)
 	}
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil {

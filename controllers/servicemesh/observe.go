@@ -364,7 +364,7 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 				continue
 			}
 			name := gvk.Kind + " " + item.Namespace + "/" + item.Name
-			ours := meshctx.IsManaged(&item)
+			ours := meshctx.Generated(&item, mesh)
 			found.Insert(item.Namespace)
 			switch {
 			case wanted[gvk].Has(item.Namespace) && !ours:

@@ -28,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -74,13 +75,19 @@ func sidecarHosts(namespace string) []any {
 	return hosts
 }
 
-func createUserPolicy(gvk schema.GroupVersionKind, namespace string, spec map[string]any) *unstructured.Unstructured {
+// createUserPolicy creates a user's policy object named as meshkeeper's, labelled owner=platform and with
+// the extra labels given as key, value pairs.
+func createUserPolicy(gvk schema.GroupVersionKind, namespace string, spec map[string]any, extraLabels ...string) *unstructured.Unstructured {
 	GinkgoHelper()
 	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
 	u.SetGroupVersionKind(gvk)
 	u.SetNamespace(namespace)
 	u.SetName("default")
-	u.SetLabels(map[string]string{"owner": "platform"})
+	labels := map[string]string{"owner": "platform"}
+	for i := 0; i+1 < len(extraLabels); i += 2 {
+		labels[extraLabels[i]] = extraLabels[i+1]
+	}
+	u.SetLabels(labels)
 	Expect(k8sClient.Create(ctx, u)).To(Succeed())
 	return u
 }
@@ -94,6 +101,7 @@ var _ = Describe("Mesh policies", Ordered, func() {
 		createNamespace("pol-legacy", nil, nil)
 		createNamespace("pol-own", nil, nil)
 		createNamespace("pol-out", nil, nil)
+		createNamespace("pol-old", nil, nil)
 		// pol-own joins once its owner's policies exist: meshkeeper would otherwise write its own first.
 		createMesh("  namespace: pol-system\n  injection:\n    namespaces: [pol-shop, pol-legacy]\n" +
 			"  mtls:\n    mode: STRICT\n    namespaces: {pol-legacy: PERMISSIVE}\n" +
@@ -103,8 +111,21 @@ var _ = Describe("Mesh policies", Ordered, func() {
 			u.SetGroupVersionKind(sidecarKind.GroupVersion().WithKind("SidecarList"))
 			return k8sClient.List(ctx, u)
 		}, installTimeout, poll).Should(Succeed())
-		userSidecar = createUserPolicy(sidecarKind, "pol-own", map[string]any{"egress": []any{map[string]any{"hosts": []any{"*/*"}}}})
+		// The user's Sidecar even carries meshkeeper's label: a label anyone can set does not make it meshkeeper's.
+		userSidecar = createUserPolicy(sidecarKind, "pol-own", map[string]any{"egress": []any{map[string]any{"hosts": []any{"*/*"}}}},
+			meshv1alpha1.ManagedByLabel, meshv1alpha1.ManagedByValue)
 		userPeerAuthentication = createUserPolicy(peerAuthenticationKind, "pol-own", map[string]any{"mtls": map[string]any{"mode": "PERMISSIVE"}})
+		// pol-old (not in the mesh) holds what an earlier ServiceMesh's uninstall left behind when the
+		// policy controller wrote after it (the garbage collector, absent here, would remove it):
+		// meshkeeper's, by its owner reference to a ServiceMesh of the same name and meshkeeper's field manager.
+		leftover := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"mtls": map[string]any{"mode": "STRICT"}}}}
+		leftover.SetGroupVersionKind(peerAuthenticationKind)
+		leftover.SetNamespace("pol-old")
+		leftover.SetName("default")
+		leftover.SetLabels(map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue})
+		leftover.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh",
+			Name: "default", UID: "5e7b1a9c-0000-4000-8000-000000000001", Controller: ptr.To(true)}})
+		Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(leftover), client.FieldOwner(meshv1alpha1.FieldManager))).To(Succeed())
 		patchSpec(`{"injection": {"namespaces": ["pol-shop", "pol-legacy", "pol-own"]}, "mtls": {"namespaces": {"pol-own": "STRICT"}}}`)
 	})
 	AfterAll(deleteMesh)
@@ -118,6 +139,8 @@ var _ = Describe("Mesh policies", Ordered, func() {
 		pa := policyObject(peerAuthenticationKind, "pol-system")
 		Expect(pa.GetLabels()).To(HaveKeyWithValue("mesh.meshkeeper.io/managed-by", "meshkeeper"))
 		Expect(pa.GetOwnerReferences()).To(ConsistOf(HaveField("UID", getMesh().UID)))
+		By("removing what an earlier ServiceMesh left in a namespace this one does not want it in")
+		Eventually(func() *unstructured.Unstructured { return policyObject(peerAuthenticationKind, "pol-old") }, installTimeout, poll).Should(BeNil())
 	})
 
 	It("scopes every enrolled namespace with a Sidecar, with the namespace's own hosts", func() {
