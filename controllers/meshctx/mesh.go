@@ -91,6 +91,12 @@ func Generated(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
 	if !IsManaged(obj) || !appliedByMeshkeeper(obj) {
 		return false
 	}
+	return OwnedByServiceMesh(obj, mesh)
+}
+
+// OwnedByServiceMesh tells whether an owner reference of obj names the ServiceMesh, by UID, or an
+// earlier one of its name (any one when mesh is nil).
+func OwnedByServiceMesh(obj metav1.Object, mesh *meshv1alpha1.ServiceMesh) bool {
 	for _, ref := range obj.GetOwnerReferences() {
 		if ref.Kind != "ServiceMesh" || ref.APIVersion != meshv1alpha1.GroupVersion.String() {
 			continue

@@ -28,7 +28,7 @@ import (
 // cannot produce.
 type ChartManager interface {
 	Ensure(ctx context.Context, desired helm.Release) (helm.Result, error)
-	Uninstall(ctx context.Context, namespace, name string) error
+	Uninstall(ctx context.Context, namespace, name string, owner helm.Owner) error
 }
 
 var _ ChartManager = (*helm.ChartManager)(nil)

@@ -241,7 +241,7 @@ func podReady(pod *corev1.Pod) bool {
 // uninstallCNI removes the istio-cni release from namespace. The agent's pods remove Istio's plugin
 // from each node's CNI configuration as they stop.
 func (r *Reconciler) uninstallCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string) error {
-	err := r.Charts.Uninstall(ctx, namespace, cniRelease)
+	err := r.Charts.Uninstall(ctx, namespace, cniRelease, ownerOf(mesh))
 	metrics.HelmOperations.WithLabelValues(cniRelease, "uninstalled", outcome(err)).Inc()
 	if err != nil {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+cniRelease,
@@ -261,7 +261,7 @@ func (r *Reconciler) uninstallAllCNI(ctx context.Context, mesh *meshv1alpha1.Ser
 		namespaces = append(namespaces, mesh.Status.CNI.Namespace)
 	}
 	for _, ns := range namespaces {
-		err := r.Charts.Uninstall(ctx, ns, cniRelease)
+		err := r.Charts.Uninstall(ctx, ns, cniRelease, ownerOf(mesh))
 		metrics.HelmOperations.WithLabelValues(cniRelease, "uninstalled", outcome(err)).Inc()
 		if err != nil {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+cniRelease,

@@ -91,14 +91,14 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		return err
 	}
 	for _, release := range append(releases, istiodRelease, baseRelease) {
-		err := r.Charts.Uninstall(ctx, controlPlaneNS, release)
+		err := r.Charts.Uninstall(ctx, controlPlaneNS, release, ownerOf(mesh))
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 		if err != nil {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release, "Release %s/%s: %v", controlPlaneNS, release, err)
 			return err
 		}
 	}
-	if err := r.deleteLeftoverWebhooks(ctx); err != nil {
+	if err := r.deleteLeftoverWebhooks(ctx, mesh); err != nil {
 		return err
 	}
 	if len(stuck) > 0 {
@@ -137,10 +137,10 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 	return fmt.Errorf("uninstall blocked: %w", stuck)
 }
 
-// deleteLeftoverWebhooks removes webhook configurations meshkeeper's charts rendered that an uninstall
-// did not (a release record lost by hand): a webhook pointing at a deleted istiod would block the
+// deleteLeftoverWebhooks removes webhook configurations meshkeeper's charts rendered (labelled, and owned
+// by this ServiceMesh or an earlier one) that an uninstall did not (a release record lost by hand): a webhook pointing at a deleted istiod would block the
 // creation of pods or Istio objects cluster-wide.
-func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context) error {
+func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
 	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
 	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
 	var leftovers []client.Object
@@ -157,6 +157,9 @@ func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context) error {
 		leftovers = append(leftovers, &validating.Items[i])
 	}
 	for _, webhook := range leftovers {
+		if !meshctx.OwnedByServiceMesh(webhook, mesh) {
+			continue // labelled as meshkeeper's by someone else: a label anyone can set does not make it so
+		}
 		if err := r.Delete(ctx, webhook); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting webhook configuration %s: %w", webhook.GetName(), err)
 		}

@@ -50,7 +50,7 @@ func (f *fakeCharts) Ensure(_ context.Context, desired helm.Release) (helm.Resul
 	return f.ensure(desired)
 }
 
-func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string) error {
+func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) error {
 	return f.uninstall(namespace, name)
 }
 

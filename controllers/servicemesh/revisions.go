@@ -264,7 +264,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		if name == revision.Legacy {
 			release = istiodRelease
 		}
-		err := r.Charts.Uninstall(ctx, spec.Namespace, release)
+		err := r.Charts.Uninstall(ctx, spec.Namespace, release, ownerOf(mesh))
 		r.recordUninstall(mesh, release, err)
 		if err != nil {
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)

@@ -37,6 +37,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -181,7 +182,7 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 		result.Release, err = m.upgrade(ctx, cfg, desired, digest)
 		result.Action = ActionUpgraded
 	case StateFailedInstall:
-		if err = m.uninstall(cfg, desired.Name); err == nil {
+		if err = m.uninstall(cfg, desired.Name, desired.Owner); err == nil {
 			result.Release, err = m.install(ctx, cfg, desired, digest)
 		}
 		result.Action = ActionRecovered
@@ -229,14 +230,14 @@ func (m *ChartManager) revision(cfg *action.Configuration, name string, version 
 	return asV1(r, nil)
 }
 
-// Uninstall removes a release and the objects it installed, except those with Helm's keep policy
-// (the Istio CRDs). A release that does not exist is not an error.
-func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string) error {
+// Uninstall removes a release and the objects it installed that owner owns, except those with Helm's
+// keep policy (the Istio CRDs). A release that does not exist is not an error.
+func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, owner Owner) error {
 	cfg, err := m.actionConfig(ctx, namespace)
 	if err != nil {
 		return err
 	}
-	return m.uninstall(cfg, name)
+	return m.uninstall(cfg, name, owner)
 }
 
 func (m *ChartManager) install(ctx context.Context, cfg *action.Configuration, desired Release, digest string) (*releasev1.Release, error) {
@@ -276,7 +277,13 @@ func (m *ChartManager) upgrade(ctx context.Context, cfg *action.Configuration, d
 	return asV1(rel, err)
 }
 
-func (m *ChartManager) uninstall(cfg *action.Configuration, name string) error {
+func (m *ChartManager) uninstall(cfg *action.Configuration, name string, owner Owner) error {
+	// Helm deletes what the release record lists, and anyone who may write Secrets in the namespace can
+	// forge a record: delete only what carries the owner's reference, which meshkeeper stamps on every
+	// object it installs.
+	kubeClient := cfg.KubeClient
+	cfg.KubeClient = &ownedDeletes{Interface: kubeClient, owner: types.UID(owner.UID), logger: cfg.Logger()}
+	defer func() { cfg.KubeClient = kubeClient }()
 	uninstall := action.NewUninstall(cfg)
 	uninstall.WaitStrategy = kube.HookOnlyStrategy
 	uninstall.Timeout = operationTimeout
@@ -292,7 +299,7 @@ func (m *ChartManager) uninstall(cfg *action.Configuration, name string) error {
 // again; an interrupted upgrade or rollback is marked failed, so the upgrade can run again.
 func (m *ChartManager) unlock(ctx context.Context, cfg *action.Configuration, last *releasev1.Release, desired Release, digest string) (*releasev1.Release, error) {
 	if last.Info.Status == rcommon.StatusPendingInstall && last.Version == 1 {
-		if err := m.uninstall(cfg, desired.Name); err != nil {
+		if err := m.uninstall(cfg, desired.Name, desired.Owner); err != nil {
 			return nil, err
 		}
 		return m.install(ctx, cfg, desired, digest)
