@@ -64,6 +64,9 @@ type Options struct {
 	Dir string
 	// BinDir holds the binaries; empty means testenv.AssetsDir() (KUBEBUILDER_ASSETS, else bin/).
 	BinDir string
+	// Injection, when set, makes the API server call Istio's injection webhooks, which a simulated
+	// istiod answers (see Injection). Without it the API server calls no webhook.
+	Injection *Injection
 }
 
 // Cluster is a running simulated cluster. Stop it when done; its processes also die with the test
@@ -74,6 +77,7 @@ type Cluster struct {
 	kubeconfig string
 	config     *rest.Config
 	procs      []*process
+	injector   *Injector
 
 	stopOnce sync.Once
 	stopErr  error
@@ -136,6 +140,21 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	etcdPort, etcdPeerPort, apiPort, kcmPort, schedulerPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 
+	// Istio's webhooks point at in-cluster Services, which an API server outside any pod network cannot
+	// reach: with them, every object they match would be rejected. Without a simulated injector, the
+	// API server calls no webhook.
+	admission := []string{"--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook"}
+	if opts.Injection != nil {
+		if c.injector, err = startInjector(opts.Injection); err != nil {
+			return nil, err
+		}
+		egress, err := c.injector.egressConfig(c.dir)
+		if err != nil {
+			return nil, err
+		}
+		admission = []string{"--disable-admission-plugins=ValidatingAdmissionWebhook", "--egress-selector-config-file=" + egress}
+	}
+
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	etcdPeerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeerPort)
 	if err := c.start("etcd", bin("etcd"), nil,
@@ -155,28 +174,25 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	if err := c.start("kube-apiserver", bin("kube-apiserver"), nil,
-		"--etcd-servers="+etcdURL,
+	if err := c.start("kube-apiserver", bin("kube-apiserver"), nil, append([]string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		// Left alone, the API server would advertise the machine's own address in the kubernetes
 		// Service's endpoints, where it does not listen; the loopback address is what it has, but
 		// endpoints may not name it. Nothing in a cluster without a pod network could use them.
 		"--advertise-address=127.0.0.1",
 		"--endpoint-reconciler-type=none",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--tls-cert-file="+pki.serverCert,
-		"--tls-private-key-file="+pki.serverKey,
-		"--client-ca-file="+pki.caCert,
-		"--service-cluster-ip-range="+serviceCIDR,
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--tls-cert-file=" + pki.serverCert,
+		"--tls-private-key-file=" + pki.serverKey,
+		"--client-ca-file=" + pki.caCert,
+		"--service-cluster-ip-range=" + serviceCIDR,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+pki.serviceAccountKey,
-		"--service-account-signing-key-file="+pki.serviceAccountKey,
+		"--service-account-key-file=" + pki.serviceAccountKey,
+		"--service-account-signing-key-file=" + pki.serviceAccountKey,
 		"--authorization-mode=RBAC",
 		"--allow-privileged=true",
-		// Istio's webhooks point at an in-cluster Service, which an API server outside any pod network
-		// cannot reach: with them, every object they match would be rejected.
-		"--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
-	); err != nil {
+	}, admission...)...); err != nil {
 		return nil, err
 	}
 	c.config = &rest.Config{
@@ -198,6 +214,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}); err != nil {
 		return nil, err
+	}
+	if c.injector != nil {
+		c.injector.start(client)
 	}
 
 	// Both serve on 127.0.0.1 only, where Start checks their health; one instance each needs no
@@ -271,6 +290,9 @@ func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 // RESTConfig returns a new client configuration for the cluster's admin.
 func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
 
+// Injector is the simulated sidecar injector; nil unless Options.Injection was set.
+func (c *Cluster) Injector() *Injector { return c.injector }
+
 // Dir is the working directory, where each component's log is.
 func (c *Cluster) Dir() string { return c.dir }
 
@@ -282,6 +304,9 @@ func (c *Cluster) Stop() error {
 		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			errs = append(errs, c.procs[i].stop(stopGrace))
+		}
+		if c.injector != nil {
+			c.injector.Stop()
 		}
 		if c.removeDir {
 			errs = append(errs, os.RemoveAll(c.dir))
