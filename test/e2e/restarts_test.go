@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,92 +77,9 @@ spec:
 `, kind, name, namespace, deadline, name, name, name)
 }
 
-// rolloutSampler records, while a test runs, the most workloads meshkeeper restarted that were rolling
-// out at once, cluster-wide and in any one namespace: a workload counts from the moment its pod
-// template carries a restarted-at annotation its controller has not rolled out yet.
-type rolloutSampler struct {
-	stop    context.CancelFunc
-	done    sync.WaitGroup
-	mu      sync.Mutex
-	samples int
-	most    int
-	mostIn  map[string]int
-	err     error
-}
-
-func sampleRollouts(ctx context.Context, client kubernetes.Interface, every time.Duration) *rolloutSampler {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &rolloutSampler{stop: cancel, mostIn: map[string]int{}}
-	s.done.Add(1)
-	go func() {
-		defer s.done.Done()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			if err := s.sample(ctx, client); err != nil && ctx.Err() == nil {
-				s.mu.Lock()
-				s.err = err
-				s.mu.Unlock()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *rolloutSampler) sample(ctx context.Context, client kubernetes.Interface) error {
-	deployments, err := client.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	statefulSets, err := client.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	in := map[string]int{}
-	for _, d := range deployments.Items {
-		s := d.Status
-		if restarted(d.Spec.Template) && (s.ObservedGeneration < d.Generation || s.UpdatedReplicas != *d.Spec.Replicas ||
-			s.Replicas != *d.Spec.Replicas || s.AvailableReplicas != *d.Spec.Replicas) {
-			in[d.Namespace]++
-		}
-	}
-	for _, st := range statefulSets.Items {
-		s := st.Status
-		if restarted(st.Spec.Template) && (s.ObservedGeneration < st.Generation || s.UpdatedReplicas != *st.Spec.Replicas ||
-			s.AvailableReplicas != *st.Spec.Replicas) {
-			in[st.Namespace]++
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.samples++
-	total := 0
-	for ns, n := range in {
-		total += n
-		s.mostIn[ns] = max(s.mostIn[ns], n)
-	}
-	s.most = max(s.most, total)
-	return nil
-}
-
 func restarted(template corev1.PodTemplateSpec) bool {
 	_, ok := template.Annotations[meshv1alpha1.RestartedAtAnnotation]
 	return ok
-}
-
-// result stops the sampler and returns the most rolling at once, cluster-wide and per namespace.
-func (s *rolloutSampler) result() (samples, most, mostInANamespace int, err error) {
-	s.stop()
-	s.done.Wait()
-	for _, n := range s.mostIn {
-		mostInANamespace = max(mostInANamespace, n)
-	}
-	return s.samples, s.most, mostInANamespace, s.err
 }
 
 // restartWrites counts meshkeeper's writes of a workload: the entries of its managedFields under the
@@ -242,7 +158,11 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 		t.Errorf("revision 1-31-0 injected %d pods, want %d", got, pods)
 	}
 
-	sampler := sampleRollouts(ctx, client, 200*time.Millisecond)
+	rollouts, err := cluster.TrackRollouts(ctx, client, meshv1alpha1.RestartedAtAnnotation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rollouts.Stop()
 	t.Log("commit 1: Istio 1.31.1 with shop as canary")
 	s.apply(restartMesh("1.31.1", namespaces, []string{"shop"}, limits))
 	s.eventually("shop's workloads restarted onto 1-31-1 by meshkeeper", 4*time.Minute, func() string {
@@ -271,17 +191,14 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 		return s.want("status", fmt.Sprintf("1-31-1=Active/%d outdated=0 restarting=0", pods), "mesh", "default", "-o",
 			`jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}outdated={.status.proxies.outdated} restarting={.status.proxies.restarting}`)()
 	})
-	samples, most, mostInANamespace, err := sampler.result()
-	if err != nil {
-		t.Errorf("sampling the rollouts: %v", err)
-	}
-	t.Logf("%d samples: at most %d workloads rolling out at once, %d in one namespace", samples, most, mostInANamespace)
+	most, mostInANamespace := rollouts.Most()
+	t.Logf("at most %d workloads rolling out at once, %d in one namespace", most, mostInANamespace)
 	if most > maxConcurrent || mostInANamespace > perNamespace {
 		t.Errorf("%d workloads rolled out at once (%d in one namespace), beyond maxConcurrent %d (maxConcurrentPerNamespace %d)",
 			most, mostInANamespace, maxConcurrent, perNamespace)
 	}
 	if most == 0 {
-		t.Error("no rollout was ever seen: the sampler sees nothing")
+		t.Error("no rollout was ever seen: the tracker sees nothing")
 	}
 	if _, err := client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-31-0", metav1.GetOptions{}); err == nil {
 		t.Error("istiod-1-31-0 is still there")
