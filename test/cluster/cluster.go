@@ -64,6 +64,10 @@ type Options struct {
 	Dir string
 	// BinDir holds the binaries; empty means testenv.AssetsDir() (KUBEBUILDER_ASSETS, else bin/).
 	BinDir string
+	// Scale raises the client rate limits of kube-controller-manager and kube-scheduler and the
+	// controllers' parallel syncs, for clusters with thousands of pods: their defaults (20 and 50
+	// requests per second) would make them, not the code under test, the bottleneck.
+	Scale bool
 	// Injection, when set, makes the API server call Istio's injection webhooks, which a simulated
 	// istiod answers (see Injection). Without it the API server calls no webhook.
 	Injection *Injection
@@ -216,7 +220,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if c.injector != nil {
-		c.injector.start(client)
+		// The injector reads a ConfigMap for every pod it injects: at client-go's default 5 requests per
+		// second, a rollout of hundreds of pods would wait on it.
+		config := c.RESTConfig()
+		config.QPS, config.Burst = 500, 1000
+		injectorClient, err := kubernetes.NewForConfig(config)
+		if err != nil {
+			return nil, fmt.Errorf("creating the injector's client: %w", err)
+		}
+		c.injector.start(injectorClient)
 	}
 
 	// Both serve on 127.0.0.1 only, where Start checks their health; one instance each needs no
@@ -230,7 +242,12 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--cert-dir=" + filepath.Join(c.dir, certDir),
 		}
 	}
-	if err := c.start("kube-controller-manager", bin("kube-controller-manager"), nil, append(common(kcmPort, "kube-controller-manager"),
+	var scale, schedulerScale []string
+	if opts.Scale {
+		scale = []string{"--kube-api-qps=500", "--kube-api-burst=1000", "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20"}
+		schedulerScale = []string{"--kube-api-qps=500", "--kube-api-burst=1000"}
+	}
+	if err := c.start("kube-controller-manager", bin("kube-controller-manager"), nil, append(append(common(kcmPort, "kube-controller-manager"), scale...),
 		// The token controller signs with the API server's key; the root CA is what the
 		// kube-root-ca.crt ConfigMap of every namespace publishes; the CA also signs approved CSRs.
 		"--service-account-private-key-file="+pki.serviceAccountKey,
@@ -240,7 +257,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	)...); err != nil {
 		return nil, err
 	}
-	if err := c.start("kube-scheduler", bin("kube-scheduler"), nil, common(schedulerPort, "kube-scheduler")...); err != nil {
+	if err := c.start("kube-scheduler", bin("kube-scheduler"), nil, append(common(schedulerPort, "kube-scheduler"), schedulerScale...)...); err != nil {
 		return nil, err
 	}
 
