@@ -144,12 +144,6 @@ func (s *session) want(what, value string, args ...string) func() string {
 	}
 }
 
-// revisions is the mesh's status.revisions as "name=state/proxies " for each.
-func (s *session) revisions() string {
-	s.t.Helper()
-	return s.get("mesh", "default", "-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`)
-}
-
 // waitReady waits for the mesh's Ready condition.
 func (s *session) waitReady(timeout time.Duration) {
 	s.t.Helper()
