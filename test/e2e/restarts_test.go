@@ -117,7 +117,7 @@ func podRevisions(ctx context.Context, t *testing.T, client kubernetes.Interface
 }
 
 // TestHandsOffCanaryUpgrade is a canary upgrade with Automatic restarts, in the two commits a GitOps
-// user makes and nothing else: Istio 1.31.0 serves three namespaces whose Deployments and StatefulSet
+// user makes and nothing else: Istio 1.31.0 serves four namespaces whose Deployments and StatefulSet
 // its injector injected; 1.31.1 with shop as canary makes meshkeeper restart shop's workloads onto the
 // new revision and no other; removing the canary moves the tag, meshkeeper restarts every other
 // workload, and the old revision, no longer used, is pruned. The workloads' own injector (the
@@ -131,15 +131,18 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	const maxConcurrent, perNamespace = 2, 1
-	namespaces := []string{"blog", "cart", "shop"}
+	// After the canary, three namespaces have workloads to restart: maxConcurrent, not the namespaces,
+	// bounds how many roll out at once.
+	namespaces := []string{"blog", "cart", "docs", "shop"}
 	workloads := map[string][]string{ // namespace: kind/name
 		"shop": {"Deployment/web", "Deployment/api"},
 		"cart": {"Deployment/web", "StatefulSet/db"},
 		"blog": {"Deployment/web"},
+		"docs": {"Deployment/web"},
 	}
-	pods := 5
+	pods := 6
 
-	t.Log("commit 0: Istio 1.31.0 as a revision serving three namespaces, whose workloads its injector injects")
+	t.Log("commit 0: Istio 1.31.0 as a revision serving four namespaces, whose workloads its injector injects")
 	for _, ns := range namespaces {
 		s.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n")
 	}
@@ -167,14 +170,14 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 	s.apply(restartMesh("1.31.1", namespaces, []string{"shop"}, limits))
 	s.eventually("shop's workloads restarted onto 1-31-1 by meshkeeper", 4*time.Minute, func() string {
 		got := strings.Join(podRevisions(ctx, t, client, namespaces...), " ")
-		want := "blog/web=1-31-0 cart/db=1-31-0 cart/web=1-31-0 shop/api=1-31-1 shop/web=1-31-1"
+		want := "blog/web=1-31-0 cart/db=1-31-0 cart/web=1-31-0 docs/web=1-31-0 shop/api=1-31-1 shop/web=1-31-1"
 		if got != want {
 			return fmt.Sprintf("pods %s, want %s", got, want)
 		}
-		return s.want("status.revisions", "1-31-1=Canary/2 1-31-0=Active/3 ", "mesh", "default", "-o",
+		return s.want("status.revisions", "1-31-1=Canary/2 1-31-0=Active/4 ", "mesh", "default", "-o",
 			`jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`)()
 	})
-	for _, ns := range []string{"blog", "cart"} {
+	for _, ns := range []string{"blog", "cart", "docs"} {
 		if out := s.get("deployments,statefulsets", "-n", ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.generation}/{.spec.template.metadata.annotations}{" "}{end}`); strings.Contains(out, meshv1alpha1.RestartedAtAnnotation) {
 			t.Errorf("a workload of %s, which is not the canary, was restarted during the canary: %s", ns, out)
 		}
@@ -184,7 +187,7 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 	s.apply(restartMesh("1.31.1", namespaces, nil, limits))
 	s.eventually("every workload restarted onto 1-31-1 and 1-31-0 pruned", 5*time.Minute, func() string {
 		got := strings.Join(podRevisions(ctx, t, client, namespaces...), " ")
-		want := "blog/web=1-31-1 cart/db=1-31-1 cart/web=1-31-1 shop/api=1-31-1 shop/web=1-31-1"
+		want := "blog/web=1-31-1 cart/db=1-31-1 cart/web=1-31-1 docs/web=1-31-1 shop/api=1-31-1 shop/web=1-31-1"
 		if got != want {
 			return fmt.Sprintf("pods %s, want %s", got, want)
 		}
