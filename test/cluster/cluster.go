@@ -18,7 +18,8 @@ limitations under the License.
 // than an API server: etcd, kube-apiserver, kube-controller-manager and kube-scheduler as test/tools
 // builds them, and kwok playing the kubelets of fake nodes. Workloads really roll out on it (the
 // scheduler binds pods, kwok reports them Running and Ready, the controllers mark Deployments
-// Available) without a container runtime: no image is ever pulled and no container runs.
+// Available) without a container runtime: no image is ever pulled and no container runs. Optionally
+// (Options.Injection) a simulated istiod answers Istio's sidecar-injection webhooks.
 package cluster
 
 import (
