@@ -119,9 +119,10 @@ deps-check: ## Fail if the manager links a package it must not (CEL, gRPC, OpenT
 	go test . -run '^TestBinaryLeavesOutUnusedPackages$$' -count=1
 
 .PHONY: bench
-bench: manifests envtest bench-binary ## Run the benchmarks: binary size, simulated cluster, scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
+bench: manifests envtest bench-binary ## Run the benchmarks: binary size, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench RestartWave -benchtime 1x -timeout 40m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 30m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags istiod ./test/istiod/ -run '^$$' -bench SidecarScoping -benchtime 1x -timeout 30m -v
 

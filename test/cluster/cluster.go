@@ -18,7 +18,8 @@ limitations under the License.
 // than an API server: etcd, kube-apiserver, kube-controller-manager and kube-scheduler as test/tools
 // builds them, and kwok playing the kubelets of fake nodes. Workloads really roll out on it (the
 // scheduler binds pods, kwok reports them Running and Ready, the controllers mark Deployments
-// Available) without a container runtime: no image is ever pulled and no container runs.
+// Available) without a container runtime: no image is ever pulled and no container runs. Optionally
+// (Options.Injection) a simulated istiod answers Istio's sidecar-injection webhooks.
 package cluster
 
 import (
@@ -64,6 +65,13 @@ type Options struct {
 	Dir string
 	// BinDir holds the binaries; empty means testenv.AssetsDir() (KUBEBUILDER_ASSETS, else bin/).
 	BinDir string
+	// Scale raises the client rate limits of kube-controller-manager and kube-scheduler and the
+	// controllers' parallel syncs, for clusters with thousands of pods: their defaults (20 and 50
+	// requests per second) would make them, not the code under test, the bottleneck.
+	Scale bool
+	// Injection, when set, makes the API server call Istio's injection webhooks, which a simulated
+	// istiod answers (see Injection). Without it the API server calls no webhook.
+	Injection *Injection
 }
 
 // Cluster is a running simulated cluster. Stop it when done; its processes also die with the test
@@ -74,6 +82,7 @@ type Cluster struct {
 	kubeconfig string
 	config     *rest.Config
 	procs      []*process
+	injector   *Injector
 
 	stopOnce sync.Once
 	stopErr  error
@@ -136,6 +145,21 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	etcdPort, etcdPeerPort, apiPort, kcmPort, schedulerPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 
+	// Istio's webhooks point at in-cluster Services, which an API server outside any pod network cannot
+	// reach: with them, every object they match would be rejected. Without a simulated injector, the
+	// API server calls no webhook.
+	admission := []string{"--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook"}
+	if opts.Injection != nil {
+		if c.injector, err = startInjector(opts.Injection); err != nil {
+			return nil, err
+		}
+		egress, err := c.injector.egressConfig(c.dir)
+		if err != nil {
+			return nil, err
+		}
+		admission = []string{"--disable-admission-plugins=ValidatingAdmissionWebhook", "--egress-selector-config-file=" + egress}
+	}
+
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	etcdPeerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeerPort)
 	if err := c.start("etcd", bin("etcd"), nil,
@@ -155,28 +179,25 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	if err := c.start("kube-apiserver", bin("kube-apiserver"), nil,
-		"--etcd-servers="+etcdURL,
+	if err := c.start("kube-apiserver", bin("kube-apiserver"), nil, append([]string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		// Left alone, the API server would advertise the machine's own address in the kubernetes
 		// Service's endpoints, where it does not listen; the loopback address is what it has, but
 		// endpoints may not name it. Nothing in a cluster without a pod network could use them.
 		"--advertise-address=127.0.0.1",
 		"--endpoint-reconciler-type=none",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--tls-cert-file="+pki.serverCert,
-		"--tls-private-key-file="+pki.serverKey,
-		"--client-ca-file="+pki.caCert,
-		"--service-cluster-ip-range="+serviceCIDR,
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--tls-cert-file=" + pki.serverCert,
+		"--tls-private-key-file=" + pki.serverKey,
+		"--client-ca-file=" + pki.caCert,
+		"--service-cluster-ip-range=" + serviceCIDR,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+pki.serviceAccountKey,
-		"--service-account-signing-key-file="+pki.serviceAccountKey,
+		"--service-account-key-file=" + pki.serviceAccountKey,
+		"--service-account-signing-key-file=" + pki.serviceAccountKey,
 		"--authorization-mode=RBAC",
 		"--allow-privileged=true",
-		// Istio's webhooks point at an in-cluster Service, which an API server outside any pod network
-		// cannot reach: with them, every object they match would be rejected.
-		"--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
-	); err != nil {
+	}, admission...)...); err != nil {
 		return nil, err
 	}
 	c.config = &rest.Config{
@@ -199,6 +220,17 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	if c.injector != nil {
+		// The injector reads a ConfigMap for every pod it injects: at client-go's default 5 requests per
+		// second, a rollout of hundreds of pods would wait on it.
+		config := c.RESTConfig()
+		config.QPS, config.Burst = 500, 1000
+		injectorClient, err := kubernetes.NewForConfig(config)
+		if err != nil {
+			return nil, fmt.Errorf("creating the injector's client: %w", err)
+		}
+		c.injector.start(injectorClient)
+	}
 
 	// Both serve on 127.0.0.1 only, where Start checks their health; one instance each needs no
 	// leader election.
@@ -211,7 +243,12 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--cert-dir=" + filepath.Join(c.dir, certDir),
 		}
 	}
-	if err := c.start("kube-controller-manager", bin("kube-controller-manager"), nil, append(common(kcmPort, "kube-controller-manager"),
+	var scale, schedulerScale []string
+	if opts.Scale {
+		scale = []string{"--kube-api-qps=500", "--kube-api-burst=1000", "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20"}
+		schedulerScale = []string{"--kube-api-qps=500", "--kube-api-burst=1000"}
+	}
+	if err := c.start("kube-controller-manager", bin("kube-controller-manager"), nil, append(append(common(kcmPort, "kube-controller-manager"), scale...),
 		// The token controller signs with the API server's key; the root CA is what the
 		// kube-root-ca.crt ConfigMap of every namespace publishes; the CA also signs approved CSRs.
 		"--service-account-private-key-file="+pki.serviceAccountKey,
@@ -221,7 +258,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	)...); err != nil {
 		return nil, err
 	}
-	if err := c.start("kube-scheduler", bin("kube-scheduler"), nil, common(schedulerPort, "kube-scheduler")...); err != nil {
+	if err := c.start("kube-scheduler", bin("kube-scheduler"), nil, append(common(schedulerPort, "kube-scheduler"), schedulerScale...)...); err != nil {
 		return nil, err
 	}
 
@@ -271,6 +308,9 @@ func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 // RESTConfig returns a new client configuration for the cluster's admin.
 func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
 
+// Injector is the simulated sidecar injector; nil unless Options.Injection was set.
+func (c *Cluster) Injector() *Injector { return c.injector }
+
 // Dir is the working directory, where each component's log is.
 func (c *Cluster) Dir() string { return c.dir }
 
@@ -282,6 +322,9 @@ func (c *Cluster) Stop() error {
 		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			errs = append(errs, c.procs[i].stop(stopGrace))
+		}
+		if c.injector != nil {
+			c.injector.Stop()
 		}
 		if c.removeDir {
 			errs = append(errs, os.RemoveAll(c.dir))

@@ -17,5 +17,8 @@ limitations under the License.
 // Package e2e runs meshkeeper on the simulated cluster (test/cluster): a real API server, controller
 // manager, scheduler and kwok's fake nodes and kubelets, so Deployments really roll out. Its tests
 // build with the "cluster" tag (make test-cluster); what they use to start the manager is in
-// test/testenv, shared with the other tiers and the demo.
+// test/testenv, shared with the other tiers and the demo, and session_test.go runs meshkeeper's binary.
+// The tests of hands-off restarts run the cluster with its simulated sidecar injector
+// (cluster.Injection), so the pods a restart creates get the sidecar of the revision their namespace
+// is served by, as from istiod.
 package e2e

@@ -20,10 +20,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,84 +36,8 @@ import (
 func TestCanaryUpgrade(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	c, err := cluster.Start(ctx, cluster.Options{Dir: filepath.Join(dir, "cluster")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
-	kubeconfig := c.Kubeconfig()
-	logFile, err := os.Create(filepath.Join(dir, "meshkeeper.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	kubectl := func(args ...string) string {
-		t.Helper()
-		out, err := testenv.Kubectl(kubeconfig, "", args...)
-		if err != nil {
-			log, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("kubectl %s: %v\n%s\nmeshkeeper's log:\n%s", strings.Join(args, " "), err, out, tailLines(string(log), 40))
-		}
-		return out
-	}
-	apply := func(manifest string) {
-		t.Helper()
-		path := filepath.Join(dir, fmt.Sprintf("manifest-%d.yaml", time.Now().UnixNano()))
-		if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		kubectl("apply", "--server-side", "--field-manager=git", "-f", path)
-	}
-	eventually := func(what string, timeout time.Duration, check func() string) {
-		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
-			got := check()
-			if got == "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				log, _ := os.ReadFile(logFile.Name())
-				t.Fatalf("%s: %s\n%s\nmeshkeeper's log:\n%s", what, got, kubectl("get", "mesh", "default", "-o", "yaml"), tailLines(string(log), 40))
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
-	jsonpath := func(args ...string) string { return kubectl(append([]string{"get"}, args...)...) }
-	want := func(what, value string, args ...string) func() string {
-		return func() string {
-			if got := strings.TrimSpace(jsonpath(args...)); got != strings.TrimSpace(value) {
-				return fmt.Sprintf("%s is %q, want %q", what, got, value)
-			}
-			return ""
-		}
-	}
-
-	if err := testenv.InstallCRD(kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	// meshkeeper's binary, as a process: the package's other test runs a manager in this one.
-	binary := filepath.Join(dir, "meshkeeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building meshkeeper: %v\n%s", err, out)
-	}
-	manager := exec.CommandContext(ctx, binary, "--metrics-bind-address=0", "--health-probe-bind-address=0")
-	manager.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	manager.Stdout, manager.Stderr = logFile, logFile
-	if err := manager.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = manager.Process.Kill()
-		_ = manager.Wait()
-	}()
+	s := startSession(ctx, t, cluster.Options{})
+	apply, eventually, want, jsonpath := s.apply, s.eventually, s.want, s.get
 
 	mesh := func(version, canary string) string {
 		return `apiVersion: mesh.meshkeeper.io/v1alpha1
@@ -159,13 +79,9 @@ spec:
 	t.Log("commit 0: Istio 1.31.0 as a revision, and a workload injected by it")
 	apply(mesh("1.31.0", ""))
 	apply(shop("1-31-0"))
-	eventually("the mesh on 1.31.0", 5*time.Minute, func() string {
-		if out, err := testenv.Kubectl(kubeconfig, "", "wait", "--for=condition=Ready", "servicemesh/default", "--timeout=5s"); err != nil {
-			return out
-		}
-		return want("status.revisions", "1-31-0=Active/2 ", "mesh", "default", "-o",
-			`jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`)()
-	})
+	s.waitReady(5 * time.Minute)
+	eventually("the mesh on 1.31.0", time.Minute, want("status.revisions", "1-31-0=Active/2 ", "mesh", "default", "-o",
+		`jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`))
 
 	t.Log("commit 1: Istio 1.31.1 with shop as canary")
 	apply(mesh("1.31.1", "\n    canary: {namespaces: [shop]}"))
@@ -192,7 +108,7 @@ spec:
 		"-o", `jsonpath={.metadata.labels.istio\.io/rev}`))
 	eventually("one revision left", 3*time.Minute, want("status.revisions", "1-31-1=Active/2 ", "mesh", "default",
 		"-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`))
-	if out, err := testenv.Kubectl(kubeconfig, "", "get", "deployment", "istiod-1-31-0", "-n", "istio-system"); err == nil {
+	if out, err := testenv.Kubectl(s.kubeconfig, "", "get", "deployment", "istiod-1-31-0", "-n", "istio-system"); err == nil {
 		t.Errorf("istiod-1-31-0 is still there:\n%s", out)
 	}
 	if got := jsonpath("namespace", "shop", "-o", `jsonpath={.metadata.labels.istio-injection}`); got != "enabled" {
@@ -201,5 +117,5 @@ spec:
 	if got := jsonpath("mesh", "default", "-o", "jsonpath={.status.proxies.outdated}"); got != "0" {
 		t.Errorf("status.proxies.outdated = %s, want 0", got)
 	}
-	t.Log(kubectl("get", "mesh", "-o", "wide"))
+	t.Log(s.get("mesh", "-o", "wide"))
 }
