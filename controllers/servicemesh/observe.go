@@ -51,6 +51,9 @@ type observation struct {
 	generation int64
 	// spec is the ServiceMesh's spec, as read.
 	spec *meshv1alpha1.ServiceMeshSpec
+	// canaryRollback is the canary rollback that holds for this generation (recorded in the status, or
+	// just reported by the restarts); nil when none.
+	canaryRollback *meshv1alpha1.CanaryRollbackStatus
 
 	// controlPlaneErr is the control-plane phase's failure, a meshctx.Error that carries
 	// ControlPlaneReady's reason; nil when both releases are in sync.
@@ -132,7 +135,8 @@ type policiesObservation struct {
 // observe makes the one read of the cluster a status needs.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
 	controlPlaneErr error, policiesServed bool) (*observation, error) {
-	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed}
+	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed,
+		canaryRollback: meshctx.CanaryRollback(mesh, r.Restarts.Get().CanaryRollback)}
 	if installed != nil {
 		deployment := &appsv1.Deployment{}
 		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: installed.deployment}, deployment)
