@@ -50,8 +50,8 @@ func TestCanaryRevision(t *testing.T) {
 		"a rollback of this generation sends them back to the active revision": {
 			mesh: canaryMesh(3, rollback("1-31-1", 3)), wantTarget: "1-31-1", wantRev: "", wantRollbackRevision: "1-31-1",
 		},
-		"any change of the spec since the rollback ends it": {
-			mesh: canaryMesh(4, rollback("1-31-1", 3)), wantTarget: "1-31-1", wantRev: "1-31-1",
+		"a change of the spec ends it for the status pass; the canary waits for the status to say so": {
+			mesh: canaryMesh(4, rollback("1-31-1", 3)), wantTarget: "1-31-1", wantRev: "",
 		},
 		"a rollback of another revision leaves this canary alone": {
 			mesh: canaryMesh(3, rollback("1-31-2", 3)), wantTarget: "1-31-1", wantRev: "1-31-1", wantRollbackRevision: "1-31-2",

@@ -167,7 +167,7 @@ func (p *pass) status() Status {
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
 	p := &pass{now: r.now(), superseded: map[string]*workload{}}
-	if p.rollback = meshctx.CanaryRollback(mesh, nil); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
+	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
 	}
 	r.mu.Lock()
@@ -315,14 +315,15 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 }
 
 // holdRollback keeps the canary rollback this process decided in force, on its copy of the
-// ServiceMesh, until the status records it; it forgets it once the status does or the spec changed.
+// ServiceMesh, until the status records it; it forgets it once the status records one or the spec
+// changed.
 func (r *Reconciler) holdRollback(mesh *meshv1alpha1.ServiceMesh) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.rollback == nil {
 		return
 	}
-	if recorded := meshctx.CanaryRollback(mesh, nil); recorded != nil || meshctx.CanaryRollback(mesh, r.rollback) == nil {
+	if meshctx.RecordedRollback(mesh) != nil || meshctx.CanaryRollback(mesh, r.rollback) == nil {
 		r.rollback = nil
 		return
 	}
