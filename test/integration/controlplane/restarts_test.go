@@ -45,6 +45,14 @@ const restartTestDeadline = 4
 // would leave them.
 func createWorkload(namespace, name string, annotations map[string]string) {
 	GinkgoHelper()
+	rs := createDeployment(namespace, name, annotations)
+	createOwnedPod(namespace, name+"-old", "", &rs.ObjectMeta, "ReplicaSet")
+}
+
+// createDeployment creates a Deployment rolled out with one replica and its ReplicaSet, which it
+// returns, without pods.
+func createDeployment(namespace, name string, annotations map[string]string) *appsv1.ReplicaSet {
+	GinkgoHelper()
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Annotations: annotations},
@@ -66,7 +74,7 @@ func createWorkload(namespace, name string, annotations map[string]string) {
 		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: d.Spec.Selector, Template: d.Spec.Template},
 	}
 	Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-	createOwnedPod(namespace, name+"-old", "", &rs.ObjectMeta, "ReplicaSet")
+	return rs
 }
 
 func controllerRef(kind, name string, uid types.UID) metav1.OwnerReference {
