@@ -97,6 +97,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
 		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
+		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
+		// Manual, must not hold back the restarts of the next one.
+		r.mu.Lock()
+		r.rolling, r.rollback = nil, nil
+		r.mu.Unlock()
 		r.Report.set(Status{})
 		metrics.RestartsPending.Set(0)
 		return ctrl.Result{}, nil

@@ -40,7 +40,12 @@ var _ = Describe("Proxies during a canary", Ordered, func() {
 		markAvailable(ns, "istiod-1-31-0")
 		Eventually(revisionStates, installTimeout, poll).Should(HaveKeyWithValue("1-31-0", meshv1alpha1.RevisionActive))
 	})
-	AfterAll(deleteMesh)
+	AfterAll(func() {
+		deleteMesh()
+		// Other tests count the pods of these revisions cluster-wide.
+		deletePodsOf("1-31-0")
+		deletePodsOf("1-31-1")
+	})
 
 	It("judges a pod of a namespace the canary does not serve against its own revision's mesh config", func() {
 		createPod("cp-stable", "app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)

@@ -115,7 +115,12 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 			g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonProxiesUpToDate))
 		}, installTimeout, poll).Should(Succeed())
 	})
-	AfterAll(deleteMesh)
+	AfterAll(func() {
+		deleteMesh()
+		// Other tests count the pods of these revisions cluster-wide.
+		deletePodsOf("1-31-0")
+		deletePodsOf("1-31-1")
+	})
 
 	It("restarts the canary namespace's workload onto the canary revision, and no other", func() {
 		Consistently(func() []string { return restarted(canary, "app") }, time.Second, poll).Should(BeEmpty(), "its pod is current")
