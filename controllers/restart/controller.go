@@ -430,7 +430,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	for _, c := range p.pending {
 		ns := c.obj.GetNamespace()
 		// A superseded workload may still be rolling out onto the canary revision, by meshkeeper's doing.
-		if budget <= 0 || inNamespace[ns] >= perNamespace || !c.ready || !(c.rolledOut || c.superseded) {
+		if budget <= 0 || inNamespace[ns] >= perNamespace || !c.ready || (!c.rolledOut && !c.superseded) {
 			waiting = append(waiting, c)
 			continue
 		}
