@@ -16,6 +16,8 @@ limitations under the License.
 
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // DataPlaneSpec says what meshkeeper does about the proxies of the enrolled namespaces.
 type DataPlaneSpec struct {
 	// Restarts says whether and when meshkeeper restarts the workloads whose pods run without a
@@ -70,9 +72,10 @@ type RestartsSpec struct {
 	// +optional
 	Window *RestartWindow `json:"window,omitempty"`
 
-	// RollbackOnFailure is meant to send the canary namespaces back to the previous revision when a
-	// workload restarted onto the canary revision does not roll out (updateStrategy.canary only). Not
-	// acted on yet: a stalled restart stops further restarts and rolls nothing back.
+	// RollbackOnFailure, during a canary (updateStrategy.canary), sends the canary namespaces back to
+	// the active revision when a workload meshkeeper restarted onto the canary revision does not roll
+	// out, and restarts their workloads onto it (status.canaryRollback, DataPlaneUpToDate reason
+	// CanaryRolledBack). false: a stalled restart only stops further restarts (RestartStalled).
 	// +kubebuilder:default=true
 	// +optional
 	RollbackOnFailure *bool `json:"rollbackOnFailure,omitempty"`
@@ -112,6 +115,20 @@ func (r RestartsSpec) Limits() (cluster, perNamespace int) {
 // Rollback tells whether a failed restart onto a canary revision rolls the canary back.
 func (r RestartsSpec) Rollback() bool {
 	return r.RollbackOnFailure == nil || *r.RollbackOnFailure
+}
+
+// CanaryRollbackStatus records that meshkeeper rolled a canary back because a workload it restarted
+// onto the canary revision did not roll out. It holds for the generation of the spec it was made
+// under: any change of the spec (a new metadata.generation) ends it, and the canary serves again.
+type CanaryRollbackStatus struct {
+	// Revision is the canary revision that was rolled back; it stays installed (state Canary).
+	Revision string `json:"revision"`
+	// Workload names the restarted workload that did not roll out, as "<Kind> <namespace>/<name>".
+	Workload string `json:"workload"`
+	// Time is when meshkeeper rolled the canary back.
+	Time metav1.Time `json:"time"`
+	// ObservedGeneration is the metadata.generation of the spec the rollback was made under.
+	ObservedGeneration int64 `json:"observedGeneration"`
 }
 
 // Annotations of the data-plane restarts.

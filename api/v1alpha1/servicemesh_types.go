@@ -458,6 +458,12 @@ type ServiceMeshStatus struct {
 	// +optional
 	Proxies ProxiesStatus `json:"proxies,omitempty"`
 
+	// CanaryRollback, when set, says that meshkeeper rolled the canary back: a workload it restarted onto
+	// the canary revision did not roll out (dataPlane.restarts.rollbackOnFailure). The canary namespaces
+	// are served by the active revision until the spec changes.
+	// +optional
+	CanaryRollback *CanaryRollbackStatus `json:"canaryRollback,omitempty"`
+
 	// CNI reports the CNI node agent and whether the mesh runs it.
 	// +optional
 	CNI *CNIStatus `json:"cni,omitempty"`

@@ -25,8 +25,30 @@ import (
 
 // CanaryRevision is the revision the canary namespaces of a RevisionBased mesh are moved to: the one
 // the status reports as Canary once it is ready, so a namespace is moved only to an istiod that serves.
-// "" when there is none.
+// "" when there is none, or when the status records that meshkeeper rolled that canary back
+// (status.canaryRollback): the canary namespaces are then served by the active revision.
 func CanaryRevision(mesh *meshv1alpha1.ServiceMesh) string {
+	rev := CanaryTarget(mesh)
+	if rb := RecordedRollback(mesh); rb != nil && rb.Revision == rev {
+		return ""
+	}
+	return rev
+}
+
+// RecordedRollback is the canary rollback the status records; nil when none. It is in force for as long
+// as the status records it, even under a newer spec: the status pass removes it in the same write that
+// reports the revisions of the new spec, so the canary namespaces never move on a status that lags the
+// spec.
+func RecordedRollback(mesh *meshv1alpha1.ServiceMesh) *meshv1alpha1.CanaryRollbackStatus {
+	if mesh == nil || mesh.Status.CanaryRollback == nil || mesh.Status.CanaryRollback.Revision == "" {
+		return nil
+	}
+	return mesh.Status.CanaryRollback
+}
+
+// CanaryTarget is the revision the canary namespaces are moved to when no rollback holds: the ready
+// revision the status reports as Canary, while the spec lists canary namespaces. "" when there is none.
+func CanaryTarget(mesh *meshv1alpha1.ServiceMesh) string {
 	if mesh == nil || mesh.Spec.UpdateStrategy.Type != meshv1alpha1.UpdateRevisionBased ||
 		mesh.Spec.UpdateStrategy.Canary == nil || len(mesh.Spec.UpdateStrategy.Canary.Namespaces) == 0 {
 		return ""
@@ -37,6 +59,22 @@ func CanaryRevision(mesh *meshv1alpha1.ServiceMesh) string {
 		}
 	}
 	return ""
+}
+
+// CanaryRollback returns the canary rollback that holds for the spec as it is, as the status pass
+// records it: the one the status records, or else the one reported (by the restarts, before the status
+// records it), if it was made under the current generation of the spec. Any change of the spec ends a
+// rollback. nil when none holds.
+func CanaryRollback(mesh *meshv1alpha1.ServiceMesh, reported *meshv1alpha1.CanaryRollbackStatus) *meshv1alpha1.CanaryRollbackStatus {
+	if mesh == nil {
+		return nil
+	}
+	for _, rb := range []*meshv1alpha1.CanaryRollbackStatus{mesh.Status.CanaryRollback, reported} {
+		if rb != nil && rb.Revision != "" && rb.ObservedGeneration == mesh.Generation {
+			return rb
+		}
+	}
+	return nil
 }
 
 // CanaryChanged passes a ServiceMesh update that changes the canary revision (a status change the

@@ -17,7 +17,8 @@ limitations under the License.
 // Package restart restarts the workloads whose pods run without a sidecar or with an outdated one,
 // when the ServiceMesh asks for it (spec.dataPlane.restarts.mode: Automatic): a few at a time, inside
 // the maintenance window, each only when it is itself rolled out and the revision that will inject it is
-// ready, and stops when a restarted workload does not roll out.
+// ready, and stops when a restarted workload does not roll out. During a canary, a workload restarted
+// onto the canary revision that does not roll out rolls the canary back instead (rollbackOnFailure).
 package restart
 
 import (
@@ -81,6 +82,9 @@ type Reconciler struct {
 	rolling map[string]bool
 	// reported holds the stall and not-restartable messages last reported.
 	reported meshctx.Transitions
+	// rollback is the canary rollback this process decided, until the status records it or the spec
+	// changes; never modified once set, so the Report compares it by identity.
+	rollback *meshv1alpha1.CanaryRollbackStatus
 }
 
 // Reconcile makes one pass: it classifies the pods of the enrolled namespaces, follows the ones that
@@ -93,13 +97,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
 		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
+		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
+		// Manual, must not hold back the restarts of the next one.
+		r.mu.Lock()
+		r.rolling, r.rollback = nil, nil
+		r.mu.Unlock()
 		r.Report.set(Status{})
 		metrics.RestartsPending.Set(0)
 		return ctrl.Result{}, nil
 	}
+	r.holdRollback(mesh)
 	p, err := r.observe(ctx, mesh)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if r.rollBack(mesh, p) {
+		// From now on the canary namespaces are served by the active revision: look again as they are.
+		if p, err = r.observe(ctx, mesh); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	r.follow(mesh, p)
 	result, err := r.restart(ctx, mesh, p)
@@ -119,6 +135,14 @@ type pass struct {
 	rolling, stalled []*workload
 	// notRestartable names the pods that need a restart and belong to no workload meshkeeper restarts.
 	notRestartable []string
+	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
+	// sent back; superseded are the workloads of those namespaces whose rollout onto the canary revision
+	// the rollback cut short, by key: they are restarted again, rolled out or not.
+	rollback         *meshv1alpha1.CanaryRollbackStatus
+	canaryNamespaces []string
+	superseded       map[string]*workload
+	// reportedRollback is the rollback this process decided, for the status pass.
+	reportedRollback *meshv1alpha1.CanaryRollbackStatus
 }
 
 // candidate is a workload with pods that need a restart.
@@ -128,12 +152,15 @@ type candidate struct {
 	namespaceOptedOut bool
 	priority          int
 	ready             bool
+	// superseded: its last restart was onto a canary revision since rolled back (restartedOntoCanary).
+	superseded bool
 	// newest is the creation time of the newest of its pods that needs a restart.
 	newest time.Time
 }
 
 func (p *pass) status() Status {
-	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending)}
+	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending),
+		CanaryRollback: p.reportedRollback}
 	if len(p.stalled) > 0 {
 		w := p.stalled[0]
 		s.Stalled = fmt.Sprintf("%s restarted at %s did not roll out within %s; meshkeeper starts no further restart "+
@@ -144,7 +171,13 @@ func (p *pass) status() Status {
 
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
-	p := &pass{now: r.now()}
+	p := &pass{now: r.now(), superseded: map[string]*workload{}}
+	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
+		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
+	}
+	r.mu.Lock()
+	p.reportedRollback = r.rollback
+	r.mu.Unlock()
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil || enrollment == nil {
 		return p, nil // InvalidSpec is the status pass's to report
@@ -204,13 +237,6 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			c.newest = pod.CreationTimestamp.Time
 		}
 	}
-	for _, c := range byKey {
-		p.candidates = append(p.candidates, c)
-	}
-	slices.SortFunc(p.candidates, func(a, b *candidate) int {
-		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.obj.GetNamespace(), b.obj.GetNamespace()),
-			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
-	})
 	slices.Sort(p.notRestartable)
 
 	// The rollouts meshkeeper started: every workload carrying its annotation that is not rolled out.
@@ -230,6 +256,29 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			r.classifyRollout(p, w)
 		}
 	}
+	// A workload whose rollout onto the canary revision the rollback cut short is restarted again once
+	// its namespace is back on the active revision, whatever state its pods are in.
+	for key, w := range p.superseded {
+		c := byKey[key]
+		if c == nil {
+			ns, ok := enrolled[w.obj.GetNamespace()]
+			if !ok {
+				continue
+			}
+			_, _, ready, _ := serving(mesh, ns.Name)
+			c = &candidate{workload: w, ready: ready, priority: priority(mesh, w),
+				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever}
+			byKey[key] = c
+		}
+	}
+	for _, c := range byKey {
+		c.superseded = p.restartedOntoCanary(c.workload)
+		p.candidates = append(p.candidates, c)
+	}
+	slices.SortFunc(p.candidates, func(a, b *candidate) int {
+		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.obj.GetNamespace(), b.obj.GetNamespace()),
+			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
+	})
 	return p, nil
 }
 
@@ -246,6 +295,12 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	key := w.key()
 	elapsed := p.now.Sub(w.restartedAt)
 	switch {
+	case !w.rolledOut && p.restartedOntoCanary(w):
+		// Restarted onto the canary revision before the rollback: the rollback resolved its rollout,
+		// stalled or not, and it is restarted again onto the active revision.
+		delete(r.rolling, key)
+		r.reported.Forget(key)
+		p.superseded[key] = w
 	case w.rolledOut:
 		if r.rolling[key] {
 			delete(r.rolling, key)
@@ -262,6 +317,61 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		p.rolling = append(p.rolling, w)
 		p.stalled = append(p.stalled, w)
 	}
+}
+
+// holdRollback keeps the canary rollback this process decided in force, on its copy of the
+// ServiceMesh, until the status records it; it forgets it once the status records one or the spec
+// changed.
+func (r *Reconciler) holdRollback(mesh *meshv1alpha1.ServiceMesh) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rollback == nil {
+		return
+	}
+	if meshctx.RecordedRollback(mesh) != nil || meshctx.CanaryRollback(mesh, r.rollback) == nil {
+		r.rollback = nil
+		return
+	}
+	mesh.Status.CanaryRollback = r.rollback
+}
+
+// rollBack rolls the canary back when a workload of a canary namespace that meshkeeper restarted
+// stalled while the canary revision served it, and rollbackOnFailure allows: from then on the canary
+// namespaces are served by the active revision (CanaryRevision is ""), first on mesh, the pass's copy,
+// then through the status. It tells whether it did.
+func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
+	canary := meshctx.CanaryRevision(mesh)
+	if canary == "" || !mesh.Spec.DataPlane.Restarts.Rollback() {
+		return false
+	}
+	namespaces := mesh.Spec.UpdateStrategy.Canary.Namespaces
+	i := slices.IndexFunc(p.stalled, func(w *workload) bool { return slices.Contains(namespaces, w.obj.GetNamespace()) })
+	if i < 0 {
+		return false
+	}
+	w := p.stalled[i]
+	rb := &meshv1alpha1.CanaryRollbackStatus{Revision: canary, Workload: w.key(),
+		Time: metav1.NewTime(p.now.UTC().Truncate(time.Second)), ObservedGeneration: mesh.Generation}
+	r.mu.Lock()
+	r.rollback = rb
+	r.mu.Unlock()
+	mesh.Status.CanaryRollback = rb
+	metrics.RestartsTotal.WithLabelValues("rolled_back").Inc()
+	message := fmt.Sprintf("%s, restarted onto the canary revision %s at %s, did not roll out within %s: meshkeeper rolled the "+
+		"canary back, so the canary namespaces (%s) are served by the active revision %s again and their workloads are "+
+		"restarted onto it; revision %s stays installed. Fix the workload, then change the ServiceMesh's spec to try it again",
+		w.key(), canary, w.restartedAt.Format(time.RFC3339), w.deadline, strings.Join(namespaces, ", "), mesh.Status.ActiveRevision, canary)
+	r.Recorder.Eventf(w.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryRolledBack, "RollBack", "%s", message)
+	r.Recorder.Eventf(mesh, w.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryRolledBack, "RollBack", "%s", message)
+	return true
+}
+
+// restartedOntoCanary tells whether meshkeeper last restarted the workload, in a canary namespace,
+// before the canary rollback that holds: onto the canary revision. Such a workload is restarted again
+// onto the active revision without waiting for its rollout or its deadline.
+func (p *pass) restartedOntoCanary(w *workload) bool {
+	return p.rollback != nil && !w.restartedAt.IsZero() && w.restartedAt.Before(p.rollback.Time.Time) &&
+		slices.Contains(p.canaryNamespaces, w.obj.GetNamespace())
 }
 
 // follow reports stalls once each.
@@ -319,7 +429,8 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	var waiting []*candidate
 	for _, c := range p.pending {
 		ns := c.obj.GetNamespace()
-		if budget <= 0 || inNamespace[ns] >= perNamespace || !c.ready || !c.rolledOut {
+		// A superseded workload may still be rolling out onto the canary revision, by meshkeeper's doing.
+		if budget <= 0 || inNamespace[ns] >= perNamespace || !c.ready || (!c.rolledOut && !c.superseded) {
 			waiting = append(waiting, c)
 			continue
 		}
@@ -360,7 +471,7 @@ func (p *pass) waiting() []*candidate {
 		if c.optedOut() || c.namespaceOptedOut || rolling.Has(c.key()) {
 			continue
 		}
-		if !c.restartedAt.IsZero() && (c.newest.Before(c.restartedAt) || p.now.Sub(c.restartedAt) < c.deadline) {
+		if !c.superseded && !c.restartedAt.IsZero() && (c.newest.Before(c.restartedAt) || p.now.Sub(c.restartedAt) < c.deadline) {
 			// Its pods predate the last restart (the rollout has not replaced them), or pods the last
 			// restart created still need one: another restart is not tried before the deadline passed.
 			continue
@@ -521,6 +632,9 @@ type Status struct {
 	Pending int
 	// Stalled says which restarted workload did not roll out in time; empty when none.
 	Stalled string
+	// CanaryRollback is the canary rollback decided by this process until the status records it or the
+	// spec changes (nil when none); the same pointer for as long as it is reported.
+	CanaryRollback *meshv1alpha1.CanaryRollbackStatus
 }
 
 // Report carries the last Status from the restarts to the status pass, and wakes the status pass when

@@ -37,6 +37,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // The proxy count reads pods, which the cache keeps stripped to the sidecar's fields.
@@ -51,6 +52,9 @@ type observation struct {
 	generation int64
 	// spec is the ServiceMesh's spec, as read.
 	spec *meshv1alpha1.ServiceMeshSpec
+	// canaryRollback is the canary rollback that holds for this generation (recorded in the status, or
+	// just reported by the restarts); nil when none.
+	canaryRollback *meshv1alpha1.CanaryRollbackStatus
 
 	// controlPlaneErr is the control-plane phase's failure, a meshctx.Error that carries
 	// ControlPlaneReady's reason; nil when both releases are in sync.
@@ -132,7 +136,8 @@ type policiesObservation struct {
 // observe makes the one read of the cluster a status needs.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
 	controlPlaneErr error, policiesServed bool) (*observation, error) {
-	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed}
+	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed,
+		canaryRollback: meshctx.CanaryRollback(mesh, r.Restarts.Get().CanaryRollback)}
 	if installed != nil {
 		deployment := &appsv1.Deployment{}
 		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: installed.deployment}, deployment)
@@ -281,9 +286,19 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	if installed != nil {
 		meshConfig = installed.meshConfig
 	}
-	since, err := r.meshConfigSince(ctx, mesh.Spec.Namespace, meshConfig)
-	if err != nil {
-		return nil, err
+	// Each revision has its own mesh config: a pod is judged against the one of the revision that
+	// serves its namespace, not against the newest revision's.
+	sinceByConfig := map[string]metav1.Time{}
+	meshConfigSince := func(name string) (metav1.Time, error) {
+		since, ok := sinceByConfig[name]
+		if !ok {
+			var err error
+			if since, err = r.meshConfigSince(ctx, mesh.Spec.Namespace, name); err != nil {
+				return metav1.Time{}, err
+			}
+			sinceByConfig[name] = since
+		}
+		return since, nil
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
 	for i := range pods.Items {
@@ -291,10 +306,16 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		if !enrolled.Has(pod.Namespace) {
 			continue
 		}
-		in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision, MeshConfigSince: since}
+		in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
+		config := meshConfig
 		if installed != nil && installed.revisions != nil {
 			// A pod is outdated when its revision is not the one its namespace is served by.
 			in.Version, in.Revision = installed.revisions.serving(pod.Namespace)
+			config = revisionMeshConfig(in.Revision)
+		}
+		var err error
+		if in.MeshConfigSince, err = meshConfigSince(config); err != nil {
+			return nil, err
 		}
 		state := policy.Proxy(in)
 		if state == policy.ProxyNotCounted {
@@ -316,6 +337,14 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 
 // meshConfigName is the ConfigMap of the mesh config the istiod chart renders.
 const meshConfigName = "istio"
+
+// revisionMeshConfig is the mesh config ConfigMap of a revision.
+func revisionMeshConfig(rev string) string {
+	if rev == revision.Legacy {
+		return meshConfigName
+	}
+	return meshConfigName + "-" + rev
+}
 
 // meshConfigSince returns when meshkeeper last changed the mesh config: the time of its entry in the
 // managed fields of the istio ConfigMap, which the API server moves whenever a value meshkeeper owns

@@ -266,3 +266,31 @@ func TestSetPoliciesApplied(t *testing.T) {
 	}
 	runSetterTable(t, meshv1alpha1.ConditionPoliciesApplied, setPoliciesApplied, func(o *observation, part *policiesObservation) { o.policies = part }, tests)
 }
+
+func TestCanaryRolledBack(t *testing.T) {
+	spec := &meshv1alpha1.ServiceMeshSpec{UpdateStrategy: meshv1alpha1.UpdateStrategySpec{
+		Type: meshv1alpha1.UpdateRevisionBased, Canary: &meshv1alpha1.CanarySpec{Namespaces: []string{"shop"}}}}
+	rollback := &meshv1alpha1.CanaryRollbackStatus{Revision: "1-31-1", Workload: "Deployment shop/app", ObservedGeneration: 4}
+	current := &meshv1alpha1.ServiceMeshStatus{ActiveRevision: "1-31-0", Version: "1.31.0"}
+	obs := &observation{generation: 4, spec: spec, canaryRollback: rollback, proxies: &proxiesObservation{
+		status: meshv1alpha1.ProxiesStatus{Total: 3, Outdated: 1}, needRestart: map[string]int{"shop": 1}}}
+
+	status := computeStatus(current, obs)
+	if status.CanaryRollback != rollback {
+		t.Errorf("status.canaryRollback = %v, want the rollback that holds", status.CanaryRollback)
+	}
+	checkCondition(t, status, meshv1alpha1.ConditionDataPlaneUpToDate, &wantCondition{
+		status: metav1.ConditionFalse, reason: meshv1alpha1.ReasonCanaryRolledBack,
+		mentions: []string{"Deployment shop/app", "canary revision 1-31-1", "(shop)", "active revision 1-31-0",
+			"change the spec", "set spec.version to 1.31.0", "1 pod(s) still need a restart"}})
+
+	// A status pass after the spec changed records no rollback any more, and judges the data plane as usual.
+	current.CanaryRollback = rollback
+	obs.canaryRollback, obs.proxies = nil, &proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3}}
+	status = computeStatus(current, obs)
+	if status.CanaryRollback != nil {
+		t.Errorf("status.canaryRollback = %v, want none once it no longer holds", status.CanaryRollback)
+	}
+	checkCondition(t, status, meshv1alpha1.ConditionDataPlaneUpToDate, &wantCondition{
+		status: metav1.ConditionTrue, reason: meshv1alpha1.ReasonProxiesUpToDate})
+}

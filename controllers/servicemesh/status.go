@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,7 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 	setCNIReady(status, obs)
 	setNamespacesEnrolled(status, obs)
 	setIngressesConfigured(status, obs)
+	status.CanaryRollback = obs.canaryRollback
 	setDataPlaneUpToDate(status, obs)
 	setPoliciesApplied(status, obs)
 	setMTLSReady(status, obs)
@@ -178,6 +180,11 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 	}
 	status.Proxies = p.status
 	status.Proxies.Restarting, status.Proxies.NotRestartable = p.restarts.Restarting, p.restarts.NotRestartable
+	if rb := status.CanaryRollback; rb != nil {
+		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonCanaryRolledBack,
+			canaryRolledBackMessage(status, obs.spec, rb, p))
+		return
+	}
 	if p.restarts.Stalled != "" {
 		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartStalled, p.restarts.Stalled)
 		return
@@ -197,6 +204,31 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 		fmt.Sprintf("%d pod(s) need a restart to get the current sidecar: %d without a sidecar, %d with an outdated proxy; most in %s. "+
 			"Restart their workloads, for example kubectl rollout restart deployment -n <namespace>",
 			p.status.WithoutSidecar+p.status.Outdated, p.status.WithoutSidecar, p.status.Outdated, worst(p.needRestart)))
+}
+
+// canaryRolledBackMessage says which workload made meshkeeper roll the canary back, where the canary
+// namespaces are now, how the restarts back onto the active revision progress, and what to do next.
+func canaryRolledBackMessage(status *meshv1alpha1.ServiceMeshStatus, spec *meshv1alpha1.ServiceMeshSpec,
+	rb *meshv1alpha1.CanaryRollbackStatus, p *proxiesObservation) string {
+	var namespaces []string
+	if spec.UpdateStrategy.Canary != nil {
+		namespaces = slices.Clone(spec.UpdateStrategy.Canary.Namespaces)
+	}
+	active := status.ActiveRevision
+	message := fmt.Sprintf("%s, restarted onto the canary revision %s, did not roll out within its deadline, so meshkeeper rolled "+
+		"the canary back at %s: the canary namespaces (%s) are served by the active revision %s (Istio %s) again and their "+
+		"workloads are restarted onto it; revision %s stays installed for inspection. Fix the workload, then change the spec "+
+		"(any field: a new generation ends the rollback) to try %s again, or set spec.version to %s to end the canary",
+		rb.Workload, rb.Revision, rb.Time.UTC().Format(time.RFC3339), names(namespaces), active, status.Version,
+		rb.Revision, rb.Revision, status.Version)
+	if pending := p.status.WithoutSidecar + p.status.Outdated; pending > 0 {
+		message += fmt.Sprintf(". %d pod(s) still need a restart: %d workload(s) rolling out, %d waiting",
+			pending, p.restarts.Restarting, p.restarts.Pending)
+	}
+	if p.restarts.Stalled != "" {
+		message += ". " + p.restarts.Stalled
+	}
+	return message
 }
 
 // worst names up to five namespaces with the most pods needing a restart, with their counts.

@@ -45,6 +45,14 @@ const restartTestDeadline = 4
 // would leave them.
 func createWorkload(namespace, name string, annotations map[string]string) {
 	GinkgoHelper()
+	rs := createDeployment(namespace, name, annotations)
+	createOwnedPod(namespace, name+"-old", "", &rs.ObjectMeta, "ReplicaSet")
+}
+
+// createDeployment creates a Deployment rolled out with one replica and its ReplicaSet, which it
+// returns, without pods.
+func createDeployment(namespace, name string, annotations map[string]string) *appsv1.ReplicaSet {
+	GinkgoHelper()
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Annotations: annotations},
@@ -66,7 +74,7 @@ func createWorkload(namespace, name string, annotations map[string]string) {
 		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: d.Spec.Selector, Template: d.Spec.Template},
 	}
 	Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-	createOwnedPod(namespace, name+"-old", "", &rs.ObjectMeta, "ReplicaSet")
+	return rs
 }
 
 func controllerRef(kind, name string, uid types.UID) metav1.OwnerReference {
@@ -270,3 +278,135 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 		}, 2*time.Second, poll).Should(Succeed())
 	})
 })
+
+// markStatefulSetRolledOut writes what the StatefulSet controller and kubelets would once every replica
+// of the current revision is ready and available.
+func markStatefulSetRolledOut(namespace, name string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		s := &appsv1.StatefulSet{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, s); err != nil {
+			return err
+		}
+		s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: 1, UpdatedReplicas: 1,
+			ReadyReplicas: 1, AvailableReplicas: 1, CurrentReplicas: 1}
+		return k8sClient.Status().Update(ctx, s)
+	}, installTimeout, poll).Should(Succeed())
+}
+
+// markDaemonSetRolledOut writes what the DaemonSet controller and kubelets would once its pod on each of
+// two nodes is updated, ready and available.
+func markDaemonSetRolledOut(namespace, name string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		ds := &appsv1.DaemonSet{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, ds); err != nil {
+			return err
+		}
+		ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: 2,
+			CurrentNumberScheduled: 2, UpdatedNumberScheduled: 2, NumberReady: 2, NumberAvailable: 2}
+		return k8sClient.Status().Update(ctx, ds)
+	}, installTimeout, poll).Should(Succeed())
+}
+
+// templateAnnotation returns the restarted-at annotation of a workload's pod template ("" when absent).
+func templateAnnotation(obj client.Object) string {
+	GinkgoHelper()
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	switch o := obj.(type) {
+	case *appsv1.StatefulSet:
+		return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+	case *appsv1.DaemonSet:
+		return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+	case *appsv1.Deployment:
+		return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+	}
+	return ""
+}
+
+var _ = Describe("Restarts of every workload kind, the ingress-nginx controller first", Ordered, func() {
+	const apps, ingressNS = "dk-apps", "dk-ingress"
+	var (
+		sts *appsv1.StatefulSet
+		ds  *appsv1.DaemonSet
+		// ordered are the workloads in the order meshkeeper must restart them, one at a time.
+		ordered []client.Object
+	)
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace(apps, nil, nil)
+		createNamespace(ingressNS, nil, nil)
+		labels := map[string]string{"app": "db"}
+		template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}}
+		sts = &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: apps, Name: "db"},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template}}
+		Expect(k8sClient.Create(ctx, sts)).To(Succeed())
+		markStatefulSetRolledOut(apps, "db")
+		createOwnedPod(apps, "db-0", "", &sts.ObjectMeta, "StatefulSet")
+		labels = map[string]string{"app": "agent"}
+		template.Labels = labels
+		ds = &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: apps, Name: "agent"},
+			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template}}
+		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
+		markDaemonSetRolledOut(apps, "agent")
+		createOwnedPod(apps, "agent-x1", "", &ds.ObjectMeta, "DaemonSet")
+		createOwnedPod(apps, "agent-x2", "", &ds.ObjectMeta, "DaemonSet")
+		createWorkload(ingressNS, "controller", nil)
+
+		// Ingress-nginx integration off: only the controller's name matters here, for the order.
+		createMesh("  namespace: dk-system\n  version: 1.31.1\n  injection:\n    namespaces: [dk-apps, dk-ingress]\n" +
+			"  ingressNginx:\n    controller: {namespace: dk-ingress, name: controller, kind: Deployment}\n" +
+			"  dataPlane:\n    restarts:\n      mode: Automatic\n      maxConcurrent: 1\n")
+		Eventually(func() bool { return istiodOrNil("dk-system") != nil }, installTimeout, poll).Should(BeTrue())
+		controller := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ingressNS, Name: "controller"}}
+		// dk-apps sorts before dk-ingress: the controller comes first only because it is the gateway.
+		ordered = []client.Object{controller, &appsv1.DaemonSet{ObjectMeta: ds.ObjectMeta}, &appsv1.StatefulSet{ObjectMeta: sts.ObjectMeta}}
+	})
+	AfterAll(deleteMesh)
+
+	It("restarts the ingress-nginx controller first, then a DaemonSet and a StatefulSet, each once the one before rolled out", func() {
+		markAvailable("dk-system", "istiod")
+		restartedSet := func() []string {
+			var out []string
+			for _, obj := range ordered {
+				if templateAnnotation(obj) != "" {
+					out = append(out, obj.GetName())
+				}
+			}
+			return out
+		}
+		names := []string{"controller", "agent", "db"}
+		for i := range ordered {
+			Eventually(restartedSet, installTimeout, poll).Should(Equal(names[:i+1]))
+			Consistently(restartedSet, time.Second, poll).Should(Equal(names[:i+1]),
+				"maxConcurrent 1: the next waits for %s's rollout", names[i])
+			switch i {
+			case 0:
+				rollOut(ingressNS, "controller")
+			case 1:
+				markDaemonSetRolledOut(apps, "agent")
+			}
+		}
+		By("following the StatefulSet's rollout to its end by its own rules")
+		Eventually(func() int32 { return getMesh().Status.Proxies.Restarting }, installTimeout, poll).Should(BeEquivalentTo(1))
+		markStatefulSetRolledOut(apps, "db")
+		Eventually(func() int32 { return getMesh().Status.Proxies.Restarting }, installTimeout, poll).Should(BeZero())
+		Eventually(func() []string { return workloadKindEvents("StatefulSet", apps, "db", meshv1alpha1.ReasonRestarted) },
+			installTimeout, poll).ShouldNot(BeEmpty())
+		Expect(workloadKindEvents("DaemonSet", apps, "agent", meshv1alpha1.ReasonRestarted)).NotTo(BeEmpty())
+	})
+})
+
+// workloadKindEvents returns the messages of a workload's Events of a reason.
+func workloadKindEvents(kind, namespace, name, reason string) []string {
+	GinkgoHelper()
+	var out []string
+	for _, e := range listEvents() {
+		if e.Regarding.Kind == kind && e.Regarding.Namespace == namespace && e.Regarding.Name == name && e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
