@@ -44,7 +44,7 @@ func TestAPIServerRestart(t *testing.T) {
 	e.waitFor("the mesh Ready", 4*time.Minute, e.ready("1.31.0"))
 	e.checkInvariants(meshReady)
 
-	enrollment := e.watchEnrollment(names)
+	enrollment := e.watchNamespaces(names, injected)
 	e.kubectl(append(append([]string{"label", "namespace"}, names...), "fault-restart=true")...)
 	killedAt := enrollment.until(e, 3, 2*time.Minute)
 	if err := sim.RestartAPIServer(e.ctx); err != nil {

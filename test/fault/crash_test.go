@@ -25,6 +25,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // meshManifest is a ServiceMesh on version that enrolls the namespaces labelled selector=true.
@@ -42,11 +44,11 @@ spec:
 
 // TestCrash kills the manager (SIGKILL) at four points, each picked by watching the API, and starts a
 // new one each time: while istiod's release is pending-install, while its upgrade is pending, part-way
-// through the enrollment of 150 namespaces, and right after the ServiceMesh got its deletionTimestamp.
+// through the enrollment of 50 namespaces, and right after the ServiceMesh got its deletionTimestamp.
 // After each restart the mesh must converge and the invariants hold.
 func TestCrash(t *testing.T) {
 	e := newEnv(t, 12*time.Minute)
-	const enrolledNamespaces = 150
+	const enrolledNamespaces = 50
 	names := e.namespaces("crash", enrolledNamespaces, nil)
 
 	t.Log("install: kill while istiod's first release is pending")
@@ -71,13 +73,32 @@ func TestCrash(t *testing.T) {
 	e.waitFor("the mesh Ready on 1.31.1", 4*time.Minute, e.ready("1.31.1"))
 	e.checkInvariants(meshReady)
 
-	t.Log("enrollment: kill part-way through labelling 150 namespaces")
+	t.Log("enrollment: kill part-way through labelling 50 namespaces")
 	m = e.logs[len(e.logs)-1]
-	enrollment := e.watchEnrollment(names)
-	e.kubectl(append(append([]string{"label", "namespace"}, names...), "fault-crash=true")...)
-	killedAt := enrollment.until(e, 5, 2*time.Minute)
+	// The user labels the namespaces one by one; meshkeeper enrolls each as fast as it sees it, so the
+	// kill comes when the user has labelled a few, while the labels keep coming.
+	selected := e.watchNamespaces(names, func(ns *corev1.Namespace) bool { return ns.Labels["fault-crash"] == "true" })
+	labelled := make(chan error, 1)
+	go func() {
+		for _, name := range names {
+			if _, err := testenv.Kubectl(sim.Kubeconfig(), "", "label", "namespace", name, "fault-crash=true"); err != nil {
+				labelled <- err
+				return
+			}
+		}
+		labelled <- nil
+	}()
+	killedAt := selected.until(e, 10, 2*time.Minute)
 	m.kill()
-	t.Logf("killed at the %dth enrolled namespace; %d of %d enrolled after the kill", killedAt, e.enrolled(names), enrolledNamespaces)
+	enrolledAtKill := e.enrolled(names)
+	if err := <-labelled; err != nil {
+		e.fatalf("labelling the namespaces: %v", err)
+	}
+	t.Logf("killed when %d namespaces were labelled, %d of them enrolled; after the kill %d of %d labelled and %d enrolled",
+		killedAt, enrolledAtKill, enrolledNamespaces, enrolledNamespaces, e.enrolled(names))
+	if enrolledAtKill == enrolledNamespaces {
+		t.Errorf("the manager was killed after it had enrolled every namespace, not part-way")
+	}
 	e.start("after-enrollment")
 	e.waitFor("every namespace enrolled", 3*time.Minute, func() string {
 		if n := e.enrolled(names); n != enrolledNamespaces {

@@ -145,14 +145,14 @@ func (w *releaseWatch) overlaps() []string {
 	return found
 }
 
-// enrollWatch counts, through a watch on Namespaces, how many of a set of namespaces carry an
-// injection label, so a scenario can act the moment the n-th one is labelled.
+// enrollWatch counts, through a watch on Namespaces, how many of a set of namespaces match (carry an
+// injection label, or the label that selects them), so a scenario can act the moment the n-th one does.
 type enrollWatch struct {
 	counts chan int
 }
 
-// watchEnrollment starts watching the namespaces names before they are enrolled.
-func (e *env) watchEnrollment(names []string) *enrollWatch {
+// watchNamespaces starts watching the namespaces names before they change.
+func (e *env) watchNamespaces(names []string, match func(*corev1.Namespace) bool) *enrollWatch {
 	e.t.Helper()
 	clientset, err := kubernetes.NewForConfig(sim.RESTConfig())
 	if err != nil {
@@ -170,7 +170,7 @@ func (e *env) watchEnrollment(names []string) *enrollWatch {
 	}
 	enrolled := map[string]bool{}
 	for _, ns := range list.Items {
-		if watched[ns.Name] && injected(&ns) {
+		if watched[ns.Name] && match(&ns) {
 			enrolled[ns.Name] = true
 		}
 	}
@@ -189,7 +189,7 @@ func (e *env) watchEnrollment(names []string) *enrollWatch {
 					continue
 				}
 				rv = ns.ResourceVersion
-				if injected(ns) && event.Type != watch.Deleted {
+				if match(ns) && event.Type != watch.Deleted {
 					enrolled[ns.Name] = true
 				} else {
 					delete(enrolled, ns.Name)
