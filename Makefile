@@ -98,6 +98,14 @@ test-istiod: envtest ## Run the tier in which the real istiod judges what meshke
 test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
+# The fault tier's scenarios run once in test-cluster; soak runs them SOAK_RUNS times on one simulated
+# cluster (about 7 minutes a run on 2 cores; results: docs/reliability.md).
+SOAK_RUNS ?= 10
+
+.PHONY: soak
+soak: envtest ## Run the fault tier (crash, API server restart, leader election, byte-exact uninstall) SOAK_RUNS times.
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/fault/ -count $(SOAK_RUNS) -timeout $$(( $(SOAK_RUNS) * 15 + 10 ))m -v $(GOTEST_FLAGS)
+
 .PHONY: lint
 lint: golangci-lint ## Check formatting, vet the code and run golangci-lint (.golangci.yml).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "Not gofmt-formatted:"; echo "$$out"; exit 1; fi

@@ -115,6 +115,7 @@ type env struct {
 	client client.Client
 	dir    string
 	logs   []*manager
+	run    int32
 }
 
 func newEnv(t *testing.T, timeout time.Duration) *env {
@@ -129,8 +130,12 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: ctx, client: c, dir: t.TempDir()}
+	return &env{t: t, ctx: ctx, client: c, dir: t.TempDir(), run: scenarioRuns.Add(1)}
 }
+
+// scenarioRuns numbers the scenarios of the test binary, so that a scenario run again (go test -count,
+// make soak) names its namespaces anew while the last run's are still terminating.
+var scenarioRuns atomic.Int32
 
 // start runs a manager whose log a failure of e prints.
 func (e *env) start(name string, args ...string) *manager {
@@ -239,13 +244,13 @@ func (e *env) releaseStatus(release string, revision int) string {
 	return s.Labels["status"]
 }
 
-// namespaces creates n namespaces named prefix-0… with the given labels; they are deleted when the
+// namespaces creates n namespaces named prefix-r<run>-0… with the given labels; they are deleted when the
 // test ends.
 func (e *env) namespaces(prefix string, n int, labels map[string]string) []string {
 	e.t.Helper()
 	var names []string
 	for i := range n {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Labels: labels}}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-r%d-%d", prefix, e.run, i), Labels: labels}}
 		if err := e.client.Create(e.ctx, ns); err != nil {
 			e.fatalf("creating namespace %s: %v", ns.Name, err)
 		}

@@ -144,7 +144,9 @@ func snapshot(e *env, rows []leftover) map[objectKey]map[string]any {
 func TestUninstallIsExact(t *testing.T) {
 	e := newEnv(t, 8*time.Minute)
 	rows := leftovers(t)
-	e.apply(`apiVersion: v1
+	before, after := fmt.Sprintf("exact-before-r%d", e.run), fmt.Sprintf("exact-after-r%d", e.run)
+	names := strings.NewReplacer("exact-before", before, "exact-after", after)
+	e.apply(names.Replace(`apiVersion: v1
 kind: Namespace
 metadata:
   name: exact-before
@@ -160,12 +162,13 @@ metadata:
 spec:
   ingressClassName: nginx
   defaultBackend: {service: {name: web, port: {number: 80}}}
-`)
+`))
 	t.Cleanup(func() {
-		_, _ = testenv.Kubectl(sim.Kubeconfig(), "", "delete", "namespace", "exact-before", "exact-after", "--wait=false", "--ignore-not-found")
-		_, _ = testenv.Kubectl(sim.Kubeconfig(), "", "delete", "configmap", "user-settings", "-n", controlPlaneNamespace, "--ignore-not-found")
+		// The user's ConfigMap kept the control-plane namespace; the next scenario starts without it.
+		_, _ = testenv.Kubectl(sim.Kubeconfig(), "", "delete", "namespace", before, after, "--wait=false", "--ignore-not-found")
+		_, _ = testenv.Kubectl(sim.Kubeconfig(), "", "delete", "namespace", controlPlaneNamespace, "--timeout=2m", "--ignore-not-found")
 	})
-	before := snapshot(e, rows)
+	snapshotBefore := snapshot(e, rows)
 
 	e.apply(meshManifest("1.31.0", "fault-exact"))
 	e.start("manager")
@@ -174,7 +177,7 @@ spec:
 	// The user's objects after the install, recorded as the user wrote them (before meshkeeper could
 	// touch any of them).
 	users := map[objectKey]map[string]any{}
-	decoder := yaml.NewYAMLOrJSONDecoder(strings.NewReader(userObjects), 4096)
+	decoder := yaml.NewYAMLOrJSONDecoder(strings.NewReader(names.Replace(userObjects)), 4096)
 	for {
 		obj := &unstructured.Unstructured{}
 		if err := decoder.Decode(&obj.Object); err != nil {
@@ -185,9 +188,9 @@ spec:
 		}
 		users[keyOf(e, obj)] = normalized(obj, rows)
 	}
-	e.waitFor("exact-after enrolled", time.Minute, func() string {
-		if e.enrolled([]string{"exact-before", "exact-after"}) != 2 {
-			return "exact-before and exact-after are not both enrolled"
+	e.waitFor("the namespace created after the install enrolled", time.Minute, func() string {
+		if e.enrolled([]string{before, after}) != 2 {
+			return before + " and " + after + " are not both enrolled"
 		}
 		return ""
 	})
@@ -199,7 +202,7 @@ spec:
 	var diff []string
 	deadline := time.Now().Add(time.Minute) // the garbage collector may still be at work
 	for {
-		diff = compare(before, users, snapshot(e, rows), rows, e)
+		diff = compare(snapshotBefore, users, snapshot(e, rows), rows)
 		if len(diff) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -240,7 +243,7 @@ spec: {mtls: {mode: STRICT}}
 `
 
 // compare lists how after differs from before, beyond the user's objects and the doc's leftovers.
-func compare(before, users, after map[objectKey]map[string]any, rows []leftover, e *env) []string {
+func compare(before, users, after map[objectKey]map[string]any, rows []leftover) []string {
 	var diff []string
 	for key, was := range before {
 		now, ok := after[key]
