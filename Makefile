@@ -99,7 +99,7 @@ test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
 # The fault tier's scenarios run once in test-cluster; soak runs them SOAK_RUNS times on one simulated
-# cluster (about 7 minutes a run on 2 cores; results: docs/reliability.md).
+# cluster (about 5 minutes a run on 2 cores; results: docs/reliability.md).
 SOAK_RUNS ?= 10
 
 .PHONY: soak
