@@ -73,7 +73,7 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 TIER_TAGS := envtest,istiod,cluster
 ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/
 ISTIOD_PACKAGES := ./test/istiod/
-CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/
+CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/ ./test/fault/
 
 .PHONY: test
 test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side (each waits mostly on its servers).
@@ -97,6 +97,14 @@ test-istiod: envtest ## Run the tier in which the real istiod judges what meshke
 .PHONY: test-cluster
 test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+
+# The fault tier's scenarios run once in test-cluster; soak runs them SOAK_RUNS times on one simulated
+# cluster (about 5 minutes a run on 2 cores; results: docs/reliability.md).
+SOAK_RUNS ?= 10
+
+.PHONY: soak
+soak: envtest ## Run the fault tier (crash, API server restart, leader election, byte-exact uninstall) SOAK_RUNS times.
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/fault/ -count $(SOAK_RUNS) -timeout $$(( $(SOAK_RUNS) * 15 + 10 ))m -v $(GOTEST_FLAGS)
 
 .PHONY: lint
 lint: golangci-lint ## Check formatting, vet the code and run golangci-lint (.golangci.yml).

@@ -24,6 +24,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -56,6 +57,10 @@ func main() {
 		secureMetrics          bool
 		enableHTTP2            bool
 		enableLeaderElection   bool
+		leaderElectionNS       string
+		leaseDuration          time.Duration
+		renewDeadline          time.Duration
+		retryPeriod            time.Duration
 		allowedRepositories    string
 		allowedHubs            string
 		controlPlaneNamespaces string
@@ -73,6 +78,14 @@ func main() {
 		"The address Go's pprof profiles are served on, for diagnosing CPU and memory use; 0 turns them off.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Elect a leader, so that only one replica of the manager reconciles at a time.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+		"The namespace of the leader-election Lease; empty means the manager's own namespace in a pod (required outside a cluster).")
+	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long a standby waits after the last renewal of the leader's Lease before it takes the lead.")
+	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew its Lease before it gives up the lead and exits.")
+	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second,
+		"How often the replicas try to take or renew the Lease.")
 	flag.StringVar(&allowedRepositories, "allowed-chart-repositories", strings.Join(charts.DefaultRepositories, ","),
 		"Comma-separated chart repository URL prefixes (https://… or oci://…) a ServiceMesh may install charts from; an empty value allows only the built-in charts.")
 	flag.StringVar(&allowedHubs, "allowed-image-hubs", strings.Join(charts.DefaultImageHubs, ","),
@@ -101,12 +114,16 @@ func main() {
 
 	mgr, err := controllers.NewManager(ctrl.GetConfigOrDie(), controllers.ManagerOptions{
 		Options: ctrl.Options{
-			Scheme:                 scheme,
-			Metrics:                metricsOpts,
-			HealthProbeBindAddress: probeAddr,
-			PprofBindAddress:       pprofAddr,
-			LeaderElection:         enableLeaderElection,
-			LeaderElectionID:       "meshkeeper.mesh.meshkeeper.io",
+			Scheme:                  scheme,
+			Metrics:                 metricsOpts,
+			HealthProbeBindAddress:  probeAddr,
+			PprofBindAddress:        pprofAddr,
+			LeaderElection:          enableLeaderElection,
+			LeaderElectionID:        "meshkeeper.mesh.meshkeeper.io",
+			LeaderElectionNamespace: leaderElectionNS,
+			LeaseDuration:           &leaseDuration,
+			RenewDeadline:           &renewDeadline,
+			RetryPeriod:             &retryPeriod,
 			// The manager exits right after it loses the lease, so it can release it at once on shutdown.
 			LeaderElectionReleaseOnCancel: true,
 		},
