@@ -73,7 +73,7 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 TIER_TAGS := envtest,istiod,cluster
 ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/
 ISTIOD_PACKAGES := ./test/istiod/
-CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/
+CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/ ./test/chaos/
 
 .PHONY: test
 test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side (each waits mostly on its servers).
