@@ -56,8 +56,8 @@ const (
 	// FaultHang holds the request without an answer for the hang time, then resets it, as a request
 	// the API server times out or a lost connection does.
 	FaultHang Fault = "hang"
-	// FaultWatchClosed forwards a watch and closes its stream after a short random time; the client
-	// must watch again. A watch is never held open without events forever.
+	// FaultWatchClosed closes an open watch's stream; the client must watch again. Each second of
+	// faults, each open watch is closed at the fault rate. A watch is never held without events.
 	FaultWatchClosed Fault = "watch-closed"
 )
 
@@ -88,11 +88,14 @@ type Proxy struct {
 	forward *httputil.ReverseProxy
 	hang    time.Duration
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	rate     float64
-	counts   Counts
-	lastSeen []string // the latest writes forwarded, "METHOD path", for failure messages
+	mu        sync.Mutex
+	rng       *rand.Rand
+	rate      float64
+	counts    Counts
+	lastSeen  []string // the latest writes forwarded, "METHOD path", for failure messages
+	watches   map[uint64]context.CancelFunc
+	nextWatch uint64
+	done      chan struct{}
 }
 
 // lastSeenMax bounds Proxy.lastSeen.
@@ -110,8 +113,10 @@ func NewProxy(upstream *rest.Config, seed uint64, hang time.Duration) (*Proxy, e
 		return nil, fmt.Errorf("creating the upstream transport: %w", err)
 	}
 	p := &Proxy{
-		hang: hang,
-		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		hang:    hang,
+		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		watches: map[uint64]context.CancelFunc{},
+		done:    make(chan struct{}),
 	}
 	p.resetLocked()
 	p.forward = &httputil.ReverseProxy{
@@ -127,7 +132,30 @@ func NewProxy(upstream *rest.Config, seed uint64, hang time.Duration) (*Proxy, e
 	p.server.EnableHTTP2 = true
 	p.server.Config.ErrorLog = log.New(io.Discard, "", 0)
 	p.server.StartTLS()
+	go p.closeWatches()
 	return p, nil
+}
+
+// closeWatches closes, every second while faults are on, each open watch at the fault rate.
+func (p *Proxy) closeWatches() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		for id, cancel := range p.watches {
+			if p.rate > 0 && p.rng.Float64() < p.rate {
+				cancel()
+				delete(p.watches, id)
+				p.counts.Faults[FaultWatchClosed]++
+			}
+		}
+		p.mu.Unlock()
+	}
 }
 
 // SetFaultRate sets the share of requests, between 0 and 1, that get a fault.
@@ -172,6 +200,7 @@ func (p *Proxy) resetLocked() {
 
 // Close stops the proxy and cuts every open connection, watches included.
 func (p *Proxy) Close() {
+	close(p.done)
 	p.server.CloseClientConnections()
 	p.server.Close()
 }
@@ -199,14 +228,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if watch {
 		method = "WATCH"
 	}
-	fault, after := p.decide(method, r.URL.Path, watch)
-	switch fault {
+	if watch {
+		ctx, done := p.openWatch(r.Context(), r.URL.Path)
+		defer done()
+		p.forward.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
+	switch p.decide(method, r.URL.Path) {
 	case "":
 		p.forward.ServeHTTP(w, r)
-	case FaultWatchClosed:
-		ctx, cancel := context.WithTimeout(r.Context(), after)
-		defer cancel()
-		p.forward.ServeHTTP(w, r.WithContext(ctx))
 	case FaultConflict:
 		writeStatus(w, http.StatusConflict, metav1.StatusReasonConflict, "injected conflict: the object has been modified")
 	case FaultThrottle:
@@ -224,31 +254,39 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decide picks the request's fault, or none, and counts the request; a watch's stream is closed
-// after the duration it returns.
-func (p *Proxy) decide(method, path string, watch bool) (Fault, time.Duration) {
+// openWatch counts a watch and registers it for closeWatches; done unregisters it.
+func (p *Proxy) openWatch(ctx context.Context, path string) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.countLocked("WATCH", path)
+	id := p.nextWatch
+	p.nextWatch++
+	p.watches[id] = cancel
+	return ctx, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.watches, id)
+		cancel()
+	}
+}
+
+// decide picks the request's fault, or none; a request without a fault is counted as reaching the
+// API server.
+func (p *Proxy) decide(method, path string) Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.rate > 0 && p.rng.Float64() < p.rate {
-		var fault Fault
-		switch {
-		case watch:
-			fault = FaultWatchClosed
-		case isWrite(method):
-			fault = writeFaults[p.rng.IntN(len(writeFaults))]
-		default:
-			fault = readFaults[p.rng.IntN(len(readFaults))]
+		faults := readFaults
+		if isWrite(method) {
+			faults = writeFaults
 		}
+		fault := faults[p.rng.IntN(len(faults))]
 		p.counts.Faults[fault]++
-		if fault != FaultWatchClosed {
-			return fault, 0
-		}
-		after := time.Duration(100+p.rng.IntN(2900)) * time.Millisecond
-		p.countLocked(method, path)
-		return fault, after
+		return fault
 	}
 	p.countLocked(method, path)
-	return "", 0
+	return ""
 }
 
 func (p *Proxy) countLocked(method, path string) {
