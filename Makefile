@@ -98,6 +98,16 @@ test-istiod: envtest ## Run the tier in which the real istiod judges what meshke
 test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
+# The long run of test/chaos's random sequences: CHAOS_SEQUENCES sequences of CHAOS_STEPS steps, each on
+# a new cluster; CHAOS_SEED replays one (the test prints the seed of each sequence).
+CHAOS_SEQUENCES ?= 10
+CHAOS_STEPS ?= 30
+
+.PHONY: soak-chaos
+soak-chaos: envtest ## Run long seeded random operation sequences on the simulated cluster (CHAOS_SEQUENCES, CHAOS_STEPS, CHAOS_SEED).
+	CHAOS_SEQUENCES=$(CHAOS_SEQUENCES) CHAOS_STEPS=$(CHAOS_STEPS) KUBEBUILDER_ASSETS="$(LOCALBIN)" \
+		go test -tags cluster ./test/chaos/ -run '^TestRandomSequences$$' -count=1 -v -timeout 12h $(GOTEST_FLAGS)
+
 .PHONY: lint
 lint: golangci-lint ## Check formatting, vet the code and run golangci-lint (.golangci.yml).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "Not gofmt-formatted:"; echo "$$out"; exit 1; fi
