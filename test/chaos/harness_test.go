@@ -60,6 +60,8 @@ const (
 	controllerName      = "ingress-nginx-controller"
 	// selectorLabel is the user label spec.injection.namespaceSelector matches.
 	selectorLabel = "mesh"
+	// injectionLabel is meshkeeper's label on enrolled namespaces, with the value "enabled".
+	injectionLabel = "istio-injection"
 
 	settleTimeout = 5 * time.Minute
 	// quietWindow is how long steady state must write nothing.
@@ -414,15 +416,19 @@ func (e *env) checkNamespace(m *model, ns string) error {
 			errs = append(errs, fmt.Errorf("namespace %s: the user's label %s=%s is %q", ns, k, v, got))
 		}
 	}
-	label, labelled := namespace.Labels["istio-injection"]
+	// A user's own istio-injection=enabled is no conflict and stays the user's: meshkeeper need not
+	// own the label then, but must not own it on a namespace it does not enroll.
+	label, labelled := namespace.Labels[injectionLabel]
 	owns := false
 	for _, f := range namespace.ManagedFields {
-		if f.Manager == "meshkeeper" && f.FieldsV1 != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:istio-injection"`) {
+		if f.Manager == "meshkeeper" && f.FieldsV1 != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+injectionLabel+`"`) {
 			owns = true
 		}
 	}
-	if want := m.enrolled(ns); want != (labelled && label == "enabled") || want != owns {
-		errs = append(errs, fmt.Errorf("namespace %s: enrolled=%t but istio-injection=%q (present %t, meshkeeper's %t)", ns, want, label, labelled, owns))
+	want, users := m.enrolled(ns), m.nsLabels[ns][injectionLabel] == "enabled"
+	if (want || users) != (labelled && label == "enabled") || (!want && owns) || (want && !users && !owns) {
+		errs = append(errs, fmt.Errorf("namespace %s: enrolled=%t, the user's label %t, but istio-injection=%q (present %t, meshkeeper's %t)",
+			ns, want, users, label, labelled, owns))
 	}
 
 	ing, err := e.cs.NetworkingV1().Ingresses(ns).Get(ctx, "web", metav1.GetOptions{})

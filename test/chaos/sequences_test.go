@@ -29,13 +29,21 @@ import (
 	"time"
 )
 
+// A faults operation faults burstFaultRate of the manager's requests for burstDuration.
+const (
+	burstFaultRate = 0.2
+	burstDuration  = 10 * time.Second
+)
+
 // operation is one thing a user, or a crash, does to the system. do changes the model and the cluster
-// and says what it did; it is only drawn when ok holds.
+// and says what it did; it is only drawn when ok holds, with its weight, or weightUninstalled (when
+// not 0) while the mesh is uninstalled.
 type operation struct {
-	name   string
-	weight int
-	ok     func(m *model) bool
-	do     func(e *env, m *model, rng *rand.Rand, step int) string
+	name              string
+	weight            int
+	weightUninstalled int
+	ok                func(m *model) bool
+	do                func(e *env, m *model, rng *rand.Rand, step int) string
 }
 
 func always(*model) bool { return true }
@@ -113,6 +121,17 @@ var operations = []operation{
 			e.applyNamespace(m, ns)
 			return fmt.Sprintf("the user's label %s=on on %s: %t", selectorLabel, ns, m.nsLabels[ns][selectorLabel] == "on")
 		}},
+	{name: "own-injection-label", weight: 1, ok: always,
+		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
+			ns := m.pool[rng.IntN(len(m.pool))]
+			if m.nsLabels[ns][injectionLabel] == "enabled" {
+				delete(m.nsLabels[ns], injectionLabel)
+			} else {
+				m.nsLabels[ns][injectionLabel] = "enabled"
+			}
+			e.applyNamespace(m, ns)
+			return fmt.Sprintf("the user's own label %s=enabled (meshkeeper's value) on %s: %t", injectionLabel, ns, m.nsLabels[ns][injectionLabel] == "enabled")
+		}},
 	{name: "label", weight: 2, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, step int) string {
 			ns := m.pool[rng.IntN(len(m.pool))]
@@ -131,7 +150,7 @@ var operations = []operation{
 		}},
 	{name: "restart-controller", weight: 1, ok: always,
 		do: func(e *env, m *model, _ *rand.Rand, step int) string {
-			m.podRev = strconv.Itoa(step + 1)
+			m.podRev = strconv.Itoa(step + 2) // the first value is 1
 			e.applyController(m)
 			return "the user changes the controller's pod template annotation to " + m.podRev
 		}},
@@ -144,6 +163,10 @@ var operations = []operation{
 	{name: "kill", weight: 2, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
 			switch {
+			case !m.installed && rng.IntN(2) == 0:
+				m.installed = true
+				e.applyMesh(m)
+				return fmt.Sprintf("create the ServiceMesh, SIGKILL the manager %s into the install, restart it", e.crashWithin(rng))
 			case m.installed && rng.IntN(4) == 0:
 				m.installed = false
 				e.deleteMesh()
@@ -158,7 +181,16 @@ var operations = []operation{
 				return "SIGKILL the manager, restart it"
 			}
 		}},
-	{name: "reinstall", weight: 1, ok: always,
+	{name: "faults", weight: 2, ok: always,
+		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
+			e.proxy.SetFaultRate(burstFaultRate)
+			what := changeSpec(m, rng)
+			e.applyMeshIfInstalled(m)
+			time.Sleep(burstDuration)
+			e.proxy.SetFaultRate(0)
+			return fmt.Sprintf("%s with %.0f%% of the manager's requests faulted for %s", what, 100*burstFaultRate, burstDuration)
+		}},
+	{name: "reinstall", weight: 1, weightUninstalled: 6, ok: always,
 		do: func(e *env, m *model, _ *rand.Rand, _ int) string {
 			m.installed = !m.installed
 			if m.installed {
@@ -172,20 +204,26 @@ var operations = []operation{
 
 // draw picks an operation the model allows, weighted.
 func draw(rng *rand.Rand, m *model) operation {
+	weight := func(op operation) int {
+		if !m.installed && op.weightUninstalled != 0 {
+			return op.weightUninstalled
+		}
+		return op.weight
+	}
 	var allowed []operation
 	total := 0
 	for _, op := range operations {
 		if op.ok(m) {
 			allowed = append(allowed, op)
-			total += op.weight
+			total += weight(op)
 		}
 	}
 	n := rng.IntN(total)
 	for _, op := range allowed {
-		if n < op.weight {
+		if n < weight(op) {
 			return op
 		}
-		n -= op.weight
+		n -= weight(op)
 	}
 	panic("unreachable")
 }
