@@ -421,7 +421,7 @@ func (e *env) checkNamespace(m *model, ns string) error {
 	label, labelled := namespace.Labels[injectionLabel]
 	owns := false
 	for _, f := range namespace.ManagedFields {
-		if f.Manager == "meshkeeper" && f.FieldsV1 != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+injectionLabel+`"`) {
+		if f.Manager == "meshkeeper" && f.FieldsV1 != nil && strings.Contains(f.FieldsV1.GetRawString(), `"f:`+injectionLabel+`"`) {
 			owns = true
 		}
 	}
