@@ -73,7 +73,7 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 TIER_TAGS := envtest,istiod,cluster
 ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/
 ISTIOD_PACKAGES := ./test/istiod/
-CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/ ./test/fault/
+CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/ ./test/fault/ ./test/chaos/
 
 .PHONY: test
 test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side (each waits mostly on its servers).
@@ -105,6 +105,16 @@ SOAK_RUNS ?= 10
 .PHONY: soak
 soak: envtest ## Run the fault tier (crash, API server restart, leader election, byte-exact uninstall) SOAK_RUNS times.
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/fault/ -count $(SOAK_RUNS) -timeout $$(( $(SOAK_RUNS) * 15 + 10 ))m -v $(GOTEST_FLAGS)
+
+# The long run of test/chaos's random sequences: CHAOS_SEQUENCES sequences of CHAOS_STEPS steps, each on
+# a new cluster; CHAOS_SEED replays one (the test prints the seed of each sequence).
+CHAOS_SEQUENCES ?= 10
+CHAOS_STEPS ?= 30
+
+.PHONY: soak-chaos
+soak-chaos: envtest ## Run long seeded random operation sequences on the simulated cluster (CHAOS_SEQUENCES, CHAOS_STEPS, CHAOS_SEED).
+	CHAOS_SEQUENCES=$(CHAOS_SEQUENCES) CHAOS_STEPS=$(CHAOS_STEPS) KUBEBUILDER_ASSETS="$(LOCALBIN)" \
+		go test -tags cluster ./test/chaos/ -run '^TestRandomSequences$$' -count=1 -v -timeout 12h $(GOTEST_FLAGS)
 
 .PHONY: lint
 lint: golangci-lint ## Check formatting, vet the code and run golangci-lint (.golangci.yml).
