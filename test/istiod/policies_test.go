@@ -142,7 +142,15 @@ func TestSidecarScoping(t *testing.T) {
 	shop := istiod.Proxy{IP: "10.244.1.10", Pod: "web-5f7d", Namespace: "shop"}
 	legacy := istiod.Proxy{IP: "10.244.2.10", Pod: "web-8c2a", Namespace: "legacy"}
 	var scoped, unscoped istiod.Resources
+	// Wait until istiod has seen both the Sidecar and the Services the test just created: a scoped
+	// proxy that lacks legacy's Services proves nothing while istiod knows none of them yet.
 	if err := waitFor(ctx, 30*time.Second, func() error {
+		if unscoped, err = istiod.FetchCDS(ctx, pilot.GRPCAddr, legacy, istiod.Delta); err != nil {
+			return err
+		}
+		if !unscoped.Has(outbound("svc-0", "legacy")) || !unscoped.Has(outbound("svc-2", "shop")) {
+			return fmt.Errorf("istiod has not seen the test's Services yet")
+		}
 		if scoped, err = istiod.FetchCDS(ctx, pilot.GRPCAddr, shop, istiod.Delta); err != nil {
 			return err
 		}
@@ -151,9 +159,6 @@ func TestSidecarScoping(t *testing.T) {
 		}
 		return nil
 	}); err != nil {
-		t.Fatal(err)
-	}
-	if unscoped, err = istiod.FetchCDS(ctx, pilot.GRPCAddr, legacy, istiod.Delta); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("scoped proxy in shop: %d clusters, %d bytes; unscoped proxy in legacy: %d clusters, %d bytes",

@@ -192,7 +192,10 @@ func startManagerProcess(ctx context.Context, t *testing.T, dir, kubeconfig stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, binary, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	// The binary allows a control plane only in istio-system unless told otherwise; this test's mesh
+	// lives in rev-system.
+	cmd := exec.CommandContext(ctx, binary, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--control-plane-namespaces=rev-system")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
