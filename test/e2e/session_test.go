@@ -21,6 +21,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +43,9 @@ type session struct {
 	cluster    *cluster.Cluster
 	kubeconfig string
 	log        *os.File
+	binary     string
+	manager    *exec.Cmd
+	metricsURL string
 }
 
 // startSession starts a simulated cluster with opts in a directory of the test, installs the CRD and
@@ -67,24 +73,67 @@ func startSession(ctx context.Context, t *testing.T, opts cluster.Options) *sess
 	}
 
 	// meshkeeper's binary, as a process: the package's other test runs a manager in this one.
-	binary := filepath.Join(dir, "meshkeeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
+	s.binary = filepath.Join(dir, "meshkeeper")
+	build := exec.CommandContext(ctx, "go", "build", "-o", s.binary, ".")
 	build.Dir = testenv.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building meshkeeper: %v\n%s", err, out)
 	}
-	manager := exec.CommandContext(ctx, binary, "--metrics-bind-address=0", "--health-probe-bind-address=0")
-	manager.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig)
-	manager.Stdout, manager.Stderr = s.log, s.log
-	if err := manager.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s.startManager(ctx)
 	// Cleanups run last first: the manager stops before the cluster.
-	t.Cleanup(func() {
-		_ = manager.Process.Kill()
-		_ = manager.Wait()
-	})
+	t.Cleanup(s.killManager)
 	return s
+}
+
+// startManager runs meshkeeper's binary against the cluster, its log appended to meshkeeper.log, its
+// metrics served over plain HTTP on a free port of the loopback interface (metricsURL).
+func (s *session) startManager(ctx context.Context) {
+	s.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	address := l.Addr().String()
+	_ = l.Close()
+	s.metricsURL = "http://" + address + "/metrics"
+	s.manager = exec.CommandContext(ctx, s.binary, "--metrics-bind-address="+address, "--metrics-secure=false",
+		"--health-probe-bind-address=0")
+	s.manager.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig)
+	s.manager.Stdout, s.manager.Stderr = s.log, s.log
+	if err := s.manager.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// killManager kills the manager with SIGKILL, as an OOM kill or a lost node would, and waits for it.
+func (s *session) killManager() {
+	if s.manager == nil {
+		return
+	}
+	_ = s.manager.Process.Kill()
+	_ = s.manager.Wait()
+	s.manager = nil
+}
+
+// metric is the value of one series in the manager's metrics, as its exposition prints the series
+// (name{labels}); "" when the manager does not export it. A manager that has not started serving yet
+// is an error.
+func (s *session) metric(series string) (string, error) {
+	resp, err := http.Get(s.metricsURL) //nolint:noctx // a loopback scrape in a test
+	if err != nil {
+		return "", fmt.Errorf("scraping meshkeeper's metrics: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("scraping meshkeeper's metrics: %w", err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if value, ok := strings.CutPrefix(line, series+" "); ok {
+			return value, nil
+		}
+	}
+	return "", nil
 }
 
 // meshkeeperLog is the end of meshkeeper's log, for failure messages.

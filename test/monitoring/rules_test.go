@@ -267,6 +267,25 @@ var alertCases = map[string]map[string]alertCase{
 			firing: map[time.Duration][][]string{20 * time.Minute: nil},
 		},
 	},
+	"MeshkeeperCanaryRolledBack": {
+		"fires at once and while the rollback holds": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x30`,
+			firing: map[time.Duration][][]string{
+				0:                {{"type=DataPlaneUpToDate", "reason=CanaryRolledBack", "severity=warning"}},
+				25 * time.Minute: {{"reason=CanaryRolledBack"}},
+			},
+			description: "canary namespaces back to the active revision",
+		},
+		"stops once a new spec ends the rollback": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x10
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="Restarting", ` + meshkeeper + `} _x11 1x20`,
+			firing: map[time.Duration][][]string{5 * time.Minute: {{"reason=CanaryRolledBack"}}, 20 * time.Minute: nil},
+		},
+		"stays silent on a stall outside a canary": {
+			load:   `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + meshkeeper + `} 1x30`,
+			firing: map[time.Duration][][]string{0: nil, 20 * time.Minute: nil},
+		},
+	},
 }
 
 // TestAlerts evaluates each alert with Prometheus's own rule evaluation (the AlertingRule that the rule
