@@ -502,6 +502,11 @@ type ProxiesStatus struct {
 	// +optional
 	Total int32 `json:"total"`
 
+	// Current counts pods whose sidecar comes from the revision that serves their namespace, with the
+	// current mesh config: they need nothing. Total is Current + WithoutSidecar + Outdated.
+	// +optional
+	Current int32 `json:"current"`
+
 	// WithoutSidecar counts pods created before their namespace was enrolled; they need a restart.
 	// +optional
 	WithoutSidecar int32 `json:"withoutSidecar"`

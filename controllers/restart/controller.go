@@ -35,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -80,6 +81,12 @@ type Reconciler struct {
 	mu sync.Mutex
 	// rolling are the workloads this process restarted or saw rolling out after a restart, by key.
 	rolling map[string]bool
+	// written are the restarted-at values this process applied, by key, until the cache shows them. A
+	// pass that runs before the workload cache has seen meshkeeper's own apply would otherwise find the
+	// workload neither annotated nor rolling, its old pods still outdated, and restart it again. After a
+	// restart of meshkeeper the map is empty, and that is right: its caches start from a fresh list,
+	// which holds every apply the previous process made.
+	written map[string]writtenRestart
 	// reported holds the stall and not-restartable messages last reported.
 	reported meshctx.Transitions
 	// rollback is the canary rollback this process decided, until the status records it or the spec
@@ -100,7 +107,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
 		// Manual, must not hold back the restarts of the next one.
 		r.mu.Lock()
-		r.rolling, r.rollback = nil, nil
+		r.rolling, r.rollback, r.written = nil, nil, nil
 		r.mu.Unlock()
 		r.Report.set(Status{})
 		metrics.RestartsPending.Set(0)
@@ -250,10 +257,10 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 		for _, item := range items {
 			w := asWorkload(item.(client.Object))
-			if w == nil || w.restartedAt.IsZero() {
+			if w == nil {
 				continue
 			}
-			r.classifyRollout(p, w)
+			r.track(p, w)
 		}
 	}
 	// A workload whose rollout onto the canary revision the rollback cut short is restarted again once
@@ -280,6 +287,54 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
 	})
 	return p, nil
+}
+
+// writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID.
+type writtenRestart struct {
+	uid types.UID
+	at  time.Time
+}
+
+// remember records the restarted-at value just applied to a workload, until the cache shows it.
+func (r *Reconciler) remember(w *workload) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written == nil {
+		r.written = map[string]writtenRestart{}
+	}
+	r.written[w.key()] = writtenRestart{uid: w.obj.GetUID(), at: w.restartedAt}
+}
+
+// lagging tells whether the cache shows a workload older than meshkeeper's last apply to it; then the
+// workload is rolling out as far as the restarts are concerned, from the time meshkeeper wrote (its
+// cached status, of the generation before, says nothing about the rollout). Once the cache shows the
+// apply, or the workload was replaced by another of the same name, the record is dropped.
+func (r *Reconciler) lagging(w *workload) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := w.key()
+	written, ok := r.written[key]
+	if !ok {
+		return false
+	}
+	if written.uid != w.obj.GetUID() || !w.restartedAt.Before(written.at) {
+		delete(r.written, key)
+		return false
+	}
+	w.restartedAt, w.rolledOut = written.at, false
+	return true
+}
+
+// track follows one workload of the cache in a pass: rolling out when the cache has not caught up
+// with meshkeeper's last apply to it, else as its annotation and status say.
+func (r *Reconciler) track(p *pass, w *workload) {
+	if r.lagging(w) {
+		p.rolling = append(p.rolling, w)
+		return
+	}
+	if !w.restartedAt.IsZero() {
+		r.classifyRollout(p, w)
+	}
 }
 
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
@@ -438,6 +493,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
 			return result, err
 		}
+		r.remember(c.workload)
 		budget--
 		inNamespace[ns]++
 		metrics.RestartsTotal.WithLabelValues("started").Inc()

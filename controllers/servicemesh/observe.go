@@ -323,6 +323,8 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		}
 		obs.status.Total++
 		switch state {
+		case policy.ProxyCurrent:
+			obs.status.Current++
 		case policy.ProxyMissing:
 			obs.status.WithoutSidecar++
 			obs.needRestart[pod.Namespace]++

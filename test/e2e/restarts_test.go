@@ -155,8 +155,8 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 			s.apply(restartWorkload(kind, ns, name, 0))
 		}
 	}
-	s.eventually("the workloads on 1-31-0", 3*time.Minute, s.want("status.revisions and proxies", fmt.Sprintf("1-31-0=Active/%d total=%d outdated=0 withoutSidecar=0", pods, pods),
-		"mesh", "default", "-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}total={.status.proxies.total} outdated={.status.proxies.outdated} withoutSidecar={.status.proxies.withoutSidecar}`))
+	s.eventually("the workloads on 1-31-0", 3*time.Minute, s.want("status.revisions and proxies", fmt.Sprintf("1-31-0=Active/%d total=%d current=%d outdated=0 withoutSidecar=0", pods, pods, pods),
+		"mesh", "default", "-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}total={.status.proxies.total} current={.status.proxies.current} outdated={.status.proxies.outdated} withoutSidecar={.status.proxies.withoutSidecar}`))
 	if got := s.cluster.Injector().Injected("1-31-0"); got != pods {
 		t.Errorf("revision 1-31-0 injected %d pods, want %d", got, pods)
 	}

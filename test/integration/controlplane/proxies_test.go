@@ -78,7 +78,7 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 	It("counts pods without a sidecar and with an outdated one in enrolled namespaces only", func() {
 		Eventually(func(g Gomega) {
 			mesh := getMesh()
-			g.Expect(mesh.Status.Proxies).To(Equal(meshv1alpha1.ProxiesStatus{Total: 4, WithoutSidecar: 1, Outdated: 2}))
+			g.Expect(mesh.Status.Proxies).To(Equal(meshv1alpha1.ProxiesStatus{Total: 4, Current: 1, WithoutSidecar: 1, Outdated: 2}))
 			c := conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonRestartNeeded))
@@ -100,7 +100,7 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 		}
 		createPod("px-shop", "restarted", "default", current, nil)
 		Eventually(func(g Gomega) {
-			g.Expect(getMesh().Status.Proxies).To(Equal(meshv1alpha1.ProxiesStatus{Total: 2}))
+			g.Expect(getMesh().Status.Proxies).To(Equal(meshv1alpha1.ProxiesStatus{Total: 2, Current: 2}))
 			c := conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonProxiesUpToDate))
@@ -117,6 +117,6 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 			Should(Equal(meshv1alpha1.ProxiesStatus{Total: 2, Outdated: 2}))
 		createPod("px-shop", "after-change", "default", current, nil)
 		Eventually(func() meshv1alpha1.ProxiesStatus { return getMesh().Status.Proxies }, installTimeout, poll).
-			Should(Equal(meshv1alpha1.ProxiesStatus{Total: 3, Outdated: 2}))
+			Should(Equal(meshv1alpha1.ProxiesStatus{Total: 3, Current: 1, Outdated: 2}))
 	})
 })
