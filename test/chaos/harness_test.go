@@ -64,7 +64,11 @@ const (
 	// injectionLabel is meshkeeper's label on enrolled namespaces, with the value "enabled".
 	injectionLabel = "istio-injection"
 
-	settleTimeout = 5 * time.Minute
+	// settleTimeout is how long the system may take to converge after a step. A reconcile that failed
+	// through a whole fault window waits up to meshkeeper's retry cap (5 minutes, backoffMax in
+	// controllers/servicemesh) before its next try once the faults stop, as backoff must; the margin
+	// above it is for the install that try makes.
+	settleTimeout = 7 * time.Minute
 	// quietWindow is how long steady state must write nothing.
 	quietWindow  = 5 * time.Second
 	quietTimeout = time.Minute
