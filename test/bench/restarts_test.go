@@ -70,7 +70,7 @@ type writeCounter struct {
 }
 
 func (w *writeCounter) wrap(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
+	return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			w.total.Add(1)
 			if deploymentWrite.MatchString(req.URL.Path) {
@@ -80,10 +80,6 @@ func (w *writeCounter) wrap(next http.RoundTripper) http.RoundTripper {
 		return next.RoundTrip(req)
 	})
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // BenchmarkRestartWave measures a data-plane upgrade of 1,000 Deployments (one replica each) in 100
 // namespaces, all injected by revision 1-31-0 of a RevisionBased mesh with Automatic restarts

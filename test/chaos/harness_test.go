@@ -24,12 +24,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,15 +36,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/test/cluster"
+	"github.com/meshkeeper/meshkeeper/test/faultkit"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -63,7 +64,11 @@ const (
 	// injectionLabel is meshkeeper's label on enrolled namespaces, with the value "enabled".
 	injectionLabel = "istio-injection"
 
-	settleTimeout = 5 * time.Minute
+	// settleTimeout is how long the system may take to converge after a step. A reconcile that failed
+	// through a whole fault window waits up to meshkeeper's retry cap (5 minutes, backoffMax in
+	// controllers/servicemesh) before its next try once the faults stop, as backoff must; the margin
+	// above it is for the install that try makes.
+	settleTimeout = 7 * time.Minute
 	// quietWindow is how long steady state must write nothing.
 	quietWindow  = 5 * time.Second
 	quietTimeout = time.Minute
@@ -85,12 +90,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	managerBinary = filepath.Join(dir, "meshkeeper")
-	build := exec.Command("go", "build", "-o", managerBinary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		managerBuildErr = fmt.Errorf("building meshkeeper: %w\n%s", err, out)
-	}
+	managerBinary, managerBuildErr = faultkit.BuildManager(dir)
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
@@ -105,10 +105,11 @@ type env struct {
 	proxy      *Proxy
 	kubeconfig string // the proxy's, for the manager
 	logPath    string
-	manager    *exec.Cmd
+	manager    *faultkit.Manager
 	starts     int
 	cs         kubernetes.Interface
 	dyn        dynamic.Interface
+	client     client.Client
 }
 
 // startEnv starts a one-node cluster, the proxy (faults off, seeded with seed), the CRD and the manager.
@@ -144,6 +145,13 @@ func startEnv(ctx context.Context, t *testing.T, seed uint64) *env {
 	if e.dyn, err = dynamic.NewForConfig(c.RESTConfig()); err != nil {
 		t.Fatal(err)
 	}
+	scheme, err := testenv.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.client, err = client.New(c.RESTConfig(), client.Options{Scheme: scheme}); err != nil {
+		t.Fatal(err)
+	}
 	if err := testenv.InstallCRD(c.Kubeconfig()); err != nil {
 		t.Fatal(err)
 	}
@@ -153,17 +161,9 @@ func startEnv(ctx context.Context, t *testing.T, seed uint64) *env {
 
 func (e *env) startManager() {
 	e.t.Helper()
-	log, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer log.Close()
 	e.starts++
-	fmt.Fprintf(log, "----- manager start %d -----\n", e.starts)
-	e.manager = exec.Command(managerBinary, "--metrics-bind-address=0", "--health-probe-bind-address=0")
-	e.manager.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
-	e.manager.Stdout, e.manager.Stderr = log, log
-	if err := e.manager.Start(); err != nil {
+	var err error
+	if e.manager, err = faultkit.StartManager(managerBinary, e.kubeconfig, e.logPath, fmt.Sprintf("manager start %d", e.starts)); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -173,8 +173,7 @@ func (e *env) killManager() {
 	if e.manager == nil {
 		return
 	}
-	_ = e.manager.Process.Signal(syscall.SIGKILL)
-	_ = e.manager.Wait()
+	e.manager.Kill()
 	e.manager = nil
 }
 
@@ -360,20 +359,22 @@ func (e *env) fail(format string, args ...any) {
 	e.t.Helper()
 	mesh, _ := testenv.Kubectl(e.cluster.Kubeconfig(), "", "get", "mesh", "default", "-o", "yaml")
 	log, _ := os.ReadFile(e.logPath)
-	e.t.Fatalf(format+"\n%s\nmeshkeeper's log (%s):\n%s", append(args, mesh, e.logPath, tailLines(string(log), 60))...)
+	e.t.Fatalf(format+"\n%s\nmeshkeeper's log (%s):\n%s", append(args, mesh, e.logPath, testenv.TailLines(string(log), 60))...)
 }
 
-// converged says what of the model the cluster does not match, or nil.
+// converged says what of the model the cluster does not match, or nil. When the model holds, the
+// invariants of the fault tier (faultkit.Violations) must hold too.
 func (e *env) converged(m *model) error {
 	ctx := e.ctx
 	var errs []error
-	mesh, err := e.dyn.Resource(meshGVR).Get(ctx, "default", metav1.GetOptions{})
+	mesh := &meshv1alpha1.ServiceMesh{}
+	err := e.client.Get(ctx, types.NamespacedName{Name: "default"}, mesh)
 	switch {
 	case m.installed && err != nil:
 		return fmt.Errorf("the ServiceMesh: %w", err)
 	case m.installed:
-		if err := meshReady(mesh); err != nil {
-			errs = append(errs, err)
+		if why := faultkit.NotReady(mesh, ""); why != "" {
+			errs = append(errs, errors.New(why))
 		}
 	case err == nil:
 		return errors.New("the ServiceMesh is still there")
@@ -384,24 +385,18 @@ func (e *env) converged(m *model) error {
 	for _, ns := range m.pool {
 		errs = append(errs, e.checkNamespace(m, ns))
 	}
-	errs = append(errs, e.checkController(m), e.checkControlPlane(m))
-	return errors.Join(errs...)
-}
-
-func meshReady(mesh *unstructured.Unstructured) error {
-	generation := mesh.GetGeneration()
-	observed, _, _ := unstructured.NestedInt64(mesh.Object, "status", "observedGeneration")
-	conditions, _, _ := unstructured.NestedSlice(mesh.Object, "status", "conditions")
-	for _, c := range conditions {
-		c, _ := c.(map[string]any)
-		if c["type"] == meshv1alpha1.ConditionReady {
-			if c["status"] != "True" || observed != generation {
-				return fmt.Errorf("Ready=%v (%v: %v) at observedGeneration %d of %d", c["status"], c["reason"], c["message"], observed, generation)
-			}
-			return nil
-		}
+	errs = append(errs, e.checkController(m), e.checkPolicy(m))
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
-	return fmt.Errorf("no Ready condition at observedGeneration %d of %d", observed, generation)
+	state := faultkit.Uninstalled
+	if m.installed {
+		state = faultkit.MeshReady
+	}
+	if violations := faultkit.Violations(ctx, e.cluster.RESTConfig(), e.client, controlPlaneNamespace, state); len(violations) > 0 {
+		return fmt.Errorf("invariants broken (%s):\n  %s", state, strings.Join(violations, "\n  "))
+	}
+	return nil
 }
 
 func (e *env) checkNamespace(m *model, ns string) error {
@@ -419,12 +414,7 @@ func (e *env) checkNamespace(m *model, ns string) error {
 	// A user's own istio-injection=enabled is no conflict and stays the user's: meshkeeper need not
 	// own the label then, but must not own it on a namespace it does not enroll.
 	label, labelled := namespace.Labels[injectionLabel]
-	owns := false
-	for _, f := range namespace.ManagedFields {
-		if f.Manager == "meshkeeper" && f.FieldsV1 != nil && strings.Contains(f.FieldsV1.GetRawString(), `"f:`+injectionLabel+`"`) {
-			owns = true
-		}
-	}
+	owns := slices.Contains(faultkit.MeshkeeperLabels(namespace), injectionLabel)
 	want, users := m.enrolled(ns), m.nsLabels[ns][injectionLabel] == "enabled"
 	if (want || users) != (labelled && label == "enabled") || (!want && owns) || (want && !users && !owns) {
 		errs = append(errs, fmt.Errorf("namespace %s: enrolled=%t, the user's label %t, but istio-injection=%q (present %t, meshkeeper's %t)",
@@ -480,46 +470,20 @@ func (e *env) checkController(m *model) error {
 	return errors.Join(errs...)
 }
 
-func (e *env) checkControlPlane(m *model) error {
-	ctx := e.ctx
-	var errs []error
-	secrets, err := e.cs.CoreV1().Secrets(controlPlaneNamespace).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+// checkPolicy checks the mesh-wide PeerAuthentication's mode. What else the control plane must be
+// (istiod, its releases, its webhooks) is faultkit.Violations's.
+func (e *env) checkPolicy(m *model) error {
+	if !m.installed {
+		return nil
+	}
+	pa, err := e.dyn.Resource(peerAuthGVR).Namespace(controlPlaneNamespace).Get(e.ctx, "default", metav1.GetOptions{})
 	if err != nil {
-		return err
+		return fmt.Errorf("the mesh-wide PeerAuthentication: %w", err)
 	}
-	for _, s := range secrets.Items {
-		if status := s.Labels["status"]; strings.HasPrefix(status, "pending") {
-			errs = append(errs, fmt.Errorf("helm release %s is %s", s.Name, status))
-		}
+	if mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode"); mode != m.mtls {
+		return fmt.Errorf("the mesh-wide PeerAuthentication's mode is %q, want %s", mode, m.mtls)
 	}
-	_, err = e.cs.AppsV1().Deployments(controlPlaneNamespace).Get(ctx, "istiod", metav1.GetOptions{})
-	if m.installed != (err == nil) {
-		errs = append(errs, fmt.Errorf("installed=%t, istiod's Deployment: %v", m.installed, err))
-	}
-	webhooks, err := e.cs.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	if !m.installed && len(webhooks.Items) > 0 {
-		errs = append(errs, fmt.Errorf("uninstalled, but mutating webhook %s is left", webhooks.Items[0].Name))
-	}
-	if m.installed {
-		pa, err := e.dyn.Resource(peerAuthGVR).Namespace(controlPlaneNamespace).Get(ctx, "default", metav1.GetOptions{})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("the mesh-wide PeerAuthentication: %w", err))
-		} else if mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode"); mode != m.mtls {
-			errs = append(errs, fmt.Errorf("the mesh-wide PeerAuthentication's mode is %q, want %s", mode, m.mtls))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return nil
 }
 
 // envInt reads a positive integer from the environment, else def.

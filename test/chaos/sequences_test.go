@@ -95,6 +95,38 @@ func (e *env) crashWithin(rng *rand.Rand) time.Duration {
 	return after
 }
 
+// restartAPIServerWithin restarts kube-apiserver (the same port, certificates and etcd) 0–3 s after
+// start, under the running manager, and says when and how long the restart took.
+func (e *env) restartAPIServerWithin(rng *rand.Rand) string {
+	e.t.Helper()
+	after := time.Duration(rng.IntN(3000)) * time.Millisecond
+	time.Sleep(after)
+	began := time.Now()
+	if err := e.cluster.RestartAPIServer(e.ctx); err != nil {
+		e.fail("restarting kube-apiserver: %v", err)
+	}
+	return fmt.Sprintf("restart kube-apiserver %s after (down %s)", after, time.Since(began).Round(100*time.Millisecond))
+}
+
+// commitThen makes a commit a fault can land in, then the fault, and says what it did: it creates the
+// ServiceMesh (an install) or deletes it (an uninstall) now and then, else it changes the spec.
+func commitThen(e *env, m *model, rng *rand.Rand, fault func() string) string {
+	switch {
+	case !m.installed && rng.IntN(2) == 0:
+		m.installed = true
+		e.applyMesh(m)
+		return "create the ServiceMesh, " + fault()
+	case m.installed && rng.IntN(4) == 0:
+		m.installed = false
+		e.deleteMesh()
+		return "delete the ServiceMesh, " + fault()
+	default:
+		what := changeSpec(m, rng)
+		e.applyMeshIfInstalled(m)
+		return what + ", " + fault()
+	}
+}
+
 var operations = []operation{
 	{name: "enroll", weight: 3, ok: func(m *model) bool { return len(m.listed) < len(m.pool) },
 		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
@@ -162,24 +194,18 @@ var operations = []operation{
 		}},
 	{name: "kill", weight: 2, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
-			switch {
-			case !m.installed && rng.IntN(2) == 0:
-				m.installed = true
-				e.applyMesh(m)
-				return fmt.Sprintf("create the ServiceMesh, SIGKILL the manager %s into the install, restart it", e.crashWithin(rng))
-			case m.installed && rng.IntN(4) == 0:
-				m.installed = false
-				e.deleteMesh()
-				return fmt.Sprintf("delete the ServiceMesh, SIGKILL the manager %s into the uninstall, restart it", e.crashWithin(rng))
-			case rng.IntN(2) == 0:
-				what := changeSpec(m, rng)
-				e.applyMeshIfInstalled(m)
-				return fmt.Sprintf("%s, SIGKILL the manager %s after, restart it", what, e.crashWithin(rng))
-			default:
+			if rng.IntN(3) == 0 {
 				e.killManager()
 				e.startManager()
 				return "SIGKILL the manager, restart it"
 			}
+			return commitThen(e, m, rng, func() string {
+				return fmt.Sprintf("SIGKILL the manager %s after, restart it", e.crashWithin(rng))
+			})
+		}},
+	{name: "restart-apiserver", weight: 1, ok: always,
+		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
+			return commitThen(e, m, rng, func() string { return e.restartAPIServerWithin(rng) })
 		}},
 	{name: "faults", weight: 2, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
@@ -232,7 +258,9 @@ func draw(rng *rand.Rand, m *model) operation {
 // (default 8) operations each, on a new cluster each, and checks after every step, once the system
 // settled, that the mesh is Ready or fully uninstalled, that meshkeeper's label, Sidecars and
 // Ingress annotations are exactly on the enrolled namespaces, that no label or annotation of the
-// users was lost, that no Helm release is left pending, and that steady state writes nothing.
+// users was lost, that the invariants of the fault tier hold (faultkit.Violations: no Helm release
+// left pending, no webhook without its Service, no orphaned object), and that steady state writes
+// nothing.
 // CHAOS_SEED (default: the clock) replays a failed run: sequence i uses seed CHAOS_SEED+i.
 func TestRandomSequences(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())

@@ -19,10 +19,8 @@ limitations under the License.
 package chart
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,13 +80,13 @@ func TestManagerRunsWithTheChartsRights(t *testing.T) {
 		UserName: "system:serviceaccount:" + defaultNamespace + ":" + objects.fullname(),
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + defaultNamespace, "system:authenticated"},
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	managerCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()
 	if err := testenv.StartManager(managerCtx, config, log, controllers.Options{Policy: charts.Policy{Namespaces: namespaces}}); err != nil {
 		t.Fatal(err)
 	}
-	dump := func() string { return tailLines(log.String(), 30) }
+	dump := func() string { return testenv.TailLines(log.String(), 30) }
 
 	mesh := func(namespace string) *meshv1alpha1.ServiceMesh {
 		return &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default"},
@@ -170,15 +168,6 @@ func TestManagerRunsWithTheChartsRights(t *testing.T) {
 	}
 }
 
-// tailLines is the last n lines of s.
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // grepLines is the lines of s that contain word.
 func grepLines(s, word string) string {
 	var out []string
@@ -188,22 +177,4 @@ func grepLines(s, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// syncBuffer is a log the manager's goroutines write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

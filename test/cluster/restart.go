@@ -80,7 +80,7 @@ func restartProcess(old *process) (*process, error) {
 	p.cmd = exec.Command(old.cmd.Path, old.cmd.Args[1:]...)
 	p.cmd.Env = old.cmd.Env
 	p.cmd.Stdout, p.cmd.Stderr = log, log
-	p.cmd.SysProcAttr = sysProcAttr()
+	p.cmd.SysProcAttr = SysProcAttr()
 	if err := p.cmd.Start(); err != nil {
 		_ = log.Close()
 		return nil, fmt.Errorf("starting %s again: %w", p.name, err)

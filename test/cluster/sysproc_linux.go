@@ -18,10 +18,10 @@ package cluster
 
 import "syscall"
 
-// sysProcAttr makes the kernel kill every component when the test binary dies, also when no Stop
+// SysProcAttr makes the kernel kill every component when the test binary dies, also when no Stop
 // runs: a test timeout, a panic, a kill. The signal follows the OS thread that started the child;
 // the Go runtime keeps its threads for the life of the process unless a goroutine locked to one
 // exits, which nothing here does.
-func sysProcAttr() *syscall.SysProcAttr {
+func SysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -20,8 +20,8 @@ package cluster
 
 import "syscall"
 
-// sysProcAttr has nothing to add where there is no parent-death signal: Stop is what ends the
-// components there.
-func sysProcAttr() *syscall.SysProcAttr {
+// SysProcAttr has nothing to add where there is no parent-death signal: Stop is what ends the
+// components there (and the tests end the processes they start).
+func SysProcAttr() *syscall.SysProcAttr {
 	return nil
 }

@@ -63,7 +63,7 @@ func TestAPIServerRestart(t *testing.T) {
 	e.deleteMesh()
 	e.waitFor("the ServiceMesh gone", 3*time.Minute, e.gone)
 	e.checkInvariants(uninstalled)
-	if !m.running() {
+	if !m.Running() {
 		e.fatalf("the manager exited; it should have outlived the API server's restarts")
 	}
 	if overlaps := releases.overlaps(); len(overlaps) > 0 {

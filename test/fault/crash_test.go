@@ -56,18 +56,18 @@ func TestCrash(t *testing.T) {
 	e.apply(meshManifest("1.31.0", "fault-crash"))
 	m := e.start("install")
 	releases.until(e, "istiod's release pending-install", 2*time.Minute, status("istiod", "pending-install"))
-	m.kill()
+	m.Kill()
 	t.Logf("killed with istiod.v1 %q", e.releaseStatus("istiod", 1))
 	e.start("after-install")
 	e.waitFor("the mesh Ready on 1.31.0", 4*time.Minute, e.ready("1.31.0"))
 	e.checkInvariants(meshReady)
 
 	t.Log("upgrade: kill while istiod's upgrade is pending")
-	e.logs[len(e.logs)-1].kill()
+	e.logs[len(e.logs)-1].Kill()
 	e.apply(meshManifest("1.31.1", "fault-crash"))
 	m = e.start("upgrade")
 	pending := releases.until(e, "an upgrade of istiod pending", 2*time.Minute, status("istiod", "pending-upgrade"))
-	m.kill()
+	m.Kill()
 	t.Logf("killed with %s %q", pending.Name, e.releaseStatus("istiod", revision(pending)))
 	e.start("after-upgrade")
 	e.waitFor("the mesh Ready on 1.31.1", 4*time.Minute, e.ready("1.31.1"))
@@ -89,7 +89,7 @@ func TestCrash(t *testing.T) {
 		labelled <- nil
 	}()
 	killedAt := selected.until(e, 10, 2*time.Minute)
-	m.kill()
+	m.Kill()
 	enrolledAtKill := e.enrolled(names)
 	if err := <-labelled; err != nil {
 		e.fatalf("labelling the namespaces: %v", err)
@@ -118,7 +118,7 @@ func TestCrash(t *testing.T) {
 		}
 		return ""
 	})
-	m.kill()
+	m.Kill()
 	unenrolled := enrolledNamespaces - e.enrolled(names)
 	t.Logf("killed with %d of %d namespaces unenrolled", unenrolled, enrolledNamespaces)
 	e.start("after-uninstall")

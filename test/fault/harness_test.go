@@ -19,15 +19,11 @@ limitations under the License.
 package fault
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/test/faultkit"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -46,12 +43,10 @@ const (
 	poll = 100 * time.Millisecond
 )
 
-// manager is one run of the manager binary. Its log goes to <workDir>/<name>-<n>.log.
+// manager is one run of the manager binary. Its log goes to <workDir>/<test>-<name>-<n>.log.
 type manager struct {
-	name    string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	name string
+	*faultkit.Manager
 }
 
 var managerRuns atomic.Int32
@@ -60,52 +55,13 @@ var managerRuns atomic.Int32
 // manager is killed when the test ends, if it still runs.
 func startManager(t *testing.T, name string, args ...string) *manager {
 	t.Helper()
-	m := &manager{name: name, done: make(chan struct{})}
-	m.logPath = filepath.Join(workDir, fmt.Sprintf("%s-%s-%d.log", t.Name(), name, managerRuns.Add(1)))
-	log, err := os.Create(m.logPath)
+	logPath := filepath.Join(workDir, fmt.Sprintf("%s-%s-%d.log", t.Name(), name, managerRuns.Add(1)))
+	m, err := faultkit.StartManager(binary, sim.Kubeconfig(), logPath, name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(binary, append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}, args...)...)
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+sim.Kubeconfig())
-	m.cmd.Stdout, m.cmd.Stderr = log, log
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = m.cmd.Wait()
-		_ = log.Close()
-		close(m.done)
-	}()
-	t.Cleanup(m.kill)
-	return m
-}
-
-// kill sends SIGKILL, as the kernel's OOM killer or a node failure would, and waits for the exit.
-func (m *manager) kill() {
-	select {
-	case <-m.done:
-		return
-	default:
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
-}
-
-// running reports whether the process has not exited.
-func (m *manager) running() bool {
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
-
-func (m *manager) log() string {
-	data, _ := os.ReadFile(m.logPath)
-	return string(data)
+	t.Cleanup(m.Kill)
+	return &manager{name: name, Manager: m}
 }
 
 // env is what a scenario talks to the cluster with.
@@ -151,7 +107,7 @@ func (e *env) fatalf(format string, args ...any) {
 	var b strings.Builder
 	fmt.Fprintf(&b, format, args...)
 	for _, m := range e.logs {
-		fmt.Fprintf(&b, "\n--- the end of %s:\n%s", filepath.Base(m.logPath), lastLines(m.log(), 30))
+		fmt.Fprintf(&b, "\n--- the end of %s:\n%s", filepath.Base(m.LogPath), testenv.TailLines(m.Log(), 30))
 	}
 	out, _ := testenv.Kubectl(sim.Kubeconfig(), "", "get", "servicemesh", "default", "-o", "yaml")
 	fmt.Fprintf(&b, "\n--- the ServiceMesh:\n%s", out)
@@ -195,43 +151,12 @@ func (e *env) waitFor(what string, timeout time.Duration, done func() string) {
 
 // mesh reads the ServiceMesh; nil when there is none.
 func (e *env) mesh() *meshv1alpha1.ServiceMesh {
-	mesh := &meshv1alpha1.ServiceMesh{}
-	if err := e.client.Get(e.ctx, types.NamespacedName{Name: "default"}, mesh); err != nil {
-		if client.IgnoreNotFound(err) != nil {
-			e.t.Logf("reading the ServiceMesh: %v", err)
-		}
-		return nil
-	}
-	return mesh
+	return faultkit.Mesh(e.ctx, e.client)
 }
 
 // ready is a waitFor condition: the ServiceMesh is Ready for its current generation on version.
 func (e *env) ready(version string) func() string {
-	return func() string {
-		mesh := e.mesh()
-		if mesh == nil {
-			return "no ServiceMesh"
-		}
-		ready := meta(mesh.Status.Conditions, meshv1alpha1.ConditionReady)
-		switch {
-		case ready == nil:
-			return "no Ready condition"
-		case ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != mesh.Generation:
-			return fmt.Sprintf("Ready=%s (%s: %s), generation %d observed %d", ready.Status, ready.Reason, ready.Message, mesh.Generation, ready.ObservedGeneration)
-		case version != "" && mesh.Status.Version != version:
-			return fmt.Sprintf("status.version %q, want %q", mesh.Status.Version, version)
-		}
-		return ""
-	}
-}
-
-func meta(conditions []metav1.Condition, kind string) *metav1.Condition {
-	for i := range conditions {
-		if conditions[i].Type == kind {
-			return &conditions[i]
-		}
-	}
-	return nil
+	return func() string { return faultkit.NotReady(e.mesh(), version) }
 }
 
 // releaseSecret returns the status label of revision of a release's Secret, "" when it does not exist.
@@ -295,12 +220,4 @@ func (e *env) gone() string {
 		return fmt.Sprintf("the ServiceMesh still exists (deletionTimestamp %v, finalizers %v)", mesh.DeletionTimestamp, mesh.Finalizers)
 	}
 	return ""
-}
-
-func lastLines(s string, n int) string {
-	lines := bytes.Split(bytes.TrimRight([]byte(s), "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // leaderArgs are the flags of a replica: leader election with a Lease in the default namespace (out of
@@ -51,9 +53,9 @@ func TestLeaderElection(t *testing.T) {
 	var leader, standby *manager
 	e.waitFor("a leader", time.Minute, func() string {
 		switch {
-		case strings.Contains(a.log(), acquired):
+		case strings.Contains(a.Log(), acquired):
 			leader, standby = a, b
-		case strings.Contains(b.log(), acquired):
+		case strings.Contains(b.Log(), acquired):
 			leader, standby = b, a
 		default:
 			return "neither replica has the lease"
@@ -62,17 +64,17 @@ func TestLeaderElection(t *testing.T) {
 	})
 	e.apply(meshManifest("1.31.0", "fault-leader"))
 	e.waitFor("the mesh Ready on 1.31.0", 4*time.Minute, e.ready("1.31.0"))
-	if strings.Contains(standby.log(), acquired) {
+	if strings.Contains(standby.Log(), acquired) {
 		e.fatalf("both replicas acquired the lease")
 	}
 
 	e.apply(meshManifest("1.31.1", "fault-leader"))
 	pending := releases.until(e, "an upgrade of istiod pending", 2*time.Minute, status("istiod", "pending-upgrade"))
-	leader.kill()
+	leader.Kill()
 	killed := time.Now()
 	t.Logf("killed the leader %s with %s %q", leader.name, pending.Name, e.releaseStatus("istiod", revision(pending)))
 	e.waitFor("the standby to take the lead", time.Minute, func() string {
-		if !strings.Contains(standby.log(), acquired) {
+		if !strings.Contains(standby.Log(), acquired) {
 			return "the standby has not acquired the lease"
 		}
 		return ""
@@ -89,8 +91,8 @@ func TestLeaderElection(t *testing.T) {
 		t.Errorf("Helm actions overlapped: %v", overlaps)
 	}
 	for _, m := range []*manager{a, b} {
-		if strings.Contains(m.log(), "another operation") {
-			t.Errorf("replica %s met a concurrent Helm operation:\n%s", m.name, lastLines(m.log(), 30))
+		if strings.Contains(m.Log(), "another operation") {
+			t.Errorf("replica %s met a concurrent Helm operation:\n%s", m.name, testenv.TailLines(m.Log(), 30))
 		}
 	}
 	t.Logf("release statuses seen: %v", releases.statuses())

@@ -26,12 +26,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/meshkeeper/meshkeeper/test/cluster"
+	"github.com/meshkeeper/meshkeeper/test/faultkit"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -76,11 +76,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	binary = filepath.Join(workDir, "meshkeeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building meshkeeper: %v\n%s", err, out)
+	if binary, err = faultkit.BuildManager(workDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	code = m.Run()

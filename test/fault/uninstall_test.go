@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/meshkeeper/meshkeeper/test/faultkit"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -83,12 +84,12 @@ func leftovers(t *testing.T) []leftover {
 }
 
 // allows says whether the doc's table allows the object key, created by the install, to be left.
-func allows(rows []leftover, key objectKey, obj *unstructured.Unstructured) bool {
+func allows(rows []leftover, key faultkit.ObjectKey, obj *unstructured.Unstructured) bool {
 	for _, row := range rows {
 		if row.what != "object" || row.kind != obj.GetKind() {
 			continue
 		}
-		if ok, _ := path.Match(row.name, key.name); ok {
+		if ok, _ := path.Match(row.name, key.Name); ok {
 			return true
 		}
 	}
@@ -120,15 +121,15 @@ func normalized(obj *unstructured.Unstructured, rows []leftover) map[string]any 
 }
 
 // snapshot is every object of the cluster, normalized, by key.
-func snapshot(e *env, rows []leftover) map[objectKey]map[string]any {
+func snapshot(e *env, rows []leftover) map[faultkit.ObjectKey]map[string]any {
 	e.t.Helper()
-	all, err := listAll(e.ctx)
+	all, err := faultkit.ListAll(e.ctx, sim.RESTConfig())
 	if err != nil {
 		e.fatalf("listing every object: %v", err)
 	}
-	s := map[objectKey]map[string]any{}
+	s := map[faultkit.ObjectKey]map[string]any{}
 	for key, obj := range all {
-		if !slices.Contains(ignoredResources, key.gvr.Resource) {
+		if !slices.Contains(ignoredResources, key.GVR.Resource) {
 			s[key] = normalized(obj, rows)
 		}
 	}
@@ -176,7 +177,7 @@ spec:
 
 	// The user's objects after the install, recorded as the user wrote them (before meshkeeper could
 	// touch any of them).
-	users := map[objectKey]map[string]any{}
+	users := map[faultkit.ObjectKey]map[string]any{}
 	decoder := yaml.NewYAMLOrJSONDecoder(strings.NewReader(names.Replace(userObjects)), 4096)
 	for {
 		obj := &unstructured.Unstructured{}
@@ -243,7 +244,7 @@ spec: {mtls: {mode: STRICT}}
 `
 
 // compare lists how after differs from before, beyond the user's objects and the doc's leftovers.
-func compare(before, users, after map[objectKey]map[string]any, rows []leftover) []string {
+func compare(before, users, after map[faultkit.ObjectKey]map[string]any, rows []leftover) []string {
 	var diff []string
 	for key, was := range before {
 		now, ok := after[key]
@@ -270,7 +271,7 @@ func compare(before, users, after map[objectKey]map[string]any, rows []leftover)
 		if _, ok := users[key]; ok {
 			continue
 		}
-		if key.namespace != "" && slices.Contains(clusterObjects, key.gvr.Resource+"/"+key.name) {
+		if key.Namespace != "" && slices.Contains(clusterObjects, key.GVR.Resource+"/"+key.Name) {
 			continue
 		}
 		if allows(rows, key, &unstructured.Unstructured{Object: now}) {
@@ -282,12 +283,12 @@ func compare(before, users, after map[objectKey]map[string]any, rows []leftover)
 	return diff
 }
 
-// keyOf is the objectKey of obj, its resource found through the client's REST mapper.
-func keyOf(e *env, obj *unstructured.Unstructured) objectKey {
+// keyOf is the key of obj, its resource found through the client's REST mapper.
+func keyOf(e *env, obj *unstructured.Unstructured) faultkit.ObjectKey {
 	e.t.Helper()
 	mapping, err := e.client.RESTMapper().RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
 	if err != nil {
 		e.fatalf("mapping %s: %v", obj.GroupVersionKind(), err)
 	}
-	return objectKey{gvr: mapping.Resource, namespace: obj.GetNamespace(), name: obj.GetName()}
+	return faultkit.ObjectKey{GVR: mapping.Resource, Namespace: obj.GetNamespace(), Name: obj.GetName()}
 }

@@ -296,7 +296,7 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			g.Expect(getMesh().Status.Ingresses).NotTo(BeNil())
 			g.Expect(getDeployment("controller").Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
 		}, installTimeout, poll).Should(Succeed())
-		gets, passes, workloadPasses := managerGets.of(path), reconciles("servicemesh"), reconciles("ingressnginx")
+		gets, passes, workloadPasses := managerGets.Of(path), reconciles("servicemesh"), reconciles("ingressnginx")
 		// Pods of an enrolled namespace each wake the status pass.
 		var pods []*corev1.Pod
 		for i := range 5 {
@@ -312,8 +312,8 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		Expect(reconciles("servicemesh") - passes).To(BeNumerically(">=", 5))
 		// At most one read more than the workload reconciler's own: a status pass that ran before the
 		// reconciler saw the controller's last change.
-		Expect(float64(managerGets.of(path)-gets)).To(BeNumerically("<=", reconciles("ingressnginx")-workloadPasses+1),
-			"the controller Deployment was read %d times in %v status passes", managerGets.of(path)-gets, reconciles("servicemesh")-passes)
+		Expect(float64(managerGets.Of(path)-gets)).To(BeNumerically("<=", reconciles("ingressnginx")-workloadPasses+1),
+			"the controller Deployment was read %d times in %v status passes", managerGets.Of(path)-gets, reconciles("servicemesh")-passes)
 	})
 
 	It("routes every mesh Ingress through the mesh and leaves every other as written", func() {

@@ -24,7 +24,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -56,8 +55,10 @@ var (
 	// metricsURL is the manager's metrics endpoint.
 	metricsURL string
 	// managerGets counts the manager's single-object reads by URL path.
-	managerGets = &getCounter{counts: map[string]int{}}
-	cancel      context.CancelFunc
+	managerGets = &testenv.RequestCounter{Match: func(req *http.Request) bool {
+		return req.Method == http.MethodGet && req.URL.Query().Get("watch") == ""
+	}}
+	cancel context.CancelFunc
 
 	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
 	helmRepo *chartrepo.Repo
@@ -106,7 +107,7 @@ var _ = BeforeSuite(func() {
 	// the system's roots, and the test servers allowed as the installer allows repositories with
 	// --allowed-chart-repositories.
 	managerConfig := rest.CopyConfig(cfg)
-	managerConfig.WrapTransport = managerGets.wrap
+	managerConfig.WrapTransport = managerGets.Wrap
 	mgr, err := controllers.NewManager(managerConfig, controllers.ManagerOptions{
 		Options: ctrl.Options{
 			Scheme:                 scheme,
@@ -126,31 +127,3 @@ var _ = BeforeSuite(func() {
 	// Cleanups run last registered first: the manager stops before the servers it talks to.
 	DeferCleanup(cancel)
 })
-
-// getCounter counts GET requests that are not lists or watches, by URL path.
-type getCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func (g *getCounter) wrap(next http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		if req.Method == http.MethodGet && req.URL.Query().Get("watch") == "" {
-			g.mu.Lock()
-			g.counts[req.URL.Path]++
-			g.mu.Unlock()
-		}
-		return next.RoundTrip(req)
-	})
-}
-
-// of returns how many GETs of path the manager made.
-func (g *getCounter) of(path string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.counts[path]
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -27,7 +27,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,19 +61,6 @@ var (
 	// policyGet is a read of one policy object, as opposed to the lists and watches of the cache.
 	policyGet = regexp.MustCompile(`/namespaces/[^/]+/(peerauthentications|sidecars)/[^/]+$`)
 )
-
-// policyGets counts the manager's single-object reads of policy objects.
-type policyGets struct {
-	next  http.RoundTripper
-	count atomic.Int32
-}
-
-func (p *policyGets) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodGet && policyGet.MatchString(req.URL.Path) {
-		p.count.Add(1)
-	}
-	return p.next.RoundTrip(req)
-}
 
 // reconciles returns the policy controller's reconciles by result, from controller-runtime's metrics.
 func reconciles(g Gomega) map[string]float64 {
@@ -137,9 +123,12 @@ func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
 	t.Cleanup(cancel)
 	c := env.Client
 
-	gets := &policyGets{}
+	// The manager's single-object reads of policy objects.
+	gets := &testenv.RequestCounter{Match: func(req *http.Request) bool {
+		return req.Method == http.MethodGet && policyGet.MatchString(req.URL.Path)
+	}}
 	config := rest.CopyConfig(env.Config)
-	config.Wrap(func(rt http.RoundTripper) http.RoundTripper { gets.next = rt; return gets })
+	config.Wrap(gets.Wrap)
 	mgr, err := ctrl.NewManager(controllers.ClientLimits(config), ctrl.Options{
 		Scheme:                 env.Scheme,
 		Cache:                  controllers.CacheOptions(),
@@ -193,7 +182,7 @@ spec:
 
 	// A spec change rewrites the policies from the cache and what was applied: no read of a policy
 	// object around the cache.
-	before := gets.count.Load()
+	before := gets.Total()
 	g.Expect(c.Patch(ctx, mesh, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"mtls":{"mode":"PERMISSIVE"},"sidecarScoping":{"egressHosts":["monitoring/*"]}}}`)))).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		g.Expect(spec(g, c, peerAuthenticationKind, "pol-system")).To(Equal(map[string]any{"mtls": map[string]any{"mode": "PERMISSIVE"}}))
@@ -203,7 +192,7 @@ spec:
 			g.Expect(egress[0]).To(HaveKeyWithValue("hosts", ContainElement("monitoring/*")))
 		}
 	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
-	g.Expect(gets.count.Load()-before).To(BeZero(), "policy objects read around the cache after a spec change")
+	g.Expect(gets.Total()-before).To(BeZero(), "policy objects read around the cache after a spec change")
 
 	// Someone else edits meshkeeper's Sidecar: its generation moves, so meshkeeper reads it once and
 	// puts its spec back.
