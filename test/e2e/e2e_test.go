@@ -79,7 +79,7 @@ func TestKubectlWaitForReady(t *testing.T) {
 	if out, err := testenv.Kubectl(kubeconfig, "", "wait", "--for=condition=Ready", "servicemesh/default", "--timeout=5m"); err != nil {
 		log, _ := os.ReadFile(logFile.Name())
 		t.Fatalf("kubectl wait: %v\n%s\n%s\nmeshkeeper's log:\n%s", err, out,
-			kubectl("get", "mesh", "default", "-o", "yaml"), tailLines(string(log), 40))
+			kubectl("get", "mesh", "default", "-o", "yaml"), testenv.TailLines(string(log), 40))
 	}
 	t.Logf("Ready %s after the apply", time.Since(start).Round(100*time.Millisecond))
 
@@ -135,12 +135,4 @@ func TestKubectlWaitForReady(t *testing.T) {
 	if out := kubectl("get", "crd", "virtualservices.networking.istio.io", "-o", "name"); out == "" {
 		t.Error("the Istio CRDs were removed with the mesh")
 	}
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -132,6 +132,15 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 		return out
 	}
 
+	// Every workload rolled out and available (minReadySeconds after ready) before the canary: one that
+	// is not is no candidate yet, and shop/web would be restarted before shop/api.
+	s.eventually("every Deployment rolled out", 2*time.Minute, func() string {
+		if got, want := deployments(), "blog/web=1/1/1/1/1 cart/web=1/1/1/1/1 shop/api=1/1/1/1/1 shop/web=1/1/1/1/1"; got != want {
+			return fmt.Sprintf("Deployments %s, want %s", got, want)
+		}
+		return ""
+	})
+
 	t.Log("Istio 1.31.1 with cart and shop as canary; the pods 1-31-1 injects never run")
 	s.apply(restartMesh("1.31.1", namespaces, canary, restarts))
 	s.eventually("the canary rolled back", 4*time.Minute, func() string {

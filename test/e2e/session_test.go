@@ -139,7 +139,7 @@ func (s *session) metric(series string) (string, error) {
 // meshkeeperLog is the end of meshkeeper's log, for failure messages.
 func (s *session) meshkeeperLog() string {
 	log, _ := os.ReadFile(s.log.Name())
-	return tailLines(string(log), 40)
+	return testenv.TailLines(string(log), 40)
 }
 
 func (s *session) kubectl(args ...string) string {
