@@ -270,6 +270,9 @@ func (k ObjectKey) String() string {
 func ListAll(ctx context.Context, config *rest.Config) (map[ObjectKey]*unstructured.Unstructured, error) {
 	config = rest.CopyConfig(config)
 	config.WarningHandler = rest.NoWarnings{} // deprecated kinds (Endpoints, ComponentStatus) are listed on purpose
+	// One LIST per kind of the API, several times a step: client-go's default limit of 5 requests/s
+	// would make each call take seconds.
+	config.QPS, config.Burst = -1, 0
 	disco, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		return nil, err
