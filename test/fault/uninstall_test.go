@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
@@ -168,6 +169,20 @@ spec:
 		// The user's ConfigMap kept the control-plane namespace; the next scenario starts without it.
 		_, _ = testenv.Kubectl(sim.Kubeconfig(), "", "delete", "namespace", before, after, "--wait=false", "--ignore-not-found")
 		_, _ = testenv.Kubectl(sim.Kubeconfig(), "", "delete", "namespace", controlPlaneNamespace, "--timeout=2m", "--ignore-not-found")
+	})
+	// A namespace an earlier scenario deleted may still be terminating; a snapshot with it would expect
+	// it back.
+	e.waitFor("no namespace terminating", 3*time.Minute, func() string {
+		namespaces := &corev1.NamespaceList{}
+		if err := e.client.List(e.ctx, namespaces); err != nil {
+			return err.Error()
+		}
+		for _, ns := range namespaces.Items {
+			if ns.DeletionTimestamp != nil {
+				return "namespace " + ns.Name + " is terminating"
+			}
+		}
+		return ""
 	})
 	snapshotBefore := snapshot(e, rows)
 
