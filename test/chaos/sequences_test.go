@@ -144,25 +144,13 @@ var operations = []operation{
 		}},
 	{name: "select", weight: 2, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
-			ns := m.pool[rng.IntN(len(m.pool))]
-			if m.nsLabels[ns][selectorLabel] == "on" {
-				delete(m.nsLabels[ns], selectorLabel)
-			} else {
-				m.nsLabels[ns][selectorLabel] = "on"
-			}
-			e.applyNamespace(m, ns)
-			return fmt.Sprintf("the user's label %s=on on %s: %t", selectorLabel, ns, m.nsLabels[ns][selectorLabel] == "on")
+			ns, on := toggleLabel(e, m, rng, selectorLabel, "on")
+			return fmt.Sprintf("the user's label %s=on on %s: %t", selectorLabel, ns, on)
 		}},
 	{name: "own-injection-label", weight: 1, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, _ int) string {
-			ns := m.pool[rng.IntN(len(m.pool))]
-			if m.nsLabels[ns][injectionLabel] == "enabled" {
-				delete(m.nsLabels[ns], injectionLabel)
-			} else {
-				m.nsLabels[ns][injectionLabel] = "enabled"
-			}
-			e.applyNamespace(m, ns)
-			return fmt.Sprintf("the user's own label %s=enabled (meshkeeper's value) on %s: %t", injectionLabel, ns, m.nsLabels[ns][injectionLabel] == "enabled")
+			ns, on := toggleLabel(e, m, rng, injectionLabel, "enabled")
+			return fmt.Sprintf("the user's own label %s=enabled (meshkeeper's value) on %s: %t", injectionLabel, ns, on)
 		}},
 	{name: "label", weight: 2, ok: always,
 		do: func(e *env, m *model, rng *rand.Rand, step int) string {
@@ -307,4 +295,17 @@ func runSequence(t *testing.T, seed uint64, steps int) {
 	}
 	slices.Sort(names)
 	t.Logf("operations: %v; manager starts: %d", names, e.starts)
+}
+
+// toggleLabel sets the user's label key=value on a random namespace of the pool, or removes it when the
+// namespace has it, applies the namespace, and returns the namespace and whether the label is now set.
+func toggleLabel(e *env, m *model, rng *rand.Rand, key, value string) (string, bool) {
+	ns := m.pool[rng.IntN(len(m.pool))]
+	if m.nsLabels[ns][key] == value {
+		delete(m.nsLabels[ns], key)
+	} else {
+		m.nsLabels[ns][key] = value
+	}
+	e.applyNamespace(m, ns)
+	return ns, m.nsLabels[ns][key] == value
 }
