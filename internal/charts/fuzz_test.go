@@ -42,7 +42,7 @@ func FuzzParseIndex(f *testing.F) {
 		}
 		for name, versions := range index.Entries {
 			for _, cv := range versions {
-				if cv != nil && cv.Metadata != nil {
+				if cv != nil {
 					_ = cv.Version + name
 				}
 			}

@@ -34,8 +34,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/registry"
-	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -60,6 +58,11 @@ const (
 	maxChartBytes = 64 << 20
 
 	userAgent = "meshkeeper"
+
+	// The media types of a chart's layer in an OCI registry: Helm's, and the one older Helm 3
+	// versions pushed.
+	chartLayerMediaType       = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+	legacyChartLayerMediaType = "application/tar+gzip"
 )
 
 // RemoteFetcher fetches charts from Helm repositories (https://…, with an index.yaml) and OCI
@@ -179,7 +182,7 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 // IndexFile.Get falls back to semver ranges, which would let "1.30" install whatever 1.30.x is newest.
 func (f RemoteFetcher) fetchFromHelmRepository(ctx context.Context, repository, name, version string, credentials Credentials) ([]byte, string, error) {
 	shown := RedactURL(repository)
-	indexURL, err := repo.ResolveReferenceURL(repository, "index.yaml")
+	indexURL, err := resolveURL(repository, "index.yaml")
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %q is not a valid URL", ErrRepositoryUnreachable, shown)
 	}
@@ -204,9 +207,9 @@ func (f RemoteFetcher) fetchFromHelmRepository(ctx context.Context, repository, 
 		return nil, "", fmt.Errorf("%w: Helm repository %s has no chart %s (version %s asked for)",
 			ErrChartNotFound, shown, name, version)
 	}
-	var entry *repo.ChartVersion
+	var entry *indexEntry
 	for _, cv := range versions {
-		if cv != nil && cv.Metadata != nil && cv.Version == version {
+		if cv != nil && cv.Version == version {
 			entry = cv
 			break
 		}
@@ -221,7 +224,7 @@ func (f RemoteFetcher) fetchFromHelmRepository(ctx context.Context, repository, 
 	}
 
 	// Relative URLs are relative to the repository URL, as Helm resolves them.
-	archiveURL, err := repo.ResolveReferenceURL(repository, entry.URLs[0])
+	archiveURL, err := resolveURL(repository, entry.URLs[0])
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: the index of Helm repository %s has an invalid URL for %s %s: %w",
 			ErrRepositoryUnreachable, shown, name, version, err)
@@ -291,26 +294,64 @@ func (f RemoteFetcher) get(ctx context.Context, url string, limit int64, credent
 	return data, resp.StatusCode, nil
 }
 
-// parseIndex reads an index.yaml the way Helm does (JSON, or YAML that has only the fields Helm
-// knows), keeping it in memory.
-func parseIndex(data []byte) (*repo.IndexFile, error) {
+// index is what meshkeeper reads of a Helm repository's index.yaml: per chart name, its versions and
+// where to download each.
+type index struct {
+	APIVersion string                   `json:"apiVersion"`
+	Entries    map[string][]*indexEntry `json:"entries"`
+}
+
+// indexEntry is one version of a chart in a repository index.
+type indexEntry struct {
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	URLs    []string `json:"urls"`
+	Digest  string   `json:"digest"`
+}
+
+// parseIndex reads an index.yaml (YAML or JSON), keeping it in memory. Fields meshkeeper does not read
+// are skipped.
+func parseIndex(data []byte) (*index, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, repo.ErrEmptyIndexYaml
+		return nil, errors.New("the index is empty")
 	}
-	index := &repo.IndexFile{}
+	idx := &index{}
 	var err error
 	if json.Valid(data) {
-		err = json.Unmarshal(data, index)
+		err = json.Unmarshal(data, idx)
 	} else {
-		err = yaml.UnmarshalStrict(data, index)
+		err = yaml.Unmarshal(data, idx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if index.APIVersion == "" {
-		return nil, repo.ErrNoAPIVersion
+	if idx.APIVersion == "" {
+		return nil, errors.New("the index has no apiVersion")
 	}
-	return index, nil
+	return idx, nil
+}
+
+// resolveURL resolves ref, a URL the index gives, against the repository's URL as Helm does: a relative
+// ref is relative to the repository's path as a directory, and keeps the repository URL's query.
+func resolveURL(repository, ref string) (string, error) {
+	refURL, err := url.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	if refURL.IsAbs() {
+		return ref, nil
+	}
+	base, err := url.Parse(repository)
+	if err != nil {
+		return "", err
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/") + "/"
+	if base.RawPath != "" {
+		base.RawPath = strings.TrimSuffix(base.RawPath, "/") + "/"
+	}
+	resolved := base.ResolveReference(refURL)
+	resolved.RawQuery = base.RawQuery
+	return resolved.String(), nil
 }
 
 // sha256Hex is the hex of an index digest, which Helm writes bare and other tools prefix with
@@ -367,13 +408,13 @@ func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, 
 	var layer *ocispec.Descriptor
 	for i := range manifest.Layers {
 		switch manifest.Layers[i].MediaType {
-		case registry.ChartLayerMediaType, registry.LegacyChartLayerMediaType:
+		case chartLayerMediaType, legacyChartLayerMediaType:
 			layer = &manifest.Layers[i]
 		}
 	}
 	if layer == nil {
 		return nil, "", fmt.Errorf("%w: %s (%s) is not a Helm chart: its manifest has no layer of media type %s",
-			ErrRepositoryUnreachable, ref, manifestDesc.Digest, registry.ChartLayerMediaType)
+			ErrRepositoryUnreachable, ref, manifestDesc.Digest, chartLayerMediaType)
 	}
 	if layer.Size > maxArchiveBytes {
 		return nil, "", fmt.Errorf("%w: the chart layer of %s is %d bytes, more than %d MiB",
