@@ -137,7 +137,8 @@ deps-check: ## Fail if the manager links a package it must not (CEL, gRPC, OpenT
 	go test . -run '^TestBinaryLeavesOutUnusedPackages$$' -count=1
 
 .PHONY: bench
-bench: manifests envtest bench-binary ## Run the benchmarks: binary size, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
+bench: manifests envtest bench-binary ## Run the benchmarks: binary size, install latency and memory on envtest, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/install/ -run '^$$' -bench Install -benchtime 1x -timeout 20m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench RestartWave -benchtime 1x -timeout 40m -v
@@ -150,9 +151,9 @@ test-update-golden: ## Rewrite the golden files of the rendered charts from the 
 
 # Every fuzz target, as package:function: the API round trip and each parser of untrusted input (a
 # repository's index, the URLs printed of it, the repository allow-list, a release Secret's manifest,
-# the egress-hosts annotation, managed fields). Their seed corpora run with every `go test`.
+# a release record, the egress-hosts annotation, managed fields). Their seed corpora run with every `go test`.
 FUZZ_TARGETS := ./api/v1alpha1:FuzzServiceMeshRoundTrip ./internal/charts:FuzzParseIndex \
-	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest \
+	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest ./internal/helm:FuzzDecodeRecord \
 	./internal/render:FuzzEgressHosts ./internal/apply:FuzzOwnedKeys
 FUZZTIME ?= 30s
 FUZZTIME_SHORT ?= 3s

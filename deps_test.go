@@ -26,8 +26,25 @@ import (
 // unlinked are packages the manager must not link: each pulls in megabytes of code that meshkeeper never
 // calls. The metrics endpoint's guard (internal/metricsauth) calls the review APIs itself rather than
 // through controller-runtime's metrics/filters, which links the API server's authentication and
-// authorization stacks and with them CEL, gRPC and OpenTelemetry's exporters.
+// authorization stacks and with them CEL, gRPC and OpenTelemetry's exporters. The chart manager
+// (internal/helm) renders with Helm's engine and applies and stores releases itself rather than through
+// Helm's actions, which link Helm's plugin runtime (WebAssembly), kustomize, kubectl's resource builder
+// with its OpenAPI schema validation, and the SQL release storage; the chart resolver (internal/charts)
+// reads repository indexes itself rather than through Helm's repo package, whose getters link the same
+// plugin runtime.
 var unlinked = []string{
+	"helm.sh/helm/v4/pkg/action",
+	"helm.sh/helm/v4/pkg/kube",
+	"helm.sh/helm/v4/pkg/getter",
+	"helm.sh/helm/v4/pkg/repo",
+	"helm.sh/helm/v4/pkg/storage",
+	"helm.sh/helm/v4/internal/plugin",
+	"github.com/tetratelabs/wazero",
+	"github.com/extism/go-sdk",
+	"sigs.k8s.io/kustomize",
+	"k8s.io/cli-runtime",
+	"k8s.io/kubectl",
+	"github.com/lib/pq",
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters",
 	"k8s.io/apiserver/pkg/authentication",
 	"k8s.io/apiserver/pkg/authorization",

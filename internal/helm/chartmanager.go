@@ -17,49 +17,35 @@ limitations under the License.
 package helm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
-	"helm.sh/helm/v4/pkg/action"
-	"helm.sh/helm/v4/pkg/kube"
-	ri "helm.sh/helm/v4/pkg/release"
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
-	"helm.sh/helm/v4/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// maxHistory bounds the release Secrets Helm keeps per release.
+// maxHistory bounds the release records kept per release.
 const maxHistory = 3
-
-// operationTimeout bounds one Helm operation. meshkeeper does not wait for workloads to become ready
-// inside Helm: readiness is read from the cluster and reported in the status.
-const operationTimeout = 5 * time.Minute
-
-func init() {
-	// Every write Helm makes for meshkeeper carries meshkeeper's field manager.
-	kube.ManagedFieldsManager = meshv1alpha1.FieldManager
-}
 
 // Action is what Ensure did.
 type Action string
 
-// The actions Ensure reports: nothing, or the one Helm operation it ran.
+// The actions Ensure reports: nothing, or the one operation it ran.
 const (
 	ActionNone      Action = "None"
 	ActionInstalled Action = "Installed"
@@ -83,69 +69,53 @@ func (a Action) verb() string {
 
 // Result reports what Ensure found and did.
 type Result struct {
-	State   State
-	Action  Action
-	Release *releasev1.Release
+	State  State
+	Action Action
+	// Revision is the release's revision after an install or upgrade.
+	Revision int
 	// Repaired lists the objects of an in-sync release that had drifted and were applied again.
 	Repaired []string
 }
 
-// ChartManager installs, upgrades and uninstalls releases. Releases are stored as Secrets in the
-// release namespace, as the helm CLI stores them, so `helm list -n istio-system` shows them.
+// ChartManager installs, upgrades and uninstalls releases of Helm charts. It renders a chart with
+// Helm's template engine, applies the objects server-side under meshkeeper's field manager, and stores
+// each revision as the helm CLI stores it (a Secret in the release namespace), so `helm list -n
+// istio-system` and `helm history` show meshkeeper's releases. It does what Helm's install, upgrade and
+// uninstall do for charts without hooks, the only charts it installs; it refuses a chart with hooks.
 type ChartManager struct {
 	// CachedKinds are the kinds the client serves from its cache; drift checks read them there.
 	CachedKinds map[schema.GroupVersionKind]bool
 
-	config *rest.Config
-	client client.Client
-	reader client.Reader
+	client    client.Client
+	reader    client.Reader
+	discovery discovery.DiscoveryInterface
 
 	mu sync.Mutex
-	// getters keep API discovery per namespace between operations; dropped after a failed operation.
-	getters map[string]*restClientGetter
 	// verified maps an object of a release to the resource version at which it last matched the release,
 	// so a drift check of an unchanged object costs a cache read.
 	verified map[string]string
 	// manifests keeps the rendered objects of each release, for its current digest.
 	manifests map[string]parsedManifest
+	// capabilities is what templates see of the cluster, read from discovery before each install or
+	// upgrade and reused by the drift check's renders.
+	capabilities *capabilities
 }
 
 // NewChartManager returns a chart manager for the cluster of config. c reads typed objects (from a cache,
 // as the manager's client does) and unstructured objects from the API server, and applies; reader reads
 // from the API server (release Secrets are not cached).
 func NewChartManager(config *rest.Config, c client.Client, reader client.Reader) *ChartManager {
-	return &ChartManager{config: config, client: c, reader: reader, getters: map[string]*restClientGetter{},
-		verified: map[string]string{}, manifests: map[string]parsedManifest{}}
-}
-
-func (m *ChartManager) actionConfig(ctx context.Context, namespace string) (*action.Configuration, error) {
-	m.mu.Lock()
-	getter, ok := m.getters[namespace]
-	if !ok {
-		getter = newRESTClientGetter(m.config, namespace)
-		m.getters[namespace] = getter
+	m := &ChartManager{client: c, reader: reader, verified: map[string]string{}, manifests: map[string]parsedManifest{}}
+	if d, err := discovery.NewDiscoveryClientForConfig(config); err == nil {
+		m.discovery = d
 	}
-	m.mu.Unlock()
-	logger := slog.New(logr.ToSlogHandler(logr.FromContextOrDiscard(ctx).V(1).WithName("helm")))
-	cfg := action.NewConfiguration(action.ConfigurationSetLogger(logger.Handler()))
-	if err := cfg.Init(getter, namespace, "secret"); err != nil {
-		m.forgetDiscovery(namespace)
-		return nil, fmt.Errorf("setting up Helm for namespace %s: %w", namespace, err)
-	}
-	return cfg, nil
-}
-
-// forgetDiscovery drops what was discovered about the API, so the next operation sees new kinds.
-func (m *ChartManager) forgetDiscovery(namespace string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.getters, namespace)
+	return m
 }
 
 // Ensure brings the release to the desired state, acting only when it is not in sync. For a release in
 // sync it checks the release's objects and applies again those that were deleted or edited. The state is
-// read from the release Secrets' labels; a release is decoded only when its manifest is needed and not
-// already known, since a release record holds the whole chart.
+// read from the release Secrets' labels; a release record is decoded only when its manifest is needed
+// (the objects an upgrade may have to delete), since a record holds the whole chart.
 func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, error) {
 	digest, err := desired.Digest()
 	if err != nil {
@@ -159,7 +129,7 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 	result := Result{State: state, Action: ActionNone}
 
 	if state == StateInSync {
-		objects, err := m.renderedObjects(ctx, desired, digest)
+		objects, err := m.renderedObjects(ctx, desired, digest, last.Version)
 		if err != nil {
 			return result, err
 		}
@@ -170,31 +140,23 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 		return result, err
 	}
 
-	cfg, err := m.actionConfig(ctx, desired.Namespace)
-	if err != nil {
-		return result, err
-	}
 	switch state {
 	case StateAbsent:
-		result.Release, err = m.install(ctx, cfg, desired, digest)
 		result.Action = ActionInstalled
+		result.Revision, err = m.install(ctx, desired, digest, nextVersion(heads))
 	case StateOutOfSync, StateFailed:
-		result.Release, err = m.upgrade(ctx, cfg, desired, digest)
 		result.Action = ActionUpgraded
+		result.Revision, err = m.upgrade(ctx, desired, digest, heads)
 	case StateFailedInstall:
-		if err = m.uninstall(cfg, desired.Name, desired.Owner); err == nil {
-			result.Release, err = m.install(ctx, cfg, desired, digest)
-		}
 		result.Action = ActionRecovered
+		if err = m.uninstall(ctx, desired.Namespace, desired.Name, desired.Owner, heads); err == nil {
+			result.Revision, err = m.install(ctx, desired, digest, 1)
+		}
 	case StateLocked:
-		var pending *releasev1.Release
-		if pending, err = m.revision(cfg, desired.Name, last.Version); err == nil {
-			result.Release, err = m.unlock(ctx, cfg, pending, desired, digest)
-		}
 		result.Action = ActionRecovered
+		result.Revision, err = m.unlock(ctx, desired, digest, heads, *last)
 	}
 	if err != nil {
-		m.forgetDiscovery(desired.Namespace)
 		return result, fmt.Errorf("%s release %s/%s (state %s): %w",
 			result.Action.verb(), desired.Namespace, desired.Name, state, err)
 	}
@@ -218,117 +180,275 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
 			Digest: s.Labels[DigestLabel]})
 	}
+	slices.SortFunc(heads, func(a, b Head) int { return a.Version - b.Version })
 	return heads, nil
 }
 
-// revision decodes one revision of a release.
-func (m *ChartManager) revision(cfg *action.Configuration, name string, version int) (*releasev1.Release, error) {
-	r, err := cfg.Releases.Get(name, version)
-	if err != nil {
-		return nil, fmt.Errorf("reading revision %d of release %s: %w", version, name, err)
+func nextVersion(heads []Head) int {
+	if len(heads) == 0 {
+		return 1
 	}
-	return asV1(r, nil)
+	return heads[len(heads)-1].Version + 1
 }
 
 // Uninstall removes a release and the objects it installed that owner owns, except those with Helm's
 // keep policy (the Istio CRDs). A release that does not exist is not an error.
 func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, owner Owner) error {
-	cfg, err := m.actionConfig(ctx, namespace)
+	heads, err := m.heads(ctx, namespace, name)
 	if err != nil {
 		return err
 	}
-	return m.uninstall(cfg, name, owner)
+	return m.uninstall(ctx, namespace, name, owner, heads)
 }
 
-func (m *ChartManager) install(ctx context.Context, cfg *action.Configuration, desired Release, digest string) (*releasev1.Release, error) {
-	install := action.NewInstall(cfg)
-	install.ReleaseName = desired.Name
-	install.Namespace = desired.Namespace
-	install.WaitStrategy = kube.HookOnlyStrategy
-	install.Timeout = operationTimeout
-	install.ServerSideApply = true
+func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, owner Owner, heads []Head) error {
+	if len(heads) == 0 {
+		return nil
+	}
+	last, err := m.readRecord(ctx, namespace, name, heads[len(heads)-1].Version)
+	if err != nil {
+		return fmt.Errorf("uninstalling release %s: %w", name, err)
+	}
+	objects, err := decodeManifest([]byte(last.Manifest))
+	if err != nil {
+		return fmt.Errorf("uninstalling release %s: %w", name, err)
+	}
+	// Anyone who may write Secrets in the namespace can forge a record: deleteOwned deletes only what
+	// carries the owner's reference, which meshkeeper stamps on every object it installs.
+	slices.Reverse(objects)
+	if err := m.deleteOwned(ctx, namespace, objects, owner); err != nil {
+		return fmt.Errorf("uninstalling release %s: %w", name, err)
+	}
+	for _, h := range heads {
+		if err := m.deleteRecord(ctx, namespace, name, h.Version); err != nil {
+			return err
+		}
+	}
+	m.forget(namespace, name)
+	return nil
+}
+
+// install renders and applies a release that has no deployed revision, as revision version.
+func (m *ChartManager) install(ctx context.Context, desired Release, digest string, version int) (int, error) {
+	r, err := m.render(ctx, desired, version, false)
+	if err != nil {
+		return 0, err
+	}
 	// An object that exists already is taken over only when meshkeeper rendered it before (the Istio
 	// CRDs an earlier ServiceMesh left behind). Anything else, such as another Istio installation, makes
-	// the install fail with Helm's message instead of being silently taken over.
-	adopt, err := m.onlyOwnLeftovers(ctx, desired)
-	if err != nil {
-		return nil, err
+	// the install fail instead of being silently taken over.
+	if err := m.checkNotForeign(ctx, r.objects); err != nil {
+		return 0, err
 	}
-	install.TakeOwnership = adopt
-	install.PostRenderer = stamper{release: desired}
-	install.Labels = map[string]string{DigestLabel: digest}
-	rel, err := install.RunWithContext(ctx, desired.Chart, desired.Values)
-	return asV1(rel, err)
+	rel := newRecord(desired, r, version, digest)
+	rel.SetStatus(rcommon.StatusPendingInstall, "Initial install underway")
+	return version, m.run(ctx, rel, r, nil, desired.Owner, "Install complete")
 }
 
-func (m *ChartManager) upgrade(ctx context.Context, cfg *action.Configuration, desired Release, digest string) (*releasev1.Release, error) {
-	upgrade := action.NewUpgrade(cfg)
-	upgrade.Namespace = desired.Namespace
-	upgrade.WaitStrategy = kube.HookOnlyStrategy
-	upgrade.Timeout = operationTimeout
-	upgrade.MaxHistory = maxHistory
-	upgrade.ServerSideApply = "true"
-	// meshkeeper owns these objects outright: an edit by someone else is drift to undo.
-	upgrade.ForceConflicts = true
-	upgrade.ResetValues = true
-	upgrade.PostRenderer = stamper{release: desired}
-	upgrade.Labels = map[string]string{DigestLabel: digest}
-	rel, err := upgrade.RunWithContext(ctx, desired.Name, desired.Chart, desired.Values)
-	return asV1(rel, err)
+// upgrade renders and applies a new revision, then deletes what the current revision had and this one
+// does not, and marks the current revision superseded. Like Helm, it first deletes the oldest records
+// beyond maxHistory (never the deployed one), making room for the new one.
+func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest string, heads []Head) (int, error) {
+	version := nextVersion(heads)
+	r, err := m.render(ctx, desired, version, true)
+	if err != nil {
+		return 0, err
+	}
+	current := currentRevision(heads)
+	var previous []*unstructured.Unstructured
+	var currentRecord *releasev1.Release
+	if current != nil {
+		if currentRecord, err = m.readRecord(ctx, desired.Namespace, desired.Name, current.Version); err != nil {
+			return 0, err
+		}
+		if previous, err = decodeManifest([]byte(currentRecord.Manifest)); err != nil {
+			return 0, err
+		}
+	}
+	if err := m.pruneHistory(ctx, desired, heads); err != nil {
+		return 0, err
+	}
+	rel := newRecord(desired, r, version, digest)
+	rel.SetStatus(rcommon.StatusPendingUpgrade, "Preparing upgrade")
+	if err := m.run(ctx, rel, r, previous, desired.Owner, "Upgrade complete"); err != nil {
+		return version, err
+	}
+	if currentRecord != nil && currentRecord.Info.Status != rcommon.StatusSuperseded {
+		currentRecord.Info.Status = rcommon.StatusSuperseded
+		return version, m.updateRecord(ctx, currentRecord)
+	}
+	return version, nil
 }
 
-func (m *ChartManager) uninstall(cfg *action.Configuration, name string, owner Owner) error {
-	// Helm deletes what the release record lists, and anyone who may write Secrets in the namespace can
-	// forge a record: delete only what carries the owner's reference, which meshkeeper stamps on every
-	// object it installs.
-	kubeClient := cfg.KubeClient
-	cfg.KubeClient = &ownedDeletes{Interface: kubeClient, owner: types.UID(owner.UID), logger: cfg.Logger()}
-	defer func() { cfg.KubeClient = kubeClient }()
-	uninstall := action.NewUninstall(cfg)
-	uninstall.WaitStrategy = kube.HookOnlyStrategy
-	uninstall.Timeout = operationTimeout
-	uninstall.IgnoreNotFound = true
-	uninstall.DeletionPropagation = "background"
-	if _, err := uninstall.Run(name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-		return fmt.Errorf("uninstalling release %s: %w", name, err)
+// currentRevision is the revision an upgrade replaces, as Helm chooses it: the last one when it is
+// deployed, else the deployed one, else the last one when it failed or was superseded; nil when none.
+func currentRevision(heads []Head) *Head {
+	if len(heads) == 0 {
+		return nil
+	}
+	last := &heads[len(heads)-1]
+	if last.Status == rcommon.StatusDeployed {
+		return last
+	}
+	for i := len(heads) - 1; i >= 0; i-- {
+		if heads[i].Status == rcommon.StatusDeployed {
+			return &heads[i]
+		}
+	}
+	if last.Status == rcommon.StatusFailed || last.Status == rcommon.StatusSuperseded {
+		return last
 	}
 	return nil
 }
 
-// unlock recovers a release a dead manager left pending: an interrupted install is removed and done
-// again; an interrupted upgrade or rollback is marked failed, so the upgrade can run again.
-func (m *ChartManager) unlock(ctx context.Context, cfg *action.Configuration, last *releasev1.Release, desired Release, digest string) (*releasev1.Release, error) {
-	if last.Info.Status == rcommon.StatusPendingInstall && last.Version == 1 {
-		if err := m.uninstall(cfg, desired.Name, desired.Owner); err != nil {
-			return nil, err
+// pruneHistory deletes the oldest records until maxHistory-1 remain, keeping the deployed one.
+func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads []Head) error {
+	excess := len(heads) - (maxHistory - 1)
+	for _, h := range heads {
+		if excess <= 0 {
+			break
 		}
-		return m.install(ctx, cfg, desired, digest)
+		if h.Status == rcommon.StatusDeployed {
+			continue
+		}
+		if err := m.deleteRecord(ctx, desired.Namespace, desired.Name, h.Version); err != nil {
+			return err
+		}
+		excess--
 	}
-	last.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Marked failed by meshkeeper: the operation was left %s", last.Info.Status))
-	if err := cfg.Releases.Update(last); err != nil {
-		return nil, fmt.Errorf("unlocking release %s: %w", desired.Name, err)
-	}
-	return m.upgrade(ctx, cfg, desired, digest)
+	return nil
 }
 
-func asV1(r ri.Releaser, err error) (*releasev1.Release, error) {
-	switch rel := r.(type) {
-	case *releasev1.Release:
-		return rel, err
-	case nil:
-		return nil, err
-	default:
-		return nil, errors.Join(err, fmt.Errorf("unexpected release type %T", r))
+// run stores rel as pending, applies r's objects, deletes those of previous that r no longer has (and
+// owner owns), and stores rel as deployed, or as failed with the error.
+func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, owner Owner, done string) error {
+	if err := m.createRecord(ctx, rel); err != nil {
+		return err
 	}
-}
-
-// stamper is the post-renderer of a release (see PostRender).
-type stamper struct{ release Release }
-
-func (s stamper) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
-	out, err := PostRender(rendered.Bytes(), s.release)
+	err := m.applyObjects(ctx, r.objects)
+	if err == nil && previous != nil {
+		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), owner)
+	}
 	if err != nil {
-		return nil, err
+		rel.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Release %q failed: %s", rel.Name, err))
+		return errors.Join(err, m.updateRecord(ctx, rel))
 	}
-	return bytes.NewBuffer(out), nil
+	rel.SetStatus(rcommon.StatusDeployed, done)
+	if err := m.updateRecord(ctx, rel); err != nil {
+		return err
+	}
+	m.remember(rel.Namespace, rel.Name, rel.Labels[DigestLabel], r.objects)
+	return nil
 }
+
+// unlock recovers a release a dead manager left pending: an interrupted first install is removed and
+// done again; an interrupted upgrade (or later install) is marked failed, and the upgrade runs again.
+func (m *ChartManager) unlock(ctx context.Context, desired Release, digest string, heads []Head, last Head) (int, error) {
+	if last.Status == rcommon.StatusPendingInstall && last.Version == 1 {
+		if err := m.uninstall(ctx, desired.Namespace, desired.Name, desired.Owner, heads); err != nil {
+			return 0, err
+		}
+		return m.install(ctx, desired, digest, 1)
+	}
+	pending, err := m.readRecord(ctx, desired.Namespace, desired.Name, last.Version)
+	if err != nil {
+		return 0, err
+	}
+	pending.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Marked failed by meshkeeper: the operation was left %s", last.Status))
+	if err := m.updateRecord(ctx, pending); err != nil {
+		return 0, fmt.Errorf("unlocking release %s: %w", desired.Name, err)
+	}
+	heads[len(heads)-1].Status = rcommon.StatusFailed
+	return m.upgrade(ctx, desired, digest, heads)
+}
+
+// newRecord is the release record of r, as Helm writes one.
+func newRecord(desired Release, r *rendered, version int, digest string) *releasev1.Release {
+	now := time.Now()
+	return &releasev1.Release{
+		Name:        desired.Name,
+		Namespace:   desired.Namespace,
+		Version:     version,
+		Chart:       desired.Chart,
+		Config:      desired.Values,
+		Manifest:    r.manifest,
+		Info:        &releasev1.Info{FirstDeployed: now, LastDeployed: now, Notes: r.notes},
+		Labels:      map[string]string{DigestLabel: digest},
+		ApplyMethod: "ssa",
+	}
+}
+
+// remember keeps a release's objects for its digest, so the drift check after an install or upgrade
+// does not render the chart again.
+func (m *ChartManager) remember(namespace, name, digest string, objects []*unstructured.Unstructured) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.manifests[namespace+"/"+name] = parsedManifest{key: digest, objects: objects}
+}
+
+// forget drops what is kept of an uninstalled release.
+func (m *ChartManager) forget(namespace, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.manifests, namespace+"/"+name)
+}
+
+// deleteOwned deletes the objects, read fresh, that carry owner's reference and not Helm's keep policy;
+// one that is gone already is left out, one that is not the owner's is left as it is and logged.
+func (m *ChartManager) deleteOwned(ctx context.Context, namespace string, objects []*unstructured.Unstructured, owner Owner) error {
+	var errs []error
+	for _, obj := range objects {
+		if obj.GetAnnotations()[keepPolicyAnnotation] == "keep" {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(obj.GroupVersionKind())
+		key := client.ObjectKeyFromObject(obj)
+		if key.Namespace == "" {
+			if namespaced, err := m.client.IsObjectNamespaced(obj); err == nil && namespaced {
+				key.Namespace = namespace
+			}
+		}
+		if err := m.reader.Get(ctx, key, live); err != nil {
+			if apierrors.IsNotFound(err) || isNoMatch(err) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("reading %s %s before deleting it: %w", obj.GetKind(), key, err))
+			continue
+		}
+		if !ownedBy(live, owner.UID) {
+			ctrl.LoggerFrom(ctx).Info("Not deleting an object of the release that the ServiceMesh does not own",
+				"kind", obj.GetKind(), "namespace", key.Namespace, "name", key.Name)
+			continue
+		}
+		err := m.client.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: ptrTo(live.GetUID())})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting %s %s: %w", obj.GetKind(), key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removed are the objects of previous that current does not have.
+func removed(previous, current []*unstructured.Unstructured) []*unstructured.Unstructured {
+	keep := map[string]bool{}
+	for _, obj := range current {
+		keep[objectKey(obj)] = true
+	}
+	var out []*unstructured.Unstructured
+	for _, obj := range previous {
+		if !keep[objectKey(obj)] {
+			out = append(out, obj)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func objectKey(u *unstructured.Unstructured) string {
+	gvk := u.GroupVersionKind()
+	return gvk.Group + "/" + gvk.Kind + " " + u.GetNamespace() + "/" + u.GetName()
+}
+
+func ptrTo[T any](v T) *T { return &v }

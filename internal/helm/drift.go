@@ -23,10 +23,8 @@ import (
 	"fmt"
 	"io"
 
-	"helm.sh/helm/v4/pkg/action"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -59,7 +57,7 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 }
 
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {
-	key := desired.GroupVersionKind().String() + " " + objectName(desired)
+	key := verifiedKey(desired)
 	// An object still at the resource version at which it last matched is unchanged: one cache read.
 	current, err := m.cachedVersion(ctx, desired)
 	if err != nil {
@@ -96,6 +94,11 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	m.verified[key] = live.GetResourceVersion()
 	m.mu.Unlock()
 	return false, nil
+}
+
+// verifiedKey is an object's key in ChartManager.verified.
+func verifiedKey(u *unstructured.Unstructured) string {
+	return u.GroupVersionKind().String() + " " + objectName(u)
 }
 
 // cachedVersion returns the resource version of an object from the client's cache, for the kinds the
@@ -135,7 +138,7 @@ func (m *ChartManager) cachedVersion(ctx context.Context, desired *unstructured.
 // may write Secrets in the control-plane namespace can forge a newer revision of a release, and
 // meshkeeper must not apply what it says. Rendering is the costly part of a drift check, so the objects
 // are kept per release and digest; callers must not modify them.
-func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, digest string) ([]*unstructured.Unstructured, error) {
+func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, digest string, revision int) ([]*unstructured.Unstructured, error) {
 	cacheKey := desired.Namespace + "/" + desired.Name
 	m.mu.Lock()
 	parsed, ok := m.manifests[cacheKey]
@@ -144,37 +147,12 @@ func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, dig
 		return parsed.objects, nil
 	}
 
-	cfg, err := m.actionConfig(ctx, desired.Namespace)
+	// The release exists: render as its upgrade to the deployed revision did.
+	r, err := m.renderWith(ctx, desired, revision, revision > 1, false)
 	if err != nil {
 		return nil, err
 	}
-	render := action.NewInstall(cfg)
-	render.ReleaseName = desired.Name
-	render.Namespace = desired.Namespace
-	render.DryRunStrategy = action.DryRunServer
-	render.IsUpgrade = true // the release exists: render as its upgrade would, without the install's conflict check
-	render.PostRenderer = stamper{release: desired}
-	rel, err := asV1(render.RunWithContext(ctx, desired.Chart, desired.Values))
-	if err != nil {
-		return nil, fmt.Errorf("rendering release %s/%s: %w", desired.Namespace, desired.Name, err)
-	}
-	objects, err := decodeManifest([]byte(rel.Manifest))
-	if err != nil {
-		return nil, err
-	}
-	for _, obj := range objects {
-		// Helm puts namespaced objects without a namespace into the release namespace.
-		if obj.GetNamespace() == "" {
-			namespaced, err := m.client.IsObjectNamespaced(obj)
-			if err != nil {
-				return nil, fmt.Errorf("looking up %s: %w", obj.GetKind(), err)
-			}
-			if namespaced {
-				obj.SetNamespace(desired.Namespace)
-			}
-		}
-		setHelmOwnership(obj, desired.Name, desired.Namespace)
-	}
+	objects := r.objects
 	m.mu.Lock()
 	m.manifests[cacheKey] = parsedManifest{key: digest, objects: objects}
 	m.mu.Unlock()
@@ -254,37 +232,4 @@ func decodeManifest(manifest []byte) ([]*unstructured.Unstructured, error) {
 			objects = append(objects, &unstructured.Unstructured{Object: obj})
 		}
 	}
-}
-
-// onlyOwnLeftovers tells whether every object of the desired release that already exists carries
-// meshkeeper's label, so an install may adopt them.
-func (m *ChartManager) onlyOwnLeftovers(ctx context.Context, desired Release) (bool, error) {
-	manifest, err := Template(desired.Chart, desired.Values, desired.Name, desired.Namespace)
-	if err != nil {
-		return false, err
-	}
-	objects, err := decodeManifest(manifest)
-	if err != nil {
-		return false, err
-	}
-	for _, obj := range objects {
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(obj.GroupVersionKind())
-		key := client.ObjectKeyFromObject(obj)
-		if key.Namespace == "" {
-			if namespaced, err := m.client.IsObjectNamespaced(obj); err == nil && namespaced {
-				key.Namespace = desired.Namespace
-			}
-		}
-		err := m.client.Get(ctx, key, live)
-		switch {
-		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-			continue
-		case err != nil:
-			return false, fmt.Errorf("reading %s %s: %w", obj.GetKind(), key, err)
-		case live.GetLabels()[ManagedByLabel] != ManagedByValue:
-			return false, nil
-		}
-	}
-	return true, nil
 }

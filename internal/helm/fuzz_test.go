@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 )
 
 // FuzzDecodeManifest feeds decodeManifest what a release Secret may hold: it must never panic, and
@@ -45,6 +47,24 @@ func FuzzDecodeManifest(f *testing.F) {
 				t.Fatal("an empty object was returned")
 			}
 			_ = objectName(o)
+		}
+	})
+}
+
+// FuzzDecodeRecord feeds decodeRecord what a release Secret's data may hold (anyone who may write
+// Secrets in the namespace can write one): it must never panic, and a record it accepts has its info.
+func FuzzDecodeRecord(f *testing.F) {
+	rel, err := encodeRecord(&releasev1.Release{Name: "istiod", Version: 1, Info: &releasev1.Info{Status: "deployed"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rel)
+	f.Add([]byte("eyJuYW1lIjoieCJ9"))
+	f.Add([]byte("H4sI"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeRecord(data)
+		if err == nil && got.Info == nil {
+			t.Fatal("a record without info was accepted")
 		}
 	})
 }

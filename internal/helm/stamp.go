@@ -18,14 +18,12 @@ limitations under the License.
 package helm
 
 import (
-	"bytes"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -76,22 +74,24 @@ func postRender(manifest []byte, owner Owner, priority *PodPriority) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	if err := stampObjects(objects, owner, priority); err != nil {
+		return nil, err
+	}
+	out, err := encodeManifest(objects)
+	return []byte(out), err
+}
+
+// stampObjects post-renders decoded objects in place, as PostRender does a manifest.
+func stampObjects(objects []*unstructured.Unstructured, owner Owner, priority *PodPriority) error {
 	if priority != nil {
 		if err := setPodPriority(objects, *priority); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	var out bytes.Buffer
 	for _, u := range objects {
 		stamp(u, owner)
-		doc, err := yaml.Marshal(u.Object)
-		if err != nil {
-			return nil, fmt.Errorf("writing %s %s: %w", u.GetKind(), u.GetName(), err)
-		}
-		out.WriteString("---\n")
-		out.Write(doc)
 	}
-	return out.Bytes(), nil
+	return nil
 }
 
 func stamp(u *unstructured.Unstructured, owner Owner) {

@@ -1,0 +1,348 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// AppliedDigestAnnotation holds, on each CRD meshkeeper applies, a digest of what it applied. An install
+// or upgrade skips a CRD whose live copy carries meshkeeper's label and the digest it would apply: the
+// base chart's CRDs are 700 KB that change only with the Istio version.
+const AppliedDigestAnnotation = "mesh.meshkeeper.io/applied-digest"
+
+// applyWorkers bounds the applies (and reads) of one release that run at once.
+const applyWorkers = 8
+
+// rendered is a release as meshkeeper applies it.
+type rendered struct {
+	// manifest is every object, post-rendered, in Helm's install order, as the release record stores it.
+	manifest string
+	notes    string
+	// objects are the manifest's objects in the same order, in the release namespace and with Helm's
+	// ownership metadata, ready to apply.
+	objects []*unstructured.Unstructured
+}
+
+// capabilities is the cluster as templates see it (.Capabilities).
+type capabilities = common.Capabilities
+
+// renderChart renders a chart's templates with Helm's engine: the manifests in Helm's install order,
+// and the chart's NOTES.txt.
+func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]releaseutil.Manifest, string, error) {
+	if chart.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(chart.Metadata.KubeVersion, caps.KubeVersion.String()) {
+		return nil, "", fmt.Errorf("chart %s requires kubeVersion %s, which is incompatible with Kubernetes %s",
+			chart.Name(), chart.Metadata.KubeVersion, caps.KubeVersion.Version)
+	}
+	renderValues, err := util.ToRenderValuesWithSchemaValidation(chart, values, options, caps, false)
+	if err != nil {
+		return nil, "", fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
+	}
+	var e engine.Engine
+	files, err := e.RenderWithContext(ctx, chart, renderValues)
+	if err != nil {
+		return nil, "", fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
+	}
+	var notes string
+	for name, content := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			if name == path.Join(chart.Name(), "templates", "NOTES.txt") {
+				notes = content
+			}
+			delete(files, name)
+		}
+	}
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the objects of chart %s: %w", chart.Name(), err)
+	}
+	if len(hooks) > 0 {
+		return nil, "", fmt.Errorf("chart %s has hooks (%s): meshkeeper installs only charts without hooks", chart.Name(), hooks[0].Path)
+	}
+	return manifests, notes, nil
+}
+
+// render renders the desired release as revision, post-renders it (meshkeeper's owner reference and
+// labels) and decodes its objects.
+func (m *ChartManager) render(ctx context.Context, desired Release, revision int, upgrade bool) (*rendered, error) {
+	return m.renderWith(ctx, desired, revision, upgrade, true)
+}
+
+// renderWith renders as render does; with freshCapabilities false it reuses the cluster's capabilities
+// read before.
+func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision int, upgrade, freshCapabilities bool) (*rendered, error) {
+	caps, err := m.clusterCapabilities(freshCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	manifests, notes, err := renderChart(ctx, desired.Chart, desired.Values, common.ReleaseOptions{Name: desired.Name,
+		Namespace: desired.Namespace, Revision: revision, IsInstall: !upgrade, IsUpgrade: upgrade}, caps)
+	if err != nil {
+		return nil, err
+	}
+	var doc strings.Builder
+	for _, manifest := range manifests {
+		doc.WriteString("---\n" + manifest.Content + "\n")
+	}
+	objects, err := decodeManifest([]byte(doc.String()))
+	if err != nil {
+		return nil, err
+	}
+	if err := stampObjects(objects, desired.Owner, desired.PodPriority); err != nil {
+		return nil, fmt.Errorf("post-rendering release %s/%s: %w", desired.Namespace, desired.Name, err)
+	}
+	for _, obj := range objects {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			if err := setAppliedDigest(obj); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The record stores the objects without the namespace and ownership metadata Helm adds as it
+	// applies, as Helm's records do.
+	manifest, err := encodeManifest(objects)
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range objects {
+		// Helm puts namespaced objects without a namespace into the release namespace.
+		if obj.GetNamespace() == "" {
+			namespaced, err := m.client.IsObjectNamespaced(obj)
+			if err != nil {
+				return nil, fmt.Errorf("looking up %s: %w", obj.GetKind(), err)
+			}
+			if namespaced {
+				obj.SetNamespace(desired.Namespace)
+			}
+		}
+		setHelmOwnership(obj, desired.Name, desired.Namespace)
+	}
+	return &rendered{manifest: manifest, notes: notes, objects: objects}, nil
+}
+
+// setAppliedDigest sets AppliedDigestAnnotation to the digest of everything else the object holds.
+func setAppliedDigest(obj *unstructured.Unstructured) error {
+	raw, err := json.Marshal(obj.Object)
+	if err != nil {
+		return fmt.Errorf("encoding %s %s: %w", obj.GetKind(), obj.GetName(), err)
+	}
+	sum := sha256.Sum256(raw)
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AppliedDigestAnnotation] = hex.EncodeToString(sum[:])[:40]
+	obj.SetAnnotations(annotations)
+	return nil
+}
+
+// clusterCapabilities reads the cluster's version and API groups from discovery, or, when fresh is
+// false and they were read before, returns what was read.
+func (m *ChartManager) clusterCapabilities(fresh bool) (*capabilities, error) {
+	m.mu.Lock()
+	known := m.capabilities
+	m.mu.Unlock()
+	if known != nil && !fresh {
+		return known, nil
+	}
+	if m.discovery == nil {
+		return common.DefaultCapabilities, nil
+	}
+	info, err := m.discovery.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster's version: %w", err)
+	}
+	kubeVersion, err := common.ParseKubeVersion(info.GitVersion)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster's version %q: %w", info.GitVersion, err)
+	}
+	groups, err := m.discovery.ServerGroups()
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster's API groups: %w", err)
+	}
+	caps := common.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kubeVersion
+	caps.APIVersions = metav1.ExtractGroupVersions(groups)
+	m.mu.Lock()
+	m.capabilities = caps
+	m.mu.Unlock()
+	return caps, nil
+}
+
+// applyObjects applies objects server-side under meshkeeper's field manager, taking over fields another
+// manager set (meshkeeper owns these objects outright). It applies in three phases, each by several
+// workers at once: CRDs and Namespaces; then everything else but admission webhooks and policies; then
+// those, so that a webhook never exists before the Service it calls (a webhook that fails closed
+// without its Service would refuse the cluster's pods if meshkeeper stopped in between). A CRD that
+// already holds what would be applied (its AppliedDigestAnnotation, in the metadata cache) is not
+// applied again.
+func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured.Unstructured) error {
+	var phases [3][]*unstructured.Unstructured
+	for _, obj := range objects {
+		phases[applyPhase(obj)] = append(phases[applyPhase(obj)], obj)
+	}
+	for _, phase := range phases {
+		if err := forEach(phase, func(obj *unstructured.Unstructured) error {
+			if obj.GetKind() == "CustomResourceDefinition" {
+				if version, current := m.crdCurrent(ctx, obj); current {
+					m.markVerified(obj, version)
+					return nil
+				}
+			}
+			applied := obj.DeepCopy()
+			err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+				client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership)
+			if err != nil {
+				return fmt.Errorf("applying %s %s: %w", obj.GetKind(), objectName(obj), err)
+			}
+			// What the API server answered is what the release sets: the drift check that follows the
+			// install needs no read of its own until the object changes.
+			m.markVerified(obj, applied.GetResourceVersion())
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyPhase is the phase of applyObjects an object is applied in.
+func applyPhase(obj *unstructured.Unstructured) int {
+	switch obj.GetKind() {
+	case "CustomResourceDefinition", "Namespace":
+		return 0
+	case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
+		return 2
+	}
+	return 1
+}
+
+// crdCurrent tells whether the live CRD carries meshkeeper's label and the digest of what would be
+// applied, and returns its resource version.
+func (m *ChartManager) crdCurrent(ctx context.Context, desired *unstructured.Unstructured) (string, bool) {
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(desired.GroupVersionKind())
+	if err := m.client.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return "", false
+	}
+	want := desired.GetAnnotations()[AppliedDigestAnnotation]
+	return live.ResourceVersion, want != "" && live.Annotations[AppliedDigestAnnotation] == want &&
+		live.Labels[ManagedByLabel] == ManagedByValue && live.DeletionTimestamp == nil
+}
+
+// markVerified records that the object matched the release at resource version.
+func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version string) {
+	if version == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.verified[verifiedKey(obj)] = version
+}
+
+// checkNotForeign fails when an object of a release to install exists and was not rendered by
+// meshkeeper (it lacks meshkeeper's label): another installation's objects are never taken over.
+func (m *ChartManager) checkNotForeign(ctx context.Context, objects []*unstructured.Unstructured) error {
+	return forEach(objects, func(obj *unstructured.Unstructured) error {
+		live := &metav1.PartialObjectMetadata{}
+		live.SetGroupVersionKind(obj.GroupVersionKind())
+		var err error
+		if obj.GetKind() == "CustomResourceDefinition" {
+			err = m.client.Get(ctx, client.ObjectKeyFromObject(obj), live) // cached by metadata
+		} else {
+			err = m.reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		}
+		switch {
+		case apierrors.IsNotFound(err) || isNoMatch(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("reading %s %s: %w", obj.GetKind(), objectName(obj), err)
+		case live.Labels[ManagedByLabel] != ManagedByValue:
+			return fmt.Errorf("%s %s exists and was not installed by meshkeeper (label %s=%s missing): "+
+				"meshkeeper does not take over another installation's objects; remove it, or the other installation",
+				obj.GetKind(), objectName(obj), ManagedByLabel, ManagedByValue)
+		}
+		return nil
+	})
+}
+
+// forEach runs f on every object with up to applyWorkers at once, and returns every error.
+func forEach(objects []*unstructured.Unstructured, f func(*unstructured.Unstructured) error) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	work := make(chan *unstructured.Unstructured)
+	for range min(applyWorkers, len(objects)) {
+		wg.Go(func() {
+			for obj := range work {
+				if err := f(obj); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, obj := range objects {
+		work <- obj
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
+
+// encodeManifest writes objects as one multi-document YAML manifest.
+func encodeManifest(objects []*unstructured.Unstructured) (string, error) {
+	var out strings.Builder
+	for _, obj := range objects {
+		doc, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			return "", fmt.Errorf("writing %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		out.WriteString("---\n")
+		out.Write(doc)
+	}
+	return out.String(), nil
+}
