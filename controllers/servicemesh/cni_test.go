@@ -21,6 +21,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -150,8 +151,10 @@ func TestCNIReadyHoldsReadyBack(t *testing.T) {
 }
 
 // recordingCharts records the releases Ensure and Uninstall are asked about, in order, and fails the
-// Ensure of failRelease.
+// Ensure of failRelease. The base and istiod releases are ensured side by side: they are recorded in
+// the order they are passed to Ensure, which the reconciler does not fix.
 type recordingCharts struct {
+	mu                   sync.Mutex
 	ensured, uninstalled []string
 	// priorities are the pod priorities of the ensured releases that have one.
 	priorities  []string
@@ -159,6 +162,8 @@ type recordingCharts struct {
 }
 
 func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ensured = append(c.ensured, desired.Namespace+"/"+desired.Name+" ("+desired.Chart.Name()+")")
 	if desired.PodPriority != nil {
 		c.priorities = append(c.priorities, desired.Name+": "+desired.PodPriority.DaemonSet+" "+desired.PodPriority.ClassName)
@@ -258,6 +263,8 @@ func TestReconcileCNI(t *testing.T) {
 			if (err != nil) != tc.wantErr || (err != nil && meshctx.IsTerminal(err)) {
 				t.Errorf("Reconcile error = %v, want a retried error: %t", err, tc.wantErr)
 			}
+			// The control plane's two releases come first, in either order.
+			slices.Sort(chartManager.ensured[:min(2, len(chartManager.ensured))])
 			if !slices.Equal(chartManager.ensured, tc.wantEnsured) {
 				t.Errorf("ensured %v, want %v", chartManager.ensured, tc.wantEnsured)
 			}

@@ -149,8 +149,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	statusErr := r.writeStatus(ctx, mesh, status)
 	if apierrors.IsConflict(statusErr) {
 		// The status was computed from a read the cache has since moved past; compute it again.
+		// The cache is behind by a write or two and catches up within milliseconds.
 		ctrl.LoggerFrom(ctx).V(1).Info("Status computed from an outdated read, retrying")
-		return ctrl.Result{RequeueAfter: time.Second}, err
+		return ctrl.Result{RequeueAfter: statusConflictRetry}, err
 	}
 	if statusErr == nil {
 		setMetrics(obs)
@@ -192,6 +193,13 @@ func (r *Reconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.Serv
 		return fmt.Errorf("applying the finalizer of ServiceMesh %s: %w", mesh.Name, err)
 	}
 	if present {
+		// The apply changed only the finalizers: the spec read is still current, so the status this
+		// reconcile computes is written against the new resource version instead of conflicting with
+		// meshkeeper's own write and waiting for a retry.
+		if u.GetUID() == mesh.UID && u.GetResourceVersion() != "" {
+			mesh.ResourceVersion = u.GetResourceVersion()
+			mesh.Finalizers = u.GetFinalizers()
+		}
 		return nil
 	}
 	return r.removeCoOwnedFinalizer(ctx, mesh)
@@ -264,6 +272,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata]())
 	return nil
 }
+
+// statusConflictRetry is how soon a status computed from an outdated read is computed again.
+const statusConflictRetry = 100 * time.Millisecond
 
 // batchDelay is how long data-plane changes are gathered before the status is computed again.
 const batchDelay = 2 * time.Second
