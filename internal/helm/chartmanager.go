@@ -133,7 +133,13 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 		if err != nil {
 			return result, err
 		}
-		result.Repaired, err = m.repairDrift(ctx, objects)
+		result.Repaired, err = m.repairDrift(ctx, objects, func() ([]*unstructured.Unstructured, error) {
+			r, err := m.renderWith(ctx, desired, last.Version, last.Version > 1, false)
+			if err != nil {
+				return nil, err
+			}
+			return r.objects, nil
+		})
 		if len(result.Repaired) > 0 {
 			result.Action = ActionRepaired
 		}
@@ -383,7 +389,7 @@ func newRecord(desired Release, r *rendered, version int, digest string) *releas
 func (m *ChartManager) remember(namespace, name, digest string, objects []*unstructured.Unstructured) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.manifests[namespace+"/"+name] = parsedManifest{key: digest, objects: objects}
+	m.manifests[namespace+"/"+name] = parsedManifest{key: digest, objects: keepable(objects)}
 }
 
 // forget drops what is kept of an uninstalled release.

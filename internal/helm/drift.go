@@ -37,8 +37,11 @@ import (
 // from what the release set. Whether an object differs is asked of the API server with a dry-run
 // server-side apply, so defaulting and quantity formats never look like drift. It returns the objects
 // it applied; an unchanged cluster costs reads only.
-func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.Unstructured) ([]string, error) {
+//
+// CRDs are kept as stubs (see keepable): a CRD found missing is applied from a fresh render, full.
+func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.Unstructured, render func() ([]*unstructured.Unstructured, error)) ([]string, error) {
 	var repaired []string
+	var full map[string]*unstructured.Unstructured
 	for _, desired := range objects {
 		drifted, err := m.drifted(ctx, desired)
 		if err != nil {
@@ -46,6 +49,21 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 		}
 		if !drifted {
 			continue
+		}
+		if isStub(desired) {
+			if full == nil {
+				rendered, err := render()
+				if err != nil {
+					return repaired, err
+				}
+				full = map[string]*unstructured.Unstructured{}
+				for _, obj := range rendered {
+					full[objectKey(obj)] = obj
+				}
+			}
+			if desired = full[objectKey(desired)]; desired == nil {
+				continue
+			}
 		}
 		if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired.DeepCopy()),
 			client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
@@ -69,6 +87,24 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	if current != "" && known && current == verifiedAt {
 		return false, nil
 	}
+	// The Istio CRDs are large and only ever changed by an upgrade; their existence is what matters,
+	// read by metadata (from the API server when the cache does not show one).
+	if desired.GetKind() == "CustomResourceDefinition" {
+		if current == "" {
+			live := &metav1.PartialObjectMetadata{}
+			live.SetGroupVersionKind(desired.GroupVersionKind())
+			if err := m.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); apierrors.IsNotFound(err) {
+				return true, nil
+			} else if err != nil {
+				return false, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+			}
+			current = live.ResourceVersion
+		}
+		m.mu.Lock()
+		m.verified[key] = current
+		m.mu.Unlock()
+		return false, nil
+	}
 
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(desired.GroupVersionKind())
@@ -79,16 +115,13 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	if err != nil {
 		return false, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
 	}
-	// The Istio CRDs are large and only ever changed by an upgrade; their existence is what matters.
-	if desired.GetKind() != "CustomResourceDefinition" {
-		applied := desired.DeepCopy()
-		if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.DryRunAll,
-			client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
-			return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
-		}
-		if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) {
-			return true, nil
-		}
+	applied := desired.DeepCopy()
+	if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.DryRunAll,
+		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
+		return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
+	}
+	if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) {
+		return true, nil
 	}
 	m.mu.Lock()
 	m.verified[key] = live.GetResourceVersion()
@@ -152,11 +185,42 @@ func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, dig
 	if err != nil {
 		return nil, err
 	}
-	objects := r.objects
+	objects := keepable(r.objects)
 	m.mu.Lock()
 	m.manifests[cacheKey] = parsedManifest{key: digest, objects: objects}
 	m.mu.Unlock()
 	return objects, nil
+}
+
+// keepable is what the chart manager keeps of a release's objects between drift checks: the objects
+// as rendered, except CRDs, whose content (the base chart's 700 KB) the drift check does not compare:
+// of them it keeps a stub with their identity and metadata only, and renders again on the rare
+// occasion one has to be restored.
+func keepable(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
+	kept := make([]*unstructured.Unstructured, len(objects))
+	for i, obj := range objects {
+		if obj.GetKind() != "CustomResourceDefinition" {
+			kept[i] = obj
+			continue
+		}
+		stub := &unstructured.Unstructured{Object: map[string]any{}}
+		stub.SetAPIVersion(obj.GetAPIVersion())
+		stub.SetKind(obj.GetKind())
+		stub.SetName(obj.GetName())
+		stub.SetLabels(obj.GetLabels())
+		stub.SetAnnotations(obj.GetAnnotations())
+		stub.Object[stubField] = true
+		kept[i] = stub
+	}
+	return kept
+}
+
+// stubField marks a stub keepable made; it is never applied.
+const stubField = "meshkeeper.stub"
+
+func isStub(obj *unstructured.Unstructured) bool {
+	_, ok := obj.Object[stubField]
+	return ok
 }
 
 // parsedManifest is a release's rendered objects and the digest of the chart and values they came from.

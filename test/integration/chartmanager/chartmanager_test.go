@@ -31,6 +31,7 @@ import (
 	"helm.sh/helm/v4/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -166,4 +167,38 @@ func TestAnotherInstallationsObjectsAreNotTakenOver(t *testing.T) {
 	secrets := &corev1.SecretList{}
 	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty(), "a refused install stores no release record")
+}
+
+// TestADeletedCRDIsRestoredWhole: the chart manager keeps only a stub of each CRD between drift checks;
+// a CRD someone deleted is applied again whole, from a fresh render, and nothing else is touched.
+func TestADeletedCRDIsRestoredWhole(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m, counter, env := setUp(t)
+
+	release := baseRelease(t, "uid-1")
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionNone), "a release just installed has not drifted")
+
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: istioCRDs[0]}, crd)).To(Succeed())
+	g.Expect(env.Client.Delete(ctx, crd)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: istioCRDs[0]}, &apiextensionsv1.CustomResourceDefinition{}))
+	}, "30s", "50ms").Should(BeTrue())
+
+	before := crdApplies(counter)
+	result, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionRepaired))
+	g.Expect(result.Repaired).To(Equal([]string{"CustomResourceDefinition " + istioCRDs[0]}))
+	g.Expect(crdApplies(counter) - before).To(Equal(1), "only the deleted CRD is applied")
+	restored := &apiextensionsv1.CustomResourceDefinition{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: istioCRDs[0]}, restored)).To(Succeed())
+	g.Expect(restored.Spec.Versions).NotTo(BeEmpty())
+	g.Expect(restored.Spec.Versions[0].Schema).NotTo(BeNil(), "the CRD was restored from a stub, without its schema")
+	g.Expect(restored.Labels).To(HaveKeyWithValue("mesh.meshkeeper.io/managed-by", "meshkeeper"))
 }
