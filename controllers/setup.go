@@ -56,11 +56,26 @@ func ClientLimits(config *rest.Config) *rest.Config {
 	return config
 }
 
+// withLimits returns config with ClientLimits' client-side rate limits, or qps and burst where they are
+// set; a negative qps lifts the limit.
+func withLimits(config *rest.Config, qps float32, burst int) *rest.Config {
+	config = ClientLimits(config)
+	if qps != 0 {
+		config.QPS = qps
+	}
+	if burst > 0 {
+		config.Burst = burst
+	}
+	return config
+}
+
 // ManagerOptions configure the manager NewManager builds.
 type ManagerOptions struct {
 	// Options are the manager's options; NewManager sets their Cache to CacheOptions.
 	ctrl.Options
-	// QPS and Burst, when set, override ClientLimits' client-side rate limits.
+	// QPS and Burst, when set, override ClientLimits' client-side rate limits. A negative QPS lifts
+	// them: client-go then builds its clients without a rate limiter, and only the API server's priority
+	// and fairness paces the manager.
 	QPS   float32
 	Burst int
 	// Controllers configure the controllers.
@@ -71,13 +86,7 @@ type ManagerOptions struct {
 // ClientLimits, the cache of CacheOptions and the controllers of SetupWithManager. main.go and every
 // test tier that runs the manager build it here, so they run the same manager.
 func NewManager(config *rest.Config, opts ManagerOptions) (ctrl.Manager, error) {
-	config = ClientLimits(config)
-	if opts.QPS > 0 {
-		config.QPS = opts.QPS
-	}
-	if opts.Burst > 0 {
-		config.Burst = opts.Burst
-	}
+	config = withLimits(config, opts.QPS, opts.Burst)
 	opts.Cache = CacheOptions()
 	mgr, err := ctrl.NewManager(config, opts.Options)
 	if err != nil {
