@@ -200,9 +200,9 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	writes := converging.minus(before)
 	idle := steady.minus(converging)
 	ingressWrites, namespaceWrites := writes.of("ingresses"), writes.of("namespaces")
-	enrolledAfter, annotatedAfter := watch.since(applied)
-	b.Logf("enrolled and annotated %s after the apply (every namespace after %s, every Ingress after %s); status counted everything after %s",
-		converged.Round(100*time.Millisecond), enrolledAfter, annotatedAfter, counted.Round(100*time.Millisecond))
+	enrolledAfter, annotatedAfter, firstEnrolled, firstAnnotated := watch.since(applied)
+	b.Logf("enrolled and annotated %s after the apply (namespaces from %s to %s, Ingresses from %s to %s); status counted everything after %s",
+		converged.Round(100*time.Millisecond), firstEnrolled, enrolledAfter, firstAnnotated, annotatedAfter, counted.Round(100*time.Millisecond))
 	b.Logf("manager: peak RSS %.0f MiB (VmHWM), peak heap in use %.0f MiB", float64(rss)/(1<<20), peak.heap/(1<<20))
 	b.Logf("writes while converging, by resource and verb: %s", writes)
 	b.Logf("writes in the %s of steady state after: %s", steadyStateWindow, idle)
@@ -257,8 +257,9 @@ func thousands(n int) string {
 type convergence struct {
 	mu                  sync.Mutex
 	enrolled, annotated map[string]bool
-	// at is when both were complete; enrolledAt and annotatedAt when each was.
-	at, enrolledAt, annotatedAt time.Time
+	// at is when both were complete; enrolledAt and annotatedAt when each was, firstEnrolled and
+	// firstAnnotated when each began.
+	at, enrolledAt, annotatedAt, firstEnrolled, firstAnnotated time.Time
 }
 
 func (w *convergence) convergedAt() (time.Time, bool) {
@@ -267,11 +268,13 @@ func (w *convergence) convergedAt() (time.Time, bool) {
 	return w.at, !w.at.IsZero()
 }
 
-// since returns how long after start every namespace was enrolled and every Ingress annotated.
-func (w *convergence) since(start time.Time) (enrolled, annotated time.Duration) {
+// since returns how long after start every namespace was enrolled and every Ingress annotated, and
+// the first of each.
+func (w *convergence) since(start time.Time) (enrolled, annotated, firstEnrolled, firstAnnotated time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.enrolledAt.Sub(start).Round(100 * time.Millisecond), w.annotatedAt.Sub(start).Round(100 * time.Millisecond)
+	after := func(t time.Time) time.Duration { return t.Sub(start).Round(100 * time.Millisecond) }
+	return after(w.enrolledAt), after(w.annotatedAt), after(w.firstEnrolled), after(w.firstAnnotated)
 }
 
 // watchConvergence starts the watches and returns once they have their initial objects.
@@ -293,6 +296,12 @@ func watchConvergence(b *testing.B, cfg *rest.Config) *convergence {
 				delete(set, m.Namespace+"/"+m.Name)
 			}
 			now := time.Now()
+			if w.firstEnrolled.IsZero() && len(w.enrolled) > 0 {
+				w.firstEnrolled = now
+			}
+			if w.firstAnnotated.IsZero() && len(w.annotated) > 0 {
+				w.firstAnnotated = now
+			}
 			if w.enrolledAt.IsZero() && len(w.enrolled) == namespaces {
 				w.enrolledAt = now
 			}
