@@ -49,7 +49,9 @@ import (
 // hundred requests over a minute, and enrolling a large cluster writes once to every Namespace and mesh
 // Ingress: 6,000 writes for 1,000 namespaces and 5,000 Ingresses, which take half a minute at this rate.
 // The rate is reached only while the mesh converges (steady state writes nothing), and the API server's
-// priority and fairness still protects it. main.go's --kube-api-qps and --kube-api-burst override it.
+// priority and fairness still protects it. The limit holds for each kind on its own: client-go gives
+// every REST client a token bucket, and the manager's client builds one REST client per kind. main.go's
+// --kube-api-qps and --kube-api-burst override it; a negative --kube-api-qps lifts it.
 func ClientLimits(config *rest.Config) *rest.Config {
 	config = rest.CopyConfig(config)
 	config.QPS, config.Burst = 200, 400
