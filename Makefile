@@ -142,7 +142,7 @@ bench: manifests envtest bench-binary ## Run the benchmarks: binary size, instal
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench RestartWave -benchtime 1x -timeout 40m -v
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 30m -v
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 60m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags istiod ./test/istiod/ -run '^$$' -bench SidecarScoping -benchtime 1x -timeout 30m -v
 
 .PHONY: test-update-golden

@@ -72,7 +72,7 @@ func main() {
 		"Serve metrics over HTTPS with authentication and authorization through the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
-	flag.Float64Var(&qps, "kube-api-qps", 0, "Requests per second to the API server (0: meshkeeper's default, 200).")
+	flag.Float64Var(&qps, "kube-api-qps", 0, "Requests per second to the API server (0: meshkeeper's default, 200; -1: no client-side limit, the API server's priority and fairness alone paces the manager).")
 	flag.IntVar(&burst, "kube-api-burst", 0, "Bursts of requests to the API server (0: meshkeeper's default, 400).")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
 		"The address Go's pprof profiles are served on, for diagnosing CPU and memory use; 0 turns them off.")

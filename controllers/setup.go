@@ -49,10 +49,25 @@ import (
 // hundred requests over a minute, and enrolling a large cluster writes once to every Namespace and mesh
 // Ingress: 6,000 writes for 1,000 namespaces and 5,000 Ingresses, which take half a minute at this rate.
 // The rate is reached only while the mesh converges (steady state writes nothing), and the API server's
-// priority and fairness still protects it. main.go's --kube-api-qps and --kube-api-burst override it.
+// priority and fairness still protects it. The limit holds for each kind on its own: client-go gives
+// every REST client a token bucket, and the manager's client builds one REST client per kind. main.go's
+// --kube-api-qps and --kube-api-burst override it; a negative --kube-api-qps lifts it.
 func ClientLimits(config *rest.Config) *rest.Config {
 	config = rest.CopyConfig(config)
 	config.QPS, config.Burst = 200, 400
+	return config
+}
+
+// withLimits returns config with ClientLimits' client-side rate limits, or qps and burst where they are
+// set; a negative qps lifts the limit.
+func withLimits(config *rest.Config, qps float32, burst int) *rest.Config {
+	config = ClientLimits(config)
+	if qps != 0 {
+		config.QPS = qps
+	}
+	if burst > 0 {
+		config.Burst = burst
+	}
 	return config
 }
 
@@ -60,7 +75,9 @@ func ClientLimits(config *rest.Config) *rest.Config {
 type ManagerOptions struct {
 	// Options are the manager's options; NewManager sets their Cache to CacheOptions.
 	ctrl.Options
-	// QPS and Burst, when set, override ClientLimits' client-side rate limits.
+	// QPS and Burst, when set, override ClientLimits' client-side rate limits. A negative QPS lifts
+	// them: client-go then builds its clients without a rate limiter, and only the API server's priority
+	// and fairness paces the manager.
 	QPS   float32
 	Burst int
 	// Controllers configure the controllers.
@@ -71,13 +88,7 @@ type ManagerOptions struct {
 // ClientLimits, the cache of CacheOptions and the controllers of SetupWithManager. main.go and every
 // test tier that runs the manager build it here, so they run the same manager.
 func NewManager(config *rest.Config, opts ManagerOptions) (ctrl.Manager, error) {
-	config = ClientLimits(config)
-	if opts.QPS > 0 {
-		config.QPS = opts.QPS
-	}
-	if opts.Burst > 0 {
-		config.Burst = opts.Burst
-	}
+	config = withLimits(config, opts.QPS, opts.Burst)
 	opts.Cache = CacheOptions()
 	mgr, err := ctrl.NewManager(config, opts.Options)
 	if err != nil {

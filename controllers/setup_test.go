@@ -22,6 +22,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -65,5 +67,41 @@ func TestServiceFields(t *testing.T) {
 	want.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager}}
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("a chart's Service in the cache:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestWithLimits(t *testing.T) {
+	base := &rest.Config{Host: "https://127.0.0.1:6443"}
+	for _, tc := range []struct {
+		name           string
+		qps            float32
+		burst          int
+		wantQPS        float32
+		wantBurst      int
+		wantRateLimits bool
+	}{
+		{name: "defaults", wantQPS: 200, wantBurst: 400, wantRateLimits: true},
+		{name: "set", qps: 50, burst: 80, wantQPS: 50, wantBurst: 80, wantRateLimits: true},
+		// --kube-api-qps=-1 lifts the client-side limit: client-go builds no rate limiter.
+		{name: "lifted", qps: -1, wantQPS: -1, wantBurst: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := withLimits(base, tc.qps, tc.burst)
+			if config.QPS != tc.wantQPS || config.Burst != tc.wantBurst {
+				t.Errorf("QPS %v, burst %d; want %v, %d", config.QPS, config.Burst, tc.wantQPS, tc.wantBurst)
+			}
+			if base.QPS != 0 || base.Burst != 0 {
+				t.Errorf("the caller's config was changed: QPS %v, burst %d", base.QPS, base.Burst)
+			}
+			config.GroupVersion = &corev1.SchemeGroupVersion
+			config.NegotiatedSerializer = clientgoscheme.Codecs.WithoutConversion()
+			client, err := rest.RESTClientFor(config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if limited := client.GetRateLimiter() != nil; limited != tc.wantRateLimits {
+				t.Errorf("the client has a rate limiter: %v, want %v", limited, tc.wantRateLimits)
+			}
+		})
 	}
 }

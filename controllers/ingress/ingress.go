@@ -59,6 +59,13 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingressclasses,verbs=get;list;watch
 
+// Workers is how many Ingresses the controller reconciles at once. A reconcile reads the cache and
+// makes at most one write, so a worker mostly waits for the API server's answer: with 4, a busy API
+// server's latency held the benchmark's 4,900 writes to 130 a second, below the client limit of 200.
+// Together with the namespace controller's workers they keep as many writes in flight as the floor of
+// the scale benchmark (docs/performance.md, "Convergence at scale").
+const Workers = 12
+
 // backendServiceIndex indexes Ingresses by the names of their backend Services.
 const backendServiceIndex = "meshkeeper.backendServices"
 
@@ -250,7 +257,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.IngressClass{}, all).
 		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
 		Named("ingress")
 	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
 		func(ctx context.Context, _ *networkingv1.ServiceCIDR) []reconcile.Request {

@@ -40,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -47,14 +48,21 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -89,15 +97,43 @@ func envInt(name string, fallback int) int {
 // BenchmarkScale measures, for one ServiceMesh applied to the populated cluster: the time until every
 // namespace is enrolled and every configurable Ingress annotated, the time until the status counts
 // them all, the API writes meshkeeper made by resource, the writes of the steady state that follows,
-// and the manager's peak resident memory and heap.
+// and the manager's peak resident memory and heap. It runs twice, each on a cluster of its own: with
+// meshkeeper's default client limits, whose target is 1.1 × (writes ÷ QPS), and with the limits lifted
+// (--kube-api-qps=-1), whose target is 1.5 × the API server's own floor, the time a plain unthrottled
+// client takes for the same applies on the same API server right after. `-bench 'Scale/limits=default'`
+// runs one.
 func BenchmarkScale(b *testing.B) {
+	// The benchmark's own clients log nothing worth reading.
+	logf.SetLogger(logr.Discard())
+	defaultQPS := float64(controllers.ClientLimits(&rest.Config{}).QPS)
+	for _, limits := range []clientLimits{
+		{name: "default", describe: "default limits", qps: defaultQPS},
+		{name: "lifted", describe: "client limits lifted", args: []string{"--kube-api-qps=-1"}},
+	} {
+		b.Run("limits="+limits.name, func(b *testing.B) { benchmarkScale(b, limits) })
+	}
+}
+
+// clientLimits are the manager's client-side rate limits in one run of the benchmark.
+type clientLimits struct {
+	name, describe string
+	// args are the manager's flags.
+	args []string
+	// qps is the rate the manager allows itself; 0 when lifted.
+	qps float64
+}
+
+// floorWorkers is how many workers the plain client that measures the API server's floor uses.
+const floorWorkers = 16
+
+func benchmarkScale(b *testing.B, limits clientLimits) {
 	if b.N > 1 {
 		b.Fatalf("one run is the measurement (it creates its objects once): run with -benchtime 1x, not %d", b.N)
 	}
 	// envtest's default Service range (a /24) holds 254 ClusterIPs; the cluster has 5,000 Services.
 	env := testenv.Start(b, testenv.WithServiceCIDR("10.96.0.0/12"))
 	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 2000, 4000
+	cfg.QPS = -1 // no client-side limit: the benchmark's own requests wait for nothing
 	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		b.Fatal(err)
@@ -110,7 +146,7 @@ func BenchmarkScale(b *testing.B) {
 
 	apiserver := kubernetes.NewForConfigOrDie(cfg).RESTClient()
 	listsBefore := apiRequests(ctx, b, apiserver, "LIST")
-	m := startManager(ctx, b, env)
+	m := startManager(ctx, b, env, limits.args...)
 	before := apiWrites(ctx, b, apiserver)
 	// With streaming lists (WatchList), an informer starts with a WATCH that sends the existing objects
 	// first and makes no LIST; a LIST of pods would hold every pod in one response.
@@ -119,10 +155,16 @@ func BenchmarkScale(b *testing.B) {
 	if n := lists.of("pods"); n > 0 {
 		b.Errorf("the manager listed pods %d times instead of streaming them", n)
 	}
+	watch := watchConvergence(b, cfg)
 
 	b.ResetTimer()
 	applied := time.Now()
 	applyMesh(ctx, b, c)
+	profileDir := os.Getenv("SCALE_PROFILE_DIR")
+	var cpuProfile sync.WaitGroup
+	if profileDir != "" {
+		cpuProfile.Go(func() { m.saveCPUProfile(b, filepath.Join(profileDir, "meshkeeper-limits-"+limits.name+".cpu.pprof")) })
+	}
 	var converged, counted time.Duration
 	peak := memory{}
 	deadline := applied.Add(convergeTimeout)
@@ -132,8 +174,8 @@ func BenchmarkScale(b *testing.B) {
 		}
 		time.Sleep(time.Second)
 		peak = peak.max(m.memory(b))
-		if converged == 0 && annotated(ctx, b, c) == configurable && enrolled(ctx, b, c) == namespaces {
-			converged = time.Since(applied)
+		if at, ok := watch.convergedAt(); ok && converged == 0 {
+			converged = at.Sub(applied)
 		}
 		if counted == 0 && statusCounted(ctx, b, c) {
 			counted = time.Since(applied)
@@ -146,24 +188,47 @@ func BenchmarkScale(b *testing.B) {
 	steady := apiWrites(ctx, b, apiserver)
 	rss := m.peakRSS(b)
 	b.Logf("manager's memory at the end: %s", m.procStatus(b, "VmRSS", "RssAnon", "RssFile"))
+	if profileDir != "" {
+		m.saveHeapProfile(b, filepath.Join(profileDir, "meshkeeper-limits-"+limits.name+".heap.pprof"))
+	}
+	cpuProfile.Wait()
+	// The floor is measured with the manager gone, so that nothing but the plain client's applies
+	// takes the API server's time.
+	m.stop()
+	floor := measureFloor(ctx, b, cfg, env.Scheme)
 
 	writes := converging.minus(before)
 	idle := steady.minus(converging)
 	ingressWrites, namespaceWrites := writes.of("ingresses"), writes.of("namespaces")
-	b.Logf("enrolled and annotated %s after the apply; status counted everything after %s", converged.Round(100*time.Millisecond), counted.Round(100*time.Millisecond))
+	enrolledAfter, annotatedAfter, firstEnrolled, firstAnnotated := watch.since(applied)
+	b.Logf("enrolled and annotated %s after the apply (namespaces from %s to %s, Ingresses from %s to %s); status counted everything after %s",
+		converged.Round(100*time.Millisecond), firstEnrolled, enrolledAfter, firstAnnotated, annotatedAfter, counted.Round(100*time.Millisecond))
 	b.Logf("manager: peak RSS %.0f MiB (VmHWM), peak heap in use %.0f MiB", float64(rss)/(1<<20), peak.heap/(1<<20))
 	b.Logf("writes while converging, by resource and verb: %s", writes)
 	b.Logf("writes in the %s of steady state after: %s", steadyStateWindow, idle)
+	b.Logf("the API server's floor: %s namespace label and %s Ingress annotation applies from a plain client with %d workers in %.1f s (%.0f/s)",
+		thousands(namespaces), thousands(configurable), floorWorkers, floor.Seconds(), float64(namespaces+configurable)/floor.Seconds())
+	var target time.Duration
+	var basis string
+	if limits.qps > 0 {
+		n := ingressWrites + namespaceWrites
+		target = time.Duration(1.1 * float64(n) / limits.qps * float64(time.Second))
+		basis = fmt.Sprintf("1.1 x %s writes / %g/s", thousands(n), limits.qps)
+	} else {
+		target = time.Duration(1.5 * float64(floor))
+		basis = fmt.Sprintf("1.5 x the API server's floor, %.1f s for %s applies from %d workers", floor.Seconds(), thousands(namespaces+configurable), floorWorkers)
+	}
+	b.Logf("convergence (%s): %.1f s; target <= %.1f s (%s): %.2fx the target",
+		limits.describe, converged.Seconds(), target.Seconds(), basis, converged.Seconds()/target.Seconds())
 	b.ReportMetric(converged.Seconds(), "s-to-annotated")
+	b.ReportMetric(converged.Seconds()/target.Seconds(), "x-target")
+	b.ReportMetric(floor.Seconds(), "s-floor")
 	b.ReportMetric(counted.Seconds(), "s-to-status")
 	b.ReportMetric(float64(ingressWrites)/float64(configurable), "writes/ingress")
 	b.ReportMetric(float64(namespaceWrites)/float64(namespaces), "writes/namespace")
 	b.ReportMetric(float64(rss)/(1<<20), "MiB-peak-RSS")
 	b.ReportMetric(peak.heap/(1<<20), "MiB-peak-heap")
 	b.ReportMetric(float64(idle.total()), "steady-writes")
-	if dir := os.Getenv("SCALE_PROFILE_DIR"); dir != "" {
-		m.saveHeapProfile(b, dir)
-	}
 
 	// The control-plane namespace is created; every other namespace write is an enrollment.
 	if ingressWrites > configurable || namespaceWrites > namespaces+1 {
@@ -175,6 +240,180 @@ func BenchmarkScale(b *testing.B) {
 			b.Errorf("steady state wrote %d times to %s", n, resource)
 		}
 	}
+}
+
+// thousands formats n with a comma between thousands.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// convergence watches, as metadata, the namespaces and Ingresses, and records when every namespace
+// carries the injection label and every configurable Ingress meshkeeper's upstream-vhost: a watch sees
+// the moment, and costs the API server less than listing 5,000 Ingresses every second.
+type convergence struct {
+	mu                  sync.Mutex
+	enrolled, annotated map[string]bool
+	// at is when both were complete; enrolledAt and annotatedAt when each was, firstEnrolled and
+	// firstAnnotated when each began.
+	at, enrolledAt, annotatedAt, firstEnrolled, firstAnnotated time.Time
+}
+
+func (w *convergence) convergedAt() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.at, !w.at.IsZero()
+}
+
+// since returns how long after start every namespace was enrolled and every Ingress annotated, and
+// the first of each.
+func (w *convergence) since(start time.Time) (enrolled, annotated, firstEnrolled, firstAnnotated time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	after := func(t time.Time) time.Duration { return t.Sub(start).Round(100 * time.Millisecond) }
+	return after(w.enrolledAt), after(w.annotatedAt), after(w.firstEnrolled), after(w.firstAnnotated)
+}
+
+// watchConvergence starts the watches and returns once they have their initial objects.
+func watchConvergence(b *testing.B, cfg *rest.Config) *convergence {
+	b.Helper()
+	w := &convergence{enrolled: map[string]bool{}, annotated: map[string]bool{}}
+	factory := metadatainformer.NewSharedInformerFactory(metadata.NewForConfigOrDie(cfg), 0)
+	track := func(resource schema.GroupVersionResource, set map[string]bool, done func(*metav1.PartialObjectMetadata) bool) {
+		observe := func(obj any) {
+			m, ok := obj.(*metav1.PartialObjectMetadata)
+			if !ok {
+				return
+			}
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if done(m) {
+				set[m.Namespace+"/"+m.Name] = true
+			} else {
+				delete(set, m.Namespace+"/"+m.Name)
+			}
+			now := time.Now()
+			if w.firstEnrolled.IsZero() && len(w.enrolled) > 0 {
+				w.firstEnrolled = now
+			}
+			if w.firstAnnotated.IsZero() && len(w.annotated) > 0 {
+				w.firstAnnotated = now
+			}
+			if w.enrolledAt.IsZero() && len(w.enrolled) == namespaces {
+				w.enrolledAt = now
+			}
+			if w.annotatedAt.IsZero() && len(w.annotated) == configurable {
+				w.annotatedAt = now
+			}
+			if w.at.IsZero() && len(w.enrolled) == namespaces && len(w.annotated) == configurable {
+				w.at = now
+			}
+		}
+		if _, err := factory.ForResource(resource).Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    observe,
+			UpdateFunc: func(_, obj any) { observe(obj) },
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	track(corev1.SchemeGroupVersion.WithResource("namespaces"), w.enrolled, func(m *metav1.PartialObjectMetadata) bool {
+		return m.Labels["istio-injection"] == "enabled"
+	})
+	track(networkingv1.SchemeGroupVersion.WithResource("ingresses"), w.annotated, func(m *metav1.PartialObjectMetadata) bool {
+		return m.Annotations[upstreamVhost] != ""
+	})
+	stop := make(chan struct{})
+	b.Cleanup(func() { close(stop) })
+	factory.Start(stop)
+	for resource, synced := range factory.WaitForCacheSync(stop) {
+		if !synced {
+			b.Fatalf("the benchmark's watch of %s did not sync", resource.Resource)
+		}
+	}
+	return w
+}
+
+// measureFloor returns the time a plain client without client-side limits takes, with floorWorkers
+// workers, for as many server-side applies as meshkeeper makes to converge and of the same kind: a
+// label of its own on every enrolled namespace and two annotations of its own on every configurable
+// Ingress, each applied as meshkeeper applies its metadata, under a field manager of its own.
+func measureFloor(ctx context.Context, b *testing.B, cfg *rest.Config, scheme *runtime.Scheme) time.Duration {
+	b.Helper()
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var objects []*unstructured.Unstructured
+	namespaceList := &metav1.PartialObjectMetadataList{}
+	namespaceList.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := c.List(ctx, namespaceList, client.MatchingLabels{"mesh": "on"}); err != nil {
+		b.Fatal(err)
+	}
+	for _, ns := range namespaceList.Items {
+		u := floorObject(corev1.SchemeGroupVersion.WithKind("Namespace"), &ns)
+		u.SetLabels(map[string]string{"floor.scale.meshkeeper.io/injection": "enabled"})
+		objects = append(objects, u)
+	}
+	ingressList := &metav1.PartialObjectMetadataList{}
+	ingressList.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("IngressList"))
+	if err := c.List(ctx, ingressList); err != nil {
+		b.Fatal(err)
+	}
+	for _, ing := range ingressList.Items {
+		if ing.Annotations[upstreamVhost] == "" {
+			continue
+		}
+		u := floorObject(networkingv1.SchemeGroupVersion.WithKind("Ingress"), &ing)
+		u.SetAnnotations(map[string]string{
+			"floor.scale.meshkeeper.io/service-upstream": "true",
+			"floor.scale.meshkeeper.io/upstream-vhost":   ing.Annotations[upstreamVhost],
+		})
+		objects = append(objects, u)
+	}
+	if len(namespaceList.Items) != namespaces || len(objects) != namespaces+configurable {
+		b.Fatalf("the floor needs %d namespaces and %d Ingresses, found %d objects", namespaces, configurable, len(objects))
+	}
+	work := make(chan *unstructured.Unstructured)
+	errs := make(chan error, floorWorkers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range floorWorkers {
+		wg.Go(func() {
+			for u := range work {
+				if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("scale-floor")); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for _, u := range objects {
+		work <- u
+	}
+	close(work)
+	wg.Wait()
+	floor := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	return floor
+}
+
+// floorObject is the apply configuration of obj's metadata as meshkeeper's applies start it: kind,
+// name and UID.
+func floorObject(gvk schema.GroupVersionKind, obj *metav1.PartialObjectMetadata) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(gvk)
+	u.SetName(obj.Name)
+	u.SetNamespace(obj.Namespace)
+	u.SetUID(obj.UID)
+	return u
 }
 
 // populate creates the namespaces, Services, Ingresses, pods and the ingress-nginx controller.
@@ -563,6 +802,7 @@ type manager struct {
 	cmd                  *exec.Cmd
 	log                  string
 	metricsURL, pprofURL string
+	stopOnce             sync.Once
 }
 
 // freeAddr returns a free loopback address.
@@ -576,8 +816,28 @@ func freeAddr(b *testing.B) string {
 	return listener.Addr().String()
 }
 
-// saveHeapProfile writes the manager's heap profile (in use and allocated since start) into dir.
-func (m *manager) saveHeapProfile(b *testing.B, dir string) {
+// cpuProfileWindow is how long saveCPUProfile profiles: the first part of the convergence.
+const cpuProfileWindow = 30 * time.Second
+
+// saveCPUProfile profiles the manager's CPU for cpuProfileWindow and writes the profile to file.
+func (m *manager) saveCPUProfile(b *testing.B, file string) {
+	resp, err := http.Get(fmt.Sprintf("%sprofile?seconds=%d", strings.TrimSuffix(m.pprofURL, "heap"), int(cpuProfileWindow.Seconds())))
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, data, 0o644)
+	}
+	if err != nil {
+		b.Error(err)
+	}
+}
+
+// saveHeapProfile writes the manager's heap profile (in use and allocated since start) to file.
+func (m *manager) saveHeapProfile(b *testing.B, file string) {
 	b.Helper()
 	resp, err := http.Get(m.pprofURL)
 	if err != nil {
@@ -588,18 +848,19 @@ func (m *manager) saveHeapProfile(b *testing.B, dir string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "meshkeeper.heap.pprof"), data, 0o644); err != nil {
+	if err := os.WriteFile(file, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
 }
 
 // controllers are the controllers the manager starts; each logs "Starting workers" once its caches
 // are synced.
-var controllers = []string{"servicemesh", "namespace", "ingress", "ingressnginx"}
+var controllerNames = []string{"servicemesh", "namespace", "ingress", "ingressnginx"}
 
-// startManager builds meshkeeper's binary (or takes SCALE_MANAGER_BINARY's), runs it against env, and returns once every controller has
-// synced its caches and started its workers.
-func startManager(ctx context.Context, b *testing.B, env *testenv.Env) *manager {
+// startManager builds meshkeeper's binary (or takes SCALE_MANAGER_BINARY's), runs it against env with
+// the flags args besides its own, and returns once every controller has synced its caches and started
+// its workers.
+func startManager(ctx context.Context, b *testing.B, env *testenv.Env, args ...string) *manager {
 	b.Helper()
 	dir := b.TempDir()
 	binary := os.Getenv("SCALE_MANAGER_BINARY")
@@ -624,16 +885,16 @@ func startManager(ctx context.Context, b *testing.B, env *testenv.Env) *manager 
 		b.Fatal(err)
 	}
 	m.pprofURL = "http://" + freeAddr(b) + "/debug/pprof/heap"
-	m.cmd = exec.CommandContext(ctx, binary, "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=0", "--pprof-bind-address="+strings.TrimSuffix(strings.TrimPrefix(m.pprofURL, "http://"), "/debug/pprof/heap"))
+	m.cmd = exec.CommandContext(ctx, binary, append([]string{"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0", "--pprof-bind-address=" + strings.TrimSuffix(strings.TrimPrefix(m.pprofURL, "http://"), "/debug/pprof/heap")},
+		args...)...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		_ = m.cmd.Process.Kill()
-		_ = m.cmd.Wait()
+		m.stop()
 		logFile.Close()
 	})
 	deadline := time.Now().Add(5 * time.Minute)
@@ -646,13 +907,21 @@ func startManager(ctx context.Context, b *testing.B, env *testenv.Env) *manager 
 	return m
 }
 
+// stop ends the manager's process.
+func (m *manager) stop() {
+	m.stopOnce.Do(func() {
+		_ = m.cmd.Process.Kill()
+		_ = m.cmd.Wait()
+	})
+}
+
 // started tells whether every controller has started its workers.
 func (m *manager) started() bool {
 	log, err := os.ReadFile(m.log)
 	if err != nil {
 		return false
 	}
-	for _, name := range controllers {
+	for _, name := range controllerNames {
 		if !regexp.MustCompile(`"Starting workers".*"controller":"` + name + `"`).Match(log) {
 			return false
 		}
