@@ -71,7 +71,7 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 #   istiod:  envtest, the manager and the real istiod (pilot-discovery)
 #   cluster: the simulated cluster (test/cluster): API server, controller manager, scheduler and kwok
 TIER_TAGS := envtest,istiod,cluster
-ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/
+ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/ ./test/install/
 ISTIOD_PACKAGES := ./test/istiod/
 CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/ ./test/fault/ ./test/chaos/
 
