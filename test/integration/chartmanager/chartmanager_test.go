@@ -195,7 +195,7 @@ func TestADeletedCRDIsRestoredWhole(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionRepaired))
 	g.Expect(result.Repaired).To(Equal([]string{"CustomResourceDefinition " + istioCRDs[0]}))
-	g.Expect(crdApplies(counter) - before).To(Equal(1), "only the deleted CRD is applied")
+	g.Expect(crdApplies(counter)-before).To(Equal(1), "only the deleted CRD is applied")
 	restored := &apiextensionsv1.CustomResourceDefinition{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: istioCRDs[0]}, restored)).To(Succeed())
 	g.Expect(restored.Spec.Versions).NotTo(BeEmpty())
