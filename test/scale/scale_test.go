@@ -26,7 +26,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -808,12 +807,11 @@ type manager struct {
 // freeAddr returns a free loopback address.
 func freeAddr(b *testing.B) string {
 	b.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer listener.Close()
-	return listener.Addr().String()
+	return addr
 }
 
 // cpuProfileWindow is how long saveCPUProfile profiles: the first part of the convergence.
@@ -866,12 +864,9 @@ func startManager(ctx context.Context, b *testing.B, env *testenv.Env, args ...s
 	binary := os.Getenv("SCALE_MANAGER_BINARY")
 	if binary == "" {
 		// Built as the image builds it, so its code takes the memory the shipped binary's does.
-		binary = filepath.Join(dir, "meshkeeper")
-		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, ".")
-		build.Dir = testenv.RepoRoot()
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("building meshkeeper: %v\n%s", err, out)
+		var err error
+		if binary, err = testenv.BuildImageBinary(dir); err != nil {
+			b.Fatal(err)
 		}
 	}
 	kubeconfig, err := env.WriteKubeconfig(dir)
@@ -970,17 +965,13 @@ func (m *manager) memory(b *testing.B) memory {
 // procStatus returns the named lines of the manager's /proc status.
 func (m *manager) procStatus(b *testing.B, names ...string) string {
 	b.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	status, err := testenv.ProcStatus(m.cmd.Process.Pid, names...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var out []string
-	for _, line := range strings.Split(string(status), "\n") {
-		for _, name := range names {
-			if rest, ok := strings.CutPrefix(line, name+":"); ok {
-				out = append(out, name+" "+strings.Join(strings.Fields(rest), " "))
-			}
-		}
+	out := make([]string, 0, len(names))
+	for _, name := range names {
+		out = append(out, fmt.Sprintf("%s %d kB", name, status[name]))
 	}
 	return strings.Join(out, ", ")
 }
@@ -988,21 +979,11 @@ func (m *manager) procStatus(b *testing.B, names ...string) string {
 // peakRSS is the manager process's peak resident set size (VmHWM), as the kernel counts it.
 func (m *manager) peakRSS(b *testing.B) int64 {
 	b.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	status, err := testenv.ProcStatus(m.cmd.Process.Pid, "VmHWM")
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in the manager's /proc status")
-	return 0
+	return status["VmHWM"] << 10
 }
 
 func intOrString(name string) intstr.IntOrString { return intstr.FromString(name) }
