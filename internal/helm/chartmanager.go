@@ -134,11 +134,7 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 			return result, err
 		}
 		result.Repaired, err = m.repairDrift(ctx, objects, func() ([]*unstructured.Unstructured, error) {
-			r, err := m.renderWith(ctx, desired, last.Version, last.Version > 1, false)
-			if err != nil {
-				return nil, err
-			}
-			return r.objects, nil
+			return m.renderDeployed(ctx, desired, last.Version)
 		})
 		if len(result.Repaired) > 0 {
 			result.Action = ActionRepaired

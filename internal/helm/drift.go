@@ -180,12 +180,11 @@ func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, dig
 		return parsed.objects, nil
 	}
 
-	// The release exists: render as its upgrade to the deployed revision did.
-	r, err := m.renderWith(ctx, desired, revision, revision > 1, false)
+	rendered, err := m.renderDeployed(ctx, desired, revision)
 	if err != nil {
 		return nil, err
 	}
-	objects := keepable(r.objects)
+	objects := keepable(rendered)
 	m.mu.Lock()
 	m.manifests[cacheKey] = parsedManifest{key: digest, objects: objects}
 	m.mu.Unlock()
@@ -221,6 +220,16 @@ const stubField = "meshkeeper.stub"
 func isStub(obj *unstructured.Unstructured) bool {
 	_, ok := obj.Object[stubField]
 	return ok
+}
+
+// renderDeployed renders the desired release as its deployed revision was rendered (an install for the
+// first, an upgrade for the others), with the cluster's capabilities read before.
+func (m *ChartManager) renderDeployed(ctx context.Context, desired Release, revision int) ([]*unstructured.Unstructured, error) {
+	r, err := m.renderWith(ctx, desired, revision, revision > 1, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.objects, nil
 }
 
 // parsedManifest is a release's rendered objects and the digest of the chart and values they came from.
