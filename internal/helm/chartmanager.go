@@ -92,8 +92,9 @@ type ChartManager struct {
 
 	mu sync.Mutex
 	// verified maps an object of a release to the resource version at which it last matched the release,
-	// so a drift check of an unchanged object costs a cache read.
-	verified map[string]string
+	// so a drift check of an unchanged object costs a cache read, and an apply of an unchanged object
+	// none: see verification.
+	verified map[string]verification
 	// manifests keeps the rendered objects of each release, for its current digest.
 	manifests map[string]parsedManifest
 	// capabilities is what templates see of the cluster, read from discovery before each install or
@@ -105,7 +106,7 @@ type ChartManager struct {
 // as the manager's client does) and unstructured objects from the API server, and applies; reader reads
 // from the API server (release Secrets are not cached).
 func NewChartManager(config *rest.Config, c client.Client, reader client.Reader) *ChartManager {
-	m := &ChartManager{client: c, reader: reader, verified: map[string]string{}, manifests: map[string]parsedManifest{}}
+	m := &ChartManager{client: retryingClient{c}, reader: retryingReader{reader}, verified: map[string]verification{}, manifests: map[string]parsedManifest{}}
 	if d, err := discovery.NewDiscoveryClientForConfig(config); err == nil {
 		m.discovery = d
 	}
@@ -423,6 +424,7 @@ func (m *ChartManager) deleteOwned(ctx context.Context, namespace string, object
 				"kind", obj.GetKind(), "namespace", key.Namespace, "name", key.Name)
 			continue
 		}
+		m.unverify(obj)
 		err := m.client.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground),
 			client.Preconditions{UID: ptrTo(live.GetUID())})
 		if err != nil && !apierrors.IsNotFound(err) {

@@ -84,7 +84,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	m.mu.Lock()
 	verifiedAt, known := m.verified[key]
 	m.mu.Unlock()
-	if current != "" && known && current == verifiedAt {
+	if current != "" && known && current == verifiedAt.version {
 		return false, nil
 	}
 	// The Istio CRDs are large and only ever changed by an upgrade; their existence is what matters,
@@ -101,7 +101,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 			current = live.ResourceVersion
 		}
 		m.mu.Lock()
-		m.verified[key] = current
+		m.verified[key] = verification{version: current}
 		m.mu.Unlock()
 		return false, nil
 	}
@@ -124,7 +124,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 		return true, nil
 	}
 	m.mu.Lock()
-	m.verified[key] = live.GetResourceVersion()
+	m.verified[key] = verification{version: live.GetResourceVersion()}
 	m.mu.Unlock()
 	return false, nil
 }

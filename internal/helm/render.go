@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -108,7 +109,7 @@ func (m *ChartManager) render(ctx context.Context, desired Release, revision int
 // renderWith renders as render does; with freshCapabilities false it reuses the cluster's capabilities
 // read before.
 func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision int, upgrade, freshCapabilities bool) (*rendered, error) {
-	caps, err := m.clusterCapabilities(freshCapabilities)
+	caps, err := m.clusterCapabilities(ctx, freshCapabilities)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func setAppliedDigest(obj *unstructured.Unstructured) error {
 
 // clusterCapabilities reads the cluster's version and API groups from discovery, or, when fresh is
 // false and they were read before, returns what was read.
-func (m *ChartManager) clusterCapabilities(fresh bool) (*capabilities, error) {
+func (m *ChartManager) clusterCapabilities(ctx context.Context, fresh bool) (*capabilities, error) {
 	m.mu.Lock()
 	known := m.capabilities
 	m.mu.Unlock()
@@ -185,7 +186,11 @@ func (m *ChartManager) clusterCapabilities(fresh bool) (*capabilities, error) {
 	if m.discovery == nil {
 		return common.DefaultCapabilities, nil
 	}
-	info, err := m.discovery.ServerVersion()
+	var info *version.Info
+	err := retryRequest(ctx, false, func() (err error) {
+		info, err = m.discovery.ServerVersion()
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the cluster's version: %w", err)
 	}
@@ -193,7 +198,11 @@ func (m *ChartManager) clusterCapabilities(fresh bool) (*capabilities, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the cluster's version %q: %w", info.GitVersion, err)
 	}
-	groups, err := m.discovery.ServerGroups()
+	var groups *metav1.APIGroupList
+	err = retryRequest(ctx, false, func() (err error) {
+		groups, err = m.discovery.ServerGroups()
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the cluster's API groups: %w", err)
 	}
@@ -222,25 +231,50 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 		if err := forEach(phase, func(obj *unstructured.Unstructured) error {
 			if obj.GetKind() == "CustomResourceDefinition" {
 				if version, current := m.crdCurrent(ctx, obj); current {
-					m.markVerified(obj, version)
+					m.markVerified(obj, version, "")
 					return nil
 				}
 			}
+			content, err := contentDigest(obj)
+			if err != nil {
+				return err
+			}
+			if applied, err := m.appliedAlready(ctx, obj, content); err != nil || applied {
+				return err
+			}
 			applied := obj.DeepCopy()
-			err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+			err = m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
 				client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership)
 			if err != nil {
 				return fmt.Errorf("applying %s %s: %w", obj.GetKind(), objectName(obj), err)
 			}
 			// What the API server answered is what the release sets: the drift check that follows the
 			// install needs no read of its own until the object changes.
-			m.markVerified(obj, applied.GetResourceVersion())
+			m.markVerified(obj, applied.GetResourceVersion(), content)
 			return nil
 		}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appliedAlready tells whether meshkeeper applied exactly obj (content is its contentDigest) and the
+// object, in the cache, is still at the resource version that apply returned: applying it again would
+// change nothing. So an install or upgrade that failed part way and runs again applies only what it
+// had not, and an upgrade only the objects that changed.
+func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Unstructured, content string) (bool, error) {
+	m.mu.Lock()
+	v, known := m.verified[verifiedKey(obj)]
+	m.mu.Unlock()
+	if !known || v.content != content {
+		return false, nil
+	}
+	current, err := m.cachedVersion(ctx, obj)
+	if err != nil {
+		return false, err
+	}
+	return current != "" && current == v.version, nil
 }
 
 // applyPhase is the phase of applyObjects an object is applied in.
@@ -268,14 +302,40 @@ func (m *ChartManager) crdCurrent(ctx context.Context, desired *unstructured.Uns
 		live.Labels[ManagedByLabel] == ManagedByValue && live.DeletionTimestamp == nil
 }
 
-// markVerified records that the object matched the release at resource version.
-func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version string) {
+// verification is what the chart manager knows of an object of a release: the resource version at
+// which it last matched the release and, when meshkeeper applied it at that version, the
+// contentDigest of what it applied.
+type verification struct {
+	version string
+	content string
+}
+
+// markVerified records that the object matched the release at resource version, after an apply of
+// content when content is not empty.
+func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version, content string) {
 	if version == "" {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.verified[verifiedKey(obj)] = version
+	m.verified[verifiedKey(obj)] = verification{version: version, content: content}
+}
+
+// unverify forgets what is known of an object, before it is deleted.
+func (m *ChartManager) unverify(obj *unstructured.Unstructured) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.verified, verifiedKey(obj))
+}
+
+// contentDigest is a digest of an object as it would be applied.
+func contentDigest(obj *unstructured.Unstructured) (string, error) {
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return "", fmt.Errorf("encoding %s %s: %w", obj.GetKind(), objectName(obj), err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // checkNotForeign fails when an object of a release to install exists and was not rendered by

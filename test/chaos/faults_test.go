@@ -22,6 +22,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,7 +97,9 @@ func TestConvergesThroughAFaultyAPIServer(t *testing.T) {
 		t.Errorf("no request was faulted: %v", faulted.Faults)
 	}
 	if bound := faultedWriteBound * clean.Writes(); faulted.Writes() > bound {
-		t.Errorf("the faulted run made %d writes, more than %d× the clean run's %d", faulted.Writes(), faultedWriteBound, clean.Writes())
+		t.Errorf("the faulted run made %d writes, more than %d× the clean run's %d; the most written:\n%s\nin the clean run:\n%s",
+			faulted.Writes(), faultedWriteBound, clean.Writes(),
+			strings.Join(faulted.TopTargets(15), "\n"), strings.Join(clean.TopTargets(15), "\n"))
 	}
 	// The users' fields were checked by settle; check them once more after the faults, in case a
 	// late retry wrote over them.

@@ -126,6 +126,12 @@ func startEnv(ctx context.Context, t *testing.T, seed uint64) *env {
 	e := &env{t: t, ctx: ctx, cluster: c, logPath: filepath.Join(dir, "meshkeeper.log"), kubeconfig: filepath.Join(dir, "proxy.kubeconfig")}
 	t.Cleanup(func() {
 		e.killManager()
+		// CHAOS_KEEP_LOG=path keeps the manager's log of the last environment there.
+		if keep := os.Getenv("CHAOS_KEEP_LOG"); keep != "" {
+			if log, err := os.ReadFile(e.logPath); err == nil {
+				_ = os.WriteFile(keep, log, 0o644)
+			}
+		}
 		if e.proxy != nil {
 			e.proxy.Close()
 		}

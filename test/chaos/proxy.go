@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +35,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +76,31 @@ type Counts struct {
 	Reached map[string]int
 	// Faults counts the requests the proxy answered or cut itself, by fault.
 	Faults map[Fault]int
+	// Targets counts the writes that reached the API server by "METHOD path", with " (dry run)" for a
+	// dry run, so a failure can say what was written too often.
+	Targets map[string]int
+}
+
+// TopTargets returns the n most written targets with their counts, most first.
+func (c Counts) TopTargets(n int) []string {
+	targets := make([]string, 0, len(c.Targets))
+	for t := range c.Targets {
+		targets = append(targets, t)
+	}
+	slices.SortFunc(targets, func(a, b string) int {
+		if c.Targets[a] != c.Targets[b] {
+			return c.Targets[b] - c.Targets[a]
+		}
+		return strings.Compare(a, b)
+	})
+	if len(targets) > n {
+		targets = targets[:n]
+	}
+	out := make([]string, len(targets))
+	for i, t := range targets {
+		out[i] = fmt.Sprintf("%d× %s", c.Targets[t], t)
+	}
+	return out
 }
 
 // Writes is the number of writes (POST, PUT, PATCH, DELETE) that reached the API server.
@@ -169,14 +196,8 @@ func (p *Proxy) SetFaultRate(rate float64) {
 func (p *Proxy) Counts() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := Counts{Reached: map[string]int{}, Faults: map[Fault]int{}}
-	for k, v := range p.counts.Reached {
-		c.Reached[k] = v
-	}
-	for k, v := range p.counts.Faults {
-		c.Faults[k] = v
-	}
-	return c
+	return Counts{Reached: maps.Clone(p.counts.Reached), Faults: maps.Clone(p.counts.Faults),
+		Targets: maps.Clone(p.counts.Targets)}
 }
 
 // LastWrites returns the latest writes forwarded, oldest first.
@@ -194,7 +215,7 @@ func (p *Proxy) Reset() {
 }
 
 func (p *Proxy) resetLocked() {
-	p.counts = Counts{Reached: map[string]int{}, Faults: map[Fault]int{}}
+	p.counts = Counts{Reached: map[string]int{}, Faults: map[Fault]int{}, Targets: map[string]int{}}
 	p.lastSeen = nil
 }
 
@@ -234,7 +255,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.forward.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
-	switch p.decide(method, r.URL.Path) {
+	target := r.URL.Path
+	if r.URL.Query().Has("dryRun") {
+		target += " (dry run)"
+	}
+	switch p.decide(method, target) {
 	case "":
 		p.forward.ServeHTTP(w, r)
 	case FaultConflict:
@@ -292,6 +317,7 @@ func (p *Proxy) decide(method, path string) Fault {
 func (p *Proxy) countLocked(method, path string) {
 	p.counts.Reached[method]++
 	if isWrite(method) {
+		p.counts.Targets[method+" "+path]++
 		p.lastSeen = append(p.lastSeen, method+" "+path)
 		if len(p.lastSeen) > lastSeenMax {
 			p.lastSeen = p.lastSeen[1:]

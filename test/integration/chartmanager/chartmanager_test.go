@@ -23,20 +23,26 @@ package chartmanager
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
@@ -201,4 +207,117 @@ func TestADeletedCRDIsRestoredWhole(t *testing.T) {
 	g.Expect(restored.Spec.Versions).NotTo(BeEmpty())
 	g.Expect(restored.Spec.Versions[0].Schema).NotTo(BeNil(), "the CRD was restored from a stub, without its schema")
 	g.Expect(restored.Labels).To(HaveKeyWithValue("mesh.meshkeeper.io/managed-by", "meshkeeper"))
+}
+
+// TestAnUpgradeAppliesOnlyWhatChanged: with the chart kinds cached, as the manager runs it, an upgrade
+// whose values change one object applies that object and none of the others, and a second Ensure of
+// a release that failed part way applies only what the failed attempt had not.
+func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, counter, env := setUp(t)
+
+	// The manager's cache and client, through the counting transport.
+	cfg := rest.CopyConfig(env.Config)
+	var fail atomic.Value // a path whose next PATCH fails with 403, or ""
+	fail.Store("")
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return counter.Wrap(testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodPatch && req.URL.Path == fail.Load().(string) {
+				fail.Store("")
+				return forbidden(req), nil
+			}
+			return next.RoundTrip(req)
+		}))
+	})
+	options := controllers.CacheOptions()
+	options.Scheme = env.Scheme
+	informers, err := cache.New(cfg, options)
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = informers.Start(ctx) }()
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme, Cache: &client.CacheOptions{Reader: informers}})
+	g.Expect(err).NotTo(HaveOccurred())
+	reader, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+	m, err := controllers.NewChartManager(cfg, c, reader)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	const (
+		serviceAccount = "/api/v1/namespaces/" + namespace + "/serviceaccounts/istio-reader-service-account"
+		webhook        = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator"
+	)
+	release := baseRelease(t, "uid-1")
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(counter.Of(serviceAccount)).To(Equal(1))
+	g.Expect(counter.Of(webhook)).To(Equal(1))
+	// The cache shows what the install applied before the upgrade is asked for.
+	g.Eventually(func() error {
+		return c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})
+	}, "10s", "20ms").Should(Succeed())
+	g.Eventually(func() error {
+		return c.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, &admissionregistrationv1.ValidatingWebhookConfiguration{})
+	}, "10s", "20ms").Should(Succeed())
+
+	// The first upgrade renders the webhook configuration without the install's failurePolicy (istiod
+	// sets it once it serves): both objects are applied.
+	upgrade := func(values map[string]any) (helm.Result, error) {
+		release.Values = values
+		return m.Ensure(ctx, release)
+	}
+	result, err := upgrade(map[string]any{"global": map[string]any{"imagePullSecrets": []any{"registry-one"}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
+	g.Expect(counter.Of(serviceAccount)).To(Equal(2))
+	g.Expect(counter.Of(webhook)).To(Equal(2))
+	pullSecretIs := func(name string) func(client.Object) bool {
+		return func(o client.Object) bool {
+			secrets := o.(*corev1.ServiceAccount).ImagePullSecrets
+			return len(secrets) == 1 && secrets[0].Name == name
+		}
+	}
+	waitCached(ctx, g, c, namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-one"))
+
+	// The image pull secrets are the ServiceAccount's only.
+	result, err = upgrade(map[string]any{"global": map[string]any{"imagePullSecrets": []any{"registry-two"}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
+	g.Expect(counter.Of(serviceAccount)).To(Equal(3), "the changed ServiceAccount is applied")
+	g.Expect(counter.Of(webhook)).To(Equal(2), "the unchanged webhook configuration is applied again")
+	waitCached(ctx, g, c, namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-two"))
+
+	// The next upgrade's webhook apply is refused; the ServiceAccount's goes through. The retry applies
+	// the webhook configuration only.
+	values := map[string]any{"global": map[string]any{"imagePullSecrets": []any{"registry-three"}},
+		"base": map[string]any{"validationURL": "https://validation.example:443/validate"}}
+	fail.Store(webhook)
+	_, err = upgrade(values)
+	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
+	g.Expect(counter.Of(serviceAccount)).To(Equal(4))
+	g.Expect(counter.Of(webhook)).To(Equal(3), "the refused apply")
+	waitCached(ctx, g, c, namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-three"))
+	result, err = upgrade(values)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
+	g.Expect(counter.Of(serviceAccount)).To(Equal(4), "the retry applied the ServiceAccount again, unchanged since the failed attempt")
+	g.Expect(counter.Of(webhook)).To(Equal(4), "the retry applies the webhook configuration")
+	validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator)).To(Succeed())
+	g.Expect(validator.Webhooks).NotTo(BeEmpty())
+	g.Expect(validator.Webhooks[0].ClientConfig.URL).To(HaveValue(Equal("https://validation.example:443/validate")))
+}
+
+// waitCached waits until the cache shows the object as done says.
+func waitCached(ctx context.Context, g *WithT, c client.Client, namespace, name string, obj client.Object, done func(client.Object) bool) {
+	g.Eventually(func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj) == nil && done(obj)
+	}, "10s", "20ms").Should(BeTrue())
+}
+
+// forbidden is the API server's answer to a request meshkeeper has no right to make.
+func forbidden(req *http.Request) *http.Response {
+	body := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected: forbidden","reason":"Forbidden","code":403}`
+	return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Request: req,
+		Header: http.Header{"Content-Type": []string{"application/json"}}, Body: io.NopCloser(strings.NewReader(body))}
 }
