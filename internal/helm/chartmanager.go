@@ -151,10 +151,11 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 		result.Action = ActionUpgraded
 		result.Revision, err = m.upgrade(ctx, desired, digest, heads)
 	case StateFailedInstall:
+		// As `helm upgrade --install` does: the failed install is the revision the upgrade replaces. What
+		// it applied stays (and is not applied again when unchanged); what it had and the chart no longer
+		// renders is deleted.
 		result.Action = ActionRecovered
-		if err = m.uninstall(ctx, desired.Namespace, desired.Name, desired.Owner, heads); err == nil {
-			result.Revision, err = m.install(ctx, desired, digest, 1)
-		}
+		result.Revision, err = m.upgrade(ctx, desired, digest, heads)
 	case StateLocked:
 		result.Action = ActionRecovered
 		result.Revision, err = m.unlock(ctx, desired, digest, heads, *last)
@@ -249,11 +250,14 @@ func (m *ChartManager) install(ctx context.Context, desired Release, digest stri
 }
 
 // upgrade renders and applies a new revision, then deletes what the current revision had and this one
-// does not, and marks the current revision superseded. Like Helm, it first deletes the oldest records
+// does not (and owner owns), and marks the current revision superseded. It also recovers a failed or
+// interrupted first install, as `helm upgrade --install` does: what that install applied is kept. Like Helm, it first deletes the oldest records
 // beyond maxHistory (never the deployed one), making room for the new one.
 func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest string, heads []Head) (int, error) {
 	version := nextVersion(heads)
-	r, err := m.render(ctx, desired, version, true)
+	// A release never deployed (a failed or interrupted first install) is rendered as an install, so the
+	// templates that differ for one (the validating webhook fails open until istiod serves) do.
+	r, err := m.render(ctx, desired, version, deployedBefore(heads))
 	if err != nil {
 		return 0, err
 	}
@@ -281,6 +285,13 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 		return version, m.updateRecord(ctx, currentRecord)
 	}
 	return version, nil
+}
+
+// deployedBefore tells whether a revision of the release was ever deployed.
+func deployedBefore(heads []Head) bool {
+	return slices.ContainsFunc(heads, func(h Head) bool {
+		return h.Status == rcommon.StatusDeployed || h.Status == rcommon.StatusSuperseded
+	})
 }
 
 // currentRevision is the revision an upgrade replaces, as Helm chooses it: the last one when it is
@@ -344,15 +355,9 @@ func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rende
 	return nil
 }
 
-// unlock recovers a release a dead manager left pending: an interrupted first install is removed and
-// done again; an interrupted upgrade (or later install) is marked failed, and the upgrade runs again.
+// unlock recovers a release a dead manager left pending: the pending revision is marked failed, and
+// an upgrade replaces it, as it replaces a failed install or upgrade.
 func (m *ChartManager) unlock(ctx context.Context, desired Release, digest string, heads []Head, last Head) (int, error) {
-	if last.Status == rcommon.StatusPendingInstall && last.Version == 1 {
-		if err := m.uninstall(ctx, desired.Namespace, desired.Name, desired.Owner, heads); err != nil {
-			return 0, err
-		}
-		return m.install(ctx, desired, digest, 1)
-	}
 	pending, err := m.readRecord(ctx, desired.Namespace, desired.Name, last.Version)
 	if err != nil {
 		return 0, err

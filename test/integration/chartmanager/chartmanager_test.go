@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
@@ -41,6 +42,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
@@ -49,6 +51,10 @@ import (
 )
 
 const namespace = "istio-system"
+
+// The clients log through controller-runtime's logger; these tests read what they did from the API
+// server instead.
+func init() { logf.SetLogger(logr.Discard()) }
 
 // setUp starts an API server with the control-plane namespace and returns a chart manager whose
 // requests are counted, and a client.
@@ -217,38 +223,10 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, counter, env := setUp(t)
+	m, c, fail := cachedManager(ctx, t, env, counter)
 
-	// The manager's cache and client, through the counting transport.
-	cfg := rest.CopyConfig(env.Config)
-	var fail atomic.Value // a path whose next PATCH fails with 403, or ""
-	fail.Store("")
-	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return counter.Wrap(testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			if req.Method == http.MethodPatch && req.URL.Path == fail.Load().(string) {
-				fail.Store("")
-				return forbidden(req), nil
-			}
-			return next.RoundTrip(req)
-		}))
-	})
-	options := controllers.CacheOptions()
-	options.Scheme = env.Scheme
-	informers, err := cache.New(cfg, options)
-	g.Expect(err).NotTo(HaveOccurred())
-	go func() { _ = informers.Start(ctx) }()
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme, Cache: &client.CacheOptions{Reader: informers}})
-	g.Expect(err).NotTo(HaveOccurred())
-	reader, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-	g.Expect(err).NotTo(HaveOccurred())
-	m, err := controllers.NewChartManager(cfg, c, reader)
-	g.Expect(err).NotTo(HaveOccurred())
-
-	const (
-		serviceAccount = "/api/v1/namespaces/" + namespace + "/serviceaccounts/istio-reader-service-account"
-		webhook        = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator"
-	)
 	release := baseRelease(t, "uid-1")
-	_, err = m.Ensure(ctx, release)
+	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(counter.Of(serviceAccount)).To(Equal(1))
 	g.Expect(counter.Of(webhook)).To(Equal(1))
@@ -308,6 +286,50 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	g.Expect(validator.Webhooks[0].ClientConfig.URL).To(HaveValue(Equal("https://validation.example:443/validate")))
 }
 
+// The base chart's objects besides its CRDs, by path.
+const (
+	serviceAccount = "/api/v1/namespaces/" + namespace + "/serviceaccounts/istio-reader-service-account"
+	webhook        = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator"
+)
+
+// cachedManager returns a chart manager as the manager builds it, with the chart kinds cached, whose
+// requests go through counter; fail holds a path whose next PATCH is refused (403), or "".
+func cachedManager(ctx context.Context, t *testing.T, env *testenv.Env, counter *testenv.RequestCounter) (*helm.ChartManager, client.Client, *atomic.Value) {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	fail := &atomic.Value{}
+	fail.Store("")
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return counter.Wrap(testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodPatch && req.URL.Path == fail.Load().(string) {
+				fail.Store("")
+				return forbidden(req), nil
+			}
+			return next.RoundTrip(req)
+		}))
+	})
+	options := controllers.CacheOptions()
+	options.Scheme = env.Scheme
+	informers, err := cache.New(cfg, options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = informers.Start(ctx) }()
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme, Cache: &client.CacheOptions{Reader: informers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := controllers.NewChartManager(cfg, c, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, c, fail
+}
+
 // waitCached waits until the cache shows the object as done says.
 func waitCached(ctx context.Context, g *WithT, c client.Client, namespace, name string, obj client.Object, done func(client.Object) bool) {
 	g.Eventually(func() bool {
@@ -320,4 +342,54 @@ func forbidden(req *http.Request) *http.Response {
 	body := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected: forbidden","reason":"Forbidden","code":403}`
 	return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Request: req,
 		Header: http.Header{"Content-Type": []string{"application/json"}}, Body: io.NopCloser(strings.NewReader(body))}
+}
+
+// TestAFailedFirstInstallIsResumed: a first install that failed part way is recovered as `helm upgrade
+// --install` recovers it: the objects it applied stay (same UID) and are not applied again, the rest
+// is applied as an install renders it (the validating webhook fails open until istiod serves), and
+// the failed revision is superseded.
+func TestAFailedFirstInstallIsResumed(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, counter, env := setUp(t)
+	m, c, fail := cachedManager(ctx, t, env, counter)
+
+	release := baseRelease(t, "uid-1")
+	fail.Store(webhook)
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
+	applied := &corev1.ServiceAccount{}
+	waitCached(ctx, g, c, namespace, "istio-reader-service-account", applied, func(client.Object) bool { return true })
+
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.State).To(Equal(helm.StateFailedInstall))
+	g.Expect(result.Action).To(Equal(helm.ActionRecovered))
+	g.Expect(result.Revision).To(Equal(2))
+	kept := &corev1.ServiceAccount{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(applied), kept)).To(Succeed())
+	g.Expect(kept.UID).To(Equal(applied.UID), "the recovery deleted and created again an object the failed install had applied")
+	g.Expect(counter.Of(serviceAccount)).To(Equal(1), "the recovery applied the unchanged ServiceAccount again")
+	g.Expect(counter.Of(webhook)).To(Equal(2))
+	validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator)).To(Succeed())
+	g.Expect(validator.Webhooks).NotTo(BeEmpty())
+	g.Expect(validator.Webhooks[0].FailurePolicy).To(HaveValue(Equal(admissionregistrationv1.Ignore)),
+		"a release never deployed is rendered as an install: the webhook fails open until istiod serves")
+
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+	history, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
+	g.Expect(err).NotTo(HaveOccurred())
+	statuses := map[int]string{}
+	for _, r := range history {
+		rel := r.(*releasev1.Release)
+		statuses[rel.Version] = rel.Info.Status.String()
+	}
+	g.Expect(statuses).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
+
+	result, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.State).To(Equal(helm.StateInSync))
+	g.Expect(result.Action).To(Equal(helm.ActionNone))
 }
