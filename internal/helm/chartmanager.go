@@ -209,13 +209,15 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 	if len(heads) == 0 {
 		return nil
 	}
-	last, err := m.readRecord(ctx, namespace, name, heads[len(heads)-1].Version)
+	last, err := m.newestReadable(ctx, namespace, name, heads, len(heads)-1)
 	if err != nil {
 		return fmt.Errorf("uninstalling release %s: %w", name, err)
 	}
-	objects, err := decodeManifest([]byte(last.Manifest))
-	if err != nil {
-		return fmt.Errorf("uninstalling release %s: %w", name, err)
+	var objects []*unstructured.Unstructured
+	if last != nil {
+		if objects, err = decodeManifest([]byte(last.Manifest)); err != nil {
+			return fmt.Errorf("uninstalling release %s: %w", name, err)
+		}
 	}
 	// Anyone who may write Secrets in the namespace can forge a record: deleteOwned deletes only what
 	// carries the owner's reference, which meshkeeper stamps on every object it installs.
@@ -261,15 +263,21 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	if err != nil {
 		return 0, err
 	}
-	current := currentRevision(heads)
 	var previous []*unstructured.Unstructured
 	var currentRecord *releasev1.Release
-	if current != nil {
-		if currentRecord, err = m.readRecord(ctx, desired.Namespace, desired.Name, current.Version); err != nil {
+	if current := currentRevision(heads); current != nil {
+		// The objects to delete are those of the revision replaced, or, when its record cannot be read,
+		// of the newest one before it that can.
+		if currentRecord, err = m.newestReadable(ctx, desired.Namespace, desired.Name, heads, slices.Index(heads, *current)); err != nil {
 			return 0, err
 		}
-		if previous, err = decodeManifest([]byte(currentRecord.Manifest)); err != nil {
-			return 0, err
+		if currentRecord != nil {
+			if previous, err = decodeManifest([]byte(currentRecord.Manifest)); err != nil {
+				return 0, err
+			}
+			if currentRecord.Version != current.Version {
+				currentRecord = nil // it is not the one to mark superseded
+			}
 		}
 	}
 	if err := m.pruneHistory(ctx, desired, heads); err != nil {
@@ -359,6 +367,19 @@ func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rende
 // an upgrade replaces it, as it replaces a failed install or upgrade.
 func (m *ChartManager) unlock(ctx context.Context, desired Release, digest string, heads []Head, last Head) (int, error) {
 	pending, err := m.readRecord(ctx, desired.Namespace, desired.Name, last.Version)
+	if errors.Is(err, errUnreadable) {
+		// A pending record that cannot be read cannot be marked failed either: it is deleted, and the
+		// release recovered from the revisions before it.
+		ctrl.LoggerFrom(ctx).Info("Deleting a pending release record that cannot be read", "namespace", desired.Namespace, "error", err.Error())
+		if err := m.deleteRecord(ctx, desired.Namespace, desired.Name, last.Version); err != nil {
+			return 0, err
+		}
+		heads = heads[:len(heads)-1]
+		if len(heads) == 0 {
+			return m.install(ctx, desired, digest, 1)
+		}
+		return m.upgrade(ctx, desired, digest, heads)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,6 +32,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -161,10 +163,10 @@ func (m *ChartManager) readRecord(ctx context.Context, namespace, name string, v
 	}
 	rel, err := decodeRecord(secret.Data["release"])
 	if err != nil {
-		return nil, fmt.Errorf("decoding revision %d of release %s: %w", version, name, err)
+		return nil, fmt.Errorf("decoding revision %d of release %s: %w: %w", version, name, errUnreadable, err)
 	}
 	if rel.Name != name || rel.Version != version {
-		return nil, fmt.Errorf("the record of revision %d of release %s holds revision %d of release %q", version, name, rel.Version, rel.Name)
+		return nil, fmt.Errorf("the record of revision %d of release %s holds revision %d of release %q: %w", version, name, rel.Version, rel.Name, errUnreadable)
 	}
 	rel.Namespace = namespace
 	rel.Labels = map[string]string{}
@@ -172,6 +174,25 @@ func (m *ChartManager) readRecord(ctx context.Context, namespace, name string, v
 		rel.Labels[DigestLabel] = digest
 	}
 	return rel, nil
+}
+
+// errUnreadable marks a release record that exists and cannot be read as the revision it is named for:
+// corrupted, or written by someone else who may write Secrets in the namespace.
+var errUnreadable = errors.New("unreadable release record")
+
+// newestReadable reads the newest record of heads[:upTo+1] that can be read, skipping (and logging)
+// unreadable ones, so that a corrupted or forged record cannot block an upgrade or an uninstall; nil
+// when none can be read. Other errors (the API server's) are returned.
+func (m *ChartManager) newestReadable(ctx context.Context, namespace, name string, heads []Head, upTo int) (*releasev1.Release, error) {
+	for i := upTo; i >= 0; i-- {
+		rel, err := m.readRecord(ctx, namespace, name, heads[i].Version)
+		if errors.Is(err, errUnreadable) {
+			ctrl.LoggerFrom(ctx).Info("Skipping a release record that cannot be read", "namespace", namespace, "error", err.Error())
+			continue
+		}
+		return rel, err
+	}
+	return nil, nil
 }
 
 // deleteRecord deletes one revision's record; one that is gone already is not an error.

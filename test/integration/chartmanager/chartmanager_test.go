@@ -25,6 +25,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -392,4 +393,58 @@ func TestAFailedFirstInstallIsResumed(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.State).To(Equal(helm.StateInSync))
 	g.Expect(result.Action).To(Equal(helm.ActionNone))
+}
+
+// forgeRecord writes, as anyone who may write Secrets in the namespace could, a record of revision
+// version of the base release that no Helm can read.
+func forgeRecord(ctx context.Context, g *WithT, env *testenv.Env, version int, status, digest string) {
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v" + strconv.Itoa(version),
+			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": strconv.Itoa(version),
+				"status": status, helm.DigestLabel: digest}},
+		Type: "helm.sh/release.v1",
+		Data: map[string][]byte{"release": []byte("not a release")},
+	})).To(Succeed())
+}
+
+// TestAnUnreadableRecordBlocksNothing: a release record nobody can read (corrupted, or forged by someone
+// who may write Secrets in the namespace) does not block an upgrade, the recovery of a pending
+// revision, or the uninstall; the objects and records go as they would without it.
+func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m, _, env := setUp(t)
+
+	release := baseRelease(t, "uid-1")
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// A newer "deployed" revision with another digest: the release is out of sync and upgraded.
+	forgeRecord(ctx, g, env, 2, "deployed", "forged")
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
+	g.Expect(result.Revision).To(Equal(3))
+
+	// A newer pending revision: it cannot be marked failed, so it is deleted and the release upgraded.
+	forgeRecord(ctx, g, env, 4, "pending-upgrade", "forged")
+	result, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.State).To(Equal(helm.StateLocked))
+	g.Expect(result.Action).To(Equal(helm.ActionRecovered))
+	g.Expect(result.Revision).To(Equal(4), "the unreadable revision 4 is replaced")
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+	replaced, err := releases.Get("sh.helm.release.v1.istio-base.v4")
+	g.Expect(err).NotTo(HaveOccurred(), "Helm reads the revision that replaced the unreadable one")
+	g.Expect(replaced.(*releasev1.Release).Info.Status.String()).To(Equal("deployed"))
+
+	// The newest record unreadable again: the uninstall reads the one before, deletes its objects and
+	// every record.
+	forgeRecord(ctx, g, env, 9, "deployed", "forged")
+	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})).
+		To(Satisfy(apierrors.IsNotFound))
+	secrets := &corev1.SecretList{}
+	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
+	g.Expect(secrets.Items).To(BeEmpty())
 }
