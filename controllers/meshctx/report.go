@@ -55,6 +55,12 @@ func (r *Report[T]) Get() (T, bool) {
 	return r.value, r.set
 }
 
+// Value returns the last value; the zero value when there is none.
+func (r *Report[T]) Value() T {
+	value, _ := r.Get()
+	return value
+}
+
 // Set stores value, and wakes the status pass when it differs from the last one.
 func (r *Report[T]) Set(value T) {
 	if r == nil {

@@ -41,7 +41,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -109,7 +108,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written = nil, nil, nil
 		r.mu.Unlock()
-		r.Report.set(Status{})
+		r.Report.Set(Status{})
 		metrics.RestartsPending.Set(0)
 		return ctrl.Result{}, nil
 	}
@@ -126,7 +125,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	r.follow(mesh, p)
 	result, err := r.restart(ctx, mesh, p)
-	r.Report.set(p.status())
+	r.Report.Set(p.status())
 	metrics.RestartsPending.Set(float64(len(p.pending)))
 	return result, err
 }
@@ -689,54 +688,13 @@ type Status struct {
 	// Stalled says which restarted workload did not roll out in time; empty when none.
 	Stalled string
 	// CanaryRollback is the canary rollback decided by this process until the status records it or the
-	// spec changes (nil when none); the same pointer for as long as it is reported.
+	// spec changes (nil when none).
 	CanaryRollback *meshv1alpha1.CanaryRollbackStatus
 }
 
 // Report carries the last Status from the restarts to the status pass, and wakes the status pass when
 // it changes.
-type Report struct {
-	mu      sync.Mutex
-	status  Status
-	changed chan event.GenericEvent
-}
+type Report = meshctx.Report[Status]
 
 // NewReport returns an empty Report.
-func NewReport() *Report {
-	return &Report{changed: make(chan event.GenericEvent, 1)}
-}
-
-// Get returns the last Status; the zero Status for a nil Report.
-func (r *Report) Get() Status {
-	if r == nil {
-		return Status{}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
-}
-
-func (r *Report) set(s Status) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	changed := r.status != s
-	r.status = s
-	r.mu.Unlock()
-	if !changed {
-		return
-	}
-	mesh := &meshv1alpha1.ServiceMesh{}
-	mesh.Name = meshv1alpha1.ServiceMeshName
-	select {
-	case r.changed <- event.GenericEvent{Object: mesh}:
-	default: // a wake-up is already pending
-	}
-}
-
-// Source wakes a controller with the ServiceMesh's request whenever the Status changes.
-func (r *Report) Source() source.Source {
-	return source.Channel(r.changed, handler.EnqueueRequestsFromMapFunc(
-		func(context.Context, client.Object) []reconcile.Request { return []reconcile.Request{meshctx.Request} }))
-}
+func NewReport() *Report { return meshctx.NewReport[Status]() }

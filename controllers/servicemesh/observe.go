@@ -137,7 +137,7 @@ type policiesObservation struct {
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
 	controlPlaneErr error, policiesServed bool) (*observation, error) {
 	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed,
-		canaryRollback: meshctx.CanaryRollback(mesh, r.Restarts.Get().CanaryRollback)}
+		canaryRollback: meshctx.CanaryRollback(mesh, r.Restarts.Value().CanaryRollback)}
 	if installed != nil {
 		deployment := &appsv1.Deployment{}
 		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: installed.deployment}, deployment)
@@ -171,7 +171,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, obs.namespaces.enrolled, version, revision); err != nil {
 		return obs, err
 	}
-	obs.proxies.restarts = r.Restarts.Get()
+	obs.proxies.restarts = r.Restarts.Value()
 	if !policiesServed {
 		obs.policies = &policiesObservation{}
 		return obs, nil

@@ -282,7 +282,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	statuses := slices.DeleteFunc(plan.Revisions, func(s meshv1alpha1.RevisionStatus) bool { return slices.Contains(plan.Prune, s.Name) })
 	ri := &revisionInstallation{active: plan.Active, target: target, canary: plan.Canary, versions: versions,
 		revisions: statuses, requeueAfter: plan.RequeueAfter}
-	if rb := meshctx.CanaryRollback(mesh, r.Restarts.Get().CanaryRollback); rb != nil && rb.Revision == plan.Canary {
+	if rb := meshctx.CanaryRollback(mesh, r.Restarts.Value().CanaryRollback); rb != nil && rb.Revision == plan.Canary {
 		// A restart onto the canary failed: the canary namespaces are served by the active revision again,
 		// and the canary revision stays installed.
 		ri.canary = ""

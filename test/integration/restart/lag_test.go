@@ -171,7 +171,7 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	}
 	generations := map[string]int64{fresh.Name: fresh.Generation + 1, again.Name: again.Generation + 1}
 	expectRestarts(generations, "restarted once")
-	g.Expect(r.Report.Get().Restarting).To(BeEquivalentTo(2))
+	g.Expect(r.Report.Value().Restarting).To(BeEquivalentTo(2))
 	drained := drain(recorder)
 	g.Expect(drained).To(ContainElement(ContainSubstring(meshv1alpha1.ReasonRestarting)))
 
@@ -179,7 +179,7 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	lag.hold(before...)
 	pass(base.Add(2 * time.Second))
 	expectRestarts(generations, "a pass on a stale cache must not restart again")
-	g.Expect(r.Report.Get().Restarting).To(BeEquivalentTo(2), "a restart the cache does not show yet is rolling")
+	g.Expect(r.Report.Value().Restarting).To(BeEquivalentTo(2), "a restart the cache does not show yet is rolling")
 	g.Expect(drain(recorder)).NotTo(ContainElement(ContainSubstring(meshv1alpha1.ReasonRestarted)),
 		"the stale copy of the earlier restart is not this restart's completed rollout")
 
@@ -191,7 +191,7 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond).Should(BeTrue())
 	pass(base.Add(4 * time.Second))
 	expectRestarts(generations, "still rolling out")
-	g.Expect(r.Report.Get().Restarting).To(BeEquivalentTo(2))
+	g.Expect(r.Report.Value().Restarting).To(BeEquivalentTo(2))
 
 	t.Log("both roll out: nothing is restarted again, each is reported restarted once")
 	for _, d := range []*appsv1.Deployment{fresh, again} {
@@ -206,7 +206,7 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond).Should(BeTrue())
 	pass(base.Add(6 * time.Second))
 	expectRestarts(generations, "rolled out")
-	g.Expect(r.Report.Get().Restarting).To(BeZero())
+	g.Expect(r.Report.Value().Restarting).To(BeZero())
 	restarted := 0
 	for _, e := range drain(recorder) {
 		if strings.Contains(e, " "+meshv1alpha1.ReasonRestarted+" ") {
