@@ -476,6 +476,7 @@ func removed(previous, current []*unstructured.Unstructured) []*unstructured.Uns
 	return out
 }
 
+// objectKey identifies an object of a release across API versions: its group, kind, namespace and name.
 func objectKey(u *unstructured.Unstructured) string {
 	gvk := u.GroupVersionKind()
 	return gvk.Group + "/" + gvk.Kind + " " + u.GetNamespace() + "/" + u.GetName()

@@ -75,7 +75,7 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 }
 
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {
-	key := verifiedKey(desired)
+	key := objectKey(desired)
 	// An object still at the resource version at which it last matched is unchanged: one cache read.
 	current, err := m.cachedVersion(ctx, desired)
 	if err != nil {
@@ -127,11 +127,6 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	m.verified[key] = verification{version: live.GetResourceVersion()}
 	m.mu.Unlock()
 	return false, nil
-}
-
-// verifiedKey is an object's key in ChartManager.verified.
-func verifiedKey(u *unstructured.Unstructured) string {
-	return u.GroupVersionKind().String() + " " + objectName(u)
 }
 
 // cachedVersion returns the resource version of an object from the client's cache, for the kinds the

@@ -265,7 +265,7 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 // had not, and an upgrade only the objects that changed.
 func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Unstructured, content string) (bool, error) {
 	m.mu.Lock()
-	v, known := m.verified[verifiedKey(obj)]
+	v, known := m.verified[objectKey(obj)]
 	m.mu.Unlock()
 	if !known || v.content != content {
 		return false, nil
@@ -318,14 +318,14 @@ func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version, con
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.verified[verifiedKey(obj)] = verification{version: version, content: content}
+	m.verified[objectKey(obj)] = verification{version: version, content: content}
 }
 
 // unverify forgets what is known of an object, before it is deleted.
 func (m *ChartManager) unverify(obj *unstructured.Unstructured) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.verified, verifiedKey(obj))
+	delete(m.verified, objectKey(obj))
 }
 
 // contentDigest is a digest of an object as it would be applied.
