@@ -37,6 +37,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -199,7 +200,7 @@ spec:
 	shop := &unstructured.Unstructured{}
 	shop.SetGroupVersionKind(sidecarKind)
 	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "default"}, shop)).To(Succeed())
-	want := shop.Object["spec"]
+	want := runtime.DeepCopyJSONValue(shop.Object["spec"]) // the edit below changes shop's spec in place
 	g.Expect(unstructured.SetNestedField(shop.Object, "REGISTRY_ONLY", "spec", "outboundTrafficPolicy", "mode")).To(Succeed())
 	g.Expect(c.Update(ctx, shop, client.FieldOwner("someone"))).To(Succeed())
 	g.Eventually(func(g Gomega) {
