@@ -113,10 +113,13 @@ var _ = Describe("A failing control plane under churn", func() {
 		Expect(len(attempts)).To(BeNumerically("<=", 5), "istiod's first install was attempted %d times in 30 s", len(attempts))
 		Expect(len(attempts)).To(BeNumerically(">=", 1))
 
-		By("installing once the quota is gone")
+		By("installing once the quota is gone, over the failed attempts, as helm upgrade --install does")
 		Expect(k8sClient.Delete(ctx, quota)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(releaseStatus(ns, "istiod", 1)).To(BeEquivalentTo("deployed"))
+			revisions := releaseRevisions(ns, "istiod")
+			g.Expect(revisions).NotTo(BeEmpty())
+			g.Expect(releaseStatus(ns, "istiod", revisions[len(revisions)-1])).To(BeEquivalentTo("deployed"))
 		}, 3*installTimeout, poll).Should(Succeed())
+		Expect(len(releaseRevisions(ns, "istiod"))).To(BeNumerically("<=", 3), "the failed attempts' records are pruned to Helm's history")
 	})
 })
