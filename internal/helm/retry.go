@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -48,6 +49,7 @@ func retryRequest(ctx context.Context, retryConflict bool, request func() error)
 		if err == nil || backoff.Steps <= 1 || !retriable(err, retryConflict) {
 			return err
 		}
+		ctrl.LoggerFrom(ctx).V(1).Info("Retrying a request the API server could not answer", "error", err.Error())
 		timer := time.NewTimer(backoff.Step())
 		select {
 		case <-ctx.Done():
