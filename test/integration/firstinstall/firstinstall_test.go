@@ -25,7 +25,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,16 +49,19 @@ func TestFirstStatusDoesNotConflictWithTheFinalizer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	var conflicts, statusWrites atomic.Int32
+	// The answers to the status writes, in order.
+	var (
+		mu      sync.Mutex
+		answers []int
+	)
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			resp, err := next.RoundTrip(req)
 			if err == nil && req.Method == http.MethodPatch && strings.HasSuffix(req.URL.Path, "/servicemeshes/"+meshv1alpha1.ServiceMeshName+"/status") {
-				statusWrites.Add(1)
-				if resp.StatusCode == http.StatusConflict {
-					conflicts.Add(1)
-				}
+				mu.Lock()
+				answers = append(answers, resp.StatusCode)
+				mu.Unlock()
 			}
 			return resp, err
 		})
@@ -74,6 +77,11 @@ func TestFirstStatusDoesNotConflictWithTheFinalizer(t *testing.T) {
 		g.Expect(mesh.Finalizers).To(ContainElement(meshv1alpha1.Finalizer))
 		g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
 	}, 2*time.Minute, 50*time.Millisecond).Should(Succeed())
-	g.Expect(statusWrites.Load()).To(BeNumerically(">", 0))
-	g.Expect(conflicts.Load()).To(BeZero(), "a status write conflicted with meshkeeper's own finalizer")
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("answers to the status writes: %v", answers)
+	g.Expect(answers).NotTo(BeEmpty())
+	// A later reconcile may read the ServiceMesh from a cache one write behind and have its status write
+	// refused (it computes again 100 ms later); the first reconcile's must go through.
+	g.Expect(answers[0]).To(Equal(http.StatusOK), "the first status write conflicted with meshkeeper's own finalizer")
 }
