@@ -252,16 +252,23 @@ func (m *ChartManager) install(ctx context.Context, desired Release, digest stri
 }
 
 // upgrade renders and applies a new revision, then deletes what the current revision had and this one
-// does not (and owner owns), and marks the current revision superseded. It also recovers a failed or
-// interrupted first install, as `helm upgrade --install` does: what that install applied is kept. Like Helm, it first deletes the oldest records
-// beyond maxHistory (never the deployed one), making room for the new one.
+// does not (and owner owns), and marks the current revision superseded. Like Helm, it first deletes the
+// oldest records beyond maxHistory (never the deployed one), making room for the new one. It also
+// recovers a failed or interrupted first install, as `helm upgrade --install` does: what that install
+// applied is kept, and, as for an install, no other installation's object is taken over.
 func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest string, heads []Head) (int, error) {
 	version := nextVersion(heads)
 	// A release never deployed (a failed or interrupted first install) is rendered as an install, so the
 	// templates that differ for one (the validating webhook fails open until istiod serves) do.
-	r, err := m.render(ctx, desired, version, deployedBefore(heads))
+	isUpgrade := deployedBefore(heads)
+	r, err := m.render(ctx, desired, version, isUpgrade)
 	if err != nil {
 		return 0, err
+	}
+	if !isUpgrade {
+		if err := m.checkNotForeign(ctx, r.objects); err != nil {
+			return 0, err
+		}
 	}
 	var previous []*unstructured.Unstructured
 	var currentRecord *releasev1.Release

@@ -448,3 +448,31 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty())
 }
+
+// TestARecoveredInstallTakesNothingOver: the recovery of a failed first install checks, as an install
+// does, that no object it would apply belongs to another installation: an object the failed install
+// never reached, created meanwhile without meshkeeper's label, makes the recovery fail and is left as
+// it is.
+func TestARecoveredInstallTakesNothingOver(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, counter, env := setUp(t)
+	m, _, fail := cachedManager(ctx, t, env, counter)
+
+	release := baseRelease(t, "uid-1")
+	fail.Store(serviceAccount) // the install fails before it reaches the webhook configuration
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
+	g.Expect(counter.Of(webhook)).To(BeZero())
+
+	foreign := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{
+		Name: "istiod-default-validator", Labels: map[string]string{"installed-by": "someone-else"}}}
+	g.Expect(env.Client.Create(ctx, foreign)).To(Succeed())
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("ValidatingWebhookConfiguration istiod-default-validator exists and was not installed by meshkeeper")))
+	g.Expect(counter.Of(webhook)).To(BeZero(), "the recovery wrote to another installation's webhook configuration")
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())
+	g.Expect(foreign.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
+	g.Expect(foreign.OwnerReferences).To(BeEmpty())
+}
