@@ -75,14 +75,13 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 }
 
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {
-	key := objectKey(desired)
 	// An object still at the resource version at which it last matched is unchanged: one cache read.
 	current, err := m.cachedVersion(ctx, desired)
 	if err != nil {
 		return false, err
 	}
 	m.mu.Lock()
-	verifiedAt, known := m.verified[key]
+	verifiedAt, known := m.verified[objectKey(desired)]
 	m.mu.Unlock()
 	if current != "" && known && current == verifiedAt.version {
 		return false, nil
@@ -100,9 +99,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 			}
 			current = live.ResourceVersion
 		}
-		m.mu.Lock()
-		m.verified[key] = verification{version: current}
-		m.mu.Unlock()
+		m.markVerified(desired, current, "")
 		return false, nil
 	}
 
@@ -123,9 +120,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) {
 		return true, nil
 	}
-	m.mu.Lock()
-	m.verified[key] = verification{version: live.GetResourceVersion()}
-	m.mu.Unlock()
+	m.markVerified(desired, live.GetResourceVersion(), "")
 	return false, nil
 }
 

@@ -40,8 +40,8 @@ var requestBackoff = wait.Backoff{Steps: 4, Duration: 100 * time.Millisecond, Fa
 
 // retryRequest runs request until it succeeds, fails in a way that is not transient, the backoff's
 // steps are spent or ctx ends; it returns request's last error. retryConflict also retries conflicts,
-// which only an apply, and a read, may retry: an apply without a resource version never conflicts
-// with the object's state.
+// which only an apply may: it carries no resource version, so its conflict never says the object
+// changed since it was read.
 func retryRequest(ctx context.Context, retryConflict bool, request func() error) error {
 	backoff := requestBackoff
 	for {
