@@ -18,14 +18,12 @@ package helm
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/engine"
-	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 )
 
 // Template renders a chart offline, as `helm template` does: every object the chart would install,
@@ -40,28 +38,13 @@ func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespac
 	if err != nil {
 		return nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
 	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		if !strings.HasSuffix(name, "NOTES.txt") {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
 	var out strings.Builder
-	for _, name := range names {
-		manifests := releaseutil.SplitManifests(files[name])
-		keys := make([]string, 0, len(manifests))
-		for k := range manifests {
-			keys = append(keys, k)
+	for _, doc := range splitRendered(files) {
+		content := strings.TrimSpace(doc.content)
+		if content == "" || isOnlyComments(content) {
+			continue
 		}
-		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
-		for _, k := range keys {
-			doc := strings.TrimSpace(manifests[k])
-			if doc == "" || isOnlyComments(doc) {
-				continue
-			}
-			out.WriteString("---\n# Source: " + name + "\n" + doc + "\n")
-		}
+		out.WriteString("---\n# Source: " + doc.path + "\n" + content + "\n")
 	}
 	return []byte(out.String()), nil
 }
