@@ -87,6 +87,8 @@ type Reconciler struct {
 	// Restarts is what the data-plane restarts report (status.proxies.restarting and notRestartable,
 	// DataPlaneUpToDate's RestartStalled); nil reports none.
 	Restarts *restart.Report
+	// writes are meshkeeper's own writes of the ServiceMesh the cache may not show yet.
+	writes ownWrites
 }
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
@@ -114,10 +116,14 @@ type Reconciler struct {
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, CNI agent, one read of
 // the cluster, status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	mesh := &meshv1alpha1.ServiceMesh{}
-	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
+	cached := &meshv1alpha1.ServiceMesh{}
+	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.writes.forget()
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	mesh := r.writes.freshest(cached)
 	if !mesh.DeletionTimestamp.IsZero() {
 		return r.reconcileDeleteWithBackoff(ctx, mesh)
 	}
@@ -174,7 +180,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, mesh *meshv1alpha1.Service
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Updating status", "observedGeneration", status.ObservedGeneration)
-	return apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"), mesh, status)
+	answer, err := apply.Status(ctx, r.Client, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"), mesh, status)
+	if err != nil {
+		return err
+	}
+	return r.writes.record(mesh.ResourceVersion, answer)
 }
 
 // applyFinalizer adds (or, with present false, removes) meshkeeper's finalizer. It is applied under
@@ -191,6 +201,9 @@ func (r *Reconciler) applyFinalizer(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
 		return fmt.Errorf("applying the finalizer of ServiceMesh %s: %w", mesh.Name, err)
+	}
+	if err := r.writes.record(mesh.ResourceVersion, u); err != nil {
+		return err
 	}
 	if present {
 		// The apply changed only the finalizers: the spec read is still current, so the status this

@@ -38,12 +38,13 @@ import (
 // Status applies *status (a pointer to a status struct) as the whole status of obj through the status
 // subresource. meshkeeper owns the status of its objects outright, so ownership is forced. The apply is
 // conditional on obj's UID and resource version: a status computed from an outdated read gets a
-// conflict (apierrors.IsConflict) instead of overwriting a newer one.
-func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, obj client.Object, status any) error {
+// conflict (apierrors.IsConflict) instead of overwriting a newer one. It returns the object the API server
+// answered.
+func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, obj client.Object, status any) (*unstructured.Unstructured, error) {
 	key := client.ObjectKeyFromObject(obj)
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
 	if err != nil {
-		return fmt.Errorf("converting status of %s %s: %w", gvk.Kind, key, err)
+		return nil, fmt.Errorf("converting status of %s %s: %w", gvk.Kind, key, err)
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"status": content}}
 	u.SetGroupVersionKind(gvk)
@@ -53,9 +54,9 @@ func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, o
 	u.SetResourceVersion(obj.GetResourceVersion())
 	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying status of %s %s: %w", gvk.Kind, key, err)
+		return nil, fmt.Errorf("applying status of %s %s: %w", gvk.Kind, key, err)
 	}
-	return nil
+	return u, nil
 }
 
 // Metadata applies exactly these labels and annotations of obj as meshkeeper's: what meshkeeper applied

@@ -26,6 +26,7 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -49,6 +50,27 @@ func (c staleClient) Get(ctx context.Context, key client.ObjectKey, obj client.O
 		return nil
 	}
 	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// lagClient is a staleClient that also keeps the errors of its status writes.
+type lagClient struct {
+	staleClient
+	statusErrs *[]error
+}
+
+func (c lagClient) Status() client.SubResourceWriter {
+	return lagStatus{SubResourceWriter: c.staleClient.Status(), errs: c.statusErrs}
+}
+
+type lagStatus struct {
+	client.SubResourceWriter
+	errs *[]error
+}
+
+func (s lagStatus) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+	err := s.SubResourceWriter.Apply(ctx, obj, opts...)
+	*s.errs = append(*s.errs, err)
+	return err
 }
 
 type noEvents struct{}
@@ -111,5 +133,44 @@ var _ = Describe("A stale read of a deleted ServiceMesh", func() {
 		Expect(err).To(HaveOccurred(), "adding a finalizer from a stale read must fail, not create")
 		err = k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, &meshv1alpha1.ServiceMesh{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a ServiceMesh came back after its user deleted it")
+	})
+
+	It("works from its own status write while the cache shows the ServiceMesh before it", func() {
+		createMesh("  namespace: stale-own\n")
+		installed("stale-own")
+		// The manager's own writes are in: the status describes this generation and stays put.
+		var settled string
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			previous := settled
+			settled = mesh.ResourceVersion
+			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+			g.Expect(settled).To(Equal(previous), "the status still changes")
+		}, installTimeout, 500*time.Millisecond).Should(Succeed())
+		// Another writer leaves the status outdated, so the reconcile below writes it.
+		outdated := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"observedGeneration": int64(0)}}}
+		outdated.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
+		outdated.SetName(meshv1alpha1.ServiceMeshName)
+		Expect(k8sClient.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(outdated),
+			client.FieldOwner("stale-test"), client.ForceOwnership)).To(Succeed())
+		behind := getMesh()
+
+		var statusErrs []error
+		r := staleReconciler(behind)
+		r.Client = lagClient{staleClient: staleClient{Client: k8sClient, mesh: behind}, statusErrs: &statusErrs}
+		_, err := r.Reconcile(ctx, request)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(statusErrs).To(HaveLen(1))
+		Expect(statusErrs[0]).NotTo(HaveOccurred())
+		written := getMesh()
+		Expect(written.ResourceVersion).NotTo(Equal(behind.ResourceVersion))
+		Expect(written.Status.ObservedGeneration).To(Equal(written.Generation))
+
+		// The cache still holds the ServiceMesh as it was before that write: the next reconcile must
+		// neither write the status again from it nor have a write refused.
+		_, err = r.Reconcile(ctx, request)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(statusErrs).To(HaveLen(1), "the reconcile wrote the status again from the outdated read: %v", statusErrs)
+		Expect(getMesh().ResourceVersion).To(Equal(written.ResourceVersion))
 	})
 })

@@ -81,7 +81,10 @@ func TestFirstStatusDoesNotConflictWithTheFinalizer(t *testing.T) {
 	defer mu.Unlock()
 	t.Logf("answers to the status writes: %v", answers)
 	g.Expect(answers).NotTo(BeEmpty())
-	// A later reconcile may read the ServiceMesh from a cache one write behind and have its status write
-	// refused (it computes again 100 ms later); the first reconcile's must go through.
 	g.Expect(answers[0]).To(Equal(http.StatusOK), "the first status write conflicted with meshkeeper's own finalizer")
+	// A later reconcile that reads the ServiceMesh from a cache one or two writes behind works from
+	// meshkeeper's own writes, so no status write of meshkeeper's is refused.
+	for i, code := range answers {
+		g.Expect(code).To(Equal(http.StatusOK), "status write %d was refused", i+1)
+	}
 }
