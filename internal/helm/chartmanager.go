@@ -255,7 +255,7 @@ func (m *ChartManager) install(ctx context.Context, desired Release, digest stri
 // does not (and owner owns), and marks the current revision superseded. Like Helm, it first deletes the
 // oldest records beyond maxHistory (never the deployed one), making room for the new one. It also
 // recovers a failed or interrupted first install, as `helm upgrade --install` does: what that install
-// applied is kept, and, as for an install, no other installation's object is taken over.
+// applied is kept. As an install does, it takes over no other installation's object.
 func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest string, heads []Head) (int, error) {
 	version := nextVersion(heads)
 	// A release never deployed (a failed or interrupted first install) is rendered as an install, so the
@@ -264,11 +264,6 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	r, err := m.render(ctx, desired, version, isUpgrade)
 	if err != nil {
 		return 0, err
-	}
-	if !isUpgrade {
-		if err := m.checkNotForeign(ctx, r.objects); err != nil {
-			return 0, err
-		}
 	}
 	var previous []*unstructured.Unstructured
 	var currentRecord *releasev1.Release
@@ -286,6 +281,16 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 				currentRecord = nil // it is not the one to mark superseded
 			}
 		}
+	}
+	// As an install does, an upgrade takes over no other installation's object: of a release deployed
+	// before, the objects this revision adds (a new chart version's, or those new values render); of a
+	// release never deployed, or whose records cannot be read, every object.
+	adds := r.objects
+	if isUpgrade && previous != nil {
+		adds = removed(r.objects, previous) // the objects of this revision the one it replaces lacks
+	}
+	if err := m.checkNotForeign(ctx, adds); err != nil {
+		return 0, err
 	}
 	if err := m.pruneHistory(ctx, desired, heads); err != nil {
 		return 0, err

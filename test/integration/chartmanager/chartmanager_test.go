@@ -41,6 +41,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -475,4 +476,49 @@ func TestARecoveredInstallTakesNothingOver(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())
 	g.Expect(foreign.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
 	g.Expect(foreign.OwnerReferences).To(BeEmpty())
+}
+
+// TestAnUpgradeTakesNothingOver: an upgrade of a deployed release checks, as an install does, the
+// objects it adds: a CRD the new values render, which someone else created meanwhile without
+// meshkeeper's label, makes the upgrade fail and is left as it is.
+func TestAnUpgradeTakesNothingOver(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m, counter, env := setUp(t)
+
+	const added = "wasmplugins.extensions.istio.io"
+	release := baseRelease(t, "uid-1")
+	release.Values = map[string]any{"base": map[string]any{"excludedCRDs": []any{added}}}
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	err = env.Client.Get(ctx, client.ObjectKey{Name: added}, &apiextensionsv1.CustomResourceDefinition{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the excluded CRD was installed: %v", err)
+
+	foreign := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: added, Labels: map[string]string{"installed-by": "someone-else"}},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "extensions.istio.io", Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "wasmplugins", Singular: "wasmplugin", Kind: "WasmPlugin", ListKind: "WasmPluginList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1alpha1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr.To(true)}}}},
+		},
+	}
+	g.Expect(env.Client.Create(ctx, foreign)).To(Succeed())
+
+	release.Values = map[string]any{}
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("CustomResourceDefinition " + added + " exists and was not installed by meshkeeper")))
+	g.Expect(counter.Of("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"+added)).To(BeZero(),
+		"the upgrade wrote to another installation's CRD")
+	live := &apiextensionsv1.CustomResourceDefinition{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: added}, live)).To(Succeed())
+	g.Expect(live.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
+	g.Expect(live.Spec.Versions).To(HaveLen(1))
+	// The release stays at the revision deployed before: the upgrade failed before its record.
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+	history, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(history).To(HaveLen(1))
+	g.Expect(history[0].(*releasev1.Release).Info.Status.String()).To(Equal("deployed"))
 }
