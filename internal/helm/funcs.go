@@ -17,36 +17,94 @@ limitations under the License.
 package helm
 
 import (
+	"strings"
 	"sync"
 	"text/template"
 
 	"sigs.k8s.io/yaml"
 )
 
-// renderFuncs are template functions that take the place of Helm's own of the same name for one render,
-// with the same results. The base chart's CRD template parses each of its CRDs (934 KB of YAML in all)
-// with fromYaml twice, once for the name and once to relabel it: fromYaml here parses each distinct
-// document once per render and hands every caller a copy of its own, which a template may change.
-// Nothing is kept after the render.
-func renderFuncs() template.FuncMap {
-	var (
-		mu     sync.Mutex
-		parsed = map[string]map[string]any{}
-	)
+// renderMemo is what one render remembers of its YAML, so that the base chart's 934 KB of CRDs are
+// parsed once instead of four times. Its template functions take the place of Helm's own of the same
+// name, with the same results:
+//   - fromYaml parses each distinct document once and hands every caller a copy of its own, which a
+//     template may change (the base chart's CRD template parses each CRD twice, for its name and to
+//     relabel it);
+//   - toYaml remembers, for a large map of plain YAML values, what it wrote and a copy of the map, so
+//     that decoding a document that is just that text (comments aside) takes the map instead of
+//     parsing the text back into it.
+//
+// A memo lives for one render; nothing is kept after it.
+type renderMemo struct {
+	mu      sync.Mutex
+	parsed  map[string]map[string]any
+	written map[string]map[string]any
+}
+
+// memoMinSize is the least output of toYaml worth remembering: whole documents, not the small blocks
+// templates indent into one.
+const memoMinSize = 1024
+
+func newRenderMemo() *renderMemo {
+	return &renderMemo{parsed: map[string]map[string]any{}, written: map[string]map[string]any{}}
+}
+
+func (r *renderMemo) funcs() template.FuncMap {
 	return template.FuncMap{
 		"fromYaml": func(doc string) map[string]any {
-			mu.Lock()
-			m, known := parsed[doc]
-			mu.Unlock()
+			r.mu.Lock()
+			m, known := r.parsed[doc]
+			r.mu.Unlock()
 			if !known {
 				m = fromYAML(doc)
-				mu.Lock()
-				parsed[doc] = m
-				mu.Unlock()
+				r.mu.Lock()
+				r.parsed[doc] = m
+				r.mu.Unlock()
 			}
 			return copyMap(m)
 		},
+		"toYaml": func(v any) string {
+			data, err := yaml.Marshal(v)
+			if err != nil {
+				return "" // as Helm's: an error inside a template is swallowed
+			}
+			out := strings.TrimSuffix(string(data), "\n")
+			if m, ok := v.(map[string]any); ok && len(out) >= memoMinSize {
+				if plain, ok := copyPlain(m); ok {
+					r.mu.Lock()
+					r.written[strings.TrimSpace(out)] = plain
+					r.mu.Unlock()
+				}
+			}
+			return out
+		},
 	}
+}
+
+// object returns the object a rendered document holds when the document is, comments and blank lines
+// aside, the text toYaml wrote for a map: decoding the text would give that map again, since it holds
+// only the values decoding gives (strings, float64 numbers, booleans, nil, maps and lists of them). Each
+// remembered map is handed out once.
+func (r *renderMemo) object(doc string) (map[string]any, bool) {
+	body := doc
+	for {
+		line, rest, found := strings.Cut(body, "\n")
+		if trimmed := strings.TrimSpace(line); trimmed != "" && !strings.HasPrefix(trimmed, "#") {
+			break
+		}
+		if !found {
+			return nil, false
+		}
+		body = rest
+	}
+	body = strings.TrimSpace(body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.written[body]
+	if ok {
+		delete(r.written, body)
+	}
+	return m, ok
 }
 
 // fromYAML is Helm's fromYaml: a YAML document as a map, or a map holding only the parse error under
@@ -81,4 +139,38 @@ func copyValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// copyPlain copies m when it holds only what decoding YAML into a map gives: strings, float64 numbers,
+// booleans, nil, and maps and lists of them.
+func copyPlain(m map[string]any) (map[string]any, bool) {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		c, ok := copyPlainValue(v)
+		if !ok {
+			return nil, false
+		}
+		out[k] = c
+	}
+	return out, true
+}
+
+func copyPlainValue(v any) (any, bool) {
+	switch v := v.(type) {
+	case nil, string, float64, bool:
+		return v, true
+	case map[string]any:
+		return copyPlain(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			c, ok := copyPlainValue(e)
+			if !ok {
+				return nil, false
+			}
+			out[i] = c
+		}
+		return out, true
+	}
+	return nil, false
 }

@@ -80,7 +80,8 @@ func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]an
 	if err != nil {
 		return nil, "", fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
 	}
-	e := engine.Engine{CustomTemplateFuncs: renderFuncs()}
+	memo := newRenderMemo()
+	e := engine.Engine{CustomTemplateFuncs: memo.funcs()}
 	files, err := e.RenderWithContext(ctx, chart, renderValues)
 	if err != nil {
 		return nil, "", fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
@@ -89,6 +90,10 @@ func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]an
 	docs := splitRendered(files)
 	decoded := make([][]*unstructured.Unstructured, len(docs))
 	err = inParallel(runtime.GOMAXPROCS(0), len(docs), func(i int) (err error) {
+		if obj, ok := memo.object(docs[i].content); ok {
+			decoded[i] = []*unstructured.Unstructured{{Object: obj}}
+			return nil
+		}
 		if decoded[i], err = decodeManifest([]byte(docs[i].content)); err != nil {
 			return fmt.Errorf("YAML parse error on %s: %w", docs[i].path, err)
 		}

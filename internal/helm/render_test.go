@@ -189,3 +189,39 @@ func TestRenderRefusesHooks(t *testing.T) {
 		t.Fatalf("want the hook refused with its template named, got %v", err)
 	}
 }
+
+// TestToYamlMemo: a document that is, comments aside, what toYaml wrote for a map of plain YAML values
+// decodes to a copy of that map taken when toYaml ran, equal to what parsing the text gives; a map
+// holding anything decoding would not give (an int) is parsed as usual.
+func TestToYamlMemo(t *testing.T) {
+	memo := newRenderMemo()
+	toYaml := memo.funcs()["toYaml"].(func(any) string)
+	big := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "big"},
+		"data": map[string]any{"text": strings.Repeat("x", 2*memoMinSize), "yes": "yes", "number": "1"},
+		"spec": map[string]any{"list": []any{1.5, float64(4294967295), true, nil, map[string]any{"a": "b"}}}}
+	out := toYaml(big)
+	big["kind"] = "Changed" // a template may change the map after writing it
+	doc := "# Source: a comment\n\n" + out + "\n"
+	got, ok := memo.object(doc)
+	if !ok {
+		t.Fatal("the document toYaml wrote was not recognised")
+	}
+	parsed, err := decodeManifest([]byte(doc))
+	if err != nil || len(parsed) != 1 {
+		t.Fatalf("decoding: %v, %d objects", err, len(parsed))
+	}
+	if !equality.Semantic.DeepEqual(got, parsed[0].Object) {
+		t.Errorf("the remembered map differs from the parsed text:\n got %v\nwant %v", got, parsed[0].Object)
+	}
+	if _, again := memo.object(doc); again {
+		t.Error("a remembered map was handed out twice")
+	}
+	if _, ok := memo.object(doc + "---\nkind: Other\n"); ok {
+		t.Error("a document with more than toYaml's text was taken from the memo")
+	}
+
+	withInt := map[string]any{"kind": "ConfigMap", "data": map[string]any{"text": strings.Repeat("x", 2*memoMinSize)}, "replicas": 3}
+	if _, ok := memo.object(toYaml(withInt)); ok {
+		t.Error("a map holding an int was remembered; parsing its text gives a float64")
+	}
+}
