@@ -33,6 +33,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/render"
@@ -79,6 +80,7 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 // reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
 // runs ahead of the istiod that injects for it (a running agent moves to a new version only once istiod
 // has rolled it out), and removes it when the mesh no longer runs it or it moved to another namespace.
+// A first install with no istiod running went alongside the control plane (freshAgent); this reports it.
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
 	by meshv1alpha1.CNIDecision, installed *installation) (*cniObservation, error) {
@@ -123,10 +125,14 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 			return obs, obs.err
 		}
 	}
-	release := helm.Release{Name: cniRelease, Namespace: want, Chart: installed.charts.CNI, ChartDigest: installed.charts.CNIDigest,
-		Values: render.CNIValues(&mesh.Spec, installed.version), Owner: ownerOf(mesh),
-		PodPriority: &helm.PodPriority{DaemonSet: cniDaemonSet, ClassName: render.CNIPriorityClassName(&mesh.Spec)}}
-	result, err := r.Charts.Ensure(ctx, release)
+	release := cniReleaseOf(mesh, want, installed.version, installed.charts)
+	var result helm.Result
+	var err error
+	if agent := installed.agent; agent != nil && agent.release.Namespace == want {
+		result, err = agent.result, agent.err // installed alongside the control plane
+	} else {
+		result, err = r.Charts.Ensure(ctx, release)
+	}
 	r.recordHelmResult(mesh, release, installed.chartVersion, result, err)
 	if err != nil {
 		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
@@ -134,6 +140,13 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs)
+}
+
+// cniReleaseOf is the istio-cni release of the mesh in namespace, of the charts of version.
+func cniReleaseOf(mesh *meshv1alpha1.ServiceMesh, namespace, version string, set charts.Set) helm.Release {
+	return helm.Release{Name: cniRelease, Namespace: namespace, Chart: set.CNI, ChartDigest: set.CNIDigest,
+		Values: render.CNIValues(&mesh.Spec, version), Owner: ownerOf(mesh),
+		PodPriority: &helm.PodPriority{DaemonSet: cniDaemonSet, ClassName: render.CNIPriorityClassName(&mesh.Spec)}}
 }
 
 // agentUpgradeRetry is how often a held agent upgrade looks at istiod again; changes of the istiod

@@ -23,11 +23,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -159,11 +161,24 @@ type recordingCharts struct {
 	// priorities are the pod priorities of the ensured releases that have one.
 	priorities  []string
 	failRelease string
+	// hold is how long each Ensure takes; active are the releases under way, and alongside tells
+	// whether the istio-cni release's ran while another's did.
+	hold      time.Duration
+	active    []string
+	alongside bool
 }
 
 func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
 	c.mu.Lock()
+	if len(c.active) > 0 && (desired.Name == cniRelease || slices.Contains(c.active, cniRelease)) {
+		c.alongside = true
+	}
+	c.active = append(c.active, desired.Name)
+	c.mu.Unlock()
+	time.Sleep(c.hold)
+	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.active = slices.DeleteFunc(c.active, func(name string) bool { return name == desired.Name })
 	c.ensured = append(c.ensured, desired.Namespace+"/"+desired.Name+" ("+desired.Chart.Name()+")")
 	if desired.PodPriority != nil {
 		c.priorities = append(c.priorities, desired.Name+": "+desired.PodPriority.DaemonSet+" "+desired.PodPriority.ClassName)
@@ -193,11 +208,34 @@ func TestReconcileCNI(t *testing.T) {
 		wantCNI         meshv1alpha1.CNIStatus
 		wantReason      string
 		wantErr         bool
+		// istiodRunning puts istiod's Deployment in the cluster; wantAlongside wants the agent's release
+		// ensured while the control plane's are.
+		istiodRunning bool
+		wantAlongside bool
 	}{
-		"a new mesh installs the CNI agent after the control plane": {
-			mesh:        newMesh,
+		"a new mesh installs the CNI agent alongside the control plane": {
+			mesh:          newMesh,
+			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istio-cni (cni)", "istio-system/istiod (istiod)"},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
+			wantReason:    meshv1alpha1.ReasonDaemonSetMissing,
+			wantAlongside: true,
+		},
+		"a new mesh over a running istiod installs the CNI agent after the control plane": {
+			mesh:          newMesh,
+			istiodRunning: true,
+			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "istio-system/istio-cni (cni)"},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
+			wantReason:    meshv1alpha1.ReasonDaemonSetMissing,
+		},
+		"a running agent is upgraded after the control plane": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Enabled = ptr.To(true)
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"}
+				return mesh
+			},
 			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "istio-system/istio-cni (cni)"},
-			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: "istio-system"},
 			wantReason:  meshv1alpha1.ReasonDaemonSetMissing,
 		},
 		"a new mesh puts the agent in kube-system when asked": {
@@ -206,9 +244,10 @@ func TestReconcileCNI(t *testing.T) {
 				mesh.Spec.CNI.Namespace = "kube-system"
 				return mesh
 			},
-			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
-			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
-			wantReason:  meshv1alpha1.ReasonDaemonSetMissing,
+			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
+			wantReason:    meshv1alpha1.ReasonDaemonSetMissing,
+			wantAlongside: true,
 		},
 		"a mesh from before CNI keeps running without it": {
 			mesh:        testMesh,
@@ -240,33 +279,59 @@ func TestReconcileCNI(t *testing.T) {
 			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
 			wantReason:      meshv1alpha1.ReasonDaemonSetMissing,
 		},
-		"a failed control plane leaves the agent alone, and the decision is still recorded": {
-			mesh:        newMesh,
-			failRelease: istiodRelease,
-			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
-			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
-			wantErr:     true,
+		"a failed control plane leaves the running agent alone, and the decision is still recorded": {
+			mesh:          newMesh,
+			istiodRunning: true,
+			failRelease:   istiodRelease,
+			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantErr:       true,
+		},
+		"a failed first control plane install: the agent went alongside, its namespace is recorded once the control plane is in": {
+			mesh:          newMesh,
+			failRelease:   istiodRelease,
+			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istio-cni (cni)", "istio-system/istiod (istiod)"},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantErr:       true,
+			wantAlongside: true,
 		},
 		"a failed CNI install is CNIReady's failure, retried": {
-			mesh:        newMesh,
-			failRelease: cniRelease,
-			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "istio-system/istio-cni (cni)"},
-			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
-			wantReason:  meshv1alpha1.ReasonInstallFailed,
-			wantErr:     true,
+			mesh:          newMesh,
+			failRelease:   cniRelease,
+			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istio-cni (cni)", "istio-system/istiod (istiod)"},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantReason:    meshv1alpha1.ReasonInstallFailed,
+			wantErr:       true,
+			wantAlongside: true,
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			chartManager := &recordingCharts{failRelease: tc.failRelease}
-			status, _, _, _, err := reconcileWith(t, tc.mesh(), chartManager)
+			chartManager := &recordingCharts{failRelease: tc.failRelease, hold: 50 * time.Millisecond}
+			mesh := tc.mesh()
+			tr := newTestReconciler(t, mesh, chartManager)
+			if tc.istiodRunning {
+				istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}}
+				if err := tr.Create(t.Context(), istiod); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := tr.reconcile(t)
+			status := tr.applied
 			if (err != nil) != tc.wantErr || (err != nil && meshctx.IsTerminal(err)) {
 				t.Errorf("Reconcile error = %v, want a retried error: %t", err, tc.wantErr)
 			}
-			// The control plane's two releases come first, in either order.
-			slices.Sort(chartManager.ensured[:min(2, len(chartManager.ensured))])
+			// The releases ensured side by side come first, in any order.
+			first := 2
+			if tc.wantAlongside {
+				first = 3
+			}
+			slices.Sort(chartManager.ensured[:min(first, len(chartManager.ensured))])
 			if !slices.Equal(chartManager.ensured, tc.wantEnsured) {
 				t.Errorf("ensured %v, want %v", chartManager.ensured, tc.wantEnsured)
+			}
+			if chartManager.alongside != tc.wantAlongside {
+				t.Errorf("the agent's release ensured alongside the control plane: %t, want %t", chartManager.alongside, tc.wantAlongside)
 			}
 			if !slices.Equal(chartManager.uninstalled, tc.wantUninstalled) {
 				t.Errorf("uninstalled %v, want %v", chartManager.uninstalled, tc.wantUninstalled)

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,6 +68,16 @@ type installation struct {
 	deployment, meshConfig, activeDeployment string
 	// revisions is what the revision phase found and decided; nil with the InPlace strategy.
 	revisions *revisionInstallation
+	// agent is the istio-cni release when it was installed alongside the control plane (freshAgent),
+	// for the CNI phase to report; nil when that phase installs it.
+	agent *ensuredRelease
+}
+
+// ensuredRelease is a release and what Ensure made of it.
+type ensuredRelease struct {
+	release helm.Release
+	result  helm.Result
+	err     error
 }
 
 // reconcileControlPlane installs or upgrades the two releases when they are out of sync and restores
@@ -133,15 +144,39 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	for i, release := range releases {
 		wg.Go(func() { results[i], errs[i] = r.Charts.Ensure(ctx, release) })
 	}
+	agent := r.freshAgent(ctx, mesh, version, set)
+	if agent != nil {
+		wg.Go(func() { agent.result, agent.err = r.Charts.Ensure(ctx, agent.release) })
+	}
 	wg.Wait()
 	for i, release := range releases {
 		r.recordHelmResult(mesh, release, set.Version, results[i], errs[i])
 	}
 	if err := errors.Join(errs...); err != nil {
+		if agent != nil {
+			r.recordHelmResult(mesh, agent.release, set.Version, agent.result, agent.err)
+		}
 		return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 	}
 	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
-		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set}, nil
+		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set,
+		agent: agent}, nil
+}
+
+// freshAgent returns the istio-cni release to install alongside the control plane, or nil. That is
+// only a first install of the agent (the status names no namespace it runs in) while no istiod runs:
+// an agent may never run ahead of the istiod that injects for it, and with none running it cannot. Every
+// other case (an agent to upgrade, move or remove, an istiod running) is the CNI phase's, after the
+// control plane. Installed side by side, a new mesh's agent is ready as soon as its control plane.
+func (r *Reconciler) freshAgent(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, set charts.Set) *ensuredRelease {
+	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) || set.CNI == nil || (mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "") {
+		return nil
+	}
+	istiod := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, istiod); !apierrors.IsNotFound(err) {
+		return nil // istiod runs, or cannot be read
+	}
+	return &ensuredRelease{release: cniReleaseOf(mesh, mesh.Spec.CNINamespace(), version, set)}
 }
 
 // checkNamespaces refuses a control plane or istio-cni agent in a namespace the installer did not allow
