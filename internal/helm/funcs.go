@@ -27,9 +27,10 @@ import (
 // renderMemo is what one render remembers of its YAML, so that the base chart's 934 KB of CRDs are
 // parsed once instead of four times. Its template functions take the place of Helm's own of the same
 // name, with the same results:
-//   - fromYaml parses each distinct document once and hands every caller a copy of its own, which a
-//     template may change (the base chart's CRD template parses each CRD twice, for its name and to
-//     relabel it);
+//   - fromYaml keeps what it parsed for the next call with the same document, which takes it, and
+//     hands the first caller a copy: every caller gets a map of its own, which a template may change,
+//     and the base chart's CRD template, which parses each CRD twice (for its name, then to relabel
+//     it), parses it once and holds no CRD beyond the one it is at;
 //   - toYaml remembers, for a large map of plain YAML values, what it wrote and a copy of the map, so
 //     that decoding a document that is just that text (comments aside) takes the map instead of
 //     parsing the text back into it.
@@ -54,13 +55,15 @@ func (r *renderMemo) funcs() template.FuncMap {
 		"fromYaml": func(doc string) map[string]any {
 			r.mu.Lock()
 			m, known := r.parsed[doc]
+			delete(r.parsed, doc)
 			r.mu.Unlock()
-			if !known {
-				m = fromYAML(doc)
-				r.mu.Lock()
-				r.parsed[doc] = m
-				r.mu.Unlock()
+			if known {
+				return m // the second call takes the parse itself, which no one else holds
 			}
+			m = fromYAML(doc)
+			r.mu.Lock()
+			r.parsed[doc] = m
+			r.mu.Unlock()
 			return copyMap(m)
 		},
 		"toYaml": func(v any) string {

@@ -141,18 +141,22 @@ func unlistedKindsChart() *chartv2.Chart {
 	}
 }
 
-// TestFromYamlCopiesPerCall: the template function fromYaml parses a document once per render, and every
-// call gets a copy of its own, so what one template changes the next does not see.
+// TestFromYamlCopiesPerCall: the template function fromYaml parses a document once for two calls, and
+// every call gets a map of its own, so what one template changes the next does not see.
 func TestFromYamlCopiesPerCall(t *testing.T) {
 	tpl := `{{- $first := fromYaml .Values.doc }}
 {{- $_ := set $first.metadata "name" "changed" }}
 {{- $second := fromYaml .Values.doc }}
+{{- $secondName := $second.metadata.name }}
+{{- $_ := set $second.metadata "name" "changed again" }}
+{{- $third := fromYaml .Values.doc }}
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ $second.metadata.name }}
+  name: {{ $secondName }}
 data:
   first: {{ $first.metadata.name }}
+  third: {{ $third.metadata.name }}
   broken: {{ (fromYaml "a: [") | toJson | quote }}
 `
 	chart := &chartv2.Chart{
@@ -170,6 +174,9 @@ data:
 	}
 	if name := objects[0].GetName(); name != "original" {
 		t.Errorf("the second fromYaml saw the first one's change: name %q", name)
+	}
+	if third, _, _ := unstructured.NestedString(objects[0].Object, "data", "third"); third != "original" {
+		t.Errorf("the third fromYaml saw an earlier one's change: name %q", third)
 	}
 	want := helmRender(t, chart, values, options)
 	if !equality.Semantic.DeepEqual(objects[0].Object, want[0].Object) {
