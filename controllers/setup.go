@@ -42,6 +42,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	internalpolicy "github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // ClientLimits sets meshkeeper's default client-side rate limits on config: 200 requests per second in
@@ -130,7 +131,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	// One wait for discovery to serve the policy kinds, for the policy controller and the status.
+	policiesServed := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
+	if err := mgr.Add(policiesServed); err != nil {
+		return err
+	}
+	if err := (&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Served: policiesServed}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	workloads, err := ingress.NewWorkloadCache(mgr)
@@ -176,6 +183,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Policy:          opts.Policy,
 		Restarts:        restarts,
 		IngressWorkload: ingressWorkload,
+		PoliciesServed:  policiesServed,
 	}).SetupWithManager(mgr)
 }
 

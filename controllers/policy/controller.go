@@ -41,7 +41,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -61,9 +60,12 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 
+	// Served tells when discovery serves the policy kinds after their CRDs changed, shared with the
+	// ServiceMesh reconciler; nil makes one of the reconciler's own.
+	Served *meshctx.KindsServed
+
 	// policyWatches watches the policy kinds once their CRDs are served.
 	policyWatches *meshctx.KindWatches
-	discovery     *discoveryWait
 	applied       appliedSpecs
 	reported      meshctx.Transitions // by "kind namespace" and "annotation namespace"
 }
@@ -87,7 +89,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !r.policyWatches.WatchServed(ctx) {
 		// The Istio CRDs come with the control plane. Their watch brings every namespace back when they
-		// change, and discovery's every namespace again once it serves the kinds (see discoveryWait).
+		// change, and Served every namespace again once discovery serves the kinds.
+		r.Served.Await()
 		return ctrl.Result{}, nil
 	}
 	enrollment, err := meshctx.Enrollment(mesh)
@@ -239,9 +242,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
-	r.discovery = newDiscoveryWait(mgr.GetRESTMapper(), render.PolicyKinds)
-	if err := mgr.Add(r.discovery); err != nil {
-		return err
+	if r.Served == nil {
+		r.Served = meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
+		if err := mgr.Add(r.Served); err != nil {
+			return err
+		}
 	}
 	// The CRDs of the policy kinds, by metadata: istio-base installs them, the API server then accepts
 	// their names and marks them Established, and each of these changes is an event here.
@@ -253,8 +258,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
 		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
-		Watches(crd, crdChanged{EventHandler: allNamespaces, discovery: r.discovery}, builder.WithPredicates(policyCRD)).
-		WatchesRawSource(source.Channel(r.discovery.served, allNamespaces)).
+		Watches(crd, crdChanged{EventHandler: allNamespaces, served: r.Served}, builder.WithPredicates(policyCRD)).
+		WatchesRawSource(r.Served.Source(allNamespaces)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("policy").
 		Build(r)

@@ -84,6 +84,9 @@ type Reconciler struct {
 	// IngressWorkload is what the ingress-nginx workload reconciler last found of the controller
 	// workload; nil: the status pass reads the workload itself.
 	IngressWorkload *ingress.WorkloadReport
+	// PoliciesServed tells when discovery serves the policy kinds (the policy controller kicks it when
+	// their CRDs change); nil: a reconcile that found them not served is brought back by other events only.
+	PoliciesServed *meshctx.KindsServed
 	// Restarts is what the data-plane restarts report (status.proxies.restarting and notRestartable,
 	// DataPlaneUpToDate's RestartStalled); nil reports none.
 	Restarts *restart.Report
@@ -139,6 +142,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// The policy kinds come with the istio-base chart: watch them from the first reconcile that finds
 	// them served.
 	policiesServed := r.policyWatches == nil || r.policyWatches.WatchServed(ctx)
+	if !policiesServed && r.PoliciesServed != nil {
+		r.PoliciesServed.Await() // nothing else need change once discovery serves them
+	}
 	obs, observeErr := r.observe(ctx, mesh, installed, controlPlaneErr, policiesServed)
 	obs.cni = cni
 
@@ -274,6 +280,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Restarts != nil {
 		b = b.WatchesRawSource(r.Restarts.Source())
+	}
+	if r.PoliciesServed != nil {
+		b = b.WatchesRawSource(r.PoliciesServed.Source(toMesh))
 	}
 	c, err := b.Build(r)
 	if err != nil {

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package policy
+package meshctx
 
 import (
 	"context"
@@ -24,6 +24,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
@@ -52,9 +53,16 @@ func (d *discovery) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.
 	return d.current.Load().RESTMapping(gk, versions...)
 }
 
-func startWait(t *testing.T, d *discovery, timeout, slow time.Duration) *discoveryWait {
+// testWait is a KindsServed with one source, whose events the test reads.
+type testWait struct {
+	*KindsServed
+	served chan event.GenericEvent
+}
+
+func startWait(t *testing.T, d *discovery, timeout, slow time.Duration) testWait {
 	t.Helper()
-	w := newDiscoveryWait(d, render.PolicyKinds)
+	w := testWait{KindsServed: NewKindsServed(d, render.PolicyKinds), served: make(chan event.GenericEvent)}
+	w.sources = append(w.sources, w.served)
 	w.interval, w.timeout, w.slow = 5*time.Millisecond, timeout, slow
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -63,8 +71,8 @@ func startWait(t *testing.T, d *discovery, timeout, slow time.Duration) *discove
 	return w
 }
 
-// sends tells whether w enqueues every namespace within d.
-func sends(w *discoveryWait, d time.Duration) bool {
+// sends tells whether w sends its event within d.
+func sends(w testWait, d time.Duration) bool {
 	select {
 	case <-w.served:
 		return true
@@ -73,7 +81,7 @@ func sends(w *discoveryWait, d time.Duration) bool {
 	}
 }
 
-func TestDiscoveryWaitEnqueuesOnceTheKindsAreServed(t *testing.T) {
+func TestKindsServedEnqueuesOnceTheKindsAreServed(t *testing.T) {
 	d := newDiscovery()
 	w := startWait(t, d, time.Minute, time.Hour)
 	w.Kick() // a CRD changed; discovery does not serve its kind yet
@@ -93,7 +101,7 @@ func TestDiscoveryWaitEnqueuesOnceTheKindsAreServed(t *testing.T) {
 	}
 }
 
-func TestDiscoveryWaitLeavesServedKindsToTheCRDEvent(t *testing.T) {
+func TestKindsServedLeavesServedKindsToTheCRDEvent(t *testing.T) {
 	d := newDiscovery()
 	d.serve(render.PolicyKinds...)
 	w := startWait(t, d, time.Minute, time.Hour)
@@ -103,7 +111,7 @@ func TestDiscoveryWaitLeavesServedKindsToTheCRDEvent(t *testing.T) {
 	}
 }
 
-func TestDiscoveryWaitKeepsAskingAfterItsTimeout(t *testing.T) {
+func TestKindsServedKeepsAskingAfterItsTimeout(t *testing.T) {
 	d := newDiscovery()
 	w := startWait(t, d, 50*time.Millisecond, 100*time.Millisecond)
 	w.Kick()
@@ -111,5 +119,27 @@ func TestDiscoveryWaitKeepsAskingAfterItsTimeout(t *testing.T) {
 	d.serve(render.PolicyKinds...)
 	if !sends(w, 5*time.Second) {
 		t.Fatal("stopped asking discovery after the fast polling timed out")
+	}
+}
+
+func TestKindsServedAnswersAnAwaitEvenWhenServedAlready(t *testing.T) {
+	d := newDiscovery()
+	w := startWait(t, d, time.Minute, time.Hour)
+	w.Await() // a reconcile found the kinds not served
+	if sends(w, 100*time.Millisecond) {
+		t.Fatal("sent before the kinds were served")
+	}
+	d.serve(render.PolicyKinds...)
+	if !sends(w, 5*time.Second) {
+		t.Fatal("did not send once the kinds were served")
+	}
+	// A reconcile that looked just before discovery served the kinds, and awaits after: the runnable
+	// finds them served at once, and must still answer.
+	w.Await()
+	if !sends(w, 5*time.Second) {
+		t.Fatal("an Await made when the kinds were served already was not answered")
+	}
+	if sends(w, 100*time.Millisecond) {
+		t.Fatal("answered one Await twice")
 	}
 }

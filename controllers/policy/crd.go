@@ -1,0 +1,51 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+)
+
+// policyCRDNames are the CRDs of render.PolicyKinds.
+var policyCRDNames = sets.New("peerauthentications.security.istio.io", "sidecars.networking.istio.io")
+
+// crdChanged enqueues what its EventHandler enqueues and kicks the wait for the kinds to be served, on
+// every creation and change of a policy kind's CRD.
+type crdChanged struct {
+	handler.EventHandler
+	served *meshctx.KindsServed
+}
+
+func (h crdChanged) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	h.served.Kick()
+	h.EventHandler.Create(ctx, e, q)
+}
+
+func (h crdChanged) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	h.served.Kick()
+	h.EventHandler.Update(ctx, e, q)
+}
+
+var _ handler.EventHandler = crdChanged{}

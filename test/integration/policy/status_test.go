@@ -1,0 +1,115 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// installsNothing is a chart manager that finds every release in sync and installs nothing, so that the
+// policy CRDs appear when the test creates them, after the status said they were missing: with the real
+// charts the CRDs come within the same second, and only sometimes after the status looked.
+type installsNothing struct{}
+
+func (installsNothing) Ensure(context.Context, helm.Release) (helm.Result, error) {
+	return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
+}
+
+func (installsNothing) Uninstall(context.Context, string, string, helm.Owner) error { return nil }
+
+// TestTheStatusFollowsThePolicyKinds: a status that found the policy kinds not served is computed again
+// as soon as discovery serves them, with nothing else changing. Before, nothing brought the ServiceMesh
+// back, and a new mesh could stay not Ready with PoliciesApplied=False (IstioCRDsMissing) for good.
+func TestTheStatusFollowsThePolicyKinds(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := env.Client
+
+	mgr, err := ctrl.NewManager(controllers.ClientLimits(env.Config), ctrl.Options{
+		Scheme:                 env.Scheme,
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Logger:                 zap.New(zap.WriteTo(io.Discard)),
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	served := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
+	g.Expect(mgr.Add(served)).To(Succeed())
+	recorder := mgr.GetEventRecorder("meshkeeper")
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Served: served}).SetupWithManager(mgr)).To(Succeed())
+	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Charts: installsNothing{}, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "status-system"}})).To(Succeed())
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: status-system
+  cni: {enabled: false}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	policies := func(g Gomega) *metav1.Condition {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
+		condition := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionPoliciesApplied)
+		g.Expect(condition).NotTo(BeNil())
+		return condition
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(policies(g).Reason).To(Equal(meshv1alpha1.ReasonIstioCRDsMissing))
+	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
+
+	// istio-base creates the CRDs; nothing else changes. The status must follow within seconds, well
+	// before any timer or batch of the data plane's changes would bring it back.
+	for _, crd := range istioCRDs(t) {
+		g.Expect(c.Create(ctx, crd)).To(Succeed())
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(policies(g).Reason).NotTo(Equal(meshv1alpha1.ReasonIstioCRDsMissing))
+	}, 5*time.Second, 50*time.Millisecond).Should(Succeed(), "the status still says the policy kinds are missing")
+}
