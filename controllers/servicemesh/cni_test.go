@@ -166,6 +166,8 @@ type recordingCharts struct {
 	hold      time.Duration
 	active    []string
 	alongside bool
+	// agentAfterIstiod tells whether istiod's release was done when the agent's began.
+	agentAfterIstiod bool
 }
 
 func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
@@ -173,9 +175,16 @@ func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.
 	if len(c.active) > 0 && (desired.Name == cniRelease || slices.Contains(c.active, cniRelease)) {
 		c.alongside = true
 	}
+	if desired.Name == cniRelease {
+		c.agentAfterIstiod = slices.ContainsFunc(c.ensured, func(e string) bool { return strings.HasSuffix(e, "/istiod (istiod)") })
+	}
 	c.active = append(c.active, desired.Name)
 	c.mu.Unlock()
-	time.Sleep(c.hold)
+	if desired.Name == baseRelease {
+		time.Sleep(3 * c.hold) // the base chart's CRDs take the longest
+	} else {
+		time.Sleep(c.hold)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.active = slices.DeleteFunc(c.active, func(name string) bool { return name == desired.Name })
@@ -332,6 +341,11 @@ func TestReconcileCNI(t *testing.T) {
 			}
 			if chartManager.alongside != tc.wantAlongside {
 				t.Errorf("the agent's release ensured alongside the control plane: %t, want %t", chartManager.alongside, tc.wantAlongside)
+			}
+			if slices.Contains(chartManager.ensured, "istio-system/istiod (istiod)") && slices.ContainsFunc(chartManager.ensured, func(e string) bool {
+				return strings.HasSuffix(e, "/istio-cni (cni)")
+			}) && !chartManager.agentAfterIstiod {
+				t.Error("the agent's release began before istiod's was done")
 			}
 			if !slices.Equal(chartManager.uninstalled, tc.wantUninstalled) {
 				t.Errorf("uninstalled %v, want %v", chartManager.uninstalled, tc.wantUninstalled)

@@ -140,13 +140,24 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	// charts are rendered and applied side by side (the base chart's 700 KB of CRDs take the longest).
 	results := make([]helm.Result, len(releases))
 	errs := make([]error, len(releases))
+	istiodDone := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, release := range releases {
-		wg.Go(func() { results[i], errs[i] = r.Charts.Ensure(ctx, release) })
+		wg.Go(func() {
+			results[i], errs[i] = r.Charts.Ensure(ctx, release)
+			if release.Name == istiodRelease {
+				close(istiodDone)
+			}
+		})
 	}
+	// A new agent follows istiod's release, alongside the base chart's (which takes the longest), so
+	// that istiod's objects come first and the agent is ready by the time the control plane is.
 	agent := r.freshAgent(ctx, mesh, version, set)
 	if agent != nil {
-		wg.Go(func() { agent.result, agent.err = r.Charts.Ensure(ctx, agent.release) })
+		wg.Go(func() {
+			<-istiodDone
+			agent.result, agent.err = r.Charts.Ensure(ctx, agent.release)
+		})
 	}
 	wg.Wait()
 	for i, release := range releases {
@@ -163,11 +174,12 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		agent: agent}, nil
 }
 
-// freshAgent returns the istio-cni release to install alongside the control plane, or nil. That is
-// only a first install of the agent (the status names no namespace it runs in) while no istiod runs:
-// an agent may never run ahead of the istiod that injects for it, and with none running it cannot. Every
-// other case (an agent to upgrade, move or remove, an istiod running) is the CNI phase's, after the
-// control plane. Installed side by side, a new mesh's agent is ready as soon as its control plane.
+// freshAgent returns the istio-cni release to install alongside the control plane (after istiod's
+// release, with the base chart's), or nil. That is only a first install of the agent (the status names
+// no namespace it runs in) while no istiod runs: an agent may never run ahead of the istiod that injects
+// for it, and with none running it cannot. Every other case (an agent to upgrade, move or remove, an
+// istiod running) is the CNI phase's, after the control plane. So a new mesh's agent is ready as soon as
+// its control plane.
 func (r *Reconciler) freshAgent(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, set charts.Set) *ensuredRelease {
 	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) || set.CNI == nil || (mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "") {
 		return nil
