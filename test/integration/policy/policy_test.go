@@ -42,8 +42,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -130,14 +132,7 @@ func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
 	}}
 	config := rest.CopyConfig(env.Config)
 	config.Wrap(gets.Wrap)
-	mgr, err := ctrl.NewManager(controllers.ClientLimits(config), ctrl.Options{
-		Scheme:                 env.Scheme,
-		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Logger:                 zap.New(zap.WriteTo(io.Discard)),
-	})
-	g.Expect(err).NotTo(HaveOccurred())
+	mgr := newManager(g, env, config)
 	recorder := mgr.GetEventRecorder("meshkeeper")
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr)).To(Succeed())
 	go func() { _ = mgr.Start(ctx) }()
@@ -218,6 +213,21 @@ func spec(g Gomega, c client.Client, gvk schema.GroupVersionKind, namespace stri
 	g.Expect(err).NotTo(HaveOccurred())
 	s, _ := u.Object["spec"].(map[string]any)
 	return s
+}
+
+// newManager is a manager on config with meshkeeper's cache and client limits, and no controller yet.
+// Each test of the package starts one, so controller names are not checked for uniqueness.
+func newManager(g Gomega, env *testenv.Env, cfg *rest.Config) ctrl.Manager {
+	mgr, err := ctrl.NewManager(controllers.ClientLimits(cfg), ctrl.Options{
+		Scheme:                 env.Scheme,
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Logger:                 zap.New(zap.WriteTo(io.Discard)),
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	return mgr
 }
 
 func yamlInto(doc string, obj any) error {

@@ -20,7 +20,6 @@ package policy_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -28,15 +27,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
@@ -67,15 +60,7 @@ func TestTheStatusFollowsThePolicyKinds(t *testing.T) {
 	t.Cleanup(cancel)
 	c := env.Client
 
-	mgr, err := ctrl.NewManager(controllers.ClientLimits(env.Config), ctrl.Options{
-		Scheme:                 env.Scheme,
-		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Logger:                 zap.New(zap.WriteTo(io.Discard)),
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	g.Expect(err).NotTo(HaveOccurred())
+	mgr := newManager(g, env, env.Config)
 	served := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
 	g.Expect(mgr.Add(served)).To(Succeed())
 	recorder := mgr.GetEventRecorder("meshkeeper")
