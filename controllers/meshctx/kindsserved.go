@@ -61,6 +61,10 @@ type KindsServed struct {
 	kinds   []schema.GroupVersionKind
 	kick    chan struct{}
 	awaited atomic.Bool
+	// late is set while a CRD changed but its kind has not been served within discoveryTimeout (a CRD
+	// that is not Established, or removed, say): the kinds are then asked for every slowInterval, and an
+	// Await waits for that instead of asking every discoveryInterval again.
+	late    atomic.Bool
 	mu      sync.Mutex
 	sources []chan event.GenericEvent
 	// interval, timeout and slow are discoveryInterval, discoveryTimeout and slowInterval.
@@ -101,18 +105,17 @@ func (d *KindsServed) Kick() {
 // they are by the time the runnable looks.
 func (d *KindsServed) Await() {
 	d.awaited.Store(true)
-	d.Kick()
+	if !d.late.Load() {
+		d.Kick()
+	}
 }
 
 // Start waits for kicks until ctx ends. It implements manager.Runnable.
 func (d *KindsServed) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("kinds-served")
-	// late is set while a CRD changed but its kind has not been served within discoveryTimeout (a CRD
-	// that is not Established, say): the kinds are then asked for every slowInterval.
-	late := false
 	for {
 		var slow <-chan time.Time
-		if late {
+		if d.late.Load() {
 			slow = time.After(d.slow)
 		}
 		select {
@@ -123,8 +126,7 @@ func (d *KindsServed) Start(ctx context.Context) error {
 		}
 		if d.allServed() {
 			// Otherwise already mapped when a CRD changed: the CRD's own event brought its watchers back.
-			if late || d.awaited.Swap(false) {
-				late = false
+			if wasLate, awaited := d.late.Swap(false), d.awaited.Swap(false); wasLate || awaited {
 				if !d.send(ctx) {
 					return nil
 				}
@@ -138,13 +140,13 @@ func (d *KindsServed) Start(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			if !late {
+			if !d.late.Load() {
 				log.Info("Kinds of the Istio CRDs are not served yet; asking again every "+d.slow.String(), "waited", d.timeout)
 			}
-			late = true
+			d.late.Store(true)
 			continue
 		}
-		late = false
+		d.late.Store(false)
 		d.awaited.Store(false)
 		if !d.send(ctx) {
 			return nil

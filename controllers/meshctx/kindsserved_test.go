@@ -32,6 +32,8 @@ import (
 // discovery is a REST mapper whose discovery document changes: a DefaultRESTMapper swapped whole.
 type discovery struct {
 	current atomic.Pointer[meta.DefaultRESTMapper]
+	// asked counts the lookups.
+	asked atomic.Int64
 }
 
 func newDiscovery() *discovery {
@@ -50,6 +52,7 @@ func (d *discovery) serve(kinds ...schema.GroupVersionKind) {
 }
 
 func (d *discovery) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	d.asked.Add(1)
 	return d.current.Load().RESTMapping(gk, versions...)
 }
 
@@ -141,5 +144,27 @@ func TestKindsServedAnswersAnAwaitEvenWhenServedAlready(t *testing.T) {
 	}
 	if sends(w, 100*time.Millisecond) {
 		t.Fatal("answered one Await twice")
+	}
+}
+
+// TestKindsServedAwaitsTheSlowPaceOnceLate: once the fast asking timed out (kinds that stay missing), an
+// Await, which every reconcile of a namespace or of the ServiceMesh makes while the kinds are missing,
+// does not start asking every interval again; the slow pace answers it.
+func TestKindsServedAwaitsTheSlowPaceOnceLate(t *testing.T) {
+	d := newDiscovery()
+	w := startWait(t, d, 50*time.Millisecond, 500*time.Millisecond)
+	w.Kick()
+	time.Sleep(150 * time.Millisecond) // past the fast asking
+	before := d.asked.Load()
+	for range 3 {
+		w.Await()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if asked := d.asked.Load() - before; asked > 2 {
+		t.Fatalf("asked discovery %d times within 100 ms of an Await while late, want the slow pace", asked)
+	}
+	d.serve(render.PolicyKinds...)
+	if !sends(w, 5*time.Second) {
+		t.Fatal("the Await was not answered at the slow pace")
 	}
 }
