@@ -84,12 +84,14 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 	s.apply(restartMesh("1.31.0", namespaces, nil, restarts))
 	s.waitReady(5 * time.Minute)
 	// shop/api's deadline passes first; cart/web, restarted with it, is still within its own when the
-	// canary is rolled back. A rollout takes at least minReady seconds, well within both deadlines.
-	const minReady = 10
-	s.apply(rollbackWorkload("shop", "api", 20, minReady))
-	s.apply(rollbackWorkload("shop", "web", 20, minReady))
-	s.apply(rollbackWorkload("cart", "web", 40, minReady))
-	s.apply(rollbackWorkload("blog", "web", 20, minReady))
+	// canary is rolled back. A rollout takes at least minReady seconds, well within both deadlines, and
+	// long enough that the test sees the rollback before shop/api's rollout onto 1-31-0 is done: with
+	// 10 s, a CI run of three tiers at once on 2 CPUs once saw it done already.
+	const minReady = 20
+	s.apply(rollbackWorkload("shop", "api", 35, minReady))
+	s.apply(rollbackWorkload("shop", "web", 35, minReady))
+	s.apply(rollbackWorkload("cart", "web", 70, minReady))
+	s.apply(rollbackWorkload("blog", "web", 35, minReady))
 	s.eventually("the workloads on 1-31-0", 3*time.Minute, s.want("status.revisions", "1-31-0=Active/4 ",
 		"mesh", "default", "-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`))
 	t.Logf("mesh and workloads on 1-31-0 after %s", time.Since(start).Round(time.Second))
