@@ -21,6 +21,7 @@ import (
 	"sync"
 	"text/template"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
@@ -64,7 +65,7 @@ func (r *renderMemo) funcs() template.FuncMap {
 			r.mu.Lock()
 			r.parsed[doc] = m
 			r.mu.Unlock()
-			return copyMap(m)
+			return runtime.DeepCopyJSON(m) // fromYAML holds only JSON's values
 		},
 		"toYaml": func(v any) string {
 			data, err := yaml.Marshal(v)
@@ -118,30 +119,6 @@ func fromYAML(doc string) map[string]any {
 		m["Error"] = err.Error()
 	}
 	return m
-}
-
-// copyMap copies a decoded YAML document: its maps and lists are copied, its scalars shared (they
-// cannot be changed in place).
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = copyValue(v)
-	}
-	return out
-}
-
-func copyValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		return copyMap(v)
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = copyValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 // copyPlain copies m when it holds only what decoding YAML into a map gives: strings, float64 numbers,

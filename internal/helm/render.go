@@ -223,16 +223,15 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 
 // setAppliedDigest sets AppliedDigestAnnotation to the digest of everything else the object holds.
 func setAppliedDigest(obj *unstructured.Unstructured) error {
-	raw, err := json.Marshal(obj.Object)
+	digest, err := contentDigest(obj)
 	if err != nil {
-		return fmt.Errorf("encoding %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		return err
 	}
-	sum := sha256.Sum256(raw)
 	annotations := obj.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[AppliedDigestAnnotation] = hex.EncodeToString(sum[:])[:40]
+	annotations[AppliedDigestAnnotation] = digest[:40]
 	obj.SetAnnotations(annotations)
 	return nil
 }
