@@ -139,19 +139,36 @@ func TestUnchangedCRDsAreNotAppliedAgain(t *testing.T) {
 	g.Expect(edited.Annotations[helm.AppliedDigestAnnotation]).NotTo(Equal("edited"))
 
 	// Helm's own storage driver reads the records: the upgrade deployed, the install superseded.
-	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
-	history, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
-	g.Expect(err).NotTo(HaveOccurred())
-	statuses := map[int]string{}
-	for _, r := range history {
-		rel, ok := r.(*releasev1.Release)
-		g.Expect(ok).To(BeTrue())
+	history := baseHistory(g, env)
+	for _, rel := range history {
 		g.Expect(rel.Name).To(Equal("istio-base"))
 		g.Expect(rel.Manifest).To(ContainSubstring("kind: CustomResourceDefinition"))
 		g.Expect(rel.Chart.Metadata.Version).To(Equal(charts.BuiltinVersion))
-		statuses[rel.Version] = rel.Info.Status.String()
 	}
-	g.Expect(statuses).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
+	g.Expect(statuses(history)).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
+}
+
+// baseHistory reads the istio-base release's records with Helm's own storage driver.
+func baseHistory(g Gomega, env *testenv.Env) []*releasev1.Release {
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+	records, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
+	g.Expect(err).NotTo(HaveOccurred())
+	history := make([]*releasev1.Release, 0, len(records))
+	for _, r := range records {
+		rel, ok := r.(*releasev1.Release)
+		g.Expect(ok).To(BeTrue())
+		history = append(history, rel)
+	}
+	return history
+}
+
+// statuses maps each revision of history to its status.
+func statuses(history []*releasev1.Release) map[int]string {
+	out := map[int]string{}
+	for _, rel := range history {
+		out[rel.Version] = rel.Info.Status.String()
+	}
+	return out
 }
 
 // TestAnotherInstallationsObjectsAreNotTakenOver: an install fails, naming the object, when one of its
@@ -380,15 +397,7 @@ func TestAFailedFirstInstallIsResumed(t *testing.T) {
 	g.Expect(validator.Webhooks[0].FailurePolicy).To(HaveValue(Equal(admissionregistrationv1.Ignore)),
 		"a release never deployed is rendered as an install: the webhook fails open until istiod serves")
 
-	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
-	history, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
-	g.Expect(err).NotTo(HaveOccurred())
-	statuses := map[int]string{}
-	for _, r := range history {
-		rel := r.(*releasev1.Release)
-		statuses[rel.Version] = rel.Info.Status.String()
-	}
-	g.Expect(statuses).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
+	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
 
 	result, err = m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -516,9 +525,5 @@ func TestAnUpgradeTakesNothingOver(t *testing.T) {
 	g.Expect(live.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
 	g.Expect(live.Spec.Versions).To(HaveLen(1))
 	// The release stays at the revision deployed before: the upgrade failed before its record.
-	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
-	history, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(history).To(HaveLen(1))
-	g.Expect(history[0].(*releasev1.Release).Info.Status.String()).To(Equal("deployed"))
+	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "deployed"}))
 }
