@@ -83,6 +83,7 @@ type bench struct {
 	cfg     *rest.Config
 	manager *exec.Cmd
 	log     string
+	traced  string
 }
 
 // BenchmarkInstall runs one cold install, then INSTALL_WARM_RUNS (default 3) warm ones, and prints
@@ -299,11 +300,37 @@ func (bn *bench) install(ctx context.Context, b *testing.B) result {
 		if err == nil && available.IsZero() && d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas > 0 {
 			available = time.Now()
 		}
+		if trace {
+			bn.trace(ctx, b, created)
+		}
 		return bn.ready(ctx)
 	}, "the ServiceMesh is not Ready")
 	r.ready = time.Since(created)
 	r.availableToReady = time.Since(available)
 	return r
+}
+
+// trace logs, with INSTALL_TRACE set, each change of the ServiceMesh's conditions and of the istiod
+// Deployment's availability, with the time since the ServiceMesh was created.
+var trace = os.Getenv("INSTALL_TRACE") != ""
+
+func (bn *bench) trace(ctx context.Context, b *testing.B, created time.Time) {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	if err := bn.c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+		return
+	}
+	var line []string
+	for _, c := range mesh.Status.Conditions {
+		line = append(line, fmt.Sprintf("%s=%s(%s)", c.Type, c.Status, c.Reason))
+	}
+	d := &appsv1.Deployment{}
+	if err := bn.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, d); err == nil {
+		line = append(line, fmt.Sprintf("istiod available=%d", d.Status.AvailableReplicas))
+	}
+	if now := strings.Join(line, " "); now != bn.traced {
+		bn.traced = now
+		b.Logf("%6.3fs %s", time.Since(created).Seconds(), now)
+	}
 }
 
 func (bn *bench) ready(ctx context.Context) bool {

@@ -155,6 +155,8 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 		b.Errorf("the manager listed pods %d times instead of streaming them", n)
 	}
 	watch := watchConvergence(b, cfg)
+	b.Logf("manager's memory with its caches started, before the ServiceMesh: %s, heap in use %.0f MiB",
+		m.procStatus(b, "VmRSS", "VmHWM", "RssAnon", "RssFile"), m.memory(b).heap/(1<<20))
 
 	b.ResetTimer()
 	applied := time.Now()
@@ -172,7 +174,12 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 			b.Fatalf("not converged after %s: %s\nmeshkeeper's log:\n%s", convergeTimeout, progress(ctx, b, c), m.tail())
 		}
 		time.Sleep(time.Second)
-		peak = peak.max(m.memory(b))
+		now := m.memory(b)
+		if profileDir != "" && now.heap > peak.heap {
+			// The heap at its largest so far: what holds it, in the last profile saved.
+			m.saveHeapProfile(b, filepath.Join(profileDir, "meshkeeper-limits-"+limits.name+".peak.heap.pprof"))
+		}
+		peak = peak.max(now)
 		if at, ok := watch.convergedAt(); ok && converged == 0 {
 			converged = at.Sub(applied)
 		}
