@@ -68,7 +68,7 @@ func (r *renderMemo) funcs() template.FuncMap {
 			return runtime.DeepCopyJSON(m) // fromYAML holds only JSON's values
 		},
 		"toYaml": func(v any) string {
-			data, err := yaml.Marshal(v)
+			data, err := marshalYAML(v)
 			if err != nil {
 				return "" // as Helm's: an error inside a template is swallowed
 			}

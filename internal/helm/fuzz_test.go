@@ -17,6 +17,7 @@ limitations under the License.
 package helm
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,5 +67,21 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err == nil && got.Info == nil {
 			t.Fatal("a record without info was accepted")
 		}
+	})
+}
+
+// FuzzMarshalYAML: for any JSON document, decoded as toYaml's and the manifests' values are,
+// marshalYAML writes what sigs.k8s.io/yaml's Marshal does.
+func FuzzMarshalYAML(f *testing.F) {
+	for _, seed := range []string{`{"a":1,"b":1e6,"c":-0,"d":1e20,"e":[null,{}],"f":"true"}`, `[1.5,"1",{"1":2}]`,
+		`{"a10":1,"a9":2,"":"x","k":"line\nline"}`, `12345678901234567890`, `"\u2028"`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		sameAsRoundTrip(t, string(data), v, false)
 	})
 }

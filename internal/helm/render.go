@@ -41,7 +41,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -464,7 +463,7 @@ func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
 func encodeManifest(objects []*unstructured.Unstructured) (string, error) {
 	docs := make([][]byte, len(objects))
 	err := inParallel(runtime.GOMAXPROCS(0), len(objects), func(i int) (err error) {
-		if docs[i], err = yaml.Marshal(objects[i].Object); err != nil {
+		if docs[i], err = marshalYAML(objects[i].Object); err != nil {
 			return fmt.Errorf("writing %s %s: %w", objects[i].GetKind(), objects[i].GetName(), err)
 		}
 		return nil

@@ -1,0 +1,157 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	yamlv2 "go.yaml.in/yaml/v2"
+	"sigs.k8s.io/yaml"
+)
+
+// marshalYAML writes v as sigs.k8s.io/yaml's Marshal (Helm's toYaml, and the manifests Helm stores)
+// does, byte for byte. That Marshal writes JSON, parses the JSON back with go-yaml and writes the parse
+// as YAML; for JSON-like values (what decoding JSON or YAML into a map gives, and what unstructured
+// objects hold) the JSON round trip changes only what asYAMLValue changes, so the values are written
+// by go-yaml directly, at a third of the cost. Anything else takes the round trip.
+func marshalYAML(v any) ([]byte, error) {
+	if direct, ok := asYAMLValue(v); ok {
+		return yamlv2.Marshal(direct)
+	}
+	return yaml.Marshal(v)
+}
+
+// asYAMLValue returns v as go-yaml would parse it back from its JSON, or false when v holds anything
+// whose JSON round trip it does not know (a typed struct, a string that is not UTF-8, a number that
+// JSON cannot hold):
+//   - a float64 that is a whole number JSON writes without a fraction or exponent (below 1e21), which
+//     go-yaml reads as an integer when it fits one;
+//   - a nil map or list JSON writes as null;
+//   - everything else, keys included, is unchanged (go-yaml sorts map keys of any map type the same way).
+func asYAMLValue(v any) (any, bool) {
+	out, _, ok := yamlValue(v)
+	return out, ok
+}
+
+// yamlValue is asYAMLValue, and tells whether the value differs from v; only maps and lists that hold
+// a changed value are copied.
+func yamlValue(v any) (out any, changed, ok bool) {
+	switch v := v.(type) {
+	case nil, bool, int64, int, int32:
+		return v, false, true
+	case string:
+		return v, false, roundTrips(v)
+	case float64:
+		return wholeFloat(v)
+	case map[string]any:
+		if v == nil {
+			return nil, true, true
+		}
+		var copied map[string]any
+		for k, e := range v {
+			if !roundTrips(k) {
+				return nil, false, false
+			}
+			c, changed, ok := yamlValue(e)
+			if !ok {
+				return nil, false, false
+			}
+			if changed && copied == nil {
+				copied = maps.Clone(v)
+			}
+			if changed {
+				copied[k] = c
+			}
+		}
+		if copied != nil {
+			return copied, true, true
+		}
+		return v, false, true
+	case []any:
+		if v == nil {
+			return nil, true, true
+		}
+		var copied []any
+		for i, e := range v {
+			c, changed, ok := yamlValue(e)
+			if !ok {
+				return nil, false, false
+			}
+			if changed && copied == nil {
+				copied = slices.Clone(v)
+			}
+			if changed {
+				copied[i] = c
+			}
+		}
+		if copied != nil {
+			return copied, true, true
+		}
+		return v, false, true
+	}
+	return nil, false, false
+}
+
+// roundTrips tells whether the JSON round trip keeps s as it is: s is UTF-8, and JSON writes none of
+// its characters unescaped that go-yaml's reader refuses (DEL, the C1 controls, U+FFFE and U+FFFF:
+// Marshal fails) or reads as a line break (NEL, which a quoted string folds into a space).
+func roundTrips(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x7f {
+			return slowRoundTrips(s[i:])
+		}
+	}
+	return true
+}
+
+func slowRoundTrips(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if (r >= 0x7f && r <= 0x9f) || r == 0xfffe || r == 0xffff {
+			return false
+		}
+	}
+	return true
+}
+
+// wholeFloat is f as go-yaml parses JSON's text of it back, and whether that differs from f.
+func wholeFloat(f float64) (any, bool, bool) {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return nil, false, false // JSON cannot hold it: Marshal fails
+	case f != math.Trunc(f) || math.Abs(f) >= 1e21:
+		return f, false, true // JSON writes a fraction or an exponent: go-yaml reads a float
+	case math.Abs(f) < 1<<53:
+		return int64(f), true, true // JSON writes the integer's digits, exactly
+	}
+	// Beyond 2^53 JSON writes the shortest digits that read back as f, not f's exact value; go-yaml reads
+	// them as an integer when one holds them.
+	digits := strconv.FormatFloat(f, 'f', -1, 64)
+	if i, err := strconv.ParseInt(digits, 10, 64); err == nil {
+		return i, true, true
+	}
+	if u, err := strconv.ParseUint(digits, 10, 64); err == nil {
+		return u, true, true
+	}
+	return f, false, true // digits no integer holds: go-yaml reads a float
+}

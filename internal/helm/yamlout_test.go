@@ -1,0 +1,112 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	"sigs.k8s.io/yaml"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// sameAsRoundTrip fails t unless marshalYAML writes v exactly as sigs.k8s.io/yaml's Marshal does, and,
+// with direct, unless it wrote v without the JSON round trip.
+func sameAsRoundTrip(t *testing.T, name string, v any, direct bool) {
+	t.Helper()
+	want, wantErr := yaml.Marshal(v)
+	got, gotErr := marshalYAML(v)
+	if (wantErr != nil) != (gotErr != nil) || string(got) != string(want) {
+		t.Errorf("%s: marshalYAML wrote\n%s(error %v)\nsigs.k8s.io/yaml wrote\n%s(error %v)", name, got, gotErr, want, wantErr)
+	}
+	if _, ok := asYAMLValue(v); direct && !ok {
+		t.Errorf("%s: written through the JSON round trip, not directly", name)
+	}
+}
+
+func TestMarshalYAMLMatchesTheRoundTrip(t *testing.T) {
+	cases := map[string]struct {
+		v      any
+		direct bool
+	}{
+		"whole floats":            {map[string]any{"a": 1.0, "b": 1e6, "c": math.Copysign(0, -1), "d": 1e20, "e": 1e21, "f": 1e19, "g": -9.2e18, "h": 1.8446744073709552e19}, true},
+		"fractions and exponents": {map[string]any{"a": 0.5, "b": 1.5e-7, "c": 123456789.5, "d": -2.25e30, "e": 1e-7}, true},
+		"integers":                {map[string]any{"a": int64(math.MaxInt64), "b": int64(math.MinInt64), "c": 3, "d": int32(-4)}, true},
+		"strings that look like something else": {map[string]any{"a": "true", "b": "1", "c": "", "d": "a: b", "e": "- x",
+			"f": "multi\nline\n", "g": "null", "h": "~", "i": "0x1F", "j": "1e3", "k": "<&>", "l": "\u2028", "m": " lead"}, true},
+		"keys that look like something else": {map[string]any{"1": "a", "true": "b", "": "c", "a10": 1.0, "a9": 2.0, "B": 3.0, "b": 4.0}, true},
+		"nil and empty":                      {map[string]any{"a": nil, "b": map[string]any(nil), "c": []any(nil), "d": map[string]any{}, "e": []any{}}, true},
+		"nested":                             {map[string]any{"a": []any{1.0, map[string]any{"b": []any{2.5, nil, []any(nil)}}, "c"}}, true},
+		"a list at the top":                  {[]any{1.0, "x", map[string]any{"k": false}}, true},
+		"a scalar":                           {2.0, true},
+		"a string not UTF-8":                 {map[string]any{"a": "\xff"}, false},
+		"a control character JSON leaves as it is": {map[string]any{"a": "x\u007fy", "b": "\ufffe"}, false},
+		"a line break JSON leaves as it is":        {map[string]any{"a": "x\u0085y"}, false},
+		"characters go-yaml reads":                 {map[string]any{"a": "\u00a0 \ufeff \U0001F600 \t \r"}, true},
+		"a key not UTF-8":                          {map[string]any{"\xff": "a"}, false},
+		"a typed value":                            {map[string]any{"a": []string{"x"}}, false},
+		"not a number":                             {map[string]any{"a": math.NaN()}, false},
+		"an infinity":                              {map[string]any{"a": math.Inf(1)}, false},
+	}
+	for name, tc := range cases {
+		sameAsRoundTrip(t, name, tc.v, tc.direct)
+	}
+}
+
+// TestMarshalYAMLWritesTheChartsDirectly: every object of the built-in charts, as rendered and as
+// decoded back from the text toYaml wrote (float64 numbers), is written directly and as before.
+func TestMarshalYAMLWritesTheChartsDirectly(t *testing.T) {
+	spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"}
+	istiodValues, err := render.IstiodValues(spec, charts.BuiltinVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, values := range map[string]map[string]any{
+		charts.Base: render.BaseValues(spec), charts.Istiod: istiodValues, charts.CNI: render.CNIValues(spec, charts.BuiltinVersion),
+	} {
+		chart, err := charts.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects, _, err := renderChart(context.Background(), chart, values,
+			common.ReleaseOptions{Name: "r", Namespace: "istio-system", Revision: 1, IsInstall: true}, common.DefaultCapabilities)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objects) == 0 {
+			t.Fatalf("chart %s rendered nothing", name)
+		}
+		for _, obj := range objects {
+			sameAsRoundTrip(t, name+" "+obj.GetKind()+" "+obj.GetName(), obj.Object, true)
+			data, err := json.Marshal(obj.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var decoded map[string]any
+			if err := json.Unmarshal(data, &decoded); err != nil {
+				t.Fatal(err)
+			}
+			sameAsRoundTrip(t, name+" "+obj.GetKind()+" "+obj.GetName()+" (float64 numbers)", decoded, true)
+		}
+	}
+}
