@@ -36,7 +36,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -261,14 +260,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	// The data plane's status comes from the namespaces, Ingresses, Services, IngressClasses and pods.
 	// They change by the thousand while a mesh converges, so their changes are batched.
-	batched := toMeshBatched[client.Object]()
+	pace := &statusPace{}
+	batched := toMeshBatched[client.Object](pace)
 	b = b.Watches(&corev1.Namespace{}, batched, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.Ingress{}, batched, builder.WithPredicates(ingress.Changed)).
 		Watches(&corev1.Service{}, batched, builder.WithPredicates(ingress.ServiceAddressChanged)).
 		Watches(&networkingv1.IngressClass{}, batched).
 		Watches(&corev1.Pod{}, batched, builder.WithPredicates(proxyChanged))
 	// The cluster's Service ranges, which the ingress-nginx controller's sidecar captures.
-	ranges, err := ingress.ServiceCIDRSource(mgr, toMeshBatched[*networkingv1.ServiceCIDR]())
+	ranges, err := ingress.ServiceCIDRSource(mgr, toMeshBatched[*networkingv1.ServiceCIDR](pace))
 	if err != nil {
 		return err
 	}
@@ -291,34 +291,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.revisionState.discovery, err = discovery.NewDiscoveryClientForConfig(mgr.GetConfig()); err != nil {
 		return fmt.Errorf("creating a discovery client: %w", err)
 	}
-	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata]())
+	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata](pace))
 	return nil
 }
 
 // statusConflictRetry is how soon a status computed from an outdated read is computed again.
 const statusConflictRetry = 100 * time.Millisecond
-
-// batchDelay is how long data-plane changes are gathered before the status is computed again.
-const batchDelay = 2 * time.Second
-
-// toMeshBatched enqueues the ServiceMesh after batchDelay. The queue keeps one pending request, so a
-// burst of changes costs one reconcile.
-func toMeshBatched[T client.Object]() handler.TypedFuncs[T, reconcile.Request] {
-	later := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		q.AddAfter(meshctx.Request, batchDelay)
-	}
-	return handler.TypedFuncs[T, reconcile.Request]{
-		CreateFunc: func(_ context.Context, _ event.TypedCreateEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			later(q)
-		},
-		UpdateFunc: func(_ context.Context, _ event.TypedUpdateEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			later(q)
-		},
-		DeleteFunc: func(_ context.Context, _ event.TypedDeleteEvent[T], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			later(q)
-		},
-	}
-}
 
 // proxyChanged passes pod updates that can change a pod's proxy state (pods are cached stripped to
 // what that state reads, so anything else that changed is their bookkeeping).
