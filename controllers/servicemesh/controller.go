@@ -60,7 +60,8 @@ import (
 // state.
 type Reconciler struct {
 	client.Client
-	// APIReader reads around the cache, for objects meshkeeper does not cache (a Namespace it may create).
+	// APIReader reads around the cache, for objects meshkeeper does not cache or the cache may not show yet
+	// (a Namespace it may create).
 	APIReader client.Reader
 	// Workloads reads the metadata of Deployments and DaemonSets (ingress.NewWorkloadCache), to find the
 	// workloads meshkeeper gave sidecar settings to on uninstall; nil finds only the one the spec names.

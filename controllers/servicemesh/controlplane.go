@@ -260,7 +260,12 @@ var errNamespaceTerminating = errors.New("the control-plane namespace is being d
 // mark as meshkeeper's (and so delete on uninstall) a namespace a user created at the same moment.
 func (r *Reconciler) ensureNamespace(ctx context.Context, name string) error {
 	existing := &corev1.Namespace{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, existing)
+	// The cache first: every reconcile, each status pass included, comes here. Only a namespace the
+	// cache does not show (absent, or created a moment ago) is looked up around it before the create.
+	err := r.Get(ctx, client.ObjectKey{Name: name}, existing)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, client.ObjectKey{Name: name}, existing)
+	}
 	if err == nil {
 		if !existing.DeletionTimestamp.IsZero() {
 			return fmt.Errorf("%w: namespace %s", errNamespaceTerminating, name)

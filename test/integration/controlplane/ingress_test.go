@@ -297,6 +297,9 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			g.Expect(getDeployment("controller").Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
 		}, installTimeout, poll).Should(Succeed())
 		gets, passes, workloadPasses := managerGets.Of(path), reconciles("servicemesh"), reconciles("ingressnginx")
+		// Nor is the control-plane namespace read around the cache on a status pass.
+		namespacePath := "/api/v1/namespaces/" + getMesh().Spec.Namespace
+		namespaceGets := managerGets.Of(namespacePath)
 		// Pods of an enrolled namespace each wake the status pass.
 		var pods []*corev1.Pod
 		for i := range 5 {
@@ -314,6 +317,8 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		// reconciler saw the controller's last change.
 		Expect(float64(managerGets.Of(path)-gets)).To(BeNumerically("<=", reconciles("ingressnginx")-workloadPasses+1),
 			"the controller Deployment was read %d times in %v status passes", managerGets.Of(path)-gets, reconciles("servicemesh")-passes)
+		Expect(managerGets.Of(namespacePath)-namespaceGets).To(BeZero(),
+			"the control-plane namespace was read around the cache in %v status passes", reconciles("servicemesh")-passes)
 	})
 
 	It("routes every mesh Ingress through the mesh and leaves every other as written", func() {
