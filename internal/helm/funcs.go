@@ -114,6 +114,15 @@ func (r *renderMemo) object(doc string) (map[string]any, bool) {
 // fromYAML is Helm's fromYaml: a YAML document as a map, or a map holding only the parse error under
 // "Error".
 func fromYAML(doc string) map[string]any {
+	if m, ok := parseYAMLMap(doc); ok {
+		return m
+	}
+	return fromYAMLRoundTrip(doc)
+}
+
+// fromYAMLRoundTrip is fromYAML as Helm's is: sigs.k8s.io/yaml parses the document with go-yaml, writes
+// it as JSON and decodes the JSON.
+func fromYAMLRoundTrip(doc string) map[string]any {
 	m := map[string]any{}
 	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 		m["Error"] = err.Error()

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
@@ -83,5 +84,21 @@ func FuzzMarshalYAML(f *testing.F) {
 			return
 		}
 		sameAsRoundTrip(t, string(data), v, false)
+	})
+}
+
+// FuzzFromYAML: for any YAML document, fromYaml gives what Helm's (sigs.k8s.io/yaml's JSON round trip)
+// gives.
+func FuzzFromYAML(f *testing.F) {
+	for _, seed := range []string{"a: 1\nb: [1.5, -0.0, 1e21, 9007199254740993, 18446744073709551615]\nc: {d: null, e: 'x'}\n",
+		"a: yes\nb: 0x1F\nc: 017\nd: .inf\n", "1: a\ntrue: b\n", "- a\n- b\n", "", "null\n", "{}", "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n  e: 2\n",
+		"a: 2001-12-14\nb: !!binary aGVsbG8=\n", "a: 1\na: 2\n", "a: [\n", "a: \"\\xff\"\n", "a: \"\\u0085\"\n"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, want := fromYAML(doc), fromYAMLRoundTrip(doc)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("fromYaml(%q) = %#v, Helm's gives %#v", doc, got, want)
+		}
 	})
 }

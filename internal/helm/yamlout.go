@@ -155,3 +155,64 @@ func wholeFloat(f float64) (any, bool, bool) {
 	}
 	return f, false, true // digits no integer holds: go-yaml reads a float
 }
+
+// parseYAMLMap parses a YAML document that holds a map as sigs.k8s.io/yaml's Unmarshal into a map does,
+// without its JSON round trip: the same go-yaml parse, every number a float64 (what decoding JSON gives),
+// everything else as parsed. It returns false, for the round trip to handle, on a parse error and for a
+// document whose round trip it does not know: not a map, a key that is not a string, a string that is
+// not UTF-8, a number JSON cannot hold, or a value of any other type (a timestamp, binary data).
+func parseYAMLMap(doc string) (map[string]any, bool) {
+	var v any
+	if yamlv2.Unmarshal([]byte(doc), &v) != nil {
+		return nil, false
+	}
+	m, ok := v.(map[any]any)
+	if !ok {
+		return nil, false
+	}
+	return jsonMap(m)
+}
+
+func jsonMap(m map[any]any) (map[string]any, bool) {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		key, ok := k.(string)
+		if !ok || !utf8.ValidString(key) {
+			return nil, false
+		}
+		if out[key], ok = jsonValue(v); !ok {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func jsonValue(v any) (any, bool) {
+	switch v := v.(type) {
+	case nil, bool:
+		return v, true
+	case string:
+		return v, utf8.ValidString(v)
+	case int:
+		return float64(v), true
+	case int64:
+		return float64(v), true
+	case uint64:
+		return float64(v), true
+	case float64:
+		return v, !math.IsNaN(v) && !math.IsInf(v, 0)
+	case map[any]any:
+		return jsonMap(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			c, ok := jsonValue(e)
+			if !ok {
+				return nil, false
+			}
+			out[i] = c
+		}
+		return out, true
+	}
+	return nil, false
+}

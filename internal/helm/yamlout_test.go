@@ -20,6 +20,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -107,6 +109,35 @@ func TestMarshalYAMLWritesTheChartsDirectly(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameAsRoundTrip(t, name+" "+obj.GetKind()+" "+obj.GetName()+" (float64 numbers)", decoded, true)
+		}
+	}
+}
+
+// TestFromYamlParsesTheCRDsDirectly: every CRD of the base chart takes fromYaml's direct parse, and gets
+// what Helm's fromYaml gives.
+func TestFromYamlParsesTheCRDsDirectly(t *testing.T) {
+	chart, err := charts.Builtin(charts.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crds string
+	for _, f := range chart.Files {
+		if f.Name == "files/crd-all.gen.yaml" {
+			crds = string(f.Data)
+		}
+	}
+	docs := strings.Split(crds, "\n---\n")
+	if len(docs) < 10 {
+		t.Fatalf("the base chart's files/crd-all.gen.yaml holds %d documents", len(docs))
+	}
+	for i, doc := range docs {
+		direct, ok := parseYAMLMap(doc)
+		if !ok {
+			t.Errorf("document %d is not parsed directly", i)
+			continue
+		}
+		if want := fromYAMLRoundTrip(doc); !reflect.DeepEqual(direct, want) {
+			t.Errorf("document %d: the direct parse differs from Helm's fromYaml", i)
 		}
 	}
 }
