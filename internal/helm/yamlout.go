@@ -31,7 +31,7 @@ import (
 // does, byte for byte. That Marshal writes JSON, parses the JSON back with go-yaml and writes the parse
 // as YAML; for JSON-like values (what decoding JSON or YAML into a map gives, and what unstructured
 // objects hold) the JSON round trip changes only what asYAMLValue changes, so the values are written
-// by go-yaml directly, at a third of the cost. Anything else takes the round trip.
+// by go-yaml directly, without the JSON and the second parse. Anything else takes the round trip.
 func marshalYAML(v any) ([]byte, error) {
 	if direct, ok := asYAMLValue(v); ok {
 		return yamlv2.Marshal(direct)
@@ -40,8 +40,8 @@ func marshalYAML(v any) ([]byte, error) {
 }
 
 // asYAMLValue returns v as go-yaml would parse it back from its JSON, or false when v holds anything
-// whose JSON round trip it does not know (a typed struct, a string that is not UTF-8, a number that
-// JSON cannot hold):
+// whose JSON round trip it does not know (a typed struct, a string the round trip would change or
+// refuse, a number JSON cannot hold):
 //   - a float64 that is a whole number JSON writes without a fraction or exponent (below 1e21), which
 //     go-yaml reads as an integer when it fits one;
 //   - a nil map or list JSON writes as null;
