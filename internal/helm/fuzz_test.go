@@ -21,9 +21,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"testing"
 
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 )
 
 // FuzzDecodeManifest feeds decodeManifest what a release Secret may hold: it must never panic, and
@@ -99,6 +102,30 @@ func FuzzFromYAML(f *testing.F) {
 		got, want := fromYAML(doc), fromYAMLRoundTrip(doc)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("fromYaml(%q) = %#v, Helm's gives %#v", doc, got, want)
+		}
+	})
+}
+
+// FuzzSplitManifest: for any rendered file, splitManifest gives the documents Helm's SplitManifests
+// gives, in its order.
+func FuzzSplitManifest(f *testing.F) {
+	for _, seed := range []string{"a: 1\n---\nb: 2\n", "---\na: 1\n--- \t\nb: 2\n---", "  \n\n---apiVersion: v1\n", "a: |\n  ---\n  x\n----\n",
+		"a: 1\r\n---\r\nb: 2", "x ---\n---\n\n---\n", "", "---", "a\n---b\n---\tc\n-- -\nd"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		split := releaseutil.SplitManifests(file)
+		keys := make([]string, 0, len(split))
+		for k := range split {
+			keys = append(keys, k)
+		}
+		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+		var want []string
+		for _, k := range keys {
+			want = append(want, split[k])
+		}
+		if got := splitManifest(file); !slices.Equal(got, want) {
+			t.Fatalf("splitManifest(%q) = %q, Helm's SplitManifests gives %q", file, got, want)
 		}
 	})
 }
