@@ -278,10 +278,6 @@ func (r *Reconciler) ingressController(ctx context.Context, spec meshv1alpha1.In
 // version and revision.
 func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
 	enrolled sets.Set[string], version, revision string) (*proxiesObservation, error) {
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil { // read-only, as above
-		return nil, fmt.Errorf("listing pods: %w", err)
-	}
 	meshConfig := meshConfigName
 	if installed != nil {
 		meshConfig = installed.meshConfig
@@ -301,40 +297,53 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		return since, nil
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if !enrolled.Has(pod.Namespace) {
-			continue
+	// One namespace at a time: a list of every pod copies each cached pod into one slice (1.2 KB a pod,
+	// 37 MB at 30,000 pods, on every status pass), where a namespace's list is small and soon gone.
+	for _, namespace := range sets.List(enrolled) {
+		pods := &corev1.PodList{}
+		if err := r.List(ctx, pods, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil { // read-only, as above
+			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
-		in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
-		config := meshConfig
-		if installed != nil && installed.revisions != nil {
-			// A pod is outdated when its revision is not the one its namespace is served by.
-			in.Version, in.Revision = installed.revisions.serving(pod.Namespace)
-			config = revisionMeshConfig(in.Revision)
-		}
-		var err error
-		if in.MeshConfigSince, err = meshConfigSince(config); err != nil {
-			return nil, err
-		}
-		state := policy.Proxy(in)
-		if state == policy.ProxyNotCounted {
-			continue
-		}
-		obs.status.Total++
-		switch state {
-		case policy.ProxyCurrent:
-			obs.status.Current++
-		case policy.ProxyMissing:
-			obs.status.WithoutSidecar++
-			obs.needRestart[pod.Namespace]++
-			obs.withoutSidecar[pod.Namespace]++
-		case policy.ProxyOutdated:
-			obs.status.Outdated++
-			obs.needRestart[pod.Namespace]++
+		for i := range pods.Items {
+			if err := obs.count(&pods.Items[i], installed, version, revision, meshConfig, meshConfigSince); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return obs, nil
+}
+
+// count judges one pod's proxy into obs.
+func (obs *proxiesObservation) count(pod *corev1.Pod, installed *installation, version, revision, meshConfig string,
+	meshConfigSince func(string) (metav1.Time, error)) error {
+	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
+	config := meshConfig
+	if installed != nil && installed.revisions != nil {
+		// A pod is outdated when its revision is not the one its namespace is served by.
+		in.Version, in.Revision = installed.revisions.serving(pod.Namespace)
+		config = revisionMeshConfig(in.Revision)
+	}
+	var err error
+	if in.MeshConfigSince, err = meshConfigSince(config); err != nil {
+		return err
+	}
+	state := policy.Proxy(in)
+	if state == policy.ProxyNotCounted {
+		return nil
+	}
+	obs.status.Total++
+	switch state {
+	case policy.ProxyCurrent:
+		obs.status.Current++
+	case policy.ProxyMissing:
+		obs.status.WithoutSidecar++
+		obs.needRestart[pod.Namespace]++
+		obs.withoutSidecar[pod.Namespace]++
+	case policy.ProxyOutdated:
+		obs.status.Outdated++
+		obs.needRestart[pod.Namespace]++
+	}
+	return nil
 }
 
 // meshConfigName is the ConfigMap of the mesh config the istiod chart renders.
