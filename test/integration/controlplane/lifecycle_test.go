@@ -236,7 +236,9 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 			g.Expect(envVar(istiod(ns), "PILOT_PUSH_THROTTLE")).To(Equal("50"))
 			g.Expect(releaseStatus(ns, "istiod", last+1)).To(BeEquivalentTo("deployed"))
 		}, installTimeout, poll).Should(Succeed())
-		Expect(releaseStatus(ns, "istiod", last)).To(BeEquivalentTo("superseded"), "the pending revision was unlocked and then replaced")
+		// The chart manager records the new revision deployed first, then the one it replaced superseded.
+		Eventually(func() any { return releaseStatus(ns, "istiod", last) }, installTimeout, poll).
+			Should(BeEquivalentTo("superseded"), "the pending revision was unlocked and then replaced")
 		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("Recovered"))
 		markAvailable(ns, "istiod")
 	})
