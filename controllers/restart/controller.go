@@ -25,7 +25,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -201,17 +200,47 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			enrolled[ns.Name] = ns
 		}
 	}
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
 	sinceByConfig := map[string]metav1.Time{}
 	byKey := map[string]*candidate{}
-	// One namespace at a time: a list of every pod copies each cached pod into one slice (1.2 KB a pod),
-	// where a namespace's list is small and soon gone.
-	for _, name := range slices.Sorted(maps.Keys(enrolled)) {
-		pods := &corev1.PodList{}
-		if err := r.Client.List(ctx, pods, client.InNamespace(name), client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing the pods of namespace %s: %w", name, err)
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		ns, ok := enrolled[pod.Namespace]
+		if !ok {
+			continue
 		}
-		if err := r.candidates(ctx, mesh, p, enrolled[name], pods.Items, sinceByConfig, byKey); err != nil {
+		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
+		since, ok := sinceByConfig[meshConfig]
+		if !ok {
+			if since, err = r.meshConfigSince(ctx, mesh.Spec.Namespace, meshConfig); err != nil {
+				return nil, err
+			}
+			sinceByConfig[meshConfig] = since
+		}
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, MeshConfigSince: since})
+		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
+			continue
+		}
+		w, err := r.owner(ctx, pod)
+		if err != nil {
 			return nil, err
+		}
+		if w == nil {
+			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
+			continue
+		}
+		c := byKey[w.key()]
+		if c == nil {
+			c = &candidate{workload: w, ready: ready,
+				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
+				priority:          priority(mesh, w)}
+			byKey[w.key()] = c
+		}
+		if pod.CreationTimestamp.After(c.newest) {
+			c.newest = pod.CreationTimestamp.Time
 		}
 	}
 	slices.Sort(p.notRestartable)
@@ -257,47 +286,6 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
 	})
 	return p, nil
-}
-
-// candidates adds to byKey the workloads of one enrolled namespace's pods whose proxy is missing or
-// outdated, and to p the pods no workload owns.
-func (r *Reconciler) candidates(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, p *pass, ns *corev1.Namespace,
-	pods []corev1.Pod, sinceByConfig map[string]metav1.Time, byKey map[string]*candidate) error {
-	var err error
-	for i := range pods {
-		pod := &pods[i]
-		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
-		since, ok := sinceByConfig[meshConfig]
-		if !ok {
-			if since, err = r.meshConfigSince(ctx, mesh.Spec.Namespace, meshConfig); err != nil {
-				return err
-			}
-			sinceByConfig[meshConfig] = since
-		}
-		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, MeshConfigSince: since})
-		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
-			continue
-		}
-		w, err := r.owner(ctx, pod)
-		if err != nil {
-			return err
-		}
-		if w == nil {
-			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
-			continue
-		}
-		c := byKey[w.key()]
-		if c == nil {
-			c = &candidate{workload: w, ready: ready,
-				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
-				priority:          priority(mesh, w)}
-			byKey[w.key()] = c
-		}
-		if pod.CreationTimestamp.After(c.newest) {
-			c.newest = pod.CreationTimestamp.Time
-		}
-	}
-	return nil
 }
 
 // writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID.
