@@ -238,6 +238,9 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 
 	DescribeTable("refuses a version change Istio does not support, changing nothing",
 		func(version, message string) {
+			// The revision the rollback before left unused is pruned once its grace period ends; the
+			// releases are compared from then on.
+			Eventually(func() []int { return releaseRevisions(ns, "istiod-1-31-1") }, installTimeout, poll).Should(BeEmpty())
 			releasesBefore := map[string][]int{}
 			for _, release := range []string{"istio-base", "istiod-1-31-0", "istiod-1-31-1"} {
 				releasesBefore[release] = releaseRevisions(ns, release)
