@@ -262,15 +262,12 @@ func serviceFields(obj any) (any, error) {
 	return slim, nil
 }
 
-// proxyFields is the cache's transform of Pods: the proxy count's fields, and the controller reference
-// the restarts follow to the pod's workload.
+// proxyFields is the cache's transform of Pods: each is stored as a policy.ProxyPod, the proxy count's
+// fields and the controller reference the restarts follow to the pod's workload (read them through
+// meshctx.CachedPods).
 func proxyFields(obj any) (any, error) {
 	if pod, ok := obj.(*corev1.Pod); ok {
-		slim := internalpolicy.ProxyFields(pod)
-		if ref := metav1.GetControllerOf(pod); ref != nil {
-			slim.OwnerReferences = []metav1.OwnerReference{*ref}
-		}
-		return slim, nil
+		return internalpolicy.NewProxyPod(pod), nil
 	}
 	return obj, nil
 }

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 func service(labels map[string]string) *corev1.Service {
@@ -40,6 +41,23 @@ func service(labels map[string]string) *corev1.Service {
 			Ports:    []corev1.ServicePort{{Name: "http", Port: 80}},
 			Selector: map[string]string{"app": "web"},
 		},
+	}
+}
+
+func TestProxyFieldsStoresProxyPods(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"}}}}
+	got, err := proxyFields(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slim, ok := got.(*policy.ProxyPod)
+	if !ok || slim.Name != "shop-7d9c" || slim.ProxyImage != "docker.io/istio/proxyv2:1.31.1" {
+		t.Fatalf("proxyFields = %#v", got)
+	}
+	// The informer may hand the transform what it stored already (a tombstone's object).
+	if again, err := proxyFields(slim); err != nil || again != slim {
+		t.Errorf("proxyFields of a ProxyPod = %#v, %v; want it unchanged", again, err)
 	}
 }
 

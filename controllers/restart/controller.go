@@ -71,7 +71,10 @@ type Reconciler struct {
 	Client client.Client
 	// Workloads is NewWorkloadCache's cache.
 	Workloads cache.Cache
-	Recorder  events.EventRecorder
+	// Pods reads the pods as the manager caches them; nil is SetupWithManager's cache, or, for a
+	// reconciler that was not set up, Client.
+	Pods     meshctx.Pods
+	Recorder events.EventRecorder
 	// Report is what the status pass reads; it may be shared with it.
 	Report *Report
 	// Now is the clock; nil is time.Now.
@@ -200,14 +203,13 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			enrolled[ns.Name] = ns
 		}
 	}
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+	pods, err := r.pods().ListPods(ctx, "")
+	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
 	sinceByConfig := map[string]metav1.Time{}
 	byKey := map[string]*candidate{}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
+	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
 		if !ok {
 			continue
@@ -554,11 +556,19 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) erro
 	return nil
 }
 
+// pods reads the pods: Pods, or Client for a reconciler that was not set up.
+func (r *Reconciler) pods() meshctx.Pods {
+	if r.Pods == nil {
+		return meshctx.ListedPods(r.Client)
+	}
+	return r.Pods
+}
+
 // owner follows a pod to the Deployment, StatefulSet or DaemonSet that controls it; nil for a pod of
 // any other owner (none, a Job, a ReplicaSet of no Deployment) or whose owner is not in the cache.
-func (r *Reconciler) owner(ctx context.Context, pod *corev1.Pod) (*workload, error) {
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || !strings.HasPrefix(ref.APIVersion, "apps/") {
+func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload, error) {
+	ref := pod.Controller
+	if !strings.HasPrefix(ref.APIVersion, "apps/") {
 		return nil, nil
 	}
 	namespace := pod.Namespace
@@ -664,6 +674,9 @@ func names(list []string) string {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Report == nil {
 		r.Report = NewReport()
+	}
+	if r.Pods == nil {
+		r.Pods = meshctx.CachedPods(mgr.GetCache())
 	}
 	toMesh := func(context.Context, client.Object) []reconcile.Request { return []reconcile.Request{meshctx.Request} }
 	b := ctrl.NewControllerManagedBy(mgr).

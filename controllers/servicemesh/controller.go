@@ -66,9 +66,12 @@ type Reconciler struct {
 	// Workloads reads the metadata of Deployments and DaemonSets (ingress.NewWorkloadCache), to find the
 	// workloads meshkeeper gave sidecar settings to on uninstall; nil finds only the one the spec names.
 	Workloads client.Reader
-	Recorder  events.EventRecorder
-	Charts    ChartManager
-	Resolver  charts.Resolver
+	// Pods reads the pods as the manager caches them; nil is SetupWithManager's cache, or, for a
+	// reconciler that was not set up, Client.
+	Pods     meshctx.Pods
+	Recorder events.EventRecorder
+	Charts   ChartManager
+	Resolver charts.Resolver
 
 	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
 	policyWatches *meshctx.KindWatches
@@ -250,6 +253,9 @@ func (r *Reconciler) removeCoOwnedFinalizer(ctx context.Context, mesh *meshv1alp
 // SetupWithManager registers the reconciler. The ServiceMesh wakes it on spec changes only (its own
 // status writes must not); the chart kinds wake it when one of meshkeeper's objects changes.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Pods == nil {
+		r.Pods = meshctx.CachedPods(mgr.GetCache())
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
 		Named("servicemesh")
@@ -296,6 +302,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return nil
 }
 
+// pods reads the pods: Pods, or Client for a reconciler that was not set up.
+func (r *Reconciler) pods() meshctx.Pods {
+	if r.Pods == nil {
+		return meshctx.ListedPods(r.Client)
+	}
+	return r.Pods
+}
+
 // statusConflictRetry is how soon a status computed from an outdated read is computed again.
 const statusConflictRetry = 100 * time.Millisecond
 
@@ -303,14 +317,8 @@ const statusConflictRetry = 100 * time.Millisecond
 // what that state reads, so anything else that changed is their bookkeeping).
 var proxyChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, oldOK := e.ObjectOld.(*corev1.Pod)
-		updated, newOK := e.ObjectNew.(*corev1.Pod)
-		if !oldOK || !newOK {
-			return true
-		}
-		// ProxyFields returns new objects, so their resource versions can be cleared without a copy.
-		a, b := policy.ProxyFields(old), policy.ProxyFields(updated)
-		a.ResourceVersion, b.ResourceVersion = "", ""
-		return !equality.Semantic.DeepEqual(a, b)
+		old, oldOK := e.ObjectOld.(*policy.ProxyPod)
+		updated, newOK := e.ObjectNew.(*policy.ProxyPod)
+		return !oldOK || !newOK || !old.SameProxy(updated)
 	},
 }

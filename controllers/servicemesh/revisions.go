@@ -392,14 +392,13 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod"}); err != nil {
 		return nil, "", fmt.Errorf("listing istiod Deployments: %w", err)
 	}
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+	pods, err := r.pods().ListPods(ctx, "")
+	if err != nil {
 		return nil, "", fmt.Errorf("listing pods: %w", err)
 	}
 	proxies := map[string]int32{}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	for _, pod := range pods {
+		if pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed {
 			continue
 		}
 		if rev := policy.InjectedRevision(pod); rev != "" {
@@ -433,7 +432,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	}
 
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	err := r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
+	err = r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
 	switch {
 	case apierrors.IsNotFound(err) && slices.ContainsFunc(found, func(f revision.Installed) bool { return f.Name == revision.Legacy }):
 		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.

@@ -52,10 +52,8 @@ const (
 
 // ProxyInput is what the decision about one pod looks at.
 type ProxyInput struct {
-	// Pod needs only: deletionTimestamp, the sidecar.istio.io/inject label and annotation, the
-	// sidecar.istio.io/status annotation, spec.hostNetwork, the istio-proxy container (name and image)
-	// and status.phase. ProxyFields strips a pod to those.
-	Pod *corev1.Pod
+	// Pod is the pod as meshkeeper caches it.
+	Pod *ProxyPod
 	// Version is the Istio version the control plane runs; Revision its revision ("default").
 	Version, Revision string
 	// MeshConfigSince is when the mesh config (the istio ConfigMap) last changed. The injector writes
@@ -68,25 +66,20 @@ type ProxyInput struct {
 func Proxy(in ProxyInput) ProxyState {
 	pod := in.Pod
 	switch {
-	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed,
+	case pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed,
 		pod.DeletionTimestamp != nil,
-		pod.Spec.HostNetwork,
-		pod.Labels[SidecarInject] == "false",
-		pod.Annotations[SidecarInject] == "false":
+		pod.HostNetwork,
+		pod.OptedOut:
 		return ProxyNotCounted
 	}
-	proxy := proxyContainer(pod)
-	status, injected := pod.Annotations[AnnotationSidecarStatus]
-	if proxy == nil && !injected {
+	if !pod.HasProxy && !pod.Injected {
 		return ProxyMissing
 	}
-	if injected {
-		if revision := injectedRevision(status); revision != "" && revision != normalRevision(in.Revision) {
-			return ProxyOutdated
-		}
+	if pod.Injected && pod.InjectedRevision != "" && pod.InjectedRevision != normalRevision(in.Revision) {
+		return ProxyOutdated
 	}
-	if proxy != nil && in.Version != "" {
-		if version := imageVersion(proxy.Image); version != "" && version != in.Version {
+	if pod.HasProxy && in.Version != "" {
+		if version := imageVersion(pod.ProxyImage); version != "" && version != in.Version {
 			return ProxyOutdated
 		}
 	}
@@ -94,35 +87,6 @@ func Proxy(in ProxyInput) ProxyState {
 		return ProxyOutdated
 	}
 	return ProxyCurrent
-}
-
-// ProxyFields strips a pod to what Proxy reads, for the cache: a pod spec is large and a cluster has
-// many pods, so meshkeeper never keeps the rest.
-func ProxyFields(pod *corev1.Pod) *corev1.Pod {
-	slim := &corev1.Pod{}
-	slim.Name, slim.Namespace, slim.UID = pod.Name, pod.Namespace, pod.UID
-	slim.ResourceVersion, slim.CreationTimestamp, slim.DeletionTimestamp = pod.ResourceVersion, pod.CreationTimestamp, pod.DeletionTimestamp
-	slim.Labels = pick(pod.Labels, SidecarInject)
-	slim.Annotations = pick(pod.Annotations, SidecarInject, AnnotationSidecarStatus)
-	slim.Spec.HostNetwork = pod.Spec.HostNetwork
-	if c := proxyContainer(pod); c != nil {
-		slim.Spec.Containers = []corev1.Container{{Name: c.Name, Image: c.Image}}
-	}
-	slim.Status.Phase, slim.Status.StartTime = pod.Status.Phase, pod.Status.StartTime
-	return slim
-}
-
-func pick(m map[string]string, keys ...string) map[string]string {
-	var out map[string]string
-	for _, key := range keys {
-		if value, ok := m[key]; ok {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[key] = value
-		}
-	}
-	return out
 }
 
 // proxyContainer finds the sidecar among the containers, or among the init containers (native sidecars).

@@ -20,10 +20,12 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // injectedStatus is the annotation istiod 1.31 writes on a pod it injected.
@@ -108,32 +110,81 @@ func TestProxy(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			in := ProxyInput{Pod: tc.pod, Version: "1.31.1", Revision: "default", MeshConfigSince: meshConfigSince}
+			in := ProxyInput{Pod: NewProxyPod(tc.pod), Version: "1.31.1", Revision: "default", MeshConfigSince: meshConfigSince}
 			if got := Proxy(in); got != tc.want {
 				t.Errorf("Proxy = %s, want %s", got, tc.want)
-			}
-			// The cache keeps only ProxyFields of a pod: the decision must not change.
-			in.Pod = ProxyFields(tc.pod)
-			if got := Proxy(in); got != tc.want {
-				t.Errorf("Proxy of the stripped pod = %s, want %s", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestProxyFieldsDropsTheRest(t *testing.T) {
-	pod := appPod(injected("default", "docker.io/istio/proxyv2:1.31.1"), func(p *corev1.Pod) {
+func TestNewProxyPodKeepsWhatTheDecisionsRead(t *testing.T) {
+	deleted := metav1.NewTime(time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC))
+	pod := appPod(injected("canary", "docker.io/istio/proxyv2:1.31.1"), func(p *corev1.Pod) {
+		p.UID, p.ResourceVersion, p.DeletionTimestamp = "0b7e", "42", &deleted
+		p.Labels[SidecarInject] = "false"
 		p.Annotations["prometheus.io/scrape"] = "true"
+		p.OwnerReferences = []metav1.OwnerReference{
+			{APIVersion: "v1", Kind: "ConfigMap", Name: "not-a-controller"},
+			{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c", Controller: ptr.To(true)},
+		}
+		p.Spec.HostNetwork = true
 		p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 	})
-	want := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", CreationTimestamp: pod.CreationTimestamp,
-			Annotations: map[string]string{AnnotationSidecarStatus: pod.Annotations[AnnotationSidecarStatus]}},
-		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.1"}}},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	want := &ProxyPod{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", UID: "0b7e", ResourceVersion: "42",
+			CreationTimestamp: pod.CreationTimestamp, DeletionTimestamp: &deleted},
+		Phase: corev1.PodRunning, ProxyImage: "docker.io/istio/proxyv2:1.31.1", InjectedRevision: "canary",
+		Controller:  PodController{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c"},
+		HostNetwork: true, OptedOut: true, HasProxy: true, Injected: true,
 	}
-	if got := ProxyFields(pod); !equality.Semantic.DeepEqual(got, want) {
-		t.Errorf("ProxyFields =\n%+v\nwant\n%+v", got, want)
+	if got := NewProxyPod(pod); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("NewProxyPod =\n%+v\nwant\n%+v", got, want)
+	}
+
+	plain := NewProxyPod(appPod(func(p *corev1.Pod) { p.Annotations = map[string]string{SidecarInject: "false"} }))
+	if !plain.OptedOut || plain.HasProxy || plain.Injected || plain.Controller != (PodController{}) {
+		t.Errorf("NewProxyPod of a plain pod opted out by annotation = %+v", plain)
+	}
+	if unreadable := NewProxyPod(appPod(func(p *corev1.Pod) {
+		p.Annotations = map[string]string{AnnotationSidecarStatus: "{"}
+	})); !unreadable.Injected || unreadable.InjectedRevision != "" || InjectedRevision(unreadable) != "" {
+		t.Errorf("NewProxyPod of an unreadable status = %+v", unreadable)
+	}
+}
+
+func TestProxyPodIsSmall(t *testing.T) {
+	// The cache holds one per pod of the cluster; a corev1.Pod is 1,240 bytes before any field is set.
+	if size := unsafe.Sizeof(ProxyPod{}); size > 448 {
+		t.Errorf("a ProxyPod is %d bytes", size)
+	}
+}
+
+func TestSameProxy(t *testing.T) {
+	base := NewProxyPod(appPod(injected("default", "docker.io/istio/proxyv2:1.31.1"),
+		func(p *corev1.Pod) { p.ResourceVersion = "1" }))
+	for name, change := range map[string]func(*ProxyPod){
+		"phase":             func(p *ProxyPod) { p.Phase = corev1.PodSucceeded },
+		"proxy image":       func(p *ProxyPod) { p.ProxyImage = "docker.io/istio/proxyv2:1.31.2" },
+		"injected revision": func(p *ProxyPod) { p.InjectedRevision = "canary" },
+		"deleted":           func(p *ProxyPod) { now := metav1.Now(); p.DeletionTimestamp = &now },
+		"host network":      func(p *ProxyPod) { p.HostNetwork = true },
+		"opted out":         func(p *ProxyPod) { p.OptedOut = true },
+		"proxy removed":     func(p *ProxyPod) { p.HasProxy = false },
+		"not injected":      func(p *ProxyPod) { p.Injected = false },
+		"controller":        func(p *ProxyPod) { p.Controller.Name = "other" },
+		"recreated":         func(p *ProxyPod) { p.UID = "other" },
+	} {
+		changed := base.DeepCopyObject().(*ProxyPod)
+		change(changed)
+		if base.SameProxy(changed) {
+			t.Errorf("%s: a change is not seen", name)
+		}
+	}
+	bookkeeping := base.DeepCopyObject().(*ProxyPod)
+	bookkeeping.ResourceVersion = "2"
+	if !base.SameProxy(bookkeeping) {
+		t.Error("a new resource version alone counts as a change")
 	}
 }

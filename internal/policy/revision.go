@@ -16,16 +16,13 @@ limitations under the License.
 
 package policy
 
-import corev1 "k8s.io/api/core/v1"
-
 // InjectedRevision is the revision that injected a pod's sidecar, from its sidecar.istio.io/status
 // annotation; "" when the pod carries none. An injector that names no revision is the default one.
-func InjectedRevision(pod *corev1.Pod) string {
-	status, ok := pod.Annotations[AnnotationSidecarStatus]
-	if !ok {
+func InjectedRevision(pod *ProxyPod) string {
+	if !pod.Injected {
 		return ""
 	}
-	return injectedRevision(status)
+	return pod.InjectedRevision
 }
 
 // ImageVersion is the Istio version an image's tag names ("" when it names none).

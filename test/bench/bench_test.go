@@ -41,6 +41,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/test/cluster"
@@ -221,6 +222,7 @@ func BenchmarkNoopReconcile(b *testing.B) {
 	r := &servicemesh.Reconciler{
 		Client:    cached,
 		APIReader: direct,
+		Pods:      meshctx.CachedPods(informers),
 		Recorder:  discardRecorder{},
 		Charts:    chartManager,
 		Resolver:  &charts.CachingResolver{},
