@@ -302,7 +302,7 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	}
 	if currentRecord != nil && currentRecord.Info.Status != rcommon.StatusSuperseded {
 		currentRecord.Info.Status = rcommon.StatusSuperseded
-		return version, m.updateRecord(ctx, currentRecord)
+		return version, m.updateRecord(ctx, currentRecord, nil)
 	}
 	return version, nil
 }
@@ -356,19 +356,25 @@ func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads 
 // run stores rel as pending, applies r's objects, deletes those of previous that r no longer has (and
 // owner owns), and stores rel as deployed, or as failed with the error.
 func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, owner Owner, done string) error {
-	if err := m.createRecord(ctx, rel); err != nil {
+	// The record is stored twice, pending and then deployed or failed; its chart and manifest, nearly
+	// all of it, are compressed once.
+	body, err := newRecordBody(rel)
+	if err != nil {
+		return fmt.Errorf("encoding revision %d of release %s: %w", rel.Version, rel.Name, err)
+	}
+	if err := m.createRecord(ctx, rel, body); err != nil {
 		return err
 	}
-	err := m.applyObjects(ctx, r.objects)
+	err = m.applyObjects(ctx, r.objects)
 	if err == nil && previous != nil {
 		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), owner)
 	}
 	if err != nil {
 		rel.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Release %q failed: %s", rel.Name, err))
-		return errors.Join(err, m.updateRecord(ctx, rel))
+		return errors.Join(err, m.updateRecord(ctx, rel, body))
 	}
 	rel.SetStatus(rcommon.StatusDeployed, done)
-	if err := m.updateRecord(ctx, rel); err != nil {
+	if err := m.updateRecord(ctx, rel, body); err != nil {
 		return err
 	}
 	m.remember(rel.Namespace, rel.Name, rel.Labels[DigestLabel], r.objects)
@@ -396,7 +402,7 @@ func (m *ChartManager) unlock(ctx context.Context, desired Release, digest strin
 		return 0, err
 	}
 	pending.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Marked failed by meshkeeper: the operation was left %s", last.Status))
-	if err := m.updateRecord(ctx, pending); err != nil {
+	if err := m.updateRecord(ctx, pending, nil); err != nil {
 		return 0, fmt.Errorf("unlocking release %s: %w", desired.Name, err)
 	}
 	heads[len(heads)-1].Status = rcommon.StatusFailed

@@ -59,7 +59,7 @@ func FuzzDecodeManifest(f *testing.F) {
 // FuzzDecodeRecord feeds decodeRecord what a release Secret's data may hold (anyone who may write
 // Secrets in the namespace can write one): it must never panic, and a record it accepts has its info.
 func FuzzDecodeRecord(f *testing.F) {
-	rel, err := encodeRecord(&releasev1.Release{Name: "istiod", Version: 1, Info: &releasev1.Info{Status: "deployed"}})
+	rel, err := encodeRecord(&releasev1.Release{Name: "istiod", Version: 1, Info: &releasev1.Info{Status: "deployed"}}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

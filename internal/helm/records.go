@@ -56,26 +56,105 @@ func recordName(release string, version int) string {
 }
 
 // encodeRecord encodes a release as Helm does, compressed at gzip's fastest level: Helm reads any level,
-// and the best one costs a third of a second of CPU for the base chart's 700 KB of CRDs.
-func encodeRecord(rel *releasev1.Release) ([]byte, error) {
-	raw, err := json.Marshal(rel)
+// and the best one costs a third of a second of CPU for the base chart's 700 KB of CRDs. body is the
+// release's chart and manifest as recordBody compressed them; nil compresses them here.
+func encodeRecord(rel *releasev1.Release, body *recordBody) ([]byte, error) {
+	if body == nil {
+		var err error
+		if body, err = newRecordBody(rel); err != nil {
+			return nil, err
+		}
+	}
+	// The rest of the release: its name, info (the status), values, version and namespace.
+	rest := *rel
+	rest.Chart, rest.Manifest = nil, ""
+	raw, err := json.Marshal(&rest)
 	if err != nil {
 		return nil, err
+	}
+	if body.fields && len(raw) > 2 {
+		raw[0] = ','
+	} else {
+		raw = raw[1:]
 	}
 	var buf bytes.Buffer
-	w, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(raw); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
+	buf.Grow(len(body.compressed) + len(raw))
+	buf.Write(body.compressed)
+	if err := compress(&buf, raw); err != nil {
 		return nil, err
 	}
 	out := make([]byte, base64.StdEncoding.EncodedLen(buf.Len()))
 	base64.StdEncoding.Encode(out, buf.Bytes())
 	return out, nil
+}
+
+// recordBody is what a release record holds that its status does not change: the start of the
+// release's JSON, with the chart and the manifest (nearly all of the record), as a gzip member of its
+// own. A record is then that member followed by a member with the rest of the JSON, which gzip readers,
+// Helm's among them, read as one stream. An install or upgrade stores its record twice, pending and
+// then deployed or failed, and compresses the chart and manifest once for both; each is encoded as
+// JSON on its own, so no more than the larger is held at once.
+type recordBody struct {
+	compressed []byte
+	// fields tells that the member holds a field, so the rest follows after a comma.
+	fields bool
+}
+
+func newRecordBody(rel *releasev1.Release) (*recordBody, error) {
+	var buf bytes.Buffer
+	w, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	body := &recordBody{}
+	write := func(name string, value any) error {
+		sep := ","
+		if !body.fields {
+			sep = "{"
+		}
+		body.fields = true
+		raw, err := json.Marshal(value)
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, sep+`"`+name+`":`); err != nil {
+			return err
+		}
+		_, err = w.Write(raw)
+		return err
+	}
+	if rel.Chart != nil {
+		if err := write("chart", rel.Chart); err != nil {
+			return nil, err
+		}
+	}
+	if rel.Manifest != "" {
+		if err := write("manifest", rel.Manifest); err != nil {
+			return nil, err
+		}
+	}
+	if !body.fields {
+		if _, err := io.WriteString(w, "{"); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	body.compressed = buf.Bytes()
+	return body, nil
+}
+
+// compress appends data to buf as one gzip member, at gzip's fastest level.
+func compress(buf *bytes.Buffer, data []byte) error {
+	w, err := gzip.NewWriterLevel(buf, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // decodeRecord decodes a release record (compressed or, as the oldest Helm 3 wrote them, not).
@@ -109,9 +188,10 @@ func decodeRecord(data []byte) (*releasev1.Release, error) {
 	return rel, nil
 }
 
-// recordSecret is the Secret that stores rel, with the labels Helm's driver gives it and rel's own.
-func recordSecret(rel *releasev1.Release, timeLabel string) (*corev1.Secret, error) {
-	data, err := encodeRecord(rel)
+// recordSecret is the Secret that stores rel, with the labels Helm's driver gives it and rel's own. body
+// is rel's, or nil (see encodeRecord).
+func recordSecret(rel *releasev1.Release, timeLabel string, body *recordBody) (*corev1.Secret, error) {
+	data, err := encodeRecord(rel, body)
 	if err != nil {
 		return nil, fmt.Errorf("encoding revision %d of release %s: %w", rel.Version, rel.Name, err)
 	}
@@ -132,8 +212,9 @@ func recordSecret(rel *releasev1.Release, timeLabel string) (*corev1.Secret, err
 }
 
 // createRecord stores a new revision. It fails when the revision exists: another writer got there first.
-func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release) error {
-	secret, err := recordSecret(rel, "createdAt")
+// body is rel's, or nil (see encodeRecord).
+func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release, body *recordBody) error {
+	secret, err := recordSecret(rel, "createdAt", body)
 	if err != nil {
 		return err
 	}
@@ -143,9 +224,9 @@ func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release)
 	return nil
 }
 
-// updateRecord stores a revision's new status.
-func (m *ChartManager) updateRecord(ctx context.Context, rel *releasev1.Release) error {
-	secret, err := recordSecret(rel, "modifiedAt")
+// updateRecord stores a revision's new status. body is rel's, or nil (see encodeRecord).
+func (m *ChartManager) updateRecord(ctx context.Context, rel *releasev1.Release, body *recordBody) error {
+	secret, err := recordSecret(rel, "modifiedAt", body)
 	if err != nil {
 		return err
 	}

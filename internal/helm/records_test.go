@@ -19,18 +19,27 @@ package helm
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 func TestRecordsRoundTrip(t *testing.T) {
 	rel := &releasev1.Release{Name: "istiod", Namespace: "istio-system", Version: 3, Manifest: "---\nkind: ConfigMap\n",
 		Info: &releasev1.Info{Status: rcommon.StatusDeployed, Description: "Upgrade complete"}, ApplyMethod: "ssa"}
-	secret, err := recordSecret(rel, "createdAt")
+	secret, err := recordSecret(rel, "createdAt", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +57,82 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 	if got.Name != rel.Name || got.Version != rel.Version || got.Manifest != rel.Manifest || got.Info.Status != rcommon.StatusDeployed {
 		t.Errorf("decoded %+v, want %+v", got, rel)
+	}
+}
+
+// secretsOf serves one Secret to Helm's secrets driver, which reads it as the helm CLI does.
+type secretsOf struct {
+	typedcorev1.SecretInterface
+	secret *corev1.Secret
+}
+
+func (s secretsOf) Get(_ context.Context, name string, _ metav1.GetOptions) (*corev1.Secret, error) {
+	if name != s.secret.Name {
+		return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
+	}
+	return s.secret, nil
+}
+
+// An install stores its record twice with one compressed chart and manifest: Helm reads both, for a
+// release with or without a chart or manifest, as what was stored.
+func TestRecordsShareTheirBodyAndHelmReadsThem(t *testing.T) {
+	chart := &chartv2.Chart{Metadata: &chartv2.Metadata{Name: "base", Version: "1.31.1", APIVersion: "v2"},
+		Templates: []*common.File{{Name: "templates/crds.yaml", Data: []byte("{{ .Files.Get \"files/crd-all.gen.yaml\" }}")}},
+		Files:     []*common.File{{Name: "files/crd-all.gen.yaml", Data: []byte("kind: CustomResourceDefinition\n<&>\n")}}}
+	for name, tc := range map[string]struct {
+		chart    *chartv2.Chart
+		manifest string
+		config   map[string]any
+	}{
+		"chart and manifest": {chart, "---\nkind: ConfigMap\ndata: {a: \"<b>\"}\n", map[string]any{"global": map[string]any{"hub": "x"}}},
+		"chart only":         {chart, "", nil},
+		"manifest only":      {nil, "---\nkind: ConfigMap\n", nil},
+		"neither":            {nil, "", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rel := &releasev1.Release{Name: "istio-base", Namespace: "istio-system", Version: 2, Chart: tc.chart,
+				Manifest: tc.manifest, Config: tc.config, ApplyMethod: "ssa",
+				Info: &releasev1.Info{Status: rcommon.StatusPendingInstall, Description: "Initial install underway"}}
+			body, err := newRecordBody(rel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, status := range []rcommon.Status{rcommon.StatusPendingInstall, rcommon.StatusDeployed} {
+				rel.SetStatus(status, "now "+status.String())
+				secret, err := recordSecret(rel, "modifiedAt", body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Each is what encoding the release alone gives.
+				alone, err := recordSecret(rel, "modifiedAt", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(secret.Data["release"], alone.Data["release"]) {
+					t.Errorf("%s: the record with a shared body differs from the release encoded alone", status)
+				}
+				read, err := driver.NewSecrets(secretsOf{secret: secret}).Get(secret.Name)
+				if err != nil {
+					t.Fatalf("%s: Helm cannot read the record: %v", status, err)
+				}
+				got, ok := read.(*releasev1.Release)
+				if !ok {
+					t.Fatalf("%s: Helm read a %T", status, read)
+				}
+				got.Labels = nil
+				want := *rel
+				want.Info = &releasev1.Info{Status: status, Description: "now " + status.String()}
+				if got.Info == nil || got.Info.Status != status || got.Info.Description != want.Info.Description {
+					t.Errorf("%s: Helm read the info %+v", status, got.Info)
+				}
+				got.Info = want.Info
+				gotJSON, _ := json.Marshal(got)
+				wantJSON, _ := json.Marshal(&want)
+				if !bytes.Equal(gotJSON, wantJSON) {
+					t.Errorf("%s: Helm read\n%s\nwant\n%s", status, gotJSON, wantJSON)
+				}
+			}
+		})
 	}
 }
 
