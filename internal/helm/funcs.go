@@ -87,9 +87,10 @@ func (r *renderMemo) funcs() template.FuncMap {
 
 // object returns the object a rendered document holds when the document is, comments and blank lines
 // aside, the text toYaml wrote for a map: decoding the text would give that map again, since it holds
-// only the values decoding gives (strings, float64 numbers, booleans, nil, maps and lists of them). Each
+// only the values decoding gives (strings, float64 numbers, booleans, nil, maps and lists of them). It
+// also returns that text: what marshalYAML writes of the map, but for its final newline. Each
 // remembered map is handed out once.
-func (r *renderMemo) object(doc string) (map[string]any, bool) {
+func (r *renderMemo) object(doc string) (map[string]any, string, bool) {
 	body := doc
 	for {
 		line, rest, found := strings.Cut(body, "\n")
@@ -97,7 +98,7 @@ func (r *renderMemo) object(doc string) (map[string]any, bool) {
 			break
 		}
 		if !found {
-			return nil, false
+			return nil, "", false
 		}
 		body = rest
 	}
@@ -108,7 +109,7 @@ func (r *renderMemo) object(doc string) (map[string]any, bool) {
 	if ok {
 		delete(r.written, body)
 	}
-	return m, ok
+	return m, body, ok
 }
 
 // fromYAML is Helm's fromYaml: a YAML document as a map, or a map holding only the parse error under

@@ -23,6 +23,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
@@ -102,6 +103,34 @@ func FuzzFromYAML(f *testing.F) {
 		got, want := fromYAML(doc), fromYAMLRoundTrip(doc)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("fromYaml(%q) = %#v, Helm's gives %#v", doc, got, want)
+		}
+	})
+}
+
+// FuzzSpliceMetadata: for any object (a JSON map) written by marshalYAML, whose metadata then changes,
+// spliceMetadata either declines or gives what writing the changed object whole gives.
+func FuzzSpliceMetadata(f *testing.F) {
+	for _, seed := range []string{`{"apiVersion":"v1","kind":"A","spec":{"a":["- x",{"b":"c\n\nd"}]},"z":[1,[2]]}`,
+		`{"a":"x: y","b":"\n- z"}`, `{"-a":1}`, `{"a1":"","B":null,"c":{}}`, `{"x y":1}`} {
+		f.Add([]byte(seed), "name")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		var obj map[string]any
+		if json.Unmarshal(data, &obj) != nil || obj == nil {
+			return
+		}
+		obj["metadata"] = map[string]any{"name": "before"}
+		text, err := marshalYAML(obj)
+		if err != nil {
+			return
+		}
+		obj["metadata"] = map[string]any{"name": name, "labels": map[string]any{"a": name}}
+		spliced, ok, err := spliceMetadata(strings.TrimSuffix(string(text), "\n"), obj)
+		if err != nil || !ok {
+			return
+		}
+		if whole, err := marshalYAML(obj); err != nil || string(whole) != string(spliced) {
+			t.Fatalf("spliced\n%s\nwhole\n%s (%v)", spliced, whole, err)
 		}
 	})
 }

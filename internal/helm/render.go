@@ -72,26 +72,35 @@ type capabilities = common.Capabilities
 // the objects it decodes anyway rather than from a parse of its own (which cost a quarter of the base
 // chart's render).
 func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]*unstructured.Unstructured, string, error) {
+	objects, notes, _, err := renderChartTexts(ctx, chart, values, options, caps)
+	return objects, notes, err
+}
+
+// renderChartTexts renders as renderChart does, and also returns the text toYaml wrote of each object
+// that a template wrote whole with toYaml (see renderMemo), for encodeManifest to reuse.
+func renderChartTexts(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]*unstructured.Unstructured, string, map[*unstructured.Unstructured]string, error) {
 	if chart.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(chart.Metadata.KubeVersion, caps.KubeVersion.String()) {
-		return nil, "", fmt.Errorf("chart %s requires kubeVersion %s, which is incompatible with Kubernetes %s",
+		return nil, "", nil, fmt.Errorf("chart %s requires kubeVersion %s, which is incompatible with Kubernetes %s",
 			chart.Name(), chart.Metadata.KubeVersion, caps.KubeVersion.Version)
 	}
 	renderValues, err := util.ToRenderValuesWithSchemaValidation(chart, values, options, caps, false)
 	if err != nil {
-		return nil, "", fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
+		return nil, "", nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
 	}
 	memo := newRenderMemo()
 	e := engine.Engine{CustomTemplateFuncs: memo.funcs()}
 	files, err := e.RenderWithContext(ctx, chart, renderValues)
 	if err != nil {
-		return nil, "", fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
+		return nil, "", nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
 	}
 	notes := files[path.Join(chart.Name(), "templates", "NOTES.txt")]
 	docs := splitRendered(files)
 	decoded := make([][]*unstructured.Unstructured, len(docs))
+	written := make([]string, len(docs))
 	err = inParallel(runtime.GOMAXPROCS(0), len(docs), func(i int) (err error) {
-		if obj, ok := memo.object(docs[i].content); ok {
+		if obj, text, ok := memo.object(docs[i].content); ok {
 			decoded[i] = []*unstructured.Unstructured{{Object: obj}}
+			written[i] = text
 			return nil
 		}
 		if decoded[i], err = decodeManifest([]byte(docs[i].content)); err != nil {
@@ -100,19 +109,23 @@ func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]an
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("reading the objects of chart %s: %w", chart.Name(), err)
+		return nil, "", nil, fmt.Errorf("reading the objects of chart %s: %w", chart.Name(), err)
 	}
 	var objects []*unstructured.Unstructured
+	texts := map[*unstructured.Unstructured]string{}
 	for i, d := range decoded {
+		if written[i] != "" {
+			texts[d[0]] = written[i]
+		}
 		for _, obj := range d {
 			if _, hook := obj.GetAnnotations()[hookAnnotation]; hook {
-				return nil, "", fmt.Errorf("chart %s has hooks (%s): meshkeeper installs only charts without hooks", chart.Name(), docs[i].path)
+				return nil, "", nil, fmt.Errorf("chart %s has hooks (%s): meshkeeper installs only charts without hooks", chart.Name(), docs[i].path)
 			}
 			objects = append(objects, obj)
 		}
 	}
 	sortByInstallOrder(objects)
-	return objects, notes, nil
+	return objects, notes, texts, nil
 }
 
 // hookAnnotation marks a Helm hook.
@@ -209,7 +222,7 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 	if err != nil {
 		return nil, err
 	}
-	objects, notes, err := renderChart(ctx, desired.Chart, desired.Values, common.ReleaseOptions{Name: desired.Name,
+	objects, notes, texts, err := renderChartTexts(ctx, desired.Chart, desired.Values, common.ReleaseOptions{Name: desired.Name,
 		Namespace: desired.Namespace, Revision: revision, IsInstall: !upgrade, IsUpgrade: upgrade}, caps)
 	if err != nil {
 		return nil, err
@@ -226,7 +239,7 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 	}
 	// The record stores the objects without the namespace and ownership metadata Helm adds as it
 	// applies, as Helm's records do.
-	manifest, err := encodeManifest(objects)
+	manifest, err := encodeManifestReusing(objects, texts)
 	if err != nil {
 		return nil, err
 	}
@@ -487,8 +500,22 @@ func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
 
 // encodeManifest writes objects as one multi-document YAML manifest, encoding them on every CPU.
 func encodeManifest(objects []*unstructured.Unstructured) (string, error) {
+	return encodeManifestReusing(objects, nil)
+}
+
+// encodeManifestReusing encodes as encodeManifest does. Of a CRD that a template wrote whole with
+// toYaml (texts holds that text), it writes only the metadata, which post-rendering changed, and takes
+// every other top-level field's text from what toYaml wrote: the base chart's CRDs are written once, not
+// twice (see spliceMetadata).
+func encodeManifestReusing(objects []*unstructured.Unstructured, texts map[*unstructured.Unstructured]string) (string, error) {
 	docs := make([][]byte, len(objects))
 	err := inParallel(runtime.GOMAXPROCS(0), len(objects), func(i int) (err error) {
+		if text, ok := texts[objects[i]]; ok && objects[i].GetKind() == "CustomResourceDefinition" {
+			if doc, ok, err := spliceMetadata(text, objects[i].Object); err != nil || ok {
+				docs[i] = doc
+				return err
+			}
+		}
 		if docs[i], err = marshalYAML(objects[i].Object); err != nil {
 			return fmt.Errorf("writing %s %s: %w", objects[i].GetKind(), objects[i].GetName(), err)
 		}

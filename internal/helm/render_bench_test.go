@@ -40,7 +40,7 @@ func BenchmarkRenderBase(b *testing.B) {
 	owner := Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid"}
 	b.ReportAllocs()
 	for b.Loop() {
-		objects, _, err := renderChart(context.Background(), chart, values, options, common.DefaultCapabilities)
+		objects, _, texts, err := renderChartTexts(context.Background(), chart, values, options, common.DefaultCapabilities)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func BenchmarkRenderBase(b *testing.B) {
 				}
 			}
 		}
-		if _, err := encodeManifest(objects); err != nil {
+		if _, err := encodeManifestReusing(objects, texts); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -209,9 +209,12 @@ func TestToYamlMemo(t *testing.T) {
 	out := toYaml(big)
 	big["kind"] = "Changed" // a template may change the map after writing it
 	doc := "# Source: a comment\n\n" + out + "\n"
-	got, ok := memo.object(doc)
+	got, text, ok := memo.object(doc)
 	if !ok {
 		t.Fatal("the document toYaml wrote was not recognised")
+	}
+	if text != out {
+		t.Errorf("the memo's text is not what toYaml wrote:\n%s\nwant\n%s", text, out)
 	}
 	parsed, err := decodeManifest([]byte(doc))
 	if err != nil || len(parsed) != 1 {
@@ -220,15 +223,15 @@ func TestToYamlMemo(t *testing.T) {
 	if !equality.Semantic.DeepEqual(got, parsed[0].Object) {
 		t.Errorf("the remembered map differs from the parsed text:\n got %v\nwant %v", got, parsed[0].Object)
 	}
-	if _, again := memo.object(doc); again {
+	if _, _, again := memo.object(doc); again {
 		t.Error("a remembered map was handed out twice")
 	}
-	if _, ok := memo.object(doc + "---\nkind: Other\n"); ok {
+	if _, _, ok := memo.object(doc + "---\nkind: Other\n"); ok {
 		t.Error("a document with more than toYaml's text was taken from the memo")
 	}
 
 	withInt := map[string]any{"kind": "ConfigMap", "data": map[string]any{"text": strings.Repeat("x", 2*memoMinSize)}, "replicas": 3}
-	if _, ok := memo.object(toYaml(withInt)); ok {
+	if _, _, ok := memo.object(toYaml(withInt)); ok {
 		t.Error("a map holding an int was remembered; parsing its text gives a float64")
 	}
 }

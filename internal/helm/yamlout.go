@@ -21,6 +21,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	yamlv2 "go.yaml.in/yaml/v2"
@@ -215,4 +216,99 @@ func jsonValue(v any) (any, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// spliceMetadata writes obj as marshalYAML does, given text, what marshalYAML wrote of obj (but for the
+// final newline) before post-rendering changed obj's metadata and nothing else. Each top-level field is
+// written on its own (a key at the line's start, its value on that line or indented, or as a list at
+// the key's indentation), so every field but metadata is taken from text and metadata alone is
+// written. It tells false when text does not split into exactly obj's top-level fields, and obj is
+// then to be written whole.
+func spliceMetadata(text string, obj map[string]any) ([]byte, bool, error) {
+	sections, ok := topLevelFields(text + "\n")
+	if !ok || len(sections) != len(obj) {
+		return nil, false, nil
+	}
+	size, hasMetadata := 0, false
+	for _, f := range sections {
+		if _, ok := obj[f.key]; !ok {
+			return nil, false, nil
+		}
+		hasMetadata = hasMetadata || f.key == "metadata"
+		size += len(f.text)
+	}
+	if !hasMetadata {
+		return nil, false, nil
+	}
+	metadata, err := marshalYAML(map[string]any{"metadata": obj["metadata"]})
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]byte, 0, size+len(metadata))
+	for _, f := range sections {
+		if f.key == "metadata" {
+			out = append(out, metadata...)
+		} else {
+			out = append(out, f.text...)
+		}
+	}
+	return out, true, nil
+}
+
+// yamlField is one top-level field of a YAML map as marshalYAML writes it: its key and its lines.
+type yamlField struct {
+	key, text string
+}
+
+// topLevelFields splits YAML that marshalYAML wrote of a map into its top-level fields. A field starts
+// at a line that begins with a plain key (letters and digits, starting with a letter) and a colon;
+// every line that begins with a space or a dash, or is empty, continues it. Any other line, or a first
+// line that starts no field, makes it tell false.
+func topLevelFields(doc string) ([]yamlField, bool) {
+	var fields []yamlField
+	start := -1
+	for pos := 0; pos < len(doc); {
+		end := strings.IndexByte(doc[pos:], '\n')
+		if end < 0 {
+			return nil, false // marshalYAML ends every line
+		}
+		line := doc[pos : pos+end]
+		switch {
+		case line == "" || line[0] == ' ' || line[0] == '-':
+			if start < 0 {
+				return nil, false
+			}
+		default:
+			key, ok := plainKey(line)
+			if !ok {
+				return nil, false
+			}
+			if start >= 0 {
+				fields[len(fields)-1].text = doc[start:pos]
+			}
+			fields = append(fields, yamlField{key: key})
+			start = pos
+		}
+		pos += end + 1
+	}
+	if start < 0 {
+		return nil, false
+	}
+	fields[len(fields)-1].text = doc[start:]
+	return fields, true
+}
+
+// plainKey reads the key of a line "key:" or "key: value" whose key is letters and digits.
+func plainKey(line string) (string, bool) {
+	colon := strings.IndexByte(line, ':')
+	if colon <= 0 || (colon+1 < len(line) && line[colon+1] != ' ') {
+		return "", false
+	}
+	for i, c := range line[:colon] {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return "", false
+		}
+	}
+	return line[:colon], true
 }

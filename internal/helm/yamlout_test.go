@@ -141,3 +141,87 @@ func TestFromYamlParsesTheCRDsDirectly(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestReusesTheCRDsText: the manifest of the base chart writes each CRD's metadata and takes the
+// rest from the text the CRD template wrote, and is byte for byte what writing every object whole gives.
+func TestManifestReusesTheCRDsText(t *testing.T) {
+	chart, err := charts.Builtin(charts.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, _, texts, err := renderChartTexts(context.Background(), chart, render.BaseValues(&meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"}),
+		common.ReleaseOptions{Name: "istio-base", Namespace: "istio-system", Revision: 1, IsInstall: true}, common.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stampObjects(objects, Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "u"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	crds := 0
+	for _, obj := range objects {
+		if obj.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		crds++
+		if err := setAppliedDigest(obj); err != nil {
+			t.Fatal(err)
+		}
+		text, ok := texts[obj]
+		if !ok {
+			t.Fatalf("no text of CRD %s", obj.GetName())
+		}
+		spliced, ok, err := spliceMetadata(text, obj.Object)
+		if err != nil || !ok {
+			t.Fatalf("CRD %s was not spliced: %v", obj.GetName(), err)
+		}
+		whole, err := marshalYAML(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(spliced) != string(whole) {
+			t.Errorf("CRD %s: the spliced text differs from the whole object's", obj.GetName())
+		}
+	}
+	if crds < 10 {
+		t.Fatalf("the base chart rendered %d CRDs", crds)
+	}
+	reused, err := encodeManifestReusing(objects, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole, err := encodeManifest(objects); err != nil || reused != whole {
+		t.Errorf("the manifest differs when it reuses the CRDs' text (%v)", err)
+	}
+}
+
+func TestSpliceMetadata(t *testing.T) {
+	obj := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "a"},
+		"data":  map[string]any{"text": "line one\n\nline three\n", "list": []any{"x", map[string]any{"y": "z"}}},
+		"items": []any{"- not a key", "b"}, "z9": "last"}
+	text, err := marshalYAML(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj["metadata"] = map[string]any{"name": "a", "labels": map[string]any{"mesh.meshkeeper.io/managed-by": "meshkeeper"}}
+	spliced, ok, err := spliceMetadata(strings.TrimSuffix(string(text), "\n"), obj)
+	if err != nil || !ok {
+		t.Fatalf("not spliced: %v", err)
+	}
+	if whole, _ := marshalYAML(obj); string(spliced) != string(whole) {
+		t.Errorf("spliced\n%s\nwant\n%s", spliced, whole)
+	}
+	for name, tc := range map[string]struct {
+		text string
+		obj  map[string]any
+	}{
+		"a field added":        {"kind: A\nmetadata:\n  name: a", map[string]any{"kind": "A", "metadata": map[string]any{}, "spec": "x"}},
+		"no metadata":          {"kind: A\nspec: x", map[string]any{"kind": "A", "spec": "x"}},
+		"a quoted key":         {"\"on\": A\nmetadata: {}", map[string]any{"on": "A", "metadata": map[string]any{}}},
+		"starts with a list":   {"- a\nkind: A", map[string]any{"kind": "A"}},
+		"a key of other chars": {"a_b: 1\nmetadata: {}", map[string]any{"a_b": "1", "metadata": map[string]any{}}},
+	} {
+		if _, ok, _ := spliceMetadata(tc.text, tc.obj); ok {
+			t.Errorf("%s: spliced", name)
+		}
+	}
+}
