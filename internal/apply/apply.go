@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -147,8 +148,9 @@ const (
 )
 
 // ownedKeysAt returns the keys of the map at path that meshkeeper applied (or, with anyOp, wrote by any
-// operation), from obj's managed fields. Each level is decoded only as far as the path needs:
-// controllers call this for thousands of objects.
+// operation), from obj's managed fields. Controllers and the status pass call this for thousands of
+// objects, most of which hold the same entry (meshkeeper writes the same keys on every Ingress), so
+// each entry's keys are parsed once and remembered by its content (parsedKeys).
 func ownedKeysAt(obj metav1.Object, anyOp bool, path ...string) sets.Set[string] {
 	owned := sets.New[string]()
 	for _, entry := range obj.GetManagedFields() {
@@ -156,24 +158,62 @@ func ownedKeysAt(obj metav1.Object, anyOp bool, path ...string) sets.Set[string]
 			entry.Subresource != "" || entry.FieldsV1 == nil {
 			continue
 		}
-		raw := json.RawMessage(entry.FieldsV1.GetRawBytes())
-		for _, name := range path {
-			var level map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &level); err != nil {
-				raw = nil
-				break
-			}
-			raw = level["f:"+name]
-		}
-		var keys map[string]json.RawMessage
-		if len(raw) == 0 || json.Unmarshal(raw, &keys) != nil {
-			continue
-		}
-		for key := range keys {
-			if name, ok := strings.CutPrefix(key, "f:"); ok {
-				owned.Insert(name)
-			}
-		}
+		owned.Insert(parsed.keys(entry.FieldsV1.GetRawBytes(), path)...)
 	}
 	return owned
+}
+
+// keysAt parses the keys of the map at path from a managed-fields entry's FieldsV1, decoding each level
+// only as far as the path needs.
+func keysAt(raw json.RawMessage, path []string) []string {
+	for _, name := range path {
+		var level map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &level); err != nil {
+			return nil
+		}
+		raw = level["f:"+name]
+	}
+	var fields map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &fields) != nil {
+		return nil
+	}
+	var keys []string
+	for field := range fields {
+		if name, ok := strings.CutPrefix(field, "f:"); ok {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// parsedKeys remembers keysAt's answers by path and FieldsV1 content. The answers are never handed out
+// to be changed (ownedKeysAt copies them into a set of the caller's). It holds at most maxParsedKeys
+// contents a path, and starts over when full: the contents meshkeeper writes are few.
+type parsedKeys struct {
+	mu     sync.RWMutex
+	byPath map[string]map[string][]string
+}
+
+const maxParsedKeys = 1024
+
+var parsed = &parsedKeys{byPath: map[string]map[string][]string{}}
+
+func (p *parsedKeys) keys(raw []byte, path []string) []string {
+	at := strings.Join(path, ".")
+	p.mu.RLock()
+	keys, ok := p.byPath[at][string(raw)]
+	p.mu.RUnlock()
+	if ok {
+		return keys
+	}
+	keys = keysAt(raw, path)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	contents := p.byPath[at]
+	if contents == nil || len(contents) >= maxParsedKeys {
+		contents = map[string][]string{}
+		p.byPath[at] = contents
+	}
+	contents[string(raw)] = keys
+	return keys
 }

@@ -16,6 +16,7 @@ limitations under the License.
 package apply
 
 import (
+	"fmt"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,5 +112,47 @@ func TestOwnedPodTemplateKeys(t *testing.T) {
 	}
 	if got, want := OwnedKeys(obj, "labels"), sets.New("app"); !got.Equal(want) {
 		t.Errorf("object labels = %v, want %v", sets.List(got), sets.List(want))
+	}
+}
+
+// Each entry's keys are parsed once and remembered by content: a caller's set is its own, entries of
+// other content or another path are parsed for themselves, and a full memory starts over.
+func TestOwnedKeysRemembersEntriesByContent(t *testing.T) {
+	object := func(fields string) *metav1.ObjectMeta {
+		return &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "meshkeeper",
+			Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(fields)}}}
+	}
+	const both = `{"f:metadata":{"f:annotations":{"f:a":{},"f:b":{}},"f:labels":{"f:l":{}}}}`
+	first := OwnedKeys(object(both), "annotations")
+	first.Insert("changed by its caller")
+	first.Delete("a")
+	if again := OwnedKeys(object(both), "annotations"); !again.Equal(sets.New("a", "b")) {
+		t.Errorf("a second object with the same entry owns %v", sets.List(again))
+	}
+	if labels := OwnedKeys(object(both), "labels"); !labels.Equal(sets.New("l")) {
+		t.Errorf("labels of the remembered entry = %v", sets.List(labels))
+	}
+	if other := OwnedKeys(object(`{"f:metadata":{"f:annotations":{"f:c":{}}}}`), "annotations"); !other.Equal(sets.New("c")) {
+		t.Errorf("another entry owns %v", sets.List(other))
+	}
+	for i := range maxParsedKeys + 10 {
+		key := fmt.Sprintf("k%d", i)
+		if got := OwnedKeys(object(`{"f:metadata":{"f:labels":{"f:`+key+`":{}}}}`), "labels"); !got.Equal(sets.New(key)) {
+			t.Fatalf("entry %d owns %v", i, sets.List(got))
+		}
+	}
+	if len(parsed.byPath["metadata.labels"]) > maxParsedKeys {
+		t.Errorf("%d entries remembered", len(parsed.byPath["metadata.labels"]))
+	}
+}
+
+func BenchmarkOwnedKeys(b *testing.B) {
+	obj := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply,
+		FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{"f:nginx.ingress.kubernetes.io/service-upstream":{},"f:nginx.ingress.kubernetes.io/upstream-vhost":{}}}}`)}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if OwnedKeys(obj, "annotations").Len() != 2 {
+			b.Fatal("wrong keys")
+		}
 	}
 }
