@@ -104,4 +104,9 @@ limitations under the License.
 //   - A resource backend is reported before a fan-out, and a fan-out before the state of its
 //     Services: the message then asks for the change that is needed in any case first.
 //   - A nil Service lookup finds no Service.
+//
+// ProxyPod, the cached pod, embeds an ObjectMeta but is no API type: the package is left out of the
+// generated CRDs.
+//
+// +kubebuilder:skip
 package policy

@@ -30,30 +30,32 @@ import (
 // timestamps. It is a client.Object, so the cache's informer stores it and watches receive it, but
 // not a corev1.Pod: read the cached pods through meshctx.Pods, never with a PodList.
 type ProxyPod struct {
-	metav1.TypeMeta
-	metav1.ObjectMeta
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
 	// Phase is status.phase.
-	Phase corev1.PodPhase
+	Phase corev1.PodPhase `json:"phase,omitempty"`
 	// ProxyImage is the image of the istio-proxy container (or native sidecar), when HasProxy.
-	ProxyImage string
+	ProxyImage string `json:"proxyImage,omitempty"`
 	// InjectedRevision is the revision the injector's sidecar.istio.io/status annotation names ("default"
 	// when it names none), when Injected; "" when the annotation cannot be read.
-	InjectedRevision string
+	InjectedRevision string `json:"injectedRevision,omitempty"`
 	// Controller is the pod's controller reference; empty when it has none.
-	Controller PodController
+	Controller PodController `json:"controller,omitzero"`
 	// HostNetwork is spec.hostNetwork.
-	HostNetwork bool
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// OptedOut tells that the pod carries sidecar.istio.io/inject "false", as a label or annotation.
-	OptedOut bool
+	OptedOut bool `json:"optedOut,omitempty"`
 	// HasProxy tells that the pod has an istio-proxy container or init container.
-	HasProxy bool
+	HasProxy bool `json:"hasProxy,omitempty"`
 	// Injected tells that the pod carries the injector's sidecar.istio.io/status annotation.
-	Injected bool
+	Injected bool `json:"injected,omitempty"`
 }
 
 // PodController is a pod's controller reference: what the restarts follow to its workload.
 type PodController struct {
-	APIVersion, Kind, Name string
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Name       string `json:"name,omitempty"`
 }
 
 // NewProxyPod keeps of pod what a ProxyPod holds.
