@@ -62,8 +62,10 @@ vet: ## Run go vet on every file, the test tiers' tagged ones included.
 
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files differ from what is committed.
+verify: manifests generate ## Fail when generated files differ from what is committed, or appear uncommitted.
 	@git diff --exit-code -- api config charts || { echo "Generated files are stale: run 'make manifests generate' and commit the result."; exit 1; }
+	@new="$$(git ls-files --others --exclude-standard -- api config charts)"; \
+		if [ -n "$$new" ]; then echo "Generated files that are not committed (a type taken for an API type?):"; echo "$$new"; exit 1; fi
 
 # The test tiers. A test that needs a cluster binary carries its tier's build tag, and its package is listed
 # in the tier's packages below; every other test is pure and runs in test-unit, which builds nothing.
