@@ -79,6 +79,14 @@ func (p cachedPods) ListPods(ctx context.Context, namespace string) ([]*policy.P
 // cache).
 func ListedPods(r client.Reader) Pods { return listedPods{reader: r} }
 
+// PodsOr is p, or, when p is nil (a reconciler that was not set up with a manager), ListedPods(r).
+func PodsOr(p Pods, r client.Reader) Pods {
+	if p == nil {
+		return ListedPods(r)
+	}
+	return p
+}
+
 type listedPods struct{ reader client.Reader }
 
 func (p listedPods) ListPods(ctx context.Context, namespace string) ([]*policy.ProxyPod, error) {

@@ -203,7 +203,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			enrolled[ns.Name] = ns
 		}
 	}
-	pods, err := r.pods().ListPods(ctx, "")
+	pods, err := meshctx.PodsOr(r.Pods, r.Client).ListPods(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
@@ -554,14 +554,6 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) erro
 	}
 	w.restartedAt = now.UTC().Truncate(time.Second)
 	return nil
-}
-
-// pods reads the pods: Pods, or Client for a reconciler that was not set up.
-func (r *Reconciler) pods() meshctx.Pods {
-	if r.Pods == nil {
-		return meshctx.ListedPods(r.Client)
-	}
-	return r.Pods
 }
 
 // owner follows a pod to the Deployment, StatefulSet or DaemonSet that controls it; nil for a pod of

@@ -302,14 +302,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return nil
 }
 
-// pods reads the pods: Pods, or Client for a reconciler that was not set up.
-func (r *Reconciler) pods() meshctx.Pods {
-	if r.Pods == nil {
-		return meshctx.ListedPods(r.Client)
-	}
-	return r.Pods
-}
-
 // statusConflictRetry is how soon a status computed from an outdated read is computed again.
 const statusConflictRetry = 100 * time.Millisecond
 

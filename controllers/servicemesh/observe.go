@@ -298,7 +298,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
 	for _, namespace := range sets.List(enrolled) {
-		pods, err := r.pods().ListPods(ctx, namespace)
+		pods, err := meshctx.PodsOr(r.Pods, r.Client).ListPods(ctx, namespace)
 		if err != nil {
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}

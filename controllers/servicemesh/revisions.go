@@ -392,7 +392,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod"}); err != nil {
 		return nil, "", fmt.Errorf("listing istiod Deployments: %w", err)
 	}
-	pods, err := r.pods().ListPods(ctx, "")
+	pods, err := meshctx.PodsOr(r.Pods, r.Client).ListPods(ctx, "")
 	if err != nil {
 		return nil, "", fmt.Errorf("listing pods: %w", err)
 	}
