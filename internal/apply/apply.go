@@ -191,15 +191,23 @@ func keysAt(raw json.RawMessage, path []string) []string {
 // contents a path, and starts over when full: the contents meshkeeper writes are few.
 type parsedKeys struct {
 	mu     sync.RWMutex
-	byPath map[string]map[string][]string
+	byPath map[fieldPath]map[string][]string
 }
+
+// fieldPath is a path of managed fields as a map key that costs no allocation: the paths ownedKeysAt
+// reads have at most four elements.
+type fieldPath [4]string
 
 const maxParsedKeys = 1024
 
-var parsed = &parsedKeys{byPath: map[string]map[string][]string{}}
+var parsed = &parsedKeys{byPath: map[fieldPath]map[string][]string{}}
 
 func (p *parsedKeys) keys(raw []byte, path []string) []string {
-	at := strings.Join(path, ".")
+	if len(path) > len(fieldPath{}) {
+		return keysAt(raw, path) // no such path is read; not remembered
+	}
+	var at fieldPath
+	copy(at[:], path)
 	p.mu.RLock()
 	keys, ok := p.byPath[at][string(raw)]
 	p.mu.RUnlock()

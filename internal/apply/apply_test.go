@@ -141,8 +141,8 @@ func TestOwnedKeysRemembersEntriesByContent(t *testing.T) {
 			t.Fatalf("entry %d owns %v", i, sets.List(got))
 		}
 	}
-	if len(parsed.byPath["metadata.labels"]) > maxParsedKeys {
-		t.Errorf("%d entries remembered", len(parsed.byPath["metadata.labels"]))
+	if n := len(parsed.byPath[fieldPath{"metadata", "labels"}]); n > maxParsedKeys {
+		t.Errorf("%d entries remembered", n)
 	}
 }
 
