@@ -248,7 +248,7 @@ func (m *ChartManager) install(ctx context.Context, desired Release, digest stri
 	}
 	rel := newRecord(desired, r, version, digest)
 	rel.SetStatus(rcommon.StatusPendingInstall, "Initial install underway")
-	return version, m.run(ctx, rel, r, nil, desired.Owner, "Install complete")
+	return version, m.run(ctx, rel, r, nil, desired.Owner, "Install complete", nil)
 }
 
 // upgrade renders and applies a new revision, then deletes what the current revision had and this one
@@ -297,14 +297,17 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	}
 	rel := newRecord(desired, r, version, digest)
 	rel.SetStatus(rcommon.StatusPendingUpgrade, "Preparing upgrade")
-	if err := m.run(ctx, rel, r, previous, desired.Owner, "Upgrade complete"); err != nil {
-		return version, err
+	// As Helm does, the revision replaced is marked superseded before the new one is marked deployed:
+	// there is never more than one deployed revision, not even when meshkeeper stops between the two
+	// writes (the new revision is then left pending, and the next reconcile recovers it).
+	supersede := func() error {
+		if currentRecord == nil || currentRecord.Info.Status == rcommon.StatusSuperseded {
+			return nil
+		}
+		currentRecord.Info.Status = rcommon.StatusSuperseded // its description stays, as Helm leaves it
+		return m.updateRecord(ctx, currentRecord, nil)
 	}
-	if currentRecord != nil && currentRecord.Info.Status != rcommon.StatusSuperseded {
-		currentRecord.Info.Status = rcommon.StatusSuperseded
-		return version, m.updateRecord(ctx, currentRecord, nil)
-	}
-	return version, nil
+	return version, m.run(ctx, rel, r, previous, desired.Owner, "Upgrade complete", supersede)
 }
 
 // deployedBefore tells whether a revision of the release was ever deployed.
@@ -354,8 +357,9 @@ func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads 
 }
 
 // run stores rel as pending, applies r's objects, deletes those of previous that r no longer has (and
-// owner owns), and stores rel as deployed, or as failed with the error.
-func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, owner Owner, done string) error {
+// owner owns), calls before (when not nil) and stores rel as deployed, or as failed with the error of
+// any of these steps.
+func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, owner Owner, done string, before func() error) error {
 	// The record is stored twice, pending and then deployed or failed; its chart and manifest, nearly
 	// all of it, are compressed once.
 	body, err := newRecordBody(rel)
@@ -368,6 +372,9 @@ func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rende
 	err = m.applyObjects(ctx, r.objects)
 	if err == nil && previous != nil {
 		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), owner)
+	}
+	if err == nil && before != nil {
+		err = before()
 	}
 	if err != nil {
 		rel.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Release %q failed: %s", rel.Name, err))

@@ -527,3 +527,77 @@ func TestAnUpgradeTakesNothingOver(t *testing.T) {
 	// The release stays at the revision deployed before: the upgrade failed before its record.
 	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "deployed"}))
 }
+
+// TestAnUpgradeNeverLeavesTwoRevisionsDeployed: as Helm does, an upgrade marks the revision it replaces
+// superseded before it marks its own deployed, so no reader of the records (Helm, Argo CD, meshkeeper
+// after a restart) ever sees two deployed revisions. A manager that stops between the two writes leaves
+// the new revision pending, and the next one recovers the release to exactly one deployed revision.
+func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	env := testenv.Start(t)
+	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+
+	deployed := func() []string {
+		secrets := &corev1.SecretList{}
+		g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace),
+			client.MatchingLabels{"owner": "helm", "name": "istio-base", "status": "deployed"})).To(Succeed())
+		var names []string
+		for _, s := range secrets.Items {
+			names = append(names, s.Name)
+		}
+		return names
+	}
+	// Every write of a record is followed by a read of the records: at no point may two be deployed.
+	var seen []string
+	refuse := &atomic.Value{}
+	refuse.Store("")
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			record := strings.Contains(req.URL.Path, "/secrets")
+			if record && req.Method == http.MethodPut && req.URL.Path == refuse.Load().(string) {
+				refuse.Store("")
+				return forbidden(req), nil
+			}
+			resp, err := next.RoundTrip(req)
+			if record && (req.Method == http.MethodPut || req.Method == http.MethodPost) {
+				if now := deployed(); len(now) > 1 {
+					seen = append(seen, strings.Join(now, ","))
+				}
+			}
+			return resp, err
+		})
+	})
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+	m := helm.NewChartManager(cfg, c, c)
+
+	release := baseRelease(t, "uid-1")
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	release.Values = map[string]any{"global": map[string]any{"istioNamespace": namespace}}
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
+	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
+	g.Expect(seen).To(BeEmpty(), "two revisions were deployed at once")
+
+	// The next upgrade stops between its two writes: revision 3 is never marked deployed.
+	refuse.Store("/api/v1/namespaces/" + namespace + "/secrets/sh.helm.release.v1.istio-base.v3")
+	release.Values = map[string]any{}
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
+	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "superseded", 2: "superseded", 3: "pending-upgrade"}))
+
+	restarted := helm.NewChartManager(cfg, c, c)
+	result, err = restarted.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionRecovered))
+	history := statuses(baseHistory(g, env))
+	g.Expect(deployed()).To(Equal([]string{"sh.helm.release.v1.istio-base.v" + strconv.Itoa(result.Revision)}), "history: %v", history)
+	g.Expect(seen).To(BeEmpty(), "two revisions were deployed at once")
+	result, err = restarted.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.State).To(Equal(helm.StateInSync))
+}
