@@ -24,6 +24,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -242,6 +243,7 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	}
 	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
 	byObject[&corev1.Service{}] = cache.ByObject{Transform: serviceFields}
+	byObject[&networkingv1.Ingress{}] = cache.ByObject{Transform: ingressFields}
 	return byObject
 }
 
@@ -260,6 +262,36 @@ func serviceFields(obj any) (any, error) {
 	}}
 	slim.Spec.Type, slim.Spec.ClusterIP, slim.Spec.ClusterIPs = svc.Spec.Type, svc.Spec.ClusterIP, svc.Spec.ClusterIPs
 	return slim, nil
+}
+
+// ingressFields is the cache's transform of Ingresses: the spec, meshkeeper's managed fields, and of
+// the annotations only policy.IngressAnnotationsRead. Real Ingresses carry kubectl's
+// last-applied-configuration (a copy of the whole Ingress) and ingress-nginx's own annotations, which
+// nothing of meshkeeper reads and which the cache would otherwise hold for every Ingress of the
+// cluster; the status (the load balancer's addresses) is not read either. meshkeeper writes Ingresses
+// only by server-side apply of its own annotations, so nothing it writes is built from this copy.
+func ingressFields(obj any) (any, error) {
+	ing, ok := obj.(*networkingv1.Ingress)
+	if !ok {
+		return keepOwnManagedFields(obj)
+	}
+	if _, err := keepOwnManagedFields(ing); err != nil {
+		return nil, err
+	}
+	if len(ing.Annotations) > 0 {
+		var read map[string]string
+		for _, key := range internalpolicy.IngressAnnotationsRead {
+			if value, ok := ing.Annotations[key]; ok {
+				if read == nil {
+					read = make(map[string]string, len(internalpolicy.IngressAnnotationsRead))
+				}
+				read[key] = value
+			}
+		}
+		ing.Annotations = read
+	}
+	ing.Status = networkingv1.IngressStatus{}
+	return ing, nil
 }
 
 // proxyFields is the cache's transform of Pods: each is stored as a policy.ProxyPod, the proxy count's

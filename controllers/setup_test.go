@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -119,6 +120,96 @@ func TestWithLimits(t *testing.T) {
 			}
 			if limited := client.GetRateLimiter() != nil; limited != tc.wantRateLimits {
 				t.Errorf("the client has a rate limiter: %v, want %v", limited, tc.wantRateLimits)
+			}
+		})
+	}
+}
+
+// ingressWith is an Ingress of class nginx to Service web, as real clusters hold them: kubectl's
+// last-applied-configuration, ingress-nginx annotations of its own, a load balancer address and the
+// managed fields of two managers, plus the given annotations.
+func ingressWith(annotations map[string]string) *networkingv1.Ingress {
+	all := map[string]string{
+		"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{}}`,
+		"nginx.ingress.kubernetes.io/proxy-body-size":      "8m",
+	}
+	for k, v := range annotations {
+		all[k] = v
+	}
+	class := "nginx"
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "i1", ResourceVersion: "7", Generation: 2,
+			Annotations:   all,
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}, {Manager: meshv1alpha1.FieldManager}}},
+		Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{Host: "shop.example.com",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+				Path: "/", Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web"}}}}}}}},
+			TLS: []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"}}},
+		Status: networkingv1.IngressStatus{LoadBalancer: networkingv1.IngressLoadBalancerStatus{
+			Ingress: []networkingv1.IngressLoadBalancerIngress{{IP: "203.0.113.7"}}}},
+	}
+}
+
+func TestIngressFields(t *testing.T) {
+	full := ingressWith(map[string]string{policy.AnnotationServiceUpstream: "true", policy.AnnotationIngressClass: "nginx"})
+	got, err := ingressFields(full.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := full.DeepCopy()
+	want.Annotations = map[string]string{policy.AnnotationServiceUpstream: "true", policy.AnnotationIngressClass: "nginx"}
+	want.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager}}
+	want.Status = networkingv1.IngressStatus{}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("an Ingress in the cache:\n got %+v\nwant %+v", got, want)
+	}
+	// An Ingress without any annotation the decision reads keeps none.
+	got, err = ingressFields(ingressWith(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if annotations := got.(*networkingv1.Ingress).Annotations; len(annotations) != 0 {
+		t.Errorf("annotations kept: %v", annotations)
+	}
+}
+
+// TestIngressFieldsKeepEveryDecision: the Ingress decision on the cache's copy is the decision on the
+// whole Ingress, for each annotation the decision reads.
+func TestIngressFieldsKeepEveryDecision(t *testing.T) {
+	web := &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.10"}}
+	on := true
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		reason      string
+	}{
+		{"none", nil, policy.Configured},
+		{"legacy class of another controller", map[string]string{policy.AnnotationIngressClass: "traefik"}, policy.ClassNotServed},
+		{"service-upstream set by its owner", map[string]string{policy.AnnotationServiceUpstream: "false"}, policy.AnnotationConflict},
+		{"upstream-vhost set by its owner", map[string]string{policy.AnnotationUpstreamVhost: "web.example.com"}, policy.AnnotationConflict},
+		{"both, as meshkeeper sets them", map[string]string{policy.AnnotationServiceUpstream: "true", policy.AnnotationUpstreamVhost: "web.shop.svc"}, policy.Configured},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			full := ingressWith(tc.annotations)
+			if _, legacy := tc.annotations[policy.AnnotationIngressClass]; legacy {
+				full.Spec.IngressClassName = nil
+			}
+			cached, err := ingressFields(full.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			decide := func(ing *networkingv1.Ingress) policy.IngressDecision {
+				return policy.Ingress(policy.IngressInput{Ingress: ing,
+					IngressNginx:      meshv1alpha1.IngressNginxSpec{Enabled: &on, IngressClassNames: []string{"nginx"}},
+					NamespaceEnrolled: true, DefaultClass: "nginx",
+					Service: func(string) (*corev1.Service, bool) { return web, true }})
+			}
+			want := decide(full)
+			if want.Reason != tc.reason {
+				t.Fatalf("decision on the whole Ingress: %s (%s), want reason %s", want.Reason, want.Message, tc.reason)
+			}
+			if got := decide(cached.(*networkingv1.Ingress)); !equality.Semantic.DeepEqual(got, want) {
+				t.Errorf("decision on the cache's copy:\n got %+v\nwant %+v", got, want)
 			}
 		})
 	}

@@ -41,6 +41,10 @@ const (
 	AnnotationIngressClass = "kubernetes.io/ingress.class"
 )
 
+// IngressAnnotationsRead are the only annotations of an Ingress that Ingress (the decision) reads: its
+// legacy class and the two meshkeeper sets.
+var IngressAnnotationsRead = []string{AnnotationIngressClass, AnnotationServiceUpstream, AnnotationUpstreamVhost}
+
 // defaultRevision is the name of the Istio revision installed without a revision name.
 const defaultRevision = "default"
 
