@@ -162,13 +162,11 @@ FUZZ_TARGETS := ./api/v1alpha1:FuzzServiceMeshRoundTrip ./internal/charts:FuzzPa
 FUZZTIME ?= 30s
 FUZZTIME_SHORT ?= 3s
 
+FUZZ_JOBS ?= 2
+
 .PHONY: fuzz
-fuzz: ## Fuzz every target for FUZZTIME each (default 30s; `make test` runs FUZZTIME_SHORT, 3s).
-	@set -e; for target in $(FUZZ_TARGETS); do \
-		pkg=$${target%%:*}; fn=$${target##*:}; \
-		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		go test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
-	done
+fuzz: ## Fuzz every target for FUZZTIME each, FUZZ_JOBS at a time (default 30s, 2; `make test` runs FUZZTIME_SHORT, 3s).
+	FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) LOCALBIN=$(LOCALBIN) hack/fuzz.sh $(FUZZ_TARGETS)
 
 .PHONY: demo
 demo: manifests envtest ## Start a local simulated cluster with meshkeeper and the sample mesh (Ctrl-C stops it).
