@@ -297,8 +297,9 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		return since, nil
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
+	podReader := meshctx.PodsOr(r.Pods, r.Client)
 	for _, namespace := range sets.List(enrolled) {
-		pods, err := meshctx.PodsOr(r.Pods, r.Client).ListPods(ctx, namespace)
+		pods, err := podReader.ListPods(ctx, namespace)
 		if err != nil {
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
