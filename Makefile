@@ -157,7 +157,7 @@ test-update-golden: ## Rewrite the golden files of the rendered charts from the 
 # a release record, the egress-hosts annotation, managed fields), and the chart manager's YAML writer,
 # fromYaml and document splitter against Helm's (JSON round trips, a regular expression) they replace. Their seed corpora run with every `go test`.
 FUZZ_TARGETS := ./api/v1alpha1:FuzzServiceMeshRoundTrip ./internal/charts:FuzzParseIndex \
-	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest ./internal/helm:FuzzDecodeRecord ./internal/helm:FuzzMarshalYAML ./internal/helm:FuzzFromYAML ./internal/helm:FuzzSplitManifest ./internal/helm:FuzzSpliceMetadata \
+	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest ./internal/helm:FuzzDecodeRecord ./internal/helm:FuzzMarshalYAML ./internal/helm:FuzzFromYAML ./internal/helm:FuzzSplitManifest ./internal/helm:FuzzSpliceMetadata ./internal/helm:FuzzWriteYAML \
 	./internal/render:FuzzEgressHosts ./internal/apply:FuzzOwnedKeys
 FUZZTIME ?= 30s
 FUZZTIME_SHORT ?= 3s

@@ -25,7 +25,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 )
@@ -155,6 +157,43 @@ func FuzzSplitManifest(f *testing.F) {
 		}
 		if got := splitManifest(file); !slices.Equal(got, want) {
 			t.Fatalf("splitManifest(%q) = %q, Helm's SplitManifests gives %q", file, got, want)
+		}
+	})
+}
+
+// FuzzWriteYAML: for any string, as a value, a key and a list item at any depth (so at any column),
+// writeYAML either declines or writes what go-yaml's Marshal writes.
+func FuzzWriteYAML(f *testing.F) {
+	long := strings.Repeat("word ", 30)
+	for _, seed := range []string{"plain", "", "a: b", "- x", "x #y", "#x", "'q'", "say \"hi\"", "tab\there", "line\nline\n",
+		"trail \n", "\n\nlead", "  two spaces " + long, long + "it's", long + ": " + long, "1.5", "0b101", "2006-01-02", "1:20",
+		"yes", "~", "\u00e9t\u00e9 \U0001F600 " + long, "a\\b", "x\n\n", "\n", " ", "---x", "...", "\ufeff"} {
+		f.Add(seed, "key", uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, s, key string, depth uint8) {
+		if !utf8.ValidString(s) || !utf8.ValidString(key) {
+			return // asYAMLValue never hands writeYAML such a string
+		}
+		var nested any = map[string]any{key: s, "list": []any{s, []any{s}, map[string]any{key: s}}}
+		for i := range depth % 48 {
+			if i%3 == 2 {
+				nested = []any{nested, s}
+			} else {
+				nested = map[string]any{key: nested, "z": s}
+			}
+		}
+		for _, v := range []any{s, []any{s}, map[string]any{key: s}, map[string]any{s: key}, nested} {
+			got, ok := writeYAML(v)
+			if !ok {
+				continue
+			}
+			want, err := yamlv2.Marshal(v)
+			if err != nil {
+				t.Fatalf("go-yaml refused %#v: %v", v, err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("writeYAML(%#v) wrote\n%s\ngo-yaml wrote\n%s", v, got, want)
+			}
 		}
 	})
 }

@@ -32,9 +32,13 @@ import (
 // does, byte for byte. That Marshal writes JSON, parses the JSON back with go-yaml and writes the parse
 // as YAML; for JSON-like values (what decoding JSON or YAML into a map gives, and what unstructured
 // objects hold) the JSON round trip changes only what asYAMLValue changes, so the values are written
-// by go-yaml directly, without the JSON and the second parse. Anything else takes the round trip.
+// by go-yaml directly, without the JSON and the second parse, or by writeYAML, which writes what go-yaml
+// would without go-yaml's cost. Anything else takes the round trip.
 func marshalYAML(v any) ([]byte, error) {
 	if direct, ok := asYAMLValue(v); ok {
+		if out, ok := writeYAML(direct); ok {
+			return out, nil
+		}
 		return yamlv2.Marshal(direct)
 	}
 	return yaml.Marshal(v)

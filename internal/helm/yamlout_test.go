@@ -24,7 +24,9 @@ import (
 	"strings"
 	"testing"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"helm.sh/helm/v4/pkg/chart/common"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -75,14 +77,15 @@ func TestMarshalYAMLMatchesTheRoundTrip(t *testing.T) {
 	}
 }
 
-// TestMarshalYAMLWritesTheChartsDirectly: every object of the built-in charts, as rendered and as
-// decoded back from the text toYaml wrote (float64 numbers), is written directly and as before.
-func TestMarshalYAMLWritesTheChartsDirectly(t *testing.T) {
+// builtinObjects renders the three built-in charts for a sample mesh and returns each chart's objects.
+func builtinObjects(t *testing.T) map[string][]*unstructured.Unstructured {
+	t.Helper()
 	spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"}
 	istiodValues, err := render.IstiodValues(spec, charts.BuiltinVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rendered := map[string][]*unstructured.Unstructured{}
 	for name, values := range map[string]map[string]any{
 		charts.Base: render.BaseValues(spec), charts.Istiod: istiodValues, charts.CNI: render.CNIValues(spec, charts.BuiltinVersion),
 	} {
@@ -98,6 +101,15 @@ func TestMarshalYAMLWritesTheChartsDirectly(t *testing.T) {
 		if len(objects) == 0 {
 			t.Fatalf("chart %s rendered nothing", name)
 		}
+		rendered[name] = objects
+	}
+	return rendered
+}
+
+// TestMarshalYAMLWritesTheChartsDirectly: every object of the built-in charts, as rendered and as
+// decoded back from the text toYaml wrote (float64 numbers), is written directly and as before.
+func TestMarshalYAMLWritesTheChartsDirectly(t *testing.T) {
+	for name, objects := range builtinObjects(t) {
 		for _, obj := range objects {
 			sameAsRoundTrip(t, name+" "+obj.GetKind()+" "+obj.GetName(), obj.Object, true)
 			data, err := json.Marshal(obj.Object)
@@ -222,6 +234,67 @@ func TestSpliceMetadata(t *testing.T) {
 	} {
 		if _, ok, _ := spliceMetadata(tc.text, tc.obj); ok {
 			t.Errorf("%s: spliced", name)
+		}
+	}
+}
+
+// TestWriteYAMLWritesTheChartsItself: every object of the built-in charts is written by writeYAML, not
+// by go-yaml, and exactly as go-yaml writes it.
+func TestWriteYAMLWritesTheChartsItself(t *testing.T) {
+	for name, objects := range builtinObjects(t) {
+		for _, obj := range objects {
+			v, ok := asYAMLValue(obj.Object)
+			if !ok {
+				t.Fatalf("%s %s: not a JSON-like value", obj.GetKind(), obj.GetName())
+			}
+			got, ok := writeYAML(v)
+			if !ok {
+				t.Errorf("%s %s %s: writeYAML declined it", name, obj.GetKind(), obj.GetName())
+				continue
+			}
+			if want, err := yamlv2.Marshal(v); err != nil || string(got) != string(want) {
+				t.Errorf("%s %s %s: writeYAML differs from go-yaml (error %v)", name, obj.GetKind(), obj.GetName(), err)
+			}
+		}
+	}
+}
+
+// TestWriteYAMLMatchesGoYAML: the shapes and string styles go-yaml writes, each written as go-yaml
+// writes it; and what writeYAML leaves to go-yaml.
+func TestWriteYAMLMatchesGoYAML(t *testing.T) {
+	long := strings.Repeat("folded words ", 12)
+	written := map[string]any{
+		"empty collections": map[string]any{"a": map[string]any{}, "b": []any{}, "c": []any{map[string]any{}, []any{}}},
+		"lists":             []any{[]any{"a", []any{"b"}}, map[string]any{"k": []any{1, "x"}, "l": map[string]any{"m": nil}}},
+		"key order":         map[string]any{"a10": 1, "a9": 2, "B": 3, "b": 4, "_": 5, "1": 6, "a01": 7, "é": 9, "a-b": 10},
+		"scalars":           map[string]any{"a": true, "b": int64(-3), "c": 1.5e-7, "d": uint64(1 << 63), "e": int32(7), "f": 2e21},
+		"plain and quoted": map[string]any{"p": long, "s": long + "it's: " + long, "d": "tab\t" + long, "e": "", "n": "1e3",
+			"y": "yes", "t": "2001-12-14", "b": "1:20", "x": "0x1F", "u": "1_000", "h": "#x", "m": "- x", "c": "a: b"},
+		"literal blocks": map[string]any{"a": "x\ny", "b": "x\n", "c": "x\n\n", "d": "\n", "e": " lead\nx", "f": "\nlead",
+			"g": "trail \nx", "h": "x\n" + long + "\n"},
+		"deep":        map[string]any{"a": map[string]any{"b": map[string]any{"c": []any{map[string]any{"d": long + long}}}}},
+		"root string": long,
+	}
+	for name, v := range written {
+		got, ok := writeYAML(v)
+		if !ok {
+			t.Errorf("%s: writeYAML declined it", name)
+			continue
+		}
+		if want, err := yamlv2.Marshal(v); err != nil || string(got) != string(want) {
+			t.Errorf("%s: writeYAML wrote\n%s\ngo-yaml wrote\n%s(error %v)", name, got, want, err)
+		}
+	}
+	for name, v := range map[string]any{
+		"a long key":                          map[string]any{strings.Repeat("k", 129): 1},
+		"a key with a new line":               map[string]any{"a\nb": 1},
+		"a carriage return":                   "a\rb",
+		"a line separator":                    map[string]any{"a": "a\u2028b"},
+		"a type it does not own":              map[string]any{"a": []string{"x"}},
+		"keys go-yaml's order does not order": map[string]any{"a1x": 1, "a9": 2, "a10": 3},
+	} {
+		if _, ok := writeYAML(v); ok {
+			t.Errorf("%s: writeYAML wrote it; go-yaml writes it in a form writeYAML does not", name)
 		}
 	}
 }
