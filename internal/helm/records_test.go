@@ -34,6 +34,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
 
 func TestRecordsRoundTrip(t *testing.T) {
@@ -133,6 +135,27 @@ func TestRecordsShareTheirBodyAndHelmReadsThem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTheBaseRecordIsCompressed: the base chart's record, written twice per install or upgrade, is
+// compressed below 300 KB (the fastest gzip level wrote 345 KB of it).
+func TestTheBaseRecordIsCompressed(t *testing.T) {
+	chart, err := charts.Builtin(charts.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := builtinObjects(t)[charts.Base]
+	manifest, err := encodeManifest(objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := newRecordBody(&releasev1.Release{Name: "istio-base", Chart: chart, Manifest: manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size := len(body.compressed); size > 300<<10 {
+		t.Errorf("the base chart's chart and manifest compress to %d KB, over 300 KB", size>>10)
 	}
 }
 
