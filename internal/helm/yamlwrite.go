@@ -316,12 +316,12 @@ func (w *yamlWriter) str(s string, indent int, key bool) bool {
 	}
 	style := doubleQuotedStyle
 	switch {
-	case strings.Contains(s, "\n"):
+	case t.multiline: // a line feed: analyzeScalar declines every other line break
 		style = literalStyle
-	case plainIsString(s) && !isBase60Float(s):
+	case plainIsString(s) && !isBase60Float(s): // never the empty string, which reads back as null
 		style = plainStyle
 	}
-	if style == plainStyle && (!t.plainAllowed || (s == "" && key)) {
+	if style == plainStyle && !t.plainAllowed {
 		style = singleQuotedStyle
 	}
 	if style == singleQuotedStyle && !t.singleQuoted {
