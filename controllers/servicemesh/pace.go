@@ -30,36 +30,51 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
-// batchDelay is the least time between two status passes that data-plane and policy changes wake.
+// batchDelay is the pace of the status passes that data-plane and policy changes wake while they keep
+// changing: one pass per batchDelay on average.
 const batchDelay = 2 * time.Second
 
+// statusBurst is how many changes in a row, after a quiet statusBurst × batchDelay, each wake the
+// status pass at once. A new mesh's install changes a handful of these objects one after the other
+// (its namespace's label, then each policy meshkeeper writes into it as soon as their kinds are served),
+// and each must show in the status without waiting; a storm of changes spends the burst in its first
+// milliseconds, where the queue folds the wake-ups into one or two passes.
+const statusBurst = 8
+
 // statusPace spaces the status passes that changes of the data plane and the policy objects wake:
-// they change by the thousand while a mesh converges. The first change after a quiet batchDelay wakes
-// the ServiceMesh at once (a lone change, such as the policies a new mesh's first reconcile awaits,
-// shows in the status without waiting); every change after it, until batchDelay has passed since,
-// wakes it once, at the end of that batchDelay. So a burst of changes costs one pass at its start and
-// one per batchDelay after.
+// they change by the thousand while a mesh converges. It is a rate of one wake-up per batchDelay with
+// a burst of statusBurst (the generic cell rate algorithm): a change within the burst wakes the
+// ServiceMesh at once; a change beyond it wakes it once the rate allows, and every change until that
+// pass starts joins it. So a storm costs its first passes at its start and then one pass per
+// batchDelay, and no change waits longer than batchDelay for a pass that reads it.
 type statusPace struct {
 	mu sync.Mutex
-	// next is the earliest time the next pass may start; trailing tells whether a pass is set for it.
-	next     time.Time
-	trailing bool
+	// due is when the rate would next let a wake-up through with no burst left; trailing is when the pass
+	// set for later starts, zero when none is set.
+	due      time.Time
+	trailing time.Time
 }
 
 // delay returns how long after now a change at now should wake the ServiceMesh: 0 for at once.
 func (p *statusPace) delay(now time.Time) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.trailing && !now.Before(p.next) {
-		// The pass set for next has started: the one after it waits a batchDelay more.
-		p.next, p.trailing = p.next.Add(batchDelay), false
+	if !p.trailing.IsZero() {
+		if now.Before(p.trailing) {
+			return p.trailing.Sub(now) // the pass set for later has not started: it reads this change
+		}
+		p.trailing = time.Time{} // it has started and may have read before this change
 	}
-	if !now.Before(p.next) {
-		p.next = now.Add(batchDelay)
+	if p.due.Before(now) {
+		p.due = now
+	}
+	at := p.due.Add(-(statusBurst - 1) * batchDelay)
+	p.due = p.due.Add(batchDelay)
+	if !at.After(now) {
 		return 0
 	}
-	p.trailing = true
-	return p.next.Sub(now)
+	p.trailing = at
+	return at.Sub(now)
 }
 
 // toMeshBatched enqueues the ServiceMesh as pace says. The queue keeps one pending request (the
