@@ -97,6 +97,8 @@ type ChartManager struct {
 	verified map[string]verification
 	// manifests keeps the rendered objects of each release, for its current digest.
 	manifests map[string]parsedManifest
+	// charts keeps the compressed chart part of the records of the charts in use.
+	charts chartMembers
 	// capabilities is what templates see of the cluster, read from discovery before each install or
 	// upgrade and reused by the drift check's renders.
 	capabilities *capabilities
@@ -362,7 +364,7 @@ func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads 
 func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, owner Owner, done string, before func() error) error {
 	// The record is stored twice, pending and then deployed or failed; its chart and manifest, nearly
 	// all of it, are compressed once.
-	body, err := newRecordBody(rel)
+	body, err := newRecordBody(rel, &m.charts)
 	if err != nil {
 		return fmt.Errorf("encoding revision %d of release %s: %w", rel.Version, rel.Name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func TestRecordsShareTheirBodyAndHelmReadsThem(t *testing.T) {
 			rel := &releasev1.Release{Name: "istio-base", Namespace: "istio-system", Version: 2, Chart: tc.chart,
 				Manifest: tc.manifest, Config: tc.config, ApplyMethod: "ssa",
 				Info: &releasev1.Info{Status: rcommon.StatusPendingInstall, Description: "Initial install underway"}}
-			body, err := newRecordBody(rel)
+			body, err := newRecordBody(rel, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,6 +139,56 @@ func TestRecordsShareTheirBodyAndHelmReadsThem(t *testing.T) {
 	}
 }
 
+// TestChartMembersKeepsTheChartsInUse: a chart's member is compressed once while it is among the
+// charts in use, shared by every record of it and never changed by one; past maxChartMembers charts,
+// the least recently used is dropped.
+func TestChartMembersKeepsTheChartsInUse(t *testing.T) {
+	newChart := func(i int) *chartv2.Chart {
+		return &chartv2.Chart{Metadata: &chartv2.Metadata{Name: fmt.Sprintf("chart-%d", i), Version: "1.0.0", APIVersion: "v2"}}
+	}
+	charts := &chartMembers{}
+	first := newChart(0)
+	kept, err := charts.member(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	original := bytes.Clone(kept)
+	// A record with a manifest appends to its own copy.
+	body, err := newRecordBody(&releasev1.Release{Chart: first, Manifest: "---\nkind: ConfigMap\n"}, charts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := charts.member(first); &again[0] != &kept[0] || !bytes.Equal(again, original) {
+		t.Fatal("the chart's member was compressed again or changed by a record")
+	}
+	if !bytes.HasPrefix(body.compressed, original) || len(body.compressed) == len(original) {
+		t.Fatal("the record's body is not the chart's member followed by the manifest's")
+	}
+	// Other charts come into use; the first stays while it is used, then is the one dropped.
+	for i := 1; i < maxChartMembers; i++ {
+		if _, err := charts.member(newChart(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, _ := charts.member(first); &again[0] != &kept[0] {
+		t.Fatal("a chart in use was dropped")
+	}
+	if _, err := charts.member(newChart(maxChartMembers)); err != nil {
+		t.Fatal(err)
+	}
+	if len(charts.entries) != maxChartMembers {
+		t.Fatalf("%d charts kept, want %d", len(charts.entries), maxChartMembers)
+	}
+	for _, e := range charts.entries {
+		if e.chart.Metadata.Name == "chart-1" {
+			t.Fatal("the least recently used chart was kept")
+		}
+	}
+	if again, _ := charts.member(first); &again[0] != &kept[0] {
+		t.Fatal("the most recently used chart was dropped")
+	}
+}
+
 // TestTheBaseRecordIsCompressed: the base chart's record, written twice per install or upgrade, is
 // compressed below 300 KB (the fastest gzip level wrote 345 KB of it).
 func TestTheBaseRecordIsCompressed(t *testing.T) {
@@ -150,7 +201,7 @@ func TestTheBaseRecordIsCompressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := newRecordBody(&releasev1.Release{Name: "istio-base", Chart: chart, Manifest: manifest})
+	body, err := newRecordBody(&releasev1.Release{Name: "istio-base", Chart: chart, Manifest: manifest}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
