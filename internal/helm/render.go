@@ -524,7 +524,12 @@ func encodeManifestReusing(objects []*unstructured.Unstructured, texts map[*unst
 	if err != nil {
 		return "", err
 	}
+	size := 0
+	for _, doc := range docs {
+		size += len("---\n") + len(doc)
+	}
 	var out strings.Builder
+	out.Grow(size)
 	for _, doc := range docs {
 		out.WriteString("---\n")
 		out.Write(doc)
