@@ -75,16 +75,18 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 }
 
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {
-	// An object still at the resource version at which it last matched is unchanged: one cache read.
-	current, err := m.cachedVersion(ctx, desired)
-	if err != nil {
-		return false, err
-	}
+	// An object still at the resource version at which it last matched, or changed in its status alone,
+	// is unchanged: one cache read.
 	m.mu.Lock()
 	verifiedAt, known := m.verified[objectKey(desired)]
 	m.mu.Unlock()
-	if current != "" && known && current == verifiedAt.version {
-		return false, nil
+	var v *verification
+	if known {
+		v = &verifiedAt
+	}
+	current, same, err := m.sameSince(ctx, desired, v)
+	if err != nil || same {
+		return false, err
 	}
 	// The Istio CRDs are large and only ever changed by an upgrade; their existence is what matters,
 	// read by metadata (from the API server when the cache does not show one).
@@ -120,14 +122,14 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) {
 		return true, nil
 	}
-	m.markVerified(desired, live.GetResourceVersion(), "")
+	m.markVerifiedAs(desired, live, "")
 	return false, nil
 }
 
-// cachedVersion returns the resource version of an object from the client's cache, for the kinds the
-// cache holds (CachedKinds, and CRDs by metadata), or "" when the object is not there or its kind is not
-// cached, which sends the drift check to the API server.
-func (m *ChartManager) cachedVersion(ctx context.Context, desired *unstructured.Unstructured) (string, error) {
+// cachedObject returns an object from the client's cache, for the kinds the cache holds (CachedKinds,
+// and CRDs by metadata), or nil when the object is not there or its kind is not cached, which sends the
+// drift check to the API server.
+func (m *ChartManager) cachedObject(ctx context.Context, desired *unstructured.Unstructured) (client.Object, error) {
 	gvk := desired.GroupVersionKind()
 	var obj client.Object
 	switch {
@@ -138,20 +140,20 @@ func (m *ChartManager) cachedVersion(ctx context.Context, desired *unstructured.
 	case m.CachedKinds[gvk]:
 		typed, err := m.client.Scheme().New(gvk)
 		if err != nil {
-			return "", nil
+			return nil, nil
 		}
 		obj = typed.(client.Object)
 	default:
-		return "", nil
+		return nil, nil
 	}
 	err := m.client.Get(ctx, client.ObjectKeyFromObject(desired), obj)
 	if apierrors.IsNotFound(err) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+		return nil, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
 	}
-	return obj.GetResourceVersion(), nil
+	return obj, nil
 }
 
 // renderedObjects are the objects the desired release renders, as Helm applies them: in the release

@@ -40,6 +40,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -350,7 +351,7 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 			}
 			// What the API server answered is what the release sets: the drift check that follows the
 			// install needs no read of its own until the object changes.
-			m.markVerified(obj, applied.GetResourceVersion(), content)
+			m.markVerifiedAs(obj, applied, content)
 			return nil
 		}); err != nil {
 			return err
@@ -360,8 +361,8 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 }
 
 // appliedAlready tells whether meshkeeper applied exactly obj (content is its contentDigest) and the
-// object, in the cache, is still at the resource version that apply returned: applying it again would
-// change nothing. So an install or upgrade that failed part way and runs again applies only what it
+// object, in the cache, is as that apply left it but for its status (see sameSince): applying it
+// again would change nothing. So an install or upgrade that failed part way and runs again applies only what it
 // had not, and an upgrade only the objects that changed.
 func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Unstructured, content string) (bool, error) {
 	m.mu.Lock()
@@ -370,11 +371,8 @@ func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Uns
 	if !known || v.content != content {
 		return false, nil
 	}
-	current, err := m.cachedVersion(ctx, obj)
-	if err != nil {
-		return false, err
-	}
-	return current != "" && current == v.version, nil
+	_, same, err := m.sameSince(ctx, obj, &v)
+	return same, err
 }
 
 // applyPhase is the phase of applyObjects an object is applied in.
@@ -404,10 +402,25 @@ func (m *ChartManager) crdCurrent(ctx context.Context, desired *unstructured.Uns
 
 // verification is what the chart manager knows of an object of a release: the resource version at
 // which it last matched the release and, when meshkeeper applied it at that version, the
-// contentDigest of what it applied.
+// contentDigest of what it applied. For a kind of statusKinds it also holds the object's generation
+// and metaDigest at that version, so that a change of its status alone is known for one.
 type verification struct {
-	version string
-	content string
+	version    string
+	content    string
+	generation int64
+	meta       string
+}
+
+// statusKinds are the chart kinds whose objects hold nothing but metadata, a spec and a status, and
+// whose generation the API server raises on every change of the spec (their status reports the
+// generation it observed). Their status changes all the time (istiod's Deployment as its pods come and
+// go, the CNI agent's DaemonSet, the autoscaler's metrics), and none of it is the release's: a new
+// resource version at the same generation and metadata is no drift.
+var statusKinds = map[schema.GroupVersionKind]bool{
+	{Group: "apps", Version: "v1", Kind: "Deployment"}:                     true,
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"}:                      true,
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}: true,
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:          true,
 }
 
 // markVerified records that the object matched the release at resource version, after an apply of
@@ -419,6 +432,60 @@ func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version, con
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.verified[objectKey(obj)] = verification{version: version, content: content}
+}
+
+// markVerifiedAs is markVerified for the object as the API server returned it (read, or applied).
+func (m *ChartManager) markVerifiedAs(obj *unstructured.Unstructured, live metav1.Object, content string) {
+	if live.GetResourceVersion() == "" {
+		return
+	}
+	v := verification{version: live.GetResourceVersion(), content: content}
+	if statusKinds[obj.GroupVersionKind()] {
+		v.generation, v.meta = live.GetGeneration(), metaDigest(live)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.verified[objectKey(obj)] = v
+}
+
+// sameSince tells whether the object, in the cache, is as it was when v was recorded: at v's resource
+// version or, for a kind of statusKinds, at a later one with the same generation and metadata (its
+// status alone changed; v then moves to that version). It also returns the cached resource version,
+// "" when the cache does not hold the object. v may be nil.
+func (m *ChartManager) sameSince(ctx context.Context, desired *unstructured.Unstructured, v *verification) (string, bool, error) {
+	cached, err := m.cachedObject(ctx, desired)
+	if err != nil || cached == nil {
+		return "", false, err
+	}
+	current := cached.GetResourceVersion()
+	switch {
+	case v == nil:
+		return current, false, nil
+	case current == v.version:
+		return current, true, nil
+	case v.generation > 0 && statusKinds[desired.GroupVersionKind()] && cached.GetGeneration() == v.generation &&
+		metaDigest(cached) == v.meta:
+		m.mu.Lock()
+		if known, ok := m.verified[objectKey(desired)]; ok && known == *v {
+			known.version = current
+			m.verified[objectKey(desired)] = known
+		}
+		m.mu.Unlock()
+		return current, true, nil
+	}
+	return current, false, nil
+}
+
+// metaDigest is a digest of the metadata a drift check compares that a change of an object's
+// generation does not show: its labels, annotations, owners, finalizers and deletion.
+func metaDigest(obj metav1.Object) string {
+	data, err := json.Marshal([]any{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(),
+		obj.GetFinalizers(), obj.GetDeletionTimestamp()})
+	if err != nil {
+		return "" // never equal to a recorded digest: the drift check reads the object
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // unverify forgets what is known of an object, before it is deleted.

@@ -1,0 +1,107 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package chartmanager
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+const istiodDeployment = "/apis/apps/v1/namespaces/" + namespace + "/deployments/istiod"
+
+// TestAStatusChangeIsNoDrift: the drift check of istiod's release reads nothing from the API server
+// when istiod's Deployment changed in its status alone (as it does each time one of its pods comes or
+// goes); a change of its metadata at the same generation, or of its spec, is read and repaired.
+func TestAStatusChangeIsNoDrift(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, _, env := setUp(t)
+	counter := &testenv.RequestCounter{}
+	m, c, _ := cachedManager(ctx, t, env, counter)
+
+	chart, err := charts.Builtin(charts.Istiod)
+	g.Expect(err).NotTo(HaveOccurred())
+	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace}, charts.BuiltinVersion)
+	g.Expect(err).NotTo(HaveOccurred())
+	release := helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+		Values: values, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
+
+	live := &appsv1.Deployment{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
+	cachedAt := func(version string) func(client.Object) bool {
+		return func(o client.Object) bool { return o.GetResourceVersion() == version }
+	}
+	// ensure checks the release and returns how many requests went to istiod's Deployment.
+	ensure := func() (int, []string) {
+		before := counter.Of(istiodDeployment)
+		result, err := m.Ensure(ctx, release)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(result.State).To(Equal(helm.StateInSync))
+		return counter.Of(istiodDeployment) - before, result.Repaired
+	}
+
+	// Its pods come up: the status changes, the generation does not.
+	for replicas := int32(1); replicas <= 2; replicas++ {
+		live.Status = appsv1.DeploymentStatus{ObservedGeneration: live.Generation, Replicas: replicas,
+			UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas}
+		g.Expect(env.Client.Status().Update(ctx, live)).To(Succeed())
+		waitCached(ctx, g, c, namespace, "istiod", &appsv1.Deployment{}, cachedAt(live.ResourceVersion))
+		requests, repaired := ensure()
+		g.Expect(requests).To(BeZero(), "a status change sent the drift check to the API server")
+		g.Expect(repaired).To(BeEmpty())
+	}
+
+	// A label meshkeeper set is removed: the generation stays, the metadata changed.
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
+	generation := live.Generation
+	g.Expect(live.Labels).To(HaveKey("app"))
+	delete(live.Labels, "app")
+	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
+	g.Expect(live.Generation).To(Equal(generation))
+	waitCached(ctx, g, c, namespace, "istiod", &appsv1.Deployment{}, cachedAt(live.ResourceVersion))
+	requests, repaired := ensure()
+	g.Expect(requests).NotTo(BeZero())
+	g.Expect(repaired).To(ConsistOf("Deployment " + namespace + "/istiod"))
+
+	// Someone scales it: the spec changed.
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
+	g.Expect(live.Labels).To(HaveKey("app"), "the label was restored")
+	live.Spec.Replicas = ptr.To(*live.Spec.Replicas + 3)
+	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
+	g.Expect(live.Generation).To(BeNumerically(">", generation))
+	waitCached(ctx, g, c, namespace, "istiod", &appsv1.Deployment{}, cachedAt(live.ResourceVersion))
+	requests, repaired = ensure()
+	g.Expect(requests).NotTo(BeZero())
+	g.Expect(repaired).To(ConsistOf("Deployment " + namespace + "/istiod"))
+}
