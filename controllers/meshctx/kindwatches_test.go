@@ -1,0 +1,104 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package meshctx
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// countingMapper maps the kinds in served, and counts what it is asked.
+type countingMapper struct {
+	meta.RESTMapper
+	served map[schema.GroupKind]bool
+	asked  int
+}
+
+func (m *countingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	m.asked++
+	if !m.served[gk] {
+		return nil, &meta.NoKindMatchError{GroupKind: gk, SearchedVersions: versions}
+	}
+	return &meta.RESTMapping{}, nil
+}
+
+// countingController counts the watches it is asked to start.
+type countingController struct {
+	controller.Controller
+	watches int
+}
+
+func (c *countingController) Watch(source.TypedSource[reconcile.Request]) error {
+	c.watches++
+	return nil
+}
+
+// TestKindWatchesStopAskingOnceAllAreWatched: while a kind is not served, every call asks the mapper;
+// each kind is watched once, as soon as it is served; once every kind is watched, a call asks nothing.
+func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
+	ctx := context.Background()
+	mapper := &countingMapper{served: map[schema.GroupKind]bool{}}
+	c := &countingController{}
+	w := &KindWatches{mapper: mapper, controller: c, kinds: render.PolicyKinds,
+		source: func(schema.GroupVersionKind) source.Source { return nil }}
+	if len(render.PolicyKinds) < 2 {
+		t.Fatalf("want at least two policy kinds, have %v", render.PolicyKinds)
+	}
+
+	for range 2 {
+		if w.WatchServed(ctx) {
+			t.Fatal("served with no kind served")
+		}
+	}
+	if mapper.asked != 2 || c.watches != 0 {
+		t.Fatalf("asked the mapper %d times and started %d watches, want 2 and 0", mapper.asked, c.watches)
+	}
+	mapper.served[render.PolicyKinds[0].GroupKind()] = true
+	if w.WatchServed(ctx) {
+		t.Fatal("served with one kind not served")
+	}
+	if c.watches != 1 {
+		t.Fatalf("%d watches, want the served kind's", c.watches)
+	}
+	for _, gvk := range render.PolicyKinds {
+		mapper.served[gvk.GroupKind()] = true
+	}
+	asked := mapper.asked
+	if !w.WatchServed(ctx) {
+		t.Fatal("not served with every kind served")
+	}
+	if c.watches != len(render.PolicyKinds) || mapper.asked != asked+len(render.PolicyKinds) {
+		t.Fatalf("%d watches and %d questions, want one watch per kind and one question per kind", c.watches, mapper.asked-asked)
+	}
+	asked = mapper.asked
+	for range 1000 {
+		if !w.WatchServed(ctx) {
+			t.Fatal("not served any more")
+		}
+	}
+	if mapper.asked != asked || c.watches != len(render.PolicyKinds) {
+		t.Fatalf("after every kind was watched, 1,000 calls asked the mapper %d times and started %d more watches", mapper.asked-asked, c.watches-len(render.PolicyKinds))
+	}
+}
