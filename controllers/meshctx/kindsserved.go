@@ -64,9 +64,10 @@ type KindsServed struct {
 	// late is set while a CRD changed but its kind has not been served within discoveryTimeout (a CRD
 	// that is not Established, or removed, say): the kinds are then asked for every slowInterval, and an
 	// Await waits for that instead of asking every discoveryInterval again.
-	late    atomic.Bool
-	mu      sync.Mutex
-	sources []chan event.GenericEvent
+	late     atomic.Bool
+	mu       sync.Mutex
+	sources  []chan event.GenericEvent
+	onServed []func()
 	// interval, timeout and slow are discoveryInterval, discoveryTimeout and slowInterval.
 	interval, timeout, slow time.Duration
 }
@@ -91,6 +92,14 @@ func (d *KindsServed) Source(h handler.EventHandler) source.Source {
 	d.sources = append(d.sources, events)
 	d.mu.Unlock()
 	return source.Channel(events, h)
+}
+
+// OnServed has f called each time the kinds come to be served after a kick or an Await, before any
+// source hears of it. Every OnServed is called before the manager starts.
+func (d *KindsServed) OnServed(f func()) {
+	d.mu.Lock()
+	d.onServed = append(d.onServed, f)
+	d.mu.Unlock()
 }
 
 // Kick makes the runnable wait for discovery to serve the kinds; kicks while it waits are one.
@@ -157,8 +166,11 @@ func (d *KindsServed) Start(ctx context.Context) error {
 // send sends one event to every source; it is false when ctx ended first.
 func (d *KindsServed) send(ctx context.Context) bool {
 	d.mu.Lock()
-	sources := d.sources
+	sources, onServed := d.sources, d.onServed
 	d.mu.Unlock()
+	for _, f := range onServed {
+		f()
+	}
 	for _, events := range sources {
 		select {
 		case events <- event.GenericEvent{Object: &corev1.Namespace{}}:

@@ -20,6 +20,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,12 +55,21 @@ type KindWatches struct {
 	// (it asks discovery again only for a kind it cannot map), so asking it again would always find
 	// them served; each answer cost 2.6 KB of allocations, on every reconcile of every namespace.
 	all atomic.Bool
+	// unserved is when (Unix nanoseconds) the mapper last found a kind not served, 0 after Forget. For
+	// recheck after it every call answers false without asking: a kind the mapper cannot map sends it to
+	// discovery and makes it rebuild itself (1.3 MB), and a thousand namespaces reconciled while the CRDs
+	// are not served yet each asked (133 MB of allocations and a discovery request each in the
+	// 10,000-pod scale benchmark). Every caller that hears false awaits KindsServed, which asks discovery
+	// at the same pace and calls Forget before it tells them the kinds are served.
+	unserved atomic.Int64
+	recheck  time.Duration
 }
 
-// NewKindWatches returns the watches of kinds for controller c, whose events go to h.
+// NewKindWatches returns the watches of kinds for controller c, whose events go to h. served, when not
+// nil, is the wait its callers await when the kinds are not served.
 func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.GroupVersionKind,
-	h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) *KindWatches {
-	return &KindWatches{
+	h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request], served *KindsServed) *KindWatches {
+	w := &KindWatches{
 		mapper:     mgr.GetRESTMapper(),
 		controller: c,
 		kinds:      kinds,
@@ -69,17 +79,32 @@ func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.Gr
 			return source.Kind(mgr.GetCache(), obj, h, policyObjectChanged)
 		},
 	}
+	if served != nil {
+		// Without a KindsServed to tell its callers, every call asks.
+		w.recheck = discoveryInterval
+		served.OnServed(w.Forget)
+	}
+	return w
 }
 
-// WatchServed tells whether every kind is served, and starts watching the ones not watched yet.
+// Forget forgets that a kind was found not served: the next call asks the mapper.
+func (w *KindWatches) Forget() { w.unserved.Store(0) }
+
+// WatchServed tells whether every kind is served, and starts watching the ones not watched yet. A caller
+// that hears false must await the kinds with the KindsServed given to NewKindWatches.
 func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	if w.all.Load() {
 		return true
+	}
+	if at := w.unserved.Load(); w.recheck > 0 && at != 0 && time.Since(time.Unix(0, at)) < w.recheck {
+		return false
 	}
 	for _, gvk := range w.kinds {
 		if _, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 			if !meta.IsNoMatchError(err) {
 				ctrl.LoggerFrom(ctx).Error(err, "Looking up an Istio kind", "kind", gvk.Kind)
+			} else {
+				w.unserved.Store(time.Now().UnixNano())
 			}
 			return false
 		}

@@ -18,11 +18,14 @@ package meshctx
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -32,16 +35,33 @@ import (
 // countingMapper maps the kinds in served, and counts what it is asked.
 type countingMapper struct {
 	meta.RESTMapper
+	mu     sync.Mutex
 	served map[schema.GroupKind]bool
 	asked  int
 }
 
 func (m *countingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.asked++
 	if !m.served[gk] {
 		return nil, &meta.NoKindMatchError{GroupKind: gk, SearchedVersions: versions}
 	}
 	return &meta.RESTMapping{}, nil
+}
+
+func (m *countingMapper) serve(kinds ...schema.GroupVersionKind) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, gvk := range kinds {
+		m.served[gvk.GroupKind()] = true
+	}
+}
+
+func (m *countingMapper) questions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.asked
 }
 
 // countingController counts the watches it is asked to start.
@@ -75,16 +95,14 @@ func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
 	if mapper.asked != 2 || c.watches != 0 {
 		t.Fatalf("asked the mapper %d times and started %d watches, want 2 and 0", mapper.asked, c.watches)
 	}
-	mapper.served[render.PolicyKinds[0].GroupKind()] = true
+	mapper.serve(render.PolicyKinds[0])
 	if w.WatchServed(ctx) {
 		t.Fatal("served with one kind not served")
 	}
 	if c.watches != 1 {
 		t.Fatalf("%d watches, want the served kind's", c.watches)
 	}
-	for _, gvk := range render.PolicyKinds {
-		mapper.served[gvk.GroupKind()] = true
-	}
+	mapper.serve(render.PolicyKinds...)
 	asked := mapper.asked
 	if !w.WatchServed(ctx) {
 		t.Fatal("not served with every kind served")
@@ -100,5 +118,61 @@ func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
 	}
 	if mapper.asked != asked || c.watches != len(render.PolicyKinds) {
 		t.Fatalf("after every kind was watched, 1,000 calls asked the mapper %d times and started %d more watches", mapper.asked-asked, c.watches-len(render.PolicyKinds))
+	}
+}
+
+// TestKindWatchesAskOnceWhileTheKindsAreMissing: while the kinds are not served, the calls within
+// recheck of a question answer false without asking (each question of a kind the mapper cannot map
+// rebuilds it from discovery); KindsServed forgets that answer before it tells its sources the kinds
+// are served, so the reconciles it wakes ask again and find them.
+func TestKindWatchesAskOnceWhileTheKindsAreMissing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mapper := &countingMapper{served: map[schema.GroupKind]bool{}}
+	served := NewKindsServed(mapper, render.PolicyKinds)
+	served.interval, served.timeout, served.slow = 5*time.Millisecond, time.Minute, time.Hour
+	events := make(chan event.GenericEvent)
+	served.sources = append(served.sources, events)
+	w := &KindWatches{mapper: mapper, controller: &countingController{}, kinds: render.PolicyKinds,
+		source: func(schema.GroupVersionKind) source.Source { return nil }, recheck: time.Hour}
+	served.OnServed(w.Forget)
+	done := make(chan struct{})
+	go func() { _ = served.Start(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	for range 1000 {
+		if w.WatchServed(ctx) {
+			t.Fatal("served with no kind served")
+		}
+		served.Await() // as every caller that hears false does
+	}
+	// The runnable asks every 5 ms too; the 1,000 calls asked once between them.
+	asked := mapper.questions()
+	mapper.serve(render.PolicyKinds...)
+	select {
+	case <-events:
+	case <-time.After(5 * time.Second):
+		t.Fatal("KindsServed did not tell its source the kinds are served")
+	}
+	if w.unserved.Load() != 0 {
+		t.Fatal("the source heard before the watches forgot that the kinds were missing")
+	}
+	if !w.WatchServed(ctx) {
+		t.Fatal("not served once KindsServed said so")
+	}
+	// The runnable polled at most every 5 ms in between; far fewer than one question per call.
+	if asked > 200 {
+		t.Fatalf("%d questions for 1,000 calls while the kinds were missing", asked)
+	}
+
+	// Without recheck (no KindsServed to tell the callers), every call asks.
+	bare := &countingMapper{served: map[schema.GroupKind]bool{}}
+	w = &KindWatches{mapper: bare, controller: &countingController{}, kinds: render.PolicyKinds,
+		source: func(schema.GroupVersionKind) source.Source { return nil }}
+	for range 10 {
+		w.WatchServed(ctx)
+	}
+	if bare.questions() != 10 {
+		t.Fatalf("%d questions for 10 calls without a KindsServed, want 10", bare.questions())
 	}
 }

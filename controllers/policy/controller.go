@@ -263,7 +263,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("policy").
 		Build(r)
-	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toNamespace)
+	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toNamespace, r.Served)
 	return err
 }
 

@@ -298,7 +298,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.revisionState.discovery, err = discovery.NewDiscoveryClientForConfig(mgr.GetConfig()); err != nil {
 		return fmt.Errorf("creating a discovery client: %w", err)
 	}
-	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata](pace))
+	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toMeshBatched[*metav1.PartialObjectMetadata](pace), r.PoliciesServed)
 	return nil
 }
 
