@@ -37,6 +37,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/logging"
 	"github.com/meshkeeper/meshkeeper/internal/metricsauth"
 )
 
@@ -96,7 +97,8 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// Names and values are added to a reconcile's logger when it writes a line, not for every reconcile.
+	ctrl.SetLogger(logging.Lazy(zap.New(zap.UseFlagOptions(&opts))))
 	setupLog := ctrl.Log.WithName("setup")
 
 	var tlsOpts []func(*tls.Config)
