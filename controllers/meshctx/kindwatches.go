@@ -80,7 +80,8 @@ func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.Gr
 		},
 	}
 	if served != nil {
-		// Without a KindsServed to tell its callers, every call asks.
+		// served tells the callers once the kinds are served, so a missing kind is asked for at its
+		// pace; without it, every call asks.
 		w.recheck = discoveryInterval
 		served.OnServed(w.Forget)
 	}

@@ -84,7 +84,7 @@ func encodeRecord(rel *releasev1.Release, body *recordBody) ([]byte, error) {
 	buf.Grow(len(body.compressed) + len(raw))
 	buf.Write(body.compressed)
 	// The rest of a record is a few hundred bytes: gzip's fastest level.
-	if err := compressAt(&buf, raw, gzip.BestSpeed); err != nil {
+	if err := compressAt(&buf, gzip.BestSpeed, raw); err != nil {
 		return nil, err
 	}
 	out := make([]byte, base64.StdEncoding.EncodedLen(buf.Len()))
@@ -120,7 +120,7 @@ func newRecordBody(rel *releasev1.Release, charts *chartMembers) (*recordBody, e
 		}
 		body.compressed, body.fields = member, true
 	}
-	var raw []byte
+	var parts [][]byte
 	switch {
 	case rel.Manifest != "":
 		manifest, err := json.Marshal(rel.Manifest)
@@ -131,15 +131,15 @@ func newRecordBody(rel *releasev1.Release, charts *chartMembers) (*recordBody, e
 		if body.fields {
 			sep = ","
 		}
-		raw = append([]byte(sep+`"manifest":`), manifest...)
+		parts = [][]byte{[]byte(sep + `"manifest":`), manifest}
 		body.fields = true
 	case !body.fields:
-		raw = []byte("{")
+		parts = [][]byte{[]byte("{")}
 	default:
 		return body, nil // the chart's member alone: encodeRecord copies it
 	}
-	buf := bytes.NewBuffer(append(make([]byte, 0, len(body.compressed)+len(raw)/3), body.compressed...))
-	if err := compressAt(buf, raw, recordLevel); err != nil {
+	buf := bytes.NewBuffer(append(make([]byte, 0, len(body.compressed)+len(rel.Manifest)/3), body.compressed...))
+	if err := compressAt(buf, recordLevel, parts...); err != nil {
 		return nil, err
 	}
 	body.compressed = buf.Bytes()
@@ -185,7 +185,7 @@ func (c *chartMembers) member(chart *chartv2.Chart) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw) / 4)
-	if err := compressAt(&buf, append([]byte(`{"chart":`), raw...), recordLevel); err != nil {
+	if err := compressAt(&buf, recordLevel, []byte(`{"chart":`), raw); err != nil {
 		return nil, err
 	}
 	compressed := bytes.Clone(buf.Bytes())
@@ -200,14 +200,16 @@ func (c *chartMembers) member(chart *chartv2.Chart) ([]byte, error) {
 	return compressed[:len(compressed):len(compressed)], nil
 }
 
-// compressAt appends data to buf as one gzip member, at level.
-func compressAt(buf *bytes.Buffer, data []byte, level int) error {
+// compressAt appends parts to buf as one gzip member, at level.
+func compressAt(buf *bytes.Buffer, level int, parts ...[]byte) error {
 	w, err := gzip.NewWriterLevel(buf, level)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(data); err != nil {
-		return err
+	for _, part := range parts {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
 	}
 	return w.Close()
 }

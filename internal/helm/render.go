@@ -362,8 +362,8 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 
 // appliedAlready tells whether meshkeeper applied exactly obj (content is its contentDigest) and the
 // object, in the cache, is as that apply left it but for its status (see sameSince): applying it
-// again would change nothing. So an install or upgrade that failed part way and runs again applies only what it
-// had not, and an upgrade only the objects that changed.
+// again would change nothing. So an install or upgrade that failed part way and runs again applies
+// only what it had not, and an upgrade only the objects that changed.
 func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Unstructured, content string) (bool, error) {
 	m.mu.Lock()
 	v, known := m.verified[objectKey(obj)]
