@@ -77,14 +77,7 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {
 	// An object still at the resource version at which it last matched, or changed in its status alone,
 	// is unchanged: one cache read.
-	m.mu.Lock()
-	verifiedAt, known := m.verified[objectKey(desired)]
-	m.mu.Unlock()
-	var v *verification
-	if known {
-		v = &verifiedAt
-	}
-	current, same, err := m.sameSince(ctx, desired, v)
+	current, same, err := m.sameSince(ctx, desired, m.verification(desired))
 	if err != nil || same {
 		return false, err
 	}

@@ -365,13 +365,11 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 // again would change nothing. So an install or upgrade that failed part way and runs again applies
 // only what it had not, and an upgrade only the objects that changed.
 func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Unstructured, content string) (bool, error) {
-	m.mu.Lock()
-	v, known := m.verified[objectKey(obj)]
-	m.mu.Unlock()
-	if !known || v.content != content {
+	v := m.verification(obj)
+	if v == nil || v.content != content {
 		return false, nil
 	}
-	_, same, err := m.sameSince(ctx, obj, &v)
+	_, same, err := m.sameSince(ctx, obj, v)
 	return same, err
 }
 
@@ -434,14 +432,28 @@ func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version, con
 	m.verified[objectKey(obj)] = verification{version: version, content: content}
 }
 
-// markVerifiedAs is markVerified for the object as the API server returned it (read, or applied).
+// verification returns what is known of obj, or nil.
+func (m *ChartManager) verification(obj *unstructured.Unstructured) *verification {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, known := m.verified[objectKey(obj)]
+	if !known {
+		return nil
+	}
+	return &v
+}
+
+// markVerifiedAs is markVerified for the object as the API server returned it (read, or applied). Of a
+// kind of statusKinds whose metadata has no digest, no generation is recorded: its next change is read.
 func (m *ChartManager) markVerifiedAs(obj *unstructured.Unstructured, live metav1.Object, content string) {
 	if live.GetResourceVersion() == "" {
 		return
 	}
 	v := verification{version: live.GetResourceVersion(), content: content}
 	if statusKinds[obj.GroupVersionKind()] {
-		v.generation, v.meta = live.GetGeneration(), metaDigest(live)
+		if meta, err := metaDigest(live); err == nil {
+			v.generation, v.meta = live.GetGeneration(), meta
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -464,7 +476,7 @@ func (m *ChartManager) sameSince(ctx context.Context, desired *unstructured.Unst
 	case current == v.version:
 		return current, true, nil
 	case v.generation > 0 && statusKinds[desired.GroupVersionKind()] && cached.GetGeneration() == v.generation &&
-		metaDigest(cached) == v.meta:
+		sameMeta(cached, v.meta):
 		m.mu.Lock()
 		if known, ok := m.verified[objectKey(desired)]; ok && known == *v {
 			known.version = current
@@ -478,14 +490,15 @@ func (m *ChartManager) sameSince(ctx context.Context, desired *unstructured.Unst
 
 // metaDigest is a digest of the metadata a drift check compares that a change of an object's
 // generation does not show: its labels, annotations, owners, finalizers and deletion.
-func metaDigest(obj metav1.Object) string {
-	data, err := json.Marshal([]any{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(),
+func metaDigest(obj metav1.Object) (string, error) {
+	return jsonDigest([]any{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(),
 		obj.GetFinalizers(), obj.GetDeletionTimestamp()})
-	if err != nil {
-		return "" // never equal to a recorded digest: the drift check reads the object
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+}
+
+// sameMeta tells whether obj's metaDigest is digest; one that cannot be made is not.
+func sameMeta(obj metav1.Object, digest string) bool {
+	d, err := metaDigest(obj)
+	return err == nil && d == digest
 }
 
 // unverify forgets what is known of an object, before it is deleted.
@@ -497,9 +510,18 @@ func (m *ChartManager) unverify(obj *unstructured.Unstructured) {
 
 // contentDigest is a digest of an object as it would be applied.
 func contentDigest(obj *unstructured.Unstructured) (string, error) {
-	data, err := json.Marshal(obj.Object)
+	digest, err := jsonDigest(obj.Object)
 	if err != nil {
 		return "", fmt.Errorf("encoding %s %s: %w", obj.GetKind(), objectName(obj), err)
+	}
+	return digest, nil
+}
+
+// jsonDigest is the hex SHA-256 of v's JSON.
+func jsonDigest(v any) (string, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", err
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
