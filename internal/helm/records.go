@@ -170,14 +170,11 @@ const maxChartMembers = 6
 func (c *chartMembers) member(chart *chartv2.Chart) ([]byte, error) {
 	if c != nil {
 		c.mu.Lock()
-		for i, e := range c.entries {
-			if e.chart == chart {
-				c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
-				c.mu.Unlock()
-				return e.compressed[:len(e.compressed):len(e.compressed)], nil
-			}
-		}
+		kept, ok := c.use(chart)
 		c.mu.Unlock()
+		if ok {
+			return kept, nil
+		}
 	}
 	raw, err := json.Marshal(chart)
 	if err != nil {
@@ -191,13 +188,27 @@ func (c *chartMembers) member(chart *chartv2.Chart) ([]byte, error) {
 	compressed := bytes.Clone(buf.Bytes())
 	if c != nil {
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		if kept, ok := c.use(chart); ok {
+			return kept, nil // another release of the chart kept it meanwhile
+		}
 		if len(c.entries) == maxChartMembers {
 			c.entries = slices.Delete(c.entries, 0, 1)
 		}
 		c.entries = append(c.entries, chartMember{chart: chart, compressed: compressed})
-		c.mu.Unlock()
 	}
 	return compressed[:len(compressed):len(compressed)], nil
+}
+
+// use returns chart's kept member and makes it the most recently used. c.mu is held.
+func (c *chartMembers) use(chart *chartv2.Chart) ([]byte, bool) {
+	for i, e := range c.entries {
+		if e.chart == chart {
+			c.entries = append(slices.Delete(c.entries, i, i+1), e)
+			return e.compressed[:len(e.compressed):len(e.compressed)], true
+		}
+	}
+	return nil, false
 }
 
 // compressAt appends parts to buf as one gzip member, at level.
