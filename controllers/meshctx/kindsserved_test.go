@@ -29,8 +29,10 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// discovery is a REST mapper whose discovery document changes: a DefaultRESTMapper swapped whole.
+// discovery is a REST mapper whose discovery document changes: a DefaultRESTMapper swapped whole. It
+// answers RESTMapping only.
 type discovery struct {
+	meta.RESTMapper
 	current atomic.Pointer[meta.DefaultRESTMapper]
 	// asked counts the lookups.
 	asked atomic.Int64

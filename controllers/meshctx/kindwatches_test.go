@@ -18,11 +18,9 @@ package meshctx
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -31,38 +29,6 @@ import (
 
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
-
-// countingMapper maps the kinds in served, and counts what it is asked.
-type countingMapper struct {
-	meta.RESTMapper
-	mu     sync.Mutex
-	served map[schema.GroupKind]bool
-	asked  int
-}
-
-func (m *countingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.asked++
-	if !m.served[gk] {
-		return nil, &meta.NoKindMatchError{GroupKind: gk, SearchedVersions: versions}
-	}
-	return &meta.RESTMapping{}, nil
-}
-
-func (m *countingMapper) serve(kinds ...schema.GroupVersionKind) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, gvk := range kinds {
-		m.served[gvk.GroupKind()] = true
-	}
-}
-
-func (m *countingMapper) questions() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.asked
-}
 
 // countingController counts the watches it is asked to start.
 type countingController struct {
@@ -79,7 +45,7 @@ func (c *countingController) Watch(source.TypedSource[reconcile.Request]) error 
 // each kind is watched once, as soon as it is served; once every kind is watched, a call asks nothing.
 func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
 	ctx := context.Background()
-	mapper := &countingMapper{served: map[schema.GroupKind]bool{}}
+	mapper := newDiscovery()
 	c := &countingController{}
 	w := &KindWatches{mapper: mapper, controller: c, kinds: render.PolicyKinds,
 		source: func(schema.GroupVersionKind) source.Source { return nil }}
@@ -92,8 +58,8 @@ func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
 			t.Fatal("served with no kind served")
 		}
 	}
-	if mapper.asked != 2 || c.watches != 0 {
-		t.Fatalf("asked the mapper %d times and started %d watches, want 2 and 0", mapper.asked, c.watches)
+	if mapper.asked.Load() != 2 || c.watches != 0 {
+		t.Fatalf("asked the mapper %d times and started %d watches, want 2 and 0", mapper.asked.Load(), c.watches)
 	}
 	mapper.serve(render.PolicyKinds[0])
 	if w.WatchServed(ctx) {
@@ -103,21 +69,21 @@ func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
 		t.Fatalf("%d watches, want the served kind's", c.watches)
 	}
 	mapper.serve(render.PolicyKinds...)
-	asked := mapper.asked
+	asked := int(mapper.asked.Load())
 	if !w.WatchServed(ctx) {
 		t.Fatal("not served with every kind served")
 	}
-	if c.watches != len(render.PolicyKinds) || mapper.asked != asked+len(render.PolicyKinds) {
-		t.Fatalf("%d watches and %d questions, want one watch per kind and one question per kind", c.watches, mapper.asked-asked)
+	if c.watches != len(render.PolicyKinds) || int(mapper.asked.Load()) != asked+len(render.PolicyKinds) {
+		t.Fatalf("%d watches and %d questions, want one watch per kind and one question per kind", c.watches, int(mapper.asked.Load())-asked)
 	}
-	asked = mapper.asked
+	asked = int(mapper.asked.Load())
 	for range 1000 {
 		if !w.WatchServed(ctx) {
 			t.Fatal("not served any more")
 		}
 	}
-	if mapper.asked != asked || c.watches != len(render.PolicyKinds) {
-		t.Fatalf("after every kind was watched, 1,000 calls asked the mapper %d times and started %d more watches", mapper.asked-asked, c.watches-len(render.PolicyKinds))
+	if int(mapper.asked.Load()) != asked || c.watches != len(render.PolicyKinds) {
+		t.Fatalf("after every kind was watched, 1,000 calls asked the mapper %d times and started %d more watches", int(mapper.asked.Load())-asked, c.watches-len(render.PolicyKinds))
 	}
 }
 
@@ -128,7 +94,7 @@ func TestKindWatchesStopAskingOnceAllAreWatched(t *testing.T) {
 func TestKindWatchesAskOnceWhileTheKindsAreMissing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	mapper := &countingMapper{served: map[schema.GroupKind]bool{}}
+	mapper := newDiscovery()
 	served := NewKindsServed(mapper, render.PolicyKinds)
 	served.interval, served.timeout, served.slow = 5*time.Millisecond, time.Minute, time.Hour
 	events := make(chan event.GenericEvent)
@@ -147,7 +113,7 @@ func TestKindWatchesAskOnceWhileTheKindsAreMissing(t *testing.T) {
 		served.Await() // as every caller that hears false does
 	}
 	// The runnable asks every 5 ms too; the 1,000 calls asked once between them.
-	asked := mapper.questions()
+	asked := mapper.asked.Load()
 	mapper.serve(render.PolicyKinds...)
 	select {
 	case <-events:
@@ -166,13 +132,13 @@ func TestKindWatchesAskOnceWhileTheKindsAreMissing(t *testing.T) {
 	}
 
 	// Without recheck (no KindsServed to tell the callers), every call asks.
-	bare := &countingMapper{served: map[schema.GroupKind]bool{}}
+	bare := newDiscovery()
 	w = &KindWatches{mapper: bare, controller: &countingController{}, kinds: render.PolicyKinds,
 		source: func(schema.GroupVersionKind) source.Source { return nil }}
 	for range 10 {
 		w.WatchServed(ctx)
 	}
-	if bare.questions() != 10 {
-		t.Fatalf("%d questions for 10 calls without a KindsServed, want 10", bare.questions())
+	if bare.asked.Load() != 10 {
+		t.Fatalf("%d questions for 10 calls without a KindsServed, want 10", bare.asked.Load())
 	}
 }
