@@ -32,10 +32,22 @@ import (
 // Request is the reconcile request of the one ServiceMesh.
 var Request = reconcile.Request{NamespacedName: client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}}
 
-// Get returns the ServiceMesh, or nil when there is none.
+// Get returns the ServiceMesh, or nil when there is none, to read only: from the manager's cache it
+// shares the cached object's maps and slices, where a copy would cost every reconcile of every
+// Namespace and Ingress a deep copy of the ServiceMesh (110 MB of allocations at 1,000 namespaces and
+// 5,000 Ingresses). A caller that changes the ServiceMesh it read uses GetCopy.
 func Get(ctx context.Context, c client.Reader) (*meshv1alpha1.ServiceMesh, error) {
+	return get(ctx, c, client.UnsafeDisableDeepCopy)
+}
+
+// GetCopy returns a copy of the ServiceMesh of its own, or nil when there is none.
+func GetCopy(ctx context.Context, c client.Reader) (*meshv1alpha1.ServiceMesh, error) {
+	return get(ctx, c)
+}
+
+func get(ctx context.Context, c client.Reader, opts ...client.GetOption) (*meshv1alpha1.ServiceMesh, error) {
 	mesh := &meshv1alpha1.ServiceMesh{}
-	if err := c.Get(ctx, Request.NamespacedName, mesh); err != nil {
+	if err := c.Get(ctx, Request.NamespacedName, mesh, opts...); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
 	return mesh, nil

@@ -17,10 +17,12 @@ limitations under the License.
 package meshctx
 
 import (
+	"context"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -61,5 +63,46 @@ func TestGenerated(t *testing.T) {
 				t.Errorf("Generated = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// cacheReader answers as the manager's cache does: the cached ServiceMesh itself when asked not to
+// copy it, a deep copy otherwise.
+type cacheReader struct {
+	client.Reader
+	cached *meshv1alpha1.ServiceMesh
+}
+
+func (c cacheReader) Get(_ context.Context, _ client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	o := client.GetOptions{}
+	o.ApplyOptions(opts)
+	if o.UnsafeDisableDeepCopy != nil && *o.UnsafeDisableDeepCopy {
+		*obj.(*meshv1alpha1.ServiceMesh) = *c.cached
+		return nil
+	}
+	*obj.(*meshv1alpha1.ServiceMesh) = *c.cached.DeepCopy()
+	return nil
+}
+
+// TestGetSharesTheCachedServiceMesh: the readers of every Namespace and Ingress reconcile share the
+// cached ServiceMesh, and only GetCopy's caller may change what it read.
+func TestGetSharesTheCachedServiceMesh(t *testing.T) {
+	cached := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
+		Status: meshv1alpha1.ServiceMeshStatus{Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}}}}
+	c := cacheReader{cached: cached}
+	shared, err := Get(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &shared.Status.Conditions[0] != &cached.Status.Conditions[0] {
+		t.Error("Get copied the cached ServiceMesh")
+	}
+	own, err := GetCopy(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Status.Conditions[0].Status = metav1.ConditionFalse
+	if cached.Status.Conditions[0].Status != metav1.ConditionTrue {
+		t.Error("a change to GetCopy's ServiceMesh reached the cache")
 	}
 }

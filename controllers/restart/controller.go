@@ -100,7 +100,8 @@ type Reconciler struct {
 // need a restart to their workloads, follows the rollouts it started, and starts as many restarts as
 // the limits and the window allow.
 func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	mesh, err := meshctx.Get(ctx, r.Client)
+	// A pass records a rollback in its copy's status (holdRollback, rollBack).
+	mesh, err := meshctx.GetCopy(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
