@@ -198,6 +198,8 @@ func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.
 	return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
 }
 
+func (c *recordingCharts) ReturnMemory() {}
+
 func (c *recordingCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) error {
 	c.uninstalled = append(c.uninstalled, namespace+"/"+name)
 	return nil

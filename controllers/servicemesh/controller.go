@@ -31,6 +31,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -174,6 +175,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		metrics.SetIstio(status.Revision, status.Version)
 		setRevisionMetrics(status)
 		r.reportMTLS(mesh, status)
+		if meta.IsStatusConditionTrue(status.Conditions, meshv1alpha1.ConditionReady) {
+			// What installs and upgrades left behind goes back to the system once the mesh is Ready.
+			r.Charts.ReturnMemory()
+		}
 	}
 	if heldFor > 0 && !meshctx.IsTerminal(controlPlaneErr) && observeErr == nil && statusErr == nil {
 		// The control plane's last failure is still being waited out: come back when its backoff has

@@ -44,11 +44,15 @@ import (
 type fakeCharts struct {
 	ensure    func(helm.Release) (helm.Result, error)
 	uninstall func(namespace, name string) error
+	// memoryReturns counts the calls of ReturnMemory.
+	memoryReturns int
 }
 
 func (f *fakeCharts) Ensure(_ context.Context, desired helm.Release) (helm.Result, error) {
 	return f.ensure(desired)
 }
+
+func (f *fakeCharts) ReturnMemory() { f.memoryReturns++ }
 
 func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) error {
 	return f.uninstall(namespace, name)
@@ -170,7 +174,11 @@ func TestReconcileControlPlaneFailures(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			status, otherApply, recorded, result, err := reconcileWith(t, testMesh(), &fakeCharts{ensure: tc.ensure})
+			charts := &fakeCharts{ensure: tc.ensure}
+			status, otherApply, recorded, result, err := reconcileWith(t, testMesh(), charts)
+			if charts.memoryReturns != 0 {
+				t.Errorf("the chart manager was asked to return its memory %d times before the mesh was Ready", charts.memoryReturns)
+			}
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Reconcile = %+v, %v; want error: %v", result, err, tc.wantErr)
 			}

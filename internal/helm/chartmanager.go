@@ -99,6 +99,8 @@ type ChartManager struct {
 	manifests map[string]parsedManifest
 	// charts keeps the compressed chart part of the records of the charts in use.
 	charts chartMembers
+	// memory gives what an install, upgrade or uninstall left behind back to the operating system.
+	memory memoryReturn
 	// capabilities is what templates see of the cluster, read from discovery before each install or
 	// upgrade and reused by the drift check's renders.
 	capabilities *capabilities
@@ -145,6 +147,8 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 		return result, err
 	}
 
+	m.memory.begin()
+	defer m.memory.end()
 	switch state {
 	case StateAbsent:
 		result.Action = ActionInstalled
@@ -168,6 +172,12 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 	}
 	return result, nil
 }
+
+// ReturnMemory gives the memory that the installs, upgrades and uninstalls since the last call left
+// behind back to the operating system, unless one is still under way. The caller calls it once what
+// they changed is done (the ServiceMesh is Ready); without a call it happens 10 s after the last of
+// them.
+func (m *ChartManager) ReturnMemory() { m.memory.now() }
 
 // heads lists a release's revisions from the labels of its Secrets, reading metadata only.
 func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Head, error) {
@@ -211,6 +221,8 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 	if len(heads) == 0 {
 		return nil
 	}
+	m.memory.begin()
+	defer m.memory.end()
 	last, err := m.newestReadable(ctx, namespace, name, heads, len(heads)-1)
 	if err != nil {
 		return fmt.Errorf("uninstalling release %s: %w", name, err)

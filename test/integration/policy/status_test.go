@@ -49,6 +49,7 @@ func (installsNothing) Ensure(context.Context, helm.Release) (helm.Result, error
 }
 
 func (installsNothing) Uninstall(context.Context, string, string, helm.Owner) error { return nil }
+func (installsNothing) ReturnMemory()                                               {}
 
 // TestTheStatusFollowsThePolicyKinds: a status that found the policy kinds not served is computed again
 // as soon as discovery serves them, with nothing else changing. Before, nothing brought the ServiceMesh
