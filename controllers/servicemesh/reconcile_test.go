@@ -23,14 +23,12 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -40,7 +38,6 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
-	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // fakeCharts stands in for Helm where a real API server cannot produce the failure.
@@ -72,7 +69,7 @@ type testReconciler struct {
 	recorder   *events.FakeRecorder
 }
 
-func newTestReconciler(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager ChartManager, objs ...client.Object) *testReconciler {
+func newTestReconciler(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManager ChartManager) *testReconciler {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -82,8 +79,8 @@ func newTestReconciler(t *testing.T, mesh *meshv1alpha1.ServiceMesh, chartManage
 		t.Fatal(err)
 	}
 	tr := &testReconciler{recorder: events.NewFakeRecorder(100)}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithReturnManagedFields().
-		WithObjects(append([]client.Object{mesh, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.Spec.Namespace}}}, objs...)...).
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithObjects(mesh, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.Spec.Namespace}}).
 		WithInterceptorFuncs(interceptor.Funcs{
 			SubResourceApply: func(_ context.Context, _ client.Client, _ string, obj runtime.ApplyConfiguration, _ ...client.SubResourceApplyOption) error {
 				raw, err := json.Marshal(obj)
@@ -248,40 +245,4 @@ func containsPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
-}
-
-// TestReadyReturnsTheChartManagersMemory: a reconcile that finds the mesh Ready asks the chart manager
-// to give back what its installs and upgrades left behind.
-func TestReadyReturnsTheChartManagersMemory(t *testing.T) {
-	mesh := testMesh()
-	mesh.Spec.IngressNginx = meshv1alpha1.IngressNginxSpec{}
-	mesh.Spec.CNI.Enabled = ptr.To(false)
-	charts := &fakeCharts{ensure: func(helm.Release) (helm.Result, error) {
-		return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
-	}}
-	replicas := int32(1)
-	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: mesh.Spec.Namespace, Name: istiodDeployment, Generation: 1},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}}}
-	// The mesh-wide PeerAuthentication, as the policy controller applies it.
-	pa := &metav1.PartialObjectMetadata{}
-	pa.SetGroupVersionKind(render.PeerAuthenticationKind)
-	pa.SetNamespace(mesh.Spec.Namespace)
-	pa.SetName(render.PolicyName)
-	pa.SetLabels(map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue})
-	pa.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(mesh, meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))})
-	pa.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-		APIVersion: render.PeerAuthenticationKind.GroupVersion().String(), FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{}}`)}})
-	tr := newTestReconciler(t, mesh, charts, istiod, pa)
-	if _, err := tr.reconcile(t); err != nil {
-		t.Fatal(err)
-	}
-	ready := meta.FindStatusCondition(tr.applied.Conditions, meshv1alpha1.ConditionReady)
-	if ready == nil || ready.Status != metav1.ConditionTrue {
-		t.Fatalf("Ready = %+v, want True", ready)
-	}
-	if charts.memoryReturns != 1 {
-		t.Errorf("the chart manager was asked to return its memory %d times once the mesh was Ready, want 1", charts.memoryReturns)
-	}
 }

@@ -20,10 +20,12 @@ package policy_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,15 +43,21 @@ import (
 
 // installsNothing is a chart manager that finds every release in sync and installs nothing, so that the
 // policy CRDs appear when the test creates them, after the status said they were missing: with the real
-// charts the CRDs come within the same second, and only sometimes after the status looked.
-type installsNothing struct{}
+// charts the CRDs come within the same second, and only sometimes after the status looked. It counts
+// the reconciler's requests to return its memory.
+type installsNothing struct{ memoryReturns *atomic.Int32 }
 
 func (installsNothing) Ensure(context.Context, helm.Release) (helm.Result, error) {
 	return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
 }
 
 func (installsNothing) Uninstall(context.Context, string, string, helm.Owner) error { return nil }
-func (installsNothing) ReturnMemory()                                               {}
+
+func (c installsNothing) ReturnMemory() {
+	if c.memoryReturns != nil {
+		c.memoryReturns.Add(1)
+	}
+}
 
 // TestTheStatusFollowsThePolicyKinds: a status that found the policy kinds not served is computed again
 // as soon as discovery serves them, with nothing else changing. Before, nothing brought the ServiceMesh
@@ -100,4 +108,71 @@ spec:
 	g.Eventually(func(g Gomega) {
 		g.Expect(policies(g).Reason).NotTo(Equal(meshv1alpha1.ReasonIstioCRDsMissing))
 	}, 5*time.Second, 50*time.Millisecond).Should(Succeed(), "the status still says the policy kinds are missing")
+}
+
+// TestReadyReturnsTheChartManagersMemory: the reconciler asks the chart manager to give back what its
+// installs and upgrades left behind once the mesh is Ready, and not before.
+func TestReadyReturnsTheChartManagersMemory(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := env.Client
+	for _, crd := range istioCRDs(t) {
+		g.Expect(c.Create(ctx, crd)).To(Succeed())
+	}
+
+	mgr := newManager(g, env, env.Config)
+	served := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
+	g.Expect(mgr.Add(served)).To(Succeed())
+	recorder := mgr.GetEventRecorder("meshkeeper")
+	chartManager := installsNothing{memoryReturns: &atomic.Int32{}}
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Served: served}).SetupWithManager(mgr)).To(Succeed())
+	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Charts: chartManager, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ready-system"}})).To(Succeed())
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: ready-system
+  cni: {enabled: false}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	ready := func(g Gomega) *metav1.Condition {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
+		condition := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionReady)
+		g.Expect(condition).NotTo(BeNil())
+		return condition
+	}
+	// Without istiod the mesh is not Ready, and nothing is returned.
+	g.Eventually(func(g Gomega) {
+		g.Expect(ready(g).Reason).To(Equal(meshv1alpha1.ReasonDeploymentMissing))
+	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
+	g.Expect(chartManager.memoryReturns.Load()).To(BeZero(), "memory returned before the mesh was Ready")
+
+	// istiod comes up, as its chart would install it and a kubelet would run it.
+	replicas := int32(1)
+	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ready-system", Name: "istiod",
+		Labels: map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "istiod"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istiod"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "istio/pilot"}}}}}}
+	g.Expect(c.Create(ctx, istiod)).To(Succeed())
+	istiod.Status = appsv1.DeploymentStatus{ObservedGeneration: istiod.Generation, Replicas: 1, UpdatedReplicas: 1,
+		ReadyReplicas: 1, AvailableReplicas: 1,
+		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+			Reason: "MinimumReplicasAvailable", LastTransitionTime: metav1.Now(), LastUpdateTime: metav1.Now()}}}
+	g.Expect(c.Status().Update(ctx, istiod)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(ready(g).Status).To(Equal(metav1.ConditionTrue), "Ready: %+v", ready(g))
+	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
+	g.Eventually(chartManager.memoryReturns.Load, 5*time.Second, 50*time.Millisecond).ShouldNot(BeZero(),
+		"the chart manager was not asked to return its memory once the mesh was Ready")
 }
