@@ -424,12 +424,17 @@ var statusKinds = map[schema.GroupVersionKind]bool{
 // markVerified records that the object matched the release at resource version, after an apply of
 // content when content is not empty.
 func (m *ChartManager) markVerified(obj *unstructured.Unstructured, version, content string) {
-	if version == "" {
+	m.setVerification(obj, verification{version: version, content: content})
+}
+
+// setVerification records v for obj; without a resource version there is nothing to record.
+func (m *ChartManager) setVerification(obj *unstructured.Unstructured, v verification) {
+	if v.version == "" {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.verified[objectKey(obj)] = verification{version: version, content: content}
+	m.verified[objectKey(obj)] = v
 }
 
 // verification returns what is known of obj, or nil.
@@ -446,18 +451,13 @@ func (m *ChartManager) verification(obj *unstructured.Unstructured) *verificatio
 // markVerifiedAs is markVerified for the object as the API server returned it (read, or applied). Of a
 // kind of statusKinds whose metadata has no digest, no generation is recorded: its next change is read.
 func (m *ChartManager) markVerifiedAs(obj *unstructured.Unstructured, live metav1.Object, content string) {
-	if live.GetResourceVersion() == "" {
-		return
-	}
 	v := verification{version: live.GetResourceVersion(), content: content}
-	if statusKinds[obj.GroupVersionKind()] {
+	if v.version != "" && statusKinds[obj.GroupVersionKind()] {
 		if meta, err := metaDigest(live); err == nil {
 			v.generation, v.meta = live.GetGeneration(), meta
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.verified[objectKey(obj)] = v
+	m.setVerification(obj, v)
 }
 
 // sameSince tells whether the object, in the cache, is as it was when v was recorded: at v's resource
