@@ -133,7 +133,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	// One wait for discovery to serve the policy kinds, for the policy controller and the status.
-	policiesServed := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
+	kindsMapper, err := meshctx.NewProbingMapper(mgr)
+	if err != nil {
+		return err
+	}
+	policiesServed := meshctx.NewKindsServed(kindsMapper, render.PolicyKinds)
 	if err := mgr.Add(policiesServed); err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ var policyObjectChanged = predicate.NewTypedPredicateFuncs(func(obj *metav1.Part
 // by its metadata and only its objects named as meshkeeper names its policies, from the first reconcile
 // that finds it served.
 type KindWatches struct {
-	mapper     meta.RESTMapper
+	mapper     mapper
 	controller controller.Controller
 	kinds      []schema.GroupVersionKind
 	source     func(gvk schema.GroupVersionKind) source.Source
@@ -81,7 +81,8 @@ func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.Gr
 	}
 	if served != nil {
 		// served tells the callers once the kinds are served, so a missing kind is asked for at its
-		// pace; without it, every call asks.
+		// pace; without it, every call asks. Both ask the same mapper (a ProbingMapper in the manager).
+		w.mapper = served.mapper
 		w.recheck = discoveryInterval
 		served.OnServed(w.Forget)
 	}

@@ -243,7 +243,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
 	if r.Served == nil {
-		r.Served = meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
+		kindsMapper, err := meshctx.NewProbingMapper(mgr)
+		if err != nil {
+			return err
+		}
+		r.Served = meshctx.NewKindsServed(kindsMapper, render.PolicyKinds)
 		if err := mgr.Add(r.Served); err != nil {
 			return err
 		}

@@ -35,6 +35,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +55,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
@@ -164,6 +166,13 @@ spec:
 	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
 	g.Expect(reconciles(g)["requeue_after"]).To(BeZero(), "a namespace was requeued on a timer while the Istio CRDs were missing")
 
+	// The kinds' wait asks discovery first: this API server answers a group version it does not serve
+	// with NotFound, which is no match and no error.
+	probe, err := meshctx.NewProbingMapper(mgr)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = probe.RESTMapping(peerAuthenticationKind.GroupKind(), peerAuthenticationKind.Version)
+	g.Expect(meta.IsNoMatchError(err)).To(BeTrue(), "before the CRDs: %v", err)
+
 	// istio-base creates the CRDs; the policies follow as soon as discovery serves the kinds. The old
 	// retry waited 10 s; this timeout is well below it.
 	for _, crd := range istioCRDs(t) {
@@ -175,6 +184,9 @@ spec:
 		g.Expect(spec(g, c, sidecarKind, "payments")).NotTo(BeNil())
 	}, 4*time.Second, 20*time.Millisecond).Should(Succeed())
 	g.Expect(reconciles(g)["requeue_after"]).To(BeZero())
+	mapping, err := probe.RESTMapping(peerAuthenticationKind.GroupKind(), peerAuthenticationKind.Version)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(mapping.Resource.Resource).To(Equal("peerauthentications"))
 
 	// A spec change rewrites the policies from the cache and what was applied: no read of a policy
 	// object around the cache.
