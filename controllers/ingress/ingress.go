@@ -49,6 +49,9 @@ import (
 type Reconciler struct {
 	client.Client
 	Recorder events.EventRecorder
+	// Informers is the cache the Ingresses' Services and Namespaces are read from without copies; nil
+	// is SetupWithManager's cache.
+	Informers meshctx.Informers
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
@@ -80,7 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	view, err := NewView(ctx, r.Client, mesh)
+	view, err := NewView(ctx, r.Client, r.Informers, mesh)
 	if err != nil {
 		return meshctx.Result(ctx, err)
 	}
@@ -115,7 +118,10 @@ func (r *Reconciler) report(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.In
 // View is what deciding about Ingresses needs besides the Ingress, read once and shared by the
 // decisions of one reconcile (of the Ingress controller, or of the ServiceMesh's status).
 type View struct {
-	reader       client.Reader
+	reader client.Reader
+	// informers, when not nil, is the manager's cache, whose Services and Namespaces Decide reads
+	// without copying them.
+	informers    meshctx.Informers
 	spec         meshv1alpha1.IngressNginxSpec
 	enrollment   *policy.Enrollment
 	defaultClass string
@@ -125,9 +131,10 @@ type View struct {
 // NewView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as disabled, so
 // every Ingress gives meshkeeper's annotations back. A spec whose enrollment cannot be decided is the
 // terminal error of meshctx.Enrollment; an enabled integration whose Service ranges are unknown, the
-// terminal error of WithServiceCIDRs.
-func NewView(ctx context.Context, reader client.Reader, mesh *meshv1alpha1.ServiceMesh) (*View, error) {
-	v := &View{reader: reader, enrolled: map[string]bool{}}
+// terminal error of WithServiceCIDRs. informers may be nil (reader's Get then copies each Service and
+// Namespace read).
+func NewView(ctx context.Context, reader client.Reader, informers meshctx.Informers, mesh *meshv1alpha1.ServiceMesh) (*View, error) {
+	v := &View{reader: reader, informers: informers, enrolled: map[string]bool{}}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil || enrollment == nil {
 		return v, err
@@ -165,13 +172,12 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 		DefaultClass:      v.defaultClass,
 		OwnedAnnotations:  apply.OwnedKeys(ing, "annotations"),
 		Service: func(name string) (*corev1.Service, bool) {
-			svc := &corev1.Service{}
 			// Read-only, so the cache's own object: the status pass looks up thousands.
-			err := v.reader.Get(ctx, client.ObjectKey{Namespace: ing.Namespace, Name: name}, svc, client.UnsafeDisableDeepCopy)
-			if err != nil && !apierrors.IsNotFound(err) {
+			svc, found, err := get(ctx, v, &corev1.Service{}, client.ObjectKey{Namespace: ing.Namespace, Name: name})
+			if err != nil {
 				lookupErr = fmt.Errorf("reading Service %s/%s: %w", ing.Namespace, name, err)
 			}
-			return svc, err == nil
+			return svc, found
 		},
 	})
 	return decision, lookupErr
@@ -186,16 +192,29 @@ func (v *View) namespaceEnrolled(ctx context.Context, name string) (bool, error)
 	if enrolled, ok := v.enrolled[name]; ok {
 		return enrolled, nil
 	}
-	ns := &corev1.Namespace{}
-	if err := v.reader.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
+	ns, found, err := get(ctx, v, &corev1.Namespace{}, client.ObjectKey{Name: name})
+	if err != nil {
 		return false, fmt.Errorf("reading Namespace %s: %w", name, err)
+	}
+	if !found {
+		return false, nil
 	}
 	enrolled := v.enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
 	v.enrolled[name] = enrolled
 	return enrolled, nil
+}
+
+// get reads the object at key for reading only: the cache's own from v's informers, or a shallow copy
+// from v's reader. found is false when there is none.
+func get[T client.Object](ctx context.Context, v *View, obj T, key client.ObjectKey) (T, bool, error) {
+	if v.informers != nil {
+		return meshctx.CachedObject(ctx, v.informers, obj, key)
+	}
+	err := v.reader.Get(ctx, key, obj, client.UnsafeDisableDeepCopy)
+	if apierrors.IsNotFound(err) {
+		return obj, false, nil
+	}
+	return obj, err == nil, err
 }
 
 // Changed passes Ingress updates that bear on the decision: spec (generation), annotations,
@@ -224,6 +243,9 @@ var ServiceAddressChanged = predicate.Funcs{
 // IngressClass or the ServiceMesh changes, or the cluster's Service ranges when the spec does not list
 // them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Informers == nil {
+		r.Informers = mgr.GetCache()
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.Ingress{}, backendServiceIndex,
 		func(obj client.Object) []string {
 			return policy.BackendServices(obj.(*networkingv1.Ingress))

@@ -100,3 +100,34 @@ func (p listedPods) ListPods(ctx context.Context, namespace string) ([]*policy.P
 	}
 	return pods, nil
 }
+
+// Informers is what CachedObject needs of the manager's cache.
+type Informers interface {
+	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
+}
+
+// CachedObject returns the cache's own object of proto's kind at key, without the copy a client's Get
+// makes even with client.UnsafeDisableDeepCopy (a whole struct a time): only for a caller that reads it
+// and keeps it no longer than the reconcile. found is false when the cache holds none.
+func CachedObject[T client.Object](ctx context.Context, c Informers, proto T, key client.ObjectKey) (obj T, found bool, err error) {
+	informer, err := c.GetInformer(ctx, proto)
+	if err != nil {
+		return obj, false, fmt.Errorf("the %T cache: %w", proto, err)
+	}
+	i, ok := informer.(indexed)
+	if !ok {
+		return obj, false, fmt.Errorf("the %T cache's informer %T has no index", proto, informer)
+	}
+	k := key.Name
+	if key.Namespace != "" {
+		k = key.Namespace + "/" + key.Name
+	}
+	item, exists, err := i.GetIndexer().GetByKey(k)
+	if err != nil || !exists {
+		return obj, false, err
+	}
+	if obj, ok = item.(T); !ok {
+		return obj, false, fmt.Errorf("the %T cache holds a %T", proto, item)
+	}
+	return obj, true, nil
+}

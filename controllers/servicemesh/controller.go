@@ -69,10 +69,13 @@ type Reconciler struct {
 	Workloads client.Reader
 	// Pods reads the pods as the manager caches them; nil is SetupWithManager's cache, or, for a
 	// reconciler that was not set up, Client.
-	Pods     meshctx.Pods
-	Recorder events.EventRecorder
-	Charts   ChartManager
-	Resolver charts.Resolver
+	Pods meshctx.Pods
+	// Informers is the cache the status pass reads the Ingresses' Services and Namespaces from without
+	// copies; nil is SetupWithManager's cache, or, for a reconciler that was not set up, Client.
+	Informers meshctx.Informers
+	Recorder  events.EventRecorder
+	Charts    ChartManager
+	Resolver  charts.Resolver
 
 	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
 	policyWatches *meshctx.KindWatches
@@ -260,6 +263,9 @@ func (r *Reconciler) removeCoOwnedFinalizer(ctx context.Context, mesh *meshv1alp
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Pods == nil {
 		r.Pods = meshctx.CachedPods(mgr.GetCache())
+	}
+	if r.Informers == nil {
+		r.Informers = mgr.GetCache()
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).

@@ -205,7 +205,7 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 // observeIngresses judges the ingress-nginx controller workload and every Ingress as the controllers do.
 func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*ingressesObservation, error) {
 	enabled := policy.IngressNginxEnabled(mesh.Spec.IngressNginx)
-	view, err := ingress.NewView(ctx, r.Client, mesh)
+	view, err := ingress.NewView(ctx, r.Client, r.Informers, mesh)
 	if e := meshctx.Classify(err); e != nil && e.Reason == meshv1alpha1.ReasonServiceCIDRsUnknown {
 		// The controllers apply nothing of the integration until the Service ranges are known.
 		return &ingressesObservation{enabled: enabled, controller: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}}, nil

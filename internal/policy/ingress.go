@@ -72,6 +72,9 @@ type ingressInput struct {
 	class     string
 	classFrom string
 	backends  ingressBackends
+	// want is the annotations meshkeeper wants on an Ingress with a single backend Service (nil
+	// otherwise), made once per decision: the status pass decides about every Ingress.
+	want map[string]string
 }
 
 // Ingress decides the annotations meshkeeper puts on an Ingress: service-upstream (nginx sends to the
@@ -84,6 +87,9 @@ func Ingress(in IngressInput) IngressDecision {
 	ing := in.Ingress
 	class, from := ingressClass(ing, in.DefaultClass)
 	x := ingressInput{IngressInput: in, name: ing.Namespace + "/" + ing.Name, class: class, classFrom: from, backends: backendsOf(ing)}
+	if len(x.backends.services) == 1 {
+		x.want = x.wanted()
+	}
 	if reason, message, matched := firstMatch(x,
 		ingressTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled,
 		noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
@@ -96,11 +102,11 @@ func Ingress(in IngressInput) IngressDecision {
 	}
 	service := x.backends.services[0]
 	return IngressDecision{
-		Annotations: toOwn(ing.Annotations, x.wanted(), in.OwnedAnnotations),
+		Annotations: toOwn(ing.Annotations, x.want, in.OwnedAnnotations),
 		Configured:  true,
 		Reason:      Configured,
 		Message: fmt.Sprintf("Ingress %s routes to Service %s through the mesh: nginx sends to its ClusterIP with Host %s, and the controller's sidecar routes on it",
-			x.name, service, x.vhost()),
+			x.name, service, x.want[AnnotationUpstreamVhost]),
 	}
 }
 
@@ -190,27 +196,30 @@ func unusableService(x ingressInput) (string, string, bool) {
 	if x.Service != nil {
 		svc, found = x.Service(name)
 	}
-	prefix := fmt.Sprintf("Ingress %s sends to Service %s/%s", x.name, x.Ingress.Namespace, name)
+	// The message's start, made only for a Service meshkeeper cannot use.
+	prefix := func() string {
+		return fmt.Sprintf("Ingress %s sends to Service %s/%s", x.name, x.Ingress.Namespace, name)
+	}
 	switch {
 	case !found || svc == nil:
-		return ServiceMissing, prefix + ", which does not exist; meshkeeper configures the Ingress once it does. Create the Service or correct the backend's name", true
+		return ServiceMissing, prefix() + ", which does not exist; meshkeeper configures the Ingress once it does. Create the Service or correct the backend's name", true
 	case svc.Spec.Type == corev1.ServiceTypeExternalName:
-		return ServiceExternalName, prefix + " of type ExternalName, which has no ClusterIP for service-upstream to send to, " +
+		return ServiceExternalName, prefix() + " of type ExternalName, which has no ClusterIP for service-upstream to send to, " +
 			"so meshkeeper leaves the Ingress unchanged. Point the Ingress at a ClusterIP Service to put it in the mesh", true
 	case svc.Spec.ClusterIP == corev1.ClusterIPNone:
-		return ServiceHeadless, prefix + ", which is headless (clusterIP: None) and has no ClusterIP for service-upstream to send to, " +
+		return ServiceHeadless, prefix() + ", which is headless (clusterIP: None) and has no ClusterIP for service-upstream to send to, " +
 			"so meshkeeper leaves the Ingress unchanged. Recreate the Service with a ClusterIP, or add a second one with a ClusterIP, to put it in the mesh", true
 	}
 	return "", "", false
 }
 
 func ingressAnnotationConflict(x ingressInput) (string, string, bool) {
-	found := conflicts(x.Ingress.Annotations, x.wanted(), x.OwnedAnnotations)
+	found := conflicts(x.Ingress.Annotations, x.want, x.OwnedAnnotations)
 	if len(found) == 0 {
 		return "", "", false
 	}
 	return AnnotationConflict, fmt.Sprintf("Ingress %s has %s, set by someone other than meshkeeper, where meshkeeper would set %s: %q and %s: %q. "+
 		"meshkeeper keeps that value and adds neither annotation, since one without the other does not route through the mesh. "+
 		"Remove the conflicting annotation to let meshkeeper configure the Ingress",
-		x.name, joinAnd(found), AnnotationServiceUpstream, "true", AnnotationUpstreamVhost, x.vhost()), true
+		x.name, joinAnd(found), AnnotationServiceUpstream, "true", AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost]), true
 }
