@@ -47,18 +47,14 @@ type indexed interface {
 }
 
 func (p cachedPods) ListPods(ctx context.Context, namespace string) ([]*policy.ProxyPod, error) {
-	informer, err := p.cache.GetInformer(ctx, &corev1.Pod{})
+	index, err := indexOf(ctx, p.cache, &corev1.Pod{}, "pod")
 	if err != nil {
-		return nil, fmt.Errorf("the pod cache: %w", err)
-	}
-	i, ok := informer.(indexed)
-	if !ok {
-		return nil, fmt.Errorf("the pod cache's informer %T has no index", informer)
+		return nil, err
 	}
 	var items []any
 	if namespace == "" {
-		items = i.GetIndexer().List()
-	} else if items, err = i.GetIndexer().ByIndex(toolscache.NamespaceIndex, namespace); err != nil {
+		items = index.List()
+	} else if items, err = index.ByIndex(toolscache.NamespaceIndex, namespace); err != nil {
 		return nil, fmt.Errorf("the pod cache: %w", err)
 	}
 	pods := make([]*policy.ProxyPod, 0, len(items))
@@ -110,24 +106,34 @@ type Informers interface {
 // makes even with client.UnsafeDisableDeepCopy (a whole struct a time): only for a caller that reads it
 // and keeps it no longer than the reconcile. found is false when the cache holds none.
 func CachedObject[T client.Object](ctx context.Context, c Informers, proto T, key client.ObjectKey) (obj T, found bool, err error) {
-	informer, err := c.GetInformer(ctx, proto)
+	index, err := indexOf(ctx, c, proto, fmt.Sprintf("%T", proto))
 	if err != nil {
-		return obj, false, fmt.Errorf("the %T cache: %w", proto, err)
-	}
-	i, ok := informer.(indexed)
-	if !ok {
-		return obj, false, fmt.Errorf("the %T cache's informer %T has no index", proto, informer)
+		return obj, false, err
 	}
 	k := key.Name
 	if key.Namespace != "" {
 		k = key.Namespace + "/" + key.Name
 	}
-	item, exists, err := i.GetIndexer().GetByKey(k)
+	item, exists, err := index.GetByKey(k)
 	if err != nil || !exists {
 		return obj, false, err
 	}
-	if obj, ok = item.(T); !ok {
+	obj, ok := item.(T)
+	if !ok {
 		return obj, false, fmt.Errorf("the %T cache holds a %T", proto, item)
 	}
 	return obj, true, nil
+}
+
+// indexOf returns the index of c's informer for proto's kind; what names that cache in errors.
+func indexOf(ctx context.Context, c Informers, proto client.Object, what string) (toolscache.Indexer, error) {
+	informer, err := c.GetInformer(ctx, proto)
+	if err != nil {
+		return nil, fmt.Errorf("the %s cache: %w", what, err)
+	}
+	i, ok := informer.(indexed)
+	if !ok {
+		return nil, fmt.Errorf("the %s cache's informer %T has no index", what, informer)
+	}
+	return i.GetIndexer(), nil
 }
