@@ -133,11 +133,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	// One wait for discovery to serve the policy kinds, for the policy controller and the status.
-	kindsMapper, err := meshctx.NewProbingMapper(mgr)
+	policiesServed, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
 	if err != nil {
 		return err
 	}
-	policiesServed := meshctx.NewKindsServed(kindsMapper, render.PolicyKinds)
 	if err := mgr.Add(policiesServed); err != nil {
 		return err
 	}

@@ -57,6 +57,16 @@ func NewProbingMapper(mgr ctrl.Manager) (*ProbingMapper, error) {
 	return newProbingMapper(mgr.GetRESTMapper(), d), nil
 }
 
+// NewKindsServedFor returns the wait for kinds on mgr's discovery, asked through a ProbingMapper of
+// mgr's REST mapper: the wait as the manager runs it.
+func NewKindsServedFor(mgr ctrl.Manager, kinds []schema.GroupVersionKind) (*KindsServed, error) {
+	m, err := NewProbingMapper(mgr)
+	if err != nil {
+		return nil, err
+	}
+	return NewKindsServed(m, kinds), nil
+}
+
 func newProbingMapper(m mapper, l groupVersionLister) *ProbingMapper {
 	return &ProbingMapper{mapper: m, lister: l, mapped: map[schema.GroupVersionKind]bool{}}
 }

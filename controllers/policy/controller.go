@@ -243,11 +243,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
 	if r.Served == nil {
-		kindsMapper, err := meshctx.NewProbingMapper(mgr)
+		served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
 		if err != nil {
 			return err
 		}
-		r.Served = meshctx.NewKindsServed(kindsMapper, render.PolicyKinds)
+		r.Served = served
 		if err := mgr.Add(r.Served); err != nil {
 			return err
 		}

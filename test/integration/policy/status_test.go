@@ -69,33 +69,8 @@ func TestTheStatusFollowsThePolicyKinds(t *testing.T) {
 	t.Cleanup(cancel)
 	c := env.Client
 
-	mgr := newManager(g, env, env.Config)
-	served := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
-	g.Expect(mgr.Add(served)).To(Succeed())
-	recorder := mgr.GetEventRecorder("meshkeeper")
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: served}).SetupWithManager(mgr)).To(Succeed())
-	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Charts: installsNothing{}, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
-
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "status-system"}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
-  namespace: status-system
-  cni: {enabled: false}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
-	policies := func(g Gomega) *metav1.Condition {
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
-		condition := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionPoliciesApplied)
-		g.Expect(condition).NotTo(BeNil())
-		return condition
-	}
+	condition := startMesh(ctx, g, env, installsNothing{}, "status-system")
+	policies := func(g Gomega) *metav1.Condition { return condition(g, meshv1alpha1.ConditionPoliciesApplied) }
 	g.Eventually(func(g Gomega) {
 		g.Expect(policies(g).Reason).To(Equal(meshv1alpha1.ReasonIstioCRDsMissing))
 	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
@@ -122,34 +97,9 @@ func TestReadyReturnsTheChartManagersMemory(t *testing.T) {
 		g.Expect(c.Create(ctx, crd)).To(Succeed())
 	}
 
-	mgr := newManager(g, env, env.Config)
-	served := meshctx.NewKindsServed(mgr.GetRESTMapper(), render.PolicyKinds)
-	g.Expect(mgr.Add(served)).To(Succeed())
-	recorder := mgr.GetEventRecorder("meshkeeper")
 	chartManager := installsNothing{memoryReturns: &atomic.Int32{}}
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: served}).SetupWithManager(mgr)).To(Succeed())
-	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Charts: chartManager, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
-
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ready-system"}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
-  namespace: ready-system
-  cni: {enabled: false}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
-	ready := func(g Gomega) *metav1.Condition {
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
-		condition := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionReady)
-		g.Expect(condition).NotTo(BeNil())
-		return condition
-	}
+	condition := startMesh(ctx, g, env, chartManager, "ready-system")
+	ready := func(g Gomega) *metav1.Condition { return condition(g, meshv1alpha1.ConditionReady) }
 	// Without istiod the mesh is not Ready, and nothing is returned.
 	g.Eventually(func(g Gomega) {
 		g.Expect(ready(g).Reason).To(Equal(meshv1alpha1.ReasonDeploymentMissing))
@@ -175,4 +125,40 @@ spec:
 	}, 30*time.Second, 50*time.Millisecond).Should(Succeed())
 	g.Eventually(chartManager.memoryReturns.Load, 5*time.Second, 50*time.Millisecond).ShouldNot(BeZero(),
 		"the chart manager was not asked to return its memory once the mesh was Ready")
+}
+
+// startMesh starts a manager with the policy and ServiceMesh controllers as the manager sets them up
+// (one wait for the policy kinds, on discovery) and chartManager as the ServiceMesh's, creates
+// namespace and a ServiceMesh with its control plane there, and returns a reader of the ServiceMesh's
+// conditions.
+func startMesh(ctx context.Context, g *WithT, env *testenv.Env, chartManager servicemesh.ChartManager, namespace string) func(g Gomega, conditionType string) *metav1.Condition {
+	c := env.Client
+	mgr := newManager(g, env, env.Config)
+	served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(mgr.Add(served)).To(Succeed())
+	recorder := mgr.GetEventRecorder("meshkeeper")
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Served: served}).SetupWithManager(mgr)).To(Succeed())
+	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Charts: chartManager, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: `+namespace+`
+  cni: {enabled: false}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	return func(g Gomega, conditionType string) *metav1.Condition {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
+		condition := meta.FindStatusCondition(mesh.Status.Conditions, conditionType)
+		g.Expect(condition).NotTo(BeNil())
+		return condition
+	}
 }
