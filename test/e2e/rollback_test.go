@@ -85,13 +85,13 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 	s.waitReady(5 * time.Minute)
 	// shop/api's deadline passes first; cart/web, restarted with it, is still within its own when the
 	// canary is rolled back. A rollout takes at least minReady seconds, well within both deadlines, and
-	// long enough that the test sees the rollback before shop/api's rollout onto 1-31-0 is done: with
-	// 10 s, a CI run of three tiers at once on 2 CPUs once saw it done already.
-	const minReady = 20
-	s.apply(rollbackWorkload("shop", "api", 35, minReady))
-	s.apply(rollbackWorkload("shop", "web", 35, minReady))
-	s.apply(rollbackWorkload("cart", "web", 70, minReady))
-	s.apply(rollbackWorkload("blog", "web", 35, minReady))
+	// long enough that the test sees the rollback before shop/api's rollout onto 1-31-0 is done: CI runs
+	// of three tiers at once on 2 CPUs saw it done already with 10 s, and once with 20 s.
+	const minReady = 30
+	s.apply(rollbackWorkload("shop", "api", 45, minReady))
+	s.apply(rollbackWorkload("shop", "web", 45, minReady))
+	s.apply(rollbackWorkload("cart", "web", 100, minReady))
+	s.apply(rollbackWorkload("blog", "web", 45, minReady))
 	s.eventually("the workloads on 1-31-0", 3*time.Minute, s.want("status.revisions", "1-31-0=Active/4 ",
 		"mesh", "default", "-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`))
 	t.Logf("mesh and workloads on 1-31-0 after %s", time.Since(start).Round(time.Second))
