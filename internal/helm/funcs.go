@@ -36,7 +36,8 @@ import (
 //     that decoding a document that is just that text (comments aside) takes the map instead of
 //     parsing the text back into it.
 //
-// A memo lives for one render; nothing is kept after it.
+// A memo lives for one render; nothing is kept after it but the parse cache's compressed JSON of the
+// large documents fromYaml parsed (parseCache).
 type renderMemo struct {
 	mu      sync.Mutex
 	parsed  map[string]map[string]any
@@ -115,7 +116,7 @@ func (r *renderMemo) object(doc string) (map[string]any, string, bool) {
 // fromYAML is Helm's fromYaml: a YAML document as a map, or a map holding only the parse error under
 // "Error".
 func fromYAML(doc string) map[string]any {
-	if m, ok := parseYAMLMap(doc); ok {
+	if m, ok := parsed.parse(doc); ok {
 		return m
 	}
 	return fromYAMLRoundTrip(doc)

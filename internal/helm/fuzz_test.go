@@ -94,7 +94,7 @@ func FuzzMarshalYAML(f *testing.F) {
 }
 
 // FuzzFromYAML: for any YAML document, fromYaml gives what Helm's (sigs.k8s.io/yaml's JSON round trip)
-// gives.
+// gives, and what the parse cache keeps of its parse gives that parse back.
 func FuzzFromYAML(f *testing.F) {
 	for _, seed := range []string{"a: 1\nb: [1.5, -0.0, 1e21, 9007199254740993, 18446744073709551615]\nc: {d: null, e: 'x'}\n",
 		"a: yes\nb: 0x1F\nc: 017\nd: .inf\n", "1: a\ntrue: b\n", "- a\n- b\n", "", "null\n", "{}", "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n  e: 2\n",
@@ -105,6 +105,16 @@ func FuzzFromYAML(f *testing.F) {
 		got, want := fromYAML(doc), fromYAMLRoundTrip(doc)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("fromYaml(%q) = %#v, Helm's gives %#v", doc, got, want)
+		}
+		// What the parse cache keeps of a parse gives the parse back.
+		if m, ok := parseYAMLMap(doc); ok {
+			compressed, err := encodeCompressedJSON(m)
+			if err != nil {
+				t.Fatalf("encoding the parse of %q: %v", doc, err)
+			}
+			if back, err := decodeCompressedJSON(compressed); err != nil || !reflect.DeepEqual(back, m) {
+				t.Fatalf("the parse cache gives %#v for %q (%v), the parse %#v", back, doc, err, m)
+			}
 		}
 	})
 }
