@@ -77,14 +77,16 @@ func (c *parseCache) parse(doc string) (map[string]any, bool) {
 func (c *parseCache) get(key [sha256.Size]byte) (map[string]any, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
+	var compressed []byte
 	if ok {
 		c.order.MoveToFront(e)
+		compressed = e.Value.(*parseEntry).compressed
 	}
 	c.mu.Unlock()
 	if !ok {
 		return nil, false
 	}
-	m, err := decodeCompressedJSON(e.Value.(*parseEntry).compressed)
+	m, err := decodeCompressedJSON(compressed)
 	return m, err == nil
 }
 

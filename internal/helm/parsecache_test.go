@@ -17,18 +17,34 @@ limitations under the License.
 package helm
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// countParses makes parseYAML count its calls for the test.
-func countParses(t *testing.T) *int {
+// parseCounter counts parseYAML's calls.
+type parseCounter struct{ all, large atomic.Int64 }
+
+// countParses makes parseYAML count its calls for the test: all of them, and those of documents of
+// parseCacheMinSize or more.
+func countParses(t *testing.T) *parseCounter {
 	t.Helper()
-	n := new(int)
+	n := &parseCounter{}
 	parseYAML = func(doc string) (map[string]any, bool) {
-		*n++
+		n.all.Add(1)
+		if len(doc) >= parseCacheMinSize {
+			n.large.Add(1)
+		}
 		return parseYAMLMap(doc)
 	}
 	t.Cleanup(func() { parseYAML = parseYAMLMap })
@@ -60,8 +76,8 @@ func TestParseCacheParsesALargeDocumentOnce(t *testing.T) {
 	}
 	first["kind"] = "Changed" // a template may change what it was given
 	second := fromYAML(doc)
-	if *parses != 1 {
-		t.Errorf("the same large document was parsed %d times, want once", *parses)
+	if n := parses.all.Load(); n != 1 {
+		t.Errorf("the same large document was parsed %d times, want once", n)
 	}
 	if !reflect.DeepEqual(second, want) {
 		t.Errorf("fromYaml of the document from the cache differs from Helm's (kind %v)", second["kind"])
@@ -76,8 +92,8 @@ func TestParseCacheParsesSmallDocumentsEachTime(t *testing.T) {
 			t.Fatalf("fromYaml(%q) = %v, Helm's gives %v", doc, got, want)
 		}
 	}
-	if *parses != 2 {
-		t.Errorf("a small document was parsed %d times in two calls, want each time: nothing is kept of it", *parses)
+	if n := parses.all.Load(); n != 2 {
+		t.Errorf("a small document was parsed %d times in two calls, want each time: nothing is kept of it", n)
 	}
 }
 
@@ -94,22 +110,22 @@ func TestParseCacheKeepsWithinItsBudget(t *testing.T) {
 	c.parse(docs[1])
 	c.parse(docs[0]) // used again: docs[1] is now the least recently used
 	c.parse(docs[2]) // evicts docs[1]
-	if *parses != 3 {
-		t.Fatalf("%d parses, want 3 (docs[0] once, from the cache the second time)", *parses)
+	if n := parses.all.Load(); n != 3 {
+		t.Fatalf("%d parses, want 3 (docs[0] once, from the cache the second time)", n)
 	}
 	if c.size > c.budget || len(c.entries) != 2 || c.order.Len() != 2 {
 		t.Fatalf("the cache holds %d bytes in %d entries (%d in order), want at most %d in 2", c.size, len(c.entries), c.order.Len(), c.budget)
 	}
 	c.parse(docs[0])
 	c.parse(docs[2])
-	if *parses != 3 {
-		t.Errorf("docs[0] or docs[2] was evicted: %d parses, want 3", *parses)
+	if n := parses.all.Load(); n != 3 {
+		t.Errorf("docs[0] or docs[2] was evicted: %d parses, want 3", n)
 	}
 	if got, want := c.parse(docs[1]); !reflect.DeepEqual(got, fromYAMLRoundTrip(docs[1])) || !want {
 		t.Errorf("docs[1], parsed again, differs from Helm's")
 	}
-	if *parses != 4 {
-		t.Errorf("docs[1] was kept beyond the budget: %d parses, want 4", *parses)
+	if n := parses.all.Load(); n != 4 {
+		t.Errorf("docs[1] was kept beyond the budget: %d parses, want 4", n)
 	}
 	total := 0
 	for e := c.order.Front(); e != nil; e = e.Next() {
@@ -117,5 +133,72 @@ func TestParseCacheKeepsWithinItsBudget(t *testing.T) {
 	}
 	if total != c.size || c.size > c.budget {
 		t.Errorf("the entries hold %d bytes, the cache counts %d, its budget is %d", total, c.size, c.budget)
+	}
+}
+
+// TestRenderFromTheParseCache renders the base chart with an empty parse cache, then twice at once from
+// the cache it filled: the objects and the manifest are the same each time, and the large CRDs were
+// parsed only by the first render.
+func TestRenderFromTheParseCache(t *testing.T) {
+	kept := parsed
+	parsed = &parseCache{budget: parseCacheBudget}
+	t.Cleanup(func() { parsed = kept })
+	parses := countParses(t)
+	chart, err := charts.Builtin(charts.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := render.BaseValues(&meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"})
+	options := common.ReleaseOptions{Name: "istio-base", Namespace: "istio-system", Revision: 1, IsInstall: true}
+	renderBase := func() (string, []map[string]any, error) {
+		objects, _, texts, err := renderChartTexts(context.Background(), chart, values, options, common.DefaultCapabilities)
+		if err != nil {
+			return "", nil, err
+		}
+		manifest, err := encodeManifestReusing(objects, texts)
+		out := make([]map[string]any, len(objects))
+		for i, obj := range objects {
+			out[i] = obj.Object
+		}
+		return manifest, out, err
+	}
+	wantManifest, wantObjects, err := renderBase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := parses.large.Load()
+	large := 0
+	for _, f := range chart.Files {
+		if f.Name == "files/crd-all.gen.yaml" {
+			for _, crd := range strings.Split(string(f.Data), "\n---\n") {
+				if len(crd) >= parseCacheMinSize {
+					large++
+				}
+			}
+		}
+	}
+	if large == 0 || len(parsed.entries) != large {
+		t.Fatalf("the parse cache holds %d documents after rendering the base chart, want its %d CRDs of %d bytes or more",
+			len(parsed.entries), large, parseCacheMinSize)
+	}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			manifest, objects, err := renderBase()
+			if err != nil {
+				t.Errorf("render %d from the cache: %v", i, err)
+				return
+			}
+			if manifest != wantManifest {
+				t.Errorf("render %d from the cache wrote another manifest (%d bytes, the first %d)", i, len(manifest), len(wantManifest))
+			}
+			if !reflect.DeepEqual(objects, wantObjects) {
+				t.Errorf("render %d from the cache gave other objects", i)
+			}
+		})
+	}
+	wg.Wait()
+	if n := parses.large.Load(); n != first || first != int64(large) {
+		t.Errorf("the first render parsed %d large documents (want %d), the renders from the cache %d (want none)", first, large, n-first)
 	}
 }
