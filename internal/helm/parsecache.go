@@ -123,27 +123,14 @@ func encodeCompressedJSON(m map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	w, _ := gzipWriters.Get().(*gzip.Writer)
-	if w == nil {
-		if w, err = gzip.NewWriterLevel(&buf, gzip.BestSpeed); err != nil {
-			return nil, err
-		}
-	} else {
-		w.Reset(&buf)
-	}
-	defer gzipWriters.Put(w)
-	if _, err := w.Write(data); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
+	if err := compressAt(&buf, gzip.BestSpeed, data); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// gzipWriters and gzipReaders keep the compressors' state (a writer's is about 1 MB) between the
-// documents of a render.
-var gzipWriters, gzipReaders sync.Pool
+// gzipReaders keeps the parse cache's gzip readers between the documents of a render.
+var gzipReaders sync.Pool
 
 func decodeCompressedJSON(compressed []byte) (map[string]any, error) {
 	r, _ := gzipReaders.Get().(*gzip.Reader)

@@ -211,12 +211,26 @@ func (c *chartMembers) use(chart *chartv2.Chart) ([]byte, bool) {
 	return nil, false
 }
 
+// gzipWriters keeps gzip writers between uses, by level (gzip.HuffmanOnly, -2, at index 0): a writer's
+// state is about 1 MB, and the parse cache compresses a document at a time.
+var gzipWriters [gzip.BestCompression - gzip.HuffmanOnly + 1]sync.Pool
+
 // compressAt appends parts to buf as one gzip member, at level.
 func compressAt(buf *bytes.Buffer, level int, parts ...[]byte) error {
-	w, err := gzip.NewWriterLevel(buf, level)
-	if err != nil {
-		return err
+	if level < gzip.HuffmanOnly || level > gzip.BestCompression {
+		return fmt.Errorf("gzip: invalid compression level: %d", level)
 	}
+	pool := &gzipWriters[level-gzip.HuffmanOnly]
+	w, _ := pool.Get().(*gzip.Writer)
+	if w == nil {
+		var err error
+		if w, err = gzip.NewWriterLevel(buf, level); err != nil {
+			return err
+		}
+	} else {
+		w.Reset(buf)
+	}
+	defer pool.Put(w)
 	for _, part := range parts {
 		if _, err := w.Write(part); err != nil {
 			return err

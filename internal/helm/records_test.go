@@ -248,3 +248,35 @@ func TestCurrentRevisionIsTheOneHelmReplaces(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressAtReusesItsWriters: a member written by a writer compressAt kept from an earlier use is
+// the member a new writer writes, at each level the chart manager uses, and reads back.
+func TestCompressAtReusesItsWriters(t *testing.T) {
+	parts := [][]byte{[]byte(`{"manifest":`), []byte(strings.Repeat(`"apiVersion: v1\nkind: ConfigMap\n"`, 500))}
+	for _, level := range []int{gzip.BestSpeed, recordLevel} {
+		var fresh bytes.Buffer
+		w, err := gzip.NewWriterLevel(&fresh, level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range parts {
+			_, _ = w.Write(part)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			var buf bytes.Buffer
+			buf.WriteString("prefix")
+			if err := compressAt(&buf, level, parts...); err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.TrimPrefix(buf.Bytes(), []byte("prefix")); !bytes.Equal(got, fresh.Bytes()) {
+				t.Fatalf("level %d, use %d: compressAt wrote %d bytes unlike a new writer's %d", level, i, len(got), fresh.Len())
+			}
+		}
+	}
+	if err := compressAt(&bytes.Buffer{}, 10, parts...); err == nil {
+		t.Error("compressAt took level 10")
+	}
+}
