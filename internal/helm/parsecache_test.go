@@ -17,7 +17,6 @@ limitations under the License.
 package helm
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -25,11 +24,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"helm.sh/helm/v4/pkg/chart/common"
-
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
-	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // parseCounter counts parseYAML's calls.
@@ -136,8 +131,8 @@ func TestParseCacheKeepsWithinItsBudget(t *testing.T) {
 	}
 }
 
-// TestRenderFromTheParseCache renders the base chart with an empty parse cache, then twice at once from
-// the cache it filled: the objects and the manifest are the same each time, and the large CRDs were
+// TestRenderFromTheParseCache renders the base chart as an install does with an empty parse cache, then
+// twice at once from the cache it filled: the objects and the manifest are the same each time, and the large CRDs were
 // parsed only by the first render.
 func TestRenderFromTheParseCache(t *testing.T) {
 	kept := parsed
@@ -148,21 +143,7 @@ func TestRenderFromTheParseCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := render.BaseValues(&meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"})
-	options := common.ReleaseOptions{Name: "istio-base", Namespace: "istio-system", Revision: 1, IsInstall: true}
-	renderBase := func() (string, []map[string]any, error) {
-		objects, _, texts, err := renderChartTexts(context.Background(), chart, values, options, common.DefaultCapabilities)
-		if err != nil {
-			return "", nil, err
-		}
-		manifest, err := encodeManifestReusing(objects, texts)
-		out := make([]map[string]any, len(objects))
-		for i, obj := range objects {
-			out[i] = obj.Object
-		}
-		return manifest, out, err
-	}
-	wantManifest, wantObjects, err := renderBase()
+	wantManifest, wantObjects, err := renderBaseAsInstall(chart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +165,7 @@ func TestRenderFromTheParseCache(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Go(func() {
-			manifest, objects, err := renderBase()
+			manifest, objects, err := renderBaseAsInstall(chart)
 			if err != nil {
 				t.Errorf("render %d from the cache: %v", i, err)
 				return

@@ -21,15 +21,41 @@ import (
 	"testing"
 
 	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// BenchmarkRenderBase renders the built-in base chart as an install does before it applies anything:
-// the templates (15 CRDs, 934 KB of YAML), the decoded objects in install order, meshkeeper's stamps and
-// the CRDs' digests, and the manifest the release record stores (docs/performance.md). "first" is the
+// renderBaseAsInstall renders chart, the built-in base chart, as an install of the default ServiceMesh
+// does before it applies anything: the templates, the decoded objects in install order, meshkeeper's
+// stamps and the CRDs' digests, and the manifest the release record stores.
+func renderBaseAsInstall(chart *chartv2.Chart) (string, []*unstructured.Unstructured, error) {
+	values := render.BaseValues(&meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"})
+	options := common.ReleaseOptions{Name: "istio-base", Namespace: "istio-system", Revision: 1, IsInstall: true}
+	owner := Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid"}
+	objects, _, texts, err := renderChartTexts(context.Background(), chart, values, options, common.DefaultCapabilities)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := stampObjects(objects, owner, nil); err != nil {
+		return "", nil, err
+	}
+	for _, obj := range objects {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			if err := setAppliedDigest(obj); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	manifest, err := encodeManifestReusing(objects, texts)
+	return manifest, objects, err
+}
+
+// BenchmarkRenderBase renders the built-in base chart as an install does before it applies anything
+// (renderBaseAsInstall; the templates hold 15 CRDs, 934 KB of YAML; docs/performance.md). "first" is the
 // process's first render of the chart, each CRD's YAML parsed; "again" every later one, the CRDs' parses
 // from the parse cache (a reinstall, an upgrade, a drift check that renders).
 func BenchmarkRenderBase(b *testing.B) {
@@ -37,25 +63,8 @@ func BenchmarkRenderBase(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	values := render.BaseValues(&meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"})
-	options := common.ReleaseOptions{Name: "istio-base", Namespace: "istio-system", Revision: 1, IsInstall: true}
-	owner := Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid"}
 	renderBase := func(b *testing.B) {
-		objects, _, texts, err := renderChartTexts(context.Background(), chart, values, options, common.DefaultCapabilities)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := stampObjects(objects, owner, nil); err != nil {
-			b.Fatal(err)
-		}
-		for _, obj := range objects {
-			if obj.GetKind() == "CustomResourceDefinition" {
-				if err := setAppliedDigest(obj); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		if _, err := encodeManifestReusing(objects, texts); err != nil {
+		if _, _, err := renderBaseAsInstall(chart); err != nil {
 			b.Fatal(err)
 		}
 	}
