@@ -267,8 +267,9 @@ func serviceFields(obj any) (any, error) {
 	return slim, nil
 }
 
-// ingressFields is the cache's transform of Ingresses: the spec, meshkeeper's managed fields, and of
-// the annotations only policy.IngressAnnotationsRead. Real Ingresses carry kubectl's
+// ingressFields is the cache's transform of Ingresses: of the spec only what the decisions read (the
+// class and each backend once: policy.IngressSpecRead), meshkeeper's managed fields, and of the
+// annotations only policy.IngressAnnotationsRead. Real Ingresses carry kubectl's
 // last-applied-configuration (a copy of the whole Ingress) and ingress-nginx's own annotations, which
 // nothing of meshkeeper reads and which the cache would otherwise hold for every Ingress of the
 // cluster; the status (the load balancer's addresses) is not read either. meshkeeper writes Ingresses
@@ -293,6 +294,7 @@ func ingressFields(obj any) (any, error) {
 		}
 		ing.Annotations = read
 	}
+	ing.Spec = internalpolicy.IngressSpecRead(ing.Spec)
 	ing.Status = networkingv1.IngressStatus{}
 	return ing, nil
 }

@@ -160,6 +160,7 @@ func TestIngressFields(t *testing.T) {
 	want.Annotations = map[string]string{policy.AnnotationServiceUpstream: "true", policy.AnnotationIngressClass: "nginx"}
 	want.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager}}
 	want.Status = networkingv1.IngressStatus{}
+	want.Spec = policy.IngressSpecRead(full.Spec)
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("an Ingress in the cache:\n got %+v\nwant %+v", got, want)
 	}

@@ -18,6 +18,7 @@ package policy
 
 import (
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -404,7 +405,49 @@ func TestIngress(t *testing.T) {
 					t.Errorf("Message %q does not contain %q", got.Message, part)
 				}
 			}
+
+			// The cache keeps only IngressSpecRead of each Ingress's spec: the decision on it is the same.
+			read := *tc.ingress
+			read.Spec = IngressSpecRead(tc.ingress.Spec)
+			in.Ingress = &read
+			if fromRead := Ingress(in); !reflect.DeepEqual(fromRead, got) {
+				t.Errorf("decision on IngressSpecRead of the spec:\n got %+v\nwant %+v", fromRead, got)
+			}
 		})
+	}
+}
+
+func TestIngressSpecRead(t *testing.T) {
+	spec := networkingv1.IngressSpec{IngressClassName: nginxClass,
+		TLS: []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com", "www.shop.example.com"}, SecretName: "shop-tls"}},
+		Rules: rules(
+			rule("shop.example.com", path("/", toService("web", 80)), path("/api", toService("api", "http")),
+				path("/files", toResource("Bucket", "files"))),
+			rule("www.shop.example.com", path("/", toService("web", "http")), path("/api", toService("api", 8080)),
+				path("/files", toResource("Bucket", "files")), path("/old", toResource("Bucket", "archive"))),
+			networkingv1.IngressRule{Host: "empty.example.com"},
+		)}
+	want := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("",
+		networkingv1.HTTPIngressPath{Backend: *toService("web", nil)},
+		networkingv1.HTTPIngressPath{Backend: *toService("api", nil)},
+		networkingv1.HTTPIngressPath{Backend: *toResource("Bucket", "files")},
+		networkingv1.HTTPIngressPath{Backend: *toResource("Bucket", "archive")},
+	))}
+	if got := IngressSpecRead(spec); !reflect.DeepEqual(got, want) {
+		t.Errorf("IngressSpecRead:\n got %+v\nwant %+v", got, want)
+	}
+	// The same kind and name in another API group is another backend.
+	other := toResource("Bucket", "files")
+	other.Resource.APIGroup = ptr.To("archive.example.com")
+	spec = networkingv1.IngressSpec{DefaultBackend: toService("web", 80),
+		Rules: rules(rule("shop.example.com", path("/", toResource("Bucket", "files")), path("/b", other)))}
+	got := IngressSpecRead(spec)
+	if got.DefaultBackend != spec.DefaultBackend || len(got.Rules) != 1 || len(got.Rules[0].HTTP.Paths) != 2 {
+		t.Errorf("IngressSpecRead kept %+v of %+v", got, spec)
+	}
+	// Without a path, no rule is kept.
+	if got := IngressSpecRead(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com"))}); got.Rules != nil {
+		t.Errorf("IngressSpecRead of rules without paths: %+v", got)
 	}
 }
 

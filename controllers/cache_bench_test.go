@@ -1,0 +1,110 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// servedIngress is an Ingress as the API server sends it in protobuf after meshkeeper annotated it:
+// shaped as the scale benchmark's (one TLS host, one rule with two paths to one Service), with its
+// creator's and meshkeeper's managed-fields entries.
+func servedIngress(b *testing.B, namespace string, i int) []byte {
+	b.Helper()
+	host := fmt.Sprintf("web-%d.%s.example.com", i, namespace)
+	path := func(p string) networkingv1.HTTPIngressPath {
+		return networkingv1.HTTPIngressPath{Path: p, PathType: ptr.To(networkingv1.PathTypePrefix), Backend: networkingv1.IngressBackend{
+			Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}}}
+	}
+	at := metav1.NewTime(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("web-%d", i),
+			UID: "3f1c0a52-8d4e-4c59-9a1e-0c5d7b2e6f41", ResourceVersion: fmt.Sprint(100000 + i), Generation: 1, CreationTimestamp: at,
+			Annotations: map[string]string{"owner": namespace,
+				"nginx.ingress.kubernetes.io/service-upstream": "true", "nginx.ingress.kubernetes.io/upstream-vhost": "web." + namespace + ".svc"},
+			ManagedFields: []metav1.ManagedFieldsEntry{
+				{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "networking.k8s.io/v1", Time: &at,
+					FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{".":{},"f:owner":{}}},` +
+						`"f:spec":{"f:ingressClassName":{},"f:rules":{},"f:tls":{}}}`)},
+				{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "networking.k8s.io/v1", Time: &at,
+					FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{` +
+						`"f:nginx.ingress.kubernetes.io/service-upstream":{},"f:nginx.ingress.kubernetes.io/upstream-vhost":{}}}}`)},
+			}},
+		Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"),
+			TLS: []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: "tls"}},
+			Rules: []networkingv1.IngressRule{{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{path("/"), path("/static")}}}}}},
+	}
+	data, err := ing.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkCachedIngress measures what the cache holds for each of 5,000 Ingresses: decoded as an
+// informer decodes them, then stored whole or through the cache's transform (ingressFields). It
+// reports the heap they keep after a collection, per Ingress.
+func BenchmarkCachedIngress(b *testing.B) {
+	const count = 5000
+	served := make([][]byte, count)
+	for i := range served {
+		served[i] = servedIngress(b, fmt.Sprintf("scale-%04d", i/5), i%5)
+	}
+	for _, tc := range []struct {
+		name      string
+		transform func(any) (any, error)
+	}{
+		{"stored=whole", func(obj any) (any, error) { return obj, nil }},
+		{"stored=cached", ingressFields},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var kept uint64
+			for b.Loop() {
+				stored := make([]any, count)
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				for i, data := range served {
+					ing := &networkingv1.Ingress{}
+					if err := ing.Unmarshal(data); err != nil {
+						b.Fatal(err)
+					}
+					obj, err := tc.transform(ing)
+					if err != nil {
+						b.Fatal(err)
+					}
+					stored[i] = obj
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				kept = (after.HeapAlloc - before.HeapAlloc) / count
+				runtime.KeepAlive(stored)
+			}
+			b.ReportMetric(float64(kept), "bytes/ingress")
+		})
+	}
+}
