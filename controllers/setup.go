@@ -22,6 +22,7 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -215,24 +216,33 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: CacheByObject(), DefaultTransform: keepOwnManagedFields}
 }
 
-// keepOwnManagedFields drops the managed-fields entries of every manager but meshkeeper.
+// keepOwnManagedFields drops the managed-fields entries of every manager but meshkeeper, and makes
+// meshkeeper's share what thousands of objects hold alike (sharedManagedFields).
 func keepOwnManagedFields(obj any) (any, error) {
 	o, ok := obj.(metav1.Object)
 	if !ok {
 		return obj, nil
 	}
 	entries := o.GetManagedFields()
-	mine := entries[:0:0]
-	for _, entry := range entries {
-		if entry.Manager == meshv1alpha1.FieldManager {
-			mine = append(mine, entry)
+	mine := entries
+	if slices.ContainsFunc(entries, notMine) {
+		mine = nil
+		for _, entry := range entries {
+			if !notMine(entry) {
+				mine = append(mine, entry)
+			}
 		}
 	}
-	if len(mine) != len(entries) {
+	for i := range mine {
+		sharedManagedFields.share(&mine[i])
+	}
+	if len(entries) > 0 {
 		o.SetManagedFields(mine)
 	}
 	return obj, nil
 }
+
+func notMine(entry metav1.ManagedFieldsEntry) bool { return entry.Manager != meshv1alpha1.FieldManager }
 
 // CacheByObject limits the manager's cache for every chart kind to the objects meshkeeper labelled, so
 // the cache never holds every ConfigMap or Deployment of the cluster, and keeps of each Pod only what
