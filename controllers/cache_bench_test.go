@@ -22,8 +22,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -69,17 +71,60 @@ func servedIngress(b *testing.B, namespace string, i int) []byte {
 // informer decodes them, then stored whole or through the cache's transform (ingressFields). It
 // reports the heap they keep after a collection, per Ingress.
 func BenchmarkCachedIngress(b *testing.B) {
+	benchmarkCached(b, "ingress", func(i int) []byte { return servedIngress(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
+		func(data []byte) (any, error) { ing := &networkingv1.Ingress{}; return ing, ing.Unmarshal(data) }, ingressFields)
+}
+
+// servedService is a user's Service as a Helm chart installs it: the chart's labels and annotations,
+// two ports, a selector, and the managed-fields entry of the installer.
+func servedService(b *testing.B, namespace string, i int) []byte {
+	b.Helper()
+	name := fmt.Sprintf("svc-%d", i)
+	at := metav1.NewTime(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
+			UID: "7a0e5c1d-2b3f-4e8a-9c6d-1f2e3a4b5c6d", ResourceVersion: fmt.Sprint(200000 + i), CreationTimestamp: at,
+			Labels: map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": namespace,
+				"app.kubernetes.io/version": "1.4.2", "app.kubernetes.io/component": "api", "app.kubernetes.io/part-of": "shop",
+				"app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "shop-0.9.1"},
+			Annotations: map[string]string{"meta.helm.sh/release-name": namespace, "meta.helm.sh/release-namespace": namespace},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationUpdate,
+				APIVersion: "v1", Time: &at, FieldsType: "FieldsV1",
+				FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{".":{}},"f:labels":{".":{}}},"f:spec":{"f:ports":{},"f:selector":{}}}`)}}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.12.34", ClusterIPs: []string{"10.96.12.34"},
+			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromString("http")},
+				{Name: "grpc", Protocol: corev1.ProtocolTCP, Port: 9090, TargetPort: intstr.FromInt32(9090)}},
+			Selector:        map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": namespace},
+			SessionAffinity: corev1.ServiceAffinityNone, IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol},
+			IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicySingleStack), InternalTrafficPolicy: ptr.To(corev1.ServiceInternalTrafficPolicyCluster)},
+	}
+	data, err := svc.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkCachedService is BenchmarkCachedIngress for 5,000 users' Services and serviceFields.
+func BenchmarkCachedService(b *testing.B) {
+	benchmarkCached(b, "service", func(i int) []byte { return servedService(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
+		func(data []byte) (any, error) { svc := &corev1.Service{}; return svc, svc.Unmarshal(data) }, serviceFields)
+}
+
+// benchmarkCached decodes 5,000 objects as an informer does and stores them whole or through the
+// cache's transform, reporting the heap each keeps after a collection.
+func benchmarkCached(b *testing.B, unit string, serve func(int) []byte, decode func([]byte) (any, error), transform func(any) (any, error)) {
 	const count = 5000
 	served := make([][]byte, count)
 	for i := range served {
-		served[i] = servedIngress(b, fmt.Sprintf("scale-%04d", i/5), i%5)
+		served[i] = serve(i)
 	}
 	for _, tc := range []struct {
 		name      string
 		transform func(any) (any, error)
 	}{
 		{"stored=whole", func(obj any) (any, error) { return obj, nil }},
-		{"stored=cached", ingressFields},
+		{"stored=cached", transform},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var kept uint64
@@ -89,22 +134,20 @@ func BenchmarkCachedIngress(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
 				for i, data := range served {
-					ing := &networkingv1.Ingress{}
-					if err := ing.Unmarshal(data); err != nil {
-						b.Fatal(err)
-					}
-					obj, err := tc.transform(ing)
+					obj, err := decode(data)
 					if err != nil {
 						b.Fatal(err)
 					}
-					stored[i] = obj
+					if stored[i], err = tc.transform(obj); err != nil {
+						b.Fatal(err)
+					}
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&after)
 				kept = (after.HeapAlloc - before.HeapAlloc) / count
 				runtime.KeepAlive(stored)
 			}
-			b.ReportMetric(float64(kept), "bytes/ingress")
+			b.ReportMetric(float64(kept), "bytes/"+unit)
 		})
 	}
 }

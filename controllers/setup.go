@@ -262,7 +262,9 @@ func CacheByObject() map[client.Object]cache.ByObject {
 
 // serviceFields is the cache's transform of Services. The charts' Services (labelled as meshkeeper's)
 // are kept whole for the drift check; of every other Service, which the Ingress decisions look up by
-// name, only what they read: the metadata that identifies it, its labels, its type and ClusterIPs.
+// name, only what they read: the metadata that identifies it, its type and ClusterIPs. Its labels are
+// left out too (real Services carry a chart's five or more): nothing reads them but the test for
+// meshkeeper's own label, which a Service without it fails either way.
 func serviceFields(obj any) (any, error) {
 	svc, ok := obj.(*corev1.Service)
 	if !ok || meshctx.IsManaged(svc) {
@@ -271,7 +273,6 @@ func serviceFields(obj any) (any, error) {
 	slim := &corev1.Service{ObjectMeta: metav1.ObjectMeta{
 		Name: svc.Name, Namespace: svc.Namespace, UID: svc.UID, ResourceVersion: svc.ResourceVersion,
 		Generation: svc.Generation, CreationTimestamp: svc.CreationTimestamp, DeletionTimestamp: svc.DeletionTimestamp,
-		Labels: svc.Labels,
 	}}
 	slim.Spec.Type, slim.Spec.ClusterIP, slim.Spec.ClusterIPs = svc.Spec.Type, svc.Spec.ClusterIP, svc.Spec.ClusterIPs
 	return slim, nil
