@@ -248,29 +248,37 @@ var appProxy = istiod.Proxy{IP: "10.244.0.10", Pod: "client-7d9c", Namespace: ap
 
 // TestCDS: a sidecar in the enrolled namespace gets a cluster for the Service there, for istiod's own
 // Service in the control-plane namespace and for the API server's, with either flavour of ADS, and
-// both flavours give the same clusters.
+// both flavours give the same clusters. The two are asked one after the other, and istiod may still be
+// pushing what an earlier test changed (its ServiceEntries) in between, so they are asked again until
+// they agree: a difference between the flavours themselves stays and fails the test.
 func TestCDS(t *testing.T) {
 	ctx := testContext(t)
-	got := map[istiod.Mode]istiod.Resources{}
-	for _, mode := range []istiod.Mode{istiod.SotW, istiod.Delta} {
-		clusters, err := istiod.FetchCDS(ctx, pilot.GRPCAddr, appProxy, mode)
-		if err != nil {
-			t.Fatalf("%s CDS: %v", mode, err)
-		}
-		t.Logf("%s CDS: %d clusters, %d bytes: %s", mode, clusters.Count(), clusters.Bytes, strings.Join(clusters.Names, " "))
-		for _, want := range []string{webCluster, istiodCluster, "outbound|443||kubernetes.default.svc.cluster.local",
-			"BlackHoleCluster", "PassthroughCluster", "InboundPassthroughCluster"} {
-			if !clusters.Has(want) {
-				t.Errorf("%s CDS has no cluster %q", mode, want)
+	err := waitFor(ctx, 30*time.Second, func() error {
+		got := map[istiod.Mode]istiod.Resources{}
+		for _, mode := range []istiod.Mode{istiod.SotW, istiod.Delta} {
+			clusters, err := istiod.FetchCDS(ctx, pilot.GRPCAddr, appProxy, mode)
+			if err != nil {
+				return fmt.Errorf("%s CDS: %w", mode, err)
 			}
+			t.Logf("%s CDS: %d clusters, %d bytes: %s", mode, clusters.Count(), clusters.Bytes, strings.Join(clusters.Names, " "))
+			for _, want := range []string{webCluster, istiodCluster, "outbound|443||kubernetes.default.svc.cluster.local",
+				"BlackHoleCluster", "PassthroughCluster", "InboundPassthroughCluster"} {
+				if !clusters.Has(want) {
+					return fmt.Errorf("%s CDS has no cluster %q", mode, want)
+				}
+			}
+			if clusters.Bytes <= 0 {
+				return fmt.Errorf("%s CDS: %d bytes", mode, clusters.Bytes)
+			}
+			got[mode] = clusters
 		}
-		if clusters.Bytes <= 0 {
-			t.Errorf("%s CDS: %d bytes", mode, clusters.Bytes)
+		if !slices.Equal(got[istiod.SotW].Names, got[istiod.Delta].Names) {
+			return fmt.Errorf("SotW and delta CDS differ:\n  sotw  %v\n  delta %v", got[istiod.SotW].Names, got[istiod.Delta].Names)
 		}
-		got[mode] = clusters
-	}
-	if !slices.Equal(got[istiod.SotW].Names, got[istiod.Delta].Names) {
-		t.Errorf("SotW and delta CDS differ:\n  sotw  %v\n  delta %v", got[istiod.SotW].Names, got[istiod.Delta].Names)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
