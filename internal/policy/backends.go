@@ -19,7 +19,6 @@ package policy
 import (
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
@@ -47,15 +46,20 @@ func backendsOf(ing *networkingv1.Ingress) ingressBackends {
 		}
 	}
 	add(ing.Spec.DefaultBackend)
-	for _, rule := range ing.Spec.Rules {
+	eachRuleBackend(&ing.Spec, add)
+	return ingressBackends{services: sets.List(services), resources: sets.List(resources)}
+}
+
+// eachRuleBackend calls visit with the backend of every path of every rule of spec, in order.
+func eachRuleBackend(spec *networkingv1.IngressSpec, visit func(*networkingv1.IngressBackend)) {
+	for _, rule := range spec.Rules {
 		if rule.HTTP == nil {
 			continue
 		}
 		for i := range rule.HTTP.Paths {
-			add(&rule.HTTP.Paths[i].Backend)
+			visit(&rule.HTTP.Paths[i].Backend)
 		}
 	}
-	return ingressBackends{services: sets.List(services), resources: sets.List(resources)}
 }
 
 // BackendServices returns the distinct names of the Services an Ingress sends to, sorted: what an
@@ -72,46 +76,30 @@ func BackendServices(ing *networkingv1.Ingress) []string {
 // decision about it is the same.
 func IngressSpecRead(spec networkingv1.IngressSpec) networkingv1.IngressSpec {
 	read := networkingv1.IngressSpec{IngressClassName: spec.IngressClassName, DefaultBackend: spec.DefaultBackend}
-	var paths []networkingv1.HTTPIngressPath
-	seen := func(b networkingv1.IngressBackend) bool {
-		for _, p := range paths {
-			switch {
-			case b.Service != nil && p.Backend.Service != nil:
-				if b.Service.Name == p.Backend.Service.Name {
-					return true
-				}
-			case b.Resource != nil && p.Backend.Resource != nil:
-				if equalResources(b.Resource, p.Backend.Resource) {
-					return true
-				}
-			case b.Service == nil && b.Resource == nil && p.Backend.Service == nil && p.Backend.Resource == nil:
-				return true
-			}
-		}
-		return false
+	// A backend is told apart by its Service's name, or by its resource's group, kind and name.
+	type backendKey struct {
+		service, group, kind, name string
 	}
-	for _, rule := range spec.Rules {
-		if rule.HTTP == nil {
-			continue
+	seen := map[backendKey]bool{}
+	var paths []networkingv1.HTTPIngressPath
+	eachRuleBackend(&spec, func(b *networkingv1.IngressBackend) {
+		var key backendKey
+		backend := networkingv1.IngressBackend{Resource: b.Resource}
+		switch {
+		case b.Service != nil:
+			key.service = b.Service.Name
+			backend.Service = &networkingv1.IngressServiceBackend{Name: b.Service.Name}
+		case b.Resource != nil:
+			key.group, key.kind, key.name = ptr.Deref(b.Resource.APIGroup, ""), b.Resource.Kind, b.Resource.Name
 		}
-		for _, path := range rule.HTTP.Paths {
-			if seen(path.Backend) {
-				continue
-			}
-			backend := networkingv1.IngressBackend{Resource: path.Backend.Resource}
-			if path.Backend.Service != nil {
-				backend.Service = &networkingv1.IngressServiceBackend{Name: path.Backend.Service.Name}
-			}
+		if !seen[key] {
+			seen[key] = true
 			paths = append(paths, networkingv1.HTTPIngressPath{Backend: backend})
 		}
-	}
+	})
 	if len(paths) > 0 {
 		read.Rules = []networkingv1.IngressRule{{IngressRuleValue: networkingv1.IngressRuleValue{
 			HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}}}
 	}
 	return read
-}
-
-func equalResources(a, b *corev1.TypedLocalObjectReference) bool {
-	return a.Kind == b.Kind && a.Name == b.Name && ptr.Deref(a.APIGroup, "") == ptr.Deref(b.APIGroup, "")
 }
