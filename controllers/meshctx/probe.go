@@ -17,7 +17,9 @@ limitations under the License.
 package meshctx
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -27,14 +29,46 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
-// groupVersionLister is what ProbingMapper needs of a discovery client: one group version's resources
-// (GET /apis/<group>/<version>, NotFound while the group version is not served).
+// groupVersionLister is what ProbingMapper needs of the API server: one group version's resources
+// (GET /apis/<group>/<version>, NotFound while the group version is not served), and whether a
+// resource's watch cache serves yet.
 type groupVersionLister interface {
 	ServerResourcesForGroupVersion(groupVersion string) (*metav1.APIResourceList, error)
+	WatchCacheReady(gvr schema.GroupVersionResource) bool
+}
+
+// noSuchName is a field selector's object name no object can have (names are DNS subdomains).
+const noSuchName = "-"
+
+// cacheProbeTimeout bounds one probe of a watch cache.
+const cacheProbeTimeout = 10 * time.Second
+
+// apiServer is a groupVersionLister on the API server's discovery endpoints.
+type apiServer struct{ *k8sdiscovery.DiscoveryClient }
+
+// WatchCacheReady tells whether the API server's watch cache of gvr serves: a list from the cache that
+// selects nothing, asked once, without the client's retries. The API server sets a kind's storage up on
+// the first request for it after its CRD was Established, and answers every watch of it with 429 and
+// Retry-After: 1 until the cache has loaded: a watch (an informer's) that comes first waits a whole
+// second. Only a 429 says no; any other answer is left to the watch itself.
+func (a apiServer) WatchCacheReady(gvr schema.GroupVersionResource) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), cacheProbeTimeout)
+	defer cancel()
+	prefix := "/apis/" + gvr.Group
+	if gvr.Group == "" {
+		prefix = "/api"
+	}
+	err := a.RESTClient().Get().AbsPath(prefix, gvr.Version, gvr.Resource).
+		Param("resourceVersion", "0"). // from the cache, without waiting for it to be fresh
+		Param("fieldSelector", "metadata.name="+noSuchName).
+		MaxRetries(0).Do(ctx).Error()
+	return !apierrors.IsTooManyRequests(err)
 }
 
 // ProbingMapper maps kinds as the manager's REST mapper does, but asks discovery for a kind's group
-// version before it lets the mapper look for a kind it has not mapped yet. The mapper answers a kind it
+// version before it lets the mapper look for a kind it has not mapped yet, and answers a kind served
+// only once its watch cache serves too (see apiServer.WatchCacheReady), so that the watches its
+// callers start on hearing of it do not wait a second for the cache. The mapper answers a kind it
 // cannot map by asking discovery and then rebuilding itself whole from every API group it knows (1.3 MB
 // of allocations a time); KindsServed asks every discoveryInterval while the Istio CRDs are being
 // established, and for a minute when they are never installed. The probe is one small request, and the
@@ -54,7 +88,7 @@ func NewProbingMapper(mgr ctrl.Manager) (*ProbingMapper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newProbingMapper(mgr.GetRESTMapper(), d), nil
+	return newProbingMapper(mgr.GetRESTMapper(), apiServer{d}), nil
 }
 
 // NewKindsServedFor returns the wait for kinds on mgr's discovery, asked through a ProbingMapper of
@@ -92,6 +126,9 @@ func (p *ProbingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*m
 	}
 	m, err := p.mapper.RESTMapping(gk, versions...)
 	if err == nil && !mapped {
+		if !p.lister.WatchCacheReady(m.Resource) {
+			return nil, &meta.NoKindMatchError{GroupKind: gk, SearchedVersions: versions}
+		}
 		p.mu.Lock()
 		p.mapped[gvk] = true
 		p.mu.Unlock()

@@ -30,11 +30,18 @@ import (
 )
 
 // lister is discovery's group version endpoints: a group version it does not hold is NotFound, as the
-// API server answers.
+// API server answers. Its watch caches are ready once coldCaches probes have been answered no.
 type lister struct {
-	served map[string][]metav1.APIResource
-	err    error
-	asked  atomic.Int64
+	served     map[string][]metav1.APIResource
+	err        error
+	asked      atomic.Int64
+	coldCaches atomic.Int64
+	probed     atomic.Int64
+}
+
+func (l *lister) WatchCacheReady(schema.GroupVersionResource) bool {
+	l.probed.Add(1)
+	return l.coldCaches.Add(-1) < 0
 }
 
 func (l *lister) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
@@ -93,5 +100,35 @@ func TestProbingMapperPassesOnDiscoveryErrors(t *testing.T) {
 	peer := render.PolicyKinds[0]
 	if _, err := p.RESTMapping(peer.GroupKind(), peer.Version); !errors.Is(err, boom) || meta.IsNoMatchError(err) {
 		t.Fatalf("got %v, want the discovery error, not a no-match", err)
+	}
+}
+
+// The API server answers a watch of a kind whose watch cache is still loading with 429 and Retry-After:
+// 1, so a kind counts as served only once its cache serves: the watch its callers start then is not
+// held back a second.
+func TestProbingMapperWaitsForTheWatchCache(t *testing.T) {
+	d := newDiscovery()
+	peer := render.PolicyKinds[0]
+	l := &lister{served: map[string][]metav1.APIResource{
+		peer.GroupVersion().String(): {{Name: "peerauthentications", Kind: peer.Kind}}}}
+	l.coldCaches.Store(2)
+	d.serve(peer)
+	p := newProbingMapper(d, l)
+	mapping := func() error {
+		_, err := p.RESTMapping(peer.GroupKind(), peer.Version)
+		return err
+	}
+	for i := range 2 {
+		if err := mapping(); !meta.IsNoMatchError(err) {
+			t.Fatalf("call %d, the watch cache loading: got %v, want a no-match error", i+1, err)
+		}
+	}
+	for range 3 {
+		if err := mapping(); err != nil {
+			t.Fatalf("the watch cache serving: %v", err)
+		}
+	}
+	if n := l.probed.Load(); n != 3 {
+		t.Fatalf("the watch cache was probed %d times, want 3 (until it served, never after)", n)
 	}
 }

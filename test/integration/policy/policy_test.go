@@ -27,6 +27,8 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,6 +67,8 @@ var (
 	sidecarKind            = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Sidecar"}
 	// policyGet is a read of one policy object, as opposed to the lists and watches of the cache.
 	policyGet = regexp.MustCompile(`/namespaces/[^/]+/(peerauthentications|sidecars)/[^/]+$`)
+	// policyCollection is a list or watch of the policy objects of every namespace.
+	policyCollection = regexp.MustCompile(`^/apis/[^/]+/[^/]+/(peerauthentications|sidecars)$`)
 )
 
 // reconciles returns the policy controller's reconciles by result, from controller-runtime's metrics.
@@ -132,8 +136,25 @@ func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
 	gets := &testenv.RequestCounter{Match: func(req *http.Request) bool {
 		return req.Method == http.MethodGet && policyGet.MatchString(req.URL.Path)
 	}}
+	// The manager's watches of policy objects the API server refused with 429 (a kind's watch cache
+	// still loading, which it answers with Retry-After: 1).
+	var watchesRefused atomic.Int64
+	var watching sync.Map
 	config := rest.CopyConfig(env.Config)
 	config.Wrap(gets.Wrap)
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			resp, err := next.RoundTrip(req)
+			if err == nil && req.URL.Query().Has("watch") && policyCollection.MatchString(req.URL.Path) {
+				if resp.StatusCode == http.StatusTooManyRequests {
+					watchesRefused.Add(1)
+				} else {
+					watching.Store(req.URL.Path, true)
+				}
+			}
+			return resp, err
+		})
+	})
 	mgr := newManager(g, env, config)
 	recorder := mgr.GetEventRecorder("meshkeeper")
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr)).To(Succeed())
@@ -178,12 +199,22 @@ spec:
 	for _, crd := range istioCRDs(t) {
 		g.Expect(c.Create(ctx, crd)).To(Succeed())
 	}
+	// The manager's watches come first: the API server sets a kind's storage up on the first request
+	// for it, and the test's own reads would set it up ahead of the manager.
+	g.Eventually(func() int {
+		n := 0
+		watching.Range(func(any, any) bool { n++; return true })
+		return n
+	}, 4*time.Second, 10*time.Millisecond).Should(Equal(2))
 	g.Eventually(func(g Gomega) {
 		g.Expect(spec(g, c, peerAuthenticationKind, "pol-system")).To(Equal(map[string]any{"mtls": map[string]any{"mode": "STRICT"}}))
 		g.Expect(spec(g, c, sidecarKind, "shop")).NotTo(BeNil())
 		g.Expect(spec(g, c, sidecarKind, "payments")).NotTo(BeNil())
 	}, 4*time.Second, 20*time.Millisecond).Should(Succeed())
 	g.Expect(reconciles(g)["requeue_after"]).To(BeZero())
+	// The kinds counted as served only once their watch caches served: the watches started then were
+	// not sent back to wait a second.
+	g.Expect(watchesRefused.Load()).To(BeZero(), "watches of policy objects refused while their watch caches loaded")
 	mapping, err := probe.RESTMapping(peerAuthenticationKind.GroupKind(), peerAuthenticationKind.Version)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(mapping.Resource.Resource).To(Equal("peerauthentications"))
