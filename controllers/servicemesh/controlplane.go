@@ -28,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -132,7 +133,7 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		Name: mesh.Name, UID: string(mesh.UID)}
 	releases := []helm.Release{
 		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
-			Values: render.BaseValues(spec), Owner: owner},
+			Values: render.BaseValues(spec), Owner: owner, FirstKinds: policyGroupKinds},
 		{Name: istiodRelease, Namespace: spec.Namespace, Chart: set.Istiod, ChartDigest: set.IstiodDigest,
 			Values: istiodValues, Owner: owner},
 	}
@@ -173,6 +174,17 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set,
 		agent: agent}, nil
 }
+
+// policyGroupKinds are the kinds of render.PolicyKinds. The base chart applies their CRDs before its
+// others: the policies, and so Ready, wait for the API server to serve them, and it establishes new
+// CRDs in the order they were created (a policy kind's CRD came 13th of 15 in the chart's order).
+var policyGroupKinds = func() []schema.GroupKind {
+	kinds := make([]schema.GroupKind, 0, len(render.PolicyKinds))
+	for _, gvk := range render.PolicyKinds {
+		kinds = append(kinds, gvk.GroupKind())
+	}
+	return kinds
+}()
 
 // freshAgent returns the istio-cni release to install alongside the control plane (after istiod's
 // release, with the base chart's), or nil. That is only a first install of the agent (the status names

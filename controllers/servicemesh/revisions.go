@@ -220,7 +220,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		baseValues = render.Merge(baseValues, render.Values{"defaultRevision": plan.Active})
 	}
 	if err := r.ensureRelease(ctx, mesh, helm.Release{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base,
-		ChartDigest: base.BaseDigest, Values: baseValues, Owner: owner}, base.Version); err != nil {
+		ChartDigest: base.BaseDigest, Values: baseValues, Owner: owner, FirstKinds: policyGroupKinds}, base.Version); err != nil {
 		return nil, err
 	}
 	for _, name := range sortedKeys(sets) {

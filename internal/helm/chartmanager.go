@@ -383,7 +383,7 @@ func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rende
 	if err := m.createRecord(ctx, rel, body); err != nil {
 		return err
 	}
-	err = m.applyObjects(ctx, r.objects)
+	err = m.applyObjects(ctx, r.objects, r.firstKinds)
 	if err == nil && previous != nil {
 		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), owner)
 	}

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +64,8 @@ type rendered struct {
 	// objects are the manifest's objects in the same order, in the release namespace and with Helm's
 	// ownership metadata, ready to apply.
 	objects []*unstructured.Unstructured
+	// firstKinds is the release's FirstKinds.
+	firstKinds []schema.GroupKind
 }
 
 // capabilities is the cluster as templates see it (.Capabilities).
@@ -257,7 +260,7 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 		}
 		setHelmOwnership(obj, desired.Name, desired.Namespace)
 	}
-	return &rendered{manifest: manifest, notes: notes, objects: objects}, nil
+	return &rendered{manifest: manifest, notes: notes, objects: objects, firstKinds: desired.FirstKinds}, nil
 }
 
 // setAppliedDigest sets AppliedDigestAnnotation to the digest of everything else the object holds.
@@ -317,16 +320,17 @@ func (m *ChartManager) clusterCapabilities(ctx context.Context, fresh bool) (*ca
 }
 
 // applyObjects applies objects server-side under meshkeeper's field manager, taking over fields another
-// manager set (meshkeeper owns these objects outright). It applies in three phases, each by several
-// workers at once: CRDs and Namespaces; then everything else but admission webhooks and policies; then
-// those, so that a webhook never exists before the Service it calls (a webhook that fails closed
-// without its Service would refuse the cluster's pods if meshkeeper stopped in between). A CRD that
-// already holds what would be applied (its AppliedDigestAnnotation, in the metadata cache) is not
-// applied again.
-func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured.Unstructured) error {
-	var phases [3][]*unstructured.Unstructured
+// manager set (meshkeeper owns these objects outright). It applies in phases, each by several workers
+// at once: the CRDs of firstKinds; the other CRDs and Namespaces; then everything else but admission
+// webhooks and policies; then those, so that a webhook never exists before the Service it calls (a
+// webhook that fails closed without its Service would refuse the cluster's pods if meshkeeper stopped
+// in between). A CRD that already holds what would be applied (its AppliedDigestAnnotation, in the
+// metadata cache) is not applied again.
+func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured.Unstructured, firstKinds []schema.GroupKind) error {
+	var phases [4][]*unstructured.Unstructured
 	for _, obj := range objects {
-		phases[applyPhase(obj)] = append(phases[applyPhase(obj)], obj)
+		phase := applyPhase(obj, firstKinds)
+		phases[phase] = append(phases[phase], obj)
 	}
 	for _, phase := range phases {
 		if err := forEach(phase, func(obj *unstructured.Unstructured) error {
@@ -374,15 +378,22 @@ func (m *ChartManager) appliedAlready(ctx context.Context, obj *unstructured.Uns
 }
 
 // applyPhase is the phase of applyObjects an object is applied in.
-func applyPhase(obj *unstructured.Unstructured) int {
+func applyPhase(obj *unstructured.Unstructured, firstKinds []schema.GroupKind) int {
 	switch obj.GetKind() {
-	case "CustomResourceDefinition", "Namespace":
-		return 0
+	case "CustomResourceDefinition":
+		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "kind")
+		if slices.Contains(firstKinds, schema.GroupKind{Group: group, Kind: kind}) {
+			return 0
+		}
+		return 1
+	case "Namespace":
+		return 1
 	case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
 		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
-		return 2
+		return 3
 	}
-	return 1
+	return 2
 }
 
 // crdCurrent tells whether the live CRD carries meshkeeper's label and the digest of what would be

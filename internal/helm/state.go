@@ -24,6 +24,7 @@ import (
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	rcommon "helm.sh/helm/v4/pkg/release/common"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // DigestLabel is the release label that records the digest of the chart and values a release was
@@ -40,6 +41,11 @@ type Release struct {
 	Owner       Owner
 	// PodPriority, when set, is applied to the rendered manifest (see PostRender).
 	PodPriority *PodPriority
+	// FirstKinds are kinds the caller waits for the API server to serve: the chart's CRDs of these
+	// kinds are applied on their own, before its other CRDs. The API server names and establishes new
+	// CRDs one after the other, in the order they were created, so these are served first. The order of
+	// the apply is not part of the release: it is left out of the digest.
+	FirstKinds []schema.GroupKind
 }
 
 // Digest identifies everything that goes into the release: chart content, values, owner and what the

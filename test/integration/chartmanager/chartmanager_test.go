@@ -25,8 +25,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -39,6 +41,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -600,4 +603,58 @@ func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
 	result, err = restarted.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.State).To(Equal(helm.StateInSync))
+}
+
+// TestTheFirstKindsCRDsAreAppliedFirst: the CRDs of a release's FirstKinds are applied on their own,
+// before any other CRD of the chart, so that the API server names and establishes them first (it does
+// so one CRD after the other, in the order they were created).
+func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	// Each CRD apply's start and end, on one clock of events.
+	var (
+		clock      atomic.Int64
+		mu         sync.Mutex
+		start, end = map[string]int64{}, map[string]int64{}
+	)
+	const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			name, isCRD := strings.CutPrefix(req.URL.Path, crdPath)
+			if !isCRD || req.Method != http.MethodPatch {
+				return next.RoundTrip(req)
+			}
+			mu.Lock()
+			start[name] = clock.Add(1)
+			mu.Unlock()
+			resp, err := next.RoundTrip(req)
+			mu.Lock()
+			end[name] = clock.Add(1)
+			mu.Unlock()
+			return resp, err
+		})
+	})
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+
+	release := baseRelease(t, "uid-1")
+	release.FirstKinds = []schema.GroupKind{{Group: "security.istio.io", Kind: "PeerAuthentication"},
+		{Group: "networking.istio.io", Kind: "Sidecar"}}
+	_, err = helm.NewChartManager(cfg, c, c).Ensure(context.Background(), release)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	first := []string{"peerauthentications.security.istio.io", "sidecars.networking.istio.io"}
+	mu.Lock()
+	defer mu.Unlock()
+	g.Expect(start).To(HaveLen(15), "the base chart's CRDs applied")
+	for _, name := range first {
+		g.Expect(end).To(HaveKey(name))
+		for other, began := range start {
+			if !slices.Contains(first, other) {
+				g.Expect(began).To(BeNumerically(">", end[name]), "%s was applied before %s was", other, name)
+			}
+		}
+	}
 }
