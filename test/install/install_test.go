@@ -465,29 +465,19 @@ var (
 // resource whose watch cache is still loading (with Retry-After: 1, so the watcher waits a second): a
 // new CRD's cache loads on the first request for its kind. Only meshkeeper watches the Istio kinds.
 func (bn *bench) watchesRefused(ctx context.Context, b *testing.B) int {
-	b.Helper()
-	raw, err := bn.rest(b).Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(raw), "\n") {
-		m := requestLine.FindStringSubmatch(line)
-		if m == nil || !strings.Contains(m[1], `code="429"`) || !strings.Contains(m[1], `verb="WATCH"`) ||
-			!strings.Contains(m[1], `istio.io"`) {
-			continue
-		}
-		v, err := strconv.Atoi(m[2])
-		if err != nil {
-			b.Fatal(err)
-		}
-		n += v
-	}
-	return n
+	return bn.requests(ctx, b, func(labels string) bool {
+		return strings.Contains(labels, `code="429"`) && strings.Contains(labels, `verb="WATCH"`) &&
+			strings.Contains(labels, `istio.io"`)
+	})
 }
 
 // writes sums the API server's write requests whose labels pass.
 func (bn *bench) writes(ctx context.Context, b *testing.B, pass func(labels string) bool) int {
+	return bn.requests(ctx, b, func(labels string) bool { return writeVerb.MatchString(labels) && pass(labels) })
+}
+
+// requests sums the API server's requests (apiserver_request_total) whose labels pass.
+func (bn *bench) requests(ctx context.Context, b *testing.B, pass func(labels string) bool) int {
 	b.Helper()
 	raw, err := bn.rest(b).Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
@@ -496,11 +486,7 @@ func (bn *bench) writes(ctx context.Context, b *testing.B, pass func(labels stri
 	n := 0
 	for _, line := range strings.Split(string(raw), "\n") {
 		m := requestLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		labels := m[1]
-		if !writeVerb.MatchString(labels) || !pass(labels) {
+		if m == nil || !pass(m[1]) {
 			continue
 		}
 		v, err := strconv.Atoi(m[2])
