@@ -61,8 +61,12 @@ func FuzzRedactURL(f *testing.F) {
 		if u, err := url.Parse(shown); err == nil && u.User != nil {
 			t.Fatalf("RedactURL(%q) = %q keeps user information", raw, shown)
 		}
+		// The user information may also be written elsewhere in the URL (its path or fragment), which
+		// is shown: what is printed holds it fewer times than the URL did.
 		if u, err := url.Parse(raw); err == nil && u.User != nil {
-			if p, ok := u.User.Password(); ok && len(p) > 3 && strings.Contains(shown, u.User.String()) {
+			userinfo := u.User.String()
+			if p, ok := u.User.Password(); ok && len(p) > 3 && strings.Count(raw, userinfo) > 0 &&
+				strings.Count(shown, userinfo) >= strings.Count(raw, userinfo) {
 				t.Fatalf("RedactURL(%q) = %q shows the password", raw, shown)
 			}
 		}
