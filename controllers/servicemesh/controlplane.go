@@ -131,32 +131,37 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 
 	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh",
 		Name: mesh.Name, UID: string(mesh.UID)}
+	// istiodApplied is closed once istiod's objects are applied (before its release's record is marked
+	// deployed), or once its release ends without that.
+	istiodApplied := make(chan struct{})
+	var once sync.Once
+	markIstiod := func() { once.Do(func() { close(istiodApplied) }) }
 	releases := []helm.Release{
 		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
 			Values: render.BaseValues(spec), Owner: owner, FirstKinds: policyGroupKinds},
 		{Name: istiodRelease, Namespace: spec.Namespace, Chart: set.Istiod, ChartDigest: set.IstiodDigest,
-			Values: istiodValues, Owner: owner},
+			Values: istiodValues, Owner: owner, Applied: markIstiod},
 	}
 	// The two releases are independent: istiod's objects use none of the base chart's CRDs, so the
 	// charts are rendered and applied side by side (the base chart's 700 KB of CRDs take the longest).
 	results := make([]helm.Result, len(releases))
 	errs := make([]error, len(releases))
-	istiodDone := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, release := range releases {
 		wg.Go(func() {
 			results[i], errs[i] = r.Charts.Ensure(ctx, release)
 			if release.Name == istiodRelease {
-				close(istiodDone)
+				markIstiod()
 			}
 		})
 	}
-	// A new agent follows istiod's release, alongside the base chart's (which takes the longest), so
-	// that istiod's objects come first and the agent is ready by the time the control plane is.
+	// A new agent follows istiod's objects, alongside the base chart's release (which takes the
+	// longest), so that istiod's objects come first and the agent is ready by the time the control
+	// plane is.
 	agent := r.freshAgent(ctx, mesh, version, set)
 	if agent != nil {
 		wg.Go(func() {
-			<-istiodDone
+			<-istiodApplied
 			agent.result, agent.err = r.Charts.Ensure(ctx, agent.release)
 		})
 	}
@@ -187,7 +192,7 @@ var policyGroupKinds = func() []schema.GroupKind {
 }()
 
 // freshAgent returns the istio-cni release to install alongside the control plane (after istiod's
-// release, with the base chart's), or nil. That is only a first install of the agent (the status names
+// objects are applied, with the base chart's release), or nil. That is only a first install of the agent (the status names
 // no namespace it runs in) while no istiod runs: an agent may never run ahead of the istiod that injects
 // for it, and with none running it cannot. Every other case (an agent to upgrade, move or remove, an
 // istiod running) is the CNI phase's, after the control plane. So a new mesh's agent is ready as soon as

@@ -262,7 +262,7 @@ func (m *ChartManager) install(ctx context.Context, desired Release, digest stri
 	}
 	rel := newRecord(desired, r, version, digest)
 	rel.SetStatus(rcommon.StatusPendingInstall, "Initial install underway")
-	return version, m.run(ctx, rel, r, nil, desired.Owner, "Install complete", nil)
+	return version, m.run(ctx, desired, rel, r, nil, "Install complete", nil)
 }
 
 // upgrade renders and applies a new revision, then deletes what the current revision had and this one
@@ -321,7 +321,7 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 		currentRecord.Info.Status = rcommon.StatusSuperseded // its description stays, as Helm leaves it
 		return m.updateRecord(ctx, currentRecord, nil)
 	}
-	return version, m.run(ctx, rel, r, previous, desired.Owner, "Upgrade complete", supersede)
+	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede)
 }
 
 // deployedBefore tells whether a revision of the release was ever deployed.
@@ -371,9 +371,9 @@ func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads 
 }
 
 // run stores rel as pending, applies r's objects, deletes those of previous that r no longer has (and
-// owner owns), calls before (when not nil) and stores rel as deployed, or as failed with the error of
-// any of these steps.
-func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, owner Owner, done string, before func() error) error {
+// desired's owner owns), tells desired.Applied, calls before (when not nil) and stores rel as deployed,
+// or as failed with the error of any of these steps.
+func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, done string, before func() error) error {
 	// The record is stored twice, pending and then deployed or failed; its chart and manifest, nearly
 	// all of it, are compressed once.
 	body, err := newRecordBody(rel, &m.charts)
@@ -383,9 +383,12 @@ func (m *ChartManager) run(ctx context.Context, rel *releasev1.Release, r *rende
 	if err := m.createRecord(ctx, rel, body); err != nil {
 		return err
 	}
-	err = m.applyObjects(ctx, r.objects, r.firstKinds)
+	err = m.applyObjects(ctx, r.objects, desired.FirstKinds)
 	if err == nil && previous != nil {
-		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), owner)
+		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), desired.Owner)
+	}
+	if err == nil && desired.Applied != nil {
+		desired.Applied()
 	}
 	if err == nil && before != nil {
 		err = before()

@@ -64,8 +64,6 @@ type rendered struct {
 	// objects are the manifest's objects in the same order, in the release namespace and with Helm's
 	// ownership metadata, ready to apply.
 	objects []*unstructured.Unstructured
-	// firstKinds is the release's FirstKinds.
-	firstKinds []schema.GroupKind
 }
 
 // capabilities is the cluster as templates see it (.Capabilities).
@@ -260,7 +258,7 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 		}
 		setHelmOwnership(obj, desired.Name, desired.Namespace)
 	}
-	return &rendered{manifest: manifest, notes: notes, objects: objects, firstKinds: desired.FirstKinds}, nil
+	return &rendered{manifest: manifest, notes: notes, objects: objects}, nil
 }
 
 // setAppliedDigest sets AppliedDigestAnnotation to the digest of everything else the object holds.

@@ -46,6 +46,10 @@ type Release struct {
 	// CRDs one after the other, in the order they were created, so these are served first. The order of
 	// the apply is not part of the release: it is left out of the digest.
 	FirstKinds []schema.GroupKind
+	// Applied, when set, is called once an install or upgrade has applied the release's objects (and
+	// deleted those it no longer has), before its record is marked deployed: what waits for the
+	// objects need not wait for the record. It is not part of the release.
+	Applied func()
 }
 
 // Digest identifies everything that goes into the release: chart content, values, owner and what the

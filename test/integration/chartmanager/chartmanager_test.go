@@ -658,3 +658,36 @@ func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestAppliedIsToldBeforeTheRecordIsDeployed: a release's Applied hears of an install and of an
+// upgrade once their objects are applied, while their records are still pending.
+func TestAppliedIsToldBeforeTheRecordIsDeployed(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m, _, env := setUp(t)
+
+	release := baseRelease(t, "uid-1")
+	var told []map[int]string
+	release.Applied = func() {
+		for _, name := range istioCRDs {
+			g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, &apiextensionsv1.CustomResourceDefinition{})).To(Succeed())
+		}
+		told = append(told, statuses(baseHistory(g, env)))
+	}
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	release.Values = map[string]any{"global": map[string]any{"istioNamespace": namespace}}
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	g.Expect(told).To(Equal([]map[int]string{
+		{1: "pending-install"},
+		{1: "deployed", 2: "pending-upgrade"},
+	}))
+	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "superseded", 2: "deployed"}))
+
+	// In sync: nothing is installed, and Applied is not told.
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(told).To(HaveLen(2))
+}
