@@ -192,11 +192,11 @@ var policyGroupKinds = func() []schema.GroupKind {
 }()
 
 // freshAgent returns the istio-cni release to install alongside the control plane (after istiod's
-// objects are applied, with the base chart's release), or nil. That is only a first install of the agent (the status names
-// no namespace it runs in) while no istiod runs: an agent may never run ahead of the istiod that injects
-// for it, and with none running it cannot. Every other case (an agent to upgrade, move or remove, an
-// istiod running) is the CNI phase's, after the control plane. So a new mesh's agent is ready as soon as
-// its control plane.
+// objects are applied, with the base chart's release), or nil. That is only a first install of the
+// agent (the status names no namespace it runs in) while no istiod runs: an agent may never run ahead
+// of the istiod that injects for it, and with none running it cannot. Every other case (an agent to
+// upgrade, move or remove, an istiod running) is the CNI phase's, after the control plane. So a new
+// mesh's agent is ready as soon as its control plane.
 func (r *Reconciler) freshAgent(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, set charts.Set) *ensuredRelease {
 	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) || set.CNI == nil || (mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "") {
 		return nil

@@ -62,13 +62,21 @@ const namespace = "istio-system"
 func init() { logf.SetLogger(logr.Discard()) }
 
 // setUp starts an API server with the control-plane namespace and returns a chart manager whose
-// requests are counted, and a client.
+// PATCH requests are counted, and the API server.
 func setUp(t *testing.T) (*helm.ChartManager, *testenv.RequestCounter, *testenv.Env) {
 	t.Helper()
-	env := testenv.Start(t)
 	counter := &testenv.RequestCounter{Match: func(req *http.Request) bool { return req.Method == http.MethodPatch }}
+	m, env := setUpWrapped(t, counter.Wrap)
+	return m, counter, env
+}
+
+// setUpWrapped starts an API server with the control-plane namespace and returns a chart manager whose
+// requests go through wrap, and the API server.
+func setUpWrapped(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) (*helm.ChartManager, *testenv.Env) {
+	t.Helper()
+	env := testenv.Start(t)
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Wrap(counter.Wrap)
+	cfg.Wrap(wrap)
 	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +84,7 @@ func setUp(t *testing.T) (*helm.ChartManager, *testenv.RequestCounter, *testenv.
 	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		t.Fatal(err)
 	}
-	return helm.NewChartManager(cfg, c, c), counter, env
+	return helm.NewChartManager(cfg, c, c), env
 }
 
 func baseRelease(t *testing.T, uid string) helm.Release {
@@ -610,7 +618,6 @@ func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
 // so one CRD after the other, in the order they were created).
 func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
 	// Each CRD apply's start and end, on one clock of events.
 	var (
 		clock      atomic.Int64
@@ -618,8 +625,7 @@ func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
 		start, end = map[string]int64{}, map[string]int64{}
 	)
 	const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+	m, _ := setUpWrapped(t, func(next http.RoundTripper) http.RoundTripper {
 		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			name, isCRD := strings.CutPrefix(req.URL.Path, crdPath)
 			if !isCRD || req.Method != http.MethodPatch {
@@ -635,14 +641,11 @@ func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
 			return resp, err
 		})
 	})
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
 
 	release := baseRelease(t, "uid-1")
 	release.FirstKinds = []schema.GroupKind{{Group: "security.istio.io", Kind: "PeerAuthentication"},
 		{Group: "networking.istio.io", Kind: "Sidecar"}}
-	_, err = helm.NewChartManager(cfg, c, c).Ensure(context.Background(), release)
+	_, err := m.Ensure(context.Background(), release)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	first := []string{"peerauthentications.security.istio.io", "sidecars.networking.istio.io"}
