@@ -34,6 +34,12 @@ const memoryReturnDelay = 10 * time.Second
 // counts in the operator's resident memory although nothing holds it. An operator renders a handful of
 // times in its life and is idle in between, so a forced collection after each burst costs little: 20–100
 // ms of CPU at a small live heap, during which the process's allocations wait.
+//
+// While an operation runs, the heap may also grow less before a collection: Go lets it reach twice
+// what was live after the last one (GOGC=100), and on a large cluster what is live is mostly the
+// informers' caches, so a render's garbage could add as much again as the caches hold before a
+// collection comes. From the first operation of the process to begin until the last ends, the
+// collector's target is halved (gcTarget): a few more collections during an install, a lower peak.
 type memoryReturn struct {
 	mu sync.Mutex
 	// running counts the operations under way; no return happens while one runs.
@@ -41,9 +47,64 @@ type memoryReturn struct {
 	// pending: an operation ended since the last return.
 	pending bool
 	timer   *time.Timer
-	// delay and free are memoryReturnDelay and debug.FreeOSMemory, but for tests.
+	// delay and free are memoryReturnDelay and debug.FreeOSMemory, and gc the process's collectorTarget,
+	// but for tests.
 	delay time.Duration
 	free  func()
+	gc    *gcTarget
+}
+
+// runGCShare is the share, in percent, of the collector's target (GOGC, 100 unless set) kept while an
+// operation runs: with 50 and Go's default, the heap grows by half what is live between collections
+// instead of by all of it.
+const runGCShare = 50
+
+// collectorTarget is the process's: its chart managers (one in the manager; tests run several) share
+// the garbage collector.
+var collectorTarget = &gcTarget{set: debug.SetGCPercent}
+
+// gcTarget lowers the garbage collector's target to runGCShare of what it was from the first operation
+// to begin until the last ends, then sets back what it replaced. A collector turned off (GOGC=off)
+// stays off.
+type gcTarget struct {
+	mu      sync.Mutex
+	running int
+	// replaced is the target before the first running operation lowered it.
+	replaced int
+	// set is debug.SetGCPercent, but for tests.
+	set func(int) int
+}
+
+func (g *gcTarget) lower() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running++; g.running > 1 {
+		return
+	}
+	// SetGCPercent answers with the target it replaced: set the share of the default, then correct it
+	// when the target was not the default.
+	g.replaced = g.set(100 * runGCShare / 100)
+	switch {
+	case g.replaced < 0:
+		g.set(g.replaced)
+	case g.replaced != 100:
+		g.set(max(g.replaced*runGCShare/100, 1))
+	}
+}
+
+func (g *gcTarget) restore() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running--; g.running == 0 {
+		g.set(g.replaced)
+	}
+}
+
+func (m *memoryReturn) collector() *gcTarget {
+	if m.gc != nil {
+		return m.gc
+	}
+	return collectorTarget
 }
 
 // begin marks an operation under way.
@@ -51,6 +112,7 @@ func (m *memoryReturn) begin() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.running++
+	m.collector().lower()
 	if m.timer != nil {
 		m.timer.Stop()
 	}
@@ -62,6 +124,7 @@ func (m *memoryReturn) end() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pending = true
+	m.collector().restore()
 	if m.running--; m.running > 0 {
 		return
 	}

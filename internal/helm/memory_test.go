@@ -103,3 +103,49 @@ func TestMemoryReturnsWhenAsked(t *testing.T) {
 		}
 	})
 }
+
+// TestCollectorTargetIsLoweredWhileOperationsRun: the collector's target is halved from the first
+// operation to begin until the last ends, of any chart manager of the process, and then set back to what
+// it was, whatever that was (a user's GOGC); a collector turned off stays off.
+func TestCollectorTargetIsLoweredWhileOperationsRun(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		gogc, while int
+	}{
+		{"Go's default", 100, 50},
+		{"a user's GOGC", 300, 150},
+		{"a small GOGC", 1, 1},
+		{"collector off", -1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			current := tc.gogc
+			gc := &gcTarget{set: func(percent int) int {
+				previous := current
+				current = percent
+				return previous
+			}}
+			expect := func(want int, when string) {
+				t.Helper()
+				if current != want {
+					t.Fatalf("GOGC %d %s, want %d", current, when, want)
+				}
+			}
+			// Two chart managers of one process (tests run several), their operations interleaved.
+			a := &memoryReturn{delay: time.Hour, free: func() {}, gc: gc}
+			b := &memoryReturn{delay: time.Hour, free: func() {}, gc: gc}
+			a.begin()
+			expect(tc.while, "while an operation runs")
+			a.begin() // istiod's release beside the base chart's
+			b.begin()
+			a.end()
+			a.end()
+			expect(tc.while, "while another manager's operation still runs")
+			b.end()
+			expect(tc.gogc, "once no operation runs")
+			b.begin()
+			expect(tc.while, "while a later operation runs")
+			b.end()
+			expect(tc.gogc, "after the later operation")
+		})
+	}
+}
