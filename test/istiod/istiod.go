@@ -111,7 +111,7 @@ func Start(ctx context.Context, opts Options) (*Istiod, error) {
 		}
 		opts.Dir, i.tempDir = dir, dir
 	}
-	ports, err := freePorts(5)
+	ports, err := freeAddrs(5)
 	if err != nil {
 		i.cleanup()
 		return nil, err
@@ -254,23 +254,15 @@ func (i *Istiod) LogTail(n int) string {
 	return string(b)
 }
 
-// freePorts returns n distinct free loopback addresses, holding all of them until every one is
-// chosen so none is returned twice.
-func freePorts(n int) ([]string, error) {
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	var addrs []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listeners = append(listeners, l)
-		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)))
+// freeAddrs returns n distinct free loopback addresses (testenv.FreePorts).
+func freeAddrs(n int) ([]string, error) {
+	ports, err := testenv.FreePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make([]string, len(ports))
+	for i, port := range ports {
+		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	return addrs, nil
 }

@@ -40,14 +40,13 @@ func BuildImageBinary(dir string) (string, error) {
 	return binary, nil
 }
 
-// FreeAddr returns a free loopback address.
+// FreeAddr returns a free loopback address (see FreePorts).
 func FreeAddr() (string, error) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePorts(1)
 	if err != nil {
 		return "", err
 	}
-	defer listener.Close()
-	return listener.Addr().String(), nil
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])), nil
 }
 
 // ProcStatus returns the named fields of a process's /proc status, in kB (VmRSS, VmHWM, RssAnon,
