@@ -33,7 +33,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -111,7 +110,7 @@ func Start(ctx context.Context, opts Options) (*Istiod, error) {
 		}
 		opts.Dir, i.tempDir = dir, dir
 	}
-	ports, err := freeAddrs(5)
+	ports, err := testenv.FreeAddrs(5)
 	if err != nil {
 		i.cleanup()
 		return nil, err
@@ -252,17 +251,4 @@ func (i *Istiod) LogTail(n int) string {
 		}
 	}
 	return string(b)
-}
-
-// freeAddrs returns n distinct free loopback addresses (testenv.FreePorts).
-func freeAddrs(n int) ([]string, error) {
-	ports, err := testenv.FreePorts(n)
-	if err != nil {
-		return nil, err
-	}
-	addrs := make([]string, len(ports))
-	for i, port := range ports {
-		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	}
-	return addrs, nil
 }

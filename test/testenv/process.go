@@ -42,11 +42,24 @@ func BuildImageBinary(dir string) (string, error) {
 
 // FreeAddr returns a free loopback address (see FreePorts).
 func FreeAddr() (string, error) {
-	ports, err := FreePorts(1)
+	addrs, err := FreeAddrs(1)
 	if err != nil {
 		return "", err
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])), nil
+	return addrs[0], nil
+}
+
+// FreeAddrs returns n distinct free loopback addresses (see FreePorts).
+func FreeAddrs(n int) ([]string, error) {
+	ports, err := FreePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make([]string, len(ports))
+	for i, port := range ports {
+		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	return addrs, nil
 }
 
 // ProcStatus returns the named fields of a process's /proc status, in kB (VmRSS, VmHWM, RssAnon,
