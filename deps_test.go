@@ -56,9 +56,9 @@ var unlinked = []string{
 	"go.opentelemetry.io/otel/sdk",
 }
 
-// TestBinaryLeavesOutUnusedPackages lists the manager's dependencies as the image builds it and fails
-// if one of the unlinked packages is among them. Which packages a build links is deterministic, unlike
-// the binary's size, which moves with the Go version.
+// TestBinaryLeavesOutUnusedPackages lists the manager's dependencies as a plain go build links them and
+// fails if one of the unlinked packages is among them. Which packages a build links is deterministic,
+// unlike the binary's size, which moves with the Go version.
 func TestBinaryLeavesOutUnusedPackages(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", ".")
 	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
@@ -66,9 +66,60 @@ func TestBinaryLeavesOutUnusedPackages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
+	checkUnlinked(t, strings.Fields(string(out)))
+}
+
+// imageAPIGroups are the only API groups the image's manager links (hack/trimdeps): those it reads or
+// writes, and those its dependencies' code that it calls imports (discovery, events, evictions,
+// admission reviews, scale).
+var imageAPIGroups = []string{
+	"k8s.io/api/admission/v1",
+	"k8s.io/api/admission/v1beta1",
+	"k8s.io/api/admissionregistration/v1",
+	"k8s.io/api/apidiscovery/v2",
+	"k8s.io/api/apps/v1",
+	"k8s.io/api/authentication/v1",
+	"k8s.io/api/authorization/v1",
+	"k8s.io/api/autoscaling/v1",
+	"k8s.io/api/autoscaling/v2",
+	"k8s.io/api/coordination/v1",
+	"k8s.io/api/core/v1",
+	"k8s.io/api/events/v1",
+	"k8s.io/api/events/v1beta1",
+	"k8s.io/api/networking/v1",
+	"k8s.io/api/policy/v1",
+	"k8s.io/api/policy/v1beta1",
+	"k8s.io/api/rbac/v1",
+}
+
+// TestImageBinaryLinksOnlyTheAPIGroupsItUses lists the dependencies of the manager as the image builds
+// it (hack/trimdeps) and fails if it links client-go's clientset, informers or listers, an API group
+// outside imageAPIGroups, or one of the unlinked packages.
+func TestImageBinaryLinksOnlyTheAPIGroupsItUses(t *testing.T) {
+	cmd := exec.Command("go", "run", "./hack/trimdeps", "-list")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go run ./hack/trimdeps -list: %v\n%s", err, stderr.String())
+	}
 	deps := strings.Fields(string(out))
+	checkUnlinked(t, deps)
+	for _, dep := range deps {
+		switch {
+		case dep == "k8s.io/client-go/kubernetes", strings.HasPrefix(dep, "k8s.io/client-go/informers"),
+			strings.HasPrefix(dep, "k8s.io/client-go/listers"):
+			t.Errorf("the image's manager links %s, which imports every API group", dep)
+		case strings.HasPrefix(dep, "k8s.io/api/") && !slices.Contains(imageAPIGroups, dep):
+			t.Errorf("the image's manager links the API group %s, which is not in imageAPIGroups", dep)
+		}
+	}
+}
+
+func checkUnlinked(t *testing.T, deps []string) {
+	t.Helper()
 	if len(deps) < 100 || !slices.Contains(deps, "sigs.k8s.io/controller-runtime/pkg/manager") {
-		t.Fatalf("go list -deps gave %d packages without controller-runtime's manager: the listing is broken", len(deps))
+		t.Fatalf("the listing has %d packages without controller-runtime's manager: it is broken", len(deps))
 	}
 	for _, dep := range deps {
 		for _, prefix := range unlinked {

@@ -73,11 +73,8 @@ func startSession(ctx context.Context, t *testing.T, opts cluster.Options) *sess
 	}
 
 	// meshkeeper's binary, as a process: the package's other test runs a manager in this one.
-	s.binary = filepath.Join(dir, "meshkeeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", s.binary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building meshkeeper: %v\n%s", err, out)
+	if s.binary, err = testenv.BuildImageBinary(dir); err != nil {
+		t.Fatal(err)
 	}
 	s.startManager(ctx)
 	// Cleanups run last first: the manager stops before the cluster.

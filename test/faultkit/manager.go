@@ -23,21 +23,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/meshkeeper/meshkeeper/test/cluster"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-// BuildManager builds meshkeeper's manager binary into dir and returns its path.
+// BuildManager builds meshkeeper's manager binary into dir as the image builds it and returns its path.
 func BuildManager(dir string) (string, error) {
-	binary := filepath.Join(dir, "meshkeeper")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building meshkeeper: %w\n%s", err, out)
-	}
-	return binary, nil
+	return testenv.BuildImageBinary(dir)
 }
 
 // Manager is one run of the manager binary.

@@ -182,11 +182,9 @@ spec:
 // the test ends.
 func startManagerProcess(ctx context.Context, t *testing.T, dir, kubeconfig string) {
 	t.Helper()
-	binary := filepath.Join(dir, "meshkeeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building meshkeeper: %v\n%s", err, out)
+	binary, err := testenv.BuildImageBinary(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
