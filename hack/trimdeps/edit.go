@@ -58,6 +58,11 @@ func cut(src []byte, spans []span) []byte {
 	return out
 }
 
+// nodeSpan is the span of node's source.
+func nodeSpan(fset *token.FileSet, node ast.Node) span {
+	return span{fset.Position(node.Pos()).Offset, fset.Position(node.End()).Offset}
+}
+
 func parse(name string, src []byte) (*token.FileSet, *ast.File, error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, name, src, parser.ParseComments)
@@ -92,7 +97,7 @@ func dropImport(name string, src []byte, importPath string) ([]byte, error) {
 	}
 	for _, spec := range file.Imports {
 		if p, _ := strconv.Unquote(spec.Path.Value); p == importPath {
-			return cut(src, []span{{fset.Position(spec.Pos()).Offset, fset.Position(spec.End()).Offset}}), nil
+			return cut(src, []span{nodeSpan(fset, spec)}), nil
 		}
 	}
 	return nil, fmt.Errorf("%s: no import of %s", name, importPath)
@@ -165,7 +170,7 @@ func keepSchemeGroups(name string, src []byte, builder string, keep []string) ([
 		p := paths[x.Name]
 		listed[p] = true
 		if !slices.Contains(keep, p) {
-			spans = append(spans, span{fset.Position(elt.Pos()).Offset, fset.Position(elt.End()).Offset})
+			spans = append(spans, nodeSpan(fset, elt))
 		}
 	}
 	for _, p := range keep {
@@ -195,7 +200,7 @@ func dropUnusedImports(name string, src []byte) ([]byte, error) {
 	for _, spec := range file.Imports {
 		names := importNames(spec)
 		if names[0] != "_" && names[0] != "." && !slices.ContainsFunc(names, func(n string) bool { return used[n] }) {
-			spans = append(spans, span{fset.Position(spec.Pos()).Offset, fset.Position(spec.End()).Offset})
+			spans = append(spans, nodeSpan(fset, spec))
 		}
 	}
 	out := cut(src, spans)
