@@ -90,7 +90,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	managerBinary, managerBuildErr = faultkit.BuildManager(dir)
+	managerBinary, managerBuildErr = testenv.BuildImageBinary(dir)
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/meshkeeper/meshkeeper/test/cluster"
-	"github.com/meshkeeper/meshkeeper/test/faultkit"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -76,7 +75,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if binary, err = faultkit.BuildManager(workDir); err != nil {
+	if binary, err = testenv.BuildImageBinary(workDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -14,9 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package faultkit is the harness of the fault tier (test/fault, test/chaos): it builds meshkeeper's
-// manager binary and runs it as processes it can SIGKILL, tells whether a ServiceMesh is Ready, and
-// checks the invariants that must hold whenever the system has settled (docs/reliability.md).
+// Package faultkit is the harness of the fault tier (test/fault, test/chaos): it runs meshkeeper's
+// manager binary (testenv.BuildImageBinary builds it) as processes it can SIGKILL, tells whether a
+// ServiceMesh is Ready, and checks the invariants that must hold whenever the system has settled
+// (docs/reliability.md).
 package faultkit
 
 import (
@@ -25,13 +26,7 @@ import (
 	"os/exec"
 
 	"github.com/meshkeeper/meshkeeper/test/cluster"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
-
-// BuildManager builds meshkeeper's manager binary into dir as the image builds it and returns its path.
-func BuildManager(dir string) (string, error) {
-	return testenv.BuildImageBinary(dir)
-}
 
 // Manager is one run of the manager binary.
 type Manager struct {
