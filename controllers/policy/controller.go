@@ -165,12 +165,13 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	if current != nil {
 		desired.SetUID(current.GetUID())
 	}
-	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
+	answer, err := apply.Object(ctx, r.Client, desired, client.ForceOwnership)
+	if err != nil {
 		r.applied.forget(gvk, key)
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
-	// desired now holds the API server's answer: the object as applied.
-	r.applied.remember(gvk, key, desired, digest)
+	// The API server's answer: the object's UID and the generation that holds the spec applied.
+	r.applied.remember(gvk, key, answer, digest)
 	return nil
 }
 

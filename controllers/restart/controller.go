@@ -550,7 +550,7 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) erro
 			"annotations": map[string]any{meshv1alpha1.RestartedAtAnnotation: now.UTC().Format(time.RFC3339)},
 		}}},
 	}}
-	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager)); err != nil {
+	if _, err := apply.Object(ctx, r.Client, u, client.FieldOwner(FieldManager)); err != nil {
 		return fmt.Errorf("restarting %s: %w", w.key(), err)
 	}
 	w.restartedAt = now.UTC().Truncate(time.Second)

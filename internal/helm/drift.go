@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 )
 
 // repairDrift applies again every object of a release manifest that was deleted or whose fields differ
@@ -65,8 +66,7 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 				continue
 			}
 		}
-		if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired.DeepCopy()),
-			client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
+		if _, err := apply.Object(ctx, m.client, desired, client.ForceOwnership); err != nil {
 			return repaired, fmt.Errorf("restoring %s %s: %w", desired.GetKind(), objectName(desired), err)
 		}
 		repaired = append(repaired, desired.GetKind()+" "+objectName(desired))

@@ -45,7 +45,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 )
 
 // AppliedDigestAnnotation holds, on each CRD meshkeeper applies, a digest of what it applied. An install
@@ -345,15 +345,13 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 			if applied, err := m.appliedAlready(ctx, obj, content); err != nil || applied {
 				return err
 			}
-			applied := obj.DeepCopy()
-			err = m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
-				client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership)
+			answer, err := apply.Object(ctx, m.client, obj, client.ForceOwnership)
 			if err != nil {
 				return fmt.Errorf("applying %s %s: %w", obj.GetKind(), objectName(obj), err)
 			}
 			// What the API server answered is what the release sets: the drift check that follows the
 			// install needs no read of its own until the object changes.
-			m.markVerifiedAs(obj, applied, content)
+			m.markVerifiedAs(obj, answer, content)
 			return nil
 		}); err != nil {
 			return err

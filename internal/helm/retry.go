@@ -24,6 +24,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -98,6 +99,12 @@ func (c retryingClient) List(ctx context.Context, list client.ObjectList, opts .
 
 func (c retryingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 	return retryRequest(ctx, true, func() error { return c.Client.Apply(ctx, obj, opts...) })
+}
+
+// Patch is retried as Apply is when it is a server-side apply (apply.Object's), and on transient errors
+// only otherwise.
+func (c retryingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	return retryRequest(ctx, patch.Type() == types.ApplyPatchType, func() error { return c.Client.Patch(ctx, obj, patch, opts...) })
 }
 
 // Create, Update and Delete are retried on transient errors only: a create or update whose answer was

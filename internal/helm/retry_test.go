@@ -32,10 +32,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 )
 
 var configMaps = schema.GroupResource{Resource: "configmaps"}
@@ -111,6 +114,9 @@ func failing(t *testing.T, errs []error) (client.Client, map[string]int) {
 		Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
 			return next("apply")
 		},
+		Patch: func(_ context.Context, _ client.WithWatch, _ client.Object, patch client.Patch, _ ...client.PatchOption) error {
+			return next(string(patch.Type()))
+		},
 	}).Build()
 	return retryingClient{c}, calls
 }
@@ -176,6 +182,22 @@ func TestConflictsAreRetriedForAppliesOnly(t *testing.T) {
 	}
 	if calls["apply"] != 2 {
 		t.Errorf("got %d applies, want 2", calls["apply"])
+	}
+
+	// The same for an apply sent as a patch (apply.Object's), and not for any other patch.
+	c, calls = failing(t, []error{conflict})
+	if _, err := apply.Object(context.Background(), c, u); err != nil {
+		t.Fatalf("an apply patch that conflicted once was not retried: %v", err)
+	}
+	if n := calls[string(types.ApplyPatchType)]; n != 2 {
+		t.Errorf("got %d apply patches, want 2", n)
+	}
+	c, calls = failing(t, []error{conflict})
+	if err := c.Patch(context.Background(), cm, client.RawPatch(types.MergePatchType, []byte(`{}`))); !apierrors.IsConflict(err) {
+		t.Fatalf("got %v, want the merge patch's conflict", err)
+	}
+	if n := calls[string(types.MergePatchType)]; n != 1 {
+		t.Errorf("a conflicting merge patch was made %d times", n)
 	}
 }
 
