@@ -23,6 +23,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -295,6 +296,32 @@ func TestWriteYAMLMatchesGoYAML(t *testing.T) {
 	} {
 		if _, ok := writeYAML(v); ok {
 			t.Errorf("%s: writeYAML wrote it; go-yaml writes it in a form writeYAML does not", name)
+		}
+	}
+}
+
+// A plain string is copied whole when it cannot fold (no space, no fold where it is written, or its
+// line ends within the best width), and written a character at a time otherwise: at and around the
+// width where folding begins, under keys and list items of every indent, with characters of several
+// bytes, both write what go-yaml writes.
+func TestWriteYAMLFoldsPlainStringsAtTheBestWidth(t *testing.T) {
+	for _, word := range []string{"w", "été", "\U0001F600x"} {
+		for length := 60; length <= 100; length++ {
+			var b strings.Builder
+			for b.Len() == 0 || utf8.RuneCountInString(b.String()) < length {
+				b.WriteString(word + " ")
+			}
+			s := strings.TrimSpace(string([]rune(b.String())[:length]))
+			for _, v := range []any{s, []any{s}, map[string]any{"key": s}, map[string]any{"k": []any{map[string]any{"nested-key": s}}},
+				map[string]any{strings.Repeat("k", 40): s}, strings.ReplaceAll(s, " ", "")} {
+				got, ok := writeYAML(v)
+				if !ok {
+					t.Fatalf("writeYAML declined %#v", v)
+				}
+				if want, err := yamlv2.Marshal(v); err != nil || string(got) != string(want) {
+					t.Fatalf("writeYAML wrote\n%s\ngo-yaml wrote\n%s(error %v)", got, want, err)
+				}
+			}
 		}
 	}
 }

@@ -226,7 +226,10 @@ func analyzeScalar(s string) (scalarTraits, bool) {
 	}
 	precededByWhitespace := true
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		followedByWhitespace := i+size >= len(s) || s[i+size] == ' ' || s[i+size] == '\t'
 		if i == 0 {
 			switch r {
@@ -349,6 +352,15 @@ func (w *yamlWriter) plain(s string, indent int, fold bool) {
 	if !w.whitespace {
 		w.out = append(w.out, ' ')
 		w.column++
+	}
+	// Most strings cannot fold: no space, or the line does not pass the best width before the last
+	// one. They are copied whole.
+	if runes := utf8.RuneCountInString(s); !fold || w.column+runes <= yamlBestWidth || !strings.Contains(s, " ") {
+		w.out = append(w.out, s...)
+		w.column += runes
+		w.whitespace = false
+		w.indention = false
+		return
 	}
 	spaces := false
 	for i := 0; i < len(s); {
