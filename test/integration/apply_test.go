@@ -19,11 +19,13 @@ limitations under the License.
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -43,13 +45,10 @@ import (
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-// patchAnswer is what the API server answered one PATCH with.
-type patchAnswer struct{ bytes int }
-
-// patchAnswers is a client whose PATCH answers are recorded.
-func patchAnswers() (client.Client, func() []patchAnswer) {
+// patchAnswers is a client that records the size in bytes of the API server's answer to each PATCH.
+func patchAnswers() (client.Client, func() []int) {
 	var mu sync.Mutex
-	var answers []patchAnswer
+	var sizes []int
 	config := *env.Config
 	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
@@ -62,19 +61,19 @@ func patchAnswers() (client.Client, func() []patchAnswer) {
 			if err != nil {
 				return nil, err
 			}
-			resp.Body = io.NopCloser(strings.NewReader(string(body)))
+			resp.Body = io.NopCloser(bytes.NewReader(body))
 			mu.Lock()
-			answers = append(answers, patchAnswer{bytes: len(body)})
+			sizes = append(sizes, len(body))
 			mu.Unlock()
 			return resp, nil
 		})
 	})
 	c, err := client.New(&config, client.Options{Scheme: env.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	return c, func() []patchAnswer {
+	return c, func() []int {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]patchAnswer(nil), answers...)
+		return slices.Clone(sizes)
 	}
 }
 
@@ -127,9 +126,9 @@ var _ = Describe("Applying meshkeeper's metadata", func() {
 		wholeJSON, err := json.Marshal(whole)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(len(wholeJSON)).To(BeNumerically(">", 6000))
-		Expect(got[0].bytes).To(BeNumerically("<", 1200), "the answer to the Ingress's apply")
+		Expect(got[0]).To(BeNumerically("<", 1200), "the answer to the Ingress's apply")
 		// The Deployment's answer holds no pod template either.
-		Expect(got[1].bytes).To(BeNumerically("<", 1200), "the answer to the Deployment's apply")
+		Expect(got[1]).To(BeNumerically("<", 1200), "the answer to the Deployment's apply")
 
 		live := &appsv1.Deployment{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(deploy), live)).To(Succeed())
