@@ -57,7 +57,10 @@ func (a *appliedSpecs) matches(gvk schema.GroupVersionKind, key client.ObjectKey
 		return false, false
 	}
 	spec := v.(appliedSpec)
-	if spec.uid != current.GetUID() || spec.generation != current.GetGeneration() || spec.generation == 0 {
+	// An older generation of the object meshkeeper applied is the cache not yet holding that apply: the
+	// object has the applied spec, or a newer one the cache is yet to deliver (and whose event brings
+	// the object back here). Only a newer generation, or another object, is a change not known here.
+	if spec.uid != current.GetUID() || current.GetGeneration() > spec.generation || spec.generation == 0 {
 		return false, false
 	}
 	return spec.digest == digest, true

@@ -62,9 +62,12 @@ func TestAppliedSpecs(t *testing.T) {
 		digest      string
 		same, known bool
 	}{
-		"the applied spec, unchanged":              {meta("u1", 2), "d1", true, true},
-		"another desired spec, object unchanged":   {meta("u1", 2), "d2", false, true},
-		"the object's spec changed since":          {meta("u1", 3), "d1", false, false},
+		"the applied spec, unchanged":            {meta("u1", 2), "d1", true, true},
+		"another desired spec, object unchanged": {meta("u1", 2), "d2", false, true},
+		"the object's spec changed since":        {meta("u1", 3), "d1", false, false},
+		// The cache still holds the generation before meshkeeper's apply: no read around it.
+		"the cache behind the apply":               {meta("u1", 1), "d1", true, true},
+		"the cache behind, another spec":           {meta("u1", 1), "d2", false, true},
 		"the object was deleted and created again": {meta("u2", 2), "d1", false, false},
 	} {
 		same, known := a.matches(gvk, key, tc.current, tc.digest)
