@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -165,11 +166,18 @@ func Start(t T, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("building the scheme: %v", err)
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: o.crds}
+	// The tiers run side by side on few CPUs, so API servers often start while others are busy: envtest's
+	// 20 s to start (each of its retries) is not always enough then.
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: o.crds, ControlPlaneStartTimeout: time.Minute}
 	if len(o.crds) == 0 && !o.noCRDs {
 		env.CRDDirectoryPaths = []string{filepath.Join(RepoRoot(), "config", "crd", "bases")}
 		env.ErrorIfCRDPathMissing = true
 	}
+	// etcd's data is thrown away with the test: it need not survive a crash of the machine, so it
+	// skips fsync, which on a disk makes every write wait for the device (the simulated cluster's etcd
+	// does the same).
+	env.ControlPlane.Etcd = &envtest.Etcd{}
+	env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
 	apiserver := env.ControlPlane.GetAPIServer().Configure()
 	// The istiod chart's webhooks point at the in-cluster istiod Service, which no test API server can
 	// reach; the tier that runs a real istiod calls its endpoints directly.
