@@ -72,33 +72,53 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 #   envtest: kube-apiserver and etcd (test/testenv), with or without the manager
 #   istiod:  envtest, the manager and the real istiod (pilot-discovery)
 #   cluster: the simulated cluster (test/cluster): API server, controller manager, scheduler and kwok
+# A tier's tests mostly wait on its servers (a rollout, a retry, a Consistently), so its packages run side
+# by side: go test's packages two at a time, the control-plane suite's specs spread by the ginkgo CLI over
+# GINKGO_PROCS processes (each with its own API server and manager), and the e2e tests in parallel.
 TIER_TAGS := envtest,istiod,cluster
-ENVTEST_PACKAGES := ./test/integration/... ./test/bundle/ ./test/chart/ ./test/scale/ ./test/install/
+ENVTEST_PACKAGES := ./test/integration/ ./test/integration/chartmanager/ ./test/integration/firstinstall/ \
+	./test/integration/metricsauth/ ./test/integration/policy/ ./test/integration/restart/ ./test/bundle/ ./test/chart/ ./test/scale/ ./test/install/
+ENVTEST_SUITES := ./test/integration/controlplane/
 ISTIOD_PACKAGES := ./test/istiod/
-CLUSTER_PACKAGES := ./test/cluster/ ./test/e2e/ ./test/bench/ ./test/fault/ ./test/chaos/
+E2E_PACKAGES := ./test/e2e/
+CLUSTER_PACKAGES := ./test/cluster/ ./test/bench/ ./test/fault/ ./test/chaos/
+GINKGO_PROCS ?= 2
+# The manager as the image builds it, built once for the tests that run it as a process.
+IMAGE_BINARY := $(LOCALBIN)/meshkeeper-image
+TIER_ENV = KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BINARY)"
 
 .PHONY: test
-test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side (each waits mostly on its servers).
+test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side.
 	$(MAKE) test-unit
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_SHORT)
-	$(MAKE) manifests generate envtest
-	$(MAKE) -j3 --output-sync=target test-envtest test-istiod test-cluster
+	$(MAKE) manifests generate envtest image-binary
+	$(MAKE) -j6 --output-sync=target test-envtest-packages test-envtest-suites test-istiod test-e2e test-cluster-packages
 
 .PHONY: test-unit
 test-unit: ## Run the pure tests (no cluster binary needed, nothing is built first).
 	go test ./... -vet=off -timeout 10m $(GOTEST_FLAGS)
 
-.PHONY: test-envtest
-test-envtest: envtest ## Run the tier on a real kube-apiserver and etcd (integration, control plane, chart and bundle installs).
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest $(ENVTEST_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+.PHONY: image-binary
+image-binary: ## Build the manager as the image does (hack/trimdeps) into bin/meshkeeper-image, for the tiers that run it as a process.
+	go run ./hack/trimdeps -o $(IMAGE_BINARY)
+
+.PHONY: test-envtest test-envtest-packages test-envtest-suites
+test-envtest: test-envtest-packages test-envtest-suites ## Run the tier on a real kube-apiserver and etcd (integration, control plane, chart and bundle installs).
+test-envtest-packages: envtest image-binary
+	$(TIER_ENV) go test -tags envtest $(ENVTEST_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+test-envtest-suites: envtest
+	$(TIER_ENV) go run github.com/onsi/ginkgo/v2/ginkgo --tags envtest -p --procs $(GINKGO_PROCS) --timeout $(TEST_TIMEOUT) $(GINKGO_FLAGS) $(ENVTEST_SUITES)
 
 .PHONY: test-istiod
-test-istiod: envtest ## Run the tier in which the real istiod judges what meshkeeper installed.
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags istiod $(ISTIOD_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+test-istiod: envtest image-binary ## Run the tier in which the real istiod judges what meshkeeper installed.
+	$(TIER_ENV) go test -tags istiod $(ISTIOD_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
-.PHONY: test-cluster
-test-cluster: envtest ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+.PHONY: test-cluster test-e2e test-cluster-packages
+test-cluster: test-e2e test-cluster-packages ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
+test-e2e: envtest image-binary ## Run the end-to-end tests of the simulated cluster alone.
+	$(TIER_ENV) go test -tags cluster $(E2E_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+test-cluster-packages: envtest image-binary
+	$(TIER_ENV) go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
 # The fault tier's scenarios run once in test-cluster; soak runs them SOAK_RUNS times on one simulated
 # cluster (about 5 minutes a run on 2 cores; results: docs/reliability.md).
@@ -130,8 +150,8 @@ BINARY_SIZE_TARGET := 0.6
 
 .PHONY: bench-binary
 bench-binary: ## Build the manager as the image does and print its size against the target (results: docs/performance.md).
-	go run ./hack/trimdeps -o $(LOCALBIN)/meshkeeper-image
-	@stat -c %s $(LOCALBIN)/meshkeeper-image | awk '{ t = $(BINARY_SIZE_TARGET) * $(BINARY_SIZE_BEFORE); \
+	go run ./hack/trimdeps -o $(IMAGE_BINARY)
+	@stat -c %s $(IMAGE_BINARY) | awk '{ t = $(BINARY_SIZE_TARGET) * $(BINARY_SIZE_BEFORE); \
 		printf "manager binary: %d bytes, %.2fx of %d; target %.0f bytes (%sx), %.2fx the target\n", $$1, $$1 / $(BINARY_SIZE_BEFORE), $(BINARY_SIZE_BEFORE), t, "$(BINARY_SIZE_TARGET)", $$1 / t }'
 
 .PHONY: deps-check

@@ -38,6 +38,7 @@ import (
 // the agent; and deleting the ServiceMesh removes the control plane, the agent, its namespace and its
 // webhooks.
 func TestKubectlWaitForReady(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

@@ -123,6 +123,7 @@ func podRevisions(ctx context.Context, t *testing.T, client kubernetes.Interface
 // workload, and the old revision, no longer used, is pruned. The workloads' own injector (the
 // simulated istiod of each revision) decides what each pod runs; the test never touches a workload.
 func TestHandsOffCanaryUpgrade(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	s := startSession(ctx, t, cluster.Options{Injection: &cluster.Injection{}})
@@ -244,6 +245,7 @@ func TestHandsOffCanaryUpgrade(t *testing.T) {
 // RestartStalled, the canary's other workload never restarted, and a namespace added to the canary
 // afterwards, whose workload the limits would allow to restart, is not restarted either.
 func TestStalledCanaryRestart(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	s := startSession(ctx, t, cluster.Options{Injection: &cluster.Injection{BrokenRevisions: []string{"1-31-1"}}})

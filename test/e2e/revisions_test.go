@@ -34,6 +34,7 @@ import (
 // it, the workload is restarted onto it); then the canary removed (the tag moves) until the old revision,
 // no longer used, is removed and one revision is left.
 func TestCanaryUpgrade(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	s := startSession(ctx, t, cluster.Options{})

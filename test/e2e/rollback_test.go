@@ -67,6 +67,7 @@ spec:
 // repeated and not undone; cart/web and shop/api end on 1-31-0, restarted exactly once more, ready;
 // shop/web (never restarted onto the canary) and blog/web are not touched.
 func TestCanaryRolledBackByItself(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()

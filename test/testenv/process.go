@@ -27,10 +27,22 @@ import (
 	"time"
 )
 
+// ImageBinaryEnv names an environment variable with the path of a manager binary already built as the
+// image builds it: make builds one before the test tiers, so the tests that run the manager as a process
+// share it instead of each linking its own.
+const ImageBinaryEnv = "MESHKEEPER_IMAGE_BINARY"
+
 // BuildImageBinary builds meshkeeper's manager into dir as the image builds it (hack/trimdeps: the unused
 // API groups left out, no cgo, -trimpath, stripped), so the tests and benchmarks that run it as a process
-// run the shipped binary, and returns its path.
+// run the shipped binary, and returns its path. With ImageBinaryEnv set it builds nothing and returns
+// that binary, which must exist.
 func BuildImageBinary(dir string) (string, error) {
+	if built := os.Getenv(ImageBinaryEnv); built != "" {
+		if info, err := os.Stat(built); err != nil || !info.Mode().IsRegular() {
+			return "", fmt.Errorf("%s=%s is no manager binary: %v", ImageBinaryEnv, built, err)
+		}
+		return built, nil
+	}
 	binary := filepath.Join(dir, "meshkeeper")
 	build := exec.Command("go", "run", "./hack/trimdeps", "-o", binary)
 	build.Dir = RepoRoot()

@@ -29,10 +29,10 @@ import (
 )
 
 // tierPackages maps each tier's build tag to the Makefile variable that lists the tier's packages.
-var tierPackages = map[string]string{
-	"envtest": "ENVTEST_PACKAGES",
-	"istiod":  "ISTIOD_PACKAGES",
-	"cluster": "CLUSTER_PACKAGES",
+var tierPackages = map[string][]string{
+	"envtest": {"ENVTEST_PACKAGES", "ENVTEST_SUITES"},
+	"istiod":  {"ISTIOD_PACKAGES"},
+	"cluster": {"CLUSTER_PACKAGES", "E2E_PACKAGES"},
 }
 
 // TestEveryTaggedTestRuns keeps the tiers honest: a test file behind a tier's build tag runs only if the
@@ -40,9 +40,17 @@ var tierPackages = map[string]string{
 // run in `make test`.
 func TestEveryTaggedTestRuns(t *testing.T) {
 	listed := makefilePackages(t, filepath.Join(RepoRoot(), "Makefile"))
-	for tag, variable := range tierPackages {
-		if len(listed[variable]) == 0 {
-			t.Errorf("the Makefile lists no packages in %s", variable)
+	for tag, variables := range tierPackages {
+		for _, variable := range variables {
+			if len(listed[variable]) == 0 {
+				t.Errorf("the Makefile lists no packages in %s", variable)
+			}
+			for _, pkg := range listed[variable] {
+				dir := strings.TrimSuffix(strings.TrimSuffix(pkg, "..."), "/")
+				if info, err := os.Stat(filepath.Join(RepoRoot(), dir)); err != nil || !info.IsDir() {
+					t.Errorf("%s in the Makefile lists %s, which is no directory", variable, pkg)
+				}
+			}
 		}
 		if !slices.Contains(strings.Split(listed["TIER_TAGS"][0], ","), tag) {
 			t.Errorf("TIER_TAGS (%v) lacks %q, so vet and golangci-lint skip its files", listed["TIER_TAGS"], tag)
@@ -54,12 +62,12 @@ func TestEveryTaggedTestRuns(t *testing.T) {
 	}
 	for file, tags := range tagged {
 		for _, tag := range tags {
-			variable, ok := tierPackages[tag]
+			variables, ok := tierPackages[tag]
 			if !ok {
 				continue
 			}
-			if !covers(listed[variable], filepath.Dir(file)) {
-				t.Errorf("%s builds only with tag %q, but %s in the Makefile does not list ./%s", file, tag, variable, filepath.Dir(file))
+			if !slices.ContainsFunc(variables, func(v string) bool { return covers(listed[v], filepath.Dir(file)) }) {
+				t.Errorf("%s builds only with tag %q, but none of %v in the Makefile lists ./%s", file, tag, variables, filepath.Dir(file))
 			}
 		}
 	}
@@ -87,13 +95,21 @@ func makefilePackages(t *testing.T, path string) map[string][]string {
 		t.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	assignment := regexp.MustCompile(`^([A-Z_]+)\s*:=\s*(.*)$`)
+	assignment := regexp.MustCompile(`^([A-Z][A-Z0-9_]*)\s*:=\s*(.*)$`)
 	vars := map[string][]string{}
 	scanner := bufio.NewScanner(f)
+	line := ""
 	for scanner.Scan() {
-		if m := assignment.FindStringSubmatch(scanner.Text()); m != nil {
+		// A line ending in a backslash goes on in the next.
+		line += scanner.Text()
+		if strings.HasSuffix(line, "\\") {
+			line = strings.TrimSuffix(line, "\\") + " "
+			continue
+		}
+		if m := assignment.FindStringSubmatch(line); m != nil {
 			vars[m[1]] = strings.Fields(m[2])
 		}
+		line = ""
 	}
 	if err := scanner.Err(); err != nil {
 		t.Fatal(err)
