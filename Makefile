@@ -14,6 +14,12 @@ export PATH := $(LOCALBIN):$(PATH)
 GOFLAGS += -trimpath
 export GOFLAGS
 
+# The test binaries are linked without DWARF (-ldflags=-w): only a debugger reads it, and writing it is
+# a third of a test binary's link (the control-plane suite's: 13.5 s of CPU with it, 8.5 s without).
+# Stack traces and profiles do not need it.
+TEST_TARGETS := test-unit test-envtest-packages test-envtest-suites test-istiod test-e2e test-cluster-packages fuzz soak soak-chaos
+$(TEST_TARGETS): GOFLAGS += -ldflags=-w
+
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
