@@ -97,7 +97,7 @@ TIER_ENV = KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BIN
 test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side.
 	$(MAKE) test-unit
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_SHORT)
-	$(MAKE) manifests generate envtest image-binary
+	$(MAKE) manifests generate envtest
 	$(MAKE) -j6 --output-sync=target test-envtest-packages test-envtest-suites test-istiod test-e2e test-cluster-packages
 
 .PHONY: test-unit
