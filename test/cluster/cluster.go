@@ -334,7 +334,7 @@ func (c *Cluster) Stop() error {
 }
 
 func (c *Cluster) start(name, binary string, env []string, args ...string) error {
-	p, err := startProcess(c.dir, name, binary, args, env)
+	p, err := startProcess(c.dir, name, binary, args, append(testenv.ServerEnv(), env...))
 	if err != nil {
 		return err
 	}
