@@ -92,7 +92,7 @@ GINKGO_PROCS ?= 2
 # The manager as the image builds it, built once for the tests that run it as a process.
 IMAGE_BINARY := $(LOCALBIN)/meshkeeper-image
 # The test servers (etcd, kube-apiserver, the simulated cluster's controllers) collect garbage less
-# often: a sixth less CPU for the control-plane suite's API server (test/testenv.ServerGOGCEnv).
+# often: about 15 % less CPU for the control-plane suite's API server (test/testenv.ServerGOGCEnv).
 TIER_ENV = KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BINARY)" TESTENV_SERVER_GOGC=400
 
 .PHONY: test

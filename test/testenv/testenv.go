@@ -214,7 +214,7 @@ func Start(t T, opts ...Option) *Env {
 // ServerGOGCEnv names an environment variable with the GOGC the test servers (etcd, kube-apiserver, the
 // simulated cluster's controllers and kwok) run with: make's tiers set it, since those servers spend a
 // good part of the tiers' CPU collecting garbage (the control-plane suite's API server: 43.0 s of CPU
-// at Go's default, 36.7 s at 400). Neither the manager nor the test processes get it, and the
+// at Go's default, 36.7 s at 400). The test processes and the managers they start do not get it, and the
 // benchmarks run without it unless it is set.
 const ServerGOGCEnv = "TESTENV_SERVER_GOGC"
 
@@ -230,7 +230,8 @@ var serverGOGCMu sync.Mutex
 
 // serverGOGC sets GOGC for the servers envtest starts, which inherit the test process's environment
 // (the test process's own collector read GOGC when it started, so it is not changed), and returns what
-// puts it back. Starts are serialized while it is set.
+// puts it back. Starts are serialized while it is set; a process another goroutine of the test starts
+// in that window inherits it too (envtest gives its servers no environment of their own).
 func serverGOGC() (restore func()) {
 	gogc := os.Getenv(ServerGOGCEnv)
 	if gogc == "" {
