@@ -86,8 +86,7 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 	s.waitReady(5 * time.Minute)
 	// shop/api's deadline passes first; cart/web, restarted with it, is still within its own when the
 	// canary is rolled back. A rollout takes at least minReady seconds, well within both deadlines, and
-	// long enough that the test sees the rollback before shop/api's rollout onto 1-31-0 is done: CI runs
-	// of three tiers at once on 2 CPUs saw it done already with 10 s, and once with 20 s.
+	// long enough that the manager is killed before shop/api's rollout onto 1-31-0 is done.
 	const minReady = 30
 	s.apply(rollbackWorkload("shop", "api", 45, minReady))
 	s.apply(rollbackWorkload("shop", "web", 45, minReady))
@@ -97,7 +96,9 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 		"mesh", "default", "-o", `jsonpath={range .status.revisions[*]}{.name}={.state}/{.proxies} {end}`))
 	t.Logf("mesh and workloads on 1-31-0 after %s", time.Since(start).Round(time.Second))
 
-	// deployments is each Deployment as name=generation/observedGeneration/updated/ready/available.
+	// deployments is each Deployment as name=generation/observedGeneration/replicas/updated/ready/available,
+	// where replicas counts the pods of every ReplicaSet: in the middle of a rollout the old ReplicaSet's
+	// pod is still there, ready and available, next to the updated one.
 	deployments := func() string {
 		var out []string
 		for _, ns := range namespaces {
@@ -107,8 +108,8 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 			}
 			for _, d := range list.Items {
 				st := d.Status
-				out = append(out, fmt.Sprintf("%s/%s=%d/%d/%d/%d/%d", ns, d.Name, d.Generation, st.ObservedGeneration,
-					st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas))
+				out = append(out, fmt.Sprintf("%s/%s=%d/%d/%d/%d/%d/%d", ns, d.Name, d.Generation, st.ObservedGeneration,
+					st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas))
 			}
 		}
 		slices.Sort(out)
@@ -138,7 +139,7 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 	// Every workload rolled out and available (minReadySeconds after ready) before the canary: one that
 	// is not is no candidate yet, and shop/web would be restarted before shop/api.
 	s.eventually("every Deployment rolled out", 2*time.Minute, func() string {
-		if got, want := deployments(), "blog/web=1/1/1/1/1 cart/web=1/1/1/1/1 shop/api=1/1/1/1/1 shop/web=1/1/1/1/1"; got != want {
+		if got, want := deployments(), "blog/web=1/1/1/1/1/1 cart/web=1/1/1/1/1/1 shop/api=1/1/1/1/1/1 shop/web=1/1/1/1/1/1"; got != want {
 			return fmt.Sprintf("Deployments %s, want %s", got, want)
 		}
 		return ""
@@ -156,16 +157,28 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 		return ""
 	})
 	decided := rollbackStatus()
-	atDecision := deployments()
 	rolledBack, err := s.metric(`meshkeeper_restarts_total{result="rolled_back"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("canary rolled back after %s: %s; Deployments %s", time.Since(start).Round(time.Second), decided, atDecision)
-	if !strings.Contains(atDecision, "shop/api=3/") || strings.Contains(atDecision, "shop/api=3/3/1/1/1") {
-		t.Fatalf("shop/api is not rolling out onto 1-31-0 at the kill (want generation 3, not yet rolled out): %s", atDecision)
+	t.Logf("canary rolled back after %s: %s; Deployments %s", time.Since(start).Round(time.Second), decided, deployments())
+	// The status records the rollback first; the namespaces follow it, and then shop/api is restarted
+	// onto 1-31-0 (generation 3). Its rollout takes minReady seconds from then.
+	s.eventually("shop/api restarted onto 1-31-0", time.Minute, func() string {
+		d, err := client.AppsV1().Deployments("shop").Get(ctx, "api", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		if d.Generation != 3 {
+			return fmt.Sprintf("shop/api at generation %d, want 3", d.Generation)
+		}
+		return ""
+	})
+	atKill := deployments()
+	if !strings.Contains(atKill, "shop/api=3/") || strings.Contains(atKill, "shop/api=3/3/1/1/1/1") {
+		t.Fatalf("shop/api is not rolling out onto 1-31-0 at the kill (want generation 3, not yet rolled out): %s", atKill)
 	}
-	t.Log("SIGKILL the manager while shop/api rolls out onto 1-31-0, and start it again")
+	t.Logf("SIGKILL the manager while shop/api rolls out onto 1-31-0 (%s), and start it again", atKill)
 	s.killManager()
 	s.startManager(ctx)
 
@@ -186,7 +199,7 @@ func TestCanaryRolledBackByItself(t *testing.T) {
 			return fmt.Sprintf("pods %s, want %s", got, want)
 		}
 		// Created, restarted onto 1-31-1, restarted onto 1-31-0: generation 3 for the two restarted.
-		if got, want := deployments(), "blog/web=1/1/1/1/1 cart/web=3/3/1/1/1 shop/api=3/3/1/1/1 shop/web=1/1/1/1/1"; got != want {
+		if got, want := deployments(), "blog/web=1/1/1/1/1/1 cart/web=3/3/1/1/1/1 shop/api=3/3/1/1/1/1 shop/web=1/1/1/1/1/1"; got != want {
 			return fmt.Sprintf("Deployments %s, want %s", got, want)
 		}
 		if got, err := s.metric("meshkeeper_restarts_pending"); err != nil || got != "0" {
