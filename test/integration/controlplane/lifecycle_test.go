@@ -42,9 +42,12 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 	It("installs istio-base and istiod from the built-in charts with the spec's values", func() {
 		createMesh("  injection:\n    namespaces: [shop]\n")
 
+		// The two releases are installed side by side, and istiod's usually first: the base chart's
+		// CRDs are all applied only once its record is deployed.
 		Eventually(func(g Gomega) {
 			g.Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}))
 			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))
+			g.Expect(releaseStatus(ns, "istio-base", 1)).To(BeEquivalentTo("deployed"))
 			g.Expect(releaseStatus(ns, "istiod", 1)).To(BeEquivalentTo("deployed"))
 		}, installTimeout, poll).Should(Succeed())
 
