@@ -157,8 +157,7 @@ BINARY_SIZE_BEFORE := 73826466
 BINARY_SIZE_TARGET := 0.6
 
 .PHONY: bench-binary
-bench-binary: ## Build the manager as the image does and print its size against the target (results: docs/performance.md).
-	go run ./hack/trimdeps -o $(IMAGE_BINARY)
+bench-binary: image-binary ## Build the manager as the image does and print its size against the target (results: docs/performance.md).
 	@stat -c %s $(IMAGE_BINARY) | awk '{ t = $(BINARY_SIZE_TARGET) * $(BINARY_SIZE_BEFORE); \
 		printf "manager binary: %d bytes, %.2fx of %d; target %.0f bytes (%sx), %.2fx the target\n", $$1, $$1 / $(BINARY_SIZE_BEFORE), $(BINARY_SIZE_BEFORE), t, "$(BINARY_SIZE_TARGET)", $$1 / t }'
 
@@ -171,11 +170,11 @@ bench: manifests envtest bench-binary ## Run the benchmarks: binary size, the ba
 	go test ./internal/helm/ -run '^$$' -bench RenderBase -benchtime 10x
 	go test ./internal/policy/ -run '^$$' -bench '^BenchmarkIngress$$' -benchmem
 	go test ./controllers/ -run '^$$' -bench 'Cached(Ingress|Service)' -benchtime 3x
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/install/ -run '^$$' -bench Install -benchtime 1x -timeout 20m -v
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BINARY)" go test -tags envtest ./test/install/ -run '^$$' -bench Install -benchtime 1x -timeout 20m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench RestartWave -benchtime 1x -timeout 40m -v
-	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags envtest ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 60m -v
+	KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BINARY)" go test -tags envtest ./test/scale/ -run '^$$' -bench Scale -benchtime 1x -timeout 60m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags istiod ./test/istiod/ -run '^$$' -bench SidecarScoping -benchtime 1x -timeout 30m -v
 
 .PHONY: test-update-golden
