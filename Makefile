@@ -89,6 +89,9 @@ ISTIOD_PACKAGES := ./test/istiod/
 E2E_PACKAGES := ./test/e2e/
 CLUSTER_PACKAGES := ./test/cluster/ ./test/bench/ ./test/fault/ ./test/chaos/
 GINKGO_PROCS ?= 2
+# How many e2e tests run at a time, each on its own simulated cluster. go test starts parallel tests in
+# no fixed order: two at a time, the longest (the rollback, 2.5 minutes under load) could start last.
+E2E_PARALLEL ?= 3
 # The manager as the image builds it, built once for the tests that run it as a process.
 IMAGE_BINARY := $(LOCALBIN)/meshkeeper-image
 # The test servers (etcd, kube-apiserver, the simulated cluster's controllers) collect garbage less
@@ -96,11 +99,9 @@ IMAGE_BINARY := $(LOCALBIN)/meshkeeper-image
 TIER_ENV = KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BINARY)" TESTENV_SERVER_GOGC=400
 
 .PHONY: test
-test: ## Run every test: the pure tests and a short run of every fuzz target first, then build the cluster binaries and run the tiers that need them, side by side.
-	$(MAKE) test-unit
-	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_SHORT)
+test: ## Run every test: regenerate the manifests and build the cluster binaries, then run the tiers that need them, the pure tests and a short run of every fuzz target, side by side.
 	$(MAKE) manifests generate envtest
-	$(MAKE) -j6 --output-sync=target test-envtest-packages test-envtest-suites test-istiod test-e2e test-cluster-packages
+	$(MAKE) -j8 --output-sync=target test-e2e test-cluster-packages test-envtest-suites test-envtest-packages test-istiod test-unit fuzz FUZZTIME=$(FUZZTIME_SHORT) FUZZ_WORKERS=1
 
 .PHONY: test-unit
 test-unit: ## Run the pure tests (no cluster binary needed, nothing is built first).
@@ -124,7 +125,7 @@ test-istiod: envtest image-binary ## Run the tier in which the real istiod judge
 .PHONY: test-cluster test-e2e test-cluster-packages
 test-cluster: test-e2e test-cluster-packages ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
 test-e2e: envtest image-binary ## Run the end-to-end tests of the simulated cluster alone.
-	$(TIER_ENV) go test -tags cluster $(E2E_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+	$(TIER_ENV) go test -tags cluster $(E2E_PACKAGES) -parallel $(E2E_PARALLEL) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 test-cluster-packages: envtest image-binary
 	$(TIER_ENV) go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
@@ -192,10 +193,12 @@ FUZZTIME ?= 30s
 FUZZTIME_SHORT ?= 3s
 
 FUZZ_JOBS ?= 2
+# FUZZ_WORKERS is each target's number of worker processes (go test's -parallel); empty: GOMAXPROCS.
+FUZZ_WORKERS ?=
 
 .PHONY: fuzz
 fuzz: ## Fuzz every target for FUZZTIME each, FUZZ_JOBS at a time (default 30s, 2; `make test` runs FUZZTIME_SHORT, 3s).
-	FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) LOCALBIN=$(LOCALBIN) hack/fuzz.sh $(FUZZ_TARGETS)
+	FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_WORKERS=$(FUZZ_WORKERS) LOCALBIN=$(LOCALBIN) hack/fuzz.sh $(FUZZ_TARGETS)
 
 .PHONY: demo
 demo: manifests envtest ## Start a local simulated cluster with meshkeeper and the sample mesh (Ctrl-C stops it).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes each target ("package:FuzzFunction") for FUZZTIME, FUZZ_JOBS targets at a time (make fuzz).
+# Fuzzes each target ("package:FuzzFunction") for FUZZTIME, FUZZ_JOBS targets at a time, each with
+# FUZZ_WORKERS worker processes (go test's -parallel; GOMAXPROCS when unset) (make fuzz).
 #
 # Each package's fuzzing test binary is built once (go test -c -fuzz) and run for each of its targets
 # as `go test -fuzz` runs it: in the package's directory, with the go command's corpus cache, so a
@@ -11,7 +12,7 @@
 # failing input. Such a run is tried again, up to twice; every other failure fails at once.
 set -euo pipefail
 
-: "${FUZZTIME:?}" "${FUZZ_JOBS:=2}" "${LOCALBIN:?}"
+: "${FUZZTIME:?}" "${FUZZ_JOBS:=2}" "${LOCALBIN:?}" "${FUZZ_WORKERS:=}"
 bindir="$LOCALBIN/fuzz"
 mkdir -p "$bindir"
 cache="$(go env GOCACHE)/fuzz"
@@ -36,7 +37,7 @@ run() {
 	corpus="$cache/$(go list "$pkg")"
 	for attempt in 1 2 3; do
 		if (cd "$pkg" && "$(binary "$pkg")" -test.run '^$' -test.fuzz "^$fn\$" -test.fuzztime "$FUZZTIME" \
-			-test.fuzzcachedir "$corpus" -test.timeout 10m) > "$log" 2>&1 &&
+			-test.fuzzcachedir "$corpus" -test.timeout 10m ${FUZZ_WORKERS:+-test.parallel "$FUZZ_WORKERS"}) > "$log" 2>&1 &&
 			grep -q '^fuzz: elapsed' "$log"; then # a name that matches no target fuzzes nothing, silently
 			echo "ok   fuzz $pkg $fn ($FUZZTIME)"
 			return 0
@@ -52,5 +53,5 @@ run() {
 	return 1
 }
 export -f run binary deadlineOnly
-export bindir cache logs FUZZTIME
+export bindir cache logs FUZZTIME FUZZ_WORKERS
 printf '%s\n' "$@" | xargs -P "$FUZZ_JOBS" -I{} bash -c 'run "$1"' _ {}
