@@ -197,7 +197,7 @@ FUZZ_JOBS ?= 2
 FUZZ_WORKERS ?=
 
 .PHONY: fuzz
-fuzz: ## Fuzz every target for FUZZTIME each, FUZZ_JOBS at a time (default 30s, 2; `make test` runs FUZZTIME_SHORT, 3s).
+fuzz: ## Fuzz every target for FUZZTIME each, FUZZ_JOBS at a time, FUZZ_WORKERS workers each (default 30s, 2, GOMAXPROCS; `make test` runs FUZZTIME_SHORT, 3s, with one worker).
 	FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_WORKERS=$(FUZZ_WORKERS) LOCALBIN=$(LOCALBIN) hack/fuzz.sh $(FUZZ_TARGETS)
 
 .PHONY: demo
