@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"runtime"
 	"slices"
@@ -496,11 +497,23 @@ func (m *ChartManager) sameSince(ctx context.Context, desired *unstructured.Unst
 }
 
 // metaDigest is a digest of the metadata a drift check compares that a change of an object's
-// generation does not show: its labels, annotations, owners, finalizers and deletion.
+// generation does not show: its labels, annotations (but templateGenerationAnnotation), owners,
+// finalizers and deletion.
 func metaDigest(obj metav1.Object) (string, error) {
-	return jsonDigest([]any{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(),
+	annotations := obj.GetAnnotations()
+	if _, ok := annotations[templateGenerationAnnotation]; ok {
+		annotations = maps.Clone(annotations)
+		delete(annotations, templateGenerationAnnotation)
+	}
+	return jsonDigest([]any{obj.GetLabels(), annotations, obj.GetOwnerReferences(),
 		obj.GetFinalizers(), obj.GetDeletionTimestamp()})
 }
+
+// templateGenerationAnnotation is how apps/v1 shows a DaemonSet's template generation, a field of the
+// API server's own that it raises with the generation. A DaemonSet read or watched carries it; the
+// metadata the API server answers an apply with does not (it is no metadata of the stored object), so
+// with it the first status change after every apply would count as a change of metadata.
+const templateGenerationAnnotation = "deprecated.daemonset.template.generation"
 
 // sameMeta tells whether obj's metaDigest is digest; one that cannot be made is not.
 func sameMeta(obj metav1.Object, digest string) bool {
