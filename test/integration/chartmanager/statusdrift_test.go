@@ -34,7 +34,56 @@ import (
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-const istiodDeployment = "/apis/apps/v1/namespaces/" + namespace + "/deployments/istiod"
+const (
+	istiodDeployment = "/apis/apps/v1/namespaces/" + namespace + "/deployments/istiod"
+	cniDaemonSet     = "/apis/apps/v1/namespaces/" + namespace + "/daemonsets/istio-cni-node"
+)
+
+// installedRelease is a release of a built-in chart that a chart manager with a cache installed on an
+// API server of its own, and the counter of that manager's requests.
+type installedRelease struct {
+	g       *WithT
+	ctx     context.Context
+	env     *testenv.Env
+	m       *helm.ChartManager
+	cache   client.Client
+	counter *testenv.RequestCounter
+	release helm.Release
+}
+
+// install installs the built-in chart chartName with values as release name.
+func install(ctx context.Context, t *testing.T, g *WithT, name, chartName string, values map[string]any) *installedRelease {
+	t.Helper()
+	_, _, env := setUp(t)
+	r := &installedRelease{g: g, ctx: ctx, env: env, counter: &testenv.RequestCounter{}}
+	r.m, r.cache, _ = cachedManager(ctx, t, env, r.counter)
+	chart, err := charts.Builtin(chartName)
+	g.Expect(err).NotTo(HaveOccurred())
+	r.release = helm.Release{Name: name, Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+		Values: values, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
+	result, err := r.m.Ensure(ctx, r.release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
+	return r
+}
+
+// waitCached waits until the manager's cache holds live (in the release namespace) at its resource
+// version.
+func (r *installedRelease) waitCached(live client.Object, into client.Object) {
+	waitCached(r.ctx, r.g, r.cache, namespace, live.GetName(), into, func(o client.Object) bool {
+		return o.GetResourceVersion() == live.GetResourceVersion()
+	})
+}
+
+// ensure checks the release, which must be in sync, and returns how many requests went to path and
+// what was repaired.
+func (r *installedRelease) ensure(path string) (int, []string) {
+	before := r.counter.Of(path)
+	result, err := r.m.Ensure(r.ctx, r.release)
+	r.g.Expect(err).NotTo(HaveOccurred())
+	r.g.Expect(result.State).To(Equal(helm.StateInSync))
+	return r.counter.Of(path) - before, result.Repaired
+}
 
 // TestAStatusChangeIsNoDrift: the drift check of istiod's release reads nothing from the API server
 // when istiod's Deployment changed in its status alone (as it does each time one of its pods comes or
@@ -43,65 +92,44 @@ func TestAStatusChangeIsNoDrift(t *testing.T) {
 	g := NewWithT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, _, env := setUp(t)
-	counter := &testenv.RequestCounter{}
-	m, c, _ := cachedManager(ctx, t, env, counter)
-
-	chart, err := charts.Builtin(charts.Istiod)
-	g.Expect(err).NotTo(HaveOccurred())
 	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace}, charts.BuiltinVersion)
 	g.Expect(err).NotTo(HaveOccurred())
-	release := helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
-		Values: values, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
-	result, err := m.Ensure(ctx, release)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
+	r := install(ctx, t, g, "istiod", charts.Istiod, values)
 
 	live := &appsv1.Deployment{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
-	cachedAt := func(version string) func(client.Object) bool {
-		return func(o client.Object) bool { return o.GetResourceVersion() == version }
-	}
-	// ensure checks the release and returns how many requests went to istiod's Deployment.
-	ensure := func() (int, []string) {
-		before := counter.Of(istiodDeployment)
-		result, err := m.Ensure(ctx, release)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(result.State).To(Equal(helm.StateInSync))
-		return counter.Of(istiodDeployment) - before, result.Repaired
-	}
+	g.Expect(r.env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
 
 	// Its pods come up: the status changes, the generation does not.
 	for replicas := int32(1); replicas <= 2; replicas++ {
 		live.Status = appsv1.DeploymentStatus{ObservedGeneration: live.Generation, Replicas: replicas,
 			UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas}
-		g.Expect(env.Client.Status().Update(ctx, live)).To(Succeed())
-		waitCached(ctx, g, c, namespace, "istiod", &appsv1.Deployment{}, cachedAt(live.ResourceVersion))
-		requests, repaired := ensure()
+		g.Expect(r.env.Client.Status().Update(ctx, live)).To(Succeed())
+		r.waitCached(live, &appsv1.Deployment{})
+		requests, repaired := r.ensure(istiodDeployment)
 		g.Expect(requests).To(BeZero(), "a status change sent the drift check to the API server")
 		g.Expect(repaired).To(BeEmpty())
 	}
 
 	// A label meshkeeper set is removed: the generation stays, the metadata changed.
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
+	g.Expect(r.env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
 	generation := live.Generation
 	g.Expect(live.Labels).To(HaveKey("app"))
 	delete(live.Labels, "app")
-	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
+	g.Expect(r.env.Client.Update(ctx, live)).To(Succeed())
 	g.Expect(live.Generation).To(Equal(generation))
-	waitCached(ctx, g, c, namespace, "istiod", &appsv1.Deployment{}, cachedAt(live.ResourceVersion))
-	requests, repaired := ensure()
+	r.waitCached(live, &appsv1.Deployment{})
+	requests, repaired := r.ensure(istiodDeployment)
 	g.Expect(requests).NotTo(BeZero())
 	g.Expect(repaired).To(ConsistOf("Deployment " + namespace + "/istiod"))
 
 	// Someone scales it: the spec changed.
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
+	g.Expect(r.env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istiod"}, live)).To(Succeed())
 	g.Expect(live.Labels).To(HaveKey("app"), "the label was restored")
 	live.Spec.Replicas = ptr.To(*live.Spec.Replicas + 3)
-	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
+	g.Expect(r.env.Client.Update(ctx, live)).To(Succeed())
 	g.Expect(live.Generation).To(BeNumerically(">", generation))
-	waitCached(ctx, g, c, namespace, "istiod", &appsv1.Deployment{}, cachedAt(live.ResourceVersion))
-	requests, repaired = ensure()
+	r.waitCached(live, &appsv1.Deployment{})
+	requests, repaired = r.ensure(istiodDeployment)
 	g.Expect(requests).NotTo(BeZero())
 	g.Expect(repaired).To(ConsistOf("Deployment " + namespace + "/istiod"))
 }
@@ -114,37 +142,20 @@ func TestAnAppliedDaemonSetsStatusChangeIsNoDrift(t *testing.T) {
 	g := NewWithT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, _, env := setUp(t)
-	counter := &testenv.RequestCounter{}
-	m, c, _ := cachedManager(ctx, t, env, counter)
+	r := install(ctx, t, g, "istio-cni", charts.CNI,
+		render.CNIValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace}, charts.BuiltinVersion))
 
-	chart, err := charts.Builtin(charts.CNI)
-	g.Expect(err).NotTo(HaveOccurred())
-	release := helm.Release{Name: "istio-cni", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
-		Values: render.CNIValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace}, charts.BuiltinVersion),
-		Owner:  helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
-	result, err := m.Ensure(ctx, release)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
-
-	const daemonSet = "/apis/apps/v1/namespaces/" + namespace + "/daemonsets/istio-cni-node"
 	live := &appsv1.DaemonSet{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-cni-node"}, live)).To(Succeed())
+	g.Expect(r.env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-cni-node"}, live)).To(Succeed())
 	g.Expect(live.Annotations).To(HaveKey("deprecated.daemonset.template.generation"),
 		"the API server no longer sets the annotation this test is about")
 	for ready := int32(1); ready <= 3; ready++ {
 		live.Status = appsv1.DaemonSetStatus{ObservedGeneration: live.Generation, DesiredNumberScheduled: 3,
 			CurrentNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberReady: ready, NumberAvailable: ready}
-		g.Expect(env.Client.Status().Update(ctx, live)).To(Succeed())
-		waitCached(ctx, g, c, namespace, "istio-cni-node", &appsv1.DaemonSet{}, func(o client.Object) bool {
-			return o.GetResourceVersion() == live.ResourceVersion
-		})
-		before := counter.Of(daemonSet)
-		result, err := m.Ensure(ctx, release)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(result.State).To(Equal(helm.StateInSync))
-		g.Expect(result.Repaired).To(BeEmpty())
-		g.Expect(counter.Of(daemonSet)-before).To(BeZero(),
-			"status change %d of the DaemonSet sent the drift check to the API server", ready)
+		g.Expect(r.env.Client.Status().Update(ctx, live)).To(Succeed())
+		r.waitCached(live, &appsv1.DaemonSet{})
+		requests, repaired := r.ensure(cniDaemonSet)
+		g.Expect(repaired).To(BeEmpty())
+		g.Expect(requests).To(BeZero(), "status change %d of the DaemonSet sent the drift check to the API server", ready)
 	}
 }
