@@ -155,20 +155,22 @@ func TestKstatusAndFluxReadTheCases(t *testing.T) {
 		kstatus status.Status
 		flux    fluxStatus
 	}{
-		"healthy.yaml":                           {current, fluxStatus(current)},
-		"degraded_stalled.yaml":                  {failed, fluxStatus(failed)},
-		"degraded_chart_not_found.yaml":          {failed, fluxStatus(failed)},
-		"degraded_invalid_spec.yaml":             {failed, fluxStatus(failed)},
-		"degraded_install_failed.yaml":           {inProgress, fluxStatus(inProgress)},
-		"degraded_repository_unreachable.yaml":   {inProgress, fluxStatus(inProgress)},
-		"degraded_ingresses_skipped.yaml":        {inProgress, fluxStatus(inProgress)},
-		"degraded_injection_label_conflict.yaml": {inProgress, fluxStatus(inProgress)},
-		"progressing_generation_lags.yaml":       {inProgress, fluxStatus(inProgress)},
-		"progressing_istio_crds_missing.yaml":    {inProgress, fluxStatus(inProgress)},
-		"progressing_namespace_terminating.yaml": {inProgress, fluxStatus(inProgress)},
-		"progressing_rolling_out.yaml":           {inProgress, fluxStatus(inProgress)},
-		"progressing_stale_failure.yaml":         {inProgress, fluxStatus(inProgress)},
-		"progressing_stale_stalled.yaml":         {inProgress, fluxStatus(inProgress)},
+		"healthy.yaml":                                   {current, fluxStatus(current)},
+		"degraded_stalled.yaml":                          {failed, fluxStatus(failed)},
+		"degraded_chart_not_found.yaml":                  {failed, fluxStatus(failed)},
+		"degraded_invalid_spec.yaml":                     {failed, fluxStatus(failed)},
+		"degraded_install_failed.yaml":                   {inProgress, fluxStatus(inProgress)},
+		"degraded_repository_unreachable.yaml":           {inProgress, fluxStatus(inProgress)},
+		"degraded_ingresses_skipped.yaml":                {inProgress, fluxStatus(inProgress)},
+		"degraded_injection_label_conflict.yaml":         {inProgress, fluxStatus(inProgress)},
+		"progressing_generation_lags.yaml":               {inProgress, fluxStatus(inProgress)},
+		"progressing_istio_crds_missing.yaml":            {inProgress, fluxStatus(inProgress)},
+		"progressing_namespace_terminating.yaml":         {inProgress, fluxStatus(inProgress)},
+		"progressing_rolling_out.yaml":                   {inProgress, fluxStatus(inProgress)},
+		"progressing_cni_nodes_not_ready.yaml":           {inProgress, fluxStatus(inProgress)},
+		"progressing_cni_waiting_for_control_plane.yaml": {inProgress, fluxStatus(inProgress)},
+		"progressing_stale_failure.yaml":                 {inProgress, fluxStatus(inProgress)},
+		"progressing_stale_stalled.yaml":                 {inProgress, fluxStatus(inProgress)},
 		// kstatus reads an object without conditions as ready; the expressions wait for Ready.
 		"progressing_no_conditions.yaml":      {current, fluxStatus(inProgress)},
 		"progressing_no_ready_condition.yaml": {current, fluxStatus(inProgress)},
@@ -177,6 +179,7 @@ func TestKstatusAndFluxReadTheCases(t *testing.T) {
 		// Flux's evaluator does not look at deletion; it reads the status as it is.
 		"terminating.yaml":                   {terminating, fluxStatus(inProgress)},
 		"terminating_foreign_finalizer.yaml": {terminating, fluxStatus(inProgress)},
+		"terminating_cni.yaml":               {terminating, fluxStatus(inProgress)},
 	}
 	for _, tc := range tests.Tests {
 		name := filepath.Base(tc.InputPath)

@@ -22,14 +22,19 @@
 -- The finalizer meshkeeper puts on the ServiceMesh, and what it waits for.
 local uninstallFinalizer = "mesh.meshkeeper.io/finalizer"
 
--- Reasons of a False Ready under which meshkeeper or istiod is still on its way. Any other reason is
--- a failure that needs a person.
+-- Reasons of a False Ready under which meshkeeper, istiod or the CNI node agent is still on its way:
+-- istiod rolling out, the agent's DaemonSet being created or rolled out to every node, the agent
+-- waiting for istiod to run the new version before it follows. Any other reason is a failure that
+-- needs a person.
 local transientReasons = {
   Reconciling = true,
   RollingOut = true,
   DeploymentMissing = true,
   NamespaceTerminating = true,
   IstioCRDsMissing = true,
+  DaemonSetMissing = true,
+  NodesNotReady = true,
+  WaitingForControlPlane = true,
 }
 
 local function number(value)
@@ -62,7 +67,7 @@ local function conditionMessage(condition)
 end
 
 -- deletion is the health of a ServiceMesh being deleted: Progressing, with what its finalizers wait for.
-local function deletion(metadata, spec)
+local function deletion(metadata, spec, status)
   local ours = false
   local others = ""
   if type(metadata.finalizers) == "table" then
@@ -81,11 +86,23 @@ local function deletion(metadata, spec)
   if type(spec) == "table" and type(spec.namespace) == "string" and spec.namespace ~= "" then
     namespace = spec.namespace
   end
+  -- status.cni.namespace is where the CNI agent's release is installed, empty when it is not.
+  local cniNamespace = ""
+  if type(status) == "table" and type(status.cni) == "table" and type(status.cni.namespace) == "string" then
+    cniNamespace = status.cni.namespace
+  end
+  local releases = "the istiod (and any istiod-<revision>) and istio-base releases from " .. namespace
+  if cniNamespace == namespace then
+    releases = "the istio-cni, istiod (and any istiod-<revision>) and istio-base releases from " .. namespace
+  elseif cniNamespace ~= "" then
+    releases = "the istio-cni release from " .. cniNamespace .. ", the istiod (and any istiod-<revision>) " ..
+      "and istio-base releases from " .. namespace
+  end
   local message = "Pending deletion"
   if ours then
     message = "Uninstalling the mesh: the finalizer " .. uninstallFinalizer .. " waits for meshkeeper to " ..
-      "remove the labels and annotations it set, uninstall the istiod and istio-base releases from " ..
-      namespace .. " (the Istio CRDs stay) and delete their webhooks. meshkeeper must be running; a " ..
+      "remove the labels and annotations it set, uninstall " .. releases .. " (the Istio CRDs stay) " ..
+      "and delete their webhooks. meshkeeper must be running; a " ..
       "failing step is retried and shown in a Warning Event"
     if others ~= "" then
       message = message .. "; other finalizers: " .. others
@@ -100,7 +117,7 @@ local hs = {}
 local generation = 0
 if type(obj.metadata) == "table" then
   if obj.metadata.deletionTimestamp ~= nil then
-    return deletion(obj.metadata, obj.spec)
+    return deletion(obj.metadata, obj.spec, obj.status)
   end
   generation = number(obj.metadata.generation)
 end

@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package argocd
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// apiDir holds the API types, whose Reason constants are every reason meshkeeper writes.
+var apiDir = filepath.Join("..", "..", "api", "v1alpha1")
+
+// readyReasons is what the Argo CD check must answer for each reason of the API when Ready carries it,
+// False, for the current generation. A reason added to the API fails
+// TestEveryReasonOfReadyHasItsHealth until it is placed here, so the check cannot fall behind the
+// status again (it once showed a mesh whose CNI agent was still rolling out to its nodes as Degraded,
+// which fails an Argo CD sync).
+var readyReasons = map[string]string{
+	// On its way: meshkeeper, istiod or the CNI agent gets there by itself.
+	"Reconciling":            "Progressing",
+	"RollingOut":             "Progressing",
+	"DeploymentMissing":      "Progressing",
+	"NamespaceTerminating":   "Progressing",
+	"IstioCRDsMissing":       "Progressing",
+	"DaemonSetMissing":       "Progressing",
+	"NodesNotReady":          "Progressing",
+	"WaitingForControlPlane": "Progressing",
+
+	// Needs a person. The terminal ones also set Stalled; InstallFailed and ChartRepositoryUnreachable
+	// are retried, but a sync must not wait on them as if they were progress (docs/argocd.md).
+	"InvalidSpec":                "Degraded",
+	"ChartNotFound":              "Degraded",
+	"ChartRepositoryUnreachable": "Degraded",
+	"RepositoryNotAllowed":       "Degraded",
+	"ImageHubNotAllowed":         "Degraded",
+	"NamespaceNotAllowed":        "Degraded",
+	"InstallFailed":              "Degraded",
+	"UpgradeNotSupported":        "Degraded",
+	"InjectionLabelConflict":     "Degraded",
+	"PodSecurityRejectsSidecar":  "Degraded",
+	"IngressesSkipped":           "Degraded",
+	"ControllerNotFound":         "Degraded",
+	"HostNetwork":                "Degraded",
+	"AnnotationConflict":         "Degraded",
+	"NoBackend":                  "Degraded",
+	"ResourceBackend":            "Degraded",
+	"MultipleBackendServices":    "Degraded",
+	"ServiceMissing":             "Degraded",
+	"ServiceExternalName":        "Degraded",
+	"ServiceHeadless":            "Degraded",
+	"ServiceCIDRsUnknown":        "Degraded",
+	"PolicyConflict":             "Degraded",
+	"PlaintextClients":           "Degraded",
+
+	// Never the reason of a False Ready: reasons of a True condition, of DataPlaneUpToDate (which Ready
+	// does not summarise), of a namespace's or an Ingress's decision, of Events, and of a ServiceMesh
+	// being deleted (whose health the finalizers decide).
+	"Succeeded":             "",
+	"Available":             "",
+	"CNIDisabled":           "",
+	"Enrolled":              "",
+	"Configured":            "",
+	"IngressNginxDisabled":  "",
+	"Applied":               "",
+	"NoPlaintextClients":    "",
+	"UpToDate":              "",
+	"RestartNeeded":         "",
+	"Restarting":            "",
+	"Restarted":             "",
+	"RestartStalled":        "",
+	"RestartsPending":       "",
+	"NotRestartable":        "",
+	"CanaryRolledBack":      "",
+	"Listed":                "",
+	"SelectorMatched":       "",
+	"NotSelected":           "",
+	"SystemNamespace":       "",
+	"ControlPlaneNamespace": "",
+	"Terminating":           "",
+	"ClassNotServed":        "",
+	"NamespaceNotEnrolled":  "",
+	"MalformedEgressHosts":  "",
+	"RevisionInstalling":    "",
+	"Canary":                "",
+	"TagMoved":              "",
+	"RevisionInstalled":     "",
+	"RevisionDraining":      "",
+	"RevisionPruned":        "",
+	"UninstallBlocked":      "",
+}
+
+// apiReasons returns the values of the API's Reason constants, read from its source.
+func apiReasons(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(apiDir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("%s: %s is not a string literal", file, name.Name)
+					}
+					value, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					reasons[value] = name.Name
+				}
+			}
+		}
+	}
+	if len(reasons) < 40 {
+		t.Fatalf("found only %d Reason constants in %s: the parser missed them", len(reasons), apiDir)
+	}
+	return reasons
+}
+
+// TestEveryReasonOfReadyHasItsHealth runs the check on a ServiceMesh whose Ready is False, for the
+// current generation, with each reason of the API, and compares with readyReasons. Every reason of the
+// API must be in readyReasons, and nothing else.
+func TestEveryReasonOfReadyHasItsHealth(t *testing.T) {
+	script, _ := readHealthCheck(t)
+	reasons := apiReasons(t)
+	var unplaced []string
+	for value, name := range reasons {
+		if _, ok := readyReasons[value]; !ok {
+			unplaced = append(unplaced, name+" ("+value+")")
+		}
+	}
+	sort.Strings(unplaced)
+	if len(unplaced) > 0 {
+		t.Errorf("reasons of the API the Argo CD check is not known to handle: %s; place each in readyReasons "+
+			"and make health.lua answer it", strings.Join(unplaced, ", "))
+	}
+	for value, want := range readyReasons {
+		if _, ok := reasons[value]; !ok {
+			t.Errorf("readyReasons has %q, which the API does not define", value)
+		}
+		if want == "" {
+			continue
+		}
+		obj := map[string]any{
+			"metadata": map[string]any{"generation": int64(2)},
+			"status": map[string]any{"observedGeneration": int64(2), "conditions": []any{
+				map[string]any{"type": "Ready", "status": "False", "reason": value, "message": "what " + value + " says",
+					"observedGeneration": int64(2)},
+			}},
+		}
+		for _, machine := range vms {
+			got, err := machine.vm.executeHealthLua(obj, script)
+			if err != nil {
+				t.Fatalf("%s: the script failed: %v", value, err)
+			}
+			if got.Status != want || got.Message != "what "+value+" says" {
+				t.Errorf("%s, %s: got %s (%q), want %s with Ready's message", value, machine.name, got.Status, got.Message, want)
+			}
+		}
+	}
+}
