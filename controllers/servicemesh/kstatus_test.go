@@ -18,6 +18,9 @@ package servicemesh
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -131,5 +134,31 @@ func TestSetReconcilingOrStalled(t *testing.T) {
 				t.Errorf("kstatus = %s (%s), want %s", result.Status, result.Message, tc.wantKstatus)
 			}
 		})
+	}
+}
+
+// TestArgoCDAgreesWhatNeedsAPerson reads the reasons the Argo CD health check
+// (config/argocd/health) shows as Progressing and checks them against stalledReasons: a reason that
+// makes the ServiceMesh Stalled for kstatus and Flux must not look like progress in Argo CD. (The other
+// way round they differ on purpose: InstallFailed and ChartRepositoryUnreachable are retried, so
+// Reconciling, but Argo CD shows them Degraded; docs/argocd.md.)
+func TestArgoCDAgreesWhatNeedsAPerson(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join("..", "..", "config", "argocd", "health", "mesh.meshkeeper.io", "ServiceMesh", "health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := regexp.MustCompile(`(?s)local transientReasons = \{(.*?)\n\}`).FindSubmatch(script)
+	if table == nil {
+		t.Fatal("health.lua has no transientReasons table")
+	}
+	entries := regexp.MustCompile(`(?m)^\s*([A-Za-z]+) = true,`).FindAllSubmatch(table[1], -1)
+	if len(entries) < 5 {
+		t.Fatalf("read only %d reasons from health.lua's transientReasons", len(entries))
+	}
+	for _, e := range entries {
+		reason := string(e[1])
+		if stalledReasons.Has(reason) {
+			t.Errorf("%s makes the mesh Stalled, but the Argo CD check shows it as Progressing", reason)
+		}
 	}
 }
