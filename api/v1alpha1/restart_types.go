@@ -155,9 +155,6 @@ const (
 	// ReasonRestartStalled: a workload meshkeeper restarted did not roll out within its progress
 	// deadline; meshkeeper starts no further restart until it does.
 	ReasonRestartStalled = "RestartStalled"
-	// ReasonRestartsPending: workloads wait for their restart (the window is closed, a limit is reached,
-	// or the revision that will inject them is not ready yet).
-	ReasonRestartsPending = "RestartsPending"
 	// ReasonNotRestartable: pods that need a restart belong to no Deployment, StatefulSet or DaemonSet
 	// (bare pods, Jobs, CronJobs); their owners restart them (a Warning Event on the ServiceMesh).
 	ReasonNotRestartable = "NotRestartable"

@@ -109,14 +109,8 @@ const (
 	// (a minor version jump too wide, a downgrade below the running CRDs, a Kubernetes version outside
 	// the new version's range); nothing was changed, and the message names the path that works.
 	ReasonUpgradeNotSupported = "UpgradeNotSupported"
-	// ReasonRevisionInstalling: a new revision is being installed or rolled out; the tag stays where it is.
-	ReasonRevisionInstalling = "RevisionInstalling"
-	// ReasonCanary: a new revision serves the canary namespaces; the tag stays on the previous one.
-	ReasonCanary = "Canary"
 	// ReasonTagMoved: the default revision tag now points at another revision (an Event).
 	ReasonTagMoved = "TagMoved"
-	// ReasonRevisionInstalled: a revision was installed (an Event).
-	ReasonRevisionInstalled = "RevisionInstalled"
 	// ReasonRevisionDraining: a revision lost its tag and stays while pods use it (an Event).
 	ReasonRevisionDraining = "RevisionDraining"
 	// ReasonRevisionPruned: an unused revision was removed after the grace period (an Event).
