@@ -188,3 +188,49 @@ func TestSameProxy(t *testing.T) {
 		t.Error("a new resource version alone counts as a change")
 	}
 }
+
+// TestOptedOutAsIstioReadsIt: a pod is left out of the count when Istio's injector would leave it
+// alone, whatever spelling of "no" its sidecar.istio.io/inject has, and the label wins over the
+// annotation, as in the injector.
+func TestOptedOutAsIstioReadsIt(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		label, annotation *string
+		want              bool
+	}{
+		{name: "neither"},
+		{name: "annotation false", annotation: ptr.To("false"), want: true},
+		{name: "label false", label: ptr.To("false"), want: true},
+		{name: "annotation False", annotation: ptr.To("False"), want: true},
+		{name: "annotation no", annotation: ptr.To("no"), want: true},
+		{name: "label off", label: ptr.To("off"), want: true},
+		{name: "label n", label: ptr.To("n"), want: true},
+		{name: "annotation yes", annotation: ptr.To("yes")},
+		{name: "label TRUE", label: ptr.To("TRUE")},
+		{name: "label on", label: ptr.To("on")},
+		{name: "label true wins over annotation false", label: ptr.To("true"), annotation: ptr.To("false")},
+		{name: "label no wins over annotation true", label: ptr.To("no"), annotation: ptr.To("true"), want: true},
+		{name: "empty label: the namespace decides, whatever the annotation", label: ptr.To(""), annotation: ptr.To("false")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := appPod(func(p *corev1.Pod) {
+				p.Labels, p.Annotations = map[string]string{}, map[string]string{}
+				if tc.label != nil {
+					p.Labels[SidecarInject] = *tc.label
+				}
+				if tc.annotation != nil {
+					p.Annotations[SidecarInject] = *tc.annotation
+				}
+			})
+			proxy := NewProxyPod(pod)
+			if proxy.OptedOut != tc.want {
+				t.Errorf("OptedOut = %t, want %t", proxy.OptedOut, tc.want)
+			}
+			// What the count makes of it: a pod Istio will not inject needs no restart.
+			state := Proxy(ProxyInput{Pod: proxy, Version: "1.31.1", Revision: "default"})
+			if tc.want != (state == ProxyNotCounted) {
+				t.Errorf("Proxy = %v", state)
+			}
+		})
+	}
+}

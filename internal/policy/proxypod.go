@@ -17,6 +17,8 @@ limitations under the License.
 package policy
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,7 +45,7 @@ type ProxyPod struct {
 	Controller PodController `json:"controller,omitzero"`
 	// HostNetwork is spec.hostNetwork.
 	HostNetwork bool `json:"hostNetwork,omitempty"`
-	// OptedOut tells that the pod carries sidecar.istio.io/inject "false", as a label or annotation.
+	// OptedOut tells that the pod's sidecar.istio.io/inject keeps Istio's injector away (see optedOut).
 	OptedOut bool `json:"optedOut,omitempty"`
 	// HasProxy tells that the pod has an istio-proxy container or init container.
 	HasProxy bool `json:"hasProxy,omitempty"`
@@ -66,7 +68,7 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 			DeletionTimestamp: pod.DeletionTimestamp},
 		Phase:       pod.Status.Phase,
 		HostNetwork: pod.Spec.HostNetwork,
-		OptedOut:    pod.Labels[SidecarInject] == "false" || pod.Annotations[SidecarInject] == "false",
+		OptedOut:    optedOut(pod),
 	}
 	if c := proxyContainer(pod); c != nil {
 		p.HasProxy, p.ProxyImage = true, c.Image
@@ -78,6 +80,21 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		p.Controller = PodController{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name}
 	}
 	return p
+}
+
+// optedOut reads sidecar.istio.io/inject as Istio's injector does: the label when the pod has it, else
+// the annotation; empty asks for the namespace's default, "y", "yes", "true" or "on" (in any case) for a
+// sidecar, and any other value for none.
+func optedOut(pod *corev1.Pod) bool {
+	value := pod.Annotations[SidecarInject]
+	if label, ok := pod.Labels[SidecarInject]; ok {
+		value = label
+	}
+	switch strings.ToLower(value) {
+	case "", "y", "yes", "true", "on":
+		return false
+	}
+	return true
 }
 
 // SameProxy tells whether two states of a pod are the same to every reader of a ProxyPod: equal in
