@@ -559,28 +559,30 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) erro
 
 // owner follows a pod to the Deployment, StatefulSet or DaemonSet that controls it; nil for a pod of
 // any other owner (none, a Job, a ReplicaSet of no Deployment) or whose owner is not in the cache.
+// Each step must match the owner reference's UID, not only its name: a pod's owner references are
+// written by whoever creates the pod, and one naming a workload it does not belong to (or one since
+// deleted and created again under the same name) must not have that workload restarted. A pod never
+// belongs to a Deployment directly, only through its ReplicaSet.
 func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload, error) {
 	ref := pod.Controller
 	if !strings.HasPrefix(ref.APIVersion, "apps/") {
 		return nil, nil
 	}
 	namespace := pod.Namespace
-	kind, name := ref.Kind, ref.Name
-	if kind == "ReplicaSet" {
+	kind, name, uid := ref.Kind, ref.Name, ref.UID
+	var obj client.Object
+	switch kind {
+	case "ReplicaSet":
 		rs := &metav1.PartialObjectMetadata{}
 		rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
 		if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, rs); err != nil {
 			return nil, client.IgnoreNotFound(err)
 		}
 		dref := metav1.GetControllerOf(rs)
-		if dref == nil || dref.Kind != "Deployment" || !strings.HasPrefix(dref.APIVersion, "apps/") {
+		if rs.UID != uid || dref == nil || dref.Kind != "Deployment" || !strings.HasPrefix(dref.APIVersion, "apps/") {
 			return nil, nil
 		}
-		kind, name = dref.Kind, dref.Name
-	}
-	var obj client.Object
-	switch kind {
-	case "Deployment":
+		name, uid = dref.Name, dref.UID
 		obj = &appsv1.Deployment{}
 	case "StatefulSet":
 		obj = &appsv1.StatefulSet{}
@@ -591,6 +593,9 @@ func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload
 	}
 	if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
 		return nil, client.IgnoreNotFound(err)
+	}
+	if obj.GetUID() != uid {
+		return nil, nil
 	}
 	return asWorkload(obj), nil
 }

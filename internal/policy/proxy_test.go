@@ -126,7 +126,7 @@ func TestNewProxyPodKeepsWhatTheDecisionsRead(t *testing.T) {
 		p.Annotations["prometheus.io/scrape"] = "true"
 		p.OwnerReferences = []metav1.OwnerReference{
 			{APIVersion: "v1", Kind: "ConfigMap", Name: "not-a-controller"},
-			{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c", Controller: ptr.To(true)},
+			{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c", UID: "6c1d", Controller: ptr.To(true)},
 		}
 		p.Spec.HostNetwork = true
 		p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
@@ -136,7 +136,7 @@ func TestNewProxyPodKeepsWhatTheDecisionsRead(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "shop-7d9c", Namespace: "shop", UID: "0b7e", ResourceVersion: "42",
 			CreationTimestamp: pod.CreationTimestamp, DeletionTimestamp: &deleted},
 		Phase: corev1.PodRunning, ProxyImage: "docker.io/istio/proxyv2:1.31.1", InjectedRevision: "canary",
-		Controller:  PodController{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c"},
+		Controller:  PodController{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c", UID: "6c1d"},
 		HostNetwork: true, OptedOut: true, HasProxy: true, Injected: true,
 	}
 	if got := NewProxyPod(pod); !equality.Semantic.DeepEqual(got, want) {

@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // ProxyPod is a pod as meshkeeper caches it: what Proxy reads and what the restarts follow to the
@@ -55,9 +56,10 @@ type ProxyPod struct {
 
 // PodController is a pod's controller reference: what the restarts follow to its workload.
 type PodController struct {
-	APIVersion string `json:"apiVersion,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-	Name       string `json:"name,omitempty"`
+	APIVersion string    `json:"apiVersion,omitempty"`
+	Kind       string    `json:"kind,omitempty"`
+	Name       string    `json:"name,omitempty"`
+	UID        types.UID `json:"uid,omitempty"`
 }
 
 // NewProxyPod keeps of pod what a ProxyPod holds.
@@ -77,7 +79,7 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		p.Injected, p.InjectedRevision = true, injectedRevision(status)
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
-		p.Controller = PodController{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name}
+		p.Controller = PodController{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID}
 	}
 	return p
 }

@@ -76,7 +76,8 @@ var _ = Describe("The pod cache", func() {
 				g.Expect(got[0].HasProxy && got[0].Injected).To(BeTrue(), name)
 				g.Expect(got[0].InjectedRevision).To(Equal("canary"))
 				g.Expect(got[0].ProxyImage).To(Equal("docker.io/istio/proxyv2:1.31.1"))
-				g.Expect(got[0].Controller).To(Equal(policy.PodController{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c"}))
+				g.Expect(got[0].Controller).To(Equal(policy.PodController{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c",
+					UID: "5f0c2a9e-3b7d-4c1e-9a6f-2d8e4b1c7a30"}))
 				g.Expect(got[1].HasProxy || got[1].Injected).To(BeFalse(), name)
 
 				all, err := pods.ListPods(ctx, "")

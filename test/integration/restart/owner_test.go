@@ -1,0 +1,143 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package restart_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// TestOnlyAWorkloadsOwnPodsRestartIt: a pod's owner references are written by whoever creates the
+// pod. Someone who may create pods in an enrolled namespace, but not restart its workloads, must not
+// get a workload restarted by creating a pod without a sidecar that names it as its owner: directly as
+// a Deployment (whose pods belong to its ReplicaSets), or through a ReplicaSet or StatefulSet whose UID
+// is not the one the reference names. The same pass restarts a workload whose own pod needs it, so the
+// test sees restarts at all.
+func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := env.Client
+
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
+	g.Expect(err).NotTo(HaveOccurred())
+	workloads, err := restart.NewWorkloadCache(mgr)
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = workloads.Start(ctx) }()
+	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
+
+	const ns = "owner-shop"
+	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
+		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "owner-system", Version: "1.31.1",
+			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{ns}}}}
+	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
+	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = ptr.To[int32](5)
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	mesh.Status.Version = "1.31.1"
+	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
+		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
+	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+
+	// legit's own pod has no sidecar: it is restarted. victim's own pod is current.
+	legit := createRolledOut(ctx, g, c, ns, "legit", "")
+	victim := createRolledOut(ctx, g, c, ns, "victim", "")
+	g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "victim-old"}},
+		client.GracePeriodSeconds(0))).To(Succeed())
+	createPod(ctx, g, c, victim, "victim-current", true)
+	labels := map[string]string{"app": "db"}
+	db := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
+		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](0), ServiceName: "db",
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.example.com/db:1.0"}}}}},
+	}
+	g.Expect(c.Create(ctx, db)).To(Succeed())
+
+	forged := func(name string, owner metav1.OwnerReference, podLabels map[string]string) {
+		t.Helper()
+		owner.Controller = ptr.To(true)
+		g.Expect(c.Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: podLabels, OwnerReferences: []metav1.OwnerReference{owner}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}},
+		})).To(Succeed())
+	}
+	forged("claims-the-deployment", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: victim.Name, UID: victim.UID},
+		map[string]string{"app": "victim"})
+	forged("claims-another-replicaset", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: victim.Name + "-1",
+		UID: types.UID("9b2f6a51-0000-4000-8000-000000000001")}, map[string]string{"app": "victim"})
+	forged("claims-another-statefulset", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: db.Name,
+		UID: types.UID("9b2f6a51-0000-4000-8000-000000000002")}, labels)
+
+	g.Eventually(func() error {
+		d := &appsv1.Deployment{}
+		return workloads.Get(ctx, client.ObjectKeyFromObject(victim), d)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	g.Eventually(func() error {
+		s := &appsv1.StatefulSet{}
+		return workloads.Get(ctx, client.ObjectKeyFromObject(db), s)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	g.Eventually(func() int64 {
+		d := &appsv1.Deployment{}
+		_ = workloads.Get(ctx, client.ObjectKeyFromObject(legit), d)
+		return d.Status.ObservedGeneration
+	}, 10*time.Second, 20*time.Millisecond).Should(Equal(legit.Generation))
+
+	now := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
+	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: events.NewFakeRecorder(100), Report: restart.NewReport(),
+		Now: func() time.Time { return now }}
+	_, err = r.Reconcile(ctx, ctrl.Request{})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	restartedAt := func(obj client.Object) string {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+		case *appsv1.StatefulSet:
+			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+		}
+		return ""
+	}
+	g.Expect(restartedAt(legit)).To(Equal(now.Format(time.RFC3339)), "a workload whose own pod needs a sidecar is restarted")
+	g.Expect(restartedAt(victim)).To(BeEmpty(), "pods that only name the Deployment must not restart it")
+	g.Expect(restartedAt(db)).To(BeEmpty(), "a pod naming the StatefulSet with another UID must not restart it")
+}
