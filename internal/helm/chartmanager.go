@@ -214,6 +214,10 @@ func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, ow
 	if err != nil {
 		return err
 	}
+	// Records without meshkeeper's digest are another installation's release of the same name (an
+	// Istio installed with helm, over which meshkeeper's install failed): neither they nor the objects
+	// they list are meshkeeper's to remove.
+	heads = slices.DeleteFunc(heads, func(h Head) bool { return h.Digest == "" })
 	return m.uninstall(ctx, namespace, name, owner, heads)
 }
 

@@ -430,7 +430,8 @@ func forgeRecord(ctx context.Context, g *WithT, env *testenv.Env, version int, s
 
 // TestAnUnreadableRecordBlocksNothing: a release record nobody can read (corrupted, or forged by someone
 // who may write Secrets in the namespace) does not block an upgrade, the recovery of a pending
-// revision, or the uninstall; the objects and records go as they would without it.
+// revision, or the uninstall; the objects and records go as they would without it. An uninstall
+// deletes no record of another installation's release of the same name.
 func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -468,6 +469,19 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	secrets := &corev1.SecretList{}
 	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty())
+
+	// Another installation's release of the same name (say, an Istio installed with helm, over which
+	// meshkeeper's install failed): its records carry no digest of meshkeeper's, and an uninstall, as
+	// when the ServiceMesh is deleted, leaves them, or helm would no longer know that release.
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v1",
+			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": "1", "status": "deployed"}},
+		Type: "helm.sh/release.v1",
+		Data: map[string][]byte{"release": []byte("another installation's record")},
+	})).To(Succeed())
+	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v1"}, &corev1.Secret{})).
+		To(Succeed(), "another installation's release record is not meshkeeper's to delete")
 }
 
 // TestARecoveredInstallTakesNothingOver: the recovery of a failed first install checks, as an install
