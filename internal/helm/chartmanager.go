@@ -190,8 +190,10 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 	heads := make([]Head, 0, len(secrets.Items))
 	for _, s := range secrets.Items {
 		version, err := strconv.Atoi(s.Labels["version"])
-		if err != nil {
-			return nil, fmt.Errorf("release Secret %s/%s has no revision number: %w", namespace, s.Name, err)
+		if err != nil || version < 1 {
+			// Not a record Helm or meshkeeper wrote (anyone who may write Secrets in the namespace can
+			// label one so): it must not stop the release's installs, upgrades and uninstall.
+			continue
 		}
 		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
 			Digest: s.Labels[DigestLabel]})

@@ -431,7 +431,8 @@ func forgeRecord(ctx context.Context, g *WithT, env *testenv.Env, version int, s
 // TestAnUnreadableRecordBlocksNothing: a release record nobody can read (corrupted, or forged by someone
 // who may write Secrets in the namespace) does not block an upgrade, the recovery of a pending
 // revision, or the uninstall; the objects and records go as they would without it. An uninstall
-// deletes no record of another installation's release of the same name.
+// deletes no record of another installation's release of the same name, and a Secret labelled as a
+// record whose revision is no number stops nothing.
 func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -478,6 +479,12 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": "1", "status": "deployed"}},
 		Type: "helm.sh/release.v1",
 		Data: map[string][]byte{"release": []byte("another installation's record")},
+	})).To(Succeed())
+	// And a Secret labelled as a record of the release whose revision is no number: it stops nothing.
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "not-a-record",
+			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": "latest", "status": "deployed",
+				helm.DigestLabel: "forged"}},
 	})).To(Succeed())
 	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(Succeed())
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v1"}, &corev1.Secret{})).
