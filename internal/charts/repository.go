@@ -383,7 +383,9 @@ func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, 
 	}
 	authClient := &auth.Client{Client: f.httpClient(), Cache: auth.NewCache()}
 	if !credentials.IsZero() {
-		// Only the registry's own host gets the credentials, never a token service it names.
+		// The credentials are the registry host's. As in every registry client (the distribution spec's
+		// token authentication), they also go to the token service the registry's challenge names,
+		// which may be another host (Docker Hub's auth.docker.io); the registry is an allow-listed one.
 		authClient.Credential = auth.StaticCredential(target.Reference.Registry,
 			auth.Credential{Username: credentials.Username, Password: credentials.Password})
 	}
