@@ -92,7 +92,7 @@ type ManagerOptions struct {
 // test tier that runs the manager build it here, so they run the same manager.
 func NewManager(config *rest.Config, opts ManagerOptions) (ctrl.Manager, error) {
 	config = withLimits(config, opts.QPS, opts.Burst)
-	opts.Cache = CacheOptions()
+	opts.Cache = CacheOptions(opts.Controllers.Policy.Namespaces)
 	mgr, err := ctrl.NewManager(config, opts.Options)
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
@@ -211,9 +211,10 @@ func NewChartManager(config *rest.Config, c client.Client, reader client.Reader)
 
 // CacheOptions are the manager's cache options: CacheByObject, and of every cached object's managed
 // fields only meshkeeper's (the ones OwnedKeys reads). Other managers' entries can outweigh the rest of
-// an Ingress or a Namespace, and a cluster has thousands of them.
-func CacheOptions() cache.Options {
-	return cache.Options{ByObject: CacheByObject(), DefaultTransform: keepOwnManagedFields}
+// an Ingress or a Namespace, and a cluster has thousands of them. controlPlaneNamespaces are the
+// namespaces a ServiceMesh may install into (charts.Policy.Namespaces; nil for any).
+func CacheOptions(controlPlaneNamespaces []string) cache.Options {
+	return cache.Options{ByObject: CacheByObject(controlPlaneNamespaces), DefaultTransform: keepOwnManagedFields}
 }
 
 // keepOwnManagedFields drops the managed-fields entries of every manager but meshkeeper, and makes
@@ -246,12 +247,25 @@ func notMine(entry metav1.ManagedFieldsEntry) bool { return entry.Manager != mes
 
 // CacheByObject limits the manager's cache for every chart kind to the objects meshkeeper labelled, so
 // the cache never holds every ConfigMap or Deployment of the cluster, and keeps of each Pod only what
-// the proxy count reads.
-func CacheByObject() map[client.Object]cache.ByObject {
+// the proxy count reads. The label is one anyone can set, so the namespaced chart kinds are cached
+// only in controlPlaneNamespaces, where meshkeeper installs, when the installer limited them: a
+// namespace owner who labels large ConfigMaps of their own as meshkeeper's does not fill its memory.
+func CacheByObject(controlPlaneNamespaces []string) map[client.Object]cache.ByObject {
+	var namespaces map[string]cache.Config
+	if len(controlPlaneNamespaces) > 0 {
+		namespaces = map[string]cache.Config{}
+		for _, ns := range controlPlaneNamespaces {
+			namespaces[ns] = cache.Config{}
+		}
+	}
 	byObject := map[client.Object]cache.ByObject{}
 	for _, kind := range servicemesh.ChartKinds {
 		if !kind.CacheAll {
-			byObject[kind.Object] = cache.ByObject{Label: meshctx.ManagedBySelector}
+			by := cache.ByObject{Label: meshctx.ManagedBySelector}
+			if !kind.ClusterScoped {
+				by.Namespaces = namespaces
+			}
+			byObject[kind.Object] = by
 		}
 	}
 	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}

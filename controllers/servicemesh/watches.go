@@ -40,6 +40,8 @@ type ChartKind struct {
 	ignore func(obj map[string]any)
 	// CacheAll caches every object of the kind, not only meshkeeper's: another controller needs them.
 	CacheAll bool
+	// ClusterScoped tells that the kind's objects have no namespace.
+	ClusterScoped bool
 }
 
 // ChartKinds are the kinds the base, istiod and CNI charts render with meshkeeper's values, declared as
@@ -54,14 +56,14 @@ var ChartKinds = []ChartKind{
 	{Object: &corev1.ServiceAccount{}},
 	{Object: &rbacv1.Role{}},
 	{Object: &rbacv1.RoleBinding{}},
-	{Object: &rbacv1.ClusterRole{}},
-	{Object: &rbacv1.ClusterRoleBinding{}},
+	{Object: &rbacv1.ClusterRole{}, ClusterScoped: true},
+	{Object: &rbacv1.ClusterRoleBinding{}, ClusterScoped: true},
 	{Object: &policyv1.PodDisruptionBudget{}},
 	{Object: &autoscalingv2.HorizontalPodAutoscaler{}},
 	// istiod writes its CA bundle into its webhooks and switches the validator to failurePolicy Fail once
 	// it serves; those rewrites are istiod's job, not drift.
-	{Object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites},
-	{Object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites},
+	{Object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, ClusterScoped: true},
+	{Object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, ClusterScoped: true},
 }
 
 // changedPredicate passes creates and deletes, and updates that change more than bookkeeping (resource

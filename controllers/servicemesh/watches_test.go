@@ -49,12 +49,14 @@ func TestChartKindsAreTheRenderedKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	watched := sets.New[schema.GroupVersionKind]()
+	clusterScoped := map[schema.GroupVersionKind]bool{}
 	for _, kind := range ChartKinds {
 		gvk, err := apiutil.GVKForObject(kind.Object, scheme)
 		if err != nil {
 			t.Fatal(err)
 		}
 		watched.Insert(gvk)
+		clusterScoped[gvk] = kind.ClusterScoped
 	}
 
 	rendered := sets.New[schema.GroupVersionKind]()
@@ -74,9 +76,16 @@ func TestChartKindsAreTheRenderedKinds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, gvk := range kindsOf(t, manifest) {
-				if gvk.Kind != "CustomResourceDefinition" {
-					rendered.Insert(gvk)
+			for _, obj := range objectsOf(t, manifest) {
+				gvk := obj.GroupVersionKind()
+				if gvk.Kind == "CustomResourceDefinition" {
+					continue
+				}
+				rendered.Insert(gvk)
+				// The cache holds the namespaced kinds only in the control-plane namespaces
+				// (controllers.CacheByObject): a kind marked the wrong way would go unwatched.
+				if scoped, ok := clusterScoped[gvk]; ok && scoped != (obj.GetNamespace() == "") {
+					t.Errorf("%s %s renders with namespace %q, but ChartKinds has ClusterScoped %t", gvk.Kind, obj.GetName(), obj.GetNamespace(), scoped)
 				}
 			}
 		}
@@ -102,21 +111,21 @@ func specFromFixture(t *testing.T, path string) *meshv1alpha1.ServiceMeshSpec {
 	return &mesh.Spec
 }
 
-func kindsOf(t *testing.T, manifest []byte) []schema.GroupVersionKind {
+func objectsOf(t *testing.T, manifest []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var kinds []schema.GroupVersionKind
+	var objects []*unstructured.Unstructured
 	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
 	for {
 		u := &unstructured.Unstructured{}
 		err := decoder.Decode(&u.Object)
 		if errors.Is(err, io.EOF) {
-			return kinds
+			return objects
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(u.Object) > 0 {
-			kinds = append(kinds, u.GroupVersionKind())
+			objects = append(objects, u)
 		}
 	}
 }

@@ -195,7 +195,7 @@ func BenchmarkNoopReconcile(b *testing.B) {
 		b.Fatal(err)
 	}
 	config := controllers.ClientLimits(e.cluster.RESTConfig())
-	opts := controllers.CacheOptions()
+	opts := controllers.CacheOptions(nil)
 	opts.Scheme = scheme
 	informers, err := cache.New(config, opts)
 	if err != nil {

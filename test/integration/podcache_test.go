@@ -60,7 +60,7 @@ var _ = Describe("The pod cache", func() {
 		pod("podcache-a", "plain", false)
 		pod("podcache-b", "other", false)
 
-		for name, opts := range map[string]cache.Options{"meshkeeper's cache": controllers.CacheOptions(), "a plain cache": {}} {
+		for name, opts := range map[string]cache.Options{"meshkeeper's cache": controllers.CacheOptions(nil), "a plain cache": {}} {
 			opts.Scheme = env.Scheme
 			informers, err := cache.New(env.Config, opts)
 			Expect(err).NotTo(HaveOccurred())

@@ -338,7 +338,7 @@ func cachedManager(ctx context.Context, t *testing.T, env *testenv.Env, counter 
 			return next.RoundTrip(req)
 		}))
 	})
-	options := controllers.CacheOptions()
+	options := controllers.CacheOptions(nil)
 	options.Scheme = env.Scheme
 	informers, err := cache.New(cfg, options)
 	if err != nil {

@@ -263,7 +263,7 @@ func spec(g Gomega, c client.Client, gvk schema.GroupVersionKind, namespace stri
 func newManager(g Gomega, env *testenv.Env, cfg *rest.Config) ctrl.Manager {
 	mgr, err := ctrl.NewManager(controllers.ClientLimits(cfg), ctrl.Options{
 		Scheme:                 env.Scheme,
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(nil),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Logger:                 zap.New(zap.WriteTo(io.Discard)),
