@@ -75,7 +75,7 @@ var _ = Describe("The cache of the chart kinds", func() {
 				}
 				g.Expect(namespaces).To(ConsistOf(tc.want), name)
 				g.Expect(informers.Get(ctx, client.ObjectKeyFromObject(role), &rbacv1.ClusterRole{})).To(Succeed(), name)
-			}).Should(Succeed())
+			}, "10s", "50ms").Should(Succeed())
 			stop()
 		}
 	})

@@ -121,6 +121,18 @@ func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
 		return d.Status.ObservedGeneration
 	}, 10*time.Second, 20*time.Millisecond).Should(Equal(legit.Generation))
 
+	// The ReplicaSets come through an informer of their own, in no fixed order with the Deployments'.
+	g.Eventually(func() error {
+		rs := &metav1.PartialObjectMetadata{}
+		rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+		for _, name := range []string{legit.Name + "-1", victim.Name + "-1"} {
+			if err := workloads.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+
 	now := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: events.NewFakeRecorder(100), Report: restart.NewReport(),
 		Now: func() time.Time { return now }}
