@@ -175,6 +175,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Workloads: restartWorkloads,
 		Recorder:  recorder,
 		Report:    restarts,
+		Policy:    opts.Policy,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

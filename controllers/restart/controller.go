@@ -48,6 +48,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/revision"
@@ -77,6 +78,9 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Report is what the status pass reads; it may be shared with it.
 	Report *Report
+	// Policy holds the namespaces a control plane may run in, the only ones whose mesh config the
+	// manager's cache holds.
+	Policy charts.Policy
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 
@@ -637,8 +641,12 @@ func priority(mesh *meshv1alpha1.ServiceMesh, w *workload) int {
 	return 2
 }
 
-// meshConfigSince is when meshkeeper last changed the mesh config, as the status pass reads it.
+// meshConfigSince is when meshkeeper last changed the mesh config, as the status pass reads it. A
+// namespace the installer did not allow has none of meshkeeper's, and is not in the cache.
 func (r *Reconciler) meshConfigSince(ctx context.Context, namespace, name string) (metav1.Time, error) {
+	if r.Policy.CheckNamespace(namespace, "spec.namespace") != nil {
+		return metav1.Time{}, nil
+	}
 	cm := &corev1.ConfigMap{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
 		return metav1.Time{}, client.IgnoreNotFound(err)

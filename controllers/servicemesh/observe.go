@@ -358,8 +358,12 @@ func revisionMeshConfig(rev string) string {
 
 // meshConfigSince returns when meshkeeper last changed the mesh config: the time of its entry in the
 // managed fields of the istio ConfigMap, which the API server moves whenever a value meshkeeper owns
-// changes. Zero when there is no mesh config yet.
+// changes. Zero when there is no mesh config yet, as in a namespace the installer did not allow, which
+// the cache does not hold.
 func (r *Reconciler) meshConfigSince(ctx context.Context, namespace, name string) (metav1.Time, error) {
+	if r.Policy.CheckNamespace(namespace, "spec.namespace") != nil {
+		return metav1.Time{}, nil
+	}
 	cm := &corev1.ConfigMap{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
 		return metav1.Time{}, client.IgnoreNotFound(err)

@@ -137,15 +137,32 @@ func TestManagerRunsWithTheChartsRights(t *testing.T) {
 		}
 	}
 
-	t.Log("a control plane in a namespace the installer did not allow")
-	if err := c.Create(ctx, mesh("team-a")); err != nil {
+	t.Log("a control plane in a namespace the installer did not allow, enrolling a namespace with a pod")
+	// The status pass judges the pods of enrolled namespaces against the mesh config of spec.namespace,
+	// which the manager's cache does not hold when the installer did not allow it.
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "app"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	refused := mesh("team-a")
+	refused.Spec.Injection.Namespaces = []string{"shop"}
+	if err := c.Create(ctx, refused); err != nil {
 		t.Fatal(err)
 	}
 	var last *metav1.Condition
 	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		cond, err := ready()
 		last = cond
-		return err == nil && cond != nil && cond.Reason == meshv1alpha1.ReasonNamespaceNotAllowed, err
+		if err != nil || cond == nil || cond.Reason != meshv1alpha1.ReasonNamespaceNotAllowed {
+			return false, err
+		}
+		// A status pass after shop's enrollment: it counted shop's pod.
+		got := &meshv1alpha1.ServiceMesh{}
+		err = c.Get(ctx, client.ObjectKey{Name: "default"}, got)
+		return err == nil && got.Status.Namespaces.Enrolled == 1 && got.Status.Proxies.Total == 1, err
 	}); err != nil {
 		t.Fatalf("Ready is %+v, want reason %s: %v\n%s", last, meshv1alpha1.ReasonNamespaceNotAllowed, err, dump())
 	}
@@ -158,6 +175,9 @@ func TestManagerRunsWithTheChartsRights(t *testing.T) {
 	}
 	if n := releaseSecrets(""); n != 0 {
 		t.Errorf("%d Helm release Secrets were written for a refused control plane", n)
+	}
+	if strings.Contains(log.String(), "Reconciler error") {
+		t.Errorf("a reconcile failed while the control plane was refused:\n%s", grepLines(log.String(), "Reconciler error"))
 	}
 	gone()
 

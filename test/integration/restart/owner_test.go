@@ -20,6 +20,7 @@ package restart_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -32,12 +33,16 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -152,4 +157,66 @@ func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
 	g.Expect(restartedAt(legit)).To(Equal(now.Format(time.RFC3339)), "a workload whose own pod needs a sidecar is restarted")
 	g.Expect(restartedAt(victim)).To(BeEmpty(), "pods that only name the Deployment must not restart it")
 	g.Expect(restartedAt(db)).To(BeEmpty(), "a pod naming the StatefulSet with another UID must not restart it")
+}
+
+// TestARefusedNamespaceFailsNoPass: once the installer narrows --control-plane-namespaces under a
+// running mesh, its spec.namespace is outside what the manager's cache holds of the chart kinds. A
+// restart pass judges the pods against that namespace's mesh config, which meshkeeper cannot have
+// written there; the pass must go on without it, not fail on the cache's refusal every time.
+func TestARefusedNamespaceFailsNoPass(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := env.Client
+
+	const ns = "refused-shop"
+	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
+		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "team-a", Version: "1.31.1",
+			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{ns}}}}
+	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	mesh.Status.Version = "1.31.1"
+	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
+		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
+	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+	app := createRolledOut(ctx, g, c, ns, "app", "")
+
+	// The manager's cache as main.go builds it with --control-plane-namespaces=istio-system.
+	allowed := charts.Policy{Namespaces: []string{"istio-system"}}
+	opts := controllers.CacheOptions(allowed.Namespaces)
+	opts.Scheme = env.Scheme
+	informers, err := cache.New(env.Config, opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = informers.Start(ctx) }()
+	g.Expect(informers.WaitForCacheSync(ctx)).To(BeTrue())
+	cached, err := client.New(env.Config, client.Options{Scheme: env.Scheme, Cache: &client.CacheOptions{Reader: informers}})
+	g.Expect(err).NotTo(HaveOccurred())
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
+	g.Expect(err).NotTo(HaveOccurred())
+	workloads, err := restart.NewWorkloadCache(mgr)
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = workloads.Start(ctx) }()
+	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
+
+	r := &restart.Reconciler{Client: cached, Pods: meshctx.CachedPods(informers), Workloads: workloads,
+		Recorder: events.NewFakeRecorder(100), Report: restart.NewReport(), Policy: allowed}
+	g.Eventually(func() error {
+		_, err := r.Reconcile(ctx, ctrl.Request{})
+		if err != nil {
+			return err
+		}
+		// The pod without a sidecar was judged: its workload is restarted.
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(app), d); err != nil {
+			return err
+		}
+		if d.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation] == "" {
+			return errors.New("the pass has not restarted the workload of the pod yet")
+		}
+		return nil
+	}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
 }
