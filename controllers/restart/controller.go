@@ -222,7 +222,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
 		since, ok := sinceByConfig[meshConfig]
 		if !ok {
-			if since, err = r.meshConfigSince(ctx, mesh.Spec.Namespace, meshConfig); err != nil {
+			if since, err = meshctx.MeshConfigSince(ctx, r.Client, r.Policy, mesh.Spec.Namespace, meshConfig); err != nil {
 				return nil, err
 			}
 			sinceByConfig[meshConfig] = since
@@ -639,25 +639,6 @@ func priority(mesh *meshv1alpha1.ServiceMesh, w *workload) int {
 		return 1
 	}
 	return 2
-}
-
-// meshConfigSince is when meshkeeper last changed the mesh config, as the status pass reads it. A
-// namespace the installer did not allow has none of meshkeeper's, and is not in the cache.
-func (r *Reconciler) meshConfigSince(ctx context.Context, namespace, name string) (metav1.Time, error) {
-	if r.Policy.CheckNamespace(namespace, "spec.namespace") != nil {
-		return metav1.Time{}, nil
-	}
-	cm := &corev1.ConfigMap{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
-		return metav1.Time{}, client.IgnoreNotFound(err)
-	}
-	for _, entry := range cm.ManagedFields {
-		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
-			entry.Subresource == "" && entry.Time != nil {
-			return *entry.Time, nil
-		}
-	}
-	return metav1.Time{}, nil
 }
 
 func (r *Reconciler) now() time.Time {

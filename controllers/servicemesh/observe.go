@@ -289,7 +289,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		since, ok := sinceByConfig[name]
 		if !ok {
 			var err error
-			if since, err = r.meshConfigSince(ctx, mesh.Spec.Namespace, name); err != nil {
+			if since, err = meshctx.MeshConfigSince(ctx, r.Client, r.Policy, mesh.Spec.Namespace, name); err != nil {
 				return metav1.Time{}, err
 			}
 			sinceByConfig[name] = since
@@ -354,27 +354,6 @@ func revisionMeshConfig(rev string) string {
 		return meshConfigName
 	}
 	return meshConfigName + "-" + rev
-}
-
-// meshConfigSince returns when meshkeeper last changed the mesh config: the time of its entry in the
-// managed fields of the istio ConfigMap, which the API server moves whenever a value meshkeeper owns
-// changes. Zero when there is no mesh config yet, as in a namespace the installer did not allow, which
-// the cache does not hold.
-func (r *Reconciler) meshConfigSince(ctx context.Context, namespace, name string) (metav1.Time, error) {
-	if r.Policy.CheckNamespace(namespace, "spec.namespace") != nil {
-		return metav1.Time{}, nil
-	}
-	cm := &corev1.ConfigMap{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
-		return metav1.Time{}, client.IgnoreNotFound(err)
-	}
-	for _, entry := range cm.ManagedFields {
-		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
-			entry.Subresource == "" && entry.Time != nil {
-			return *entry.Time, nil
-		}
-	}
-	return metav1.Time{}, nil
 }
 
 // observePolicies compares the policy objects as the cluster has them (their metadata, from the cache)
