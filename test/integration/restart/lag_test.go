@@ -108,29 +108,11 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	t.Cleanup(cancel)
 	c := env.Client
 
-	// The manager is only the source of the restarts' own workload cache; it is never started.
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
-	g.Expect(err).NotTo(HaveOccurred())
-	workloads, err := restart.NewWorkloadCache(mgr)
-	g.Expect(err).NotTo(HaveOccurred())
-	go func() { _ = workloads.Start(ctx) }()
-	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
+	workloads := startWorkloadCache(ctx, g, env)
 	lag := &laggingCache{Cache: workloads}
 
 	const ns = "lag-shop"
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
-		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
-		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "lag-system", Version: "1.31.1",
-			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{ns}}}}
-	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
-	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = ptr.To[int32](2)
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
-	mesh.Status.Version = "1.31.1"
-	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
-		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
-	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+	createRunningMesh(ctx, g, c, "lag-system", ns, ptr.To[int32](2))
 
 	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	earlier := base.Add(-time.Hour).Format(time.RFC3339)
@@ -214,6 +196,37 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 		}
 	}
 	g.Expect(restarted).To(Equal(2))
+}
+
+// startWorkloadCache starts the restarts' own workload cache on env, built as the manager builds it
+// (from a manager that is only its source and is never started), and waits for it to sync.
+func startWorkloadCache(ctx context.Context, g Gomega, env *testenv.Env) cache.Cache {
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
+	g.Expect(err).NotTo(HaveOccurred())
+	workloads, err := restart.NewWorkloadCache(mgr)
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = workloads.Start(ctx) }()
+	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
+	return workloads
+}
+
+// createRunningMesh creates the namespace enrolled (labelled as the namespace controller labels it)
+// and a ServiceMesh with automatic restarts whose control plane in controlPlaneNamespace runs 1.31.1
+// and is ready, as its status says; maxConcurrentPerNamespace is left at its default when nil.
+func createRunningMesh(ctx context.Context, g Gomega, c client.Client, controlPlaneNamespace, namespace string, maxConcurrentPerNamespace *int32) {
+	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace,
+		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
+		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: controlPlaneNamespace, Version: "1.31.1",
+			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{namespace}}}}
+	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
+	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = maxConcurrentPerNamespace
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	mesh.Status.Version = "1.31.1"
+	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
+		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
+	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
 }
 
 // createRolledOut creates a Deployment of one replica as the Deployment controller and a kubelet

@@ -21,7 +21,6 @@ package restart_test
 import (
 	"context"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
@@ -35,8 +34,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
@@ -59,27 +56,9 @@ func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
 	t.Cleanup(cancel)
 	c := env.Client
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
-	g.Expect(err).NotTo(HaveOccurred())
-	workloads, err := restart.NewWorkloadCache(mgr)
-	g.Expect(err).NotTo(HaveOccurred())
-	go func() { _ = workloads.Start(ctx) }()
-	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
-
+	workloads := startWorkloadCache(ctx, g, env)
 	const ns = "owner-shop"
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
-		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
-		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "owner-system", Version: "1.31.1",
-			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{ns}}}}
-	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
-	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = ptr.To[int32](5)
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
-	mesh.Status.Version = "1.31.1"
-	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
-		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
-	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+	createRunningMesh(ctx, g, c, "owner-system", ns, ptr.To[int32](5))
 
 	// legit's own pod has no sidecar: it is restarted. victim's own pod is current.
 	legit := createRolledOut(ctx, g, c, ns, "legit", "")
@@ -141,7 +120,7 @@ func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: events.NewFakeRecorder(100), Report: restart.NewReport(),
 		Now: func() time.Time { return now }}
-	_, err = r.Reconcile(ctx, ctrl.Request{})
+	_, err := r.Reconcile(ctx, ctrl.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 
 	restartedAt := func(obj client.Object) string {
@@ -171,17 +150,7 @@ func TestARefusedNamespaceFailsNoPass(t *testing.T) {
 	c := env.Client
 
 	const ns = "refused-shop"
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
-		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
-		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "team-a", Version: "1.31.1",
-			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{ns}}}}
-	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
-	mesh.Status.Version = "1.31.1"
-	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
-		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
-	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+	createRunningMesh(ctx, g, c, "team-a", ns, nil)
 	app := createRolledOut(ctx, g, c, ns, "app", "")
 
 	// The manager's cache as main.go builds it with --control-plane-namespaces=istio-system.
@@ -194,13 +163,7 @@ func TestARefusedNamespaceFailsNoPass(t *testing.T) {
 	g.Expect(informers.WaitForCacheSync(ctx)).To(BeTrue())
 	cached, err := client.New(env.Config, client.Options{Scheme: env.Scheme, Cache: &client.CacheOptions{Reader: informers}})
 	g.Expect(err).NotTo(HaveOccurred())
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
-	g.Expect(err).NotTo(HaveOccurred())
-	workloads, err := restart.NewWorkloadCache(mgr)
-	g.Expect(err).NotTo(HaveOccurred())
-	go func() { _ = workloads.Start(ctx) }()
-	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
+	workloads := startWorkloadCache(ctx, g, env)
 
 	r := &restart.Reconciler{Client: cached, Pods: meshctx.CachedPods(informers), Workloads: workloads,
 		Recorder: events.NewFakeRecorder(100), Report: restart.NewReport(), Policy: allowed}
