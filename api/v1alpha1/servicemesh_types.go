@@ -458,6 +458,15 @@ type ServiceMeshStatus struct {
 	// +optional
 	Proxies ProxiesStatus `json:"proxies,omitempty"`
 
+	// MeshConfigs says, for the mesh config ConfigMap of each installed revision, which mesh config
+	// meshkeeper wrote there and since when: the injector writes its proxy defaults into each sidecar, so
+	// a pod created before then counts as outdated. An edit of the ConfigMap that drift repair undoes
+	// leaves it as it was.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	MeshConfigs []MeshConfigStatus `json:"meshConfigs,omitempty"`
+
 	// CanaryRollback, when set, says that meshkeeper rolled the canary back: a workload it restarted onto
 	// the canary revision did not roll out (dataPlane.restarts.rollbackOnFailure). The canary namespaces
 	// are served by the active revision until the spec changes.
@@ -494,6 +503,16 @@ type IngressesStatus struct {
 	// SkippedByReason breaks skipped down by reason (for example MultipleBackendServices).
 	// +optional
 	SkippedByReason map[string]int32 `json:"skippedByReason,omitempty"`
+}
+
+// MeshConfigStatus is the mesh config meshkeeper wrote into one mesh config ConfigMap.
+type MeshConfigStatus struct {
+	// Name is the ConfigMap in spec.namespace: istio, or istio-<revision>.
+	Name string `json:"name"`
+	// Digest is the SHA-256 of its mesh key as meshkeeper wrote it, "sha256:" and 16 hex digits.
+	Digest string `json:"digest"`
+	// Since is when meshkeeper wrote that mesh config.
+	Since metav1.Time `json:"since"`
 }
 
 // ProxiesStatus counts the pods of enrolled namespaces by sidecar state.

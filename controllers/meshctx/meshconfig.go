@@ -18,33 +18,79 @@ package meshctx
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
 
-// MeshConfigSince returns when meshkeeper last changed the mesh config ConfigMap name in namespace:
-// the time of its entry in the ConfigMap's managed fields, which the API server moves whenever a value
-// meshkeeper owns changes. The status pass and the restarts judge pods against it alike. Zero when
-// there is no mesh config yet, as in a namespace the installer did not allow (policy), where
-// meshkeeper cannot have written one and which the manager's cache does not hold.
-func MeshConfigSince(ctx context.Context, reader client.Reader, policy charts.Policy, namespace, name string) (metav1.Time, error) {
+// MeshConfig says which mesh config the ConfigMap name in namespace holds and since when meshkeeper
+// wrote it, for status.meshConfigs, which the status pass writes and the restarts read: a pod created
+// before then was injected with the previous proxy defaults. recorded is status.meshConfigs as it was.
+//
+// The time is that of meshkeeper's entry in the ConfigMap's managed fields when the mesh key changed to
+// what meshkeeper applied: the API server moves it whenever a value meshkeeper owns changes. When the
+// mesh key still holds the mesh config recorded, the recorded time stands: drift repair that puts back
+// an edited mesh config moves the entry's time too, and pods created before the edit run what is there
+// again. While someone else's edit is in place (meshkeeper no longer owns the mesh key), the record
+// stands as well; with none, the entry's time is used and nothing is recorded (an empty Digest).
+//
+// A ConfigMap that does not exist, or lies in a namespace the installer did not allow (policy), where
+// meshkeeper cannot have written one and which the manager's cache does not hold, gives a zero time.
+func MeshConfig(ctx context.Context, reader client.Reader, policy charts.Policy, namespace, name string,
+	recorded []meshv1alpha1.MeshConfigStatus) (meshv1alpha1.MeshConfigStatus, error) {
+	none := meshv1alpha1.MeshConfigStatus{Name: name}
 	if policy.CheckNamespace(namespace, "spec.namespace") != nil {
-		return metav1.Time{}, nil
+		return none, nil
 	}
 	cm := &corev1.ConfigMap{}
 	if err := reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
-		return metav1.Time{}, client.IgnoreNotFound(err)
+		return none, client.IgnoreNotFound(err)
 	}
+	var applied *metav1.Time
 	for _, entry := range cm.ManagedFields {
 		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
 			entry.Subresource == "" && entry.Time != nil {
-			return *entry.Time, nil
+			applied = entry.Time
 		}
 	}
-	return metav1.Time{}, nil
+	digest := MeshConfigDigest(cm.Data[meshConfigKey])
+	previous := RecordedMeshConfig(recorded, name)
+	switch {
+	case previous != nil && previous.Digest == digest:
+		return *previous, nil
+	case applied != nil && apply.OwnedDataKeys(cm).Has(meshConfigKey):
+		return meshv1alpha1.MeshConfigStatus{Name: name, Digest: digest, Since: *applied}, nil
+	case previous != nil:
+		return *previous, nil
+	case applied != nil:
+		none.Since = *applied
+	}
+	return none, nil
+}
+
+// meshConfigKey is the key of the mesh config ConfigMap that holds the mesh config; the injector reads
+// the proxy defaults from it. Its other keys (meshNetworks) are not written into sidecars.
+const meshConfigKey = "mesh"
+
+// MeshConfigDigest is the digest status.meshConfigs records of a mesh config.
+func MeshConfigDigest(mesh string) string {
+	sum := sha256.Sum256([]byte(mesh))
+	return "sha256:" + hex.EncodeToString(sum[:8])
+}
+
+// RecordedMeshConfig finds the ConfigMap name in status.meshConfigs; nil when it is not there.
+func RecordedMeshConfig(recorded []meshv1alpha1.MeshConfigStatus, name string) *meshv1alpha1.MeshConfigStatus {
+	for i := range recorded {
+		if recorded[i].Name == name {
+			return &recorded[i]
+		}
+	}
+	return nil
 }

@@ -222,9 +222,11 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
 		since, ok := sinceByConfig[meshConfig]
 		if !ok {
-			if since, err = meshctx.MeshConfigSince(ctx, r.Client, r.Policy, mesh.Spec.Namespace, meshConfig); err != nil {
+			config, err := meshctx.MeshConfig(ctx, r.Client, r.Policy, mesh.Spec.Namespace, meshConfig, mesh.Status.MeshConfigs)
+			if err != nil {
 				return nil, err
 			}
+			since = config.Since
 			sinceByConfig[meshConfig] = since
 		}
 		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, MeshConfigSince: since})

@@ -20,6 +20,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -120,6 +122,8 @@ type proxiesObservation struct {
 	withoutSidecar map[string]int
 	// restarts is what the data-plane restarts last reported.
 	restarts restart.Status
+	// meshConfigs is status.meshConfigs: the mesh configs the pods were judged against, by name.
+	meshConfigs []meshv1alpha1.MeshConfigStatus
 }
 
 // policiesObservation is every policy object meshkeeper would write or wrote, against what it wants.
@@ -284,17 +288,31 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	// Each revision has its own mesh config: a pod is judged against the one of the revision that
 	// serves its namespace, not against the newest revision's.
-	sinceByConfig := map[string]metav1.Time{}
+	byConfig := map[string]meshv1alpha1.MeshConfigStatus{}
 	meshConfigSince := func(name string) (metav1.Time, error) {
-		since, ok := sinceByConfig[name]
+		config, ok := byConfig[name]
 		if !ok {
 			var err error
-			if since, err = meshctx.MeshConfigSince(ctx, r.Client, r.Policy, mesh.Spec.Namespace, name); err != nil {
+			if config, err = meshctx.MeshConfig(ctx, r.Client, r.Policy, mesh.Spec.Namespace, name, mesh.Status.MeshConfigs); err != nil {
 				return metav1.Time{}, err
 			}
-			sinceByConfig[name] = since
+			byConfig[name] = config
 		}
-		return since, nil
+		return config.Since, nil
+	}
+	// Every installed revision's mesh config is recorded, whether pods use it yet or not, so the record
+	// is there before an edit of it that drift repair undoes.
+	installedConfigs := []string{meshConfig}
+	if installed != nil && installed.revisions != nil {
+		installedConfigs = installedConfigs[:0]
+		for rev := range installed.revisions.versions {
+			installedConfigs = append(installedConfigs, revisionMeshConfig(rev))
+		}
+	}
+	for _, name := range installedConfigs {
+		if _, err := meshConfigSince(name); err != nil {
+			return nil, err
+		}
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
 	podReader := meshctx.PodsOr(r.Pods, r.Client)
@@ -309,6 +327,21 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 			}
 		}
 	}
+	for _, config := range byConfig {
+		if config.Digest != "" {
+			obs.meshConfigs = append(obs.meshConfigs, config)
+		}
+	}
+	if installed == nil {
+		// The control-plane phase failed or is held off: which revisions are installed is not known
+		// this pass, so the records of the mesh configs not judged against are kept as they were.
+		for _, config := range mesh.Status.MeshConfigs {
+			if _, judged := byConfig[config.Name]; !judged {
+				obs.meshConfigs = append(obs.meshConfigs, config)
+			}
+		}
+	}
+	slices.SortFunc(obs.meshConfigs, func(a, b meshv1alpha1.MeshConfigStatus) int { return strings.Compare(a.Name, b.Name) })
 	return obs, nil
 }
 

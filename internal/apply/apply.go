@@ -168,6 +168,12 @@ func WrittenKeys(obj metav1.Object, field string) sets.Set[string] {
 	return ownedKeysAt(obj, anyOperation, "metadata", field)
 }
 
+// OwnedDataKeys returns the keys of a ConfigMap's data that meshkeeper's field manager applied: a key
+// someone else changed since is no longer among them.
+func OwnedDataKeys(obj metav1.Object) sets.Set[string] {
+	return ownedKeysAt(obj, onlyApply, "data")
+}
+
 // OwnedPodTemplateKeys returns the keys of spec.template.metadata.labels ("labels") or .annotations
 // ("annotations") that meshkeeper's field manager owns on a workload (Deployment, DaemonSet).
 func OwnedPodTemplateKeys(obj metav1.Object, field string) sets.Set[string] {

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 // createPod creates a pod as the API server would hold it after the injector ran (revision and proxy
@@ -118,5 +119,36 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 		createPod("px-shop", "after-change", "default", current, nil)
 		Eventually(func() meshv1alpha1.ProxiesStatus { return getMesh().Status.Proxies }, installTimeout, poll).
 			Should(Equal(meshv1alpha1.ProxiesStatus{Total: 3, Current: 1, Outdated: 2}))
+	})
+
+	It("does not count the pods as outdated when drift repair undoes an edit of the mesh config", func() {
+		key := client.ObjectKey{Namespace: "px-system", Name: "istio"}
+		meshConfig := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, key, meshConfig)).To(Succeed())
+		original := meshConfig.Data["mesh"]
+		var recorded []meshv1alpha1.MeshConfigStatus
+		Eventually(func(g Gomega) {
+			recorded = getMesh().Status.MeshConfigs
+			g.Expect(recorded).To(HaveLen(1))
+			g.Expect(recorded[0].Name).To(Equal("istio"))
+			g.Expect(recorded[0].Digest).To(Equal(meshctx.MeshConfigDigest(original)))
+		}, installTimeout, poll).Should(Succeed())
+
+		time.Sleep(time.Second) // so the repair comes a second after the pod "after-change" was created
+		meshConfig.Data["mesh"] = "defaultConfig: {}\n"
+		Expect(k8sClient.Update(ctx, meshConfig)).To(Succeed())
+		edited := meshConfig.ResourceVersion
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key, meshConfig)).To(Succeed())
+			g.Expect(meshConfig.ResourceVersion).NotTo(Equal(edited))
+			g.Expect(meshConfig.Data["mesh"]).To(Equal(original))
+		}, installTimeout, poll).Should(Succeed(), "drift repair puts the mesh config back")
+
+		Consistently(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(mesh.Status.Proxies).To(Equal(meshv1alpha1.ProxiesStatus{Total: 3, Current: 1, Outdated: 2}),
+				"the pod created after the last change of the mesh config runs it again")
+			g.Expect(mesh.Status.MeshConfigs).To(Equal(recorded))
+		}, 5*time.Second, poll).Should(Succeed())
 	})
 })

@@ -184,6 +184,35 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1, 2}), "the default validator moved with the tag")
 	})
 
+	It("keeps each revision's mesh config record while the control-plane phase fails", func() {
+		var recorded []meshv1alpha1.MeshConfigStatus
+		Eventually(func(g Gomega) {
+			recorded = getMesh().Status.MeshConfigs
+			names := []string{}
+			for _, config := range recorded {
+				names = append(names, config.Name)
+			}
+			g.Expect(names).To(Equal([]string{"istio-1-31-0", "istio-1-31-1"}))
+		}, installTimeout, poll).Should(Succeed())
+
+		patchSpec(`{"version":"1.30.2"}`)
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionFalse))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func() []meshv1alpha1.MeshConfigStatus { return getMesh().Status.MeshConfigs }, 2*time.Second, poll).
+			Should(Equal(recorded), "a pass that does not know the installed revisions dropped their records")
+
+		patchSpec(`{"version":"1.31.1"}`)
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(mesh.Status.MeshConfigs).To(Equal(recorded))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
 	It("keeps a revision some pod uses past the grace period, and writes nothing in steady state", func() {
 		before := managedObjects()
 		tagBefore := &admissionregistrationv1.MutatingWebhookConfiguration{}
