@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -169,8 +170,8 @@ func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alp
 
 // deleteCreatedNamespace deletes the control-plane namespace if meshkeeper created it and nothing but
 // what the cluster itself keeps in every namespace is left in it. meshkeeper's creation is known from the
-// namespace's managed fields (meshkeeper's field manager wrote the created-by label when it created it),
-// not from the label, which anyone who may label namespaces can set. Anything else left in it, above all
+// namespace's managed fields (createdByMeshkeeper), not from the label, which anyone who may label
+// namespaces can set. Anything else left in it, above all
 // istiod's CA (istio-ca-secret) or a user's cacerts, keeps the namespace: deleting it would give a
 // reinstalled mesh a new root of trust that running sidecars do not trust. An Event names what kept it.
 func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, name string) error {
@@ -178,7 +179,7 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	if ns.Labels[createdNamespaceLabel] != meshv1alpha1.FieldManager || !apply.WrittenKeys(ns, "labels").Has(createdNamespaceLabel) {
+	if !createdByMeshkeeper(ns) {
 		return nil
 	}
 	kept, err := r.leftInNamespace(ctx, name)
@@ -195,6 +196,34 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 		return fmt.Errorf("deleting namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// createdByMeshkeeper tells whether meshkeeper created the namespace: its create wrote the created-by
+// label, so the entry of meshkeeper's field manager for that create (an Update; meshkeeper writes
+// namespaces otherwise only by applies) holds the label and dates from the namespace's creation. A field
+// manager is named by the client, so anyone who may label the namespace can write the label under
+// meshkeeper's name; that write lands in the same entry and moves its time past the creation.
+func createdByMeshkeeper(ns *corev1.Namespace) bool {
+	if ns.Labels[createdNamespaceLabel] != meshv1alpha1.FieldManager {
+		return false
+	}
+	created := ns.CreationTimestamp.Time
+	for _, entry := range ns.ManagedFields {
+		if entry.Manager != meshv1alpha1.FieldManager || entry.Operation != metav1.ManagedFieldsOperationUpdate ||
+			entry.Subresource != "" || entry.Time == nil {
+			continue
+		}
+		// The API server stamps the entry and then the creation in the same request, each to the
+		// second, so the two may be a second apart.
+		if gap := entry.Time.Sub(created); gap < -time.Second || gap > time.Second {
+			continue
+		}
+		only := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{entry}}
+		if apply.WrittenKeys(only, "labels").Has(createdNamespaceLabel) {
+			return true
+		}
+	}
+	return false
 }
 
 // leftKinds are the kinds looked for in the control-plane namespace before it is deleted: the ones

@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,5 +67,41 @@ func TestDescribeKept(t *testing.T) {
 	seven := []string{"S/1", "S/2", "S/3", "S/4", "S/5", "S/6", "S/7"}
 	if got, want := describeKept(seven), "S/1, S/2, S/3, S/4, S/5 and 2 more"; got != want {
 		t.Errorf("describeKept = %q, want %q", got, want)
+	}
+}
+
+// TestCreatedByMeshkeeper: the namespace is meshkeeper's only when the entry of meshkeeper's create holds
+// the created-by label and dates from the creation (to the second either way, as the API server stamps
+// them); a label written later under meshkeeper's name, or by an apply, is not meshkeeper's creation.
+func TestCreatedByMeshkeeper(t *testing.T) {
+	created := metav1.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	labelFields := metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{".":{},"f:mesh.meshkeeper.io/created-by":{}}}}`)
+	otherFields := metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{".":{},"f:team":{}}}}`)
+	entry := func(op metav1.ManagedFieldsOperationType, after time.Duration, fields *metav1.FieldsV1) metav1.ManagedFieldsEntry {
+		at := metav1.NewTime(created.Add(after))
+		return metav1.ManagedFieldsEntry{Manager: "meshkeeper", Operation: op, APIVersion: "v1", Time: &at,
+			FieldsType: "FieldsV1", FieldsV1: fields}
+	}
+	tests := map[string]struct {
+		label   string
+		entries []metav1.ManagedFieldsEntry
+		want    bool
+	}{
+		"created by meshkeeper":           {"meshkeeper", []metav1.ManagedFieldsEntry{entry(metav1.ManagedFieldsOperationUpdate, 0, labelFields)}, true},
+		"entry stamped a second before":   {"meshkeeper", []metav1.ManagedFieldsEntry{entry(metav1.ManagedFieldsOperationUpdate, -time.Second, labelFields)}, true},
+		"labelled two seconds later":      {"meshkeeper", []metav1.ManagedFieldsEntry{entry(metav1.ManagedFieldsOperationUpdate, 2*time.Second, labelFields)}, false},
+		"labelled by an apply":            {"meshkeeper", []metav1.ManagedFieldsEntry{entry(metav1.ManagedFieldsOperationApply, 0, labelFields)}, false},
+		"meshkeeper's entry, other label": {"meshkeeper", []metav1.ManagedFieldsEntry{entry(metav1.ManagedFieldsOperationUpdate, 0, otherFields)}, false},
+		"label of another value":          {"someone", []metav1.ManagedFieldsEntry{entry(metav1.ManagedFieldsOperationUpdate, 0, labelFields)}, false},
+		"no entry of meshkeeper's":        {"meshkeeper", nil, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system", CreationTimestamp: created,
+				Labels: map[string]string{createdNamespaceLabel: tc.label}, ManagedFields: tc.entries}}
+			if got := createdByMeshkeeper(ns); got != tc.want {
+				t.Errorf("createdByMeshkeeper = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -220,6 +221,20 @@ var _ = Describe("Uninstall keeps what is not meshkeeper's", func() {
 		const ns = "marked-system"
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
 			Labels: map[string]string{"mesh.meshkeeper.io/created-by": "meshkeeper"}}})).To(Succeed())
+		createMesh("  namespace: " + ns + "\n")
+		waitInstalled(ns)
+		deleteMesh()
+		notDeleted(ns)
+	})
+
+	It("does not delete a namespace someone labelled later under meshkeeper's field manager", func() {
+		const ns = "claimed-system"
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		time.Sleep(2 * time.Second) // the label comes later than the namespace's creation
+		claimed := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+		Expect(k8sClient.Patch(ctx, claimed, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"mesh.meshkeeper.io/created-by":"meshkeeper"}}}`)),
+			client.FieldOwner(meshv1alpha1.FieldManager))).To(Succeed())
 		createMesh("  namespace: " + ns + "\n")
 		waitInstalled(ns)
 		deleteMesh()
