@@ -335,10 +335,13 @@ type SidecarScopingSpec struct {
 
 	// EgressHosts are added to "./*" and "<control-plane namespace>/*" in every scoped namespace, in
 	// Istio's "namespace/dnsName" form: "payments/*", "*/api.example.com", "./foo.svc.cluster.local".
+	// dnsName is "*" or a fully qualified name (a short name such as "payments-api" or an IP address is
+	// refused by istiod, which would then refuse the whole Sidecar).
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MaxLength=320
-	// +kubebuilder:validation:items:Pattern=`^(\*|\.|~|[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(\*|(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*)$`
+	// +kubebuilder:validation:items:Pattern=`^(\*|\.|~|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/(\*|\*\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*|[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)+)$`
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[.][0-9]+$') && !self.matches('/.{256,}$')",message="an egress host's dnsName must not end in an all-digit label (an IP address) and must have at most 255 characters: istiod refuses such a Sidecar"
 	// +optional
 	EgressHosts []string `json:"egressHosts,omitempty"`
 

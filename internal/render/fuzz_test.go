@@ -17,6 +17,7 @@ limitations under the License.
 package render
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -41,9 +42,30 @@ func FuzzEgressHosts(f *testing.F) {
 			t.Fatalf("%q: %d hosts and %d malformed for %d entries", annotation, len(hosts), len(malformed), entries)
 		}
 		for _, h := range hosts {
-			if len(h) > 320 || !egressHost.MatchString(h) || strings.ContainsAny(h, " ,") {
+			if !ValidEgressHost(h) || strings.ContainsAny(h, " ,") {
 				t.Fatalf("%q: host %q is not a valid egress host", annotation, h)
 			}
 		}
 	})
+}
+
+// TestTheCRDValidatesEgressHostsAlike: spec.sidecarScoping.egressHosts is checked by the API server with
+// the CRD's pattern, the annotation by egressHost; both must accept the same hosts.
+func TestTheCRDValidatesEgressHostsAlike(t *testing.T) {
+	crd, err := os.ReadFile("../../config/crd/bases/mesh.meshkeeper.io_servicemeshes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, found := strings.Cut(string(crd), "egressHosts:")
+	if !found {
+		t.Fatal("the CRD has no egressHosts")
+	}
+	_, after, found = strings.Cut(after, "pattern: ")
+	if !found {
+		t.Fatal("egressHosts has no pattern")
+	}
+	pattern, _, _ := strings.Cut(after, "\n")
+	if pattern != egressHost.String() {
+		t.Errorf("the CRD's egressHosts pattern\n  %s\ndiffers from egressHost\n  %s", pattern, egressHost.String())
+	}
 }

@@ -132,18 +132,37 @@ func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHost
 }
 
 // egressHost is an Istio Sidecar egress host, "namespace/dnsName", as spec.sidecarScoping.egressHosts
-// validates it: namespace is a name, "*", "." or "~"; dnsName is "*", a DNS name, or one with a
-// leading "*.".
-var egressHost = regexp.MustCompile(`^(\*|\.|~|[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(\*|(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*)$`)
+// validates it: namespace is a name, "*", "." or "~"; dnsName is "*", or a name of at least two labels,
+// or one with a leading "*.": istiod refuses a short name such as "payments/payments-api". Every label
+// has at most 63 characters.
+var egressHost = regexp.MustCompile(`^(\*|\.|~|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/(\*|\*\.` + dnsLabel + `(\.` + dnsLabel + `)*|` +
+	dnsLabel + `(\.` + dnsLabel + `)+)$`)
+
+const dnsLabel = `[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?`
+
+// numericTopLabel matches a dnsName whose last label is all digits, which istiod refuses (an IP
+// address is no egress host of a Sidecar).
+var numericTopLabel = regexp.MustCompile(`\.[0-9]+$`)
+
+// ValidEgressHost tells whether istiod accepts host as an egress host of a Sidecar, as
+// spec.sidecarScoping.egressHosts validates it: egressHost, a dnsName of at most 255 characters and a
+// last label that is not all digits.
+func ValidEgressHost(host string) bool {
+	if len(host) > 320 || !egressHost.MatchString(host) {
+		return false
+	}
+	_, dnsName, _ := strings.Cut(host, "/")
+	return len(dnsName) <= 255 && !numericTopLabel.MatchString(dnsName)
+}
 
 // EgressHosts parses a namespace's mesh.meshkeeper.io/egress-hosts annotation into its hosts and the
-// entries that are not "namespace/dnsName". Blanks around entries and empty entries are ignored.
+// entries istiod would refuse (ValidEgressHost). Blanks around entries and empty entries are ignored.
 func EgressHosts(annotation string) (hosts, malformed []string) {
 	for _, entry := range strings.Split(annotation, ",") {
 		entry = strings.TrimSpace(entry)
 		switch {
 		case entry == "":
-		case len(entry) <= 320 && egressHost.MatchString(entry):
+		case ValidEgressHost(entry):
 			hosts = append(hosts, entry)
 		default:
 			malformed = append(malformed, fmt.Sprintf("%q", entry))

@@ -18,6 +18,7 @@ package render_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +50,11 @@ func TestEgressHosts(t *testing.T) {
 		"no namespace part is malformed, the rest applies": {
 			"payments/*,api.example.com,Payments/*,payments/",
 			[]string{"payments/*"}, []string{`"api.example.com"`, `"Payments/*"`, `"payments/"`},
+		},
+		"what istiod refuses: a short name, an IP address, a label over 63 characters, a name over 255": {
+			"payments/payments-api,*/10.0.0.1,./" + strings.Repeat("a", 64) + ".example.com,*/" + strings.Repeat("a.", 127) + "io,*/*.example",
+			[]string{"*/*.example"},
+			[]string{`"payments/payments-api"`, `"*/10.0.0.1"`, `"./` + strings.Repeat("a", 64) + `.example.com"`, `"*/` + strings.Repeat("a.", 127) + `io"`},
 		},
 		"a port or a path is not a host": {
 			"shop/web:8080,shop/web/path", nil, []string{`"shop/web:8080"`, `"shop/web/path"`},

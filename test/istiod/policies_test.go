@@ -113,6 +113,40 @@ func cdsStreams(ctx context.Context, t testing.TB, mode istiod.Mode, proxies map
 	return streams, marks
 }
 
+// TestEgressHostsAsIstiodJudgesThem: meshkeeper writes an egress host into a Sidecar only when istiod
+// accepts it, for the edge cases of Istio's validation: a Sidecar with one host istiod refuses is
+// refused whole, so a scoped namespace would keep no Sidecar, or a stale one.
+func TestEgressHostsAsIstiodJudgesThem(t *testing.T) {
+	ctx := testContext(t)
+	long := strings.Repeat("a", 63)
+	// istiod takes a namespace part of capitals, which names no namespace; meshkeeper refuses it.
+	stricter := map[string]bool{"Payments/*": true}
+	for _, host := range []string{
+		"payments/*", "*/*", "./*", "~/*", "*/api.example.com", "*/*.example.com", "*/*.example", "./web.shop.svc.cluster.local",
+		"payments/payments-api", "*/localhost", "*/10.0.0.1", "*/api.example.123", "*/api.123.example",
+		"*/" + long + ".example.com", "*/" + long + "a.example.com", "*/api-.example.com", "*/-api.example.com",
+		"*/" + strings.Repeat("a.", 126) + "io", "*/" + strings.Repeat("a.", 127) + "io",
+		"payments/api*.example.com", "*/*example.com", long + "/*", long + "a/*", "Payments/*",
+	} {
+		sidecar := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+			"metadata": map[string]any{"name": "default", "namespace": "shop"},
+			"spec":     map[string]any{"egress": []any{map[string]any{"hosts": []any{host}}}},
+		}}
+		verdict, err := istiod.Validate(ctx, pilot.ValidateURL(), sidecar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := render.ValidEgressHost(host)
+		switch {
+		case got && !verdict.Allowed:
+			t.Errorf("egress host %q: meshkeeper accepts it, istiod refuses it: %v", host, verdict.Result)
+		case !got && verdict.Allowed && !stricter[host]:
+			t.Errorf("egress host %q: meshkeeper refuses it, istiod accepts it", host)
+		}
+	}
+}
+
 func outbound(service, namespace string) string {
 	return fmt.Sprintf("outbound|80||%s.%s.svc.cluster.local", service, namespace)
 }
@@ -122,7 +156,9 @@ func outbound(service, namespace string) string {
 // cluster; a change outside the scope pushes the scoped proxy nothing.
 func TestSidecarScoping(t *testing.T) {
 	ctx := testContext(t)
-	ensureNamespace(ctx, t, "shop", 3, map[string]string{render.EgressHostsAnnotation: "payments/svc-0.payments.svc.cluster.local, bad host"})
+	// Beside one good host: entries istiod would refuse, which must leave the Sidecar out of it.
+	ensureNamespace(ctx, t, "shop", 3, map[string]string{render.EgressHostsAnnotation: "payments/svc-0.payments.svc.cluster.local, bad host, " +
+		"payments/payments-api, */10.0.0.1"})
 	ensureNamespace(ctx, t, "payments", 3, nil)
 	ensureNamespace(ctx, t, "monitoring", 1, nil)
 	ensureNamespace(ctx, t, "legacy", 3, nil)
