@@ -409,14 +409,8 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	if err := r.List(ctx, namespaces); err != nil {
 		return nil, "", fmt.Errorf("listing namespaces: %w", err)
 	}
-	labelled := map[string]bool{}
-	for i := range namespaces.Items {
-		ns := &namespaces.Items[i]
-		if rev, ok := ns.Labels[policy.LabelIstioRevision]; ok && !apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
-			labelled[rev] = true
-		}
-	}
-	var found []revision.Installed
+	var istiods []*appsv1.Deployment
+	hasLegacy := false
 	for i := range deployments.Items {
 		d := &deployments.Items[i]
 		if !meshctx.OwnedBy(d, mesh) {
@@ -426,27 +420,51 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		if name == "" || (name == revision.Legacy) != (d.Name == istiodDeployment) || (name != revision.Legacy && d.Name != revisionReleasePrefix+name) {
 			continue
 		}
-		ready, _, _ := controlPlaneReadiness(d)
-		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
-			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: labelled[name]})
+		istiods = append(istiods, d)
+		hasLegacy = hasLegacy || name == revision.Legacy
 	}
 
+	var tagged string
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	err = r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
 	switch {
-	case apierrors.IsNotFound(err) && slices.ContainsFunc(found, func(f revision.Installed) bool { return f.Name == revision.Legacy }):
+	case apierrors.IsNotFound(err) && hasLegacy:
 		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.
-		return found, revision.Legacy, nil
+		tagged = revision.Legacy
 	case apierrors.IsNotFound(err):
-		return found, "", nil
 	case err != nil:
 		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
 	case !meshctx.IsManaged(tag) || !meshctx.OwnedBy(tag, mesh):
 		return nil, "", meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
 			"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
 				"meshkeeper leaves it alone and installs no revision until it is removed", tagWebhook(mesh.Spec.Namespace)))
+	default:
+		tagged = tag.Labels[policy.LabelIstioRevision]
 	}
-	return found, tag.Labels[policy.LabelIstioRevision], nil
+
+	// A namespace's own istio.io/rev label keeps the revision it names. istio.io/rev=default names the
+	// default tag, as the tag's webhook selects it: while a tag exists, it keeps the revision the tag
+	// points at, not the istiod without a revision (whose name is also "default").
+	labelled := map[string]bool{}
+	for i := range namespaces.Items {
+		ns := &namespaces.Items[i]
+		rev, ok := ns.Labels[policy.LabelIstioRevision]
+		if !ok || apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
+			continue
+		}
+		if rev == defaultTag && tagged != "" {
+			rev = tagged
+		}
+		labelled[rev] = true
+	}
+	var found []revision.Installed
+	for _, d := range istiods {
+		name := d.Labels[policy.LabelIstioRevision]
+		ready, _, _ := controlPlaneReadiness(d)
+		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
+			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: labelled[name]})
+	}
+	return found, tagged, nil
 }
 
 // deploymentVersion is the Istio version of a revision: the tag of its istiod image, else the one its

@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -347,6 +348,8 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased and bac
 	BeforeAll(func() {
 		deleteMesh()
 		createNamespace("rs-shop", nil, nil)
+		// A team's namespace enrolled by its own label, as Istio documents it: the default tag.
+		createNamespace("rs-team", map[string]string{"istio.io/rev": "default"}, nil)
 		createMesh("  namespace: rs-system\n  version: 1.31.0\n  injection:\n    namespaces: [rs-shop]\n")
 		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(Equal([]int{1}))
 		markAvailable(ns, "istiod")
@@ -399,7 +402,12 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased and bac
 		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
 		// The suite's other meshes leave pods injected by their revision "default" behind.
 		deletePodsOf("default")
-		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(BeEmpty())
+		// rs-team's istio.io/rev=default names the default tag, which points at 1-31-0 now: it does
+		// not keep the istiod without a revision.
+		Eventually(func() []int { return releaseRevisions(ns, "istiod") }, installTimeout, poll).Should(BeEmpty(),
+			"a namespace labelled istio.io/rev=default kept the istiod without a revision")
+		Expect(k8sClient.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rs-team"}},
+			client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"istio.io/rev":null}}}`)))).To(Succeed())
 		Eventually(func() *appsv1.Deployment { return istiodOrNil(ns) }, installTimeout, poll).Should(BeNil())
 		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
 		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{"1-31-0": meshv1alpha1.RevisionActive}))
