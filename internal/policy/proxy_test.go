@@ -154,6 +154,31 @@ func TestNewProxyPodKeepsWhatTheDecisionsRead(t *testing.T) {
 	}
 }
 
+// TestOnlyARunningProxyUsesARevision: a pod whose status annotation names a revision uses it only if it
+// runs the proxy that revision injected; the annotation alone, which anyone who creates pods can write,
+// does not keep a revision from being pruned.
+func TestOnlyARunningProxyUsesARevision(t *testing.T) {
+	status := map[string]string{AnnotationSidecarStatus: `{"containers":["istio-proxy"],"revision":"1-31-0"}`}
+	claimed := NewProxyPod(appPod(func(p *corev1.Pod) { p.Annotations = status }))
+	if got := InjectedRevision(claimed); got != "" {
+		t.Errorf("a pod with the annotation and no proxy uses revision %q", got)
+	}
+	injected := NewProxyPod(appPod(func(p *corev1.Pod) {
+		p.Annotations = status
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.0"})
+	}))
+	if got := InjectedRevision(injected); got != "1-31-0" {
+		t.Errorf("an injected pod uses revision %q, want 1-31-0", got)
+	}
+	native := NewProxyPod(appPod(func(p *corev1.Pod) {
+		p.Annotations = status
+		p.Spec.InitContainers = append(p.Spec.InitContainers, corev1.Container{Name: ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.0"})
+	}))
+	if got := InjectedRevision(native); got != "1-31-0" {
+		t.Errorf("a pod with the proxy as a native sidecar uses revision %q, want 1-31-0", got)
+	}
+}
+
 func TestProxyPodIsSmall(t *testing.T) {
 	// The cache holds one per pod of the cluster; a corev1.Pod is 1,240 bytes before any field is set.
 	if size := unsafe.Sizeof(ProxyPod{}); size > 448 {

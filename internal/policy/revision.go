@@ -16,10 +16,13 @@ limitations under the License.
 
 package policy
 
-// InjectedRevision is the revision that injected a pod's sidecar, from its sidecar.istio.io/status
-// annotation; "" when the pod carries none. An injector that names no revision is the default one.
+// InjectedRevision is the revision that injected the sidecar a pod runs, from its
+// sidecar.istio.io/status annotation; "" when the pod carries none, or runs no istio-proxy container:
+// whoever creates a pod writes its annotations, and a pod that only claims a revision, with no proxy
+// of it, would otherwise keep that revision installed for ever. An injector that names no revision is
+// the default one.
 func InjectedRevision(pod *ProxyPod) string {
-	if !pod.Injected {
+	if !pod.Injected || !pod.HasProxy {
 		return ""
 	}
 	return pod.InjectedRevision
