@@ -162,10 +162,17 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 			return nil // steady state: nothing to write
 		}
 	}
+	// meshkeeper's own object is applied by force, under its UID, so the apply cannot land on another
+	// object of the name. An object the cache does not hold is created by an apply without force: if
+	// someone created one of the name since the cache last saw (a GitOps tool creating a namespace with
+	// its own Sidecar), its fields conflict with meshkeeper's and the apply is refused instead of taking
+	// the object over.
+	var opts []client.PatchOption
 	if current != nil {
 		desired.SetUID(current.GetUID())
+		opts = append(opts, client.ForceOwnership)
 	}
-	answer, err := apply.Object(ctx, r.Client, desired, client.ForceOwnership)
+	answer, err := apply.Object(ctx, r.Client, desired, opts...)
 	if err != nil {
 		r.applied.forget(gvk, key)
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
