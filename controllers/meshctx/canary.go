@@ -21,10 +21,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // CanaryRevision is the revision the canary namespaces of a RevisionBased mesh are moved to: the one
-// the status reports as Canary once it is ready, so a namespace is moved only to an istiod that serves.
+// the status reports as Canary once it is ready, so a namespace is moved only to an istiod that serves,
+// and kept there while pods run its proxies (revision.Serves).
 // "" when there is none, or when the status records that meshkeeper rolled that canary back
 // (status.canaryRollback): the canary namespaces are then served by the active revision.
 func CanaryRevision(mesh *meshv1alpha1.ServiceMesh) string {
@@ -46,15 +48,16 @@ func RecordedRollback(mesh *meshv1alpha1.ServiceMesh) *meshv1alpha1.CanaryRollba
 	return mesh.Status.CanaryRollback
 }
 
-// CanaryTarget is the revision the canary namespaces are moved to when no rollback holds: the ready
-// revision the status reports as Canary, while the spec lists canary namespaces. "" when there is none.
+// CanaryTarget is the revision the canary namespaces are moved to when no rollback holds: the revision
+// the status reports as Canary, once ready or while it serves pods (revision.Serves), while the spec
+// lists canary namespaces. "" when there is none.
 func CanaryTarget(mesh *meshv1alpha1.ServiceMesh) string {
 	if mesh == nil || mesh.Spec.UpdateStrategy.Type != meshv1alpha1.UpdateRevisionBased ||
 		mesh.Spec.UpdateStrategy.Canary == nil || len(mesh.Spec.UpdateStrategy.Canary.Namespaces) == 0 {
 		return ""
 	}
 	for _, r := range mesh.Status.Revisions {
-		if r.State == meshv1alpha1.RevisionCanary && r.Ready {
+		if r.State == meshv1alpha1.RevisionCanary && revision.Serves(r.Ready, r.Proxies) {
 			return r.Name
 		}
 	}

@@ -33,6 +33,12 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
+// Serves tells whether a canary revision serves its canary namespaces: once its istiod is ready, and
+// from then on while pods run its proxies, so a rollout of the canary istiod or a replica it loses does
+// not send the canary namespaces back to the active revision (and, with automatic restarts, their
+// workloads back and forth). A canary that serves no pod yet still follows its istiod's readiness.
+func Serves(ready bool, proxies int32) bool { return ready || proxies > 0 }
+
 // Legacy is the name of the revision of an istiod installed without a revision (the InPlace strategy).
 const Legacy = "default"
 
@@ -249,7 +255,7 @@ func Decide(in PlanInput) Plan {
 	case !targetFound || !target.Ready || in.Canary:
 		plan.Active = in.Tagged
 	}
-	if plan.Active != in.Target && in.Canary && targetFound && target.Ready {
+	if plan.Active != in.Target && in.Canary && targetFound && Serves(target.Ready, target.Proxies) {
 		plan.Canary = in.Target
 	}
 

@@ -100,6 +100,11 @@ func TestDecide(t *testing.T) {
 				Installed: []Installed{ready("1-31-0", "1.31.0", 3), {Name: "1-31-1", Version: "1.31.1"}}},
 			active: "1-31-0", states: "1-31-1=Canary,1-31-0=Active",
 		},
+		"canary that serves pods keeps serving while its istiod rolls out": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-0", Canary: true,
+				Installed: []Installed{ready("1-31-0", "1.31.0", 3), {Name: "1-31-1", Version: "1.31.1", Proxies: 2}}},
+			active: "1-31-0", canary: "1-31-1", states: "1-31-1=Canary,1-31-0=Active",
+		},
 		"rollback to a revision that exists": {
 			in: PlanInput{Target: "1-31-0", TargetVersion: "1.31.0", Tagged: "1-31-1", Grace: time.Minute, Now: now,
 				Installed: []Installed{ready("1-31-0", "1.31.0", 3), ready("1-31-1", "1.31.1", 2)}},

@@ -320,6 +320,29 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 		Consistently(tagTarget, 2*time.Second, poll).Should(Equal("1-31-0"), "the canary must hold the tag back")
 
+		By("keeping the canary namespace on the canary while its istiod rolls out, once pods run its proxies")
+		canaryPod := createPod(shop, "canary-app", "1-31-1", "docker.io/istio/proxyv2:1.31.1", nil)
+		defer func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, canaryPod))).To(Succeed()) }()
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Revisions).To(ContainElement(
+				meshv1alpha1.RevisionStatus{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionCanary, Ready: true, Proxies: 1}))
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() error { // a rollout of the canary istiod: its new replica is not updated yet
+			d := &appsv1.Deployment{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istiod-1-31-1"}, d); err != nil {
+				return err
+			}
+			d.Status.UpdatedReplicas = 0
+			return k8sClient.Status().Update(ctx, d)
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Revisions).To(ContainElement(
+				meshv1alpha1.RevisionStatus{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionCanary, Ready: false, Proxies: 1}))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func() map[string]string { return namespaceLabels(shop) }, 3*time.Second, poll).
+			Should(HaveKeyWithValue("istio.io/rev", "1-31-1"), "the canary namespace went back to the active revision during the canary's rollout")
+		markAvailable(ns, "istiod-1-31-1")
+
 		patchSpec(`{"updateStrategy":{"canary":null}}`)
 		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
 		Eventually(func(g Gomega) {
