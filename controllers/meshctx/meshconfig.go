@@ -20,6 +20,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,4 +95,51 @@ func RecordedMeshConfig(recorded []meshv1alpha1.MeshConfigStatus, name string) *
 		}
 	}
 	return nil
+}
+
+// MeshConfigs reads the mesh configs of a ServiceMesh for one pass of the status or the restarts: each
+// ConfigMap once (MeshConfig), judged against the mesh's status.meshConfigs.
+type MeshConfigs struct {
+	reader client.Reader
+	policy charts.Policy
+	mesh   *meshv1alpha1.ServiceMesh
+	found  map[string]meshv1alpha1.MeshConfigStatus
+}
+
+// NewMeshConfigs reads the mesh configs of mesh through reader, in the namespaces policy allows.
+func NewMeshConfigs(reader client.Reader, policy charts.Policy, mesh *meshv1alpha1.ServiceMesh) *MeshConfigs {
+	return &MeshConfigs{reader: reader, policy: policy, mesh: mesh, found: map[string]meshv1alpha1.MeshConfigStatus{}}
+}
+
+// Since is MeshConfig's time for the ConfigMap name: pods created before it are outdated.
+func (m *MeshConfigs) Since(ctx context.Context, name string) (metav1.Time, error) {
+	config, ok := m.found[name]
+	if !ok {
+		var err error
+		if config, err = MeshConfig(ctx, m.reader, m.policy, m.mesh.Spec.Namespace, name, m.mesh.Status.MeshConfigs); err != nil {
+			return metav1.Time{}, err
+		}
+		m.found[name] = config
+	}
+	return config.Since, nil
+}
+
+// Recorded is what status.meshConfigs records of the mesh configs read so far (those with a digest),
+// by name; keep adds, from the status as it was, the records of mesh configs not read.
+func (m *MeshConfigs) Recorded(keep bool) []meshv1alpha1.MeshConfigStatus {
+	var out []meshv1alpha1.MeshConfigStatus
+	for _, config := range m.found {
+		if config.Digest != "" {
+			out = append(out, config)
+		}
+	}
+	if keep {
+		for _, config := range m.mesh.Status.MeshConfigs {
+			if _, read := m.found[config.Name]; !read {
+				out = append(out, config)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b meshv1alpha1.MeshConfigStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

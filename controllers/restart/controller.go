@@ -212,7 +212,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	sinceByConfig := map[string]metav1.Time{}
+	configs := meshctx.NewMeshConfigs(r.Client, r.Policy, mesh)
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
@@ -220,14 +220,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			continue
 		}
 		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
-		since, ok := sinceByConfig[meshConfig]
-		if !ok {
-			config, err := meshctx.MeshConfig(ctx, r.Client, r.Policy, mesh.Spec.Namespace, meshConfig, mesh.Status.MeshConfigs)
-			if err != nil {
-				return nil, err
-			}
-			since = config.Since
-			sinceByConfig[meshConfig] = since
+		since, err := configs.Since(ctx, meshConfig)
+		if err != nil {
+			return nil, err
 		}
 		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, MeshConfigSince: since})
 		if state != policy.ProxyMissing && state != policy.ProxyOutdated {

@@ -20,8 +20,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -288,18 +286,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	// Each revision has its own mesh config: a pod is judged against the one of the revision that
 	// serves its namespace, not against the newest revision's.
-	byConfig := map[string]meshv1alpha1.MeshConfigStatus{}
-	meshConfigSince := func(name string) (metav1.Time, error) {
-		config, ok := byConfig[name]
-		if !ok {
-			var err error
-			if config, err = meshctx.MeshConfig(ctx, r.Client, r.Policy, mesh.Spec.Namespace, name, mesh.Status.MeshConfigs); err != nil {
-				return metav1.Time{}, err
-			}
-			byConfig[name] = config
-		}
-		return config.Since, nil
-	}
+	configs := meshctx.NewMeshConfigs(r.Client, r.Policy, mesh)
 	// Every installed revision's mesh config is recorded, whether pods use it yet or not, so the record
 	// is there before an edit of it that drift repair undoes.
 	installedConfigs := []string{meshConfig}
@@ -310,7 +297,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		}
 	}
 	for _, name := range installedConfigs {
-		if _, err := meshConfigSince(name); err != nil {
+		if _, err := configs.Since(ctx, name); err != nil {
 			return nil, err
 		}
 	}
@@ -322,32 +309,20 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
 		for _, pod := range pods {
-			if err := obs.count(pod, installed, version, revision, meshConfig, meshConfigSince); err != nil {
+			if err := obs.count(ctx, pod, installed, version, revision, meshConfig, configs); err != nil {
 				return nil, err
 			}
 		}
 	}
-	for _, config := range byConfig {
-		if config.Digest != "" {
-			obs.meshConfigs = append(obs.meshConfigs, config)
-		}
-	}
-	if installed == nil {
-		// The control-plane phase failed or is held off: which revisions are installed is not known
-		// this pass, so the records of the mesh configs not judged against are kept as they were.
-		for _, config := range mesh.Status.MeshConfigs {
-			if _, judged := byConfig[config.Name]; !judged {
-				obs.meshConfigs = append(obs.meshConfigs, config)
-			}
-		}
-	}
-	slices.SortFunc(obs.meshConfigs, func(a, b meshv1alpha1.MeshConfigStatus) int { return strings.Compare(a.Name, b.Name) })
+	// When the control-plane phase failed or is held off, which revisions are installed is not known
+	// this pass: the records of the mesh configs not judged against are kept as they were.
+	obs.meshConfigs = configs.Recorded(installed == nil)
 	return obs, nil
 }
 
 // count judges one pod's proxy into obs.
-func (obs *proxiesObservation) count(pod *policy.ProxyPod, installed *installation, version, revision, meshConfig string,
-	meshConfigSince func(string) (metav1.Time, error)) error {
+func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, installed *installation, version, revision, meshConfig string,
+	configs *meshctx.MeshConfigs) error {
 	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
 	config := meshConfig
 	if installed != nil && installed.revisions != nil {
@@ -356,7 +331,7 @@ func (obs *proxiesObservation) count(pod *policy.ProxyPod, installed *installati
 		config = revisionMeshConfig(in.Revision)
 	}
 	var err error
-	if in.MeshConfigSince, err = meshConfigSince(config); err != nil {
+	if in.MeshConfigSince, err = configs.Since(ctx, config); err != nil {
 		return err
 	}
 	state := policy.Proxy(in)
