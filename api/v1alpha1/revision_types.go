@@ -115,4 +115,8 @@ const (
 	ReasonRevisionDraining = "RevisionDraining"
 	// ReasonRevisionPruned: an unused revision was removed after the grace period (an Event).
 	ReasonRevisionPruned = "RevisionPruned"
+	// ReasonRevisionPruneBlocked: an unused revision's grace period ended, and a webhook configuration
+	// meshkeeper does not own (a revision tag made with istioctl, say) still sends requests to its istiod;
+	// the revision stays until that webhook is removed or points elsewhere (a Warning Event).
+	ReasonRevisionPruneBlocked = "RevisionPruneBlocked"
 )

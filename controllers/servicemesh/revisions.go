@@ -61,6 +61,10 @@ const (
 	digestAnnotation = "mesh.meshkeeper.io/digest"
 	// defaultGracePeriod is how long an unused revision is kept when the spec does not say.
 	defaultGracePeriod = 5 * time.Minute
+	// blockedRecheck is how often, at most, a revision whose removal a foreign webhook blocks is looked
+	// at again (every grace period when that is shorter): those webhooks are not watched (the cache holds
+	// meshkeeper's own only).
+	blockedRecheck = time.Minute
 )
 
 // tagWebhook is the MutatingWebhookConfiguration of the default tag, as the istiod chart names it:
@@ -78,8 +82,11 @@ func tagWebhook(namespace string) string {
 type revisionState struct {
 	mu          sync.Mutex
 	unusedSince map[string]time.Time
-	k8sVersion  string
-	discovery   discovery.ServerVersionInterface
+	// blocked names, for each revision whose removal foreign webhooks block, those webhooks as last
+	// reported in an Event (reported again only when they change).
+	blocked    map[string]string
+	k8sVersion string
+	discovery  discovery.ServerVersionInterface
 }
 
 // revisionInstallation is what the revision phase brought in sync, for the status.
@@ -175,6 +182,9 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	}
 
 	plan := r.planRevisions(mesh, target, version, tagged, found)
+	if err := r.holdRevisionsInUse(ctx, mesh, &plan); err != nil {
+		return nil, err
+	}
 	versions := map[string]string{target: version}
 	for _, f := range found {
 		versions[f.Name] = f.Version
@@ -270,7 +280,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionPruned, "Prune/"+name,
-			"Removed revision %s (Istio %s): no tag, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))
+			"Removed revision %s (Istio %s): no tag, webhook, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))
 	}
 	r.rememberUnused(plan.Revisions)
 	for _, st := range plan.Revisions {
@@ -348,6 +358,100 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 	canary := revisionBased(mesh) && mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0
 	return revision.Decide(revision.PlanInput{Target: target, TargetVersion: version, Tagged: tagged, Canary: canary,
 		Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
+}
+
+// holdRevisionsInUse takes out of plan.Prune every revision whose istiod a webhook configuration
+// meshkeeper does not own still sends requests to: a revision tag someone made with `istioctl tag set`,
+// or any other webhook naming the revision's Service. Removing the revision would leave that webhook
+// without a backend, and with Istio's failurePolicy Fail no pod of a namespace it selects could be
+// created. Those webhooks are read from the API server, only when a revision is due for removal.
+func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, plan *revision.Plan) error {
+	r.revisionState.mu.Lock()
+	reported := r.revisionState.blocked
+	r.revisionState.mu.Unlock()
+	blocked := map[string]string{}
+	defer func() {
+		r.revisionState.mu.Lock()
+		r.revisionState.blocked = blocked
+		r.revisionState.mu.Unlock()
+	}()
+	if len(plan.Prune) == 0 {
+		return nil
+	}
+	users, err := r.webhooksUsing(ctx, mesh, plan.Prune)
+	if err != nil {
+		return err
+	}
+	recheck := min(max(gracePeriod(mesh), time.Second), blockedRecheck)
+	plan.Prune = slices.DeleteFunc(plan.Prune, func(name string) bool {
+		webhooks := users[name]
+		if len(webhooks) == 0 {
+			return false
+		}
+		blocked[name] = strings.Join(webhooks, ", ")
+		if reported[name] != blocked[name] {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonRevisionPruneBlocked, "Prune/"+name,
+				"Revision %s is unused and its grace period is over, but webhook configuration %s (not meshkeeper's) "+
+					"sends requests to its istiod; meshkeeper keeps the revision until you delete it or point it at another revision",
+				name, blocked[name])
+		}
+		if plan.RequeueAfter == 0 || recheck < plan.RequeueAfter {
+			plan.RequeueAfter = recheck
+		}
+		return true
+	})
+	return nil
+}
+
+// webhooksUsing names, for each of the revisions, the mutating and validating webhook configurations
+// not owned by the ServiceMesh that send requests to the revision's istiod Service.
+func (r *Reconciler) webhooksUsing(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, revisions []string) (map[string][]string, error) {
+	services := map[string]string{}
+	for _, name := range revisions {
+		service := revisionReleasePrefix + name
+		if name == revision.Legacy {
+			service = istiodDeployment
+		}
+		services[service] = name
+	}
+	users := map[string][]string{}
+	note := func(kind string, obj client.Object, refs []*admissionregistrationv1.ServiceReference) {
+		if meshctx.OwnedBy(obj, mesh) {
+			return
+		}
+		for _, ref := range refs {
+			if ref == nil || ref.Namespace != mesh.Spec.Namespace {
+				continue // a webhook by URL, or another namespace's Service
+			}
+			if name, ok := services[ref.Name]; ok {
+				users[name] = append(users[name], kind+" "+obj.GetName())
+				return
+			}
+		}
+	}
+	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
+	if err := r.APIReader.List(ctx, mutating); err != nil {
+		return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("listing mutating webhook configurations: %w", err))
+	}
+	for i := range mutating.Items {
+		var refs []*admissionregistrationv1.ServiceReference
+		for _, w := range mutating.Items[i].Webhooks {
+			refs = append(refs, w.ClientConfig.Service)
+		}
+		note("MutatingWebhookConfiguration", &mutating.Items[i], refs)
+	}
+	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
+	if err := r.APIReader.List(ctx, validating); err != nil {
+		return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("listing validating webhook configurations: %w", err))
+	}
+	for i := range validating.Items {
+		var refs []*admissionregistrationv1.ServiceReference
+		for _, w := range validating.Items[i].Webhooks {
+			refs = append(refs, w.ClientConfig.Service)
+		}
+		note("ValidatingWebhookConfiguration", &validating.Items[i], refs)
+	}
+	return users, nil
 }
 
 // rememberUnused keeps since when each unused revision is unused, as the plan says, and forgets the

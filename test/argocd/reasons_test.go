@@ -102,6 +102,7 @@ var readyReasons = map[string]string{
 	"TagMoved":              "",
 	"RevisionDraining":      "",
 	"RevisionPruned":        "",
+	"RevisionPruneBlocked":  "",
 	"UninstallBlocked":      "",
 }
 

@@ -242,8 +242,39 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		Expect(releaseRevisions(ns, "istiod-1-31-1")).To(Equal([]int{1}), "a rollback and back reinstalls nothing")
 	})
 
-	It("removes the old revision once its last pod is gone and the grace period passed", func() {
+	It("keeps an unused revision while a revision tag someone else made points at it", func() {
+		// As `istioctl tag set prod --revision 1-31-0` leaves it: namespaces labelled istio.io/rev=prod are
+		// injected by istiod-1-31-0, and with no istiod behind it no pod of theirs could be created.
+		failurePolicy, sideEffects := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
+		path := "/inject"
+		prodTag := &admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "istio-revision-tag-prod",
+				Labels: map[string]string{"istio.io/tag": "prod", "istio.io/rev": "1-31-0"}},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{
+				Name: "rev.namespace.sidecar-injector.istio.io",
+				ClientConfig: admissionregistrationv1.WebhookClientConfig{
+					Service: &admissionregistrationv1.ServiceReference{Namespace: ns, Name: "istiod-1-31-0", Path: &path}},
+				Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+				NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"istio.io/rev": "prod"}},
+				FailurePolicy:           &failurePolicy,
+				SideEffects:             &sideEffects,
+				AdmissionReviewVersions: []string{"v1"},
+			}},
+		}
+		Expect(k8sClient.Create(ctx, prodTag)).To(Succeed())
 		Expect(k8sClient.Delete(ctx, drainingPod)).To(Succeed())
+		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(meshv1alpha1.ReasonRevisionPruneBlocked))
+		Consistently(func() []int { return releaseRevisions(ns, "istiod-1-31-0") }, 2*grace, poll).Should(Equal([]int{1}),
+			"a revision a foreign tag points at was removed")
+		Expect(deploymentExists(ns, "istiod-1-31-0")).To(BeTrue())
+		Expect(revisionStates()).To(HaveKeyWithValue("1-31-0", meshv1alpha1.RevisionDraining))
+		// Gone the tag, the revision goes too: nothing watches foreign webhooks, the blocked prune is looked
+		// at again after the grace period.
+		Expect(k8sClient.Delete(ctx, prodTag)).To(Succeed())
+	})
+
+	It("removes the old revision once its last pod is gone and the grace period passed", func() {
 		Eventually(func() []int { return releaseRevisions(ns, "istiod-1-31-0") }, installTimeout, poll).Should(BeEmpty())
 		Eventually(func() bool { return deploymentExists(ns, "istiod-1-31-0") }, installTimeout, poll).Should(BeFalse())
 		Eventually(func() []meshv1alpha1.RevisionStatus { return getMesh().Status.Revisions }, installTimeout, poll).Should(Equal(
