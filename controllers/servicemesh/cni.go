@@ -83,12 +83,15 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 // A first install with no istiod running went alongside the control plane (freshAgent); this reports it.
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
-	by meshv1alpha1.CNIDecision, installed *installation) (*cniObservation, error) {
+	by meshv1alpha1.CNIDecision, installed *installation, controlPlaneErr error) (*cniObservation, error) {
 	obs := &cniObservation{enabled: enabled, by: by}
 	if mesh.Status.CNI != nil {
 		obs.namespace = mesh.Status.CNI.Namespace
 	}
 	if installed == nil {
+		if fresh := (*agentInstalled)(nil); errors.As(controlPlaneErr, &fresh) {
+			obs.namespace = fresh.namespace
+		}
 		return obs, nil
 	}
 	obs.ran = true
@@ -300,8 +303,9 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	}
 	cni := &meshv1alpha1.CNIStatus{Enabled: c.enabled, EnabledBy: c.by}
 	if status.CNI != nil {
-		cni.Namespace, cni.DesiredNodes, cni.ReadyNodes = status.CNI.Namespace, status.CNI.DesiredNodes, status.CNI.ReadyNodes
+		cni.DesiredNodes, cni.ReadyNodes = status.CNI.DesiredNodes, status.CNI.ReadyNodes
 	}
+	cni.Namespace = c.namespace // status.cni.namespace, unless an agent was installed with a failing control plane
 	if !c.ran {
 		status.CNI = cni
 		return

@@ -298,11 +298,18 @@ func TestReconcileCNI(t *testing.T) {
 			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
 			wantErr:       true,
 		},
-		"a failed first control plane install: the agent went alongside, its namespace is recorded once the control plane is in": {
+		"a first install whose istiod fails: no agent beside no control plane": {
+			mesh:        newMesh,
+			failRelease: istiodRelease,
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantErr:     true,
+		},
+		"a first install whose base chart fails: the agent went alongside istiod, and its namespace is recorded": {
 			mesh:          newMesh,
-			failRelease:   istiodRelease,
+			failRelease:   baseRelease,
 			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istio-cni (cni)", "istio-system/istiod (istiod)"},
-			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
 			wantErr:       true,
 			wantAlongside: true,
 		},

@@ -145,7 +145,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	cniEnabled, cniBy := settleCNI(mesh)
 	installed, heldFor, controlPlaneErr := r.reconcileControlPlaneWithBackoff(ctx, mesh)
-	cni, cniErr := r.reconcileCNI(ctx, mesh, cniEnabled, cniBy, installed)
+	cni, cniErr := r.reconcileCNI(ctx, mesh, cniEnabled, cniBy, installed, controlPlaneErr)
 	// The policy kinds come with the istio-base chart: watch them from the first reconcile that finds
 	// them served.
 	policiesServed := r.policyWatches == nil || r.policyWatches.WatchServed(ctx)

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -133,14 +134,19 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		Name: mesh.Name, UID: string(mesh.UID)}
 	// istiodApplied is closed once istiod's objects are applied (before its release's record is marked
 	// deployed), or once its release ends without that.
+	// istiodOK tells, once it is closed, whether istiod's objects are in place: a new agent is installed
+	// only then (with istiod refused, by an object of another installation say, meshkeeper would run its
+	// agent beside no control plane of its own).
 	istiodApplied := make(chan struct{})
+	var istiodOK atomic.Bool
 	var once sync.Once
 	markIstiod := func() { once.Do(func() { close(istiodApplied) }) }
+	appliedIstiod := func() { istiodOK.Store(true); markIstiod() }
 	releases := []helm.Release{
 		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
 			Values: render.BaseValues(spec), Owner: owner, FirstKinds: policyGroupKinds},
 		{Name: istiodRelease, Namespace: spec.Namespace, Chart: set.Istiod, ChartDigest: set.IstiodDigest,
-			Values: istiodValues, Owner: owner, Applied: markIstiod},
+			Values: istiodValues, Owner: owner, Applied: appliedIstiod},
 	}
 	// The two releases are independent: istiod's objects use none of the base chart's CRDs, so the
 	// charts are rendered and applied side by side (the base chart's 700 KB of CRDs take the longest).
@@ -151,6 +157,9 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		wg.Go(func() {
 			results[i], errs[i] = r.Charts.Ensure(ctx, release)
 			if release.Name == istiodRelease {
+				if errs[i] == nil {
+					istiodOK.Store(true)
+				}
 				markIstiod()
 			}
 		})
@@ -162,6 +171,10 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	if agent != nil {
 		wg.Go(func() {
 			<-istiodApplied
+			if !istiodOK.Load() {
+				agent = nil
+				return
+			}
 			agent.result, agent.err = r.Charts.Ensure(ctx, agent.release)
 		})
 	}
@@ -170,15 +183,30 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		r.recordHelmResult(mesh, release, set.Version, results[i], errs[i])
 	}
 	if err := errors.Join(errs...); err != nil {
+		err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		if agent != nil {
 			r.recordHelmResult(mesh, agent.release, set.Version, agent.result, agent.err)
+			if agent.err == nil {
+				// The agent runs: the status records where, so that it is moved or removed later even if
+				// the control plane fails until then.
+				err = &agentInstalled{error: err, namespace: agent.release.Namespace}
+			}
 		}
-		return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		return nil, err
 	}
 	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
 		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set,
 		agent: agent}, nil
 }
+
+// agentInstalled is a control-plane failure after which the istio-cni agent installed alongside it
+// runs: the CNI phase, which does not run then, still records its namespace.
+type agentInstalled struct {
+	error
+	namespace string
+}
+
+func (e *agentInstalled) Unwrap() error { return e.error }
 
 // policyGroupKinds are the kinds of render.PolicyKinds. The base chart applies their CRDs before its
 // others: the policies, and so Ready, wait for the API server to serve them, and it establishes new

@@ -300,3 +300,72 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		Expect(namespaceLabels("cni-shop")).NotTo(HaveKey("istio-injection"))
 	})
 })
+
+var _ = Describe("A new mesh's istio-cni agent while its control plane fails to install", Ordered, func() {
+	const ns = "cnifail-system"
+
+	foreignServiceAccount := func(name string) *corev1.ServiceAccount {
+		return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	}
+	failsWith := func(name string) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonInstallFailed))
+			g.Expect(c.Message).To(ContainSubstring(name))
+		}, installTimeout, poll).Should(Succeed())
+	}
+
+	cniNamespace := func() string {
+		if cni := getMesh().Status.CNI; cni != nil {
+			return cni.Namespace
+		}
+		return ""
+	}
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace(ns, nil, nil)
+	})
+	AfterAll(deleteMesh)
+
+	It("installs no agent while istiod is refused, and installs it once istiod is in place", func() {
+		// An object of another installation that istiod's release would take over: meshkeeper refuses it,
+		// and would otherwise run its agent beside no control plane of its own.
+		istiodAccount := foreignServiceAccount("istiod")
+		Expect(k8sClient.Create(ctx, istiodAccount)).To(Succeed())
+		createMesh("  namespace: " + ns + "\n")
+		failsWith("istiod")
+		Consistently(func() []int { return releaseRevisions(ns, "istio-cni") }, 3*time.Second, poll).Should(BeEmpty(),
+			"the agent was installed though istiod was refused")
+		Expect(cniNamespace()).To(BeEmpty())
+
+		Expect(k8sClient.Delete(ctx, istiodAccount)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+			g.Expect(cniNamespace()).To(Equal(ns))
+		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("records an agent installed beside a failing base chart, so that turning CNI off later removes it", func() {
+		deleteMesh()
+		readerAccount := foreignServiceAccount("istio-reader-service-account")
+		Expect(k8sClient.Create(ctx, readerAccount)).To(Succeed())
+		createMesh("  namespace: " + ns + "\n")
+		failsWith("istio-reader-service-account")
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+			g.Expect(cniNamespace()).To(Equal(ns), "the running agent is not recorded")
+		}, installTimeout, poll).Should(Succeed())
+
+		patchSpec(`{"cni":{"enabled":false}}`)
+		Expect(k8sClient.Delete(ctx, readerAccount)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Reason).NotTo(Equal(meshv1alpha1.ReasonInstallFailed))
+			g.Expect(releaseRevisions(ns, "istio-cni")).To(BeEmpty(), "the agent is left running with CNI turned off")
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-node"}, &appsv1.DaemonSet{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the DaemonSet is left behind: %v", err)
+		}, installTimeout, poll).Should(Succeed())
+		Expect(cniNamespace()).To(BeEmpty())
+	})
+})
