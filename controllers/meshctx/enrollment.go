@@ -17,6 +17,9 @@ limitations under the License.
 package meshctx
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
@@ -25,14 +28,13 @@ import (
 // follows: without a live ServiceMesh there is none (nil: nothing is enrolled, and meshkeeper gives its
 // labels back); a spec whose selector cannot be used is a terminal InvalidSpec failure, on which every
 // controller leaves what it wrote as it is and the ServiceMesh reports it. The enrollment knows whether
-// the mesh runs the CNI agent as the ServiceMesh decides it (ServiceMesh.CNIEnabled), for the Pod
-// Security check.
+// injected pods need the CNI agent rather than istio-init (CNIInjects), for the Pod Security check.
 func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if !Live(mesh) {
 		return nil, nil
 	}
 	spec := mesh.Spec
-	cni, _ := mesh.CNIEnabled()
+	cni := CNIInjects(mesh)
 	spec.CNI.Enabled = &cni
 	enrollment, err := policy.NewEnrollment(&spec, "")
 	if err != nil {
@@ -42,4 +44,29 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 		enrollment = enrollment.WithCanary(mesh.Spec.UpdateStrategy.Canary.Namespaces, CanaryRevision(mesh))
 	}
 	return enrollment, nil
+}
+
+// CNIInjects tells whether the mesh's injected pods carry no privileged init container: the mesh runs
+// the CNI agent (ServiceMesh.CNIEnabled), and its agent is installed (status.cni.namespace) or no
+// control plane was installed yet (the first istiod injects for the agent from the start). A running
+// mesh that turns CNI on keeps injecting istio-init until its agent is in (the control-plane phase may
+// fail, or wait, before), so namespaces whose Pod Security level rejects istio-init wait until then.
+func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
+	if enabled, _ := mesh.CNIEnabled(); !enabled {
+		return false
+	}
+	return (mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "") || mesh.Status.Version == ""
+}
+
+// CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects (a status change the
+// enrollment follows).
+var CNIInjectsChanged = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*meshv1alpha1.ServiceMesh)
+		updated, newOK := e.ObjectNew.(*meshv1alpha1.ServiceMesh)
+		return oldOK && newOK && CNIInjects(old) != CNIInjects(updated)
+	},
 }

@@ -161,7 +161,7 @@ func UnenrollAll(ctx context.Context, c client.Client) error {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
-		Watches(&meshv1alpha1.ServiceMesh{}, meshctx.AllNamespaces(r.Client), builder.WithPredicates(predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CanaryChanged))).
+		Watches(&meshv1alpha1.ServiceMesh{}, meshctx.AllNamespaces(r.Client), builder.WithPredicates(predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CanaryChanged, meshctx.CNIInjectsChanged))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
 		Named("namespace").
 		Complete(r)

@@ -218,6 +218,6 @@ func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
 	return PodSecurityRejectsSidecar, fmt.Sprintf(
 		"namespace %s enforces the Pod Security level %q (label %s), which rejects the istio-init container that injection adds "+
 			"without the CNI agent (it needs NET_ADMIN and NET_RAW); meshkeeper does not enroll it, so its pods keep starting. "+
-			"Turn on CNI (spec.cni.enabled: true) to enroll it: injected pods then carry no privileged init container",
+			"Turn on CNI (spec.cni.enabled: true) to enroll it: once the agent is installed, injected pods carry no privileged init container",
 		in.ns.Name, level, LabelPodSecurityEnforce), true
 }

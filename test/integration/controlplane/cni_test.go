@@ -282,8 +282,15 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 			g.Expect(injector.Data["values"]).To(MatchRegexp(`"cni": \{\s*"enabled": false`))
 		}, installTimeout, poll).Should(Succeed())
 
-		By("turning CNI on again, which enrolls the namespace")
-		patchSpec(`{"cni": {"enabled": true}}`)
+		By("turning CNI on with a version change the control plane refuses: istiod keeps injecting istio-init")
+		patchSpec(`{"cni": {"enabled": true}, "version": "1.34.0"}`)
+		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionReady).Reason }, installTimeout, poll).
+			Should(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
+		Consistently(func() map[string]string { return namespaceLabels("cni-shop") }, 3*time.Second, 200*time.Millisecond).
+			ShouldNot(HaveKey("istio-injection"), "a restricted namespace was enrolled while istiod still injects istio-init")
+
+		By("turning CNI on again, which enrolls the namespace once the agent is installed")
+		patchSpec(`{"version": "1.31.4"}`)
 		Eventually(func() map[string]string { return namespaceLabels("cni-shop") }, installTimeout, poll).
 			Should(HaveKeyWithValue("istio-injection", "enabled"))
 		Eventually(func(g Gomega) {
