@@ -125,7 +125,12 @@ type View struct {
 	spec         meshv1alpha1.IngressNginxSpec
 	enrollment   *policy.Enrollment
 	defaultClass string
-	enrolled     map[string]bool
+	namespaces   map[string]namespaceState
+}
+
+// namespaceState is what the decisions about Ingresses need of their namespace.
+type namespaceState struct {
+	enrolled, terminating bool
 }
 
 // NewView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as disabled, so
@@ -134,7 +139,7 @@ type View struct {
 // terminal error of WithServiceCIDRs. informers may be nil (reader's Get then copies each Service and
 // Namespace read).
 func NewView(ctx context.Context, reader client.Reader, informers meshctx.Informers, mesh *meshv1alpha1.ServiceMesh) (*View, error) {
-	v := &View{reader: reader, informers: informers, enrolled: map[string]bool{}}
+	v := &View{reader: reader, informers: informers, namespaces: map[string]namespaceState{}}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil || enrollment == nil {
 		return v, err
@@ -160,17 +165,18 @@ func (v *View) IngressNginx() meshv1alpha1.IngressNginxSpec {
 
 // Decide returns meshkeeper's decision about one Ingress.
 func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
-	enrolled, err := v.namespaceEnrolled(ctx, ing.Namespace)
+	ns, err := v.namespace(ctx, ing.Namespace)
 	if err != nil {
 		return policy.IngressDecision{}, err
 	}
 	var lookupErr error
 	decision := policy.Ingress(policy.IngressInput{
-		Ingress:           ing,
-		IngressNginx:      v.spec,
-		NamespaceEnrolled: enrolled,
-		DefaultClass:      v.defaultClass,
-		OwnedAnnotations:  apply.OwnedKeys(ing, "annotations"),
+		Ingress:              ing,
+		IngressNginx:         v.spec,
+		NamespaceEnrolled:    ns.enrolled,
+		NamespaceTerminating: ns.terminating,
+		DefaultClass:         v.defaultClass,
+		OwnedAnnotations:     apply.OwnedKeys(ing, "annotations"),
 		Service: func(name string) (*corev1.Service, bool) {
 			// Read-only, so the cache's own object: the status pass looks up thousands.
 			svc, found, err := get(ctx, v, &corev1.Service{}, client.ObjectKey{Namespace: ing.Namespace, Name: name})
@@ -183,25 +189,25 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 	return decision, lookupErr
 }
 
-// namespaceEnrolled tells whether the ServiceMesh enrolls the namespace, as the namespace controller
-// decides it.
-func (v *View) namespaceEnrolled(ctx context.Context, name string) (bool, error) {
-	if v.enrollment == nil {
-		return false, nil
-	}
-	if enrolled, ok := v.enrolled[name]; ok {
-		return enrolled, nil
+// namespace tells whether the namespace is being deleted, and whether the ServiceMesh enrolls it, as
+// the namespace controller decides it.
+func (v *View) namespace(ctx context.Context, name string) (namespaceState, error) {
+	if state, ok := v.namespaces[name]; ok {
+		return state, nil
 	}
 	ns, found, err := get(ctx, v, &corev1.Namespace{}, client.ObjectKey{Name: name})
 	if err != nil {
-		return false, fmt.Errorf("reading Namespace %s: %w", name, err)
+		return namespaceState{}, fmt.Errorf("reading Namespace %s: %w", name, err)
 	}
 	if !found {
-		return false, nil
+		return namespaceState{}, nil
 	}
-	enrolled := v.enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
-	v.enrolled[name] = enrolled
-	return enrolled, nil
+	state := namespaceState{terminating: ns.DeletionTimestamp != nil}
+	if v.enrollment != nil {
+		state.enrolled = v.enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
+	}
+	v.namespaces[name] = state
+	return state, nil
 }
 
 // get reads the object at key for reading only: the cache's own from v's informers, or a shallow copy

@@ -81,10 +81,10 @@ limitations under the License.
 // default). A mesh Ingress gets nginx.ingress.kubernetes.io/service-upstream="true" and
 // nginx.ingress.kubernetes.io/upstream-vhost="<service>.<namespace>.svc", where service is the one
 // distinct backend Service across spec.defaultBackend and every path of every rule; hosts, paths,
-// TLS and the port (by name or number) do not matter. In order: Terminating (nothing to write),
-// IngressNginxDisabled, ClassNotServed, NamespaceNotEnrolled, NoBackend, ResourceBackend,
-// MultipleBackendServices, ServiceMissing, ServiceExternalName, ServiceHeadless, AnnotationConflict,
-// else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure
+// TLS and the port (by name or number) do not matter. In order: Terminating (the Ingress or its
+// namespace is being deleted: nothing to write), IngressNginxDisabled, ClassNotServed,
+// NamespaceNotEnrolled, NoBackend, ResourceBackend, MultipleBackendServices, ServiceMissing,
+// ServiceExternalName, ServiceHeadless, AnnotationConflict, else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure
 // from those outside the mesh (Terminating, IngressNginxDisabled, ClassNotServed,
 // NamespaceNotEnrolled), for status.ingresses.skipped.
 //

@@ -34,6 +34,9 @@ type IngressInput struct {
 	IngressNginx meshv1alpha1.IngressNginxSpec
 	// NamespaceEnrolled says whether the Ingress's namespace is in the mesh (Decision.Enroll).
 	NamespaceEnrolled bool
+	// NamespaceTerminating says whether the Ingress's namespace is being deleted. Its pods still serve
+	// while it is, so the Ingress is left as it is, like the namespace itself.
+	NamespaceTerminating bool
 	// DefaultClass is the cluster's default IngressClass (DefaultIngressClass), "" if none.
 	DefaultClass string
 	// Service looks a Service up by name in the Ingress's namespace. Nil finds nothing.
@@ -47,7 +50,8 @@ type IngressInput struct {
 type IngressDecision struct {
 	// Annotations are all the annotations meshkeeper should own on the Ingress. Applied with
 	// server-side apply as meshkeeper's whole set, an empty map removes what meshkeeper set before.
-	// Nil only with reason Terminating: then there is nothing to write.
+	// Nil only with reason Terminating (the Ingress or its namespace is being deleted): then there is
+	// nothing to write.
 	Annotations map[string]string
 	// Configured is true when the Ingress routes through the mesh: both annotations are in place,
 	// meshkeeper's or identical ones set by the Ingress's owner.
@@ -59,7 +63,7 @@ type IngressDecision struct {
 
 // Skipped reports a mesh Ingress (served class, enrolled namespace, integration on) that meshkeeper
 // could not configure: the ones status.ingresses.skipped counts. An Ingress outside the mesh, or one
-// being deleted, is not skipped.
+// being deleted or in a namespace being deleted, is not skipped.
 func (d IngressDecision) Skipped() bool {
 	return !d.Configured && !slices.Contains(
 		[]string{Terminating, IngressNginxDisabled, ClassNotServed, NamespaceNotEnrolled}, d.Reason)
@@ -91,7 +95,7 @@ func Ingress(in IngressInput) IngressDecision {
 		x.want = x.wanted()
 	}
 	if reason, message, matched := firstMatch(x,
-		ingressTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled,
+		ingressTerminating, ingressNamespaceTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled,
 		noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
 	); matched {
 		d := IngressDecision{Reason: reason, Message: message}
@@ -124,6 +128,16 @@ func ingressTerminating(x ingressInput) (string, string, bool) {
 		return "", "", false
 	}
 	return Terminating, fmt.Sprintf("Ingress %s is being deleted", x.name), true
+}
+
+// ingressNamespaceTerminating leaves the Ingresses of a namespace being deleted as they are: the
+// namespace's pods keep their sidecars and serve until they go, and an Ingress without its annotations
+// would have nginx bypass those sidecars.
+func ingressNamespaceTerminating(x ingressInput) (string, string, bool) {
+	if !x.NamespaceTerminating {
+		return "", "", false
+	}
+	return Terminating, fmt.Sprintf("Ingress %s is in namespace %s, which is being deleted; meshkeeper leaves the Ingress as it is", x.name, x.Ingress.Namespace), true
 }
 
 func ingressNginxOff(x ingressInput) (string, string, bool) {

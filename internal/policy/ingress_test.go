@@ -267,6 +267,26 @@ func TestIngress(t *testing.T) {
 			},
 			wantAnnotations: nil, wantReason: Terminating,
 		},
+		"an Ingress of a namespace being deleted keeps meshkeeper's annotations": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				// The namespace decision of a namespace being deleted does not enroll it.
+				in.NamespaceEnrolled, in.NamespaceTerminating = false, true
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: nil, wantReason: Terminating,
+			wantMessage: []string{"Ingress shop/storefront", "namespace shop, which is being deleted"},
+		},
+		"an Ingress of a namespace being deleted gets nothing it lacks, whatever else applies": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input: func(in *IngressInput) {
+				in.NamespaceTerminating = true
+				in.IngressNginx.Enabled = ptr.To(false)
+			},
+			wantAnnotations: nil, wantReason: Terminating,
+		},
 		"another class in a namespace outside the mesh is reported as another class": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
 				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),

@@ -397,6 +397,44 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 	})
 
+	It("leaves the Ingresses of a namespace being deleted as they are, and counts them nowhere", func() {
+		const doomed = "ing-doomed"
+		createNamespace(doomed, nil, nil)
+		createService(doomed, "web", nil)
+		createIngress(doomed, "web", func(i *networkingv1.Ingress) {
+			i.Spec.IngressClassName = ptr.To("nginx")
+			i.Spec.DefaultBackend = ptr.To(ingressBackend("web"))
+		})
+		patchSpec(`{"injection": {"namespaces": ["ing-shop", "ing-doomed"]}}`)
+		meshed := map[string]string{"owner": "web", serviceUpstream: "true", upstreamVhost: "web.ing-doomed.svc"}
+		Eventually(func() map[string]string { return ingressAnnotations(doomed, "web") }, installTimeout, poll).Should(Equal(meshed))
+		Eventually(func() int32 { return getMesh().Status.Ingresses.Configured }, installTimeout, poll).Should(BeEquivalentTo(6))
+
+		// No namespace controller runs against this API server, so the namespace stays Terminating, as one
+		// held by a finalizer does. Its pods would still serve through their sidecars.
+		Expect(k8sClient.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: doomed}})).To(Succeed())
+		Eventually(func(g Gomega) {
+			ns := &corev1.Namespace{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: doomed}, ns)).To(Succeed())
+			g.Expect(ns.DeletionTimestamp).NotTo(BeNil())
+		}, installTimeout, poll).Should(Succeed())
+		// Neither configured (the namespace no longer counts as enrolled) nor pending nor skipped.
+		expectStatus := func(g Gomega) {
+			status := getMesh().Status.Ingresses
+			g.Expect(status.Configured).To(BeEquivalentTo(5))
+			g.Expect(status.Skipped).To(BeEquivalentTo(4))
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonIngressesSkipped))
+			g.Expect(c.Message).NotTo(ContainSubstring(doomed))
+		}
+		Eventually(expectStatus, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(ingressAnnotations(doomed, "web")).To(Equal(meshed), "the Ingress of the Terminating namespace was rewritten")
+			expectStatus(g)
+		}, 5*time.Second, 300*time.Millisecond).Should(Succeed())
+		patchSpec(`{"injection": {"namespaces": ["ing-shop"]}}`)
+	})
+
 	It("gives back exactly its annotations when the namespace leaves the mesh", func() {
 		patchSpec(`{"injection": {"namespaces": []}}`)
 		Eventually(func(g Gomega) {
