@@ -130,9 +130,6 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
-		return err
-	}
 	// One wait for discovery to serve the policy kinds, for the policy controller and the status.
 	policiesServed, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
 	if err != nil {
@@ -153,6 +150,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	ingressWorkload := ingress.NewWorkloadReport()
+	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Controller: ingress.ControllerSource{
+		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader()}}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&ingress.WorkloadReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

@@ -125,6 +125,11 @@ const (
 	// ReasonClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not
 	// serve.
 	ReasonClassNotServed = "ClassNotServed"
+	// ReasonControllerWithoutSidecar: the ingress-nginx controller gets no sidecar (hostNetwork, a
+	// conflict on its pod template, or it does not exist), so a mesh Ingress gets no annotations: nginx
+	// would send plaintext to the Service's ClusterIP, which STRICT mTLS rejects. IngressesConfigured
+	// then carries the controller's reason.
+	ReasonControllerWithoutSidecar = "ControllerWithoutSidecar"
 	// ReasonNamespaceNotEnrolled: the Ingress's namespace is not in the mesh.
 	ReasonNamespaceNotEnrolled = "NamespaceNotEnrolled"
 	// ReasonNoBackend: the Ingress names no backend at all.

@@ -52,6 +52,10 @@ type Reconciler struct {
 	// Informers is the cache the Ingresses' Services and Namespaces are read from without copies; nil
 	// is SetupWithManager's cache.
 	Informers meshctx.Informers
+	// Controller is where the decision about the ingress-nginx controller workload is read from; the
+	// Ingresses get their annotations only while it gets its sidecar. SetupWithManager fills in a nil
+	// APIReader with the manager's, and wakes every Ingress when Controller.Report changes.
+	Controller ControllerSource
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
@@ -83,7 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	view, err := NewView(ctx, r.Client, r.Informers, mesh)
+	view, err := NewView(ctx, r.Client, r.Informers, mesh, r.Controller)
 	if err != nil {
 		return meshctx.Result(ctx, err)
 	}
@@ -105,7 +109,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // meshkeeper cannot configure.
 func (r *Reconciler) report(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, d policy.IngressDecision) {
 	key := client.ObjectKeyFromObject(ing).String()
-	if !d.Skipped() {
+	// A controller without its sidecar is reported once, on the ServiceMesh and the workload, not on
+	// every mesh Ingress.
+	if !d.Skipped() || d.Reason == policy.ControllerWithoutSidecar {
 		r.reported.Forget(key)
 		return
 	}
@@ -126,6 +132,10 @@ type View struct {
 	enrollment   *policy.Enrollment
 	defaultClass string
 	namespaces   map[string]namespaceState
+	// controller is the decision about the ingress-nginx controller workload while the integration is
+	// on, and controllerApplied whether its pod template carries it.
+	controller        policy.PodTemplateDecision
+	controllerApplied bool
 }
 
 // namespaceState is what the decisions about Ingresses need of their namespace.
@@ -133,12 +143,14 @@ type namespaceState struct {
 	enrolled, terminating bool
 }
 
-// NewView reads the mesh-wide inputs. Without a live ServiceMesh the integration counts as disabled, so
-// every Ingress gives meshkeeper's annotations back. A spec whose enrollment cannot be decided is the
+// NewView reads the mesh-wide inputs, the decision about the ingress-nginx controller workload among
+// them (from controller). Without a live ServiceMesh the integration counts as disabled, so every
+// Ingress gives meshkeeper's annotations back. A spec whose enrollment cannot be decided is the
 // terminal error of meshctx.Enrollment; an enabled integration whose Service ranges are unknown, the
 // terminal error of WithServiceCIDRs. informers may be nil (reader's Get then copies each Service and
 // Namespace read).
-func NewView(ctx context.Context, reader client.Reader, informers meshctx.Informers, mesh *meshv1alpha1.ServiceMesh) (*View, error) {
+func NewView(ctx context.Context, reader client.Reader, informers meshctx.Informers, mesh *meshv1alpha1.ServiceMesh,
+	controller ControllerSource) (*View, error) {
 	v := &View{reader: reader, informers: informers, namespaces: map[string]namespaceState{}}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil || enrollment == nil {
@@ -147,6 +159,9 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 	v.spec, v.enrollment = mesh.Spec.IngressNginx, enrollment
 	if policy.IngressNginxEnabled(v.spec) {
 		if v.spec, err = WithServiceCIDRs(ctx, reader, v.spec); err != nil {
+			return nil, err
+		}
+		if v.controller, v.controllerApplied, err = controller.Decide(ctx, v.spec); err != nil {
 			return nil, err
 		}
 	}
@@ -163,6 +178,12 @@ func (v *View) IngressNginx() meshv1alpha1.IngressNginxSpec {
 	return v.spec
 }
 
+// Controller is the decision about the ingress-nginx controller workload the Ingresses were decided
+// with, and whether its pod template carries it; the zero decision while the integration is off.
+func (v *View) Controller() (policy.PodTemplateDecision, bool) {
+	return v.controller, v.controllerApplied
+}
+
 // Decide returns meshkeeper's decision about one Ingress.
 func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
 	ns, err := v.namespace(ctx, ing.Namespace)
@@ -175,6 +196,7 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 		IngressNginx:         v.spec,
 		NamespaceEnrolled:    ns.enrolled,
 		NamespaceTerminating: ns.terminating,
+		Controller:           v.controller,
 		DefaultClass:         v.defaultClass,
 		OwnedAnnotations:     apply.OwnedKeys(ing, "annotations"),
 		Service: func(name string) (*corev1.Service, bool) {
@@ -246,11 +268,14 @@ var ServiceAddressChanged = predicate.Funcs{
 
 // SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
 // Service when it changes, those of a namespace when its labels change, and all of them when an
-// IngressClass or the ServiceMesh changes, or the cluster's Service ranges when the spec does not list
-// them.
+// IngressClass or the ServiceMesh changes, when the workload reconciler reports another decision about
+// the controller workload, or the cluster's Service ranges when the spec does not list them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Informers == nil {
 		r.Informers = mgr.GetCache()
+	}
+	if r.Controller.APIReader == nil {
+		r.Controller.APIReader = mgr.GetAPIReader()
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.Ingress{}, backendServiceIndex,
 		func(obj client.Object) []string {
@@ -300,6 +325,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if ranges != nil {
 		b = b.WatchesRawSource(ranges)
+	}
+	if r.Controller.Report != nil {
+		// The decision about the controller workload changed: hostNetwork, a conflict on its pod template,
+		// the workload created or deleted.
+		b = b.WatchesRawSource(r.Controller.Report.SourceFor(all))
 	}
 	return b.Complete(r)
 }

@@ -223,6 +223,39 @@ func (o Observed) Describes(spec meshv1alpha1.IngressNginxSpec, cached *metav1.P
 	return cached == nil || (cached.Generation == o.Generation && equality.Semantic.DeepEqual(o.Mine, meshkeepersFields(cached.ManagedFields)))
 }
 
+// ControllerSource is where the decision about the ingress-nginx controller workload is read from:
+// what the workload reconciler last found, while the workload cache shows the workload it read; from
+// the API server only when that is not so (the reconciler has yet to see a change), so a decision about
+// Ingresses costs no read of the workload.
+type ControllerSource struct {
+	// Report is what the WorkloadReconciler last found; nil: the workload is always read.
+	Report *WorkloadReport
+	// Workloads is the workload cache (NewWorkloadCache); nil: Report is not used.
+	Workloads client.Reader
+	// APIReader reads the workload whole, around the cache.
+	APIReader client.Reader
+}
+
+// Decide returns meshkeeper's decision about the controller workload spec names, and whether its pod
+// template carries it. spec's Service ranges are those WithServiceCIDRs resolved.
+func (s ControllerSource) Decide(ctx context.Context, spec meshv1alpha1.IngressNginxSpec) (policy.PodTemplateDecision, bool, error) {
+	if observed, ok := s.Report.Get(); ok && s.Workloads != nil {
+		cached, err := CachedWorkload(ctx, s.Workloads, spec.Controller)
+		if err != nil {
+			return policy.PodTemplateDecision{}, false, fmt.Errorf("reading the ingress-nginx controller's metadata: %w", err)
+		}
+		if observed.Describes(spec, cached) {
+			return observed.Decision, observed.Applied, nil
+		}
+	}
+	w, err := ReadWorkload(ctx, s.APIReader, spec)
+	if err != nil {
+		return policy.PodTemplateDecision{}, false, err
+	}
+	// Applied reads the pod template, which a workload that does not exist lacks.
+	return w.Decision, w.Decision.Configured && w.Applied(), nil
+}
+
 // CachedWorkload reads the metadata of the workload ref names from the workload cache; nil when it does
 // not exist.
 func CachedWorkload(ctx context.Context, workloads client.Reader, ref meshv1alpha1.WorkloadReference) (*metav1.PartialObjectMetadata, error) {

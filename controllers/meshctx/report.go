@@ -30,18 +30,20 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// Report carries the last value one controller found to the status pass, and wakes the status pass
-// when it changes, so the status pass need not read again what that controller has just read.
+// Report carries the last value one controller found to the status pass (and to other controllers
+// that decide on it), and wakes them when it changes, so they need not read again what that controller
+// has just read.
 type Report[T any] struct {
-	mu      sync.Mutex
-	value   T
-	set     bool
-	changed chan event.GenericEvent
+	mu    sync.Mutex
+	value T
+	set   bool
+	// changed has one channel per Source.
+	changed []chan event.GenericEvent
 }
 
 // NewReport returns a Report that holds nothing yet.
 func NewReport[T any]() *Report[T] {
-	return &Report[T]{changed: make(chan event.GenericEvent, 1)}
+	return &Report[T]{}
 }
 
 // Get returns the last value and whether there is one; the zero value for a nil Report.
@@ -69,20 +71,33 @@ func (r *Report[T]) Set(value T) {
 	r.mu.Lock()
 	changed := !r.set || !equality.Semantic.DeepEqual(r.value, value)
 	r.value, r.set = value, true
+	subscribers := r.changed
 	r.mu.Unlock()
 	if !changed {
 		return
 	}
 	mesh := &meshv1alpha1.ServiceMesh{}
 	mesh.Name = meshv1alpha1.ServiceMeshName
-	select {
-	case r.changed <- event.GenericEvent{Object: mesh}:
-	default: // a wake-up is already pending
+	for _, ch := range subscribers {
+		select {
+		case ch <- event.GenericEvent{Object: mesh}:
+		default: // a wake-up is already pending
+		}
 	}
 }
 
 // Source wakes a controller with the ServiceMesh's request whenever the value changes.
 func (r *Report[T]) Source() source.Source {
-	return source.Channel(r.changed, handler.EnqueueRequestsFromMapFunc(
+	return r.SourceFor(handler.EnqueueRequestsFromMapFunc(
 		func(context.Context, client.Object) []reconcile.Request { return []reconcile.Request{Request} }))
+}
+
+// SourceFor wakes a controller through h, with the ServiceMesh as the object, whenever the value
+// changes. Each source gets every wake-up.
+func (r *Report[T]) SourceFor(h handler.EventHandler) source.Source {
+	ch := make(chan event.GenericEvent, 1)
+	r.mu.Lock()
+	r.changed = append(r.changed, ch)
+	r.mu.Unlock()
+	return source.Channel(ch, h)
 }

@@ -207,7 +207,8 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 // observeIngresses judges the ingress-nginx controller workload and every Ingress as the controllers do.
 func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*ingressesObservation, error) {
 	enabled := policy.IngressNginxEnabled(mesh.Spec.IngressNginx)
-	view, err := ingress.NewView(ctx, r.Client, r.Informers, mesh)
+	view, err := ingress.NewView(ctx, r.Client, r.Informers, mesh,
+		ingress.ControllerSource{Report: r.IngressWorkload, Workloads: r.Workloads, APIReader: r.APIReader})
 	if e := meshctx.Classify(err); e != nil && e.Reason == meshv1alpha1.ReasonServiceCIDRsUnknown {
 		// The controllers apply nothing of the integration until the Service ranges are known.
 		return &ingressesObservation{enabled: enabled, controller: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}}, nil
@@ -245,35 +246,10 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		}
 	}
 	if obs.enabled {
-		decision, applied, err := r.ingressController(ctx, view.IngressNginx())
-		if err != nil {
-			return nil, err
-		}
+		decision, applied := view.Controller()
 		obs.controller, obs.controllerApplied = decision, decision.Configured && applied
 	}
 	return obs, nil
-}
-
-// ingressController is meshkeeper's decision about the ingress-nginx controller workload and whether its
-// pod template carries it: what the workload reconciler last found, while the workload cache shows the
-// workload it read; read from the API server only when that is not so (the reconciler has yet to see a
-// change), so a status pass costs no read of it.
-func (r *Reconciler) ingressController(ctx context.Context, spec meshv1alpha1.IngressNginxSpec) (policy.PodTemplateDecision, bool, error) {
-	if observed, ok := r.IngressWorkload.Get(); ok && r.Workloads != nil {
-		cached, err := ingress.CachedWorkload(ctx, r.Workloads, spec.Controller)
-		if err != nil {
-			return policy.PodTemplateDecision{}, false, fmt.Errorf("reading the ingress-nginx controller's metadata: %w", err)
-		}
-		if observed.Describes(spec, cached) {
-			return observed.Decision, observed.Applied, nil
-		}
-	}
-	w, err := ingress.ReadWorkload(ctx, r.APIReader, spec)
-	if err != nil {
-		return policy.PodTemplateDecision{}, false, err
-	}
-	// Applied reads the pod template, which a workload that does not exist lacks.
-	return w.Decision, w.Decision.Configured && w.Applied(), nil
 }
 
 // observeProxies judges the proxy of every pod of the enrolled namespaces against the installed

@@ -144,7 +144,15 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 	controller := obs.spec.IngressNginx.Controller
 	switch {
 	case !in.controller.Configured:
-		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, in.controller.Reason, in.controller.Message)
+		message := in.controller.Message
+		if in.controller.Reason != meshv1alpha1.ReasonServiceCIDRsUnknown {
+			// Its message already says that no Ingress is configured.
+			message += fmt.Sprintf(". Until the controller gets its sidecar, meshkeeper puts service-upstream and upstream-vhost on no "+
+				"mesh Ingress and takes back those it set (%d Ingress(es), status.ingresses.skippedByReason.%s): without the sidecar, "+
+				"nginx would send plaintext to their Services' ClusterIPs, which STRICT mTLS rejects",
+				len(in.skipped[meshv1alpha1.ReasonControllerWithoutSidecar]), meshv1alpha1.ReasonControllerWithoutSidecar)
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, in.controller.Reason, message)
 	case !in.controllerApplied || len(in.pending) > 0:
 		message := fmt.Sprintf("%d Ingress(es) being configured: %s", len(in.pending), names(in.pending))
 		if !in.controllerApplied {

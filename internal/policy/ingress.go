@@ -37,6 +37,9 @@ type IngressInput struct {
 	// NamespaceTerminating says whether the Ingress's namespace is being deleted. Its pods still serve
 	// while it is, so the Ingress is left as it is, like the namespace itself.
 	NamespaceTerminating bool
+	// Controller is the decision about the ingress-nginx controller workload (IngressNginxPodTemplate).
+	// Only a controller that gets its sidecar (Configured) can route a mesh Ingress through the mesh.
+	Controller PodTemplateDecision
 	// DefaultClass is the cluster's default IngressClass (DefaultIngressClass), "" if none.
 	DefaultClass string
 	// Service looks a Service up by name in the Ingress's namespace. Nil finds nothing.
@@ -95,7 +98,7 @@ func Ingress(in IngressInput) IngressDecision {
 		x.want = x.wanted()
 	}
 	if reason, message, matched := firstMatch(x,
-		ingressTerminating, ingressNamespaceTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled,
+		ingressTerminating, ingressNamespaceTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled, controllerWithoutSidecar,
 		noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
 	); matched {
 		d := IngressDecision{Reason: reason, Message: message}
@@ -174,6 +177,18 @@ func namespaceNotEnrolled(x ingressInput) (string, string, bool) {
 	}
 	return NamespaceNotEnrolled, fmt.Sprintf("Ingress %s is in namespace %s, which is not in the mesh, so it gets no mesh annotations; "+
 		"to route it through the mesh, enroll the namespace in spec.injection", x.name, x.Ingress.Namespace), true
+}
+
+// controllerWithoutSidecar holds back the annotations while the ingress-nginx controller gets no
+// sidecar: nginx would then send plaintext to the Service's ClusterIP with the Host rewritten, which
+// STRICT mTLS rejects, instead of to the pods.
+func controllerWithoutSidecar(x ingressInput) (string, string, bool) {
+	if x.Controller.Configured {
+		return "", "", false
+	}
+	return ControllerWithoutSidecar, fmt.Sprintf("Ingress %s gets no mesh annotations: the ingress-nginx controller %s gets no sidecar (%s), "+
+		"and without one nginx would send plaintext to the Service's ClusterIP, which STRICT mTLS rejects; "+
+		"the ServiceMesh's IngressesConfigured condition says what to change", x.name, workloadName(x.IngressNginx), x.Controller.Reason), true
 }
 
 func noBackend(x ingressInput) (string, string, bool) {

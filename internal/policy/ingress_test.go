@@ -87,10 +87,19 @@ var meshPair = map[string]string{
 
 var bothKeys = sets.New(AnnotationServiceUpstream, AnnotationUpstreamVhost)
 
+// controllerInjected is the decision about an ingress-nginx controller that gets its sidecar.
+var controllerInjected = PodTemplateDecision{Configured: true, Reason: Configured}
+
+// withoutSidecar is the decision about a controller that gets none, for reason.
+func withoutSidecar(reason string) PodTemplateDecision {
+	return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason}
+}
+
 func TestIngress(t *testing.T) {
 	tests := map[string]struct {
 		ingress *networkingv1.Ingress
-		input   func(*IngressInput) // changes to the defaults: integration on, class nginx served, namespace enrolled
+		// changes to the defaults: integration on, class nginx served, namespace enrolled, controller injected
+		input func(*IngressInput)
 
 		wantAnnotations map[string]string
 		wantConfigured  bool
@@ -287,6 +296,39 @@ func TestIngress(t *testing.T) {
 			},
 			wantAnnotations: nil, wantReason: Terminating,
 		},
+		"a hostNetwork controller: meshkeeper's annotations are taken back": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.Controller = withoutSidecar(HostNetwork)
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ControllerWithoutSidecar,
+			wantMessage: []string{"Ingress shop/storefront", "Deployment ingress-nginx/ingress-nginx-controller gets no sidecar (HostNetwork)",
+				"STRICT mTLS"},
+		},
+		"a controller whose pod template conflicts: none added": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.Controller = withoutSidecar(AnnotationConflict) },
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ControllerWithoutSidecar,
+			wantMessage: []string{"(AnnotationConflict)"},
+		},
+		"a controller that does not exist: meshkeeper owns none, and the owner's own stay theirs": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input:           func(in *IngressInput) { in.Controller = withoutSidecar(ControllerNotFound) },
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ControllerWithoutSidecar,
+		},
+		"a controller without sidecar does not make an Ingress outside the mesh a skipped one": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input: func(in *IngressInput) {
+				in.Controller = withoutSidecar(HostNetwork)
+				in.NamespaceEnrolled = false
+			},
+			wantAnnotations: map[string]string{}, wantReason: NamespaceNotEnrolled,
+		},
 		"another class in a namespace outside the mesh is reported as another class": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
 				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
@@ -401,6 +443,7 @@ func TestIngress(t *testing.T) {
 				Ingress:           tc.ingress,
 				IngressNginx:      ingressNginx(),
 				NamespaceEnrolled: true,
+				Controller:        controllerInjected,
 				Service:           lookupShop,
 			}
 			if tc.input != nil {
@@ -476,7 +519,7 @@ func TestIngressSpecRead(t *testing.T) {
 func BenchmarkIngress(b *testing.B) {
 	ing := ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
 		Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair)
-	in := IngressInput{Ingress: ing, IngressNginx: ingressNginx(), NamespaceEnrolled: true,
+	in := IngressInput{Ingress: ing, IngressNginx: ingressNginx(), NamespaceEnrolled: true, Controller: controllerInjected,
 		OwnedAnnotations: bothKeys, Service: lookupShop}
 	b.ReportAllocs()
 	for b.Loop() {

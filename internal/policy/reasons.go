@@ -37,12 +37,13 @@ const (
 	HostNetwork          = meshv1alpha1.ReasonHostNetwork
 	AnnotationConflict   = meshv1alpha1.ReasonAnnotationConflict
 
-	ClassNotServed          = meshv1alpha1.ReasonClassNotServed
-	NamespaceNotEnrolled    = meshv1alpha1.ReasonNamespaceNotEnrolled
-	NoBackend               = meshv1alpha1.ReasonNoBackend
-	ResourceBackend         = meshv1alpha1.ReasonResourceBackend
-	MultipleBackendServices = meshv1alpha1.ReasonMultipleBackendServices
-	ServiceMissing          = meshv1alpha1.ReasonServiceMissing
-	ServiceExternalName     = meshv1alpha1.ReasonServiceExternalName
-	ServiceHeadless         = meshv1alpha1.ReasonServiceHeadless
+	ClassNotServed           = meshv1alpha1.ReasonClassNotServed
+	NamespaceNotEnrolled     = meshv1alpha1.ReasonNamespaceNotEnrolled
+	ControllerWithoutSidecar = meshv1alpha1.ReasonControllerWithoutSidecar
+	NoBackend                = meshv1alpha1.ReasonNoBackend
+	ResourceBackend          = meshv1alpha1.ReasonResourceBackend
+	MultipleBackendServices  = meshv1alpha1.ReasonMultipleBackendServices
+	ServiceMissing           = meshv1alpha1.ReasonServiceMissing
+	ServiceExternalName      = meshv1alpha1.ReasonServiceExternalName
+	ServiceHeadless          = meshv1alpha1.ReasonServiceHeadless
 )

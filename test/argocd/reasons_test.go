@@ -104,6 +104,8 @@ var readyReasons = map[string]string{
 	"RevisionPruned":        "",
 	"RevisionPruneBlocked":  "",
 	"UninstallBlocked":      "",
+	// Of an Ingress's decision only: IngressesConfigured then carries the controller's reason.
+	"ControllerWithoutSidecar": "",
 }
 
 // apiReasons returns the values of the API's Reason constants, read from its source.

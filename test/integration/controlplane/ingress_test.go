@@ -467,6 +467,12 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		patchSpec(`{"ingressNginx": {"enabled": true}}`)
 		Eventually(func() map[string]string { return getDeployment("controller").Spec.Template.Labels }, installTimeout, poll).
 			Should(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
+		meshed := []string{"web", "legacy", "defaulted", "split", "missing"}
+		Eventually(func(g Gomega) {
+			for _, name := range meshed {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(HaveKeyWithValue(serviceUpstream, "true"), "Ingress %s", name)
+			}
+		}, installTimeout, poll).Should(Succeed())
 
 		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx-host"}
 		ds := &appsv1.DaemonSet{
@@ -495,6 +501,31 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		after := &appsv1.DaemonSet{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), after)).To(Succeed())
 		Expect(after.ResourceVersion).To(Equal(ds.ResourceVersion), "meshkeeper wrote to the hostNetwork DaemonSet")
+
+		By("taking back the Ingresses' annotations: a controller without a sidecar would send them plaintext")
+		// The user's own upstream-vhost of user-vhost stays.
+		Eventually(func(g Gomega) {
+			for name, want := range originals {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(want), "Ingress %s", name)
+			}
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			status := getMesh().Status.Ingresses
+			g.Expect(status.Configured).To(BeZero())
+			// Every mesh Ingress of ing-shop; not internal (another class), ing-other's (not enrolled) nor
+			// ing-doomed's (being deleted).
+			g.Expect(status.SkippedByReason).To(Equal(map[string]int32{meshv1alpha1.ReasonControllerWithoutSidecar: 9}))
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Reason).To(Equal("HostNetwork"))
+			g.Expect(c.Message).To(ContainSubstring("meshkeeper puts service-upstream and upstream-vhost on no mesh Ingress and takes back those it set (9 Ingress(es)"))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			for _, name := range meshed {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(originals[name]), "Ingress %s", name)
+			}
+		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
+		// Reported once, on the ServiceMesh and the DaemonSet, not on every Ingress.
+		Expect(warningsAbout("Ingress", "web")).NotTo(ContainElement(meshv1alpha1.ReasonControllerWithoutSidecar))
 	})
 
 	It("reports a controller that does not exist, and configures it once it does", func() {
@@ -504,9 +535,17 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			g.Expect(c.Reason).To(Equal("ControllerNotFound"))
 			g.Expect(c.Message).To(ContainSubstring("Deployment ing-nginx/later"))
 		}, installTimeout, poll).Should(Succeed())
+		Expect(ingressAnnotations(ingNamespace, "web")).To(Equal(originals["web"]))
 		later := createControllerDeployment("later")
 		Eventually(func() map[string]string { return getDeployment("later").Spec.Template.Annotations }, installTimeout, poll).
 			Should(Equal(union(later.Spec.Template.Annotations, sidecarAnnotations)))
+		// Nothing but the workload changed: its new decision wakes the Ingresses.
+		Eventually(func(g Gomega) {
+			for _, name := range []string{"web", "legacy", "defaulted", "split", "missing"} {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(HaveKeyWithValue(serviceUpstream, "true"), "Ingress %s", name)
+			}
+			g.Expect(getMesh().Status.Ingresses.Configured).To(BeEquivalentTo(5))
+		}, installTimeout, poll).Should(Succeed())
 	})
 
 	It("gives everything back when the ServiceMesh is deleted", func() {
