@@ -156,7 +156,9 @@ const (
 	// deadline; meshkeeper starts no further restart until it does.
 	ReasonRestartStalled = "RestartStalled"
 	// ReasonNotRestartable: pods that need a restart belong to no Deployment, StatefulSet or DaemonSet
-	// (bare pods, Jobs, CronJobs); their owners restart them (a Warning Event on the ServiceMesh).
+	// (bare pods, Jobs, CronJobs), or to one that a change of its pod template does not roll out (a
+	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition); their owners restart them (a
+	// Warning Event on the ServiceMesh).
 	ReasonNotRestartable = "NotRestartable"
 	// ReasonCanaryRolledBack: a workload restarted onto the canary revision did not roll out, and the
 	// canary namespaces were sent back to the previous revision.

@@ -543,7 +543,8 @@ type ProxiesStatus struct {
 	Restarting int32 `json:"restarting"`
 
 	// NotRestartable counts the pods that need a restart but belong to no Deployment, StatefulSet or
-	// DaemonSet (bare pods, Jobs, CronJobs), so meshkeeper never restarts them.
+	// DaemonSet (bare pods, Jobs, CronJobs), or to one a change of its pod template does not roll out (a
+	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition), so meshkeeper never restarts them.
 	// +optional
 	NotRestartable int32 `json:"notRestartable"`
 }

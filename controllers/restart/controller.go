@@ -147,8 +147,12 @@ type pass struct {
 	// rolling are the workloads meshkeeper restarted that are still rolling out, stalled those among
 	// them past their deadline.
 	rolling, stalled []*workload
-	// notRestartable names the pods that need a restart and belong to no workload meshkeeper restarts.
-	notRestartable []string
+	// notRestartable names the pods that need a restart and that meshkeeper never restarts: ownerless
+	// those among them that belong to no workload meshkeeper restarts (bare pods, Jobs, CronJobs), the
+	// others belong to a workload that a change of its pod template does not roll out, held (by key,
+	// with why).
+	notRestartable, ownerless []string
+	held                      map[string]string
 	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
 	// sent back; superseded are the workloads of those namespaces whose rollout onto the canary revision
 	// the rollback cut short, by key: they are restarted again, rolled out or not.
@@ -185,7 +189,7 @@ func (p *pass) status() Status {
 
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
-	p := &pass{now: r.now(), superseded: map[string]*workload{}}
+	p := &pass{now: r.now(), superseded: map[string]*workload{}, held: map[string]string{}}
 	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
 	}
@@ -232,8 +236,15 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if err != nil {
 			return nil, err
 		}
-		if w == nil {
+		if w == nil || w.held != "" {
+			// An annotation would not roll a held workload out: it would only count as stalled once its
+			// deadline passed, and stop every further restart.
 			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
+			if w == nil {
+				p.ownerless = append(p.ownerless, pod.Namespace+"/"+pod.Name)
+			} else {
+				p.held[w.key()] = w.held
+			}
 			continue
 		}
 		c := byKey[w.key()]
@@ -248,6 +259,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 	}
 	slices.Sort(p.notRestartable)
+	slices.Sort(p.ownerless)
 
 	// The rollouts meshkeeper started: every workload carrying its annotation that is not rolled out.
 	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{}} {
@@ -333,6 +345,12 @@ func (r *Reconciler) lagging(w *workload) bool {
 func (r *Reconciler) track(p *pass, w *workload) {
 	if r.lagging(w) {
 		p.rolling = append(p.rolling, w)
+		return
+	}
+	if w.held != "" {
+		// Its rollout waits for its owner (a paused Deployment, pods updated only on delete or above a
+		// partition), whoever changed its pod template: it is neither rolling out nor stalled for the
+		// restarts, which never restart it.
 		return
 	}
 	if !w.restartedAt.IsZero() {
@@ -446,10 +464,27 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	}
 	if len(p.notRestartable) == 0 {
 		r.reported.Forget("notRestartable")
-	} else if r.reported.Changed("notRestartable", strings.Join(p.notRestartable, ",")) {
+	} else {
+		var held []string
+		for key, why := range p.held {
+			held = append(held, key+" ("+why+")")
+		}
+		slices.Sort(held)
+		if !r.reported.Changed("notRestartable", strings.Join(p.notRestartable, ",")+"|"+strings.Join(held, ",")) {
+			return
+		}
+		var parts []string
+		if len(p.ownerless) > 0 {
+			parts = append(parts, fmt.Sprintf("%d belong to no Deployment, StatefulSet or DaemonSet (bare pods, Jobs, CronJobs): %s",
+				len(p.ownerless), names(p.ownerless)))
+		}
+		if len(held) > 0 {
+			parts = append(parts, fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, "+
+				"which their owners restart: %s", len(p.notRestartable)-len(p.ownerless), names(held)))
+		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNotRestartable, "Restart",
-			"%d pod(s) need a restart for their sidecar but belong to no Deployment, StatefulSet or DaemonSet, so meshkeeper "+
-				"never restarts them (bare pods, Jobs, CronJobs): %s", len(p.notRestartable), names(p.notRestartable))
+			"%d pod(s) need a restart for their sidecar, but meshkeeper never restarts them: %s", len(p.notRestartable),
+			strings.Join(parts, "; "))
 	}
 }
 
@@ -678,7 +713,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 type Status struct {
 	// Restarting counts the workloads meshkeeper restarted that are still rolling out.
 	Restarting int32
-	// NotRestartable counts the pods that need a restart and that meshkeeper never restarts.
+	// NotRestartable counts the pods that need a restart and that meshkeeper never restarts: of no
+	// workload, or of a held one.
 	NotRestartable int32
 	// Pending counts the workloads waiting for their restart.
 	Pending int

@@ -17,6 +17,7 @@ limitations under the License.
 package restart
 
 import (
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,6 +44,10 @@ type workload struct {
 	rolledOut bool
 	// deadline is how long a rollout may take.
 	deadline time.Duration
+	// held says why a change of the pod template would not roll the workload out (a paused Deployment,
+	// a StatefulSet or DaemonSet updated only on delete, a StatefulSet with a partition); empty when it
+	// would. meshkeeper never restarts such a workload, nor follows its rollout.
+	held string
 }
 
 func (w *workload) key() string {
@@ -63,17 +68,30 @@ func asWorkload(obj client.Object) *workload {
 		if o.Spec.ProgressDeadlineSeconds != nil {
 			w.deadline = time.Duration(*o.Spec.ProgressDeadlineSeconds) * time.Second
 		}
+		if o.Spec.Paused {
+			w.held = "paused"
+		}
 	case *appsv1.StatefulSet:
 		w.kind, template = "StatefulSet", &o.Spec.Template
 		desired := replicas(o.Spec.Replicas)
 		s := o.Status
 		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired &&
 			s.ReadyReplicas == desired && s.AvailableReplicas == desired
+		switch u := o.Spec.UpdateStrategy; {
+		case u.Type == appsv1.OnDeleteStatefulSetStrategyType:
+			w.held = "updateStrategy OnDelete"
+		case u.RollingUpdate != nil && u.RollingUpdate.Partition != nil && *u.RollingUpdate.Partition > 0:
+			// Only the pods of ordinals at or above the partition are updated: never all of them.
+			w.held = fmt.Sprintf("partition %d", *u.RollingUpdate.Partition)
+		}
 	case *appsv1.DaemonSet:
 		w.kind, template = "DaemonSet", &o.Spec.Template
 		s := o.Status
 		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedNumberScheduled == s.DesiredNumberScheduled &&
 			s.NumberReady == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled
+		if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+			w.held = "updateStrategy OnDelete"
+		}
 	default:
 		return nil
 	}

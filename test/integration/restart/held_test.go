@@ -1,0 +1,208 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package restart_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
+	"github.com/meshkeeper/meshkeeper/test/testenv"
+)
+
+// TestHeldWorkloadsAreNotRestarted: a change of the pod template does not roll out a paused
+// Deployment, a StatefulSet or DaemonSet with updateStrategy OnDelete, nor every pod of a StatefulSet
+// with a partition. meshkeeper's annotation would only make such a workload count as stalled once its
+// deadline passed, and stop every further restart (or roll a canary back). They are never written;
+// their pods are counted in status.proxies.notRestartable and named, with why, in the NotRestartable
+// Event. A workload meshkeeper restarted that its owner paused since is not a stall either: the next
+// workload is restarted.
+func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
+	g := NewWithT(t)
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := env.Client
+
+	workloads := startWorkloadCache(ctx, g, env)
+	const ns = "held-shop"
+	// Room for every workload of the namespace at once: only what the restarts decide holds one back.
+	createRunningMesh(ctx, g, c, "held-system", ns, ptr.To[int32](10))
+
+	app := createRolledOut(ctx, g, c, ns, "app", "")
+	paused := createRolledOut(ctx, g, c, ns, "paused", "")
+	paused.Spec.Paused = true
+	g.Expect(c.Update(ctx, paused)).To(Succeed())
+	markRolledOut(ctx, g, c, paused)
+
+	labels := func(name string) map[string]string { return map[string]string{"app": name} }
+	template := func(name string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels(name)},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}}
+	}
+	statefulSet := func(name string, strategy appsv1.StatefulSetUpdateStrategy) *appsv1.StatefulSet {
+		t.Helper()
+		s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), ServiceName: name, UpdateStrategy: strategy,
+				Selector: &metav1.LabelSelector{MatchLabels: labels(name)}, Template: template(name)}}
+		g.Expect(c.Create(ctx, s)).To(Succeed())
+		s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1,
+			AvailableReplicas: 1, CurrentReplicas: 1}
+		g.Expect(c.Status().Update(ctx, s)).To(Succeed())
+		return s
+	}
+	db := statefulSet("db", appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType})
+	queue := statefulSet("queue", appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](1)}})
+	agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: labels("agent")}, Template: template("agent")}}
+	g.Expect(c.Create(ctx, agent)).To(Succeed())
+	agent.Status = appsv1.DaemonSetStatus{ObservedGeneration: agent.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+		UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
+	g.Expect(c.Status().Update(ctx, agent)).To(Succeed())
+
+	// One pod without a sidecar each, as their controllers create them, and a bare pod.
+	ownedPod := func(name string, owner client.Object, kind string) {
+		t.Helper()
+		g.Expect(c.Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels(owner.GetName()),
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: owner.GetName(), UID: owner.GetUID(),
+					Controller: ptr.To(true)}}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}},
+		})).To(Succeed())
+	}
+	ownedPod("db-0", db, "StatefulSet")
+	ownedPod("queue-0", queue, "StatefulSet")
+	ownedPod("agent-x7k2p", agent, "DaemonSet")
+	g.Expect(c.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bare"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}})).To(Succeed())
+
+	waitCached(ctx, g, workloads, app, paused, db, queue, agent)
+
+	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
+	var now time.Time
+	recorder := events.NewFakeRecorder(100)
+	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: recorder, Report: restart.NewReport(),
+		Now: func() time.Time { return now }}
+	pass := func(at time.Time) {
+		t.Helper()
+		now = at
+		_, err := r.Reconcile(ctx, ctrl.Request{})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	restartedAt := func(obj client.Object) string {
+		t.Helper()
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+		case *appsv1.StatefulSet:
+			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+		case *appsv1.DaemonSet:
+			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
+		}
+		return ""
+	}
+	notRestartableEvents := func() []string {
+		var out []string
+		for _, e := range drain(recorder) {
+			if strings.Contains(e, " "+meshv1alpha1.ReasonNotRestartable+" ") {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+
+	t.Log("one pass with room for all of them: only the workload a restart rolls out is restarted")
+	pass(base)
+	stamp := base.Format(time.RFC3339)
+	g.Expect(restartedAt(app)).To(Equal(stamp), "a Deployment that rolls out is restarted")
+	g.Expect(restartedAt(paused)).To(BeEmpty(), "a paused Deployment must not be restarted")
+	g.Expect(restartedAt(db)).To(BeEmpty(), "a StatefulSet with updateStrategy OnDelete must not be restarted")
+	g.Expect(restartedAt(queue)).To(BeEmpty(), "a StatefulSet with a partition must not be restarted")
+	g.Expect(restartedAt(agent)).To(BeEmpty(), "a DaemonSet with updateStrategy OnDelete must not be restarted")
+	report := r.Report.Value()
+	g.Expect(report.NotRestartable).To(BeEquivalentTo(5), "the pods of the four held workloads and the bare pod")
+	g.Expect(report.Restarting).To(BeEquivalentTo(1))
+	g.Expect(report.Pending).To(BeZero(), "a held workload does not wait for a restart that never comes")
+	g.Expect(notRestartableEvents()).To(ConsistOf(And(
+		ContainSubstring("Warning"),
+		ContainSubstring("5 pod(s)"),
+		ContainSubstring("1 belong to no Deployment, StatefulSet or DaemonSet"),
+		ContainSubstring(ns+"/bare"),
+		ContainSubstring("4 belong to workloads"),
+		ContainSubstring("Deployment "+ns+"/paused (paused)"),
+		ContainSubstring("StatefulSet "+ns+"/db (updateStrategy OnDelete)"),
+		ContainSubstring("StatefulSet "+ns+"/queue (partition 1)"),
+		ContainSubstring("DaemonSet "+ns+"/agent (updateStrategy OnDelete)"),
+	)))
+
+	t.Log("its owner pauses the restarted Deployment mid-rollout; past its deadline, the next workload is still restarted")
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(app), app)).To(Succeed())
+	app.Spec.Paused = true
+	g.Expect(c.Update(ctx, app)).To(Succeed())
+	next := createRolledOut(ctx, g, c, ns, "next", "")
+	waitCached(ctx, g, workloads, app, next)
+	later := base.Add(3 * time.Minute) // app's progress deadline is a minute
+	pass(later)
+	report = r.Report.Value()
+	g.Expect(report.Stalled).To(BeEmpty(), "a paused Deployment's rollout is its owner's, not a stalled restart")
+	g.Expect(restartedAt(next)).To(Equal(later.Format(time.RFC3339)), "nothing stalled: the next workload is restarted")
+	g.Expect(restartedAt(app)).To(Equal(stamp), "the paused Deployment is not restarted again")
+	for _, held := range []client.Object{paused, db, queue, agent} {
+		g.Expect(restartedAt(held)).To(BeEmpty(), "%s is still held", held.GetName())
+	}
+	g.Expect(report.NotRestartable).To(BeEquivalentTo(6), "the paused Deployment's outdated pod counts too")
+	g.Expect(report.Restarting).To(BeEquivalentTo(1), "only the next workload rolls out")
+	g.Expect(notRestartableEvents()).To(ConsistOf(ContainSubstring("Deployment " + ns + "/app (paused)")))
+}
+
+// waitCached waits until the workload cache shows each object as the test last wrote or read it
+// (its resource version), and a Deployment's ReplicaSet.
+func waitCached(ctx context.Context, g Gomega, workloads cache.Cache, objs ...client.Object) {
+	for _, obj := range objs {
+		g.Eventually(func() string {
+			cached := obj.DeepCopyObject().(client.Object)
+			cached.SetResourceVersion("")
+			_ = workloads.Get(ctx, client.ObjectKeyFromObject(obj), cached)
+			return cached.GetResourceVersion()
+		}, 10*time.Second, 20*time.Millisecond).Should(Equal(obj.GetResourceVersion()), "%s in the workload cache", obj.GetName())
+		if _, ok := obj.(*appsv1.Deployment); ok {
+			g.Eventually(func() error {
+				rs := &metav1.PartialObjectMetadata{}
+				rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+				return workloads.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: obj.GetName() + "-1"}, rs)
+			}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+		}
+	}
+}
