@@ -155,6 +155,9 @@ const (
 	// ReasonRestartStalled: a workload meshkeeper restarted did not roll out within its progress
 	// deadline; meshkeeper starts no further restart until it does.
 	ReasonRestartStalled = "RestartStalled"
+	// ReasonRestartFailed: meshkeeper could not write a workload's restart annotation (a Warning Event
+	// on the workload and on the ServiceMesh); it restarts the other workloads and tries again.
+	ReasonRestartFailed = "RestartFailed"
 	// ReasonNotRestartable: pods that need a restart belong to no Deployment, StatefulSet or DaemonSet
 	// (bare pods, Jobs, CronJobs), or to one that a change of its pod template does not roll out (a
 	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition); their owners restart them (a

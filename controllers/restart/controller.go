@@ -24,6 +24,7 @@ package restart
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -520,6 +521,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	budget := limit - len(p.rolling)
 	var waiting []*candidate
+	var failed []error
 	for _, c := range p.pending {
 		ns := c.obj.GetNamespace()
 		// A superseded workload may still be rolling out onto the canary revision, by meshkeeper's doing.
@@ -528,8 +530,16 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			continue
 		}
 		if err := r.apply(ctx, c.workload, p.now); err != nil {
+			// One workload that refuses the write (a webhook, a policy, a workload replaced since the
+			// cache saw it) must not hold back the others: it waits, and the pass fails so it is retried.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
-			return result, err
+			r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart",
+				"meshkeeper could not restart %s: %v; it tries again", c.key(), err)
+			r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart",
+				"meshkeeper could not restart %s: %v; it tries again", c.key(), err)
+			failed = append(failed, err)
+			waiting = append(waiting, c)
+			continue
 		}
 		r.remember(c.workload)
 		budget--
@@ -549,7 +559,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 	}
 	p.pending = waiting
-	return result, nil
+	return result, errors.Join(failed...)
 }
 
 // waiting are the candidates that may still be restarted: not opted out, not rolling out, and not
@@ -576,7 +586,10 @@ func (p *pass) waiting() []*candidate {
 }
 
 // apply writes the restarted-at annotation, and nothing else, into the workload's pod template. The
-// apply names the workload's UID, so it never creates one that is gone.
+// apply names the workload's UID, so it never creates one that is gone. It forces ownership of that one
+// key: it is meshkeeper's own, and whoever wrote it since (kubectl rollout undo brings back the
+// previous pod template, annotation included, under its own field manager) would otherwise make every
+// later restart of the workload a conflict.
 func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) error {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": appsv1.SchemeGroupVersion.String(),
@@ -586,7 +599,7 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) erro
 			"annotations": map[string]any{meshv1alpha1.RestartedAtAnnotation: now.UTC().Format(time.RFC3339)},
 		}}},
 	}}
-	if _, err := apply.Object(ctx, r.Client, u, client.FieldOwner(FieldManager)); err != nil {
+	if _, err := apply.Object(ctx, r.Client, u, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("restarting %s: %w", w.key(), err)
 	}
 	w.restartedAt = now.UTC().Truncate(time.Second)

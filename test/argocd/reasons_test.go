@@ -88,6 +88,7 @@ var readyReasons = map[string]string{
 	"Restarting":            "",
 	"Restarted":             "",
 	"RestartStalled":        "",
+	"RestartFailed":         "",
 	"NotRestartable":        "",
 	"CanaryRolledBack":      "",
 	"Listed":                "",
