@@ -276,7 +276,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			if w == nil {
 				continue
 			}
-			r.track(p, w)
+			r.track(p, w, enrolled)
 		}
 	}
 	// A workload whose rollout onto the canary revision the rollback cut short is restarted again once
@@ -343,9 +343,18 @@ func (r *Reconciler) lagging(w *workload) bool {
 
 // track follows one workload of the cache in a pass: rolling out when the cache has not caught up
 // with meshkeeper's last apply to it, else as its annotation and status say.
-func (r *Reconciler) track(p *pass, w *workload) {
+func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Namespace) {
 	if r.lagging(w) {
 		p.rolling = append(p.rolling, w)
+		return
+	}
+	// The annotation is a claim anyone who may edit the workload can make: only a workload of an enrolled
+	// namespace, or one this process restarted, is followed, and never with a time yet to come (which
+	// would count it as rolling out for ever). A claim otherwise holds back no restart of anyone else's.
+	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) {
+		return
+	}
+	if w.restartedAt.After(p.now.Add(maxClockSkew)) {
 		return
 	}
 	if w.held != "" {
@@ -357,6 +366,17 @@ func (r *Reconciler) track(p *pass, w *workload) {
 	if !w.restartedAt.IsZero() {
 		r.classifyRollout(p, w)
 	}
+}
+
+// maxClockSkew is how far ahead of meshkeeper's clock a restart's time may be and still be meshkeeper's
+// (another replica of the manager wrote it).
+const maxClockSkew = time.Minute
+
+// restarted tells whether this process follows the workload's rollout after a restart of its own.
+func (r *Reconciler) restarted(w *workload) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rolling[w.key()]
 }
 
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -40,6 +41,9 @@ func cachedDeployment(uid types.UID, restartedAt time.Time) *workload {
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
 	return asWorkload(d)
 }
+
+// shop is the enrolled namespace of cachedDeployment's workloads.
+var shop = map[string]*corev1.Namespace{"shop": {ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}
 
 // A pass that runs before the cache shows meshkeeper's own apply must not restart the workload again,
 // nor take the stale status for the end of the rollout.
@@ -61,7 +65,7 @@ func TestAPassBeforeTheCacheShowsTheRestartDoesNotRestartAgain(t *testing.T) {
 			// The next pass, one second later: the cache still holds the workload as it was.
 			p := &pass{now: restarted.Add(time.Second), superseded: map[string]*workload{}}
 			stale := cachedDeployment("uid-1", before)
-			r.track(p, stale)
+			r.track(p, stale, shop)
 			p.candidates = []*candidate{{workload: cachedDeployment("uid-1", before), ready: true,
 				newest: restarted.Add(-time.Hour)}}
 			if got := p.waiting(); len(got) != 0 {
@@ -83,7 +87,7 @@ func TestAPassBeforeTheCacheShowsTheRestartDoesNotRestartAgain(t *testing.T) {
 			d.Generation = 4
 			shown = asWorkload(d)
 			p = &pass{now: restarted.Add(2 * time.Second), superseded: map[string]*workload{}}
-			r.track(p, shown)
+			r.track(p, shown, shop)
 			if len(p.rolling) != 1 || len(r.written) != 0 {
 				t.Errorf("rolling %d, records %v: want the workload rolling and no record once the cache shows the apply", len(p.rolling), r.written)
 			}
@@ -100,7 +104,7 @@ func TestARecordOfAReplacedWorkloadIsDropped(t *testing.T) {
 	applied.restartedAt = restarted
 	r.remember(applied)
 	p := &pass{now: restarted.Add(time.Minute), superseded: map[string]*workload{}}
-	r.track(p, cachedDeployment("uid-2", time.Time{}))
+	r.track(p, cachedDeployment("uid-2", time.Time{}), shop)
 	if len(p.rolling) != 0 || len(r.written) != 0 {
 		t.Errorf("rolling %d, records %v: want neither for a workload of another UID", len(p.rolling), r.written)
 	}
