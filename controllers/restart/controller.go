@@ -218,6 +218,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
 	configs := meshctx.NewMeshConfigs(r.Client, r.Policy, mesh)
+	tags := meshctx.NewProxyTags(mesh)
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
@@ -229,7 +230,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if err != nil {
 			return nil, err
 		}
-		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, MeshConfigSince: since})
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, ProxyTag: tags.For(version), MeshConfigSince: since})
 		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
 			continue
 		}

@@ -278,6 +278,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 		}
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
+	tags := meshctx.NewProxyTags(mesh)
 	podReader := meshctx.PodsOr(r.Pods, r.Client)
 	for _, namespace := range sets.List(enrolled) {
 		pods, err := podReader.ListPods(ctx, namespace)
@@ -285,7 +286,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
 		for _, pod := range pods {
-			if err := obs.count(ctx, pod, installed, version, revision, meshConfig, configs); err != nil {
+			if err := obs.count(ctx, pod, installed, version, revision, meshConfig, configs, tags); err != nil {
 				return nil, err
 			}
 		}
@@ -298,7 +299,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 
 // count judges one pod's proxy into obs.
 func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, installed *installation, version, revision, meshConfig string,
-	configs *meshctx.MeshConfigs) error {
+	configs *meshctx.MeshConfigs, tags *meshctx.ProxyTags) error {
 	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
 	config := meshConfig
 	if installed != nil && installed.revisions != nil {
@@ -306,6 +307,7 @@ func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, 
 		in.Version, in.Revision = installed.revisions.serving(pod.Namespace)
 		config = revisionMeshConfig(in.Revision)
 	}
+	in.ProxyTag = tags.For(in.Version)
 	var err error
 	if in.MeshConfigSince, err = configs.Since(ctx, config); err != nil {
 		return err

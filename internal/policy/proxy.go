@@ -17,6 +17,7 @@ limitations under the License.
 package policy
 
 import (
+	"cmp"
 	"encoding/json"
 	"strings"
 
@@ -56,6 +57,9 @@ type ProxyInput struct {
 	Pod *ProxyPod
 	// Version is the Istio version the control plane runs; Revision its revision ("default").
 	Version, Revision string
+	// ProxyTag is the tag of the sidecar image the injector gives (render.ProxyTag), when spec.values
+	// set another than the version; "" for the version's.
+	ProxyTag string
 	// MeshConfigSince is when the mesh config (the istio ConfigMap) last changed. The injector writes
 	// the proxy defaults of the mesh config (proxyMetadata such as ISTIO_DELTA_XDS) into the sidecar when
 	// the pod is created, so a pod created before then runs with the previous ones. Zero: unknown.
@@ -78,8 +82,8 @@ func Proxy(in ProxyInput) ProxyState {
 	if pod.Injected && pod.InjectedRevision != "" && pod.InjectedRevision != normalRevision(in.Revision) {
 		return ProxyOutdated
 	}
-	if pod.HasProxy && in.Version != "" {
-		if version := imageVersion(pod.ProxyImage); version != "" && version != in.Version {
+	if want := imageVersion(":" + cmp.Or(in.ProxyTag, in.Version)); pod.HasProxy && want != "" {
+		if version := imageVersion(pod.ProxyImage); version != "" && version != want {
 			return ProxyOutdated
 		}
 	}

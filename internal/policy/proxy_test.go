@@ -118,6 +118,29 @@ func TestProxy(t *testing.T) {
 	}
 }
 
+// TestProxyTagOfTheValues: a tag spec.values gives the sidecar image (a mirror's "1.31.1-fips") is the
+// current one, and the version's own tag is then outdated.
+func TestProxyTagOfTheValues(t *testing.T) {
+	tests := map[string]struct {
+		image, tag string
+		want       ProxyState
+	}{
+		"the values' tag":                       {"docker.io/istio/proxyv2:1.31.1-fips", "1.31.1-fips", ProxyCurrent},
+		"the version's tag, the values' differ": {"docker.io/istio/proxyv2:1.31.1", "1.31.1-fips", ProxyOutdated},
+		"an older build of the values' tag":     {"docker.io/istio/proxyv2:1.31.0-fips", "1.31.1-fips", ProxyOutdated},
+		"the values' variant":                   {"docker.io/istio/proxyv2:1.31.1-distroless", "1.31.1-distroless", ProxyCurrent},
+		"no tag in the values: the version's":   {"docker.io/istio/proxyv2:1.31.1", "", ProxyCurrent},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := ProxyInput{Pod: NewProxyPod(appPod(injected("default", tc.image))), Version: "1.31.1", Revision: "default", ProxyTag: tc.tag}
+			if got := Proxy(in); got != tc.want {
+				t.Errorf("Proxy = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestNewProxyPodKeepsWhatTheDecisionsRead(t *testing.T) {
 	deleted := metav1.NewTime(time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC))
 	pod := appPod(injected("canary", "docker.io/istio/proxyv2:1.31.1"), func(p *corev1.Pod) {

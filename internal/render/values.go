@@ -243,6 +243,28 @@ func ImageHubs(values Values) []string {
 	return hubs
 }
 
+// ProxyTag is the tag of the sidecar image istiod injects with values (IstiodValues' result), as the
+// injection template builds it: the tag of global.proxy.image when that is a whole reference ("" when it
+// has none, or is pinned by digest alone), else global.tag with "-" and global.variant when one is set.
+// A proxy is outdated when its image carries another tag; spec.values may set either (a mirror's
+// "1.31.1-fips", say), and a restart would not change what the injector gives.
+func ProxyTag(values Values) string {
+	global, _ := values["global"].(Values)
+	proxy, _ := global["proxy"].(Values)
+	if image := stringAt(proxy, "image"); strings.Contains(image, "/") {
+		image, _, _ = strings.Cut(image, "@")
+		if colon := strings.LastIndex(image, ":"); colon > strings.LastIndex(image, "/") {
+			return image[colon+1:]
+		}
+		return ""
+	}
+	tag := stringAt(global, "tag")
+	if variant := stringAt(global, "variant"); tag != "" && variant != "" {
+		tag += "-" + variant
+	}
+	return tag
+}
+
 // stringAt is m[key] as a string: "" when absent or null, the value printed otherwise.
 func stringAt(m Values, key string) string {
 	v, ok := m[key]

@@ -367,3 +367,33 @@ func TestModeDecidesTheNodeAgentAndTheInitContainer(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyTag(t *testing.T) {
+	tests := map[string]struct {
+		values string
+		want   string
+	}{
+		"the version":                          {`{}`, "1.31.1"},
+		"a tag of the values":                  {`{"global":{"tag":"1.31.1-fips"}}`, "1.31.1-fips"},
+		"a variant":                            {`{"global":{"variant":"distroless"}}`, "1.31.1-distroless"},
+		"an image name in the hub":             {`{"global":{"proxy":{"image":"proxyv2-fips"}}}`, "1.31.1"},
+		"a whole image reference":              {`{"global":{"proxy":{"image":"mirror.example.com/istio/proxyv2:1.31.1-corp"}}}`, "1.31.1-corp"},
+		"a whole reference with a port":        {`{"global":{"proxy":{"image":"mirror.example.com:5000/istio/proxyv2"}}}`, ""},
+		"a whole reference pinned by a digest": {`{"global":{"proxy":{"image":"mirror.example.com/istio/proxyv2@sha256:0123abcd"}}}`, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", Values: &meshv1alpha1.IstiodValues{}}
+			if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {
+				t.Fatal(err)
+			}
+			values, err := IstiodValues(spec, "1.31.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ProxyTag(values); got != tc.want {
+				t.Errorf("ProxyTag = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
