@@ -215,6 +215,16 @@ func ImageHub(image string) string {
 	return image[:slash]
 }
 
+// ImageTag is the tag of an image reference ("registry/path/name:tag@digest"); "" when it has none
+// (a reference pinned by digest alone, or with a registry port but no tag).
+func ImageTag(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if colon := strings.LastIndex(image, ":"); colon > strings.LastIndex(image, "/") {
+		return image[colon+1:]
+	}
+	return ""
+}
+
 // RedactURL is raw with any user information (user:password@) removed, for conditions, Events and
 // logs. A string that does not parse as a URL is returned with everything up to an '@' before the
 // first '/' after the scheme removed.

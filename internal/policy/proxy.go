@@ -23,6 +23,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
 
 const (
@@ -128,13 +130,7 @@ func normalRevision(revision string) string {
 // "…:1.31.1-distroless"); "" when the image is pinned by digest only or has no tag, since then the
 // version cannot be told from it.
 func imageVersion(image string) string {
-	image, _, _ = strings.Cut(image, "@")
-	slash := strings.LastIndex(image, "/")
-	colon := strings.LastIndex(image, ":")
-	if colon <= slash {
-		return ""
-	}
-	tag := image[colon+1:]
+	tag := charts.ImageTag(image)
 	for _, variant := range []string{"-distroless", "-debug"} {
 		tag = strings.TrimSuffix(tag, variant)
 	}

@@ -252,11 +252,7 @@ func ProxyTag(values Values) string {
 	global, _ := values["global"].(Values)
 	proxy, _ := global["proxy"].(Values)
 	if image := stringAt(proxy, "image"); strings.Contains(image, "/") {
-		image, _, _ = strings.Cut(image, "@")
-		if colon := strings.LastIndex(image, ":"); colon > strings.LastIndex(image, "/") {
-			return image[colon+1:]
-		}
-		return ""
+		return charts.ImageTag(image)
 	}
 	tag := stringAt(global, "tag")
 	if variant := stringAt(global, "variant"); tag != "" && variant != "" {
