@@ -82,13 +82,19 @@ func CanaryRollback(mesh *meshv1alpha1.ServiceMesh, reported *meshv1alpha1.Canar
 
 // CanaryChanged passes a ServiceMesh update that changes the canary revision (a status change the
 // namespaces' labels follow).
-var CanaryChanged = predicate.Funcs{
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, oldOK := e.ObjectOld.(*meshv1alpha1.ServiceMesh)
-		updated, newOK := e.ObjectNew.(*meshv1alpha1.ServiceMesh)
-		return oldOK && newOK && CanaryRevision(old) != CanaryRevision(updated)
-	},
+var CanaryChanged = changedBy(CanaryRevision)
+
+// changedBy passes only the ServiceMesh updates that change what of returns (something read from the
+// status as well as the spec); no create, delete or generic event.
+func changedBy[T comparable](of func(*meshv1alpha1.ServiceMesh) T) predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, oldOK := e.ObjectOld.(*meshv1alpha1.ServiceMesh)
+			updated, newOK := e.ObjectNew.(*meshv1alpha1.ServiceMesh)
+			return oldOK && newOK && of(old) != of(updated)
+		},
+	}
 }

@@ -17,9 +17,6 @@ limitations under the License.
 package meshctx
 
 import (
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
@@ -60,13 +57,4 @@ func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 
 // CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects (a status change the
 // enrollment follows).
-var CNIInjectsChanged = predicate.Funcs{
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, oldOK := e.ObjectOld.(*meshv1alpha1.ServiceMesh)
-		updated, newOK := e.ObjectNew.(*meshv1alpha1.ServiceMesh)
-		return oldOK && newOK && CNIInjects(old) != CNIInjects(updated)
-	},
-}
+var CNIInjectsChanged = changedBy(CNIInjects)
