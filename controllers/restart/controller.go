@@ -554,10 +554,9 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			// One workload that refuses the write (a webhook, a policy, a workload replaced since the
 			// cache saw it) must not hold back the others: it waits, and the pass fails so it is retried.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
-			r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart",
-				"meshkeeper could not restart %s: %v; it tries again", c.key(), err)
-			r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart",
-				"meshkeeper could not restart %s: %v; it tries again", c.key(), err)
+			message := fmt.Sprintf("meshkeeper could not restart %s: %v; it tries again", c.key(), err)
+			r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
+			r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
 			failed = append(failed, err)
 			waiting = append(waiting, c)
 			continue
