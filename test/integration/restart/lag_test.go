@@ -267,6 +267,16 @@ func createRolledOut(ctx context.Context, g Gomega, c client.Client, namespace, 
 // createPod creates a pod of the Deployment's ReplicaSet, with a sidecar of the running control plane
 // when injected.
 func createPod(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment, name string, injected bool) {
+	proxyImage := ""
+	if injected {
+		proxyImage = "docker.io/istio/proxyv2:1.31.1"
+	}
+	createPodWithProxy(ctx, g, c, d, name, proxyImage)
+}
+
+// createPodWithProxy creates a pod of the Deployment's ReplicaSet, with a sidecar of the default
+// revision running proxyImage ("": no sidecar).
+func createPodWithProxy(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment, name, proxyImage string) {
 	rs := &appsv1.ReplicaSet{}
 	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: d.Name + "-1"}, rs)).To(Succeed())
 	pod := &corev1.Pod{
@@ -274,9 +284,9 @@ func createPod(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deploym
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}},
 	}
-	if injected {
+	if proxyImage != "" {
 		pod.Annotations = map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"],"revision":"default"}`}
-		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: proxyImage})
 	}
 	g.Expect(c.Create(ctx, pod)).To(Succeed())
 }

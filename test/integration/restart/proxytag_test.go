@@ -61,15 +61,7 @@ func TestTheProxyTagOfTheValuesIsCurrent(t *testing.T) {
 		t.Helper()
 		d := createRolledOut(ctx, g, c, ns, name, "")
 		g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-old"}})).To(Succeed())
-		rs := &appsv1.ReplicaSet{}
-		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-1"}, rs)).To(Succeed())
-		g.Expect(c.Create(ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-proxy",
-				Annotations:     map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"],"revision":"default"}`},
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"},
-				{Name: "istio-proxy", Image: image}}},
-		})).To(Succeed())
+		createPodWithProxy(ctx, g, c, d, name+"-proxy", image)
 		return d
 	}
 	fips := withProxy("fips", "docker.io/istio/proxyv2:1.31.1-fips")
