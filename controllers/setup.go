@@ -151,7 +151,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	ingressWorkload := ingress.NewWorkloadReport()
 	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Controller: ingress.ControllerSource{
-		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader()}}).SetupWithManager(mgr); err != nil {
+		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader(), Namespaces: mgr.GetClient()}}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&ingress.WorkloadReconciler{

@@ -177,5 +177,6 @@ const (
 	// ReasonPodSecurityRejectsSidecar: a namespace the spec selects enforces a Pod Security level
 	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects the istio-init container
 	// injected without CNI; meshkeeper does not enroll it. Turning on spec.cni.enabled lets it join.
+	// For the ingress-nginx controller's namespace, meshkeeper sets none of its sidecar settings.
 	ReasonPodSecurityRejectsSidecar = "PodSecurityRejectsSidecar"
 )

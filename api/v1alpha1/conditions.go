@@ -122,11 +122,16 @@ const (
 	// ReasonAnnotationConflict: a label or annotation meshkeeper would set already has another value
 	// that meshkeeper did not set; meshkeeper keeps it and sets none of its own on that object.
 	ReasonAnnotationConflict = "AnnotationConflict"
+	// ReasonNamespaceInjectionDisabled: the ingress-nginx controller's namespace has an istio-injection
+	// label other than "enabled", which keeps Istio's injector away from every pod there; meshkeeper
+	// sets none of its sidecar settings on the controller.
+	ReasonNamespaceInjectionDisabled = "NamespaceInjectionDisabled"
 	// ReasonClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not
 	// serve.
 	ReasonClassNotServed = "ClassNotServed"
 	// ReasonControllerWithoutSidecar: the ingress-nginx controller gets no sidecar (hostNetwork, a
-	// conflict on its pod template, or it does not exist), so a mesh Ingress gets no annotations: nginx
+	// conflict on its pod template, a namespace that keeps the injector out or whose Pod Security level
+	// rejects istio-init, or it does not exist), so a mesh Ingress gets no annotations: nginx
 	// would send plaintext to the Service's ClusterIP, which STRICT mTLS rejects. IngressesConfigured
 	// then carries the controller's reason.
 	ReasonControllerWithoutSidecar = "ControllerWithoutSidecar"

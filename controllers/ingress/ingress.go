@@ -161,7 +161,8 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 		if v.spec, err = WithServiceCIDRs(ctx, reader, v.spec); err != nil {
 			return nil, err
 		}
-		if v.controller, v.controllerApplied, err = controller.Decide(ctx, v.spec); err != nil {
+		in := ControllerInput{Spec: v.spec, PrivilegedInit: !meshctx.CNIInjects(mesh)}
+		if v.controller, v.controllerApplied, err = controller.Decide(ctx, in); err != nil {
 			return nil, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -109,12 +110,13 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 		}
 		return meshctx.Result(ctx, err)
 	}
-	w, err := ReadWorkload(ctx, r.APIReader, spec)
+	in := ControllerInput{Spec: spec, PrivilegedInit: !meshctx.CNIInjects(mesh)}
+	w, err := ReadWorkload(ctx, r.APIReader, r.Client, in)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	r.report(mesh, w)
-	r.Report.Set(w.observed(spec))
+	r.Report.Set(w.observed(in))
 	if w.object == nil || w.Applied() {
 		return ctrl.Result{}, nil
 	}
@@ -177,7 +179,9 @@ func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alph
 type Workload struct {
 	object   client.Object // nil when it does not exist
 	template *corev1.PodTemplateSpec
-	Decision policy.PodTemplateDecision
+	// namespace is what the decision read of the workload's namespace (controllerNamespaceLabels).
+	namespace map[string]string
+	Decision  policy.PodTemplateDecision
 }
 
 // Applied tells whether the pod template already carries exactly what meshkeeper decided to own.
@@ -191,7 +195,9 @@ func (w *Workload) Applied() bool {
 // fields, which the workload cache also holds. The status pass uses it instead of reading the workload
 // again while the cache shows the same workload.
 type Observed struct {
-	Spec       meshv1alpha1.IngressNginxSpec
+	Input ControllerInput
+	// Namespace is what the decision read of the workload's namespace (controllerNamespaceLabels).
+	Namespace  map[string]string
 	Exists     bool
 	Generation int64
 	Mine       []metav1.ManagedFieldsEntry
@@ -205,8 +211,8 @@ type WorkloadReport = meshctx.Report[Observed]
 // NewWorkloadReport returns an empty WorkloadReport.
 func NewWorkloadReport() *WorkloadReport { return meshctx.NewReport[Observed]() }
 
-func (w *Workload) observed(spec meshv1alpha1.IngressNginxSpec) Observed {
-	o := Observed{Spec: spec, Decision: w.Decision}
+func (w *Workload) observed(in ControllerInput) Observed {
+	o := Observed{Input: in, Namespace: w.namespace, Decision: w.Decision}
 	if w.object != nil {
 		o.Exists, o.Generation, o.Mine = true, w.object.GetGeneration(), meshkeepersFields(w.object.GetManagedFields())
 		o.Applied = w.Applied()
@@ -214,10 +220,10 @@ func (w *Workload) observed(spec meshv1alpha1.IngressNginxSpec) Observed {
 	return o
 }
 
-// Describes tells whether o still describes the workload spec names, as the workload cache shows it
-// now (nil: it does not exist).
-func (o Observed) Describes(spec meshv1alpha1.IngressNginxSpec, cached *metav1.PartialObjectMetadata) bool {
-	if !equality.Semantic.DeepEqual(o.Spec, spec) || o.Exists != (cached != nil) {
+// Describes tells whether o still describes the workload in names, as the workload cache shows it now
+// (nil: it does not exist), in a namespace whose labels the decision reads are namespace.
+func (o Observed) Describes(in ControllerInput, namespace map[string]string, cached *metav1.PartialObjectMetadata) bool {
+	if !equality.Semantic.DeepEqual(o.Input, in) || !maps.Equal(o.Namespace, namespace) || o.Exists != (cached != nil) {
 		return false
 	}
 	return cached == nil || (cached.Generation == o.Generation && equality.Semantic.DeepEqual(o.Mine, meshkeepersFields(cached.ManagedFields)))
@@ -234,21 +240,37 @@ type ControllerSource struct {
 	Workloads client.Reader
 	// APIReader reads the workload whole, around the cache.
 	APIReader client.Reader
+	// Namespaces reads the workload's namespace, from the manager's cache.
+	Namespaces client.Reader
 }
 
-// Decide returns meshkeeper's decision about the controller workload spec names, and whether its pod
-// template carries it. spec's Service ranges are those WithServiceCIDRs resolved.
-func (s ControllerSource) Decide(ctx context.Context, spec meshv1alpha1.IngressNginxSpec) (policy.PodTemplateDecision, bool, error) {
+// ControllerInput is what the decision about the controller workload depends on, besides the
+// workload and its namespace.
+type ControllerInput struct {
+	// Spec is spec.ingressNginx, its Service ranges those WithServiceCIDRs resolved.
+	Spec meshv1alpha1.IngressNginxSpec
+	// PrivilegedInit tells whether injected pods get istio-init (istiod does not inject for the CNI
+	// agent, meshctx.CNIInjects).
+	PrivilegedInit bool
+}
+
+// Decide returns meshkeeper's decision about the controller workload in names, and whether its pod
+// template carries it.
+func (s ControllerSource) Decide(ctx context.Context, in ControllerInput) (policy.PodTemplateDecision, bool, error) {
 	if observed, ok := s.Report.Get(); ok && s.Workloads != nil {
-		cached, err := CachedWorkload(ctx, s.Workloads, spec.Controller)
+		cached, err := CachedWorkload(ctx, s.Workloads, in.Spec.Controller)
 		if err != nil {
 			return policy.PodTemplateDecision{}, false, fmt.Errorf("reading the ingress-nginx controller's metadata: %w", err)
 		}
-		if observed.Describes(spec, cached) {
+		namespace, err := controllerNamespaceLabels(ctx, s.Namespaces, in.Spec.Controller.Namespace)
+		if err != nil {
+			return policy.PodTemplateDecision{}, false, err
+		}
+		if observed.Describes(in, namespace, cached) {
 			return observed.Decision, observed.Applied, nil
 		}
 	}
-	w, err := ReadWorkload(ctx, s.APIReader, spec)
+	w, err := ReadWorkload(ctx, s.APIReader, s.Namespaces, in)
 	if err != nil {
 		return policy.PodTemplateDecision{}, false, err
 	}
@@ -285,16 +307,20 @@ func meshkeepersFields(entries []metav1.ManagedFieldsEntry) []metav1.ManagedFiel
 	return mine
 }
 
-// ReadWorkload reads the workload spec.controller names, whole, and decides about it. spec's Service
-// ranges are those WithServiceCIDRs resolved.
-func ReadWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.IngressNginxSpec) (*Workload, error) {
-	ref := spec.Controller
+// ReadWorkload reads the workload in names, whole (from reader), and its namespace (from namespaces),
+// and decides about it.
+func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input ControllerInput) (*Workload, error) {
+	ref := input.Spec.Controller
 	obj, err := getWorkload(ctx, reader, ref.Kind, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name})
 	if err != nil {
 		return nil, err
 	}
-	w := &Workload{object: obj}
-	in := policy.PodTemplateInput{IngressNginx: spec}
+	namespace, err := controllerNamespaceLabels(ctx, namespaces, ref.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workload{object: obj, namespace: namespace}
+	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, PrivilegedInit: input.PrivilegedInit}
 	if obj != nil {
 		w.template = podTemplate(obj)
 		in.Template = w.template
@@ -303,6 +329,32 @@ func ReadWorkload(ctx context.Context, reader client.Reader, spec meshv1alpha1.I
 	}
 	w.Decision = policy.IngressNginxPodTemplate(in)
 	return w, nil
+}
+
+// controllerNamespaceKeys are the namespace labels the decision about the controller reads: Istio's
+// injector and the Pod Security admission read them before the pod's own.
+var controllerNamespaceKeys = []string{policy.LabelIstioInjection, policy.LabelPodSecurityEnforce}
+
+// controllerNamespaceLabels reads those labels of the namespace name; nil when it has none of them or
+// does not exist.
+func controllerNamespaceLabels(ctx context.Context, namespaces client.Reader, name string) (map[string]string, error) {
+	ns := &corev1.Namespace{}
+	if err := namespaces.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	var found map[string]string
+	for _, key := range controllerNamespaceKeys {
+		if value, ok := ns.Labels[key]; ok {
+			if found == nil {
+				found = map[string]string{}
+			}
+			found[key] = value
+		}
+	}
+	return found, nil
 }
 
 // getWorkload reads a Deployment or DaemonSet around the cache; nil when it does not exist.
@@ -394,8 +446,8 @@ var workloadChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
 }
 
 // SetupWithManager registers the reconciler and its workload cache. It wakes on changes of the
-// ServiceMesh, of the named workload, of any workload meshkeeper configured, and of the cluster's
-// Service ranges.
+// ServiceMesh, of the named workload and the labels of its namespace, of any workload meshkeeper
+// configured, and of the cluster's Service ranges.
 func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workloads == nil {
 		workloads, err := NewWorkloadCache(mgr)
@@ -429,7 +481,17 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			func(context.Context, client.Object) []reconcile.Request {
 				return []reconcile.Request{ingressNginxRequest}
 			}),
-			builder.WithPredicates(meshctx.SpecOrDeletionChanged))
+			builder.WithPredicates(predicate.Or(meshctx.SpecOrDeletionChanged, meshctx.CNIInjectsChanged))).
+		// Istio's injector and the Pod Security admission read the controller's namespace's labels.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, obj client.Object) []reconcile.Request {
+				mesh, err := meshctx.Get(ctx, r.Client)
+				if err != nil || mesh == nil || mesh.Spec.IngressNginx.Controller.Namespace != obj.GetName() {
+					return nil
+				}
+				return []reconcile.Request{ingressNginxRequest}
+			}),
+			builder.WithPredicates(meshctx.LabelsOrDeletionChanged))
 	for kind, gvk := range workloadKinds {
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(gvk)

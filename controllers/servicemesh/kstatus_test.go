@@ -87,6 +87,10 @@ func TestSetReconcilingOrStalled(t *testing.T) {
 			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonServiceCIDRsUnknown)},
 			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonServiceCIDRsUnknown, wantKstatus: status.FailedStatus,
 		},
+		"an ingress-nginx namespace that keeps the injector out stalls": {
+			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonNamespaceInjectionDisabled)},
+			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonNamespaceInjectionDisabled, wantKstatus: status.FailedStatus,
+		},
 		"work in progress outweighs a conflict": {
 			conditions: []metav1.Condition{available,
 				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict),

@@ -208,7 +208,7 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*ingressesObservation, error) {
 	enabled := policy.IngressNginxEnabled(mesh.Spec.IngressNginx)
 	view, err := ingress.NewView(ctx, r.Client, r.Informers, mesh,
-		ingress.ControllerSource{Report: r.IngressWorkload, Workloads: r.Workloads, APIReader: r.APIReader})
+		ingress.ControllerSource{Report: r.IngressWorkload, Workloads: r.Workloads, APIReader: r.APIReader, Namespaces: r.Client})
 	if e := meshctx.Classify(err); e != nil && e.Reason == meshv1alpha1.ReasonServiceCIDRsUnknown {
 		// The controllers apply nothing of the integration until the Service ranges are known.
 		return &ingressesObservation{enabled: enabled, controller: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}}, nil

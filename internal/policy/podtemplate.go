@@ -40,6 +40,12 @@ type PodTemplateInput struct {
 	// OwnedLabels and OwnedAnnotations are the pod-template keys meshkeeper's field manager owns,
 	// read from the workload's managedFields.
 	OwnedLabels, OwnedAnnotations sets.Set[string]
+	// NamespaceLabels are the labels of the workload's namespace: Istio's injector and the Pod Security
+	// admission read them before the pod's own.
+	NamespaceLabels map[string]string
+	// PrivilegedInit tells whether injected pods get istio-init, which needs NET_ADMIN and NET_RAW:
+	// istiod does not inject for the CNI agent.
+	PrivilegedInit bool
 }
 
 // PodTemplateDecision says what meshkeeper owns on the controller's pod template. Applied with
@@ -60,7 +66,7 @@ type PodTemplateDecision struct {
 // leave a sidecar meshkeeper cannot vouch for, so on a conflict meshkeeper sets none.
 func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 	if reason, message, matched := firstMatch(in,
-		ingressNginxDisabled, controllerNotFound, hostNetwork, podTemplateConflict,
+		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceInjectionDisabled, controllerPodSecurity, podTemplateConflict,
 	); matched {
 		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message}
 	}
@@ -127,6 +133,37 @@ func hostNetwork(in PodTemplateInput) (string, string, bool) {
 	return HostNetwork, fmt.Sprintf("%s runs with hostNetwork: true, and a hostNetwork pod cannot take a sidecar: "+
 		"its iptables redirection would capture the traffic of the whole node. Run the controller without hostNetwork "+
 		"(behind a LoadBalancer or NodePort Service) or set spec.ingressNginx.enabled to false", workloadName(in.IngressNginx)), true
+}
+
+// namespaceInjectionDisabled finds a controller namespace that keeps Istio's injector out: with an
+// istio-injection label other than "enabled", none of the injector's webhooks matches a pod there,
+// whatever the pod's own sidecar.istio.io/inject label says. meshkeeper's settings would then promise a
+// sidecar the pods never get.
+func namespaceInjectionDisabled(in PodTemplateInput) (string, string, bool) {
+	value, ok := in.NamespaceLabels[LabelIstioInjection]
+	if !ok || value == "enabled" {
+		return "", "", false
+	}
+	ns := in.IngressNginx.Controller.Namespace
+	return NamespaceInjectionDisabled, fmt.Sprintf("namespace %s has label %s=%s: Istio's injector adds no sidecar to any pod there, "+
+		"whatever the pod's own label, so %s would get none; meshkeeper sets none of its sidecar settings on it. "+
+		"Remove the label (kubectl label namespace %s %s-) to let meshkeeper put the controller in the mesh",
+		ns, LabelIstioInjection, value, workloadName(in.IngressNginx), ns, LabelIstioInjection), true
+}
+
+// controllerPodSecurity finds a controller namespace whose enforced Pod Security level would reject
+// the controller's injected pods (istio-init without the CNI agent): its next rollout, or a scale-up,
+// would create no pod. The API server reads a level it does not know as restricted, and so does this.
+func controllerPodSecurity(in PodTemplateInput) (string, string, bool) {
+	level, ok := in.NamespaceLabels[LabelPodSecurityEnforce]
+	if !in.PrivilegedInit || !ok || level == "privileged" {
+		return "", "", false
+	}
+	return PodSecurityRejectsSidecar, fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects "+
+		"the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW): "+
+		"%s would get no new pod, so meshkeeper sets none of its sidecar settings on it. Turn on CNI (spec.cni.enabled: true), "+
+		"or have the namespace enforce the level privileged",
+		in.IngressNginx.Controller.Namespace, level, LabelPodSecurityEnforce, workloadName(in.IngressNginx)), true
 }
 
 // podTemplateConflict finds keys someone else set to other values. A sidecar.istio.io/inject

@@ -68,6 +68,8 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 		template                      *corev1.PodTemplateSpec
 		hostNetwork                   bool
 		ownedLabels, ownedAnnotations sets.Set[string]
+		namespaceLabels               map[string]string
+		privilegedInit                bool
 
 		wantLabels, wantAnnotations map[string]string
 		wantConfigured              bool
@@ -153,6 +155,59 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 			wantLabels:  map[string]string{}, wantAnnotations: map[string]string{},
 			wantReason: HostNetwork,
 		},
+		"a namespace that keeps the injector out: no settings, and meshkeeper's earlier ones are removed": {
+			template:         controllerTemplate(injectLabel, meshAnnotations("10.96.0.0/12")),
+			namespaceLabels:  map[string]string{LabelIstioInjection: "disabled"},
+			ownedLabels:      sets.New(SidecarInject),
+			ownedAnnotations: allKeys,
+			wantLabels:       map[string]string{}, wantAnnotations: map[string]string{},
+			wantReason: NamespaceInjectionDisabled,
+			wantMessage: []string{"namespace ingress-nginx has label istio-injection=disabled", "Deployment ingress-nginx/ingress-nginx-controller",
+				"kubectl label namespace ingress-nginx istio-injection-"},
+		},
+		"any istio-injection value but enabled keeps the injector out": {
+			template:        controllerTemplate(nil, nil),
+			namespaceLabels: map[string]string{LabelIstioInjection: "Enabled"},
+			wantLabels:      map[string]string{}, wantAnnotations: map[string]string{},
+			wantReason: NamespaceInjectionDisabled,
+		},
+		"an enrolled controller namespace injects the controller too": {
+			template:        controllerTemplate(nil, nil),
+			namespaceLabels: map[string]string{LabelIstioInjection: "enabled", LabelPodSecurityEnforce: "restricted"},
+			wantLabels:      injectLabel, wantAnnotations: meshAnnotations("10.96.0.0/12"),
+			wantConfigured: true, wantReason: Configured,
+		},
+		"a Pod Security level that rejects istio-init: no settings, and meshkeeper's earlier ones are removed": {
+			template:         controllerTemplate(injectLabel, meshAnnotations("10.96.0.0/12")),
+			namespaceLabels:  map[string]string{LabelPodSecurityEnforce: "baseline"},
+			privilegedInit:   true,
+			ownedLabels:      sets.New(SidecarInject),
+			ownedAnnotations: allKeys,
+			wantLabels:       map[string]string{}, wantAnnotations: map[string]string{},
+			wantReason: PodSecurityRejectsSidecar,
+			wantMessage: []string{`namespace ingress-nginx enforces the Pod Security level "baseline"`, "istio-init",
+				"Deployment ingress-nginx/ingress-nginx-controller would get no new pod", "spec.cni.enabled: true"},
+		},
+		"a level the API server does not know counts as restricted": {
+			template:        controllerTemplate(nil, nil),
+			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "strict"},
+			privilegedInit:  true,
+			wantLabels:      map[string]string{}, wantAnnotations: map[string]string{},
+			wantReason: PodSecurityRejectsSidecar,
+		},
+		"the level privileged admits istio-init": {
+			template:        controllerTemplate(nil, nil),
+			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "privileged"},
+			privilegedInit:  true,
+			wantLabels:      injectLabel, wantAnnotations: meshAnnotations("10.96.0.0/12"),
+			wantConfigured: true, wantReason: Configured,
+		},
+		"with the CNI agent injecting, a restricted namespace admits the sidecar": {
+			template:        controllerTemplate(nil, nil),
+			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "restricted"},
+			wantLabels:      injectLabel, wantAnnotations: meshAnnotations("10.96.0.0/12"),
+			wantConfigured: true, wantReason: Configured,
+		},
 		"the owner's sidecar.istio.io/inject=false label wins, and meshkeeper sets nothing": {
 			template:   controllerTemplate(map[string]string{SidecarInject: "false"}, nil),
 			wantLabels: map[string]string{}, wantAnnotations: map[string]string{},
@@ -191,6 +246,7 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 			got := IngressNginxPodTemplate(PodTemplateInput{
 				IngressNginx: spec, Template: tc.template,
 				OwnedLabels: tc.ownedLabels, OwnedAnnotations: tc.ownedAnnotations,
+				NamespaceLabels: tc.namespaceLabels, PrivilegedInit: tc.privilegedInit,
 			})
 
 			if got.Reason != tc.wantReason {

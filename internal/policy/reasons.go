@@ -31,11 +31,12 @@ const (
 	Terminating               = meshv1alpha1.ReasonTerminating
 	PodSecurityRejectsSidecar = meshv1alpha1.ReasonPodSecurityRejectsSidecar
 
-	Configured           = meshv1alpha1.ReasonConfigured
-	IngressNginxDisabled = meshv1alpha1.ReasonIngressNginxDisabled
-	ControllerNotFound   = meshv1alpha1.ReasonControllerNotFound
-	HostNetwork          = meshv1alpha1.ReasonHostNetwork
-	AnnotationConflict   = meshv1alpha1.ReasonAnnotationConflict
+	Configured                 = meshv1alpha1.ReasonConfigured
+	IngressNginxDisabled       = meshv1alpha1.ReasonIngressNginxDisabled
+	ControllerNotFound         = meshv1alpha1.ReasonControllerNotFound
+	HostNetwork                = meshv1alpha1.ReasonHostNetwork
+	AnnotationConflict         = meshv1alpha1.ReasonAnnotationConflict
+	NamespaceInjectionDisabled = meshv1alpha1.ReasonNamespaceInjectionDisabled
 
 	ClassNotServed           = meshv1alpha1.ReasonClassNotServed
 	NamespaceNotEnrolled     = meshv1alpha1.ReasonNamespaceNotEnrolled

@@ -61,6 +61,7 @@ var readyReasons = map[string]string{
 	"IngressesSkipped":           "Degraded",
 	"ControllerNotFound":         "Degraded",
 	"HostNetwork":                "Degraded",
+	"NamespaceInjectionDisabled": "Degraded",
 	"AnnotationConflict":         "Degraded",
 	"NoBackend":                  "Degraded",
 	"ResourceBackend":            "Degraded",

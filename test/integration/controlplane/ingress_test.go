@@ -548,6 +548,74 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 	})
 
+	It("gives the controller no sidecar settings while its namespace keeps the injector out or rejects istio-init, and says why", func() {
+		meshed := []string{"web", "legacy", "defaulted", "split", "missing"}
+		configured := func() {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				d := getDeployment("later")
+				g.Expect(d.Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
+				g.Expect(d.Spec.Template.Annotations).To(Equal(union(map[string]string{"prometheus.io/scrape": "true"}, sidecarAnnotations)))
+				for _, name := range meshed {
+					g.Expect(ingressAnnotations(ingNamespace, name)).To(HaveKeyWithValue(serviceUpstream, "true"), "Ingress %s", name)
+				}
+				g.Expect(conditionOf(meshv1alpha1.ConditionIngressesConfigured).Reason).To(Equal(meshv1alpha1.ReasonIngressesSkipped))
+			}, installTimeout, poll).Should(Succeed())
+		}
+		// The controller's pods would get no sidecar: its pod template and the Ingresses are left as their users wrote them.
+		withoutSidecar := func(reason, message string) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(c.Reason).To(Equal(reason))
+				g.Expect(c.Message).To(ContainSubstring(message))
+				d := getDeployment("later")
+				g.Expect(d.Spec.Template.Labels).NotTo(HaveKey("sidecar.istio.io/inject"))
+				g.Expect(d.Spec.Template.Annotations).To(Equal(map[string]string{"prometheus.io/scrape": "true"}))
+				for _, name := range meshed {
+					g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(originals[name]), "Ingress %s", name)
+				}
+				g.Expect(getMesh().Status.Ingresses.SkippedByReason).To(HaveKeyWithValue(meshv1alpha1.ReasonControllerWithoutSidecar, BeEquivalentTo(9)))
+			}, installTimeout, poll).Should(Succeed())
+			Eventually(func() []string { return warningsAbout("ServiceMesh", meshv1alpha1.ServiceMeshName) }, installTimeout, poll).
+				Should(ContainElement(reason))
+			Eventually(func() []string { return warningsAbout("Deployment", "later") }, installTimeout, poll).Should(ContainElement(reason))
+		}
+		labelNamespace := func(key, value string) {
+			GinkgoHelper()
+			ns := &corev1.Namespace{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ingControllerNS}, ns)).To(Succeed())
+			patch := client.MergeFrom(ns.DeepCopy())
+			if ns.Labels == nil {
+				ns.Labels = map[string]string{}
+			}
+			if value == "" {
+				delete(ns.Labels, key)
+			} else {
+				ns.Labels[key] = value
+			}
+			Expect(k8sClient.Patch(ctx, ns, patch)).To(Succeed())
+		}
+		configured()
+
+		By("istio-injection=disabled on the controller's namespace: Istio's injector skips its pods, whatever their label")
+		labelNamespace("istio-injection", "disabled")
+		withoutSidecar(meshv1alpha1.ReasonNamespaceInjectionDisabled, "namespace ing-nginx has label istio-injection=disabled")
+		labelNamespace("istio-injection", "")
+		configured()
+
+		By("without the CNI agent, a namespace enforcing baseline would reject the controller's pods with istio-init")
+		labelNamespace("pod-security.kubernetes.io/enforce", "baseline")
+		Consistently(func() string { return conditionOf(meshv1alpha1.ConditionIngressesConfigured).Reason }, 2*time.Second, poll).
+			Should(Equal(meshv1alpha1.ReasonIngressesSkipped), "with the CNI agent, baseline admits the injected pods (only the Ingresses meshkeeper cannot route are skipped)")
+		patchSpec(`{"cni": {"enabled": false}}`)
+		withoutSidecar(meshv1alpha1.ReasonPodSecurityRejectsSidecar, `namespace ing-nginx enforces the Pod Security level "baseline"`)
+		labelNamespace("pod-security.kubernetes.io/enforce", "")
+		configured()
+		patchSpec(`{"cni": {"enabled": true}}`)
+	})
+
 	It("gives everything back when the ServiceMesh is deleted", func() {
 		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "web") }, installTimeout, poll).
 			Should(HaveKeyWithValue(serviceUpstream, "true"))
