@@ -110,7 +110,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 		}
 		return meshctx.Result(ctx, err)
 	}
-	in := ControllerInput{Spec: spec, PrivilegedInit: !meshctx.CNIInjects(mesh)}
+	in := ControllerInput{Spec: spec, Privilege: meshctx.Privilege(mesh)}
 	w, err := ReadWorkload(ctx, r.APIReader, r.Client, in)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -249,9 +249,9 @@ type ControllerSource struct {
 type ControllerInput struct {
 	// Spec is spec.ingressNginx, its Service ranges those WithServiceCIDRs resolved.
 	Spec meshv1alpha1.IngressNginxSpec
-	// PrivilegedInit tells whether injected pods get istio-init (istiod does not inject for the CNI
-	// agent, meshctx.CNIInjects).
-	PrivilegedInit bool
+	// Privilege is why the mesh's injected pods need what the Pod Security levels baseline and
+	// restricted reject (meshctx.Privilege).
+	Privilege policy.Privilege
 }
 
 // Decide returns meshkeeper's decision about the controller workload in names, and whether its pod
@@ -320,7 +320,7 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 		return nil, err
 	}
 	w := &Workload{object: obj, namespace: namespace}
-	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, PrivilegedInit: input.PrivilegedInit}
+	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, Privilege: input.Privilege}
 	if obj != nil {
 		w.template = podTemplate(obj)
 		in.Template = w.template

@@ -30,9 +30,7 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if !Live(mesh) {
 		return nil, nil
 	}
-	spec := mesh.Spec
-	cni := CNIInjects(mesh)
-	spec.CNI.Enabled = &cni
+	spec := injectionSpec(mesh)
 	enrollment, err := policy.NewEnrollment(&spec, "")
 	if err != nil {
 		return nil, Terminal(meshv1alpha1.ReasonInvalidSpec, err)
@@ -58,3 +56,19 @@ func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 // CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects (a status change the
 // enrollment follows).
 var CNIInjectsChanged = changedBy(CNIInjects)
+
+// injectionSpec is the mesh's spec with spec.cni.enabled saying whether istiod injects for the CNI
+// agent (CNIInjects).
+func injectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
+	spec := mesh.Spec
+	cni := CNIInjects(mesh)
+	spec.CNI.Enabled = &cni
+	return spec
+}
+
+// Privilege is why the pods istiod injects for the mesh now need what the Pod Security levels baseline
+// and restricted reject (policy.PrivilegeOf).
+func Privilege(mesh *meshv1alpha1.ServiceMesh) policy.Privilege {
+	spec := injectionSpec(mesh)
+	return policy.PrivilegeOf(&spec)
+}

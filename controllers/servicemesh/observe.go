@@ -85,8 +85,10 @@ type namespacesObservation struct {
 	pending []string
 	// conflicts are the namespaces the spec selects that keep an injection label of their user's.
 	conflicts []string
-	// podSecurity are the namespaces the spec selects whose Pod Security level rejects injected pods.
+	// podSecurity are the namespaces the spec selects whose Pod Security level rejects injected pods,
+	// and privilege why.
 	podSecurity []string
+	privilege   policy.Privilege
 }
 
 // ingressesObservation is every Ingress judged as the Ingress controller judges it, and the
@@ -185,7 +187,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 // observeNamespaces judges every namespace: a namespace counts as enrolled once it carries the
 // injection label.
 func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollment) *namespacesObservation {
-	obs := &namespacesObservation{enrolled: sets.New[string]()}
+	obs := &namespacesObservation{enrolled: sets.New[string](), privilege: enrollment.Privilege()}
 	for i := range namespaces {
 		ns := &namespaces[i]
 		key, value := enrollment.LabelFor(ns.Name)

@@ -116,10 +116,9 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 				len(n.conflicts), names(n.conflicts)))
 	case len(n.podSecurity) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonPodSecurityRejectsSidecar,
-			fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level (baseline or restricted) that rejects the "+
-				"istio-init container injected without CNI, and are not enrolled: %s; turn on CNI (spec.cni.enabled: true) to enroll them "+
-				"(they are enrolled once its agent is installed)",
-				len(n.podSecurity), names(n.podSecurity)))
+			fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level (baseline or restricted) that rejects %s, "+
+				"and are not enrolled: %s; to enroll them, %s",
+				len(n.podSecurity), n.privilege.What, names(n.podSecurity), n.privilege.Fix))
 	case len(n.pending) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
 			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))

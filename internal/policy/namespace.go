@@ -54,9 +54,8 @@ type Enrollment struct {
 	selector     labels.Selector
 	controlPlane string
 	label, value string
-	// privilegedInit tells whether injected pods get an init container that needs NET_ADMIN and
-	// NET_RAW (the mesh runs without the CNI agent).
-	privilegedInit bool
+	// privilege is why injected pods need what the Pod Security levels baseline and restricted reject.
+	privilege Privilege
 	// canary are the namespaces a canary revision serves, with canaryRevision's label instead.
 	canary         sets.Set[string]
 	canaryRevision string
@@ -77,8 +76,8 @@ func NewEnrollment(spec *meshv1alpha1.ServiceMeshSpec, revision string) (*Enroll
 		controlPlane: spec.Namespace,
 		label:        label,
 		value:        value,
-		// The mesh's data-plane mode; spec.cni.enabled is settled by the caller (ServiceMesh.CNIEnabled).
-		privilegedInit: render.Mode(spec).PrivilegedInit(),
+		// spec.cni.enabled is settled by the caller (ServiceMesh.CNIEnabled).
+		privilege: PrivilegeOf(spec),
 	}, nil
 }
 
@@ -201,23 +200,49 @@ func injectionLabelConflict(in namespaceInput) (string, string, bool) {
 	return "", "", false
 }
 
+// Privilege is why the pods injection produces need what the Pod Security levels baseline and
+// restricted reject, and what lifts it; the zero value when they need none of it.
+type Privilege struct {
+	// What names it, for messages that say what a level rejects.
+	What string
+	// Fix says what lets the injected pods in, in the imperative.
+	Fix string
+}
+
+// PrivilegeOf is the Privilege of the pods injection produces under spec, whose spec.cni.enabled says
+// whether istiod injects for the CNI agent. A privileged sidecar of spec.values comes first: the CNI
+// agent does not lift it.
+func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
+	if value := render.PrivilegedSidecar(spec); value != "" {
+		return Privilege{What: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value), Fix: fmt.Sprintf("remove %s from spec.values", value)}
+	}
+	if render.Mode(spec).PrivilegedInit() {
+		return Privilege{What: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
+			Fix: "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container"}
+	}
+	return Privilege{}
+}
+
+// Privilege is why the pods the enrollment injects need what the Pod Security levels baseline and
+// restricted reject.
+func (e *Enrollment) Privilege() Privilege { return e.privilege }
+
 // LabelPodSecurityEnforce is the namespace label whose Pod Security level the API server enforces on
 // every pod created there.
 const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
 
 // podSecurityRejectsSidecar finds a namespace whose enforced Pod Security level rejects the pods the
 // injection would produce: without the CNI agent they carry istio-init, which adds NET_ADMIN and
-// NET_RAW, and baseline and restricted allow neither. Enrolling it would break its next rollout. The
-// API server reads a level it does not know as restricted, and so does this check; only privileged
-// (or no label) admits istio-init.
+// NET_RAW, and baseline and restricted allow neither; some values of spec.values make the sidecar itself
+// privileged. Enrolling it would break its next rollout. The API server reads a level it does not know
+// as restricted, and so does this check; only privileged (or no label) admits them.
 func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
 	level, ok := in.ns.Labels[LabelPodSecurityEnforce]
-	if !in.privilegedInit || !ok || level == "privileged" {
+	if in.privilege.What == "" || !ok || level == "privileged" {
 		return "", "", false
 	}
 	return PodSecurityRejectsSidecar, fmt.Sprintf(
-		"namespace %s enforces the Pod Security level %q (label %s), which rejects the istio-init container that injection adds "+
-			"without the CNI agent (it needs NET_ADMIN and NET_RAW); meshkeeper does not enroll it, so its pods keep starting. "+
-			"Turn on CNI (spec.cni.enabled: true) to enroll it: once the agent is installed, injected pods carry no privileged init container",
-		in.ns.Name, level, LabelPodSecurityEnforce), true
+		"namespace %s enforces the Pod Security level %q (label %s), which rejects %s; meshkeeper does not enroll it, so its pods keep starting. "+
+			"To enroll it, %s",
+		in.ns.Name, level, LabelPodSecurityEnforce, in.privilege.What, in.privilege.Fix), true
 }

@@ -49,7 +49,8 @@ func TestEnrollmentNamespace(t *testing.T) {
 		controlPlane string // spec.namespace; istio-system when empty
 		injection    meshv1alpha1.InjectionSpec
 		revision     string
-		cniOff       bool // spec.cni.enabled false; unset (on) otherwise
+		cniOff       bool   // spec.cni.enabled false; unset (on) otherwise
+		values       string // spec.values, JSON
 		ns           *corev1.Namespace
 		owned        []string // label keys meshkeeper's field manager owns
 
@@ -281,6 +282,26 @@ func TestEnrollmentNamespace(t *testing.T) {
 				"pod-security.kubernetes.io/audit": "restricted"}),
 			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
 		},
+		"with CNI, a sidecar spec.values makes privileged keeps a baseline namespace out, and the message names the value": {
+			injection:  meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}},
+			values:     `{"global": {"proxy": {"privileged": true}}}`,
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "baseline"}),
+			wantLabels: map[string]string{}, wantReason: PodSecurityRejectsSidecar,
+			wantMessage: []string{"namespace shop", `"baseline"`, "remove global.proxy.privileged: true from spec.values"},
+		},
+		"without CNI, the privileged sidecar of spec.values is named before istio-init: the agent would not lift it": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true,
+			values:     `{"meshConfig": {"defaultConfig": {"interceptionMode": "TPROXY"}}}`,
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "restricted"}),
+			wantLabels: map[string]string{}, wantReason: PodSecurityRejectsSidecar,
+			wantMessage: []string{"interceptionMode: TPROXY"},
+		},
+		"a privileged sidecar of spec.values is admitted where privileged is enforced": {
+			injection:  meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}},
+			values:     `{"global": {"proxy": {"privileged": true}}}`,
+			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "privileged"}),
+			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
+		},
 		"with CNI, a namespace enforcing restricted is enrolled": {
 			injection:  meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}},
 			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "restricted"}),
@@ -292,6 +313,12 @@ func TestEnrollmentNamespace(t *testing.T) {
 			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", Injection: tc.injection}
 			if tc.cniOff {
 				spec.CNI.Enabled = new(bool)
+			}
+			if tc.values != "" {
+				spec.Values = &meshv1alpha1.IstiodValues{}
+				if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if tc.controlPlane != "" {
 				spec.Namespace = tc.controlPlane

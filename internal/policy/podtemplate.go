@@ -43,9 +43,9 @@ type PodTemplateInput struct {
 	// NamespaceLabels are the labels of the workload's namespace: Istio's injector and the Pod Security
 	// admission read them before the pod's own.
 	NamespaceLabels map[string]string
-	// PrivilegedInit tells whether injected pods get istio-init, which needs NET_ADMIN and NET_RAW:
-	// istiod does not inject for the CNI agent.
-	PrivilegedInit bool
+	// Privilege is why injected pods need what the Pod Security levels baseline and restricted reject
+	// (PrivilegeOf).
+	Privilege Privilege
 }
 
 // PodTemplateDecision says what meshkeeper owns on the controller's pod template. Applied with
@@ -152,18 +152,18 @@ func namespaceInjectionDisabled(in PodTemplateInput) (string, string, bool) {
 }
 
 // controllerPodSecurity finds a controller namespace whose enforced Pod Security level would reject
-// the controller's injected pods (istio-init without the CNI agent): its next rollout, or a scale-up,
-// would create no pod. The API server reads a level it does not know as restricted, and so does this.
+// the controller's injected pods (istio-init without the CNI agent, or a sidecar spec.values makes
+// privileged): its next rollout, or a scale-up, would create no pod. The API server reads a level it
+// does not know as restricted, and so does this.
 func controllerPodSecurity(in PodTemplateInput) (string, string, bool) {
 	level, ok := in.NamespaceLabels[LabelPodSecurityEnforce]
-	if !in.PrivilegedInit || !ok || level == "privileged" {
+	if in.Privilege.What == "" || !ok || level == "privileged" {
 		return "", "", false
 	}
-	return PodSecurityRejectsSidecar, fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects "+
-		"the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW): "+
-		"%s would get no new pod, so meshkeeper sets none of its sidecar settings on it. Turn on CNI (spec.cni.enabled: true), "+
+	return PodSecurityRejectsSidecar, fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects %s: "+
+		"%s would get no new pod, so meshkeeper sets none of its sidecar settings on it. To put it in the mesh, %s, "+
 		"or have the namespace enforce the level privileged",
-		in.IngressNginx.Controller.Namespace, level, LabelPodSecurityEnforce, workloadName(in.IngressNginx)), true
+		in.IngressNginx.Controller.Namespace, level, LabelPodSecurityEnforce, in.Privilege.What, workloadName(in.IngressNginx), in.Privilege.Fix), true
 }
 
 // podTemplateConflict finds keys someone else set to other values. A sidecar.istio.io/inject

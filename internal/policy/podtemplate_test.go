@@ -61,6 +61,9 @@ func meshAnnotations(outbound string) map[string]string {
 
 var injectLabel = map[string]string{SidecarInject: "true"}
 
+// istioInit is the Privilege of a mesh without the CNI agent.
+var istioInit = PrivilegeOf(&meshv1alpha1.ServiceMeshSpec{CNI: meshv1alpha1.CNISpec{Enabled: new(bool)}})
+
 func TestIngressNginxPodTemplate(t *testing.T) {
 	allKeys := sets.New(AnnotationIncludeInboundPorts, AnnotationIncludeOutboundIPRanges, AnnotationProxyConfig)
 	tests := map[string]struct {
@@ -69,7 +72,7 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 		hostNetwork                   bool
 		ownedLabels, ownedAnnotations sets.Set[string]
 		namespaceLabels               map[string]string
-		privilegedInit                bool
+		privilege                     Privilege
 
 		wantLabels, wantAnnotations map[string]string
 		wantConfigured              bool
@@ -180,7 +183,7 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 		"a Pod Security level that rejects istio-init: no settings, and meshkeeper's earlier ones are removed": {
 			template:         controllerTemplate(injectLabel, meshAnnotations("10.96.0.0/12")),
 			namespaceLabels:  map[string]string{LabelPodSecurityEnforce: "baseline"},
-			privilegedInit:   true,
+			privilege:        istioInit,
 			ownedLabels:      sets.New(SidecarInject),
 			ownedAnnotations: allKeys,
 			wantLabels:       map[string]string{}, wantAnnotations: map[string]string{},
@@ -191,16 +194,24 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 		"a level the API server does not know counts as restricted": {
 			template:        controllerTemplate(nil, nil),
 			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "strict"},
-			privilegedInit:  true,
+			privilege:       istioInit,
 			wantLabels:      map[string]string{}, wantAnnotations: map[string]string{},
 			wantReason: PodSecurityRejectsSidecar,
 		},
 		"the level privileged admits istio-init": {
 			template:        controllerTemplate(nil, nil),
 			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "privileged"},
-			privilegedInit:  true,
+			privilege:       istioInit,
 			wantLabels:      injectLabel, wantAnnotations: meshAnnotations("10.96.0.0/12"),
 			wantConfigured: true, wantReason: Configured,
+		},
+		"a sidecar spec.values makes privileged is rejected too, CNI or not": {
+			template:        controllerTemplate(nil, nil),
+			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "restricted"},
+			privilege:       PrivilegeOf(&meshv1alpha1.ServiceMeshSpec{Values: privilegedValues()}),
+			wantLabels:      map[string]string{}, wantAnnotations: map[string]string{},
+			wantReason:  PodSecurityRejectsSidecar,
+			wantMessage: []string{"global.proxy.privileged: true", "remove global.proxy.privileged: true from spec.values"},
 		},
 		"with the CNI agent injecting, a restricted namespace admits the sidecar": {
 			template:        controllerTemplate(nil, nil),
@@ -246,7 +257,7 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 			got := IngressNginxPodTemplate(PodTemplateInput{
 				IngressNginx: spec, Template: tc.template,
 				OwnedLabels: tc.ownedLabels, OwnedAnnotations: tc.ownedAnnotations,
-				NamespaceLabels: tc.namespaceLabels, PrivilegedInit: tc.privilegedInit,
+				NamespaceLabels: tc.namespaceLabels, Privilege: tc.privilege,
 			})
 
 			if got.Reason != tc.wantReason {
@@ -275,4 +286,12 @@ func TestPodTemplateKeys(t *testing.T) {
 	if got := PodTemplateKeys(); !got.Equal(want) {
 		t.Errorf("PodTemplateKeys = %v, want %v", sets.List(got), sets.List(want))
 	}
+}
+
+func privilegedValues() *meshv1alpha1.IstiodValues {
+	v := &meshv1alpha1.IstiodValues{}
+	if err := v.UnmarshalJSON([]byte(`{"global": {"proxy": {"privileged": true}}}`)); err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -19,6 +19,7 @@ limitations under the License.
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -271,4 +272,37 @@ func stringAt(m Values, key string) string {
 		return s
 	}
 	return fmt.Sprint(v)
+}
+
+// privilegedSidecarWords are the words one of the values PrivilegedSidecar looks for contains: raw
+// values without any of them need not be decoded.
+var privilegedSidecarWords = [][]byte{[]byte("privileged"), []byte("TPROXY"), []byte("IPTABLES_TRACE_LOGGING")}
+
+// PrivilegedSidecar names the key of spec.values that makes the sidecar injection adds need what the
+// Pod Security levels baseline and restricted reject, whatever the data-plane mode: a privileged proxy
+// (global.proxy.privileged, or iptables trace logging in the proxy's metadata), or one that adds
+// NET_ADMIN and runs as root (TPROXY interception). "" when spec.values asks for none of them (nothing
+// meshkeeper sets does).
+func PrivilegedSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
+	if spec.Values == nil || !slices.ContainsFunc(privilegedSidecarWords, func(w []byte) bool { return bytes.Contains(spec.Values.Raw, w) }) {
+		return ""
+	}
+	var values Values
+	if err := json.Unmarshal(spec.Values.Raw, &values); err != nil {
+		return ""
+	}
+	global, _ := values["global"].(Values)
+	proxy, _ := global["proxy"].(Values)
+	meshConfig, _ := values["meshConfig"].(Values)
+	defaultConfig, _ := meshConfig["defaultConfig"].(Values)
+	metadata, _ := defaultConfig["proxyMetadata"].(Values)
+	switch {
+	case stringAt(proxy, "privileged") == "true":
+		return "global.proxy.privileged: true"
+	case stringAt(defaultConfig, "interceptionMode") == "TPROXY":
+		return "meshConfig.defaultConfig.interceptionMode: TPROXY"
+	case stringAt(metadata, "IPTABLES_TRACE_LOGGING") == "true":
+		return `meshConfig.defaultConfig.proxyMetadata.IPTABLES_TRACE_LOGGING: "true"`
+	}
+	return ""
 }

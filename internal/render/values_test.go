@@ -397,3 +397,34 @@ func TestProxyTag(t *testing.T) {
 		})
 	}
 }
+
+func TestPrivilegedSidecar(t *testing.T) {
+	tests := map[string]struct {
+		values string
+		want   string
+	}{
+		"no values":                         {``, ""},
+		"values that ask for nothing of it": {`{"global":{"proxy":{"resources":{}}},"pilot":{"env":{"A":"privileged"}}}`, ""},
+		"a privileged proxy":                {`{"global":{"proxy":{"privileged":true}}}`, "global.proxy.privileged: true"},
+		"a privileged proxy, as a string":   {`{"global":{"proxy":{"privileged":"true"}}}`, "global.proxy.privileged: true"},
+		"privileged false":                  {`{"global":{"proxy":{"privileged":false}}}`, ""},
+		"TPROXY interception":               {`{"meshConfig":{"defaultConfig":{"interceptionMode":"TPROXY"}}}`, "meshConfig.defaultConfig.interceptionMode: TPROXY"},
+		"REDIRECT interception":             {`{"meshConfig":{"defaultConfig":{"interceptionMode":"REDIRECT"}}}`, ""},
+		"iptables trace logging": {`{"meshConfig":{"defaultConfig":{"proxyMetadata":{"IPTABLES_TRACE_LOGGING":"true"}}}}`,
+			`meshConfig.defaultConfig.proxyMetadata.IPTABLES_TRACE_LOGGING: "true"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"}
+			if tc.values != "" {
+				spec.Values = &meshv1alpha1.IstiodValues{}
+				if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := PrivilegedSidecar(spec); got != tc.want {
+				t.Errorf("PrivilegedSidecar = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

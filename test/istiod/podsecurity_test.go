@@ -185,3 +185,68 @@ func TestCNIInjectionPassesPodSecurity(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAPrivilegedSidecarOfTheValuesKeepsARestrictedNamespaceOut: spec.values can make the sidecar
+// itself privileged (global.proxy.privileged), which the CNI agent does not lift. The real istiod then
+// injects a privileged istio-proxy, the API server rejects it where restricted is enforced, and
+// meshkeeper leaves that namespace out, naming the value.
+func TestAPrivilegedSidecarOfTheValuesKeepsARestrictedNamespaceOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: restrictedNamespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: restrictedNamespace, Name: "default"}}
+	if err := k8sClient.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	pod := restrictedPod(appNamespace)
+	privilegedProxy := func(privileged bool) func(*corev1.Pod) error {
+		return func(p *corev1.Pod) error {
+			// A native sidecar (an init container that keeps running) from Kubernetes 1.29 on.
+			c := find(append(p.Spec.InitContainers, p.Spec.Containers...), "istio-proxy")
+			if c == nil || c.SecurityContext == nil || ptr.Deref(c.SecurityContext.Privileged, false) != privileged {
+				return fmt.Errorf("istio-proxy is not privileged=%v yet", privileged)
+			}
+			return nil
+		}
+	}
+	t.Cleanup(func() {
+		// The rest of the tier runs with an unprivileged sidecar: wait until istiod injects one again.
+		injectUntil(context.Background(), t, pod, privilegedProxy(false))
+	})
+	patchMesh(t, `{"values": {"global": {"proxy": {"privileged": true}}}, "injection": {"namespaces": ["`+appNamespace+`", "`+restrictedNamespace+`"]}}`,
+		`{"values": null, "injection": {"namespaces": ["`+appNamespace+`"]}}`)
+	injected := injectUntil(ctx, t, pod, privilegedProxy(true))
+	if find(injected.Spec.InitContainers, "istio-init") != nil {
+		t.Errorf("with CNI, istiod injected istio-init")
+	}
+	err := createIn(ctx, injected, "web-privileged")
+	if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "privileged") {
+		t.Errorf("the pod with a privileged sidecar was not rejected under restricted: %v", err)
+	}
+
+	if err := waitFor(ctx, 2*time.Minute, func() error {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)
+		if c == nil || c.Reason != meshv1alpha1.ReasonPodSecurityRejectsSidecar || !strings.Contains(c.Message, restrictedNamespace) ||
+			!strings.Contains(c.Message, "global.proxy.privileged: true") {
+			return fmt.Errorf("NamespacesEnrolled is %+v", c)
+		}
+		got := &corev1.Namespace{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: restrictedNamespace}, got); err != nil {
+			return err
+		}
+		if v, ok := got.Labels["istio-injection"]; ok {
+			return fmt.Errorf("namespace %s is enrolled (istio-injection=%s)", restrictedNamespace, v)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
