@@ -174,6 +174,10 @@ const (
 	// for, and moves to it once istiod runs that version on every replica: Istio's agent may lag the
 	// control plane, never lead it.
 	ReasonWaitingForControlPlane = "WaitingForControlPlane"
+	// ReasonPodSecurityRejectsAgent: the CNI agent's namespace enforces a Pod Security level other than
+	// privileged, which rejects the agent's privileged pods; meshkeeper installs or changes no agent
+	// there until the namespace admits them.
+	ReasonPodSecurityRejectsAgent = "PodSecurityRejectsAgent"
 	// ReasonPodSecurityRejectsSidecar: a namespace the spec selects enforces a Pod Security level
 	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects the istio-init container
 	// injected without CNI; meshkeeper does not enroll it. Turning on spec.cni.enabled lets it join.

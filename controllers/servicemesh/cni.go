@@ -36,6 +36,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
@@ -128,6 +129,16 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 			return obs, obs.err
 		}
 	}
+	if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
+		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		return obs, obs.err
+	} else if rejected != "" {
+		obs.err = meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected))
+		if err := r.observeCNI(ctx, obs); err != nil {
+			return obs, err
+		}
+		return obs, obs.err
+	}
 	release := cniReleaseOf(mesh, want, installed.version, installed.charts)
 	var result helm.Result
 	var err error
@@ -143,6 +154,35 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs)
+}
+
+// agentRejected says why, when the namespace the agent runs in
+// enforces a Pod Security level that rejects its pods, which are privileged and use the host's network
+// and paths: installed or changed there, the agent would run on no node, while istiod injects pods that
+// wait for it. "" when the namespace admits them (label privileged, or none: the API server's default
+// level is not visible here) or does not exist yet. A Warning Event PodSecurityRejectsAgent says so
+// once per change.
+func (r *Reconciler) agentRejected(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	level, ok := ns.Labels[policy.LabelPodSecurityEnforce]
+	if !ok || level == "privileged" {
+		r.reportedAgent.Forget(namespace)
+		return "", nil
+	}
+	message := fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects the istio-cni agent's privileged pods: "+
+		"installed or changed there, the agent would run on no node. meshkeeper installs and changes no agent there. "+
+		"Label the namespace %s=privileged, or put the agent in a namespace that admits privileged pods (spec.cni.namespace)",
+		namespace, level, policy.LabelPodSecurityEnforce, policy.LabelPodSecurityEnforce)
+	if r.reportedAgent.Changed(namespace, level) {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPodSecurityRejectsAgent, "InstallCNI", "%s", message)
+	}
+	return message, nil
 }
 
 // cniReleaseOf is the istio-cni release of the mesh in namespace, of the charts of version.

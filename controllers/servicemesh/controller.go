@@ -79,8 +79,8 @@ type Reconciler struct {
 
 	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
 	policyWatches *meshctx.KindWatches
-	// reportedMTLS holds the mTLS risk last reported.
-	reportedMTLS meshctx.Transitions
+	// reportedMTLS holds the mTLS risk last reported; reportedAgent the CNI namespace's refusal.
+	reportedMTLS, reportedAgent meshctx.Transitions
 	// backoff paces attempts at a control plane that failed; deleteBackoff those at an uninstall.
 	backoff, deleteBackoff controlPlaneBackoff
 	// revisionState is what the revision phase remembers between reconciles.

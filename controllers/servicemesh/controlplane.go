@@ -233,6 +233,9 @@ func (r *Reconciler) freshAgent(ctx context.Context, mesh *meshv1alpha1.ServiceM
 	if err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, istiod); !apierrors.IsNotFound(err) {
 		return nil // istiod runs, or cannot be read
 	}
+	if rejected, err := r.agentRejected(ctx, mesh, mesh.Spec.CNINamespace()); rejected != "" || err != nil {
+		return nil // the CNI phase reports it
+	}
 	return &ensuredRelease{release: cniReleaseOf(mesh, mesh.Spec.CNINamespace(), version, set)}
 }
 

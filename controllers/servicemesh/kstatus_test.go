@@ -91,6 +91,10 @@ func TestSetReconcilingOrStalled(t *testing.T) {
 			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonNamespaceInjectionDisabled)},
 			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonNamespaceInjectionDisabled, wantKstatus: status.FailedStatus,
 		},
+		"a CNI namespace that rejects the agent stalls": {
+			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionCNIReady, metav1.ConditionFalse, meshv1alpha1.ReasonPodSecurityRejectsAgent)},
+			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonPodSecurityRejectsAgent, wantKstatus: status.FailedStatus,
+		},
 		"work in progress outweighs a conflict": {
 			conditions: []metav1.Condition{available,
 				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict),

@@ -349,7 +349,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
 	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
-	meshv1alpha1.ReasonPodSecurityRejectsSidecar,
+	meshv1alpha1.ReasonPodSecurityRejectsSidecar, meshv1alpha1.ReasonPodSecurityRejectsAgent,
 )
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled

@@ -376,3 +376,41 @@ var _ = Describe("A new mesh's istio-cni agent while its control plane fails to 
 		Expect(cniNamespace()).To(BeEmpty())
 	})
 })
+
+var _ = Describe("An istio-cni agent whose namespace's Pod Security level rejects it", Ordered, func() {
+	const ns = "cnipsa-system"
+
+	BeforeAll(func() {
+		deleteMesh()
+		// The control-plane namespace, where the agent runs by default, enforces restricted (istiod's
+		// own pods meet it).
+		createNamespace(ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}, nil)
+	})
+	AfterAll(deleteMesh)
+
+	It("installs no agent there and says why, and installs it once the namespace admits privileged pods", func() {
+		createMesh("  namespace: " + ns + "\n")
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istiod", 1)).To(BeEquivalentTo("deployed"))
+			c := conditionOf(meshv1alpha1.ConditionCNIReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonPodSecurityRejectsAgent))
+			g.Expect(c.Message).To(ContainSubstring(`namespace cnipsa-system enforces the Pod Security level "restricted"`))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func() []int { return releaseRevisions(ns, "istio-cni") }, 3*time.Second, poll).Should(BeEmpty(),
+			"the agent was installed where its pods are rejected")
+		Expect(getMesh().Status.CNI.Namespace).To(BeEmpty())
+		Eventually(func() []string { return warningsAbout("ServiceMesh", meshv1alpha1.ServiceMeshName) }, installTimeout, poll).
+			Should(ContainElement(meshv1alpha1.ReasonPodSecurityRejectsAgent))
+
+		namespace := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, namespace, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"privileged"}}}`)))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).NotTo(Equal(meshv1alpha1.ReasonPodSecurityRejectsAgent))
+		}, installTimeout, poll).Should(Succeed())
+	})
+})
