@@ -1,0 +1,75 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ingress
+
+import (
+	"testing"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// TestIngressesFollowTheStatusThatDecidesEnrollment: a namespace's enrollment, which the decisions
+// about its Ingresses read, follows the canary revision and whether istiod injects for the CNI agent,
+// both of the status. An update that changes one of them must wake the Ingresses; one that changes
+// neither must not.
+func TestIngressesFollowTheStatusThatDecidesEnrollment(t *testing.T) {
+	canaryMesh := func() *meshv1alpha1.ServiceMesh {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		mesh.Name, mesh.Generation = meshv1alpha1.ServiceMeshName, 3
+		mesh.Spec.Namespace = "istio-system"
+		mesh.Spec.Injection.Namespaces = []string{"shop"}
+		mesh.Spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased,
+			Canary: &meshv1alpha1.CanarySpec{Namespaces: []string{"shop"}}}
+		mesh.Spec.CNI.Enabled = ptr.To(true)
+		mesh.Status.Version = "1.31.0"
+		mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, Namespace: "istio-system"}
+		mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
+			{Name: "1-31-0", State: meshv1alpha1.RevisionActive, Ready: true},
+			{Name: "1-31-1", State: meshv1alpha1.RevisionCanary},
+		}
+		return mesh
+	}
+	tests := map[string]struct {
+		change func(*meshv1alpha1.ServiceMesh)
+		want   bool
+	}{
+		"the canary revision becomes ready": {
+			change: func(m *meshv1alpha1.ServiceMesh) { m.Status.Revisions[1].Ready = true },
+			want:   true,
+		},
+		"the CNI agent is no longer recorded as installed, so istiod injects istio-init": {
+			change: func(m *meshv1alpha1.ServiceMesh) { m.Status.CNI.Namespace = "" },
+			want:   true,
+		},
+		"a count of the status only": {
+			change: func(m *meshv1alpha1.ServiceMesh) { m.Status.Namespaces.Enrolled = 7 },
+			want:   false,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			old, updated := canaryMesh(), canaryMesh()
+			tc.change(updated)
+			if got := meshChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated}); got != tc.want {
+				t.Errorf("the Ingresses are woken: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
