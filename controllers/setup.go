@@ -138,8 +138,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := mgr.Add(policiesServed); err != nil {
 		return err
 	}
+	rivals := policy.NewRivals(mgr.GetAPIReader())
 	if err := (&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: policiesServed}).SetupWithManager(mgr); err != nil {
+		Served: policiesServed, Rivals: rivals}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	workloads, err := ingress.NewWorkloadCache(mgr)
@@ -190,6 +191,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Policy:          opts.Policy,
 		Restarts:        restarts,
 		IngressWorkload: ingressWorkload,
+		PolicyRivals:    rivals,
 		PoliciesServed:  policiesServed,
 	}).SetupWithManager(mgr)
 }

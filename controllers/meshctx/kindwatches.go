@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -35,15 +36,19 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// policyObjectChanged passes changes of policy objects named as meshkeeper names its own: the only ones
-// meshkeeper writes or reports.
-var policyObjectChanged = predicate.NewTypedPredicateFuncs(func(obj *metav1.PartialObjectMetadata) bool {
-	return obj.Name == render.PolicyName
-})
+// policyObjectChanged passes every change of a policy object named as meshkeeper names its own, and of
+// any other the creation, the removal and a change of its spec (its generation): an object of another
+// name that applies to the whole namespace keeps meshkeeper from writing its own there (the policy
+// controller's Rivals). Changes of another object's metadata alone pass not.
+var policyObjectChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
+	UpdateFunc: func(e event.TypedUpdateEvent[*metav1.PartialObjectMetadata]) bool {
+		return e.ObjectNew.Name == render.PolicyName || e.ObjectOld.Generation != e.ObjectNew.Generation
+	},
+}
 
 // KindWatches watches kinds whose CRDs meshkeeper installs itself (the Istio policy kinds): a watch set
 // up at start would keep the manager from starting on a cluster without them, so each kind is watched,
-// by its metadata and only its objects named as meshkeeper names its policies, from the first reconcile
+// by its metadata (policyObjectChanged says which changes count), from the first reconcile
 // that finds it served.
 type KindWatches struct {
 	mapper     mapper

@@ -66,8 +66,10 @@ type Reconciler struct {
 
 	// policyWatches watches the policy kinds once their CRDs are served.
 	policyWatches *meshctx.KindWatches
-	applied       appliedSpecs
-	reported      meshctx.Transitions // by "kind namespace" and "annotation namespace"
+	// Rivals finds namespace-wide policy objects of someone else's; nil makes one of the reconciler's own.
+	Rivals   *Rivals
+	applied  appliedSpecs
+	reported meshctx.Transitions // by "kind namespace" and "annotation namespace"
 }
 
 // The Istio policies meshkeeper generates.
@@ -128,9 +130,21 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	reportKey := gvk.Kind + " " + namespace
 	if current != nil && !meshctx.Generated(current, mesh) {
 		if desired != nil {
-			r.reportConflict(mesh, current, reportKey)
+			r.reportConflict(mesh, current, reportKey, fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and "+
+				"writes none of its own there. Delete it (or give it another name) to let meshkeeper manage the namespace's %s",
+				current.Kind, current.Namespace, current.Name, current.Kind))
 		}
 		return nil
+	}
+	if desired != nil {
+		rivals, err := r.rivals(ctx, mesh, gvk, namespace)
+		if err != nil {
+			return err
+		}
+		if len(rivals) > 0 {
+			r.reportConflict(mesh, rivals[0], reportKey, RivalsMessage(rivals))
+			return nil
+		}
 	}
 	r.reported.Forget(reportKey)
 	switch {
@@ -201,12 +215,23 @@ func (r *Reconciler) sameSpec(ctx context.Context, gvk schema.GroupVersionKind, 
 	return true, nil
 }
 
-// reportConflict emits a Warning once when a namespace has its own policy object of the name meshkeeper
-// would write.
-func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *metav1.PartialObjectMetadata, key string) {
-	message := fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and writes none of its own there. "+
-		"Delete it (or give it another name) to let meshkeeper manage the namespace's %s", current.Kind, current.Namespace,
-		current.Name, current.Kind)
+// rivals are the objects of gvk in namespace, not meshkeeper's, that apply to the whole namespace as
+// meshkeeper's would (Rivals); listed from the cache, read whole only when some other object is there.
+func (r *Reconciler) rivals(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, gvk schema.GroupVersionKind, namespace string) ([]*metav1.PartialObjectMetadata, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("listing %ss in %s: %w", gvk.Kind, namespace, err)
+	}
+	for i := range list.Items {
+		list.Items[i].SetGroupVersionKind(gvk)
+	}
+	return r.Rivals.Find(ctx, mesh, gvk, list.Items)
+}
+
+// reportConflict emits a Warning once when a namespace has a policy object of someone else's where
+// meshkeeper would write its own: of the name meshkeeper would write, or applying to the whole namespace.
+func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *metav1.PartialObjectMetadata, key, message string) {
 	if !r.reported.Changed(key, message) {
 		return
 	}
@@ -250,6 +275,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
+	if r.Rivals == nil {
+		r.Rivals = NewRivals(r.APIReader)
+	}
 	if r.Served == nil {
 		served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
 		if err != nil {

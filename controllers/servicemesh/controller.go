@@ -49,6 +49,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
@@ -91,6 +92,9 @@ type Reconciler struct {
 	// IngressWorkload is what the ingress-nginx workload reconciler last found of the controller
 	// workload; nil: the status pass reads the workload itself.
 	IngressWorkload *ingress.WorkloadReport
+	// PolicyRivals finds namespace-wide policy objects of someone else's, shared with the policy
+	// controller; nil: the status pass does not look for them.
+	PolicyRivals *policycontroller.Rivals
 	// PoliciesServed tells when discovery serves the policy kinds (the policy controller kicks it when
 	// their CRDs change); nil: a reconcile that found them not served is brought back by other events only.
 	PoliciesServed *meshctx.KindsServed

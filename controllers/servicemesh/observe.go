@@ -20,6 +20,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -369,8 +371,13 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 			return nil, fmt.Errorf("listing %ss: %w", gvk.Kind, err)
 		}
 		found := sets.New[string]()
+		others := map[string][]metav1.PartialObjectMetadata{} // someone else's objects of other names, by namespace
 		for _, item := range list.Items {
 			if item.Name != render.PolicyName {
+				if wanted[gvk].Has(item.Namespace) && !meshctx.Generated(&item, mesh) {
+					item.SetGroupVersionKind(gvk)
+					others[item.Namespace] = append(others[item.Namespace], item)
+				}
 				continue
 			}
 			name := gvk.Kind + " " + item.Namespace + "/" + item.Name
@@ -385,7 +392,21 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 				obs.pending = append(obs.pending, name+" (to remove)")
 			}
 		}
-		for _, ns := range sets.List(wanted[gvk].Difference(found)) {
+		rivalled := sets.New[string]()
+		for _, ns := range slices.Sorted(maps.Keys(others)) {
+			if r.PolicyRivals == nil {
+				break
+			}
+			rivals, err := r.PolicyRivals.Find(ctx, mesh, gvk, others[ns])
+			if err != nil {
+				return nil, err
+			}
+			for _, rival := range rivals {
+				obs.conflicts = append(obs.conflicts, gvk.Kind+" "+rival.Namespace+"/"+rival.Name)
+				rivalled.Insert(ns)
+			}
+		}
+		for _, ns := range sets.List(wanted[gvk].Difference(found).Difference(rivalled)) {
 			obs.pending = append(obs.pending, gvk.Kind+" "+ns+"/"+render.PolicyName)
 		}
 	}

@@ -265,8 +265,9 @@ func setPoliciesApplied(status *meshv1alpha1.ServiceMeshStatus, obs *observation
 			"the API server does not serve PeerAuthentication and Sidecar yet; their CRDs come with the istio-base chart")
 	case len(p.conflicts) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict,
-			fmt.Sprintf("%d policy object(s) named default were not written by meshkeeper and are left as they are: %s; "+
-				"delete or rename them to let meshkeeper manage those namespaces", len(p.conflicts), names(p.conflicts)))
+			fmt.Sprintf("%d policy object(s) not written by meshkeeper stand where meshkeeper would write its own (named default, or "+
+				"applying to the whole namespace, where Istio uses only the oldest) and are left as they are: %s; "+
+				"give them a selector, rename or delete them to let meshkeeper manage those namespaces", len(p.conflicts), names(p.conflicts)))
 	case len(p.pending) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
 			fmt.Sprintf("%d policy object(s) being written: %s", len(p.pending), names(p.pending)))

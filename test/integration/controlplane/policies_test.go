@@ -222,3 +222,66 @@ var _ = Describe("Mesh policies", Ordered, func() {
 		Expect(policyObject(peerAuthenticationKind, "pol-own")).NotTo(BeNil())
 	})
 })
+
+var _ = Describe("Namespace-wide policies of someone else's", Ordered, func() {
+	// createNamed creates a user's policy object of another name than meshkeeper's.
+	createNamed := func(gvk schema.GroupVersionKind, namespace, name string, spec map[string]any) *unstructured.Unstructured {
+		GinkgoHelper()
+		u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+		u.SetGroupVersionKind(gvk)
+		u.SetNamespace(namespace)
+		u.SetName(name)
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+		return u
+	}
+	var permissive, team *unstructured.Unstructured
+
+	BeforeAll(func() {
+		deleteMesh()
+		createNamespace("riv-shop", nil, nil)
+		createNamespace("riv-web", nil, nil)
+		createMesh("  namespace: riv-system\n  mtls:\n    mode: STRICT\n  sidecarScoping:\n    enabled: true\n")
+		Eventually(func() error {
+			u := &unstructured.UnstructuredList{}
+			u.SetGroupVersionKind(sidecarKind.GroupVersion().WithKind("SidecarList"))
+			return k8sClient.List(ctx, u)
+		}, installTimeout, poll).Should(Succeed())
+		// Older than anything meshkeeper would write: Istio would use these, not meshkeeper's.
+		permissive = createNamed(peerAuthenticationKind, "riv-shop", "legacy-permissive", map[string]any{"mtls": map[string]any{"mode": "PERMISSIVE"}})
+		createNamed(peerAuthenticationKind, "riv-shop", "db-disable", map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "db"}}, "mtls": map[string]any{"mode": "DISABLE"}})
+		team = createNamed(sidecarKind, "riv-web", "team", map[string]any{"egress": []any{map[string]any{"hosts": []any{"*/*"}}}})
+		patchSpec(`{"injection": {"namespaces": ["riv-shop", "riv-web"]}, "mtls": {"namespaces": {"riv-shop": "STRICT", "riv-web": "STRICT"}}}`)
+	})
+	AfterAll(deleteMesh)
+
+	It("writes none of its own beside a namespace-wide policy of someone else's and says why; one with a selector is no rival", func() {
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionPoliciesApplied)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonPolicyConflict))
+			g.Expect(c.Message).To(ContainSubstring("PeerAuthentication riv-shop/legacy-permissive"))
+			g.Expect(c.Message).To(ContainSubstring("Sidecar riv-web/team"))
+			g.Expect(c.Message).NotTo(ContainSubstring("db-disable"))
+			// Where nothing of someone else's applies to the whole namespace, meshkeeper's are written.
+			g.Expect(specOf(peerAuthenticationKind, "riv-web")).To(Equal(map[string]any{"mtls": map[string]any{"mode": "STRICT"}}))
+			g.Expect(policyObject(sidecarKind, "riv-shop")).NotTo(BeNil())
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(policyObject(peerAuthenticationKind, "riv-shop")).To(BeNil(), "meshkeeper wrote a second namespace-wide PeerAuthentication")
+			g.Expect(policyObject(sidecarKind, "riv-web")).To(BeNil(), "meshkeeper wrote a second namespace-wide Sidecar")
+		}, 2*time.Second, poll).Should(Succeed())
+		Eventually(func() []string { return warningsAbout("PeerAuthentication", "legacy-permissive") }, installTimeout, poll).
+			Should(ContainElement(meshv1alpha1.ReasonPolicyConflict))
+
+		By("giving the user's PeerAuthentication a selector and deleting the user's Sidecar")
+		Expect(unstructured.SetNestedMap(permissive.Object, map[string]any{"matchLabels": map[string]any{"app": "legacy"}}, "spec", "selector")).To(Succeed())
+		Expect(k8sClient.Update(ctx, permissive)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, team)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(specOf(peerAuthenticationKind, "riv-shop")).To(Equal(map[string]any{"mtls": map[string]any{"mode": "STRICT"}}))
+			g.Expect(policyObject(sidecarKind, "riv-web")).NotTo(BeNil())
+			g.Expect(conditionOf(meshv1alpha1.ConditionPoliciesApplied).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+	})
+})

@@ -1,0 +1,133 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// Rivals finds someone else's policy objects that apply to a whole namespace, as meshkeeper's object
+// "default" of the same kind does: a PeerAuthentication without a selector (in the control-plane
+// namespace, a mesh-wide one), a Sidecar without a workloadSelector. Istio uses only the oldest
+// namespace-wide PeerAuthentication, and leaves undefined which of several namespace-wide Sidecars
+// applies, so meshkeeper's object there would be in force or not by age alone. The caches hold only
+// the policies' metadata: an object's spec is read around the cache once per version of it. Safe for
+// concurrent use; the policy controller and the status pass share one.
+type Rivals struct {
+	// Reader reads the objects whole (the manager's API reader).
+	Reader client.Reader
+
+	mu   sync.Mutex
+	seen map[types.UID]rivalVerdict
+}
+
+// rivalVerdict is what one version of an object was found to be.
+type rivalVerdict struct {
+	resourceVersion string
+	namespaceWide   bool
+}
+
+// NewRivals returns Rivals that reads with reader.
+func NewRivals(reader client.Reader) *Rivals {
+	return &Rivals{Reader: reader, seen: map[types.UID]rivalVerdict{}}
+}
+
+// Find returns the objects among items (cached metadata of one kind in one namespace) that
+// are not meshkeeper's and apply to the whole namespace. An object meshkeeper generated for mesh, and
+// one named "default" (a conflict by name, reported as such), never count.
+func (r *Rivals) Find(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, gvk schema.GroupVersionKind,
+	items []metav1.PartialObjectMetadata) ([]*metav1.PartialObjectMetadata, error) {
+	var found []*metav1.PartialObjectMetadata
+	for i := range items {
+		item := &items[i]
+		if item.Name == render.PolicyName || meshctx.Generated(item, mesh) || !item.DeletionTimestamp.IsZero() {
+			continue
+		}
+		wide, err := r.namespaceWide(ctx, gvk, item)
+		if err != nil {
+			return nil, err
+		}
+		if wide {
+			found = append(found, item)
+		}
+	}
+	return found, nil
+}
+
+// namespaceWide tells whether the object applies to its whole namespace, from the version of it read
+// last, or from the API server when that version is not the cache's.
+func (r *Rivals) namespaceWide(ctx context.Context, gvk schema.GroupVersionKind, item *metav1.PartialObjectMetadata) (bool, error) {
+	r.mu.Lock()
+	verdict, ok := r.seen[item.UID]
+	r.mu.Unlock()
+	if ok && verdict.resourceVersion == item.ResourceVersion {
+		return verdict.namespaceWide, nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: item.Namespace, Name: item.Name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading %s %s/%s: %w", gvk.Kind, item.Namespace, item.Name, err)
+	}
+	wide := !selectsWorkloads(gvk, obj)
+	r.mu.Lock()
+	if r.seen == nil {
+		r.seen = map[types.UID]rivalVerdict{}
+	}
+	r.seen[obj.GetUID()] = rivalVerdict{resourceVersion: obj.GetResourceVersion(), namespaceWide: wide}
+	r.mu.Unlock()
+	return wide, nil
+}
+
+// selectsWorkloads tells whether a policy object names the workloads it applies to: Istio applies one
+// whose selector has no labels to the whole namespace.
+func selectsWorkloads(gvk schema.GroupVersionKind, obj *unstructured.Unstructured) bool {
+	path := []string{"spec", "selector", "matchLabels"}
+	if gvk.Kind == render.SidecarKind.Kind {
+		path = []string{"spec", "workloadSelector", "labels"}
+	}
+	labels, _, _ := unstructured.NestedMap(obj.Object, path...)
+	return len(labels) > 0
+}
+
+// RivalsMessage explains why meshkeeper writes no object of its own where rivals (of one kind, in one
+// namespace) apply to the whole namespace.
+func RivalsMessage(rivals []*metav1.PartialObjectMetadata) string {
+	first := rivals[0]
+	names := first.Namespace + "/" + first.Name
+	for _, r := range rivals[1:] {
+		names += ", " + r.Namespace + "/" + r.Name
+	}
+	return fmt.Sprintf("%s %s, not meshkeeper's, applies to the whole namespace, as meshkeeper's %s %s/%s would; Istio uses only one "+
+		"such %s (the oldest), so meshkeeper writes and changes none of its own there. Give yours a selector, or delete it, to let "+
+		"meshkeeper manage the namespace's %s", first.Kind, names, first.Kind, first.Namespace, render.PolicyName, first.Kind, first.Kind)
+}
