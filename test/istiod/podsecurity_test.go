@@ -88,6 +88,49 @@ func createIn(ctx context.Context, injected *corev1.Pod, name string) error {
 	return k8sClient.Create(ctx, pod)
 }
 
+// ensureRestrictedNamespace creates the namespace that enforces restricted, with the ServiceAccount the
+// ServiceAccount admission plugin wants for the pods created there (this tier has no controller that
+// creates it).
+func ensureRestrictedNamespace(ctx context.Context, t *testing.T) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: restrictedNamespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: restrictedNamespace, Name: "default"}}
+	if err := k8sClient.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// expectLeftOut waits until meshkeeper reports the restricted namespace as not enrolled for Pod
+// Security, with a message that names fix, and the namespace carries no injection label.
+func expectLeftOut(ctx context.Context, t *testing.T, fix string) {
+	t.Helper()
+	if err := waitFor(ctx, 2*time.Minute, func() error {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)
+		if c == nil || c.Reason != meshv1alpha1.ReasonPodSecurityRejectsSidecar || !strings.Contains(c.Message, restrictedNamespace) ||
+			!strings.Contains(c.Message, fix) {
+			return fmt.Errorf("NamespacesEnrolled is %+v", c)
+		}
+		got := &corev1.Namespace{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: restrictedNamespace}, got); err != nil {
+			return err
+		}
+		if v, ok := got.Labels["istio-injection"]; ok {
+			return fmt.Errorf("namespace %s is enrolled (istio-injection=%s)", restrictedNamespace, v)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
 func initContainerNamed(name string) func(*corev1.Pod) error {
 	return func(p *corev1.Pod) error {
 		if find(p.Spec.InitContainers, name) == nil {
@@ -106,17 +149,7 @@ func initContainerNamed(name string) func(*corev1.Pod) error {
 func TestCNIInjectionPassesPodSecurity(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: restrictedNamespace,
-		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	// The ServiceAccount admission plugin wants the pod's ServiceAccount; this tier has no controller
-	// that creates it.
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: restrictedNamespace, Name: "default"}}
-	if err := k8sClient.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	ensureRestrictedNamespace(ctx, t)
 	pod := restrictedPod(appNamespace)
 
 	// The pod alone passes: what follows judges what injection adds.
@@ -163,27 +196,7 @@ func TestCNIInjectionPassesPodSecurity(t *testing.T) {
 		t.Errorf("the pod injected without CNI was not rejected for NET_ADMIN under restricted: %v", err)
 	}
 
-	if err := waitFor(ctx, 2*time.Minute, func() error {
-		mesh := &meshv1alpha1.ServiceMesh{}
-		if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)
-		if c == nil || c.Reason != meshv1alpha1.ReasonPodSecurityRejectsSidecar || !strings.Contains(c.Message, restrictedNamespace) ||
-			!strings.Contains(c.Message, "spec.cni.enabled: true") {
-			return fmt.Errorf("NamespacesEnrolled is %+v", c)
-		}
-		got := &corev1.Namespace{}
-		if err := k8sClient.Get(ctx, client.ObjectKey{Name: restrictedNamespace}, got); err != nil {
-			return err
-		}
-		if v, ok := got.Labels["istio-injection"]; ok {
-			return fmt.Errorf("namespace %s is enrolled (istio-injection=%s)", restrictedNamespace, v)
-		}
-		return nil
-	}); err != nil {
-		t.Error(err)
-	}
+	expectLeftOut(ctx, t, "spec.cni.enabled: true")
 }
 
 // TestAPrivilegedSidecarOfTheValuesKeepsARestrictedNamespaceOut: spec.values can make the sidecar
@@ -193,15 +206,7 @@ func TestCNIInjectionPassesPodSecurity(t *testing.T) {
 func TestAPrivilegedSidecarOfTheValuesKeepsARestrictedNamespaceOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: restrictedNamespace,
-		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: restrictedNamespace, Name: "default"}}
-	if err := k8sClient.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	ensureRestrictedNamespace(ctx, t)
 	pod := restrictedPod(appNamespace)
 	privilegedProxy := func(privileged bool) func(*corev1.Pod) error {
 		return func(p *corev1.Pod) error {
@@ -228,25 +233,5 @@ func TestAPrivilegedSidecarOfTheValuesKeepsARestrictedNamespaceOut(t *testing.T)
 		t.Errorf("the pod with a privileged sidecar was not rejected under restricted: %v", err)
 	}
 
-	if err := waitFor(ctx, 2*time.Minute, func() error {
-		mesh := &meshv1alpha1.ServiceMesh{}
-		if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)
-		if c == nil || c.Reason != meshv1alpha1.ReasonPodSecurityRejectsSidecar || !strings.Contains(c.Message, restrictedNamespace) ||
-			!strings.Contains(c.Message, "global.proxy.privileged: true") {
-			return fmt.Errorf("NamespacesEnrolled is %+v", c)
-		}
-		got := &corev1.Namespace{}
-		if err := k8sClient.Get(ctx, client.ObjectKey{Name: restrictedNamespace}, got); err != nil {
-			return err
-		}
-		if v, ok := got.Labels["istio-injection"]; ok {
-			return fmt.Errorf("namespace %s is enrolled (istio-injection=%s)", restrictedNamespace, v)
-		}
-		return nil
-	}); err != nil {
-		t.Error(err)
-	}
+	expectLeftOut(ctx, t, "global.proxy.privileged: true")
 }

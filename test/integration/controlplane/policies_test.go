@@ -79,14 +79,20 @@ func sidecarHosts(namespace string) []any {
 // the extra labels given as key, value pairs.
 func createUserPolicy(gvk schema.GroupVersionKind, namespace string, spec map[string]any, extraLabels ...string) *unstructured.Unstructured {
 	GinkgoHelper()
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetGroupVersionKind(gvk)
-	u.SetNamespace(namespace)
-	u.SetName("default")
 	labels := map[string]string{"owner": "platform"}
 	for i := 0; i+1 < len(extraLabels); i += 2 {
 		labels[extraLabels[i]] = extraLabels[i+1]
 	}
+	return createPolicyNamed(gvk, namespace, "default", spec, labels)
+}
+
+// createPolicyNamed creates a user's policy object.
+func createPolicyNamed(gvk schema.GroupVersionKind, namespace, name string, spec map[string]any, labels map[string]string) *unstructured.Unstructured {
+	GinkgoHelper()
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	u.SetGroupVersionKind(gvk)
+	u.SetNamespace(namespace)
+	u.SetName(name)
 	u.SetLabels(labels)
 	Expect(k8sClient.Create(ctx, u)).To(Succeed())
 	return u
@@ -227,12 +233,7 @@ var _ = Describe("Namespace-wide policies of someone else's", Ordered, func() {
 	// createNamed creates a user's policy object of another name than meshkeeper's.
 	createNamed := func(gvk schema.GroupVersionKind, namespace, name string, spec map[string]any) *unstructured.Unstructured {
 		GinkgoHelper()
-		u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-		u.SetGroupVersionKind(gvk)
-		u.SetNamespace(namespace)
-		u.SetName(name)
-		Expect(k8sClient.Create(ctx, u)).To(Succeed())
-		return u
+		return createPolicyNamed(gvk, namespace, name, spec, nil)
 	}
 	var permissive, team *unstructured.Unstructured
 
