@@ -30,7 +30,7 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if !Live(mesh) {
 		return nil, nil
 	}
-	spec := injectionSpec(mesh)
+	spec := InjectionSpec(mesh)
 	enrollment, err := policy.NewEnrollment(&spec, "")
 	if err != nil {
 		return nil, Terminal(meshv1alpha1.ReasonInvalidSpec, err)
@@ -57,9 +57,10 @@ func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 // enrollment follows).
 var CNIInjectsChanged = changedBy(CNIInjects)
 
-// injectionSpec is the mesh's spec with spec.cni.enabled saying whether istiod injects for the CNI
-// agent (CNIInjects).
-func injectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
+// InjectionSpec is the mesh's spec with spec.cni.enabled saying whether istiod injects for the CNI
+// agent (CNIInjects): istiod's values are rendered from it, so that istiod injects for the agent only
+// once it is installed, and enrollment judges the pods istiod injects.
+func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
 	spec := mesh.Spec
 	cni := CNIInjects(mesh)
 	spec.CNI.Enabled = &cni
@@ -69,6 +70,6 @@ func injectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec 
 // Privilege is why the pods istiod injects for the mesh now need what the Pod Security levels baseline
 // and restricted reject (policy.PrivilegeOf).
 func Privilege(mesh *meshv1alpha1.ServiceMesh) policy.Privilege {
-	spec := injectionSpec(mesh)
+	spec := InjectionSpec(mesh)
 	return policy.PrivilegeOf(&spec)
 }

@@ -262,8 +262,9 @@ func (r *Reconciler) removeCoOwnedFinalizer(ctx context.Context, mesh *meshv1alp
 	return nil
 }
 
-// SetupWithManager registers the reconciler. The ServiceMesh wakes it on spec changes only (its own
-// status writes must not); the chart kinds wake it when one of meshkeeper's objects changes.
+// SetupWithManager registers the reconciler. The ServiceMesh wakes it on spec changes (its own status
+// writes must not, but for the one that changes whether istiod injects for the CNI agent); the chart
+// kinds wake it when one of meshkeeper's objects changes.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Pods == nil {
 		r.Pods = meshctx.CachedPods(mgr.GetCache())
@@ -272,7 +273,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Informers = mgr.GetCache()
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(meshctx.SpecOrDeletionChanged)).
+		// Its own status write that records the CNI agent installed, or refused on a new mesh, changes
+		// whether istiod injects for the agent (meshctx.InjectionSpec): istiod's values follow.
+		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CNIInjectsChanged))).
 		Named("servicemesh")
 	toMesh := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{meshctx.Request}

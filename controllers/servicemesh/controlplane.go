@@ -108,7 +108,10 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		return nil, err
 	}
 
-	istiodValues, err := render.IstiodValues(spec, version)
+	// istiod injects for the CNI agent once it is installed (or from a new mesh's first install, beside
+	// its fresh agent): never for an agent that was refused or failed to install.
+	injection := meshctx.InjectionSpec(mesh)
+	istiodValues, err := render.IstiodValues(&injection, version)
 	if err != nil {
 		return nil, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
 	}

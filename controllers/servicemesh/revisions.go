@@ -128,7 +128,8 @@ type resolved struct {
 // resolveVersion renders the istiod values of a version and finds its charts.
 func (r *Reconciler) resolveVersion(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (resolved, error) {
 	spec := &mesh.Spec
-	values, err := render.IstiodValues(spec, version)
+	injection := meshctx.InjectionSpec(mesh) // istiod injects for the CNI agent once it is installed
+	values, err := render.IstiodValues(&injection, version)
 	if err != nil {
 		return resolved{}, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
 	}

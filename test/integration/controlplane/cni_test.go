@@ -19,6 +19,7 @@ limitations under the License.
 package controlplane
 
 import (
+	"regexp"
 	"slices"
 	"time"
 
@@ -388,6 +389,13 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 	})
 	AfterAll(deleteMesh)
 
+	// injectsForAgent tells whether istiod's injector, as its ConfigMap has it, injects for the CNI agent.
+	injectsForAgent := func(g Gomega) bool {
+		injector := &corev1.ConfigMap{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}, injector)).To(Succeed())
+		return regexp.MustCompile(`"cni": \{\s*"enabled": true`).MatchString(injector.Data["values"])
+	}
+
 	It("installs no agent there and says why, and installs it once the namespace admits privileged pods", func() {
 		createMesh("  namespace: " + ns + "\n")
 		Eventually(func(g Gomega) {
@@ -400,6 +408,8 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 		Consistently(func() []int { return releaseRevisions(ns, "istio-cni") }, 3*time.Second, poll).Should(BeEmpty(),
 			"the agent was installed where its pods are rejected")
 		Expect(getMesh().Status.CNI.Namespace).To(BeEmpty())
+		// A new mesh's first istiod injected for the agent; without one, istiod goes back to istio-init.
+		Eventually(injectsForAgent, installTimeout, poll).Should(BeFalse(), "istiod injects for an agent that is not installed")
 		Eventually(func() []string { return warningsAbout("ServiceMesh", meshv1alpha1.ServiceMeshName) }, installTimeout, poll).
 			Should(ContainElement(meshv1alpha1.ReasonPodSecurityRejectsAgent))
 
@@ -411,6 +421,7 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
 			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
 			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).NotTo(Equal(meshv1alpha1.ReasonPodSecurityRejectsAgent))
+			g.Expect(injectsForAgent(g)).To(BeTrue(), "istiod does not inject for the agent once it is installed")
 		}, installTimeout, poll).Should(Succeed())
 	})
 })
