@@ -399,7 +399,11 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 	It("installs no agent there and says why, and installs it once the namespace admits privileged pods", func() {
 		createMesh("  namespace: " + ns + "\n")
 		Eventually(func(g Gomega) {
-			g.Expect(releaseStatus(ns, "istiod", 1)).To(BeEquivalentTo("deployed"))
+			// istiod is installed: its first release injects for the agent, the next (once the agent
+			// is refused) injects istio-init, so the revision deployed last is the one to look at.
+			revisions := releaseRevisions(ns, "istiod")
+			g.Expect(revisions).NotTo(BeEmpty())
+			g.Expect(releaseStatus(ns, "istiod", revisions[len(revisions)-1])).To(BeEquivalentTo("deployed"))
 			c := conditionOf(meshv1alpha1.ConditionCNIReady)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonPodSecurityRejectsAgent))
