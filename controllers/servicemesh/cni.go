@@ -170,8 +170,8 @@ func (r *Reconciler) agentRejected(ctx context.Context, mesh *meshv1alpha1.Servi
 		}
 		return "", fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}
-	level, ok := ns.Labels[policy.LabelPodSecurityEnforce]
-	if !ok || level == "privileged" {
+	level, rejects := policy.EnforcedLevelRejectsPrivilege(ns.Labels)
+	if !rejects {
 		r.reportedAgent.Forget(namespace)
 		return "", nil
 	}

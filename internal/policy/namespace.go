@@ -200,6 +200,16 @@ func injectionLabelConflict(in namespaceInput) (string, string, bool) {
 	return "", "", false
 }
 
+// EnforcedLevelRejectsPrivilege reads a namespace's labels as the Pod Security admission does: it
+// returns the level they enforce, and whether that level rejects privileged containers and added
+// capabilities. Every level but privileged does, and a level the API server does not know counts as
+// restricted. Without the label nothing is rejected here: a cluster-wide default level set in the API
+// server's admission configuration is not visible to meshkeeper.
+func EnforcedLevelRejectsPrivilege(labels map[string]string) (string, bool) {
+	level, ok := labels[LabelPodSecurityEnforce]
+	return level, ok && level != "privileged"
+}
+
 // Privilege is why the pods injection produces need what the Pod Security levels baseline and
 // restricted reject, and what lifts it; the zero value when they need none of it.
 type Privilege struct {
@@ -237,8 +247,8 @@ const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
 // privileged. Enrolling it would break its next rollout. The API server reads a level it does not know
 // as restricted, and so does this check; only privileged (or no label) admits them.
 func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
-	level, ok := in.ns.Labels[LabelPodSecurityEnforce]
-	if in.privilege.What == "" || !ok || level == "privileged" {
+	level, rejects := EnforcedLevelRejectsPrivilege(in.ns.Labels)
+	if in.privilege.What == "" || !rejects {
 		return "", "", false
 	}
 	return PodSecurityRejectsSidecar, fmt.Sprintf(

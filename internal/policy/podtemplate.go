@@ -156,8 +156,8 @@ func namespaceInjectionDisabled(in PodTemplateInput) (string, string, bool) {
 // privileged): its next rollout, or a scale-up, would create no pod. The API server reads a level it
 // does not know as restricted, and so does this.
 func controllerPodSecurity(in PodTemplateInput) (string, string, bool) {
-	level, ok := in.NamespaceLabels[LabelPodSecurityEnforce]
-	if in.Privilege.What == "" || !ok || level == "privileged" {
+	level, rejects := EnforcedLevelRejectsPrivilege(in.NamespaceLabels)
+	if in.Privilege.What == "" || !rejects {
 		return "", "", false
 	}
 	return PodSecurityRejectsSidecar, fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects %s: "+
