@@ -161,7 +161,7 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 		if v.spec, err = WithServiceCIDRs(ctx, reader, v.spec); err != nil {
 			return nil, err
 		}
-		in := ControllerInput{Spec: v.spec, Privilege: meshctx.Privilege(mesh)}
+		in := ControllerInput{Spec: v.spec, Privilege: enrollment.Privilege()}
 		if v.controller, v.controllerApplied, err = controller.Decide(ctx, in); err != nil {
 			return nil, err
 		}

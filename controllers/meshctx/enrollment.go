@@ -68,7 +68,8 @@ func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec 
 }
 
 // Privilege is why the pods istiod injects for the mesh now need what the Pod Security levels baseline
-// and restricted reject (policy.PrivilegeOf).
+// and restricted reject (policy.PrivilegeOf): the Privilege of the mesh's Enrollment, for a caller that
+// needs no Enrollment.
 func Privilege(mesh *meshv1alpha1.ServiceMesh) policy.Privilege {
 	spec := InjectionSpec(mesh)
 	return policy.PrivilegeOf(&spec)
