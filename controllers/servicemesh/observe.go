@@ -371,10 +371,10 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 			return nil, fmt.Errorf("listing %ss: %w", gvk.Kind, err)
 		}
 		found := sets.New[string]()
-		others := map[string][]metav1.PartialObjectMetadata{} // someone else's objects of other names, by namespace
+		others := map[string][]metav1.PartialObjectMetadata{} // objects of other names where meshkeeper wants its own, by namespace
 		for _, item := range list.Items {
 			if item.Name != render.PolicyName {
-				if wanted[gvk].Has(item.Namespace) && !meshctx.Generated(&item, mesh) {
+				if r.PolicyRivals != nil && wanted[gvk].Has(item.Namespace) {
 					item.SetGroupVersionKind(gvk)
 					others[item.Namespace] = append(others[item.Namespace], item)
 				}
@@ -394,10 +394,7 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 		}
 		rivalled := sets.New[string]()
 		for _, ns := range slices.Sorted(maps.Keys(others)) {
-			if r.PolicyRivals == nil {
-				break
-			}
-			rivals, err := r.PolicyRivals.Find(ctx, mesh, gvk, others[ns])
+			rivals, err := r.PolicyRivals.Find(ctx, mesh, gvk, others[ns]) // Find leaves out meshkeeper's own
 			if err != nil {
 				return nil, err
 			}
