@@ -179,8 +179,9 @@ const (
 	// there until the namespace admits them.
 	ReasonPodSecurityRejectsAgent = "PodSecurityRejectsAgent"
 	// ReasonPodSecurityRejectsSidecar: a namespace the spec selects enforces a Pod Security level
-	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects the istio-init container
-	// injected without CNI; meshkeeper does not enroll it. Turning on spec.cni.enabled lets it join.
+	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects what injection adds: the
+	// istio-init container injected without CNI, or a sidecar a key of spec.values makes privileged;
+	// meshkeeper does not enroll it. Turning on spec.cni.enabled, or removing that key, lets it join.
 	// For the ingress-nginx controller's namespace, meshkeeper sets none of its sidecar settings.
 	ReasonPodSecurityRejectsSidecar = "PodSecurityRejectsSidecar"
 )
