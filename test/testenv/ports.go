@@ -17,25 +17,47 @@ limitations under the License.
 package testenv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // lowestPort is the lowest port FreePorts hands out: below it lie the well-known and many registered
 // services' ports.
 const lowestPort = 10000
 
+// reservedFor is how long a port FreePorts handed out is not handed out again, by any process that
+// shares the reservation directory: long enough for the slowest server to start listening on it (a
+// simulated cluster's last component starts up to a minute after its ports were chosen), after which
+// a listening server makes the port fail the check anyway.
+const reservedFor = 10 * time.Minute
+
 // FreePorts returns n distinct loopback ports that are free now, for servers a test starts as processes
 // of their own (etcd, kube-apiserver, istiod). They are chosen outside the kernel's ephemeral port range:
 // a port from there (what listening on port 0 gives) is also the source port of any outgoing connection,
 // and the tiers run side by side open thousands of them, so between the check and the server's own
 // listen another process could take it (an etcd of the simulated cluster once failed to start so: bind:
-// address already in use). A port outside the range is taken only by a server that chose the same one.
+// address already in use). A port outside the range is taken only by a server that chose the same one:
+// so that no other test process (the tiers run side by side) chooses it before the server listens, a
+// port handed out is reserved for reservedFor in a directory every process of the tiers shares (a
+// kube-scheduler once failed to start so, its port chosen by a test of another package while the
+// cluster's API server was starting).
 func FreePorts(n int) ([]int, error) {
+	return freePorts(n, filepath.Join(os.TempDir(), "meshkeeper-test-ports"), time.Now())
+}
+
+// freePorts is FreePorts with the reservation directory and the time given.
+func freePorts(n int, reservations string, now time.Time) ([]int, error) {
+	if err := os.MkdirAll(reservations, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the port reservations: %w", err)
+	}
 	low, high, err := ephemeralPorts()
 	if err != nil {
 		return nil, err
@@ -66,9 +88,43 @@ func FreePorts(n int) ([]int, error) {
 			continue // in use
 		}
 		listeners = append(listeners, l)
+		reserved, err := reserve(reservations, port, now)
+		if err != nil {
+			return nil, err
+		}
+		if !reserved {
+			continue // handed out lately, its server perhaps not yet listening
+		}
 		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// reserve records port as handed out at now, unless another call did so less than reservedFor
+// before. The file is created exclusively, so of two processes reserving a new port at once one wins;
+// a stale reservation is renewed in place, where two processes could both win only by choosing the
+// same port at random within the same few microseconds.
+func reserve(dir string, port int, now time.Time) (bool, error) {
+	path := filepath.Join(dir, strconv.Itoa(port))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err == nil {
+		if err := f.Close(); err != nil {
+			return false, err
+		}
+		return true, os.Chtimes(path, now, now)
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("reserving port %d: %w", port, err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return false, fmt.Errorf("reading the reservation of port %d: %w", port, err)
+	}
+	if now.Sub(info.ModTime()) < reservedFor {
+		return false, nil
+	}
+	// Stale: the port has been free past its reservation.
+	return true, os.Chtimes(path, now, now)
 }
 
 // ephemeralPorts is the kernel's range of ports for the local end of connections and for listening on

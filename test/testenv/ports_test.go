@@ -20,6 +20,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestFreePortsLieOutsideTheEphemeralRange: the ports handed to servers are free, distinct, and never
@@ -60,5 +61,48 @@ func TestFreePortsLieOutsideTheEphemeralRange(t *testing.T) {
 	_, p, _ := net.SplitHostPort(addr)
 	if port, _ := strconv.Atoi(p); port >= low && port <= high {
 		t.Errorf("FreeAddr gave %s, in the ephemeral range %d–%d", addr, low, high)
+	}
+}
+
+// TestFreePortsAreNotHandedOutTwiceWhileReserved: a port handed out and released (its server not yet
+// listening) is not handed out again, by this process or another sharing the reservations, until its
+// reservation has expired. Two draws of a thousand ports from the ~27,000 outside the ephemeral range
+// would share dozens without it.
+func TestFreePortsAreNotHandedOutTwiceWhileReserved(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	first, err := freePorts(1000, dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handed := map[int]bool{}
+	for _, port := range first {
+		handed[port] = true
+	}
+	second, err := freePorts(1000, dir, now.Add(reservedFor-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var twice []int
+	for _, port := range second {
+		if handed[port] {
+			twice = append(twice, port)
+		}
+	}
+	if len(twice) > 0 {
+		t.Errorf("ports %v handed out again within their reservation", twice)
+	}
+
+	// Past its reservation, a port is free to be handed out again, and is reserved anew.
+	port := first[0]
+	if ok, err := reserve(dir, port, now.Add(reservedFor-time.Second)); err != nil || ok {
+		t.Errorf("reserving port %d again within its reservation: %v, %v; want false", port, ok, err)
+	}
+	later := now.Add(reservedFor + time.Second)
+	if ok, err := reserve(dir, port, later); err != nil || !ok {
+		t.Errorf("reserving port %d past its reservation: %v, %v; want true", port, ok, err)
+	}
+	if ok, err := reserve(dir, port, later.Add(time.Minute)); err != nil || ok {
+		t.Errorf("reserving port %d a minute after it was reserved anew: %v, %v; want false", port, ok, err)
 	}
 }
