@@ -125,6 +125,10 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	if err != nil {
 		return nil, r.chartUnavailable(mesh, err)
 	}
+	base, err := r.forwardBase(ctx, mesh, set)
+	if err != nil {
+		return nil, err
+	}
 
 	if err := r.ensureNamespace(ctx, spec.Namespace); errors.Is(err, errNamespaceTerminating) {
 		return nil, meshctx.Wait(meshv1alpha1.ReasonNamespaceTerminating, namespaceRetry,
@@ -146,7 +150,7 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	markIstiod := func() { once.Do(func() { close(istiodApplied) }) }
 	appliedIstiod := func() { istiodOK.Store(true); markIstiod() }
 	releases := []helm.Release{
-		{Name: baseRelease, Namespace: spec.Namespace, Chart: set.Base, ChartDigest: set.BaseDigest,
+		{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base, ChartDigest: base.BaseDigest,
 			Values: render.BaseValues(spec), Owner: owner, FirstKinds: policyGroupKinds},
 		{Name: istiodRelease, Namespace: spec.Namespace, Chart: set.Istiod, ChartDigest: set.IstiodDigest,
 			Values: istiodValues, Owner: owner, Applied: appliedIstiod},
@@ -183,7 +187,11 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	}
 	wg.Wait()
 	for i, release := range releases {
-		r.recordHelmResult(mesh, release, set.Version, results[i], errs[i])
+		chartVersion := set.Version
+		if release.Name == baseRelease {
+			chartVersion = base.Version
+		}
+		r.recordHelmResult(mesh, release, chartVersion, results[i], errs[i])
 	}
 	if err := errors.Join(errs...); err != nil {
 		err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)

@@ -125,26 +125,68 @@ type resolved struct {
 	values render.Values
 }
 
-// resolveVersion renders the istiod values of a version and finds its charts.
+// resolveVersion renders the istiod values of a version and finds its charts in spec.charts.
 func (r *Reconciler) resolveVersion(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (resolved, error) {
+	res, err := r.resolveFrom(ctx, mesh, version, mesh.Spec.Charts.Repository)
+	if errors.Is(err, errCharts) {
+		return resolved{}, r.chartUnavailable(mesh, err)
+	}
+	return res, err
+}
+
+// resolveRunning is resolveVersion for a version that already runs (a revision beside the target):
+// when spec.charts.repository does not have it and the built-in charts do, it was installed from those
+// (a mesh that moved to a repository with its upgrade), and their charts keep it.
+func (r *Reconciler) resolveRunning(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (resolved, error) {
+	res, err := r.findRunning(ctx, mesh, version)
+	if errors.Is(err, errCharts) {
+		return resolved{}, r.chartUnavailable(mesh, err)
+	}
+	return res, err
+}
+
+// findRunning is resolveRunning without reporting an error finding the charts (it wraps errCharts).
+func (r *Reconciler) findRunning(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (resolved, error) {
+	repository := mesh.Spec.Charts.Repository
+	res, err := r.resolveFrom(ctx, mesh, version, repository)
+	if repository != "" && errors.Is(err, charts.ErrChartNotFound) && charts.HasBuiltin(version) {
+		return r.resolveFrom(ctx, mesh, version, "")
+	}
+	return res, err
+}
+
+// errCharts marks an error of finding the charts, which chartUnavailable reports.
+var errCharts = errors.New("charts unavailable")
+
+// resolveFrom renders the istiod values of a version and finds its charts in repository ("" for the
+// built-in charts). An error finding them wraps errCharts.
+func (r *Reconciler) resolveFrom(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version, repository string) (resolved, error) {
 	spec := &mesh.Spec
 	injection := meshctx.InjectionSpec(mesh) // istiod injects for the CNI agent once it is installed
 	values, err := render.IstiodValues(&injection, version)
 	if err != nil {
 		return resolved{}, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
 	}
-	set, err := r.Resolver.Resolve(ctx, charts.Source{
-		Repository:        spec.Charts.Repository,
-		Version:           version,
-		CredentialsSecret: types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret},
-		ImageHubs:         append(render.ImageHubs(values), render.CNIImageHubs(spec)...),
-		CNI:               render.Mode(spec).NeedsNodeAgent(),
-	})
+	source := charts.Source{
+		Repository: repository,
+		Version:    version,
+		ImageHubs:  append(render.ImageHubs(values), render.CNIImageHubs(spec)...),
+		CNI:        render.Mode(spec).NeedsNodeAgent(),
+	}
+	if repository != "" {
+		source.CredentialsSecret = types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret}
+	}
+	set, err := r.Resolver.Resolve(ctx, source)
 	if err != nil {
-		return resolved{}, r.chartUnavailable(mesh, err)
+		return resolved{}, &chartsError{err}
 	}
 	return resolved{set: set, values: values}, nil
 }
+
+// chartsError is an error finding charts: it is errCharts and whatever its cause is.
+type chartsError struct{ error }
+
+func (e *chartsError) Unwrap() []error { return []error{errCharts, e.error} }
 
 // revisionValues are a revision's istiod values: the mesh's values for its version, installed as
 // that revision.
@@ -197,7 +239,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			continue
 		}
 		if f.Name != revision.Legacy {
-			res, err := r.resolveVersion(ctx, mesh, f.Version)
+			res, err := r.resolveRunning(ctx, mesh, f.Version)
 			if err != nil {
 				return nil, err
 			}
@@ -225,6 +267,9 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	base := sets[revision.Name(newest)].set
 	if base.Base == nil {
 		base = want.set
+	}
+	if base, err = r.forwardBase(ctx, mesh, base); err != nil {
+		return nil, err
 	}
 	baseValues := render.BaseValues(spec)
 	if plan.Active != revision.Legacy {
@@ -617,8 +662,15 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 	if len(running) == 0 && mesh.Status.Version != "" {
 		running = append(running, mesh.Status.Version)
 	}
+	crds, err := r.installedCRDsVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if revision.CompareStrings(mesh.Status.ChartVersion, crds) > 0 {
+		crds = mesh.Status.ChartVersion
+	}
 	message := revision.Gate(revision.GateInput{Strategy: mesh.Spec.UpdateStrategy.Type, Target: version,
-		Running: running, CRDs: mesh.Status.ChartVersion, Kubernetes: r.kubernetesVersion(ctx)})
+		Running: running, CRDs: crds, Kubernetes: r.kubernetesVersion(ctx)})
 	if message == "" {
 		return nil
 	}

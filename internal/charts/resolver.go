@@ -138,7 +138,7 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 // fit its patch releases, so 1.31.x runs on the built-in 1.31 charts with 1.31.x images. Another
 // minor version needs its own charts from a repository.
 func builtinSet(version string, cni bool) (Set, error) {
-	if minor(version) != minor(BuiltinVersion) {
+	if !HasBuiltin(version) {
 		return Set{}, fmt.Errorf("%w: the built-in charts are Istio %s and serve %s.x; set spec.charts.repository to a Helm repository or OCI registry that has the %s charts",
 			ErrChartNotFound, BuiltinVersion, minor(BuiltinVersion), version)
 	}
@@ -180,6 +180,9 @@ func (r *CachingResolver) fetchSet(ctx context.Context, repository, version stri
 	}
 	return set, nil
 }
+
+// HasBuiltin tells whether the built-in charts serve version (see builtinSet).
+func HasBuiltin(version string) bool { return minor(version) == minor(BuiltinVersion) }
 
 // minor is "MAJOR.MINOR" of a version.
 func minor(version string) string {

@@ -25,12 +25,16 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // Each spec runs its control plane in a namespace of its own: envtest has no namespace controller, so
@@ -151,6 +155,12 @@ func meshSpec(namespace, version, repository string) string {
 // waits until both releases are deployed from the repository's charts and the control plane is Ready.
 func installFromRepository(namespace, repository string) {
 	GinkgoHelper()
+	// The CRDs are the API server's, shared by the specs: an earlier one may have installed newer ones,
+	// which are kept, with the base chart of their version.
+	baseVersion := repoVersion
+	if installed := crdsVersion(); revision.CompareStrings(installed, baseVersion) > 0 {
+		baseVersion = installed
+	}
 	createMesh(meshSpec(namespace, repoVersion, repository))
 	Eventually(func(g Gomega) {
 		g.Expect(releaseRevisions(namespace, "istio-base")).To(Equal([]int{1}))
@@ -160,9 +170,8 @@ func installFromRepository(namespace, repository string) {
 	}, installTimeout, poll).Should(Succeed())
 
 	By("installing the repository's charts, with images of their version")
-	for _, release := range []string{"istio-base", "istiod"} {
-		Expect(readRelease(namespace, release, 1).Chart.Metadata.Version).To(Equal(repoVersion), "chart of release %s", release)
-	}
+	Expect(readRelease(namespace, "istio-base", 1).Chart.Metadata.Version).To(Equal(baseVersion))
+	Expect(readRelease(namespace, "istiod", 1).Chart.Metadata.Version).To(Equal(repoVersion))
 	Expect(istiod(namespace).Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":" + repoVersion))
 
 	By("reporting the version once istiod is available")
@@ -176,3 +185,94 @@ func installFromRepository(namespace, repository string) {
 		g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 	}, installTimeout, poll).Should(Succeed())
 }
+
+// crdsVersion is the Istio version the base chart labelled the PeerAuthentication CRD with ("" when
+// there is none): the version of the Istio CRDs installed.
+func crdsVersion() string {
+	GinkgoHelper()
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	err := k8sClient.Get(ctx, client.ObjectKey{Name: "peerauthentications.security.istio.io"}, crd)
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return crd.Labels["app.kubernetes.io/version"]
+}
+
+// The Istio CRDs outlive every ServiceMesh and serve control planes up to two minor versions older:
+// going down to an older Istio, in place or by a rollback whose newer revision is then pruned, keeps
+// them, and the base chart that installed them, at the newer version.
+var _ = Describe("Istio CRDs when spec.version goes down", func() {
+	BeforeEach(deleteMesh)
+	AfterEach(deleteMesh)
+
+	DescribeTable("keeps the base chart of the newer version",
+		func(ns string, revisions bool) {
+			newer, older := charts.BuiltinVersion, repoVersion
+			strategy, istiodRelease, newerRelease := "", "istiod", "istiod"
+			if revisions {
+				strategy = "  updateStrategy:\n    type: RevisionBased\n    inactiveRevisionDeletionGracePeriod: 2s\n"
+				istiodRelease, newerRelease = "istiod-1-30-2", "istiod-1-31-1"
+			}
+			createMesh(fmt.Sprintf("  namespace: %s\n  version: %q\n", ns, newer) + strategy)
+			Eventually(func(g Gomega) {
+				g.Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}))
+				g.Expect(releaseRevisions(ns, newerRelease)).To(Equal([]int{1}))
+			}, installTimeout, poll).Should(Succeed())
+			markAvailable(ns, newerRelease)
+			markCNIReady()
+			Eventually(func(g Gomega) {
+				ready := conditionOf(meshv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
+			}, installTimeout, poll).Should(Succeed())
+			Expect(crdsVersion()).To(Equal(newer))
+
+			patchSpec(fmt.Sprintf(`{"version": %q, "charts": {"repository": %q}}`, older, helmRepo.URL()))
+			Eventually(func(g Gomega) {
+				revisions := releaseRevisions(ns, istiodRelease)
+				ready := conditionOf(meshv1alpha1.ConditionReady)
+				g.Expect(revisions).NotTo(BeEmpty(), "%s: %s", ready.Reason, ready.Message)
+				g.Expect(readRelease(ns, istiodRelease, revisions[len(revisions)-1]).Chart.Metadata.Version).To(Equal(older))
+			}, installTimeout, poll).Should(Succeed())
+			markAvailable(ns, istiodRelease)
+			if revisions {
+				By("pruning the newer revision, which nothing uses any more")
+				Eventually(func() []int { return releaseRevisions(ns, newerRelease) }, installTimeout, poll).Should(BeEmpty())
+			}
+			Eventually(func(g Gomega) {
+				mesh := getMesh()
+				setCNIStatus(g, mesh.Spec.CNINamespace(), cniNodes, cniNodes) // the agent follows the active version
+				g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+				g.Expect(mesh.Status.Version).To(Equal(older))
+				ready := conditionOf(meshv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
+			}, installTimeout, poll).Should(Succeed())
+
+			Consistently(func(g Gomega) {
+				base := releaseRevisions(ns, "istio-base")
+				g.Expect(readRelease(ns, "istio-base", base[len(base)-1]).Chart.Metadata.Version).To(Equal(newer),
+					"the base chart went down to the older version")
+				g.Expect(crdsVersion()).To(Equal(newer), "the Istio CRDs were downgraded")
+			}, 2*time.Second, 300*time.Millisecond).Should(Succeed())
+			if revisions {
+				By("pointing the default validator at the older revision, with the newer base chart")
+				validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+				Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator)).To(Succeed())
+				Expect(validator.Webhooks[0].ClientConfig.Service.Name).To(Equal("istiod-1-30-2"))
+
+				By("refusing a version the CRDs installed do not serve, though it is within reach of the running one")
+				patchSpec(`{"version": "1.28.0"}`)
+				Eventually(func(g Gomega) {
+					ready := conditionOf(meshv1alpha1.ConditionReady)
+					g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonUpgradeNotSupported), ready.Message)
+					g.Expect(ready.Message).To(ContainSubstring("older than the installed Istio CRDs (" + newer + ")"))
+				}, installTimeout, poll).Should(Succeed())
+			} else {
+				Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}), "the unchanged base release was upgraded")
+			}
+		},
+		Entry("in place", "crds-inplace", false),
+		Entry("by a rollback whose newer revision is pruned", "crds-revisions", true),
+	)
+})
