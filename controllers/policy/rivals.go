@@ -50,6 +50,7 @@ type Rivals struct {
 
 // rivalVerdict is what one version of an object was found to be.
 type rivalVerdict struct {
+	kind            string
 	resourceVersion string
 	namespaceWide   bool
 }
@@ -103,9 +104,27 @@ func (r *Rivals) namespaceWide(ctx context.Context, gvk schema.GroupVersionKind,
 	if r.seen == nil {
 		r.seen = map[types.UID]rivalVerdict{}
 	}
-	r.seen[obj.GetUID()] = rivalVerdict{resourceVersion: obj.GetResourceVersion(), namespaceWide: wide}
+	r.seen[obj.GetUID()] = rivalVerdict{kind: gvk.Kind, resourceVersion: obj.GetResourceVersion(), namespaceWide: wide}
 	r.mu.Unlock()
 	return wide, nil
+}
+
+// Forget drops what was found of the objects of gvk's kind that are not among items, which are all the
+// objects of that kind the cache holds: without it, what was found of every object ever deleted would
+// stay for the life of the process. An object read since items were listed may be dropped too; it is
+// read again when next looked at.
+func (r *Rivals) Forget(gvk schema.GroupVersionKind, items []metav1.PartialObjectMetadata) {
+	present := make(map[types.UID]struct{}, len(items))
+	for i := range items {
+		present[items[i].UID] = struct{}{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for uid, verdict := range r.seen {
+		if _, ok := present[uid]; !ok && verdict.kind == gvk.Kind {
+			delete(r.seen, uid)
+		}
+	}
 }
 
 // selectsWorkloads tells whether a policy object names the workloads it applies to: Istio applies one

@@ -17,9 +17,13 @@ limitations under the License.
 package policy
 
 import (
+	"maps"
+	"slices"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
@@ -52,5 +56,32 @@ func TestSelectsWorkloads(t *testing.T) {
 				t.Errorf("selectsWorkloads = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestForgetDropsDeletedObjects: what was found of an object is dropped once the object is no longer
+// among those of its kind, and only for that kind; without it the verdicts of every object ever deleted
+// stayed for the life of the process.
+func TestForgetDropsDeletedObjects(t *testing.T) {
+	r := NewRivals(nil)
+	r.seen = map[types.UID]rivalVerdict{
+		"kept":         {kind: render.PeerAuthenticationKind.Kind, resourceVersion: "1"},
+		"deleted":      {kind: render.PeerAuthenticationKind.Kind, resourceVersion: "2", namespaceWide: true},
+		"sidecar-kept": {kind: render.SidecarKind.Kind, resourceVersion: "3"},
+	}
+	r.Forget(render.PeerAuthenticationKind, []metav1.PartialObjectMetadata{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "mine", UID: "kept"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "new", UID: "never-read"}},
+	})
+	want := []types.UID{"kept", "sidecar-kept"}
+	if got := slices.Sorted(maps.Keys(r.seen)); !slices.Equal(got, want) {
+		t.Errorf("after Forget: %v, want %v", got, want)
+	}
+	r.Forget(render.SidecarKind, nil)
+	if _, ok := r.seen["sidecar-kept"]; ok {
+		t.Error("a Sidecar no longer listed is still remembered")
+	}
+	if _, ok := r.seen["kept"]; !ok {
+		t.Error("forgetting Sidecars dropped a PeerAuthentication")
 	}
 }

@@ -392,6 +392,9 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 				obs.pending = append(obs.pending, name+" (to remove)")
 			}
 		}
+		if r.PolicyRivals != nil {
+			r.PolicyRivals.Forget(gvk, list.Items)
+		}
 		rivalled := sets.New[string]()
 		for _, ns := range slices.Sorted(maps.Keys(others)) {
 			rivals, err := r.PolicyRivals.Find(ctx, mesh, gvk, others[ns]) // Find leaves out meshkeeper's own
