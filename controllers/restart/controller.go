@@ -88,6 +88,9 @@ type Reconciler struct {
 	mu sync.Mutex
 	// rolling are the workloads this process restarted or saw rolling out after a restart, by key.
 	rolling map[string]bool
+	// completed are the restarted-at times whose rollout this process saw complete, by key: the
+	// workload's rollouts since (a scale-up, a node drained, its owner's own change) are not meshkeeper's.
+	completed map[string]time.Time
 	// written are the restarted-at values this process applied, by key, until the cache shows them. A
 	// pass that runs before the workload cache has seen meshkeeper's own apply would otherwise find the
 	// workload neither annotated nor rolling, its old pods still outdated, and restart it again. After a
@@ -264,6 +267,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	slices.Sort(p.ownerless)
 
 	// The rollouts meshkeeper started: every workload carrying its annotation that is not rolled out.
+	annotated := sets.New[string]()
 	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{}} {
 		if err := r.Workloads.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing workloads: %w", err)
@@ -277,9 +281,13 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			if w == nil {
 				continue
 			}
+			if !w.restartedAt.IsZero() {
+				annotated.Insert(w.key())
+			}
 			r.track(p, w, enrolled)
 		}
 	}
+	r.forgetCompleted(annotated)
 	// A workload whose rollout onto the canary revision the rollback cut short is restarted again once
 	// its namespace is back on the active revision, whatever state its pods are in.
 	for key, w := range p.superseded {
@@ -381,8 +389,9 @@ func (r *Reconciler) restarted(w *workload) bool {
 }
 
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
-// of it, and whether it is past its deadline. After a restart of meshkeeper the state comes from the
-// object alone: a rollout that is not complete within the deadline of the annotation's time is
+// of it, and whether it is past its deadline. Once this process saw the restart roll out, the
+// workload's later rollouts are not meshkeeper's. After a restart of meshkeeper the state comes from
+// the object alone: a rollout that is not complete within the deadline of the annotation's time is
 // meshkeeper's; one seen later than twice the deadline cannot be told from its owner's own change.
 func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	r.mu.Lock()
@@ -400,6 +409,10 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		r.reported.Forget(key)
 		p.superseded[key] = w
 	case w.rolledOut:
+		if r.completed == nil {
+			r.completed = map[string]time.Time{}
+		}
+		r.completed[key] = w.restartedAt
 		if r.rolling[key] {
 			delete(r.rolling, key)
 			r.reported.Forget(key)
@@ -407,6 +420,11 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 			r.Recorder.Eventf(w.obj, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRestarted, "Restart",
 				"%s rolled out with its new sidecar after meshkeeper restarted it", key)
 		}
+	case r.completed[key].Equal(w.restartedAt):
+		// This restart rolled out already: a rollout since, within its deadline or not, is the owner's or
+		// the cluster's (an autoscaler's new replica waiting for a node), and neither holds the budget nor
+		// counts as stalled (which would stop every restart, or roll a canary back).
+		delete(r.rolling, key)
 	case elapsed <= w.deadline:
 		r.rolling[key] = true
 		p.rolling = append(p.rolling, w)
@@ -414,6 +432,18 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		r.rolling[key] = true
 		p.rolling = append(p.rolling, w)
 		p.stalled = append(p.stalled, w)
+	}
+}
+
+// forgetCompleted drops the completed restarts of workloads that no longer carry meshkeeper's
+// annotation (deleted, or restarted no more).
+func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key := range r.completed {
+		if !annotated.Has(key) {
+			delete(r.completed, key)
+		}
 	}
 }
 
