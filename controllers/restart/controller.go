@@ -158,11 +158,9 @@ type pass struct {
 	notRestartable, ownerless []string
 	held                      map[string]string
 	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
-	// sent back; superseded are the workloads of those namespaces whose rollout onto the canary revision
-	// the rollback cut short, by key: they are restarted again, rolled out or not.
+	// sent back.
 	rollback         *meshv1alpha1.CanaryRollbackStatus
 	canaryNamespaces []string
-	superseded       map[string]*workload
 	// reportedRollback is the rollback this process decided, for the status pass.
 	reportedRollback *meshv1alpha1.CanaryRollbackStatus
 }
@@ -174,8 +172,11 @@ type candidate struct {
 	namespaceOptedOut bool
 	priority          int
 	ready             bool
-	// superseded: its last restart was onto a canary revision since rolled back (restartedOntoCanary).
+	// superseded: its last restart was onto a canary revision since rolled back (restartedOntoCanary),
+	// and pods of it run that revision.
 	superseded bool
+	// onCanary: a pod of it runs the canary revision rolled back.
+	onCanary bool
 	// newest is the creation time of the newest of its pods that needs a restart.
 	newest time.Time
 }
@@ -193,7 +194,7 @@ func (p *pass) status() Status {
 
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
-	p := &pass{now: r.now(), superseded: map[string]*workload{}, held: map[string]string{}}
+	p := &pass{now: r.now(), held: map[string]string{}}
 	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
 	}
@@ -262,6 +263,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if pod.CreationTimestamp.After(c.newest) {
 			c.newest = pod.CreationTimestamp.Time
 		}
+		if p.rollback != nil && policy.InjectedRevision(pod) == p.rollback.Revision {
+			c.onCanary = true
+		}
 	}
 	slices.Sort(p.notRestartable)
 	slices.Sort(p.ownerless)
@@ -289,22 +293,11 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	r.forgetCompleted(annotated)
 	// A workload whose rollout onto the canary revision the rollback cut short is restarted again once
-	// its namespace is back on the active revision, whatever state its pods are in.
-	for key, w := range p.superseded {
-		c := byKey[key]
-		if c == nil {
-			ns, ok := enrolled[w.obj.GetNamespace()]
-			if !ok {
-				continue
-			}
-			_, _, ready, _ := serving(mesh, ns.Name)
-			c = &candidate{workload: w, ready: ready, priority: priority(mesh, w),
-				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever}
-			byKey[key] = c
-		}
-	}
+	// its namespace is back on the active revision, rolled out or not: its pods of the canary revision
+	// are outdated then. One restarted earlier, onto the active revision, is not: it runs no such pod,
+	// and its rollouts since are its owner's.
 	for _, c := range byKey {
-		c.superseded = p.restartedOntoCanary(c.workload)
+		c.superseded = c.onCanary && p.restartedOntoCanary(c.workload)
 		p.candidates = append(p.candidates, c)
 	}
 	slices.SortFunc(p.candidates, func(a, b *candidate) int {
@@ -404,10 +397,9 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	switch {
 	case !w.rolledOut && p.restartedOntoCanary(w):
 		// Restarted onto the canary revision before the rollback: the rollback resolved its rollout,
-		// stalled or not, and it is restarted again onto the active revision.
+		// stalled or not; it is restarted again onto the active revision if pods of it run the canary's.
 		delete(r.rolling, key)
 		r.reported.Forget(key)
-		p.superseded[key] = w
 	case w.rolledOut:
 		if r.completed == nil {
 			r.completed = map[string]time.Time{}

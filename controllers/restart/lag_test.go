@@ -63,7 +63,7 @@ func TestAPassBeforeTheCacheShowsTheRestartDoesNotRestartAgain(t *testing.T) {
 			r.remember(applied)
 
 			// The next pass, one second later: the cache still holds the workload as it was.
-			p := &pass{now: restarted.Add(time.Second), superseded: map[string]*workload{}}
+			p := &pass{now: restarted.Add(time.Second)}
 			stale := cachedDeployment("uid-1", before)
 			r.track(p, stale, shop)
 			p.candidates = []*candidate{{workload: cachedDeployment("uid-1", before), ready: true,
@@ -86,7 +86,7 @@ func TestAPassBeforeTheCacheShowsTheRestartDoesNotRestartAgain(t *testing.T) {
 			d := shown.obj.(*appsv1.Deployment)
 			d.Generation = 4
 			shown = asWorkload(d)
-			p = &pass{now: restarted.Add(2 * time.Second), superseded: map[string]*workload{}}
+			p = &pass{now: restarted.Add(2 * time.Second)}
 			r.track(p, shown, shop)
 			if len(p.rolling) != 1 || len(r.written) != 0 {
 				t.Errorf("rolling %d, records %v: want the workload rolling and no record once the cache shows the apply", len(p.rolling), r.written)
@@ -103,7 +103,7 @@ func TestARecordOfAReplacedWorkloadIsDropped(t *testing.T) {
 	applied := cachedDeployment("uid-1", time.Time{})
 	applied.restartedAt = restarted
 	r.remember(applied)
-	p := &pass{now: restarted.Add(time.Minute), superseded: map[string]*workload{}}
+	p := &pass{now: restarted.Add(time.Minute)}
 	r.track(p, cachedDeployment("uid-2", time.Time{}), shop)
 	if len(p.rolling) != 0 || len(r.written) != 0 {
 		t.Errorf("rolling %d, records %v: want neither for a workload of another UID", len(p.rolling), r.written)

@@ -28,10 +28,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 )
 
 // createInjectedPod creates a pod of the ReplicaSet whose sidecar revision (of Istio version) injected,
@@ -91,6 +93,7 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 		rs           *appsv1.ReplicaSet
 		firstRestart string
 		rollbackAt   string
+		cartRestart  string
 	)
 
 	BeforeAll(func() {
@@ -108,6 +111,17 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 		createInjectedPod(canary, "app-old", "1-31-0", "1.31.0", rs)
 		otherRS := createDeployment(other, "web", nil)
 		createInjectedPod(other, "web-old", "1-31-0", "1.31.0", otherRS)
+		// Restarted by meshkeeper a month ago, and rolling out now for its owner's own reasons: never
+		// restarted onto the canary, it is not meshkeeper's to touch when the canary is rolled back.
+		cartRS := createDeployment(canary, "cart", nil)
+		createInjectedPod(canary, "cart-old", "1-31-0", "1.31.0", cartRS)
+		cartRestart = time.Now().Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+		annotate := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": "cart", "namespace": canary},
+			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+				"annotations": map[string]any{meshv1alpha1.RestartedAtAnnotation: cartRestart}}}}}}
+		Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(annotate), client.FieldOwner(restart.FieldManager))).To(Succeed())
+		markProgressing(canary, "cart")
 		Eventually(func(g Gomega) {
 			g.Expect(getMesh().Status.Revisions).To(ConsistOf(And(
 				HaveField("Name", "1-31-0"), HaveField("State", meshv1alpha1.RevisionActive), HaveField("Ready", true))))
@@ -196,6 +210,7 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 		Consistently(func(g Gomega) {
 			g.Expect(injectionLabel(canary)).To(Equal("istio-injection=enabled"))
 			g.Expect(restartedAt(canary, "app")).To(Equal(second))
+			g.Expect(restartedAt(canary, "cart")).To(Equal(cartRestart), "a workload never restarted onto the canary was restarted in its own rollout")
 			g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonCanaryRolledBack))
 			g.Expect(getMesh().Status.CanaryRollback).NotTo(BeNil())
 		}, 3*time.Second, poll).Should(Succeed())
