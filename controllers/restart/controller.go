@@ -161,6 +161,9 @@ type pass struct {
 	// sent back.
 	rollback         *meshv1alpha1.CanaryRollbackStatus
 	canaryNamespaces []string
+	// canarySince is, for each canary namespace the canary revision serves, since when: the time of
+	// meshkeeper's apply of its injection label. Only a restart since then was onto the canary.
+	canarySince map[string]time.Time
 	// reportedRollback is the rollback this process decided, for the status pass.
 	reportedRollback *meshv1alpha1.CanaryRollbackStatus
 }
@@ -215,6 +218,14 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		key, value := enrollment.LabelFor(ns.Name)
 		if enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll && ns.Labels[key] == value {
 			enrolled[ns.Name] = ns
+		}
+	}
+	if canary := meshctx.CanaryRevision(mesh); canary != "" {
+		p.canarySince = map[string]time.Time{}
+		for _, name := range mesh.Spec.UpdateStrategy.Canary.Namespaces {
+			if ns, ok := enrolled[name]; ok {
+				p.canarySince[name] = canarySince(ns, canary)
+			}
 		}
 	}
 	pods, err := meshctx.PodsOr(r.Pods, r.Client).ListPods(ctx, "")
@@ -465,7 +476,12 @@ func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
 		return false
 	}
 	namespaces := mesh.Spec.UpdateStrategy.Canary.Namespaces
-	i := slices.IndexFunc(p.stalled, func(w *workload) bool { return slices.Contains(namespaces, w.obj.GetNamespace()) })
+	// A stall of a restart from before the canary served the namespace (onto the active revision) is not
+	// the canary's: it stops the restarts as any stall does.
+	i := slices.IndexFunc(p.stalled, func(w *workload) bool {
+		since := p.canarySince[w.obj.GetNamespace()]
+		return slices.Contains(namespaces, w.obj.GetNamespace()) && !since.IsZero() && !w.restartedAt.Before(since)
+	})
 	if i < 0 {
 		return false
 	}
@@ -484,6 +500,22 @@ func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
 	r.Recorder.Eventf(w.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryRolledBack, "RollBack", "%s", message)
 	r.Recorder.Eventf(mesh, w.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryRolledBack, "RollBack", "%s", message)
 	return true
+}
+
+// canarySince is since when the canary revision serves the namespace: the time of meshkeeper's apply
+// that owns its istio.io/rev label naming that revision (the API server moves it when a value
+// meshkeeper owns changes). Zero when the label is not meshkeeper's or names another revision.
+func canarySince(ns *corev1.Namespace, canary string) time.Time {
+	if ns.Labels[policy.LabelIstioRevision] != canary || !apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
+		return time.Time{}
+	}
+	for _, entry := range ns.ManagedFields {
+		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
+			entry.Subresource == "" && entry.Time != nil {
+			return entry.Time.Time
+		}
+	}
+	return time.Time{}
 }
 
 // restartedOntoCanary tells whether meshkeeper last restarted the workload, in a canary namespace,

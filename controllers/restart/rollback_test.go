@@ -21,7 +21,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -79,5 +81,47 @@ func TestRollbackResolvesTheRolloutsOntoTheCanary(t *testing.T) {
 	p.candidates[0].superseded = false
 	if got := p.waiting(); len(got) != 0 {
 		t.Errorf("waiting = %d candidate(s), want none: its pods predate its last restart", len(got))
+	}
+}
+
+// TestAStallFromBeforeTheCanaryRollsNothingBack: only a workload meshkeeper restarted while the canary
+// revision served its namespace rolls the canary back when it stalls. A restart from before (onto the
+// active revision) that is still stalled once the canary serves the namespace stops the restarts as any
+// stall does; it once rolled the canary back before any pod ran it, and the message said it had been
+// restarted onto the canary.
+func TestAStallFromBeforeTheCanaryRollsNothingBack(t *testing.T) {
+	switched := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"istio.io/rev": "1-31-1"},
+		ManagedFields: []metav1.ManagedFieldsEntry{
+			{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: switched.Add(time.Hour)},
+				FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)},
+			{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, Time: &metav1.Time{Time: switched},
+				FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:istio.io/rev":{}}}}`)},
+		}}}
+	if got := canarySince(shop, "1-31-1"); !got.Equal(switched) {
+		t.Fatalf("canarySince = %v, want the time of meshkeeper's apply of the label, %v", got, switched)
+	}
+	if got := canarySince(shop, "1-31-2"); !got.IsZero() {
+		t.Errorf("canarySince of another revision = %v, want zero", got)
+	}
+
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
+	mesh.Spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased,
+		Canary: &meshv1alpha1.CanarySpec{Namespaces: []string{"shop"}}}
+	mesh.Status.ActiveRevision = "1-31-0"
+	mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
+		{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionCanary, Ready: true},
+		{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true},
+	}
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	before := rollingDeployment("shop", "checkout", switched.Add(-time.Minute))
+	p := &pass{now: switched.Add(time.Minute), stalled: []*workload{before}, canarySince: map[string]time.Time{"shop": switched}}
+	if r.rollBack(mesh, p) || mesh.Status.CanaryRollback != nil {
+		t.Fatalf("a restart from before the canary served the namespace rolled the canary back: %+v", mesh.Status.CanaryRollback)
+	}
+	onto := rollingDeployment("shop", "cart", switched.Add(time.Second))
+	p.stalled = append(p.stalled, onto)
+	if !r.rollBack(mesh, p) || mesh.Status.CanaryRollback == nil || mesh.Status.CanaryRollback.Workload != onto.key() {
+		t.Errorf("a restart onto the canary that stalled did not roll it back as its own: %+v", mesh.Status.CanaryRollback)
 	}
 }
