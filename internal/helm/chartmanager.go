@@ -132,6 +132,15 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 	}
 	state, last := DetermineState(heads, digest)
 	result := Result{State: state, Action: ActionNone}
+	if state != StateAbsent && !slices.ContainsFunc(heads, func(h Head) bool { return h.Digest != "" }) {
+		// Every record carries meshkeeper's digest; a release with none is another installation's of the
+		// same name (Istio installed with the helm CLI uses these names): its objects, and its records,
+		// are not meshkeeper's to upgrade, mark failed or prune.
+		return result, fmt.Errorf("release %s/%s exists and was not installed by meshkeeper (no record of it carries label %s): "+
+			"meshkeeper does not take over another installation's release; uninstall it (helm uninstall %s -n %s), "+
+			"or run the ServiceMesh's control plane in another namespace", desired.Namespace, desired.Name, DigestLabel,
+			desired.Name, desired.Namespace)
+	}
 
 	if state == StateInSync {
 		objects, err := m.renderedObjects(ctx, desired, digest, last.Version)

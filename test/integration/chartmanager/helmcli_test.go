@@ -1,0 +1,80 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package chartmanager
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
+)
+
+// TestAHelmInstalledReleaseIsNotTakenOver: Istio installed with the helm CLI, as Istio's docs show,
+// uses meshkeeper's release names in the same namespace. Its release has records none of which carry
+// meshkeeper's digest; a ServiceMesh's install then once took it for an out-of-date release of its
+// own and upgraded it: it checked only the objects the helm release lacked, put its owner on the
+// others (so that deleting the ServiceMesh deleted that Istio), marked helm's records superseded or
+// failed and pruned them. It now fails, naming the release, and changes nothing, deployed or pending.
+func TestAHelmInstalledReleaseIsNotTakenOver(t *testing.T) {
+	for _, status := range []rcommon.Status{rcommon.StatusDeployed, rcommon.StatusPendingUpgrade} {
+		t.Run(string(status), func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			m, _, env := setUp(t)
+
+			theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: namespace,
+				Labels: map[string]string{"app": "istiod", "app.kubernetes.io/managed-by": "Helm"}}}
+			g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
+			chart, err := charts.Builtin(charts.Istiod)
+			g.Expect(err).NotTo(HaveOccurred())
+			records := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+			now := time.Now()
+			g.Expect(records.Create("sh.helm.release.v1.istiod.v1", &releasev1.Release{Name: "istiod", Namespace: namespace, Version: 1,
+				Chart: chart, Config: map[string]any{}, Info: &releasev1.Info{FirstDeployed: now, LastDeployed: now, Status: status},
+				Manifest: "---\n# Source: istiod/templates/serviceaccount.yaml\napiVersion: v1\nkind: ServiceAccount\n" +
+					"metadata:\n  name: istiod\n  namespace: istio-system\n"})).To(Succeed())
+
+			_, err = m.Ensure(ctx, helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+				Values: map[string]any{}, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}})
+			g.Expect(err).To(MatchError(ContainSubstring("release istio-system/istiod exists and was not installed by meshkeeper")))
+
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), theirs)).To(Succeed())
+			g.Expect(theirs.OwnerReferences).To(BeEmpty(), "helm's object was given meshkeeper's owner")
+			g.Expect(theirs.Labels).NotTo(HaveKey(helm.ManagedByLabel))
+			all, err := records.Query(map[string]string{"name": "istiod", "owner": "helm"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(all).To(HaveLen(1), "a record was added to, or pruned from, helm's release")
+			record, ok := all[0].(*releasev1.Release)
+			g.Expect(ok).To(BeTrue())
+			g.Expect(record.Info.Status).To(Equal(status), "helm's record was marked otherwise")
+		})
+	}
+}
+
