@@ -66,12 +66,43 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 				continue
 			}
 		}
+		if err := m.checkStillOurs(ctx, desired); err != nil {
+			return repaired, err
+		}
 		if _, err := apply.Object(ctx, m.client, desired, client.ForceOwnership); err != nil {
 			return repaired, fmt.Errorf("restoring %s %s: %w", desired.GetKind(), objectName(desired), err)
 		}
 		repaired = append(repaired, desired.GetKind()+" "+objectName(desired))
 	}
 	return repaired, nil
+}
+
+// checkStillOurs refuses to restore an object that exists and is someone else's: one created under the
+// same name after meshkeeper's was deleted, which the caches (holding only meshkeeper's labelled
+// objects) show as missing. An object is meshkeeper's when it carries its label, or an owner reference
+// to the release's owner (its label removed by hand, which the repair puts back).
+func (m *ChartManager) checkStillOurs(ctx context.Context, desired *unstructured.Unstructured) error {
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(desired.GroupVersionKind())
+	err := m.reader.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+	case live.Labels[ManagedByLabel] == ManagedByValue:
+		return nil
+	}
+	for _, want := range desired.GetOwnerReferences() {
+		for _, have := range live.OwnerReferences {
+			if have.UID == want.UID {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s %s exists without meshkeeper's label %s=%s or owner (made by someone else under the name of "+
+		"meshkeeper's?): meshkeeper does not take over another's object; remove it to let meshkeeper restore its own",
+		desired.GetKind(), objectName(desired), ManagedByLabel, ManagedByValue)
 }
 
 func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstructured) (bool, error) {

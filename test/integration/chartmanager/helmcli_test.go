@@ -78,3 +78,39 @@ func TestAHelmInstalledReleaseIsNotTakenOver(t *testing.T) {
 	}
 }
 
+// TestDriftRepairTakesNothingOver: an object of a release deleted and then created again by someone
+// else under the same name (a GitOps tool, a user) is not meshkeeper's to restore: the caches, which
+// hold only meshkeeper's labelled objects, show it as missing, and the repair once force-applied over
+// it and gave it meshkeeper's owner, so that deleting the ServiceMesh deleted it. The repair now fails,
+// naming it; an object of meshkeeper's whose label someone removed is still restored.
+func TestDriftRepairTakesNothingOver(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m, _, env := setUp(t)
+	release := baseRelease(t, "uid-1")
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	ours := &corev1.ServiceAccount{}
+	key := client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}
+	g.Expect(env.Client.Get(ctx, key, ours)).To(Succeed())
+	delete(ours.Labels, helm.ManagedByLabel)
+	g.Expect(env.Client.Update(ctx, ours)).To(Succeed())
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionRepaired), "meshkeeper's object without its label was not restored")
+	g.Expect(env.Client.Get(ctx, key, ours)).To(Succeed())
+	g.Expect(ours.Labels).To(HaveKeyWithValue(helm.ManagedByLabel, helm.ManagedByValue))
+
+	g.Expect(env.Client.Delete(ctx, ours)).To(Succeed())
+	theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: key.Name,
+		Labels: map[string]string{"installed-by": "someone-else"}},
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "their-registry"}}}
+	g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("ServiceAccount istio-system/istio-reader-service-account exists without meshkeeper's label")))
+	g.Expect(env.Client.Get(ctx, key, theirs)).To(Succeed())
+	g.Expect(theirs.OwnerReferences).To(BeEmpty(), "someone else's object was given meshkeeper's owner")
+	g.Expect(theirs.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
+	g.Expect(theirs.ImagePullSecrets).To(Equal([]corev1.LocalObjectReference{{Name: "their-registry"}}))
+}
