@@ -84,6 +84,12 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := policycontroller.DeleteAll(ctx, r.Client, r.APIReader, mesh); err != nil {
 		stuck = append(stuck, err)
 	}
+	// The webhook configurations go before the releases, the default revision tag's above all (it belongs
+	// to no release): each fails closed, and would refuse the pods it selects once its istiod's Service
+	// is gone, for as long as a release's uninstall below fails and is retried.
+	if err := r.deleteLeftoverWebhooks(ctx, mesh); err != nil {
+		return err
+	}
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
 		return err
 	}
@@ -98,9 +104,6 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release, "Release %s/%s: %v", controlPlaneNS, release, err)
 			return err
 		}
-	}
-	if err := r.deleteLeftoverWebhooks(ctx, mesh); err != nil {
-		return err
 	}
 	if len(stuck) > 0 {
 		return r.reportUninstallBlocked(ctx, mesh, errors.Join(stuck...))
@@ -138,9 +141,10 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 	return fmt.Errorf("uninstall blocked: %w", stuck)
 }
 
-// deleteLeftoverWebhooks removes webhook configurations meshkeeper's charts rendered (labelled, and owned
-// by this ServiceMesh or an earlier one) that an uninstall did not (a release record lost by hand): a webhook pointing at a deleted istiod would block the
-// creation of pods or Istio objects cluster-wide.
+// deleteLeftoverWebhooks removes the webhook configurations meshkeeper wrote (labelled, and owned by this
+// ServiceMesh or an earlier one), before the uninstall of the releases, which would leave those of no
+// release (the default revision tag's) or of a release whose record was lost by hand: a webhook
+// pointing at a deleted istiod would block the creation of pods or Istio objects cluster-wide.
 func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
 	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
 	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}

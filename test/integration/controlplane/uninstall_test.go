@@ -292,3 +292,71 @@ lines:
 	}
 	return sum, nil
 }
+
+// The default revision tag's webhook belongs to no release, fails closed, and selects every namespace
+// labelled istio-injection=enabled: it goes before the revisions' istiod does, so a release whose
+// uninstall an admission policy refuses (and which is retried with backoff) does not leave it pointing
+// at a deleted Service, refusing pods meanwhile.
+var _ = Describe("A revision-based uninstall a release refuses", Ordered, func() {
+	const ns = "ut-system"
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "ut-keep-reader"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				ResourceNames: []string{"istio-reader-service-account"},
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
+						Resources: []string{"serviceaccounts"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "the reader account is kept"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "ut-keep-reader"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
+	}
+
+	BeforeAll(func() {
+		deleteMesh()
+		createMesh("  namespace: " + ns + "\n  version: 1.31.1\n  updateStrategy:\n    type: RevisionBased\n")
+		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-1"))
+		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
+		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+		By("waiting until the API server enforces the policy")
+		Eventually(func() error {
+			probe := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istio-reader-service-account"}}
+			if err := k8sClient.Delete(ctx, probe, client.DryRunAll); err == nil {
+				return fmt.Errorf("the policy does not deny yet")
+			}
+			return nil
+		}, installTimeout, poll).Should(Succeed())
+	})
+	AfterAll(func() {
+		_ = k8sClient.Delete(ctx, binding)
+		_ = k8sClient.Delete(ctx, policy)
+		deleteMesh()
+	})
+
+	It("removes the tag's webhook before the revision, and finishes once the policy goes", func() {
+		Expect(k8sClient.Delete(ctx, getMesh())).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istiod-1-31-1")).To(BeEmpty())
+			g.Expect(deploymentExists(ns, "istiod-1-31-1")).To(BeFalse())
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, "istio-base")).NotTo(BeEmpty(), "the refused release was uninstalled")
+			g.Expect(tagTargetIn(ns)).To(BeEmpty(), "the tag's webhook points at the removed revision")
+		}, 2*time.Second, poll).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, policy)).To(Succeed())
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, &meshv1alpha1.ServiceMesh{})
+		}, installTimeout, poll).Should(Satisfy(apierrors.IsNotFound))
+		Expect(releaseRevisions(ns, "istio-base")).To(BeEmpty())
+	})
+})
