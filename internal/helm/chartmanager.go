@@ -321,6 +321,15 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	if err := m.checkNotForeign(ctx, adds); err != nil {
 		return 0, err
 	}
+	if previous != nil {
+		// The failed revisions since the one replaced applied some of their objects before they failed:
+		// those this revision does not render go too (as helm upgrade --cleanup-on-fail would have
+		// removed them), or nothing would ever delete or repair them (an autoscaler left scaling istiod
+		// against the replicas drift repair restores).
+		if previous, err = m.withFailedSince(ctx, desired, heads, currentRevision(heads).Version, previous); err != nil {
+			return 0, err
+		}
+	}
 	if err := m.pruneHistory(ctx, desired, heads); err != nil {
 		return 0, err
 	}
@@ -337,6 +346,30 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 		return m.updateRecord(ctx, currentRecord, nil)
 	}
 	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede)
+}
+
+// withFailedSince adds to objects those of the release's failed revisions of meshkeeper's newer than
+// version that objects lacks. A record that cannot be read is passed over.
+func (m *ChartManager) withFailedSince(ctx context.Context, desired Release, heads []Head, version int,
+	objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	for _, h := range heads {
+		if h.Version <= version || h.Status != rcommon.StatusFailed || h.Digest == "" {
+			continue
+		}
+		rel, err := m.readRecord(ctx, desired.Namespace, desired.Name, h.Version)
+		if errors.Is(err, errUnreadable) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		failed, err := decodeManifest([]byte(rel.Manifest))
+		if err != nil {
+			return nil, err
+		}
+		objects = append(objects, removed(failed, objects)...)
+	}
+	return objects, nil
 }
 
 // deployedBefore tells whether a revision of the release was ever deployed.

@@ -27,7 +27,9 @@ import (
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,4 +115,37 @@ func TestDriftRepairTakesNothingOver(t *testing.T) {
 	g.Expect(theirs.OwnerReferences).To(BeEmpty(), "someone else's object was given meshkeeper's owner")
 	g.Expect(theirs.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
 	g.Expect(theirs.ImagePullSecrets).To(Equal([]corev1.LocalObjectReference{{Name: "their-registry"}}))
+}
+
+// TestAFailedUpgradesObjectsAreNotLeftBehind: an upgrade that failed after applying some of its objects
+// leaves them; the next upgrade replaces the revision deployed before it, and once deleted only what that
+// revision had and the new one lacks. An object only the failed revision rendered was left for good:
+// not deleted, not repaired (an autoscaler so left scales istiod against the replicas drift repair
+// restores). It is deleted now, as helm upgrade --cleanup-on-fail would.
+func TestAFailedUpgradesObjectsAreNotLeftBehind(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, counter, env := setUp(t)
+	m, _, fail := cachedManager(ctx, t, env, counter)
+
+	release := baseRelease(t, "uid-1")
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	const policy, binding = "stable-channel-default-policy.istio.io", "stable-channel-default-policy-binding.istio.io"
+	release.Values = map[string]any{"experimental": map[string]any{"stableValidationPolicy": true}}
+	fail.Store("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + binding)
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: policy}, &admissionregistrationv1.ValidatingAdmissionPolicy{})).
+		To(Succeed(), "the failed upgrade applied the policy before it failed")
+	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "deployed", 2: "failed"}))
+
+	release.Values = map[string]any{}
+	result, err := m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
+	err = env.Client.Get(ctx, client.ObjectKey{Name: policy}, &admissionregistrationv1.ValidatingAdmissionPolicy{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the failed upgrade's policy was left behind: %v", err)
 }
