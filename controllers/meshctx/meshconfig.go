@@ -55,13 +55,7 @@ func MeshConfig(ctx context.Context, reader client.Reader, policy charts.Policy,
 	if err := reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm, client.UnsafeDisableDeepCopy); err != nil {
 		return none, client.IgnoreNotFound(err)
 	}
-	var applied *metav1.Time
-	for _, entry := range cm.ManagedFields {
-		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
-			entry.Subresource == "" && entry.Time != nil {
-			applied = entry.Time
-		}
-	}
+	applied := apply.AppliedAt(cm)
 	digest := MeshConfigDigest(cm.Data[meshConfigKey])
 	previous := RecordedMeshConfig(recorded, name)
 	switch {

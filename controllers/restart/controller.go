@@ -509,11 +509,8 @@ func canarySince(ns *corev1.Namespace, canary string) time.Time {
 	if ns.Labels[policy.LabelIstioRevision] != canary || !apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
 		return time.Time{}
 	}
-	for _, entry := range ns.ManagedFields {
-		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
-			entry.Subresource == "" && entry.Time != nil {
-			return entry.Time.Time
-		}
+	if applied := apply.AppliedAt(ns); applied != nil {
+		return applied.Time
 	}
 	return time.Time{}
 }

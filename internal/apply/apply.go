@@ -161,6 +161,18 @@ func OwnedKeys(obj metav1.Object, field string) sets.Set[string] {
 	return ownedKeysAt(obj, onlyApply, "metadata", field)
 }
 
+// AppliedAt is the time of meshkeeper's apply of obj's fields, from its managed-fields entry (the API
+// server moves it whenever a value meshkeeper owns changes); nil when meshkeeper applied none.
+func AppliedAt(obj metav1.Object) *metav1.Time {
+	for _, entry := range obj.GetManagedFields() {
+		if entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply &&
+			entry.Subresource == "" && entry.Time != nil {
+			return entry.Time
+		}
+	}
+	return nil
+}
+
 // WrittenKeys returns the keys of metadata.labels or metadata.annotations that meshkeeper's field
 // manager set on obj by any operation, an apply or a create: the API server records who wrote each key,
 // so a key someone else added under meshkeeper's name is not among them.
