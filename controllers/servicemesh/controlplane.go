@@ -30,7 +30,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -104,28 +103,22 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		// would, and the revisions drain.
 		return r.reconcileRevisions(ctx, mesh, version)
 	}
-	if err := r.upgradeGate(ctx, mesh, version, nil); err != nil {
+	crds, err := r.installedCRDsVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.upgradeGate(ctx, mesh, version, nil, crds); err != nil {
 		return nil, err
 	}
 
 	// istiod injects for the CNI agent once it is installed (or from a new mesh's first install, beside
-	// its fresh agent): never for an agent that was refused or failed to install.
-	injection := meshctx.InjectionSpec(mesh)
-	istiodValues, err := render.IstiodValues(&injection, version)
+	// its fresh agent): never for an agent that was refused or failed to install (resolveVersion).
+	want, err := r.resolveVersion(ctx, mesh, version)
 	if err != nil {
-		return nil, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
+		return nil, err
 	}
-	set, err := r.Resolver.Resolve(ctx, charts.Source{
-		Repository:        spec.Charts.Repository,
-		Version:           version,
-		CredentialsSecret: types.NamespacedName{Namespace: spec.Namespace, Name: spec.Charts.CredentialsSecret},
-		ImageHubs:         append(render.ImageHubs(istiodValues), render.CNIImageHubs(spec)...),
-		CNI:               render.Mode(spec).NeedsNodeAgent(),
-	})
-	if err != nil {
-		return nil, r.chartUnavailable(mesh, err)
-	}
-	base, err := r.forwardBase(ctx, mesh, set)
+	istiodValues, set := want.values, want.set
+	base, err := r.forwardBase(ctx, mesh, set, crds)
 	if err != nil {
 		return nil, err
 	}

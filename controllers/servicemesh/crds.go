@@ -60,13 +60,12 @@ func (r *Reconciler) installedCRDsVersion(ctx context.Context) (string, error) {
 }
 
 // forwardBase is the charts whose base chart installs the Istio CRDs when set is the newest version
-// that runs: set itself, unless the CRDs installed are of a newer version, which are kept by installing
-// that version's base chart (found as a running version's charts are, see resolveRunning) rather than
-// the older one.
-func (r *Reconciler) forwardBase(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, set charts.Set) (charts.Set, error) {
-	installed, err := r.installedCRDsVersion(ctx)
-	if err != nil || installed == "" || revision.CompareStrings(installed, set.Version) <= 0 {
-		return set, err
+// that runs: set itself, unless the CRDs installed (of version installed, installedCRDsVersion) are of
+// a newer version, which are kept by installing that version's base chart (found as a running
+// version's charts are, see resolveRunning) rather than the older one.
+func (r *Reconciler) forwardBase(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, set charts.Set, installed string) (charts.Set, error) {
+	if installed == "" || revision.CompareStrings(installed, set.Version) <= 0 {
+		return set, nil
 	}
 	newer, err := r.findRunning(ctx, mesh, installed)
 	if errors.Is(err, errCharts) {

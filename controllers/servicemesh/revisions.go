@@ -210,7 +210,11 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	if err := r.upgradeGate(ctx, mesh, version, found); err != nil {
+	crds, err := r.installedCRDsVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.upgradeGate(ctx, mesh, version, found, crds); err != nil {
 		return nil, err
 	}
 	want, err := r.resolveVersion(ctx, mesh, version)
@@ -268,7 +272,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if base.Base == nil {
 		base = want.set
 	}
-	if base, err = r.forwardBase(ctx, mesh, base); err != nil {
+	if base, err = r.forwardBase(ctx, mesh, base, crds); err != nil {
 		return nil, err
 	}
 	baseValues := render.BaseValues(spec)
@@ -651,8 +655,10 @@ func (r *Reconciler) runningRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	return revisions, nil
 }
 
-// upgradeGate refuses a version change Istio does not support, before anything changes.
-func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, found []revision.Installed) error {
+// upgradeGate refuses a version change Istio does not support, before anything changes. crds is the
+// version of the Istio CRDs installed (installedCRDsVersion).
+func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, found []revision.Installed,
+	crds string) error {
 	var running []string
 	for _, f := range found {
 		if f.Version != "" {
@@ -661,10 +667,6 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 	}
 	if len(running) == 0 && mesh.Status.Version != "" {
 		running = append(running, mesh.Status.Version)
-	}
-	crds, err := r.installedCRDsVersion(ctx)
-	if err != nil {
-		return err
 	}
 	if revision.CompareStrings(mesh.Status.ChartVersion, crds) > 0 {
 		crds = mesh.Status.ChartVersion
