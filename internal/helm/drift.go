@@ -82,16 +82,9 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 // objects) show as missing. An object is meshkeeper's when it carries its label, or an owner reference
 // to the release's owner (its label removed by hand, which the repair puts back).
 func (m *ChartManager) checkStillOurs(ctx context.Context, desired *unstructured.Unstructured) error {
-	live := &metav1.PartialObjectMetadata{}
-	live.SetGroupVersionKind(desired.GroupVersionKind())
-	err := m.reader.Get(ctx, client.ObjectKeyFromObject(desired), live)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
-	case live.Labels[ManagedByLabel] == ManagedByValue:
-		return nil
+	live, err := liveMetadata(ctx, m.reader, desired)
+	if err != nil || live == nil || live.Labels[ManagedByLabel] == ManagedByValue {
+		return err
 	}
 	for _, want := range desired.GetOwnerReferences() {
 		for _, have := range live.OwnerReferences {

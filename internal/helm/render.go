@@ -551,19 +551,14 @@ func jsonDigest(v any) (string, error) {
 // meshkeeper (it lacks meshkeeper's label): another installation's objects are never taken over.
 func (m *ChartManager) checkNotForeign(ctx context.Context, objects []*unstructured.Unstructured) error {
 	return forEach(objects, func(obj *unstructured.Unstructured) error {
-		live := &metav1.PartialObjectMetadata{}
-		live.SetGroupVersionKind(obj.GroupVersionKind())
-		var err error
+		reader := m.reader
 		if obj.GetKind() == "CustomResourceDefinition" {
-			err = m.client.Get(ctx, client.ObjectKeyFromObject(obj), live) // cached by metadata
-		} else {
-			err = m.reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+			reader = m.client // cached by metadata
 		}
+		live, err := liveMetadata(ctx, reader, obj)
 		switch {
-		case apierrors.IsNotFound(err) || isNoMatch(err):
-			return nil
-		case err != nil:
-			return fmt.Errorf("reading %s %s: %w", obj.GetKind(), objectName(obj), err)
+		case err != nil || live == nil:
+			return err
 		case live.Labels[ManagedByLabel] != ManagedByValue:
 			return fmt.Errorf("%s %s exists and was not installed by meshkeeper (label %s=%s missing): "+
 				"meshkeeper does not take over another installation's objects; remove it, or the other installation",
@@ -571,6 +566,21 @@ func (m *ChartManager) checkNotForeign(ctx context.Context, objects []*unstructu
 		}
 		return nil
 	})
+}
+
+// liveMetadata reads the metadata of obj as the cluster has it, through reader; nil when it does not
+// exist or its kind is not served.
+func liveMetadata(ctx context.Context, reader client.Reader, obj *unstructured.Unstructured) (*metav1.PartialObjectMetadata, error) {
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(obj.GroupVersionKind())
+	err := reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+	switch {
+	case apierrors.IsNotFound(err) || isNoMatch(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s %s: %w", obj.GetKind(), objectName(obj), err)
+	}
+	return live, nil
 }
 
 // forEach runs f on every object with up to applyWorkers at once, and returns every error.
