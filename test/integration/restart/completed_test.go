@@ -28,13 +28,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -56,15 +53,7 @@ func TestACompletedRestartIsNotStalledByALaterRollout(t *testing.T) {
 	checkout := createRolledOut(ctx, g, c, ns, "checkout", "")
 	deadline := time.Duration(*checkout.Spec.ProgressDeadlineSeconds) * time.Second
 
-	var now time.Time
-	recorder := events.NewFakeRecorder(100)
-	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: recorder, Report: restart.NewReport(), Now: func() time.Time { return now }}
-	pass := func(at time.Time) {
-		t.Helper()
-		now = at
-		_, err := r.Reconcile(ctx, ctrl.Request{})
-		g.Expect(err).NotTo(HaveOccurred())
-	}
+	r, recorder, pass := clockedReconciler(ctx, t, g, c, workloads)
 	cachedGeneration := func(d *appsv1.Deployment) int64 {
 		out := &appsv1.Deployment{}
 		g.Expect(workloads.Get(ctx, client.ObjectKeyFromObject(d), out)).To(Succeed())

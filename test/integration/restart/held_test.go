@@ -28,14 +28,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -110,16 +107,7 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	waitCached(ctx, g, workloads, app, paused, db, queue, agent)
 
 	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
-	var now time.Time
-	recorder := events.NewFakeRecorder(100)
-	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: recorder, Report: restart.NewReport(),
-		Now: func() time.Time { return now }}
-	pass := func(at time.Time) {
-		t.Helper()
-		now = at
-		_, err := r.Reconcile(ctx, ctrl.Request{})
-		g.Expect(err).NotTo(HaveOccurred())
-	}
+	r, recorder, pass := clockedReconciler(ctx, t, g, c, workloads)
 	restartedAt := func(obj client.Object) string {
 		t.Helper()
 		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())

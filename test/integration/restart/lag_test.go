@@ -119,15 +119,7 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	fresh := createRolledOut(ctx, g, c, ns, "fresh", "")
 	again := createRolledOut(ctx, g, c, ns, "again", earlier)
 
-	var now time.Time
-	recorder := events.NewFakeRecorder(100)
-	r := &restart.Reconciler{Client: c, Workloads: lag, Recorder: recorder, Report: restart.NewReport(), Now: func() time.Time { return now }}
-	pass := func(at time.Time) {
-		t.Helper()
-		now = at
-		_, err := r.Reconcile(ctx, ctrl.Request{})
-		g.Expect(err).NotTo(HaveOccurred())
-	}
+	r, recorder, pass := clockedReconciler(ctx, t, g, c, lag)
 	// The cache shows both rolled out and the annotations as the test wrote them.
 	cached := func(d *appsv1.Deployment) *appsv1.Deployment {
 		out := &appsv1.Deployment{}
@@ -196,6 +188,22 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 		}
 	}
 	g.Expect(restarted).To(Equal(2))
+}
+
+// clockedReconciler returns a reconciler of the restarts on c and workloads, the recorder of its Events,
+// and pass, which sets the reconciler's clock and makes one pass, which must succeed.
+func clockedReconciler(ctx context.Context, t *testing.T, g Gomega, c client.Client, workloads cache.Cache) (*restart.Reconciler,
+	*events.FakeRecorder, func(time.Time)) {
+	var now time.Time
+	recorder := events.NewFakeRecorder(100)
+	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: recorder, Report: restart.NewReport(), Now: func() time.Time { return now }}
+	pass := func(at time.Time) {
+		t.Helper()
+		now = at
+		_, err := r.Reconcile(ctx, ctrl.Request{})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	return r, recorder, pass
 }
 
 // startWorkloadCache starts the restarts' own workload cache on env, built as the manager builds it
