@@ -296,7 +296,8 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	}
 	var previous []*unstructured.Unstructured
 	var currentRecord *releasev1.Release
-	if current := currentRevision(heads); current != nil {
+	current := currentRevision(heads)
+	if current != nil {
 		// The objects to delete are those of the revision replaced, or, when its record cannot be read,
 		// of the newest one before it that can.
 		if currentRecord, err = m.newestReadable(ctx, desired.Namespace, desired.Name, heads, slices.Index(heads, *current)); err != nil {
@@ -326,7 +327,7 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 		// those this revision does not render go too (as helm upgrade --cleanup-on-fail would have
 		// removed them), or nothing would ever delete or repair them (an autoscaler left scaling istiod
 		// against the replicas drift repair restores).
-		if previous, err = m.withFailedSince(ctx, desired, heads, currentRevision(heads).Version, previous); err != nil {
+		if previous, err = m.withFailedSince(ctx, desired, heads, current.Version, previous); err != nil {
 			return 0, err
 		}
 	}
