@@ -25,6 +25,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,6 +53,12 @@ const (
 	defaultStartTimeout = 2 * time.Minute
 	stopGrace           = 10 * time.Second
 )
+
+// ownStages are the kwok stages of this package, played beside the ones `make envtest` assembles
+// from kwok's module.
+//
+//go:embed stages/pod-ready-again.yaml
+var ownStages []byte
 
 // Options configure Start.
 type Options struct {
@@ -266,11 +273,17 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if _, err := os.Stat(kwokConfig); err != nil {
 		return nil, fmt.Errorf("kwok's stages: run 'make envtest': %w", err)
 	}
+	// What kwok's own stages leave out of a kubelet: stages/*.yaml, written next to the cluster's logs.
+	ownConfig := filepath.Join(c.dir, "kwok-own-stages.yaml")
+	if err := os.WriteFile(ownConfig, ownStages, 0o644); err != nil {
+		return nil, fmt.Errorf("writing kwok's own stages: %w", err)
+	}
 	// kwok serves nothing without --server-address (the kubelet API for logs and exec, which nothing
 	// here uses). KWOK_WORKDIR keeps it from loading a ~/.kwok/kwok.yaml of whoever runs the tests.
 	if err := c.start("kwok", bin("kwok"), []string{"KWOK_WORKDIR=" + filepath.Join(c.dir, "kwok")},
 		"--kubeconfig="+c.kubeconfig,
 		"--config="+kwokConfig,
+		"--config="+ownConfig,
 		"--manage-nodes-with-annotation-selector="+kwokNodeAnnotation+"="+kwokNodeAnnotationValue,
 		// Renewing each node's Lease is the heartbeat the node lifecycle controller checks; the
 		// heartbeat-with-lease stage then updates node status only every ten minutes.

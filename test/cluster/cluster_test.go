@@ -128,6 +128,41 @@ func TestDeploymentRollsOut(t *testing.T) {
 	}
 	t.Logf("Deployment available in %s", time.Since(rollout).Round(time.Millisecond))
 
+	// The node lifecycle controller marks every pod of a node whose heartbeat it missed not ready
+	// (as it does after a long enough API server restart); the node's kubelet makes them ready again.
+	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("listing the pods: %v (%d pods)", err, len(pods.Items))
+	}
+	pod := pods.Items[0]
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == corev1.PodReady {
+			pod.Status.Conditions[i].Status = corev1.ConditionFalse
+			pod.Status.Conditions[i].LastTransitionTime = metav1.Now()
+		}
+	}
+	if _, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, &pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("marking pod %s not ready: %v", pod.Name, err)
+	}
+	err = wait.PollUntilContextCancel(rolloutCtx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		err := rolledOut(ctx, client, ns, name, fakeNodes)
+		if ctx.Err() == nil {
+			last = err
+		}
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("pod %s, marked not ready as by the node lifecycle controller, did not become ready again: %v: %v", pod.Name, err, last)
+	}
+	again, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.UID != pod.UID || again.Status.StartTime == nil || !again.Status.StartTime.Equal(pod.Status.StartTime) || len(again.Status.ContainerStatuses) != 1 || again.Status.ContainerStatuses[0].State.Running == nil ||
+		again.Status.ContainerStatuses[0].Image != pod.Status.ContainerStatuses[0].Image {
+		t.Errorf("pod %s is not the same running pod after it became ready again: %+v", pod.Name, again.Status)
+	}
+
 	pids := map[string]int{}
 	for _, p := range c.procs {
 		pids[p.name] = p.cmd.Process.Pid
