@@ -86,7 +86,44 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			uninstallLeftOver(t, c)
+		}
+	})
 	return &env{t: t, ctx: ctx, client: c, dir: t.TempDir(), run: scenarioRuns.Add(1)}
+}
+
+// uninstallLeftOver deletes the ServiceMesh a failed scenario left on the shared cluster, with a
+// manager of its own, and waits until it is gone: the scenarios after it start from a cluster without
+// one, so that one failure is reported once and not again by each scenario that follows. It runs after
+// the scenario's own managers are killed.
+func uninstallLeftOver(t *testing.T, c client.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	mesh := faultkit.Mesh(ctx, c)
+	if mesh == nil {
+		return
+	}
+	logPath := filepath.Join(workDir, fmt.Sprintf("%s-uninstall-left-over-%d.log", t.Name(), managerRuns.Add(1)))
+	m, err := faultkit.StartManager(binary, sim.Kubeconfig(), logPath, "uninstall-left-over")
+	if err != nil {
+		t.Logf("the ServiceMesh the scenario left stays: starting a manager to uninstall it: %v", err)
+		return
+	}
+	defer m.Kill()
+	if err := c.Delete(ctx, mesh); client.IgnoreNotFound(err) != nil {
+		t.Logf("the ServiceMesh the scenario left stays: deleting it: %v", err)
+		return
+	}
+	for faultkit.Mesh(ctx, c) != nil {
+		if ctx.Err() != nil {
+			t.Logf("the ServiceMesh the scenario left was not uninstalled within 4m; see %s", logPath)
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("uninstalled the ServiceMesh the scenario left behind")
 }
 
 // scenarioRuns numbers the scenarios of the test binary, so that a scenario run again (go test -count,
