@@ -24,6 +24,7 @@ import (
 // ServiceMeshSpec is the desired state of the mesh: which Istio to run, which namespaces and
 // ingress controller join it, and the mesh-wide policies meshkeeper generates.
 // +kubebuilder:validation:XValidation:rule="!has(self.injection) || !has(self.injection.namespaces) || !(self.__namespace__ in self.injection.namespaces)",message="injection.namespaces must not list the control-plane namespace (spec.namespace): istiod's own pods are never injected"
+// +kubebuilder:validation:XValidation:rule="!has(self.mtls) || !has(self.mtls.namespaces) || !(self.__namespace__ in self.mtls.namespaces)",message="mtls.namespaces must not list the control-plane namespace (spec.namespace): its PeerAuthentication is the mesh-wide default, which spec.mtls.mode sets"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.global) || !has(self.values.global.istioNamespace) || size(self.values.global.istioNamespace) == 0 || (has(self.__namespace__) && self.values.global.istioNamespace == self.__namespace__)",message="spec.values.global.istioNamespace must be empty or equal spec.namespace: the charts bind istiod's cluster-wide roles to the ServiceAccount in that namespace; set spec.namespace to choose where the control plane runs"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.trustedZtunnelNamespace) || size(self.values.trustedZtunnelNamespace) == 0 || (has(self.__namespace__) && self.values.trustedZtunnelNamespace == self.__namespace__)",message="spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace: istiod lets the ztunnel ServiceAccount of that namespace obtain certificates for any pod on its node"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.meshConfig) || !has(self.values.meshConfig.rootNamespace) || size(self.values.meshConfig.rootNamespace) == 0 || (has(self.__namespace__) && self.values.meshConfig.rootNamespace == self.__namespace__)",message="spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace: Istio configuration in the root namespace (EnvoyFilters, PeerAuthentications, Sidecars) applies to every proxy in the mesh, so only the control plane's namespace may be it"
@@ -306,6 +307,8 @@ type MTLSSpec struct {
 	Mode MTLSMode `json:"mode,omitempty"`
 
 	// Namespaces overrides the mode per namespace, for example {legacy: PERMISSIVE} under a STRICT mesh.
+	// The control-plane namespace (spec.namespace) is not one of them: its PeerAuthentication is the
+	// mesh-wide default, Mode.
 	// +kubebuilder:validation:MaxProperties=10000
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="mtls.namespaces keys must be namespace names (DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters)"
 	// +optional

@@ -87,9 +87,12 @@ func PeerAuthentication(namespace string, mode meshv1alpha1.MTLSMode) *unstructu
 }
 
 // MTLSMode returns the mTLS mode in effect in a namespace: its override in spec.mtls.namespaces, else
-// the mesh-wide mode.
+// the mesh-wide mode. The control-plane namespace has the mesh-wide mode whatever spec.mtls.namespaces
+// says (the CRD refuses such an entry; a ServiceMesh stored before it may still have one): its
+// PeerAuthentication is the mesh-wide default, and an override there would change the mode of every
+// namespace without an override of its own.
 func MTLSMode(spec *meshv1alpha1.ServiceMeshSpec, namespace string) meshv1alpha1.MTLSMode {
-	if mode, ok := spec.MTLS.Namespaces[namespace]; ok {
+	if mode, ok := spec.MTLS.Namespaces[namespace]; ok && namespace != spec.Namespace {
 		return mode
 	}
 	if spec.MTLS.Mode == "" {

@@ -123,6 +123,19 @@ func TestPeerAuthentication(t *testing.T) {
 			t.Errorf("MTLSMode(%s) = %s, want %s", tc.namespace, got, tc.mode)
 		}
 	}
+	// An override of the control-plane namespace (the CRD refuses one; a ServiceMesh stored before may
+	// have it) would make the mesh-wide default follow it.
+	for _, mode := range []meshv1alpha1.MTLSMode{meshv1alpha1.MTLSPermissive, meshv1alpha1.MTLSStrict} {
+		other := meshv1alpha1.MTLSStrict
+		if mode == meshv1alpha1.MTLSStrict {
+			other = meshv1alpha1.MTLSPermissive
+		}
+		overridden := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", MTLS: meshv1alpha1.MTLSSpec{
+			Mode: mode, Namespaces: map[string]meshv1alpha1.MTLSMode{"istio-system": other}}}
+		if got := render.MTLSMode(overridden, "istio-system"); got != mode {
+			t.Errorf("MTLSMode(istio-system) with mode %s and an override %s for it = %s, want the mesh-wide %s", mode, other, got, mode)
+		}
+	}
 	if got := render.MTLSMode(&meshv1alpha1.ServiceMeshSpec{}, "shop"); got != meshv1alpha1.MTLSPermissive {
 		t.Errorf("MTLSMode without a mode = %s, want PERMISSIVE", got)
 	}

@@ -122,6 +122,8 @@ var _ = Describe("ServiceMesh validation", func() {
 			`spec.mtls.mode: Unsupported value: "DISABLE"`),
 		Entry("an mTLS override for a name that is not a namespace", meshYAML("  mtls:\n    namespaces:\n      Legacy_NS: PERMISSIVE\n"),
 			"mtls.namespaces keys must be namespace names"),
+		Entry("an mTLS override for the control-plane namespace", meshYAML("  mtls:\n    mode: PERMISSIVE\n    namespaces:\n      istio-system: STRICT\n"),
+			"mtls.namespaces must not list the control-plane namespace (spec.namespace)"),
 		Entry("an mTLS override with an unknown mode", meshYAML("  mtls:\n    namespaces:\n      legacy: \"OFF\"\n"),
 			`spec.mtls.namespaces.legacy: Unsupported value: "OFF": supported values: "PERMISSIVE", "STRICT"`),
 		Entry("an egress host without a namespace part", meshYAML("  sidecarScoping:\n    egressHosts: [payments]\n"),
