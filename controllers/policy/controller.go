@@ -127,6 +127,14 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	default:
 		current.SetGroupVersionKind(gvk)
 	}
+	if current == nil && desired != nil {
+		// The cache may not have seen an object someone created a moment ago (a GitOps tool creating a
+		// namespace with its own policies). An apply would take such an object over without a conflict
+		// wherever its fields hold the values meshkeeper's would: read it from the API server first.
+		if current, err = r.live(ctx, gvk, key); err != nil {
+			return err
+		}
+	}
 	reportKey := gvk.Kind + " " + namespace
 	if current != nil && !meshctx.Generated(current, mesh) {
 		if desired != nil {
@@ -177,10 +185,9 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		}
 	}
 	// meshkeeper's own object is applied by force, under its UID, so the apply cannot land on another
-	// object of the name. An object the cache does not hold is created by an apply without force: if
-	// someone created one of the name since the cache last saw (a GitOps tool creating a namespace with
-	// its own Sidecar), its fields conflict with meshkeeper's and the apply is refused instead of taking
-	// the object over.
+	// object of the name. An object the API server did not hold a moment ago is created by an apply
+	// without force: if someone created one of the name since, its fields that differ from meshkeeper's
+	// conflict and the apply is refused instead of taking the object over.
 	var opts []client.PatchOption
 	if current != nil {
 		desired.SetUID(current.GetUID())
@@ -194,6 +201,20 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	// The API server's answer: the object's UID and the generation that holds the spec applied.
 	r.applied.remember(gvk, key, answer, digest)
 	return nil
+}
+
+// live reads an object's metadata from the API server, around the cache; nil when there is none.
+func (r *Reconciler) live(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (*metav1.PartialObjectMetadata, error) {
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(gvk)
+	if err := r.APIReader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
+	}
+	obj.SetGroupVersionKind(gvk)
+	return obj, nil
 }
 
 // sameSpec reads the whole object around the cache (which holds only its metadata) and tells whether
@@ -332,3 +353,4 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 	}
 	return nil
 }
+

@@ -52,9 +52,10 @@ func (s staleCache) Get(ctx context.Context, key client.ObjectKey, obj client.Ob
 }
 
 // TestAPolicyTheCacheHasNotSeenIsNotTakenOver: a team's GitOps tool creates its namespace with its own
-// Sidecar named "default". When meshkeeper's cache has not seen that Sidecar yet, meshkeeper's write of
-// its own Sidecar must not take the team's over: no change of its spec, no label or owner reference of
-// meshkeeper's (which would make meshkeeper delete it when the namespace leaves the mesh).
+// Sidecar and PeerAuthentication named "default". When meshkeeper's cache has not seen them yet,
+// meshkeeper's writes of its own must not take the team's over: no change of their spec, no label or
+// owner reference of meshkeeper's (which would make meshkeeper delete them when the namespace leaves the
+// mesh), no field that meshkeeper shares, also where the team's object says what meshkeeper's would.
 func TestAPolicyTheCacheHasNotSeenIsNotTakenOver(t *testing.T) {
 	g := NewWithT(t)
 	env := testenv.Start(t)
@@ -78,6 +79,15 @@ func TestAPolicyTheCacheHasNotSeenIsNotTakenOver(t *testing.T) {
 	g.Eventually(func() error { return c.Create(ctx, teams, client.FieldOwner("argocd-controller")) }, 10*time.Second, 50*time.Millisecond).
 		Should(Succeed())
 	want := teams.Object["spec"]
+	// The team's PeerAuthentication says what meshkeeper's would: an apply would meet no conflicting
+	// field and quietly share it.
+	teamsPeerAuthentication := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+		"metadata": map[string]any{"name": "default", "namespace": "team"},
+		"spec":     map[string]any{"mtls": map[string]any{"mode": "STRICT"}},
+	}}
+	g.Eventually(func() error { return c.Create(ctx, teamsPeerAuthentication, client.FieldOwner("argocd-controller")) }, 10*time.Second, 50*time.Millisecond).
+		Should(Succeed())
 
 	mgr := newManager(g, env, env.Config)
 	r := &policy.Reconciler{Client: staleCache{Client: mgr.GetClient(), namespace: "team"}, APIReader: mgr.GetAPIReader(),
@@ -94,6 +104,7 @@ spec:
   namespace: to-system
   injection: {namespaces: [team]}
   sidecarScoping: {enabled: true}
+  mtls: {namespaces: {team: STRICT}}
 `, mesh)).To(Succeed())
 	g.Expect(c.Create(ctx, mesh)).To(Succeed())
 	// The controller at work: it writes the control-plane namespace's PeerAuthentication.
@@ -108,5 +119,14 @@ spec:
 		g.Expect(now.Object["spec"]).To(Equal(want), "the team's Sidecar was rewritten")
 		g.Expect(now.GetOwnerReferences()).To(BeEmpty(), "the team's Sidecar was claimed for the ServiceMesh")
 		g.Expect(now.GetLabels()).NotTo(HaveKey(meshv1alpha1.ManagedByLabel))
+
+		pa := &metav1.PartialObjectMetadata{}
+		pa.SetGroupVersionKind(peerAuthenticationKind)
+		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: "team", Name: "default"}, pa)).To(Succeed())
+		g.Expect(pa.GetOwnerReferences()).To(BeEmpty(), "the team's PeerAuthentication was claimed for the ServiceMesh")
+		g.Expect(pa.GetLabels()).NotTo(HaveKey(meshv1alpha1.ManagedByLabel))
+		for _, entry := range pa.GetManagedFields() {
+			g.Expect(entry.Manager).NotTo(Equal("meshkeeper"), "meshkeeper shares the team's PeerAuthentication")
+		}
 	}, 3*time.Second, 100*time.Millisecond).Should(Succeed())
 }
