@@ -81,7 +81,8 @@ func WithServiceCIDRs(ctx context.Context, reader client.Reader, spec meshv1alph
 	return spec, nil
 }
 
-// ServiceCIDRs returns the ranges of the Ready ServiceCIDRs among items, IPv4 before IPv6, each once,
+// ServiceCIDRs returns the ranges of the ServiceCIDRs among items that are Ready or being deleted (see
+// counts), IPv4 before IPv6, each once,
 // in a stable order (a changed order would be a changed annotation, and a rollout of the controller).
 // When there are none, message says why and what to do.
 func ServiceCIDRs(served bool, items []networkingv1.ServiceCIDR) (cidrs []string, message string) {
@@ -92,7 +93,7 @@ func ServiceCIDRs(served bool, items []networkingv1.ServiceCIDR) (cidrs []string
 	}
 	var prefixes []netip.Prefix
 	for i := range items {
-		if !ready(&items[i]) {
+		if !counts(&items[i]) {
 			continue
 		}
 		for _, cidr := range items[i].Spec.CIDRs {
@@ -119,16 +120,18 @@ func ServiceCIDRs(served bool, items []networkingv1.ServiceCIDR) (cidrs []string
 	return cidrs, ""
 }
 
-// ready tells whether the API server allocates ClusterIPs from a ServiceCIDR: its Ready condition is
-// True (it is False while the ServiceCIDR is being deleted).
-func ready(s *networkingv1.ServiceCIDR) bool {
-	return s.DeletionTimestamp.IsZero() && meta.IsStatusConditionTrue(s.Status.Conditions, networkingv1.ServiceCIDRConditionReady)
+// counts tells whether a ServiceCIDR's ranges may hold ClusterIPs: the API server allocates them from
+// a Ready one, and it keeps one that is being deleted (Ready False, reason Terminating) for as long as
+// Services hold addresses of it that no other ServiceCIDR covers. Their traffic must stay captured
+// until it is gone.
+func counts(s *networkingv1.ServiceCIDR) bool {
+	return !s.DeletionTimestamp.IsZero() || meta.IsStatusConditionTrue(s.Status.Conditions, networkingv1.ServiceCIDRConditionReady)
 }
 
 // serviceCIDRChanged passes ServiceCIDR updates that change the ranges that count.
 var serviceCIDRChanged = predicate.TypedFuncs[*networkingv1.ServiceCIDR]{
 	UpdateFunc: func(e event.TypedUpdateEvent[*networkingv1.ServiceCIDR]) bool {
-		return ready(e.ObjectOld) != ready(e.ObjectNew) || !slices.Equal(e.ObjectOld.Spec.CIDRs, e.ObjectNew.Spec.CIDRs)
+		return counts(e.ObjectOld) != counts(e.ObjectNew) || !slices.Equal(e.ObjectOld.Spec.CIDRs, e.ObjectNew.Spec.CIDRs)
 	},
 }
 

@@ -45,7 +45,7 @@ func serviceCIDR(name string, readyStatus metav1.ConditionStatus, cidrs ...strin
 }
 
 func TestServiceCIDRs(t *testing.T) {
-	terminating := serviceCIDR("old", metav1.ConditionTrue, "10.200.0.0/16")
+	terminating := serviceCIDR("old", metav1.ConditionFalse, "10.200.0.0/16")
 	terminating.DeletionTimestamp = new(metav1.Now())
 	for name, tc := range map[string]struct {
 		served  bool
@@ -79,15 +79,25 @@ func TestServiceCIDRs(t *testing.T) {
 			},
 			want: []string{"10.96.0.0/12"},
 		},
-		"ServiceCIDRs that are not Ready, have no status yet, or are being deleted do not count": {
+		"ServiceCIDRs that are not Ready or have no status yet do not count": {
 			served: true,
 			items: []networkingv1.ServiceCIDR{
 				serviceCIDR("kubernetes", metav1.ConditionTrue, "10.96.0.0/12"),
 				serviceCIDR("pending", "", "10.101.0.0/16"),
 				serviceCIDR("failing", metav1.ConditionFalse, "10.102.0.0/16"),
-				terminating,
 			},
 			want: []string{"10.96.0.0/12"},
+		},
+		// The API server keeps a ServiceCIDR being deleted, Ready False, while Services still hold
+		// ClusterIPs of it (the range moved to a new ServiceCIDR, the old one deleted): their traffic
+		// stays captured until it is gone.
+		"a ServiceCIDR being deleted counts": {
+			served: true,
+			items: []networkingv1.ServiceCIDR{
+				serviceCIDR("kubernetes", metav1.ConditionTrue, "10.96.0.0/12"),
+				terminating,
+			},
+			want: []string{"10.96.0.0/12", "10.200.0.0/16"},
 		},
 		"a range that is no CIDR is left out": {
 			served: true,

@@ -129,7 +129,28 @@ var _ = Describe("Service ranges from the cluster's ServiceCIDRs", Ordered, func
 		setReady("extra", metav1.ConditionTrue)
 		Eventually(outboundRanges, installTimeout, poll).Should(Equal(apiServerRanges + "," + extraRange))
 
+		By("keeping the range of a ServiceCIDR being deleted, which Services may still hold ClusterIPs of")
+		// kube-controller-manager's ServiceCIDR controller (not in this tier) keeps such a ServiceCIDR
+		// with its protection finalizer and says so in its Ready condition.
+		const protection = "networking.k8s.io/service-cidr-finalizer"
+		setFinalizers := func(finalizers []string) {
+			Eventually(func() error {
+				s := &networkingv1.ServiceCIDR{}
+				if err := k8sClient.Get(ctx, client.ObjectKey{Name: "extra"}, s); err != nil {
+					return err
+				}
+				s.Finalizers = finalizers
+				return k8sClient.Update(ctx, s)
+			}, installTimeout, poll).Should(Succeed())
+		}
+		setFinalizers([]string{protection})
 		Expect(k8sClient.Delete(ctx, &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "extra"}})).To(Succeed())
+		setReady("extra", metav1.ConditionFalse)
+		Consistently(outboundRanges, 3*time.Second, 300*time.Millisecond).Should(Equal(apiServerRanges+","+extraRange),
+			"the range of a ServiceCIDR being deleted was dropped while Services may still hold its ClusterIPs")
+
+		By("dropping the range once the ServiceCIDR is gone")
+		setFinalizers(nil)
 		Eventually(outboundRanges, installTimeout, poll).Should(Equal(apiServerRanges))
 	})
 
