@@ -88,3 +88,42 @@ func TestAppliedSpecs(t *testing.T) {
 		t.Error("remembered an object without a generation")
 	}
 }
+
+// TestForgetNamespaceDropsWhatItRemembers: a namespace gone or being deleted leaves nothing behind in
+// the reconciler's memory, of either kind, and nothing of any other namespace is dropped.
+func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
+	r := &Reconciler{}
+	meta := &metav1.ObjectMeta{UID: "u1", Generation: 1}
+	for _, ns := range []string{"gone", "kept"} {
+		key := client.ObjectKey{Namespace: ns, Name: render.PolicyName}
+		for _, gvk := range render.PolicyKinds {
+			r.applied.remember(gvk, key, meta, "d1")
+			r.reported.Changed(gvk.Kind+" "+ns, "conflict")
+		}
+		r.reported.Changed(annotationReportKey(ns), "malformed")
+	}
+	r.forgetNamespace("gone")
+
+	remembered := map[string]bool{}
+	r.applied.specs.Range(func(k, _ any) bool {
+		key := k.(appliedKey)
+		remembered[key.gvk.Kind+" "+key.key.Namespace] = true
+		return true
+	})
+	want := map[string]bool{"PeerAuthentication kept": true, "Sidecar kept": true}
+	if len(remembered) != len(want) || !remembered["PeerAuthentication kept"] || !remembered["Sidecar kept"] {
+		t.Errorf("applied specs after forgetting namespace gone: %v, want %v", remembered, want)
+	}
+	// Changed says whether a report is new: true for what was forgotten, false for what is remembered.
+	for _, ns := range []string{"gone", "kept"} {
+		forgotten := ns == "gone"
+		for _, gvk := range render.PolicyKinds {
+			if got := r.reported.Changed(gvk.Kind+" "+ns, "conflict"); got != forgotten {
+				t.Errorf("the %s conflict of namespace %s forgotten: %t, want %t", gvk.Kind, ns, got, forgotten)
+			}
+		}
+		if got := r.reported.Changed(annotationReportKey(ns), "malformed"); got != forgotten {
+			t.Errorf("the malformed annotation of namespace %s forgotten: %t, want %t", ns, got, forgotten)
+		}
+	}
+}

@@ -80,9 +80,14 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetNamespace(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ns.DeletionTimestamp.IsZero() {
+		// The namespace's deletion takes its policy objects with it.
+		r.forgetNamespace(ns.Name)
 		return ctrl.Result{}, nil
 	}
 	mesh, err := meshctx.Get(ctx, r.Client)
@@ -107,6 +112,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		errs = append(errs, r.reconcileKind(ctx, mesh, ns.Name, gvk, desired[gvk]))
 	}
 	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// forgetNamespace drops what the reconciler remembers of a namespace that is gone or going: the specs
+// it applied there and the conflicts and malformed annotation it reported.
+func (r *Reconciler) forgetNamespace(namespace string) {
+	key := client.ObjectKey{Namespace: namespace, Name: render.PolicyName}
+	for _, gvk := range render.PolicyKinds {
+		r.applied.forget(gvk, key)
+		r.reported.Forget(gvk.Kind + " " + namespace)
+	}
+	r.reported.Forget(annotationReportKey(namespace))
 }
 
 // reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace. It reads the
@@ -265,7 +281,7 @@ func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *met
 // reportMalformed emits a Warning on the Namespace when its egress-hosts annotation has entries
 // meshkeeper leaves out.
 func (r *Reconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, malformed []string) {
-	key := "annotation " + ns.Name
+	key := annotationReportKey(ns.Name)
 	if len(malformed) == 0 {
 		r.reported.Forget(key)
 		return
@@ -354,3 +370,5 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 	return nil
 }
 
+// annotationReportKey is the key under which a namespace's malformed egress-hosts annotation is reported.
+func annotationReportKey(namespace string) string { return "annotation " + namespace }
