@@ -80,8 +80,9 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 
 // reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
 // runs ahead of the istiod that injects for it (a running agent moves to a new version only once istiod
-// has rolled it out), and removes it when the mesh no longer runs it or it moved to another namespace.
-// A first install with no istiod running went alongside the control plane (freshAgent); this reports it.
+// has rolled it out), and removes it when the mesh no longer runs it or it moved to another namespace
+// (a move to a namespace whose Pod Security level rejects it keeps the agent where it runs). A first
+// install with no istiod running went alongside the control plane (freshAgent); this reports it.
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
 	by meshv1alpha1.CNIDecision, installed *installation, controlPlaneErr error) (*cniObservation, error) {
@@ -99,6 +100,19 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	want := ""
 	if enabled {
 		want = mesh.Spec.CNINamespace()
+	}
+	if enabled {
+		// Before anything changes: an agent moved to a namespace that rejects it stays where it runs.
+		if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
+			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+			return obs, obs.err
+		} else if rejected != "" {
+			obs.err = meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected))
+			if err := r.observeCNI(ctx, obs); err != nil {
+				return obs, err
+			}
+			return obs, obs.err
+		}
 	}
 	if obs.namespace != "" && obs.namespace != want {
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
@@ -128,16 +142,6 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 			}
 			return obs, obs.err
 		}
-	}
-	if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
-		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
-		return obs, obs.err
-	} else if rejected != "" {
-		obs.err = meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected))
-		if err := r.observeCNI(ctx, obs); err != nil {
-			return obs, err
-		}
-		return obs, obs.err
 	}
 	release := cniReleaseOf(mesh, want, installed.version, installed.charts)
 	var result helm.Result

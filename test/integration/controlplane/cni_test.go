@@ -428,4 +428,31 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 			g.Expect(injectsForAgent(g)).To(BeTrue(), "istiod does not inject for the agent once it is installed")
 		}, installTimeout, poll).Should(Succeed())
 	})
+
+	It("keeps the running agent where it is when spec.cni.namespace moves it to a namespace that rejects it", func() {
+		patchSpec(`{"cni": {"namespace": "kube-system"}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal("kube-system"))
+			g.Expect(releaseStatus("kube-system", "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+		}, installTimeout, poll).Should(Succeed())
+
+		By("moving it back to the control-plane namespace, which enforces restricted again")
+		namespace := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, namespace, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)))).To(Succeed())
+		patchSpec(`{"cni": {"namespace": null}}`)
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+			c := conditionOf(meshv1alpha1.ConditionCNIReady)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonPodSecurityRejectsAgent))
+			g.Expect(c.Message).To(ContainSubstring(`namespace cnipsa-system enforces the Pod Security level "restricted"`))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal("kube-system"), "the running agent was given up")
+			g.Expect(releaseStatus("kube-system", "istio-cni", 1)).To(BeEquivalentTo("deployed"), "the running agent was uninstalled")
+			g.Expect(injectsForAgent(g)).To(BeTrue(), "istiod stopped injecting for the agent that still runs")
+		}, 3*time.Second, poll).Should(Succeed())
+	})
 })
