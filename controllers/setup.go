@@ -139,8 +139,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	rivals := policy.NewRivals(mgr.GetAPIReader())
+	policySpecs := &policy.AppliedSpecs{}
 	if err := (&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: policiesServed, Rivals: rivals}).SetupWithManager(mgr); err != nil {
+		Served: policiesServed, Rivals: rivals, Applied: policySpecs}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	workloads, err := ingress.NewWorkloadCache(mgr)
@@ -192,6 +193,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Restarts:        restarts,
 		IngressWorkload: ingressWorkload,
 		PolicyRivals:    rivals,
+		PolicySpecs:     policySpecs,
 		PoliciesServed:  policiesServed,
 	}).SetupWithManager(mgr)
 }

@@ -30,12 +30,27 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// appliedSpecs remembers, per policy object, which spec it had at which generation, as this process
+// AppliedSpecs remembers, per policy object, which spec it had at which generation, as this process
 // applied or read it. The API server raises an object's generation with every change of its spec, so
 // while the cached metadata shows the same UID and generation, the spec is the remembered one: a
-// reconcile then needs no read around the cache, whether the desired spec is the same or not.
-type appliedSpecs struct {
+// reconcile then needs no read around the cache, whether the desired spec is the same or not. The
+// policy controller writes it; the ServiceMesh's status pass reads it (Stale). The zero value is ready
+// to use.
+type AppliedSpecs struct {
 	specs sync.Map // appliedKey → appliedSpec
+}
+
+// Stale tells whether the object whose metadata is current is known to hold another spec than
+// desired's: the policy controller has not yet written a changed spec, or its write keeps failing. An
+// object this process has not applied or read since it started, or that changed since, is not known
+// to be stale.
+func (a *AppliedSpecs) Stale(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object, desired *unstructured.Unstructured) bool {
+	digest, err := specDigest(desired)
+	if err != nil {
+		return true
+	}
+	same, known := a.matches(gvk, key, current, digest)
+	return known && !same
 }
 
 type appliedKey struct {
@@ -51,7 +66,7 @@ type appliedSpec struct {
 
 // matches tells whether the object whose metadata is current has the spec of digest; known is false
 // when what is remembered does not describe current.
-func (a *appliedSpecs) matches(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object, digest string) (same, known bool) {
+func (a *AppliedSpecs) matches(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object, digest string) (same, known bool) {
 	v, ok := a.specs.Load(appliedKey{gvk, key})
 	if !ok {
 		return false, false
@@ -67,7 +82,7 @@ func (a *appliedSpecs) matches(gvk schema.GroupVersionKind, key client.ObjectKey
 }
 
 // remember records that obj, as the API server returned it, has the spec of digest.
-func (a *appliedSpecs) remember(gvk schema.GroupVersionKind, key client.ObjectKey, obj metav1.Object, digest string) {
+func (a *AppliedSpecs) remember(gvk schema.GroupVersionKind, key client.ObjectKey, obj metav1.Object, digest string) {
 	if obj.GetUID() == "" || obj.GetGeneration() == 0 {
 		a.forget(gvk, key)
 		return
@@ -75,7 +90,7 @@ func (a *appliedSpecs) remember(gvk schema.GroupVersionKind, key client.ObjectKe
 	a.specs.Store(appliedKey{gvk, key}, appliedSpec{uid: obj.GetUID(), generation: obj.GetGeneration(), digest: digest})
 }
 
-func (a *appliedSpecs) forget(gvk schema.GroupVersionKind, key client.ObjectKey) {
+func (a *AppliedSpecs) forget(gvk schema.GroupVersionKind, key client.ObjectKey) {
 	a.specs.Delete(appliedKey{gvk, key})
 }
 

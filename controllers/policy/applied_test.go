@@ -52,7 +52,7 @@ func TestAppliedSpecs(t *testing.T) {
 	meta := func(uid string, generation int64) *metav1.ObjectMeta {
 		return &metav1.ObjectMeta{UID: types.UID(uid), Generation: generation}
 	}
-	var a appliedSpecs
+	var a AppliedSpecs
 	if _, known := a.matches(gvk, key, meta("u1", 2), "d1"); known {
 		t.Fatal("knows an object it never applied")
 	}
@@ -92,20 +92,21 @@ func TestAppliedSpecs(t *testing.T) {
 // TestForgetNamespaceDropsWhatItRemembers: a namespace gone or being deleted leaves nothing behind in
 // the reconciler's memory, of either kind, and nothing of any other namespace is dropped.
 func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
-	r := &Reconciler{}
+	r := &Reconciler{Applied: &AppliedSpecs{}}
 	meta := &metav1.ObjectMeta{UID: "u1", Generation: 1}
 	for _, ns := range []string{"gone", "kept"} {
 		key := client.ObjectKey{Namespace: ns, Name: render.PolicyName}
 		for _, gvk := range render.PolicyKinds {
-			r.applied.remember(gvk, key, meta, "d1")
+			r.Applied.remember(gvk, key, meta, "d1")
 			r.reported.Changed(gvk.Kind+" "+ns, "conflict")
 		}
 		r.reported.Changed(annotationReportKey(ns), "malformed")
+		r.reported.Changed(applyReportKey(render.SidecarKind, ns), "refused")
 	}
 	r.forgetNamespace("gone")
 
 	remembered := map[string]bool{}
-	r.applied.specs.Range(func(k, _ any) bool {
+	r.Applied.specs.Range(func(k, _ any) bool {
 		key := k.(appliedKey)
 		remembered[key.gvk.Kind+" "+key.key.Namespace] = true
 		return true
@@ -121,6 +122,9 @@ func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
 			if got := r.reported.Changed(gvk.Kind+" "+ns, "conflict"); got != forgotten {
 				t.Errorf("the %s conflict of namespace %s forgotten: %t, want %t", gvk.Kind, ns, got, forgotten)
 			}
+		}
+		if got := r.reported.Changed(applyReportKey(render.SidecarKind, ns), "refused"); got != forgotten {
+			t.Errorf("the failed write of namespace %s forgotten: %t, want %t", ns, got, forgotten)
 		}
 		if got := r.reported.Changed(annotationReportKey(ns), "malformed"); got != forgotten {
 			t.Errorf("the malformed annotation of namespace %s forgotten: %t, want %t", ns, got, forgotten)

@@ -67,9 +67,11 @@ type Reconciler struct {
 	// policyWatches watches the policy kinds once their CRDs are served.
 	policyWatches *meshctx.KindWatches
 	// Rivals finds namespace-wide policy objects of someone else's; nil makes one of the reconciler's own.
-	Rivals   *Rivals
-	applied  appliedSpecs
-	reported meshctx.Transitions // by "kind namespace" and "annotation namespace"
+	Rivals *Rivals
+	// Applied remembers the specs the reconciler applied, shared with the ServiceMesh's status pass;
+	// nil makes one of the reconciler's own.
+	Applied  *AppliedSpecs
+	reported meshctx.Transitions // by "kind namespace", "annotation namespace" and "apply kind namespace"
 }
 
 // The Istio policies meshkeeper generates.
@@ -119,14 +121,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func (r *Reconciler) forgetNamespace(namespace string) {
 	key := client.ObjectKey{Namespace: namespace, Name: render.PolicyName}
 	for _, gvk := range render.PolicyKinds {
-		r.applied.forget(gvk, key)
+		r.Applied.forget(gvk, key)
 		r.reported.Forget(gvk.Kind + " " + namespace)
 	}
 	r.reported.Forget(annotationReportKey(namespace))
+	for _, gvk := range render.PolicyKinds {
+		r.reported.Forget(applyReportKey(gvk, namespace))
+	}
 }
 
 // reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace. It reads the
-// object's metadata from the cache; its spec it knows from what it last applied (see appliedSpecs), and
+// object's metadata from the cache; its spec it knows from what it last applied (see AppliedSpecs), and
 // reads it from the API server only for an object it has not applied since it started or that someone
 // else changed since.
 func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string,
@@ -173,10 +178,10 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	r.reported.Forget(reportKey)
 	switch {
 	case desired == nil && current == nil:
-		r.applied.forget(gvk, key)
+		r.Applied.forget(gvk, key)
 		return nil
 	case desired == nil:
-		r.applied.forget(gvk, key)
+		r.Applied.forget(gvk, key)
 		err := r.Delete(ctx, current, client.Preconditions{UID: ptr.To(current.GetUID())})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting %s %s: %w", gvk.Kind, key, err)
@@ -188,7 +193,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		return err
 	}
 	if current != nil && meshctx.OwnedBy(current, mesh) {
-		same, known := r.applied.matches(gvk, key, current, digest)
+		same, known := r.Applied.matches(gvk, key, current, digest)
 		if !known {
 			// Not applied by this process, or changed since: compare the object's spec once.
 			same, err = r.sameSpec(ctx, gvk, key, desired, digest)
@@ -211,11 +216,18 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	}
 	answer, err := apply.Object(ctx, r.Client, desired, opts...)
 	if err != nil {
-		r.applied.forget(gvk, key)
-		return fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
+		// What is remembered stays: an apply the API server refused changed nothing, so the object
+		// is still known to hold the spec remembered, which the status reports as not yet written. An
+		// apply that did land, its answer lost, raised the object's generation past it.
+		err = fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
+		if r.reported.Changed(applyReportKey(gvk, namespace), err.Error()) {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, ReasonApplyFailed, "ApplyPolicy", "%s; retried", err.Error())
+		}
+		return err
 	}
+	r.reported.Forget(applyReportKey(gvk, namespace))
 	// The API server's answer: the object's UID and the generation that holds the spec applied.
-	r.applied.remember(gvk, key, answer, digest)
+	r.Applied.remember(gvk, key, answer, digest)
 	return nil
 }
 
@@ -248,7 +260,7 @@ func (r *Reconciler) sameSpec(ctx context.Context, gvk schema.GroupVersionKind, 
 	if !equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) {
 		return false, nil
 	}
-	r.applied.remember(gvk, key, current, digest)
+	r.Applied.remember(gvk, key, current, digest)
 	return true, nil
 }
 
@@ -315,6 +327,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Rivals == nil {
 		r.Rivals = NewRivals(r.APIReader)
 	}
+	if r.Applied == nil {
+		r.Applied = &AppliedSpecs{}
+	}
 	if r.Served == nil {
 		served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
 		if err != nil {
@@ -372,3 +387,12 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 
 // annotationReportKey is the key under which a namespace's malformed egress-hosts annotation is reported.
 func annotationReportKey(namespace string) string { return "annotation " + namespace }
+
+// ReasonApplyFailed is the reason of the Warning Event on the ServiceMesh when the API server refuses
+// meshkeeper's write of a policy object (an admission policy, say).
+const ReasonApplyFailed = "PolicyApplyFailed"
+
+// applyReportKey is the key under which a failed write of a namespace's policy object is reported.
+func applyReportKey(gvk schema.GroupVersionKind, namespace string) string {
+	return "apply " + gvk.Kind + " " + namespace
+}

@@ -95,6 +95,9 @@ type Reconciler struct {
 	// PolicyRivals finds namespace-wide policy objects of someone else's, shared with the policy
 	// controller; nil: the status pass does not look for them.
 	PolicyRivals *policycontroller.Rivals
+	// PolicySpecs are the specs the policy controller applied; nil: the status pass counts every
+	// policy object of meshkeeper's in place, whatever its spec.
+	PolicySpecs *policycontroller.AppliedSpecs
 	// PoliciesServed tells when discovery serves the policy kinds (the policy controller kicks it when
 	// their CRDs change); nil: a reconcile that found them not served is brought back by other events only.
 	PoliciesServed *meshctx.KindsServed

@@ -28,6 +28,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -351,15 +352,19 @@ func revisionMeshConfig(rev string) string {
 func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespaces []corev1.Namespace,
 	enrollment *policy.Enrollment) (*policiesObservation, error) {
 	wanted := map[schema.GroupVersionKind]sets.Set[string]{}
+	// desired are the objects meshkeeper wants, by kind and namespace, to compare specs by.
+	desired := map[schema.GroupVersionKind]map[string]*unstructured.Unstructured{}
 	for _, gvk := range render.PolicyKinds {
 		wanted[gvk] = sets.New[string]()
+		desired[gvk] = map[string]*unstructured.Unstructured{}
 	}
 	for i := range namespaces {
 		ns := &namespaces[i]
 		enrolled := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
-		desired, _ := render.Policies(mesh, ns, enrolled)
-		for gvk := range desired {
+		objects, _ := render.Policies(mesh, ns, enrolled)
+		for gvk, obj := range objects {
 			wanted[gvk].Insert(ns.Name)
+			desired[gvk][ns.Name] = obj
 		}
 	}
 
@@ -386,6 +391,10 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 			switch {
 			case wanted[gvk].Has(item.Namespace) && !ours:
 				obs.conflicts = append(obs.conflicts, name)
+			case wanted[gvk].Has(item.Namespace) && r.PolicySpecs != nil &&
+				r.PolicySpecs.Stale(gvk, client.ObjectKeyFromObject(&item), &item, desired[gvk][item.Namespace]):
+				// In place, but with a spec the policy controller has yet to change (or fails to).
+				obs.pending = append(obs.pending, name)
 			case wanted[gvk].Has(item.Namespace):
 				obs.applied++
 			case ours:
