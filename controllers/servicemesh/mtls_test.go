@@ -61,8 +61,10 @@ func TestSetMTLSReady(t *testing.T) {
 			spec(meshv1alpha1.MTLSPermissive, map[string]meshv1alpha1.MTLSMode{"shop": meshv1alpha1.MTLSStrict}),
 			map[string]int{"shop": 1, "legacy": 4}, false, metav1.ConditionFalse, []string{"shop (1 pod(s))"}, []string{"legacy"},
 		},
+		// True says what it does not judge: it does not claim that no client at all is rejected.
 		"pods of a namespace that is not enrolled do not count": {
-			spec(meshv1alpha1.MTLSStrict, nil), map[string]int{"outside": 5}, false, metav1.ConditionTrue, nil, nil,
+			spec(meshv1alpha1.MTLSStrict, nil), map[string]int{"outside": 5}, false, metav1.ConditionTrue,
+			[]string{"opted out of injection", "on the host network", "namespaces outside the mesh, are not judged"}, []string{"no client"},
 		},
 		"the ingress-nginx controller without its sidecar under strict": {
 			spec(meshv1alpha1.MTLSStrict, nil), nil, true, metav1.ConditionFalse,

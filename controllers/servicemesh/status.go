@@ -277,6 +277,13 @@ func setPoliciesApplied(status *meshv1alpha1.ServiceMeshStatus, obs *observation
 	}
 }
 
+// mtlsReadyMessage is MTLSReady's message when it is True. It says what is judged: pods that should
+// have a sidecar, in the enrolled namespaces; not pods opted out of injection or on the host network,
+// nor clients in namespaces outside the mesh, which send plaintext too.
+const mtlsReadyMessage = "every pod of an enrolled namespace under STRICT mTLS that should have a sidecar has one; " +
+	"pods opted out of injection or on the host network, and clients in namespaces outside the mesh, are not judged " +
+	"and send plaintext that STRICT rejects"
+
 // setMTLSReady sets MTLSReady: under STRICT mTLS, a pod without a sidecar (or the ingress-nginx
 // controller without one) sends plaintext that its servers reject. The policy stays as asked.
 func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
@@ -310,7 +317,7 @@ func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	}
 	if len(problems) == 0 {
 		setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionTrue, meshv1alpha1.ReasonNoPlaintextClients,
-			"no client that STRICT mTLS would reject: every pod of a STRICT namespace has a sidecar")
+			mtlsReadyMessage)
 		return
 	}
 	slices.Sort(problems)
