@@ -98,7 +98,7 @@ func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
 		key := client.ObjectKey{Namespace: ns, Name: render.PolicyName}
 		for _, gvk := range render.PolicyKinds {
 			r.Applied.remember(gvk, key, meta, "d1")
-			r.reported.Changed(gvk.Kind+" "+ns, "conflict")
+			r.reported.Changed(conflictReportKey(gvk, ns), "conflict")
 		}
 		r.reported.Changed(annotationReportKey(ns), "malformed")
 		r.reported.Changed(applyReportKey(render.SidecarKind, ns), "refused")
@@ -119,7 +119,7 @@ func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
 	for _, ns := range []string{"gone", "kept"} {
 		forgotten := ns == "gone"
 		for _, gvk := range render.PolicyKinds {
-			if got := r.reported.Changed(gvk.Kind+" "+ns, "conflict"); got != forgotten {
+			if got := r.reported.Changed(conflictReportKey(gvk, ns), "conflict"); got != forgotten {
 				t.Errorf("the %s conflict of namespace %s forgotten: %t, want %t", gvk.Kind, ns, got, forgotten)
 			}
 		}

@@ -122,12 +122,10 @@ func (r *Reconciler) forgetNamespace(namespace string) {
 	key := client.ObjectKey{Namespace: namespace, Name: render.PolicyName}
 	for _, gvk := range render.PolicyKinds {
 		r.Applied.forget(gvk, key)
-		r.reported.Forget(gvk.Kind + " " + namespace)
-	}
-	r.reported.Forget(annotationReportKey(namespace))
-	for _, gvk := range render.PolicyKinds {
+		r.reported.Forget(conflictReportKey(gvk, namespace))
 		r.reported.Forget(applyReportKey(gvk, namespace))
 	}
+	r.reported.Forget(annotationReportKey(namespace))
 }
 
 // reconcileKind creates, updates or deletes meshkeeper's object of one kind in a namespace. It reads the
@@ -156,7 +154,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 			return err
 		}
 	}
-	reportKey := gvk.Kind + " " + namespace
+	reportKey := conflictReportKey(gvk, namespace)
 	if current != nil && !meshctx.Generated(current, mesh) {
 		if desired != nil {
 			r.reportConflict(mesh, current, reportKey, fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and "+
@@ -383,6 +381,12 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 		}
 	}
 	return nil
+}
+
+// conflictReportKey is the key under which a conflict with someone else's policy object of a kind in a
+// namespace is reported.
+func conflictReportKey(gvk schema.GroupVersionKind, namespace string) string {
+	return gvk.Kind + " " + namespace
 }
 
 // annotationReportKey is the key under which a namespace's malformed egress-hosts annotation is reported.

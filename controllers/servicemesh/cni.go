@@ -100,8 +100,6 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	want := ""
 	if enabled {
 		want = mesh.Spec.CNINamespace()
-	}
-	if enabled {
 		// Before anything changes: an agent moved to a namespace that rejects it stays where it runs.
 		if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
 			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)

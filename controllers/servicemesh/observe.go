@@ -351,11 +351,9 @@ func revisionMeshConfig(rev string) string {
 // with the ones render.Policies wants, which are the ones the policy controller writes.
 func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespaces []corev1.Namespace,
 	enrollment *policy.Enrollment) (*policiesObservation, error) {
-	wanted := map[schema.GroupVersionKind]sets.Set[string]{}
-	// desired are the objects meshkeeper wants, by kind and namespace, to compare specs by.
+	// desired are the objects meshkeeper wants, by kind and namespace.
 	desired := map[schema.GroupVersionKind]map[string]*unstructured.Unstructured{}
 	for _, gvk := range render.PolicyKinds {
-		wanted[gvk] = sets.New[string]()
 		desired[gvk] = map[string]*unstructured.Unstructured{}
 	}
 	for i := range namespaces {
@@ -363,7 +361,6 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 		enrolled := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
 		objects, _ := render.Policies(mesh, ns, enrolled)
 		for gvk, obj := range objects {
-			wanted[gvk].Insert(ns.Name)
 			desired[gvk][ns.Name] = obj
 		}
 	}
@@ -379,7 +376,7 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 		others := map[string][]metav1.PartialObjectMetadata{} // objects of other names where meshkeeper wants its own, by namespace
 		for _, item := range list.Items {
 			if item.Name != render.PolicyName {
-				if r.PolicyRivals != nil && wanted[gvk].Has(item.Namespace) {
+				if _, wanted := desired[gvk][item.Namespace]; wanted && r.PolicyRivals != nil {
 					item.SetGroupVersionKind(gvk)
 					others[item.Namespace] = append(others[item.Namespace], item)
 				}
@@ -388,14 +385,14 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 			name := gvk.Kind + " " + item.Namespace + "/" + item.Name
 			ours := meshctx.Generated(&item, mesh)
 			found.Insert(item.Namespace)
+			want, wanted := desired[gvk][item.Namespace]
 			switch {
-			case wanted[gvk].Has(item.Namespace) && !ours:
+			case wanted && !ours:
 				obs.conflicts = append(obs.conflicts, name)
-			case wanted[gvk].Has(item.Namespace) && r.PolicySpecs != nil &&
-				r.PolicySpecs.Stale(gvk, client.ObjectKeyFromObject(&item), &item, desired[gvk][item.Namespace]):
+			case wanted && r.PolicySpecs != nil && r.PolicySpecs.Stale(gvk, client.ObjectKeyFromObject(&item), &item, want):
 				// In place, but with a spec the policy controller has yet to change (or fails to).
 				obs.pending = append(obs.pending, name)
-			case wanted[gvk].Has(item.Namespace):
+			case wanted:
 				obs.applied++
 			case ours:
 				obs.pending = append(obs.pending, name+" (to remove)")
@@ -415,7 +412,7 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 				rivalled.Insert(ns)
 			}
 		}
-		for _, ns := range sets.List(wanted[gvk].Difference(found).Difference(rivalled)) {
+		for _, ns := range sets.List(sets.KeySet(desired[gvk]).Difference(found).Difference(rivalled)) {
 			obs.pending = append(obs.pending, gvk.Kind+" "+ns+"/"+render.PolicyName)
 		}
 	}
