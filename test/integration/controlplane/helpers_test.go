@@ -32,6 +32,7 @@ import (
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -42,6 +43,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -293,4 +295,41 @@ func setCNIStatus(g Gomega, namespace string, desired, ready int32) {
 		CurrentNumberScheduled: desired, UpdatedNumberScheduled: ready, NumberReady: ready, NumberAvailable: ready,
 		NumberUnavailable: desired - ready}
 	g.Expect(k8sClient.Status().Update(ctx, ds)).To(Succeed())
+}
+
+// denial is an admission policy of the cluster's, as a ValidatingAdmissionPolicy denies: the requests
+// of operations on rule's resources (only those named resourceNames, when given; only in the
+// namespaces namespaces selects, when set) are refused with message unless expression holds.
+type denial struct {
+	name          string
+	operations    []admissionregistrationv1.OperationType
+	rule          admissionregistrationv1.Rule
+	resourceNames []string
+	expression    string
+	message       string
+	namespaces    *metav1.LabelSelector
+}
+
+// objects are the ValidatingAdmissionPolicy and its binding, both named d.name.
+func (d denial) objects() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: d.name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				ResourceNames:      d.resourceNames,
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{Operations: d.operations, Rule: d.rule},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: d.expression, Message: d.message}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: d.name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: d.name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
+	}
+	if d.namespaces != nil {
+		binding.Spec.MatchResources = &admissionregistrationv1.MatchResources{NamespaceSelector: d.namespaces}
+	}
+	return policy, binding
 }

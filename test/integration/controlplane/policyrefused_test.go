@@ -26,7 +26,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -37,32 +36,15 @@ var _ = Describe("A policy change the API server refuses", Ordered, func() {
 	const ns = "refuse-shop"
 	// An admission policy of the cluster's refuses STRICT PeerAuthentications in ns: the policy
 	// controller's apply of the changed spec fails for as long as it is in force.
-	vap := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "no-strict-in-refuse-shop"},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-					Rule: admissionregistrationv1.Rule{APIGroups: []string{"security.istio.io"}, APIVersions: []string{"*"},
-						Resources: []string{"peerauthentications"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: "!has(object.spec.mtls) || !has(object.spec.mtls.mode) || object.spec.mtls.mode != 'STRICT'",
-				Message:    "STRICT is not allowed in refuse-shop",
-			}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "no-strict-in-refuse-shop"},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        vap.Name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}},
-		},
-	}
+	vap, binding := denial{
+		name:       "no-strict-in-refuse-shop",
+		operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		rule: admissionregistrationv1.Rule{APIGroups: []string{"security.istio.io"}, APIVersions: []string{"*"},
+			Resources: []string{"peerauthentications"}},
+		expression: "!has(object.spec.mtls) || !has(object.spec.mtls.mode) || object.spec.mtls.mode != 'STRICT'",
+		message:    "STRICT is not allowed in refuse-shop",
+		namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+	}.objects()
 
 	BeforeAll(func() {
 		deleteMesh()

@@ -33,7 +33,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -47,30 +46,15 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 		guarded = "ub-guarded"
 		free    = "ub-free"
 	)
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "ub-keep-injection"},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				ResourceNames: []string{guarded},
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
-						Resources: []string{"namespaces"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: `!has(oldObject.metadata.labels) || !('istio-injection' in oldObject.metadata.labels) || ` +
-					`(has(object.metadata.labels) && 'istio-injection' in object.metadata.labels)`,
-				Message: "the injection label of this namespace is kept",
-			}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "ub-keep-injection"},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
-	}
+	policy, binding := denial{
+		name:          "ub-keep-injection",
+		operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+		rule:          admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}},
+		resourceNames: []string{guarded},
+		expression: `!has(oldObject.metadata.labels) || !('istio-injection' in oldObject.metadata.labels) || ` +
+			`(has(object.metadata.labels) && 'istio-injection' in object.metadata.labels)`,
+		message: "the injection label of this namespace is kept",
+	}.objects()
 
 	BeforeAll(func() {
 		deleteMesh()
@@ -299,26 +283,14 @@ lines:
 // at a deleted Service, refusing pods meanwhile.
 var _ = Describe("A revision-based uninstall a release refuses", Ordered, func() {
 	const ns = "ut-system"
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "ut-keep-reader"},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				ResourceNames: []string{"istio-reader-service-account"},
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
-					Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
-						Resources: []string{"serviceaccounts"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "the reader account is kept"}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "ut-keep-reader"},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
-	}
+	policy, binding := denial{
+		name:          "ut-keep-reader",
+		operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+		rule:          admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"serviceaccounts"}},
+		resourceNames: []string{"istio-reader-service-account"},
+		expression:    "false",
+		message:       "the reader account is kept",
+	}.objects()
 
 	BeforeAll(func() {
 		deleteMesh()
