@@ -133,9 +133,8 @@ type View struct {
 	defaultClass string
 	namespaces   map[string]namespaceState
 	// controller is the decision about the ingress-nginx controller workload while the integration is
-	// on, and controllerApplied whether its pod template carries it.
-	controller        policy.PodTemplateDecision
-	controllerApplied bool
+	// on, whether its pod template carries it, and how far that is rolled out.
+	controller ControllerState
 }
 
 // namespaceState is what the decisions about Ingresses need of their namespace.
@@ -162,7 +161,7 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 			return nil, err
 		}
 		in := ControllerInput{Spec: v.spec, Privilege: enrollment.Privilege()}
-		if v.controller, v.controllerApplied, err = controller.Decide(ctx, in); err != nil {
+		if v.controller, err = controller.Decide(ctx, in); err != nil {
 			return nil, err
 		}
 	}
@@ -180,9 +179,10 @@ func (v *View) IngressNginx() meshv1alpha1.IngressNginxSpec {
 }
 
 // Controller is the decision about the ingress-nginx controller workload the Ingresses were decided
-// with, and whether its pod template carries it; the zero decision while the integration is off.
-func (v *View) Controller() (policy.PodTemplateDecision, bool) {
-	return v.controller, v.controllerApplied
+// with, whether its pod template carries it and how far that is rolled out; the zero state while the
+// integration is off.
+func (v *View) Controller() ControllerState {
+	return v.controller
 }
 
 // Decide returns meshkeeper's decision about one Ingress.
@@ -197,7 +197,7 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 		IngressNginx:         v.spec,
 		NamespaceEnrolled:    ns.enrolled,
 		NamespaceTerminating: ns.terminating,
-		Controller:           v.controller,
+		Controller:           v.controller.Decision,
 		DefaultClass:         v.defaultClass,
 		OwnedAnnotations:     apply.OwnedKeys(ing, "annotations"),
 		Service: func(name string) (*corev1.Service, bool) {

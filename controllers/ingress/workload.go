@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -64,6 +66,20 @@ type WorkloadReconciler struct {
 
 	// reported holds the reason last reported.
 	reported meshctx.Transitions
+	// following is the workload whose status changes wake the reconciler, nil for none: the named
+	// workload while it rolls out a pod template with meshkeeper's settings. Otherwise only changes of
+	// its spec and of meshkeeper's fields do, so a workload at rest costs no read.
+	following atomic.Pointer[workloadKey]
+}
+
+// followRollout follows the status of w's workload while it rolls out meshkeeper's settings, and
+// stops following otherwise (w nil: there is no named workload).
+func (r *WorkloadReconciler) followRollout(w *Workload) {
+	if w == nil || w.object == nil || !w.Decision.Configured || !w.Applied() || w.rollout.Done {
+		r.following.Store(nil)
+		return
+	}
+	r.following.Store(&workloadKey{kind: w.kind, key: client.ObjectKeyFromObject(w.object)})
 }
 
 // The ingress-nginx controller's Deployment or DaemonSet gets its pod template's sidecar settings.
@@ -101,6 +117,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	}
 	if target.Name == "" {
 		r.reported.Forget(ingressNginxRequest.Name)
+		r.followRollout(nil)
 		return ctrl.Result{}, nil
 	}
 	// Without the Service ranges the sidecar would capture nothing or everything: leave the workload as it is.
@@ -116,7 +133,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	r.report(mesh, w)
+	w.rollout = w.judgeRollout(r.Report.Get())
 	r.Report.Set(w.observed(in))
+	r.followRollout(w)
 	if w.object == nil || w.Applied() {
 		return ctrl.Result{}, nil
 	}
@@ -177,8 +196,12 @@ func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alph
 
 // Workload is the ingress-nginx controller workload as read, and meshkeeper's decision about it.
 type Workload struct {
-	object   client.Object // nil when it does not exist
+	object client.Object // nil when it does not exist
+	// kind is the object's kind, Deployment or DaemonSet.
+	kind     string
 	template *corev1.PodTemplateSpec
+	// rollout is how far the pod template with meshkeeper's settings is rolled out (judgeRollout).
+	rollout Rollout
 	// namespace is what the decision read of the workload's namespace (controllerNamespaceLabels).
 	namespace map[string]string
 	Decision  policy.PodTemplateDecision
@@ -199,10 +222,15 @@ type Observed struct {
 	// Namespace is what the decision read of the workload's namespace (controllerNamespaceLabels).
 	Namespace  map[string]string
 	Exists     bool
+	UID        types.UID
 	Generation int64
 	Mine       []metav1.ManagedFieldsEntry
 	Decision   policy.PodTemplateDecision
 	Applied    bool
+	// Rollout is how far the workload had rolled out the settings. It follows the workload's status,
+	// which the workload cache does not hold: the reconciler reads the workload again on each change of
+	// its status while it rolls out, and the report changes with what it finds.
+	Rollout Rollout
 }
 
 // WorkloadReport carries the last Observed from the workload reconciler to the status pass.
@@ -214,8 +242,8 @@ func NewWorkloadReport() *WorkloadReport { return meshctx.NewReport[Observed]() 
 func (w *Workload) observed(in ControllerInput) Observed {
 	o := Observed{Input: in, Namespace: w.namespace, Decision: w.Decision}
 	if w.object != nil {
-		o.Exists, o.Generation, o.Mine = true, w.object.GetGeneration(), meshkeepersFields(w.object.GetManagedFields())
-		o.Applied = w.Applied()
+		o.Exists, o.UID, o.Generation, o.Mine = true, w.object.GetUID(), w.object.GetGeneration(), meshkeepersFields(w.object.GetManagedFields())
+		o.Applied, o.Rollout = w.Applied(), w.rollout
 	}
 	return o
 }
@@ -254,28 +282,40 @@ type ControllerInput struct {
 	Privilege policy.Privilege
 }
 
-// Decide returns meshkeeper's decision about the controller workload in names, and whether its pod
-// template carries it.
-func (s ControllerSource) Decide(ctx context.Context, in ControllerInput) (policy.PodTemplateDecision, bool, error) {
-	if observed, ok := s.Report.Get(); ok && s.Workloads != nil {
+// ControllerState is meshkeeper's decision about the controller workload, whether its pod template
+// carries it, and how far that template is rolled out.
+type ControllerState struct {
+	Decision policy.PodTemplateDecision
+	// Applied: the decision configures the workload and its pod template carries it.
+	Applied bool
+	Rollout Rollout
+}
+
+// Decide returns meshkeeper's decision about the controller workload in names, whether its pod
+// template carries it, and how far that is rolled out.
+func (s ControllerSource) Decide(ctx context.Context, in ControllerInput) (ControllerState, error) {
+	observed, reported := s.Report.Get()
+	if reported && s.Workloads != nil {
 		cached, err := CachedWorkload(ctx, s.Workloads, in.Spec.Controller)
 		if err != nil {
-			return policy.PodTemplateDecision{}, false, fmt.Errorf("reading the ingress-nginx controller's metadata: %w", err)
+			return ControllerState{}, fmt.Errorf("reading the ingress-nginx controller's metadata: %w", err)
 		}
 		namespace, err := controllerNamespaceLabels(ctx, s.Namespaces, in.Spec.Controller.Namespace)
 		if err != nil {
-			return policy.PodTemplateDecision{}, false, err
+			return ControllerState{}, err
 		}
 		if observed.Describes(in, namespace, cached) {
-			return observed.Decision, observed.Applied, nil
+			return ControllerState{Decision: observed.Decision, Applied: observed.Decision.Configured && observed.Applied,
+				Rollout: observed.Rollout}, nil
 		}
 	}
 	w, err := ReadWorkload(ctx, s.APIReader, s.Namespaces, in)
 	if err != nil {
-		return policy.PodTemplateDecision{}, false, err
+		return ControllerState{}, err
 	}
 	// Applied reads the pod template, which a workload that does not exist lacks.
-	return w.Decision, w.Decision.Configured && w.Applied(), nil
+	applied := w.Decision.Configured && w.Applied()
+	return ControllerState{Decision: w.Decision, Applied: applied, Rollout: w.judgeRollout(observed, reported)}, nil
 }
 
 // CachedWorkload reads the metadata of the workload ref names from the workload cache; nil when it does
@@ -319,7 +359,7 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 	if err != nil {
 		return nil, err
 	}
-	w := &Workload{object: obj, namespace: namespace}
+	w := &Workload{object: obj, kind: workloadKind(obj), namespace: namespace}
 	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, Privilege: input.Privilege}
 	if obj != nil {
 		w.template = podTemplate(obj)
@@ -373,6 +413,14 @@ func getWorkload(ctx context.Context, reader client.Reader, kind string, key cli
 		return nil, fmt.Errorf("reading %s %s: %w", kind, key, err)
 	}
 	return obj, nil
+}
+
+// workloadKind is the kind of a workload getWorkload read.
+func workloadKind(obj client.Object) string {
+	if _, ok := obj.(*appsv1.DaemonSet); ok {
+		return "DaemonSet"
+	}
+	return "Deployment"
 }
 
 func podTemplate(obj client.Object) *corev1.PodTemplateSpec {
@@ -437,12 +485,20 @@ func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 	})
 }
 
-// workloadChanged passes workload updates that bear on the decision: the spec (generation) and what
-// meshkeeper owns.
-var workloadChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
-	UpdateFunc: func(e event.TypedUpdateEvent[*metav1.PartialObjectMetadata]) bool {
-		return e.ObjectOld.Generation != e.ObjectNew.Generation || holdsSidecarKeys(e.ObjectOld) != holdsSidecarKeys(e.ObjectNew)
-	},
+// workloadChanged passes updates of workloads of kind that bear on the decision: the spec (generation)
+// and what meshkeeper owns; and, while it rolls out meshkeeper's settings, every change of the followed
+// workload (its status, which the cache does not hold, changes its resourceVersion only).
+func (r *WorkloadReconciler) workloadChanged(kind string) predicate.TypedPredicate[*metav1.PartialObjectMetadata] {
+	return predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
+		UpdateFunc: func(e event.TypedUpdateEvent[*metav1.PartialObjectMetadata]) bool {
+			if e.ObjectOld.Generation != e.ObjectNew.Generation || holdsSidecarKeys(e.ObjectOld) != holdsSidecarKeys(e.ObjectNew) {
+				return true
+			}
+			followed := r.following.Load()
+			return followed != nil && followed.kind == kind && followed.key == client.ObjectKeyFromObject(e.ObjectNew) &&
+				e.ObjectOld.ResourceVersion != e.ObjectNew.ResourceVersion
+		},
+	}
 }
 
 // SetupWithManager registers the reconciler and its workload cache. It wakes on changes of the
@@ -495,7 +551,7 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for kind, gvk := range workloadKinds {
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(gvk)
-		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, toRequest(kind), workloadChanged))
+		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, toRequest(kind), r.workloadChanged(kind)))
 	}
 	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
 		func(context.Context, *networkingv1.ServiceCIDR) []reconcile.Request {

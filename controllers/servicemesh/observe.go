@@ -103,11 +103,13 @@ type ingressesObservation struct {
 	skipped map[string][]string
 	pending []string
 	// enabled is spec.ingressNginx.enabled. When it is, controller is meshkeeper's decision about the
-	// ingress-nginx controller workload, and controllerApplied tells whether the workload is configured
-	// and its pod template carries what meshkeeper decided.
+	// ingress-nginx controller workload, controllerApplied tells whether the workload is configured
+	// and its pod template carries what meshkeeper decided, and controllerRollout how far that
+	// template is rolled out.
 	enabled           bool
 	controller        policy.PodTemplateDecision
 	controllerApplied bool
+	controllerRollout ingress.Rollout
 }
 
 // controllerWithoutSidecar tells whether the integration is on and the ingress-nginx controller does
@@ -251,8 +253,8 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		}
 	}
 	if obs.enabled {
-		decision, applied := view.Controller()
-		obs.controller, obs.controllerApplied = decision, decision.Configured && applied
+		state := view.Controller()
+		obs.controller, obs.controllerApplied, obs.controllerRollout = state.Decision, state.Applied, state.Rollout
 	}
 	return obs, nil
 }

@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
@@ -186,15 +187,23 @@ func TestSetNamespacesEnrolled(t *testing.T) {
 
 func TestSetIngressesConfigured(t *testing.T) {
 	configured := policy.PodTemplateDecision{Configured: true, Reason: policy.Configured}
+	rolledOut := ingress.Rollout{Done: true}
 	tests := map[string]setterCase[*ingressesObservation]{
 		"integration off": {
 			&ingressesObservation{},
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled, nil},
 		},
 		"controller and Ingresses configured": {
-			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true,
+			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, controllerRollout: rolledOut,
 				status: meshv1alpha1.IngressesStatus{Configured: 3}},
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonConfigured, []string{"3 Ingress(es)"}},
+		},
+		// Its pod template carries the settings, but pods of the template before still run without the sidecar.
+		"controller rolling out its sidecar": {
+			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true,
+				controllerRollout: ingress.Rollout{Message: "the ingress-nginx controller Deployment a/b is rolling out"},
+				status:            meshv1alpha1.IngressesStatus{Configured: 3}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, []string{"Deployment a/b is rolling out", "3 Ingress(es)"}},
 		},
 		"controller on the host network": {
 			&ingressesObservation{enabled: true, controller: policy.PodTemplateDecision{Reason: policy.HostNetwork, Message: "hostNetwork"}},

@@ -164,6 +164,9 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 			reason = slices.Collect(maps.Keys(in.skipped))[0]
 		}
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, reason, skippedMessage(in.status, in.skipped))
+	case !in.controllerRollout.Done:
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut,
+			fmt.Sprintf("%s. %d Ingress(es) are configured to route through the mesh", in.controllerRollout.Message, in.status.Configured))
 	default:
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonConfigured,
 			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", in.status.Configured))

@@ -109,6 +109,7 @@ var _ = Describe("Service ranges from the cluster's ServiceCIDRs", Ordered, func
 	It("captures the API server's Service range when the spec lists none", func() {
 		Eventually(outboundRanges, installTimeout, poll).Should(Equal(apiServerRanges))
 		Expect(getMesh().Spec.IngressNginx.ServiceCIDRs).To(BeEmpty(), "meshkeeper wrote the ranges into the spec")
+		markAvailable(cidrControllerNS, "controller") // its pods have the sidecar
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "IngressesConfigured: %s: %s", c.Reason, c.Message)
