@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -293,9 +294,26 @@ func TestCanaryRolledBack(t *testing.T) {
 		mentions: []string{"Deployment shop/app", "canary revision 1-31-1", "(shop)", "active revision 1-31-0",
 			"change the spec", "set spec.version to 1.31.0", "1 pod(s) still need a restart"}})
 
-	// A status pass after the spec changed records no rollback any more, and judges the data plane as usual.
+	// The spec changed (so the rollback no longer holds for it), but its control-plane phase failed (a chart version not found):
+	// the status still reports the revisions of the spec before, the rolled-back canary among them, so
+	// the rollback stays, or the canary namespaces would move back to that canary.
 	current.CanaryRollback = rollback
-	obs.canaryRollback, obs.proxies = nil, &proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3}}
+	current.Revisions = []meshv1alpha1.RevisionStatus{{Name: "1-31-0", State: meshv1alpha1.RevisionActive, Ready: true},
+		{Name: "1-31-1", State: meshv1alpha1.RevisionCanary, Ready: true}}
+	obs.canaryRollback = nil
+	obs.controlPlaneErr = meshctx.Terminal(meshv1alpha1.ReasonChartNotFound, errors.New("chart istiod 1.31.9 not found"))
+	status = computeStatus(current, obs)
+	if !reflect.DeepEqual(status.CanaryRollback, rollback) {
+		t.Errorf("status.canaryRollback = %v while the status reports the revisions of the spec before, want the rollback kept", status.CanaryRollback)
+	}
+	if got := meshctx.CanaryRevision(&meshv1alpha1.ServiceMesh{Spec: *spec, Status: *status}); got != "" {
+		t.Errorf("the canary namespaces are moved to %q, the canary that was rolled back", got)
+	}
+
+	// A status pass that reports the revisions of the new spec records no rollback any more, and judges
+	// the data plane as usual.
+	obs.controlPlaneErr, obs.installed = nil, &installation{version: "1.31.2", revision: "1-31-0"}
+	obs.proxies = &proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3}}
 	status = computeStatus(current, obs)
 	if status.CanaryRollback != nil {
 		t.Errorf("status.canaryRollback = %v, want none once it no longer holds", status.CanaryRollback)

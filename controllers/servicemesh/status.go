@@ -51,7 +51,13 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 	setCNIReady(status, obs)
 	setNamespacesEnrolled(status, obs)
 	setIngressesConfigured(status, obs)
-	status.CanaryRollback = obs.canaryRollback
+	// A rollback ends in the write that reports the revisions of the spec it no longer holds for
+	// (meshctx.RecordedRollback): while the control-plane phase of a new spec fails, the status still
+	// reports the rolled-back canary as ready, and dropping the rollback would move the canary
+	// namespaces back to it.
+	if obs.installed != nil || obs.canaryRollback != nil {
+		status.CanaryRollback = obs.canaryRollback
+	}
 	setDataPlaneUpToDate(status, obs)
 	setPoliciesApplied(status, obs)
 	setMTLSReady(status, obs)
