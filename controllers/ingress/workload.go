@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -112,12 +113,15 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	if !policy.IngressNginxEnabled(spec) {
 		target = meshv1alpha1.WorkloadReference{}
 	}
-	if err := r.releaseOthers(ctx, mesh, target); err != nil {
+	others, err := r.releaseOthers(ctx, mesh, target)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if target.Name == "" {
 		r.reported.Forget(ingressNginxRequest.Name)
 		r.followRollout(nil)
+		// The status pass reads the workloads itself; the report's change wakes it once they are released.
+		r.Report.Set(Observed{Held: others})
 		return ctrl.Result{}, nil
 	}
 	// Without the Service ranges the sidecar would capture nothing or everything: leave the workload as it is.
@@ -134,7 +138,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	}
 	r.report(mesh, w)
 	w.rollout = w.judgeRollout(r.Report.Get())
-	r.Report.Set(w.observed(in))
+	observed := w.observed(in)
+	observed.Held = others
+	r.Report.Set(observed)
 	r.followRollout(w)
 	if w.object == nil || w.Applied() {
 		return ctrl.Result{}, nil
@@ -167,17 +173,20 @@ func (r *WorkloadReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *Workload)
 	}
 }
 
-// releaseOthers gives up meshkeeper's sidecar settings on every workload but target.
-func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, target meshv1alpha1.WorkloadReference) error {
+// releaseOthers gives up meshkeeper's sidecar settings on every workload but target. It returns the
+// workloads it found holding them ("<Kind> <namespace>/<name>"), before it released them.
+func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, target meshv1alpha1.WorkloadReference) ([]string, error) {
 	holders, err := configuredWorkloads(ctx, r.Workloads)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
+	var others []string
 	for _, holder := range holders {
 		if holder.kind == target.Kind && holder.meta.Namespace == target.Namespace && holder.meta.Name == target.Name {
 			continue
 		}
+		others = append(others, holder.name())
 		obj, err := getWorkload(ctx, r.APIReader, holder.kind, client.ObjectKeyFromObject(&holder.meta))
 		if err != nil || obj == nil {
 			errs = append(errs, err)
@@ -191,7 +200,8 @@ func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alph
 			"meshkeeper removed its sidecar settings from the pod template of %s %s: it is no longer the mesh's ingress-nginx controller",
 			holder.kind, client.ObjectKeyFromObject(obj))
 	}
-	return errors.Join(errs...)
+	slices.Sort(others)
+	return others, errors.Join(errs...)
 }
 
 // Workload is the ingress-nginx controller workload as read, and meshkeeper's decision about it.
@@ -227,6 +237,9 @@ type Observed struct {
 	Mine       []metav1.ManagedFieldsEntry
 	Decision   policy.PodTemplateDecision
 	Applied    bool
+	// Held names the other workloads that carried meshkeeper's sidecar settings when the reconciler
+	// last looked ("<Kind> <namespace>/<name>"): it was taking them back.
+	Held []string
 	// Rollout is how far the workload had rolled out the settings. It follows the workload's status,
 	// which the workload cache does not hold: the reconciler reads the workload again on each change of
 	// its status while it rolls out, and the report changes with what it finds.
@@ -439,6 +452,11 @@ type workloadMeta struct {
 	meta metav1.PartialObjectMetadata
 }
 
+// name is "<Kind> <namespace>/<name>".
+func (w workloadMeta) name() string {
+	return fmt.Sprintf("%s %s/%s", w.kind, w.meta.Namespace, w.meta.Name)
+}
+
 // configuredWorkloads lists the workloads whose pod template carries sidecar settings meshkeeper
 // applied. The chart's own workloads (istiod) are meshkeeper's through Helm and never count.
 func configuredWorkloads(ctx context.Context, workloads client.Reader) ([]workloadMeta, error) {
@@ -446,7 +464,8 @@ func configuredWorkloads(ctx context.Context, workloads client.Reader) ([]worklo
 	for kind, gvk := range workloadKinds {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := workloads.List(ctx, list); err != nil {
+		// Read-only: the cache's own objects, not copies of every workload of the cluster.
+		if err := workloads.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing %ss: %w", kind, err)
 		}
 		for _, item := range list.Items {
@@ -456,6 +475,21 @@ func configuredWorkloads(ctx context.Context, workloads client.Reader) ([]worklo
 		}
 	}
 	return found, nil
+}
+
+// HeldWorkloads names ("<Kind> <namespace>/<name>", sorted) the workloads whose pod template still
+// carries sidecar settings meshkeeper applied, from the workload cache (NewWorkloadCache).
+func HeldWorkloads(ctx context.Context, workloads client.Reader) ([]string, error) {
+	holders, err := configuredWorkloads(ctx, workloads)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(holders))
+	for _, h := range holders {
+		names = append(names, h.name())
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // holdsSidecarKeys tells whether meshkeeper applied sidecar settings to a workload's pod template.

@@ -106,7 +106,10 @@ type ingressesObservation struct {
 	// ingress-nginx controller workload, controllerApplied tells whether the workload is configured
 	// and its pod template carries what meshkeeper decided, and controllerRollout how far that
 	// template is rolled out.
-	enabled           bool
+	enabled bool
+	// held names the workloads whose pod template still carries meshkeeper's sidecar settings while
+	// the integration is off: they are being given back.
+	held              []string
 	controller        policy.PodTemplateDecision
 	controllerApplied bool
 	controllerRollout ingress.Rollout
@@ -250,6 +253,11 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		for reason, list := range obs.skipped {
 			obs.status.SkippedByReason[reason] = int32(len(list))
 			obs.status.Skipped += int32(len(list))
+		}
+	}
+	if !obs.enabled && r.Workloads != nil {
+		if obs.held, err = ingress.HeldWorkloads(ctx, r.Workloads); err != nil {
+			return nil, err
 		}
 	}
 	if obs.enabled {

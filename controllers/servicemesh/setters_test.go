@@ -194,6 +194,12 @@ func TestSetIngressesConfigured(t *testing.T) {
 			&ingressesObservation{},
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled, nil},
 		},
+		// Turned off, but meshkeeper's settings are still on the controller and the Ingresses.
+		"integration off, settings not taken back yet": {
+			&ingressesObservation{held: []string{"Deployment ingress-nginx/ingress-nginx-controller"}, pending: []string{"shop/web"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+				[]string{"integration is off", "pod template of Deployment ingress-nginx/ingress-nginx-controller", "1 Ingress(es): shop/web"}},
+		},
 		"controller and Ingresses configured": {
 			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, controllerRollout: rolledOut,
 				status: meshv1alpha1.IngressesStatus{Configured: 3}},

@@ -142,8 +142,22 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 	}
 	status.Ingresses = in.status
 	if !in.enabled {
-		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled,
-			"The ingress-nginx integration is off (spec.ingressNginx.enabled is false)")
+		if len(in.held) == 0 && len(in.pending) == 0 {
+			setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled,
+				"The ingress-nginx integration is off (spec.ingressNginx.enabled is false)")
+			return
+		}
+		var giving []string
+		if len(in.held) > 0 {
+			giving = append(giving, "its sidecar settings from the pod template of "+names(in.held))
+		}
+		if len(in.pending) > 0 {
+			giving = append(giving, fmt.Sprintf("its annotations from %d Ingress(es): %s", len(in.pending), names(in.pending)))
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+			"The ingress-nginx integration is off (spec.ingressNginx.enabled is false); meshkeeper is taking back "+
+				strings.Join(giving, ", and ")+". If this persists, the workload's and the Ingresses' Events, or an admission "+
+				"rule of the cluster's, say why")
 		return
 	}
 	controller := obs.spec.IngressNginx.Controller

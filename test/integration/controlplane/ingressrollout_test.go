@@ -21,6 +21,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,5 +132,43 @@ var _ = Describe("the ingress-nginx controller's rollout", Ordered, func() {
 		expectCondition(metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, "not seen yet")
 		writeStatus(2, 2, 2)
 		expectCondition(metav1.ConditionTrue, meshv1alpha1.ReasonConfigured)
+	})
+
+	It("is not reported off and done while its settings are still on the controller", func() {
+		// An admission policy of the cluster's keeps the sidecar label on the controller's pod template.
+		vap, binding := denial{
+			name:          "keep-the-sidecar-of-rollout-nginx",
+			operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+			rule:          admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"*"}, Resources: []string{"deployments"}},
+			resourceNames: []string{"controller"},
+			expression:    "has(object.spec.template.metadata.labels) && 'sidecar.istio.io/inject' in object.spec.template.metadata.labels",
+			message:       "the controller keeps its sidecar",
+			namespaces:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": rolloutNS}},
+		}.objects()
+		Expect(k8sClient.Create(ctx, vap)).To(Succeed())
+		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+		removed := func() {
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, binding))).To(Succeed())
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, vap))).To(Succeed())
+		}
+		DeferCleanup(removed)
+		// In force once it refuses a dry run of the test's own that removes the label.
+		Eventually(func() error {
+			d := get()
+			delete(d.Spec.Template.Labels, "sidecar.istio.io/inject")
+			return k8sClient.Update(ctx, d, client.DryRunAll)
+		}, installTimeout, poll).Should(MatchError(ContainSubstring("the controller keeps its sidecar")))
+
+		patchSpec(`{"ingressNginx": {"enabled": false}}`)
+		expectCondition(metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
+			"integration is off", "taking back its sidecar settings from the pod template of Deployment rollout-nginx/controller")
+		Consistently(func() string { return conditionOf(meshv1alpha1.ConditionIngressesConfigured).Reason }, 2*time.Second, poll).
+			Should(Equal(meshv1alpha1.ReasonReconciling))
+		Expect(get().Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
+
+		removed()
+		Eventually(func() map[string]string { return get().Spec.Template.Labels }, installTimeout, poll).
+			ShouldNot(HaveKey("sidecar.istio.io/inject"))
+		expectCondition(metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled)
 	})
 })
