@@ -244,7 +244,7 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 	}
 	var objects []*unstructured.Unstructured
 	if last != nil {
-		if objects, err = decodeManifest([]byte(last.Manifest)); err != nil {
+		if objects, err = m.recordObjects(last, namespace); err != nil {
 			return fmt.Errorf("uninstalling release %s: %w", name, err)
 		}
 	}
@@ -304,7 +304,7 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 			return 0, err
 		}
 		if currentRecord != nil {
-			if previous, err = decodeManifest([]byte(currentRecord.Manifest)); err != nil {
+			if previous, err = m.recordObjects(currentRecord, desired.Namespace); err != nil {
 				return 0, err
 			}
 			if currentRecord.Version != current.Version {
@@ -312,14 +312,17 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 			}
 		}
 	}
-	// As an install does, an upgrade takes over no other installation's object: of a release deployed
-	// before, the objects this revision adds (a new chart version's, or those new values render); of a
-	// release never deployed, or whose records cannot be read, every object.
-	adds := r.objects
+	// As an install does, an upgrade takes over no other installation's object, and as drift repair does,
+	// no object someone made under the name of one of the release's after meshkeeper's was deleted: of a
+	// release deployed before, every object it applies is checked against the revision it replaces (see
+	// checkTakesNothingOver); of a release never deployed, or whose records cannot be read, every object
+	// as an install checks it.
 	if isUpgrade && previous != nil {
-		adds = removed(r.objects, previous) // the objects of this revision the one it replaces lacks
+		err = m.checkTakesNothingOver(ctx, r.objects, previous)
+	} else {
+		err = m.checkNotForeign(ctx, r.objects)
 	}
-	if err := m.checkNotForeign(ctx, adds); err != nil {
+	if err != nil {
 		return 0, err
 	}
 	if previous != nil {
@@ -349,6 +352,34 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede)
 }
 
+// recordObjects are the objects of a release record's manifest, those of namespaced kinds without a
+// namespace put into the release namespace, as Helm does when it reads a record. A record stores the
+// objects as the templates wrote them, and a template may leave the namespace out; render puts such an
+// object into the release namespace before it applies it, so without the same here an upgrade would
+// take the object of the record and the one it just applied for two, and delete it. A kind the API
+// server no longer serves is left as it is (there is nothing of it to delete).
+func (m *ChartManager) recordObjects(rel *releasev1.Release, namespace string) ([]*unstructured.Unstructured, error) {
+	objects, err := decodeManifest([]byte(rel.Manifest))
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range objects {
+		if obj.GetNamespace() != "" || obj.GetKind() == "" {
+			continue
+		}
+		namespaced, err := m.client.IsObjectNamespaced(obj)
+		switch {
+		case isNoMatch(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("looking up %s of revision %d: %w", obj.GetKind(), rel.Version, err)
+		case namespaced:
+			obj.SetNamespace(namespace)
+		}
+	}
+	return objects, nil
+}
+
 // withFailedSince adds to objects those of the release's failed revisions of meshkeeper's newer than
 // version that objects lacks. A record that cannot be read is passed over.
 func (m *ChartManager) withFailedSince(ctx context.Context, desired Release, heads []Head, version int,
@@ -364,7 +395,7 @@ func (m *ChartManager) withFailedSince(ctx context.Context, desired Release, hea
 		if err != nil {
 			return nil, err
 		}
-		failed, err := decodeManifest([]byte(rel.Manifest))
+		failed, err := m.recordObjects(rel, desired.Namespace)
 		if err != nil {
 			return nil, err
 		}

@@ -241,7 +241,7 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 		}
 	}
 	// The record stores the objects without the namespace and ownership metadata Helm adds as it
-	// applies, as Helm's records do.
+	// applies, as Helm's records do; recordObjects puts the namespace back when it reads a record.
 	manifest, err := encodeManifestReusing(objects, texts)
 	if err != nil {
 		return nil, err
@@ -550,22 +550,59 @@ func jsonDigest(v any) (string, error) {
 // checkNotForeign fails when an object of a release to install exists and was not rendered by
 // meshkeeper (it lacks meshkeeper's label): another installation's objects are never taken over.
 func (m *ChartManager) checkNotForeign(ctx context.Context, objects []*unstructured.Unstructured) error {
+	return forEach(objects, func(obj *unstructured.Unstructured) error { return m.notForeign(ctx, obj) })
+}
+
+// notForeign fails when obj exists and lacks meshkeeper's label, as checkNotForeign does for each object.
+func (m *ChartManager) notForeign(ctx context.Context, obj *unstructured.Unstructured) error {
+	reader := m.reader
+	if obj.GetKind() == "CustomResourceDefinition" {
+		reader = m.client // cached by metadata
+	}
+	live, err := liveMetadata(ctx, reader, obj)
+	switch {
+	case err != nil || live == nil:
+		return err
+	case live.Labels[ManagedByLabel] != ManagedByValue:
+		return fmt.Errorf("%s %s exists and was not installed by meshkeeper (label %s=%s missing): "+
+			"meshkeeper does not take over another installation's objects; remove it, or the other installation",
+			obj.GetKind(), objectName(obj), ManagedByLabel, ManagedByValue)
+	}
+	return nil
+}
+
+// checkTakesNothingOver fails when an object an upgrade would apply exists and is not meshkeeper's, before
+// the upgrade writes anything. An object the revision replaced (previous) has is checked as drift
+// repair checks it (checkStillOurs): meshkeeper's may have been deleted and another made under its name,
+// which a force-apply would take over, and an uninstall then delete. An object the upgrade adds is
+// checked as an install checks it (notForeign). An object the cache shows with meshkeeper's label is
+// meshkeeper's without a read of the API server: an upgrade of a release whose objects are all where
+// meshkeeper left them reads none of them.
+func (m *ChartManager) checkTakesNothingOver(ctx context.Context, objects, previous []*unstructured.Unstructured) error {
+	had := make(map[string]bool, len(previous))
+	for _, obj := range previous {
+		had[objectKey(obj)] = true
+	}
 	return forEach(objects, func(obj *unstructured.Unstructured) error {
-		reader := m.reader
-		if obj.GetKind() == "CustomResourceDefinition" {
-			reader = m.client // cached by metadata
-		}
-		live, err := liveMetadata(ctx, reader, obj)
-		switch {
-		case err != nil || live == nil:
+		if ours, err := m.cachedAsOurs(ctx, obj); err != nil || ours {
 			return err
-		case live.Labels[ManagedByLabel] != ManagedByValue:
-			return fmt.Errorf("%s %s exists and was not installed by meshkeeper (label %s=%s missing): "+
-				"meshkeeper does not take over another installation's objects; remove it, or the other installation",
-				obj.GetKind(), objectName(obj), ManagedByLabel, ManagedByValue)
 		}
-		return nil
+		if had[objectKey(obj)] {
+			return m.checkStillOurs(ctx, obj)
+		}
+		return m.notForeign(ctx, obj)
 	})
+}
+
+// cachedAsOurs tells whether the client's cache holds obj with meshkeeper's label. Whether an object it
+// does not show so (of a kind not cached, missing, or someone else's) is meshkeeper's is for the caller
+// to read from the API server.
+func (m *ChartManager) cachedAsOurs(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
+	cached, err := m.cachedObject(ctx, obj)
+	if err != nil || cached == nil {
+		return false, err
+	}
+	return cached.GetLabels()[ManagedByLabel] == ManagedByValue, nil
 }
 
 // liveMetadata reads the metadata of obj as the cluster has it, through reader; nil when it does not
