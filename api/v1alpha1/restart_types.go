@@ -160,8 +160,9 @@ const (
 	ReasonRestartFailed = "RestartFailed"
 	// ReasonNotRestartable: pods that need a restart belong to no Deployment, StatefulSet or DaemonSet
 	// (bare pods, Jobs, CronJobs), or to one that a change of its pod template does not roll out (a
-	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition); their owners restart them (a
-	// Warning Event on the ServiceMesh).
+	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition), or to one meshkeeper
+	// restarted whose new pods still need a restart (its pod template pins the proxy image or the
+	// revision); their owners restart them (a Warning Event on the ServiceMesh).
 	ReasonNotRestartable = "NotRestartable"
 	// ReasonCanaryRolledBack: a workload restarted onto the canary revision did not roll out, and the
 	// canary namespaces were sent back to the previous revision.

@@ -547,7 +547,9 @@ type ProxiesStatus struct {
 
 	// NotRestartable counts the pods that need a restart but belong to no Deployment, StatefulSet or
 	// DaemonSet (bare pods, Jobs, CronJobs), or to one a change of its pod template does not roll out (a
-	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition), so meshkeeper never restarts them.
+	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition), so meshkeeper never restarts
+	// them; and the pods of a workload meshkeeper restarted whose new pods still need a restart (its pod
+	// template pins the proxy image or the revision), which it does not restart again until the mesh changes.
 	// +optional
 	NotRestartable int32 `json:"notRestartable"`
 }

@@ -91,6 +91,11 @@ type Reconciler struct {
 	// completed are the restarted-at times whose rollout this process saw complete, by key: the
 	// workload's rollouts since (a scale-up, a node drained, its owner's own change) are not meshkeeper's.
 	completed map[string]time.Time
+	// targets are the restarts this process applied, by key, with what the workload's pods were judged
+	// against then: a restart that rolled out and whose own pods still need one is not made again while
+	// that holds (futile). Like completed, they are dropped with meshkeeper's annotation; after a restart
+	// of meshkeeper the map is empty, and such a workload is restarted once more before it is held.
+	targets map[string]restartTarget
 	// written are the restarted-at values this process applied, by key, until the cache shows them. A
 	// pass that runs before the workload cache has seen meshkeeper's own apply would otherwise find the
 	// workload neither annotated nor rolling, its old pods still outdated, and restart it again. After a
@@ -151,12 +156,14 @@ type pass struct {
 	// rolling are the workloads meshkeeper restarted that are still rolling out, stalled those among
 	// them past their deadline.
 	rolling, stalled []*workload
-	// notRestartable names the pods that need a restart and that meshkeeper never restarts: ownerless
-	// those among them that belong to no workload meshkeeper restarts (bare pods, Jobs, CronJobs), the
+	// notRestartable names the pods that need a restart and that meshkeeper does not restart: ownerless
+	// those among them that belong to no workload meshkeeper restarts (bare pods, Jobs, CronJobs); the
 	// others belong to a workload that a change of its pod template does not roll out, held (by key,
-	// with why).
+	// with why), or to one whose pods meshkeeper's last restart created still need one, stuck (by key,
+	// with why; stuckPods of them).
 	notRestartable, ownerless []string
-	held                      map[string]string
+	held, stuck               map[string]string
+	stuckPods                 int
 	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
 	// sent back.
 	rollback         *meshv1alpha1.CanaryRollbackStatus
@@ -180,8 +187,35 @@ type candidate struct {
 	superseded bool
 	// onCanary: a pod of it runs the canary revision rolled back.
 	onCanary bool
-	// newest is the creation time of the newest of its pods that needs a restart.
-	newest time.Time
+	// newest and oldest are the creation times of the newest and the oldest of its pods that need a
+	// restart; sample is the newest of them, and pods names them all.
+	newest, oldest time.Time
+	sample         *policy.ProxyPod
+	pods           []string
+	// target is what its pods are judged against.
+	target target
+}
+
+// target is what the pods of a namespace are judged against: the revision and Istio version that serve
+// it, the tag of the sidecar image the injector gives ("" for the version's), since when its mesh config
+// holds, and since when meshkeeper's labels of the namespace hold (its enrollment, which a namespace
+// left out of the mesh and enrolled again gets anew).
+type target struct {
+	revision, version, proxyTag     string
+	meshConfigSince, namespaceSince time.Time
+}
+
+func (t target) equal(o target) bool {
+	return t.revision == o.revision && t.version == o.version && t.proxyTag == o.proxyTag &&
+		t.meshConfigSince.Equal(o.meshConfigSince) && t.namespaceSince.Equal(o.namespaceSince)
+}
+
+// restartTarget is a restart meshkeeper applied: to the workload of a UID, at a restarted-at value, for
+// pods judged against a target.
+type restartTarget struct {
+	uid    types.UID
+	at     time.Time
+	target target
 }
 
 func (p *pass) status() Status {
@@ -197,7 +231,7 @@ func (p *pass) status() Status {
 
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
-	p := &pass{now: r.now(), held: map[string]string{}}
+	p := &pass{now: r.now(), held: map[string]string{}, stuck: map[string]string{}}
 	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
 	}
@@ -245,7 +279,11 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if err != nil {
 			return nil, err
 		}
-		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, ProxyTag: tags.For(version), MeshConfigSince: since})
+		want := target{revision: rev, version: version, proxyTag: tags.For(version), meshConfigSince: since.Time}
+		if applied := apply.AppliedAt(ns); applied != nil {
+			want.namespaceSince = applied.Time
+		}
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, ProxyTag: want.proxyTag, MeshConfigSince: since})
 		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
 			continue
 		}
@@ -266,19 +304,23 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 		c := byKey[w.key()]
 		if c == nil {
-			c = &candidate{workload: w, ready: ready,
+			c = &candidate{workload: w, ready: ready, target: want, oldest: pod.CreationTimestamp.Time,
 				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
 				priority:          priority(mesh, w)}
 			byKey[w.key()] = c
 		}
-		if pod.CreationTimestamp.After(c.newest) {
-			c.newest = pod.CreationTimestamp.Time
+		c.pods = append(c.pods, pod.Namespace+"/"+pod.Name)
+		created := pod.CreationTimestamp.Time
+		if c.sample == nil || created.After(c.newest) || created.Equal(c.newest) && pod.Name > c.sample.Name {
+			c.newest, c.sample = created, pod
+		}
+		if created.Before(c.oldest) {
+			c.oldest = created
 		}
 		if p.rollback != nil && policy.InjectedRevision(pod) == p.rollback.Revision {
 			c.onCanary = true
 		}
 	}
-	slices.Sort(p.notRestartable)
 	slices.Sort(p.ownerless)
 
 	// The rollouts meshkeeper started: every workload carrying its annotation that is not rolled out.
@@ -309,8 +351,15 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	// and its rollouts since are its owner's.
 	for _, c := range byKey {
 		c.superseded = c.onCanary && p.restartedOntoCanary(c.workload)
+		if r.futile(c) {
+			// Another restart would give its pods the sidecar the last one gave them.
+			p.notRestartable = append(p.notRestartable, c.pods...)
+			p.stuck[c.key()], p.stuckPods = c.stuck(), p.stuckPods+len(c.pods)
+			continue
+		}
 		p.candidates = append(p.candidates, c)
 	}
+	slices.Sort(p.notRestartable)
 	slices.SortFunc(p.candidates, func(a, b *candidate) int {
 		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.obj.GetNamespace(), b.obj.GetNamespace()),
 			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
@@ -332,6 +381,50 @@ func (r *Reconciler) remember(w *workload) {
 		r.written = map[string]writtenRestart{}
 	}
 	r.written[w.key()] = writtenRestart{uid: w.obj.GetUID(), at: w.restartedAt}
+}
+
+// rememberTarget records the restart just applied to a candidate and what its pods were judged against.
+func (r *Reconciler) rememberTarget(c *candidate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.targets == nil {
+		r.targets = map[string]restartTarget{}
+	}
+	r.targets[c.key()] = restartTarget{uid: c.obj.GetUID(), at: c.restartedAt, target: c.target}
+}
+
+// futile tells whether the candidate's last restart, which this process applied, rolled out, and every
+// pod of it that needs a restart was created since, while what its pods are judged against has not
+// changed: another restart would give them the same sidecar (their pod template pins the proxy image or
+// the revision, say). A change of the mesh (its version, revision, proxy image or mesh config) or of the
+// namespace's enrollment makes it a candidate again. A restart this process did not apply (before a
+// restart of meshkeeper) is not known to have been for the same target: the workload is restarted once
+// more, and then held.
+func (r *Reconciler) futile(c *candidate) bool {
+	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.oldest.Before(c.restartedAt) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := c.key()
+	applied, ok := r.targets[key]
+	return ok && applied.uid == c.obj.GetUID() && applied.at.Equal(c.restartedAt) && applied.target.equal(c.target) &&
+		r.completed[key].Equal(c.restartedAt)
+}
+
+// stuck says what keeps the pods that meshkeeper's restart of a futile candidate created from the
+// current sidecar, as its newest such pod shows.
+func (c *candidate) stuck() string {
+	pod, want := c.sample, cmp.Or(c.target.proxyTag, c.target.version)
+	switch version := policy.ImageVersion(pod.ProxyImage); {
+	case !pod.HasProxy && !pod.Injected:
+		return "its new pods have no sidecar"
+	case pod.Injected && pod.InjectedRevision != "" && pod.InjectedRevision != c.target.revision:
+		return fmt.Sprintf("its new pods are injected by revision %s, not %s", pod.InjectedRevision, c.target.revision)
+	case pod.HasProxy && version != "" && version != policy.ImageVersion(":"+want):
+		return fmt.Sprintf("its new pods run %s, not the tag %s", pod.ProxyImage, want)
+	}
+	return "its new pods still need a restart"
 }
 
 // lagging tells whether the cache shows a workload older than meshkeeper's last apply to it; then the
@@ -438,14 +531,19 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	}
 }
 
-// forgetCompleted drops the completed restarts of workloads that no longer carry meshkeeper's
-// annotation (deleted, or restarted no more).
+// forgetCompleted drops the completed and the applied restarts of workloads that no longer carry
+// meshkeeper's annotation (deleted, or restarted no more).
 func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for key := range r.completed {
 		if !annotated.Has(key) {
 			delete(r.completed, key)
+		}
+	}
+	for key := range r.targets {
+		if !annotated.Has(key) {
+			delete(r.targets, key)
 		}
 	}
 }
@@ -538,12 +636,17 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	if len(p.notRestartable) == 0 {
 		r.reported.Forget("notRestartable")
 	} else {
-		var held []string
+		var held, stuck []string
 		for key, why := range p.held {
 			held = append(held, key+" ("+why+")")
 		}
+		for key, why := range p.stuck {
+			stuck = append(stuck, key+" ("+why+")")
+		}
 		slices.Sort(held)
-		if !r.reported.Changed("notRestartable", strings.Join(p.notRestartable, ",")+"|"+strings.Join(held, ",")) {
+		slices.Sort(stuck)
+		if !r.reported.Changed("notRestartable", strings.Join(p.notRestartable, ",")+"|"+strings.Join(held, ",")+"|"+
+			strings.Join(stuck, ",")) {
 			return
 		}
 		var parts []string
@@ -553,10 +656,18 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 		}
 		if len(held) > 0 {
 			parts = append(parts, fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, "+
-				"which their owners restart: %s", len(p.notRestartable)-len(p.ownerless), names(held)))
+				"which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods, names(held)))
+		}
+		if len(stuck) > 0 {
+			parts = append(parts, fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
+				"the current sidecar, which another restart would not change (a pod template that pins the proxy image, with "+
+				"sidecar.istio.io/proxyImage or an istio-proxy container of its own, or the revision, with istio.io/rev): %s; "+
+				"fix the pod template, which rolls the workload out, or restart it yourself; meshkeeper restarts it again "+
+				"only after the mesh changes (its version, revision, proxy image or mesh config) or the namespace is enrolled "+
+				"again", p.stuckPods, names(stuck)))
 		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNotRestartable, "Restart",
-			"%d pod(s) need a restart for their sidecar, but meshkeeper never restarts them: %s", len(p.notRestartable),
+			"%d pod(s) need a restart for their sidecar, but meshkeeper does not restart them: %s", len(p.notRestartable),
 			strings.Join(parts, "; "))
 	}
 }
@@ -613,6 +724,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			continue
 		}
 		r.remember(c.workload)
+		r.rememberTarget(c)
 		budget--
 		inNamespace[ns]++
 		metrics.RestartsTotal.WithLabelValues("started").Inc()
@@ -648,7 +760,9 @@ func (p *pass) waiting() []*candidate {
 		}
 		if !c.superseded && !c.restartedAt.IsZero() && (c.newest.Before(c.restartedAt) || p.now.Sub(c.restartedAt) < c.deadline) {
 			// Its pods predate the last restart (the rollout has not replaced them), or pods the last
-			// restart created still need one: another restart is not tried before the deadline passed.
+			// restart created still need one: another restart is not tried before the deadline passed
+			// (once that restart rolled out, observe holds such a workload unless what its pods are
+			// judged against changed since: futile).
 			continue
 		}
 		out = append(out, c)
@@ -797,8 +911,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 type Status struct {
 	// Restarting counts the workloads meshkeeper restarted that are still rolling out.
 	Restarting int32
-	// NotRestartable counts the pods that need a restart and that meshkeeper never restarts: of no
-	// workload, or of a held one.
+	// NotRestartable counts the pods that need a restart and that meshkeeper does not restart: of no
+	// workload, of a held one, or of one whose pods meshkeeper's last restart created still need one.
 	NotRestartable int32
 	// Pending counts the workloads waiting for their restart.
 	Pending int
