@@ -805,7 +805,8 @@ func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha
 	if legacy == nil {
 		return nil
 	}
-	res, err := r.resolveVersion(ctx, mesh, legacy.Version)
+	// It runs: the built-in charts keep its version when spec.charts.repository lacks it.
+	res, err := r.resolveRunning(ctx, mesh, legacy.Version)
 	if err != nil {
 		return err
 	}
