@@ -180,7 +180,13 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if installed != nil {
 		version, revision = installed.version, installed.revision
 	}
-	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, obs.namespaces.enrolled, version, revision); err != nil {
+	var serving *revisionInstallation
+	if installed != nil {
+		serving = installed.revisions
+	} else {
+		serving = servingFromStatus(mesh)
+	}
+	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, serving, obs.namespaces.enrolled, version, revision); err != nil {
 		return obs, err
 	}
 	obs.proxies.restarts = r.Restarts.Value()
@@ -267,10 +273,30 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 	return obs, nil
 }
 
-// observeProxies judges the proxy of every pod of the enrolled namespaces against the installed
-// version and revision.
+// servingFromStatus is which revisions serve which namespaces as the status reports them, for a
+// RevisionBased mesh whose control-plane phase failed or was held off this pass (nil for one without
+// revisions): the active revision, and the canary revision for the canary namespaces (the revision the
+// namespace controller labels them for).
+func servingFromStatus(mesh *meshv1alpha1.ServiceMesh) *revisionInstallation {
+	if !revisionBased(mesh) || mesh.Status.ActiveRevision == "" || len(mesh.Status.Revisions) == 0 {
+		return nil
+	}
+	ri := &revisionInstallation{active: mesh.Status.ActiveRevision, canary: meshctx.CanaryRevision(mesh),
+		versions: map[string]string{}}
+	if canary := mesh.Spec.UpdateStrategy.Canary; canary != nil {
+		ri.canaryNamespaces = canary.Namespaces
+	}
+	for _, rev := range mesh.Status.Revisions {
+		ri.versions[rev.Name] = rev.Version
+	}
+	return ri
+}
+
+// observeProxies judges the proxy of every pod of the enrolled namespaces against the revision that
+// serves its namespace (serving; nil for a mesh without revisions), or else the installed version and
+// revision.
 func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
-	enrolled sets.Set[string], version, revision string) (*proxiesObservation, error) {
+	serving *revisionInstallation, enrolled sets.Set[string], version, revision string) (*proxiesObservation, error) {
 	meshConfig := meshConfigName
 	if installed != nil {
 		meshConfig = installed.meshConfig
@@ -301,7 +327,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
 		for _, pod := range pods {
-			if err := obs.count(ctx, pod, installed, version, revision, meshConfig, configs, tags); err != nil {
+			if err := obs.count(ctx, pod, serving, version, revision, meshConfig, configs, tags); err != nil {
 				return nil, err
 			}
 		}
@@ -313,13 +339,13 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 }
 
 // count judges one pod's proxy into obs.
-func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, installed *installation, version, revision, meshConfig string,
+func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, serving *revisionInstallation, version, revision, meshConfig string,
 	configs *meshctx.MeshConfigs, tags *meshctx.ProxyTags) error {
 	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
 	config := meshConfig
-	if installed != nil && installed.revisions != nil {
+	if serving != nil {
 		// A pod is outdated when its revision is not the one its namespace is served by.
-		in.Version, in.Revision = installed.revisions.serving(pod.Namespace)
+		in.Version, in.Revision = serving.serving(pod.Namespace)
 		config = revisionMeshConfig(in.Revision)
 	}
 	in.ProxyTag = tags.For(in.Version)

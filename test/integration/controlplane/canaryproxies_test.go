@@ -63,4 +63,26 @@ var _ = Describe("Proxies during a canary", Ordered, func() {
 			g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonProxiesUpToDate))
 		}, 3*time.Second, poll).Should(Succeed(), "the pod of cp-stable runs the active revision with its current mesh config")
 	})
+
+	It("judges each pod against the revision serving its namespace while the control-plane phase of a new spec fails", func() {
+		createPod("cp-canary", "app", "1-31-1", "docker.io/istio/proxyv2:1.31.1", nil)
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Proxies.Current).To(BeEquivalentTo(2))
+			g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonProxiesUpToDate))
+		}, installTimeout, poll).Should(Succeed())
+
+		patchSpec(`{"version":"1.35.0"}`) // too far from the running versions: refused before anything is installed
+		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionControlPlaneReady).Reason }, installTimeout, poll).
+			Should(Equal(meshv1alpha1.ReasonUpgradeNotSupported))
+		// A pod created now wakes a status pass, which judges the proxies again.
+		createPod("cp-stable", "later", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+		Eventually(func() int32 { return getMesh().Status.Proxies.Total }, installTimeout, poll).Should(BeEquivalentTo(3))
+		Consistently(func(g Gomega) {
+			proxies := getMesh().Status.Proxies
+			g.Expect(proxies.Outdated).To(BeZero(), "a pod was judged against a revision that does not serve its namespace")
+			g.Expect(proxies.Current).To(BeEquivalentTo(3))
+			g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonProxiesUpToDate))
+		}, 3*time.Second, poll).Should(Succeed())
+		patchSpec(`{"version":"1.31.1"}`)
+	})
 })
