@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -67,6 +68,9 @@ type cniObservation struct {
 	// agent pod is not ready, read only when the DaemonSet is not.
 	daemonSet *appsv1.DaemonSet
 	notReady  []string
+	// heldFor is how long the last failure to install, upgrade or remove the agent is still waited out
+	// (err is that failure); zero when the phase made its attempt.
+	heldFor time.Duration
 }
 
 // settleCNI decides whether the mesh runs the CNI agent (ServiceMesh.CNIEnabled) and writes the
@@ -112,11 +116,26 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 			return obs, obs.err
 		}
 	}
+	// A failed install, upgrade or removal of the agent is tried again with backoff, not on every wake-up
+	// of the ServiceMesh (pods churning in an enrolled namespace wake it every few seconds).
+	key := backoffKey(mesh)
+	if left, last := r.cniBackoff.pending(key); last != nil {
+		ctrl.LoggerFrom(ctx).V(1).Info("The CNI agent failed recently, not retrying yet", "retryIn", left, "error", last.Error())
+		obs.err, obs.heldFor = last, left
+		if obs.namespace != "" {
+			if err := r.observeCNI(ctx, obs); err != nil {
+				return obs, err
+			}
+		}
+		return obs, obs.err
+	}
 	if obs.namespace != "" && obs.namespace != want {
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
 			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+			r.cniBackoff.record(key, obs.err)
 			return obs, obs.err
 		}
+		r.cniBackoff.record(key, nil)
 		obs.namespace = ""
 	}
 	if !enabled {
@@ -152,8 +171,10 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	r.recordHelmResult(mesh, release, installed.chartVersion, result, err)
 	if err != nil {
 		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		r.cniBackoff.record(key, obs.err)
 		return obs, obs.err
 	}
+	r.cniBackoff.record(key, nil)
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs)
 }

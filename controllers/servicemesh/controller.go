@@ -82,8 +82,9 @@ type Reconciler struct {
 	policyWatches *meshctx.KindWatches
 	// reportedMTLS holds the mTLS risk last reported; reportedAgent the CNI namespace's refusal.
 	reportedMTLS, reportedAgent meshctx.Transitions
-	// backoff paces attempts at a control plane that failed; deleteBackoff those at an uninstall.
-	backoff, deleteBackoff controlPlaneBackoff
+	// backoff paces attempts at a control plane that failed; cniBackoff those at installing, upgrading
+	// or removing the CNI agent; deleteBackoff those at an uninstall.
+	backoff, cniBackoff, deleteBackoff controlPlaneBackoff
 	// revisionState is what the revision phase remembers between reconciles.
 	revisionState revisionState
 	// Policy is what the operator's installer allows; the reconciler checks its namespaces (the chart
@@ -189,6 +190,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			// What installs and upgrades left behind goes back to the system once the mesh is Ready.
 			r.Charts.ReturnMemory()
 		}
+	}
+	if cni.heldFor > 0 && controlPlaneErr == nil && observeErr == nil && statusErr == nil {
+		// The CNI agent's last failure is still being waited out, as the control plane's below.
+		return ctrl.Result{RequeueAfter: cni.heldFor}, nil
 	}
 	if heldFor > 0 && !meshctx.IsTerminal(controlPlaneErr) && observeErr == nil && statusErr == nil {
 		// The control plane's last failure is still being waited out: come back when its backoff has
