@@ -25,7 +25,6 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -175,9 +174,10 @@ func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alp
 // deleteCreatedNamespace deletes the control-plane namespace if meshkeeper created it and nothing but
 // what the cluster itself keeps in every namespace is left in it. meshkeeper's creation is known from the
 // namespace's managed fields (createdByMeshkeeper), not from the label, which anyone who may label
-// namespaces can set. Anything else left in it, above all
-// istiod's CA (istio-ca-secret) or a user's cacerts, keeps the namespace: deleting it would give a
-// reinstalled mesh a new root of trust that running sidecars do not trust. An Event names what kept it.
+// namespaces can set. Anything else left in it, of any kind (leftInNamespace), keeps the namespace, and
+// so does a kind meshkeeper could not look for: deleting the namespace deletes everything in it. Above
+// all, istiod's CA (istio-ca-secret) or a user's cacerts keeps it: deleting it would give a reinstalled
+// mesh a new root of trust that running sidecars do not trust. An Event names what kept it.
 func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, name string) error {
 	ns := &corev1.Namespace{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
@@ -186,14 +186,14 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 	if !createdByMeshkeeper(ns) {
 		return nil
 	}
-	kept, err := r.leftInNamespace(ctx, name)
+	left, err := r.leftInNamespace(ctx, mesh.UID, name)
 	if err != nil {
 		return err
 	}
-	if len(kept) > 0 {
+	if !left.empty() {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
-			"Kept namespace %s, which meshkeeper created, because it still holds %s; delete it yourself once nothing in it is needed (istio-ca-secret is the mesh's root CA: keep it to reinstall with the same identity)",
-			name, describeKept(kept))
+			"Kept namespace %s, which meshkeeper created, because %s; delete it yourself once nothing in it is needed (istio-ca-secret is the mesh's root CA: keep it to reinstall with the same identity)",
+			name, left)
 		return nil
 	}
 	if err := r.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
@@ -230,51 +230,32 @@ func createdByMeshkeeper(ns *corev1.Namespace) bool {
 	return false
 }
 
-// leftKinds are the kinds looked for in the control-plane namespace before it is deleted: the ones
-// meshkeeper may read (the Helm charts' kinds) that hold state a person or istiod keeps there.
-var leftKinds = []schema.GroupVersionKind{
-	corev1.SchemeGroupVersion.WithKind("Secret"),
-	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
-	corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
-	corev1.SchemeGroupVersion.WithKind("Service"),
-	appsv1.SchemeGroupVersion.WithKind("Deployment"),
-	appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
-}
-
-// leftInNamespace lists, as "Kind/name", what is left in the namespace after the uninstall that the
-// cluster does not keep in every namespace by itself.
-func (r *Reconciler) leftInNamespace(ctx context.Context, namespace string) ([]string, error) {
-	var kept []string
-	for _, gvk := range leftKinds {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := r.APIReader.List(ctx, list, client.InNamespace(namespace)); err != nil {
-			return nil, fmt.Errorf("listing %ss left in namespace %s: %w", gvk.Kind, namespace, err)
-		}
-		for i := range list.Items {
-			if !clusterKept(gvk.Kind, &list.Items[i]) {
-				kept = append(kept, gvk.Kind+"/"+list.Items[i].Name)
-			}
-		}
-	}
-	return kept, nil
-}
-
 // clusterKept reports whether an object is one the cluster or istiod puts in every namespace, or one on
 // its way out, which does not keep a namespace: the default ServiceAccount (and its legacy token), the
 // root-certificate ConfigMaps, and leader-election records.
-func clusterKept(kind string, obj *metav1.PartialObjectMetadata) bool {
+func clusterKept(gk schema.GroupKind, obj *metav1.PartialObjectMetadata) bool {
 	if !obj.DeletionTimestamp.IsZero() {
 		return true
 	}
-	switch kind {
-	case "ServiceAccount":
-		return obj.Name == "default"
-	case "Secret":
+	switch gk {
+	case corev1.SchemeGroupVersion.WithKind("Secret").GroupKind():
 		return obj.Annotations[corev1.ServiceAccountNameKey] == "default"
-	case "ConfigMap":
+	case corev1.SchemeGroupVersion.WithKind("ConfigMap").GroupKind():
 		_, leaderElection := obj.Annotations["control-plane.alpha.kubernetes.io/leader"]
-		return obj.Name == "kube-root-ca.crt" || obj.Name == "istio-ca-root-cert" || leaderElection
+		return leaderElection || inEveryNamespace(gk, obj.Name)
+	}
+	return inEveryNamespace(gk, obj.Name)
+}
+
+// inEveryNamespace reports whether the cluster or istiod puts an object of this kind and name in every
+// namespace: the default ServiceAccount, and the ConfigMaps of the cluster's and the mesh's root
+// certificates.
+func inEveryNamespace(gk schema.GroupKind, name string) bool {
+	switch gk {
+	case corev1.SchemeGroupVersion.WithKind("ServiceAccount").GroupKind():
+		return name == "default"
+	case corev1.SchemeGroupVersion.WithKind("ConfigMap").GroupKind():
+		return name == "kube-root-ca.crt" || name == "istio-ca-root-cert"
 	}
 	return false
 }
