@@ -230,6 +230,11 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 	if err != nil {
 		return nil, err
 	}
+	// Every render of a release passes the chart guard, the install's, the upgrade's and drift repair's,
+	// so an object it refuses is never applied, nor anything else of the release.
+	if err := guardObjects(desired.Chart.Name(), desired.Namespace, objects); err != nil {
+		return nil, err
+	}
 	if err := stampObjects(objects, desired.Owner, desired.PodPriority); err != nil {
 		return nil, fmt.Errorf("post-rendering release %s/%s: %w", desired.Namespace, desired.Name, err)
 	}

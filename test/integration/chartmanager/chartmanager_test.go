@@ -298,7 +298,7 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	// The next upgrade's webhook apply is refused; the ServiceAccount's goes through. The retry applies
 	// the webhook configuration only.
 	values := map[string]any{"global": map[string]any{"imagePullSecrets": []any{"registry-three"}},
-		"base": map[string]any{"validationURL": "https://validation.example:443/validate"}}
+		"base": map[string]any{"validationFailurePolicy": "Ignore"}}
 	fail.Store(webhook)
 	_, err = upgrade(values)
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
@@ -313,7 +313,7 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator)).To(Succeed())
 	g.Expect(validator.Webhooks).NotTo(BeEmpty())
-	g.Expect(validator.Webhooks[0].ClientConfig.URL).To(HaveValue(Equal("https://validation.example:443/validate")))
+	g.Expect(validator.Webhooks[0].FailurePolicy).To(HaveValue(Equal(admissionregistrationv1.Ignore)))
 }
 
 // The base chart's objects besides its CRDs, by path.

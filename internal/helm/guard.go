@@ -1,0 +1,351 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// ErrRefusedObject is in the error of a release whose chart renders an object the chart guard refuses.
+var ErrRefusedObject = errors.New("refused by meshkeeper's chart guard")
+
+// The rules of the chart guard, as its errors name them. meshkeeper applies a release's objects with
+// rights close to cluster-admin, and of a chart from a repository it checks only the name, version and
+// digest: what the chart renders is not otherwise vetted. So every object a release renders passes these
+// rules before anything of the release is applied, for every chart, the built-in ones too (which pass
+// them unchanged).
+const (
+	ruleNamespace = "a namespaced object only in the release namespace"
+	ruleKind      = "only the kinds Istio's base, istiod and cni charts render, and CustomResourceDefinitions only of istio.io API groups"
+	ruleBinding   = "a binding grants only a role of its own release, and only to ServiceAccounts of the release namespace"
+	ruleRole      = "a role grants neither escalate, bind nor impersonate, no verb * on every resource or on roles and identities, " +
+		"and takes no part in aggregation"
+	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
+)
+
+// maxRefusals bounds the refused objects one error names.
+const maxRefusals = 5
+
+// allowedKinds are the only kinds a chart may render, and whether their objects are namespaced: those
+// that Istio's base, istiod and cni charts render with the values meshkeeper gives them, spec.values
+// included (which may add istiod's autoscaler, NetworkPolicy and ValidatingAdmissionPolicy). No Pods,
+// Jobs, Secrets or Namespaces: none of the charts needs one.
+var allowedKinds = map[schema.GroupKind]bool{
+	{Kind: "ConfigMap"}:                                                                  true,
+	{Kind: "Service"}:                                                                    true,
+	{Kind: "ServiceAccount"}:                                                             true,
+	{Group: "apps", Kind: "Deployment"}:                                                  true,
+	{Group: "apps", Kind: "DaemonSet"}:                                                   true,
+	{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}:                              true,
+	{Group: "policy", Kind: "PodDisruptionBudget"}:                                       true,
+	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}:                                  true,
+	{Group: rbacv1.GroupName, Kind: "Role"}:                                              true,
+	{Group: rbacv1.GroupName, Kind: "RoleBinding"}:                                       true,
+	{Group: rbacv1.GroupName, Kind: "ClusterRole"}:                                       false,
+	{Group: rbacv1.GroupName, Kind: "ClusterRoleBinding"}:                                false,
+	{Group: admissionregistrationv1.GroupName, Kind: "MutatingWebhookConfiguration"}:     false,
+	{Group: admissionregistrationv1.GroupName, Kind: "ValidatingWebhookConfiguration"}:   false,
+	{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}:        false,
+	{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicyBinding"}: false,
+	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:                    false,
+}
+
+// istioGroupSuffix ends the API group of every CustomResourceDefinition of Istio's base chart.
+const istioGroupSuffix = ".istio.io"
+
+// escalatingVerbs are the verbs that let a holder grant rights it does not have, or act as someone else.
+var escalatingVerbs = []string{"escalate", "bind", "impersonate"}
+
+// escalatingResources are the resources escalatingVerbs apply to, and which verbs: the verb * on them
+// grants those.
+var escalatingResources = map[string]string{
+	"roles":           "escalate and bind",
+	"clusterroles":    "escalate and bind",
+	"users":           "impersonate",
+	"groups":          "impersonate",
+	"serviceaccounts": "impersonate",
+	"uids":            "impersonate",
+	"userextras":      "impersonate",
+}
+
+// aggregationLabelPrefix starts the labels that aggregate a ClusterRole's rules into other ClusterRoles
+// (such as the built-in admin, edit and view).
+const aggregationLabelPrefix = "rbac.authorization.k8s.io/aggregate-to-"
+
+// guardObjects checks every object a release of chart renders into namespace against the chart guard's
+// rules, before anything of the release is applied. Objects of namespaced kinds without a namespace
+// count as in the release namespace, where they are applied. It returns an error wrapping
+// ErrRefusedObject that names each refused object (up to maxRefusals) with why, and the rules they break.
+func guardObjects(chart, namespace string, objects []*unstructured.Unstructured) error {
+	g := newGuard(namespace, objects)
+	var refused []string
+	named := map[string]bool{}
+	for _, obj := range objects {
+		why, rule := g.check(obj)
+		if why == "" {
+			continue
+		}
+		refusal := fmt.Sprintf("%s %s, which %s", obj.GetKind(), g.name(obj), why)
+		if !named[rule] {
+			// Each rule is said once, at the first object that breaks it.
+			refusal += " (rule: " + rule + ")"
+			named[rule] = true
+		}
+		refused = append(refused, refusal)
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	more := ""
+	if len(refused) > maxRefusals {
+		more = fmt.Sprintf("; and %d more", len(refused)-maxRefusals)
+		refused = refused[:maxRefusals]
+	}
+	return fmt.Errorf("%w: chart %s renders %s%s; meshkeeper applies nothing of the release",
+		ErrRefusedObject, chart, strings.Join(refused, "; "), more)
+}
+
+// guard is what the rules need to know of a release: its namespace, and the roles and admission
+// policies it renders.
+type guard struct {
+	namespace    string
+	clusterRoles map[string]bool
+	roles        map[string]bool // by namespace/name
+	policies     map[string]bool
+}
+
+func newGuard(namespace string, objects []*unstructured.Unstructured) *guard {
+	g := &guard{namespace: namespace, clusterRoles: map[string]bool{}, roles: map[string]bool{}, policies: map[string]bool{}}
+	for _, obj := range objects {
+		switch obj.GroupVersionKind().GroupKind() {
+		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "ClusterRole"}:
+			g.clusterRoles[obj.GetName()] = true
+		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "Role"}:
+			g.roles[g.namespaceOf(obj)+"/"+obj.GetName()] = true
+		case schema.GroupKind{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}:
+			g.policies[obj.GetName()] = true
+		}
+	}
+	return g
+}
+
+// namespaceOf is the namespace obj is applied in: its own, or for a namespaced kind without one, the
+// release namespace.
+func (g *guard) namespaceOf(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" || !allowedKinds[obj.GroupVersionKind().GroupKind()] {
+		return ns
+	}
+	return g.namespace
+}
+
+// name is obj's name as errors give it: with its namespace, when it has one.
+func (g *guard) name(obj *unstructured.Unstructured) string {
+	if ns := g.namespaceOf(obj); ns != "" {
+		return ns + "/" + obj.GetName()
+	}
+	return obj.GetName()
+}
+
+// check returns why obj is refused and the rule it breaks, or "" when it passes.
+func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
+	gvk := obj.GroupVersionKind()
+	namespaced, allowed := allowedKinds[gvk.GroupKind()]
+	switch {
+	case !allowed:
+		return fmt.Sprintf("is of a kind (%s) Istio's charts do not render", gvk.GroupKind()), ruleKind
+	case namespaced && g.namespaceOf(obj) != g.namespace:
+		return fmt.Sprintf("is outside the release namespace %s", g.namespace), ruleNamespace
+	case !namespaced && obj.GetNamespace() != "":
+		return fmt.Sprintf("is cluster-scoped but names namespace %s", obj.GetNamespace()), ruleNamespace
+	}
+	var why, rule string
+	var err error
+	switch gvk.Kind {
+	case "CustomResourceDefinition":
+		rule = ruleKind
+		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+		if !strings.HasSuffix(group, istioGroupSuffix) {
+			why = fmt.Sprintf("defines API group %q, not one of istio.io", group)
+		}
+	case "ClusterRoleBinding", "RoleBinding":
+		rule = ruleBinding
+		why, err = g.checkBinding(obj)
+	case "ClusterRole", "Role":
+		rule = ruleRole
+		why, err = checkRole(obj)
+	case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicyBinding":
+		rule = ruleAdmission
+		why, err = g.checkAdmission(obj)
+	}
+	if err != nil {
+		return fmt.Sprintf("cannot be read as a %s: %v", gvk.Kind, err), rule
+	}
+	return why, rule
+}
+
+// checkBinding returns why a RoleBinding or ClusterRoleBinding is refused, or "".
+func (g *guard) checkBinding(obj *unstructured.Unstructured) (string, error) {
+	var ref rbacv1.RoleRef
+	var subjects []rbacv1.Subject
+	cluster := obj.GetKind() == "ClusterRoleBinding"
+	if cluster {
+		binding := &rbacv1.ClusterRoleBinding{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, binding); err != nil {
+			return "", err
+		}
+		ref, subjects = binding.RoleRef, binding.Subjects
+	} else {
+		binding := &rbacv1.RoleBinding{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, binding); err != nil {
+			return "", err
+		}
+		ref, subjects = binding.RoleRef, binding.Subjects
+	}
+	namespace := g.namespaceOf(obj)
+	switch {
+	case ref.APIGroup != rbacv1.GroupName:
+		return fmt.Sprintf("grants a role of API group %q", ref.APIGroup), nil
+	case ref.Kind == "ClusterRole" && !g.clusterRoles[ref.Name]:
+		return fmt.Sprintf("grants ClusterRole %s, which the release does not render", ref.Name), nil
+	case ref.Kind == "Role" && (cluster || !g.roles[namespace+"/"+ref.Name]):
+		return fmt.Sprintf("grants Role %s, which the release does not render in namespace %s", ref.Name, namespace), nil
+	case ref.Kind != "ClusterRole" && ref.Kind != "Role":
+		return fmt.Sprintf("grants a role of kind %q", ref.Kind), nil
+	}
+	for _, s := range subjects {
+		if s.Kind != rbacv1.ServiceAccountKind {
+			return fmt.Sprintf("grants %s %s to %s %q, not a ServiceAccount", ref.Kind, ref.Name, s.Kind, s.Name), nil
+		}
+		ns := s.Namespace
+		if ns == "" && !cluster {
+			ns = namespace // a RoleBinding's ServiceAccount defaults to the binding's namespace
+		}
+		if ns != g.namespace {
+			return fmt.Sprintf("grants %s %s to ServiceAccount %s/%s, outside the release namespace", ref.Kind, ref.Name, ns, s.Name), nil
+		}
+	}
+	return "", nil
+}
+
+// checkRole returns why a Role or ClusterRole is refused, or "".
+func checkRole(obj *unstructured.Unstructured) (string, error) {
+	var rules []rbacv1.PolicyRule
+	if obj.GetKind() == "ClusterRole" {
+		role := &rbacv1.ClusterRole{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, role); err != nil {
+			return "", err
+		}
+		if role.AggregationRule != nil {
+			return "aggregates the rules of other ClusterRoles (aggregationRule)", nil
+		}
+		for label := range role.Labels {
+			if strings.HasPrefix(label, aggregationLabelPrefix) {
+				return fmt.Sprintf("adds its rules to other ClusterRoles (label %s)", label), nil
+			}
+		}
+		rules = role.Rules
+	} else {
+		role := &rbacv1.Role{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, role); err != nil {
+			return "", err
+		}
+		rules = role.Rules
+	}
+	for _, rule := range rules {
+		if why := refusedRule(rule); why != "" {
+			return why, nil
+		}
+	}
+	return "", nil
+}
+
+// refusedRule returns why a policy rule is refused, or "": it names escalate, bind or impersonate, or
+// grants the verb * on every resource or on a resource those verbs apply to.
+func refusedRule(rule rbacv1.PolicyRule) string {
+	for _, verb := range rule.Verbs {
+		if slices.Contains(escalatingVerbs, strings.ToLower(verb)) {
+			return fmt.Sprintf("grants the verb %s", verb)
+		}
+	}
+	if !slices.Contains(rule.Verbs, rbacv1.VerbAll) {
+		return ""
+	}
+	for _, resource := range rule.Resources {
+		base, _, _ := strings.Cut(resource, "/")
+		if base == rbacv1.ResourceAll {
+			return fmt.Sprintf("grants every verb (*) on resources %q", resource)
+		}
+		if verbs, ok := escalatingResources[strings.ToLower(base)]; ok {
+			return fmt.Sprintf("grants every verb (*) on %s, which includes %s", resource, verbs)
+		}
+	}
+	return ""
+}
+
+// checkAdmission returns why a webhook configuration or an admission policy binding is refused, or "".
+func (g *guard) checkAdmission(obj *unstructured.Unstructured) (string, error) {
+	var configs []admissionregistrationv1.WebhookClientConfig
+	var names []string
+	switch obj.GetKind() {
+	case "ValidatingAdmissionPolicyBinding":
+		binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, binding); err != nil {
+			return "", err
+		}
+		if !g.policies[binding.Spec.PolicyName] {
+			return fmt.Sprintf("binds ValidatingAdmissionPolicy %q, which the release does not render", binding.Spec.PolicyName), nil
+		}
+		return "", nil
+	case "MutatingWebhookConfiguration":
+		webhooks := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, webhooks); err != nil {
+			return "", err
+		}
+		for _, w := range webhooks.Webhooks {
+			configs, names = append(configs, w.ClientConfig), append(names, w.Name)
+		}
+	default:
+		webhooks := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, webhooks); err != nil {
+			return "", err
+		}
+		for _, w := range webhooks.Webhooks {
+			configs, names = append(configs, w.ClientConfig), append(names, w.Name)
+		}
+	}
+	for i, config := range configs {
+		switch {
+		case config.URL != nil:
+			return fmt.Sprintf("sends webhook %s to a URL rather than a Service", names[i]), nil
+		case config.Service == nil:
+			return fmt.Sprintf("names no Service for webhook %s", names[i]), nil
+		case config.Service.Namespace != g.namespace:
+			return fmt.Sprintf("sends webhook %s to Service %s/%s, outside the release namespace",
+				names[i], config.Service.Namespace, config.Service.Name), nil
+		}
+	}
+	return "", nil
+}
