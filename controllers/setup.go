@@ -126,6 +126,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// The chart guard holds a chart's own images to the same image hubs as the spec's values.
+	chartManager.CheckImage = opts.Policy.CheckImage
 	recorder := mgr.GetEventRecorder("meshkeeper")
 	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err

@@ -119,6 +119,26 @@ func (p Policy) CheckImageHubs(hubs []string) error {
 	return nil
 }
 
+// CheckImage returns an error wrapping ErrImageHubNotAllowed unless the hub of image (what precedes its
+// last path segment, without the tag or digest) lies under an allowed hub.
+func (p Policy) CheckImage(image string) error {
+	name, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	hub := ""
+	if i := strings.LastIndex(name, "/"); i > 0 {
+		hub = name[:i]
+	}
+	for _, allowed := range p.imageHubs() {
+		if hub != "" && hubUnder(hub, allowed) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: its hub %q is not among the image hubs this meshkeeper may pull Istio images from (%s)",
+		ErrImageHubNotAllowed, hub, strings.Join(p.imageHubs(), ", "))
+}
+
 // CheckNamespace returns an error wrapping ErrNamespaceNotAllowed unless namespace is one the installer
 // allows (what names it is said by what, as "spec.namespace").
 func (p Policy) CheckNamespace(namespace, what string) error {

@@ -102,6 +102,40 @@ func TestCheckImageHubs(t *testing.T) {
 	}
 }
 
+func TestCheckImage(t *testing.T) {
+	defaults := charts.Policy{}
+	mirror := charts.Policy{ImageHubs: []string{"registry.example.com:5000/mirror"}}
+	cases := map[string]struct {
+		policy  charts.Policy
+		image   string
+		allowed bool
+	}{
+		"an official image":                 {defaults, "docker.io/istio/pilot:1.31.1", true},
+		"by digest":                         {defaults, "gcr.io/istio-release/pilot@sha256:0123abcd", true},
+		"with a tag and a digest":           {defaults, "ghcr.io/istio/install-cni:1.31.1@sha256:0123abcd", true},
+		"Docker Hub without the registry":   {defaults, "istio/proxyv2:1.31.1", true},
+		"no tag":                            {defaults, "docker.io/istio/pilot", true},
+		"another registry":                  {defaults, "evil.example/miner:1", false},
+		"a sibling sharing the prefix":      {defaults, "docker.io/istiofake/pilot:1.31.1", false},
+		"a Docker Hub library image":        {defaults, "busybox:1.36", false},
+		"no image":                          {defaults, "", false},
+		"a mirror on a port, allowed":       {mirror, "registry.example.com:5000/mirror/istio/pilot:1.31.1", true},
+		"a mirror, another port":            {mirror, "registry.example.com/mirror/istio/pilot:1.31.1", false},
+		"a port is not a tag (no tag here)": {mirror, "registry.example.com:5000/mirror/pilot", true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := tc.policy.CheckImage(tc.image)
+			if tc.allowed && err != nil {
+				t.Errorf("CheckImage(%q) = %v, want allowed", tc.image, err)
+			}
+			if !tc.allowed && !errors.Is(err, charts.ErrImageHubNotAllowed) {
+				t.Errorf("CheckImage(%q) = %v, want ErrImageHubNotAllowed", tc.image, err)
+			}
+		})
+	}
+}
+
 func TestParseList(t *testing.T) {
 	got := charts.ParseList(" https://a.example.com/charts, ,oci://b.example.com/c ")
 	if len(got) != 2 || got[0] != "https://a.example.com/charts" || got[1] != "oci://b.example.com/c" {

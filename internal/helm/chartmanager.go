@@ -85,6 +85,9 @@ type Result struct {
 type ChartManager struct {
 	// CachedKinds are the kinds the client serves from its cache; drift checks read them there.
 	CachedKinds map[schema.GroupVersionKind]bool
+	// CheckImage, when set, refuses an image a rendered Deployment or DaemonSet would pull from a hub
+	// the operator's installer did not allow (charts.Policy.CheckImage); the chart guard calls it.
+	CheckImage func(image string) error
 
 	client    client.Client
 	reader    client.Reader

@@ -44,6 +44,7 @@ const (
 	ruleRole      = "a role grants neither escalate, bind nor impersonate, no verb * on every resource or on roles and identities, " +
 		"and takes no part in aggregation"
 	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
+	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
 )
 
 // maxRefusals bounds the refused objects one error names.
@@ -99,8 +100,9 @@ const aggregationLabelPrefix = "rbac.authorization.k8s.io/aggregate-to-"
 // rules, before anything of the release is applied. Objects of namespaced kinds without a namespace
 // count as in the release namespace, where they are applied. It returns an error wrapping
 // ErrRefusedObject that names each refused object (up to maxRefusals) with why, and the rules they break.
-func guardObjects(chart, namespace string, objects []*unstructured.Unstructured) error {
+func guardObjects(chart, namespace string, objects []*unstructured.Unstructured, checkImage func(string) error) error {
 	g := newGuard(namespace, objects)
+	g.checkImage = checkImage
 	var refused []string
 	named := map[string]bool{}
 	for _, obj := range objects {
@@ -131,7 +133,9 @@ func guardObjects(chart, namespace string, objects []*unstructured.Unstructured)
 // guard is what the rules need to know of a release: its namespace, and the roles and admission
 // policies it renders.
 type guard struct {
-	namespace    string
+	namespace string
+	// checkImage, when set, refuses an image of a hub the installer did not allow (ChartManager.CheckImage).
+	checkImage   func(string) error
 	clusterRoles map[string]bool
 	roles        map[string]bool // by namespace/name
 	policies     map[string]bool
@@ -199,11 +203,37 @@ func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
 	case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicyBinding":
 		rule = ruleAdmission
 		why, err = g.checkAdmission(obj)
+	case "Deployment", "DaemonSet":
+		rule = ruleImage
+		why, err = g.checkImages(obj)
 	}
 	if err != nil {
 		return fmt.Sprintf("cannot be read as a %s: %v", gvk.Kind, err), rule
 	}
 	return why, rule
+}
+
+// checkImages returns why a workload is refused for the images of its pod template's containers and
+// init containers, or "": the values meshkeeper renders a chart with name only allowed hubs, but a
+// chart's own defaults or templates may name any image.
+func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
+	if g.checkImage == nil {
+		return "", nil
+	}
+	for _, field := range []string{"initContainers", "containers"} {
+		containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", field)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			image, _ := container["image"].(string)
+			if err := g.checkImage(image); err != nil {
+				return fmt.Sprintf("runs image %q in container %v: %v", image, container["name"], err), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // checkBinding returns why a RoleBinding or ClusterRoleBinding is refused, or "".

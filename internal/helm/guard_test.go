@@ -53,7 +53,7 @@ func checkGuardCases(t *testing.T, rule string, cases []guardCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = guardObjects("c", guardNamespace, objects)
+			err = guardObjects("c", guardNamespace, objects, nil)
 			switch {
 			case tc.refused == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -252,7 +252,7 @@ func TestGuardNamesTheFirstRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = guardObjects("c", guardNamespace, objects)
+	err = guardObjects("c", guardNamespace, objects, nil)
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -359,7 +359,7 @@ func TestGuardAcceptsTheBuiltinCharts(t *testing.T) {
 				for i, obj := range objects {
 					before[i] = obj.DeepCopy().Object
 				}
-				if err := guardObjects(chart.Name(), release.namespace, objects); err != nil {
+				if err := guardObjects(chart.Name(), release.namespace, objects, charts.Policy{}.CheckImage); err != nil {
 					t.Errorf("upgrade %t: %v", upgrade, err)
 				}
 				for i, obj := range objects {

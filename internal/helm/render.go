@@ -232,7 +232,7 @@ func (m *ChartManager) renderWith(ctx context.Context, desired Release, revision
 	}
 	// Every render of a release passes the chart guard, the install's, the upgrade's and drift repair's,
 	// so an object it refuses is never applied, nor anything else of the release.
-	if err := guardObjects(desired.Chart.Name(), desired.Namespace, objects); err != nil {
+	if err := guardObjects(desired.Chart.Name(), desired.Namespace, objects, m.CheckImage); err != nil {
 		return nil, err
 	}
 	if err := stampObjects(objects, desired.Owner, desired.PodPriority); err != nil {

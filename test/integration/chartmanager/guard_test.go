@@ -28,6 +28,7 @@ import (
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	rcommon "helm.sh/helm/v4/pkg/release/common"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,7 +41,7 @@ import (
 
 // takeOverChart is a chart as a compromised repository may serve one: a ServiceAccount and a ConfigMap
 // as any chart has, and, with the value admin, a ClusterRoleBinding that makes the ServiceAccount
-// cluster-admin.
+// cluster-admin; with the value image, a Deployment that runs that image.
 func takeOverChart(t *testing.T) *chartv2.Chart {
 	t.Helper()
 	chart, err := loader.LoadFiles([]*archive.BufferedFile{
@@ -54,6 +55,10 @@ func takeOverChart(t *testing.T) *chartv2.Chart {
 			"kind: ClusterRoleBinding\nmetadata:\n  name: agent-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n" +
 			"  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: agent\n" +
 			"  namespace: {{ .Release.Namespace }}\n{{- end }}\n")},
+		{Name: "templates/deployment.yaml", Data: []byte("{{- if .Values.image }}\napiVersion: apps/v1\nkind: Deployment\n" +
+			"metadata:\n  name: agent\n  namespace: {{ .Release.Namespace }}\nspec:\n  selector:\n    matchLabels: {app: agent}\n" +
+			"  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      serviceAccountName: agent\n" +
+			"      containers:\n      - name: agent\n        image: {{ .Values.image }}\n{{- end }}\n")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,4 +126,31 @@ func expectNothingOfTheRelease(ctx context.Context, g *WithT, env *testenv.Env, 
 	secrets := &corev1.SecretList{}
 	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm", "name": name})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty(), "the refused install stored a release record")
+}
+
+// TestAChartPullsOnlyFromAllowedHubs: the image hubs the installer allowed hold for the images a chart
+// renders itself, not only for the values meshkeeper gives it: a Deployment whose image lies outside
+// them is refused before anything of the release is written, and one inside them is installed.
+func TestAChartPullsOnlyFromAllowedHubs(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m, _, env := setUp(t)
+	m.CheckImage = charts.Policy{}.CheckImage // Istio's official hubs
+
+	chart := takeOverChart(t)
+	release := helm.Release{Name: "miner", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+		Values: map[string]any{"image": "evil.example/miner:1"},
+		Owner:  helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
+	_, err := m.Ensure(ctx, release)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(errors.Is(err, helm.ErrRefusedObject)).To(BeTrue(), "the error does not wrap helm.ErrRefusedObject: %v", err)
+	g.Expect(err.Error()).To(ContainSubstring(`Deployment istio-system/agent, which runs image "evil.example/miner:1" in container agent`))
+	g.Expect(err.Error()).To(ContainSubstring("(rule: a workload's containers pull only from the image hubs"))
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "agent"}, &appsv1.Deployment{})).To(Satisfy(apierrors.IsNotFound))
+	expectNothingOfTheRelease(ctx, g, env, release.Name)
+
+	release.Values = map[string]any{"image": "docker.io/istio/pilot:1.31.1"}
+	_, err = m.Ensure(ctx, release)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "agent"}, &appsv1.Deployment{})).To(Succeed())
 }
