@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -107,6 +108,27 @@ type Reconciler struct {
 	// rollback is the canary rollback this process decided, until the status records it or the spec
 	// changes; never modified once set, so the Report compares it by identity.
 	rollback *meshv1alpha1.CanaryRollbackStatus
+	// rolledBack is, for the last rollback this process decided, since when the canary served each canary
+	// namespace then (pass.canarySince): once the namespaces are sent back, their labels no longer tell.
+	rolledBack rolledBackCanary
+}
+
+// rolledBackSince is since when the canary of rollback served each canary namespace, when this process
+// decided that rollback; nil otherwise.
+func (r *Reconciler) rolledBackSince(rollback *meshv1alpha1.CanaryRollbackStatus) map[string]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rb := r.rolledBack; rb.revision == rollback.Revision && rb.at.Equal(rollback.Time.Time) {
+		return rb.since
+	}
+	return nil
+}
+
+// rolledBackCanary is since when the canary revision of a rollback served each canary namespace.
+type rolledBackCanary struct {
+	revision string
+	at       time.Time
+	since    map[string]time.Time
 }
 
 // Reconcile makes one pass: it classifies the pods of the enrolled namespaces, follows the ones that
@@ -171,6 +193,9 @@ type pass struct {
 	// canarySince is, for each canary namespace the canary revision serves, since when: the time of
 	// meshkeeper's apply of its injection label. Only a restart since then was onto the canary.
 	canarySince map[string]time.Time
+	// rolledBackSince is canarySince as it was when this process rolled back the canary that rollback
+	// names; nil when unknown (another process decided it, or this one restarted since).
+	rolledBackSince map[string]time.Time
 	// reportedRollback is the rollback this process decided, for the status pass.
 	reportedRollback *meshv1alpha1.CanaryRollbackStatus
 }
@@ -234,6 +259,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	p := &pass{now: r.now(), held: map[string]string{}, stuck: map[string]string{}}
 	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
+		p.rolledBackSince = r.rolledBackSince(p.rollback)
 	}
 	r.mu.Lock()
 	p.reportedRollback = r.rollback
@@ -588,6 +614,7 @@ func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
 		Time: metav1.NewTime(p.now.UTC().Truncate(time.Second)), ObservedGeneration: mesh.Generation}
 	r.mu.Lock()
 	r.rollback = rb
+	r.rolledBack = rolledBackCanary{revision: rb.Revision, at: rb.Time.Time, since: maps.Clone(p.canarySince)}
 	r.mu.Unlock()
 	mesh.Status.CanaryRollback = rb
 	metrics.RestartsTotal.WithLabelValues("rolled_back").Inc()
@@ -616,9 +643,19 @@ func canarySince(ns *corev1.Namespace, canary string) time.Time {
 // restartedOntoCanary tells whether meshkeeper last restarted the workload, in a canary namespace,
 // before the canary rollback that holds: onto the canary revision. Such a workload is restarted again
 // onto the active revision without waiting for its rollout or its deadline.
+// When this process rolled the canary back, it knows since when the canary served each namespace, and a
+// restart from before then was onto the active revision: its rollout, stalled or not, is not the
+// rollback's to resolve. Otherwise every restart before the rollback counts.
 func (p *pass) restartedOntoCanary(w *workload) bool {
-	return p.rollback != nil && !w.restartedAt.IsZero() && w.restartedAt.Before(p.rollback.Time.Time) &&
-		slices.Contains(p.canaryNamespaces, w.obj.GetNamespace())
+	ns := w.obj.GetNamespace()
+	if p.rollback == nil || w.restartedAt.IsZero() || !w.restartedAt.Before(p.rollback.Time.Time) || !slices.Contains(p.canaryNamespaces, ns) {
+		return false
+	}
+	if p.rolledBackSince != nil {
+		since := p.rolledBackSince[ns]
+		return !since.IsZero() && !w.restartedAt.Before(since)
+	}
+	return true
 }
 
 // follow reports stalls once each.

@@ -125,3 +125,57 @@ func TestAStallFromBeforeTheCanaryRollsNothingBack(t *testing.T) {
 		t.Errorf("a restart onto the canary that stalled did not roll it back as its own: %+v", mesh.Status.CanaryRollback)
 	}
 }
+
+// TestARollbackLeavesAStallFromBeforeTheCanary: a workload of a canary namespace that meshkeeper
+// restarted before the canary served the namespace (onto the active revision) and that stalled is not
+// the rollback's to resolve: it still holds the restarts, as any stall does, while the restart onto the
+// canary that caused the rollback is resolved by it. It was once dropped with it, and restarts resumed
+// while it was still broken.
+func TestARollbackLeavesAStallFromBeforeTheCanary(t *testing.T) {
+	switched := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
+	mesh.Spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased,
+		Canary: &meshv1alpha1.CanarySpec{Namespaces: []string{"shop", "pay"}}}
+	mesh.Status.ActiveRevision = "1-31-0"
+	mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
+		{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionCanary, Ready: true},
+		{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true},
+	}
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10), rolling: map[string]bool{}}
+	// shop: restarted onto the active revision a minute before the canary served it, stalled since.
+	before := rollingDeployment("shop", "legacy", switched.Add(-time.Minute))
+	// pay: restarted onto the canary, stalled: the rollback's cause.
+	onto := rollingDeployment("pay", "checkout", switched.Add(time.Minute))
+	since := map[string]time.Time{"shop": switched, "pay": switched}
+	decided := &pass{now: switched.Add(20 * time.Minute), stalled: []*workload{before, onto}, canarySince: since}
+	if !r.rollBack(mesh, decided) || mesh.Status.CanaryRollback.Workload != onto.key() {
+		t.Fatalf("the stall onto the canary did not roll it back: %+v", mesh.Status.CanaryRollback)
+	}
+	rollback := mesh.Status.CanaryRollback
+	for _, w := range []*workload{before, onto} {
+		r.rolling[w.key()] = true
+	}
+
+	// The next pass: the namespaces are sent back, and their labels no longer say since when the canary
+	// served them.
+	p := &pass{now: decided.now.Add(time.Second), canaryNamespaces: mesh.Spec.UpdateStrategy.Canary.Namespaces,
+		rollback: rollback, rolledBackSince: r.rolledBackSince(rollback)}
+	for _, w := range []*workload{before, onto} {
+		r.classifyRollout(p, w)
+	}
+	if len(p.stalled) != 1 || p.stalled[0] != before {
+		t.Errorf("stalled = %d workload(s), want only %s, restarted before the canary served its namespace", len(p.stalled), before.key())
+	}
+	if r.rolling[onto.key()] {
+		t.Errorf("%s, restarted onto the canary, is still followed after the rollback", onto.key())
+	}
+	if p.restartedOntoCanary(before) || !p.restartedOntoCanary(onto) {
+		t.Errorf("restartedOntoCanary: %s %t (want false), %s %t (want true)", before.key(), p.restartedOntoCanary(before),
+			onto.key(), p.restartedOntoCanary(onto))
+	}
+
+	// A process that did not decide the rollback (restarted since) cannot tell: every restart before it counts.
+	if got := (&Reconciler{}).rolledBackSince(rollback); got != nil {
+		t.Errorf("another process knows since when the canary served the namespaces: %v", got)
+	}
+}
