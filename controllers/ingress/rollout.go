@@ -25,6 +25,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 // Rollout is how far the ingress-nginx controller workload has rolled out a pod template that carries
@@ -37,28 +39,25 @@ type Rollout struct {
 	Message string
 }
 
-// rolloutOf judges the rollout of the workload's current pod template from its status, as
-// `kubectl rollout status` does, and says what it waits for.
+// rolloutOf judges the rollout of the workload's current pod template from its status
+// (meshctx.RolledOut, as the restarts judge theirs), and says what it waits for.
 func rolloutOf(kind string, obj client.Object) Rollout {
+	if meshctx.RolledOut(obj) {
+		return Rollout{Done: true}
+	}
 	name := fmt.Sprintf("%s %s", kind, client.ObjectKeyFromObject(obj))
 	var waits []string
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		desired := int32(1)
-		if o.Spec.Replicas != nil {
-			desired = *o.Spec.Replicas
-		}
 		st := o.Status
 		switch {
 		case o.Spec.Paused:
 			waits = append(waits, "is paused (kubectl rollout resume)")
 		case st.ObservedGeneration < o.Generation:
 			waits = append(waits, "has a change its Deployment controller has not seen yet")
-		case st.UpdatedReplicas < desired || st.Replicas > st.UpdatedReplicas || st.AvailableReplicas < st.UpdatedReplicas:
-			waits = append(waits, fmt.Sprintf("has %d of %d pods updated, %d available, %d old", st.UpdatedReplicas, desired,
-				st.AvailableReplicas, max(st.Replicas-st.UpdatedReplicas, 0)))
 		default:
-			return Rollout{Done: true}
+			waits = append(waits, fmt.Sprintf("has %d of %d pods updated, %d available, %d old", st.UpdatedReplicas,
+				meshctx.DesiredReplicas(o.Spec.Replicas), st.AvailableReplicas, max(st.Replicas-st.UpdatedReplicas, 0)))
 		}
 		// Why it does not progress, in the Deployment controller's words: pods it cannot create (a
 		// quota, an admission rule), or its progress deadline passed.
@@ -70,17 +69,14 @@ func rolloutOf(kind string, obj client.Object) Rollout {
 		}
 	case *appsv1.DaemonSet:
 		st := o.Status
-		switch {
-		case st.ObservedGeneration < o.Generation:
+		if st.ObservedGeneration < o.Generation {
 			waits = append(waits, "has a change its DaemonSet controller has not seen yet")
-		case st.UpdatedNumberScheduled < st.DesiredNumberScheduled || st.NumberAvailable < st.DesiredNumberScheduled:
-			waits = append(waits, fmt.Sprintf("has %d of %d pods updated, %d available", st.UpdatedNumberScheduled,
-				st.DesiredNumberScheduled, st.NumberAvailable))
-			if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
-				waits = append(waits, "its updateStrategy is OnDelete: delete its old pods to have them created again with the sidecar")
-			}
-		default:
-			return Rollout{Done: true}
+			break
+		}
+		waits = append(waits, fmt.Sprintf("has %d of %d pods updated, %d available", st.UpdatedNumberScheduled,
+			st.DesiredNumberScheduled, st.NumberAvailable))
+		if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+			waits = append(waits, "its updateStrategy is OnDelete: delete its old pods to have them created again with the sidecar")
 		}
 	default:
 		return Rollout{}

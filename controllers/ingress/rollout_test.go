@@ -46,7 +46,8 @@ func TestRolloutOf(t *testing.T) {
 	}{
 		"Deployment rolled out": {
 			kind: "Deployment",
-			obj:  deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}),
+			obj: deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2,
+				AvailableReplicas: 2}),
 			done: true,
 		},
 		"Deployment scaled to zero": {
@@ -93,7 +94,8 @@ func TestRolloutOf(t *testing.T) {
 		"DaemonSet rolled out": {
 			kind: "DaemonSet",
 			obj: &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ingress-nginx", Name: "controller", Generation: 2},
-				Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 3}},
+				Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberReady: 3,
+					NumberAvailable: 3}},
 			done: true,
 		},
 		"DaemonSet on its way": {
@@ -146,7 +148,7 @@ func configuredWorkload(uid, annotation string, status appsv1.DeploymentStatus) 
 }
 
 func TestJudgeRollout(t *testing.T) {
-	rolledOut := appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
+	rolledOut := appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
 	rolling := appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 1, AvailableReplicas: 1}
 	observed := func(w *Workload) Observed {
 		w.rollout = w.judgeRollout(Observed{}, false)

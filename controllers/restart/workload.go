@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 // defaultDeadline is how long a rollout of a kind without progressDeadlineSeconds (StatefulSet,
@@ -56,15 +57,11 @@ func (w *workload) key() string {
 
 // asWorkload reads one of the three kinds.
 func asWorkload(obj client.Object) *workload {
-	w := &workload{obj: obj, deadline: defaultDeadline}
+	w := &workload{obj: obj, deadline: defaultDeadline, rolledOut: meshctx.RolledOut(obj)}
 	var template *corev1.PodTemplateSpec
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		w.kind, template = "Deployment", &o.Spec.Template
-		desired := replicas(o.Spec.Replicas)
-		s := o.Status
-		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired && s.Replicas == desired &&
-			s.ReadyReplicas == desired && s.AvailableReplicas == desired
 		if o.Spec.ProgressDeadlineSeconds != nil {
 			w.deadline = time.Duration(*o.Spec.ProgressDeadlineSeconds) * time.Second
 		}
@@ -73,10 +70,6 @@ func asWorkload(obj client.Object) *workload {
 		}
 	case *appsv1.StatefulSet:
 		w.kind, template = "StatefulSet", &o.Spec.Template
-		desired := replicas(o.Spec.Replicas)
-		s := o.Status
-		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired &&
-			s.ReadyReplicas == desired && s.AvailableReplicas == desired
 		switch u := o.Spec.UpdateStrategy; {
 		case u.Type == appsv1.OnDeleteStatefulSetStrategyType:
 			w.held = "updateStrategy OnDelete"
@@ -86,9 +79,6 @@ func asWorkload(obj client.Object) *workload {
 		}
 	case *appsv1.DaemonSet:
 		w.kind, template = "DaemonSet", &o.Spec.Template
-		s := o.Status
-		w.rolledOut = s.ObservedGeneration >= o.Generation && s.UpdatedNumberScheduled == s.DesiredNumberScheduled &&
-			s.NumberReady == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled
 		if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
 			w.held = "updateStrategy OnDelete"
 		}
@@ -99,13 +89,6 @@ func asWorkload(obj client.Object) *workload {
 		w.restartedAt, _ = time.Parse(time.RFC3339, at)
 	}
 	return w
-}
-
-func replicas(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
 }
 
 // optedOut tells whether the workload's own annotation keeps meshkeeper from restarting it.

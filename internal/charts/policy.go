@@ -104,19 +104,17 @@ func (p Policy) CheckRepository(repository string) error {
 // no allowed hub.
 func (p Policy) CheckImageHubs(hubs []string) error {
 	for _, hub := range hubs {
-		ok := false
-		for _, allowed := range p.imageHubs() {
-			if hubUnder(hub, allowed) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if !p.hubAllowed(hub) {
 			return fmt.Errorf("%w: %s is not among the image hubs this meshkeeper may pull Istio images from (%s); set spec.images.hub (and any hub or image in spec.values) to an allowed hub, or ask the operator's installer to allow it with --allowed-image-hubs (chart value allowedImageHubs)",
 				ErrImageHubNotAllowed, hub, strings.Join(p.imageHubs(), ", "))
 		}
 	}
 	return nil
+}
+
+// hubAllowed tells whether hub lies under an allowed hub.
+func (p Policy) hubAllowed(hub string) bool {
+	return slices.ContainsFunc(p.imageHubs(), func(allowed string) bool { return hubUnder(hub, allowed) })
 }
 
 // CheckImage returns an error wrapping ErrImageHubNotAllowed unless the hub of image (what precedes its
@@ -130,10 +128,8 @@ func (p Policy) CheckImage(image string) error {
 	if i := strings.LastIndex(name, "/"); i > 0 {
 		hub = name[:i]
 	}
-	for _, allowed := range p.imageHubs() {
-		if hub != "" && hubUnder(hub, allowed) {
-			return nil
-		}
+	if hub != "" && p.hubAllowed(hub) {
+		return nil
 	}
 	return fmt.Errorf("%w: its hub %q is not among the image hubs this meshkeeper may pull Istio images from (%s)",
 		ErrImageHubNotAllowed, hub, strings.Join(p.imageHubs(), ", "))

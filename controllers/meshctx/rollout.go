@@ -1,0 +1,51 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package meshctx
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// RolledOut tells whether a Deployment, StatefulSet or DaemonSet has rolled out its current pod
+// template: its controller saw the current spec, and every desired pod is updated, ready and available
+// (for a Deployment, with no pod of an older template left). False for any other kind.
+func RolledOut(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		desired, s := DesiredReplicas(o.Spec.Replicas), o.Status
+		return s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired && s.Replicas == desired &&
+			s.ReadyReplicas == desired && s.AvailableReplicas == desired
+	case *appsv1.StatefulSet:
+		desired, s := DesiredReplicas(o.Spec.Replicas), o.Status
+		return s.ObservedGeneration >= o.Generation && s.UpdatedReplicas == desired &&
+			s.ReadyReplicas == desired && s.AvailableReplicas == desired
+	case *appsv1.DaemonSet:
+		s := o.Status
+		return s.ObservedGeneration >= o.Generation && s.UpdatedNumberScheduled == s.DesiredNumberScheduled &&
+			s.NumberReady == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled
+	}
+	return false
+}
+
+// DesiredReplicas is a workload's spec.replicas, which the API server defaults to 1.
+func DesiredReplicas(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
