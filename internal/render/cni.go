@@ -132,6 +132,7 @@ func CNIValues(spec *meshv1alpha1.ServiceMeshSpec, version string) Values {
 	}
 	if res := resources(cni.Resources); res != nil {
 		values["resources"] = res
+		values = withoutChartDefaults(values, []string{"resources"})
 	}
 	if cni.Tolerations != nil {
 		values["tolerations"] = toValues(cni.Tolerations)

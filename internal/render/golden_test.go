@@ -18,6 +18,7 @@ package render_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -25,6 +26,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -170,6 +174,118 @@ func TestBaseInventory(t *testing.T) {
 		t.Errorf("the base chart rendered %d CRDs, want the Istio CRDs (15 in 1.31)", crds)
 	}
 	compareGolden(t, "base-inventory.golden.txt", []byte(inventory.String()))
+}
+
+// TestRenderedResourcesAreTheSpecs renders the charts with resources set in part and checks what each
+// container gets: exactly the requests and limits the spec sets, nothing kept from the chart's defaults
+// (the charts merge their values over those key by key, so a default limit of 1024Mi under a 2Gi
+// request would make every injected pod invalid), and the chart's defaults where the spec sets none.
+// The sidecar's are what the injector reads (the values of the istio-sidecar-injector ConfigMap) and
+// what the values ConfigMap shows.
+func TestRenderedResourcesAreTheSpecs(t *testing.T) {
+	quantities := func(kv ...string) corev1.ResourceList {
+		list := corev1.ResourceList{}
+		for i := 0; i < len(kv); i += 2 {
+			list[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+		}
+		return list
+	}
+	requestsOnly := &corev1.ResourceRequirements{Requests: quantities("memory", "2Gi")}
+	memoryLimitOnly := &corev1.ResourceRequirements{Limits: quantities("memory", "512Mi")}
+	// The charts' defaults (Istio 1.31).
+	istiodDefault := corev1.ResourceRequirements{Requests: quantities("cpu", "500m", "memory", "2048Mi")}
+	proxyDefault := corev1.ResourceRequirements{Requests: quantities("cpu", "100m", "memory", "128Mi"),
+		Limits: quantities("cpu", "2000m", "memory", "1024Mi")}
+	cniDefault := corev1.ResourceRequirements{Requests: quantities("cpu", "100m", "memory", "100Mi")}
+
+	cniChart, err := charts.Builtin(charts.CNI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		controlPlane, proxy, cni *corev1.ResourceRequirements // nil: unset
+	}{
+		"unset: the charts' defaults":        {},
+		"proxy: requests only":               {proxy: requestsOnly},
+		"proxy: a memory limit only":         {proxy: memoryLimitOnly},
+		"control plane: requests only":       {controlPlane: requestsOnly},
+		"control plane: a memory limit only": {controlPlane: memoryLimitOnly},
+		"CNI: requests only":                 {cni: requestsOnly},
+		"CNI: a memory limit only":           {cni: memoryLimitOnly},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := specFrom(t, filepath.Join("testdata", "sample.yaml"))
+			want := map[string]corev1.ResourceRequirements{"istiod": istiodDefault, "sidecar": proxyDefault, "CNI agent": cniDefault}
+			spec.ControlPlane.Resources = corev1.ResourceRequirements{}
+			if tc.controlPlane != nil {
+				spec.ControlPlane.Resources, want["istiod"] = *tc.controlPlane, *tc.controlPlane
+			}
+			if tc.proxy != nil {
+				spec.Proxy.Resources, want["sidecar"] = *tc.proxy, *tc.proxy
+			}
+			if tc.cni != nil {
+				spec.CNI.Resources, want["CNI agent"] = *tc.cni, *tc.cni
+			}
+
+			got := map[string]any{}
+			for _, u := range objects(t, renderIstiod(t, spec)) {
+				switch {
+				case u.GetKind() == "Deployment" && u.GetName() == "istiod":
+					got["istiod"] = containerResources(t, u, "discovery")
+				case u.GetKind() == "ConfigMap" && u.GetName() == "istio-sidecar-injector":
+					got["sidecar"] = proxyResources(t, u, "values")
+				case u.GetKind() == "ConfigMap" && u.GetName() == "values":
+					got["sidecar (values ConfigMap)"] = proxyResources(t, u, "merged-values")
+				}
+			}
+			want["sidecar (values ConfigMap)"] = want["sidecar"]
+			manifest, err := helm.Template(cniChart, render.CNIValues(spec, charts.BuiltinVersion), "istio-cni", spec.CNINamespace())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range objects(t, manifest) {
+				if u.GetKind() == "DaemonSet" && u.GetName() == render.CNIDaemonSet {
+					got["CNI agent"] = containerResources(t, u, "install-cni")
+				}
+			}
+			for component, w := range want {
+				raw, err := json.Marshal(got[component])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var g corev1.ResourceRequirements
+				if got[component] == nil || json.Unmarshal(raw, &g) != nil || !equality.Semantic.DeepEqual(g, w) {
+					wantJSON, _ := json.Marshal(w)
+					t.Errorf("%s resources = %s, want %s", component, raw, wantJSON)
+				}
+			}
+		})
+	}
+}
+
+// containerResources is the resources of the named container of a rendered workload.
+func containerResources(t *testing.T, u *unstructured.Unstructured, container string) any {
+	t.Helper()
+	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		if c, ok := c.(map[string]any); ok && c["name"] == container {
+			return c["resources"]
+		}
+	}
+	t.Fatalf("%s %s has no container %s", u.GetKind(), u.GetName(), container)
+	return nil
+}
+
+// proxyResources is global.proxy.resources of the values (JSON) in a rendered ConfigMap's key.
+func proxyResources(t *testing.T, u *unstructured.Unstructured, key string) any {
+	t.Helper()
+	data, _, _ := unstructured.NestedString(u.Object, "data", key)
+	var values map[string]any
+	if err := json.Unmarshal([]byte(data), &values); err != nil {
+		t.Fatalf("ConfigMap %s, %s: %v", u.GetName(), key, err)
+	}
+	resources, _, _ := unstructured.NestedFieldNoCopy(values, "global", "proxy", "resources")
+	return resources
 }
 
 func TestStampedObjectsAreOwnedAndLabelled(t *testing.T) {

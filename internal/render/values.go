@@ -69,8 +69,12 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 	if cp.PriorityClassName != "" {
 		global["priorityClassName"] = cp.PriorityClassName
 	}
+	// The paths of the resources the spec sets: they replace the chart's defaults rather than merge
+	// into them.
+	var ownResources [][]string
 	if res := resources(proxy.Resources); res != nil {
 		global["proxy"] = Values{"resources": res}
+		ownResources = append(ownResources, []string{"global", "proxy", "resources"})
 	}
 
 	env := pushTuningEnv(cp.PushTuning)
@@ -114,7 +118,9 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 	}
 	if res := resources(cp.Resources); res != nil {
 		values["resources"] = res
+		ownResources = append(ownResources, []string{"resources"})
 	}
+	values = withoutChartDefaults(values, ownResources...)
 	if len(cp.NodeSelector) > 0 {
 		values["nodeSelector"] = toValues(cp.NodeSelector)
 	}
@@ -195,7 +201,32 @@ func boolOr(b *bool, fallback bool) bool {
 	return *b
 }
 
-// resources is a ResourceRequirements as values, or nil when it sets nothing.
+// chartDefaultsKey is the key under which Istio's charts keep their defaults. Their zzz_profile.yaml
+// template merges the values over those defaults key by key (Sprig's mustMergeOverwrite), so a map the
+// values set only in part keeps the default's other keys: resources with only a memory limit would keep
+// the default CPU limit and requests, and a memory limit below the default request makes the pod
+// invalid. Helm's value coalescing, which comes first, deletes a chart default that the values set to
+// null, so a null under this key takes a default out of the merge.
+const chartDefaultsKey = "_internal_defaults_do_not_set"
+
+// withoutChartDefaults returns values with a null under chartDefaultsKey at each path (keys from the
+// top of the values), so that what values set at the path is all the chart renders there. spec.values
+// cannot undo it: the CRD rejects chartDefaultsKey in it. A chart that keeps no defaults under the key
+// ignores it.
+func withoutChartDefaults(values Values, paths ...[]string) Values {
+	for _, path := range paths {
+		null := Values{path[len(path)-1]: nil}
+		for i := len(path) - 2; i >= 0; i-- {
+			null = Values{path[i]: null}
+		}
+		values = Merge(values, Values{chartDefaultsKey: null})
+	}
+	return values
+}
+
+// resources is a ResourceRequirements as values, or nil when it sets nothing. The container gets
+// exactly these: the caller must take the chart's default out (withoutChartDefaults), else requests or
+// limits the spec leaves out come from it.
 func resources(r corev1.ResourceRequirements) Values {
 	if len(r.Requests) == 0 && len(r.Limits) == 0 && len(r.Claims) == 0 {
 		return nil

@@ -233,6 +233,54 @@ func TestIstiodValues(t *testing.T) {
 	}
 }
 
+// TestSetResourcesTakeTheChartDefaultsOut checks the nulls that keep the charts' default resources out
+// of what the spec sets (TestRenderedResourcesAreTheSpecs checks what the charts then render), and
+// that nothing is taken out when the spec sets no resources.
+func TestSetResourcesTakeTheChartDefaultsOut(t *testing.T) {
+	memory := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}
+	tests := map[string]struct {
+		mutate      func(*meshv1alpha1.ServiceMeshSpec)
+		istiod, cni any // want under the charts' defaults key; nil: no such key
+	}{
+		"no resources: the charts' defaults": {mutate: func(*meshv1alpha1.ServiceMeshSpec) {}},
+		"the sidecar's": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) { s.Proxy.Resources.Limits = memory },
+			istiod: Values{"global": Values{"proxy": Values{"resources": nil}}},
+		},
+		"istiod's": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) { s.ControlPlane.Resources.Requests = memory },
+			istiod: Values{"resources": nil},
+		},
+		"every one": {
+			mutate: func(s *meshv1alpha1.ServiceMeshSpec) {
+				s.Proxy.Resources.Requests = memory
+				s.ControlPlane.Resources.Limits = memory
+				s.CNI.Resources.Limits = memory
+			},
+			istiod: Values{"resources": nil, "global": Values{"proxy": Values{"resources": nil}}},
+			cni:    Values{"resources": nil},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec := defaultedSpec()
+			tc.mutate(spec)
+			istiod, err := IstiodValues(spec, "1.31.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The key the charts' zzz_profile.yaml reads, spelled out rather than taken from the code.
+			const key = "_internal_defaults_do_not_set"
+			if got := istiod[key]; !reflect.DeepEqual(got, tc.istiod) {
+				t.Errorf("istiod values: %s = %#v, want %#v", key, got, tc.istiod)
+			}
+			if got := CNIValues(spec, "1.31.1")[key]; !reflect.DeepEqual(got, tc.cni) {
+				t.Errorf("CNI values: %s = %#v, want %#v", key, got, tc.cni)
+			}
+		})
+	}
+}
+
 func TestIstiodValuesRejectsNonObjectValues(t *testing.T) {
 	spec := defaultedSpec()
 	spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`["a"]`)}
