@@ -189,6 +189,13 @@ func TestHealthCasesCoverTestdata(t *testing.T) {
 	}
 }
 
+// uninstallingIstioSystem is what the check says of a ServiceMesh being deleted, held by meshkeeper's
+// finalizer, without spec.namespace or a blocked uninstall.
+const uninstallingIstioSystem = "Uninstalling the mesh: the finalizer mesh.meshkeeper.io/finalizer waits for " +
+	"meshkeeper to remove the labels and annotations it set, uninstall the istiod (and any istiod-<revision>) and " +
+	"istio-base releases from istio-system (the Istio CRDs stay) and delete their webhooks. meshkeeper must be " +
+	"running; a failing step is retried and shown in a Warning Event"
+
 // TestHealthOfOddShapes feeds objects no testdata manifest has: the script must give a sensible
 // status, never fail (Argo CD would show Unknown with a Lua error).
 func TestHealthOfOddShapes(t *testing.T) {
@@ -234,6 +241,16 @@ func TestHealthOfOddShapes(t *testing.T) {
 		{"being deleted, finalizers not a list", map[string]any{"metadata": map[string]any{
 			"deletionTimestamp": "2026-08-31T07:40:12Z", "finalizers": "mesh.meshkeeper.io/finalizer"}, "status": "x"},
 			healthStatus{Status: "Progressing", Message: "Pending deletion", DeletionMessage: "Pending deletion"}},
+		{"being deleted, uninstall blocked without a message", map[string]any{
+			"metadata": map[string]any{"deletionTimestamp": "2026-08-31T07:40:12Z", "generation": int64(3),
+				"finalizers": []any{"mesh.meshkeeper.io/finalizer", "backup.example.com/snapshot"}},
+			"status": map[string]any{"conditions": []any{
+				ready(map[string]any{"status": "False", "reason": "UninstallBlocked", "observedGeneration": int64(3)})}}},
+			healthStatus{Status: "Degraded", Message: "UninstallBlocked; other finalizers: backup.example.com/snapshot",
+				DeletionMessage: "UninstallBlocked; other finalizers: backup.example.com/snapshot"}},
+		{"being deleted by meshkeeper, status not a map", map[string]any{"metadata": map[string]any{
+			"deletionTimestamp": "2026-08-31T07:40:12Z", "finalizers": []any{"mesh.meshkeeper.io/finalizer"}}, "status": "x"},
+			healthStatus{Status: "Progressing", Message: uninstallingIstioSystem, DeletionMessage: uninstallingIstioSystem}},
 		{"Ready False with a reason only", map[string]any{"status": map[string]any{"conditions": []any{
 			ready(map[string]any{"status": "False", "reason": "DeploymentMissing", "message": ""})}}},
 			healthStatus{Status: "Progressing", Message: "DeploymentMissing"}},
@@ -282,6 +299,13 @@ func TestWrongScriptOrExpectationFails(t *testing.T) {
 		"any Stalled counts": strings.Replace(script,
 			`stalled.status == "True" and number(stalled.observedGeneration) >= generation`, `stalled.status == "True"`, 1),
 		"no deletionMessage": strings.Replace(script, "deletionMessage = message", "", 1),
+		// A blocked uninstall needs a person and must not look like an uninstall under way; a Ready of an
+		// older generation, or one left behind once meshkeeper let go of the ServiceMesh, must not count.
+		"ignores UninstallBlocked":    strings.Replace(script, "local blocked = ours and", "local blocked = false and", 1),
+		"blocked uninstall transient": strings.Replace(script, `health = "Degraded"`, `health = "Progressing"`, 1),
+		"any UninstallBlocked counts": strings.Replace(script,
+			"ready.reason == uninstallBlocked and\n    number(ready.observedGeneration) >= generation", "ready.reason == uninstallBlocked", 1),
+		"UninstallBlocked without meshkeeper's finalizer": strings.Replace(script, "local blocked = ours and", "local blocked = true and", 1),
 	}
 	for name, wrong := range wrongScripts {
 		if wrong == script {

@@ -180,6 +180,10 @@ func TestKstatusAndFluxReadTheCases(t *testing.T) {
 		"terminating.yaml":                   {terminating, fluxStatus(inProgress)},
 		"terminating_foreign_finalizer.yaml": {terminating, fluxStatus(inProgress)},
 		"terminating_cni.yaml":               {terminating, fluxStatus(inProgress)},
+		// The deletion bumped the generation past status.observedGeneration, so the expressions wait.
+		"terminating_uninstall_blocked.yaml":       {terminating, fluxStatus(inProgress)},
+		"terminating_uninstall_blocked_stale.yaml": {terminating, fluxStatus(inProgress)},
+		"terminating_uninstall_unblocked.yaml":     {terminating, fluxStatus(inProgress)},
 	}
 	for _, tc := range tests.Tests {
 		name := filepath.Base(tc.InputPath)

@@ -74,9 +74,12 @@ var readyReasons = map[string]string{
 	"PolicyConflict":             "Degraded",
 	"PlaintextClients":           "Degraded",
 
+	// Needs a person, on a ServiceMesh being deleted (deletionReasons): the control plane is gone, but
+	// objects refuse to give back meshkeeper's labels and annotations, and its finalizer stays until they do.
+	"UninstallBlocked": "Degraded",
+
 	// Never the reason of a False Ready: reasons of a True condition, of DataPlaneUpToDate (which Ready
-	// does not summarise), of a namespace's or an Ingress's decision, of Events, and of a ServiceMesh
-	// being deleted (whose health the finalizers decide).
+	// does not summarise), of a namespace's or an Ingress's decision, and of Events.
 	"Succeeded":             "",
 	"Available":             "",
 	"CNIDisabled":           "",
@@ -106,9 +109,16 @@ var readyReasons = map[string]string{
 	"RevisionDraining":      "",
 	"RevisionPruned":        "",
 	"RevisionPruneBlocked":  "",
-	"UninstallBlocked":      "",
 	// Of an Ingress's decision only: IngressesConfigured then carries the controller's reason.
 	"ControllerWithoutSidecar": "",
+}
+
+// deletionReasons are the reasons meshkeeper gives Ready only on a ServiceMesh being deleted (by then
+// the only condition it writes, for the generation the deletion bumped to). The check reads them while
+// meshkeeper's finalizer holds the ServiceMesh; any other Ready is the installed mesh's and tells nothing
+// about the uninstall.
+var deletionReasons = map[string]bool{
+	"UninstallBlocked": true,
 }
 
 // apiReasons returns the values of the API's Reason constants, read from its source.
@@ -159,8 +169,9 @@ func apiReasons(t *testing.T) map[string]string {
 }
 
 // TestEveryReasonOfReadyHasItsHealth runs the check on a ServiceMesh whose Ready is False, for the
-// current generation, with each reason of the API, and compares with readyReasons. Every reason of the
-// API must be in readyReasons, and nothing else.
+// current generation, with each reason of the API, and compares with readyReasons: on a ServiceMesh being
+// deleted, held by meshkeeper's finalizer, for deletionReasons, and on one that is not for the others.
+// Every reason of the API must be in readyReasons, and nothing else.
 func TestEveryReasonOfReadyHasItsHealth(t *testing.T) {
 	script, _ := readHealthCheck(t)
 	reasons := apiReasons(t)
@@ -179,23 +190,68 @@ func TestEveryReasonOfReadyHasItsHealth(t *testing.T) {
 		if _, ok := reasons[value]; !ok {
 			t.Errorf("readyReasons has %q, which the API does not define", value)
 		}
+		if deletionReasons[value] && want == "" {
+			t.Errorf("%s is a reason of a ServiceMesh being deleted, but readyReasons gives it no health", value)
+		}
 		if want == "" {
 			continue
 		}
-		obj := map[string]any{
-			"metadata": map[string]any{"generation": int64(2)},
-			"status": map[string]any{"observedGeneration": int64(2), "conditions": []any{
-				map[string]any{"type": "Ready", "status": "False", "reason": value, "message": "what " + value + " says",
-					"observedGeneration": int64(2)},
-			}},
-		}
+		message := "what " + value + " says"
 		for _, machine := range vms {
-			got, err := machine.vm.executeHealthLua(obj, script)
+			got, err := machine.vm.executeHealthLua(readyFalse(value, message, deletionReasons[value]), script)
 			if err != nil {
 				t.Fatalf("%s: the script failed: %v", value, err)
 			}
-			if got.Status != want || got.Message != "what "+value+" says" {
-				t.Errorf("%s, %s: got %s (%q), want %s with Ready's message", value, machine.name, got.Status, got.Message, want)
+			wantDeletionMessage := ""
+			if deletionReasons[value] {
+				wantDeletionMessage = message // what Argo CD 3.6 shows of an object being deleted
+			}
+			if got.Status != want || got.Message != message || got.DeletionMessage != wantDeletionMessage {
+				t.Errorf("%s, %s: got %s (%q, deletionMessage %q), want %s with Ready's message", value, machine.name,
+					got.Status, got.Message, got.DeletionMessage, want)
+			}
+		}
+	}
+}
+
+// readyFalse is a ServiceMesh whose Ready is False with reason and message for the current generation;
+// deleting, it is being deleted and held by meshkeeper's finalizer, the deletion having bumped its
+// generation past status.observedGeneration.
+func readyFalse(reason, message string, deleting bool) map[string]any {
+	generation, observed := int64(2), int64(2)
+	metadata := map[string]any{}
+	if deleting {
+		generation = 3
+		metadata["deletionTimestamp"] = "2026-08-31T07:40:12Z"
+		metadata["finalizers"] = []any{"mesh.meshkeeper.io/finalizer"}
+	}
+	metadata["generation"] = generation
+	return map[string]any{
+		"metadata": metadata,
+		"status": map[string]any{"observedGeneration": observed, "conditions": []any{
+			map[string]any{"type": "Ready", "status": "False", "reason": reason, "message": message,
+				"observedGeneration": generation},
+		}},
+	}
+}
+
+// TestDeletionReadsOnlyDeletionReasons: on a ServiceMesh being deleted and held by meshkeeper's
+// finalizer, a Ready False for the current generation with any reason but those of deletionReasons
+// leaves the health to the finalizer (Progressing, the uninstall under way).
+func TestDeletionReadsOnlyDeletionReasons(t *testing.T) {
+	script, _ := readHealthCheck(t)
+	for value := range apiReasons(t) {
+		if deletionReasons[value] {
+			continue
+		}
+		for _, machine := range vms {
+			got, err := machine.vm.executeHealthLua(readyFalse(value, "what "+value+" says", true), script)
+			if err != nil {
+				t.Fatalf("%s: the script failed: %v", value, err)
+			}
+			if got.Status != "Progressing" || got.DeletionMessage != uninstallingIstioSystem {
+				t.Errorf("%s, %s: got %s (%q), want Progressing, the uninstall under way", value, machine.name,
+					got.Status, got.DeletionMessage)
 			}
 		}
 	}

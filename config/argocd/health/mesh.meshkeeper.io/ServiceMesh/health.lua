@@ -12,15 +12,23 @@
 --   ChartRepositoryUnreachable) leaves it behind, so a failure reported for the current generation
 --   counts even while status.observedGeneration lags;
 -- * while the ServiceMesh is being deleted, the finalizer mesh.meshkeeper.io/finalizer holds it until
---   meshkeeper has uninstalled the mesh.
+--   meshkeeper has uninstalled the mesh. The deletion bumps metadata.generation, and meshkeeper then
+--   writes one condition only: when the control plane is gone but objects refuse to give back the
+--   labels and annotations meshkeeper set (an admission webhook or policy denies the change), Ready
+--   False with reason UninstallBlocked for that generation, whose message names them and what to do.
 --
 -- The script uses only the base library, so it runs in argocd-cm without useOpenLibs. Suspended is
 -- never returned (a ServiceMesh cannot be paused), nor Missing (Argo CD reports that itself when the
--- object does not exist). Argo CD 3.6 and later run the check on an object being deleted too and show
--- its deletionMessage; older versions show "Pending deletion" without running it.
+-- object does not exist). Argo CD 3.6 and later run the check on an object being deleted too and,
+-- as it returns a deletionMessage, show the returned status with that message; older versions show
+-- Progressing, "Pending deletion", without running it.
 
 -- The finalizer meshkeeper puts on the ServiceMesh, and what it waits for.
 local uninstallFinalizer = "mesh.meshkeeper.io/finalizer"
+
+-- The reason of a False Ready on a ServiceMesh being deleted whose uninstall some objects block: it
+-- needs a person, and retrying alone does not get past it.
+local uninstallBlocked = "UninstallBlocked"
 
 -- Reasons of a False Ready under which meshkeeper, istiod or the CNI node agent is still on its way:
 -- istiod rolling out, the agent's DaemonSet being created or rolled out to every node, the agent
@@ -66,8 +74,10 @@ local function conditionMessage(condition)
   return tostring(condition.type) .. " is " .. tostring(condition.status)
 end
 
--- deletion is the health of a ServiceMesh being deleted: Progressing, with what its finalizers wait for.
-local function deletion(metadata, spec, status)
+-- deletion is the health of a ServiceMesh being deleted: Progressing, with what its finalizers wait for;
+-- or Degraded, with Ready's message, while meshkeeper's finalizer is held by objects that refuse to give
+-- back its labels and annotations (Ready False with UninstallBlocked for the current generation).
+local function deletion(metadata, spec, status, generation)
   local ours = false
   local others = ""
   if type(metadata.finalizers) == "table" then
@@ -98,8 +108,23 @@ local function deletion(metadata, spec, status)
     releases = "the istio-cni release from " .. cniNamespace .. ", the istiod (and any istiod-<revision>) " ..
       "and istio-base releases from " .. namespace
   end
+  -- meshkeeper writes Ready during a deletion only when the uninstall is blocked. Once its finalizer is
+  -- gone that Ready is history: what is left waits for the other finalizers.
+  local ready = nil
+  if type(status) == "table" then
+    ready = findCondition(status, "Ready")
+  end
+  local blocked = ours and ready ~= nil and ready.status == "False" and ready.reason == uninstallBlocked and
+    number(ready.observedGeneration) >= generation
+  local health = "Progressing"
   local message = "Pending deletion"
-  if ours then
+  if blocked then
+    health = "Degraded"
+    message = conditionMessage(ready)
+    if others ~= "" then
+      message = message .. "; other finalizers: " .. others
+    end
+  elseif ours then
     message = "Uninstalling the mesh: the finalizer " .. uninstallFinalizer .. " waits for meshkeeper to " ..
       "remove the labels and annotations it set, uninstall " .. releases .. " (the Istio CRDs stay) " ..
       "and delete their webhooks. meshkeeper must be running; a " ..
@@ -110,16 +135,17 @@ local function deletion(metadata, spec, status)
   elseif others ~= "" then
     message = "Pending deletion; meshkeeper has uninstalled the mesh, blocked by finalizers: " .. others
   end
-  return {status = "Progressing", message = message, deletionMessage = message}
+  -- Argo CD 3.6 shows the status of an object being deleted, with deletionMessage, only when that is set.
+  return {status = health, message = message, deletionMessage = message}
 end
 
 local hs = {}
 local generation = 0
 if type(obj.metadata) == "table" then
-  if obj.metadata.deletionTimestamp ~= nil then
-    return deletion(obj.metadata, obj.spec, obj.status)
-  end
   generation = number(obj.metadata.generation)
+  if obj.metadata.deletionTimestamp ~= nil then
+    return deletion(obj.metadata, obj.spec, obj.status, generation)
+  end
 end
 
 if type(obj.status) ~= "table" then
