@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/events"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
@@ -40,35 +41,42 @@ func TestSetMTLSReady(t *testing.T) {
 		spec                     meshv1alpha1.ServiceMeshSpec
 		withoutSidecar           map[string]int
 		controllerWithoutSidecar bool
-		want                     metav1.ConditionStatus
-		mentions, omits          []string
+		// controllerRollingOut: the controller's template has the sidecar, but not all its pods yet.
+		controllerRollingOut bool
+		want                 metav1.ConditionStatus
+		mentions, omits      []string
 	}{
 		"permissive: plaintext clients are fine": {
-			spec(meshv1alpha1.MTLSPermissive, nil), map[string]int{"shop": 3}, true, metav1.ConditionTrue, nil, nil,
+			spec(meshv1alpha1.MTLSPermissive, nil), map[string]int{"shop": 3}, true, true, metav1.ConditionTrue, nil, nil,
 		},
 		"strict mesh, every pod has its sidecar": {
-			spec(meshv1alpha1.MTLSStrict, nil), nil, false, metav1.ConditionTrue, nil, nil,
+			spec(meshv1alpha1.MTLSStrict, nil), nil, false, false, metav1.ConditionTrue, nil, nil,
 		},
 		"strict mesh, pods without a sidecar": {
-			spec(meshv1alpha1.MTLSStrict, nil), map[string]int{"shop": 3}, false, metav1.ConditionFalse,
+			spec(meshv1alpha1.MTLSStrict, nil), map[string]int{"shop": 3}, false, false, metav1.ConditionFalse,
 			[]string{"shop (3 pod(s))"}, []string{"ingress-nginx"},
 		},
 		"a permissive override covers its namespace": {
 			spec(meshv1alpha1.MTLSStrict, map[string]meshv1alpha1.MTLSMode{"legacy": meshv1alpha1.MTLSPermissive}),
-			map[string]int{"legacy": 2}, false, metav1.ConditionTrue, nil, nil,
+			map[string]int{"legacy": 2}, false, false, metav1.ConditionTrue, nil, nil,
 		},
 		"a strict override in a permissive mesh": {
 			spec(meshv1alpha1.MTLSPermissive, map[string]meshv1alpha1.MTLSMode{"shop": meshv1alpha1.MTLSStrict}),
-			map[string]int{"shop": 1, "legacy": 4}, false, metav1.ConditionFalse, []string{"shop (1 pod(s))"}, []string{"legacy"},
+			map[string]int{"shop": 1, "legacy": 4}, false, false, metav1.ConditionFalse, []string{"shop (1 pod(s))"}, []string{"legacy"},
 		},
 		// True says what it does not judge: it does not claim that no client at all is rejected.
 		"pods of a namespace that is not enrolled do not count": {
-			spec(meshv1alpha1.MTLSStrict, nil), map[string]int{"outside": 5}, false, metav1.ConditionTrue,
+			spec(meshv1alpha1.MTLSStrict, nil), map[string]int{"outside": 5}, false, false, metav1.ConditionTrue,
 			[]string{"opted out of injection", "on the host network", "namespaces outside the mesh, are not judged"}, []string{"no client"},
 		},
 		"the ingress-nginx controller without its sidecar under strict": {
-			spec(meshv1alpha1.MTLSStrict, nil), nil, true, metav1.ConditionFalse,
+			spec(meshv1alpha1.MTLSStrict, nil), nil, true, false, metav1.ConditionFalse,
 			[]string{"Deployment ingress-nginx/ingress-nginx-controller runs without its sidecar"}, nil,
+		},
+		// Its template has the sidecar, but pods of the template before still run without one.
+		"the ingress-nginx controller rolling out its sidecar under strict": {
+			spec(meshv1alpha1.MTLSStrict, nil), nil, false, true, metav1.ConditionFalse,
+			[]string{"Deployment ingress-nginx/ingress-nginx-controller runs without its sidecar (or some of its pods still do)"}, nil,
 		},
 	}
 	for name, tc := range tests {
@@ -80,7 +88,8 @@ func TestSetMTLSReady(t *testing.T) {
 				namespaces: &namespacesObservation{enrolled: enrolled},
 				proxies:    &proxiesObservation{withoutSidecar: tc.withoutSidecar},
 				ingresses: &ingressesObservation{enabled: true, controllerApplied: true,
-					controller: policy.PodTemplateDecision{Configured: !tc.controllerWithoutSidecar}}}
+					controller:        policy.PodTemplateDecision{Configured: !tc.controllerWithoutSidecar},
+					controllerRollout: ingress.Rollout{Done: !tc.controllerRollingOut}}}
 			status := &meshv1alpha1.ServiceMeshStatus{}
 			setMTLSReady(status, obs)
 			r.reportMTLS(mesh, status)

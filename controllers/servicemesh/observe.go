@@ -116,9 +116,10 @@ type ingressesObservation struct {
 }
 
 // controllerWithoutSidecar tells whether the integration is on and the ingress-nginx controller does
-// not run with its sidecar settings (yet).
+// not run with its sidecar settings (yet): they are not decided, not in its pod template, or not rolled
+// out to its pods, some of which still run without a sidecar.
 func (o *ingressesObservation) controllerWithoutSidecar() bool {
-	return o.enabled && (!o.controller.Configured || !o.controllerApplied)
+	return o.enabled && (!o.controller.Configured || !o.controllerApplied || !o.controllerRollout.Done)
 }
 
 // proxiesObservation is the proxy state of every pod of the enrolled namespaces.

@@ -335,8 +335,8 @@ func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	}
 	if obs.ingresses.controllerWithoutSidecar() && strictSomewhere {
 		c := spec.IngressNginx.Controller
-		problems = append(problems, fmt.Sprintf("the ingress-nginx controller %s %s/%s runs without its sidecar, so its requests to "+
-			"services under STRICT mTLS are rejected (see IngressesConfigured)", c.Kind, c.Namespace, c.Name))
+		problems = append(problems, fmt.Sprintf("the ingress-nginx controller %s %s/%s runs without its sidecar (or some of its pods still do), "+
+			"so its requests to services under STRICT mTLS are rejected (see IngressesConfigured)", c.Kind, c.Namespace, c.Name))
 	}
 	if len(problems) == 0 {
 		setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionTrue, meshv1alpha1.ReasonNoPlaintextClients,

@@ -37,7 +37,7 @@ const (
 	rolloutNS       = "rollout-nginx"
 	rolloutMeshSpec = "  namespace: rollout-system\n  ingressNginx:\n    enabled: true\n" +
 		"    controller: {namespace: rollout-nginx, name: controller, kind: Deployment}\n" +
-		"    serviceCIDRs: [10.96.0.0/12]\n"
+		"    serviceCIDRs: [10.96.0.0/12]\n  mtls:\n    mode: STRICT\n"
 )
 
 // IngressesConfigured says the controller has its sidecar only once its pods do: once the pod template
@@ -104,9 +104,15 @@ var _ = Describe("the ingress-nginx controller's rollout", Ordered, func() {
 		expectCondition(metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut,
 			"1 of 2 pods updated, 2 available, 2 old", `FailedCreate: pods "controller-5f7c" is forbidden: exceeded quota`)
 		Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		By("counting the controller's pods without the sidecar as plaintext clients of the STRICT mesh")
+		mtls := conditionOf(meshv1alpha1.ConditionMTLSReady)
+		Expect(mtls.Status).To(Equal(metav1.ConditionFalse), "MTLSReady: %s: %s", mtls.Reason, mtls.Message)
+		Expect(mtls.Message).To(ContainSubstring("the ingress-nginx controller Deployment rollout-nginx/controller runs without its sidecar"))
 
 		writeStatus(2, 2, 2)
 		expectCondition(metav1.ConditionTrue, meshv1alpha1.ReasonConfigured, "the ingress-nginx controller has its sidecar")
+		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionMTLSReady).Status }, installTimeout, poll).
+			Should(Equal(metav1.ConditionTrue))
 	})
 
 	It("stays configured through its owner's own rollout, and reads the workload no more once rolled out", func() {
