@@ -589,9 +589,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	case err != nil:
 		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
 	case !meshctx.IsManaged(tag) || !meshctx.OwnedBy(tag, mesh):
-		return nil, "", meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
-			"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
-				"meshkeeper leaves it alone and installs no revision until it is removed", tagWebhook(mesh.Spec.Namespace)))
+		return nil, "", foreignTag(mesh)
 	default:
 		tagged = tag.Labels[policy.LabelIstioRevision]
 	}
@@ -730,7 +728,14 @@ func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 	if err == nil && live.Annotations[digestAnnotation] == digest && sameServices(live, tag) {
 		return nil
 	}
-	if err != nil && !apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
+		// The cache holds only the webhooks meshkeeper labelled: one of the name that is not (another
+		// Istio installation's default tag, made with istioctl tag set) is looked for around it before
+		// the forced apply below would take it over.
+		if err = r.tagExists(ctx, mesh); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return fmt.Errorf("reading the default tag: %w", err)
 	}
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(tag), client.FieldOwner(meshv1alpha1.FieldManager),
@@ -738,6 +743,35 @@ func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("applying the default revision tag: %w", err))
 	}
 	return nil
+}
+
+// foreignTag is the error of a default tag's webhook that is not meshkeeper's but carries its label:
+// the cache holds it, and its removal wakes the next reconcile.
+func foreignTag(mesh *meshv1alpha1.ServiceMesh) error {
+	return meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
+		"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
+			"meshkeeper leaves it alone and installs no revision until it is removed", tagWebhook(mesh.Spec.Namespace)))
+}
+
+// tagExists reads around the cache whether a default tag's webhook the cache does not hold exists. It
+// is then not meshkeeper's, and it is looked for again with backoff: its removal wakes nothing.
+func (r *Reconciler) tagExists(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(admissionregistrationv1.SchemeGroupVersion.WithKind("MutatingWebhookConfiguration"))
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, live)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading the default tag: %w", err)
+	case meshctx.IsManaged(live) && meshctx.OwnedBy(live, mesh):
+		return nil // meshkeeper's, not in the cache yet
+	default:
+		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
+			"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
+				"meshkeeper leaves it alone and points no default tag at its revisions until it is removed (looked for again with backoff)",
+			tagWebhook(mesh.Spec.Namespace)))
+	}
 }
 
 // removeTag deletes the default tag's webhook (meshkeeper's: observeRevisions refuses any other), once
