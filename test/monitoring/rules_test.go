@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,8 +32,10 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
 	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/tsdb"
 	"sigs.k8s.io/yaml"
 )
 
@@ -177,6 +180,13 @@ const (
 	otherManager = `job="other-operator", instance="10.0.0.2:8443", namespace="other-system"`
 )
 
+// series of one meshkeeper before and after its pod was replaced (an upgrade, a drain, a leader
+// failover): the same job and namespace, another pod and instance.
+const (
+	oldPod = `job="meshkeeper-metrics", instance="10.0.0.1:8443", pod="meshkeeper-5f7d8b9c4-2xkqp", namespace="meshkeeper-system"`
+	newPod = `job="meshkeeper-metrics", instance="10.0.0.9:8443", pod="meshkeeper-5f7d8b9c4-w8r6n", namespace="meshkeeper-system"`
+)
+
 // alertCase loads series (promqltest's "load" syntax) and checks which alerts of the rule fire when.
 type alertCase struct {
 	load string
@@ -185,6 +195,93 @@ type alertCase struct {
 	firing map[time.Duration][][]string
 	// description is a fragment the expanded description of each firing alert must contain.
 	description string
+	// step is the interval between the samples of load; by default a minute (two minutes for the long
+	// series of "1600" samples).
+	step time.Duration
+}
+
+// chartNotFound is a typo in spec.version: no chart to upgrade to, so meshkeeper changes nothing and the
+// running istiod keeps serving; Ready copies ControlPlaneReady's reason.
+const chartNotFound = `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="ChartNotFound", ` + meshkeeper + `} 1x40
+	meshkeeper_condition{type="Ready", status="False", reason="ChartNotFound", ` + meshkeeper + `} 1x40`
+
+// istiodNotServing are the reasons of ControlPlaneReady (api/v1alpha1: conditions.go, revision_types.go)
+// that say istiod itself is not serving, which page (MeshkeeperIstiodUnavailable): its Deployment is
+// missing or not available, or its namespace is being deleted. istiodServing are all the others:
+// failures before any Helm action, which leave the running istiod as it is, and failed Helm actions
+// (InstallFailed), which do not take it away (controllers/servicemesh: setControlPlaneReady then
+// reports the failure instead of the Deployment's readiness); only MeshkeeperMeshNotReady reports them.
+var (
+	istiodNotServing = []string{"DeploymentMissing", "RollingOut", "NamespaceTerminating"}
+	istiodServing    = []string{"ChartNotFound", "ChartRepositoryUnreachable", "RepositoryNotAllowed", "ImageHubNotAllowed",
+		"NamespaceNotAllowed", "UpgradeNotSupported", "InvalidSpec", "InstallFailed"}
+)
+
+// init adds the cases of every ControlPlaneReady reason: the critical alert fires for those where
+// istiod is not serving and for no other, and the warning covers them all.
+func init() {
+	for _, reason := range istiodNotServing {
+		alertCases["MeshkeeperIstiodUnavailable"]["fires on "+reason] = alertCase{
+			load:        `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40`,
+			firing:      map[time.Duration][][]string{9 * time.Minute: nil, 11 * time.Minute: {{"severity=critical"}}},
+			description: "ControlPlaneReady reason " + reason,
+		}
+	}
+	for _, reason := range istiodServing {
+		alertCases["MeshkeeperIstiodUnavailable"]["stays silent on "+reason] = alertCase{
+			load:   `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40`,
+			firing: map[time.Duration][][]string{11 * time.Minute: nil, 30 * time.Minute: nil},
+		}
+	}
+	for _, reason := range append(slices.Clone(istiodNotServing), istiodServing...) {
+		// Ready is False whenever ControlPlaneReady is, with its reason when it is the first condition not True.
+		alertCases["MeshkeeperMeshNotReady"]["fires on ControlPlaneReady "+reason] = alertCase{
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40
+			       meshkeeper_condition{type="Ready", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40`,
+			firing:      map[time.Duration][][]string{14 * time.Minute: nil, 16 * time.Minute: {{"severity=warning"}}},
+			description: "reason " + reason,
+		}
+	}
+}
+
+// TestIstiodAlertReasons checks that MeshkeeperIstiodUnavailable selects exactly the reasons of
+// istiodNotServing, and that what ends it is exactly every other reason.
+func TestIstiodAlertReasons(t *testing.T) {
+	r, ok := alertingRules(t)["MeshkeeperIstiodUnavailable"]
+	if !ok {
+		t.Fatal("the rules have no alert MeshkeeperIstiodUnavailable")
+	}
+	expr, err := promql.ParseExpr(r.Expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	selected, excluded := map[string]bool{}, map[string]bool{}
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		for _, m := range vs.LabelMatchers {
+			if m.Name != "reason" {
+				continue
+			}
+			into := selected
+			if m.Type == labels.MatchNotEqual || m.Type == labels.MatchNotRegexp {
+				into = excluded
+			}
+			for reason := range strings.SplitSeq(m.Value, "|") {
+				into[reason] = true
+			}
+		}
+		return nil
+	})
+	want := slices.Sorted(slices.Values(istiodNotServing))
+	if got := slices.Sorted(maps.Keys(selected)); !slices.Equal(got, want) {
+		t.Errorf("MeshkeeperIstiodUnavailable selects the reasons %v, want %v", got, want)
+	}
+	if got := slices.Sorted(maps.Keys(excluded)); !slices.Equal(got, want) {
+		t.Errorf("MeshkeeperIstiodUnavailable ends on any reason but %v, want any but %v", got, want)
+	}
 }
 
 // alertCases is the behaviour of each alert; every alert of the rules must have cases here.
@@ -194,9 +291,42 @@ var alertCases = map[string]map[string]alertCase{
 			load: `meshkeeper_condition{type="Ready", status="False", reason="ChartNotFound", ` + meshkeeper + `} 1x40`,
 			firing: map[time.Duration][][]string{
 				14 * time.Minute: nil,
-				16 * time.Minute: {{"reason=ChartNotFound", "severity=warning"}},
+				// The reason is in the description, not a label: a new reason must not start the alert over.
+				16 * time.Minute: {{"type=Ready", "reason=", "status=", "severity=warning"}},
 			},
 			description: "reason ChartNotFound",
+		},
+		"fires for ChartNotFound, which does not page": {
+			load: chartNotFound,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"severity=warning"}},
+				30 * time.Minute: {{"severity=warning"}},
+			},
+			description: "reason ChartNotFound",
+		},
+		"keeps its 15 minutes when the reason changes": {
+			// Ready copies the reason of the first condition that is not True; it changes as an install
+			// moves on (RollingOut, then InstallFailed) while the mesh stays not Ready.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="RollingOut", ` + meshkeeper + `} 1x7 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + meshkeeper + `} _x8 1x30`,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+				30 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+			},
+			description: "reason InstallFailed",
+		},
+		"keeps its 15 minutes across a replaced meshkeeper pod": {
+			// The old pod's series go stale at 8m; the new pod reports from 11m on, after it took over
+			// the leader lease and reconciled.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + oldPod + `} 1x7 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + newPod + `} _x11 1x30`,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=Ready", "instance=", "pod=", "severity=warning"}},
+			},
+			description: "reason InstallFailed",
 		},
 		"stays silent while Ready": {
 			load: `meshkeeper_condition{type="Ready", status="True", reason="Succeeded", ` + meshkeeper + `} 1x40
@@ -204,8 +334,16 @@ var alertCases = map[string]map[string]alertCase{
 			firing: map[time.Duration][][]string{30 * time.Minute: nil},
 		},
 		"starts over when Ready comes back": {
-			load:   `meshkeeper_condition{type="Ready", status="False", reason="RollingOut", ` + meshkeeper + `} 1x10 _x10 1x20`,
-			firing: map[time.Duration][][]string{25 * time.Minute: nil, 38 * time.Minute: {{"reason=RollingOut"}}},
+			// meshkeeper_condition has one series per condition type: Ready True replaces Ready False.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="RollingOut", ` + meshkeeper + `} 1x10 stale _x9 1x20
+			       meshkeeper_condition{type="Ready", status="True", reason="Succeeded", ` + meshkeeper + `} _x11 1x9 stale`,
+			firing: map[time.Duration][][]string{
+				9 * time.Minute:  nil,
+				12 * time.Minute: nil,
+				25 * time.Minute: nil,
+				38 * time.Minute: {{"type=Ready"}},
+			},
+			description: "reason RollingOut",
 		},
 	},
 	"MeshkeeperReconcileErrors": {
@@ -215,6 +353,17 @@ var alertCases = map[string]map[string]alertCase{
 			firing: map[time.Duration][][]string{
 				10 * time.Minute: nil,
 				25 * time.Minute: {{"controller=servicemesh", "job=meshkeeper-metrics", "severity=warning"}},
+			},
+			description: "The servicemesh controller",
+		},
+		"keeps its 15 minutes across a replaced meshkeeper pod": {
+			load: `controller_runtime_reconcile_errors_total{controller="servicemesh", ` + oldPod + `} 0+1x8 stale
+			       meshkeeper_build_info{version="0.2.0", goversion="go1.26.8", ` + oldPod + `} 1x8 stale
+			       controller_runtime_reconcile_errors_total{controller="servicemesh", ` + newPod + `} _x11 0+1x30
+			       meshkeeper_build_info{version="0.3.0", goversion="go1.26.8", ` + newPod + `} _x11 1x30`,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				17 * time.Minute: {{"controller=servicemesh", "job=meshkeeper-metrics", "instance=", "pod=", "severity=warning"}},
 			},
 			description: "The servicemesh controller",
 		},
@@ -230,9 +379,69 @@ var alertCases = map[string]map[string]alertCase{
 			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x30`,
 			firing: map[time.Duration][][]string{
 				9 * time.Minute:  nil,
-				11 * time.Minute: {{"reason=RollingOut", "severity=critical"}},
+				11 * time.Minute: {{"type=ControlPlaneReady", "reason=", "severity=critical"}},
 			},
 			description: "ControlPlaneReady reason RollingOut",
+		},
+		"stays silent on ChartNotFound: the running istiod keeps serving": {
+			load:   chartNotFound,
+			firing: map[time.Duration][][]string{11 * time.Minute: nil, 30 * time.Minute: nil},
+		},
+		"keeps its 10 minutes when the reason changes": {
+			// The Deployment is created (DeploymentMissing), then its pods do not become available
+			// (RollingOut): istiod is not serving all along.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="DeploymentMissing", ` + meshkeeper + `} 1x4 stale
+			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} _x5 1x30`,
+			firing: map[time.Duration][][]string{
+				9 * time.Minute:  nil,
+				11 * time.Minute: {{"type=ControlPlaneReady", "reason=", "severity=critical"}},
+			},
+			description: "ControlPlaneReady reason RollingOut",
+		},
+		"keeps its 10 minutes across a replaced meshkeeper pod": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="DeploymentMissing", ` + oldPod + `} 1x4 stale
+			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="DeploymentMissing", ` + newPod + `} _x8 1x30`,
+			firing: map[time.Duration][][]string{
+				9 * time.Minute:  nil,
+				11 * time.Minute: {{"type=ControlPlaneReady", "instance=", "pod=", "severity=critical"}},
+			},
+			description: "ControlPlaneReady reason DeploymentMissing",
+		},
+		"stops as soon as istiod is available again": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x12 stale
+			       meshkeeper_condition{type="ControlPlaneReady", status="True", reason="Available", ` + meshkeeper + `} _x13 1x20`,
+			firing: map[time.Duration][][]string{
+				12 * time.Minute: {{"severity=critical"}},
+				13 * time.Minute: nil,
+				20 * time.Minute: nil,
+			},
+			description: "ControlPlaneReady reason RollingOut",
+		},
+		"stops when a configuration error replaces the rollout: the running istiod serves": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x12 stale
+			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="ChartNotFound", ` + meshkeeper + `} _x13 1x20`,
+			firing:      map[time.Duration][][]string{12 * time.Minute: {{"severity=critical"}}, 13 * time.Minute: nil, 30 * time.Minute: nil},
+			description: "ControlPlaneReady reason RollingOut",
+		},
+		"stays silent while a new revision rolls out beside the ready active one": {
+			// RevisionBased: ControlPlaneReady is about the istiod of spec.version's revision; the tag
+			// stays on the active revision, which serves the mesh, until it is ready.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x30
+			       meshkeeper_revision_proxies{revision="1-31-1", version="1.31.1", state="Active", ready="true", ` + meshkeeper + `} 40x30
+			       meshkeeper_revision_proxies{revision="1-32-0", version="1.32.0", state="Canary", ready="false", ` + meshkeeper + `} 0x30`,
+			firing: map[time.Duration][][]string{11 * time.Minute: nil, 25 * time.Minute: nil},
+		},
+		"fires when the active revision is not available": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x30
+			       meshkeeper_revision_proxies{revision="1-31-1", version="1.31.1", state="Active", ready="false", ` + meshkeeper + `} 40x30`,
+			firing:      map[time.Duration][][]string{9 * time.Minute: nil, 11 * time.Minute: {{"severity=critical"}}},
+			description: "ControlPlaneReady reason RollingOut",
+		},
+		"fires while the control-plane namespace is deleted, whatever the revisions last reported": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="NamespaceTerminating", ` + meshkeeper + `} 1x30
+			       meshkeeper_revision_proxies{revision="1-31-1", version="1.31.1", state="Active", ready="true", ` + meshkeeper + `} 40x30`,
+			firing:      map[time.Duration][][]string{9 * time.Minute: nil, 11 * time.Minute: {{"severity=critical"}}},
+			description: "ControlPlaneReady reason NamespaceTerminating",
 		},
 		"stays silent while istiod is available": {
 			load:   `meshkeeper_condition{type="ControlPlaneReady", status="True", reason="Available", ` + meshkeeper + `} 1x30`,
@@ -253,6 +462,25 @@ var alertCases = map[string]map[string]alertCase{
 			load:   `meshkeeper_proxies{state="outdated", ` + meshkeeper + `} 0x1600`,
 			firing: map[time.Duration][][]string{25 * time.Hour: nil},
 		},
+		"keeps its day across a replaced meshkeeper pod": {
+			// A sample every 2 minutes: the old pod's series goes stale at 12h, and the new pod reports
+			// from 12h04m on.
+			load: `meshkeeper_proxies{state="outdated", ` + oldPod + `} 3x359 stale
+			       meshkeeper_proxies{state="outdated", ` + newPod + `} _x362 3x400`,
+			step: 2 * time.Minute,
+			firing: map[time.Duration][][]string{
+				12*time.Hour + 3*time.Minute: nil,
+				23 * time.Hour:               nil,
+				25 * time.Hour:               {{"state=outdated", "instance=", "pod=", "severity=info"}},
+			},
+			description: "3 pods",
+		},
+		"ends as soon as none are outdated": {
+			load:        `meshkeeper_proxies{state="outdated", ` + meshkeeper + `} 3x750 0x100`,
+			step:        2 * time.Minute,
+			firing:      map[time.Duration][][]string{25 * time.Hour: {{"state=outdated"}}, 25*time.Hour + 4*time.Minute: nil},
+			description: "3 pods",
+		},
 	},
 	"MeshkeeperRestartsStalled": {
 		"fires after 15 minutes stalled": {
@@ -261,6 +489,19 @@ var alertCases = map[string]map[string]alertCase{
 				14 * time.Minute: nil,
 				16 * time.Minute: {{"type=DataPlaneUpToDate", "severity=warning"}},
 			},
+		},
+		"keeps its 15 minutes across a replaced meshkeeper pod": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + oldPod + `} 1x7 stale
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + newPod + `} _x11 1x30`,
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=DataPlaneUpToDate", "instance=", "pod=", "severity=warning"}},
+			},
+		},
+		"stops as soon as the restarts move on": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + meshkeeper + `} 1x20 stale
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="Restarting", ` + meshkeeper + `} _x21 1x20`,
+			firing: map[time.Duration][][]string{16 * time.Minute: {{"reason=RestartStalled"}}, 21 * time.Minute: nil},
 		},
 		"stays silent while restarts are only needed": {
 			load:   `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartNeeded", ` + meshkeeper + `} 1x30`,
@@ -313,11 +554,22 @@ func TestAlerts(t *testing.T) {
 }
 
 func runAlertCase(t *testing.T, r rulefmt.Rule, tc alertCase) {
-	step := time.Minute
-	if strings.Contains(tc.load, "1600") {
+	step := tc.step
+	switch {
+	case step != 0:
+	case strings.Contains(tc.load, "1600"):
 		step = time.Hour / 60 * 2 // long series: one sample every 2 minutes
+	default:
+		step = time.Minute
 	}
-	storage := promqltest.LoadedStorage(t, "load "+step.String()+"\n"+indent(tc.load))
+	// The load appends series one after the other, in no set order, and the test storage accepts only
+	// samples within half its block duration of the newest one appended: a series that starts hours
+	// after another (a replaced pod's) needs blocks longer than the 24h of teststorage.
+	longBlocks := func(o *tsdb.Options) {
+		o.MinBlockDuration = (7 * 24 * time.Hour).Milliseconds()
+		o.MaxBlockDuration = o.MinBlockDuration
+	}
+	storage := promqltest.LoadedStorage(t, "load "+step.String()+"\n"+indent(tc.load), longBlocks)
 	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
 	query := rules.EngineQueryFunc(engine, storage)
 
@@ -348,7 +600,11 @@ func runAlertCase(t *testing.T, r rulefmt.Rule, tc alertCase) {
 			}
 		}
 		if len(firing) != len(want) {
-			t.Errorf("at %s: %d alerts firing (%v), want %d", at, len(firing), firing, len(want))
+			var firingLabels []string
+			for _, a := range firing {
+				firingLabels = append(firingLabels, a.Labels.String())
+			}
+			t.Errorf("at %s: %d alerts firing %v, want %d", at, len(firing), firingLabels, len(want))
 			continue
 		}
 		for i, a := range firing {
@@ -360,6 +616,9 @@ func runAlertCase(t *testing.T, r rulefmt.Rule, tc alertCase) {
 			}
 			if description := a.Annotations.Get("description"); !strings.Contains(description, tc.description) {
 				t.Errorf("at %s: description %q lacks %q", at, description, tc.description)
+			}
+			if d := a.Annotations.Get("description"); strings.Contains(d, "<error expanding template") || strings.Contains(d, "<no value>") {
+				t.Errorf("at %s: description %q did not expand", at, d)
 			}
 			if strings.Contains(a.Annotations.Get("description"), "{{") {
 				t.Errorf("at %s: description %q has an unexpanded template", at, a.Annotations.Get("description"))
