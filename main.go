@@ -21,6 +21,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -101,6 +102,12 @@ func main() {
 	ctrl.SetLogger(logging.Lazy(zap.New(zap.UseFlagOptions(&opts))))
 	setupLog := ctrl.Log.WithName("setup")
 
+	namespaces, err := namespaceList(controlPlaneNamespaces)
+	if err != nil {
+		setupLog.Error(err, "Invalid flag")
+		os.Exit(1)
+	}
+
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -134,7 +141,7 @@ func main() {
 		Controllers: controllers.Options{Policy: charts.Policy{
 			Repositories: charts.ParseList(allowedRepositories),
 			ImageHubs:    charts.ParseList(allowedHubs),
-			Namespaces:   namespaceList(controlPlaneNamespaces),
+			Namespaces:   namespaces,
 		}},
 	})
 	if err != nil {
@@ -158,11 +165,16 @@ func main() {
 	}
 }
 
-// namespaceList reads --control-plane-namespaces: nil (any namespace) for "*".
-func namespaceList(s string) []string {
+// namespaceList reads --control-plane-namespaces: nil (any namespace) for "*". A value that names no
+// namespace is refused: it would allow a ServiceMesh none, and the manager's cache, which it limits to
+// the namespaces listed, cannot be limited to none (it would hold the labelled objects of every one).
+func namespaceList(s string) ([]string, error) {
 	list := charts.ParseList(s)
 	if slices.Contains(list, "*") {
-		return nil
+		return nil, nil
 	}
-	return list
+	if len(list) == 0 {
+		return nil, fmt.Errorf("--control-plane-namespaces %q names no namespace: name the namespaces a ServiceMesh may install into, or * for any", s)
+	}
+	return list, nil
 }

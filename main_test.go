@@ -27,11 +27,17 @@ func TestNamespaceList(t *testing.T) {
 		" istio-system, kube-system": {"istio-system", "kube-system"},
 		"*":                          nil,
 		"istio-system,*":             nil,
-		"":                           {},
 	} {
-		got := namespaceList(flag)
-		if !slices.Equal(got, want) || (got == nil) != (want == nil) {
-			t.Errorf("namespaceList(%q) = %#v, want %#v", flag, got, want)
+		got, err := namespaceList(flag)
+		if err != nil || !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("namespaceList(%q) = %#v, %v, want %#v", flag, got, err, want)
+		}
+	}
+	// A value that names no namespace would leave the cache unlimited (CacheByObject limits it only to
+	// namespaces listed): it is refused.
+	for _, flag := range []string{"", " , "} {
+		if got, err := namespaceList(flag); err == nil {
+			t.Errorf("namespaceList(%q) = %#v, want an error", flag, got)
 		}
 	}
 }
