@@ -138,6 +138,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.writes.forget()
+			resetMetrics() // also when its finalizer was removed by hand, before meshkeeper uninstalled it
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

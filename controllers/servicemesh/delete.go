@@ -110,14 +110,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	if err := r.deleteCreatedNamespace(ctx, mesh, controlPlaneNS); err != nil {
 		return err
 	}
-	metrics.ControlPlaneReady.Set(0)
-	metrics.EnrolledNamespaces.Set(0)
-	metrics.NamespaceConflicts.Set(0)
-	metrics.SetIngresses(0, nil)
-	metrics.SetProxies(0, 0, 0, nil)
-	metrics.SetConditions(nil)
-	metrics.SetIstio("", "")
-	metrics.SetRevisions(nil)
+	resetMetrics()
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)
@@ -137,7 +130,26 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
 		return errors.Join(stuck, err)
 	}
+	// The releases are gone: the metrics say so, and carry the Ready the status says, for the alerts.
+	metrics.ControlPlaneReady.Set(0)
+	metrics.SetIstio("", "")
+	metrics.SetRevisions(nil)
+	metrics.SetConditions(status.Conditions)
 	return fmt.Errorf("uninstall blocked: %w", stuck)
+}
+
+// resetMetrics empties the gauges of the mesh: nothing installed, enrolled or reported. Without it a
+// ServiceMesh gone (uninstalled, or its finalizer removed by hand) would go on being reported as it was
+// last, and its alerts go on firing, for as long as the manager runs.
+func resetMetrics() {
+	metrics.ControlPlaneReady.Set(0)
+	metrics.EnrolledNamespaces.Set(0)
+	metrics.NamespaceConflicts.Set(0)
+	metrics.SetIngresses(0, nil)
+	metrics.SetProxies(0, 0, 0, nil)
+	metrics.SetConditions(nil)
+	metrics.SetIstio("", "")
+	metrics.SetRevisions(nil)
 }
 
 // deleteLeftoverWebhooks removes the webhook configurations meshkeeper wrote (labelled, and owned by this

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,11 +34,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
 // fakeCharts stands in for Helm where a real API server cannot produce the failure.
@@ -245,4 +248,34 @@ func containsPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// A ServiceMesh gone without meshkeeper's uninstall (its finalizer removed by hand) leaves no series
+// behind: its conditions and control plane would otherwise go on being reported, and alerted on, for
+// as long as the manager runs.
+func TestReconcileOfAGoneMeshResetsItsMetrics(t *testing.T) {
+	mesh := testMesh()
+	mesh.Finalizers = nil
+	tr := newTestReconciler(t, mesh, &fakeCharts{})
+	if err := tr.Delete(t.Context(), mesh); err != nil {
+		t.Fatal(err)
+	}
+	metrics.SetConditions([]metav1.Condition{{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: meshv1alpha1.ReasonInstallFailed}})
+	metrics.SetIstio("default", "1.31.1")
+	metrics.ControlPlaneReady.Set(1)
+	metrics.EnrolledNamespaces.Set(3)
+	if _, err := tr.reconcile(t); err != nil {
+		t.Fatalf("Reconcile of a ServiceMesh gone: %v", err)
+	}
+	for _, name := range []string{metrics.ConditionName, metrics.IstioInfoName} {
+		if n, err := testutil.GatherAndCount(ctrlmetrics.Registry, name); err != nil || n != 0 {
+			t.Errorf("%s: %d series (%v) of a ServiceMesh gone, want none", name, n, err)
+		}
+	}
+	if v := testutil.ToFloat64(metrics.ControlPlaneReady); v != 0 {
+		t.Errorf("%s = %v of a ServiceMesh gone, want 0", metrics.ControlPlaneReadyName, v)
+	}
+	if v := testutil.ToFloat64(metrics.EnrolledNamespaces); v != 0 {
+		t.Errorf("%s = %v of a ServiceMesh gone, want 0", metrics.EnrolledNamespacesName, v)
+	}
 }

@@ -106,6 +106,14 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			}
 		}
 		Expect(notes).To(ContainElement(ContainSubstring("namespace " + guarded)))
+		By("reporting in the metrics what the status says: no control plane, Ready blocked")
+		Eventually(func(g Gomega) {
+			body, err := scrape()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(body).To(ContainSubstring(`meshkeeper_condition{reason="UninstallBlocked",status="False",type="Ready"} 1`))
+			g.Expect(body).NotTo(ContainSubstring("meshkeeper_istio_info{"))
+			g.Expect(body).To(ContainSubstring("meshkeeper_control_plane_ready 0"))
+		}, installTimeout, poll).Should(Succeed())
 	})
 
 	It("retries with backoff, not on every wake-up", func() {
