@@ -108,7 +108,7 @@ func servedService(b *testing.B, namespace string, i int) []byte {
 // BenchmarkCachedService is BenchmarkCachedIngress for 5,000 users' Services and serviceFields.
 func BenchmarkCachedService(b *testing.B) {
 	benchmarkCached(b, "service", func(i int) []byte { return servedService(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
-		func(data []byte) (any, error) { svc := &corev1.Service{}; return svc, svc.Unmarshal(data) }, serviceFields)
+		func(data []byte) (any, error) { svc := &corev1.Service{}; return svc, svc.Unmarshal(data) }, serviceFields([]string{"istio-system"}))
 }
 
 // benchmarkCached decodes 5,000 objects as an informer does and stores them whole or through the

@@ -29,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -277,27 +278,38 @@ func CacheByObject(controlPlaneNamespaces []string) map[client.Object]cache.ByOb
 		}
 	}
 	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
-	byObject[&corev1.Service{}] = cache.ByObject{Transform: serviceFields}
+	byObject[&corev1.Service{}] = cache.ByObject{Transform: serviceFields(controlPlaneNamespaces)}
 	byObject[&networkingv1.Ingress{}] = cache.ByObject{Transform: ingressFields}
 	return byObject
 }
 
-// serviceFields is the cache's transform of Services. The charts' Services (labelled as meshkeeper's)
-// are kept whole for the drift check; of every other Service, which the Ingress decisions look up by
-// name, only what they read: the metadata that identifies it, its type and ClusterIPs. Its labels are
-// left out too (real Services carry a chart's five or more): nothing reads them but the test for
-// meshkeeper's own label, which a Service without it fails either way.
-func serviceFields(obj any) (any, error) {
-	svc, ok := obj.(*corev1.Service)
-	if !ok || meshctx.IsManaged(svc) {
-		return keepOwnManagedFields(obj)
+// serviceFields is the cache's transform of Services, which it holds of every namespace. The charts'
+// Services (labelled as meshkeeper's, in the control-plane namespaces; in any namespace when those are
+// not limited, nil) are kept whole for the drift check; of every other Service, which the Ingress
+// decisions look up by name, only what they read: the metadata that identifies it, its type and
+// ClusterIPs. Its labels are left out too (real Services carry a chart's five or more): nothing reads
+// them but the test for meshkeeper's own label, which a Service without it fails either way. So a
+// namespace owner who labels Services of their own as meshkeeper's, large annotations and all, neither
+// fills the manager's memory nor wakes the ServiceMesh's reconciles with their changes (its watch of the
+// chart kinds passes labelled objects only).
+func serviceFields(controlPlaneNamespaces []string) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		svc, ok := obj.(*corev1.Service)
+		if !ok || meshctx.IsManaged(svc) && (controlPlaneNamespaces == nil || slices.Contains(controlPlaneNamespaces, svc.Namespace)) {
+			return keepOwnManagedFields(obj)
+		}
+		return slimService(svc), nil
 	}
+}
+
+// slimService is what the cache keeps of a Service that is not one of the charts'.
+func slimService(svc *corev1.Service) *corev1.Service {
 	slim := &corev1.Service{ObjectMeta: metav1.ObjectMeta{
 		Name: svc.Name, Namespace: svc.Namespace, UID: svc.UID, ResourceVersion: svc.ResourceVersion,
 		Generation: svc.Generation, CreationTimestamp: svc.CreationTimestamp, DeletionTimestamp: svc.DeletionTimestamp,
 	}}
 	slim.Spec.Type, slim.Spec.ClusterIP, slim.Spec.ClusterIPs = svc.Spec.Type, svc.Spec.ClusterIP, svc.Spec.ClusterIPs
-	return slim, nil
+	return slim
 }
 
 // ingressFields is the cache's transform of Ingresses: of the spec only what the decisions read (the

@@ -63,29 +63,35 @@ func TestProxyFieldsStoresProxyPods(t *testing.T) {
 }
 
 func TestServiceFields(t *testing.T) {
-	// A user's Service keeps only what the Ingress decisions read.
-	got, err := serviceFields(service(map[string]string{"app": "web"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &corev1.Service{
+	slim := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "u1", ResourceVersion: "42"},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"}},
 	}
-	if !equality.Semantic.DeepEqual(got, want) {
-		t.Errorf("a user's Service in the cache:\n got %+v\nwant %+v", got, want)
-	}
-
-	// A chart's Service stays whole for the drift check, with only meshkeeper's managed fields.
 	managed := service(map[string]string{"mesh.meshkeeper.io/managed-by": "meshkeeper"})
-	got, err = serviceFields(managed.DeepCopy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = managed.DeepCopy()
-	want.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager}}
-	if !equality.Semantic.DeepEqual(got, want) {
-		t.Errorf("a chart's Service in the cache:\n got %+v\nwant %+v", got, want)
+	whole := managed.DeepCopy()
+	whole.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager}}
+	for _, tc := range []struct {
+		name       string
+		namespaces []string
+		svc        *corev1.Service
+		want       *corev1.Service
+	}{
+		// A user's Service keeps only what the Ingress decisions read.
+		{"a user's Service", []string{"istio-system", "shop"}, service(map[string]string{"app": "web"}), slim},
+		// A chart's Service stays whole for the drift check, with only meshkeeper's managed fields.
+		{"a chart's Service", []string{"istio-system", "shop"}, managed.DeepCopy(), whole},
+		{"a chart's Service, any namespace allowed", nil, managed.DeepCopy(), whole},
+		// meshkeeper's label is one anyone can set: outside the control-plane namespaces, a Service
+		// carrying it is a user's.
+		{"a labelled Service outside the control-plane namespaces", []string{"istio-system"}, managed.DeepCopy(), slim},
+	} {
+		got, err := serviceFields(tc.namespaces)(tc.svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equality.Semantic.DeepEqual(got, tc.want) {
+			t.Errorf("%s in the cache:\n got %+v\nwant %+v", tc.name, got, tc.want)
+		}
 	}
 }
 

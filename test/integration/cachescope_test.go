@@ -46,6 +46,13 @@ var _ = Describe("The cache of the chart kinds", func() {
 				Data: map[string]string{"payload": "anything"}}
 			Expect(k8sClient.Create(ctx, cm)).To(Succeed())
 			DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(context.Background(), cm))).To(Succeed()) })
+			// Services are cached in every namespace (the Ingress decisions read them): of a labelled one
+			// outside the control-plane namespaces, only what a user's Service keeps.
+			svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "labelled", Labels: labels,
+				Annotations: map[string]string{"payload": "anything"}},
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+			Expect(k8sClient.Create(ctx, svc)).To(Succeed())
+			DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(context.Background(), svc))).To(Succeed()) })
 		}
 		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "cachescope-labelled", Labels: labels}}
 		Expect(k8sClient.Create(ctx, role)).To(Succeed())
@@ -75,6 +82,19 @@ var _ = Describe("The cache of the chart kinds", func() {
 				}
 				g.Expect(namespaces).To(ConsistOf(tc.want), name)
 				g.Expect(informers.Get(ctx, client.ObjectKeyFromObject(role), &rbacv1.ClusterRole{})).To(Succeed(), name)
+				services := &corev1.ServiceList{}
+				g.Expect(informers.List(ctx, services)).To(Succeed())
+				whole := map[string]bool{}
+				for _, svc := range services.Items {
+					if svc.Name == "labelled" {
+						whole[svc.Namespace] = svc.Annotations["payload"] != "" && len(svc.Labels) > 0
+					}
+				}
+				wantWhole := map[string]bool{"cachescope-system": true, "cachescope-team": false}
+				for _, ns := range tc.want {
+					wantWhole[ns] = true
+				}
+				g.Expect(whole).To(Equal(wantWhole), name+": which labelled Services the cache holds whole")
 			}, "10s", "50ms").Should(Succeed())
 			stop()
 		}
