@@ -28,14 +28,17 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.global) || !has(self.values.global.istioNamespace) || size(self.values.global.istioNamespace) == 0 || (has(self.__namespace__) && self.values.global.istioNamespace == self.__namespace__)",message="spec.values.global.istioNamespace must be empty or equal spec.namespace: the charts bind istiod's cluster-wide roles to the ServiceAccount in that namespace; set spec.namespace to choose where the control plane runs"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.trustedZtunnelNamespace) || size(self.values.trustedZtunnelNamespace) == 0 || (has(self.__namespace__) && self.values.trustedZtunnelNamespace == self.__namespace__)",message="spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace: istiod lets the ztunnel ServiceAccount of that namespace obtain certificates for any pod on its node"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.meshConfig) || !has(self.values.meshConfig.rootNamespace) || size(self.values.meshConfig.rootNamespace) == 0 || (has(self.__namespace__) && self.values.meshConfig.rootNamespace == self.__namespace__)",message="spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace: Istio configuration in the root namespace (EnvoyFilters, PeerAuthentications, Sidecars) applies to every proxy in the mesh, so only the control plane's namespace may be it"
-// +kubebuilder:validation:XValidation:rule="!has(self.cni) || !has(self.cni.namespace) || self.cni.namespace == 'kube-system' || (has(self.__namespace__) && self.cni.namespace == self.__namespace__)",message="spec.cni.namespace must be empty, spec.namespace or kube-system"
+// +kubebuilder:validation:XValidation:rule="!has(self.cni) || !has(self.cni.__namespace__) || self.cni.__namespace__ == 'kube-system' || (has(self.__namespace__) && self.cni.__namespace__ == self.__namespace__)",message="spec.cni.namespace must be empty, spec.namespace or kube-system"
 type ServiceMeshSpec struct {
-	// Version is the Istio version to run, as MAJOR.MINOR.PATCH (for example 1.31.1). It selects the
-	// image tag of istiod and the proxies and, when charts.repository is set, the chart version fetched
-	// from that repository. Empty means the version of the charts built into meshkeeper; the version in
-	// use is always reported in status.version.
-	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`
-	// +kubebuilder:validation:MaxLength=64
+	// Version is the Istio version to run, as MAJOR.MINOR.PATCH with an optional pre-release of lowercase
+	// letters, digits, dots and dashes that ends in a letter or digit (for example 1.31.1 or
+	// 1.32.0-beta.1), at most 56 characters. It selects the image tag of istiod and the proxies and, when
+	// charts.repository is set, the chart version fetched from that repository. With the RevisionBased
+	// strategy it also names the revision (dots as dashes) and so istiod's Service istiod-<revision>,
+	// which must be a DNS label of at most 63 characters. Empty means the version of the charts built
+	// into meshkeeper; the version in use is always reported in status.version.
+	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9a-z.-]*[0-9a-z])?$`
+	// +kubebuilder:validation:MaxLength=56
 	// +optional
 	Version string `json:"version,omitempty"`
 

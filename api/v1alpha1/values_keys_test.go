@@ -76,6 +76,9 @@ var valueKeys = map[string]decision{
 	"_internal_defaults_do_not_set":                    {rejected, "spec.values must not set _internal_defaults_do_not_set, defaults or pilot"},
 	"defaults":                                         {rejected, "spec.values must not set _internal_defaults_do_not_set, defaults or pilot"},
 	"pilot":                                            {rejected, "spec.values must not set _internal_defaults_do_not_set, defaults or pilot"},
+	// envVarFrom is a list, not a key path: its entries that name the rejected env keys (the chart writes
+	// them into istiod's environment after env's, and the last variable of a name wins).
+	"envVarFrom[].name": {rejected, "spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"},
 
 	// Image locations: checked against --allowed-image-hubs.
 	"hub":                     {imageHub, "istiod's image hub"},
@@ -92,7 +95,7 @@ var valueKeys = map[string]decision{
 
 	// User data: subtrees whose keys are the user's own.
 	"env":                               {userData, "istiod's environment (the rejected keys above aside)"},
-	"envVarFrom":                        {userData, "istiod's environment from objects in its own namespace"},
+	"envVarFrom":                        {userData, "istiod's environment from objects in its own namespace (entries named as the rejected env keys aside)"},
 	"meshConfig":                        {userData, "the mesh configuration (rootNamespace aside)"},
 	"resources":                         {userData, "istiod's resources"},
 	"autoscaleBehavior":                 {userData, "the HorizontalPodAutoscaler's behavior"},

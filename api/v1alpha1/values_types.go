@@ -72,6 +72,11 @@ type IstiodValues struct {
 	// Env is istiod's environment.
 	// +optional
 	Env *EnvValues `json:"env,omitempty"`
+	// EnvVarFrom are more variables of istiod's container, as Kubernetes EnvVars: the chart writes them
+	// after env's and its own, and of two variables of one name the container gets the last.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	EnvVarFrom []EnvVarFromValue `json:"envVarFrom,omitempty"`
 	// MeshConfig is the mesh configuration.
 	// +optional
 	MeshConfig *MeshConfigValues `json:"meshConfig,omitempty"`
@@ -160,6 +165,17 @@ type EnvValues struct {
 	// certificates for pods on their node.
 	// +optional
 	CATrustedNodeAccounts *string `json:"CA_TRUSTED_NODE_ACCOUNTS,omitempty"`
+}
+
+// EnvVarFromValue is an entry of spec.values.envVarFrom, a Kubernetes EnvVar. Only its name is
+// declared, for the rule that reads it; value and valueFrom are kept as written.
+// +kubebuilder:pruning:PreserveUnknownFields
+type EnvVarFromValue struct {
+	// Name is the variable's name.
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!(self in ['EXTERNAL_ISTIOD', 'CA_TRUSTED_NODE_ACCOUNTS'])",message="spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS: the chart adds its entries to istiod's environment after env's, and the last variable of a name wins, so they would set what env must not (the first makes istiod serve other clusters, the second lets the ServiceAccounts it names obtain certificates for any pod on their node); use trustedZtunnelName for a ztunnel in spec.namespace"
+	// +optional
+	Name *string `json:"name,omitempty"`
 }
 
 // MeshConfigValues are the declared keys of spec.values.meshConfig.

@@ -200,15 +200,16 @@ func TestChartMetadata(t *testing.T) {
 		{"name", md.Name, "meshkeeper"},
 		{"version", md.Version, "0.1.0"},
 		{"appVersion", md.AppVersion, "0.1.0"},
-		{"kubeVersion", md.KubeVersion, ">= 1.29.0-0"},
+		{"kubeVersion", md.KubeVersion, ">= 1.31.0-0"},
 		{"type", md.Type, "application"},
 	} {
 		if f.got != f.want {
 			t.Errorf("Chart.yaml %s = %q, want %q", f.field, f.got, f.want)
 		}
 	}
-	// The "-0" lets in the pre-release-style versions of managed clusters, such as v1.30.4-eks-a737599.
-	for version, want := range map[string]bool{"v1.29.0": true, "v1.30.4-eks-a737599": true, "v1.36.3": true, "v1.28.15": false} {
+	// The "-0" lets in the pre-release-style versions of managed clusters, such as v1.31.4-eks-a737599.
+	// 1.30 is refused: its API server refuses the CRD (isCIDR, docs/compatibility.md).
+	for version, want := range map[string]bool{"v1.31.0": true, "v1.31.4-eks-a737599": true, "v1.36.3": true, "v1.30.14": false, "v1.30.4-eks-a737599": false} {
 		if got := chartutil.IsCompatibleRange(md.KubeVersion, version); got != want {
 			t.Errorf("kubeVersion %q admits %s: %v, want %v", md.KubeVersion, version, got, want)
 		}

@@ -75,6 +75,20 @@ var _ = Describe("ServiceMesh validation", func() {
 			`spec.version: Invalid value: "v1.31.1"`),
 		Entry("a version that is a tag name", meshYAML("  version: latest\n"),
 			`spec.version: Invalid value: "latest"`),
+		// The revision of a version is the version with dots as dashes, and istiod's Service of the
+		// revision is istiod-<revision>: a DNS label, lowercase, ending in a letter or digit, at most 63
+		// characters.
+		Entry("a version with a capitalised pre-release", meshYAML("  version: 1.31.0-RC.1\n"),
+			`spec.version: Invalid value: "1.31.0-RC.1": spec.version in body should match`),
+		Entry("a version that ends in a dash", meshYAML("  version: \"1.31.0-\"\n"),
+			`spec.version: Invalid value: "1.31.0-": spec.version in body should match`),
+		Entry("a pre-release that ends in a dash", meshYAML("  version: 1.31.0-rc-\n"),
+			`spec.version: Invalid value: "1.31.0-rc-": spec.version in body should match`),
+		Entry("a version that ends in a dot", meshYAML("  version: 1.31.0-rc.\n"),
+			`spec.version: Invalid value: "1.31.0-rc.": spec.version in body should match`),
+		Entry("a version whose revision's istiod-<revision> is longer than 63 characters",
+			meshYAML("  version: 1.31.0-"+strings.Repeat("a", 50)+"\n"),
+			"spec.version: Too long: may not be more than 56"),
 		Entry("a control-plane namespace that is not a DNS label", meshYAML("  namespace: Istio_System\n"),
 			`spec.namespace: Invalid value: "Istio_System"`),
 		Entry("a control-plane namespace longer than 63 characters",
@@ -190,6 +204,12 @@ var _ = Describe("ServiceMesh validation", func() {
 			"spec.values.env.EXTERNAL_ISTIOD and env.CA_TRUSTED_NODE_ACCOUNTS must not be set"),
 		Entry("node accounts trusted to obtain any pod's certificate", meshYAML("  values:\n    env:\n      CA_TRUSTED_NODE_ACCOUNTS: team-a/agent\n"),
 			"the second lets the ServiceAccounts it names obtain certificates for any pod on their node"),
+		Entry("node accounts trusted through envVarFrom, which the chart writes after env and its own default",
+			meshYAML("  values:\n    envVarFrom:\n    - name: PILOT_TRACE_SAMPLING\n      value: \"1\"\n    - name: CA_TRUSTED_NODE_ACCOUNTS\n      value: other-ns/sa\n"),
+			"spec.values.envVarFrom[1].name: Invalid value: \"CA_TRUSTED_NODE_ACCOUNTS\": spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"),
+		Entry("EXTERNAL_ISTIOD through envVarFrom, from a ConfigMap",
+			meshYAML("  values:\n    envVarFrom:\n    - name: EXTERNAL_ISTIOD\n      valueFrom:\n        configMapKeyRef:\n          name: istiod-settings\n          key: external\n"),
+			"spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"),
 		Entry("a ztunnel trusted in another namespace", meshYAML("  values:\n    trustedZtunnelNamespace: team-a\n"),
 			"spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace"),
 		Entry("the istio-reader role bound to another ServiceAccount",
@@ -263,6 +283,12 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  version: 1.31.1\n  charts:\n    repository: oci://registry.example.com/istio-charts\n"),
 		Entry("a pre-release version from an https repository",
 			"  version: 1.32.0-beta.1\n  charts:\n    repository: https://istio-release.storage.googleapis.com/charts\n"),
+		Entry("a release candidate", "  version: 1.31.0-rc.0\n"),
+		Entry("a pre-release with dashes and dots", "  version: 1.32.0-alpha.0-a1b2c3d.20260101\n"),
+		Entry("the longest version: istiod-<revision> is 63 characters",
+			"  version: 1.31.0-"+strings.Repeat("a", 49)+"\n"),
+		Entry("istiod's environment from a Secret and the pod, through envVarFrom",
+			"  values:\n    envVarFrom:\n    - name: EXTERNAL_CA_TOKEN\n      valueFrom:\n        secretKeyRef:\n          name: ca-token\n          key: token\n    - name: NODE_NAME\n      valueFrom:\n        fieldRef:\n          fieldPath: spec.nodeName\n    - name: MY_CA_TRUSTED_NODE_ACCOUNTS\n      value: \"\"\n"),
 		Entry("autoscaling instead of replicas",
 			"  controlPlane:\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 8\n"),
 		Entry("a STRICT mesh with a PERMISSIVE legacy namespace",
@@ -292,6 +318,18 @@ var _ = Describe("ServiceMesh validation", func() {
 		Entry("placement of istiod",
 			"  controlPlane:\n    nodeSelector:\n      node-role.kubernetes.io/infra: \"\"\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedule\n    priorityClassName: system-cluster-critical\n    podDisruptionBudget: false\n"),
 	)
+
+	It("keeps the whole of each envVarFrom entry, of which the schema declares only the name", func() {
+		Expect(k8sClient.Create(ctx, parse(meshYAML("  values:\n    envVarFrom:\n    - name: EXTERNAL_CA_TOKEN\n      valueFrom:\n        secretKeyRef:\n          name: ca-token\n          key: token\n          optional: true\n")))).To(Succeed())
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, u)).To(Succeed())
+		entries, found, err := unstructured.NestedSlice(u.Object, "spec", "values", "envVarFrom")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(found).To(BeTrue())
+		Expect(entries).To(Equal([]any{map[string]any{"name": "EXTERNAL_CA_TOKEN", "valueFrom": map[string]any{
+			"secretKeyRef": map[string]any{"name": "ca-token", "key": "token", "optional": true}}}}))
+	})
 
 	It("shows the validation message to a kubectl user", func() {
 		kubeconfig, err := env.WriteKubeconfig(GinkgoT().TempDir())
