@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ErrRefusedObject is in the error of a release whose chart renders an object the chart guard refuses.
@@ -45,6 +46,17 @@ const (
 		"and takes no part in aggregation"
 	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
 	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
+	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's)"
+)
+
+// Environment variables of istiod that move its trust elsewhere: EXTERNAL_ISTIOD makes it the control
+// plane of a remote cluster, CA_TRUSTED_NODE_ACCOUNTS lets the ServiceAccounts it names obtain
+// certificates for any pod on their node. The CRD refuses them in spec.values, but the istiod chart
+// writes some string values into its environment unquoted, so a value with a quote and a newline adds
+// a variable of its own; the guard checks what was rendered.
+const (
+	envExternalIstiod      = "EXTERNAL_ISTIOD"
+	envTrustedNodeAccounts = "CA_TRUSTED_NODE_ACCOUNTS"
 )
 
 // maxRefusals bounds the refused objects one error names.
@@ -205,7 +217,10 @@ func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
 		why, err = g.checkAdmission(obj)
 	case "Deployment", "DaemonSet":
 		rule = ruleImage
-		why, err = g.checkImages(obj)
+		if why, err = g.checkImages(obj); why == "" && err == nil {
+			rule = ruleEnv
+			why, err = g.checkEnv(obj)
+		}
 	}
 	if err != nil {
 		return fmt.Sprintf("cannot be read as a %s: %v", gvk.Kind, err), rule
@@ -234,6 +249,46 @@ func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// checkEnv returns why a workload is refused for the environment of its pod template's containers and
+// init containers, or "" (ruleEnv). The istiod chart sets CA_TRUSTED_NODE_ACCOUNTS to
+// <namespace>/<trustedZtunnelName, ztunnel by default>; the CRD keeps trustedZtunnelNamespace to
+// spec.namespace.
+func (g *guard) checkEnv(obj *unstructured.Unstructured) (string, error) {
+	for _, field := range []string{"initContainers", "containers"} {
+		containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", field)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			env, _ := container["env"].([]any)
+			seen := make(map[string]bool, len(env))
+			for _, e := range env {
+				v, _ := e.(map[string]any)
+				name, _ := v["name"].(string)
+				value, _ := v["value"].(string)
+				switch {
+				case seen[name]:
+					return fmt.Sprintf("sets %s twice in container %v", name, container["name"]), nil
+				case name == envExternalIstiod:
+					return fmt.Sprintf("sets %s in container %v", name, container["name"]), nil
+				case name == envTrustedNodeAccounts && (!g.ownServiceAccount(value) || v["valueFrom"] != nil):
+					return fmt.Sprintf("sets %s to %q in container %v", name, value, container["name"]), nil
+				}
+				seen[name] = true
+			}
+		}
+	}
+	return "", nil
+}
+
+// ownServiceAccount tells whether s names one ServiceAccount of the release namespace, as
+// <namespace>/<name>.
+func (g *guard) ownServiceAccount(s string) bool {
+	name, ok := strings.CutPrefix(s, g.namespace+"/")
+	return ok && len(validation.IsDNS1123Subdomain(name)) == 0
 }
 
 // checkBinding returns why a RoleBinding or ClusterRoleBinding is refused, or "".

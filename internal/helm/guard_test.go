@@ -415,3 +415,50 @@ func TestEveryRenderIsGuarded(t *testing.T) {
 		t.Error("drift repair kept the objects of a refused render")
 	}
 }
+
+// TestGuardKeepsIstiodsTrust: rule 7, no container sets a variable twice (the last one wins), sets
+// EXTERNAL_ISTIOD, or sets CA_TRUSTED_NODE_ACCOUNTS other than to the release namespace's ztunnel.
+func TestGuardKeepsIstiodsTrust(t *testing.T) {
+	deployment := func(env string) string {
+		return yamlObject("apps/v1", "Deployment", guardNamespace, "istiod",
+			"spec:\n  template:\n    spec:\n      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.31.1\n        env:\n"+env)
+	}
+	const trusted = "        - name: CA_TRUSTED_NODE_ACCOUNTS\n          value: istio-system/ztunnel\n"
+	checkGuardCases(t, ruleEnv, []guardCase{
+		{"the charts' own", deployment(trusted + "        - name: PILOT_PUSH_THROTTLE\n          value: \"100\"\n"), ""},
+		{"a ztunnel of another name", deployment("        - name: CA_TRUSTED_NODE_ACCOUNTS\n          value: istio-system/zt\n"), ""},
+		{"a variable twice", deployment(trusted + "        - name: CA_TRUSTED_NODE_ACCOUNTS\n          value: other/sa\n"),
+			"Deployment istio-system/istiod, which sets CA_TRUSTED_NODE_ACCOUNTS twice in container discovery"},
+		{"other trusted node accounts", deployment("        - name: CA_TRUSTED_NODE_ACCOUNTS\n          value: istio-system/ztunnel,other/sa\n"),
+			`sets CA_TRUSTED_NODE_ACCOUNTS to "istio-system/ztunnel,other/sa" in container discovery`},
+		{"trusted node accounts from elsewhere", deployment("        - name: CA_TRUSTED_NODE_ACCOUNTS\n          valueFrom:\n            configMapKeyRef: {name: c, key: k}\n"),
+			`sets CA_TRUSTED_NODE_ACCOUNTS to "" in container discovery`},
+		{"an external istiod", deployment(trusted + "        - name: EXTERNAL_ISTIOD\n          value: \"true\"\n"),
+			"sets EXTERNAL_ISTIOD in container discovery"},
+	})
+}
+
+// A value the istiod chart writes into istiod's environment unquoted can carry a variable of its own:
+// the CRD cannot see it in spec.values, the guard sees it rendered.
+func TestGuardRefusesAVariableSmuggledInAValue(t *testing.T) {
+	chart, err := charts.Builtin(charts.Istiod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &meshv1alpha1.ServiceMeshSpec{Namespace: guardNamespace, Images: meshv1alpha1.ImagesSpec{Hub: "docker.io/istio"}}
+	values, err := render.IstiodValues(s, charts.BuiltinVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values = render.Merge(values, render.Values{"env": render.Values{
+		"PILOT_ENABLE_STATUS": "true\"\n          - name: EXTERNAL_ISTIOD\n            value: \"true"}})
+	options := common.ReleaseOptions{Name: "istiod", Namespace: guardNamespace, Revision: 1, IsInstall: true}
+	objects, _, err := renderChart(context.Background(), chart, values, options, common.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = guardObjects(chart.Name(), guardNamespace, objects, charts.Policy{}.CheckImage)
+	if err == nil || !strings.Contains(err.Error(), "sets EXTERNAL_ISTIOD in container discovery") {
+		t.Errorf("the guard let istiod's environment carry a variable smuggled in a value: %v", err)
+	}
+}
