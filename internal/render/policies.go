@@ -54,8 +54,10 @@ const EgressHostsAnnotation = "mesh.meshkeeper.io/egress-hosts"
 // annotation. It is the one answer to "who gets a policy": the policy controller writes what it
 // returns, and the ServiceMesh's PoliciesApplied reports against it. The namespace gets a
 // PeerAuthentication when it is the control-plane namespace or spec.mtls.namespaces lists it, and,
-// with Sidecar scoping on, a Sidecar when the enrollment decision enrolls it (enrolled). Without a
-// ServiceMesh, with one being deleted, and in a namespace being deleted, it wants none.
+// with Sidecar scoping on, a Sidecar when the enrollment decision enrolls it (enrolled): the scoped one
+// (Sidecar), or, in the ingress-nginx controller's namespace while the integration is on, one that
+// reaches every namespace (IngressNginxSidecar). Without a ServiceMesh, with one being deleted, and in
+// a namespace being deleted, it wants none.
 func Policies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, enrolled bool) (map[schema.GroupVersionKind]*unstructured.Unstructured, []string) {
 	desired := map[schema.GroupVersionKind]*unstructured.Unstructured{}
 	if mesh == nil || !mesh.DeletionTimestamp.IsZero() || !ns.DeletionTimestamp.IsZero() {
@@ -69,7 +71,11 @@ func Policies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, enrolled boo
 	if ptr.Deref(spec.SidecarScoping.Enabled, false) && enrolled {
 		var hosts []string
 		hosts, malformed = EgressHosts(ns.Annotations[EgressHostsAnnotation])
-		desired[SidecarKind] = Sidecar(spec, ns.Name, hosts)
+		if IngressNginxNamespace(spec, ns.Name) {
+			desired[SidecarKind] = IngressNginxSidecar(spec, ns.Name)
+		} else {
+			desired[SidecarKind] = Sidecar(spec, ns.Name, hosts)
+		}
 	}
 	for _, obj := range desired {
 		obj.SetLabels(map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue})
@@ -108,9 +114,9 @@ func WantsPeerAuthentication(spec *meshv1alpha1.ServiceMeshSpec, namespace strin
 	return namespace == spec.Namespace || listed
 }
 
-// Sidecar is the namespace-wide Sidecar "default" of an enrolled namespace: egress to its own
-// namespace, the control plane, spec.sidecarScoping.egressHosts and the namespace's own hosts, in that
-// order, without duplicates.
+// Sidecar is the namespace-wide Sidecar "default" of an enrolled namespace other than the ingress-nginx
+// controller's (IngressNginxSidecar): egress to its own namespace, the control plane,
+// spec.sidecarScoping.egressHosts and the namespace's own hosts, in that order, without duplicates.
 func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHosts []string) *unstructured.Unstructured {
 	seen := sets.New[string]()
 	hosts := []any{}
@@ -122,16 +128,42 @@ func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHost
 			}
 		}
 	}
-	mode := spec.SidecarScoping.OutboundTrafficPolicy
-	if mode == "" {
-		mode = meshv1alpha1.OutboundAllowAny
-	}
 	u := newObject(SidecarKind, namespace)
 	u.Object["spec"] = map[string]any{
 		"egress":                []any{map[string]any{"hosts": hosts}},
-		"outboundTrafficPolicy": map[string]any{"mode": string(mode)},
+		"outboundTrafficPolicy": map[string]any{"mode": string(outboundTrafficPolicy(spec))},
 	}
 	return u
+}
+
+// IngressNginxNamespace tells whether namespace is the one of the ingress-nginx controller while
+// spec.ingressNginx is enabled. A namespace-wide Sidecar there applies to the controller's sidecar too,
+// which must reach the Services of every namespace its mesh Ingresses route to.
+func IngressNginxNamespace(spec *meshv1alpha1.ServiceMeshSpec, namespace string) bool {
+	return ptr.Deref(spec.IngressNginx.Enabled, false) && spec.IngressNginx.Controller.Namespace == namespace
+}
+
+// IngressNginxSidecar is the namespace-wide Sidecar "default" of the ingress-nginx controller's
+// namespace when it is enrolled: egress to every namespace ("*/*"), so the controller's sidecar knows
+// the Services of every namespace its mesh Ingresses route to and sends to them over mTLS (scoped to
+// its own namespace and the control plane, it would pass them through as plain text under ALLOW_ANY,
+// which STRICT backends refuse, or block them under REGISTRY_ONLY). The rest of the namespace loses
+// its scoping with it; spec.sidecarScoping.egressHosts and the namespace's own hosts add nothing to
+// "*/*". The outbound traffic policy is the mesh's, as in every other namespace.
+func IngressNginxSidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string) *unstructured.Unstructured {
+	u := newObject(SidecarKind, namespace)
+	u.Object["spec"] = map[string]any{
+		"egress":                []any{map[string]any{"hosts": []any{"*/*"}}},
+		"outboundTrafficPolicy": map[string]any{"mode": string(outboundTrafficPolicy(spec))},
+	}
+	return u
+}
+
+func outboundTrafficPolicy(spec *meshv1alpha1.ServiceMeshSpec) meshv1alpha1.OutboundTrafficPolicyMode {
+	if spec.SidecarScoping.OutboundTrafficPolicy == "" {
+		return meshv1alpha1.OutboundAllowAny
+	}
+	return spec.SidecarScoping.OutboundTrafficPolicy
 }
 
 // egressHost is an Istio Sidecar egress host, "namespace/dnsName", as spec.sidecarScoping.egressHosts

@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -223,6 +224,79 @@ func TestPolicies(t *testing.T) {
 			slices.Sort(kinds)
 			if !slices.Equal(kinds, tc.wantKinds) || !slices.Equal(malformed, tc.malformed) {
 				t.Errorf("Policies = %v, malformed %q; want %v, %q", kinds, malformed, tc.wantKinds, tc.malformed)
+			}
+		})
+	}
+}
+
+// The ingress-nginx controller's sidecar must reach the Services of every namespace its mesh Ingresses
+// route to: in its namespace, once enrolled with scoping on, the Sidecar reaches every namespace. Scoped
+// to its own namespace and the control plane, the controller's requests would leave its sidecar as
+// plain text (ALLOW_ANY), which STRICT backends refuse, or be blocked (REGISTRY_ONLY).
+func TestPoliciesIngressNginxNamespace(t *testing.T) {
+	mesh := func(ingressNginx bool, controllerNamespace string, mode meshv1alpha1.OutboundTrafficPolicyMode) *meshv1alpha1.ServiceMesh {
+		return &meshv1alpha1.ServiceMesh{
+			ObjectMeta: metav1.ObjectMeta{Name: "default", UID: "mesh-uid"},
+			Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system",
+				SidecarScoping: meshv1alpha1.SidecarScopingSpec{Enabled: ptr.To(true), EgressHosts: []string{"monitoring/*"}, OutboundTrafficPolicy: mode},
+				IngressNginx: meshv1alpha1.IngressNginxSpec{Enabled: ptr.To(ingressNginx),
+					Controller: meshv1alpha1.WorkloadReference{Namespace: controllerNamespace, Name: "ingress-nginx-controller", Kind: "Deployment"}}},
+		}
+	}
+	ns := func(name string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{render.EgressHostsAnnotation: "payments/*,bad"}}}
+	}
+	scoped := []any{"./*", "istio-system/*", "monitoring/*", "payments/*"}
+	everywhere := []any{"*/*"}
+	tests := map[string]struct {
+		mesh      *meshv1alpha1.ServiceMesh
+		namespace string
+		enrolled  bool
+		hosts     []any // nil: no Sidecar
+		mode      string
+	}{
+		"the controller's enrolled namespace reaches every namespace": {
+			mesh(true, "ingress-nginx", ""), "ingress-nginx", true, everywhere, "ALLOW_ANY"},
+		"with REGISTRY_ONLY too, keeping the mesh's policy": {
+			mesh(true, "ingress-nginx", meshv1alpha1.OutboundRegistryOnly), "ingress-nginx", true, everywhere, "REGISTRY_ONLY"},
+		"other enrolled namespaces stay scoped": {
+			mesh(true, "ingress-nginx", ""), "shop", true, scoped, "ALLOW_ANY"},
+		"the controller's namespace, not enrolled, gets no Sidecar": {
+			mesh(true, "ingress-nginx", ""), "ingress-nginx", false, nil, ""},
+		"with the integration off the namespace is scoped again": {
+			mesh(false, "ingress-nginx", ""), "ingress-nginx", true, scoped, "ALLOW_ANY"},
+		"the controller moved: its old namespace is scoped again": {
+			mesh(true, "edge", ""), "ingress-nginx", true, scoped, "ALLOW_ANY"},
+		"the controller moved: its new namespace reaches every namespace": {
+			mesh(true, "edge", ""), "edge", true, everywhere, "ALLOW_ANY"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			desired, malformed := render.Policies(tc.mesh, ns(tc.namespace), tc.enrolled)
+			sidecar := desired[render.SidecarKind]
+			if tc.hosts == nil {
+				if sidecar != nil {
+					t.Fatalf("Policies wants a Sidecar %v, want none", sidecar.Object["spec"])
+				}
+				return
+			}
+			if sidecar == nil {
+				t.Fatal("Policies wants no Sidecar, want one")
+			}
+			if sidecar.GetName() != render.PolicyName || sidecar.GetNamespace() != tc.namespace ||
+				sidecar.GetLabels()[meshv1alpha1.ManagedByLabel] != meshv1alpha1.ManagedByValue || len(sidecar.GetOwnerReferences()) != 1 {
+				t.Errorf("Sidecar is %s/%s, labels %v, owners %v", sidecar.GetNamespace(), sidecar.GetName(), sidecar.GetLabels(), sidecar.GetOwnerReferences())
+			}
+			want := map[string]any{
+				"egress":                []any{map[string]any{"hosts": tc.hosts}},
+				"outboundTrafficPolicy": map[string]any{"mode": tc.mode},
+			}
+			if !equality.Semantic.DeepEqual(sidecar.Object["spec"], want) {
+				t.Errorf("Sidecar spec = %v, want %v", sidecar.Object["spec"], want)
+			}
+			if !slices.Equal(malformed, []string{`"bad"`}) {
+				t.Errorf("malformed = %q, want the annotation's malformed entry reported", malformed)
 			}
 		})
 	}
