@@ -184,4 +184,9 @@ const (
 	// meshkeeper does not enroll it. Turning on spec.cni.enabled, or removing that key, lets it join.
 	// For the ingress-nginx controller's namespace, meshkeeper sets none of its sidecar settings.
 	ReasonPodSecurityRejectsSidecar = "PodSecurityRejectsSidecar"
+	// ReasonCNIExcludesNamespace: a namespace the spec selects is in spec.cni.excludeNamespaces while
+	// the CNI agent redirects the injected pods' traffic. Their istio-validation init container finds no
+	// redirection there and fails, so they would never start; meshkeeper does not enroll it. For the
+	// ingress-nginx controller's namespace, meshkeeper sets none of its sidecar settings.
+	ReasonCNIExcludesNamespace = "CNIExcludesNamespace"
 )

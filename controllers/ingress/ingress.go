@@ -160,7 +160,7 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 		if v.spec, err = WithServiceCIDRs(ctx, reader, v.spec); err != nil {
 			return nil, err
 		}
-		in := ControllerInput{Spec: v.spec, Privilege: enrollment.Privilege()}
+		in := ControllerInput{Spec: v.spec, Privilege: enrollment.Privilege(), CNIExcluded: enrollment.CNIExcludes(v.spec.Controller.Namespace)}
 		if v.controller, err = controller.Decide(ctx, in); err != nil {
 			return nil, err
 		}

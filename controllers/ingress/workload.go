@@ -131,7 +131,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 		}
 		return meshctx.Result(ctx, err)
 	}
-	in := ControllerInput{Spec: spec, Privilege: meshctx.Privilege(mesh)}
+	in := ControllerInput{Spec: spec, Privilege: meshctx.Privilege(mesh), CNIExcluded: meshctx.CNIExcludes(mesh, spec.Controller.Namespace)}
 	w, err := ReadWorkload(ctx, r.APIReader, r.Client, in)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -293,6 +293,8 @@ type ControllerInput struct {
 	// Privilege is why the mesh's injected pods need what the Pod Security levels baseline and
 	// restricted reject (meshctx.Privilege).
 	Privilege policy.Privilege
+	// CNIExcluded: the CNI plugin skips the controller's namespace (policy.Enrollment.CNIExcludes).
+	CNIExcluded bool
 }
 
 // ControllerState is meshkeeper's decision about the controller workload, whether its pod template
@@ -373,7 +375,8 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 		return nil, err
 	}
 	w := &Workload{object: obj, kind: workloadKind(obj), namespace: namespace}
-	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, Privilege: input.Privilege}
+	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, Privilege: input.Privilege,
+		CNIExcluded: input.CNIExcluded}
 	if obj != nil {
 		w.template = podTemplate(obj)
 		in.Template = w.template

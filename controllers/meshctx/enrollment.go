@@ -67,6 +67,14 @@ func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec 
 	return spec
 }
 
+// CNIExcludes tells whether the CNI plugin skips namespace while it redirects the traffic of the pods
+// istiod injects for the mesh now (policy.Enrollment.CNIExcludes), for a caller that needs no
+// Enrollment.
+func CNIExcludes(mesh *meshv1alpha1.ServiceMesh, namespace string) bool {
+	spec := InjectionSpec(mesh)
+	return policy.CNIExcludes(&spec, namespace)
+}
+
 // Privilege is why the pods istiod injects for the mesh now need what the Pod Security levels baseline
 // and restricted reject (policy.PrivilegeOf): the Privilege of the mesh's Enrollment, for a caller that
 // needs no Enrollment.

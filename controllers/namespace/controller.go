@@ -96,10 +96,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // reportConflict emits a Warning on the Namespace and the ServiceMesh when a namespace the ServiceMesh
-// selects starts being left out: it keeps its own injection label, or its Pod Security level would
-// reject the injected pods.
+// selects starts being left out: it keeps its own injection label, its Pod Security level would
+// reject the injected pods, or the CNI plugin skips it.
 func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, d policy.Decision) {
-	if d.Reason != policy.InjectionLabelConflict && d.Reason != policy.PodSecurityRejectsSidecar {
+	if d.Reason != policy.InjectionLabelConflict && d.Reason != policy.PodSecurityRejectsSidecar && d.Reason != policy.CNIExcludesNamespace {
 		r.reported.Forget(ns.Name)
 		return
 	}

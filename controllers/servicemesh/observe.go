@@ -92,6 +92,9 @@ type namespacesObservation struct {
 	// and privilege why.
 	podSecurity []string
 	privilege   policy.Privilege
+	// cniExcluded are the namespaces the spec selects that spec.cni.excludeNamespaces lists while the
+	// CNI agent redirects the injected pods: pods injected there would never start.
+	cniExcluded []string
 }
 
 // ingressesObservation is every Ingress judged as the Ingress controller judges it, and the
@@ -216,6 +219,8 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 			obs.conflicts = append(obs.conflicts, ns.Name)
 		case d.Reason == policy.PodSecurityRejectsSidecar:
 			obs.podSecurity = append(obs.podSecurity, ns.Name)
+		case d.Reason == policy.CNIExcludesNamespace:
+			obs.cniExcluded = append(obs.cniExcluded, ns.Name)
 		}
 	}
 	return obs

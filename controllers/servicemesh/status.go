@@ -125,6 +125,12 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 			fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level (baseline or restricted) that rejects %s, "+
 				"and are not enrolled: %s; to enroll them, %s",
 				len(n.podSecurity), n.privilege.What, names(n.podSecurity), n.privilege.Fix))
+	case len(n.cniExcluded) > 0:
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonCNIExcludesNamespace,
+			fmt.Sprintf("%d namespace(s) the spec selects are in spec.cni.excludeNamespaces, where the CNI plugin leaves pods alone "+
+				"and injected pods would never start (their istio-validation init container fails), and are not enrolled: %s; "+
+				"take them out of spec.cni.excludeNamespaces, or stop selecting them in spec.injection",
+				len(n.cniExcluded), names(n.cniExcluded)))
 	case len(n.pending) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
 			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
@@ -381,6 +387,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
 	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
 	meshv1alpha1.ReasonPodSecurityRejectsSidecar, meshv1alpha1.ReasonPodSecurityRejectsAgent,
+	meshv1alpha1.ReasonCNIExcludesNamespace,
 )
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled

@@ -56,6 +56,8 @@ type Enrollment struct {
 	label, value string
 	// privilege is why injected pods need what the Pod Security levels baseline and restricted reject.
 	privilege Privilege
+	// cniExcluded are the namespaces the CNI plugin skips while it redirects the injected pods.
+	cniExcluded sets.Set[string]
 	// canary are the namespaces a canary revision serves, with canaryRevision's label instead.
 	canary         sets.Set[string]
 	canaryRevision string
@@ -77,8 +79,29 @@ func NewEnrollment(spec *meshv1alpha1.ServiceMeshSpec, revision string) (*Enroll
 		label:        label,
 		value:        value,
 		// spec.cni.enabled is settled by the caller (ServiceMesh.CNIEnabled).
-		privilege: PrivilegeOf(spec),
+		privilege:   PrivilegeOf(spec),
+		cniExcluded: cniExcluded(spec),
 	}, nil
+}
+
+// cniExcluded are the namespaces of spec.cni.excludeNamespaces when the CNI agent redirects the
+// injected pods' traffic (spec.cni.enabled settled by the caller as for PrivilegeOf), else none. There
+// the plugin leaves the pods alone, and the istio-validation init container injection adds instead of
+// istio-init finds no redirection and fails: the pods never start.
+func cniExcluded(spec *meshv1alpha1.ServiceMeshSpec) sets.Set[string] {
+	if render.Mode(spec).PrivilegedInit() {
+		return nil
+	}
+	return sets.New(spec.CNI.ExcludeNamespaces...)
+}
+
+// CNIExcludes tells whether the CNI plugin skips namespace while it redirects the injected pods'
+// traffic, so that pods injected there never start.
+func (e *Enrollment) CNIExcludes(namespace string) bool { return e.cniExcluded.Has(namespace) }
+
+// CNIExcludes is Enrollment.CNIExcludes for a spec whose spec.cni.enabled the caller settled.
+func CNIExcludes(spec *meshv1alpha1.ServiceMeshSpec, namespace string) bool {
+	return cniExcluded(spec).Has(namespace)
 }
 
 // WithCanary has the namespaces given be enrolled with revision's label (istio.io/rev=<revision>) instead
@@ -119,7 +142,7 @@ func (e *Enrollment) Namespace(ns *corev1.Namespace, ownedLabels sets.Set[string
 	in := namespaceInput{Enrollment: e, ns: ns, owned: ownedLabels}
 	if reason, message, matched := firstMatch(in,
 		namespaceTerminating, systemNamespace, controlPlaneNamespace, notSelected, injectionLabelConflict,
-		podSecurityRejectsSidecar,
+		podSecurityRejectsSidecar, cniExcludesNamespace,
 	); matched {
 		d := Decision{Reason: reason, Message: message}
 		if reason != Terminating {
@@ -198,6 +221,17 @@ func injectionLabelConflict(in namespaceInput) (string, string, bool) {
 			in.ns.Name, key, have, why, in.label, in.value, in.ns.Name, key), true
 	}
 	return "", "", false
+}
+
+// cniExcludesNamespace finds a selected namespace the CNI plugin skips (spec.cni.excludeNamespaces):
+// the pods injected there would never start.
+func cniExcludesNamespace(in namespaceInput) (string, string, bool) {
+	if !in.CNIExcludes(in.ns.Name) {
+		return "", "", false
+	}
+	return CNIExcludesNamespace, fmt.Sprintf("namespace %s is in spec.cni.excludeNamespaces: the CNI plugin leaves its pods alone, "+
+		"so the istio-validation init container of an injected pod finds no traffic redirection and fails, and the pod never starts; "+
+		"meshkeeper does not enroll it. Take it out of spec.cni.excludeNamespaces, or stop selecting it in spec.injection", in.ns.Name), true
 }
 
 // EnforcedLevelRejectsPrivilege reads a namespace's labels as the Pod Security admission does: it

@@ -49,8 +49,9 @@ func TestEnrollmentNamespace(t *testing.T) {
 		controlPlane string // spec.namespace; istio-system when empty
 		injection    meshv1alpha1.InjectionSpec
 		revision     string
-		cniOff       bool   // spec.cni.enabled false; unset (on) otherwise
-		values       string // spec.values, JSON
+		cniOff       bool     // spec.cni.enabled false; unset (on) otherwise
+		cniExcluded  []string // spec.cni.excludeNamespaces
+		values       string   // spec.values, JSON
 		ns           *corev1.Namespace
 		owned        []string // label keys meshkeeper's field manager owns
 
@@ -307,6 +308,22 @@ func TestEnrollmentNamespace(t *testing.T) {
 			ns:         namespace("shop", map[string]string{LabelPodSecurityEnforce: "restricted"}),
 			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
 		},
+		"with CNI, a namespace the plugin skips is not enrolled: its injected pods would never start": {
+			injection: meshv1alpha1.InjectionSpec{NamespaceSelector: meshOn}, cniExcluded: []string{"batch", "payments"},
+			ns:         namespace("payments", map[string]string{"mesh": "on"}),
+			wantLabels: map[string]string{}, wantReason: CNIExcludesNamespace,
+			wantMessage: []string{"namespace payments is in spec.cni.excludeNamespaces", "istio-validation", "never starts"},
+		},
+		"with CNI, meshkeeper takes back its label from a namespace the plugin comes to skip": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniExcluded: []string{"shop"},
+			ns:    namespace("shop", map[string]string{LabelIstioInjection: "enabled"}),
+			owned: []string{LabelIstioInjection}, wantLabels: map[string]string{}, wantReason: CNIExcludesNamespace,
+		},
+		"without CNI, excluded namespaces do not matter: istio-init redirects the pods' traffic": {
+			injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"shop"}}, cniOff: true, cniExcluded: []string{"shop"},
+			ns:         namespace("shop", nil),
+			wantEnroll: true, wantLabels: enabledLabel, wantReason: Listed,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -314,6 +331,7 @@ func TestEnrollmentNamespace(t *testing.T) {
 			if tc.cniOff {
 				spec.CNI.Enabled = new(bool)
 			}
+			spec.CNI.ExcludeNamespaces = tc.cniExcluded
 			if tc.values != "" {
 				spec.Values = &meshv1alpha1.IstiodValues{}
 				if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {

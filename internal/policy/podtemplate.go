@@ -46,6 +46,9 @@ type PodTemplateInput struct {
 	// Privilege is why injected pods need what the Pod Security levels baseline and restricted reject
 	// (PrivilegeOf).
 	Privilege Privilege
+	// CNIExcluded: the CNI plugin skips the workload's namespace while it redirects the injected pods
+	// (Enrollment.CNIExcludes), so its injected pods would never start.
+	CNIExcluded bool
 }
 
 // PodTemplateDecision says what meshkeeper owns on the controller's pod template. Applied with
@@ -66,7 +69,8 @@ type PodTemplateDecision struct {
 // leave a sidecar meshkeeper cannot vouch for, so on a conflict meshkeeper sets none.
 func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 	if reason, message, matched := firstMatch(in,
-		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceInjectionDisabled, controllerPodSecurity, podTemplateConflict,
+		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceInjectionDisabled, controllerPodSecurity, controllerCNIExcluded,
+		podTemplateConflict,
 	); matched {
 		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message}
 	}
@@ -164,6 +168,18 @@ func controllerPodSecurity(in PodTemplateInput) (string, string, bool) {
 		"%s would get no new pod, so meshkeeper sets none of its sidecar settings on it. To put it in the mesh, %s, "+
 		"or have the namespace enforce the level privileged",
 		in.IngressNginx.Controller.Namespace, level, LabelPodSecurityEnforce, in.Privilege.What, workloadName(in.IngressNginx), in.Privilege.Fix), true
+}
+
+// controllerCNIExcluded finds a controller namespace the CNI plugin skips: the controller's injected
+// pods would never start there.
+func controllerCNIExcluded(in PodTemplateInput) (string, string, bool) {
+	if !in.CNIExcluded {
+		return "", "", false
+	}
+	return CNIExcludesNamespace, fmt.Sprintf("namespace %s is in spec.cni.excludeNamespaces: the CNI plugin leaves its pods alone, "+
+		"so the istio-validation init container of an injected pod fails and %s would get no pod that starts; meshkeeper sets none "+
+		"of its sidecar settings on it. Take the namespace out of spec.cni.excludeNamespaces to put the controller in the mesh",
+		in.IngressNginx.Controller.Namespace, workloadName(in.IngressNginx)), true
 }
 
 // podTemplateConflict finds keys someone else set to other values. A sidecar.istio.io/inject

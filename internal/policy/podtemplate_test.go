@@ -73,6 +73,7 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 		ownedLabels, ownedAnnotations sets.Set[string]
 		namespaceLabels               map[string]string
 		privilege                     Privilege
+		cniExcluded                   bool
 
 		wantLabels, wantAnnotations map[string]string
 		wantConfigured              bool
@@ -213,6 +214,16 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 			wantReason:  PodSecurityRejectsSidecar,
 			wantMessage: []string{"global.proxy.privileged: true", "remove global.proxy.privileged: true from spec.values"},
 		},
+		"a namespace the CNI plugin skips: no settings, and meshkeeper's earlier ones are removed": {
+			template:         controllerTemplate(injectLabel, meshAnnotations("10.96.0.0/12")),
+			cniExcluded:      true,
+			ownedLabels:      sets.New(SidecarInject),
+			ownedAnnotations: allKeys,
+			wantLabels:       map[string]string{}, wantAnnotations: map[string]string{},
+			wantReason: CNIExcludesNamespace,
+			wantMessage: []string{"namespace ingress-nginx is in spec.cni.excludeNamespaces", "istio-validation",
+				"Deployment ingress-nginx/ingress-nginx-controller would get no pod that starts"},
+		},
 		"with the CNI agent injecting, a restricted namespace admits the sidecar": {
 			template:        controllerTemplate(nil, nil),
 			namespaceLabels: map[string]string{LabelPodSecurityEnforce: "restricted"},
@@ -257,7 +268,7 @@ func TestIngressNginxPodTemplate(t *testing.T) {
 			got := IngressNginxPodTemplate(PodTemplateInput{
 				IngressNginx: spec, Template: tc.template,
 				OwnedLabels: tc.ownedLabels, OwnedAnnotations: tc.ownedAnnotations,
-				NamespaceLabels: tc.namespaceLabels, Privilege: tc.privilege,
+				NamespaceLabels: tc.namespaceLabels, Privilege: tc.privilege, CNIExcluded: tc.cniExcluded,
 			})
 
 			if got.Reason != tc.wantReason {

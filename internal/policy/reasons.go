@@ -30,6 +30,7 @@ const (
 	InjectionLabelConflict    = meshv1alpha1.ReasonInjectionLabelConflict
 	Terminating               = meshv1alpha1.ReasonTerminating
 	PodSecurityRejectsSidecar = meshv1alpha1.ReasonPodSecurityRejectsSidecar
+	CNIExcludesNamespace      = meshv1alpha1.ReasonCNIExcludesNamespace
 
 	Configured                 = meshv1alpha1.ReasonConfigured
 	IngressNginxDisabled       = meshv1alpha1.ReasonIngressNginxDisabled

@@ -58,6 +58,7 @@ var readyReasons = map[string]string{
 	"UpgradeNotSupported":        "Degraded",
 	"InjectionLabelConflict":     "Degraded",
 	"PodSecurityRejectsSidecar":  "Degraded",
+	"CNIExcludesNamespace":       "Degraded",
 	"PodSecurityRejectsAgent":    "Degraded",
 	"IngressesSkipped":           "Degraded",
 	"ControllerNotFound":         "Degraded",
