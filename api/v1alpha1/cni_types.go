@@ -70,7 +70,7 @@ type CNISpec struct {
 	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
 
 	// Resources are the CNI agent container's requests and limits. Empty means the chart's (100m CPU
-	// and 100Mi memory requested).
+	// and 100Mi memory requested); set, the container gets exactly these, nothing of the chart's.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 

@@ -173,7 +173,8 @@ type ControlPlaneSpec struct {
 	// +optional
 	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
 
-	// Resources are the istiod container's requests and limits.
+	// Resources are the istiod container's requests and limits. Empty means the chart's (500m CPU and
+	// 2048Mi memory requested); set, the container gets exactly these, nothing of the chart's.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
@@ -269,7 +270,9 @@ type ProxySpec struct {
 	// +optional
 	HoldApplicationUntilProxyStarts *bool `json:"holdApplicationUntilProxyStarts,omitempty"`
 
-	// Resources are the sidecar container's requests and limits.
+	// Resources are the sidecar container's requests and limits, in pods injected from then on. Empty
+	// means the chart's (100m CPU and 128Mi memory requested, 2000m CPU and 1024Mi memory limit); set,
+	// the sidecar gets exactly these, nothing of the chart's.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }
