@@ -310,7 +310,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Service{}, byService, builder.WithPredicates(ServiceAddressChanged)).
 		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.IngressClass{}, all).
-		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshChanged)).
+		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.EnrollmentChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
 		Named("ingress")
 	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
@@ -337,9 +337,3 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // annotationKeys are the annotations the Ingress controller manages.
 var annotationKeys = sets.New(policy.AnnotationServiceUpstream, policy.AnnotationUpstreamVhost)
-
-// meshChanged passes the ServiceMesh changes the decisions about Ingresses follow: the spec, and the
-// status that decides which namespaces are enrolled (the canary revision, whether istiod injects for
-// the CNI agent). A namespace's enrollment can change with neither a spec change nor a label write of
-// meshkeeper's (a canary namespace whose owner set istio-injection=enabled itself).
-var meshChanged = predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CanaryChanged, meshctx.CNIInjectsChanged)

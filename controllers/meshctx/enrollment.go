@@ -17,6 +17,9 @@ limitations under the License.
 package meshctx
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
@@ -40,6 +43,13 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	}
 	return enrollment, nil
 }
+
+// EnrollmentChanged passes the ServiceMesh changes that can change what its Enrollment decides: the
+// spec, its deletion, and the status Enrollment reads (the canary revision, whether istiod injects for
+// the CNI agent). A namespace's enrollment can change with neither a spec change nor a label write of
+// meshkeeper's (a canary namespace whose owner set istio.io/rev=<canary> itself), so every controller
+// that acts on enrollment watches the ServiceMesh through it.
+var EnrollmentChanged = predicate.Or[client.Object](SpecOrDeletionChanged, CanaryChanged, CNIInjectsChanged)
 
 // CNIInjects tells whether the mesh's injected pods carry no privileged init container: the mesh runs
 // the CNI agent (ServiceMesh.CNIEnabled), and its agent is installed (status.cni.namespace) or no

@@ -347,7 +347,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
-		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CanaryChanged, meshctx.CNIInjectsChanged))).
+		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(meshctx.EnrollmentChanged)).
 		Watches(crd, crdChanged{EventHandler: allNamespaces, served: r.Served}, builder.WithPredicates(policyCRD)).
 		WatchesRawSource(r.Served.Source(allNamespaces)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package ingress
+package meshctx
 
 import (
 	"testing"
@@ -25,11 +25,11 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-// TestIngressesFollowTheStatusThatDecidesEnrollment: a namespace's enrollment, which the decisions
-// about its Ingresses read, follows the canary revision and whether istiod injects for the CNI agent,
-// both of the status. An update that changes one of them must wake the Ingresses; one that changes
-// neither must not.
-func TestIngressesFollowTheStatusThatDecidesEnrollment(t *testing.T) {
+// TestEnrollmentChangedFollowsTheStatusThatDecidesEnrollment: a namespace's enrollment, which the
+// namespace, policy and Ingress controllers act on, follows the canary revision and whether istiod
+// injects for the CNI agent, both of the status. An update that changes one of them must wake those
+// controllers; one that changes neither must not.
+func TestEnrollmentChangedFollowsTheStatusThatDecidesEnrollment(t *testing.T) {
 	canaryMesh := func() *meshv1alpha1.ServiceMesh {
 		mesh := &meshv1alpha1.ServiceMesh{}
 		mesh.Name, mesh.Generation = meshv1alpha1.ServiceMeshName, 3
@@ -67,8 +67,8 @@ func TestIngressesFollowTheStatusThatDecidesEnrollment(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			old, updated := canaryMesh(), canaryMesh()
 			tc.change(updated)
-			if got := meshChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated}); got != tc.want {
-				t.Errorf("the Ingresses are woken: %v, want %v", got, tc.want)
+			if got := EnrollmentChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated}); got != tc.want {
+				t.Errorf("the enrollment controllers are woken: %v, want %v", got, tc.want)
 			}
 		})
 	}
