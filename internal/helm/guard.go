@@ -235,20 +235,33 @@ func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
 	if g.checkImage == nil {
 		return "", nil
 	}
-	for _, field := range []string{"initContainers", "containers"} {
-		containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", field)
-		if err != nil {
-			return "", err
-		}
-		for _, c := range containers {
-			container, _ := c.(map[string]any)
-			image, _ := container["image"].(string)
-			if err := g.checkImage(image); err != nil {
-				return fmt.Sprintf("runs image %q in container %v: %v", image, container["name"], err), nil
-			}
+	containers, err := templateContainers(obj)
+	if err != nil {
+		return "", err
+	}
+	for _, container := range containers {
+		image, _ := container["image"].(string)
+		if err := g.checkImage(image); err != nil {
+			return fmt.Sprintf("runs image %q in container %v: %v", image, container["name"], err), nil
 		}
 	}
 	return "", nil
+}
+
+// templateContainers are the init containers and containers of a workload's pod template.
+func templateContainers(obj *unstructured.Unstructured) ([]map[string]any, error) {
+	var all []map[string]any
+	for _, field := range []string{"initContainers", "containers"} {
+		containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", field)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			all = append(all, container)
+		}
+	}
+	return all, nil
 }
 
 // checkEnv returns why a workload is refused for the environment of its pod template's containers and
@@ -256,29 +269,26 @@ func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
 // <namespace>/<trustedZtunnelName, ztunnel by default>; the CRD keeps trustedZtunnelNamespace to
 // spec.namespace.
 func (g *guard) checkEnv(obj *unstructured.Unstructured) (string, error) {
-	for _, field := range []string{"initContainers", "containers"} {
-		containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", field)
-		if err != nil {
-			return "", err
-		}
-		for _, c := range containers {
-			container, _ := c.(map[string]any)
-			env, _ := container["env"].([]any)
-			seen := make(map[string]bool, len(env))
-			for _, e := range env {
-				v, _ := e.(map[string]any)
-				name, _ := v["name"].(string)
-				value, _ := v["value"].(string)
-				switch {
-				case seen[name]:
-					return fmt.Sprintf("sets %s twice in container %v", name, container["name"]), nil
-				case name == envExternalIstiod:
-					return fmt.Sprintf("sets %s in container %v", name, container["name"]), nil
-				case name == envTrustedNodeAccounts && (!g.ownServiceAccount(value) || v["valueFrom"] != nil):
-					return fmt.Sprintf("sets %s to %q in container %v", name, value, container["name"]), nil
-				}
-				seen[name] = true
+	containers, err := templateContainers(obj)
+	if err != nil {
+		return "", err
+	}
+	for _, container := range containers {
+		env, _ := container["env"].([]any)
+		seen := make(map[string]bool, len(env))
+		for _, e := range env {
+			v, _ := e.(map[string]any)
+			name, _ := v["name"].(string)
+			value, _ := v["value"].(string)
+			switch {
+			case seen[name]:
+				return fmt.Sprintf("sets %s twice in container %v", name, container["name"]), nil
+			case name == envExternalIstiod:
+				return fmt.Sprintf("sets %s in container %v", name, container["name"]), nil
+			case name == envTrustedNodeAccounts && (!g.ownServiceAccount(value) || v["valueFrom"] != nil):
+				return fmt.Sprintf("sets %s to %q in container %v", name, value, container["name"]), nil
 			}
+			seen[name] = true
 		}
 	}
 	return "", nil
