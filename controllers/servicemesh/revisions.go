@@ -589,7 +589,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	case err != nil:
 		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
 	case !meshctx.IsManaged(tag) || !meshctx.OwnedBy(tag, mesh):
-		return nil, "", foreignTag(mesh)
+		return nil, "", foreignTag(mesh, true)
 	default:
 		tagged = tag.Labels[policy.LabelIstioRevision]
 	}
@@ -745,16 +745,22 @@ func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 	return nil
 }
 
-// foreignTag is the error of a default tag's webhook that is not meshkeeper's but carries its label:
-// the cache holds it, and its removal wakes the next reconcile.
-func foreignTag(mesh *meshv1alpha1.ServiceMesh) error {
-	return meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
-		"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
-			"meshkeeper leaves it alone and installs no revision until it is removed", tagWebhook(mesh.Spec.Namespace)))
+// foreignTag is the error of a default tag's webhook that is not meshkeeper's. One the cache holds (it
+// carries meshkeeper's label) is found before any revision is installed, and its removal wakes the next
+// reconcile; one it does not hold is found only before the tag is applied, and is looked for again with
+// backoff, since its removal wakes nothing.
+func foreignTag(mesh *meshv1alpha1.ServiceMesh, cached bool) error {
+	format := "MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); " +
+		"meshkeeper leaves it alone and %s until it is removed"
+	if cached {
+		return meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(format, tagWebhook(mesh.Spec.Namespace), "installs no revision"))
+	}
+	return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(format+" (looked for again with backoff)",
+		tagWebhook(mesh.Spec.Namespace), "points no default tag at its revisions"))
 }
 
 // tagExists reads around the cache whether a default tag's webhook the cache does not hold exists. It
-// is then not meshkeeper's, and it is looked for again with backoff: its removal wakes nothing.
+// is then not meshkeeper's (foreignTag).
 func (r *Reconciler) tagExists(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
 	live := &metav1.PartialObjectMetadata{}
 	live.SetGroupVersionKind(admissionregistrationv1.SchemeGroupVersion.WithKind("MutatingWebhookConfiguration"))
@@ -767,10 +773,7 @@ func (r *Reconciler) tagExists(ctx context.Context, mesh *meshv1alpha1.ServiceMe
 	case meshctx.IsManaged(live) && meshctx.OwnedBy(live, mesh):
 		return nil // meshkeeper's, not in the cache yet
 	default:
-		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(
-			"MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); "+
-				"meshkeeper leaves it alone and points no default tag at its revisions until it is removed (looked for again with backoff)",
-			tagWebhook(mesh.Spec.Namespace)))
+		return foreignTag(mesh, false)
 	}
 }
 
