@@ -131,9 +131,7 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 		return errors.Join(stuck, err)
 	}
 	// The releases are gone: the metrics say so, and carry the Ready the status says, for the alerts.
-	metrics.ControlPlaneReady.Set(0)
-	metrics.SetIstio("", "")
-	metrics.SetRevisions(nil)
+	resetControlPlaneMetrics()
 	metrics.SetConditions(status.Conditions)
 	return fmt.Errorf("uninstall blocked: %w", stuck)
 }
@@ -142,12 +140,17 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 // ServiceMesh gone (uninstalled, or its finalizer removed by hand) would go on being reported as it was
 // last, and its alerts go on firing, for as long as the manager runs.
 func resetMetrics() {
-	metrics.ControlPlaneReady.Set(0)
+	resetControlPlaneMetrics()
 	metrics.EnrolledNamespaces.Set(0)
 	metrics.NamespaceConflicts.Set(0)
 	metrics.SetIngresses(0, nil)
 	metrics.SetProxies(0, 0, 0, nil)
 	metrics.SetConditions(nil)
+}
+
+// resetControlPlaneMetrics empties the gauges of the control plane: none installed.
+func resetControlPlaneMetrics() {
+	metrics.ControlPlaneReady.Set(0)
 	metrics.SetIstio("", "")
 	metrics.SetRevisions(nil)
 }
