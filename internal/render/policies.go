@@ -128,12 +128,7 @@ func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHost
 			}
 		}
 	}
-	u := newObject(SidecarKind, namespace)
-	u.Object["spec"] = map[string]any{
-		"egress":                []any{map[string]any{"hosts": hosts}},
-		"outboundTrafficPolicy": map[string]any{"mode": string(outboundTrafficPolicy(spec))},
-	}
-	return u
+	return sidecar(spec, namespace, hosts)
 }
 
 // IngressNginxNamespace tells whether namespace is the one of the ingress-nginx controller while
@@ -151,19 +146,22 @@ func IngressNginxNamespace(spec *meshv1alpha1.ServiceMeshSpec, namespace string)
 // its scoping with it; spec.sidecarScoping.egressHosts and the namespace's own hosts add nothing to
 // "*/*". The outbound traffic policy is the mesh's, as in every other namespace.
 func IngressNginxSidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string) *unstructured.Unstructured {
-	u := newObject(SidecarKind, namespace)
-	u.Object["spec"] = map[string]any{
-		"egress":                []any{map[string]any{"hosts": []any{"*/*"}}},
-		"outboundTrafficPolicy": map[string]any{"mode": string(outboundTrafficPolicy(spec))},
-	}
-	return u
+	return sidecar(spec, namespace, []any{"*/*"})
 }
 
-func outboundTrafficPolicy(spec *meshv1alpha1.ServiceMeshSpec) meshv1alpha1.OutboundTrafficPolicyMode {
-	if spec.SidecarScoping.OutboundTrafficPolicy == "" {
-		return meshv1alpha1.OutboundAllowAny
+// sidecar is the namespace-wide Sidecar "default" of namespace with egress to hosts, and the mesh's
+// outbound traffic policy (ALLOW_ANY unless spec.sidecarScoping says otherwise).
+func sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, hosts []any) *unstructured.Unstructured {
+	mode := spec.SidecarScoping.OutboundTrafficPolicy
+	if mode == "" {
+		mode = meshv1alpha1.OutboundAllowAny
 	}
-	return spec.SidecarScoping.OutboundTrafficPolicy
+	u := newObject(SidecarKind, namespace)
+	u.Object["spec"] = map[string]any{
+		"egress":                []any{map[string]any{"hosts": hosts}},
+		"outboundTrafficPolicy": map[string]any{"mode": string(mode)},
+	}
+	return u
 }
 
 // egressHost is an Istio Sidecar egress host, "namespace/dnsName", as spec.sidecarScoping.egressHosts
