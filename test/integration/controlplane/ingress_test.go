@@ -123,6 +123,21 @@ func controllerPodSpec() corev1.PodSpec {
 		Image: "registry.k8s.io/ingress-nginx/controller:v1.13.0", Args: []string{"/nginx-ingress-controller"}}}}
 }
 
+// createPlainController creates the Deployment "controller" of ingress-nginx in namespace, with the
+// given replicas (nil: the API server's default) and nothing else of its own.
+func createPlainController(namespace string, replicas *int32) {
+	GinkgoHelper()
+	labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
+	Expect(k8sClient.Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "controller"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: controllerPodSpec()},
+		},
+	})).To(Succeed())
+}
+
 func createControllerDeployment(name string) *appsv1.Deployment {
 	GinkgoHelper()
 	labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": name}

@@ -23,8 +23,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -60,14 +58,7 @@ var _ = Describe("Sidecar scoping of the ingress-nginx controller's namespace", 
 		for _, ns := range []string{controllerNS, movedNS, shopNS} {
 			createNamespace(ns, map[string]string{"ingpol": "in"}, nil)
 		}
-		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
-		Expect(k8sClient.Create(ctx, &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: controllerPodSpec()},
-			},
-		})).To(Succeed())
+		createPlainController(controllerNS, nil)
 		createMesh("  namespace: ingpol-system\n  injection:\n    namespaceSelector:\n      matchLabels:\n        ingpol: in\n" +
 			"  mtls:\n    mode: STRICT\n  sidecarScoping:\n    enabled: true\n    egressHosts: [monitoring/*]\n" +
 			"    outboundTrafficPolicy: REGISTRY_ONLY\n" +

@@ -77,16 +77,7 @@ var _ = Describe("the ingress-nginx controller's rollout", Ordered, func() {
 	BeforeAll(func() {
 		deleteMesh()
 		createNamespace(rolloutNS, nil, nil)
-		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
-		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Namespace: rolloutNS, Name: "controller"},
-			Spec: appsv1.DeploymentSpec{
-				Replicas: ptr.To[int32](2),
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: controllerPodSpec()},
-			},
-		}
-		Expect(k8sClient.Create(ctx, d)).To(Succeed())
+		createPlainController(rolloutNS, ptr.To[int32](2))
 		writeStatus(2, 2, 2) // rolled out without a sidecar
 		createMesh(rolloutMeshSpec)
 		DeferCleanup(deleteMesh)

@@ -77,14 +77,7 @@ var _ = Describe("Service ranges from the cluster's ServiceCIDRs", Ordered, func
 	BeforeAll(func() {
 		deleteMesh()
 		createNamespace(cidrControllerNS, nil, nil)
-		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
-		Expect(k8sClient.Create(ctx, &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Namespace: cidrControllerNS, Name: "controller"},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: controllerPodSpec()},
-			},
-		})).To(Succeed())
+		createPlainController(cidrControllerNS, nil)
 
 		defaultCIDR := &networkingv1.ServiceCIDR{}
 		Eventually(func(g Gomega) {
