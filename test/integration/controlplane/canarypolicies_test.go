@@ -23,6 +23,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -39,6 +43,12 @@ var _ = Describe("Sidecar scoping of a canary namespace", Ordered, func() {
 	BeforeAll(func() {
 		deleteMesh()
 		createNamespace(canary, map[string]string{"istio.io/rev": "1-31-1"}, nil)
+		// The namespace outlives the test (the test API server removes no namespace), and its label
+		// would keep revision 1-31-1 of every later mesh.
+		DeferCleanup(func() {
+			Expect(k8sClient.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: canary}},
+				client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"istio.io/rev":null}}}`)))).To(Succeed())
+		})
 		createMesh("  namespace: " + ns + "\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n" +
 			"  injection:\n    namespaces: [" + canary + "]\n  sidecarScoping:\n    enabled: true\n")
 		DeferCleanup(deleteMesh)

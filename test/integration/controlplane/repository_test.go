@@ -238,7 +238,9 @@ var _ = Describe("Istio CRDs when spec.version goes down", func() {
 			markAvailable(ns, istiodRelease)
 			if revisions {
 				By("pruning the newer revision, which nothing uses any more")
-				Eventually(func() []int { return releaseRevisions(ns, newerRelease) }, installTimeout, poll).Should(BeEmpty())
+				Eventually(func(g Gomega) {
+					g.Expect(releaseRevisions(ns, newerRelease)).To(BeEmpty(), "revisions: %+v", getMesh().Status.Revisions)
+				}, installTimeout, poll).Should(Succeed())
 			}
 			Eventually(func(g Gomega) {
 				mesh := getMesh()
