@@ -31,6 +31,10 @@ var _ = Describe("Proxies during a canary", Ordered, func() {
 	const ns = "cp-system"
 
 	BeforeAll(func() {
+		// Other tests count the pods of these revisions cluster-wide: each deletion is a cleanup of its
+		// own, which runs after the AfterAll even when the uninstall or the other one failed.
+		DeferCleanup(deletePodsOf, "1-31-0")
+		DeferCleanup(deletePodsOf, "1-31-1")
 		deleteMesh()
 		createNamespace("cp-canary", nil, nil)
 		createNamespace("cp-stable", nil, nil)
@@ -42,9 +46,6 @@ var _ = Describe("Proxies during a canary", Ordered, func() {
 	})
 	AfterAll(func() {
 		deleteMesh()
-		// Other tests count the pods of these revisions cluster-wide.
-		deletePodsOf("1-31-0")
-		deletePodsOf("1-31-1")
 	})
 
 	It("judges a pod of a namespace the canary does not serve against its own revision's mesh config", func() {

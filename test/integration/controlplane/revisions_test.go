@@ -148,6 +148,8 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
 		}, installTimeout, poll).Should(Succeed())
 		drainingPod = createPod(shop, "old-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+		// Other tests count the pods of 1-31-0 cluster-wide; a spec that fails before deleting it leaves it.
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, drainingPod))).To(Succeed()) })
 	})
 
 	It("installs 1.31.1 beside 1.31.0 and moves the tag only once the new istiod is available", func() {
@@ -263,6 +265,7 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 			}},
 		}
 		Expect(k8sClient.Create(ctx, prodTag)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, prodTag))).To(Succeed()) })
 		Expect(k8sClient.Delete(ctx, drainingPod)).To(Succeed())
 		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(meshv1alpha1.ReasonRevisionPruneBlocked))
 		Consistently(func() []int { return releaseRevisions(ns, "istiod-1-31-0") }, 2*grace, poll).Should(Equal([]int{1}),
@@ -469,6 +472,7 @@ var _ = Describe("Switching a running mesh from InPlace to RevisionBased and bac
 
 	It("switches back to InPlace: the istiod without a revision comes back, injects once available, and the revisions drain", func() {
 		revPod := createPod("rs-shop", "rev-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, revPod))).To(Succeed()) })
 		patchSpec(`{"updateStrategy":{"type":"InPlace"}}`)
 		Eventually(func(g Gomega) {
 			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))

@@ -97,6 +97,10 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 	)
 
 	BeforeAll(func() {
+		// Other tests count the pods of these revisions cluster-wide: each deletion is a cleanup of its
+		// own, which runs after the AfterAll even when the uninstall or the other one failed.
+		DeferCleanup(deletePodsOf, "1-31-0")
+		DeferCleanup(deletePodsOf, "1-31-1")
 		deleteMesh()
 		createNamespace(canary, nil, nil)
 		createNamespace(other, nil, nil)
@@ -131,9 +135,6 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 	})
 	AfterAll(func() {
 		deleteMesh()
-		// Other tests count the pods of these revisions cluster-wide.
-		deletePodsOf("1-31-0")
-		deletePodsOf("1-31-1")
 	})
 
 	It("restarts the canary namespace's workload onto the canary revision, and no other", func() {
