@@ -29,6 +29,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.trustedZtunnelNamespace) || size(self.values.trustedZtunnelNamespace) == 0 || (has(self.__namespace__) && self.values.trustedZtunnelNamespace == self.__namespace__)",message="spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace: istiod lets the ztunnel ServiceAccount of that namespace obtain certificates for any pod on its node"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.meshConfig) || !has(self.values.meshConfig.rootNamespace) || size(self.values.meshConfig.rootNamespace) == 0 || (has(self.__namespace__) && self.values.meshConfig.rootNamespace == self.__namespace__)",message="spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace: Istio configuration in the root namespace (EnvoyFilters, PeerAuthentications, Sidecars) applies to every proxy in the mesh, so only the control plane's namespace may be it"
 // +kubebuilder:validation:XValidation:rule="!has(self.cni) || !has(self.cni.__namespace__) || self.cni.__namespace__ == 'kube-system' || (has(self.__namespace__) && self.cni.__namespace__ == self.__namespace__)",message="spec.cni.namespace must be empty, spec.namespace or kube-system"
+// +kubebuilder:validation:XValidation:rule="!has(self.values) || !((has(self.values.profile) && self.values.profile == 'demo') || (has(self.values.global) && has(self.values.global.profile) && self.values.global.profile == 'demo')) || ((!has(self.proxy) || !has(self.proxy.resources) || (!has(self.proxy.resources.requests) && !has(self.proxy.resources.limits))) && (!has(self.controlPlane) || !has(self.controlPlane.resources) || (!has(self.controlPlane.resources.requests) && !has(self.controlPlane.resources.limits))))",message="proxy.resources and controlPlane.resources must not be set with spec.values.profile 'demo': the demo profile's own resource requests (10m CPU, 40Mi memory for sidecars, 100Mi for istiod) are merged over them by the chart, which can leave a request above the limit set here; drop the profile or set the resources through it"
 type ServiceMeshSpec struct {
 	// Version is the Istio version to run, as MAJOR.MINOR.PATCH with an optional pre-release of lowercase
 	// letters, digits, dots and dashes that ends in a letter or digit (for example 1.31.1 or
@@ -175,6 +176,7 @@ type ControlPlaneSpec struct {
 
 	// Resources are the istiod container's requests and limits. Empty means the chart's (500m CPU and
 	// 2048Mi memory requested); set, the container gets exactly these, nothing of the chart's.
+	// Not with spec.values.profile demo, whose own requests the chart puts over these.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
@@ -273,6 +275,7 @@ type ProxySpec struct {
 	// Resources are the sidecar container's requests and limits, in pods injected from then on. Empty
 	// means the chart's (100m CPU and 128Mi memory requested, 2000m CPU and 1024Mi memory limit); set,
 	// the sidecar gets exactly these, nothing of the chart's.
+	// Not with spec.values.profile demo, whose own requests the chart puts over these.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }

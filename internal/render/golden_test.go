@@ -318,3 +318,32 @@ func objects(t *testing.T, manifest []byte) []*unstructured.Unstructured {
 	}
 	return out
 }
+
+// The demo profile brings resource requests of its own, which the istiod chart merges over the values
+// after Helm's coalescing, past the nulls that drop the chart's defaults: a sidecar memory limit below
+// the profile's 40Mi request makes every injected pod invalid, and the profile's requests replace
+// istiod's. The CRD refuses proxy.resources and controlPlane.resources with the demo profile for this;
+// the test says whether the charts still do it.
+func TestDemoProfileResourcesOverrideTheSpecs(t *testing.T) {
+	spec := specFrom(t, filepath.Join("testdata", "sample.yaml"))
+	spec.Proxy.Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{"memory": resource.MustParse("32Mi")}}
+	spec.ControlPlane.Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{"memory": resource.MustParse("2Gi")}}
+	spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"profile":"demo"}`)}
+	var sidecar, istiod any
+	for _, u := range objects(t, renderIstiod(t, spec)) {
+		switch {
+		case u.GetKind() == "Deployment" && u.GetName() == "istiod":
+			istiod = containerResources(t, u, "discovery")
+		case u.GetKind() == "ConfigMap" && u.GetName() == "istio-sidecar-injector":
+			sidecar = proxyResources(t, u, "values")
+		}
+	}
+	sidecarJSON, _ := json.Marshal(sidecar)
+	istiodJSON, _ := json.Marshal(istiod)
+	if string(sidecarJSON) != `{"limits":{"memory":"32Mi"},"requests":{"cpu":"10m","memory":"40Mi"}}` ||
+		string(istiodJSON) != `{"requests":{"cpu":"10m","memory":"100Mi"}}` {
+		t.Errorf("with the demo profile: sidecar resources %s, istiod resources %s; the charts no longer put the "+
+			"profile's requests over the spec's, and the CRD rule that refuses resources with the demo profile can go",
+			sidecarJSON, istiodJSON)
+	}
+}
