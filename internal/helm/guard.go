@@ -282,7 +282,9 @@ func (g *guard) checkEnv(obj *unstructured.Unstructured) (string, error) {
 			value, _ := v["value"].(string)
 			switch {
 			case seen[name]:
-				return fmt.Sprintf("sets %s twice in container %v", name, container["name"]), nil
+				return fmt.Sprintf("sets %s twice in container %v (server-side apply refuses two variables of a name; "+
+					"a variable the chart sets itself is set through the chart's own value, not spec.values.env or envVarFrom)",
+					name, container["name"]), nil
 			case name == envExternalIstiod:
 				return fmt.Sprintf("sets %s in container %v", name, container["name"]), nil
 			case name == envTrustedNodeAccounts && (!g.ownServiceAccount(value) || v["valueFrom"] != nil):

@@ -462,3 +462,28 @@ func TestGuardRefusesAVariableSmuggledInAValue(t *testing.T) {
 		t.Errorf("the guard let istiod's environment carry a variable smuggled in a value: %v", err)
 	}
 }
+
+// A variable the istiod chart writes itself (PILOT_TRACE_SAMPLING, from traceSampling) set again in
+// spec.values.env makes a container that server-side apply refuses; the guard says so, and what to set.
+func TestGuardRefusesAVariableTheChartSetsItself(t *testing.T) {
+	chart, err := charts.Builtin(charts.Istiod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &meshv1alpha1.ServiceMeshSpec{Namespace: guardNamespace, Images: meshv1alpha1.ImagesSpec{Hub: "docker.io/istio"}}
+	values, err := render.IstiodValues(s, charts.BuiltinVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values = render.Merge(values, render.Values{"env": render.Values{"PILOT_TRACE_SAMPLING": "0.5"}})
+	options := common.ReleaseOptions{Name: "istiod", Namespace: guardNamespace, Revision: 1, IsInstall: true}
+	objects, _, err := renderChart(context.Background(), chart, values, options, common.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = guardObjects(chart.Name(), guardNamespace, objects, charts.Policy{}.CheckImage)
+	if err == nil || !strings.Contains(err.Error(), "sets PILOT_TRACE_SAMPLING twice in container discovery") ||
+		!strings.Contains(err.Error(), "through the chart's own value, not spec.values.env or envVarFrom") {
+		t.Errorf("refusal = %v, want PILOT_TRACE_SAMPLING named twice, with what to set instead", err)
+	}
+}
