@@ -116,6 +116,14 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		createNamespace(shop, nil, nil)
 		createMesh("  namespace: rv-system\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n" +
 			"    inactiveRevisionDeletionGracePeriod: 4s\n  injection:\n    namespaces: [rv-shop]\n")
+		// The first spec creates a pod of 1-31-0 that a later one deletes. Other tests count the pods of
+		// 1-31-0 cluster-wide: when a spec in between fails, this cleanup, which runs after the
+		// container's last spec, deletes it.
+		DeferCleanup(func() {
+			if drainingPod != nil {
+				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, drainingPod))).To(Succeed())
+			}
+		})
 	})
 	AfterAll(func() {
 		deleteMesh()
@@ -148,8 +156,6 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
 		}, installTimeout, poll).Should(Succeed())
 		drainingPod = createPod(shop, "old-app", "1-31-0", "docker.io/istio/proxyv2:1.31.0", nil)
-		// Other tests count the pods of 1-31-0 cluster-wide; a spec that fails before deleting it leaves it.
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, drainingPod))).To(Succeed()) })
 	})
 
 	It("installs 1.31.1 beside 1.31.0 and moves the tag only once the new istiod is available", func() {
