@@ -578,6 +578,12 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		hasLegacy = hasLegacy || name == revision.Legacy
 	}
 
+	missing, err := r.revisionsWithoutDeployment(ctx, mesh, istiods)
+	if err != nil {
+		return nil, "", err
+	}
+	hasLegacy = hasLegacy || slices.ContainsFunc(missing, func(st meshv1alpha1.RevisionStatus) bool { return st.Name == revision.Legacy })
+
 	var tagged string
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	err = r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
@@ -585,6 +591,14 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	case apierrors.IsNotFound(err) && hasLegacy:
 		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.
 		tagged = revision.Legacy
+	case apierrors.IsNotFound(err) && mesh.Status.ActiveRevision != "":
+		// The tag was deleted by hand: it goes back where it pointed, not to the target, which may not be
+		// ready or may be a canary. Where it pointed is the status's active revision, while it is installed.
+		if slices.ContainsFunc(istiods, func(d *appsv1.Deployment) bool {
+			return d.Labels[policy.LabelIstioRevision] == mesh.Status.ActiveRevision
+		}) || slices.ContainsFunc(missing, func(st meshv1alpha1.RevisionStatus) bool { return st.Name == mesh.Status.ActiveRevision }) {
+			tagged = mesh.Status.ActiveRevision
+		}
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
@@ -616,7 +630,39 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
 			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: labelled[name]})
 	}
+	for _, st := range missing {
+		found = append(found, revision.Installed{Name: st.Name, Version: st.Version, Proxies: proxies[st.Name], Labelled: labelled[st.Name]})
+	}
 	return found, tagged, nil
+}
+
+// revisionsWithoutDeployment returns the revisions the status lists whose istiod Deployment is gone
+// (deleted by hand) while their release is still installed. They are still revisions, not ready: their
+// release brings the Deployment back, their proxies keep them, and the tag does not leave them on their
+// account. A revision the status lists that was never installed (a target the spec moved away from
+// first) or whose release is gone is not one. The release records are read only when the status lists
+// such a revision.
+func (r *Reconciler) revisionsWithoutDeployment(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, istiods []*appsv1.Deployment) ([]meshv1alpha1.RevisionStatus, error) {
+	var missing []meshv1alpha1.RevisionStatus
+	for _, st := range mesh.Status.Revisions {
+		if st.Name == "" || slices.ContainsFunc(istiods, func(d *appsv1.Deployment) bool { return d.Labels[policy.LabelIstioRevision] == st.Name }) {
+			continue
+		}
+		release := revisionReleasePrefix + st.Name
+		if st.Name == revision.Legacy {
+			release = istiodRelease
+		}
+		records := &metav1.PartialObjectMetadataList{}
+		records.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := r.APIReader.List(ctx, records, client.InNamespace(mesh.Spec.Namespace),
+			client.MatchingLabels{"owner": "helm", "name": release}, client.Limit(1)); err != nil {
+			return nil, fmt.Errorf("listing the Helm records of release %s: %w", release, err)
+		}
+		if len(records.Items) > 0 {
+			missing = append(missing, st)
+		}
+	}
+	return missing, nil
 }
 
 // deploymentVersion is the Istio version of a revision: the tag of its istiod image, else the one its
