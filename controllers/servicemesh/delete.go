@@ -124,15 +124,19 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 		"annotations from: %v. It retries with backoff and keeps its finalizer until then; remove the admission "+
 		"webhook or policy that refuses the change, or the labels and annotations yourself", stuck)
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall", "%s", message)
+	ready := metav1.Condition{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: meshv1alpha1.ReasonUninstallBlocked, Message: message, ObservedGeneration: mesh.Generation}
 	status := mesh.Status.DeepCopy()
-	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: meshv1alpha1.ReasonUninstallBlocked, Message: message, ObservedGeneration: mesh.Generation})
+	meta.SetStatusCondition(&status.Conditions, ready)
 	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
 		return errors.Join(stuck, err)
 	}
 	// The releases are gone: the metrics say so, and carry the Ready the status says, for the alerts.
+	// Only Ready: the other conditions the status still holds are those of the control plane before the
+	// uninstall (ControlPlaneReady Available, or a RollingOut or RestartStalled that would keep their
+	// alerts firing for as long as the uninstall stays blocked), which nothing updates any more.
 	resetControlPlaneMetrics()
-	metrics.SetConditions(status.Conditions)
+	metrics.SetConditions([]metav1.Condition{ready})
 	return fmt.Errorf("uninstall blocked: %w", stuck)
 }
 
@@ -145,6 +149,8 @@ func resetMetrics() {
 	metrics.NamespaceConflicts.Set(0)
 	metrics.SetIngresses(0, nil)
 	metrics.SetProxies(0, 0, 0, nil)
+	// No conditions, and meshkeeper_servicemesh_present 0: the alerts, which carry the last conditions
+	// over the minutes a replaced meshkeeper pod takes to report again, end at once.
 	metrics.SetConditions(nil)
 }
 

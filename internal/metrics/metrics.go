@@ -49,6 +49,7 @@ const (
 	ProxiesNeedingRestartName = "meshkeeper_proxies_need_restart"
 	RestartsTotalName         = "meshkeeper_restarts_total"
 	RestartsPendingName       = "meshkeeper_restarts_pending"
+	ServiceMeshPresentName    = "meshkeeper_servicemesh_present"
 )
 
 // version is the release of meshkeeper, set at link time with
@@ -130,10 +131,18 @@ var (
 	conditions = newSnapshotGauge(prometheus.NewDesc(ConditionName,
 		"1 for each condition of the ServiceMesh, with its type, status and reason: exactly one series per condition type.",
 		[]string{"type", "status", "reason"}, nil))
+
+	// serviceMeshPresent has no series until the replica first reports a ServiceMesh: a replica just
+	// started, or a standby, says nothing either way. The alerts tell by it a ServiceMesh that is gone
+	// (0) from one whose meshkeeper pod was replaced and has not reported yet (no series), whose last
+	// conditions they carry over for a few minutes.
+	serviceMeshPresent = newSnapshotGauge(prometheus.NewDesc(ServiceMeshPresentName,
+		"1 while meshkeeper reconciles a ServiceMesh and exports its conditions, 0 once the ServiceMesh is gone (uninstalled, or its finalizer removed); no series before this replica first reconciled one.",
+		nil, nil))
 )
 
 // Collectors are meshkeeper's own metrics, registered with controller-runtime's registry.
-var Collectors = []prometheus.Collector{buildInfo, istioInfo, conditions, HelmOperations, ControlPlaneReady,
+var Collectors = []prometheus.Collector{buildInfo, istioInfo, conditions, serviceMeshPresent, HelmOperations, ControlPlaneReady,
 	EnrolledNamespaces, NamespaceConflicts, IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart, RestartsTotal, RestartsPending}
 
 func init() {
@@ -156,12 +165,22 @@ func Version() string {
 // SetConditions replaces meshkeeper_condition with one series per condition type, labelled with the
 // condition's status and reason. A scrape sees either the old set or the new one, never a gap, so an
 // alert's "for" does not restart when a reconcile writes the same conditions again.
+//
+// The conditions are those of the ServiceMesh the replica reconciles; none (nil) says that the
+// ServiceMesh is gone. meshkeeper_servicemesh_present follows: 1 with conditions, 0 without. It is set
+// after the conditions: a scrape between the two must not see a replica that starts reporting (its
+// first reconcile) as reporting the ServiceMesh without its conditions, which would end its alerts.
 func SetConditions(cs []metav1.Condition) {
 	series := make([][]string, 0, len(cs))
 	for _, c := range cs {
 		series = append(series, []string{c.Type, string(c.Status), c.Reason})
 	}
 	conditions.setOnes(series)
+	present := 0.0
+	if len(cs) > 0 {
+		present = 1
+	}
+	serviceMeshPresent.set([]sample{{value: present}})
 }
 
 // SetIstio sets meshkeeper_istio_info to the revision and version of the control plane; an empty

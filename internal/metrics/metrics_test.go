@@ -112,6 +112,40 @@ meshkeeper_condition{reason="Succeeded",status="True",type="Ready"} 1
 	}
 }
 
+// presentAtStart is the number of series meshkeeper_servicemesh_present had before any test set one.
+var presentAtStart int
+
+func TestMain(m *testing.M) {
+	n, err := testutil.GatherAndCount(ctrlmetrics.Registry, ServiceMeshPresentName)
+	if err != nil {
+		panic(err)
+	}
+	presentAtStart = n
+	os.Exit(m.Run())
+}
+
+// TestServiceMeshPresent checks meshkeeper_servicemesh_present: no series before a first report, so
+// that a replica just started (or a standby) does not end the alerts its predecessor's conditions keep
+// up; 1 while conditions are reported; 0 once there are none, the ServiceMesh gone.
+func TestServiceMeshPresent(t *testing.T) {
+	if presentAtStart != 0 {
+		t.Errorf("%s has %d series at start, want none: a replica that has not reconciled knows nothing", ServiceMeshPresentName, presentAtStart)
+	}
+	SetConditions([]metav1.Condition{condition("Ready", metav1.ConditionFalse, "InstallFailed")})
+	want := `
+# HELP meshkeeper_servicemesh_present 1 while meshkeeper reconciles a ServiceMesh and exports its conditions, 0 once the ServiceMesh is gone (uninstalled, or its finalizer removed); no series before this replica first reconciled one.
+# TYPE meshkeeper_servicemesh_present gauge
+meshkeeper_servicemesh_present 1
+`
+	if err := testutil.GatherAndCompare(ctrlmetrics.Registry, strings.NewReader(want), ServiceMeshPresentName); err != nil {
+		t.Error(err)
+	}
+	SetConditions(nil)
+	if err := testutil.GatherAndCompare(ctrlmetrics.Registry, strings.NewReader(strings.Replace(want, "present 1\n", "present 0\n", 1)), ServiceMeshPresentName); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestConditionsNeverMissing scrapes while the same conditions are set again and again: every scrape must
 // see them, or an alert's "for" would start over.
 func TestConditionsNeverMissing(t *testing.T) {

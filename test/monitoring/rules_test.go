@@ -187,6 +187,13 @@ const (
 	newPod = `job="meshkeeper-metrics", instance="10.0.0.9:8443", pod="meshkeeper-5f7d8b9c4-w8r6n", namespace="meshkeeper-system"`
 )
 
+// present is the line of a load that gives meshkeeper_servicemesh_present of target the samples values:
+// 1 while meshkeeper reconciles the ServiceMesh, 0 once it is gone (deleted, or its finalizer removed).
+// A replica has no series before its first reconcile.
+func present(target, values string) string {
+	return "\n" + `meshkeeper_servicemesh_present{` + target + `} ` + values
+}
+
 // alertCase loads series (promqltest's "load" syntax) and checks which alerts of the rule fire when.
 type alertCase struct {
 	load string
@@ -321,12 +328,78 @@ var alertCases = map[string]map[string]alertCase{
 			// The old pod's series go stale at 8m; the new pod reports from 11m on, after it took over
 			// the leader lease and reconciled.
 			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + oldPod + `} 1x7 stale
-			       meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + newPod + `} _x11 1x30`,
+			       meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + newPod + `} _x11 1x30` +
+				present(oldPod, "1x7 stale") + present(newPod, "_x11 1x30"),
 			firing: map[time.Duration][][]string{
 				14 * time.Minute: nil,
 				16 * time.Minute: {{"type=Ready", "instance=", "pod=", "severity=warning"}},
 			},
 			description: "reason InstallFailed",
+		},
+		"stops at once when the ServiceMesh is gone": {
+			// Deleted at 21m (uninstalled, or its finalizer removed by hand): meshkeeper removes the
+			// condition series and reports the ServiceMesh gone.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + meshkeeper + `} 1x20 stale` +
+				present(meshkeeper, "1x20 0x20"),
+			firing: map[time.Duration][][]string{
+				16 * time.Minute: {{"type=Ready", "severity=warning"}},
+				20 * time.Minute: {{"type=Ready", "severity=warning"}},
+				21 * time.Minute: nil,
+				25 * time.Minute: nil,
+				30 * time.Minute: nil,
+			},
+			description: "reason InstallFailed",
+		},
+		"stays silent once the ServiceMesh is gone and meshkeeper is removed": {
+			// The uninstall of docs/uninstall.md: the ServiceMesh first (21m), then the operator (23m),
+			// whose last report was that the ServiceMesh is gone.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + meshkeeper + `} 1x20 stale` +
+				present(meshkeeper, "1x20 0x1 stale"),
+			firing: map[time.Duration][][]string{
+				20 * time.Minute: {{"type=Ready"}},
+				21 * time.Minute: nil,
+				23 * time.Minute: nil,
+				26 * time.Minute: nil,
+				30 * time.Minute: nil,
+			},
+			description: "reason InstallFailed",
+		},
+		"stops when a replaced meshkeeper pod finds the ServiceMesh gone": {
+			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + oldPod + `} 1x20 stale` +
+				present(oldPod, "1x20 stale") + present(newPod, "_x24 0x10"),
+			firing: map[time.Duration][][]string{
+				20 * time.Minute: {{"type=Ready"}},
+				23 * time.Minute: {{"type=Ready"}},
+				24 * time.Minute: nil,
+				28 * time.Minute: nil,
+			},
+			// Only the current Ready series has the reason: none while the new pod has not reported.
+			description: "has not been Ready for 15 minutes",
+		},
+		"starts over for a ServiceMesh created after the last one was deleted": {
+			// Deleted at 11m, created again at 12m: the new ServiceMesh's 15 minutes start then.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + meshkeeper + `} 1x10 stale _ 1x30` +
+				present(meshkeeper, "1x10 0 1x30"),
+			firing: map[time.Duration][][]string{
+				11 * time.Minute: nil,
+				16 * time.Minute: nil,
+				26 * time.Minute: nil,
+				28 * time.Minute: {{"type=Ready"}},
+			},
+			description: "reason InstallFailed",
+		},
+		"keeps its 15 minutes into an uninstall some object blocks": {
+			// The releases are gone at 6m, but a namespace refuses to give its injection label back:
+			// meshkeeper reports the Ready condition only (UninstallBlocked), and the ServiceMesh stays.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="RollingOut", ` + meshkeeper + `} 1x5 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="UninstallBlocked", ` + meshkeeper + `} _x6 1x30` +
+				present(meshkeeper, "1x40"),
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+				30 * time.Minute: {{"type=Ready"}},
+			},
+			description: "reason UninstallBlocked",
 		},
 		"stays silent while Ready": {
 			load: `meshkeeper_condition{type="Ready", status="True", reason="Succeeded", ` + meshkeeper + `} 1x40
@@ -400,12 +473,38 @@ var alertCases = map[string]map[string]alertCase{
 		},
 		"keeps its 10 minutes across a replaced meshkeeper pod": {
 			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="DeploymentMissing", ` + oldPod + `} 1x4 stale
-			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="DeploymentMissing", ` + newPod + `} _x8 1x30`,
+			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="DeploymentMissing", ` + newPod + `} _x8 1x30` +
+				present(oldPod, "1x4 stale") + present(newPod, "_x8 1x30"),
 			firing: map[time.Duration][][]string{
 				9 * time.Minute:  nil,
 				11 * time.Minute: {{"type=ControlPlaneReady", "instance=", "pod=", "severity=critical"}},
 			},
 			description: "ControlPlaneReady reason DeploymentMissing",
+		},
+		"never fires for a rollout cut short by the deletion of the ServiceMesh": {
+			// istiod rolls out from 0m; the ServiceMesh is deleted at 6m, and its uninstall removes istiod.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x5 stale` +
+				present(meshkeeper, "1x5 0x30"),
+			firing: map[time.Duration][][]string{
+				6 * time.Minute:  nil,
+				10 * time.Minute: nil,
+				11 * time.Minute: nil,
+				14 * time.Minute: nil,
+				20 * time.Minute: nil,
+			},
+		},
+		"never fires for a rollout cut short by the deletion, once meshkeeper is removed too": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x5 stale` +
+				present(meshkeeper, "1x5 0x1 stale"),
+			firing: map[time.Duration][][]string{10 * time.Minute: nil, 11 * time.Minute: nil, 14 * time.Minute: nil},
+		},
+		"never fires for a rollout cut short by an uninstall some object blocks": {
+			// The releases are gone at 6m, but the uninstall is blocked: the ServiceMesh stays, and
+			// meshkeeper reports its Ready condition only.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x5 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="UninstallBlocked", ` + meshkeeper + `} _x6 1x30` +
+				present(meshkeeper, "1x40"),
+			firing: map[time.Duration][][]string{10 * time.Minute: nil, 11 * time.Minute: nil, 14 * time.Minute: nil},
 		},
 		"stops as soon as istiod is available again": {
 			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x12 stale
@@ -492,10 +591,30 @@ var alertCases = map[string]map[string]alertCase{
 		},
 		"keeps its 15 minutes across a replaced meshkeeper pod": {
 			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + oldPod + `} 1x7 stale
-			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + newPod + `} _x11 1x30`,
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + newPod + `} _x11 1x30` +
+				present(oldPod, "1x7 stale") + present(newPod, "_x11 1x30"),
 			firing: map[time.Duration][][]string{
 				14 * time.Minute: nil,
 				16 * time.Minute: {{"type=DataPlaneUpToDate", "instance=", "pod=", "severity=warning"}},
+			},
+		},
+		"stops at once when the ServiceMesh is gone": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + meshkeeper + `} 1x20 stale` +
+				present(meshkeeper, "1x20 0x20"),
+			firing: map[time.Duration][][]string{
+				16 * time.Minute: {{"type=DataPlaneUpToDate", "severity=warning"}},
+				21 * time.Minute: nil,
+				25 * time.Minute: nil,
+			},
+		},
+		"stops at once when an uninstall some object blocks reports Ready only": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + meshkeeper + `} 1x20 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="UninstallBlocked", ` + meshkeeper + `} _x21 1x20` +
+				present(meshkeeper, "1x40"),
+			firing: map[time.Duration][][]string{
+				16 * time.Minute: {{"type=DataPlaneUpToDate"}},
+				21 * time.Minute: nil,
+				25 * time.Minute: nil,
 			},
 		},
 		"stops as soon as the restarts move on": {

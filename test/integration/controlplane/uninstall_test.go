@@ -87,6 +87,13 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 	})
 
 	It("uninstalls everything else, names the namespace, and keeps the finalizer", func() {
+		By("waiting until the ServiceMesh reports its control plane, in its status and in the metrics")
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Reason).NotTo(BeEmpty())
+			body, err := scrape()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(body).To(ContainSubstring(`type="ControlPlaneReady"`))
+		}, installTimeout, poll).Should(Succeed())
 		mesh := getMesh()
 		Expect(k8sClient.Delete(ctx, mesh)).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -106,13 +113,20 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			}
 		}
 		Expect(notes).To(ContainElement(ContainSubstring("namespace " + guarded)))
-		By("reporting in the metrics what the status says: no control plane, Ready blocked")
+		By("reporting in the metrics what the status says: no control plane, Ready blocked, and no other condition")
 		Eventually(func(g Gomega) {
 			body, err := scrape()
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(body).To(ContainSubstring(`meshkeeper_condition{reason="UninstallBlocked",status="False",type="Ready"} 1`))
 			g.Expect(body).NotTo(ContainSubstring("meshkeeper_istio_info{"))
 			g.Expect(body).To(ContainSubstring("meshkeeper_control_plane_ready 0"))
+			// The status still holds the conditions of the control plane before its releases went
+			// (ControlPlaneReady, ...): reported, they would contradict the gauges above and keep their
+			// alerts firing for as long as the uninstall stays blocked.
+			g.Expect(seriesOf(body, "meshkeeper_condition")).To(ConsistOf(ContainSubstring(`type="Ready"`)),
+				"a blocked uninstall exports conditions besides Ready")
+			// The ServiceMesh is still there: its Ready alert goes on.
+			g.Expect(body).To(ContainSubstring("\nmeshkeeper_servicemesh_present 1\n"))
 		}, installTimeout, poll).Should(Succeed())
 	})
 
@@ -141,8 +155,24 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, &meshv1alpha1.ServiceMesh{}))
 		}, installTimeout, poll).Should(BeTrue())
 		Expect(namespaceLabels(guarded)).NotTo(HaveKey("istio-injection"))
+		By("reporting the ServiceMesh gone, which ends its alerts at once")
+		body, err := scrape()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(seriesOf(body, "meshkeeper_condition")).To(BeEmpty())
+		Expect(body).To(ContainSubstring("\nmeshkeeper_servicemesh_present 0\n"))
 	})
 })
+
+// seriesOf returns the lines of a scrape that are series of the metric name.
+func seriesOf(body, name string) []string {
+	var series []string
+	for line := range strings.SplitSeq(body, "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			series = append(series, line)
+		}
+	}
+	return series
+}
 
 var _ = Describe("Uninstall keeps what is not meshkeeper's", func() {
 	BeforeEach(deleteMesh)
