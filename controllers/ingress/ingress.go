@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -30,6 +31,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -59,6 +61,10 @@ type Reconciler struct {
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
+	// kept holds the Ingresses that keep meshkeeper's annotations while the pods of their namespace,
+	// which left the mesh, still run a sidecar: a pod of such a namespace that stops running one wakes
+	// them.
+	kept keptIngresses
 }
 
 // Ingresses get two annotations; IngressClasses tell the cluster's default class; Services tell
@@ -80,7 +86,10 @@ const backendServiceIndex = "meshkeeper.backendServices"
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ing := &networkingv1.Ingress{}
 	if err := r.Get(ctx, req.NamespacedName, ing); err != nil {
-		r.reported.Forget(req.String())
+		if apierrors.IsNotFound(err) {
+			r.reported.Forget(req.String())
+			r.kept.set(req.NamespacedName, false)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	mesh, err := meshctx.Get(ctx, r.Client)
@@ -96,6 +105,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	r.report(mesh, ing, decision)
+	r.kept.set(req.NamespacedName, decision.KeptForSidecars)
 	if decision.Annotations == nil || meshctx.OwnsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), decision.Annotations) {
 		return ctrl.Result{}, nil
 	}
@@ -132,6 +142,8 @@ type View struct {
 	enrollment   *policy.Enrollment
 	defaultClass string
 	namespaces   map[string]namespaceState
+	// proxies counts, per namespace read, the pods that still run an Istio proxy.
+	proxies map[string]int
 	// controller is the decision about the ingress-nginx controller workload while the integration is
 	// on, whether its pod template carries it, and how far that is rolled out.
 	controller ControllerState
@@ -150,7 +162,7 @@ type namespaceState struct {
 // Namespace read).
 func NewView(ctx context.Context, reader client.Reader, informers meshctx.Informers, mesh *meshv1alpha1.ServiceMesh,
 	controller ControllerSource) (*View, error) {
-	v := &View{reader: reader, informers: informers, namespaces: map[string]namespaceState{}}
+	v := &View{reader: reader, informers: informers, namespaces: map[string]namespaceState{}, proxies: map[string]int{}}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil || enrollment == nil {
 		return v, err
@@ -191,15 +203,25 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 	if err != nil {
 		return policy.IngressDecision{}, err
 	}
+	owned := apply.OwnedKeys(ing, "annotations")
+	proxies := 0
+	// Only an Ingress that holds meshkeeper's annotations in a namespace outside the mesh can keep
+	// them for the namespace's sidecars: the pods are counted for no other.
+	if !ns.enrolled && !ns.terminating && policy.IngressNginxEnabled(v.spec) && owned.HasAny(sets.List(annotationKeys)...) {
+		if proxies, err = v.namespaceProxies(ctx, ing.Namespace); err != nil {
+			return policy.IngressDecision{}, err
+		}
+	}
 	var lookupErr error
 	decision := policy.Ingress(policy.IngressInput{
 		Ingress:              ing,
 		IngressNginx:         v.spec,
 		NamespaceEnrolled:    ns.enrolled,
 		NamespaceTerminating: ns.terminating,
+		NamespaceProxies:     proxies,
 		Controller:           v.controller.Decision,
 		DefaultClass:         v.defaultClass,
-		OwnedAnnotations:     apply.OwnedKeys(ing, "annotations"),
+		OwnedAnnotations:     owned,
 		Service: func(name string) (*corev1.Service, bool) {
 			// Read-only, so the cache's own object: the status pass looks up thousands.
 			svc, found, err := get(ctx, v, &corev1.Service{}, client.ObjectKey{Namespace: ing.Namespace, Name: name})
@@ -231,6 +253,32 @@ func (v *View) namespace(ctx context.Context, name string) (namespaceState, erro
 	}
 	v.namespaces[name] = state
 	return state, nil
+}
+
+// namespaceProxies counts the pods of the namespace that still run an Istio proxy (policy.RunsProxy),
+// from the manager's pod cache when v reads the manager's cache, from v's reader otherwise.
+func (v *View) namespaceProxies(ctx context.Context, namespace string) (int, error) {
+	if n, ok := v.proxies[namespace]; ok {
+		return n, nil
+	}
+	var pods meshctx.Pods
+	if c, ok := v.informers.(cache.Cache); ok {
+		pods = meshctx.CachedPods(c)
+	} else {
+		pods = meshctx.ListedPods(v.reader)
+	}
+	list, err := pods.ListPods(ctx, namespace)
+	if err != nil {
+		return 0, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
+	}
+	n := 0
+	for _, pod := range list {
+		if policy.RunsProxy(pod) {
+			n++
+		}
+	}
+	v.proxies[namespace] = n
+	return n, nil
 }
 
 // get reads the object at key for reading only: the cache's own from v's informers, or a shallow copy
@@ -267,8 +315,66 @@ var ServiceAddressChanged = predicate.Funcs{
 	},
 }
 
+// ProxyGone passes the pod events after which a pod no longer runs an Istio proxy (policy.RunsProxy):
+// the deletion of a pod with one, and an update that ends it (the pod finished or is being deleted).
+// Pods are cached as policy.ProxyPod; anything else passes.
+var ProxyGone = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	DeleteFunc: func(e event.DeleteEvent) bool {
+		pod, ok := e.Object.(*policy.ProxyPod)
+		return !ok || pod.HasProxy
+	},
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*policy.ProxyPod)
+		updated, newOK := e.ObjectNew.(*policy.ProxyPod)
+		return !oldOK || !newOK || policy.RunsProxy(old) && !policy.RunsProxy(updated)
+	},
+}
+
+// keptIngresses are the Ingresses whose decision was KeptForSidecars, by namespace.
+type keptIngresses struct {
+	mu          sync.Mutex
+	byNamespace map[string]sets.Set[string]
+}
+
+// set records whether the Ingress at key keeps its annotations for its namespace's sidecars.
+func (k *keptIngresses) set(key client.ObjectKey, kept bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	names := k.byNamespace[key.Namespace]
+	switch {
+	case kept && names == nil:
+		if k.byNamespace == nil {
+			k.byNamespace = map[string]sets.Set[string]{}
+		}
+		k.byNamespace[key.Namespace] = sets.New(key.Name)
+	case kept:
+		names.Insert(key.Name)
+	case names.Has(key.Name):
+		names.Delete(key.Name)
+		if names.Len() == 0 {
+			delete(k.byNamespace, key.Namespace)
+		}
+	}
+}
+
+// requests are the kept Ingresses of namespace.
+func (k *keptIngresses) requests(namespace string) []reconcile.Request {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	names := k.byNamespace[namespace]
+	requests := make([]reconcile.Request, 0, names.Len())
+	for name := range names {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: namespace, Name: name}})
+	}
+	return requests
+}
+
 // SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
-// Service when it changes, those of a namespace when its labels change, and all of them when an
+// Service when it changes, those of a namespace when its labels change, those that keep their
+// annotations for the sidecars of a namespace that left the mesh when a pod there stops running one
+// (ProxyGone), and all of them when an
 // IngressClass or the ServiceMesh changes, when the workload reconciler reports another decision about
 // the controller workload, or the cluster's Service ranges when the spec does not list them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -309,6 +415,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&networkingv1.Ingress{}, builder.WithPredicates(Changed)).
 		Watches(&corev1.Service{}, byService, builder.WithPredicates(ServiceAddressChanged)).
 		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
+		// Only the Ingresses kept for their namespace's sidecars: a cluster's pods come and go by the
+		// thousand, and those of the mesh's namespaces change no Ingress decision.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, pod client.Object) []reconcile.Request {
+			return r.kept.requests(pod.GetNamespace())
+		}), builder.WithPredicates(ProxyGone)).
 		Watches(&networkingv1.IngressClass{}, all).
 		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.EnrollmentChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).

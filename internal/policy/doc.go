@@ -83,7 +83,9 @@ limitations under the License.
 // distinct backend Service across spec.defaultBackend and every path of every rule; hosts, paths,
 // TLS and the port (by name or number) do not matter. In order: Terminating (the Ingress or its
 // namespace is being deleted: nothing to write), IngressNginxDisabled, ClassNotServed,
-// NamespaceNotEnrolled, ControllerWithoutSidecar (the decision about the controller workload is not
+// NamespaceNotEnrolled (nothing to write either while pods of the namespace, which left the mesh,
+// still run a sidecar and the Ingress holds meshkeeper's annotations: KeptForSidecars),
+// ControllerWithoutSidecar (the decision about the controller workload is not
 // Configured: without its sidecar, nginx would send plaintext to the ClusterIP), NoBackend,
 // ResourceBackend, MultipleBackendServices, ServiceMissing, ServiceExternalName, ServiceHeadless,
 // AnnotationConflict, else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure

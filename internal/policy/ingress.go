@@ -37,6 +37,12 @@ type IngressInput struct {
 	// NamespaceTerminating says whether the Ingress's namespace is being deleted. Its pods still serve
 	// while it is, so the Ingress is left as it is, like the namespace itself.
 	NamespaceTerminating bool
+	// NamespaceProxies counts the pods of the Ingress's namespace that still run an Istio proxy
+	// (RunsProxy); it matters only for a namespace that is not enrolled. Such a namespace's pods keep
+	// their sidecars until they are restarted, and under STRICT mTLS a sidecar refuses the plaintext
+	// nginx sends to its pod's IP without service-upstream: an Ingress that carries meshkeeper's
+	// annotations keeps them until no such pod is left.
+	NamespaceProxies int
 	// Controller is the decision about the ingress-nginx controller workload (IngressNginxPodTemplate).
 	// Only a controller that gets its sidecar (Configured) can route a mesh Ingress through the mesh.
 	Controller PodTemplateDecision
@@ -53,12 +59,16 @@ type IngressInput struct {
 type IngressDecision struct {
 	// Annotations are all the annotations meshkeeper should own on the Ingress. Applied with
 	// server-side apply as meshkeeper's whole set, an empty map removes what meshkeeper set before.
-	// Nil only with reason Terminating (the Ingress or its namespace is being deleted): then there is
-	// nothing to write.
+	// Nil when the Ingress is left as it is: with reason Terminating (the Ingress or its namespace is
+	// being deleted), and with KeptForSidecars. Then there is nothing to write.
 	Annotations map[string]string
 	// Configured is true when the Ingress routes through the mesh: both annotations are in place,
 	// meshkeeper's or identical ones set by the Ingress's owner.
 	Configured bool
+	// KeptForSidecars is true when the Ingress keeps the annotations meshkeeper set although its
+	// namespace left the mesh (reason NamespaceNotEnrolled), because pods there still run a sidecar
+	// (IngressInput.NamespaceProxies). It loses them once the last of those pods is gone.
+	KeptForSidecars bool
 	// Reason is one of the constants of this package; Message explains it to the Ingress's owner.
 	Reason  string
 	Message string
@@ -66,7 +76,8 @@ type IngressDecision struct {
 
 // Skipped reports a mesh Ingress (served class, enrolled namespace, integration on) that meshkeeper
 // could not configure: the ones status.ingresses.skipped counts. An Ingress outside the mesh, or one
-// being deleted or in a namespace being deleted, is not skipped.
+// being deleted or in a namespace being deleted, is not skipped; nor is one that keeps its annotations
+// while the pods of a namespace that left the mesh still run a sidecar (KeptForSidecars).
 func (d IngressDecision) Skipped() bool {
 	return !d.Configured && !slices.Contains(
 		[]string{Terminating, IngressNginxDisabled, ClassNotServed, NamespaceNotEnrolled}, d.Reason)
@@ -102,7 +113,11 @@ func Ingress(in IngressInput) IngressDecision {
 		noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
 	); matched {
 		d := IngressDecision{Reason: reason, Message: message}
-		if reason != Terminating {
+		switch {
+		case reason == Terminating:
+		case reason == NamespaceNotEnrolled && x.keptForSidecars():
+			d.KeptForSidecars = true
+		default:
 			d.Annotations = map[string]string{}
 		}
 		return d
@@ -175,8 +190,32 @@ func namespaceNotEnrolled(x ingressInput) (string, string, bool) {
 	if x.NamespaceEnrolled {
 		return "", "", false
 	}
+	if x.keptForSidecars() {
+		return NamespaceNotEnrolled, fmt.Sprintf("Ingress %s is in namespace %s, which is no longer in the mesh, but %d pod(s) there still run an Istio sidecar; "+
+			"meshkeeper keeps %s and %s on the Ingress until none does (restart them to drop their sidecars), "+
+			"since without them nginx would send plaintext to those pods' IPs, which their sidecars refuse under STRICT mTLS",
+			x.name, x.Ingress.Namespace, x.NamespaceProxies, AnnotationServiceUpstream, AnnotationUpstreamVhost), true
+	}
 	return NamespaceNotEnrolled, fmt.Sprintf("Ingress %s is in namespace %s, which is not in the mesh, so it gets no mesh annotations; "+
 		"to route it through the mesh, enroll the namespace in spec.injection", x.name, x.Ingress.Namespace), true
+}
+
+// keptForSidecars tells whether an Ingress of a namespace that is not enrolled keeps the annotations
+// meshkeeper set: while pods of the namespace still run a sidecar, nginx must keep sending to the
+// Service's ClusterIP, where its own sidecar picks the request up and speaks mTLS to theirs (and plain
+// text to the pods restarted without one). Only while the controller gets its sidecar: without one,
+// the annotations route nothing through the mesh and are taken back as for any Ingress.
+func (x ingressInput) keptForSidecars() bool {
+	return !x.NamespaceEnrolled && x.NamespaceProxies > 0 && x.Controller.Configured &&
+		x.OwnedAnnotations.HasAny(AnnotationServiceUpstream, AnnotationUpstreamVhost)
+}
+
+// RunsProxy tells whether a pod still runs an Istio proxy that enforces the mesh's mTLS on it: it has
+// one, and is neither finished, nor being deleted (its endpoints are no longer ready), nor on the
+// node's network (where the sidecar captures nothing), as docs/proxies.md counts pods.
+func RunsProxy(p *ProxyPod) bool {
+	return p.HasProxy && p.DeletionTimestamp == nil && !p.HostNetwork &&
+		p.Phase != corev1.PodSucceeded && p.Phase != corev1.PodFailed
 }
 
 // controllerWithoutSidecar holds back the annotations while the ingress-nginx controller gets no

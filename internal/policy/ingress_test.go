@@ -104,6 +104,7 @@ func TestIngress(t *testing.T) {
 		wantAnnotations map[string]string
 		wantConfigured  bool
 		wantSkipped     bool
+		wantKept        bool
 		wantReason      string
 		wantMessage     []string
 	}{
@@ -243,6 +244,80 @@ func TestIngress(t *testing.T) {
 			},
 			wantAnnotations: map[string]string{}, wantReason: NamespaceNotEnrolled,
 			wantMessage: []string{"Ingress shop/storefront", "namespace shop", "spec.injection"},
+		},
+		"an Ingress of a namespace that left the mesh keeps meshkeeper's annotations while pods there run a sidecar": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 2
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: nil, wantKept: true, wantReason: NamespaceNotEnrolled,
+			wantMessage: []string{"Ingress shop/storefront", "namespace shop, which is no longer in the mesh", "2 pod(s)",
+				"until none does", "STRICT mTLS"},
+		},
+		"an Ingress of a namespace that left the mesh keeps even one of meshkeeper's annotations as it is": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 1
+				in.OwnedAnnotations = sets.New(AnnotationServiceUpstream)
+			},
+			wantAnnotations: nil, wantKept: true, wantReason: NamespaceNotEnrolled,
+		},
+		"an Ingress of a namespace that left the mesh loses meshkeeper's annotations once no pod there runs a sidecar": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 0
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantReason: NamespaceNotEnrolled,
+			wantMessage: []string{"spec.injection"},
+		},
+		"sidecars of a namespace outside the mesh give an Ingress without meshkeeper's annotations none": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input:           func(in *IngressInput) { in.NamespaceEnrolled, in.NamespaceProxies = false, 3 },
+			wantAnnotations: map[string]string{}, wantReason: NamespaceNotEnrolled,
+		},
+		"sidecars of a namespace that left the mesh do not keep the annotations of a controller without sidecar": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 2
+				in.Controller = withoutSidecar(HostNetwork)
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantReason: NamespaceNotEnrolled,
+		},
+		"sidecars of a namespace that left the mesh do not keep the annotations of an Ingress moved to another class": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 2
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+		},
+		"sidecars of a namespace that left the mesh do not keep the annotations once the integration is off": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 2
+				in.IngressNginx.Enabled = ptr.To(false)
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{}, wantReason: IngressNginxDisabled,
+		},
+		"the sidecars of an enrolled namespace change nothing": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceProxies = 2
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
 		},
 		"the integration turned off": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
@@ -460,6 +535,9 @@ func TestIngress(t *testing.T) {
 			if got.Skipped() != tc.wantSkipped {
 				t.Errorf("Skipped() = %v, want %v", got.Skipped(), tc.wantSkipped)
 			}
+			if got.KeptForSidecars != tc.wantKept {
+				t.Errorf("KeptForSidecars = %v, want %v", got.KeptForSidecars, tc.wantKept)
+			}
 			if !maps.Equal(got.Annotations, tc.wantAnnotations) || (got.Annotations == nil) != (tc.wantAnnotations == nil) {
 				t.Errorf("Annotations = %#v, want %#v", got.Annotations, tc.wantAnnotations)
 			}
@@ -475,6 +553,31 @@ func TestIngress(t *testing.T) {
 			in.Ingress = &read
 			if fromRead := Ingress(in); !reflect.DeepEqual(fromRead, got) {
 				t.Errorf("decision on IngressSpecRead of the spec:\n got %+v\nwant %+v", fromRead, got)
+			}
+		})
+	}
+}
+
+func TestRunsProxy(t *testing.T) {
+	now := metav1.Now()
+	tests := map[string]struct {
+		pod  ProxyPod
+		want bool
+	}{
+		"running with a sidecar":         {pod: ProxyPod{Phase: corev1.PodRunning, HasProxy: true}, want: true},
+		"pending with a sidecar":         {pod: ProxyPod{Phase: corev1.PodPending, HasProxy: true}, want: true},
+		"without a proxy":                {pod: ProxyPod{Phase: corev1.PodRunning}},
+		"the injector's annotation only": {pod: ProxyPod{Phase: corev1.PodRunning, Injected: true, InjectedRevision: "default"}},
+		"finished":                       {pod: ProxyPod{Phase: corev1.PodSucceeded, HasProxy: true}},
+		"failed":                         {pod: ProxyPod{Phase: corev1.PodFailed, HasProxy: true}},
+		"being deleted": {pod: ProxyPod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now},
+			Phase: corev1.PodRunning, HasProxy: true}},
+		"on the node's network": {pod: ProxyPod{Phase: corev1.PodRunning, HasProxy: true, HostNetwork: true}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := RunsProxy(&tc.pod); got != tc.want {
+				t.Errorf("RunsProxy = %v, want %v", got, tc.want)
 			}
 		})
 	}
