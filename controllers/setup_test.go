@@ -56,6 +56,14 @@ func TestProxyFieldsStoresProxyPods(t *testing.T) {
 	if !ok || slim.Name != "shop-7d9c" || slim.ProxyImage != "docker.io/istio/proxyv2:1.31.1" {
 		t.Fatalf("proxyFields = %#v", got)
 	}
+	if slim.InjectedForCNI {
+		t.Errorf("proxyFields of a pod without istio-validation = %#v", slim)
+	}
+	// A pod injected for the CNI agent is stored as such: once the agent is gone it needs a restart.
+	pod.Spec.InitContainers = []corev1.Container{{Name: "istio-validation", Image: "docker.io/istio/proxyv2:1.31.1"}}
+	if got, err := proxyFields(pod); err != nil || !got.(*policy.ProxyPod).InjectedForCNI {
+		t.Errorf("proxyFields of a pod injected for the CNI agent = %#v, %v", got, err)
+	}
 	// The informer may hand the transform what it stored already (a tombstone's object).
 	if again, err := proxyFields(slim); err != nil || again != slim {
 		t.Errorf("proxyFields of a ProxyPod = %#v, %v; want it unchanged", again, err)

@@ -222,16 +222,18 @@ type candidate struct {
 }
 
 // target is what the pods of a namespace are judged against: the revision and Istio version that serve
-// it, the tag of the sidecar image the injector gives ("" for the version's), since when its mesh config
-// holds, and since when meshkeeper's labels of the namespace hold (its enrollment, which a namespace
-// left out of the mesh and enrolled again gets anew).
+// it, the tag of the sidecar image the injector gives ("" for the version's), the data-plane mode
+// (whether the injector adds istio-validation for a CNI agent, policy.InjectsForCNI), since when its
+// mesh config holds, and since when meshkeeper's labels of the namespace hold (its enrollment, which a
+// namespace left out of the mesh and enrolled again gets anew).
 type target struct {
 	revision, version, proxyTag     string
+	cni                             bool
 	meshConfigSince, namespaceSince time.Time
 }
 
 func (t target) equal(o target) bool {
-	return t.revision == o.revision && t.version == o.version && t.proxyTag == o.proxyTag &&
+	return t.revision == o.revision && t.version == o.version && t.proxyTag == o.proxyTag && t.cni == o.cni &&
 		t.meshConfigSince.Equal(o.meshConfigSince) && t.namespaceSince.Equal(o.namespaceSince)
 }
 
@@ -294,6 +296,8 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	configs := meshctx.NewMeshConfigs(r.Client, r.Policy, mesh)
 	tags := meshctx.NewProxyTags(mesh)
+	injection := meshctx.InjectionSpec(mesh)
+	cni := policy.InjectsForCNI(&injection)
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
@@ -305,11 +309,12 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if err != nil {
 			return nil, err
 		}
-		want := target{revision: rev, version: version, proxyTag: tags.For(version), meshConfigSince: since.Time}
+		want := target{revision: rev, version: version, proxyTag: tags.For(version), cni: cni, meshConfigSince: since.Time}
 		if applied := apply.AppliedAt(ns); applied != nil {
 			want.namespaceSince = applied.Time
 		}
-		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, ProxyTag: want.proxyTag, MeshConfigSince: since})
+		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, ProxyTag: want.proxyTag, CNI: cni,
+			MeshConfigSince: since})
 		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
 			continue
 		}
@@ -422,10 +427,10 @@ func (r *Reconciler) rememberTarget(c *candidate) {
 // futile tells whether the candidate's last restart, which this process applied, rolled out, and every
 // pod of it that needs a restart was created since, while what its pods are judged against has not
 // changed: another restart would give them the same sidecar (their pod template pins the proxy image or
-// the revision, say). A change of the mesh (its version, revision, proxy image or mesh config) or of the
-// namespace's enrollment makes it a candidate again. A restart this process did not apply (before a
-// restart of meshkeeper) is not known to have been for the same target: the workload is restarted once
-// more, and then held.
+// the revision, say). A change of the mesh (its version, revision, proxy image, data-plane mode or mesh
+// config) or of the namespace's enrollment makes it a candidate again. A restart this process did not
+// apply (before a restart of meshkeeper) is not known to have been for the same target: the workload is
+// restarted once more, and then held.
 func (r *Reconciler) futile(c *candidate) bool {
 	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.oldest.Before(c.restartedAt) {
 		return false
@@ -449,6 +454,8 @@ func (c *candidate) stuck() string {
 		return fmt.Sprintf("its new pods are injected by revision %s, not %s", pod.InjectedRevision, c.target.revision)
 	case pod.HasProxy && version != "" && version != policy.ImageVersion(":"+want):
 		return fmt.Sprintf("its new pods run %s, not the tag %s", pod.ProxyImage, want)
+	case pod.InjectedForCNI && !c.target.cni:
+		return "its new pods carry " + policy.ValidationContainer + ", injected for a CNI agent the mesh no longer runs"
 	}
 	return "its new pods still need a restart"
 }

@@ -68,6 +68,8 @@ func TestAFutileRestartIsHeldUntilWhatItWasForChanges(t *testing.T) {
 			candidateOf("uid-1", ownPods, changed(func(t *target) { t.revision = "1-31-2" })), false},
 		"a new proxy tag": {reconciler(true, true),
 			candidateOf("uid-1", ownPods, changed(func(t *target) { t.proxyTag = "1.31.1-fips" })), false},
+		"a new data-plane mode": {reconciler(true, true),
+			candidateOf("uid-1", ownPods, changed(func(t *target) { t.cni = true })), false},
 		"a new mesh config": {reconciler(true, true),
 			candidateOf("uid-1", ownPods, changed(func(t *target) { t.meshConfigSince = restarted.Add(time.Hour) })), false},
 		"enrolled again": {reconciler(true, true),
@@ -95,7 +97,8 @@ func TestAFutileRestartSaysWhy(t *testing.T) {
 		{HasProxy: true, Injected: true, InjectedRevision: "default", ProxyImage: "docker.io/istio/proxyv2:1.30.0"}: "its new pods run docker.io/istio/proxyv2:1.30.0, not the tag 1.31.1",
 		{HasProxy: true, Injected: true, InjectedRevision: "1-30-0", ProxyImage: "docker.io/istio/proxyv2:1.30.0"}:  "its new pods are injected by revision 1-30-0, not default",
 		{}: "its new pods have no sidecar",
-		{HasProxy: true, Injected: true, InjectedRevision: "default", ProxyImage: "docker.io/istio/proxyv2:1.31.1"}: "its new pods still need a restart",
+		{HasProxy: true, Injected: true, InjectedRevision: "default", ProxyImage: "docker.io/istio/proxyv2:1.31.1", InjectedForCNI: true}: "its new pods carry istio-validation, injected for a CNI agent the mesh no longer runs",
+		{HasProxy: true, Injected: true, InjectedRevision: "default", ProxyImage: "docker.io/istio/proxyv2:1.31.1"}:                       "its new pods still need a restart",
 	} {
 		c := &candidate{workload: cachedDeployment("uid-1", time.Time{}), sample: pod, target: want}
 		if got := c.stuck(); got != why {

@@ -132,6 +132,8 @@ type proxiesObservation struct {
 	needRestart map[string]int
 	// withoutSidecar counts, per namespace, the pods without a sidecar.
 	withoutSidecar map[string]int
+	// cniOff counts the outdated pods injected for a CNI agent while istiod no longer injects for one.
+	cniOff int32
 	// restarts is what the data-plane restarts last reported.
 	restarts restart.Status
 	// meshConfigs is status.meshConfigs: the mesh configs the pods were judged against, by name.
@@ -326,6 +328,10 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
 	tags := meshctx.NewProxyTags(mesh)
+	// Pods injected for the CNI agent are outdated once istiod no longer injects for it: the agent is
+	// uninstalled as soon as CNI is turned off.
+	injection := meshctx.InjectionSpec(mesh)
+	cni := policy.InjectsForCNI(&injection)
 	podReader := meshctx.PodsOr(r.Pods, r.Client)
 	for _, namespace := range sets.List(enrolled) {
 		pods, err := podReader.ListPods(ctx, namespace)
@@ -333,7 +339,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
 		for _, pod := range pods {
-			if err := obs.count(ctx, pod, serving, version, revision, meshConfig, configs, tags); err != nil {
+			if err := obs.count(ctx, pod, serving, version, revision, meshConfig, configs, tags, cni); err != nil {
 				return nil, err
 			}
 		}
@@ -346,8 +352,8 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 
 // count judges one pod's proxy into obs.
 func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, serving *revisionInstallation, version, revision, meshConfig string,
-	configs *meshctx.MeshConfigs, tags *meshctx.ProxyTags) error {
-	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision}
+	configs *meshctx.MeshConfigs, tags *meshctx.ProxyTags, cni bool) error {
+	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision, CNI: cni}
 	config := meshConfig
 	if serving != nil {
 		// A pod is outdated when its revision is not the one its namespace is served by.
@@ -374,6 +380,9 @@ func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, 
 	case policy.ProxyOutdated:
 		obs.status.Outdated++
 		obs.needRestart[pod.Namespace]++
+		if pod.InjectedForCNI && !in.CNI {
+			obs.cniOff++
+		}
 	}
 	return nil
 }

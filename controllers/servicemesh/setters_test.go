@@ -255,6 +255,11 @@ func TestSetDataPlaneUpToDate(t *testing.T) {
 				needRestart: map[string]int{"shop": 1, "web": 3}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded, []string{"4 pod(s)", "web (3), shop (1)"}},
 		},
+		"pods injected for the CNI agent, which is off": {
+			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3, Outdated: 3}, needRestart: map[string]int{"shop": 3}, cniOff: 2},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,
+				[]string{"3 with an outdated proxy", "2 of the outdated pod(s) were injected for the CNI agent, which is off"}},
+		},
 		"not observed": {nil, nil},
 	}
 	runSetterTable(t, meshv1alpha1.ConditionDataPlaneUpToDate, setDataPlaneUpToDate, func(o *observation, part *proxiesObservation) { o.proxies = part }, tests)

@@ -235,13 +235,23 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 	if p.restarts.Restarting > 0 {
 		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestarting,
 			fmt.Sprintf("meshkeeper restarts the workloads of %d pod(s) that need the current sidecar: %d workload(s) rolling out, %d waiting",
-				p.status.WithoutSidecar+p.status.Outdated, p.restarts.Restarting, p.restarts.Pending))
+				p.status.WithoutSidecar+p.status.Outdated, p.restarts.Restarting, p.restarts.Pending)+cniOffNote(p))
 		return
 	}
 	setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,
 		fmt.Sprintf("%d pod(s) need a restart to get the current sidecar: %d without a sidecar, %d with an outdated proxy; most in %s. "+
 			"Restart their workloads, for example kubectl rollout restart deployment -n <namespace>",
-			p.status.WithoutSidecar+p.status.Outdated, p.status.WithoutSidecar, p.status.Outdated, worst(p.needRestart)))
+			p.status.WithoutSidecar+p.status.Outdated, p.status.WithoutSidecar, p.status.Outdated, worst(p.needRestart))+cniOffNote(p))
+}
+
+// cniOffNote says how many of the outdated pods were injected for the CNI agent, which is off, and why
+// they need a restart although they run; "" when none.
+func cniOffNote(p *proxiesObservation) string {
+	if p.cniOff == 0 {
+		return ""
+	}
+	return fmt.Sprintf(". %d of the outdated pod(s) were injected for the CNI agent, which is off: their istio-validation init "+
+		"container fails without the agent once their sandbox is created again (a node reboot), so they do not start", p.cniOff)
 }
 
 // canaryRolledBackMessage says which workload made meshkeeper roll the canary back, where the canary

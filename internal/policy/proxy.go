@@ -17,14 +17,18 @@ limitations under the License.
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 const (
@@ -34,6 +38,9 @@ const (
 	// ProxyContainer is the name of the sidecar container (a container, or an init container with
 	// restartPolicy Always when Istio uses native sidecars).
 	ProxyContainer = "istio-proxy"
+	// ValidationContainer is the init container the injector adds for a CNI agent instead of istio-init:
+	// it only checks that the agent's plugin redirected the pod's traffic, and fails when it did not.
+	ValidationContainer = "istio-validation"
 )
 
 // ProxyState is what a pod of an enrolled namespace needs from its owner.
@@ -48,8 +55,9 @@ const (
 	// ProxyMissing means the pod was created without a sidecar, before its namespace was enrolled; a restart
 	// gives it one.
 	ProxyMissing ProxyState = "WithoutSidecar"
-	// ProxyOutdated means the pod's sidecar was injected by another revision, runs another Istio version, or
-	// was injected before the current mesh config; a restart brings it to the current one.
+	// ProxyOutdated means the pod's sidecar was injected by another revision, runs another Istio version,
+	// was injected for a CNI agent the mesh no longer injects for, or was injected before the current mesh
+	// config; a restart brings it to the current one.
 	ProxyOutdated ProxyState = "Outdated"
 )
 
@@ -66,6 +74,12 @@ type ProxyInput struct {
 	// the proxy defaults of the mesh config (proxyMetadata such as ISTIO_DELTA_XDS) into the sidecar when
 	// the pod is created, so a pod created before then runs with the previous ones. Zero: unknown.
 	MeshConfigSince metav1.Time
+	// CNI tells that the injector adds istio-validation for a CNI agent (InjectsForCNI). A pod injected
+	// for one while the injector no longer does has no redirection once the agent is gone: it runs as
+	// long as its sandbox does, and its istio-validation fails when the sandbox is created again (a node
+	// reboot, a restart of the container runtime). A pod with istio-init under a CNI agent is not
+	// outdated: it sets up its redirection itself, and the agent's plugin leaves it alone.
+	CNI bool
 }
 
 // Proxy classifies a pod of an enrolled namespace by what its sidecar needs.
@@ -82,6 +96,9 @@ func Proxy(in ProxyInput) ProxyState {
 		return ProxyMissing
 	}
 	if pod.Injected && pod.InjectedRevision != "" && pod.InjectedRevision != normalRevision(in.Revision) {
+		return ProxyOutdated
+	}
+	if pod.InjectedForCNI && !in.CNI {
 		return ProxyOutdated
 	}
 	if want := imageVersion(":" + cmp.Or(in.ProxyTag, in.Version)); pod.HasProxy && want != "" {
@@ -107,16 +124,55 @@ func proxyContainer(pod *corev1.Pod) *corev1.Container {
 	return nil
 }
 
-// injectedRevision reads the revision from the injector's status annotation; "" when it names none
-// (injectors before revisions existed) or cannot be read.
-func injectedRevision(status string) string {
+// sidecarStatus is what the injector's status annotation says: the revision that injected the pod
+// ("" when the annotation names none, for injectors before revisions existed, or cannot be read), and
+// whether it added istio-validation.
+type sidecarStatus struct {
+	revision   string
+	validation bool
+}
+
+// readSidecarStatus reads the injector's status annotation.
+func readSidecarStatus(status string) sidecarStatus {
 	var s struct {
-		Revision string `json:"revision"`
+		Revision       string   `json:"revision"`
+		InitContainers []string `json:"initContainers"`
 	}
 	if json.Unmarshal([]byte(status), &s) != nil {
-		return ""
+		return sidecarStatus{}
 	}
-	return normalRevision(s.Revision)
+	return sidecarStatus{revision: normalRevision(s.Revision), validation: slices.Contains(s.InitContainers, ValidationContainer)}
+}
+
+// InjectsForCNI tells whether istiod injects pods for a CNI agent (istio-validation instead of
+// istio-init) under spec, whose spec.cni.enabled says whether it injects for meshkeeper's agent
+// (meshctx.InjectionSpec): for meshkeeper's, or for a CNI installation of the user's own that
+// spec.values turns on (cni.enabled), which meshkeeper's values leave in place without its agent.
+func InjectsForCNI(spec *meshv1alpha1.ServiceMeshSpec) bool {
+	if render.Mode(spec) == render.SidecarCNI {
+		return true
+	}
+	if spec.Values == nil || !bytes.Contains(spec.Values.Raw, []byte(`"cni"`)) {
+		return false
+	}
+	var values struct {
+		CNI struct {
+			Enabled any `json:"enabled"`
+		} `json:"cni"`
+	}
+	if json.Unmarshal(spec.Values.Raw, &values) != nil {
+		return false
+	}
+	// Helm's templates take any value but false, 0 and "" for true; a string "false" too.
+	switch enabled := values.CNI.Enabled.(type) {
+	case bool:
+		return enabled
+	case string:
+		return enabled != ""
+	case float64:
+		return enabled != 0
+	}
+	return false
 }
 
 func normalRevision(revision string) string {

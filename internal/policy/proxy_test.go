@@ -26,6 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
 // injectedStatus is the annotation istiod 1.31 writes on a pod it injected.
@@ -113,6 +115,112 @@ func TestProxy(t *testing.T) {
 			in := ProxyInput{Pod: NewProxyPod(tc.pod), Version: "1.31.1", Revision: "default", MeshConfigSince: meshConfigSince}
 			if got := Proxy(in); got != tc.want {
 				t.Errorf("Proxy = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// injectedForCNIStatus is the annotation istiod 1.31 writes on a pod it injected for the CNI agent, with
+// the proxy as a native sidecar.
+const injectedForCNIStatus = `{"initContainers":["istio-validation","istio-proxy"],"containers":null,"volumes":["workload-socket",` +
+	`"credential-socket","workload-certs","istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],` +
+	`"imagePullSecrets":null,"revision":"default"}`
+
+// injectedForCNI injects a pod as istiod does for the CNI agent: istio-validation instead of istio-init.
+func injectedForCNI(image string) func(*corev1.Pod) {
+	return func(pod *corev1.Pod) {
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[AnnotationSidecarStatus] = injectedForCNIStatus
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, corev1.Container{Name: ValidationContainer, Image: image},
+			corev1.Container{Name: ProxyContainer, Image: image, RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)})
+	}
+}
+
+// TestProxyInjectedForCNI: a pod injected for a CNI agent is outdated once the injector no longer
+// injects for one (its istio-validation fails without the agent when its sandbox is created again); a
+// pod with istio-init is not, whether the injector injects for a CNI agent or not (it sets up its
+// redirection itself).
+func TestProxyInjectedForCNI(t *testing.T) {
+	const current = "docker.io/istio/proxyv2:1.31.1"
+	for name, tc := range map[string]struct {
+		pod  *corev1.Pod
+		cni  bool
+		want ProxyState
+	}{
+		"injected for CNI, the injector still is":    {appPod(injectedForCNI(current)), true, ProxyCurrent},
+		"injected for CNI, the injector no more":     {appPod(injectedForCNI(current)), false, ProxyOutdated},
+		"istio-init, the injector injects for CNI":   {appPod(injected("default", current)), true, ProxyCurrent},
+		"istio-init, the injector does not":          {appPod(injected("default", current)), false, ProxyCurrent},
+		"opted out pods are not counted, CNI or not": {appPod(injectedForCNI(current), func(p *corev1.Pod) { p.Labels[SidecarInject] = "false" }), false, ProxyNotCounted},
+		"an outdated proxy injected for CNI, CNI on": {appPod(injectedForCNI("docker.io/istio/proxyv2:1.30.2")), true, ProxyOutdated},
+		"only the annotation lists istio-validation": {appPod(injectedForCNI(current), func(p *corev1.Pod) { p.Spec.InitContainers = p.Spec.InitContainers[1:] }), false, ProxyOutdated},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := ProxyInput{Pod: NewProxyPod(tc.pod), Version: "1.31.1", Revision: "default", CNI: tc.cni, MeshConfigSince: meshConfigSince}
+			if got := Proxy(in); got != tc.want {
+				t.Errorf("Proxy = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNewProxyPodRecordsTheInjectionForCNI: the cache keeps whether a pod was injected for a CNI agent,
+// read from its init containers or from the injector's status annotation.
+func TestNewProxyPodRecordsTheInjectionForCNI(t *testing.T) {
+	const image = "docker.io/istio/proxyv2:1.31.1"
+	for name, tc := range map[string]struct {
+		pod  *corev1.Pod
+		want bool
+	}{
+		"istio-validation and the annotation": {appPod(injectedForCNI(image)), true},
+		"istio-init":                          {appPod(injected("default", image)), false},
+		"no sidecar":                          {appPod(), false},
+		"the annotation alone": {appPod(func(p *corev1.Pod) {
+			p.Annotations = map[string]string{AnnotationSidecarStatus: injectedForCNIStatus}
+		}), true},
+		"the init container alone (an unreadable annotation)": {appPod(injectedForCNI(image), func(p *corev1.Pod) {
+			p.Annotations[AnnotationSidecarStatus] = "{"
+		}), true},
+		"istio-validation as a regular container is not the init container": {appPod(func(p *corev1.Pod) {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: ValidationContainer})
+		}), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := NewProxyPod(tc.pod).InjectedForCNI; got != tc.want {
+				t.Errorf("InjectedForCNI = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestInjectsForCNI: istiod injects for a CNI agent when meshkeeper runs its agent, or when spec.values
+// turns on a CNI installation of the user's own while meshkeeper runs none.
+func TestInjectsForCNI(t *testing.T) {
+	for name, tc := range map[string]struct {
+		enabled bool
+		values  string
+		want    bool
+	}{
+		"meshkeeper's agent":                            {true, "", true},
+		"meshkeeper's agent, values cannot turn it off": {true, `{"cni":{"enabled":false}}`, true},
+		"no agent":                                    {false, "", false},
+		"no agent, other values":                      {false, `{"global":{"tag":"1.31.1-fips"}}`, false},
+		"the user's own CNI":                          {false, `{"cni":{"enabled":true,"provider":"multus"}}`, true},
+		"the user's own CNI off":                      {false, `{"cni":{"enabled":false}}`, false},
+		"cni without enabled":                         {false, `{"cni":{"provider":"multus"}}`, false},
+		"enabled as a string, as a template reads it": {false, `{"cni":{"enabled":"true"}}`, true},
+		"unreadable values":                           {false, `{"cni":`, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := &meshv1alpha1.ServiceMeshSpec{}
+			spec.CNI.Enabled = ptr.To(tc.enabled)
+			if tc.values != "" {
+				spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(tc.values)}
+			}
+			if got := InjectsForCNI(spec); got != tc.want {
+				t.Errorf("InjectsForCNI = %t, want %t", got, tc.want)
 			}
 		})
 	}
@@ -221,6 +329,7 @@ func TestSameProxy(t *testing.T) {
 		"opted out":         func(p *ProxyPod) { p.OptedOut = true },
 		"proxy removed":     func(p *ProxyPod) { p.HasProxy = false },
 		"not injected":      func(p *ProxyPod) { p.Injected = false },
+		"injected for CNI":  func(p *ProxyPod) { p.InjectedForCNI = true },
 		"controller":        func(p *ProxyPod) { p.Controller.Name = "other" },
 		"recreated":         func(p *ProxyPod) { p.UID = "other" },
 	} {

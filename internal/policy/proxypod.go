@@ -17,6 +17,7 @@ limitations under the License.
 package policy
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,6 +53,10 @@ type ProxyPod struct {
 	HasProxy bool `json:"hasProxy,omitempty"`
 	// Injected tells that the pod carries the injector's sidecar.istio.io/status annotation.
 	Injected bool `json:"injected,omitempty"`
+	// InjectedForCNI tells that the pod was injected for a CNI agent: it has the istio-validation init
+	// container, which only checks the redirection the agent set up, instead of istio-init, which sets it
+	// up itself (the init container, or the injector's status annotation listing it).
+	InjectedForCNI bool `json:"injectedForCNI,omitempty"`
 }
 
 // PodController is a pod's controller reference: what the restarts follow to its workload.
@@ -75,8 +80,11 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 	if c := proxyContainer(pod); c != nil {
 		p.HasProxy, p.ProxyImage = true, c.Image
 	}
+	p.InjectedForCNI = slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == ValidationContainer })
 	if status, ok := pod.Annotations[AnnotationSidecarStatus]; ok {
-		p.Injected, p.InjectedRevision = true, injectedRevision(status)
+		s := readSidecarStatus(status)
+		p.Injected, p.InjectedRevision = true, s.revision
+		p.InjectedForCNI = p.InjectedForCNI || s.validation
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		p.Controller = PodController{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID}
@@ -106,7 +114,7 @@ func (p *ProxyPod) SameProxy(q *ProxyPod) bool {
 		p.CreationTimestamp.Equal(&q.CreationTimestamp) && p.DeletionTimestamp.Equal(q.DeletionTimestamp) &&
 		p.Phase == q.Phase && p.ProxyImage == q.ProxyImage && p.InjectedRevision == q.InjectedRevision &&
 		p.HostNetwork == q.HostNetwork && p.OptedOut == q.OptedOut && p.HasProxy == q.HasProxy &&
-		p.Injected == q.Injected && p.Controller == q.Controller
+		p.Injected == q.Injected && p.InjectedForCNI == q.InjectedForCNI && p.Controller == q.Controller
 }
 
 // DeepCopyObject implements runtime.Object.
