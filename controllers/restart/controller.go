@@ -198,6 +198,10 @@ type pass struct {
 	rolledBackSince map[string]time.Time
 	// reportedRollback is the rollback this process decided, for the status pass.
 	reportedRollback *meshv1alpha1.CanaryRollbackStatus
+	// ingressController is the ingress-nginx controller workload when its namespace is not enrolled and
+	// the integration is on; nil otherwise. Its pods are judged, and its rollouts followed, as those of
+	// an enrolled namespace.
+	ingressController *meshv1alpha1.WorkloadReference
 }
 
 // candidate is a workload with pods that need a restart.
@@ -275,13 +279,25 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
 	enrolled := map[string]*corev1.Namespace{}
+	// controller is the ingress-nginx controller workload, whose pods get their sidecar from their pod
+	// template: in a namespace that is not enrolled (controllerNS), they are judged too (see
+	// controllerPod). nil when the integration is off or the namespace is enrolled.
+	controller := meshctx.IngressController(mesh)
+	var controllerNS *corev1.Namespace
 	for i := range namespaces.Items {
 		ns := &namespaces.Items[i]
 		key, value := enrollment.LabelFor(ns.Name)
 		if enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll && ns.Labels[key] == value {
 			enrolled[ns.Name] = ns
 		}
+		if controller != nil && ns.Name == controller.Namespace {
+			controllerNS = ns
+		}
 	}
+	if controller != nil && (enrolled[controller.Namespace] != nil || controllerNS == nil) {
+		controller = nil
+	}
+	p.ingressController = controller
 	if canary := meshctx.CanaryRevision(mesh); canary != "" {
 		p.canarySince = map[string]time.Time{}
 		for _, name := range mesh.Spec.UpdateStrategy.Canary.Namespaces {
@@ -301,16 +317,23 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
+		// servedAs is the namespace whose serving revision the pod is judged against: the ingress-nginx
+		// controller's pods outside the enrolled namespaces are injected by the default injector, as the
+		// pods of an enrolled namespace that is no canary namespace are.
+		servedAs := pod.Namespace
 		if !ok {
-			continue
+			if !meshctx.MayBeControllerPod(controller, pod) {
+				continue
+			}
+			ns, servedAs = controllerNS, ""
 		}
-		version, rev, ready, meshConfig := serving(mesh, pod.Namespace)
+		version, rev, ready, meshConfig := serving(mesh, servedAs)
 		since, err := configs.Since(ctx, meshConfig)
 		if err != nil {
 			return nil, err
 		}
 		want := target{revision: rev, version: version, proxyTag: tags.For(version), cni: cni, meshConfigSince: since.Time}
-		if applied := apply.AppliedAt(ns); applied != nil {
+		if applied := apply.AppliedAt(ns); ok && applied != nil {
 			want.namespaceSince = applied.Time
 		}
 		state := policy.Proxy(policy.ProxyInput{Pod: pod, Version: version, Revision: rev, ProxyTag: want.proxyTag, CNI: cni,
@@ -321,6 +344,11 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		w, err := r.owner(ctx, pod)
 		if err != nil {
 			return nil, err
+		}
+		if !ok && !controllerPod(controller, w) {
+			// Not the controller's (another workload's pod of its namespace, or one whose owner the cache
+			// does not show yet), or a template that no longer asks for a sidecar: not the mesh's to restart.
+			continue
 		}
 		if w == nil || w.held != "" {
 			// An annotation would not roll a held workload out: it would only count as stalled once its
@@ -488,9 +516,10 @@ func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Nam
 		return
 	}
 	// The annotation is a claim anyone who may edit the workload can make: only a workload of an enrolled
-	// namespace, or one this process restarted, is followed, and never with a time yet to come (which
-	// would count it as rolling out for ever). A claim otherwise holds back no restart of anyone else's.
-	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) {
+	// namespace, the ingress-nginx controller given its sidecar, or one this process restarted, is
+	// followed, and never with a time yet to come (which would count it as rolling out for ever). A claim
+	// otherwise holds back no restart of anyone else's.
+	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) && !controllerPod(p.ingressController, w) {
 		return
 	}
 	if w.restartedAt.After(p.now.Add(maxClockSkew)) {
@@ -900,6 +929,32 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 	}
 	ready = meta.IsStatusConditionTrue(st.Conditions, meshv1alpha1.ConditionControlPlaneReady)
 	return st.Version, cmp.Or(st.Revision, revision.Legacy), ready, "istio"
+}
+
+// controllerPod tells whether w, the workload of a pod outside the enrolled namespaces, is the
+// ingress-nginx controller (controller, nil when the integration is off) and its pod template asks for a
+// sidecar, as meshkeeper's settings do (docs/ingress-nginx.md): a restart gives its pods the sidecar of
+// the revision that serves the mesh. One whose template asks for none (not configured, or not yet) is the
+// ingress-nginx workload reconciler's; IngressesConfigured reports it.
+func controllerPod(controller *meshv1alpha1.WorkloadReference, w *workload) bool {
+	if controller == nil || w == nil || w.kind != controller.Kind || w.obj.GetNamespace() != controller.Namespace ||
+		w.obj.GetName() != controller.Name {
+		return false
+	}
+	var template *corev1.PodTemplateSpec
+	switch o := w.obj.(type) {
+	case *appsv1.Deployment:
+		template = &o.Spec.Template
+	case *appsv1.DaemonSet:
+		template = &o.Spec.Template
+	default:
+		return false
+	}
+	switch strings.ToLower(template.Labels[policy.SidecarInject]) {
+	case "y", "yes", "true", "on":
+		return true
+	}
+	return false
 }
 
 // priority orders the restarts: the control-plane namespace and the ingress-nginx controller (the

@@ -125,7 +125,8 @@ func (o *ingressesObservation) controllerWithoutSidecar() bool {
 	return o.enabled && (!o.controller.Configured || !o.controllerApplied || !o.controllerRollout.Done)
 }
 
-// proxiesObservation is the proxy state of every pod of the enrolled namespaces.
+// proxiesObservation is the proxy state of every pod of the enrolled namespaces, and of the ingress-nginx
+// controller's pods with a sidecar in a namespace that is not enrolled.
 type proxiesObservation struct {
 	status meshv1alpha1.ProxiesStatus
 	// needRestart counts, per namespace, the pods without a sidecar or with an outdated one.
@@ -192,7 +193,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	} else {
 		serving = servingFromStatus(mesh)
 	}
-	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, serving, obs.namespaces.enrolled, version, revision); err != nil {
+	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, serving, obs.namespaces.enrolled, obs.ingresses, version, revision); err != nil {
 		return obs, err
 	}
 	obs.proxies.restarts = r.Restarts.Value()
@@ -302,9 +303,10 @@ func servingFromStatus(mesh *meshv1alpha1.ServiceMesh) *revisionInstallation {
 
 // observeProxies judges the proxy of every pod of the enrolled namespaces against the revision that
 // serves its namespace (serving; nil for a mesh without revisions), or else the installed version and
-// revision.
+// revision; and the sidecars of the ingress-nginx controller's pods in a namespace that is not enrolled
+// (ingressControllerPods).
 func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
-	serving *revisionInstallation, enrolled sets.Set[string], version, revision string) (*proxiesObservation, error) {
+	serving *revisionInstallation, enrolled sets.Set[string], ingresses *ingressesObservation, version, revision string) (*proxiesObservation, error) {
 	meshConfig := meshConfigName
 	if installed != nil {
 		meshConfig = installed.meshConfig
@@ -339,9 +341,21 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 			return nil, fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
 		}
 		for _, pod := range pods {
-			if err := obs.count(ctx, pod, serving, version, revision, meshConfig, configs, tags, cni); err != nil {
+			if err := obs.count(ctx, pod, pod.Namespace, serving, version, revision, meshConfig, configs, tags, cni); err != nil {
 				return nil, err
 			}
+		}
+	}
+	controllerPods, err := r.ingressControllerPods(ctx, mesh, podReader, enrolled, ingresses)
+	if err != nil {
+		return nil, err
+	}
+	for _, pod := range controllerPods {
+		// The default injector gives them their sidecar, as it does to the pods of a namespace labelled
+		// istio-injection=enabled: they are judged as the pods of an enrolled namespace that is no canary
+		// namespace are (the active revision, or the installed one).
+		if err := obs.count(ctx, pod, "", serving, version, revision, meshConfig, configs, tags, cni); err != nil {
+			return nil, err
 		}
 	}
 	// When the control-plane phase failed or is held off, which revisions are installed is not known
@@ -350,14 +364,62 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	return obs, nil
 }
 
-// count judges one pod's proxy into obs.
-func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, serving *revisionInstallation, version, revision, meshConfig string,
-	configs *meshctx.MeshConfigs, tags *meshctx.ProxyTags, cni bool) error {
+// ingressControllerPods are the pods of the ingress-nginx controller workload that have a sidecar, when
+// the integration is on and gives the workload its sidecar, and its namespace is not enrolled (the pods
+// of an enrolled one are counted with its other pods). Their sidecar comes from their pod template, not
+// from their namespace: left out, an upgrade would leave them on the old proxy (and, with revisions, keep
+// the old revision in use) with nothing reporting it or restarting them. The controller's pods without a
+// sidecar are left out: while the template rolls out they are the workload's own rollout, which
+// IngressesConfigured and MTLSReady report (ingressesObservation.controllerWithoutSidecar), and when the
+// template gets no sidecar a restart would give them none. Other pods of the namespace are not the
+// mesh's. The workload and its ReplicaSets are read from the workload cache; without one (a reconciler
+// that was not set up with it) there are none.
+func (r *Reconciler) ingressControllerPods(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, podReader meshctx.Pods,
+	enrolled sets.Set[string], ingresses *ingressesObservation) ([]*policy.ProxyPod, error) {
+	ref := meshctx.IngressController(mesh)
+	if ref == nil || enrolled.Has(ref.Namespace) || ingresses == nil || !ingresses.enabled || !ingresses.controller.Configured ||
+		r.Workloads == nil {
+		return nil, nil
+	}
+	pods, err := podReader.ListPods(ctx, ref.Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("listing the pods of namespace %s: %w", ref.Namespace, err)
+	}
+	var candidates []*policy.ProxyPod
+	for _, pod := range pods {
+		if meshctx.MayBeControllerPod(ref, pod) {
+			candidates = append(candidates, pod)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	workload, err := ingress.CachedWorkload(ctx, r.Workloads, *ref)
+	if err != nil || workload == nil {
+		return nil, err
+	}
+	var owned []*policy.ProxyPod
+	for _, pod := range candidates {
+		ok, err := meshctx.PodOfWorkload(ctx, r.Workloads, pod, ref, workload.UID)
+		if err != nil {
+			return nil, fmt.Errorf("following pod %s/%s to the ingress-nginx controller: %w", pod.Namespace, pod.Name, err)
+		}
+		if ok {
+			owned = append(owned, pod)
+		}
+	}
+	return owned, nil
+}
+
+// count judges one pod's proxy into obs, against what serves namespace ("": what serves a namespace that
+// is no canary namespace).
+func (obs *proxiesObservation) count(ctx context.Context, pod *policy.ProxyPod, namespace string, serving *revisionInstallation,
+	version, revision, meshConfig string, configs *meshctx.MeshConfigs, tags *meshctx.ProxyTags, cni bool) error {
 	in := policy.ProxyInput{Pod: pod, Version: version, Revision: revision, CNI: cni}
 	config := meshConfig
 	if serving != nil {
 		// A pod is outdated when its revision is not the one its namespace is served by.
-		in.Version, in.Revision = serving.serving(pod.Namespace)
+		in.Version, in.Revision = serving.serving(namespace)
 		config = revisionMeshConfig(in.Revision)
 	}
 	in.ProxyTag = tags.For(in.Version)
