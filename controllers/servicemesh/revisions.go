@@ -36,6 +36,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -563,8 +564,10 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	if err := r.List(ctx, namespaces); err != nil {
 		return nil, "", fmt.Errorf("listing namespaces: %w", err)
 	}
+	// installed are the revisions with an istiod Deployment, and then those whose Deployment was deleted
+	// while their release stays (missing).
 	var istiods []*appsv1.Deployment
-	hasLegacy := false
+	installed := sets.New[string]()
 	for i := range deployments.Items {
 		d := &deployments.Items[i]
 		if !meshctx.OwnedBy(d, mesh) {
@@ -575,30 +578,27 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 			continue
 		}
 		istiods = append(istiods, d)
-		hasLegacy = hasLegacy || name == revision.Legacy
+		installed.Insert(name)
 	}
-
-	missing, err := r.revisionsWithoutDeployment(ctx, mesh, istiods)
+	missing, err := r.revisionsWithoutDeployment(ctx, mesh, installed)
 	if err != nil {
 		return nil, "", err
 	}
-	hasLegacy = hasLegacy || slices.ContainsFunc(missing, func(st meshv1alpha1.RevisionStatus) bool { return st.Name == revision.Legacy })
+	for _, st := range missing {
+		installed.Insert(st.Name)
+	}
 
 	var tagged string
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	err = r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
 	switch {
-	case apierrors.IsNotFound(err) && hasLegacy:
+	case apierrors.IsNotFound(err) && installed.Has(revision.Legacy):
 		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.
 		tagged = revision.Legacy
-	case apierrors.IsNotFound(err) && mesh.Status.ActiveRevision != "":
+	case apierrors.IsNotFound(err) && installed.Has(mesh.Status.ActiveRevision):
 		// The tag was deleted by hand: it goes back where it pointed, not to the target, which may not be
 		// ready or may be a canary. Where it pointed is the status's active revision, while it is installed.
-		if slices.ContainsFunc(istiods, func(d *appsv1.Deployment) bool {
-			return d.Labels[policy.LabelIstioRevision] == mesh.Status.ActiveRevision
-		}) || slices.ContainsFunc(missing, func(st meshv1alpha1.RevisionStatus) bool { return st.Name == mesh.Status.ActiveRevision }) {
-			tagged = mesh.Status.ActiveRevision
-		}
+		tagged = mesh.Status.ActiveRevision
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
@@ -637,32 +637,32 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 }
 
 // revisionsWithoutDeployment returns the revisions the status lists whose istiod Deployment is gone
-// (deleted by hand) while their release is still installed. They are still revisions, not ready: their
-// release brings the Deployment back, their proxies keep them, and the tag does not leave them on their
-// account. A revision the status lists that was never installed (a target the spec moved away from
-// first) or whose release is gone is not one. The release records are read only when the status lists
-// such a revision.
-func (r *Reconciler) revisionsWithoutDeployment(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, istiods []*appsv1.Deployment) ([]meshv1alpha1.RevisionStatus, error) {
-	var missing []meshv1alpha1.RevisionStatus
+// (deleted by hand: deployed names those with one) while their release is still installed. They are
+// still revisions, not ready: their release brings the Deployment back, their proxies keep them, and the
+// tag does not leave them on their account. A revision the status lists that was never installed (a
+// target the spec moved away from first) or whose release is gone is not one. The release records are
+// read only when the status lists a revision without its Deployment.
+func (r *Reconciler) revisionsWithoutDeployment(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, deployed sets.Set[string]) ([]meshv1alpha1.RevisionStatus, error) {
+	var candidates []meshv1alpha1.RevisionStatus
 	for _, st := range mesh.Status.Revisions {
-		if st.Name == "" || slices.ContainsFunc(istiods, func(d *appsv1.Deployment) bool { return d.Labels[policy.LabelIstioRevision] == st.Name }) {
-			continue
+		if st.Name != "" && !deployed.Has(st.Name) {
+			candidates = append(candidates, st)
 		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	releases, err := r.releaseNames(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(candidates, func(st meshv1alpha1.RevisionStatus) bool {
 		release := revisionReleasePrefix + st.Name
 		if st.Name == revision.Legacy {
 			release = istiodRelease
 		}
-		records := &metav1.PartialObjectMetadataList{}
-		records.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
-		if err := r.APIReader.List(ctx, records, client.InNamespace(mesh.Spec.Namespace),
-			client.MatchingLabels{"owner": "helm", "name": release}, client.Limit(1)); err != nil {
-			return nil, fmt.Errorf("listing the Helm records of release %s: %w", release, err)
-		}
-		if len(records.Items) > 0 {
-			missing = append(missing, st)
-		}
-	}
-	return missing, nil
+		return !releases.Has(release)
+	}), nil
 }
 
 // deploymentVersion is the Istio version of a revision: the tag of its istiod image, else the one its
@@ -900,18 +900,31 @@ func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha
 
 // revisionReleases names the istiod releases of every revision meshkeeper installed for this mesh.
 func (r *Reconciler) revisionReleases(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
+	releases, err := r.releaseNames(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for name := range releases {
+		if strings.HasPrefix(name, revisionReleasePrefix) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// releaseNames names every Helm release with a record in the control-plane namespace, read around the
+// cache (it holds no Secrets): only their metadata.
+func (r *Reconciler) releaseNames(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (sets.Set[string], error) {
 	secrets := &metav1.PartialObjectMetadataList{}
 	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
 	if err := r.APIReader.List(ctx, secrets, client.InNamespace(mesh.Spec.Namespace), client.MatchingLabels{"owner": "helm"}); err != nil {
 		return nil, fmt.Errorf("listing Helm releases: %w", err)
 	}
-	var names []string
+	names := sets.New[string]()
 	for _, s := range secrets.Items {
-		name := s.Labels["name"]
-		if strings.HasPrefix(name, revisionReleasePrefix) && !slices.Contains(names, name) {
-			names = append(names, name)
-		}
+		names.Insert(s.Labels["name"])
 	}
-	slices.Sort(names)
 	return names, nil
 }
