@@ -85,6 +85,13 @@ func CNIExcludes(mesh *meshv1alpha1.ServiceMesh, namespace string) bool {
 	return policy.CNIExcludes(&spec, namespace)
 }
 
+// InjectsForCNI tells whether istiod injects the mesh's pods for a CNI agent now (policy.InjectsForCNI of
+// the spec as injection reads it, InjectionSpec).
+func InjectsForCNI(mesh *meshv1alpha1.ServiceMesh) bool {
+	spec := InjectionSpec(mesh)
+	return policy.InjectsForCNI(&spec)
+}
+
 // Privilege is why the pods istiod injects for the mesh now need what the Pod Security levels baseline
 // and restricted reject (policy.PrivilegeOf): the Privilege of the mesh's Enrollment, for a caller that
 // needs no Enrollment.

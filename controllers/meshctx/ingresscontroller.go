@@ -62,22 +62,44 @@ func MayBeControllerPod(ref *meshv1alpha1.WorkloadReference, pod *policy.ProxyPo
 }
 
 // PodOfWorkload tells whether pod belongs to the Deployment or DaemonSet ref names, whose UID is uid,
-// following its owner chain by UID as the restarts do: a DaemonSet's pod directly, a Deployment's through
-// its ReplicaSet, whose metadata replicaSets reads (a cache: this is on the status pass's path).
+// following its owner chain by UID as the restarts do (PodWorkload).
 func PodOfWorkload(ctx context.Context, replicaSets client.Reader, pod *policy.ProxyPod, ref *meshv1alpha1.WorkloadReference,
 	uid types.UID) (bool, error) {
 	if !MayBeControllerPod(ref, pod) || uid == "" {
 		return false, nil
 	}
-	if ref.Kind == "DaemonSet" {
-		return pod.Controller.UID == uid, nil
+	w, ok, err := PodWorkload(ctx, replicaSets, pod)
+	if err != nil || !ok {
+		return false, err
+	}
+	return w.Kind == ref.Kind && w.Name == ref.Name && w.UID == uid, nil
+}
+
+// PodWorkload follows a pod's controller to the Deployment, StatefulSet or DaemonSet that manages it, by
+// UID: a ReplicaSet's pod to the Deployment that controls the ReplicaSet, whose metadata replicaSets
+// reads (a cache: this is on the status pass's and the restarts' path), and a StatefulSet's or
+// DaemonSet's pod to it. ok is false when the chain does not hold: another controller (a pod never
+// belongs to a Deployment directly), or a ReplicaSet gone, replaced or not a Deployment's.
+func PodWorkload(ctx context.Context, replicaSets client.Reader, pod *policy.ProxyPod) (policy.PodController, bool, error) {
+	ref := pod.Controller
+	if !strings.HasPrefix(ref.APIVersion, "apps/") {
+		return policy.PodController{}, false, nil
+	}
+	switch ref.Kind {
+	case "StatefulSet", "DaemonSet":
+		return ref, true, nil
+	case "ReplicaSet":
+	default:
+		return policy.PodController{}, false, nil
 	}
 	rs := &metav1.PartialObjectMetadata{}
 	rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
-	if err := replicaSets.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: pod.Controller.Name}, rs); err != nil {
-		return false, client.IgnoreNotFound(err)
+	if err := replicaSets.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ref.Name}, rs); err != nil {
+		return policy.PodController{}, false, client.IgnoreNotFound(err)
 	}
 	owner := metav1.GetControllerOf(rs)
-	return rs.UID == pod.Controller.UID && owner != nil && owner.Kind == "Deployment" &&
-		strings.HasPrefix(owner.APIVersion, "apps/") && owner.Name == ref.Name && owner.UID == uid, nil
+	if rs.UID != ref.UID || owner == nil || owner.Kind != "Deployment" || !strings.HasPrefix(owner.APIVersion, "apps/") {
+		return policy.PodController{}, false, nil
+	}
+	return policy.PodController{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: owner.UID}, true, nil
 }

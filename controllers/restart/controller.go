@@ -312,8 +312,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	configs := meshctx.NewMeshConfigs(r.Client, r.Policy, mesh)
 	tags := meshctx.NewProxyTags(mesh)
-	injection := meshctx.InjectionSpec(mesh)
-	cni := policy.InjectsForCNI(&injection)
+	cni := meshctx.InjectsForCNI(mesh)
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
@@ -871,25 +870,14 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) erro
 // deleted and created again under the same name) must not have that workload restarted. A pod never
 // belongs to a Deployment directly, only through its ReplicaSet.
 func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload, error) {
-	ref := pod.Controller
-	if !strings.HasPrefix(ref.APIVersion, "apps/") {
-		return nil, nil
+	ref, ok, err := meshctx.PodWorkload(ctx, r.Workloads, pod)
+	if err != nil || !ok {
+		return nil, err
 	}
-	namespace := pod.Namespace
-	kind, name, uid := ref.Kind, ref.Name, ref.UID
+	namespace, name, uid := pod.Namespace, ref.Name, ref.UID
 	var obj client.Object
-	switch kind {
-	case "ReplicaSet":
-		rs := &metav1.PartialObjectMetadata{}
-		rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
-		if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, rs); err != nil {
-			return nil, client.IgnoreNotFound(err)
-		}
-		dref := metav1.GetControllerOf(rs)
-		if rs.UID != uid || dref == nil || dref.Kind != "Deployment" || !strings.HasPrefix(dref.APIVersion, "apps/") {
-			return nil, nil
-		}
-		name, uid = dref.Name, dref.UID
+	switch ref.Kind {
+	case "Deployment":
 		obj = &appsv1.Deployment{}
 	case "StatefulSet":
 		obj = &appsv1.StatefulSet{}
@@ -950,11 +938,7 @@ func controllerPod(controller *meshv1alpha1.WorkloadReference, w *workload) bool
 	default:
 		return false
 	}
-	switch strings.ToLower(template.Labels[policy.SidecarInject]) {
-	case "y", "yes", "true", "on":
-		return true
-	}
-	return false
+	return policy.AsksForSidecar(template.Labels[policy.SidecarInject])
 }
 
 // priority orders the restarts: the control-plane namespace and the ingress-nginx controller (the

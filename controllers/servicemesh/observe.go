@@ -332,8 +332,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	tags := meshctx.NewProxyTags(mesh)
 	// Pods injected for the CNI agent are outdated once istiod no longer injects for it: the agent is
 	// uninstalled as soon as CNI is turned off.
-	injection := meshctx.InjectionSpec(mesh)
-	cni := policy.InjectsForCNI(&injection)
+	cni := meshctx.InjectsForCNI(mesh)
 	podReader := meshctx.PodsOr(r.Pods, r.Client)
 	for _, namespace := range sets.List(enrolled) {
 		pods, err := podReader.ListPods(ctx, namespace)

@@ -214,8 +214,7 @@ func (x ingressInput) keptForSidecars() bool {
 // one, and is neither finished, nor being deleted (its endpoints are no longer ready), nor on the
 // node's network (where the sidecar captures nothing), as docs/proxies.md counts pods.
 func RunsProxy(p *ProxyPod) bool {
-	return p.HasProxy && p.DeletionTimestamp == nil && !p.HostNetwork &&
-		p.Phase != corev1.PodSucceeded && p.Phase != corev1.PodFailed
+	return p.HasProxy && p.capturable()
 }
 
 // controllerWithoutSidecar holds back the annotations while the ingress-nginx controller gets no

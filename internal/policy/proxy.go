@@ -85,11 +85,7 @@ type ProxyInput struct {
 // Proxy classifies a pod of an enrolled namespace by what its sidecar needs.
 func Proxy(in ProxyInput) ProxyState {
 	pod := in.Pod
-	switch {
-	case pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed,
-		pod.DeletionTimestamp != nil,
-		pod.HostNetwork,
-		pod.OptedOut:
+	if !pod.capturable() || pod.OptedOut {
 		return ProxyNotCounted
 	}
 	if !pod.HasProxy && !pod.Injected {

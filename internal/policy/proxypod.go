@@ -93,18 +93,31 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 }
 
 // optedOut reads sidecar.istio.io/inject as Istio's injector does: the label when the pod has it, else
-// the annotation; empty asks for the namespace's default, "y", "yes", "true" or "on" (in any case) for a
-// sidecar, and any other value for none.
+// the annotation; empty asks for the namespace's default, a value AsksForSidecar for a sidecar, and any
+// other value for none.
 func optedOut(pod *corev1.Pod) bool {
 	value := pod.Annotations[SidecarInject]
 	if label, ok := pod.Labels[SidecarInject]; ok {
 		value = label
 	}
+	return value != "" && !AsksForSidecar(value)
+}
+
+// capturable tells whether a sidecar would carry the pod's traffic: the pod is neither finished, nor
+// being deleted (its endpoints are no longer ready), nor on the node's network (where the sidecar
+// captures nothing).
+func (p *ProxyPod) capturable() bool {
+	return p.DeletionTimestamp == nil && !p.HostNetwork && p.Phase != corev1.PodSucceeded && p.Phase != corev1.PodFailed
+}
+
+// AsksForSidecar tells whether a value of sidecar.istio.io/inject asks for a sidecar, as Istio's
+// injector reads it: "y", "yes", "true" or "on", in any case.
+func AsksForSidecar(value string) bool {
 	switch strings.ToLower(value) {
-	case "", "y", "yes", "true", "on":
-		return false
+	case "y", "yes", "true", "on":
+		return true
 	}
-	return true
+	return false
 }
 
 // SameProxy tells whether two states of a pod are the same to every reader of a ProxyPod: equal in
