@@ -55,7 +55,11 @@ type KindWatches struct {
 	controller controller.Controller
 	kinds      []schema.GroupVersionKind
 	source     func(gvk schema.GroupVersionKind) source.Source
-	watching   sync.Map
+	// mu keeps one caller at a time starting watches: a caller that found a kind's watch being started
+	// by another must not go on to say every kind is watched before that watch exists, or set all when
+	// the other's watch fails. watching holds the kinds watched.
+	mu       sync.Mutex
+	watching map[schema.GroupVersionKind]bool
 	// all is set once every kind is served and watched. The REST mapper never forgets a kind it mapped
 	// (it asks discovery again only for a kind it cannot map), so asking it again would always find
 	// them served; each answer cost 2.6 KB of allocations, on every reconcile of every namespace.
@@ -106,6 +110,11 @@ func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	if at := w.unserved.Load(); w.recheck > 0 && at != 0 && time.Since(time.Unix(0, at)) < w.recheck {
 		return false
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.all.Load() {
+		return true
+	}
 	for _, gvk := range w.kinds {
 		if _, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 			if !meta.IsNoMatchError(err) {
@@ -115,14 +124,17 @@ func (w *KindWatches) WatchServed(ctx context.Context) bool {
 			}
 			return false
 		}
-		if _, loaded := w.watching.LoadOrStore(gvk, true); loaded {
+		if w.watching[gvk] {
 			continue
 		}
 		if err := w.controller.Watch(w.source(gvk)); err != nil {
-			w.watching.Delete(gvk)
 			ctrl.LoggerFrom(ctx).Error(err, "Watching an Istio kind", "kind", gvk.Kind)
 			return false
 		}
+		if w.watching == nil {
+			w.watching = map[schema.GroupVersionKind]bool{}
+		}
+		w.watching[gvk] = true
 	}
 	w.all.Store(true)
 	return true

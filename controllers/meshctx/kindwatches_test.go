@@ -18,6 +18,8 @@ package meshctx
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,5 +142,87 @@ func TestKindWatchesAskOnceWhileTheKindsAreMissing(t *testing.T) {
 	}
 	if bare.asked.Load() != 10 {
 		t.Fatalf("%d questions for 10 calls without a KindsServed, want 10", bare.asked.Load())
+	}
+}
+
+// kindSource is the source of one kind, for failingController.
+type kindSource struct {
+	source.Source
+	gvk schema.GroupVersionKind
+}
+
+// failingController fails its first watch, of kind fail, once release is closed; entered is closed when
+// that watch starts. It records the kinds it watches.
+type failingController struct {
+	controller.Controller
+	fail             schema.GroupVersionKind
+	entered, release chan struct{}
+	failed           bool
+	mu               sync.Mutex
+	watched          map[schema.GroupVersionKind]bool
+}
+
+func (c *failingController) Watch(src source.TypedSource[reconcile.Request]) error {
+	gvk := src.(kindSource).gvk
+	c.mu.Lock()
+	first := gvk == c.fail && !c.failed
+	c.failed = c.failed || first
+	c.mu.Unlock()
+	if first {
+		close(c.entered)
+		<-c.release
+		return errors.New("watch failed")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.watched[gvk] = true
+	return nil
+}
+
+// TestKindWatchesNeverSayServedBeforeEveryWatchExists: a caller that finds another starting a kind's
+// watch waits for it; when that watch fails, the kind is not taken as watched, and the next caller
+// watches it before anyone hears that every kind is.
+func TestKindWatchesNeverSayServedBeforeEveryWatchExists(t *testing.T) {
+	ctx := context.Background()
+	mapper := newDiscovery()
+	mapper.serve(render.PolicyKinds...)
+	c := &failingController{fail: render.PolicyKinds[0], entered: make(chan struct{}), release: make(chan struct{}),
+		watched: map[schema.GroupVersionKind]bool{}}
+	w := &KindWatches{mapper: mapper, controller: c, kinds: render.PolicyKinds,
+		source: func(gvk schema.GroupVersionKind) source.Source { return kindSource{gvk: gvk} }}
+
+	first := make(chan bool)
+	go func() { first <- w.WatchServed(ctx) }()
+	<-c.entered
+	second := make(chan bool)
+	go func() { second <- w.WatchServed(ctx) }()
+	// The second caller must not answer while the first one's watch is being started; give it the time
+	// to answer wrongly before the first watch fails.
+	select {
+	case served := <-second:
+		c.mu.Lock()
+		watched := c.watched[render.PolicyKinds[0]]
+		c.mu.Unlock()
+		if served && !watched {
+			t.Fatalf("a caller heard every kind served while the watch of %s was still being started", render.PolicyKinds[0].Kind)
+		}
+		close(c.release)
+		<-first
+	case <-time.After(200 * time.Millisecond):
+		close(c.release)
+		if <-first {
+			t.Fatal("the caller whose watch failed heard every kind served")
+		}
+		if !<-second {
+			t.Fatal("the caller after a failed watch did not watch every kind")
+		}
+	}
+	if !w.WatchServed(ctx) {
+		t.Fatal("not served with every kind served")
+	}
+	for _, gvk := range render.PolicyKinds {
+		if !c.watched[gvk] {
+			t.Errorf("%s is never watched after its first watch failed", gvk.Kind)
+		}
 	}
 }
