@@ -189,6 +189,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Client:          mgr.GetClient(),
 		APIReader:       mgr.GetAPIReader(),
 		Workloads:       workloads,
+		ReplicaSets:     restartWorkloads,
 		Recorder:        recorder,
 		Charts:          chartManager,
 		Resolver:        resolver,

@@ -371,8 +371,8 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 // sidecar are left out: while the template rolls out they are the workload's own rollout, which
 // IngressesConfigured and MTLSReady report (ingressesObservation.controllerWithoutSidecar), and when the
 // template gets no sidecar a restart would give them none. Other pods of the namespace are not the
-// mesh's. The workload and its ReplicaSets are read from the workload cache; without one (a reconciler
-// that was not set up with it) there are none.
+// mesh's. The workload is read from the workload cache, its ReplicaSets from ReplicaSets; without a
+// workload cache (a reconciler that was not set up with it) there are none.
 func (r *Reconciler) ingressControllerPods(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, podReader meshctx.Pods,
 	enrolled sets.Set[string], ingresses *ingressesObservation) ([]*policy.ProxyPod, error) {
 	ref := meshctx.IngressController(mesh)
@@ -397,9 +397,13 @@ func (r *Reconciler) ingressControllerPods(ctx context.Context, mesh *meshv1alph
 	if err != nil || workload == nil {
 		return nil, err
 	}
+	replicaSets := r.ReplicaSets
+	if replicaSets == nil {
+		replicaSets = r.Workloads
+	}
 	var owned []*policy.ProxyPod
 	for _, pod := range candidates {
-		ok, err := meshctx.PodOfWorkload(ctx, r.Workloads, pod, ref, workload.UID)
+		ok, err := meshctx.PodOfWorkload(ctx, replicaSets, pod, ref, workload.UID)
 		if err != nil {
 			return nil, fmt.Errorf("following pod %s/%s to the ingress-nginx controller: %w", pod.Namespace, pod.Name, err)
 		}

@@ -113,4 +113,11 @@ var _ = Describe("the ingress-nginx controller's proxy outside the enrolled name
 		Consistently(func() string { return restartedAt(controllerNS, "other") }, time.Second, poll).Should(BeEmpty(),
 			"another workload of the controller's namespace, which is not enrolled, is not the mesh's")
 	})
+
+	It("holds the cluster's ReplicaSets once, for the status pass and the restarts both", func() {
+		// Both followed the controller's pod to its Deployment through its ReplicaSet by now (the
+		// status counted it, the restarts restarted it): one informer of ReplicaSets, not one per cache.
+		Expect(managerInformers.Of("/apis/apps/v1/replicasets")).To(Equal(1),
+			"informers of every ReplicaSet of the cluster the manager started")
+	})
 })

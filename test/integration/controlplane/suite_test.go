@@ -58,6 +58,13 @@ var (
 	managerGets = &testenv.RequestCounter{Match: func(req *http.Request) bool {
 		return req.Method == http.MethodGet && req.URL.Query().Get("watch") == ""
 	}}
+	// managerInformers counts the informers the manager's caches start, by URL path: with streaming
+	// lists each starts with a watch that asks for the initial events (later watches resume from a
+	// resource version).
+	managerInformers = &testenv.RequestCounter{Match: func(req *http.Request) bool {
+		q := req.URL.Query()
+		return req.Method == http.MethodGet && q.Get("watch") != "" && q.Get("sendInitialEvents") == "true"
+	}}
 	cancel context.CancelFunc
 
 	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
@@ -107,7 +114,8 @@ var _ = BeforeSuite(func() {
 	// the system's roots, and the test servers allowed as the installer allows repositories with
 	// --allowed-chart-repositories.
 	managerConfig := rest.CopyConfig(cfg)
-	managerConfig.WrapTransport = managerGets.Wrap
+	managerConfig.Wrap(managerGets.Wrap)
+	managerConfig.Wrap(managerInformers.Wrap)
 	mgr, err := controllers.NewManager(managerConfig, controllers.ManagerOptions{
 		Options: ctrl.Options{
 			Scheme:                 scheme,
