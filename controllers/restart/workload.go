@@ -46,8 +46,9 @@ type workload struct {
 	// deadline is how long a rollout may take.
 	deadline time.Duration
 	// held says why a change of the pod template would not roll the workload out (a paused Deployment,
-	// a StatefulSet or DaemonSet updated only on delete, a StatefulSet with a partition); empty when it
-	// would. meshkeeper never restarts such a workload, nor follows its rollout.
+	// a StatefulSet or DaemonSet updated only on delete, a StatefulSet with a partition), or would not
+	// be meshkeeper's to make (another controller owns the workload); empty when it would. meshkeeper
+	// never restarts such a workload, nor follows its rollout.
 	held string
 }
 
@@ -84,6 +85,12 @@ func asWorkload(obj client.Object) *workload {
 		}
 	default:
 		return nil
+	}
+	if owner := metav1.GetControllerOf(obj); owner != nil && w.held == "" {
+		// Its controller (a Knative Revision, an operator's custom resource) writes its pod template: it
+		// may write its own back over the annotation, which would restart it again and again or leave its
+		// rollout followed for good. It is restarted through that controller.
+		w.held = "controlled by " + owner.Kind + " " + owner.Name
 	}
 	if at, ok := template.Annotations[meshv1alpha1.RestartedAtAnnotation]; ok {
 		w.restartedAt, _ = time.Parse(time.RFC3339, at)

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -48,6 +49,16 @@ func TestHeld(t *testing.T) {
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType}}}, ""},
 		{"DaemonSet OnDelete", &appsv1.DaemonSet{Spec: appsv1.DaemonSetSpec{
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType}}}, "updateStrategy OnDelete"},
+		// Another controller writes its pod template: a Knative Revision's Deployment.
+		{"Deployment of a controller", &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "serving.knative.dev/v1", Kind: "Revision", Name: "hello-00001", UID: "r1", Controller: ptr.To(true)}}}},
+			"controlled by Revision hello-00001"},
+		{"StatefulSet of a controller", &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "kafka.strimzi.io/v1beta2", Kind: "StrimziPodSet", Name: "my-cluster", UID: "k1", Controller: ptr.To(true)}}}},
+			"controlled by StrimziPodSet my-cluster"},
+		// An owner that is not its controller (kept for garbage collection alone) writes nothing of it.
+		{"Deployment with an owner", &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "v1", Kind: "ConfigMap", Name: "bundle", UID: "c1"}}}}, ""},
 	} {
 		if got := asWorkload(tc.obj).held; got != tc.want {
 			t.Errorf("%s: held = %q, want %q", tc.name, got, tc.want)

@@ -38,7 +38,7 @@ import (
 
 // TestHeldWorkloadsAreNotRestarted: a change of the pod template does not roll out a paused
 // Deployment, a StatefulSet or DaemonSet with updateStrategy OnDelete, nor every pod of a StatefulSet
-// with a partition. meshkeeper's annotation would only make such a workload count as stalled once its
+// with a partition; and a workload another controller owns is that controller's to write. meshkeeper's annotation would only make such a workload count as stalled once its
 // deadline passed, and stop every further restart (or roll a canary back). They are never written;
 // their pods are counted in status.proxies.notRestartable and named, with why, in the NotRestartable
 // Event. A workload meshkeeper restarted that its owner paused since is not a stall either: the next
@@ -60,6 +60,13 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	paused.Spec.Paused = true
 	g.Expect(c.Update(ctx, paused)).To(Succeed())
 	markRolledOut(ctx, g, c, paused)
+	// A Deployment another controller owns and writes (a Knative Revision's), which could write its own
+	// pod template back over meshkeeper's annotation.
+	owned := createRolledOut(ctx, g, c, ns, "owned", "")
+	owned.OwnerReferences = []metav1.OwnerReference{{APIVersion: "serving.knative.dev/v1", Kind: "Revision", Name: "owned-00001",
+		UID: "0d4c7b5e-revision", Controller: ptr.To(true)}}
+	g.Expect(c.Update(ctx, owned)).To(Succeed())
+	markRolledOut(ctx, g, c, owned)
 
 	labels := func(name string) map[string]string { return map[string]string{"app": name} }
 	template := func(name string) corev1.PodTemplateSpec {
@@ -104,7 +111,7 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	g.Expect(c.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bare"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}})).To(Succeed())
 
-	waitCached(ctx, g, workloads, app, paused, db, queue, agent)
+	waitCached(ctx, g, workloads, app, paused, owned, db, queue, agent)
 
 	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	r, recorder, pass := clockedReconciler(ctx, t, g, c, workloads)
@@ -136,20 +143,22 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	stamp := base.Format(time.RFC3339)
 	g.Expect(restartedAt(app)).To(Equal(stamp), "a Deployment that rolls out is restarted")
 	g.Expect(restartedAt(paused)).To(BeEmpty(), "a paused Deployment must not be restarted")
+	g.Expect(restartedAt(owned)).To(BeEmpty(), "a Deployment another controller owns must not be restarted")
 	g.Expect(restartedAt(db)).To(BeEmpty(), "a StatefulSet with updateStrategy OnDelete must not be restarted")
 	g.Expect(restartedAt(queue)).To(BeEmpty(), "a StatefulSet with a partition must not be restarted")
 	g.Expect(restartedAt(agent)).To(BeEmpty(), "a DaemonSet with updateStrategy OnDelete must not be restarted")
 	report := r.Report.Value()
-	g.Expect(report.NotRestartable).To(BeEquivalentTo(5), "the pods of the four held workloads and the bare pod")
+	g.Expect(report.NotRestartable).To(BeEquivalentTo(6), "the pods of the five held workloads and the bare pod")
 	g.Expect(report.Restarting).To(BeEquivalentTo(1))
 	g.Expect(report.Pending).To(BeZero(), "a held workload does not wait for a restart that never comes")
 	g.Expect(notRestartableEvents()).To(ConsistOf(And(
 		ContainSubstring("Warning"),
-		ContainSubstring("5 pod(s)"),
+		ContainSubstring("6 pod(s)"),
 		ContainSubstring("1 belong to no Deployment, StatefulSet or DaemonSet"),
 		ContainSubstring(ns+"/bare"),
-		ContainSubstring("4 belong to workloads"),
+		ContainSubstring("5 belong to workloads"),
 		ContainSubstring("Deployment "+ns+"/paused (paused)"),
+		ContainSubstring("Deployment "+ns+"/owned (controlled by Revision owned-00001)"),
 		ContainSubstring("StatefulSet "+ns+"/db (updateStrategy OnDelete)"),
 		ContainSubstring("StatefulSet "+ns+"/queue (partition 1)"),
 		ContainSubstring("DaemonSet "+ns+"/agent (updateStrategy OnDelete)"),
@@ -167,10 +176,10 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	g.Expect(report.Stalled).To(BeEmpty(), "a paused Deployment's rollout is its owner's, not a stalled restart")
 	g.Expect(restartedAt(next)).To(Equal(later.Format(time.RFC3339)), "nothing stalled: the next workload is restarted")
 	g.Expect(restartedAt(app)).To(Equal(stamp), "the paused Deployment is not restarted again")
-	for _, held := range []client.Object{paused, db, queue, agent} {
+	for _, held := range []client.Object{paused, owned, db, queue, agent} {
 		g.Expect(restartedAt(held)).To(BeEmpty(), "%s is still held", held.GetName())
 	}
-	g.Expect(report.NotRestartable).To(BeEquivalentTo(6), "the paused Deployment's outdated pod counts too")
+	g.Expect(report.NotRestartable).To(BeEquivalentTo(7), "the paused Deployment's outdated pod counts too")
 	g.Expect(report.Restarting).To(BeEquivalentTo(1), "only the next workload rolls out")
 	g.Expect(notRestartableEvents()).To(ConsistOf(ContainSubstring("Deployment " + ns + "/app (paused)")))
 }
