@@ -100,7 +100,8 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 		return nil, err
 	} else if len(running) > 0 {
 		// Switching back from RevisionBased: the istiod without a revision takes over as a revision
-		// would, and the revisions drain.
+		// would, and the revisions drain. A draining revision whose Deployment was deleted by hand still
+		// counts while its release is installed: its Deployment is put back, and it is removed once unused.
 		return r.reconcileRevisions(ctx, mesh, version)
 	}
 	crds, err := r.installedCRDsVersion(ctx)

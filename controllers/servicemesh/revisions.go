@@ -592,13 +592,16 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	tag := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	err = r.Get(ctx, client.ObjectKey{Name: tagWebhook(mesh.Spec.Namespace)}, tag)
 	switch {
+	case apierrors.IsNotFound(err) && installed.Has(mesh.Status.ActiveRevision):
+		// The tag was deleted by hand: it goes back where it pointed, not to the target, which may not be
+		// ready or may be a canary. Where it pointed is the status's active revision, while it is installed:
+		// that comes first, or an istiod without a revision still draining beside it (a mesh switched from
+		// InPlace) would take the tag's place. On a switch from InPlace the active revision is "" (InPlace)
+		// and then the istiod without a revision ("default") until the tag exists: the same as below.
+		tagged = mesh.Status.ActiveRevision
 	case apierrors.IsNotFound(err) && installed.Has(revision.Legacy):
 		// A mesh switching from InPlace: the istiod without a revision injects until the tag takes over.
 		tagged = revision.Legacy
-	case apierrors.IsNotFound(err) && installed.Has(mesh.Status.ActiveRevision):
-		// The tag was deleted by hand: it goes back where it pointed, not to the target, which may not be
-		// ready or may be a canary. Where it pointed is the status's active revision, while it is installed.
-		tagged = mesh.Status.ActiveRevision
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, "", fmt.Errorf("reading the default revision tag: %w", err)
@@ -682,7 +685,11 @@ func deploymentVersion(d *appsv1.Deployment, name string, mesh *meshv1alpha1.Ser
 }
 
 // runningRevisions names the revisions (istiod-<rev>) meshkeeper runs for the mesh, the istiod without
-// a revision aside.
+// a revision aside: those with an istiod Deployment, and, as reconcileRevisions counts them, those the
+// status lists whose Deployment was deleted by hand while their release is still installed
+// (revisionsWithoutDeployment). Such a revision's release keeps its injector webhook, which fails
+// closed: it is put back, and removed once unused, as any other. The release records are read only
+// when no revision has a Deployment and the status lists one without it.
 func (r *Reconciler) runningRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
 	deployments := &appsv1.DeploymentList{}
 	if err := r.List(ctx, deployments, client.InNamespace(mesh.Spec.Namespace),
@@ -690,10 +697,28 @@ func (r *Reconciler) runningRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		return nil, fmt.Errorf("listing istiod Deployments: %w", err)
 	}
 	var revisions []string
+	deployed := sets.New[string]()
 	for i := range deployments.Items {
 		d := &deployments.Items[i]
-		if name := d.Labels[policy.LabelIstioRevision]; meshctx.OwnedBy(d, mesh) && name != "" && name != revision.Legacy {
+		name := d.Labels[policy.LabelIstioRevision]
+		if !meshctx.OwnedBy(d, mesh) || name == "" {
+			continue
+		}
+		deployed.Insert(name)
+		if name != revision.Legacy {
 			revisions = append(revisions, name)
+		}
+	}
+	if len(revisions) > 0 {
+		return revisions, nil // reconcileRevisions finds those without a Deployment itself
+	}
+	missing, err := r.revisionsWithoutDeployment(ctx, mesh, deployed)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range missing {
+		if st.Name != revision.Legacy {
+			revisions = append(revisions, st.Name)
 		}
 	}
 	return revisions, nil
