@@ -131,6 +131,15 @@ type CanaryRollbackStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration"`
 }
 
+// StalledRestart is a restart meshkeeper made that did not roll out within its deadline: it holds back
+// every further restart until the workload rolls out, or its pod template carries another restart.
+type StalledRestart struct {
+	// Workload names the restarted workload, as "<Kind> <namespace>/<name>" (as status.canaryRollback.workload).
+	Workload string `json:"workload"`
+	// RestartedAt is the time of the stalled restart, as its restarted-at annotation says.
+	RestartedAt metav1.Time `json:"restartedAt"`
+}
+
 // Annotations of the data-plane restarts.
 const (
 	// RestartedAtAnnotation is the pod-template annotation whose change makes a workload roll out: the

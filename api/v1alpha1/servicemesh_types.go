@@ -556,11 +556,19 @@ type ProxiesStatus struct {
 
 	// NotRestartable counts the pods that need a restart but belong to no Deployment, StatefulSet or
 	// DaemonSet (bare pods, Jobs, CronJobs), or to one a change of its pod template does not roll out (a
-	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition), so meshkeeper never restarts
-	// them; and the pods of a workload meshkeeper restarted whose new pods still need a restart (its pod
+	// paused Deployment, updateStrategy OnDelete, a StatefulSet partition) or that another controller
+	// owns, so meshkeeper never restarts them; and the pods of a workload meshkeeper restarted whose new pods still need a restart (its pod
 	// template pins the proxy image or the revision), which it does not restart again until the mesh changes.
 	// +optional
 	NotRestartable int32 `json:"notRestartable"`
+
+	// StalledRestarts are the workloads meshkeeper restarted that did not roll out within their
+	// deadline, at most 10. While one is listed and has not rolled out, meshkeeper starts no further
+	// restart, also after the manager restarts or another replica takes over.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	StalledRestarts []StalledRestart `json:"stalledRestarts,omitempty"`
 }
 
 // ServiceMesh is one Istio mesh managed by meshkeeper. There is one per cluster, named "default".

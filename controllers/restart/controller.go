@@ -198,6 +198,10 @@ type pass struct {
 	rolledBackSince map[string]time.Time
 	// reportedRollback is the rollback this process decided, for the status pass.
 	reportedRollback *meshv1alpha1.CanaryRollbackStatus
+	// recordedStalls are the stalled restarts the status records (status.proxies.stalledRestarts): the
+	// restarted-at time of each, by key. They carry a stall across a restart of meshkeeper or a change of
+	// leader, whose memory (Reconciler.rolling) starts empty.
+	recordedStalls map[string]time.Time
 	// ingressController is the ingress-nginx controller workload when its namespace is not enrolled and
 	// the integration is on; nil otherwise. Its pods are judged, and its rollouts followed, as those of
 	// an enrolled namespace.
@@ -249,11 +253,19 @@ type restartTarget struct {
 	target target
 }
 
+// maxStalledRestarts is how many stalled restarts the status records (status.proxies.stalledRestarts).
+const maxStalledRestarts = 10
+
 func (p *pass) status() Status {
 	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending),
 		CanaryRollback: p.reportedRollback}
 	if len(p.stalled) > 0 {
-		w := p.stalled[0]
+		stalled := slices.SortedFunc(slices.Values(p.stalled), func(a, b *workload) int { return cmp.Compare(a.key(), b.key()) })
+		for _, w := range stalled[:min(len(stalled), maxStalledRestarts)] {
+			s.StalledRestarts = append(s.StalledRestarts, meshv1alpha1.StalledRestart{Workload: w.key(),
+				RestartedAt: metav1.NewTime(w.restartedAt.UTC())})
+		}
+		w := stalled[0]
 		s.Stalled = fmt.Sprintf("%s restarted at %s did not roll out within %s; meshkeeper starts no further restart "+
 			"until it does (fix the workload, or roll it back yourself)", w.key(), w.restartedAt.Format(time.RFC3339), w.deadline)
 	}
@@ -262,7 +274,7 @@ func (p *pass) status() Status {
 
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
-	p := &pass{now: r.now(), held: map[string]string{}, stuck: map[string]string{}}
+	p := &pass{now: r.now(), held: map[string]string{}, stuck: map[string]string{}, recordedStalls: recordedStalls(mesh)}
 	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
 		p.rolledBackSince = r.rolledBackSince(p.rollback)
@@ -425,6 +437,24 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	return p, nil
 }
 
+// recordedStalls reads status.proxies.stalledRestarts: the restarted-at time of each, by key.
+func recordedStalls(mesh *meshv1alpha1.ServiceMesh) map[string]time.Time {
+	if len(mesh.Status.Proxies.StalledRestarts) == 0 {
+		return nil
+	}
+	stalls := make(map[string]time.Time, len(mesh.Status.Proxies.StalledRestarts))
+	for _, s := range mesh.Status.Proxies.StalledRestarts {
+		stalls[s.Workload] = s.RestartedAt.Time
+	}
+	return stalls
+}
+
+// stallRecorded tells whether the status records the workload's current restart as stalled.
+func (p *pass) stallRecorded(w *workload) bool {
+	at, ok := p.recordedStalls[w.key()]
+	return ok && !w.restartedAt.IsZero() && at.Equal(w.restartedAt)
+}
+
 // writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID.
 type writtenRestart struct {
 	uid types.UID
@@ -515,10 +545,11 @@ func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Nam
 		return
 	}
 	// The annotation is a claim anyone who may edit the workload can make: only a workload of an enrolled
-	// namespace, the ingress-nginx controller given its sidecar, or one this process restarted, is
+	// namespace, the ingress-nginx controller given its sidecar, one this process restarted, or one whose
+	// stall the status records (status.proxies.stalledRestarts, which only meshkeeper writes), is
 	// followed, and never with a time yet to come (which would count it as rolling out for ever). A claim
 	// otherwise holds back no restart of anyone else's.
-	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) && !controllerPod(p.ingressController, w) {
+	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) && !p.stallRecorded(w) && !controllerPod(p.ingressController, w) {
 		return
 	}
 	if w.restartedAt.After(p.now.Add(maxClockSkew)) {
@@ -549,8 +580,10 @@ func (r *Reconciler) restarted(w *workload) bool {
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
 // of it, and whether it is past its deadline. Once this process saw the restart roll out, the
 // workload's later rollouts are not meshkeeper's. After a restart of meshkeeper the state comes from
-// the object alone: a rollout that is not complete within the deadline of the annotation's time is
-// meshkeeper's; one seen later than twice the deadline cannot be told from its owner's own change.
+// the object and the status: a restart the status records as stalled (status.proxies.stalledRestarts,
+// the same restarted-at time) stays stalled until the workload rolls out, however long ago it was made;
+// otherwise a rollout that is not complete within the deadline of the annotation's time is
+// meshkeeper's, and one seen later than twice the deadline cannot be told from its owner's own change.
 func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -582,10 +615,12 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// the cluster's (an autoscaler's new replica waiting for a node), and neither holds the budget nor
 		// counts as stalled (which would stop every restart, or roll a canary back).
 		delete(r.rolling, key)
-	case elapsed <= w.deadline:
+	case elapsed <= w.deadline && !p.stallRecorded(w):
 		r.rolling[key] = true
 		p.rolling = append(p.rolling, w)
-	case r.rolling[key] || elapsed <= 2*w.deadline:
+	case r.rolling[key] || elapsed <= 2*w.deadline || p.stallRecorded(w):
+		// Stalled: this process follows its rollout, or it is recent enough to be meshkeeper's, or the
+		// status records it as stalled (by a process before a restart of meshkeeper, or another replica).
 		r.rolling[key] = true
 		p.rolling = append(p.rolling, w)
 		p.stalled = append(p.stalled, w)
@@ -1001,6 +1036,9 @@ type Status struct {
 	Pending int
 	// Stalled says which restarted workload did not roll out in time; empty when none.
 	Stalled string
+	// StalledRestarts are the restarted workloads that did not roll out in time, by key, at most
+	// maxStalledRestarts (status.proxies.stalledRestarts).
+	StalledRestarts []meshv1alpha1.StalledRestart
 	// CanaryRollback is the canary rollback decided by this process until the status records it or the
 	// spec changes (nil when none).
 	CanaryRollback *meshv1alpha1.CanaryRollbackStatus

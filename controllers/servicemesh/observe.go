@@ -22,11 +22,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -125,6 +127,29 @@ func (o *ingressesObservation) controllerWithoutSidecar() bool {
 	return o.enabled && (!o.controller.Configured || !o.controllerApplied || !o.controllerRollout.Done)
 }
 
+// restartsReported is what the restarts last reported. Before their first pass in this process (a
+// restart of meshkeeper, another replica taking over), the stalled restarts the status records hold,
+// and DataPlaneUpToDate with them: the restarts carry them on from the status (restart's classifyRollout),
+// and only their own pass, which looked at the workloads again, drops the ones that rolled out. Clearing
+// them in between would clear RestartStalled and its alert, and the record that holds back the restarts.
+func restartsReported(mesh *meshv1alpha1.ServiceMesh, report *restart.Report) restart.Status {
+	status, ok := report.Get()
+	recorded := mesh.Status.Proxies.StalledRestarts
+	if ok || len(recorded) == 0 {
+		return status
+	}
+	status.StalledRestarts = slices.Clone(recorded)
+	if c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionDataPlaneUpToDate); c != nil &&
+		c.Reason == meshv1alpha1.ReasonRestartStalled {
+		status.Stalled = c.Message
+	} else {
+		status.Stalled = fmt.Sprintf("%s restarted at %s did not roll out within its deadline; meshkeeper starts no further "+
+			"restart until it does (fix the workload, or roll it back yourself)", recorded[0].Workload,
+			recorded[0].RestartedAt.UTC().Format(time.RFC3339))
+	}
+	return status
+}
+
 // proxiesObservation is the proxy state of every pod of the enrolled namespaces, and of the ingress-nginx
 // controller's pods with a sidecar in a namespace that is not enrolled.
 type proxiesObservation struct {
@@ -196,7 +221,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if obs.proxies, err = r.observeProxies(ctx, mesh, installed, serving, obs.namespaces.enrolled, obs.ingresses, version, revision); err != nil {
 		return obs, err
 	}
-	obs.proxies.restarts = r.Restarts.Value()
+	obs.proxies.restarts = restartsReported(mesh, r.Restarts)
 	if !policiesServed {
 		obs.policies = &policiesObservation{}
 		return obs, nil

@@ -218,6 +218,7 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 	status.Proxies = p.status
 	status.MeshConfigs = p.meshConfigs
 	status.Proxies.Restarting, status.Proxies.NotRestartable = p.restarts.Restarting, p.restarts.NotRestartable
+	status.Proxies.StalledRestarts = p.restarts.StalledRestarts
 	if rb := status.CanaryRollback; rb != nil {
 		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonCanaryRolledBack,
 			canaryRolledBackMessage(status, obs.spec, rb, p))

@@ -43,6 +43,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -702,8 +703,8 @@ func statusCounted(ctx context.Context, b *testing.B, c client.Client) bool {
 	return meta.IsStatusConditionTrue(s.Conditions, meshv1alpha1.ConditionPoliciesApplied) && int(s.Namespaces.Enrolled) == namespaces && int(s.Ingresses.Configured) == configurable &&
 		int(s.Ingresses.Skipped) == totalIngresses-configurable &&
 		// Half the pods have no sidecar; the other half were injected before meshkeeper's mesh config existed.
-		s.Proxies == meshv1alpha1.ProxiesStatus{Total: int32(namespaces * podsPerNS),
-			WithoutSidecar: int32(namespaces * podsPerNS / 2), Outdated: int32(namespaces * podsPerNS / 2)}
+		equality.Semantic.DeepEqual(s.Proxies, meshv1alpha1.ProxiesStatus{Total: int32(namespaces * podsPerNS),
+			WithoutSidecar: int32(namespaces * podsPerNS / 2), Outdated: int32(namespaces * podsPerNS / 2)})
 }
 
 func progress(ctx context.Context, b *testing.B, c client.Client) string {
