@@ -366,7 +366,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			// deadline passed, and stop every further restart.
 			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
 			if w == nil {
-				p.ownerless = append(p.ownerless, pod.Namespace+"/"+pod.Name)
+				p.ownerless = append(p.ownerless, pod.Namespace+"/"+pod.Name+" ("+podOwner(pod)+")")
 			} else {
 				p.held[w.key()] = w.held
 			}
@@ -758,12 +758,13 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 		}
 		var parts []string
 		if len(p.ownerless) > 0 {
-			parts = append(parts, fmt.Sprintf("%d belong to no Deployment, StatefulSet or DaemonSet (bare pods, Jobs, CronJobs): %s",
+			parts = append(parts, fmt.Sprintf("%d belong to no Deployment, StatefulSet or DaemonSet (bare pods, Jobs, CronJobs, "+
+				"the ReplicaSets of an Argo Rollout or of another controller), which their owners restart: %s",
 				len(p.ownerless), names(p.ownerless)))
 		}
 		if len(held) > 0 {
-			parts = append(parts, fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, "+
-				"which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods, names(held)))
+			parts = append(parts, fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, or "+
+				"that another controller owns, which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods, names(held)))
 		}
 		if len(stuck) > 0 {
 			parts = append(parts, fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
@@ -928,6 +929,15 @@ func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload
 		return nil, nil
 	}
 	return asWorkload(obj), nil
+}
+
+// podOwner names what controls a pod that belongs to no workload meshkeeper restarts: its controller
+// ("Job nightly-29", "ReplicaSet api-7d9c" of an Argo Rollout), or "no owner".
+func podOwner(pod *policy.ProxyPod) string {
+	if pod.Controller.Kind == "" {
+		return "no owner"
+	}
+	return pod.Controller.Kind + " " + pod.Controller.Name
 }
 
 // serving returns what serves a namespace, as the status reports it: the Istio version and revision

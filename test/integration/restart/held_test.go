@@ -110,6 +110,15 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	ownedPod("agent-x7k2p", agent, "DaemonSet")
 	g.Expect(c.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bare"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}})).To(Succeed())
+	// A pod of a ReplicaSet of an Argo Rollout, which owns its ReplicaSets itself: no workload meshkeeper
+	// restarts, and the Event names its owner.
+	rolloutRS := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "canary-5f7c", Labels: labels("canary"),
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "canary",
+			UID: "5b1e6a2c-rollout", Controller: ptr.To(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels("canary")},
+			Template: template("canary")}}
+	g.Expect(c.Create(ctx, rolloutRS)).To(Succeed())
+	ownedPod("canary-5f7c-q8x2z", rolloutRS, "ReplicaSet")
 
 	waitCached(ctx, g, workloads, app, paused, owned, db, queue, agent)
 
@@ -148,14 +157,15 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	g.Expect(restartedAt(queue)).To(BeEmpty(), "a StatefulSet with a partition must not be restarted")
 	g.Expect(restartedAt(agent)).To(BeEmpty(), "a DaemonSet with updateStrategy OnDelete must not be restarted")
 	report := r.Report.Value()
-	g.Expect(report.NotRestartable).To(BeEquivalentTo(6), "the pods of the five held workloads and the bare pod")
+	g.Expect(report.NotRestartable).To(BeEquivalentTo(7), "the pods of the five held workloads, the Rollout's pod and the bare pod")
 	g.Expect(report.Restarting).To(BeEquivalentTo(1))
 	g.Expect(report.Pending).To(BeZero(), "a held workload does not wait for a restart that never comes")
 	g.Expect(notRestartableEvents()).To(ConsistOf(And(
 		ContainSubstring("Warning"),
-		ContainSubstring("6 pod(s)"),
-		ContainSubstring("1 belong to no Deployment, StatefulSet or DaemonSet"),
-		ContainSubstring(ns+"/bare"),
+		ContainSubstring("7 pod(s)"),
+		ContainSubstring("2 belong to no Deployment, StatefulSet or DaemonSet"),
+		ContainSubstring(ns+"/bare (no owner)"),
+		ContainSubstring(ns+"/canary-5f7c-q8x2z (ReplicaSet canary-5f7c)"),
 		ContainSubstring("5 belong to workloads"),
 		ContainSubstring("Deployment "+ns+"/paused (paused)"),
 		ContainSubstring("Deployment "+ns+"/owned (controlled by Revision owned-00001)"),
@@ -179,7 +189,7 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	for _, held := range []client.Object{paused, owned, db, queue, agent} {
 		g.Expect(restartedAt(held)).To(BeEmpty(), "%s is still held", held.GetName())
 	}
-	g.Expect(report.NotRestartable).To(BeEquivalentTo(7), "the paused Deployment's outdated pod counts too")
+	g.Expect(report.NotRestartable).To(BeEquivalentTo(8), "the paused Deployment's outdated pod counts too")
 	g.Expect(report.Restarting).To(BeEquivalentTo(1), "only the next workload rolls out")
 	g.Expect(notRestartableEvents()).To(ConsistOf(ContainSubstring("Deployment " + ns + "/app (paused)")))
 }
