@@ -131,7 +131,7 @@ type CanaryRollbackStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration"`
 }
 
-// StalledRestart is a restart meshkeeper made that did not roll out within its deadline: it holds back
+// StalledRestart is a restart meshkeeper made whose rollout made no progress for its deadline: it holds back
 // every further restart until the workload rolls out, or its pod template carries another restart.
 type StalledRestart struct {
 	// Workload names the restarted workload, as "<Kind> <namespace>/<name>" (as status.canaryRollback.workload).
@@ -161,8 +161,8 @@ const (
 	ReasonRestarting = "Restarting"
 	// ReasonRestarted: a workload meshkeeper restarted rolled out (an Event on the workload).
 	ReasonRestarted = "Restarted"
-	// ReasonRestartStalled: a workload meshkeeper restarted did not roll out within its progress
-	// deadline; meshkeeper starts no further restart until it does.
+	// ReasonRestartStalled: a workload meshkeeper restarted made no progress for its progress deadline
+	// before it rolled out; meshkeeper starts no further restart until it does.
 	ReasonRestartStalled = "RestartStalled"
 	// ReasonRestartFailed: meshkeeper could not write a workload's restart annotation (a Warning Event
 	// on the workload and on the ServiceMesh); it restarts the other workloads and tries again.

@@ -562,7 +562,7 @@ type ProxiesStatus struct {
 	// +optional
 	NotRestartable int32 `json:"notRestartable"`
 
-	// StalledRestarts are the workloads meshkeeper restarted that did not roll out within their
+	// StalledRestarts are the workloads meshkeeper restarted whose rollout made no progress for their
 	// deadline, at most 10. While one is listed and has not rolled out, meshkeeper starts no further
 	// restart, also after the manager restarts or another replica takes over.
 	// +optional

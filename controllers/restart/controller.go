@@ -92,6 +92,10 @@ type Reconciler struct {
 	// completed are the restarted-at times whose rollout this process saw complete, by key: the
 	// workload's rollouts since (a scale-up, a node drained, its owner's own change) are not meshkeeper's.
 	completed map[string]time.Time
+	// progress is, for each StatefulSet and DaemonSet whose rollout after a restart this process follows,
+	// by key, its last rollout counts and since when they hold (see progressed). It is dropped with
+	// meshkeeper's annotation, once the rollout completes, or for another restart.
+	progress map[string]rolloutProgress
 	// targets are the restarts this process applied, by key, with what the workload's pods were judged
 	// against then: a restart that rolled out and whose own pods still need one is not made again while
 	// that holds (futile). Like completed, they are dropped with meshkeeper's annotation; after a restart
@@ -145,7 +149,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
 		// Manual, must not hold back the restarts of the next one.
 		r.mu.Lock()
-		r.rolling, r.rollback, r.written = nil, nil, nil
+		r.rolling, r.rollback, r.written, r.progress = nil, nil, nil, nil
 		r.mu.Unlock()
 		r.Report.Set(Status{})
 		metrics.RestartsPending.Set(0)
@@ -176,7 +180,7 @@ type pass struct {
 	candidates []*candidate
 	pending    []*candidate
 	// rolling are the workloads meshkeeper restarted that are still rolling out, stalled those among
-	// them past their deadline.
+	// them that made no progress for their deadline.
 	rolling, stalled []*workload
 	// notRestartable names the pods that need a restart and that meshkeeper does not restart: ownerless
 	// those among them that belong to no workload meshkeeper restarts (bare pods, Jobs, CronJobs); the
@@ -266,8 +270,8 @@ func (p *pass) status() Status {
 				RestartedAt: metav1.NewTime(w.restartedAt.UTC())})
 		}
 		w := stalled[0]
-		s.Stalled = fmt.Sprintf("%s restarted at %s did not roll out within %s; meshkeeper starts no further restart "+
-			"until it does (fix the workload, or roll it back yourself)", w.key(), w.restartedAt.Format(time.RFC3339), w.deadline)
+		s.Stalled = fmt.Sprintf("%s restarted at %s made no progress for %s; meshkeeper starts no further restart "+
+			"until it rolls out (fix the workload, or roll it back yourself)", w.key(), w.restartedAt.Format(time.RFC3339), w.deadline)
 	}
 	return s
 }
@@ -578,12 +582,13 @@ func (r *Reconciler) restarted(w *workload) bool {
 }
 
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
-// of it, and whether it is past its deadline. Once this process saw the restart roll out, the
-// workload's later rollouts are not meshkeeper's. After a restart of meshkeeper the state comes from
-// the object and the status: a restart the status records as stalled (status.proxies.stalledRestarts,
-// the same restarted-at time) stays stalled until the workload rolls out, however long ago it was made;
-// otherwise a rollout that is not complete within the deadline of the annotation's time is
-// meshkeeper's, and one seen later than twice the deadline cannot be told from its owner's own change.
+// of it, and whether it stalled: made no progress for its deadline (see progressed). Once this process
+// saw the restart roll out, the workload's later rollouts are not meshkeeper's. After a restart of
+// meshkeeper the state comes from the object and the status: a restart the status records as stalled
+// (status.proxies.stalledRestarts, the same restarted-at time) stays stalled until the workload rolls
+// out, however long ago it was made; otherwise a rollout that is not complete within twice the deadline
+// of the annotation's time is meshkeeper's, and one seen later cannot be told from its owner's own
+// change.
 func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -597,8 +602,10 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// Restarted onto the canary revision before the rollback: the rollback resolved its rollout,
 		// stalled or not; it is restarted again onto the active revision if pods of it run the canary's.
 		delete(r.rolling, key)
+		delete(r.progress, key)
 		r.reported.Forget(key)
 	case w.rolledOut:
+		delete(r.progress, key)
 		if r.completed == nil {
 			r.completed = map[string]time.Time{}
 		}
@@ -615,20 +622,95 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// the cluster's (an autoscaler's new replica waiting for a node), and neither holds the budget nor
 		// counts as stalled (which would stop every restart, or roll a canary back).
 		delete(r.rolling, key)
-	case elapsed <= w.deadline && !p.stallRecorded(w):
-		r.rolling[key] = true
-		p.rolling = append(p.rolling, w)
+		delete(r.progress, key)
 	case r.rolling[key] || elapsed <= 2*w.deadline || p.stallRecorded(w):
-		// Stalled: this process follows its rollout, or it is recent enough to be meshkeeper's, or the
-		// status records it as stalled (by a process before a restart of meshkeeper, or another replica).
+		// meshkeeper's: this process follows its rollout, or it is recent enough to be meshkeeper's, or
+		// the status records it as stalled (by a process before a restart of meshkeeper, or another
+		// replica), which it stays until it rolls out.
 		r.rolling[key] = true
 		p.rolling = append(p.rolling, w)
-		p.stalled = append(p.stalled, w)
+		if !r.progressed(p, w) || p.stallRecorded(w) {
+			p.stalled = append(p.stalled, w)
+		}
 	}
 }
 
-// forgetCompleted drops the completed and the applied restarts of workloads that no longer carry
-// meshkeeper's annotation (deleted, or restarted no more).
+// rolloutProgress is what a StatefulSet's or DaemonSet's rollout after the restart of a restarted-at
+// time showed last: its rollout counts, and since when they hold. known is false for a restart this
+// process just applied, whose counts it has not seen yet.
+type rolloutProgress struct {
+	at     time.Time
+	counts rolloutCounts
+	known  bool
+	since  time.Time
+}
+
+// startProgress starts the no-progress clock of a StatefulSet or DaemonSet at the restart this
+// process just applied to it.
+func (r *Reconciler) startProgress(w *workload) {
+	if _, ok := countsOf(w.obj); !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.progress == nil {
+		r.progress = map[string]rolloutProgress{}
+	}
+	r.progress[w.key()] = rolloutProgress{at: w.restartedAt, since: w.restartedAt}
+}
+
+// progressed tells whether a rollout meshkeeper follows made progress within its deadline, and sets
+// w.progressSince. progressDeadlineSeconds is, as Kubernetes means it, how long a rollout may go
+// without progress, not how long it may take: a long rollout that keeps moving (a StatefulSet of many
+// pods updated one by one, a DaemonSet on many nodes) is not stalled.
+//   - A Deployment the Deployment controller judges (a Progressing condition) stalled when it says so:
+//     Progressing False with reason ProgressDeadlineExceeded, for its current generation.
+//   - A Deployment without that condition (no Deployment controller judged it) stalled once its deadline
+//     passed since the restart.
+//   - A StatefulSet or DaemonSet stalled once its rollout counts (rolloutCounts) did not change for its
+//     deadline. The clock starts at the restart when this process applied it, else at the first pass
+//     that sees the rollout (after a restart of meshkeeper): a stall is reported later, never earlier.
+//
+// It runs under r.mu.
+func (r *Reconciler) progressed(p *pass, w *workload) bool {
+	key := w.key()
+	counts, ok := countsOf(w.obj)
+	if !ok {
+		w.progressSince = w.restartedAt
+		if c := progressing(w.obj); c != nil {
+			return !progressExceeded(w.obj, c)
+		}
+		return p.now.Sub(w.restartedAt) <= w.deadline
+	}
+	if r.progress == nil {
+		r.progress = map[string]rolloutProgress{}
+	}
+	last, ok := r.progress[key]
+	switch {
+	case !ok || !last.at.Equal(w.restartedAt):
+		// Found rolling out (after a restart of meshkeeper, or restarted by another replica): its progress
+		// before is unknown.
+		last = rolloutProgress{at: w.restartedAt, counts: counts, known: true, since: later(p.now, w.restartedAt)}
+	case !last.known:
+		last.counts, last.known = counts, true
+	case last.counts != counts:
+		last.counts, last.since = counts, later(p.now, last.since)
+	}
+	r.progress[key] = last
+	w.progressSince = last.since
+	return p.now.Sub(last.since) <= w.deadline
+}
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// forgetCompleted drops the completed and the applied restarts, and the rollout progress, of workloads
+// that no longer carry meshkeeper's annotation (deleted, or restarted no more).
 func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -640,6 +722,11 @@ func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
 	for key := range r.targets {
 		if !annotated.Has(key) {
 			delete(r.targets, key)
+		}
+	}
+	for key := range r.progress {
+		if !annotated.Has(key) {
+			delete(r.progress, key)
 		}
 	}
 }
@@ -688,7 +775,7 @@ func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
 	r.mu.Unlock()
 	mesh.Status.CanaryRollback = rb
 	metrics.RestartsTotal.WithLabelValues("rolled_back").Inc()
-	message := fmt.Sprintf("%s, restarted onto the canary revision %s at %s, did not roll out within %s: meshkeeper rolled the "+
+	message := fmt.Sprintf("%s, restarted onto the canary revision %s at %s, made no progress for %s: meshkeeper rolled the "+
 		"canary back, so the canary namespaces (%s) are served by the active revision %s again and their workloads are "+
 		"restarted onto it; revision %s stays installed. Fix the workload, then change the ServiceMesh's spec to try it again",
 		w.key(), canary, w.restartedAt.Format(time.RFC3339), w.deadline, strings.Join(namespaces, ", "), mesh.Status.ActiveRevision, canary)
@@ -735,7 +822,7 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 			continue
 		}
 		metrics.RestartsTotal.WithLabelValues("stalled").Inc()
-		message := fmt.Sprintf("%s did not roll out within %s of meshkeeper's restart at %s; meshkeeper starts no further restart until it does",
+		message := fmt.Sprintf("%s made no progress for %s after meshkeeper's restart at %s; meshkeeper starts no further restart until it rolls out",
 			w.key(), w.deadline, w.restartedAt.Format(time.RFC3339))
 		r.Recorder.Eventf(w.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
 		r.Recorder.Eventf(mesh, w.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
@@ -786,8 +873,11 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	spec := mesh.Spec.DataPlane.Restarts
 	var requeue time.Duration
 	for _, w := range p.rolling {
-		if left := w.restartedAt.Add(w.deadline).Sub(p.now); left > 0 && (requeue == 0 || left < requeue) {
-			requeue = left + time.Second // look again when its deadline passes
+		// Look again when it will have made no progress for its deadline, as it stands. A change of a
+		// workload's status (progress, or the Deployment controller's verdict) wakes the restarts anyway:
+		// they watch the workload cache.
+		if left := w.stallAt().Sub(p.now); left >= 0 && (requeue == 0 || left+time.Second < requeue) {
+			requeue = left + time.Second
 		}
 	}
 	result := ctrl.Result{RequeueAfter: requeue}
@@ -833,6 +923,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 		r.remember(c.workload)
 		r.rememberTarget(c)
+		r.startProgress(c.workload)
 		budget--
 		inNamespace[ns]++
 		metrics.RestartsTotal.WithLabelValues("started").Inc()
@@ -1044,9 +1135,9 @@ type Status struct {
 	NotRestartable int32
 	// Pending counts the workloads waiting for their restart.
 	Pending int
-	// Stalled says which restarted workload did not roll out in time; empty when none.
+	// Stalled says which restarted workload made no progress for its deadline; empty when none.
 	Stalled string
-	// StalledRestarts are the restarted workloads that did not roll out in time, by key, at most
+	// StalledRestarts are the restarted workloads that made no progress for their deadline, by key, at most
 	// maxStalledRestarts (status.proxies.stalledRestarts).
 	StalledRestarts []meshv1alpha1.StalledRestart
 	// CanaryRollback is the canary rollback decided by this process until the status records it or the

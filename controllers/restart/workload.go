@@ -32,8 +32,12 @@ import (
 )
 
 // defaultDeadline is how long a rollout of a kind without progressDeadlineSeconds (StatefulSet,
-// DaemonSet) may take, and a Deployment's when it does not say.
+// DaemonSet) may go without progress, and a Deployment's when it does not say.
 const defaultDeadline = 10 * time.Minute
+
+// progressDeadlineExceeded is the reason of the Progressing condition with which the Deployment
+// controller says that a rollout made no progress for its progressDeadlineSeconds.
+const progressDeadlineExceeded = "ProgressDeadlineExceeded"
 
 // workload is a Deployment, StatefulSet or DaemonSet as the restarts see it.
 type workload struct {
@@ -43,8 +47,11 @@ type workload struct {
 	restartedAt time.Time
 	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
 	rolledOut bool
-	// deadline is how long a rollout may take.
+	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
 	deadline time.Duration
+	// progressSince is since when a followed rollout made no progress, as classifyRollout last judged it;
+	// zero when it did not (the deadline then runs from restartedAt).
+	progressSince time.Time
 	// held says why a change of the pod template would not roll the workload out (a paused Deployment,
 	// a StatefulSet or DaemonSet updated only on delete, a StatefulSet with a partition), or would not
 	// be meshkeeper's to make (another controller owns the workload); empty when it would. meshkeeper
@@ -103,9 +110,63 @@ func (w *workload) optedOut() bool {
 	return w.obj.GetAnnotations()[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever
 }
 
+// stallAt is when the rollout, as last judged, has made no progress for its deadline.
+func (w *workload) stallAt() time.Time {
+	if !w.progressSince.IsZero() {
+		return w.progressSince.Add(w.deadline)
+	}
+	return w.restartedAt.Add(w.deadline)
+}
+
+// progressing is a Deployment's Progressing condition, the Deployment controller's verdict on its
+// rollout; nil when it has none (no Deployment controller judged it) or for another kind.
+func progressing(obj client.Object) *appsv1.DeploymentCondition {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return nil
+	}
+	for i := range d.Status.Conditions {
+		if d.Status.Conditions[i].Type == appsv1.DeploymentProgressing {
+			return &d.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// progressExceeded tells whether the Deployment controller says that the Deployment's rollout of its
+// current generation made no progress for its progressDeadlineSeconds.
+func progressExceeded(obj client.Object, c *appsv1.DeploymentCondition) bool {
+	return c.Status == corev1.ConditionFalse && c.Reason == progressDeadlineExceeded &&
+		obj.(*appsv1.Deployment).Status.ObservedGeneration >= obj.GetGeneration()
+}
+
+// rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves: a change of
+// them is progress.
+type rolloutCounts struct {
+	updated, ready, available       int32
+	generation                      int64
+	currentRevision, updateRevision string
+}
+
+// countsOf reads the rollout counts of a StatefulSet or DaemonSet; false for another kind.
+func countsOf(obj client.Object) (rolloutCounts, bool) {
+	switch o := obj.(type) {
+	case *appsv1.StatefulSet:
+		s := o.Status
+		return rolloutCounts{updated: s.UpdatedReplicas, ready: s.ReadyReplicas, available: s.AvailableReplicas,
+			currentRevision: s.CurrentRevision, updateRevision: s.UpdateRevision}, true
+	case *appsv1.DaemonSet:
+		s := o.Status
+		return rolloutCounts{updated: s.UpdatedNumberScheduled, ready: s.NumberReady, available: s.NumberAvailable,
+			generation: s.ObservedGeneration}, true
+	}
+	return rolloutCounts{}, false
+}
+
 // NewWorkloadCache returns the cache the restarts read workloads from: every Deployment, StatefulSet
 // and DaemonSet without its pod spec (only the pod template's metadata is kept) and every ReplicaSet's
-// metadata, to follow a pod to its Deployment. The manager's cache holds only meshkeeper's own
+// metadata, to follow a pod to its Deployment. Of a Deployment's conditions only Progressing's status and
+// reason are kept, the Deployment controller's verdict on its rollout. The manager's cache holds only meshkeeper's own
 // Deployments.
 func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 	return cache.New(mgr.GetConfig(), cache.Options{
@@ -119,7 +180,12 @@ func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 			switch o := obj.(type) {
 			case *appsv1.Deployment:
 				o.Spec.Template.Spec = corev1.PodSpec{}
-				o.Status.Conditions = nil
+				if c := progressing(o); c != nil {
+					// Its verdict alone: the message and times are not read.
+					o.Status.Conditions = []appsv1.DeploymentCondition{{Type: c.Type, Status: c.Status, Reason: c.Reason}}
+				} else {
+					o.Status.Conditions = nil
+				}
 			case *appsv1.StatefulSet:
 				o.Spec.Template.Spec = corev1.PodSpec{}
 				o.Spec.VolumeClaimTemplates = nil

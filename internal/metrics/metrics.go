@@ -110,7 +110,7 @@ var (
 	// RestartsTotal counts the workload restarts meshkeeper started and how they ended.
 	RestartsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: RestartsTotalName,
-		Help: "Workload restarts of spec.dataPlane.restarts, by result: started, succeeded (rolled out), stalled (not rolled out within its deadline), rolled_back (not rolled out onto a canary revision, which was rolled back), error (the write failed).",
+		Help: "Workload restarts of spec.dataPlane.restarts, by result: started, succeeded (rolled out), stalled (no progress for its deadline before it rolled out), rolled_back (not rolled out onto a canary revision, which was rolled back), error (the write failed).",
 	}, []string{"result"})
 
 	// RestartsPending is the number of workloads waiting for meshkeeper to restart them.

@@ -244,7 +244,7 @@ var _ = Describe("Data-plane restarts", Ordered, func() {
 	It("stops every further restart when a rollout does not complete within its deadline", func() {
 		markProgressing("dr-shop", "c") // c's new pod never becomes ready
 		Eventually(func() []string { return meshEvents(meshv1alpha1.ReasonRestartStalled) }, installTimeout, poll).
-			Should(ContainElement(ContainSubstring("Deployment dr-shop/c did not roll out within 4s")))
+			Should(ContainElement(ContainSubstring("Deployment dr-shop/c made no progress for 4s")))
 		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason }, installTimeout, poll).
 			Should(Equal(meshv1alpha1.ReasonRestartStalled))
 		createNamespace("dr-more", nil, nil)
