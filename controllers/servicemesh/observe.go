@@ -66,8 +66,12 @@ type observation struct {
 	controlPlaneErr error
 	// installed is what the control-plane phase brought in sync; nil when it failed.
 	installed *installation
-	// istiod is the istiod Deployment, read when the phase succeeded; nil when it does not exist.
+	// istiod is the istiod Deployment: when the phase succeeded, the one it brought in sync (with revisions,
+	// spec.version's revision's); when it failed, the one that serves the mesh (servingIstiod), which the
+	// failure leaves as it is and which can still fail on its own. nil when it does not exist.
 	istiod *appsv1.Deployment
+	// istiodName is the name of that Deployment, in spec.namespace.
+	istiodName string
 	// istiodRead tells whether istiod was read.
 	istiodRead bool
 	// cni is the CNI phase's outcome (cni.go); nil when it was not observed.
@@ -182,9 +186,18 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	controlPlaneErr error, policiesServed bool) (*observation, error) {
 	obs := &observation{generation: mesh.Generation, spec: &mesh.Spec, controlPlaneErr: controlPlaneErr, installed: installed,
 		canaryRollback: meshctx.CanaryRollback(mesh, r.Restarts.Value().CanaryRollback)}
-	if installed != nil {
+	switch {
+	case installed != nil:
+		obs.istiodName = installed.deployment
+	case meshctx.Classify(controlPlaneErr) != nil:
+		// The phase failed: istiod is whatever the last phase that succeeded left, and it can go down
+		// for reasons of its own (a node drained, a crash loop) while the failure lasts for days.
+		obs.istiodName = servingIstiod(mesh)
+	}
+	if obs.istiodName != "" {
+		// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass.
 		deployment := &appsv1.Deployment{}
-		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: installed.deployment}, deployment)
+		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: obs.istiodName}, deployment)
 		switch {
 		case apierrors.IsNotFound(err):
 			obs.istiodRead = true
@@ -305,6 +318,24 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		obs.controller, obs.controllerApplied, obs.controllerRollout = state.Decision, state.Applied, state.Rollout
 	}
 	return obs, nil
+}
+
+// servingIstiod is the istiod Deployment that serves the mesh as the status records it, read while the
+// control-plane phase fails: the active revision's (istiod-<revision>, or istiod for the revision
+// "default"); istiod when no revision is recorded and the mesh runs without revisions, or ran without
+// them when its last phase succeeded (a switch to RevisionBased that fails); "" for a RevisionBased mesh
+// that has recorded nothing installed.
+func servingIstiod(mesh *meshv1alpha1.ServiceMesh) string {
+	switch rev := mesh.Status.ActiveRevision; {
+	case rev == revision.Legacy:
+		return istiodDeployment
+	case rev != "":
+		return revisionReleasePrefix + rev
+	case revisionBased(mesh) && mesh.Status.Version == "":
+		return ""
+	default:
+		return istiodDeployment
+	}
 }
 
 // servingFromStatus is which revisions serve which namespaces as the status reports them, for a

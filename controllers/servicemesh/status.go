@@ -66,11 +66,15 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 	return status
 }
 
-// setControlPlaneReady: the control-plane phase's failure when it failed, else the istiod
-// Deployment's readiness.
+// setControlPlaneReady: the control-plane phase's failure when it failed, followed by what the istiod
+// that serves the mesh is doing; else the istiod Deployment's readiness.
 func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	if e := meshctx.Classify(obs.controlPlaneErr); e != nil {
-		setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, e.Reason, e.Error())
+		message := e.Error()
+		if obs.istiodRead {
+			message += servingIstiodNote(obs.spec.Namespace, obs.istiodName, obs.istiod)
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, e.Reason, message)
 		return
 	}
 	if obs.controlPlaneErr != nil || !obs.istiodRead {
@@ -80,16 +84,37 @@ func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, value, reason, message)
 }
 
+// servingIstiodNote says, after the control-plane phase's failure, what the istiod that serves the mesh
+// is doing: the failure leaves it as it is, but it can be down for reasons of its own. It names only
+// counts that change with istiod's availability, so an unchanged istiod writes nothing.
+func servingIstiodNote(namespace, name string, d *appsv1.Deployment) string {
+	if d == nil {
+		return fmt.Sprintf("; no istiod serves the mesh: its Deployment %s/%s does not exist", namespace, name)
+	}
+	desired := desiredReplicas(d)
+	note := fmt.Sprintf("; the running istiod (Deployment %s/%s): %d of %d replicas available",
+		namespace, name, d.Status.AvailableReplicas, desired)
+	if ready, _, _ := controlPlaneReadiness(d); ready != metav1.ConditionTrue && d.Status.AvailableReplicas >= desired {
+		note += ", its rollout not complete"
+	}
+	return note
+}
+
+// desiredReplicas is the number of replicas a Deployment asks for.
+func desiredReplicas(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas != nil {
+		return *d.Spec.Replicas
+	}
+	return 1
+}
+
 // controlPlaneReadiness judges the istiod Deployment: ready when the current template is rolled out
 // and every desired replica is available.
 func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string, string) {
 	if d == nil {
 		return metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing, "The istiod Deployment does not exist yet"
 	}
-	desired := int32(1)
-	if d.Spec.Replicas != nil {
-		desired = *d.Spec.Replicas
-	}
+	desired := desiredReplicas(d)
 	st := d.Status
 	switch {
 	case st.ObservedGeneration < d.Generation:
@@ -468,7 +493,8 @@ func setCondition(status *meshv1alpha1.ServiceMeshStatus, obs *observation, cond
 	})
 }
 
-// setMetrics sets the gauges from an observation, once its status is written.
+// setMetrics sets the gauges from an observation, once its status is written. The control plane's gauge
+// follows the istiod that was read: while the control-plane phase fails, the one that serves the mesh.
 func setMetrics(obs *observation) {
 	if c := obs.istiod; obs.istiodRead {
 		ready, _, _ := controlPlaneReadiness(c)

@@ -214,18 +214,28 @@ const chartNotFound = `meshkeeper_condition{type="ControlPlaneReady", status="Fa
 
 // istiodNotServing are the reasons of ControlPlaneReady (api/v1alpha1: conditions.go, revision_types.go)
 // that say istiod itself is not serving, which page (MeshkeeperIstiodUnavailable): its Deployment is
-// missing or not available, or its namespace is being deleted. istiodServing are all the others:
-// failures before any Helm action, which leave the running istiod as it is, and failed Helm actions
-// (InstallFailed), which do not take it away (controllers/servicemesh: setControlPlaneReady then
-// reports the failure instead of the Deployment's readiness); only MeshkeeperMeshNotReady reports them.
+// missing or not available, or its namespace is being deleted. phaseFailures are all the others: failures
+// of the control-plane phase before any Helm action, which leave the running istiod as it is, and failed
+// Helm actions (InstallFailed), which do not take it away (controllers/servicemesh: setControlPlaneReady
+// then reports the failure, followed by what the istiod that serves the mesh is doing). They page only
+// while that istiod is not available (meshkeeper_control_plane_ready 0, which then follows it); the
+// warning reports them all.
 var (
 	istiodNotServing = []string{"DeploymentMissing", "RollingOut", "NamespaceTerminating"}
-	istiodServing    = []string{"ChartNotFound", "ChartRepositoryUnreachable", "RepositoryNotAllowed", "ImageHubNotAllowed",
+	phaseFailures    = []string{"ChartNotFound", "ChartRepositoryUnreachable", "RepositoryNotAllowed", "ImageHubNotAllowed",
 		"NamespaceNotAllowed", "UpgradeNotSupported", "InvalidSpec", "InstallFailed"}
 )
 
+// controlPlaneReady is the line of a load that gives meshkeeper_control_plane_ready of target the samples
+// values: whether the istiod that ControlPlaneReady is about, or while the control-plane phase fails the
+// one that serves the mesh, is available. A standby replica reports 0.
+func controlPlaneReady(target, values string) string {
+	return "\n" + `meshkeeper_control_plane_ready{` + target + `} ` + values
+}
+
 // init adds the cases of every ControlPlaneReady reason: the critical alert fires for those where
-// istiod is not serving and for no other, and the warning covers them all.
+// istiod is not serving, and for the failures of the control-plane phase only while the running istiod
+// is not available; the warning covers them all.
 func init() {
 	for _, reason := range istiodNotServing {
 		alertCases["MeshkeeperIstiodUnavailable"]["fires on "+reason] = alertCase{
@@ -234,13 +244,23 @@ func init() {
 			description: "ControlPlaneReady reason " + reason,
 		}
 	}
-	for _, reason := range istiodServing {
+	for _, reason := range phaseFailures {
+		condition := `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40`
 		alertCases["MeshkeeperIstiodUnavailable"]["stays silent on "+reason] = alertCase{
-			load:   `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40`,
+			load:   condition,
 			firing: map[time.Duration][][]string{11 * time.Minute: nil, 30 * time.Minute: nil},
 		}
+		alertCases["MeshkeeperIstiodUnavailable"]["stays silent on "+reason+" while the running istiod is available"] = alertCase{
+			load:   condition + controlPlaneReady(meshkeeper, "1x40"),
+			firing: map[time.Duration][][]string{11 * time.Minute: nil, 30 * time.Minute: nil},
+		}
+		alertCases["MeshkeeperIstiodUnavailable"]["fires on "+reason+" while the running istiod is not available"] = alertCase{
+			load:        condition + controlPlaneReady(meshkeeper, "0x40"),
+			firing:      map[time.Duration][][]string{9 * time.Minute: nil, 11 * time.Minute: {{"type=ControlPlaneReady", "reason=", "severity=critical"}}},
+			description: "ControlPlaneReady reason " + reason,
+		}
 	}
-	for _, reason := range append(slices.Clone(istiodNotServing), istiodServing...) {
+	for _, reason := range append(slices.Clone(istiodNotServing), phaseFailures...) {
 		// Ready is False whenever ControlPlaneReady is, with its reason when it is the first condition not True.
 		alertCases["MeshkeeperMeshNotReady"]["fires on ControlPlaneReady "+reason] = alertCase{
 			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="` + reason + `", ` + meshkeeper + `} 1x40
@@ -252,7 +272,8 @@ func init() {
 }
 
 // TestIstiodAlertReasons checks that MeshkeeperIstiodUnavailable selects exactly the reasons of
-// istiodNotServing, and that what ends it is exactly every other reason.
+// istiodNotServing and phaseFailures (these only with meshkeeper_control_plane_ready, which the cases
+// check), and that what ends the carried-over istiodNotServing is exactly every other reason.
 func TestIstiodAlertReasons(t *testing.T) {
 	r, ok := alertingRules(t)["MeshkeeperIstiodUnavailable"]
 	if !ok {
@@ -283,8 +304,8 @@ func TestIstiodAlertReasons(t *testing.T) {
 		return nil
 	})
 	want := slices.Sorted(slices.Values(istiodNotServing))
-	if got := slices.Sorted(maps.Keys(selected)); !slices.Equal(got, want) {
-		t.Errorf("MeshkeeperIstiodUnavailable selects the reasons %v, want %v", got, want)
+	if got, all := slices.Sorted(maps.Keys(selected)), slices.Sorted(slices.Values(append(slices.Clone(istiodNotServing), phaseFailures...))); !slices.Equal(got, all) {
+		t.Errorf("MeshkeeperIstiodUnavailable selects the reasons %v, want %v", got, all)
 	}
 	if got := slices.Sorted(maps.Keys(excluded)); !slices.Equal(got, want) {
 		t.Errorf("MeshkeeperIstiodUnavailable ends on any reason but %v, want any but %v", got, want)
@@ -457,8 +478,70 @@ var alertCases = map[string]map[string]alertCase{
 			description: "ControlPlaneReady reason RollingOut",
 		},
 		"stays silent on ChartNotFound: the running istiod keeps serving": {
-			load:   chartNotFound,
+			load:   chartNotFound + controlPlaneReady(meshkeeper, "1x40"),
 			firing: map[time.Duration][][]string{11 * time.Minute: nil, 30 * time.Minute: nil},
+		},
+		"fires on ChartNotFound once the running istiod is down for 10 minutes": {
+			// A mistyped spec.version left for days, then istiod goes down on its own (a node drained, a
+			// crash loop) at 15m: ControlPlaneReady keeps ChartNotFound, the gauge follows istiod.
+			load: chartNotFound + controlPlaneReady(meshkeeper, "1x14 0x25"),
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				24 * time.Minute: nil,
+				26 * time.Minute: {{"type=ControlPlaneReady", "reason=", "status=", "severity=critical"}},
+				40 * time.Minute: {{"severity=critical"}},
+			},
+			description: "ControlPlaneReady reason ChartNotFound",
+		},
+		"stops on ChartNotFound as soon as the running istiod is available again": {
+			load:        chartNotFound + controlPlaneReady(meshkeeper, "0x12 1x27"),
+			firing:      map[time.Duration][][]string{12 * time.Minute: {{"severity=critical"}}, 13 * time.Minute: nil, 30 * time.Minute: nil},
+			description: "ControlPlaneReady reason ChartNotFound",
+		},
+		"ignores a standby replica's gauge": {
+			// Only the leader reconciles and reports the conditions; a standby reports the gauge 0.
+			load: chartNotFound + controlPlaneReady(meshkeeper, "1x40") +
+				controlPlaneReady(`job="meshkeeper-metrics", instance="10.0.0.5:8443", namespace="meshkeeper-system"`, "0x40"),
+			firing: map[time.Duration][][]string{11 * time.Minute: nil, 30 * time.Minute: nil},
+		},
+		"keeps its 10 minutes when a rollout that does not come up turns into InstallFailed": {
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x5 stale
+			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="InstallFailed", ` + meshkeeper + `} _x6 1x30` +
+				controlPlaneReady(meshkeeper, "0x40"),
+			firing: map[time.Duration][][]string{
+				9 * time.Minute:  nil,
+				11 * time.Minute: {{"type=ControlPlaneReady", "reason=", "severity=critical"}},
+			},
+			description: "ControlPlaneReady reason InstallFailed",
+		},
+		"stops at once on ChartNotFound when the ServiceMesh is gone": {
+			// Deleted at 21m: meshkeeper removes the condition series and sets the gauge to 0.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="ChartNotFound", ` + meshkeeper + `} 1x20 stale` +
+				controlPlaneReady(meshkeeper, "0x40") + present(meshkeeper, "1x20 0x20"),
+			firing: map[time.Duration][][]string{
+				16 * time.Minute: {{"severity=critical"}},
+				20 * time.Minute: {{"severity=critical"}},
+				21 * time.Minute: nil,
+				30 * time.Minute: nil,
+			},
+			description: "ControlPlaneReady reason ChartNotFound",
+		},
+		"stays silent while the canary revision fails beside the ready active one": {
+			// RevisionBased: the canary revision's install failed; while the phase fails the gauge follows the
+			// istiod of the active revision, which serves the mesh.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="InstallFailed", ` + meshkeeper + `} 1x30
+			       meshkeeper_revision_proxies{revision="1-31-1", version="1.31.1", state="Active", ready="true", ` + meshkeeper + `} 40x30
+			       meshkeeper_revision_proxies{revision="1-32-0", version="1.32.0", state="Canary", ready="false", ` + meshkeeper + `} 0x30` +
+				controlPlaneReady(meshkeeper, "1x30"),
+			firing: map[time.Duration][][]string{11 * time.Minute: nil, 25 * time.Minute: nil},
+		},
+		"fires when the active revision goes down while the phase fails, whatever the revisions last reported": {
+			// meshkeeper_revision_proxies keeps what the last phase that succeeded reported.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="ChartNotFound", ` + meshkeeper + `} 1x30
+			       meshkeeper_revision_proxies{revision="1-31-1", version="1.31.1", state="Active", ready="true", ` + meshkeeper + `} 40x30` +
+				controlPlaneReady(meshkeeper, "0x30"),
+			firing:      map[time.Duration][][]string{9 * time.Minute: nil, 11 * time.Minute: {{"severity=critical"}}},
+			description: "ControlPlaneReady reason ChartNotFound",
 		},
 		"keeps its 10 minutes when the reason changes": {
 			// The Deployment is created (DeploymentMissing), then its pods do not become available
@@ -525,9 +608,11 @@ var alertCases = map[string]map[string]alertCase{
 		"stays silent while a new revision rolls out beside the ready active one": {
 			// RevisionBased: ControlPlaneReady is about the istiod of spec.version's revision; the tag
 			// stays on the active revision, which serves the mesh, until it is ready.
+			// The gauge follows ControlPlaneReady's istiod, the new revision's, which is not available.
 			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x30
 			       meshkeeper_revision_proxies{revision="1-31-1", version="1.31.1", state="Active", ready="true", ` + meshkeeper + `} 40x30
-			       meshkeeper_revision_proxies{revision="1-32-0", version="1.32.0", state="Canary", ready="false", ` + meshkeeper + `} 0x30`,
+			       meshkeeper_revision_proxies{revision="1-32-0", version="1.32.0", state="Canary", ready="false", ` + meshkeeper + `} 0x30` +
+				controlPlaneReady(meshkeeper, "0x30"),
 			firing: map[time.Duration][][]string{11 * time.Minute: nil, 25 * time.Minute: nil},
 		},
 		"fires when the active revision is not available": {
