@@ -147,8 +147,8 @@ func restartsReported(mesh *meshv1alpha1.ServiceMesh, report *restart.Report) re
 		c.Reason == meshv1alpha1.ReasonRestartStalled {
 		status.Stalled = c.Message
 	} else {
-		status.Stalled = fmt.Sprintf("%s restarted at %s did not roll out within its deadline; meshkeeper starts no further "+
-			"restart until it does (fix the workload, or roll it back yourself)", recorded[0].Workload,
+		status.Stalled = fmt.Sprintf("%s restarted at %s made no progress for its deadline; meshkeeper starts no further "+
+			"restart until it rolls out (fix the workload, or roll it back yourself)", recorded[0].Workload,
 			recorded[0].RestartedAt.UTC().Format(time.RFC3339))
 	}
 	return status

@@ -34,7 +34,7 @@ import (
 func TestRecordedStallsHoldUntilTheRestartsReport(t *testing.T) {
 	at := metav1.NewTime(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
 	stall := meshv1alpha1.StalledRestart{Workload: "Deployment shop/api", RestartedAt: at}
-	message := "Deployment shop/api restarted at 2026-05-01T10:00:00Z did not roll out within 10m0s; meshkeeper starts no further restart"
+	message := "Deployment shop/api restarted at 2026-05-01T10:00:00Z made no progress for 10m0s; meshkeeper starts no further restart"
 	mesh := &meshv1alpha1.ServiceMesh{}
 	mesh.Generation = 3
 	mesh.Status.Proxies.StalledRestarts = []meshv1alpha1.StalledRestart{stall}
@@ -48,7 +48,7 @@ func TestRecordedStallsHoldUntilTheRestartsReport(t *testing.T) {
 				Reason: meshv1alpha1.ReasonRestartStalled, Message: message},
 			wantMessage: message,
 		},
-		"the condition does not": {wantMessage: "Deployment shop/api restarted at 2026-05-01T10:00:00Z did not roll out"},
+		"the condition does not": {wantMessage: "Deployment shop/api restarted at 2026-05-01T10:00:00Z made no progress"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			mesh := mesh.DeepCopy()

@@ -289,7 +289,7 @@ func canaryRolledBackMessage(status *meshv1alpha1.ServiceMeshStatus, spec *meshv
 		namespaces = slices.Clone(spec.UpdateStrategy.Canary.Namespaces)
 	}
 	active := status.ActiveRevision
-	message := fmt.Sprintf("%s, restarted onto the canary revision %s, did not roll out within its deadline, so meshkeeper rolled "+
+	message := fmt.Sprintf("%s, restarted onto the canary revision %s, made no progress for its deadline, so meshkeeper rolled "+
 		"the canary back at %s: the canary namespaces (%s) are served by the active revision %s (Istio %s) again and their "+
 		"workloads are restarted onto it; revision %s stays installed for inspection. Fix the workload, then change the spec "+
 		"(any field: a new generation ends the rollback) to try %s again, or set spec.version to %s to end the canary",
