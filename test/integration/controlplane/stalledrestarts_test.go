@@ -75,7 +75,7 @@ func recordStall(g Gomega, stall meshv1alpha1.StalledRestart) {
 // annotation alone. The status records the stall (status.proxies.stalledRestarts); the suite's manager,
 // which never saw these workloads restarted, is such a fresh process for them.
 var _ = Describe("Stalled restarts recorded in the status", Ordered, func() {
-	const ns = "sr-shop"
+	const ns = "stall-shop"
 	// stalledAt is a restart 25 minutes old: beyond twice the Deployments' deadline (4s), and beyond
 	// twice the default one (10 minutes).
 	stalledAt := time.Now().UTC().Add(-25 * time.Minute).Truncate(time.Second)
@@ -100,10 +100,10 @@ var _ = Describe("Stalled restarts recorded in the status", Ordered, func() {
 		// other: its pod needs a restart for its sidecar.
 		createWorkload(ns, "other", nil)
 
-		createMesh("  namespace: sr-system\n  version: 1.31.1\n  injection:\n    namespaces: [" + ns + "]\n")
+		createMesh("  namespace: stall-system\n  version: 1.31.1\n  injection:\n    namespaces: [" + ns + "]\n")
 		closeWindow() // nothing is restarted before the test sets the status up
-		Eventually(func() bool { return istiodOrNil("sr-system") != nil }, installTimeout, poll).Should(BeTrue())
-		markAvailable("sr-system", "istiod")
+		Eventually(func() bool { return istiodOrNil("stall-system") != nil }, installTimeout, poll).Should(BeTrue())
+		markAvailable("stall-system", "istiod")
 		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status },
 			installTimeout, poll).Should(Equal(metav1.ConditionTrue))
 		Eventually(func() int32 { return getMesh().Status.Proxies.WithoutSidecar }, installTimeout, poll).Should(BeEquivalentTo(2))
