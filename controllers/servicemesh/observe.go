@@ -189,9 +189,10 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	switch {
 	case installed != nil:
 		obs.istiodName = installed.deployment
-	case meshctx.Classify(controlPlaneErr) != nil:
+	case meshctx.Classify(controlPlaneErr) != nil && r.Policy.CheckNamespace(mesh.Spec.Namespace, "spec.namespace") == nil:
 		// The phase failed: istiod is whatever the last phase that succeeded left, and it can go down
-		// for reasons of its own (a node drained, a crash loop) while the failure lasts for days.
+		// for reasons of its own (a node drained, a crash loop) while the failure lasts for days. In a
+		// namespace the installer did not allow, meshkeeper runs nothing, and its cache holds nothing.
 		obs.istiodName = servingIstiod(mesh)
 	}
 	if obs.istiodName != "" {
