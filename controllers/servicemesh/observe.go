@@ -328,10 +328,8 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 // that has recorded nothing installed.
 func servingIstiod(mesh *meshv1alpha1.ServiceMesh) string {
 	switch rev := mesh.Status.ActiveRevision; {
-	case rev == revision.Legacy:
-		return istiodDeployment
 	case rev != "":
-		return revisionReleasePrefix + rev
+		return revisionDeployment(rev)
 	case revisionBased(mesh) && mesh.Status.Version == "":
 		return ""
 	default:

@@ -116,6 +116,15 @@ func (ri *revisionInstallation) serving(namespace string) (version, rev string) 
 }
 
 // revisionBased tells whether the mesh runs its control plane as revisions.
+// revisionDeployment is the istiod Deployment of a revision: istiod-<revision>, or istiod for the istiod
+// installed without a revision (revision.Legacy).
+func revisionDeployment(rev string) string {
+	if rev == revision.Legacy {
+		return istiodDeployment
+	}
+	return revisionReleasePrefix + rev
+}
+
 func revisionBased(mesh *meshv1alpha1.ServiceMesh) bool {
 	return mesh.Spec.UpdateStrategy.Type == meshv1alpha1.UpdateRevisionBased
 }
@@ -351,21 +360,18 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if spec.UpdateStrategy.Canary != nil {
 		ri.canaryNamespaces = spec.UpdateStrategy.Canary.Namespaces
 	}
-	deployment, meshConfig := revisionReleasePrefix+target, meshConfigName+"-"+target
+	deployment, meshConfig := revisionDeployment(target), meshConfigName+"-"+target
 	if target == revision.Legacy {
-		deployment, meshConfig = istiodDeployment, meshConfigName
+		meshConfig = meshConfigName
 	}
 	// The CNI agent follows the active revision (the one the tag gives most proxies), at that
 	// revision's version: it moves when the tag moves, so it never leads the control plane.
-	agentCharts, activeDeployment := base, istiodDeployment
+	agentCharts := base
 	if res, ok := sets[plan.Active]; ok {
 		agentCharts = res.set
 	}
-	if plan.Active != revision.Legacy {
-		activeDeployment = revisionReleasePrefix + plan.Active
-	}
 	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
-		deployment: deployment, meshConfig: meshConfig, activeDeployment: activeDeployment, revisions: ri, charts: agentCharts}, nil
+		deployment: deployment, meshConfig: meshConfig, activeDeployment: revisionDeployment(plan.Active), revisions: ri, charts: agentCharts}, nil
 }
 
 func fromRevision(tagged string) string {
@@ -574,7 +580,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 			continue
 		}
 		name := d.Labels[policy.LabelIstioRevision]
-		if name == "" || (name == revision.Legacy) != (d.Name == istiodDeployment) || (name != revision.Legacy && d.Name != revisionReleasePrefix+name) {
+		if name == "" || d.Name != revisionDeployment(name) {
 			continue
 		}
 		istiods = append(istiods, d)

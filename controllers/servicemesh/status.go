@@ -91,7 +91,7 @@ func servingIstiodNote(namespace, name string, d *appsv1.Deployment) string {
 	if d == nil {
 		return fmt.Sprintf("; no istiod serves the mesh: its Deployment %s/%s does not exist", namespace, name)
 	}
-	desired := desiredReplicas(d)
+	desired := meshctx.DesiredReplicas(d.Spec.Replicas)
 	note := fmt.Sprintf("; the running istiod (Deployment %s/%s): %d of %d replicas available",
 		namespace, name, d.Status.AvailableReplicas, desired)
 	if ready, _, _ := controlPlaneReadiness(d); ready != metav1.ConditionTrue && d.Status.AvailableReplicas >= desired {
@@ -100,21 +100,13 @@ func servingIstiodNote(namespace, name string, d *appsv1.Deployment) string {
 	return note
 }
 
-// desiredReplicas is the number of replicas a Deployment asks for.
-func desiredReplicas(d *appsv1.Deployment) int32 {
-	if d.Spec.Replicas != nil {
-		return *d.Spec.Replicas
-	}
-	return 1
-}
-
 // controlPlaneReadiness judges the istiod Deployment: ready when the current template is rolled out
 // and every desired replica is available.
 func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string, string) {
 	if d == nil {
 		return metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing, "The istiod Deployment does not exist yet"
 	}
-	desired := desiredReplicas(d)
+	desired := meshctx.DesiredReplicas(d.Spec.Replicas)
 	st := d.Status
 	switch {
 	case st.ObservedGeneration < d.Generation:
