@@ -63,7 +63,7 @@ func rolloutOf(kind string, obj client.Object) Rollout {
 		// quota, an admission rule), or its progress deadline passed.
 		for _, c := range o.Status.Conditions {
 			if (c.Status == corev1.ConditionTrue && c.Type == appsv1.DeploymentReplicaFailure) ||
-				(c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded") {
+				(c.Type == appsv1.DeploymentProgressing && c.Reason == meshctx.ProgressDeadlineExceeded) {
 				waits = append(waits, fmt.Sprintf("%s: %s", c.Reason, c.Message))
 			}
 		}

@@ -21,6 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
+// ProgressDeadlineExceeded is the reason of the Progressing condition with which the Deployment
+// controller says that a rollout made no progress for its progressDeadlineSeconds.
+const ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
 // RolledOut tells whether a Deployment, StatefulSet or DaemonSet has rolled out its current pod
 // template: its controller saw the current spec, and every desired pod is updated, ready and available
 // (for a Deployment, with no pod of an older template left). False for any other kind.

@@ -35,10 +35,6 @@ import (
 // DaemonSet) may go without progress, and a Deployment's when it does not say.
 const defaultDeadline = 10 * time.Minute
 
-// progressDeadlineExceeded is the reason of the Progressing condition with which the Deployment
-// controller says that a rollout made no progress for its progressDeadlineSeconds.
-const progressDeadlineExceeded = "ProgressDeadlineExceeded"
-
 // workload is a Deployment, StatefulSet or DaemonSet as the restarts see it.
 type workload struct {
 	kind string
@@ -136,7 +132,7 @@ func progressing(obj client.Object) *appsv1.DeploymentCondition {
 // progressExceeded tells whether the Deployment controller says that the Deployment's rollout of its
 // current generation made no progress for its progressDeadlineSeconds.
 func progressExceeded(obj client.Object, c *appsv1.DeploymentCondition) bool {
-	return c.Status == corev1.ConditionFalse && c.Reason == progressDeadlineExceeded &&
+	return c.Status == corev1.ConditionFalse && c.Reason == meshctx.ProgressDeadlineExceeded &&
 		obj.(*appsv1.Deployment).Status.ObservedGeneration >= obj.GetGeneration()
 }
 
