@@ -42,10 +42,11 @@ type UpdateStrategySpec struct {
 
 	// InactiveRevisionDeletionGracePeriod is how long a revision that no tag, namespace or pod uses any
 	// more is kept before it is removed (RevisionBased only). A revision that a pod still uses is never
-	// removed.
+	// removed. At most 8760h (a year).
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8760h')",message="updateStrategy.inactiveRevisionDeletionGracePeriod must be at most 8760h (a year)"
 	// +optional
 	InactiveRevisionDeletionGracePeriod *metav1.Duration `json:"inactiveRevisionDeletionGracePeriod,omitempty"`
 

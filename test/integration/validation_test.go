@@ -114,6 +114,11 @@ var _ = Describe("ServiceMesh validation", func() {
 			"spec.controlPlane.autoscaling.minReplicas in body should be greater than or equal to 1"),
 		Entry("a debounce that is not a duration", meshYAML("  controlPlane:\n    pushTuning:\n      debounceAfter: fast\n"),
 			`spec.controlPlane.pushTuning.debounceAfter: Invalid value: "fast"`),
+		// A duration past Go's time.Duration (about 292 years) matches the pattern, but no client could
+		// decode the object: the manager's cache would stop seeing the ServiceMesh, deletion included.
+		Entry("a revision grace period longer than a year",
+			meshYAML("  updateStrategy:\n    type: RevisionBased\n    inactiveRevisionDeletionGracePeriod: 3000000h\n"),
+			"updateStrategy.inactiveRevisionDeletionGracePeriod must be at most 8760h (a year)"),
 		Entry("a push throttle of zero", meshYAML("  controlPlane:\n    pushTuning:\n      pushThrottle: 0\n"),
 			"spec.controlPlane.pushTuning.pushThrottle in body should be greater than or equal to 1"),
 		Entry("debounceAfter longer than debounceMax",
@@ -290,6 +295,8 @@ var _ = Describe("ServiceMesh validation", func() {
 		Entry("a pre-release version from an https repository",
 			"  version: 1.32.0-beta.1\n  charts:\n    repository: https://istio-release.storage.googleapis.com/charts\n"),
 		Entry("a release candidate", "  version: 1.31.0-rc.0\n"),
+		Entry("a revision grace period of a year",
+			"  updateStrategy:\n    type: RevisionBased\n    inactiveRevisionDeletionGracePeriod: 8760h\n"),
 		Entry("a pre-release with dashes and dots", "  version: 1.32.0-alpha.0-a1b2c3d.20260101\n"),
 		Entry("the longest version: istiod-<revision> is 63 characters",
 			"  version: 1.31.0-"+strings.Repeat("a", 49)+"\n"),
