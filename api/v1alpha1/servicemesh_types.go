@@ -582,7 +582,7 @@ type ProxiesStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Enrolled",type=integer,JSONPath=`.status.namespaces.enrolled`,description="Enrolled namespaces"
-// +kubebuilder:printcolumn:name="Outdated",type=integer,JSONPath=`.status.proxies.outdated`,description="Proxies that need a restart"
+// +kubebuilder:printcolumn:name="Outdated",type=integer,JSONPath=`.status.proxies.outdated`,description="Pods whose sidecar is older than the control plane or its mesh config (pods without one are status.proxies.withoutSidecar)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ServiceMesh struct {
 	metav1.TypeMeta   `json:",inline"`
