@@ -127,7 +127,12 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	// Without the Service ranges the sidecar would capture nothing or everything: leave the workload as it is.
 	if spec, err = WithServiceCIDRs(ctx, r.Client, spec); err != nil {
 		if e := meshctx.Classify(err); e != nil {
-			r.report(mesh, &Workload{Decision: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}})
+			unknown := &Workload{Decision: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}}
+			// The Warning goes to the workload too, as for every other reason: its metadata is enough.
+			if obj, err := CachedWorkload(ctx, r.Workloads, target); err == nil && obj != nil {
+				unknown.object = obj
+			}
+			r.report(mesh, unknown)
 		}
 		return meshctx.Result(ctx, err)
 	}
