@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -81,8 +82,8 @@ type Fetcher interface {
 }
 
 // CachingResolver checks a Source against the Policy, serves the built-in charts and fetches others
-// through a Fetcher, keeping every set it loaded: a chart version in a repository is immutable, so it
-// is fetched once per manager.
+// through a Fetcher. A chart version in a repository is immutable, so a set is fetched once and kept
+// while it is in use; the built-in charts are loaded once.
 type CachingResolver struct {
 	Fetcher Fetcher
 	// Policy is what the operator's installer allows; the zero Policy allows Istio's official chart
@@ -91,9 +92,23 @@ type CachingResolver struct {
 	// Secrets reads credentials Secrets; needed only for sources that name one.
 	Secrets client.Reader
 
-	mu    sync.Mutex
-	cache map[string]Set
+	// mu is held through a whole Resolve, the fetches included, so that a set is loaded once.
+	mu sync.Mutex
+	// builtin is the built-in set, its CNI chart loaded once a Source asks for it. Its charts are the
+	// same whatever patch release asks for them, so one copy serves every version HasBuiltin accepts.
+	builtin *Set
+	// cache holds the sets fetched from repositories, by repository, version and CNI flag; recent has
+	// their keys from the least to the most recently used.
+	cache  map[string]Set
+	recent []string
 }
+
+// maxRepositorySets bounds the sets fetched from repositories that a CachingResolver keeps (a set of
+// three charts is over a megabyte). Every reconcile resolves the mesh's version and those of its
+// running revisions, so the sets in use are always among the most recently used and keep their
+// charts, which the chart manager recognises by pointer; a version no longer asked for is dropped
+// once enough others were, instead of being kept for the life of the manager.
+const maxRepositorySets = 6
 
 // Resolve implements Resolver. The allow-lists are checked before anything is fetched or served from
 // the cache, so a source outside them changes nothing.
@@ -105,57 +120,73 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 		return Set{}, err
 	}
 	repository, version := source.Repository, source.Version
-	key := fmt.Sprintf("%s\x00%s\x00%t", repository, version, source.CNI)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if repository == "" {
+		return r.builtinSet(version, source.CNI)
+	}
+	key := fmt.Sprintf("%s\x00%s\x00%t", repository, version, source.CNI)
 	if set, ok := r.cache[key]; ok {
+		r.use(key)
 		return set, nil
 	}
-	var (
-		set Set
-		err error
-	)
-	if repository == "" {
-		set, err = builtinSet(version, source.CNI)
-	} else {
-		var credentials Credentials
-		credentials, err = r.credentials(ctx, source)
-		if err == nil {
-			set, err = r.fetchSet(ctx, repository, version, credentials, source.CNI)
-		}
+	credentials, err := r.credentials(ctx, source)
+	if err != nil {
+		return Set{}, err
 	}
+	set, err := r.fetchSet(ctx, repository, version, credentials, source.CNI)
 	if err != nil {
 		return Set{}, err
 	}
 	if r.cache == nil {
 		r.cache = map[string]Set{}
 	}
+	if len(r.recent) == maxRepositorySets {
+		delete(r.cache, r.recent[0])
+		r.recent = slices.Delete(r.recent, 0, 1)
+	}
 	r.cache[key] = set
+	r.recent = append(r.recent, key)
 	return set, nil
+}
+
+// use makes the set of key the most recently used. r.mu is held.
+func (r *CachingResolver) use(key string) {
+	if i := slices.Index(r.recent, key); i >= 0 {
+		r.recent = append(slices.Delete(r.recent, i, i+1), key)
+	}
 }
 
 // builtinSet serves the built-in charts for their own minor version: the charts of a minor release
 // fit its patch releases, so 1.31.x runs on the built-in 1.31 charts with 1.31.x images. Another
-// minor version needs its own charts from a repository.
-func builtinSet(version string, cni bool) (Set, error) {
+// minor version needs its own charts from a repository. Every version gets the same charts, with
+// the built-in version, loaded on first use. r.mu is held.
+func (r *CachingResolver) builtinSet(version string, cni bool) (Set, error) {
 	if !HasBuiltin(version) {
 		return Set{}, fmt.Errorf("%w: the built-in charts are Istio %s and serve %s.x; set spec.charts.repository to a Helm repository or OCI registry that has the %s charts",
 			ErrChartNotFound, BuiltinVersion, minor(BuiltinVersion), version)
 	}
-	base, err := Builtin(Base)
-	if err != nil {
-		return Set{}, err
-	}
-	istiod, err := Builtin(Istiod)
-	if err != nil {
-		return Set{}, err
-	}
-	set := Set{Version: BuiltinVersion, Base: base, BaseDigest: Digest(base), Istiod: istiod, IstiodDigest: Digest(istiod)}
-	if cni {
-		if set.CNI, err = Builtin(CNI); err != nil {
+	if r.builtin == nil {
+		base, err := Builtin(Base)
+		if err != nil {
 			return Set{}, err
 		}
-		set.CNIDigest = Digest(set.CNI)
+		istiod, err := Builtin(Istiod)
+		if err != nil {
+			return Set{}, err
+		}
+		r.builtin = &Set{Version: BuiltinVersion, Base: base, BaseDigest: Digest(base), Istiod: istiod, IstiodDigest: Digest(istiod)}
+	}
+	if cni && r.builtin.CNI == nil {
+		chart, err := Builtin(CNI)
+		if err != nil {
+			return Set{}, err
+		}
+		r.builtin.CNI, r.builtin.CNIDigest = chart, Digest(chart)
+	}
+	set := *r.builtin
+	if !cni {
+		set.CNI, set.CNIDigest = nil, ""
 	}
 	return set, nil
 }
