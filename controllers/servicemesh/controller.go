@@ -85,7 +85,8 @@ type Reconciler struct {
 	// policyWatches watches the policy kinds, for PoliciesApplied, once their CRDs are served.
 	policyWatches *meshctx.KindWatches
 	// reportedMTLS holds the mTLS risk last reported; reportedAgent the CNI namespace's refusal.
-	reportedMTLS, reportedAgent meshctx.Transitions
+	reportedMTLS  mtlsReport
+	reportedAgent meshctx.Transitions
 	// backoff paces attempts at a control plane that failed; cniBackoff those at installing, upgrading
 	// or removing the CNI agent; deleteBackoff those at an uninstall.
 	backoff, cniBackoff, deleteBackoff controlPlaneBackoff
@@ -190,7 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		metrics.SetConditions(status.Conditions)
 		metrics.SetIstio(status.Revision, status.Version)
 		setRevisionMetrics(status)
-		r.reportMTLS(mesh, status)
+		r.reportMTLS(mesh, status, obs)
 		if meta.IsStatusConditionTrue(status.Conditions, meshv1alpha1.ConditionReady) {
 			// What installs and upgrades left behind goes back to the system once the mesh is Ready.
 			r.Charts.ReturnMemory()

@@ -92,7 +92,7 @@ func TestSetMTLSReady(t *testing.T) {
 					controllerRollout: ingress.Rollout{Done: !tc.controllerRollingOut}}}
 			status := &meshv1alpha1.ServiceMeshStatus{}
 			setMTLSReady(status, obs)
-			r.reportMTLS(mesh, status)
+			r.reportMTLS(mesh, status, obs)
 			c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
 			if c == nil || c.Status != tc.want {
 				t.Fatalf("MTLSReady = %+v, want %s", c, tc.want)
@@ -112,7 +112,7 @@ func TestSetMTLSReady(t *testing.T) {
 			}
 			// The same risk again is not reported twice.
 			setMTLSReady(status, obs)
-			r.reportMTLS(mesh, status)
+			r.reportMTLS(mesh, status, obs)
 			if len(recorder.Events) > 1 {
 				t.Errorf("%d Warnings for one unchanged risk", len(recorder.Events))
 			}

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -344,31 +345,21 @@ const mtlsReadyMessage = "every pod of an enrolled namespace under STRICT mTLS t
 // setMTLSReady sets MTLSReady: under STRICT mTLS, a pod without a sidecar (or the ingress-nginx
 // controller without one) sends plaintext that its servers reject. The policy stays as asked.
 func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
-	if obs.namespaces == nil || obs.proxies == nil || obs.ingresses == nil {
+	withoutSidecar, controller, ok := plaintextClients(obs)
+	if !ok {
 		return
 	}
-	spec := obs.spec
 	var risky []string
-	strictSomewhere := render.MTLSMode(spec, "") == meshv1alpha1.MTLSStrict
-	for _, ns := range sets.List(obs.namespaces.enrolled) {
-		if render.MTLSMode(spec, ns) != meshv1alpha1.MTLSStrict {
-			continue
-		}
-		strictSomewhere = true
-		if n := obs.proxies.withoutSidecar[ns]; n > 0 {
-			risky = append(risky, fmt.Sprintf("%s (%d pod(s))", ns, n))
-		}
-	}
-	for _, mode := range spec.MTLS.Namespaces {
-		strictSomewhere = strictSomewhere || mode == meshv1alpha1.MTLSStrict
+	for ns, n := range withoutSidecar {
+		risky = append(risky, fmt.Sprintf("%s (%d pod(s))", ns, n))
 	}
 	var problems []string
 	if len(risky) > 0 {
 		problems = append(problems, fmt.Sprintf("namespaces under STRICT mTLS have pods without a sidecar, whose plaintext requests "+
 			"to mesh services are rejected: %s; restart them to inject the sidecar (kubectl rollout restart deployment -n <namespace>)", names(risky)))
 	}
-	if obs.ingresses.controllerWithoutSidecar() && strictSomewhere {
-		c := spec.IngressNginx.Controller
+	if controller {
+		c := obs.spec.IngressNginx.Controller
 		problems = append(problems, fmt.Sprintf("the ingress-nginx controller %s %s/%s runs without its sidecar (or some of its pods still do), "+
 			"so its requests to services under STRICT mTLS are rejected (see IngressesConfigured)", c.Kind, c.Namespace, c.Name))
 	}
@@ -380,6 +371,31 @@ func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	slices.Sort(problems)
 	setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients,
 		"STRICT mTLS is applied as asked, but "+strings.Join(problems, "; and "))
+}
+
+// plaintextClients is the mTLS risk an observation shows: the enrolled namespaces under STRICT mTLS
+// with pods without a sidecar, with how many, and whether the ingress-nginx controller runs without
+// its sidecar while STRICT applies somewhere. ok is false when the observation does not show it.
+func plaintextClients(obs *observation) (withoutSidecar map[string]int, controller, ok bool) {
+	if obs.namespaces == nil || obs.proxies == nil || obs.ingresses == nil {
+		return nil, false, false
+	}
+	spec := obs.spec
+	withoutSidecar = map[string]int{}
+	strictSomewhere := render.MTLSMode(spec, "") == meshv1alpha1.MTLSStrict
+	for ns := range obs.namespaces.enrolled {
+		if render.MTLSMode(spec, ns) != meshv1alpha1.MTLSStrict {
+			continue
+		}
+		strictSomewhere = true
+		if n := obs.proxies.withoutSidecar[ns]; n > 0 {
+			withoutSidecar[ns] = n
+		}
+	}
+	for _, mode := range spec.MTLS.Namespaces {
+		strictSomewhere = strictSomewhere || mode == meshv1alpha1.MTLSStrict
+	}
+	return withoutSidecar, obs.ingresses.controllerWithoutSidecar() && strictSomewhere, true
 }
 
 // summarizeReady sets Ready to True only when every other condition is True; otherwise Ready carries the
@@ -504,15 +520,43 @@ func setMetrics(obs *observation) {
 	}
 }
 
-// reportMTLS emits a Warning on the ServiceMesh when the mTLS risk MTLSReady reports appears or
-// changes.
-func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus) {
+// mtlsReport is the mTLS risk last reported: the namespaces under STRICT mTLS with pods without a
+// sidecar, and whether the ingress-nginx controller ran without its sidecar. Safe for concurrent
+// reconciles.
+type mtlsReport struct {
+	mu         sync.Mutex
+	namespaces sets.Set[string]
+	controller bool
+}
+
+// grew records the risk and tells whether it has a member the one recorded before did not: a
+// namespace, or the controller.
+func (m *mtlsReport) grew(namespaces sets.Set[string], controller bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	grew := controller && !m.controller || !m.namespaces.IsSuperset(namespaces)
+	m.namespaces, m.controller = namespaces, controller
+	return grew
+}
+
+// forget drops the risk recorded: the next one is reported whole.
+func (m *mtlsReport) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.namespaces, m.controller = nil, false
+}
+
+// reportMTLS emits a Warning on the ServiceMesh when the mTLS risk MTLSReady reports appears or gains
+// a member: a namespace, or the ingress-nginx controller. The message carries pod counts, which change
+// with every pod restarted; a Warning for each would report progress, not a new problem.
+func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
 	if c == nil || c.Status == metav1.ConditionTrue {
-		r.reportedMTLS.Forget("mtls")
+		r.reportedMTLS.forget()
 		return
 	}
-	if !r.reportedMTLS.Changed("mtls", c.Message) {
+	withoutSidecar, controller, ok := plaintextClients(obs)
+	if !ok || !r.reportedMTLS.grew(sets.KeySet(withoutSidecar), controller) {
 		return
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPlaintextClients, "CheckMTLS", "%s", c.Message)
