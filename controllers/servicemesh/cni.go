@@ -36,7 +36,6 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
-	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
@@ -320,11 +319,7 @@ func podReady(pod *corev1.Pod) bool {
 // uninstallCNI removes the istio-cni release from namespace. The agent's pods remove Istio's plugin
 // from each node's CNI configuration as they stop.
 func (r *Reconciler) uninstallCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string) error {
-	err := r.Charts.Uninstall(ctx, namespace, cniRelease, ownerOf(mesh))
-	metrics.HelmOperations.WithLabelValues(cniRelease, "uninstalled", outcome(err)).Inc()
-	if err != nil {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+cniRelease,
-			"Release %s/%s: %v", namespace, cniRelease, err)
+	if err := r.uninstallRelease(ctx, mesh, namespace, cniRelease); err != nil {
 		return fmt.Errorf("uninstalling release %s/%s: %w", namespace, cniRelease, err)
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall/"+cniRelease,
@@ -340,11 +335,7 @@ func (r *Reconciler) uninstallAllCNI(ctx context.Context, mesh *meshv1alpha1.Ser
 		namespaces = append(namespaces, mesh.Status.CNI.Namespace)
 	}
 	for _, ns := range namespaces {
-		err := r.Charts.Uninstall(ctx, ns, cniRelease, ownerOf(mesh))
-		metrics.HelmOperations.WithLabelValues(cniRelease, "uninstalled", outcome(err)).Inc()
-		if err != nil {
-			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+cniRelease,
-				"Release %s/%s: %v", ns, cniRelease, err)
+		if err := r.uninstallRelease(ctx, mesh, ns, cniRelease); err != nil {
 			return fmt.Errorf("uninstalling release %s/%s: %w", ns, cniRelease, err)
 		}
 	}

@@ -285,8 +285,8 @@ func (r *Reconciler) chartUnavailable(mesh *meshv1alpha1.ServiceMesh, err error)
 func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release helm.Release, chartVersion string, result helm.Result, err error) {
 	name := release.Namespace + "/" + release.Name
 	action := string(result.Action) + "/" + release.Name
-	if result.Action != helm.ActionNone || err != nil {
-		metrics.HelmOperations.WithLabelValues(release.Name, strings.ToLower(string(result.Action)), outcome(err)).Inc()
+	if counted := countedAction(result, err); counted != helm.ActionNone || err != nil {
+		metrics.HelmOperations.WithLabelValues(release.Name, strings.ToLower(string(counted)), outcome(err)).Inc()
 	}
 	if err != nil {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
@@ -301,6 +301,27 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 	default:
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, string(result.Action), action,
 			"Release %s: chart %s %s (was %s)", name, release.Chart.Name(), chartVersion, result.State)
+	}
+}
+
+// countedAction is the action meshkeeper_helm_operations_total counts an Ensure under. A failure before
+// Ensure ran any Helm action reports none; it is counted under the action Ensure was about to run, so
+// that it shows among the documented actions: for a release in sync, the drift repair (rendering the
+// release, or applying its first drifted object, failed); in any other state, which Ensure acts on
+// itself, the install of meshkeeper's release over a release of the same name another installation
+// holds, which Ensure refuses. Only when the release's records could not be read (no state) is the
+// action unknown, and stays none.
+func countedAction(result helm.Result, err error) helm.Action {
+	if err == nil || result.Action != helm.ActionNone {
+		return result.Action
+	}
+	switch result.State {
+	case "":
+		return helm.ActionNone
+	case helm.StateInSync:
+		return helm.ActionRepaired
+	default:
+		return helm.ActionInstalled
 	}
 }
 

@@ -334,9 +334,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		if name == revision.Legacy {
 			release = istiodRelease
 		}
-		err := r.Charts.Uninstall(ctx, spec.Namespace, release, ownerOf(mesh))
-		r.recordUninstall(mesh, release, err)
-		if err != nil {
+		if err := r.uninstallRelease(ctx, mesh, spec.Namespace, release); err != nil {
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionPruned, "Prune/"+name,
@@ -535,13 +533,6 @@ func (r *Reconciler) ensureRelease(ctx context.Context, mesh *meshv1alpha1.Servi
 		ctrl.LoggerFrom(ctx).Info("Installed a revision", "release", release.Name)
 	}
 	return nil
-}
-
-func (r *Reconciler) recordUninstall(mesh *meshv1alpha1.ServiceMesh, release string, err error) {
-	if err != nil {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release,
-			"Release %s/%s: %v", mesh.Spec.Namespace, release, err)
-	}
 }
 
 // observeRevisions finds the installed revisions: every istiod Deployment of meshkeeper's (owned by

@@ -61,7 +61,7 @@ var (
 	// HelmOperations counts the Helm operations meshkeeper ran, by release, action and result.
 	HelmOperations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: HelmOperationsName,
-		Help: "Helm operations meshkeeper ran, by release, action (installed, upgraded, recovered, repaired, uninstalled) and result (success, error).",
+		Help: "Helm operations meshkeeper ran, by release, action (installed, upgraded, recovered, repaired, uninstalled; none for a failure before the release could be read) and result (success, error).",
 	}, []string{"release", "action", "result"})
 
 	// ControlPlaneReady is 1 while istiod is available, else 0.
