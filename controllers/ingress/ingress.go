@@ -33,7 +33,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -422,7 +421,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}), builder.WithPredicates(ProxyGone)).
 		Watches(&networkingv1.IngressClass{}, all).
 		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.EnrollmentChanged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
+		WithOptions(meshctx.ControllerOptions(Workers)).
 		Named("ingress")
 	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
 		func(ctx context.Context, _ *networkingv1.ServiceCIDR) []reconcile.Request {

@@ -30,7 +30,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -161,7 +160,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&meshv1alpha1.ServiceMesh{}, meshctx.AllNamespaces(r.Client), builder.WithPredicates(meshctx.EnrollmentChanged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
+		WithOptions(meshctx.ControllerOptions(Workers)).
 		Named("namespace").
 		Complete(r)
 }

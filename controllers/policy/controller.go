@@ -36,7 +36,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -350,7 +349,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(meshctx.EnrollmentChanged)).
 		Watches(crd, crdChanged{EventHandler: allNamespaces, served: r.Served}, builder.WithPredicates(policyCRD)).
 		WatchesRawSource(r.Served.Source(allNamespaces)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		WithOptions(meshctx.ControllerOptions(4)).
 		Named("policy").
 		Build(r)
 	r.policyWatches = meshctx.NewKindWatches(mgr, c, render.PolicyKinds, toNamespace, r.Served)

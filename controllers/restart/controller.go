@@ -1117,6 +1117,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toMesh := func(context.Context, client.Object) []reconcile.Request { return []reconcile.Request{meshctx.Request} }
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("restart").
+		WithOptions(meshctx.ControllerOptions(0)).
 		Watches(&meshv1alpha1.ServiceMesh{}, handler.EnqueueRequestsFromMapFunc(toMesh)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(toMesh)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(toMesh))

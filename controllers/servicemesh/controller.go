@@ -290,6 +290,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Its own status write that records the CNI agent installed, or refused on a new mesh, changes
 		// whether istiod injects for the agent (meshctx.InjectionSpec): istiod's values follow.
 		For(&meshv1alpha1.ServiceMesh{}, builder.WithPredicates(predicate.Or[client.Object](meshctx.SpecOrDeletionChanged, meshctx.CNIInjectsChanged))).
+		WithOptions(meshctx.ControllerOptions(0)).
 		Named("servicemesh")
 	toMesh := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{meshctx.Request}

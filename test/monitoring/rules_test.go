@@ -461,6 +461,27 @@ var alertCases = map[string]map[string]alertCase{
 			},
 			description: "The servicemesh controller",
 		},
+		// A failure meshkeeper keeps retrying with backoff fails once every few minutes: the
+		// servicemesh controller's control-plane backoff and every controller's retries stop growing
+		// at 5 minutes (meshctx.ControllerOptions), and an attempt takes its own time. Here one error
+		// every 5.5 minutes, sampled every 30 s as the chart's ServiceMonitor scrapes.
+		"fires when failures keep coming back at the retry cap": {
+			load: `controller_runtime_reconcile_errors_total{controller="servicemesh", ` + meshkeeper + `} 0x10 1x10 2x10 3x10 4x10 5x10 6x10 7x10 8x10
+			       meshkeeper_build_info{version="0.2.0", goversion="go1.26.8", ` + meshkeeper + `} 1x100`,
+			step: 30 * time.Second,
+			firing: map[time.Duration][][]string{
+				18 * time.Minute: nil,
+				25 * time.Minute: {{"controller=servicemesh", "job=meshkeeper-metrics", "severity=warning"}},
+				45 * time.Minute: {{"controller=servicemesh", "severity=warning"}},
+			},
+			description: "The servicemesh controller",
+		},
+		"stays silent after one failure that the next attempt fixes": {
+			load: `controller_runtime_reconcile_errors_total{controller="servicemesh", ` + meshkeeper + `} 0x10 1x80
+			       meshkeeper_build_info{version="0.2.0", goversion="go1.26.8", ` + meshkeeper + `} 1x100`,
+			step:   30 * time.Second,
+			firing: map[time.Duration][][]string{40 * time.Minute: nil},
+		},
 		"ignores another operator's errors": {
 			load: `controller_runtime_reconcile_errors_total{controller="servicemesh", ` + otherManager + `} 0+1x60
 			       controller_runtime_reconcile_errors_total{controller="servicemesh", ` + meshkeeper + `} 3x60
