@@ -346,8 +346,8 @@ func ingressFields(obj any) (any, error) {
 }
 
 // proxyFields is the cache's transform of Pods: each is stored as a policy.ProxyPod, the proxy count's
-// fields and the controller reference the restarts follow to the pod's workload (read them through
-// meshctx.CachedPods).
+// fields, and the controller reference and restarted-at annotation the restarts follow to the pod's
+// workload and its last restart (read them through meshctx.CachedPods).
 func proxyFields(obj any) (any, error) {
 	if pod, ok := obj.(*corev1.Pod); ok {
 		return internalpolicy.NewProxyPod(pod), nil

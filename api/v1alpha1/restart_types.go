@@ -143,9 +143,15 @@ type StalledRestart struct {
 // Annotations of the data-plane restarts.
 const (
 	// RestartedAtAnnotation is the pod-template annotation whose change makes a workload roll out: the
-	// time meshkeeper restarted it, RFC 3339 in UTC. It is the one field meshkeeper leaves behind on
-	// uninstall: removing it would restart the workload again.
+	// time meshkeeper restarted it, RFC 3339 in UTC. It and RestartedOntoAnnotation are the fields
+	// meshkeeper leaves behind on uninstall: removing them would restart the workload again.
 	RestartedAtAnnotation = "mesh.meshkeeper.io/restarted-at"
+	// RestartedOntoAnnotation records, beside RestartedAtAnnotation and in the same apply, the revision
+	// whose sidecar the restart was for ("default" with the InPlace strategy). It tells whether a
+	// restart was onto the canary where the times cannot (the restart's time is the manager's clock, to
+	// the second; since when the canary serves a namespace, the API server's). It never changes without
+	// the restarted-at annotation, so it starts no rollout of its own.
+	RestartedOntoAnnotation = "mesh.meshkeeper.io/restarted-onto"
 	// RestartAnnotation set to RestartNever on a workload or a Namespace keeps meshkeeper from
 	// restarting it (or any workload of the Namespace).
 	RestartAnnotation = "mesh.meshkeeper.io/restart"

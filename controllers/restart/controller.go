@@ -107,8 +107,14 @@ type Reconciler struct {
 	// restart of meshkeeper the map is empty, and that is right: its caches start from a fresh list,
 	// which holds every apply the previous process made.
 	written map[string]writtenRestart
-	// reported holds the stall and not-restartable messages last reported.
-	reported meshctx.Transitions
+	// reported holds the stall messages last reported, by key; reportedStalls are the keys it holds them
+	// for. They are forgotten with the workload (forgetGone), and when the restarts stop: the key of a
+	// workload gone is free for a workload of the same name, whose stall is news.
+	reported       meshctx.Transitions
+	reportedStalls sets.Set[string]
+	// notRestartable are the owners of the pods that need a restart and that meshkeeper does not restart,
+	// as the last pass found them (see follow): a NotRestartable Event marks an owner new among them.
+	notRestartable sets.Set[string]
 	// rollback is the canary rollback this process decided, until the status records it or the spec
 	// changes; never modified once set, so the Report compares it by identity.
 	rollback *meshv1alpha1.CanaryRollbackStatus
@@ -147,9 +153,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
 		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
 		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
-		// Manual, must not hold back the restarts of the next one.
+		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress = nil, nil, nil, nil
+		r.forgetStalls(func(string) bool { return true })
 		r.mu.Unlock()
 		r.Report.Set(Status{})
 		metrics.RestartsPending.Set(0)
@@ -190,6 +197,9 @@ type pass struct {
 	notRestartable, ownerless []string
 	held, stuck               map[string]string
 	stuckPods                 int
+	// ownerlessOwners are what controls the ownerless pods, by key ("Job <ns>/<name>"; "Pod <ns>/<name>"
+	// for a pod of no owner, its own).
+	ownerlessOwners sets.Set[string]
 	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
 	// sent back.
 	rollback         *meshv1alpha1.CanaryRollbackStatus
@@ -371,6 +381,14 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
 			if w == nil {
 				p.ownerless = append(p.ownerless, pod.Namespace+"/"+pod.Name+" ("+podOwner(pod)+")")
+				owner := pod.Controller.Kind + " " + pod.Namespace + "/" + pod.Controller.Name
+				if pod.Controller.Kind == "" {
+					owner = "Pod " + pod.Namespace + "/" + pod.Name
+				}
+				if p.ownerlessOwners == nil {
+					p.ownerlessOwners = sets.New[string]()
+				}
+				p.ownerlessOwners.Insert(owner)
 			} else {
 				p.held[w.key()] = w.held
 			}
@@ -398,7 +416,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	slices.Sort(p.ownerless)
 
 	// The rollouts meshkeeper started: every workload carrying its annotation that is not rolled out.
-	annotated := sets.New[string]()
+	annotated, listed := sets.New[string](), sets.New[string]()
 	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{}} {
 		if err := r.Workloads.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing workloads: %w", err)
@@ -412,6 +430,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			if w == nil {
 				continue
 			}
+			listed.Insert(w.key())
 			if !w.restartedAt.IsZero() {
 				annotated.Insert(w.key())
 			}
@@ -419,6 +438,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 	}
 	r.forgetCompleted(annotated)
+	r.forgetGone(listed)
 	// A workload whose rollout onto the canary revision the rollback cut short is restarted again once
 	// its namespace is back on the active revision, rolled out or not: its pods of the canary revision
 	// are outdated then. One restarted earlier, onto the active revision, is not: it runs no such pod,
@@ -493,7 +513,10 @@ func (r *Reconciler) rememberTarget(c *candidate) {
 // apply (before a restart of meshkeeper) is not known to have been for the same target: the workload is
 // restarted once more, and then held.
 func (r *Reconciler) futile(c *candidate) bool {
-	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.oldest.Before(c.restartedAt) {
+	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.predatesRestart() ||
+		c.oldest.Before(c.restartedAt.Add(-maxClockSkew)) {
+		// A pod from before the restart, which its rollout did not replace (see predatesRestart; of the
+		// pods older than the newest only the creation time is known, allowing maxClockSkew).
 		return false
 	}
 	r.mu.Lock()
@@ -623,7 +646,7 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// counts as stalled (which would stop every restart, or roll a canary back).
 		delete(r.rolling, key)
 		delete(r.progress, key)
-	case r.rolling[key] || elapsed <= 2*w.deadline || p.stallRecorded(w):
+	case r.rolling[key] || elapsed <= 2*w.coolOff() || p.stallRecorded(w):
 		// meshkeeper's: this process follows its rollout, or it is recent enough to be meshkeeper's, or
 		// the status records it as stalled (by a process before a restart of meshkeeper, or another
 		// replica), which it stays until it rolls out.
@@ -709,6 +732,26 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// forgetGone drops what this process follows of workloads the cache no longer lists (listed): deleted,
+// often with their namespace (CI namespaces come and go). The passes over the cache drop it only for
+// workloads they see, and a workload of the same name created later would otherwise count as rolling
+// out by meshkeeper's doing, and its stall would not be reported.
+func (r *Reconciler) forgetGone(listed sets.Set[string]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key := range r.rolling {
+		if !listed.Has(key) {
+			delete(r.rolling, key)
+		}
+	}
+	for key := range r.written {
+		if !listed.Has(key) {
+			delete(r.written, key)
+		}
+	}
+	r.forgetStalls(func(key string) bool { return !listed.Has(key) })
+}
+
 // forgetCompleted drops the completed and the applied restarts, and the rollout progress, of workloads
 // that no longer carry meshkeeper's annotation (deleted, or restarted no more).
 func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
@@ -727,6 +770,16 @@ func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
 	for key := range r.progress {
 		if !annotated.Has(key) {
 			delete(r.progress, key)
+		}
+	}
+}
+
+// forgetStalls forgets the stalls reported of the workloads gone says are gone. It runs under r.mu.
+func (r *Reconciler) forgetStalls(gone func(key string) bool) {
+	for key := range r.reportedStalls {
+		if gone(key) {
+			r.reported.Forget(key)
+			r.reportedStalls.Delete(key)
 		}
 	}
 }
@@ -757,11 +810,18 @@ func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
 		return false
 	}
 	namespaces := mesh.Spec.UpdateStrategy.Canary.Namespaces
-	// A stall of a restart from before the canary served the namespace (onto the active revision) is not
-	// the canary's: it stops the restarts as any stall does.
+	// A stall of a restart onto another revision (the active one, before the canary served the
+	// namespace) is not the canary's: it stops the restarts as any stall does. What the restart was for
+	// decides; only a restart that recorded nothing falls back to the times (restartedOnto).
 	i := slices.IndexFunc(p.stalled, func(w *workload) bool {
+		if !slices.Contains(namespaces, w.obj.GetNamespace()) {
+			return false
+		}
+		if onto, known := restartedOnto(w, canary); known {
+			return onto
+		}
 		since := p.canarySince[w.obj.GetNamespace()]
-		return slices.Contains(namespaces, w.obj.GetNamespace()) && !since.IsZero() && !w.restartedAt.Before(since)
+		return !since.IsZero() && !w.restartedAt.Before(since)
 	})
 	if i < 0 {
 		return false
@@ -786,7 +846,9 @@ func (r *Reconciler) rollBack(mesh *meshv1alpha1.ServiceMesh, p *pass) bool {
 
 // canarySince is since when the canary revision serves the namespace: the time of meshkeeper's apply
 // that owns its istio.io/rev label naming that revision (the API server moves it when a value
-// meshkeeper owns changes). Zero when the label is not meshkeeper's or names another revision.
+// meshkeeper owns changes). Zero when the label is not meshkeeper's or names another revision. It is
+// the API server's clock, to the second: it only tells a restart that recorded no revision
+// (restartedOnto) from one onto the canary.
 func canarySince(ns *corev1.Namespace, canary string) time.Time {
 	if ns.Labels[policy.LabelIstioRevision] != canary || !apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
 		return time.Time{}
@@ -797,15 +859,31 @@ func canarySince(ns *corev1.Namespace, canary string) time.Time {
 	return time.Time{}
 }
 
+// restartedOnto tells whether a restart was onto the canary revision, as its pod template records the
+// revision it was for; known is false when it records none (a restart by a meshkeeper that did not
+// record it), and then only the times can tell.
+func restartedOnto(w *workload, canary string) (onto, known bool) {
+	return w.restartedOntoRecorded && w.restartedOnto == canary, w.restartedOntoRecorded
+}
+
 // restartedOntoCanary tells whether meshkeeper last restarted the workload, in a canary namespace,
-// before the canary rollback that holds: onto the canary revision. Such a workload is restarted again
+// onto the canary revision that the rollback that holds sent back. Such a workload is restarted again
 // onto the active revision without waiting for its rollout or its deadline.
-// When this process rolled the canary back, it knows since when the canary served each namespace, and a
-// restart from before then was onto the active revision: its rollout, stalled or not, is not the
-// rollback's to resolve. Otherwise every restart before the rollback counts.
+// A restart that records its revision says so itself, whatever its time: one in the rollback's own
+// second was still onto the canary, and one onto the active revision never was. For a restart that
+// records none, the times decide: when this process rolled the canary back, it knows since when the
+// canary served each namespace, and a restart from before then was onto the active revision: its
+// rollout, stalled or not, is not the rollback's to resolve. Otherwise every restart before the
+// rollback counts.
 func (p *pass) restartedOntoCanary(w *workload) bool {
 	ns := w.obj.GetNamespace()
-	if p.rollback == nil || w.restartedAt.IsZero() || !w.restartedAt.Before(p.rollback.Time.Time) || !slices.Contains(p.canaryNamespaces, ns) {
+	if p.rollback == nil || w.restartedAt.IsZero() || !slices.Contains(p.canaryNamespaces, ns) {
+		return false
+	}
+	if onto, known := restartedOnto(w, p.rollback.Revision); known {
+		return onto
+	}
+	if !w.restartedAt.Before(p.rollback.Time.Time) {
 		return false
 	}
 	if p.rolledBackSince != nil {
@@ -815,10 +893,19 @@ func (p *pass) restartedOntoCanary(w *workload) bool {
 	return true
 }
 
-// follow reports stalls once each.
+// follow reports stalls once each, and each owner of pods meshkeeper does not restart once while it
+// holds such pods.
 func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	for _, w := range p.stalled {
-		if !r.reported.Changed(w.key(), "stalled") {
+		r.mu.Lock()
+		if r.reportedStalls == nil {
+			r.reportedStalls = sets.New[string]()
+		}
+		r.reportedStalls.Insert(w.key())
+		r.mu.Unlock()
+		// The note names the restart: the stall of another restart of the same key (a workload created
+		// again under the name, or restarted again since) is news.
+		if !r.reported.Changed(w.key(), "stalled at "+w.restartedAt.UTC().Format(time.RFC3339)) {
 			continue
 		}
 		metrics.RestartsTotal.WithLabelValues("stalled").Inc()
@@ -827,9 +914,18 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 		r.Recorder.Eventf(w.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
 		r.Recorder.Eventf(mesh, w.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
 	}
-	if len(p.notRestartable) == 0 {
-		r.reported.Forget("notRestartable")
-	} else {
+	// The NotRestartable Warning marks an owner new among those of the pods that need a restart and that
+	// meshkeeper does not restart (a workload, a Job, a bare pod); its message says all that holds then.
+	// Pods of an owner reported that finish or come and go (a Job's), and owners that leave, are no news:
+	// a Warning on each change of the pods would bury the ones that are.
+	owners := p.ownerlessOwners.Clone()
+	owners.Insert(slices.Collect(maps.Keys(p.held))...)
+	owners.Insert(slices.Collect(maps.Keys(p.stuck))...)
+	r.mu.Lock()
+	news := !r.notRestartable.IsSuperset(owners)
+	r.notRestartable = owners
+	r.mu.Unlock()
+	if news {
 		var held, stuck []string
 		for key, why := range p.held {
 			held = append(held, key+" ("+why+")")
@@ -839,10 +935,6 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 		}
 		slices.Sort(held)
 		slices.Sort(stuck)
-		if !r.reported.Changed("notRestartable", strings.Join(p.notRestartable, ",")+"|"+strings.Join(held, ",")+"|"+
-			strings.Join(stuck, ",")) {
-			return
-		}
 		var parts []string
 		if len(p.ownerless) > 0 {
 			parts = append(parts, fmt.Sprintf("%d belong to no Deployment, StatefulSet or DaemonSet (bare pods, Jobs, CronJobs, "+
@@ -880,6 +972,10 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			requeue = left + time.Second
 		}
 	}
+	if left := p.coolOffEnds(); left > 0 && (requeue == 0 || left+time.Second < requeue) {
+		// Nothing else wakes the restarts when a candidate's cool-off ends.
+		requeue = left + time.Second
+	}
 	result := ctrl.Result{RequeueAfter: requeue}
 	p.pending = p.waiting()
 	if len(p.stalled) > 0 || len(p.pending) == 0 {
@@ -910,7 +1006,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			waiting = append(waiting, c)
 			continue
 		}
-		if err := r.apply(ctx, c.workload, p.now); err != nil {
+		if err := r.apply(ctx, c, p.now); err != nil {
 			// One workload that refuses the write (a webhook, a policy, a workload replaced since the
 			// cache saw it) must not hold back the others: it waits, and the pass fails so it is retried.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
@@ -957,9 +1053,9 @@ func (p *pass) waiting() []*candidate {
 		if c.optedOut() || c.namespaceOptedOut || rolling.Has(c.key()) {
 			continue
 		}
-		if !c.superseded && !c.restartedAt.IsZero() && (c.newest.Before(c.restartedAt) || p.now.Sub(c.restartedAt) < c.deadline) {
+		if !c.superseded && !c.restartedAt.IsZero() && (c.predatesRestart() || p.coolingOff(c) > 0) {
 			// Its pods predate the last restart (the rollout has not replaced them), or pods the last
-			// restart created still need one: another restart is not tried before the deadline passed
+			// restart created still need one: another restart is not tried before its cool-off passed
 			// (once that restart rolled out, observe holds such a workload unless what its pods are
 			// judged against changed since: futile).
 			continue
@@ -969,24 +1065,65 @@ func (p *pass) waiting() []*candidate {
 	return out
 }
 
-// apply writes the restarted-at annotation, and nothing else, into the workload's pod template. The
-// apply names the workload's UID, so it never creates one that is gone. It forces ownership of that one
-// key: it is meshkeeper's own, and whoever wrote it since (kubectl rollout undo brings back the
-// previous pod template, annotation included, under its own field manager) would otherwise make every
-// later restart of the workload a conflict.
-func (r *Reconciler) apply(ctx context.Context, w *workload, now time.Time) error {
+// predatesRestart tells whether the candidate's pods that need a restart predate its last restart: the
+// rollout has not replaced them. A pod takes the annotations of the pod template it is created from, so
+// the newest of them (sample) carries the workload's restarted-at value when that restart created it,
+// and another or none when it predates it. Its creation time would not tell: that is the API server's
+// clock and restartedAt the manager's, and with the manager's a second ahead the restart's own pods would
+// look older than it, and the workload would never be restarted again. Without the pod, the times tell,
+// allowing maxClockSkew.
+func (c *candidate) predatesRestart() bool {
+	if c.sample != nil {
+		return !c.sample.RestartedAt.Time.Equal(c.restartedAt)
+	}
+	return c.newest.Before(c.restartedAt.Add(-maxClockSkew))
+}
+
+// coolingOff is how long the candidate's last restart still holds back another (coolOff); 0 once it
+// does not.
+func (p *pass) coolingOff(c *candidate) time.Duration {
+	return max(c.restartedAt.Add(c.coolOff()).Sub(p.now), 0)
+}
+
+// coolOffEnds is how long until the first candidate that waits for the cool-off of its last restart
+// alone may be restarted; 0 when none waits for it.
+func (p *pass) coolOffEnds() time.Duration {
+	var first time.Duration
+	for _, c := range p.candidates {
+		if c.optedOut() || c.namespaceOptedOut || c.superseded || c.restartedAt.IsZero() || c.predatesRestart() {
+			continue
+		}
+		if left := p.coolingOff(c); left > 0 && (first == 0 || left < first) {
+			first = left
+		}
+	}
+	return first
+}
+
+// apply writes the restarted-at annotation and the revision the restart is for
+// (meshv1alpha1.RestartedOntoAnnotation), and nothing else, into the workload's pod template. The apply names the
+// workload's UID, so it never creates one that is gone. It forces ownership of those keys: they are
+// meshkeeper's own, and whoever wrote them since (kubectl rollout undo brings back the previous pod
+// template, annotations included, under its own field manager) would otherwise make every later
+// restart of the workload a conflict.
+func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) error {
+	w := c.workload
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": appsv1.SchemeGroupVersion.String(),
 		"kind":       w.kind,
 		"metadata":   map[string]any{"name": w.obj.GetName(), "namespace": w.obj.GetNamespace(), "uid": string(w.obj.GetUID())},
 		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-			"annotations": map[string]any{meshv1alpha1.RestartedAtAnnotation: now.UTC().Format(time.RFC3339)},
+			"annotations": map[string]any{
+				meshv1alpha1.RestartedAtAnnotation:   now.UTC().Format(time.RFC3339),
+				meshv1alpha1.RestartedOntoAnnotation: c.target.revision,
+			},
 		}}},
 	}}
 	if _, err := apply.Object(ctx, r.Client, u, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("restarting %s: %w", w.key(), err)
 	}
 	w.restartedAt = now.UTC().Truncate(time.Second)
+	w.restartedOnto, w.restartedOntoRecorded = c.target.revision, true
 	return nil
 }
 

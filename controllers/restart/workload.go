@@ -18,6 +18,7 @@ package restart
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -35,12 +36,22 @@ import (
 // DaemonSet) may go without progress, and a Deployment's when it does not say.
 const defaultDeadline = 10 * time.Minute
 
+// maxCoolOff is the longest a workload's deadline holds back another restart of it after meshkeeper's
+// last one (coolOff). progressDeadlineSeconds has no upper bound, and 2147483647, Kubernetes' "no
+// deadline", would hold it back for 68 years: such a deadline counts as defaultDeadline here.
+const maxCoolOff = time.Hour
+
 // workload is a Deployment, StatefulSet or DaemonSet as the restarts see it.
 type workload struct {
 	kind string
 	obj  client.Object
 	// restartedAt is the time in meshkeeper's pod-template annotation; zero when absent or unreadable.
 	restartedAt time.Time
+	// restartedOnto is the revision whose pods that restart was for, as meshkeeper's pod-template
+	// annotation records it next to restartedAt; restartedOntoRecorded is false when the annotation is
+	// absent (a restart by a meshkeeper that did not record it).
+	restartedOnto         string
+	restartedOntoRecorded bool
 	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
 	rolledOut bool
 	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
@@ -98,7 +109,20 @@ func asWorkload(obj client.Object) *workload {
 	if at, ok := template.Annotations[meshv1alpha1.RestartedAtAnnotation]; ok {
 		w.restartedAt, _ = time.Parse(time.RFC3339, at)
 	}
+	w.restartedOnto, w.restartedOntoRecorded = template.Annotations[meshv1alpha1.RestartedOntoAnnotation]
 	return w
+}
+
+// coolOff is how long after meshkeeper's restart of the workload it is not restarted again (its pods that
+// the restart created may still be on their way), and, twice over, how long after it a rollout not
+// complete counts as meshkeeper's when this process did not follow the restart (classifyRollout): its
+// deadline, at most maxCoolOff, and defaultDeadline for none (math.MaxInt32 seconds). The stall check
+// keeps the deadline itself.
+func (w *workload) coolOff() time.Duration {
+	if w.deadline == math.MaxInt32*time.Second {
+		return defaultDeadline
+	}
+	return min(w.deadline, maxCoolOff)
 }
 
 // optedOut tells whether the workload's own annotation keeps meshkeeper from restarting it.

@@ -19,11 +19,14 @@ package policy
 import (
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
 // ProxyPod is a pod as meshkeeper caches it: what Proxy reads and what the restarts follow to the
@@ -45,6 +48,11 @@ type ProxyPod struct {
 	InjectedRevision string `json:"injectedRevision,omitempty"`
 	// Controller is the pod's controller reference; empty when it has none.
 	Controller PodController `json:"controller,omitzero"`
+	// RestartedAt is the time in meshkeeper's mesh.meshkeeper.io/restarted-at annotation, which the pod
+	// took from its pod template when it was created; zero when absent or unreadable. The restarts tell
+	// by it the pods their restart of the workload created (the same value as the workload's template),
+	// which the creation time cannot: that is the API server's clock, the annotation the manager's.
+	RestartedAt metav1.Time `json:"restartedAt,omitzero"`
 	// HostNetwork is spec.hostNetwork.
 	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// OptedOut tells that the pod's sidecar.istio.io/inject keeps Istio's injector away (see optedOut).
@@ -89,6 +97,12 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		p.Controller = PodController{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID}
 	}
+	if at, ok := pod.Annotations[meshv1alpha1.RestartedAtAnnotation]; ok {
+		// A time in UTC holds no pointer: it costs the ProxyPod 24 bytes and no allocation.
+		if t, err := time.Parse(time.RFC3339, at); err == nil {
+			p.RestartedAt = metav1.NewTime(t)
+		}
+	}
 	return p
 }
 
@@ -127,7 +141,8 @@ func (p *ProxyPod) SameProxy(q *ProxyPod) bool {
 		p.CreationTimestamp.Equal(&q.CreationTimestamp) && p.DeletionTimestamp.Equal(q.DeletionTimestamp) &&
 		p.Phase == q.Phase && p.ProxyImage == q.ProxyImage && p.InjectedRevision == q.InjectedRevision &&
 		p.HostNetwork == q.HostNetwork && p.OptedOut == q.OptedOut && p.HasProxy == q.HasProxy &&
-		p.Injected == q.Injected && p.InjectedForCNI == q.InjectedForCNI && p.Controller == q.Controller
+		p.Injected == q.Injected && p.InjectedForCNI == q.InjectedForCNI && p.Controller == q.Controller &&
+		p.RestartedAt.Equal(&q.RestartedAt)
 }
 
 // DeepCopyObject implements runtime.Object.

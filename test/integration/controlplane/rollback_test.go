@@ -20,6 +20,7 @@ package controlplane
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -40,11 +41,19 @@ import (
 // as the webhook of that revision would have.
 func createInjectedPod(namespace, name, revision, version string, rs *appsv1.ReplicaSet) {
 	GinkgoHelper()
+	// The pod is one of the Deployment's current pod template, whose annotations it carries (meshkeeper's
+	// restarted-at among them), as the ReplicaSet controller creates it.
+	annotations := map[string]string{}
+	if owner := metav1.GetControllerOf(rs); owner != nil && owner.Kind == "Deployment" {
+		d := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: owner.Name}, d)).To(Succeed())
+		maps.Copy(annotations, d.Spec.Template.Annotations)
+	}
+	annotations["sidecar.istio.io/status"] = fmt.Sprintf(`{"initContainers":["istio-init"],"containers":["istio-proxy"],"revision":%q}`, revision)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
 			OwnerReferences: []metav1.OwnerReference{controllerRef("ReplicaSet", rs.Name, rs.UID)},
-			Annotations: map[string]string{"sidecar.istio.io/status": fmt.Sprintf(
-				`{"initContainers":["istio-init"],"containers":["istio-proxy"],"revision":%q}`, revision)}},
+			Annotations:     annotations},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "app", Image: "registry.example.com/app:1.0"},
 			{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:" + version},

@@ -27,6 +27,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
@@ -66,6 +67,9 @@ func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
 	patch := client.MergeFrom(undone.DeepCopy())
 	undone.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation] = before
 	g.Expect(c.Patch(ctx, undone, patch, client.FieldOwner("kubectl-rollout"))).To(Succeed())
+	// The undo rolls out: a pod of the template brought back replaces the restart's.
+	g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a-undone-old"}})).To(Succeed())
+	createPod(ctx, g, c, undone, "a-undone-undo", false)
 	markRolledOut(ctx, g, c, undone)
 	g.Expect(owners(undone)).To(Equal([]string{"kubectl-rollout"}), "kubectl owns the annotation after the undo")
 
@@ -97,7 +101,8 @@ func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
 	g.Expect(restartedAt(undone)).To(Equal(stamp), "the restart takes its annotation back from kubectl")
 	g.Expect(owners(undone)).To(Equal([]string{restart.FieldManager}))
 	g.Expect(restartFields(undone)).To(Equal(`{"f:spec":{"f:template":{"f:metadata":{"f:annotations":{"f:`+
-		meshv1alpha1.RestartedAtAnnotation+`":{}}}}}}`), "the restarts' field manager owns that one key and nothing else")
+		meshv1alpha1.RestartedAtAnnotation+`":{},"f:`+meshv1alpha1.RestartedOntoAnnotation+`":{}}}}}}`),
+		"the restarts' field manager owns its two keys and nothing else")
 	g.Expect(restartedAt(replaced)).To(BeEmpty(), "the Deployment created under the old name is not restarted")
 	g.Expect(restartedAt(next)).To(Equal(stamp), "a failed restart does not hold back the workloads after it")
 

@@ -23,6 +23,7 @@ package restart_test
 import (
 	"context"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -287,13 +288,18 @@ func createPod(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deploym
 func createPodWithProxy(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment, name, proxyImage string) {
 	rs := &appsv1.ReplicaSet{}
 	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: d.Name + "-1"}, rs)).To(Succeed())
+	// A pod carries the annotations of the pod template it is created from (meshkeeper's restarted-at
+	// among them): the Deployment's as it is now.
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: name,
+		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: name, Annotations: maps.Clone(d.Spec.Template.Annotations),
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}},
 	}
 	if proxyImage != "" {
-		pod.Annotations = map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"],"revision":"default"}`}
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
 		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: proxyImage})
 	}
 	g.Expect(c.Create(ctx, pod)).To(Succeed())
