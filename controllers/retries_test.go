@@ -46,9 +46,16 @@ func TestEveryControllerRetriesWithinTheCap(t *testing.T) {
 			}
 			var builds, options bool
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if sel, ok := n.(*ast.SelectorExpr); ok {
-					builds = builds || sel.Sel.Name == "NewControllerManagedBy"
-					options = options || sel.Sel.Name == "ControllerOptions"
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch name(call.Fun) {
+				case "NewControllerManagedBy":
+					builds = true
+				case "WithOptions":
+					// The options passed are meshkeeper's, not a literal of controller-runtime's.
+					options = options || len(call.Args) == 1 && isCall(call.Args[0], "ControllerOptions")
 				}
 				return true
 			})
@@ -67,4 +74,18 @@ func TestEveryControllerRetriesWithinTheCap(t *testing.T) {
 	if found < 6 {
 		t.Errorf("found %d functions that build a controller, want the 6 controllers'", found)
 	}
+}
+
+// name is the selected name of a call's function (x.Name), "" for anything else.
+func name(expr ast.Expr) string {
+	if sel, ok := expr.(*ast.SelectorExpr); ok {
+		return sel.Sel.Name
+	}
+	return ""
+}
+
+// isCall tells whether expr calls the function named fn (x.fn(...)).
+func isCall(expr ast.Expr, fn string) bool {
+	call, ok := expr.(*ast.CallExpr)
+	return ok && name(call.Fun) == fn
 }

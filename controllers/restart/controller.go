@@ -155,7 +155,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
 		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
 		r.mu.Lock()
-		r.rolling, r.rollback, r.written, r.progress = nil, nil, nil, nil
+		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
 		r.forgetStalls(func(string) bool { return true })
 		r.mu.Unlock()
 		r.Report.Set(Status{})

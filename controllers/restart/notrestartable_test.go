@@ -17,6 +17,7 @@ limitations under the License.
 package restart
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -67,4 +69,23 @@ func TestNotRestartableIsSentForANewOwnerOnly(t *testing.T) {
 	check("a pod of another Job", 1)
 	s.pods = s.pods[2:]
 	check("the first Job's pods finished", 0)
+
+	// Back from Manual, the restarts start over: what holds then is reported again.
+	s.pods = listedPods{jobPod("nightly-29", "nightly-29-d")}
+	setMode := func(mode meshv1alpha1.RestartMode) {
+		t.Helper()
+		mesh := &meshv1alpha1.ServiceMesh{}
+		if err := s.store.Get(context.Background(), client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+			t.Fatal(err)
+		}
+		mesh.Spec.DataPlane.Restarts.Mode = mode
+		if err := s.store.Update(context.Background(), mesh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("a pod of the first Job again", 1)
+	setMode(meshv1alpha1.RestartManual)
+	check("restarts set to Manual", 0)
+	setMode(meshv1alpha1.RestartAutomatic)
+	check("restarts set back to Automatic", 1)
 }
