@@ -28,7 +28,7 @@ import (
 // cannot produce.
 type ChartManager interface {
 	Ensure(ctx context.Context, desired helm.Release) (helm.Result, error)
-	Uninstall(ctx context.Context, namespace, name string, owner helm.Owner) error
+	Uninstall(ctx context.Context, namespace, name string, owner helm.Owner) (removed bool, err error)
 	// ReturnMemory gives what the installs, upgrades and uninstalls left behind back to the operating
 	// system; the reconciler calls it once the mesh is Ready.
 	ReturnMemory()

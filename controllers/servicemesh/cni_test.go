@@ -200,9 +200,9 @@ func (c *recordingCharts) Ensure(_ context.Context, desired helm.Release) (helm.
 
 func (c *recordingCharts) ReturnMemory() {}
 
-func (c *recordingCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) error {
+func (c *recordingCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) (bool, error) {
 	c.uninstalled = append(c.uninstalled, namespace+"/"+name)
-	return nil
+	return false, nil // it holds no release records
 }
 
 func TestReconcileCNI(t *testing.T) {

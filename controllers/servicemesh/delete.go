@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +39,6 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/namespace"
 	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
-	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 )
 
@@ -120,13 +118,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 // meshkeeper_helm_operations_total, with a Warning Event when it fails. A release without a record of
 // meshkeeper's is not counted: there is nothing to uninstall (istio-cni of a mesh that never ran the
 // agent, or a release an earlier try of a retried uninstall already removed), and the count says what
-// was uninstalled.
+// was uninstalled. The chart manager tells which, from the records it reads anyway (and retries when
+// the API server cannot answer); a failure is counted whether or not it got as far.
 func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace, release string) error {
-	exists, err := r.releaseExists(ctx, namespace, release)
-	if err == nil {
-		err = r.Charts.Uninstall(ctx, namespace, release, ownerOf(mesh))
-	}
-	if exists || err != nil {
+	removed, err := r.Charts.Uninstall(ctx, namespace, release, ownerOf(mesh))
+	if removed || err != nil {
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 	}
 	if err != nil {
@@ -134,23 +130,6 @@ func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.Se
 			"Release %s/%s: %v", namespace, release, err)
 	}
 	return err
-}
-
-// releaseExists tells whether release has a record of meshkeeper's in namespace, as the chart manager
-// finds them: a Secret of Helm's with a revision and meshkeeper's digest. The records of another
-// installation's release of the same name are not meshkeeper's to uninstall. Only the Secrets'
-// metadata is read, from the API server: a record holds the whole chart, and Secrets are not cached.
-func (r *Reconciler) releaseExists(ctx context.Context, namespace, release string) (bool, error) {
-	records := &metav1.PartialObjectMetadataList{}
-	records.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
-	if err := r.APIReader.List(ctx, records, client.InNamespace(namespace),
-		client.MatchingLabels{"owner": "helm", "name": release}, client.HasLabels{helm.DigestLabel}); err != nil {
-		return false, fmt.Errorf("listing the revisions of release %s/%s: %w", namespace, release, err)
-	}
-	return slices.ContainsFunc(records.Items, func(s metav1.PartialObjectMetadata) bool {
-		version, err := strconv.Atoi(s.Labels["version"])
-		return err == nil && version >= 1 && s.Labels[helm.DigestLabel] != ""
-	}), nil
 }
 
 // reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the

@@ -25,9 +25,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
@@ -52,9 +55,15 @@ func createReleaseRecord(t *testing.T, c client.Client, namespace, release strin
 	}
 }
 
-// deleteReleaseRecords is what an uninstall does to the records of a release.
-func deleteReleaseRecords(c client.Client, namespace, release string) error {
-	return c.DeleteAllOf(context.Background(), &corev1.Secret{}, client.InNamespace(namespace),
+// deleteReleaseRecords is what an uninstall does to the records of a release; it tells, as the chart
+// manager's Uninstall does, whether there was a record of meshkeeper's to remove.
+func deleteReleaseRecords(c client.Client, namespace, release string) (bool, error) {
+	records := &corev1.SecretList{}
+	if err := c.List(context.Background(), records, client.InNamespace(namespace),
+		client.MatchingLabels{"owner": "helm", "name": release}, client.HasLabels{helm.DigestLabel}); err != nil {
+		return false, err
+	}
+	return len(records.Items) > 0, c.DeleteAllOf(context.Background(), &corev1.Secret{}, client.InNamespace(namespace),
 		client.MatchingLabels{"owner": "helm", "name": release})
 }
 
@@ -78,7 +87,7 @@ func TestPruneCountsTheUninstall(t *testing.T) {
 		ensure: func(helm.Release) (helm.Result, error) {
 			return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
 		},
-		uninstall: func(namespace, name string) error {
+		uninstall: func(namespace, name string) (bool, error) {
 			pruned = append(pruned, name)
 			return deleteReleaseRecords(tr.Client, namespace, name)
 		},
@@ -142,10 +151,10 @@ func TestDeleteCountsOnlyReleasesThatExisted(t *testing.T) {
 	mesh.DeletionTimestamp = &now
 	var tr *testReconciler
 	baseFails := true
-	tr = newTestReconciler(t, mesh, &fakeCharts{uninstall: func(namespace, name string) error {
+	tr = newTestReconciler(t, mesh, &fakeCharts{uninstall: func(namespace, name string) (bool, error) {
 		if name == baseRelease && baseFails {
 			baseFails = false
-			return errors.New("uninstalling release istio-base: the server is shutting down")
+			return false, errors.New("uninstalling release istio-base: the server is shutting down")
 		}
 		return deleteReleaseRecords(tr.Client, namespace, name)
 	}})
@@ -212,5 +221,55 @@ func TestFailureBeforeAnyActionCountsTheIntendedAction(t *testing.T) {
 				t.Errorf(`%s{release="istiod", action="none", result="error"} rose by %v, want 0`, metrics.HelmOperationsName, got)
 			}
 		})
+	}
+}
+
+// The uninstall of a release reads its records as the chart manager reads every release, retrying what
+// the API server could not answer (a restart, a throttled request): a single 503 while a revision is
+// pruned, or a deleted ServiceMesh uninstalled, must not fail it, with a Warning and a result="error"
+// for an uninstall that never ran.
+func TestUninstallRetriesATransientFailureToListTheRelease(t *testing.T) {
+	mesh := testMesh()
+	release := revisionReleasePrefix + "1-31-0"
+	tr := newTestReconciler(t, mesh, nil)
+	createReleaseRecord(t, tr.Client, mesh.Spec.Namespace, release)
+	lists := 0
+	reader := interceptor.NewClient(tr.Client.(client.WithWatch), interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if list.GetObjectKind().GroupVersionKind().Kind == "SecretList" {
+				if lists++; lists == 1 {
+					return apierrors.NewServiceUnavailable("the server is restarting")
+				}
+			}
+			return c.List(ctx, list, opts...)
+		},
+	})
+	tr.APIReader = reader
+	tr.Charts = helm.NewChartManager(&rest.Config{}, tr.Client, reader)
+	successBefore := helmOperations(release, "uninstalled", "success")
+	errorBefore := helmOperations(release, "uninstalled", "error")
+
+	if err := tr.uninstallRelease(t.Context(), mesh, mesh.Spec.Namespace, release); err != nil {
+		t.Fatalf("an uninstall whose first read of the release got a 503 failed: %v", err)
+	}
+	records := &corev1.SecretList{}
+	if err := tr.Client.List(t.Context(), records, client.InNamespace(mesh.Spec.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	if len(records.Items) != 0 {
+		t.Errorf("the release's records are left: %d", len(records.Items))
+	}
+	if lists != 2 {
+		t.Errorf("the release's records were listed %d times, want 2: the 503 and its retry", lists)
+	}
+	if got := helmOperations(release, "uninstalled", "success") - successBefore; got != 1 {
+		t.Errorf(`%s{release=%q, action="uninstalled", result="success"} rose by %v, want 1`, metrics.HelmOperationsName, release, got)
+	}
+	if got := helmOperations(release, "uninstalled", "error") - errorBefore; got != 0 {
+		t.Errorf(`%s{release=%q, action="uninstalled", result="error"} rose by %v, want 0`, metrics.HelmOperationsName, release, got)
+	}
+	close(tr.recorder.Events)
+	for e := range tr.recorder.Events {
+		t.Errorf("unexpected Event %q", e)
 	}
 }

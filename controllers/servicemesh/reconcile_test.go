@@ -45,8 +45,9 @@ import (
 
 // fakeCharts stands in for Helm where a real API server cannot produce the failure.
 type fakeCharts struct {
-	ensure    func(helm.Release) (helm.Result, error)
-	uninstall func(namespace, name string) error
+	ensure func(helm.Release) (helm.Result, error)
+	// uninstall tells, as the chart manager does, whether the release had a record to remove.
+	uninstall func(namespace, name string) (removed bool, err error)
 	// memoryReturns counts the calls of ReturnMemory.
 	memoryReturns int
 }
@@ -57,7 +58,7 @@ func (f *fakeCharts) Ensure(_ context.Context, desired helm.Release) (helm.Resul
 
 func (f *fakeCharts) ReturnMemory() { f.memoryReturns++ }
 
-func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) error {
+func (f *fakeCharts) Uninstall(_ context.Context, namespace, name string, _ helm.Owner) (bool, error) {
 	return f.uninstall(namespace, name)
 }
 
@@ -217,9 +218,9 @@ func TestReconcileUninstallFailure(t *testing.T) {
 	now := metav1.Now()
 	mesh.DeletionTimestamp = &now
 	var uninstalled []string
-	status, otherApply, recorded, _, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) error {
+	status, otherApply, recorded, _, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) (bool, error) {
 		uninstalled = append(uninstalled, name)
-		return errors.New("uninstalling release " + name + ": the server is shutting down")
+		return false, errors.New("uninstalling release " + name + ": the server is shutting down")
 	}})
 	if err == nil || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("Reconcile error = %v, want the uninstall failure", err)

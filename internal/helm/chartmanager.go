@@ -222,17 +222,19 @@ func nextVersion(heads []Head) int {
 }
 
 // Uninstall removes a release and the objects it installed that owner owns, except those with Helm's
-// keep policy (the Istio CRDs). A release that does not exist is not an error.
-func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, owner Owner) error {
+// keep policy (the Istio CRDs). A release that does not exist is not an error. removed tells whether the
+// release had a record of meshkeeper's to uninstall, so that the caller counts only the uninstalls that
+// removed something; it is true as well when that uninstall failed part way.
+func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, owner Owner) (removed bool, err error) {
 	heads, err := m.heads(ctx, namespace, name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// Records without meshkeeper's digest are another installation's release of the same name (an
 	// Istio installed with helm, over which meshkeeper's install failed): neither they nor the objects
 	// they list are meshkeeper's to remove.
 	heads = slices.DeleteFunc(heads, func(h Head) bool { return h.Digest == "" })
-	return m.uninstall(ctx, namespace, name, owner, heads)
+	return len(heads) > 0, m.uninstall(ctx, namespace, name, owner, heads)
 }
 
 func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, owner Owner, heads []Head) error {

@@ -123,7 +123,7 @@ func TestUnchangedCRDsAreNotAppliedAgain(t *testing.T) {
 	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
 	g.Expect(crdApplies(counter)).To(Equal(len(istioCRDs)), "the first install applies every CRD")
 
-	g.Expect(m.Uninstall(ctx, namespace, first.Name, first.Owner)).To(Succeed())
+	g.Expect(m.Uninstall(ctx, namespace, first.Name, first.Owner)).To(BeTrue(), "the uninstall removed the release")
 	for _, name := range istioCRDs {
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, &apiextensionsv1.CustomResourceDefinition{})).To(Succeed(), "the uninstall keeps the CRDs")
 	}
@@ -464,7 +464,7 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	// The newest record unreadable again: the uninstall reads the one before, deletes its objects and
 	// every record.
 	forgeRecord(ctx, g, env, 9, "deployed", "forged")
-	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(Succeed())
+	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(BeTrue(), "the uninstall removed the release")
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})).
 		To(Satisfy(apierrors.IsNotFound))
 	secrets := &corev1.SecretList{}
@@ -486,7 +486,7 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": "latest", "status": "deployed",
 				helm.DigestLabel: "forged"}},
 	})).To(Succeed())
-	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(Succeed())
+	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(BeFalse(), "no record of meshkeeper's was left to remove")
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v1"}, &corev1.Secret{})).
 		To(Succeed(), "another installation's release record is not meshkeeper's to delete")
 }

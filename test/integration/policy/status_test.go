@@ -51,7 +51,9 @@ func (installsNothing) Ensure(context.Context, helm.Release) (helm.Result, error
 	return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
 }
 
-func (installsNothing) Uninstall(context.Context, string, string, helm.Owner) error { return nil }
+func (installsNothing) Uninstall(context.Context, string, string, helm.Owner) (bool, error) {
+	return false, nil
+}
 
 func (c installsNothing) ReturnMemory() {
 	if c.memoryReturns != nil {
