@@ -253,7 +253,7 @@ func TestUninstallRetriesATransientFailureToListTheRelease(t *testing.T) {
 		t.Fatalf("an uninstall whose first read of the release got a 503 failed: %v", err)
 	}
 	records := &corev1.SecretList{}
-	if err := tr.Client.List(t.Context(), records, client.InNamespace(mesh.Spec.Namespace)); err != nil {
+	if err := tr.List(t.Context(), records, client.InNamespace(mesh.Spec.Namespace)); err != nil {
 		t.Fatal(err)
 	}
 	if len(records.Items) != 0 {
