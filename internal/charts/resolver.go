@@ -20,9 +20,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/types"
@@ -83,7 +83,7 @@ type Fetcher interface {
 
 // CachingResolver checks a Source against the Policy, serves the built-in charts and fetches others
 // through a Fetcher. A chart version in a repository is immutable, so a set is fetched once and kept
-// while it is in use; the built-in charts are loaded once.
+// while it is asked for (see repositorySetIdle); the built-in charts are loaded once.
 type CachingResolver struct {
 	Fetcher Fetcher
 	// Policy is what the operator's installer allows; the zero Policy allows Istio's official chart
@@ -97,18 +97,29 @@ type CachingResolver struct {
 	// builtin is the built-in set, its CNI chart loaded once a Source asks for it. Its charts are the
 	// same whatever patch release asks for them, so one copy serves every version HasBuiltin accepts.
 	builtin *Set
-	// cache holds the sets fetched from repositories, by repository, version and CNI flag; recent has
-	// their keys from the least to the most recently used.
-	cache  map[string]Set
-	recent []string
+	// cache holds the sets fetched from repositories, by repository, version and CNI flag, with when
+	// each was last resolved.
+	cache map[string]cachedSet
+	// now is the clock of the cache; nil means time.Now.
+	now func() time.Time
 }
 
-// maxRepositorySets bounds the sets fetched from repositories that a CachingResolver keeps (a set of
-// three charts is over a megabyte). Every reconcile resolves the mesh's version and those of its
-// running revisions, so the sets in use are always among the most recently used and keep their
-// charts, which the chart manager recognises by pointer; a version no longer asked for is dropped
-// once enough others were, instead of being kept for the life of the manager.
-const maxRepositorySets = 6
+// cachedSet is a set fetched from a repository and when it was last resolved.
+type cachedSet struct {
+	set  Set
+	used time.Time
+}
+
+// repositorySetIdle is how long a set fetched from a repository is kept without being resolved (a set
+// of three charts is over a megabyte). Every reconcile of a mesh resolves its version and those of all
+// its installed revisions, however many there are, and a mesh in use is reconciled whenever its pods,
+// namespaces or services change, as a rule far more often than this, so the sets in use keep their
+// charts, which the chart manager recognises by pointer. A bound on the number of sets would not
+// do: a mesh with more revisions installed than the bound would drop and fetch each of its sets again
+// on every reconcile. A version no longer asked for is dropped when a set is next fetched, instead of
+// being kept for the life of the manager; a set dropped while still in use is only fetched again, with
+// the same digests.
+const repositorySetIdle = time.Hour
 
 // Resolve implements Resolver. The allow-lists are checked before anything is fetched or served from
 // the cache, so a source outside them changes nothing.
@@ -126,9 +137,11 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 		return r.builtinSet(version, source.CNI)
 	}
 	key := fmt.Sprintf("%s\x00%s\x00%t", repository, version, source.CNI)
-	if set, ok := r.cache[key]; ok {
-		r.use(key)
-		return set, nil
+	now := r.clock()
+	if cached, ok := r.cache[key]; ok {
+		cached.used = now
+		r.cache[key] = cached
+		return cached.set, nil
 	}
 	credentials, err := r.credentials(ctx, source)
 	if err != nil {
@@ -139,22 +152,39 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 		return Set{}, err
 	}
 	if r.cache == nil {
-		r.cache = map[string]Set{}
+		r.cache = map[string]cachedSet{}
 	}
-	if len(r.recent) == maxRepositorySets {
-		delete(r.cache, r.recent[0])
-		r.recent = slices.Delete(r.recent, 0, 1)
+	// Sets are dropped only here, when one is added, so a resolver that fetches nothing new keeps what
+	// it has. Idle is measured from the latest resolve of a cached set, not from now: after a quiet
+	// spell without reconciles, the sets its last reconcile asked for are all as recent as that, and
+	// stay for the next one.
+	var latest time.Time
+	for _, cached := range r.cache {
+		latest = later(latest, cached.used)
 	}
-	r.cache[key] = set
-	r.recent = append(r.recent, key)
+	for k, cached := range r.cache {
+		if latest.Sub(cached.used) > repositorySetIdle {
+			delete(r.cache, k)
+		}
+	}
+	r.cache[key] = cachedSet{set: set, used: now}
 	return set, nil
 }
 
-// use makes the set of key the most recently used. r.mu is held.
-func (r *CachingResolver) use(key string) {
-	if i := slices.Index(r.recent, key); i >= 0 {
-		r.recent = append(slices.Delete(r.recent, i, i+1), key)
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
 	}
+	return a
+}
+
+// clock is the time of the cache.
+func (r *CachingResolver) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
 }
 
 // builtinSet serves the built-in charts for their own minor version: the charts of a minor release

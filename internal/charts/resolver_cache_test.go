@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 )
@@ -103,71 +104,84 @@ func TestBuiltinChartsLoadedOnce(t *testing.T) {
 	}
 }
 
-// TestRepositorySetsBounded: the sets fetched from a repository are kept for the versions asked for
-// lately, not for every version ever asked for; the most recent ones are served without a fetch.
-func TestRepositorySetsBounded(t *testing.T) {
+// TestRepositorySetsIdleDropped: the sets fetched from a repository are kept while they are asked for,
+// not for every version ever asked for. A version asked for on every reconcile (one in use) is served
+// from the cache however many others come and go; one not asked for within repositorySetIdle is
+// dropped when another set is fetched, and fetched again if it is asked for later.
+func TestRepositorySetsIdleDropped(t *testing.T) {
+	const repository = "https://charts.example.com/istio"
+	fetcher := &countingFetcher{}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &CachingResolver{Fetcher: fetcher, Policy: Policy{Repositories: []string{repository}},
+		now: func() time.Time { return clock }}
+	ctx := context.Background()
+	version := func(i int) string { return fmt.Sprintf("1.%d.0", 40+i) }
+	resolve := func(v string) Set {
+		t.Helper()
+		set, err := r.Resolve(ctx, Source{Repository: repository, Version: v})
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		return set
+	}
+
+	const inUse = "1.39.0"
+	first := resolve(inUse)
+	const versions = 20
+	for i := range versions {
+		clock = clock.Add(2 * repositorySetIdle)
+		if set := resolve(inUse); set != first {
+			t.Fatalf("step %d: the version in use was served another set", i)
+		}
+		resolve(version(i))
+		if n := len(r.cache); n > 2 {
+			t.Fatalf("after %d versions the resolver keeps %d sets, want at most 2: the one in use and the newest", i+1, n)
+		}
+	}
+	if n := fetcher.count(inUse); n != 2 {
+		t.Errorf("the version in use fetched %d charts, want 2: once", n)
+	}
+	for i := range versions {
+		if n := fetcher.count(version(i)); n != 2 {
+			t.Errorf("%s fetched %d charts, want 2", version(i), n)
+		}
+	}
+
+	// Within the idle period a set is kept when others are fetched.
+	newest := resolve(version(versions - 1))
+	clock = clock.Add(repositorySetIdle)
+	resolve(version(versions))
+	if set := resolve(version(versions - 1)); set != newest {
+		t.Errorf("%s was dropped after %s without being asked for, want it kept", version(versions-1), repositorySetIdle)
+	}
+
+	// An old version was dropped: asked for again, it is fetched again.
+	resolve(version(0))
+	if n := fetcher.count(version(0)); n != 4 {
+		t.Errorf("%s fetched %d charts in all, want 4: dropped, then fetched again", version(0), n)
+	}
+}
+
+// TestRepositorySetsInUseKept: every reconcile resolves the mesh's version and those of all its
+// installed revisions in the same order, and a mesh may keep many revisions installed while pods
+// still use them. However many sets are in use, each is fetched once and then served from the cache,
+// so a reconcile neither downloads them again nor depends on the repository being reachable.
+func TestRepositorySetsInUseKept(t *testing.T) {
 	const repository = "https://charts.example.com/istio"
 	fetcher := &countingFetcher{}
 	r := &CachingResolver{Fetcher: fetcher, Policy: Policy{Repositories: []string{repository}}}
 	ctx := context.Background()
-	version := func(i int) string { return fmt.Sprintf("1.%d.0", 40+i) }
-
-	sets := map[string]Set{}
-	const versions = 20
-	for i := range versions {
-		set, err := r.Resolve(ctx, Source{Repository: repository, Version: version(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sets[version(i)] = set
-		if n := len(r.cache); n > maxRepositorySets {
-			t.Fatalf("after %d versions the resolver keeps %d sets, want at most %d", i+1, n, maxRepositorySets)
-		}
-	}
-	if n := fetcher.total(); n != 2*versions {
-		t.Fatalf("%d fetches for %d versions, want 2 each", n, versions)
-	}
-
-	// The most recent versions are kept: asked for again, they are served as they were.
-	for i := versions - maxRepositorySets; i < versions; i++ {
-		v := version(i)
-		set, err := r.Resolve(ctx, Source{Repository: repository, Version: v})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if set != sets[v] {
-			t.Errorf("%s was served another set the second time", v)
-		}
-		if n := fetcher.count(v); n != 2 {
-			t.Errorf("%s fetched %d charts, want 2: the second Resolve fetched again", v, n)
-		}
-	}
-
-	// A version in use is asked for on every reconcile, so it stays while others come and go.
-	inUse := version(versions - 1)
-	for i := versions; i < versions+3*maxRepositorySets; i++ {
-		for _, v := range []string{inUse, version(i)} {
+	const inUse = 7
+	for reconcile := range 3 {
+		for i := range inUse {
+			v := fmt.Sprintf("1.%d.0", 40+i)
 			if _, err := r.Resolve(ctx, Source{Repository: repository, Version: v}); err != nil {
-				t.Fatal(err)
+				t.Fatalf("reconcile %d, %s: %v", reconcile, v, err)
 			}
 		}
 	}
-	if set, err := r.Resolve(ctx, Source{Repository: repository, Version: inUse}); err != nil || set != sets[inUse] {
-		t.Errorf("the version in use was served another set (error %v)", err)
-	}
-	if n := fetcher.count(inUse); n != 2 {
-		t.Errorf("the version in use fetched %d charts, want 2", n)
-	}
-
-	// The oldest was dropped: it is fetched again.
-	if _, err := r.Resolve(ctx, Source{Repository: repository, Version: version(0)}); err != nil {
-		t.Fatal(err)
-	}
-	if n := fetcher.count(version(0)); n != 4 {
-		t.Errorf("%s fetched %d charts in all, want 4: dropped, then fetched again", version(0), n)
-	}
-	if n := len(r.cache); n > maxRepositorySets {
-		t.Errorf("the resolver keeps %d sets, want at most %d", n, maxRepositorySets)
+	if n := fetcher.total(); n != 2*inUse {
+		t.Errorf("%d charts fetched over 3 reconciles of a mesh with %d versions in use, want %d: each set once", n, inUse, 2*inUse)
 	}
 }
 
@@ -183,11 +197,12 @@ func TestResolveConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	const versions = 12
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 50 {
-				source := Source{Repository: repository, Version: fmt.Sprintf("1.%d.0", 40+(g+i)%(2*maxRepositorySets))}
+				source := Source{Repository: repository, Version: fmt.Sprintf("1.%d.0", 40+(g+i)%versions)}
 				if i%3 == 0 {
 					source = Source{Version: fmt.Sprintf("%s.%d", minor(BuiltinVersion), i%10), CNI: true}
 				}
@@ -206,7 +221,34 @@ func TestResolveConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(r.cache); n > maxRepositorySets {
-		t.Errorf("the resolver keeps %d sets, want at most %d", n, maxRepositorySets)
+	if n := len(r.cache); n != versions {
+		t.Errorf("the resolver keeps %d sets, want the %d asked for", n, versions)
+	}
+	if n := fetcher.total(); n != 2*versions {
+		t.Errorf("%d charts fetched for %d versions, want 2 each", n, versions)
+	}
+}
+
+// After a quiet spell without reconciles, a new version fetched does not drop the sets the last
+// reconcile asked for: idle is measured from that reconcile, not from now.
+func TestRepositorySetsKeptAcrossAQuietSpell(t *testing.T) {
+	const repository = "https://charts.example.com/istio"
+	fetcher := &countingFetcher{}
+	now := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	r := &CachingResolver{Fetcher: fetcher, Policy: Policy{Repositories: []string{repository}}, now: func() time.Time { return now }}
+	ctx := context.Background()
+	resolve := func(versions ...string) {
+		t.Helper()
+		for _, v := range versions {
+			if _, err := r.Resolve(ctx, Source{Repository: repository, Version: v}); err != nil {
+				t.Fatalf("%s: %v", v, err)
+			}
+		}
+	}
+	resolve("1.40.0", "1.41.0")
+	now = now.Add(5 * time.Hour)
+	resolve("1.42.0", "1.40.0", "1.41.0")
+	if n := fetcher.total(); n != 6 {
+		t.Errorf("%d charts fetched, want 6: the sets in use were dropped when a new one came after a quiet spell", n)
 	}
 }
