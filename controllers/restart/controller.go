@@ -239,6 +239,9 @@ type candidate struct {
 	newest, oldest time.Time
 	sample         *policy.ProxyPod
 	pods           []string
+	// older: one of those pods carries another restarted-at value than the workload's pod template, or
+	// none: it predates the workload's last restart (pods take their template's annotations).
+	older bool
 	// target is what its pods are judged against.
 	target target
 }
@@ -409,6 +412,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if created.Before(c.oldest) {
 			c.oldest = created
 		}
+		if !pod.RestartedAt.Time.Equal(w.restartedAt) {
+			c.older = true
+		}
 		if p.rollback != nil && policy.InjectedRevision(pod) == p.rollback.Revision {
 			c.onCanary = true
 		}
@@ -431,10 +437,12 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 				continue
 			}
 			listed.Insert(w.key())
+			r.track(p, w, enrolled)
+			// After track: a workload the cache shows from before meshkeeper's last apply to it carries that
+			// apply's time by then (lagging), and what its restart was for is kept.
 			if !w.restartedAt.IsZero() {
 				annotated.Insert(w.key())
 			}
-			r.track(p, w, enrolled)
 		}
 	}
 	r.forgetCompleted(annotated)
@@ -513,10 +521,12 @@ func (r *Reconciler) rememberTarget(c *candidate) {
 // apply (before a restart of meshkeeper) is not known to have been for the same target: the workload is
 // restarted once more, and then held.
 func (r *Reconciler) futile(c *candidate) bool {
-	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.predatesRestart() ||
-		c.oldest.Before(c.restartedAt.Add(-maxClockSkew)) {
-		// A pod from before the restart, which its rollout did not replace (see predatesRestart; of the
-		// pods older than the newest only the creation time is known, allowing maxClockSkew).
+	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.predatesRestart() || c.older ||
+		c.sample == nil && c.oldest.Before(c.restartedAt.Add(-maxClockSkew)) {
+		// A pod from before the restart, which its rollout did not replace: told by the restarted-at value
+		// it took from its pod template (see predatesRestart), not by its creation time, which is the API
+		// server's clock where the restart's time is the manager's; without the pods, by the times,
+		// allowing maxClockSkew.
 		return false
 	}
 	r.mu.Lock()

@@ -200,3 +200,28 @@ func TestAStallOfAWorkloadGoneIsForgotten(t *testing.T) {
 		t.Errorf("stalled restarts counted for the new %s: %v, want 1", key, got)
 	}
 }
+
+// A pass before the workload cache shows meshkeeper's first restart of a workload (the wave's next
+// pass, woken by a pod event) keeps what that restart was for: forgotten, the workload would be
+// restarted once more after its rollout, though another restart brings the same sidecar.
+func TestAPassBeforeTheCacheShowsAFirstRestartKeepsItsTarget(t *testing.T) {
+	ctx := context.Background()
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	s := newPasses(t, restarted)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ci", Name: "app", UID: "uid-1", Generation: 1},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1)}}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+	if err := s.store.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	// What a restart of the workload just recorded; the cache still shows it without the annotation.
+	applied := asWorkload(d.DeepCopy())
+	applied.restartedAt = restarted
+	s.r.rolling = map[string]bool{applied.key(): true}
+	s.r.remember(applied)
+	s.r.rememberTarget(&candidate{workload: applied})
+	s.pass(t, restarted.Add(time.Second))
+	if _, ok := s.r.targets[applied.key()]; !ok {
+		t.Errorf("the pass before the cache shows the restart forgot what it was for: targets %v", s.r.targets)
+	}
+}

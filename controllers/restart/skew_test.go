@@ -111,3 +111,27 @@ func TestTheProxyPodKeepsTheRestartedAtAnnotation(t *testing.T) {
 		t.Errorf("RestartedAt = %s of a pod without the annotation", got)
 	}
 }
+
+// With the manager's clock more than maxClockSkew ahead of the API server's, the pods a restart created
+// still count as the restart's for futile: they carry its restarted-at value. Told by their creation
+// times instead, a workload whose pod template pins its sidecar was restarted again after every
+// cool-off, for as long as the clocks differed.
+func TestAFutileRestartIsToldByThePodsAnnotationsWhateverTheSkew(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	judged := target{revision: "default", version: "1.31.1"}
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	r.rememberTarget(&candidate{workload: cachedDeployment("uid-1", restarted), target: judged})
+	r.track(&pass{now: restarted.Add(time.Minute)}, cachedDeployment("uid-1", restarted), shop)
+
+	created := restarted.Add(-2 * maxClockSkew) // the API server's clock, two minutes behind
+	c := &candidate{workload: cachedDeployment("uid-1", restarted), ready: true, target: judged,
+		newest: created, oldest: created, sample: podOfRestart(created, restarted), pods: []string{"shop/web-1", "shop/web-2"}}
+	if !r.futile(c) {
+		t.Errorf("not futile: the pods of the restart, two minutes earlier by the API server's clock, taken for older ones")
+	}
+	// One of its pods from before the restart (its annotation says so) makes it worth a restart again.
+	c.older = true
+	if r.futile(c) {
+		t.Errorf("futile with a pod from before the restart")
+	}
+}
