@@ -30,3 +30,13 @@ func (t *Transitions) Changed(key, message string) bool {
 
 // Forget drops key: the next report of it counts as a change.
 func (t *Transitions) Forget(key string) { t.last.Delete(key) }
+
+// ForgetIf drops every key for which gone is true.
+func (t *Transitions) ForgetIf(gone func(key string) bool) {
+	t.last.Range(func(key, _ any) bool {
+		if k := key.(string); gone(k) {
+			t.last.Delete(k)
+		}
+		return true
+	})
+}

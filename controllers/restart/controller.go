@@ -107,11 +107,10 @@ type Reconciler struct {
 	// restart of meshkeeper the map is empty, and that is right: its caches start from a fresh list,
 	// which holds every apply the previous process made.
 	written map[string]writtenRestart
-	// reported holds the stall messages last reported, by key; reportedStalls are the keys it holds them
-	// for. They are forgotten with the workload (forgetGone), and when the restarts stop: the key of a
-	// workload gone is free for a workload of the same name, whose stall is news.
-	reported       meshctx.Transitions
-	reportedStalls sets.Set[string]
+	// reported holds the stall messages last reported, by key. They are forgotten with the workload
+	// (forgetGone), and when the restarts stop: the key of a workload gone is free for a workload of the
+	// same name, whose stall is news.
+	reported meshctx.Transitions
 	// notRestartable are the owners of the pods that need a restart and that meshkeeper does not restart,
 	// as the last pass found them (see follow): a NotRestartable Event marks an owner new among them.
 	notRestartable sets.Set[string]
@@ -156,7 +155,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
-		r.forgetStalls(func(string) bool { return true })
+		r.reported.ForgetIf(func(string) bool { return true })
 		r.mu.Unlock()
 		r.Report.Set(Status{})
 		metrics.RestartsPending.Set(0)
@@ -749,17 +748,10 @@ func later(a, b time.Time) time.Time {
 func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for key := range r.rolling {
-		if !listed.Has(key) {
-			delete(r.rolling, key)
-		}
-	}
-	for key := range r.written {
-		if !listed.Has(key) {
-			delete(r.written, key)
-		}
-	}
-	r.forgetStalls(func(key string) bool { return !listed.Has(key) })
+	gone := func(key string) bool { return !listed.Has(key) }
+	maps.DeleteFunc(r.rolling, func(key string, _ bool) bool { return gone(key) })
+	maps.DeleteFunc(r.written, func(key string, _ writtenRestart) bool { return gone(key) })
+	r.reported.ForgetIf(gone)
 }
 
 // forgetCompleted drops the completed and the applied restarts, and the rollout progress, of workloads
@@ -767,31 +759,9 @@ func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 func (r *Reconciler) forgetCompleted(annotated sets.Set[string]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for key := range r.completed {
-		if !annotated.Has(key) {
-			delete(r.completed, key)
-		}
-	}
-	for key := range r.targets {
-		if !annotated.Has(key) {
-			delete(r.targets, key)
-		}
-	}
-	for key := range r.progress {
-		if !annotated.Has(key) {
-			delete(r.progress, key)
-		}
-	}
-}
-
-// forgetStalls forgets the stalls reported of the workloads gone says are gone. It runs under r.mu.
-func (r *Reconciler) forgetStalls(gone func(key string) bool) {
-	for key := range r.reportedStalls {
-		if gone(key) {
-			r.reported.Forget(key)
-			r.reportedStalls.Delete(key)
-		}
-	}
+	maps.DeleteFunc(r.completed, func(key string, _ time.Time) bool { return !annotated.Has(key) })
+	maps.DeleteFunc(r.targets, func(key string, _ restartTarget) bool { return !annotated.Has(key) })
+	maps.DeleteFunc(r.progress, func(key string, _ rolloutProgress) bool { return !annotated.Has(key) })
 }
 
 // holdRollback keeps the canary rollback this process decided in force, on its copy of the
@@ -907,12 +877,6 @@ func (p *pass) restartedOntoCanary(w *workload) bool {
 // holds such pods.
 func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	for _, w := range p.stalled {
-		r.mu.Lock()
-		if r.reportedStalls == nil {
-			r.reportedStalls = sets.New[string]()
-		}
-		r.reportedStalls.Insert(w.key())
-		r.mu.Unlock()
 		// The note names the restart: the stall of another restart of the same key (a workload created
 		// again under the name, or restarted again since) is news.
 		if !r.reported.Changed(w.key(), "stalled at "+w.restartedAt.UTC().Format(time.RFC3339)) {
