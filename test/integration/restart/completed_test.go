@@ -19,7 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestACompletedRestartIsNotStalledByALaterRollout: once a restart has rolled out, the workload's
@@ -41,15 +39,8 @@ import (
 // budget) and, past the restart's deadline, as stalled: which stops every restart in the cluster, or
 // rolls a canary back.
 func TestACompletedRestartIsNotStalledByALaterRollout(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "completed-shop"
-	createRunningMesh(ctx, g, c, "completed-system", ns, nil) // one restart at a time in the namespace
+	f := newFixture(t, "completed", nil) // one restart at a time in the namespace
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	checkout := createRolledOut(ctx, g, c, ns, "checkout", "")
 	deadline := time.Duration(*checkout.Spec.ProgressDeadlineSeconds) * time.Second
 

@@ -19,7 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -36,7 +35,6 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestARestartTakesItsAnnotationBackAndGoesOn: kubectl rollout undo brings a restarted workload's
@@ -46,16 +44,9 @@ import (
 // name, which the cache has not seen yet: the apply names the old UID) is named in a Warning Event and
 // fails the pass, but does not hold back the workloads that sort after it.
 func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
+	f := newFixture(t, "undo", ptr.To[int32](5))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	lag := &laggingCache{Cache: workloads}
-	const ns = "undo-shop"
-	createRunningMesh(ctx, g, c, "undo-system", ns, ptr.To[int32](5))
 
 	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	restarted := base.Add(-time.Hour).Format(time.RFC3339)
@@ -93,11 +84,7 @@ func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("Deployment "+ns+"/b-replaced"), "the error names the workload")
 
 	stamp := base.Format(time.RFC3339)
-	restartedAt := func(d *appsv1.Deployment) string {
-		t.Helper()
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
-		return d.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
-	}
+	restartedAt := func(d *appsv1.Deployment) string { return restartedAt(ctx, g, c, d) }
 	g.Expect(restartedAt(undone)).To(Equal(stamp), "the restart takes its annotation back from kubectl")
 	g.Expect(owners(undone)).To(Equal([]string{restart.FieldManager}))
 	g.Expect(restartFields(undone)).To(Equal(`{"f:spec":{"f:template":{"f:metadata":{"f:annotations":{"f:`+
@@ -109,12 +96,7 @@ func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
 	report := r.Report.Value()
 	g.Expect(report.Restarting).To(BeEquivalentTo(2))
 	g.Expect(report.Pending).To(Equal(1), "the failed restart still waits")
-	var failed []string
-	for _, e := range drain(recorder) {
-		if strings.Contains(e, " "+meshv1alpha1.ReasonRestartFailed+" ") {
-			failed = append(failed, e)
-		}
-	}
+	failed := withReason(drain(recorder), meshv1alpha1.ReasonRestartFailed)
 	g.Expect(failed).To(HaveLen(2), "on the workload and on the ServiceMesh")
 	g.Expect(failed).To(HaveEach(And(HavePrefix("Warning "), ContainSubstring("Deployment "+ns+"/b-replaced"),
 		ContainSubstring(err.Error()))))

@@ -19,7 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -33,7 +32,6 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestAForgedRestartHoldsBackNothing: the restart annotation is a claim anyone who may edit a workload
@@ -42,15 +40,9 @@ import (
 // canary back); one that carries a time yet to come must not count as rolling out for ever (which
 // holds its namespace's, and the cluster's, restart budget).
 func TestAForgedRestartHoldsBackNothing(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns, tenant = "forged-shop", "forged-tenant"
-	createRunningMesh(ctx, g, c, "forged-system", ns, nil) // one restart at a time in the namespace
+	f := newFixture(t, "forged", nil) // one restart at a time in the namespace
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
+	const tenant = "forged-tenant"
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenant}})).To(Succeed())
 
 	now := time.Now().UTC().Truncate(time.Second)

@@ -19,8 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,11 +27,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestHeldWorkloadsAreNotRestarted: a change of the pod template does not roll out a paused
@@ -44,16 +40,9 @@ import (
 // Event. A workload meshkeeper restarted that its owner paused since is not a stall either: the next
 // workload is restarted.
 func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "held-shop"
 	// Room for every workload of the namespace at once: only what the restarts decide holds one back.
-	createRunningMesh(ctx, g, c, "held-system", ns, ptr.To[int32](10))
+	f := newFixture(t, "held", ptr.To[int32](10))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 
 	app := createRolledOut(ctx, g, c, ns, "app", "")
 	paused := createRolledOut(ctx, g, c, ns, "paused", "")
@@ -124,28 +113,8 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 
 	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	r, recorder, pass := clockedReconciler(ctx, t, g, c, workloads)
-	restartedAt := func(obj client.Object) string {
-		t.Helper()
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		switch o := obj.(type) {
-		case *appsv1.Deployment:
-			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
-		case *appsv1.StatefulSet:
-			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
-		case *appsv1.DaemonSet:
-			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
-		}
-		return ""
-	}
-	notRestartableEvents := func() []string {
-		var out []string
-		for _, e := range drain(recorder) {
-			if strings.Contains(e, " "+meshv1alpha1.ReasonNotRestartable+" ") {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
+	restartedAt := func(obj client.Object) string { return restartedAt(ctx, g, c, obj) }
+	notRestartableEvents := func() []string { return withReason(drain(recorder), meshv1alpha1.ReasonNotRestartable) }
 
 	t.Log("one pass with room for all of them: only the workload a restart rolls out is restarted")
 	pass(base)
@@ -192,24 +161,4 @@ func TestHeldWorkloadsAreNotRestarted(t *testing.T) {
 	g.Expect(report.NotRestartable).To(BeEquivalentTo(8), "the paused Deployment's outdated pod counts too")
 	g.Expect(report.Restarting).To(BeEquivalentTo(1), "only the next workload rolls out")
 	g.Expect(notRestartableEvents()).To(ConsistOf(ContainSubstring("Deployment " + ns + "/app (paused)")))
-}
-
-// waitCached waits until the workload cache shows each object as the test last wrote or read it
-// (its resource version), and a Deployment's ReplicaSet.
-func waitCached(ctx context.Context, g Gomega, workloads cache.Cache, objs ...client.Object) {
-	for _, obj := range objs {
-		g.Eventually(func() string {
-			cached := obj.DeepCopyObject().(client.Object)
-			cached.SetResourceVersion("")
-			_ = workloads.Get(ctx, client.ObjectKeyFromObject(obj), cached)
-			return cached.GetResourceVersion()
-		}, 10*time.Second, 20*time.Millisecond).Should(Equal(obj.GetResourceVersion()), "%s in the workload cache", obj.GetName())
-		if _, ok := obj.(*appsv1.Deployment); ok {
-			g.Eventually(func() error {
-				rs := &metav1.PartialObjectMetadata{}
-				rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
-				return workloads.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: obj.GetName() + "-1"}, rs)
-			}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
-		}
-	}
 }

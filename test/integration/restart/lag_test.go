@@ -16,15 +16,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package restart_test runs the restart controller alone against a real API server, pass by pass on
-// a clock of its own, to see what it writes when its workload cache lags behind its own writes.
 package restart_test
 
 import (
 	"context"
-	"io"
-	"maps"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,18 +28,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers/restart"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // laggingCache is the restarts' real workload cache, except that for the Deployments it holds it
@@ -103,17 +91,9 @@ func (l *laggingCache) List(ctx context.Context, list client.ObjectList, opts ..
 // stale copy has no annotation) and one restarted by an earlier upgrade (the stale copy has the old
 // one, and is rolled out).
 func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
+	f := newFixture(t, "lag", ptr.To[int32](2))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	lag := &laggingCache{Cache: workloads}
-
-	const ns = "lag-shop"
-	createRunningMesh(ctx, g, c, "lag-system", ns, ptr.To[int32](2))
 
 	base := time.Now().UTC().Truncate(time.Second).Add(time.Minute)
 	earlier := base.Add(-time.Hour).Format(time.RFC3339)
@@ -182,150 +162,5 @@ func TestRestartsOnceWhileTheCacheLags(t *testing.T) {
 	pass(base.Add(6 * time.Second))
 	expectRestarts(generations, "rolled out")
 	g.Expect(r.Report.Value().Restarting).To(BeZero())
-	restarted := 0
-	for _, e := range drain(recorder) {
-		if strings.Contains(e, " "+meshv1alpha1.ReasonRestarted+" ") {
-			restarted++
-		}
-	}
-	g.Expect(restarted).To(Equal(2))
-}
-
-// clockedReconciler returns a reconciler of the restarts on c and workloads, the recorder of its Events,
-// and pass, which sets the reconciler's clock and makes one pass, which must succeed.
-func clockedReconciler(ctx context.Context, t *testing.T, g Gomega, c client.Client, workloads cache.Cache) (*restart.Reconciler,
-	*events.FakeRecorder, func(time.Time)) {
-	var now time.Time
-	recorder := events.NewFakeRecorder(100)
-	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: recorder, Report: restart.NewReport(), Now: func() time.Time { return now }}
-	pass := func(at time.Time) {
-		t.Helper()
-		now = at
-		_, err := r.Reconcile(ctx, ctrl.Request{})
-		g.Expect(err).NotTo(HaveOccurred())
-	}
-	return r, recorder, pass
-}
-
-// startWorkloadCache starts the restarts' own workload cache on env, built as the manager builds it
-// (from a manager that is only its source and is never started), and waits for it to sync.
-func startWorkloadCache(ctx context.Context, g Gomega, env *testenv.Env) cache.Cache {
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Logger: zap.New(zap.WriteTo(io.Discard))})
-	g.Expect(err).NotTo(HaveOccurred())
-	workloads, err := restart.NewWorkloadCache(mgr)
-	g.Expect(err).NotTo(HaveOccurred())
-	go func() { _ = workloads.Start(ctx) }()
-	g.Expect(workloads.WaitForCacheSync(ctx)).To(BeTrue())
-	return workloads
-}
-
-// createRunningMesh creates the namespace enrolled (labelled as the namespace controller labels it)
-// and a ServiceMesh with automatic restarts whose control plane in controlPlaneNamespace runs 1.31.1
-// and is ready, as its status says; maxConcurrentPerNamespace is left at its default when nil.
-func createRunningMesh(ctx context.Context, g Gomega, c client.Client, controlPlaneNamespace, namespace string, maxConcurrentPerNamespace *int32) {
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace,
-		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
-		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: controlPlaneNamespace, Version: "1.31.1",
-			Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{namespace}}}}
-	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
-	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = maxConcurrentPerNamespace
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
-	mesh.Status.Version = "1.31.1"
-	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
-		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
-	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
-}
-
-// createRolledOut creates a Deployment of one replica as the Deployment controller and a kubelet
-// leave it once rolled out (its ReplicaSet, and one pod without a sidecar, which needs a restart),
-// with meshkeeper's restarted-at annotation of an earlier restart when restartedAt is set.
-func createRolledOut(ctx context.Context, g Gomega, c client.Client, namespace, name, restartedAt string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1), ProgressDeadlineSeconds: ptr.To[int32](60),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}}},
-		},
-	}
-	g.Expect(c.Create(ctx, d)).To(Succeed())
-	if restartedAt != "" {
-		// Written as meshkeeper writes it: an apply of its restarts' field manager.
-		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
-			"metadata": map[string]any{"name": name, "namespace": namespace},
-			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-				"annotations": map[string]any{meshv1alpha1.RestartedAtAnnotation: restartedAt}}}}}}
-		g.Expect(c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(restart.FieldManager))).To(Succeed())
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
-	}
-	rs := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-1", Labels: labels,
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, UID: d.UID, Controller: ptr.To(true)}}},
-		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: d.Spec.Selector, Template: d.Spec.Template},
-	}
-	g.Expect(c.Create(ctx, rs)).To(Succeed())
-	createPod(ctx, g, c, d, name+"-old", false)
-	markRolledOut(ctx, g, c, d)
-	return d
-}
-
-// createPod creates a pod of the Deployment's ReplicaSet, with a sidecar of the running control plane
-// when injected.
-func createPod(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment, name string, injected bool) {
-	proxyImage := ""
-	if injected {
-		proxyImage = "docker.io/istio/proxyv2:1.31.1"
-	}
-	createPodWithProxy(ctx, g, c, d, name, proxyImage)
-}
-
-// createPodWithProxy creates a pod of the Deployment's ReplicaSet, with a sidecar of the default
-// revision running proxyImage ("": no sidecar).
-func createPodWithProxy(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment, name, proxyImage string) {
-	rs := &appsv1.ReplicaSet{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: d.Name + "-1"}, rs)).To(Succeed())
-	// A pod carries the annotations of the pod template it is created from (meshkeeper's restarted-at
-	// among them): the Deployment's as it is now.
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: name, Annotations: maps.Clone(d.Spec.Template.Annotations),
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1.0"}}},
-	}
-	if proxyImage != "" {
-		if pod.Annotations == nil {
-			pod.Annotations = map[string]string{}
-		}
-		pod.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
-		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: proxyImage})
-	}
-	g.Expect(c.Create(ctx, pod)).To(Succeed())
-}
-
-// markRolledOut writes what the Deployment controller would once its one replica of the current
-// generation is updated, ready and available.
-func markRolledOut(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment) {
-	g.Eventually(func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil {
-			return err
-		}
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-		return c.Status().Update(ctx, d)
-	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
-}
-
-// drain returns the Events recorded since the last drain.
-func drain(recorder *events.FakeRecorder) []string {
-	var out []string
-	for {
-		select {
-		case e := <-recorder.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
+	g.Expect(withReason(drain(recorder), meshv1alpha1.ReasonRestarted)).To(HaveLen(2))
 }

@@ -50,15 +50,8 @@ import (
 // is not the one the reference names. The same pass restarts a workload whose own pod needs it, so the
 // test sees restarts at all.
 func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "owner-shop"
-	createRunningMesh(ctx, g, c, "owner-system", ns, ptr.To[int32](5))
+	f := newFixture(t, "owner", ptr.To[int32](5))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 
 	// legit's own pod has no sidecar: it is restarted. victim's own pod is current.
 	legit := createRolledOut(ctx, g, c, ns, "legit", "")
@@ -123,16 +116,7 @@ func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
 	_, err := r.Reconcile(ctx, ctrl.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 
-	restartedAt := func(obj client.Object) string {
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		switch o := obj.(type) {
-		case *appsv1.Deployment:
-			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
-		case *appsv1.StatefulSet:
-			return o.Spec.Template.Annotations[meshv1alpha1.RestartedAtAnnotation]
-		}
-		return ""
-	}
+	restartedAt := func(obj client.Object) string { return restartedAt(ctx, g, c, obj) }
 	g.Expect(restartedAt(legit)).To(Equal(now.Format(time.RFC3339)), "a workload whose own pod needs a sidecar is restarted")
 	g.Expect(restartedAt(victim)).To(BeEmpty(), "pods that only name the Deployment must not restart it")
 	g.Expect(restartedAt(db)).To(BeEmpty(), "a pod naming the StatefulSet with another UID must not restart it")

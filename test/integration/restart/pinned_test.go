@@ -19,7 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestARestartThatCannotHelpIsNotRepeated: a workload whose pod template pins the proxy image
@@ -42,15 +40,8 @@ import (
 // and is restarted again only after the mesh changes; a restarted manager, which does not know what
 // the last restart was for, restarts it once more and then holds it too.
 func TestARestartThatCannotHelpIsNotRepeated(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "pinned-shop"
-	createRunningMesh(ctx, g, c, "pinned-system", ns, nil)
+	f := newFixture(t, "pinned", nil)
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	api := createRolledOut(ctx, g, c, ns, "api", "")
 	// A short deadline: pods get their creation time from the API server's clock, so the passes that
 	// restart follow that clock, and must wait for the deadline.

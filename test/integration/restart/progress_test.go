@@ -19,7 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestALongRolloutThatProgressesIsNotStalled: progressDeadlineSeconds is, as Kubernetes means it, how
@@ -41,15 +39,8 @@ import (
 // once counted as stalled: which stops every restart in the cluster, or rolls a canary back. It is
 // stalled once its rollout made no progress for its deadline.
 func TestALongRolloutThatProgressesIsNotStalled(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "progress-shop"
-	createRunningMesh(ctx, g, c, "progress-system", ns, ptr.To[int32](2))
+	f := newFixture(t, "progress", ptr.To[int32](2))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 
 	labels := map[string]string{"app": "db"}
 	db := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
@@ -125,15 +116,8 @@ func TestALongRolloutThatProgressesIsNotStalled(t *testing.T) {
 // progress (its Progressing condition); a rollout it says is progressing is not stalled however long
 // ago meshkeeper restarted it, and one it says exceeded its progress deadline is.
 func TestADeploymentIsStalledWhenItsControllerSaysSo(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "progressing-shop"
-	createRunningMesh(ctx, g, c, "progressing-system", ns, ptr.To[int32](2))
+	f := newFixture(t, "progressing", ptr.To[int32](2))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	api := createRolledOut(ctx, g, c, ns, "api", "")
 	waitCached(ctx, g, workloads, api)
 	deadline := time.Duration(*api.Spec.ProgressDeadlineSeconds) * time.Second

@@ -19,7 +19,6 @@ limitations under the License.
 package restart_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -35,7 +34,6 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestTheProxyTagOfTheValuesIsCurrent: spec.values may give the sidecar image another tag than the
@@ -43,15 +41,8 @@ import (
 // the version; judged by the version, every workload of the mesh was restarted, and restarted again
 // after each deadline, for ever. A pod running the stock image is the one a restart brings to the tag.
 func TestTheProxyTagOfTheValuesIsCurrent(t *testing.T) {
-	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c := env.Client
-
-	workloads := startWorkloadCache(ctx, g, env)
-	const ns = "tag-shop"
-	createRunningMesh(ctx, g, c, "tag-system", ns, ptr.To[int32](10))
+	f := newFixture(t, "tag", ptr.To[int32](10))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName}}
 	g.Expect(c.Patch(ctx, mesh, client.RawPatch(types.MergePatchType,
 		[]byte(`{"spec":{"values":{"global":{"tag":"1.31.1-fips"}}}}`)))).To(Succeed())
