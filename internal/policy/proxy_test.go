@@ -74,6 +74,13 @@ func TestProxy(t *testing.T) {
 	}{
 		"injected by the running control plane":  {appPod(injected("default", current)), ProxyCurrent},
 		"distroless variant of the same version": {appPod(injected("default", "docker.io/istio/proxyv2:1.31.1-distroless")), ProxyCurrent},
+		"debug variant of the same version":      {appPod(injected("default", "docker.io/istio/proxyv2:1.31.1-debug")), ProxyCurrent},
+		"debug variant of an older version":      {appPod(injected("default", "docker.io/istio/proxyv2:1.31.0-debug")), ProxyOutdated},
+		// The revision is then unknown, not another one: a restart would bring the same sidecar.
+		"a status annotation that cannot be read": {appPod(func(p *corev1.Pod) {
+			injected("default", current)(p)
+			p.Annotations[AnnotationSidecarStatus] = `{"revision":`
+		}), ProxyCurrent},
 		"private registry mirror with a port":    {appPod(injected("default", "registry.example.com:5000/istio/proxyv2:1.31.1")), ProxyCurrent},
 		"pinned by digest only: version unknown": {appPod(injected("default", "docker.io/istio/proxyv2@sha256:0123abcd")), ProxyCurrent},
 		"tag and digest":                         {appPod(injected("default", "docker.io/istio/proxyv2:1.30.2@sha256:0123abcd")), ProxyOutdated},
@@ -205,13 +212,18 @@ func TestInjectsForCNI(t *testing.T) {
 	}{
 		"meshkeeper's agent":                            {true, "", true},
 		"meshkeeper's agent, values cannot turn it off": {true, `{"cni":{"enabled":false}}`, true},
-		"no agent":                                    {false, "", false},
-		"no agent, other values":                      {false, `{"global":{"tag":"1.31.1-fips"}}`, false},
-		"the user's own CNI":                          {false, `{"cni":{"enabled":true,"provider":"multus"}}`, true},
-		"the user's own CNI off":                      {false, `{"cni":{"enabled":false}}`, false},
-		"cni without enabled":                         {false, `{"cni":{"provider":"multus"}}`, false},
-		"enabled as a string, as a template reads it": {false, `{"cni":{"enabled":"true"}}`, true},
-		"unreadable values":                           {false, `{"cni":`, false},
+		"no agent":                                          {false, "", false},
+		"no agent, other values":                            {false, `{"global":{"tag":"1.31.1-fips"}}`, false},
+		"the user's own CNI":                                {false, `{"cni":{"enabled":true,"provider":"multus"}}`, true},
+		"the user's own CNI off":                            {false, `{"cni":{"enabled":false}}`, false},
+		"cni without enabled":                               {false, `{"cni":{"provider":"multus"}}`, false},
+		"enabled as a string, as a template reads it":       {false, `{"cni":{"enabled":"true"}}`, true},
+		"the string false, which a template takes for true": {false, `{"cni":{"enabled":"false"}}`, true},
+		"the empty string":                                  {false, `{"cni":{"enabled":""}}`, false},
+		"enabled as a number":                               {false, `{"cni":{"enabled":1}}`, true},
+		"the number zero":                                   {false, `{"cni":{"enabled":0}}`, false},
+		"enabled as null":                                   {false, `{"cni":{"enabled":null}}`, false},
+		"unreadable values":                                 {false, `{"cni":`, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			spec := &meshv1alpha1.ServiceMeshSpec{}

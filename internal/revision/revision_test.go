@@ -53,6 +53,12 @@ func TestGate(t *testing.T) {
 		"kubernetes too new":               {GateInput{Strategy: revisions, Target: "1.30.0", Kubernetes: "1.37"}, "supports Kubernetes 1.32 to 1.36"},
 		"kubernetes too old":               {GateInput{Strategy: revisions, Target: "1.31.0", Kubernetes: "1.31"}, "supports Kubernetes 1.32 to 1.36"},
 		"kubernetes of an unknown version": {GateInput{Strategy: revisions, Target: "1.40.0", Kubernetes: "1.31"}, ""},
+		// The ends of the supported range are supported.
+		"kubernetes at the lowest supported":  {GateInput{Strategy: revisions, Target: "1.30.0", Kubernetes: "1.32"}, ""},
+		"kubernetes at the highest supported": {GateInput{Strategy: inPlace, Target: "1.31.0", Kubernetes: "1.36"}, ""},
+		"kubernetes of a provider's build":    {GateInput{Strategy: inPlace, Target: "1.31.0", Kubernetes: "1.32+"}, ""},
+		"kubernetes of a provider's old build": {GateInput{Strategy: inPlace, Target: "1.31.0", Kubernetes: "1.31+"},
+			"supports Kubernetes 1.32 to 1.36"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -121,6 +127,12 @@ func TestDecide(t *testing.T) {
 				UnusedSince: map[string]time.Time{"1-31-0": now.Add(-time.Minute)},
 				Installed:   []Installed{ready("1-31-0", "1.31.0", 0), ready("1-31-1", "1.31.1", 5)}},
 			active: "1-31-1", states: "1-31-1=Active,1-31-0=Draining", prune: []string{"1-31-0"},
+		},
+		"two unused revisions: the next pass comes when the first grace period ends": {
+			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-1", Grace: time.Minute, Now: now,
+				UnusedSince: map[string]time.Time{"1-30-2": now.Add(-10 * time.Second), "1-31-0": now.Add(-45 * time.Second)},
+				Installed:   []Installed{ready("1-30-2", "1.30.2", 0), ready("1-31-0", "1.31.0", 0), ready("1-31-1", "1.31.1", 5)}},
+			active: "1-31-1", states: "1-31-1=Active,1-31-0=Draining,1-30-2=Draining", requeue: 15 * time.Second,
 		},
 		"a namespace label keeps a revision": {
 			in: PlanInput{Target: "1-31-1", TargetVersion: "1.31.1", Tagged: "1-31-1", Grace: 0, Now: now,
