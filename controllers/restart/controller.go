@@ -219,6 +219,9 @@ type pass struct {
 	// the integration is on; nil otherwise. Its pods are judged, and its rollouts followed, as those of
 	// an enrolled namespace.
 	ingressController *meshv1alpha1.WorkloadReference
+	// holdsBack says why none of the pending workloads was restarted while none of meshkeeper's restarts
+	// rolls out (Status.Waiting); "" otherwise.
+	holdsBack string
 }
 
 // candidate is a workload with pods that need a restart.
@@ -274,7 +277,7 @@ const maxStalledRestarts = 10
 
 func (p *pass) status() Status {
 	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending),
-		CanaryRollback: p.reportedRollback}
+		Waiting: p.holdsBack, CanaryRollback: p.reportedRollback}
 	if len(p.stalled) > 0 {
 		stalled := slices.SortedFunc(slices.Values(p.stalled), func(a, b *workload) int { return cmp.Compare(a.key(), b.key()) })
 		for _, w := range stalled[:min(len(stalled), maxStalledRestarts)] {
@@ -963,6 +966,9 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if wait := next.Sub(p.now); requeue == 0 || wait < requeue {
 			result.RequeueAfter = wait
 		}
+		if len(p.rolling) == 0 {
+			p.holdsBack = fmt.Sprintf("the restart window (spec.dataPlane.restarts.window) is closed until %s", next.UTC().Format(time.RFC3339))
+		}
 		return result, nil
 	}
 	limit, perNamespace := spec.Limits()
@@ -1011,7 +1017,27 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 	}
 	p.pending = waiting
+	if len(p.rolling) == 0 {
+		p.holdsBack = holdsBack(waiting, len(failed) > 0)
+	}
 	return result, errors.Join(failed...)
+}
+
+// holdsBack says why no workload of waiting could be restarted, when none of meshkeeper's restarts rolls
+// out (so no limit held them back): the first reason that holds of the first of them, in priority order.
+func holdsBack(waiting []*candidate, failed bool) string {
+	for _, c := range waiting {
+		switch {
+		case !c.ready:
+			return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
+		case !c.rolledOut && !c.superseded:
+			return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
+		}
+	}
+	if failed {
+		return "the API server refused the restarts (Warning Events RestartFailed name the error); meshkeeper tries again"
+	}
+	return ""
 }
 
 // waiting are the candidates that may still be restarted: not opted out, not rolling out, and not
@@ -1247,6 +1273,10 @@ type Status struct {
 	NotRestartable int32
 	// Pending counts the workloads waiting for their restart.
 	Pending int
+	// Waiting says why the pending workloads wait when none of meshkeeper's restarts rolls out (the
+	// window is closed, the revision that would inject them is not ready, they roll out by themselves);
+	// empty otherwise.
+	Waiting string
 	// Stalled says which restarted workload made no progress for its deadline; empty when none.
 	Stalled string
 	// StalledRestarts are the restarted workloads that made no progress for their deadline, by key, at most

@@ -31,6 +31,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
@@ -254,6 +255,18 @@ func TestSetDataPlaneUpToDate(t *testing.T) {
 			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 9, WithoutSidecar: 1, Outdated: 3},
 				needRestart: map[string]int{"shop": 1, "web": 3}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded, []string{"4 pod(s)", "web (3), shop (1)"}},
+		},
+		"automatic restarts rolling out": {
+			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 9, Outdated: 4}, needRestart: map[string]int{"shop": 4},
+				restarts: restart.Status{Restarting: 1, Pending: 2}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestarting, []string{"4 pod(s)", "1 workload(s) rolling out, 2 waiting"}},
+		},
+		// Nothing rolls out, but meshkeeper restarts them once it may: no advice to restart them by hand.
+		"automatic restarts waiting for the window": {
+			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 9, Outdated: 4}, needRestart: map[string]int{"shop": 4},
+				restarts: restart.Status{Pending: 2, Waiting: "the restart window (spec.dataPlane.restarts.window) is closed until 2026-12-05T22:00:00Z"}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestarting,
+				[]string{"0 workload(s) rolling out, 2 waiting (the restart window (spec.dataPlane.restarts.window) is closed until 2026-12-05T22:00:00Z)"}},
 		},
 		"pods injected for the CNI agent, which is off": {
 			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3, Outdated: 3}, needRestart: map[string]int{"shop": 3}, cniOff: 2},

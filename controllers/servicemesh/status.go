@@ -251,10 +251,17 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 			fmt.Sprintf("all %d pod(s) of the enrolled namespaces run the current sidecar", p.status.Total))
 		return
 	}
-	if p.restarts.Restarting > 0 {
+	if p.restarts.Restarting > 0 || p.restarts.Waiting != "" {
+		// Waiting: meshkeeper restarts them, but nothing can start now; saying to restart them by hand
+		// would send someone to restart workloads outside the window they chose, or onto an istiod that
+		// is not ready.
+		waiting := ""
+		if p.restarts.Waiting != "" {
+			waiting = " (" + p.restarts.Waiting + ")"
+		}
 		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestarting,
-			fmt.Sprintf("meshkeeper restarts the workloads of %d pod(s) that need the current sidecar: %d workload(s) rolling out, %d waiting",
-				p.status.WithoutSidecar+p.status.Outdated, p.restarts.Restarting, p.restarts.Pending)+cniOffNote(p))
+			fmt.Sprintf("meshkeeper restarts the workloads of %d pod(s) that need the current sidecar: %d workload(s) rolling out, %d waiting%s",
+				p.status.WithoutSidecar+p.status.Outdated, p.restarts.Restarting, p.restarts.Pending, waiting)+cniOffNote(p))
 		return
 	}
 	setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,

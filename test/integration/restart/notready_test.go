@@ -49,19 +49,47 @@ func TestNoRestartWhileControlPlaneNotReady(t *testing.T) {
 	pass(t0)
 	g.Expect(restartedAt(ctx, g, c, app)).To(BeEmpty(), "restarted while the control plane is not ready")
 	g.Expect(withReason(drain(recorder), meshv1alpha1.ReasonRestarting)).To(BeEmpty())
-	// The status pass learns only that it waits: no restart under way, one pending.
-	g.Expect(r.Report.Value()).To(Equal(restart.Status{Pending: 1}))
+	// The status pass learns that it waits, and why: no restart under way, one pending.
+	waiting := restart.Status{Pending: 1, Waiting: "revision default, whose sidecar Deployment notready-shop/app would get, is not ready"}
+	g.Expect(r.Report.Value()).To(Equal(waiting))
 
 	// A later pass, the control plane still not ready: it still waits.
 	pass(t0.Add(10 * time.Minute))
 	g.Expect(restartedAt(ctx, g, c, app)).To(BeEmpty(), "restarted while the control plane is not ready")
-	g.Expect(r.Report.Value()).To(Equal(restart.Status{Pending: 1}))
+	g.Expect(r.Report.Value()).To(Equal(waiting))
 
 	setControlPlaneReady(ctx, g, c, metav1.ConditionTrue, "Ready", "istiod is available")
 	t1 := t0.Add(20 * time.Minute)
 	pass(t1)
 	g.Expect(restartedAt(ctx, g, c, app)).To(Equal(t1.Format(time.RFC3339)), "not restarted once the control plane is ready")
 	g.Expect(withReason(drain(recorder), meshv1alpha1.ReasonRestarting)).To(HaveLen(1))
+	g.Expect(r.Report.Value()).To(Equal(restart.Status{Restarting: 1}))
+}
+
+// TestClosedWindowIsReportedAsWhyRestartsWait: outside the restart window nothing is restarted, and the
+// status pass learns when the window opens, so that DataPlaneUpToDate says meshkeeper waits for it
+// rather than to restart the workloads by hand.
+func TestClosedWindowIsReportedAsWhyRestartsWait(t *testing.T) {
+	f := newFixture(t, "window", nil)
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
+
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
+	mesh.Spec.DataPlane.Restarts.Window = &meshv1alpha1.RestartWindow{Days: []meshv1alpha1.Weekday{"Sat"}, Start: "01:00", End: "03:00"}
+	g.Expect(c.Update(ctx, mesh)).To(Succeed())
+	app := createRolledOut(ctx, g, c, ns, "app", "")
+	waitCached(ctx, g, workloads, app)
+
+	r, _, pass := clockedReconciler(ctx, t, g, c, workloads)
+	friday := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	pass(friday)
+	g.Expect(restartedAt(ctx, g, c, app)).To(BeEmpty(), "restarted outside the window")
+	g.Expect(r.Report.Value()).To(Equal(restart.Status{Pending: 1,
+		Waiting: "the restart window (spec.dataPlane.restarts.window) is closed until 2026-12-05T01:00:00Z"}))
+
+	saturday := time.Date(2026, 12, 5, 1, 30, 0, 0, time.UTC)
+	pass(saturday)
+	g.Expect(restartedAt(ctx, g, c, app)).To(Equal(saturday.Format(time.RFC3339)), "not restarted in the window")
 	g.Expect(r.Report.Value()).To(Equal(restart.Status{Restarting: 1}))
 }
 
