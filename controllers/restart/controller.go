@@ -1214,17 +1214,13 @@ func controllerPod(controller *meshv1alpha1.WorkloadReference, w *workload) bool
 	return policy.AsksForSidecar(template.Labels[policy.SidecarInject])
 }
 
-// priority orders the restarts: the control-plane namespace and the ingress-nginx controller (the
-// gateways of traffic) first.
+// priority orders the restarts: the ingress-nginx controller (the gateway of traffic into the mesh)
+// first. Nothing else of the control-plane namespace is restarted: it is never enrolled.
 func priority(mesh *meshv1alpha1.ServiceMesh, w *workload) int {
-	c := mesh.Spec.IngressNginx.Controller
-	switch {
-	case w.obj.GetNamespace() == mesh.Spec.Namespace:
+	if c := mesh.Spec.IngressNginx.Controller; w.kind == c.Kind && w.obj.GetNamespace() == c.Namespace && w.obj.GetName() == c.Name {
 		return 0
-	case w.kind == c.Kind && w.obj.GetNamespace() == c.Namespace && w.obj.GetName() == c.Name:
-		return 1
 	}
-	return 2
+	return 1
 }
 
 func (r *Reconciler) now() time.Time {
