@@ -39,9 +39,10 @@ import (
 
 // Status applies *status (a pointer to a status struct) as the whole status of obj through the status
 // subresource. meshkeeper owns the status of its objects outright, so ownership is forced. The apply is
-// conditional on obj's UID and resource version: a status computed from an outdated read gets a
-// conflict (apierrors.IsConflict) instead of overwriting a newer one. It returns the object the API server
-// answered.
+// conditional on obj's resource version: a status computed from an outdated read gets a conflict
+// (apierrors.IsConflict) instead of overwriting a newer one. That resource version is also what keeps a
+// status read from an object deleted since off one created again under its name: the API server checks
+// no UID in an apply to the status subresource. It returns the object the API server answered.
 func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, obj client.Object, status any) (*unstructured.Unstructured, error) {
 	key := client.ObjectKeyFromObject(obj)
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
@@ -64,7 +65,9 @@ func Status(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, o
 // Metadata applies exactly these labels and annotations of obj as meshkeeper's: what meshkeeper applied
 // before and is not in them is removed, what others own is left alone, and a key another manager owns
 // with another value is a conflict error (ownership is not forced). The apply names obj's UID, so it
-// never creates an object that is gone. Nil maps leave that field alone; empty ones give it all up.
+// never creates an object that is gone. A nil map gives up every key of that field meshkeeper applied
+// before, as an empty one does: all of meshkeeper's applies share one field manager, so an object whose
+// labels and annotations meshkeeper both sets has them applied together.
 func Metadata(ctx context.Context, c client.Client, obj client.Object, labels, annotations map[string]string) error {
 	return applyAs(ctx, c, obj, "metadata", func(u *unstructured.Unstructured) {
 		if labels != nil {

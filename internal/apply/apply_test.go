@@ -17,7 +17,9 @@ package apply
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -153,6 +155,84 @@ func BenchmarkOwnedKeys(b *testing.B) {
 	for b.Loop() {
 		if OwnedKeys(obj, "annotations").Len() != 2 {
 			b.Fatal("wrong keys")
+		}
+	}
+}
+
+// AppliedAt is the time of meshkeeper's apply of the object itself: neither an update under its name
+// nor its apply of the status subresource.
+func TestAppliedAt(t *testing.T) {
+	at := func(minute int) *metav1.Time {
+		return &metav1.Time{Time: time.Date(2026, 1, 2, 3, minute, 0, 0, time.UTC)}
+	}
+	tests := map[string]struct {
+		entries []metav1.ManagedFieldsEntry
+		want    *metav1.Time
+	}{
+		"meshkeeper's apply": {
+			[]metav1.ManagedFieldsEntry{{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, Time: at(1)}},
+			at(1),
+		},
+		"an update under meshkeeper's name is no apply": {
+			[]metav1.ManagedFieldsEntry{
+				{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationUpdate, Time: at(1)},
+				{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, Time: at(2)},
+			},
+			at(2),
+		},
+		"nor is the apply of the status": {
+			[]metav1.ManagedFieldsEntry{
+				{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", Time: at(1)},
+				{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, Time: at(2)},
+			},
+			at(2),
+		},
+		"only others' applies": {
+			[]metav1.ManagedFieldsEntry{
+				{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, Time: at(1)},
+				{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationUpdate, Time: at(2)},
+			},
+			nil,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := AppliedAt(&metav1.ObjectMeta{ManagedFields: tc.entries}); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("AppliedAt = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// An entry without fields owns nothing, and what is remembered of it is not another entry's answer.
+func TestOwnedKeysOfAnEntryWithoutFields(t *testing.T) {
+	object := func(fields *metav1.FieldsV1) *metav1.ObjectMeta {
+		return &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "meshkeeper",
+			Operation: metav1.ManagedFieldsOperationApply, FieldsV1: fields}}}
+	}
+	if got := OwnedKeys(object(&metav1.FieldsV1{}), "annotations"); got.Len() != 0 {
+		t.Errorf("an entry without fields owns %v", sets.List(got))
+	}
+	if got := OwnedKeys(object(metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{"f:empty-entry-test":{}}}}`)), "annotations"); !got.Equal(sets.New("empty-entry-test")) {
+		t.Errorf("an entry after one without fields owns %v", sets.List(got))
+	}
+}
+
+// The memory of a path never holds more than maxParsedKeys contents.
+func TestOwnedKeysRemembersAtMostMaxParsedKeys(t *testing.T) {
+	at := fieldPath{"metadata", "annotations"}
+	parsed.mu.Lock()
+	delete(parsed.byPath, at)
+	parsed.mu.Unlock()
+	for i := range maxParsedKeys + 1 {
+		OwnedKeys(&metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "meshkeeper",
+			Operation: metav1.ManagedFieldsOperationApply,
+			FieldsV1:  metav1.NewFieldsV1(fmt.Sprintf(`{"f:metadata":{"f:annotations":{"f:bound-%d":{}}}}`, i))}}}, "annotations")
+		parsed.mu.RLock()
+		n := len(parsed.byPath[at])
+		parsed.mu.RUnlock()
+		if n > maxParsedKeys {
+			t.Fatalf("after %d entries, %d contents remembered", i+1, n)
 		}
 	}
 }

@@ -265,6 +265,22 @@ func TestIngress(t *testing.T) {
 			},
 			wantAnnotations: nil, wantKept: true, wantReason: NamespaceNotEnrolled,
 		},
+		"an Ingress of a namespace that left the mesh keeps meshkeeper's upstream-vhost alone as it is": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 1
+				in.OwnedAnnotations = sets.New(AnnotationUpstreamVhost)
+			},
+			wantAnnotations: nil, wantKept: true, wantReason: NamespaceNotEnrolled,
+		},
+		"an Ingress without a class is not served by an empty class name": {
+			ingress: ingress(networkingv1.IngressSpec{
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input:           func(in *IngressInput) { in.IngressNginx.IngressClassNames = []string{""} },
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+			wantMessage: []string{"has no class"},
+		},
 		"an Ingress of a namespace that left the mesh loses meshkeeper's annotations once no pod there runs a sidecar": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
 				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),

@@ -57,6 +57,10 @@ func TestEgressHosts(t *testing.T) {
 			[]string{"*/*.example"},
 			[]string{`"payments/payments-api"`, `"*/10.0.0.1"`, `"./` + strings.Repeat("a", 64) + `.example.com"`, `"*/` + strings.Repeat("a.", 127) + `io"`},
 		},
+		"a name of 255 characters, the longest istiod accepts": {
+			"*/" + strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 63),
+			[]string{"*/" + strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 63)}, nil,
+		},
 		"a port or a path is not a host": {
 			"shop/web:8080,shop/web/path", nil, []string{`"shop/web:8080"`, `"shop/web/path"`},
 		},

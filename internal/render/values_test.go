@@ -424,6 +424,7 @@ func TestProxyTag(t *testing.T) {
 		"the version":                          {`{}`, "1.31.1"},
 		"a tag of the values":                  {`{"global":{"tag":"1.31.1-fips"}}`, "1.31.1-fips"},
 		"a variant":                            {`{"global":{"variant":"distroless"}}`, "1.31.1-distroless"},
+		"a variant without a tag":              {`{"global":{"tag":null,"variant":"distroless"}}`, ""},
 		"an image name in the hub":             {`{"global":{"proxy":{"image":"proxyv2-fips"}}}`, "1.31.1"},
 		"a whole image reference":              {`{"global":{"proxy":{"image":"mirror.example.com/istio/proxyv2:1.31.1-corp"}}}`, "1.31.1-corp"},
 		"a whole reference with a port":        {`{"global":{"proxy":{"image":"mirror.example.com:5000/istio/proxyv2"}}}`, ""},
@@ -443,6 +444,29 @@ func TestProxyTag(t *testing.T) {
 				t.Errorf("ProxyTag = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// An unset proxy setting is what the CRD defaults it to, and an Istio release after 1.x allocates
+// ServiceEntry addresses in istiod.
+func TestIstiodValuesOfAnUndefaultedSpec(t *testing.T) {
+	spec := defaultedSpec()
+	spec.Proxy = meshv1alpha1.ProxySpec{}
+	for _, version := range []string{"1.24.0", "1.31.1", "2.0.0"} {
+		values, err := IstiodValues(spec, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lookup(values, "meshConfig", "defaultConfig", "holdApplicationUntilProxyStarts"); got != true {
+			t.Errorf("%s: holdApplicationUntilProxyStarts = %#v, want true", version, got)
+		}
+		inIstiod := version != "1.24.0"
+		if got := lookup(values, "env", "PILOT_ENABLE_IP_AUTOALLOCATE"); (got == "true") != inIstiod {
+			t.Errorf("%s: env.PILOT_ENABLE_IP_AUTOALLOCATE = %#v", version, got)
+		}
+		if got := lookup(values, "meshConfig", "defaultConfig", "proxyMetadata", "ISTIO_META_DNS_AUTO_ALLOCATE"); (got == "true") == inIstiod {
+			t.Errorf("%s: proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE = %#v", version, got)
+		}
 	}
 }
 
