@@ -149,6 +149,13 @@ func (r *Reconciler) resolveVersion(ctx context.Context, mesh *meshv1alpha1.Serv
 // (a mesh that moved to a repository with its upgrade), and their charts keep it.
 func (r *Reconciler) resolveRunning(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string) (resolved, error) {
 	res, err := r.findRunning(ctx, mesh, version)
+	if errors.Is(err, charts.ErrChartNotFound) {
+		// Most likely spec.charts.repository changed (or was cleared) with the upgrade: the version
+		// that still runs is not the one the user asked for, so say whose charts are missing and why.
+		err = fmt.Errorf("%w: Istio %s still runs as a revision beside spec.version, and meshkeeper keeps it from its charts until "+
+			"it is removed; set spec.charts.repository to a repository that has them (the one it was installed from) until then",
+			err, version)
+	}
 	if errors.Is(err, errCharts) {
 		return resolved{}, r.chartUnavailable(mesh, err)
 	}
