@@ -43,10 +43,11 @@ const (
 	ruleKind      = "only the kinds Istio's base, istiod and cni charts render, and CustomResourceDefinitions only of istio.io API groups"
 	ruleBinding   = "a binding grants only a role of its own release, and only to ServiceAccounts of the release namespace"
 	ruleRole      = "a role grants neither escalate, bind nor impersonate, no verb * on every resource or on roles and identities, " +
-		"and takes no part in aggregation"
+		"no create of ServiceAccount tokens, and takes no part in aggregation"
 	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
 	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
-	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's)"
+	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's), " +
+		"and takes variables in bulk (envFrom) only from a ConfigMap of its own release that sets neither"
 )
 
 // Environment variables of istiod that move its trust elsewhere: EXTERNAL_ISTIOD makes it the control
@@ -151,12 +152,21 @@ type guard struct {
 	clusterRoles map[string]bool
 	roles        map[string]bool // by namespace/name
 	policies     map[string]bool
+	// configMaps are the data of the ConfigMaps the release renders in its namespace, by name: what a
+	// container's envFrom may take its variables from.
+	configMaps map[string]map[string]string
 }
 
 func newGuard(namespace string, objects []*unstructured.Unstructured) *guard {
-	g := &guard{namespace: namespace, clusterRoles: map[string]bool{}, roles: map[string]bool{}, policies: map[string]bool{}}
+	g := &guard{namespace: namespace, clusterRoles: map[string]bool{}, roles: map[string]bool{}, policies: map[string]bool{},
+		configMaps: map[string]map[string]string{}}
 	for _, obj := range objects {
 		switch obj.GroupVersionKind().GroupKind() {
+		case schema.GroupKind{Kind: "ConfigMap"}:
+			if g.namespaceOf(obj) == namespace {
+				data, _, _ := unstructured.NestedStringMap(obj.Object, "data")
+				g.configMaps[obj.GetName()] = data
+			}
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "ClusterRole"}:
 			g.clusterRoles[obj.GetName()] = true
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "Role"}:
@@ -274,6 +284,9 @@ func (g *guard) checkEnv(obj *unstructured.Unstructured) (string, error) {
 		return "", err
 	}
 	for _, container := range containers {
+		if why := g.checkEnvFrom(container); why != "" {
+			return why, nil
+		}
 		env, _ := container["env"].([]any)
 		seen := make(map[string]bool, len(env))
 		for _, e := range env {
@@ -294,6 +307,31 @@ func (g *guard) checkEnv(obj *unstructured.Unstructured) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// checkEnvFrom returns why a container is refused for the variables it takes in bulk (envFrom), or "":
+// they count as its environment as much as env does, so they come only from a ConfigMap the release
+// renders, whose keys (with the entry's prefix) are then known, and that sets neither of istiod's
+// trust variables. A Secret, or a ConfigMap the release does not render, could hold anything.
+func (g *guard) checkEnvFrom(container map[string]any) string {
+	envFrom, _ := container["envFrom"].([]any)
+	for _, e := range envFrom {
+		source, _ := e.(map[string]any)
+		prefix, _ := source["prefix"].(string)
+		ref, _ := source["configMapRef"].(map[string]any)
+		name, _ := ref["name"].(string)
+		data, rendered := g.configMaps[name]
+		if ref == nil || !rendered {
+			return fmt.Sprintf("takes variables (envFrom) in container %v from something other than a ConfigMap the release renders",
+				container["name"])
+		}
+		for key := range data {
+			if v := prefix + key; v == envExternalIstiod || v == envTrustedNodeAccounts {
+				return fmt.Sprintf("sets %s through envFrom (ConfigMap %s) in container %v", v, name, container["name"])
+			}
+		}
+	}
+	return ""
 }
 
 // ownServiceAccount tells whether s names one ServiceAccount of the release namespace, as
@@ -379,24 +417,48 @@ func checkRole(obj *unstructured.Unstructured) (string, error) {
 	return "", nil
 }
 
-// refusedRule returns why a policy rule is refused, or "": it names escalate, bind or impersonate, or
-// grants the verb * on every resource or on a resource those verbs apply to.
+// refusedRule returns why a policy rule is refused, or "": it names escalate, bind or impersonate,
+// grants the verb * on every resource or on a resource those verbs apply to, or grants creating
+// ServiceAccount tokens.
 func refusedRule(rule rbacv1.PolicyRule) string {
 	for _, verb := range rule.Verbs {
 		if slices.Contains(escalatingVerbs, strings.ToLower(verb)) {
 			return fmt.Sprintf("grants the verb %s", verb)
 		}
 	}
-	if !slices.Contains(rule.Verbs, rbacv1.VerbAll) {
+	if slices.Contains(rule.Verbs, rbacv1.VerbAll) {
+		for _, resource := range rule.Resources {
+			base, _, _ := strings.Cut(resource, "/")
+			if base == rbacv1.ResourceAll {
+				return fmt.Sprintf("grants every verb (*) on resources %q", resource)
+			}
+			if verbs, ok := escalatingResources[strings.ToLower(base)]; ok {
+				return fmt.Sprintf("grants every verb (*) on %s, which includes %s", resource, verbs)
+			}
+		}
+	}
+	if resource := mintsTokens(rule); resource != "" {
+		return fmt.Sprintf("grants creating %s, a token of any ServiceAccount it reaches (among them ones that hold more rights)", resource)
+	}
+	return ""
+}
+
+// mintsTokens returns the resource through which rule grants creating ServiceAccount tokens (the
+// TokenRequest API, serviceaccounts/token of the core group), or "": RBAC matches "*" to every resource
+// and subresource, and "*/token" to the subresource of any.
+func mintsTokens(rule rbacv1.PolicyRule) string {
+	core := slices.Contains(rule.APIGroups, "") || slices.Contains(rule.APIGroups, rbacv1.APIGroupAll)
+	creates := slices.ContainsFunc(rule.Verbs, func(v string) bool {
+		v = strings.ToLower(v)
+		return v == "create" || v == rbacv1.VerbAll
+	})
+	if !core || !creates {
 		return ""
 	}
 	for _, resource := range rule.Resources {
-		base, _, _ := strings.Cut(resource, "/")
-		if base == rbacv1.ResourceAll {
-			return fmt.Sprintf("grants every verb (*) on resources %q", resource)
-		}
-		if verbs, ok := escalatingResources[strings.ToLower(base)]; ok {
-			return fmt.Sprintf("grants every verb (*) on %s, which includes %s", resource, verbs)
+		switch strings.ToLower(resource) {
+		case rbacv1.ResourceAll, "serviceaccounts/token", "*/token":
+			return resource
 		}
 	}
 	return ""

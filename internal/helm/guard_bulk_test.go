@@ -1,0 +1,84 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import "testing"
+
+// A container's envFrom is as much its environment as env is: istiod's trust variables set through it,
+// from a ConfigMap the release renders (with or without a prefix), are refused like those set through
+// env, and so is envFrom of anything whose content the guard cannot read (a Secret, a ConfigMap the
+// release does not render). The built-in cni chart's envFrom of its own ConfigMap passes
+// (TestGuardAcceptsTheBuiltinCharts).
+func TestGuardRefusesTrustVariablesSetThroughEnvFrom(t *testing.T) {
+	deployment := func(envFrom string) string {
+		return yamlObject("apps/v1", "Deployment", guardNamespace, "istiod",
+			"spec:\n  template:\n    spec:\n      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.31.1\n"+
+				"        envFrom:\n"+envFrom)
+	}
+	trust := yamlObject("v1", "ConfigMap", guardNamespace, "trust", "data:\n  CA_TRUSTED_NODE_ACCOUNTS: team-a/attacker\n")
+	external := yamlObject("v1", "ConfigMap", guardNamespace, "remote", "data:\n  EXTERNAL_ISTIOD: \"true\"\n")
+	prefixed := yamlObject("v1", "ConfigMap", guardNamespace, "accounts", "data:\n  NODE_ACCOUNTS: team-a/attacker\n")
+	elsewhere := yamlObject("v1", "ConfigMap", "team-a", "trust", "data:\n  LOG_LEVEL: debug\n")
+	checkGuardCases(t, ruleEnv, []guardCase{
+		{"CA_TRUSTED_NODE_ACCOUNTS from a ConfigMap of the release", trust + deployment("        - configMapRef: {name: trust}\n"),
+			"sets CA_TRUSTED_NODE_ACCOUNTS through envFrom (ConfigMap trust) in container discovery"},
+		{"EXTERNAL_ISTIOD from a ConfigMap of the release", external + deployment("        - configMapRef: {name: remote}\n"),
+			"sets EXTERNAL_ISTIOD through envFrom (ConfigMap remote) in container discovery"},
+		{"a prefix that makes the trust variable", prefixed + deployment("        - prefix: CA_TRUSTED_\n          configMapRef: {name: accounts}\n"),
+			"sets CA_TRUSTED_NODE_ACCOUNTS through envFrom (ConfigMap accounts)"},
+		{"a Secret", deployment("        - secretRef: {name: istiod-env}\n"),
+			"takes variables (envFrom) in container discovery from something other than a ConfigMap the release renders"},
+		{"a ConfigMap the release does not render", deployment("        - configMapRef: {name: someone-elses}\n"),
+			"takes variables (envFrom) in container discovery from something other than a ConfigMap the release renders"},
+	})
+	// Refused in its own namespace only: a ConfigMap of that name in another namespace is none of the
+	// release's (and is refused there by the namespace rule first).
+	checkGuardCases(t, ruleNamespace, []guardCase{
+		{"a ConfigMap of that name elsewhere", elsewhere + deployment("        - configMapRef: {name: trust}\n"), "team-a/trust"},
+	})
+	checkGuardCases(t, ruleEnv, []guardCase{
+		{"other variables from a ConfigMap of the release",
+			yamlObject("v1", "ConfigMap", guardNamespace, "settings", "data:\n  LOG_LEVEL: debug\n") +
+				deployment("        - configMapRef: {name: settings}\n"), ""},
+	})
+}
+
+// create on serviceaccounts/token (the TokenRequest API) gives a token of any ServiceAccount the role
+// reaches, among them ones that hold escalate, bind or cluster-admin: it is impersonation by another
+// name, and none of Istio's charts grants it.
+func TestGuardRefusesARoleThatMintsServiceAccountTokens(t *testing.T) {
+	bound := func(rules string) string {
+		return clusterRole("minter", rules) +
+			binding("ClusterRoleBinding", "", "minter", "ClusterRole", "minter", serviceAccountSubject(guardNamespace, "agent"))
+	}
+	checkGuardCases(t, ruleRole, []guardCase{
+		{"create serviceaccounts/token", bound("- apiGroups: [\"\"]\n  resources: [serviceaccounts/token]\n  verbs: [create]\n"),
+			"ClusterRole minter, which grants creating serviceaccounts/token"},
+		{"create the token subresource of any resource", bound("- apiGroups: [\"\"]\n  resources: [\"*/token\"]\n  verbs: [create]\n"),
+			"grants creating */token"},
+		{"create every resource of the core group", bound("- apiGroups: [\"\"]\n  resources: [\"*\"]\n  verbs: [create]\n"),
+			"grants creating *"},
+		{"create in every API group", bound("- apiGroups: [\"*\"]\n  resources: [serviceaccounts/token]\n  verbs: [create]\n"),
+			"grants creating serviceaccounts/token"},
+		{"a Role in the namespace too", yamlObject("rbac.authorization.k8s.io/v1", "Role", guardNamespace, "minter",
+			"rules:\n- apiGroups: [\"\"]\n  resources: [serviceaccounts/token]\n  verbs: [create]\n"), "grants creating serviceaccounts/token"},
+		// What Istio's charts do grant stays allowed.
+		{"ServiceAccounts themselves", bound("- apiGroups: [\"\"]\n  resources: [serviceaccounts]\n  verbs: [create, get]\n"), ""},
+		{"reading tokens' reviews", bound("- apiGroups: [authentication.k8s.io]\n  resources: [tokenreviews]\n  verbs: [create]\n"), ""},
+		{"every resource of another group", bound("- apiGroups: [networking.istio.io]\n  resources: [\"*\"]\n  verbs: [create]\n"), ""},
+	})
+}
