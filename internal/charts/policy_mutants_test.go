@@ -134,7 +134,7 @@ func TestRedactURLRemovesAPasswordWithAnAt(t *testing.T) {
 // condition by mistake shows nothing secret.
 func TestCredentialsNeverPrintThePassword(t *testing.T) {
 	c := charts.Credentials{Username: "robot", Password: "s3cret"}
-	for _, printed := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v", c), fmt.Sprintf("%s", c)} {
+	for _, printed := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c)} {
 		if strings.Contains(printed, "s3cret") {
 			t.Errorf("credentials print as %q", printed)
 		}
