@@ -37,65 +37,6 @@ import (
 // a check that looked a little less closely would let a ServiceMesh pull from elsewhere or show a
 // secret.
 
-// An image's registry is what the container runtime pulls from: a host that only ends like an allowed
-// one, or a first segment with a port or named localhost (a host, not a Docker Hub organisation), is
-// another registry, even when the installer allowed the whole of Docker Hub.
-func TestCheckImageRefusesAnotherRegistryThatLooksAllowed(t *testing.T) {
-	defaults := charts.Policy{}
-	dockerHub := charts.Policy{ImageHubs: []string{"docker.io"}}
-	cases := map[string]struct {
-		policy  charts.Policy
-		image   string
-		allowed bool
-	}{
-		"a host that ends like an allowed one":        {defaults, "evildocker.io/istio/pilot:1.31.1", false},
-		"a subdomain of an allowed host":              {defaults, "mirror.ghcr.io/istio/pilot:1.31.1", false},
-		"a registry on a port, Docker Hub allowed":    {dockerHub, "evil:5000/istio/pilot:1.31.1", false},
-		"localhost, Docker Hub allowed":               {dockerHub, "localhost/istio/pilot:1.31.1", false},
-		"an organisation of Docker Hub, allowed":      {dockerHub, "istio/pilot:1.31.1", true},
-		"Docker Hub's registry name":                  {defaults, "registry-1.docker.io/istio/pilot:1.31.1", true},
-		"a hub with a space":                          {defaults, "docker.io/istio x/pilot:1.31.1", false},
-		"nothing, when the installer allowed no hubs": {charts.Policy{ImageHubs: []string{}}, "docker.io/istio/pilot:1.31.1", false},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := tc.policy.CheckImage(tc.image)
-			if tc.allowed && err != nil {
-				t.Errorf("CheckImage(%q) = %v, want allowed", tc.image, err)
-			}
-			if !tc.allowed && !errors.Is(err, charts.ErrImageHubNotAllowed) {
-				t.Errorf("CheckImage(%q) = %v, want ErrImageHubNotAllowed", tc.image, err)
-			}
-		})
-	}
-}
-
-// spec.images.hub and the hubs of spec.values pass the same checks as an image's hub; an empty one
-// is none of the allowed hubs.
-func TestCheckImageHubsRefusesAnotherRegistryThatLooksAllowed(t *testing.T) {
-	cases := map[string]struct {
-		policy charts.Policy
-		hub    string
-	}{
-		"a host that ends like an allowed one":        {charts.Policy{}, "evildocker.io/istio"},
-		"a registry on a port, Docker Hub allowed":    {charts.Policy{ImageHubs: []string{"docker.io"}}, "evil:5000/istio"},
-		"localhost, Docker Hub allowed":               {charts.Policy{ImageHubs: []string{"docker.io"}}, "localhost/istio"},
-		"a hub with a digest":                         {charts.Policy{}, "docker.io/istio/pilot@sha256"},
-		"a hub with a space":                          {charts.Policy{}, "docker.io/istio/a b"},
-		"a hub that climbs into an allowed one":       {charts.Policy{}, "docker.io/evil/../istio"},
-		"a hub with an empty segment":                 {charts.Policy{}, "docker.io//istio"},
-		"an empty hub":                                {charts.Policy{}, ""},
-		"nothing, when the installer allowed no hubs": {charts.Policy{ImageHubs: []string{}}, "docker.io/istio"},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			if err := tc.policy.CheckImageHubs([]string{tc.hub}); !errors.Is(err, charts.ErrImageHubNotAllowed) {
-				t.Errorf("CheckImageHubs(%q) = %v, want ErrImageHubNotAllowed", tc.hub, err)
-			}
-		})
-	}
-}
-
 // A repository is a URL of an allowed scheme and host: one without a scheme, or with a fragment, is
 // refused rather than read some other way.
 func TestCheckRepositoryRefusesWhatIsNotAPlainURL(t *testing.T) {

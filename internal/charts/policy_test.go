@@ -88,6 +88,17 @@ func TestCheckImageHubs(t *testing.T) {
 		"one bad hub among good ones":     {defaults, []string{"docker.io/istio", "evil.example.com/istio"}, false},
 		"a mirror, allowed":               {charts.Policy{ImageHubs: []string{"registry.example.com:5000/mirror"}}, []string{"registry.example.com:5000/mirror/istio"}, true},
 		"a mirror on another port":        {charts.Policy{ImageHubs: []string{"registry.example.com:5000/mirror"}}, []string{"registry.example.com/mirror/istio"}, false},
+		// spec.images.hub and the hubs of spec.values pass the same checks as an image's hub; an empty one
+		// is none of the allowed hubs.
+		"a host that ends like an allowed one":        {charts.Policy{}, []string{"evildocker.io/istio"}, false},
+		"a registry on a port, Docker Hub allowed":    {charts.Policy{ImageHubs: []string{"docker.io"}}, []string{"evil:5000/istio"}, false},
+		"localhost, Docker Hub allowed":               {charts.Policy{ImageHubs: []string{"docker.io"}}, []string{"localhost/istio"}, false},
+		"a hub with a digest":                         {charts.Policy{}, []string{"docker.io/istio/pilot@sha256"}, false},
+		"a hub with a space":                          {charts.Policy{}, []string{"docker.io/istio/a b"}, false},
+		"a hub that climbs into an allowed one":       {charts.Policy{}, []string{"docker.io/evil/../istio"}, false},
+		"a hub with an empty segment":                 {charts.Policy{}, []string{"docker.io//istio"}, false},
+		"an empty hub":                                {charts.Policy{}, []string{""}, false},
+		"nothing, when the installer allowed no hubs": {charts.Policy{ImageHubs: []string{}}, []string{"docker.io/istio"}, false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +133,17 @@ func TestCheckImage(t *testing.T) {
 		"a mirror on a port, allowed":       {mirror, "registry.example.com:5000/mirror/istio/pilot:1.31.1", true},
 		"a mirror, another port":            {mirror, "registry.example.com/mirror/istio/pilot:1.31.1", false},
 		"a port is not a tag (no tag here)": {mirror, "registry.example.com:5000/mirror/pilot", true},
+		// An image's registry is what the container runtime pulls from: a host that only ends like an allowed
+		// one, or a first segment with a port or named localhost (a host, not a Docker Hub organisation), is
+		// another registry, even when the installer allowed the whole of Docker Hub.
+		"a host that ends like an allowed one":        {defaults, "evildocker.io/istio/pilot:1.31.1", false},
+		"a subdomain of an allowed host":              {defaults, "mirror.ghcr.io/istio/pilot:1.31.1", false},
+		"a registry on a port, Docker Hub allowed":    {charts.Policy{ImageHubs: []string{"docker.io"}}, "evil:5000/istio/pilot:1.31.1", false},
+		"localhost, Docker Hub allowed":               {charts.Policy{ImageHubs: []string{"docker.io"}}, "localhost/istio/pilot:1.31.1", false},
+		"an organisation of Docker Hub, allowed":      {charts.Policy{ImageHubs: []string{"docker.io"}}, "istio/pilot:1.31.1", true},
+		"Docker Hub's registry name":                  {defaults, "registry-1.docker.io/istio/pilot:1.31.1", true},
+		"a hub with a space":                          {defaults, "docker.io/istio x/pilot:1.31.1", false},
+		"nothing, when the installer allowed no hubs": {charts.Policy{ImageHubs: []string{}}, "docker.io/istio/pilot:1.31.1", false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
