@@ -42,7 +42,7 @@ import (
 
 // The CNI chart renders a DaemonSet, and meshkeeper reads the agent's pods to name the nodes where it
 // is not ready.
-// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;delete
 
 const (
 	// cniRelease is the release name of the CNI chart.

@@ -116,7 +116,7 @@ type Reconciler struct {
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
 // +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/status,verbs=get;patch
 // +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // The control-plane namespace, created when absent and removed on uninstall only if meshkeeper created it.
@@ -126,15 +126,15 @@ type Reconciler struct {
 // installer pins where with --control-plane-namespaces (docs/security.md).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;create;update;delete
 // What the base and istiod charts render.
-// +kubebuilder:rbac:groups="",resources=configmaps;services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations;validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;services;serviceaccounts,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations;validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;patch;delete
 // The Istio CRDs are installed and upgraded, never deleted.
-// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;patch
 // istiod's RBAC: creating roles that grant what meshkeeper itself does not hold needs escalate and bind.
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch;delete;escalate;bind
 
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, CNI agent, one read of
 // the cluster, status.

@@ -570,6 +570,44 @@ func TestNoWildcards(t *testing.T) {
 	}
 }
 
+// TestUpdateOnlyWhereTheManagerUpdates checks least privilege in the verbs: meshkeeper writes every
+// object by server-side apply (patch, and create for an apply that creates), so the manager's role grants
+// update only on what it does write with update: Helm's release records (Secrets, replaced whole when a
+// record is marked superseded or deployed) and the ServiceMesh's finalizers subresource (which the
+// OwnerReferencesPermissionEnforcement admission plugin checks for blockOwnerDeletion).
+func TestUpdateOnlyWhereTheManagerUpdates(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, generated); err != nil {
+		t.Fatal(err)
+	}
+	objects := render(t, nil, defaultRelease, defaultNamespace)
+	sources := map[string][]rbacv1.PolicyRule{
+		"config/rbac/role.yaml":   generated.Rules,
+		"the chart's ClusterRole": as[rbacv1.ClusterRole](t, objects.get(t, "ClusterRole", objects.fullname()+"-manager")).Rules,
+	}
+	want := []string{"/secrets", "mesh.meshkeeper.io/servicemeshes/finalizers"}
+	for source, rules := range sources {
+		var got []string
+		for _, r := range rules {
+			if !slices.Contains(r.Verbs, "update") {
+				continue
+			}
+			for _, group := range r.APIGroups {
+				for _, resource := range r.Resources {
+					got = append(got, group+"/"+resource)
+				}
+			}
+		}
+		if slices.Sort(got); !slices.Equal(got, want) {
+			t.Errorf("%s grants update on %v, want only on %v (every other write is a server-side apply)", source, got, want)
+		}
+	}
+}
+
 // TestEveryRuleSaysWhy checks that each RBAC rule in the chart's templates has a comment just above it
 // saying why meshkeeper needs it.
 func TestEveryRuleSaysWhy(t *testing.T) {
