@@ -79,6 +79,8 @@ var valueKeys = map[string]decision{
 	// envVarFrom is a list, not a key path: its entries that name the rejected env keys (the chart writes
 	// them into istiod's environment after env's, and the last variable of a name wins).
 	"envVarFrom[].name": {rejected, "spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"},
+	// volumes is a list too: its entries of the node's files (the chart guard refuses them as well).
+	"volumes[].hostPath": {rejected, "spec.values.volumes must not hold a hostPath volume"},
 
 	// Image locations: checked against --allowed-image-hubs.
 	"hub":                     {imageHub, "istiod's image hub"},
@@ -105,7 +107,7 @@ var valueKeys = map[string]decision{
 	"nodeSelector":                      {userData, "scheduling"},
 	"topologySpreadConstraints":         {userData, "scheduling"},
 	"memory":                            {userData, "autoscaling on memory"},
-	"volumes":                           {userData, "volumes of istiod's pod (the namespace's Pod Security admission bounds them)"},
+	"volumes":                           {userData, "volumes of istiod's pod (hostPath aside)"},
 	"volumeMounts":                      {userData, "mounts of istiod's container"},
 	"extraContainerArgs":                {userData, "istiod's flags; the image stays an allowed one"},
 	"podAnnotations":                    {userData, "metadata"},

@@ -77,6 +77,10 @@ type IstiodValues struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	EnvVarFrom []EnvVarFromValue `json:"envVarFrom,omitempty"`
+	// Volumes are more volumes of istiod's pod, as Kubernetes Volumes.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Volumes []VolumeValue `json:"volumes,omitempty"`
 	// MeshConfig is the mesh configuration.
 	// +optional
 	MeshConfig *MeshConfigValues `json:"meshConfig,omitempty"`
@@ -176,6 +180,18 @@ type EnvVarFromValue struct {
 	// +kubebuilder:validation:XValidation:rule="!(self in ['EXTERNAL_ISTIOD', 'CA_TRUSTED_NODE_ACCOUNTS'])",message="spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS: the chart adds its entries to istiod's environment after env's, and the last variable of a name wins, so they would set what env must not (the first makes istiod serve other clusters, the second lets the ServiceAccounts it names obtain certificates for any pod on their node); use trustedZtunnelName for a ztunnel in spec.namespace"
 	// +optional
 	Name *string `json:"name,omitempty"`
+}
+
+// VolumeValue is an entry of spec.values.volumes, a Kubernetes Volume. Only hostPath is declared, for
+// the rule that refuses it; the rest is kept as written.
+// +kubebuilder:pruning:PreserveUnknownFields
+// +kubebuilder:validation:XValidation:rule="!has(self.hostPath)",message="spec.values.volumes must not hold a hostPath volume: it gives istiod's pod, which runs with cluster-wide rights, the files of the node it runs on; only the istio-cni agent (spec.cni) reaches into the node"
+type VolumeValue struct {
+	// HostPath is a directory of the node.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	HostPath *apiextensionsv1.JSON `json:"hostPath,omitempty"`
 }
 
 // MeshConfigValues are the declared keys of spec.values.meshConfig.

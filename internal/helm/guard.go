@@ -48,7 +48,19 @@ const (
 	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
 	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's), " +
 		"and takes variables in bulk (envFrom) only from a ConfigMap of its own release that sets neither"
+	rulePod = "a workload's pods run as a ServiceAccount of their own release, and only the cni chart's DaemonSet (the node agent) reaches into the node: " +
+		"no other workload is a DaemonSet or uses a host namespace, a host port, a hostPath volume, a privileged container or an added capability"
 )
+
+// nodeAgentChart is the name of Istio's chart of the CNI node agent (charts.CNI), the only chart whose
+// workload needs the node: its DaemonSet runs in the host network with hostPath volumes and added
+// capabilities. A chart is fetched only under the name meshkeeper asked for (internal/charts checks
+// the archive's name), so the name is meshkeeper's, not the chart's say-so.
+const nodeAgentChart = "cni"
+
+// harmlessCapability is the one capability a workload's container may add outside the node agent:
+// Pod Security's restricted level allows it (binding ports below 1024).
+const harmlessCapability = "NET_BIND_SERVICE"
 
 // Environment variables of istiod that move its trust elsewhere: EXTERNAL_ISTIOD makes it the control
 // plane of a remote cluster, CA_TRUSTED_NODE_ACCOUNTS lets the ServiceAccounts it names obtain
@@ -116,6 +128,7 @@ const aggregationLabelPrefix = "rbac.authorization.k8s.io/aggregate-to-"
 func guardObjects(chart, namespace string, objects []*unstructured.Unstructured, checkImage func(string) error) error {
 	g := newGuard(namespace, objects)
 	g.checkImage = checkImage
+	g.nodeAgent = chart == nodeAgentChart
 	var refused []string
 	named := map[string]bool{}
 	for _, obj := range objects {
@@ -147,6 +160,8 @@ func guardObjects(chart, namespace string, objects []*unstructured.Unstructured,
 // policies it renders.
 type guard struct {
 	namespace string
+	// nodeAgent is set for a release of the CNI node agent's chart, whose DaemonSet may reach into the node.
+	nodeAgent bool
 	// checkImage, when set, refuses an image of a hub the installer did not allow (ChartManager.CheckImage).
 	checkImage   func(string) error
 	clusterRoles map[string]bool
@@ -155,13 +170,20 @@ type guard struct {
 	// configMaps are the data of the ConfigMaps the release renders in its namespace, by name: what a
 	// container's envFrom may take its variables from.
 	configMaps map[string]map[string]string
+	// serviceAccounts are the names of the ServiceAccounts the release renders in its namespace: the only
+	// ones its workloads may run as.
+	serviceAccounts map[string]bool
 }
 
 func newGuard(namespace string, objects []*unstructured.Unstructured) *guard {
 	g := &guard{namespace: namespace, clusterRoles: map[string]bool{}, roles: map[string]bool{}, policies: map[string]bool{},
-		configMaps: map[string]map[string]string{}}
+		configMaps: map[string]map[string]string{}, serviceAccounts: map[string]bool{}}
 	for _, obj := range objects {
 		switch obj.GroupVersionKind().GroupKind() {
+		case schema.GroupKind{Kind: "ServiceAccount"}:
+			if g.namespaceOf(obj) == namespace {
+				g.serviceAccounts[obj.GetName()] = true
+			}
 		case schema.GroupKind{Kind: "ConfigMap"}:
 			if g.namespaceOf(obj) == namespace {
 				data, _, _ := unstructured.NestedStringMap(obj.Object, "data")
@@ -229,7 +251,10 @@ func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
 		rule = ruleImage
 		if why, err = g.checkImages(obj); why == "" && err == nil {
 			rule = ruleEnv
-			why, err = g.checkEnv(obj)
+			if why, err = g.checkEnv(obj); why == "" && err == nil {
+				rule = rulePod
+				why, err = g.checkPod(obj)
+			}
 		}
 	}
 	if err != nil {
@@ -253,6 +278,70 @@ func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
 		image, _ := container["image"].(string)
 		if err := g.checkImage(image); err != nil {
 			return fmt.Sprintf("runs image %q in container %v: %v", image, container["name"], err), nil
+		}
+	}
+	return "", nil
+}
+
+// checkPod returns why a workload is refused for what its pods run as and reach, or "" (rulePod). A
+// ServiceAccount the release does not render (the namespace's default one, or another operator's in the
+// same namespace) could hold any rights; and a pod with the node's namespaces, files or privileges owns
+// the node and every pod on it. Istio's istiod Deployment needs none of them; its CNI agent's DaemonSet
+// needs them all, and is left to them.
+func (g *guard) checkPod(obj *unstructured.Unstructured) (string, error) {
+	spec, _, err := unstructured.NestedMap(obj.Object, "spec", "template", "spec")
+	if err != nil {
+		return "", err
+	}
+	account, _ := spec["serviceAccountName"].(string)
+	if account == "" {
+		// The deprecated field still names the account when the new one is empty.
+		account, _ = spec["serviceAccount"].(string)
+	}
+	switch {
+	case account == "":
+		return "runs its pods as the namespace's default ServiceAccount, which the release does not render", nil
+	case !g.serviceAccounts[account]:
+		return fmt.Sprintf("runs its pods as ServiceAccount %s, which the release does not render", account), nil
+	case g.nodeAgent && obj.GetKind() == "DaemonSet":
+		return "", nil
+	case obj.GetKind() == "DaemonSet":
+		return "is a DaemonSet of a chart other than the CNI node agent's", nil
+	}
+	for _, field := range []string{"hostNetwork", "hostPID", "hostIPC"} {
+		if on, _ := spec[field].(bool); on {
+			return fmt.Sprintf("sets %s", field), nil
+		}
+	}
+	volumes, _ := spec["volumes"].([]any)
+	for _, v := range volumes {
+		volume, _ := v.(map[string]any)
+		if volume["hostPath"] != nil {
+			return fmt.Sprintf("mounts hostPath volume %v", volume["name"]), nil
+		}
+	}
+	containers, err := templateContainers(obj)
+	if err != nil {
+		return "", err
+	}
+	for _, container := range containers {
+		ports, _ := container["ports"].([]any)
+		for _, p := range ports {
+			port, _ := p.(map[string]any)
+			if port["hostPort"] != nil {
+				return fmt.Sprintf("opens host port %v in container %v", port["hostPort"], container["name"]), nil
+			}
+		}
+		security, _ := container["securityContext"].(map[string]any)
+		if privileged, _ := security["privileged"].(bool); privileged {
+			return fmt.Sprintf("runs container %v privileged", container["name"]), nil
+		}
+		capabilities, _ := security["capabilities"].(map[string]any)
+		added, _ := capabilities["add"].([]any)
+		for _, c := range added {
+			if name, _ := c.(string); name != harmlessCapability && name != "CAP_"+harmlessCapability {
+				return fmt.Sprintf("adds capability %v to container %v", c, container["name"]), nil
+			}
 		}
 	}
 	return "", nil

@@ -25,9 +25,9 @@ import "testing"
 // (TestGuardAcceptsTheBuiltinCharts).
 func TestGuardRefusesTrustVariablesSetThroughEnvFrom(t *testing.T) {
 	deployment := func(envFrom string) string {
-		return yamlObject("apps/v1", "Deployment", guardNamespace, "istiod",
-			"spec:\n  template:\n    spec:\n      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.31.1\n"+
-				"        envFrom:\n"+envFrom)
+		return ownAccount + yamlObject("apps/v1", "Deployment", guardNamespace, "istiod", "spec:\n  template:\n    spec:\n"+runsAsOwnAccount+
+			"      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.31.1\n"+
+			"        envFrom:\n"+envFrom)
 	}
 	trust := yamlObject("v1", "ConfigMap", guardNamespace, "trust", "data:\n  CA_TRUSTED_NODE_ACCOUNTS: team-a/attacker\n")
 	external := yamlObject("v1", "ConfigMap", guardNamespace, "remote", "data:\n  EXTERNAL_ISTIOD: \"true\"\n")

@@ -33,13 +33,19 @@ import (
 // meshkeeper checks every release.
 func checkGuardImageCases(t *testing.T, rule string, cases []guardCase) {
 	t.Helper()
+	checkGuardChartCases(t, "c", rule, cases)
+}
+
+// checkGuardChartCases is checkGuardImageCases for the releases of chart.
+func checkGuardChartCases(t *testing.T, chart, rule string, cases []guardCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			objects, err := decodeManifest([]byte(tc.objects))
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = guardObjects("c", guardNamespace, objects, charts.Policy{}.CheckImage)
+			err = guardObjects(chart, guardNamespace, objects, charts.Policy{}.CheckImage)
 			switch {
 			case tc.refused == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -121,7 +127,7 @@ func TestGuardRefusesEveryVerbOnEachResourceThatGrantsEscalation(t *testing.T) {
 // Deployment and a DaemonSet, whatever its environment holds.
 func TestGuardRefusesAnImageOfAnotherHub(t *testing.T) {
 	workload := func(kind, podSpec string) string {
-		return yamlObject("apps/v1", kind, guardNamespace, "w", "spec:\n  template:\n    spec:\n"+podSpec)
+		return ownAccount + yamlObject("apps/v1", kind, guardNamespace, "w", "spec:\n  template:\n    spec:\n"+runsAsOwnAccount+podSpec)
 	}
 	container := func(field, name, image, env string) string {
 		return "      " + field + ":\n      - name: " + name + "\n        image: " + image + "\n" + env

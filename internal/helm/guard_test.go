@@ -102,6 +102,12 @@ func serviceAccountSubject(namespace, name string) string {
 	return s
 }
 
+// ownAccount is a ServiceAccount the release renders, and runsAsOwnAccount the pod-spec line that runs a
+// workload's pods as it (rulePod).
+var ownAccount = yamlObject("v1", "ServiceAccount", guardNamespace, "istiod", "")
+
+const runsAsOwnAccount = "      serviceAccountName: istiod\n"
+
 const readPods = "- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: [get, list, watch]\n"
 
 // TestGuardKeepsObjectsInTheReleaseNamespace: rule 1, a namespaced object only in the release namespace
@@ -109,7 +115,8 @@ const readPods = "- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: [get, list,
 func TestGuardKeepsObjectsInTheReleaseNamespace(t *testing.T) {
 	checkGuardCases(t, ruleNamespace, []guardCase{
 		{"in the release namespace", yamlObject("v1", "ConfigMap", guardNamespace, "a", ""), ""},
-		{"without a namespace", yamlObject("v1", "ConfigMap", "", "a", "") + yamlObject("apps/v1", "Deployment", "", "d", ""), ""},
+		{"without a namespace", yamlObject("v1", "ConfigMap", "", "a", "") + ownAccount +
+			yamlObject("apps/v1", "Deployment", "", "d", "spec:\n  template:\n    spec:\n"+runsAsOwnAccount), ""},
 		{"in kube-system", yamlObject("v1", "ServiceAccount", "kube-system", "a", ""),
 			"ServiceAccount kube-system/a, which is outside the release namespace istio-system"},
 		{"in another namespace", yamlObject("v1", "ConfigMap", guardNamespace, "ok", "") + yamlObject("apps/v1", "DaemonSet", "team-a", "d", ""),
@@ -420,8 +427,8 @@ func TestEveryRenderIsGuarded(t *testing.T) {
 // EXTERNAL_ISTIOD, or sets CA_TRUSTED_NODE_ACCOUNTS other than to the release namespace's ztunnel.
 func TestGuardKeepsIstiodsTrust(t *testing.T) {
 	deployment := func(env string) string {
-		return yamlObject("apps/v1", "Deployment", guardNamespace, "istiod",
-			"spec:\n  template:\n    spec:\n      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.31.1\n        env:\n"+env)
+		return ownAccount + yamlObject("apps/v1", "Deployment", guardNamespace, "istiod", "spec:\n  template:\n    spec:\n"+runsAsOwnAccount+
+			"      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.31.1\n        env:\n"+env)
 	}
 	const trusted = "        - name: CA_TRUSTED_NODE_ACCOUNTS\n          value: istio-system/ztunnel\n"
 	checkGuardCases(t, ruleEnv, []guardCase{
@@ -438,9 +445,10 @@ func TestGuardKeepsIstiodsTrust(t *testing.T) {
 	})
 }
 
-// A value the istiod chart writes into istiod's environment unquoted can carry a variable of its own:
-// the CRD cannot see it in spec.values, the guard sees it rendered.
-func TestGuardRefusesAVariableSmuggledInAValue(t *testing.T) {
+// guardIstiodWith renders the built-in istiod chart with the values meshkeeper gives it and extra merged
+// over them, as an install, and returns what the chart guard says of it.
+func guardIstiodWith(t *testing.T, extra render.Values) error {
+	t.Helper()
 	chart, err := charts.Builtin(charts.Istiod)
 	if err != nil {
 		t.Fatal(err)
@@ -450,14 +458,19 @@ func TestGuardRefusesAVariableSmuggledInAValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values = render.Merge(values, render.Values{"env": render.Values{
-		"PILOT_ENABLE_STATUS": "true\"\n          - name: EXTERNAL_ISTIOD\n            value: \"true"}})
 	options := common.ReleaseOptions{Name: "istiod", Namespace: guardNamespace, Revision: 1, IsInstall: true}
-	objects, _, err := renderChart(context.Background(), chart, values, options, common.DefaultCapabilities)
+	objects, _, err := renderChart(context.Background(), chart, render.Merge(values, extra), options, common.DefaultCapabilities)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = guardObjects(chart.Name(), guardNamespace, objects, charts.Policy{}.CheckImage)
+	return guardObjects(chart.Name(), guardNamespace, objects, charts.Policy{}.CheckImage)
+}
+
+// A value the istiod chart writes into istiod's environment unquoted can carry a variable of its own:
+// the CRD cannot see it in spec.values, the guard sees it rendered.
+func TestGuardRefusesAVariableSmuggledInAValue(t *testing.T) {
+	err := guardIstiodWith(t, render.Values{"env": render.Values{
+		"PILOT_ENABLE_STATUS": "true\"\n          - name: EXTERNAL_ISTIOD\n            value: \"true"}})
 	if err == nil || !strings.Contains(err.Error(), "sets EXTERNAL_ISTIOD in container discovery") {
 		t.Errorf("the guard let istiod's environment carry a variable smuggled in a value: %v", err)
 	}
@@ -466,22 +479,7 @@ func TestGuardRefusesAVariableSmuggledInAValue(t *testing.T) {
 // A variable the istiod chart writes itself (PILOT_TRACE_SAMPLING, from traceSampling) set again in
 // spec.values.env makes a container that server-side apply refuses; the guard says so, and what to set.
 func TestGuardRefusesAVariableTheChartSetsItself(t *testing.T) {
-	chart, err := charts.Builtin(charts.Istiod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &meshv1alpha1.ServiceMeshSpec{Namespace: guardNamespace, Images: meshv1alpha1.ImagesSpec{Hub: "docker.io/istio"}}
-	values, err := render.IstiodValues(s, charts.BuiltinVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	values = render.Merge(values, render.Values{"env": render.Values{"PILOT_TRACE_SAMPLING": "0.5"}})
-	options := common.ReleaseOptions{Name: "istiod", Namespace: guardNamespace, Revision: 1, IsInstall: true}
-	objects, _, err := renderChart(context.Background(), chart, values, options, common.DefaultCapabilities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = guardObjects(chart.Name(), guardNamespace, objects, charts.Policy{}.CheckImage)
+	err := guardIstiodWith(t, render.Values{"env": render.Values{"PILOT_TRACE_SAMPLING": "0.5"}})
 	if err == nil || !strings.Contains(err.Error(), "sets PILOT_TRACE_SAMPLING twice in container discovery") ||
 		!strings.Contains(err.Error(), "through the chart's own value, not spec.values.env or envVarFrom") {
 		t.Errorf("refusal = %v, want PILOT_TRACE_SAMPLING named twice, with what to set instead", err)

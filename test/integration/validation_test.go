@@ -212,6 +212,9 @@ var _ = Describe("ServiceMesh validation", func() {
 		Entry("node accounts trusted through envVarFrom, which the chart writes after env and its own default",
 			meshYAML("  values:\n    envVarFrom:\n    - name: PILOT_TRACE_SAMPLING\n      value: \"1\"\n    - name: CA_TRUSTED_NODE_ACCOUNTS\n      value: other-ns/sa\n"),
 			"spec.values.envVarFrom[1].name: Invalid value: \"CA_TRUSTED_NODE_ACCOUNTS\": spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"),
+		Entry("a hostPath volume for istiod, beside a volume of its own",
+			meshYAML("  values:\n    volumes:\n    - name: extra-roots\n      configMap:\n        name: roots\n    - name: node-root\n      hostPath:\n        path: /\n"),
+			"spec.values.volumes[1]: Invalid value: spec.values.volumes must not hold a hostPath volume"),
 		Entry("EXTERNAL_ISTIOD through envVarFrom, from a ConfigMap",
 			meshYAML("  values:\n    envVarFrom:\n    - name: EXTERNAL_ISTIOD\n      valueFrom:\n        configMapKeyRef:\n          name: istiod-settings\n          key: external\n"),
 			"spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"),
@@ -302,6 +305,8 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  version: 1.31.0-"+strings.Repeat("a", 49)+"\n"),
 		Entry("istiod's environment from a Secret and the pod, through envVarFrom",
 			"  values:\n    envVarFrom:\n    - name: EXTERNAL_CA_TOKEN\n      valueFrom:\n        secretKeyRef:\n          name: ca-token\n          key: token\n    - name: NODE_NAME\n      valueFrom:\n        fieldRef:\n          fieldPath: spec.nodeName\n    - name: MY_CA_TRUSTED_NODE_ACCOUNTS\n      value: \"\"\n"),
+		Entry("more volumes and mounts for istiod",
+			"  values:\n    volumes:\n    - name: extra-roots\n      configMap:\n        name: roots\n    - name: scratch\n      emptyDir: {}\n    volumeMounts:\n    - name: extra-roots\n      mountPath: /etc/extra-roots\n"),
 		Entry("the demo profile, with the resources it brings",
 			"  values:\n    profile: demo\n  proxy:\n    resources: {}\n"),
 		Entry("sidecar and istiod resources under the stable profile, which sets none",
@@ -336,17 +341,25 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  controlPlane:\n    nodeSelector:\n      node-role.kubernetes.io/infra: \"\"\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedule\n    priorityClassName: system-cluster-critical\n    podDisruptionBudget: false\n"),
 	)
 
-	It("keeps the whole of each envVarFrom entry, of which the schema declares only the name", func() {
-		Expect(k8sClient.Create(ctx, parse(meshYAML("  values:\n    envVarFrom:\n    - name: EXTERNAL_CA_TOKEN\n      valueFrom:\n        secretKeyRef:\n          name: ca-token\n          key: token\n          optional: true\n")))).To(Succeed())
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, u)).To(Succeed())
-		entries, found, err := unstructured.NestedSlice(u.Object, "spec", "values", "envVarFrom")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(found).To(BeTrue())
-		Expect(entries).To(Equal([]any{map[string]any{"name": "EXTERNAL_CA_TOKEN", "valueFrom": map[string]any{
-			"secretKeyRef": map[string]any{"name": "ca-token", "key": "token", "optional": true}}}}))
-	})
+	DescribeTable("keeps the whole of each entry of a values list whose schema declares only what its rules read",
+		func(key, entries string, want []any) {
+			Expect(k8sClient.Create(ctx, parse(meshYAML("  values:\n    "+key+":\n"+entries)))).To(Succeed())
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, u)).To(Succeed())
+			kept, found, err := unstructured.NestedSlice(u.Object, "spec", "values", key)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(found).To(BeTrue())
+			Expect(kept).To(Equal(want))
+		},
+		Entry("envVarFrom, of which only the name is declared", "envVarFrom",
+			"    - name: EXTERNAL_CA_TOKEN\n      valueFrom:\n        secretKeyRef:\n          name: ca-token\n          key: token\n          optional: true\n",
+			[]any{map[string]any{"name": "EXTERNAL_CA_TOKEN", "valueFrom": map[string]any{
+				"secretKeyRef": map[string]any{"name": "ca-token", "key": "token", "optional": true}}}}),
+		Entry("volumes, of which only hostPath is declared", "volumes",
+			"    - name: extra-roots\n      configMap:\n        name: roots\n        defaultMode: 420\n",
+			[]any{map[string]any{"name": "extra-roots", "configMap": map[string]any{"name": "roots", "defaultMode": int64(420)}}}),
+	)
 
 	It("shows the validation message to a kubectl user", func() {
 		kubeconfig, err := env.WriteKubeconfig(GinkgoT().TempDir())
