@@ -50,6 +50,7 @@ const (
 		"and takes variables in bulk (envFrom) only from a ConfigMap of its own release that sets neither"
 	rulePod = "a workload's pods run as a ServiceAccount of their own release, and only the cni chart's DaemonSet (the node agent) reaches into the node: " +
 		"no other workload is a DaemonSet or uses a host namespace, a host port, a hostPath volume, a privileged container or an added capability"
+	ruleService = "a Service stays inside the cluster: of type ClusterIP, with no external IPs"
 )
 
 // nodeAgentChart is the name of Istio's chart of the CNI node agent (charts.CNI), the only chart whose
@@ -247,6 +248,9 @@ func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
 	case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicyBinding":
 		rule = ruleAdmission
 		why, err = g.checkAdmission(obj)
+	case "Service":
+		rule = ruleService
+		why, err = checkService(obj)
 	case "Deployment", "DaemonSet":
 		rule = ruleImage
 		if why, err = g.checkImages(obj); why == "" && err == nil {
@@ -279,6 +283,24 @@ func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
 		if err := g.checkImage(image); err != nil {
 			return fmt.Sprintf("runs image %q in container %v: %v", image, container["name"], err), nil
 		}
+	}
+	return "", nil
+}
+
+// checkService returns why a Service is refused, or "" (ruleService). Every Service of Istio's charts is
+// a ClusterIP one. A NodePort or LoadBalancer Service would open istiod's plaintext xDS and debug ports
+// outside the cluster; external IPs make every node send the cluster's traffic for those addresses, any
+// address, to the Service's pods (CVE-2020-8554).
+func checkService(obj *unstructured.Unstructured) (string, error) {
+	spec, _, err := unstructured.NestedMap(obj.Object, "spec")
+	if err != nil {
+		return "", err
+	}
+	if kind, _ := spec["type"].(string); kind != "" && kind != "ClusterIP" {
+		return fmt.Sprintf("is of type %s", kind), nil
+	}
+	if ips, _ := spec["externalIPs"].([]any); len(ips) > 0 {
+		return fmt.Sprintf("takes the cluster's traffic for external IPs %v", ips), nil
 	}
 	return "", nil
 }

@@ -111,3 +111,34 @@ func TestGuardRefusesAHostPathVolumeGivenInValues(t *testing.T) {
 		t.Errorf("the guard let istiod mount the node's root: %v", err)
 	}
 }
+
+// TestGuardKeepsServicesInsideTheCluster: rule 8. A Service of a release is a ClusterIP one without
+// external IPs, as every Service of Istio's charts is: not a NodePort or LoadBalancer that opens
+// istiod's plaintext ports outside the cluster, nor one that takes the cluster's traffic for any
+// address it names (CVE-2020-8554).
+func TestGuardKeepsServicesInsideTheCluster(t *testing.T) {
+	service := func(spec string) string {
+		return yamlObject("v1", "Service", guardNamespace, "istiod", "spec:\n  ports:\n  - port: 15010\n"+spec)
+	}
+	checkGuardCases(t, ruleService, []guardCase{
+		{"istiod's", service("  selector: {app: istiod}\n"), ""},
+		{"ClusterIP named", service("  type: ClusterIP\n  ipFamilyPolicy: PreferDualStack\n"), ""},
+		{"headless", service("  clusterIP: None\n"), ""},
+		{"a NodePort", service("  type: NodePort\n"), "Service istio-system/istiod, which is of type NodePort"},
+		{"a LoadBalancer", service("  type: LoadBalancer\n"), "is of type LoadBalancer"},
+		{"an external name", service("  type: ExternalName\n  externalName: istiod.example.com\n"), "is of type ExternalName"},
+		{"external IPs", service("  externalIPs: [8.8.8.8]\n"), "takes the cluster's traffic for external IPs [8.8.8.8]"},
+	})
+}
+
+// The istiod chart writes trafficDistribution into its Service unquoted: a value holding a newline adds
+// fields of its own to the Service, which the guard sees rendered.
+func TestGuardRefusesExternalIPsSmuggledInAValue(t *testing.T) {
+	err := guardIstiodWith(t, render.Values{"trafficDistribution": "PreferClose\n  externalIPs: [8.8.8.8]"})
+	if !errors.Is(err, ErrRefusedObject) || !strings.Contains(err.Error(), "Service istio-system/istiod, which takes the cluster's traffic for external IPs [8.8.8.8]") {
+		t.Errorf("the guard let istiod's Service take the traffic of 8.8.8.8: %v", err)
+	}
+	if err := guardIstiodWith(t, render.Values{"trafficDistribution": "PreferClose"}); err != nil {
+		t.Errorf("the guard refused istiod's Service with a traffic distribution: %v", err)
+	}
+}
