@@ -37,40 +37,6 @@ import (
 // a check that looked a little less closely would let a ServiceMesh pull from elsewhere or show a
 // secret.
 
-// A repository is a URL of an allowed scheme and host: one without a scheme, or with a fragment, is
-// refused rather than read some other way.
-func TestCheckRepositoryRefusesWhatIsNotAPlainURL(t *testing.T) {
-	for _, repository := range []string{
-		"istio-release.storage.googleapis.com/charts",
-		"//istio-release.storage.googleapis.com/charts",
-		"https://istio-release.storage.googleapis.com/charts#x",
-		"https:istio-release.storage.googleapis.com/charts",
-	} {
-		if err := (charts.Policy{}).CheckRepository(repository); !errors.Is(err, charts.ErrRepositoryNotAllowed) {
-			t.Errorf("CheckRepository(%q) = %v, want ErrRepositoryNotAllowed", repository, err)
-		}
-	}
-}
-
-// A password may hold '@': all the user information goes, up to the last '@' of the host part, in a
-// URL that does not parse as in one that does.
-func TestRedactURLRemovesAPasswordWithAnAt(t *testing.T) {
-	cases := map[string]string{
-		"https://u:p@ss%zz@charts.example.com/x": "https://charts.example.com/x",
-		"oci://u:p@ss%zz@registry.example.com":   "oci://registry.example.com",
-		"https://u:p%40ss@charts.example.com/x":  "https://charts.example.com/x",
-	}
-	for in, want := range cases {
-		got := charts.RedactURL(in)
-		if got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
-		}
-		if strings.Contains(got, "ss") {
-			t.Errorf("RedactURL(%q) = %q shows part of the password", in, got)
-		}
-	}
-}
-
 // Credentials print as whose they are, never with the password, so one that reaches a log or a
 // condition by mistake shows nothing secret.
 func TestCredentialsNeverPrintThePassword(t *testing.T) {
