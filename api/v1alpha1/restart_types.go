@@ -143,8 +143,8 @@ type StalledRestart struct {
 // Annotations of the data-plane restarts.
 const (
 	// RestartedAtAnnotation is the pod-template annotation whose change makes a workload roll out: the
-	// time meshkeeper restarted it, RFC 3339 in UTC. It and RestartedOntoAnnotation are the fields
-	// meshkeeper leaves behind on uninstall: removing them would restart the workload again.
+	// time meshkeeper restarted it, RFC 3339 in UTC. It, RestartedOntoAnnotation and RestartedForAnnotation
+	// are the fields meshkeeper leaves behind on uninstall: removing them would restart the workload again.
 	RestartedAtAnnotation = "mesh.meshkeeper.io/restarted-at"
 	// RestartedOntoAnnotation records, beside RestartedAtAnnotation and in the same apply, the revision
 	// whose sidecar the restart was for ("default" with the InPlace strategy). It tells whether a
@@ -152,6 +152,13 @@ const (
 	// the second; since when the canary serves a namespace, the API server's). It never changes without
 	// the restarted-at annotation, so it starts no rollout of its own.
 	RestartedOntoAnnotation = "mesh.meshkeeper.io/restarted-onto"
+	// RestartedForAnnotation records, beside RestartedAtAnnotation and in the same apply, a digest of
+	// what the workload's pods were judged against when meshkeeper restarted it (the revision and Istio
+	// version serving its namespace, the proxy image's tag, whether injection is for the CNI agent, since
+	// when the mesh config and the namespace's enrollment hold). A restart that rolled out and whose own
+	// pods still need one is not made again while that digest holds, after a restart of the manager too.
+	// Like RestartedOntoAnnotation it never changes alone.
+	RestartedForAnnotation = "mesh.meshkeeper.io/restarted-for"
 	// RestartAnnotation set to RestartNever on a workload or a Namespace keeps meshkeeper from
 	// restarting it (or any workload of the Namespace).
 	RestartAnnotation = "mesh.meshkeeper.io/restart"

@@ -132,8 +132,9 @@ func TestARollbackSupersedesARestartOntoTheCanaryInItsSecond(t *testing.T) {
 }
 
 // TestARestartRecordsItsRevision: the apply that restarts a workload writes the revision its pods are
-// judged against next to the restarted-at time, and nothing else, so that the record survives a restart
-// of meshkeeper and never changes without a rollout of its own.
+// judged against, and the digest of all they are judged against, next to the restarted-at time, and
+// nothing else, so that the record survives a restart of meshkeeper and never changes without a rollout
+// of its own.
 func TestARestartRecordsItsRevision(t *testing.T) {
 	var applied []map[string]any
 	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
@@ -153,7 +154,8 @@ func TestARestartRecordsItsRevision(t *testing.T) {
 	r := &Reconciler{Client: c}
 	now := time.Date(2026, 11, 28, 1, 0, 0, 300_000_000, time.UTC)
 	w := rollingDeployment("shop", "cart", now.Add(-time.Hour))
-	if err := r.apply(context.Background(), &candidate{workload: w, target: target{revision: "1-31-1"}}, now); err != nil {
+	for1 := target{revision: "1-31-1", version: "1.31.1", proxyTag: "1.31.1"}
+	if err := r.apply(context.Background(), &candidate{workload: w, target: for1}, now); err != nil {
 		t.Fatal(err)
 	}
 	if len(applied) != 1 {
@@ -162,8 +164,11 @@ func TestARestartRecordsItsRevision(t *testing.T) {
 	template := applied[0]["spec"].(map[string]any)["template"].(map[string]any)
 	got, _ := json.Marshal(template)
 	if want := `{"metadata":{"annotations":{"mesh.meshkeeper.io/restarted-at":"2026-11-28T01:00:00Z",` +
-		`"mesh.meshkeeper.io/restarted-onto":"1-31-1"}}}`; string(got) != want {
+		`"mesh.meshkeeper.io/restarted-for":"` + for1.digest() + `","mesh.meshkeeper.io/restarted-onto":"1-31-1"}}}`; string(got) != want {
 		t.Errorf("applied pod template = %s, want %s", got, want)
+	}
+	if w.restartedFor != for1.digest() {
+		t.Errorf("the workload's restart is for %q, want %q", w.restartedFor, for1.digest())
 	}
 	if !w.restartedOntoRecorded || w.restartedOnto != "1-31-1" {
 		t.Errorf("the workload's restart records %q (%t), want 1-31-1", w.restartedOnto, w.restartedOntoRecorded)

@@ -24,6 +24,8 @@ package restart
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -99,7 +101,8 @@ type Reconciler struct {
 	// targets are the restarts this process applied, by key, with what the workload's pods were judged
 	// against then: a restart that rolled out and whose own pods still need one is not made again while
 	// that holds (futile). Like completed, they are dropped with meshkeeper's annotation; after a restart
-	// of meshkeeper the map is empty, and such a workload is restarted once more before it is held.
+	// of meshkeeper the map is empty, and the workload's restarted-for annotation says what the restart
+	// was for.
 	targets map[string]restartTarget
 	// written are the restarted-at values this process applied, by key, until the cache shows them. A
 	// pass that runs before the workload cache has seen meshkeeper's own apply would otherwise find the
@@ -262,6 +265,20 @@ type target struct {
 func (t target) equal(o target) bool {
 	return t.revision == o.revision && t.version == o.version && t.proxyTag == o.proxyTag && t.cni == o.cni &&
 		t.meshConfigSince.Equal(o.meshConfigSince) && t.namespaceSince.Equal(o.namespaceSince)
+}
+
+// digest identifies the target in meshkeeper's restarted-for annotation: a restart of the manager
+// reads there what a restart was for.
+func (t target) digest() string {
+	stamp := func(at time.Time) string {
+		if at.IsZero() {
+			return ""
+		}
+		return at.UTC().Format(time.RFC3339Nano)
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%t\x00%s\x00%s",
+		t.revision, t.version, t.proxyTag, t.cni, stamp(t.meshConfigSince), stamp(t.namespaceSince)))
+	return hex.EncodeToString(h[:8])
 }
 
 // restartTarget is a restart meshkeeper applied: to the workload of a UID, at a restarted-at value, for
@@ -520,7 +537,8 @@ func (r *Reconciler) rememberTarget(c *candidate) {
 // changed: another restart would give them the same sidecar (their pod template pins the proxy image or
 // the revision, say). A change of the mesh (its version, revision, proxy image, data-plane mode or mesh
 // config) or of the namespace's enrollment makes it a candidate again. A restart this process did not
-// apply (before a restart of meshkeeper) is not known to have been for the same target: the workload is
+// apply (before a restart of meshkeeper, or by another replica) is judged by the digest of its target
+// that it recorded in the restarted-for annotation; one that recorded none (by an earlier meshkeeper) is
 // restarted once more, and then held.
 func (r *Reconciler) futile(c *candidate) bool {
 	if c.superseded || c.optedOut() || c.namespaceOptedOut || c.restartedAt.IsZero() || c.predatesRestart() || c.older ||
@@ -534,9 +552,13 @@ func (r *Reconciler) futile(c *candidate) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := c.key()
-	applied, ok := r.targets[key]
-	return ok && applied.uid == c.obj.GetUID() && applied.at.Equal(c.restartedAt) && applied.target.equal(c.target) &&
-		r.completed[key].Equal(c.restartedAt)
+	if !r.completed[key].Equal(c.restartedAt) {
+		return false
+	}
+	if applied, ok := r.targets[key]; ok && applied.uid == c.obj.GetUID() && applied.at.Equal(c.restartedAt) {
+		return applied.target.equal(c.target)
+	}
+	return c.restartedFor != "" && c.restartedFor == c.target.digest()
 }
 
 // stuck says what keeps the pods that meshkeeper's restart of a futile candidate created from the
@@ -981,8 +1003,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	var failed []error
 	for _, c := range p.pending {
 		ns := c.obj.GetNamespace()
-		// A superseded workload may still be rolling out onto the canary revision, by meshkeeper's doing.
-		if budget <= 0 || inNamespace[ns] >= perNamespace || !c.ready || (!c.rolledOut && !c.superseded) {
+		if budget <= 0 || inNamespace[ns] >= perNamespace || c.heldBack() != "" {
 			waiting = append(waiting, c)
 			continue
 		}
@@ -1027,15 +1048,25 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 // out (so no limit held them back): the first reason that holds of the first of them, in priority order.
 func holdsBack(waiting []*candidate, failed bool) string {
 	for _, c := range waiting {
-		switch {
-		case !c.ready:
-			return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
-		case !c.rolledOut && !c.superseded:
-			return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
+		if why := c.heldBack(); why != "" {
+			return why
 		}
 	}
 	if failed {
 		return "the API server refused the restarts (Warning Events RestartFailed name the error); meshkeeper tries again"
+	}
+	return ""
+}
+
+// heldBack says why c may not be restarted now whatever the limits, or "": the revision whose sidecar
+// it would get is not ready, or it is rolling out by itself (a superseded workload may still be rolling
+// out onto the canary revision, by meshkeeper's doing).
+func (c *candidate) heldBack() string {
+	switch {
+	case !c.ready:
+		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
+	case !c.rolledOut && !c.superseded:
+		return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
 	}
 	return ""
 }
@@ -1100,8 +1131,9 @@ func (p *pass) coolOffEnds() time.Duration {
 	return first
 }
 
-// apply writes the restarted-at annotation and the revision the restart is for
-// (meshv1alpha1.RestartedOntoAnnotation), and nothing else, into the workload's pod template. The apply names the
+// apply writes the restarted-at annotation, the revision the restart is for
+// (meshv1alpha1.RestartedOntoAnnotation) and the digest of its target (RestartedForAnnotation), and
+// nothing else, into the workload's pod template. The apply names the
 // workload's UID, so it never creates one that is gone. It forces ownership of those keys: they are
 // meshkeeper's own, and whoever wrote them since (kubectl rollout undo brings back the previous pod
 // template, annotations included, under its own field manager) would otherwise make every later
@@ -1116,6 +1148,7 @@ func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) err
 			"annotations": map[string]any{
 				meshv1alpha1.RestartedAtAnnotation:   now.UTC().Format(time.RFC3339),
 				meshv1alpha1.RestartedOntoAnnotation: c.target.revision,
+				meshv1alpha1.RestartedForAnnotation:  c.target.digest(),
 			},
 		}}},
 	}}
@@ -1124,6 +1157,7 @@ func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) err
 	}
 	w.restartedAt = now.UTC().Truncate(time.Second)
 	w.restartedOnto, w.restartedOntoRecorded = c.target.revision, true
+	w.restartedFor = c.target.digest()
 	return nil
 }
 
@@ -1198,8 +1232,7 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 // the revision that serves the mesh. One whose template asks for none (not configured, or not yet) is the
 // ingress-nginx workload reconciler's; IngressesConfigured reports it.
 func controllerPod(controller *meshv1alpha1.WorkloadReference, w *workload) bool {
-	if controller == nil || w == nil || w.kind != controller.Kind || w.obj.GetNamespace() != controller.Namespace ||
-		w.obj.GetName() != controller.Name {
+	if controller == nil || w == nil || !w.is(*controller) {
 		return false
 	}
 	var template *corev1.PodTemplateSpec
@@ -1217,10 +1250,15 @@ func controllerPod(controller *meshv1alpha1.WorkloadReference, w *workload) bool
 // priority orders the restarts: the ingress-nginx controller (the gateway of traffic into the mesh)
 // first. Nothing else of the control-plane namespace is restarted: it is never enrolled.
 func priority(mesh *meshv1alpha1.ServiceMesh, w *workload) int {
-	if c := mesh.Spec.IngressNginx.Controller; w.kind == c.Kind && w.obj.GetNamespace() == c.Namespace && w.obj.GetName() == c.Name {
+	if w.is(mesh.Spec.IngressNginx.Controller) {
 		return 0
 	}
 	return 1
+}
+
+// is tells whether w is the workload ref names.
+func (w *workload) is(ref meshv1alpha1.WorkloadReference) bool {
+	return w.kind == ref.Kind && w.obj.GetNamespace() == ref.Namespace && w.obj.GetName() == ref.Name
 }
 
 func (r *Reconciler) now() time.Time {

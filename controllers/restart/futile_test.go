@@ -46,6 +46,13 @@ func TestAFutileRestartIsHeldUntilWhatItWasForChanges(t *testing.T) {
 	candidateOf := func(uid types.UID, oldest time.Time, judged target) *candidate {
 		return &candidate{workload: cachedDeployment(uid, restarted), oldest: oldest, newest: oldest, target: judged}
 	}
+	// recordedFor is a candidate whose workload's restarted-for annotation holds the digest of recorded,
+	// as meshkeeper's restart writes it.
+	recordedFor := func(recorded, judged target) *candidate {
+		c := candidateOf("uid-1", restarted.Add(10*time.Second), judged)
+		c.restartedFor = recorded.digest()
+		return c
+	}
 	ownPods := restarted.Add(10 * time.Second)
 	changed := func(change func(*target)) target {
 		t := want
@@ -57,11 +64,17 @@ func TestAFutileRestartIsHeldUntilWhatItWasForChanges(t *testing.T) {
 		c      *candidate
 		futile bool
 	}{
-		"its own pods still need one": {reconciler(true, true), candidateOf("uid-1", ownPods, want), true},
-		"a restarted manager":         {reconciler(false, true), candidateOf("uid-1", ownPods, want), false},
-		"not rolled out yet":          {reconciler(true, false), candidateOf("uid-1", ownPods, want), false},
-		"a pod from before":           {reconciler(true, true), candidateOf("uid-1", restarted.Add(-time.Hour), want), false},
-		"a workload replaced":         {reconciler(true, true), candidateOf("uid-2", ownPods, want), false},
+		"its own pods still need one":                            {reconciler(true, true), candidateOf("uid-1", ownPods, want), true},
+		"a restarted manager, the restart recorded for the same": {reconciler(false, true), recordedFor(want, want), true},
+		"a restarted manager, the restart recorded for another": {reconciler(false, true),
+			recordedFor(want, changed(func(t *target) { t.version = "1.31.2" })), false},
+		"a restarted manager, the restart not rolled out":      {reconciler(false, false), recordedFor(want, want), false},
+		"a restarted manager, a restart that recorded nothing": {reconciler(false, true), candidateOf("uid-1", ownPods, want), false},
+		"in memory for another, recorded for the same": {reconciler(true, true),
+			func() *candidate { c := recordedFor(want, want); c.target.version = "1.31.2"; return c }(), false},
+		"not rolled out yet":  {reconciler(true, false), candidateOf("uid-1", ownPods, want), false},
+		"a pod from before":   {reconciler(true, true), candidateOf("uid-1", restarted.Add(-time.Hour), want), false},
+		"a workload replaced": {reconciler(true, true), candidateOf("uid-2", ownPods, want), false},
 		"a new version": {reconciler(true, true),
 			candidateOf("uid-1", ownPods, changed(func(t *target) { t.version = "1.31.2" })), false},
 		"a new revision": {reconciler(true, true),
@@ -80,6 +93,20 @@ func TestAFutileRestartIsHeldUntilWhatItWasForChanges(t *testing.T) {
 				t.Errorf("futile = %t, want %t", got, tc.futile)
 			}
 		})
+	}
+
+	// Each part of the target is part of its digest.
+	for name, change := range map[string]func(*target){
+		"revision": func(t *target) { t.revision = "1-31-2" }, "version": func(t *target) { t.version = "1.31.2" },
+		"proxy tag": func(t *target) { t.proxyTag = "1.31.1-fips" }, "data-plane mode": func(t *target) { t.cni = true },
+		"mesh config": func(t *target) { t.meshConfigSince = restarted }, "enrollment": func(t *target) { t.namespaceSince = restarted },
+	} {
+		if changed(change).digest() == want.digest() {
+			t.Errorf("a target of another %s has the same digest", name)
+		}
+	}
+	if a, b := changed(func(t *target) { t.meshConfigSince = restarted }), changed(func(t *target) { t.namespaceSince = restarted }); a.digest() == b.digest() {
+		t.Error("the mesh config's time and the enrollment's have the same digest")
 	}
 
 	// Once the annotation is gone, so is the record.

@@ -52,6 +52,9 @@ type workload struct {
 	// absent (a restart by a meshkeeper that did not record it).
 	restartedOnto         string
 	restartedOntoRecorded bool
+	// restartedFor is the digest of the target that restart was for (target.digest), as meshkeeper's
+	// pod-template annotation records it; "" when absent.
+	restartedFor string
 	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
 	rolledOut bool
 	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
@@ -110,6 +113,7 @@ func asWorkload(obj client.Object) *workload {
 		w.restartedAt, _ = time.Parse(time.RFC3339, at)
 	}
 	w.restartedOnto, w.restartedOntoRecorded = template.Annotations[meshv1alpha1.RestartedOntoAnnotation]
+	w.restartedFor = template.Annotations[meshv1alpha1.RestartedForAnnotation]
 	return w
 }
 

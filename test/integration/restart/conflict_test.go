@@ -88,8 +88,9 @@ func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
 	g.Expect(restartedAt(undone)).To(Equal(stamp), "the restart takes its annotation back from kubectl")
 	g.Expect(owners(undone)).To(Equal([]string{restart.FieldManager}))
 	g.Expect(restartFields(undone)).To(Equal(`{"f:spec":{"f:template":{"f:metadata":{"f:annotations":{"f:`+
-		meshv1alpha1.RestartedAtAnnotation+`":{},"f:`+meshv1alpha1.RestartedOntoAnnotation+`":{}}}}}}`),
-		"the restarts' field manager owns its two keys and nothing else")
+		meshv1alpha1.RestartedAtAnnotation+`":{},"f:`+meshv1alpha1.RestartedForAnnotation+`":{},"f:`+
+		meshv1alpha1.RestartedOntoAnnotation+`":{}}}}}}`),
+		"the restarts' field manager owns its three keys and nothing else")
 	g.Expect(restartedAt(replaced)).To(BeEmpty(), "the Deployment created under the old name is not restarted")
 	g.Expect(restartedAt(next)).To(Equal(stamp), "a failed restart does not hold back the workloads after it")
 
