@@ -36,3 +36,19 @@ func TestARestartStampedAheadWithinTheSkewIsFollowed(t *testing.T) {
 		}
 	}
 }
+
+// A restart annotation dated further ahead than maxClockSkew is nobody's restart: a workload whose pods
+// need a restart, rolled out and carrying such a time (written by hand, or on a pod template copied
+// from elsewhere), waits for no cool-off and is restarted like any other, not held until that time
+// (here a year ahead) without a word; within the skew it is a restart of meshkeeper's, which the pods
+// from before it wait for.
+func TestARestartDatedFarAheadHoldsNothingBack(t *testing.T) {
+	now := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	for ahead, want := range map[time.Duration]int{365 * 24 * time.Hour: 1, 2 * maxClockSkew: 1, maxClockSkew: 0, 30 * time.Second: 0} {
+		w := cachedDeployment("uid-1", now.Add(ahead))
+		p := &pass{now: now, candidates: []*candidate{{workload: w, ready: true, newest: now.Add(-time.Hour), oldest: now.Add(-time.Hour)}}}
+		if got := len(p.waiting()); got != want {
+			t.Errorf("restarted-at %s ahead: %d waiting for a restart, want %d", ahead, got, want)
+		}
+	}
+}

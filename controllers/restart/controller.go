@@ -613,7 +613,7 @@ func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Nam
 	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) && !p.stallRecorded(w) && !controllerPod(p.ingressController, w) {
 		return
 	}
-	if w.restartedAt.After(p.now.Add(maxClockSkew)) {
+	if p.aheadOfTime(w) {
 		return
 	}
 	if w.held != "" {
@@ -625,6 +625,14 @@ func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Nam
 	if !w.restartedAt.IsZero() {
 		r.classifyRollout(p, w)
 	}
+}
+
+// aheadOfTime tells whether w's restart annotation holds a time further ahead of meshkeeper's clock
+// than maxClockSkew: that is nobody's restart (a value written by hand, a pod template copied from a
+// workload of a cluster whose clock is wrong), and holds the workload neither as rolling out nor as
+// cooling off, which would keep it from every restart until that time, however far ahead.
+func (p *pass) aheadOfTime(w *workload) bool {
+	return w.restartedAt.After(p.now.Add(maxClockSkew))
 }
 
 // maxClockSkew is how far ahead of meshkeeper's clock a restart's time may be and still be meshkeeper's
@@ -1084,7 +1092,7 @@ func (p *pass) waiting() []*candidate {
 		if c.optedOut() || c.namespaceOptedOut || rolling.Has(c.key()) {
 			continue
 		}
-		if !c.superseded && !c.restartedAt.IsZero() && (c.predatesRestart() || p.coolingOff(c) > 0) {
+		if !c.superseded && !c.restartedAt.IsZero() && !p.aheadOfTime(c.workload) && (c.predatesRestart() || p.coolingOff(c) > 0) {
 			// Its pods predate the last restart (the rollout has not replaced them), or pods the last
 			// restart created still need one: another restart is not tried before its cool-off passed
 			// (once that restart rolled out, observe holds such a workload unless what its pods are
@@ -1121,7 +1129,7 @@ func (p *pass) coolingOff(c *candidate) time.Duration {
 func (p *pass) coolOffEnds() time.Duration {
 	var first time.Duration
 	for _, c := range p.candidates {
-		if c.optedOut() || c.namespaceOptedOut || c.superseded || c.restartedAt.IsZero() || c.predatesRestart() {
+		if c.optedOut() || c.namespaceOptedOut || c.superseded || c.restartedAt.IsZero() || p.aheadOfTime(c.workload) || c.predatesRestart() {
 			continue
 		}
 		if left := p.coolingOff(c); left > 0 && (first == 0 || left < first) {
