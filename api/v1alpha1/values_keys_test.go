@@ -158,7 +158,7 @@ var valueKeys = map[string]decision{
 	"base.validationCABundle":             {allowed, "the CA the API server trusts for istiod's validation webhook; the webhook still calls istiod"},
 	"global.caAddress":                    {allowed, "an external CA such as istio-csr"},
 	"global.caName":                       {allowed, "an external CA's name"},
-	"global.pilotCertProvider":            {allowed, "who issues istiod's serving certificate"},
+	"global.pilotCertProvider":            {allowed, "who issues istiod's serving certificate (other than istiod, custom or none, with global.certSigners)"},
 	"global.sds.token.aud":                {allowed, "audience of the proxies' tokens"},
 	"global.sts.servicePort":              {allowed, "token exchange port"},
 	"global.mountMtlsCerts":               {allowed, "file-mounted certificates"},

@@ -41,6 +41,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.certSigners) || self.global.certSigners.all(s, !s.startsWith('kubernetes.io/'))",message="spec.values.global.certSigners must not name kubernetes.io/ signers: istiod could then approve certificate requests for the cluster's own signers, such as client certificates for any user; name your own CA's signer"
 // +kubebuilder:validation:XValidation:rule="(!has(self.profile) || self.profile != 'remote') && (!has(self.global) || !has(self.global.profile) || self.global.profile != 'remote')",message="spec.values.profile and global.profile must not be 'remote': the remote profile makes istiod a remote of another cluster's control plane, which meshkeeper does not manage"
 // +kubebuilder:validation:XValidation:rule="!has(self._internal_defaults_do_not_set) && !has(self.defaults) && !has(self.pilot)",message="spec.values must not set _internal_defaults_do_not_set, defaults or pilot: the chart merges them over the other values, past these checks; set their keys at the top level of spec.values instead (pilot.env becomes env)"
+// +kubebuilder:validation:XValidation:rule="!((has(self.env) && has(self.env.EXTERNAL_CA) && size(self.env.EXTERNAL_CA) > 0) || (has(self.global) && has(self.global.pilotCertProvider) && !(self.global.pilotCertProvider in ['istiod', 'custom', 'none']))) || (has(self.global) && has(self.global.certSigners) && size(self.global.certSigners) > 0)",message="spec.values.global.certSigners must name your CA's signer when env.EXTERNAL_CA is set or global.pilotCertProvider is other than istiod, custom or none: the istiod chart then grants istiod approval of certificate requests, of every signer when certSigners is empty, the cluster's own included, which mints client certificates for any user"
 // +kubebuilder:validation:XValidation:rule="!has(self.initContainers)",message="spec.values.initContainers must not be set: init containers run with istiod's ServiceAccount token, which holds cluster-wide rights, from images no allow-list checks"
 // +kubebuilder:validation:XValidation:rule="!has(self.sidecarInjectorWebhook) || !has(self.sidecarInjectorWebhook.enableNamespacesByDefault) || !self.sidecarInjectorWebhook.enableNamespacesByDefault",message="spec.values.sidecarInjectorWebhook.enableNamespacesByDefault must not be true: it injects every namespace not labelled otherwise, system namespaces included; choose namespaces with spec.injection"
 type IstiodValues struct {
@@ -148,6 +149,10 @@ type GlobalValues struct {
 	// OperatorManageWebhooks leaves the webhooks to another installer.
 	// +optional
 	OperatorManageWebhooks *bool `json:"operatorManageWebhooks,omitempty"`
+	// PilotCertProvider is who issues istiod's serving certificate.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	PilotCertProvider *string `json:"pilotCertProvider,omitempty"`
 	// CertSigners are the Kubernetes signers whose certificate requests istiod may approve.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
@@ -169,6 +174,10 @@ type EnvValues struct {
 	// certificates for pods on their node.
 	// +optional
 	CATrustedNodeAccounts *string `json:"CA_TRUSTED_NODE_ACCOUNTS,omitempty"`
+	// ExternalCA (EXTERNAL_CA) has istiod sign workload certificates through another CA.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ExternalCA *string `json:"EXTERNAL_CA,omitempty"`
 }
 
 // EnvVarFromValue is an entry of spec.values.envVarFrom, a Kubernetes EnvVar. Only its name is

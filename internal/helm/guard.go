@@ -43,7 +43,7 @@ const (
 	ruleKind      = "only the kinds Istio's base, istiod and cni charts render, and CustomResourceDefinitions only of istio.io API groups"
 	ruleBinding   = "a binding grants only a role of its own release, and only to ServiceAccounts of the release namespace"
 	ruleRole      = "a role grants neither escalate, bind nor impersonate, no verb * on every resource or on roles and identities, " +
-		"no create of ServiceAccount tokens, and takes no part in aggregation"
+		"no create of ServiceAccount tokens, approval only for named signers outside kubernetes.io/, and takes no part in aggregation"
 	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
 	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
 	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's), " +
@@ -550,6 +550,46 @@ func refusedRule(rule rbacv1.PolicyRule) string {
 	}
 	if resource := mintsTokens(rule); resource != "" {
 		return fmt.Sprintf("grants creating %s, a token of any ServiceAccount it reaches (among them ones that hold more rights)", resource)
+	}
+	if signer := approvesClusterSigners(rule); signer != "" {
+		return fmt.Sprintf("grants approving certificate requests of %s, which mints client certificates for any user "+
+			"(name your own CA's signer in spec.values.global.certSigners)", signer)
+	}
+	return ""
+}
+
+// certificatesGroup is the API group of certificate signing requests and their signers.
+const certificatesGroup = "certificates.k8s.io"
+
+// kubernetesSignerPrefix starts the names of the cluster's own signers (kubernetes.io/kube-apiserver-client
+// signs client certificates the API server trusts for any user, system:masters included).
+const kubernetesSignerPrefix = "kubernetes.io/"
+
+// approvesClusterSigners returns which signers rule lets its holder approve certificate requests for,
+// when they include the cluster's own (every signer, for a rule that names none), or "". The istiod
+// chart grants approve on the signers of global.certSigners, and on every signer when that list is
+// empty while an external CA or a Kubernetes-signed istiod certificate is asked for: with the right
+// to create and approve requests, that is a client certificate for any user.
+func approvesClusterSigners(rule rbacv1.PolicyRule) string {
+	group := slices.Contains(rule.APIGroups, certificatesGroup) || slices.Contains(rule.APIGroups, rbacv1.APIGroupAll)
+	approves := slices.ContainsFunc(rule.Verbs, func(v string) bool {
+		v = strings.ToLower(v)
+		return v == "approve" || v == rbacv1.VerbAll
+	})
+	signers := slices.ContainsFunc(rule.Resources, func(r string) bool {
+		r = strings.ToLower(r)
+		return r == "signers" || r == rbacv1.ResourceAll
+	})
+	if !group || !approves || !signers {
+		return ""
+	}
+	if len(rule.ResourceNames) == 0 {
+		return "every signer"
+	}
+	for _, name := range rule.ResourceNames {
+		if strings.HasPrefix(strings.ToLower(name), kubernetesSignerPrefix) || name == rbacv1.ResourceAll {
+			return "signer " + name
+		}
 	}
 	return ""
 }

@@ -16,7 +16,13 @@ limitations under the License.
 
 package helm
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
 
 // A container's envFrom is as much its environment as env is: istiod's trust variables set through it,
 // from a ConfigMap the release renders (with or without a prefix), are refused like those set through
@@ -81,4 +87,53 @@ func TestGuardRefusesARoleThatMintsServiceAccountTokens(t *testing.T) {
 		{"reading tokens' reviews", bound("- apiGroups: [authentication.k8s.io]\n  resources: [tokenreviews]\n  verbs: [create]\n"), ""},
 		{"every resource of another group", bound("- apiGroups: [networking.istio.io]\n  resources: [\"*\"]\n  verbs: [create]\n"), ""},
 	})
+}
+
+// approve on the cluster's own signers (kubernetes.io/kube-apiserver-client signs client certificates
+// the API server trusts for any user, system:masters included), or on every signer, which a rule naming
+// none grants, lets whoever may create and approve certificate requests mint a certificate for any
+// user. The istiod chart grants approve on the signers of global.certSigners, and on every signer when
+// that list is empty while an external CA or a Kubernetes-signed istiod certificate is asked for.
+func TestGuardRefusesARoleThatApprovesTheClustersSigners(t *testing.T) {
+	bound := func(rules string) string {
+		return clusterRole("approver", rules) +
+			binding("ClusterRoleBinding", "", "approver", "ClusterRole", "approver", serviceAccountSubject(guardNamespace, "istiod"))
+	}
+	approve := func(group, resource, verb, names string) string {
+		rule := "- apiGroups: [\"" + group + "\"]\n  resources: [\"" + resource + "\"]\n  verbs: [" + verb + "]\n"
+		if names != "" {
+			rule += "  resourceNames: [" + names + "]\n"
+		}
+		return bound(rule)
+	}
+	checkGuardCases(t, ruleRole, []guardCase{
+		{"every signer", approve("certificates.k8s.io", "signers", "approve", ""),
+			"ClusterRole approver, which grants approving certificate requests of every signer, which mints client certificates for any user"},
+		{"the API server's client signer", approve("certificates.k8s.io", "signers", "approve", "kubernetes.io/kube-apiserver-client"),
+			"grants approving certificate requests of signer kubernetes.io/kube-apiserver-client"},
+		{"every signer of the cluster's domain", approve("certificates.k8s.io", "signers", "approve", "\"example.com/ca\", \"kubernetes.io/*\""),
+			"of signer kubernetes.io/*"},
+		{"every verb on signers", approve("certificates.k8s.io", "signers", "\"*\"", ""), "of every signer"},
+		{"every resource of the group", approve("certificates.k8s.io", "*", "approve", ""), "of every signer"},
+		{"every group", approve("*", "signers", "approve", "Kubernetes.io/legacy-unknown"), "of signer Kubernetes.io/legacy-unknown"},
+		// What Istio's charts do grant stays allowed.
+		{"an external CA's signer", approve("certificates.k8s.io", "signers", "approve", "clusterissuers.cert-manager.io/istio-ca"), ""},
+		{"attesting istiod's own trust bundle", approve("certificates.k8s.io", "signers", "attest", "istio.io/istiod-ca"), ""},
+		{"writing certificate requests", approve("certificates.k8s.io", "certificatesigningrequests/approval", "update", ""), ""},
+	})
+}
+
+// The istiod chart asks for approve on every signer when an external CA is set without
+// global.certSigners: refused, with what to set; with the external CA's signer named it passes.
+func TestGuardRefusesIstiodApprovingEverySigner(t *testing.T) {
+	err := guardIstiodWith(t, render.Values{"env": render.Values{"EXTERNAL_CA": "ISTIOD_RA_KUBERNETES_API"}})
+	if !errors.Is(err, ErrRefusedObject) || !strings.Contains(err.Error(), "grants approving certificate requests of every signer") ||
+		!strings.Contains(err.Error(), "spec.values.global.certSigners") {
+		t.Errorf("the guard let istiod approve certificate requests of every signer: %v", err)
+	}
+	err = guardIstiodWith(t, render.Values{"env": render.Values{"EXTERNAL_CA": "ISTIOD_RA_KUBERNETES_API"},
+		"global": render.Values{"certSigners": []any{"clusterissuers.cert-manager.io/istio-ca"}}})
+	if err != nil {
+		t.Errorf("the guard refused istiod with an external CA's signer named: %v", err)
+	}
 }
