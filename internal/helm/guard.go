@@ -43,7 +43,8 @@ const (
 	ruleKind      = "only the kinds Istio's base, istiod and cni charts render, and CustomResourceDefinitions only of istio.io API groups"
 	ruleBinding   = "a binding grants only a role of its own release, and only to ServiceAccounts of the release namespace"
 	ruleRole      = "a role grants neither escalate, bind nor impersonate, no verb * on every resource or on roles and identities, " +
-		"no create of ServiceAccount tokens, approval only for named signers outside kubernetes.io/, and takes no part in aggregation"
+		"no create of ServiceAccount tokens, no exec or attach into pods and no kubelet API (nodes/proxy), " +
+		"approval only for named signers outside kubernetes.io/, and takes no part in aggregation"
 	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
 	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
 	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's), " +
@@ -551,9 +552,43 @@ func refusedRule(rule rbacv1.PolicyRule) string {
 	if resource := mintsTokens(rule); resource != "" {
 		return fmt.Sprintf("grants creating %s, a token of any ServiceAccount it reaches (among them ones that hold more rights)", resource)
 	}
+	if resource := entersPodsOrNodes(rule); resource != "" {
+		return fmt.Sprintf("grants %s, which runs commands in pods or on nodes it reaches (among them ones that hold more rights)", resource)
+	}
 	if signer := approvesClusterSigners(rule); signer != "" {
 		return fmt.Sprintf("grants approving certificate requests of %s, which mints client certificates for any user "+
 			"(name your own CA's signer in spec.values.global.certSigners)", signer)
+	}
+	return ""
+}
+
+// podAndNodeEntries are the subresources of the core group that run commands in a pod (exec, attach,
+// an ephemeral container) or reach the kubelet's API on a node (nodes/proxy, whose get alone reaches
+// its exec endpoint over a WebSocket). None of Istio's roles grants them.
+var podAndNodeEntries = []string{"pods/exec", "pods/attach", "pods/ephemeralcontainers", "nodes/proxy"}
+
+// entersPodsOrNodes returns the resource through which rule grants running commands in pods or on
+// nodes, or "": one of podAndNodeEntries, the subresource of any resource ("*/exec"), or every resource
+// of the core group with a verb that reaches them (get, create or *).
+func entersPodsOrNodes(rule rbacv1.PolicyRule) string {
+	if !slices.Contains(rule.APIGroups, "") && !slices.Contains(rule.APIGroups, rbacv1.APIGroupAll) || len(rule.Verbs) == 0 {
+		return ""
+	}
+	reaches := slices.ContainsFunc(rule.Verbs, func(v string) bool {
+		v = strings.ToLower(v)
+		return v == "get" || v == "create" || v == rbacv1.VerbAll
+	})
+	for _, resource := range rule.Resources {
+		r := strings.ToLower(resource)
+		if r == rbacv1.ResourceAll && reaches {
+			return fmt.Sprintf("%s on every resource of the core group", strings.Join(rule.Verbs, ", "))
+		}
+		for _, entry := range podAndNodeEntries {
+			_, sub, _ := strings.Cut(entry, "/")
+			if r == entry || r == "*/"+sub {
+				return fmt.Sprintf("%s on %s", strings.Join(rule.Verbs, ", "), resource)
+			}
+		}
 	}
 	return ""
 }

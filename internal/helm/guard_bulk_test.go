@@ -137,3 +137,29 @@ func TestGuardRefusesIstiodApprovingEverySigner(t *testing.T) {
 		t.Errorf("the guard refused istiod with an external CA's signer named: %v", err)
 	}
 }
+
+// Running a command in a pod (exec, attach, an ephemeral container) or on a node (the kubelet's API
+// through nodes/proxy, whose get alone reaches its exec endpoint) reaches every ServiceAccount token
+// mounted there, meshkeeper's own among them: none of Istio's roles grants it.
+func TestGuardRefusesARoleThatEntersPodsOrNodes(t *testing.T) {
+	rule := func(group, resources, verbs string) string {
+		return clusterRole("enter", "- apiGroups: [\""+group+"\"]\n  resources: "+resources+"\n  verbs: "+verbs+"\n") +
+			binding("ClusterRoleBinding", "", "enter", "ClusterRole", "enter", serviceAccountSubject(guardNamespace, "istiod"))
+	}
+	checkGuardCases(t, ruleRole, []guardCase{
+		{"exec", rule("", "[pods/exec]", "[create]"), "ClusterRole enter, which grants create on pods/exec, which runs commands in pods or on nodes"},
+		{"exec over a WebSocket", rule("", "[pods/exec]", "[get]"), "grants get on pods/exec"},
+		{"attach", rule("", "[pods/attach]", "[create]"), "grants create on pods/attach"},
+		{"an ephemeral container", rule("", "[pods/ephemeralcontainers]", "[patch]"), "grants patch on pods/ephemeralcontainers"},
+		{"the kubelet's API", rule("", "[nodes/proxy]", "[get]"), "grants get on nodes/proxy"},
+		{"the exec subresource of any resource", rule("", "[\"*/exec\"]", "[create]"), "grants create on */exec"},
+		{"in every API group", rule("*", "[nodes/proxy]", "[get]"), "grants get on nodes/proxy"},
+		{"reading every resource of the core group", rule("", "[\"*\"]", "[get, list]"), "grants get, list on every resource of the core group"},
+		{"a Role in the namespace too", yamlObject("rbac.authorization.k8s.io/v1", "Role", guardNamespace, "enter",
+			"rules:\n- apiGroups: [\"\"]\n  resources: [pods/exec]\n  verbs: [create]\n"), "Role istio-system/enter, which grants create on pods/exec"},
+		// What Istio's charts do grant stays allowed.
+		{"pods and nodes themselves", rule("", "[pods, nodes]", "[get, list, watch]"), ""},
+		{"listing every resource of the core group", rule("", "[\"*\"]", "[list, watch]"), ""},
+		{"the exec subresource of another group", rule("example.com", "[widgets/exec]", "[create]"), ""},
+	})
+}

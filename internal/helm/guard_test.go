@@ -195,7 +195,8 @@ func TestGuardRefusesEscalatingRoles(t *testing.T) {
 		return "- apiGroups: [\"*\"]\n  resources: " + resources + "\n  verbs: " + verbs + "\n"
 	}
 	checkGuardCases(t, ruleRole, []guardCase{
-		{"istiod's kinds of rules", clusterRole("istiod", rule("[\"*\"]", "[get, list, watch]")+rule("[ingresses/status]", "[\"*\"]")+
+		{"istiod's kinds of rules", clusterRole("istiod", "- apiGroups: [networking.istio.io, security.istio.io]\n  resources: [\"*\"]\n  verbs: [get, list, watch]\n"+
+			rule("[ingresses/status]", "[\"*\"]")+
 			rule("[secrets]", "[get, list, watch]")+rule("[mutatingwebhookconfigurations]", "[get, update, patch]")) +
 			role("istiod", rule("[secrets]", "[create, get, update, delete]")), ""},
 		{"non-resource URLs", clusterRole("r", "- nonResourceURLs: [\"*\"]\n  verbs: [\"*\"]\n"), ""},
