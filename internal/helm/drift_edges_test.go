@@ -19,15 +19,13 @@ package helm
 import (
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
 // TestOwnedByNamesTheOwnerOnly: an object is the owner's when one of its owner references carries the
@@ -52,40 +50,6 @@ func TestOwnedByNamesTheOwnerOnly(t *testing.T) {
 	} {
 		if got := ownedBy(tc.obj, "uid"); got != tc.want {
 			t.Errorf("%s: ownedBy = %t, want %t", name, got, tc.want)
-		}
-	}
-}
-
-// TestCheckStillOursRefusesAnotherOwnersObject: drift repair restores an object that is missing, that
-// carries meshkeeper's label, or that names the release's owner by UID; one with another's label (or
-// none) and another owner of the same name is someone else's, and is not taken over.
-func TestCheckStillOursRefusesAnotherOwnersObject(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	owner := metav1.OwnerReference{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "mesh", UID: "uid"}
-	live := func(name string, labels map[string]string, owners ...metav1.OwnerReference) *corev1.ConfigMap {
-		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: labels, OwnerReferences: owners}}
-	}
-	stranger := owner
-	stranger.UID = "another-uid"
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
-		live("labelled", map[string]string{ManagedByLabel: ManagedByValue}),
-		live("owned", nil, stranger, owner),
-		live("foreign", map[string]string{ManagedByLabel: "someone-else"}, stranger),
-		live("unlabelled", nil),
-	).Build()
-	m := NewChartManager(&rest.Config{}, c, c)
-	for name, wantOurs := range map[string]bool{"labelled": true, "owned": true, "missing": true, "foreign": false, "unlabelled": false} {
-		desired := &unstructured.Unstructured{}
-		desired.SetAPIVersion("v1")
-		desired.SetKind("ConfigMap")
-		desired.SetNamespace("ns")
-		desired.SetName(name)
-		desired.SetOwnerReferences([]metav1.OwnerReference{owner})
-		if err := m.checkStillOurs(t.Context(), desired); (err == nil) != wantOurs {
-			t.Errorf("%s: checkStillOurs = %v, want ours: %t", name, err, wantOurs)
 		}
 	}
 }
@@ -210,44 +174,12 @@ spec: {template: {spec: {containers: [{name: install-cni, image: install-cni}]}}
 	}
 }
 
-// TestADeletedObjectIsDrift: an object of the release that is gone, a CRD as any other, is drift, to be
-// applied again.
-func TestADeletedObjectIsDrift(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c := fake.NewClientBuilder().WithScheme(scheme).Build()
-	m := NewChartManager(&rest.Config{}, c, c)
-	objects, err := decodeManifest([]byte(`---
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: istio, namespace: ns}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gateways.networking.istio.io}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, obj := range objects {
-		if drifted, err := m.drifted(t.Context(), obj); err != nil || !drifted {
-			t.Errorf("%s %s deleted: drifted = %t, %v, want drift", obj.GetKind(), obj.GetName(), drifted, err)
-		}
-	}
-}
-
 // TestRenderedObjectsOfAnotherDigestAreNotReused: the objects kept for a release are those of the
 // digest they were rendered from; a drift check of another digest (the release upgraded meanwhile, by
 // another manager) renders again rather than restoring the objects of the revision replaced.
 func TestRenderedObjectsOfAnotherDigestAreNotReused(t *testing.T) {
-	scheme := runtime.NewScheme()
-	c := fake.NewClientBuilder().WithScheme(scheme).Build()
-	m := NewChartManager(&rest.Config{Host: "https://127.0.0.1:1"}, c, c)
+	// No cluster: a render for digest-b fails reading the cluster's version, before it would use a client.
+	m := NewChartManager(&rest.Config{Host: "https://127.0.0.1:1"}, nil, nil)
 	old := &unstructured.Unstructured{}
 	old.SetAPIVersion("v1")
 	old.SetKind("ConfigMap")
@@ -259,5 +191,38 @@ func TestRenderedObjectsOfAnotherDigestAreNotReused(t *testing.T) {
 	}
 	if kept, err := m.renderedObjects(t.Context(), Release{Name: "istiod", Namespace: "ns"}, "digest-a", 2); err != nil || len(kept) != 1 || kept[0] != old {
 		t.Errorf("the objects kept for digest-a were not returned for it: %v, %v", kept, err)
+	}
+}
+
+// TestRenderDeployedRendersTheRevisionsAction: a drift check renders a release as its deployed revision
+// was rendered, the first as an install and every later one as an upgrade, so a template that renders
+// differently for the two (.Release.IsInstall, .Release.IsUpgrade) is compared with what was applied.
+func TestRenderDeployedRendersTheRevisionsAction(t *testing.T) {
+	chart := &chartv2.Chart{
+		Metadata: &chartv2.Metadata{APIVersion: chartv2.APIVersionV2, Name: "action", Version: "0.1.0"},
+		Templates: []*common.File{{Name: "templates/cm.yaml", Data: []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: action, namespace: {{ .Release.Namespace }}}
+data: {install: {{ .Release.IsInstall | quote }}, upgrade: {{ .Release.IsUpgrade | quote }}}
+`)}},
+	}
+	// The objects name their namespace and the capabilities are known: the render asks nothing of a cluster.
+	m := NewChartManager(&rest.Config{}, nil, nil)
+	m.capabilities = common.DefaultCapabilities
+	for revision, want := range map[int]map[string]any{
+		1: {"install": "true", "upgrade": "false"},
+		2: {"install": "false", "upgrade": "true"},
+		3: {"install": "false", "upgrade": "true"},
+	} {
+		objects, err := m.renderDeployed(t.Context(), Release{Name: "r", Namespace: "ns", Chart: chart}, revision)
+		if err != nil {
+			t.Fatalf("rendering revision %d: %v", revision, err)
+		}
+		if len(objects) != 1 {
+			t.Fatalf("revision %d rendered %d objects, want the ConfigMap", revision, len(objects))
+		}
+		if data := objects[0].Object["data"]; !equality.Semantic.DeepEqual(data, want) {
+			t.Errorf("revision %d rendered data %v, want %v", revision, data, want)
+		}
 	}
 }
