@@ -78,11 +78,14 @@ func tagWebhook(namespace string) string {
 }
 
 // revisionState is what the revision phase remembers between reconciles: since when each revision is
-// known to be unused. It is not persisted: after a restart the grace period starts again, which only
-// ever keeps a revision longer.
+// known to be unused. The status keeps it too (status.revisions[].unusedSince), for a manager restarted
+// since, which resumes the grace periods from there (planRevisions).
 type revisionState struct {
 	mu          sync.Mutex
 	unusedSince map[string]time.Time
+	// planned is set once this process planned the revisions: from then on unusedSince is all it knows
+	// of their use, and the status (which a failed status write can leave behind it) is not read for it.
+	planned bool
 	// blocked names, for each revision whose removal foreign webhooks block, those webhooks as last
 	// reported in an Event (reported again only when they change).
 	blocked    map[string]string
@@ -409,11 +412,14 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 	for k, v := range r.revisionState.unusedSince {
 		since[k] = v
 	}
+	planned := r.revisionState.planned
 	r.revisionState.mu.Unlock()
 	// What an earlier run of meshkeeper saw, kept in the status: the grace period does not start again
-	// with every restart.
+	// with every restart. Once this process has planned, it knows better than the status: a revision
+	// used again since is forgotten here, while a status write that failed may still hold when it was
+	// unused before, which would cut its next grace period short.
 	for _, st := range mesh.Status.Revisions {
-		if _, known := since[st.Name]; !known && st.UnusedSince != nil {
+		if _, known := since[st.Name]; !known && !planned && st.UnusedSince != nil {
 			since[st.Name] = st.UnusedSince.Time
 		}
 	}
@@ -522,6 +528,7 @@ func (r *Reconciler) rememberUnused(revisions []meshv1alpha1.RevisionStatus) {
 	r.revisionState.mu.Lock()
 	defer r.revisionState.mu.Unlock()
 	r.revisionState.unusedSince = map[string]time.Time{}
+	r.revisionState.planned = true
 	for _, st := range revisions {
 		if st.UnusedSince != nil {
 			r.revisionState.unusedSince[st.Name] = st.UnusedSince.Time

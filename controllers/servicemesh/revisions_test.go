@@ -59,3 +59,32 @@ func TestPlanRevisionsResumesTheGracePeriodFromTheStatus(t *testing.T) {
 		t.Errorf("remembered 1-30-0 unused since %v, want the status's %v", got, mesh.Status.Revisions[2].UnusedSince.Time)
 	}
 }
+
+// A revision used again forgets since when it was unused; when it is unused once more, its grace
+// period starts then, even though the status write of the pass that saw it used failed and the status
+// still holds the old time: the process's own memory, not the stale status, says since when.
+func TestPlanRevisionsDoesNotResumeAStaleGracePeriod(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased,
+		InactiveRevisionDeletionGracePeriod: &metav1.Duration{Duration: 5 * time.Minute}}
+	stale := time.Now().Add(-time.Hour)
+	mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
+		{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionActive, Ready: true},
+		{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true, UnusedSince: &metav1.Time{Time: stale}},
+	}
+	r := &Reconciler{}
+	// A pass sees 1-31-0 used again (a namespace went back to it); its status write fails.
+	used := []revision.Installed{{Name: "1-31-1", Version: "1.31.1", Ready: true, Proxies: 3},
+		{Name: "1-31-0", Version: "1.31.0", Ready: true, Proxies: 1}}
+	r.rememberUnused(r.planRevisions(mesh, "1-31-1", "1.31.1", "1-31-1", used).Revisions)
+	// The next pass sees it unused again, with the status as it was.
+	unused := []revision.Installed{{Name: "1-31-1", Version: "1.31.1", Ready: true, Proxies: 4},
+		{Name: "1-31-0", Version: "1.31.0", Ready: true}}
+	plan := r.planRevisions(mesh, "1-31-1", "1.31.1", "1-31-1", unused)
+	if len(plan.Prune) != 0 {
+		t.Errorf("Prune = %v: the grace period of 1-31-0 resumed from before it was used again", plan.Prune)
+	}
+	if plan.RequeueAfter < 4*time.Minute {
+		t.Errorf("RequeueAfter = %v, want about 5m: 1-31-0 is unused since now", plan.RequeueAfter)
+	}
+}
