@@ -118,6 +118,7 @@ func startEnv(ctx context.Context, t *testing.T, seed uint64) *env {
 	if managerBuildErr != nil {
 		t.Fatal(managerBuildErr)
 	}
+	testenv.DependOn(testenv.ManagerInputs(managerBinary)...)
 	dir := t.TempDir()
 	c, err := cluster.Start(ctx, cluster.Options{Nodes: 1, Dir: filepath.Join(dir, "cluster")})
 	if err != nil {

@@ -76,6 +76,7 @@ func startSession(ctx context.Context, t *testing.T, opts cluster.Options) *sess
 	if s.binary, err = testenv.BuildImageBinary(dir); err != nil {
 		t.Fatal(err)
 	}
+	testenv.DependOn(testenv.ManagerInputs(s.binary)...)
 	s.startManager(ctx)
 	// Cleanups run last first: the manager stops before the cluster.
 	t.Cleanup(s.killManager)

@@ -55,6 +55,7 @@ var managerRuns atomic.Int32
 // manager is killed when the test ends, if it still runs.
 func startManager(t *testing.T, name string, args ...string) *manager {
 	t.Helper()
+	testenv.DependOn(testenv.ManagerInputs(binary)...)
 	logPath := filepath.Join(workDir, fmt.Sprintf("%s-%s-%d.log", t.Name(), name, managerRuns.Add(1)))
 	m, err := faultkit.StartManager(binary, sim.Kubeconfig(), logPath, name, args...)
 	if err != nil {

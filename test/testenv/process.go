@@ -32,6 +32,25 @@ import (
 // share it instead of each linking its own.
 const ImageBinaryEnv = "MESHKEEPER_IMAGE_BINARY"
 
+// DependOn makes the files at paths part of what go test keys the package's cached result on. go test
+// uses a package's earlier result while its test binary, and the files and environment variables its
+// tests read, are the same; a tier that runs the manager binary as a process, or installs the CRD with
+// kubectl, reads neither file itself, and its test binary need not change with the manager's code. A
+// stat made from a test (not from TestMain before m.Run, which go test does not watch yet) makes the
+// file's size and modification time part of the key: a rebuilt manager or a changed CRD runs the tier
+// again.
+func DependOn(paths ...string) {
+	for _, path := range paths {
+		_, _ = os.Stat(path)
+	}
+}
+
+// ManagerInputs are the files a tier that runs the manager binary at binary as a process depends on
+// beyond its test binary: the binary and the CRD (InstallCRD).
+func ManagerInputs(binary string) []string {
+	return []string{binary, filepath.Join(RepoRoot(), "config", "crd", "bases", "mesh.meshkeeper.io_servicemeshes.yaml")}
+}
+
 // BuildImageBinary builds meshkeeper's manager into dir as the image builds it (hack/trimdeps: the unused
 // API groups left out, no cgo, -trimpath, stripped), so the tests and benchmarks that run it as a process
 // run the shipped binary, and returns its path. With ImageBinaryEnv set it builds nothing and returns
