@@ -1147,7 +1147,7 @@ func (p *pass) coolOffEnds() time.Duration {
 // template, annotations included, under its own field manager) would otherwise make every later
 // restart of the workload a conflict.
 func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) error {
-	w := c.workload
+	w, digest := c.workload, c.target.digest()
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": appsv1.SchemeGroupVersion.String(),
 		"kind":       w.kind,
@@ -1156,7 +1156,7 @@ func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) err
 			"annotations": map[string]any{
 				meshv1alpha1.RestartedAtAnnotation:   now.UTC().Format(time.RFC3339),
 				meshv1alpha1.RestartedOntoAnnotation: c.target.revision,
-				meshv1alpha1.RestartedForAnnotation:  c.target.digest(),
+				meshv1alpha1.RestartedForAnnotation:  digest,
 			},
 		}}},
 	}}
@@ -1165,7 +1165,7 @@ func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) err
 	}
 	w.restartedAt = now.UTC().Truncate(time.Second)
 	w.restartedOnto, w.restartedOntoRecorded = c.target.revision, true
-	w.restartedFor = c.target.digest()
+	w.restartedFor = digest
 	return nil
 }
 

@@ -81,11 +81,11 @@ func tagWebhook(namespace string) string {
 // known to be unused. The status keeps it too (status.revisions[].unusedSince), for a manager restarted
 // since, which resumes the grace periods from there (planRevisions).
 type revisionState struct {
-	mu          sync.Mutex
+	mu sync.Mutex
+	// unusedSince is nil until this process planned the revisions (rememberUnused): from then on it is
+	// all the process knows of their use, and the status (which a failed status write can leave behind
+	// it) is not read for it.
 	unusedSince map[string]time.Time
-	// planned is set once this process planned the revisions: from then on unusedSince is all it knows
-	// of their use, and the status (which a failed status write can leave behind it) is not read for it.
-	planned bool
 	// blocked names, for each revision whose removal foreign webhooks block, those webhooks as last
 	// reported in an Event (reported again only when they change).
 	blocked    map[string]string
@@ -412,7 +412,7 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 	for k, v := range r.revisionState.unusedSince {
 		since[k] = v
 	}
-	planned := r.revisionState.planned
+	planned := r.revisionState.unusedSince != nil
 	r.revisionState.mu.Unlock()
 	// What an earlier run of meshkeeper saw, kept in the status: the grace period does not start again
 	// with every restart. Once this process has planned, it knows better than the status: a revision
@@ -528,7 +528,6 @@ func (r *Reconciler) rememberUnused(revisions []meshv1alpha1.RevisionStatus) {
 	r.revisionState.mu.Lock()
 	defer r.revisionState.mu.Unlock()
 	r.revisionState.unusedSince = map[string]time.Time{}
-	r.revisionState.planned = true
 	for _, st := range revisions {
 		if st.UnusedSince != nil {
 			r.revisionState.unusedSince[st.Name] = st.UnusedSince.Time
