@@ -562,6 +562,19 @@ func refusedRule(rule rbacv1.PolicyRule) string {
 	return ""
 }
 
+// inGroup tells whether rule applies to the API group: it names the group, or every group.
+func inGroup(rule rbacv1.PolicyRule, group string) bool {
+	return slices.Contains(rule.APIGroups, group) || slices.Contains(rule.APIGroups, rbacv1.APIGroupAll)
+}
+
+// grantsAny tells whether rule grants one of verbs (given in lower case), the verb * included.
+func grantsAny(rule rbacv1.PolicyRule, verbs ...string) bool {
+	return slices.ContainsFunc(rule.Verbs, func(v string) bool {
+		v = strings.ToLower(v)
+		return v == rbacv1.VerbAll || slices.Contains(verbs, v)
+	})
+}
+
 // podAndNodeEntries are the subresources of the core group that run commands in a pod (exec, attach,
 // an ephemeral container) or reach the kubelet's API on a node (nodes/proxy, whose get alone reaches
 // its exec endpoint over a WebSocket). None of Istio's roles grants them.
@@ -571,13 +584,10 @@ var podAndNodeEntries = []string{"pods/exec", "pods/attach", "pods/ephemeralcont
 // nodes, or "": one of podAndNodeEntries, the subresource of any resource ("*/exec"), or every resource
 // of the core group with a verb that reaches them (get, create or *).
 func entersPodsOrNodes(rule rbacv1.PolicyRule) string {
-	if !slices.Contains(rule.APIGroups, "") && !slices.Contains(rule.APIGroups, rbacv1.APIGroupAll) || len(rule.Verbs) == 0 {
+	if !inGroup(rule, "") || len(rule.Verbs) == 0 {
 		return ""
 	}
-	reaches := slices.ContainsFunc(rule.Verbs, func(v string) bool {
-		v = strings.ToLower(v)
-		return v == "get" || v == "create" || v == rbacv1.VerbAll
-	})
+	reaches := grantsAny(rule, "get", "create")
 	for _, resource := range rule.Resources {
 		r := strings.ToLower(resource)
 		if r == rbacv1.ResourceAll && reaches {
@@ -606,16 +616,11 @@ const kubernetesSignerPrefix = "kubernetes.io/"
 // empty while an external CA or a Kubernetes-signed istiod certificate is asked for: with the right
 // to create and approve requests, that is a client certificate for any user.
 func approvesClusterSigners(rule rbacv1.PolicyRule) string {
-	group := slices.Contains(rule.APIGroups, certificatesGroup) || slices.Contains(rule.APIGroups, rbacv1.APIGroupAll)
-	approves := slices.ContainsFunc(rule.Verbs, func(v string) bool {
-		v = strings.ToLower(v)
-		return v == "approve" || v == rbacv1.VerbAll
-	})
 	signers := slices.ContainsFunc(rule.Resources, func(r string) bool {
 		r = strings.ToLower(r)
 		return r == "signers" || r == rbacv1.ResourceAll
 	})
-	if !group || !approves || !signers {
+	if !inGroup(rule, certificatesGroup) || !grantsAny(rule, "approve") || !signers {
 		return ""
 	}
 	if len(rule.ResourceNames) == 0 {
@@ -633,12 +638,7 @@ func approvesClusterSigners(rule rbacv1.PolicyRule) string {
 // TokenRequest API, serviceaccounts/token of the core group), or "": RBAC matches "*" to every resource
 // and subresource, and "*/token" to the subresource of any.
 func mintsTokens(rule rbacv1.PolicyRule) string {
-	core := slices.Contains(rule.APIGroups, "") || slices.Contains(rule.APIGroups, rbacv1.APIGroupAll)
-	creates := slices.ContainsFunc(rule.Verbs, func(v string) bool {
-		v = strings.ToLower(v)
-		return v == "create" || v == rbacv1.VerbAll
-	})
-	if !core || !creates {
+	if !inGroup(rule, "") || !grantsAny(rule, "create") {
 		return ""
 	}
 	for _, resource := range rule.Resources {
