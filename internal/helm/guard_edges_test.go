@@ -17,8 +17,6 @@ limitations under the License.
 package helm
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/meshkeeper/meshkeeper/internal/charts"
@@ -39,30 +37,7 @@ func checkGuardImageCases(t *testing.T, rule string, cases []guardCase) {
 // checkGuardChartCases is checkGuardImageCases for the releases of chart.
 func checkGuardChartCases(t *testing.T, chart, rule string, cases []guardCase) {
 	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			objects, err := decodeManifest([]byte(tc.objects))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = guardObjects(chart, guardNamespace, objects, charts.Policy{}.CheckImage)
-			switch {
-			case tc.refused == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.refused == "":
-				return
-			case err == nil:
-				t.Fatalf("accepted; want %q refused", tc.refused)
-			case !errors.Is(err, ErrRefusedObject):
-				t.Errorf("the error does not wrap ErrRefusedObject: %v", err)
-			}
-			for _, want := range []string{tc.refused, "(rule: " + rule + ")"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("the error does not say %q:\n%v", want, err)
-				}
-			}
-		})
-	}
+	checkGuardReleaseCases(t, chart, charts.Policy{}.CheckImage, rule, cases)
 }
 
 // A Role and a ClusterRole of one name are two roles: a release that renders a Role admin does not

@@ -47,13 +47,20 @@ type guardCase struct {
 
 func checkGuardCases(t *testing.T, rule string, cases []guardCase) {
 	t.Helper()
+	checkGuardReleaseCases(t, "c", nil, rule, cases)
+}
+
+// checkGuardReleaseCases checks each case as a release of chart whose images checkImage checks (nil:
+// none), as checkGuardCases says.
+func checkGuardReleaseCases(t *testing.T, chart string, checkImage func(string) error, rule string, cases []guardCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			objects, err := decodeManifest([]byte(tc.objects))
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = guardObjects("c", guardNamespace, objects, nil)
+			err = guardObjects(chart, guardNamespace, objects, checkImage)
 			switch {
 			case tc.refused == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -64,7 +71,7 @@ func checkGuardCases(t *testing.T, rule string, cases []guardCase) {
 			case !errors.Is(err, ErrRefusedObject):
 				t.Errorf("the error does not wrap ErrRefusedObject: %v", err)
 			}
-			for _, want := range []string{tc.refused, "(rule: " + rule + ")", "chart c renders ", "meshkeeper applies nothing of the release"} {
+			for _, want := range []string{tc.refused, "(rule: " + rule + ")", "chart " + chart + " renders ", "meshkeeper applies nothing of the release"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the error does not say %q:\n%v", want, err)
 				}
