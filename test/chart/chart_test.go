@@ -454,10 +454,10 @@ func TestValuesRejected(t *testing.T) {
 	}
 }
 
-// TestManagerRulesMatchGenerated is the single-source check: the chart's manager ClusterRole must grant
-// exactly the rules controller-gen generates into config/rbac/role.yaml from the +kubebuilder:rbac
-// markers, rule for rule (in any order).
-func TestManagerRulesMatchGenerated(t *testing.T) {
+// generatedRole is the manager's ClusterRole that controller-gen generates into config/rbac/role.yaml
+// from the +kubebuilder:rbac markers.
+func generatedRole(t *testing.T) *rbacv1.ClusterRole {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -466,6 +466,14 @@ func TestManagerRulesMatchGenerated(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, generated); err != nil {
 		t.Fatalf("config/rbac/role.yaml: %v", err)
 	}
+	return generated
+}
+
+// TestManagerRulesMatchGenerated is the single-source check: the chart's manager ClusterRole must grant
+// exactly the rules controller-gen generates into config/rbac/role.yaml from the +kubebuilder:rbac
+// markers, rule for rule (in any order).
+func TestManagerRulesMatchGenerated(t *testing.T) {
+	generated := generatedRole(t)
 	if len(generated.Rules) == 0 {
 		t.Fatal("config/rbac/role.yaml has no rules")
 	}
@@ -529,14 +537,7 @@ func sorted(s []string) []string {
 // TestNoWildcards checks least privilege: no rule of any role the chart renders, or of the generated
 // role, names "*" for a group, resource, verb, name or URL.
 func TestNoWildcards(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(data, generated); err != nil {
-		t.Fatal(err)
-	}
+	generated := generatedRole(t)
 	sources := map[string][]rbacv1.PolicyRule{"config/rbac/role.yaml": generated.Rules}
 	for _, objects := range []objectList{
 		render(t, nil, defaultRelease, defaultNamespace),
@@ -576,14 +577,7 @@ func TestNoWildcards(t *testing.T) {
 // record is marked superseded or deployed) and the ServiceMesh's finalizers subresource (which the
 // OwnerReferencesPermissionEnforcement admission plugin checks for blockOwnerDeletion).
 func TestUpdateOnlyWhereTheManagerUpdates(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(data, generated); err != nil {
-		t.Fatal(err)
-	}
+	generated := generatedRole(t)
 	objects := render(t, nil, defaultRelease, defaultNamespace)
 	sources := map[string][]rbacv1.PolicyRule{
 		"config/rbac/role.yaml":   generated.Rules,
