@@ -32,9 +32,6 @@ import (
 // builds offline from the module cache) that calls DependOn for a file, and once more after the file
 // changed: that run must not come from the cache.
 func TestDependOnKeysTheTestCacheOnAFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go test itself")
-	}
 	// A directory under testdata: the go tool's ./... patterns pass over it, an explicit path builds it.
 	testdata := filepath.Join(RepoRoot(), "test", "testenv", "testdata")
 	if err := os.MkdirAll(testdata, 0o755); err != nil {
