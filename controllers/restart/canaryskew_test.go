@@ -104,15 +104,15 @@ func TestARollbackSupersedesARestartOntoTheCanaryInItsSecond(t *testing.T) {
 	rolledBackAt := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
 	p := &pass{now: rolledBackAt.Add(20 * time.Second), canaryNamespaces: []string{"shop"},
 		rollback: &meshv1alpha1.CanaryRollbackStatus{Revision: "1-31-1", Time: metav1.NewTime(rolledBackAt)}}
-	r := &Reconciler{rolling: map[string]bool{}}
+	r := &Reconciler{}
 
 	onto := deploymentOnto("shop", "checkout", rolledBackAt, "1-31-1")
 	after := deploymentOnto("shop", "cart", rolledBackAt, "1-31-0")
 	for _, w := range []*workload{onto, after} {
-		r.rolling[w.key()] = true
+		r.followRollout(w)
 		r.classifyRollout(p, w)
 	}
-	if r.rolling[onto.key()] {
+	if r.follows(onto) {
 		t.Errorf("%s, restarted onto the canary in the rollback's second, is still followed", onto.key())
 	}
 	if len(p.stalled) != 1 || p.stalled[0] != after {

@@ -89,8 +89,12 @@ type Reconciler struct {
 	Now func() time.Time
 
 	mu sync.Mutex
-	// rolling are the workloads this process restarted or saw rolling out after a restart, by key.
-	rolling map[string]bool
+	// rolling are the workloads this process restarted or saw rolling out after a restart, by key, with
+	// their UID: a workload deleted and created again under the name between two passes (forgetGone
+	// never saw it go), its pod template copied with meshkeeper's annotation, is another workload, whose
+	// rollout is its owner's. meshkeeper's own restart is of the UID its apply names (see apply), so the
+	// cache, however late, shows no other for it.
+	rolling map[string]types.UID
 	// completed are the restarted-at times whose rollout this process saw complete, by key: the
 	// workload's rollouts since (a scale-up, a node drained, its owner's own change) are not meshkeeper's.
 	completed map[string]time.Time
@@ -643,7 +647,22 @@ const maxClockSkew = time.Minute
 func (r *Reconciler) restarted(w *workload) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.rolling[w.key()]
+	return r.follows(w)
+}
+
+// follows tells whether this process follows the rollout of w, this very workload, after a restart. It
+// runs under r.mu.
+func (r *Reconciler) follows(w *workload) bool {
+	uid, ok := r.rolling[w.key()]
+	return ok && uid == w.obj.GetUID()
+}
+
+// followRollout records that this process follows the rollout of w after a restart. It runs under r.mu.
+func (r *Reconciler) followRollout(w *workload) {
+	if r.rolling == nil {
+		r.rolling = map[string]types.UID{}
+	}
+	r.rolling[w.key()] = w.obj.GetUID()
 }
 
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
@@ -657,10 +676,14 @@ func (r *Reconciler) restarted(w *workload) bool {
 func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.rolling == nil {
-		r.rolling = map[string]bool{}
-	}
 	key := w.key()
+	if _, ok := r.rolling[key]; ok && !r.follows(w) {
+		// The workload this process followed is gone, and another took its name: what was followed of
+		// the rollout, and its stall reported, was the old one's.
+		delete(r.rolling, key)
+		delete(r.progress, key)
+		r.reported.Forget(key)
+	}
 	elapsed := p.now.Sub(w.restartedAt)
 	switch {
 	case !w.rolledOut && p.restartedOntoCanary(w):
@@ -675,7 +698,7 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 			r.completed = map[string]time.Time{}
 		}
 		r.completed[key] = w.restartedAt
-		if r.rolling[key] {
+		if r.follows(w) {
 			delete(r.rolling, key)
 			r.reported.Forget(key)
 			metrics.RestartsTotal.WithLabelValues("succeeded").Inc()
@@ -688,11 +711,11 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// counts as stalled (which would stop every restart, or roll a canary back).
 		delete(r.rolling, key)
 		delete(r.progress, key)
-	case r.rolling[key] || elapsed <= 2*w.coolOff() || p.stallRecorded(w):
+	case r.follows(w) || elapsed <= 2*w.coolOff() || p.stallRecorded(w):
 		// meshkeeper's: this process follows its rollout, or it is recent enough to be meshkeeper's, or
 		// the status records it as stalled (by a process before a restart of meshkeeper, or another
 		// replica), which it stays until it rolls out.
-		r.rolling[key] = true
+		r.followRollout(w)
 		p.rolling = append(p.rolling, w)
 		if !r.progressed(p, w) || p.stallRecorded(w) {
 			p.stalled = append(p.stalled, w)
@@ -782,7 +805,7 @@ func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	gone := func(key string) bool { return !listed.Has(key) }
-	maps.DeleteFunc(r.rolling, func(key string, _ bool) bool { return gone(key) })
+	maps.DeleteFunc(r.rolling, func(key string, _ types.UID) bool { return gone(key) })
 	maps.DeleteFunc(r.written, func(key string, _ writtenRestart) bool { return gone(key) })
 	r.reported.ForgetIf(gone)
 }
@@ -1033,10 +1056,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		inNamespace[ns]++
 		metrics.RestartsTotal.WithLabelValues("started").Inc()
 		r.mu.Lock()
-		if r.rolling == nil {
-			r.rolling = map[string]bool{}
-		}
-		r.rolling[c.key()] = true
+		r.followRollout(c.workload)
 		r.mu.Unlock()
 		p.rolling = append(p.rolling, c.workload)
 		r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeNormal, meshv1alpha1.ReasonRestarting, "Restart",

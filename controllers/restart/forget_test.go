@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
@@ -32,12 +33,12 @@ func TestForgetGoneDropsWhatIsFollowedOfWorkloadsGone(t *testing.T) {
 	at := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
 	const gone, kept = "Deployment ci/gone", "Deployment ci/kept"
 	note := "stalled at " + at.Format(time.RFC3339)
-	r := &Reconciler{rolling: map[string]bool{gone: true, kept: true},
+	r := &Reconciler{rolling: map[string]types.UID{gone: "uid-1", kept: "uid-2"},
 		written: map[string]writtenRestart{gone: {uid: "uid-1", at: at}, kept: {uid: "uid-2", at: at}}}
 	r.reported.Changed(gone, note)
 	r.reported.Changed(kept, note)
 	r.forgetGone(sets.New(kept))
-	if len(r.rolling) != 1 || !r.rolling[kept] {
+	if _, ok := r.rolling[kept]; len(r.rolling) != 1 || !ok {
 		t.Errorf("rolling after %s went: %v, want only %s", gone, r.rolling, kept)
 	}
 	if _, ok := r.written[kept]; len(r.written) != 1 || !ok {

@@ -59,7 +59,7 @@ func TestAPassBeforeTheCacheShowsTheRestartDoesNotRestartAgain(t *testing.T) {
 			applied := cachedDeployment("uid-1", before)
 			// What restart does after its apply succeeded.
 			applied.restartedAt = restarted
-			r.rolling = map[string]bool{applied.key(): true}
+			r.followRollout(applied)
 			r.remember(applied)
 
 			// The next pass, one second later: the cache still holds the workload as it was.

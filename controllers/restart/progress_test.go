@@ -92,7 +92,8 @@ func TestADeploymentStallsAsItsControllerSays(t *testing.T) {
 			if tc.condition != nil {
 				d.Status.Conditions = []appsv1.DeploymentCondition{*tc.condition}
 			}
-			r := &Reconciler{Recorder: events.NewFakeRecorder(10), rolling: map[string]bool{w.key(): true}}
+			r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+			r.followRollout(w)
 			p := &pass{now: restarted.Add(tc.after)}
 			r.track(p, asWorkload(d), shop)
 			if len(p.rolling) != 1 || (len(p.stalled) == 1) != tc.want {

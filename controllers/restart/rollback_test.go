@@ -43,18 +43,18 @@ func TestRollbackResolvesTheRolloutsOntoTheCanary(t *testing.T) {
 	now := rolledBackAt.Add(2 * time.Second)
 	p := &pass{now: now, canaryNamespaces: []string{"shop"},
 		rollback: &meshv1alpha1.CanaryRollbackStatus{Revision: "1-31-1", Time: metav1.NewTime(rolledBackAt)}}
-	r := &Reconciler{rolling: map[string]bool{}}
+	r := &Reconciler{}
 
 	failed := rollingDeployment("shop", "checkout", rolledBackAt.Add(-10*time.Second))
-	r.rolling[failed.key()] = true // it stalled: the rollback's cause
+	r.followRollout(failed) // it stalled: the rollback's cause
 	again := rollingDeployment("shop", "cart", rolledBackAt)
 	elsewhere := rollingDeployment("pay", "ledger", rolledBackAt.Add(-10*time.Second))
-	r.rolling[elsewhere.key()] = true
+	r.followRollout(elsewhere)
 	for _, w := range []*workload{failed, again, elsewhere} {
 		r.classifyRollout(p, w)
 	}
 
-	if r.rolling[failed.key()] {
+	if r.follows(failed) {
 		t.Errorf("the stalled workload restarted onto the canary must no longer be followed; followed %v", r.rolling)
 	}
 	keys := func(list []*workload) []string {
@@ -141,7 +141,7 @@ func TestARollbackLeavesAStallFromBeforeTheCanary(t *testing.T) {
 		{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionCanary, Ready: true},
 		{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true},
 	}
-	r := &Reconciler{Recorder: events.NewFakeRecorder(10), rolling: map[string]bool{}}
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
 	// shop: restarted onto the active revision a minute before the canary served it, stalled since.
 	before := rollingDeployment("shop", "legacy", switched.Add(-time.Minute))
 	// pay: restarted onto the canary, stalled: the rollback's cause.
@@ -153,7 +153,7 @@ func TestARollbackLeavesAStallFromBeforeTheCanary(t *testing.T) {
 	}
 	rollback := mesh.Status.CanaryRollback
 	for _, w := range []*workload{before, onto} {
-		r.rolling[w.key()] = true
+		r.followRollout(w)
 	}
 
 	// The next pass: the namespaces are sent back, and their labels no longer say since when the canary
@@ -166,7 +166,7 @@ func TestARollbackLeavesAStallFromBeforeTheCanary(t *testing.T) {
 	if len(p.stalled) != 1 || p.stalled[0] != before {
 		t.Errorf("stalled = %d workload(s), want only %s, restarted before the canary served its namespace", len(p.stalled), before.key())
 	}
-	if r.rolling[onto.key()] {
+	if r.follows(onto) {
 		t.Errorf("%s, restarted onto the canary, is still followed after the rollback", onto.key())
 	}
 	if p.restartedOntoCanary(before) || !p.restartedOntoCanary(onto) {
