@@ -100,7 +100,8 @@ type Reconciler struct {
 	completed map[string]time.Time
 	// progress is, for each StatefulSet and DaemonSet whose rollout after a restart this process follows,
 	// by key, its last rollout counts and since when they hold (see progressed). It is dropped with
-	// meshkeeper's annotation, once the rollout completes, or for another restart.
+	// meshkeeper's annotation, once the rollout completes, while its owner holds the rollout (track), or
+	// for another restart.
 	progress map[string]rolloutProgress
 	// targets are the restarts this process applied, by key, with what the workload's pods were judged
 	// against then: a restart that rolled out and whose own pods still need one is not made again while
@@ -623,7 +624,12 @@ func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Nam
 	if w.held != "" {
 		// Its rollout waits for its owner (a paused Deployment, pods updated only on delete or above a
 		// partition), whoever changed its pod template: it is neither rolling out nor stalled for the
-		// restarts, which never restart it.
+		// restarts, which never restart it. Nor does it make progress while held, by no fault of its own:
+		// once released, its no-progress clock starts again (progressed), rather than run from before it
+		// was held and count it as stalled before its controller even acted on the release.
+		r.mu.Lock()
+		delete(r.progress, w.key())
+		r.mu.Unlock()
 		return
 	}
 	if !w.restartedAt.IsZero() {
