@@ -84,7 +84,33 @@ func Compare(a, b Version) int {
 	case b.Pre == "":
 		return -1
 	}
-	return strings.Compare(a.Pre, b.Pre)
+	return comparePre(a.Pre, b.Pre)
+}
+
+// comparePre orders two pre-releases as semantic versions do, identifier by identifier: numeric ones
+// by value (rc.10 comes after rc.9, which the text alone would put first), a numeric one before a
+// textual one, text by its bytes, and a pre-release that is the start of another before it.
+func comparePre(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range min(len(as), len(bs)) {
+		x, errX := strconv.ParseUint(as[i], 10, 64)
+		y, errY := strconv.ParseUint(bs[i], 10, 64)
+		var c int
+		switch {
+		case errX == nil && errY == nil:
+			c = cmp.Compare(x, y)
+		case errX == nil:
+			c = -1
+		case errY == nil:
+			c = 1
+		default:
+			c = strings.Compare(as[i], bs[i])
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(as), len(bs))
 }
 
 // CompareStrings orders two version strings; one that does not parse sorts first.
