@@ -234,7 +234,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	if err := r.upgradeGate(ctx, mesh, version, found, crds); err != nil {
+	if err := r.upgradeGate(ctx, mesh, version, revisionsInUse(found, tagged, target), crds); err != nil {
 		return nil, err
 	}
 	want, err := r.resolveVersion(ctx, mesh, version)
@@ -732,6 +732,20 @@ func (r *Reconciler) runningRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		}
 	}
 	return revisions, nil
+}
+
+// revisionsInUse are the revisions a version change is judged from: all but those that serve nothing
+// any more (not the tag's, not the target, no pod runs their proxy, no namespace's own label names
+// them). Those wait for their grace period only to be removed; counting them would refuse the next
+// step over a revision nothing uses, and since the refusal comes before any removal, keep refusing it
+// after the grace period too. While the tag's revision is not known, every revision counts.
+func revisionsInUse(found []revision.Installed, tagged, target string) []revision.Installed {
+	if tagged == "" {
+		return found
+	}
+	return slices.DeleteFunc(slices.Clone(found), func(f revision.Installed) bool {
+		return f.Name != tagged && f.Name != target && f.Proxies == 0 && !f.Labelled
+	})
 }
 
 // upgradeGate refuses a version change Istio does not support, before anything changes. crds is the
