@@ -45,6 +45,14 @@ func Terminal(reason string, err error) error {
 	return &Error{Reason: reason, Terminal: true, Err: err}
 }
 
+// Recheck returns a failure that retrying the same generation cannot fix, but a change outside the
+// spec can (the cluster upgraded to a Kubernetes version the spec needs): the generation counts as
+// observed, as for Terminal, and the failure is looked at again after a fixed delay, so the mesh moves
+// on by itself once the cluster allows it.
+func Recheck(reason string, after time.Duration, err error) error {
+	return &Error{Reason: reason, Terminal: true, RetryAfter: after, Err: err}
+}
+
 // Retry returns a failure that is retried with backoff.
 func Retry(reason string, err error) error { return &Error{Reason: reason, Err: err} }
 
@@ -70,13 +78,18 @@ func IsTerminal(err error) bool {
 }
 
 // Result is what a Reconcile returns for err: nothing to retry for a terminal failure (the ServiceMesh
-// reports it; a new generation brings a new attempt), a delayed retry for a wait, and err itself,
+// reports it; a new generation brings a new attempt) unless it is to be looked at again (Recheck), a
+// delayed retry for a wait, and err itself,
 // retried with backoff, otherwise.
 func Result(ctx context.Context, err error) (ctrl.Result, error) {
 	e := Classify(err)
 	switch {
 	case err == nil:
 		return ctrl.Result{}, nil
+	case e != nil && e.Terminal && e.RetryAfter > 0:
+		ctrl.LoggerFrom(ctx).V(1).Info("Not retrying a failure the ServiceMesh reports before it is due to be looked at again",
+			"reason", e.Reason, "after", e.RetryAfter, "error", e.Err.Error())
+		return ctrl.Result{RequeueAfter: e.RetryAfter}, nil
 	case e != nil && e.Terminal:
 		ctrl.LoggerFrom(ctx).V(1).Info("Not retrying a failure the ServiceMesh reports", "reason", e.Reason, "error", e.Err.Error())
 		return ctrl.Result{}, nil

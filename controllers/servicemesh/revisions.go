@@ -66,6 +66,11 @@ const (
 	// at again (every grace period when that is shorter): those webhooks are not watched (the cache holds
 	// meshkeeper's own only).
 	blockedRecheck = time.Minute
+	// kubernetesVersionRecheck is how long the Kubernetes version read from the API server is used before
+	// it is read again: a cluster is upgraded while the manager runs (a managed cluster's control plane
+	// first, its nodes, and so the manager, maybe weeks later), and the upgrade gate judges the version it
+	// runs now.
+	kubernetesVersionRecheck = time.Minute
 )
 
 // tagWebhook is the MutatingWebhookConfiguration of the default tag, as the istiod chart names it:
@@ -88,8 +93,10 @@ type revisionState struct {
 	unusedSince map[string]time.Time
 	// blocked names, for each revision whose removal foreign webhooks block, those webhooks as last
 	// reported in an Event (reported again only when they change).
-	blocked    map[string]string
+	blocked map[string]string
+	// k8sVersion is the API server's MAJOR.MINOR as read at k8sReadAt (kubernetesVersion).
 	k8sVersion string
+	k8sReadAt  time.Time
 	discovery  discovery.ServerVersionInterface
 }
 
@@ -764,29 +771,49 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 	if revision.CompareStrings(mesh.Status.ChartVersion, crds) > 0 {
 		crds = mesh.Status.ChartVersion
 	}
-	message := revision.Gate(revision.GateInput{Strategy: mesh.Spec.UpdateStrategy.Type, Target: version,
-		Running: running, CRDs: crds, Kubernetes: r.kubernetesVersion(ctx)})
+	in := revision.GateInput{Strategy: mesh.Spec.UpdateStrategy.Type, Target: version, Running: running, CRDs: crds,
+		Kubernetes: r.kubernetesVersion(ctx)}
+	message := revision.Gate(in)
 	if message == "" {
 		return nil
 	}
-	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, fmt.Errorf("%s; the running control plane is left as it is", message))
+	err := fmt.Errorf("%s; the running control plane is left as it is", message)
+	if in.Kubernetes != "" {
+		if in.Kubernetes = ""; revision.Gate(in) == "" {
+			// Refused for the cluster's Kubernetes version alone: once the cluster is upgraded, the
+			// mesh goes on by itself, without a change of its spec.
+			return meshctx.Recheck(meshv1alpha1.ReasonUpgradeNotSupported, kubernetesVersionRecheck, err)
+		}
+	}
+	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, err)
 }
 
-// kubernetesVersion is the API server's MAJOR.MINOR, read once; "" when it cannot be read.
+// kubernetesVersion is the API server's MAJOR.MINOR, read again once the last read is
+// kubernetesVersionRecheck old; the last version read when it cannot be read, "" when none was.
 func (r *Reconciler) kubernetesVersion(ctx context.Context) string {
 	s := &r.revisionState
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.k8sVersion != "" || s.discovery == nil {
-		return s.k8sVersion
+	known, readAt, api := s.k8sVersion, s.k8sReadAt, s.discovery
+	s.mu.Unlock()
+	if api == nil || known != "" && time.Since(readAt) < kubernetesVersionRecheck {
+		return known
 	}
-	info, err := s.discovery.ServerVersion()
+	info, err := api.ServerVersion() // not under the lock: the other reconciles need not wait for it
 	if err != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read the Kubernetes version; its support range is not checked", "error", err.Error())
-		return ""
+		if known == "" {
+			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read the Kubernetes version; its support range is not checked", "error", err.Error())
+			return ""
+		}
+		s.mu.Lock()
+		s.k8sReadAt = time.Now() // tried: the version known stands until the next recheck
+		s.mu.Unlock()
+		return known
 	}
-	s.k8sVersion = info.Major + "." + strings.TrimSuffix(info.Minor, "+")
-	return s.k8sVersion
+	read := info.Major + "." + strings.TrimSuffix(info.Minor, "+")
+	s.mu.Lock()
+	s.k8sVersion, s.k8sReadAt = read, time.Now()
+	s.mu.Unlock()
+	return read
 }
 
 // applyTag points the default tag at a revision: the tag webhook the revision's own istiod chart
