@@ -178,6 +178,10 @@ func classNotServed(x ingressInput) (string, string, bool) {
 		}
 		use = joinOr(quoted)
 	}
+	if x.class == "" && x.classFrom != "" {
+		return ClassNotServed, fmt.Sprintf("Ingress %s has an empty %s annotation, which names no class ingress-nginx serves and keeps the cluster's default IngressClass from applying, "+
+			"so it is not a mesh Ingress; to put it in the mesh, remove the annotation and set spec.ingressClassName to %s", x.name, AnnotationIngressClass, use), true
+	}
 	if x.class == "" {
 		return ClassNotServed, fmt.Sprintf("Ingress %s has no class (no spec.ingressClassName, no %s annotation) and the cluster has no single default IngressClass, "+
 			"so it is not a mesh Ingress; to put it in the mesh, set spec.ingressClassName to %s", x.name, AnnotationIngressClass, use), true

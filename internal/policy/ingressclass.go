@@ -39,12 +39,15 @@ func DefaultIngressClass(classes []networkingv1.IngressClass) string {
 
 // ingressClass resolves the class of an Ingress: spec.ingressClassName, else the legacy
 // kubernetes.io/ingress.class annotation, else the cluster's default class. from says where the
-// class came from, for messages; an empty class means the Ingress has none.
+// class came from, for messages; an empty class means the Ingress has none, or an empty annotation.
+// The annotation counts when it is present, even empty, as the API server's DefaultIngressClass
+// admission and ingress-nginx read it: the admission gives no default class to an Ingress that has
+// it, and ingress-nginx serves such an Ingress only when the value is its own class.
 func ingressClass(ing *networkingv1.Ingress, defaultClass string) (class, from string) {
 	if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName != "" {
 		return *ing.Spec.IngressClassName, "spec.ingressClassName"
 	}
-	if legacy := ing.Annotations[AnnotationIngressClass]; legacy != "" {
+	if legacy, ok := ing.Annotations[AnnotationIngressClass]; ok {
 		return legacy, "annotation " + AnnotationIngressClass
 	}
 	if defaultClass != "" {
