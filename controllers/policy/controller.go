@@ -295,13 +295,46 @@ func (r *Reconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.
 		r.reported.Forget(key)
 		return
 	}
-	message := fmt.Sprintf("annotation %s of namespace %s has entries that are not \"namespace/dnsName\" (such as payments/* or "+
-		"monitoring/prometheus.monitoring.svc.cluster.local): %s; the Sidecar leaves them out and takes the others",
-		render.EgressHostsAnnotation, ns.Name, strings.Join(malformed, ", "))
+	message := malformedNote(ns.Name, malformed)
 	if !r.reported.Changed(key, message) {
 		return
 	}
 	r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonMalformedEgressHosts, "ApplyPolicy", "%s", message)
+}
+
+// noteLimit is the longest note the API server accepts in an Event (events.k8s.io/v1): it refuses a
+// longer one, and the Warning would never be seen.
+const noteLimit = 1024
+
+// maxQuotedEntry is how much of one malformed entry a note quotes: a single entry may be as long as
+// the annotation.
+const maxQuotedEntry = 80
+
+// malformedNote is the Warning about the malformed entries (quoted) of a namespace's egress-hosts
+// annotation. It names as many of them as fit in an Event's note, each cut to maxQuotedEntry, and
+// counts the others: the annotation is its owner's to fill, with as many entries as they like.
+func malformedNote(namespace string, malformed []string) string {
+	note := func(named []string, more int) string {
+		list := strings.Join(named, ", ")
+		if more > 0 {
+			list += fmt.Sprintf(" and %d more", more)
+		}
+		return fmt.Sprintf("annotation %s of namespace %s has entries that are not \"namespace/dnsName\" (such as payments/* or "+
+			"monitoring/prometheus.monitoring.svc.cluster.local): %s; the Sidecar leaves them out and takes the others",
+			render.EgressHostsAnnotation, namespace, list)
+	}
+	named := make([]string, 0, len(malformed))
+	for i, entry := range malformed {
+		if runes := []rune(entry); len(runes) > maxQuotedEntry {
+			entry = string(runes[:maxQuotedEntry]) + `…"`
+		}
+		// The first entry always fits: the rest of the note is far shorter than the limit.
+		if i > 0 && len(note(append(named, entry), len(malformed)-i-1)) > noteLimit {
+			return note(named, len(malformed)-i)
+		}
+		named = append(named, entry)
+	}
+	return note(named, 0)
 }
 
 // egressHostsOrLabelsChanged passes namespace updates that change what its policies depend on: its
