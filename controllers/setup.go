@@ -129,7 +129,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	// The chart guard holds a chart's own images to the same image hubs as the spec's values.
 	chartManager.CheckImage = opts.Policy.CheckImage
-	recorder := mgr.GetEventRecorder("meshkeeper")
+	// No Event is lost for its length: the API server refuses a note over 1 KiB whole.
+	recorder := meshctx.BoundedRecorder{EventRecorder: mgr.GetEventRecorder("meshkeeper")}
 	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}

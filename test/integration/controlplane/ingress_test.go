@@ -238,9 +238,15 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			"defaulted": func(i *networkingv1.Ingress) {
 				i.Spec.Rules = []networkingv1.IngressRule{rule("api.example.com", map[string]string{"/": "api"})}
 			},
+			// So many Services that the Warning naming them is longer than an Event's note may be: it
+			// is recorded all the same, cut.
 			"split": func(i *networkingv1.Ingress) {
 				i.Spec.IngressClassName = nginx
-				i.Spec.Rules = []networkingv1.IngressRule{rule("shop.example.com", map[string]string{"/": "web", "/api": "api"})}
+				paths := map[string]string{"/": "web", "/api": "api"}
+				for n := range 40 {
+					paths[fmt.Sprintf("/catalogue/%d", n)] = fmt.Sprintf("storefront-catalogue-backend-%02d", n)
+				}
+				i.Spec.Rules = []networkingv1.IngressRule{rule("shop.example.com", paths)}
 			},
 			"headless": func(i *networkingv1.Ingress) {
 				i.Spec.IngressClassName = nginx
