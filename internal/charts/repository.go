@@ -144,8 +144,9 @@ func checkDecompressedSize(archive []byte, limit int64) error {
 	return nil
 }
 
-// httpClient is the client for Helm repositories: the configured one (or Go's default), with every
-// redirect checked, so a repository cannot send meshkeeper from https to plain http.
+// httpClient is the client for Helm repositories and OCI registries: the configured one (or Go's
+// default), with every redirect checked, so a repository cannot send meshkeeper from https to plain
+// http, nor take its credentials to another host.
 func (f RemoteFetcher) httpClient() *http.Client {
 	c := &http.Client{}
 	if f.HTTPClient != nil {
@@ -159,6 +160,12 @@ func (f RemoteFetcher) httpClient() *http.Client {
 		}
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
+		}
+		// Go's client keeps the Authorization header on a redirect to another port of the same host
+		// name, or to a subdomain of it: other servers, which the credentials were not given for.
+		// They go only to the host and port of the first request.
+		if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			req.Header.Del("Authorization")
 		}
 		if next != nil {
 			return next(req, via)
