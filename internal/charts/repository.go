@@ -50,7 +50,13 @@ const (
 	// The size limits keep a misbehaving repository from exhausting the manager's memory: everything
 	// is held in memory because the manager's root filesystem is read-only. The Istio charts are a
 	// few hundred KiB packed and their index a few MiB.
-	maxIndexBytes    = 32 << 20
+	maxIndexBytes = 32 << 20
+	// maxIndexNodes bounds the nodes of an index, as indexNodes counts them, because its size in bytes
+	// does not bound what parsing it costs: the YAML parser spends hundreds of bytes on every node,
+	// and a node takes as little as two bytes of text ("[a,a,…]"), so a hostile index of a few MiB
+	// would take gigabytes. A real index takes a few dozen nodes per chart version (some 35 as `helm
+	// repo index` writes one): this allows some 15,000 versions, about 8 MiB of such an index.
+	maxIndexNodes    = 1 << 19
 	maxArchiveBytes  = 20 << 20
 	maxManifestBytes = 4 << 20
 	// maxChartBytes bounds a chart once decompressed, so a small archive that inflates to gigabytes
@@ -322,6 +328,9 @@ func parseIndex(data []byte) (*index, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("the index is empty")
 	}
+	if n := indexNodes(data); n > maxIndexNodes {
+		return nil, fmt.Errorf("the index has more than %d Ki nodes (%d Ki), more than a chart repository's index holds", maxIndexNodes>>10, n>>10)
+	}
 	idx := &index{}
 	var err error
 	if json.Valid(data) {
@@ -336,6 +345,32 @@ func parseIndex(data []byte) (*index, error) {
 		return nil, errors.New("the index has no apiVersion")
 	}
 	return idx, nil
+}
+
+// indexNodes measures the nodes of a YAML or JSON document without parsing it: it counts the places
+// where a node may begin, every line break, ',', '[' and '{', and every ':', '-' and '?' followed by a
+// blank (a mapping value, a sequence entry, a key). Each of these begins at most a few nodes (a
+// collection, a key, its value), and no node but the document's root begins elsewhere, so the
+// document has at most a few times as many nodes as the count; text that merely holds these
+// characters (a description with commas) only counts more.
+func indexNodes(data []byte) int {
+	n := 0
+	for i, c := range data {
+		switch c {
+		case '\n', ',', '[', '{':
+			n++
+		case ':', '-', '?':
+			if i+1 == len(data) {
+				n++
+				continue
+			}
+			switch data[i+1] {
+			case ' ', '\t', '\r', '\n':
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // resolveURL resolves ref, a URL the index gives, against the repository's URL as Helm does: a relative
