@@ -17,6 +17,7 @@ limitations under the License.
 package charts
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -134,20 +135,102 @@ func (f RemoteFetcher) Fetch(ctx context.Context, repository, name, version stri
 	return chart, digest, nil
 }
 
-// checkDecompressedSize refuses a gzip archive that inflates to more than limit bytes.
+// checkDecompressedSize refuses a gzip archive that inflates to more than limit bytes, counting the
+// archives it holds in turn: Helm's loader decompresses a subchart packed as charts/<name>.tgz too,
+// each to a bound of its own, so a chart of a few KiB that packs a few gzip bombs as subcharts would
+// otherwise fill the manager's memory while its own decompressed size stays small. Any file that is a
+// gzip stream counts, whatever its name.
 func checkDecompressedSize(archive []byte, limit int64) error {
 	r, err := gzip.NewReader(bytes.NewReader(archive))
 	if err != nil {
 		return fmt.Errorf("not a gzip archive: %w", err)
 	}
-	n, err := io.Copy(io.Discard, io.LimitReader(r, limit+1))
-	if err != nil {
-		return fmt.Errorf("decompressing: %w", err)
-	}
-	if n > limit {
+	remaining := limit
+	err = inflateWithin(r, &remaining, 0)
+	if errors.Is(err, errDecompressedTooLarge) {
 		return fmt.Errorf("it decompresses to more than %d MiB", limit>>20)
 	}
+	return err
+}
+
+// maxArchiveDepth bounds how deep archives nest in a chart, subcharts in subcharts: a level beyond
+// it is not counted, so it is refused.
+const maxArchiveDepth = 8
+
+var (
+	// errDecompressedTooLarge is what a read beyond the budget of checkDecompressedSize fails with.
+	errDecompressedTooLarge = errors.New("decompressed size beyond the bound")
+	errArchivesTooDeep      = fmt.Errorf("it nests archives more than %d deep", maxArchiveDepth)
+)
+
+// inflateWithin reads the gzip stream r to its end, and every gzip stream its tar holds, drawing what
+// it decompresses from *remaining. A tar that cannot be read is only counted: Helm's loader reports
+// it, or, in a file of the chart it does not unpack, ignores it.
+func inflateWithin(r *gzip.Reader, remaining *int64, depth int) error {
+	inflated := &budgetReader{r: r, remaining: remaining}
+	tr := tar.NewReader(inflated)
+	for {
+		if _, err := tr.Next(); err != nil {
+			break
+		}
+		magic := make([]byte, 2)
+		n, err := io.ReadFull(tr, magic)
+		if errors.Is(err, errDecompressedTooLarge) {
+			return err
+		}
+		if n < len(magic) || magic[0] != 0x1f || magic[1] != 0x8b {
+			continue
+		}
+		if depth == maxArchiveDepth {
+			return errArchivesTooDeep
+		}
+		// The file's bytes already came out of the budget, so what is held here is bounded by it.
+		rest, err := io.ReadAll(tr)
+		if err != nil {
+			if errors.Is(err, errDecompressedTooLarge) {
+				return err
+			}
+			break
+		}
+		nested, err := gzip.NewReader(io.MultiReader(bytes.NewReader(magic), bytes.NewReader(rest)))
+		if err != nil {
+			continue
+		}
+		// A file that is not a readable gzip stream is not a subchart Helm can load: the loader reports
+		// it, if it unpacks it at all.
+		if err := inflateWithin(nested, remaining, depth+1); errors.Is(err, errDecompressedTooLarge) || errors.Is(err, errArchivesTooDeep) {
+			return err
+		}
+	}
+	// What follows the tar's end counts too: Helm's loader stops there, but gzip does not.
+	if _, err := io.Copy(io.Discard, inflated); err != nil {
+		if errors.Is(err, errDecompressedTooLarge) {
+			return err
+		}
+		return fmt.Errorf("decompressing: %w", err)
+	}
 	return nil
+}
+
+// budgetReader reads r, drawing what it reads from *remaining, and fails once that is spent.
+type budgetReader struct {
+	r         io.Reader
+	remaining *int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if *b.remaining < 0 {
+		return 0, errDecompressedTooLarge
+	}
+	if int64(len(p)) > *b.remaining+1 {
+		p = p[:*b.remaining+1]
+	}
+	n, err := b.r.Read(p)
+	*b.remaining -= int64(n)
+	if *b.remaining < 0 {
+		return n, errDecompressedTooLarge
+	}
+	return n, err
 }
 
 // httpClient is the client for Helm repositories and OCI registries: the configured one (or Go's
