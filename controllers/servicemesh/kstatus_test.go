@@ -35,7 +35,7 @@ import (
 
 func TestSetReconcilingOrStalled(t *testing.T) {
 	cond := func(conditionType string, value metav1.ConditionStatus, reason string) metav1.Condition {
-		return metav1.Condition{Type: conditionType, Status: value, Reason: reason, Message: reason + " message"}
+		return metav1.Condition{Type: conditionType, Status: value, ObservedGeneration: 4, Reason: reason, Message: reason + " message"}
 	}
 	available := cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, meshv1alpha1.ReasonAvailable)
 	tests := map[string]struct {
@@ -110,7 +110,11 @@ func TestSetReconcilingOrStalled(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			obs := testObservation()
 			obs.controlPlaneErr, obs.enrollmentErr = tc.controlPlane, tc.enrollment
-			st := &meshv1alpha1.ServiceMeshStatus{Conditions: tc.conditions, ObservedGeneration: obs.generation}
+			conditions := tc.conditions
+			if len(conditions) > 0 {
+				conditions = judged(obs.generation, conditions...) // every other condition True
+			}
+			st := &meshv1alpha1.ServiceMeshStatus{Conditions: conditions, ObservedGeneration: obs.generation}
 			summarizeReady(st, obs)
 			setReconcilingOrStalled(st, obs)
 			reconciling := meta.FindStatusCondition(st.Conditions, meshv1alpha1.ConditionReconciling)

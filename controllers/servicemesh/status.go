@@ -405,9 +405,10 @@ func plaintextClients(obs *observation) (withoutSidecar map[string]int, controll
 	return withoutSidecar, obs.ingresses.controllerWithoutSidecar() && strictSomewhere, true
 }
 
-// summarizeReady sets Ready to True only when every other condition is True; otherwise Ready carries the
-// reason and message of the first condition that is not. DataPlaneUpToDate does not count: pods that
-// need a restart are their owners' to restart, and the mesh meshkeeper manages is in place without it.
+// summarizeReady sets Ready to True only when every other condition is True and was judged for this
+// generation; otherwise Ready carries the reason and message of the first condition that is not True,
+// or says which condition this generation has not judged yet. DataPlaneUpToDate does not count: pods
+// that need a restart are their owners' to restart, and the mesh meshkeeper manages is in place without it.
 func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	if meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady) == nil {
 		// A reconcile that failed before it could look at istiod has not shown the mesh to be anything.
@@ -416,14 +417,54 @@ func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		return
 	}
 	for _, c := range status.Conditions {
-		if !countsForReady(c.Type) || c.Status == metav1.ConditionTrue {
+		if !countsForReady(c.Type) || c.Status == metav1.ConditionTrue || notJudged(&c, obs) {
 			continue
 		}
 		setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Type+": "+c.Message)
 		return
 	}
+	if message := notJudgedYet(status, obs); message != "" {
+		setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, message)
+		return
+	}
 	setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionTrue,
 		meshv1alpha1.ReasonSucceeded, "The mesh matches the spec")
+}
+
+// judgedEveryPass are the conditions Ready summarises that a reconcile which gets through its phases and
+// its read of the cluster sets, each for the generation it read, in the order notJudgedYet names them.
+// Another type found in the status (one no longer set) does not hold Ready back for being old.
+var judgedEveryPass = []string{
+	meshv1alpha1.ConditionControlPlaneReady, meshv1alpha1.ConditionCNIReady, meshv1alpha1.ConditionNamespacesEnrolled,
+	meshv1alpha1.ConditionIngressesConfigured, meshv1alpha1.ConditionPoliciesApplied, meshv1alpha1.ConditionMTLSReady,
+}
+
+// notJudged tells whether c is one of the conditions judged on every pass but is still an older
+// generation's verdict. A phase that failed with an error that carries no condition of its own (an API
+// error), or a read that failed, leaves its condition as it was: True for a spec the mesh may not match
+// yet, or a failure of a spec the new one may fix. Ready, Reconciling and Stalled are written for this
+// generation (kubectl wait, kstatus and the Argo CD check take them as this spec's verdict), so neither
+// counts as this generation's.
+func notJudged(c *metav1.Condition, obs *observation) bool {
+	return slices.Contains(judgedEveryPass, c.Type) && c.ObservedGeneration < obs.generation
+}
+
+// notJudgedYet says which condition judged on every pass this generation has not judged: one still
+// of an older generation, or one no pass has set yet (the first reconcile of a mesh stopped at an error
+// after the control plane); "" when every one is this generation's. It names no count that changes, so
+// a reconcile that keeps failing the same way writes nothing.
+func notJudgedYet(status *meshv1alpha1.ServiceMeshStatus, obs *observation) string {
+	const persists = "; if this persists, the operator log says which error stops the reconcile"
+	for _, conditionType := range judgedEveryPass {
+		switch c := meta.FindStatusCondition(status.Conditions, conditionType); {
+		case c == nil:
+			return fmt.Sprintf("%s: not judged yet%s", conditionType, persists)
+		case notJudged(c, obs):
+			return fmt.Sprintf("%s: not judged yet for generation %d (it is still generation %d's verdict)%s",
+				c.Type, obs.generation, c.ObservedGeneration, persists)
+		}
+	}
+	return ""
 }
 
 // stalledReasons are the reasons of a condition that only a person can turn True: a conflict with
@@ -443,8 +484,8 @@ var stalledReasons = sets.New(
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled
 // for a terminal failure of this generation, whatever else is still in progress; otherwise Reconciling
-// while any condition that counts for Ready is False for a reason that can still pass; otherwise
-// Stalled while Ready is False; and neither when the mesh is Ready.
+// while any condition that counts for Ready is not judged for this generation yet, or False for a reason
+// that can still pass; otherwise Stalled while Ready is False; and neither when the mesh is Ready.
 func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	stalled := func(reason, message string) {
 		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionReconciling)
@@ -465,7 +506,7 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 	var stuck *metav1.Condition
 	for i := range status.Conditions {
 		c := &status.Conditions[i]
-		if c.Status == metav1.ConditionTrue || !countsForReady(c.Type) {
+		if c.Status == metav1.ConditionTrue || !countsForReady(c.Type) || notJudged(c, obs) {
 			continue
 		}
 		if !stalledReasons.Has(c.Reason) {
@@ -476,6 +517,13 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 		if stuck == nil {
 			stuck = c
 		}
+	}
+	if message := notJudgedYet(status, obs); message != "" {
+		// This generation has not got as far as judging them all: work in progress, whatever a condition
+		// of an older generation said (a condition of this one in progress says more, above).
+		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
+		setCondition(status, obs, meshv1alpha1.ConditionReconciling, metav1.ConditionTrue, meshv1alpha1.ReasonReconciling, message)
+		return
 	}
 	if stuck == nil { // Ready is False only because the control plane was never observed
 		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)

@@ -30,7 +30,7 @@ import (
 
 func TestSummarizeReady(t *testing.T) {
 	cond := func(conditionType string, status metav1.ConditionStatus, reason string) metav1.Condition {
-		return metav1.Condition{Type: conditionType, Status: status, Reason: reason, Message: reason + " message"}
+		return metav1.Condition{Type: conditionType, Status: status, ObservedGeneration: 7, Reason: reason, Message: reason + " message"}
 	}
 	tests := map[string]struct {
 		conditions  []metav1.Condition
@@ -39,19 +39,15 @@ func TestSummarizeReady(t *testing.T) {
 		wantMessage string
 	}{
 		"every condition true makes Ready true": {
-			conditions: []metav1.Condition{
-				cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available"),
-				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, "Enrolled"),
-			},
+			conditions: judged(7),
 			wantStatus: metav1.ConditionTrue, wantReason: meshv1alpha1.ReasonSucceeded,
 			wantMessage: "The mesh matches the spec",
 		},
 		"the first condition that is not true explains Ready": {
-			conditions: []metav1.Condition{
-				cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available"),
+			conditions: judged(7,
 				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, "LabelConflict"),
 				cond(meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, "PeerAuthenticationConflict"),
-			},
+			),
 			wantStatus: metav1.ConditionFalse, wantReason: "LabelConflict",
 			wantMessage: "NamespacesEnrolled: LabelConflict message",
 		},
@@ -63,11 +59,9 @@ func TestSummarizeReady(t *testing.T) {
 			wantMessage: "ControlPlaneReady: Reconciling message",
 		},
 		"pods that need a restart do not hold Ready back": {
-			conditions: []metav1.Condition{
-				cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available"),
+			conditions: judged(7,
 				cond(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded),
-				cond(meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, "Configured"),
-			},
+			),
 			wantStatus: metav1.ConditionTrue, wantReason: meshv1alpha1.ReasonSucceeded,
 			wantMessage: "The mesh matches the spec",
 		},
@@ -78,13 +72,30 @@ func TestSummarizeReady(t *testing.T) {
 			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonReconciling,
 			wantMessage: "ControlPlaneReady: the control plane has not been observed yet",
 		},
+		"a True condition of an older generation does not make Ready true": {
+			conditions: judged(7,
+				metav1.Condition{Type: meshv1alpha1.ConditionIngressesConfigured, Status: metav1.ConditionTrue, ObservedGeneration: 6, Reason: "Configured"},
+			),
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonReconciling,
+			wantMessage: "IngressesConfigured: not judged yet for generation 7 (it is still generation 6's verdict); if this persists, " +
+				"the operator log says which error stops the reconcile",
+		},
 		"a stale Ready does not summarise itself": {
-			conditions: []metav1.Condition{
-				cond(meshv1alpha1.ConditionReady, metav1.ConditionFalse, "Old"),
-				cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available"),
-			},
+			conditions: append([]metav1.Condition{cond(meshv1alpha1.ConditionReady, metav1.ConditionFalse, "Old")}, judged(7)...),
 			wantStatus: metav1.ConditionTrue, wantReason: meshv1alpha1.ReasonSucceeded,
 			wantMessage: "The mesh matches the spec",
+		},
+		// The first reconcile stopped at an error after the control plane: the Ingresses, the policies
+		// and mTLS are not judged at all.
+		"a condition no pass has set keeps Ready false": {
+			conditions: []metav1.Condition{
+				cond(meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionTrue, "Available"),
+				cond(meshv1alpha1.ConditionCNIReady, metav1.ConditionTrue, "Available"),
+				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, "Enrolled"),
+			},
+			wantStatus: metav1.ConditionFalse, wantReason: meshv1alpha1.ReasonReconciling,
+			wantMessage: "IngressesConfigured: not judged yet; if this persists, " +
+				"the operator log says which error stops the reconcile",
 		},
 	}
 	for name, tc := range tests {
