@@ -29,6 +29,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -63,6 +64,12 @@ const (
 	// maxChartBytes bounds a chart once decompressed, so a small archive that inflates to gigabytes
 	// (a gzip bomb) is refused before Helm's loader holds it in memory.
 	maxChartBytes = 64 << 20
+	// maxChartNodes bounds the nodes, as indexNodes counts them, of the files of a chart that Helm's
+	// loader parses (loadedAsYAML), its subcharts' included, for the reason maxIndexNodes bounds an
+	// index's: loading a few MiB of values made of short nodes takes gigabytes, some 400 bytes a node.
+	// Istio's istiod chart, the largest, counts about a thousand (its values.yaml and Chart.yaml); this
+	// allows sixty times as many, and costs some 25 MiB to load.
+	maxChartNodes = 1 << 16
 
 	userAgent = "meshkeeper"
 
@@ -118,7 +125,7 @@ func (f RemoteFetcher) Fetch(ctx context.Context, repository, name, version stri
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkDecompressedSize(archive, maxChartBytes); err != nil {
+	if err := checkDecompressedSize(archive, maxChartBytes, maxChartNodes); err != nil {
 		return nil, "", fmt.Errorf("%w: %s serves %s %s as an archive that is refused: %w",
 			ErrRepositoryUnreachable, shown, name, version, err)
 	}
@@ -140,15 +147,23 @@ func (f RemoteFetcher) Fetch(ctx context.Context, repository, name, version stri
 // each to a bound of its own, so a chart of a few KiB that packs a few gzip bombs as subcharts would
 // otherwise fill the manager's memory while its own decompressed size stays small. Any file that is a
 // gzip stream counts, whatever its name.
-func checkDecompressedSize(archive []byte, limit int64) error {
+//
+// It also refuses an archive whose files that Helm's loader parses (loadedAsYAML), in the archive and
+// in those it holds, have more than nodeLimit nodes in all, as indexNodes counts them: what parsing
+// them costs grows with their nodes, which their size in bytes does not bound.
+func checkDecompressedSize(archive []byte, limit int64, nodeLimit int) error {
 	r, err := gzip.NewReader(bytes.NewReader(archive))
 	if err != nil {
 		return fmt.Errorf("not a gzip archive: %w", err)
 	}
-	remaining := limit
-	err = inflateWithin(r, &remaining, 0)
+	b := &inflateBudget{bytes: limit, nodes: nodeLimit}
+	err = inflateWithin(r, b, "", 0)
 	if errors.Is(err, errDecompressedTooLarge) {
 		return fmt.Errorf("it decompresses to more than %d MiB", limit>>20)
+	}
+	if errors.Is(err, errTooManyNodes) {
+		return fmt.Errorf("its YAML and JSON files have more than %d Ki nodes in all, more than a chart's values hold: %s brings them beyond it",
+			nodeLimit>>10, b.file)
 	}
 	return err
 }
@@ -161,16 +176,42 @@ var (
 	// errDecompressedTooLarge is what a read beyond the budget of checkDecompressedSize fails with.
 	errDecompressedTooLarge = errors.New("decompressed size beyond the bound")
 	errArchivesTooDeep      = fmt.Errorf("it nests archives more than %d deep", maxArchiveDepth)
+	// errTooManyNodes is what inflateWithin fails with once the files it counts the nodes of have
+	// spent its budget.
+	errTooManyNodes = errors.New("YAML nodes beyond the bound")
 )
 
+// inflateBudget is what checkDecompressedSize allows an archive: the bytes it may decompress to and
+// the nodes of the files Helm's loader parses. file is the one that spent the nodes.
+type inflateBudget struct {
+	bytes int64
+	nodes int
+	file  string
+}
+
+// loadedAsYAML tells the files Helm's loader parses as YAML (JSON included) when it loads a chart, or,
+// values.schema.json, when it renders one, by their name in a tar: these names in the chart's
+// directory and in its subcharts'. Any file of such a name counts, wherever it is, so that no way of
+// writing a path (backslashes, "." and ".." elements) the loader reads differently escapes the count.
+// Templates are parsed only once rendered, one at a time, and are not counted.
+func loadedAsYAML(name string) bool {
+	switch path.Base(path.Clean(strings.ReplaceAll(name, "\\", "/"))) {
+	case "Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", "requirements.yaml", "requirements.lock":
+		return true
+	}
+	return false
+}
+
 // inflateWithin reads the gzip stream r to its end, and every gzip stream its tar holds, drawing what
-// it decompresses from *remaining. A tar that cannot be read is only counted: Helm's loader reports
-// it, or, in a file of the chart it does not unpack, ignores it.
-func inflateWithin(r *gzip.Reader, remaining *int64, depth int) error {
-	inflated := &budgetReader{r: r, remaining: remaining}
+// it decompresses from b.bytes and the nodes of the files Helm's loader parses from b.nodes. within names
+// the archive r is in (" in <path>", "" for the chart's own), to name a file in errors. A tar that cannot be read is only counted:
+// Helm's loader reports it, or, in a file of the chart it does not unpack, ignores it.
+func inflateWithin(r *gzip.Reader, b *inflateBudget, within string, depth int) error {
+	inflated := &budgetReader{r: r, remaining: &b.bytes}
 	tr := tar.NewReader(inflated)
 	for {
-		if _, err := tr.Next(); err != nil {
+		header, err := tr.Next()
+		if err != nil {
 			break
 		}
 		magic := make([]byte, 2)
@@ -179,6 +220,19 @@ func inflateWithin(r *gzip.Reader, remaining *int64, depth int) error {
 			return err
 		}
 		if n < len(magic) || magic[0] != 0x1f || magic[1] != 0x8b {
+			if !loadedAsYAML(header.Name) {
+				continue
+			}
+			// The file is read as it is counted: only its bytes are drawn from the budget, not held.
+			nodes := &nodeCounter{}
+			_, _ = nodes.Write(magic[:n])
+			if _, err := io.Copy(nodes, tr); errors.Is(err, errDecompressedTooLarge) {
+				return err
+			}
+			if b.nodes -= nodes.count(); b.nodes < 0 {
+				b.file = header.Name + within
+				return errTooManyNodes
+			}
 			continue
 		}
 		if depth == maxArchiveDepth {
@@ -192,13 +246,24 @@ func inflateWithin(r *gzip.Reader, remaining *int64, depth int) error {
 			}
 			break
 		}
+		if loadedAsYAML(header.Name) {
+			// Helm's loader parses a file of such a name as it is, gzip or not.
+			nodes := &nodeCounter{}
+			_, _ = nodes.Write(magic)
+			_, _ = nodes.Write(rest)
+			if b.nodes -= nodes.count(); b.nodes < 0 {
+				b.file = header.Name + within
+				return errTooManyNodes
+			}
+		}
 		nested, err := gzip.NewReader(io.MultiReader(bytes.NewReader(magic), bytes.NewReader(rest)))
 		if err != nil {
 			continue
 		}
 		// A file that is not a readable gzip stream is not a subchart Helm can load: the loader reports
 		// it, if it unpacks it at all.
-		if err := inflateWithin(nested, remaining, depth+1); errors.Is(err, errDecompressedTooLarge) || errors.Is(err, errArchivesTooDeep) {
+		err = inflateWithin(nested, b, " in "+header.Name+within, depth+1)
+		if errors.Is(err, errDecompressedTooLarge) || errors.Is(err, errArchivesTooDeep) || errors.Is(err, errTooManyNodes) {
 			return err
 		}
 	}
@@ -437,23 +502,45 @@ func parseIndex(data []byte) (*index, error) {
 // document has at most a few times as many nodes as the count; text that merely holds these
 // characters (a description with commas) only counts more.
 func indexNodes(data []byte) int {
-	n := 0
-	for i, c := range data {
-		switch c {
-		case '\n', ',', '[', '{':
-			n++
-		case ':', '-', '?':
-			if i+1 == len(data) {
-				n++
-				continue
-			}
-			switch data[i+1] {
+	c := &nodeCounter{}
+	_, _ = c.Write(data)
+	return c.count()
+}
+
+// nodeCounter counts what indexNodes does of the document written to it, in as many writes as it
+// comes in, so that a file of a chart is counted as it is decompressed, without being held.
+type nodeCounter struct {
+	n int
+	// indicator is whether the last byte written was ':', '-' or '?', which counts if a blank or the
+	// document's end follows.
+	indicator bool
+}
+
+func (c *nodeCounter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if c.indicator {
+			c.indicator = false
+			switch b {
 			case ' ', '\t', '\r', '\n':
-				n++
+				c.n++
 			}
 		}
+		switch b {
+		case '\n', ',', '[', '{':
+			c.n++
+		case ':', '-', '?':
+			c.indicator = true
+		}
 	}
-	return n
+	return len(p), nil
+}
+
+// count is the nodes counted of what was written, as the whole document.
+func (c *nodeCounter) count() int {
+	if c.indicator {
+		return c.n + 1
+	}
+	return c.n
 }
 
 // resolveURL resolves ref, a URL the index gives, against the repository's URL as Helm does: a relative
