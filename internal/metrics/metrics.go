@@ -25,8 +25,12 @@ limitations under the License.
 package metrics
 
 import (
+	"cmp"
+	"maps"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +55,17 @@ const (
 	RestartsPendingName       = "meshkeeper_restarts_pending"
 	ServiceMeshPresentName    = "meshkeeper_servicemesh_present"
 )
+
+// NeedRestartNamespaces is how many namespaces meshkeeper_proxies_need_restart names at most, those with
+// the most pods needing a restart; the pods of the others count under OtherNamespaces. A series per
+// namespace would grow with the cluster: after an Istio upgrade with Manual restarts every enrolled
+// namespace has pods to restart, for as long as their owners take, on clusters of thousands of them.
+const NeedRestartNamespaces = 100
+
+// OtherNamespaces is the target_namespace under which meshkeeper_proxies_need_restart counts the pods of
+// the namespaces beyond the NeedRestartNamespaces it names. No namespace is called so: a namespace's name
+// is a DNS label, without "_".
+const OtherNamespaces = "_other"
 
 // version is the release of meshkeeper, set at link time with
 // -ldflags "-X github.com/meshkeeper/meshkeeper/internal/metrics.version=0.1.0". Without it, the
@@ -101,10 +116,11 @@ var (
 	}, []string{"state"})
 
 	// ProxiesNeedingRestart counts, per namespace, the pods that need a restart; only namespaces with
-	// such pods have a series.
+	// such pods have a series, and at most NeedRestartNamespaces of them.
 	ProxiesNeedingRestart = newMapGauge(prometheus.GaugeOpts{
 		Name: ProxiesNeedingRestartName,
-		Help: "Pods of an enrolled namespace without a sidecar or with an outdated one, by target_namespace (only namespaces that have any).",
+		Help: "Pods of an enrolled namespace without a sidecar or with an outdated one, by target_namespace (only namespaces that have any): the " +
+			strconv.Itoa(NeedRestartNamespaces) + " with the most, and those of the others together as target_namespace " + strconv.Quote(OtherNamespaces) + ".",
 	}, "target_namespace")
 
 	// RestartsTotal counts the workload restarts meshkeeper started and how they ended.
@@ -204,13 +220,23 @@ func SetIngresses(configured int32, skippedByReason map[string]int32) {
 }
 
 // SetProxies sets the proxy gauges from the totals and the per-namespace count of pods needing a restart.
+// Only the NeedRestartNamespaces namespaces with the most pods (ties by name, so that the same counts
+// give the same series) keep a series each; the others count together under OtherNamespaces, so that
+// the series still add up to the pods needing a restart.
 func SetProxies(total, withoutSidecar, outdated int32, perNamespace map[string]int) {
 	Proxies.WithLabelValues("current").Set(float64(total - withoutSidecar - outdated))
 	Proxies.WithLabelValues("without_sidecar").Set(float64(withoutSidecar))
 	Proxies.WithLabelValues("outdated").Set(float64(outdated))
-	values := make(map[string]float64, len(perNamespace))
-	for ns, n := range perNamespace {
-		values[ns] = float64(n)
+	namespaces := slices.SortedFunc(maps.Keys(perNamespace), func(a, b string) int {
+		return cmp.Or(cmp.Compare(perNamespace[b], perNamespace[a]), cmp.Compare(a, b))
+	})
+	values := make(map[string]float64, min(len(namespaces), NeedRestartNamespaces+1))
+	for i, ns := range namespaces {
+		if i < NeedRestartNamespaces {
+			values[ns] = float64(perNamespace[ns])
+		} else {
+			values[OtherNamespaces] += float64(perNamespace[ns])
+		}
 	}
 	ProxiesNeedingRestart.setByLabel(values)
 }

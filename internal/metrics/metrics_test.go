@@ -203,7 +203,7 @@ func TestSetProxiesAndIngresses(t *testing.T) {
 meshkeeper_proxies{state="current"} 5
 meshkeeper_proxies{state="outdated"} 3
 meshkeeper_proxies{state="without_sidecar"} 2
-# HELP meshkeeper_proxies_need_restart Pods of an enrolled namespace without a sidecar or with an outdated one, by target_namespace (only namespaces that have any).
+# HELP meshkeeper_proxies_need_restart Pods of an enrolled namespace without a sidecar or with an outdated one, by target_namespace (only namespaces that have any): the 100 with the most, and those of the others together as target_namespace "_other".
 # TYPE meshkeeper_proxies_need_restart gauge
 meshkeeper_proxies_need_restart{target_namespace="shop"} 5
 # HELP meshkeeper_ingresses_configured Ingresses of enrolled namespaces that carry the mesh annotations.
