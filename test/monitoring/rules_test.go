@@ -747,6 +747,53 @@ var alertCases = map[string]map[string]alertCase{
 			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="Restarting", ` + meshkeeper + `} _x11 1x20`,
 			firing: map[time.Duration][][]string{5 * time.Minute: {{"reason=CanaryRolledBack"}}, 20 * time.Minute: nil},
 		},
+		"keeps firing across a replaced meshkeeper pod": {
+			// The rollback holds in status.canaryRollback across a restart of meshkeeper (an upgrade, a
+			// drain, a leader failover): the alert must not end and start over as a new one, as if a
+			// second canary had been rolled back.
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + oldPod + `} 1x7 stale
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + newPod + `} _x11 1x30` +
+				present(oldPod, "1x7 stale") + present(newPod, "_x11 1x30"),
+			firing: map[time.Duration][][]string{
+				0:                {{"reason=CanaryRolledBack", "instance=", "pod="}},
+				9 * time.Minute:  {{"reason=CanaryRolledBack", "instance=", "pod="}},
+				10 * time.Minute: {{"reason=CanaryRolledBack", "instance=", "pod="}},
+				12 * time.Minute: {{"reason=CanaryRolledBack", "instance=", "pod="}},
+			},
+			description: "canary namespaces back to the active revision",
+		},
+		"stops at once when the ServiceMesh is gone": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x10 stale` +
+				present(meshkeeper, "1x10 0x20"),
+			firing: map[time.Duration][][]string{
+				10 * time.Minute: {{"reason=CanaryRolledBack"}},
+				11 * time.Minute: nil,
+				20 * time.Minute: nil,
+			},
+			description: "canary namespaces back to the active revision",
+		},
+		"stays silent once the ServiceMesh is gone and meshkeeper is removed": {
+			// The uninstall of docs/uninstall.md: the ServiceMesh first (11m), then the operator (13m), whose
+			// last report was that the ServiceMesh is gone. Without a "for", the rollback of the last 10
+			// minutes must not fire again.
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x10 stale` +
+				present(meshkeeper, "1x10 0x1 stale"),
+			firing: map[time.Duration][][]string{
+				10 * time.Minute: {{"reason=CanaryRolledBack"}},
+				11 * time.Minute: nil,
+				13 * time.Minute: nil,
+				15 * time.Minute: nil,
+				20 * time.Minute: nil,
+			},
+			description: "canary namespaces back to the active revision",
+		},
+		"stops at once when an uninstall some object blocks reports Ready only": {
+			load: `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x10 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="UninstallBlocked", ` + meshkeeper + `} _x11 1x20` +
+				present(meshkeeper, "1x30"),
+			firing:      map[time.Duration][][]string{10 * time.Minute: {{"reason=CanaryRolledBack"}}, 11 * time.Minute: nil, 20 * time.Minute: nil},
+			description: "canary namespaces back to the active revision",
+		},
 		"stays silent on a stall outside a canary": {
 			load:   `meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartStalled", ` + meshkeeper + `} 1x30`,
 			firing: map[time.Duration][][]string{0: nil, 20 * time.Minute: nil},
