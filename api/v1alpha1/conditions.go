@@ -58,6 +58,10 @@ const (
 	ReasonAvailable = "Available"
 	// ReasonRollingOut: istiod is being rolled out.
 	ReasonRollingOut = "RollingOut"
+	// ReasonProgressDeadlineExceeded: istiod's rollout made no progress for the Deployment's
+	// progressDeadlineSeconds (its Progressing condition says ProgressDeadlineExceeded): its new pods
+	// cannot be pulled, scheduled or started, which only a person can fix.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 	// ReasonDeploymentMissing: the istiod Deployment does not exist yet.
 	ReasonDeploymentMissing = "DeploymentMissing"
 	// ReasonChartNotFound: the charts of spec.version cannot be had; terminal for the generation.

@@ -49,6 +49,7 @@ var readyReasons = map[string]string{
 	// Needs a person. The terminal ones also set Stalled; InstallFailed and ChartRepositoryUnreachable
 	// are retried, but a sync must not wait on them as if they were progress (docs/argocd.md).
 	"InvalidSpec":                "Degraded",
+	"ProgressDeadlineExceeded":   "Degraded",
 	"ChartNotFound":              "Degraded",
 	"ChartRepositoryUnreachable": "Degraded",
 	"RepositoryNotAllowed":       "Degraded",

@@ -221,7 +221,7 @@ const chartNotFound = `meshkeeper_condition{type="ControlPlaneReady", status="Fa
 // while that istiod is not available (meshkeeper_control_plane_ready 0, which then follows it); the
 // warning reports them all.
 var (
-	istiodNotServing = []string{"DeploymentMissing", "RollingOut", "NamespaceTerminating"}
+	istiodNotServing = []string{"DeploymentMissing", "RollingOut", "ProgressDeadlineExceeded", "NamespaceTerminating"}
 	phaseFailures    = []string{"ChartNotFound", "ChartRepositoryUnreachable", "RepositoryNotAllowed", "ImageHubNotAllowed",
 		"NamespaceNotAllowed", "UpgradeNotSupported", "InvalidSpec", "InstallFailed"}
 )
@@ -497,6 +497,18 @@ var alertCases = map[string]map[string]alertCase{
 				11 * time.Minute: {{"type=ControlPlaneReady", "reason=", "severity=critical"}},
 			},
 			description: "ControlPlaneReady reason RollingOut",
+		},
+		"keeps firing when the stuck rollout passes its deadline": {
+			// RollingOut for the Deployment's 10-minute progressDeadlineSeconds, then ProgressDeadlineExceeded.
+			load: `meshkeeper_condition{type="ControlPlaneReady", status="False", reason="RollingOut", ` + meshkeeper + `} 1x10 stale
+			       meshkeeper_condition{type="ControlPlaneReady", status="False", reason="ProgressDeadlineExceeded", ` + meshkeeper + `} _x11 1x30`,
+			firing: map[time.Duration][][]string{
+				9 * time.Minute:  nil,
+				11 * time.Minute: {{"type=ControlPlaneReady", "reason=", "severity=critical"}},
+				12 * time.Minute: {{"severity=critical"}},
+				30 * time.Minute: {{"severity=critical"}},
+			},
+			description: "ControlPlaneReady reason ProgressDeadlineExceeded",
 		},
 		"stays silent on ChartNotFound: the running istiod keeps serving": {
 			load:   chartNotFound + controlPlaneReady(meshkeeper, "1x40"),

@@ -23,6 +23,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -73,6 +75,34 @@ var _ = Describe("kstatus of a ServiceMesh", Ordered, func() {
 		Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		Expect(conditionOf(meshv1alpha1.ConditionReconciling).Status).To(BeEmpty())
 		Expect(conditionOf(meshv1alpha1.ConditionStalled).Status).To(BeEmpty())
+	})
+
+	It("is Failed while istiod's rollout is past its progress deadline, and Current once it rolls out", func() {
+		// What the Deployment controller writes when a new template's pods never become available (an
+		// image that cannot be pulled): the old replica still serves, the new one is not available.
+		Eventually(func() error {
+			d := istiod(ns)
+			d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 1,
+				ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{
+					{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
+					{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+						Message: `ReplicaSet "istiod-5c8f7d" has timed out progressing.`},
+				}}
+			return k8sClient.Status().Update(ctx, d)
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			result := kstatusOf(g)
+			g.Expect(result.Status).To(Equal(status.FailedStatus), result.Message)
+		}, installTimeout, poll).Should(Succeed())
+		Expect(conditionOf(meshv1alpha1.ConditionReady).Reason).To(Equal(meshv1alpha1.ReasonProgressDeadlineExceeded))
+		Expect(conditionOf(meshv1alpha1.ConditionStalled).Reason).To(Equal(meshv1alpha1.ReasonProgressDeadlineExceeded))
+		Expect(conditionOf(meshv1alpha1.ConditionReconciling).Status).To(BeEmpty())
+
+		markAvailable(ns, "istiod")
+		Eventually(func(g Gomega) {
+			result := kstatusOf(g)
+			g.Expect(result.Status).To(Equal(status.CurrentStatus), result.Message)
+		}, installTimeout, poll).Should(Succeed())
 	})
 
 	It("is Failed on a chart version that does not exist", func() {
