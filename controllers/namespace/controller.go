@@ -20,11 +20,14 @@ package namespace
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -55,6 +58,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.reported.Forget(req.Name)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !ns.DeletionTimestamp.IsZero() {
+		// Nothing is written to a namespace being deleted, whatever the ServiceMesh: its labels go with
+		// it. Without a live ServiceMesh (one deleted with the namespaces, as UnenrollAll knows) the
+		// label would otherwise be taken back, and an Unenrolled Event recorded, for nothing.
+		r.reported.Forget(ns.Name)
+		return ctrl.Result{}, nil
+	}
 	mesh, err := meshctx.Get(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -64,9 +74,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return meshctx.Result(ctx, err)
 	}
 	owned := apply.OwnedKeys(ns, "labels")
+	kept := keptByOthers(ns, owned)
 	decision := policy.Decision{Labels: map[string]string{}} // no mesh: give back what meshkeeper set
 	if enrollment != nil {
-		decision = enrollment.Namespace(ns, owned)
+		decision = decide(enrollment, ns, owned, kept)
 	}
 	r.reportConflict(mesh, ns, decision)
 
@@ -82,7 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if decision.Enroll {
 		r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeNormal, "Enrolled", "Enroll", "%s", decision.Message)
-	} else {
+	} else if removed(owned, kept, desired) {
 		reason := decision.Message
 		if reason == "" {
 			reason = "there is no ServiceMesh, or it is being deleted"
@@ -129,6 +140,72 @@ func withOtherOwnedLabels(ns *corev1.Namespace, owned sets.Set[string], injectio
 		}
 	}
 	return desired
+}
+
+// decide is the enrollment's decision about ns, with an injection label that another field manager
+// keeps counted as that manager's alone once meshkeeper would give it up. Such a label (the namespace's
+// owner applied the same istio-injection=enabled server-side, from a manifest Flux or Argo CD applies)
+// stays when meshkeeper gives up its share: moving the namespace to a canary would put istio.io/rev
+// beside an istio-injection that Istio gives precedence, so its pods would get the active revision
+// while meshkeeper reported the canary. Decided as the owner's label, it is a conflict, reported as
+// any other, and meshkeeper only gives up its share.
+func decide(enrollment *policy.Enrollment, ns *corev1.Namespace, owned, kept sets.Set[string]) policy.Decision {
+	decision := enrollment.Namespace(ns, owned)
+	if decision.Labels == nil {
+		return decision
+	}
+	stays := sets.New[string]()
+	for key := range owned.Intersection(kept) {
+		if _, wanted := decision.Labels[key]; !wanted {
+			stays.Insert(key)
+		}
+	}
+	if stays.Len() == 0 {
+		return decision
+	}
+	return enrollment.Namespace(ns, owned.Difference(stays))
+}
+
+// keptByOthers returns the injection labels of ns that meshkeeper applied and some other field manager
+// (or an operation of meshkeeper's other than its apply) owns as well: meshkeeper's apply without them
+// gives up only its share, and they stay on the namespace.
+func keptByOthers(ns *corev1.Namespace, owned sets.Set[string]) sets.Set[string] {
+	kept := sets.New[string]()
+	if !owned.HasAny(sets.List(injectionKeys)...) {
+		return kept // nothing of meshkeeper's to share; the common case reads no managed fields
+	}
+	for _, entry := range ns.ManagedFields {
+		if entry.FieldsV1 == nil || entry.Subresource != "" ||
+			(entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply) {
+			continue
+		}
+		var fields struct {
+			Metadata struct {
+				Labels map[string]json.RawMessage `json:"f:labels"`
+			} `json:"f:metadata"`
+		}
+		if json.Unmarshal(entry.FieldsV1.Raw, &fields) != nil {
+			continue
+		}
+		for field := range fields.Metadata.Labels {
+			if key, ok := strings.CutPrefix(field, "f:"); ok && injectionKeys.Has(key) && owned.Has(key) {
+				kept.Insert(key)
+			}
+		}
+	}
+	return kept
+}
+
+// removed tells whether applying desired takes an injection label off the namespace: one meshkeeper
+// owns, does not want any more, and no one else keeps. Giving up a share of a label its owner keeps
+// changes no pod's injection, and is no Unenrolled.
+func removed(owned, kept sets.Set[string], desired map[string]string) bool {
+	for key := range owned.Intersection(injectionKeys).Difference(kept) {
+		if _, wanted := desired[key]; !wanted {
+			return true
+		}
+	}
+	return false
 }
 
 // UnenrollAll takes meshkeeper's injection label back from every namespace, leaving the user's labels,
