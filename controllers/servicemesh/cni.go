@@ -169,6 +169,16 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	r.recordHelmResult(mesh, release, installed.chartVersion, result, err)
 	if err != nil {
+		if obs.namespace != want && (result.State == helm.StateAbsent || result.State == helm.StateFailedInstall) {
+			// A first install there (a new agent, or one moved): status.cni.namespace is the only record of
+			// where the agent is, and it names no release the install did not finish. What the failed
+			// install applied (the DaemonSet perhaps, running on every node) is removed, or turning CNI
+			// off or moving the agent again would leave it running; the retry installs it whole. A
+			// release that was deployed before is never removed here: pods may depend on its agent.
+			if uninstallErr := r.uninstallRelease(ctx, mesh, want, cniRelease); uninstallErr != nil {
+				err = errors.Join(err, fmt.Errorf("removing what the failed install left in %s: %w", want, uninstallErr))
+			}
+		}
 		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		r.cniBackoff.record(key, obs.err)
 		return obs, obs.err

@@ -313,14 +313,15 @@ func TestReconcileCNI(t *testing.T) {
 			wantErr:       true,
 			wantAlongside: true,
 		},
-		"a failed CNI install is CNIReady's failure, retried": {
-			mesh:          newMesh,
-			failRelease:   cniRelease,
-			wantEnsured:   []string{"istio-system/istio-base (base)", "istio-system/istio-cni (cni)", "istio-system/istiod (istiod)"},
-			wantCNI:       meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
-			wantReason:    meshv1alpha1.ReasonInstallFailed,
-			wantErr:       true,
-			wantAlongside: true,
+		"a failed CNI install is CNIReady's failure, retried, and what it left is removed": {
+			mesh:            newMesh,
+			failRelease:     cniRelease,
+			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istio-cni (cni)", "istio-system/istiod (istiod)"},
+			wantUninstalled: []string{"istio-system/istio-cni"},
+			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh},
+			wantReason:      meshv1alpha1.ReasonInstallFailed,
+			wantErr:         true,
+			wantAlongside:   true,
 		},
 	}
 	for name, tc := range tests {
