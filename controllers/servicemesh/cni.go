@@ -109,7 +109,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 			return obs, obs.err
 		} else if rejected != "" {
 			obs.err = meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected))
-			if err := r.observeCNI(ctx, obs); err != nil {
+			if err := r.observeCNI(ctx, obs, r.Client); err != nil {
 				return obs, err
 			}
 			return obs, obs.err
@@ -122,7 +122,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		ctrl.LoggerFrom(ctx).V(1).Info("The CNI agent failed recently, not retrying yet", "retryIn", left, "error", last.Error())
 		obs.err, obs.heldFor = last, left
 		if obs.namespace != "" {
-			if err := r.observeCNI(ctx, obs); err != nil {
+			if err := r.observeCNI(ctx, obs, r.Client); err != nil {
 				return obs, err
 			}
 		}
@@ -153,7 +153,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		}
 		if held != "" {
 			obs.err = meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentUpgradeRetry, errors.New(held))
-			if err := r.observeCNI(ctx, obs); err != nil {
+			if err := r.observeCNI(ctx, obs, r.Client); err != nil {
 				return obs, err
 			}
 			return obs, obs.err
@@ -185,7 +185,14 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	r.cniBackoff.record(key, nil)
 	obs.namespace = want
-	return obs, r.observeCNI(ctx, obs)
+	// The cache shows a DaemonSet the release just changed only a moment later: read from it, the agent
+	// rolled out before the change would look ready, and CNIReady True for a change its DaemonSet
+	// controller has not even seen. The API server has it as written.
+	reader := client.Reader(r.Client)
+	if result.Action != helm.ActionNone {
+		reader = r.APIReader
+	}
+	return obs, r.observeCNI(ctx, obs, reader)
 }
 
 // agentRejected says why, when the namespace the agent runs in
@@ -278,10 +285,11 @@ func agentVersion(ds *appsv1.DaemonSet) string {
 	return ""
 }
 
-// observeCNI reads the agent's DaemonSet, and its pods when it is not ready.
-func (r *Reconciler) observeCNI(ctx context.Context, obs *cniObservation) error {
+// observeCNI reads the agent's DaemonSet with reader (the cache, unless this reconcile changed the
+// agent's release), and its pods when it is not ready.
+func (r *Reconciler) observeCNI(ctx context.Context, obs *cniObservation, reader client.Reader) error {
 	ds := &appsv1.DaemonSet{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: obs.namespace, Name: cniDaemonSet}, ds)
+	err := reader.Get(ctx, client.ObjectKey{Namespace: obs.namespace, Name: cniDaemonSet}, ds)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
