@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,16 +48,18 @@ func (changingAgentCharts) Uninstall(context.Context, string, string, helm.Owner
 
 func (changingAgentCharts) ReturnMemory() {}
 
-// apiServerDaemonSet reads the agent's DaemonSet as the API server has it after the upgrade; every
-// other read goes to the reader it wraps.
-type apiServerDaemonSet struct {
+// asWritten reads written as the API server has it after meshkeeper's write, counting the reads;
+// every other read goes to the reader it wraps.
+type asWritten struct {
 	client.Reader
-	daemonSet *appsv1.DaemonSet
+	written client.Object
+	reads   *int
 }
 
-func (r apiServerDaemonSet) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if ds, ok := obj.(*appsv1.DaemonSet); ok && key == client.ObjectKeyFromObject(r.daemonSet) {
-		r.daemonSet.DeepCopyInto(ds)
+func (r asWritten) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if reflect.TypeOf(obj) == reflect.TypeOf(r.written) && key == client.ObjectKeyFromObject(r.written) {
+		*r.reads++
+		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(r.written.DeepCopyObject()).Elem())
 		return nil
 	}
 	return r.Reader.Get(ctx, key, obj, opts...)
@@ -80,7 +83,7 @@ func TestCNIReadyAfterAnAgentChangeReadsTheDaemonSetAsWritten(t *testing.T) {
 	if err := tr.Create(t.Context(), cached); err != nil {
 		t.Fatal(err)
 	}
-	tr.APIReader = apiServerDaemonSet{Reader: tr.APIReader, daemonSet: written}
+	tr.APIReader = asWritten{Reader: tr.APIReader, written: written, reads: new(int)}
 	if _, err := tr.reconcile(t); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,9 @@ type installation struct {
 	// agent is the istio-cni release when it was installed alongside the control plane (freshAgent),
 	// for the CNI phase to report; nil when that phase installs it.
 	agent *ensuredRelease
+	// deploymentWritten tells whether this reconcile installed, upgraded or repaired the release of the
+	// istiod Deployment named deployment: the cache shows that write only a moment later.
+	deploymentWritten bool
 }
 
 // ensuredRelease is a release and what Ensure made of it.
@@ -201,7 +204,7 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	}
 	return &installation{version: version, chartVersion: set.Version, revision: defaultRevision,
 		deployment: istiodDeployment, meshConfig: meshConfigName, activeDeployment: istiodDeployment, charts: set,
-		agent: agent}, nil
+		agent: agent, deploymentWritten: results[1].Action != helm.ActionNone}, nil
 }
 
 // agentInstalled is a control-plane failure after which the istio-cni agent installed alongside it

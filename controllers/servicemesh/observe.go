@@ -196,9 +196,15 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		obs.istiodName = servingIstiod(mesh)
 	}
 	if obs.istiodName != "" {
-		// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass.
+		// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass. But
+		// right after this reconcile wrote it, the cache may still show it as it was, rolled out: istiod
+		// would look ready, and Ready True, for a change its Deployment controller has not even seen.
+		reader := client.Reader(r.Client)
+		if installed != nil && installed.deploymentWritten {
+			reader = r.APIReader
+		}
 		deployment := &appsv1.Deployment{}
-		err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: obs.istiodName}, deployment)
+		err := reader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: obs.istiodName}, deployment)
 		switch {
 		case apierrors.IsNotFound(err):
 			obs.istiodRead = true

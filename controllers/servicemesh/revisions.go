@@ -306,10 +306,11 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if plan.Active != revision.Legacy {
 		baseValues = render.Merge(baseValues, render.Values{"defaultRevision": plan.Active})
 	}
-	if err := r.ensureRelease(ctx, mesh, helm.Release{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base,
+	if _, err := r.ensureRelease(ctx, mesh, helm.Release{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base,
 		ChartDigest: base.BaseDigest, Values: baseValues, Owner: owner, FirstKinds: policyGroupKinds}, base.Version); err != nil {
 		return nil, err
 	}
+	deploymentWritten := false
 	for _, name := range sortedKeys(sets) {
 		res := sets[name]
 		release := helm.Release{Name: revisionReleasePrefix + name, Namespace: spec.Namespace, Chart: res.set.Istiod,
@@ -321,9 +322,11 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 				release.Values = render.Merge(res.values, render.Values{"global": render.Values{"operatorManageWebhooks": true}})
 			}
 		}
-		if err := r.ensureRelease(ctx, mesh, release, res.set.Version); err != nil {
+		written, err := r.ensureRelease(ctx, mesh, release, res.set.Version)
+		if err != nil {
 			return nil, err
 		}
+		deploymentWritten = deploymentWritten || written && name == target
 	}
 	if inPlace && plan.Active == revision.Legacy {
 		// The istiod without a revision injects through its own webhook now: the tag goes.
@@ -386,7 +389,8 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		agentCharts = res.set
 	}
 	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
-		deployment: deployment, meshConfig: meshConfig, activeDeployment: revisionDeployment(plan.Active), revisions: ri, charts: agentCharts}, nil
+		deployment: deployment, meshConfig: meshConfig, activeDeployment: revisionDeployment(plan.Active), revisions: ri, charts: agentCharts,
+		deploymentWritten: deploymentWritten}, nil
 }
 
 func fromRevision(tagged string) string {
@@ -542,17 +546,18 @@ func (r *Reconciler) rememberUnused(revisions []meshv1alpha1.RevisionStatus) {
 	}
 }
 
-// ensureRelease brings one release in sync and reports what it did.
-func (r *Reconciler) ensureRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, release helm.Release, chartVersion string) error {
+// ensureRelease brings one release in sync and reports what it did; written tells whether it wrote
+// any of the release's objects (installed, upgraded or repaired it).
+func (r *Reconciler) ensureRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, release helm.Release, chartVersion string) (written bool, err error) {
 	result, err := r.Charts.Ensure(ctx, release)
 	r.recordHelmResult(mesh, release, chartVersion, result, err)
 	if err != nil {
-		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		return false, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 	}
 	if result.Action == helm.ActionInstalled && strings.HasPrefix(release.Name, revisionReleasePrefix) {
 		ctrl.LoggerFrom(ctx).Info("Installed a revision", "release", release.Name)
 	}
-	return nil
+	return result.Action != helm.ActionNone, nil
 }
 
 // observeRevisions finds the installed revisions: every istiod Deployment of meshkeeper's (owned by
@@ -970,8 +975,9 @@ func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha
 		return err
 	}
 	values := render.Merge(res.values, render.Values{"global": render.Values{"operatorManageWebhooks": true}})
-	return r.ensureRelease(ctx, mesh, helm.Release{Name: istiodRelease, Namespace: mesh.Spec.Namespace, Chart: res.set.Istiod,
+	_, err = r.ensureRelease(ctx, mesh, helm.Release{Name: istiodRelease, Namespace: mesh.Spec.Namespace, Chart: res.set.Istiod,
 		ChartDigest: res.set.IstiodDigest, Values: values, Owner: owner}, res.set.Version)
+	return err
 }
 
 // revisionReleases names the istiod releases of every revision meshkeeper installed for this mesh.
