@@ -210,8 +210,9 @@ func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alp
 // deleteCreatedNamespace deletes the control-plane namespace if meshkeeper created it and nothing but
 // what the cluster itself keeps in every namespace is left in it. meshkeeper's creation is known from the
 // namespace's managed fields (createdByMeshkeeper), not from the label, which anyone who may label
-// namespaces can set. Anything else left in it, of any kind (leftInNamespace), keeps the namespace, and
-// so does a kind meshkeeper could not look for: deleting the namespace deletes everything in it. Above
+// namespaces can set; one that another field manager wrote on since is theirs too (otherWriters).
+// Anything else left in it, of any kind (leftInNamespace), keeps the namespace, and so does a kind
+// meshkeeper could not look for: deleting the namespace deletes everything in it. Above
 // all, istiod's CA (istio-ca-secret) or a user's cacerts keeps it: deleting it would give a reinstalled
 // mesh a new root of trust that running sidecars do not trust. An Event names what kept it.
 func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, name string) error {
@@ -219,7 +220,16 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	if !ns.DeletionTimestamp.IsZero() {
+		return nil // deleted already, by an earlier try of this uninstall or by someone else
+	}
 	if !createdByMeshkeeper(ns) {
+		return nil
+	}
+	if others := otherWriters(ns); len(others) > 0 {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
+			"Kept namespace %s, which meshkeeper created, because %s wrote on it too (labels or annotations of theirs would go with it); delete it yourself if it is not needed",
+			name, describeKept(others))
 		return nil
 	}
 	left, err := r.leftInNamespace(ctx, mesh.UID, name)
@@ -232,10 +242,45 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 			name, left)
 		return nil
 	}
-	if err := r.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
+	// Looking into every kind took a request per kind: the deletion holds only for the namespace as it
+	// was read, so one labelled meanwhile, or deleted and created again by someone else, is not deleted
+	// (the conflict is retried, and looked at as it is then).
+	rv := ns.ResourceVersion
+	err = r.Delete(ctx, ns, client.Preconditions{UID: &ns.UID, ResourceVersion: &rv})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return nil
+	case refused(err):
+		// An admission policy or webhook that guards namespaces, or RBAC without delete on them: asking
+		// again does not change the answer, and a namespace kept loses nothing. The uninstall finishes.
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
+			"Kept namespace %s, which meshkeeper created and found empty, because its deletion was refused: %v; delete it yourself if it is not needed",
+			name, err)
+		return nil
+	default:
 		return fmt.Errorf("deleting namespace %s: %w", name, err)
 	}
-	return nil
+}
+
+// refused tells whether the API server refused a request for good: RBAC or an admission policy forbids
+// it, or an admission webhook denied it (a webhook's denial is a Bad Request unless it names a code).
+func refused(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) || apierrors.IsMethodNotSupported(err)
+}
+
+// otherWriters names the field managers other than meshkeeper that wrote on the namespace itself (not
+// its status, which the namespace controller writes): a label or annotation of a user's, or a GitOps
+// tool that applies a manifest of the namespace. The namespace is then theirs too, and deleting it would
+// delete what they wrote.
+func otherWriters(ns *corev1.Namespace) []string {
+	var others []string
+	for _, entry := range ns.ManagedFields {
+		if entry.Manager == meshv1alpha1.FieldManager || entry.Subresource != "" || slices.Contains(others, entry.Manager) {
+			continue
+		}
+		others = append(others, entry.Manager)
+	}
+	return others
 }
 
 // createdByMeshkeeper tells whether meshkeeper created the namespace: its create wrote the created-by
