@@ -20,14 +20,11 @@ package namespace
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -170,30 +167,10 @@ func decide(enrollment *policy.Enrollment, ns *corev1.Namespace, owned, kept set
 // (or an operation of meshkeeper's other than its apply) owns as well: meshkeeper's apply without them
 // gives up only its share, and they stay on the namespace.
 func keptByOthers(ns *corev1.Namespace, owned sets.Set[string]) sets.Set[string] {
-	kept := sets.New[string]()
 	if !owned.HasAny(sets.List(injectionKeys)...) {
-		return kept // nothing of meshkeeper's to share; the common case reads no managed fields
+		return sets.New[string]() // nothing of meshkeeper's to share; the common case reads no more managed fields
 	}
-	for _, entry := range ns.ManagedFields {
-		if entry.FieldsV1 == nil || entry.Subresource != "" ||
-			(entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply) {
-			continue
-		}
-		var fields struct {
-			Metadata struct {
-				Labels map[string]json.RawMessage `json:"f:labels"`
-			} `json:"f:metadata"`
-		}
-		if json.Unmarshal(entry.FieldsV1.Raw, &fields) != nil {
-			continue
-		}
-		for field := range fields.Metadata.Labels {
-			if key, ok := strings.CutPrefix(field, "f:"); ok && injectionKeys.Has(key) && owned.Has(key) {
-				kept.Insert(key)
-			}
-		}
-	}
-	return kept
+	return apply.OthersKeys(ns, "labels").Intersection(owned).Intersection(injectionKeys)
 }
 
 // removed tells whether applying desired takes an injection label off the namespace: one meshkeeper

@@ -44,7 +44,7 @@ func labelsEntry(manager string, op metav1.ManagedFieldsOperationType, keys ...s
 	}
 	raw := fmt.Sprintf(`{"f:metadata":{"f:labels":{%s}}}`, strings.Join(fields, ","))
 	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "v1", FieldsType: "FieldsV1",
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(raw)}}
+		FieldsV1: metav1.NewFieldsV1(raw)}
 }
 
 // reconcileOnce reconciles ns once against mesh (nil: there is none) and returns the label sets

@@ -183,6 +183,21 @@ func WrittenKeys(obj metav1.Object, field string) sets.Set[string] {
 	return ownedKeysAt(obj, anyOperation, "metadata", field)
 }
 
+// OthersKeys returns the keys of metadata.labels or metadata.annotations that some field manager other
+// than meshkeeper's apply owns on obj too: another manager's, or an operation of meshkeeper's other than
+// its apply. Such a key stays on obj when meshkeeper's apply leaves it out; only meshkeeper's share goes.
+func OthersKeys(obj metav1.Object, field string) sets.Set[string] {
+	keys := sets.New[string]()
+	for _, entry := range obj.GetManagedFields() {
+		if entry.Subresource != "" || entry.FieldsV1 == nil ||
+			entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply {
+			continue
+		}
+		keys.Insert(parsed.keys(entry.FieldsV1.GetRawBytes(), []string{"metadata", field})...)
+	}
+	return keys
+}
+
 // OwnedDataKeys returns the keys of a ConfigMap's data that meshkeeper's field manager applied: a key
 // someone else changed since is no longer among them.
 func OwnedDataKeys(obj metav1.Object) sets.Set[string] {

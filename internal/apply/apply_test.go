@@ -100,6 +100,39 @@ func TestWrittenKeys(t *testing.T) {
 	}
 }
 
+// TestOthersKeys: the keys someone besides meshkeeper's apply owns too, by any operation, meshkeeper's
+// own create included; meshkeeper's apply and the status subresource do not count.
+func TestOthersKeys(t *testing.T) {
+	const injection = `{"f:metadata":{"f:labels":{"f:istio-injection":{}}}}`
+	const team = `{"f:metadata":{"f:labels":{"f:team":{}}}}`
+	tests := map[string]struct {
+		entries []metav1.ManagedFieldsEntry
+		want    sets.Set[string]
+	}{
+		"meshkeeper's apply alone": {[]metav1.ManagedFieldsEntry{
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(injection)},
+		}, sets.New[string]()},
+		"applied by its owner too": {[]metav1.ManagedFieldsEntry{
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(injection)},
+			{Manager: "argocd-controller", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(injection)},
+			{Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(team)},
+		}, sets.New("istio-injection", "team")},
+		"written by meshkeeper's create": {[]metav1.ManagedFieldsEntry{
+			{Manager: "meshkeeper", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(injection)},
+		}, sets.New("istio-injection")},
+		"status subresource": {[]metav1.ManagedFieldsEntry{
+			{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: metav1.NewFieldsV1(team)},
+		}, sets.New[string]()},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := OthersKeys(&metav1.ObjectMeta{ManagedFields: tc.entries}, "labels"); !got.Equal(tc.want) {
+				t.Errorf("OthersKeys = %v, want %v", sets.List(got), sets.List(tc.want))
+			}
+		})
+	}
+}
+
 func TestOwnedPodTemplateKeys(t *testing.T) {
 	const fields = `{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:template":{"f:metadata":{` +
 		`"f:labels":{"f:sidecar.istio.io/inject":{}},"f:annotations":{"f:proxy.istio.io/config":{}}}}}}`
