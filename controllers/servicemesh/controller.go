@@ -188,6 +188,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if statusErr == nil {
 		setMetrics(obs)
+		setCNIMetrics(status.CNI)
 		metrics.SetConditions(status.Conditions)
 		metrics.SetIstio(status.Revision, status.Version)
 		setRevisionMetrics(status)

@@ -164,6 +164,7 @@ func resetMetrics() {
 	metrics.NamespaceConflicts.Set(0)
 	metrics.SetIngresses(0, nil)
 	metrics.SetProxies(0, 0, 0, nil)
+	metrics.SetCNINodes(false, 0, 0)
 	// No conditions, and meshkeeper_servicemesh_present 0: the alerts, which carry the last conditions
 	// over the minutes a replaced meshkeeper pod takes to report again, end at once.
 	metrics.SetConditions(nil)

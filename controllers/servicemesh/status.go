@@ -599,6 +599,16 @@ func setMetrics(obs *observation) {
 	}
 }
 
+// setCNIMetrics sets meshkeeper_cni_nodes from status.cni, as written: the counts a pass whose CNI phase
+// did not run (the control plane's failed) kept, and no series while the mesh runs without the agent.
+func setCNIMetrics(cni *meshv1alpha1.CNIStatus) {
+	if cni == nil || !cni.Enabled {
+		metrics.SetCNINodes(false, 0, 0)
+		return
+	}
+	metrics.SetCNINodes(true, cni.DesiredNodes, cni.ReadyNodes)
+}
+
 // mtlsReport is the mTLS risk last reported: the namespaces under STRICT mTLS with pods without a
 // sidecar, and whether the ingress-nginx controller ran without its sidecar. Safe for concurrent
 // reconciles.

@@ -54,6 +54,7 @@ const (
 	RestartsTotalName         = "meshkeeper_restarts_total"
 	RestartsPendingName       = "meshkeeper_restarts_pending"
 	ServiceMeshPresentName    = "meshkeeper_servicemesh_present"
+	CNINodesName              = "meshkeeper_cni_nodes"
 )
 
 // NeedRestartNamespaces is how many namespaces meshkeeper_proxies_need_restart names at most, those with
@@ -135,6 +136,14 @@ var (
 		Help: "Workloads whose pods need a new sidecar and that meshkeeper will restart (spec.dataPlane.restarts.mode Automatic) once the window, the limits and their rollout allow.",
 	})
 
+	// cniNodes has a series only while the mesh runs the CNI agent. MeshkeeperMeshNotReady tells by the
+	// changes of the ready count a rollout of the agent that moves from one that is stuck: a DaemonSet
+	// has no progress deadline, and one that replaces a pod at a time takes an hour on a large cluster.
+	cniNodes = newMapGauge(prometheus.GaugeOpts{
+		Name: CNINodesName,
+		Help: "Nodes of the CNI agent by state (status.cni): desired (that should run it), ready (running its current version ready and available); no series while the mesh runs without it.",
+	}, "state")
+
 	buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: BuildInfoName,
 		Help: "Always 1; the labels say which meshkeeper runs: version and the Go version it was built with.",
@@ -159,7 +168,8 @@ var (
 
 // Collectors are meshkeeper's own metrics, registered with controller-runtime's registry.
 var Collectors = []prometheus.Collector{buildInfo, istioInfo, conditions, serviceMeshPresent, HelmOperations, ControlPlaneReady,
-	EnrolledNamespaces, NamespaceConflicts, IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart, RestartsTotal, RestartsPending}
+	EnrolledNamespaces, NamespaceConflicts, IngressesConfigured, IngressesSkipped, Proxies, ProxiesNeedingRestart, RestartsTotal, RestartsPending,
+	cniNodes}
 
 func init() {
 	buildInfo.WithLabelValues(Version(), runtime.Version()).Set(1)
@@ -207,6 +217,16 @@ func SetIstio(revision, version string) {
 		return
 	}
 	istioInfo.setOnes([][]string{{revision, version}})
+}
+
+// SetCNINodes sets meshkeeper_cni_nodes to the desired and ready node counts of the CNI agent; running
+// false (the mesh runs without the agent, or no ServiceMesh) removes its series.
+func SetCNINodes(running bool, desired, ready int32) {
+	if !running {
+		cniNodes.set(nil)
+		return
+	}
+	cniNodes.set([]sample{{labels: []string{"desired"}, value: float64(desired)}, {labels: []string{"ready"}, value: float64(ready)}})
 }
 
 // SetIngresses sets the Ingress gauges; a reason no longer seen loses its series.

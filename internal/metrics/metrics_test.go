@@ -231,6 +231,7 @@ func populate() {
 	SetRevisions([]Revision{{Name: "1-31-1", Version: "1.31.1", State: "Active", Ready: true, Proxies: 3}})
 	RestartsTotal.WithLabelValues("started").Inc()
 	RestartsPending.Set(2)
+	SetCNINodes(true, 3, 2)
 }
 
 // TestNoNamespaceLabel scrapes every metric meshkeeper exports: none may carry a label Prometheus

@@ -73,6 +73,7 @@ func exported(t *testing.T) map[string][]string {
 	metrics.SetProxies(3, 1, 1, map[string]int{"shop": 2})
 	metrics.SetRevisions([]metrics.Revision{{Name: "1-31-1", Version: "1.31.1", State: "Active", Ready: true, Proxies: 3}})
 	metrics.RestartsTotal.WithLabelValues("started").Inc()
+	metrics.SetCNINodes(true, 3, 2)
 	families, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -422,6 +422,68 @@ var alertCases = map[string]map[string]alertCase{
 			},
 			description: "reason UninstallBlocked",
 		},
+		"stays silent while the CNI agent rolls out node by node": {
+			// An Istio upgrade on a cluster of 121 nodes: the agent's DaemonSet replaces one pod at a
+			// time (maxUnavailable 1), a node every 30 seconds, and Ready is NodesNotReady for an hour.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + meshkeeper + `} 1x120
+			       meshkeeper_cni_nodes{state="desired", ` + meshkeeper + `} 121x120
+			       meshkeeper_cni_nodes{state="ready", ` + meshkeeper + `} 0+1x120` +
+				present(meshkeeper, "1x120"),
+			firing: map[time.Duration][][]string{16 * time.Minute: nil, 30 * time.Minute: nil, 60 * time.Minute: nil},
+			step:   30 * time.Second,
+		},
+		"stays silent while the CNI agent rolls out across a replaced meshkeeper pod": {
+			// The old pod's series go stale at 20m; the new pod reports from 23m on. Its first samples
+			// have nothing to compare with: the old pod's tell that the rollout moves.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + oldPod + `} 1x40 stale
+			       meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + newPod + `} _x46 1x74
+			       meshkeeper_cni_nodes{state="ready", ` + oldPod + `} 0+1x40 stale
+			       meshkeeper_cni_nodes{state="ready", ` + newPod + `} _x46 46+1x74` +
+				present(oldPod, "1x40 stale") + present(newPod, "_x46 1x74"),
+			firing: map[time.Duration][][]string{16 * time.Minute: nil, 22 * time.Minute: nil, 24 * time.Minute: nil, 40 * time.Minute: nil, 60 * time.Minute: nil},
+			step:   30 * time.Second,
+		},
+		"fires when the CNI agent's rollout is stuck": {
+			// The rollout moves for 10 minutes, then a node's new agent pod never becomes ready: 15
+			// minutes without a change end the rollout's grace, and the alert's 15 minutes follow.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + meshkeeper + `} 1x100
+			       meshkeeper_cni_nodes{state="ready", ` + meshkeeper + `} 0+1x20 20x80` +
+				present(meshkeeper, "1x100"),
+			firing: map[time.Duration][][]string{
+				16 * time.Minute: nil,
+				39 * time.Minute: nil,
+				41 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+				50 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+			},
+			description: "reason NodesNotReady",
+			step:        30 * time.Second,
+		},
+		"fires after 15 minutes on a CNI rollout that never moves": {
+			// The ready count has not changed for 20 minutes: nothing to wait for.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + meshkeeper + `} 1x40
+			       meshkeeper_cni_nodes{state="desired", ` + meshkeeper + `} 121x40
+			       meshkeeper_cni_nodes{state="ready", ` + meshkeeper + `} 120x40` +
+				present(meshkeeper, "1x40"),
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+				20 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+			},
+			description: "reason NodesNotReady",
+		},
+		"fires after 15 minutes on another reason while the CNI agent rolls out": {
+			// Only NodesNotReady waits for the agent's rollout: an install that failed does not.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="InstallFailed", ` + meshkeeper + `} 1x80
+			       meshkeeper_cni_nodes{state="ready", ` + meshkeeper + `} 0+1x80` +
+				present(meshkeeper, "1x80"),
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+				30 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+			},
+			description: "reason InstallFailed",
+			step:        30 * time.Second,
+		},
 		"stays silent while Ready": {
 			load: `meshkeeper_condition{type="Ready", status="True", reason="Succeeded", ` + meshkeeper + `} 1x40
 			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartNeeded", ` + meshkeeper + `} 1x40`,
