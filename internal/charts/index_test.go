@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // realisticIndex is an index of entries as `helm repo index` writes them for Istio's charts, n of
@@ -54,6 +55,15 @@ func realisticIndex(n int) []byte {
 	return b.Bytes()
 }
 
+// utf16LE is s in UTF-16, little-endian, after a byte order mark: the YAML parser reads that too.
+func utf16LE(s string) []byte {
+	b := []byte{0xff, 0xfe}
+	for _, r := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return b
+}
+
 // allocated is how many bytes f allocates.
 func allocated(f func()) uint64 {
 	var before, after runtime.MemStats
@@ -77,6 +87,12 @@ func TestParseIndexBoundsItsNodes(t *testing.T) {
 		"flow mapping":   []byte("apiVersion: v1\nentries: {}\npadding: {" + strings.Repeat("a,", 1<<20) + "a}\n"),
 		"block sequence": []byte("apiVersion: v1\nentries: {}\npadding:\n" + strings.Repeat("- a\n", 1<<20)),
 		"JSON entries":   []byte(`{"apiVersion":"v1","entries":{"istiod":[` + strings.Repeat("{},", 1<<20) + `{}]}}`),
+		// YAML's other line breaks, which the parser takes as line breaks and as the blank after "-".
+		"block sequence broken by NEL": []byte("apiVersion: v1\nentries: {}\npadding:\n" + strings.Repeat("  -\u0085", 1<<20)),
+		"block sequence broken by LS":  []byte("apiVersion: v1\nentries: {}\npadding:\n" + strings.Repeat("  -\u2028", 1<<20)),
+		"block sequence broken by PS":  []byte("apiVersion: v1\nentries: {}\npadding:\n" + strings.Repeat("  -\u2029", 1<<20)),
+		"UTF-16, broken by NEL":        utf16LE("apiVersion: v1\nentries: {}\npadding:\n" + strings.Repeat("  -\u0085", 1<<19)),
+		"block sequence broken by CR":  []byte("apiVersion: v1\nentries: {}\npadding:\n" + strings.Repeat("  - a\r", 1<<20)),
 	}
 	for name, data := range hostile {
 		t.Run(name, func(t *testing.T) {

@@ -477,7 +477,8 @@ func parseIndex(data []byte) (*index, error) {
 		return nil, errors.New("the index is empty")
 	}
 	if n := indexNodes(data); n > maxIndexNodes {
-		return nil, fmt.Errorf("the index has more than %d Ki nodes (%d Ki), more than a chart repository's index holds", maxIndexNodes>>10, n>>10)
+		return nil, fmt.Errorf("the index has more than %d Ki nodes (%d Ki), more than meshkeeper parses within its memory: "+
+			"point spec.charts.repository at a repository that serves Istio's charts without thousands of others (or an OCI registry)", maxIndexNodes>>10, n>>10)
 	}
 	idx := &index{}
 	var err error
@@ -496,8 +497,9 @@ func parseIndex(data []byte) (*index, error) {
 }
 
 // indexNodes measures the nodes of a YAML or JSON document without parsing it: it counts the places
-// where a node may begin, every line break, ',', '[' and '{', and every ':', '-' and '?' followed by a
-// blank (a mapping value, a sequence entry, a key). Each of these begins at most a few nodes (a
+// where a node may begin, every line break (YAML's NEL, LS and PS as well as '\n'), ',', '[' and '{',
+// and every ':', '-' and '?' followed by a blank or a line break (a mapping value, a sequence entry, a
+// key), and every NUL (text in UTF-16, which the parser reads as well). Each of these begins at most a few nodes (a
 // collection, a key, its value), and no node but the document's root begins elsewhere, so the
 // document has at most a few times as many nodes as the count; text that merely holds these
 // characters (a description with commas) only counts more.
@@ -511,24 +513,40 @@ func indexNodes(data []byte) int {
 // comes in, so that a file of a chart is counted as it is decompressed, without being held.
 type nodeCounter struct {
 	n int
-	// indicator is whether the last byte written was ':', '-' or '?', which counts if a blank or the
-	// document's end follows.
+	// indicator is whether the last byte written was ':', '-' or '?' (or the start of a multi-byte line
+	// break after one), which counts if a blank, a line break or the document's end follows.
 	indicator bool
+	// last are the last two bytes written, to find the multi-byte line breaks.
+	last [2]byte
 }
 
 func (c *nodeCounter) Write(p []byte) (int, error) {
 	for _, b := range p {
+		// YAML's other line breaks, NEL (C2 85), LS (E2 80 A8) and PS (E2 80 A9), break lines and
+		// follow an indicator as a blank does: they count where '\n' does, at their last byte.
+		otherBreak := b == 0x85 && c.last[1] == 0xc2 || (b == 0xa8 || b == 0xa9) && c.last == [2]byte{0xe2, 0x80}
+		c.last = [2]byte{c.last[1], b}
 		if c.indicator {
-			c.indicator = false
-			switch b {
-			case ' ', '\t', '\r', '\n':
+			switch {
+			case b == ' ', b == '\t', b == '\r', b == '\n', otherBreak:
+				c.indicator = false
 				c.n++
+				continue
+			case b == 0xc2 || b == 0xe2 || b == 0x80:
+				// Perhaps the start of one of those breaks: the indicator waits for its end.
+				continue
 			}
+			c.indicator = false
 		}
-		switch b {
-		case '\n', ',', '[', '{':
+		switch {
+		case b == '\n', b == ',', b == '[', b == '{', otherBreak:
 			c.n++
-		case ':', '-', '?':
+		case b == 0:
+			// Text in UTF-16 (or UTF-32), which the parser reads too, and in which the indicators
+			// are followed by a NUL rather than a blank. No real index or chart is written so:
+			// counting every NUL keeps it within the bound, and refuses it when it is long.
+			c.n++
+		case b == ':', b == '-', b == '?':
 			c.indicator = true
 		}
 	}
