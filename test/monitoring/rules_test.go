@@ -458,6 +458,21 @@ var alertCases = map[string]map[string]alertCase{
 			description: "reason NodesNotReady",
 			step:        30 * time.Second,
 		},
+		"fires on an agent pod in a crash loop, whose ready count only goes up and down": {
+			// One node's agent pod restarts and is ready for moments: the count changes all the time,
+			// but never gets past 40 of 41.
+			load: `meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + meshkeeper + `} 1x80
+			       meshkeeper_cni_nodes{state="desired", ` + meshkeeper + `} 41x80
+			       meshkeeper_cni_nodes{state="ready", ` + meshkeeper + `} ` + strings.Repeat("40 39 ", 40) + "40" +
+				present(meshkeeper, "1x80"),
+			firing: map[time.Duration][][]string{
+				14 * time.Minute: nil,
+				16 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+				30 * time.Minute: {{"type=Ready", "reason=", "severity=warning"}},
+			},
+			description: "reason NodesNotReady",
+			step:        30 * time.Second,
+		},
 		"fires after 15 minutes on a CNI rollout that never moves": {
 			// The ready count has not changed for 20 minutes: nothing to wait for.
 			load: `meshkeeper_condition{type="Ready", status="False", reason="NodesNotReady", ` + meshkeeper + `} 1x40
