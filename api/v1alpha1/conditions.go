@@ -154,6 +154,10 @@ const (
 	ReasonServiceExternalName = "ServiceExternalName"
 	// ReasonServiceHeadless: the backend Service is headless (clusterIP: None).
 	ReasonServiceHeadless = "ServiceHeadless"
+	// ReasonCanaryIngress: the Ingress is an ingress-nginx canary (nginx.ingress.kubernetes.io/canary:
+	// "true"). nginx merges it into the main Ingress's location, whose upstream-vhost names the main
+	// Service, so the controller's sidecar would route the canary's share to the main Service.
+	ReasonCanaryIngress = "CanaryIngress"
 	// ReasonServiceCIDRsUnknown: spec.ingressNginx.serviceCIDRs is unset and the cluster does not tell
 	// its Service ranges (no networking.k8s.io/v1 ServiceCIDR API, which Kubernetes serves from 1.33 on,
 	// or no Ready ServiceCIDR), so meshkeeper configures neither the controller nor any Ingress until

@@ -503,7 +503,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless,
 	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
 	meshv1alpha1.ReasonPodSecurityRejectsSidecar, meshv1alpha1.ReasonPodSecurityRejectsAgent,
-	meshv1alpha1.ReasonCNIExcludesNamespace, meshv1alpha1.ReasonProgressDeadlineExceeded,
+	meshv1alpha1.ReasonCNIExcludesNamespace, meshv1alpha1.ReasonProgressDeadlineExceeded, meshv1alpha1.ReasonCanaryIngress,
 )
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled

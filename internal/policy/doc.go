@@ -86,7 +86,7 @@ limitations under the License.
 // NamespaceNotEnrolled (nothing to write either while pods of the namespace, which left the mesh,
 // still run a sidecar and the Ingress holds meshkeeper's annotations: KeptForSidecars),
 // ControllerWithoutSidecar (the decision about the controller workload is not
-// Configured: without its sidecar, nginx would send plaintext to the ClusterIP), NoBackend,
+// Configured: without its sidecar, nginx would send plaintext to the ClusterIP), CanaryIngress, NoBackend,
 // ResourceBackend, MultipleBackendServices, ServiceMissing, ServiceExternalName, ServiceHeadless,
 // AnnotationConflict, else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure
 // from those outside the mesh (Terminating, IngressNginxDisabled, ClassNotServed,

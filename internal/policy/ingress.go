@@ -19,6 +19,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -110,7 +111,7 @@ func Ingress(in IngressInput) IngressDecision {
 	}
 	if reason, message, matched := firstMatch(x,
 		ingressTerminating, ingressNamespaceTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled, controllerWithoutSidecar,
-		noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
+		canaryIngress, noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
 	); matched {
 		d := IngressDecision{Reason: reason, Message: message}
 		switch {
@@ -231,6 +232,28 @@ func controllerWithoutSidecar(x ingressInput) (string, string, bool) {
 	return ControllerWithoutSidecar, fmt.Sprintf("Ingress %s gets no mesh annotations: the ingress-nginx controller %s gets no sidecar (%s), "+
 		"and without one nginx would send plaintext to the Service's ClusterIP, which STRICT mTLS rejects; "+
 		"the ServiceMesh's IngressesConfigured condition says what to change", x.name, workloadName(x.IngressNginx), x.Controller.Reason), true
+}
+
+// canaryIngress skips an ingress-nginx canary. nginx merges a canary into the location of the main
+// Ingress of the same host and path: the canary's Service becomes an alternative upstream there, but
+// every setting of the location, the Host upstream-vhost sets among them, is the main Ingress's. Through
+// the mesh nginx would send the canary's share to the canary Service's ClusterIP with the main Service's
+// Host, and its sidecar, which routes on the Host, to the main Service: the canary would get nothing.
+// It comes before the checks of the backends, since no change of them makes a canary work in the mesh.
+// The value is read as ingress-nginx reads it (strconv.ParseBool: "true", "True", "1", ...); any other
+// value, or none, makes no canary, and nginx then serves the Ingress as a main one.
+func canaryIngress(x ingressInput) (string, string, bool) {
+	value, ok := x.Ingress.Annotations[AnnotationCanary]
+	if canary, err := strconv.ParseBool(value); !ok || err != nil || !canary {
+		return "", "", false
+	}
+	return CanaryIngress, fmt.Sprintf("Ingress %s is an ingress-nginx canary (%s: %q), which nginx merges into the main Ingress of the same host and path: "+
+		"the canary's Service becomes an alternative upstream, but the Host nginx sends comes from the main Ingress's upstream-vhost, "+
+		"and the controller's sidecar routes on that Host to the main Service, so through the mesh the canary would get no traffic. "+
+		"meshkeeper leaves the canary Ingress unchanged, and configures the main Ingress as any other. "+
+		"To split the traffic through the mesh, delete the canary Ingress and split with an Istio VirtualService between the Service's subsets "+
+		"or between two Services, behind one Ingress; or, to keep nginx's canary, serve the canary and its main Ingress with a class that is not in spec.ingressNginx.ingressClassNames",
+		x.name, AnnotationCanary, value), true
 }
 
 func noBackend(x ingressInput) (string, string, bool) {

@@ -521,6 +521,52 @@ func TestIngress(t *testing.T) {
 			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: MultipleBackendServices,
 			wantMessage: []string{"(cart and web)"},
 		},
+		"a canary Ingress: neither annotation, and split the traffic in the mesh instead": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("api", 8080))))},
+				map[string]string{AnnotationCanary: "true", "nginx.ingress.kubernetes.io/canary-weight": "10"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: CanaryIngress,
+			wantMessage: []string{"Ingress shop/storefront", "canary", "main Ingress", "no traffic",
+				"VirtualService", "subsets", "behind one Ingress", "spec.ingressNginx.ingressClassNames"},
+		},
+		"a configured Ingress that became a canary loses meshkeeper's annotations": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationCanary: "true", "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
+					AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "web.shop.svc"}),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: CanaryIngress,
+		},
+		"canary \"True\" is a canary, as ingress-nginx parses it": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationCanary: "True", "nginx.ingress.kubernetes.io/canary-by-cookie": "canary"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: CanaryIngress,
+		},
+		"a canary is reported before a fan-out": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(
+				rule("shop.example.com", path("/", toService("web", 80)), path("/api", toService("api", 8080))),
+			)}, map[string]string{AnnotationCanary: "true"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: CanaryIngress,
+		},
+		"canary \"false\" is the main Ingress and is configured": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationCanary: "false"}),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"a canary value ingress-nginx does not read as true is no canary": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationCanary: "yes"}),
+			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
+		},
+		"a canary of a class not served is outside the mesh, not skipped": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("traefik"),
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationCanary: "true"}),
+			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
+		},
 		"an unusable Service is reported before a conflicting annotation": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
 				Rules: rules(rule("shop.example.com", path("/", toService("catalog", 80))))},
@@ -563,12 +609,22 @@ func TestIngress(t *testing.T) {
 				}
 			}
 
-			// The cache keeps only IngressSpecRead of each Ingress's spec: the decision on it is the same.
+			// The cache keeps only IngressSpecRead of each Ingress's spec, and only its annotations of
+			// IngressAnnotationsRead: the decision on them is the same.
 			read := *tc.ingress
 			read.Spec = IngressSpecRead(tc.ingress.Spec)
+			read.Annotations = nil
+			for _, key := range IngressAnnotationsRead {
+				if value, ok := tc.ingress.Annotations[key]; ok {
+					if read.Annotations == nil {
+						read.Annotations = map[string]string{}
+					}
+					read.Annotations[key] = value
+				}
+			}
 			in.Ingress = &read
 			if fromRead := Ingress(in); !reflect.DeepEqual(fromRead, got) {
-				t.Errorf("decision on IngressSpecRead of the spec:\n got %+v\nwant %+v", fromRead, got)
+				t.Errorf("decision on what the cache keeps of the Ingress:\n got %+v\nwant %+v", fromRead, got)
 			}
 		})
 	}

@@ -39,11 +39,14 @@ const (
 	AnnotationUpstreamVhost = "nginx.ingress.kubernetes.io/upstream-vhost"
 	// AnnotationIngressClass is the legacy way to name an Ingress's class, before spec.ingressClassName.
 	AnnotationIngressClass = "kubernetes.io/ingress.class"
+	// AnnotationCanary marks an ingress-nginx canary Ingress, which nginx merges into the main Ingress
+	// of the same host and path.
+	AnnotationCanary = "nginx.ingress.kubernetes.io/canary"
 )
 
 // IngressAnnotationsRead are the only annotations of an Ingress that Ingress (the decision) reads: its
-// legacy class and the two meshkeeper sets.
-var IngressAnnotationsRead = []string{AnnotationIngressClass, AnnotationServiceUpstream, AnnotationUpstreamVhost}
+// legacy class, whether it is a canary, and the two meshkeeper sets. The cache keeps no other.
+var IngressAnnotationsRead = []string{AnnotationIngressClass, AnnotationCanary, AnnotationServiceUpstream, AnnotationUpstreamVhost}
 
 // defaultRevision is the name of the Istio revision installed without a revision name.
 const defaultRevision = "default"

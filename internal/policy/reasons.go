@@ -42,6 +42,7 @@ const (
 	ClassNotServed           = meshv1alpha1.ReasonClassNotServed
 	NamespaceNotEnrolled     = meshv1alpha1.ReasonNamespaceNotEnrolled
 	ControllerWithoutSidecar = meshv1alpha1.ReasonControllerWithoutSidecar
+	CanaryIngress            = meshv1alpha1.ReasonCanaryIngress
 	NoBackend                = meshv1alpha1.ReasonNoBackend
 	ResourceBackend          = meshv1alpha1.ReasonResourceBackend
 	MultipleBackendServices  = meshv1alpha1.ReasonMultipleBackendServices

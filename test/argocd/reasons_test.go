@@ -72,6 +72,7 @@ var readyReasons = map[string]string{
 	"ServiceMissing":             "Degraded",
 	"ServiceExternalName":        "Degraded",
 	"ServiceHeadless":            "Degraded",
+	"CanaryIngress":              "Degraded",
 	"ServiceCIDRsUnknown":        "Degraded",
 	"PolicyConflict":             "Degraded",
 	"PlaintextClients":           "Degraded",

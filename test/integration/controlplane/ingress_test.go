@@ -418,6 +418,27 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 	})
 
+	It("leaves an ingress-nginx canary as written and says why, and configures its main Ingress", func() {
+		// nginx merges the canary into the main Ingress's location, whose upstream-vhost names the main
+		// Service: through the mesh the canary's share would reach the main Service.
+		canary := createIngress(ingNamespace, "web-canary", func(i *networkingv1.Ingress) {
+			i.Spec.IngressClassName = ptr.To("nginx")
+			i.Annotations["nginx.ingress.kubernetes.io/canary"] = "true"
+			i.Annotations["nginx.ingress.kubernetes.io/canary-weight"] = "10"
+			i.Spec.Rules = []networkingv1.IngressRule{rule("shop.example.com", map[string]string{"/": "api"})}
+		})
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Ingresses.SkippedByReason).To(HaveKeyWithValue("CanaryIngress", BeEquivalentTo(1)))
+			g.Expect(warningsAbout("Ingress", "web-canary")).To(ContainElement("CanaryIngress"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(ingressAnnotations(ingNamespace, "web-canary")).To(Equal(canary.Annotations))
+		Expect(ingressAnnotations(ingNamespace, "web")).To(HaveKeyWithValue(upstreamVhost, "web.ing-shop.svc"))
+
+		Expect(k8sClient.Delete(ctx, canary)).To(Succeed())
+		Eventually(func() map[string]int32 { return getMesh().Status.Ingresses.SkippedByReason }, installTimeout, poll).
+			ShouldNot(HaveKey("CanaryIngress"))
+	})
+
 	It("leaves the Ingresses of a namespace being deleted as they are, and counts them nowhere", func() {
 		const doomed = "ing-doomed"
 		createNamespace(doomed, nil, nil)
