@@ -18,12 +18,29 @@ package meshctx
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // ProgressDeadlineExceeded is the reason of the Progressing condition with which the Deployment
 // controller says that a rollout made no progress for its progressDeadlineSeconds.
 const ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
+// ProgressDeadlinePassed tells whether the Deployment controller says that d's rollout of its current
+// generation made no progress for its progressDeadlineSeconds: its Progressing condition is False with
+// ProgressDeadlineExceeded (the reason alone is not the verdict). It says so until a rollout progresses
+// again.
+func ProgressDeadlinePassed(d *appsv1.Deployment) bool {
+	if d.Status.ObservedGeneration < d.Generation {
+		return false
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			return c.Status == corev1.ConditionFalse && c.Reason == ProgressDeadlineExceeded
+		}
+	}
+	return false
+}
 
 // RolledOut tells whether a Deployment, StatefulSet or DaemonSet has rolled out its current pod
 // template: its controller saw the current spec, and every desired pod is updated, ready and available

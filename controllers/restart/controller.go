@@ -771,8 +771,8 @@ func (r *Reconciler) progressed(p *pass, w *workload) bool {
 	counts, ok := countsOf(w.obj)
 	if !ok {
 		w.progressSince = w.restartedAt
-		if c := progressing(w.obj); c != nil {
-			return !progressExceeded(w.obj, c)
+		if progressing(w.obj) != nil {
+			return !meshctx.ProgressDeadlinePassed(w.obj.(*appsv1.Deployment))
 		}
 		return p.now.Sub(w.restartedAt) <= w.deadline
 	}

@@ -77,7 +77,7 @@ func TestOnlyProgressingFalseExceedsTheDeadline(t *testing.T) {
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 2}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2,
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: status,
 				Reason: meshctx.ProgressDeadlineExceeded}}}}
-		if got := progressExceeded(d, progressing(d)); got != want {
+		if got := meshctx.ProgressDeadlinePassed(d); got != want {
 			t.Errorf("Progressing %s with reason %s: exceeded %t, want %t", status, meshctx.ProgressDeadlineExceeded, got, want)
 		}
 	}

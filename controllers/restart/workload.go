@@ -157,13 +157,6 @@ func progressing(obj client.Object) *appsv1.DeploymentCondition {
 	return nil
 }
 
-// progressExceeded tells whether the Deployment controller says that the Deployment's rollout of its
-// current generation made no progress for its progressDeadlineSeconds.
-func progressExceeded(obj client.Object, c *appsv1.DeploymentCondition) bool {
-	return c.Status == corev1.ConditionFalse && c.Reason == meshctx.ProgressDeadlineExceeded &&
-		obj.(*appsv1.Deployment).Status.ObservedGeneration >= obj.GetGeneration()
-}
-
 // rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves: a change of
 // them is progress.
 type rolloutCounts struct {

@@ -85,21 +85,6 @@ func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, value, reason, message)
 }
 
-// progressDeadlineExceeded tells whether the Deployment controller reports that d's rollout made no
-// progress for its progressDeadlineSeconds. It says so until a rollout progresses again.
-func progressDeadlineExceeded(d *appsv1.Deployment) bool {
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing {
-			return c.Status == corev1.ConditionFalse && c.Reason == deploymentProgressDeadlineExceeded
-		}
-	}
-	return false
-}
-
-// deploymentProgressDeadlineExceeded is the reason of a Deployment's Progressing condition once its
-// rollout missed its deadline (the Deployment controller's, not exported by the API types).
-const deploymentProgressDeadlineExceeded = "ProgressDeadlineExceeded"
-
 // servingIstiodNote says, after the control-plane phase's failure, what the istiod that serves the mesh
 // is doing: the failure leaves it as it is, but it can be down for reasons of its own. It names only
 // counts that change with istiod's availability, so an unchanged istiod writes nothing.
@@ -129,7 +114,7 @@ func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string
 		return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, "The istiod Deployment's latest change is not yet observed by its controller"
 	case st.UpdatedReplicas < desired || st.AvailableReplicas < desired || st.Replicas > desired:
 		counts := fmt.Sprintf("istiod: %d of %d replicas updated, %d available", st.UpdatedReplicas, desired, st.AvailableReplicas)
-		if progressDeadlineExceeded(d) {
+		if meshctx.ProgressDeadlinePassed(d) {
 			// The Deployment controller gave up waiting: the new pods cannot be pulled, scheduled or
 			// started. Not progress any more, so kstatus reads Stalled and Argo CD Degraded rather
 			// than waiting for ever.
