@@ -302,17 +302,14 @@ func (r *Reconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.
 	r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeWarning, meshv1alpha1.ReasonMalformedEgressHosts, "ApplyPolicy", "%s", message)
 }
 
-// noteLimit is the longest note the API server accepts in an Event (events.k8s.io/v1): it refuses a
-// longer one, and the Warning would never be seen.
-const noteLimit = 1024
-
 // maxQuotedEntry is how much of one malformed entry a note quotes: a single entry may be as long as
 // the annotation.
 const maxQuotedEntry = 80
 
 // malformedNote is the Warning about the malformed entries (quoted) of a namespace's egress-hosts
-// annotation. It names as many of them as fit in an Event's note, each cut to maxQuotedEntry, and
-// counts the others: the annotation is its owner's to fill, with as many entries as they like.
+// annotation. It names as many of them as fit in an Event's note (meshctx.NoteLimit, past which the
+// recorder would cut the list short mid-entry), each cut to maxQuotedEntry, and counts the others: the
+// annotation is its owner's to fill, with as many entries as they like.
 func malformedNote(namespace string, malformed []string) string {
 	note := func(named []string, more int) string {
 		list := strings.Join(named, ", ")
@@ -329,7 +326,7 @@ func malformedNote(namespace string, malformed []string) string {
 			entry = string(runes[:maxQuotedEntry]) + `…"`
 		}
 		// The first entry always fits: the rest of the note is far shorter than the limit.
-		if i > 0 && len(note(append(named, entry), len(malformed)-i-1)) > noteLimit {
+		if i > 0 && len(note(append(named, entry), len(malformed)-i-1)) > meshctx.NoteLimit {
 			return note(named, len(malformed)-i)
 		}
 		named = append(named, entry)
