@@ -185,14 +185,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	r.cniBackoff.record(key, nil)
 	obs.namespace = want
-	// The cache shows a DaemonSet the release just changed only a moment later: read from it, the agent
-	// rolled out before the change would look ready, and CNIReady True for a change its DaemonSet
-	// controller has not even seen. The API server has it as written.
-	reader := client.Reader(r.Client)
-	if result.Action != helm.ActionNone {
-		reader = r.APIReader
-	}
-	return obs, r.observeCNI(ctx, obs, reader)
+	return obs, r.observeCNI(ctx, obs, r.readerAfter(result.Action != helm.ActionNone))
 }
 
 // agentRejected says why, when the namespace the agent runs in

@@ -181,6 +181,17 @@ type policiesObservation struct {
 	applied int
 }
 
+// readerAfter is where to read a workload meshkeeper judges (istiod's Deployment, the CNI agent's
+// DaemonSet) from: the cache, unless this reconcile wrote its release. The cache shows that write only a
+// moment later, so the workload as it was, rolled out, would look ready, and Ready be True for a change
+// its controller has not even seen; the API server has it as written.
+func (r *Reconciler) readerAfter(written bool) client.Reader {
+	if written {
+		return r.APIReader
+	}
+	return r.Client
+}
+
 // observe makes the one read of the cluster a status needs.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, installed *installation,
 	controlPlaneErr error, policiesServed bool) (*observation, error) {
@@ -196,15 +207,10 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		obs.istiodName = servingIstiod(mesh)
 	}
 	if obs.istiodName != "" {
-		// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass. But
-		// right after this reconcile wrote it, the cache may still show it as it was, rolled out: istiod
-		// would look ready, and Ready True, for a change its Deployment controller has not even seen.
-		reader := client.Reader(r.Client)
-		if installed != nil && installed.deploymentWritten {
-			reader = r.APIReader
-		}
+		// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass, but
+		// after this reconcile wrote it.
 		deployment := &appsv1.Deployment{}
-		err := reader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: obs.istiodName}, deployment)
+		err := r.readerAfter(installed != nil && installed.deploymentWritten).Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: obs.istiodName}, deployment)
 		switch {
 		case apierrors.IsNotFound(err):
 			obs.istiodRead = true
