@@ -189,6 +189,16 @@ type inflateBudget struct {
 	file  string
 }
 
+// spendNodes draws the nodes counted of the file named name from the budget, and fails with
+// errTooManyNodes, naming that file, once it is spent.
+func (b *inflateBudget) spendNodes(name string, nodes *nodeCounter) error {
+	if b.nodes -= nodes.count(); b.nodes < 0 {
+		b.file = name
+		return errTooManyNodes
+	}
+	return nil
+}
+
 // loadedAsYAML tells the files Helm's loader parses as YAML (JSON included) when it loads a chart, or,
 // values.schema.json, when it renders one, by their name in a tar: these names in the chart's
 // directory and in its subcharts'. Any file of such a name counts, wherever it is, so that no way of
@@ -229,9 +239,8 @@ func inflateWithin(r *gzip.Reader, b *inflateBudget, within string, depth int) e
 			if _, err := io.Copy(nodes, tr); errors.Is(err, errDecompressedTooLarge) {
 				return err
 			}
-			if b.nodes -= nodes.count(); b.nodes < 0 {
-				b.file = header.Name + within
-				return errTooManyNodes
+			if err := b.spendNodes(header.Name+within, nodes); err != nil {
+				return err
 			}
 			continue
 		}
@@ -251,9 +260,8 @@ func inflateWithin(r *gzip.Reader, b *inflateBudget, within string, depth int) e
 			nodes := &nodeCounter{}
 			_, _ = nodes.Write(magic)
 			_, _ = nodes.Write(rest)
-			if b.nodes -= nodes.count(); b.nodes < 0 {
-				b.file = header.Name + within
-				return errTooManyNodes
+			if err := b.spendNodes(header.Name+within, nodes); err != nil {
+				return err
 			}
 		}
 		nested, err := gzip.NewReader(io.MultiReader(bytes.NewReader(magic), bytes.NewReader(rest)))
