@@ -149,8 +149,13 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 	// The releases are gone: the metrics say so, and carry the Ready the status says, for the alerts.
 	// Only Ready: the other conditions the status still holds are those of the control plane before the
 	// uninstall (ControlPlaneReady Available, or a RollingOut or RestartStalled that would keep their
-	// alerts firing for as long as the uninstall stays blocked), which nothing updates any more.
+	// alerts firing for as long as the uninstall stays blocked), which nothing updates any more. The
+	// proxies and the CNI agent's nodes go with the control plane: the counts of its last pass would keep
+	// MeshkeeperProxiesOutdated firing, asking for restarts onto a control plane that is gone, and show an
+	// agent that was uninstalled on its nodes.
 	resetControlPlaneMetrics()
+	metrics.SetProxies(0, 0, 0, nil)
+	metrics.SetCNINodes(false, 0, 0)
 	metrics.SetConditions([]metav1.Condition{ready})
 	return fmt.Errorf("uninstall blocked: %w", stuck)
 }

@@ -47,6 +47,8 @@ func TestBlockedUninstallReportsReadyOnly(t *testing.T) {
 	tr := newTestReconciler(t, mesh, &fakeCharts{})
 	metrics.SetConditions(mesh.Status.Conditions)
 	metrics.ControlPlaneReady.Set(1)
+	metrics.SetProxies(12, 2, 7, map[string]int{"shop": 9})
+	metrics.SetCNINodes(true, 3, 3)
 
 	err := tr.reportUninstallBlocked(t.Context(), mesh, errors.New("namespace shop: denied by policy keep-injection"))
 	if err == nil || !strings.Contains(err.Error(), "uninstall blocked") {
@@ -65,6 +67,16 @@ meshkeeper_condition{reason="UninstallBlocked",status="False",type="Ready"} 1
 	}
 	if v := testutil.ToFloat64(metrics.ControlPlaneReady); v != 0 {
 		t.Errorf("%s = %v once the releases are gone, want 0", metrics.ControlPlaneReadyName, v)
+	}
+	// The proxies of the control plane gone are not outdated ones to restart, and the agent is gone from
+	// its nodes.
+	if v := testutil.ToFloat64(metrics.Proxies.WithLabelValues("outdated")); v != 0 {
+		t.Errorf("meshkeeper_proxies{state=\"outdated\"} = %v once the releases are gone, want 0", v)
+	}
+	for _, name := range []string{metrics.ProxiesNeedingRestartName, metrics.CNINodesName} {
+		if n, err := testutil.GatherAndCount(ctrlmetrics.Registry, name); err != nil || n != 0 {
+			t.Errorf("%s has %d series once the releases are gone (%v), want none", name, n, err)
+		}
 	}
 	// The ServiceMesh is still there, and its Ready alert must go on.
 	if v := servicemeshPresent(t); v != "1" {
