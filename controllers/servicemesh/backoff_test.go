@@ -17,13 +17,16 @@ limitations under the License.
 package servicemesh
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
 
@@ -98,5 +101,44 @@ func TestFailedInstallIsNotRedoneOnEveryWakeUp(t *testing.T) {
 	// The first reconcile ensures the base and istiod releases (side by side); the others none.
 	if n := calls.Load(); n != 2 {
 		t.Errorf("Helm installs attempted %d times in five wake-ups within the backoff, want 2 (one per release, once)", n)
+	}
+}
+
+// notFoundResolver finds no charts, as a repository without spec.version does, and counts the lookups.
+type notFoundResolver struct{ calls atomic.Int32 }
+
+func (n *notFoundResolver) Resolve(_ context.Context, source charts.Source) (charts.Set, error) {
+	n.calls.Add(1)
+	return charts.Set{}, fmt.Errorf("%w: no charts of %s", charts.ErrChartNotFound, source.Version)
+}
+
+// A failure retrying cannot fix is held for backoffMax like any other, but a wake-up it holds must come
+// back when the hold ends: the change that woke it may be the one that fixes it (another installation's
+// default tag deleted, a chart version published), and nothing else would wake the ServiceMesh again.
+// The held wake-up once returned no requeue, and the mesh stayed failed until an unrelated change.
+func TestATerminalFailureHeldComesBackWhenItsHoldEnds(t *testing.T) {
+	resolver := &notFoundResolver{}
+	r := newTestReconciler(t, testMesh(), &fakeCharts{})
+	r.Resolver = resolver
+	now := time.Now()
+	r.backoff.now = func() time.Time { return now }
+
+	if result, err := r.reconcile(t); err != nil || result.RequeueAfter != 0 {
+		t.Fatalf("the first ChartNotFound = %+v, %v; want no retry", result, err)
+	}
+	now = now.Add(time.Minute)
+	result, err := r.reconcile(t)
+	if err != nil || result.RequeueAfter <= 0 || result.RequeueAfter > backoffMax-time.Minute {
+		t.Errorf("a wake-up held a minute into the hold = %+v, %v; want a requeue when the hold ends, in %v", result, err, backoffMax-time.Minute)
+	}
+	if n := resolver.calls.Load(); n != 1 {
+		t.Errorf("charts looked up %d times within the hold, want 1", n)
+	}
+	now = now.Add(backoffMax)
+	if _, err := r.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := resolver.calls.Load(); n != 2 {
+		t.Errorf("charts looked up %d times once the hold ended, want 2", n)
 	}
 }

@@ -202,9 +202,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The CNI agent's last failure is still being waited out, as the control plane's below.
 		return ctrl.Result{RequeueAfter: cni.heldFor}, nil
 	}
-	if heldFor > 0 && !meshctx.IsTerminal(controlPlaneErr) && observeErr == nil && statusErr == nil {
+	if heldFor > 0 && observeErr == nil && statusErr == nil {
 		// The control plane's last failure is still being waited out: come back when its backoff has
-		// passed, rather than through the workqueue's faster error backoff.
+		// passed, rather than through the workqueue's faster error backoff. A failure retrying cannot fix
+		// comes back too: the change that woke this reconcile (another installation's default tag
+		// deleted) may be what fixes it, and nothing wakes the ServiceMesh for it again.
 		return ctrl.Result{RequeueAfter: heldFor}, nil
 	}
 	return result, errors.Join(err, statusErr)
