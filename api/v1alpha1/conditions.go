@@ -177,8 +177,9 @@ const (
 const (
 	// ReasonPoliciesApplied: every PeerAuthentication and Sidecar meshkeeper generates is in place.
 	ReasonPoliciesApplied = "Applied"
-	// ReasonPolicyConflict: a namespace has its own PeerAuthentication or Sidecar named "default",
-	// which meshkeeper leaves alone.
+	// ReasonPolicyConflict: a namespace has its own PeerAuthentication or Sidecar named "default" (or
+	// one applying to the whole namespace), which meshkeeper leaves alone; or one of meshkeeper's holds
+	// fields someone else added, which meshkeeper's server-side apply cannot remove.
 	ReasonPolicyConflict = "PolicyConflict"
 	// ReasonMalformedEgressHosts: a namespace's mesh.meshkeeper.io/egress-hosts annotation has entries
 	// that are left out of its Sidecar (an Event on the Namespace).

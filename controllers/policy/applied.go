@@ -21,13 +21,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 // AppliedSpecs remembers, per policy object, which spec it had at which generation, as this process
@@ -38,10 +43,44 @@ import (
 // to use.
 type AppliedSpecs struct {
 	specs sync.Map // appliedKey → appliedSpec
+	// alteredChanges counts the changes of what the objects hold beside meshkeeper's spec; altered
+	// carries the count to the status pass, and wakes it with each change (Source).
+	alteredChanges atomic.Uint64
+	altered        meshctx.Report[uint64]
+}
+
+// Altered returns the spec fields the object whose metadata is current holds beside meshkeeper's spec,
+// as the policy controller last found them (someone else's, which no apply of meshkeeper's removes);
+// none when it found none, or does not know the object's current generation.
+func (a *AppliedSpecs) Altered(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object) []string {
+	spec, known := a.holding(gvk, key, current)
+	if !known {
+		return nil
+	}
+	return spec.beside
+}
+
+// Source wakes a controller (the ServiceMesh's status pass) whenever the fields found beside
+// meshkeeper's spec in its objects change: finding them changes nothing in the cluster, so no watch
+// would.
+func (a *AppliedSpecs) Source() source.Source {
+	return a.altered.Source()
+}
+
+// besideChanged tells the status pass that what an object holds beside meshkeeper's spec changed.
+func (a *AppliedSpecs) besideChanged(before any, beside []string) {
+	var was []string
+	if before != nil {
+		was = before.(appliedSpec).beside
+	}
+	if !slices.Equal(was, beside) {
+		a.altered.Set(a.alteredChanges.Add(1))
+	}
 }
 
 // Stale tells whether the object whose metadata is current is known to hold another spec than
-// desired's: the policy controller has not yet written a changed spec, or its write keeps failing. An
+// desired's: the policy controller has not yet written a changed spec, or its write keeps failing, or
+// someone else set fields beside meshkeeper's that its apply cannot remove (reported as a conflict). An
 // object this process has not applied or read since it started, or that changed since, is not known
 // to be stale.
 func (a *AppliedSpecs) Stale(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object, desired *unstructured.Unstructured) bool {
@@ -62,6 +101,10 @@ type appliedSpec struct {
 	uid        types.UID
 	generation int64
 	digest     string
+	// beside are the spec fields the object holds beyond the spec of digest (as "spec.a.b"): someone
+	// else's, which meshkeeper's apply leaves, since server-side apply removes only the fields of the
+	// manager that applies.
+	beside []string
 }
 
 // matches tells whether the object whose metadata is current has the spec of digest; known is false
@@ -78,20 +121,42 @@ func (a *AppliedSpecs) matches(gvk schema.GroupVersionKind, key client.ObjectKey
 	if spec.uid != current.GetUID() || current.GetGeneration() > spec.generation || spec.generation == 0 {
 		return false, false
 	}
-	return spec.digest == digest, true
+	return spec.digest == digest && len(spec.beside) == 0, true
+}
+
+// holding returns what is remembered of the object whose metadata is current; known is false when what
+// is remembered does not describe current (see matches).
+func (a *AppliedSpecs) holding(gvk schema.GroupVersionKind, key client.ObjectKey, current metav1.Object) (spec appliedSpec, known bool) {
+	v, ok := a.specs.Load(appliedKey{gvk, key})
+	if !ok {
+		return appliedSpec{}, false
+	}
+	spec = v.(appliedSpec)
+	if spec.uid != current.GetUID() || current.GetGeneration() > spec.generation || spec.generation == 0 {
+		return appliedSpec{}, false
+	}
+	return spec, true
 }
 
 // remember records that obj, as the API server returned it, has the spec of digest.
 func (a *AppliedSpecs) remember(gvk schema.GroupVersionKind, key client.ObjectKey, obj metav1.Object, digest string) {
+	a.rememberBeside(gvk, key, obj, digest, nil)
+}
+
+// rememberBeside records that obj, as the API server returned it, has the spec of digest and, beside
+// it, the fields beside (someone else's).
+func (a *AppliedSpecs) rememberBeside(gvk schema.GroupVersionKind, key client.ObjectKey, obj metav1.Object, digest string, beside []string) {
 	if obj.GetUID() == "" || obj.GetGeneration() == 0 {
 		a.forget(gvk, key)
 		return
 	}
-	a.specs.Store(appliedKey{gvk, key}, appliedSpec{uid: obj.GetUID(), generation: obj.GetGeneration(), digest: digest})
+	before, _ := a.specs.Swap(appliedKey{gvk, key}, appliedSpec{uid: obj.GetUID(), generation: obj.GetGeneration(), digest: digest, beside: beside})
+	a.besideChanged(before, beside)
 }
 
 func (a *AppliedSpecs) forget(gvk schema.GroupVersionKind, key client.ObjectKey) {
-	a.specs.Delete(appliedKey{gvk, key})
+	before, _ := a.specs.LoadAndDelete(appliedKey{gvk, key})
+	a.besideChanged(before, nil)
 }
 
 // specDigest is a digest of obj's spec. encoding/json writes map keys sorted, so equal specs have

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -123,6 +124,7 @@ func (r *Reconciler) forgetNamespace(namespace string) {
 		r.Applied.forget(gvk, key)
 		r.reported.Forget(conflictReportKey(gvk, namespace))
 		r.reported.Forget(applyReportKey(gvk, namespace))
+		r.reported.Forget(besideReportKey(gvk, namespace))
 	}
 	r.reported.Forget(annotationReportKey(namespace))
 }
@@ -189,17 +191,29 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	if err != nil {
 		return err
 	}
+	// beside are the spec fields the object was last seen to hold beyond meshkeeper's spec.
+	var beside []string
 	if current != nil && meshctx.OwnedBy(current, mesh) {
-		same, known := r.Applied.matches(gvk, key, current, digest)
-		if !known {
+		held, known := r.Applied.holding(gvk, key, current)
+		switch {
+		case known && held.digest == digest:
+			// Steady state: nothing to write. Fields someone else set beside meshkeeper's spec are
+			// reported: no apply of meshkeeper's would remove them.
+			r.reportBeside(mesh, current, gvk, held.beside)
+			return nil
+		case known:
+			beside = held.beside
+		default:
 			// Not applied by this process, or changed since: compare the object's spec once.
-			same, err = r.sameSpec(ctx, gvk, key, desired, digest)
+			covered, found, err := r.compareSpec(ctx, gvk, key, desired, digest)
 			if err != nil {
 				return err
 			}
-		}
-		if same {
-			return nil // steady state: nothing to write
+			if covered && len(found) == 0 {
+				r.reportBeside(mesh, current, gvk, nil)
+				return nil // steady state: nothing to write
+			}
+			beside = found
 		}
 	}
 	// meshkeeper's own object is applied by force, under its UID, so the apply cannot land on another
@@ -223,8 +237,26 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		return err
 	}
 	r.reported.Forget(applyReportKey(gvk, namespace))
+	if len(beside) > 0 {
+		// A server-side apply removes only fields of meshkeeper's own: what the object held beyond
+		// meshkeeper's spec and still holds after the apply is someone else's. Read what it left.
+		covered, left, err := r.compareSpec(ctx, gvk, key, desired, digest)
+		if err != nil {
+			return err
+		}
+		if !covered {
+			// Changed again since the apply; its event brings the object back here.
+			r.Applied.forget(gvk, key)
+			return nil
+		}
+		r.reportBeside(mesh, current, gvk, left)
+		return nil
+	}
 	// The API server's answer: the object's UID and the generation that holds the spec applied.
 	r.Applied.remember(gvk, key, answer, digest)
+	if current != nil {
+		r.reportBeside(mesh, current, gvk, nil)
+	}
 	return nil
 }
 
@@ -242,23 +274,79 @@ func (r *Reconciler) live(ctx context.Context, gvk schema.GroupVersionKind, key 
 	return obj, nil
 }
 
-// sameSpec reads the whole object around the cache (which holds only its metadata) and tells whether
-// its spec is desired's; when it is, it remembers the object's generation as holding that spec.
-func (r *Reconciler) sameSpec(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey,
-	desired *unstructured.Unstructured, digest string) (bool, error) {
+// compareSpec reads the whole object around the cache (which holds only its metadata) and compares its
+// spec with desired's: covered when every field desired's sets holds desired's value, and beside, the
+// fields the object holds that desired's does not set. When covered, it remembers the object's
+// generation as holding that spec, with those fields beside it.
+func (r *Reconciler) compareSpec(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey,
+	desired *unstructured.Unstructured, digest string) (covered bool, beside []string, err error) {
 	current := &unstructured.Unstructured{}
 	current.SetGroupVersionKind(gvk)
 	if err := r.APIReader.Get(ctx, key, current); err != nil {
 		if apierrors.IsNotFound(err) {
-			return false, nil
+			return false, nil, nil
 		}
-		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
+		return false, nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
 	}
-	if !equality.Semantic.DeepEqual(current.Object["spec"], desired.Object["spec"]) {
-		return false, nil
+	have, _ := current.Object["spec"].(map[string]any)
+	want, _ := desired.Object["spec"].(map[string]any)
+	covered, beside = compareFields(have, want, "spec")
+	if covered {
+		r.Applied.rememberBeside(gvk, key, current, digest, beside)
 	}
-	r.Applied.remember(gvk, key, current, digest)
-	return true, nil
+	return covered, beside, nil
+}
+
+// compareFields tells whether have holds every field of want with want's value (lists are compared
+// whole: the Istio CRDs make every list atomic), and returns the paths, under prefix, of the fields
+// have holds that want does not set, sorted.
+func compareFields(have, want map[string]any, prefix string) (covered bool, beside []string) {
+	covered = true
+	for k, w := range want {
+		h, ok := have[k]
+		hm, hIsMap := h.(map[string]any)
+		wm, wIsMap := w.(map[string]any)
+		switch {
+		case !ok:
+			covered = false
+		case hIsMap && wIsMap:
+			sub, more := compareFields(hm, wm, prefix+"."+k)
+			covered = covered && sub
+			beside = append(beside, more...)
+		case !equality.Semantic.DeepEqual(h, w):
+			covered = false
+		}
+	}
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			beside = append(beside, prefix+"."+k)
+		}
+	}
+	sort.Strings(beside)
+	return covered, beside
+}
+
+// maxBesideNamed is how many of the fields beside meshkeeper's spec a Warning names.
+const maxBesideNamed = 10
+
+// reportBeside emits a Warning once when meshkeeper's policy object holds fields someone else set
+// beside meshkeeper's spec, which no server-side apply of meshkeeper's removes: the object then does
+// not do what the ServiceMesh asks (a workloadSelector, say, narrows a Sidecar to the pods it selects).
+// Without such fields it forgets what it reported.
+func (r *Reconciler) reportBeside(mesh *meshv1alpha1.ServiceMesh, current *metav1.PartialObjectMetadata, gvk schema.GroupVersionKind, beside []string) {
+	key := besideReportKey(gvk, current.GetNamespace())
+	if len(beside) == 0 {
+		r.reported.Forget(key)
+		return
+	}
+	named := strings.Join(beside, ", ")
+	if len(beside) > maxBesideNamed {
+		named = fmt.Sprintf("%s and %d more", strings.Join(beside[:maxBesideNamed], ", "), len(beside)-maxBesideNamed)
+	}
+	r.reportConflict(mesh, current, key, fmt.Sprintf("%s %s/%s, meshkeeper's, holds fields meshkeeper does not write: %s. Someone else "+
+		"set them, and a server-side apply leaves a field to the manager that set it, so meshkeeper cannot remove them; with them the "+
+		"%s is not the one the ServiceMesh asks for. Remove them, or delete the %s to have meshkeeper write it anew",
+		gvk.Kind, current.GetNamespace(), current.GetName(), named, gvk.Kind, gvk.Kind))
 }
 
 // rivals are the objects of gvk in namespace, not meshkeeper's, that apply to the whole namespace as
@@ -416,6 +504,12 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 // namespace is reported.
 func conflictReportKey(gvk schema.GroupVersionKind, namespace string) string {
 	return gvk.Kind + " " + namespace
+}
+
+// besideReportKey is the key under which fields someone else set in meshkeeper's policy object of a
+// kind in a namespace are reported.
+func besideReportKey(gvk schema.GroupVersionKind, namespace string) string {
+	return "beside " + gvk.Kind + " " + namespace
 }
 
 // annotationReportKey is the key under which a namespace's malformed egress-hosts annotation is reported.

@@ -327,6 +327,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.PoliciesServed != nil {
 		b = b.WatchesRawSource(r.PoliciesServed.Source(toMesh))
 	}
+	if r.PolicySpecs != nil {
+		// The policy controller found fields someone else added to meshkeeper's policy objects, or found
+		// them gone: PoliciesApplied follows.
+		b = b.WatchesRawSource(r.PolicySpecs.Source())
+	}
 	c, err := b.Build(r)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -174,9 +175,10 @@ type proxiesObservation struct {
 type policiesObservation struct {
 	// served tells whether the API server serves the policy kinds (their CRDs come with istio-base).
 	served bool
-	// conflicts are wanted objects someone else wrote; pending are wanted objects missing or
-	// unwanted ones of meshkeeper's still there.
-	conflicts, pending []string
+	// conflicts are wanted objects someone else wrote; altered are meshkeeper's own objects holding
+	// fields someone else added (named with the fields); pending are wanted objects missing or unwanted
+	// ones of meshkeeper's still there.
+	conflicts, altered, pending []string
 	// applied counts the wanted objects in place.
 	applied int
 }
@@ -572,6 +574,10 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 			switch {
 			case wanted && !ours:
 				obs.conflicts = append(obs.conflicts, name)
+			case wanted && r.PolicySpecs != nil && len(r.PolicySpecs.Altered(gvk, client.ObjectKeyFromObject(&item), &item)) > 0:
+				// Someone else's fields beside meshkeeper's spec change what the object does, and no apply
+				// of meshkeeper's removes them.
+				obs.altered = append(obs.altered, name+" ("+fieldNames(r.PolicySpecs.Altered(gvk, client.ObjectKeyFromObject(&item), &item))+")")
 			case wanted && r.PolicySpecs != nil && r.PolicySpecs.Stale(gvk, client.ObjectKeyFromObject(&item), &item, want):
 				// In place, but with a spec the policy controller has yet to change (or fails to).
 				obs.pending = append(obs.pending, name)
@@ -600,4 +606,14 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 		}
 	}
 	return obs, nil
+}
+
+// fieldNames names the fields someone else added to one of meshkeeper's objects: the first three, and
+// how many more.
+func fieldNames(fields []string) string {
+	const named = 3
+	if len(fields) <= named {
+		return strings.Join(fields, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(fields[:named], ", "), len(fields)-named)
 }

@@ -337,11 +337,20 @@ func setPoliciesApplied(status *meshv1alpha1.ServiceMeshStatus, obs *observation
 	case !p.served:
 		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing,
 			"the API server does not serve PeerAuthentication and Sidecar yet; their CRDs come with the istio-base chart")
-	case len(p.conflicts) > 0:
-		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict,
-			fmt.Sprintf("%d policy object(s) not written by meshkeeper stand where meshkeeper would write its own (named default, or "+
+	case len(p.conflicts) > 0 || len(p.altered) > 0:
+		var problems []string
+		if len(p.conflicts) > 0 {
+			problems = append(problems, fmt.Sprintf("%d policy object(s) not written by meshkeeper stand where meshkeeper would write its own (named default, or "+
 				"applying to the whole namespace, where Istio uses only the oldest) and are left as they are: %s; "+
 				"give them a selector, rename or delete them to let meshkeeper manage those namespaces", len(p.conflicts), names(p.conflicts)))
+		}
+		if len(p.altered) > 0 {
+			problems = append(problems, fmt.Sprintf("%d of meshkeeper's policy object(s) hold fields someone else added, which change what "+
+				"they do and which meshkeeper's server-side apply cannot remove: %s; remove those fields, or delete the objects "+
+				"to have meshkeeper write them anew", len(p.altered), names(p.altered)))
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict,
+			strings.Join(problems, "; "))
 	case len(p.pending) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
 			fmt.Sprintf("%d policy object(s) being written: %s", len(p.pending), names(p.pending)))
