@@ -138,8 +138,17 @@ func (x ingressInput) vhost() string {
 	return fmt.Sprintf("%s.%s.svc", x.backends.services[0], x.Ingress.Namespace)
 }
 
+// wanted is the two annotations with meshkeeper's values. A service-upstream someone else set to a value
+// ingress-nginx reads as true (strconv.ParseBool: "True", "1", ...) turns it on as "true" does: it is
+// wanted as it is, so it is neither a conflict nor taken over.
 func (x ingressInput) wanted() map[string]string {
-	return map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: x.vhost()}
+	upstream := "true"
+	if have, ok := x.Ingress.Annotations[AnnotationServiceUpstream]; ok && !x.OwnedAnnotations.Has(AnnotationServiceUpstream) {
+		if on, err := strconv.ParseBool(have); err == nil && on {
+			upstream = have
+		}
+	}
+	return map[string]string{AnnotationServiceUpstream: upstream, AnnotationUpstreamVhost: x.vhost()}
 }
 
 func ingressTerminating(x ingressInput) (string, string, bool) {

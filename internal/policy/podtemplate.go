@@ -183,15 +183,16 @@ func controllerCNIExcluded(in PodTemplateInput) (string, string, bool) {
 }
 
 // podTemplateConflict finds keys someone else set to other values. A sidecar.istio.io/inject
-// annotation other than "true" counts too: meshkeeper never sets it, but it says the owner wants no
-// sidecar, and meshkeeper's label would override it.
+// annotation that refuses the sidecar counts too: meshkeeper never sets it, but it says the owner wants
+// no sidecar, and meshkeeper's label would override it. It is read as Istio's injector reads it: a value
+// that AsksForSidecar ("yes", "True", ...), or an empty one (the namespace's default), refuses nothing.
 func podTemplateConflict(in PodTemplateInput) (string, string, bool) {
 	labels, annotations := wantedPodTemplate(in.IngressNginx)
 	var found []string
 	for _, c := range conflicts(in.Template.Labels, labels, in.OwnedLabels) {
 		found = append(found, "label "+c)
 	}
-	if have, ok := in.Template.Annotations[SidecarInject]; ok && have != "true" {
+	if have, ok := in.Template.Annotations[SidecarInject]; ok && have != "" && !AsksForSidecar(have) {
 		found = append(found, fmt.Sprintf("annotation %s: %q", SidecarInject, have))
 	}
 	for _, c := range conflicts(in.Template.Annotations, annotations, in.OwnedAnnotations) {
