@@ -19,6 +19,7 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -236,35 +237,96 @@ func cniExcludesNamespace(in namespaceInput) (string, string, bool) {
 
 // EnforcedLevelRejectsPrivilege reads a namespace's labels as the Pod Security admission does: it
 // returns the level they enforce, and whether that level rejects privileged containers and added
-// capabilities. Every level but privileged does, and a level the API server does not know counts as
-// restricted. Without the label nothing is rejected here: a cluster-wide default level set in the API
-// server's admission configuration is not visible to meshkeeper.
+// capabilities. Every level but privileged does, whatever its enforce-version (both checks exist since
+// v1.0), and a level the API server does not know counts as restricted. Without the label nothing is
+// rejected here: a cluster-wide default level set in the API server's admission configuration is not
+// visible to meshkeeper.
 func EnforcedLevelRejectsPrivilege(labels map[string]string) (string, bool) {
 	level, ok := labels[LabelPodSecurityEnforce]
 	return level, ok && level != "privileged"
 }
 
-// Privilege is why the pods injection produces need what the Pod Security levels baseline and
-// restricted reject, and what lifts it; the zero value when they need none of it.
+// Privilege is why the pods injection produces need what the Pod Security level restricted rejects,
+// and what lifts it; the zero value when they need none of it. Part of it may be admitted by the level
+// baseline, which allows more (NET_BIND_SERVICE, running as root): RejectedBy judges each level.
 type Privilege struct {
-	// What names it, for messages that say what a level rejects.
+	// What names all of it, for messages that say what a level rejects.
 	What string
 	// Fix says what lets the injected pods in, in the imperative.
 	Fix string
+	// baseline is the part of it that the level baseline rejects too: nil when that is all of it, the
+	// zero Privilege when baseline admits the pods.
+	baseline *Privilege
+}
+
+// RejectedBy reads a namespace's labels as the Pod Security admission does and tells whether the level
+// they enforce rejects the injected pods: it returns that level, and what of the Privilege it rejects
+// and how to lift it. The enforce-version label is not read: the checks that reject them exist since
+// v1.0 of the levels, but for the seccomp profile, whose field baseline checks since v1.19 (a namespace
+// pinned to an older version admits an Unconfined sidecar that this rejects). A level the API server
+// does not know is enforced as restricted; without the label nothing is rejected here, since a
+// cluster-wide default level or an exemption set in the API server's admission configuration is not
+// visible to meshkeeper.
+func (p Privilege) RejectedBy(labels map[string]string) (string, Privilege, bool) {
+	level, ok := labels[LabelPodSecurityEnforce]
+	rejected := p
+	switch {
+	case !ok || level == "privileged":
+		return level, Privilege{}, false
+	case level == "baseline" && p.baseline != nil:
+		rejected = *p.baseline
+	}
+	rejected.baseline = nil
+	return level, rejected, rejected.What != ""
+}
+
+// privilegePart is one thing of the injected pods that a Pod Security level rejects.
+type privilegePart struct {
+	what, fix string
+	// restrictedOnly is true when the level baseline admits it.
+	restrictedOnly bool
+}
+
+// privilegeOf is the Privilege of the parts.
+func privilegeOf(parts []privilegePart) Privilege {
+	var baseline []privilegePart
+	for _, part := range parts {
+		if !part.restrictedOnly {
+			baseline = append(baseline, part)
+		}
+	}
+	join := func(parts []privilegePart) Privilege {
+		var whats, fixes []string
+		for _, part := range parts {
+			whats, fixes = append(whats, part.what), append(fixes, part.fix)
+		}
+		return Privilege{What: strings.Join(whats, ", and "), Fix: strings.Join(fixes, "; and ")}
+	}
+	p := join(parts)
+	if len(baseline) != len(parts) {
+		b := join(baseline)
+		p.baseline = &b
+	}
+	return p
 }
 
 // PrivilegeOf is the Privilege of the pods injection produces under spec, whose spec.cni.enabled says
 // whether istiod injects for the CNI agent. A privileged sidecar of spec.values comes first: the CNI
-// agent does not lift it.
+// agent does not lift it. A sidecar that spec.values has run as root is rejected by restricted only.
 func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
+	var parts []privilegePart
 	if value := render.PrivilegedSidecar(spec); value != "" {
-		return Privilege{What: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value), Fix: fmt.Sprintf("remove %s from spec.values", value)}
+		parts = append(parts, privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value),
+			fix: fmt.Sprintf("remove %s from spec.values", value)})
+	} else if render.Mode(spec).PrivilegedInit() {
+		parts = append(parts, privilegePart{what: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
+			fix: "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container"})
 	}
-	if render.Mode(spec).PrivilegedInit() {
-		return Privilege{What: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
-			Fix: "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container"}
+	if value := render.RootSidecar(spec); value != "" {
+		parts = append(parts, privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s), which runs as root", value),
+			fix: fmt.Sprintf("remove %s from spec.values", value), restrictedOnly: true})
 	}
-	return Privilege{}
+	return privilegeOf(parts)
 }
 
 // Privilege is why the pods the enrollment injects need what the Pod Security levels baseline and
@@ -278,15 +340,16 @@ const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
 // podSecurityRejectsSidecar finds a namespace whose enforced Pod Security level rejects the pods the
 // injection would produce: without the CNI agent they carry istio-init, which adds NET_ADMIN and
 // NET_RAW, and baseline and restricted allow neither; some values of spec.values make the sidecar itself
-// privileged. Enrolling it would break its next rollout. The API server reads a level it does not know
-// as restricted, and so does this check; only privileged (or no label) admits them.
+// privileged, or have it run as root, which restricted rejects. Enrolling it would break its next
+// rollout. The API server reads a level it does not know as restricted, and so does this check; only
+// privileged (or no label) admits them all.
 func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
-	level, rejects := EnforcedLevelRejectsPrivilege(in.ns.Labels)
-	if in.privilege.What == "" || !rejects {
+	level, rejected, ok := in.privilege.RejectedBy(in.ns.Labels)
+	if !ok {
 		return "", "", false
 	}
 	return PodSecurityRejectsSidecar, fmt.Sprintf(
 		"namespace %s enforces the Pod Security level %q (label %s), which rejects %s; meshkeeper does not enroll it, so its pods keep starting. "+
 			"To enroll it, %s",
-		in.ns.Name, level, LabelPodSecurityEnforce, in.privilege.What, in.privilege.Fix), true
+		in.ns.Name, level, LabelPodSecurityEnforce, rejected.What, rejected.Fix), true
 }

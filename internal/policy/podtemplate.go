@@ -156,18 +156,18 @@ func namespaceInjectionDisabled(in PodTemplateInput) (string, string, bool) {
 }
 
 // controllerPodSecurity finds a controller namespace whose enforced Pod Security level would reject
-// the controller's injected pods (istio-init without the CNI agent, or a sidecar spec.values makes
-// privileged): its next rollout, or a scale-up, would create no pod. The API server reads a level it
-// does not know as restricted, and so does this.
+// the controller's injected pods (istio-init without the CNI agent, a sidecar spec.values makes
+// privileged, or, under restricted, one it has run as root): its next rollout, or a scale-up, would
+// create no pod. The API server reads a level it does not know as restricted, and so does this.
 func controllerPodSecurity(in PodTemplateInput) (string, string, bool) {
-	level, rejects := EnforcedLevelRejectsPrivilege(in.NamespaceLabels)
-	if in.Privilege.What == "" || !rejects {
+	level, rejected, ok := in.Privilege.RejectedBy(in.NamespaceLabels)
+	if !ok {
 		return "", "", false
 	}
 	return PodSecurityRejectsSidecar, fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects %s: "+
 		"%s would get no new pod, so meshkeeper sets none of its sidecar settings on it. To put it in the mesh, %s, "+
 		"or have the namespace enforce the level privileged",
-		in.IngressNginx.Controller.Namespace, level, LabelPodSecurityEnforce, in.Privilege.What, workloadName(in.IngressNginx), in.Privilege.Fix), true
+		in.IngressNginx.Controller.Namespace, level, LabelPodSecurityEnforce, rejected.What, workloadName(in.IngressNginx), rejected.Fix), true
 }
 
 // controllerCNIExcluded finds a controller namespace the CNI plugin skips: the controller's injected

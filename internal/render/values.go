@@ -307,13 +307,14 @@ func stringAt(m Values, key string) string {
 
 // privilegedSidecarWords are the words one of the values PrivilegedSidecar looks for contains: raw
 // values without any of them need not be decoded.
-var privilegedSidecarWords = [][]byte{[]byte("privileged"), []byte("TPROXY"), []byte("IPTABLES_TRACE_LOGGING")}
+var privilegedSidecarWords = [][]byte{[]byte("privileged"), []byte("TPROXY"), []byte("IPTABLES_TRACE_LOGGING"), []byte("Unconfined")}
 
 // PrivilegedSidecar names the key of spec.values that makes the sidecar injection adds need what the
 // Pod Security levels baseline and restricted reject, whatever the data-plane mode: a privileged proxy
-// (global.proxy.privileged, or iptables trace logging in the proxy's metadata), or one that adds
-// NET_ADMIN and runs as root (TPROXY interception). "" when spec.values asks for none of them (nothing
-// meshkeeper sets does).
+// (global.proxy.privileged, or iptables trace logging in the proxy's metadata), one that adds
+// NET_ADMIN and runs as root (TPROXY interception), or containers whose seccomp profile is Unconfined
+// (global.proxy.seccompProfile, which Istio's template sets on istio-proxy and its init container).
+// "" when spec.values asks for none of them (nothing meshkeeper sets does).
 func PrivilegedSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 	if spec.Values == nil || !slices.ContainsFunc(privilegedSidecarWords, func(w []byte) bool { return bytes.Contains(spec.Values.Raw, w) }) {
 		return ""
@@ -334,6 +335,30 @@ func PrivilegedSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 		return "meshConfig.defaultConfig.interceptionMode: TPROXY"
 	case stringAt(metadata, "IPTABLES_TRACE_LOGGING") == "true":
 		return `meshConfig.defaultConfig.proxyMetadata.IPTABLES_TRACE_LOGGING: "true"`
+	}
+	if seccomp, _ := proxy["seccompProfile"].(Values); stringAt(seccomp, "type") == "Unconfined" {
+		return "global.proxy.seccompProfile.type: Unconfined"
+	}
+	return ""
+}
+
+// RootSidecar names the key of spec.values that makes istio-proxy run as root without making it
+// privileged: with global.proxy.capNetBindService true, Istio's template adds NET_BIND_SERVICE and sets
+// runAsUser: 0 and runAsNonRoot: false. The Pod Security level baseline allows that; restricted does
+// not. "" when spec.values does not ask for it.
+func RootSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
+	if spec.Values == nil || !bytes.Contains(spec.Values.Raw, []byte("capNetBindService")) {
+		return ""
+	}
+	var values Values
+	if err := json.Unmarshal(spec.Values.Raw, &values); err != nil {
+		return ""
+	}
+	global, _ := values["global"].(Values)
+	proxy, _ := global["proxy"].(Values)
+	// The template compares the value's text with "true", so a string counts as a boolean does.
+	if stringAt(proxy, "capNetBindService") == "true" {
+		return "global.proxy.capNetBindService: true"
 	}
 	return ""
 }
