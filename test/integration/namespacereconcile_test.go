@@ -176,8 +176,8 @@ var _ = Describe("The namespace controller", func() {
 		Expect(ns.Labels).To(HaveKeyWithValue(policy.LabelIstioInjection, "enabled"))
 		for _, entry := range ns.ManagedFields {
 			if entry.Manager == meshv1alpha1.FieldManager && entry.FieldsV1 != nil {
-				Expect(strings.Contains(string(entry.FieldsV1.Raw), policy.LabelIstioInjection)).To(BeFalse(),
-					"meshkeeper still owns the label: %s", entry.FieldsV1.Raw)
+				Expect(strings.Contains(entry.FieldsV1.GetRawString(), policy.LabelIstioInjection)).To(BeFalse(),
+					"meshkeeper still owns the label: %s", entry.FieldsV1.GetRawString())
 			}
 		}
 		Expect(recorded).To(BeEmpty())
