@@ -19,6 +19,7 @@ package helm
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,6 +70,9 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 			}
 		}
 		if err := m.checkStillOurs(ctx, desired); err != nil {
+			return repaired, err
+		}
+		if desired, err = m.keepingLive(ctx, desired); err != nil {
 			return repaired, err
 		}
 		if _, err := apply.Object(ctx, m.client, desired, client.ForceOwnership); err != nil {
@@ -131,7 +137,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	if err != nil {
 		return false, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
 	}
-	applied := desired.DeepCopy()
+	applied := keptLive(desired, live).DeepCopy()
 	if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.DryRunAll,
 		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
@@ -289,6 +295,161 @@ func IgnoreIstiodRewrites(obj map[string]any) {
 			unstructured.RemoveNestedField(webhook, "clientConfig", "caBundle")
 		}
 	}
+}
+
+// keepingLive returns desired as drift repair applies it over the object the cluster holds (see
+// keptLive), reading that object only of the kinds keptLive changes.
+func (m *ChartManager) keepingLive(ctx context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if !keepsLive(desired) {
+		return desired, nil
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(desired.GroupVersionKind())
+	err := m.client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	if apierrors.IsNotFound(err) {
+		return desired, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+	}
+	return keptLive(desired, live), nil
+}
+
+// keepingReplicas returns desired as an install or upgrade applies it (see keptReplicas). It reads
+// the Deployment from the cache, or from the API server when its kind is not cached.
+func (m *ChartManager) keepingReplicas(ctx context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if !unsetReplicas(desired) {
+		return desired, nil
+	}
+	if !m.CachedKinds[desired.GroupVersionKind()] {
+		return m.keepingLive(ctx, desired)
+	}
+	cached, err := m.cachedObject(ctx, desired)
+	if err != nil || cached == nil {
+		return desired, err
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cached)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+	}
+	return keptReplicas(desired, &unstructured.Unstructured{Object: content}), nil
+}
+
+// keepsLive tells whether keptLive may change desired: a webhook configuration, or a Deployment whose
+// replicas the chart leaves unset.
+func keepsLive(desired *unstructured.Unstructured) bool {
+	switch desired.GroupVersionKind().GroupKind() {
+	case schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"},
+		schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}:
+		return true
+	}
+	return unsetReplicas(desired)
+}
+
+// unsetReplicas tells whether desired is a Deployment whose replicas the chart leaves unset.
+func unsetReplicas(desired *unstructured.Unstructured) bool {
+	if desired.GroupVersionKind().GroupKind() != (schema.GroupKind{Group: "apps", Kind: "Deployment"}) {
+		return false
+	}
+	_, set, _ := unstructured.NestedFieldNoCopy(desired.Object, "spec", "replicas")
+	return !set
+}
+
+// keptLive returns desired as drift repair applies it over live, and as the drift check compares it:
+// with what live holds of fields that are someone else's to change. Those are the replicas keptReplicas
+// keeps, and, of a webhook configuration, the fields istiod rewrites (see IgnoreIstiodRewrites), for
+// every webhook that sets them. The chart renders the validator failing open (failurePolicy Ignore)
+// until istiod serves and sets Fail: a repair applying the chart's value would let invalid Istio
+// configuration through until istiod noticed and set it again, and, of a chart given a caBundle, put
+// back a CA bundle istiod replaced. An install or upgrade applies the chart's values of these, as
+// Helm does: they are the values the release asks for. Callers must not modify what it returns,
+// desired itself when nothing is kept.
+func keptLive(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	if live == nil || !keepsLive(desired) {
+		return desired
+	}
+	if unsetReplicas(desired) {
+		return keptReplicas(desired, live)
+	}
+	liveWebhooks := map[string]map[string]any{}
+	items, _ := live.Object["webhooks"].([]any)
+	for _, w := range items {
+		if webhook, ok := w.(map[string]any); ok {
+			if name, ok := webhook["name"].(string); ok {
+				liveWebhooks[name] = webhook
+			}
+		}
+	}
+	kept := desired.DeepCopy()
+	items, _ = kept.Object["webhooks"].([]any)
+	for _, w := range items {
+		webhook, ok := w.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := webhook["name"].(string)
+		have := liveWebhooks[name]
+		if have == nil {
+			continue
+		}
+		if _, set := webhook["failurePolicy"]; set {
+			if policy, ok := have["failurePolicy"]; ok {
+				webhook["failurePolicy"] = policy
+			}
+		}
+		if _, set, _ := unstructured.NestedFieldNoCopy(webhook, "clientConfig", "caBundle"); set {
+			if bundle, ok, _ := unstructured.NestedString(have, "clientConfig", "caBundle"); ok && bundle != "" {
+				_ = unstructured.SetNestedField(webhook, bundle, "clientConfig", "caBundle")
+			}
+		}
+	}
+	return kept
+}
+
+// keptReplicas returns a Deployment whose replicas the chart leaves unset (istiod under its
+// autoscaler) with the live replicas while meshkeeper's apply still owns them: when an upgrade turns
+// autoscaling on, an apply without them would remove them, and the API server would scale istiod
+// down to its default of one pod. meshkeeper applies the replicas the Deployment runs until the
+// autoscaler's first scaling takes them over; from then on it applies none. Callers must not modify
+// what it returns, desired itself when nothing is kept.
+func keptReplicas(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	if live == nil || !unsetReplicas(desired) {
+		return desired
+	}
+	replicas, set, _ := unstructured.NestedInt64(live.Object, "spec", "replicas")
+	if !set || !appliedByMeshkeeper(live, "f:spec", "f:replicas") {
+		return desired
+	}
+	kept := desired.DeepCopy()
+	_ = unstructured.SetNestedField(kept.Object, replicas, "spec", "replicas")
+	return kept
+}
+
+// appliedByMeshkeeper tells whether meshkeeper's server-side apply owns the field at path (in
+// managedFields notation, "f:spec", "f:replicas") of live.
+func appliedByMeshkeeper(live *unstructured.Unstructured, path ...string) bool {
+	for _, entry := range live.GetManagedFields() {
+		if entry.Manager != meshv1alpha1.FieldManager || entry.Operation != metav1.ManagedFieldsOperationApply || entry.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(entry.FieldsV1.GetRawBytes(), &fields); err != nil {
+			continue
+		}
+		for i, name := range path {
+			next, ok := fields[name]
+			if !ok {
+				break
+			}
+			if i == len(path)-1 {
+				return true
+			}
+			if fields, ok = next.(map[string]any); !ok {
+				break
+			}
+		}
+	}
+	return false
 }
 
 func objectName(u *unstructured.Unstructured) string {

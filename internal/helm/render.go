@@ -351,7 +351,12 @@ func (m *ChartManager) applyObjects(ctx context.Context, objects []*unstructured
 			if applied, err := m.appliedAlready(ctx, obj, content); err != nil || applied {
 				return err
 			}
-			answer, err := apply.Object(ctx, m.client, obj, client.ForceOwnership)
+			// The replicas of istiod's autoscaler stay as they are (see keptReplicas).
+			kept, err := m.keepingReplicas(ctx, obj)
+			if err != nil {
+				return err
+			}
+			answer, err := apply.Object(ctx, m.client, kept, client.ForceOwnership)
 			if err != nil {
 				return fmt.Errorf("applying %s %s: %w", obj.GetKind(), objectName(obj), err)
 			}
