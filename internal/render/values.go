@@ -316,11 +316,8 @@ var privilegedSidecarWords = [][]byte{[]byte("privileged"), []byte("TPROXY"), []
 // (global.proxy.seccompProfile, which Istio's template sets on istio-proxy and its init container).
 // "" when spec.values asks for none of them (nothing meshkeeper sets does).
 func PrivilegedSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
-	if spec.Values == nil || !slices.ContainsFunc(privilegedSidecarWords, func(w []byte) bool { return bytes.Contains(spec.Values.Raw, w) }) {
-		return ""
-	}
-	var values Values
-	if err := json.Unmarshal(spec.Values.Raw, &values); err != nil {
+	values := valuesWithAnyOf(spec, privilegedSidecarWords...)
+	if values == nil {
 		return ""
 	}
 	global, _ := values["global"].(Values)
@@ -347,11 +344,8 @@ func PrivilegedSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 // runAsUser: 0 and runAsNonRoot: false. The Pod Security level baseline allows that; restricted does
 // not. "" when spec.values does not ask for it.
 func RootSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
-	if spec.Values == nil || !bytes.Contains(spec.Values.Raw, []byte("capNetBindService")) {
-		return ""
-	}
-	var values Values
-	if err := json.Unmarshal(spec.Values.Raw, &values); err != nil {
+	values := valuesWithAnyOf(spec, []byte("capNetBindService"))
+	if values == nil {
 		return ""
 	}
 	global, _ := values["global"].(Values)
@@ -361,4 +355,17 @@ func RootSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 		return "global.proxy.capNetBindService: true"
 	}
 	return ""
+}
+
+// valuesWithAnyOf decodes spec.values when its text holds one of words; nil when it holds none of them
+// (most specs: nothing need be decoded then) or does not decode.
+func valuesWithAnyOf(spec *meshv1alpha1.ServiceMeshSpec, words ...[]byte) Values {
+	if spec.Values == nil || !slices.ContainsFunc(words, func(w []byte) bool { return bytes.Contains(spec.Values.Raw, w) }) {
+		return nil
+	}
+	var values Values
+	if err := json.Unmarshal(spec.Values.Raw, &values); err != nil {
+		return nil
+	}
+	return values
 }
