@@ -1278,7 +1278,10 @@ func controllerPod(controller *meshv1alpha1.WorkloadReference, w *workload) bool
 	default:
 		return false
 	}
-	return policy.AsksForSidecar(template.Labels[policy.SidecarInject])
+	// Outside the enrolled namespaces only Istio's object-selector webhook injects, and it matches the
+	// label's value "true" alone: another value the injector would read as asking for a sidecar gets
+	// none here.
+	return template.Labels[policy.SidecarInject] == "true"
 }
 
 // priority orders the restarts: the ingress-nginx controller (the gateway of traffic into the mesh)
