@@ -18,6 +18,7 @@ package meshctx
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -52,4 +53,13 @@ func BoundNote(note string) string {
 		cut--
 	}
 	return note[:cut] + ellipsis
+}
+
+// Names lists the first most of list, in its order, for a message, and counts the others ("a, b and 3
+// more"): a message names what to look at without growing with the cluster.
+func Names(list []string, most int) string {
+	if len(list) <= most {
+		return strings.Join(list, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(list[:most], ", "), len(list)-most)
 }

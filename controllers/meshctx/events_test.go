@@ -57,3 +57,19 @@ func TestBoundedRecorderCutsLongNotes(t *testing.T) {
 		})
 	}
 }
+
+func TestNames(t *testing.T) {
+	for _, tc := range []struct {
+		list []string
+		most int
+		want string
+	}{
+		{nil, 3, ""},
+		{[]string{"a", "b", "c"}, 3, "a, b, c"},
+		{[]string{"c", "a", "b", "d", "e"}, 3, "c, a, b and 2 more"},
+	} {
+		if got := Names(tc.list, tc.most); got != tc.want {
+			t.Errorf("Names(%q, %d) = %q, want %q", tc.list, tc.most, got, tc.want)
+		}
+	}
+}

@@ -339,10 +339,7 @@ func (r *Reconciler) reportBeside(mesh *meshv1alpha1.ServiceMesh, current *metav
 		r.reported.Forget(key)
 		return
 	}
-	named := strings.Join(beside, ", ")
-	if len(beside) > maxBesideNamed {
-		named = fmt.Sprintf("%s and %d more", strings.Join(beside[:maxBesideNamed], ", "), len(beside)-maxBesideNamed)
-	}
+	named := meshctx.Names(beside, maxBesideNamed)
 	r.reportConflict(mesh, current, key, fmt.Sprintf("%s %s/%s, meshkeeper's, holds fields meshkeeper does not write: %s. Someone else "+
 		"set them, and a server-side apply leaves a field to the manager that set it, so meshkeeper cannot remove them; with them the "+
 		"%s is not the one the ServiceMesh asks for. Remove them, or delete the %s to have meshkeeper write it anew",

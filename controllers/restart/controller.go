@@ -1307,10 +1307,7 @@ func (r *Reconciler) now() time.Time {
 
 // names lists up to five names for a message.
 func names(list []string) string {
-	if len(list) > 5 {
-		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
-	}
-	return strings.Join(list, ", ")
+	return meshctx.Names(list, 5)
 }
 
 // SetupWithManager registers the reconciler: it wakes on the ServiceMesh, pods, Namespaces and the

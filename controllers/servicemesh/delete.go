@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -349,9 +348,5 @@ func inEveryNamespace(gk schema.GroupKind, name string) bool {
 
 // describeKept names up to five of the objects that kept a namespace.
 func describeKept(kept []string) string {
-	const most = 5
-	if len(kept) <= most {
-		return strings.Join(kept, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(kept[:most], ", "), len(kept)-most)
+	return meshctx.Names(kept, 5)
 }

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -571,13 +570,17 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 			ours := meshctx.Generated(&item, mesh)
 			found.Insert(item.Namespace)
 			want, wanted := desired[gvk][item.Namespace]
+			var altered []string // the fields someone else added to meshkeeper's object, as the policy controller found them
+			if wanted && ours && r.PolicySpecs != nil {
+				altered = r.PolicySpecs.Altered(gvk, client.ObjectKeyFromObject(&item), &item)
+			}
 			switch {
 			case wanted && !ours:
 				obs.conflicts = append(obs.conflicts, name)
-			case wanted && r.PolicySpecs != nil && len(r.PolicySpecs.Altered(gvk, client.ObjectKeyFromObject(&item), &item)) > 0:
+			case wanted && len(altered) > 0:
 				// Someone else's fields beside meshkeeper's spec change what the object does, and no apply
 				// of meshkeeper's removes them.
-				obs.altered = append(obs.altered, name+" ("+fieldNames(r.PolicySpecs.Altered(gvk, client.ObjectKeyFromObject(&item), &item))+")")
+				obs.altered = append(obs.altered, name+" ("+meshctx.Names(altered, 3)+")")
 			case wanted && r.PolicySpecs != nil && r.PolicySpecs.Stale(gvk, client.ObjectKeyFromObject(&item), &item, want):
 				// In place, but with a spec the policy controller has yet to change (or fails to).
 				obs.pending = append(obs.pending, name)
@@ -606,14 +609,4 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 		}
 	}
 	return obs, nil
-}
-
-// fieldNames names the fields someone else added to one of meshkeeper's objects: the first three, and
-// how many more.
-func fieldNames(fields []string) string {
-	const named = 3
-	if len(fields) <= named {
-		return strings.Join(fields, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(fields[:named], ", "), len(fields)-named)
 }

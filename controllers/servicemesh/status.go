@@ -648,10 +648,7 @@ func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1al
 // names lists up to five names, sorted, for a message.
 func names(list []string) string {
 	sort.Strings(list)
-	if len(list) > 5 {
-		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
-	}
-	return strings.Join(list, ", ")
+	return meshctx.Names(list, 5)
 }
 
 func boolGauge(b bool) float64 {
