@@ -204,6 +204,12 @@ func OwnedDataKeys(obj metav1.Object) sets.Set[string] {
 	return ownedKeysAt(obj, onlyApply, "data")
 }
 
+// OwnedSpecKeys returns the fields of spec that meshkeeper's field manager applied on obj (a field
+// someone else changed since, an autoscaler's replicas, is no longer among them).
+func OwnedSpecKeys(obj metav1.Object) sets.Set[string] {
+	return ownedKeysAt(obj, onlyApply, "spec")
+}
+
 // OwnedPodTemplateKeys returns the keys of spec.template.metadata.labels ("labels") or .annotations
 // ("annotations") that meshkeeper's field manager owns on a workload (Deployment, DaemonSet).
 func OwnedPodTemplateKeys(obj metav1.Object, field string) sets.Set[string] {

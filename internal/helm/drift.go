@@ -19,7 +19,6 @@ package helm
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -417,39 +416,12 @@ func keptReplicas(desired, live *unstructured.Unstructured) *unstructured.Unstru
 		return desired
 	}
 	replicas, set, _ := unstructured.NestedInt64(live.Object, "spec", "replicas")
-	if !set || !appliedByMeshkeeper(live, "f:spec", "f:replicas") {
+	if !set || !apply.OwnedSpecKeys(live).Has("replicas") {
 		return desired
 	}
 	kept := desired.DeepCopy()
 	_ = unstructured.SetNestedField(kept.Object, replicas, "spec", "replicas")
 	return kept
-}
-
-// appliedByMeshkeeper tells whether meshkeeper's server-side apply owns the field at path (in
-// managedFields notation, "f:spec", "f:replicas") of live.
-func appliedByMeshkeeper(live *unstructured.Unstructured, path ...string) bool {
-	for _, entry := range live.GetManagedFields() {
-		if entry.Manager != meshv1alpha1.FieldManager || entry.Operation != metav1.ManagedFieldsOperationApply || entry.FieldsV1 == nil {
-			continue
-		}
-		var fields map[string]any
-		if err := json.Unmarshal(entry.FieldsV1.GetRawBytes(), &fields); err != nil {
-			continue
-		}
-		for i, name := range path {
-			next, ok := fields[name]
-			if !ok {
-				break
-			}
-			if i == len(path)-1 {
-				return true
-			}
-			if fields, ok = next.(map[string]any); !ok {
-				break
-			}
-		}
-	}
-	return false
 }
 
 func objectName(u *unstructured.Unstructured) string {
