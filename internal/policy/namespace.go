@@ -268,12 +268,12 @@ type Privilege struct {
 // cluster-wide default level or an exemption set in the API server's admission configuration is not
 // visible to meshkeeper.
 func (p Privilege) RejectedBy(labels map[string]string) (string, Privilege, bool) {
-	level, ok := labels[LabelPodSecurityEnforce]
-	rejected := p
-	switch {
-	case !ok || level == "privileged":
+	level, rejects := EnforcedLevelRejectsPrivilege(labels)
+	if !rejects {
 		return level, Privilege{}, false
-	case level == "baseline" && p.baseline != nil:
+	}
+	rejected := p
+	if level == "baseline" && p.baseline != nil {
 		rejected = *p.baseline
 	}
 	rejected.baseline = nil
