@@ -216,7 +216,7 @@ func TestIngressFieldsKeepEveryDecision(t *testing.T) {
 			decide := func(ing *networkingv1.Ingress) policy.IngressDecision {
 				return policy.Ingress(policy.IngressInput{Ingress: ing,
 					IngressNginx:      meshv1alpha1.IngressNginxSpec{Enabled: &on, IngressClassNames: []string{"nginx"}},
-					NamespaceEnrolled: true, DefaultClass: "nginx", Controller: policy.PodTemplateDecision{Configured: true},
+					NamespaceEnrolled: true, Controller: policy.PodTemplateDecision{Configured: true},
 					Service: func(string) (*corev1.Service, bool) { return web, true }})
 			}
 			want := decide(full)

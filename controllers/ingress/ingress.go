@@ -66,10 +66,8 @@ type Reconciler struct {
 	kept keptIngresses
 }
 
-// Ingresses get two annotations; IngressClasses tell the cluster's default class; Services tell
-// whether a backend has a ClusterIP.
+// Ingresses get two annotations; Services tell whether a backend has a ClusterIP.
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingressclasses,verbs=get;list;watch
 
 // Workers is how many Ingresses the controller reconciles at once. A reconcile reads the cache and
 // makes at most one write, so a worker mostly waits for the API server's answer: with 4, a busy API
@@ -136,11 +134,10 @@ type View struct {
 	reader client.Reader
 	// informers, when not nil, is the manager's cache, whose Services and Namespaces Decide reads
 	// without copying them.
-	informers    meshctx.Informers
-	spec         meshv1alpha1.IngressNginxSpec
-	enrollment   *policy.Enrollment
-	defaultClass string
-	namespaces   map[string]namespaceState
+	informers  meshctx.Informers
+	spec       meshv1alpha1.IngressNginxSpec
+	enrollment *policy.Enrollment
+	namespaces map[string]namespaceState
 	// proxies counts, per namespace read, the pods that still run an Istio proxy.
 	proxies map[string]int
 	// controller is the decision about the ingress-nginx controller workload while the integration is
@@ -176,11 +173,6 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 			return nil, err
 		}
 	}
-	classes := &networkingv1.IngressClassList{}
-	if err := reader.List(ctx, classes); err != nil {
-		return nil, fmt.Errorf("listing IngressClasses: %w", err)
-	}
-	v.defaultClass = policy.DefaultIngressClass(classes.Items)
 	return v, nil
 }
 
@@ -219,7 +211,6 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 		NamespaceTerminating: ns.terminating,
 		NamespaceProxies:     proxies,
 		Controller:           v.controller.Decision,
-		DefaultClass:         v.defaultClass,
 		OwnedAnnotations:     owned,
 		Service: func(name string) (*corev1.Service, bool) {
 			// Read-only, so the cache's own object: the status pass looks up thousands.
@@ -373,9 +364,9 @@ func (k *keptIngresses) requests(namespace string) []reconcile.Request {
 // SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
 // Service when it changes, those of a namespace when its labels change, those that keep their
 // annotations for the sidecars of a namespace that left the mesh when a pod there stops running one
-// (ProxyGone), and all of them when an
-// IngressClass or the ServiceMesh changes, when the workload reconciler reports another decision about
-// the controller workload, or the cluster's Service ranges when the spec does not list them.
+// (ProxyGone), and all of them when the ServiceMesh changes, when the workload reconciler reports
+// another decision about the controller workload, or the cluster's Service ranges when the spec does
+// not list them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Informers == nil {
 		r.Informers = mgr.GetCache()
@@ -419,7 +410,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, pod client.Object) []reconcile.Request {
 			return r.kept.requests(pod.GetNamespace())
 		}), builder.WithPredicates(ProxyGone)).
-		Watches(&networkingv1.IngressClass{}, all).
 		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.EnrollmentChanged)).
 		WithOptions(meshctx.ControllerOptions(Workers)).
 		Named("ingress")
@@ -439,7 +429,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Controller.Report != nil {
 		// The decision about the controller workload changed: hostNetwork, a conflict on its pod template,
-		// the workload created or deleted.
+		// whether it serves Ingresses without a class, the workload created or deleted.
 		b = b.WatchesRawSource(r.Controller.Report.SourceFor(all))
 	}
 	return b.Complete(r)

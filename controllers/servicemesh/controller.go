@@ -301,14 +301,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, kind := range ChartKinds {
 		b = b.Watches(kind.Object, toMesh, builder.WithPredicates(meshctx.ManagedOnly, changedPredicate(kind)))
 	}
-	// The data plane's status comes from the namespaces, Ingresses, Services, IngressClasses and pods.
+	// The data plane's status comes from the namespaces, Ingresses, Services and pods.
 	// They change by the thousand while a mesh converges, so their changes are batched.
 	pace := &statusPace{}
 	batched := toMeshBatched[client.Object](pace)
 	b = b.Watches(&corev1.Namespace{}, batched, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.Ingress{}, batched, builder.WithPredicates(ingress.Changed)).
 		Watches(&corev1.Service{}, batched, builder.WithPredicates(ingress.ServiceAddressChanged)).
-		Watches(&networkingv1.IngressClass{}, batched).
 		Watches(&corev1.Pod{}, batched, builder.WithPredicates(proxyChanged))
 	// The cluster's Service ranges, which the ingress-nginx controller's sidecar captures.
 	ranges, err := ingress.ServiceCIDRSource(mgr, toMeshBatched[*networkingv1.ServiceCIDR](pace))

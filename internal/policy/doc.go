@@ -76,10 +76,11 @@ limitations under the License.
 //
 // # Ingresses (Ingress)
 //
-// The class is spec.ingressClassName, else the kubernetes.io/ingress.class annotation, else the
-// cluster's default IngressClass (DefaultIngressClass: only when exactly one class is marked
-// default). A mesh Ingress gets nginx.ingress.kubernetes.io/service-upstream="true" and
-// nginx.ingress.kubernetes.io/upstream-vhost="<service>.<namespace>.svc", where service is the one
+// The class is spec.ingressClassName, else the kubernetes.io/ingress.class annotation, as ingress-nginx
+// reads it; an Ingress with neither is served only by a controller that runs with
+// --watch-ingress-without-class=true (WatchesIngressesWithoutClass), whatever the cluster's default
+// IngressClass, which ingress-nginx never reads. A mesh Ingress gets
+// nginx.ingress.kubernetes.io/service-upstream="true" and nginx.ingress.kubernetes.io/upstream-vhost="<service>.<namespace>.svc", where service is the one
 // distinct backend Service across spec.defaultBackend and every path of every rule; hosts, paths,
 // TLS and the port (by name or number) do not matter. In order: Terminating (the Ingress or its
 // namespace is being deleted: nothing to write), IngressNginxDisabled, ClassNotServed,

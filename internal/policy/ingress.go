@@ -47,8 +47,6 @@ type IngressInput struct {
 	// Controller is the decision about the ingress-nginx controller workload (IngressNginxPodTemplate).
 	// Only a controller that gets its sidecar (Configured) can route a mesh Ingress through the mesh.
 	Controller PodTemplateDecision
-	// DefaultClass is the cluster's default IngressClass (DefaultIngressClass), "" if none.
-	DefaultClass string
 	// Service looks a Service up by name in the Ingress's namespace. Nil finds nothing.
 	Service func(name string) (*corev1.Service, bool)
 	// OwnedAnnotations are the annotation keys meshkeeper's field manager owns on the Ingress, read
@@ -104,7 +102,7 @@ type ingressInput struct {
 // its per-endpoint balancing (sticky sessions, retries on another endpoint).
 func Ingress(in IngressInput) IngressDecision {
 	ing := in.Ingress
-	class, from := ingressClass(ing, in.DefaultClass)
+	class, from := ingressClass(ing)
 	x := ingressInput{IngressInput: in, name: ing.Namespace + "/" + ing.Name, class: class, classFrom: from, backends: backendsOf(ing)}
 	if len(x.backends.services) == 1 {
 		x.want = x.wanted()
@@ -175,9 +173,12 @@ func ingressNginxOff(x ingressInput) (string, string, bool) {
 	return IngressNginxDisabled, fmt.Sprintf("spec.ingressNginx.enabled is false: Ingress %s gets no mesh annotations", x.name), true
 }
 
+// classNotServed: the Ingress is of no class the mesh's controller serves. One that names no class at
+// all is served when the controller watches Ingresses without a class
+// (PodTemplateDecision.ServesIngressesWithoutClass), whatever the cluster's default IngressClass.
 func classNotServed(x ingressInput) (string, string, bool) {
 	served := x.IngressNginx.IngressClassNames
-	if x.class != "" && slices.Contains(served, x.class) {
+	if x.class != "" && slices.Contains(served, x.class) || x.classFrom == "" && x.Controller.ServesIngressesWithoutClass {
 		return "", "", false
 	}
 	use := "a class listed in spec.ingressNginx.ingressClassNames (it lists none)"
@@ -193,8 +194,9 @@ func classNotServed(x ingressInput) (string, string, bool) {
 			"so it is not a mesh Ingress; to put it in the mesh, remove the annotation and set spec.ingressClassName to %s", x.name, AnnotationIngressClass, use), true
 	}
 	if x.class == "" {
-		return ClassNotServed, fmt.Sprintf("Ingress %s has no class (no spec.ingressClassName, no %s annotation) and the cluster has no single default IngressClass, "+
-			"so it is not a mesh Ingress; to put it in the mesh, set spec.ingressClassName to %s", x.name, AnnotationIngressClass, use), true
+		return ClassNotServed, fmt.Sprintf("Ingress %s has no class (no spec.ingressClassName, no %s annotation), and %s serves Ingresses without a class only when it runs with %s=true, "+
+			"so it is not a mesh Ingress (the cluster's default IngressClass is given only to Ingresses created after it was marked); to put it in the mesh, set spec.ingressClassName to %s",
+			x.name, AnnotationIngressClass, workloadName(x.IngressNginx), FlagWatchIngressWithoutClass, use), true
 	}
 	return ClassNotServed, fmt.Sprintf("Ingress %s is of class %q (from %s), which the mesh's ingress-nginx controller does not serve (spec.ingressNginx.ingressClassNames), "+
 		"so it is not a mesh Ingress; to put it in the mesh, use class %s", x.name, x.class, x.classFrom, use), true

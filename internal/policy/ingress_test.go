@@ -207,21 +207,23 @@ func TestIngress(t *testing.T) {
 			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
 			wantMessage: []string{`class "traefik" (from spec.ingressClassName)`},
 		},
-		"no class: the default IngressClass": {
-			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
-			input:           func(in *IngressInput) { in.DefaultClass = "nginx" },
+		"no class, and the controller serves Ingresses without a class": {
+			ingress: ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input: func(in *IngressInput) {
+				in.Controller = controllerInjected
+				in.Controller.ServesIngressesWithoutClass = true
+			},
 			wantAnnotations: meshPair, wantConfigured: true, wantReason: Configured,
 		},
-		"no class, and the default IngressClass is another controller's": {
+		"no class, and the controller serves only Ingresses of a class": {
 			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
-			input:           func(in *IngressInput) { in.DefaultClass = "traefik" },
 			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
-			wantMessage: []string{`class "traefik" (from the cluster's default IngressClass)`},
+			wantMessage: []string{"Ingress shop/storefront has no class", "--watch-ingress-without-class", `set spec.ingressClassName to "nginx"`},
 		},
-		"no class and no default IngressClass": {
-			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+		"no class, configured before, and the controller no longer serves Ingresses without a class": {
+			ingress:         ingress(networkingv1.IngressSpec{Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
+			input:           func(in *IngressInput) { in.OwnedAnnotations = bothKeys },
 			wantAnnotations: map[string]string{}, wantReason: ClassNotServed,
-			wantMessage: []string{"Ingress shop/storefront has no class", `set spec.ingressClassName to "nginx"`},
 		},
 		"any of the served classes": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: ptr.To("nginx-internal"),

@@ -17,41 +17,62 @@ limitations under the License.
 package policy
 
 import (
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 )
 
-// DefaultIngressClass returns the name of the cluster's default IngressClass, the one annotated
-// ingressclass.kubernetes.io/is-default-class=true, or "" when there is none. With more than one
-// default it also returns "": which one an Ingress without a class ends up with is then not
-// something meshkeeper can know, so it does not guess.
-func DefaultIngressClass(classes []networkingv1.IngressClass) string {
-	name, defaults := "", 0
-	for _, c := range classes {
-		if c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
-			name, defaults = c.Name, defaults+1
+// FlagWatchIngressWithoutClass is the ingress-nginx controller's flag that has it serve the Ingresses
+// that name no class.
+const FlagWatchIngressWithoutClass = "--watch-ingress-without-class"
+
+// WatchesIngressesWithoutClass tells whether a pod template runs the ingress-nginx controller with
+// --watch-ingress-without-class set true, as the controller's pflag reads a bool flag: the bare flag,
+// or =value with a value strconv.ParseBool reads (a value it refuses stops the controller, which then
+// serves nothing); the last one given counts. A container's args follow its command. Only then does
+// ingress-nginx serve an Ingress without spec.ingressClassName and without the legacy annotation: it
+// never reads the cluster's default IngressClass, which the API server's admission sets on Ingresses
+// only as they are created. Nil (no workload) serves none.
+func WatchesIngressesWithoutClass(template *corev1.PodTemplateSpec) bool {
+	if template == nil {
+		return false
+	}
+	for _, c := range template.Spec.Containers {
+		watches, found := false, false
+		for _, arg := range slices.Concat(c.Command, c.Args) {
+			value, ok := strings.CutPrefix(arg, FlagWatchIngressWithoutClass)
+			switch {
+			case !ok:
+				continue
+			case value == "":
+				watches, found = true, true
+			case strings.HasPrefix(value, "="):
+				on, err := strconv.ParseBool(value[1:])
+				watches, found = err == nil && on, true
+			}
+		}
+		if found && watches {
+			return true
 		}
 	}
-	if defaults != 1 {
-		return ""
-	}
-	return name
+	return false
 }
 
-// ingressClass resolves the class of an Ingress: spec.ingressClassName, else the legacy
-// kubernetes.io/ingress.class annotation, else the cluster's default class. from says where the
-// class came from, for messages; an empty class means the Ingress has none, or an empty annotation.
-// The annotation counts when it is present, even empty, as the API server's DefaultIngressClass
-// admission and ingress-nginx read it: the admission gives no default class to an Ingress that has
-// it, and ingress-nginx serves such an Ingress only when the value is its own class.
-func ingressClass(ing *networkingv1.Ingress, defaultClass string) (class, from string) {
+// ingressClass resolves the class of an Ingress as ingress-nginx does: spec.ingressClassName, else the
+// legacy kubernetes.io/ingress.class annotation. from says where the class came from, for messages; an
+// empty class means the Ingress has none (from is ""), or an empty annotation. The annotation counts
+// when it is present, even empty, as the API server's DefaultIngressClass admission and ingress-nginx
+// read it: the admission gives no default class to an Ingress that has it, and ingress-nginx serves
+// such an Ingress only when the value is its own class.
+func ingressClass(ing *networkingv1.Ingress) (class, from string) {
 	if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName != "" {
 		return *ing.Spec.IngressClassName, "spec.ingressClassName"
 	}
 	if legacy, ok := ing.Annotations[AnnotationIngressClass]; ok {
 		return legacy, "annotation " + AnnotationIngressClass
-	}
-	if defaultClass != "" {
-		return defaultClass, "the cluster's default IngressClass"
 	}
 	return "", ""
 }

@@ -32,7 +32,7 @@ func TestIngressClassEmptyLegacyAnnotation(t *testing.T) {
 	ing := ingress(networkingv1.IngressSpec{
 		Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
 		map[string]string{AnnotationIngressClass: ""})
-	if class, from := ingressClass(ing, "nginx"); class != "" || !strings.Contains(from, AnnotationIngressClass) {
+	if class, from := ingressClass(ing); class != "" || !strings.Contains(from, AnnotationIngressClass) {
 		t.Errorf("ingressClass() = %q from %q, want the empty class from the annotation %s", class, from, AnnotationIngressClass)
 	}
 
@@ -52,7 +52,6 @@ func TestIngressClassEmptyLegacyAnnotation(t *testing.T) {
 				IngressNginx:      ingressNginx(),
 				NamespaceEnrolled: true,
 				Controller:        controllerInjected,
-				DefaultClass:      "nginx",
 				Service:           lookupShop,
 				OwnedAnnotations:  owned,
 			})

@@ -24,22 +24,22 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// An empty spec.ingressClassName names no class: the legacy annotation, else the cluster's default,
-// decides, as it does for ingress-nginx.
+// An empty spec.ingressClassName names no class: the legacy annotation decides, and without it the
+// Ingress has none. The cluster's default IngressClass does not give it one: the API server's admission
+// sets it on Ingresses as they are created, and ingress-nginx never reads it.
 func TestIngressClassEmptyClassName(t *testing.T) {
 	tests := map[string]struct {
-		annotations  map[string]string
-		defaultClass string
-		want         string
+		annotations map[string]string
+		want        string
 	}{
-		"the legacy annotation decides":       {annotations: map[string]string{AnnotationIngressClass: "nginx"}, want: "nginx"},
-		"the cluster's default class decides": {defaultClass: "nginx", want: "nginx"},
+		"the legacy annotation decides": {annotations: map[string]string{AnnotationIngressClass: "nginx"}, want: "nginx"},
+		"no class":                      {want: ""},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Annotations: tt.annotations},
 				Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("")}}
-			if got, _ := ingressClass(ing, tt.defaultClass); got != tt.want {
+			if got, _ := ingressClass(ing); got != tt.want {
 				t.Errorf("ingressClass() = %q, want %q", got, tt.want)
 			}
 		})

@@ -61,6 +61,11 @@ type PodTemplateDecision struct {
 	// Reason is one of the constants of this package; Message explains it.
 	Reason  string
 	Message string
+	// ServesIngressesWithoutClass: the controller serves the Ingresses that name no class (no
+	// spec.ingressClassName, no legacy annotation), which it does only when its pod template runs it
+	// with --watch-ingress-without-class set true (WatchesIngressesWithoutClass). It is read whatever
+	// else is decided about the controller.
+	ServesIngressesWithoutClass bool
 }
 
 // IngressNginxPodTemplate decides what meshkeeper adds to the ingress-nginx controller's pod template:
@@ -72,7 +77,8 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceInjectionDisabled, controllerPodSecurity, controllerCNIExcluded,
 		podTemplateConflict,
 	); matched {
-		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message}
+		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message,
+			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template)}
 	}
 	labels, annotations := wantedPodTemplate(in.IngressNginx)
 	return PodTemplateDecision{
@@ -82,6 +88,7 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 		Reason:      Configured,
 		Message: fmt.Sprintf("%s gets a sidecar that captures only outbound traffic to %s; inbound traffic stays with nginx",
 			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]),
+		ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template),
 	}
 }
 

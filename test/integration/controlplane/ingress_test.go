@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -154,6 +155,17 @@ func createControllerDeployment(name string) *appsv1.Deployment {
 	}
 	Expect(k8sClient.Create(ctx, d)).To(Succeed())
 	return d
+}
+
+// setControllerArgs sets the args of the ingress-nginx controller container of the Deployment
+// "controller", as its owner would, retrying on conflicts with meshkeeper's writes.
+func setControllerArgs(args ...string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		d := getDeployment("controller")
+		d.Spec.Template.Spec.Containers[0].Args = args
+		return k8sClient.Update(ctx, d)
+	}, installTimeout, poll).Should(Succeed())
 }
 
 func getDeployment(name string) *appsv1.Deployment {
@@ -416,6 +428,38 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			g.Expect(status.SkippedByReason).NotTo(HaveKey("ServiceMissing"))
 			g.Expect(status.SkippedByReason).NotTo(HaveKey("MultipleBackendServices"))
 		}, installTimeout, poll).Should(Succeed())
+	})
+
+	It("serves an Ingress without a class exactly while the controller runs with --watch-ingress-without-class", func() {
+		// ingress-nginx never reads the cluster's default IngressClass: the API server's admission gives it
+		// to Ingresses as they are created, and one created before a class was marked default has none.
+		Expect(k8sClient.Patch(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "nginx"}}, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"ingressclass.kubernetes.io/is-default-class":null}}}`)))).To(Succeed())
+		classless := createIngress(ingNamespace, "classless", func(i *networkingv1.Ingress) {
+			i.Spec.Rules = []networkingv1.IngressRule{rule("old.example.com", map[string]string{"/": "web"})}
+		})
+		Expect(classless.Spec.IngressClassName).To(BeNil())
+		Expect(k8sClient.Patch(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "nginx"}}, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"ingressclass.kubernetes.io/is-default-class":"true"}}}`)))).To(Succeed())
+		DeferCleanup(func() {
+			setControllerArgs("/nginx-ingress-controller")
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, classless))).To(Succeed())
+		})
+		meshed := union(classless.Annotations, map[string]string{serviceUpstream: "true", upstreamVhost: "web.ing-shop.svc"})
+
+		By("a controller that serves only Ingresses of its classes: the default IngressClass does not make it a mesh Ingress")
+		Consistently(func() map[string]string { return ingressAnnotations(ingNamespace, "classless") }, 3*time.Second, 300*time.Millisecond).
+			Should(Equal(classless.Annotations))
+
+		By("the controller watching Ingresses without a class")
+		setControllerArgs("/nginx-ingress-controller", "--watch-ingress-without-class=true")
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "classless") }, installTimeout, poll).
+			Should(Equal(meshed))
+
+		By("the controller no longer watching them")
+		setControllerArgs("/nginx-ingress-controller", "--watch-ingress-without-class=false")
+		Eventually(func() map[string]string { return ingressAnnotations(ingNamespace, "classless") }, installTimeout, poll).
+			Should(Equal(classless.Annotations))
 	})
 
 	It("leaves an ingress-nginx canary as written and says why, and configures its main Ingress", func() {
