@@ -42,6 +42,29 @@ func ProgressDeadlinePassed(d *appsv1.Deployment) bool {
 	return false
 }
 
+// NewReplicaSetAvailable is the reason of the Progressing condition with which the Deployment
+// controller says that the rollout of a Deployment's current pod template completed.
+const NewReplicaSetAvailable = "NewReplicaSetAvailable"
+
+// RolloutCompleted tells whether the Deployment controller says that d completed the rollout of its
+// current pod template: for its current generation, every desired pod is of that template (none of an
+// older one left), and its Progressing condition is True with NewReplicaSetAvailable. The controller
+// sets another reason as soon as it creates the ReplicaSet of a new template, and sets this one only
+// once every desired pod of it is available; it leaves the condition as it is through a later scale, so
+// this stays true while the new pods of a scale-up wait for a node, where RolledOut does not.
+func RolloutCompleted(d *appsv1.Deployment) bool {
+	desired, s := DesiredReplicas(d.Spec.Replicas), d.Status
+	if s.ObservedGeneration < d.Generation || s.UpdatedReplicas != desired || s.Replicas != desired {
+		return false
+	}
+	for _, c := range s.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			return c.Status == corev1.ConditionTrue && c.Reason == NewReplicaSetAvailable
+		}
+	}
+	return false
+}
+
 // RolledOut tells whether a Deployment, StatefulSet or DaemonSet has rolled out its current pod
 // template: its controller saw the current spec, and every desired pod is updated, ready and available
 // (for a Deployment, with no pod of an older template left). False for any other kind.

@@ -89,3 +89,50 @@ func TestDesiredReplicasDefaultsToOne(t *testing.T) {
 		t.Errorf("DesiredReplicas(0) = %d, want 0", got)
 	}
 }
+
+// The Deployment controller's verdict that the rollout of the current template completed holds through
+// a later scale-up whose new pod is not ready, and not while pods of an older template are left (a
+// rollout with maxSurge 0 or the Recreate strategy, whose old pods are gone before the new ones come),
+// nor once it has created the ReplicaSet of a new template, nor before it has seen the current spec.
+func TestRolloutCompleted(t *testing.T) {
+	condition := func(status corev1.ConditionStatus, reason string) []appsv1.DeploymentCondition {
+		return []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
+			{Type: appsv1.DeploymentProgressing, Status: status, Reason: reason}}
+	}
+	deployment := func(edit func(*appsv1.DeploymentStatus)) *appsv1.Deployment {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 3}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
+				Conditions: condition(corev1.ConditionTrue, NewReplicaSetAvailable)}}
+		edit(&d.Status)
+		return d
+	}
+	tests := map[string]struct {
+		d    *appsv1.Deployment
+		want bool
+	}{
+		"rolled out": {deployment(func(*appsv1.DeploymentStatus) {}), true},
+		"scaled up, the new pod waiting for a node": {deployment(func(s *appsv1.DeploymentStatus) {
+			s.ReadyReplicas, s.AvailableReplicas, s.UnavailableReplicas = 1, 1, 1
+		}), true},
+		"the ReplicaSet of a new template created": {deployment(func(s *appsv1.DeploymentStatus) {
+			s.Conditions = condition(corev1.ConditionTrue, "NewReplicaSetCreated")
+		}), false},
+		"rolling out": {deployment(func(s *appsv1.DeploymentStatus) {
+			s.Replicas, s.UpdatedReplicas, s.Conditions = 3, 1, condition(corev1.ConditionTrue, "ReplicaSetUpdated")
+		}), false},
+		"stalled": {deployment(func(s *appsv1.DeploymentStatus) {
+			s.Conditions = condition(corev1.ConditionFalse, ProgressDeadlineExceeded)
+		}), false},
+		"the spec not yet seen":                                 {deployment(func(s *appsv1.DeploymentStatus) { s.ObservedGeneration = 2 }), false},
+		"the old pods gone, the new not yet come":               {deployment(func(s *appsv1.DeploymentStatus) { s.Replicas, s.UpdatedReplicas = 0, 0 }), false},
+		"an old pod left":                                       {deployment(func(s *appsv1.DeploymentStatus) { s.Replicas = 3 }), false},
+		"no Progressing condition (no progressDeadlineSeconds)": {deployment(func(s *appsv1.DeploymentStatus) { s.Conditions = nil }), false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := RolloutCompleted(tt.d); got != tt.want {
+				t.Errorf("RolloutCompleted() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -599,7 +599,7 @@ func (r *Reconciler) lagging(w *workload) bool {
 		delete(r.written, key)
 		return false
 	}
-	w.restartedAt, w.rolledOut = written.at, false
+	w.restartedAt, w.rolledOut, w.completed = written.at, false, false
 	return true
 }
 
@@ -673,8 +673,10 @@ func (r *Reconciler) followRollout(w *workload) {
 
 // classifyRollout decides whether a workload carrying meshkeeper's annotation is rolling out because
 // of it, and whether it stalled: made no progress for its deadline (see progressed). Once this process
-// saw the restart roll out, the workload's later rollouts are not meshkeeper's. After a restart of
-// meshkeeper the state comes from the object and the status: a restart the status records as stalled
+// saw the restart roll out, the workload's later rollouts are not meshkeeper's; so too once the
+// Deployment controller says the rollout of the template completed (completed), which it says through a
+// later scale-up. After a restart of meshkeeper the state comes from the object and the status: a
+// restart the status records as stalled
 // (status.proxies.stalledRestarts, the same restarted-at time) stays stalled until the workload rolls
 // out, however long ago it was made; otherwise a rollout that is not complete within twice the deadline
 // of the annotation's time is meshkeeper's, and one seen later cannot be told from its owner's own
@@ -690,15 +692,15 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		delete(r.progress, key)
 		r.reported.Forget(key)
 	}
-	elapsed := p.now.Sub(w.restartedAt)
+	elapsed, rolledOut := p.now.Sub(w.restartedAt), w.rolledOut || w.completed
 	switch {
-	case !w.rolledOut && p.restartedOntoCanary(w):
+	case !rolledOut && p.restartedOntoCanary(w):
 		// Restarted onto the canary revision before the rollback: the rollback resolved its rollout,
 		// stalled or not; it is restarted again onto the active revision if pods of it run the canary's.
 		delete(r.rolling, key)
 		delete(r.progress, key)
 		r.reported.Forget(key)
-	case w.rolledOut:
+	case rolledOut:
 		delete(r.progress, key)
 		if r.completed == nil {
 			r.completed = map[string]time.Time{}

@@ -57,6 +57,11 @@ type workload struct {
 	restartedFor string
 	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
 	rolledOut bool
+	// completed: a Deployment whose controller says the rollout of its current pod template completed
+	// (meshctx.RolloutCompleted). It says so through a later scale-up whose new pods are not ready yet,
+	// where rolledOut does not: the restart that made the template rolled out, and a manager that takes
+	// over, which never saw it roll out, can tell.
+	completed bool
 	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
 	deadline time.Duration
 	// progressSince is since when a followed rollout made no progress, as classifyRollout last judged it;
@@ -79,7 +84,7 @@ func asWorkload(obj client.Object) *workload {
 	var template *corev1.PodTemplateSpec
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		w.kind, template = "Deployment", &o.Spec.Template
+		w.kind, template, w.completed = "Deployment", &o.Spec.Template, meshctx.RolloutCompleted(o)
 		if o.Spec.ProgressDeadlineSeconds != nil {
 			w.deadline = time.Duration(*o.Spec.ProgressDeadlineSeconds) * time.Second
 		}

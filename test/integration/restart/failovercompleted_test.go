@@ -1,0 +1,113 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package restart_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// TestACompletedRestartIsDoneForTheManagerThatTakesOver: a manager that takes over (a restart of
+// meshkeeper, another replica after a leader election) never saw the restart its predecessor made roll
+// out, but the Deployment controller says so: its Progressing condition keeps NewReplicaSetAvailable
+// through a later scale-up, whose new replica may wait for a node for as long as it takes. That
+// scale-up is not the restart rolling out: it holds none of the namespace's budget
+// (maxConcurrentPerNamespace), so the next workload is restarted, and it is never the restart stalled.
+func TestACompletedRestartIsDoneForTheManagerThatTakesOver(t *testing.T) {
+	f := newFixture(t, "takeover", nil) // one restart at a time in the namespace
+	g, ctx, c, ns := f.g, f.ctx, f.c, f.ns
+	checkout := createRolledOut(ctx, g, c, ns, "checkout", "")
+	waitCached(ctx, g, f.workloads, checkout)
+	deadline := time.Duration(*checkout.Spec.ProgressDeadlineSeconds) * time.Second
+
+	first, _, firstPass := clockedReconciler(ctx, t, g, c, f.workloads)
+	base := time.Now().UTC().Truncate(time.Second)
+	firstPass(base)
+	g.Expect(restartedAt(ctx, g, c, checkout)).To(Equal(base.Format(time.RFC3339)))
+	g.Expect(first.Report.Value().Restarting).To(BeEquivalentTo(1))
+
+	t.Log("the first manager stops; the restart rolls out, then an autoscaler adds a replica that waits for a node")
+	g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-old"}},
+		client.GracePeriodSeconds(0))).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(checkout), checkout)).To(Succeed())
+	createPod(ctx, g, c, checkout, "checkout-new", true)
+	setDeploymentStatus(ctx, g, c, checkout, 1, 1, newReplicaSetAvailable())
+	g.Eventually(func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(checkout), checkout); err != nil {
+			return err
+		}
+		checkout.Spec.Replicas = ptr.To[int32](2)
+		return c.Update(ctx, checkout)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	// As the Deployment controller leaves a scaled Deployment whose rollout completed: the new replica
+	// is of the current template, and the Progressing condition is left as it was.
+	setDeploymentStatus(ctx, g, c, checkout, 2, 1, newReplicaSetAvailable())
+	late := createRolledOut(ctx, g, c, ns, "late", "")
+	waitCached(ctx, g, f.workloads, checkout, late)
+
+	t.Log("a second manager takes over within the restart's deadline")
+	workloads := startWorkloadCache(ctx, g, f.env)
+	waitCached(ctx, g, workloads, checkout, late)
+	second, recorder, secondPass := clockedReconciler(ctx, t, g, c, workloads)
+	secondPass(base.Add(deadline / 2))
+	g.Expect(restartedAt(ctx, g, c, late)).NotTo(BeEmpty(), "the scale-up held the namespace's budget as the restart rolling out")
+	g.Expect(second.Report.Value().Restarting).To(BeEquivalentTo(1), "only late's restart rolls out")
+
+	secondPass(base.Add(2*deadline - time.Second))
+	// late's restart, which no Deployment controller rolls out here, made no progress since: it is the
+	// one stalled restart.
+	stalled := second.Report.Value().StalledRestarts
+	g.Expect(stalled).To(HaveLen(1))
+	g.Expect(stalled[0].Workload).To(Equal("Deployment " + ns + "/late"))
+	for _, event := range withReason(drain(recorder), meshv1alpha1.ReasonRestartStalled) {
+		g.Expect(event).NotTo(ContainSubstring("checkout"))
+	}
+}
+
+// newReplicaSetAvailable is the Progressing condition with which the Deployment controller says that
+// the rollout of the current template completed.
+func newReplicaSetAvailable() appsv1.DeploymentCondition {
+	return appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable",
+		LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}
+}
+
+// setDeploymentStatus writes the status the Deployment controller would for replicas pods of the
+// current template (no older one left), ready of them ready and available, with condition.
+func setDeploymentStatus(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deployment, replicas, ready int32,
+	condition appsv1.DeploymentCondition) {
+	g.Eventually(func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil {
+			return err
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas,
+			ReadyReplicas: ready, AvailableReplicas: ready, UnavailableReplicas: replicas - ready,
+			Conditions: []appsv1.DeploymentCondition{condition}}
+		return c.Status().Update(ctx, d)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+}
