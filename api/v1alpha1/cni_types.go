@@ -179,9 +179,9 @@ const (
 	// there until the namespace admits them.
 	ReasonPodSecurityRejectsAgent = "PodSecurityRejectsAgent"
 	// ReasonPodSecurityRejectsSidecar: a namespace the spec selects enforces a Pod Security level
-	// (pod-security.kubernetes.io/enforce baseline or restricted) that rejects what injection adds: the
-	// istio-init container injected without CNI, or a sidecar a key of spec.values makes privileged;
-	// meshkeeper does not enroll it. Turning on spec.cni.enabled, or removing that key, lets it join.
+	// (pod-security.kubernetes.io/enforce) that rejects what injection adds: the istio-init container
+	// injected without CNI (baseline and restricted reject it), or a sidecar a key of spec.values makes
+	// privileged (a sidecar that runs as root only restricted); meshkeeper does not enroll it. Turning on spec.cni.enabled, or removing that key, lets it join.
 	// For the ingress-nginx controller's namespace, meshkeeper sets none of its sidecar settings.
 	ReasonPodSecurityRejectsSidecar = "PodSecurityRejectsSidecar"
 	// ReasonCNIExcludesNamespace: a namespace the spec selects is in spec.cni.excludeNamespaces while

@@ -35,6 +35,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
@@ -149,9 +150,7 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 				len(n.conflicts), names(n.conflicts)))
 	case len(n.podSecurity) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonPodSecurityRejectsSidecar,
-			fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level (baseline or restricted) that rejects %s, "+
-				"and are not enrolled: %s; to enroll them, %s",
-				len(n.podSecurity), n.privilege.What, names(n.podSecurity), n.privilege.Fix))
+			podSecurityMessage(n))
 	case len(n.cniExcluded) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonCNIExcludesNamespace,
 			fmt.Sprintf("%d namespace(s) the spec selects are in spec.cni.excludeNamespaces, where the CNI plugin leaves pods alone "+
@@ -164,6 +163,29 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 	default:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, meshv1alpha1.ReasonEnrolled,
 			fmt.Sprintf("%d namespace(s) enrolled", n.enrolled.Len()))
+	}
+}
+
+// podSecurityMessage says which namespaces are not enrolled for their Pod Security level, naming the
+// levels that reject what injection adds: baseline allows some of what restricted rejects (a sidecar
+// that runs as root), so it may reject all of it, part of it or none of it. The namespaces' own Events
+// name the level each enforces.
+func podSecurityMessage(n *namespacesObservation) string {
+	_, baseline, baselineRejects := n.privilege.RejectedBy(map[string]string{policy.LabelPodSecurityEnforce: "baseline"})
+	count, listed := len(n.podSecurity), names(n.podSecurity)
+	switch {
+	case !baselineRejects:
+		return fmt.Sprintf("%d namespace(s) the spec selects enforce the Pod Security level restricted (or a level the API server "+
+			"does not know, which it enforces as restricted), which rejects %s, and are not enrolled: %s; to enroll them, %s",
+			count, n.privilege.What, listed, n.privilege.Fix)
+	case baseline.What != n.privilege.What:
+		return fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level that rejects what injection adds, "+
+			"and are not enrolled: %s; restricted rejects %s, and baseline only %s; to enroll them, %s "+
+			"(where baseline is enforced, it is enough to %s)",
+			count, listed, n.privilege.What, baseline.What, n.privilege.Fix, baseline.Fix)
+	default:
+		return fmt.Sprintf("%d namespace(s) the spec selects enforce a Pod Security level (baseline or restricted) that rejects %s, "+
+			"and are not enrolled: %s; to enroll them, %s", count, n.privilege.What, listed, n.privilege.Fix)
 	}
 }
 
