@@ -38,6 +38,9 @@ type ChartKind struct {
 	Object client.Object
 	// ignore strips fields whose changes are not drift before old and new are compared.
 	ignore func(obj map[string]any)
+	// wake, when set, passes an update that ignore hides but that meshkeeper must see (before and after as
+	// unstructured content).
+	wake func(before, after map[string]any) bool
 	// CacheAll caches every object of the kind, not only meshkeeper's: another controller needs them.
 	CacheAll bool
 	// ClusterScoped tells that the kind's objects have no namespace.
@@ -61,13 +64,14 @@ var ChartKinds = []ChartKind{
 	{Object: &policyv1.PodDisruptionBudget{}},
 	{Object: &autoscalingv2.HorizontalPodAutoscaler{}},
 	// istiod writes its CA bundle into its webhooks and switches the validator to failurePolicy Fail once
-	// it serves; those rewrites are istiod's job, not drift.
-	{Object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, ClusterScoped: true},
-	{Object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, ClusterScoped: true},
+	// it serves; those rewrites are istiod's job, not drift. A webhook switched to fail open is not one of
+	// them.
+	{Object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, wake: helm.Opened, ClusterScoped: true},
+	{Object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, wake: helm.Opened, ClusterScoped: true},
 }
 
-// changedPredicate passes creates and deletes, and updates that change more than bookkeeping (resource
-// version, managed fields) and what kind.ignore strips. Status changes pass for Deployments and
+// changedPredicate passes creates and deletes, updates that change more than bookkeeping (resource
+// version, managed fields) and what kind.ignore strips, and those kind.wake passes. Status changes pass for Deployments and
 // DaemonSets only: the istiod Deployment's availability is the control plane's readiness, the CNI
 // DaemonSet's the agent's.
 func changedPredicate(kind ChartKind) predicate.Predicate {
@@ -76,6 +80,9 @@ func changedPredicate(kind ChartKind) predicate.Predicate {
 	keepStatus := deployment || daemonSet
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
+			if kind.wake != nil && kind.wake(comparableObject(e.ObjectOld, keepStatus, nil), comparableObject(e.ObjectNew, keepStatus, nil)) {
+				return true
+			}
 			return !equality.Semantic.DeepEqual(
 				comparableObject(e.ObjectOld, keepStatus, kind.ignore),
 				comparableObject(e.ObjectNew, keepStatus, kind.ignore))

@@ -282,7 +282,7 @@ func (m *ChartManager) install(ctx context.Context, desired Release, digest stri
 	}
 	rel := newRecord(desired, r, version, digest)
 	rel.SetStatus(rcommon.StatusPendingInstall, "Initial install underway")
-	return version, m.run(ctx, desired, rel, r, nil, "Install complete", nil)
+	return version, m.run(ctx, desired, rel, r, nil, "Install complete", nil, true)
 }
 
 // upgrade renders and applies a new revision, then deletes what the current revision had and this one
@@ -354,7 +354,7 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 		currentRecord.Info.Status = rcommon.StatusSuperseded // its description stays, as Helm leaves it
 		return m.updateRecord(ctx, currentRecord, nil)
 	}
-	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede)
+	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede, !isUpgrade)
 }
 
 // recordObjects are the objects of a release record's manifest, those of namespaced kinds without a
@@ -457,8 +457,9 @@ func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads 
 
 // run stores rel as pending, applies r's objects, deletes those of previous that r no longer has (and
 // desired's owner owns), tells desired.Applied, calls before (when not nil) and stores rel as deployed,
-// or as failed with the error of any of these steps.
-func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, done string, before func() error) error {
+// or as failed with the error of any of these steps. asInstall tells that r was rendered as an install:
+// a webhook configuration that istiod already switched to fail closed stays so (see keptFailClosed).
+func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.Release, r *rendered, previous []*unstructured.Unstructured, done string, before func() error, asInstall bool) error {
 	// The record is stored twice, pending and then deployed or failed; its chart and manifest, nearly
 	// all of it, are compressed once.
 	body, err := newRecordBody(rel, &m.charts)
@@ -468,7 +469,13 @@ func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.
 	if err := m.createRecord(ctx, rel, body); err != nil {
 		return err
 	}
-	err = m.applyObjects(ctx, r.objects, desired.FirstKinds)
+	objects := r.objects
+	if asInstall {
+		objects, err = m.keepingFailClosed(ctx, objects)
+	}
+	if err == nil {
+		err = m.applyObjects(ctx, objects, desired.FirstKinds)
+	}
 	if err == nil && previous != nil {
 		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), desired.Owner)
 	}

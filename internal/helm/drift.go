@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -141,7 +142,7 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("comparing %s %s: %w", desired.GetKind(), objectName(desired), err)
 	}
-	if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) {
+	if !equality.Semantic.DeepEqual(comparableFields(live), comparableFields(applied)) || Opened(applied.Object, live.Object) {
 		return true, nil
 	}
 	m.markVerifiedAs(desired, live, "")
@@ -285,7 +286,9 @@ func comparableFields(u *unstructured.Unstructured) map[string]any {
 
 // IgnoreIstiodRewrites removes from an object, in place, the fields istiod writes into its own webhook
 // configurations: the CA bundle once its CA is up, and the validator's failurePolicy once it serves.
-// Changes of these are istiod's work, not drift; both the drift check and the watches ignore them.
+// Changes of these are istiod's work, not drift; both the drift check and the watches ignore them. Of
+// failurePolicy, istiod only ever sets Fail: the drift check sees a webhook switched to Ignore against
+// the release on its own (see Opened).
 func IgnoreIstiodRewrites(obj map[string]any) {
 	webhooks, _ := obj["webhooks"].([]any)
 	for _, w := range webhooks {
@@ -294,6 +297,41 @@ func IgnoreIstiodRewrites(obj map[string]any) {
 			unstructured.RemoveNestedField(webhook, "clientConfig", "caBundle")
 		}
 	}
+}
+
+// failClosed is the failurePolicy istiod switches its validator to once it serves.
+const failClosed = "Fail"
+
+// Opened tells whether a webhook configuration now has a webhook failing open (failurePolicy Ignore)
+// that closed, by name, fails closed: someone switched it to fail open, for istiod only ever switches its
+// webhooks to Fail. The drift check asks it of the live object against the release as it applies it
+// over live (see keptLive), where the release sets Fail or keeps istiod's; the watch asks it of an
+// update, which IgnoreIstiodRewrites would otherwise hide.
+func Opened(closed, now map[string]any) bool {
+	failClosed := failingClosed(&unstructured.Unstructured{Object: closed})
+	items, _ := now["webhooks"].([]any)
+	for _, w := range items {
+		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == "Ignore" {
+			if name, ok := webhook["name"].(string); ok && failClosed[name] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// failingClosed are the names of obj's webhooks whose failurePolicy is Fail.
+func failingClosed(obj *unstructured.Unstructured) map[string]bool {
+	closed := map[string]bool{}
+	items, _ := obj.Object["webhooks"].([]any)
+	for _, w := range items {
+		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == failClosed {
+			if name, ok := webhook["name"].(string); ok {
+				closed[name] = true
+			}
+		}
+	}
+	return closed
 }
 
 // keepingLive returns desired as drift repair applies it over the object the cluster holds (see
@@ -337,12 +375,17 @@ func (m *ChartManager) keepingReplicas(ctx context.Context, desired *unstructure
 // keepsLive tells whether keptLive may change desired: a webhook configuration, or a Deployment whose
 // replicas the chart leaves unset.
 func keepsLive(desired *unstructured.Unstructured) bool {
+	return webhookConfiguration(desired) || unsetReplicas(desired)
+}
+
+// webhookConfiguration tells whether desired is a mutating or validating webhook configuration.
+func webhookConfiguration(desired *unstructured.Unstructured) bool {
 	switch desired.GroupVersionKind().GroupKind() {
 	case schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"},
 		schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}:
 		return true
 	}
-	return unsetReplicas(desired)
+	return false
 }
 
 // unsetReplicas tells whether desired is a Deployment whose replicas the chart leaves unset.
@@ -359,10 +402,12 @@ func unsetReplicas(desired *unstructured.Unstructured) bool {
 // keeps, and, of a webhook configuration, the fields istiod rewrites (see IgnoreIstiodRewrites), for
 // every webhook that sets them. The chart renders the validator failing open (failurePolicy Ignore)
 // until istiod serves and sets Fail: a repair applying the chart's value would let invalid Istio
-// configuration through until istiod noticed and set it again, and, of a chart given a caBundle, put
-// back a CA bundle istiod replaced. An install or upgrade applies the chart's values of these, as
-// Helm does: they are the values the release asks for. Callers must not modify what it returns,
-// desired itself when nothing is kept.
+// configuration through until istiod noticed and set it again (see keptFailClosed), and, of a chart
+// given a caBundle, put back a CA bundle istiod replaced. A failurePolicy Ignore that live holds is
+// not kept: istiod never sets it, and a webhook the release makes fail closed that someone switched
+// to fail open is repaired. An install or upgrade applies the chart's CA bundle, as Helm does: it is
+// the one the release asks for. Callers must not modify what it returns, desired itself when nothing
+// is kept.
 func keptLive(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
 	if live == nil || !keepsLive(desired) {
 		return desired
@@ -391,16 +436,89 @@ func keptLive(desired, live *unstructured.Unstructured) *unstructured.Unstructur
 		if have == nil {
 			continue
 		}
-		if _, set := webhook["failurePolicy"]; set {
-			if policy, ok := have["failurePolicy"]; ok {
-				webhook["failurePolicy"] = policy
-			}
+		if _, set := webhook["failurePolicy"]; set && have["failurePolicy"] == failClosed {
+			webhook["failurePolicy"] = failClosed
 		}
 		if _, set, _ := unstructured.NestedFieldNoCopy(webhook, "clientConfig", "caBundle"); set {
 			if bundle, ok, _ := unstructured.NestedString(have, "clientConfig", "caBundle"); ok && bundle != "" {
 				_ = unstructured.SetNestedField(webhook, bundle, "clientConfig", "caBundle")
 			}
 		}
+	}
+	return kept
+}
+
+// keepingFailClosed returns objects as an install applies them (see keptFailClosed): a webhook
+// configuration whose webhooks the chart renders failing open is read from the API server, and kept
+// failing closed where istiod switched it so. The others, and objects itself when nothing is kept, are
+// returned as they are; callers must not modify them.
+func (m *ChartManager) keepingFailClosed(ctx context.Context, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	var kept []*unstructured.Unstructured
+	for i, desired := range objects {
+		if !failsOpen(desired) {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(desired.GroupVersionKind())
+		err := m.client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
+		}
+		if kept == nil {
+			kept = slices.Clone(objects)
+		}
+		kept[i] = keptFailClosed(desired, live)
+	}
+	if kept == nil {
+		return objects, nil
+	}
+	return kept, nil
+}
+
+// failsOpen tells whether desired is a webhook configuration with a webhook of failurePolicy Ignore.
+func failsOpen(desired *unstructured.Unstructured) bool {
+	if !webhookConfiguration(desired) {
+		return false
+	}
+	items, _ := desired.Object["webhooks"].([]any)
+	for _, w := range items {
+		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == "Ignore" {
+			return true
+		}
+	}
+	return false
+}
+
+// keptFailClosed returns a webhook configuration with failurePolicy Fail for every webhook that the
+// chart renders failing open (failurePolicy Ignore) and live has failing closed. Istio's charts render
+// the validator so when they render an install, to fail open until istiod serves; istiod, once it has
+// seen its webhook reject invalid configuration, switches it to Fail. An install that failed part way
+// is run again, or recovered by an upgrade rendered as an install, while istiod already serves: applying
+// the chart's Ignore over istiod's Fail would let invalid Istio configuration through until istiod
+// noticed and switched it back. Callers must not modify what it returns, desired itself when nothing
+// is kept.
+func keptFailClosed(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	closed := failingClosed(live)
+	var kept *unstructured.Unstructured
+	items, _ := desired.Object["webhooks"].([]any)
+	for i, w := range items {
+		webhook, ok := w.(map[string]any)
+		if !ok || webhook["failurePolicy"] != "Ignore" {
+			continue
+		}
+		if name, _ := webhook["name"].(string); !closed[name] {
+			continue
+		}
+		if kept == nil {
+			kept = desired.DeepCopy()
+		}
+		kept.Object["webhooks"].([]any)[i].(map[string]any)["failurePolicy"] = failClosed
+	}
+	if kept == nil {
+		return desired
 	}
 	return kept
 }
