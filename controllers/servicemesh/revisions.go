@@ -435,8 +435,10 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 		}
 	}
 	canary := revisionBased(mesh) && mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0
+	// The canary the status reports serving the canary namespaces (none once rolled back) keeps them
+	// while a newer spec.version's canary is not ready yet.
 	return revision.Decide(revision.PlanInput{Target: target, TargetVersion: version, Tagged: tagged, Canary: canary,
-		Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
+		Serving: meshctx.CanaryRevision(mesh), Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
 }
 
 // holdRevisionsInUse takes out of plan.Prune every revision whose istiod a webhook configuration

@@ -241,6 +241,9 @@ type PlanInput struct {
 	Tagged string
 	// Canary: spec.updateStrategy.canary lists namespaces.
 	Canary bool
+	// Serving is the revision that served the canary namespaces when the revisions were last planned
+	// ("" when none did): a canary of an earlier spec.version, which keeps them until the target serves.
+	Serving string
 	// Installed are the revisions found, the target among them once its release exists.
 	Installed []Installed
 	// UnusedSince says since when each revision is known to be unused (zero: not known so).
@@ -264,9 +267,11 @@ type Plan struct {
 }
 
 // Decide makes the plan: the tag moves to the target once it is ready and no canary holds it back;
-// until then it stays on the revision it points at. A revision is kept while it is active, the
-// target, named by a namespace label, or used by a pod; otherwise it is removed once unused for the
-// grace period.
+// until then it stays on the revision it points at. The canary namespaces move to the target once it
+// serves (Serves); until then a canary of an earlier spec.version that still serves keeps them, so a
+// new canary started during one does not send them back to the active revision, and their workloads
+// back and forth. A revision is kept while it is active, the target, the canary, named by a namespace
+// label, or used by a pod; otherwise it is removed once unused for the grace period.
 func Decide(in PlanInput) Plan {
 	byName := map[string]Installed{}
 	for _, r := range in.Installed {
@@ -281,8 +286,12 @@ func Decide(in PlanInput) Plan {
 	case !targetFound || !target.Ready || in.Canary:
 		plan.Active = in.Tagged
 	}
-	if plan.Active != in.Target && in.Canary && targetFound && Serves(target.Ready, target.Proxies) {
-		plan.Canary = in.Target
+	if plan.Active != in.Target && in.Canary {
+		if targetFound && Serves(target.Ready, target.Proxies) {
+			plan.Canary = in.Target
+		} else if serving, ok := byName[in.Serving]; ok && in.Serving != plan.Active && Serves(serving.Ready, serving.Proxies) {
+			plan.Canary = in.Serving
+		}
 	}
 
 	list := slices.Clone(in.Installed)
@@ -297,7 +306,7 @@ func Decide(in PlanInput) Plan {
 		switch r.Name {
 		case plan.Active:
 			state = meshv1alpha1.RevisionActive
-		case in.Target:
+		case in.Target, plan.Canary:
 			state = meshv1alpha1.RevisionCanary
 		}
 		plan.Revisions = append(plan.Revisions, meshv1alpha1.RevisionStatus{
