@@ -66,6 +66,9 @@ const (
 	// at again (every grace period when that is shorter): those webhooks are not watched (the cache holds
 	// meshkeeper's own only).
 	blockedRecheck = time.Minute
+	// foreignTagRecheck is how often another installation's default tag, which keeps meshkeeper's from
+	// being applied, is looked for again: it is not watched either.
+	foreignTagRecheck = time.Minute
 	// kubernetesVersionRecheck is how long the Kubernetes version read from the API server is used before
 	// it is read again: a cluster is upgraded while the manager runs (a managed cluster's control plane
 	// first, its nodes, and so the manager, maybe weeks later), and the upgrade gate judges the version it
@@ -874,17 +877,19 @@ func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 	return nil
 }
 
-// foreignTag is the error of a default tag's webhook that is not meshkeeper's. One the cache holds (it
-// carries meshkeeper's label) is found before any revision is installed, and its removal wakes the next
-// reconcile; one it does not hold is found only before the tag is applied, and is looked for again with
-// backoff, since its removal wakes nothing.
+// foreignTag is the error of a default tag's webhook that is not meshkeeper's. Retrying cannot remove
+// it, so either way the generation counts as observed and the mesh is Stalled until a person removes
+// it. One the cache holds (it carries meshkeeper's label) is found before any revision is installed,
+// and its removal wakes the next reconcile; one it does not hold (istioctl tag set default) is found
+// only before the tag is applied, and is looked for again every foreignTagRecheck, since its removal
+// wakes nothing.
 func foreignTag(mesh *meshv1alpha1.ServiceMesh, cached bool) error {
 	format := "MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); " +
 		"meshkeeper leaves it alone and %s until it is removed"
 	if cached {
 		return meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(format, tagWebhook(mesh.Spec.Namespace), "installs no revision"))
 	}
-	return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(format+" (looked for again with backoff)",
+	return meshctx.Recheck(meshv1alpha1.ReasonInstallFailed, foreignTagRecheck, fmt.Errorf(format+" (looked for again every minute)",
 		tagWebhook(mesh.Spec.Namespace), "points no default tag at its revisions"))
 }
 
