@@ -45,9 +45,11 @@ const (
 	ruleRole      = "a role grants neither escalate, bind nor impersonate, no verb * on every resource or on roles and identities, " +
 		"no create of ServiceAccount tokens, no exec or attach into pods and no kubelet API (nodes/proxy), " +
 		"approval only for named signers outside kubernetes.io/, and takes no part in aggregation"
-	ruleAdmission = "an admission webhook calls only a Service in the release namespace, and a policy binding binds only a policy of its own release"
-	ruleImage     = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs)"
-	ruleEnv       = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's), " +
+	ruleAdmission = "an admission webhook or a CustomResourceDefinition's conversion webhook calls only a Service in the release namespace, " +
+		"a policy binding binds only a policy of its own release, and a policy reads no parameters (paramKind)"
+	ruleImage = "a workload's containers pull only from the image hubs the operator's installer allowed (--allowed-image-hubs), " +
+		"as do its image volumes, and it mounts no gitRepo volume"
+	ruleEnv = "a container sets no variable twice, EXTERNAL_ISTIOD not at all, and CA_TRUSTED_NODE_ACCOUNTS only to one ServiceAccount of the release namespace (its ztunnel's), " +
 		"and takes variables in bulk (envFrom) only from a ConfigMap of its own release that sets neither"
 	rulePod = "a workload's pods run as a ServiceAccount of their own release, and only the cni chart's DaemonSet (the node agent) reaches into the node: " +
 		"no other workload is a DaemonSet or uses a host namespace, a host port, a hostPath volume, a privileged container or an added capability"
@@ -239,7 +241,13 @@ func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
 		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
 		if !strings.HasSuffix(group, istioGroupSuffix) {
 			why = fmt.Sprintf("defines API group %q, not one of istio.io", group)
+		} else {
+			rule = ruleAdmission
+			why, err = g.checkConversion(obj)
 		}
+	case "ValidatingAdmissionPolicy":
+		rule = ruleAdmission
+		why, err = checkPolicy(obj)
 	case "ClusterRoleBinding", "RoleBinding":
 		rule = ruleBinding
 		why, err = g.checkBinding(obj)
@@ -268,10 +276,24 @@ func (g *guard) check(obj *unstructured.Unstructured) (string, string) {
 	return why, rule
 }
 
-// checkImages returns why a workload is refused for the images of its pod template's containers and
-// init containers, or "": the values meshkeeper renders a chart with name only allowed hubs, but a
-// chart's own defaults or templates may name any image.
+// checkImages returns why a workload is refused for the images of its pod template's containers, init
+// containers and image volumes, or for a gitRepo volume, or "" (ruleImage): the values meshkeeper
+// renders a chart with name only allowed hubs, but a chart's own defaults or templates may name any
+// image.
 func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
+	// A volume's content can be code a container's command runs as much as an image's: a gitRepo volume
+	// clones a repository from any URL (which no allow-list names), an image volume has the kubelet pull
+	// an image and mount its files.
+	volumes, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "volumes")
+	if err != nil {
+		return "", err
+	}
+	for _, v := range volumes {
+		volume, _ := v.(map[string]any)
+		if source, ok := volume["gitRepo"].(map[string]any); ok {
+			return fmt.Sprintf("mounts gitRepo volume %v, a clone of %q from no image hub", volume["name"], source["repository"]), nil
+		}
+	}
 	if g.checkImage == nil {
 		return "", nil
 	}
@@ -283,6 +305,17 @@ func (g *guard) checkImages(obj *unstructured.Unstructured) (string, error) {
 		image, _ := container["image"].(string)
 		if err := g.checkImage(image); err != nil {
 			return fmt.Sprintf("runs image %q in container %v: %v", image, container["name"], err), nil
+		}
+	}
+	for _, v := range volumes {
+		volume, _ := v.(map[string]any)
+		source, ok := volume["image"].(map[string]any)
+		if !ok {
+			continue
+		}
+		image, _ := source["reference"].(string)
+		if err := g.checkImage(image); err != nil {
+			return fmt.Sprintf("mounts image volume %v of image %q: %v", volume["name"], image, err), nil
 		}
 	}
 	return "", nil
@@ -648,6 +681,60 @@ func mintsTokens(rule rbacv1.PolicyRule) string {
 		}
 	}
 	return ""
+}
+
+// checkConversion returns why a CustomResourceDefinition is refused for its conversion webhook, or ""
+// (ruleAdmission). The API server sends every object of the kind that is read or written in a version
+// other than the stored one to that webhook, and serves what it answers: a webhook outside the release
+// would see every Istio resource of the kind and could rewrite it (an AuthorizationPolicy's DENY served
+// as ALLOW). Istio's charts render no conversion webhook; one that calls a Service in the release
+// namespace is held to what the release's admission webhooks are.
+func (g *guard) checkConversion(obj *unstructured.Unstructured) (string, error) {
+	conversion, _, err := unstructured.NestedMap(obj.Object, "spec", "conversion")
+	if err != nil {
+		return "", err
+	}
+	if strategy, _ := conversion["strategy"].(string); strategy == "" || strategy == "None" {
+		return "", nil
+	}
+	// apiextensions.k8s.io/v1 keeps the client under webhook, v1beta1 kept it beside the strategy.
+	config, _, err := unstructured.NestedMap(conversion, "webhook", "clientConfig")
+	if err != nil {
+		return "", err
+	}
+	if config == nil {
+		if config, _, err = unstructured.NestedMap(conversion, "webhookClientConfig"); err != nil {
+			return "", err
+		}
+	}
+	service, _ := config["service"].(map[string]any)
+	namespace, _ := service["namespace"].(string)
+	name, _ := service["name"].(string)
+	switch {
+	case config["url"] != nil:
+		return "sends conversion webhook to a URL rather than a Service", nil
+	case service == nil:
+		return "names no Service for its conversion webhook", nil
+	case namespace != g.namespace:
+		return fmt.Sprintf("sends conversion webhook to Service %s/%s, outside the release namespace", namespace, name), nil
+	}
+	return "", nil
+}
+
+// checkPolicy returns why a ValidatingAdmissionPolicy is refused, or "" (ruleAdmission). A policy with
+// parameters (paramKind) has the API server read, for every request it matches, the object its binding's
+// paramRef names, in any namespace, and its messageExpression may write that object into the denial
+// the requester gets: a Secret of any namespace, read with meshkeeper's right to read every Secret,
+// handed to whoever may create an object the policy matches. Istio's policies take no parameters.
+func checkPolicy(obj *unstructured.Unstructured) (string, error) {
+	paramKind, _, err := unstructured.NestedMap(obj.Object, "spec", "paramKind")
+	if err != nil {
+		return "", err
+	}
+	if paramKind != nil {
+		return fmt.Sprintf("reads parameters of kind %v/%v (paramKind)", paramKind["apiVersion"], paramKind["kind"]), nil
+	}
+	return "", nil
 }
 
 // checkAdmission returns why a webhook configuration or an admission policy binding is refused, or "".
