@@ -81,6 +81,7 @@ var valueKeys = map[string]decision{
 	"envVarFrom[].name": {rejected, "spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"},
 	// volumes is a list too: its entries of the node's files (the chart guard refuses them as well).
 	"volumes[].hostPath": {rejected, "spec.values.volumes must not hold a hostPath volume"},
+	"volumes[].gitRepo":  {rejected, "spec.values.volumes must not hold a gitRepo volume"},
 
 	// Image locations: checked against --allowed-image-hubs.
 	"hub":                     {imageHub, "istiod's image hub"},
@@ -107,7 +108,7 @@ var valueKeys = map[string]decision{
 	"nodeSelector":                      {userData, "scheduling"},
 	"topologySpreadConstraints":         {userData, "scheduling"},
 	"memory":                            {userData, "autoscaling on memory"},
-	"volumes":                           {userData, "volumes of istiod's pod (hostPath aside)"},
+	"volumes":                           {userData, "volumes of istiod's pod (hostPath and gitRepo aside; image volumes' images are checked against --allowed-image-hubs by the chart guard)"},
 	"volumeMounts":                      {userData, "mounts of istiod's container"},
 	"extraContainerArgs":                {userData, "istiod's flags; the image stays an allowed one"},
 	"podAnnotations":                    {userData, "metadata"},

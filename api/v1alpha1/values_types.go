@@ -191,16 +191,22 @@ type EnvVarFromValue struct {
 	Name *string `json:"name,omitempty"`
 }
 
-// VolumeValue is an entry of spec.values.volumes, a Kubernetes Volume. Only hostPath is declared, for
-// the rule that refuses it; the rest is kept as written.
+// VolumeValue is an entry of spec.values.volumes, a Kubernetes Volume. Only hostPath and gitRepo are
+// declared, for the rules that refuse them; the rest is kept as written.
 // +kubebuilder:pruning:PreserveUnknownFields
 // +kubebuilder:validation:XValidation:rule="!has(self.hostPath)",message="spec.values.volumes must not hold a hostPath volume: it gives istiod's pod, which runs with cluster-wide rights, the files of the node it runs on; only the istio-cni agent (spec.cni) reaches into the node"
+// +kubebuilder:validation:XValidation:rule="!has(self.gitRepo)",message="spec.values.volumes must not hold a gitRepo volume: it clones a repository of any URL into istiod's pod, which runs with cluster-wide rights; use an image of an allowed hub or a ConfigMap"
 type VolumeValue struct {
 	// HostPath is a directory of the node.
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
 	HostPath *apiextensionsv1.JSON `json:"hostPath,omitempty"`
+	// GitRepo is a clone of a git repository (deprecated in Kubernetes).
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	GitRepo *apiextensionsv1.JSON `json:"gitRepo,omitempty"`
 }
 
 // MeshConfigValues are the declared keys of spec.values.meshConfig.

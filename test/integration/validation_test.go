@@ -221,6 +221,9 @@ var _ = Describe("ServiceMesh validation", func() {
 		Entry("a hostPath volume for istiod, beside a volume of its own",
 			meshYAML("  values:\n    volumes:\n    - name: extra-roots\n      configMap:\n        name: roots\n    - name: node-root\n      hostPath:\n        path: /\n"),
 			"spec.values.volumes[1]: Invalid value: spec.values.volumes must not hold a hostPath volume"),
+		Entry("a gitRepo volume for istiod",
+			meshYAML("  values:\n    volumes:\n    - name: payload\n      gitRepo:\n        repository: https://git.example.com/payload.git\n"),
+			"spec.values.volumes[0]: Invalid value: spec.values.volumes must not hold a gitRepo volume"),
 		Entry("EXTERNAL_ISTIOD through envVarFrom, from a ConfigMap",
 			meshYAML("  values:\n    envVarFrom:\n    - name: EXTERNAL_ISTIOD\n      valueFrom:\n        configMapKeyRef:\n          name: istiod-settings\n          key: external\n"),
 			"spec.values.envVarFrom must not name EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS"),
@@ -366,7 +369,7 @@ var _ = Describe("ServiceMesh validation", func() {
 			"    - name: EXTERNAL_CA_TOKEN\n      valueFrom:\n        secretKeyRef:\n          name: ca-token\n          key: token\n          optional: true\n",
 			[]any{map[string]any{"name": "EXTERNAL_CA_TOKEN", "valueFrom": map[string]any{
 				"secretKeyRef": map[string]any{"name": "ca-token", "key": "token", "optional": true}}}}),
-		Entry("volumes, of which only hostPath is declared", "volumes",
+		Entry("volumes, of which only hostPath and gitRepo are declared", "volumes",
 			"    - name: extra-roots\n      configMap:\n        name: roots\n        defaultMode: 420\n",
 			[]any{map[string]any{"name": "extra-roots", "configMap": map[string]any{"name": "roots", "defaultMode": int64(420)}}}),
 	)
