@@ -46,21 +46,35 @@ func ProgressDeadlinePassed(d *appsv1.Deployment) bool {
 // controller says that the rollout of a Deployment's current pod template completed.
 const NewReplicaSetAvailable = "NewReplicaSetAvailable"
 
-// RolloutCompleted tells whether the Deployment controller says that d completed the rollout of its
-// current pod template: for its current generation, every desired pod is of that template (none of an
-// older one left), and its Progressing condition is True with NewReplicaSetAvailable. The controller
-// sets another reason as soon as it creates the ReplicaSet of a new template, and sets this one only
-// once every desired pod of it is available; it leaves the condition as it is through a later scale, so
-// this stays true while the new pods of a scale-up wait for a node, where RolledOut does not.
-func RolloutCompleted(d *appsv1.Deployment) bool {
-	desired, s := DesiredReplicas(d.Spec.Replicas), d.Status
-	if s.ObservedGeneration < d.Generation || s.UpdatedReplicas != desired || s.Replicas != desired {
-		return false
-	}
-	for _, c := range s.Conditions {
-		if c.Type == appsv1.DeploymentProgressing {
-			return c.Status == corev1.ConditionTrue && c.Reason == NewReplicaSetAvailable
+// RolloutCompleted tells whether a workload's controller says that it completed the rollout of its
+// current pod template, in a verdict that holds through a later scale-up whose new pods wait for a
+// node, where RolledOut does not:
+//   - A Deployment, for its current generation, has every desired pod of that template (none of an
+//     older one left), and its Progressing condition is True with NewReplicaSetAvailable. The
+//     Deployment controller sets another reason as soon as it creates the ReplicaSet of a new template,
+//     sets this one only once every desired pod of it is available, and leaves it as it is through a
+//     later scale.
+//   - A StatefulSet, for its current generation, has its current revision equal to its update
+//     revision: the StatefulSet controller makes it so only once every replica is updated and ready,
+//     keeps the current revision at a new template's first sync, and creates the pods of a scale-up
+//     from the update revision.
+//
+// False for a DaemonSet, whose status keeps no such verdict, and for any other kind.
+func RolloutCompleted(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		desired, s := DesiredReplicas(o.Spec.Replicas), o.Status
+		if s.ObservedGeneration < o.Generation || s.UpdatedReplicas != desired || s.Replicas != desired {
+			return false
 		}
+		for _, c := range s.Conditions {
+			if c.Type == appsv1.DeploymentProgressing {
+				return c.Status == corev1.ConditionTrue && c.Reason == NewReplicaSetAvailable
+			}
+		}
+	case *appsv1.StatefulSet:
+		s := o.Status
+		return s.ObservedGeneration >= o.Generation && s.UpdateRevision != "" && s.CurrentRevision == s.UpdateRevision
 	}
 	return false
 }

@@ -90,10 +90,10 @@ func TestDesiredReplicasDefaultsToOne(t *testing.T) {
 	}
 }
 
-// The Deployment controller's verdict that the rollout of the current template completed holds through
-// a later scale-up whose new pod is not ready, and not while pods of an older template are left (a
-// rollout with maxSurge 0 or the Recreate strategy, whose old pods are gone before the new ones come),
-// nor once it has created the ReplicaSet of a new template, nor before it has seen the current spec.
+// The Deployment and StatefulSet controllers' verdict that the rollout of the current template completed
+// holds through a later scale-up whose new pod is not ready, and not while pods of an older template are
+// left (a rollout with maxSurge 0 or the Recreate strategy, whose old pods are gone before the new ones
+// come), nor once the controller has started on a new template, nor before it has seen the current spec.
 func TestRolloutCompleted(t *testing.T) {
 	condition := func(status corev1.ConditionStatus, reason string) []appsv1.DeploymentCondition {
 		return []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
@@ -106,8 +106,15 @@ func TestRolloutCompleted(t *testing.T) {
 		edit(&d.Status)
 		return d
 	}
+	statefulSet := func(edit func(*appsv1.StatefulSetStatus)) *appsv1.StatefulSet {
+		s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Generation: 3}, Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2)},
+			Status: appsv1.StatefulSetStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
+				CurrentReplicas: 2, CurrentRevision: "db-7d9c", UpdateRevision: "db-7d9c"}}
+		edit(&s.Status)
+		return s
+	}
 	tests := map[string]struct {
-		d    *appsv1.Deployment
+		obj  client.Object
 		want bool
 	}{
 		"rolled out": {deployment(func(*appsv1.DeploymentStatus) {}), true},
@@ -127,10 +134,20 @@ func TestRolloutCompleted(t *testing.T) {
 		"the old pods gone, the new not yet come":               {deployment(func(s *appsv1.DeploymentStatus) { s.Replicas, s.UpdatedReplicas = 0, 0 }), false},
 		"an old pod left":                                       {deployment(func(s *appsv1.DeploymentStatus) { s.Replicas = 3 }), false},
 		"no Progressing condition (no progressDeadlineSeconds)": {deployment(func(s *appsv1.DeploymentStatus) { s.Conditions = nil }), false},
+		"StatefulSet rolled out":                                {statefulSet(func(*appsv1.StatefulSetStatus) {}), true},
+		"StatefulSet scaled up, the new pod waiting for a node": {statefulSet(func(s *appsv1.StatefulSetStatus) {
+			s.Replicas, s.UpdatedReplicas, s.CurrentReplicas = 3, 3, 3
+		}), true},
+		"StatefulSet rolling out a new template": {statefulSet(func(s *appsv1.StatefulSetStatus) {
+			s.UpdateRevision, s.UpdatedReplicas, s.CurrentReplicas = "db-5f4b", 1, 1
+		}), false},
+		"StatefulSet whose controller has not seen the spec": {statefulSet(func(s *appsv1.StatefulSetStatus) { s.ObservedGeneration = 2 }), false},
+		"StatefulSet without revisions yet":                  {statefulSet(func(s *appsv1.StatefulSetStatus) { s.CurrentRevision, s.UpdateRevision = "", "" }), false},
+		"DaemonSet (its status keeps no verdict)":            {&appsv1.DaemonSet{}, false},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := RolloutCompleted(tt.d); got != tt.want {
+			if got := RolloutCompleted(tt.obj); got != tt.want {
 				t.Errorf("RolloutCompleted() = %v, want %v", got, tt.want)
 			}
 		})

@@ -57,10 +57,10 @@ type workload struct {
 	restartedFor string
 	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
 	rolledOut bool
-	// completed: a Deployment whose controller says the rollout of its current pod template completed
-	// (meshctx.RolloutCompleted). It says so through a later scale-up whose new pods are not ready yet,
-	// where rolledOut does not: the restart that made the template rolled out, and a manager that takes
-	// over, which never saw it roll out, can tell.
+	// completed: the workload's controller says the rollout of its current pod template completed
+	// (meshctx.RolloutCompleted: a Deployment or StatefulSet). It says so through a later scale-up whose
+	// new pods are not ready yet, where rolledOut does not: the restart that made the template rolled
+	// out, and a manager that takes over, which never saw it roll out, can tell.
 	completed bool
 	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
 	deadline time.Duration
@@ -80,11 +80,11 @@ func (w *workload) key() string {
 
 // asWorkload reads one of the three kinds.
 func asWorkload(obj client.Object) *workload {
-	w := &workload{obj: obj, deadline: defaultDeadline, rolledOut: meshctx.RolledOut(obj)}
+	w := &workload{obj: obj, deadline: defaultDeadline, rolledOut: meshctx.RolledOut(obj), completed: meshctx.RolloutCompleted(obj)}
 	var template *corev1.PodTemplateSpec
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		w.kind, template, w.completed = "Deployment", &o.Spec.Template, meshctx.RolloutCompleted(o)
+		w.kind, template = "Deployment", &o.Spec.Template
 		if o.Spec.ProgressDeadlineSeconds != nil {
 			w.deadline = time.Duration(*o.Spec.ProgressDeadlineSeconds) * time.Second
 		}

@@ -111,3 +111,92 @@ func setDeploymentStatus(ctx context.Context, g Gomega, c client.Client, d *apps
 		return c.Status().Update(ctx, d)
 	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
 }
+
+// TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver: of a StatefulSet, the StatefulSet
+// controller says that a rollout completed: its current revision becomes the update revision once every
+// replica is updated and ready, and stays so through a later scale-up, whose new replica is created of
+// that revision and may wait for a node. A manager that takes over counts that scale-up neither as the
+// restart rolling out (holding the namespace's budget) nor, once its counts hold for the deadline, as
+// the restart stalled.
+func TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver(t *testing.T) {
+	f := newFixture(t, "takeover-sts", nil) // one restart at a time in the namespace
+	g, ctx, c, ns := f.g, f.ctx, f.c, f.ns
+	labels := map[string]string{"app": "db"}
+	db := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
+		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), ServiceName: "db",
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/db:1.0"}}}}}}
+	g.Expect(c.Create(ctx, db)).To(Succeed())
+	// status writes what the StatefulSet controller would of the current generation: replicas pods, ready
+	// of them ready, all of revision, the rollout complete.
+	status := func(replicas, ready int32, revision string) {
+		t.Helper()
+		g.Eventually(func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(db), db); err != nil {
+				return err
+			}
+			db.Status = appsv1.StatefulSetStatus{ObservedGeneration: db.Generation, Replicas: replicas, UpdatedReplicas: replicas,
+				CurrentReplicas: replicas, ReadyReplicas: ready, AvailableReplicas: ready, CurrentRevision: revision, UpdateRevision: revision}
+			return c.Status().Update(ctx, db)
+		}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	}
+	// pod creates db's pod name, of its pod template as it is now, with a sidecar of the running control
+	// plane when injected.
+	pod := func(name string, injected bool) {
+		t.Helper()
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(db), db)).To(Succeed())
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: map[string]string{},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: db.Name, UID: db.UID, Controller: ptr.To(true)}}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/db:1.0"}}}}
+		for k, v := range db.Spec.Template.Annotations {
+			p.Annotations[k] = v
+		}
+		if injected {
+			p.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
+		}
+		g.Expect(c.Create(ctx, p)).To(Succeed())
+	}
+	status(1, 1, "db-1")
+	pod("db-0", false)
+	waitCached(ctx, g, f.workloads, db)
+	deadline := 10 * time.Minute // a StatefulSet's
+
+	first, _, firstPass := clockedReconciler(ctx, t, g, c, f.workloads)
+	base := time.Now().UTC().Truncate(time.Second)
+	firstPass(base)
+	g.Expect(restartedAt(ctx, g, c, db)).To(Equal(base.Format(time.RFC3339)))
+	g.Expect(first.Report.Value().Restarting).To(BeEquivalentTo(1))
+
+	t.Log("the first manager stops; the restart rolls out, then db is scaled up and its new replica waits for a node")
+	g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db-0"}}, client.GracePeriodSeconds(0))).To(Succeed())
+	pod("db-0", true)
+	status(1, 1, "db-2")
+	g.Eventually(func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(db), db); err != nil {
+			return err
+		}
+		db.Spec.Replicas = ptr.To[int32](2)
+		return c.Update(ctx, db)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	pod("db-1", true)
+	status(2, 1, "db-2")
+	late := createRolledOut(ctx, g, c, ns, "late", "")
+
+	t.Log("a second manager takes over")
+	workloads := startWorkloadCache(ctx, g, f.env)
+	waitCached(ctx, g, workloads, db, late)
+	second, recorder, secondPass := clockedReconciler(ctx, t, g, c, workloads)
+	at := base.Add(time.Minute)
+	secondPass(at)
+	g.Expect(restartedAt(ctx, g, c, late)).NotTo(BeEmpty(), "the scale-up held the namespace's budget as the restart rolling out")
+
+	secondPass(at.Add(deadline + 5*time.Second))
+	for _, stalled := range second.Report.Value().StalledRestarts {
+		g.Expect(stalled.Workload).NotTo(Equal("StatefulSet "+ns+"/db"), "the scale-up counted as the restart stalled")
+	}
+	for _, event := range withReason(drain(recorder), meshv1alpha1.ReasonRestartStalled) {
+		g.Expect(event).NotTo(ContainSubstring("StatefulSet " + ns + "/db"))
+	}
+}
