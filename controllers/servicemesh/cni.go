@@ -38,6 +38,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // The CNI chart renders a DaemonSet, and meshkeeper reads the agent's pods to name the nodes where it
@@ -82,10 +83,11 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 }
 
 // reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
-// runs ahead of the istiod that injects for it (a running agent moves to a new version only once istiod
-// has rolled it out), and removes it when the mesh no longer runs it or it moved to another namespace
-// (a move to a namespace whose Pod Security level rejects it keeps the agent where it runs). A first
-// install with no istiod running went alongside the control plane (freshAgent); this reports it.
+// runs ahead of the istiod that injects for it (a running agent moves up to a new version only once
+// istiod has rolled it out, and down at once), and removes it when the mesh no longer runs it or it
+// moved to another namespace (a move to a namespace whose Pod Security level rejects it keeps the agent
+// where it runs). A first install with no istiod running went alongside the control plane
+// (freshAgent); this reports it.
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
 	by meshv1alpha1.CNIDecision, installed *installation, controlPlaneErr error) (*cniObservation, error) {
@@ -105,14 +107,9 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		want = mesh.Spec.CNINamespace()
 		// Before anything changes: an agent moved to a namespace that rejects it stays where it runs.
 		if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
-			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
-			return obs, obs.err
+			return r.failCNI(ctx, obs, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err))
 		} else if rejected != "" {
-			obs.err = meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected))
-			if err := r.observeCNI(ctx, obs, r.Client); err != nil {
-				return obs, err
-			}
-			return obs, obs.err
+			return r.failCNI(ctx, obs, meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected)))
 		}
 	}
 	// A failed install, upgrade or removal of the agent is tried again with backoff, not on every wake-up
@@ -120,19 +117,14 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	key := backoffKey(mesh)
 	if left, last := r.cniBackoff.pending(key); last != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("The CNI agent failed recently, not retrying yet", "retryIn", left, "error", last.Error())
-		obs.err, obs.heldFor = last, left
-		if obs.namespace != "" {
-			if err := r.observeCNI(ctx, obs, r.Client); err != nil {
-				return obs, err
-			}
-		}
-		return obs, obs.err
+		obs.heldFor = left
+		return r.failCNI(ctx, obs, last)
 	}
 	if obs.namespace != "" && obs.namespace != want {
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
-			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
-			r.cniBackoff.record(key, obs.err)
-			return obs, obs.err
+			err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+			r.cniBackoff.record(key, err)
+			return r.failCNI(ctx, obs, err)
 		}
 		r.cniBackoff.record(key, nil)
 		obs.namespace = ""
@@ -141,22 +133,16 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		return obs, nil
 	}
 	if installed.charts.CNI == nil {
-		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("the %s chart was not resolved", cniRelease))
-		return obs, obs.err
+		return r.failCNI(ctx, obs, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, fmt.Errorf("the %s chart was not resolved", cniRelease)))
 	}
 	if obs.namespace == want {
 		// The release runs there already: this may move the running agent to another version.
 		held, err := r.agentUpgradeHeld(ctx, mesh, want, installed.version, installed.activeDeployment)
 		if err != nil {
-			obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
-			return obs, obs.err
+			return r.failCNI(ctx, obs, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err))
 		}
 		if held != "" {
-			obs.err = meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentUpgradeRetry, errors.New(held))
-			if err := r.observeCNI(ctx, obs, r.Client); err != nil {
-				return obs, err
-			}
-			return obs, obs.err
+			return r.failCNI(ctx, obs, meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentUpgradeRetry, errors.New(held)))
 		}
 	}
 	release := cniReleaseOf(mesh, want, installed.version, installed.charts)
@@ -179,13 +165,27 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 				err = errors.Join(err, fmt.Errorf("removing what the failed install left in %s: %w", want, uninstallErr))
 			}
 		}
-		obs.err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
-		r.cniBackoff.record(key, obs.err)
-		return obs, obs.err
+		err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		r.cniBackoff.record(key, err)
+		return r.failCNI(ctx, obs, err)
 	}
 	r.cniBackoff.record(key, nil)
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs, r.readerAfter(result.Action != helm.ActionNone))
+}
+
+// failCNI ends the CNI phase with its failure, err. The agent of status.cni.namespace, if any, still runs
+// (a failed upgrade or removal leaves its DaemonSet in place, and a failed first install elsewhere left
+// nothing), so its DaemonSet is read as on success: status.cni and meshkeeper_cni_nodes count the nodes it
+// runs on, whether the failure is fresh or being waited out, rather than none.
+func (r *Reconciler) failCNI(ctx context.Context, obs *cniObservation, err error) (*cniObservation, error) {
+	obs.err = err
+	if obs.namespace != "" {
+		if err := r.observeCNI(ctx, obs, r.Client); err != nil {
+			return obs, err
+		}
+	}
+	return obs, obs.err
 }
 
 // agentRejected says why, when the namespace the agent runs in
@@ -230,9 +230,11 @@ const agentUpgradeRetry = 10 * time.Second
 
 // agentUpgradeHeld tells why the running agent may not move to version yet, or returns "". Istio's CNI
 // agent may lag the control plane by a minor version but never lead it, and an upgrade in place keeps
-// the old istiod pods running while the new ones roll out: the agent moves only once istiod's current
+// the old istiod pods running while the new ones roll out: the agent moves up only once istiod's current
 // template, which the control-plane phase has just upgraded, is available on every replica. istiod is
-// read from the API server, since the cache may not have seen that upgrade yet.
+// read from the API server, since the cache may not have seen that upgrade yet. An agent newer than
+// version (spec.version went back) moves down at once: it would lead the older istiod for as long as
+// that rolls out, while moved down it runs no newer version than the old istiod pods or the new ones.
 func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, cniNamespace, version, deployment string) (string, error) {
 	ds := &appsv1.DaemonSet{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: cniNamespace, Name: cniDaemonSet}, ds)
@@ -245,6 +247,11 @@ func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.Se
 	running := agentVersion(ds)
 	if running == "" || running == version {
 		return "", nil
+	}
+	if from, ok := revision.Parse(running); ok {
+		if to, ok := revision.Parse(version); ok && revision.Compare(from, to) > 0 {
+			return "", nil
+		}
 	}
 	istiod := &appsv1.Deployment{}
 	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: deployment}, istiod)
