@@ -49,6 +49,25 @@ func init() {
 	utilruntime.Must(meshv1alpha1.AddToScheme(scheme))
 }
 
+// The environment variables that give the allow-list flags their defaults. OLM runs the manager with the
+// arguments of the bundle's Deployment, and a Subscription can set its environment (spec.config.env) but
+// not its arguments: without these, an OperatorHub install could not widen or narrow the allow-lists. A
+// flag on the command line wins. They are the installer's to set, as the flags are: whoever may edit the
+// manager's Deployment or Subscription holds its rights already.
+const (
+	envAllowedRepositories    = "MESHKEEPER_ALLOWED_CHART_REPOSITORIES"
+	envAllowedHubs            = "MESHKEEPER_ALLOWED_IMAGE_HUBS"
+	envControlPlaneNamespaces = "MESHKEEPER_CONTROL_PLANE_NAMESPACES"
+)
+
+// fromEnv is the value of the environment variable name when it is set, even empty, else builtin.
+func fromEnv(name, builtin string) string {
+	if value, ok := os.LookupEnv(name); ok {
+		return value
+	}
+	return builtin
+}
+
 func main() {
 	var (
 		metricsAddr            string
@@ -88,12 +107,12 @@ func main() {
 		"How long the leader keeps trying to renew its Lease before it gives up the lead and exits.")
 	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second,
 		"How often the replicas try to take or renew the Lease.")
-	flag.StringVar(&allowedRepositories, "allowed-chart-repositories", strings.Join(charts.DefaultRepositories, ","),
-		"Comma-separated chart repository URL prefixes (https://… or oci://…) a ServiceMesh may install charts from; an empty value allows only the built-in charts.")
-	flag.StringVar(&allowedHubs, "allowed-image-hubs", strings.Join(charts.DefaultImageHubs, ","),
-		"Comma-separated image hub prefixes a ServiceMesh may pull Istio images from.")
-	flag.StringVar(&controlPlaneNamespaces, "control-plane-namespaces", "istio-system",
-		"Comma-separated namespaces a ServiceMesh may install its control plane and istio-cni agent into (spec.namespace, spec.cni.namespace), where meshkeeper keeps Helm's release Secrets; \"*\" allows any.")
+	flag.StringVar(&allowedRepositories, "allowed-chart-repositories", fromEnv(envAllowedRepositories, strings.Join(charts.DefaultRepositories, ",")),
+		"Comma-separated chart repository URL prefixes (https://… or oci://…) a ServiceMesh may install charts from; an empty value allows only the built-in charts. Default: $"+envAllowedRepositories+" when set.")
+	flag.StringVar(&allowedHubs, "allowed-image-hubs", fromEnv(envAllowedHubs, strings.Join(charts.DefaultImageHubs, ",")),
+		"Comma-separated image hub prefixes a ServiceMesh may pull Istio images from. Default: $"+envAllowedHubs+" when set.")
+	flag.StringVar(&controlPlaneNamespaces, "control-plane-namespaces", fromEnv(envControlPlaneNamespaces, "istio-system"),
+		"Comma-separated namespaces a ServiceMesh may install its control plane and istio-cni agent into (spec.namespace, spec.cni.namespace), where meshkeeper keeps Helm's release Secrets; \"*\" allows any. Default: $"+envControlPlaneNamespaces+" when set.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -21,6 +21,27 @@ import (
 	"testing"
 )
 
+// The allow-list flags take their defaults from the environment, which an OLM Subscription can set
+// (spec.config.env) where it cannot set arguments: set, even empty (no chart repository), the variable
+// is the default; unset, the built-in one is.
+func TestAllowListsDefaultFromTheEnvironment(t *testing.T) {
+	for _, name := range []string{envAllowedRepositories, envAllowedHubs, envControlPlaneNamespaces} {
+		t.Run(name, func(t *testing.T) {
+			if got := fromEnv(name, "built-in"); got != "built-in" {
+				t.Errorf("unset: %q, want the built-in default", got)
+			}
+			t.Setenv(name, "registry.example.com/istio")
+			if got := fromEnv(name, "built-in"); got != "registry.example.com/istio" {
+				t.Errorf("set: %q, want the variable's value", got)
+			}
+			t.Setenv(name, "")
+			if got := fromEnv(name, "built-in"); got != "" {
+				t.Errorf("set empty: %q, want empty", got)
+			}
+		})
+	}
+}
+
 func TestNamespaceList(t *testing.T) {
 	for flag, want := range map[string][]string{
 		"istio-system":               {"istio-system"},
