@@ -65,7 +65,8 @@ func init() {
 			firing: map[time.Duration][][]string{30 * time.Minute: nil, 60 * time.Minute: nil, 5 * time.Hour: nil},
 		},
 		"stays silent without a ServiceMesh": {
-			// A meshkeeper installed before its ServiceMesh, or a standby, has no series of it.
+			// A standby has no series of it, nor a meshkeeper that never reconciled (its leader, finding no
+			// ServiceMesh, reports 0 once it runs).
 			load:   `meshkeeper_build_info{version="0.2.0", goversion="go1.26.8", ` + meshkeeper + `} 1x40`,
 			firing: map[time.Duration][][]string{30 * time.Minute: nil},
 		},
