@@ -102,18 +102,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.Served.Await()
 		return ctrl.Result{}, nil
 	}
-	enrollment, err := meshctx.Enrollment(mesh)
-	if err != nil {
-		return meshctx.Result(ctx, err)
+	kinds := render.PolicyKinds
+	enrollment, enrollmentErr := meshctx.Enrollment(mesh)
+	if enrollmentErr != nil {
+		// spec.injection.namespaceSelector is no valid label selector (the ServiceMesh reports it as
+		// InvalidSpec). Which namespaces are enrolled is unknown until it is corrected, so their
+		// Sidecars, and what was reported of their egress hosts, stay as they are. The
+		// PeerAuthentications do not depend on enrollment: a change of spec.mtls (STRICT back to
+		// PERMISSIVE while clients are cut off) is applied all the same.
+		kinds = []schema.GroupVersionKind{render.PeerAuthenticationKind}
 	}
 	enrolled := enrollment != nil && enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
 	desired, malformed := render.Policies(mesh, ns, enrolled)
-	r.reportMalformed(mesh, ns, malformed)
+	if enrollmentErr == nil {
+		r.reportMalformed(mesh, ns, malformed)
+	}
 	var errs []error
-	for _, gvk := range render.PolicyKinds {
+	for _, gvk := range kinds {
 		errs = append(errs, r.reconcileKind(ctx, mesh, ns.Name, gvk, desired[gvk]))
 	}
-	return ctrl.Result{}, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return ctrl.Result{}, err
+	}
+	return meshctx.Result(ctx, enrollmentErr)
 }
 
 // forgetNamespace drops what the reconciler remembers of a namespace that is gone or going: the specs
@@ -156,6 +167,13 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		}
 	}
 	reportKey := conflictReportKey(gvk, namespace)
+	if desired == nil {
+		// Nothing of this kind is wanted here (the namespace left the mesh, say): what was reported of
+		// it is over, and is reported anew, with its Warnings, once meshkeeper wants an object here again.
+		r.reported.Forget(reportKey)
+		r.reported.Forget(applyReportKey(gvk, namespace))
+		r.reported.Forget(besideReportKey(gvk, namespace))
+	}
 	if current != nil && !meshctx.Generated(current, mesh) {
 		if desired != nil {
 			r.reportConflict(mesh, current, reportKey, fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and "+
@@ -226,6 +244,11 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		opts = append(opts, client.ForceOwnership)
 	}
 	answer, err := apply.Object(ctx, r.Client, desired, opts...)
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		// The namespace is being deleted since it was read, and its deletion takes meshkeeper's objects
+		// with it: nothing to write, report or retry. Its watch event brings it back (forgetNamespace).
+		return nil
+	}
 	if err != nil {
 		// What is remembered stays: an apply the API server refused changed nothing, so the object
 		// is still known to hold the spec remembered, which the status reports as not yet written. An
