@@ -358,7 +358,8 @@ type SidecarScopingSpec struct {
 	EgressHosts []string `json:"egressHosts,omitempty"`
 
 	// OutboundTrafficPolicy is ALLOW_ANY (traffic to hosts outside the scope passes through) or
-	// REGISTRY_ONLY (it is blocked).
+	// REGISTRY_ONLY (it is blocked). A mesh locked down through spec.values
+	// (meshConfig.outboundTrafficPolicy.mode REGISTRY_ONLY) stays so: the Sidecars are REGISTRY_ONLY then.
 	// +kubebuilder:default=ALLOW_ANY
 	// +optional
 	OutboundTrafficPolicy OutboundTrafficPolicyMode `json:"outboundTrafficPolicy,omitempty"`

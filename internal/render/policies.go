@@ -150,11 +150,17 @@ func IngressNginxSidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string) *
 }
 
 // sidecar is the namespace-wide Sidecar "default" of namespace with egress to hosts, and the mesh's
-// outbound traffic policy (ALLOW_ANY unless spec.sidecarScoping says otherwise).
+// outbound traffic policy: spec.sidecarScoping's (ALLOW_ANY unless it says otherwise), but REGISTRY_ONLY
+// whenever spec.values locks the whole mesh down so (meshConfig.outboundTrafficPolicy.mode): a
+// Sidecar's own mode overrides the mesh config's, and turning scoping on must not open egress the mesh
+// config closed.
 func sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, hosts []any) *unstructured.Unstructured {
 	mode := spec.SidecarScoping.OutboundTrafficPolicy
 	if mode == "" {
 		mode = meshv1alpha1.OutboundAllowAny
+	}
+	if meshOutboundTrafficPolicy(spec) == string(meshv1alpha1.OutboundRegistryOnly) {
+		mode = meshv1alpha1.OutboundRegistryOnly
 	}
 	u := newObject(SidecarKind, namespace)
 	u.Object["spec"] = map[string]any{

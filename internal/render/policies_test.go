@@ -305,3 +305,34 @@ func TestPoliciesIngressNginxNamespace(t *testing.T) {
 		})
 	}
 }
+
+// A mesh locked down through its mesh config (spec.values.meshConfig.outboundTrafficPolicy.mode:
+// REGISTRY_ONLY) stays locked down in the scoped namespaces: a Sidecar's own mode overrides the mesh
+// config's, and spec.sidecarScoping.outboundTrafficPolicy is ALLOW_ANY by default, so turning scoping on
+// would open egress in every enrolled namespace. The Sidecar takes the stricter of the two.
+func TestSidecarKeepsTheMeshsRegistryOnly(t *testing.T) {
+	for name, tc := range map[string]struct {
+		values  string
+		scoping meshv1alpha1.OutboundTrafficPolicyMode
+		want    string
+	}{
+		"the mesh config's REGISTRY_ONLY, scoping's default":        {values: `{"meshConfig": {"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}}`, scoping: meshv1alpha1.OutboundAllowAny, want: "REGISTRY_ONLY"},
+		"the mesh config's REGISTRY_ONLY, scoping unset":            {values: `{"meshConfig": {"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}}`, want: "REGISTRY_ONLY"},
+		"the mesh config's ALLOW_ANY, scoping's REGISTRY_ONLY":      {values: `{"meshConfig": {"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}}`, scoping: meshv1alpha1.OutboundRegistryOnly, want: "REGISTRY_ONLY"},
+		"no mesh-wide mode, scoping's ALLOW_ANY":                    {values: `{"meshConfig": {"accessLogFile": "/dev/stdout"}}`, scoping: meshv1alpha1.OutboundAllowAny, want: "ALLOW_ANY"},
+		"the word elsewhere in spec.values, not the mesh-wide mode": {values: `{"env": {"NOTE": "outboundTrafficPolicy"}}`, scoping: meshv1alpha1.OutboundAllowAny, want: "ALLOW_ANY"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system", Values: &meshv1alpha1.IstiodValues{},
+				SidecarScoping: meshv1alpha1.SidecarScopingSpec{OutboundTrafficPolicy: tc.scoping}}
+			if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {
+				t.Fatal(err)
+			}
+			for _, sidecar := range []*unstructured.Unstructured{render.Sidecar(spec, "shop", nil), render.IngressNginxSidecar(spec, "ingress-nginx")} {
+				if mode, _, _ := unstructured.NestedString(sidecar.Object, "spec", "outboundTrafficPolicy", "mode"); mode != tc.want {
+					t.Errorf("Sidecar %s/default: outbound traffic policy %q, want %q", sidecar.GetNamespace(), mode, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -357,6 +357,15 @@ func RootSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 	return ""
 }
 
+// meshOutboundTrafficPolicy is the outbound traffic policy spec.values sets for the whole mesh
+// (meshConfig.outboundTrafficPolicy.mode); "" when it sets none.
+func meshOutboundTrafficPolicy(spec *meshv1alpha1.ServiceMeshSpec) string {
+	values := valuesWithAnyOf(spec, []byte("outboundTrafficPolicy"))
+	meshConfig, _ := values["meshConfig"].(Values)
+	policy, _ := meshConfig["outboundTrafficPolicy"].(Values)
+	return stringAt(policy, "mode")
+}
+
 // valuesWithAnyOf decodes spec.values when its text holds one of words; nil when it holds none of them
 // (most specs: nothing need be decoded then) or does not decode.
 func valuesWithAnyOf(spec *meshv1alpha1.ServiceMeshSpec, words ...[]byte) Values {
