@@ -182,17 +182,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	r.follow(mesh, p)
 	result, err := r.restart(ctx, mesh, p)
-	r.Report.Set(p.status())
-	metrics.RestartsPending.Set(float64(len(p.pending)))
+	status := p.status()
+	r.Report.Set(status)
+	metrics.RestartsPending.Set(float64(status.Pending))
 	return result, err
 }
 
 // pass is what one pass observed.
 type pass struct {
 	now time.Time
-	// candidates need a restart, in priority order; pending are those not restarted in this pass.
-	candidates []*candidate
-	pending    []*candidate
+	// candidates need a restart, in priority order; pending are those not restarted in this pass, and
+	// coolingOffs those that wait for the cool-off of meshkeeper's last restart of them (sortWaiting).
+	candidates  []*candidate
+	pending     []*candidate
+	coolingOffs []*candidate
 	// rolling are the workloads meshkeeper restarted that are still rolling out, stalled those among
 	// them that made no progress for their deadline.
 	rolling, stalled []*workload
@@ -298,7 +301,7 @@ type restartTarget struct {
 const maxStalledRestarts = 10
 
 func (p *pass) status() Status {
-	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending),
+	s := Status{Restarting: int32(len(p.rolling)), NotRestartable: int32(len(p.notRestartable)), Pending: len(p.pending) + len(p.coolingOffs),
 		Waiting: p.holdsBack, CanaryRollback: p.reportedRollback}
 	if len(p.stalled) > 0 {
 		stalled := slices.SortedFunc(slices.Values(p.stalled), func(a, b *workload) int { return cmp.Compare(a.key(), b.key()) })
@@ -1015,9 +1018,15 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		requeue = left + time.Second
 	}
 	result := ctrl.Result{RequeueAfter: requeue}
-	p.pending = p.waiting()
-	if len(p.stalled) > 0 || len(p.pending) == 0 {
+	p.pending, p.coolingOffs = p.sortWaiting()
+	if len(p.stalled) > 0 {
 		return result, nil // a stall stops every further restart
+	}
+	if len(p.pending) == 0 {
+		if len(p.rolling) == 0 {
+			p.holdsBack = p.coolingOffHoldsBack(spec.Window)
+		}
+		return result, nil
 	}
 	open, next, err := WindowOpen(spec.Window, p.now)
 	if err != nil {
@@ -1075,7 +1084,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	p.pending = waiting
 	if len(p.rolling) == 0 {
-		p.holdsBack = holdsBack(waiting, len(failed) > 0)
+		p.holdsBack = cmp.Or(holdsBack(waiting, len(failed) > 0), p.coolingOffHoldsBack(spec.Window))
 	}
 	return result, errors.Join(failed...)
 }
@@ -1111,11 +1120,18 @@ func (c *candidate) heldBack() string {
 // restarted since their newest pod that needs a restart was created (a pod created by meshkeeper's own
 // restart that still needs one would not be helped by another).
 func (p *pass) waiting() []*candidate {
+	out, _ := p.sortWaiting()
+	return out
+}
+
+// sortWaiting returns waiting's candidates, and those that wait for the cool-off of meshkeeper's last
+// restart of them alone (coolingOff): their pods that restart created still need one, and they are
+// restarted again once it has passed.
+func (p *pass) sortWaiting() (out, coolingOff []*candidate) {
 	rolling := sets.New[string]()
 	for _, w := range p.rolling {
 		rolling.Insert(w.key())
 	}
-	var out []*candidate
 	for _, c := range p.candidates {
 		if c.optedOut() || c.namespaceOptedOut || rolling.Has(c.key()) {
 			continue
@@ -1125,11 +1141,37 @@ func (p *pass) waiting() []*candidate {
 			// restart created still need one: another restart is not tried before its cool-off passed
 			// (once that restart rolled out, observe holds such a workload unless what its pods are
 			// judged against changed since: futile).
+			if !c.predatesRestart() {
+				coolingOff = append(coolingOff, c)
+			}
 			continue
 		}
 		out = append(out, c)
 	}
-	return out
+	return out, coolingOff
+}
+
+// coolingOffHoldsBack says, of the candidates that wait for the cool-off of meshkeeper's last restart
+// of them (p.coolingOffs), the one restarted again first and from when: once that cool-off has passed,
+// inside the window; "" when none waits for it.
+func (p *pass) coolingOffHoldsBack(window *meshv1alpha1.RestartWindow) string {
+	var first *candidate
+	for _, c := range p.coolingOffs {
+		if first == nil || c.restartedAt.Add(c.coolOff()).Before(first.restartedAt.Add(first.coolOff())) {
+			first = c
+		}
+	}
+	if first == nil {
+		return ""
+	}
+	ends := first.restartedAt.Add(first.coolOff())
+	when := "once the deadline of that restart has passed, at " + ends.UTC().Format(time.RFC3339)
+	if open, next, err := WindowOpen(window, ends); err == nil && !open {
+		when = fmt.Sprintf("once the deadline of that restart has passed (at %s) and the restart window "+
+			"(spec.dataPlane.restarts.window) is open, at %s", ends.UTC().Format(time.RFC3339), next.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s, which meshkeeper restarted at %s, runs pods that still need a restart; meshkeeper restarts it again %s",
+		first.key(), first.restartedAt.UTC().Format(time.RFC3339), when)
 }
 
 // predatesRestart tells whether the candidate's pods that need a restart predate its last restart: the
@@ -1341,11 +1383,12 @@ type Status struct {
 	// NotRestartable counts the pods that need a restart and that meshkeeper does not restart: of no
 	// workload, of a held one, or of one whose pods meshkeeper's last restart created still need one.
 	NotRestartable int32
-	// Pending counts the workloads waiting for their restart.
+	// Pending counts the workloads waiting for their restart, also those that wait for the cool-off of
+	// meshkeeper's last restart of them.
 	Pending int
 	// Waiting says why the pending workloads wait when none of meshkeeper's restarts rolls out (the
-	// window is closed, the revision that would inject them is not ready, they roll out by themselves);
-	// empty otherwise.
+	// window is closed, the revision that would inject them is not ready, they roll out by themselves,
+	// their last restart's deadline has not passed); empty otherwise.
 	Waiting string
 	// Stalled says which restarted workload made no progress for its deadline; empty when none.
 	Stalled string
