@@ -202,9 +202,11 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 	heads := make([]Head, 0, len(secrets.Items))
 	for _, s := range secrets.Items {
 		version, err := strconv.Atoi(s.Labels["version"])
-		if err != nil || version < 1 {
+		if err != nil || version < 1 || s.Name != recordName(name, version) {
 			// Not a record Helm or meshkeeper wrote (anyone who may write Secrets in the namespace can
-			// label one so): it must not stop the release's installs, upgrades and uninstall.
+			// label one so, and a copy of a record kept under another name carries its labels): a
+			// revision's record is read by its name, so it must not stop the release's installs, upgrades
+			// and uninstall, nor count as a revision the history pruning may delete.
 			continue
 		}
 		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
@@ -301,11 +303,12 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	}
 	var previous []*unstructured.Unstructured
 	var currentRecord *releasev1.Release
+	var currentAt *metav1.ObjectMeta // currentRecord's Secret
 	current := currentRevision(heads)
 	if current != nil {
 		// The objects to delete are those of the revision replaced, or, when its record cannot be read,
 		// of the newest one before it that can.
-		if currentRecord, err = m.newestReadable(ctx, desired.Namespace, desired.Name, heads, slices.Index(heads, *current)); err != nil {
+		if currentRecord, currentAt, err = m.newestReadableAt(ctx, desired.Namespace, desired.Name, heads, slices.Index(heads, *current)); err != nil {
 			return 0, err
 		}
 		if currentRecord != nil {
@@ -352,7 +355,7 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 			return nil
 		}
 		currentRecord.Info.Status = rcommon.StatusSuperseded // its description stays, as Helm leaves it
-		return m.updateRecord(ctx, currentRecord, nil)
+		return m.updateRecord(ctx, currentRecord, nil, currentAt)
 	}
 	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede, !isUpgrade)
 }
@@ -466,7 +469,8 @@ func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.
 	if err != nil {
 		return fmt.Errorf("encoding revision %d of release %s: %w", rel.Version, rel.Name, err)
 	}
-	if err := m.createRecord(ctx, rel, body); err != nil {
+	createdAt, err := m.createRecord(ctx, rel, body)
+	if err != nil {
 		return err
 	}
 	objects := r.objects
@@ -487,10 +491,10 @@ func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.
 	}
 	if err != nil {
 		rel.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Release %q failed: %s", rel.Name, err))
-		return errors.Join(err, m.updateRecord(ctx, rel, body))
+		return errors.Join(err, m.updateRecord(ctx, rel, body, createdAt))
 	}
 	rel.SetStatus(rcommon.StatusDeployed, done)
-	if err := m.updateRecord(ctx, rel, body); err != nil {
+	if err := m.updateRecord(ctx, rel, body, createdAt); err != nil {
 		return err
 	}
 	m.remember(rel.Namespace, rel.Name, rel.Labels[DigestLabel], r.objects)
@@ -500,7 +504,7 @@ func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.
 // unlock recovers a release a dead manager left pending: the pending revision is marked failed, and
 // an upgrade replaces it, as it replaces a failed install or upgrade.
 func (m *ChartManager) unlock(ctx context.Context, desired Release, digest string, heads []Head, last Head) (int, error) {
-	pending, err := m.readRecord(ctx, desired.Namespace, desired.Name, last.Version)
+	pending, pendingAt, err := m.readRecordAt(ctx, desired.Namespace, desired.Name, last.Version)
 	if errors.Is(err, errUnreadable) {
 		// A pending record that cannot be read cannot be marked failed either: it is deleted, and the
 		// release recovered from the revisions before it.
@@ -518,7 +522,7 @@ func (m *ChartManager) unlock(ctx context.Context, desired Release, digest strin
 		return 0, err
 	}
 	pending.SetStatus(rcommon.StatusFailed, fmt.Sprintf("Marked failed by meshkeeper: the operation was left %s", last.Status))
-	if err := m.updateRecord(ctx, pending, nil); err != nil {
+	if err := m.updateRecord(ctx, pending, nil, pendingAt); err != nil {
 		return 0, fmt.Errorf("unlocking release %s: %w", desired.Name, err)
 	}
 	heads[len(heads)-1].Status = rcommon.StatusFailed

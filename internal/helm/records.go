@@ -293,24 +293,39 @@ func recordSecret(rel *releasev1.Release, timeLabel string, body *recordBody) (*
 	}, nil
 }
 
-// createRecord stores a new revision. It fails when the revision exists: another writer got there first.
-// body is rel's, or nil (see encodeRecord).
-func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release, body *recordBody) error {
+// createRecord stores a new revision and returns its Secret's metadata, for updateRecord. It fails when
+// the revision exists: another writer got there first. body is rel's, or nil (see encodeRecord).
+func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release, body *recordBody) (*metav1.ObjectMeta, error) {
 	secret, err := recordSecret(rel, "createdAt", body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := m.client.Create(ctx, secret, client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
-		return fmt.Errorf("storing revision %d of release %s: %w", rel.Version, rel.Name, err)
+		return nil, fmt.Errorf("storing revision %d of release %s: %w", rel.Version, rel.Name, err)
 	}
-	return nil
+	return &secret.ObjectMeta, nil
 }
 
-// updateRecord stores a revision's new status. body is rel's, or nil (see encodeRecord).
-func (m *ChartManager) updateRecord(ctx context.Context, rel *releasev1.Release, body *recordBody) error {
+// updateRecord stores a revision's new status in its Secret as stored describes it (the metadata
+// meshkeeper created or read it with). The update carries stored's resource version: another manager
+// that recovered or superseded the revision meanwhile (two replicas for a moment during a leader
+// handover) changed the record, and the write fails with a conflict instead of overwriting that status,
+// which could leave two revisions deployed. It changes the labels Helm's driver sets and the data, and
+// keeps the rest of the metadata (the labels and annotations others gave the Secret). body is rel's, or
+// nil (see encodeRecord).
+func (m *ChartManager) updateRecord(ctx context.Context, rel *releasev1.Release, body *recordBody, stored *metav1.ObjectMeta) error {
 	secret, err := recordSecret(rel, "modifiedAt", body)
 	if err != nil {
 		return err
+	}
+	labels := secret.Labels
+	secret.ObjectMeta = *stored.DeepCopy()
+	secret.ManagedFields = nil // the API server keeps them
+	if secret.Labels == nil {
+		secret.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		secret.Labels[k] = v
 	}
 	if err := m.client.Update(ctx, secret, client.FieldOwner(meshv1alpha1.FieldManager)); err != nil {
 		return fmt.Errorf("storing the status of revision %d of release %s: %w", rel.Version, rel.Name, err)
@@ -320,23 +335,30 @@ func (m *ChartManager) updateRecord(ctx context.Context, rel *releasev1.Release,
 
 // readRecord reads and decodes one revision from the API server (release Secrets are not cached).
 func (m *ChartManager) readRecord(ctx context.Context, namespace, name string, version int) (*releasev1.Release, error) {
+	rel, _, err := m.readRecordAt(ctx, namespace, name, version)
+	return rel, err
+}
+
+// readRecordAt reads and decodes one revision, as readRecord does, and returns its Secret's metadata
+// too, for updateRecord.
+func (m *ChartManager) readRecordAt(ctx context.Context, namespace, name string, version int) (*releasev1.Release, *metav1.ObjectMeta, error) {
 	secret := &corev1.Secret{}
 	if err := m.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: recordName(name, version)}, secret); err != nil {
-		return nil, fmt.Errorf("reading revision %d of release %s: %w", version, name, err)
+		return nil, nil, fmt.Errorf("reading revision %d of release %s: %w", version, name, err)
 	}
 	rel, err := decodeRecord(secret.Data["release"])
 	if err != nil {
-		return nil, fmt.Errorf("decoding revision %d of release %s: %w: %w", version, name, errUnreadable, err)
+		return nil, nil, fmt.Errorf("decoding revision %d of release %s: %w: %w", version, name, errUnreadable, err)
 	}
 	if rel.Name != name || rel.Version != version {
-		return nil, fmt.Errorf("the record of revision %d of release %s holds revision %d of release %q: %w", version, name, rel.Version, rel.Name, errUnreadable)
+		return nil, nil, fmt.Errorf("the record of revision %d of release %s holds revision %d of release %q: %w", version, name, rel.Version, rel.Name, errUnreadable)
 	}
 	rel.Namespace = namespace
 	rel.Labels = map[string]string{}
 	if digest, ok := secret.Labels[DigestLabel]; ok {
 		rel.Labels[DigestLabel] = digest
 	}
-	return rel, nil
+	return rel, &secret.ObjectMeta, nil
 }
 
 // errUnreadable marks a release record that exists and cannot be read as the revision it is named for:
@@ -347,15 +369,21 @@ var errUnreadable = errors.New("unreadable release record")
 // unreadable ones, so that a corrupted or forged record cannot block an upgrade or an uninstall; nil
 // when none can be read. Other errors (the API server's) are returned.
 func (m *ChartManager) newestReadable(ctx context.Context, namespace, name string, heads []Head, upTo int) (*releasev1.Release, error) {
+	rel, _, err := m.newestReadableAt(ctx, namespace, name, heads, upTo)
+	return rel, err
+}
+
+// newestReadableAt is newestReadable, with the metadata of the record's Secret.
+func (m *ChartManager) newestReadableAt(ctx context.Context, namespace, name string, heads []Head, upTo int) (*releasev1.Release, *metav1.ObjectMeta, error) {
 	for i := upTo; i >= 0; i-- {
-		rel, err := m.readRecord(ctx, namespace, name, heads[i].Version)
+		rel, stored, err := m.readRecordAt(ctx, namespace, name, heads[i].Version)
 		if errors.Is(err, errUnreadable) {
 			ctrl.LoggerFrom(ctx).Info("Skipping a release record that cannot be read", "namespace", namespace, "error", err.Error())
 			continue
 		}
-		return rel, err
+		return rel, stored, err
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // deleteRecord deletes one revision's record; one that is gone already is not an error.
