@@ -261,6 +261,14 @@ func TestSetDataPlaneUpToDate(t *testing.T) {
 				restarts: restart.Status{Restarting: 1, Pending: 2}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestarting, []string{"4 pod(s)", "1 workload(s) rolling out, 2 waiting"}},
 		},
+		// Pods of a Job or of a held workload need a restart too, but meshkeeper never makes it: they are
+		// counted apart, with their owners to restart, not among those meshkeeper restarts.
+		"automatic restarts, and pods meshkeeper does not restart": {
+			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 9, Outdated: 4}, needRestart: map[string]int{"shop": 4},
+				restarts: restart.Status{Restarting: 1, NotRestartable: 1}},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRestarting,
+				[]string{"meshkeeper restarts the workloads of 3 pod(s)", "1 more pod(s) need a restart that meshkeeper does not make (status.proxies.notRestartable)"}},
+		},
 		// Nothing rolls out, but meshkeeper restarts them once it may: no advice to restart them by hand.
 		"automatic restarts waiting for the window": {
 			&proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 9, Outdated: 4}, needRestart: map[string]int{"shop": 4},

@@ -290,9 +290,18 @@ func setDataPlaneUpToDate(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 		if p.restarts.Waiting != "" {
 			waiting = " (" + p.restarts.Waiting + ")"
 		}
+		// The pods of no workload meshkeeper restarts (a Job's, a held workload's) are their owners' to
+		// restart: counted apart, not among those meshkeeper restarts.
+		need, notRestartable := p.status.WithoutSidecar+p.status.Outdated, p.restarts.NotRestartable
+		notRestartable = min(notRestartable, need)
+		others := ""
+		if notRestartable > 0 {
+			others = fmt.Sprintf("; %d more pod(s) need a restart that meshkeeper does not make (status.proxies.notRestartable): "+
+				"their owners restart them", notRestartable)
+		}
 		setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestarting,
-			fmt.Sprintf("meshkeeper restarts the workloads of %d pod(s) that need the current sidecar: %d workload(s) rolling out, %d waiting%s",
-				p.status.WithoutSidecar+p.status.Outdated, p.restarts.Restarting, p.restarts.Pending, waiting)+cniOffNote(p))
+			fmt.Sprintf("meshkeeper restarts the workloads of %d pod(s) that need the current sidecar: %d workload(s) rolling out, %d waiting%s%s",
+				need-notRestartable, p.restarts.Restarting, p.restarts.Pending, waiting, others)+cniOffNote(p))
 		return
 	}
 	setCondition(status, obs, meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded,
