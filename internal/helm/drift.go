@@ -308,30 +308,31 @@ const failClosed = "Fail"
 // over live (see keptLive), where the release sets Fail or keeps istiod's; the watch asks it of an
 // update, which IgnoreIstiodRewrites would otherwise hide.
 func Opened(closed, now map[string]any) bool {
-	failClosed := failingClosed(&unstructured.Unstructured{Object: closed})
-	items, _ := now["webhooks"].([]any)
-	for _, w := range items {
-		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == "Ignore" {
-			if name, ok := webhook["name"].(string); ok && failClosed[name] {
-				return true
-			}
+	wasClosed := webhooksWith(closed, failClosed)
+	for name := range webhooksWith(now, failOpen) {
+		if wasClosed[name] {
+			return true
 		}
 	}
 	return false
 }
 
-// failingClosed are the names of obj's webhooks whose failurePolicy is Fail.
-func failingClosed(obj *unstructured.Unstructured) map[string]bool {
-	closed := map[string]bool{}
-	items, _ := obj.Object["webhooks"].([]any)
+// failOpen is the failurePolicy Istio's charts render the validator with until istiod serves.
+const failOpen = "Ignore"
+
+// webhooksWith are the names of the webhooks of a webhook configuration (its content) whose
+// failurePolicy is policy.
+func webhooksWith(obj map[string]any, policy string) map[string]bool {
+	names := map[string]bool{}
+	items, _ := obj["webhooks"].([]any)
 	for _, w := range items {
-		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == failClosed {
+		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == policy {
 			if name, ok := webhook["name"].(string); ok {
-				closed[name] = true
+				names[name] = true
 			}
 		}
 	}
-	return closed
+	return names
 }
 
 // keepingLive returns desired as drift repair applies it over the object the cluster holds (see
@@ -480,16 +481,7 @@ func (m *ChartManager) keepingFailClosed(ctx context.Context, objects []*unstruc
 
 // failsOpen tells whether desired is a webhook configuration with a webhook of failurePolicy Ignore.
 func failsOpen(desired *unstructured.Unstructured) bool {
-	if !webhookConfiguration(desired) {
-		return false
-	}
-	items, _ := desired.Object["webhooks"].([]any)
-	for _, w := range items {
-		if webhook, ok := w.(map[string]any); ok && webhook["failurePolicy"] == "Ignore" {
-			return true
-		}
-	}
-	return false
+	return webhookConfiguration(desired) && len(webhooksWith(desired.Object, failOpen)) > 0
 }
 
 // keptFailClosed returns a webhook configuration with failurePolicy Fail for every webhook that the
@@ -501,12 +493,12 @@ func failsOpen(desired *unstructured.Unstructured) bool {
 // noticed and switched it back. Callers must not modify what it returns, desired itself when nothing
 // is kept.
 func keptFailClosed(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
-	closed := failingClosed(live)
+	closed := webhooksWith(live.Object, failClosed)
 	var kept *unstructured.Unstructured
 	items, _ := desired.Object["webhooks"].([]any)
 	for i, w := range items {
 		webhook, ok := w.(map[string]any)
-		if !ok || webhook["failurePolicy"] != "Ignore" {
+		if !ok || webhook["failurePolicy"] != failOpen {
 			continue
 		}
 		if name, _ := webhook["name"].(string); !closed[name] {
