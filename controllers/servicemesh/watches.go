@@ -80,17 +80,22 @@ func changedPredicate(kind ChartKind) predicate.Predicate {
 	keepStatus := deployment || daemonSet
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			if kind.wake != nil && kind.wake(comparableObject(e.ObjectOld, keepStatus, nil), comparableObject(e.ObjectNew, keepStatus, nil)) {
+			before, after := comparableObject(e.ObjectOld, keepStatus), comparableObject(e.ObjectNew, keepStatus)
+			if kind.wake != nil && kind.wake(before, after) {
 				return true
 			}
-			return !equality.Semantic.DeepEqual(
-				comparableObject(e.ObjectOld, keepStatus, kind.ignore),
-				comparableObject(e.ObjectNew, keepStatus, kind.ignore))
+			if kind.ignore != nil {
+				kind.ignore(before)
+				kind.ignore(after)
+			}
+			return !equality.Semantic.DeepEqual(before, after)
 		},
 	}
 }
 
-func comparableObject(obj client.Object, keepStatus bool, ignore func(map[string]any)) map[string]any {
+// comparableObject is obj's content without its bookkeeping (resource version, managed fields) and,
+// unless keepStatus, without its status.
+func comparableObject(obj client.Object, keepStatus bool) map[string]any {
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		// Unconvertible objects are passed on: a spurious reconcile is harmless, a missed one is not.
@@ -102,9 +107,6 @@ func comparableObject(obj client.Object, keepStatus bool, ignore func(map[string
 	}
 	if !keepStatus {
 		delete(u, "status")
-	}
-	if ignore != nil {
-		ignore(u)
 	}
 	return u
 }
