@@ -456,8 +456,9 @@ func plaintextClients(obs *observation) (withoutSidecar map[string]int, controll
 
 // summarizeReady sets Ready to True only when every other condition is True and was judged for this
 // generation; otherwise Ready carries the reason and message of the first condition that is not True,
-// or says which condition this generation has not judged yet. DataPlaneUpToDate does not count: pods
-// that need a restart are their owners' to restart, and the mesh meshkeeper manages is in place without it.
+// or says which condition this generation has not judged yet. DataPlaneUpToDate does not count (pods
+// that need a restart are their owners' to restart, and the mesh meshkeeper manages is in place without
+// them), except while a canary is rolled back (countsForReady).
 func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	if meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady) == nil {
 		// A reconcile that failed before it could look at istiod has not shown the mesh to be anything.
@@ -466,7 +467,7 @@ func summarizeReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		return
 	}
 	for _, c := range status.Conditions {
-		if !countsForReady(c.Type) || c.Status == metav1.ConditionTrue || notJudged(&c, obs) {
+		if !countsForReady(&c, obs) || c.Status == metav1.ConditionTrue || notJudged(&c, obs) {
 			continue
 		}
 		setCondition(status, obs, meshv1alpha1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Type+": "+c.Message)
@@ -529,6 +530,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
 	meshv1alpha1.ReasonPodSecurityRejectsSidecar, meshv1alpha1.ReasonPodSecurityRejectsAgent,
 	meshv1alpha1.ReasonCNIExcludesNamespace, meshv1alpha1.ReasonProgressDeadlineExceeded, meshv1alpha1.ReasonCanaryIngress,
+	meshv1alpha1.ReasonCanaryRolledBack,
 )
 
 // setReconcilingOrStalled sets kstatus' abnormal-true conditions from Ready and the observation: Stalled
@@ -555,7 +557,7 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 	var stuck *metav1.Condition
 	for i := range status.Conditions {
 		c := &status.Conditions[i]
-		if c.Status == metav1.ConditionTrue || !countsForReady(c.Type) || notJudged(c, obs) {
+		if c.Status == metav1.ConditionTrue || !countsForReady(c, obs) || notJudged(c, obs) {
 			continue
 		}
 		if !stalledReasons.Has(c.Reason) {
@@ -582,12 +584,17 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 	stalled(stuck.Reason, stuck.Type+": "+stuck.Message)
 }
 
-// countsForReady tells whether a condition type is one Ready summarises.
-func countsForReady(conditionType string) bool {
-	switch conditionType {
-	case meshv1alpha1.ConditionReady, meshv1alpha1.ConditionReconciling, meshv1alpha1.ConditionStalled,
-		meshv1alpha1.ConditionDataPlaneUpToDate:
+// countsForReady tells whether a condition is one Ready summarises. DataPlaneUpToDate counts only
+// while this generation's canary is rolled back (CanaryRolledBack): the canary namespaces are then
+// served by the active revision, not the version the spec asks for, and stay so until a person changes
+// the spec. Ready True would tell `kubectl wait`, Argo CD and a pipeline that the upgrade went through.
+// Any other reason of it is about pods their owners can restart, in a mesh that matches the spec.
+func countsForReady(c *metav1.Condition, obs *observation) bool {
+	switch c.Type {
+	case meshv1alpha1.ConditionReady, meshv1alpha1.ConditionReconciling, meshv1alpha1.ConditionStalled:
 		return false
+	case meshv1alpha1.ConditionDataPlaneUpToDate:
+		return c.Reason == meshv1alpha1.ReasonCanaryRolledBack && c.ObservedGeneration == obs.generation
 	}
 	return true
 }

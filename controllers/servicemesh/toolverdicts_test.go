@@ -149,6 +149,27 @@ func TestToolsReadWhatComputeStatusWrites(t *testing.T) {
 			},
 			want: verdicts{kstatus: status.FailedStatus, argo: "Degraded", stalledMet: true, argoContains: "payments"},
 		},
+		"a canary rolled back": {
+			// The canary namespaces are back on the active revision until a person changes the spec: the
+			// upgrade the spec asks for did not go through, whatever else is in place.
+			previous: healthy(4), generation: 4, handled: true,
+			change: func(o *observation) {
+				o.istiodRead, o.istiod, o.istiodName = true, available, "istiod"
+				o.spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased,
+					Canary: &meshv1alpha1.CanarySpec{Namespaces: []string{"shop"}}}
+				o.canaryRollback = &meshv1alpha1.CanaryRollbackStatus{Revision: "1-31-1", Workload: "Deployment shop/checkout", ObservedGeneration: 4}
+				o.proxies = &proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3}}
+			},
+			want: verdicts{kstatus: status.FailedStatus, argo: "Degraded", stalledMet: true, argoContains: "Deployment shop/checkout"},
+		},
+		"pods that need a restart their owners make": {
+			previous: healthy(4), generation: 4, handled: true,
+			change: func(o *observation) {
+				o.istiodRead, o.istiod, o.istiodName = true, available, "istiod"
+				o.proxies = &proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 3, Outdated: 1}, needRestart: map[string]int{"shop": 1}}
+			},
+			want: verdicts{kstatus: status.CurrentStatus, argo: "Healthy", readyMet: true},
+		},
 		"istiod rolling out": {
 			previous: healthy(3), generation: 4, handled: true,
 			change: func(o *observation) {

@@ -76,13 +76,16 @@ var readyReasons = map[string]string{
 	"ServiceCIDRsUnknown":        "Degraded",
 	"PolicyConflict":             "Degraded",
 	"PlaintextClients":           "Degraded",
+	// DataPlaneUpToDate's reason that Ready takes on: the canary namespaces are back on the active
+	// revision until a person changes the spec.
+	"CanaryRolledBack": "Degraded",
 
 	// Needs a person, on a ServiceMesh being deleted (deletionReasons): the control plane is gone, but
 	// objects refuse to give back meshkeeper's labels and annotations, and its finalizer stays until they do.
 	"UninstallBlocked": "Degraded",
 
 	// Never the reason of a False Ready: reasons of a True condition, of DataPlaneUpToDate (which Ready
-	// does not summarise), of a namespace's or an Ingress's decision, and of Events.
+	// does not summarise, but for CanaryRolledBack), of a namespace's or an Ingress's decision, and of Events.
 	"Succeeded":             "",
 	"Available":             "",
 	"CNIDisabled":           "",
@@ -98,7 +101,6 @@ var readyReasons = map[string]string{
 	"RestartStalled":        "",
 	"RestartFailed":         "",
 	"NotRestartable":        "",
-	"CanaryRolledBack":      "",
 	"Listed":                "",
 	"SelectorMatched":       "",
 	"NotSelected":           "",

@@ -499,6 +499,12 @@ var alertCases = map[string]map[string]alertCase{
 			description: "reason InstallFailed",
 			step:        30 * time.Second,
 		},
+		"leaves a rolled-back canary to its own alert": {
+			load: `meshkeeper_condition{type="Ready", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x40
+			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="CanaryRolledBack", ` + meshkeeper + `} 1x40` +
+				present(meshkeeper, "1x40"),
+			firing: map[time.Duration][][]string{16 * time.Minute: nil, 30 * time.Minute: nil},
+		},
 		"stays silent while Ready": {
 			load: `meshkeeper_condition{type="Ready", status="True", reason="Succeeded", ` + meshkeeper + `} 1x40
 			       meshkeeper_condition{type="DataPlaneUpToDate", status="False", reason="RestartNeeded", ` + meshkeeper + `} 1x40`,

@@ -217,6 +217,17 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 		createInjectedPod(canary, "app-new", "1-31-0", "1.31.0", rs)
 		markAvailable(canary, "app")
 		Eventually(func() int32 { return getMesh().Status.Proxies.Outdated }, installTimeout, poll).Should(BeZero())
+		// Every pod runs the active revision now, but not the version the spec asks for in the canary
+		// namespace: the upgrade did not go through, whatever else is in place, until the spec changes.
+		markCNIReady()
+		Eventually(func(g Gomega) {
+			ready, stalled := conditionOf(meshv1alpha1.ConditionReady), conditionOf(meshv1alpha1.ConditionStalled)
+			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonCanaryRolledBack))
+			g.Expect(ready.Message).To(ContainSubstring("Deployment rb-shop/app"))
+			g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(stalled.Reason).To(Equal(meshv1alpha1.ReasonCanaryRolledBack))
+		}, installTimeout, poll).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(injectionLabel(canary)).To(Equal("istio-injection=enabled"))
 			g.Expect(restartedAt(canary, "app")).To(Equal(second))
@@ -232,6 +243,7 @@ var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, 
 		Eventually(func(g Gomega) {
 			g.Expect(getMesh().Status.CanaryRollback).To(BeNil())
 			g.Expect(conditionOf(meshv1alpha1.ConditionDataPlaneUpToDate).Reason).To(Equal(meshv1alpha1.ReasonProxiesUpToDate))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Reason).NotTo(Equal(meshv1alpha1.ReasonCanaryRolledBack))
 		}, installTimeout, poll).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(injectionLabel(canary)).To(Equal("istio-injection=enabled"))

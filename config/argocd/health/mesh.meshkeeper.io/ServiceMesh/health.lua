@@ -2,10 +2,11 @@
 --
 -- What meshkeeper writes (docs/control-plane.md and docs/argocd.md of meshkeeper):
 -- * the Ready condition summarises every other condition but DataPlaneUpToDate (pods only their owners
---   can restart): True only when all of them are True, otherwise False with the reason and message of
---   the first that is not;
+--   can restart; it counts only as CanaryRolledBack, a canary meshkeeper rolled back until the spec
+--   changes): True only when all of them are True, otherwise False with the reason and message of the
+--   first that is not;
 -- * Stalled (kstatus) is True while the spec meets a failure that retrying cannot fix (ChartNotFound,
---   InvalidSpec), and Reconciling (kstatus) while work is under way;
+--   InvalidSpec, CanaryRolledBack), and Reconciling (kstatus) while work is under way;
 -- * every condition records, in its observedGeneration, the generation it was computed for;
 -- * status.observedGeneration moves only once a generation is fully handled: on success, or on a
 --   failure that retrying cannot fix. A failure that is retried (InstallFailed,
