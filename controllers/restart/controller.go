@@ -122,6 +122,13 @@ type Reconciler struct {
 	// notRestartable are the owners of the pods that need a restart and that meshkeeper does not restart,
 	// as the last pass found them (see follow): a NotRestartable Event marks an owner new among them.
 	notRestartable sets.Set[string]
+	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
+	// carries another restart, or it no longer carries that one (takenBack).
+	stalls map[string]stalledRestart
+	// undone are the stalled restarts that the workload's owner took back (kubectl rollout undo, a
+	// template synced back without meshkeeper's annotations), by key: the workload is not restarted again
+	// while what its pods are judged against stays what that restart was for (heldAfterUndo).
+	undone map[string]stalledRestart
 	// rollback is the canary rollback this process decided, until the status records it or the spec
 	// changes; never modified once set, so the Report compares it by identity.
 	rollback *meshv1alpha1.CanaryRollbackStatus
@@ -163,6 +170,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
+		r.stalls, r.undone = nil, nil
 		r.reported.ForgetIf(func(string) bool { return true })
 		r.mu.Unlock()
 		r.Report.Set(Status{})
@@ -207,6 +215,10 @@ type pass struct {
 	notRestartable, ownerless []string
 	held, stuck               map[string]string
 	stuckPods                 int
+	// undone are the workloads whose stalled restart their owner took back (by key, with what that
+	// restart was), undonePods the pods of them that need a restart.
+	undone     map[string]string
+	undonePods int
 	// ownerlessOwners are what controls the ownerless pods, by key ("Job <ns>/<name>"; "Pod <ns>/<name>"
 	// for a pod of no owner, its own).
 	ownerlessOwners sets.Set[string]
@@ -318,7 +330,8 @@ func (p *pass) status() Status {
 
 // observe reads the pods, namespaces and workloads of one pass.
 func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*pass, error) {
-	p := &pass{now: r.now(), held: map[string]string{}, stuck: map[string]string{}, recordedStalls: recordedStalls(mesh)}
+	p := &pass{now: r.now(), held: map[string]string{}, stuck: map[string]string{}, undone: map[string]string{},
+		recordedStalls: recordedStalls(mesh)}
 	if p.rollback = meshctx.RecordedRollback(mesh); p.rollback != nil && mesh.Spec.UpdateStrategy.Canary != nil {
 		p.canaryNamespaces = mesh.Spec.UpdateStrategy.Canary.Namespaces
 		p.rolledBackSince = r.rolledBackSince(p.rollback)
@@ -465,6 +478,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			}
 			listed.Insert(w.key())
 			r.track(p, w, enrolled)
+			r.takenBack(p, w)
 			// After track: a workload the cache shows from before meshkeeper's last apply to it carries that
 			// apply's time by then (lagging), and what its restart was for is kept.
 			if !w.restartedAt.IsZero() {
@@ -480,6 +494,13 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	// and its rollouts since are its owner's.
 	for _, c := range byKey {
 		c.superseded = c.onCanary && p.restartedOntoCanary(c.workload)
+		if why := r.heldAfterUndo(c); why != "" {
+			// Its owner took back a restart onto what its pods are still judged against, after it stalled:
+			// another would stall again, and stop every restart again.
+			p.notRestartable = append(p.notRestartable, c.pods...)
+			p.undone[c.key()], p.undonePods = why, p.undonePods+len(c.pods)
+			continue
+		}
 		if r.futile(c) {
 			// Another restart would give its pods the sidecar the last one gave them.
 			p.notRestartable = append(p.notRestartable, c.pods...)
@@ -512,6 +533,77 @@ func recordedStalls(mesh *meshv1alpha1.ServiceMesh) map[string]time.Time {
 func (p *pass) stallRecorded(w *workload) bool {
 	at, ok := p.recordedStalls[w.key()]
 	return ok && !w.restartedAt.IsZero() && at.Equal(w.restartedAt)
+}
+
+// stalledRestart is a restart of the workload of a UID, at a restarted-at value, for the digest of a
+// target ("" when unknown), that stalled.
+type stalledRestart struct {
+	uid    types.UID
+	at     time.Time
+	digest string
+}
+
+// takenBack notes, of a workload of the cache, that a restart of it that stalled (one this process saw
+// stall, or one the status records as stalled) was taken back by its owner: the workload carries no
+// restart, or an earlier one (kubectl rollout undo brings back the previous pod template, annotations
+// included). Such a workload is not restarted again onto the same target (heldAfterUndo). A workload
+// that carries a later restart, or another workload of the name, drops what was noted.
+func (r *Reconciler) takenBack(p *pass, w *workload) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key, uid := w.key(), w.obj.GetUID()
+	if u, ok := r.undone[key]; ok && (u.uid != uid || w.restartedAt.After(u.at)) {
+		delete(r.undone, key)
+	}
+	stall, ok := r.stalls[key]
+	if ok && stall.uid != uid {
+		delete(r.stalls, key)
+		ok = false
+	}
+	if !ok {
+		// A manager that takes over knows the stall from the status alone, and not what it was for.
+		// A workload created after that restart is another of the name, whose stall the status still lists.
+		at, recorded := p.recordedStalls[key]
+		if !recorded || at.IsZero() || w.obj.GetCreationTimestamp().After(at.Add(maxClockSkew)) {
+			return
+		}
+		stall = stalledRestart{uid: uid, at: at}
+	}
+	switch {
+	case w.restartedAt.After(stall.at):
+		delete(r.stalls, key)
+	case w.restartedAt.Before(stall.at):
+		delete(r.stalls, key)
+		if r.undone == nil {
+			r.undone = map[string]stalledRestart{}
+		}
+		r.undone[key] = stall
+	}
+}
+
+// heldAfterUndo says why a candidate whose stalled restart its owner took back (takenBack) is not
+// restarted again, or "" when it may be: what its pods are judged against changed since that restart
+// (an upgrade, a canary, a new mesh config, the namespace enrolled again), or its restart onto a canary
+// rolled back is superseded. A restart whose target is unknown (the stall was known from the status
+// alone) is taken to have been for the current one.
+func (r *Reconciler) heldAfterUndo(c *candidate) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := c.key()
+	u, ok := r.undone[key]
+	if !ok || u.uid != c.obj.GetUID() || c.superseded {
+		return ""
+	}
+	digest := c.target.digest()
+	if u.digest == "" {
+		u.digest = digest
+		r.undone[key] = u
+	}
+	if u.digest != digest {
+		delete(r.undone, key)
+		return ""
+	}
+	return fmt.Sprintf("restarted at %s onto revision %s, which stalled", u.at.UTC().Format(time.RFC3339), c.target.revision)
 }
 
 // writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID.
@@ -705,6 +797,7 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		r.reported.Forget(key)
 	case rolledOut:
 		delete(r.progress, key)
+		delete(r.stalls, key)
 		if r.completed == nil {
 			r.completed = map[string]time.Time{}
 		}
@@ -730,6 +823,10 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		p.rolling = append(p.rolling, w)
 		if !r.progressed(p, w) || p.stallRecorded(w) {
 			p.stalled = append(p.stalled, w)
+			if r.stalls == nil {
+				r.stalls = map[string]stalledRestart{}
+			}
+			r.stalls[key] = stalledRestart{uid: w.obj.GetUID(), at: w.restartedAt, digest: w.restartedFor}
 		}
 	}
 }
@@ -818,6 +915,8 @@ func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 	gone := func(key string) bool { return !listed.Has(key) }
 	maps.DeleteFunc(r.rolling, func(key string, _ types.UID) bool { return gone(key) })
 	maps.DeleteFunc(r.written, func(key string, _ writtenRestart) bool { return gone(key) })
+	maps.DeleteFunc(r.stalls, func(key string, _ stalledRestart) bool { return gone(key) })
+	maps.DeleteFunc(r.undone, func(key string, _ stalledRestart) bool { return gone(key) })
 	r.reported.ForgetIf(gone)
 }
 
@@ -962,12 +1061,17 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	owners := p.ownerlessOwners.Clone()
 	owners.Insert(slices.Collect(maps.Keys(p.held))...)
 	owners.Insert(slices.Collect(maps.Keys(p.stuck))...)
+	owners.Insert(slices.Collect(maps.Keys(p.undone))...)
 	r.mu.Lock()
 	news := !r.notRestartable.IsSuperset(owners)
 	r.notRestartable = owners
 	r.mu.Unlock()
 	if news {
-		var held, stuck []string
+		var held, stuck, undone []string
+		for key, why := range p.undone {
+			undone = append(undone, key+" ("+why+")")
+		}
+		slices.Sort(undone)
 		for key, why := range p.held {
 			held = append(held, key+" ("+why+")")
 		}
@@ -984,7 +1088,14 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 		}
 		if len(held) > 0 {
 			parts = append(parts, fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, or "+
-				"that another controller owns, which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods, names(held)))
+				"that another controller owns, which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods-p.undonePods,
+				names(held)))
+		}
+		if len(undone) > 0 {
+			parts = append(parts, fmt.Sprintf("%d belong to workloads whose restart by meshkeeper stalled and was rolled back by "+
+				"their owner (kubectl rollout undo): %s; another restart onto the same revision would stall again, so meshkeeper "+
+				"restarts them again only after the mesh changes (its version, revision, proxy image or mesh config) or the "+
+				"namespace is enrolled again; fix the workload and restart it yourself", p.undonePods, names(undone)))
 		}
 		if len(stuck) > 0 {
 			parts = append(parts, fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
