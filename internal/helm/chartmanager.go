@@ -17,9 +17,11 @@ limitations under the License.
 package helm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,19 +204,24 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 	heads := make([]Head, 0, len(secrets.Items))
 	for _, s := range secrets.Items {
 		version, err := strconv.Atoi(s.Labels["version"])
-		if err != nil || version < 1 || s.Name != recordName(name, version) {
+		if err != nil || version < 1 || version > maxRevision || s.Name != recordName(name, version) {
 			// Not a record Helm or meshkeeper wrote (anyone who may write Secrets in the namespace can
 			// label one so, and a copy of a record kept under another name carries its labels): a
 			// revision's record is read by its name, so it must not stop the release's installs, upgrades
-			// and uninstall, nor count as a revision the history pruning may delete.
+			// and uninstall, nor count as a revision the history pruning may delete. Nor can a release
+			// follow a revision beyond maxRevision: the next one would overflow.
 			continue
 		}
 		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
 			Digest: s.Labels[DigestLabel]})
 	}
-	slices.SortFunc(heads, func(a, b Head) int { return a.Version - b.Version })
+	slices.SortFunc(heads, func(a, b Head) int { return cmp.Compare(a.Version, b.Version) })
 	return heads, nil
 }
+
+// maxRevision bounds the revisions of a release meshkeeper reads: a revision per change never gets
+// there, and Helm's own int revisions stop there on 32-bit platforms.
+const maxRevision = math.MaxInt32
 
 func nextVersion(heads []Head) int {
 	if len(heads) == 0 {
