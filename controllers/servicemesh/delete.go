@@ -142,6 +142,7 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 		Reason: meshv1alpha1.ReasonUninstallBlocked, Message: message, ObservedGeneration: mesh.Generation}
 	status := mesh.Status.DeepCopy()
 	meta.SetStatusCondition(&status.Conditions, ready)
+	setUninstalled(status, mesh.Generation)
 	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
 		return errors.Join(stuck, err)
 	}
@@ -157,6 +158,29 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 	metrics.SetCNINodes(false, 0, 0)
 	metrics.SetConditions([]metav1.Condition{ready})
 	return fmt.Errorf("uninstall blocked: %w", stuck)
+}
+
+// setUninstalled makes the status of a ServiceMesh whose uninstall others' objects block say what is
+// gone by then: the CNI agent and the control plane were uninstalled before those objects were found
+// refusing, and nothing else updates the status of a ServiceMesh being deleted. Left as they were, it
+// would report an agent ready on every node and a control plane available that no longer exist, for
+// as long as the uninstall stays blocked. Whether the mesh ran the CNI agent (status.cni.enabled and
+// enabledBy) is a decision, not something installed, and stays.
+func setUninstalled(status *meshv1alpha1.ServiceMeshStatus, generation int64) {
+	if status.CNI != nil {
+		status.CNI.Namespace, status.CNI.DesiredNodes, status.CNI.ReadyNodes = "", 0, 0
+	}
+	setRevisions(status, nil)
+	gone := []struct{ conditionType, what string }{{meshv1alpha1.ConditionControlPlaneReady, "control plane"}}
+	if status.CNI != nil && status.CNI.Enabled {
+		// A mesh that ran no agent keeps CNIReady's CNIDisabled: nothing of it was uninstalled.
+		gone = append(gone, struct{ conditionType, what string }{meshv1alpha1.ConditionCNIReady, "CNI agent"})
+	}
+	for _, gone := range gone {
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: gone.conditionType, Status: metav1.ConditionFalse,
+			Reason: meshv1alpha1.ReasonUninstallBlocked, ObservedGeneration: generation,
+			Message: "The ServiceMesh is being deleted and its " + gone.what + " is uninstalled; the Ready condition says what keeps the deletion from finishing"})
+	}
 }
 
 // resetMetrics empties the gauges of the mesh: nothing installed, enrolled or reported. Without it a
@@ -179,6 +203,7 @@ func resetControlPlaneMetrics() {
 	metrics.ControlPlaneReady.Set(0)
 	metrics.SetIstio("", "")
 	metrics.SetRevisions(nil)
+	metrics.RevisionsPruneBlocked.Set(0)
 }
 
 // deleteLeftoverWebhooks removes the webhook configurations meshkeeper wrote (labelled, and owned by this

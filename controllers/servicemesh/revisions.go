@@ -47,6 +47,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 	"github.com/meshkeeper/meshkeeper/internal/revision"
@@ -449,7 +450,7 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 // or any other webhook naming the revision's Service. Removing the revision would leave that webhook
 // without a backend, and with Istio's failurePolicy Fail no pod of a namespace it selects could be
 // created. Those webhooks are read from the API server, only when a revision is due for removal.
-func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, plan *revision.Plan) error {
+func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, plan *revision.Plan) (err error) {
 	r.revisionState.mu.Lock()
 	reported := r.revisionState.blocked
 	r.revisionState.mu.Unlock()
@@ -458,6 +459,11 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 		r.revisionState.mu.Lock()
 		r.revisionState.blocked = blocked
 		r.revisionState.mu.Unlock()
+		// A failed look at the webhooks knows nothing new: the count stays as it was, so an alert on a
+		// revision kept for long is not reset by one failed list.
+		if err == nil {
+			metrics.RevisionsPruneBlocked.Set(float64(len(blocked)))
+		}
 	}()
 	if len(plan.Prune) == 0 {
 		return nil
@@ -882,12 +888,14 @@ func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 // it. One the cache holds (it carries meshkeeper's label) is found before any revision is installed,
 // and its removal wakes the next reconcile; one it does not hold (istioctl tag set default) is found
 // only before the tag is applied, and is looked for again every foreignTagRecheck, since its removal
-// wakes nothing.
+// wakes nothing. Both are rechecks, not terminal failures: a terminal failure is held for the control
+// plane's longest backoff, through the very wake-up that the removal brings.
 func foreignTag(mesh *meshv1alpha1.ServiceMesh, cached bool) error {
 	format := "MutatingWebhookConfiguration %s exists and is not meshkeeper's (another Istio installation's default tag?); " +
 		"meshkeeper leaves it alone and %s until it is removed"
 	if cached {
-		return meshctx.Terminal(meshv1alpha1.ReasonInstallFailed, fmt.Errorf(format, tagWebhook(mesh.Spec.Namespace), "installs no revision"))
+		return meshctx.Recheck(meshv1alpha1.ReasonInstallFailed, foreignTagRecheck,
+			fmt.Errorf(format, tagWebhook(mesh.Spec.Namespace), "installs no revision"))
 	}
 	return meshctx.Recheck(meshv1alpha1.ReasonInstallFailed, foreignTagRecheck, fmt.Errorf(format+" (looked for again every minute)",
 		tagWebhook(mesh.Spec.Namespace), "points no default tag at its revisions"))

@@ -31,9 +31,22 @@ var revisionProxies = newSnapshotGauge(prometheus.NewDesc(RevisionProxiesName,
 		"(Active, Canary, Draining) and whether its istiod is ready; no series with the InPlace strategy.",
 	[]string{"revision", "version", "state", "ready"}, nil))
 
+// RevisionsPruneBlockedName is the name of RevisionsPruneBlocked.
+const RevisionsPruneBlockedName = "meshkeeper_revisions_prune_blocked"
+
+// RevisionsPruneBlocked counts the revisions meshkeeper keeps past their grace period because a webhook
+// configuration it does not own sends requests to their istiod. The Warning Event RevisionPruneBlocked
+// says so once, when it starts; an alert needs a series that lasts as long as the revision is kept.
+// The revisions and webhooks are named in the Event, not in labels: a count has one series.
+var RevisionsPruneBlocked = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: RevisionsPruneBlockedName,
+	Help: "Unused revisions whose grace period is over that meshkeeper keeps because a webhook configuration it does not own " +
+		"(a revision tag made with istioctl tag set) sends requests to their istiod; the Warning Event RevisionPruneBlocked names the webhooks.",
+})
+
 func init() {
-	Collectors = append(Collectors, revisionProxies)
-	ctrlmetrics.Registry.MustRegister(revisionProxies)
+	Collectors = append(Collectors, revisionProxies, RevisionsPruneBlocked)
+	ctrlmetrics.Registry.MustRegister(revisionProxies, RevisionsPruneBlocked)
 }
 
 // Revision is one installed revision, as the metric reports it.
