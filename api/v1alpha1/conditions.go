@@ -184,6 +184,10 @@ const (
 	// ReasonMalformedEgressHosts: a namespace's mesh.meshkeeper.io/egress-hosts annotation has entries
 	// that are left out of its Sidecar (an Event on the Namespace).
 	ReasonMalformedEgressHosts = "MalformedEgressHosts"
+	// ReasonValuesOverrideSpec: keys of spec.values replace what fields of the spec render, so those
+	// fields are not what istiod or the injector use (a Warning Event on the ServiceMesh, at each install
+	// or upgrade of istiod).
+	ReasonValuesOverrideSpec = "ValuesOverrideSpec"
 	// ReasonIstioCRDsMissing: the Istio CRDs are not served yet, so no policy can be written.
 	ReasonIstioCRDsMissing = "IstioCRDsMissing"
 	// ReasonNoPlaintextClients: no enrolled namespace under STRICT mTLS has a pod without a sidecar,

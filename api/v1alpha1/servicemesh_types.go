@@ -176,7 +176,8 @@ type ControlPlaneSpec struct {
 
 	// Resources are the istiod container's requests and limits. Empty means the chart's (500m CPU and
 	// 2048Mi memory requested); set, the container gets exactly these, nothing of the chart's.
-	// Not with spec.values.profile demo, whose own requests the chart puts over these.
+	// Not with spec.values.profile demo, whose own requests the chart puts over these. With autoscaling
+	// they must request CPU (requests.cpu, or limits.cpu): the autoscaler scales on its utilization.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
@@ -194,7 +195,8 @@ type ControlPlaneSpec struct {
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
-	// PodDisruptionBudget creates a PodDisruptionBudget for istiod (minAvailable 1).
+	// PodDisruptionBudget creates a PodDisruptionBudget for istiod (minAvailable 1) while it runs more
+	// than one replica (replicas, or autoscaling.minReplicas, above 1).
 	// +kubebuilder:default=true
 	// +optional
 	PodDisruptionBudget *bool `json:"podDisruptionBudget,omitempty"`

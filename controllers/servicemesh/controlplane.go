@@ -304,7 +304,23 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 	default:
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, string(result.Action), action,
 			"Release %s: chart %s %s (was %s)", name, release.Chart.Name(), chartVersion, result.State)
+		if release.Chart.Name() == charts.Istiod {
+			r.recordValuesOverrides(mesh, action, chartVersion)
+		}
 	}
+}
+
+// recordValuesOverrides warns, when an istiod release was installed or upgraded with the spec's
+// values, that keys of spec.values replace what fields of the spec render: spec.values wins, so the
+// field in the spec (and in git, and in `kubectl explain`) is not what istiod or the injector uses.
+func (r *Reconciler) recordValuesOverrides(mesh *meshv1alpha1.ServiceMesh, action, version string) {
+	overrides := render.ValuesOverrides(&mesh.Spec, version)
+	if len(overrides) == 0 {
+		return
+	}
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonValuesOverrideSpec, action,
+		"%s: the field's value is not used; remove the key from spec.values, or the field's setting if spec.values says what is meant",
+		strings.Join(overrides, "; "))
 }
 
 // countedAction is the action meshkeeper_helm_operations_total counts an Ensure under. A failure before

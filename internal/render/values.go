@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,7 +138,136 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 		}
 		values = Merge(values, user)
 	}
+	if len(cp.Resources.Requests) > 0 || len(cp.Resources.Limits) > 0 {
+		if err := autoscaledCPURequest(values); err != nil {
+			return nil, err
+		}
+	}
 	return Merge(values, injectionValues(mode)), nil
+}
+
+// autoscaledCPURequest refuses values that autoscale istiod while its container requests no CPU. The
+// chart's HorizontalPodAutoscaler scales on CPU utilization, which Kubernetes computes against the CPU
+// requests of the pod's containers: without one it reports "missing request for cpu" and never scales.
+// Only resources the spec sets can lack it (withoutChartDefaults takes the chart's 500m out); a CPU
+// limit counts, since the request defaults to it.
+func autoscaledCPURequest(values Values) error {
+	if stringAt(values, "autoscaleEnabled") != "true" {
+		return nil
+	}
+	res, _ := values["resources"].(Values)
+	requests, _ := res["requests"].(Values)
+	limits, _ := res["limits"].(Values)
+	if stringAt(requests, "cpu") != "" || stringAt(limits, "cpu") != "" {
+		return nil
+	}
+	return fmt.Errorf("controlPlane.resources must request cpu (requests.cpu, or limits.cpu) with autoscaling: " +
+		"istiod's HorizontalPodAutoscaler scales on CPU utilization of that request, and without one it never scales")
+}
+
+// typedValueKeys are the keys of istiod's values that fields of the spec render, with the field: the
+// keys ValuesOverrides looks for in spec.values.
+var typedValueKeys = []struct{ path, field string }{
+	{"env.PILOT_DEBOUNCE_AFTER", "controlPlane.pushTuning.debounceAfter"},
+	{"env.PILOT_DEBOUNCE_MAX", "controlPlane.pushTuning.debounceMax"},
+	{"env.PILOT_PUSH_THROTTLE", "controlPlane.pushTuning.pushThrottle"},
+	{"env.PILOT_ENABLE_IP_AUTOALLOCATE", "proxy.dnsAutoAllocate"},
+	{"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE", "proxy.dnsAutoAllocate"},
+	{"meshConfig.defaultConfig.proxyMetadata.ISTIO_DELTA_XDS", "proxy.deltaXDS"},
+	{"meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE", "proxy.dnsCapture"},
+	{"meshConfig.defaultConfig.holdApplicationUntilProxyStarts", "proxy.holdApplicationUntilProxyStarts"},
+	{"global.proxy.resources", "proxy.resources"},
+	{"autoscaleEnabled", "controlPlane.replicas and controlPlane.autoscaling"},
+	{"replicaCount", "controlPlane.replicas"},
+	{"autoscaleMin", "controlPlane.autoscaling.minReplicas"},
+	{"autoscaleMax", "controlPlane.autoscaling.maxReplicas"},
+	{"resources", "controlPlane.resources"},
+	{"nodeSelector", "controlPlane.nodeSelector"},
+	{"tolerations", "controlPlane.tolerations"},
+	{"global.priorityClassName", "controlPlane.priorityClassName"},
+	{"global.defaultPodDisruptionBudget.enabled", "controlPlane.podDisruptionBudget"},
+}
+
+// ValuesOverrides names each key of spec.values that replaces what a field of the spec renders, with
+// the field ("spec.values env.PILOT_DEBOUNCE_AFTER overrides controlPlane.pushTuning.debounceAfter"):
+// spec.values is merged last and wins, so the field shows a setting istiod or the injector does not
+// use. A key that agrees with the field (its text, so 100 and "100" agree), or only adds to a map the
+// field renders (a nodeSelector label, a CPU request beside the field's memory), overrides nothing.
+// global.proxy.holdApplicationUntilProxyStarts true counts against the field set to false: the
+// injection template holds applications when either is true. Nil without spec.values, or when its
+// values do not render.
+func ValuesOverrides(spec *meshv1alpha1.ServiceMeshSpec, version string) []string {
+	if spec.Values == nil || len(spec.Values.Raw) == 0 {
+		return nil
+	}
+	var user Values
+	if err := json.Unmarshal(spec.Values.Raw, &user); err != nil {
+		return nil
+	}
+	withoutValues := *spec
+	withoutValues.Values = nil
+	own, err := IstiodValues(&withoutValues, version)
+	if err != nil {
+		return nil
+	}
+	final, err := IstiodValues(spec, version)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, k := range typedValueKeys {
+		path := strings.Split(k.path, ".")
+		if _, set := valueAt(user, path); !set {
+			continue
+		}
+		mine, _ := valueAt(own, path)
+		theirs, _ := valueAt(final, path)
+		if mine != nil && replaces(mine, theirs) {
+			out = append(out, fmt.Sprintf("spec.values %s overrides %s", k.path, k.field))
+		}
+	}
+	if !boolOr(spec.Proxy.HoldApplicationUntilProxyStarts, true) {
+		if hold, _ := valueAt(user, []string{"global", "proxy", "holdApplicationUntilProxyStarts"}); fmt.Sprint(hold) == "true" {
+			out = append(out, "spec.values global.proxy.holdApplicationUntilProxyStarts overrides proxy.holdApplicationUntilProxyStarts")
+		}
+	}
+	return out
+}
+
+// valueAt is the value at path in values, and whether the path is there (also with a null).
+func valueAt(values Values, path []string) (any, bool) {
+	var cur any = values
+	for _, key := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[key]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// replaces reports whether theirs, the merged value, loses something of mine, the value a field
+// rendered: a map loses when one of its keys does; anything else when its text differs.
+func replaces(mine, theirs any) bool {
+	if m, ok := mine.(map[string]any); ok {
+		t, ok := theirs.(map[string]any)
+		if !ok {
+			return true
+		}
+		for key, v := range m {
+			if replaces(v, t[key]) {
+				return true
+			}
+		}
+		return false
+	}
+	if _, ok := mine.([]any); ok {
+		return !reflect.DeepEqual(mine, theirs)
+	}
+	return theirs == nil || fmt.Sprint(mine) != fmt.Sprint(theirs)
 }
 
 // ipAutoallocateMinor is the first Istio 1.x minor version in which istiod allocates the addresses of

@@ -110,6 +110,7 @@ var readyReasons = map[string]string{
 	"ClassNotServed":        "",
 	"NamespaceNotEnrolled":  "",
 	"MalformedEgressHosts":  "",
+	"ValuesOverrideSpec":    "",
 	"TagMoved":              "",
 	"RevisionDraining":      "",
 	"RevisionPruned":        "",
