@@ -52,6 +52,13 @@ func BaseValues(spec *meshv1alpha1.ServiceMeshSpec) Values {
 // IstiodValues are the values of the istiod chart for the given spec and resolved Istio version.
 // spec.values is merged last, so what a user sets there wins.
 func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, error) {
+	return istiodValues(spec, version, true)
+}
+
+// istiodValues are IstiodValues; checkCPU refuses an autoscaled istiod that requests no CPU, which
+// only the values istiod is installed with must pass: the spec's fields alone may lack a CPU request
+// that spec.values adds.
+func istiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string, checkCPU bool) (Values, error) {
 	cp := spec.ControlPlane
 	proxy := spec.Proxy
 
@@ -138,7 +145,7 @@ func IstiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string) (Values, e
 		}
 		values = Merge(values, user)
 	}
-	if len(cp.Resources.Requests) > 0 || len(cp.Resources.Limits) > 0 {
+	if checkCPU && (len(cp.Resources.Requests) > 0 || len(cp.Resources.Limits) > 0) {
 		if err := autoscaledCPURequest(values); err != nil {
 			return nil, err
 		}
@@ -206,7 +213,7 @@ func ValuesOverrides(spec *meshv1alpha1.ServiceMeshSpec, version string) []strin
 	}
 	withoutValues := *spec
 	withoutValues.Values = nil
-	own, err := IstiodValues(&withoutValues, version)
+	own, err := istiodValues(&withoutValues, version, false)
 	if err != nil {
 		return nil
 	}
