@@ -433,8 +433,9 @@ type ServiceMeshStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready summarises the others (ControlPlaneReady, NamespacesEnrolled,
-	// IngressesConfigured, PoliciesApplied, DataPlaneUpToDate).
+	// Conditions: Ready summarises the others (ControlPlaneReady, CNIReady, NamespacesEnrolled,
+	// IngressesConfigured, PoliciesApplied, MTLSReady), and DataPlaneUpToDate only while a canary is
+	// rolled back (CanaryRolledBack); Reconciling and Stalled are kstatus' abnormal-true conditions.
 	// +listType=map
 	// +listMapKey=type
 	// +patchStrategy=merge
