@@ -184,11 +184,11 @@ test-update-golden: ## Rewrite the golden files of the rendered charts from the 
 
 # Every fuzz target, as package:function: the API round trip and each parser of untrusted input (a
 # repository's index, the URLs printed of it, the repository allow-list, a release Secret's manifest,
-# a release record, the egress-hosts annotation, managed fields), and the chart manager's YAML writer,
+# a release record, the egress-hosts annotation and the reasons its entries are refused, managed fields), and the chart manager's YAML writer,
 # fromYaml and document splitter against Helm's (JSON round trips, a regular expression) they replace. Their seed corpora run with every `go test`.
 FUZZ_TARGETS := ./api/v1alpha1:FuzzServiceMeshRoundTrip ./internal/charts:FuzzParseIndex \
 	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest ./internal/helm:FuzzDecodeRecord ./internal/helm:FuzzMarshalYAML ./internal/helm:FuzzFromYAML ./internal/helm:FuzzSplitManifest ./internal/helm:FuzzSpliceMetadata ./internal/helm:FuzzWriteYAML \
-	./internal/render:FuzzEgressHosts ./internal/apply:FuzzOwnedKeys
+	./internal/render:FuzzEgressHosts ./internal/render:FuzzEgressHostProblem ./internal/apply:FuzzOwnedKeys
 FUZZTIME ?= 30s
 FUZZTIME_SHORT ?= 3s
 

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -396,14 +397,14 @@ func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, current *met
 }
 
 // reportMalformed emits a Warning on the Namespace when its egress-hosts annotation has entries
-// meshkeeper leaves out.
+// meshkeeper leaves out, saying of each why.
 func (r *Reconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, malformed []string) {
 	key := annotationReportKey(ns.Name)
 	if len(malformed) == 0 {
 		r.reported.Forget(key)
 		return
 	}
-	message := malformedNote(ns.Name, malformed)
+	message := malformedNote(ns.Name, malformed, mesh != nil && render.IngressNginxNamespace(&mesh.Spec, ns.Name))
 	if !r.reported.Changed(key, message) {
 		return
 	}
@@ -415,23 +416,38 @@ func (r *Reconciler) reportMalformed(mesh *meshv1alpha1.ServiceMesh, ns *corev1.
 const maxQuotedEntry = 80
 
 // malformedNote is the Warning about the malformed entries (quoted) of a namespace's egress-hosts
-// annotation. It names as many of them as fit in an Event's note (meshctx.NoteLimit, past which the
-// recorder would cut the list short mid-entry), each cut to maxQuotedEntry, and counts the others: the
-// annotation is its owner's to fill, with as many entries as they like.
-func malformedNote(namespace string, malformed []string) string {
+// annotation, each followed by why it is left out (render.EgressHostProblem): an entry such as
+// "payments/payments-api" has the form "namespace/dnsName", and only the reason tells its owner that
+// istiod refuses its short name. It names as many of them as fit in an Event's note (meshctx.NoteLimit,
+// past which the recorder would cut the list short mid-entry), each cut to maxQuotedEntry, and counts
+// the others: the annotation is its owner's to fill, with as many entries as they like. In the
+// ingress-nginx controller's namespace (ingressNginx), whose Sidecar reaches every namespace, the
+// annotation adds nothing, and the note says so rather than that the other entries are taken.
+func malformedNote(namespace string, malformed []string, ingressNginx bool) string {
+	outcome := "the Sidecar leaves them out and takes the others"
+	if ingressNginx {
+		outcome = "the Sidecar leaves them out. The annotation adds nothing in this namespace anyway: it runs the ingress-nginx " +
+			"controller, whose Sidecar reaches every namespace (*/*)"
+	}
 	note := func(named []string, more int) string {
 		list := strings.Join(named, ", ")
 		if more > 0 {
 			list += fmt.Sprintf(" and %d more", more)
 		}
-		return fmt.Sprintf("annotation %s of namespace %s has entries that are not \"namespace/dnsName\" (such as payments/* or "+
-			"monitoring/prometheus.monitoring.svc.cluster.local): %s; the Sidecar leaves them out and takes the others",
-			render.EgressHostsAnnotation, namespace, list)
+		return fmt.Sprintf("annotation %s of namespace %s has entries istiod would refuse in a Sidecar, or meshkeeper does not take "+
+			"(each is \"namespace/dnsName\", such as payments/* or monitoring/prometheus.monitoring.svc.cluster.local): %s; %s",
+			render.EgressHostsAnnotation, namespace, list, outcome)
 	}
 	named := make([]string, 0, len(malformed))
-	for i, entry := range malformed {
+	for i, quoted := range malformed {
+		entry := quoted
 		if runes := []rune(entry); len(runes) > maxQuotedEntry {
 			entry = string(runes[:maxQuotedEntry]) + `…"`
+		}
+		if host, err := strconv.Unquote(quoted); err == nil {
+			if problem := render.EgressHostProblem(host); problem != "" {
+				entry += " (" + problem + ")"
+			}
 		}
 		// The first entry always fits: the rest of the note is far shorter than the limit.
 		if i > 0 && len(note(append(named, entry), len(malformed)-i-1)) > meshctx.NoteLimit {

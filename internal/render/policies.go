@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -192,6 +193,53 @@ func ValidEgressHost(host string) bool {
 	}
 	_, dnsName, _ := strings.Cut(host, "/")
 	return len(dnsName) <= 255 && !numericTopLabel.MatchString(dnsName)
+}
+
+// egressNamespace is the namespace part of an egress host that egressHost accepts.
+var egressNamespace = regexp.MustCompile(`^(\*|\.|~|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$`)
+
+// EgressHostProblem says, in words for the namespace's owner, why host is no egress host meshkeeper
+// writes into a Sidecar; "" when ValidEgressHost accepts it. Each answer names what istiod refuses (or,
+// for an exclusion or a name ending in a dot, what meshkeeper does not take), so that an entry that
+// looks like "namespace/dnsName", such as the short name "payments/payments-api", is not reported as
+// if it were not.
+func EgressHostProblem(host string) string {
+	if ValidEgressHost(host) {
+		return ""
+	}
+	namespace, dnsName, found := strings.Cut(host, "/")
+	switch {
+	case strings.IndexFunc(host, unicode.IsSpace) >= 0:
+		return "it holds a blank: entries are separated by commas"
+	case !found:
+		return `it has no namespace part: write "namespace/dnsName", with * for any namespace`
+	case len(namespace) > 1 && namespace[0] == '~' && namespace[1] != '~' && egressNamespace.MatchString(namespace[1:]):
+		return "a ~ before a namespace name excludes hosts, and the annotation only adds egress hosts"
+	case !egressNamespace.MatchString(namespace):
+		return "its namespace part is neither a namespace name (lower case) nor *, . or ~"
+	case dnsName == "":
+		return "its dnsName is empty: write * for every host of the namespace"
+	case strings.Contains(dnsName, "/"):
+		return "it holds more than one /: a dnsName has no path"
+	case strings.Contains(dnsName, ":"):
+		return "it holds a colon: a port or an IP address is no part of a dnsName"
+	case len(dnsName) > 255:
+		return "its dnsName is longer than 255 characters"
+	case dnsName != "*" && !strings.Contains(dnsName, "."):
+		return "its dnsName is a short name: istiod takes only * or a fully qualified name, such as <service>.<namespace>.svc.cluster.local"
+	case strings.HasSuffix(dnsName, "."):
+		return "its dnsName ends in a dot: write it without"
+	case strings.Contains(strings.TrimPrefix(dnsName, "*."), "*"):
+		return "its wildcard is neither the whole dnsName nor its whole first label (*.example.com)"
+	case numericTopLabel.MatchString(dnsName):
+		return "its dnsName ends in an all-digit label: an IP address is no egress host"
+	}
+	for _, label := range strings.Split(strings.TrimPrefix(dnsName, "*."), ".") {
+		if len(label) > 63 {
+			return "its dnsName has a label longer than 63 characters"
+		}
+	}
+	return "its dnsName is no DNS name: labels of letters, digits and -, neither first nor last, joined by dots"
 }
 
 // EgressHosts parses a namespace's mesh.meshkeeper.io/egress-hosts annotation into its hosts and the
