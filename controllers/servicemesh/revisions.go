@@ -211,6 +211,11 @@ func (r *Reconciler) resolveFrom(ctx context.Context, mesh *meshv1alpha1.Service
 	if err != nil {
 		return resolved{}, &chartsError{err}
 	}
+	// Requests above limits leave pods the API server refuses; they are refused before any install or
+	// upgrade, checked in what the chart renders after merging its defaults under the values.
+	if err := checkResources(ctx, spec, set.Istiod, set.IstiodDigest, values); err != nil {
+		return resolved{}, err
+	}
 	return resolved{set: set, values: values}, nil
 }
 
