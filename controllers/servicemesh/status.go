@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
@@ -231,6 +232,8 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 		message := fmt.Sprintf("%d Ingress(es) being configured: %s", len(in.pending), names(in.pending))
 		if !in.controllerApplied {
 			message = fmt.Sprintf("the pod template of %s %s/%s is being configured", controller.Kind, controller.Namespace, controller.Name)
+		} else {
+			message += rolloutNote(in.controllerRollout)
 		}
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling, message)
 	case len(in.skipped) > 0:
@@ -238,7 +241,8 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 		if len(in.skipped) == 1 {
 			reason = slices.Collect(maps.Keys(in.skipped))[0]
 		}
-		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, reason, skippedMessage(in.status, in.skipped))
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, reason,
+			skippedMessage(in.status, in.skipped)+rolloutNote(in.controllerRollout))
 	case !in.controllerRollout.Done:
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut,
 			fmt.Sprintf("%s. %d Ingress(es) are configured to route through the mesh", in.controllerRollout.Message, in.status.Configured))
@@ -246,6 +250,17 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonConfigured,
 			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", in.status.Configured))
 	}
+}
+
+// rolloutNote says, after what the Ingresses wait for or lack, what the controller's rollout of its
+// sidecar settings waits for while it is not done: every mesh Ingress depends on it, a rollout stuck on
+// a quota is not to be hidden behind one Ingress, and MTLSReady points here for the controller. ""
+// once it is done.
+func rolloutNote(rollout ingress.Rollout) string {
+	if rollout.Done || rollout.Message == "" {
+		return ""
+	}
+	return ". Meanwhile " + rollout.Message
 }
 
 // skippedMessage says which Ingresses meshkeeper leaves unchanged, by reason.
