@@ -21,6 +21,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -63,6 +64,8 @@ var ChartKinds = []ChartKind{
 	{Object: &rbacv1.ClusterRoleBinding{}, ClusterScoped: true},
 	{Object: &policyv1.PodDisruptionBudget{}},
 	{Object: &autoscalingv2.HorizontalPodAutoscaler{}},
+	// Rendered with spec.values global.networkPolicy.enabled.
+	{Object: &networkingv1.NetworkPolicy{}},
 	// istiod writes its CA bundle into its webhooks and switches the validator to failurePolicy Fail once
 	// it serves; those rewrites are istiod's job, not drift. A webhook switched to fail open is not one of
 	// them.
