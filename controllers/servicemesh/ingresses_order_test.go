@@ -60,7 +60,7 @@ func TestIngressesConfiguredNamesAStuckControllerRollout(t *testing.T) {
 // controller, and the sentence of it that says which of them count the Ingresses left without the
 // annotations.
 var (
-	controllerReasonsList = regexp.MustCompile("Each reason of the controller \\(([^)]*)\\)")
+	controllerReasonsList = regexp.MustCompile(`Each reason of the controller \(([^)]*)\)`)
 	countingSentence      = regexp.MustCompile("With a controller reason([^,]*), the condition's message also counts")
 	backticked            = regexp.MustCompile("`([A-Za-z]+)`")
 )
