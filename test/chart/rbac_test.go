@@ -27,6 +27,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -182,13 +183,20 @@ func TestManagerRunsWithTheChartsRights(t *testing.T) {
 	gone()
 
 	t.Log("a control plane in istio-system, installed and uninstalled as the chart's ServiceAccount")
-	if err := c.Create(ctx, mesh("istio-system")); err != nil {
+	// With istiod's NetworkPolicy, which the chart guard admits in the release namespace: the chart's
+	// rights must cover every kind the guard lets istiod's chart render, or its install fails as forbidden.
+	installed := mesh("istio-system")
+	installed.Spec.Values = &meshv1alpha1.IstiodValues{Raw: []byte(`{"global": {"networkPolicy": {"enabled": true}}}`)}
+	if err := c.Create(ctx, installed); err != nil {
 		t.Fatal(err)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		// A new mesh's CNI agent (enabled by default) is installed alongside the control plane: three
 		// releases, each deployed.
 		err := c.Get(ctx, client.ObjectKey{Namespace: "istio-system", Name: "istiod"}, &appsv1.Deployment{})
+		if err == nil {
+			err = c.Get(ctx, client.ObjectKey{Namespace: "istio-system", Name: "istiod"}, &networkingv1.NetworkPolicy{})
+		}
 		return err == nil && slices.Equal(deployedReleases("istio-system"), []string{"istio-base", "istio-cni", "istiod"}), client.IgnoreNotFound(err)
 	}); err != nil {
 		cond, _ := ready()
