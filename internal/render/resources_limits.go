@@ -17,6 +17,7 @@ limitations under the License.
 package render
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -59,15 +60,7 @@ func RequestsAboveLimits(res corev1.ResourceRequirements) []RequestAboveLimit {
 			out = append(out, RequestAboveLimit{Name: name, Request: request, Limit: limit})
 		}
 	}
-	slices.SortFunc(out, func(a, b RequestAboveLimit) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b RequestAboveLimit) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -19,7 +19,6 @@ limitations under the License.
 package policy_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -34,7 +33,6 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestFieldsAddedToMeshkeepersPolicyAreReported: someone adds to meshkeeper's Sidecar a field meshkeeper
@@ -45,13 +43,8 @@ import (
 // field is gone, the Sidecar counts as in place again.
 func TestFieldsAddedToMeshkeepersPolicyAreReported(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, crd := range istioCRDs(t) {
-		g.Expect(c.Create(ctx, crd)).To(Succeed())
-	}
 	for _, name := range []string{"ff-system", "ff-shop"} {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
 	}

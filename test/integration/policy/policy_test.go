@@ -98,6 +98,20 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
+// startWithIstioCRDs starts an API server that serves the CRDs of the policy kinds, and returns it with
+// a context cancelled when the test ends: registered after the API server's cleanup, so a manager
+// started with it stops first.
+func startWithIstioCRDs(t *testing.T, g Gomega) (*testenv.Env, context.Context) {
+	t.Helper()
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, crd := range istioCRDs(t) {
+		g.Expect(env.Client.Create(ctx, crd)).To(Succeed())
+	}
+	return env, ctx
+}
+
 // istioCRDs returns the CRDs of the policy kinds from the embedded istio-base chart.
 func istioCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
 	t.Helper()

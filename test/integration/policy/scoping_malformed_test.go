@@ -19,7 +19,6 @@ limitations under the License.
 package policy_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -32,7 +31,6 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestMalformedEgressHostsSayWhy: an application team annotates its namespace with entries that look
@@ -44,13 +42,8 @@ import (
 // of promising that the other entries are taken.
 func TestMalformedEgressHostsSayWhy(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, crd := range istioCRDs(t) {
-		g.Expect(c.Create(ctx, crd)).To(Succeed())
-	}
 	annotations := map[string]map[string]string{
 		"sm-system": nil,
 		"sm-shop":   {render.EgressHostsAnnotation: "payments/*, payments/payments-api, */10.0.0.1, monitoring/* search/*"},

@@ -91,13 +91,8 @@ func TestTheStatusFollowsThePolicyKinds(t *testing.T) {
 // installs and upgrades left behind once the mesh is Ready, and not before.
 func TestReadyReturnsTheChartManagersMemory(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, crd := range istioCRDs(t) {
-		g.Expect(c.Create(ctx, crd)).To(Succeed())
-	}
 
 	chartManager := installsNothing{memoryReturns: &atomic.Int32{}}
 	condition := startMesh(ctx, g, env, chartManager, "ready-system")

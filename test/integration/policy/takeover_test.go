@@ -33,7 +33,6 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // staleCache is the manager's client, except that its cache has not seen the policy objects of one
@@ -58,13 +57,8 @@ func (s staleCache) Get(ctx context.Context, key client.ObjectKey, obj client.Ob
 // mesh), no field that meshkeeper shares, also where the team's object says what meshkeeper's would.
 func TestAPolicyTheCacheHasNotSeenIsNotTakenOver(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, crd := range istioCRDs(t) {
-		g.Expect(c.Create(ctx, crd)).To(Succeed())
-	}
 	for _, name := range []string{"to-system", "team"} {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
 	}

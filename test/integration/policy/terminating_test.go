@@ -33,7 +33,6 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // staleNamespace is the manager's client, except that its cache has not seen the deletion of one
@@ -62,13 +61,8 @@ func (s staleNamespace) Get(ctx context.Context, key client.ObjectKey, obj clien
 // meshkeeper's cache showed of the namespace.
 func TestANamespaceBeingDeletedGetsNoWarning(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, crd := range istioCRDs(t) {
-		g.Expect(c.Create(ctx, crd)).To(Succeed())
-	}
 	for _, name := range []string{"tm-system", "tm-preview"} {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
 	}
