@@ -35,6 +35,29 @@ import (
 // labels, so meshkeeper's cache, which holds only the webhooks it labelled, does not show it. Its name
 // is the one meshkeeper gives the tag of a control plane in that namespace: meshkeeper must see it and
 // leave it alone, not take it over with its forced apply.
+// foreignTagMesh creates, for the rest of the container, another installation's default tag for the
+// control-plane namespace ns, with labels (it points at a revision other's istiod, and selects no object
+// of the tests), then a RevisionBased ServiceMesh in ns.
+func foreignTagMesh(ns string, labels map[string]string) {
+	GinkgoHelper()
+	w := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "istio-revision-tag-default-" + ns, Labels: labels},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: "rev.namespace.sidecar-injector.istio.io",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{
+				Namespace: "other-istio", Name: "istiod-other", Path: ptr.To("/inject")}},
+			ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"foreign-tag-test": "never"}},
+			FailurePolicy:           ptr.To(admissionregistrationv1.Ignore),
+			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	Expect(k8sClient.Create(ctx, w)).To(Succeed())
+	DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, w))).To(Succeed()) })
+	createMesh("  namespace: " + ns + "\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n")
+	DeferCleanup(deleteMesh)
+}
+
 var _ = Describe("Another installation's default tag", Ordered, func() {
 	const ns = "ft-system"
 	name := "istio-revision-tag-default-" + ns
@@ -47,23 +70,7 @@ var _ = Describe("Another installation's default tag", Ordered, func() {
 
 	BeforeAll(func() {
 		deleteMesh()
-		w := &admissionregistrationv1.MutatingWebhookConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"istio.io/tag": "default"}},
-			Webhooks: []admissionregistrationv1.MutatingWebhook{{
-				Name: "rev.namespace.sidecar-injector.istio.io",
-				ClientConfig: admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{
-					Namespace: "other-istio", Name: "istiod-other", Path: ptr.To("/inject")}},
-				// It selects no object of the tests.
-				ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"foreign-tag-test": "never"}},
-				FailurePolicy:           ptr.To(admissionregistrationv1.Ignore),
-				SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-				AdmissionReviewVersions: []string{"v1"},
-			}},
-		}
-		Expect(k8sClient.Create(ctx, w)).To(Succeed())
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, w))).To(Succeed()) })
-		createMesh("  namespace: " + ns + "\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n")
-		DeferCleanup(deleteMesh)
+		foreignTagMesh(ns, map[string]string{"istio.io/tag": "default"})
 	})
 
 	It("is left alone, and the mesh says why its tag is not in place", func() {

@@ -23,10 +23,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -39,23 +36,7 @@ var _ = Describe("A default tag made with istioctl by another installation", Ord
 		deleteMesh()
 		// As `istioctl tag set default` writes it: without meshkeeper's label, so the manager's cache
 		// does not hold it.
-		w := &admissionregistrationv1.MutatingWebhookConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"istio.io/tag": "default", "istio.io/rev": "other"}},
-			Webhooks: []admissionregistrationv1.MutatingWebhook{{
-				Name: "rev.namespace.sidecar-injector.istio.io",
-				ClientConfig: admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{
-					Namespace: "other-istio", Name: "istiod-other", Path: ptr.To("/inject")}},
-				// It selects no object of the tests.
-				ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"foreign-tag-test": "never"}},
-				FailurePolicy:           ptr.To(admissionregistrationv1.Ignore),
-				SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-				AdmissionReviewVersions: []string{"v1"},
-			}},
-		}
-		Expect(k8sClient.Create(ctx, w)).To(Succeed())
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, w))).To(Succeed()) })
-		createMesh("  namespace: " + ns + "\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n")
-		DeferCleanup(deleteMesh)
+		foreignTagMesh(ns, map[string]string{"istio.io/tag": "default", "istio.io/rev": "other"})
 	})
 
 	It("is reported as Stalled, with the generation observed, since only its removal resolves it", func() {

@@ -24,8 +24,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -41,24 +39,7 @@ var _ = Describe("Another installation's default tag with meshkeeper's label", O
 
 	BeforeAll(func() {
 		deleteMesh()
-		w := &admissionregistrationv1.MutatingWebhookConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-				meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "istio.io/tag": "default", "istio.io/rev": "other"}},
-			Webhooks: []admissionregistrationv1.MutatingWebhook{{
-				Name: "rev.namespace.sidecar-injector.istio.io",
-				ClientConfig: admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{
-					Namespace: "other-istio", Name: "istiod-other", Path: ptr.To("/inject")}},
-				// It selects no object of the tests.
-				ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"foreign-tag-test": "never"}},
-				FailurePolicy:           ptr.To(admissionregistrationv1.Ignore),
-				SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-				AdmissionReviewVersions: []string{"v1"},
-			}},
-		}
-		Expect(k8sClient.Create(ctx, w)).To(Succeed())
-		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, w))).To(Succeed()) })
-		createMesh("  namespace: " + ns + "\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n")
-		DeferCleanup(deleteMesh)
+		foreignTagMesh(ns, map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "istio.io/tag": "default", "istio.io/rev": "other"})
 	})
 
 	It("is noticed gone as soon as it is deleted", func() {

@@ -66,6 +66,18 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			g.Expect(namespaceLabels(guarded)).To(HaveKeyWithValue("istio-injection", "enabled"))
 			g.Expect(namespaceLabels(free)).To(HaveKeyWithValue("istio-injection", "enabled"))
 		}, installTimeout, poll).Should(Succeed())
+		// The control plane and the CNI agent report ready before the deletion, so that the status of the
+		// blocked uninstall is seen to change what it said of them.
+		markAvailable(ns, "istiod")
+		markCNIReady()
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(mesh.Status.CNI).NotTo(BeNil())
+			g.Expect(mesh.Status.CNI.Enabled).To(BeTrue(), "the new mesh runs the CNI agent")
+			g.Expect(mesh.Status.CNI.ReadyNodes).To(BeEquivalentTo(cniNodes))
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
 		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
 		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
 		By("waiting until the API server enforces the policy")
@@ -106,6 +118,19 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 		Expect(namespaceLabels(guarded)).To(HaveKeyWithValue("istio-injection", "enabled"))
 		Expect(getMesh().Finalizers).To(ContainElement(meshv1alpha1.Finalizer))
+		By("saying in the status that the CNI agent and the control plane are gone, rather than what it said of them before")
+		Expect(releaseRevisions(ns, "istio-cni")).To(BeEmpty())
+		mesh = getMesh()
+		Expect(mesh.Status.CNI).NotTo(BeNil())
+		Expect(mesh.Status.CNI.ReadyNodes).To(BeZero(), "the status reports the uninstalled CNI agent ready on its nodes")
+		Expect(mesh.Status.CNI.DesiredNodes).To(BeZero())
+		Expect(mesh.Status.CNI.Namespace).To(BeEmpty(), "the status reports the istio-cni release installed")
+		for _, conditionType := range []string{meshv1alpha1.ConditionCNIReady, meshv1alpha1.ConditionControlPlaneReady} {
+			c := conditionOf(conditionType)
+			Expect(c.Status).To(Equal(metav1.ConditionFalse), "%s says %s of what is uninstalled", conditionType, c.Reason)
+			Expect(c.Reason).To(Equal(meshv1alpha1.ReasonUninstallBlocked))
+			Expect(c.Message).To(ContainSubstring("uninstalled"))
+		}
 		var notes []string
 		for _, e := range listEvents() {
 			if e.Reason == meshv1alpha1.ReasonUninstallBlocked {
