@@ -50,6 +50,11 @@ const (
 	// but some objects refused to give back what meshkeeper wrote on them (an admission webhook or policy
 	// denies the change); they are named, retried with backoff, and the finalizer stays until then.
 	ReasonUninstallBlocked = "UninstallBlocked"
+	// ReasonUninstallFailed (Ready, on a ServiceMesh being deleted; ControlPlaneReady and CNIReady for
+	// what was being uninstalled): a step of the uninstall failed, the uninstall of a Helm release above
+	// all (an API error deleting one of its objects); the message has the release and the error. Retried
+	// with backoff, and the finalizer stays until then.
+	ReasonUninstallFailed = "UninstallFailed"
 )
 
 // Reasons of ControlPlaneReady; docs/control-plane.md says what each means and what to do.

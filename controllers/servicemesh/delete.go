@@ -86,25 +86,26 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	// to no release): each fails closed, and would refuse the pods it selects once its istiod's Service
 	// is gone, for as long as a release's uninstall below fails and is retried.
 	if err := r.deleteLeftoverWebhooks(ctx, mesh); err != nil {
-		return err
+		return r.reportUninstallFailed(ctx, mesh, err, uninstallStarted)
 	}
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
-		return err
+		return r.reportUninstallFailed(ctx, mesh, err, uninstallingCNI)
 	}
 	releases, err := r.revisionReleases(ctx, mesh)
 	if err != nil {
-		return err
+		return r.reportUninstallFailed(ctx, mesh, err, cniUninstalled)
 	}
 	for _, release := range append(releases, istiodRelease, baseRelease) {
 		if err := r.uninstallRelease(ctx, mesh, controlPlaneNS, release); err != nil {
-			return err
+			return r.reportUninstallFailed(ctx, mesh, fmt.Errorf("uninstalling release %s/%s: %w", controlPlaneNS, release, err),
+				uninstallingControlPlane)
 		}
 	}
 	if len(stuck) > 0 {
 		return r.reportUninstallBlocked(ctx, mesh, errors.Join(stuck...))
 	}
 	if err := r.deleteCreatedNamespace(ctx, mesh, controlPlaneNS); err != nil {
-		return err
+		return r.reportUninstallFailed(ctx, mesh, err, controlPlaneUninstalled)
 	}
 	resetMetrics()
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall",
@@ -125,10 +126,88 @@ func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.Se
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 	}
 	if err != nil {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, "UninstallFailed", "Uninstall/"+release,
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallFailed, "Uninstall/"+release,
 			"Release %s/%s: %v", namespace, release, err)
 	}
 	return err
+}
+
+// uninstallProgress is how far an uninstall got when a step of it failed, which tells what of the mesh
+// is gone, or going, by then.
+type uninstallProgress int
+
+const (
+	// uninstallStarted: the webhook configurations are being deleted; every release is still installed.
+	uninstallStarted uninstallProgress = iota
+	// uninstallingCNI: the CNI agent's release is being uninstalled, and may be partly gone.
+	uninstallingCNI
+	// cniUninstalled: the CNI agent is uninstalled; the control plane is still installed.
+	cniUninstalled
+	// uninstallingControlPlane: the CNI agent is uninstalled, and the control plane's releases are being
+	// uninstalled and may be partly gone.
+	uninstallingControlPlane
+	// controlPlaneUninstalled: the CNI agent and the control plane are uninstalled; the control-plane
+	// namespace is being looked into or deleted.
+	controlPlaneUninstalled
+)
+
+// reportUninstallFailed says, in the status of the ServiceMesh being deleted, that a step of its
+// uninstall failed, and returns the failure for a retry with backoff (the Warning Event of a release's
+// failure is uninstallRelease's). Nothing else updates the status of a ServiceMesh being deleted: left
+// as it was, Ready would go on saying the mesh matches the spec while its CNI agent or istiod is partly
+// gone, and kubectl wait and every tool that reads Ready would see a healthy mesh. Ready is False with
+// UninstallFailed and the error; ControlPlaneReady and CNIReady, for what the uninstall has reached, say
+// it is uninstalled or being uninstalled; what it has not reached stays as it was.
+func (r *Reconciler) reportUninstallFailed(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, failure error, progress uninstallProgress) error {
+	message := fmt.Sprintf("Uninstalling the mesh failed: %v. meshkeeper retries with backoff and keeps its finalizer "+
+		"until the uninstall succeeds; the ServiceMesh's UninstallFailed Events and the operator's log have each attempt", failure)
+	if progress != uninstallingCNI && progress != uninstallingControlPlane {
+		// A release's failure has its Event already, from uninstallRelease.
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallFailed, "Uninstall", "%v", failure)
+	}
+	status := mesh.Status.DeepCopy()
+	ready := metav1.Condition{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: meshv1alpha1.ReasonUninstallFailed, Message: message, ObservedGeneration: mesh.Generation}
+	meta.SetStatusCondition(&status.Conditions, ready)
+	uninstalling := func(conditionType, what string) {
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: conditionType, Status: metav1.ConditionFalse,
+			Reason: meshv1alpha1.ReasonUninstallFailed, ObservedGeneration: mesh.Generation,
+			Message: "The ServiceMesh is being deleted and its " + what + "; the Ready condition says what failed"})
+	}
+	cniEnabled := status.CNI != nil && status.CNI.Enabled
+	if cniEnabled && progress == uninstallingCNI {
+		uninstalling(meshv1alpha1.ConditionCNIReady, "CNI agent is being uninstalled, and may be partly gone")
+	}
+	if progress >= cniUninstalled {
+		if status.CNI != nil {
+			status.CNI.Namespace, status.CNI.DesiredNodes, status.CNI.ReadyNodes = "", 0, 0
+		}
+		if cniEnabled {
+			uninstalling(meshv1alpha1.ConditionCNIReady, "CNI agent is uninstalled")
+		}
+	}
+	switch progress {
+	case uninstallingControlPlane:
+		uninstalling(meshv1alpha1.ConditionControlPlaneReady, "control plane is being uninstalled, and may be partly gone")
+	case controlPlaneUninstalled:
+		setRevisions(status, nil)
+		uninstalling(meshv1alpha1.ConditionControlPlaneReady, "control plane is uninstalled")
+	}
+	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
+		return errors.Join(failure, err)
+	}
+	// The metrics carry the Ready the status says, for the alerts (MeshkeeperMeshNotReady), and only
+	// Ready, as for a blocked uninstall: the other conditions are those of the mesh before its deletion,
+	// which nothing updates any more. What the uninstall has reached is no longer reported running.
+	metrics.SetConditions([]metav1.Condition{ready})
+	if progress >= uninstallingCNI {
+		metrics.SetCNINodes(false, 0, 0)
+	}
+	if progress >= uninstallingControlPlane {
+		resetControlPlaneMetrics()
+		metrics.SetProxies(0, 0, 0, nil)
+	}
+	return failure
 }
 
 // reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the

@@ -84,6 +84,51 @@ meshkeeper_condition{reason="UninstallBlocked",status="False",type="Ready"} 1
 	}
 }
 
+// A failed uninstall step reports Ready UninstallFailed in the metrics, and that alone, as a blocked
+// uninstall does: MeshkeeperMeshNotReady goes on, the other conditions are those of the mesh before its
+// deletion, and what the uninstall has reached (here the CNI agent, uninstalled, and istiod, partly) is
+// no longer reported running.
+func TestFailedUninstallReportsReadyOnly(t *testing.T) {
+	mesh := testMesh()
+	now := metav1.Now()
+	mesh.DeletionTimestamp = &now
+	mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, Namespace: "istio-system", DesiredNodes: 3, ReadyNodes: 3}
+	mesh.Status.Conditions = []metav1.Condition{
+		{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonSucceeded, LastTransitionTime: now},
+		{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonAvailable, LastTransitionTime: now},
+	}
+	tr := newTestReconciler(t, mesh, &fakeCharts{})
+	metrics.SetConditions(mesh.Status.Conditions)
+	metrics.ControlPlaneReady.Set(1)
+	metrics.SetProxies(12, 2, 7, map[string]int{"shop": 9})
+	metrics.SetCNINodes(true, 3, 3)
+
+	failure := errors.New("uninstalling release istio-system/istiod: deleting ServiceAccount istiod: forbidden")
+	if err := tr.reportUninstallFailed(t.Context(), mesh, failure, uninstallingControlPlane); !errors.Is(err, failure) {
+		t.Errorf("reportUninstallFailed = %v, want the failure, for a retry", err)
+	}
+	want := `
+# HELP meshkeeper_condition 1 for each condition of the ServiceMesh, with its type, status and reason: exactly one series per condition type.
+# TYPE meshkeeper_condition gauge
+meshkeeper_condition{reason="UninstallFailed",status="False",type="Ready"} 1
+`
+	if err := testutil.GatherAndCompare(ctrlmetrics.Registry, strings.NewReader(want), metrics.ConditionName); err != nil {
+		t.Errorf("a failed uninstall exports conditions other than Ready UninstallFailed: %v", err)
+	}
+	if v := testutil.ToFloat64(metrics.ControlPlaneReady); v != 0 {
+		t.Errorf("%s = %v while istiod's release is being uninstalled, want 0", metrics.ControlPlaneReadyName, v)
+	}
+	if v := testutil.ToFloat64(metrics.Proxies.WithLabelValues("outdated")); v != 0 {
+		t.Errorf("meshkeeper_proxies{state=\"outdated\"} = %v while istiod's release is being uninstalled, want 0", v)
+	}
+	if n, err := testutil.GatherAndCount(ctrlmetrics.Registry, metrics.CNINodesName); err != nil || n != 0 {
+		t.Errorf("%s has %d series once the agent is uninstalled (%v), want none", metrics.CNINodesName, n, err)
+	}
+	if v := servicemeshPresent(t); v != "1" {
+		t.Errorf("%s = %s during a failed uninstall, want 1", metrics.ServiceMeshPresentName, v)
+	}
+}
+
 // The alerts tell a ServiceMesh gone from a meshkeeper pod that has not reported yet by
 // meshkeeper_servicemesh_present: a reconcile of a live ServiceMesh sets it to 1, and one that finds the
 // ServiceMesh gone to 0.

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,32 +214,105 @@ func TestReconcileControlPlaneFailures(t *testing.T) {
 	}
 }
 
+// A release whose uninstall fails keeps the ServiceMesh, retried with backoff, and the status says so:
+// Ready False with UninstallFailed, for the generation the deletion bumped to, naming the release and
+// the error, and what was uninstalled or being uninstalled by then is no longer reported ready. Left as
+// it was, Ready would go on saying the mesh matches the spec while its CNI agent or istiod is partly
+// gone, and kubectl wait, monitors and GitOps tools would read a healthy mesh.
 func TestReconcileUninstallFailure(t *testing.T) {
-	mesh := testMesh()
-	now := metav1.Now()
-	mesh.DeletionTimestamp = &now
-	var uninstalled []string
-	status, otherApply, recorded, _, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) (bool, error) {
-		uninstalled = append(uninstalled, name)
-		return false, errors.New("uninstalling release " + name + ": the server is shutting down")
-	}})
-	if err == nil || !strings.Contains(err.Error(), "shutting down") {
-		t.Errorf("Reconcile error = %v, want the uninstall failure", err)
+	available := func(conditionType, reason string) metav1.Condition {
+		return metav1.Condition{Type: conditionType, Status: metav1.ConditionTrue, Reason: reason, ObservedGeneration: 2,
+			Message: "what was true before the deletion"}
 	}
-	if meshctx.IsTerminal(err) {
-		t.Error("an uninstall failure must be retried")
+	tests := map[string]struct {
+		failing string
+		// wantUninstalled are the releases meshkeeper tried, in order.
+		wantUninstalled []string
+		// wantMessage is what Ready's message must hold: the release and the error.
+		wantMessage []string
+		// wantControlPlane and wantCNI tell whether ControlPlaneReady and CNIReady say the uninstall
+		// reached them; otherwise they stay as they were.
+		wantControlPlane, wantCNI bool
+	}{
+		"the CNI agent's release": {
+			failing: cniRelease, wantUninstalled: []string{cniRelease},
+			wantMessage: []string{"istio-system/istio-cni", "forbidden"}, wantCNI: true,
+		},
+		"istiod's release, the CNI agent already uninstalled": {
+			failing: istiodRelease, wantUninstalled: []string{cniRelease, istiodRelease},
+			wantMessage: []string{"istio-system/istiod", "forbidden"}, wantControlPlane: true, wantCNI: true,
+		},
 	}
-	if otherApply {
-		t.Error("the finalizer was released although the uninstall failed")
-	}
-	if status != nil {
-		t.Errorf("a ServiceMesh being deleted got a status: %+v", status)
-	}
-	if len(uninstalled) != 1 || uninstalled[0] != cniRelease {
-		t.Errorf("uninstalled %v, want istio-cni only: the control plane stays until the CNI agent is gone", uninstalled)
-	}
-	if !containsPrefix(recorded, "Warning UninstallFailed") {
-		t.Errorf("Events %q, want an UninstallFailed Warning", recorded)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			mesh := testMesh()
+			now := metav1.Now()
+			mesh.DeletionTimestamp = &now
+			mesh.Generation = 3
+			mesh.Status = meshv1alpha1.ServiceMeshStatus{ObservedGeneration: 2,
+				CNI: &meshv1alpha1.CNIStatus{Enabled: true, Namespace: "istio-system", DesiredNodes: 3, ReadyNodes: 3},
+				Conditions: []metav1.Condition{
+					available(meshv1alpha1.ConditionReady, meshv1alpha1.ReasonSucceeded),
+					available(meshv1alpha1.ConditionControlPlaneReady, meshv1alpha1.ReasonAvailable),
+					available(meshv1alpha1.ConditionCNIReady, meshv1alpha1.ReasonAvailable),
+				}}
+			var uninstalled []string
+			status, otherApply, recorded, _, err := reconcileWith(t, mesh, &fakeCharts{uninstall: func(_, name string) (bool, error) {
+				uninstalled = append(uninstalled, name)
+				if name != tc.failing {
+					return true, nil
+				}
+				return true, errors.New("uninstalling release " + name + `: deleting Deployment: deployments.apps "x" is forbidden: denied by policy`)
+			}})
+			if err == nil || !strings.Contains(err.Error(), "forbidden") {
+				t.Errorf("Reconcile error = %v, want the uninstall failure", err)
+			}
+			if meshctx.IsTerminal(err) {
+				t.Error("an uninstall failure must be retried")
+			}
+			if otherApply {
+				t.Error("the finalizer was released although the uninstall failed")
+			}
+			if !slices.Equal(uninstalled, tc.wantUninstalled) {
+				t.Errorf("uninstalled %v, want %v: a release stays until those before it are gone", uninstalled, tc.wantUninstalled)
+			}
+			if !containsPrefix(recorded, "Warning UninstallFailed") {
+				t.Errorf("Events %q, want an UninstallFailed Warning", recorded)
+			}
+			if status == nil {
+				t.Fatal("no status written: Ready still says the mesh matches the spec")
+			}
+			ready := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReady)
+			if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != meshv1alpha1.ReasonUninstallFailed ||
+				ready.ObservedGeneration != 3 {
+				t.Fatalf("Ready = %+v, want False, UninstallFailed, for generation 3", ready)
+			}
+			for _, want := range tc.wantMessage {
+				if !strings.Contains(ready.Message, want) {
+					t.Errorf("Ready's message %q does not name %q", ready.Message, want)
+				}
+			}
+			if status.ObservedGeneration != 2 {
+				t.Errorf("observedGeneration = %d, want 2: the deletion is not done", status.ObservedGeneration)
+			}
+			for conditionType, reached := range map[string]bool{
+				meshv1alpha1.ConditionControlPlaneReady: tc.wantControlPlane, meshv1alpha1.ConditionCNIReady: tc.wantCNI} {
+				c := meta.FindStatusCondition(status.Conditions, conditionType)
+				switch {
+				case c == nil:
+					t.Errorf("%s is gone", conditionType)
+				case reached && (c.Status != metav1.ConditionFalse || c.ObservedGeneration != 3 ||
+					(c.Reason != meshv1alpha1.ReasonUninstallFailed && c.Reason != meshv1alpha1.ReasonUninstallBlocked)):
+					t.Errorf("%s = %+v, want False for generation 3: the uninstall reached it", conditionType, c)
+				case !reached && (c.Status != metav1.ConditionTrue || c.ObservedGeneration != 2):
+					t.Errorf("%s = %+v, want it as it was: the uninstall did not reach it", conditionType, c)
+				}
+			}
+			cniGone := slices.Contains(tc.wantUninstalled, cniRelease) && tc.failing != cniRelease
+			if cni := status.CNI; cni == nil || !cni.Enabled || (cniGone && (cni.Namespace != "" || cni.ReadyNodes != 0)) {
+				t.Errorf("status.cni = %+v, want the agent enabled, and on no namespace and no nodes once uninstalled", cni)
+			}
+		})
 	}
 }
 

@@ -71,6 +71,11 @@ var ChartKinds = []ChartKind{
 	// them.
 	{Object: &admissionregistrationv1.MutatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, wake: helm.Opened, ClusterScoped: true},
 	{Object: &admissionregistrationv1.ValidatingWebhookConfiguration{}, ignore: helm.IgnoreIstiodRewrites, wake: helm.Opened, ClusterScoped: true},
+	// Rendered by istiod's chart with spec.values experimental.stableValidationPolicy: the policy that
+	// refuses the Istio fields outside the stable channel, and its binding. A deleted one, or a binding
+	// weakened from Deny to Audit, lifts that guard for the whole mesh.
+	{Object: &admissionregistrationv1.ValidatingAdmissionPolicy{}, ClusterScoped: true},
+	{Object: &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, ClusterScoped: true},
 }
 
 // changedPredicate passes creates and deletes, updates that change more than bookkeeping (resource

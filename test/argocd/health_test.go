@@ -304,7 +304,8 @@ func TestWrongScriptOrExpectationFails(t *testing.T) {
 		"ignores UninstallBlocked":    strings.Replace(script, "local blocked = ours and", "local blocked = false and", 1),
 		"blocked uninstall transient": strings.Replace(script, `health = "Degraded"`, `health = "Progressing"`, 1),
 		"any UninstallBlocked counts": strings.Replace(script,
-			"ready.reason == uninstallBlocked and\n    number(ready.observedGeneration) >= generation", "ready.reason == uninstallBlocked", 1),
+			"uninstallReasons[ready.reason] and\n    number(ready.observedGeneration) >= generation", "uninstallReasons[ready.reason]", 1),
+		"ignores UninstallFailed":                         strings.Replace(script, "  UninstallFailed = true,\n", "", 1),
 		"UninstallBlocked without meshkeeper's finalizer": strings.Replace(script, "local blocked = ours and", "local blocked = true and", 1),
 	}
 	for name, wrong := range wrongScripts {

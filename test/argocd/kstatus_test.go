@@ -184,6 +184,7 @@ func TestKstatusAndFluxReadTheCases(t *testing.T) {
 		"terminating_uninstall_blocked.yaml":       {terminating, fluxStatus(inProgress)},
 		"terminating_uninstall_blocked_stale.yaml": {terminating, fluxStatus(inProgress)},
 		"terminating_uninstall_unblocked.yaml":     {terminating, fluxStatus(inProgress)},
+		"terminating_uninstall_failed.yaml":        {terminating, fluxStatus(inProgress)},
 	}
 	for _, tc := range tests.Tests {
 		name := filepath.Base(tc.InputPath)

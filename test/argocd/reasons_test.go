@@ -81,8 +81,10 @@ var readyReasons = map[string]string{
 	"CanaryRolledBack": "Degraded",
 
 	// Needs a person, on a ServiceMesh being deleted (deletionReasons): the control plane is gone, but
-	// objects refuse to give back meshkeeper's labels and annotations, and its finalizer stays until they do.
+	// objects refuse to give back meshkeeper's labels and annotations, and its finalizer stays until they do;
+	// or a step of the uninstall failed, a release's above all, and is retried as InstallFailed is.
 	"UninstallBlocked": "Degraded",
+	"UninstallFailed":  "Degraded",
 
 	// Never the reason of a False Ready: reasons of a True condition, of DataPlaneUpToDate (which Ready
 	// does not summarise, but for CanaryRolledBack), of a namespace's or an Ingress's decision, and of Events.
@@ -125,6 +127,7 @@ var readyReasons = map[string]string{
 // about the uninstall.
 var deletionReasons = map[string]bool{
 	"UninstallBlocked": true,
+	"UninstallFailed":  true,
 }
 
 // apiReasons returns the values of the API's Reason constants, read from its source.

@@ -14,9 +14,11 @@
 --   counts even while status.observedGeneration lags;
 -- * while the ServiceMesh is being deleted, the finalizer mesh.meshkeeper.io/finalizer holds it until
 --   meshkeeper has uninstalled the mesh. The deletion bumps metadata.generation, and meshkeeper then
---   writes one condition only: when the control plane is gone but objects refuse to give back the
---   labels and annotations meshkeeper set (an admission webhook or policy denies the change), Ready
---   False with reason UninstallBlocked for that generation, whose message names them and what to do.
+--   writes Ready only when the uninstall does not go through, False for that generation: with reason
+--   UninstallFailed when a step of it failed (the uninstall of a Helm release above all, whose message
+--   names the release and the error), and with UninstallBlocked when the control plane is gone but
+--   objects refuse to give back the labels and annotations meshkeeper set (an admission webhook or
+--   policy denies the change), whose message names them and what to do.
 --
 -- The script uses only the base library, so it runs in argocd-cm without useOpenLibs. Suspended is
 -- never returned (a ServiceMesh cannot be paused), nor Missing (Argo CD reports that itself when the
@@ -27,9 +29,13 @@
 -- The finalizer meshkeeper puts on the ServiceMesh, and what it waits for.
 local uninstallFinalizer = "mesh.meshkeeper.io/finalizer"
 
--- The reason of a False Ready on a ServiceMesh being deleted whose uninstall some objects block: it
--- needs a person, and retrying alone does not get past it.
-local uninstallBlocked = "UninstallBlocked"
+-- The reasons of a False Ready on a ServiceMesh being deleted whose uninstall does not go through: a
+-- step of it failed (UninstallFailed), or some objects block it (UninstallBlocked). Each needs a person,
+-- as InstallFailed does, and is not shown as an uninstall under way.
+local uninstallReasons = {
+  UninstallBlocked = true,
+  UninstallFailed = true,
+}
 
 -- Reasons of a False Ready under which meshkeeper, istiod or the CNI node agent is still on its way:
 -- istiod rolling out, the agent's DaemonSet being created or rolled out to every node, the agent
@@ -76,8 +82,8 @@ local function conditionMessage(condition)
 end
 
 -- deletion is the health of a ServiceMesh being deleted: Progressing, with what its finalizers wait for;
--- or Degraded, with Ready's message, while meshkeeper's finalizer is held by objects that refuse to give
--- back its labels and annotations (Ready False with UninstallBlocked for the current generation).
+-- or Degraded, with Ready's message, while meshkeeper's uninstall does not go through (Ready False with
+-- UninstallFailed or UninstallBlocked for the current generation).
 local function deletion(metadata, spec, status, generation)
   local ours = false
   local others = ""
@@ -109,13 +115,13 @@ local function deletion(metadata, spec, status, generation)
     releases = "the istio-cni release from " .. cniNamespace .. ", the istiod (and any istiod-<revision>) " ..
       "and istio-base releases from " .. namespace
   end
-  -- meshkeeper writes Ready during a deletion only when the uninstall is blocked. Once its finalizer is
-  -- gone that Ready is history: what is left waits for the other finalizers.
+  -- meshkeeper writes Ready during a deletion only when the uninstall fails or is blocked. Once its
+  -- finalizer is gone that Ready is history: what is left waits for the other finalizers.
   local ready = nil
   if type(status) == "table" then
     ready = findCondition(status, "Ready")
   end
-  local blocked = ours and ready ~= nil and ready.status == "False" and ready.reason == uninstallBlocked and
+  local blocked = ours and ready ~= nil and ready.status == "False" and uninstallReasons[ready.reason] and
     number(ready.observedGeneration) >= generation
   local health = "Progressing"
   local message = "Pending deletion"
