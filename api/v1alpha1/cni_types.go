@@ -75,7 +75,14 @@ type CNISpec struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
 	// Tolerations of the CNI agent's pods. Unset means every taint is tolerated, as node agents do: a
-	// node without the agent cannot start meshed pods. Set, it replaces that list.
+	// node without the agent cannot start meshed pods. Set, it replaces that list. Each is checked as the
+	// API server checks a pod's, so that a typo is refused here rather than by the agent's DaemonSet.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator in ['', 'Exists', 'Equal']",message="a toleration's operator must be Exists or Equal (empty means Equal); the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",message="a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute (empty means all three); the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",message="a toleration with operator Exists must have no value; the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",message="a toleration without a key must have operator Exists (it then tolerates every taint); the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",message="a toleration's tolerationSeconds needs effect NoExecute; the API server would refuse the pods"
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 

@@ -33,6 +33,7 @@ const (
 )
 
 // UpdateStrategySpec says how Istio version changes are carried out.
+// +kubebuilder:validation:XValidation:rule="!has(self.canary) || !has(self.canary.namespaces) || size(self.canary.namespaces) == 0 || (has(self.type) && self.type == 'RevisionBased')",message="updateStrategy.canary needs updateStrategy.type RevisionBased: with InPlace there is no second revision to serve the canary namespaces, and a change of version would reach every namespace at once; set type: RevisionBased, or remove canary"
 type UpdateStrategySpec struct {
 	// Type is InPlace (one istiod, upgraded in place; the default) or RevisionBased (one istiod per
 	// version, side by side, with the default revision tag moved to the new one once it is ready).
@@ -51,7 +52,8 @@ type UpdateStrategySpec struct {
 	InactiveRevisionDeletionGracePeriod *metav1.Duration `json:"inactiveRevisionDeletionGracePeriod,omitempty"`
 
 	// Canary lists enrolled namespaces a new revision serves first, while the default tag stays on the
-	// previous revision (RevisionBased only). Emptying or removing it moves the tag.
+	// previous revision. RevisionBased only: with InPlace a non-empty list is refused. Emptying or
+	// removing it moves the tag.
 	// +optional
 	Canary *CanarySpec `json:"canary,omitempty"`
 }

@@ -145,11 +145,14 @@ type ChartsSpec struct {
 
 // ImagesSpec sets where Istio images are pulled from.
 type ImagesSpec struct {
-	// Hub is the registry and path of the Istio images, without image name or tag.
+	// Hub is the registry and path of the Istio images, without scheme, image name, tag or trailing
+	// slash: the charts write each image as <hub>/<name>:<tag>, so the hub must make a valid image
+	// reference (a registry host with an optional port, then lowercase path components), or istiod's
+	// pods could not pull their image.
 	// +kubebuilder:default="docker.io/istio"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._:/-]*$`
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]+)?(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`
 	// +optional
 	Hub string `json:"hub,omitempty"`
 
@@ -181,11 +184,19 @@ type ControlPlaneSpec struct {
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
-	// NodeSelector constrains istiod pods to matching nodes.
+	// NodeSelector constrains istiod pods to matching nodes. Its keys and values must be label keys and
+	// values, as in a pod's spec; meshkeeper reports others as InvalidSpec before it installs anything.
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
-	// Tolerations let istiod pods run on tainted nodes.
+	// Tolerations let istiod pods run on tainted nodes. Each is checked as the API server checks a
+	// pod's, so that a typo is refused here rather than by the istiod Deployment.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator in ['', 'Exists', 'Equal']",message="a toleration's operator must be Exists or Equal (empty means Equal); the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",message="a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute (empty means all three); the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",message="a toleration with operator Exists must have no value; the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",message="a toleration without a key must have operator Exists (it then tolerates every taint); the API server would refuse the pods"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",message="a toleration's tolerationSeconds needs effect NoExecute; the API server would refuse the pods"
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 

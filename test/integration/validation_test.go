@@ -263,6 +263,43 @@ var _ = Describe("ServiceMesh validation", func() {
 		Entry("chart credentials that are not a Secret name",
 			meshYAML("  charts:\n    repository: https://charts.example.com\n    credentialsSecret: Istio_Charts\n"),
 			`spec.charts.credentialsSecret: Invalid value: "Istio_Charts"`),
+
+		// Without the RevisionBased strategy a canary has no revision to serve it: a change of version
+		// would reach every namespace in place at once, the canary namespaces included.
+		Entry("canary namespaces without the RevisionBased strategy",
+			meshYAML("  version: 1.31.1\n  injection:\n    namespaces: [shop]\n  updateStrategy:\n    canary:\n      namespaces: [shop]\n"),
+			"updateStrategy.canary needs updateStrategy.type RevisionBased"),
+
+		// The charts write each image as <hub>/<name>:<tag>; the API server does not check image
+		// references, so a hub that makes an invalid one would leave istiod's pods in InvalidImageName.
+		Entry("an image hub with a trailing slash", meshYAML("  images:\n    hub: docker.io/istio/\n"),
+			`spec.images.hub: Invalid value: "docker.io/istio/"`),
+		Entry("an image hub with a capital in its path", meshYAML("  images:\n    hub: registry.example.com/Istio\n"),
+			`spec.images.hub: Invalid value: "registry.example.com/Istio"`),
+		Entry("an image hub with a scheme", meshYAML("  images:\n    hub: https://registry.example.com/istio\n"),
+			`spec.images.hub: Invalid value: "https://registry.example.com/istio"`),
+		Entry("an image hub with a tag", meshYAML("  images:\n    hub: registry.example.com/istio:1.31\n"),
+			`spec.images.hub: Invalid value: "registry.example.com/istio:1.31"`),
+
+		// Tolerations the API server would refuse in istiod's Deployment or the istio-cni DaemonSet.
+		Entry("an istiod toleration with a lowercase operator",
+			meshYAML("  controlPlane:\n    tolerations:\n    - key: infra\n      operator: exists\n"),
+			"spec.controlPlane.tolerations[0]: Invalid value: a toleration's operator must be Exists or Equal"),
+		Entry("an istiod toleration with a misspelt effect",
+			meshYAML("  controlPlane:\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedul\n"),
+			"spec.controlPlane.tolerations[0]: Invalid value: a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute"),
+		Entry("an istiod toleration with operator Exists and a value",
+			meshYAML("  controlPlane:\n    tolerations:\n    - key: infra\n      operator: Exists\n      value: \"true\"\n"),
+			"spec.controlPlane.tolerations[0]: Invalid value: a toleration with operator Exists must have no value"),
+		Entry("an istiod toleration without a key that is not Exists",
+			meshYAML("  controlPlane:\n    tolerations:\n    - value: infra\n      effect: NoSchedule\n"),
+			"spec.controlPlane.tolerations[0]: Invalid value: a toleration without a key must have operator Exists"),
+		Entry("an istiod toleration with tolerationSeconds for NoSchedule",
+			meshYAML("  controlPlane:\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedule\n      tolerationSeconds: 30\n"),
+			"spec.controlPlane.tolerations[0]: Invalid value: a toleration's tolerationSeconds needs effect NoExecute"),
+		Entry("a CNI agent toleration with a lowercase operator",
+			meshYAML("  cni:\n    tolerations:\n    - operator: exists\n"),
+			"spec.cni.tolerations[0]: Invalid value: a toleration's operator must be Exists or Equal"),
 	)
 
 	It("keeps spec.namespace immutable", func() {
@@ -352,6 +389,16 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  cni:\n    enabled: false\n"),
 		Entry("placement of istiod",
 			"  controlPlane:\n    nodeSelector:\n      node-role.kubernetes.io/infra: \"\"\n    tolerations:\n    - key: infra\n      operator: Exists\n      effect: NoSchedule\n    priorityClassName: system-cluster-critical\n    podDisruptionBudget: false\n"),
+		Entry("every form of toleration a pod accepts",
+			"  controlPlane:\n    tolerations:\n    - key: infra\n      value: \"true\"\n    - key: example.com/dedicated\n      operator: Equal\n      value: mesh\n      effect: PreferNoSchedule\n    - key: node.kubernetes.io/unreachable\n      operator: Exists\n      effect: NoExecute\n      tolerationSeconds: 300\n    - operator: Exists\n      effect: \"\"\n  cni:\n    tolerations:\n    - operator: Exists\n"),
+		Entry("a canary with the RevisionBased strategy",
+			"  injection:\n    namespaces: [shop, web]\n  updateStrategy:\n    type: RevisionBased\n    canary:\n      namespaces: [shop]\n"),
+		Entry("an empty canary with the InPlace strategy",
+			"  updateStrategy:\n    type: InPlace\n    canary:\n      namespaces: []\n"),
+		Entry("image hubs of a registry with a port, a nested path and separators",
+			"  images:\n    hub: Registry.Example.com:5000/platform_team/istio-images.mirror\n"),
+		Entry("an image hub on Docker Hub without its host", "  images:\n    hub: istio\n"),
+		Entry("an image hub at a registry's root", "  images:\n    hub: localhost:5000\n"),
 	)
 
 	DescribeTable("keeps the whole of each entry of a values list whose schema declares only what its rules read",

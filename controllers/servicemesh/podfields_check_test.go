@@ -1,0 +1,103 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// TestPodFieldProblems: the fields written into a pod's spec as they are refuse what the API server
+// refuses in a pod (test/integration/controlplane/podfields_test.go tries each case in a real one) and
+// accept every form it accepts, each problem naming its field.
+func TestPodFieldProblems(t *testing.T) {
+	list := func(names ...string) corev1.ResourceList {
+		l := corev1.ResourceList{}
+		for _, n := range names {
+			l[corev1.ResourceName(n)] = resource.MustParse("1")
+		}
+		return l
+	}
+	for name, tc := range map[string]struct {
+		spec meshv1alpha1.ServiceMeshSpec
+		want []string // empty: no problem
+	}{
+		"nothing set": {},
+		"every accepted form": {spec: meshv1alpha1.ServiceMeshSpec{
+			ControlPlane: meshv1alpha1.ControlPlaneSpec{
+				NodeSelector: map[string]string{"node-role.kubernetes.io/infra": "", "kubernetes.io/os": "linux", "pool": "mesh_1.a-b"},
+				Resources:    corev1.ResourceRequirements{Requests: list("cpu", "memory", "ephemeral-storage", "hugepages-2Mi"), Limits: list("example.com/gpu")},
+				Tolerations: []corev1.Toleration{{Key: "example.com/dedicated", Value: "mesh"}, {Operator: corev1.TolerationOpExists},
+					{Key: "infra", Operator: corev1.TolerationOpExists}},
+			},
+			Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{Limits: list("cpu", "memory")}},
+			CNI:   meshv1alpha1.CNISpec{Resources: corev1.ResourceRequirements{Requests: list("memory")}, Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}},
+		}},
+		"a node selector key and value with spaces": {
+			spec: meshv1alpha1.ServiceMeshSpec{ControlPlane: meshv1alpha1.ControlPlaneSpec{NodeSelector: map[string]string{"node role": "infra nodes"}}},
+			want: []string{`spec.controlPlane.nodeSelector key "node role" is not a label key`, `spec.controlPlane.nodeSelector value "infra nodes" of "node role" is not a label value`},
+		},
+		"misspelt and capitalised resources": {
+			spec: meshv1alpha1.ServiceMeshSpec{
+				ControlPlane: meshv1alpha1.ControlPlaneSpec{Resources: corev1.ResourceRequirements{Requests: list("memroy")}},
+				Proxy:        meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{Limits: list("cpus")}},
+				CNI:          meshv1alpha1.CNISpec{Resources: corev1.ResourceRequirements{Requests: list("CPU")}},
+			},
+			want: []string{`spec.controlPlane.resources.requests names "memroy"`, `spec.proxy.resources.limits names "cpus"`, `spec.cni.resources.requests names "CPU"`},
+		},
+		"a negative quantity": {
+			spec: meshv1alpha1.ServiceMeshSpec{Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("-100m")}}}},
+			want: []string{`spec.proxy.resources.requests.cpu is -100m: a quantity must not be negative`},
+		},
+		"a resource claim": {
+			spec: meshv1alpha1.ServiceMeshSpec{ControlPlane: meshv1alpha1.ControlPlaneSpec{Resources: corev1.ResourceRequirements{Claims: []corev1.ResourceClaim{{Name: "gpu"}}}}},
+			want: []string{"spec.controlPlane.resources.claims must not be set"},
+		},
+		"toleration keys and values that are not label keys and values": {
+			spec: meshv1alpha1.ServiceMeshSpec{
+				ControlPlane: meshv1alpha1.ControlPlaneSpec{Tolerations: []corev1.Toleration{{Key: "ok"}, {Key: "dedicated node", Operator: corev1.TolerationOpExists}}},
+				CNI:          meshv1alpha1.CNISpec{Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "mesh/agents"}}},
+			},
+			want: []string{`spec.controlPlane.tolerations[1].key "dedicated node" is not a label key`, `spec.cni.tolerations[0].value "mesh/agents" is not a label value`},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			problems := podFieldProblems(&tc.spec)
+			if len(tc.want) == 0 {
+				if len(problems) > 0 {
+					t.Fatalf("podFieldProblems = %q, want none", problems)
+				}
+				return
+			}
+			if len(problems) != len(tc.want) {
+				t.Errorf("podFieldProblems = %q, want %d problems", problems, len(tc.want))
+			}
+			joined := strings.Join(problems, "\n")
+			for _, want := range tc.want {
+				if !strings.Contains(joined, want) {
+					t.Errorf("podFieldProblems = %q, want one to mention %q", problems, want)
+				}
+			}
+		})
+	}
+}
