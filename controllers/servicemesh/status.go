@@ -116,6 +116,17 @@ func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string
 		return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, "The istiod Deployment's latest change is not yet observed by its controller"
 	case st.UpdatedReplicas < desired || st.AvailableReplicas < desired || st.Replicas > desired:
 		counts := fmt.Sprintf("istiod: %d of %d replicas updated, %d available", st.UpdatedReplicas, desired, st.AvailableReplicas)
+		if failure := replicaFailure(d); failure != nil {
+			// The Deployment controller cannot create istiod's pods (a quota, a PriorityClass that does
+			// not exist, an admission rule): there are no pods to look at, and its words are the cause.
+			counts += fmt.Sprintf("; the Deployment controller cannot create its pods: %s: %s", failure.Reason, failure.Message)
+			if meshctx.ProgressDeadlinePassed(d) {
+				return metav1.ConditionFalse, meshv1alpha1.ReasonProgressDeadlineExceeded, fmt.Sprintf(
+					"%s; the rollout of Deployment %s/%s made no progress for its progressDeadlineSeconds",
+					counts, d.Namespace, d.Name)
+			}
+			return metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, counts
+		}
 		if meshctx.ProgressDeadlinePassed(d) {
 			// The Deployment controller gave up waiting: the new pods cannot be pulled, scheduled or
 			// started. Not progress any more, so kstatus reads Stalled and Argo CD Degraded rather
@@ -129,6 +140,17 @@ func controlPlaneReadiness(d *appsv1.Deployment) (metav1.ConditionStatus, string
 	default:
 		return metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, fmt.Sprintf("istiod: %d of %d replicas available", st.AvailableReplicas, desired)
 	}
+}
+
+// replicaFailure is the Deployment controller's ReplicaFailure condition when it is True: the
+// controller could not create or delete the Deployment's pods, and says why. Nil otherwise.
+func replicaFailure(d *appsv1.Deployment) *appsv1.DeploymentCondition {
+	for i := range d.Status.Conditions {
+		if c := &d.Status.Conditions[i]; c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return c
+		}
+	}
+	return nil
 }
 
 // setNamespacesEnrolled sets NamespacesEnrolled and status.namespaces.

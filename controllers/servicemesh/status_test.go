@@ -17,15 +17,18 @@ limitations under the License.
 package servicemesh
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 func TestSummarizeReady(t *testing.T) {
@@ -165,6 +168,50 @@ func TestControlPlaneReadiness(t *testing.T) {
 			status, reason, message := controlPlaneReadiness(tc.deployment)
 			if status != tc.want || reason != tc.reason {
 				t.Errorf("got %s/%s (%s), want %s/%s", status, reason, message, tc.want, tc.reason)
+			}
+		})
+	}
+}
+
+// When the Deployment controller cannot create istiod's pods (a quota, a PriorityClass that does not
+// exist, an admission rule), it says why in its ReplicaFailure condition, and no pod exists to look
+// at: ControlPlaneReady carries the controller's words, while rolling out and once the progress
+// deadline passed, and does not send the reader to pods that are not there.
+func TestControlPlaneReadinessSaysWhyNoPodIsCreated(t *testing.T) {
+	const forbidden = `pods "istiod-5d8f7c9b4-" is forbidden: no PriorityClass with name mesh-critical was found`
+	deployment := func(deadlinePassed bool) *appsv1.Deployment {
+		replicas := int32(2)
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "istiod", Generation: 2},
+			Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: forbidden},
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetCreated"},
+			}},
+		}
+		if deadlinePassed {
+			d.Status.Conditions[1] = appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing,
+				Status: corev1.ConditionFalse, Reason: meshctx.ProgressDeadlineExceeded}
+		}
+		return d
+	}
+	for name, tc := range map[string]struct {
+		deadlinePassed bool
+		reason         string
+	}{
+		"rolling out":       {false, meshv1alpha1.ReasonRollingOut},
+		"past its deadline": {true, meshv1alpha1.ReasonProgressDeadlineExceeded},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, reason, message := controlPlaneReadiness(deployment(tc.deadlinePassed))
+			if status != metav1.ConditionFalse || reason != tc.reason {
+				t.Errorf("got %s/%s, want False/%s", status, reason, tc.reason)
+			}
+			if !strings.Contains(message, "FailedCreate: "+forbidden) {
+				t.Errorf("message %q does not say why the Deployment controller creates no pod", message)
+			}
+			if strings.Contains(message, "describe pods") {
+				t.Errorf("message %q sends the reader to pods that do not exist", message)
 			}
 		})
 	}
