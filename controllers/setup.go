@@ -21,6 +21,8 @@ limitations under the License.
 package controllers
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -282,7 +284,73 @@ func CacheByObject(controlPlaneNamespaces []string) map[client.Object]cache.ByOb
 	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
 	byObject[&corev1.Service{}] = cache.ByObject{Transform: serviceFields(controlPlaneNamespaces)}
 	byObject[&networkingv1.Ingress{}] = cache.ByObject{Transform: ingressFields}
+	byObject[&corev1.Namespace{}] = cache.ByObject{Transform: namespaceFields}
 	return byObject
+}
+
+// namespaceInjectionFields are the fields of a namespace's managed-fields entry that say another
+// field manager owns one of the injection labels (istio-injection, istio.io/rev).
+var namespaceInjectionFields = [][]byte{[]byte(`"f:` + internalpolicy.LabelIstioInjection + `"`), []byte(`"f:` + internalpolicy.LabelIstioRevision + `"`)}
+
+// namespaceFields is the cache's transform of Namespaces: meshkeeper's managed-fields entries, as for
+// every kind, and of every other manager's only the injection labels it owns. A label the namespace's
+// owner applied as well as meshkeeper (a manifest Flux or Argo CD applies server-side) stays the
+// owner's when meshkeeper gives up or changes its share (the namespace controller's keptByOthers), and
+// the cache must say so without a read around it; the rest of the other managers' entries, which
+// nothing reads, is not kept.
+func namespaceFields(obj any) (any, error) {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return keepOwnManagedFields(obj)
+	}
+	var kept []metav1.ManagedFieldsEntry
+	for _, entry := range ns.ManagedFields {
+		if !notMine(entry) || entry.FieldsV1 == nil || entry.Subresource != "" {
+			continue
+		}
+		raw := entry.FieldsV1.Raw
+		if !slices.ContainsFunc(namespaceInjectionFields, func(field []byte) bool { return bytes.Contains(raw, field) }) {
+			continue
+		}
+		if trimmed := injectionLabelFields(raw); trimmed != nil {
+			kept = append(kept, metav1.ManagedFieldsEntry{Manager: entry.Manager, Operation: entry.Operation,
+				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: &metav1.FieldsV1{Raw: trimmed}})
+		}
+	}
+	if _, err := keepOwnManagedFields(ns); err != nil {
+		return nil, err
+	}
+	if len(kept) > 0 {
+		ns.ManagedFields = append(slices.Clip(ns.ManagedFields), kept...)
+	}
+	return ns, nil
+}
+
+// injectionLabelFields is a managed-fields set (FieldsV1) cut down to the injection labels it holds,
+// or nil when it holds none (or cannot be read).
+func injectionLabelFields(raw []byte) []byte {
+	var fields struct {
+		Metadata struct {
+			Labels map[string]json.RawMessage `json:"f:labels"`
+		} `json:"f:metadata"`
+	}
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil
+	}
+	labels := map[string]json.RawMessage{}
+	for _, key := range []string{internalpolicy.LabelIstioInjection, internalpolicy.LabelIstioRevision} {
+		if v, ok := fields.Metadata.Labels["f:"+key]; ok {
+			labels["f:"+key] = v
+		}
+	}
+	if len(labels) == 0 {
+		return nil
+	}
+	trimmed, err := json.Marshal(map[string]any{"f:metadata": map[string]any{"f:labels": labels}})
+	if err != nil {
+		return nil
+	}
+	return trimmed
 }
 
 // serviceFields is the cache's transform of Services, which it holds of every namespace. The charts'

@@ -387,6 +387,8 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 		in.Template = w.template
 		in.OwnedLabels = apply.OwnedPodTemplateKeys(obj, "labels")
 		in.OwnedAnnotations = apply.OwnedPodTemplateKeys(obj, "annotations")
+		in.OthersLabels = apply.OthersKeysAt(obj, "spec", "template", "metadata", "labels")
+		in.OthersAnnotations = apply.OthersKeysAt(obj, "spec", "template", "metadata", "annotations")
 	}
 	w.Decision = policy.IngressNginxPodTemplate(in)
 	return w, nil

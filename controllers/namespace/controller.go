@@ -72,10 +72,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	owned := apply.OwnedKeys(ns, "labels")
 	kept := keptByOthers(ns, owned)
-	decision := policy.Decision{Labels: map[string]string{}} // no mesh: give back what meshkeeper set
-	if enrollment != nil {
-		decision = decide(enrollment, ns, owned, kept)
-	}
+	decision := decideOrRelease(enrollment, ns, owned, kept)
 	r.reportConflict(mesh, ns, decision)
 
 	if decision.Labels == nil {
@@ -99,6 +96,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			"meshkeeper removed its injection label: %s", reason)
 	}
 	return ctrl.Result{}, nil
+}
+
+// decideOrRelease is decide's decision, or, without a live ServiceMesh (enrollment nil), giving back
+// what meshkeeper set.
+func decideOrRelease(enrollment *policy.Enrollment, ns *corev1.Namespace, owned, kept sets.Set[string]) policy.Decision {
+	if enrollment == nil {
+		return policy.Decision{Labels: map[string]string{}}
+	}
+	return decide(enrollment, ns, owned, kept)
 }
 
 // reportConflict emits a Warning on the Namespace and the ServiceMesh when a namespace the ServiceMesh
@@ -144,8 +150,10 @@ func withOtherOwnedLabels(ns *corev1.Namespace, owned sets.Set[string], injectio
 // owner applied the same istio-injection=enabled server-side, from a manifest Flux or Argo CD applies)
 // stays when meshkeeper gives up its share: moving the namespace to a canary would put istio.io/rev
 // beside an istio-injection that Istio gives precedence, so its pods would get the active revision
-// while meshkeeper reported the canary. Decided as the owner's label, it is a conflict, reported as
-// any other, and meshkeeper only gives up its share.
+// while meshkeeper reported the canary. The same holds for a label whose value meshkeeper would change
+// (istio.io/rev, when meshkeeper's revision changes): the owner's value stays, and a non-forced apply of
+// another one is refused. Decided as the owner's label, it is a conflict, reported as any other, and
+// meshkeeper only gives up its share.
 func decide(enrollment *policy.Enrollment, ns *corev1.Namespace, owned, kept sets.Set[string]) policy.Decision {
 	decision := enrollment.Namespace(ns, owned)
 	if decision.Labels == nil {
@@ -153,7 +161,7 @@ func decide(enrollment *policy.Enrollment, ns *corev1.Namespace, owned, kept set
 	}
 	stays := sets.New[string]()
 	for key := range owned.Intersection(kept) {
-		if _, wanted := decision.Labels[key]; !wanted {
+		if value, wanted := decision.Labels[key]; !wanted || value != ns.Labels[key] {
 			stays.Insert(key)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -196,6 +197,29 @@ func OthersKeys(obj metav1.Object, field string) sets.Set[string] {
 		keys.Insert(parsed.keys(entry.FieldsV1.GetRawBytes(), []string{"metadata", field})...)
 	}
 	return keys
+}
+
+// OthersKeysAt returns the keys of the map at path (spec.template.metadata.labels of a workload) that
+// a field manager other than meshkeeper's apply owns on obj, each with those managers' names, sorted:
+// the object's owner (Helm, Argo CD, kubectl) as its managed fields record it. Nil when there is none.
+func OthersKeysAt(obj metav1.Object, path ...string) map[string][]string {
+	var found map[string][]string
+	for _, entry := range obj.GetManagedFields() {
+		if entry.Subresource != "" || entry.FieldsV1 == nil ||
+			entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply {
+			continue
+		}
+		for _, key := range parsed.keys(entry.FieldsV1.GetRawBytes(), path) {
+			if found == nil {
+				found = map[string][]string{}
+			}
+			if !slices.Contains(found[key], entry.Manager) {
+				found[key] = append(found[key], entry.Manager)
+				slices.Sort(found[key])
+			}
+		}
+	}
+	return found
 }
 
 // OwnedDataKeys returns the keys of a ConfigMap's data that meshkeeper's field manager applied: a key

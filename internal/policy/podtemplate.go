@@ -18,6 +18,8 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +42,11 @@ type PodTemplateInput struct {
 	// OwnedLabels and OwnedAnnotations are the pod-template keys meshkeeper's field manager owns,
 	// read from the workload's managedFields.
 	OwnedLabels, OwnedAnnotations sets.Set[string]
+	// OthersLabels and OthersAnnotations are the pod-template keys some other field manager owns (the
+	// chart's podLabels and podAnnotations as Helm or Argo CD applied them, a kubectl edit), each with
+	// those managers' names, read from the workload's managedFields. A key meshkeeper owns with one of
+	// them holds their value too: meshkeeper cannot change it without taking it from them.
+	OthersLabels, OthersAnnotations map[string][]string
 	// NamespaceLabels are the labels of the workload's namespace: Istio's injector and the Pod Security
 	// admission read them before the pod's own.
 	NamespaceLabels map[string]string
@@ -193,17 +200,22 @@ func controllerCNIExcluded(in PodTemplateInput) (string, string, bool) {
 // annotation that refuses the sidecar counts too: meshkeeper never sets it, but it says the owner wants
 // no sidecar, and meshkeeper's label would override it. It is read as Istio's injector reads it: a value
 // that AsksForSidecar ("yes", "True", ...), or an empty one (the namespace's default), refuses nothing.
+//
+// A key meshkeeper owns together with another field manager (the owner applied meshkeeper's value
+// server-side) is the owner's as much as meshkeeper's: when meshkeeper's value changes (new Service
+// ranges), the owner's stays, and it is a conflict like a key only the owner set. Each key is named with
+// the field managers that set it, so the message says whose tool to change.
 func podTemplateConflict(in PodTemplateInput) (string, string, bool) {
 	labels, annotations := wantedPodTemplate(in.IngressNginx)
 	var found []string
-	for _, c := range conflicts(in.Template.Labels, labels, in.OwnedLabels) {
-		found = append(found, "label "+c)
+	for _, key := range templateConflicts(in.Template.Labels, labels, in.OwnedLabels, in.OthersLabels) {
+		found = append(found, "label "+describeKey(key, in.Template.Labels[key], in.OthersLabels[key]))
 	}
 	if have, ok := in.Template.Annotations[SidecarInject]; ok && have != "" && !AsksForSidecar(have) {
-		found = append(found, fmt.Sprintf("annotation %s: %q", SidecarInject, have))
+		found = append(found, "annotation "+describeKey(SidecarInject, have, in.OthersAnnotations[SidecarInject]))
 	}
-	for _, c := range conflicts(in.Template.Annotations, annotations, in.OwnedAnnotations) {
-		found = append(found, "annotation "+c)
+	for _, key := range templateConflicts(in.Template.Annotations, annotations, in.OwnedAnnotations, in.OthersAnnotations) {
+		found = append(found, "annotation "+describeKey(key, in.Template.Annotations[key], in.OthersAnnotations[key]))
 	}
 	if len(found) == 0 {
 		return "", "", false
@@ -211,4 +223,36 @@ func podTemplateConflict(in PodTemplateInput) (string, string, bool) {
 	return AnnotationConflict, fmt.Sprintf("the pod template of %s has %s, set by someone other than meshkeeper; "+
 		"meshkeeper keeps those values and adds none of its sidecar settings. Remove the conflicting keys to let meshkeeper put the controller in the mesh",
 		workloadName(in.IngressNginx), joinAnd(found)), true
+}
+
+// templateConflicts returns, sorted, the keys of want that current (a pod template's labels or
+// annotations) holds with another value that is not meshkeeper's alone: set by someone else, or owned by
+// meshkeeper together with other field managers.
+func templateConflicts(current, want map[string]string, owned sets.Set[string], others map[string][]string) []string {
+	var found []string
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		have, ok := current[key]
+		if ok && have != want[key] && (!owned.Has(key) || len(others[key]) > 0) {
+			found = append(found, key)
+		}
+	}
+	return found
+}
+
+// describeKey renders a pod-template key for messages, as `key: "value"`, with the field managers that
+// set it when they are known.
+func describeKey(key, value string, managers []string) string {
+	s := fmt.Sprintf("%s: %q", key, value)
+	if len(managers) == 0 {
+		return s
+	}
+	quoted := make([]string, len(managers))
+	for i, m := range managers {
+		quoted[i] = fmt.Sprintf("%q", m)
+	}
+	plural := ""
+	if len(managers) > 1 {
+		plural = "s"
+	}
+	return fmt.Sprintf("%s (field manager%s %s)", s, plural, joinAnd(quoted))
 }
