@@ -182,4 +182,20 @@ var _ = Describe("The namespace controller", func() {
 		}
 		Expect(recorded).To(BeEmpty())
 	})
+
+	// An istio.io/rev meshkeeper applied and the namespace's owner applied too (its manifest, applied
+	// server-side by Flux) holds the owner's revision as well. When meshkeeper's revision changes, the
+	// owner's value stays: meshkeeper cannot change it without taking it from them, and a non-forced
+	// apply of the new value would be refused by the API server on every retry.
+	It("reports a revision label the owner applied too as the owner's when meshkeeper's revision changes", func() {
+		const name = "nsr-shared-rev"
+		applyLabels(name, meshv1alpha1.FieldManager, map[string]string{policy.LabelIstioRevision: "1-31-0"})
+		applyLabels(name, "kustomize-controller", map[string]string{policy.LabelIstioRevision: "1-31-0", "team": "shop"})
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, get(name)))).To(Succeed()) })
+		canaryMesh([]string{name}, []string{name})
+
+		recorded := reconcile(name)
+		Expect(get(name).Labels).To(HaveKeyWithValue(policy.LabelIstioRevision, "1-31-0"), "the owner's revision was changed")
+		Expect(recorded).To(ContainElement(ContainSubstring(policy.InjectionLabelConflict)))
+	})
 })

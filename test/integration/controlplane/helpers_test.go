@@ -313,6 +313,27 @@ type denial struct {
 	namespaces    *metav1.LabelSelector
 }
 
+// enforce creates a denial's policy and binding, and waits until the API server enforces them: until
+// tryDenied, a dry run of what the policy denies, fails.
+func enforce(policy *admissionregistrationv1.ValidatingAdmissionPolicy, binding *admissionregistrationv1.ValidatingAdmissionPolicyBinding,
+	tryDenied func() error) {
+	GinkgoHelper()
+	Expect(k8sClient.Create(ctx, policy)).To(Succeed())
+	Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+	By("waiting until the API server enforces the policy")
+	Eventually(func() error {
+		if tryDenied() == nil {
+			return fmt.Errorf("the policy does not deny yet")
+		}
+		return nil
+	}, installTimeout, poll).Should(Succeed())
+}
+
+// deleteDryRun is a tryDenied for enforce: a dry-run deletion of obj.
+func deleteDryRun(obj client.Object) func() error {
+	return func() error { return k8sClient.Delete(ctx, obj, client.DryRunAll) }
+}
+
 // objects are the ValidatingAdmissionPolicy and its binding, both named d.name.
 func (d denial) objects() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{

@@ -78,19 +78,12 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
 		}, installTimeout, poll).Should(Succeed())
-		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
-		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
-		By("waiting until the API server enforces the policy")
-		Eventually(func() error {
+		enforce(policy, binding, func() error {
 			probe := &corev1.Namespace{}
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: guarded}, probe)).To(Succeed())
 			delete(probe.Labels, "istio-injection")
-			err := k8sClient.Update(ctx, probe, client.DryRunAll)
-			if err == nil {
-				return fmt.Errorf("the policy does not deny yet")
-			}
-			return nil
-		}, installTimeout, poll).Should(Succeed())
+			return k8sClient.Update(ctx, probe, client.DryRunAll)
+		})
 	})
 	AfterAll(func() {
 		_ = k8sClient.Delete(ctx, binding)
@@ -359,16 +352,7 @@ var _ = Describe("A revision-based uninstall a release refuses", Ordered, func()
 		deleteMesh()
 		createMesh("  namespace: " + ns + "\n  version: 1.31.1\n  updateStrategy:\n    type: RevisionBased\n")
 		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-1"))
-		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
-		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
-		By("waiting until the API server enforces the policy")
-		Eventually(func() error {
-			probe := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istio-reader-service-account"}}
-			if err := k8sClient.Delete(ctx, probe, client.DryRunAll); err == nil {
-				return fmt.Errorf("the policy does not deny yet")
-			}
-			return nil
-		}, installTimeout, poll).Should(Succeed())
+		enforce(policy, binding, deleteDryRun(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istio-reader-service-account"}}))
 	})
 	AfterAll(func() {
 		_ = k8sClient.Delete(ctx, binding)

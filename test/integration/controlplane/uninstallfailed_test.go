@@ -19,7 +19,6 @@ limitations under the License.
 package controlplane
 
 import (
-	"fmt"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -61,16 +60,7 @@ var _ = Describe("An uninstall a release's object refuses", Ordered, func() {
 			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Status).To(Equal(metav1.ConditionTrue))
 		}, installTimeout, poll).Should(Succeed(), "the mesh is Ready before its deletion")
-		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
-		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
-		By("waiting until the API server enforces the policy")
-		Eventually(func() error {
-			probe := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istiod"}}
-			if err := k8sClient.Delete(ctx, probe, client.DryRunAll); err == nil {
-				return fmt.Errorf("the policy does not deny yet")
-			}
-			return nil
-		}, installTimeout, poll).Should(Succeed())
+		enforce(policy, binding, deleteDryRun(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istiod"}}))
 	})
 	AfterAll(func() {
 		_ = k8sClient.Delete(ctx, binding)
