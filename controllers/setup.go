@@ -308,13 +308,13 @@ func namespaceFields(obj any) (any, error) {
 		if !notMine(entry) || entry.FieldsV1 == nil || entry.Subresource != "" {
 			continue
 		}
-		raw := entry.FieldsV1.Raw
+		raw := entry.FieldsV1.GetRawBytes()
 		if !slices.ContainsFunc(namespaceInjectionFields, func(field []byte) bool { return bytes.Contains(raw, field) }) {
 			continue
 		}
 		if trimmed := injectionLabelFields(raw); trimmed != nil {
 			kept = append(kept, metav1.ManagedFieldsEntry{Manager: entry.Manager, Operation: entry.Operation,
-				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: &metav1.FieldsV1{Raw: trimmed}})
+				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: metav1.NewFieldsV1(string(trimmed))})
 		}
 	}
 	if _, err := keepOwnManagedFields(ns); err != nil {
