@@ -38,7 +38,7 @@ type ServiceMeshSpec struct {
 	// strategy it also names the revision (dots as dashes) and so istiod's Service istiod-<revision>,
 	// which must be a DNS label of at most 63 characters. Empty means the version of the charts built
 	// into meshkeeper; the version in use is always reported in status.version.
-	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9a-z.-]*[0-9a-z])?$`
+	// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9a-z.-]*[0-9a-z])?$`
 	// +kubebuilder:validation:MaxLength=56
 	// +optional
 	Version string `json:"version,omitempty"`
