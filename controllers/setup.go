@@ -22,7 +22,6 @@ package controllers
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -44,6 +43,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	internalpolicy "github.com/meshkeeper/meshkeeper/internal/policy"
@@ -288,9 +288,46 @@ func CacheByObject(controlPlaneNamespaces []string) map[client.Object]cache.ByOb
 	return byObject
 }
 
-// namespaceInjectionFields are the fields of a namespace's managed-fields entry that say another
-// field manager owns one of the injection labels (istio-injection, istio.io/rev).
-var namespaceInjectionFields = [][]byte{[]byte(`"f:` + internalpolicy.LabelIstioInjection + `"`), []byte(`"f:` + internalpolicy.LabelIstioRevision + `"`)}
+// sharedKeys are keys of one map of an object (a Namespace's labels, an Ingress's annotations) that
+// meshkeeper writes, and that another field manager may own too.
+type sharedKeys struct {
+	keys, path []string
+	// markers are the keys as a managed-fields set names them, to pass over an entry without any at
+	// once, the common case, without parsing it.
+	markers [][]byte
+}
+
+func newSharedKeys(keys []string, path ...string) sharedKeys {
+	s := sharedKeys{keys: keys, path: path}
+	for _, key := range keys {
+		s.markers = append(s.markers, []byte(`"f:`+key+`"`))
+	}
+	return s
+}
+
+// othersEntries returns the managed-fields entries of managers other than meshkeeper that own one of
+// the keys, each cut down to those keys (apply.KeysOnly): what the cache keeps of them, so that a key
+// the object's owner applied as well as meshkeeper is seen without a read around the cache.
+func (s sharedKeys) othersEntries(entries []metav1.ManagedFieldsEntry) []metav1.ManagedFieldsEntry {
+	var kept []metav1.ManagedFieldsEntry
+	for _, entry := range entries {
+		if !notMine(entry) || entry.FieldsV1 == nil || entry.Subresource != "" {
+			continue
+		}
+		raw := entry.FieldsV1.GetRawBytes()
+		if !slices.ContainsFunc(s.markers, func(marker []byte) bool { return bytes.Contains(raw, marker) }) {
+			continue
+		}
+		if trimmed := apply.KeysOnly(raw, s.keys, s.path...); trimmed != nil {
+			kept = append(kept, metav1.ManagedFieldsEntry{Manager: entry.Manager, Operation: entry.Operation,
+				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: metav1.NewFieldsV1(string(trimmed))})
+		}
+	}
+	return kept
+}
+
+// namespaceInjectionLabels are the namespace labels enrollment writes.
+var namespaceInjectionLabels = newSharedKeys([]string{internalpolicy.LabelIstioInjection, internalpolicy.LabelIstioRevision}, "metadata", "labels")
 
 // namespaceFields is the cache's transform of Namespaces: meshkeeper's managed-fields entries, as for
 // every kind, and of every other manager's only the injection labels it owns. A label the namespace's
@@ -303,20 +340,7 @@ func namespaceFields(obj any) (any, error) {
 	if !ok {
 		return keepOwnManagedFields(obj)
 	}
-	var kept []metav1.ManagedFieldsEntry
-	for _, entry := range ns.ManagedFields {
-		if !notMine(entry) || entry.FieldsV1 == nil || entry.Subresource != "" {
-			continue
-		}
-		raw := entry.FieldsV1.GetRawBytes()
-		if !slices.ContainsFunc(namespaceInjectionFields, func(field []byte) bool { return bytes.Contains(raw, field) }) {
-			continue
-		}
-		if trimmed := injectionLabelFields(raw); trimmed != nil {
-			kept = append(kept, metav1.ManagedFieldsEntry{Manager: entry.Manager, Operation: entry.Operation,
-				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: metav1.NewFieldsV1(string(trimmed))})
-		}
-	}
+	kept := namespaceInjectionLabels.othersEntries(ns.ManagedFields)
 	if _, err := keepOwnManagedFields(ns); err != nil {
 		return nil, err
 	}
@@ -324,33 +348,6 @@ func namespaceFields(obj any) (any, error) {
 		ns.ManagedFields = append(slices.Clip(ns.ManagedFields), kept...)
 	}
 	return ns, nil
-}
-
-// injectionLabelFields is a managed-fields set (FieldsV1) cut down to the injection labels it holds,
-// or nil when it holds none (or cannot be read).
-func injectionLabelFields(raw []byte) []byte {
-	var fields struct {
-		Metadata struct {
-			Labels map[string]json.RawMessage `json:"f:labels"`
-		} `json:"f:metadata"`
-	}
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil
-	}
-	labels := map[string]json.RawMessage{}
-	for _, key := range []string{internalpolicy.LabelIstioInjection, internalpolicy.LabelIstioRevision} {
-		if v, ok := fields.Metadata.Labels["f:"+key]; ok {
-			labels["f:"+key] = v
-		}
-	}
-	if len(labels) == 0 {
-		return nil
-	}
-	trimmed, err := json.Marshal(map[string]any{"f:metadata": map[string]any{"f:labels": labels}})
-	if err != nil {
-		return nil
-	}
-	return trimmed
 }
 
 // serviceFields is the cache's transform of Services, which it holds of every namespace. The charts'
@@ -389,13 +386,23 @@ func slimService(svc *corev1.Service) *corev1.Service {
 // nothing of meshkeeper reads and which the cache would otherwise hold for every Ingress of the
 // cluster; the status (the load balancer's addresses) is not read either. meshkeeper writes Ingresses
 // only by server-side apply of its own annotations, so nothing it writes is built from this copy.
+//
+// Of every other manager's managed-fields entry, only the annotations meshkeeper writes
+// (policy.IngressAnnotationsWritten) are kept, as namespaceFields keeps the injection labels: one the
+// Ingress's owner applied with meshkeeper's value (Argo CD with ServerSideApply, Helm 4, Flux) is the
+// owner's too, and stays the owner's value when meshkeeper's moves, which the decision must see
+// without a read around the cache. An entry that holds none of them, the common Ingress's, is not kept.
 func ingressFields(obj any) (any, error) {
 	ing, ok := obj.(*networkingv1.Ingress)
 	if !ok {
 		return keepOwnManagedFields(obj)
 	}
+	kept := ingressWrittenAnnotations.othersEntries(ing.ManagedFields)
 	if _, err := keepOwnManagedFields(ing); err != nil {
 		return nil, err
+	}
+	if len(kept) > 0 {
+		ing.ManagedFields = append(slices.Clip(ing.ManagedFields), kept...)
 	}
 	if len(ing.Annotations) > 0 {
 		var read map[string]string
@@ -413,6 +420,9 @@ func ingressFields(obj any) (any, error) {
 	ing.Status = networkingv1.IngressStatus{}
 	return ing, nil
 }
+
+// ingressWrittenAnnotations are the Ingress annotations meshkeeper writes.
+var ingressWrittenAnnotations = newSharedKeys(internalpolicy.IngressAnnotationsWritten, "metadata", "annotations")
 
 // proxyFields is the cache's transform of Pods: each is stored as a policy.ProxyPod, the proxy count's
 // fields, and the controller reference and restarted-at annotation the restarts follow to the pod's

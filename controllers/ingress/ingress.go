@@ -212,6 +212,9 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 		NamespaceProxies:     proxies,
 		Controller:           v.controller.Decision,
 		OwnedAnnotations:     owned,
+		// The cache keeps, of other managers' entries, only meshkeeper's annotation keys
+		// (controllers.ingressFields): an Ingress whose owner shares none has none to read.
+		OthersAnnotations: apply.OthersKeysAt(ing, "metadata", "annotations"),
 		Service: func(name string) (*corev1.Service, bool) {
 			// Read-only, so the cache's own object: the status pass looks up thousands.
 			svc, found, err := get(ctx, v, &corev1.Service{}, client.ObjectKey{Namespace: ing.Namespace, Name: name})

@@ -324,3 +324,45 @@ func (p *parsedKeys) keys(raw []byte, path []string) []string {
 	contents[string(raw)] = keys
 	return keys
 }
+
+// KeysOnly is a managed-fields set (FieldsV1) cut down to the given keys of the map at path
+// (metadata.annotations), in the same shape, so OwnedKeys, OthersKeys and OthersKeysAt read those keys
+// from it as from the whole set; nil when it holds none of them (or cannot be read). A cache that keeps
+// of other managers' entries only the keys meshkeeper writes stores this instead of the whole entry.
+func KeysOnly(raw []byte, keys []string, path ...string) []byte {
+	level := json.RawMessage(raw)
+	for _, name := range path {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(level, &fields); err != nil {
+			return nil
+		}
+		if level = fields["f:"+name]; len(level) == 0 {
+			return nil
+		}
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(level, &fields); err != nil {
+		return nil
+	}
+	var kept map[string]any
+	for _, key := range keys {
+		if v, ok := fields["f:"+key]; ok {
+			if kept == nil {
+				kept = map[string]any{}
+			}
+			kept["f:"+key] = v
+		}
+	}
+	if kept == nil {
+		return nil
+	}
+	trimmed := kept
+	for i := len(path) - 1; i >= 0; i-- {
+		trimmed = map[string]any{"f:" + path[i]: trimmed}
+	}
+	out, err := json.Marshal(trimmed)
+	if err != nil {
+		return nil
+	}
+	return out
+}

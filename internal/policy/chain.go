@@ -17,9 +17,6 @@ limitations under the License.
 package policy
 
 import (
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -38,20 +35,6 @@ func firstMatch[In any](in In, checks ...check[In]) (reason, message string, mat
 		}
 	}
 	return "", "", false
-}
-
-// conflicts lists, as `key: "value"`, the keys of want whose current value differs from what
-// meshkeeper wants and that meshkeeper does not own: someone else set them, and meshkeeper never
-// overwrites their value. Keys come sorted so messages are stable.
-func conflicts(current, want map[string]string, owned sets.Set[string]) []string {
-	var found []string
-	for _, key := range slices.Sorted(maps.Keys(want)) {
-		have, ok := current[key]
-		if ok && have != want[key] && !owned.Has(key) {
-			found = append(found, fmt.Sprintf("%s: %q", key, have))
-		}
-	}
-	return found
 }
 
 // toOwn is the part of want meshkeeper should own. A key someone else already set to exactly the

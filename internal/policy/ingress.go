@@ -52,7 +52,16 @@ type IngressInput struct {
 	// OwnedAnnotations are the annotation keys meshkeeper's field manager owns on the Ingress, read
 	// from its managedFields.
 	OwnedAnnotations sets.Set[string]
+	// OthersAnnotations are the annotation keys some other field manager owns on the Ingress (its
+	// manifest as Argo CD, Helm 4 or Flux applied it server-side, a kubectl edit), each with those
+	// managers' names, read from its managedFields; only meshkeeper's own keys need be there. A key
+	// meshkeeper owns with one of them holds their value too: meshkeeper cannot change it without
+	// taking it from them.
+	OthersAnnotations map[string][]string
 }
+
+// IngressAnnotationsWritten are the annotation keys the Ingress decision can have meshkeeper own.
+var IngressAnnotationsWritten = []string{AnnotationServiceUpstream, AnnotationUpstreamVhost}
 
 // IngressDecision says what meshkeeper owns on one Ingress.
 type IngressDecision struct {
@@ -318,13 +327,23 @@ func unusableService(x ingressInput) (string, string, bool) {
 	return "", "", false
 }
 
+// ingressAnnotationConflict finds annotations someone else set to values other than meshkeeper's. A
+// key meshkeeper owns together with another field manager (the Ingress's owner applied meshkeeper's
+// value server-side) is the owner's as much as meshkeeper's: when meshkeeper's value changes (the
+// backend Service, and upstream-vhost with it), the owner's stays, and the API server refuses
+// meshkeeper's apply of the new one. It is a conflict like a key only the owner set, named with the
+// field managers that set it, so the message says whose manifest to change.
 func ingressAnnotationConflict(x ingressInput) (string, string, bool) {
-	found := conflicts(x.Ingress.Annotations, x.want, x.OwnedAnnotations)
-	if len(found) == 0 {
+	keys := templateConflicts(x.Ingress.Annotations, x.want, x.OwnedAnnotations, x.OthersAnnotations)
+	if len(keys) == 0 {
 		return "", "", false
+	}
+	found := make([]string, len(keys))
+	for i, key := range keys {
+		found[i] = describeKey(key, x.Ingress.Annotations[key], x.OthersAnnotations[key])
 	}
 	return AnnotationConflict, fmt.Sprintf("Ingress %s has %s, set by someone other than meshkeeper, where meshkeeper would set %s: %q and %s: %q. "+
 		"meshkeeper keeps that value and adds neither annotation, since one without the other does not route through the mesh. "+
-		"Remove the conflicting annotation to let meshkeeper configure the Ingress",
+		"Remove the conflicting annotation (from the manifest of the tool that applies it) to let meshkeeper configure the Ingress",
 		x.name, joinAnd(found), AnnotationServiceUpstream, "true", AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost]), true
 }

@@ -1,0 +1,91 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// An annotation the Ingress's owner applied server-side with meshkeeper's value (Argo CD with
+// ServerSideApply, Helm 4, Flux) is owned by both. While meshkeeper's value stays, the Ingress is
+// configured and meshkeeper keeps its share; once meshkeeper's value moves (the backend Service changed),
+// the owner's value stays and the API server would refuse meshkeeper's apply of the new one: it is a
+// conflict, named with the owner's field manager.
+func TestIngressAnnotationSharedWithTheOwner(t *testing.T) {
+	toWeb := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}
+	toAPI := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("shop.example.com", path("/", toService("api", 80))))}
+	argo := map[string][]string{AnnotationUpstreamVhost: {"argocd-controller"}}
+	tests := map[string]struct {
+		spec            networkingv1.IngressSpec
+		others          map[string][]string
+		wantAnnotations map[string]string
+		wantReason      string
+		wantMessage     []string
+	}{
+		"shared with meshkeeper's value: configured, meshkeeper keeps its share": {
+			spec: toWeb, others: argo, wantAnnotations: meshPair, wantReason: Configured,
+		},
+		"shared, and meshkeeper's value moved: a conflict naming the owner": {
+			spec: toAPI, others: argo, wantAnnotations: map[string]string{}, wantReason: AnnotationConflict,
+			wantMessage: []string{"Ingress shop/storefront", `nginx.ingress.kubernetes.io/upstream-vhost: "web.shop.svc" (field manager "argocd-controller")`,
+				`"api.shop.svc"`, "Remove the conflicting annotation"},
+		},
+		"shared with two managers: both named": {
+			spec: toAPI, others: map[string][]string{AnnotationUpstreamVhost: {"argocd-controller", "helm"}},
+			wantAnnotations: map[string]string{}, wantReason: AnnotationConflict,
+			wantMessage: []string{`(field managers "argocd-controller" and "helm")`},
+		},
+		"meshkeeper's alone, and its value moved: meshkeeper changes it": {
+			spec: toAPI, wantAnnotations: map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "api.shop.svc"},
+			wantReason: Configured,
+		},
+		"another manager owns a key meshkeeper does not write: no conflict": {
+			spec: toAPI, others: map[string][]string{"team": {"argocd-controller"}},
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "api.shop.svc"},
+			wantReason:      Configured,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Ingress(IngressInput{
+				Ingress:           ingress(tc.spec, meshPair),
+				IngressNginx:      ingressNginx(),
+				NamespaceEnrolled: true,
+				Controller:        controllerInjected,
+				Service:           lookupShop,
+				OwnedAnnotations:  sets.New(AnnotationServiceUpstream, AnnotationUpstreamVhost),
+				OthersAnnotations: tc.others,
+			})
+			if got.Reason != tc.wantReason {
+				t.Errorf("Reason = %q, want %q (message: %s)", got.Reason, tc.wantReason, got.Message)
+			}
+			if !maps.Equal(got.Annotations, tc.wantAnnotations) || got.Annotations == nil {
+				t.Errorf("Annotations = %#v, want %#v", got.Annotations, tc.wantAnnotations)
+			}
+			for _, part := range tc.wantMessage {
+				if !strings.Contains(got.Message, part) {
+					t.Errorf("Message %q does not contain %q", got.Message, part)
+				}
+			}
+		})
+	}
+}
