@@ -19,6 +19,7 @@ limitations under the License.
 package controlplane
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -311,6 +312,17 @@ type denial struct {
 	expression    string
 	message       string
 	namespaces    *metav1.LabelSelector
+}
+
+// deleteAtCleanup deletes objs, those still there, when the spec or container that calls it ends:
+// before the cleanups registered earlier (a ServiceMesh's deletion), since cleanups run last registered
+// first.
+func deleteAtCleanup(objs ...client.Object) {
+	DeferCleanup(func(ctx context.Context) {
+		for _, obj := range objs {
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed(), "deleting %T %s", obj, obj.GetName())
+		}
+	})
 }
 
 // enforce creates a denial's policy and binding, and waits until the API server enforces them: until

@@ -19,7 +19,6 @@ limitations under the License.
 package controlplane
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -89,16 +88,12 @@ var _ = Describe("an Ingress annotation the Ingress's owner applied with meshkee
 		// Cleanups run last registered first: the objects go before the ServiceMesh. Namespaces cannot
 		// be deleted here (no namespace controller runs), so nothing of this spec stays in them.
 		DeferCleanup(deleteMesh)
-		DeferCleanup(func(ctx context.Context) {
-			for _, obj := range []client.Object{
-				&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: ingressName}},
-				&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web"}},
-				&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-v2"}},
-				&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"}},
-			} {
-				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed(), "deleting %T %s", obj, obj.GetName())
-			}
-		})
+		deleteAtCleanup(
+			&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: ingressName}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web"}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-v2"}},
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"}},
+		)
 		createPlainController(controllerNS, nil)
 		createService(shopNS, "web", nil)
 		createService(shopNS, "web-v2", nil)

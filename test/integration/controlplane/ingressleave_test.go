@@ -19,7 +19,6 @@ limitations under the License.
 package controlplane
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -29,7 +28,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -55,17 +53,13 @@ var _ = Describe("Ingresses of a namespace that leaves the mesh", Ordered, func(
 		// takes meshkeeper's label off the namespace. Namespaces cannot be deleted here (no namespace
 		// controller runs), so nothing of this spec stays in them.
 		DeferCleanup(deleteMesh)
-		DeferCleanup(func(ctx context.Context) {
-			for _, obj := range []client.Object{
-				&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-sidecar"}},
-				&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-plain"}},
-				&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web"}},
-				&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web"}},
-				&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"}},
-			} {
-				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed(), "deleting %T %s", obj, obj.GetName())
-			}
-		})
+		deleteAtCleanup(
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-sidecar"}},
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-plain"}},
+			&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web"}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web"}},
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"}},
+		)
 		createPlainController(controllerNS, nil)
 		createService(shopNS, "web", nil)
 		createIngress(shopNS, "web", func(i *networkingv1.Ingress) {

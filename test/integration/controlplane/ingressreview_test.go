@@ -19,7 +19,6 @@ limitations under the License.
 package controlplane
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -66,16 +65,12 @@ var _ = Describe("Owners' boolean annotations as ingress-nginx and Istio read th
 		// Cleanups run last registered first: the objects go before the ServiceMesh. Namespaces cannot
 		// be deleted here (no namespace controller runs), so nothing of this spec stays in them.
 		DeferCleanup(deleteMesh)
-		DeferCleanup(func(ctx context.Context) {
-			for _, obj := range []client.Object{
-				&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "storefront"}},
-				&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "storefront"}},
-				&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "api"}},
-				&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"}},
-			} {
-				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed(), "deleting %T %s", obj, obj.GetName())
-			}
-		})
+		deleteAtCleanup(
+			&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "storefront"}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "storefront"}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "api"}},
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"}},
+		)
 		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
 		Expect(k8sClient.Create(ctx, &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller"},
