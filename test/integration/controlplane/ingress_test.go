@@ -21,6 +21,7 @@ package controlplane
 import (
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -175,11 +176,19 @@ func getDeployment(name string) *appsv1.Deployment {
 	return d
 }
 
+// warningsAbout returns the reasons of the Warning Events about the object of kind named name, or
+// namespace/name. Events outlive the specs that caused them, and other specs use the same names in
+// their own namespaces: a check that an Event is absent names the namespace.
 func warningsAbout(kind, name string) []string {
 	GinkgoHelper()
+	namespace, name, namespaced := strings.Cut(name, "/")
+	if !namespaced {
+		namespace, name = "", namespace
+	}
 	var reasons []string
 	for _, e := range listEvents() {
-		if e.Type == corev1.EventTypeWarning && e.Regarding.Kind == kind && e.Regarding.Name == name {
+		if e.Type == corev1.EventTypeWarning && e.Regarding.Kind == kind && e.Regarding.Name == name &&
+			(!namespaced || e.Regarding.Namespace == namespace) {
 			reasons = append(reasons, e.Reason)
 		}
 	}
@@ -390,8 +399,8 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			g.Expect(warningsAbout("Ingress", "headless")).To(ContainElement("ServiceHeadless"))
 			g.Expect(warningsAbout("Ingress", "user-vhost")).To(ContainElement("AnnotationConflict"))
 		}, installTimeout, poll).Should(Succeed())
-		Expect(warningsAbout("Ingress", "web")).To(BeEmpty())
-		Expect(warningsAbout("Ingress", "internal")).To(BeEmpty())
+		Expect(warningsAbout("Ingress", ingNamespace+"/web")).To(BeEmpty())
+		Expect(warningsAbout("Ingress", ingNamespace+"/internal")).To(BeEmpty())
 		Eventually(func() ([]string, error) {
 			return missingMetrics(
 				"meshkeeper_ingresses_configured 3",
@@ -611,7 +620,7 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			}
 		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
 		// Reported once, on the ServiceMesh and the DaemonSet, not on every Ingress.
-		Expect(warningsAbout("Ingress", "web")).NotTo(ContainElement(meshv1alpha1.ReasonControllerWithoutSidecar))
+		Expect(warningsAbout("Ingress", ingNamespace+"/web")).NotTo(ContainElement(meshv1alpha1.ReasonControllerWithoutSidecar))
 	})
 
 	It("reports a controller that does not exist, and configures it once it does", func() {

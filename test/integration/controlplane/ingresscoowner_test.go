@@ -87,7 +87,7 @@ var _ = Describe("a pod-template key the controller's owner applied with meshkee
 		d := controller()
 		Expect(d.Spec.Template.Annotations[includeOutbound]).To(Equal("10.96.0.0/12"), "the owner's value was changed")
 		Expect(d.Spec.Template.Labels).NotTo(HaveKey("sidecar.istio.io/inject"), "meshkeeper kept part of its settings")
-		Expect(warningsAbout("Deployment", "controller")).To(ContainElement("AnnotationConflict"))
+		Expect(warningsAbout("Deployment", coControllerNS+"/controller")).To(ContainElement("AnnotationConflict"))
 
 		By("writing nothing more to the controller once the conflict is reported")
 		version := d.ResourceVersion

@@ -101,7 +101,7 @@ var _ = Describe("Owners' boolean annotations as ingress-nginx and Istio read th
 			g.Expect(d.Spec.Template.Annotations).To(Equal(union(map[string]string{"sidecar.istio.io/inject": "yes"}, union(sidecarAnnotations,
 				map[string]string{"traffic.sidecar.istio.io/includeOutboundIPRanges": "10.96.0.0/12"}))))
 		}, installTimeout, poll).Should(Succeed(), "IngressesConfigured: %+v", conditionOf(meshv1alpha1.ConditionIngressesConfigured))
-		Expect(warningsAbout("Deployment", "controller")).NotTo(ContainElement("AnnotationConflict"))
+		Expect(warningsAbout("Deployment", controllerNS+"/controller")).NotTo(ContainElement("AnnotationConflict"))
 	})
 
 	It("adds only upstream-vhost to an Ingress whose owner set service-upstream to \"True\", and counts it configured", func() {
@@ -117,7 +117,7 @@ var _ = Describe("Owners' boolean annotations as ingress-nginx and Istio read th
 			g.Expect(mesh.Status.Ingresses.Skipped).To(BeEquivalentTo(0))
 			g.Expect(mesh.Status.Ingresses.Configured).To(BeNumerically(">=", 1))
 		}, installTimeout, poll).Should(Succeed())
-		Expect(warningsAbout("Ingress", "storefront")).NotTo(ContainElement("AnnotationConflict"))
+		Expect(warningsAbout("Ingress", shopNS+"/storefront")).NotTo(ContainElement("AnnotationConflict"))
 
 		By("writing nothing more once it is configured")
 		version := ing.ResourceVersion
