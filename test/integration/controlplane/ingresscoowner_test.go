@@ -32,7 +32,7 @@ import (
 
 const (
 	coControllerNS = "co-nginx"
-	coMeshSpec     = "  namespace: co-system\n  ingressNginx:\n    enabled: true\n" +
+	coMeshSpec     = "  namespace: cokey-system\n  ingressNginx:\n    enabled: true\n" +
 		"    controller: {namespace: co-nginx, name: controller, kind: Deployment}\n    serviceCIDRs: [10.96.0.0/12]\n"
 )
 
