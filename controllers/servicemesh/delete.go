@@ -132,8 +132,8 @@ func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.Se
 	return err
 }
 
-// uninstallProgress is how far an uninstall got when a step of it failed, which tells what of the mesh
-// is gone, or going, by then.
+// uninstallProgress is how far an uninstall got when it stopped (a step of it failed, or others' objects
+// block it), which tells what of the mesh is gone, or going, by then.
 type uninstallProgress int
 
 const (
@@ -155,9 +155,7 @@ const (
 // uninstall failed, and returns the failure for a retry with backoff (the Warning Event of a release's
 // failure is uninstallRelease's). Nothing else updates the status of a ServiceMesh being deleted: left
 // as it was, Ready would go on saying the mesh matches the spec while its CNI agent or istiod is partly
-// gone, and kubectl wait and every tool that reads Ready would see a healthy mesh. Ready is False with
-// UninstallFailed and the error; ControlPlaneReady and CNIReady, for what the uninstall has reached, say
-// it is uninstalled or being uninstalled; what it has not reached stays as it was.
+// gone, and kubectl wait and every tool that reads Ready would see a healthy mesh.
 func (r *Reconciler) reportUninstallFailed(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, failure error, progress uninstallProgress) error {
 	message := fmt.Sprintf("Uninstalling the mesh failed: %v. meshkeeper retries with backoff and keeps its finalizer "+
 		"until the uninstall succeeds; the ServiceMesh's UninstallFailed Events and the operator's log have each attempt", failure)
@@ -165,40 +163,74 @@ func (r *Reconciler) reportUninstallFailed(ctx context.Context, mesh *meshv1alph
 		// A release's failure has its Event already, from uninstallRelease.
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallFailed, "Uninstall", "%v", failure)
 	}
+	if err := r.reportUninstallHeld(ctx, mesh, meshv1alpha1.ReasonUninstallFailed, message, "what failed", progress); err != nil {
+		return errors.Join(failure, err)
+	}
+	return failure
+}
+
+// reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the
+// Ready condition of the ServiceMesh being deleted, and returns the failure for a retry. The CNI agent
+// and the control plane were uninstalled before those objects were found refusing.
+func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, stuck error) error {
+	message := fmt.Sprintf("The control plane is uninstalled, but meshkeeper could not take back its labels or "+
+		"annotations from: %v. It retries with backoff and keeps its finalizer until then; remove the admission "+
+		"webhook or policy that refuses the change, or the labels and annotations yourself", stuck)
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall", "%s", message)
+	if err := r.reportUninstallHeld(ctx, mesh, meshv1alpha1.ReasonUninstallBlocked, message,
+		"what keeps the deletion from finishing", controlPlaneUninstalled); err != nil {
+		return errors.Join(stuck, err)
+	}
+	return fmt.Errorf("uninstall blocked: %w", stuck)
+}
+
+// reportUninstallHeld writes the status of a ServiceMesh whose uninstall stopped at progress: Ready
+// False with reason and message, and what the uninstall has reached by then said to be uninstalled or
+// being uninstalled (ControlPlaneReady and CNIReady with the same reason, their messages pointing at
+// Ready for readyTells; status.cni naming no namespace or nodes once the agent is gone, status.revisions
+// empty once the control plane is). What it has not reached stays as it was. Whether the mesh ran the
+// CNI agent (status.cni.enabled and enabledBy) is a decision, not something installed, and stays; a
+// mesh that ran no agent keeps CNIReady's CNIDisabled.
+//
+// The metrics carry that Ready, and only Ready, for the alerts (MeshkeeperMeshNotReady): the other
+// conditions the status still holds are those of the mesh before its deletion (ControlPlaneReady
+// Available, or a RollingOut or RestartStalled that would keep their alerts firing for as long as the
+// uninstall stays held), which nothing updates any more. What the uninstall has reached is no longer
+// reported running: the counts of the last pass would show an agent on its nodes that was uninstalled,
+// and keep MeshkeeperProxiesOutdated asking for restarts onto a control plane that is going.
+func (r *Reconciler) reportUninstallHeld(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, reason, message, readyTells string,
+	progress uninstallProgress) error {
 	status := mesh.Status.DeepCopy()
 	ready := metav1.Condition{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: meshv1alpha1.ReasonUninstallFailed, Message: message, ObservedGeneration: mesh.Generation}
+		Reason: reason, Message: message, ObservedGeneration: mesh.Generation}
 	meta.SetStatusCondition(&status.Conditions, ready)
-	uninstalling := func(conditionType, what string) {
+	reached := func(conditionType, what string) {
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: conditionType, Status: metav1.ConditionFalse,
-			Reason: meshv1alpha1.ReasonUninstallFailed, ObservedGeneration: mesh.Generation,
-			Message: "The ServiceMesh is being deleted and its " + what + "; the Ready condition says what failed"})
+			Reason: reason, ObservedGeneration: mesh.Generation,
+			Message: "The ServiceMesh is being deleted and its " + what + "; the Ready condition says " + readyTells})
 	}
 	cniEnabled := status.CNI != nil && status.CNI.Enabled
 	if cniEnabled && progress == uninstallingCNI {
-		uninstalling(meshv1alpha1.ConditionCNIReady, "CNI agent is being uninstalled, and may be partly gone")
+		reached(meshv1alpha1.ConditionCNIReady, "CNI agent is being uninstalled, and may be partly gone")
 	}
 	if progress >= cniUninstalled {
 		if status.CNI != nil {
 			status.CNI.Namespace, status.CNI.DesiredNodes, status.CNI.ReadyNodes = "", 0, 0
 		}
 		if cniEnabled {
-			uninstalling(meshv1alpha1.ConditionCNIReady, "CNI agent is uninstalled")
+			reached(meshv1alpha1.ConditionCNIReady, "CNI agent is uninstalled")
 		}
 	}
 	switch progress {
 	case uninstallingControlPlane:
-		uninstalling(meshv1alpha1.ConditionControlPlaneReady, "control plane is being uninstalled, and may be partly gone")
+		reached(meshv1alpha1.ConditionControlPlaneReady, "control plane is being uninstalled, and may be partly gone")
 	case controlPlaneUninstalled:
 		setRevisions(status, nil)
-		uninstalling(meshv1alpha1.ConditionControlPlaneReady, "control plane is uninstalled")
+		reached(meshv1alpha1.ConditionControlPlaneReady, "control plane is uninstalled")
 	}
 	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
-		return errors.Join(failure, err)
+		return err
 	}
-	// The metrics carry the Ready the status says, for the alerts (MeshkeeperMeshNotReady), and only
-	// Ready, as for a blocked uninstall: the other conditions are those of the mesh before its deletion,
-	// which nothing updates any more. What the uninstall has reached is no longer reported running.
 	metrics.SetConditions([]metav1.Condition{ready})
 	if progress >= uninstallingCNI {
 		metrics.SetCNINodes(false, 0, 0)
@@ -207,59 +239,7 @@ func (r *Reconciler) reportUninstallFailed(ctx context.Context, mesh *meshv1alph
 		resetControlPlaneMetrics()
 		metrics.SetProxies(0, 0, 0, nil)
 	}
-	return failure
-}
-
-// reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the
-// Ready condition of the ServiceMesh being deleted, and returns the failure for a retry.
-func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, stuck error) error {
-	message := fmt.Sprintf("The control plane is uninstalled, but meshkeeper could not take back its labels or "+
-		"annotations from: %v. It retries with backoff and keeps its finalizer until then; remove the admission "+
-		"webhook or policy that refuses the change, or the labels and annotations yourself", stuck)
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall", "%s", message)
-	ready := metav1.Condition{Type: meshv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: meshv1alpha1.ReasonUninstallBlocked, Message: message, ObservedGeneration: mesh.Generation}
-	status := mesh.Status.DeepCopy()
-	meta.SetStatusCondition(&status.Conditions, ready)
-	setUninstalled(status, mesh.Generation)
-	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
-		return errors.Join(stuck, err)
-	}
-	// The releases are gone: the metrics say so, and carry the Ready the status says, for the alerts.
-	// Only Ready: the other conditions the status still holds are those of the control plane before the
-	// uninstall (ControlPlaneReady Available, or a RollingOut or RestartStalled that would keep their
-	// alerts firing for as long as the uninstall stays blocked), which nothing updates any more. The
-	// proxies and the CNI agent's nodes go with the control plane: the counts of its last pass would keep
-	// MeshkeeperProxiesOutdated firing, asking for restarts onto a control plane that is gone, and show an
-	// agent that was uninstalled on its nodes.
-	resetControlPlaneMetrics()
-	metrics.SetProxies(0, 0, 0, nil)
-	metrics.SetCNINodes(false, 0, 0)
-	metrics.SetConditions([]metav1.Condition{ready})
-	return fmt.Errorf("uninstall blocked: %w", stuck)
-}
-
-// setUninstalled makes the status of a ServiceMesh whose uninstall others' objects block say what is
-// gone by then: the CNI agent and the control plane were uninstalled before those objects were found
-// refusing, and nothing else updates the status of a ServiceMesh being deleted. Left as they were, it
-// would report an agent ready on every node and a control plane available that no longer exist, for
-// as long as the uninstall stays blocked. Whether the mesh ran the CNI agent (status.cni.enabled and
-// enabledBy) is a decision, not something installed, and stays.
-func setUninstalled(status *meshv1alpha1.ServiceMeshStatus, generation int64) {
-	if status.CNI != nil {
-		status.CNI.Namespace, status.CNI.DesiredNodes, status.CNI.ReadyNodes = "", 0, 0
-	}
-	setRevisions(status, nil)
-	gone := []struct{ conditionType, what string }{{meshv1alpha1.ConditionControlPlaneReady, "control plane"}}
-	if status.CNI != nil && status.CNI.Enabled {
-		// A mesh that ran no agent keeps CNIReady's CNIDisabled: nothing of it was uninstalled.
-		gone = append(gone, struct{ conditionType, what string }{meshv1alpha1.ConditionCNIReady, "CNI agent"})
-	}
-	for _, gone := range gone {
-		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: gone.conditionType, Status: metav1.ConditionFalse,
-			Reason: meshv1alpha1.ReasonUninstallBlocked, ObservedGeneration: generation,
-			Message: "The ServiceMesh is being deleted and its " + gone.what + " is uninstalled; the Ready condition says what keeps the deletion from finishing"})
-	}
+	return nil
 }
 
 // resetMetrics empties the gauges of the mesh: nothing installed, enrolled or reported. Without it a
