@@ -188,15 +188,7 @@ func WrittenKeys(obj metav1.Object, field string) sets.Set[string] {
 // than meshkeeper's apply owns on obj too: another manager's, or an operation of meshkeeper's other than
 // its apply. Such a key stays on obj when meshkeeper's apply leaves it out; only meshkeeper's share goes.
 func OthersKeys(obj metav1.Object, field string) sets.Set[string] {
-	keys := sets.New[string]()
-	for _, entry := range obj.GetManagedFields() {
-		if entry.Subresource != "" || entry.FieldsV1 == nil ||
-			entry.Manager == meshv1alpha1.FieldManager && entry.Operation == metav1.ManagedFieldsOperationApply {
-			continue
-		}
-		keys.Insert(parsed.keys(entry.FieldsV1.GetRawBytes(), []string{"metadata", field})...)
-	}
-	return keys
+	return sets.KeySet(OthersKeysAt(obj, "metadata", field))
 }
 
 // OthersKeysAt returns the keys of the map at path (spec.template.metadata.labels of a workload) that
@@ -265,6 +257,19 @@ func ownedKeysAt(obj metav1.Object, anyOp bool, path ...string) sets.Set[string]
 // keysAt parses the keys of the map at path from a managed-fields entry's FieldsV1, decoding each level
 // only as far as the path needs.
 func keysAt(raw json.RawMessage, path []string) []string {
+	fields := fieldsAt(raw, path)
+	var keys []string
+	for field := range fields {
+		if name, ok := strings.CutPrefix(field, "f:"); ok {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// fieldsAt returns the fields of the map at path in a managed-fields set (FieldsV1), by their names
+// there ("f:<key>"); nil when there is none or the set cannot be read.
+func fieldsAt(raw json.RawMessage, path []string) map[string]json.RawMessage {
 	for _, name := range path {
 		var level map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &level); err != nil {
@@ -276,13 +281,7 @@ func keysAt(raw json.RawMessage, path []string) []string {
 	if len(raw) == 0 || json.Unmarshal(raw, &fields) != nil {
 		return nil
 	}
-	var keys []string
-	for field := range fields {
-		if name, ok := strings.CutPrefix(field, "f:"); ok {
-			keys = append(keys, name)
-		}
-	}
-	return keys
+	return fields
 }
 
 // parsedKeys remembers keysAt's answers by path and FieldsV1 content. The answers are never handed out
@@ -330,20 +329,7 @@ func (p *parsedKeys) keys(raw []byte, path []string) []string {
 // from it as from the whole set; nil when it holds none of them (or cannot be read). A cache that keeps
 // of other managers' entries only the keys meshkeeper writes stores this instead of the whole entry.
 func KeysOnly(raw []byte, keys []string, path ...string) []byte {
-	level := json.RawMessage(raw)
-	for _, name := range path {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(level, &fields); err != nil {
-			return nil
-		}
-		if level = fields["f:"+name]; len(level) == 0 {
-			return nil
-		}
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(level, &fields); err != nil {
-		return nil
-	}
+	fields := fieldsAt(raw, path)
 	var kept map[string]any
 	for _, key := range keys {
 		if v, ok := fields["f:"+key]; ok {
