@@ -41,12 +41,8 @@ import (
 // workload creates none). It compares what istiod's chart renders with values, after the chart merged
 // its defaults under them, so a limit spec.values sets alone is caught beside the default request it
 // keeps. It comes before anything is installed or upgraded, so the running control plane is left as it
-// is. A chart that does not render is not judged here: the install reports it. Fields the API server
-// refuses in a pod whatever the chart (checkPodFields) are judged first.
+// is. A chart that does not render is not judged here: the install reports it.
 func checkResources(ctx context.Context, spec *meshv1alpha1.ServiceMeshSpec, chart *chartv2.Chart, chartDigest string, values render.Values) error {
-	if err := checkPodFields(spec); err != nil {
-		return meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
-	}
 	if err := render.CNIRequestsAboveLimits(spec); err != nil {
 		return meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, fmt.Errorf("%w; the running control plane is left as it is", err))
 	}

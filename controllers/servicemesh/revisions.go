@@ -211,8 +211,12 @@ func (r *Reconciler) resolveFrom(ctx context.Context, mesh *meshv1alpha1.Service
 	if err != nil {
 		return resolved{}, &chartsError{err}
 	}
-	// Requests above limits leave pods the API server refuses; they are refused before any install or
-	// upgrade, checked in what the chart renders after merging its defaults under the values.
+	// Fields the API server refuses in a pod whatever the chart, and requests above limits, leave pods
+	// the API server refuses; they are refused before any install or upgrade, the requests and limits
+	// checked in what the chart renders after merging its defaults under the values.
+	if err := checkPodFields(spec); err != nil {
+		return resolved{}, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)
+	}
 	if err := checkResources(ctx, spec, set.Istiod, set.IstiodDigest, values); err != nil {
 		return resolved{}, err
 	}
