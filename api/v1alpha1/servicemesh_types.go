@@ -129,7 +129,7 @@ type ChartsSpec struct {
 	// (oci://…) from which the base and istiod charts are fetched at spec.version. Empty means the
 	// charts built into meshkeeper, which need no network access.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self == '' || ((self.startsWith('https://') || self.startsWith('oci://')) && size(self) > 8 && !self.contains(' '))",message="charts.repository must be empty (built-in charts) or an https:// or oci:// URL"
+	// +kubebuilder:validation:XValidation:rule="self == '' || ((self.startsWith('https://') || self.startsWith('oci://')) && size(self) > 8 && !self.matches('[[:space:][:cntrl:]]'))",message="charts.repository must be empty (built-in charts) or an https:// or oci:// URL, without spaces or control characters"
 	// +optional
 	Repository string `json:"repository,omitempty"`
 
