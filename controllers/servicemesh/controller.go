@@ -137,13 +137,26 @@ type Reconciler struct {
 // istiod's RBAC: creating roles that grant what meshkeeper itself does not hold needs escalate and bind.
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch;delete;escalate;bind
 
+// forgetMesh drops what the reconciler remembers of a ServiceMesh that is gone. One created again is a
+// new object whose Events start empty: the Warnings the old one got (plaintext clients, a CNI namespace
+// refusing the agent, a revision's removal blocked) are recorded on it again, and its revisions' use is
+// judged from its own status and plans alone.
+func (r *Reconciler) forgetMesh() {
+	r.writes.forget()
+	r.reportedMTLS.forget()
+	r.reportedAgent.ForgetIf(func(string) bool { return true })
+	r.revisionState.mu.Lock()
+	r.revisionState.unusedSince, r.revisionState.blocked = nil, nil
+	r.revisionState.mu.Unlock()
+}
+
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, CNI agent, one read of
 // the cluster, status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	cached := &meshv1alpha1.ServiceMesh{}
 	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.writes.forget()
+			r.forgetMesh()
 			resetMetrics() // also when its finalizer was removed by hand, before meshkeeper uninstalled it
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -23,12 +23,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -352,5 +354,36 @@ func TestReconcileOfAGoneMeshResetsItsMetrics(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(metrics.EnrolledNamespaces); v != 0 {
 		t.Errorf("%s = %v of a ServiceMesh gone, want 0", metrics.EnrolledNamespacesName, v)
+	}
+}
+
+// A ServiceMesh deleted and created again is a new object, whose Events start empty: the Warnings the
+// old one got (plaintext clients under STRICT mTLS, a CNI namespace refusing the agent, a revision
+// whose removal a foreign webhook blocks) must be recorded on the new one too, though nothing about
+// the problem changed.
+func TestReconcileOfAGoneMeshForgetsWhatItReported(t *testing.T) {
+	mesh := testMesh()
+	mesh.Finalizers = nil
+	tr := newTestReconciler(t, mesh, &fakeCharts{})
+	tr.reportedMTLS.grew(sets.New("shop"), true)
+	tr.reportedAgent.Changed("kube-system", "restricted")
+	tr.revisionState.blocked = map[string]string{"1-30-0": "MutatingWebhookConfiguration istio-revision-tag-canary"}
+	tr.revisionState.unusedSince = map[string]time.Time{"1-30-0": time.Now().Add(-time.Hour)}
+	if err := tr.Delete(t.Context(), mesh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.reconcile(t); err != nil {
+		t.Fatalf("Reconcile of a ServiceMesh gone: %v", err)
+	}
+	if !tr.reportedMTLS.grew(sets.New("shop"), true) {
+		t.Error("the plaintext-client risk the deleted ServiceMesh was warned of is still remembered: the new one would get no PlaintextClients Warning")
+	}
+	if !tr.reportedAgent.Changed("kube-system", "restricted") {
+		t.Error("the CNI namespace's refusal the deleted ServiceMesh was warned of is still remembered: the new one would get no PodSecurityRejectsAgent Warning")
+	}
+	if len(tr.revisionState.blocked) != 0 || tr.revisionState.unusedSince != nil {
+		t.Errorf("the deleted ServiceMesh's revisions are still remembered (blocked %v, unused since %v): the new one's "+
+			"RevisionPruneBlocked Warning would be skipped, and an unused revision of the same name could start its grace period part-way through",
+			tr.revisionState.blocked, tr.revisionState.unusedSince)
 	}
 }
