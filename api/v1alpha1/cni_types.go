@@ -34,7 +34,9 @@ type CNISpec struct {
 
 	// Namespace is where the istio-cni release and its DaemonSet run: the control-plane namespace
 	// (spec.namespace, the default) or kube-system, which platforms such as GKE require for pods of
-	// priority system-node-critical.
+	// priority system-node-critical. Like spec.namespace it must be one the operator's installer allowed
+	// (--control-plane-namespaces, by default only istio-system): kube-system is refused with Ready
+	// False, reason NamespaceNotAllowed, unless the installer added it.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
@@ -61,7 +63,8 @@ type CNISpec struct {
 	Chained *bool `json:"chained,omitempty"`
 
 	// ExcludeNamespaces are namespaces whose pods the CNI plugin never touches, in addition to
-	// kube-system.
+	// kube-system. While the agent runs, a namespace listed here is not enrolled (NamespacesEnrolled
+	// reason CNIExcludesNamespace): its injected pods would find no traffic redirection and never start.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MaxLength=63
@@ -76,7 +79,8 @@ type CNISpec struct {
 
 	// Tolerations of the CNI agent's pods. Unset means every taint is tolerated, as node agents do: a
 	// node without the agent cannot start meshed pods. Set, it replaces that list. Each is checked as the
-	// API server checks a pod's, so that a typo is refused here rather than by the agent's DaemonSet.
+	// API server checks a pod's, so that a typo is refused here rather than by the agent's DaemonSet
+	// (keys and values that are not label keys and values as InvalidSpec).
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator in ['', 'Exists', 'Equal']",message="a toleration's operator must be Exists or Equal (empty means Equal); the API server would refuse the pods"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",message="a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute (empty means all three); the API server would refuse the pods"

@@ -33,19 +33,21 @@ import (
 type ServiceMeshSpec struct {
 	// Version is the Istio version to run, as MAJOR.MINOR.PATCH with an optional pre-release of lowercase
 	// letters, digits, dots and dashes that ends in a letter or digit (for example 1.31.1 or
-	// 1.32.0-beta.1), at most 56 characters. It selects the image tag of istiod and the proxies and, when
-	// charts.repository is set, the chart version fetched from that repository. With the RevisionBased
-	// strategy it also names the revision (dots as dashes) and so istiod's Service istiod-<revision>,
-	// which must be a DNS label of at most 63 characters. Empty means the version of the charts built
-	// into meshkeeper; the version in use is always reported in status.version.
+	// 1.32.0-beta.1), at most 56 characters. It selects the image tag of istiod, the proxies and the CNI
+	// agent and, when charts.repository is set, the chart version fetched from that repository. With the
+	// RevisionBased strategy it also names the revision (dots as dashes) and so istiod's Service
+	// istiod-<revision>, which must be a DNS label of at most 63 characters. Empty means the version of
+	// the charts built into meshkeeper; the version in use is always reported in status.version.
 	// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9a-z.-]*[0-9a-z])?$`
 	// +kubebuilder:validation:MaxLength=56
 	// +optional
 	Version string `json:"version,omitempty"`
 
 	// Namespace is where the control plane (istiod) runs and where mesh-wide policies live (the Istio
-	// root namespace). It is created if it does not exist. It cannot be changed after creation: moving
-	// a control plane means deleting and recreating the ServiceMesh.
+	// root namespace). It is created if it does not exist. It must be one of the namespaces the
+	// operator's installer allowed (--control-plane-namespaces, by default only istio-system); another
+	// is refused with Ready False, reason NamespaceNotAllowed, and nothing is installed. It cannot be
+	// changed after creation: moving a control plane means deleting and recreating the ServiceMesh.
 	// +kubebuilder:default=istio-system
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -53,12 +55,13 @@ type ServiceMeshSpec struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
-	// Charts says where the Istio Helm charts (base and istiod) come from.
+	// Charts says where the Istio Helm charts (base, istiod and, with the CNI agent, cni) come from.
 	// +kubebuilder:default={}
 	// +optional
 	Charts ChartsSpec `json:"charts,omitempty"`
 
-	// Images sets the registry and pull policy of every Istio image (istiod and the proxies).
+	// Images sets the registry and pull policy of every Istio image (istiod, the proxies and the CNI
+	// agent).
 	// +kubebuilder:default={}
 	// +optional
 	Images ImagesSpec `json:"images,omitempty"`
@@ -68,15 +71,22 @@ type ServiceMeshSpec struct {
 	// +optional
 	ControlPlane ControlPlaneSpec `json:"controlPlane,omitempty"`
 
-	// Proxy sets defaults for every sidecar proxy, delivered through the mesh config. Proxies read it when
-	// they start, so running pods pick up a change only after a restart.
+	// Proxy sets defaults for every sidecar proxy. The injector writes them into each sidecar when its pod
+	// is created, so running pods keep the old ones until they are restarted: a change of deltaXDS,
+	// dnsCapture or holdApplicationUntilProxyStarts (the mesh config) counts them in
+	// status.proxies.outdated, a change of resources does not. dnsAutoAllocate is in the mesh config
+	// before Istio 1.25; from 1.25 on it is istiod's own setting, in effect once istiod has rolled out.
 	// +kubebuilder:default={}
 	// +optional
 	Proxy ProxySpec `json:"proxy,omitempty"`
 
 	// Injection chooses the namespaces whose pods get the sidecar. A namespace is enrolled when it is
-	// listed in namespaces or matched by namespaceSelector. kube-system, kube-public, kube-node-lease
-	// and the control-plane namespace are never enrolled.
+	// listed in namespaces or matched by namespaceSelector, unless an injection label of its own asks
+	// for something else (istio-injection=disabled, say; counted in status.namespaces.conflicts), its
+	// Pod Security level rejects what injection adds, or cni.excludeNamespaces lists it while the CNI
+	// agent runs; NamespacesEnrolled names each. kube-system, kube-public, kube-node-lease and the
+	// control-plane namespace are never enrolled. Enrolling changes no running pod: pods get the sidecar
+	// when they are created.
 	// +optional
 	Injection InjectionSpec `json:"injection,omitempty"`
 
@@ -106,7 +116,9 @@ type ServiceMeshSpec struct {
 	// Values are raw values for the istiod chart, merged over what meshkeeper computes from the fields
 	// above. An escape hatch for settings this API does not cover; what is set here wins, except keys
 	// that would move istiod's rights, webhooks or identity elsewhere, which are rejected (see
-	// docs/security.md).
+	// docs/security.md), and cni.enabled, which stays true while meshkeeper runs the CNI agent. Each
+	// install or upgrade of istiod names the keys that override a field above in a Warning Event
+	// ValuesOverrideSpec. The base and cni charts do not get these values.
 	// +optional
 	Values *IstiodValues `json:"values,omitempty"`
 
@@ -126,8 +138,10 @@ type ServiceMeshSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.credentialsSecret) || size(self.credentialsSecret) == 0 || (has(self.repository) && size(self.repository) > 0)",message="charts.credentialsSecret needs charts.repository: the built-in charts are not fetched"
 type ChartsSpec struct {
 	// Repository is a Helm chart repository (https://…, with an index.yaml) or an OCI registry
-	// (oci://…) from which the base and istiod charts are fetched at spec.version. Empty means the
-	// charts built into meshkeeper, which need no network access.
+	// (oci://…) from which the base, istiod and cni charts are fetched at spec.version. Empty means the
+	// charts built into meshkeeper, which need no network access. It must lie under a repository the
+	// operator's installer allowed (--allowed-chart-repositories, by default Istio's official ones);
+	// another is refused with Ready False, reason RepositoryNotAllowed, and nothing is changed.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self == '' || ((self.startsWith('https://') || self.startsWith('oci://')) && size(self) > 8 && !self.matches('[[:space:][:cntrl:]]'))",message="charts.repository must be empty (built-in charts) or an https:// or oci:// URL, without spaces or control characters"
 	// +optional
@@ -148,7 +162,11 @@ type ImagesSpec struct {
 	// Hub is the registry and path of the Istio images, without scheme, image name, tag or trailing
 	// slash: the charts write each image as <hub>/<name>:<tag>, so the hub must make a valid image
 	// reference (a registry host with an optional port, then lowercase path components), or istiod's
-	// pods could not pull their image.
+	// pods could not pull their image. It must lie under a hub the operator's installer allowed
+	// (--allowed-image-hubs, by default docker.io/istio, gcr.io/istio-release and ghcr.io/istio); another
+	// is refused with Ready False, reason ImageHubNotAllowed, and nothing is changed. Injected pods keep
+	// the image they were created with until they are restarted, and a change of hub alone does not
+	// count them as outdated.
 	// +kubebuilder:default="docker.io/istio"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
@@ -190,7 +208,9 @@ type ControlPlaneSpec struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
 	// Tolerations let istiod pods run on tainted nodes. Each is checked as the API server checks a
-	// pod's, so that a typo is refused here rather than by the istiod Deployment.
+	// pod's, so that a typo is refused here rather than by the istiod Deployment: operators, effects and
+	// their combinations when the ServiceMesh is applied, keys and values that are not label keys and
+	// values as InvalidSpec before meshkeeper installs anything.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator in ['', 'Exists', 'Equal']",message="a toleration's operator must be Exists or Equal (empty means Equal); the API server would refuse the pods"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",message="a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute (empty means all three); the API server would refuse the pods"
@@ -200,7 +220,8 @@ type ControlPlaneSpec struct {
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
-	// PriorityClassName of the istiod pods.
+	// PriorityClassName is the PriorityClass of the istiod pods. A class other than the built-in
+	// system-node-critical and system-cluster-critical must exist, or istiod's pods are not created.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional
@@ -280,15 +301,18 @@ type ProxySpec struct {
 	DNSAutoAllocate *bool `json:"dnsAutoAllocate,omitempty"`
 
 	// HoldApplicationUntilProxyStarts starts application containers only after the sidecar is ready, so
-	// an application never sends traffic before the proxy can carry it.
+	// an application never sends traffic before the proxy can carry it. With native sidecars (Istio turns
+	// them on for pods on nodes whose kubelet supports them) the application always waits for the proxy,
+	// and false has no effect.
 	// +kubebuilder:default=true
 	// +optional
 	HoldApplicationUntilProxyStarts *bool `json:"holdApplicationUntilProxyStarts,omitempty"`
 
-	// Resources are the sidecar container's requests and limits, in pods injected from then on. Empty
-	// means the chart's (100m CPU and 128Mi memory requested, 2000m CPU and 1024Mi memory limit); set,
-	// the sidecar gets exactly these, nothing of the chart's.
-	// Not with spec.values.profile demo, whose own requests the chart puts over these.
+	// Resources are the requests and limits of the sidecar and its init container, in pods injected from
+	// then on: a change does not count running pods as outdated, nor restart them. The Gateway API
+	// gateways istiod deploys get them too. Empty means the chart's (100m CPU and 128Mi memory
+	// requested, 2000m CPU and 1024Mi memory limit); set, the sidecar gets exactly these, nothing of the
+	// chart's. Not with spec.values.profile demo, whose own requests the chart puts over these.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }
@@ -380,7 +404,8 @@ type SidecarScopingSpec struct {
 
 // IngressNginxSpec puts an ingress-nginx controller into the mesh.
 type IngressNginxSpec struct {
-	// Enabled turns the integration on.
+	// Enabled turns the integration on. Turning it on or off changes the controller's pod template,
+	// which rolls out its pods.
 	// +kubebuilder:default=false
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
@@ -391,7 +416,9 @@ type IngressNginxSpec struct {
 	Controller WorkloadReference `json:"controller,omitempty"`
 
 	// IngressClassNames are the ingress classes served by this controller; Ingresses of these classes
-	// in enrolled namespaces get the service-upstream and upstream-vhost annotations.
+	// in enrolled namespaces get the service-upstream and upstream-vhost annotations. An Ingress that
+	// names no class (neither spec.ingressClassName nor the kubernetes.io/ingress.class annotation) counts
+	// only when the controller runs with --watch-ingress-without-class=true.
 	// +kubebuilder:default={nginx}
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
@@ -404,7 +431,8 @@ type IngressNginxSpec struct {
 	// ServiceCIDRs are the cluster's Service IP ranges: the only outbound ranges the controller's sidecar
 	// captures, so nginx's other traffic (to the API server, to external auth) bypasses it. Unset, they
 	// are the ranges of the cluster's Ready ServiceCIDRs (networking.k8s.io/v1, Kubernetes 1.33 and
-	// later), followed as they change; a cluster without that API needs them set.
+	// later), followed as they change; a cluster without that API needs them set. They are written into
+	// the controller's pod template, so a change of them rolls out its pods.
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
@@ -454,19 +482,25 @@ type ServiceMeshStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// Version is the Istio version running.
+	// Version is the Istio version of the installed control plane; with RevisionBased, of the revision
+	// the default tag points at, so it changes when the tag moves. It changes as soon as the charts of a
+	// new version are installed, before every istiod replica runs it: ControlPlaneReady says when they do.
 	// +optional
 	Version string `json:"version,omitempty"`
 
-	// ChartVersion is the version of the installed istiod chart.
+	// ChartVersion is the version of the istiod chart installed for spec.version (the built-in charts'
+	// when spec.version is empty). With RevisionBased it is the chart of the revision spec.version names,
+	// which during a canary is not the revision status.version reports.
 	// +optional
 	ChartVersion string `json:"chartVersion,omitempty"`
 
-	// Revision is the Istio revision of the control plane ("default" for the default revision).
+	// Revision is the Istio revision of the control plane: "default" with InPlace; with RevisionBased,
+	// the revision the default tag points at (as activeRevision).
 	// +optional
 	Revision string `json:"revision,omitempty"`
 
-	// ActiveRevision is the revision the default revision tag points at (RevisionBased).
+	// ActiveRevision is the revision the default revision tag points at (RevisionBased); empty with
+	// InPlace, which has no tag, so the REVISION column of kubectl get servicemesh is empty then.
 	// +optional
 	ActiveRevision string `json:"activeRevision,omitempty"`
 
@@ -547,7 +581,9 @@ type MeshConfigStatus struct {
 
 // ProxiesStatus counts the pods of enrolled namespaces by sidecar state.
 type ProxiesStatus struct {
-	// Total is the number of pods in enrolled namespaces.
+	// Total is the number of pods in enrolled namespaces, and of the ingress-nginx controller's pods with
+	// a sidecar, that are counted: finished pods, pods being deleted, pods in the node's network and pods
+	// opted out of injection are not.
 	// +optional
 	Total int32 `json:"total"`
 
@@ -560,8 +596,9 @@ type ProxiesStatus struct {
 	// +optional
 	WithoutSidecar int32 `json:"withoutSidecar"`
 
-	// Outdated counts pods whose proxy belongs to another revision or version, or started before the
-	// current mesh config; they need a restart.
+	// Outdated counts pods whose proxy belongs to another revision or version, was injected for a CNI
+	// agent while istiod no longer injects for one, or started before the current mesh config; they need a
+	// restart.
 	// +optional
 	Outdated int32 `json:"outdated"`
 
@@ -591,8 +628,8 @@ type ProxiesStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=mesh,categories=meshkeeper
 // +kubebuilder:validation:XValidation:rule="self.metadata.name == 'default'",message="a cluster has one ServiceMesh and it must be named 'default'"
-// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`,description="Istio version running"
-// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.activeRevision`,description="Revision the default tag points at"
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`,description="Istio version of the installed control plane (with RevisionBased, of the active revision)"
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.activeRevision`,description="Revision the default tag points at (RevisionBased; empty with InPlace)"
 // +kubebuilder:printcolumn:name="Revisions",type=string,JSONPath=`.status.revisions[*].name`,priority=1,description="Installed revisions, newest first"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1

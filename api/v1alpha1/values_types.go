@@ -48,18 +48,20 @@ type IstiodValues struct {
 	// Raw is the values object as written, every key included.
 	Raw []byte `json:"-"`
 
-	// Revision is the Istio revision of the control plane.
+	// Revision is the Istio revision of the control plane. Refused: meshkeeper names the revisions.
 	// +optional
 	Revision *string `json:"revision,omitempty"`
-	// RevisionTags are more names for the revision, each with a webhook of its own.
+	// RevisionTags are more names for the revision, each with a webhook of its own. Refused: meshkeeper
+	// owns the revision tags.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=63
 	// +optional
 	RevisionTags []string `json:"revisionTags,omitempty"`
-	// DefaultRevision is the revision whose webhooks serve the default tag.
+	// DefaultRevision is the revision whose webhooks serve the default tag. Refused: meshkeeper moves
+	// the default tag.
 	// +optional
 	DefaultRevision *string `json:"defaultRevision,omitempty"`
-	// IstiodRemote configures istiod as a remote of another cluster's control plane.
+	// IstiodRemote configures istiod as a remote of another cluster's control plane. Refused.
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
@@ -74,11 +76,12 @@ type IstiodValues struct {
 	// +optional
 	Env *EnvValues `json:"env,omitempty"`
 	// EnvVarFrom are more variables of istiod's container, as Kubernetes EnvVars: the chart writes them
-	// after env's and its own, and of two variables of one name the container gets the last.
+	// after env's and its own, and of two variables of one name the container gets the last. None may be
+	// named EXTERNAL_ISTIOD or CA_TRUSTED_NODE_ACCOUNTS.
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	EnvVarFrom []EnvVarFromValue `json:"envVarFrom,omitempty"`
-	// Volumes are more volumes of istiod's pod, as Kubernetes Volumes.
+	// Volumes are more volumes of istiod's pod, as Kubernetes Volumes; not hostPath or gitRepo.
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	Volumes []VolumeValue `json:"volumes,omitempty"`
@@ -88,29 +91,32 @@ type IstiodValues struct {
 	// SidecarInjectorWebhook configures the injection webhook.
 	// +optional
 	SidecarInjectorWebhook *SidecarInjectorWebhookValues `json:"sidecarInjectorWebhook,omitempty"`
-	// Profile is an Istio configuration profile.
+	// Profile is an Istio configuration profile. Not remote; not demo together with proxy.resources or
+	// controlPlane.resources.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Profile *string `json:"profile,omitempty"`
-	// TrustedZtunnelNamespace is the namespace of the ztunnel istiod trusts to ask for certificates.
+	// TrustedZtunnelNamespace is the namespace of the ztunnel istiod trusts to ask for certificates. It
+	// must be empty or spec.namespace.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	TrustedZtunnelNamespace *string `json:"trustedZtunnelNamespace,omitempty"`
-	// InitContainers run in istiod's pod before istiod.
+	// InitContainers run in istiod's pod before istiod. Refused.
 	// +kubebuilder:validation:items:Type=object
 	// +optional
 	InitContainers []apiextensionsv1.JSON `json:"initContainers,omitempty"`
-	// InternalDefaults are the chart's own defaults.
+	// InternalDefaults are the chart's own defaults. Refused: set their keys at the top level.
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
 	InternalDefaults *apiextensionsv1.JSON `json:"_internal_defaults_do_not_set,omitempty"`
-	// Defaults is a key the chart refuses.
+	// Defaults is a key the chart refuses, and so does the CRD.
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
 	Defaults *apiextensionsv1.JSON `json:"defaults,omitempty"`
-	// Pilot holds values the chart merges over the top level.
+	// Pilot holds values the chart merges over the top level. Refused: set its keys at the top level
+	// (pilot.env becomes env).
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
@@ -120,7 +126,7 @@ type IstiodValues struct {
 // BaseValues are the declared keys of spec.values.base.
 // +kubebuilder:pruning:PreserveUnknownFields
 type BaseValues struct {
-	// ValidationURL is the URL the validation webhook calls instead of istiod.
+	// ValidationURL is the URL the validation webhook calls instead of istiod. Refused unless empty.
 	// +optional
 	ValidationURL *string `json:"validationURL,omitempty"`
 }
@@ -128,37 +134,43 @@ type BaseValues struct {
 // GlobalValues are the declared keys of spec.values.global.
 // +kubebuilder:pruning:PreserveUnknownFields
 type GlobalValues struct {
-	// IstioNamespace is the namespace of the istiod ServiceAccount the charts grant rights to.
+	// IstioNamespace is the namespace of the istiod ServiceAccount the charts grant rights to. It must
+	// be empty or spec.namespace, which sets it.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	IstioNamespace *string `json:"istioNamespace,omitempty"`
-	// RemotePilotAddress is the address of another cluster's istiod.
+	// RemotePilotAddress is the address of another cluster's istiod. Refused unless empty.
 	// +optional
 	RemotePilotAddress *string `json:"remotePilotAddress,omitempty"`
-	// ExternalIstiod makes istiod serve other clusters.
+	// ExternalIstiod makes istiod serve other clusters. Refused unless false.
 	// +optional
 	ExternalIstiod *bool `json:"externalIstiod,omitempty"`
-	// ConfigCluster makes this cluster the configuration cluster of an external istiod.
+	// ConfigCluster makes this cluster the configuration cluster of an external istiod. Refused unless
+	// false.
 	// +optional
 	ConfigCluster *bool `json:"configCluster,omitempty"`
-	// ReaderServiceAccount is the ServiceAccount the istio-reader ClusterRole is bound to.
+	// ReaderServiceAccount is the ServiceAccount the istio-reader ClusterRole is bound to. Refused.
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
 	ReaderServiceAccount *apiextensionsv1.JSON `json:"readerServiceAccount,omitempty"`
-	// OperatorManageWebhooks leaves the webhooks to another installer.
+	// OperatorManageWebhooks leaves the webhooks to another installer. Refused unless false.
 	// +optional
 	OperatorManageWebhooks *bool `json:"operatorManageWebhooks,omitempty"`
-	// PilotCertProvider is who issues istiod's serving certificate.
+	// PilotCertProvider is who issues istiod's serving certificate. Other than istiod, custom or none,
+	// it needs certSigners.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	PilotCertProvider *string `json:"pilotCertProvider,omitempty"`
-	// CertSigners are the Kubernetes signers whose certificate requests istiod may approve.
+	// CertSigners are the Kubernetes signers whose certificate requests istiod may approve. None may
+	// be a kubernetes.io/ signer; an external CA (env.EXTERNAL_CA, or a pilotCertProvider other than
+	// istiod, custom or none) needs one.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
 	// +optional
 	CertSigners []string `json:"certSigners,omitempty"`
-	// Profile is an Istio configuration profile.
+	// Profile is an Istio configuration profile. Not remote; not demo together with proxy.resources or
+	// controlPlane.resources.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Profile *string `json:"profile,omitempty"`
@@ -167,14 +179,15 @@ type GlobalValues struct {
 // EnvValues are the declared keys of spec.values.env.
 // +kubebuilder:pruning:PreserveUnknownFields
 type EnvValues struct {
-	// ExternalIstiod (EXTERNAL_ISTIOD) makes istiod serve other clusters.
+	// ExternalIstiod (EXTERNAL_ISTIOD) makes istiod serve other clusters. Refused.
 	// +optional
 	ExternalIstiod *string `json:"EXTERNAL_ISTIOD,omitempty"`
 	// CATrustedNodeAccounts (CA_TRUSTED_NODE_ACCOUNTS) are ServiceAccounts that may obtain
-	// certificates for pods on their node.
+	// certificates for pods on their node. Refused: trustedZtunnelName names a ztunnel in spec.namespace.
 	// +optional
 	CATrustedNodeAccounts *string `json:"CA_TRUSTED_NODE_ACCOUNTS,omitempty"`
-	// ExternalCA (EXTERNAL_CA) has istiod sign workload certificates through another CA.
+	// ExternalCA (EXTERNAL_CA) has istiod sign workload certificates through another CA. It needs
+	// global.certSigners.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ExternalCA *string `json:"EXTERNAL_CA,omitempty"`
@@ -212,7 +225,8 @@ type VolumeValue struct {
 // MeshConfigValues are the declared keys of spec.values.meshConfig.
 // +kubebuilder:pruning:PreserveUnknownFields
 type MeshConfigValues struct {
-	// RootNamespace is the namespace whose Istio configuration applies to the whole mesh.
+	// RootNamespace is the namespace whose Istio configuration applies to the whole mesh. It must be
+	// empty or spec.namespace.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	RootNamespace *string `json:"rootNamespace,omitempty"`
@@ -221,7 +235,8 @@ type MeshConfigValues struct {
 // SidecarInjectorWebhookValues are the declared keys of spec.values.sidecarInjectorWebhook.
 // +kubebuilder:pruning:PreserveUnknownFields
 type SidecarInjectorWebhookValues struct {
-	// EnableNamespacesByDefault injects every namespace not labelled otherwise.
+	// EnableNamespacesByDefault injects every namespace not labelled otherwise. Refused unless false:
+	// spec.injection chooses the namespaces.
 	// +optional
 	EnableNamespacesByDefault *bool `json:"enableNamespacesByDefault,omitempty"`
 }

@@ -188,9 +188,10 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 // False with reason and message, and what the uninstall has reached by then said to be uninstalled or
 // being uninstalled (ControlPlaneReady and CNIReady with the same reason, their messages pointing at
 // Ready for readyTells; status.cni naming no namespace or nodes once the agent is gone, status.revisions
-// empty once the control plane is). What it has not reached stays as it was. Whether the mesh ran the
-// CNI agent (status.cni.enabled and enabledBy) is a decision, not something installed, and stays; a
-// mesh that ran no agent keeps CNIReady's CNIDisabled.
+// empty once the control plane is, and status.version, chartVersion and revision with it: the VERSION
+// and REVISION columns of kubectl get servicemesh show no control plane). What it has not reached stays
+// as it was. Whether the mesh ran the CNI agent (status.cni.enabled and enabledBy) is a decision, not
+// something installed, and stays; a mesh that ran no agent keeps CNIReady's CNIDisabled.
 //
 // The metrics carry that Ready, and only Ready, for the alerts (MeshkeeperMeshNotReady): the other
 // conditions the status still holds are those of the mesh before its deletion (ControlPlaneReady
@@ -225,6 +226,7 @@ func (r *Reconciler) reportUninstallHeld(ctx context.Context, mesh *meshv1alpha1
 	case uninstallingControlPlane:
 		reached(meshv1alpha1.ConditionControlPlaneReady, "control plane is being uninstalled, and may be partly gone")
 	case controlPlaneUninstalled:
+		status.Version, status.ChartVersion, status.Revision = "", "", ""
 		setRevisions(status, nil)
 		reached(meshv1alpha1.ConditionControlPlaneReady, "control plane is uninstalled")
 	}
