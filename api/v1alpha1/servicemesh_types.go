@@ -272,7 +272,10 @@ type PushTuningSpec struct {
 	// +optional
 	DebounceMax *metav1.Duration `json:"debounceMax,omitempty"`
 
-	// PushThrottle is how many proxies istiod pushes to concurrently (PILOT_PUSH_THROTTLE).
+	// PushThrottle is how many proxies istiod pushes to concurrently (PILOT_PUSH_THROTTLE). The default
+	// of 100 is meshkeeper's, not Istio's: istiod left to itself sizes it from its CPUs (20 with one, 25
+	// with two, up to 100), so a small istiod pushes to more proxies at once under meshkeeper; lower it
+	// for an istiod with little CPU.
 	// +kubebuilder:default=100
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
