@@ -39,6 +39,7 @@ import (
 	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // reconcileDeleteWithBackoff runs the uninstall unless its last failure is still being waited out: the
@@ -121,7 +122,14 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 // was uninstalled. The chart manager tells which, from the records it reads anyway (and retries when
 // the API server cannot answer); a failure is counted whether or not it got as far.
 func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace, release string) error {
-	removed, err := r.Charts.Uninstall(ctx, namespace, release, ownerOf(mesh))
+	_, err := r.removeRelease(ctx, mesh, namespace, release)
+	return err
+}
+
+// removeRelease is uninstallRelease telling also whether the release had a record of meshkeeper's to
+// remove: a caller that reports the removal (the prune of a revision) reports only one that happened.
+func (r *Reconciler) removeRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace, release string) (removed bool, err error) {
+	removed, err = r.Charts.Uninstall(ctx, namespace, release, ownerOf(mesh))
 	if removed || err != nil {
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 	}
@@ -129,7 +137,7 @@ func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.Se
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallFailed, "Uninstall/"+release,
 			"Release %s/%s: %v", namespace, release, err)
 	}
-	return err
+	return removed, err
 }
 
 // uninstallProgress is how far an uninstall got when it stopped (a step of it failed, or others' objects
@@ -189,9 +197,13 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 // being uninstalled (ControlPlaneReady and CNIReady with the same reason, their messages pointing at
 // Ready for readyTells; status.cni naming no namespace or nodes once the agent is gone, status.revisions
 // empty once the control plane is, and status.version, chartVersion and revision with it: the VERSION
-// and REVISION columns of kubectl get servicemesh show no control plane). What it has not reached stays
-// as it was. Whether the mesh ran the CNI agent (status.cni.enabled and enabledBy) is a decision, not
-// something installed, and stays; a mesh that ran no agent keeps CNIReady's CNIDisabled.
+// and REVISION columns of kubectl get servicemesh show no control plane; status.proxies counting no pod
+// once the control plane is being uninstalled, as the metrics do, so that the OUTDATED column asks for
+// no restarts onto it). What it has not reached stays as it was. The uninstall takes meshkeeper's
+// injection labels back before anything else, so status.namespaces counts the namespaces that refused
+// to give theirs back as enrolled, and no conflicts: a mesh being deleted enrolls none. Whether the
+// mesh ran the CNI agent (status.cni.enabled and enabledBy) is a decision, not something installed, and
+// stays; a mesh that ran no agent keeps CNIReady's CNIDisabled.
 //
 // The metrics carry that Ready, and only Ready, for the alerts (MeshkeeperMeshNotReady): the other
 // conditions the status still holds are those of the mesh before its deletion (ControlPlaneReady
@@ -230,10 +242,27 @@ func (r *Reconciler) reportUninstallHeld(ctx context.Context, mesh *meshv1alpha1
 		setRevisions(status, nil)
 		reached(meshv1alpha1.ConditionControlPlaneReady, "control plane is uninstalled")
 	}
+	if progress >= uninstallingControlPlane {
+		status.Proxies.Total, status.Proxies.Current, status.Proxies.WithoutSidecar, status.Proxies.Outdated = 0, 0, 0, 0
+		status.Proxies.NotRestartable = 0
+	}
+	// The uninstall took meshkeeper's injection labels back before it stopped: the namespaces still
+	// enrolled are those that refused, and none is one to enroll. A failed look leaves the counts as they
+	// were, and the next try looks again.
+	enrolled, enrolledErr := r.stillEnrolled(ctx)
+	if enrolledErr == nil {
+		status.Namespaces = meshv1alpha1.NamespacesStatus{Enrolled: enrolled}
+	} else {
+		ctrl.LoggerFrom(ctx).V(1).Info("Could not count the namespaces still enrolled", "error", enrolledErr.Error())
+	}
 	if err := r.writeStatus(ctx, mesh, status); client.IgnoreNotFound(err) != nil {
 		return err
 	}
 	metrics.SetConditions([]metav1.Condition{ready})
+	if enrolledErr == nil {
+		metrics.EnrolledNamespaces.Set(float64(enrolled))
+		metrics.NamespaceConflicts.Set(0)
+	}
 	if progress >= uninstallingCNI {
 		metrics.SetCNINodes(false, 0, 0)
 	}
@@ -242,6 +271,25 @@ func (r *Reconciler) reportUninstallHeld(ctx context.Context, mesh *meshv1alpha1
 		metrics.SetProxies(0, 0, 0, nil)
 	}
 	return nil
+}
+
+// stillEnrolled counts the namespaces that carry an injection label of meshkeeper's, read from the API
+// server: the cache may still show the labels the uninstall just took back. A namespace being deleted
+// takes its label with it, and the uninstall does not wait on it.
+func (r *Reconciler) stillEnrolled(ctx context.Context) (int32, error) {
+	namespaces := &metav1.PartialObjectMetadataList{}
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := r.APIReader.List(ctx, namespaces); err != nil {
+		return 0, fmt.Errorf("listing namespaces: %w", err)
+	}
+	var n int32
+	for i := range namespaces.Items {
+		ns := &namespaces.Items[i]
+		if ns.DeletionTimestamp.IsZero() && apply.OwnedKeys(ns, "labels").HasAny(policy.LabelIstioInjection, policy.LabelIstioRevision) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // resetMetrics empties the gauges of the mesh: nothing installed, enrolled or reported. Without it a

@@ -367,8 +367,15 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		if name == revision.Legacy {
 			release = istiodRelease
 		}
-		if err := r.uninstallRelease(ctx, mesh, spec.Namespace, release); err != nil {
+		removed, err := r.removeRelease(ctx, mesh, spec.Namespace, release)
+		if err != nil {
 			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		}
+		if !removed {
+			// No record to remove: the revision was pruned already, and the cache still shows the istiod
+			// Deployment its uninstall deleted. Nothing was removed now, so nothing is reported; it stays
+			// remembered as unused, so it is not listed as a revision again meanwhile.
+			continue
 		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionPruned, "Prune/"+name,
 			"Removed revision %s (Istio %s): no tag, webhook, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))

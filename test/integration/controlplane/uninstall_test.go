@@ -118,6 +118,10 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 		Expect(mesh.Status.CNI.ReadyNodes).To(BeZero(), "the status reports the uninstalled CNI agent ready on its nodes")
 		Expect(mesh.Status.CNI.DesiredNodes).To(BeZero())
 		Expect(mesh.Status.CNI.Namespace).To(BeEmpty(), "the status reports the istio-cni release installed")
+		Expect(mesh.Status.Version).To(BeEmpty(), "kubectl get servicemesh shows the Istio version of an uninstalled control plane")
+		Expect(mesh.Status.Namespaces.Enrolled).To(BeEquivalentTo(1), "only the namespace that refused keeps meshkeeper's injection label")
+		Expect(mesh.Status.Namespaces.Conflicts).To(BeZero())
+		Expect(mesh.Status.Proxies.Outdated).To(BeZero(), "the status asks for restarts onto an uninstalled control plane")
 		for _, conditionType := range []string{meshv1alpha1.ConditionCNIReady, meshv1alpha1.ConditionControlPlaneReady} {
 			c := conditionOf(conditionType)
 			Expect(c.Status).To(Equal(metav1.ConditionFalse), "%s says %s of what is uninstalled", conditionType, c.Reason)
@@ -138,6 +142,7 @@ var _ = Describe("An uninstall one object refuses", Ordered, func() {
 			g.Expect(body).To(ContainSubstring(`meshkeeper_condition{reason="UninstallBlocked",status="False",type="Ready"} 1`))
 			g.Expect(body).NotTo(ContainSubstring("meshkeeper_istio_info{"))
 			g.Expect(body).To(ContainSubstring("meshkeeper_control_plane_ready 0"))
+			g.Expect(body).To(ContainSubstring("\nmeshkeeper_enrolled_namespaces 1\n"))
 			// The status still holds the conditions of the control plane before its releases went
 			// (ControlPlaneReady, ...): reported, they would contradict the gauges above and keep their
 			// alerts firing for as long as the uninstall stays blocked.
