@@ -606,10 +606,12 @@ func (r *Reconciler) heldAfterUndo(c *candidate) string {
 	return fmt.Sprintf("restarted at %s onto revision %s, which stalled", u.at.UTC().Format(time.RFC3339), c.target.revision)
 }
 
-// writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID.
+// writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID, and the
+// generation that apply gave the workload (0 when unknown).
 type writtenRestart struct {
-	uid types.UID
-	at  time.Time
+	uid        types.UID
+	at         time.Time
+	generation int64
 }
 
 // remember records the restarted-at value just applied to a workload, until the cache shows it.
@@ -619,7 +621,7 @@ func (r *Reconciler) remember(w *workload) {
 	if r.written == nil {
 		r.written = map[string]writtenRestart{}
 	}
-	r.written[w.key()] = writtenRestart{uid: w.obj.GetUID(), at: w.restartedAt}
+	r.written[w.key()] = writtenRestart{uid: w.obj.GetUID(), at: w.restartedAt, generation: w.appliedGeneration}
 }
 
 // rememberTarget records the restart just applied to a candidate and what its pods were judged against.
@@ -681,7 +683,11 @@ func (c *candidate) stuck() string {
 // lagging tells whether the cache shows a workload older than meshkeeper's last apply to it; then the
 // workload is rolling out as far as the restarts are concerned, from the time meshkeeper wrote (its
 // cached status, of the generation before, says nothing about the rollout). Once the cache shows the
-// apply, or the workload was replaced by another of the same name, the record is dropped.
+// apply, or the workload was replaced by another of the same name, the record is dropped. The cache
+// shows the apply once it shows its restarted-at value or a later one, or the generation the apply
+// gave the workload or a later one: the owner may have taken the restart back (kubectl rollout undo,
+// a controller that writes the pod template back) before a pass saw it, and the workload carries an
+// earlier restarted-at value, or none, for good.
 func (r *Reconciler) lagging(w *workload) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -690,7 +696,8 @@ func (r *Reconciler) lagging(w *workload) bool {
 	if !ok {
 		return false
 	}
-	if written.uid != w.obj.GetUID() || !w.restartedAt.Before(written.at) {
+	if written.uid != w.obj.GetUID() || !w.restartedAt.Before(written.at) ||
+		written.generation != 0 && w.obj.GetGeneration() >= written.generation {
 		delete(r.written, key)
 		return false
 	}
@@ -1341,9 +1348,11 @@ func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) err
 			},
 		}}},
 	}}
-	if _, err := apply.Object(ctx, r.Client, u, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	answer, err := apply.Object(ctx, r.Client, u, client.FieldOwner(FieldManager), client.ForceOwnership)
+	if err != nil {
 		return fmt.Errorf("restarting %s: %w", w.key(), err)
 	}
+	w.appliedGeneration = answer.GetGeneration()
 	w.restartedAt = now.UTC().Truncate(time.Second)
 	w.restartedOnto, w.restartedOntoRecorded = c.target.revision, true
 	w.restartedFor = digest

@@ -55,12 +55,16 @@ type workload struct {
 	// restartedFor is the digest of the target that restart was for (target.digest), as meshkeeper's
 	// pod-template annotation records it; "" when absent.
 	restartedFor string
+	// appliedGeneration is the generation meshkeeper's apply of restartedAt gave the workload, when this
+	// process just made that apply (see lagging); 0 otherwise.
+	appliedGeneration int64
 	// rolledOut: the controller saw the current spec and every desired pod is updated, ready and available.
 	rolledOut bool
 	// completed: the workload's controller says the rollout of its current pod template completed
-	// (meshctx.RolloutCompleted: a Deployment or StatefulSet). It says so through a later scale-up whose
-	// new pods are not ready yet, where rolledOut does not: the restart that made the template rolled
-	// out, and a manager that takes over, which never saw it roll out, can tell.
+	// (meshctx.RolloutCompleted: a Deployment or StatefulSet), and, of a StatefulSet, no replica is ready
+	// and not yet available (see asWorkload). It says so through a later scale-up whose new pods are not
+	// ready yet, where rolledOut does not: the restart that made the template rolled out, and a manager
+	// that takes over, which never saw it roll out, can tell.
 	completed bool
 	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
 	deadline time.Duration
@@ -99,6 +103,13 @@ func asWorkload(obj client.Object) *workload {
 		case u.RollingUpdate != nil && u.RollingUpdate.Partition != nil && *u.RollingUpdate.Partition > 0:
 			// Only the pods of ordinals at or above the partition are updated: never all of them.
 			w.held = fmt.Sprintf("partition %d", *u.RollingUpdate.Partition)
+		}
+		if o.Status.AvailableReplicas < o.Status.ReadyReplicas {
+			// The StatefulSet controller makes the current revision the update revision once every replica
+			// is updated and ready, not available: a replica ready for less than minReadySeconds is still on
+			// its way, and the controller waits for it as for any unavailable one. The rollout completes
+			// once it is available.
+			w.completed = false
 		}
 	case *appsv1.DaemonSet:
 		w.kind, template = "DaemonSet", &o.Spec.Template
