@@ -395,8 +395,9 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 }
 
 // controllerNamespaceKeys are the namespace labels the decision about the controller reads: Istio's
-// injector and the Pod Security admission read them before the pod's own.
-var controllerNamespaceKeys = []string{policy.LabelIstioInjection, policy.LabelPodSecurityEnforce}
+// injector and the Pod Security admission (its level and the version it is pinned to) read them before
+// the pod's own.
+var controllerNamespaceKeys = []string{policy.LabelIstioInjection, policy.LabelPodSecurityEnforce, policy.LabelPodSecurityEnforceVersion}
 
 // controllerNamespaceLabels reads those labels of the namespace name; nil when it has none of them or
 // does not exist.

@@ -19,6 +19,8 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"math"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -246,38 +248,71 @@ func EnforcedLevelRejectsPrivilege(labels map[string]string) (string, bool) {
 	return level, ok && level != "privileged"
 }
 
+// LabelPodSecurityEnforceVersion is the namespace label that pins the version of the Pod Security
+// levels the API server enforces there. Without it the admission configuration's default version
+// applies, latest unless the cluster sets another, which meshkeeper cannot see: it judges latest.
+const LabelPodSecurityEnforceVersion = "pod-security.kubernetes.io/enforce-version"
+
+// latestMinor stands for the version latest (and a version the API server does not know, which it
+// enforces as latest): newer than every check.
+const latestMinor = math.MaxInt
+
+// enforcedMinor is the minor version of the levels the namespace's labels pin (v1.<minor>), or
+// latestMinor.
+func enforcedMinor(labels map[string]string) int {
+	digits, ok := strings.CutPrefix(labels[LabelPodSecurityEnforceVersion], "v1.")
+	minor, err := strconv.Atoi(digits)
+	// The API server's form is v1.<minor> with no sign and no leading zero.
+	if !ok || err != nil || strconv.Itoa(minor) != digits || minor < 0 {
+		return latestMinor
+	}
+	return minor
+}
+
 // Privilege is why the pods injection produces need what the Pod Security level restricted rejects,
 // and what lifts it; the zero value when they need none of it. Part of it may be admitted by the level
-// baseline, which allows more (NET_BIND_SERVICE, running as root): RejectedBy judges each level.
+// baseline, which allows more (NET_BIND_SERVICE, running as root), or by a level pinned to an older
+// version (enforce-version), which checks less: RejectedBy judges each level and version.
 type Privilege struct {
 	// What names all of it, for messages that say what a level rejects.
 	What string
 	// Fix says what lets the injected pods in, in the imperative.
 	Fix string
-	// baseline is the part of it that the level baseline rejects too: nil when that is all of it, the
-	// zero Privilege when baseline admits the pods.
-	baseline *Privilege
+	// parts are its parts, in the order messages name them.
+	parts []privilegePart
 }
 
 // RejectedBy reads a namespace's labels as the Pod Security admission does and tells whether the level
 // they enforce rejects the injected pods: it returns that level, and what of the Privilege it rejects
-// and how to lift it. The enforce-version label is not read: the checks that reject them exist since
-// v1.0 of the levels, but for the seccomp profile, whose field baseline checks since v1.19 (a namespace
-// pinned to an older version admits an Unconfined sidecar that this rejects). A level the API server
-// does not know is enforced as restricted; without the label nothing is rejected here, since a
-// cluster-wide default level or an exemption set in the API server's admission configuration is not
-// visible to meshkeeper.
+// and how to lift it. A level pinned to a version (enforce-version) rejects only what that version
+// checks: every check that rejects them exists since v1.0 of the levels, but for the seccomp profile,
+// whose field the levels check since v1.19. A level the API server does not know is enforced as
+// restricted, and a version it does not know as latest; without the label nothing is rejected here,
+// since a cluster-wide default level or an exemption set in the API server's admission configuration is
+// not visible to meshkeeper.
 func (p Privilege) RejectedBy(labels map[string]string) (string, Privilege, bool) {
 	level, rejects := EnforcedLevelRejectsPrivilege(labels)
 	if !rejects {
 		return level, Privilege{}, false
 	}
-	rejected := p
-	if level == "baseline" && p.baseline != nil {
-		rejected = *p.baseline
-	}
-	rejected.baseline = nil
+	rejected := p.rejectedAt(level == "baseline", enforcedMinor(labels))
 	return level, rejected, rejected.What != ""
+}
+
+// rejectedAt is what of the Privilege the level restricted (or baseline) rejects at version v1.<minor>.
+func (p Privilege) rejectedAt(baseline bool, minor int) Privilege {
+	var rejected []privilegePart
+	for _, part := range p.parts {
+		if (baseline && part.restrictedOnly) || minor < part.sinceMinor || (part.unlessOther && len(rejected) > 0) {
+			continue
+		}
+		rejected = append(rejected, part)
+	}
+	var whats, fixes []string
+	for _, part := range rejected {
+		whats, fixes = append(whats, part.what), append(fixes, part.fix)
+	}
+	return Privilege{What: strings.Join(whats, ", and "), Fix: strings.Join(fixes, "; and ")}
 }
 
 // privilegePart is one thing of the injected pods that a Pod Security level rejects.
@@ -285,42 +320,48 @@ type privilegePart struct {
 	what, fix string
 	// restrictedOnly is true when the level baseline admits it.
 	restrictedOnly bool
+	// sinceMinor is the first version of the levels (v1.<sinceMinor>) that rejects it.
+	sinceMinor int
+	// unlessOther is true when it is named only if no part before it is rejected: istio-init, whose fix
+	// (the CNI agent) does not lift a privileged sidecar of spec.values.
+	unlessOther bool
 }
 
-// privilegeOf is the Privilege of the parts.
+// privilegeOf is the Privilege of the parts: What and Fix name what restricted rejects at its latest
+// version.
 func privilegeOf(parts []privilegePart) Privilege {
-	var baseline []privilegePart
-	for _, part := range parts {
-		if !part.restrictedOnly {
-			baseline = append(baseline, part)
-		}
-	}
-	join := func(parts []privilegePart) Privilege {
-		var whats, fixes []string
-		for _, part := range parts {
-			whats, fixes = append(whats, part.what), append(fixes, part.fix)
-		}
-		return Privilege{What: strings.Join(whats, ", and "), Fix: strings.Join(fixes, "; and ")}
-	}
-	p := join(parts)
-	if len(baseline) != len(parts) {
-		b := join(baseline)
-		p.baseline = &b
-	}
+	p := Privilege{parts: parts}
+	all := p.rejectedAt(false, latestMinor)
+	p.What, p.Fix = all.What, all.Fix
 	return p
 }
 
+// unconfinedSidecar is what render.PrivilegedSidecar returns for a seccomp profile of type Unconfined,
+// which the levels check since v1.19 (before, only the annotations of the profile were checked).
+const unconfinedSidecar = "global.proxy.seccompProfile.type: Unconfined"
+
+// seccompFieldMinor is the version of the levels (v1.19) from which they check the seccomp profile's field.
+const seccompFieldMinor = 19
+
 // PrivilegeOf is the Privilege of the pods injection produces under spec, whose spec.cni.enabled says
 // whether istiod injects for the CNI agent. A privileged sidecar of spec.values comes first: the CNI
-// agent does not lift it. A sidecar that spec.values has run as root is rejected by restricted only.
+// agent does not lift it, so istio-init is named only where the sidecar is admitted (an Unconfined one
+// by a level pinned before v1.19). A sidecar that spec.values has run as root is rejected by restricted
+// only.
 func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
 	var parts []privilegePart
 	if value := render.PrivilegedSidecar(spec); value != "" {
-		parts = append(parts, privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value),
-			fix: fmt.Sprintf("remove %s from spec.values", value)})
-	} else if render.Mode(spec).PrivilegedInit() {
+		part := privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value),
+			fix: fmt.Sprintf("remove %s from spec.values", value)}
+		if value == unconfinedSidecar {
+			part.sinceMinor = seccompFieldMinor
+		}
+		parts = append(parts, part)
+	}
+	if render.Mode(spec).PrivilegedInit() {
 		parts = append(parts, privilegePart{what: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
-			fix: "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container"})
+			fix:         "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container",
+			unlessOther: true})
 	}
 	if value := render.RootSidecar(spec); value != "" {
 		parts = append(parts, privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s), which runs as root", value),
@@ -347,6 +388,15 @@ func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
 	level, rejected, ok := in.privilege.RejectedBy(in.ns.Labels)
 	if !ok {
 		return "", "", false
+	}
+	if !in.owned.Has(in.label) && in.ns.Labels[in.label] == in.value {
+		// The owner's own label has Istio inject the pods whatever meshkeeper decides, and meshkeeper
+		// leaves it: the new pods are rejected, not started without a sidecar.
+		return PodSecurityRejectsSidecar, fmt.Sprintf(
+			"namespace %s enforces the Pod Security level %q (label %s), which rejects %s; meshkeeper does not enroll it, "+
+				"but the namespace's own label %s=%s, which meshkeeper leaves to its owner, still has Istio inject its pods, so its new pods are rejected. "+
+				"To let them start, %s; or remove the label (kubectl label namespace %s %s-)",
+			in.ns.Name, level, LabelPodSecurityEnforce, rejected.What, in.label, in.value, rejected.Fix, in.ns.Name, in.label), true
 	}
 	return PodSecurityRejectsSidecar, fmt.Sprintf(
 		"namespace %s enforces the Pod Security level %q (label %s), which rejects %s; meshkeeper does not enroll it, so its pods keep starting. "+

@@ -198,4 +198,44 @@ var _ = Describe("The namespace controller", func() {
 		Expect(get(name).Labels).To(HaveKeyWithValue(policy.LabelIstioRevision, "1-31-0"), "the owner's revision was changed")
 		Expect(recorded).To(ContainElement(ContainSubstring(policy.InjectionLabelConflict)))
 	})
+
+	// Without the CNI agent, a namespace's team raises its Pod Security level, lowers it and removes it,
+	// with kubectl's field manager: meshkeeper takes its injection label back as soon as the level
+	// rejects istio-init, enrolls the namespace again once it does not, and never touches the team's
+	// label. A namespace whose team set istio-injection=enabled itself keeps that label, and the Warning
+	// says that its new pods are rejected, not that they keep starting.
+	It("follows a team's Pod Security level and says when the team's own label has its pods rejected", func() {
+		mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
+			Spec: meshv1alpha1.ServiceMeshSpec{Injection: meshv1alpha1.InjectionSpec{Namespaces: []string{"psa-shop", "psa-team"}}}}
+		mesh.Spec.CNI.Enabled = new(bool)
+		Expect(k8sClient.Create(ctx, mesh)).To(Succeed())
+		const kubectl = "kubectl"
+
+		applyLabels("psa-shop", kubectl, map[string]string{"team": "shop"})
+		reconcile("psa-shop")
+		Expect(get("psa-shop").Labels).To(HaveKeyWithValue(policy.LabelIstioInjection, "enabled"))
+
+		applyLabels("psa-shop", kubectl, map[string]string{"team": "shop", policy.LabelPodSecurityEnforce: "restricted"})
+		recorded := reconcile("psa-shop")
+		Expect(get("psa-shop").Labels).NotTo(HaveKey(policy.LabelIstioInjection), "enrolled where restricted rejects istio-init")
+		Expect(get("psa-shop").Labels).To(HaveKeyWithValue(policy.LabelPodSecurityEnforce, "restricted"))
+		Expect(recorded).To(ContainElement(And(ContainSubstring(policy.PodSecurityRejectsSidecar), ContainSubstring("keep starting"))))
+
+		applyLabels("psa-shop", kubectl, map[string]string{"team": "shop", policy.LabelPodSecurityEnforce: "privileged"})
+		reconcile("psa-shop")
+		Expect(get("psa-shop").Labels).To(HaveKeyWithValue(policy.LabelIstioInjection, "enabled"), "not enrolled again once privileged")
+
+		applyLabels("psa-shop", kubectl, map[string]string{"team": "shop", policy.LabelPodSecurityEnforce: "baseline"})
+		reconcile("psa-shop")
+		Expect(get("psa-shop").Labels).NotTo(HaveKey(policy.LabelIstioInjection), "enrolled where baseline rejects istio-init")
+		applyLabels("psa-shop", kubectl, map[string]string{"team": "shop"})
+		reconcile("psa-shop")
+		Expect(get("psa-shop").Labels).To(HaveKeyWithValue(policy.LabelIstioInjection, "enabled"), "not enrolled again once the level is gone")
+
+		applyLabels("psa-team", kubectl, map[string]string{policy.LabelIstioInjection: "enabled", policy.LabelPodSecurityEnforce: "restricted"})
+		recorded = reconcile("psa-team")
+		Expect(get("psa-team").Labels).To(HaveKeyWithValue(policy.LabelIstioInjection, "enabled"), "meshkeeper removed the team's own label")
+		Expect(recorded).To(ContainElement(And(ContainSubstring(policy.PodSecurityRejectsSidecar), ContainSubstring("new pods are rejected"))))
+		Expect(recorded).NotTo(ContainElement(ContainSubstring("keep starting")))
+	})
 })
