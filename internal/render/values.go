@@ -135,6 +135,11 @@ func istiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string, checkCPU b
 	if len(cp.Tolerations) > 0 {
 		values["tolerations"] = toValues(cp.Tolerations)
 	}
+	// istiod's container meets the Pod Security level restricted in all but its seccomp profile, which
+	// the chart sets only from this value and leaves out by default: without it a control-plane
+	// namespace that enforces restricted admits no istiod pod. spec.values merges over it, so a user's
+	// own profile (a Localhost one) wins, and null takes it out.
+	values["seccompProfile"] = Values{"type": "RuntimeDefault"}
 
 	mode := Mode(spec)
 	values = Merge(values, injectionDefaults(mode))
