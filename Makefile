@@ -83,7 +83,7 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 # GINKGO_PROCS processes (each with its own API server and manager), and the e2e tests in parallel.
 TIER_TAGS := envtest,istiod,cluster
 ENVTEST_PACKAGES := ./internal/helm/ ./test/integration/ ./test/integration/chartmanager/ ./test/integration/firstinstall/ \
-	./internal/policy/ ./test/integration/metricsauth/ ./test/integration/policy/ ./test/integration/restart/ ./test/bundle/ ./test/chart/ ./test/scale/ ./test/install/
+	./test/integration/metricsauth/ ./test/integration/policy/ ./test/integration/restart/ ./test/bundle/ ./test/chart/ ./test/scale/ ./test/install/
 ENVTEST_SUITES := ./test/integration/controlplane/
 ISTIOD_PACKAGES := ./test/istiod/
 E2E_PACKAGES := ./test/e2e/
