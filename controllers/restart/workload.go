@@ -72,9 +72,9 @@ type workload struct {
 	// zero when it did not (the deadline then runs from restartedAt).
 	progressSince time.Time
 	// held says why a change of the pod template would not roll the workload out (a paused Deployment,
-	// a StatefulSet or DaemonSet updated only on delete, a StatefulSet with a partition), or would not
-	// be meshkeeper's to make (another controller owns the workload); empty when it would. meshkeeper
-	// never restarts such a workload, nor follows its rollout.
+	// a StatefulSet or DaemonSet updated only on delete, a StatefulSet with a partition, a workload being
+	// deleted), or would not be meshkeeper's to make (another controller owns the workload); empty when
+	// it would. meshkeeper never restarts such a workload, nor follows its rollout.
 	held string
 }
 
@@ -118,6 +118,12 @@ func asWorkload(obj client.Object) *workload {
 		}
 	default:
 		return nil
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		// Its controller leaves a workload being deleted alone (the Deployment controller writes only its
+		// status) until it is gone, which another tool's finalizer may put off for long while its pods run
+		// on: a restart would never roll out, and would hold the budget or count as stalled.
+		w.held = "being deleted"
 	}
 	if owner := metav1.GetControllerOf(obj); owner != nil && w.held == "" {
 		// Its controller (a Knative Revision, an operator's custom resource) writes its pod template: it

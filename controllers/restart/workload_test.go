@@ -56,6 +56,11 @@ func TestHeld(t *testing.T) {
 		{"StatefulSet of a controller", &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{
 			{APIVersion: "kafka.strimzi.io/v1beta2", Kind: "StrimziPodSet", Name: "my-cluster", UID: "k1", Controller: ptr.To(true)}}}},
 			"controlled by StrimziPodSet my-cluster"},
+		// Its controller leaves a workload being deleted alone: a change of its pod template rolls nothing out.
+		{"DaemonSet being deleted", &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &metav1.Time{},
+			Finalizers: []string{"example.com/protect"}}}, "being deleted"},
+		{"paused Deployment being deleted", &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &metav1.Time{}},
+			Spec: appsv1.DeploymentSpec{Paused: true}}, "being deleted"},
 		// An owner that is not its controller (kept for garbage collection alone) writes nothing of it.
 		{"Deployment with an owner", &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{
 			{APIVersion: "v1", Kind: "ConfigMap", Name: "bundle", UID: "c1"}}}}, ""},
