@@ -314,15 +314,39 @@ func nodesNotReady(pods []corev1.Pod) []string {
 	var nodes []string
 	for i := range pods {
 		pod := &pods[i]
-		if pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || podReady(pod) {
+		node := podNode(pod)
+		if node == "" || !pod.DeletionTimestamp.IsZero() || podReady(pod) {
 			continue
 		}
-		if !slices.Contains(nodes, pod.Spec.NodeName) {
-			nodes = append(nodes, pod.Spec.NodeName)
+		if !slices.Contains(nodes, node) {
+			nodes = append(nodes, node)
 		}
 	}
 	slices.Sort(nodes)
 	return nodes
+}
+
+// podNode is the node of an agent pod: spec.nodeName once the scheduler bound it, and before that the
+// one node its required node affinity names by metadata.name, which is how the DaemonSet controller
+// creates its pods for a node (an agent pod pending on a node that just joined, or on a full one, has
+// no spec.nodeName). "" when neither says.
+func podNode(pod *corev1.Pod) string {
+	if pod.Spec.NodeName != "" {
+		return pod.Spec.NodeName
+	}
+	if pod.Spec.Affinity == nil || pod.Spec.Affinity.NodeAffinity == nil {
+		return ""
+	}
+	required := pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	if required == nil || len(required.NodeSelectorTerms) != 1 {
+		return ""
+	}
+	for _, field := range required.NodeSelectorTerms[0].MatchFields {
+		if field.Key == metav1.ObjectNameField && field.Operator == corev1.NodeSelectorOpIn && len(field.Values) == 1 {
+			return field.Values[0]
+		}
+	}
+	return ""
 }
 
 func podReady(pod *corev1.Pod) bool {
@@ -392,7 +416,7 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 }
 
 // cniReadiness judges the CNI phase: ready when the agent is off, or when its DaemonSet runs the
-// current template ready and available on every node that should run it.
+// current template ready and available on every node that should run it, of which there is at least one.
 func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 	if e := meshctx.Classify(c.err); e != nil {
 		return metav1.ConditionFalse, e.Reason, e.Error()
@@ -410,6 +434,14 @@ func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 	switch {
 	case st.ObservedGeneration < ds.Generation:
 		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, fmt.Sprintf("The %s DaemonSet's latest change is not yet observed by its controller", cniDaemonSet)
+	case desired == 0:
+		// The DaemonSet controller has seen the template and finds no node for it. meshkeeper itself runs
+		// on a Linux node, so that is a cluster whose every Linux node has a taint the agent does not
+		// tolerate: no pod injected for the agent starts, wherever it runs.
+		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, fmt.Sprintf("The %s DaemonSet runs the CNI agent on no node: "+
+			"it runs on nodes labelled kubernetes.io/os=linux whose taints spec.cni.tolerations tolerate, and no node is one. "+
+			"Pods injected for the agent fail in istio-validation wherever they run; tolerate the nodes' taints "+
+			"(unset, spec.cni.tolerations tolerate every taint)", cniDaemonSet)
 	case st.UpdatedNumberScheduled < desired || st.NumberReady < desired || st.NumberAvailable < desired || st.NumberUnavailable > 0:
 		message := fmt.Sprintf("CNI agent: %d of %d node(s) updated, %d ready, %d available", st.UpdatedNumberScheduled, desired, st.NumberReady, st.NumberAvailable)
 		if len(c.notReady) > 0 {
