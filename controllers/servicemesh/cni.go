@@ -447,6 +447,13 @@ func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 		if len(c.notReady) > 0 {
 			message += "; not ready on " + names(c.notReady)
 		}
+		if missing := desired - st.CurrentNumberScheduled; missing > 0 {
+			// No pod names these nodes: the DaemonSet controller could not create theirs, and says why in
+			// the DaemonSet's Events only.
+			message += fmt.Sprintf("; %d node(s) have no agent pod: the DaemonSet controller could not create it (a PriorityClass "+
+				"that does not exist, a ResourceQuota, an admission policy), and kubectl describe daemonset -n %s %s says why",
+				missing, ds.Namespace, cniDaemonSet)
+		}
 		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, message +
 			". Pods injected on those nodes wait in istio-validation until the agent runs there"
 	default:

@@ -42,3 +42,28 @@ func TestCNIReadinessOfAnAgentScheduledOnNoNode(t *testing.T) {
 		}
 	}
 }
+
+// Nodes that should run the agent but have no agent pod at all are nodes whose pod the DaemonSet
+// controller could not create (a PriorityClass that does not exist, a ResourceQuota, an admission
+// policy): no pod names them, and the cause is only in the DaemonSet's Events, which CNIReady sends the
+// reader to.
+func TestCNIReadinessSaysWhereToLookForAgentPodsNotCreated(t *testing.T) {
+	st := appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 3, CurrentNumberScheduled: 1,
+		UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1, NumberUnavailable: 2}
+	ds := cniDaemonSetWith(2, st)
+	ds.Namespace = "kube-system"
+	value, reason, message := cniReadiness(&cniObservation{enabled: true, daemonSet: ds})
+	if value != metav1.ConditionFalse || reason != meshv1alpha1.ReasonNodesNotReady {
+		t.Fatalf("CNIReady = %s/%s (%q), want False/%s", value, reason, message, meshv1alpha1.ReasonNodesNotReady)
+	}
+	for _, want := range []string{"2 node(s) have no agent pod", "kubectl describe daemonset -n kube-system istio-cni-node"} {
+		if !strings.Contains(message, want) {
+			t.Errorf("CNIReady's message %q does not say %q", message, want)
+		}
+	}
+	created := st
+	created.CurrentNumberScheduled = 3
+	if _, _, message := cniReadiness(&cniObservation{enabled: true, daemonSet: cniDaemonSetWith(2, created)}); strings.Contains(message, "no agent pod") {
+		t.Errorf("CNIReady says agent pods are missing when every node has one: %q", message)
+	}
+}
