@@ -278,8 +278,10 @@ type Privilege struct {
 	What string
 	// Fix says what lets the injected pods in, in the imperative.
 	Fix string
-	// parts are its parts, in the order messages name them.
-	parts []privilegePart
+	// Parts are its parts, in the order messages name them. Exported, as all of a Privilege is, so that
+	// equality.Semantic.DeepEqual can compare the inputs that carry one (the ingress-nginx controller's
+	// decision is reused while they are equal): it panics on a field it cannot read.
+	Parts []PrivilegePart
 }
 
 // RejectedBy reads a namespace's labels as the Pod Security admission does and tells whether the level
@@ -301,36 +303,37 @@ func (p Privilege) RejectedBy(labels map[string]string) (string, Privilege, bool
 
 // rejectedAt is what of the Privilege the level restricted (or baseline) rejects at version v1.<minor>.
 func (p Privilege) rejectedAt(baseline bool, minor int) Privilege {
-	var rejected []privilegePart
-	for _, part := range p.parts {
-		if (baseline && part.restrictedOnly) || minor < part.sinceMinor || (part.unlessOther && len(rejected) > 0) {
+	var rejected []PrivilegePart
+	for _, part := range p.Parts {
+		if (baseline && part.RestrictedOnly) || minor < part.SinceMinor || (part.UnlessOther && len(rejected) > 0) {
 			continue
 		}
 		rejected = append(rejected, part)
 	}
 	var whats, fixes []string
 	for _, part := range rejected {
-		whats, fixes = append(whats, part.what), append(fixes, part.fix)
+		whats, fixes = append(whats, part.What), append(fixes, part.Fix)
 	}
 	return Privilege{What: strings.Join(whats, ", and "), Fix: strings.Join(fixes, "; and ")}
 }
 
-// privilegePart is one thing of the injected pods that a Pod Security level rejects.
-type privilegePart struct {
-	what, fix string
-	// restrictedOnly is true when the level baseline admits it.
-	restrictedOnly bool
-	// sinceMinor is the first version of the levels (v1.<sinceMinor>) that rejects it.
-	sinceMinor int
-	// unlessOther is true when it is named only if no part before it is rejected: istio-init, whose fix
+// PrivilegePart is one thing of the injected pods that a Pod Security level rejects.
+type PrivilegePart struct {
+	// What names it, Fix says what lifts it.
+	What, Fix string
+	// RestrictedOnly is true when the level baseline admits it.
+	RestrictedOnly bool
+	// SinceMinor is the first version of the levels (v1.<SinceMinor>) that rejects it.
+	SinceMinor int
+	// UnlessOther is true when it is named only if no part before it is rejected: istio-init, whose fix
 	// (the CNI agent) does not lift a privileged sidecar of spec.values.
-	unlessOther bool
+	UnlessOther bool
 }
 
 // privilegeOf is the Privilege of the parts: What and Fix name what restricted rejects at its latest
 // version.
-func privilegeOf(parts []privilegePart) Privilege {
-	p := Privilege{parts: parts}
+func privilegeOf(parts []PrivilegePart) Privilege {
+	p := Privilege{Parts: parts}
 	all := p.rejectedAt(false, latestMinor)
 	p.What, p.Fix = all.What, all.Fix
 	return p
@@ -349,23 +352,23 @@ const seccompFieldMinor = 19
 // by a level pinned before v1.19). A sidecar that spec.values has run as root is rejected by restricted
 // only.
 func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
-	var parts []privilegePart
+	var parts []PrivilegePart
 	if value := render.PrivilegedSidecar(spec); value != "" {
-		part := privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value),
-			fix: fmt.Sprintf("remove %s from spec.values", value)}
+		part := PrivilegePart{What: fmt.Sprintf("the sidecar that spec.values asks for (%s)", value),
+			Fix: fmt.Sprintf("remove %s from spec.values", value)}
 		if value == unconfinedSidecar {
-			part.sinceMinor = seccompFieldMinor
+			part.SinceMinor = seccompFieldMinor
 		}
 		parts = append(parts, part)
 	}
 	if render.Mode(spec).PrivilegedInit() {
-		parts = append(parts, privilegePart{what: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
-			fix:         "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container",
-			unlessOther: true})
+		parts = append(parts, PrivilegePart{What: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
+			Fix:         "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container",
+			UnlessOther: true})
 	}
 	if value := render.RootSidecar(spec); value != "" {
-		parts = append(parts, privilegePart{what: fmt.Sprintf("the sidecar that spec.values asks for (%s), which runs as root", value),
-			fix: fmt.Sprintf("remove %s from spec.values", value), restrictedOnly: true})
+		parts = append(parts, PrivilegePart{What: fmt.Sprintf("the sidecar that spec.values asks for (%s), which runs as root", value),
+			Fix: fmt.Sprintf("remove %s from spec.values", value), RestrictedOnly: true})
 	}
 	return privilegeOf(parts)
 }
