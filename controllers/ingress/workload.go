@@ -160,14 +160,17 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 }
 
 // report emits a Warning on the ServiceMesh (and the workload, when there is one) when the controller
-// becomes impossible to configure, or the reason changes.
+// becomes impossible to configure, or what keeps it from being configured changes: the reason, or the
+// message under the same reason, which names the workload and what to change (another workload the
+// spec points at that does not exist either, another key in conflict). The message depends on nothing
+// else, so an unchanged refusal is not recorded again.
 func (r *WorkloadReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *Workload) {
 	reason := w.Decision.Reason
 	if w.Decision.Configured {
 		r.reported.Forget(ingressNginxRequest.Name)
 		return
 	}
-	if !r.reported.Changed(ingressNginxRequest.Name, reason) {
+	if !r.reported.Changed(ingressNginxRequest.Name, reason+"\x00"+w.Decision.Message) {
 		return
 	}
 	if w.object != nil {

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -177,19 +178,53 @@ func (r *Reconciler) reportUninstallFailed(ctx context.Context, mesh *meshv1alph
 	return failure
 }
 
+// maxRefusalsNamed is how many of the objects that refuse to give back meshkeeper's labels or
+// annotations the UninstallBlocked Event names; it counts the others.
+const maxRefusalsNamed = 5
+
 // reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the
 // Ready condition of the ServiceMesh being deleted, and returns the failure for a retry. The CNI agent
 // and the control plane were uninstalled before those objects were found refusing.
+//
+// One policy that freezes namespace labels refuses for every enrolled namespace, and the events API
+// takes no note over 1 KB: the Event says how many objects refuse and what to do before it names the
+// first few of them (and counts the others), so that what a long note loses is names, which Ready's
+// message has. Both list the objects sorted: an unchanged refusal gives the same note on every retry,
+// which the events API folds into one series, and the same message, which costs no status write.
 func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, stuck error) error {
+	const advice = "remove the admission webhook or policy that refuses the change, or the labels and annotations yourself"
+	refused := refusals(stuck)
+	slices.Sort(refused) // the cache lists in no fixed order; each retry's Event and message are the same
 	message := fmt.Sprintf("The control plane is uninstalled, but meshkeeper could not take back its labels or "+
-		"annotations from: %v. It retries with backoff and keeps its finalizer until then; remove the admission "+
-		"webhook or policy that refuses the change, or the labels and annotations yourself", stuck)
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall", "%s", message)
+		"annotations from: %s. It retries with backoff and keeps its finalizer until then; %s", strings.Join(refused, "\n"), advice)
+	named := strings.Join(refused[:min(len(refused), maxRefusalsNamed)], "; ")
+	if len(refused) > maxRefusalsNamed {
+		named += fmt.Sprintf("; and %d more", len(refused)-maxRefusalsNamed)
+	}
+	objects := "1 object"
+	if len(refused) != 1 {
+		objects = fmt.Sprintf("%d objects", len(refused))
+	}
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall",
+		"The control plane is uninstalled, but %s refused to give back meshkeeper's labels or annotations, so meshkeeper "+
+			"keeps its finalizer and retries with backoff; %s. Refused: %s", objects, advice, named)
 	if err := r.reportUninstallHeld(ctx, mesh, meshv1alpha1.ReasonUninstallBlocked, message,
 		"what keeps the deletion from finishing", controlPlaneUninstalled); err != nil {
 		return errors.Join(stuck, err)
 	}
 	return fmt.Errorf("uninstall blocked: %w", stuck)
+}
+
+// refusals lists the failures joined in err, one for each object that refused.
+func refusals(err error) []string {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var list []string
+		for _, e := range joined.Unwrap() {
+			list = append(list, refusals(e)...)
+		}
+		return list
+	}
+	return []string{err.Error()}
 }
 
 // reportUninstallHeld writes the status of a ServiceMesh whose uninstall stopped at progress: Ready
@@ -366,7 +401,7 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 		return nil
 	}
 	if others := otherWriters(ns); len(others) > 0 {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
+		r.recordKept(mesh, ns,
 			"Kept namespace %s, which meshkeeper created, because %s wrote on it too (labels or annotations of theirs would go with it); delete it yourself if it is not needed",
 			name, describeKept(others))
 		return nil
@@ -376,7 +411,7 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 		return err
 	}
 	if !left.empty() {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
+		r.recordKept(mesh, ns,
 			"Kept namespace %s, which meshkeeper created, because %s; delete it yourself once nothing in it is needed (istio-ca-secret is the mesh's root CA: keep it to reinstall with the same identity)",
 			name, left)
 		return nil
@@ -392,13 +427,22 @@ func (r *Reconciler) deleteCreatedNamespace(ctx context.Context, mesh *meshv1alp
 	case refused(err):
 		// An admission policy or webhook that guards namespaces, or RBAC without delete on them: asking
 		// again does not change the answer, and a namespace kept loses nothing. The uninstall finishes.
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall",
+		r.recordKept(mesh, ns,
 			"Kept namespace %s, which meshkeeper created and found empty, because its deletion was refused: %v; delete it yourself if it is not needed",
 			name, err)
 		return nil
 	default:
 		return fmt.Errorf("deleting namespace %s: %w", name, err)
 	}
+}
+
+// recordKept records the NamespaceKept Event on the ServiceMesh and on the Namespace, with the
+// ServiceMesh as related: the namespace outlives the ServiceMesh, which is gone once its finalizer is
+// released a moment later, and kubectl describe namespace, where whoever finds the namespace looks,
+// lists only the Namespace's own Events.
+func (r *Reconciler) recordKept(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, note string, args ...any) {
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "NamespaceKept", "Uninstall", note, args...)
+	r.Recorder.Eventf(ns, mesh, corev1.EventTypeNormal, "NamespaceKept", "Uninstall", note, args...)
 }
 
 // refused tells whether the API server refused a request for good: RBAC or an admission policy forbids

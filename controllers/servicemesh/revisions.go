@@ -305,6 +305,9 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			return nil, err
 		}
 		tagApplied = true
+		// Injection moved with the tag, whatever happens to the releases below: a failure there retries
+		// with the tag already in place, and the next reconcile finds nothing to move.
+		r.recordTagMoved(mesh, plan, tagged, versions)
 	}
 	// The base release follows the newest version (CRDs only move forward) and points the default
 	// validator at the active revision.
@@ -352,9 +355,8 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 				return nil, err
 			}
 		}
-		if tagged != plan.Active {
-			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "MoveTag",
-				"The default revision tag points at revision %s (Istio %s)%s", plan.Active, versions[plan.Active], fromRevision(tagged))
+		if tagged != plan.Active && !tagApplied {
+			r.recordTagMoved(mesh, plan, tagged, versions)
 		}
 		if !inPlace {
 			if err := r.retireLegacyInjector(ctx, mesh, owner, found, plan.Prune); err != nil {
@@ -381,11 +383,8 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			"Removed revision %s (Istio %s): no tag, webhook, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))
 	}
 	r.rememberUnused(plan.Revisions)
-	for _, st := range plan.Revisions {
-		if st.State == meshv1alpha1.RevisionDraining && tagged == st.Name && plan.Active != st.Name {
-			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionDraining, "Drain/"+st.Name,
-				"Revision %s (Istio %s) lost the default tag; it stays while %d pod(s) use it", st.Name, st.Version, st.Proxies)
-		}
+	if inPlace && plan.Active == revision.Legacy {
+		r.recordDraining(mesh, plan, tagged) // the tag was removed above
 	}
 	statuses := slices.DeleteFunc(plan.Revisions, func(s meshv1alpha1.RevisionStatus) bool { return slices.Contains(plan.Prune, s.Name) })
 	ri := &revisionInstallation{active: plan.Active, target: target, canary: plan.Canary, versions: versions,
@@ -932,6 +931,25 @@ func (r *Reconciler) tagExists(ctx context.Context, mesh *meshv1alpha1.ServiceMe
 		return nil // meshkeeper's, not in the cache yet
 	default:
 		return foreignTag(mesh, false)
+	}
+}
+
+// recordTagMoved records that the default tag now points at plan.Active, where it pointed at tagged,
+// and that the revision it left drains.
+func (r *Reconciler) recordTagMoved(mesh *meshv1alpha1.ServiceMesh, plan revision.Plan, tagged string, versions map[string]string) {
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonTagMoved, "MoveTag",
+		"The default revision tag points at revision %s (Istio %s)%s", plan.Active, versions[plan.Active], fromRevision(tagged))
+	r.recordDraining(mesh, plan, tagged)
+}
+
+// recordDraining records that the revision the default tag pointed at, tagged, lost it and stays while
+// pods use it.
+func (r *Reconciler) recordDraining(mesh *meshv1alpha1.ServiceMesh, plan revision.Plan, tagged string) {
+	for _, st := range plan.Revisions {
+		if st.State == meshv1alpha1.RevisionDraining && tagged == st.Name && plan.Active != st.Name {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionDraining, "Drain/"+st.Name,
+				"Revision %s (Istio %s) lost the default tag; it stays while %d pod(s) use it", st.Name, st.Version, st.Proxies)
+		}
 	}
 }
 
