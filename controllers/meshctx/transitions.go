@@ -31,6 +31,9 @@ func (t *Transitions) Changed(key, message string) bool {
 // Forget drops key: the next report of it counts as a change.
 func (t *Transitions) Forget(key string) { t.last.Delete(key) }
 
+// ForgetAll drops every key: every next report counts as a change.
+func (t *Transitions) ForgetAll() { t.last.Clear() }
+
 // ForgetIf drops every key for which gone is true.
 func (t *Transitions) ForgetIf(gone func(key string) bool) {
 	t.last.Range(func(key, _ any) bool {

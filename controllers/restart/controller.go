@@ -171,7 +171,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
 		r.stalls, r.undone = nil, nil
-		r.reported.ForgetIf(func(string) bool { return true })
+		r.reported.ForgetAll()
 		r.mu.Unlock()
 		r.Report.Set(Status{})
 		metrics.RestartsPending.Set(0)

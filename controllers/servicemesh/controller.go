@@ -144,7 +144,7 @@ type Reconciler struct {
 func (r *Reconciler) forgetMesh() {
 	r.writes.forget()
 	r.reportedMTLS.forget()
-	r.reportedAgent.ForgetIf(func(string) bool { return true })
+	r.reportedAgent.ForgetAll()
 	r.revisionState.mu.Lock()
 	r.revisionState.unusedSince, r.revisionState.blocked = nil, nil
 	r.revisionState.mu.Unlock()
