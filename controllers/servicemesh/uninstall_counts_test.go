@@ -17,7 +17,6 @@ limitations under the License.
 package servicemesh
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -52,48 +51,33 @@ func injectionLabelled(name string, byMeshkeeper bool) *corev1.Namespace {
 func TestHeldUninstallReportsWhatIsStillEnrolledAndNoProxiesOnceTheControlPlaneGoes(t *testing.T) {
 	before := meshv1alpha1.ProxiesStatus{Total: 50, Current: 8, WithoutSidecar: 2, Outdated: 40, NotRestartable: 3}
 	tests := map[string]struct {
-		hold        func(*testReconciler, *meshv1alpha1.ServiceMesh) error
+		hold        uninstallHold
 		wantProxies meshv1alpha1.ProxiesStatus
 	}{
-		"blocked once the control plane is uninstalled": {
-			hold: func(tr *testReconciler, mesh *meshv1alpha1.ServiceMesh) error {
-				return tr.reportUninstallBlocked(t.Context(), mesh, errors.New("namespace shop: denied by policy keep-injection"))
-			},
-		},
+		"blocked once the control plane is uninstalled": {hold: blockedUninstall},
 		"failed while the control plane was uninstalled": {
-			hold: func(tr *testReconciler, mesh *meshv1alpha1.ServiceMesh) error {
-				return tr.reportUninstallFailed(t.Context(), mesh, errors.New("uninstalling release istio-system/istiod: forbidden"), uninstallingControlPlane)
-			},
+			hold: failedUninstall("uninstalling release istio-system/istiod: forbidden", uninstallingControlPlane),
 		},
 		"failed while the CNI agent was uninstalled": {
-			hold: func(tr *testReconciler, mesh *meshv1alpha1.ServiceMesh) error {
-				return tr.reportUninstallFailed(t.Context(), mesh, errors.New("uninstalling release istio-system/istio-cni: forbidden"), uninstallingCNI)
-			},
+			hold:        failedUninstall("uninstalling release istio-system/istio-cni: forbidden", uninstallingCNI),
 			wantProxies: before,
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			mesh := testMesh()
-			now := metav1.Now()
-			mesh.DeletionTimestamp = &now
 			mesh.Status.Namespaces = meshv1alpha1.NamespacesStatus{Enrolled: 12, Conflicts: 1}
 			mesh.Status.Proxies = before
-			tr := newTestReconciler(t, mesh, &fakeCharts{})
-			// shop refused to give meshkeeper's label back; team's label is its own; web was unenrolled.
-			// The namespaces are read from the API server, with their managed fields.
-			tr.APIReader = fake.NewClientBuilder().WithScheme(tr.Client.Scheme()).WithReturnManagedFields().
-				WithObjects(injectionLabelled("shop", true), injectionLabelled("team", false),
-					&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "web"}}).Build()
 			metrics.EnrolledNamespaces.Set(12)
 			metrics.NamespaceConflicts.Set(1)
-			if err := tc.hold(tr, mesh); err == nil {
-				t.Error("the held uninstall returned no error, want one for a retry")
-			}
-			if tr.applied == nil {
-				t.Fatal("no status written")
-			}
-			if got := tr.applied.Namespaces; got != (meshv1alpha1.NamespacesStatus{Enrolled: 1}) {
+			applied := holdUninstall(t, mesh, func(tr *testReconciler) {
+				// shop refused to give meshkeeper's label back; team's label is its own; web was unenrolled.
+				// The namespaces are read from the API server, with their managed fields.
+				tr.APIReader = fake.NewClientBuilder().WithScheme(tr.Client.Scheme()).WithReturnManagedFields().
+					WithObjects(injectionLabelled("shop", true), injectionLabelled("team", false),
+						&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "web"}}).Build()
+			}, tc.hold)
+			if got := applied.Namespaces; got != (meshv1alpha1.NamespacesStatus{Enrolled: 1}) {
 				t.Errorf("status.namespaces = %+v, want enrolled 1 (shop, which refused) and no conflicts", got)
 			}
 			if v := testutil.ToFloat64(metrics.EnrolledNamespaces); v != 1 {
@@ -102,7 +86,7 @@ func TestHeldUninstallReportsWhatIsStillEnrolledAndNoProxiesOnceTheControlPlaneG
 			if v := testutil.ToFloat64(metrics.NamespaceConflicts); v != 0 {
 				t.Errorf("namespace conflicts gauge = %v, want 0 as the status says", v)
 			}
-			got := tr.applied.Proxies
+			got := applied.Proxies
 			if got.Total != tc.wantProxies.Total || got.Current != tc.wantProxies.Current || got.WithoutSidecar != tc.wantProxies.WithoutSidecar ||
 				got.Outdated != tc.wantProxies.Outdated || got.NotRestartable != tc.wantProxies.NotRestartable {
 				t.Errorf("status.proxies = %+v, want %+v", got, tc.wantProxies)
