@@ -44,15 +44,24 @@ func (r BoundedRecorder) Eventf(regarding, related runtime.Object, eventtype, re
 
 // BoundNote returns note, cut to NoteLimit bytes at a character and ended with an ellipsis when longer.
 func BoundNote(note string) string {
-	if len(note) <= NoteLimit {
-		return note
+	return Bound(note, NoteLimit)
+}
+
+// ConditionMessageLimit is the most bytes the API server takes in a condition's message (the CRD's
+// maxLength of metav1.Condition's message): a status with a longer one is refused whole.
+const ConditionMessageLimit = 32768
+
+// Bound returns s, cut to limit bytes at a character and ended with an ellipsis when longer.
+func Bound(s string, limit int) string {
+	if len(s) <= limit {
+		return s
 	}
 	const ellipsis = "…"
-	cut := NoteLimit - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(note[cut]) {
+	cut := limit - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return note[:cut] + ellipsis
+	return s[:cut] + ellipsis
 }
 
 // Names lists the first most of list, in its order, for a message, and counts the others ("a, b and 3

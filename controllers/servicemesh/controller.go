@@ -226,8 +226,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return result, errors.Join(err, statusErr)
 }
 
-// writeStatus writes the status when it changed.
+// writeStatus writes the status when it changed. A condition message longer than the API server takes
+// is cut to fit (the messages that name lists bound them, and say what matters first): one message too
+// long would have the whole status refused, and every condition kept as it was, Ready True included.
 func (r *Reconciler) writeStatus(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus) error {
+	for i := range status.Conditions {
+		status.Conditions[i].Message = meshctx.Bound(status.Conditions[i].Message, meshctx.ConditionMessageLimit)
+	}
 	if equality.Semantic.DeepEqual(&mesh.Status, status) {
 		return nil
 	}

@@ -182,6 +182,12 @@ func (r *Reconciler) reportUninstallFailed(ctx context.Context, mesh *meshv1alph
 // annotations the UninstallBlocked Event names; it counts the others.
 const maxRefusalsNamed = 5
 
+// refusalsListLimit is how many bytes of the Ready condition's message list those objects, each with
+// the API server's answer; it counts the others. One policy that freezes namespace labels refuses for
+// every enrolled namespace, and a list of them all would outgrow what the API server takes in a
+// message (meshctx.ConditionMessageLimit).
+const refusalsListLimit = meshctx.ConditionMessageLimit / 2
+
 // reportUninstallBlocked says which objects keep the uninstall from finishing, in an Event and in the
 // Ready condition of the ServiceMesh being deleted, and returns the failure for a retry. The CNI agent
 // and the control plane were uninstalled before those objects were found refusing.
@@ -189,21 +195,24 @@ const maxRefusalsNamed = 5
 // One policy that freezes namespace labels refuses for every enrolled namespace, and the events API
 // takes no note over 1 KB: the Event says how many objects refuse and what to do before it names the
 // first few of them (and counts the others), so that what a long note loses is names, which Ready's
-// message has. Both list the objects sorted: an unchanged refusal gives the same note on every retry,
-// which the events API folds into one series, and the same message, which costs no status write.
+// message has: it says the same first, then lists as many of the objects as refusalsListLimit holds,
+// each with the API server's answer, and counts the others. Both list the objects sorted: an unchanged
+// refusal gives the same note on every retry, which the events API folds into one series, and the same
+// message, which costs no status write.
 func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, stuck error) error {
 	const advice = "remove the admission webhook or policy that refuses the change, or the labels and annotations yourself"
 	refused := refusals(stuck)
 	slices.Sort(refused) // the cache lists in no fixed order; each retry's Event and message are the same
-	message := fmt.Sprintf("The control plane is uninstalled, but meshkeeper could not take back its labels or "+
-		"annotations from: %s. It retries with backoff and keeps its finalizer until then; %s", strings.Join(refused, "\n"), advice)
-	named := strings.Join(refused[:min(len(refused), maxRefusalsNamed)], "; ")
-	if len(refused) > maxRefusalsNamed {
-		named += fmt.Sprintf("; and %d more", len(refused)-maxRefusalsNamed)
-	}
+	listed := listWithin(refused, refusalsListLimit)
 	objects := "1 object"
 	if len(refused) != 1 {
 		objects = fmt.Sprintf("%d objects", len(refused))
+	}
+	message := fmt.Sprintf("The control plane is uninstalled, but %s refused to give back meshkeeper's labels or "+
+		"annotations, so meshkeeper keeps its finalizer and retries with backoff; %s. Refused:\n%s", objects, advice, listed)
+	named := strings.Join(refused[:min(len(refused), maxRefusalsNamed)], "; ")
+	if len(refused) > maxRefusalsNamed {
+		named += fmt.Sprintf("; and %d more", len(refused)-maxRefusalsNamed)
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall",
 		"The control plane is uninstalled, but %s refused to give back meshkeeper's labels or annotations, so meshkeeper "+
@@ -213,6 +222,23 @@ func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alp
 		return errors.Join(stuck, err)
 	}
 	return fmt.Errorf("uninstall blocked: %w", stuck)
+}
+
+// listWithin lists the first entries, one a line, that fit in limit bytes (the first one always, cut
+// to limit when longer), and counts the others on a last line ("and 3 more").
+func listWithin(entries []string, limit int) string {
+	var b strings.Builder
+	for i, entry := range entries {
+		if i > 0 && b.Len()+1+len(entry) > limit {
+			fmt.Fprintf(&b, "\nand %d more", len(entries)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(meshctx.Bound(entry, limit))
+	}
+	return b.String()
 }
 
 // refusals lists the failures joined in err, one for each object that refused.

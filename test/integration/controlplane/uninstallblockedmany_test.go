@@ -20,6 +20,9 @@ package controlplane
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -32,11 +35,13 @@ import (
 
 // An admission policy that keeps the injection label of many namespaces blocks the uninstall on each of
 // them. The UninstallBlocked Event must fit the events API's note limit and still say what to do, and
-// how many objects refuse; the Ready condition names each.
+// how many objects refuse; the Ready condition says the same, then names as many as 16 KB hold, each
+// with the API server's answer, and counts the others, in a message the API server takes (a status
+// with a message over 32 KB is refused whole, and Ready would stay True).
 var _ = Describe("An uninstall many namespaces refuse", Ordered, func() {
 	const (
 		ns      = "um-system"
-		guarded = 8
+		guarded = 60
 		advice  = "remove the admission webhook or policy that refuses the change, or the labels and annotations yourself"
 	)
 	names := make([]string, guarded)
@@ -50,7 +55,10 @@ var _ = Describe("An uninstall many namespaces refuse", Ordered, func() {
 		resourceNames: names,
 		expression: `!has(oldObject.metadata.labels) || !('istio-injection' in oldObject.metadata.labels) || ` +
 			`(has(object.metadata.labels) && 'istio-injection' in object.metadata.labels)`,
-		message: "the injection label of this namespace is kept by the platform team's namespace policy, which owns enrollment changes",
+		message: "the injection label of this namespace is kept by the platform team's namespace policy, which owns enrollment " +
+			"changes: open a request in the platform team's queue with the namespace, the team that owns it and the reason, " +
+			"and the change is reviewed within two working days; namespaces with workloads that handle payment data also " +
+			"need the security team's sign-off, and their enrollment is changed only inside the weekly change window",
 	}.objects()
 
 	BeforeAll(func() {
@@ -86,9 +94,19 @@ var _ = Describe("An uninstall many namespaces refuse", Ordered, func() {
 			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Reason).To(Equal(meshv1alpha1.ReasonUninstallBlocked))
 		}, installTimeout, poll).Should(Succeed())
 		ready := conditionOf(meshv1alpha1.ConditionReady)
-		Expect(ready.Message).To(ContainSubstring("namespace " + names[0]))
+		Expect(len(ready.Message)).To(BeNumerically("<=", 32768))
+		Expect(ready.Message).To(ContainSubstring(fmt.Sprintf("%d objects", guarded)))
 		Expect(ready.Message).To(ContainSubstring(advice))
-		Expect(ready.Message).To(ContainSubstring("namespace " + names[guarded-1]))
+		Expect(ready.Message).To(ContainSubstring("namespace " + names[0]))
+		Expect(ready.Message).To(ContainSubstring("namespace " + names[1] + ":"))
+		// The list ends with a count of the objects it leaves out; those it names and those it counts are
+		// every object that refused.
+		tail := regexp.MustCompile(`\nand (\d+) more$`).FindStringSubmatch(ready.Message)
+		Expect(tail).NotTo(BeNil(), "the message does not count the objects it leaves out")
+		left, err := strconv.Atoi(tail[1])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left).To(BeNumerically(">", 0))
+		Expect(strings.Count(ready.Message, "\nnamespace um-guarded-") + left).To(Equal(guarded))
 		var notes []string
 		Eventually(func(g Gomega) {
 			notes = nil
