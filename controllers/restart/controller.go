@@ -254,6 +254,9 @@ type candidate struct {
 	namespaceOptedOut bool
 	priority          int
 	ready             bool
+	// incoming is the revision, not ready yet, that takes its namespace over once it is (see incoming);
+	// "" when none does.
+	incoming string
 	// superseded: its last restart was onto a canary revision since rolled back (restartedOntoCanary),
 	// and pods of it run that revision.
 	superseded bool
@@ -439,7 +442,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 		c := byKey[w.key()]
 		if c == nil {
-			c = &candidate{workload: w, ready: ready, target: want, oldest: pod.CreationTimestamp.Time,
+			c = &candidate{workload: w, ready: ready, incoming: incoming(mesh, servedAs, rev), target: want, oldest: pod.CreationTimestamp.Time,
 				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
 				priority:          priority(mesh, w)}
 			byKey[w.key()] = c
@@ -1226,6 +1229,10 @@ func holdsBack(waiting []*candidate, failed bool) string {
 // out onto the canary revision, by meshkeeper's doing).
 func (c *candidate) heldBack() string {
 	switch {
+	case !c.ready && c.incoming != "":
+		return fmt.Sprintf("revision %s, which serves %s's namespace in place of %s once it is ready, is not ready; meshkeeper "+
+			"restarts %s onto it then, rather than now onto %s and again after", c.incoming, c.key(), c.target.revision, c.key(),
+			c.target.revision)
 	case !c.ready:
 		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
 	case !c.rolledOut && !c.superseded:
@@ -1414,6 +1421,9 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 				version, ready = s.Version, s.Ready
 			}
 		}
+		// A revision that takes the namespace over once it is ready (a spec.version changed meanwhile)
+		// gives the sidecar a restart now is for: one onto rev would be outdated within moments.
+		ready = ready && incoming(mesh, namespace, rev) == ""
 		meshConfig = "istio"
 		if rev != revision.Legacy {
 			meshConfig += "-" + rev
@@ -1422,6 +1432,25 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 	}
 	ready = meta.IsStatusConditionTrue(st.Conditions, meshv1alpha1.ConditionControlPlaneReady)
 	return st.Version, cmp.Or(st.Revision, revision.Legacy), ready, "istio"
+}
+
+// incoming is the revision that takes a namespace of a RevisionBased mesh over from rev, the one that
+// serves it now, once its istiod is ready: the revision of spec.version, installed beside the others
+// and not ready yet (state Canary). Without canary namespaces the default tag moves to it, so it takes
+// every namespace over; with them it serves the canary namespaces alone (the tag stays where it is for
+// the others), unless it is the canary rolled back, which leaves them on the active revision. "" when
+// none does.
+func incoming(mesh *meshv1alpha1.ServiceMesh, namespace, rev string) string {
+	if canary := mesh.Spec.UpdateStrategy.Canary; canary != nil && len(canary.Namespaces) > 0 && !slices.Contains(canary.Namespaces, namespace) {
+		return ""
+	}
+	rollback := meshctx.RecordedRollback(mesh)
+	for _, s := range mesh.Status.Revisions {
+		if s.State == meshv1alpha1.RevisionCanary && s.Name != rev && !s.Ready && (rollback == nil || rollback.Revision != s.Name) {
+			return s.Name
+		}
+	}
+	return ""
 }
 
 // controllerPod tells whether w, the workload of a pod outside the enrolled namespaces, is the
