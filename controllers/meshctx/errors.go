@@ -19,8 +19,12 @@ package meshctx
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
@@ -98,4 +102,57 @@ func Result(ctx context.Context, err error) (ctrl.Result, error) {
 	default:
 		return ctrl.Result{}, err
 	}
+}
+
+// Transient tells whether err says only that the API server could not answer for a moment, not that it
+// refused the request or that anything is wrong with what was asked: throttling (429), an internal
+// error or an unavailable server (500, 503), a timeout on either side, a connection or HTTP/2 stream
+// cut short, or a conflict with a write made since the object was read (the next read has it). A
+// conflict over fields another field manager owns (server-side apply) is a refusal. An error that
+// joins several is transient only when each of them is. Such a failure says nothing about the spec or
+// the cluster's objects: the next attempt, a moment later, usually gets past it.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := joined.Unwrap()
+		for _, each := range errs {
+			if !Transient(each) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	if wrapped, ok := err.(interface{ Unwrap() error }); ok && joins(wrapped.Unwrap()) {
+		// A failure beside the transient ones may be a refusal: judge each of them.
+		return Transient(wrapped.Unwrap())
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		return true
+	case apierrors.IsConflict(err):
+		return !apierrors.HasStatusCause(err, metav1.CauseTypeFieldManagerConflict)
+	case apierrors.IsInternalError(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err),
+		apierrors.IsTooManyRequests(err), apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
+		return true
+	case utilnet.IsConnectionReset(err), utilnet.IsConnectionRefused(err), utilnet.IsProbableEOF(err),
+		utilnet.IsHTTP2ConnectionLost(err), utilnet.IsTimeout(err):
+		return true
+	}
+	// An HTTP/2 stream reset by the server (x/net/http2's StreamError, which net/http does not export).
+	return strings.Contains(err.Error(), "stream error: stream ID")
+}
+
+// joins tells whether err, or an error it wraps, joins several.
+func joins(err error) bool {
+	for err != nil {
+		if _, ok := err.(interface{ Unwrap() []error }); ok {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }

@@ -253,9 +253,13 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 	if err != nil {
 		// What is remembered stays: an apply the API server refused changed nothing, so the object
 		// is still known to hold the spec remembered, which the status reports as not yet written. An
-		// apply that did land, its answer lost, raised the object's generation past it.
+		// apply that did land, its answer lost, raised the object's generation past it. A write the API
+		// server could not answer for a moment (throttled, unavailable, timed out, or a conflict with a
+		// write made since the read) is only retried: the Warning is for a refusal, which retrying does
+		// not end, and a blip would otherwise put one on the ServiceMesh that the retry a moment later
+		// makes moot.
 		err = fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
-		if r.reported.Changed(applyReportKey(gvk, namespace), err.Error()) {
+		if !meshctx.Transient(err) && r.reported.Changed(applyReportKey(gvk, namespace), err.Error()) {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, ReasonApplyFailed, "ApplyPolicy", "%s; retried", err.Error())
 		}
 		return err

@@ -90,6 +90,17 @@ func (b *controlPlaneBackoff) record(key string, err error) time.Duration {
 	return wait
 }
 
+// failuresOf is how many attempts in a row at this ServiceMesh generation have failed, the one whose
+// failure is being waited out included; 0 after a success or a known wait, or for another generation.
+func (b *controlPlaneBackoff) failuresOf(key string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.key != key || b.last == nil {
+		return 0
+	}
+	return b.failures
+}
+
 func (b *controlPlaneBackoff) clock() time.Time {
 	if b.now != nil {
 		return b.now()

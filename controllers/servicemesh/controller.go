@@ -180,8 +180,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !policiesServed && r.PoliciesServed != nil {
 		r.PoliciesServed.Await() // nothing else need change once discovery serves them
 	}
-	obs, observeErr := r.observe(ctx, mesh, installed, controlPlaneErr, policiesServed)
+	key := backoffKey(mesh)
+	reported := controlPlaneErr
+	if quietly(controlPlaneErr, r.backoff.failuresOf(key)) {
+		reported = unreported{controlPlaneErr}
+	}
+	obs, observeErr := r.observe(ctx, mesh, installed, reported, policiesServed)
 	obs.cni = cni
+	if cni.ran && quietly(cni.err, r.cniBackoff.failuresOf(key)) {
+		// As for the control plane: CNIReady keeps what it said, and status.cni its node counts; where the
+		// agent runs is recorded all the same.
+		kept := *cni
+		kept.ran = false
+		obs.cni = &kept
+	}
 
 	status := computeStatus(&mesh.Status, obs)
 	result, err := meshctx.Result(ctx, cmp.Or(controlPlaneErr, cniErr))
@@ -225,6 +237,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	return result, errors.Join(err, statusErr)
 }
+
+// quietly tells whether the status leaves a phase's failure unreported, after failures attempts in a row
+// at this generation failed: a failure only because the API server could not answer for a moment (a 503,
+// a timeout, a conflict with a write made since the read, outlasting the chart manager's own quick
+// retries), on its first attempt and while its backoff is waited out, changes no condition, as an API
+// error the phase returns unclassified does not. Reported, ControlPlaneReady or CNIReady False, and
+// Ready with it, would flip Argo CD's health to Degraded, release kubectl wait and start the alerts'
+// timers for a blip that the next attempt, seconds later, gets past. If that attempt fails too, the
+// failure persists and is reported.
+func quietly(err error, failures int) bool {
+	return failures == 1 && meshctx.Transient(err)
+}
+
+// unreported is a failure the status does not report: it carries no condition's reason (it does not
+// unwrap to a meshctx.Error).
+type unreported struct{ error }
 
 // writeStatus writes the status when it changed. A condition message longer than the API server takes
 // is cut to fit (the messages that name lists bound them, and say what matters first): one message too

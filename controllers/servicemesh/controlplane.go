@@ -292,8 +292,16 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 		metrics.HelmOperations.WithLabelValues(release.Name, strings.ToLower(string(counted)), outcome(err)).Inc()
 	}
 	if err != nil {
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
-			"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
+		backoff := &r.backoff
+		if release.Chart.Name() == charts.CNI {
+			backoff = &r.cniBackoff
+		}
+		// A failure only of the API server's making (see quietly) is counted, but warned about only when
+		// the attempt after the backoff fails too, as the status reports it.
+		if !meshctx.Transient(err) || backoff.failuresOf(backoffKey(mesh)) > 0 {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
+				"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
+		}
 		return
 	}
 	switch result.Action {
