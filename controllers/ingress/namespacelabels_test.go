@@ -41,7 +41,7 @@ func TestControllerNamespaceLabelsCarryWhatThePodSecurityJudgementReads(t *testi
 	labels["team"] = "edge"
 	labels["pod-security.kubernetes.io/warn"] = "restricted"
 	reader := fake.NewClientBuilder().WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx", Labels: labels}}).Build()
-	got, err := controllerNamespaceLabels(t.Context(), reader, "ingress-nginx")
+	got, _, err := controllerNamespace(t.Context(), reader, "ingress-nginx")
 	if err != nil {
 		t.Fatal(err)
 	}

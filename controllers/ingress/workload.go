@@ -17,6 +17,7 @@ limitations under the License.
 package ingress
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,8 +174,9 @@ func (r *WorkloadReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *Workload)
 	if !r.reported.Changed(ingressNginxRequest.Name, reason+"\x00"+w.Decision.Message) {
 		return
 	}
-	if w.object != nil {
-		r.Recorder.Eventf(w.object, meshctx.Related(mesh), corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.Decision.Message)
+	// A workload of the other kind under the name is where its owner looks: the Warning says which kind to name.
+	if regarding := cmp.Or[client.Object](w.object, w.other); regarding != nil {
+		r.Recorder.Eventf(regarding, meshctx.Related(mesh), corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.Decision.Message)
 	}
 	if mesh != nil {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ConfigureIngressNginx", "%s", w.Decision.Message)
@@ -215,14 +217,19 @@ func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alph
 // Workload is the ingress-nginx controller workload as read, and meshkeeper's decision about it.
 type Workload struct {
 	object client.Object // nil when it does not exist
+	// other is, when object is nil, the workload of the other kind with its namespace and name (the
+	// chart's controller.kind changed), nil when there is none.
+	other client.Object
 	// kind is the object's kind, Deployment or DaemonSet.
 	kind     string
 	template *corev1.PodTemplateSpec
 	// rollout is how far the pod template with meshkeeper's settings is rolled out (judgeRollout).
 	rollout Rollout
-	// namespace is what the decision read of the workload's namespace (controllerNamespaceLabels).
-	namespace map[string]string
-	Decision  policy.PodTemplateDecision
+	// namespace is what the decision read of the workload's namespace's labels, and namespaceTerminating
+	// whether it is being deleted (controllerNamespace).
+	namespace            map[string]string
+	namespaceTerminating bool
+	Decision             policy.PodTemplateDecision
 }
 
 // Applied tells whether the pod template already carries exactly what meshkeeper decided to own.
@@ -237,14 +244,16 @@ func (w *Workload) Applied() bool {
 // again while the cache shows the same workload.
 type Observed struct {
 	Input ControllerInput
-	// Namespace is what the decision read of the workload's namespace (controllerNamespaceLabels).
-	Namespace  map[string]string
-	Exists     bool
-	UID        types.UID
-	Generation int64
-	Mine       []metav1.ManagedFieldsEntry
-	Decision   policy.PodTemplateDecision
-	Applied    bool
+	// Namespace is what the decision read of the workload's namespace's labels, and NamespaceTerminating
+	// whether it was being deleted (controllerNamespace).
+	Namespace            map[string]string
+	NamespaceTerminating bool
+	Exists               bool
+	UID                  types.UID
+	Generation           int64
+	Mine                 []metav1.ManagedFieldsEntry
+	Decision             policy.PodTemplateDecision
+	Applied              bool
 	// Held names the other workloads that carried meshkeeper's sidecar settings when the reconciler
 	// last looked ("<Kind> <namespace>/<name>"): it was taking them back.
 	Held []string
@@ -261,7 +270,7 @@ type WorkloadReport = meshctx.Report[Observed]
 func NewWorkloadReport() *WorkloadReport { return meshctx.NewReport[Observed]() }
 
 func (w *Workload) observed(in ControllerInput) Observed {
-	o := Observed{Input: in, Namespace: w.namespace, Decision: w.Decision}
+	o := Observed{Input: in, Namespace: w.namespace, NamespaceTerminating: w.namespaceTerminating, Decision: w.Decision}
 	if w.object != nil {
 		o.Exists, o.UID, o.Generation, o.Mine = true, w.object.GetUID(), w.object.GetGeneration(), meshkeepersFields(w.object.GetManagedFields())
 		o.Applied, o.Rollout = w.Applied(), w.rollout
@@ -323,11 +332,11 @@ func (s ControllerSource) Decide(ctx context.Context, in ControllerInput) (Contr
 		if err != nil {
 			return ControllerState{}, fmt.Errorf("reading the ingress-nginx controller's metadata: %w", err)
 		}
-		namespace, err := controllerNamespaceLabels(ctx, s.Namespaces, in.Spec.Controller.Namespace)
+		namespace, terminating, err := controllerNamespace(ctx, s.Namespaces, in.Spec.Controller.Namespace)
 		if err != nil {
 			return ControllerState{}, err
 		}
-		if observed.Describes(in, namespace, cached) {
+		if observed.Describes(in, namespace, cached) && observed.NamespaceTerminating == terminating {
 			return ControllerState{Decision: observed.Decision, Applied: observed.Decision.Configured && observed.Applied,
 				Rollout: observed.Rollout}, nil
 		}
@@ -378,13 +387,24 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 	if err != nil {
 		return nil, err
 	}
-	namespace, err := controllerNamespaceLabels(ctx, namespaces, ref.Namespace)
+	namespace, terminating, err := controllerNamespace(ctx, namespaces, ref.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	w := &Workload{object: obj, kind: workloadKind(obj), namespace: namespace}
-	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, Privilege: input.Privilege,
-		CNIExcluded: input.CNIExcluded}
+	w := &Workload{object: obj, kind: workloadKind(obj), namespace: namespace, namespaceTerminating: terminating}
+	in := policy.PodTemplateInput{IngressNginx: input.Spec, NamespaceLabels: namespace, NamespaceTerminating: terminating,
+		Privilege: input.Privilege, CNIExcluded: input.CNIExcluded}
+	if obj == nil {
+		// The chart's controller.kind may have changed: a workload of the other kind under the name
+		// is ingress-nginx, and the decision says which kind to name.
+		other := otherKind(ref.Kind)
+		if w.other, err = getWorkload(ctx, reader, other, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}); err != nil {
+			return nil, err
+		}
+		if w.other != nil {
+			in.OtherKind = other
+		}
+	}
 	if obj != nil {
 		w.template = podTemplate(obj)
 		in.Template = w.template
@@ -402,15 +422,16 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 // the pod's own.
 var controllerNamespaceKeys = []string{policy.LabelIstioInjection, policy.LabelPodSecurityEnforce, policy.LabelPodSecurityEnforceVersion}
 
-// controllerNamespaceLabels reads those labels of the namespace name; nil when it has none of them or
-// does not exist.
-func controllerNamespaceLabels(ctx context.Context, namespaces client.Reader, name string) (map[string]string, error) {
+// controllerNamespace reads those labels of the namespace name (nil when it has none of them or does not
+// exist), and whether it is being deleted: nothing can be created in it then, ingress-nginx reinstalled
+// by Helm least of all.
+func controllerNamespace(ctx context.Context, namespaces client.Reader, name string) (map[string]string, bool, error) {
 	ns := &corev1.Namespace{}
 	if err := namespaces.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, fmt.Errorf("reading namespace %s: %w", name, err)
+		return nil, false, fmt.Errorf("reading namespace %s: %w", name, err)
 	}
 	var found map[string]string
 	for _, key := range controllerNamespaceKeys {
@@ -421,7 +442,7 @@ func controllerNamespaceLabels(ctx context.Context, namespaces client.Reader, na
 			found[key] = value
 		}
 	}
-	return found, nil
+	return found, !ns.DeletionTimestamp.IsZero(), nil
 }
 
 // getWorkload reads a Deployment or DaemonSet around the cache; nil when it does not exist.
@@ -440,6 +461,14 @@ func getWorkload(ctx context.Context, reader client.Reader, kind string, key cli
 		return nil, fmt.Errorf("reading %s %s: %w", kind, key, err)
 	}
 	return obj, nil
+}
+
+// otherKind is the kind spec.ingressNginx.controller can name besides kind.
+func otherKind(kind string) string {
+	if kind == "DaemonSet" {
+		return "Deployment"
+	}
+	return "DaemonSet"
 }
 
 // workloadKind is the kind of a workload getWorkload read.
@@ -563,22 +592,22 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		r.Workloads = workloads
 	}
-	toRequest := func(kind string) handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request] {
-		return handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-			if holdsSidecarKeys(obj) {
-				return []reconcile.Request{ingressNginxRequest}
-			}
-			mesh, err := meshctx.Get(ctx, r.Client)
-			if err != nil || mesh == nil {
-				return nil
-			}
-			ref := mesh.Spec.IngressNginx.Controller
-			if ref.Kind == kind && ref.Namespace == obj.Namespace && ref.Name == obj.Name {
-				return []reconcile.Request{ingressNginxRequest}
-			}
+	toRequest := handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
+		if holdsSidecarKeys(obj) {
+			return []reconcile.Request{ingressNginxRequest}
+		}
+		mesh, err := meshctx.Get(ctx, r.Client)
+		if err != nil || mesh == nil {
 			return nil
-		})
-	}
+		}
+		// A workload of either kind under the name: the one named, or the other, whose coming or
+		// going changes what ControllerNotFound says to do.
+		ref := mesh.Spec.IngressNginx.Controller
+		if ref.Namespace == obj.Namespace && ref.Name == obj.Name {
+			return []reconcile.Request{ingressNginxRequest}
+		}
+		return nil
+	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("ingressnginx").
 		WithOptions(meshctx.ControllerOptions(0)).
@@ -600,7 +629,7 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for kind, gvk := range workloadKinds {
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(gvk)
-		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, toRequest(kind), r.workloadChanged(kind)))
+		b = b.WatchesRawSource(source.Kind(r.Workloads, obj, toRequest, r.workloadChanged(kind)))
 	}
 	ranges, err := ServiceCIDRSource(mgr, handler.TypedEnqueueRequestsFromMapFunc(
 		func(context.Context, *networkingv1.ServiceCIDR) []reconcile.Request {

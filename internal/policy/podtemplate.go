@@ -39,6 +39,11 @@ type PodTemplateInput struct {
 	// Template is the workload's pod template, nil when the workload does not exist. Its
 	// spec.hostNetwork is read from here.
 	Template *corev1.PodTemplateSpec
+	// OtherKind is, when the workload named does not exist (Template nil), the kind of the workload of
+	// the other kind (Deployment or DaemonSet) with its namespace and name, "" when there is none. The
+	// ingress-nginx chart runs its controller as either (controller.kind), under the same name, and a
+	// helm upgrade that changes the kind replaces the one with the other.
+	OtherKind string
 	// OwnedLabels and OwnedAnnotations are the pod-template keys meshkeeper's field manager owns,
 	// read from the workload's managedFields.
 	OwnedLabels, OwnedAnnotations sets.Set[string]
@@ -50,6 +55,9 @@ type PodTemplateInput struct {
 	// NamespaceLabels are the labels of the workload's namespace: Istio's injector and the Pod Security
 	// admission read them before the pod's own.
 	NamespaceLabels map[string]string
+	// NamespaceTerminating: the workload's namespace is being deleted, and nothing can be created in it
+	// until it is gone (a finalizer may hold it for long).
+	NamespaceTerminating bool
 	// Privilege is why injected pods need what the Pod Security levels baseline and restricted reject
 	// (PrivilegeOf).
 	Privilege Privilege
@@ -139,6 +147,18 @@ func ingressNginxDisabled(in PodTemplateInput) (string, string, bool) {
 func controllerNotFound(in PodTemplateInput) (string, string, bool) {
 	if in.Template != nil {
 		return "", "", false
+	}
+	c := in.IngressNginx.Controller
+	if in.NamespaceTerminating {
+		return ControllerNotFound, fmt.Sprintf("%s, named by spec.ingressNginx.controller, does not exist, and namespace %s is being deleted: "+
+			"nothing can be created there until it is gone (kubectl get namespace %s -o yaml says what its deletion waits for). "+
+			"Install ingress-nginx again once it is, and meshkeeper configures it",
+			workloadName(in.IngressNginx), c.Namespace, c.Namespace), true
+	}
+	if in.OtherKind != "" {
+		return ControllerNotFound, fmt.Sprintf("%s, named by spec.ingressNginx.controller, does not exist, but %s %s/%s does: "+
+			"ingress-nginx runs there as a %s (the chart's controller.kind); set spec.ingressNginx.controller.kind to %s to put it in the mesh",
+			workloadName(in.IngressNginx), in.OtherKind, c.Namespace, c.Name, in.OtherKind, in.OtherKind), true
 	}
 	return ControllerNotFound, fmt.Sprintf("%s, named by spec.ingressNginx.controller, does not exist; "+
 		"install ingress-nginx there or point spec.ingressNginx.controller at its controller", workloadName(in.IngressNginx)), true
