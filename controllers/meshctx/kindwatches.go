@@ -17,6 +17,7 @@ limitations under the License.
 package meshctx
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -64,15 +65,30 @@ type KindWatches struct {
 	// (it asks discovery again only for a kind it cannot map), so asking it again would always find
 	// them served; each answer cost 2.6 KB of allocations, on every reconcile of every namespace.
 	all atomic.Bool
-	// unserved is when (Unix nanoseconds) the mapper last found a kind not served, 0 after Forget. For
-	// recheck after it every call answers false without asking: a kind the mapper cannot map sends it to
-	// discovery and makes it rebuild itself (1.3 MB), and a thousand namespaces reconciled while the CRDs
-	// are not served yet each asked (133 MB of allocations and a discovery request each in the
-	// 10,000-pod scale benchmark). Every caller that hears false awaits KindsServed, which asks discovery
-	// at the same pace and calls Forget before it tells them the kinds are served.
+	// unserved is when (Unix nanoseconds) the mapper last found a kind not served, or discovery failed
+	// past the lookup's retries, 0 after Forget. For recheck after it every call answers false without
+	// asking: a kind the mapper cannot map sends it to discovery and makes it rebuild itself (1.3 MB), and
+	// a thousand namespaces reconciled while the CRDs are not served yet each asked (133 MB of allocations
+	// and a discovery request each in the 10,000-pod scale benchmark). Every caller that hears false
+	// awaits KindsServed, which asks discovery at the same pace and calls Forget before it tells them the
+	// kinds are served.
 	unserved atomic.Int64
 	recheck  time.Duration
+	// failed is the discovery failure behind the last false, nil when that was the kinds' verdict.
+	failed atomic.Pointer[error]
+	// retry is the wait after a lookup's first failure, lookupRetry when zero.
+	retry time.Duration
 }
+
+// A lookup that discovery fails only because the API server could not answer for a moment (Transient:
+// a 503 while the API server restarts, on the first reconcile after a leader failover) is made again,
+// up to lookupAttempts times in all, lookupRetry after the first and twice as long after each next one:
+// such a failure says nothing about whether the kinds are served, and answered false it would have the
+// ServiceMesh report PoliciesApplied False IstioCRDsMissing for a blip.
+const (
+	lookupAttempts = 3
+	lookupRetry    = 100 * time.Millisecond
+)
 
 // NewKindWatches returns the watches of kinds for controller c, whose events go to h. served, when not
 // nil, is the wait its callers await when the kinds are not served.
@@ -101,13 +117,24 @@ func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.Gr
 // Forget forgets that a kind was found not served: the next call asks the mapper.
 func (w *KindWatches) Forget() { w.unserved.Store(0) }
 
+// DiscoveryFailed is the discovery failure that made WatchServed answer false last, past the lookup's
+// retries: then whether the kinds are served is not known, rather than that they are not. nil when the
+// last false was the kinds' verdict, or the last answer true.
+func (w *KindWatches) DiscoveryFailed() error {
+	if err := w.failed.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
 // WatchServed tells whether every kind is served, and starts watching the ones not watched yet. A caller
-// that hears false must await the kinds with the KindsServed given to NewKindWatches.
+// that hears false must await the kinds with the KindsServed given to NewKindWatches. False is also the
+// answer when discovery failed past a few quick retries (DiscoveryFailed says so).
 func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	if w.all.Load() {
 		return true
 	}
-	if at := w.unserved.Load(); w.recheck > 0 && at != 0 && time.Since(time.Unix(0, at)) < w.recheck {
+	if w.recentlyUnserved() {
 		return false
 	}
 	w.mu.Lock()
@@ -115,13 +142,18 @@ func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	if w.all.Load() {
 		return true
 	}
+	if w.recentlyUnserved() {
+		return false // found so by the caller this one waited for
+	}
 	for _, gvk := range w.kinds {
-		if _, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			if !meta.IsNoMatchError(err) {
-				ctrl.LoggerFrom(ctx).Error(err, "Looking up an Istio kind", "kind", gvk.Kind)
+		if err := w.lookup(ctx, gvk); err != nil {
+			if meta.IsNoMatchError(err) {
+				w.failed.Store(nil)
 			} else {
-				w.unserved.Store(time.Now().UnixNano())
+				ctrl.LoggerFrom(ctx).Error(err, "Looking up an Istio kind", "kind", gvk.Kind)
+				w.failed.Store(&err)
 			}
+			w.unserved.Store(time.Now().UnixNano())
 			return false
 		}
 		if w.watching[gvk] {
@@ -136,6 +168,30 @@ func (w *KindWatches) WatchServed(ctx context.Context) bool {
 		}
 		w.watching[gvk] = true
 	}
+	w.failed.Store(nil)
 	w.all.Store(true)
 	return true
+}
+
+// recentlyUnserved tells whether a call within recheck found a kind not served, or discovery failing.
+func (w *KindWatches) recentlyUnserved() bool {
+	at := w.unserved.Load()
+	return w.recheck > 0 && at != 0 && time.Since(time.Unix(0, at)) < w.recheck
+}
+
+// lookup maps gvk, asking again after a failure only of the API server's making for a moment.
+func (w *KindWatches) lookup(ctx context.Context, gvk schema.GroupVersionKind) error {
+	wait := cmp.Or(w.retry, lookupRetry)
+	for attempt := 1; ; attempt++ {
+		_, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err == nil || meta.IsNoMatchError(err) || !Transient(err) || attempt == lookupAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }

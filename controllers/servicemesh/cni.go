@@ -102,29 +102,44 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		return obs, nil
 	}
 	obs.ran = true
+	// A failed install, upgrade or removal of the agent, or a failed read the phase makes before it, is
+	// tried again with backoff, not on every wake-up of the ServiceMesh (pods churning in an enrolled
+	// namespace wake it every few seconds). Counted in cniBackoff, a failure only of the API server's
+	// making changes no condition on its first attempt nor while its backoff is waited out (quietly).
+	key := backoffKey(mesh)
+	// pending returns the failure still being waited out, nil when an attempt may be made.
+	pending := func() error {
+		left, last := r.cniBackoff.pending(key)
+		if last != nil {
+			ctrl.LoggerFrom(ctx).V(1).Info("The CNI agent failed recently, not retrying yet", "retryIn", left, "error", last.Error())
+			obs.heldFor = left
+		}
+		return last
+	}
+	failed := func(err error) (*cniObservation, error) {
+		err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+		r.cniBackoff.record(key, err)
+		return r.failCNI(ctx, obs, err)
+	}
 	want := ""
 	if enabled {
 		want = mesh.Spec.CNINamespace()
 		// Before anything changes: an agent moved to a namespace that rejects it stays where it runs.
 		if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
-			return r.failCNI(ctx, obs, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err))
+			if last := pending(); last != nil {
+				return r.failCNI(ctx, obs, last) // a failure is waited out: this read failing is no new attempt
+			}
+			return failed(err)
 		} else if rejected != "" {
 			return r.failCNI(ctx, obs, meshctx.Terminal(meshv1alpha1.ReasonPodSecurityRejectsAgent, errors.New(rejected)))
 		}
 	}
-	// A failed install, upgrade or removal of the agent is tried again with backoff, not on every wake-up
-	// of the ServiceMesh (pods churning in an enrolled namespace wake it every few seconds).
-	key := backoffKey(mesh)
-	if left, last := r.cniBackoff.pending(key); last != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("The CNI agent failed recently, not retrying yet", "retryIn", left, "error", last.Error())
-		obs.heldFor = left
+	if last := pending(); last != nil {
 		return r.failCNI(ctx, obs, last)
 	}
 	if obs.namespace != "" && obs.namespace != want {
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
-			err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
-			r.cniBackoff.record(key, err)
-			return r.failCNI(ctx, obs, err)
+			return failed(err)
 		}
 		r.cniBackoff.record(key, nil)
 		obs.namespace = ""
@@ -137,12 +152,15 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	if obs.namespace == want {
 		// The release runs there already: this may move the running agent to another version.
-		held, err := r.agentUpgradeHeld(ctx, mesh, want, installed.version, installed.activeDeployment)
+		waiting, err := r.agentUpgradeHeld(ctx, mesh, want, installed.version, installed.activeDeployment)
 		if err != nil {
-			return r.failCNI(ctx, obs, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err))
+			return failed(err)
 		}
-		if held != "" {
-			return r.failCNI(ctx, obs, meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentUpgradeRetry, errors.New(held)))
+		if waiting != "" {
+			// A known wait, not a failure: the attempt is not counted as one that failed.
+			err := meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentUpgradeRetry, errors.New(waiting))
+			r.cniBackoff.record(key, err)
+			return r.failCNI(ctx, obs, err)
 		}
 	}
 	release := cniReleaseOf(mesh, want, installed.version, installed.charts)

@@ -174,6 +174,9 @@ type proxiesObservation struct {
 type policiesObservation struct {
 	// served tells whether the API server serves the policy kinds (their CRDs come with istio-base).
 	served bool
+	// discovery is, when served is false, the discovery failure that left it unknown whether the kinds
+	// are served (past the lookup's quick retries); nil when discovery answered that they are not.
+	discovery error
 	// conflicts are wanted objects someone else wrote; altered are meshkeeper's own objects holding
 	// fields someone else added (named with the fields); pending are wanted objects missing or unwanted
 	// ones of meshkeeper's still there.
@@ -251,6 +254,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	obs.proxies.restarts = restartsReported(mesh, r.Restarts)
 	if !policiesServed {
 		obs.policies = &policiesObservation{}
+		if r.policyWatches != nil {
+			obs.policies.discovery = r.policyWatches.DiscoveryFailed()
+		}
 		return obs, nil
 	}
 	obs.policies, err = r.observePolicies(ctx, mesh, namespaces.Items, enrollment)

@@ -292,6 +292,12 @@ func TestSetPoliciesApplied(t *testing.T) {
 			&policiesObservation{},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing, nil},
 		},
+		// Discovery failing says nothing about the CRDs: the condition says it is not known.
+		"discovery failed": {
+			&policiesObservation{discovery: errors.New("the server is currently unable to handle the request")},
+			&wantCondition{metav1.ConditionUnknown, meshv1alpha1.ReasonReconciling,
+				[]string{"not known", "discovery failed (the server is currently unable to handle the request)"}},
+		},
 		"every policy in place": {
 			&policiesObservation{served: true, applied: 3},
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonPoliciesApplied, []string{"3 "}},

@@ -402,6 +402,10 @@ func setPoliciesApplied(status *meshv1alpha1.ServiceMeshStatus, obs *observation
 	p := obs.policies
 	switch {
 	case p == nil:
+	case !p.served && p.discovery != nil:
+		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionUnknown, meshv1alpha1.ReasonReconciling,
+			fmt.Sprintf("whether the API server serves PeerAuthentication and Sidecar is not known: discovery failed (%v); "+
+				"meshkeeper asks discovery again and applies the policies once it answers", p.discovery))
 	case !p.served:
 		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing,
 			"the API server does not serve PeerAuthentication and Sidecar yet; their CRDs come with the istio-base chart")
