@@ -60,6 +60,10 @@ type Reconciler struct {
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
+	// refused holds, per Ingress, the refusal of meshkeeper's write last reported, and failures how many
+	// of its writes in a row failed.
+	refused  meshctx.Transitions
+	failures failureCounts
 	// kept holds the Ingresses that keep meshkeeper's annotations while the pods of their namespace,
 	// which left the mesh, still run a sidecar: a pod of such a namespace that stops running one wakes
 	// them.
@@ -85,6 +89,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, ing); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.reported.Forget(req.String())
+			r.forgetRefusal(req.String())
 			r.kept.set(req.NamespacedName, false)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -104,13 +109,74 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	r.report(mesh, ing, decision)
 	r.kept.set(req.NamespacedName, decision.KeptForSidecars)
 	if decision.Annotations == nil || meshctx.OwnsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), decision.Annotations) {
+		r.forgetRefusal(req.String())
 		return ctrl.Result{}, nil
 	}
 	if err := apply.Metadata(ctx, r.Client, ing, nil, decision.Annotations); err != nil {
+		// Returned, so the Ingress is retried with backoff; the other Ingresses are reconciled on their
+		// own and configured meanwhile.
+		r.reportRefused(mesh, ing, len(decision.Annotations) == 0, err)
 		return ctrl.Result{}, err
 	}
+	r.forgetRefusal(req.String())
 	return ctrl.Result{}, nil
 }
+
+// ReasonApplyFailed is the reason of the Warning Event on an Ingress when the API server refuses
+// meshkeeper's write of its annotations (an admission webhook or policy of the cluster's, ingress-nginx's
+// own admission webhook without a controller to answer it).
+const ReasonApplyFailed = "IngressApplyFailed"
+
+// reportRefused emits a Warning on the Ingress when the API server refuses meshkeeper's write of its
+// annotations (releasing: the write that takes them back), once per change of the API server's answer
+// rather than on every retry. A failure only of the API server's making (meshctx.Transient: a 503, a
+// timeout) is warned about only when the attempt after the backoff fails too: the retry a moment later
+// usually gets past it. ingress-nginx's admission webhook without a ready controller pod fails every
+// Ingress write with such an error (an internal error, "no endpoints available"), and keeps failing it.
+func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, releasing bool, err error) {
+	key := client.ObjectKeyFromObject(ing).String()
+	if r.failures.add(key) == 1 && meshctx.Transient(err) {
+		return
+	}
+	what := "put nginx.ingress.kubernetes.io/service-upstream and upstream-vhost on the Ingress"
+	if releasing {
+		what = "take its nginx.ingress.kubernetes.io/service-upstream and upstream-vhost back from the Ingress"
+	}
+	if !r.refused.Changed(key, what+"\x00"+err.Error()) {
+		return
+	}
+	r.Recorder.Eventf(ing, meshctx.Related(mesh), corev1.EventTypeWarning, ReasonApplyFailed, "ConfigureIngress",
+		"meshkeeper cannot %s: %v. An admission webhook or policy of the cluster's refuses the change, or the API server "+
+			"cannot answer (ingress-nginx's own "+
+			"admission webhook refuses every Ingress write while the controller has no ready pod to answer it): allow "+
+			"meshkeeper's change, or make the webhook answer; retried with backoff", what, err)
+}
+
+// forgetRefusal drops what was recorded of the refusals of the Ingress at key: its write went through,
+// there was nothing to write, or it is gone.
+func (r *Reconciler) forgetRefusal(key string) {
+	r.refused.Forget(key)
+	r.failures.reset(key)
+}
+
+// failureCounts counts, per key, the failures in a row.
+type failureCounts struct{ counts sync.Map }
+
+// add counts one more failure for key and returns how many in a row there are.
+func (f *failureCounts) add(key string) int {
+	for {
+		previous, loaded := f.counts.LoadOrStore(key, 1)
+		if !loaded {
+			return 1
+		}
+		if f.counts.CompareAndSwap(key, previous, previous.(int)+1) {
+			return previous.(int) + 1
+		}
+	}
+}
+
+// reset drops the failures counted for key.
+func (f *failureCounts) reset(key string) { f.counts.Delete(key) }
 
 // report emits a Warning on the Ingress when it becomes, or changes the way it is, a mesh Ingress
 // meshkeeper cannot configure.

@@ -95,7 +95,7 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 			agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: cniDaemonSet, Namespace: "kube-system"}}
 			agent.Spec.Template.Spec.Containers = []corev1.Container{{Name: agentContainer, Image: "docker.io/istio/install-cni:1.0.0"}}
 			for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}}, istiod, agent} {
-				if err := tr.Client.Create(t.Context(), obj); err != nil {
+				if err := tr.Create(t.Context(), obj); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -103,7 +103,7 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 			agent.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1,
 				NumberReady: 1, NumberAvailable: 1}
 			for _, obj := range []client.Object{istiod, agent} {
-				if err := tr.Client.Status().Update(t.Context(), obj); err != nil {
+				if err := tr.Status().Update(t.Context(), obj); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -117,11 +117,11 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 				t.Fatalf("CNIReady = %+v after a pass that succeeded, want True", c)
 			}
 			stored := &meshv1alpha1.ServiceMesh{}
-			if err := tr.Client.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
+			if err := tr.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
 				t.Fatal(err)
 			}
 			stored.Status = *before
-			if err := tr.Client.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
+			if err := tr.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
 				t.Fatal(err)
 			}
 

@@ -65,7 +65,7 @@ func TestAFailureTheAPIServerCausedForAMomentChangesNoCondition(t *testing.T) {
 			istiod.Name, istiod.Namespace = istiodDeployment, mesh.Spec.Namespace
 			agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: cniDaemonSet, Namespace: mesh.Spec.Namespace}}
 			for _, obj := range []client.Object{istiod, agent} {
-				if err := tr.Client.Create(t.Context(), obj); err != nil {
+				if err := tr.Create(t.Context(), obj); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -73,7 +73,7 @@ func TestAFailureTheAPIServerCausedForAMomentChangesNoCondition(t *testing.T) {
 			agent.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1,
 				NumberReady: 1, NumberAvailable: 1}
 			for _, obj := range []client.Object{istiod, agent} {
-				if err := tr.Client.Status().Update(t.Context(), obj); err != nil {
+				if err := tr.Status().Update(t.Context(), obj); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -87,11 +87,11 @@ func TestAFailureTheAPIServerCausedForAMomentChangesNoCondition(t *testing.T) {
 				t.Fatalf("%s = %+v after a pass that succeeded, want True", tc.condition, c)
 			}
 			stored := &meshv1alpha1.ServiceMesh{}
-			if err := tr.Client.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
+			if err := tr.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
 				t.Fatal(err)
 			}
 			stored.Status = *before
-			if err := tr.Client.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
+			if err := tr.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
 				t.Fatal(err)
 			}
 
