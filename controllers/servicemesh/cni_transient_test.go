@@ -90,40 +90,10 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 
 			// istiod runs the charts' version and is available; the agent runs an older one, ready on its
 			// one node, so every pass looks at istiod before it lets the agent move up.
-			istiod := availableIstiod()
-			istiod.Name, istiod.Namespace = istiodDeployment, mesh.Spec.Namespace
-			agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: cniDaemonSet, Namespace: "kube-system"}}
-			agent.Spec.Template.Spec.Containers = []corev1.Container{{Name: agentContainer, Image: "docker.io/istio/install-cni:1.0.0"}}
-			for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}}, istiod, agent} {
-				if err := tr.Create(t.Context(), obj); err != nil {
-					t.Fatal(err)
-				}
-			}
-			istiod.Status = availableIstiod().Status
-			agent.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1,
-				NumberReady: 1, NumberAvailable: 1}
-			for _, obj := range []client.Object{istiod, agent} {
-				if err := tr.Status().Update(t.Context(), obj); err != nil {
-					t.Fatal(err)
-				}
-			}
-
+			createRunning(t, tr, mesh, "kube-system", "docker.io/istio/install-cni:1.0.0",
+				&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})
 			// A pass that succeeds; its status is what the API server holds from then on.
-			if _, err := tr.reconcile(t); err != nil || tr.applied == nil {
-				t.Fatalf("Reconcile = %v, status written: %t; want success with a status", err, tr.applied != nil)
-			}
-			before := tr.applied.DeepCopy()
-			if c := meta.FindStatusCondition(before.Conditions, meshv1alpha1.ConditionCNIReady); c == nil || c.Status != metav1.ConditionTrue {
-				t.Fatalf("CNIReady = %+v after a pass that succeeded, want True", c)
-			}
-			stored := &meshv1alpha1.ServiceMesh{}
-			if err := tr.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
-				t.Fatal(err)
-			}
-			stored.Status = *before
-			if err := tr.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
-				t.Fatal(err)
-			}
+			before := settle(t, tr, mesh, meshv1alpha1.ConditionCNIReady)
 
 			// The API server answers that read with 503 once.
 			unavailable = 1
@@ -131,14 +101,7 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 			if _, err := tr.reconcile(t); err == nil {
 				t.Error("Reconcile = nil, want the failure, which the workqueue retries")
 			}
-			if tr.applied != nil {
-				for _, conditionType := range []string{meshv1alpha1.ConditionCNIReady, meshv1alpha1.ConditionReady} {
-					was, is := meta.FindStatusCondition(before.Conditions, conditionType), meta.FindStatusCondition(tr.applied.Conditions, conditionType)
-					if is == nil || was.Status != is.Status || was.Reason != is.Reason {
-						t.Errorf("after one failure the API server caused, %s = %+v, want it as it was: %+v", conditionType, is, was)
-					}
-				}
-			}
+			checkKept(t, before, tr.applied, meshv1alpha1.ConditionCNIReady, meshv1alpha1.ConditionReady)
 			// Held off until the backoff has passed: the wake-ups meanwhile report the same failure.
 			tr.applied = nil
 			if result, err := tr.reconcile(t); err != nil || result.RequeueAfter <= 0 {

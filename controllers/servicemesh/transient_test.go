@@ -23,6 +23,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,39 +62,9 @@ func TestAFailureTheAPIServerCausedForAMomentChangesNoCondition(t *testing.T) {
 			now := time.Now()
 			tr.backoff.now = func() time.Time { return now }
 			tr.cniBackoff.now = tr.backoff.now
-			istiod := availableIstiod()
-			istiod.Name, istiod.Namespace = istiodDeployment, mesh.Spec.Namespace
-			agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: cniDaemonSet, Namespace: mesh.Spec.Namespace}}
-			for _, obj := range []client.Object{istiod, agent} {
-				if err := tr.Create(t.Context(), obj); err != nil {
-					t.Fatal(err)
-				}
-			}
-			istiod.Status = availableIstiod().Status
-			agent.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1,
-				NumberReady: 1, NumberAvailable: 1}
-			for _, obj := range []client.Object{istiod, agent} {
-				if err := tr.Status().Update(t.Context(), obj); err != nil {
-					t.Fatal(err)
-				}
-			}
-
+			createRunning(t, tr, mesh, mesh.Spec.Namespace, "")
 			// A pass that succeeds; its status is what the API server holds from then on.
-			if _, err := tr.reconcile(t); err != nil || tr.applied == nil {
-				t.Fatalf("Reconcile = %v, status written: %t; want success with a status", err, tr.applied != nil)
-			}
-			before := tr.applied.DeepCopy()
-			if c := meta.FindStatusCondition(before.Conditions, tc.condition); c == nil || c.Status != metav1.ConditionTrue {
-				t.Fatalf("%s = %+v after a pass that succeeded, want True", tc.condition, c)
-			}
-			stored := &meshv1alpha1.ServiceMesh{}
-			if err := tr.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
-				t.Fatal(err)
-			}
-			stored.Status = *before
-			if err := tr.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
-				t.Fatal(err)
-			}
+			before := settle(t, tr, mesh, tc.condition)
 
 			// installFailedWarnings takes the Events recorded so far and counts the InstallFailed Warnings.
 			installFailedWarnings := func() int {
@@ -116,14 +87,7 @@ func TestAFailureTheAPIServerCausedForAMomentChangesNoCondition(t *testing.T) {
 			if n := installFailedWarnings(); n != 0 {
 				t.Errorf("%d InstallFailed Warning(s) after one failure the API server caused, want none", n)
 			}
-			if tr.applied != nil {
-				for _, conditionType := range []string{tc.condition, meshv1alpha1.ConditionReady} {
-					was, is := meta.FindStatusCondition(before.Conditions, conditionType), meta.FindStatusCondition(tr.applied.Conditions, conditionType)
-					if is == nil || was.Status != is.Status || was.Reason != is.Reason {
-						t.Errorf("after one failure the API server caused, %s = %+v, want it as it was: %+v", conditionType, is, was)
-					}
-				}
-			}
+			checkKept(t, before, tr.applied, tc.condition, meshv1alpha1.ConditionReady)
 			// Held off until the backoff has passed: the wake-ups meanwhile report the same failure.
 			tr.applied = nil
 			if result, err := tr.reconcile(t); err != nil || result.RequeueAfter <= 0 {
@@ -152,5 +116,67 @@ func TestAFailureTheAPIServerCausedForAMomentChangesNoCondition(t *testing.T) {
 				t.Errorf("%d InstallFailed Warning(s) once the failure persisted, want 1", n)
 			}
 		})
+	}
+}
+
+// createRunning creates istiod, available, in the control-plane namespace and the CNI agent's
+// DaemonSet in agentNamespace, ready on its one node, with image when not empty.
+func createRunning(t *testing.T, tr *testReconciler, mesh *meshv1alpha1.ServiceMesh, agentNamespace, image string, others ...client.Object) {
+	t.Helper()
+	istiod := availableIstiod()
+	istiod.Name, istiod.Namespace = istiodDeployment, mesh.Spec.Namespace
+	agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: cniDaemonSet, Namespace: agentNamespace}}
+	if image != "" {
+		agent.Spec.Template.Spec.Containers = []corev1.Container{{Name: agentContainer, Image: image}}
+	}
+	for _, obj := range append(others, istiod, agent) {
+		if err := tr.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	istiod.Status = availableIstiod().Status
+	agent.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1,
+		NumberReady: 1, NumberAvailable: 1}
+	for _, obj := range []client.Object{istiod, agent} {
+		if err := tr.Status().Update(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// settle runs a pass that must succeed with conditionType True, stores the status it wrote as what the
+// API server holds from then on, and returns it.
+func settle(t *testing.T, tr *testReconciler, mesh *meshv1alpha1.ServiceMesh, conditionType string) *meshv1alpha1.ServiceMeshStatus {
+	t.Helper()
+	if _, err := tr.reconcile(t); err != nil || tr.applied == nil {
+		t.Fatalf("Reconcile = %v, status written: %t; want success with a status", err, tr.applied != nil)
+	}
+	before := tr.applied.DeepCopy()
+	if c := meta.FindStatusCondition(before.Conditions, conditionType); c == nil || c.Status != metav1.ConditionTrue {
+		t.Fatalf("%s = %+v after a pass that succeeded, want True", conditionType, c)
+	}
+	stored := &meshv1alpha1.ServiceMesh{}
+	if err := tr.Get(t.Context(), client.ObjectKeyFromObject(mesh), stored); err != nil {
+		t.Fatal(err)
+	}
+	stored.Status = *before
+	if err := tr.Update(t.Context(), stored); err != nil { // the fake serves the ServiceMesh without a status subresource
+		t.Fatal(err)
+	}
+	return before
+}
+
+// checkKept fails the test when the status written (if any) changed the status or reason of any of the
+// condition types from before.
+func checkKept(t *testing.T, before, written *meshv1alpha1.ServiceMeshStatus, conditionTypes ...string) {
+	t.Helper()
+	if written == nil {
+		return
+	}
+	for _, conditionType := range conditionTypes {
+		was, is := meta.FindStatusCondition(before.Conditions, conditionType), meta.FindStatusCondition(written.Conditions, conditionType)
+		if is == nil || was.Status != is.Status || was.Reason != is.Reason {
+			t.Errorf("after one failure the API server caused, %s = %+v, want it as it was: %+v", conditionType, is, was)
+		}
 	}
 }
