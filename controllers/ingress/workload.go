@@ -68,6 +68,10 @@ type WorkloadReconciler struct {
 
 	// reported holds the reason last reported.
 	reported meshctx.Transitions
+	// refused holds, per workload, the refusal of meshkeeper's write of its pod template last reported,
+	// and failures how many of its writes in a row failed.
+	refused  meshctx.Transitions
+	failures failureCounts
 	// following is the workload whose status changes wake the reconciler, nil for none: the named
 	// workload while it rolls out a pod template with meshkeeper's settings. Otherwise only changes of
 	// its spec and of meshkeeper's fields do, so a workload at rest costs no read.
@@ -149,11 +153,16 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	r.Report.Set(observed)
 	r.followRollout(w)
 	if w.object == nil || w.Applied() {
+		if w.object != nil {
+			r.forgetRefusal(w.kind, w.object)
+		}
 		return ctrl.Result{}, nil
 	}
 	if err := apply.PodTemplateMetadata(ctx, r.Client, w.object, w.Decision.Labels, w.Decision.Annotations); err != nil {
+		r.reportRefused(mesh, w.kind, w.object, false, err)
 		return ctrl.Result{}, err
 	}
+	r.forgetRefusal(w.kind, w.object)
 	if w.Decision.Configured {
 		r.Recorder.Eventf(w.object, mesh, corev1.EventTypeNormal, "SidecarConfigured", "ConfigureIngressNginx", "%s", w.Decision.Message)
 	}
@@ -183,6 +192,44 @@ func (r *WorkloadReconciler) report(mesh *meshv1alpha1.ServiceMesh, w *Workload)
 	}
 }
 
+// ReasonWorkloadApplyFailed is the reason of the Warning Event on the ingress-nginx controller's
+// workload, and on the ServiceMesh, when the API server refuses meshkeeper's write of its pod template
+// (an admission webhook or policy of the cluster's, a quota).
+const ReasonWorkloadApplyFailed = "IngressNginxApplyFailed"
+
+// reportRefused emits a Warning on the workload and on the ServiceMesh when the API server refuses
+// meshkeeper's write of the workload's pod template (releasing: the write that takes meshkeeper's
+// sidecar settings back), once per change of the API server's answer rather than on every retry. A
+// failure only of the API server's making (meshctx.Transient) is warned about only when the attempt
+// after it fails too, as for an Ingress (Reconciler.reportRefused).
+func (r *WorkloadReconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, kind string, obj client.Object, releasing bool, err error) {
+	key := kind + " " + client.ObjectKeyFromObject(obj).String()
+	if r.failures.add(key) == 1 && meshctx.Transient(err) {
+		return
+	}
+	what := "put its sidecar settings on the pod template of " + key
+	if releasing {
+		what = "take its sidecar settings back from the pod template of " + key
+	}
+	if !r.refused.Changed(key, what+"\x00"+err.Error()) {
+		return
+	}
+	note := fmt.Sprintf("meshkeeper cannot %s: %v. An admission webhook or policy of the cluster's refuses the change, or the "+
+		"API server cannot answer: allow meshkeeper's change to the pod template; retried with backoff", what, err)
+	r.Recorder.Eventf(obj, meshctx.Related(mesh), corev1.EventTypeWarning, ReasonWorkloadApplyFailed, "ConfigureIngressNginx", "%s", note)
+	if mesh != nil {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, ReasonWorkloadApplyFailed, "ConfigureIngressNginx", "%s", note)
+	}
+}
+
+// forgetRefusal drops what was recorded of the refusals of the workload: its write went through, or
+// there was nothing to write.
+func (r *WorkloadReconciler) forgetRefusal(kind string, obj client.Object) {
+	key := kind + " " + client.ObjectKeyFromObject(obj).String()
+	r.refused.Forget(key)
+	r.failures.reset(key)
+}
+
 // releaseOthers gives up meshkeeper's sidecar settings on every workload but target. It returns the
 // workloads it found holding them ("<Kind> <namespace>/<name>"), before it released them.
 func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, target meshv1alpha1.WorkloadReference) ([]string, error) {
@@ -203,9 +250,11 @@ func (r *WorkloadReconciler) releaseOthers(ctx context.Context, mesh *meshv1alph
 			continue
 		}
 		if err := apply.PodTemplateMetadata(ctx, r.Client, obj, map[string]string{}, map[string]string{}); err != nil {
+			r.reportRefused(mesh, holder.kind, obj, true, err)
 			errs = append(errs, err)
 			continue
 		}
+		r.forgetRefusal(holder.kind, obj)
 		r.Recorder.Eventf(obj, meshctx.Related(mesh), corev1.EventTypeNormal, "SidecarRemoved", "ReleaseIngressNginx",
 			"meshkeeper removed its sidecar settings from the pod template of %s %s: it is no longer the mesh's ingress-nginx controller",
 			holder.kind, client.ObjectKeyFromObject(obj))
