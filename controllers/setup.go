@@ -158,7 +158,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	ingressWorkload := ingress.NewWorkloadReport()
-	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Controller: ingress.ControllerSource{
+	// The Ingresses whose write the API server refuses, for IngressesConfigured.
+	ingressRefusals := ingress.NewRefusals()
+	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Refusals: ingressRefusals, Controller: ingress.ControllerSource{
 		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader(), Namespaces: mgr.GetClient()}}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -199,6 +201,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Policy:          opts.Policy,
 		Restarts:        restarts,
 		IngressWorkload: ingressWorkload,
+		IngressRefusals: ingressRefusals,
 		PolicyRivals:    rivals,
 		PolicySpecs:     policySpecs,
 		PoliciesServed:  policiesServed,

@@ -168,6 +168,12 @@ const (
 	// or no Ready ServiceCIDR), so meshkeeper configures neither the controller nor any Ingress until
 	// the ranges are known.
 	ReasonServiceCIDRsUnknown = "ServiceCIDRsUnknown"
+	// ReasonIngressWriteRefused: the API server refuses meshkeeper's write of the service-upstream and
+	// upstream-vhost annotations of some Ingresses, putting them on or taking them back (an admission
+	// webhook or policy of the cluster's, or ingress-nginx's own admission webhook while the controller
+	// has no ready pod to answer it). meshkeeper retries with backoff; the change must be allowed, or
+	// the webhook made to answer.
+	ReasonIngressWriteRefused = "IngressWriteRefused"
 )
 
 // Reasons of DataPlaneUpToDate; docs/proxies.md.

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -37,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -57,6 +59,9 @@ type Reconciler struct {
 	// Ingresses get their annotations only while it gets its sidecar. SetupWithManager fills in a nil
 	// APIReader with the manager's, and wakes every Ingress when Controller.Report changes.
 	Controller ControllerSource
+	// Refusals records the Ingresses whose write the API server refuses, for the ServiceMesh's status;
+	// nil records none.
+	Refusals *Refusals
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
@@ -138,6 +143,7 @@ func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networki
 	if r.failures.add(key) == 1 && meshctx.Transient(err) {
 		return
 	}
+	r.Refusals.set(key, Refusal{Releasing: releasing, Answer: err.Error()})
 	what := "put nginx.ingress.kubernetes.io/service-upstream and upstream-vhost on the Ingress"
 	if releasing {
 		what = "take its nginx.ingress.kubernetes.io/service-upstream and upstream-vhost back from the Ingress"
@@ -157,6 +163,71 @@ func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networki
 func (r *Reconciler) forgetRefusal(key string) {
 	r.refused.Forget(key)
 	r.failures.reset(key)
+	r.Refusals.forget(key)
+}
+
+// Refusal is the API server's refusal of meshkeeper's last write of an Ingress's annotations.
+type Refusal struct {
+	// Releasing tells whether the write took meshkeeper's annotations back rather than put them on.
+	Releasing bool
+	// Answer is the API server's answer.
+	Answer string
+}
+
+// Refusals holds, per Ingress, the refusal of meshkeeper's last write of its annotations, as the
+// Ingress controller warns about it (a refusal, or a failure only of the API server's making from the
+// second in a row on); an Ingress is dropped once a write of it goes through, it needs none, or it is
+// gone. The Ingress controller writes it; the ServiceMesh's status pass reads it (Of), and is woken by
+// each change (SourceFor): a refusal changes nothing in the cluster, so no watch would. Safe for
+// concurrent use; a nil Refusals holds nothing.
+type Refusals struct {
+	refusals sync.Map // "namespace/name" → Refusal
+	// changes counts the changes of what refusals holds; changed carries the count to the status pass.
+	changes atomic.Uint64
+	changed meshctx.Report[uint64]
+}
+
+// NewRefusals returns Refusals that hold none.
+func NewRefusals() *Refusals {
+	return &Refusals{}
+}
+
+// Of returns the refusal recorded for the Ingress at key ("namespace/name"), and whether there is one.
+func (r *Refusals) Of(key string) (Refusal, bool) {
+	if r == nil {
+		return Refusal{}, false
+	}
+	v, ok := r.refusals.Load(key)
+	if !ok {
+		return Refusal{}, false
+	}
+	return v.(Refusal), true
+}
+
+// SourceFor wakes a controller through h, with the ServiceMesh as the object, whenever a refusal is
+// recorded, changes or is dropped.
+func (r *Refusals) SourceFor(h handler.EventHandler) source.Source {
+	return r.changed.SourceFor(h)
+}
+
+// set records refusal for the Ingress at key.
+func (r *Refusals) set(key string, refusal Refusal) {
+	if r == nil {
+		return
+	}
+	if previous, loaded := r.refusals.Swap(key, refusal); !loaded || previous.(Refusal) != refusal {
+		r.changed.Set(r.changes.Add(1))
+	}
+}
+
+// forget drops the refusal of the Ingress at key.
+func (r *Refusals) forget(key string) {
+	if r == nil {
+		return
+	}
+	if _, loaded := r.refusals.LoadAndDelete(key); loaded {
+		r.changed.Set(r.changes.Add(1))
+	}
 }
 
 // failureCounts counts, per key, the failures in a row.

@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -98,6 +99,9 @@ type Reconciler struct {
 	// IngressWorkload is what the ingress-nginx workload reconciler last found of the controller
 	// workload; nil: the status pass reads the workload itself.
 	IngressWorkload *ingress.WorkloadReport
+	// IngressRefusals are the Ingresses whose write the API server refuses, as the Ingress controller
+	// records them; nil: the status pass counts them among the Ingresses being configured.
+	IngressRefusals *ingress.Refusals
 	// PolicyRivals finds namespace-wide policy objects of someone else's, shared with the policy
 	// controller; nil: the status pass does not look for them.
 	PolicyRivals *policycontroller.Rivals
@@ -369,6 +373,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Restarts != nil {
 		b = b.WatchesRawSource(r.Restarts.Source())
+	}
+	if r.IngressRefusals != nil {
+		// The API server refused an Ingress write, or let one through that it refused before: paced as
+		// the Ingresses' own changes are, since ingress-nginx's admission webhook without a ready pod
+		// refuses every Ingress write at once.
+		b = b.WatchesRawSource(r.IngressRefusals.SourceFor(handler.Funcs{
+			GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				batched.Update(ctx, event.UpdateEvent{ObjectOld: e.Object, ObjectNew: e.Object}, q)
+			}}))
 	}
 	if r.PoliciesServed != nil {
 		b = b.WatchesRawSource(r.PoliciesServed.Source(toMesh))

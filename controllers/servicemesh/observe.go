@@ -108,9 +108,11 @@ type namespacesObservation struct {
 type ingressesObservation struct {
 	// status counts the configured and skipped Ingresses.
 	status meshv1alpha1.IngressesStatus
-	// skipped names the skipped Ingresses by reason; pending those whose annotations are not applied yet.
+	// skipped names the skipped Ingresses by reason; pending those whose annotations are not applied yet;
+	// refused, by name, those of them whose last write the API server refused (ingress.Refusals).
 	skipped map[string][]string
 	pending []string
+	refused map[string]ingress.Refusal
 	// enabled is spec.ingressNginx.enabled. When it is, controller is meshkeeper's decision about the
 	// ingress-nginx controller workload, controllerApplied tells whether the workload is configured
 	// and its pod template carries what meshkeeper decided, and controllerRollout how far that
@@ -314,7 +316,15 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 		applied := d.Annotations == nil || meshctx.OwnsExactly(ing.Annotations, apply.OwnedKeys(ing, "annotations"), d.Annotations)
 		switch {
 		case !applied:
-			obs.pending = append(obs.pending, ing.Namespace+"/"+ing.Name)
+			key := ing.Namespace + "/" + ing.Name
+			if refusal, refused := r.IngressRefusals.Of(key); refused {
+				if obs.refused == nil {
+					obs.refused = map[string]ingress.Refusal{}
+				}
+				obs.refused[key] = refusal
+			} else {
+				obs.pending = append(obs.pending, key)
+			}
 		case d.Configured:
 			obs.status.Configured++
 		case d.Skipped():

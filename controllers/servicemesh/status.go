@@ -220,6 +220,18 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 	}
 	status.Ingresses = in.status
 	if !in.enabled {
+		if len(in.refused) > 0 {
+			message := "The ingress-nginx integration is off (spec.ingressNginx.enabled is false), but " + refusedMessage(in.refused)
+			if len(in.held) > 0 {
+				message += ". meshkeeper is also taking back its sidecar settings from the pod template of " + names(in.held)
+			}
+			if len(in.pending) > 0 {
+				message += fmt.Sprintf(". meshkeeper is also taking back its annotations from %d more Ingress(es): %s",
+					len(in.pending), names(in.pending))
+			}
+			setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused, message)
+			return
+		}
 		if len(in.held) == 0 && len(in.pending) == 0 {
 			setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonIngressNginxDisabled,
 				"The ingress-nginx integration is off (spec.ingressNginx.enabled is false)")
@@ -249,7 +261,28 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 				"nginx would send plaintext to their Services' ClusterIPs, which STRICT mTLS rejects",
 				len(in.skipped[meshv1alpha1.ReasonControllerWithoutSidecar]), meshv1alpha1.ReasonControllerWithoutSidecar)
 		}
+		if len(in.refused) > 0 {
+			// The controller comes first, but Ingresses that keep annotations meshkeeper cannot take back
+			// send plaintext to their Services' ClusterIPs meanwhile: not to be hidden behind it.
+			message += ". Meanwhile " + refusedMessage(in.refused)
+		}
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, in.controller.Reason, message)
+	case len(in.refused) > 0:
+		message := refusedMessage(in.refused)
+		if !in.controllerApplied {
+			message += fmt.Sprintf(". Meanwhile the pod template of %s %s/%s is being configured", controller.Kind, controller.Namespace, controller.Name)
+		}
+		if len(in.pending) > 0 {
+			message += fmt.Sprintf(". %d more Ingress(es) being configured: %s", len(in.pending), names(in.pending))
+		}
+		if len(in.skipped) > 0 {
+			message += fmt.Sprintf(". %d more cannot be configured and are left unchanged (status.ingresses.skippedByReason; "+
+				"each has a Warning Event that says what to change)", in.status.Skipped)
+		}
+		if in.controllerApplied {
+			message += rolloutNote(in.controllerRollout)
+		}
+		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused, message)
 	case !in.controllerApplied || len(in.pending) > 0:
 		message := fmt.Sprintf("%d Ingress(es) being configured: %s", len(in.pending), names(in.pending))
 		if !in.controllerApplied {
@@ -272,6 +305,39 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonConfigured,
 			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", in.status.Configured))
 	}
+}
+
+// refusedAnswerLimit is the most bytes of the API server's answer a refused Ingress write puts into
+// IngressesConfigured's message, as much as an Event's note holds: enough for an admission webhook's
+// or policy's message, and a long one does not crowd out the rest of the condition.
+const refusedAnswerLimit = meshctx.NoteLimit
+
+// refusedMessage says that the API server refuses meshkeeper's write of the annotations of the
+// Ingresses refused names, which it names (the first five, sorted, and a count of the others), with the
+// API server's answer for the first, and what to do. It starts in lower case, to follow what comes
+// before it.
+func refusedMessage(refused map[string]ingress.Refusal) string {
+	listed := slices.Sorted(maps.Keys(refused))
+	putting, releasing := false, false
+	for _, refusal := range refused {
+		releasing = releasing || refusal.Releasing
+		putting = putting || !refusal.Releasing
+	}
+	what := "putting them on"
+	switch {
+	case putting && releasing:
+		what = "putting them on or taking them back"
+	case releasing:
+		what = "taking them back"
+	}
+	return fmt.Sprintf("the API server refuses meshkeeper's write of the annotations nginx.ingress.kubernetes.io/service-upstream "+
+		"and upstream-vhost (%s) for %d Ingress(es): %s; for %s it answers: %s. An admission webhook or policy of the "+
+		"cluster's refuses the change, or ingress-nginx's own admission webhook cannot answer (it refuses every Ingress "+
+		"write while the controller has no ready pod): allow meshkeeper's change (field manager %s) in that webhook or "+
+		"policy, or make the webhook answer. meshkeeper retries with backoff; each Ingress's Warning Event %s gives "+
+		"the API server's answer",
+		what, len(listed), meshctx.Names(listed, 5), listed[0], meshctx.Bound(refused[listed[0]].Answer, refusedAnswerLimit),
+		meshv1alpha1.FieldManager, ingress.ReasonApplyFailed)
 }
 
 // rolloutNote says, after what the Ingresses wait for or lack, what the controller's rollout of its

@@ -46,8 +46,10 @@ var readyReasons = map[string]string{
 	"NodesNotReady":          "Progressing",
 	"WaitingForControlPlane": "Progressing",
 
-	// Needs a person. The terminal ones also set Stalled; InstallFailed and ChartRepositoryUnreachable
-	// are retried, but a sync must not wait on them as if they were progress (docs/argocd.md).
+	// Needs a person. The terminal ones also set Stalled; InstallFailed, ChartRepositoryUnreachable and
+	// IngressWriteRefused are retried, but a sync must not wait on them as if they were progress
+	// (docs/argocd.md): only a change to the admission webhook or policy that refuses an Ingress write, or a
+	// webhook made to answer, lets IngressWriteRefused's writes through.
 	"InvalidSpec":                "Degraded",
 	"ProgressDeadlineExceeded":   "Degraded",
 	"ChartNotFound":              "Degraded",
@@ -74,6 +76,7 @@ var readyReasons = map[string]string{
 	"ServiceHeadless":            "Degraded",
 	"CanaryIngress":              "Degraded",
 	"ServiceCIDRsUnknown":        "Degraded",
+	"IngressWriteRefused":        "Degraded",
 	"PolicyConflict":             "Degraded",
 	"PlaintextClients":           "Degraded",
 	// DataPlaneUpToDate's reason that Ready takes on: the canary namespaces are back on the active

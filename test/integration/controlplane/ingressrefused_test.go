@@ -47,6 +47,27 @@ func warningNotes(namespace, name, reason string) []string {
 	return notes
 }
 
+// expectIngressesConfigured waits for IngressesConfigured to be True with reason Configured: no
+// Ingress is reported refused once its write went through. envtest runs no Deployment controller, so
+// the status of the ingress-nginx controller Deployment namespace/controller is written as rolled out
+// for whatever generation meshkeeper's settings brought it to.
+func expectIngressesConfigured(namespace string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		d := &appsv1.Deployment{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "controller"}, d)).To(Succeed())
+		if d.Status.ObservedGeneration != d.Generation {
+			replicas := ptr.Deref(d.Spec.Replicas, 1)
+			d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas,
+				ReadyReplicas: replicas, AvailableReplicas: replicas}
+			g.Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
+		}
+		c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+		g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonConfigured), "IngressesConfigured: %s: %s", c.Status, c.Message)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+	}, installTimeout, poll).Should(Succeed())
+}
+
 // An admission policy of the cluster's (an annotations allow-list, a policy that requires
 // upstream-vhost) refuses meshkeeper's write of one Ingress's annotations: the Ingress's Warning Event
 // says so with the API server's answer, the other Ingresses are configured meanwhile, and the write
@@ -116,10 +137,15 @@ var _ = Describe("An Ingress write the API server refuses", Ordered, func() {
 				ContainSubstring("upstream-vhost is not on the annotations allow-list"))),
 				"the Ingress has no Warning Event that says why meshkeeper cannot configure it")
 		Expect(warningNotes(shopNS, "web", ingress.ReasonApplyFailed)).To(BeEmpty())
+		// Waiting does not configure it: the condition says that the API server refuses the write, with
+		// its answer, and what to change.
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "IngressesConfigured: %s: %s", c.Reason, c.Message)
-			g.Expect(c.Message).To(ContainSubstring(shopNS + "/blocked"))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonIngressWriteRefused), "IngressesConfigured: %s", c.Message)
+			g.Expect(c.Message).To(ContainSubstring("1 Ingress(es): " + shopNS + "/blocked"))
+			g.Expect(c.Message).To(ContainSubstring("upstream-vhost is not on the annotations allow-list"))
+			g.Expect(c.Message).To(ContainSubstring("allow meshkeeper's change"))
 			g.Expect(c.Message).NotTo(ContainSubstring(shopNS + "/web"))
 		}, installTimeout, poll).Should(Succeed())
 
@@ -127,6 +153,7 @@ var _ = Describe("An Ingress write the API server refuses", Ordered, func() {
 		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
 		Eventually(func() map[string]string { return ingressAnnotations(shopNS, "blocked") }, installTimeout, poll).
 			Should(Equal(meshedBlocked))
+		expectIngressesConfigured(controllerNS)
 	})
 
 	It("reports the Ingress whose annotations the API server refuses to give back when it leaves the mesh", func() {
@@ -157,9 +184,19 @@ var _ = Describe("An Ingress write the API server refuses", Ordered, func() {
 				ContainSubstring("upstream-vhost is required"))),
 				"the Ingress has no Warning Event that says why meshkeeper cannot take its annotations back")
 
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "IngressesConfigured: %s: %s", c.Reason, c.Message)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonIngressWriteRefused), "IngressesConfigured: %s", c.Message)
+			g.Expect(c.Message).To(ContainSubstring("taking them back"))
+			g.Expect(c.Message).To(ContainSubstring("1 Ingress(es): " + shopNS + "/blocked"))
+			g.Expect(c.Message).To(ContainSubstring("upstream-vhost is required"))
+		}, installTimeout, poll).Should(Succeed())
+
 		By("lifting the policy")
 		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
 		Eventually(func() map[string]string { return ingressAnnotations(shopNS, "blocked") }, installTimeout, poll).
 			Should(Equal(map[string]string{"owner": "blocked"}))
+		expectIngressesConfigured(controllerNS)
 	})
 })
