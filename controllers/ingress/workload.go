@@ -159,7 +159,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 		return ctrl.Result{}, nil
 	}
 	if err := apply.PodTemplateMetadata(ctx, r.Client, w.object, w.Decision.Labels, w.Decision.Annotations); err != nil {
-		r.reportRefused(mesh, w.kind, w.object, false, err)
+		// A decision that does not configure the controller (host network, a conflict) takes back what
+		// meshkeeper set: the Warning says which way the write went.
+		r.reportRefused(mesh, w.kind, w.object, !w.Decision.Configured, err)
 		return ctrl.Result{}, err
 	}
 	r.forgetRefusal(w.kind, w.object)
