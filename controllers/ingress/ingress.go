@@ -65,10 +65,8 @@ type Reconciler struct {
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
-	// refused holds, per Ingress, the refusal of meshkeeper's write last reported, and failures how many
-	// of its writes in a row failed.
-	refused  meshctx.Transitions
-	failures failureCounts
+	// refused holds, per Ingress, the failures of meshkeeper's writes and the refusal last reported.
+	refused meshctx.RefusedWrites
 	// kept holds the Ingresses that keep meshkeeper's annotations while the pods of their namespace,
 	// which left the mesh, still run a sidecar: a pod of such a namespace that stops running one wakes
 	// them.
@@ -140,15 +138,16 @@ const ReasonApplyFailed = "IngressApplyFailed"
 // Ingress write with such an error (an internal error, "no endpoints available"), and keeps failing it.
 func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networkingv1.Ingress, releasing bool, err error) {
 	key := client.ObjectKeyFromObject(ing).String()
-	if r.failures.add(key) == 1 && meshctx.Transient(err) {
-		return
-	}
-	r.Refusals.set(key, Refusal{Releasing: releasing, Answer: err.Error()})
 	what := "put nginx.ingress.kubernetes.io/service-upstream and upstream-vhost on the Ingress"
 	if releasing {
 		what = "take its nginx.ingress.kubernetes.io/service-upstream and upstream-vhost back from the Ingress"
 	}
-	if !r.refused.Changed(key, what+"\x00"+err.Error()) {
+	reported, news := r.refused.Failed(key, what+"\x00"+err.Error(), err)
+	if !reported {
+		return
+	}
+	r.Refusals.set(key, Refusal{Releasing: releasing, Answer: err.Error()})
+	if !news {
 		return
 	}
 	r.Recorder.Eventf(ing, meshctx.Related(mesh), corev1.EventTypeWarning, ReasonApplyFailed, "ConfigureIngress",
@@ -161,8 +160,7 @@ func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networki
 // forgetRefusal drops what was recorded of the refusals of the Ingress at key: its write went through,
 // there was nothing to write, or it is gone.
 func (r *Reconciler) forgetRefusal(key string) {
-	r.refused.Forget(key)
-	r.failures.reset(key)
+	r.refused.Succeeded(key)
 	r.Refusals.forget(key)
 }
 
@@ -229,25 +227,6 @@ func (r *Refusals) forget(key string) {
 		r.changed.Set(r.changes.Add(1))
 	}
 }
-
-// failureCounts counts, per key, the failures in a row.
-type failureCounts struct{ counts sync.Map }
-
-// add counts one more failure for key and returns how many in a row there are.
-func (f *failureCounts) add(key string) int {
-	for {
-		previous, loaded := f.counts.LoadOrStore(key, 1)
-		if !loaded {
-			return 1
-		}
-		if f.counts.CompareAndSwap(key, previous, previous.(int)+1) {
-			return previous.(int) + 1
-		}
-	}
-}
-
-// reset drops the failures counted for key.
-func (f *failureCounts) reset(key string) { f.counts.Delete(key) }
 
 // report emits a Warning on the Ingress when it becomes, or changes the way it is, a mesh Ingress
 // meshkeeper cannot configure.

@@ -68,10 +68,9 @@ type WorkloadReconciler struct {
 
 	// reported holds the reason last reported.
 	reported meshctx.Transitions
-	// refused holds, per workload, the refusal of meshkeeper's write of its pod template last reported,
-	// and failures how many of its writes in a row failed.
-	refused  meshctx.Transitions
-	failures failureCounts
+	// refused holds, per workload, the failures of meshkeeper's writes of its pod template and the
+	// refusal last reported.
+	refused meshctx.RefusedWrites
 	// following is the workload whose status changes wake the reconciler, nil for none: the named
 	// workload while it rolls out a pod template with meshkeeper's settings. Otherwise only changes of
 	// its spec and of meshkeeper's fields do, so a workload at rest costs no read.
@@ -206,14 +205,11 @@ const ReasonWorkloadApplyFailed = "IngressNginxApplyFailed"
 // after it fails too, as for an Ingress (Reconciler.reportRefused).
 func (r *WorkloadReconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, kind string, obj client.Object, releasing bool, err error) {
 	key := kind + " " + client.ObjectKeyFromObject(obj).String()
-	if r.failures.add(key) == 1 && meshctx.Transient(err) {
-		return
-	}
 	what := "put its sidecar settings on the pod template of " + key
 	if releasing {
 		what = "take its sidecar settings back from the pod template of " + key
 	}
-	if !r.refused.Changed(key, what+"\x00"+err.Error()) {
+	if _, news := r.refused.Failed(key, what+"\x00"+err.Error(), err); !news {
 		return
 	}
 	note := fmt.Sprintf("meshkeeper cannot %s: %v. An admission webhook or policy of the cluster's refuses the change, or the "+
@@ -227,9 +223,7 @@ func (r *WorkloadReconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, kind 
 // forgetRefusal drops what was recorded of the refusals of the workload: its write went through, or
 // there was nothing to write.
 func (r *WorkloadReconciler) forgetRefusal(kind string, obj client.Object) {
-	key := kind + " " + client.ObjectKeyFromObject(obj).String()
-	r.refused.Forget(key)
-	r.failures.reset(key)
+	r.refused.Succeeded(kind + " " + client.ObjectKeyFromObject(obj).String())
 }
 
 // releaseOthers gives up meshkeeper's sidecar settings on every workload but target. It returns the

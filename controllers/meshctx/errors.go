@@ -146,6 +146,13 @@ func Transient(err error) bool {
 	return strings.Contains(err.Error(), "stream error: stream ID")
 }
 
+// Quiet tells whether a failure, the failures-th in a row of the same attempt, goes unreported: one only
+// of the API server's making (Transient), on its first attempt. The next attempt, a moment later,
+// usually gets past it; if it fails too, the failure persists and is reported.
+func Quiet(err error, failures int) bool {
+	return failures == 1 && Transient(err)
+}
+
 // joins tells whether err, or an error it wraps, joins several.
 func joins(err error) bool {
 	for err != nil {

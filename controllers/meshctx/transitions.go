@@ -43,3 +43,42 @@ func (t *Transitions) ForgetIf(gone func(key string) bool) {
 		return true
 	})
 }
+
+// RefusedWrites remembers, per write (its key), how many times in a row it failed and the answer last
+// reported, so that a Warning about a refused write marks a change of the API server's answer only,
+// and a failure only of the API server's making is reported from its second in a row on (Quiet). Safe
+// for concurrent reconciles.
+type RefusedWrites struct {
+	reported Transitions
+	failures sync.Map // key → failures in a row
+}
+
+// Failed counts a failure of the write at key, whose report would say message. It tells whether the
+// failure is reported (not Quiet), and whether the report is news (its message differs from the last
+// one reported for key).
+func (r *RefusedWrites) Failed(key, message string, err error) (reported, news bool) {
+	if Quiet(err, r.count(key)) {
+		return false, false
+	}
+	return true, r.reported.Changed(key, message)
+}
+
+// Succeeded forgets the failures of the write at key: it went through, there was nothing to write, or
+// its object is gone.
+func (r *RefusedWrites) Succeeded(key string) {
+	r.reported.Forget(key)
+	r.failures.Delete(key)
+}
+
+// count counts one more failure for key and returns how many in a row there are.
+func (r *RefusedWrites) count(key string) int {
+	for {
+		previous, loaded := r.failures.LoadOrStore(key, 1)
+		if !loaded {
+			return 1
+		}
+		if r.failures.CompareAndSwap(key, previous, previous.(int)+1) {
+			return previous.(int) + 1
+		}
+	}
+}

@@ -105,7 +105,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	// A failed install, upgrade or removal of the agent, or a failed read the phase makes before it, is
 	// tried again with backoff, not on every wake-up of the ServiceMesh (pods churning in an enrolled
 	// namespace wake it every few seconds). Counted in cniBackoff, a failure only of the API server's
-	// making changes no condition on its first attempt nor while its backoff is waited out (quietly).
+	// making changes no condition on its first attempt nor while its backoff is waited out (meshctx.Quiet).
 	key := backoffKey(mesh)
 	// pending returns the failure still being waited out, nil when an attempt may be made.
 	pending := func() error {

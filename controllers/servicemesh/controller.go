@@ -184,14 +184,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !policiesServed && r.PoliciesServed != nil {
 		r.PoliciesServed.Await() // nothing else need change once discovery serves them
 	}
+	// A phase's failure only of the API server's making (a 503, a timeout, a conflict with a write made
+	// since the read, outlasting the chart manager's own quick retries), on its first attempt at this
+	// generation and while its backoff is waited out, changes no condition, as an API error the phase
+	// returns unclassified does not (meshctx.Quiet). Reported, ControlPlaneReady or CNIReady False, and
+	// Ready with it, would flip Argo CD's health to Degraded, release kubectl wait and start the alerts'
+	// timers for a blip that the next attempt, seconds later, gets past. If that attempt fails too, the
+	// failure persists and is reported.
 	key := backoffKey(mesh)
 	reported := controlPlaneErr
-	if quietly(controlPlaneErr, r.backoff.failuresOf(key)) {
+	if meshctx.Quiet(controlPlaneErr, r.backoff.failuresOf(key)) {
 		reported = unreported{controlPlaneErr}
 	}
 	obs, observeErr := r.observe(ctx, mesh, installed, reported, policiesServed)
 	obs.cni = cni
-	if cni.ran && quietly(cni.err, r.cniBackoff.failuresOf(key)) {
+	if cni.ran && meshctx.Quiet(cni.err, r.cniBackoff.failuresOf(key)) {
 		// As for the control plane: CNIReady keeps what it said, and status.cni its node counts; where the
 		// agent runs is recorded all the same.
 		kept := *cni
@@ -240,18 +247,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: heldFor}, nil
 	}
 	return result, errors.Join(err, statusErr)
-}
-
-// quietly tells whether the status leaves a phase's failure unreported, after failures attempts in a row
-// at this generation failed: a failure only because the API server could not answer for a moment (a 503,
-// a timeout, a conflict with a write made since the read, outlasting the chart manager's own quick
-// retries), on its first attempt and while its backoff is waited out, changes no condition, as an API
-// error the phase returns unclassified does not. Reported, ControlPlaneReady or CNIReady False, and
-// Ready with it, would flip Argo CD's health to Degraded, release kubectl wait and start the alerts'
-// timers for a blip that the next attempt, seconds later, gets past. If that attempt fails too, the
-// failure persists and is reported.
-func quietly(err error, failures int) bool {
-	return failures == 1 && meshctx.Transient(err)
 }
 
 // unreported is a failure the status does not report: it carries no condition's reason (it does not

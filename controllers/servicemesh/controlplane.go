@@ -296,9 +296,9 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 		if release.Chart.Name() == charts.CNI {
 			backoff = &r.cniBackoff
 		}
-		// A failure only of the API server's making (see quietly) is counted, but warned about only when
+		// A failure only of the API server's making (meshctx.Quiet) is counted, but warned about only when
 		// the attempt after the backoff fails too, as the status reports it.
-		if !meshctx.Transient(err) || backoff.failuresOf(backoffKey(mesh)) > 0 {
+		if !meshctx.Quiet(err, backoff.failuresOf(backoffKey(mesh))+1) { // this failure is not recorded yet
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonInstallFailed, action,
 				"Release %s (chart %s %s): %v", name, release.Chart.Name(), chartVersion, err)
 		}
