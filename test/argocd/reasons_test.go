@@ -17,10 +17,15 @@ limitations under the License.
 package argocd
 
 import (
+	"bufio"
 	"go/ast"
 	"go/parser"
+	"go/printer"
 	"go/token"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -264,6 +269,206 @@ func TestDeletionReadsOnlyDeletionReasons(t *testing.T) {
 			if got.Status != "Progressing" || got.DeletionMessage != uninstallingIstioSystem {
 				t.Errorf("%s, %s: got %s (%q), want Progressing, the uninstall under way", value, machine.name,
 					got.Status, got.DeletionMessage)
+			}
+		}
+	}
+}
+
+// controllersDir holds meshkeeper's controllers, whose Eventf calls are every Event meshkeeper records.
+var controllersDir = filepath.Join("..", "..", "controllers")
+
+// computedEventReasons are the reasons of the Eventf calls whose reason is computed rather than a
+// constant, keyed by the call's file (under controllers) and its reason expression: the values that
+// expression can take. A new call of that kind fails TestEveryEventReasonIsInTheEventsTable until it
+// is placed here.
+var computedEventReasons = map[string][]string{
+	// The chart that cannot be had, or a source the allow-lists refuse (chartUnavailable).
+	"servicemesh/controlplane.go reason": {"ChartNotFound", "ChartRepositoryUnreachable", "RepositoryNotAllowed", "ImageHubNotAllowed"},
+	// The Helm action that ran (helm.Action; None and Repaired record no Event of their name).
+	"servicemesh/controlplane.go string(result.Action)": {"Installed", "Upgraded", "Recovered"},
+	// A selected namespace meshkeeper does not enroll for a reason of its own.
+	"namespace/controller.go d.Reason": {"InjectionLabelConflict", "PodSecurityRejectsSidecar", "CNIExcludesNamespace"},
+	// A mesh Ingress meshkeeper leaves unchanged (ControllerWithoutSidecar records none).
+	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceExternalName",
+		"ResourceBackend", "NoBackend", "CanaryIngress", "AnnotationConflict"},
+	// The ingress-nginx controller meshkeeper cannot configure.
+	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceInjectionDisabled",
+		"PodSecurityRejectsSidecar", "CNIExcludesNamespace", "AnnotationConflict", "ServiceCIDRsUnknown"},
+}
+
+// recordedEvents returns, for each reason of an Event the controllers record, its types (Normal,
+// Warning), read from the source: every Eventf call with a reason that is a string, a constant of the
+// API or of the call's package, or one of computedEventReasons.
+func recordedEvents(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	api := map[string]string{} // constant name → value
+	for value, name := range apiReasons(t) {
+		api[name] = value
+	}
+	fset := token.NewFileSet()
+	events := map[string]map[string]bool{}
+	record := func(reason, eventType string) {
+		if events[reason] == nil {
+			events[reason] = map[string]bool{}
+		}
+		events[reason][eventType] = true
+	}
+	calls := 0
+	err := filepath.WalkDir(controllersDir, func(dir string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			return err
+		}
+		files := map[string]*ast.File{} // the package of dir, by file
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				return err
+			}
+			files[name] = f
+		}
+		consts := map[string]string{} // the package's string constants
+		for _, f := range files {
+			for _, decl := range f.Decls {
+				if gen, ok := decl.(*ast.GenDecl); ok && gen.Tok == token.CONST {
+					for _, spec := range gen.Specs {
+						vs := spec.(*ast.ValueSpec)
+						for i, name := range vs.Names {
+							if i < len(vs.Values) {
+								if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+									consts[name.Name], _ = strconv.Unquote(lit.Value)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		for file, f := range files {
+			rel, _ := filepath.Rel(controllersDir, file)
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Eventf" || len(call.Args) < 6 {
+					return true
+				}
+				if fn, ok := sel.X.(*ast.SelectorExpr); ok && fn.Sel.Name == "EventRecorder" {
+					return true // BoundedRecorder passing every Event on
+				}
+				calls++
+				where := fset.Position(call.Pos()).String()
+				typ, ok := call.Args[2].(*ast.SelectorExpr)
+				if !ok || (typ.Sel.Name != "EventTypeNormal" && typ.Sel.Name != "EventTypeWarning") {
+					t.Errorf("%s: the Event's type is not corev1.EventTypeNormal or EventTypeWarning", where)
+					return true
+				}
+				eventType := strings.TrimPrefix(typ.Sel.Name, "EventType")
+				switch reason := call.Args[3].(type) {
+				case *ast.BasicLit:
+					value, _ := strconv.Unquote(reason.Value)
+					record(value, eventType)
+					return true
+				case *ast.SelectorExpr:
+					if value, ok := api[reason.Sel.Name]; ok {
+						record(value, eventType)
+						return true
+					}
+				case *ast.Ident:
+					if value, ok := consts[reason.Name]; ok {
+						record(value, eventType)
+						return true
+					}
+				}
+				var expr strings.Builder
+				if err := printer.Fprint(&expr, fset, call.Args[3]); err != nil {
+					t.Fatal(err)
+				}
+				key := filepath.ToSlash(rel) + " " + expr.String()
+				values, ok := computedEventReasons[key]
+				if !ok {
+					t.Errorf("%s: the Event's reason %s is computed; place what it can be in computedEventReasons under %q",
+						where, expr.String(), key)
+				}
+				for _, value := range values {
+					record(value, eventType)
+				}
+				return true
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls < 30 {
+		t.Fatalf("found only %d Eventf calls in %s: the parser missed them", calls, controllersDir)
+	}
+	return events
+}
+
+// TestEveryEventReasonIsInTheEventsTable: every reason of an Event meshkeeper records is named in a row
+// of the Events table of docs/troubleshooting.md, whose type is the Event's, and every reason the table
+// names is recorded. A user who sees an Event looks its reason up there, and an alert or a
+// kubectl get events --field-selector written from the table must match what is recorded.
+func TestEveryEventReasonIsInTheEventsTable(t *testing.T) {
+	recorded := recordedEvents(t)
+	f, err := os.Open(filepath.Join("..", "..", "docs", "troubleshooting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	documented := map[string]map[string]bool{}
+	section := false
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if strings.HasPrefix(line, "#") {
+			section = line == "## Events"
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if !section || len(cells) < 5 {
+			continue
+		}
+		eventType := strings.TrimSpace(cells[2])
+		if eventType != "Normal" && eventType != "Warning" {
+			continue
+		}
+		for _, m := range docReason.FindAllStringSubmatch(cells[1], -1) {
+			if documented[m[1]] == nil {
+				documented[m[1]] = map[string]bool{}
+			}
+			documented[m[1]][eventType] = true
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(documented) == 0 {
+		t.Fatal(`docs/troubleshooting.md has no row of Normal or Warning Events under "## Events"`)
+	}
+	for _, reason := range slices.Sorted(maps.Keys(recorded)) {
+		for _, eventType := range slices.Sorted(maps.Keys(recorded[reason])) {
+			if !documented[reason][eventType] {
+				t.Errorf("meshkeeper records %s Events with reason %s, which the Events table of docs/troubleshooting.md does not list as %s",
+					eventType, reason, eventType)
+			}
+		}
+	}
+	for _, reason := range slices.Sorted(maps.Keys(documented)) {
+		for _, eventType := range slices.Sorted(maps.Keys(documented[reason])) {
+			if !recorded[reason][eventType] && reason != "ControllerWithoutSidecar" {
+				t.Errorf("the Events table of docs/troubleshooting.md lists %s as a %s Event, which meshkeeper does not record", reason, eventType)
 			}
 		}
 	}
