@@ -120,8 +120,9 @@ type Reconciler struct {
 	// same name, whose stall is news.
 	reported meshctx.Transitions
 	// notRestartable are the owners of the pods that need a restart and that meshkeeper does not restart,
-	// as the last pass found them (see follow): a NotRestartable Event marks an owner new among them.
-	notRestartable sets.Set[string]
+	// with when a pass last found them (see follow): a NotRestartable Event marks an owner none of the
+	// passes of the last ownerMemory found.
+	notRestartable ownersSeen
 	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
 	// carries another restart, or it no longer carries that one (takenBack).
 	stalls map[string]stalledRestart
@@ -427,10 +428,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
 			if w == nil {
 				p.ownerless = append(p.ownerless, pod.Namespace+"/"+pod.Name+" ("+podOwner(pod)+")")
-				owner := pod.Controller.Kind + " " + pod.Namespace + "/" + pod.Controller.Name
-				if pod.Controller.Kind == "" {
-					owner = "Pod " + pod.Namespace + "/" + pod.Name
-				}
+				owner := ownerlessKey(pod)
 				if p.ownerlessOwners == nil {
 					p.ownerlessOwners = sets.New[string]()
 				}
@@ -1065,16 +1063,16 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 		r.Recorder.Eventf(mesh, w.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartStalled, "Restart", "%s", message)
 	}
 	// The NotRestartable Warning marks an owner new among those of the pods that need a restart and that
-	// meshkeeper does not restart (a workload, a Job, a bare pod); its message says all that holds then.
-	// Pods of an owner reported that finish or come and go (a Job's), and owners that leave, are no news:
-	// a Warning on each change of the pods would bury the ones that are.
+	// meshkeeper does not restart (a workload, a Job, a CronJob, a bare pod); its message says all that
+	// holds then. Pods of an owner reported that finish or come and go (a Job's), and owners that leave
+	// and come back within ownerMemory (the next run of a CronJob), are no news: a Warning on each change
+	// of the pods would bury the ones that are.
 	owners := p.ownerlessOwners.Clone()
 	owners.Insert(slices.Collect(maps.Keys(p.held))...)
 	owners.Insert(slices.Collect(maps.Keys(p.stuck))...)
 	owners.Insert(slices.Collect(maps.Keys(p.undone))...)
 	r.mu.Lock()
-	news := !r.notRestartable.IsSuperset(owners)
-	r.notRestartable = owners
+	news := r.notRestartable.seen(owners, p.now)
 	r.mu.Unlock()
 	if news {
 		var held, stuck, undone []string

@@ -33,8 +33,10 @@ import (
 )
 
 // TestNotRestartableIsSentForANewOwnerOnly: the NotRestartable Warning marks a new owner of pods
-// meshkeeper does not restart: pods of one already reported that finish, or come and go, are no news.
-// Back from Manual, the restarts start over, and what holds then is reported again.
+// meshkeeper does not restart: pods of one already reported that finish, or come and go within a day,
+// are no news, and the runs of one CronJob are one owner. Pods of an owner that none of the last day's
+// passes found are news again, and back from Manual the restarts start over, and what holds then is
+// reported again.
 func TestNotRestartableIsSentForANewOwnerOnly(t *testing.T) {
 	f := newFixture(t, "jobs", nil)
 	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
@@ -64,15 +66,19 @@ func TestNotRestartableIsSentForANewOwnerOnly(t *testing.T) {
 
 	_, recorder, pass := clockedReconciler(ctx, t, g, c, workloads)
 	at := time.Now().UTC().Truncate(time.Second)
-	check := func(step string, want int) {
+	named := func(step string, want int, job string) {
 		t.Helper()
 		pass(at)
 		at = at.Add(time.Minute)
 		got := withReason(drain(recorder), meshv1alpha1.ReasonNotRestartable)
 		g.Expect(got).To(HaveLen(want), "%s: NotRestartable Events", step)
 		for _, e := range got {
-			g.Expect(e).To(ContainSubstring("Job nightly-29"), "%s: the Event names the Job", step)
+			g.Expect(e).To(ContainSubstring("Job "+job), "%s: the Event names the Job", step)
 		}
+	}
+	check := func(step string, want int) {
+		t.Helper()
+		named(step, want, "nightly-29")
 	}
 
 	jobPod("nightly-29", "nightly-29-a")
@@ -89,9 +95,26 @@ func TestNotRestartableIsSentForANewOwnerOnly(t *testing.T) {
 
 	finished("nightly-30-a")
 	jobPod("nightly-29", "nightly-29-d")
-	check("a pod of the first Job again", 1)
+	check("a pod of the first Job again, within a day", 0)
+	finished("nightly-29-d")
+	check("that pod finished", 0)
+	at = at.Add(24 * time.Hour)
+	jobPod("nightly-29", "nightly-29-e")
+	check("a pod of the first Job again, a day after any pass last found one", 1)
 	setMode(meshv1alpha1.RestartManual)
 	check("restarts set to Manual", 0)
 	setMode(meshv1alpha1.RestartAutomatic)
 	check("restarts set back to Automatic", 1)
+
+	// A CronJob's runs are Jobs named after it and their scheduled minute: each run's pods come and
+	// go, and the next run is not news.
+	jobPod("backup-29412345", "backup-29412345-a")
+	named("a run of a CronJob", 1, "backup-29412345")
+	finished("backup-29412345-a")
+	check("the run finished", 0)
+	jobPod("backup-29412350", "backup-29412350-a")
+	check("the CronJob's next run", 0)
+	finished("backup-29412350-a")
+	jobPod("backup-manual-1", "backup-manual-1-a")
+	named("a Job of another name", 1, "backup-manual-1")
 }
