@@ -123,6 +123,10 @@ type Reconciler struct {
 	// with when a pass last found them (see follow): a NotRestartable Event marks an owner none of the
 	// passes of the last ownerMemory found.
 	notRestartable ownersSeen
+	// failures counts, by key, the restarts of a workload that failed in a row: the first of them, when
+	// only of the API server's making (meshctx.Quiet), is retried without a Warning. Forgotten with a
+	// restart that goes through, with the workload (forgetGone), and when the restarts stop.
+	failures map[string]int
 	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
 	// carries another restart, or it no longer carries that one (takenBack).
 	stalls map[string]stalledRestart
@@ -171,7 +175,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
-		r.stalls, r.undone = nil, nil
+		r.stalls, r.undone, r.failures = nil, nil, nil
 		r.reported.ForgetAll()
 		r.mu.Unlock()
 		r.Report.Set(Status{})
@@ -925,6 +929,7 @@ func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 	maps.DeleteFunc(r.written, func(key string, _ writtenRestart) bool { return gone(key) })
 	maps.DeleteFunc(r.stalls, func(key string, _ stalledRestart) bool { return gone(key) })
 	maps.DeleteFunc(r.undone, func(key string, _ stalledRestart) bool { return gone(key) })
+	maps.DeleteFunc(r.failures, func(key string, _ int) bool { return gone(key) })
 	r.reported.ForgetIf(gone)
 }
 
@@ -1168,6 +1173,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	budget := limit - len(p.rolling)
 	var waiting []*candidate
 	var failed []error
+	warned := false
 	for _, c := range p.pending {
 		ns := c.obj.GetNamespace()
 		if budget <= 0 || inNamespace[ns] >= perNamespace || c.heldBack() != "" {
@@ -1177,14 +1183,22 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if err := r.apply(ctx, c, p.now); err != nil {
 			// One workload that refuses the write (a webhook, a policy, a workload replaced since the
 			// cache saw it) must not hold back the others: it waits, and the pass fails so it is retried.
+			// A first failure only of the API server's making (a 503, a timeout, a cache behind a write)
+			// is retried without a Warning: the retry a moment later usually goes through.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
-			message := fmt.Sprintf("meshkeeper could not restart %s: %v; it tries again", c.key(), err)
-			r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
-			r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
+			if !meshctx.Quiet(err, r.failed(c.key())) {
+				message := fmt.Sprintf("meshkeeper could not restart %s: %v; it tries again", c.key(), err)
+				r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
+				r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
+				warned = true
+			}
 			failed = append(failed, err)
 			waiting = append(waiting, c)
 			continue
 		}
+		r.mu.Lock()
+		delete(r.failures, c.key())
+		r.mu.Unlock()
 		r.remember(c.workload)
 		r.rememberTarget(c)
 		r.startProgress(c.workload)
@@ -1203,23 +1217,37 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	p.pending = waiting
 	if len(p.rolling) == 0 {
-		p.holdsBack = cmp.Or(holdsBack(waiting, len(failed) > 0), p.coolingOffHoldsBack(spec.Window))
+		p.holdsBack = cmp.Or(holdsBack(waiting, len(failed) > 0, warned), p.coolingOffHoldsBack(spec.Window))
 	}
 	return result, errors.Join(failed...)
 }
 
 // holdsBack says why no workload of waiting could be restarted, when none of meshkeeper's restarts rolls
 // out (so no limit held them back): the first reason that holds of the first of them, in priority order.
-func holdsBack(waiting []*candidate, failed bool) string {
+func holdsBack(waiting []*candidate, failed, warned bool) string {
 	for _, c := range waiting {
 		if why := c.heldBack(); why != "" {
 			return why
 		}
 	}
-	if failed {
+	switch {
+	case warned:
 		return "the API server refused the restarts (Warning Events RestartFailed name the error); meshkeeper tries again"
+	case failed:
+		return "the API server did not take the restarts for a moment (a timeout, an unavailable server, a cache behind a write); meshkeeper tries again"
 	}
 	return ""
+}
+
+// failed counts one more failed restart of the workload at key, and returns how many failed in a row.
+func (r *Reconciler) failed(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failures == nil {
+		r.failures = map[string]int{}
+	}
+	r.failures[key]++
+	return r.failures[key]
 }
 
 // heldBack says why c may not be restarted now whatever the limits, or "": the revision whose sidecar

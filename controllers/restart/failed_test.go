@@ -1,0 +1,100 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package restart
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// A restart the API server did not take for a moment (a 503) is retried without a Warning, and only a
+// second failure in a row of the same workload is named in RestartFailed Warnings; a refusal (here
+// Forbidden, as an admission policy answers) is named at once. A restart that goes through starts the
+// count over. The status says why nothing rolls out either way.
+func TestAMomentaryRestartFailureGetsNoWarningUntilItFailsAgain(t *testing.T) {
+	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Spec.DataPlane.Restarts.MaxConcurrent = ptr.To[int32](5)
+	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = ptr.To[int32](5)
+	unavailable := apierrors.NewServiceUnavailable("etcd leader changed")
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "b",
+		errSentence("admission policy freeze denied the request"))
+	answers := map[string][]error{"shop/a": {unavailable, nil, unavailable, unavailable}, "shop/b": {forbidden}}
+	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, _ client.Patch, _ ...client.PatchOption) error {
+			key := obj.GetNamespace() + "/" + obj.GetName()
+			if len(answers[key]) == 0 {
+				return nil
+			}
+			err := answers[key][0]
+			answers[key] = answers[key][1:]
+			return err
+		},
+	}).Build()
+	recorder := events.NewFakeRecorder(100)
+	r := &Reconciler{Client: c, Recorder: recorder}
+
+	attempt := func(step string, names []string, wantWarned []string, wantHoldsBack string) {
+		t.Helper()
+		var candidates []*candidate
+		for _, name := range names {
+			candidates = append(candidates, readyToRestart("shop", name))
+		}
+		p := &pass{now: now, candidates: candidates}
+		_, _ = r.restart(context.Background(), mesh, p)
+		var warned []string
+		for len(recorder.Events) > 0 {
+			e := <-recorder.Events
+			if strings.Contains(e, meshv1alpha1.ReasonRestartFailed) {
+				warned = append(warned, e)
+			}
+		}
+		if len(warned) != 2*len(wantWarned) {
+			t.Errorf("%s: RestartFailed Events %q, want two for each of %v", step, warned, wantWarned)
+		}
+		for _, name := range wantWarned {
+			if !strings.Contains(strings.Join(warned, "\n"), "Deployment shop/"+name) {
+				t.Errorf("%s: no RestartFailed Event names shop/%s: %q", step, name, warned)
+			}
+		}
+		if !strings.Contains(p.holdsBack, wantHoldsBack) {
+			t.Errorf("%s: holdsBack %q, want it to say %q", step, p.holdsBack, wantHoldsBack)
+		}
+		now = now.Add(time.Minute)
+	}
+	attempt("a 503 and a refusal", []string{"a", "b"}, []string{"b"}, "refused the restarts")
+	attempt("the 503's retry goes through", []string{"a"}, nil, "")
+	attempt("another 503, after a restart that went through", []string{"a"}, nil, "did not take the restarts for a moment")
+	attempt("a second 503 in a row", []string{"a"}, []string{"a"}, "refused the restarts")
+}
+
+// errSentence is an error whose message is s.
+type errSentence string
+
+func (e errSentence) Error() string { return string(e) }
