@@ -18,12 +18,15 @@ package meshctx
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,6 +59,12 @@ type mapper interface {
 // Kick is for a change of one of the CRDs: when the kinds are served by then, the CRD's own event is
 // left to bring its watchers back. Await is for a reconcile that found the kinds not served: its
 // sources hear once they are, even when that is already the case by the time the runnable looks.
+//
+// Removed is for the deletion of one of the CRDs (an uninstall cleaned up with kubectl delete crd, the
+// base chart removed), from the moment the API server marks it for deletion and stops accepting new
+// objects of its kind: the REST mapper never forgets a kind it mapped, so without it the kinds would
+// count as served for as long as the manager runs. Its OnRemoved functions are called, its sources hear
+// of it, and from then on the kinds count as served only once discovery itself lists every one again.
 type KindsServed struct {
 	mapper  mapper
 	kinds   []schema.GroupVersionKind
@@ -64,10 +73,21 @@ type KindsServed struct {
 	// late is set while a CRD changed but its kind has not been served within discoveryTimeout (a CRD
 	// that is not Established, or removed, say): the kinds are then asked for every slowInterval, and an
 	// Await waits for that instead of asking every discoveryInterval again.
-	late     atomic.Bool
-	mu       sync.Mutex
-	sources  []chan event.GenericEvent
-	onServed []func()
+	late      atomic.Bool
+	mu        sync.Mutex
+	sources   []chan event.GenericEvent
+	onServed  []func()
+	onRemoved []func()
+	// removed is set from a CRD's removal until discovery lists every kind again; removals counts the
+	// removals, so that a removal made while discovery was being asked is not forgotten. Both under mu.
+	removed  bool
+	removals int
+	// tellRemoved is set by Removed until the runnable has told the sources.
+	tellRemoved atomic.Bool
+	// renewDue is set once discovery lists every kind again after a removal, until renew is called.
+	// renew replaces the kinds' informers (see KindWatches); nil does nothing.
+	renewDue atomic.Bool
+	renew    func()
 	// interval, timeout and slow are discoveryInterval, discoveryTimeout and slowInterval.
 	interval, timeout, slow time.Duration
 }
@@ -102,6 +122,41 @@ func (d *KindsServed) OnServed(f func()) {
 	d.mu.Unlock()
 }
 
+// OnRemoved has f called each time one of the kinds' CRDs is removed, before any source hears of it.
+// Every OnRemoved is called before the manager starts.
+func (d *KindsServed) OnRemoved(f func()) {
+	d.mu.Lock()
+	d.onRemoved = append(d.onRemoved, f)
+	d.mu.Unlock()
+}
+
+// renewWith has f replace the kinds' informers once the kinds are served again after a removal, before
+// the OnServed functions are called; the first f given is kept (every KindWatches of a manager gives the
+// same). Called before the manager starts.
+func (d *KindsServed) renewWith(f func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.renew == nil {
+		d.renew = f
+	}
+}
+
+// Removed tells that one of the kinds' CRDs was deleted: its OnRemoved functions are called at once, its
+// sources hear of it, and the kinds count as served again only once discovery lists every one.
+func (d *KindsServed) Removed() {
+	d.mu.Lock()
+	d.removed = true
+	d.removals++
+	onRemoved := d.onRemoved
+	d.mu.Unlock()
+	for _, f := range onRemoved {
+		f()
+	}
+	d.tellRemoved.Store(true)
+	d.late.Store(false) // the CRD may come back at once: ask at the quick pace
+	d.Kick()
+}
+
 // Kick makes the runnable wait for discovery to serve the kinds; kicks while it waits are one.
 func (d *KindsServed) Kick() {
 	select {
@@ -133,20 +188,30 @@ func (d *KindsServed) Start(ctx context.Context) error {
 		case <-d.kick:
 		case <-slow:
 		}
+		if d.tellRemoved.Swap(false) {
+			// The callers that watched the kinds recompute what depends on them (the ServiceMesh's
+			// PoliciesApplied), and hear that they are not served.
+			if !d.send(ctx, nil) {
+				return nil
+			}
+		}
 		if d.allServed() {
 			// Otherwise already mapped when a CRD changed: the CRD's own event brought its watchers back.
-			if wasLate, awaited := d.late.Swap(false), d.awaited.Swap(false); wasLate || awaited {
-				if !d.send(ctx) {
+			if wasLate, awaited := d.late.Swap(false), d.awaited.Swap(false); wasLate || awaited || d.renewDue.Load() {
+				if !d.sendServed(ctx) {
 					return nil
 				}
 			}
 			continue
 		}
 		err := wait.PollUntilContextTimeout(ctx, d.interval, d.timeout, false, func(context.Context) (bool, error) {
-			return d.allServed(), nil
+			return d.allServed() || d.tellRemoved.Load(), nil
 		})
 		if ctx.Err() != nil {
 			return nil
+		}
+		if err == nil && d.tellRemoved.Load() {
+			continue // removed again while the kinds were being asked for; the kick is pending
 		}
 		if err != nil {
 			if !d.late.Load() {
@@ -157,18 +222,30 @@ func (d *KindsServed) Start(ctx context.Context) error {
 		}
 		d.late.Store(false)
 		d.awaited.Store(false)
-		if !d.send(ctx) {
+		if !d.sendServed(ctx) {
 			return nil
 		}
 	}
 }
 
-// send sends one event to every source; it is false when ctx ended first.
-func (d *KindsServed) send(ctx context.Context) bool {
+// sendServed replaces the kinds' informers when they come back after a removal, calls the OnServed
+// functions and sends one event to every source; it is false when ctx ended first.
+func (d *KindsServed) sendServed(ctx context.Context) bool {
 	d.mu.Lock()
-	sources, onServed := d.sources, d.onServed
+	onServed, renew := d.onServed, d.renew
 	d.mu.Unlock()
-	for _, f := range onServed {
+	if d.renewDue.Swap(false) && renew != nil {
+		renew()
+	}
+	return d.send(ctx, onServed)
+}
+
+// send calls fs and then sends one event to every source; it is false when ctx ended first.
+func (d *KindsServed) send(ctx context.Context, fs []func()) bool {
+	d.mu.Lock()
+	sources := d.sources
+	d.mu.Unlock()
+	for _, f := range fs {
 		f()
 	}
 	for _, events := range sources {
@@ -181,12 +258,64 @@ func (d *KindsServed) send(ctx context.Context) bool {
 	return true
 }
 
-// allServed tells whether the REST mapper maps every kind.
+// allServed tells whether the REST mapper maps every kind; after a CRD's removal, whether discovery
+// lists every kind again.
 func (d *KindsServed) allServed() bool {
+	d.mu.Lock()
+	removed, removals := d.removed, d.removals
+	d.mu.Unlock()
+	if !removed {
+		for _, gvk := range d.kinds {
+			if _, err := d.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				return false
+			}
+		}
+		return true
+	}
 	for _, gvk := range d.kinds {
-		if _, err := d.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+		if !d.discovered(gvk) {
 			return false
 		}
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.removals != removals {
+		return false // removed again meanwhile
+	}
+	d.removed = false
+	d.renewDue.Store(true)
 	return true
+}
+
+// discoverer asks discovery itself whether a kind is served, as a ProbingMapper can: the REST mapper
+// answers from what it mapped before.
+type discoverer interface {
+	discovered(gvk schema.GroupVersionKind) bool
+}
+
+// discovered tells whether discovery serves gvk, asking discovery itself when d's mapper can.
+func (d *KindsServed) discovered(gvk schema.GroupVersionKind) bool {
+	if m, ok := d.mapper.(discoverer); ok {
+		return m.discovered(gvk)
+	}
+	_, err := d.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	return err == nil
+}
+
+// discovered tells whether discovery lists gvk as a kind objects of which can be created (a CRD being
+// deleted is listed without the verb until it is gone) and its watch cache serves, whatever the REST
+// mapper mapped before.
+func (p *ProbingMapper) discovered(gvk schema.GroupVersionKind) bool {
+	list, err := p.lister.ServerResourcesForGroupVersion(gvk.GroupVersion().String())
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(list.APIResources, func(r metav1.APIResource) bool {
+		return r.Kind == gvk.Kind && !strings.Contains(r.Name, "/") // not a subresource
+	})
+	if i < 0 || !slices.Contains(list.APIResources[i].Verbs, "create") {
+		return false
+	}
+	m, err := p.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	return err == nil && p.lister.WatchCacheReady(m.Resource)
 }

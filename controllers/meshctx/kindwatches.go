@@ -50,7 +50,13 @@ var policyObjectChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
 // KindWatches watches kinds whose CRDs meshkeeper installs itself (the Istio policy kinds): a watch set
 // up at start would keep the manager from starting on a cluster without them, so each kind is watched,
 // by its metadata (policyObjectChanged says which changes count), from the first reconcile
-// that finds it served.
+// that finds it served. When one of their CRDs is removed (KindsServed.Removed), it answers false until
+// KindsServed finds them served again. Their informers stay meanwhile: an informer removed from the
+// manager's cache would be made anew by the next read of the kind from the cache, or by a watch being
+// started, and waited for without end while the kind is not served; each lists its kind again after a
+// backoff instead, at most every 30 to 60 s. Once the kinds are served again, KindsServed replaces the
+// informers (which would otherwise see the kinds back only after that backoff, the status with them) and
+// the next call watches the kinds anew.
 type KindWatches struct {
 	mapper     mapper
 	controller controller.Controller
@@ -78,6 +84,9 @@ type KindWatches struct {
 	failed atomic.Pointer[error]
 	// retry is the wait after a lookup's first failure, lookupRetry when zero.
 	retry time.Duration
+	// removed is set by Removed and cleared by Forget: a CRD of the kinds was removed, and the REST
+	// mapper, which never forgets a kind it mapped, cannot tell when it is back.
+	removed atomic.Bool
 }
 
 // A lookup that discovery fails only because the API server could not answer for a moment (Transient:
@@ -110,12 +119,37 @@ func NewKindWatches(mgr ctrl.Manager, c controller.Controller, kinds []schema.Gr
 		w.mapper = served.mapper
 		w.recheck = discoveryInterval
 		served.OnServed(w.Forget)
+		served.OnRemoved(w.Removed)
+		served.renewWith(func() {
+			for _, gvk := range kinds {
+				obj := &metav1.PartialObjectMetadata{}
+				obj.SetGroupVersionKind(gvk)
+				// RemoveInformer fails only for an object the scheme does not know; metadata has no scheme.
+				_ = mgr.GetCache().RemoveInformer(context.Background(), obj)
+			}
+		})
 	}
 	return w
 }
 
-// Forget forgets that a kind was found not served: the next call asks the mapper.
-func (w *KindWatches) Forget() { w.unserved.Store(0) }
+// Forget forgets that a kind was found not served, or that a CRD of the kinds was removed: the next call
+// asks the mapper.
+func (w *KindWatches) Forget() {
+	w.removed.Store(false)
+	w.unserved.Store(0)
+}
+
+// Removed takes the kinds for not served, one of whose CRDs was removed: every call answers false,
+// without asking the mapper (which never forgets a kind it mapped), until Forget. The kinds' watches
+// are started anew by the first call after Forget, on the informers KindsServed made anew before it.
+func (w *KindWatches) Removed() {
+	w.removed.Store(true)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all.Store(false)
+	w.failed.Store(nil)
+	clear(w.watching)
+}
 
 // DiscoveryFailed is the discovery failure that made WatchServed answer false last, past the lookup's
 // retries: then whether the kinds are served is not known, rather than that they are not. nil when the
@@ -134,7 +168,7 @@ func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	if w.all.Load() {
 		return true
 	}
-	if w.recentlyUnserved() {
+	if w.recentlyUnserved() || w.removed.Load() {
 		return false
 	}
 	w.mu.Lock()
@@ -142,8 +176,8 @@ func (w *KindWatches) WatchServed(ctx context.Context) bool {
 	if w.all.Load() {
 		return true
 	}
-	if w.recentlyUnserved() {
-		return false // found so by the caller this one waited for
+	if w.recentlyUnserved() || w.removed.Load() {
+		return false // found so by the caller this one waited for, or removed meanwhile
 	}
 	for _, gvk := range w.kinds {
 		if err := w.lookup(ctx, gvk); err != nil {

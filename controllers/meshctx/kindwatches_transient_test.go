@@ -79,7 +79,7 @@ func servedDiscovery() (*discovery, *lister) {
 // discovery answers on the first reconcile after a leader failover while the API server restarts, or
 // the REST mapper's aggregated discovery error holding one) says nothing about whether the Istio kinds
 // are served: WatchServed asks again a moment later rather than answer false, on which the ServiceMesh
-// reports PoliciesApplied False IstioCRDsMissing ("does not serve PeerAuthentication and Sidecar yet").
+// reports PoliciesApplied False IstioCRDsMissing ("does not serve PeerAuthentication and Sidecar: not yet").
 func TestKindWatchesAskAgainWhenDiscoveryFailsForAMoment(t *testing.T) {
 	unavailable := apierrors.NewServiceUnavailable("the server is currently unable to handle the request")
 	peer := render.PolicyKinds[0].GroupVersion()

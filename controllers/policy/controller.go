@@ -524,7 +524,14 @@ func DeleteAll(ctx context.Context, c client.Client, reader client.Reader, mesh 
 		}
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := reader.List(ctx, list, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector}); err != nil {
+		err := reader.List(ctx, list, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector})
+		if apierrors.IsNotFound(err) {
+			// The kind's CRD was deleted after the REST mapper mapped it (the mapper never forgets a
+			// kind): the API server no longer serves the collection, and its deletion took every
+			// object of the kind with it.
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("listing %ss: %w", gvk.Kind, err)
 		}
 		for i := range list.Items {

@@ -32,7 +32,9 @@ import (
 var policyCRDNames = sets.New("peerauthentications.security.istio.io", "sidecars.networking.istio.io")
 
 // crdChanged enqueues what its EventHandler enqueues and kicks the wait for the kinds to be served, on
-// every creation and change of a policy kind's CRD.
+// every creation and change of a policy kind's CRD; on its deletion, from the moment the API server marks
+// it for deletion, it tells the wait that the kinds are removed, so that they count as not served until
+// discovery serves them again.
 type crdChanged struct {
 	handler.EventHandler
 	served *meshctx.KindsServed
@@ -44,8 +46,18 @@ func (h crdChanged) Create(ctx context.Context, e event.CreateEvent, q workqueue
 }
 
 func (h crdChanged) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.served.Kick()
+	if e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero() {
+		// Marked for deletion: the API server refuses new objects of the kind from now on.
+		h.served.Removed()
+	} else {
+		h.served.Kick()
+	}
 	h.EventHandler.Update(ctx, e, q)
+}
+
+func (h crdChanged) Delete(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	h.served.Removed()
+	h.EventHandler.Delete(ctx, e, q)
 }
 
 var _ handler.EventHandler = crdChanged{}

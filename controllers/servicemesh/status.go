@@ -185,8 +185,37 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
 	default:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, meshv1alpha1.ReasonEnrolled,
-			fmt.Sprintf("%d namespace(s) enrolled", n.enrolled.Len()))
+			fmt.Sprintf("%d namespace(s) enrolled", n.enrolled.Len())+selectedNowhere(obs.spec, n))
 	}
+}
+
+// selectedNowhere says, to follow NamespacesEnrolled's count, which namespaces listed in
+// spec.injection.namespaces do not exist (or are being deleted), and that spec.injection.namespaceSelector
+// selects nothing when no namespace is judged at all. Neither holds the mesh back: a listed namespace is
+// enrolled once it is created, and a selector matches namespaces labelled later. But a misspelt name or
+// label would otherwise keep the namespace meant out of the mesh without a word. Empty when there is
+// nothing to say.
+func selectedNowhere(spec *meshv1alpha1.ServiceMeshSpec, n *namespacesObservation) string {
+	if spec == nil {
+		return ""
+	}
+	judged := n.enrolled.Clone().Insert(n.pending...).Insert(n.conflicts...).Insert(n.podSecurity...).Insert(n.cniExcluded...)
+	var missing []string
+	for _, listed := range spec.Injection.Namespaces {
+		if !judged.Has(listed) && !slices.Contains(missing, listed) {
+			missing = append(missing, listed)
+		}
+	}
+	var note string
+	if len(missing) > 0 {
+		note += fmt.Sprintf("; %d namespace(s) listed in spec.injection.namespaces do not exist (or are being deleted): %s; "+
+			"each is enrolled once created: check the names if they should exist already", len(missing), names(missing))
+	}
+	if spec.Injection.NamespaceSelector != nil && judged.Len() == 0 {
+		note += "; spec.injection.namespaceSelector matches no namespace meshkeeper may enroll (kube-system, kube-public, " +
+			"kube-node-lease and spec.namespace never are): compare it with kubectl get namespaces --show-labels"
+	}
+	return note
 }
 
 // podSecurityMessage says which namespaces are not enrolled for their Pod Security level, naming the
@@ -474,7 +503,8 @@ func setPoliciesApplied(status *meshv1alpha1.ServiceMeshStatus, obs *observation
 				"meshkeeper asks discovery again and applies the policies once it answers", p.discovery))
 	case !p.served:
 		setCondition(status, obs, meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing,
-			"the API server does not serve PeerAuthentication and Sidecar yet; their CRDs come with the istio-base chart")
+			"the API server does not serve PeerAuthentication and Sidecar: not yet, or no longer (their CRDs were deleted); "+
+				"their CRDs come with the istio-base chart, and meshkeeper applies the policies once they are served")
 	case len(p.conflicts) > 0 || len(p.altered) > 0:
 		var problems []string
 		if len(p.conflicts) > 0 {
