@@ -17,6 +17,7 @@ limitations under the License.
 package policy
 
 import (
+	"errors"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,7 +102,7 @@ func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
 			r.reported.Changed(conflictReportKey(gvk, ns), "conflict")
 		}
 		r.reported.Changed(annotationReportKey(ns), "malformed")
-		r.reported.Changed(applyReportKey(render.SidecarKind, ns), "refused")
+		r.refused.Failed(applyReportKey(render.SidecarKind, ns), "refused", errors.New("refused"))
 	}
 	r.forgetNamespace("gone")
 
@@ -123,7 +124,7 @@ func TestForgetNamespaceDropsWhatItRemembers(t *testing.T) {
 				t.Errorf("the %s conflict of namespace %s forgotten: %t, want %t", gvk.Kind, ns, got, forgotten)
 			}
 		}
-		if got := r.reported.Changed(applyReportKey(render.SidecarKind, ns), "refused"); got != forgotten {
+		if _, got := r.refused.Failed(applyReportKey(render.SidecarKind, ns), "refused", errors.New("refused")); got != forgotten {
 			t.Errorf("the failed write of namespace %s forgotten: %t, want %t", ns, got, forgotten)
 		}
 		if got := r.reported.Changed(annotationReportKey(ns), "malformed"); got != forgotten {

@@ -72,7 +72,8 @@ type Reconciler struct {
 	// Applied remembers the specs the reconciler applied, shared with the ServiceMesh's status pass;
 	// nil makes one of the reconciler's own.
 	Applied  *AppliedSpecs
-	reported meshctx.Transitions // by "kind namespace", "annotation namespace" and "apply kind namespace"
+	reported meshctx.Transitions   // by "kind namespace" and "annotation namespace"
+	refused  meshctx.RefusedWrites // by "apply kind namespace"
 }
 
 // The Istio policies meshkeeper generates.
@@ -135,7 +136,7 @@ func (r *Reconciler) forgetNamespace(namespace string) {
 	for _, gvk := range render.PolicyKinds {
 		r.Applied.forget(gvk, key)
 		r.reported.Forget(conflictReportKey(gvk, namespace))
-		r.reported.Forget(applyReportKey(gvk, namespace))
+		r.refused.Succeeded(applyReportKey(gvk, namespace))
 		r.reported.Forget(besideReportKey(gvk, namespace))
 	}
 	r.reported.Forget(annotationReportKey(namespace))
@@ -172,7 +173,7 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		// Nothing of this kind is wanted here (the namespace left the mesh, say): what was reported of
 		// it is over, and is reported anew, with its Warnings, once meshkeeper wants an object here again.
 		r.reported.Forget(reportKey)
-		r.reported.Forget(applyReportKey(gvk, namespace))
+		r.refused.Succeeded(applyReportKey(gvk, namespace))
 		r.reported.Forget(besideReportKey(gvk, namespace))
 	}
 	if current != nil && !meshctx.Generated(current, mesh) {
@@ -255,16 +256,17 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		// is still known to hold the spec remembered, which the status reports as not yet written. An
 		// apply that did land, its answer lost, raised the object's generation past it. A write the API
 		// server could not answer for a moment (throttled, unavailable, timed out, or a conflict with a
-		// write made since the read) is only retried: the Warning is for a refusal, which retrying does
-		// not end, and a blip would otherwise put one on the ServiceMesh that the retry a moment later
-		// makes moot.
+		// write made since the read) is retried without a Warning the first time: the retry a moment
+		// later usually writes it. One that fails again (an admission webhook that cannot be reached
+		// answers 500 for as long as it is down) is reported, as a refusal is at once: once for as long
+		// as the answer stays the same.
 		err = fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
-		if !meshctx.Transient(err) && r.reported.Changed(applyReportKey(gvk, namespace), err.Error()) {
+		if reported, news := r.refused.Failed(applyReportKey(gvk, namespace), err.Error(), err); reported && news {
 			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, ReasonApplyFailed, "ApplyPolicy", "%s; retried", err.Error())
 		}
 		return err
 	}
-	r.reported.Forget(applyReportKey(gvk, namespace))
+	r.refused.Succeeded(applyReportKey(gvk, namespace))
 	if len(beside) > 0 {
 		// A server-side apply removes only fields of meshkeeper's own: what the object held beyond
 		// meshkeeper's spec and still holds after the apply is someone else's. Read what it left.

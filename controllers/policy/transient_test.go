@@ -19,6 +19,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -36,8 +37,10 @@ import (
 
 // A write of a policy object that the API server could not answer for a moment (throttled, unavailable,
 // timed out, or a conflict with a write made since the read) is retried with the reconcile, and says
-// nothing to the people watching the ServiceMesh's Warnings: the retry a moment later writes it. A write
-// the API server refuses (an admission policy) is reported, once for as long as its answer stays the same.
+// nothing to the people watching the ServiceMesh's Warnings when the retry a moment later writes it. If
+// the retry fails too (an admission webhook that cannot be reached answers 500 for as long as it is
+// down), it is reported once. A write the API server refuses (an admission policy) is reported at once,
+// once for as long as its answer stays the same.
 func TestAPolicyWriteTheAPIServerCouldNotAnswerRecordsNoWarning(t *testing.T) {
 	gr := schema.GroupResource{Group: render.PeerAuthenticationKind.Group, Resource: "peerauthentications"}
 	for name, tc := range map[string]struct {
@@ -53,46 +56,51 @@ func TestAPolicyWriteTheAPIServerCouldNotAnswerRecordsNoWarning(t *testing.T) {
 		"refused by an admission policy": {failure: apierrors.NewForbidden(gr, render.PolicyName,
 			errors.New("ValidatingAdmissionPolicy 'no-strict' denied request")), wantEvent: true},
 	} {
-		t.Run(name, func(t *testing.T) {
-			failures := 2
-			c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
-				Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
-					return apierrors.NewNotFound(gr, render.PolicyName)
-				},
-				List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error { return nil },
-				Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
-					if failures > 0 {
-						failures--
-						return tc.failure
+		for _, inARow := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s, %d in a row", name, inARow), func(t *testing.T) {
+				failures := inARow
+				c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+					Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+						return apierrors.NewNotFound(gr, render.PolicyName)
+					},
+					List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error { return nil },
+					Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+						if failures > 0 {
+							failures--
+							return tc.failure
+						}
+						return nil
+					},
+				}).Build()
+				recorder := events.NewFakeRecorder(10)
+				r := &Reconciler{Client: c, APIReader: c, Recorder: recorder, Rivals: NewRivals(c), Applied: &AppliedSpecs{}}
+				mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName, UID: "mesh-uid"}}
+				desired := render.PeerAuthentication("shop", meshv1alpha1.MTLSStrict)
+				for range inARow {
+					if err := r.reconcileKind(t.Context(), mesh, "shop", render.PeerAuthenticationKind, desired.DeepCopy()); err == nil {
+						t.Fatal("reconcileKind = nil, want the write's error, which the reconcile retries")
 					}
-					return nil
-				},
-			}).Build()
-			recorder := events.NewFakeRecorder(10)
-			r := &Reconciler{Client: c, APIReader: c, Recorder: recorder, Rivals: NewRivals(c), Applied: &AppliedSpecs{}}
-			mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName, UID: "mesh-uid"}}
-			desired := render.PeerAuthentication("shop", meshv1alpha1.MTLSStrict)
-			for range 2 {
-				if err := r.reconcileKind(t.Context(), mesh, "shop", render.PeerAuthenticationKind, desired.DeepCopy()); err == nil {
-					t.Fatal("reconcileKind = nil, want the write's error, which the reconcile retries")
 				}
-			}
-			if err := r.reconcileKind(t.Context(), mesh, "shop", render.PeerAuthenticationKind, desired.DeepCopy()); err != nil {
-				t.Fatalf("reconcileKind once the API server answers = %v", err)
-			}
-			close(recorder.Events)
-			var warnings []string
-			for e := range recorder.Events {
-				if strings.HasPrefix(e, "Warning") {
-					warnings = append(warnings, e)
+				if err := r.reconcileKind(t.Context(), mesh, "shop", render.PeerAuthenticationKind, desired.DeepCopy()); err != nil {
+					t.Fatalf("reconcileKind once the API server answers = %v", err)
 				}
-			}
-			switch {
-			case tc.wantEvent && len(warnings) != 1:
-				t.Errorf("Warnings %q, want one %s for the refusal, recorded once", warnings, ReasonApplyFailed)
-			case !tc.wantEvent && len(warnings) != 0:
-				t.Errorf("Warnings %q, want none for a write the API server could not answer for a moment", warnings)
-			}
-		})
+				close(recorder.Events)
+				var warnings []string
+				for e := range recorder.Events {
+					if strings.HasPrefix(e, "Warning") {
+						warnings = append(warnings, e)
+					}
+				}
+				switch {
+				case tc.wantEvent && len(warnings) != 1:
+					t.Errorf("Warnings %q, want one %s for the refusal, recorded once", warnings, ReasonApplyFailed)
+				case !tc.wantEvent && inARow == 1 && len(warnings) != 0:
+					t.Errorf("Warnings %q, want none for a write the API server could not answer for a moment", warnings)
+				case !tc.wantEvent && inARow > 1 && len(warnings) != 1:
+					t.Errorf("Warnings %q, want one %s for a write that failed %d times in a row, recorded once", warnings,
+						ReasonApplyFailed, inARow)
+				}
+			})
+		}
 	}
 }
