@@ -580,9 +580,13 @@ func HeldWorkloads(ctx context.Context, workloads client.Reader) ([]string, erro
 	return names, nil
 }
 
-// holdsSidecarKeys tells whether meshkeeper applied sidecar settings to a workload's pod template.
+// holdsSidecarKeys tells whether meshkeeper applied sidecar settings to a workload's pod template. The
+// workloads of the Istio charts never count: the chart manager applies them under the same field
+// manager, the istiod chart's pod template carries sidecar.istio.io/inject, and taking that back would
+// be an apply of the template's metadata alone. They carry meshkeeper's label and an owner reference
+// to the ServiceMesh; either tells, since anyone who may edit the Deployment may remove the label.
 func holdsSidecarKeys(obj metav1.Object) bool {
-	if meshctx.ManagedBySelector.Matches(labels.Set(obj.GetLabels())) {
+	if meshctx.ManagedBySelector.Matches(labels.Set(obj.GetLabels())) || meshctx.OwnedByServiceMesh(obj, nil) {
 		return false
 	}
 	return apply.OwnedPodTemplateKeys(obj, "labels").HasAny(sets.List(sidecarKeys)...) ||

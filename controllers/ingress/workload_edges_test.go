@@ -34,14 +34,20 @@ func TestHoldsSidecarKeys(t *testing.T) {
 	}
 	chart := applied(`"f:labels":{"f:sidecar.istio.io/inject":{}}`)
 	chart.Labels = map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}
+	// The chart's istiod after someone removed meshkeeper's label (kubectl edit): its owner reference
+	// to the ServiceMesh still says whose it is.
+	unlabelled := applied(`"f:labels":{"f:sidecar.istio.io/inject":{}}`)
+	unlabelled.OwnerReferences = []metav1.OwnerReference{{APIVersion: meshv1alpha1.GroupVersion.String(),
+		Kind: "ServiceMesh", Name: meshv1alpha1.ServiceMeshName, UID: "mesh-uid"}}
 	tests := map[string]struct {
 		meta metav1.ObjectMeta
 		want bool
 	}{
-		"an applied label":                 {meta: applied(`"f:labels":{"f:sidecar.istio.io/inject":{}}`), want: true},
-		"an applied annotation":            {meta: applied(`"f:annotations":{"f:traffic.sidecar.istio.io/includeOutboundIPRanges":{}}`), want: true},
-		"another applied key":              {meta: applied(`"f:labels":{"f:app":{}}`), want: false},
-		"a workload of meshkeeper's chart": {meta: chart, want: false},
+		"an applied label":                                   {meta: applied(`"f:labels":{"f:sidecar.istio.io/inject":{}}`), want: true},
+		"an applied annotation":                              {meta: applied(`"f:annotations":{"f:traffic.sidecar.istio.io/includeOutboundIPRanges":{}}`), want: true},
+		"another applied key":                                {meta: applied(`"f:labels":{"f:app":{}}`), want: false},
+		"a workload of meshkeeper's chart":                   {meta: chart, want: false},
+		"a workload of meshkeeper's chart without its label": {meta: unlabelled, want: false},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
