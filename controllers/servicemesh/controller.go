@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
@@ -347,6 +348,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, kind := range ChartKinds {
 		b = b.Watches(kind.Object, toMesh, builder.WithPredicates(meshctx.ManagedOnly, changedPredicate(kind)))
 	}
+	// The Istio CRDs, by metadata: the base release's drift check, which only a reconcile runs, applies
+	// one that was deleted (kubectl delete crd) again. Their other changes are the chart manager's or
+	// the API server's (a CRD's own status), and a CRD marked for deletion is gone only once its
+	// objects are: it is applied again after that.
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	b = b.Watches(crd, toMesh, builder.WithPredicates(meshctx.ManagedOnly, predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}))
 	// The data plane's status comes from the namespaces, Ingresses, Services and pods.
 	// They change by the thousand while a mesh converges, so their changes are batched.
 	pace := &statusPace{}

@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -179,6 +180,28 @@ var _ = Describe("Control plane lifecycle", Ordered, func() {
 		Eventually(eventReasons, installTimeout, poll).Should(ContainElement("DriftRepaired"))
 		Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1, 2}), "a repair is not an upgrade")
 		markAvailable(ns, "istiod")
+	})
+
+	It("restores a deleted Istio CRD, without waiting for anything else to change", func() {
+		crd := &metav1.PartialObjectMetadata{}
+		crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "virtualservices.networking.istio.io"}, crd)).To(Succeed())
+		old := crd.UID
+		Expect(k8sClient.Delete(ctx, crd)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "virtualservices.networking.istio.io"}, crd)).To(Succeed())
+			g.Expect(crd.UID).NotTo(Equal(old))
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() []string {
+			var notes []string
+			for _, e := range listEvents() {
+				if e.Regarding.Kind == "ServiceMesh" && e.Reason == "DriftRepaired" {
+					notes = append(notes, e.Note)
+				}
+			}
+			return notes
+		}, installTimeout, poll).Should(ContainElement(ContainSubstring("virtualservices.networking.istio.io")))
+		Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}), "a repair is not an upgrade")
 	})
 
 	It("restores an edited mesh config, but leaves istiod's own webhook rewrites alone", func() {
