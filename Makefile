@@ -107,6 +107,11 @@ test: ## Run every test: regenerate the manifests and build the cluster binaries
 test-unit: ## Run the pure tests (no cluster binary needed, nothing is built first).
 	go test ./... -vet=off -timeout 10m $(GOTEST_FLAGS)
 
+.PHONY: test-race
+test-race: envtest ## Run the pure tests, and the envtest packages that run meshkeeper's controllers in the test process, with the race detector (not part of `make test`).
+	go test -race ./... -vet=off -timeout 30m $(GOTEST_FLAGS)
+	$(TIER_ENV) go test -race -tags envtest ./test/integration/ ./test/integration/policy/ ./test/integration/restart/ -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+
 .PHONY: image-binary
 image-binary: ## Build the manager as the image does (hack/trimdeps) into bin/meshkeeper-image, for the tiers that run it as a process.
 	go run ./hack/trimdeps -o $(IMAGE_BINARY)
