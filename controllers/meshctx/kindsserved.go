@@ -115,7 +115,8 @@ func (d *KindsServed) Source(h handler.EventHandler) source.Source {
 }
 
 // OnServed has f called each time the kinds come to be served after a kick or an Await, before any
-// source hears of it. Every OnServed is called before the manager starts.
+// source hears of it; f is called under the wait's lock, and must not call the wait. Every OnServed is
+// called before the manager starts.
 func (d *KindsServed) OnServed(f func()) {
 	d.mu.Lock()
 	d.onServed = append(d.onServed, f)
@@ -191,7 +192,7 @@ func (d *KindsServed) Start(ctx context.Context) error {
 		if d.tellRemoved.Swap(false) {
 			// The callers that watched the kinds recompute what depends on them (the ServiceMesh's
 			// PoliciesApplied), and hear that they are not served.
-			if !d.send(ctx, nil) {
+			if !d.send(ctx) {
 				return nil
 			}
 		}
@@ -229,25 +230,35 @@ func (d *KindsServed) Start(ctx context.Context) error {
 }
 
 // sendServed replaces the kinds' informers when they come back after a removal, calls the OnServed
-// functions and sends one event to every source; it is false when ctx ended first.
+// functions and sends one event to every source; it is false when ctx ended first. A removal since the
+// kinds were found served (the CRD deleted again as it came back) calls and sends nothing: the OnServed
+// functions would forget it (KindWatches.Forget), and the runnable tells the sources of the removal
+// instead. The OnServed functions are called under mu, so that a removal is either seen here or comes
+// after them, its OnRemoved functions with it.
 func (d *KindsServed) sendServed(ctx context.Context) bool {
 	d.mu.Lock()
-	onServed, renew := d.onServed, d.renew
+	renew := d.renew
 	d.mu.Unlock()
 	if d.renewDue.Swap(false) && renew != nil {
 		renew()
 	}
-	return d.send(ctx, onServed)
+	d.mu.Lock()
+	if d.removed {
+		d.mu.Unlock()
+		return true
+	}
+	for _, f := range d.onServed {
+		f()
+	}
+	d.mu.Unlock()
+	return d.send(ctx)
 }
 
-// send calls fs and then sends one event to every source; it is false when ctx ended first.
-func (d *KindsServed) send(ctx context.Context, fs []func()) bool {
+// send sends one event to every source; it is false when ctx ended first.
+func (d *KindsServed) send(ctx context.Context) bool {
 	d.mu.Lock()
 	sources := d.sources
 	d.mu.Unlock()
-	for _, f := range fs {
-		f()
-	}
 	for _, events := range sources {
 		select {
 		case events <- event.GenericEvent{Object: &corev1.Namespace{}}:

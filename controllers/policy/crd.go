@@ -41,7 +41,14 @@ type crdChanged struct {
 }
 
 func (h crdChanged) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.served.Kick()
+	if !e.Object.GetDeletionTimestamp().IsZero() {
+		// Already marked for deletion when the informer first lists it (the manager started, or a new
+		// leader took over, during the deletion): discovery still lists the kind, and the REST mapper maps
+		// it, but the API server refuses new objects of it.
+		h.served.Removed()
+	} else {
+		h.served.Kick()
+	}
 	h.EventHandler.Create(ctx, e, q)
 }
 
