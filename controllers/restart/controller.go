@@ -1142,6 +1142,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		requeue = left + time.Second
 	}
 	result := ctrl.Result{RequeueAfter: requeue}
+	r.forgetFailures(p.candidates)
 	p.pending, p.coolingOffs = p.sortWaiting()
 	if len(p.stalled) > 0 {
 		return result, nil // a stall stops every further restart
@@ -1237,6 +1238,21 @@ func holdsBack(waiting []*candidate, failed, warned bool) string {
 		return "the API server did not take the restarts for a moment (a timeout, an unavailable server, a cache behind a write); meshkeeper tries again"
 	}
 	return ""
+}
+
+// forgetFailures forgets the failed restarts of the workloads that no longer need one: a restart they
+// need again later (after the next upgrade, say) fails for the first time in a row.
+func (r *Reconciler) forgetFailures(candidates []*candidate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.failures) == 0 {
+		return
+	}
+	needed := make(sets.Set[string], len(candidates))
+	for _, c := range candidates {
+		needed.Insert(c.key())
+	}
+	maps.DeleteFunc(r.failures, func(key string, _ int) bool { return !needed.Has(key) })
 }
 
 // failed counts one more failed restart of the workload at key, and returns how many failed in a row.
