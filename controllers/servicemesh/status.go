@@ -191,19 +191,35 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 
 // selectedNowhere says, to follow NamespacesEnrolled's count, which namespaces listed in
 // spec.injection.namespaces do not exist (or are being deleted), and that spec.injection.namespaceSelector
-// selects nothing when no namespace is judged at all. Neither holds the mesh back: a listed namespace is
-// enrolled once it is created, and a selector matches namespaces labelled later. But a misspelt name or
-// label would otherwise keep the namespace meant out of the mesh without a word. Empty when there is
-// nothing to say.
+// selects nothing when no namespace beyond the listed ones is judged at all. Neither holds the mesh back:
+// a listed namespace is enrolled once it is created, and a selector matches namespaces labelled later.
+// But a misspelt name or label would otherwise keep the namespace meant out of the mesh without a word.
+// Empty when there is nothing to say. It allocates only for the listed namespaces, not for every
+// namespace judged.
 func selectedNowhere(spec *meshv1alpha1.ServiceMeshSpec, n *namespacesObservation) string {
-	if spec == nil {
+	if spec == nil || (len(spec.Injection.Namespaces) == 0 && spec.Injection.NamespaceSelector == nil) {
 		return ""
 	}
-	judged := n.enrolled.Clone().Insert(n.pending...).Insert(n.conflicts...).Insert(n.podSecurity...).Insert(n.cniExcluded...)
+	listed := sets.New(spec.Injection.Namespaces...)
+	judgedListed := sets.New[string]()
+	for name := range listed {
+		if n.enrolled.Has(name) {
+			judgedListed.Insert(name)
+		}
+	}
+	judged := n.enrolled.Len()
+	for _, each := range [][]string{n.pending, n.conflicts, n.podSecurity, n.cniExcluded} {
+		judged += len(each)
+		for _, name := range each {
+			if listed.Has(name) {
+				judgedListed.Insert(name)
+			}
+		}
+	}
 	var missing []string
-	for _, listed := range spec.Injection.Namespaces {
-		if !judged.Has(listed) && !slices.Contains(missing, listed) {
-			missing = append(missing, listed)
+	for _, name := range spec.Injection.Namespaces {
+		if !judgedListed.Has(name) && !slices.Contains(missing, name) {
+			missing = append(missing, name)
 		}
 	}
 	var note string
@@ -211,8 +227,12 @@ func selectedNowhere(spec *meshv1alpha1.ServiceMeshSpec, n *namespacesObservatio
 		note += fmt.Sprintf("; %d namespace(s) listed in spec.injection.namespaces do not exist (or are being deleted): %s; "+
 			"each is enrolled once created: check the names if they should exist already", len(missing), names(missing))
 	}
-	if spec.Injection.NamespaceSelector != nil && judged.Len() == 0 {
-		note += "; spec.injection.namespaceSelector matches no namespace meshkeeper may enroll (kube-system, kube-public, " +
+	if spec.Injection.NamespaceSelector != nil && judged == judgedListed.Len() {
+		beyond := ""
+		if listed.Len() > 0 {
+			beyond = " beyond those listed in spec.injection.namespaces"
+		}
+		note += "; spec.injection.namespaceSelector matches no namespace meshkeeper may enroll" + beyond + " (kube-system, kube-public, " +
 			"kube-node-lease and spec.namespace never are): compare it with kubectl get namespaces --show-labels"
 	}
 	return note
