@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/meshkeeper/meshkeeper/internal/render"
@@ -38,6 +37,22 @@ type rememberingDiscovery struct {
 
 func (d *rememberingDiscovery) discovered(schema.GroupVersionKind) bool { return d.listed.Load() }
 
+// newRemovalWait is a wait over discovery that lists and maps every policy kind, whose source holds up
+// to buffer events, and the KindWatches of c that hear from it that the kinds are served or removed,
+// as the policy controller's do. The test sets how the informers are replaced, then runs the wait.
+func newRemovalWait(buffer int) (*rememberingDiscovery, testWait, *countingController, *KindWatches) {
+	d := &rememberingDiscovery{discovery: newDiscovery()}
+	d.serve(render.PolicyKinds...)
+	d.listed.Store(true)
+	w := newWait(d, buffer, time.Minute, time.Hour)
+	c := &countingController{}
+	watches := &KindWatches{mapper: d, controller: c, kinds: render.PolicyKinds, recheck: time.Hour,
+		source: func(schema.GroupVersionKind) source.Source { return nil }}
+	w.OnServed(watches.Forget)
+	w.OnRemoved(watches.Removed)
+	return d, w, c, watches
+}
+
 // TestKindsRemovedCountAsNotServedUntilDiscoveryListsThemAgain: a CRD of the kinds is deleted while the
 // manager runs. The REST mapper still maps the kinds; the watches answer false all the same, the sources
 // hear of the removal (the ServiceMesh recomputes PoliciesApplied), and once discovery lists the kinds
@@ -46,17 +61,7 @@ func (d *rememberingDiscovery) discovered(schema.GroupVersionKind) bool { return
 // watch of each kind again.
 func TestKindsRemovedCountAsNotServedUntilDiscoveryListsThemAgain(t *testing.T) {
 	ctx := context.Background()
-	d := &rememberingDiscovery{discovery: newDiscovery()}
-	d.serve(render.PolicyKinds...)
-	d.listed.Store(true)
-	w := testWait{KindsServed: NewKindsServed(d, render.PolicyKinds), served: make(chan event.GenericEvent)}
-	w.sources = append(w.sources, w.served)
-	w.interval, w.timeout, w.slow = 5*time.Millisecond, time.Minute, time.Hour
-	c := &countingController{}
-	watches := &KindWatches{mapper: d, controller: c, kinds: render.PolicyKinds, recheck: time.Hour,
-		source: func(schema.GroupVersionKind) source.Source { return nil }}
-	w.OnServed(watches.Forget)
-	w.OnRemoved(watches.Removed)
+	d, w, c, watches := newRemovalWait(0)
 	// renewed counts the replacements of the informers, each while the watches still took the kinds
 	// for removed.
 	var renewed, renewedLate atomic.Int32
@@ -66,10 +71,7 @@ func TestKindsRemovedCountAsNotServedUntilDiscoveryListsThemAgain(t *testing.T) 
 			renewedLate.Add(1)
 		}
 	})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = w.Start(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	run(t, w)
 
 	if !watches.WatchServed(ctx) || c.watches != len(render.PolicyKinds) {
 		t.Fatalf("%d watches with every kind served, want one per kind", c.watches)

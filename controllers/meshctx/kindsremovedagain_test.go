@@ -21,12 +21,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/source"
-
-	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // TestKindsRemovedAgainAsTheyComeBackStayNotServed: a CRD of the kinds is deleted again just as
@@ -37,17 +31,7 @@ import (
 // refuses every object of them. Once discovery lists them again, they are served.
 func TestKindsRemovedAgainAsTheyComeBackStayNotServed(t *testing.T) {
 	ctx := context.Background()
-	d := &rememberingDiscovery{discovery: newDiscovery()}
-	d.serve(render.PolicyKinds...)
-	d.listed.Store(true)
-	w := testWait{KindsServed: NewKindsServed(d, render.PolicyKinds), served: make(chan event.GenericEvent, 10)}
-	w.sources = append(w.sources, w.served)
-	w.interval, w.timeout, w.slow = 5*time.Millisecond, time.Minute, time.Hour
-	c := &countingController{}
-	watches := &KindWatches{mapper: d, controller: c, kinds: render.PolicyKinds, recheck: time.Hour,
-		source: func(schema.GroupVersionKind) source.Source { return nil }}
-	w.OnServed(watches.Forget)
-	w.OnRemoved(watches.Removed)
+	d, w, _, watches := newRemovalWait(10)
 	// The first replacement of the informers, once discovery lists the kinds again, is when the CRD is
 	// deleted again.
 	var renewals atomic.Int32
@@ -57,10 +41,7 @@ func TestKindsRemovedAgainAsTheyComeBackStayNotServed(t *testing.T) {
 			w.Removed()
 		}
 	})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = w.Start(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	run(t, w)
 
 	if !watches.WatchServed(ctx) {
 		t.Fatal("WatchServed = false with every kind served")

@@ -66,14 +66,27 @@ type testWait struct {
 
 func startWait(t *testing.T, d *discovery, timeout, slow time.Duration) testWait {
 	t.Helper()
-	w := testWait{KindsServed: NewKindsServed(d, render.PolicyKinds), served: make(chan event.GenericEvent)}
+	w := newWait(d, 0, timeout, slow)
+	run(t, w)
+	return w
+}
+
+// newWait is a testWait of the policy kinds over m, asking every 5 ms, whose source holds up to buffer
+// events; it runs once run starts it.
+func newWait(m mapper, buffer int, timeout, slow time.Duration) testWait {
+	w := testWait{KindsServed: NewKindsServed(m, render.PolicyKinds), served: make(chan event.GenericEvent, buffer)}
 	w.sources = append(w.sources, w.served)
 	w.interval, w.timeout, w.slow = 5*time.Millisecond, timeout, slow
+	return w
+}
+
+// run runs w until the test ends.
+func run(t *testing.T, w testWait) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = w.Start(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return w
 }
 
 // sends tells whether w sends its event within d.
