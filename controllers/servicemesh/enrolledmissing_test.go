@@ -33,7 +33,9 @@ import (
 // NamespacesEnrolled back. But a misspelt name (shpo for shop) would otherwise leave no trace: the
 // condition said only how many namespaces are enrolled, and the namespace meant stays out of the mesh
 // without a word. The message names the listed namespaces that are not there, and says what happens to
-// them and what to check.
+// them and what to check. It also says when spec.injection.namespaceSelector matches no namespace
+// (beyond the listed ones, when some are); a selector that matches a namespace of its own gets no such
+// note.
 func TestNamespacesEnrolledNamesListedNamespacesThatDoNotExist(t *testing.T) {
 	tests := map[string]struct {
 		listed      []string
@@ -66,6 +68,25 @@ func TestNamespacesEnrolledNamesListedNamespacesThatDoNotExist(t *testing.T) {
 			namespaces:  []corev1.Namespace{labelledNamespace("shop", map[string]string{"mesh": "on"})},
 			wantMessage: []string{"1 namespace(s) enrolled"},
 			wantNot:     []string{"matches no namespace"},
+		},
+		// Beside a list, a misspelt label (mesh: enabed for mesh: enabled) would otherwise leave the
+		// namespaces meant out of the mesh without a word, the listed ones being enrolled.
+		"a selector beside a list that matches only a listed namespace": {
+			listed:   []string{"pay"},
+			selector: &metav1.LabelSelector{MatchLabels: map[string]string{"mesh": "enabled"}},
+			namespaces: []corev1.Namespace{labelledNamespace("pay", map[string]string{"mesh": "enabled"}),
+				labelledNamespace("shop", map[string]string{"mesh": "enabed"})},
+			wantMessage: []string{"1 namespace(s) enrolled",
+				"spec.injection.namespaceSelector matches no namespace meshkeeper may enroll beyond those listed"},
+			wantNot: []string{"do not exist"},
+		},
+		"a selector beside a list that matches a namespace of its own": {
+			listed:   []string{"pay"},
+			selector: &metav1.LabelSelector{MatchLabels: map[string]string{"mesh": "enabled"}},
+			namespaces: []corev1.Namespace{labelledNamespace("pay", nil),
+				labelledNamespace("shop", map[string]string{"mesh": "enabled"})},
+			wantMessage: []string{"2 namespace(s) enrolled"},
+			wantNot:     []string{"matches no namespace", "do not exist"},
 		},
 	}
 	for name, tc := range tests {
