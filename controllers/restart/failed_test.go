@@ -39,42 +39,16 @@ import (
 // count over. The status says why nothing rolls out either way.
 func TestAMomentaryRestartFailureGetsNoWarningUntilItFailsAgain(t *testing.T) {
 	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
-	mesh := &meshv1alpha1.ServiceMesh{}
-	mesh.Spec.DataPlane.Restarts.MaxConcurrent = ptr.To[int32](5)
-	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = ptr.To[int32](5)
 	unavailable := apierrors.NewServiceUnavailable("etcd leader changed")
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "b",
 		errSentence("admission policy freeze denied the request"))
-	answers := map[string][]error{"shop/a": {unavailable, nil, unavailable, unavailable}, "shop/b": {forbidden}}
-	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
-		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, _ client.Patch, _ ...client.PatchOption) error {
-			key := obj.GetNamespace() + "/" + obj.GetName()
-			if len(answers[key]) == 0 {
-				return nil
-			}
-			err := answers[key][0]
-			answers[key] = answers[key][1:]
-			return err
-		},
-	}).Build()
-	recorder := events.NewFakeRecorder(100)
-	r := &Reconciler{Client: c, Recorder: recorder}
+	r, recorder := answering(map[string][]error{"shop/a": {unavailable, nil, unavailable, unavailable}, "shop/b": {forbidden}})
 
 	attempt := func(step string, names []string, wantWarned []string, wantHoldsBack string) {
 		t.Helper()
-		var candidates []*candidate
-		for _, name := range names {
-			candidates = append(candidates, readyToRestart("shop", name))
-		}
-		p := &pass{now: now, candidates: candidates}
-		_, _ = r.restart(context.Background(), mesh, p)
-		var warned []string
-		for len(recorder.Events) > 0 {
-			e := <-recorder.Events
-			if strings.Contains(e, meshv1alpha1.ReasonRestartFailed) {
-				warned = append(warned, e)
-			}
-		}
+		p := passOf(now, names...)
+		_, _ = r.restart(context.Background(), restartsAtOnce(5), p)
+		warned := restartFailed(recorder)
 		if len(warned) != 2*len(wantWarned) {
 			t.Errorf("%s: RestartFailed Events %q, want two for each of %v", step, warned, wantWarned)
 		}
@@ -92,6 +66,75 @@ func TestAMomentaryRestartFailureGetsNoWarningUntilItFailsAgain(t *testing.T) {
 	attempt("the 503's retry goes through", []string{"a"}, nil, "")
 	attempt("another 503, after a restart that went through", []string{"a"}, nil, "did not take the restarts for a moment")
 	attempt("a second 503 in a row", []string{"a"}, []string{"a"}, "refused the restarts")
+}
+
+// A momentary failure of a workload's restart, after which the workload needed no restart for a while
+// (its owner restarted it, say) and then needs one again (the next upgrade), is a first failure in a
+// row: the failure before it ended a run of attempts that the workload leaving the candidates closed.
+func TestAMomentaryRestartFailureAfterTheWorkloadNeededNoneIsAFirstOne(t *testing.T) {
+	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	unavailable := apierrors.NewServiceUnavailable("etcd leader changed")
+	r, recorder := answering(map[string][]error{"shop/a": {unavailable, unavailable}})
+	for _, step := range []struct {
+		name  string
+		names []string
+	}{
+		{"a 503", []string{"a"}},
+		{"a needs no restart", []string{"b"}},
+		{"a needs one again, and gets a 503", []string{"a"}},
+	} {
+		_, _ = r.restart(context.Background(), restartsAtOnce(5), passOf(now, step.names...))
+		for _, e := range restartFailed(recorder) {
+			t.Errorf("%s: %s", step.name, e)
+		}
+		now = now.Add(time.Hour)
+	}
+}
+
+// answering is a Reconciler whose restart of a workload ("<namespace>/<name>") gets, in turn, the
+// answers given for it, and goes through once they run out; and the recorder of its Events.
+func answering(answers map[string][]error) (*Reconciler, *events.FakeRecorder) {
+	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, _ client.Patch, _ ...client.PatchOption) error {
+			key := obj.GetNamespace() + "/" + obj.GetName()
+			if len(answers[key]) == 0 {
+				return nil
+			}
+			err := answers[key][0]
+			answers[key] = answers[key][1:]
+			return err
+		},
+	}).Build()
+	recorder := events.NewFakeRecorder(100)
+	return &Reconciler{Client: c, Recorder: recorder}, recorder
+}
+
+// restartsAtOnce is a ServiceMesh whose restarts run up to n at once, in all and in a namespace.
+func restartsAtOnce(n int32) *meshv1alpha1.ServiceMesh {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Spec.DataPlane.Restarts.MaxConcurrent = ptr.To(n)
+	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = ptr.To(n)
+	return mesh
+}
+
+// passOf is a pass at now whose candidates are the named workloads of namespace shop, ready to restart.
+func passOf(now time.Time, names ...string) *pass {
+	p := &pass{now: now}
+	for _, name := range names {
+		p.candidates = append(p.candidates, readyToRestart("shop", name))
+	}
+	return p
+}
+
+// restartFailed drains recorder and returns its RestartFailed Events.
+func restartFailed(recorder *events.FakeRecorder) []string {
+	var failed []string
+	for len(recorder.Events) > 0 {
+		if e := <-recorder.Events; strings.Contains(e, meshv1alpha1.ReasonRestartFailed) {
+			failed = append(failed, e)
+		}
+	}
+	return failed
 }
 
 // errSentence is an error whose message is s.
