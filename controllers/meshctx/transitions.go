@@ -44,20 +44,54 @@ func (t *Transitions) ForgetIf(gone func(key string) bool) {
 	})
 }
 
+// FailuresInARow counts, per write (its key), the times in a row it failed, for the Quiet rule. Safe
+// for concurrent reconciles.
+type FailuresInARow struct{ count sync.Map } // key → failures in a row
+
+// Add counts one more failure for key and returns how many in a row there are.
+func (f *FailuresInARow) Add(key string) int {
+	for {
+		previous, loaded := f.count.LoadOrStore(key, 1)
+		if !loaded {
+			return 1
+		}
+		if f.count.CompareAndSwap(key, previous, previous.(int)+1) {
+			return previous.(int) + 1
+		}
+	}
+}
+
+// Forget drops the failures of key: its next failure is the first in a row.
+func (f *FailuresInARow) Forget(key string) { f.count.Delete(key) }
+
+// ForgetAll drops the failures of every key.
+func (f *FailuresInARow) ForgetAll() { f.count.Clear() }
+
+// ForgetIf drops the failures of every key for which gone is true; gone is not called when no key has
+// any.
+func (f *FailuresInARow) ForgetIf(gone func(key string) bool) {
+	f.count.Range(func(key, _ any) bool {
+		if k := key.(string); gone(k) {
+			f.count.Delete(k)
+		}
+		return true
+	})
+}
+
 // RefusedWrites remembers, per write (its key), how many times in a row it failed and the answer last
 // reported, so that a Warning about a refused write marks a change of the API server's answer only,
 // and a failure only of the API server's making is reported from its second in a row on (Quiet). Safe
 // for concurrent reconciles.
 type RefusedWrites struct {
 	reported Transitions
-	failures sync.Map // key → failures in a row
+	failures FailuresInARow
 }
 
 // Failed counts a failure of the write at key, whose report would say message. It tells whether the
 // failure is reported (not Quiet), and whether the report is news (its message differs from the last
 // one reported for key).
 func (r *RefusedWrites) Failed(key, message string, err error) (reported, news bool) {
-	if Quiet(err, r.count(key)) {
+	if Quiet(err, r.failures.Add(key)) {
 		return false, false
 	}
 	return true, r.reported.Changed(key, message)
@@ -67,18 +101,5 @@ func (r *RefusedWrites) Failed(key, message string, err error) (reported, news b
 // its object is gone.
 func (r *RefusedWrites) Succeeded(key string) {
 	r.reported.Forget(key)
-	r.failures.Delete(key)
-}
-
-// count counts one more failure for key and returns how many in a row there are.
-func (r *RefusedWrites) count(key string) int {
-	for {
-		previous, loaded := r.failures.LoadOrStore(key, 1)
-		if !loaded {
-			return 1
-		}
-		if r.failures.CompareAndSwap(key, previous, previous.(int)+1) {
-			return previous.(int) + 1
-		}
-	}
+	r.failures.Forget(key)
 }

@@ -125,8 +125,9 @@ type Reconciler struct {
 	notRestartable ownersSeen
 	// failures counts, by key, the restarts of a workload that failed in a row: the first of them, when
 	// only of the API server's making (meshctx.Quiet), is retried without a Warning. Forgotten with a
-	// restart that goes through, with the workload (forgetGone), and when the restarts stop.
-	failures map[string]int
+	// restart that goes through, when the workload needs none (forgetFailures), with the workload
+	// (forgetGone), and when the restarts stop.
+	failures meshctx.FailuresInARow
 	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
 	// carries another restart, or it no longer carries that one (takenBack).
 	stalls map[string]stalledRestart
@@ -175,7 +176,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
-		r.stalls, r.undone, r.failures = nil, nil, nil
+		r.stalls, r.undone = nil, nil
+		r.failures.ForgetAll()
 		r.reported.ForgetAll()
 		r.mu.Unlock()
 		r.Report.Set(Status{})
@@ -929,7 +931,7 @@ func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 	maps.DeleteFunc(r.written, func(key string, _ writtenRestart) bool { return gone(key) })
 	maps.DeleteFunc(r.stalls, func(key string, _ stalledRestart) bool { return gone(key) })
 	maps.DeleteFunc(r.undone, func(key string, _ stalledRestart) bool { return gone(key) })
-	maps.DeleteFunc(r.failures, func(key string, _ int) bool { return gone(key) })
+	r.failures.ForgetIf(gone)
 	r.reported.ForgetIf(gone)
 }
 
@@ -1187,7 +1189,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			// A first failure only of the API server's making (a 503, a timeout, a cache behind a write)
 			// is retried without a Warning: the retry a moment later usually goes through.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
-			if !meshctx.Quiet(err, r.failed(c.key())) {
+			if !meshctx.Quiet(err, r.failures.Add(c.key())) {
 				message := fmt.Sprintf("meshkeeper could not restart %s: %v; it tries again", c.key(), err)
 				r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
 				r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
@@ -1197,9 +1199,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			waiting = append(waiting, c)
 			continue
 		}
-		r.mu.Lock()
-		delete(r.failures, c.key())
-		r.mu.Unlock()
+		r.failures.Forget(c.key())
 		r.remember(c.workload)
 		r.rememberTarget(c)
 		r.startProgress(c.workload)
@@ -1243,27 +1243,16 @@ func holdsBack(waiting []*candidate, failed, warned bool) string {
 // forgetFailures forgets the failed restarts of the workloads that no longer need one: a restart they
 // need again later (after the next upgrade, say) fails for the first time in a row.
 func (r *Reconciler) forgetFailures(candidates []*candidate) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.failures) == 0 {
-		return
-	}
-	needed := make(sets.Set[string], len(candidates))
-	for _, c := range candidates {
-		needed.Insert(c.key())
-	}
-	maps.DeleteFunc(r.failures, func(key string, _ int) bool { return !needed.Has(key) })
-}
-
-// failed counts one more failed restart of the workload at key, and returns how many failed in a row.
-func (r *Reconciler) failed(key string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failures == nil {
-		r.failures = map[string]int{}
-	}
-	r.failures[key]++
-	return r.failures[key]
+	var needed sets.Set[string] // built only when some restart failed
+	r.failures.ForgetIf(func(key string) bool {
+		if needed == nil {
+			needed = make(sets.Set[string], len(candidates))
+			for _, c := range candidates {
+				needed.Insert(c.key())
+			}
+		}
+		return !needed.Has(key)
+	})
 }
 
 // heldBack says why c may not be restarted now whatever the limits, or "": the revision whose sidecar
