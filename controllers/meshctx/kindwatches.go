@@ -47,6 +47,14 @@ var policyObjectChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
 	},
 }
 
+// CRDMetadata is a CustomResourceDefinition read by its metadata alone: what the controllers that follow
+// the Istio CRDs watch, all through the one metadata informer of CRDs of the manager's cache.
+func CRDMetadata() *metav1.PartialObjectMetadata {
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	return crd
+}
+
 // KindWatches watches kinds whose CRDs meshkeeper installs itself (the Istio policy kinds): a watch set
 // up at start would keep the manager from starting on a cluster without them, so each kind is watched,
 // by its metadata (policyObjectChanged says which changes count), from the first reconcile

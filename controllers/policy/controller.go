@@ -499,8 +499,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	// The CRDs of the policy kinds, by metadata: istio-base installs them, the API server then accepts
 	// their names and marks them Established, and each of these changes is an event here.
-	crd := &metav1.PartialObjectMetadata{}
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	crd := meshctx.CRDMetadata()
 	policyCRD := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		return policyCRDNames.Has(obj.GetName())
 	})

@@ -34,7 +34,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
@@ -352,9 +351,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// one that was deleted (kubectl delete crd) again. Their other changes are the chart manager's or
 	// the API server's (a CRD's own status), and a CRD marked for deletion is gone only once its
 	// objects are: it is applied again after that.
-	crd := &metav1.PartialObjectMetadata{}
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	b = b.Watches(crd, toMesh, builder.WithPredicates(meshctx.ManagedOnly, predicate.Funcs{
+	b = b.Watches(meshctx.CRDMetadata(), toMesh, builder.WithPredicates(meshctx.ManagedOnly, predicate.Funcs{
 		CreateFunc:  func(event.CreateEvent) bool { return false },
 		UpdateFunc:  func(event.UpdateEvent) bool { return false },
 		GenericFunc: func(event.GenericEvent) bool { return false },
