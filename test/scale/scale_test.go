@@ -148,6 +148,8 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	listsBefore := apiRequests(ctx, b, apiserver, "LIST")
 	m := startManager(ctx, b, env, limits.args...)
 	before := apiWrites(ctx, b, apiserver)
+	readVerbs := []string{"GET", "LIST"}
+	readsBefore := apiRequests(ctx, b, apiserver, readVerbs...)
 	// With streaming lists (WatchList), an informer starts with a WATCH that sends the existing objects
 	// first and makes no LIST; a LIST of pods would hold every pod in one response.
 	lists := apiRequests(ctx, b, apiserver, "LIST").minus(listsBefore)
@@ -159,15 +161,21 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	b.Logf("manager's memory with its caches started, before the ServiceMesh: %s, heap in use %.0f MiB",
 		m.procStatus(b, "VmRSS", "VmHWM", "RssAnon", "RssFile"), m.memory(b).heap/(1<<20))
 
+	procs := findCluster(b, cfg)
 	b.ResetTimer()
 	applied := time.Now()
+	cpuApplied := procs.cpu(m.cmd.Process.Pid)
 	applyMesh(ctx, b, c)
 	profileDir := os.Getenv("SCALE_PROFILE_DIR")
 	var cpuProfile sync.WaitGroup
 	if profileDir != "" {
 		cpuProfile.Go(func() { m.saveCPUProfile(b, filepath.Join(profileDir, "meshkeeper-limits-"+limits.name+".cpu.pprof")) })
+		cpuProfile.Go(func() {
+			saveAPIServerProfile(ctx, b, apiserver, cpuProfileWindow, filepath.Join(profileDir, "kube-apiserver-limits-"+limits.name+".cpu.pprof"))
+		})
 	}
 	var converged, counted time.Duration
+	var cpuConverged string
 	peak := memory{}
 	deadline := applied.Add(convergeTimeout)
 	for converged == 0 || counted == 0 {
@@ -183,6 +191,7 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 		peak = peak.max(now)
 		if at, ok := watch.convergedAt(); ok && converged == 0 {
 			converged = at.Sub(applied)
+			cpuConverged = procs.cpu(m.cmd.Process.Pid).since(cpuApplied, time.Since(applied))
 		}
 		if counted == 0 && statusCounted(ctx, b, c) {
 			counted = time.Since(applied)
@@ -190,6 +199,7 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	}
 	b.StopTimer()
 	converging := apiWrites(ctx, b, apiserver)
+	reads := apiRequests(ctx, b, apiserver, readVerbs...).minus(readsBefore)
 	time.Sleep(steadyStateWindow)
 	peak = peak.max(m.memory(b))
 	steady := apiWrites(ctx, b, apiserver)
@@ -202,7 +212,17 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	// The floor is measured with the manager gone, so that nothing but the plain client's applies
 	// takes the API server's time.
 	m.stop()
+	var floorProfile sync.WaitGroup
+	if profileDir != "" {
+		floorProfile.Go(func() {
+			saveAPIServerProfile(ctx, b, apiserver, floorProfileWindow, filepath.Join(profileDir, "kube-apiserver-floor-limits-"+limits.name+".cpu.pprof"))
+		})
+	}
+	cpuFloor := procs.cpu(0)
 	floor := measureFloor(ctx, b, cfg, env.Scheme)
+	b.Logf("CPU from the apply until convergence was seen: %s; during the floor's applies: %s",
+		cpuConverged, procs.cpu(0).since(cpuFloor, floor))
+	floorProfile.Wait()
 
 	writes := converging.minus(before)
 	idle := steady.minus(converging)
@@ -213,6 +233,7 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	b.Logf("manager: peak RSS %.0f MiB (VmHWM), peak heap in use %.0f MiB", float64(rss)/(1<<20), peak.heap/(1<<20))
 	b.Logf("writes while converging, by resource and verb: %s", writes)
 	b.Logf("writes in the %s of steady state after: %s", steadyStateWindow, idle)
+	b.Logf("reads (GET, LIST) from the manager's start until convergence, the benchmark's own included: %s", reads)
 	b.Logf("the API server's floor: %s namespace label and %s Ingress annotation applies from a plain client with %d workers in %.1f s (%.0f/s)",
 		thousands(namespaces), thousands(configurable), floorWorkers, floor.Seconds(), float64(namespaces+configurable)/floor.Seconds())
 	var target time.Duration
@@ -834,6 +855,22 @@ func (m *manager) saveCPUProfile(b *testing.B, file string) {
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, data, 0o644)
+	}
+	if err != nil {
+		b.Error(err)
+	}
+}
+
+// floorProfileWindow is how long the API server is profiled while the floor's applies run.
+const floorProfileWindow = 6 * time.Second
+
+// saveAPIServerProfile profiles the API server's CPU for window (its /debug/pprof, on by default) and
+// writes the profile to file.
+func saveAPIServerProfile(ctx context.Context, b *testing.B, apiserver rest.Interface, window time.Duration, file string) {
+	data, err := apiserver.Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(int(window.Seconds()))).
+		Timeout(window + time.Minute).DoRaw(ctx)
 	if err == nil {
 		err = os.WriteFile(file, data, 0o644)
 	}
