@@ -132,7 +132,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	// The chart guard holds a chart's own images to the same image hubs as the spec's values.
 	chartManager.CheckImage = opts.Policy.CheckImage
 	// No Event is lost for its length: the API server refuses a note over 1 KiB whole.
-	recorder := meshctx.BoundedRecorder{EventRecorder: mgr.GetEventRecorder("meshkeeper")}
+	eventRecorder, err := NewEventRecorder(mgr)
+	if err != nil {
+		return err
+	}
+	recorder := meshctx.BoundedRecorder{EventRecorder: eventRecorder}
 	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}

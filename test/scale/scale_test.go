@@ -200,6 +200,12 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	b.StopTimer()
 	converging := apiWrites(ctx, b, apiserver)
 	reads := apiRequests(ctx, b, apiserver, readVerbs...).minus(readsBefore)
+	// The Events of the convergence are paced (controllers.EventQPS) and may still be on their way: the
+	// steady state begins once they are recorded.
+	recorded, eventsDone := eventsRecorded(ctx, b, apiserver, converging.of("events"))
+	b.Logf("the convergence's last Event recorded %s after the apply (%d while converging, %d after)",
+		eventsDone.Sub(applied).Round(100*time.Millisecond), converging.of("events"), recorded-converging.of("events"))
+	converging = apiWrites(ctx, b, apiserver)
 	time.Sleep(steadyStateWindow)
 	peak = peak.max(m.memory(b))
 	steady := apiWrites(ctx, b, apiserver)
@@ -269,6 +275,28 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 		}
 	}
 }
+
+// eventsRecorded waits until no Event has been recorded for eventsQuiet, and returns how many were
+// then, and when the last one was.
+func eventsRecorded(ctx context.Context, b *testing.B, apiserver rest.Interface, seen int) (int, time.Time) {
+	b.Helper()
+	last := time.Now()
+	for deadline := last.Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		now := apiWrites(ctx, b, apiserver).of("events")
+		switch {
+		case now != seen:
+			seen, last = now, time.Now()
+		case time.Since(last) >= eventsQuiet:
+			return seen, last
+		}
+	}
+	b.Fatalf("Events were still being recorded a minute after convergence: %d so far", seen)
+	return seen, last
+}
+
+// eventsQuiet is how long no Event must be recorded for the convergence's Events to be done.
+const eventsQuiet = 3 * time.Second
 
 // thousands formats n with a comma between thousands.
 func thousands(n int) string {
