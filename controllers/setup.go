@@ -132,11 +132,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	// The chart guard holds a chart's own images to the same image hubs as the spec's values.
 	chartManager.CheckImage = opts.Policy.CheckImage
 	// No Event is lost for its length: the API server refuses a note over 1 KiB whole.
-	eventRecorder, err := NewEventRecorder(mgr)
-	if err != nil {
-		return err
-	}
-	recorder := meshctx.BoundedRecorder{EventRecorder: eventRecorder}
+	recorder := meshctx.BoundedRecorder{EventRecorder: mgr.GetEventRecorder("meshkeeper")}
 	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}

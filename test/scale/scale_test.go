@@ -200,8 +200,8 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	b.StopTimer()
 	converging := apiWrites(ctx, b, apiserver)
 	reads := apiRequests(ctx, b, apiserver, readVerbs...).minus(readsBefore)
-	// The Events of the convergence are paced (controllers.EventQPS) and may still be on their way: the
-	// steady state begins once they are recorded.
+	// The Events of the convergence may still be on their way (the recorder sends each from a goroutine
+	// of its own, after the write it reports): the steady state begins once they are recorded.
 	recorded, eventsDone := eventsRecorded(ctx, b, apiserver, converging.of("events"))
 	b.Logf("the convergence's last Event recorded %s after the apply (%d while converging, %d after)",
 		eventsDone.Sub(applied).Round(100*time.Millisecond), converging.of("events"), recorded-converging.of("events"))
