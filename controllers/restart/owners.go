@@ -17,7 +17,12 @@ limitations under the License.
 package restart
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -30,25 +35,62 @@ import (
 // news; after it, or after the restarts start over, they are reported again.
 const ownerMemory = 24 * time.Hour
 
-// ownersSeen holds, by owner key, when a pass last found pods of that owner that need a restart and
-// that meshkeeper does not restart.
+// maxOwnersGone is how many owners that the last pass did not find (whose pods finished or were
+// deleted) ownersSeen keeps within ownerMemory. Past it, the ones a pass found longest ago are forgotten
+// first, down to seven eighths of it, so that a pass sorts them only once in maxOwnersGone/8 owners
+// gone.
+const maxOwnersGone = 4096
+
+// ownersSeen holds, by owner key (memoryKey), when a pass last found pods of that owner that need a
+// restart and that meshkeeper does not restart. Its keys are made of names anyone who may create a pod
+// chooses, so it is bounded: the owners the last pass found (the pods that run now), and at most
+// maxOwnersGone others, each key at most maxOwnerKey bytes.
 type ownersSeen map[string]time.Time
 
-// seen records the owners a pass found at now, forgets those no pass found for ownerMemory, and says
-// whether one of owners is news: not found by any pass of the last ownerMemory.
+// maxOwnerKey is the longest owner key ownersSeen keeps as it is; a longer one is kept by its digest. A
+// key of names Kubernetes validates ("StatefulSet <namespace>/<name>") is shorter, but a pod's owner
+// reference may name a kind and a name of any length.
+const maxOwnerKey = 512
+
+// memoryKey is the key ownersSeen keeps for owner: owner itself, or its digest when longer than
+// maxOwnerKey.
+func memoryKey(owner string) string {
+	if len(owner) <= maxOwnerKey {
+		return owner
+	}
+	sum := sha256.Sum256([]byte(owner))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// seen records the owners a pass found at now, forgets those no pass found for ownerMemory, and the
+// ones found longest ago beyond maxOwnersGone not found now, and says whether one of owners is news:
+// not found by any pass of the last ownerMemory (and not forgotten for the bound since).
 func (s *ownersSeen) seen(owners sets.Set[string], now time.Time) bool {
 	if *s == nil {
 		*s = ownersSeen{}
 	}
 	news := false
+	found := make(sets.Set[string], len(owners))
 	for owner := range owners {
+		owner = memoryKey(owner)
+		found.Insert(owner)
 		if last, ok := (*s)[owner]; !ok || now.Sub(last) >= ownerMemory {
 			news = true
 		}
 		(*s)[owner] = now
 	}
+	var gone []string
 	for owner, last := range *s {
-		if now.Sub(last) >= ownerMemory {
+		switch {
+		case now.Sub(last) >= ownerMemory:
+			delete(*s, owner)
+		case !found.Has(owner):
+			gone = append(gone, owner)
+		}
+	}
+	if len(gone) > maxOwnersGone {
+		slices.SortFunc(gone, func(a, b string) int { return cmp.Or((*s)[a].Compare((*s)[b]), strings.Compare(a, b)) })
+		for _, owner := range gone[:len(gone)-maxOwnersGone*7/8] {
 			delete(*s, owner)
 		}
 	}
