@@ -227,8 +227,9 @@ type pass struct {
 	undone     map[string]string
 	undonePods int
 	// ownerlessOwners are what controls the ownerless pods, by key ("Job <ns>/<name>"; "Pod <ns>/<name>"
-	// for a pod of no owner, its own).
+	// for a pod of no owner, its own), and ownerlessOf the key of each entry of ownerless.
 	ownerlessOwners sets.Set[string]
+	ownerlessOf     map[string]string
 	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
 	// sent back.
 	rollback         *meshv1alpha1.CanaryRollbackStatus
@@ -433,12 +434,14 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			// deadline passed, and stop every further restart.
 			p.notRestartable = append(p.notRestartable, pod.Namespace+"/"+pod.Name)
 			if w == nil {
-				p.ownerless = append(p.ownerless, pod.Namespace+"/"+pod.Name+" ("+podOwner(pod)+")")
+				entry := pod.Namespace + "/" + pod.Name + " (" + podOwner(pod) + ")"
+				p.ownerless = append(p.ownerless, entry)
 				owner := ownerlessKey(pod)
 				if p.ownerlessOwners == nil {
-					p.ownerlessOwners = sets.New[string]()
+					p.ownerlessOwners, p.ownerlessOf = sets.New[string](), map[string]string{}
 				}
 				p.ownerlessOwners.Insert(owner)
+				p.ownerlessOf[entry] = owner
 			} else {
 				p.held[w.key()] = w.held
 			}
@@ -1079,50 +1082,60 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	owners.Insert(slices.Collect(maps.Keys(p.stuck))...)
 	owners.Insert(slices.Collect(maps.Keys(p.undone))...)
 	r.mu.Lock()
-	news := r.notRestartable.seen(owners, p.now)
+	fresh := r.notRestartable.news(owners, p.now)
+	r.notRestartable.seen(owners, p.now)
 	r.mu.Unlock()
-	if news {
-		var held, stuck, undone []string
-		for key, why := range p.undone {
-			undone = append(undone, key+" ("+why+")")
+	if fresh.Len() > 0 {
+		// Each list, and the lists themselves, name the owners that are news first: the Warning is cut
+		// at its length limit, and what made it news must not be crowded out by owners already
+		// reported (a namespace owner chooses the names of their pods and of their owners).
+		ownerless := newsFirst(slices.Clone(p.ownerless), func(entry string) string { return p.ownerlessOf[entry] }, fresh)
+		entries := func(byKey map[string]string) []string {
+			keys := newsFirst(slices.Collect(maps.Keys(byKey)), func(key string) string { return key }, fresh)
+			out := make([]string, len(keys))
+			for i, key := range keys {
+				out[i] = key + " (" + byKey[key] + ")"
+			}
+			return out
 		}
-		slices.Sort(undone)
-		for key, why := range p.held {
-			held = append(held, key+" ("+why+")")
+		held, stuck, undone := entries(p.held), entries(p.stuck), entries(p.undone)
+		type part struct {
+			text string
+			news bool
 		}
-		for key, why := range p.stuck {
-			stuck = append(stuck, key+" ("+why+")")
-		}
-		slices.Sort(held)
-		slices.Sort(stuck)
-		var parts []string
-		if len(p.ownerless) > 0 {
-			parts = append(parts, fmt.Sprintf("%d belong to no Deployment, StatefulSet or DaemonSet (bare pods, Jobs, CronJobs, "+
+		var parts []part
+		if len(ownerless) > 0 {
+			parts = append(parts, part{news: fresh.Has(p.ownerlessOf[ownerless[0]]), text: fmt.Sprintf("%d belong to no Deployment, StatefulSet or DaemonSet (bare pods, Jobs, CronJobs, "+
 				"the ReplicaSets of an Argo Rollout or of another controller), which their owners restart: %s",
-				len(p.ownerless), names(p.ownerless)))
+				len(ownerless), names(ownerless))})
 		}
 		if len(held) > 0 {
-			parts = append(parts, fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, or "+
+			parts = append(parts, part{news: fresh.Has(firstKey(held)), text: fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, or "+
 				"that another controller owns, which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods-p.undonePods,
-				names(held)))
+				names(held))})
 		}
 		if len(undone) > 0 {
-			parts = append(parts, fmt.Sprintf("%d belong to workloads whose restart by meshkeeper stalled and was rolled back by "+
+			parts = append(parts, part{news: fresh.Has(firstKey(undone)), text: fmt.Sprintf("%d belong to workloads whose restart by meshkeeper stalled and was rolled back by "+
 				"their owner (kubectl rollout undo): %s; another restart onto the same revision would stall again, so meshkeeper "+
 				"restarts them again only after the mesh changes (its version, revision, proxy image or mesh config) or the "+
-				"namespace is enrolled again; fix the workload and restart it yourself", p.undonePods, names(undone)))
+				"namespace is enrolled again; fix the workload and restart it yourself", p.undonePods, names(undone))})
 		}
 		if len(stuck) > 0 {
-			parts = append(parts, fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
+			parts = append(parts, part{news: fresh.Has(firstKey(stuck)), text: fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
 				"the current sidecar, which another restart would not change (a pod template that pins the proxy image, with "+
 				"sidecar.istio.io/proxyImage or an istio-proxy container of its own, or the revision, with istio.io/rev): %s; "+
 				"fix the pod template, which rolls the workload out, or restart it yourself; meshkeeper restarts it again "+
 				"only after the mesh changes (its version, revision, proxy image or mesh config) or the namespace is enrolled "+
-				"again", p.stuckPods, names(stuck)))
+				"again", p.stuckPods, names(stuck))})
+		}
+		slices.SortStableFunc(parts, func(a, b part) int { return cmp.Compare(rank(a.news), rank(b.news)) })
+		texts := make([]string, len(parts))
+		for i, part := range parts {
+			texts[i] = part.text
 		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNotRestartable, "Restart",
 			"%d pod(s) need a restart for their sidecar, but meshkeeper does not restart them: %s", len(p.notRestartable),
-			strings.Join(parts, "; "))
+			strings.Join(texts, "; "))
 	}
 }
 
@@ -1435,7 +1448,39 @@ func podOwner(pod *policy.ProxyPod) string {
 	if pod.Controller.Kind == "" {
 		return "no owner"
 	}
-	return pod.Controller.Kind + " " + pod.Controller.Name
+	// The API server does not bound an owner reference's kind and name: cut them to the lengths of a
+	// kind and a name it validates, so that one pod's owner cannot fill the Warning's note.
+	return meshctx.Bound(pod.Controller.Kind, maxKind) + " " + meshctx.Bound(pod.Controller.Name, maxName)
+}
+
+// maxKind and maxName are the longest kind and owner name a NotRestartable Warning names in full: a
+// DNS label and a DNS subdomain, the limits of the names the API server validates.
+const (
+	maxKind = 63
+	maxName = 253
+)
+
+// newsFirst sorts entries, each about the owner owner(entry), with those of the owners in fresh first,
+// and by name within each, and returns them.
+func newsFirst(entries []string, owner func(string) string, fresh sets.Set[string]) []string {
+	slices.SortFunc(entries, func(a, b string) int {
+		return cmp.Or(cmp.Compare(rank(fresh.Has(owner(a))), rank(fresh.Has(owner(b)))), strings.Compare(a, b))
+	})
+	return entries
+}
+
+// rank orders what is news (0) before what is not (1).
+func rank(news bool) int {
+	if news {
+		return 0
+	}
+	return 1
+}
+
+// firstKey is the workload key of an entry "<key> (<why>)".
+func firstKey(entries []string) string {
+	key, _, _ := strings.Cut(entries[0], " (")
+	return key
 }
 
 // serving returns what serves a namespace, as the status reports it: the Istio version and revision

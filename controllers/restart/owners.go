@@ -101,6 +101,18 @@ func (s *ownersSeen) seen(owners sets.Set[string], now time.Time) bool {
 // the scheduled time in minutes since the Unix epoch, eight digits from 1989 to 2160.
 var cronJobRun = regexp.MustCompile(`^(.+)-[0-9]{8}$`)
 
+// news returns those of owners that are news at now: found by no pass of the last ownerMemory (or
+// forgotten for the bound since).
+func (s ownersSeen) news(owners sets.Set[string], now time.Time) sets.Set[string] {
+	out := sets.New[string]()
+	for owner := range owners {
+		if last, ok := s[memoryKey(owner)]; !ok || now.Sub(last) >= ownerMemory {
+			out.Insert(owner)
+		}
+	}
+	return out
+}
+
 // ownerlessKey is the key of what controls a pod that belongs to no workload meshkeeper restarts:
 // "Job <ns>/<name>", "Pod <ns>/<name>" for a bare pod, and "CronJob <ns>/<name>" for the Jobs of one
 // CronJob, each run of which is a Job of a new name: its runs are one owner.
