@@ -86,12 +86,12 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		OptedOut:    optedOut(pod),
 	}
 	if c := proxyContainer(pod); c != nil {
-		p.HasProxy, p.ProxyImage = true, c.Image
+		p.HasProxy, p.ProxyImage = true, bounded(c.Image, maxImageLength)
 	}
 	p.InjectedForCNI = slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == ValidationContainer })
 	if status, ok := pod.Annotations[AnnotationSidecarStatus]; ok {
 		s := readSidecarStatus(status)
-		p.Injected, p.InjectedRevision = true, s.revision
+		p.Injected, p.InjectedRevision = true, bounded(s.revision, maxRevisionLength)
 		p.InjectedForCNI = p.InjectedForCNI || s.validation
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
@@ -104,6 +104,24 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		}
 	}
 	return p
+}
+
+// maxRevisionLength is the longest revision name: a revision is a DNS label (istiod's Service is
+// istiod-<revision>).
+const maxRevisionLength = 63
+
+// maxImageLength is longer than any image reference: a repository name has at most 255 characters, a
+// tag 128 and a digest some 135.
+const maxImageLength = 1024
+
+// bounded keeps of value, which whoever created the pod wrote, at most limit bytes and one more: a longer
+// value stays longer than any valid one, so it still names no revision or image meshkeeper installs,
+// while the cache keeps a few bytes of it rather than the kilobytes its writer chose.
+func bounded(value string, limit int) string {
+	if len(value) <= limit {
+		return value
+	}
+	return strings.Clone(value[:limit+1])
 }
 
 // optedOut reads sidecar.istio.io/inject as Istio's injector does: the label when the pod has it, else
