@@ -250,6 +250,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return nil, err
 	}
+	found = withoutClaimsOnAnUnservedCanary(mesh, found, target, tagged)
 	crds, err := r.installedCRDsVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -410,6 +411,28 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
 		deployment: deployment, meshConfig: meshConfig, activeDeployment: revisionDeployment(plan.Active), revisions: ri, charts: agentCharts,
 		deploymentWritten: deploymentWritten}, nil
+}
+
+// withoutClaimsOnAnUnservedCanary counts no pod for the target revision of a canary that has not served
+// yet: its istiod is not available, the tag does not point at it, and the status does not report it
+// serving the canary namespaces (meshctx.CanaryTarget). A canary serves once its istiod is available, and
+// from then on while pods run its proxies (revision.Serves); before, its injector has never answered, so
+// no pod runs a proxy it injected. A pod that says so (its sidecar.istio.io/status annotation and an
+// istio-proxy container) was written so by whoever created it, in any namespace: counted, it would make
+// the canary serve and move every canary namespace, other teams' among them, onto an istiod that is not
+// available, whose fail-closed webhook then refuses their new pods. The target is never removed as
+// unused, so the count decides nothing else.
+func withoutClaimsOnAnUnservedCanary(mesh *meshv1alpha1.ServiceMesh, found []revision.Installed, target, tagged string) []revision.Installed {
+	canary := mesh.Spec.UpdateStrategy.Canary
+	if !revisionBased(mesh) || canary == nil || len(canary.Namespaces) == 0 || target == tagged || meshctx.CanaryTarget(mesh) == target {
+		return found
+	}
+	for i := range found {
+		if found[i].Name == target && !found[i].Ready {
+			found[i].Proxies = 0
+		}
+	}
+	return found
 }
 
 func fromRevision(tagged string) string {
