@@ -1082,23 +1082,25 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	owners.Insert(slices.Collect(maps.Keys(p.stuck))...)
 	owners.Insert(slices.Collect(maps.Keys(p.undone))...)
 	r.mu.Lock()
-	fresh := r.notRestartable.news(owners, p.now)
-	r.notRestartable.seen(owners, p.now)
+	fresh := r.notRestartable.seen(owners, p.now)
 	r.mu.Unlock()
 	if fresh.Len() > 0 {
 		// Each list, and the lists themselves, name the owners that are news first: the Warning is cut
 		// at its length limit, and what made it news must not be crowded out by owners already
 		// reported (a namespace owner chooses the names of their pods and of their owners).
 		ownerless := newsFirst(slices.Clone(p.ownerless), func(entry string) string { return p.ownerlessOf[entry] }, fresh)
-		entries := func(byKey map[string]string) []string {
+		// entries lists byKey's workloads, "<key> (<why>)", and says whether the first is news.
+		entries := func(byKey map[string]string) ([]string, bool) {
 			keys := newsFirst(slices.Collect(maps.Keys(byKey)), func(key string) string { return key }, fresh)
 			out := make([]string, len(keys))
 			for i, key := range keys {
 				out[i] = key + " (" + byKey[key] + ")"
 			}
-			return out
+			return out, len(keys) > 0 && fresh.Has(keys[0])
 		}
-		held, stuck, undone := entries(p.held), entries(p.stuck), entries(p.undone)
+		held, heldNews := entries(p.held)
+		stuck, stuckNews := entries(p.stuck)
+		undone, undoneNews := entries(p.undone)
 		type part struct {
 			text string
 			news bool
@@ -1110,18 +1112,18 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 				len(ownerless), names(ownerless))})
 		}
 		if len(held) > 0 {
-			parts = append(parts, part{news: fresh.Has(firstKey(held)), text: fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, or "+
+			parts = append(parts, part{news: heldNews, text: fmt.Sprintf("%d belong to workloads that a change of their pod template does not roll out, or "+
 				"that another controller owns, which their owners restart: %s", len(p.notRestartable)-len(p.ownerless)-p.stuckPods-p.undonePods,
 				names(held))})
 		}
 		if len(undone) > 0 {
-			parts = append(parts, part{news: fresh.Has(firstKey(undone)), text: fmt.Sprintf("%d belong to workloads whose restart by meshkeeper stalled and was rolled back by "+
+			parts = append(parts, part{news: undoneNews, text: fmt.Sprintf("%d belong to workloads whose restart by meshkeeper stalled and was rolled back by "+
 				"their owner (kubectl rollout undo): %s; another restart onto the same revision would stall again, so meshkeeper "+
 				"restarts them again only after the mesh changes (its version, revision, proxy image or mesh config) or the "+
 				"namespace is enrolled again; fix the workload and restart it yourself", p.undonePods, names(undone))})
 		}
 		if len(stuck) > 0 {
-			parts = append(parts, part{news: fresh.Has(firstKey(stuck)), text: fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
+			parts = append(parts, part{news: stuckNews, text: fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
 				"the current sidecar, which another restart would not change (a pod template that pins the proxy image, with "+
 				"sidecar.istio.io/proxyImage or an istio-proxy container of its own, or the revision, with istio.io/rev): %s; "+
 				"fix the pod template, which rolls the workload out, or restart it yourself; meshkeeper restarts it again "+
@@ -1475,12 +1477,6 @@ func rank(news bool) int {
 		return 0
 	}
 	return 1
-}
-
-// firstKey is the workload key of an entry "<key> (<why>)".
-func firstKey(entries []string) string {
-	key, _, _ := strings.Cut(entries[0], " (")
-	return key
 }
 
 // serving returns what serves a namespace, as the status reports it: the Istio version and revision

@@ -63,21 +63,21 @@ func memoryKey(owner string) string {
 }
 
 // seen records the owners a pass found at now, forgets those no pass found for ownerMemory, and the
-// ones found longest ago beyond maxOwnersGone not found now, and says whether one of owners is news:
-// not found by any pass of the last ownerMemory (and not forgotten for the bound since).
-func (s *ownersSeen) seen(owners sets.Set[string], now time.Time) bool {
+// ones found longest ago beyond maxOwnersGone not found now, and returns those of owners that are news:
+// not found by any pass of the last ownerMemory (or forgotten for the bound since).
+func (s *ownersSeen) seen(owners sets.Set[string], now time.Time) sets.Set[string] {
 	if *s == nil {
 		*s = ownersSeen{}
 	}
-	news := false
+	news := sets.New[string]()
 	found := make(sets.Set[string], len(owners))
 	for owner := range owners {
-		owner = memoryKey(owner)
-		found.Insert(owner)
-		if last, ok := (*s)[owner]; !ok || now.Sub(last) >= ownerMemory {
-			news = true
+		key := memoryKey(owner)
+		found.Insert(key)
+		if last, ok := (*s)[key]; !ok || now.Sub(last) >= ownerMemory {
+			news.Insert(owner)
 		}
-		(*s)[owner] = now
+		(*s)[key] = now
 	}
 	var gone []string
 	for owner, last := range *s {
@@ -100,18 +100,6 @@ func (s *ownersSeen) seen(owners sets.Set[string], now time.Time) bool {
 // cronJobRun matches the name the CronJob controller gives each Job it creates: the CronJob's name and
 // the scheduled time in minutes since the Unix epoch, eight digits from 1989 to 2160.
 var cronJobRun = regexp.MustCompile(`^(.+)-[0-9]{8}$`)
-
-// news returns those of owners that are news at now: found by no pass of the last ownerMemory (or
-// forgotten for the bound since).
-func (s ownersSeen) news(owners sets.Set[string], now time.Time) sets.Set[string] {
-	out := sets.New[string]()
-	for owner := range owners {
-		if last, ok := s[memoryKey(owner)]; !ok || now.Sub(last) >= ownerMemory {
-			out.Insert(owner)
-		}
-	}
-	return out
-}
 
 // ownerlessKey is the key of what controls a pod that belongs to no workload meshkeeper restarts:
 // "Job <ns>/<name>", "Pod <ns>/<name>" for a bare pod, and "CronJob <ns>/<name>" for the Jobs of one

@@ -36,7 +36,7 @@ func TestOwnersSeenKeepsABoundedNumberOfOwnersGone(t *testing.T) {
 	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	churn := maxOwnersGone * 2
 	for i := range churn {
-		if !seen.seen(sets.New(fmt.Sprintf("Pod churn/debug-%d", i)), start.Add(time.Duration(i)*time.Second)) {
+		if seen.seen(sets.New(fmt.Sprintf("Pod churn/debug-%d", i)), start.Add(time.Duration(i)*time.Second)).Len() == 0 {
 			t.Fatalf("a bare pod of a new name (%d) is not news", i)
 		}
 	}
@@ -45,10 +45,10 @@ func TestOwnersSeenKeepsABoundedNumberOfOwnersGone(t *testing.T) {
 			"(those gone, and the one the last pass found)", len(seen), churn, maxOwnersGone+1)
 	}
 	now := start.Add(time.Duration(churn) * time.Second)
-	if seen.seen(sets.New(fmt.Sprintf("Pod churn/debug-%d", churn-2)), now) {
+	if seen.seen(sets.New(fmt.Sprintf("Pod churn/debug-%d", churn-2)), now).Len() > 0 {
 		t.Fatal("an owner gone a moment ago is news")
 	}
-	if !seen.seen(sets.New("Pod churn/debug-0"), now.Add(time.Second)) {
+	if seen.seen(sets.New("Pod churn/debug-0"), now.Add(time.Second)).Len() == 0 {
 		t.Fatal("the owner found longest ago is still known past maxOwnersGone others")
 	}
 }
@@ -63,7 +63,7 @@ func TestOwnersSeenKeepsEveryOwnerTheLastPassFound(t *testing.T) {
 		owners.Insert(fmt.Sprintf("Job batch/load-%d", i))
 	}
 	seen.seen(owners, start)
-	if seen.seen(owners, start.Add(time.Minute)) {
+	if seen.seen(owners, start.Add(time.Minute)).Len() > 0 {
 		t.Fatalf("%d owners found again a minute later are news", owners.Len())
 	}
 }
@@ -76,7 +76,7 @@ func TestOwnersSeenKeepsALongKeyByItsDigest(t *testing.T) {
 	var seen ownersSeen
 	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	long := "Job churn/" + strings.Repeat("x", 1<<20)
-	if !seen.seen(sets.New(long+"a"), start) {
+	if seen.seen(sets.New(long+"a"), start).Len() == 0 {
 		t.Fatal("the first owner found is not news")
 	}
 	size := 0
@@ -86,10 +86,11 @@ func TestOwnersSeenKeepsALongKeyByItsDigest(t *testing.T) {
 	if size > 1024 {
 		t.Fatalf("the memory holds %d bytes of keys for one owner", size)
 	}
-	if seen.seen(sets.New(long+"a"), start.Add(time.Minute)) {
+	if seen.seen(sets.New(long+"a"), start.Add(time.Minute)).Len() > 0 {
 		t.Fatal("a long owner found again is news")
 	}
-	if !seen.seen(sets.New(long+"b"), start.Add(2*time.Minute)) {
-		t.Fatal("a long owner that differs from another only at its end is not news")
+	if news := seen.seen(sets.New(long+"a", long+"b"), start.Add(2*time.Minute)); !news.Equal(sets.New(long + "b")) {
+		t.Fatalf("of two long owners, the one found before and one that differs from it only at its end, %d are news "+
+			"(want the second, by its own name, which the Warning's order looks up)", news.Len())
 	}
 }

@@ -31,19 +31,19 @@ import (
 func TestOwnersSeenForgetsWhatNoPassFoundForADay(t *testing.T) {
 	var seen ownersSeen
 	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
-	if !seen.seen(sets.New("Job shop/a", "Pod shop/b"), start) {
+	if seen.seen(sets.New("Job shop/a", "Pod shop/b"), start).Len() == 0 {
 		t.Fatal("the first owners found are not news")
 	}
-	if seen.seen(sets.New("Job shop/a"), start.Add(23*time.Hour)) {
+	if seen.seen(sets.New("Job shop/a"), start.Add(23*time.Hour)).Len() > 0 {
 		t.Fatal("an owner found 23 hours ago is news")
 	}
-	if seen.seen(sets.New[string](), start.Add(24*time.Hour)) {
+	if seen.seen(sets.New[string](), start.Add(24*time.Hour)).Len() > 0 {
 		t.Fatal("no owner is news")
 	}
 	if _, ok := seen["Pod shop/b"]; ok || len(seen) != 1 {
 		t.Fatalf("owners a day after any pass found them are kept: %v", seen)
 	}
-	if !seen.seen(sets.New("Pod shop/b"), start.Add(25*time.Hour)) {
+	if seen.seen(sets.New("Pod shop/b"), start.Add(25*time.Hour)).Len() == 0 {
 		t.Fatal("an owner no pass found for a day is not news")
 	}
 }
