@@ -239,7 +239,7 @@ func benchmarkScale(b *testing.B, limits clientLimits) {
 	b.Logf("manager: peak RSS %.0f MiB (VmHWM), peak heap in use %.0f MiB", float64(rss)/(1<<20), peak.heap/(1<<20))
 	b.Logf("writes while converging, by resource and verb: %s", writes)
 	b.Logf("writes in the %s of steady state after: %s", steadyStateWindow, idle)
-	b.Logf("reads (GET, LIST) from the manager's start until convergence, the benchmark's own included: %s", reads)
+	b.Logf("reads (GET, LIST) from the manager's caches started until the status counted everything, the benchmark's own included: %s", reads)
 	b.Logf("the API server's floor: %s namespace label and %s Ingress annotation applies from a plain client with %d workers in %.1f s (%.0f/s)",
 		thousands(namespaces), thousands(configurable), floorWorkers, floor.Seconds(), float64(namespaces+configurable)/floor.Seconds())
 	var target time.Duration
