@@ -805,6 +805,15 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		r.reported.Forget(key)
 	}
 	elapsed, rolledOut := p.now.Sub(w.restartedAt), w.rolledOut || w.completed
+	if !rolledOut && w.updatedEverywhere && !r.follows(w) && !p.stallRecorded(w) {
+		// A DaemonSet restart this process did not follow (it took over), with a pod of the current template
+		// on every node: the DaemonSet controller has nothing left to roll, and what is not ready is the
+		// nodes' doing (one gone NotReady since). This process judges it done rather than follow it until
+		// the node is back, holding the namespace's budget and, after its deadline, stalling every restart.
+		// One it follows must become ready and available, and one the status records as stalled stays so,
+		// until it rolls out.
+		rolledOut = true
+	}
 	switch {
 	case !rolledOut && p.restartedOntoCanary(w):
 		// Restarted onto the canary revision before the rollback: the rollback resolved its rollout,

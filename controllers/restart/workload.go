@@ -66,6 +66,14 @@ type workload struct {
 	// ready yet, where rolledOut does not: the restart that made the template rolled out, and a manager
 	// that takes over, which never saw it roll out, can tell.
 	completed bool
+	// updatedEverywhere: a DaemonSet whose controller saw its current spec runs a pod of its current
+	// template on every node that should run one, and at least one of them is available. Its status keeps
+	// no verdict on a completed rollout, and a node that goes NotReady after the rollout lowers its ready
+	// and available counts though nothing is left to roll: a manager that takes over, which never saw the
+	// restart roll out, judges it done by this instead (classifyRollout). A pod of that template not ready
+	// while others are is the node's trouble, not the template's; with none available, it may be the
+	// template's.
+	updatedEverywhere bool
 	// deadline is how long a rollout may go without progress (progressDeadlineSeconds).
 	deadline time.Duration
 	// progressSince is since when a followed rollout made no progress, as classifyRollout last judged it;
@@ -113,6 +121,8 @@ func asWorkload(obj client.Object) *workload {
 		}
 	case *appsv1.DaemonSet:
 		w.kind, template = "DaemonSet", &o.Spec.Template
+		w.updatedEverywhere = o.Status.ObservedGeneration >= o.Generation &&
+			o.Status.UpdatedNumberScheduled == o.Status.DesiredNumberScheduled && o.Status.NumberAvailable > 0
 		if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
 			w.held = "updateStrategy OnDelete"
 		}

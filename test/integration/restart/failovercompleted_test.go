@@ -200,3 +200,90 @@ func TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver(t *testing
 		g.Expect(event).NotTo(ContainSubstring("StatefulSet " + ns + "/db"))
 	}
 }
+
+// TestACompletedDaemonSetRestartIsDoneForTheManagerThatTakesOver: a DaemonSet's status keeps no verdict
+// on a completed rollout, only counts, and a node that goes NotReady after the rollout lowers its ready
+// and available counts for as long as the node is down, though its pod is of the current template. A
+// manager that takes over, which never saw the restart roll out, counts that neither as the restart
+// rolling out (holding the namespace's budget) nor, once its counts hold for the deadline, as the
+// restart stalled (which would stop every restart): every node runs a pod of the current template, so
+// the DaemonSet controller has nothing left to roll.
+func TestACompletedDaemonSetRestartIsDoneForTheManagerThatTakesOver(t *testing.T) {
+	f := newFixture(t, "takeover-ds", nil) // one restart at a time in the namespace
+	g, ctx, c, ns := f.g, f.ctx, f.c, f.ns
+	labels := map[string]string{"app": "agent"}
+	agent := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/agent:1.0"}}}}}}
+	g.Expect(c.Create(ctx, agent)).To(Succeed())
+	// status writes what the DaemonSet controller would of the current generation on two nodes: updated
+	// of them running a pod of the current template, ready of them ready and available.
+	status := func(updated, ready int32) {
+		t.Helper()
+		g.Eventually(func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(agent), agent); err != nil {
+				return err
+			}
+			agent.Status = appsv1.DaemonSetStatus{ObservedGeneration: agent.Generation, DesiredNumberScheduled: 2,
+				CurrentNumberScheduled: 2, UpdatedNumberScheduled: updated, NumberReady: ready, NumberAvailable: ready,
+				NumberUnavailable: 2 - ready}
+			return c.Status().Update(ctx, agent)
+		}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	}
+	// pod creates a pod of agent's, of its pod template as it is now, with a sidecar of the running
+	// control plane when injected.
+	pod := func(name string, injected bool) {
+		t.Helper()
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(agent), agent)).To(Succeed())
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: map[string]string{},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: agent.Name, UID: agent.UID, Controller: ptr.To(true)}}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/agent:1.0"}}}}
+		for k, v := range agent.Spec.Template.Annotations {
+			p.Annotations[k] = v
+		}
+		if injected {
+			p.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
+		}
+		g.Expect(c.Create(ctx, p)).To(Succeed())
+	}
+	status(2, 2)
+	pod("agent-a", false)
+	pod("agent-b", false)
+	waitCached(ctx, g, f.workloads, agent)
+	deadline := 10 * time.Minute // a DaemonSet's
+
+	first, _, firstPass := clockedReconciler(ctx, t, g, c, f.workloads)
+	base := time.Now().UTC().Truncate(time.Second)
+	firstPass(base)
+	g.Expect(restartedAt(ctx, g, c, agent)).To(Equal(base.Format(time.RFC3339)))
+	g.Expect(first.Report.Value().Restarting).To(BeEquivalentTo(1))
+
+	t.Log("the first manager stops; the restart rolls out on both nodes, then one node goes NotReady")
+	for _, name := range []string{"agent-a", "agent-b"} {
+		g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, client.GracePeriodSeconds(0))).To(Succeed())
+		pod(name+"-new", true)
+	}
+	status(2, 2)
+	// The node lifecycle controller marks the pods of a NotReady node not ready: the pod there is of the
+	// current template still.
+	status(2, 1)
+	late := createRolledOut(ctx, g, c, ns, "late", "")
+
+	t.Log("a second manager takes over")
+	workloads := startWorkloadCache(ctx, g, f.env)
+	waitCached(ctx, g, workloads, agent, late)
+	second, recorder, secondPass := clockedReconciler(ctx, t, g, c, workloads)
+	at := base.Add(time.Minute)
+	secondPass(at)
+	g.Expect(restartedAt(ctx, g, c, late)).NotTo(BeEmpty(), "the NotReady node held the namespace's budget as the restart rolling out")
+
+	secondPass(at.Add(deadline + 5*time.Second))
+	for _, stalled := range second.Report.Value().StalledRestarts {
+		g.Expect(stalled.Workload).NotTo(Equal("DaemonSet "+ns+"/agent"), "the NotReady node counted as the restart stalled")
+	}
+	for _, event := range withReason(drain(recorder), meshv1alpha1.ReasonRestartStalled) {
+		g.Expect(event).NotTo(ContainSubstring("DaemonSet " + ns + "/agent"))
+	}
+}
