@@ -19,6 +19,7 @@ package helm
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -54,6 +55,7 @@ const (
 	rulePod = "a workload's pods run as a ServiceAccount of their own release, and only the cni chart's DaemonSet (the node agent) reaches into the node: " +
 		"no other workload is a DaemonSet or uses a host namespace, a host port, a hostPath volume, a privileged container or an added capability"
 	ruleService = "a Service stays inside the cluster: of type ClusterIP, with no external IPs"
+	ruleOnce    = "every object is rendered once"
 )
 
 // nodeAgentChart is the name of Istio's chart of the CNI node agent (charts.CNI), the only chart whose
@@ -135,8 +137,17 @@ func guardObjects(chart, namespace string, objects []*unstructured.Unstructured,
 	g.nodeAgent = chart == nodeAgentChart
 	var refused []string
 	named := map[string]bool{}
+	// A release applies its objects several at once, so of two objects of one kind, namespace and name
+	// the one the API server takes last stays, whichever passed the rules that read the other (the keys
+	// of a ConfigMap that envFrom takes), and drift repair would apply each over the other on every pass.
+	seen := make(map[string]bool, len(objects))
 	for _, obj := range objects {
 		why, rule := g.check(obj)
+		if key := g.key(obj); why == "" && seen[key] {
+			why, rule = "is rendered more than once", ruleOnce
+		} else {
+			seen[key] = true
+		}
 		if why == "" {
 			continue
 		}
@@ -171,9 +182,9 @@ type guard struct {
 	clusterRoles map[string]bool
 	roles        map[string]bool // by namespace/name
 	policies     map[string]bool
-	// configMaps are the data of the ConfigMaps the release renders in its namespace, by name: what a
-	// container's envFrom may take its variables from.
-	configMaps map[string]map[string]string
+	// configMaps are the keys of the data of the ConfigMaps the release renders in its namespace, by
+	// name: what a container's envFrom may take its variables from.
+	configMaps map[string][]string
 	// serviceAccounts are the names of the ServiceAccounts the release renders in its namespace: the only
 	// ones its workloads may run as.
 	serviceAccounts map[string]bool
@@ -181,7 +192,7 @@ type guard struct {
 
 func newGuard(namespace string, objects []*unstructured.Unstructured) *guard {
 	g := &guard{namespace: namespace, clusterRoles: map[string]bool{}, roles: map[string]bool{}, policies: map[string]bool{},
-		configMaps: map[string]map[string]string{}, serviceAccounts: map[string]bool{}}
+		configMaps: map[string][]string{}, serviceAccounts: map[string]bool{}}
 	for _, obj := range objects {
 		switch obj.GroupVersionKind().GroupKind() {
 		case schema.GroupKind{Kind: "ServiceAccount"}:
@@ -190,8 +201,10 @@ func newGuard(namespace string, objects []*unstructured.Unstructured) *guard {
 			}
 		case schema.GroupKind{Kind: "ConfigMap"}:
 			if g.namespaceOf(obj) == namespace {
-				data, _, _ := unstructured.NestedStringMap(obj.Object, "data")
-				g.configMaps[obj.GetName()] = data
+				// Every key counts, whatever its value: the API server stores a key without a value
+				// (null) as an empty string, and the container gets it as a variable.
+				data, _ := obj.Object["data"].(map[string]any)
+				g.configMaps[obj.GetName()] = append(g.configMaps[obj.GetName()], slices.Collect(maps.Keys(data))...)
 			}
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "ClusterRole"}:
 			g.clusterRoles[obj.GetName()] = true
@@ -211,6 +224,13 @@ func (g *guard) namespaceOf(obj *unstructured.Unstructured) string {
 		return ns
 	}
 	return g.namespace
+}
+
+// key identifies obj as the API server does, across API versions: its group, kind, namespace (as
+// namespaceOf gives it) and name.
+func (g *guard) key(obj *unstructured.Unstructured) string {
+	gk := obj.GroupVersionKind().GroupKind()
+	return gk.String() + " " + g.namespaceOf(obj) + "/" + obj.GetName()
 }
 
 // name is obj's name as errors give it: with its namespace, when it has one.
@@ -465,12 +485,12 @@ func (g *guard) checkEnvFrom(container map[string]any) string {
 		prefix, _ := source["prefix"].(string)
 		ref, _ := source["configMapRef"].(map[string]any)
 		name, _ := ref["name"].(string)
-		data, rendered := g.configMaps[name]
+		keys, rendered := g.configMaps[name]
 		if ref == nil || !rendered {
 			return fmt.Sprintf("takes variables (envFrom) in container %v from something other than a ConfigMap the release renders",
 				container["name"])
 		}
-		for key := range data {
+		for _, key := range keys {
 			if v := prefix + key; v == envExternalIstiod || v == envTrustedNodeAccounts {
 				return fmt.Sprintf("sets %s through envFrom (ConfigMap %s) in container %v", v, name, container["name"])
 			}

@@ -17,6 +17,7 @@ limitations under the License.
 package helm
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -45,6 +46,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 )
@@ -86,7 +89,7 @@ func renderChartTexts(ctx context.Context, chart *chartv2.Chart, values map[stri
 		return nil, "", nil, fmt.Errorf("chart %s requires kubeVersion %s, which is incompatible with Kubernetes %s",
 			chart.Name(), chart.Metadata.KubeVersion, caps.KubeVersion.Version)
 	}
-	renderValues, err := util.ToRenderValuesWithSchemaValidation(chart, values, options, caps, false)
+	renderValues, err := toRenderValues(chart, values, options, caps)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
 	}
@@ -129,6 +132,94 @@ func renderChartTexts(ctx context.Context, chart *chartv2.Chart, values map[stri
 	}
 	sortByInstallOrder(objects)
 	return objects, notes, texts, nil
+}
+
+// toRenderValues is what a chart's templates see (.Values, .Release, .Chart and .Capabilities), with the
+// values validated against the chart's values.schema.json and its subcharts' as Helm validates them,
+// but for what a schema refers to: Helm's validation loads every schema a $ref or $schema names, over
+// http or https from any host (the cloud's metadata service, the cluster's Services) or from the
+// manager's own files, with no bound on what it reads. A chart's schemas are the chart's content, which
+// no one vetted: they are validated with what they hold alone (and the meta-schemas of JSON Schema's
+// drafts, built into the validator), and one that refers to anything else is refused.
+func toRenderValues(chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) (common.Values, error) {
+	top, err := util.ToRenderValuesWithSchemaValidation(chart, values, options, caps, true)
+	if err != nil {
+		return nil, err
+	}
+	coalesced, _ := top["Values"].(common.Values)
+	if err := validateSchemas(chart, coalesced); err != nil {
+		return nil, fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%w", err)
+	}
+	return top, nil
+}
+
+// validateSchemas validates values against chart's schema and each subchart's values against its own,
+// as Helm's util.ValidateAgainstSchema does, with schemaLoader's loads only.
+func validateSchemas(chart *chartv2.Chart, values map[string]any) error {
+	var sb strings.Builder
+	if chart.Schema != nil {
+		if err := validateSchema(values, chart.Schema); err != nil {
+			fmt.Fprintf(&sb, "%s:\n%s", chart.Name(), err.Error())
+		}
+	}
+	for _, sub := range chart.Dependencies() {
+		raw, ok := values[sub.Name()]
+		if !ok || raw == nil {
+			continue
+		}
+		subValues, ok := raw.(map[string]any)
+		if !ok {
+			fmt.Fprintf(&sb, "%s:\ninvalid type for values: expected object (map), got %T\n", sub.Name(), raw)
+			continue
+		}
+		if err := validateSchemas(sub, subValues); err != nil {
+			sb.WriteString(err.Error())
+		}
+	}
+	if sb.Len() > 0 {
+		return errors.New(sb.String())
+	}
+	return nil
+}
+
+// validateSchema validates values against one schema, as Helm's util.ValidateAgainstSingleSchema does.
+func validateSchema(values map[string]any, schemaJSON []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unable to validate schema: %v", r)
+		}
+	}()
+	schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
+	if err != nil {
+		return err
+	}
+	compiler := jsonschema.NewCompiler()
+	compiler.UseLoader(schemaLoader{})
+	if err := compiler.AddResource(schemaURL, schema); err != nil {
+		return err
+	}
+	validator, err := compiler.Compile(schemaURL)
+	if err != nil {
+		return err
+	}
+	if err := validator.Validate(values); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "jsonschema validation failed with '"+schemaURL+"#'\n") + "\n")
+	}
+	return nil
+}
+
+// schemaURL is the URL a chart's schema is known by to the validator, as Helm names it.
+const schemaURL = "file:///values.schema.json"
+
+// schemaLoader loads the schemas a chart's schema refers to: none, but for a URN, which Helm's loader
+// answers with a schema that allows everything (it resolves none either).
+type schemaLoader struct{}
+
+func (schemaLoader) Load(url string) (any, error) {
+	if strings.HasPrefix(url, "urn:") {
+		return true, nil
+	}
+	return nil, fmt.Errorf("the schema refers to %s, outside the chart's schemas: meshkeeper loads no schema from elsewhere", url)
 }
 
 // hookAnnotation marks a Helm hook.
