@@ -50,6 +50,11 @@ const (
 	// maxRecordBytes bounds a release record meshkeeper decodes: a Secret holds at most 1 MiB, and a
 	// record that inflates beyond this is not one meshkeeper wrote.
 	maxRecordBytes = 32 << 20
+	// maxRecordNodes bounds the JSON values of a record meshkeeper decodes, as counted by jsonNodes: each
+	// costs memory once decoded (a map entry, an interface), several times its bytes when it is small, so
+	// 32 MiB of tiny values would cost hundreds. A record of Istio's charts, the chart and its values
+	// included, has fewer than 500.
+	maxRecordNodes = 64 << 10
 )
 
 var gzipMagic = []byte{0x1f, 0x8b, 0x08}
@@ -260,6 +265,9 @@ func decodeRecord(data []byte) (*releasev1.Release, error) {
 			return nil, fmt.Errorf("the release record inflates beyond %d bytes", maxRecordBytes)
 		}
 	}
+	if n := jsonNodes(raw); n > maxRecordNodes {
+		return nil, fmt.Errorf("the release record holds more than %d JSON values (%d)", maxRecordNodes, n)
+	}
 	rel := &releasev1.Release{}
 	if err := json.Unmarshal(raw, rel); err != nil {
 		return nil, err
@@ -268,6 +276,26 @@ func decodeRecord(data []byte) (*releasev1.Release, error) {
 		return nil, fmt.Errorf("the release record has no info")
 	}
 	return rel, nil
+}
+
+// jsonNodes counts the values of a JSON document without decoding it: the document's root, and each
+// '{', '[' and ',' outside its strings, each of which begins at most a key and a value. Text inside
+// strings (a manifest, a chart's files) counts nothing.
+func jsonNodes(data []byte) int {
+	n, inString, escaped := 1, false, false
+	for _, b := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && b == '\\':
+			escaped = true
+		case b == '"':
+			inString = !inString
+		case !inString && (b == '{' || b == '[' || b == ','):
+			n++
+		}
+	}
+	return n
 }
 
 // recordSecret is the Secret that stores rel, with the labels Helm's driver gives it and rel's own. body
