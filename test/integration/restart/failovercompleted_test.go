@@ -141,25 +141,8 @@ func TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver(t *testing
 			return c.Status().Update(ctx, db)
 		}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
 	}
-	// pod creates db's pod name, of its pod template as it is now, with a sidecar of the running control
-	// plane when injected.
-	pod := func(name string, injected bool) {
-		t.Helper()
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(db), db)).To(Succeed())
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: map[string]string{},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: db.Name, UID: db.UID, Controller: ptr.To(true)}}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/db:1.0"}}}}
-		for k, v := range db.Spec.Template.Annotations {
-			p.Annotations[k] = v
-		}
-		if injected {
-			p.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
-			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
-		}
-		g.Expect(c.Create(ctx, p)).To(Succeed())
-	}
 	status(1, 1, "db-1")
-	pod("db-0", false)
+	createPodOf(ctx, g, c, db, "db-0", false)
 	waitCached(ctx, g, f.workloads, db)
 	deadline := 10 * time.Minute // a StatefulSet's
 
@@ -171,7 +154,7 @@ func TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver(t *testing
 
 	t.Log("the first manager stops; the restart rolls out, then db is scaled up and its new replica waits for a node")
 	g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db-0"}}, client.GracePeriodSeconds(0))).To(Succeed())
-	pod("db-0", true)
+	createPodOf(ctx, g, c, db, "db-0", true)
 	status(1, 1, "db-2")
 	g.Eventually(func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(db), db); err != nil {
@@ -180,7 +163,7 @@ func TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver(t *testing
 		db.Spec.Replicas = ptr.To[int32](2)
 		return c.Update(ctx, db)
 	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
-	pod("db-1", true)
+	createPodOf(ctx, g, c, db, "db-1", true)
 	status(2, 1, "db-2")
 	late := createRolledOut(ctx, g, c, ns, "late", "")
 
@@ -231,26 +214,9 @@ func TestACompletedDaemonSetRestartIsDoneForTheManagerThatTakesOver(t *testing.T
 			return c.Status().Update(ctx, agent)
 		}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
 	}
-	// pod creates a pod of agent's, of its pod template as it is now, with a sidecar of the running
-	// control plane when injected.
-	pod := func(name string, injected bool) {
-		t.Helper()
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(agent), agent)).To(Succeed())
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: map[string]string{},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: agent.Name, UID: agent.UID, Controller: ptr.To(true)}}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/agent:1.0"}}}}
-		for k, v := range agent.Spec.Template.Annotations {
-			p.Annotations[k] = v
-		}
-		if injected {
-			p.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
-			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
-		}
-		g.Expect(c.Create(ctx, p)).To(Succeed())
-	}
 	status(2, 2)
-	pod("agent-a", false)
-	pod("agent-b", false)
+	createPodOf(ctx, g, c, agent, "agent-a", false)
+	createPodOf(ctx, g, c, agent, "agent-b", false)
 	waitCached(ctx, g, f.workloads, agent)
 	deadline := 10 * time.Minute // a DaemonSet's
 
@@ -263,7 +229,7 @@ func TestACompletedDaemonSetRestartIsDoneForTheManagerThatTakesOver(t *testing.T
 	t.Log("the first manager stops; the restart rolls out on both nodes, then one node goes NotReady")
 	for _, name := range []string{"agent-a", "agent-b"} {
 		g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, client.GracePeriodSeconds(0))).To(Succeed())
-		pod(name+"-new", true)
+		createPodOf(ctx, g, c, agent, name+"-new", true)
 	}
 	status(2, 2)
 	// The node lifecycle controller marks the pods of a NotReady node not ready: the pod there is of the

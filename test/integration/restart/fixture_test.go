@@ -24,6 +24,7 @@ import (
 	"context"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,31 @@ func createPod(ctx context.Context, g Gomega, c client.Client, d *appsv1.Deploym
 		proxyImage = "docker.io/istio/proxyv2:1.31.1"
 	}
 	createPodWithProxy(ctx, g, c, d, name, proxyImage)
+}
+
+// createPodOf creates a pod of a StatefulSet or DaemonSet, of its pod template as it is now (its labels,
+// annotations and containers), with a sidecar of the running control plane when injected.
+func createPodOf(ctx context.Context, g Gomega, c client.Client, owner client.Object, name string, injected bool) {
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(owner), owner)).To(Succeed())
+	var kind string
+	var template *corev1.PodTemplateSpec
+	switch o := owner.(type) {
+	case *appsv1.StatefulSet:
+		kind, template = "StatefulSet", &o.Spec.Template
+	case *appsv1.DaemonSet:
+		kind, template = "DaemonSet", &o.Spec.Template
+	}
+	g.Expect(template).NotTo(BeNil(), "a pod of a %T", owner)
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: owner.GetNamespace(), Name: name, Labels: maps.Clone(template.Labels),
+		Annotations:     map[string]string{},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: owner.GetName(), UID: owner.GetUID(), Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{Containers: slices.Clone(template.Spec.Containers)}}
+	maps.Copy(p.Annotations, template.Annotations)
+	if injected {
+		p.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
+	}
+	g.Expect(c.Create(ctx, p)).To(Succeed())
 }
 
 // createPodWithProxy creates a pod of the Deployment's ReplicaSet, with a sidecar of the default

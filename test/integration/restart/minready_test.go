@@ -61,26 +61,9 @@ func TestAStatefulSetRestartRollsOutOnceItsLastReplicaIsAvailable(t *testing.T) 
 			return c.Status().Update(ctx, db)
 		}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
 	}
-	// pod creates db's pod name, of its pod template as it is now, with a sidecar of the running control
-	// plane when injected.
-	pod := func(name string, injected bool) {
-		t.Helper()
-		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(db), db)).To(Succeed())
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: map[string]string{},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: db.Name, UID: db.UID, Controller: ptr.To(true)}}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/db:1.0"}}}}
-		for k, v := range db.Spec.Template.Annotations {
-			p.Annotations[k] = v
-		}
-		if injected {
-			p.Annotations["sidecar.istio.io/status"] = `{"containers":["istio-proxy"],"revision":"default"}`
-			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
-		}
-		g.Expect(c.Create(ctx, p)).To(Succeed())
-	}
 	status(2, "db-1")
-	pod("db-0", false)
-	pod("db-1", false)
+	createPodOf(ctx, g, c, db, "db-0", false)
+	createPodOf(ctx, g, c, db, "db-1", false)
 	waitCached(ctx, g, f.workloads, db)
 
 	first, recorder, firstPass := clockedReconciler(ctx, t, g, c, f.workloads)
@@ -91,7 +74,7 @@ func TestAStatefulSetRestartRollsOutOnceItsLastReplicaIsAvailable(t *testing.T) 
 	t.Log("both replicas are replaced and ready; the last one is not available for another 30 seconds")
 	for _, name := range []string{"db-0", "db-1"} {
 		g.Expect(c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, client.GracePeriodSeconds(0))).To(Succeed())
-		pod(name, true)
+		createPodOf(ctx, g, c, db, name, true)
 	}
 	status(1, "db-2")
 	late := createRolledOut(ctx, g, c, ns, "late", "")
