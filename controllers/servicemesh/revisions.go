@@ -875,7 +875,7 @@ func (r *Reconciler) kubernetesVersion(ctx context.Context) string {
 // an injector while the tag moves. Nothing is written when the live tag already is that.
 func (r *Reconciler) applyTag(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, owner helm.Owner, res resolved, rev string) error {
 	values := render.Merge(revisionValues(res.values, rev), render.Values{"revisionTags": []any{defaultTag}})
-	manifest, err := helm.Template(res.set.Istiod, values, revisionReleasePrefix+rev, mesh.Spec.Namespace)
+	manifest, err := helm.TemplateGuarded(res.set.Istiod, values, revisionReleasePrefix+rev, mesh.Spec.Namespace)
 	if err != nil {
 		return meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 	}

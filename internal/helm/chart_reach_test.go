@@ -111,7 +111,7 @@ func TestAChartSchemaStillValidatesTheValues(t *testing.T) {
 
 // TestTheDefaultTagPassesTheChartGuard: the default revision tag's webhook is rendered by the
 // revision's istiod chart, which may come from a repository no one vetted, and meshkeeper applies it
-// with its own rights (Template is that render). Like every object of a release, what Template renders
+// with its own rights (TemplateGuarded is that render). Like every object of a release, what it renders
 // passes the chart guard: a tag that would send every pod of the namespaces it selects to a URL, or to
 // another namespace's Service, is refused.
 func TestTheDefaultTagPassesTheChartGuard(t *testing.T) {
@@ -140,7 +140,7 @@ webhooks:
 		if release.name != "istiod-"+rev {
 			continue
 		}
-		manifest, err := Template(istiod, render.Merge(release.values, render.Values{"revisionTags": []any{"default"}}), release.name, release.namespace)
+		manifest, err := TemplateGuarded(istiod, render.Merge(release.values, render.Values{"revisionTags": []any{"default"}}), release.name, release.namespace)
 		if err != nil || !strings.Contains(string(manifest), "name: istio-revision-tag-default") {
 			t.Errorf("the built-in chart's tag was not rendered: %v", err)
 		}
@@ -153,7 +153,7 @@ webhooks:
 		{"the revision's istiod", "    service: {name: istiod-1-31, namespace: " + guardNamespace + "}\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			manifest, err := Template(tag(tc.clientConfig), values, "istiod-1-31", guardNamespace)
+			manifest, err := TemplateGuarded(tag(tc.clientConfig), values, "istiod-1-31", guardNamespace)
 			if tc.refused == "" {
 				if err != nil || !strings.Contains(string(manifest), "istio-revision-tag-default") {
 					t.Errorf("the tag was not rendered: %v", err)

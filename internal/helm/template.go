@@ -27,18 +27,39 @@ import (
 )
 
 // Template renders a chart offline, as `helm template` does: every object the chart would install,
-// in template-file order, as one multi-document YAML manifest. What it renders passes the chart guard
-// as a release's objects do (but for the images, which the caller checks of what it applies): the
-// default revision tag's webhook, which meshkeeper applies with its own rights, is rendered so.
+// in template-file order, as one multi-document YAML manifest. The values are validated against the
+// chart's schema as a release's are (loading nothing from outside the chart); what it renders is not
+// judged (see TemplateGuarded).
 func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespace string) ([]byte, error) {
+	manifest, _, err := templateChart(chart, values, releaseName, namespace, false)
+	return manifest, err
+}
+
+// TemplateGuarded renders as Template does, for objects meshkeeper applies with its own rights outside
+// a release (the default revision tag's webhook, which the revision's istiod chart renders): what it
+// renders passes the chart guard as a release's objects do, but for the images, which the caller checks
+// of what it applies.
+func TemplateGuarded(chart *chartv2.Chart, values map[string]any, releaseName, namespace string) ([]byte, error) {
+	manifest, objects, err := templateChart(chart, values, releaseName, namespace, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := guardObjects(chart.Name(), namespace, objects, nil); err != nil {
+		return nil, err
+	}
+	return manifest, nil
+}
+
+// templateChart renders chart into a manifest and, when decode is set, the objects it holds.
+func templateChart(chart *chartv2.Chart, values map[string]any, releaseName, namespace string, decode bool) ([]byte, []*unstructured.Unstructured, error) {
 	options := common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
 	renderValues, err := toRenderValues(chart, values, options, common.DefaultCapabilities)
 	if err != nil {
-		return nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
+		return nil, nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
 	}
 	files, err := engine.Render(chart, renderValues)
 	if err != nil {
-		return nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
+		return nil, nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
 	}
 	var out strings.Builder
 	var objects []*unstructured.Unstructured
@@ -47,17 +68,16 @@ func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespac
 		if content == "" || isOnlyComments(content) {
 			continue
 		}
-		decoded, err := decodeManifest([]byte(content))
-		if err != nil {
-			return nil, fmt.Errorf("YAML parse error on %s: %w", doc.path, err)
+		if decode {
+			decoded, err := decodeManifest([]byte(content))
+			if err != nil {
+				return nil, nil, fmt.Errorf("YAML parse error on %s: %w", doc.path, err)
+			}
+			objects = append(objects, decoded...)
 		}
-		objects = append(objects, decoded...)
 		out.WriteString("---\n# Source: " + doc.path + "\n" + content + "\n")
 	}
-	if err := guardObjects(chart.Name(), namespace, objects, nil); err != nil {
-		return nil, err
-	}
-	return []byte(out.String()), nil
+	return []byte(out.String()), objects, nil
 }
 
 func isOnlyComments(doc string) bool {
