@@ -120,7 +120,7 @@ type Reconciler struct {
 
 // The ServiceMesh itself: meshkeeper reads its spec, writes its status and its finalizer, nothing else.
 // +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/status,verbs=get;patch
+// +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/status,verbs=patch
 // +kubebuilder:rbac:groups=mesh.meshkeeper.io,resources=servicemeshes/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // The control-plane namespace, created when absent and removed on uninstall only if meshkeeper created it.
@@ -138,8 +138,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations;validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;patch;delete
 // The Istio CRDs are installed and upgraded, never deleted.
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;patch
-// istiod's RBAC: creating roles that grant what meshkeeper itself does not hold needs escalate and bind.
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch;delete;escalate;bind
+// istiod's RBAC: creating a role that grants what meshkeeper itself does not hold needs escalate on it, and
+// binding it needs bind on it; the API server checks neither verb on a binding.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;clusterroles,verbs=get;list;watch;create;patch;delete;escalate;bind
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;list;watch;create;patch;delete
 
 // forgetMesh drops what the reconciler remembers of a ServiceMesh that is gone. One created again is a
 // new object whose Events start empty: the Warnings the old one got (plaintext clients, a CNI namespace
