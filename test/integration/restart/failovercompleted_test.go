@@ -167,21 +167,7 @@ func TestACompletedStatefulSetRestartIsDoneForTheManagerThatTakesOver(t *testing
 	status(2, 1, "db-2")
 	late := createRolledOut(ctx, g, c, ns, "late", "")
 
-	t.Log("a second manager takes over")
-	workloads := startWorkloadCache(ctx, g, f.env)
-	waitCached(ctx, g, workloads, db, late)
-	second, recorder, secondPass := clockedReconciler(ctx, t, g, c, workloads)
-	at := base.Add(time.Minute)
-	secondPass(at)
-	g.Expect(restartedAt(ctx, g, c, late)).NotTo(BeEmpty(), "the scale-up held the namespace's budget as the restart rolling out")
-
-	secondPass(at.Add(deadline + 5*time.Second))
-	for _, stalled := range second.Report.Value().StalledRestarts {
-		g.Expect(stalled.Workload).NotTo(Equal("StatefulSet "+ns+"/db"), "the scale-up counted as the restart stalled")
-	}
-	for _, event := range withReason(drain(recorder), meshv1alpha1.ReasonRestartStalled) {
-		g.Expect(event).NotTo(ContainSubstring("StatefulSet " + ns + "/db"))
-	}
+	takeOverARestartDone(t, f, db, "StatefulSet "+ns+"/db", late, base, deadline, "the scale-up")
 }
 
 // TestACompletedDaemonSetRestartIsDoneForTheManagerThatTakesOver: a DaemonSet's status keeps no verdict
@@ -237,19 +223,32 @@ func TestACompletedDaemonSetRestartIsDoneForTheManagerThatTakesOver(t *testing.T
 	status(2, 1)
 	late := createRolledOut(ctx, g, c, ns, "late", "")
 
+	takeOverARestartDone(t, f, agent, "DaemonSet "+ns+"/agent", late, base, deadline, "the NotReady node")
+}
+
+// takeOverARestartDone starts a second manager on f's API server (a workload cache and a reconciler of
+// its own) a minute after base, when the restart of owner (workload, as the status names it), made at
+// base, rolled out before the first manager stopped, and what followed (cause) left its status short of
+// every pod ready and available. The second manager counts that neither as the restart rolling out
+// (late, waiting for the namespace's budget, is restarted) nor, past the restart's deadline, as the
+// restart stalled.
+func takeOverARestartDone(t *testing.T, f *fixture, owner client.Object, workload string, late *appsv1.Deployment, base time.Time,
+	deadline time.Duration, cause string) {
+	t.Helper()
 	t.Log("a second manager takes over")
+	g, ctx, c := f.g, f.ctx, f.c
 	workloads := startWorkloadCache(ctx, g, f.env)
-	waitCached(ctx, g, workloads, agent, late)
+	waitCached(ctx, g, workloads, owner, late)
 	second, recorder, secondPass := clockedReconciler(ctx, t, g, c, workloads)
 	at := base.Add(time.Minute)
 	secondPass(at)
-	g.Expect(restartedAt(ctx, g, c, late)).NotTo(BeEmpty(), "the NotReady node held the namespace's budget as the restart rolling out")
+	g.Expect(restartedAt(ctx, g, c, late)).NotTo(BeEmpty(), cause+" held the namespace's budget as the restart rolling out")
 
 	secondPass(at.Add(deadline + 5*time.Second))
 	for _, stalled := range second.Report.Value().StalledRestarts {
-		g.Expect(stalled.Workload).NotTo(Equal("DaemonSet "+ns+"/agent"), "the NotReady node counted as the restart stalled")
+		g.Expect(stalled.Workload).NotTo(Equal(workload), cause+" counted as the restart stalled")
 	}
 	for _, event := range withReason(drain(recorder), meshv1alpha1.ReasonRestartStalled) {
-		g.Expect(event).NotTo(ContainSubstring("DaemonSet " + ns + "/agent"))
+		g.Expect(event).NotTo(ContainSubstring(workload))
 	}
 }
