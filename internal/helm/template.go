@@ -23,7 +23,6 @@ import (
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/engine"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Template renders a chart offline, as `helm template` does: every object the chart would install,
@@ -31,8 +30,24 @@ import (
 // chart's schema as a release's are (loading nothing from outside the chart); what it renders is not
 // judged (see TemplateGuarded).
 func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespace string) ([]byte, error) {
-	manifest, _, err := templateChart(chart, values, releaseName, namespace, false)
-	return manifest, err
+	options := common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
+	renderValues, err := toRenderValues(chart, values, options, common.DefaultCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
+	}
+	files, err := engine.Render(chart, renderValues)
+	if err != nil {
+		return nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
+	}
+	var out strings.Builder
+	for _, doc := range splitRendered(files) {
+		content := strings.TrimSpace(doc.content)
+		if content == "" || isOnlyComments(content) {
+			continue
+		}
+		out.WriteString("---\n# Source: " + doc.path + "\n" + content + "\n")
+	}
+	return []byte(out.String()), nil
 }
 
 // TemplateGuarded renders as Template does, for objects meshkeeper applies with its own rights outside
@@ -40,44 +55,18 @@ func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespac
 // renders passes the chart guard as a release's objects do, but for the images, which the caller checks
 // of what it applies.
 func TemplateGuarded(chart *chartv2.Chart, values map[string]any, releaseName, namespace string) ([]byte, error) {
-	manifest, objects, err := templateChart(chart, values, releaseName, namespace, true)
+	manifest, err := Template(chart, values, releaseName, namespace)
 	if err != nil {
 		return nil, err
+	}
+	objects, err := decodeManifest(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", chart.Name(), err)
 	}
 	if err := guardObjects(chart.Name(), namespace, objects, nil); err != nil {
 		return nil, err
 	}
 	return manifest, nil
-}
-
-// templateChart renders chart into a manifest and, when decode is set, the objects it holds.
-func templateChart(chart *chartv2.Chart, values map[string]any, releaseName, namespace string, decode bool) ([]byte, []*unstructured.Unstructured, error) {
-	options := common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
-	renderValues, err := toRenderValues(chart, values, options, common.DefaultCapabilities)
-	if err != nil {
-		return nil, nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
-	}
-	files, err := engine.Render(chart, renderValues)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
-	}
-	var out strings.Builder
-	var objects []*unstructured.Unstructured
-	for _, doc := range splitRendered(files) {
-		content := strings.TrimSpace(doc.content)
-		if content == "" || isOnlyComments(content) {
-			continue
-		}
-		if decode {
-			decoded, err := decodeManifest([]byte(content))
-			if err != nil {
-				return nil, nil, fmt.Errorf("YAML parse error on %s: %w", doc.path, err)
-			}
-			objects = append(objects, decoded...)
-		}
-		out.WriteString("---\n# Source: " + doc.path + "\n" + content + "\n")
-	}
-	return []byte(out.String()), objects, nil
 }
 
 func isOnlyComments(doc string) bool {
