@@ -226,10 +226,9 @@ type pass struct {
 	// restart was), undonePods the pods of them that need a restart.
 	undone     map[string]string
 	undonePods int
-	// ownerlessOwners are what controls the ownerless pods, by key ("Job <ns>/<name>"; "Pod <ns>/<name>"
-	// for a pod of no owner, its own), and ownerlessOf the key of each entry of ownerless.
-	ownerlessOwners sets.Set[string]
-	ownerlessOf     map[string]string
+	// ownerlessOf is, of each entry of ownerless, the key of what controls its pod ("Job <ns>/<name>";
+	// "Pod <ns>/<name>" for a pod of no owner, its own).
+	ownerlessOf map[string]string
 	// rollback is the canary rollback that holds (nil when none), canaryNamespaces the namespaces it
 	// sent back.
 	rollback         *meshv1alpha1.CanaryRollbackStatus
@@ -436,12 +435,10 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			if w == nil {
 				entry := pod.Namespace + "/" + pod.Name + " (" + podOwner(pod) + ")"
 				p.ownerless = append(p.ownerless, entry)
-				owner := ownerlessKey(pod)
-				if p.ownerlessOwners == nil {
-					p.ownerlessOwners, p.ownerlessOf = sets.New[string](), map[string]string{}
+				if p.ownerlessOf == nil {
+					p.ownerlessOf = map[string]string{}
 				}
-				p.ownerlessOwners.Insert(owner)
-				p.ownerlessOf[entry] = owner
+				p.ownerlessOf[entry] = ownerlessKey(pod)
 			} else {
 				p.held[w.key()] = w.held
 			}
@@ -1086,7 +1083,7 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 	// holds then. Pods of an owner reported that finish or come and go (a Job's), and owners that leave
 	// and come back within ownerMemory (the next run of a CronJob), are no news: a Warning on each change
 	// of the pods would bury the ones that are.
-	owners := p.ownerlessOwners.Clone()
+	owners := sets.New(slices.Collect(maps.Values(p.ownerlessOf))...)
 	owners.Insert(slices.Collect(maps.Keys(p.held))...)
 	owners.Insert(slices.Collect(maps.Keys(p.stuck))...)
 	owners.Insert(slices.Collect(maps.Keys(p.undone))...)
