@@ -17,10 +17,15 @@ limitations under the License.
 package chart
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // managerRoleSources are the manager's rules as config/rbac/role.yaml (and so the bundle's CSV) and the
@@ -77,6 +82,36 @@ func TestStatusIsOnlyPatched(t *testing.T) {
 				!slices.Equal(r.Verbs, []string{"patch"}) {
 				t.Errorf("%s grants %v on mesh.meshkeeper.io/servicemeshes/status, want only [patch]", source, r.Verbs)
 			}
+		}
+	}
+}
+
+// TestLeaderElectionRoleGrantsWhatTheLockUses checks that the leader-election Role grants on Leases only
+// what client-go's lease lock calls (get, create, update; TestLeaderElectionWithTheChartsRole runs it),
+// in the chart and in config/rbac (and so the bundle's CSV).
+func TestLeaderElectionRoleGrantsWhatTheLockUses(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "leader_election_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := &rbacv1.Role{}
+	if err := yaml.UnmarshalStrict(data, config); err != nil {
+		t.Fatalf("config/rbac/leader_election_role.yaml: %v", err)
+	}
+	objects := render(t, nil, defaultRelease, defaultNamespace)
+	for source, rules := range map[string][]rbacv1.PolicyRule{
+		"config/rbac/leader_election_role.yaml": config.Rules,
+		"the chart's Role":                      as[rbacv1.Role](t, objects.get(t, "Role", objects.fullname()+"-leader-election")).Rules,
+	} {
+		var verbs []string
+		for _, r := range rules {
+			if slices.Contains(r.APIGroups, "coordination.k8s.io") && slices.Contains(r.Resources, "leases") {
+				verbs = append(verbs, r.Verbs...)
+			}
+		}
+		slices.Sort(verbs)
+		if want := []string{"create", "get", "update"}; !slices.Equal(verbs, want) {
+			t.Errorf("%s grants %v on coordination.k8s.io/leases, want only %v", source, verbs, want)
 		}
 	}
 }
