@@ -84,10 +84,33 @@ func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]an
 
 // renderChartTexts renders as renderChart does, and also returns the text toYaml wrote of each object
 // that a template wrote whole with toYaml (see renderMemo), for encodeManifest to reuse.
+//
+// A chart that is not built into meshkeeper renders in a sandbox process (sandbox.go), and returns no
+// texts.
 func renderChartTexts(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]*unstructured.Unstructured, string, map[*unstructured.Unstructured]string, error) {
+	if !isTrusted(chart) {
+		if err := checkKubeVersion(chart, caps); err != nil {
+			return nil, "", nil, err
+		}
+		objects, notes, err := renderSandboxed(ctx, chart, values, options, caps)
+		return objects, notes, nil, err
+	}
+	return renderChartTextsInProcess(ctx, chart, values, options, caps)
+}
+
+// checkKubeVersion refuses a chart whose kubeVersion the cluster's does not meet.
+func checkKubeVersion(chart *chartv2.Chart, caps *capabilities) error {
 	if chart.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(chart.Metadata.KubeVersion, caps.KubeVersion.String()) {
-		return nil, "", nil, fmt.Errorf("chart %s requires kubeVersion %s, which is incompatible with Kubernetes %s",
+		return fmt.Errorf("chart %s requires kubeVersion %s, which is incompatible with Kubernetes %s",
 			chart.Name(), chart.Metadata.KubeVersion, caps.KubeVersion.Version)
+	}
+	return nil
+}
+
+// renderChartTextsInProcess is renderChartTexts in the manager's process.
+func renderChartTextsInProcess(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]*unstructured.Unstructured, string, map[*unstructured.Unstructured]string, error) {
+	if err := checkKubeVersion(chart, caps); err != nil {
+		return nil, "", nil, err
 	}
 	renderValues, err := toRenderValues(chart, values, options, caps)
 	if err != nil {

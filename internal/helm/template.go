@@ -22,7 +22,6 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
-	"helm.sh/helm/v4/pkg/engine"
 )
 
 // Template renders a chart offline, as `helm template` does: every object the chart would install,
@@ -31,13 +30,13 @@ import (
 // judged (see TemplateGuarded).
 func Template(chart *chartv2.Chart, values map[string]any, releaseName, namespace string) ([]byte, error) {
 	options := common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
-	renderValues, err := toRenderValues(chart, values, options, common.DefaultCapabilities)
-	if err != nil {
-		return nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)
+	render := renderFilesInProcess
+	if !isTrusted(chart) {
+		render = renderFilesSandboxed // see sandbox.go
 	}
-	files, err := engine.Render(chart, renderValues)
+	files, err := render(chart, values, options, common.DefaultCapabilities)
 	if err != nil {
-		return nil, fmt.Errorf("rendering chart %s: %w", chart.Name(), err)
+		return nil, err
 	}
 	var out strings.Builder
 	for _, doc := range splitRendered(files) {

@@ -1,0 +1,137 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package helm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+)
+
+var sandboxOptions = common.ReleaseOptions{Name: "bomb", Namespace: "istio-system", Revision: 1, IsInstall: true}
+
+// TestAChartsRenderIsBounded: a chart's templates may loop and allocate as much as they ask (`repeat`,
+// `until`, `range` over a number), and Helm's engine cannot be stopped from outside. A chart that is not
+// built in renders in a sandbox process whose memory, CPU and wall time are bounded, and what it renders
+// is counted before the manager decodes it: each bomb fails its render with ErrRenderLimit, saying which
+// bound it met, and the manager's process neither allocates nor loops for it. In the manager's process,
+// the first would allocate a GiB and the second loop for hours.
+func TestAChartsRenderIsBounded(t *testing.T) {
+	defer func(timeout time.Duration) { sandboxTimeout = timeout }(sandboxTimeout)
+	for name, tc := range map[string]struct {
+		template string
+		timeout  time.Duration
+		want     string
+	}{
+		"memory": {`{{ $s := repeat 1073741824 "x" }}{{ len $s }}`, time.Minute, "more than 256 MiB of memory"},
+		"time":   {`{{ range $i := until 1000000 }}{{ range $j := until 1000000 }}{{ end }}{{ end }}`, 5 * time.Second, "longer than 5s"},
+		"values": {`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "items": [{{ range until 1100000 }}0,{{ end }}0]}`,
+			time.Minute, "JSON values, more than 1048576"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sandboxTimeout = tc.timeout
+			chart := attackChartOf("bomb", tc.template)
+			_, _, err := renderChart(context.Background(), chart, nil, sandboxOptions, common.DefaultCapabilities)
+			if !errors.Is(err, ErrRenderLimit) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "chart bomb") {
+				t.Fatalf("render: %v, want ErrRenderLimit saying %q of chart bomb", err, tc.want)
+			}
+			if name == "time" {
+				return // the same process and bound as the render's; a second wait proves nothing more
+			}
+			_, err = Template(chart, nil, "bomb", "istio-system")
+			if !errors.Is(err, ErrRenderLimit) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Template: %v, want ErrRenderLimit saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestASandboxedRenderIsTheSame: a chart rendered in the sandbox gives the objects, notes and errors the
+// same chart gives in the manager's process, and the built-in charts render in the manager's process.
+func TestASandboxedRenderIsTheSame(t *testing.T) {
+	builtin, err := charts.Builtin(charts.Istiod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]any{"global": map[string]any{"hub": "docker.io/istio"}, "pilot": map[string]any{"replicaCount": int64(2),
+		"autoscaleEnabled": false, "env": map[string]any{"PILOT_TRACE_SAMPLING": 1.5}}, "revision": "canary"}
+	runs := sandboxRuns.Load()
+	inProcess, inProcessNotes, err := renderChart(context.Background(), builtin, values, sandboxOptions, common.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sandboxRuns.Load() - runs; n != 0 {
+		t.Fatalf("the built-in chart started %d sandbox processes, want none", n)
+	}
+	fromRepository := *builtin // the same content, as a repository would serve it
+	sandboxed, sandboxedNotes, err := renderChart(context.Background(), &fromRepository, values, sandboxOptions, common.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sandboxRuns.Load() - runs; n != 1 {
+		t.Fatalf("the repository's chart started %d sandbox processes, want 1", n)
+	}
+	if len(inProcess) < 10 || len(sandboxed) != len(inProcess) || sandboxedNotes != inProcessNotes {
+		t.Fatalf("sandboxed: %d objects, in process: %d; notes equal: %t", len(sandboxed), len(inProcess), sandboxedNotes == inProcessNotes)
+	}
+	for i := range inProcess {
+		want, _ := json.Marshal(inProcess[i].Object)
+		got, _ := json.Marshal(sandboxed[i].Object)
+		if string(got) != string(want) {
+			t.Errorf("object %d differs:\nsandboxed:  %s\nin process: %s", i, got, want)
+		}
+	}
+	inProcessText, err := Template(builtin, values, "istiod", "istio-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxedText, err := Template(&fromRepository, values, "istiod", "istio-system")
+	if err != nil || string(sandboxedText) != string(inProcessText) {
+		t.Fatalf("Template sandboxed: %v, same text: %t", err, string(sandboxedText) == string(inProcessText))
+	}
+
+	failing := attackChartOf("failing", `{{ fail "no such profile" }}`)
+	_, _, err = renderChart(context.Background(), failing, nil, sandboxOptions, common.DefaultCapabilities)
+	if err == nil || errors.Is(err, ErrRenderLimit) || !strings.Contains(err.Error(), "no such profile") ||
+		strings.Count(err.Error(), "rendering chart failing") != 1 {
+		t.Fatalf("a failing template: %v, want Helm's message naming the chart once", err)
+	}
+}
+
+// TestASandboxedChartKeepsItsSubcharts: a chart's subcharts render with it in the sandbox.
+func TestASandboxedChartKeepsItsSubcharts(t *testing.T) {
+	parent := attackChartOf("parent", yamlObject("v1", "ConfigMap", "", "parent", ""))
+	parent.AddDependency(attackChartOf("child", yamlObject("v1", "ConfigMap", "", "child", "")))
+	objects, _, err := renderChart(context.Background(), parent, nil, sandboxOptions, common.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, obj := range objects {
+		names = append(names, obj.GetName())
+	}
+	if strings.Join(names, ",") != "child,parent" && strings.Join(names, ",") != "parent,child" {
+		t.Fatalf("rendered %v, want the parent's and the subchart's ConfigMaps", names)
+	}
+}
