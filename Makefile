@@ -120,7 +120,7 @@ image-binary: ## Build the manager as the image does (hack/trimdeps) into bin/me
 test-envtest: test-envtest-packages test-envtest-suites ## Run the tier on a real kube-apiserver and etcd (integration, control plane, chart and bundle installs).
 test-envtest-packages: envtest image-binary
 	$(TIER_ENV) go test -tags envtest $(ENVTEST_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
-test-envtest-suites: envtest
+test-envtest-suites: envtest image-binary
 	$(TIER_ENV) go run github.com/onsi/ginkgo/v2/ginkgo --tags envtest -p --procs $(GINKGO_PROCS) --timeout $(TEST_TIMEOUT) $(GINKGO_FLAGS) $(ENVTEST_SUITES)
 
 .PHONY: test-istiod

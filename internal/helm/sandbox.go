@@ -69,6 +69,13 @@ var (
 // sandboxExecutable is the binary a sandboxed render runs: the manager's own.
 var sandboxExecutable = os.Executable
 
+// UseRenderBinary makes the sandboxed renders run binary, a build of meshkeeper's manager, instead of the
+// running process's own binary. It is for test binaries that run meshkeeper's controllers in their own
+// process, call it before any render, and start more slowly than the manager's binary does.
+func UseRenderBinary(binary string) {
+	sandboxExecutable = func() (string, error) { return binary, nil }
+}
+
 // errSandboxTimeout is the cause of a render stopped at sandboxTimeout.
 var errSandboxTimeout = errors.New("the render's time is up")
 
@@ -517,8 +524,9 @@ func sandboxExitError(err error, stderr string) error {
 		if status, ok := exit.Sys().(syscall.WaitStatus); ok && status.Signaled() && status.Signal() == syscall.SIGXCPU {
 			return fmt.Errorf("%w: it used more than %s of CPU", ErrRenderLimit, sandboxTimeout)
 		}
+		// The Go runtime's fatal errors when the kernel refuses it memory (the last is a -race build's).
 		if strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory") ||
-			strings.Contains(stderr, "cannot reserve") {
+			strings.Contains(stderr, "cannot reserve") || strings.Contains(stderr, "address space collisions") {
 			return fmt.Errorf("%w: it needed more than %d MiB of memory", ErrRenderLimit, sandboxMemory>>20)
 		}
 	}

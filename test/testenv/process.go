@@ -25,12 +25,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
 
 // ImageBinaryEnv names an environment variable with the path of a manager binary already built as the
 // image builds it: make builds one before the test tiers, so the tests that run the manager as a process
 // share it instead of each linking its own.
 const ImageBinaryEnv = "MESHKEEPER_IMAGE_BINARY"
+
+// With ImageBinaryEnv set, a chart that is not built in renders in that binary (see internal/helm,
+// sandbox.go), not in a new start of the test binary, whose start takes three to four times as long.
+func init() {
+	if built := os.Getenv(ImageBinaryEnv); built != "" {
+		helm.UseRenderBinary(built)
+	}
+}
 
 // DependOn makes the files at paths part of what go test keys the package's cached result on. go test
 // uses a package's earlier result while its test binary, and the files and environment variables its
