@@ -88,10 +88,10 @@ func renderChart(ctx context.Context, chart *chartv2.Chart, values map[string]an
 // A chart that is not built into meshkeeper renders in a sandbox process (sandbox.go), and returns no
 // texts.
 func renderChartTexts(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]*unstructured.Unstructured, string, map[*unstructured.Unstructured]string, error) {
+	if err := checkKubeVersion(chart, caps); err != nil {
+		return nil, "", nil, err
+	}
 	if !isTrusted(chart) {
-		if err := checkKubeVersion(chart, caps); err != nil {
-			return nil, "", nil, err
-		}
 		objects, notes, err := renderSandboxed(ctx, chart, values, options, caps)
 		return objects, notes, nil, err
 	}
@@ -107,11 +107,9 @@ func checkKubeVersion(chart *chartv2.Chart, caps *capabilities) error {
 	return nil
 }
 
-// renderChartTextsInProcess is renderChartTexts in the manager's process.
+// renderChartTextsInProcess is renderChartTexts in the process it runs in (the manager's, or the
+// sandbox's), the chart's kubeVersion checked already.
 func renderChartTextsInProcess(ctx context.Context, chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions, caps *capabilities) ([]*unstructured.Unstructured, string, map[*unstructured.Unstructured]string, error) {
-	if err := checkKubeVersion(chart, caps); err != nil {
-		return nil, "", nil, err
-	}
 	renderValues, err := toRenderValues(chart, values, options, caps)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("preparing values of chart %s: %w", chart.Name(), err)

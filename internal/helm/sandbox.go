@@ -530,13 +530,15 @@ func sandboxExitError(err error, stderr string) error {
 			return fmt.Errorf("%w: it needed more than %d MiB of memory", ErrRenderLimit, sandboxMemory>>20)
 		}
 	}
-	if line := lastLine(stderr); line != "" {
+	if line := failureLine(stderr); line != "" {
 		return fmt.Errorf("the render's process failed (%v): %s", err, line)
 	}
 	return fmt.Errorf("the render's process failed: %w", err)
 }
 
-func lastLine(s string) string {
+// failureLine is the line of a failed process's stderr that says why: the Go runtime's fatal error or
+// panic, or else the last line.
+func failureLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for i := range lines {
 		if line := strings.TrimSpace(lines[i]); strings.HasPrefix(line, "fatal error") || strings.HasPrefix(line, "panic") {
