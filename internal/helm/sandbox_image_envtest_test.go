@@ -20,7 +20,6 @@ package helm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -41,31 +40,13 @@ func TestTheShippedBinaryIsTheSandbox(t *testing.T) {
 		t.Fatal("MESHKEEPER_IMAGE_BINARY names no binary: run this tier through make")
 	}
 	defer func(executable func() (string, error)) { sandboxExecutable = executable }(sandboxExecutable)
-	sandboxExecutable = func() (string, error) { return binary, nil }
+	UseRenderBinary(binary)
 
 	builtin, err := charts.Builtin(charts.Istiod)
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := map[string]any{"global": map[string]any{"hub": "docker.io/istio"}}
-	want, _, err := renderChart(context.Background(), builtin, values, sandboxOptions, common.DefaultCapabilities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := sandboxRuns.Load()
-	fromRepository := *builtin
-	got, _, err := renderChart(context.Background(), &fromRepository, values, sandboxOptions, common.DefaultCapabilities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := sandboxRuns.Load() - runs; n != 1 {
-		t.Fatalf("%d sandbox processes started, want 1", n)
-	}
-	wantJSON, _ := json.Marshal(want)
-	gotJSON, _ := json.Marshal(got)
-	if len(got) != len(want) || string(gotJSON) != string(wantJSON) {
-		t.Fatalf("the shipped binary rendered %d objects unlike the %d of the manager's process", len(got), len(want))
-	}
+	renderedAlikeInASandbox(t, builtin, map[string]any{"global": map[string]any{"hub": "docker.io/istio"}})
 
 	_, _, err = renderChart(context.Background(), attackChartOf("bomb", `{{ $s := repeat 1073741824 "x" }}{{ len $s }}`), nil,
 		sandboxOptions, common.DefaultCapabilities)

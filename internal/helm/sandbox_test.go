@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
@@ -76,6 +77,29 @@ func TestASandboxedRenderIsTheSame(t *testing.T) {
 	}
 	values := map[string]any{"global": map[string]any{"hub": "docker.io/istio"}, "pilot": map[string]any{"replicaCount": int64(2),
 		"autoscaleEnabled": false, "env": map[string]any{"PILOT_TRACE_SAMPLING": 1.5}}, "revision": "canary"}
+	fromRepository := renderedAlikeInASandbox(t, builtin, values)
+	inProcessText, err := Template(builtin, values, "istiod", "istio-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxedText, err := Template(fromRepository, values, "istiod", "istio-system")
+	if err != nil || string(sandboxedText) != string(inProcessText) {
+		t.Fatalf("Template sandboxed: %v, same text: %t", err, string(sandboxedText) == string(inProcessText))
+	}
+
+	failing := attackChartOf("failing", `{{ fail "no such profile" }}`)
+	_, _, err = renderChart(context.Background(), failing, nil, sandboxOptions, common.DefaultCapabilities)
+	if err == nil || errors.Is(err, ErrRenderLimit) || !strings.Contains(err.Error(), "no such profile") ||
+		strings.Count(err.Error(), "rendering chart failing") != 1 {
+		t.Fatalf("a failing template: %v, want Helm's message naming the chart once", err)
+	}
+}
+
+// renderedAlikeInASandbox renders the built-in chart builtin in the manager's process, which starts no
+// sandbox, and a copy of it (the same content, as a repository would serve it) in one sandbox process,
+// fails t unless both give the same objects and notes, and returns the copy.
+func renderedAlikeInASandbox(t *testing.T, builtin *chartv2.Chart, values map[string]any) *chartv2.Chart {
+	t.Helper()
 	runs := sandboxRuns.Load()
 	inProcess, inProcessNotes, err := renderChart(context.Background(), builtin, values, sandboxOptions, common.DefaultCapabilities)
 	if err != nil {
@@ -84,7 +108,7 @@ func TestASandboxedRenderIsTheSame(t *testing.T) {
 	if n := sandboxRuns.Load() - runs; n != 0 {
 		t.Fatalf("the built-in chart started %d sandbox processes, want none", n)
 	}
-	fromRepository := *builtin // the same content, as a repository would serve it
+	fromRepository := *builtin
 	sandboxed, sandboxedNotes, err := renderChart(context.Background(), &fromRepository, values, sandboxOptions, common.DefaultCapabilities)
 	if err != nil {
 		t.Fatal(err)
@@ -102,21 +126,7 @@ func TestASandboxedRenderIsTheSame(t *testing.T) {
 			t.Errorf("object %d differs:\nsandboxed:  %s\nin process: %s", i, got, want)
 		}
 	}
-	inProcessText, err := Template(builtin, values, "istiod", "istio-system")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sandboxedText, err := Template(&fromRepository, values, "istiod", "istio-system")
-	if err != nil || string(sandboxedText) != string(inProcessText) {
-		t.Fatalf("Template sandboxed: %v, same text: %t", err, string(sandboxedText) == string(inProcessText))
-	}
-
-	failing := attackChartOf("failing", `{{ fail "no such profile" }}`)
-	_, _, err = renderChart(context.Background(), failing, nil, sandboxOptions, common.DefaultCapabilities)
-	if err == nil || errors.Is(err, ErrRenderLimit) || !strings.Contains(err.Error(), "no such profile") ||
-		strings.Count(err.Error(), "rendering chart failing") != 1 {
-		t.Fatalf("a failing template: %v, want Helm's message naming the chart once", err)
-	}
+	return &fromRepository
 }
 
 // TestASandboxedChartKeepsItsSubcharts: a chart's subcharts render with it in the sandbox.

@@ -26,7 +26,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -57,11 +56,7 @@ func TestLeaderElectionWithTheChartsRole(t *testing.T) {
 			t.Fatalf("creating %s %s: %v", kind, name, err)
 		}
 	}
-	config := rest.CopyConfig(env.Config)
-	config.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + defaultNamespace + ":" + objects.fullname(),
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + defaultNamespace, "system:authenticated"},
-	}
+	config := asChartServiceAccount(env.Config, objects)
 	lease := &coordinationv1.Lease{}
 	leaseKey := client.ObjectKey{Namespace: defaultNamespace, Name: "meshkeeper.mesh.meshkeeper.io"}
 

@@ -77,11 +77,7 @@ func TestManagerRunsWithTheChartsRights(t *testing.T) {
 	}
 
 	// The manager, authenticated as the chart's ServiceAccount.
-	config := rest.CopyConfig(env.Config)
-	config.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + defaultNamespace + ":" + objects.fullname(),
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + defaultNamespace, "system:authenticated"},
-	}
+	config := asChartServiceAccount(env.Config, objects)
 	log := &testenv.SyncBuffer{}
 	managerCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()
@@ -220,4 +216,15 @@ func grepLines(s, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// asChartServiceAccount is config authenticated as the ServiceAccount of the chart release objects
+// renders in defaultNamespace: the API server authorizes its requests by the chart's roles alone.
+func asChartServiceAccount(config *rest.Config, objects objectList) *rest.Config {
+	config = rest.CopyConfig(config)
+	config.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + defaultNamespace + ":" + objects.fullname(),
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + defaultNamespace, "system:authenticated"},
+	}
+	return config
 }
