@@ -263,9 +263,10 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 		}
 	}
 	// Anyone who may write Secrets in the namespace can forge a record: deleteOwned deletes only what
-	// carries the owner's reference, which meshkeeper stamps on every object it installs.
+	// carries the owner's reference, which meshkeeper stamps on every object it installs, and what this
+	// release applied last.
 	slices.Reverse(objects)
-	if err := m.deleteOwned(ctx, namespace, objects, owner); err != nil {
+	if err := m.deleteOwned(ctx, namespace, name, objects, owner); err != nil {
 		return fmt.Errorf("uninstalling release %s: %w", name, err)
 	}
 	for _, h := range heads {
@@ -488,7 +489,7 @@ func (m *ChartManager) run(ctx context.Context, desired Release, rel *releasev1.
 		err = m.applyObjects(ctx, objects, desired.FirstKinds)
 	}
 	if err == nil && previous != nil {
-		err = m.deleteOwned(ctx, rel.Namespace, removed(previous, r.objects), desired.Owner)
+		err = m.deleteOwned(ctx, rel.Namespace, rel.Name, removed(previous, r.objects), desired.Owner)
 	}
 	if err == nil && desired.Applied != nil {
 		desired.Applied()
@@ -567,9 +568,15 @@ func (m *ChartManager) forget(namespace, name string) {
 	delete(m.manifests, namespace+"/"+name)
 }
 
-// deleteOwned deletes the objects, read fresh, that carry owner's reference and not Helm's keep policy;
-// one that is gone already is left out, one that is not the owner's is left as it is and logged.
-func (m *ChartManager) deleteOwned(ctx context.Context, namespace string, objects []*unstructured.Unstructured, owner Owner) error {
+// deleteOwned deletes the objects, read fresh, that carry owner's reference and not Helm's keep policy,
+// and that the release name of namespace applied last; one that is gone already is left out, one that
+// is not the owner's, or that another release applied last, is left as it is and logged.
+//
+// An object two releases render (a chart's bug, or one moving from one release to another in a single
+// change) is the last one's to apply: an upgrade of the other that no longer renders it, or its
+// uninstall, leaves it to that release. So does a forged record that lists the objects of another
+// release, or objects no release applies (the ServiceMesh's policies).
+func (m *ChartManager) deleteOwned(ctx context.Context, namespace, name string, objects []*unstructured.Unstructured, owner Owner) error {
 	var errs []error
 	for _, obj := range objects {
 		if obj.GetAnnotations()[keepPolicyAnnotation] == "keep" {
@@ -593,6 +600,12 @@ func (m *ChartManager) deleteOwned(ctx context.Context, namespace string, object
 		if !ownedBy(live, owner.UID) {
 			ctrl.LoggerFrom(ctx).Info("Not deleting an object of the release that the ServiceMesh does not own",
 				"kind", obj.GetKind(), "namespace", key.Namespace, "name", key.Name)
+			continue
+		}
+		if !appliedBy(live, name, namespace) {
+			ctrl.LoggerFrom(ctx).Info("Not deleting an object of the release that another release applied last",
+				"kind", obj.GetKind(), "namespace", key.Namespace, "name", key.Name, "release", name,
+				"appliedBy", live.GetAnnotations()[releaseNameAnnotation])
 			continue
 		}
 		m.unverify(obj)

@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -137,6 +138,9 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	if err != nil {
 		return false, fmt.Errorf("reading %s %s: %w", desired.GetKind(), objectName(desired), err)
 	}
+	if m.renderedByTheLastToApply(ctx, desired, live) {
+		return false, nil
+	}
 	applied := keptLive(desired, live).DeepCopy()
 	if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.DryRunAll,
 		client.FieldOwner(meshv1alpha1.FieldManager), client.ForceOwnership); err != nil {
@@ -147,6 +151,32 @@ func (m *ChartManager) drifted(ctx context.Context, desired *unstructured.Unstru
 	}
 	m.markVerifiedAs(desired, live, "")
 	return false, nil
+}
+
+// renderedByTheLastToApply tells whether live was applied last by another release of desired's namespace
+// that renders it too, as far as the chart manager knows what that release renders (its render of the
+// deployed revision, kept since its last install, upgrade or drift check). Such an object is that
+// release's to keep as it renders it: were each release to repair it to its own copy, the two would
+// write it in turn on every drift check. Neither its deletion nor a change by anyone else goes
+// unrepaired: the release that applied it last still sees both. An object whose ownership metadata
+// names a release that does not render it (written by hand) is repaired as any other drift.
+func (m *ChartManager) renderedByTheLastToApply(ctx context.Context, desired, live *unstructured.Unstructured) bool {
+	own, theirs := desired.GetAnnotations(), live.GetAnnotations()
+	namespace, other := own[releaseNamespaceAnnotation], theirs[releaseNameAnnotation]
+	if other == "" || other == own[releaseNameAnnotation] || theirs[releaseNamespaceAnnotation] != namespace {
+		return false
+	}
+	m.mu.Lock()
+	kept, ok := m.manifests[namespace+"/"+other]
+	m.mu.Unlock()
+	key := objectKey(desired)
+	if !ok || !slices.ContainsFunc(kept.objects, func(obj *unstructured.Unstructured) bool { return objectKey(obj) == key }) {
+		return false
+	}
+	ctrl.LoggerFrom(ctx).Info("Leaving an object two releases render to the release that applied it last",
+		"kind", desired.GetKind(), "namespace", desired.GetNamespace(), "name", desired.GetName(),
+		"release", own[releaseNameAnnotation], "appliedBy", other)
+	return true
 }
 
 // cachedObject returns an object from the client's cache, for the kinds the cache holds (CachedKinds,
@@ -266,8 +296,8 @@ func setHelmOwnership(u *unstructured.Unstructured, release, namespace string) {
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations["meta.helm.sh/release-name"] = release
-	annotations["meta.helm.sh/release-namespace"] = namespace
+	annotations[releaseNameAnnotation] = release
+	annotations[releaseNamespaceAnnotation] = namespace
 	u.SetAnnotations(annotations)
 }
 

@@ -30,3 +30,10 @@ func ownedBy(obj metav1.Object, owner string) bool {
 	}
 	return false
 }
+
+// appliedBy tells whether the release name of namespace applied obj last, as the ownership metadata
+// every release stamps on what it applies says (setHelmOwnership).
+func appliedBy(obj metav1.Object, name, namespace string) bool {
+	annotations := obj.GetAnnotations()
+	return annotations[releaseNameAnnotation] == name && annotations[releaseNamespaceAnnotation] == namespace
+}

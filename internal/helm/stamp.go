@@ -36,6 +36,10 @@ const (
 	ManagedByValue = meshv1alpha1.ManagedByValue
 	// keepPolicyAnnotation makes Helm leave an object in place on uninstall.
 	keepPolicyAnnotation = "helm.sh/resource-policy"
+	// releaseNameAnnotation and releaseNamespaceAnnotation name the release that applied an object last,
+	// as Helm marks every object it applies.
+	releaseNameAnnotation      = "meta.helm.sh/release-name"
+	releaseNamespaceAnnotation = "meta.helm.sh/release-namespace"
 )
 
 // Owner is the object every rendered object is owned by (the ServiceMesh).
