@@ -82,6 +82,15 @@ var errSandboxTimeout = errors.New("the render's time is up")
 // sandboxRuns counts the sandbox processes started.
 var sandboxRuns atomic.Int64
 
+// sandboxSlot lets one sandboxed render run at a time. Each may take sandboxMemory beyond what it starts
+// with, and the manager renders the base and istiod charts side by side: two at their bound, with the
+// manager's own memory, would pass the 512 Mi the chart gives the manager's container, and the kernel
+// would then kill one of them, or the manager.
+var sandboxSlot = make(chan struct{}, 1)
+
+// sandboxesRunning counts the sandbox processes running now, and sandboxesPeak the most that ran at once.
+var sandboxesRunning, sandboxesPeak atomic.Int64
+
 // ErrRenderLimit is wrapped by the error of a sandboxed render that went beyond a bound.
 var ErrRenderLimit = errors.New("the chart's templates went beyond what meshkeeper lets a chart's render use")
 
@@ -451,6 +460,21 @@ func callSandbox(ctx context.Context, chart *chartv2.Chart, values map[string]an
 	self, err := sandboxExecutable()
 	if err != nil {
 		return nil, fmt.Errorf("finding meshkeeper's binary to render in: %w", err)
+	}
+	// The wait for the slot is not the render's time: its bound starts once it has the slot.
+	select {
+	case sandboxSlot <- struct{}{}:
+		defer func() { <-sandboxSlot }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the render was stopped waiting for another to end: %w", context.Cause(ctx))
+	}
+	running := sandboxesRunning.Add(1)
+	defer sandboxesRunning.Add(-1)
+	for {
+		peak := sandboxesPeak.Load()
+		if running <= peak || sandboxesPeak.CompareAndSwap(peak, running) {
+			break
+		}
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, sandboxTimeout, errSandboxTimeout)
 	defer cancel()

@@ -145,3 +145,48 @@ func TestASandboxedChartKeepsItsSubcharts(t *testing.T) {
 		t.Fatalf("rendered %v, want the parent's and the subchart's ConfigMaps", names)
 	}
 }
+
+// TestSandboxedRendersRunOneAtATime: each sandboxed render may take 256 MiB beyond what it starts with,
+// and the manager renders the base and istiod charts side by side: two at their bound, with the
+// manager's own memory, would pass the memory limit of the manager's container. Renders started at once
+// run one after another, and the time one waits for another is not counted against its own bound.
+func TestSandboxedRendersRunOneAtATime(t *testing.T) {
+	defer func(timeout time.Duration) { sandboxTimeout = timeout }(sandboxTimeout)
+	render := func(ctx context.Context, template string) error {
+		_, _, err := renderChart(ctx, attackChartOf("slow", template), nil, sandboxOptions, common.DefaultCapabilities)
+		return err
+	}
+	sandboxesPeak.Store(0)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- render(context.Background(), `{{ range until 1000000 }}{{ end }}`) }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if peak := sandboxesPeak.Load(); peak != 1 {
+		t.Errorf("%d renders ran at once, want 1", peak)
+	}
+
+	// A render that waits longer than its bound for another to end still renders.
+	sandboxTimeout = 2 * time.Second
+	sandboxSlot <- struct{}{}
+	go func() { errs <- render(context.Background(), `{}`) }()
+	time.Sleep(sandboxTimeout + 500*time.Millisecond)
+	<-sandboxSlot
+	if err := <-errs; err != nil {
+		t.Errorf("a render that waited %s for another: %v, want it rendered within its own bound of %s",
+			sandboxTimeout+500*time.Millisecond, err, sandboxTimeout)
+	}
+
+	// One that waits stops waiting when its caller gives up.
+	sandboxSlot <- struct{}{}
+	defer func() { <-sandboxSlot }()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := render(ctx, `{}`); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a render waiting for another past its caller's deadline: %v, want the deadline", err)
+	}
+}
