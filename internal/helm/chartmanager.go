@@ -248,6 +248,9 @@ func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, ow
 
 func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, owner Owner, heads []Head) error {
 	if len(heads) == 0 {
+		// Its records are gone (deleted by hand): what is kept of its render must go too, or another
+		// release's drift check would still take it for a release that renders its objects.
+		m.forget(namespace, name)
 		return nil
 	}
 	m.memory.begin()

@@ -239,3 +239,33 @@ func TestAnObjectOfTwoReleasesIsNotWrittenInTurn(t *testing.T) {
 		t.Errorf("the restarted manager's second checks wrote the shared object, want no write")
 	}
 }
+
+// TestAReleaseWithoutRecordsKeepsNoObject: a release whose records were deleted by hand, and which the
+// ServiceMesh no longer wants, is uninstalled as having no record: from then on it renders nothing as
+// far as the drift checks know, so an object it applied last is repaired by the other release that
+// renders it, and not left to the release that is gone.
+func TestAReleaseWithoutRecordsKeepsNoObject(t *testing.T) {
+	m, c, ns := onAPIServer(t)
+	first, second := sharingRelease(ns, "first"), sharingRelease(ns, "second")
+	ensureAll(t, m, first, second)
+	if err := c.DeleteAllOf(t.Context(), &corev1.Secret{}, client.InNamespace(ns),
+		client.MatchingLabels{"owner": "helm", "name": "second"}); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := m.Uninstall(t.Context(), ns, "second", second.Owner); err != nil || removed {
+		t.Fatalf("the uninstall of a release without records = %t, %v, want nothing to remove", removed, err)
+	}
+	shared := &corev1.ConfigMap{}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "shared"}, shared); err != nil {
+		t.Fatal(err)
+	}
+	shared.Data["renderedBy"] = "someone"
+	if err := c.Update(t.Context(), shared, client.FieldOwner("someone")); err != nil {
+		t.Fatal(err)
+	}
+	results := ensureAll(t, m, first)
+	if len(results[0].Repaired) != 1 || sharedRenderedBy(t, c, ns) != "first" {
+		t.Errorf("first's drift check repaired %v and left the shared object %q's, want it repaired to first's: "+
+			"no other release renders it now", results[0].Repaired, sharedRenderedBy(t, c, ns))
+	}
+}
