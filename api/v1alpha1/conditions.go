@@ -48,7 +48,8 @@ const (
 	ReasonSucceeded = "Succeeded"
 	// ReasonUninstallBlocked (Ready, on a ServiceMesh being deleted): the control plane is uninstalled,
 	// but some objects refused to give back what meshkeeper wrote on them (an admission webhook or policy
-	// denies the change); they are named, retried with backoff, and the finalizer stays until then.
+	// denies the change), or taking it back failed without a refusal; they are named, retried with
+	// backoff, and the finalizer stays until then.
 	ReasonUninstallBlocked = "UninstallBlocked"
 	// ReasonUninstallFailed (Ready, on a ServiceMesh being deleted; ControlPlaneReady and CNIReady for
 	// what was being uninstalled): a step of the uninstall failed, the uninstall of a Helm release above

@@ -199,29 +199,66 @@ const refusalsListLimit = meshctx.ConditionMessageLimit / 2
 // each with the API server's answer, and counts the others. Both list the objects sorted: an unchanged
 // refusal gives the same note on every retry, which the events API folds into one series, and the same
 // message, which costs no status write.
+//
+// Not every failure of that step is a refusal: a list of the objects, or a write, can fail on its way
+// (the API server unavailable, a timeout, a webhook that cannot be called). Those are counted and named
+// apart, after the refusals, and the advice about admission policies is given only when something
+// refused.
 func (r *Reconciler) reportUninstallBlocked(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, stuck error) error {
 	const advice = "remove the admission webhook or policy that refuses the change, or the labels and annotations yourself"
-	refused := refusals(stuck)
-	slices.Sort(refused) // the cache lists in no fixed order; each retry's Event and message are the same
-	listed := listWithin(refused, refusalsListLimit)
-	objects := "1 object"
-	if len(refused) != 1 {
-		objects = fmt.Sprintf("%d objects", len(refused))
+	var refused, failed []string
+	for _, err := range joinedErrors(stuck) {
+		if refusedByTheServer(err) {
+			refused = append(refused, err.Error())
+		} else {
+			failed = append(failed, err.Error())
+		}
 	}
-	message := fmt.Sprintf("The control plane is uninstalled, but %s refused to give back meshkeeper's labels or "+
-		"annotations, so meshkeeper keeps its finalizer and retries with backoff; %s. Refused:\n%s", objects, advice, listed)
-	named := strings.Join(refused[:min(len(refused), maxRefusalsNamed)], "; ")
-	if len(refused) > maxRefusalsNamed {
-		named += fmt.Sprintf("; and %d more", len(refused)-maxRefusalsNamed)
+	// The cache lists in no fixed order; each retry's Event and message are the same.
+	slices.Sort(refused)
+	slices.Sort(failed)
+	var what, then, heading string
+	switch {
+	case len(failed) == 0:
+		what, then, heading = countOf(len(refused), "object")+" refused to give back meshkeeper's labels or annotations",
+			"; "+advice, "Refused"
+	case len(refused) == 0:
+		what, then, heading = countOf(len(failed), "attempt")+" to take back meshkeeper's labels, annotations or policies failed "+
+			"without a refusal", "", "Failed"
+	default:
+		what, then, heading = countOf(len(refused), "object")+" refused to give back meshkeeper's labels or annotations, and "+
+			countOf(len(failed), "other attempt")+" to take them back failed", "; "+advice, "Refused, then failed"
+	}
+	all := slices.Concat(refused, failed)
+	message := fmt.Sprintf("The control plane is uninstalled, but %s, so meshkeeper keeps its finalizer and retries with backoff%s. %s:\n%s",
+		what, then, heading, listWithin(all, refusalsListLimit))
+	named := strings.Join(all[:min(len(all), maxRefusalsNamed)], "; ")
+	if len(all) > maxRefusalsNamed {
+		named += fmt.Sprintf("; and %d more", len(all)-maxRefusalsNamed)
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonUninstallBlocked, "Uninstall",
-		"The control plane is uninstalled, but %s refused to give back meshkeeper's labels or annotations, so meshkeeper "+
-			"keeps its finalizer and retries with backoff; %s. Refused: %s", objects, advice, named)
+		"The control plane is uninstalled, but %s, so meshkeeper keeps its finalizer and retries with backoff%s. %s: %s",
+		what, then, heading, named)
 	if err := r.reportUninstallHeld(ctx, mesh, meshv1alpha1.ReasonUninstallBlocked, message,
 		"what keeps the deletion from finishing", controlPlaneUninstalled); err != nil {
 		return errors.Join(stuck, err)
 	}
 	return fmt.Errorf("uninstall blocked: %w", stuck)
+}
+
+// refusedByTheServer tells whether err is the API server's refusal of a change: an admission webhook or
+// policy, or the manager's RBAC, denied it. Any other failure (unavailable, a timeout, a webhook that
+// could not be called) is not.
+func refusedByTheServer(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
+}
+
+// countOf is n and noun, plural when n is not 1.
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // listWithin lists the first entries, one a line, that fit in limit bytes (the first one always, cut
@@ -241,16 +278,16 @@ func listWithin(entries []string, limit int) string {
 	return b.String()
 }
 
-// refusals lists the failures joined in err, one for each object that refused.
-func refusals(err error) []string {
+// joinedErrors lists the failures joined in err, one for each object that refused or step that failed.
+func joinedErrors(err error) []error {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var list []string
+		var list []error
 		for _, e := range joined.Unwrap() {
-			list = append(list, refusals(e)...)
+			list = append(list, joinedErrors(e)...)
 		}
 		return list
 	}
-	return []string{err.Error()}
+	return []error{err}
 }
 
 // reportUninstallHeld writes the status of a ServiceMesh whose uninstall stopped at progress: Ready

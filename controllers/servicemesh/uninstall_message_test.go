@@ -25,7 +25,9 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -39,7 +41,9 @@ func TestBlockedUninstallListsWhatFitsAndCountsTheOthers(t *testing.T) {
 	denial := strings.Repeat("the platform team owns enrollment changes; ", 12)
 	var stuck []error
 	for i := range refusing {
-		stuck = append(stuck, fmt.Errorf("namespace team-%04d: namespaces %q is forbidden: %s", i, fmt.Sprintf("team-%04d", i), denial))
+		name := fmt.Sprintf("team-%04d", i)
+		stuck = append(stuck, fmt.Errorf("namespace %s: %w", name,
+			apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name, errors.New(denial))))
 	}
 	got := holdUninstall(t, testMesh(), nil, func(ctx context.Context, tr *testReconciler, mesh *meshv1alpha1.ServiceMesh) error {
 		return tr.reportUninstallBlocked(ctx, mesh, errors.Join(stuck...))
@@ -68,6 +72,59 @@ func TestBlockedUninstallListsWhatFitsAndCountsTheOthers(t *testing.T) {
 
 // Whatever a condition's message says (here a failure as long as a chart's whole manifest), the status
 // is written with the message cut to what the API server takes, rather than refused whole.
+// TestABlockedUninstallTellsRefusalsFromFailures: what the uninstall could not take back is, most often,
+// refused by the API server (an admission webhook or policy that guards namespace labels), and the
+// message says so and what to do. A list or a write that failed on its way (the API server unavailable,
+// a timeout) is no refusal: it is counted and named apart, after the refusals, and alone it gets no
+// advice about admission policies.
+func TestABlockedUninstallTellsRefusalsFromFailures(t *testing.T) {
+	refusal := fmt.Errorf("namespace shop: %w", apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "shop",
+		errors.New("denied by policy keep-injection")))
+	unavailable := fmt.Errorf("listing Ingresses: %w", apierrors.NewServiceUnavailable("etcd is not answering"))
+	timeout := fmt.Errorf("deleting PeerAuthentication bank/meshkeeper: %w", apierrors.NewTimeoutError("the request timed out", 1))
+	for name, tc := range map[string]struct {
+		stuck    []error
+		want     []string
+		wantNot  []string
+		refusals bool
+	}{
+		"refusals alone": {
+			stuck: []error{refusal},
+			want:  []string{"but 1 object refused to give back meshkeeper's labels or annotations", "remove the admission webhook or policy", "Refused:\nnamespace shop:"},
+		},
+		"failures alone": {
+			stuck:   []error{unavailable, timeout},
+			want:    []string{"but 2 attempts to take back meshkeeper's labels, annotations or policies failed without a refusal", "Failed:\ndeleting PeerAuthentication", "\nlisting Ingresses:"},
+			wantNot: []string{"refused to give back", "remove the admission webhook or policy"},
+		},
+		"both": {
+			stuck: []error{unavailable, refusal},
+			want: []string{"but 1 object refused to give back meshkeeper's labels or annotations, and 1 other attempt to take them back failed",
+				"remove the admission webhook or policy", "Refused, then failed:\nnamespace shop:", "\nlisting Ingresses:"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := holdUninstall(t, testMesh(), nil, func(ctx context.Context, tr *testReconciler, mesh *meshv1alpha1.ServiceMesh) error {
+				return tr.reportUninstallBlocked(ctx, mesh, errors.Join(tc.stuck...))
+			})
+			ready := meta.FindStatusCondition(got.Conditions, meshv1alpha1.ConditionReady)
+			if ready == nil || ready.Reason != meshv1alpha1.ReasonUninstallBlocked {
+				t.Fatalf("Ready %+v, want reason %s", ready, meshv1alpha1.ReasonUninstallBlocked)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(ready.Message, want) {
+					t.Errorf("Ready's message does not say %q:\n%s", want, ready.Message)
+				}
+			}
+			for _, not := range tc.wantNot {
+				if strings.Contains(ready.Message, not) {
+					t.Errorf("Ready's message says %q, of failures that are no refusal:\n%s", not, ready.Message)
+				}
+			}
+		})
+	}
+}
+
 func TestStatusWithAMessageTooLongIsWrittenCut(t *testing.T) {
 	failure := "uninstalling release istio-system/istiod: " + strings.Repeat("é", 40000)
 	got := holdUninstall(t, testMesh(), nil, failedUninstall(failure, uninstallingControlPlane))
