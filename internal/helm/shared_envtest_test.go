@@ -155,8 +155,10 @@ func TestAForgedRecordDeletesNoOtherReleasesObject(t *testing.T) {
 }
 
 // TestAnObjectOfTwoReleasesIsNotWrittenInTurn: each release's drift repair used to apply its own copy
-// of an object two releases render over the other's, so both wrote it on every drift check for as long
-// as both rendered it. It is the last one's to keep: the other's drift check leaves it, while the last
+// of an object two releases render over the other's, so both wrote it on every drift check that read it
+// (this chart manager reads around any cache; the manager's reads from its cache skip an object still at
+// the resource version some release's check last verified, so there a change by someone else, or a
+// restart, went back to whichever release looked first). It is the last one's to keep: the other's drift check leaves it, while the last
 // one's still repairs a change by anyone else. Ownership metadata written by hand to name a release
 // that does not render the object hands it over to nothing.
 func TestAnObjectOfTwoReleasesIsNotWrittenInTurn(t *testing.T) {
