@@ -170,8 +170,9 @@ func TestSandboxedRendersRunOneAtATime(t *testing.T) {
 		t.Errorf("%d renders ran at once, want 1", peak)
 	}
 
-	// A render that waits longer than its bound for another to end still renders.
-	sandboxTimeout = 2 * time.Second
+	// A render that waits longer than its bound for another to end still renders. The bound leaves a
+	// trivial render seconds to start and render on a loaded machine.
+	sandboxTimeout = 4 * time.Second
 	sandboxSlot <- struct{}{}
 	go func() { errs <- render(context.Background(), `{}`) }()
 	time.Sleep(sandboxTimeout + 500*time.Millisecond)
