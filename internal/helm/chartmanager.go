@@ -557,19 +557,32 @@ func newRecord(desired Release, r *rendered, version int, digest string) *releas
 }
 
 // remember keeps a release's objects for its digest, so the drift check after an install or upgrade
-// does not render the chart again.
-func (m *ChartManager) remember(namespace, name, digest string, objects []*unstructured.Unstructured) {
+// does not render the chart again, and returns what it keeps of them (keepable).
+func (m *ChartManager) remember(namespace, name, digest string, objects []*unstructured.Unstructured) []*unstructured.Unstructured {
+	kept := keepable(objects)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.manifests[namespace+"/"+name] = parsedManifest{key: digest, objects: keepable(objects)}
+	m.manifests[manifestKey(namespace, name)] = parsedManifest{key: digest, objects: kept}
+	return kept
+}
+
+// remembered is what is kept of the render of the release name of namespace, and whether anything is.
+func (m *ChartManager) remembered(namespace, name string) (parsedManifest, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	parsed, ok := m.manifests[manifestKey(namespace, name)]
+	return parsed, ok
 }
 
 // forget drops what is kept of an uninstalled release.
 func (m *ChartManager) forget(namespace, name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.manifests, namespace+"/"+name)
+	delete(m.manifests, manifestKey(namespace, name))
 }
+
+// manifestKey is the key of the release name of namespace in the chart manager's manifests.
+func manifestKey(namespace, name string) string { return namespace + "/" + name }
 
 // deleteOwned deletes the objects, read fresh, that carry owner's reference and not Helm's keep policy,
 // and that the release name of namespace applied last; one that is gone already is left out, one that

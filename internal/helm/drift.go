@@ -166,9 +166,7 @@ func (m *ChartManager) renderedByTheLastToApply(ctx context.Context, desired, li
 	if other == "" || other == own[releaseNameAnnotation] || theirs[releaseNamespaceAnnotation] != namespace {
 		return false
 	}
-	m.mu.Lock()
-	kept, ok := m.manifests[namespace+"/"+other]
-	m.mu.Unlock()
+	kept, ok := m.remembered(namespace, other)
 	key := objectKey(desired)
 	if !ok || !slices.ContainsFunc(kept.objects, func(obj *unstructured.Unstructured) bool { return objectKey(obj) == key }) {
 		return false
@@ -217,23 +215,14 @@ func (m *ChartManager) cachedObject(ctx context.Context, desired *unstructured.U
 // meshkeeper must not apply what it says. Rendering is the costly part of a drift check, so the objects
 // are kept per release and digest; callers must not modify them.
 func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, digest string, revision int) ([]*unstructured.Unstructured, error) {
-	cacheKey := desired.Namespace + "/" + desired.Name
-	m.mu.Lock()
-	parsed, ok := m.manifests[cacheKey]
-	m.mu.Unlock()
-	if ok && parsed.key == digest {
+	if parsed, ok := m.remembered(desired.Namespace, desired.Name); ok && parsed.key == digest {
 		return parsed.objects, nil
 	}
-
 	rendered, err := m.renderDeployed(ctx, desired, revision)
 	if err != nil {
 		return nil, err
 	}
-	objects := keepable(rendered)
-	m.mu.Lock()
-	m.manifests[cacheKey] = parsedManifest{key: digest, objects: objects}
-	m.mu.Unlock()
-	return objects, nil
+	return m.remember(desired.Namespace, desired.Name, digest, rendered), nil
 }
 
 // keepable is what the chart manager keeps of a release's objects between drift checks: the objects
