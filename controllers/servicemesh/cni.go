@@ -68,6 +68,9 @@ type cniObservation struct {
 	// agent pod is not ready, read only when the DaemonSet is not.
 	daemonSet *appsv1.DaemonSet
 	notReady  []string
+	// unread tells that the read of the agent's DaemonSet failed: nothing is known of its nodes, and
+	// CNIReady and status.cni's node counts keep what they said rather than call it missing.
+	unread bool
 	// heldFor is how long the last failure to install, upgrade or remove the agent is still waited out
 	// (err is that failure); zero when the phase made its attempt.
 	heldFor time.Duration
@@ -312,6 +315,7 @@ func (r *Reconciler) observeCNI(ctx context.Context, obs *cniObservation, reader
 	case apierrors.IsNotFound(err):
 		return nil
 	case err != nil:
+		obs.unread = true
 		return fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
 	}
 	obs.daemonSet = ds
@@ -420,13 +424,17 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		cni.DesiredNodes, cni.ReadyNodes = status.CNI.DesiredNodes, status.CNI.ReadyNodes
 	}
 	cni.Namespace = c.namespace // status.cni.namespace, unless an agent was installed with a failing control plane
-	if !c.ran {
+	if !c.ran || (c.unread && c.err == nil) {
+		// The phase did not run, or its read of the agent's DaemonSet failed: the agent is not known
+		// to be missing, and the next pass reads it again.
 		status.CNI = cni
 		return
 	}
-	cni.Namespace, cni.DesiredNodes, cni.ReadyNodes = c.namespace, 0, 0
-	if ds := c.daemonSet; ds != nil {
-		cni.DesiredNodes, cni.ReadyNodes = ds.Status.DesiredNumberScheduled, min(ds.Status.NumberReady, ds.Status.NumberAvailable, ds.Status.UpdatedNumberScheduled)
+	if !c.unread {
+		cni.DesiredNodes, cni.ReadyNodes = 0, 0
+		if ds := c.daemonSet; ds != nil {
+			cni.DesiredNodes, cni.ReadyNodes = ds.Status.DesiredNumberScheduled, min(ds.Status.NumberReady, ds.Status.NumberAvailable, ds.Status.UpdatedNumberScheduled)
+		}
 	}
 	status.CNI = cni
 	value, reason, message := cniReadiness(c)

@@ -143,3 +143,50 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 		})
 	}
 }
+
+// A pass whose read of the agent's DaemonSet fails (the API server answers 503, or the read times out)
+// knows nothing of the agent: CNIReady, status.cni's node counts and meshkeeper_cni_nodes keep what they
+// said, rather than report the DaemonSet missing and the agent on no node. The failure is returned, so
+// the pass is retried, and the generation is not marked observed. The read fails in a pass that changed
+// the agent's release, which reads the DaemonSet from the API server rather than from the cache.
+func TestAFailedReadOfTheAgentsDaemonSetKeepsWhatCNIReadySaid(t *testing.T) {
+	mesh := testMesh()
+	mesh.Spec.CNI.Enabled = ptr.To(true)
+	mesh.Spec.CNI.Namespace = "kube-system"
+	mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: "kube-system"}
+	unavailable := false
+	charts := &fakeCharts{ensure: func(release helm.Release) (helm.Result, error) {
+		if unavailable && release.Name == cniRelease {
+			return helm.Result{State: helm.StateInSync, Action: helm.ActionUpgraded}, nil
+		}
+		return helm.Result{State: helm.StateInSync, Action: helm.ActionNone}, nil
+	}}
+	tr := newTestReconciler(t, mesh, charts)
+	tr.APIReader = interceptor.NewClient(tr.Client.(client.WithWatch), interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, agent := obj.(*appsv1.DaemonSet); agent && unavailable && key.Name == cniDaemonSet {
+				return apierrors.NewServiceUnavailable("the server is currently unable to handle the request")
+			}
+			return c.Get(ctx, key, obj, opts...)
+		}})
+	createRunning(t, tr, mesh, "kube-system", "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})
+	before := settle(t, tr, mesh, meshv1alpha1.ConditionCNIReady)
+	if before.CNI == nil || before.CNI.DesiredNodes != 1 || before.CNI.ReadyNodes != 1 {
+		t.Fatalf("status.cni after a pass that succeeded = %+v, want the agent ready on its one node", before.CNI)
+	}
+
+	unavailable = true
+	tr.applied = nil
+	if _, err := tr.reconcile(t); err == nil {
+		t.Error("Reconcile = nil, want the failed read, which the workqueue retries")
+	}
+	checkKept(t, before, tr.applied, meshv1alpha1.ConditionCNIReady, meshv1alpha1.ConditionReady)
+	if tr.applied != nil {
+		if cni := tr.applied.CNI; cni == nil || cni.Namespace != "kube-system" || cni.DesiredNodes != 1 || cni.ReadyNodes != 1 {
+			t.Errorf("status.cni after the failed read = %+v, want the agent in kube-system on 1 of 1 node as before", cni)
+		}
+		if tr.applied.ObservedGeneration == mesh.Generation && before.ObservedGeneration != mesh.Generation {
+			t.Error("a pass whose read failed marked the generation observed")
+		}
+	}
+}
