@@ -17,8 +17,11 @@ limitations under the License.
 package servicemesh
 
 import (
+	"cmp"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +31,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 // An istiod rollout the Deployment controller gave up on (an image that cannot be pulled, pods that
@@ -46,7 +50,9 @@ func TestAnIstiodRolloutPastItsDeadlineStalls(t *testing.T) {
 		return d
 	}
 	for name, tc := range map[string]struct {
-		istiod           *appsv1.Deployment
+		istiod *appsv1.Deployment
+		// cni is the CNI phase's outcome; nil for a mesh without the agent.
+		cni              *cniObservation
 		reason           string
 		stalled          bool
 		reconcilingFalse bool
@@ -61,11 +67,33 @@ func TestAnIstiodRolloutPastItsDeadlineStalls(t *testing.T) {
 			reason:  meshv1alpha1.ReasonProgressDeadlineExceeded,
 			stalled: true,
 		},
+		// The agent's upgrade waits for istiod to roll the new version out, which it never will: that
+		// wait is no progress either.
+		"past its deadline, with the CNI agent's upgrade waiting for it": {
+			istiod: rollingOut(metav1.Condition{Status: metav1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+				Message: `ReplicaSet "istiod-7d9c" has timed out progressing.`}),
+			cni: &cniObservation{ran: true, enabled: true, namespace: "istio-system",
+				err: meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, time.Minute,
+					errors.New("The CNI agent runs 1.30.0 and moves to 1.31.1 once istiod has rolled it out")),
+				daemonSet: &appsv1.DaemonSet{Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+					UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}}},
+			reason:  meshv1alpha1.ReasonProgressDeadlineExceeded,
+			stalled: true,
+		},
+		"within its deadline, with the CNI agent's upgrade waiting for it": {
+			istiod: rollingOut(metav1.Condition{Status: metav1.ConditionTrue, Reason: "ReplicaSetUpdated"}),
+			cni: &cniObservation{ran: true, enabled: true, namespace: "istio-system",
+				err: meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, time.Minute,
+					errors.New("The CNI agent runs 1.30.0 and moves to 1.31.1 once istiod has rolled it out")),
+				daemonSet: &appsv1.DaemonSet{Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+					UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}}},
+			reason: meshv1alpha1.ReasonRollingOut,
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			obs := testObservation()
 			obs.istiod, obs.istiodRead = tc.istiod, true
-			obs.cni = &cniObservation{ran: true}
+			obs.cni = cmp.Or(tc.cni, &cniObservation{ran: true})
 			obs.namespaces = &namespacesObservation{enrolled: sets.New("shop")}
 			obs.ingresses = &ingressesObservation{}
 			obs.proxies = &proxiesObservation{status: meshv1alpha1.ProxiesStatus{Total: 2, Current: 2}}

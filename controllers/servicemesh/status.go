@@ -711,10 +711,16 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 		meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
 		return
 	}
+	// A condition that waits for the control plane (the CNI agent's upgrade, which follows istiod's
+	// rollout) waits for ever once the control plane is stuck: no progress either.
+	controlPlane := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady)
+	controlPlaneStuck := controlPlane != nil && controlPlane.Status == metav1.ConditionFalse &&
+		stalledReasons.Has(controlPlane.Reason) && !notJudged(controlPlane, obs)
 	var stuck *metav1.Condition
 	for i := range status.Conditions {
 		c := &status.Conditions[i]
-		if c.Status == metav1.ConditionTrue || !countsForReady(c, obs) || notJudged(c, obs) {
+		if c.Status == metav1.ConditionTrue || !countsForReady(c, obs) || notJudged(c, obs) ||
+			(controlPlaneStuck && c.Reason == meshv1alpha1.ReasonWaitingForControlPlane) {
 			continue
 		}
 		if !stalledReasons.Has(c.Reason) {
