@@ -262,3 +262,20 @@ func TestBundleIsConfig(t *testing.T) {
 		t.Errorf("alm-examples %v differ from config/samples %v", list, sample)
 	}
 }
+
+// The manager installed from config/ or from the bundle (whose Deployment is config's, above) never
+// gets a sidecar, also in a namespace the mesh enrolls: it must start while istiod, whose injection
+// webhook fails closed, is down, since it is what repairs istiod.
+func TestTheManagerNeverGetsASidecar(t *testing.T) {
+	for _, u := range readObjects(t, filepath.Join("config", "manager", "manager.yaml")) {
+		if u.GetKind() != "Deployment" {
+			continue
+		}
+		labels, _, _ := unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "labels")
+		if labels["sidecar.istio.io/inject"] != "false" {
+			t.Errorf("the manager's pods are labelled %v: want sidecar.istio.io/inject=false", labels)
+		}
+		return
+	}
+	t.Fatal("config/manager/manager.yaml has no Deployment")
+}

@@ -99,6 +99,8 @@ func customValues() map[string]any {
 		},
 		"priorityClassName": "meshkeeper-critical",
 		"podAnnotations":    map[string]any{"example.com/team": "mesh"},
+		// A pod label may add, not replace: the manager never gets a sidecar (assertWiring).
+		"podLabels": map[string]any{"example.com/team": "mesh", "sidecar.istio.io/inject": "true"},
 		"aggregatedRoles":   map[string]any{"enabled": false},
 		"serviceMonitor": map[string]any{
 			"enabled": true,
@@ -754,6 +756,11 @@ func assertWiring(t *testing.T, objects objectList, deploy *appsv1.Deployment, f
 	pod := deploy.Spec.Template
 	if !selects(deploy.Spec.Selector.MatchLabels, pod.Labels) {
 		t.Errorf("the Deployment's selector %v does not select its pods %v", deploy.Spec.Selector.MatchLabels, pod.Labels)
+	}
+	// The manager must start while istiod is down (it is what repairs istiod), also when the mesh
+	// enrolls its namespace: Istio's injector, whose webhook fails closed, never sees its pods.
+	if pod.Labels["sidecar.istio.io/inject"] != "false" {
+		t.Errorf("the manager's pods are labelled %v: want sidecar.istio.io/inject=false", pod.Labels)
 	}
 	if pod.Spec.ServiceAccountName != fullname {
 		t.Errorf("serviceAccountName %q", pod.Spec.ServiceAccountName)
