@@ -74,6 +74,13 @@ type observation struct {
 	istiodName string
 	// istiodRead tells whether istiod was read.
 	istiodRead bool
+	// activeIstiodName is, while the default revision tag stays on an older revision than spec.version's
+	// (a canary, or a new revision not available yet), the istiod Deployment of that revision, which
+	// injects and validates for every enrolled namespace outside the canary; "" otherwise. activeIstiod
+	// is it (nil when it does not exist), and activeIstiodRead tells whether it was read.
+	activeIstiodName string
+	activeIstiod     *appsv1.Deployment
+	activeIstiodRead bool
 	// cni is the CNI phase's outcome (cni.go); nil when it was not observed.
 	cni *cniObservation
 
@@ -212,19 +219,33 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		// namespace the installer did not allow, meshkeeper runs nothing, and its cache holds nothing.
 		obs.istiodName = servingIstiod(mesh)
 	}
-	if obs.istiodName != "" {
-		// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass, but
-		// after this reconcile wrote it.
+	// From the cache, which holds meshkeeper's managed Deployments: no live read on every pass, but
+	// after this reconcile wrote it.
+	readIstiod := func(name string) (*appsv1.Deployment, error) {
 		deployment := &appsv1.Deployment{}
-		err := r.readerAfter(installed != nil && installed.deploymentWritten).Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: obs.istiodName}, deployment)
+		err := r.readerAfter(installed != nil && installed.deploymentWritten).Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: name}, deployment)
 		switch {
 		case apierrors.IsNotFound(err):
-			obs.istiodRead = true
+			return nil, nil
 		case err != nil:
-			return obs, fmt.Errorf("reading the istiod Deployment: %w", err)
-		default:
-			obs.istiod, obs.istiodRead = deployment, true
+			return nil, fmt.Errorf("reading the istiod Deployment %s: %w", name, err)
 		}
+		return deployment, nil
+	}
+	if obs.istiodName != "" {
+		istiod, err := readIstiod(obs.istiodName)
+		if err != nil {
+			return obs, err
+		}
+		obs.istiod, obs.istiodRead = istiod, true
+	}
+	if installed != nil && installed.activeDeployment != "" && installed.activeDeployment != installed.deployment {
+		obs.activeIstiodName = installed.activeDeployment
+		active, err := readIstiod(obs.activeIstiodName)
+		if err != nil {
+			return obs, err
+		}
+		obs.activeIstiod, obs.activeIstiodRead = active, true
 	}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil {

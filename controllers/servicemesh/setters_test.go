@@ -132,6 +132,40 @@ func TestSetControlPlaneReady(t *testing.T) {
 			func(o *observation) { o.installed, o.istiodRead, o.istiod = &installation{}, true, available },
 			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, []string{"1 of 1"}},
 		},
+		// During a canary the default tag stays on the older revision, whose istiod injects and validates
+		// for every enrolled namespace outside the canary, with webhooks that fail closed.
+		"a canary available, the tagged revision's istiod available": {
+			func(o *observation) {
+				o.installed, o.istiodRead, o.istiod = &installation{}, true, available
+				o.activeIstiodName, o.activeIstiodRead, o.activeIstiod = "istiod-1-31-0", true, available
+			},
+			&wantCondition{metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, []string{"1 of 1"}},
+		},
+		"a canary available, the tagged revision's istiod without available replicas": {
+			func(o *observation) {
+				down := available.DeepCopy()
+				down.Status.AvailableReplicas = 0
+				o.installed, o.istiodRead, o.istiod = &installation{}, true, available
+				o.istiodName = "istiod-1-31-1"
+				o.activeIstiodName, o.activeIstiodRead, o.activeIstiod = "istiod-1-31-0", true, down
+			},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut,
+				[]string{"default revision tag", "istio-system/istiod-1-31-0", "0 available", "istio-system/istiod-1-31-1, is"}},
+		},
+		"a canary available, the tagged revision's istiod deleted": {
+			func(o *observation) {
+				o.installed, o.istiodRead, o.istiod = &installation{}, true, available
+				o.activeIstiodName, o.activeIstiodRead = "istiod-1-31-0", true
+			},
+			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonDeploymentMissing, []string{"istiod-1-31-0", "does not exist"}},
+		},
+		"a canary available, the tagged revision's istiod not read": {
+			func(o *observation) {
+				o.installed, o.istiodRead, o.istiod = &installation{}, true, available
+				o.activeIstiodName = "istiod-1-31-0"
+			},
+			nil,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -80,10 +80,21 @@ func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 		setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, metav1.ConditionFalse, e.Reason, message)
 		return
 	}
-	if obs.controlPlaneErr != nil || !obs.istiodRead {
+	if obs.controlPlaneErr != nil || !obs.istiodRead || (obs.activeIstiodName != "" && !obs.activeIstiodRead) {
 		return // an API error: the next reconcile tells
 	}
 	value, reason, message := controlPlaneReadiness(obs.istiod)
+	if value == metav1.ConditionTrue && obs.activeIstiodName != "" {
+		// spec.version's istiod is available, but the default tag stays on an older revision (a
+		// canary): that revision's istiod injects and validates for every enrolled namespace outside the
+		// canary, and its webhooks fail closed. Down, pods there cannot be created.
+		if active, activeReason, activeMessage := controlPlaneReadiness(obs.activeIstiod); active != metav1.ConditionTrue {
+			value, reason = active, activeReason
+			message = fmt.Sprintf("The istiod the default revision tag points at, Deployment %s/%s, which injects and validates for "+
+				"the enrolled namespaces outside the canary, is not available (%s); spec.version's, Deployment %s/%s, is",
+				obs.spec.Namespace, obs.activeIstiodName, strings.TrimPrefix(activeMessage, "istiod: "), obs.spec.Namespace, obs.istiodName)
+		}
+	}
 	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, value, reason, message)
 }
 

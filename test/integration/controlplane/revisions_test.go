@@ -360,6 +360,31 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 		Consistently(tagTarget, 2*time.Second, poll).Should(Equal("1-31-0"), "the canary must hold the tag back")
 
+		By("reporting the tagged revision's istiod, which serves every namespace outside the canary, when it goes down")
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() error {
+			d := &appsv1.Deployment{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istiod-1-31-0"}, d); err != nil {
+				return err
+			}
+			d.Status.AvailableReplicas = 0
+			return k8sClient.Status().Update(ctx, d)
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonRollingOut))
+			g.Expect(c.Message).To(ContainSubstring("Deployment rv-system/istiod-1-31-0"))
+			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(tagTarget()).To(Equal("1-31-0"), "the tag stays while the canary runs")
+		markAvailable(ns, "istiod-1-31-0")
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+
 		By("keeping the canary namespace on the canary while its istiod rolls out, once pods run its proxies")
 		canaryPod := createPod(shop, "canary-app", "1-31-1", "docker.io/istio/proxyv2:1.31.1", nil)
 		defer func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, canaryPod))).To(Succeed()) }()
