@@ -100,8 +100,8 @@ func customValues() map[string]any {
 		"priorityClassName": "meshkeeper-critical",
 		"podAnnotations":    map[string]any{"example.com/team": "mesh"},
 		// A pod label may add, not replace: the manager never gets a sidecar (assertWiring).
-		"podLabels": map[string]any{"example.com/team": "mesh", "sidecar.istio.io/inject": "true"},
-		"aggregatedRoles":   map[string]any{"enabled": false},
+		"podLabels":       map[string]any{"example.com/team": "mesh", "sidecar.istio.io/inject": "true"},
+		"aggregatedRoles": map[string]any{"enabled": false},
 		"serviceMonitor": map[string]any{
 			"enabled": true,
 			"labels":  map[string]any{"release": "prometheus"},
