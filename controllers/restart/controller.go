@@ -123,11 +123,12 @@ type Reconciler struct {
 	// with when a pass last found them (see follow): a NotRestartable Event marks an owner none of the
 	// passes of the last ownerMemory found.
 	notRestartable ownersSeen
-	// failures counts, by key, the restarts of a workload that failed in a row: the first of them, when
-	// only of the API server's making (meshctx.Quiet), is retried without a Warning. Forgotten with a
-	// restart that goes through, when the workload needs none (forgetFailures), with the workload
-	// (forgetGone), and when the restarts stop.
-	failures meshctx.FailuresInARow
+	// failures counts, by key, the restarts of a workload that failed in a row, and when the last did:
+	// the first of them, when only of the API server's making (meshctx.Quiet), is retried without a
+	// Warning, and each is retried only after its backoff. Forgotten with a restart that goes through,
+	// when the workload needs none (forgetFailures), with the workload (forgetGone), and when the
+	// restarts stop.
+	failures restartFailures
 	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
 	// carries another restart, or it no longer carries that one (takenBack).
 	stalls map[string]stalledRestart
@@ -1197,20 +1198,32 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	budget := limit - len(p.rolling)
 	var waiting []*candidate
 	var failed []error
-	warned := false
+	// backedOff: a workload waits for the backoff of its failed restart; warned: a failure of this pass,
+	// or the one such a workload waits after, is named in a Warning.
+	backedOff, warned := false, false
 	for _, c := range p.pending {
 		ns := c.obj.GetNamespace()
 		if budget <= 0 || inNamespace[ns] >= perNamespace || c.heldBack() != "" {
 			waiting = append(waiting, c)
 			continue
 		}
+		if retryIn, warnedBefore := r.failures.RetryIn(c.key(), p.now); retryIn > 0 {
+			// Its last restart failed: tried again once the backoff has passed, not on every pass until then.
+			waiting = append(waiting, c)
+			backedOff, warned = true, warned || warnedBefore
+			if result.RequeueAfter == 0 || retryIn < result.RequeueAfter {
+				result.RequeueAfter = retryIn
+			}
+			continue
+		}
 		if err := r.apply(ctx, c, p.now); err != nil {
 			// One workload that refuses the write (a webhook, a policy, a workload replaced since the
-			// cache saw it) must not hold back the others: it waits, and the pass fails so it is retried.
+			// cache saw it) must not hold back the others: it waits, and the pass fails; the workload is
+			// tried again once its backoff has passed (restartFailures).
 			// A first failure only of the API server's making (a 503, a timeout, a cache behind a write)
 			// is retried without a Warning: the retry a moment later usually goes through.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
-			if !meshctx.Quiet(err, r.failures.Add(c.key())) {
+			if r.failures.Add(c.key(), err, p.now) {
 				message := fmt.Sprintf("meshkeeper could not restart %s: %v; it tries again", c.key(), err)
 				r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
 				r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
@@ -1239,7 +1252,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	p.pending = waiting
 	if len(p.rolling) == 0 {
-		p.holdsBack = cmp.Or(holdsBack(waiting, len(failed) > 0, warned), p.coolingOffHoldsBack(spec.Window))
+		p.holdsBack = cmp.Or(holdsBack(waiting, len(failed) > 0 || backedOff, warned), p.coolingOffHoldsBack(spec.Window))
 	}
 	return result, errors.Join(failed...)
 }

@@ -18,6 +18,7 @@ package restart
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,58 @@ func TestAMomentaryRestartFailureAfterTheWorkloadNeededNoneIsAFirstOne(t *testin
 			t.Errorf("%s: %s", step.name, e)
 		}
 		now = now.Add(time.Hour)
+	}
+}
+
+// A workload whose restart the API server refuses (an admission policy that rejects its template as
+// it is) is tried again only after a backoff that doubles with each refusal in a row, not on each of
+// the passes that every change of a pod or workload of the cluster starts; meanwhile the pass asks to
+// be run again when the backoff ends, and the others are restarted as usual.
+func TestARefusedRestartIsTriedAgainOnlyAfterItsBackoff(t *testing.T) {
+	start := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "a",
+		errSentence("admission policy limits denied the request"))
+	r, recorder := answering(map[string][]error{"shop/a": {forbidden, forbidden}})
+	patched := map[string]int{}
+	inner := r.Client
+	r.Client = interceptor.NewClient(inner.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			patched[obj.GetName()]++
+			return inner.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	for _, step := range []struct {
+		after       time.Duration
+		names       []string
+		wantPatched map[string]int
+		wantErr     bool
+		// wantRequeue is the longest the pass may ask to wait, zero for no bound.
+		wantRequeue time.Duration
+	}{
+		{0, []string{"a", "b"}, map[string]int{"a": 1, "b": 1}, true, 0},
+		{500 * time.Millisecond, []string{"a"}, map[string]int{"a": 1, "b": 1}, false, 500 * time.Millisecond},
+		{900 * time.Millisecond, []string{"a"}, map[string]int{"a": 1, "b": 1}, false, 100 * time.Millisecond},
+		{time.Second, []string{"a"}, map[string]int{"a": 2, "b": 1}, true, 0},
+		{2500 * time.Millisecond, []string{"a"}, map[string]int{"a": 2, "b": 1}, false, 500 * time.Millisecond},
+		{3 * time.Second, []string{"a"}, map[string]int{"a": 3, "b": 1}, false, 0},
+	} {
+		p := passOf(start.Add(step.after), step.names...)
+		result, err := r.restart(context.Background(), restartsAtOnce(5), p)
+		if !maps.Equal(patched, step.wantPatched) {
+			t.Errorf("after %s: restarts sent %v, want %v", step.after, patched, step.wantPatched)
+		}
+		if (err != nil) != step.wantErr {
+			t.Errorf("after %s: the pass returned %v, want an error: %t", step.after, err, step.wantErr)
+		}
+		if step.wantRequeue > 0 && (result.RequeueAfter <= 0 || result.RequeueAfter > step.wantRequeue) {
+			t.Errorf("after %s: the pass asks to run again after %s, want at most %s", step.after, result.RequeueAfter, step.wantRequeue)
+		}
+		if step.wantRequeue > 0 && !strings.Contains(p.holdsBack, "refused the restarts") {
+			t.Errorf("after %s: holdsBack %q, want it to say the restart was refused", step.after, p.holdsBack)
+		}
+	}
+	if warned := restartFailed(recorder); len(warned) != 4 {
+		t.Errorf("RestartFailed Events %q, want two for each of the two refusals", warned)
 	}
 }
 
