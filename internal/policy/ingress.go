@@ -20,10 +20,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -155,7 +157,27 @@ func (x ingressInput) wanted() map[string]string {
 			upstream = have
 		}
 	}
-	return map[string]string{AnnotationServiceUpstream: upstream, AnnotationUpstreamVhost: x.vhost()}
+	vhost := x.vhost()
+	if have, ok := x.Ingress.Annotations[AnnotationUpstreamVhost]; ok && !x.OwnedAnnotations.Has(AnnotationUpstreamVhost) && sameVhost(have, vhost) {
+		vhost = have
+	}
+	return map[string]string{AnnotationServiceUpstream: upstream, AnnotationUpstreamVhost: vhost}
+}
+
+// sameVhost tells whether host names to the controller's sidecar the Service that vhost
+// (<service>.<namespace>.svc) names: Istio routes it also by its short name, <service>.<namespace>,
+// and by its full name with the cluster domain (<service>.<namespace>.svc.cluster.local), the form
+// many guides use. An upstream-vhost someone else set to one of them is wanted as it is, as an
+// equivalent service-upstream is: neither a conflict nor taken over.
+func sameVhost(host, vhost string) bool {
+	host = strings.ToLower(host)
+	switch {
+	case host == vhost || host == strings.TrimSuffix(vhost, ".svc"):
+		return true
+	case strings.HasPrefix(host, vhost+"."):
+		return len(validation.IsDNS1123Subdomain(strings.TrimPrefix(host, vhost+"."))) == 0
+	}
+	return false
 }
 
 func ingressTerminating(x ingressInput) (string, string, bool) {

@@ -450,6 +450,34 @@ func TestIngress(t *testing.T) {
 			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true"},
 			wantConfigured:  true, wantReason: Configured,
 		},
+		// The sidecar routes every name Istio gives the Service: the full name with the cluster domain,
+		// and <service>.<namespace>, as well as meshkeeper's <service>.<namespace>.svc.
+		"the owner's upstream-vhost with the cluster domain: meshkeeper adds only service-upstream": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "web.shop.svc.cluster.local"}),
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true"},
+			wantConfigured:  true, wantReason: Configured, wantMessage: []string{"with Host web.shop.svc.cluster.local"},
+		},
+		"the owner's upstream-vhost of the short name: meshkeeper adds only service-upstream": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "web.shop"}),
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true"},
+			wantConfigured:  true, wantReason: Configured,
+		},
+		"the owner's upstream-vhost naming another Service's full name is a conflict": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "web.shop.svc.cluster.local.evil.example.com/x"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: AnnotationConflict,
+		},
+		"the owner's upstream-vhost naming the same Service in another namespace is a conflict": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
+				map[string]string{AnnotationUpstreamVhost: "web.shop2.svc.cluster.local"}),
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: AnnotationConflict,
+		},
 		"the owner set both to meshkeeper's values: configured, with nothing of meshkeeper's": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
 				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, meshPair),
