@@ -95,6 +95,26 @@ func TestSetReconcilingOrStalled(t *testing.T) {
 			conditions:    []metav1.Condition{available, cond(meshv1alpha1.ConditionCNIReady, metav1.ConditionFalse, meshv1alpha1.ReasonPodSecurityRejectsAgent)},
 			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonPodSecurityRejectsAgent, wantKstatus: status.FailedStatus,
 		},
+		"pods without a sidecar under STRICT mTLS stall": {
+			conditions: []metav1.Condition{available,
+				cond(meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients),
+				cond(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestartNeeded)},
+			wantCondition: meshv1alpha1.ConditionStalled, wantReason: meshv1alpha1.ReasonPlaintextClients, wantKstatus: status.FailedStatus,
+		},
+		// With automatic restarts, meshkeeper restarts those pods' workloads itself: no person is needed.
+		"pods without a sidecar under STRICT mTLS that meshkeeper's restarts are restarting": {
+			conditions: []metav1.Condition{available,
+				cond(meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients),
+				cond(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestarting)},
+			wantCondition: meshv1alpha1.ConditionReconciling, wantReason: meshv1alpha1.ReasonPlaintextClients, wantKstatus: status.InProgressStatus,
+		},
+		"pods without a sidecar under STRICT mTLS, beside a conflict, while meshkeeper's restarts run": {
+			conditions: []metav1.Condition{available,
+				cond(meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients),
+				cond(meshv1alpha1.ConditionPoliciesApplied, metav1.ConditionFalse, meshv1alpha1.ReasonPolicyConflict),
+				cond(meshv1alpha1.ConditionDataPlaneUpToDate, metav1.ConditionFalse, meshv1alpha1.ReasonRestarting)},
+			wantCondition: meshv1alpha1.ConditionReconciling, wantReason: meshv1alpha1.ReasonPlaintextClients, wantKstatus: status.InProgressStatus,
+		},
 		"work in progress outweighs a conflict": {
 			conditions: []metav1.Condition{available,
 				cond(meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict),

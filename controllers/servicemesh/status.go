@@ -727,6 +727,11 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 	controlPlane := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionControlPlaneReady)
 	controlPlaneStuck := controlPlane != nil && controlPlane.Status == metav1.ConditionFalse &&
 		stalledReasons.Has(controlPlane.Reason) && !notJudged(controlPlane, obs)
+	// Pods without a sidecar under STRICT mTLS are their owners' to restart, unless meshkeeper's automatic
+	// restarts are restarting workloads (DataPlaneUpToDate reason Restarting): then they may well be
+	// among them, and nobody need act yet.
+	dataPlane := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionDataPlaneUpToDate)
+	restarting := dataPlane != nil && dataPlane.Reason == meshv1alpha1.ReasonRestarting && dataPlane.ObservedGeneration == obs.generation
 	var stuck *metav1.Condition
 	for i := range status.Conditions {
 		c := &status.Conditions[i]
@@ -734,7 +739,7 @@ func setReconcilingOrStalled(status *meshv1alpha1.ServiceMeshStatus, obs *observ
 			(controlPlaneStuck && c.Reason == meshv1alpha1.ReasonWaitingForControlPlane) {
 			continue
 		}
-		if !stalledReasons.Has(c.Reason) {
+		if !stalledReasons.Has(c.Reason) || (restarting && c.Reason == meshv1alpha1.ReasonPlaintextClients) {
 			meta.RemoveStatusCondition(&status.Conditions, meshv1alpha1.ConditionStalled)
 			setCondition(status, obs, meshv1alpha1.ConditionReconciling, metav1.ConditionTrue, c.Reason, c.Type+": "+c.Message)
 			return

@@ -234,6 +234,9 @@ var _ = Describe("Istio CRDs when spec.version goes down", func() {
 				ready := conditionOf(meshv1alpha1.ConditionReady)
 				g.Expect(revisions).NotTo(BeEmpty(), "%s: %s", ready.Reason, ready.Message)
 				g.Expect(readRelease(ns, istiodRelease, revisions[len(revisions)-1]).Chart.Metadata.Version).To(Equal(older))
+				// The record is written before the objects are applied: marked available before the
+				// upgrade's apply, istiod would report a generation its controller has not observed.
+				g.Expect(releaseStatus(ns, istiodRelease, revisions[len(revisions)-1])).To(Equal(rcommon.StatusDeployed))
 			}, installTimeout, poll).Should(Succeed())
 			markAvailable(ns, istiodRelease)
 			if revisions {
