@@ -97,7 +97,26 @@ func (w *Workload) judgeRollout(prev Observed, hadPrev bool) Rollout {
 		maps.Equal(prev.Decision.Labels, w.Decision.Labels) && maps.Equal(prev.Decision.Annotations, w.Decision.Annotations) {
 		return Rollout{Done: true}
 	}
+	if !hadPrev && everyPodOfTheTemplate(w.object) {
+		// Nothing is known of earlier rollouts (the manager just started): every pod of the workload
+		// was created from the template that carries the settings, so none runs without the sidecar,
+		// whether or not each is available now (a node not ready, a pod pending on a full node).
+		return Rollout{Done: true}
+	}
 	return rolloutOf(w.kind, w.object)
+}
+
+// everyPodOfTheTemplate tells whether every pod of a Deployment or DaemonSet was created from its
+// current pod template, as its controller last counted them, available or not.
+func everyPodOfTheTemplate(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Status.ObservedGeneration >= o.Generation && o.Status.UpdatedReplicas == o.Status.Replicas
+	case *appsv1.DaemonSet:
+		st := o.Status
+		return st.ObservedGeneration >= o.Generation && st.UpdatedNumberScheduled == st.CurrentNumberScheduled && st.NumberMisscheduled == 0
+	}
+	return false
 }
 
 // workloadKey names a workload of a kind.

@@ -166,6 +166,12 @@ func TestJudgeRollout(t *testing.T) {
 	}{
 		"rolled out, nothing known before":  {w: configuredWorkload("a", "10.96.0.0/12", rolledOut), done: true},
 		"rolling out, nothing known before": {w: configuredWorkload("a", "10.96.0.0/12", rolling)},
+		// The manager restarted while a pod was not available (a node not ready): none runs without the
+		// sidecar, since every pod is of the template that carries the settings.
+		"every pod of the template, one not available, nothing known before": {w: configuredWorkload("a", "10.96.0.0/12",
+			appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1}), done: true},
+		"a change its controller has not seen, nothing known before": {w: configuredWorkload("a", "10.96.0.0/12",
+			appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1})},
 		// Its owner's own rollout (a new image) replaces pods that have the sidecar with pods that have it.
 		"rolling out after the same settings rolled out": {w: configuredWorkload("a", "10.96.0.0/12", rolling),
 			prev: observed(configuredWorkload("a", "10.96.0.0/12", rolledOut)), hadPrev: true, done: true},
@@ -194,4 +200,27 @@ func TestJudgeRollout(t *testing.T) {
 			t.Errorf("judgeRollout = %+v for a template that does not carry the decision", got)
 		}
 	})
+}
+
+func TestEveryPodOfTheTemplate(t *testing.T) {
+	daemonSet := func(status appsv1.DaemonSetStatus) *appsv1.DaemonSet {
+		return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Generation: 2}, Status: status}
+	}
+	for name, tc := range map[string]struct {
+		obj  client.Object
+		want bool
+	}{
+		"a DaemonSet whose every pod is updated, one not available": {daemonSet(appsv1.DaemonSetStatus{ObservedGeneration: 2,
+			DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 2}), true},
+		"a DaemonSet with an old pod": {daemonSet(appsv1.DaemonSetStatus{ObservedGeneration: 2,
+			DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, UpdatedNumberScheduled: 2, NumberAvailable: 3}), false},
+		"a DaemonSet whose change its controller has not seen": {daemonSet(appsv1.DaemonSetStatus{ObservedGeneration: 1,
+			DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, UpdatedNumberScheduled: 3, NumberAvailable: 3}), false},
+		"a Deployment with an old pod":            {deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 3, UpdatedReplicas: 2}), false},
+		"a Deployment whose every pod is updated": {deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2}), true},
+	} {
+		if got := everyPodOfTheTemplate(tc.obj); got != tc.want {
+			t.Errorf("%s: everyPodOfTheTemplate = %t, want %t", name, got, tc.want)
+		}
+	}
 }
