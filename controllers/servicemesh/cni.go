@@ -140,12 +140,25 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	if last := pending(); last != nil {
 		return r.failCNI(ctx, obs, last)
 	}
+	recorded := obs.namespace
 	if obs.namespace != "" && obs.namespace != want {
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
 			return failed(err)
 		}
 		r.cniBackoff.record(key, nil)
 		obs.namespace = ""
+	}
+	// status.cni.namespace is written by the status write that follows an install, which a conflict or
+	// a restart of the manager can lose: an agent of this mesh elsewhere than where it is wanted, and
+	// not the one just removed, is such an agent, and would otherwise run on every node for good.
+	stray, err := r.strayAgents(ctx, mesh, want, recorded)
+	if err != nil {
+		return failed(err)
+	}
+	for _, namespace := range stray {
+		if err := r.uninstallCNI(ctx, mesh, namespace); err != nil {
+			return failed(err)
+		}
 	}
 	if !enabled {
 		return obs, nil
@@ -168,7 +181,6 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	release := cniReleaseOf(mesh, want, installed.version, installed.charts)
 	var result helm.Result
-	var err error
 	if agent := installed.agent; agent != nil && agent.release.Namespace == want {
 		result, err = agent.result, agent.err // installed alongside the control plane
 	} else {
@@ -383,12 +395,36 @@ func podReady(pod *corev1.Pod) bool {
 // uninstallCNI removes the istio-cni release from namespace. The agent's pods remove Istio's plugin
 // from each node's CNI configuration as they stop.
 func (r *Reconciler) uninstallCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace string) error {
-	if err := r.uninstallRelease(ctx, mesh, namespace, cniRelease); err != nil {
+	removed, err := r.removeRelease(ctx, mesh, namespace, cniRelease)
+	if err != nil {
 		return fmt.Errorf("uninstalling release %s/%s: %w", namespace, cniRelease, err)
 	}
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall/"+cniRelease,
-		"Release %s/%s removed", namespace, cniRelease)
+	if removed {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "Uninstalled", "Uninstall/"+cniRelease,
+			"Release %s/%s removed", namespace, cniRelease)
+	}
 	return nil
+}
+
+// strayAgents names the namespaces, other than want and recorded, that hold a CNI agent DaemonSet of
+// this mesh's (its managed-by label and the mesh's owner reference), sorted; read from the cache, which
+// holds meshkeeper's labelled objects.
+func (r *Reconciler) strayAgents(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, want, recorded string) ([]string, error) {
+	list := &appsv1.DaemonSetList{}
+	if err := r.List(ctx, list, client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}); err != nil {
+		return nil, fmt.Errorf("listing the CNI agent's DaemonSets: %w", err)
+	}
+	var stray []string
+	for i := range list.Items {
+		ds := &list.Items[i]
+		if ds.Name != cniDaemonSet || ds.Namespace == want || ds.Namespace == recorded || !ds.DeletionTimestamp.IsZero() ||
+			!slices.ContainsFunc(ds.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == mesh.UID }) {
+			continue
+		}
+		stray = append(stray, ds.Namespace)
+	}
+	slices.Sort(stray)
+	return slices.Compact(stray), nil
 }
 
 // uninstallAllCNI removes the istio-cni release wherever meshkeeper may have installed it, when the

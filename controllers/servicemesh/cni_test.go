@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -223,6 +224,10 @@ func TestReconcileCNI(t *testing.T) {
 		// ensured while the control plane's are.
 		istiodRunning bool
 		wantAlongside bool
+		// agents are the namespaces that hold a CNI agent DaemonSet of the mesh's; othersAgent one that
+		// holds another installation's.
+		agents      []string
+		othersAgent string
 	}{
 		"a new mesh installs the CNI agent alongside the control plane": {
 			mesh:          newMesh,
@@ -290,6 +295,46 @@ func TestReconcileCNI(t *testing.T) {
 			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
 			wantReason:      meshv1alpha1.ReasonDaemonSetMissing,
 		},
+		// The status write that would have recorded the agent's namespace was lost (a conflict, the
+		// manager restarted): the agent found in the cluster is removed all the same.
+		"turning CNI off uninstalls an agent whose namespace the status lost": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Enabled = new(bool)
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh}
+				return mesh
+			},
+			agents: []string{"istio-system"}, othersAgent: "other-cni",
+			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)"},
+			wantUninstalled: []string{"istio-system/istio-cni"},
+			wantCNI:         meshv1alpha1.CNIStatus{Enabled: false, EnabledBy: meshv1alpha1.CNIBySpec},
+			wantReason:      meshv1alpha1.ReasonCNIDisabled,
+		},
+		"moving the agent uninstalls it where the status lost it": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh}
+				return mesh
+			},
+			istiodRunning: true, agents: []string{"istio-system"}, othersAgent: "other-cni",
+			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantUninstalled: []string{"istio-system/istio-cni"},
+			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
+			wantReason:      meshv1alpha1.ReasonDaemonSetMissing,
+		},
+		"an agent where it is wanted, unrecorded, is the one kept": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh}
+				return mesh
+			},
+			istiodRunning: true, agents: []string{"kube-system"},
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
+			wantReason:  meshv1alpha1.ReasonNodesNotReady,
+		},
 		"a failed control plane leaves the running agent alone, and the decision is still recorded": {
 			mesh:          newMesh,
 			istiodRunning: true,
@@ -334,6 +379,20 @@ func TestReconcileCNI(t *testing.T) {
 				if err := tr.Create(t.Context(), istiod); err != nil {
 					t.Fatal(err)
 				}
+			}
+			agent := func(namespace string, owner types.UID) {
+				ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: cniDaemonSet,
+					Labels:          map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue},
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: "default", UID: owner}}}}
+				if err := tr.Create(t.Context(), ds); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, namespace := range tc.agents {
+				agent(namespace, mesh.UID)
+			}
+			if tc.othersAgent != "" {
+				agent(tc.othersAgent, "another-mesh")
 			}
 			_, err := tr.reconcile(t)
 			status := tr.applied
