@@ -103,7 +103,9 @@ var workloadKinds = map[string]schema.GroupVersionKind{
 var sidecarKeys = policy.PodTemplateKeys()
 
 // Reconcile brings the named workload's pod template to what the ServiceMesh asks for, and releases
-// every other workload meshkeeper configured.
+// every other workload meshkeeper configured. Another workload that refuses to be released (a change
+// freeze on the old controller) does not keep the named one from being configured: its refusal is
+// reported (Warnings WorkloadApplyFailed) and retried, and the named one is configured meanwhile.
 func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	mesh, err := meshctx.Get(ctx, r.Client)
 	if err != nil {
@@ -117,10 +119,19 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	if !policy.IngressNginxEnabled(spec) {
 		target = meshv1alpha1.WorkloadReference{}
 	}
-	others, err := r.releaseOthers(ctx, mesh, target)
-	if err != nil {
-		return ctrl.Result{}, err
+	others, releaseErr := r.releaseOthers(ctx, mesh, target)
+	result, err := r.configure(ctx, mesh, spec, target, others)
+	if releaseErr != nil {
+		return ctrl.Result{}, errors.Join(releaseErr, err)
 	}
+	return result, err
+}
+
+// configure brings the named workload, target, to what spec asks for; others are the other workloads
+// that hold meshkeeper's settings.
+func (r *WorkloadReconciler) configure(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, spec meshv1alpha1.IngressNginxSpec,
+	target meshv1alpha1.WorkloadReference, others []string) (ctrl.Result, error) {
+	var err error
 	if target.Name == "" {
 		r.reported.Forget(ingressNginxRequest.Name)
 		r.followRollout(nil)
