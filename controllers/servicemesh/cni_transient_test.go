@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	istiocharts "github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // The CNI phase reads the cluster before it changes the agent: the agent's namespace (does its Pod
@@ -90,7 +93,7 @@ func TestAReadTheAPIServerFailedForAMomentChangesNoCNICondition(t *testing.T) {
 
 			// istiod runs the charts' version and is available; the agent runs an older one, ready on its
 			// one node, so every pass looks at istiod before it lets the agent move up.
-			createRunning(t, tr, mesh, "kube-system", "docker.io/istio/install-cni:1.0.0",
+			createRunning(t, tr, mesh, "kube-system", "docker.io/istio/install-cni:"+minorBefore(istiocharts.BuiltinVersion),
 				&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})
 			// A pass that succeeds; its status is what the API server holds from then on.
 			before := settle(t, tr, mesh, meshv1alpha1.ConditionCNIReady)
@@ -189,4 +192,14 @@ func TestAFailedReadOfTheAgentsDaemonSetKeepsWhatCNIReadySaid(t *testing.T) {
 			t.Error("a pass whose read failed marked the generation observed")
 		}
 	}
+}
+
+// minorBefore is the first patch of the minor version before version's: an agent that runs it may
+// move up to version in one step.
+func minorBefore(version string) string {
+	v, ok := revision.Parse(version)
+	if !ok {
+		panic("not a version: " + version)
+	}
+	return fmt.Sprintf("%d.%d.0", v.Major, v.Minor-1)
 }

@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -825,13 +826,17 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 	if revision.CompareStrings(mesh.Status.ChartVersion, crds) > 0 {
 		crds = mesh.Status.ChartVersion
 	}
+	agent, err := r.runningAgentVersion(ctx, mesh)
+	if err != nil {
+		return err
+	}
 	in := revision.GateInput{Strategy: mesh.Spec.UpdateStrategy.Type, Target: version, Running: running, CRDs: crds,
-		Kubernetes: r.kubernetesVersion(ctx)}
+		Kubernetes: r.kubernetesVersion(ctx), CNIAgent: agent}
 	message := revision.Gate(in)
 	if message == "" {
 		return nil
 	}
-	err := fmt.Errorf("%s; the running control plane is left as it is", message)
+	err = fmt.Errorf("%s; the running control plane is left as it is", message)
 	if in.Kubernetes != "" {
 		if in.Kubernetes = ""; revision.Gate(in) == "" {
 			// Refused for the cluster's Kubernetes version alone: once the cluster is upgraded, the
@@ -840,6 +845,24 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 		}
 	}
 	return meshctx.Terminal(meshv1alpha1.ReasonUpgradeNotSupported, err)
+}
+
+// runningAgentVersion is the Istio version of the CNI agent the mesh runs and keeps running (the
+// settled decision, spec.cni.enabled, in memory), read from its DaemonSet in status.cni.namespace; ""
+// when there is none.
+func (r *Reconciler) runningAgentVersion(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (string, error) {
+	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) || mesh.Status.CNI == nil || mesh.Status.CNI.Namespace == "" {
+		return "", nil
+	}
+	ds := &appsv1.DaemonSet{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Status.CNI.Namespace, Name: cniDaemonSet}, ds)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
+	}
+	return agentVersion(ds), nil
 }
 
 // kubernetesVersion is the API server's MAJOR.MINOR, read again once the last read is

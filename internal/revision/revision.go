@@ -166,6 +166,10 @@ type GateInput struct {
 	CRDs string
 	// Kubernetes is the API server's version as MAJOR.MINOR ("" when unknown).
 	Kubernetes string
+	// CNIAgent is the Istio version the CNI agent runs ("" when none runs, or the mesh turns it off).
+	// One agent serves every revision on a node and is upgraded in place: Istio supports it at most one
+	// minor version from each control plane, whatever the strategy.
+	CNIAgent string
 }
 
 // Gate returns "" when Istio supports going to in.Target from what runs, or a message that says why
@@ -188,7 +192,7 @@ func Gate(in GateInput) string {
 				via = append(via, fmt.Sprintf("%d.%d", target.Major, m))
 			}
 			path := "upgrade through " + strings.Join(via, ", then ") + " first"
-			if in.Strategy != meshv1alpha1.UpdateRevisionBased && d <= 2 {
+			if in.Strategy != meshv1alpha1.UpdateRevisionBased && d <= 2 && in.CNIAgent == "" {
 				path += ", or set spec.updateStrategy.type to RevisionBased, which crosses two minor versions in one canary upgrade"
 			}
 			return fmt.Sprintf("Istio %s cannot be reached from the running %s in one step: %s upgrades cross at most %d minor version(s); %s",
@@ -198,6 +202,21 @@ func Gate(in GateInput) string {
 			return fmt.Sprintf("Istio %s is more than %d minor version(s) older than the running %s, which %s upgrades cannot roll back; "+
 				"set spec.version to %s or newer", in.Target, window, running, strategyName(in.Strategy),
 				fmt.Sprintf("%d.%d.0", from.Major, from.Minor-window))
+		}
+	}
+	if agent, ok := Parse(in.CNIAgent); ok {
+		if d := minorDistance(agent, target); d > 1 || d < -1 {
+			var via []string
+			for m := agent.Minor + 1; m < target.Minor; m++ {
+				via = append(via, fmt.Sprintf("%d.%d", target.Major, m))
+			}
+			path := fmt.Sprintf("set spec.version to %d.%d.0 or newer", agent.Major, agent.Minor-1)
+			if d > 1 {
+				path = "upgrade through " + strings.Join(via, ", then ") + " first"
+			}
+			return fmt.Sprintf("Istio %s is more than one minor version from the CNI agent's %s: the agent (spec.cni) serves every "+
+				"revision on its node, is upgraded in place, and Istio supports it at most one minor version from each control plane; %s",
+				in.Target, in.CNIAgent, path)
 		}
 	}
 	if crds, ok := Parse(in.CRDs); ok && minorDistance(crds, target) < -2 {

@@ -39,20 +39,27 @@ func TestGate(t *testing.T) {
 		// want is a part of the message; "" means allowed.
 		want string
 	}{
-		"first install":                    {GateInput{Strategy: inPlace, Target: "1.31.1", Kubernetes: "1.36"}, ""},
-		"patch in place":                   {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.31.0"}}, ""},
-		"one minor in place":               {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.30.2"}}, ""},
-		"two minors in place":              {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.29.0"}}, "upgrade through 1.30 first, or set spec.updateStrategy.type to RevisionBased"},
-		"two minors with revisions":        {GateInput{Strategy: revisions, Target: "1.31.1", Running: []string{"1.29.0"}}, ""},
-		"three minors with revisions":      {GateInput{Strategy: revisions, Target: "1.34.0", Running: []string{"1.31.1"}}, "upgrade through 1.33 first"},
-		"four minors in place":             {GateInput{Strategy: inPlace, Target: "1.31.0", Running: []string{"1.27.0"}}, "upgrade through 1.28, then 1.29, then 1.30 first"},
-		"every running revision counts":    {GateInput{Strategy: revisions, Target: "1.32.0", Running: []string{"1.31.0", "1.29.0"}}, "from the running 1.29.0"},
-		"rollback one minor in place":      {GateInput{Strategy: inPlace, Target: "1.30.0", Running: []string{"1.31.1"}}, ""},
-		"rollback two minors in place":     {GateInput{Strategy: inPlace, Target: "1.29.0", Running: []string{"1.31.1"}}, "set spec.version to 1.30.0 or newer"},
-		"below the CRDs":                   {GateInput{Strategy: revisions, Target: "1.28.0", Running: []string{"1.30.0"}, CRDs: "1.31.1"}, "older than the installed Istio CRDs (1.31.1)"},
-		"kubernetes too new":               {GateInput{Strategy: revisions, Target: "1.30.0", Kubernetes: "1.37"}, "supports Kubernetes 1.32 to 1.36"},
-		"kubernetes too old":               {GateInput{Strategy: revisions, Target: "1.31.0", Kubernetes: "1.31"}, "supports Kubernetes 1.32 to 1.36"},
-		"kubernetes of an unknown version": {GateInput{Strategy: revisions, Target: "1.40.0", Kubernetes: "1.31"}, ""},
+		"first install":             {GateInput{Strategy: inPlace, Target: "1.31.1", Kubernetes: "1.36"}, ""},
+		"patch in place":            {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.31.0"}}, ""},
+		"one minor in place":        {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.30.2"}}, ""},
+		"two minors in place":       {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.29.0"}}, "upgrade through 1.30 first, or set spec.updateStrategy.type to RevisionBased"},
+		"two minors with revisions": {GateInput{Strategy: revisions, Target: "1.31.1", Running: []string{"1.29.0"}}, ""},
+		// The CNI agent serves every revision and moves in place: one minor at a time, whatever the strategy.
+		"two minors with revisions and the CNI agent": {GateInput{Strategy: revisions, Target: "1.31.1", Running: []string{"1.29.0"}, CNIAgent: "1.29.0"},
+			"more than one minor version from the CNI agent's 1.29.0"},
+		"one minor with revisions and the CNI agent": {GateInput{Strategy: revisions, Target: "1.30.1", Running: []string{"1.29.0"}, CNIAgent: "1.29.0"}, ""},
+		"a CNI agent left behind":                    {GateInput{Strategy: inPlace, Target: "1.31.1", Running: []string{"1.30.2"}, CNIAgent: "1.29.3"}, "upgrade through 1.30 first"},
+		"a rollback two minors below the CNI agent":  {GateInput{Strategy: revisions, Target: "1.29.0", Running: []string{"1.31.1"}, CNIAgent: "1.31.1"}, "set spec.version to 1.30.0 or newer"},
+		"a CNI agent of an unknown version":          {GateInput{Strategy: revisions, Target: "1.31.1", Running: []string{"1.29.0"}, CNIAgent: "master"}, ""},
+		"three minors with revisions":                {GateInput{Strategy: revisions, Target: "1.34.0", Running: []string{"1.31.1"}}, "upgrade through 1.33 first"},
+		"four minors in place":                       {GateInput{Strategy: inPlace, Target: "1.31.0", Running: []string{"1.27.0"}}, "upgrade through 1.28, then 1.29, then 1.30 first"},
+		"every running revision counts":              {GateInput{Strategy: revisions, Target: "1.32.0", Running: []string{"1.31.0", "1.29.0"}}, "from the running 1.29.0"},
+		"rollback one minor in place":                {GateInput{Strategy: inPlace, Target: "1.30.0", Running: []string{"1.31.1"}}, ""},
+		"rollback two minors in place":               {GateInput{Strategy: inPlace, Target: "1.29.0", Running: []string{"1.31.1"}}, "set spec.version to 1.30.0 or newer"},
+		"below the CRDs":                             {GateInput{Strategy: revisions, Target: "1.28.0", Running: []string{"1.30.0"}, CRDs: "1.31.1"}, "older than the installed Istio CRDs (1.31.1)"},
+		"kubernetes too new":                         {GateInput{Strategy: revisions, Target: "1.30.0", Kubernetes: "1.37"}, "supports Kubernetes 1.32 to 1.36"},
+		"kubernetes too old":                         {GateInput{Strategy: revisions, Target: "1.31.0", Kubernetes: "1.31"}, "supports Kubernetes 1.32 to 1.36"},
+		"kubernetes of an unknown version":           {GateInput{Strategy: revisions, Target: "1.40.0", Kubernetes: "1.31"}, ""},
 		// The ends of the supported range are supported.
 		"kubernetes at the lowest supported":  {GateInput{Strategy: revisions, Target: "1.30.0", Kubernetes: "1.32"}, ""},
 		"kubernetes at the highest supported": {GateInput{Strategy: inPlace, Target: "1.31.0", Kubernetes: "1.36"}, ""},
@@ -67,6 +74,19 @@ func TestGate(t *testing.T) {
 				t.Errorf("Gate() = %q, want it to say %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// With the CNI agent, RevisionBased crosses no more minor versions than InPlace: the refusal of a jump
+// of two in place does not send the user there.
+func TestGateSuggestsNoCanaryThatTheCNIAgentRefuses(t *testing.T) {
+	in := GateInput{Strategy: meshv1alpha1.UpdateInPlace, Target: "1.31.1", Running: []string{"1.29.0"}}
+	if got := Gate(in); !strings.Contains(got, "RevisionBased") {
+		t.Fatalf("Gate() without the agent = %q, want it to suggest RevisionBased", got)
+	}
+	in.CNIAgent = "1.29.0"
+	if got := Gate(in); strings.Contains(got, "RevisionBased") || !strings.Contains(got, "upgrade through 1.30 first") {
+		t.Errorf("Gate() with the agent = %q, want the way through 1.30 and no RevisionBased", got)
 	}
 }
 
