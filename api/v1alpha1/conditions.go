@@ -160,6 +160,10 @@ const (
 	ReasonServiceExternalName = "ServiceExternalName"
 	// ReasonServiceHeadless: the backend Service is headless (clusterIP: None).
 	ReasonServiceHeadless = "ServiceHeadless"
+	// ReasonServiceNotCaptured: the backend Service's ClusterIP lies outside the Service ranges the
+	// ingress-nginx controller's sidecar captures (spec.ingressNginx.serviceCIDRs, or the cluster's
+	// ServiceCIDRs), so nginx would reach it past the sidecar, in plaintext.
+	ReasonServiceNotCaptured = "ServiceNotCaptured"
 	// ReasonCanaryIngress: the Ingress is an ingress-nginx canary (nginx.ingress.kubernetes.io/canary:
 	// "true"). nginx merges it into the main Ingress's location, whose upstream-vhost names the main
 	// Service, so the controller's sidecar would route the canary's share to the main Service.

@@ -18,6 +18,7 @@ package policy
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -345,8 +346,29 @@ func unusableService(x ingressInput) (string, string, bool) {
 	case svc.Spec.ClusterIP == corev1.ClusterIPNone:
 		return ServiceHeadless, prefix() + ", which is headless (clusterIP: None) and has no ClusterIP for service-upstream to send to, " +
 			"so meshkeeper leaves the Ingress unchanged. Recreate the Service with a ClusterIP, or add a second one with a ClusterIP, to put it in the mesh", true
+	case !captured(svc.Spec.ClusterIP, x.IngressNginx.ServiceCIDRs):
+		return ServiceNotCaptured, fmt.Sprintf("%s, whose ClusterIP %s lies outside the Service ranges the controller's sidecar captures (%s): "+
+			"nginx would reach it past the sidecar, in plaintext, so meshkeeper leaves the Ingress unchanged. "+
+			"Set spec.ingressNginx.serviceCIDRs to the cluster's Service ranges, or leave it out to use the cluster's ServiceCIDRs",
+			prefix(), svc.Spec.ClusterIP, strings.Join(x.IngressNginx.ServiceCIDRs, ", ")), true
 	}
 	return "", "", false
+}
+
+// captured tells whether the sidecar that captures ranges (CIDRs) captures a connection to ip. An
+// address or a range that does not parse (a Service without its ClusterIP yet) is not judged: true.
+func captured(ip string, ranges []string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || len(ranges) == 0 {
+		return true
+	}
+	for _, r := range ranges {
+		prefix, err := netip.ParsePrefix(r)
+		if err != nil || prefix.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // ingressAnnotationConflict finds annotations someone else set to values other than meshkeeper's. A

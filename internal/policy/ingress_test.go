@@ -489,6 +489,26 @@ func TestIngress(t *testing.T) {
 			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceExternalName,
 			wantMessage: []string{"Ingress shop/storefront", "Service shop/payments", "ExternalName", "ClusterIP Service"},
 		},
+		// The cluster's Services are in 10.43.0.0/16 (k3s) while the spec still lists 10.96.0.0/12: nginx's
+		// connection to the ClusterIP would pass the sidecar by.
+		"a Service outside the captured ranges": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input: func(in *IngressInput) {
+				in.IngressNginx.ServiceCIDRs = []string{"10.43.0.0/16", "fd00:10:43::/108"}
+			},
+			wantAnnotations: map[string]string{}, wantSkipped: true, wantReason: ServiceNotCaptured,
+			wantMessage: []string{"Service shop/web", "ClusterIP 10.96.10.1", "10.43.0.0/16, fd00:10:43::/108", "spec.ingressNginx.serviceCIDRs"},
+		},
+		"a Service inside the second captured range": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
+			input: func(in *IngressInput) {
+				in.IngressNginx.ServiceCIDRs = []string{"fd00:10:96::/108", "10.96.0.0/16"}
+			},
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "web.shop.svc"},
+			wantConfigured:  true, wantReason: Configured,
+		},
 		"a headless Service": {
 			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
 				Rules: rules(rule("shop.example.com", path("/", toService("catalog", 80))))}, nil),

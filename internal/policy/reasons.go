@@ -49,4 +49,5 @@ const (
 	ServiceMissing           = meshv1alpha1.ReasonServiceMissing
 	ServiceExternalName      = meshv1alpha1.ReasonServiceExternalName
 	ServiceHeadless          = meshv1alpha1.ReasonServiceHeadless
+	ServiceNotCaptured       = meshv1alpha1.ReasonServiceNotCaptured
 )
