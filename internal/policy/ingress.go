@@ -71,7 +71,8 @@ type IngressDecision struct {
 	// Annotations are all the annotations meshkeeper should own on the Ingress. Applied with
 	// server-side apply as meshkeeper's whole set, an empty map removes what meshkeeper set before.
 	// Nil when the Ingress is left as it is: with reason Terminating (the Ingress or its namespace is
-	// being deleted), and with KeptForSidecars. Then there is nothing to write.
+	// being deleted), and with KeptForSidecars unless its backend Service changed since meshkeeper set
+	// upstream-vhost (then upstream-vhost follows it). Then there is nothing to write.
 	Annotations map[string]string
 	// Configured is true when the Ingress routes through the mesh: both annotations are in place,
 	// meshkeeper's or identical ones set by the Ingress's owner.
@@ -128,6 +129,11 @@ func Ingress(in IngressInput) IngressDecision {
 		case reason == Terminating:
 		case reason == NamespaceNotEnrolled && x.keptForSidecars():
 			d.KeptForSidecars = true
+			if x.want != nil && x.OwnedAnnotations.Has(AnnotationUpstreamVhost) && ing.Annotations[AnnotationUpstreamVhost] != x.want[AnnotationUpstreamVhost] {
+				// The backend changed since meshkeeper set upstream-vhost: the sidecar routes on it, so
+				// kept as it is it would send the Ingress's requests to the Service it named before.
+				d.Annotations = toOwn(ing.Annotations, x.want, in.OwnedAnnotations)
+			}
 		default:
 			d.Annotations = map[string]string{}
 		}

@@ -276,6 +276,18 @@ func TestIngress(t *testing.T) {
 			},
 			wantAnnotations: nil, wantKept: true, wantReason: NamespaceNotEnrolled,
 		},
+		// Its owner pointed it at another Service since: the kept upstream-vhost would have the sidecar
+		// route to the old one.
+		"an Ingress of a namespace that left the mesh, whose backend changed, keeps its annotations with the new Service's": {
+			ingress: ingress(networkingv1.IngressSpec{IngressClassName: nginxClass,
+				Rules: rules(rule("shop.example.com", path("/", toService("api", 80))))}, meshPair),
+			input: func(in *IngressInput) {
+				in.NamespaceEnrolled, in.NamespaceProxies = false, 2
+				in.OwnedAnnotations = bothKeys
+			},
+			wantAnnotations: map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "api.shop.svc"},
+			wantKept:        true, wantReason: NamespaceNotEnrolled,
+		},
 		"an Ingress without a class is not served by an empty class name": {
 			ingress: ingress(networkingv1.IngressSpec{
 				Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))}, nil),
