@@ -204,6 +204,10 @@ func Gate(in GateInput) string {
 				fmt.Sprintf("%d.%d.0", from.Major, from.Minor-window))
 		}
 	}
+	if crds, ok := Parse(in.CRDs); ok && minorDistance(crds, target) < -2 {
+		return fmt.Sprintf("Istio %s is older than the installed Istio CRDs (%s) support: CRDs are never downgraded, and they serve control planes "+
+			"at most two minor versions older; set spec.version to %d.%d.0 or newer", in.Target, in.CRDs, crds.Major, crds.Minor-2)
+	}
 	if agent, ok := Parse(in.CNIAgent); ok {
 		if d := minorDistance(agent, target); d > 1 || d < -1 {
 			var via []string
@@ -218,10 +222,6 @@ func Gate(in GateInput) string {
 				"revision on its node, is upgraded in place, and Istio supports it at most one minor version from each control plane; %s",
 				in.Target, in.CNIAgent, path)
 		}
-	}
-	if crds, ok := Parse(in.CRDs); ok && minorDistance(crds, target) < -2 {
-		return fmt.Sprintf("Istio %s is older than the installed Istio CRDs (%s) support: CRDs are never downgraded, and they serve control planes "+
-			"at most two minor versions older; set spec.version to %d.%d.0 or newer", in.Target, in.CRDs, crds.Major, crds.Minor-2)
 	}
 	if r, known := kubernetesRange[target.minorString()]; known && in.Kubernetes != "" {
 		major, minorPart, _ := strings.Cut(in.Kubernetes, ".")

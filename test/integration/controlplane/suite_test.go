@@ -83,7 +83,9 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 
-	env = testenv.Start(GinkgoT())
+	// The Service range of a kubeadm cluster, which the specs' spec.ingressNginx.serviceCIDRs name: the
+	// Ingress decision checks that the controller's sidecar captures each backend's ClusterIP.
+	env = testenv.Start(GinkgoT(), testenv.WithServiceCIDR("10.96.0.0/12"))
 	cfg, k8sClient, scheme = env.Config, env.Client, env.Scheme
 
 	By("serving base, istiod and cni " + repoVersion + " from a Helm repository and an OCI registry")
