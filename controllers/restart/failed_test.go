@@ -104,7 +104,7 @@ func TestARefusedRestartIsTriedAgainOnlyAfterItsBackoff(t *testing.T) {
 	patched := map[string]int{}
 	inner := r.Client
 	r.Client = interceptor.NewClient(inner.(client.WithWatch), interceptor.Funcs{
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+		Patch: func(ctx context.Context, _ client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 			patched[obj.GetName()]++
 			return inner.Patch(ctx, obj, patch, opts...)
 		},
