@@ -52,12 +52,13 @@ var _ = Describe("Another installation's default tag with meshkeeper's label", O
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: name}, w)).To(Succeed())
 		Expect(k8sClient.Delete(ctx, w)).To(Succeed())
 		// The deletion's wake-up installs the revision at once; a failure held for the control plane's
-		// backoff would keep the old message for minutes.
+		// longest backoff would keep the old message for 5 minutes. The minute allowed is the install's
+		// own time on a loaded machine (23 s once, with every tier running beside it).
 		Eventually(func(g Gomega) {
 			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
 			g.Expect(c.Message).NotTo(ContainSubstring(name+" exists and is not meshkeeper's"),
 				"the removal of the other installation's tag was not noticed")
-		}, 20*time.Second, poll).Should(Succeed())
+		}, time.Minute, poll).Should(Succeed())
 		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-0"))
 	})
 })
