@@ -37,6 +37,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // versionedResolver serves charts of their own for each of its versions, as a repository with
@@ -139,5 +140,28 @@ func TestReconcileRevisionsTargetKeepsTheChartsOfSpecVersion(t *testing.T) {
 	}
 	if got := releaseChart(*ensured, revisionReleasePrefix+"1-31-1"); got != "1.31.1" {
 		t.Errorf("istiod-1-31-1 ensured with the chart of %q, want 1.31.1", got)
+	}
+}
+
+// Switching to RevisionBased together with a version change: until the new revision is available, the
+// istiod without a revision stays active at its version, and so does the CNI agent, whose chart and image
+// both follow the active revision. With the newest chart and the old image it would roll out on every
+// node twice, once with a pairing Istio never shipped.
+func TestReconcileRevisionsTheAgentStaysWithTheIstiodWithoutARevision(t *testing.T) {
+	mesh := revisionBasedMesh()
+	mesh.Spec.Version = "1.31.1"
+	mesh.Status.Version = "1.30.2"
+	legacy := revisionIstiod(mesh, revision.Legacy, "docker.io/istio/pilot:1.30.2")
+	legacy.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+	r, _ := revisionChartsReconciler(t, mesh, []string{"1.30.2", "1.31.1"}, legacy)
+	installed, err := r.reconcileRevisions(t.Context(), mesh, "1.31.1")
+	if err != nil {
+		t.Fatalf("reconcileRevisions: %v", err)
+	}
+	if installed.revision != revision.Legacy || installed.version != "1.30.2" {
+		t.Fatalf("active revision %q at %q, want the istiod without a revision at 1.30.2", installed.revision, installed.version)
+	}
+	if installed.charts.Version != "1.30.2" {
+		t.Errorf("the CNI agent gets the charts of %q, want 1.30.2, the active istiod's", installed.charts.Version)
 	}
 }

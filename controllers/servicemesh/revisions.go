@@ -408,6 +408,18 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	agentCharts := base
 	if res, ok := sets[plan.Active]; ok {
 		agentCharts = res.set
+	} else if legacy := versions[revision.Legacy]; plan.Active == revision.Legacy && legacy != "" {
+		// The istiod without a revision stays at its version while the first revision comes in (a switch
+		// to RevisionBased, with a version change perhaps): so does the agent, chart and image alike. Its
+		// charts are not needed otherwise (that istiod is left as it is), so charts that cannot be had
+		// (spec.charts.repository changed in the same commit) hold nothing back: the agent then gets
+		// the newest charts, as before.
+		if res, err := r.findRunning(ctx, mesh, legacy); err == nil {
+			agentCharts = res.set
+		} else {
+			ctrl.LoggerFrom(ctx).Info("The charts of the istiod without a revision cannot be had; the CNI agent gets the newest",
+				"version", legacy, "error", err.Error())
+		}
 	}
 	return &installation{version: versions[plan.Active], chartVersion: want.set.Version, revision: plan.Active,
 		deployment: deployment, meshConfig: meshConfig, activeDeployment: revisionDeployment(plan.Active), revisions: ri, charts: agentCharts,
