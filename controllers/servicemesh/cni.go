@@ -269,17 +269,12 @@ const agentUpgradeRetry = 10 * time.Second
 // version (spec.version went back) moves down at once: it would lead the older istiod for as long as
 // that rolls out, while moved down it runs no newer version than the old istiod pods or the new ones.
 func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, cniNamespace, version, deployment string) (string, error) {
-	ds := &appsv1.DaemonSet{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: cniNamespace, Name: cniDaemonSet}, ds)
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", nil // no agent runs: starting one at the control plane's version is safe
-	case err != nil:
-		return "", fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
+	running, err := r.agentVersionIn(ctx, cniNamespace)
+	if err != nil {
+		return "", err
 	}
-	running := agentVersion(ds)
 	if running == "" || running == version {
-		return "", nil
+		return "", nil // no agent runs, or of no known version: starting one at the control plane's version is safe
 	}
 	if from, ok := revision.Parse(running); ok {
 		if to, ok := revision.Parse(version); ok && revision.Compare(from, to) > 0 {
@@ -298,6 +293,20 @@ func (r *Reconciler) agentUpgradeHeld(ctx context.Context, mesh *meshv1alpha1.Se
 		return fmt.Sprintf("The CNI agent runs %s and moves to %s once istiod has rolled it out (%s)", running, version, message), nil
 	}
 	return "", nil
+}
+
+// agentVersionIn is the Istio version the CNI agent's DaemonSet in namespace runs, read from the cache;
+// "" when there is none, or its image has no tag.
+func (r *Reconciler) agentVersionIn(ctx context.Context, namespace string) (string, error) {
+	ds := &appsv1.DaemonSet{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cniDaemonSet}, ds)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
+	}
+	return agentVersion(ds), nil
 }
 
 // agentContainer is the CNI agent's container in its DaemonSet.

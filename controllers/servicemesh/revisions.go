@@ -866,15 +866,7 @@ func (r *Reconciler) runningAgentVersion(ctx context.Context, mesh *meshv1alpha1
 	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) || mesh.Status.CNI == nil || mesh.Status.CNI.Namespace == "" {
 		return "", nil
 	}
-	ds := &appsv1.DaemonSet{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Status.CNI.Namespace, Name: cniDaemonSet}, ds)
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
-	}
-	return agentVersion(ds), nil
+	return r.agentVersionIn(ctx, mesh.Status.CNI.Namespace)
 }
 
 // kubernetesVersion is the API server's MAJOR.MINOR, read again once the last read is
