@@ -19,12 +19,10 @@ package ingress
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -88,56 +86,5 @@ func TestRefusedReleaseOfTheNamedControllerSaysSo(t *testing.T) {
 		if !strings.Contains(e, "take its sidecar settings back from the pod template of Deployment ingress-nginx/ingress-nginx-controller") {
 			t.Errorf("want the Warning to say the sidecar settings could not be taken back, got %q", e)
 		}
-	}
-}
-
-// spec.ingressNginx.controller moved to a new controller while the old one is under a change freeze:
-// the old one refuses to give meshkeeper's settings back, which is reported and retried, and the new
-// one is configured all the same rather than left without its sidecar behind the old one's refusal.
-func TestARefusedReleaseOfTheOldControllerDoesNotHoldTheNewOneBack(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := meshv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	old := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ingress-nginx", Name: "old-controller",
-		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-			APIVersion: "apps/v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(
-				`{"f:spec":{"f:template":{"f:metadata":{"f:labels":{"f:sidecar.istio.io/inject":{}}}}}}`)}},
-	}}
-	old.Spec.Template.Labels = map[string]string{policy.SidecarInject: "true"}
-	target := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ingress-nginx", Name: "ingress-nginx-controller"}}
-	target.Spec.Template.Labels = map[string]string{"app": "ingress-nginx"}
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName}}
-	mesh.Spec.IngressNginx.Enabled = new(true)
-	mesh.Spec.IngressNginx.ServiceCIDRs = []string{"10.96.0.0/12"}
-	mesh.Spec.IngressNginx.Controller = meshv1alpha1.WorkloadReference{Kind: "Deployment", Namespace: "ingress-nginx", Name: "ingress-nginx-controller"}
-	freeze := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "old-controller",
-		errors.New("ValidatingAdmissionPolicy 'change-freeze' denied request: pod templates are frozen"))
-	var patched []string
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(mesh, old, target,
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"}}).WithReturnManagedFields().WithInterceptorFuncs(interceptor.Funcs{
-		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, _ client.Patch, _ ...client.PatchOption) error {
-			if obj.GetName() == old.Name {
-				return freeze
-			}
-			patched = append(patched, obj.GetName())
-			return nil
-		},
-	}).Build()
-	recorder := events.NewFakeRecorder(10)
-	r := &WorkloadReconciler{Client: c, APIReader: c, Workloads: readerCache{reader: c}, Recorder: recorder, Report: NewWorkloadReport()}
-
-	_, err := r.Reconcile(context.Background(), ingressNginxRequest)
-	if err == nil || !strings.Contains(err.Error(), "old-controller") {
-		t.Errorf("Reconcile = %v, want the old controller's refusal, so that it is retried", err)
-	}
-	if !slices.Contains(patched, target.Name) {
-		t.Errorf("the new controller's pod template was not written (writes: %v)", patched)
-	}
-	if observed, _ := r.Report.Get(); !slices.Contains(observed.Held, "Deployment ingress-nginx/old-controller") {
-		t.Errorf("the report holds %v, want the old controller among the workloads still holding meshkeeper's settings", observed.Held)
 	}
 }

@@ -98,4 +98,49 @@ var _ = Describe("An ingress-nginx controller write the API server refuses", Ord
 			g.Expect(d.Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"))
 		}, installTimeout, poll).Should(Succeed())
 	})
+
+	It("configures the controller the spec moves to while the old one refuses to give the settings back", func() {
+		labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "next"}
+		next := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNS, Name: "controller-next"},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: controllerPodSpec()}}}
+		Expect(k8sClient.Create(ctx, next)).To(Succeed())
+		deleteAtCleanup(next.DeepCopy())
+
+		By("freezing the old controller's pod template, which holds meshkeeper's settings")
+		vap, binding := denial{
+			name:          "ingwlrefused-frozen-old",
+			operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+			rule:          deployments,
+			resourceNames: []string{"controller"},
+			expression:    "object.spec.template == oldObject.spec.template",
+			message:       "the edge team's change freeze keeps the old controller's pod template",
+			namespaces:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": controllerNS}},
+		}.objects()
+		deleteAtCleanup(binding, vap)
+		enforce(vap, binding, func() error {
+			return k8sClient.Patch(ctx, controller.DeepCopy(), client.RawPatch(types.MergePatchType,
+				[]byte(`{"spec":{"template":{"metadata":{"annotations":{"probe":"x"}}}}}`)), client.DryRunAll)
+		})
+
+		patchSpec(`{"ingressNginx": {"controller": {"name": "controller-next"}}}`)
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(next), d)).To(Succeed())
+			g.Expect(d.Spec.Template.Labels).To(HaveKeyWithValue("sidecar.istio.io/inject", "true"),
+				"the controller the spec names was not configured while the old one refused its release")
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() []string { return warnings("Deployment", controllerNS, "controller") }, installTimeout, poll).
+			Should(ContainElement(And(ContainSubstring("take its sidecar settings back from the pod template of Deployment "+controllerNS+"/controller"),
+				ContainSubstring("the edge team's change freeze keeps the old controller's pod template"))))
+
+		By("lifting the policy")
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, vap)).To(Succeed())
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(controller), d)).To(Succeed())
+			g.Expect(d.Spec.Template.Labels).NotTo(HaveKey("sidecar.istio.io/inject"))
+		}, installTimeout, poll).Should(Succeed())
+	})
 })
