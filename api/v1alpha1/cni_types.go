@@ -118,6 +118,13 @@ type CNIStatus struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
+	// InjectorPending tells that the agent is installed while istiod still injects the privileged
+	// istio-init container: a running mesh that turned CNI on, until istiod is installed again to inject
+	// for the agent (the pass after the agent's install, or later while that install fails). Namespaces
+	// whose Pod Security level rejects istio-init are enrolled only once it is false.
+	// +optional
+	InjectorPending bool `json:"injectorPending,omitempty"`
+
 	// DesiredNodes is the number of nodes that should run the agent.
 	// +optional
 	DesiredNodes int32 `json:"desiredNodes,omitempty"`

@@ -28,12 +28,25 @@ import (
 // follows: without a live ServiceMesh there is none (nil: nothing is enrolled, and meshkeeper gives its
 // labels back); a spec whose selector cannot be used is a terminal InvalidSpec failure, on which every
 // controller leaves what it wrote as it is and the ServiceMesh reports it. The enrollment knows whether
-// injected pods need the CNI agent rather than istio-init (CNIInjects), for the Pod Security check.
+// injected pods need the CNI agent rather than istio-init (InjectsForAgentNow), for the Pod Security check.
 func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if !Live(mesh) {
 		return nil, nil
 	}
-	spec := InjectionSpec(mesh)
+	return enrollmentOf(mesh, InjectionSpec(mesh))
+}
+
+// EnrollmentOnceInjecting is the Enrollment of a mesh once istiod is installed for its CNI agent
+// (ValuesSpec): while status.cni.injectorPending, the namespaces it enrolls and Enrollment does not
+// wait for that install, the last step, and are not rejected.
+func EnrollmentOnceInjecting(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
+	if !Live(mesh) {
+		return nil, nil
+	}
+	return enrollmentOf(mesh, ValuesSpec(mesh))
+}
+
+func enrollmentOf(mesh *meshv1alpha1.ServiceMesh, spec meshv1alpha1.ServiceMeshSpec) (*policy.Enrollment, error) {
 	enrollment, err := policy.NewEnrollment(&spec, "")
 	if err != nil {
 		return nil, Terminal(meshv1alpha1.ReasonInvalidSpec, err)
@@ -51,11 +64,12 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 // that acts on enrollment watches the ServiceMesh through it.
 var EnrollmentChanged = predicate.Or[client.Object](SpecOrDeletionChanged, CanaryChanged, CNIInjectsChanged)
 
-// CNIInjects tells whether the mesh's injected pods carry no privileged init container: the mesh runs
-// the CNI agent (ServiceMesh.CNIEnabled), and its agent is installed (status.cni.namespace) or no
-// control plane was installed yet (the first istiod injects for the agent from the start). A running
-// mesh that turns CNI on keeps injecting istio-init until its agent is in (the control-plane phase may
-// fail, or wait, before), so namespaces whose Pod Security level rejects istio-init wait until then.
+// CNIInjects tells whether istiod is installed to inject the mesh's pods for the CNI agent, with no
+// privileged init container: the mesh runs the agent (ServiceMesh.CNIEnabled), and its agent is
+// installed (status.cni.namespace) or no control plane was installed yet (the first istiod injects for
+// the agent from the start). istiod's values are rendered from it (ValuesSpec). A running mesh that
+// turns CNI on keeps injecting istio-init until its agent is in (the control-plane phase may fail, or
+// wait, before), and then until istiod is installed again for it (status.cni.injectorPending).
 func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 	if enabled, _ := mesh.CNIEnabled(); !enabled {
 		return false
@@ -63,16 +77,35 @@ func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 	return (mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "") || mesh.Status.Version == ""
 }
 
-// CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects (a status change the
-// enrollment follows).
-var CNIInjectsChanged = changedBy(CNIInjects)
+// InjectsForAgentNow tells whether the pods istiod injects now carry no privileged init container:
+// CNIInjects, once istiod was installed for the agent (status.cni.injectorPending is false). The
+// agent's install is recorded in the pass that installs it, whose istiod was rendered before it, for
+// istio-init; namespaces whose Pod Security level rejects istio-init are enrolled only after the next
+// pass has installed istiod for the agent, or their new pods would be rejected meanwhile.
+func InjectsForAgentNow(mesh *meshv1alpha1.ServiceMesh) bool {
+	return CNIInjects(mesh) && (mesh.Status.CNI == nil || !mesh.Status.CNI.InjectorPending)
+}
 
-// InjectionSpec is the mesh's spec with spec.cni.enabled saying whether istiod injects for the CNI
-// agent (CNIInjects): istiod's values are rendered from it, so that istiod injects for the agent only
-// once it is installed, and enrollment judges the pods istiod injects.
-func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
+// CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects or InjectsForAgentNow (a status
+// change that istiod's values, or the enrollment, follow).
+var CNIInjectsChanged = predicate.Or[client.Object](changedBy(CNIInjects), changedBy(InjectsForAgentNow))
+
+// ValuesSpec is the mesh's spec with spec.cni.enabled saying whether istiod is installed to inject for
+// the CNI agent (CNIInjects): istiod's values are rendered from it, so that istiod injects for the
+// agent only once it is installed.
+func ValuesSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
 	spec := mesh.Spec
 	cni := CNIInjects(mesh)
+	spec.CNI.Enabled = &cni
+	return spec
+}
+
+// InjectionSpec is the mesh's spec with spec.cni.enabled saying whether the pods istiod injects now are
+// injected for the CNI agent (InjectsForAgentNow): enrollment, restarts and the ingress-nginx controller
+// judge the pods istiod injects from it.
+func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
+	spec := mesh.Spec
+	cni := InjectsForAgentNow(mesh)
 	spec.CNI.Enabled = &cni
 	return spec
 }

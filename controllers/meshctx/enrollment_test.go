@@ -19,6 +19,8 @@ package meshctx
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
@@ -56,5 +58,52 @@ func TestCNIInjectsOnceTheAgentIsIn(t *testing.T) {
 	}
 	if CNIInjectsChanged.Update(event.UpdateEvent{ObjectOld: running(true, "istio-system"), ObjectNew: running(true, "kube-system")}) {
 		t.Error("a move of the agent wakes the enrollment, which it does not change")
+	}
+}
+
+// TestAPendingInjectorHoldsBackWhatIstioInitIsRejectedFrom: the agent's install is recorded in the pass
+// that installs it, whose istiod was rendered before it, for istio-init. Until the next pass installs
+// istiod for the agent (status.cni.injectorPending), istiod's values are rendered for the agent, but the
+// enrollment judges the pods istiod still injects: a namespace that enforces restricted waits.
+func TestAPendingInjectorHoldsBackWhatIstioInitIsRejectedFrom(t *testing.T) {
+	mesh := func(pending bool) *meshv1alpha1.ServiceMesh {
+		m := &meshv1alpha1.ServiceMesh{}
+		m.Name = meshv1alpha1.ServiceMeshName
+		m.Spec.CNI.Enabled = ptr.To(true)
+		m.Spec.Injection.Namespaces = []string{"shop"}
+		m.Status.Version = "1.31.1"
+		m.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: "istio-system", InjectorPending: pending}
+		return m
+	}
+	restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	for _, pending := range []bool{true, false} {
+		m := mesh(pending)
+		if !CNIInjects(m) || !*ValuesSpec(m).CNI.Enabled {
+			t.Errorf("pending %t: istiod's values are not rendered for the agent", pending)
+		}
+		if got := *InjectionSpec(m).CNI.Enabled; got == pending {
+			t.Errorf("pending %t: the pods istiod injects now are judged injected for the agent: %t", pending, got)
+		}
+		enrollment, err := Enrollment(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := enrollment.Namespace(restricted, nil); d.Enroll == pending {
+			t.Errorf("pending %t: the restricted namespace is enrolled: %t (%s)", pending, d.Enroll, d.Reason)
+		}
+		once, err := EnrollmentOnceInjecting(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := once.Namespace(restricted, nil); !d.Enroll {
+			t.Errorf("pending %t: once istiod injects for the agent, the restricted namespace is not enrolled (%s)", pending, d.Reason)
+		}
+	}
+	if !CNIInjectsChanged.Update(event.UpdateEvent{ObjectOld: mesh(true), ObjectNew: mesh(false)}) {
+		t.Error("istiod's install for the agent does not wake the enrollment")
+	}
+	if !EnrollmentChanged.Update(event.UpdateEvent{ObjectOld: mesh(true), ObjectNew: mesh(false)}) {
+		t.Error("istiod's install for the agent does not wake the controllers that act on enrollment")
 	}
 }

@@ -74,6 +74,22 @@ type cniObservation struct {
 	// heldFor is how long the last failure to install, upgrade or remove the agent is still waited out
 	// (err is that failure); zero when the phase made its attempt.
 	heldFor time.Duration
+	// injectorPending is status.cni.injectorPending (see injectorPending).
+	injectorPending bool
+}
+
+// injectorPending tells whether the agent runs (obs.namespace) while istiod still injects istio-init:
+// istiod is installed for the agent by a control-plane phase that succeeds with values rendered for it
+// (forAgent, meshctx.CNIInjects at the start of the pass), and the agent's install is recorded only
+// after the phase of its pass, so a running mesh that turns CNI on has it pending until the next pass's
+// phase succeeds. While the phase fails, what was pending stays so. The enrollment waits for it
+// (meshctx.InjectsForAgentNow): pods created meanwhile in a namespace that enforces restricted would
+// get istio-init, and be rejected.
+func injectorPending(mesh *meshv1alpha1.ServiceMesh, obs *cniObservation, forAgent, controlPlaneRan bool) bool {
+	if !obs.enabled || obs.namespace == "" || !forAgent {
+		return obs.enabled && obs.namespace != ""
+	}
+	return !controlPlaneRan && mesh.Status.CNI != nil && mesh.Status.CNI.InjectorPending
 }
 
 // settleCNI decides whether the mesh runs the CNI agent (ServiceMesh.CNIEnabled) and writes the
@@ -464,7 +480,7 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	if c == nil {
 		return
 	}
-	cni := &meshv1alpha1.CNIStatus{Enabled: c.enabled, EnabledBy: c.by}
+	cni := &meshv1alpha1.CNIStatus{Enabled: c.enabled, EnabledBy: c.by, InjectorPending: c.injectorPending}
 	if status.CNI != nil {
 		cni.DesiredNodes, cni.ReadyNodes = status.CNI.DesiredNodes, status.CNI.ReadyNodes
 	}

@@ -256,7 +256,14 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	if err := r.List(ctx, namespaces); err != nil {
 		return obs, fmt.Errorf("listing namespaces: %w", err)
 	}
-	obs.namespaces = observeNamespaces(namespaces.Items, enrollment)
+	var onceInjecting *policy.Enrollment
+	if meshctx.CNIInjects(mesh) && !meshctx.InjectsForAgentNow(mesh) {
+		if onceInjecting, err = meshctx.EnrollmentOnceInjecting(mesh); err != nil {
+			obs.enrollmentErr = err
+			return obs, nil
+		}
+	}
+	obs.namespaces = observeNamespaces(namespaces.Items, enrollment, onceInjecting)
 	if obs.ingresses, err = r.observeIngresses(ctx, mesh); err != nil {
 		return obs, err
 	}
@@ -287,8 +294,10 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 }
 
 // observeNamespaces judges every namespace: a namespace counts as enrolled once it carries the
-// injection label.
-func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollment) *namespacesObservation {
+// injection label. onceInjecting, when not nil, is the enrollment once istiod is installed for the CNI
+// agent (status.cni.injectorPending): a namespace whose Pod Security level rejects istio-init, and
+// which that enrollment enrolls, is being enrolled, not rejected.
+func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting *policy.Enrollment) *namespacesObservation {
 	obs := &namespacesObservation{enrolled: sets.New[string](), privilege: enrollment.Privilege()}
 	for i := range namespaces {
 		ns := &namespaces[i]
@@ -301,6 +310,8 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment *policy.Enrollm
 			obs.pending = append(obs.pending, ns.Name)
 		case d.Reason == policy.InjectionLabelConflict:
 			obs.conflicts = append(obs.conflicts, ns.Name)
+		case d.Reason == policy.PodSecurityRejectsSidecar && onceInjecting != nil && onceInjecting.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll:
+			obs.pending = append(obs.pending, ns.Name)
 		case d.Reason == policy.PodSecurityRejectsSidecar:
 			obs.podSecurity = append(obs.podSecurity, ns.Name)
 		case d.Reason == policy.CNIExcludesNamespace:

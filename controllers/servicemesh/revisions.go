@@ -194,7 +194,7 @@ var errCharts = errors.New("charts unavailable")
 // built-in charts). An error finding them wraps errCharts.
 func (r *Reconciler) resolveFrom(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version, repository string) (resolved, error) {
 	spec := &mesh.Spec
-	injection := meshctx.InjectionSpec(mesh) // istiod injects for the CNI agent once it is installed
+	injection := meshctx.ValuesSpec(mesh) // istiod injects for the CNI agent once it is installed
 	values, err := render.IstiodValues(&injection, version)
 	if err != nil {
 		return resolved{}, meshctx.Terminal(meshv1alpha1.ReasonInvalidSpec, err)

@@ -25,6 +25,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -297,10 +298,49 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		Consistently(func() map[string]string { return namespaceLabels("cni-shop") }, 3*time.Second, 200*time.Millisecond).
 			ShouldNot(HaveKey("istio-injection"), "a restricted namespace was enrolled while istiod still injects istio-init")
 
-		By("turning CNI on again, which enrolls the namespace once the agent is installed")
+		By("turning CNI on again while istiod's injector cannot be installed for the agent: the namespace waits")
+		// The agent is installed and recorded in the pass whose istiod was rendered before it, for
+		// istio-init; istiod is installed for the agent by the next pass, here refused by an admission
+		// policy of the cluster's. A restricted namespace enrolled meanwhile gets pods with istio-init,
+		// which the API server rejects.
+		vap, binding := denial{
+			name:       "frozen-injector-in-cni-system",
+			operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+			rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"*"},
+				Resources: []string{"configmaps"}},
+			resourceNames: []string{"istio-sidecar-injector"},
+			expression:    "false",
+			message:       "the injector in cni-system is frozen",
+			namespaces:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+		}.objects()
+		deleteAtCleanup(binding, vap)
+		injectorKey := client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}
+		enforce(vap, binding, func() error {
+			injector := &corev1.ConfigMap{}
+			if err := k8sClient.Get(ctx, injectorKey, injector); err != nil {
+				return err
+			}
+			return k8sClient.Update(ctx, injector, client.DryRunAll)
+		})
 		patchSpec(`{"version": "1.31.4"}`)
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI).NotTo(BeNil())
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
+			g.Expect(getMesh().Status.CNI.InjectorPending).To(BeTrue())
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Message).To(ContainSubstring("the injector in cni-system is frozen"))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func() map[string]string { return namespaceLabels("cni-shop") }, 3*time.Second, 200*time.Millisecond).
+			ShouldNot(HaveKey("istio-injection"), "a restricted namespace was enrolled while istiod still injects istio-init")
+
+		By("lifting the policy, which installs istiod for the agent and then enrolls the namespace")
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, vap)).To(Succeed())
 		Eventually(func() map[string]string { return namespaceLabels("cni-shop") }, installTimeout, poll).
 			Should(HaveKeyWithValue("istio-injection", "enabled"))
+		injector := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, injectorKey, injector)).To(Succeed())
+		Expect(injector.Data["values"]).To(MatchRegexp(`"cni": \{\s*"enabled": true`), "enrolled before istiod injects for the agent")
+		Expect(getMesh().Status.CNI.InjectorPending).To(BeFalse())
 		Eventually(func(g Gomega) {
 			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
 		}, installTimeout, poll).Should(Succeed())

@@ -1,0 +1,99 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+)
+
+// TestInjectorPendingUntilIstiodIsInstalledForTheAgent: a running mesh that turns CNI on installs the
+// agent in a pass whose istiod was rendered for istio-init; istiod injects for the agent only once a
+// later pass's control-plane phase succeeds, and the enrollment waits for that.
+func TestInjectorPendingUntilIstiodIsInstalledForTheAgent(t *testing.T) {
+	mesh := func(agent string, pending bool) *meshv1alpha1.ServiceMesh {
+		m := &meshv1alpha1.ServiceMesh{}
+		m.Spec.CNI.Enabled = ptr.To(true)
+		m.Status.Version = "1.31.1"
+		m.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: agent, InjectorPending: pending}
+		return m
+	}
+	tests := map[string]struct {
+		mesh            *meshv1alpha1.ServiceMesh
+		obs             cniObservation
+		controlPlaneRan bool
+		want            bool
+	}{
+		"the pass that installs the agent": {mesh("", false), cniObservation{enabled: true, namespace: "istio-system"}, true, true},
+		"the agent installed beside a control plane that failed": {mesh("", false),
+			cniObservation{enabled: true, namespace: "istio-system"}, false, true},
+		"the next pass installs istiod for the agent": {mesh("istio-system", true), cniObservation{enabled: true, namespace: "istio-system"}, true, false},
+		"the next pass's control plane fails":         {mesh("istio-system", true), cniObservation{enabled: true, namespace: "istio-system"}, false, true},
+		"a mesh running with the agent whose control plane fails": {mesh("istio-system", false),
+			cniObservation{enabled: true, namespace: "istio-system"}, false, false},
+		"a new mesh, whose first istiod injects for its agent": {&meshv1alpha1.ServiceMesh{Spec: meshv1alpha1.ServiceMeshSpec{
+			CNI: meshv1alpha1.CNISpec{Enabled: ptr.To(true)}}}, cniObservation{enabled: true, namespace: "istio-system"}, true, false},
+		"CNI turned off":           {mesh("istio-system", true), cniObservation{enabled: false, namespace: "istio-system"}, true, false},
+		"no agent installed (yet)": {mesh("", false), cniObservation{enabled: true}, false, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			settleCNI(tc.mesh)
+			forAgent := meshctx.CNIInjects(tc.mesh)
+			if got := injectorPending(tc.mesh, &tc.obs, forAgent, tc.controlPlaneRan); got != tc.want {
+				t.Errorf("injectorPending = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestARestrictedNamespaceWaitingForTheInjectorIsBeingEnrolled: while istiod is being installed for the
+// agent, a namespace that enforces restricted, which it will then enroll, is reported as being enrolled
+// (Reconciling), not as one Pod Security rejects (Stalled, and a fix that says to turn CNI on, which is).
+func TestARestrictedNamespaceWaitingForTheInjectorIsBeingEnrolled(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	mesh.Spec.CNI.Enabled = ptr.To(true)
+	mesh.Spec.Injection.Namespaces = []string{"shop"}
+	mesh.Status.Version = "1.31.1"
+	mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: "istio-system", InjectorPending: true}
+	namespaces := []corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := meshctx.EnrollmentOnceInjecting(mesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := observeNamespaces(namespaces, enrollment, once)
+	if len(n.pending) != 1 || len(n.podSecurity) != 0 {
+		t.Errorf("pending %v, rejected by Pod Security %v; want shop pending", n.pending, n.podSecurity)
+	}
+	status := &meshv1alpha1.ServiceMeshStatus{}
+	setNamespacesEnrolled(status, &observation{namespaces: n})
+	if c := status.Conditions; len(c) != 1 || c[0].Reason != meshv1alpha1.ReasonReconciling {
+		t.Errorf("NamespacesEnrolled = %+v, want Reconciling", c)
+	}
+}
