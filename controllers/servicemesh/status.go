@@ -176,21 +176,34 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 		return
 	}
 	status.Namespaces = meshv1alpha1.NamespacesStatus{Enrolled: int32(n.enrolled.Len()), Conflicts: int32(len(n.conflicts))}
+	// The reason is the first kind of namespace left out, in this order; the message names every kind,
+	// so that a conflict does not hide the namespaces whose pods the API server rejects.
+	var reason string
+	var messages []string
+	leftOut := func(r string, count int, message func() string) {
+		if count == 0 {
+			return
+		}
+		if reason == "" {
+			reason = r
+		}
+		messages = append(messages, message())
+	}
+	leftOut(meshv1alpha1.ReasonInjectionLabelConflict, len(n.conflicts), func() string {
+		return fmt.Sprintf("%d namespace(s) the spec selects keep their own injection label and are not enrolled: %s; "+
+			"remove their label to enroll them, or take them out of spec.injection (their Events say which label)",
+			len(n.conflicts), names(n.conflicts))
+	})
+	leftOut(meshv1alpha1.ReasonPodSecurityRejectsSidecar, len(n.podSecurity), func() string { return podSecurityMessage(n) })
+	leftOut(meshv1alpha1.ReasonCNIExcludesNamespace, len(n.cniExcluded), func() string {
+		return fmt.Sprintf("%d namespace(s) the spec selects are in spec.cni.excludeNamespaces, where the CNI plugin leaves pods alone "+
+			"and injected pods would never start (their istio-validation init container fails), and are not enrolled: %s; "+
+			"take them out of spec.cni.excludeNamespaces, or stop selecting them in spec.injection",
+			len(n.cniExcluded), names(n.cniExcluded))
+	})
 	switch {
-	case len(n.conflicts) > 0:
-		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonInjectionLabelConflict,
-			fmt.Sprintf("%d namespace(s) the spec selects keep their own injection label and are not enrolled: %s; "+
-				"remove their label to enroll them, or take them out of spec.injection (their Events say which label)",
-				len(n.conflicts), names(n.conflicts)))
-	case len(n.podSecurity) > 0:
-		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonPodSecurityRejectsSidecar,
-			podSecurityMessage(n))
-	case len(n.cniExcluded) > 0:
-		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonCNIExcludesNamespace,
-			fmt.Sprintf("%d namespace(s) the spec selects are in spec.cni.excludeNamespaces, where the CNI plugin leaves pods alone "+
-				"and injected pods would never start (their istio-validation init container fails), and are not enrolled: %s; "+
-				"take them out of spec.cni.excludeNamespaces, or stop selecting them in spec.injection",
-				len(n.cniExcluded), names(n.cniExcluded)))
+	case reason != "":
+		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, reason, strings.Join(messages, ". Also, "))
 	case len(n.pending) > 0:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
 			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
