@@ -334,7 +334,7 @@ func (r *Reconciler) recordValuesOverrides(mesh *meshv1alpha1.ServiceMesh, actio
 // countedAction is the action meshkeeper_helm_operations_total counts an Ensure under. A failure before
 // Ensure ran any Helm action reports none; it is counted under the action Ensure was about to run, so
 // that it shows among the documented actions: for a release in sync, the drift repair (rendering the
-// release, or applying its first drifted object, failed); in any other state, which Ensure acts on
+// release, or restoring each drifted object, failed); in any other state, which Ensure acts on
 // itself, the install of meshkeeper's release over a release of the same name another installation
 // holds, which Ensure refuses. Only when the release's records could not be read (no state) is the
 // action unknown, and stays none.

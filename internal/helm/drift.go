@@ -43,25 +43,38 @@ import (
 // server-side apply, so defaulting and quantity formats never look like drift. It returns the objects
 // it applied; an unchanged cluster costs reads only.
 //
+// An object that cannot be checked or restored (someone else's made under its name, which checkStillOurs
+// refuses, or one whose apply fails) does not hold back the others: the objects come in Helm's install
+// order, webhook configurations last, and a refused ServiceAccount would otherwise leave a deleted or
+// opened validating webhook unrepaired for as long as it exists. The errors of all of them are returned
+// together, with the objects that were restored.
+//
 // CRDs are kept as stubs (see keepable): a CRD found missing is applied from a fresh render, full.
 func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.Unstructured, render func() ([]*unstructured.Unstructured, error)) ([]string, error) {
 	var repaired []string
+	var errs []error
 	var full map[string]*unstructured.Unstructured
 	for _, desired := range objects {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
 		drifted, err := m.drifted(ctx, desired)
 		if err != nil {
-			return repaired, err
+			errs = append(errs, err)
+			continue
 		}
 		if !drifted {
 			continue
 		}
 		if isStub(desired) {
 			if full == nil {
+				full = map[string]*unstructured.Unstructured{}
 				rendered, err := render()
 				if err != nil {
-					return repaired, err
+					// The missing CRDs wait for the next check; the other objects need no render.
+					errs = append(errs, err)
 				}
-				full = map[string]*unstructured.Unstructured{}
 				for _, obj := range rendered {
 					full[objectKey(obj)] = obj
 				}
@@ -71,17 +84,20 @@ func (m *ChartManager) repairDrift(ctx context.Context, objects []*unstructured.
 			}
 		}
 		if err := m.checkStillOurs(ctx, desired); err != nil {
-			return repaired, err
+			errs = append(errs, err)
+			continue
 		}
 		if desired, err = m.keepingLive(ctx, desired); err != nil {
-			return repaired, err
+			errs = append(errs, err)
+			continue
 		}
 		if _, err := apply.Object(ctx, m.client, desired, client.ForceOwnership); err != nil {
-			return repaired, fmt.Errorf("restoring %s %s: %w", desired.GetKind(), objectName(desired), err)
+			errs = append(errs, fmt.Errorf("restoring %s %s: %w", desired.GetKind(), objectName(desired), err))
+			continue
 		}
 		repaired = append(repaired, desired.GetKind()+" "+objectName(desired))
 	}
-	return repaired, nil
+	return repaired, errors.Join(errs...)
 }
 
 // checkStillOurs refuses to restore an object that exists and is someone else's: one created under the

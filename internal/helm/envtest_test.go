@@ -22,12 +22,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +38,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -163,6 +167,87 @@ func TestCheckStillOursRefusesAnotherOwnersObject(t *testing.T) {
 		if err := m.checkStillOurs(t.Context(), desired); (err == nil) != wantOurs {
 			t.Errorf("%s: checkStillOurs = %v, want ours: %t", name, err, wantOurs)
 		}
+	}
+}
+
+// TestARefusedObjectHoldsBackNoOtherRepair: drift repair refuses to restore an object someone else made
+// under the name of one of the release's, and goes on with the objects after it in install order. It
+// used to stop there, so a validating webhook switched to fail open (or deleted), which comes last,
+// stayed so for as long as the other's ServiceAccount existed. The error still names the refused object.
+func TestARefusedObjectHoldsBackNoOtherRepair(t *testing.T) {
+	m, c, ns := onAPIServer(t)
+	// Cluster-scoped: named for the test's namespace, and matching nothing any test creates.
+	webhookName := ns + "-validator"
+	release := attackRelease(ns, attackChart("drift", `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mesh}
+data: {mesh: "{}"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: `+webhookName+`}
+webhooks:
+- name: validation.`+ns+`.example.com
+  clientConfig:
+    service: {name: istiod, namespace: {{ .Release.Namespace }}}
+  rules:
+  - {apiGroups: [`+ns+`.example.com], apiVersions: ["*"], operations: [CREATE], resources: [widgets]}
+  failurePolicy: Fail
+  sideEffects: None
+  admissionReviewVersions: [v1]
+`))
+	ensureAll(t, m, release)
+
+	reader := &corev1.ServiceAccount{}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "reader"}, reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(t.Context(), reader); err != nil {
+		t.Fatal(err)
+	}
+	theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reader",
+		Labels: map[string]string{"installed-by": "someone-else"}}}
+	if err := c.Create(t.Context(), theirs); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mesh"}}); err != nil {
+		t.Fatal(err)
+	}
+	validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: webhookName}, validator); err != nil {
+		t.Fatal(err)
+	}
+	validator.Webhooks[0].FailurePolicy = ptr.To(admissionregistrationv1.Ignore)
+	if err := c.Update(t.Context(), validator, client.FieldOwner("someone")); err != nil {
+		t.Fatal(err)
+	}
+
+	result, err := m.Ensure(t.Context(), release)
+	if err == nil || !strings.Contains(err.Error(), "ServiceAccount "+ns+"/reader exists without meshkeeper's label") {
+		t.Errorf("drift repair with someone else's ServiceAccount in place: %v, want an error naming it", err)
+	}
+	want := []string{"ConfigMap " + ns + "/mesh", "ValidatingWebhookConfiguration " + webhookName}
+	if !slices.Equal(result.Repaired, want) {
+		t.Errorf("drift repair restored %v, want %v: a refused object holds back none after it", result.Repaired, want)
+	}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "mesh"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("the deleted ConfigMap after drift repair: %v, want it restored", err)
+	}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: webhookName}, validator); err != nil {
+		t.Fatal(err)
+	}
+	if got := ptr.Deref(validator.Webhooks[0].FailurePolicy, ""); got != admissionregistrationv1.Fail {
+		t.Errorf("the validator switched to fail open has failurePolicy %s after drift repair, want Fail", got)
+	}
+	if err := c.Get(t.Context(), client.ObjectKeyFromObject(theirs), theirs); err != nil {
+		t.Fatal(err)
+	}
+	if len(theirs.OwnerReferences) > 0 || theirs.Labels[ManagedByLabel] != "" {
+		t.Errorf("someone else's ServiceAccount was taken over: owners %v, labels %v", theirs.OwnerReferences, theirs.Labels)
 	}
 }
 
