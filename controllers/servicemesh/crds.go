@@ -62,12 +62,21 @@ func (r *Reconciler) installedCRDsVersion(ctx context.Context) (string, error) {
 // forwardBase is the charts whose base chart installs the Istio CRDs when set is the newest version
 // that runs: set itself, unless the CRDs installed (of version installed, installedCRDsVersion) are of
 // a newer version, which are kept by installing that version's base chart (found as a running
-// version's charts are, see resolveRunning) rather than the older one.
+// version's charts are, see resolveRunning) rather than the older one. The charts found for installed
+// may still be older: the built-in charts serve every patch release of their minor version, with the
+// base chart, and CRDs, of the built-in version. CRDs of a later patch release, installed from a
+// repository's charts, are then reported like charts not found, and the base release is left as it is
+// until spec.charts.repository has that release's charts again.
 func (r *Reconciler) forwardBase(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, set charts.Set, installed string) (charts.Set, error) {
 	if installed == "" || revision.CompareStrings(installed, set.Version) <= 0 {
 		return set, nil
 	}
 	newer, err := r.findRunning(ctx, mesh, installed)
+	if err == nil && revision.CompareStrings(installed, newer.set.Version) > 0 {
+		return set, r.chartUnavailable(mesh, fmt.Errorf("%w: the Istio CRDs installed are of Istio %s and are never downgraded, "+
+			"and the charts at hand are the built-in ones of Istio %s; set spec.charts.repository to a repository that has "+
+			"the charts of Istio %s", charts.ErrChartNotFound, installed, newer.set.Version, installed))
+	}
 	if errors.Is(err, errCharts) {
 		return set, r.chartUnavailable(mesh, fmt.Errorf("the Istio CRDs installed are of Istio %s and are never downgraded, "+
 			"so Istio %s runs with the base chart of %s: %w", installed, set.Version, installed, err))
