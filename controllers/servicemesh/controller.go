@@ -202,6 +202,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	obs, observeErr := r.observe(ctx, mesh, installed, reported, policiesServed)
 	obs.cni = cni
+	errors.As(controlPlaneErr, &obs.tagMoved)
 	if cni.ran && meshctx.Quiet(cni.err, r.cniBackoff.failuresOf(key)) {
 		// As for the control plane: CNIReady keeps what it said, and status.cni its node counts; where the
 		// agent runs is recorded all the same.

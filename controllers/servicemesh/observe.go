@@ -57,6 +57,9 @@ type observation struct {
 	generation int64
 	// spec is the ServiceMesh's spec, as read.
 	spec *meshv1alpha1.ServiceMeshSpec
+	// tagMoved is the control-plane phase's failure after the default tag moved, nil otherwise: the
+	// status reports the revision injection follows (computeStatus).
+	tagMoved *tagMoved
 	// canaryRollback is the canary rollback that holds for this generation (recorded in the status, or
 	// just reported by the restarts); nil when none.
 	canaryRollback *meshv1alpha1.CanaryRollbackStatus

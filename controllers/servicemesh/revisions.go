@@ -297,6 +297,17 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	}
 
 	owner := helm.Owner{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: mesh.Name, UID: string(mesh.UID)}
+	// Once the default tag moved (or was removed), injection follows plan.Active: a failure after it
+	// reports that (tagMoved), or the status would go on naming the revision the tag left, and the
+	// restarts, ControlPlaneReady and the next reconcile's tag would follow it.
+	tagMovedTo, pruned := "", []string(nil)
+	moved := func(err error) error {
+		if tagMovedTo == "" {
+			return err
+		}
+		statuses := slices.DeleteFunc(slices.Clone(plan.Revisions), func(s meshv1alpha1.RevisionStatus) bool { return slices.Contains(pruned, s.Name) })
+		return &tagMoved{error: err, version: versions[tagMovedTo], revision: tagMovedTo, revisions: statuses}
+	}
 	// A tag that moves to a revision already running and ready (a rollback, a canary ended) moves
 	// first: injection should not wait for the base chart's upgrade, which carries every Istio CRD.
 	tagApplied := false
@@ -306,7 +317,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		if err := r.applyTag(ctx, mesh, owner, sets[plan.Active], plan.Active); err != nil {
 			return nil, err
 		}
-		tagApplied = true
+		tagApplied, tagMovedTo = true, plan.Active
 		// Injection moved with the tag, whatever happens to the releases below: a failure there retries
 		// with the tag already in place, and the next reconcile finds nothing to move.
 		r.recordTagMoved(mesh, plan, tagged, versions)
@@ -318,7 +329,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		base = want.set
 	}
 	if base, err = r.forwardBase(ctx, mesh, base, crds); err != nil {
-		return nil, err
+		return nil, moved(err)
 	}
 	baseValues := render.BaseValues(spec)
 	if plan.Active != revision.Legacy {
@@ -326,7 +337,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	}
 	if _, err := r.ensureRelease(ctx, mesh, helm.Release{Name: baseRelease, Namespace: spec.Namespace, Chart: base.Base,
 		ChartDigest: base.BaseDigest, Values: baseValues, Owner: owner, FirstKinds: policyGroupKinds}, base.Version); err != nil {
-		return nil, err
+		return nil, moved(err)
 	}
 	deploymentWritten := false
 	for _, name := range sortedKeys(sets) {
@@ -342,7 +353,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		}
 		written, err := r.ensureRelease(ctx, mesh, release, res.set.Version)
 		if err != nil {
-			return nil, err
+			return nil, moved(err)
 		}
 		deploymentWritten = deploymentWritten || written && name == target
 	}
@@ -351,10 +362,16 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		if err := r.removeTag(ctx, mesh, tagged); err != nil {
 			return nil, err
 		}
+		if tagged != plan.Active {
+			tagMovedTo = plan.Active
+		}
 	} else if plan.Active != revision.Legacy {
 		if !tagApplied {
 			if err := r.applyTag(ctx, mesh, owner, sets[plan.Active], plan.Active); err != nil {
 				return nil, err
+			}
+			if tagged != plan.Active {
+				tagMovedTo = plan.Active
 			}
 		}
 		if tagged != plan.Active && !tagApplied {
@@ -362,7 +379,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		}
 		if !inPlace {
 			if err := r.retireLegacyInjector(ctx, mesh, owner, found, plan.Prune); err != nil {
-				return nil, err
+				return nil, moved(err)
 			}
 		}
 	}
@@ -373,8 +390,9 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		}
 		removed, err := r.removeRelease(ctx, mesh, spec.Namespace, release)
 		if err != nil {
-			return nil, meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
+			return nil, moved(meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err))
 		}
+		pruned = append(pruned, name)
 		if !removed {
 			// No record to remove: the revision was pruned already, and the cache still shows the istiod
 			// Deployment its uninstall deleted. Nothing was removed now, so nothing is reported; it stays
@@ -425,6 +443,17 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		deployment: deployment, meshConfig: meshConfig, activeDeployment: revisionDeployment(plan.Active), revisions: ri, charts: agentCharts,
 		deploymentWritten: deploymentWritten}, nil
 }
+
+// tagMoved is a control-plane failure after the default tag moved to revision (or was removed, for the
+// istiod without a revision to inject): injection follows that revision already, so the status reports
+// it as the active one, with the revisions as planned, though the phase failed.
+type tagMoved struct {
+	error
+	version, revision string
+	revisions         []meshv1alpha1.RevisionStatus
+}
+
+func (e *tagMoved) Unwrap() error { return e.error }
 
 // withoutClaimsOnAnUnservedCanary counts no pod for the target revision of a canary that has not served
 // yet: its istiod is not available, the tag does not point at it, and the status does not report it

@@ -49,6 +49,10 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 		status.ChartVersion = obs.installed.chartVersion
 		status.Revision = obs.installed.revision
 		setRevisions(status, obs.installed.revisions)
+	} else if moved := obs.tagMoved; moved != nil {
+		// The phase failed after the default tag moved: injection follows the revision it moved to.
+		status.Version, status.Revision = moved.version, moved.revision
+		status.ActiveRevision, status.Revisions = moved.revision, moved.revisions
 	}
 	setControlPlaneReady(status, obs)
 	setCNIReady(status, obs)

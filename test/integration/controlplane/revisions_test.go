@@ -240,10 +240,40 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 		// A pod of 1-31-1 keeps it from being pruned while it drains.
 		newPod := createPod(shop, "new-app", "1-31-1", "docker.io/istio/proxyv2:1.31.1", nil)
 		defer func() { Expect(k8sClient.Delete(ctx, newPod)).To(Succeed()) }()
+		// The base release's upgrade after the tag's move (the default validator follows the tag) is
+		// refused by an admission policy of the cluster's: the phase fails with injection on 1-31-0.
+		vap, binding := denial{
+			name:       "frozen-default-validator",
+			operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+			rule: admissionregistrationv1.Rule{APIGroups: []string{"admissionregistration.k8s.io"}, APIVersions: []string{"*"},
+				Resources: []string{"validatingwebhookconfigurations"}},
+			resourceNames: []string{"istiod-default-validator"},
+			expression:    "false",
+			message:       "the default validator is frozen",
+		}.objects()
+		deleteAtCleanup(binding, vap)
+		enforce(vap, binding, func() error {
+			validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator); err != nil {
+				return err
+			}
+			return k8sClient.Update(ctx, validator, client.DryRunAll)
+		})
 		patchSpec(`{"version":"1.31.0"}`)
 		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-0"))
+		By("reporting the revision the tag moved to while the phase fails after the move")
+		Eventually(func(g Gomega) {
+			mesh := getMesh()
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Message).To(ContainSubstring("the default validator is frozen"))
+			g.Expect(mesh.Status.ActiveRevision).To(Equal("1-31-0"))
+			g.Expect(mesh.Status.Version).To(Equal("1.31.0"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, vap)).To(Succeed())
 		Eventually(revisionStates, installTimeout, poll).Should(Equal(map[string]meshv1alpha1.RevisionState{
 			"1-31-1": meshv1alpha1.RevisionDraining, "1-31-0": meshv1alpha1.RevisionActive}))
+		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status },
+			installTimeout, poll).Should(Equal(metav1.ConditionTrue))
 		Expect(releaseRevisions(ns, "istiod-1-31-0")).To(Equal([]int{1}), "a rollback reinstalls nothing")
 		patchSpec(`{"version":"1.31.1"}`)
 		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-1"))
