@@ -30,7 +30,8 @@ var docReason = regexp.MustCompile("`([A-Za-z]+)`")
 
 // TestStatusTableAgreesWithTheCheck: every reason of Ready that the table of docs/argocd.md under "What
 // the statuses mean" names in a row is answered by the check with that row's status, as readyReasons,
-// which TestEveryReasonOfReadyHasItsHealth runs the check with, says. A user reads the table to know
+// which TestEveryReasonOfReadyHasItsHealth runs the check with, says (or Progressing for one of
+// restartingReasons, which meshkeeper's restarts may clear). A user reads the table to know
 // whether a sync waits on a reason or fails on it.
 func TestStatusTableAgreesWithTheCheck(t *testing.T) {
 	f, err := os.Open(filepath.Join("..", "..", "docs", "argocd.md"))
@@ -61,7 +62,7 @@ func TestStatusTableAgreesWithTheCheck(t *testing.T) {
 			if !known || want == "" {
 				continue // a condition, a field or a reason of no health of its own
 			}
-			if want != status {
+			if want != status && (status != "Progressing" || !restartingReasons[m[1]]) {
 				t.Errorf("docs/argocd.md gives %s the status %s, but the check answers it %s", m[1], status, want)
 			}
 		}

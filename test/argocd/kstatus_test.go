@@ -169,6 +169,7 @@ func TestKstatusAndFluxReadTheCases(t *testing.T) {
 		"progressing_rolling_out.yaml":                   {inProgress, fluxStatus(inProgress)},
 		"progressing_cni_nodes_not_ready.yaml":           {inProgress, fluxStatus(inProgress)},
 		"progressing_cni_waiting_for_control_plane.yaml": {inProgress, fluxStatus(inProgress)},
+		"progressing_plaintext_clients_restarting.yaml":  {inProgress, fluxStatus(inProgress)},
 		"progressing_stale_failure.yaml":                 {inProgress, fluxStatus(inProgress)},
 		"progressing_stale_stalled.yaml":                 {inProgress, fluxStatus(inProgress)},
 		// kstatus reads an object without conditions as ready; the expressions wait for Ready.

@@ -84,7 +84,8 @@ var readyReasons = map[string]string{
 	"ServiceCIDRsUnknown":        "Degraded",
 	"IngressWriteRefused":        "Degraded",
 	"PolicyConflict":             "Degraded",
-	"PlaintextClients":           "Degraded",
+	// Progressing instead while meshkeeper's automatic restarts clear it (restartingReasons).
+	"PlaintextClients": "Degraded",
 	// DataPlaneUpToDate's reason that Ready takes on: the canary namespaces are back on the active
 	// revision until a person changes the spec.
 	"CanaryRolledBack": "Degraded",
@@ -128,6 +129,16 @@ var readyReasons = map[string]string{
 	"RevisionPruneBlocked":  "",
 	// Of an Ingress's decision only: IngressesConfigured then carries the controller's reason.
 	"ControllerWithoutSidecar": "",
+}
+
+// restartingReasons are the reasons of readyReasons that the check answers Progressing instead while
+// Reconciling is True with the same reason for the current generation: meshkeeper sets it, not Stalled,
+// for pods without a sidecar under STRICT mTLS while its automatic restarts are restarting workloads
+// (controllers/servicemesh/status.go setReconcilingOrStalled), and kstatus waits for those restarts. Any
+// other reason keeps its health with Reconciling True: the failures meshkeeper retries set it too, and
+// Argo CD shows them Degraded all the same (docs/argocd.md).
+var restartingReasons = map[string]bool{
+	"PlaintextClients": true,
 }
 
 // deletionReasons are the reasons meshkeeper gives Ready only on a ServiceMesh being deleted (by then
@@ -228,8 +239,42 @@ func TestEveryReasonOfReadyHasItsHealth(t *testing.T) {
 				t.Errorf("%s, %s: got %s (%q, deletionMessage %q), want %s with Ready's message", value, machine.name,
 					got.Status, got.Message, got.DeletionMessage, want)
 			}
+			if deletionReasons[value] {
+				continue // meshkeeper writes no Reconciling on a ServiceMesh being deleted
+			}
+			wantReconciling := want
+			if restartingReasons[value] {
+				wantReconciling = "Progressing"
+			}
+			got, err = machine.vm.executeHealthLua(reconcilingToo(readyFalse(value, message, false)), script)
+			if err != nil {
+				t.Fatalf("%s with Reconciling: the script failed: %v", value, err)
+			}
+			if got.Status != wantReconciling || got.Message != message {
+				t.Errorf("%s with Reconciling True for it, %s: got %s (%q), want %s with Ready's message", value, machine.name,
+					got.Status, got.Message, wantReconciling)
+			}
 		}
 	}
+	for value := range restartingReasons {
+		if readyReasons[value] != "Degraded" {
+			t.Errorf("restartingReasons has %s, which readyReasons does not give Degraded", value)
+		}
+	}
+}
+
+// reconcilingToo adds to the ServiceMesh of readyFalse a Reconciling condition, True for the current
+// generation with Ready's reason and message, as meshkeeper writes it for a failure it retries or pods
+// its automatic restarts are restarting.
+func reconcilingToo(obj map[string]any) map[string]any {
+	status := obj["status"].(map[string]any)
+	ready := status["conditions"].([]any)[0].(map[string]any)
+	reconciling := map[string]any{"type": "Reconciling", "status": "True"}
+	for _, field := range []string{"reason", "message", "observedGeneration"} {
+		reconciling[field] = ready[field]
+	}
+	status["conditions"] = append(status["conditions"].([]any), reconciling)
+	return obj
 }
 
 // readyFalse is a ServiceMesh whose Ready is False with reason and message for the current generation;

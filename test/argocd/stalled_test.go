@@ -93,7 +93,8 @@ func TestStalledReasonsAreDegraded(t *testing.T) {
 // TestHealthFollowsTheGeneration runs the check on the ServiceMesh at the points of a generation's
 // life that the testdata manifests do not each show: Healthy only once Ready is True for the current
 // generation and status.observedGeneration has caught up; Progressing while Reconciling is True for a
-// rollout; Degraded as soon as Stalled is True for the current generation, whatever Ready says.
+// rollout, or for the plaintext clients meshkeeper's restarts clear (not for a failure it retries);
+// Degraded as soon as Stalled is True for the current generation, whatever Ready says.
 func TestHealthFollowsTheGeneration(t *testing.T) {
 	script, _ := readHealthCheck(t)
 	condition := func(conditionType, status, reason, message string, generation int64) map[string]any {
@@ -132,6 +133,23 @@ func TestHealthFollowsTheGeneration(t *testing.T) {
 			condition("Ready", "False", "RollingOut", "IngressesConfigured: the controller rolls out", 4),
 			condition("Stalled", "True", "InjectionLabelConflict", "NamespacesEnrolled: payments keeps its own label", 4)),
 			healthStatus{Status: "Degraded", Message: "NamespacesEnrolled: payments keeps its own label"}},
+		{"Reconciling True while meshkeeper's restarts clear plaintext clients", mesh(4, 4,
+			condition("Ready", "False", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 4),
+			condition("Reconciling", "True", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 4),
+			condition("DataPlaneUpToDate", "False", "Restarting", "meshkeeper restarts the workloads of 2 pod(s)", 4)),
+			healthStatus{Status: "Progressing", Message: "MTLSReady: shop has 2 pods without a sidecar"}},
+		{"Reconciling True for plaintext clients of an older generation", mesh(4, 4,
+			condition("Ready", "False", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 4),
+			condition("Reconciling", "True", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 3)),
+			healthStatus{Status: "Degraded", Message: "MTLSReady: shop has 2 pods without a sidecar"}},
+		{"Reconciling True for another condition than the plaintext clients", mesh(4, 4,
+			condition("Ready", "False", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 4),
+			condition("Reconciling", "True", "RollingOut", "IngressesConfigured: the controller rolls out", 4)),
+			healthStatus{Status: "Degraded", Message: "MTLSReady: shop has 2 pods without a sidecar"}},
+		{"Reconciling True for a failure meshkeeper retries", mesh(4, 3,
+			condition("Ready", "False", "InstallFailed", "ControlPlaneReady: installing release istio-system/istiod: boom", 4),
+			condition("Reconciling", "True", "InstallFailed", "ControlPlaneReady: installing release istio-system/istiod: boom", 4)),
+			healthStatus{Status: "Degraded", Message: "ControlPlaneReady: installing release istio-system/istiod: boom"}},
 		{"Ready False with a terminal reason", mesh(4, 4,
 			condition("Ready", "False", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 4),
 			condition("Stalled", "True", "PlaintextClients", "MTLSReady: shop has 2 pods without a sidecar", 4)),

@@ -6,7 +6,9 @@
 --   changes): True only when all of them are True, otherwise False with the reason and message of the
 --   first that is not;
 -- * Stalled (kstatus) is True while the spec meets a failure that retrying cannot fix (ChartNotFound,
---   InvalidSpec, CanaryRolledBack), and Reconciling (kstatus) while work is under way;
+--   InvalidSpec, CanaryRolledBack), and Reconciling (kstatus) while work is under way; pods without a
+--   sidecar under STRICT mTLS (PlaintextClients) set Reconciling, with that reason, instead of Stalled
+--   while meshkeeper's automatic restarts are restarting workloads;
 -- * every condition records, in its observedGeneration, the generation it was computed for;
 -- * status.observedGeneration moves only once a generation is fully handled: on success, or on a
 --   failure that retrying cannot fix. A failure that is retried (InstallFailed,
@@ -52,6 +54,16 @@ local transientReasons = {
   WaitingForControlPlane = true,
 }
 
+-- Reasons of a False Ready that need a person unless meshkeeper clears them itself: pods without a
+-- sidecar under STRICT mTLS, whose workloads meshkeeper's automatic restarts restart. meshkeeper says it
+-- is at it by setting Reconciling True with Ready's reason for the current generation, instead of
+-- Stalled, and kstatus then waits too. The failures meshkeeper retries (InstallFailed,
+-- ChartRepositoryUnreachable, IngressWriteRefused, ControllerNotFound) set Reconciling as well, but a
+-- sync must not wait on them as if they were progress: they stay Degraded.
+local restartingReasons = {
+  PlaintextClients = true,
+}
+
 local function number(value)
   if type(value) == "number" then
     return value
@@ -69,6 +81,17 @@ local function findCondition(status, conditionType)
     end
   end
   return nil
+end
+
+-- restarting tells whether meshkeeper is clearing the reason of ready, a False Ready, for the current
+-- generation (restartingReasons).
+local function restarting(status, ready, generation)
+  if not restartingReasons[ready.reason] then
+    return false
+  end
+  local reconciling = findCondition(status, "Reconciling")
+  return reconciling ~= nil and reconciling.status == "True" and reconciling.reason == ready.reason and
+    number(reconciling.observedGeneration) >= generation
 end
 
 local function conditionMessage(condition)
@@ -171,9 +194,9 @@ if stalled ~= nil and stalled.status == "True" and number(stalled.observedGenera
   return hs
 end
 
--- A verdict on the current spec: a failure is Degraded, a rollout is Progressing.
+-- A verdict on the current spec: a failure is Degraded, a rollout or meshkeeper's restarts Progressing.
 if ready ~= nil and ready.status == "False" and number(ready.observedGeneration) >= generation then
-  if transientReasons[ready.reason] then
+  if transientReasons[ready.reason] or restarting(obj.status, ready, generation) then
     hs.status = "Progressing"
   else
     hs.status = "Degraded"
