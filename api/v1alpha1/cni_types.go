@@ -38,21 +38,21 @@ type CNISpec struct {
 	// (--control-plane-namespaces, by default only istio-system): kube-system is refused with Ready
 	// False, reason NamespaceNotAllowed, unless the installer added it.
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
 	// CNIBinDir is the node's directory of CNI plugin binaries. Empty means /opt/cni/bin (on GKE, which
 	// the chart detects, /home/kubernetes/bin); k3s uses /var/lib/rancher/k3s/data/cni.
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._/-]*$`
+	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._/-]*)?$`
 	// +optional
 	CNIBinDir string `json:"cniBinDir,omitempty"`
 
 	// CNIConfDir is the node's directory of CNI network configurations. Empty means /etc/cni/net.d;
 	// k3s uses /var/lib/rancher/k3s/agent/etc/cni/net.d.
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._/-]*$`
+	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._/-]*)?$`
 	// +optional
 	CNIConfDir string `json:"cniConfDir,omitempty"`
 

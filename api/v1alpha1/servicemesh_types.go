@@ -28,7 +28,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.global) || !has(self.values.global.istioNamespace) || size(self.values.global.istioNamespace) == 0 || (has(self.__namespace__) && self.values.global.istioNamespace == self.__namespace__)",message="spec.values.global.istioNamespace must be empty or equal spec.namespace: the charts bind istiod's cluster-wide roles to the ServiceAccount in that namespace; set spec.namespace to choose where the control plane runs"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.trustedZtunnelNamespace) || size(self.values.trustedZtunnelNamespace) == 0 || (has(self.__namespace__) && self.values.trustedZtunnelNamespace == self.__namespace__)",message="spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace: istiod lets the ztunnel ServiceAccount of that namespace obtain certificates for any pod on its node"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.meshConfig) || !has(self.values.meshConfig.rootNamespace) || size(self.values.meshConfig.rootNamespace) == 0 || (has(self.__namespace__) && self.values.meshConfig.rootNamespace == self.__namespace__)",message="spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace: Istio configuration in the root namespace (EnvoyFilters, PeerAuthentications, Sidecars) applies to every proxy in the mesh, so only the control plane's namespace may be it"
-// +kubebuilder:validation:XValidation:rule="!has(self.cni) || !has(self.cni.__namespace__) || self.cni.__namespace__ == 'kube-system' || (has(self.__namespace__) && self.cni.__namespace__ == self.__namespace__)",message="spec.cni.namespace must be empty, spec.namespace or kube-system"
+// +kubebuilder:validation:XValidation:rule="!has(self.cni) || !has(self.cni.__namespace__) || size(self.cni.__namespace__) == 0 || self.cni.__namespace__ == 'kube-system' || (has(self.__namespace__) && self.cni.__namespace__ == self.__namespace__)",message="spec.cni.namespace must be empty, spec.namespace or kube-system"
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !((has(self.values.profile) && self.values.profile == 'demo') || (has(self.values.global) && has(self.values.global.profile) && self.values.global.profile == 'demo')) || ((!has(self.proxy) || !has(self.proxy.resources) || (!has(self.proxy.resources.requests) && !has(self.proxy.resources.limits))) && (!has(self.controlPlane) || !has(self.controlPlane.resources) || (!has(self.controlPlane.resources.requests) && !has(self.controlPlane.resources.limits))))",message="proxy.resources and controlPlane.resources must not be set with spec.values.profile 'demo': the demo profile's own resource requests (10m CPU, 40Mi memory for sidecars, 100Mi for istiod) are merged over them by the chart, which can leave a request above the limit set here; drop the profile or set the resources through it"
 type ServiceMeshSpec struct {
 	// Version is the Istio version to run, as MAJOR.MINOR.PATCH with an optional pre-release of lowercase
@@ -38,7 +38,7 @@ type ServiceMeshSpec struct {
 	// RevisionBased strategy it also names the revision (dots as dashes) and so istiod's Service
 	// istiod-<revision>, which must be a DNS label of at most 63 characters. Empty means the version of
 	// the charts built into meshkeeper; the version in use is always reported in status.version.
-	// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9a-z.-]*[0-9a-z])?$`
+	// +kubebuilder:validation:Pattern=`^((0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9a-z.-]*[0-9a-z])?)?$`
 	// +kubebuilder:validation:MaxLength=56
 	// +optional
 	Version string `json:"version,omitempty"`
@@ -152,7 +152,7 @@ type ChartsSpec struct {
 	// ".dockerconfigjson" (type kubernetes.io/dockerconfigjson) for an oci:// registry. Empty means
 	// anonymous access. The credentials are sent only to the repository's own host.
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
 	// +optional
 	CredentialsSecret string `json:"credentialsSecret,omitempty"`
 }
@@ -222,8 +222,9 @@ type ControlPlaneSpec struct {
 
 	// PriorityClassName is the PriorityClass of the istiod pods. A class other than the built-in
 	// system-node-critical and system-cluster-critical must exist, or istiod's pods are not created.
+	// Empty means none (the cluster's default priority).
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 

@@ -409,6 +409,25 @@ var _ = Describe("ServiceMesh validation", func() {
 		Entry("an image hub at a registry's root", "  images:\n    hub: localhost:5000\n"),
 	)
 
+	// The API server applies a CRD default only to a field that is absent, so a template that writes ""
+	// for a field whose documentation says empty means its default must get the default all the same.
+	DescribeTable("accepts an empty string where empty means the default",
+		func(spec string) {
+			Expect(k8sClient.Create(ctx, parse(meshYAML(spec)))).To(Succeed())
+		},
+		Entry("version: the built-in charts' version", "  version: \"\"\n"),
+		Entry("charts.credentialsSecret: anonymous access to a repository",
+			"  charts:\n    repository: oci://registry.example.com/istio\n    credentialsSecret: \"\"\n"),
+		Entry("charts.credentialsSecret beside the built-in charts", "  charts:\n    repository: \"\"\n    credentialsSecret: \"\"\n"),
+		Entry("cni.namespace: the control plane's", "  cni:\n    enabled: true\n    namespace: \"\"\n"),
+		Entry("cni.cniBinDir: /opt/cni/bin", "  cni:\n    enabled: true\n    cniBinDir: \"\"\n"),
+		Entry("cni.cniConfDir: /etc/cni/net.d", "  cni:\n    enabled: true\n    cniConfDir: \"\"\n"),
+		Entry("controlPlane.priorityClassName: none", "  controlPlane:\n    priorityClassName: \"\"\n"),
+		Entry("all of them, as a template that leaves its values empty writes them",
+			"  version: \"\"\n  namespace: mesh-system\n  charts:\n    repository: \"\"\n    credentialsSecret: \"\"\n"+
+				"  controlPlane:\n    priorityClassName: \"\"\n  cni:\n    enabled: true\n    namespace: \"\"\n    cniBinDir: \"\"\n    cniConfDir: \"\"\n"),
+	)
+
 	DescribeTable("keeps the whole of each entry of a values list whose schema declares only what its rules read",
 		func(key, entries string, want []any) {
 			Expect(k8sClient.Create(ctx, parse(meshYAML("  values:\n    "+key+":\n"+entries)))).To(Succeed())
