@@ -70,8 +70,9 @@ type Reconciler struct {
 	// workloads meshkeeper gave sidecar settings to on uninstall; nil finds only the one the spec names.
 	Workloads client.Reader
 	// ReplicaSets reads the metadata of ReplicaSets, to follow the ingress-nginx controller's pods to its
-	// Deployment: the restarts' workload cache (restart.NewWorkloadCache), so that the cluster's
-	// ReplicaSets are held once, not once more in Workloads; nil reads them from Workloads.
+	// Deployment and to read the version istiod's pods run (inPlaceRunning): the restarts' workload cache
+	// (restart.NewWorkloadCache), so that the cluster's ReplicaSets are held once, not once more in
+	// Workloads; nil reads them from Workloads.
 	ReplicaSets client.Reader
 	// Pods reads the pods as the manager caches them; nil is SetupWithManager's cache, or, for a
 	// reconciler that was not set up, Client.

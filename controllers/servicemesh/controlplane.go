@@ -111,7 +111,11 @@ func (r *Reconciler) reconcileControlPlane(ctx context.Context, mesh *meshv1alph
 	if err != nil {
 		return nil, err
 	}
-	if err := r.upgradeGate(ctx, mesh, version, nil, crds); err != nil {
+	running, err := r.inPlaceRunning(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.upgradeGate(ctx, mesh, version, running, crds); err != nil {
 		return nil, err
 	}
 

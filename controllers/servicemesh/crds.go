@@ -31,9 +31,9 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
-// crdVersionLabel is the label the base chart gives each Istio CRD: its Istio version (the chart's
-// appVersion).
-const crdVersionLabel = "app.kubernetes.io/version"
+// versionLabel is the label Istio's charts give what they render (each Istio CRD, istiod's pod
+// template and so each ReplicaSet of istiod): its Istio version (the chart's appVersion).
+const versionLabel = "app.kubernetes.io/version"
 
 // installedCRDsVersion is the newest Istio version of the CRDs meshkeeper's base charts installed, read
 // from their labels by metadata; "" when there are none. The CRDs outlive every ServiceMesh (they hold
@@ -51,7 +51,7 @@ func (r *Reconciler) installedCRDsVersion(ctx context.Context) (string, error) {
 		if !strings.HasSuffix(crd.Name, ".istio.io") {
 			continue
 		}
-		v := crd.Labels[crdVersionLabel]
+		v := crd.Labels[versionLabel]
 		if _, ok := revision.Parse(v); ok && revision.CompareStrings(v, newest) > 0 {
 			newest = v
 		}

@@ -61,7 +61,7 @@ func TestTheBuiltinChartsDoNotDowngradeNewerCRDs(t *testing.T) {
 				}
 			}
 			crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "peerauthentications.security.istio.io",
-				Labels: map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, crdVersionLabel: installed}}}
+				Labels: map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, versionLabel: installed}}}
 			c := fake.NewClientBuilder().WithScheme(scheme).
 				WithObjects(mesh, crd, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.Spec.Namespace}}).Build()
 			// The control plane's releases are ensured side by side.

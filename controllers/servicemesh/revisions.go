@@ -851,6 +851,67 @@ func revisionsInUse(found []revision.Installed, tagged, target string) []revisio
 	})
 }
 
+// inPlaceRunning is what an in-place upgrade replaces, for the upgrade gate: the version status.version
+// reports, the version of the istiod Deployment's pod template (deploymentVersion), and those of the
+// istiod pods that still run. The first two are what Helm last applied, not what runs: while the pods
+// of a new version never become ready (an image that cannot be pulled), the Deployment keeps those of
+// the version before serving, and an upgrade judged from the applied version alone would replace them
+// by one two minor versions ahead of theirs. status.version can also be empty (a ServiceMesh restored
+// from a backup), which alone would let any version through.
+//
+// The pods are read from the cache, those neither finished nor being deleted that a ReplicaSet of the
+// Deployment controls, and their version from their ReplicaSet's labels (its pod template's): the pod
+// cache keeps neither a pod's labels nor its images, the ReplicaSets' cache only their metadata.
+// Without a ReplicaSets cache (a reconciler that was not set up with one) the pods are not looked at.
+func (r *Reconciler) inPlaceRunning(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]revision.Installed, error) {
+	var running []revision.Installed
+	add := func(version string) {
+		if version != "" && !slices.ContainsFunc(running, func(f revision.Installed) bool { return f.Version == version }) {
+			running = append(running, revision.Installed{Name: revision.Legacy, Version: version})
+		}
+	}
+	add(mesh.Status.Version)
+	d := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, d); err == nil {
+		add(deploymentVersion(d, revision.Legacy, mesh))
+	} else if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading the istiod Deployment: %w", err)
+	}
+	replicaSets := r.ReplicaSets
+	if replicaSets == nil {
+		replicaSets = r.Workloads
+	}
+	if replicaSets == nil {
+		return running, nil
+	}
+	pods, err := meshctx.PodsOr(r.Pods, r.Client).ListPods(ctx, mesh.Spec.Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("listing the pods of namespace %s: %w", mesh.Spec.Namespace, err)
+	}
+	seen := sets.New[types.UID]()
+	for _, pod := range pods {
+		c := pod.Controller
+		// The Deployment controller names its ReplicaSets <deployment>-<pod-template-hash>.
+		if pod.DeletionTimestamp != nil || pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed ||
+			c.Kind != "ReplicaSet" || !strings.HasPrefix(c.APIVersion, "apps/") || !strings.HasPrefix(c.Name, istiodDeployment+"-") ||
+			seen.Has(c.UID) {
+			continue
+		}
+		seen.Insert(c.UID)
+		rs := &metav1.PartialObjectMetadata{}
+		rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+		if err := replicaSets.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: c.Name}, rs); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("reading ReplicaSet %s of istiod: %w", c.Name, err)
+		}
+		if owner := metav1.GetControllerOf(rs); rs.UID == c.UID && owner != nil && owner.Kind == "Deployment" && owner.Name == istiodDeployment {
+			add(rs.Labels[versionLabel])
+		}
+	}
+	return running, nil
+}
+
 // upgradeGate refuses a version change Istio does not support, before anything changes. crds is the
 // version of the Istio CRDs installed (installedCRDsVersion).
 func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, found []revision.Installed,
