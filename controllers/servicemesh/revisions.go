@@ -45,7 +45,6 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
-	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
@@ -724,14 +723,17 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		tagged = tag.Labels[policy.LabelIstioRevision]
 	}
 
-	// A namespace's own istio.io/rev label keeps the revision it names. istio.io/rev=default names the
-	// default tag, as the tag's webhook selects it: while a tag exists, it keeps the revision the tag
-	// points at, not the istiod without a revision (whose name is also "default").
+	// A namespace's istio.io/rev label keeps the revision it names: its owner's, and meshkeeper's own on a
+	// canary namespace too, until the namespace controller moves it (after the status written below
+	// says where, or never while an admission policy refuses the move): a revision removed before would
+	// leave the namespace's pods without a sidecar. istio.io/rev=default names the default tag, as the
+	// tag's webhook selects it: while a tag exists, it keeps the revision the tag points at, not the
+	// istiod without a revision (whose name is also "default").
 	labelled := map[string]bool{}
 	for i := range namespaces.Items {
 		ns := &namespaces.Items[i]
 		rev, ok := ns.Labels[policy.LabelIstioRevision]
-		if !ok || apply.OwnedKeys(ns, "labels").Has(policy.LabelIstioRevision) {
+		if !ok {
 			continue
 		}
 		if rev == defaultTag && tagged != "" {

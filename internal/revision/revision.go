@@ -248,7 +248,8 @@ type Installed struct {
 	Ready bool
 	// Proxies counts the pods (not finished) whose sidecar it injected.
 	Proxies int32
-	// Labelled: a namespace someone else labelled istio.io/rev=<name> selects it.
+	// Labelled: a namespace labelled istio.io/rev=<name> selects it (its owner, or meshkeeper on a canary
+	// namespace it has not moved yet).
 	Labelled bool
 }
 
