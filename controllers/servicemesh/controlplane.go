@@ -295,6 +295,12 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 	if counted := countedAction(result, err); counted != helm.ActionNone || err != nil {
 		metrics.HelmOperations.WithLabelValues(release.Name, strings.ToLower(string(counted)), outcome(err)).Inc()
 	}
+	if result.Action == helm.ActionRepaired && len(result.Repaired) > 0 {
+		// Told even when another object of the release could not be restored (err, below): what was
+		// restored is, and the next check finds it in sync and says nothing of it.
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "DriftRepaired", action,
+			"Release %s: restored %s", name, strings.Join(result.Repaired, ", "))
+	}
 	if err != nil {
 		backoff := &r.backoff
 		if release.Chart.Name() == charts.CNI {
@@ -309,10 +315,7 @@ func (r *Reconciler) recordHelmResult(mesh *meshv1alpha1.ServiceMesh, release he
 		return
 	}
 	switch result.Action {
-	case helm.ActionNone:
-	case helm.ActionRepaired:
-		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, "DriftRepaired", action,
-			"Release %s: restored %s", name, strings.Join(result.Repaired, ", "))
+	case helm.ActionNone, helm.ActionRepaired:
 	default:
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, string(result.Action), action,
 			"Release %s: chart %s %s (was %s)", name, release.Chart.Name(), chartVersion, result.State)
