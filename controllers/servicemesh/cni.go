@@ -78,6 +78,18 @@ type cniObservation struct {
 	injectorPending bool
 }
 
+// injectorsInstalled tells whether a control-plane phase that succeeded (installed) installed every
+// istiod that injects with the values it rendered: not while the istiod without a revision still
+// injects for a RevisionBased mesh whose first revision is not available yet (a switch from InPlace),
+// which is left as it is until the tag takes over from it.
+func injectorsInstalled(installed *installation) bool {
+	if installed == nil {
+		return false
+	}
+	ri := installed.revisions
+	return ri == nil || ri.active != revision.Legacy || ri.target == revision.Legacy
+}
+
 // injectorPending tells whether the agent runs (obs.namespace) while istiod still injects istio-init:
 // istiod is installed for the agent by a control-plane phase that succeeds with values rendered for it
 // (forAgent, meshctx.CNIInjects at the start of the pass), and the agent's install is recorded only

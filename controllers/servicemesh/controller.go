@@ -182,7 +182,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	forAgent := meshctx.CNIInjects(mesh) // istiod's values this pass renders inject for the agent
 	installed, heldFor, controlPlaneErr := r.reconcileControlPlaneWithBackoff(ctx, mesh)
 	cni, cniErr := r.reconcileCNI(ctx, mesh, cniEnabled, cniBy, installed, controlPlaneErr)
-	cni.injectorPending = injectorPending(mesh, cni, forAgent, installed != nil)
+	cni.injectorPending = injectorPending(mesh, cni, forAgent, injectorsInstalled(installed))
 	// The policy kinds come with the istio-base chart: watch them from the first reconcile that finds
 	// them served.
 	policiesServed := r.policyWatches == nil || r.policyWatches.WatchServed(ctx)

@@ -25,6 +25,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // TestInjectorPendingUntilIstiodIsInstalledForTheAgent: a running mesh that turns CNI on installs the
@@ -95,5 +96,30 @@ func TestARestrictedNamespaceWaitingForTheInjectorIsBeingEnrolled(t *testing.T) 
 	setNamespacesEnrolled(status, &observation{namespaces: n})
 	if c := status.Conditions; len(c) != 1 || c[0].Reason != meshv1alpha1.ReasonReconciling {
 		t.Errorf("NamespacesEnrolled = %+v, want Reconciling", c)
+	}
+}
+
+// TestTheIstiodWithoutARevisionKeepsTheInjectorPending: a mesh that switches from InPlace to
+// RevisionBased while it turns CNI on renders its first revision for the agent, but the istiod without
+// a revision, left as it is, injects istio-init until the tag takes over: the injector stays pending.
+func TestTheIstiodWithoutARevisionKeepsTheInjectorPending(t *testing.T) {
+	tests := map[string]struct {
+		installed *installation
+		want      bool
+	}{
+		"the phase failed":  {nil, false},
+		"InPlace":           {&installation{}, true},
+		"a revision active": {&installation{revisions: &revisionInstallation{active: "1-31-1", target: "1-31-1"}}, true},
+		"the istiod without a revision active, its first revision coming": {
+			&installation{revisions: &revisionInstallation{active: revision.Legacy, target: "1-31-1"}}, false},
+		"switching back to InPlace, the istiod without a revision the target": {
+			&installation{revisions: &revisionInstallation{active: revision.Legacy, target: revision.Legacy}}, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := injectorsInstalled(tc.installed); got != tc.want {
+				t.Errorf("injectorsInstalled = %t, want %t", got, tc.want)
+			}
+		})
 	}
 }
