@@ -862,7 +862,7 @@ func revisionsInUse(found []revision.Installed, tagged, target string) []revisio
 // from a backup), which alone would let any version through.
 //
 // The pods are read from the cache, those neither finished nor being deleted that a ReplicaSet of the
-// Deployment controls, and their version from their ReplicaSet's labels (its pod template's): the pod
+// Deployment (meshkeeper's, by its UID) controls, and their version from their ReplicaSet's labels (its pod template's): the pod
 // cache keeps neither a pod's labels nor its images, the ReplicaSets' cache only their metadata.
 // Without a ReplicaSets cache (a reconciler that was not set up with one) the pods are not looked at.
 func (r *Reconciler) inPlaceRunning(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]revision.Installed, error) {
@@ -874,11 +874,14 @@ func (r *Reconciler) inPlaceRunning(ctx context.Context, mesh *meshv1alpha1.Serv
 	}
 	add(mesh.Status.Version)
 	d := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, d); err == nil {
-		add(deploymentVersion(d, revision.Legacy, mesh))
-	} else if !apierrors.IsNotFound(err) {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}, d); apierrors.IsNotFound(err) {
+		// No istiod of meshkeeper's (the cache holds only those): pods of another installation's are
+		// not what an in-place upgrade replaces (its install fails on that installation's objects).
+		return running, nil
+	} else if err != nil {
 		return nil, fmt.Errorf("reading the istiod Deployment: %w", err)
 	}
+	add(deploymentVersion(d, revision.Legacy, mesh))
 	replicaSets := r.ReplicaSets
 	if replicaSets == nil {
 		replicaSets = r.Workloads
@@ -907,7 +910,7 @@ func (r *Reconciler) inPlaceRunning(ctx context.Context, mesh *meshv1alpha1.Serv
 		} else if err != nil {
 			return nil, fmt.Errorf("reading ReplicaSet %s of istiod: %w", c.Name, err)
 		}
-		if owner := metav1.GetControllerOf(rs); rs.UID == c.UID && owner != nil && owner.Kind == "Deployment" && owner.Name == istiodDeployment {
+		if owner := metav1.GetControllerOf(rs); rs.UID == c.UID && owner != nil && owner.Kind == "Deployment" && owner.UID == d.UID {
 			add(rs.Labels[versionLabel])
 		}
 	}

@@ -58,9 +58,10 @@ var _ = Describe("The in-place upgrade gate", func() {
 	It("refuses a jump from the pods a stalled rollout keeps, though status.version is one minor version behind", func() {
 		const ns = "ipg-stalled"
 		createNamespace(ns, nil, nil)
+		installFromRepository(ns, helmRepo.URL())
 		// The envtest tier has no Deployment controller: the ReplicaSet of istiod's earlier template and
-		// its pod are made by hand, before the install, so that the manager's caches hold them by the
-		// upgrade. Its pod never leaves, as the old pods of a rollout whose new pods never become ready.
+		// its pod are made by hand, owned by the istiod Deployment meshkeeper installed. Its pod never
+		// leaves, as the old pods of a rollout whose new pods never become ready.
 		template := istiodTemplate(oldIstiod)
 		labels := map[string]string{"pod-template-hash": "5f8c9d7b6"}
 		for key, value := range template.Labels {
@@ -69,7 +70,7 @@ var _ = Describe("The in-place upgrade gate", func() {
 		template.Labels = labels
 		rs := &appsv1.ReplicaSet{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istiod-5f8c9d7b6", Labels: labels,
-				OwnerReferences: []metav1.OwnerReference{controllerRef("Deployment", "istiod", "8d3e7f4c-0d6a-4e49-9d8e-6f2b1c7a5e10")}},
+				OwnerReferences: []metav1.OwnerReference{controllerRef("Deployment", "istiod", istiod(ns).UID)}},
 			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
 		}
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
@@ -80,8 +81,8 @@ var _ = Describe("The in-place upgrade gate", func() {
 		}
 		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
 		deleteAtCleanup(pod, rs)
+		time.Sleep(time.Second) // the manager's caches show them before the upgrade
 
-		installFromRepository(ns, helmRepo.URL())
 		patchSpec(`{"version": "` + charts.BuiltinVersion + `", "charts": null}`)
 		Eventually(func(g Gomega) {
 			ready := conditionOf(meshv1alpha1.ConditionReady)
@@ -116,6 +117,41 @@ var _ = Describe("The in-place upgrade gate", func() {
 		}, installTimeout, poll).Should(Succeed())
 		Expect(getMesh().Status.Version).To(BeEmpty())
 		Expect(releaseRevisions(ns, "istiod")).To(BeEmpty(), "istiod was installed over the running one")
+		Expect(istiod(ns).Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":" + oldIstiod))
+	})
+
+	It("does not count the istiod pods of another installation", func() {
+		const ns = "ipg-foreign"
+		createNamespace(ns, nil, nil)
+		// Istio installed with the helm CLI or istioctl: its istiod is no object of meshkeeper's, which
+		// does not upgrade it; the install fails on it instead, naming it.
+		template := istiodTemplate(oldIstiod)
+		deployment := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istiod", Labels: map[string]string{"app": "istiod", "istio.io/rev": "default"}},
+			Spec:       appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: template.Labels}, Template: template},
+		}
+		Expect(k8sClient.Create(ctx, deployment)).To(Succeed())
+		rs := &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istiod-7b9d5c8f4", Labels: template.Labels,
+				OwnerReferences: []metav1.OwnerReference{controllerRef("Deployment", "istiod", deployment.UID)}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: template.Labels}, Template: template},
+		}
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "istiod-7b9d5c8f4-q8w2z", Labels: template.Labels,
+				OwnerReferences: []metav1.OwnerReference{controllerRef("ReplicaSet", rs.Name, rs.UID)}},
+			Spec: template.Spec,
+		}
+		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		deleteAtCleanup(pod, rs, deployment)
+		time.Sleep(time.Second) // the manager's caches show them before the ServiceMesh
+
+		createMesh("  namespace: " + ns + "\n  version: " + charts.BuiltinVersion + "\n")
+		Eventually(func(g Gomega) {
+			ready := conditionOf(meshv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(meshv1alpha1.ReasonInstallFailed), ready.Message)
+			g.Expect(ready.Message).To(ContainSubstring("Deployment " + ns + "/istiod"))
+		}, installTimeout, poll).Should(Succeed())
 		Expect(istiod(ns).Spec.Template.Spec.Containers[0].Image).To(HaveSuffix(":" + oldIstiod))
 	})
 })
