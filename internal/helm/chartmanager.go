@@ -255,15 +255,9 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 	}
 	m.memory.begin()
 	defer m.memory.end()
-	last, err := m.newestReadable(ctx, namespace, name, heads, len(heads)-1)
+	objects, err := m.appliedObjects(ctx, namespace, name, heads)
 	if err != nil {
 		return fmt.Errorf("uninstalling release %s: %w", name, err)
-	}
-	var objects []*unstructured.Unstructured
-	if last != nil {
-		if objects, err = m.recordObjects(last, namespace); err != nil {
-			return fmt.Errorf("uninstalling release %s: %w", name, err)
-		}
 	}
 	// Anyone who may write Secrets in the namespace can forge a record: deleteOwned deletes only what
 	// carries the owner's reference, which meshkeeper stamps on every object it installs, and what this
@@ -279,6 +273,44 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 	}
 	m.forget(namespace, name)
 	return nil
+}
+
+// appliedObjects are the objects the release's revisions may have left in the cluster: those of the
+// deployed revision (or, when its record cannot be read, of the newest one before it that can) and those
+// of every revision after it, a failed or interrupted upgrade that applied some of its objects; of a
+// release never deployed, those of every revision. A record after the first that cannot be read is
+// passed over.
+func (m *ChartManager) appliedObjects(ctx context.Context, namespace, name string, heads []Head) ([]*unstructured.Unstructured, error) {
+	from := 0
+	for i, h := range heads {
+		if h.Status == rcommon.StatusDeployed {
+			from = i
+		}
+	}
+	var objects []*unstructured.Unstructured
+	for i := from; i < len(heads); i++ {
+		var rel *releasev1.Release
+		var err error
+		if i == from {
+			rel, err = m.newestReadable(ctx, namespace, name, heads, i)
+		} else if rel, err = m.readRecord(ctx, namespace, name, heads[i].Version); errors.Is(err, errUnreadable) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rel == nil {
+			continue
+		}
+		recorded, err := m.recordObjects(rel, namespace)
+		if err != nil {
+			return nil, err
+		}
+		added := removed(recorded, objects)
+		slices.Reverse(added) // in the record's order, which the uninstall reverses
+		objects = append(objects, added...)
+	}
+	return objects, nil
 }
 
 // install renders and applies a release that has no deployed revision, as revision version.
@@ -344,16 +376,17 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	if err != nil {
 		return 0, err
 	}
+	var needed []int
 	if previous != nil {
 		// The failed revisions since the one replaced applied some of their objects before they failed:
 		// those this revision does not render go too (as helm upgrade --cleanup-on-fail would have
 		// removed them), or nothing would ever delete or repair them (an autoscaler left scaling istiod
 		// against the replicas drift repair restores).
-		if previous, err = m.withFailedSince(ctx, desired, heads, current.Version, previous); err != nil {
+		if previous, needed, err = m.withFailedSince(ctx, desired, heads, current.Version, previous); err != nil {
 			return 0, err
 		}
 	}
-	if err := m.pruneHistory(ctx, desired, heads); err != nil {
+	if err := m.pruneHistory(ctx, desired, heads, needed); err != nil {
 		return 0, err
 	}
 	rel := newRecord(desired, r, version, digest)
@@ -400,9 +433,13 @@ func (m *ChartManager) recordObjects(rel *releasev1.Release, namespace string) (
 }
 
 // withFailedSince adds to objects those of the release's failed revisions of meshkeeper's newer than
-// version that objects lacks. A record that cannot be read is passed over.
+// version that objects lacks. A record that cannot be read is passed over. needed are the revisions
+// whose records are the first to list an object that objects lacks: the history pruning keeps them, for
+// until an upgrade succeeds the next records need not list that object (the change that added it was
+// reverted), and an object no record lists is never deleted.
 func (m *ChartManager) withFailedSince(ctx context.Context, desired Release, heads []Head, version int,
-	objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, []int, error) {
+	var needed []int
 	for _, h := range heads {
 		if h.Version <= version || h.Status != rcommon.StatusFailed || h.Digest == "" {
 			continue
@@ -412,15 +449,18 @@ func (m *ChartManager) withFailedSince(ctx context.Context, desired Release, hea
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		failed, err := m.recordObjects(rel, desired.Namespace)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		objects = append(objects, removed(failed, objects)...)
+		if extra := removed(failed, objects); len(extra) > 0 {
+			needed = append(needed, h.Version)
+			objects = append(objects, extra...)
+		}
 	}
-	return objects, nil
+	return objects, needed, nil
 }
 
 // deployedBefore tells whether a revision of the release was ever deployed.
@@ -451,14 +491,16 @@ func currentRevision(heads []Head) *Head {
 	return nil
 }
 
-// pruneHistory deletes the oldest records until maxHistory-1 remain, keeping the deployed one.
-func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads []Head) error {
+// pruneHistory deletes the oldest records until maxHistory-1 remain, keeping the deployed one and those
+// of the revisions needed (see withFailedSince). A record kept so is pruned once an upgrade succeeded
+// after it: that upgrade deleted what it listed.
+func (m *ChartManager) pruneHistory(ctx context.Context, desired Release, heads []Head, needed []int) error {
 	excess := len(heads) - (maxHistory - 1)
 	for _, h := range heads {
 		if excess <= 0 {
 			break
 		}
-		if h.Status == rcommon.StatusDeployed {
+		if h.Status == rcommon.StatusDeployed || slices.Contains(needed, h.Version) {
 			continue
 		}
 		if err := m.deleteRecord(ctx, desired.Namespace, desired.Name, h.Version); err != nil {
