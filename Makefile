@@ -172,10 +172,11 @@ deps-check: ## Fail if the manager links a package it must not (CEL, gRPC, OpenT
 	go test . -run '^Test(BinaryLeavesOutUnusedPackages|ImageBinaryLinksOnlyTheAPIGroupsItUses)$$' -count=1
 
 .PHONY: bench
-bench: manifests envtest bench-binary ## Run the benchmarks: binary size, the base chart's render, one Ingress decision, what the cache holds of an Ingress and a Service, install latency and memory on envtest, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
+bench: manifests envtest bench-binary ## Run the benchmarks: binary size, the base chart's render, one Ingress decision, what the caches hold of an Ingress, a Service and a Deployment, install latency and memory on envtest, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
 	go test ./internal/helm/ -run '^$$' -bench RenderBase -benchtime 10x
 	go test ./internal/policy/ -run '^$$' -bench '^BenchmarkIngress$$' -benchmem
 	go test ./controllers/ -run '^$$' -bench 'Cached(Ingress|Service)' -benchtime 3x
+	go test ./controllers/restart/ -run '^$$' -bench CachedWorkload -benchtime 3x
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" MESHKEEPER_IMAGE_BINARY="$(IMAGE_BINARY)" go test -tags envtest ./test/install/ -run '^$$' -bench Install -benchtime 1x -timeout 20m -v
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench ApplyToReady -benchtime $${READY_RUNS:-5}x -timeout 30m
 	KUBEBUILDER_ASSETS="$(LOCALBIN)" go test -tags cluster ./test/bench/ -run '^$$' -bench NoopReconcile -benchtime $${NOOP_RUNS:-100}x -benchmem -timeout 30m

@@ -19,17 +19,21 @@ package restart
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // defaultDeadline is how long a rollout of a kind without progressDeadlineSeconds (StatefulSet,
@@ -213,39 +217,127 @@ func countsOf(obj client.Object) (rolloutCounts, bool) {
 }
 
 // NewWorkloadCache returns the cache the restarts read workloads from: every Deployment, StatefulSet
-// and DaemonSet without its pod spec (only the pod template's metadata is kept) and every ReplicaSet's
-// metadata, to follow a pod to its Deployment. Of a Deployment's conditions only Progressing's status and
-// reason are kept, the Deployment controller's verdict on its rollout. The manager's cache holds only meshkeeper's own
-// Deployments.
+// and DaemonSet, and every ReplicaSet's metadata, to follow a pod to its Deployment, each cut to what the
+// restarts read (workloadFields). The manager's cache holds only meshkeeper's own Deployments.
 func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 	return cache.New(mgr.GetConfig(), cache.Options{
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
-		HTTPClient: mgr.GetHTTPClient(),
-		DefaultTransform: func(obj any) (any, error) {
-			if o, ok := obj.(metav1.Object); ok {
-				o.SetManagedFields(nil)
-			}
-			switch o := obj.(type) {
-			case *appsv1.Deployment:
-				o.Spec.Template.Spec = corev1.PodSpec{}
-				if c := progressing(o); c != nil {
-					// Its verdict alone: the message and times are not read.
-					o.Status.Conditions = []appsv1.DeploymentCondition{{Type: c.Type, Status: c.Status, Reason: c.Reason}}
-				} else {
-					o.Status.Conditions = nil
-				}
-			case *appsv1.StatefulSet:
-				o.Spec.Template.Spec = corev1.PodSpec{}
-				o.Spec.VolumeClaimTemplates = nil
-				o.Status.Conditions = nil
-			case *appsv1.DaemonSet:
-				o.Spec.Template.Spec = corev1.PodSpec{}
-				o.Status.Conditions = nil
-			case *metav1.PartialObjectMetadata:
-				o.Annotations = nil
-			}
-			return obj, nil
-		},
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		HTTPClient:       mgr.GetHTTPClient(),
+		DefaultTransform: workloadFields,
 	})
+}
+
+// workloadFields is the workload cache's transform: it keeps of a Deployment, StatefulSet or DaemonSet
+// only what the restarts read of it (asWorkload, optedOut, controllerPod, countsOf, progressing,
+// meshctx.RolledOut, RolloutCompleted and ProgressDeadlinePassed, and what an Event names), and of a
+// ReplicaSet only what meshctx.PodWorkload follows. The cache holds every workload of the cluster, and
+// whoever may edit one writes its labels and annotations and those of its pod template, up to the API
+// server's limit on an object: kubectl's last-applied-configuration, a copy of the whole object, is one
+// of them. Kept, they would cost the manager what each writer chose. Of the pod template only the
+// sidecar.istio.io/inject label and meshkeeper's restart annotations are kept, of the workload's own
+// annotations only the opt-out, of its conditions only a Deployment's Progressing verdict, and of its
+// owners only the controller, which the restarts name when they leave the workload to it.
+func workloadFields(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		s := o.Status
+		d := &appsv1.Deployment{ObjectMeta: workloadMeta(&o.ObjectMeta),
+			Spec: appsv1.DeploymentSpec{Replicas: o.Spec.Replicas, Paused: o.Spec.Paused,
+				ProgressDeadlineSeconds: o.Spec.ProgressDeadlineSeconds, Template: templateMeta(&o.Spec.Template)},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: s.ObservedGeneration, Replicas: s.Replicas,
+				UpdatedReplicas: s.UpdatedReplicas, ReadyReplicas: s.ReadyReplicas, AvailableReplicas: s.AvailableReplicas}}
+		if c := progressing(o); c != nil {
+			// Its verdict alone: the message and times are not read.
+			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: c.Type, Status: c.Status, Reason: c.Reason}}
+		}
+		return d, nil
+	case *appsv1.StatefulSet:
+		s := o.Status
+		st := &appsv1.StatefulSet{ObjectMeta: workloadMeta(&o.ObjectMeta),
+			Spec: appsv1.StatefulSetSpec{Replicas: o.Spec.Replicas, Template: templateMeta(&o.Spec.Template),
+				UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: o.Spec.UpdateStrategy.Type}},
+			Status: appsv1.StatefulSetStatus{ObservedGeneration: s.ObservedGeneration, UpdatedReplicas: s.UpdatedReplicas,
+				ReadyReplicas: s.ReadyReplicas, AvailableReplicas: s.AvailableReplicas,
+				CurrentRevision: s.CurrentRevision, UpdateRevision: s.UpdateRevision}}
+		if u := o.Spec.UpdateStrategy.RollingUpdate; u != nil {
+			st.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: u.Partition}
+		}
+		return st, nil
+	case *appsv1.DaemonSet:
+		s := o.Status
+		return &appsv1.DaemonSet{ObjectMeta: workloadMeta(&o.ObjectMeta),
+			Spec: appsv1.DaemonSetSpec{Template: templateMeta(&o.Spec.Template),
+				UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: o.Spec.UpdateStrategy.Type}},
+			Status: appsv1.DaemonSetStatus{ObservedGeneration: s.ObservedGeneration, DesiredNumberScheduled: s.DesiredNumberScheduled,
+				UpdatedNumberScheduled: s.UpdatedNumberScheduled, NumberReady: s.NumberReady, NumberAvailable: s.NumberAvailable}}, nil
+	case *metav1.PartialObjectMetadata:
+		// A ReplicaSet: PodWorkload reads its UID and its controller, the Deployment it follows the pod to.
+		// Whoever creates a ReplicaSet writes that reference, and the API server bounds none of its fields;
+		// but no Deployment's name or UID is longer than maxName, and of the API version only its start
+		// is read: cut (bounded), the reference leads to the same Deployment as it did whole, or to none.
+		rs := &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace,
+			UID: o.UID, ResourceVersion: o.ResourceVersion}}
+		if owner := metav1.GetControllerOf(o); owner != nil {
+			rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: bounded(owner.APIVersion, maxName), Kind: bounded(owner.Kind, maxName),
+				Name: bounded(owner.Name, maxName), UID: types.UID(bounded(string(owner.UID), maxName)), Controller: ptr.To(true)}}
+		}
+		return rs, nil
+	}
+	return obj, nil
+}
+
+// workloadMeta is what the workload cache keeps of a workload's metadata: what names it (to Events too)
+// and tells it from another of its name, its generation, creation and deletion, the opt-out annotation,
+// and the kind and name of its controller.
+func workloadMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	kept := metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp,
+		Annotations: readKeys(m.Annotations, meshv1alpha1.RestartAnnotation)}
+	if owner := metav1.GetControllerOf(m); owner != nil {
+		kept.OwnerReferences = []metav1.OwnerReference{{Kind: bounded(owner.Kind, maxKind), Name: bounded(owner.Name, maxName),
+			Controller: ptr.To(true)}}
+	}
+	return kept
+}
+
+// templateMeta is what the workload cache keeps of a pod template: the label controllerPod reads and
+// meshkeeper's restart annotations, which asWorkload reads.
+func templateMeta(t *corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{
+		Labels: readKeys(t.Labels, policy.SidecarInject),
+		Annotations: readKeys(t.Annotations, meshv1alpha1.RestartedAtAnnotation, meshv1alpha1.RestartedOntoAnnotation,
+			meshv1alpha1.RestartedForAnnotation),
+	}}
+}
+
+// maxValue is the longest value of a label or annotation the restarts read that they can take for a
+// valid one: a revision (restarted-onto) is a DNS label; a time in RFC 3339, the digest of a target,
+// "true" and "never" are shorter.
+const maxValue = 63
+
+// readKeys is what the workload cache keeps of labels or annotations: the keys given, each value cut to
+// maxValue bytes and one more (bounded); nil when there is none of them.
+func readKeys(m map[string]string, keys ...string) map[string]string {
+	var kept map[string]string
+	for _, key := range keys {
+		if value, ok := m[key]; ok {
+			if kept == nil {
+				kept = make(map[string]string, len(keys))
+			}
+			kept[key] = bounded(value, maxValue)
+		}
+	}
+	return kept
+}
+
+// bounded keeps of value, which whoever wrote the object chose, at most limit bytes and one more: a
+// value longer than any valid one stays so, and so still reads as no time, names no revision, digest,
+// workload or UID, and keeps its start (the "apps/" of an API version), while the cache keeps a few bytes
+// of it rather than what its writer chose.
+func bounded(value string, limit int) string {
+	if len(value) <= limit {
+		return value
+	}
+	return strings.Clone(value[:limit+1])
 }
