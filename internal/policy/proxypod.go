@@ -17,6 +17,8 @@ limitations under the License.
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -46,7 +48,8 @@ type ProxyPod struct {
 	// InjectedRevision is the revision the injector's sidecar.istio.io/status annotation names ("default"
 	// when it names none), when Injected; "" when the annotation cannot be read.
 	InjectedRevision string `json:"injectedRevision,omitempty"`
-	// Controller is the pod's controller reference; empty when it has none.
+	// Controller is the pod's controller reference, each field longer than any valid one cut (distinct);
+	// empty when it has none.
 	Controller PodController `json:"controller,omitzero"`
 	// RestartedAt is the time in meshkeeper's mesh.meshkeeper.io/restarted-at annotation, which the pod
 	// took from its pod template when it was created; zero when absent or unreadable. The restarts tell
@@ -95,7 +98,8 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		p.InjectedForCNI = p.InjectedForCNI || s.validation
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
-		p.Controller = PodController{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID}
+		p.Controller = PodController{APIVersion: distinct(ref.APIVersion, maxAPIVersionLength), Kind: distinct(ref.Kind, maxKindLength),
+			Name: distinct(ref.Name, maxNameLength), UID: types.UID(distinct(string(ref.UID), maxNameLength))}
 	}
 	if at, ok := pod.Annotations[meshv1alpha1.RestartedAtAnnotation]; ok {
 		// A time in UTC holds no pointer: it costs the ProxyPod 24 bytes and no allocation.
@@ -122,6 +126,29 @@ func bounded(value string, limit int) string {
 		return value
 	}
 	return strings.Clone(value[:limit+1])
+}
+
+// maxAPIVersionLength, maxKindLength and maxNameLength are the longest API version (a group, a DNS
+// subdomain, and a version, a DNS label), kind (a DNS label) and name (a DNS subdomain) of an object, and
+// longer than any UID the API server gives one. The API server bounds none of them in an owner
+// reference: whoever creates the pod writes it.
+const (
+	maxAPIVersionLength = 253 + 1 + 63
+	maxKindLength       = 63
+	maxNameLength       = 253
+)
+
+// distinct is bounded for a value that tells one thing from another, a pod's owner by its kind, name and
+// UID: a longer value keeps its first limit bytes and one more, and gets the digest of the whole after
+// them. So it stays longer than any valid value (it names no workload and matches no UID), keeps its
+// start (the "apps/" of an API version, the Deployment's name before a ReplicaSet's suffix), and two
+// different values stay different: the pods of two owners are never taken for one owner's.
+func distinct(value string, limit int) string {
+	if len(value) <= limit {
+		return value
+	}
+	sum := sha256.Sum256([]byte(value))
+	return value[:limit+1] + "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // optedOut reads sidecar.istio.io/inject as Istio's injector does: the label when the pod has it, else
