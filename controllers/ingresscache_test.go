@@ -17,7 +17,9 @@ limitations under the License.
 package controllers
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -84,5 +86,56 @@ func TestIngressCacheKeepsTheAnnotationsOthersShare(t *testing.T) {
 	}
 	if got := out.(*networkingv1.Ingress).ManagedFields; len(got) != 1 || got[0].Manager != meshv1alpha1.FieldManager {
 		t.Errorf("cached entries of the common Ingress = %v, want meshkeeper's alone", got)
+	}
+}
+
+// TestIngressCacheCutsMeshkeepersOwnEntries: whoever may update an Ingress may write its managed
+// fields, an entry in meshkeeper's name among them, up to the API server's limit on an object, and the
+// cache holds every Ingress of the cluster. It keeps of meshkeeper's entries the annotations meshkeeper
+// writes, all that the decisions read of them, and drops meshkeeper's entries of a subresource, which
+// none reads.
+func TestIngressCacheCutsMeshkeepersOwnEntries(t *testing.T) {
+	vhost, upstream := internalpolicy.AnnotationUpstreamVhost, internalpolicy.AnnotationServiceUpstream
+	var forged strings.Builder
+	forged.WriteString(`{"f:metadata":{"f:annotations":{`)
+	for i := range 20000 {
+		fmt.Fprintf(&forged, `"f:filler-%d":{},`, i)
+	}
+	forged.WriteString(`"f:` + vhost + `":{"f:x":"` + strings.Repeat("y", 1<<20) + `"}}},"f:spec":{"f:rules":{}}}`)
+	if forged.Len() < 1<<20 {
+		t.Fatalf("the forged entry is %d bytes; want a mebibyte", forged.Len())
+	}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", ManagedFields: []metav1.ManagedFieldsEntry{
+		{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "networking.k8s.io/v1",
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(forged.String())},
+		{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "networking.k8s.io/v1",
+			Subresource: "status", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(forged.String())},
+	}}}
+	out, err := ingressFields(ing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := out.(*networkingv1.Ingress)
+	size := 0
+	for _, e := range cached.ManagedFields {
+		size += len(e.FieldsV1.GetRawBytes())
+	}
+	if len(cached.ManagedFields) != 1 || size > 256 {
+		t.Errorf("the cache keeps %d of meshkeeper's entries, %d bytes of fields; want its apply alone, cut to its annotations",
+			len(cached.ManagedFields), size)
+	}
+	if got := apply.OwnedKeys(cached, "annotations"); !got.Equal(sets.New(vhost)) {
+		t.Errorf("meshkeeper's annotations in the cache = %v, want %s alone: the one of its own the entry names", sets.List(got), vhost)
+	}
+
+	// An entry as meshkeeper's apply leaves it reads the same in the cache.
+	applied := metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{"f:` + upstream + `":{},"f:` + vhost + `":{}}}}`)
+	ing.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
+		APIVersion: "networking.k8s.io/v1", FieldsType: "FieldsV1", FieldsV1: applied}}
+	if out, err = ingressFields(ing); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(*networkingv1.Ingress).ManagedFields; len(got) != 1 || string(got[0].FieldsV1.GetRawBytes()) != string(applied.GetRawBytes()) {
+		t.Errorf("meshkeeper's entry in the cache = %v, want it as applied", got)
 	}
 }

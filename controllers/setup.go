@@ -24,6 +24,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -298,10 +299,19 @@ type sharedKeys struct {
 	// markers are the keys as a managed-fields set names them, to pass over an entry without any at
 	// once, the common case, without parsing it.
 	markers [][]byte
+	// last is the set keysOnly cut last and what it kept of it: meshkeeper writes the same keys on
+	// thousands of objects, whose entries would otherwise each be parsed to the same cut.
+	last *atomic.Pointer[cutSet]
+}
+
+// cutSet is a managed-fields set and what sharedKeys.keysOnly keeps of it.
+type cutSet struct {
+	raw  []byte
+	kept *metav1.FieldsV1
 }
 
 func newSharedKeys(keys []string, path ...string) sharedKeys {
-	s := sharedKeys{keys: keys, path: path}
+	s := sharedKeys{keys: keys, path: path, last: &atomic.Pointer[cutSet]{}}
 	for _, key := range keys {
 		s.markers = append(s.markers, []byte(`"f:`+key+`"`))
 	}
@@ -317,14 +327,55 @@ func (s sharedKeys) othersEntries(entries []metav1.ManagedFieldsEntry) []metav1.
 		if !notMine(entry) || entry.FieldsV1 == nil || entry.Subresource != "" {
 			continue
 		}
-		raw := entry.FieldsV1.GetRawBytes()
-		if !slices.ContainsFunc(s.markers, func(marker []byte) bool { return bytes.Contains(raw, marker) }) {
+		if trimmed := s.keysOnly(entry.FieldsV1); trimmed != nil {
+			kept = append(kept, metav1.ManagedFieldsEntry{Manager: entry.Manager, Operation: entry.Operation,
+				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: trimmed})
+		}
+	}
+	return kept
+}
+
+// ownEntries returns meshkeeper's managed-fields entries, each cut down to the keys as othersEntries
+// cuts the others' (to no fields when it holds none of them), and without those of a subresource, which
+// no reader of the keys reads. On an object of which meshkeeper writes these keys alone (an Ingress's
+// annotations) that is all there is in them, as the API server records them; but whoever may update the
+// object may write its managed fields, entries of meshkeeper's name among them, up to the API server's
+// limit on an object, and the cache holds every such object of the cluster.
+func (s sharedKeys) ownEntries(entries []metav1.ManagedFieldsEntry) []metav1.ManagedFieldsEntry {
+	var kept []metav1.ManagedFieldsEntry
+	for _, entry := range entries {
+		if notMine(entry) || entry.Subresource != "" {
 			continue
 		}
-		if trimmed := apply.KeysOnly(raw, s.keys, s.path...); trimmed != nil {
-			kept = append(kept, metav1.ManagedFieldsEntry{Manager: entry.Manager, Operation: entry.Operation,
-				APIVersion: entry.APIVersion, FieldsType: entry.FieldsType, FieldsV1: metav1.NewFieldsV1(string(trimmed))})
+		if entry.FieldsV1 != nil {
+			entry.FieldsV1 = s.keysOnly(entry.FieldsV1)
 		}
+		kept = append(kept, entry)
+	}
+	return kept
+}
+
+// keysOnly is a managed-fields set cut down to the keys (apply.KeysOnly): fields itself when that
+// changes nothing, as with the sets the API server records of meshkeeper's applies; nil when it holds
+// none of them.
+func (s sharedKeys) keysOnly(fields *metav1.FieldsV1) *metav1.FieldsV1 {
+	raw := fields.GetRawBytes()
+	if !slices.ContainsFunc(s.markers, func(marker []byte) bool { return bytes.Contains(raw, marker) }) {
+		return nil
+	}
+	if last := s.last.Load(); last != nil && bytes.Equal(last.raw, raw) {
+		return last.kept
+	}
+	var kept *metav1.FieldsV1
+	switch trimmed := apply.KeysOnly(raw, s.keys, s.path...); {
+	case trimmed == nil:
+	case bytes.Equal(trimmed, raw):
+		kept = fields
+	default:
+		kept = metav1.NewFieldsV1(string(trimmed))
+	}
+	if len(raw) <= maxSharedFieldsSize {
+		s.last.Store(&cutSet{raw: raw, kept: kept})
 	}
 	return kept
 }
@@ -390,22 +441,24 @@ func slimService(svc *corev1.Service) *corev1.Service {
 // cluster; the status (the load balancer's addresses) is not read either. meshkeeper writes Ingresses
 // only by server-side apply of its own annotations, so nothing it writes is built from this copy.
 //
-// Of every other manager's managed-fields entry, only the annotations meshkeeper writes
-// (policy.IngressAnnotationsWritten) are kept, as namespaceFields keeps the injection labels: one the
-// Ingress's owner applied with meshkeeper's value (Argo CD with ServerSideApply, Helm 4, Flux) is the
-// owner's too, and stays the owner's value when meshkeeper's moves, which the decision must see
-// without a read around the cache. An entry that holds none of them, the common Ingress's, is not kept.
+// Of every manager's managed-fields entry, only the annotations meshkeeper writes
+// (policy.IngressAnnotationsWritten) are kept, as namespaceFields keeps the injection labels of other
+// managers': one the Ingress's owner applied with meshkeeper's value (Argo CD with ServerSideApply, Helm
+// 4, Flux) is the owner's too, and stays the owner's value when meshkeeper's moves, which the decision
+// must see without a read around the cache. An entry of another manager that holds none of them, the
+// common Ingress's, is not kept. meshkeeper's own entries are cut alike (ownEntries): they hold nothing
+// else unless someone wrote them by hand, at any size.
 func ingressFields(obj any) (any, error) {
 	ing, ok := obj.(*networkingv1.Ingress)
 	if !ok {
 		return keepOwnManagedFields(obj)
 	}
-	kept := ingressWrittenAnnotations.othersEntries(ing.ManagedFields)
-	if _, err := keepOwnManagedFields(ing); err != nil {
-		return nil, err
-	}
-	if len(kept) > 0 {
-		ing.ManagedFields = append(slices.Clip(ing.ManagedFields), kept...)
+	if len(ing.ManagedFields) > 0 {
+		mine := ingressWrittenAnnotations.ownEntries(ing.ManagedFields)
+		for i := range mine {
+			sharedManagedFields.share(&mine[i])
+		}
+		ing.ManagedFields = append(mine, ingressWrittenAnnotations.othersEntries(ing.ManagedFields)...)
 	}
 	if len(ing.Annotations) > 0 {
 		var read map[string]string

@@ -424,16 +424,33 @@ func CachedWorkload(ctx context.Context, workloads client.Reader, ref meshv1alph
 	return obj, nil
 }
 
-// meshkeepersFields is meshkeeper's entries of managed fields, as the workload cache keeps them.
+// meshkeepersFields is meshkeeper's entries of managed fields, as the workload cache keeps them: each
+// cut down to the sidecar settings it owns in the pod template (apply.KeysOnlyAt), all that
+// holdsSidecarKeys reads, and dropped when it owns none. The cache holds every Deployment and DaemonSet
+// of the cluster, and whoever may update one may write its managed fields, entries of meshkeeper's name
+// among them, up to the API server's limit on an object. Observed.Mine is cut alike, so that Describes
+// compares the same parts; the time of each entry, which meshkeeper's applies move, is kept.
 func meshkeepersFields(entries []metav1.ManagedFieldsEntry) []metav1.ManagedFieldsEntry {
 	var mine []metav1.ManagedFieldsEntry
 	for _, entry := range entries {
-		if entry.Manager == meshv1alpha1.FieldManager {
+		if entry.Manager != meshv1alpha1.FieldManager || entry.Subresource != "" || entry.FieldsV1 == nil {
+			continue
+		}
+		if cut := apply.KeysOnlyAt(entry.FieldsV1.GetRawBytes(), sidecarKeyList, templateLabels, templateAnnotations); cut != nil {
+			entry.FieldsV1 = metav1.NewFieldsV1(string(cut))
 			mine = append(mine, entry)
 		}
 	}
 	return mine
 }
+
+// sidecarKeyList is sidecarKeys as a list, and templateLabels and templateAnnotations the paths of the
+// pod template's maps in a managed-fields set, for meshkeepersFields.
+var (
+	sidecarKeyList      = sets.List(sidecarKeys)
+	templateLabels      = []string{"spec", "template", "metadata", "labels"}
+	templateAnnotations = []string{"spec", "template", "metadata", "annotations"}
+)
 
 // ReadWorkload reads the workload in names, whole (from reader), and its namespace (from namespaces),
 // and decides about it.
@@ -605,9 +622,9 @@ func holdsSidecarKeys(obj metav1.Object) bool {
 }
 
 // NewWorkloadCache returns a cache for the metadata of every Deployment and DaemonSet, keeping of
-// their managed fields only meshkeeper's and none of their annotations: enough to find the
-// ingress-nginx controller and the workloads meshkeeper configured, without holding every workload's
-// spec (the manager's cache holds only meshkeeper's own Deployments).
+// their managed fields only meshkeeper's sidecar settings (meshkeepersFields) and none of their
+// annotations: enough to find the ingress-nginx controller and the workloads meshkeeper configured,
+// without holding every workload's spec (the manager's cache holds only meshkeeper's own Deployments).
 func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 	return cache.New(mgr.GetConfig(), cache.Options{
 		Scheme:     mgr.GetScheme(),

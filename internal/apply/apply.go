@@ -286,7 +286,10 @@ func fieldsAt(raw json.RawMessage, path []string) map[string]json.RawMessage {
 
 // parsedKeys remembers keysAt's answers by path and FieldsV1 content. The answers are never handed out
 // to be changed (ownedKeysAt copies them into a set of the caller's). It holds at most maxParsedKeys
-// contents a path, and starts over when full: the contents meshkeeper writes are few.
+// contents a path, and starts over when full: the contents meshkeeper writes are few. A content over
+// maxParsedSize is parsed each time and not remembered: whoever may update an object may write its
+// managed fields, entries of meshkeeper's name among them, up to the API server's limit on an object,
+// and the memory would keep a copy of each.
 type parsedKeys struct {
 	mu     sync.RWMutex
 	byPath map[fieldPath]map[string][]string
@@ -298,11 +301,16 @@ type fieldPath [4]string
 
 const maxParsedKeys = 1024
 
+// maxParsedSize is the largest FieldsV1 parsedKeys remembers. meshkeeper's entries on the objects it
+// labels and annotates by the thousand (Namespaces, Ingresses) are a few hundred bytes; the larger
+// ones, of its applies of the charts' whole objects, are on a few objects and parsed again when read.
+const maxParsedSize = 1 << 10
+
 var parsed = &parsedKeys{byPath: map[fieldPath]map[string][]string{}}
 
 func (p *parsedKeys) keys(raw []byte, path []string) []string {
-	if len(path) > len(fieldPath{}) {
-		return keysAt(raw, path) // no such path is read; not remembered
+	if len(path) > len(fieldPath{}) || len(raw) > maxParsedSize {
+		return keysAt(raw, path) // no such path is read, or too large an entry: not remembered
 	}
 	var at fieldPath
 	copy(at[:], path)
@@ -326,27 +334,43 @@ func (p *parsedKeys) keys(raw []byte, path []string) []string {
 
 // KeysOnly is a managed-fields set (FieldsV1) cut down to the given keys of the map at path
 // (metadata.annotations), in the same shape, so OwnedKeys, OthersKeys and OthersKeysAt read those keys
-// from it as from the whole set; nil when it holds none of them (or cannot be read). A cache that keeps
-// of other managers' entries only the keys meshkeeper writes stores this instead of the whole entry.
+// from it as from the whole set; nil when it holds none of them (or cannot be read). Each key is kept as
+// the API server records a key of a map of strings, {}, whatever the set held under it: the readers read
+// the keys alone, and a set written by hand may hold anything there. A cache that keeps of managers'
+// entries only the keys meshkeeper writes stores this instead of the whole entry.
 func KeysOnly(raw []byte, keys []string, path ...string) []byte {
-	fields := fieldsAt(raw, path)
+	return KeysOnlyAt(raw, keys, path)
+}
+
+// KeysOnlyAt is KeysOnly for the maps at several paths (a pod template's labels and annotations): the
+// given keys of each, in one set.
+func KeysOnlyAt(raw []byte, keys []string, paths ...[]string) []byte {
 	var kept map[string]any
-	for _, key := range keys {
-		if v, ok := fields["f:"+key]; ok {
+	for _, path := range paths {
+		found := parsed.keys(raw, path)
+		for _, key := range keys {
+			if !slices.Contains(found, key) {
+				continue
+			}
 			if kept == nil {
 				kept = map[string]any{}
 			}
-			kept["f:"+key] = v
+			level := kept
+			for _, name := range path {
+				next, ok := level["f:"+name].(map[string]any)
+				if !ok {
+					next = map[string]any{}
+					level["f:"+name] = next
+				}
+				level = next
+			}
+			level["f:"+key] = struct{}{}
 		}
 	}
 	if kept == nil {
 		return nil
 	}
-	trimmed := kept
-	for i := len(path) - 1; i >= 0; i-- {
-		trimmed = map[string]any{"f:" + path[i]: trimmed}
-	}
-	out, err := json.Marshal(trimmed)
+	out, err := json.Marshal(kept)
 	if err != nil {
 		return nil
 	}

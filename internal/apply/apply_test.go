@@ -18,6 +18,7 @@ package apply
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,6 +267,49 @@ func TestOwnedKeysRemembersAtMostMaxParsedKeys(t *testing.T) {
 		parsed.mu.RUnlock()
 		if n > maxParsedKeys {
 			t.Fatalf("after %d entries, %d contents remembered", i+1, n)
+		}
+	}
+}
+
+// An entry larger than meshkeeper writes on the objects it labels and annotates by the thousand is read
+// as any other, but not remembered: anyone who may update an object may write an entry in meshkeeper's
+// name, up to the API server's limit on an object, and the memory would keep a copy of each.
+func TestOwnedKeysDoesNotRememberALargeEntry(t *testing.T) {
+	at := fieldPath{"metadata", "annotations"}
+	parsed.mu.Lock()
+	delete(parsed.byPath, at)
+	parsed.mu.Unlock()
+	large := `{"f:metadata":{"f:annotations":{"f:forged":{"f:x":"` + strings.Repeat("y", 1<<20) + `"}}}}`
+	got := OwnedKeys(&metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "meshkeeper",
+		Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(large)}}}, "annotations")
+	if !got.Equal(sets.New("forged")) {
+		t.Errorf("a large entry owns %v", sets.List(got))
+	}
+	parsed.mu.RLock()
+	defer parsed.mu.RUnlock()
+	for content := range parsed.byPath[at] {
+		if len(content) > maxParsedSize {
+			t.Errorf("an entry of %d bytes is remembered; want none over %d", len(content), maxParsedSize)
+		}
+	}
+}
+
+// KeysOnly keeps the keys of the map at path as the API server records them, whatever a set written by
+// hand holds under them, and KeysOnlyAt those of several maps in one set.
+func TestKeysOnly(t *testing.T) {
+	raw := []byte(`{"f:metadata":{"f:annotations":{".":{},"f:a":{"f:x":"` + strings.Repeat("y", 4<<10) + `"},"f:b":{},"f:c":{}},` +
+		`"f:labels":{"f:a":{}}},"f:spec":{"f:template":{"f:metadata":{"f:labels":{"f:a":{},"f:d":{}},"f:annotations":{"f:b":{}}}}}}`)
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{string(KeysOnly(raw, []string{"a", "b"}, "metadata", "annotations")), `{"f:metadata":{"f:annotations":{"f:a":{},"f:b":{}}}}`},
+		{string(KeysOnly(raw, []string{"z"}, "metadata", "annotations")), ``},
+		{string(KeysOnlyAt(raw, []string{"a", "b"}, []string{"spec", "template", "metadata", "labels"},
+			[]string{"spec", "template", "metadata", "annotations"})),
+			`{"f:spec":{"f:template":{"f:metadata":{"f:annotations":{"f:b":{}},"f:labels":{"f:a":{}}}}}}`},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
 		}
 	}
 }
