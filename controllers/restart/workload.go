@@ -276,8 +276,10 @@ func workloadFields(obj any) (any, error) {
 		// Whoever creates a ReplicaSet writes that reference, and the API server bounds none of its fields;
 		// but no Deployment's name or UID is longer than maxName, and of the API version only its start
 		// is read: cut (bounded), the reference leads to the same Deployment as it did whole, or to none.
+		// The cache serves the ServiceMesh controller too (its ReplicaSets), whose in-place upgrade gate
+		// reads the Istio version of an istiod ReplicaSet's pods from its version label.
 		rs := &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace,
-			UID: o.UID, ResourceVersion: o.ResourceVersion}}
+			UID: o.UID, ResourceVersion: o.ResourceVersion, Labels: readKeys(o.Labels, VersionLabel)}}
 		if owner := metav1.GetControllerOf(o); owner != nil {
 			rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: bounded(owner.APIVersion, maxName), Kind: bounded(owner.Kind, maxName),
 				Name: bounded(owner.Name, maxName), UID: types.UID(bounded(string(owner.UID), maxName)), Controller: ptr.To(true)}}
@@ -310,6 +312,10 @@ func templateMeta(t *corev1.PodTemplateSpec) corev1.PodTemplateSpec {
 			meshv1alpha1.RestartedForAnnotation),
 	}}
 }
+
+// VersionLabel is the label Istio's charts give a workload's pod template, and so its ReplicaSets: the
+// Istio version of its pods.
+const VersionLabel = "app.kubernetes.io/version"
 
 // maxValue is the longest value of a label or annotation the restarts read that they can take for a
 // valid one: a revision (restarted-onto) is a DNS label; a time in RFC 3339, the digest of a target,

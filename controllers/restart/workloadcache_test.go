@@ -245,12 +245,18 @@ func TestTheWorkloadCacheKeepsNothingElse(t *testing.T) {
 	}
 
 	// A ReplicaSet keeps what the restarts follow a pod by: its UID and controller, cut to the longest
-	// Deployment name and UID and one more byte.
+	// Deployment name and UID and one more byte; and its pods' Istio version, which the in-place upgrade
+	// gate reads of istiod's ReplicaSets.
 	rs := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "ReplicaSet"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-7d9c", UID: "rs1"}}
 	unread(&rs.ObjectMeta, &metav1.ObjectMeta{})
 	rs.OwnerReferences = append(rs.OwnerReferences,
 		metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "u1", Controller: ptr.To(true)})
+	withVersion := rs.DeepCopy()
+	withVersion.Labels[VersionLabel] = "1.29.3"
+	if got := cached(t, withVersion).(*metav1.PartialObjectMetadata); got.Labels[VersionLabel] != "1.29.3" || len(got.Labels) != 1 {
+		t.Errorf("the cache keeps of a ReplicaSet's labels %v; want its version label alone", got.Labels)
+	}
 	got := cached(t, rs).(*metav1.PartialObjectMetadata)
 	owner := metav1.GetControllerOf(got)
 	if got.UID != "rs1" || owner == nil || owner.APIVersion != "apps/v1" || owner.Kind != "Deployment" || owner.Name != "web" || owner.UID != "u1" {

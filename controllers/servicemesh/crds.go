@@ -27,13 +27,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // versionLabel is the label Istio's charts give what they render (each Istio CRD, istiod's pod
 // template and so each ReplicaSet of istiod): its Istio version (the chart's appVersion).
-const versionLabel = "app.kubernetes.io/version"
+const versionLabel = restart.VersionLabel
 
 // installedCRDsVersion is the newest Istio version of the CRDs meshkeeper's base charts installed, read
 // from their labels by metadata; "" when there are none. The CRDs outlive every ServiceMesh (they hold
