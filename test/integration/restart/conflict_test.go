@@ -44,7 +44,7 @@ import (
 // name, which the cache has not seen yet: the apply names the old UID) is named in a Warning Event and
 // fails the pass, but does not hold back the workloads that sort after it.
 func TestARestartTakesItsAnnotationBackAndGoesOn(t *testing.T) {
-	f := newFixture(t, "undo", ptr.To[int32](5))
+	f := newFixture(t, "conflict", ptr.To[int32](5))
 	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 	lag := &laggingCache{Cache: workloads}
 

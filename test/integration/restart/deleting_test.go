@@ -73,7 +73,7 @@ func TestAWorkloadBeingDeletedIsNotRestarted(t *testing.T) {
 			Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.example.com/db:1.0"}}}})).To(Succeed())
 	t.Cleanup(func() {
-		// The test's API server goes with the test; the finalizers are let go all the same.
+		// The API server outlives the test: the finalizers are let go, so that the workloads go.
 		for _, obj := range []client.Object{db, api} {
 			if c.Get(ctx, client.ObjectKeyFromObject(obj), obj) == nil {
 				obj.SetFinalizers(nil)

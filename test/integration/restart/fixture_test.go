@@ -22,16 +22,20 @@ package restart_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
@@ -47,7 +51,48 @@ import (
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-// fixture is what most tests of the package start from: an API server of their own, the restarts'
+// apiServer is the API server every test of the package runs on, one after the other, each with a
+// ServiceMesh of its own (createRunningMesh) over namespaces of its own: a server per test cost each
+// test seconds of CPU to start. What a test leaves in its namespaces (no namespace controller deletes
+// them) is invisible to the tests after it: the restarts judge only the namespaces their ServiceMesh
+// enrolls, which no test selects by label, and follow a workload elsewhere only when their own
+// reconciler restarted it or their ServiceMesh's status records its stall.
+var apiServer *testenv.Env
+
+func TestMain(m *testing.M) {
+	suite := &testenv.Suite{}
+	code := 1
+	if suite.SetUp(func(s *testenv.Suite) { apiServer = testenv.Start(s) }) {
+		code = m.Run()
+	}
+	suite.Close()
+	if suite.Failed() && code == 0 {
+		// The API server did not stop.
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// namesTaken counts the uses of each name given to unique.
+var namesTaken = struct {
+	sync.Mutex
+	uses map[string]int
+}{uses: map[string]int{}}
+
+// unique returns name the first time it is given, and name-<n> the n-th time: a test run again (go
+// test -count) needs namespaces of its own too, since those of its first run outlive it on the shared
+// API server. Each test gives a name of its own.
+func unique(name string) string {
+	namesTaken.Lock()
+	defer namesTaken.Unlock()
+	namesTaken.uses[name]++
+	if n := namesTaken.uses[name]; n > 1 {
+		return fmt.Sprintf("%s-%d", name, n)
+	}
+	return name
+}
+
+// fixture is what most tests of the package start from: the package's API server, the restarts'
 // workload cache on it, and a running mesh with automatic restarts (createRunningMesh) over one
 // enrolled namespace, ns.
 type fixture struct {
@@ -56,19 +101,22 @@ type fixture struct {
 	ctx       context.Context
 	c         client.Client
 	workloads cache.Cache
-	ns        string
+	// name is the fixture's name (see unique), which its namespaces start with.
+	name string
+	ns   string
 }
 
 // newFixture starts a fixture whose enrolled namespace is <name>-shop and whose control plane runs in
-// <name>-system; maxConcurrentPerNamespace is left at its default when nil.
+// <name>-system, name made unique; maxConcurrentPerNamespace is left at its default when nil.
 func newFixture(t *testing.T, name string, maxConcurrentPerNamespace *int32) *fixture {
 	g := NewWithT(t)
-	env := testenv.Start(t)
+	env := apiServer
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	f := &fixture{g: g, env: env, ctx: ctx, c: env.Client, ns: name + "-shop"}
+	name = unique(name)
+	f := &fixture{g: g, env: env, ctx: ctx, c: env.Client, name: name, ns: name + "-shop"}
 	f.workloads = startWorkloadCache(ctx, g, env)
-	createRunningMesh(ctx, g, f.c, name+"-system", f.ns, maxConcurrentPerNamespace)
+	createRunningMesh(ctx, t, g, f.c, name+"-system", f.ns, maxConcurrentPerNamespace)
 	return f
 }
 
@@ -128,8 +176,11 @@ func startWorkloadCache(ctx context.Context, g Gomega, env *testenv.Env) cache.C
 
 // createRunningMesh creates the namespace enrolled (labelled as the namespace controller labels it)
 // and a ServiceMesh with automatic restarts whose control plane in controlPlaneNamespace runs 1.31.1
-// and is ready, as its status says; maxConcurrentPerNamespace is left at its default when nil.
-func createRunningMesh(ctx context.Context, g Gomega, c client.Client, controlPlaneNamespace, namespace string, maxConcurrentPerNamespace *int32) {
+// and is ready, as its status says; maxConcurrentPerNamespace is left at its default when nil. The
+// ServiceMesh is a cluster singleton: it is deleted when t cleans up, for the next test to create its
+// own.
+func createRunningMesh(ctx context.Context, t *testing.T, g Gomega, c client.Client, controlPlaneNamespace, namespace string,
+	maxConcurrentPerNamespace *int32) {
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace,
 		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
 	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName},
@@ -138,6 +189,16 @@ func createRunningMesh(ctx context.Context, g Gomega, c client.Client, controlPl
 	mesh.Spec.DataPlane.Restarts.Mode = meshv1alpha1.RestartAutomatic
 	mesh.Spec.DataPlane.Restarts.MaxConcurrentPerNamespace = maxConcurrentPerNamespace
 	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	t.Cleanup(func() {
+		// On a context of its own: the test's may be cancelled first. Nothing here puts a finalizer on
+		// the ServiceMesh (no manager runs), so it goes at once.
+		ctx := context.Background()
+		key := client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}
+		g.Expect(client.IgnoreNotFound(c.Delete(ctx, &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: key.Name}}))).To(Succeed())
+		g.Eventually(func() bool {
+			return apierrors.IsNotFound(c.Get(ctx, key, &meshv1alpha1.ServiceMesh{}))
+		}, 10*time.Second, 20*time.Millisecond).Should(BeTrue(), "the test's ServiceMesh is not gone")
+	})
 	mesh.Status.Version = "1.31.1"
 	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
 		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}

@@ -42,7 +42,7 @@ import (
 func TestAForgedRestartHoldsBackNothing(t *testing.T) {
 	f := newFixture(t, "forged", nil) // one restart at a time in the namespace
 	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
-	const tenant = "forged-tenant"
+	tenant := f.name + "-tenant"
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenant}})).To(Succeed())
 
 	now := time.Now().UTC().Truncate(time.Second)

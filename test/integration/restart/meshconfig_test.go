@@ -36,7 +36,6 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestARepairedMeshConfigRestartsNothing: someone edits the mesh config ConfigMap and drift repair puts
@@ -46,14 +45,15 @@ import (
 // change of the mesh config by meshkeeper still restarts them.
 func TestARepairedMeshConfigRestartsNothing(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
+	env := apiServer
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := env.Client
 
-	const cp, ns = "mc-system", "mc-shop"
+	name := unique("mc")
+	cp, ns := name+"-system", name+"-shop"
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cp}})).To(Succeed())
-	createRunningMesh(ctx, g, c, cp, ns, nil)
+	createRunningMesh(ctx, t, g, c, cp, ns, nil)
 
 	// The mesh config as the chart manager writes it: an apply of meshkeeper's field manager.
 	applyMeshConfig := func(mesh string) {

@@ -40,7 +40,6 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // TestOnlyAWorkloadsOwnPodsRestartIt: a pod's owner references are written by whoever creates the
@@ -128,13 +127,13 @@ func TestOnlyAWorkloadsOwnPodsRestartIt(t *testing.T) {
 // written there; the pass must go on without it, not fail on the cache's refusal every time.
 func TestARefusedNamespaceFailsNoPass(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
+	env := apiServer
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := env.Client
 
-	const ns = "refused-shop"
-	createRunningMesh(ctx, g, c, "team-a", ns, nil)
+	ns := unique("refused") + "-shop"
+	createRunningMesh(ctx, t, g, c, "team-a", ns, nil)
 	app := createRolledOut(ctx, g, c, ns, "app", "")
 
 	// The manager's cache as main.go builds it with --control-plane-namespaces=istio-system.

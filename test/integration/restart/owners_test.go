@@ -83,7 +83,7 @@ func TestWhatAPodsOwnerChainRestarts(t *testing.T) {
 
 	// A second enrolled namespace, being deleted: its namespace finalizer keeps it, as the namespace
 	// controller would until its content is gone.
-	const leaving = "chain-leaving"
+	leaving := f.name + "-leaving"
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaving,
 		Labels: map[string]string{"istio-injection": "enabled"}}})).To(Succeed())
 	mesh := &meshv1alpha1.ServiceMesh{}

@@ -38,15 +38,15 @@ import (
 // once the controller rolled out. The same holds with the controller in the control-plane namespace
 // (spec.namespace), whose workloads come first of all.
 func TestIngressControllerIsRestartedFirst(t *testing.T) {
-	// Both namespaces come after the application's (<name>-shop).
-	for _, tc := range []struct{ name, suffix string }{
-		{"own namespace", "-web"},
-		{"control-plane namespace", "-system"},
+	// Both namespaces come after the application's (<fixture>-shop).
+	for _, tc := range []struct{ name, fixture, suffix string }{
+		{"own namespace", "prio", "-web"},
+		{"control-plane namespace", "prio-cp", "-system"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, "prio", nil)
+			f := newFixture(t, tc.fixture, nil)
 			g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
-			ingressNS := "prio" + tc.suffix
+			ingressNS := f.name + tc.suffix
 
 			mesh := &meshv1alpha1.ServiceMesh{}
 			g.Expect(c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
