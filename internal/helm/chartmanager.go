@@ -148,12 +148,12 @@ func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, err
 	}
 
 	if state == StateInSync {
-		objects, err := m.renderedObjects(ctx, desired, digest, last.Version)
+		objects, err := m.renderedObjects(ctx, desired, digest, *last)
 		if err != nil {
 			return result, err
 		}
 		result.Repaired, err = m.repairDrift(ctx, objects, func() ([]*unstructured.Unstructured, error) {
-			return m.renderDeployed(ctx, desired, last.Version)
+			return m.renderDeployed(ctx, desired, *last)
 		})
 		if len(result.Repaired) > 0 {
 			result.Action = ActionRepaired
@@ -213,7 +213,7 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 			continue
 		}
 		heads = append(heads, Head{Version: version, Status: rcommon.Status(s.Labels["status"]),
-			Digest: s.Labels[DigestLabel]})
+			Digest: s.Labels[DigestLabel], AsInstall: s.Labels[InstalledAsLabel] == "install"})
 	}
 	slices.SortFunc(heads, func(a, b Head) int { return cmp.Compare(a.Version, b.Version) })
 	return heads, nil
@@ -390,6 +390,9 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 		return 0, err
 	}
 	rel := newRecord(desired, r, version, digest)
+	if !isUpgrade {
+		rel.Labels[InstalledAsLabel] = "install"
+	}
 	rel.SetStatus(rcommon.StatusPendingUpgrade, "Preparing upgrade")
 	// As Helm does, the revision replaced is marked superseded before the new one is marked deployed:
 	// there is never more than one deployed revision, not even when meshkeeper stops between the two

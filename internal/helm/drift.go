@@ -230,11 +230,11 @@ func (m *ChartManager) cachedObject(ctx context.Context, desired *unstructured.U
 // may write Secrets in the control-plane namespace can forge a newer revision of a release, and
 // meshkeeper must not apply what it says. Rendering is the costly part of a drift check, so the objects
 // are kept per release and digest; callers must not modify them.
-func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, digest string, revision int) ([]*unstructured.Unstructured, error) {
+func (m *ChartManager) renderedObjects(ctx context.Context, desired Release, digest string, deployed Head) ([]*unstructured.Unstructured, error) {
 	if parsed, ok := m.remembered(desired.Namespace, desired.Name); ok && parsed.key == digest {
 		return parsed.objects, nil
 	}
-	rendered, err := m.renderDeployed(ctx, desired, revision)
+	rendered, err := m.renderDeployed(ctx, desired, deployed)
 	if err != nil {
 		return nil, err
 	}
@@ -273,9 +273,10 @@ func isStub(obj *unstructured.Unstructured) bool {
 }
 
 // renderDeployed renders the desired release as its deployed revision was rendered (an install for the
-// first, an upgrade for the others), with the cluster's capabilities read before.
-func (m *ChartManager) renderDeployed(ctx context.Context, desired Release, revision int) ([]*unstructured.Unstructured, error) {
-	r, err := m.renderWith(ctx, desired, revision, revision > 1, false)
+// first and for the recovery of a failed first install, an upgrade for the others), with the cluster's
+// capabilities read before.
+func (m *ChartManager) renderDeployed(ctx context.Context, desired Release, deployed Head) ([]*unstructured.Unstructured, error) {
+	r, err := m.renderWith(ctx, desired, deployed.Version, deployed.renderedAsUpgrade(), false)
 	if err != nil {
 		return nil, err
 	}

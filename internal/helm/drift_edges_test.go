@@ -185,11 +185,11 @@ func TestRenderedObjectsOfAnotherDigestAreNotReused(t *testing.T) {
 	old.SetKind("ConfigMap")
 	old.SetName("of-the-old-revision")
 	m.manifests["ns/istiod"] = parsedManifest{key: "digest-a", objects: []*unstructured.Unstructured{old}}
-	objects, err := m.renderedObjects(t.Context(), Release{Name: "istiod", Namespace: "ns"}, "digest-b", 2)
+	objects, err := m.renderedObjects(t.Context(), Release{Name: "istiod", Namespace: "ns"}, "digest-b", Head{Version: 2})
 	if err == nil && len(objects) == 1 && objects[0] == old {
 		t.Error("the objects kept for digest-a were returned for digest-b")
 	}
-	if kept, err := m.renderedObjects(t.Context(), Release{Name: "istiod", Namespace: "ns"}, "digest-a", 2); err != nil || len(kept) != 1 || kept[0] != old {
+	if kept, err := m.renderedObjects(t.Context(), Release{Name: "istiod", Namespace: "ns"}, "digest-a", Head{Version: 2}); err != nil || len(kept) != 1 || kept[0] != old {
 		t.Errorf("the objects kept for digest-a were not returned for it: %v, %v", kept, err)
 	}
 }
@@ -209,20 +209,24 @@ data: {install: {{ .Release.IsInstall | quote }}, upgrade: {{ .Release.IsUpgrade
 	// The objects name their namespace and the capabilities are known: the render asks nothing of a cluster.
 	m := NewChartManager(&rest.Config{}, nil, nil)
 	m.capabilities = common.DefaultCapabilities
-	for revision, want := range map[int]map[string]any{
-		1: {"install": "true", "upgrade": "false"},
-		2: {"install": "false", "upgrade": "true"},
-		3: {"install": "false", "upgrade": "true"},
+	// A revision after the first that recovered a failed first install was rendered as an install, as
+	// its record's label says: rendered as an upgrade, Istio's validator would fail closed in the drift
+	// check's render and be "repaired" so before istiod serves.
+	for revision, want := range map[Head]map[string]any{
+		{Version: 1}:                  {"install": "true", "upgrade": "false"},
+		{Version: 2}:                  {"install": "false", "upgrade": "true"},
+		{Version: 3}:                  {"install": "false", "upgrade": "true"},
+		{Version: 2, AsInstall: true}: {"install": "true", "upgrade": "false"},
 	} {
 		objects, err := m.renderDeployed(t.Context(), Release{Name: "r", Namespace: "ns", Chart: chart}, revision)
 		if err != nil {
-			t.Fatalf("rendering revision %d: %v", revision, err)
+			t.Fatalf("rendering revision %+v: %v", revision, err)
 		}
 		if len(objects) != 1 {
-			t.Fatalf("revision %d rendered %d objects, want the ConfigMap", revision, len(objects))
+			t.Fatalf("revision %+v rendered %d objects, want the ConfigMap", revision, len(objects))
 		}
 		if data := objects[0].Object["data"]; !equality.Semantic.DeepEqual(data, want) {
-			t.Errorf("revision %d rendered data %v, want %v", revision, data, want)
+			t.Errorf("revision %+v rendered data %v, want %v", revision, data, want)
 		}
 	}
 }

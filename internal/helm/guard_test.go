@@ -409,7 +409,7 @@ func TestEveryRenderIsGuarded(t *testing.T) {
 		"install": func() error { _, err := m.render(context.Background(), desired, 1, false); return err },
 		"upgrade": func() error { _, err := m.render(context.Background(), desired, 2, true); return err },
 		"drift repair": func() error {
-			_, err := m.renderedObjects(context.Background(), desired, "digest", 2)
+			_, err := m.renderedObjects(context.Background(), desired, "digest", Head{Version: 2})
 			return err
 		},
 	}

@@ -383,8 +383,10 @@ func (m *ChartManager) readRecordAt(ctx context.Context, namespace, name string,
 	}
 	rel.Namespace = namespace
 	rel.Labels = map[string]string{}
-	if digest, ok := secret.Labels[DigestLabel]; ok {
-		rel.Labels[DigestLabel] = digest
+	for _, key := range []string{DigestLabel, InstalledAsLabel} {
+		if value, ok := secret.Labels[key]; ok {
+			rel.Labels[key] = value
+		}
 	}
 	return rel, &secret.ObjectMeta, nil
 }

@@ -31,6 +31,13 @@ import (
 // installed from; comparing it with the desired digest tells whether an upgrade is needed.
 const DigestLabel = "mesh.meshkeeper.io/digest"
 
+// InstalledAsLabel is the release label, "install", of a revision after the first that was rendered
+// as an install: the recovery of a first install that failed or was interrupted, which templates that
+// differ for an install (Istio's validating webhook fails open until istiod serves) render as one. A
+// drift check renders the deployed revision again as it was rendered, which the revision alone does not
+// tell.
+const InstalledAsLabel = "mesh.meshkeeper.io/rendered-as"
+
 // Release is the desired state of one Helm release.
 type Release struct {
 	Name        string
@@ -93,7 +100,13 @@ type Head struct {
 	Version int
 	Status  rcommon.Status
 	Digest  string
+	// AsInstall tells that the revision was rendered as an install (InstalledAsLabel).
+	AsInstall bool
 }
+
+// renderedAsUpgrade tells whether the revision was rendered as an upgrade: any after the first, but
+// for the recovery of a first install (InstalledAsLabel).
+func (h Head) renderedAsUpgrade() bool { return h.Version > 1 && !h.AsInstall }
 
 // DetermineState classifies a release's revisions (in any order; none when there is no release) against
 // the desired digest. It returns the state and the newest revision.
