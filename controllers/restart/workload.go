@@ -19,7 +19,6 @@ package restart
 import (
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -275,14 +274,14 @@ func workloadFields(obj any) (any, error) {
 		// A ReplicaSet: PodWorkload reads its UID and its controller, the Deployment it follows the pod to.
 		// Whoever creates a ReplicaSet writes that reference, and the API server bounds none of its fields;
 		// but no Deployment's name or UID is longer than maxName, and of the API version only its start
-		// is read: cut (bounded), the reference leads to the same Deployment as it did whole, or to none.
+		// is read: cut (policy.Bounded), the reference leads to the same Deployment as it did whole, or to none.
 		// The cache serves the ServiceMesh controller too (its ReplicaSets), whose in-place upgrade gate
 		// reads the Istio version of an istiod ReplicaSet's pods from its version label.
 		rs := &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace,
 			UID: o.UID, ResourceVersion: o.ResourceVersion, Labels: readKeys(o.Labels, VersionLabel)}}
 		if owner := metav1.GetControllerOf(o); owner != nil {
-			rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: bounded(owner.APIVersion, maxName), Kind: bounded(owner.Kind, maxName),
-				Name: bounded(owner.Name, maxName), UID: types.UID(bounded(string(owner.UID), maxName)), Controller: ptr.To(true)}}
+			rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: policy.Bounded(owner.APIVersion, maxName), Kind: policy.Bounded(owner.Kind, maxName),
+				Name: policy.Bounded(owner.Name, maxName), UID: types.UID(policy.Bounded(string(owner.UID), maxName)), Controller: ptr.To(true)}}
 		}
 		return rs, nil
 	}
@@ -297,7 +296,7 @@ func workloadMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
 		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp,
 		Annotations: readKeys(m.Annotations, meshv1alpha1.RestartAnnotation)}
 	if owner := metav1.GetControllerOf(m); owner != nil {
-		kept.OwnerReferences = []metav1.OwnerReference{{Kind: bounded(owner.Kind, maxKind), Name: bounded(owner.Name, maxName),
+		kept.OwnerReferences = []metav1.OwnerReference{{Kind: policy.Bounded(owner.Kind, maxKind), Name: policy.Bounded(owner.Name, maxName),
 			Controller: ptr.To(true)}}
 	}
 	return kept
@@ -323,7 +322,7 @@ const VersionLabel = "app.kubernetes.io/version"
 const maxValue = 63
 
 // readKeys is what the workload cache keeps of labels or annotations: the keys given, each value cut to
-// maxValue bytes and one more (bounded); nil when there is none of them.
+// maxValue bytes and one more (policy.Bounded); nil when there is none of them.
 func readKeys(m map[string]string, keys ...string) map[string]string {
 	var kept map[string]string
 	for _, key := range keys {
@@ -331,19 +330,8 @@ func readKeys(m map[string]string, keys ...string) map[string]string {
 			if kept == nil {
 				kept = make(map[string]string, len(keys))
 			}
-			kept[key] = bounded(value, maxValue)
+			kept[key] = policy.Bounded(value, maxValue)
 		}
 	}
 	return kept
-}
-
-// bounded keeps of value, which whoever wrote the object chose, at most limit bytes and one more: a
-// value longer than any valid one stays so, and so still reads as no time, names no revision, digest,
-// workload or UID, and keeps its start (the "apps/" of an API version), while the cache keeps a few bytes
-// of it rather than what its writer chose.
-func bounded(value string, limit int) string {
-	if len(value) <= limit {
-		return value
-	}
-	return strings.Clone(value[:limit+1])
 }

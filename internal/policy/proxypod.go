@@ -89,12 +89,12 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		OptedOut:    optedOut(pod),
 	}
 	if c := proxyContainer(pod); c != nil {
-		p.HasProxy, p.ProxyImage = true, bounded(c.Image, maxImageLength)
+		p.HasProxy, p.ProxyImage = true, Bounded(c.Image, maxImageLength)
 	}
 	p.InjectedForCNI = slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == ValidationContainer })
 	if status, ok := pod.Annotations[AnnotationSidecarStatus]; ok {
 		s := readSidecarStatus(status)
-		p.Injected, p.InjectedRevision = true, bounded(s.revision, maxRevisionLength)
+		p.Injected, p.InjectedRevision = true, Bounded(s.revision, maxRevisionLength)
 		p.InjectedForCNI = p.InjectedForCNI || s.validation
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
@@ -118,10 +118,11 @@ const maxRevisionLength = 63
 // tag 128 and a digest some 135.
 const maxImageLength = 1024
 
-// bounded keeps of value, which whoever created the pod wrote, at most limit bytes and one more: a longer
-// value stays longer than any valid one, so it still names no revision or image meshkeeper installs,
-// while the cache keeps a few bytes of it rather than the kilobytes its writer chose.
-func bounded(value string, limit int) string {
+// Bounded keeps of value, which whoever wrote the object chose, at most limit bytes and one more: a
+// longer value stays longer than any valid one, so it still names no revision, image, time, digest,
+// workload or UID, and keeps its start (the "apps/" of an API version), while a cache keeps a few bytes
+// of it rather than the kilobytes its writer chose.
+func Bounded(value string, limit int) string {
 	if len(value) <= limit {
 		return value
 	}
@@ -138,7 +139,7 @@ const (
 	maxNameLength       = 253
 )
 
-// distinct is bounded for a value that tells one thing from another, a pod's owner by its kind, name and
+// distinct is Bounded for a value that tells one thing from another, a pod's owner by its kind, name and
 // UID: a longer value keeps its first limit bytes and one more, and gets the digest of the whole after
 // them. So it stays longer than any valid value (it names no workload and matches no UID), keeps its
 // start (the "apps/" of an API version, the Deployment's name before a ReplicaSet's suffix), and two
