@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/testutil"
 )
 
 // servedIngress is an Ingress as the API server sends it in protobuf after meshkeeper annotated it:
@@ -71,7 +71,7 @@ func servedIngress(b *testing.B, namespace string, i int) []byte {
 // informer decodes them, then stored whole or through the cache's transform (ingressFields). It
 // reports the heap they keep after a collection, per Ingress.
 func BenchmarkCachedIngress(b *testing.B) {
-	benchmarkCached(b, "ingress", func(i int) []byte { return servedIngress(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
+	testutil.BenchmarkCached(b, "ingress", func(i int) []byte { return servedIngress(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
 		func(data []byte) (any, error) { ing := &networkingv1.Ingress{}; return ing, ing.Unmarshal(data) }, ingressFields)
 }
 
@@ -107,47 +107,6 @@ func servedService(b *testing.B, namespace string, i int) []byte {
 
 // BenchmarkCachedService is BenchmarkCachedIngress for 5,000 users' Services and serviceFields.
 func BenchmarkCachedService(b *testing.B) {
-	benchmarkCached(b, "service", func(i int) []byte { return servedService(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
+	testutil.BenchmarkCached(b, "service", func(i int) []byte { return servedService(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
 		func(data []byte) (any, error) { svc := &corev1.Service{}; return svc, svc.Unmarshal(data) }, serviceFields([]string{"istio-system"}))
-}
-
-// benchmarkCached decodes 5,000 objects as an informer does and stores them whole or through the
-// cache's transform, reporting the heap each keeps after a collection.
-func benchmarkCached(b *testing.B, unit string, serve func(int) []byte, decode func([]byte) (any, error), transform func(any) (any, error)) {
-	const count = 5000
-	served := make([][]byte, count)
-	for i := range served {
-		served[i] = serve(i)
-	}
-	for _, tc := range []struct {
-		name      string
-		transform func(any) (any, error)
-	}{
-		{"stored=whole", func(obj any) (any, error) { return obj, nil }},
-		{"stored=cached", transform},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			var kept uint64
-			for b.Loop() {
-				stored := make([]any, count)
-				runtime.GC()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				for i, data := range served {
-					obj, err := decode(data)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if stored[i], err = tc.transform(obj); err != nil {
-						b.Fatal(err)
-					}
-				}
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				kept = (after.HeapAlloc - before.HeapAlloc) / count
-				runtime.KeepAlive(stored)
-			}
-			b.ReportMetric(float64(kept), "bytes/"+unit)
-		})
-	}
 }

@@ -19,7 +19,6 @@ package restart
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -29,6 +28,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/meshkeeper/meshkeeper/internal/testutil"
 )
 
 // servedDeployment is a Deployment as the API server sends it in protobuf: installed by a Helm chart
@@ -103,41 +104,6 @@ func servedDeployment(b *testing.B, namespace string, i int) []byte {
 // Deployments: decoded as an informer decodes them, then stored whole or through the cache's transform
 // (workloadFields). It reports the heap they keep after a collection, per Deployment.
 func BenchmarkCachedWorkload(b *testing.B) {
-	const count = 5000
-	served := make([][]byte, count)
-	for i := range served {
-		served[i] = servedDeployment(b, fmt.Sprintf("scale-%04d", i/5), i%5)
-	}
-	for _, tc := range []struct {
-		name      string
-		transform func(any) (any, error)
-	}{
-		{"stored=whole", func(obj any) (any, error) { return obj, nil }},
-		{"stored=cached", workloadFields},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			var kept uint64
-			for b.Loop() {
-				stored := make([]any, count)
-				runtime.GC()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				for i, data := range served {
-					d := &appsv1.Deployment{}
-					if err := d.Unmarshal(data); err != nil {
-						b.Fatal(err)
-					}
-					var err error
-					if stored[i], err = tc.transform(d); err != nil {
-						b.Fatal(err)
-					}
-				}
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				kept = (after.HeapAlloc - before.HeapAlloc) / count
-				runtime.KeepAlive(stored)
-			}
-			b.ReportMetric(float64(kept), "bytes/deployment")
-		})
-	}
+	testutil.BenchmarkCached(b, "deployment", func(i int) []byte { return servedDeployment(b, fmt.Sprintf("scale-%04d", i/5), i%5) },
+		func(data []byte) (any, error) { d := &appsv1.Deployment{}; return d, d.Unmarshal(data) }, workloadFields)
 }
