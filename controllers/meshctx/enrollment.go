@@ -94,18 +94,19 @@ var CNIInjectsChanged = predicate.Or[client.Object](changedBy(CNIInjects), chang
 // the CNI agent (CNIInjects): istiod's values are rendered from it, so that istiod injects for the
 // agent only once it is installed.
 func ValuesSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
-	spec := mesh.Spec
-	cni := CNIInjects(mesh)
-	spec.CNI.Enabled = &cni
-	return spec
+	return specInjectingForAgent(mesh, CNIInjects(mesh))
 }
 
 // InjectionSpec is the mesh's spec with spec.cni.enabled saying whether the pods istiod injects now are
 // injected for the CNI agent (InjectsForAgentNow): enrollment, restarts and the ingress-nginx controller
 // judge the pods istiod injects from it.
 func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
+	return specInjectingForAgent(mesh, InjectsForAgentNow(mesh))
+}
+
+// specInjectingForAgent is the mesh's spec with spec.cni.enabled set to cni.
+func specInjectingForAgent(mesh *meshv1alpha1.ServiceMesh, cni bool) meshv1alpha1.ServiceMeshSpec {
 	spec := mesh.Spec
-	cni := InjectsForAgentNow(mesh)
 	spec.CNI.Enabled = &cni
 	return spec
 }
