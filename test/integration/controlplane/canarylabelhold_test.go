@@ -25,6 +25,7 @@ import (
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -71,13 +72,7 @@ var _ = Describe("A canary revision a namespace still names", Ordered, func() {
 			Should(HaveKeyWithValue("istio.io/rev", "1-31-1"))
 
 		By("rolling the canary back while the namespace cannot be moved off it")
-		enforce(vap, binding, func() error {
-			namespace := &corev1.Namespace{}
-			if err := k8sClient.Get(ctx, client.ObjectKey{Name: canaryNs}, namespace); err != nil {
-				return err
-			}
-			return k8sClient.Update(ctx, namespace, client.DryRunAll)
-		})
+		enforce(vap, binding, updateDryRun(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: canaryNs}}))
 		patchSpec(`{"version":"1.31.0","updateStrategy":{"canary":null}}`)
 		Eventually(func(g Gomega) {
 			mesh := getMesh()

@@ -315,13 +315,7 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		}.objects()
 		deleteAtCleanup(binding, vap)
 		injectorKey := client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}
-		enforce(vap, binding, func() error {
-			injector := &corev1.ConfigMap{}
-			if err := k8sClient.Get(ctx, injectorKey, injector); err != nil {
-				return err
-			}
-			return k8sClient.Update(ctx, injector, client.DryRunAll)
-		})
+		enforce(vap, binding, updateDryRun(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: injectorKey.Name}}))
 		patchSpec(`{"version": "1.31.4"}`)
 		Eventually(func(g Gomega) {
 			g.Expect(getMesh().Status.CNI).NotTo(BeNil())

@@ -330,6 +330,17 @@ func deleteDryRun(obj client.Object) func() error {
 	return func() error { return k8sClient.Delete(ctx, obj, client.DryRunAll) }
 }
 
+// updateDryRun is a tryDenied for enforce: a dry-run update of obj (its kind and name) as it is now,
+// for a policy that refuses every update of it.
+func updateDryRun(obj client.Object) func() error {
+	return func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		return k8sClient.Update(ctx, obj, client.DryRunAll)
+	}
+}
+
 // objects are the ValidatingAdmissionPolicy and its binding, both named d.name.
 func (d denial) objects() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{

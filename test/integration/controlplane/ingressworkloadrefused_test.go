@@ -52,6 +52,28 @@ var _ = Describe("An ingress-nginx controller write the API server refuses", Ord
 		return notes
 	}
 
+	// freezeControllerTemplate enforces an admission policy of the cluster's, name, that refuses every
+	// change of the controller Deployment's pod template with message, and returns its objects.
+	freezeControllerTemplate := func(name, message string) (*admissionregistrationv1.ValidatingAdmissionPolicy,
+		*admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+		GinkgoHelper()
+		vap, binding := denial{
+			name:          name,
+			operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+			rule:          deployments,
+			resourceNames: []string{"controller"},
+			expression:    "object.spec.template == oldObject.spec.template",
+			message:       message,
+			namespaces:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": controllerNS}},
+		}.objects()
+		deleteAtCleanup(binding, vap)
+		enforce(vap, binding, func() error {
+			return k8sClient.Patch(ctx, controller.DeepCopy(), client.RawPatch(types.MergePatchType,
+				[]byte(`{"spec":{"template":{"metadata":{"annotations":{"probe":"x"}}}}}`)), client.DryRunAll)
+		})
+		return vap, binding
+	}
+
 	BeforeAll(func() {
 		deleteMesh()
 		createNamespace(controllerNS, nil, nil)
@@ -62,20 +84,7 @@ var _ = Describe("An ingress-nginx controller write the API server refuses", Ord
 
 	It("says why the sidecar settings are not written, and writes them once the policy allows it", func() {
 		By("enforcing a policy that keeps the controller's pod template")
-		vap, binding := denial{
-			name:          "ingwlrefused-frozen-template",
-			operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-			rule:          deployments,
-			resourceNames: []string{"controller"},
-			expression:    "object.spec.template == oldObject.spec.template",
-			message:       "the edge team's change freeze keeps the ingress-nginx pod template",
-			namespaces:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": controllerNS}},
-		}.objects()
-		deleteAtCleanup(binding, vap)
-		enforce(vap, binding, func() error {
-			return k8sClient.Patch(ctx, controller.DeepCopy(), client.RawPatch(types.MergePatchType,
-				[]byte(`{"spec":{"template":{"metadata":{"annotations":{"probe":"x"}}}}}`)), client.DryRunAll)
-		})
+		vap, binding := freezeControllerTemplate("ingwlrefused-frozen-template", "the edge team's change freeze keeps the ingress-nginx pod template")
 		createMesh("  namespace: ingwlrefused-system\n" +
 			"  ingressNginx:\n    enabled: true\n    controller: {namespace: " + controllerNS + ", name: controller, kind: Deployment}\n" +
 			"    serviceCIDRs: [10.96.0.0/12]\n")
@@ -108,20 +117,7 @@ var _ = Describe("An ingress-nginx controller write the API server refuses", Ord
 		deleteAtCleanup(next.DeepCopy())
 
 		By("freezing the old controller's pod template, which holds meshkeeper's settings")
-		vap, binding := denial{
-			name:          "ingwlrefused-frozen-old",
-			operations:    []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-			rule:          deployments,
-			resourceNames: []string{"controller"},
-			expression:    "object.spec.template == oldObject.spec.template",
-			message:       "the edge team's change freeze keeps the old controller's pod template",
-			namespaces:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": controllerNS}},
-		}.objects()
-		deleteAtCleanup(binding, vap)
-		enforce(vap, binding, func() error {
-			return k8sClient.Patch(ctx, controller.DeepCopy(), client.RawPatch(types.MergePatchType,
-				[]byte(`{"spec":{"template":{"metadata":{"annotations":{"probe":"x"}}}}}`)), client.DryRunAll)
-		})
+		vap, binding := freezeControllerTemplate("ingwlrefused-frozen-old", "the edge team's change freeze keeps the old controller's pod template")
 
 		patchSpec(`{"ingressNginx": {"controller": {"name": "controller-next"}}}`)
 		Eventually(func(g Gomega) {

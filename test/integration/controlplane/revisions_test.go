@@ -252,13 +252,8 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 			message:       "the default validator is frozen",
 		}.objects()
 		deleteAtCleanup(binding, vap)
-		enforce(vap, binding, func() error {
-			validator := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-			if err := k8sClient.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, validator); err != nil {
-				return err
-			}
-			return k8sClient.Update(ctx, validator, client.DryRunAll)
-		})
+		enforce(vap, binding, updateDryRun(&admissionregistrationv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "istiod-default-validator"}}))
 		patchSpec(`{"version":"1.31.0"}`)
 		Eventually(tagTarget, installTimeout, poll).Should(Equal("1-31-0"))
 		By("reporting the revision the tag moved to while the phase fails after the move")
