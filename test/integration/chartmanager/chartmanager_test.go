@@ -74,7 +74,7 @@ func setUp(t *testing.T) (*helm.ChartManager, *testenv.RequestCounter, *testenv.
 // requests go through wrap, and the API server.
 func setUpWrapped(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) (*helm.ChartManager, *testenv.Env) {
 	t.Helper()
-	env := testenv.Start(t)
+	env := testenv.Start(t, testenv.WithoutCRDs())
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(wrap)
 	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
@@ -567,7 +567,7 @@ func TestAnUpgradeTakesNothingOver(t *testing.T) {
 func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	env := testenv.Start(t)
+	env := testenv.Start(t, testenv.WithoutCRDs())
 	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
 
 	deployed := func() []string {
