@@ -262,6 +262,9 @@ type candidate struct {
 	namespaceOptedOut bool
 	priority          int
 	ready             bool
+	// notInstalled says why the control plane may not inject yet what the spec asks for
+	// (controlPlaneHolds); "" when it does.
+	notInstalled string
 	// incoming is the revision, not ready yet, that takes its namespace over once it is (see incoming);
 	// "" when none does.
 	incoming string
@@ -393,6 +396,9 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	configs := meshctx.NewMeshConfigs(r.Client, r.Policy, mesh)
 	tags := meshctx.NewProxyTags(mesh)
 	cni := meshctx.InjectsForCNI(mesh)
+	// The pods are judged against the spec's values, which istiod injects only once the control plane is
+	// installed for them.
+	notInstalled := controlPlaneHolds(mesh)
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
@@ -447,7 +453,8 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 		c := byKey[w.key()]
 		if c == nil {
-			c = &candidate{workload: w, ready: ready, incoming: incoming(mesh, servedAs, rev), target: want, oldest: pod.CreationTimestamp.Time,
+			c = &candidate{workload: w, ready: ready, notInstalled: notInstalled, incoming: incoming(mesh, servedAs, rev), target: want,
+				oldest:            pod.CreationTimestamp.Time,
 				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
 				priority:          priority(mesh, w)}
 			byKey[w.key()] = c
@@ -1290,7 +1297,8 @@ func (r *Reconciler) forgetFailures(candidates []*candidate) {
 }
 
 // heldBack says why c may not be restarted now whatever the limits, or "": the revision whose sidecar
-// it would get is not ready, or it is rolling out by itself (a superseded workload may still be rolling
+// it would get is not ready, the control plane is not installed for the spec (controlPlaneHolds), or it
+// is rolling out by itself (a superseded workload may still be rolling
 // out onto the canary revision, by meshkeeper's doing).
 func (c *candidate) heldBack() string {
 	switch {
@@ -1300,6 +1308,8 @@ func (c *candidate) heldBack() string {
 			c.target.revision)
 	case !c.ready:
 		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
+	case c.notInstalled != "":
+		return c.notInstalled
 	case !c.rolledOut && !c.superseded:
 		return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
 	}
@@ -1525,6 +1535,39 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 	return st.Version, cmp.Or(st.Revision, revision.Legacy), ready, "istio"
 }
 
+// controlPlaneHolds says why no restart may start yet, whatever the readiness of the revision that would
+// inject it, or "" when nothing holds them: the control plane is not installed for the ServiceMesh's
+// generation. The pods are judged against the spec (the proxy image spec.values gives, whether istiod
+// injects for the CNI agent), but istiod injects what it was last installed with, and the servicemesh
+// controller writes ControlPlaneReady for a generation only after its Helm work for it: until then the
+// condition, and the readiness read from the status, are of the values before. A workload restarted
+// meanwhile would get the sidecar of those values, and once rolled out would be held as one another
+// restart cannot help (futile). A generation whose install failed (ControlPlaneReady False for a reason
+// other than istiod's rollout: ChartNotFound, InvalidSpec, InstallFailed, ...) leaves istiod injecting
+// what it did, and no restart starts either until an install of it succeeds; the message names the
+// reason, and setting the spec back, or fixing what the condition names, releases them.
+func controlPlaneHolds(mesh *meshv1alpha1.ServiceMesh) string {
+	const once = "meshkeeper restarts workloads once it is, so that their new pods get the sidecar the spec asks for"
+	switch c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionControlPlaneReady); {
+	case c == nil:
+		return fmt.Sprintf("the control plane is not installed yet for generation %d of the ServiceMesh; %s", mesh.Generation, once)
+	case c.ObservedGeneration < mesh.Generation:
+		return fmt.Sprintf("the control plane is not installed yet for generation %d of the ServiceMesh (ControlPlaneReady is "+
+			"still generation %d's); %s", mesh.Generation, c.ObservedGeneration, once)
+	case c.Status == metav1.ConditionFalse && !rolloutReasons.Has(c.Reason):
+		return fmt.Sprintf("the control plane could not be installed for generation %d of the ServiceMesh (ControlPlaneReady "+
+			"is False with reason %s; its message says why), so istiod may not inject the sidecar the spec asks for; "+
+			"meshkeeper restarts workloads once an install of that generation succeeds: fix what the condition names, or "+
+			"set the spec back", mesh.Generation, c.Reason)
+	}
+	return ""
+}
+
+// rolloutReasons are the reasons of ControlPlaneReady that judge istiod's rollout, once the control
+// plane is installed; any other reason of it False is the install's failure.
+var rolloutReasons = sets.New(meshv1alpha1.ReasonAvailable, meshv1alpha1.ReasonRollingOut,
+	meshv1alpha1.ReasonProgressDeadlineExceeded, meshv1alpha1.ReasonDeploymentMissing)
+
 // incoming is the revision that takes a namespace of a RevisionBased mesh over from rev, the one that
 // serves it now, once its istiod is ready: the revision of spec.version, installed beside the others
 // and not ready yet (state Canary). Without canary namespaces the default tag moves to it, so it takes
@@ -1627,8 +1670,9 @@ type Status struct {
 	// meshkeeper's last restart of them.
 	Pending int
 	// Waiting says why the pending workloads wait when none of meshkeeper's restarts rolls out (the
-	// window is closed, the revision that would inject them is not ready, they roll out by themselves,
-	// their last restart's deadline has not passed); empty otherwise.
+	// window is closed, the control plane is not installed for the spec, the revision that would inject
+	// them is not ready, they roll out by themselves, their last restart's deadline has not passed); empty
+	// otherwise.
 	Waiting string
 	// Stalled says which restarted workload made no progress for its deadline; empty when none.
 	Stalled string

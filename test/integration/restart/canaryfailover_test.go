@@ -57,6 +57,7 @@ func TestACanaryRolledBackStaysRolledBackAfterAFailover(t *testing.T) {
 		{Name: canary, Version: "1.31.1", State: meshv1alpha1.RevisionCanary, Ready: true},
 	}
 	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+	installed(ctx, g, c)
 	relabel(ctx, g, c, ns, map[string]string{"istio.io/rev": canary})
 
 	checkout := createRolledOut(ctx, g, c, ns, "checkout", "")

@@ -200,9 +200,30 @@ func createRunningMesh(ctx context.Context, t *testing.T, g Gomega, c client.Cli
 		}, 10*time.Second, 20*time.Millisecond).Should(BeTrue(), "the test's ServiceMesh is not gone")
 	})
 	mesh.Status.Version = "1.31.1"
+	mesh.Status.ObservedGeneration = mesh.Generation
 	mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionTrue,
-		Reason: "Ready", Message: "istiod is available", LastTransitionTime: metav1.Now()}}
+		ObservedGeneration: mesh.Generation, Reason: meshv1alpha1.ReasonAvailable, Message: "istiod is available",
+		LastTransitionTime: metav1.Now()}}
 	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+}
+
+// installed writes the status as the servicemesh controller writes it once it has installed the control
+// plane for the spec's generation, after a test changed the spec: status.observedGeneration and
+// ControlPlaneReady's observedGeneration move to that generation, the condition otherwise as it was.
+func installed(ctx context.Context, g Gomega, c client.Client) {
+	g.Eventually(func() error {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		if err := c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+			return err
+		}
+		mesh.Status.ObservedGeneration = mesh.Generation
+		for i := range mesh.Status.Conditions {
+			if mesh.Status.Conditions[i].Type == meshv1alpha1.ConditionControlPlaneReady {
+				mesh.Status.Conditions[i].ObservedGeneration = mesh.Generation
+			}
+		}
+		return c.Status().Update(ctx, mesh)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
 }
 
 // createRolledOut creates a Deployment of one replica as the Deployment controller and a kubelet

@@ -40,7 +40,7 @@ func TestNoRestartWhileControlPlaneNotReady(t *testing.T) {
 	f := newFixture(t, "notready", nil)
 	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
 
-	setControlPlaneReady(ctx, g, c, metav1.ConditionFalse, "IstiodUnavailable", "istiod has no available replica")
+	setControlPlaneReady(ctx, g, c, metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut, "istiod: 0 of 1 replicas updated, 0 available")
 	app := createRolledOut(ctx, g, c, ns, "app", "")
 	waitCached(ctx, g, workloads, app)
 
@@ -58,7 +58,7 @@ func TestNoRestartWhileControlPlaneNotReady(t *testing.T) {
 	g.Expect(restartedAt(ctx, g, c, app)).To(BeEmpty(), "restarted while the control plane is not ready")
 	g.Expect(r.Report.Value()).To(Equal(waiting))
 
-	setControlPlaneReady(ctx, g, c, metav1.ConditionTrue, "Ready", "istiod is available")
+	setControlPlaneReady(ctx, g, c, metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, "istiod: 1 of 1 replicas available")
 	t1 := t0.Add(20 * time.Minute)
 	pass(t1)
 	g.Expect(restartedAt(ctx, g, c, app)).To(Equal(t1.Format(time.RFC3339)), "not restarted once the control plane is ready")
@@ -77,6 +77,7 @@ func TestClosedWindowIsReportedAsWhyRestartsWait(t *testing.T) {
 	g.Expect(c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
 	mesh.Spec.DataPlane.Restarts.Window = &meshv1alpha1.RestartWindow{Days: []meshv1alpha1.Weekday{"Sat"}, Start: "01:00", End: "03:00"}
 	g.Expect(c.Update(ctx, mesh)).To(Succeed())
+	installed(ctx, g, c)
 	app := createRolledOut(ctx, g, c, ns, "app", "")
 	waitCached(ctx, g, workloads, app)
 
@@ -98,6 +99,6 @@ func setControlPlaneReady(ctx context.Context, g Gomega, c client.Client, status
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
 	meta.SetStatusCondition(&mesh.Status.Conditions, metav1.Condition{Type: meshv1alpha1.ConditionControlPlaneReady, Status: status,
-		Reason: reason, Message: message})
+		ObservedGeneration: mesh.Generation, Reason: reason, Message: message})
 	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
 }

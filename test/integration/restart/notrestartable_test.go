@@ -62,6 +62,7 @@ func TestNotRestartableIsSentForANewOwnerOnly(t *testing.T) {
 		g.Expect(c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
 		mesh.Spec.DataPlane.Restarts.Mode = mode
 		g.Expect(c.Update(ctx, mesh)).To(Succeed())
+		installed(ctx, g, c)
 	}
 
 	_, recorder, pass := clockedReconciler(ctx, t, g, c, workloads)

@@ -90,6 +90,7 @@ func TestWhatAPodsOwnerChainRestarts(t *testing.T) {
 	g.Expect(c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
 	mesh.Spec.Injection.Namespaces = append(mesh.Spec.Injection.Namespaces, leaving)
 	g.Expect(c.Update(ctx, mesh)).To(Succeed())
+	installed(ctx, g, c)
 	gone := createRolledOut(ctx, g, c, leaving, "gone", "")
 	g.Expect(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaving}})).To(Succeed())
 	g.Eventually(func() *metav1.Time {

@@ -55,6 +55,7 @@ func TestIngressControllerIsRestartedFirst(t *testing.T) {
 			mesh.Spec.IngressNginx.Controller = meshv1alpha1.WorkloadReference{Namespace: ingressNS, Name: "ingress-nginx-controller",
 				Kind: "Deployment"}
 			g.Expect(c.Update(ctx, mesh)).To(Succeed())
+			installed(ctx, g, c)
 			g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ingressNS}})).To(Succeed())
 
 			app := createRolledOut(ctx, g, c, ns, "app", "")

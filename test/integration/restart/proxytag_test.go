@@ -63,6 +63,9 @@ func TestTheProxyTagOfTheValuesIsCurrent(t *testing.T) {
 		_ = c.Get(ctx, client.ObjectKeyFromObject(mesh), cached)
 		return string(cached.Spec.Values.Raw)
 	}, 10*time.Second, 20*time.Millisecond).Should(ContainSubstring("1.31.1-fips"))
+	// The servicemesh controller installed istiod for those values (TestNoRestartBeforeTheControlPlaneIsInstalledForTheSpec
+	// shows that nothing is restarted before).
+	installed(ctx, g, c)
 
 	now := time.Now().UTC().Truncate(time.Second)
 	r := &restart.Reconciler{Client: c, Workloads: workloads, Recorder: events.NewFakeRecorder(100), Report: restart.NewReport(),
