@@ -1296,20 +1296,22 @@ func (r *Reconciler) forgetFailures(candidates []*candidate) {
 	})
 }
 
-// heldBack says why c may not be restarted now whatever the limits, or "": the revision whose sidecar
-// it would get is not ready, the control plane is not installed for the spec (controlPlaneHolds), or it
+// heldBack says why c may not be restarted now whatever the limits, or "": the control plane is not
+// installed for the spec (controlPlaneHolds), the revision whose sidecar it would get is not ready, or it
 // is rolling out by itself (a superseded workload may still be rolling
 // out onto the canary revision, by meshkeeper's doing).
 func (c *candidate) heldBack() string {
 	switch {
+	case c.notInstalled != "":
+		// First: ControlPlaneReady, which the InPlace strategy reads as the revision's readiness, is False
+		// too when the install failed, with istiod running as it did; that failure is why.
+		return c.notInstalled
 	case !c.ready && c.incoming != "":
 		return fmt.Sprintf("revision %s, which serves %s's namespace in place of %s once it is ready, is not ready; meshkeeper "+
 			"restarts %s onto it then, rather than now onto %s and again after", c.incoming, c.key(), c.target.revision, c.key(),
 			c.target.revision)
 	case !c.ready:
 		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
-	case c.notInstalled != "":
-		return c.notInstalled
 	case !c.rolledOut && !c.superseded:
 		return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
 	}
@@ -1531,6 +1533,7 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 		}
 		return version, rev, ready, meshConfig
 	}
+	// False also for a failed install, with istiod running as it was: controlPlaneHolds says so first.
 	ready = meta.IsStatusConditionTrue(st.Conditions, meshv1alpha1.ConditionControlPlaneReady)
 	return st.Version, cmp.Or(st.Revision, revision.Legacy), ready, "istio"
 }

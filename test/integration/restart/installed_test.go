@@ -114,6 +114,9 @@ func TestNoRestartWhileTheInstallOfTheSpecFails(t *testing.T) {
 		strategy      meshv1alpha1.UpdateStrategyType
 		revision      string
 	}{
+		// ControlPlaneReady is also what tells the InPlace strategy whether the revision is ready: the
+		// reason it is False says why the restarts wait, not that istiod is not ready.
+		{name: "InPlace", fixture: "install-failed", strategy: meshv1alpha1.UpdateInPlace, revision: "default"},
 		{name: "RevisionBased", fixture: "install-failed-revisions", strategy: meshv1alpha1.UpdateRevisionBased, revision: "1-31-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
