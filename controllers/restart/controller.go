@@ -105,9 +105,9 @@ type Reconciler struct {
 	progress map[string]rolloutProgress
 	// targets are the restarts this process applied, by key, with what the workload's pods were judged
 	// against then: a restart that rolled out and whose own pods still need one is not made again while
-	// that holds (futile). Like completed, they are dropped with meshkeeper's annotation; after a restart
-	// of meshkeeper the map is empty, and the workload's restarted-for annotation says what the restart
-	// was for.
+	// that holds (futile), nor one its owner took back (takenBack). Like completed, they are dropped with
+	// meshkeeper's annotation, and once taken back; after a restart of meshkeeper the map is empty, and
+	// the workload's restarted-for annotation says what the restart was for.
 	targets map[string]restartTarget
 	// written are the restarted-at values this process applied, by key, until the cache shows them. A
 	// pass that runs before the workload cache has seen meshkeeper's own apply would otherwise find the
@@ -132,10 +132,10 @@ type Reconciler struct {
 	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
 	// carries another restart, or it no longer carries that one (takenBack).
 	stalls map[string]stalledRestart
-	// undone are the stalled restarts that the workload's owner took back (kubectl rollout undo, a
-	// template synced back without meshkeeper's annotations), by key: the workload is not restarted again
-	// while what its pods are judged against stays what that restart was for (heldAfterUndo).
-	undone map[string]stalledRestart
+	// undone are the restarts that the workload's owner took back (kubectl rollout undo, a template
+	// synced back without meshkeeper's annotations), stalled or not, by key: the workload is not restarted
+	// again while what its pods are judged against stays what that restart was for (heldAfterUndo).
+	undone map[string]undoneRestart
 	// rollback is the canary rollback this process decided, until the status records it or the spec
 	// changes; never modified once set, so the Report compares it by identity.
 	rollback *meshv1alpha1.CanaryRollbackStatus
@@ -223,7 +223,7 @@ type pass struct {
 	notRestartable, ownerless []string
 	held, stuck               map[string]string
 	stuckPods                 int
-	// undone are the workloads whose stalled restart their owner took back (by key, with what that
+	// undone are the workloads whose restart by meshkeeper their owner took back (by key, with what that
 	// restart was), undonePods the pods of them that need a restart.
 	undone     map[string]string
 	undonePods int
@@ -493,7 +493,6 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			}
 			listed.Insert(w.key())
 			r.track(p, w, enrolled)
-			r.takenBack(p, w)
 			// After track: a workload the cache shows from before meshkeeper's last apply to it carries that
 			// apply's time by then (lagging), and what its restart was for is kept.
 			if !w.restartedAt.IsZero() {
@@ -510,8 +509,8 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	for _, c := range byKey {
 		c.superseded = c.onCanary && p.restartedOntoCanary(c.workload)
 		if why := r.heldAfterUndo(c); why != "" {
-			// Its owner took back a restart onto what its pods are still judged against, after it stalled:
-			// another would stall again, and stop every restart again.
+			// Its owner took back a restart onto what its pods are still judged against: another would undo
+			// what the owner did, or, after a stall, stall again and stop every restart again.
 			p.notRestartable = append(p.notRestartable, c.pods...)
 			p.undone[c.key()], p.undonePods = why, p.undonePods+len(c.pods)
 			continue
@@ -558,49 +557,84 @@ type stalledRestart struct {
 	digest string
 }
 
-// takenBack notes, of a workload of the cache, that a restart of it that stalled (one this process saw
-// stall, or one the status records as stalled) was taken back by its owner: the workload carries no
-// restart, or an earlier one (kubectl rollout undo brings back the previous pod template, annotations
-// included). Such a workload is not restarted again onto the same target (heldAfterUndo). A workload
-// that carries a later restart, or another workload of the name, drops what was noted.
-func (r *Reconciler) takenBack(p *pass, w *workload) {
+// undoneRestart is a restart of meshkeeper's that the workload's owner took back (takenBack), and
+// whether it had stalled or rolled out by then.
+type undoneRestart struct {
+	stalledRestart
+	stalled, rolledOut bool
+}
+
+// takenBack notes, of a workload of the cache, that its owner took back meshkeeper's last restart of it:
+// the workload carries no restart, or an earlier one (kubectl rollout undo brings back the previous pod
+// template, annotations included; a controller or a GitOps tool may write the template back without
+// meshkeeper's annotations), than the restart this process applied (targets), or than a restart that
+// stalled (one this process saw stall, or one the status records as stalled). Such a workload is not
+// restarted again onto the same target (heldAfterUndo): the restart would undo what its owner did, and
+// one that stalled would stall again. The rollout of the template brought back is its owner's, whatever
+// restart that template names: this process no longer follows the workload, whose rollout then neither
+// counts as meshkeeper's restart rolled out (a Restarted Event) nor stalls the restarts. A workload that
+// carries a later restart, or another workload of the name, drops what was noted. It tells whether the
+// workload's restart is taken back. It runs after lagging, which gives a workload the cache shows from
+// before meshkeeper's last apply to it that apply's time: such a workload took nothing back.
+func (r *Reconciler) takenBack(p *pass, w *workload) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key, uid := w.key(), w.obj.GetUID()
 	if u, ok := r.undone[key]; ok && (u.uid != uid || w.restartedAt.After(u.at)) {
 		delete(r.undone, key)
 	}
-	stall, ok := r.stalls[key]
-	if ok && stall.uid != uid {
+	stall, stalled := r.stalls[key]
+	if stalled && stall.uid != uid {
 		delete(r.stalls, key)
-		ok = false
+		stalled = false
 	}
-	if !ok {
+	if !stalled {
 		// A manager that takes over knows the stall from the status alone, and not what it was for.
 		// A workload created after that restart is another of the name, whose stall the status still lists.
 		at, recorded := p.recordedStalls[key]
-		if !recorded || at.IsZero() || w.obj.GetCreationTimestamp().After(at.Add(maxClockSkew)) {
-			return
+		if recorded && !at.IsZero() && !w.obj.GetCreationTimestamp().After(at.Add(maxClockSkew)) {
+			stall, stalled = stalledRestart{uid: uid, at: at}, true
 		}
-		stall = stalledRestart{uid: uid, at: at}
 	}
 	switch {
+	case !stalled:
 	case w.restartedAt.After(stall.at):
 		delete(r.stalls, key)
 	case w.restartedAt.Before(stall.at):
 		delete(r.stalls, key)
-		if r.undone == nil {
-			r.undone = map[string]stalledRestart{}
-		}
-		r.undone[key] = stall
+		r.undo(key, undoneRestart{stalledRestart: stall, stalled: true})
 	}
+	if applied, ok := r.targets[key]; ok && applied.uid == uid && w.restartedAt.Before(applied.at) {
+		// A restart this process applied, taken back before it stalled, or after it rolled out: the
+		// noted stall of that restart, if any, says more.
+		if u, ok := r.undone[key]; !ok || !u.at.Equal(applied.at) {
+			r.undo(key, undoneRestart{stalledRestart: stalledRestart{uid: uid, at: applied.at, digest: applied.target.digest()},
+				rolledOut: r.completed[key].Equal(applied.at)})
+		}
+		delete(r.targets, key)
+	}
+	u, ok := r.undone[key]
+	if !ok || u.uid != uid || !w.restartedAt.Before(u.at) {
+		return false
+	}
+	delete(r.rolling, key)
+	delete(r.progress, key)
+	return true
 }
 
-// heldAfterUndo says why a candidate whose stalled restart its owner took back (takenBack) is not
-// restarted again, or "" when it may be: what its pods are judged against changed since that restart
-// (an upgrade, a canary, a new mesh config, the namespace enrolled again), or its restart onto a canary
-// rolled back is superseded. A restart whose target is unknown (the stall was known from the status
-// alone) is taken to have been for the current one.
+// undo notes that the owner of the workload of key took back restart. It runs under r.mu.
+func (r *Reconciler) undo(key string, restart undoneRestart) {
+	if r.undone == nil {
+		r.undone = map[string]undoneRestart{}
+	}
+	r.undone[key] = restart
+}
+
+// heldAfterUndo says why a candidate whose restart its owner took back (takenBack) is not restarted
+// again, or "" when it may be: what its pods are judged against changed since that restart (an upgrade,
+// a canary, a new mesh config, the namespace enrolled again), or its restart onto a canary rolled back
+// is superseded. A restart whose target is unknown (the stall was known from the status alone) is taken
+// to have been for the current one.
 func (r *Reconciler) heldAfterUndo(c *candidate) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -618,7 +652,14 @@ func (r *Reconciler) heldAfterUndo(c *candidate) string {
 		delete(r.undone, key)
 		return ""
 	}
-	return fmt.Sprintf("restarted at %s onto revision %s, which stalled", u.at.UTC().Format(time.RFC3339), c.target.revision)
+	restart := fmt.Sprintf("restarted at %s onto revision %s", u.at.UTC().Format(time.RFC3339), c.target.revision)
+	switch {
+	case u.stalled:
+		return restart + ", which stalled and was taken back by its owner"
+	case u.rolledOut:
+		return restart + ", which rolled out and was taken back by its owner since"
+	}
+	return restart + " and taken back by its owner before it rolled out"
 }
 
 // writtenRestart is a restarted-at value meshkeeper applied to the workload of a UID, and the
@@ -723,8 +764,16 @@ func (r *Reconciler) lagging(w *workload) bool {
 // track follows one workload of the cache in a pass: rolling out when the cache has not caught up
 // with meshkeeper's last apply to it, else as its annotation and status say.
 func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Namespace) {
-	if r.lagging(w) {
+	lagging := r.lagging(w)
+	// After lagging (see takenBack), and for every workload: a stall its owner took back is noted outside
+	// the enrolled namespaces too.
+	taken := r.takenBack(p, w)
+	if lagging {
 		p.rolling = append(p.rolling, w)
+		return
+	}
+	if taken {
+		// The template its owner brought back rolls out by the owner's doing, not meshkeeper's.
 		return
 	}
 	// The annotation is a claim anyone who may edit the workload can make: only a workload of an enrolled
@@ -947,7 +996,7 @@ func (r *Reconciler) forgetGone(listed sets.Set[string]) {
 	maps.DeleteFunc(r.rolling, func(key string, _ types.UID) bool { return gone(key) })
 	maps.DeleteFunc(r.written, func(key string, _ writtenRestart) bool { return gone(key) })
 	maps.DeleteFunc(r.stalls, func(key string, _ stalledRestart) bool { return gone(key) })
-	maps.DeleteFunc(r.undone, func(key string, _ stalledRestart) bool { return gone(key) })
+	maps.DeleteFunc(r.undone, func(key string, _ undoneRestart) bool { return gone(key) })
 	r.failures.ForgetIf(gone)
 	r.reported.ForgetIf(gone)
 }
@@ -1131,10 +1180,12 @@ func (r *Reconciler) follow(mesh *meshv1alpha1.ServiceMesh, p *pass) {
 				names(held))})
 		}
 		if len(undone) > 0 {
-			parts = append(parts, part{news: undoneNews, text: fmt.Sprintf("%d belong to workloads whose restart by meshkeeper stalled and was rolled back by "+
-				"their owner (kubectl rollout undo): %s; another restart onto the same revision would stall again, so meshkeeper "+
-				"restarts them again only after the mesh changes (its version, revision, proxy image or mesh config) or the "+
-				"namespace is enrolled again; fix the workload and restart it yourself", p.undonePods, names(undone))})
+			parts = append(parts, part{news: undoneNews, text: fmt.Sprintf("%d belong to workloads whose restart by meshkeeper their owner took back "+
+				"(rolled back with kubectl rollout undo, or a pod template written back without meshkeeper's annotations): %s; "+
+				"another restart onto the same revision would undo what the owner did, or stall again, so meshkeeper restarts "+
+				"them again only after the mesh changes (its version, revision, proxy image or mesh config) or the namespace is "+
+				"enrolled again; to give them the current sidecar now, fix the workload if its restart stalled and restart it "+
+				"yourself (kubectl rollout restart)", p.undonePods, names(undone))})
 		}
 		if len(stuck) > 0 {
 			parts = append(parts, part{news: stuckNews, text: fmt.Sprintf("%d belong to workloads that meshkeeper restarted and whose new pods still do not get "+
