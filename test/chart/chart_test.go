@@ -295,12 +295,13 @@ func TestDefaultValues(t *testing.T) {
 func TestCustomValues(t *testing.T) {
 	objects := render(t, customValues(), customRelease, customNamespace)
 
-	for _, absent := range []string{"Role/" + customFullname + "-leader-election",
-		"RoleBinding/" + customFullname + "-leader-election", "ClusterRole/" + customFullname + "-servicemesh-editor"} {
-		if slices.Contains(objects.keys(), absent) {
-			t.Errorf("%s is rendered although it is switched off", absent)
-		}
+	if slices.Contains(objects.keys(), "ClusterRole/"+customFullname+"-servicemesh-editor") {
+		t.Errorf("the editor role is rendered although it is switched off")
 	}
+	// leaderElection.enabled false changes only the strategy: the manager still elects a leader.
+	role := as[rbacv1.Role](t, objects.get(t, "Role", customFullname+"-leader-election"))
+	assertGrants(t, role.Rules, "coordination.k8s.io", "leases", "create", "get", "update")
+	assertBoundTo(t, objects, "RoleBinding", customFullname+"-leader-election", "Role", customNamespace, customFullname)
 
 	deploy := as[appsv1.Deployment](t, objects.get(t, "Deployment", customFullname))
 	assertRestricted(t, &deploy.Spec.Template.Spec)
@@ -313,14 +314,14 @@ func TestCustomValues(t *testing.T) {
 	if !slices.Equal(pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}}) {
 		t.Errorf("imagePullSecrets %v", pod.ImagePullSecrets)
 	}
-	if slices.Contains(manager.Args, "--leader-elect") || !slices.Contains(manager.Args, "--zap-log-level=debug") {
-		t.Errorf("args %v: want no --leader-elect and --zap-log-level=debug", manager.Args)
+	if !slices.Contains(manager.Args, "--leader-elect") || !slices.Contains(manager.Args, "--zap-log-level=debug") {
+		t.Errorf("args %v: want --leader-elect and --zap-log-level=debug", manager.Args)
 	}
 	if !slices.Equal(manager.Env, []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "100MiB"}}) {
 		t.Errorf("env %v: want GOMEMLIMIT=100MiB", manager.Env)
 	}
 	if deploy.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-		t.Errorf("strategy %q: without leader election the old manager must stop before the new one starts",
+		t.Errorf("strategy %q: with leaderElection.enabled false the old manager must stop before the new one starts",
 			deploy.Spec.Strategy.Type)
 	}
 	wantResources := corev1.ResourceRequirements{

@@ -79,12 +79,11 @@ func TestInstallIntoAPIServer(t *testing.T) {
 	for _, tc := range []struct {
 		name, release, namespace string
 		values                   map[string]any
-		leaderElection           bool
 		serviceMonitors          int
 	}{
-		{"default", defaultRelease, defaultNamespace, nil, true, 0},
-		{"custom", customRelease, customNamespace, customValues(), false, 1},
-		{"release options", "opts", "mesh-options", releaseOptionValues(), true, 1},
+		{"default", defaultRelease, defaultNamespace, nil, 0},
+		{"custom", customRelease, customNamespace, customValues(), 1},
+		{"release options", "opts", "mesh-options", releaseOptionValues(), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			createRestrictedNamespace(ctx, t, c, tc.namespace)
@@ -121,9 +120,10 @@ func TestInstallIntoAPIServer(t *testing.T) {
 				attrs authorizationv1.ResourceAttributes
 				want  bool
 			}{
-				{resourceAttrs(tc.namespace, "coordination.k8s.io", "leases", "create"), tc.leaderElection},
-				{resourceAttrs(tc.namespace, "coordination.k8s.io", "leases", "update"), tc.leaderElection},
-				{resourceAttrs(tc.namespace, "", "events", "create"), tc.leaderElection},
+				// The manager elects a leader whatever leaderElection.enabled says.
+				{resourceAttrs(tc.namespace, "coordination.k8s.io", "leases", "create"), true},
+				{resourceAttrs(tc.namespace, "coordination.k8s.io", "leases", "update"), true},
+				{resourceAttrs(tc.namespace, "", "events", "create"), true},
 				{resourceAttrs("", "authentication.k8s.io", "tokenreviews", "create"), true},
 				{resourceAttrs("", "authorization.k8s.io", "subjectaccessreviews", "create"), true},
 				{resourceAttrs("", "mesh.meshkeeper.io", "servicemeshes", "watch"), true},
