@@ -49,11 +49,14 @@ func releaseOptionValues() map[string]any {
 		},
 		"podDisruptionBudget": map[string]any{"minAvailable": "50%"},
 		"extraArgs":           []any{"--enable-http2"},
-		"extraEnv":            []any{map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"}},
-		"kubeAPIQPS":          50,
-		"kubeAPIBurst":        100,
-		"prometheusRule":      map[string]any{"enabled": true},
-		"grafanaDashboard":    map[string]any{"enabled": true},
+		"extraEnv": []any{
+			map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"},
+			map[string]any{"name": "NO_PROXY", "value": "10.96.0.0/12,kubernetes.default.svc,.svc,.cluster.local"},
+		},
+		"kubeAPIQPS":       50,
+		"kubeAPIBurst":     100,
+		"prometheusRule":   map[string]any{"enabled": true},
+		"grafanaDashboard": map[string]any{"enabled": true},
 	}
 }
 
@@ -215,6 +218,7 @@ func TestPodDisruptionBudget(t *testing.T) {
 func TestExtraArgsEnvAndAPILimits(t *testing.T) {
 	env := []any{
 		map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"},
+		map[string]any{"name": "NO_PROXY", "value": "10.96.0.0/12,kubernetes.default.svc,.svc,.cluster.local"},
 		map[string]any{"name": "TEAM", "valueFrom": map[string]any{"configMapKeyRef": map[string]any{"name": "team", "key": "name"}}},
 	}
 	objects := render(t, map[string]any{
@@ -230,6 +234,7 @@ func TestExtraArgsEnvAndAPILimits(t *testing.T) {
 	wantEnv := []corev1.EnvVar{
 		{Name: "GOMEMLIMIT", Value: "200MiB"},
 		{Name: "HTTPS_PROXY", Value: "http://proxy.example.com:3128"},
+		{Name: "NO_PROXY", Value: "10.96.0.0/12,kubernetes.default.svc,.svc,.cluster.local"},
 		{Name: "TEAM", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: "team"}, Key: "name"}}},
 	}
@@ -238,15 +243,15 @@ func TestExtraArgsEnvAndAPILimits(t *testing.T) {
 	}
 
 	// Without them the manager keeps its own defaults: no flags, and extraEnv alone still renders.
-	objects = render(t, map[string]any{"extraEnv": env[:1]}, defaultRelease, defaultNamespace)
+	objects = render(t, map[string]any{"extraEnv": env[:2]}, defaultRelease, defaultNamespace)
 	manager = container(t, as[appsv1.Deployment](t, objects.get(t, "Deployment", "meshkeeper")), "manager")
 	for _, arg := range manager.Args {
 		if strings.HasPrefix(arg, "--kube-api-") {
 			t.Errorf("arg %s rendered by default; the manager's own default applies", arg)
 		}
 	}
-	if len(manager.Env) != 1 || manager.Env[0].Name != "HTTPS_PROXY" {
-		t.Errorf("env %+v, want only HTTPS_PROXY", manager.Env)
+	if len(manager.Env) != 2 || manager.Env[0].Name != "HTTPS_PROXY" || manager.Env[1].Name != "NO_PROXY" {
+		t.Errorf("env %+v, want only HTTPS_PROXY and NO_PROXY", manager.Env)
 	}
 }
 
