@@ -122,4 +122,9 @@ const (
 	// meshkeeper does not own (a revision tag made with istioctl, say) still sends requests to its istiod;
 	// the revision stays until that webhook is removed or points elsewhere (a Warning Event).
 	ReasonRevisionPruneBlocked = "RevisionPruneBlocked"
+	// ReasonCanaryNamespacesNotEnrolled: updateStrategy.canary.namespaces names namespaces that are not
+	// enrolled (they do not exist, or spec.injection does not enroll them), which the canary revision
+	// therefore never serves (a Warning Event, recorded when they change; ControlPlaneReady's message
+	// names them while they last).
+	ReasonCanaryNamespacesNotEnrolled = "CanaryNamespacesNotEnrolled"
 )

@@ -146,14 +146,14 @@ type Reconciler struct {
 
 // forgetMesh drops what the reconciler remembers of a ServiceMesh that is gone. One created again is a
 // new object whose Events start empty: the Warnings the old one got (plaintext clients, a CNI namespace
-// refusing the agent, a revision's removal blocked) are recorded on it again, and its revisions' use is
-// judged from its own status and plans alone.
+// refusing the agent, a revision's removal blocked, canary namespaces not enrolled) are recorded on it
+// again, and its revisions' use is judged from its own status and plans alone.
 func (r *Reconciler) forgetMesh() {
 	r.writes.forget()
 	r.reportedMTLS.forget()
 	r.reportedAgent.ForgetAll()
 	r.revisionState.mu.Lock()
-	r.revisionState.unusedSince, r.revisionState.blocked = nil, nil
+	r.revisionState.unusedSince, r.revisionState.blocked, r.revisionState.canaryNotEnrolled = nil, nil, ""
 	r.revisionState.mu.Unlock()
 }
 
@@ -236,6 +236,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		metrics.SetIstio(status.Revision, status.Version)
 		setRevisionMetrics(status)
 		r.reportMTLS(mesh, status, obs)
+		r.reportCanaryNotEnrolled(mesh, obs)
 		if meta.IsStatusConditionTrue(status.Conditions, meshv1alpha1.ConditionReady) {
 			// What installs and upgrades left behind goes back to the system once the mesh is Ready.
 			r.Charts.ReturnMemory()

@@ -111,6 +111,8 @@ type namespacesObservation struct {
 	// cniExcluded are the namespaces the spec selects that spec.cni.excludeNamespaces lists while the
 	// CNI agent redirects the injected pods: pods injected there would never start.
 	cniExcluded []string
+	// canaryNotEnrolled names the canary namespaces that are not enrolled, with why (canaryNotEnrolled).
+	canaryNotEnrolled []string
 }
 
 // ingressesObservation is every Ingress judged as the Ingress controller judges it, and the
@@ -267,6 +269,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 	}
 	obs.namespaces = observeNamespaces(namespaces.Items, enrollment, onceInjecting)
+	obs.namespaces.canaryNotEnrolled = canaryNotEnrolled(mesh, namespaces.Items, enrollment, obs.namespaces)
 	if obs.ingresses, err = r.observeIngresses(ctx, mesh); err != nil {
 		return obs, err
 	}

@@ -98,6 +98,9 @@ type revisionState struct {
 	// blocked names, for each revision whose removal foreign webhooks block, those webhooks as last
 	// reported in an Event (reported again only when they change).
 	blocked map[string]string
+	// canaryNotEnrolled names the canary namespaces that are not enrolled as last reported in an Event
+	// (reportCanaryNotEnrolled), "" when none.
+	canaryNotEnrolled string
 	// k8sVersion is the API server's MAJOR.MINOR as read at k8sReadAt (kubernetesVersion).
 	k8sVersion string
 	k8sReadAt  time.Time

@@ -17,8 +17,18 @@ limitations under the License.
 package servicemesh
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // setRevisions sets status.activeRevision and status.revisions from what the revision phase decided;
@@ -39,4 +49,70 @@ func setRevisionMetrics(status *meshv1alpha1.ServiceMeshStatus) {
 		revisions = append(revisions, metrics.Revision{Name: r.Name, Version: r.Version, State: string(r.State), Ready: r.Ready, Proxies: r.Proxies})
 	}
 	metrics.SetRevisions(revisions)
+}
+
+// canaryNotEnrolled names the canary namespaces (updateStrategy.canary.namespaces of a RevisionBased
+// mesh) that are not enrolled, each with why: it does not exist, or the reason of the enrollment's
+// decision. Only an enrolled namespace is moved to the canary revision, so a misspelt canary namespace,
+// or one spec.injection does not select, would leave the canary serving nothing there without a word.
+// judged are the namespaces as observeNamespaces judged them: the enrolled and those being enrolled are
+// not named.
+func canaryNotEnrolled(mesh *meshv1alpha1.ServiceMesh, namespaces []corev1.Namespace, enrollment *policy.Enrollment,
+	judged *namespacesObservation) []string {
+	if !revisionBased(mesh) || mesh.Spec.UpdateStrategy.Canary == nil {
+		return nil
+	}
+	left := sets.New(mesh.Spec.UpdateStrategy.Canary.Namespaces...).Difference(judged.enrolled).Delete(judged.pending...)
+	if left.Len() == 0 {
+		return nil
+	}
+	why := make(map[string]string, left.Len())
+	for i := range namespaces {
+		ns := &namespaces[i]
+		if !left.Has(ns.Name) {
+			continue
+		}
+		reason := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Reason
+		if reason == policy.NotSelected {
+			reason = "not selected by spec.injection"
+		}
+		why[ns.Name] = reason
+	}
+	out := make([]string, 0, left.Len())
+	for _, name := range sets.List(left) {
+		out = append(out, fmt.Sprintf("%s (%s)", name, cmp.Or(why[name], "does not exist")))
+	}
+	return out
+}
+
+// canaryNotEnrolledNote is what ControlPlaneReady's message adds about the canary namespaces that are
+// not enrolled, "" when there are none.
+func canaryNotEnrolledNote(n *namespacesObservation) string {
+	if n == nil || len(n.canaryNotEnrolled) == 0 {
+		return ""
+	}
+	return "; " + canaryNotEnrolledMessage(n.canaryNotEnrolled)
+}
+
+func canaryNotEnrolledMessage(namespaces []string) string {
+	return fmt.Sprintf("updateStrategy.canary.namespaces names %d namespace(s) that are not enrolled, which the canary revision "+
+		"never serves: %s; correct the list, or enroll them through spec.injection", len(namespaces), names(slices.Clone(namespaces)))
+}
+
+// reportCanaryNotEnrolled records a Warning Event naming the canary namespaces that are not enrolled,
+// once for each change of them (and again after a restart of the manager); an observation without
+// namespaces knows nothing new.
+func (r *Reconciler) reportCanaryNotEnrolled(mesh *meshv1alpha1.ServiceMesh, obs *observation) {
+	if obs.namespaces == nil {
+		return
+	}
+	current := strings.Join(obs.namespaces.canaryNotEnrolled, ", ")
+	r.revisionState.mu.Lock()
+	changed := r.revisionState.canaryNotEnrolled != current
+	r.revisionState.canaryNotEnrolled = current
+	r.revisionState.mu.Unlock()
+	if changed && len(obs.namespaces.canaryNotEnrolled) > 0 {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryNamespacesNotEnrolled, "Canary",
+			"%s", canaryNotEnrolledMessage(obs.namespaces.canaryNotEnrolled))
+	}
 }

@@ -74,7 +74,8 @@ func computeStatus(current *meshv1alpha1.ServiceMeshStatus, obs *observation) *m
 }
 
 // setControlPlaneReady: the control-plane phase's failure when it failed, followed by what the istiod
-// that serves the mesh is doing; else the istiod Deployment's readiness.
+// that serves the mesh is doing; else the istiod Deployment's readiness, and the canary namespaces that
+// are not enrolled, which the canary revision never serves.
 func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	if e := meshctx.Classify(obs.controlPlaneErr); e != nil {
 		message := e.Error()
@@ -99,6 +100,7 @@ func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 				obs.spec.Namespace, obs.activeIstiodName, strings.TrimPrefix(activeMessage, "istiod: "), obs.spec.Namespace, obs.istiodName)
 		}
 	}
+	message += canaryNotEnrolledNote(obs.namespaces)
 	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, value, reason, message)
 }
 

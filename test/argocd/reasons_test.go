@@ -129,6 +129,9 @@ var readyReasons = map[string]string{
 	"RevisionPruneBlocked":  "",
 	// Of an Ingress's decision only: IngressesConfigured then carries the controller's reason.
 	"ControllerWithoutSidecar": "",
+
+	// Of an Event only; ControlPlaneReady's message names the same namespaces.
+	"CanaryNamespacesNotEnrolled": "",
 }
 
 // restartingReasons are the reasons of readyReasons that the check answers Progressing instead while
