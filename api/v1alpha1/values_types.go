@@ -43,6 +43,9 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self._internal_defaults_do_not_set) && !has(self.defaults) && !has(self.pilot)",message="spec.values must not set _internal_defaults_do_not_set, defaults or pilot: the chart merges them over the other values, past these checks; set their keys at the top level of spec.values instead (pilot.env becomes env)"
 // +kubebuilder:validation:XValidation:rule="!((has(self.env) && has(self.env.EXTERNAL_CA) && size(self.env.EXTERNAL_CA) > 0) || (has(self.global) && has(self.global.pilotCertProvider) && !(self.global.pilotCertProvider in ['istiod', 'custom', 'none']))) || (has(self.global) && has(self.global.certSigners) && size(self.global.certSigners) > 0)",message="spec.values.global.certSigners must name your CA's signer when env.EXTERNAL_CA is set or global.pilotCertProvider is other than istiod, custom or none: the istiod chart then grants istiod approval of certificate requests, of every signer when certSigners is empty, the cluster's own included, which mints client certificates for any user"
 // +kubebuilder:validation:XValidation:rule="!has(self.initContainers)",message="spec.values.initContainers must not be set: init containers run with istiod's ServiceAccount token, which holds cluster-wide rights, from images no allow-list checks"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.omitSidecarInjectorConfigMap) || !self.global.omitSidecarInjectorConfigMap",message="spec.values.global.omitSidecarInjectorConfigMap must not be true: without the injector's ConfigMap istiod serves no injection, while the injection webhook, which fails closed, still sends it every pod of an enrolled namespace, so the API server refuses them all; leave a namespace out of spec.injection, or label a pod sidecar.istio.io/inject=false, to keep pods uninjected"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.resourceScope) || self.global.resourceScope == 'all'",message="spec.values.global.resourceScope must be all: with cluster the chart renders no istiod while the injection webhook, which fails closed, still calls it, so every pod of an enrolled namespace is refused; with namespace it renders neither istiod's cluster roles nor its webhooks; meshkeeper installs the whole control plane"
+// +kubebuilder:validation:XValidation:rule="!has(self.configMap) || self.configMap",message="spec.values.configMap must not be false: the chart then writes no mesh config (the istio ConfigMap), and istiod and the proxies it injects run without what meshkeeper renders there (spec.proxy, spec.values.meshConfig); set meshConfig keys to change the mesh config"
 // +kubebuilder:validation:XValidation:rule="!has(self.sidecarInjectorWebhook) || !has(self.sidecarInjectorWebhook.enableNamespacesByDefault) || !self.sidecarInjectorWebhook.enableNamespacesByDefault",message="spec.values.sidecarInjectorWebhook.enableNamespacesByDefault must not be true: it injects every namespace not labelled otherwise, system namespaces included; choose namespaces with spec.injection"
 type IstiodValues struct {
 	// Raw is the values object as written, every key included.
@@ -101,6 +104,10 @@ type IstiodValues struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	TrustedZtunnelNamespace *string `json:"trustedZtunnelNamespace,omitempty"`
+	// ConfigMap writes the mesh config ConfigMap. Refused unless true: the mesh config is where
+	// meshkeeper's proxy settings go.
+	// +optional
+	ConfigMap *bool `json:"configMap,omitempty"`
 	// InitContainers run in istiod's pod before istiod. Refused.
 	// +kubebuilder:validation:items:Type=object
 	// +optional
@@ -174,6 +181,15 @@ type GlobalValues struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Profile *string `json:"profile,omitempty"`
+	// OmitSidecarInjectorConfigMap leaves out the injector's ConfigMap, and with it istiod's injection.
+	// Refused unless false: the injection webhook fails closed.
+	// +optional
+	OmitSidecarInjectorConfigMap *bool `json:"omitSidecarInjectorConfigMap,omitempty"`
+	// ResourceScope is which of the chart's objects are rendered: all, cluster or namespace. Refused
+	// unless all.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	ResourceScope *string `json:"resourceScope,omitempty"`
 }
 
 // EnvValues are the declared keys of spec.values.env.
