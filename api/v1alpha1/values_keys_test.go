@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -67,11 +68,16 @@ var valueKeys = map[string]decision{
 	"global.certSigners":            {rejected, "spec.values.global.certSigners must not name kubernetes.io/ signers"},
 	"global.profile":                {rejected, "spec.values.profile and global.profile must not be 'remote'"},
 	"profile":                       {rejected, "spec.values.profile and global.profile must not be 'remote'"},
-	"env.EXTERNAL_ISTIOD":           {rejected, "spec.values.env.EXTERNAL_ISTIOD and env.CA_TRUSTED_NODE_ACCOUNTS must not be set"},
-	"env.CA_TRUSTED_NODE_ACCOUNTS":  {rejected, "spec.values.env.EXTERNAL_ISTIOD and env.CA_TRUSTED_NODE_ACCOUNTS must not be set"},
-	"trustedZtunnelNamespace":       {rejected, "spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace"},
-	"meshConfig.rootNamespace":      {rejected, "spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace"},
-	"initContainers":                {rejected, "spec.values.initContainers must not be set"},
+	// Profile selectors the chart reads though its values.yaml lacks them: each must name a profile file
+	// the chart ships (TestProfileSelectorsNameTheChartsProfiles).
+	"platform":                     {rejected, "spec.values.platform and global.platform must be empty or a platform of the built-in istiod chart"},
+	"global.platform":              {rejected, "spec.values.platform and global.platform must be empty or a platform of the built-in istiod chart"},
+	"compatibilityVersion":         {rejected, "spec.values.compatibilityVersion must be empty or a compatibility version of the built-in istiod chart"},
+	"env.EXTERNAL_ISTIOD":          {rejected, "spec.values.env.EXTERNAL_ISTIOD and env.CA_TRUSTED_NODE_ACCOUNTS must not be set"},
+	"env.CA_TRUSTED_NODE_ACCOUNTS": {rejected, "spec.values.env.EXTERNAL_ISTIOD and env.CA_TRUSTED_NODE_ACCOUNTS must not be set"},
+	"trustedZtunnelNamespace":      {rejected, "spec.values.trustedZtunnelNamespace must be empty or equal spec.namespace"},
+	"meshConfig.rootNamespace":     {rejected, "spec.values.meshConfig.rootNamespace must be empty or equal spec.namespace"},
+	"initContainers":               {rejected, "spec.values.initContainers must not be set"},
 	// Injection and mesh config: istiod's injection webhook fails closed and meshkeeper's settings live
 	// in the mesh config, so the keys that drop either are rejected.
 	"global.omitSidecarInjectorConfigMap":              {rejected, "spec.values.global.omitSidecarInjectorConfigMap must not be true"},
@@ -260,8 +266,12 @@ func TestEveryChartValueIsClassified(t *testing.T) {
 	}
 }
 
-// TestRejectedKeysHaveRules: every rejection in the table is a rule of the CRD, with its message.
-func TestRejectedKeysHaveRules(t *testing.T) {
+// crdRule is a validation rule of the CRD with its message.
+type crdRule struct{ rule, message string }
+
+// crdRules are the validation rules of the CRD, at any depth of its schema.
+func crdRules(t *testing.T) []crdRule {
+	t.Helper()
 	crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "mesh.meshkeeper.io_servicemeshes.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -270,14 +280,14 @@ func TestRejectedKeysHaveRules(t *testing.T) {
 	if err := yaml.Unmarshal(crd, &doc); err != nil {
 		t.Fatal(err)
 	}
-	var messages []string
+	var rules []crdRule
 	var collect func(v any)
 	collect = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			if m, ok := v["message"].(string); ok {
-				if _, ok := v["rule"]; ok {
-					messages = append(messages, m)
+				if r, ok := v["rule"].(string); ok {
+					rules = append(rules, crdRule{rule: r, message: m})
 				}
 			}
 			for _, sub := range v {
@@ -290,12 +300,73 @@ func TestRejectedKeysHaveRules(t *testing.T) {
 		}
 	}
 	collect(doc)
+	return rules
+}
+
+// TestRejectedKeysHaveRules: every rejection in the table is a rule of the CRD, with its message.
+func TestRejectedKeysHaveRules(t *testing.T) {
+	rules := crdRules(t)
 	for key, d := range valueKeys {
 		if d.class != rejected {
 			continue
 		}
-		if !slices.ContainsFunc(messages, func(m string) bool { return strings.HasPrefix(m, d.why) }) {
+		if !slices.ContainsFunc(rules, func(r crdRule) bool { return strings.HasPrefix(r.message, d.why) }) {
 			t.Errorf("spec.values.%s is classified as rejected, but no CRD rule's message starts with %q", key, d.why)
+		}
+	}
+}
+
+// TestProfileSelectorsNameTheChartsProfiles: the values that choose a profile file of the istiod chart
+// (profile and global.profile, platform and global.platform, compatibilityVersion), which its
+// values.yaml does not list, are refused by the CRD unless they name a file the built-in chart ships:
+// the chart fails to render with another. A chart upgrade that adds or drops a profile fails this until
+// the CRD's rule follows.
+func TestProfileSelectorsNameTheChartsProfiles(t *testing.T) {
+	const dir = "charts/istio-control/istio-discovery/files"
+	entries, err := fs.ReadDir(manifests.FS, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := map[string][]string{}
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(strings.TrimSuffix(e.Name(), ".yaml"), "profile-")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(name, "platform-"):
+			shipped["platform"] = append(shipped["platform"], strings.TrimPrefix(name, "platform-"))
+		case strings.HasPrefix(name, "compatibility-version-"):
+			shipped["compatibilityVersion"] = append(shipped["compatibilityVersion"], strings.TrimPrefix(name, "compatibility-version-"))
+		default:
+			shipped["profile"] = append(shipped["profile"], name)
+		}
+	}
+	if len(shipped["profile"]) == 0 || len(shipped["platform"]) == 0 || len(shipped["compatibilityVersion"]) == 0 {
+		t.Fatalf("%s: found profiles %v: the chart's layout changed", dir, shipped)
+	}
+	rules := crdRules(t)
+	quoted := regexp.MustCompile(`'([^']*)'`)
+	for key, message := range map[string]string{
+		"profile":              "spec.values.profile and global.profile must be empty or a profile",
+		"platform":             "spec.values.platform and global.platform must be empty or a platform",
+		"compatibilityVersion": "spec.values.compatibilityVersion must be empty or a compatibility version",
+	} {
+		i := slices.IndexFunc(rules, func(r crdRule) bool { return strings.HasPrefix(r.message, message) })
+		if i < 0 {
+			t.Errorf("no CRD rule checks spec.values.%s (a message starting %q)", key, message)
+			continue
+		}
+		var admitted []string
+		for _, m := range quoted.FindAllStringSubmatch(rules[i].rule, -1) {
+			if m[1] != "" {
+				admitted = append(admitted, m[1])
+			}
+		}
+		slices.Sort(admitted)
+		want := slices.Sorted(slices.Values(shipped[key]))
+		if !slices.Equal(slices.Compact(admitted), want) {
+			t.Errorf("the CRD admits spec.values.%s %v; the built-in istiod chart ships %v", key, slices.Compact(admitted), want)
 		}
 	}
 }

@@ -40,6 +40,9 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.operatorManageWebhooks) || !self.global.operatorManageWebhooks",message="spec.values.global.operatorManageWebhooks must not be true: meshkeeper installs istiod's webhooks and keeps them pointed at istiod in spec.namespace"
 // +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.certSigners) || self.global.certSigners.all(s, !s.startsWith('kubernetes.io/'))",message="spec.values.global.certSigners must not name kubernetes.io/ signers: istiod could then approve certificate requests for the cluster's own signers, such as client certificates for any user; name your own CA's signer"
 // +kubebuilder:validation:XValidation:rule="(!has(self.profile) || self.profile != 'remote') && (!has(self.global) || !has(self.global.profile) || self.global.profile != 'remote')",message="spec.values.profile and global.profile must not be 'remote': the remote profile makes istiod a remote of another cluster's control plane, which meshkeeper does not manage"
+// +kubebuilder:validation:XValidation:rule="(!has(self.profile) || size(self.profile) == 0 || self.profile in ['ambient', 'demo', 'preview', 'remote', 'stable']) && (!has(self.global) || !has(self.global.profile) || size(self.global.profile) == 0 || self.global.profile in ['ambient', 'demo', 'preview', 'remote', 'stable'])",message="spec.values.profile and global.profile must be empty or a profile of the built-in istiod chart (ambient, demo, preview, stable): the chart refuses to render with another, so istiod would never be installed"
+// +kubebuilder:validation:XValidation:rule="(!has(self.platform) || size(self.platform) == 0 || self.platform in ['gke', 'k3d', 'k3s', 'microk8s', 'minikube', 'openshift']) && (!has(self.global) || !has(self.global.platform) || size(self.global.platform) == 0 || self.global.platform in ['gke', 'k3d', 'k3s', 'microk8s', 'minikube', 'openshift'])",message="spec.values.platform and global.platform must be empty or a platform of the built-in istiod chart (gke, k3d, k3s, microk8s, minikube, openshift): the chart refuses to render with another, so istiod would never be installed"
+// +kubebuilder:validation:XValidation:rule="!has(self.compatibilityVersion) || size(self.compatibilityVersion) == 0 || self.compatibilityVersion in ['1.25', '1.26', '1.27', '1.28', '1.29', '1.30']",message="spec.values.compatibilityVersion must be empty or a compatibility version of the built-in istiod chart (1.25 to 1.30, as a string): the chart refuses to render with another, so istiod would never be installed"
 // +kubebuilder:validation:XValidation:rule="!has(self._internal_defaults_do_not_set) && !has(self.defaults) && !has(self.pilot)",message="spec.values must not set _internal_defaults_do_not_set, defaults or pilot: the chart merges them over the other values, past these checks; set their keys at the top level of spec.values instead (pilot.env becomes env)"
 // +kubebuilder:validation:XValidation:rule="!((has(self.env) && has(self.env.EXTERNAL_CA) && size(self.env.EXTERNAL_CA) > 0) || (has(self.global) && has(self.global.pilotCertProvider) && !(self.global.pilotCertProvider in ['istiod', 'custom', 'none']))) || (has(self.global) && has(self.global.certSigners) && size(self.global.certSigners) > 0)",message="spec.values.global.certSigners must name your CA's signer when env.EXTERNAL_CA is set or global.pilotCertProvider is other than istiod, custom or none: the istiod chart then grants istiod approval of certificate requests, of every signer when certSigners is empty, the cluster's own included, which mints client certificates for any user"
 // +kubebuilder:validation:XValidation:rule="!has(self.initContainers)",message="spec.values.initContainers must not be set: init containers run with istiod's ServiceAccount token, which holds cluster-wide rights, from images no allow-list checks"
@@ -94,11 +97,21 @@ type IstiodValues struct {
 	// SidecarInjectorWebhook configures the injection webhook.
 	// +optional
 	SidecarInjectorWebhook *SidecarInjectorWebhookValues `json:"sidecarInjectorWebhook,omitempty"`
-	// Profile is an Istio configuration profile. Not remote; not demo together with proxy.resources or
-	// controlPlane.resources.
+	// Profile is an Istio configuration profile: one the built-in istiod chart ships, not remote; not
+	// demo together with proxy.resources or controlPlane.resources.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Profile *string `json:"profile,omitempty"`
+	// Platform is the Kubernetes platform whose profile the chart merges under the values: one the
+	// built-in istiod chart ships.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Platform *string `json:"platform,omitempty"`
+	// CompatibilityVersion is the earlier Istio minor version whose behaviour the chart's profile keeps:
+	// one the built-in istiod chart ships.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	CompatibilityVersion *string `json:"compatibilityVersion,omitempty"`
 	// TrustedZtunnelNamespace is the namespace of the ztunnel istiod trusts to ask for certificates. It
 	// must be empty or spec.namespace.
 	// +kubebuilder:validation:MaxLength=63
@@ -176,11 +189,16 @@ type GlobalValues struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	// +optional
 	CertSigners []string `json:"certSigners,omitempty"`
-	// Profile is an Istio configuration profile. Not remote; not demo together with proxy.resources or
-	// controlPlane.resources.
+	// Profile is an Istio configuration profile: one the built-in istiod chart ships, not remote; not
+	// demo together with proxy.resources or controlPlane.resources.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Profile *string `json:"profile,omitempty"`
+	// Platform is the Kubernetes platform whose profile the chart merges under the values: one the
+	// built-in istiod chart ships.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Platform *string `json:"platform,omitempty"`
 	// OmitSidecarInjectorConfigMap leaves out the injector's ConfigMap, and with it istiod's injection.
 	// Refused unless false: the injection webhook fails closed.
 	// +optional

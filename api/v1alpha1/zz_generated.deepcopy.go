@@ -326,6 +326,11 @@ func (in *GlobalValues) DeepCopyInto(out *GlobalValues) {
 		*out = new(string)
 		**out = **in
 	}
+	if in.Platform != nil {
+		in, out := &in.Platform, &out.Platform
+		*out = new(string)
+		**out = **in
+	}
 	if in.OmitSidecarInjectorConfigMap != nil {
 		in, out := &in.OmitSidecarInjectorConfigMap, &out.OmitSidecarInjectorConfigMap
 		*out = new(bool)
@@ -510,6 +515,16 @@ func (in *IstiodValues) DeepCopyInto(out *IstiodValues) {
 	}
 	if in.Profile != nil {
 		in, out := &in.Profile, &out.Profile
+		*out = new(string)
+		**out = **in
+	}
+	if in.Platform != nil {
+		in, out := &in.Platform, &out.Platform
+		*out = new(string)
+		**out = **in
+	}
+	if in.CompatibilityVersion != nil {
+		in, out := &in.CompatibilityVersion, &out.CompatibilityVersion
 		*out = new(string)
 		**out = **in
 	}

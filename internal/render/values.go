@@ -150,12 +150,27 @@ func istiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string, checkCPU b
 		}
 		values = Merge(values, user)
 	}
+	if selectsProfile(values) && stringAt(values, "trustedZtunnelNamespace") == "" {
+		values["trustedZtunnelNamespace"] = spec.Namespace
+	}
 	if checkCPU && (len(cp.Resources.Requests) > 0 || len(cp.Resources.Limits) > 0) {
 		if err := autoscaledCPURequest(values); err != nil {
 			return nil, err
 		}
 	}
 	return Merge(values, injectionValues(mode)), nil
+}
+
+// selectsProfile tells whether values choose a profile file of the istiod chart: a profile, a platform
+// or a compatibility version. The chart merges the file under the values, where a key the values leave
+// empty keeps the file's: the OpenShift platform's names kube-system as trustedZtunnelNamespace, which
+// would have istiod trust that namespace's ztunnel to obtain any pod's certificate (the chart guard
+// refuses it, and the install fails). IstiodValues then says the namespace, the one the CRD allows.
+func selectsProfile(values Values) bool {
+	global, _ := values["global"].(Values)
+	return stringAt(values, "profile") != "" || stringAt(global, "profile") != "" ||
+		stringAt(values, "platform") != "" || stringAt(global, "platform") != "" ||
+		stringAt(values, "compatibilityVersion") != ""
 }
 
 // autoscaledCPURequest refuses values that autoscale istiod while its container requests no CPU. The
