@@ -80,9 +80,13 @@ var valueKeys = map[string]decision{
 	"initContainers":               {rejected, "spec.values.initContainers must not be set"},
 	// Injection and mesh config: istiod's injection webhook fails closed and meshkeeper's settings live
 	// in the mesh config, so the keys that drop either are rejected.
-	"global.omitSidecarInjectorConfigMap":              {rejected, "spec.values.global.omitSidecarInjectorConfigMap must not be true"},
-	"global.resourceScope":                             {rejected, "spec.values.global.resourceScope must be all"},
-	"configMap":                                        {rejected, "spec.values.configMap must not be false"},
+	"global.omitSidecarInjectorConfigMap": {rejected, "spec.values.global.omitSidecarInjectorConfigMap must not be true"},
+	"global.resourceScope":                {rejected, "spec.values.global.resourceScope must be all"},
+	"configMap":                           {rejected, "spec.values.configMap must not be false"},
+	// Which pods of an enrolled namespace are injected: meshkeeper counts every pod that does not opt
+	// out (sidecar.istio.io/inject=false) as one that needs a sidecar.
+	"global.proxy.autoInject":                          {rejected, "spec.values.global.proxy.autoInject must be enabled"},
+	"sidecarInjectorWebhook.neverInjectSelector":       {rejected, "spec.values.sidecarInjectorWebhook.neverInjectSelector must not be set"},
 	"sidecarInjectorWebhook.enableNamespacesByDefault": {rejected, "spec.values.sidecarInjectorWebhook.enableNamespacesByDefault must not be true"},
 	"_internal_defaults_do_not_set":                    {rejected, "spec.values must not set _internal_defaults_do_not_set, defaults or pilot"},
 	"defaults":                                         {rejected, "spec.values must not set _internal_defaults_do_not_set, defaults or pilot"},
@@ -134,8 +138,7 @@ var valueKeys = map[string]decision{
 	"gateways.securityContext":          {userData, "gateways users deploy"},
 	"gateways.seccompProfile":           {userData, "gateways users deploy"},
 	"sidecarInjectorWebhook.templates":  {userData, "injection templates: writing a ServiceMesh shapes every injected pod, which is why it is a cluster-admin-level right"},
-	"sidecarInjectorWebhook.neverInjectSelector":  {userData, "pods never injected"},
-	"sidecarInjectorWebhook.alwaysInjectSelector": {userData, "pods always injected in enrolled namespaces"},
+	"sidecarInjectorWebhook.alwaysInjectSelector": {userData, "pods always injected: no effect under global.proxy.autoInject enabled, which injects every pod of an enrolled namespace that does not opt out"},
 	"sidecarInjectorWebhook.injectedAnnotations":  {userData, "annotations of injected pods"},
 	"global.meshNetworks":                         {userData, "networks of a multi-network mesh"},
 	"global.proxy.resources":                      {userData, "the sidecar's resources"},
@@ -183,7 +186,6 @@ var valueKeys = map[string]decision{
 	"global.networkPolicy.enabled":   {allowed, "a NetworkPolicy for istiod"},
 	"global.priorityClassName":       {allowed, "scheduling"},
 	"global.enableReaderRBAC":        {allowed, "turning the istio-reader role off"},
-	"global.proxy.autoInject":        {allowed, "injection policy"},
 	"global.proxy.clusterDomain":     {allowed, "cluster DNS domain"},
 	"global.proxy.componentLogLevel": {allowed, "logging"}, "global.proxy.logLevel": {allowed, "logging"},
 	"global.proxy.excludeInboundPorts": {allowed, "traffic capture"}, "global.proxy.includeInboundPorts": {allowed, "traffic capture"},

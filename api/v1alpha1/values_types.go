@@ -50,6 +50,8 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.resourceScope) || self.global.resourceScope == 'all'",message="spec.values.global.resourceScope must be all: with cluster the chart renders no istiod while the injection webhook, which fails closed, still calls it, so every pod of an enrolled namespace is refused; with namespace it renders neither istiod's cluster roles nor its webhooks; meshkeeper installs the whole control plane"
 // +kubebuilder:validation:XValidation:rule="!has(self.configMap) || self.configMap",message="spec.values.configMap must not be false: the chart then writes no mesh config (the istio ConfigMap), and istiod and the proxies it injects run without what meshkeeper renders there (spec.proxy, spec.values.meshConfig); set meshConfig keys to change the mesh config"
 // +kubebuilder:validation:XValidation:rule="!has(self.sidecarInjectorWebhook) || !has(self.sidecarInjectorWebhook.enableNamespacesByDefault) || !self.sidecarInjectorWebhook.enableNamespacesByDefault",message="spec.values.sidecarInjectorWebhook.enableNamespacesByDefault must not be true: it injects every namespace not labelled otherwise, system namespaces included; choose namespaces with spec.injection"
+// +kubebuilder:validation:XValidation:rule="!has(self.global) || !has(self.global.proxy) || !has(self.global.proxy.autoInject) || self.global.proxy.autoInject == 'enabled'",message="spec.values.global.proxy.autoInject must be enabled: with another policy istiod injects only the pods labelled sidecar.istio.io/inject=true, while meshkeeper counts every other pod of an enrolled namespace as missing its sidecar (and automatic restarts restart their workloads); choose namespaces with spec.injection, and keep a pod out with the label sidecar.istio.io/inject=false"
+// +kubebuilder:validation:XValidation:rule="!has(self.sidecarInjectorWebhook) || !has(self.sidecarInjectorWebhook.neverInjectSelector) || size(self.sidecarInjectorWebhook.neverInjectSelector) == 0",message="spec.values.sidecarInjectorWebhook.neverInjectSelector must not be set: istiod leaves the pods it selects uninjected, while meshkeeper counts them as missing their sidecar (and automatic restarts restart their workloads); label such pods sidecar.istio.io/inject=false, which meshkeeper reads, or leave their namespace out of spec.injection"
 type IstiodValues struct {
 	// Raw is the values object as written, every key included.
 	Raw []byte `json:"-"`
@@ -199,6 +201,9 @@ type GlobalValues struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	Platform *string `json:"platform,omitempty"`
+	// Proxy holds the settings of the sidecars istiod injects.
+	// +optional
+	Proxy *GlobalProxyValues `json:"proxy,omitempty"`
 	// OmitSidecarInjectorConfigMap leaves out the injector's ConfigMap, and with it istiod's injection.
 	// Refused unless false: the injection webhook fails closed.
 	// +optional
@@ -208,6 +213,16 @@ type GlobalValues struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	ResourceScope *string `json:"resourceScope,omitempty"`
+}
+
+// GlobalProxyValues are the declared keys of spec.values.global.proxy.
+// +kubebuilder:pruning:PreserveUnknownFields
+type GlobalProxyValues struct {
+	// AutoInject is the injection policy: enabled injects every pod of an enrolled namespace that does
+	// not opt out. Refused unless enabled: meshkeeper counts every such pod as one that needs a sidecar.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	AutoInject *string `json:"autoInject,omitempty"`
 }
 
 // EnvValues are the declared keys of spec.values.env.
@@ -273,6 +288,11 @@ type SidecarInjectorWebhookValues struct {
 	// spec.injection chooses the namespaces.
 	// +optional
 	EnableNamespacesByDefault *bool `json:"enableNamespacesByDefault,omitempty"`
+	// NeverInjectSelector are label selectors of pods the injector leaves out. Refused unless empty:
+	// pods opt out with the label sidecar.istio.io/inject=false, which meshkeeper reads.
+	// +kubebuilder:validation:items:Type=object
+	// +optional
+	NeverInjectSelector []apiextensionsv1.JSON `json:"neverInjectSelector,omitempty"`
 }
 
 // istiodValuesView decodes the declared keys without IstiodValues' own UnmarshalJSON.

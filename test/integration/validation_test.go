@@ -275,6 +275,12 @@ var _ = Describe("ServiceMesh validation", func() {
 			"spec.values.global.resourceScope must be all"),
 		Entry("no mesh config ConfigMap", meshYAML("  values:\n    configMap: false\n"),
 			"spec.values.configMap must not be false: the chart then writes no mesh config"),
+		// Which pods of an enrolled namespace istiod injects: meshkeeper counts every pod that does not opt
+		// out as one that needs a sidecar.
+		Entry("injection only of the pods that ask for it", meshYAML("  values:\n    global:\n      proxy:\n        autoInject: disabled\n"),
+			"spec.values.global.proxy.autoInject must be enabled: with another policy istiod injects only the pods labelled sidecar.istio.io/inject=true"),
+		Entry("pods left uninjected by a selector", meshYAML("  values:\n    sidecarInjectorWebhook:\n      neverInjectSelector:\n      - matchLabels:\n          batch: \"true\"\n"),
+			"spec.values.sidecarInjectorWebhook.neverInjectSelector must not be set: istiod leaves the pods it selects uninjected"),
 		// The chart renders a profile file of each name it reads, and fails for a name it has none of.
 		Entry("a platform the chart has no profile of", meshYAML("  values:\n    global:\n      platform: openshfit\n"),
 			"spec.values.platform and global.platform must be empty or a platform of the built-in istiod chart (gke, k3d, k3s, microk8s, minikube, openshift)"),
@@ -395,6 +401,8 @@ var _ = Describe("ServiceMesh validation", func() {
 			"  values:\n    global:\n      platform: openshift\n    compatibilityVersion: \"1.30\"\n"),
 		Entry("a platform, a profile and a compatibility version given as empty",
 			"  values:\n    platform: \"\"\n    profile: \"\"\n    compatibilityVersion: \"\"\n    global:\n      platform: \"\"\n      profile: \"\"\n"),
+		Entry("the sidecar's settings beside the injection policy that injects every pod",
+			"  values:\n    global:\n      proxy:\n        autoInject: enabled\n        logLevel: debug\n        resources:\n          requests:\n            cpu: 50m\n    sidecarInjectorWebhook:\n      neverInjectSelector: []\n      alwaysInjectSelector:\n      - matchLabels:\n          app: web\n"),
 		Entry("autoscaling instead of replicas",
 			"  controlPlane:\n    autoscaling:\n      minReplicas: 2\n      maxReplicas: 8\n"),
 		Entry("a STRICT mesh with a PERMISSIVE legacy namespace",
@@ -473,6 +481,19 @@ var _ = Describe("ServiceMesh validation", func() {
 			"    - name: extra-roots\n      configMap:\n        name: roots\n        defaultMode: 420\n",
 			[]any{map[string]any{"name": "extra-roots", "configMap": map[string]any{"name": "roots", "defaultMode": int64(420)}}}),
 	)
+
+	It("keeps every key of values.global.proxy, of which only autoInject is declared", func() {
+		Expect(k8sClient.Create(ctx, parse(meshYAML("  values:\n    global:\n      proxy:\n        autoInject: enabled\n"+
+			"        image: registry.example.com/istio/proxyv2:1.31.1\n        resources:\n          limits:\n            memory: 512Mi\n")))).To(Succeed())
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, u)).To(Succeed())
+		kept, found, err := unstructured.NestedMap(u.Object, "spec", "values", "global", "proxy")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(found).To(BeTrue())
+		Expect(kept).To(Equal(map[string]any{"autoInject": "enabled", "image": "registry.example.com/istio/proxyv2:1.31.1",
+			"resources": map[string]any{"limits": map[string]any{"memory": "512Mi"}}}))
+	})
 
 	It("shows the validation message to a kubectl user", func() {
 		kubeconfig, err := env.WriteKubeconfig(GinkgoT().TempDir())
