@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -31,8 +32,11 @@ import (
 
 // podFieldProblems names the fields of spec that reach a pod's spec as written and hold what the API
 // server refuses there: node selector keys and values that are not label keys and values, resource
-// names that are neither standard nor an extended resource, negative quantities, resource claims (the
-// pods have none to refer to), and toleration keys and values that are not label keys and values.
+// names that are neither standard nor an extended resource, negative quantities, requests and limits
+// of a resource that cannot be overcommitted (huge pages, extended resources) that differ, huge pages
+// without cpu or memory beside them or not in whole pages, extended resources not in whole units,
+// resource claims (the pods have none to refer to), and toleration keys and values that are not label
+// keys and values.
 // In the fields of controlPlane and cni the API server refuses istiod's Deployment or the istio-cni
 // DaemonSet, part way through a Helm install or upgrade, after the release's other objects were
 // applied; in proxy.resources it refuses every pod the sidecar injector mutates.
@@ -87,10 +91,83 @@ func resourceProblems(field string, res corev1.ResourceRequirements) []string {
 			}
 		}
 	}
+	problems = append(problems, uncountedResourceProblems(field, res)...)
 	if len(res.Claims) > 0 {
 		problems = append(problems, fmt.Sprintf("%s.claims must not be set: the pods have no resource claims to refer to", field))
 	}
 	return problems
+}
+
+// uncountedResourceProblems names what the API server refuses in a container's resources that it
+// cannot overcommit, huge pages and extended resources (a name with a domain other than kubernetes.io):
+// a request without a limit or other than it, huge pages without cpu or memory beside them or not a
+// whole number of pages, and an extended resource that is not a whole number.
+func uncountedResourceProblems(field string, res corev1.ResourceRequirements) []string {
+	var problems []string
+	names := slices.Sorted(maps.Keys(res.Requests))
+	for name := range res.Limits {
+		if _, requested := res.Requests[name]; !requested {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	hugePages := false
+	for _, name := range names {
+		huge := strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix)
+		extended := isExtendedResource(string(name))
+		if !huge && !extended {
+			continue
+		}
+		hugePages = hugePages || huge
+		for _, list := range []struct {
+			name      string
+			resources corev1.ResourceList
+		}{{"requests", res.Requests}, {"limits", res.Limits}} {
+			q, set := list.resources[name]
+			switch {
+			case !set || q.Sign() < 0:
+			case extended && q.MilliValue()%1000 != 0:
+				problems = append(problems, fmt.Sprintf("%s.%s.%s is %s: an extended resource comes in whole units", field, list.name, name, q.String()))
+			case huge && !wholePages(string(name), q):
+				problems = append(problems, fmt.Sprintf("%s.%s.%s is %s: huge pages come in whole pages of the size the name gives", field, list.name, name, q.String()))
+			}
+		}
+		request, requested := res.Requests[name]
+		limit, limited := res.Limits[name]
+		switch {
+		case requested && !limited:
+			problems = append(problems, fmt.Sprintf("%s.limits.%s must be set, equal to its request: %s cannot be overcommitted", field, name, name))
+		case requested && request.Cmp(limit) != 0:
+			problems = append(problems, fmt.Sprintf("%s.requests.%s is %s and its limit %s: they must be equal, since %s cannot be overcommitted",
+				field, name, request.String(), limit.String(), name))
+		}
+	}
+	if hugePages && !slices.ContainsFunc([]corev1.ResourceList{res.Requests, res.Limits}, func(l corev1.ResourceList) bool {
+		_, cpu := l[corev1.ResourceCPU]
+		_, memory := l[corev1.ResourceMemory]
+		return cpu || memory
+	}) {
+		problems = append(problems, fmt.Sprintf("%s sets huge pages without cpu or memory: the API server asks for a request or limit of either beside them", field))
+	}
+	return problems
+}
+
+// isExtendedResource tells whether the API server takes name as an extended resource: a name with a
+// domain other than kubernetes.io, which with the quota prefix "requests." is still a qualified name.
+func isExtendedResource(name string) bool {
+	if !strings.Contains(name, "/") || strings.Contains(name, "kubernetes.io/") || strings.HasPrefix(name, "requests.") {
+		return false
+	}
+	return len(validation.IsQualifiedName("requests."+name)) == 0
+}
+
+// wholePages tells whether q is a whole number of the huge pages name (hugepages-<size>) counts.
+func wholePages(name string, q resource.Quantity) bool {
+	size, err := resource.ParseQuantity(strings.TrimPrefix(name, corev1.ResourceHugePagesPrefix))
+	if err != nil || size.Sign() <= 0 || size.MilliValue()%1000 != 0 {
+		return false
+	}
+	return q.Value()%size.Value() == 0
 }
 
 // validResourceName tells whether the API server accepts name as a container's resource: a qualified
@@ -100,7 +177,7 @@ func validResourceName(name string) bool {
 		return false
 	}
 	if strings.Contains(name, "/") {
-		return true
+		return strings.Contains(name, "kubernetes.io/") || isExtendedResource(name)
 	}
 	switch corev1.ResourceName(name) {
 	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:

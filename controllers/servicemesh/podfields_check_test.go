@@ -37,6 +37,13 @@ func TestPodFieldProblems(t *testing.T) {
 		}
 		return l
 	}
+	quantities := func(nameQuantity ...string) corev1.ResourceList {
+		l := corev1.ResourceList{}
+		for i := 0; i < len(nameQuantity); i += 2 {
+			l[corev1.ResourceName(nameQuantity[i])] = resource.MustParse(nameQuantity[i+1])
+		}
+		return l
+	}
 	for name, tc := range map[string]struct {
 		spec meshv1alpha1.ServiceMeshSpec
 		want []string // empty: no problem
@@ -45,7 +52,8 @@ func TestPodFieldProblems(t *testing.T) {
 		"every accepted form": {spec: meshv1alpha1.ServiceMeshSpec{
 			ControlPlane: meshv1alpha1.ControlPlaneSpec{
 				NodeSelector: map[string]string{"node-role.kubernetes.io/infra": "", "kubernetes.io/os": "linux", "pool": "mesh_1.a-b"},
-				Resources:    corev1.ResourceRequirements{Requests: list("cpu", "memory", "ephemeral-storage", "hugepages-2Mi"), Limits: list("example.com/gpu")},
+				Resources: corev1.ResourceRequirements{Requests: quantities("cpu", "1", "memory", "1Gi", "ephemeral-storage", "1Gi", "hugepages-2Mi", "4Mi"),
+					Limits: quantities("example.com/gpu", "1", "hugepages-2Mi", "4Mi", "hugepages-1Gi", "1Gi")},
 				Tolerations: []corev1.Toleration{{Key: "example.com/dedicated", Value: "mesh"}, {Operator: corev1.TolerationOpExists},
 					{Key: "infra", Operator: corev1.TolerationOpExists}},
 			},
@@ -68,6 +76,39 @@ func TestPodFieldProblems(t *testing.T) {
 			spec: meshv1alpha1.ServiceMeshSpec{Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("-100m")}}}},
 			want: []string{`spec.proxy.resources.requests.cpu is -100m: a quantity must not be negative`},
+		},
+		// The API server overcommits no huge pages and no extended resource: every injected pod, or
+		// istiod's and the agent's, would be refused.
+		"an extended resource of the sidecar requested below its limit": {
+			spec: meshv1alpha1.ServiceMeshSpec{Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{
+				Requests: quantities("cpu", "100m", "example.com/gpu", "1"), Limits: quantities("cpu", "1", "example.com/gpu", "2")}}},
+			want: []string{"spec.proxy.resources.requests.example.com/gpu is 1 and its limit 2: they must be equal, since example.com/gpu cannot be overcommitted"},
+		},
+		"huge pages of the sidecar requested without a limit": {
+			spec: meshv1alpha1.ServiceMeshSpec{Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{
+				Requests: quantities("memory", "128Mi", "hugepages-2Mi", "4Mi")}}},
+			want: []string{"spec.proxy.resources.limits.hugepages-2Mi must be set, equal to its request: hugepages-2Mi cannot be overcommitted"},
+		},
+		"an extended resource of istiod in part": {
+			spec: meshv1alpha1.ServiceMeshSpec{ControlPlane: meshv1alpha1.ControlPlaneSpec{Resources: corev1.ResourceRequirements{
+				Limits: quantities("example.com/fpga", "500m")}}},
+			want: []string{"spec.controlPlane.resources.limits.example.com/fpga is 500m: an extended resource comes in whole units"},
+		},
+		"huge pages of the sidecar alone, not in whole pages": {
+			spec: meshv1alpha1.ServiceMeshSpec{Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{
+				Requests: quantities("hugepages-2Mi", "3Mi"), Limits: quantities("hugepages-2Mi", "3Mi")}}},
+			want: []string{"spec.proxy.resources.requests.hugepages-2Mi is 3Mi: huge pages come in whole pages",
+				"spec.proxy.resources.limits.hugepages-2Mi is 3Mi: huge pages come in whole pages",
+				"spec.proxy.resources sets huge pages without cpu or memory"},
+		},
+		"huge pages of the agent beside ephemeral storage only": {
+			spec: meshv1alpha1.ServiceMeshSpec{CNI: meshv1alpha1.CNISpec{Resources: corev1.ResourceRequirements{
+				Limits: quantities("ephemeral-storage", "1Gi", "hugepages-1Gi", "1Gi")}}},
+			want: []string{"spec.cni.resources sets huge pages without cpu or memory"},
+		},
+		"a resource of the kubernetes.io domain, which is overcommitted as cpu and memory are": {
+			spec: meshv1alpha1.ServiceMeshSpec{Proxy: meshv1alpha1.ProxySpec{Resources: corev1.ResourceRequirements{
+				Requests: quantities("memory", "128Mi", "kubernetes.io/network-bandwidth", "500m")}}},
 		},
 		"a resource claim": {
 			spec: meshv1alpha1.ServiceMeshSpec{ControlPlane: meshv1alpha1.ControlPlaneSpec{Resources: corev1.ResourceRequirements{Claims: []corev1.ResourceClaim{{Name: "gpu"}}}}},

@@ -72,6 +72,9 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 		Entry("a resource claim of istiod", "pf-claims",
 			"  controlPlane:\n    resources:\n      claims:\n      - name: gpu\n",
 			"spec.controlPlane.resources.claims must not be set"),
+		Entry("a GPU of the sidecar requested below its limit, which every injected pod would carry", "pf-extended",
+			"  proxy:\n    resources:\n      requests:\n        cpu: 100m\n        example.com/gpu: \"1\"\n      limits:\n        example.com/gpu: \"2\"\n",
+			"spec.proxy.resources.requests.example.com/gpu is 1 and its limit 2: they must be equal"),
 		Entry("an istiod toleration key with a space", "pf-tolkey",
 			"  controlPlane:\n    tolerations:\n    - key: \"dedicated node\"\n      operator: Exists\n",
 			`spec.controlPlane.tolerations[0].key "dedicated node" is not a label key`),
@@ -108,6 +111,33 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 			list := corev1.ResourceList{"cpu": resource.MustParse("1"), "memory": resource.MustParse("1Gi"),
 				"ephemeral-storage": resource.MustParse("1Gi"), "hugepages-2Mi": resource.MustParse("2Mi"), "example.com/gpu": resource.MustParse("1")}
 			p.Spec.Containers[0].Resources.Requests, p.Spec.Containers[0].Resources.Limits = list, list
+		}, false),
+		Entry("an extended resource requested below its limit", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{"example.com/gpu": resource.MustParse("1")}
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/gpu": resource.MustParse("2")}
+		}, true),
+		Entry("huge pages requested without a limit", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{"memory": resource.MustParse("128Mi"), "hugepages-2Mi": resource.MustParse("4Mi")}
+		}, true),
+		Entry("an extended resource in part", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/fpga": resource.MustParse("500m")}
+		}, true),
+		Entry("huge pages not in whole pages", func(p *corev1.Pod) {
+			list := corev1.ResourceList{"memory": resource.MustParse("128Mi"), "hugepages-2Mi": resource.MustParse("3Mi")}
+			p.Spec.Containers[0].Resources.Requests, p.Spec.Containers[0].Resources.Limits = list, list
+		}, true),
+		Entry("huge pages beside ephemeral storage only", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"ephemeral-storage": resource.MustParse("1Gi"), "hugepages-1Gi": resource.MustParse("1Gi")}
+		}, true),
+		Entry("an extended resource and huge pages limited alone, their requests defaulted to the limits", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{"cpu": resource.MustParse("1"), "memory": resource.MustParse("1Gi"),
+				"ephemeral-storage": resource.MustParse("1Gi"), "hugepages-2Mi": resource.MustParse("4Mi")}
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/gpu": resource.MustParse("1"),
+				"hugepages-2Mi": resource.MustParse("4Mi"), "hugepages-1Gi": resource.MustParse("1Gi")}
+		}, false),
+		Entry("a resource of the kubernetes.io domain requested without a limit", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{"memory": resource.MustParse("128Mi"),
+				"kubernetes.io/network-bandwidth": resource.MustParse("500m")}
 		}, false),
 		Entry("a negative quantity", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{"cpu": resource.MustParse("-100m")}
