@@ -79,6 +79,18 @@ func TestValuesOverrides(t *testing.T) {
 			values: `{"global":{"proxy":{"holdApplicationUntilProxyStarts":true}}}`,
 			want:   []string{"spec.values global.proxy.holdApplicationUntilProxyStarts overrides proxy.holdApplicationUntilProxyStarts"},
 		},
+		"the images' hub, tag and pull policy": {
+			values: `{"global":{"hub":"registry.example.com/istio","tag":"1.31.1-fips","imagePullPolicy":"Always"}}`,
+			want: []string{"spec.values global.hub overrides images.hub", "spec.values global.tag overrides version",
+				"spec.values global.imagePullPolicy overrides images.pullPolicy"},
+		},
+		"istiod's own hub and tag, which the chart takes before the global ones": {
+			values: `{"hub":"registry.example.com/istio","tag":"1.31.2"}`,
+			want:   []string{"spec.values hub overrides images.hub for istiod's image", "spec.values tag overrides version for istiod's image"},
+		},
+		"the images' hub, tag and pull policy as the fields render them, istiod's tag left empty": {
+			values: `{"global":{"hub":"docker.io/istio","tag":"1.31.1","imagePullPolicy":"IfNotPresent"},"hub":"docker.io/istio","tag":""}`,
+		},
 		"the chart's hold switch with the field true": {
 			values: `{"global":{"proxy":{"holdApplicationUntilProxyStarts":true}}}`,
 		},

@@ -195,6 +195,9 @@ func autoscaledCPURequest(values Values) error {
 // typedValueKeys are the keys of istiod's values that fields of the spec render, with the field: the
 // keys ValuesOverrides looks for in spec.values.
 var typedValueKeys = []struct{ path, field string }{
+	{"global.hub", "images.hub"},
+	{"global.imagePullPolicy", "images.pullPolicy"},
+	{"global.tag", "version"},
 	{"env.PILOT_DEBOUNCE_AFTER", "controlPlane.pushTuning.debounceAfter"},
 	{"env.PILOT_DEBOUNCE_MAX", "controlPlane.pushTuning.debounceMax"},
 	{"env.PILOT_PUSH_THROTTLE", "controlPlane.pushTuning.pushThrottle"},
@@ -213,6 +216,14 @@ var typedValueKeys = []struct{ path, field string }{
 	{"tolerations", "controlPlane.tolerations"},
 	{"global.priorityClassName", "controlPlane.priorityClassName"},
 	{"global.defaultPodDisruptionBudget.enabled", "controlPlane.podDisruptionBudget"},
+}
+
+// istiodImageKeys are keys of istiod's values that no field renders but that replace, for istiod's own
+// image, the key over that a field renders: the chart takes hub and tag before global.hub and
+// global.tag.
+var istiodImageKeys = []struct{ path, over, field string }{
+	{"hub", "global.hub", "images.hub"},
+	{"tag", "global.tag", "version"},
 }
 
 // ValuesOverrides names each key of spec.values that replaces what a field of the spec renders, with
@@ -251,6 +262,13 @@ func ValuesOverrides(spec *meshv1alpha1.ServiceMeshSpec, version string) []strin
 		theirs, _ := valueAt(final, path)
 		if mine != nil && replaces(mine, theirs) {
 			out = append(out, fmt.Sprintf("spec.values %s overrides %s", k.path, k.field))
+		}
+	}
+	for _, k := range istiodImageKeys {
+		// Empty or null, the chart takes the key the field renders.
+		theirs := stringAt(user, k.path)
+		if mine, _ := valueAt(own, strings.Split(k.over, ".")); theirs != "" && mine != nil && replaces(mine, theirs) {
+			out = append(out, fmt.Sprintf("spec.values %s overrides %s for istiod's image", k.path, k.field))
 		}
 	}
 	if !boolOr(spec.Proxy.HoldApplicationUntilProxyStarts, true) {
