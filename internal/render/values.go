@@ -158,7 +158,45 @@ func istiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string, checkCPU b
 			return nil, err
 		}
 	}
-	return Merge(values, injectionValues(mode)), nil
+	values = Merge(values, injectionValues(mode))
+	if selectsProfile(values) {
+		// The chart copies the values under pilot over the top-level ones after it merged the profile (its
+		// zzy_descope_legacy.yaml), and a profile's pilot.cni.enabled (OpenShift's is true) would then
+		// decide, past cni.enabled, whether istiod injects for a CNI plugin: what the Pod Security check of
+		// enrollment, the proxy counts and the restarts read from cni.enabled (policy.InjectsForCNI).
+		// spec.values may not set pilot (the CRD refuses it), so only a profile's would be there.
+		values["pilot"] = Values{"cni": Values{"enabled": helmTrue(valueAtOr(values, "cni", "enabled"))}}
+	}
+	return values, nil
+}
+
+// valueAtOr is the value at path in values, nil when there is none.
+func valueAtOr(values Values, path ...string) any {
+	v, _ := valueAt(values, path)
+	return v
+}
+
+// helmTrue is v as Helm's templates take it in an if: false, 0, "", null and empty collections are false.
+func helmTrue(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case string:
+		return v != ""
+	case float64:
+		return v != 0
+	case int:
+		return v != 0
+	case int64:
+		return v != 0
+	case map[string]any:
+		return len(v) > 0
+	case []any:
+		return len(v) > 0
+	}
+	return true
 }
 
 // selectsProfile tells whether values choose a profile file of the istiod chart: a profile, a platform
