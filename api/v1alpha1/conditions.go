@@ -105,7 +105,8 @@ const (
 	ReasonSelectorMatched = "SelectorMatched"
 	// ReasonNotSelected: the namespace is neither listed nor matched by the selector.
 	ReasonNotSelected = "NotSelected"
-	// ReasonSystemNamespace: kube-system, kube-public and kube-node-lease are never injected.
+	// ReasonSystemNamespace: Istio's injector never injects the pods of kube-system, kube-public,
+	// kube-node-lease and local-path-storage, and meshkeeper never enrolls them.
 	ReasonSystemNamespace = "SystemNamespace"
 	// ReasonControlPlaneNamespace: istiod's own namespace (spec.namespace) is never injected.
 	ReasonControlPlaneNamespace = "ControlPlaneNamespace"
@@ -136,11 +137,15 @@ const (
 	// label other than "enabled", which keeps Istio's injector away from every pod there; meshkeeper
 	// sets none of its sidecar settings on the controller.
 	ReasonNamespaceInjectionDisabled = "NamespaceInjectionDisabled"
+	// ReasonNamespaceNeverInjected: the ingress-nginx controller runs in a namespace whose pods Istio's
+	// injector never injects (kube-system, kube-public, kube-node-lease, local-path-storage), whatever
+	// their labels; meshkeeper sets none of its sidecar settings on the controller.
+	ReasonNamespaceNeverInjected = "NamespaceNeverInjected"
 	// ReasonClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not
 	// serve.
 	ReasonClassNotServed = "ClassNotServed"
 	// ReasonControllerWithoutSidecar: the ingress-nginx controller gets no sidecar (hostNetwork, a
-	// conflict on its pod template, a namespace that keeps the injector out or whose Pod Security level
+	// conflict on its pod template, a namespace the injector never injects or that keeps it out or whose Pod Security level
 	// rejects istio-init, or it does not exist), so a mesh Ingress gets no annotations: nginx
 	// would send plaintext to the Service's ClusterIP, which STRICT mTLS rejects. IngressesConfigured
 	// then carries the controller's reason.

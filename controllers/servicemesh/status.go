@@ -263,7 +263,7 @@ func selectedNowhere(spec *meshv1alpha1.ServiceMeshSpec, n *namespacesObservatio
 			beyond = " beyond those listed in spec.injection.namespaces"
 		}
 		note += "; spec.injection.namespaceSelector matches no namespace meshkeeper may enroll" + beyond + " (kube-system, kube-public, " +
-			"kube-node-lease and spec.namespace never are): compare it with kubectl get namespaces --show-labels"
+			"kube-node-lease, local-path-storage and spec.namespace never are): compare it with kubectl get namespaces --show-labels"
 	}
 	return note
 }
@@ -711,6 +711,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonInvalidSpec, meshv1alpha1.ReasonChartNotFound,
 	meshv1alpha1.ReasonInjectionLabelConflict, meshv1alpha1.ReasonPolicyConflict,
 	meshv1alpha1.ReasonAnnotationConflict, meshv1alpha1.ReasonHostNetwork, meshv1alpha1.ReasonNamespaceInjectionDisabled,
+	meshv1alpha1.ReasonNamespaceNeverInjected,
 	meshv1alpha1.ReasonIngressesSkipped, meshv1alpha1.ReasonNoBackend, meshv1alpha1.ReasonResourceBackend,
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless, meshv1alpha1.ReasonServiceNotCaptured,

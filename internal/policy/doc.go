@@ -31,7 +31,8 @@ limitations under the License.
 //
 // In order:
 //   - A namespace being deleted: Terminating, nothing to write (Labels is nil).
-//   - kube-system, kube-public, kube-node-lease: SystemNamespace; the control-plane namespace
+//   - kube-system, kube-public, kube-node-lease, local-path-storage (those Istio's injector never
+//     injects): SystemNamespace; the control-plane namespace
 //     (spec.namespace): ControlPlaneNamespace. Never enrolled, even when listed or selected, and
 //     reported so even when nothing selects them, because that is why they can never be enrolled.
 //   - Neither listed in spec.injection.namespaces nor matched by spec.injection.namespaceSelector:
@@ -62,8 +63,9 @@ limitations under the License.
 // includeInboundPorts="" (inbound traffic stays with nginx), includeOutboundIPRanges=<serviceCIDRs
 // joined by ","> (only traffic to Services goes through the sidecar) and proxy.istio.io/config with
 // holdApplicationUntilProxyStarts (nginx starts once its sidecar can route). In order:
-// IngressNginxDisabled, ControllerNotFound (the caller passes a nil template), HostNetwork, then
-// AnnotationConflict; each of these owns nothing, so meshkeeper's earlier settings are removed.
+// IngressNginxDisabled, ControllerNotFound (the caller passes a nil template), HostNetwork,
+// NamespaceNeverInjected (a namespace Istio's injector never injects, kube-system among them),
+// NamespaceInjectionDisabled, PodSecurityRejectsSidecar, CNIExcludesNamespace, then AnnotationConflict; each of these owns nothing, so meshkeeper's earlier settings are removed.
 //
 // Where the issue was silent:
 //   - The keys are all or nothing. A sidecar with one of them at a user's value is one meshkeeper

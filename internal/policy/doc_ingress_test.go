@@ -61,6 +61,7 @@ func TestDocNamesEveryControllerReasonOfControllerWithoutSidecar(t *testing.T) {
 	tests := map[string]PodTemplateInput{
 		ControllerNotFound:         {},
 		HostNetwork:                {Template: controllerTemplate(nil, nil)},
+		NamespaceNeverInjected:     {Template: controllerTemplate(nil, nil)},
 		NamespaceInjectionDisabled: {Template: controllerTemplate(nil, nil), NamespaceLabels: map[string]string{LabelIstioInjection: "disabled"}},
 		PodSecurityRejectsSidecar: {Template: controllerTemplate(nil, nil), NamespaceLabels: restricted,
 			Privilege: PrivilegeOf(meshSpecWith(t, true, ""))},
@@ -72,6 +73,9 @@ func TestDocNamesEveryControllerReasonOfControllerWithoutSidecar(t *testing.T) {
 	for reason, in := range tests {
 		t.Run(reason, func(t *testing.T) {
 			in.IngressNginx = ingressNginx()
+			if reason == NamespaceNeverInjected {
+				in.IngressNginx.Controller.Namespace = "kube-system"
+			}
 			controller := IngressNginxPodTemplate(in)
 			if controller.Reason != reason {
 				t.Fatalf("the controller's reason is %s (%s), want %s", controller.Reason, controller.Message, reason)

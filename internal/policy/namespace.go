@@ -32,9 +32,16 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
-// systemNamespaces are never injected: their pods run the cluster itself, and a sidecar that cannot
-// start there, or an injector that is down, would take the cluster with it.
-var systemNamespaces = sets.New("kube-system", "kube-public", "kube-node-lease")
+// neverInjected are the namespaces whose pods Istio's injector never injects, whatever their labels
+// and the pods' own: Istio's list of them (inject.IgnoredNamespaces), which the istiod chart's webhooks
+// also leave out. Their pods run the cluster itself (local-path-storage, kind's volume provisioner, is
+// on the list too), and a sidecar that cannot start there, or an injector that is down, would take the
+// cluster with it. meshkeeper never enrolls them: enrolled, their pods would count as still without a
+// sidecar for ever.
+var neverInjected = sets.New("kube-system", "kube-public", "kube-node-lease", "local-path-storage")
+
+// neverInjectedList names the neverInjected namespaces in messages.
+var neverInjectedList = joinAnd(sets.List(neverInjected))
 
 // Decision says what meshkeeper does with one namespace.
 type Decision struct {
@@ -186,10 +193,11 @@ func namespaceTerminating(in namespaceInput) (string, string, bool) {
 }
 
 func systemNamespace(in namespaceInput) (string, string, bool) {
-	if !systemNamespaces.Has(in.ns.Name) {
+	if !neverInjected.Has(in.ns.Name) {
 		return "", "", false
 	}
-	return SystemNamespace, fmt.Sprintf("namespace %s belongs to Kubernetes itself; meshkeeper never injects it", in.ns.Name), true
+	return SystemNamespace, fmt.Sprintf("namespace %s is one whose pods Istio's injector never injects (%s); meshkeeper never enrolls it",
+		in.ns.Name, neverInjectedList), true
 }
 
 func controlPlaneNamespace(in namespaceInput) (string, string, bool) {

@@ -89,7 +89,8 @@ type PodTemplateDecision struct {
 // leave a sidecar meshkeeper cannot vouch for, so on a conflict meshkeeper sets none.
 func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 	if reason, message, matched := firstMatch(in,
-		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceInjectionDisabled, controllerPodSecurity, controllerCNIExcluded,
+		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceNeverInjected, namespaceInjectionDisabled, controllerPodSecurity,
+		controllerCNIExcluded,
 		podTemplateConflict,
 	); matched {
 		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message,
@@ -171,6 +172,21 @@ func hostNetwork(in PodTemplateInput) (string, string, bool) {
 	return HostNetwork, fmt.Sprintf("%s runs with hostNetwork: true, and a hostNetwork pod cannot take a sidecar: "+
 		"its iptables redirection would capture the traffic of the whole node. Run the controller without hostNetwork "+
 		"(behind a LoadBalancer or NodePort Service) or set spec.ingressNginx.enabled to false", workloadName(in.IngressNginx)), true
+}
+
+// namespaceNeverInjected finds a controller in a namespace whose pods Istio's injector never injects
+// (neverInjected; RKE2 runs its ingress-nginx in kube-system). The pod's own sidecar.istio.io/inject
+// label does not count there, so meshkeeper's settings would promise a sidecar the pods never get, and
+// the mesh Ingresses would have nginx send plaintext to the ClusterIPs, which STRICT mTLS rejects.
+func namespaceNeverInjected(in PodTemplateInput) (string, string, bool) {
+	ns := in.IngressNginx.Controller.Namespace
+	if !neverInjected.Has(ns) {
+		return "", "", false
+	}
+	return NamespaceNeverInjected, fmt.Sprintf("%s runs in namespace %s, whose pods Istio's injector never injects, whatever their own labels "+
+		"(it skips %s), so it would get no sidecar; meshkeeper sets none of its sidecar settings on it. "+
+		"To put it in the mesh, run ingress-nginx in a namespace of its own and point spec.ingressNginx.controller at it",
+		workloadName(in.IngressNginx), ns, neverInjectedList), true
 }
 
 // namespaceInjectionDisabled finds a controller namespace that keeps Istio's injector out: with an

@@ -38,6 +38,7 @@ const (
 	HostNetwork                = meshv1alpha1.ReasonHostNetwork
 	AnnotationConflict         = meshv1alpha1.ReasonAnnotationConflict
 	NamespaceInjectionDisabled = meshv1alpha1.ReasonNamespaceInjectionDisabled
+	NamespaceNeverInjected     = meshv1alpha1.ReasonNamespaceNeverInjected
 
 	ClassNotServed           = meshv1alpha1.ReasonClassNotServed
 	NamespaceNotEnrolled     = meshv1alpha1.ReasonNamespaceNotEnrolled

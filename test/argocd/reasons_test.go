@@ -72,6 +72,7 @@ var readyReasons = map[string]string{
 	"ControllerNotFound":         "Degraded",
 	"HostNetwork":                "Degraded",
 	"NamespaceInjectionDisabled": "Degraded",
+	"NamespaceNeverInjected":     "Degraded",
 	"AnnotationConflict":         "Degraded",
 	"NoBackend":                  "Degraded",
 	"ResourceBackend":            "Degraded",
@@ -341,7 +342,7 @@ var computedEventReasons = map[string][]string{
 	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceExternalName",
 		"ResourceBackend", "NoBackend", "CanaryIngress", "AnnotationConflict"},
 	// The ingress-nginx controller meshkeeper cannot configure.
-	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceInjectionDisabled",
+	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled",
 		"PodSecurityRejectsSidecar", "CNIExcludesNamespace", "AnnotationConflict", "ServiceCIDRsUnknown"},
 }
 
