@@ -408,7 +408,7 @@ func namespaceFields(obj any) (any, error) {
 // Services (labelled as meshkeeper's, in the control-plane namespaces; in any namespace when those are
 // not limited, nil) are kept whole for the drift check; of every other Service, which the Ingress
 // decisions look up by name, only what they read: the metadata that identifies it, its type and
-// ClusterIPs. Its labels are left out too (real Services carry a chart's five or more): nothing reads
+// ClusterIPs, and of its annotations only Istio's exportTo. Its labels are left out too (real Services carry a chart's five or more): nothing reads
 // them but the test for meshkeeper's own label, which a Service without it fails either way. So a
 // namespace owner who labels Services of their own as meshkeeper's, large annotations and all, neither
 // fills the manager's memory nor wakes the ServiceMesh's reconciles with their changes (its watch of the
@@ -430,6 +430,9 @@ func slimService(svc *corev1.Service) *corev1.Service {
 		Generation: svc.Generation, CreationTimestamp: svc.CreationTimestamp, DeletionTimestamp: svc.DeletionTimestamp,
 	}}
 	slim.Spec.Type, slim.Spec.ClusterIP, slim.Spec.ClusterIPs = svc.Spec.Type, svc.Spec.ClusterIP, svc.Spec.ClusterIPs
+	if exportTo, ok := svc.Annotations[internalpolicy.AnnotationServiceExportTo]; ok {
+		slim.Annotations = map[string]string{internalpolicy.AnnotationServiceExportTo: exportTo}
+	}
 	return slim
 }
 

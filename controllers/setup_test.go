@@ -92,6 +92,11 @@ func TestServiceFields(t *testing.T) {
 		// meshkeeper's label is one anyone can set: outside the control-plane namespaces, a Service
 		// carrying it is a user's.
 		{"a labelled Service outside the control-plane namespaces", []string{"istio-system"}, managed.DeepCopy(), slim},
+		// Of a user's annotations, only Istio's exportTo, which decides whether the ingress-nginx
+		// controller's sidecar can route to the Service (ServiceNotExported).
+		{"a user's Service exported to its namespace only", []string{"istio-system"},
+			withAnnotations(service(map[string]string{"app": "web"}), map[string]string{policy.AnnotationServiceExportTo: ".", "team": "shop"}),
+			withAnnotations(slim.DeepCopy(), map[string]string{policy.AnnotationServiceExportTo: "."})},
 	} {
 		got, err := serviceFields(tc.namespaces)(tc.svc)
 		if err != nil {
@@ -101,6 +106,12 @@ func TestServiceFields(t *testing.T) {
 			t.Errorf("%s in the cache:\n got %+v\nwant %+v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// withAnnotations sets svc's annotations.
+func withAnnotations(svc *corev1.Service, annotations map[string]string) *corev1.Service {
+	svc.Annotations = annotations
+	return svc
 }
 
 func TestWithLimits(t *testing.T) {

@@ -169,6 +169,11 @@ const (
 	// ingress-nginx controller's sidecar captures (spec.ingressNginx.serviceCIDRs, or the cluster's
 	// ServiceCIDRs), so nginx would reach it past the sidecar, in plaintext.
 	ReasonServiceNotCaptured = "ServiceNotCaptured"
+	// ReasonServiceNotExported: Istio does not export the backend Service to the ingress-nginx
+	// controller's namespace (its networking.istio.io/exportTo annotation, or the mesh's
+	// meshConfig.defaultServiceExportTo without one), so the controller's sidecar knows no route to it
+	// and would pass nginx's requests on in plaintext.
+	ReasonServiceNotExported = "ServiceNotExported"
 	// ReasonCanaryIngress: the Ingress is an ingress-nginx canary (nginx.ingress.kubernetes.io/canary:
 	// "true"). nginx merges it into the main Ingress's location, whose upstream-vhost names the main
 	// Service, so the controller's sidecar would route the canary's share to the main Service.

@@ -253,7 +253,10 @@ type View struct {
 	informers  meshctx.Informers
 	spec       meshv1alpha1.IngressNginxSpec
 	enrollment *policy.Enrollment
-	namespaces map[string]namespaceState
+	// exportToDefault is the mesh's meshConfig.defaultServiceExportTo: where Istio exports a Service
+	// without its own exportTo annotation.
+	exportToDefault []string
+	namespaces      map[string]namespaceState
 	// proxies counts, per namespace read, the pods that still run an Istio proxy.
 	proxies map[string]int
 	// controller is the decision about the ingress-nginx controller workload while the integration is
@@ -279,7 +282,7 @@ func NewView(ctx context.Context, reader client.Reader, informers meshctx.Inform
 	if err != nil || enrollment == nil {
 		return v, err
 	}
-	v.spec, v.enrollment = mesh.Spec.IngressNginx, enrollment
+	v.spec, v.enrollment, v.exportToDefault = mesh.Spec.IngressNginx, enrollment, policy.ServiceExportToDefault(&mesh.Spec)
 	if policy.IngressNginxEnabled(v.spec) {
 		if v.spec, err = WithServiceCIDRs(ctx, reader, v.spec); err != nil {
 			return nil, err
@@ -321,13 +324,14 @@ func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.In
 	}
 	var lookupErr error
 	decision := policy.Ingress(policy.IngressInput{
-		Ingress:              ing,
-		IngressNginx:         v.spec,
-		NamespaceEnrolled:    ns.enrolled,
-		NamespaceTerminating: ns.terminating,
-		NamespaceProxies:     proxies,
-		Controller:           v.controller.Decision,
-		OwnedAnnotations:     owned,
+		Ingress:                ing,
+		IngressNginx:           v.spec,
+		NamespaceEnrolled:      ns.enrolled,
+		NamespaceTerminating:   ns.terminating,
+		NamespaceProxies:       proxies,
+		Controller:             v.controller.Decision,
+		ServiceExportToDefault: v.exportToDefault,
+		OwnedAnnotations:       owned,
 		// The cache keeps, of other managers' entries, only meshkeeper's annotation keys
 		// (controllers.ingressFields): an Ingress whose owner shares none has none to read.
 		OthersAnnotations: apply.OthersKeysAt(ing, "metadata", "annotations"),
@@ -414,13 +418,15 @@ var Changed = predicate.Funcs{
 	},
 }
 
-// ServiceAddressChanged passes Service updates that change what service-upstream needs: the type and
-// the ClusterIP.
+// ServiceAddressChanged passes Service updates that change what the Ingress decisions read of it: what
+// service-upstream needs, the type and the ClusterIP, and the namespaces Istio exports it to (its
+// exportTo annotation), which decide whether the controller's sidecar can route to it.
 var ServiceAddressChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*corev1.Service)
 		updated, newOK := e.ObjectNew.(*corev1.Service)
-		return !oldOK || !newOK || old.Spec.Type != updated.Spec.Type || old.Spec.ClusterIP != updated.Spec.ClusterIP
+		return !oldOK || !newOK || old.Spec.Type != updated.Spec.Type || old.Spec.ClusterIP != updated.Spec.ClusterIP ||
+			old.Annotations[policy.AnnotationServiceExportTo] != updated.Annotations[policy.AnnotationServiceExportTo]
 	},
 }
 

@@ -91,8 +91,9 @@ limitations under the License.
 // ControllerWithoutSidecar (the decision about the controller workload is not
 // Configured: without its sidecar, nginx would send plaintext to the ClusterIP), CanaryIngress, NoBackend,
 // ResourceBackend, MultipleBackendServices, ServiceMissing, ServiceExternalName, ServiceHeadless,
-// ServiceNotCaptured,
-// AnnotationConflict, else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure
+// ServiceNotCaptured, ServiceNotExported (Istio does not export the Service to the controller's
+// namespace: its networking.istio.io/exportTo annotation, else the mesh's
+// meshConfig.defaultServiceExportTo), AnnotationConflict, else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure
 // from those outside the mesh (Terminating, IngressNginxDisabled, ClassNotServed,
 // NamespaceNotEnrolled), for status.ingresses.skipped.
 //

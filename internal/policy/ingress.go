@@ -17,6 +17,8 @@ limitations under the License.
 package policy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -50,8 +52,12 @@ type IngressInput struct {
 	// Controller is the decision about the ingress-nginx controller workload (IngressNginxPodTemplate).
 	// Only a controller that gets its sidecar (Configured) can route a mesh Ingress through the mesh.
 	Controller PodTemplateDecision
-	// Service looks a Service up by name in the Ingress's namespace. Nil finds nothing.
+	// Service looks a Service up by name in the Ingress's namespace. Nil finds nothing. Of a Service
+	// the decision reads its type, its ClusterIP and its AnnotationServiceExportTo.
 	Service func(name string) (*corev1.Service, bool)
+	// ServiceExportToDefault is the mesh's meshConfig.defaultServiceExportTo (ServiceExportToDefault):
+	// where Istio exports a Service without its own AnnotationServiceExportTo. Empty: every namespace.
+	ServiceExportToDefault []string
 	// OwnedAnnotations are the annotation keys meshkeeper's field manager owns on the Ingress, read
 	// from its managedFields.
 	OwnedAnnotations sets.Set[string]
@@ -358,7 +364,57 @@ func unusableService(x ingressInput) (string, string, bool) {
 			"Set spec.ingressNginx.serviceCIDRs to the cluster's Service ranges, or leave it out to use the cluster's ServiceCIDRs",
 			prefix(), svc.Spec.ClusterIP, strings.Join(x.IngressNginx.ServiceCIDRs, ", ")), true
 	}
+	controllerNS := x.IngressNginx.Controller.Namespace
+	if exportTo, from := serviceExportTo(svc, x.ServiceExportToDefault); !exportedTo(exportTo, x.Ingress.Namespace, controllerNS) {
+		return ServiceNotExported, fmt.Sprintf("%s, which Istio exports only to %q (%s), not to namespace %s of the ingress-nginx controller: "+
+			"its sidecar knows no route to the Service, and would pass nginx's requests on in plaintext, which STRICT mTLS rejects, "+
+			"so meshkeeper leaves the Ingress unchanged. Add %s (or \"*\") to the Service's %s annotation to put the Ingress in the mesh",
+			prefix(), strings.Join(exportTo, ","), from, controllerNS, controllerNS, AnnotationServiceExportTo), true
+	}
 	return "", "", false
+}
+
+// serviceExportTo is where Istio exports svc, as istiod reads it: the entries of its exportTo
+// annotation, or, without one (or with an empty one), the mesh's default (defaults; every namespace,
+// "*", when that is empty too). from says which of the two it is, for messages.
+func serviceExportTo(svc *corev1.Service, defaults []string) (exportTo []string, from string) {
+	if value := svc.Annotations[AnnotationServiceExportTo]; value != "" {
+		exportTo = strings.Split(value, ",")
+		for i := range exportTo {
+			exportTo[i] = strings.TrimSpace(exportTo[i])
+		}
+		return exportTo, "its " + AnnotationServiceExportTo + " annotation"
+	}
+	if len(defaults) == 0 {
+		return []string{"*"}, "Istio's default"
+	}
+	return defaults, "meshConfig.defaultServiceExportTo of spec.values, for a Service without the " + AnnotationServiceExportTo + " annotation"
+}
+
+// exportedTo tells whether a Service of namespace serviceNS that Istio exports to exportTo is known to
+// the sidecars of namespace, as istiod decides it (PushContext.IsServiceVisible): "*" exports it to
+// every namespace, "." to its own, a name to that namespace; "~" alone, to none.
+func exportedTo(exportTo []string, serviceNS, namespace string) bool {
+	return slices.Contains(exportTo, "*") || slices.Contains(exportTo, namespace) ||
+		slices.Contains(exportTo, ".") && serviceNS == namespace
+}
+
+// ServiceExportToDefault is meshConfig.defaultServiceExportTo of spec.values: the namespaces Istio
+// exports a Service without its own exportTo annotation to. Nil when spec.values sets none (or does not
+// decode as such), which leaves Istio's default: every namespace.
+func ServiceExportToDefault(spec *meshv1alpha1.ServiceMeshSpec) []string {
+	if spec.Values == nil || !bytes.Contains(spec.Values.Raw, []byte("defaultServiceExportTo")) {
+		return nil
+	}
+	var values struct {
+		MeshConfig struct {
+			DefaultServiceExportTo []string `json:"defaultServiceExportTo"`
+		} `json:"meshConfig"`
+	}
+	if err := json.Unmarshal(spec.Values.Raw, &values); err != nil {
+		return nil
+	}
+	return values.MeshConfig.DefaultServiceExportTo
 }
 
 // captured tells whether the sidecar that captures ranges (CIDRs) captures a connection to ip. An

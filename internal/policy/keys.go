@@ -42,6 +42,9 @@ const (
 	// AnnotationCanary marks an ingress-nginx canary Ingress, which nginx merges into the main Ingress
 	// of the same host and path.
 	AnnotationCanary = "nginx.ingress.kubernetes.io/canary"
+	// AnnotationServiceExportTo on a Service lists the namespaces Istio makes it known to, comma-separated:
+	// "*" every namespace, "." the Service's own, "~" none, or namespace names.
+	AnnotationServiceExportTo = "networking.istio.io/exportTo"
 )
 
 // IngressAnnotationsRead are the only annotations of an Ingress that Ingress (the decision) reads: its

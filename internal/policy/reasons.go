@@ -51,4 +51,5 @@ const (
 	ServiceExternalName      = meshv1alpha1.ReasonServiceExternalName
 	ServiceHeadless          = meshv1alpha1.ReasonServiceHeadless
 	ServiceNotCaptured       = meshv1alpha1.ReasonServiceNotCaptured
+	ServiceNotExported       = meshv1alpha1.ReasonServiceNotExported
 )

@@ -81,6 +81,7 @@ var readyReasons = map[string]string{
 	"ServiceExternalName":        "Degraded",
 	"ServiceHeadless":            "Degraded",
 	"ServiceNotCaptured":         "Degraded",
+	"ServiceNotExported":         "Degraded",
 	"CanaryIngress":              "Degraded",
 	"ServiceCIDRsUnknown":        "Degraded",
 	"IngressWriteRefused":        "Degraded",
@@ -339,7 +340,7 @@ var computedEventReasons = map[string][]string{
 	// A selected namespace meshkeeper does not enroll for a reason of its own.
 	"namespace/controller.go d.Reason": {"InjectionLabelConflict", "PodSecurityRejectsSidecar", "CNIExcludesNamespace"},
 	// A mesh Ingress meshkeeper leaves unchanged (ControllerWithoutSidecar records none).
-	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceExternalName",
+	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceNotExported", "ServiceExternalName",
 		"ResourceBackend", "NoBackend", "CanaryIngress", "AnnotationConflict"},
 	// The ingress-nginx controller meshkeeper cannot configure.
 	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled",
