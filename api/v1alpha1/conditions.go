@@ -174,6 +174,11 @@ const (
 	// meshConfig.defaultServiceExportTo without one), so the controller's sidecar knows no route to it
 	// and would pass nginx's requests on in plaintext.
 	ReasonServiceNotExported = "ServiceNotExported"
+	// ReasonSharedUpstream: the Ingress sends to a Service port that another mesh Ingress of its
+	// namespace, which meshkeeper cannot configure, sends to too (directly or through other Ingresses).
+	// ingress-nginx builds one upstream for them, whose service-upstream the oldest of them decides, so
+	// meshkeeper configures such Ingresses all or none.
+	ReasonSharedUpstream = "SharedUpstream"
 	// ReasonCanaryIngress: the Ingress is an ingress-nginx canary (nginx.ingress.kubernetes.io/canary:
 	// "true"). nginx merges it into the main Ingress's location, whose upstream-vhost names the main
 	// Service, so the controller's sidecar would route the canary's share to the main Service.

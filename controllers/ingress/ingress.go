@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -85,6 +87,9 @@ const Workers = 12
 
 // backendServiceIndex indexes Ingresses by the names of their backend Services.
 const backendServiceIndex = "meshkeeper.backendServices"
+
+// upstreamIndex indexes Ingresses by the upstreams of ingress-nginx they send to (policy.IngressUpstreams).
+const upstreamIndex = "meshkeeper.upstreams"
 
 // Reconcile brings one Ingress's mesh annotations to what the ServiceMesh asks for.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -262,6 +267,17 @@ type View struct {
 	// controller is the decision about the ingress-nginx controller workload while the integration is
 	// on, whether its pod template carries it, and how far that is rolled out.
 	controller ControllerState
+	// alone holds the decisions made on their own (policy.Ingress) about the Ingresses met in the
+	// groups of others, by namespace/name.
+	alone map[string]policy.IngressDecision
+	// groups holds the upstream group of each Ingress that is one of a group of more, by
+	// namespace/name: every Ingress of a group is decided with the group found for the first.
+	groups map[string]*policy.UpstreamGroup
+	// sharing holds, by namespace and upstream ("namespace/service:port"), the Ingresses that name it.
+	sharing map[string][]*networkingv1.Ingress
+	// ingresses holds the Ingresses of each namespace listed whole, where the reader has no upstream
+	// index (one not of the manager whose Reconciler was set up).
+	ingresses map[string][]networkingv1.Ingress
 }
 
 // namespaceState is what the decisions about Ingresses need of their namespace.
@@ -277,7 +293,9 @@ type namespaceState struct {
 // Namespace read).
 func NewView(ctx context.Context, reader client.Reader, informers meshctx.Informers, mesh *meshv1alpha1.ServiceMesh,
 	controller ControllerSource) (*View, error) {
-	v := &View{reader: reader, informers: informers, namespaces: map[string]namespaceState{}, proxies: map[string]int{}}
+	v := &View{reader: reader, informers: informers, namespaces: map[string]namespaceState{}, proxies: map[string]int{},
+		alone: map[string]policy.IngressDecision{}, groups: map[string]*policy.UpstreamGroup{}, sharing: map[string][]*networkingv1.Ingress{},
+		ingresses: map[string][]networkingv1.Ingress{}}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil || enrollment == nil {
 		return v, err
@@ -307,8 +325,91 @@ func (v *View) Controller() ControllerState {
 	return v.controller
 }
 
-// Decide returns meshkeeper's decision about one Ingress.
+// Decide returns meshkeeper's decision about one Ingress: the decision made on its own, unless it
+// shares an upstream of ingress-nginx with a mesh Ingress meshkeeper cannot configure, directly or
+// through others (policy.UpstreamGroup): it is then held back with reason SharedUpstream.
 func (v *View) Decide(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
+	key := ing.Namespace + "/" + ing.Name
+	d, decided := v.alone[key]
+	if !decided {
+		var err error
+		if d, err = v.decideAlone(ctx, ing); err != nil {
+			return d, err
+		}
+	}
+	if !d.Configured {
+		return d, nil
+	}
+	group, found := v.groups[key]
+	if !found {
+		var walkErr error
+		group = policy.GroupOf(ing, func(upstream string) []*networkingv1.Ingress {
+			sharing, err := v.sharingOf(ctx, ing.Namespace, upstream)
+			if err != nil && walkErr == nil {
+				walkErr = err
+			}
+			return sharing
+		}, func(other *networkingv1.Ingress) policy.IngressDecision {
+			k := other.Namespace + "/" + other.Name
+			if d, ok := v.alone[k]; ok {
+				return d
+			}
+			d, err := v.decideAlone(ctx, other)
+			if err != nil && walkErr == nil {
+				walkErr = err
+			}
+			v.alone[k] = d
+			return d
+		})
+		if walkErr != nil {
+			return policy.IngressDecision{}, walkErr
+		}
+		if configured := group.Configured(); len(configured) > 1 {
+			for _, k := range configured {
+				v.groups[k] = group
+			}
+		}
+	}
+	return group.Decide(ing, d), nil
+}
+
+// sharingOf returns the Ingresses of namespace that send to upstream (policy.IngressUpstreams), by the
+// manager's upstream index, or, from a reader without it, from the namespace's Ingresses listed whole.
+// They are the cache's objects, for reading only.
+func (v *View) sharingOf(ctx context.Context, namespace, upstream string) ([]*networkingv1.Ingress, error) {
+	key := namespace + "/" + upstream
+	if sharing, ok := v.sharing[key]; ok {
+		return sharing, nil
+	}
+	var sharing []*networkingv1.Ingress
+	list := &networkingv1.IngressList{}
+	if err := v.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{upstreamIndex: upstream},
+		client.UnsafeDisableDeepCopy); err == nil {
+		for i := range list.Items {
+			sharing = append(sharing, &list.Items[i])
+		}
+	} else {
+		all, listed := v.ingresses[namespace]
+		if !listed {
+			list := &networkingv1.IngressList{}
+			if err := v.reader.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+				return nil, fmt.Errorf("listing the Ingresses of namespace %s: %w", namespace, err)
+			}
+			all = list.Items
+			v.ingresses[namespace] = all
+		}
+		for i := range all {
+			if slices.Contains(policy.IngressUpstreams(&all[i]), upstream) {
+				sharing = append(sharing, &all[i])
+			}
+		}
+	}
+	v.sharing[key] = sharing
+	return sharing, nil
+}
+
+// decideAlone returns meshkeeper's decision about one Ingress made on its own (policy.Ingress).
+func (v *View) decideAlone(ctx context.Context, ing *networkingv1.Ingress) (policy.IngressDecision, error) {
 	ns, err := v.namespace(ctx, ing.Namespace)
 	if err != nil {
 		return policy.IngressDecision{}, err
@@ -418,6 +519,43 @@ var Changed = predicate.Funcs{
 	},
 }
 
+// SharingChanged passes the Ingress updates after which the Ingresses that share an upstream of
+// ingress-nginx with it may be decided otherwise (policy.UpstreamGroup): a change of its spec (its
+// backends, its class), of its deletion, or of its annotations but by a write of meshkeeper's own.
+// meshkeeper writes only its two annotations, of an Ingress whose decision made on its own is the
+// same before and after, so its writes change no other Ingress's decision; they would otherwise wake
+// every Ingress of a group at each write of one of them.
+var SharingChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
+			annotationsChangedByOthers(e.ObjectOld, e.ObjectNew)
+	},
+}
+
+// annotationsChangedByOthers tells whether the annotations of an Ingress changed from old to updated
+// other than by meshkeeper: a key but its own two, or one of those whose value meshkeeper does not own
+// after the change (or, taken away, did not own before it).
+func annotationsChangedByOthers(old, updated client.Object) bool {
+	before, after := old.GetAnnotations(), updated.GetAnnotations()
+	if maps.Equal(before, after) {
+		return false
+	}
+	ownedBefore, ownedAfter := apply.OwnedKeys(old, "annotations"), apply.OwnedKeys(updated, "annotations")
+	for key := range sets.KeySet(before).Union(sets.KeySet(after)) {
+		was, hadKey := before[key]
+		is, hasKey := after[key]
+		switch {
+		case hadKey == hasKey && was == is:
+		case !annotationKeys.Has(key):
+			return true
+		case hasKey && !ownedAfter.Has(key), !hasKey && !ownedBefore.Has(key):
+			return true
+		}
+	}
+	return false
+}
+
 // ServiceAddressChanged passes Service updates that change what the Ingress decisions read of it: what
 // service-upstream needs, the type and the ClusterIP, and the namespaces Istio exports it to (its
 // exportTo annotation), which decide whether the controller's sidecar can route to it.
@@ -486,8 +624,9 @@ func (k *keptIngresses) requests(namespace string) []reconcile.Request {
 	return requests
 }
 
-// SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses naming a
-// Service when it changes, those of a namespace when its labels change, those that keep their
+// SetupWithManager registers the reconciler: an Ingress on its own changes, the Ingresses that share an
+// upstream of ingress-nginx with it, directly or through others, when it changes (SharingChanged), the
+// Ingresses naming a Service, and those sharing an upstream with them, when it changes, those of a namespace when its labels change, those that keep their
 // annotations for the sidecars of a namespace that left the mesh when a pod there stops running one
 // (ProxyGone), and all of them when the ServiceMesh changes, when the workload reconciler reports
 // another decision about the controller workload, or the cluster's Service ranges when the spec does
@@ -505,6 +644,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.Ingress{}, upstreamIndex,
+		func(obj client.Object) []string {
+			return policy.IngressUpstreams(obj.(*networkingv1.Ingress))
+		}); err != nil {
+		return err
+	}
 	ingressesOf := func(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 		list := &networkingv1.IngressList{}
 		if err := r.List(ctx, list, opts...); err != nil {
@@ -517,9 +662,41 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return requests
 	}
+	// The Ingresses naming the Service, and those that share an upstream with them: a Service that
+	// changes whether one of them can be configured changes whether the others are held back.
 	byService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, svc client.Object) []reconcile.Request {
-		return ingressesOf(ctx, client.InNamespace(svc.GetNamespace()), client.MatchingFields{backendServiceIndex: svc.GetName()})
+		list := &networkingv1.IngressList{}
+		if err := r.List(ctx, list, client.InNamespace(svc.GetNamespace()), client.MatchingFields{backendServiceIndex: svc.GetName()},
+			client.UnsafeDisableDeepCopy); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing Ingresses to reconcile")
+			return nil
+		}
+		seeds := make([]client.Object, len(list.Items))
+		for i := range list.Items {
+			seeds[i] = &list.Items[i]
+		}
+		return r.groupOf(ctx, true, seeds...)
 	})
+	// The Ingresses that share an upstream with an Ingress that changed, directly or through others.
+	enqueueGroup := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], seeds ...client.Object) {
+		for _, request := range r.groupOf(ctx, false, seeds...) {
+			q.Add(request)
+		}
+	}
+	bySharedUpstream := handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueueGroup(ctx, q, e.Object)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueueGroup(ctx, q, e.ObjectOld, e.ObjectNew)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueueGroup(ctx, q, e.Object)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueueGroup(ctx, q, e.Object)
+		},
+	}
 	byNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
 		return ingressesOf(ctx, client.InNamespace(ns.GetName()))
 	})
@@ -528,6 +705,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.Ingress{}, builder.WithPredicates(Changed)).
+		Watches(&networkingv1.Ingress{}, bySharedUpstream, builder.WithPredicates(SharingChanged)).
 		Watches(&corev1.Service{}, byService, builder.WithPredicates(ServiceAddressChanged)).
 		Watches(&corev1.Namespace{}, byNamespace, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		// Only the Ingresses kept for their namespace's sidecars: a cluster's pods come and go by the
@@ -558,6 +736,52 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(r.Controller.Report.SourceFor(all))
 	}
 	return b.Complete(r)
+}
+
+// groupOf returns the Ingresses that share an upstream of ingress-nginx with one of seeds (Ingresses
+// of one namespace, as the cache holds them), directly or through others, read from the upstream
+// index: those whose decision can change with the seeds' (policy.UpstreamGroup). The seeds are among
+// them only with withSeeds.
+func (r *Reconciler) groupOf(ctx context.Context, withSeeds bool, seeds ...client.Object) []reconcile.Request {
+	var requests []reconcile.Request
+	seen, walked := sets.New[client.ObjectKey](), sets.New[string]()
+	var queue []*networkingv1.Ingress
+	for _, seed := range seeds {
+		ing, ok := seed.(*networkingv1.Ingress)
+		if !ok {
+			continue
+		}
+		key := client.ObjectKeyFromObject(ing)
+		if !seen.Has(key) && withSeeds {
+			requests = append(requests, reconcile.Request{NamespacedName: key})
+		}
+		seen.Insert(key)
+		queue = append(queue, ing)
+	}
+	for ; len(queue) > 0; queue = queue[1:] {
+		ing := queue[0]
+		for _, upstream := range policy.IngressUpstreams(ing) {
+			if walked.Has(ing.Namespace + "/" + upstream) {
+				continue
+			}
+			walked.Insert(ing.Namespace + "/" + upstream)
+			list := &networkingv1.IngressList{}
+			if err := r.List(ctx, list, client.InNamespace(ing.Namespace), client.MatchingFields{upstreamIndex: upstream},
+				client.UnsafeDisableDeepCopy); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "Listing Ingresses to reconcile")
+				return requests
+			}
+			for i := range list.Items {
+				other := &list.Items[i]
+				if key := client.ObjectKeyFromObject(other); !seen.Has(key) {
+					seen.Insert(key)
+					requests = append(requests, reconcile.Request{NamespacedName: key})
+					queue = append(queue, other)
+				}
+			}
+		}
+	}
+	return requests
 }
 
 // annotationKeys are the annotations the Ingress controller manages.

@@ -70,15 +70,17 @@ func BackendServices(ing *networkingv1.Ingress) []string {
 
 // IngressSpecRead is the part of an Ingress's spec the decisions read: its class and the backends it
 // names, each once. The default backend stays as it is; the rules become one rule without a host whose
-// paths carry only the distinct backends of all the rules, without their ports. Hosts, paths, path types,
-// ports and TLS are left out: a cache that holds every Ingress of a cluster keeps this instead of the
-// whole spec (a real Ingress has many hosts and paths that send to one or two Services), and every
-// decision about it is the same.
+// paths carry only the distinct backends of all the rules, a Service with its port as written (which,
+// with the Service, names the upstream ingress-nginx shares between Ingresses: IngressUpstreams).
+// Hosts, paths, path types and TLS are left out: a cache that holds every Ingress of a cluster keeps
+// this instead of the whole spec (a real Ingress has many hosts and paths that send to one or two
+// Services), and every decision about it is the same.
 func IngressSpecRead(spec networkingv1.IngressSpec) networkingv1.IngressSpec {
 	read := networkingv1.IngressSpec{IngressClassName: spec.IngressClassName, DefaultBackend: spec.DefaultBackend}
-	// A backend is told apart by its Service's name, or by its resource's group, kind and name.
+	// A backend is told apart by its Service's name and port, or by its resource's group, kind and name.
 	type backendKey struct {
 		service, group, kind, name string
+		port                       networkingv1.ServiceBackendPort
 	}
 	seen := map[backendKey]bool{}
 	var paths []networkingv1.HTTPIngressPath
@@ -87,8 +89,8 @@ func IngressSpecRead(spec networkingv1.IngressSpec) networkingv1.IngressSpec {
 		backend := networkingv1.IngressBackend{Resource: b.Resource}
 		switch {
 		case b.Service != nil:
-			key.service = b.Service.Name
-			backend.Service = &networkingv1.IngressServiceBackend{Name: b.Service.Name}
+			key.service, key.port = b.Service.Name, b.Service.Port
+			backend.Service = &networkingv1.IngressServiceBackend{Name: b.Service.Name, Port: b.Service.Port}
 		case b.Resource != nil:
 			key.group, key.kind, key.name = ptr.Deref(b.Resource.APIGroup, ""), b.Resource.Kind, b.Resource.Name
 		}

@@ -84,7 +84,7 @@ limitations under the License.
 // IngressClass, which ingress-nginx never reads. A mesh Ingress gets
 // nginx.ingress.kubernetes.io/service-upstream="true" and nginx.ingress.kubernetes.io/upstream-vhost="<service>.<namespace>.svc", where service is the one
 // distinct backend Service across spec.defaultBackend and every path of every rule; hosts, paths,
-// TLS and the port (by name or number) do not matter. In order: Terminating (the Ingress or its
+// TLS and the port (by name or number) do not matter to the Ingress on its own. In order: Terminating (the Ingress or its
 // namespace is being deleted: nothing to write), IngressNginxDisabled, ClassNotServed,
 // NamespaceNotEnrolled (nothing to write either while pods of the namespace, which left the mesh,
 // still run a sidecar and the Ingress holds meshkeeper's annotations: KeptForSidecars),
@@ -96,6 +96,12 @@ limitations under the License.
 // meshConfig.defaultServiceExportTo), AnnotationConflict, else Configured. IngressDecision.Skipped tells the mesh Ingresses meshkeeper could not configure
 // from those outside the mesh (Terminating, IngressNginxDisabled, ClassNotServed,
 // NamespaceNotEnrolled), for status.ingresses.skipped.
+//
+// An Ingress decided Configured so, on its own, is held back with SharedUpstream while it shares an
+// upstream of ingress-nginx (a Service port of its namespace, IngressUpstreams) with a mesh Ingress
+// decided Skipped, directly or through other Ingresses decided Configured (UpstreamGroup): the oldest
+// Ingress naming an upstream decides its service-upstream for all of them, so they are configured all
+// or none. The controllers decide each Ingress with its group.
 //
 // Where the issue was silent:
 //   - The two annotations are all or nothing, so MultipleBackendServices leaves service-upstream off

@@ -727,10 +727,13 @@ func TestIngressSpecRead(t *testing.T) {
 				path("/files", toResource("Bucket", "files")), path("/old", toResource("Bucket", "archive"))),
 			networkingv1.IngressRule{Host: "empty.example.com"},
 		)}
+	// A Service's port is kept as written: with the Service, it names the upstream ingress-nginx shares.
 	want := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("",
-		networkingv1.HTTPIngressPath{Backend: *toService("web", nil)},
-		networkingv1.HTTPIngressPath{Backend: *toService("api", nil)},
+		networkingv1.HTTPIngressPath{Backend: *toService("web", 80)},
+		networkingv1.HTTPIngressPath{Backend: *toService("api", "http")},
 		networkingv1.HTTPIngressPath{Backend: *toResource("Bucket", "files")},
+		networkingv1.HTTPIngressPath{Backend: *toService("web", "http")},
+		networkingv1.HTTPIngressPath{Backend: *toService("api", 8080)},
 		networkingv1.HTTPIngressPath{Backend: *toResource("Bucket", "archive")},
 	))}
 	if got := IngressSpecRead(spec); !reflect.DeepEqual(got, want) {

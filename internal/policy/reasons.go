@@ -52,4 +52,5 @@ const (
 	ServiceHeadless          = meshv1alpha1.ReasonServiceHeadless
 	ServiceNotCaptured       = meshv1alpha1.ReasonServiceNotCaptured
 	ServiceNotExported       = meshv1alpha1.ReasonServiceNotExported
+	SharedUpstream           = meshv1alpha1.ReasonSharedUpstream
 )

@@ -82,6 +82,7 @@ var readyReasons = map[string]string{
 	"ServiceHeadless":            "Degraded",
 	"ServiceNotCaptured":         "Degraded",
 	"ServiceNotExported":         "Degraded",
+	"SharedUpstream":             "Degraded",
 	"CanaryIngress":              "Degraded",
 	"ServiceCIDRsUnknown":        "Degraded",
 	"IngressWriteRefused":        "Degraded",
@@ -340,7 +341,7 @@ var computedEventReasons = map[string][]string{
 	// A selected namespace meshkeeper does not enroll for a reason of its own.
 	"namespace/controller.go d.Reason": {"InjectionLabelConflict", "PodSecurityRejectsSidecar", "CNIExcludesNamespace"},
 	// A mesh Ingress meshkeeper leaves unchanged (ControllerWithoutSidecar records none).
-	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceNotExported", "ServiceExternalName",
+	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceNotExported", "ServiceExternalName", "SharedUpstream",
 		"ResourceBackend", "NoBackend", "CanaryIngress", "AnnotationConflict"},
 	// The ingress-nginx controller meshkeeper cannot configure.
 	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled",

@@ -233,6 +233,7 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 
 		createService(ingNamespace, "web", nil)
 		createService(ingNamespace, "api", nil)
+		createService(ingNamespace, "admin", nil)
 		createService(ingNamespace, "db", func(s *corev1.Service) { s.Spec.ClusterIP = corev1.ClusterIPNone })
 		createService(ingNamespace, "partner", func(s *corev1.Service) {
 			s.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "api.partner.example.com"}
@@ -261,10 +262,11 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 				i.Spec.Rules = []networkingv1.IngressRule{rule("api.example.com", map[string]string{"/": "api"})}
 			},
 			// So many Services that the Warning naming them is longer than an Event's note may be: it
-			// is recorded all the same, cut.
+			// is recorded all the same, cut. None of them is another mesh Ingress's, which would be
+			// held back with it (SharedUpstream).
 			"split": func(i *networkingv1.Ingress) {
 				i.Spec.IngressClassName = nginx
-				paths := map[string]string{"/": "web", "/api": "api"}
+				paths := map[string]string{"/": "cart", "/api": "checkout"}
 				for n := range 40 {
 					paths[fmt.Sprintf("/catalogue/%d", n)] = fmt.Sprintf("storefront-catalogue-backend-%02d", n)
 				}
@@ -289,8 +291,8 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			},
 			"user-vhost": func(i *networkingv1.Ingress) {
 				i.Spec.IngressClassName = nginx
-				i.Annotations[upstreamVhost] = "web.example.internal"
-				i.Spec.DefaultBackend = ptr.To(ingressBackend("web"))
+				i.Annotations[upstreamVhost] = "admin.example.internal"
+				i.Spec.DefaultBackend = ptr.To(ingressBackend("admin"))
 			},
 			"internal": func(i *networkingv1.Ingress) {
 				i.Spec.IngressClassName = ptr.To("internal")
