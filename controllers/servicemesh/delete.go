@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/controllers/namespace"
 	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
@@ -71,6 +73,24 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		return nil
 	}
 	controlPlaneNS := mesh.Spec.Namespace
+	if slices.Contains(mesh.Finalizers, metav1.FinalizerOrphanDependents) {
+		// kubectl delete --cascade=orphan (or Argo CD's PrunePropagationPolicy=orphan) asks to keep what
+		// the ServiceMesh owns, and the garbage collector is taking meshkeeper's owner references off it
+		// meanwhile: an uninstall racing with it would delete part of the control plane and keep the
+		// rest (istiod gone, its webhooks failing closed). Nothing is uninstalled.
+		left, err := r.installedReleases(ctx, mesh)
+		if err != nil {
+			return r.reportUninstallFailed(ctx, mesh, err, uninstallStarted)
+		}
+		owned, orphaned, err := r.meshWebhooks(ctx, mesh)
+		if err != nil {
+			return r.reportUninstallFailed(ctx, mesh, err, uninstallStarted)
+		}
+		if outside := outsideReleases(slices.Concat(owned, orphaned)); len(left) > 0 || len(outside) > 0 {
+			return r.leaveOrphaned(ctx, mesh, left, outside)
+		}
+		// Nothing of the control plane is installed, so nothing is kept from the uninstall below.
+	}
 	// What meshkeeper wrote on users' objects is taken back object by object; one that refuses (an
 	// admission webhook or policy denies the change) does not keep the rest of the mesh installed. It is
 	// named, and retried with backoff, before the finalizer goes.
@@ -87,10 +107,22 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	// The webhook configurations go before the releases, the default revision tag's above all (it belongs
 	// to no release): each fails closed, and would refuse the pods it selects once its istiod's Service
 	// is gone, for as long as a release's uninstall below fails and is retried.
-	if err := r.deleteLeftoverWebhooks(ctx, mesh); err != nil {
+	orphanedWebhooks, err := r.deleteLeftoverWebhooks(ctx, mesh)
+	if err != nil {
 		return r.reportUninstallFailed(ctx, mesh, err, uninstallStarted)
 	}
-	if err := r.uninstallAllCNI(ctx, mesh); err != nil {
+	// A release whose objects were orphaned (the garbage collector acted on an orphan deletion before
+	// meshkeeper saw it) is left whole, with its records, and named below.
+	left := map[string][]string{}
+	keptOrphaned := func(err error) bool {
+		var orphans *helm.OrphanedError
+		if !errors.As(err, &orphans) {
+			return false
+		}
+		left[orphans.Namespace] = append(left[orphans.Namespace], orphans.Release)
+		return true
+	}
+	if err := r.uninstallAllCNI(ctx, mesh); err != nil && !keptOrphaned(err) {
 		return r.reportUninstallFailed(ctx, mesh, err, uninstallingCNI)
 	}
 	releases, err := r.revisionReleases(ctx, mesh)
@@ -98,10 +130,18 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		return r.reportUninstallFailed(ctx, mesh, err, cniUninstalled)
 	}
 	for _, release := range append(releases, istiodRelease, baseRelease) {
-		if err := r.uninstallRelease(ctx, mesh, controlPlaneNS, release); err != nil {
+		if err := r.uninstallRelease(ctx, mesh, controlPlaneNS, release); err != nil && !keptOrphaned(err) {
 			return r.reportUninstallFailed(ctx, mesh, fmt.Errorf("uninstalling release %s/%s: %w", controlPlaneNS, release, err),
 				uninstallingControlPlane)
 		}
+	}
+	if outside := outsideReleases(orphanedWebhooks); len(left) > 0 || len(outside) > 0 {
+		// What refused to give back meshkeeper's labels holds no deletion that leaves the control plane
+		// running anyway.
+		if len(stuck) > 0 {
+			ctrl.LoggerFrom(ctx).Info("Leaving meshkeeper's labels and annotations that were refused back", "refused", errors.Join(stuck...).Error())
+		}
+		return r.leaveOrphaned(ctx, mesh, left, outside)
 	}
 	if len(stuck) > 0 {
 		return r.reportUninstallBlocked(ctx, mesh, errors.Join(stuck...))
@@ -114,6 +154,80 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)
 	return r.applyFinalizer(ctx, mesh, false)
+}
+
+// reasonOrphaned is the reason of the Warning Event on a ServiceMesh whose deletion left the control
+// plane running: it was deleted with orphan propagation, or its objects lost their owner references.
+const reasonOrphaned = "Orphaned"
+
+// leaveOrphaned lets the ServiceMesh go with its control plane left running: the releases of left
+// (release names by namespace), whose records are kept, and the webhook configurations of outside, which
+// belong to no release. A Warning Event names them and the commands that remove them, in place of
+// Uninstalled: the deletion asked to keep them (orphan propagation), and keeping their records lets
+// helm uninstall remove exactly them, and a ServiceMesh created again take them over. The control-plane
+// namespace is not looked into: what runs there keeps it.
+//
+// The finalizer goes by a JSON patch that removes its one entry (removeCoOwnedFinalizer), not by the
+// apply of applyFinalizer: that apply takes with it the orphan finalizer the API server added, which no
+// field manager owns, and the ServiceMesh would be gone before the garbage collector took its owner
+// references off the objects it keeps; the collector then deletes them, as those of an owner gone.
+func (r *Reconciler) leaveOrphaned(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, left map[string][]string, outside []client.Object) error {
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reasonOrphaned, "Uninstall", "%s", orphanedNote(left, outside))
+	ctrl.LoggerFrom(ctx).Info("Left the control plane running, as the deletion asked", "releases", left, "webhooks", len(outside))
+	resetMetrics()
+	return r.removeCoOwnedFinalizer(ctx, mesh)
+}
+
+// orphanedNote is the note of the Orphaned Event: what was left running first, then the commands that
+// remove it, the releases' namespaces and names sorted.
+func orphanedNote(left map[string][]string, outside []client.Object) string {
+	var kept, commands []string
+	for _, ns := range slices.Sorted(maps.Keys(left)) {
+		names := slices.Compact(slices.Sorted(slices.Values(left[ns])))
+		for _, name := range names {
+			kept = append(kept, ns+"/"+name)
+		}
+		commands = append(commands, fmt.Sprintf("helm uninstall -n %s %s", ns, strings.Join(names, " ")))
+	}
+	var what []string
+	if len(kept) > 0 {
+		what = append(what, "Helm releases "+strings.Join(kept, ", "))
+	}
+	for _, webhook := range outside {
+		kind := webhook.GetObjectKind().GroupVersionKind().Kind
+		what = append(what, kind+" "+webhook.GetName())
+		commands = append(commands, fmt.Sprintf("kubectl delete %s %s", strings.ToLower(kind), webhook.GetName()))
+	}
+	return fmt.Sprintf("The ServiceMesh was deleted with orphan propagation, or its objects lost their owner references, "+
+		"so meshkeeper left the control plane running and kept its release records: %s. "+
+		"Remove it with %s, or create the ServiceMesh again, which takes it over",
+		strings.Join(what, "; "), strings.Join(commands, "; "))
+}
+
+// installedReleases names meshkeeper's releases by namespace: those with a record carrying meshkeeper's
+// digest in the control-plane namespace and wherever the CNI agent may be installed, read around the
+// cache (it holds no Secrets).
+func (r *Reconciler) installedReleases(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (map[string][]string, error) {
+	namespaces := []string{mesh.Spec.Namespace, mesh.Spec.CNINamespace()}
+	if mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" {
+		namespaces = append(namespaces, mesh.Status.CNI.Namespace)
+	}
+	slices.Sort(namespaces)
+	installed := map[string][]string{}
+	for _, ns := range slices.Compact(namespaces) {
+		secrets := &metav1.PartialObjectMetadataList{}
+		secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := r.APIReader.List(ctx, secrets, client.InNamespace(ns), client.MatchingLabels{"owner": "helm"},
+			client.HasLabels{helm.DigestLabel}); err != nil {
+			return nil, fmt.Errorf("listing Helm releases in %s: %w", ns, err)
+		}
+		for _, s := range secrets.Items {
+			if name := s.Labels["name"]; name != "" {
+				installed[ns] = append(installed[ns], name)
+			}
+		}
+	}
+	return installed, nil
 }
 
 // uninstallRelease uninstalls one release of meshkeeper's and counts it in
@@ -129,8 +243,14 @@ func (r *Reconciler) uninstallRelease(ctx context.Context, mesh *meshv1alpha1.Se
 
 // removeRelease is uninstallRelease telling also whether the release had a record of meshkeeper's to
 // remove: a caller that reports the removal (the prune of a revision) reports only one that happened.
+//
+// A release whose objects were orphaned is not uninstalled, and its *helm.OrphanedError is no failure
+// of the uninstall: it is neither counted nor reported here, but returned for the caller to say so.
 func (r *Reconciler) removeRelease(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, namespace, release string) (removed bool, err error) {
 	removed, err = r.Charts.Uninstall(ctx, namespace, release, ownerOf(mesh))
+	if orphans := (*helm.OrphanedError)(nil); errors.As(err, &orphans) {
+		return false, err
+	}
 	if removed || err != nil {
 		metrics.HelmOperations.WithLabelValues(release, "uninstalled", outcome(err)).Inc()
 	}
@@ -416,33 +536,66 @@ func resetControlPlaneMetrics() {
 // deleteLeftoverWebhooks removes the webhook configurations meshkeeper wrote (labelled, and owned by this
 // ServiceMesh or an earlier one), before the uninstall of the releases, which would leave those of no
 // release (the default revision tag's) or of a release whose record was lost by hand: a webhook
-// pointing at a deleted istiod would block the creation of pods or Istio objects cluster-wide.
-func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
+// pointing at a deleted istiod would block the creation of pods or Istio objects cluster-wide. It
+// returns those meshkeeper applied that no ServiceMesh owns any more, which it leaves (meshWebhooks).
+func (r *Reconciler) deleteLeftoverWebhooks(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (orphaned []client.Object, err error) {
+	owned, orphaned, err := r.meshWebhooks(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	for _, webhook := range owned {
+		if err := r.Delete(ctx, webhook); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("deleting webhook configuration %s: %w", webhook.GetName(), err)
+		}
+	}
+	return orphaned, nil
+}
+
+// meshWebhooks lists the webhook configurations labelled as meshkeeper's: owned, those owned by this
+// ServiceMesh (or an earlier one); and orphaned, those meshkeeper's field manager applied that no
+// ServiceMesh owns any more, whose owner references the garbage collector took off for a deletion with
+// orphan propagation. A labelled one that is neither is someone else's: a label anyone can set does
+// not make it meshkeeper's.
+func (r *Reconciler) meshWebhooks(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (owned, orphaned []client.Object, err error) {
 	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
 	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
-	var leftovers []client.Object
+	var labelled []client.Object
 	if err := r.List(ctx, mutating, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector}); err != nil {
-		return fmt.Errorf("listing webhook configurations: %w", err)
+		return nil, nil, fmt.Errorf("listing webhook configurations: %w", err)
 	}
 	for i := range mutating.Items {
-		leftovers = append(leftovers, &mutating.Items[i])
+		mutating.Items[i].SetGroupVersionKind(admissionregistrationv1.SchemeGroupVersion.WithKind("MutatingWebhookConfiguration"))
+		labelled = append(labelled, &mutating.Items[i])
 	}
 	if err := r.List(ctx, validating, client.MatchingLabelsSelector{Selector: meshctx.ManagedBySelector}); err != nil {
-		return fmt.Errorf("listing webhook configurations: %w", err)
+		return nil, nil, fmt.Errorf("listing webhook configurations: %w", err)
 	}
 	for i := range validating.Items {
-		leftovers = append(leftovers, &validating.Items[i])
+		validating.Items[i].SetGroupVersionKind(admissionregistrationv1.SchemeGroupVersion.WithKind("ValidatingWebhookConfiguration"))
+		labelled = append(labelled, &validating.Items[i])
 	}
-	for _, webhook := range leftovers {
-		if !meshctx.OwnedByServiceMesh(webhook, mesh) {
-			continue // labelled as meshkeeper's by someone else: a label anyone can set does not make it so
-		}
-		if err := r.Delete(ctx, webhook); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting webhook configuration %s: %w", webhook.GetName(), err)
+	for _, webhook := range labelled {
+		switch {
+		case meshctx.OwnedByServiceMesh(webhook, mesh):
+			owned = append(owned, webhook)
+		case !meshctx.OwnedByServiceMesh(webhook, nil) && apply.OwnedKeys(webhook, "labels").Has(meshv1alpha1.ManagedByLabel):
+			orphaned = append(orphaned, webhook)
 		}
 	}
-	return nil
+	return owned, orphaned, nil
 }
+
+// outsideReleases are the webhook configurations of webhooks that no Helm release applied (the default
+// revision tag's): keeping a release's records keeps the means to remove its own.
+func outsideReleases(webhooks []client.Object) []client.Object {
+	return slices.DeleteFunc(slices.Clone(webhooks), func(webhook client.Object) bool {
+		return webhook.GetAnnotations()[helmReleaseAnnotation] != ""
+	})
+}
+
+// helmReleaseAnnotation names the release that applied an object last, as Helm marks every object it
+// applies.
+const helmReleaseAnnotation = "meta.helm.sh/release-name"
 
 // deleteCreatedNamespace deletes the control-plane namespace if meshkeeper created it and nothing but
 // what the cluster itself keeps in every namespace is left in it. meshkeeper's creation is known from the

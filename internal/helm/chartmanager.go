@@ -233,7 +233,8 @@ func nextVersion(heads []Head) int {
 // Uninstall removes a release and the objects it installed that owner owns, except those with Helm's
 // keep policy (the Istio CRDs). A release that does not exist is not an error. removed tells whether the
 // release had a record of meshkeeper's to uninstall, so that the caller counts only the uninstalls that
-// removed something; it is true as well when that uninstall failed part way.
+// removed something; it is true as well when that uninstall failed part way. A release whose objects
+// were orphaned is not uninstalled: the error is an *OrphanedError, and removed is false.
 func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, owner Owner) (removed bool, err error) {
 	heads, err := m.heads(ctx, namespace, name)
 	if err != nil {
@@ -243,7 +244,39 @@ func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, ow
 	// Istio installed with helm, over which meshkeeper's install failed): neither they nor the objects
 	// they list are meshkeeper's to remove.
 	heads = slices.DeleteFunc(heads, func(h Head) bool { return h.Digest == "" })
-	return len(heads) > 0, m.uninstall(ctx, namespace, name, owner, heads)
+	err = m.uninstall(ctx, namespace, name, owner, heads)
+	if orphans := (*OrphanedError)(nil); errors.As(err, &orphans) {
+		return false, err
+	}
+	return len(heads) > 0, err
+}
+
+// OrphanedError is the answer of an uninstall that found objects of the release that meshkeeper applied
+// and that no ServiceMesh owns any more: the garbage collector takes the owner references off the
+// objects of a ServiceMesh deleted with orphan propagation (kubectl delete --cascade=orphan, Argo CD's
+// PrunePropagationPolicy=orphan), which asks to keep them. The release is left whole, none of its
+// objects deleted and its records kept, so that helm uninstall, or a ServiceMesh created again, still
+// finds exactly what it installed; deleting the owned part alone would leave, say, istiod's webhook
+// configurations failing closed without the istiod they call.
+type OrphanedError struct {
+	Namespace, Release string
+	// Objects names the objects found orphaned ("Deployment istio-system/istiod"), in the order of the
+	// uninstall.
+	Objects []string
+}
+
+func (e *OrphanedError) Error() string {
+	const most = 3
+	if len(e.Objects) == 1 {
+		return fmt.Sprintf("release %s/%s is left installed, with its records: %s has no owner reference to a ServiceMesh any more",
+			e.Namespace, e.Release, e.Objects[0])
+	}
+	named := strings.Join(e.Objects[:min(len(e.Objects), most)], ", ")
+	if len(e.Objects) > most {
+		named += fmt.Sprintf(" and %d more", len(e.Objects)-most)
+	}
+	return fmt.Sprintf("release %s/%s is left installed, with its records: %s have no owner reference to a ServiceMesh any more",
+		e.Namespace, e.Release, named)
 }
 
 func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, owner Owner, heads []Head) error {
@@ -264,6 +297,9 @@ func (m *ChartManager) uninstall(ctx context.Context, namespace, name string, ow
 	// release applied last.
 	slices.Reverse(objects)
 	if err := m.deleteOwned(ctx, namespace, name, objects, owner); err != nil {
+		if orphans := (*OrphanedError)(nil); errors.As(err, &orphans) {
+			return err // its records stay: the release is not uninstalled
+		}
 		return fmt.Errorf("uninstalling release %s: %w", name, err)
 	}
 	for _, h := range heads {
@@ -637,8 +673,17 @@ func manifestKey(namespace, name string) string { return namespace + "/" + name 
 // change) is the last one's to apply: an upgrade of the other that no longer renders it, or its
 // uninstall, leaves it to that release. So does a forged record that lists the objects of another
 // release, or objects no release applies (the ServiceMesh's policies).
+//
+// Every object is read before any is deleted: when one of them was orphaned (orphaned), none is
+// deleted, and the answer is an *OrphanedError naming them.
 func (m *ChartManager) deleteOwned(ctx context.Context, namespace, name string, objects []*unstructured.Unstructured, owner Owner) error {
+	type deletion struct {
+		obj, live *unstructured.Unstructured
+		key       client.ObjectKey
+	}
 	var errs []error
+	var doomed []deletion
+	var orphans []string
 	for _, obj := range objects {
 		if obj.GetAnnotations()[keepPolicyAnnotation] == "keep" {
 			continue
@@ -659,6 +704,10 @@ func (m *ChartManager) deleteOwned(ctx context.Context, namespace, name string, 
 			continue
 		}
 		if !ownedBy(live, owner.UID) {
+			if orphaned(live, owner, name, namespace) {
+				orphans = append(orphans, obj.GetKind()+" "+strings.TrimPrefix(key.String(), "/"))
+				continue
+			}
 			ctrl.LoggerFrom(ctx).Info("Not deleting an object of the release that the ServiceMesh does not own",
 				"kind", obj.GetKind(), "namespace", key.Namespace, "name", key.Name)
 			continue
@@ -669,11 +718,17 @@ func (m *ChartManager) deleteOwned(ctx context.Context, namespace, name string, 
 				"appliedBy", live.GetAnnotations()[releaseNameAnnotation])
 			continue
 		}
-		m.unverify(obj)
-		err := m.client.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground),
-			client.Preconditions{UID: ptrTo(live.GetUID())})
+		doomed = append(doomed, deletion{obj: obj, live: live, key: key})
+	}
+	if len(orphans) > 0 {
+		return &OrphanedError{Namespace: namespace, Release: name, Objects: orphans}
+	}
+	for _, d := range doomed {
+		m.unverify(d.obj)
+		err := m.client.Delete(ctx, d.live, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: ptrTo(d.live.GetUID())})
 		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting %s %s: %w", obj.GetKind(), key, err))
+			errs = append(errs, fmt.Errorf("deleting %s %s: %w", d.obj.GetKind(), d.key, err))
 		}
 	}
 	return errors.Join(errs...)

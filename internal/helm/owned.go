@@ -18,7 +18,10 @@ package helm
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 )
 
 // ownedBy tells whether obj names owner among its owner references.
@@ -36,4 +39,25 @@ func ownedBy(obj metav1.Object, owner string) bool {
 func appliedBy(obj metav1.Object, name, namespace string) bool {
 	annotations := obj.GetAnnotations()
 	return annotations[releaseNameAnnotation] == name && annotations[releaseNamespaceAnnotation] == namespace
+}
+
+// orphaned tells whether obj, an object of the release name of namespace that the owner does not own,
+// was orphaned: meshkeeper applied it for that release (its apply wrote meshkeeper's label, and the
+// release's ownership metadata names the release), and no object of the owner's kind owns it any more.
+// The garbage collector takes the owner references off what a ServiceMesh deleted with orphan
+// propagation owns, which the deletion asks to keep. Anything else is someone else's and stays, but
+// is no reason to keep the release: an object a forged record lists (even one with Helm's marks of the
+// release, which anyone who may write it can set), or one of an earlier ServiceMesh of the name, which
+// the garbage collector deletes with it.
+func orphaned(obj metav1.Object, owner Owner, name, namespace string) bool {
+	if !appliedBy(obj, name, namespace) || !apply.OwnedKeys(obj, "labels").Has(ManagedByLabel) {
+		return false
+	}
+	kind := schema.FromAPIVersionAndKind(owner.APIVersion, owner.Kind).GroupKind()
+	for _, ref := range obj.GetOwnerReferences() {
+		if schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind).GroupKind() == kind {
+			return false
+		}
+	}
+	return true
 }
