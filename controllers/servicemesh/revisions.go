@@ -654,7 +654,8 @@ func (r *Reconciler) ensureRelease(ctx context.Context, mesh *meshv1alpha1.Servi
 }
 
 // observeRevisions finds the installed revisions: every istiod Deployment of meshkeeper's (owned by
-// this ServiceMesh) is one, named by its istio.io/rev label, with the pods its injector injected. It
+// this ServiceMesh) is one, named by its istio.io/rev label, with the pods whose proxy it serves: those
+// its injector injected, and the gateways it deployed for Gateway API Gateways (policy.ProxyRevision). It
 // also reads which revision the default tag points at ("" when meshkeeper wrote no tag).
 func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]revision.Installed, string, error) {
 	deployments := &appsv1.DeploymentList{}
@@ -671,7 +672,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		if pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed {
 			continue
 		}
-		if rev := policy.InjectedRevision(pod); rev != "" {
+		if rev := policy.ProxyRevision(pod); rev != "" {
 			proxies[rev]++
 		}
 	}

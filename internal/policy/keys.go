@@ -25,6 +25,9 @@ const (
 	// SidecarInject, as a pod label (or a pod annotation, which Istio also honours), asks for a sidecar
 	// in a pod whose namespace is not labelled.
 	SidecarInject = "sidecar.istio.io/inject"
+	// LabelGatewayManaged marks the pods istiod deploys for a Gateway API Gateway (its gateway
+	// controller's name as value); their istio.io/rev annotation names the revision of that istiod.
+	LabelGatewayManaged = "gateway.istio.io/managed"
 
 	// AnnotationIncludeInboundPorts: "" keeps inbound traffic away from the sidecar.
 	AnnotationIncludeInboundPorts = "traffic.sidecar.istio.io/includeInboundPorts"

@@ -48,6 +48,10 @@ type ProxyPod struct {
 	// InjectedRevision is the revision the injector's sidecar.istio.io/status annotation names ("default"
 	// when it names none), when Injected; "" when the annotation cannot be read.
 	InjectedRevision string `json:"injectedRevision,omitempty"`
+	// GatewayRevision is the revision in the istio.io/rev annotation of a pod istiod deployed for a
+	// Gateway API Gateway (labelled gateway.istio.io/managed): such a pod runs istio-proxy as the
+	// gateway, talks to that revision's istiod, and is not injected, so it has no status annotation.
+	GatewayRevision string `json:"gatewayRevision,omitempty"`
 	// Controller is the pod's controller reference, each field longer than any valid one cut (distinct);
 	// empty when it has none.
 	Controller PodController `json:"controller,omitzero"`
@@ -96,6 +100,9 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		s := readSidecarStatus(status)
 		p.Injected, p.InjectedRevision = true, Bounded(s.revision, maxRevisionLength)
 		p.InjectedForCNI = p.InjectedForCNI || s.validation
+	}
+	if _, ok := pod.Labels[LabelGatewayManaged]; ok {
+		p.GatewayRevision = Bounded(pod.Annotations[LabelIstioRevision], maxRevisionLength)
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		p.Controller = PodController{APIVersion: distinct(ref.APIVersion, maxAPIVersionLength), Kind: distinct(ref.Kind, maxKindLength),
@@ -186,6 +193,7 @@ func (p *ProxyPod) SameProxy(q *ProxyPod) bool {
 	return p.Name == q.Name && p.Namespace == q.Namespace && p.UID == q.UID &&
 		p.CreationTimestamp.Equal(&q.CreationTimestamp) && p.DeletionTimestamp.Equal(q.DeletionTimestamp) &&
 		p.Phase == q.Phase && p.ProxyImage == q.ProxyImage && p.InjectedRevision == q.InjectedRevision &&
+		p.GatewayRevision == q.GatewayRevision &&
 		p.HostNetwork == q.HostNetwork && p.OptedOut == q.OptedOut && p.HasProxy == q.HasProxy &&
 		p.Injected == q.Injected && p.InjectedForCNI == q.InjectedForCNI && p.Controller == q.Controller &&
 		p.RestartedAt.Equal(&q.RestartedAt)

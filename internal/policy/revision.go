@@ -28,5 +28,17 @@ func InjectedRevision(pod *ProxyPod) string {
 	return pod.InjectedRevision
 }
 
+// ProxyRevision is the revision whose istiod a pod's proxy depends on for its configuration and
+// certificates: the one that injected its sidecar (InjectedRevision), or, for a gateway istiod deployed
+// for a Gateway API Gateway, the revision its istio.io/rev annotation names; "" when the pod runs no
+// istio-proxy container. A revision removed under such a gateway leaves it without xDS and without
+// certificate renewal, though nothing injected it.
+func ProxyRevision(pod *ProxyPod) string {
+	if rev := InjectedRevision(pod); rev != "" || !pod.HasProxy {
+		return rev
+	}
+	return pod.GatewayRevision
+}
+
 // ImageVersion is the Istio version an image's tag names ("" when it names none).
 func ImageVersion(image string) string { return imageVersion(image) }

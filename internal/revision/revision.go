@@ -246,7 +246,8 @@ type Installed struct {
 	Name, Version string
 	// Ready: its istiod is rolled out and available.
 	Ready bool
-	// Proxies counts the pods (not finished) whose sidecar it injected.
+	// Proxies counts the pods (not finished) whose proxy depends on it: those whose sidecar it injected,
+	// and the gateways it deployed for Gateway API Gateways (policy.ProxyRevision).
 	Proxies int32
 	// Labelled: a namespace labelled istio.io/rev=<name> selects it (its owner, or meshkeeper on a canary
 	// namespace it has not moved yet).
