@@ -733,7 +733,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 	// leave the namespace's pods without a sidecar. istio.io/rev=default names the default tag, as the
 	// tag's webhook selects it: while a tag exists, it keeps the revision the tag points at, not the
 	// istiod without a revision (whose name is also "default").
-	labelled := map[string]bool{}
+	labelled := map[string][]string{}
 	for i := range namespaces.Items {
 		ns := &namespaces.Items[i]
 		rev, ok := ns.Labels[policy.LabelIstioRevision]
@@ -743,17 +743,21 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		if rev == defaultTag && tagged != "" {
 			rev = tagged
 		}
-		labelled[rev] = true
+		labelled[rev] = append(labelled[rev], ns.Name)
+	}
+	for _, names := range labelled {
+		slices.Sort(names)
 	}
 	var found []revision.Installed
 	for _, d := range istiods {
 		name := d.Labels[policy.LabelIstioRevision]
 		ready, _, _ := controlPlaneReadiness(d)
 		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
-			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: labelled[name]})
+			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: len(labelled[name]) > 0, Namespaces: labelled[name]})
 	}
 	for _, st := range missing {
-		found = append(found, revision.Installed{Name: st.Name, Version: st.Version, Proxies: proxies[st.Name], Labelled: labelled[st.Name]})
+		found = append(found, revision.Installed{Name: st.Name, Version: st.Version, Proxies: proxies[st.Name],
+			Labelled: len(labelled[st.Name]) > 0, Namespaces: labelled[st.Name]})
 	}
 	return found, tagged, nil
 }
@@ -922,7 +926,8 @@ func (r *Reconciler) inPlaceRunning(ctx context.Context, mesh *meshv1alpha1.Serv
 }
 
 // upgradeGate refuses a version change Istio does not support, before anything changes. crds is the
-// version of the Istio CRDs installed (installedCRDsVersion).
+// version of the Istio CRDs installed (installedCRDsVersion). A refusal names a revision that runs
+// beside the active one (status.activeRevision) only because pods or namespaces still use it.
 func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, found []revision.Installed,
 	crds string) error {
 	var running []string
@@ -942,7 +947,7 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 		return err
 	}
 	in := revision.GateInput{Strategy: mesh.Spec.UpdateStrategy.Type, Target: version, Running: running, CRDs: crds,
-		Kubernetes: r.kubernetesVersion(ctx), CNIAgent: agent}
+		Kubernetes: r.kubernetesVersion(ctx), CNIAgent: agent, Revisions: found, Tagged: mesh.Status.ActiveRevision}
 	message := revision.Gate(in)
 	if message == "" {
 		return nil

@@ -170,6 +170,43 @@ type GateInput struct {
 	// One agent serves every revision on a node and is upgraded in place: Istio supports it at most one
 	// minor version from each control plane, whatever the strategy.
 	CNIAgent string
+	// Revisions are the revisions Running was read from, when the control plane runs as revisions, with
+	// what keeps each; Tagged is the one the default tag points at. A refusal because of a revision that
+	// runs only because pods or namespaces still use it names the revision and what keeps it.
+	Revisions []Installed
+	Tagged    string
+}
+
+// kept finds the revision of a running version that runs only because something still uses it: not
+// the one the default tag points at, but one whose proxies run or that a namespace's label names.
+func (in GateInput) kept(version string) (Installed, bool) {
+	for _, r := range in.Revisions {
+		if r.Version == version && r.Name != in.Tagged && (r.Proxies > 0 || r.Labelled) {
+			return r, true
+		}
+	}
+	return Installed{}, false
+}
+
+// keptBy says what keeps a revision running and what releases it: the pods that run its proxy, which
+// a restart moves to the revision of their namespace, and the namespaces labelled for it, which a new
+// label moves. Once nothing uses it, it is removed after the grace period.
+func keptBy(r Installed) string {
+	var uses, releases []string
+	if r.Proxies > 0 {
+		uses = append(uses, fmt.Sprintf("%d pod(s) run its proxy", r.Proxies))
+		releases = append(releases, "restarting those pods")
+	}
+	if r.Labelled {
+		labelled := "a namespace is"
+		if len(r.Namespaces) > 0 {
+			labelled = "namespace(s) " + strings.Join(r.Namespaces, ", ") + " are"
+		}
+		uses = append(uses, labelled+" labelled istio.io/rev="+r.Name)
+		releases = append(releases, "labelling those namespaces for the default tag (istio.io/rev=default or istio-injection=enabled)")
+	}
+	return fmt.Sprintf("revision %s (Istio %s) still runs because %s; %s releases it, and it is removed once unused for the grace period",
+		r.Name, r.Version, strings.Join(uses, " and "), strings.Join(releases, " and "))
 }
 
 // Gate returns "" when Istio supports going to in.Target from what runs, or a message that says why
@@ -223,6 +260,26 @@ func Gate(in GateInput) string {
 				in.Target, in.CNIAgent, path)
 		}
 	}
+	if _, ok := Parse(in.CNIAgent); ok {
+		// The agent follows the default tag, to the target once it takes the tag, while every other
+		// running control plane keeps serving its pods: each must be within one minor version of it.
+		for _, running := range in.Running {
+			from, ok := Parse(running)
+			if !ok {
+				continue
+			}
+			if d := minorDistance(from, target); d <= 1 && d >= -1 {
+				continue
+			}
+			const why = "the CNI agent (spec.cni) follows the default tag to it and serves every revision on its node, and Istio " +
+				"supports it at most one minor version from each control plane"
+			if r, ok := in.kept(running); ok {
+				return fmt.Sprintf("Istio %s is more than one minor version from the running revision %s (Istio %s): %s; %s",
+					in.Target, r.Name, r.Version, why, keptBy(r))
+			}
+			return fmt.Sprintf("Istio %s is more than one minor version from the running %s: %s", in.Target, running, why)
+		}
+	}
 	if r, known := kubernetesRange[target.minorString()]; known && in.Kubernetes != "" {
 		major, minorPart, _ := strings.Cut(in.Kubernetes, ".")
 		minor, err := strconv.Atoi(strings.TrimRight(minorPart, "+"))
@@ -252,6 +309,8 @@ type Installed struct {
 	// Labelled: a namespace labelled istio.io/rev=<name> selects it (its owner, or meshkeeper on a canary
 	// namespace it has not moved yet).
 	Labelled bool
+	// Namespaces are the namespaces whose label selects it, sorted (for the messages).
+	Namespaces []string
 }
 
 // PlanInput is what the plan looks at.

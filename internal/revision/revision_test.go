@@ -207,3 +207,55 @@ func TestDecideReportsUnusedSince(t *testing.T) {
 		t.Errorf("UnusedSince = %v, want %v (the active revision has none)", got, want)
 	}
 }
+
+// TestGateKeepsTheCNIAgentWithinOneMinorOfEveryRevision: the CNI agent follows the default tag, to the
+// target once it takes the tag, while a revision that pods or a namespace's label keep goes on serving
+// its pods on the same nodes. Judged against the agent's version alone, 1.31 passed with 1.30 active and
+// 1.29 still in use, and the agent then ran two minor versions from istiod 1.29.
+func TestGateKeepsTheCNIAgentWithinOneMinorOfEveryRevision(t *testing.T) {
+	revisions := meshv1alpha1.UpdateRevisionBased
+	active := Installed{Name: "1-30-2", Version: "1.30.2", Ready: true, Proxies: 12}
+	tests := map[string]struct {
+		in GateInput
+		// want are parts of the message; none means allowed.
+		want []string
+	}{
+		"a revision its pods keep": {
+			in: GateInput{Strategy: revisions, Target: "1.31.0", Running: []string{"1.30.2", "1.29.0"}, CNIAgent: "1.30.2", Tagged: "1-30-2",
+				Revisions: []Installed{active, {Name: "1-29-0", Version: "1.29.0", Ready: true, Proxies: 4}}},
+			want: []string{"more than one minor version from the running revision 1-29-0 (Istio 1.29.0)", "CNI agent",
+				"4 pod(s) run its proxy", "restarting those pods releases it"},
+		},
+		"a revision a namespace's label keeps": {
+			in: GateInput{Strategy: revisions, Target: "1.31.0", Running: []string{"1.30.2", "1.29.0"}, CNIAgent: "1.30.2", Tagged: "1-30-2",
+				Revisions: []Installed{active, {Name: "1-29-0", Version: "1.29.0", Ready: true, Labelled: true, Namespaces: []string{"legacy", "shop"}}}},
+			want: []string{"revision 1-29-0", "namespace(s) legacy, shop are labelled istio.io/rev=1-29-0", "labelling those namespaces"},
+		},
+		"a rollback below a newer revision its pods keep": {
+			in: GateInput{Strategy: revisions, Target: "1.29.0", Running: []string{"1.30.2", "1.31.1"}, CNIAgent: "1.30.2", Tagged: "1-30-2",
+				Revisions: []Installed{active, {Name: "1-31-1", Version: "1.31.1", Ready: true, Proxies: 2}}},
+			want: []string{"running revision 1-31-1 (Istio 1.31.1)", "2 pod(s) run its proxy"},
+		},
+		"without the CNI agent a canary crosses two minor versions": {
+			in: GateInput{Strategy: revisions, Target: "1.31.0", Running: []string{"1.30.2", "1.29.0"}, Tagged: "1-30-2",
+				Revisions: []Installed{active, {Name: "1-29-0", Version: "1.29.0", Ready: true, Proxies: 4}}},
+		},
+		"every revision within one minor version": {
+			in: GateInput{Strategy: revisions, Target: "1.31.0", Running: []string{"1.30.2", "1.30.0"}, CNIAgent: "1.30.2", Tagged: "1-30-2",
+				Revisions: []Installed{active, {Name: "1-30-0", Version: "1.30.0", Ready: true, Proxies: 4}}},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Gate(tt.in)
+			if len(tt.want) == 0 && got != "" {
+				t.Errorf("Gate() = %q, want it allowed", got)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("Gate() = %q, want it to say %q", got, want)
+				}
+			}
+		})
+	}
+}
