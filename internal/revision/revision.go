@@ -223,6 +223,12 @@ func Gate(in GateInput) string {
 			continue
 		}
 		d := minorDistance(from, target)
+		if r, kept := in.kept(running); d > window && kept {
+			// A way through the versions between would start from the active revision, which may run one
+			// of them already: what holds the target back is what keeps the old revision.
+			return fmt.Sprintf("Istio %s cannot be reached from the running revision %s (Istio %s) in one step: %s upgrades cross at most %d "+
+				"minor version(s) from every running control plane; %s", in.Target, r.Name, r.Version, strategyName(in.Strategy), window, keptBy(r))
+		}
 		if d > window {
 			via := make([]string, 0, 2)
 			for m := from.Minor + window; m < target.Minor; m += window {

@@ -259,3 +259,45 @@ func TestGateKeepsTheCNIAgentWithinOneMinorOfEveryRevision(t *testing.T) {
 		})
 	}
 }
+
+// TestGateNamesTheOldRevisionThatHoldsAnUpgradeBack: with 1.31 active and 1.29 kept by its pods or a
+// namespace's label, 1.32 is three minor versions from 1.29. The message said "upgrade through 1.31
+// first", which already runs: it must name the revision that holds the upgrade back and what releases it.
+func TestGateNamesTheOldRevisionThatHoldsAnUpgradeBack(t *testing.T) {
+	active := Installed{Name: "1-31-1", Version: "1.31.1", Ready: true, Proxies: 20}
+	tests := map[string]struct {
+		old  Installed
+		want []string
+	}{
+		"kept by its pods": {
+			old: Installed{Name: "1-29-0", Version: "1.29.0", Ready: true, Proxies: 3},
+			want: []string{"cannot be reached from the running revision 1-29-0 (Istio 1.29.0) in one step",
+				"revision 1-29-0 (Istio 1.29.0) still runs because 3 pod(s) run its proxy", "restarting those pods releases it"},
+		},
+		"kept by a namespace's label": {
+			old: Installed{Name: "1-29-0", Version: "1.29.0", Ready: true, Labelled: true, Namespaces: []string{"legacy"}},
+			want: []string{"revision 1-29-0", "namespace(s) legacy are labelled istio.io/rev=1-29-0",
+				"labelling those namespaces for the default tag (istio.io/rev=default or istio-injection=enabled) releases it"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Gate(GateInput{Strategy: meshv1alpha1.UpdateRevisionBased, Target: "1.32.0", Running: []string{"1.31.1", "1.29.0"},
+				Revisions: []Installed{active, tt.old}, Tagged: active.Name})
+			for _, want := range tt.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("Gate() = %q, want it to say %q", got, want)
+				}
+			}
+			if strings.Contains(got, "upgrade through 1.31") {
+				t.Errorf("Gate() = %q suggests a version that already runs", got)
+			}
+		})
+	}
+	// The active revision itself too far: the way through the versions between is the path.
+	got := Gate(GateInput{Strategy: meshv1alpha1.UpdateRevisionBased, Target: "1.34.0", Running: []string{"1.31.1"},
+		Revisions: []Installed{active}, Tagged: active.Name})
+	if !strings.Contains(got, "upgrade through 1.33 first") {
+		t.Errorf("Gate() = %q, want the way through 1.33", got)
+	}
+}
