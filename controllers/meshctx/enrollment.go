@@ -17,6 +17,8 @@ limitations under the License.
 package meshctx
 
 import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -36,14 +38,21 @@ func Enrollment(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	return enrollmentOf(mesh, InjectionSpec(mesh))
 }
 
-// EnrollmentOnceInjecting is the Enrollment of a mesh once istiod is installed for its CNI agent
-// (ValuesSpec): while status.cni.injectorPending, the namespaces it enrolls and Enrollment does not
-// wait for that install, the last step, and are not rejected.
+// EnrollmentOnceInjecting is the Enrollment of a mesh once istiod is installed for its CNI agent:
+// while status.cni.injectorPending (InjectorPending), the namespaces it enrolls and Enrollment does not
+// wait for the agent to be ready and that install, the last steps, and are not rejected.
 func EnrollmentOnceInjecting(mesh *meshv1alpha1.ServiceMesh) (*policy.Enrollment, error) {
 	if !Live(mesh) {
 		return nil, nil
 	}
-	return enrollmentOf(mesh, ValuesSpec(mesh))
+	return enrollmentOf(mesh, specInjectingForAgent(mesh, true))
+}
+
+// InjectorPending tells whether the mesh runs its CNI agent (status.cni.namespace) while istiod still
+// injects istio-init (status.cni.injectorPending): istiod is installed for the agent once it is ready.
+func InjectorPending(mesh *meshv1alpha1.ServiceMesh) bool {
+	enabled, _ := mesh.CNIEnabled()
+	return enabled && mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" && mesh.Status.CNI.InjectorPending
 }
 
 func enrollmentOf(mesh *meshv1alpha1.ServiceMesh, spec meshv1alpha1.ServiceMeshSpec) (*policy.Enrollment, error) {
@@ -69,12 +78,28 @@ var EnrollmentChanged = predicate.Or[client.Object](SpecOrDeletionChanged, Canar
 // installed (status.cni.namespace) or no control plane was installed yet (the first istiod injects for
 // the agent from the start). istiod's values are rendered from it (ValuesSpec). A running mesh that
 // turns CNI on keeps injecting istio-init until its agent is in (the control-plane phase may fail, or
-// wait, before), and then until istiod is installed again for it (status.cni.injectorPending).
+// wait, before) and ready on every node that should run it (AgentReady: an installed release says
+// nothing of its pods, which a missing PriorityClass, a quota or an admission policy keeps from
+// starting, and a pod injected for an agent that does not run fails in istio-validation), and then until
+// istiod is installed again for it (status.cni.injectorPending). Once istiod injects for the agent, a
+// node whose agent is not ready (one joining, a rollout) does not turn that back.
 func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 	if enabled, _ := mesh.CNIEnabled(); !enabled {
 		return false
 	}
-	return (mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "") || mesh.Status.Version == ""
+	if mesh.Status.Version == "" {
+		return true
+	}
+	cni := mesh.Status.CNI
+	return cni != nil && cni.Namespace != "" && (!cni.InjectorPending || AgentReady(mesh))
+}
+
+// AgentReady tells whether the last status reports the CNI agent's DaemonSet running its current
+// template ready and available on every node that should run it, of which there is at least one:
+// CNIReady True with reason Available (True/CNIDisabled is a mesh without the agent).
+func AgentReady(mesh *meshv1alpha1.ServiceMesh) bool {
+	c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionCNIReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == meshv1alpha1.ReasonAvailable
 }
 
 // InjectsForAgentNow tells whether the pods istiod injects now carry no privileged init container:

@@ -63,7 +63,7 @@ func TestCNIInjectsOnceTheAgentIsIn(t *testing.T) {
 
 // TestAPendingInjectorHoldsBackWhatIstioInitIsRejectedFrom: the agent's install is recorded in the pass
 // that installs it, whose istiod was rendered before it, for istio-init. Until the next pass installs
-// istiod for the agent (status.cni.injectorPending), istiod's values are rendered for the agent, but the
+// istiod for the agent (status.cni.injectorPending), istiod's values are rendered for the agent once it is ready, but the
 // enrollment judges the pods istiod still injects: a namespace that enforces restricted waits.
 func TestAPendingInjectorHoldsBackWhatIstioInitIsRejectedFrom(t *testing.T) {
 	mesh := func(pending bool) *meshv1alpha1.ServiceMesh {
@@ -73,6 +73,7 @@ func TestAPendingInjectorHoldsBackWhatIstioInitIsRejectedFrom(t *testing.T) {
 		m.Spec.Injection.Namespaces = []string{"shop"}
 		m.Status.Version = "1.31.1"
 		m.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: "istio-system", InjectorPending: pending}
+		m.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionCNIReady, Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonAvailable}}
 		return m
 	}
 	restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop",

@@ -93,8 +93,8 @@ func injectorsInstalled(installed *installation) bool {
 // injectorPending tells whether the agent runs (obs.namespace) while istiod still injects istio-init:
 // istiod is installed for the agent by a control-plane phase that succeeds with values rendered for it
 // (forAgent, meshctx.CNIInjects at the start of the pass), and the agent's install is recorded only
-// after the phase of its pass, so a running mesh that turns CNI on has it pending until the next pass's
-// phase succeeds. While the phase fails, what was pending stays so. The enrollment waits for it
+// after the phase of its pass, so a running mesh that turns CNI on has it pending until the first pass
+// after its agent is ready on every node (CNIReady Available, meshctx.AgentReady) whose phase succeeds. While the phase fails, what was pending stays so. The enrollment waits for it
 // (meshctx.InjectsForAgentNow): pods created meanwhile in a namespace that enforces restricted would
 // get istio-init, and be rejected.
 func injectorPending(mesh *meshv1alpha1.ServiceMesh, obs *cniObservation, forAgent, controlPlaneRan bool) bool {
@@ -511,6 +511,9 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	}
 	status.CNI = cni
 	value, reason, message := cniReadiness(c)
+	if c.injectorPending && value != metav1.ConditionTrue {
+		message += ". istiod keeps injecting istio-init (status.cni.injectorPending) until the agent is ready on every node that should run it"
+	}
 	setCondition(status, obs, meshv1alpha1.ConditionCNIReady, value, reason, message)
 }
 

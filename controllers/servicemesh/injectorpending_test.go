@@ -17,9 +17,12 @@ limitations under the License.
 package servicemesh
 
 import (
+	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -37,6 +40,11 @@ func TestInjectorPendingUntilIstiodIsInstalledForTheAgent(t *testing.T) {
 		m.Spec.CNI.Enabled = ptr.To(true)
 		m.Status.Version = "1.31.1"
 		m.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: agent, InjectorPending: pending}
+		m.Status.Conditions = agentReady()
+		return m
+	}
+	notReady := func(m *meshv1alpha1.ServiceMesh) *meshv1alpha1.ServiceMesh {
+		m.Status.Conditions = nil
 		return m
 	}
 	tests := map[string]struct {
@@ -50,6 +58,10 @@ func TestInjectorPendingUntilIstiodIsInstalledForTheAgent(t *testing.T) {
 			cniObservation{enabled: true, namespace: "istio-system"}, false, true},
 		"the next pass installs istiod for the agent": {mesh("istio-system", true), cniObservation{enabled: true, namespace: "istio-system"}, true, false},
 		"the next pass's control plane fails":         {mesh("istio-system", true), cniObservation{enabled: true, namespace: "istio-system"}, false, true},
+		"the next pass, the agent not ready yet": {notReady(mesh("istio-system", true)),
+			cniObservation{enabled: true, namespace: "istio-system"}, true, true},
+		"a mesh running with the agent, not ready on a node": {notReady(mesh("istio-system", false)),
+			cniObservation{enabled: true, namespace: "istio-system"}, true, false},
 		"a mesh running with the agent whose control plane fails": {mesh("istio-system", false),
 			cniObservation{enabled: true, namespace: "istio-system"}, false, false},
 		"a new mesh, whose first istiod injects for its agent": {&meshv1alpha1.ServiceMesh{Spec: meshv1alpha1.ServiceMeshSpec{
@@ -66,6 +78,11 @@ func TestInjectorPendingUntilIstiodIsInstalledForTheAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agentReady is the status conditions of a mesh whose CNI agent is ready on every node.
+func agentReady() []metav1.Condition {
+	return []metav1.Condition{{Type: meshv1alpha1.ConditionCNIReady, Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonAvailable}}
 }
 
 // TestARestrictedNamespaceWaitingForTheInjectorIsBeingEnrolled: while istiod is being installed for the
@@ -121,5 +138,67 @@ func TestTheIstiodWithoutARevisionKeepsTheInjectorPending(t *testing.T) {
 				t.Errorf("injectorsInstalled = %t, want %t", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestInjectorPendingUntilTheAgentIsReady: a running mesh that turns CNI on keeps istiod injecting
+// istio-init while its agent's DaemonSet, installed, runs on no node yet (a PriorityClass that does not
+// exist, a quota, an admission policy refusing privileged pods); pods injected for an agent that is not
+// there fail in istio-validation. istiod is rendered for the agent once the DaemonSet is ready.
+func TestInjectorPendingUntilTheAgentIsReady(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	mesh.Spec.CNI.Enabled = ptr.To(true)
+	mesh.Spec.Injection.Namespaces = []string{"shop"}
+	mesh.Status.Version = "1.31.1"
+	mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec}
+	settleCNI(mesh)
+	restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: cniDaemonSet, Generation: 1},
+		Status: appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 3}}
+	// pass runs one reconcile's CNI decisions, its control-plane phase succeeding, and records its status.
+	pass := func() {
+		t.Helper()
+		forAgent := meshctx.CNIInjects(mesh)
+		obs := &cniObservation{enabled: true, by: meshv1alpha1.CNIBySpec, ran: true, namespace: "istio-system", daemonSet: ds.DeepCopy()}
+		obs.injectorPending = injectorPending(mesh, obs, forAgent, true)
+		setCNIReady(&mesh.Status, &observation{cni: obs})
+	}
+	for i := range 3 {
+		pass()
+		if !mesh.Status.CNI.InjectorPending {
+			t.Fatalf("pass %d: the injector is not pending while the agent is ready on no node", i)
+		}
+		if meshctx.CNIInjects(mesh) || *meshctx.ValuesSpec(mesh).CNI.Enabled {
+			t.Fatalf("pass %d: istiod's values are rendered for an agent ready on 0 of 3 nodes", i)
+		}
+		enrollment, err := meshctx.Enrollment(mesh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := enrollment.Namespace(restricted, nil); d.Enroll {
+			t.Fatalf("pass %d: the restricted namespace is enrolled while istiod injects istio-init", i)
+		}
+	}
+	c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionCNIReady)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "istiod keeps injecting istio-init") {
+		t.Errorf("CNIReady = %+v, want False saying istiod keeps injecting istio-init", c)
+	}
+
+	ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 3, CurrentNumberScheduled: 3,
+		UpdatedNumberScheduled: 3, NumberReady: 3, NumberAvailable: 3}
+	pass() // the agent is seen ready: the next pass renders istiod for it
+	if !meshctx.CNIInjects(mesh) {
+		t.Fatal("istiod's values are not rendered for the agent once it is ready on every node")
+	}
+	pass()
+	if mesh.Status.CNI.InjectorPending || !meshctx.InjectsForAgentNow(mesh) {
+		t.Fatal("the injector is still pending once istiod was installed for the ready agent")
+	}
+	ds.Status.NumberReady = 2
+	pass()
+	if !meshctx.CNIInjects(mesh) || mesh.Status.CNI.InjectorPending {
+		t.Error("a node whose agent is not ready turned istiod back to istio-init")
 	}
 }

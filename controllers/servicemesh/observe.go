@@ -262,7 +262,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		return obs, fmt.Errorf("listing namespaces: %w", err)
 	}
 	var onceInjecting *policy.Enrollment
-	if meshctx.CNIInjects(mesh) && !meshctx.InjectsForAgentNow(mesh) {
+	if meshctx.InjectorPending(mesh) {
 		if onceInjecting, err = meshctx.EnrollmentOnceInjecting(mesh); err != nil {
 			obs.enrollmentErr = err
 			return obs, nil

@@ -317,6 +317,8 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		injectorKey := client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}
 		enforce(vap, binding, updateDryRun(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: injectorKey.Name}}))
 		patchSpec(`{"version": "1.31.4"}`)
+		// istiod is rendered for the agent only once the agent is ready on every node.
+		markCNIReady()
 		Eventually(func(g Gomega) {
 			g.Expect(getMesh().Status.CNI).NotTo(BeNil())
 			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
@@ -462,6 +464,8 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
 		Expect(k8sClient.Patch(ctx, namespace, client.RawPatch(types.MergePatchType,
 			[]byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"privileged"}}}`)))).To(Succeed())
+		// The mesh runs by now: istiod is installed for the agent once the agent is ready on every node.
+		markCNIReady()
 		Eventually(func(g Gomega) {
 			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
 			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
