@@ -115,9 +115,9 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 
 // reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
 // runs ahead of the istiod that injects for it (a running agent moves up to a new version only once
-// istiod has rolled it out, and down at once), and removes it when the mesh no longer runs it or it
-// moved to another namespace (a move to a namespace whose Pod Security level rejects it keeps the agent
-// where it runs). A first install with no istiod running went alongside the control plane
+// istiod has rolled it out, and down at once), and removes it when the mesh no longer runs it or, once
+// installed in the new one, when it moved to another namespace (a move that fails, or to a namespace
+// whose Pod Security level rejects it, keeps the agent where it runs). A first install with no istiod running went alongside the control plane
 // (freshAgent); this reports it.
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
@@ -169,7 +169,7 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		return r.failCNI(ctx, obs, last)
 	}
 	recorded := obs.namespace
-	if obs.namespace != "" && obs.namespace != want {
+	if obs.namespace != "" && !enabled {
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
 			return failed(err)
 		}
@@ -229,6 +229,15 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		err = meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err)
 		r.cniBackoff.record(key, err)
 		return r.failCNI(ctx, obs, err)
+	}
+	if moved := obs.namespace; moved != "" && moved != want {
+		// The agent moved, and runs where it is wanted now: the one it replaces goes only now, so that a
+		// failed install leaves the running agent, and istiod injecting for it, as they were. Should
+		// this removal fail, the agent there is a stray one, removed by the next attempt.
+		obs.namespace = want
+		if err := r.uninstallCNI(ctx, mesh, moved); err != nil {
+			return failed(err)
+		}
 	}
 	r.cniBackoff.record(key, nil)
 	obs.namespace = want

@@ -342,6 +342,62 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 		}, installTimeout, poll).Should(Succeed())
 	})
 
+	It("keeps the running agent, and istiod injecting for it, while its install in the namespace it moves to fails", func() {
+		// Were the running agent removed first, a failed install elsewhere would leave none: istiod
+		// rendered for istio-init again, restricted namespaces unenrolled, every pod injected for the
+		// agent counted outdated, all to flip back once the install succeeds.
+		vap, binding := denial{
+			name:       "no-daemonsets-in-kube-system",
+			operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+			rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"*"},
+				Resources: []string{"daemonsets"}},
+			expression: "false",
+			message:    "no DaemonSets in kube-system",
+			namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+		}.objects()
+		deleteAtCleanup(binding, vap)
+		labels := map[string]string{"app": "probe"}
+		probe := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "probe"},
+			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "probe"}}}}}}
+		enforce(vap, binding, func() error { return k8sClient.Create(ctx, probe.DeepCopy(), client.DryRunAll) })
+		Eventually(func(g Gomega) { g.Expect(injectsForAgentIn(g, ns)).To(BeTrue()) }, installTimeout, poll).Should(Succeed())
+
+		patchSpec(`{"cni": {"namespace": "kube-system"}}`)
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionCNIReady)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonInstallFailed))
+			g.Expect(c.Message).To(ContainSubstring("no DaemonSets in kube-system"))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns), "the running agent was given up")
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-node"}, &appsv1.DaemonSet{})).
+				To(Succeed(), "the running agent was removed before the new one was installed")
+			g.Expect(injectsForAgentIn(g, ns)).To(BeTrue(), "istiod went back to istio-init")
+			g.Expect(namespaceLabels("cni-shop")).To(HaveKeyWithValue("istio-injection", "enabled"))
+		}, 3*time.Second, poll).Should(Succeed())
+
+		By("lifting the policy: the agent moves, and only then is the old one removed")
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, vap)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal("kube-system"))
+			g.Expect(releaseStatus("kube-system", "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-node"}, &appsv1.DaemonSet{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the old agent is left behind: %v", err)
+		}, installTimeout, poll).Should(Succeed())
+		Expect(injectsForAgentIn(Default, ns)).To(BeTrue())
+
+		By("moving it back")
+		patchSpec(`{"cni": {"namespace": null}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "istio-cni-node"}, &appsv1.DaemonSet{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the agent in kube-system is left behind: %v", err)
+		}, installTimeout, poll).Should(Succeed())
+	})
+
 	It("uninstalls the agent with the rest of the mesh", func() {
 		deleteMesh()
 		Expect(releaseRevisions(ns, "istio-cni")).To(BeEmpty())
@@ -433,11 +489,7 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 	AfterAll(deleteMesh)
 
 	// injectsForAgent tells whether istiod's injector, as its ConfigMap has it, injects for the CNI agent.
-	injectsForAgent := func(g Gomega) bool {
-		injector := &corev1.ConfigMap{}
-		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-sidecar-injector"}, injector)).To(Succeed())
-		return regexp.MustCompile(`"cni": \{\s*"enabled": true`).MatchString(injector.Data["values"])
-	}
+	injectsForAgent := func(g Gomega) bool { return injectsForAgentIn(g, ns) }
 
 	It("installs no agent there and says why, and installs it once the namespace admits privileged pods", func() {
 		createMesh("  namespace: " + ns + "\n")
@@ -501,3 +553,11 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 		}, 3*time.Second, poll).Should(Succeed())
 	})
 })
+
+// injectsForAgentIn tells whether the injector of the istiod in namespace, as its ConfigMap has it,
+// injects for the CNI agent.
+func injectsForAgentIn(g Gomega, namespace string) bool {
+	injector := &corev1.ConfigMap{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-sidecar-injector"}, injector)).To(Succeed())
+	return regexp.MustCompile(`"cni": \{\s*"enabled": true`).MatchString(injector.Data["values"])
+}
