@@ -18,7 +18,11 @@ limitations under the License.
 package helm
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,6 +38,10 @@ const (
 	ManagedByLabel = meshv1alpha1.ManagedByLabel
 	// ManagedByValue is meshkeeper's value of ManagedByLabel.
 	ManagedByValue = meshv1alpha1.ManagedByValue
+	// ConfigDigestAnnotation is set on the pod template of PodPriority's DaemonSet to a digest of the
+	// data of the ConfigMaps of the release its containers read through envFrom, so that their pods
+	// start again when it changes.
+	ConfigDigestAnnotation = "mesh.meshkeeper.io/config-digest"
 	// keepPolicyAnnotation makes Helm leave an object in place on uninstall.
 	keepPolicyAnnotation = "helm.sh/resource-policy"
 	// releaseNameAnnotation and releaseNamespaceAnnotation name the release that applied an object last,
@@ -52,7 +60,10 @@ type Owner struct {
 
 // PodPriority sets the priority class of one DaemonSet's pods after rendering, for a chart whose
 // template hard-codes it: the CNI chart gives istio-cni-node system-node-critical whatever its values
-// say.
+// say. The DaemonSet's pod template also gets the digest of the ConfigMaps of the release its
+// containers read through envFrom (ConfigDigestAnnotation): the CNI agent reads its settings
+// (excludeNamespaces, chained) from such a ConfigMap only as it starts, so a change of them alone would
+// otherwise change no pod template, roll out nowhere, and leave every node's plugin as it was.
 type PodPriority struct {
 	// DaemonSet names the DaemonSet of the release.
 	DaemonSet string
@@ -91,6 +102,9 @@ func stampObjects(objects []*unstructured.Unstructured, owner Owner, priority *P
 		if err := setPodPriority(objects, *priority); err != nil {
 			return err
 		}
+		if err := setConfigDigest(objects, priority.DaemonSet); err != nil {
+			return err
+		}
 	}
 	for _, u := range objects {
 		stamp(u, owner)
@@ -122,8 +136,11 @@ func stamp(u *unstructured.Unstructured, owner Owner) {
 	}})
 }
 
-// daemonSetKind is the kind PodPriority edits.
-var daemonSetKind = schema.GroupKind{Group: "apps", Kind: "DaemonSet"}
+// daemonSetKind is the kind PodPriority edits, and configMapKind the kind whose data it digests.
+var (
+	daemonSetKind = schema.GroupKind{Group: "apps", Kind: "DaemonSet"}
+	configMapKind = schema.GroupKind{Kind: "ConfigMap"}
+)
 
 // setPodPriority sets the priority class of the named DaemonSet's pod template. A chart that does not
 // render that DaemonSet is an error: the class asked for would silently not apply.
@@ -138,4 +155,61 @@ func setPodPriority(objects []*unstructured.Unstructured, priority PodPriority) 
 		return nil
 	}
 	return fmt.Errorf("the chart renders no DaemonSet %s to give priority class %s", priority.DaemonSet, priority.ClassName)
+}
+
+// setConfigDigest sets ConfigDigestAnnotation on the pod template of the named DaemonSet: a digest of the
+// data of the ConfigMaps of objects its containers read through envFrom, by name. A ConfigMap the
+// release does not render is left out; with none, the template is left as it is.
+func setConfigDigest(objects []*unstructured.Unstructured, daemonSet string) error {
+	configMaps := map[string]*unstructured.Unstructured{}
+	var ds *unstructured.Unstructured
+	for _, u := range objects {
+		switch {
+		case u.GroupVersionKind().GroupKind() == daemonSetKind && u.GetName() == daemonSet:
+			ds = u
+		case u.GroupVersionKind().GroupKind() == configMapKind:
+			configMaps[u.GetName()] = u
+		}
+	}
+	if ds == nil {
+		return nil
+	}
+	var read []string
+	for _, path := range [][]string{{"spec", "template", "spec", "initContainers"}, {"spec", "template", "spec", "containers"}} {
+		containers, _, _ := unstructured.NestedSlice(ds.Object, path...)
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			envFrom, _, _ := unstructured.NestedSlice(container, "envFrom")
+			for _, e := range envFrom {
+				source, _ := e.(map[string]any)
+				if name, _, _ := unstructured.NestedString(source, "configMapRef", "name"); configMaps[name] != nil {
+					read = append(read, name)
+				}
+			}
+		}
+	}
+	if len(read) == 0 {
+		return nil
+	}
+	slices.Sort(read)
+	h := sha256.New()
+	for _, name := range slices.Compact(read) {
+		cm := configMaps[name]
+		data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+		binary, _, _ := unstructured.NestedStringMap(cm.Object, "binaryData")
+		encoded, err := json.Marshal([]any{name, data, binary}) // map keys sorted
+		if err != nil {
+			return fmt.Errorf("encoding ConfigMap %s: %w", name, err)
+		}
+		h.Write(encoded)
+	}
+	annotations, _, _ := unstructured.NestedStringMap(ds.Object, "spec", "template", "metadata", "annotations")
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[ConfigDigestAnnotation] = hex.EncodeToString(h.Sum(nil))[:16]
+	if err := unstructured.SetNestedStringMap(ds.Object, annotations, "spec", "template", "metadata", "annotations"); err != nil {
+		return fmt.Errorf("setting the config digest of DaemonSet %s: %w", daemonSet, err)
+	}
+	return nil
 }

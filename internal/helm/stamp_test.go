@@ -17,10 +17,18 @@ limitations under the License.
 package helm
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v4/pkg/chart/common"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // agentManifest is a rendered manifest with the objects a priority edit must tell apart: the agent's
@@ -135,5 +143,52 @@ func TestDigestFollowsThePodPriority(t *testing.T) {
 	}
 	if digest(base) == digest(withClass("system-node-critical")) {
 		t.Error("a release with a pod priority has the digest of one without")
+	}
+}
+
+// TestTheAgentRollsOutWhenItsConfigMapChanges: the CNI agent reads excludeNamespaces and chained from
+// the istio-cni ConfigMap through envFrom, only as it starts. A change of them changes the DaemonSet's
+// pod template (ConfigDigestAnnotation), so that the agent rolls out and every node's plugin follows.
+func TestTheAgentRollsOutWhenItsConfigMapChanges(t *testing.T) {
+	chart, err := charts.Builtin(charts.CNI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := func(mutate func(*meshv1alpha1.CNISpec)) map[string]any {
+		t.Helper()
+		spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"}
+		mutate(&spec.CNI)
+		options := common.ReleaseOptions{Name: "istio-cni", Namespace: "istio-system", Revision: 1, IsInstall: true}
+		objects, _, err := renderChart(context.Background(), chart, render.CNIValues(spec, charts.BuiltinVersion), options, common.DefaultCapabilities)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stampObjects(objects, Owner{UID: "uid-1"}, &PodPriority{DaemonSet: render.CNIDaemonSet, ClassName: "system-node-critical"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range objects {
+			if u.GetKind() == "DaemonSet" && u.GetName() == render.CNIDaemonSet {
+				tpl, _, _ := unstructured.NestedMap(u.Object, "spec", "template")
+				return tpl
+			}
+		}
+		t.Fatalf("the chart renders no DaemonSet %s", render.CNIDaemonSet)
+		return nil
+	}
+	base := template(func(*meshv1alpha1.CNISpec) {})
+	changes := map[string]func(*meshv1alpha1.CNISpec){
+		"excludeNamespaces": func(c *meshv1alpha1.CNISpec) { c.ExcludeNamespaces = []string{"legacy"} },
+		"chained":           func(c *meshv1alpha1.CNISpec) { c.Chained = ptr.To(false) },
+	}
+	for name, change := range changes {
+		if changed := template(change); equality.Semantic.DeepEqual(base, changed) {
+			t.Errorf("a change of %s leaves the agent's pod template as it was: no node's plugin would follow it", name)
+		}
+	}
+	if again := template(func(*meshv1alpha1.CNISpec) {}); !equality.Semantic.DeepEqual(base, again) {
+		t.Error("the same spec renders another pod template: the agent would roll out on every upgrade")
+	}
+	if digest, _, _ := unstructured.NestedString(base, "metadata", "annotations", ConfigDigestAnnotation); digest == "" {
+		t.Errorf("the agent's pod template has no %s annotation", ConfigDigestAnnotation)
 	}
 }
