@@ -120,7 +120,8 @@ type CNIStatus struct {
 
 	// InjectorPending tells that the agent is installed while istiod still injects the privileged
 	// istio-init container: a running mesh that turned CNI on, until istiod is installed again to inject
-	// for the agent (the pass after the agent's install, or later while that install fails). Namespaces
+	// for the agent (the pass after the agent is ready on every node that should run it, as CNIReady
+	// says until then, or later while that install fails). Namespaces
 	// whose Pod Security level rejects istio-init are enrolled only once it is false.
 	// +optional
 	InjectorPending bool `json:"injectorPending,omitempty"`
