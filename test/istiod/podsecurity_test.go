@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -180,7 +181,12 @@ func TestCNIInjectionPassesPodSecurity(t *testing.T) {
 	// CNI off, and the restricted namespace selected too: meshkeeper must leave it out.
 	// Cleanups run last registered first: this one after patchMesh's restores the spec.
 	t.Cleanup(func() {
-		// The rest of the tier runs with the CNI agent: wait until istiod injects for it again.
+		// The rest of the tier runs with the CNI agent: wait until istiod injects for it again, which it
+		// does once the agent installed again is ready on its nodes. No DaemonSet controller runs here:
+		// its status is written as one would.
+		agentCtx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go keepAgentReady(agentCtx)
 		injectUntil(context.Background(), t, pod, initContainerNamed("istio-validation"))
 	})
 	patchMesh(t, `{"cni": {"enabled": false}, "injection": {"namespaces": ["`+appNamespace+`", "`+restrictedNamespace+`"]}}`,
@@ -234,4 +240,25 @@ func TestAPrivilegedSidecarOfTheValuesKeepsARestrictedNamespaceOut(t *testing.T)
 	}
 
 	expectLeftOut(ctx, t, "global.proxy.privileged: true")
+}
+
+// keepAgentReady writes the CNI agent's DaemonSet status as the DaemonSet controller would once its pod
+// is ready on the one node, for every generation of it, until ctx ends: a running mesh that turns CNI
+// on has istiod inject for the agent only once the agent is ready.
+func keepAgentReady(ctx context.Context) {
+	for ctx.Err() == nil {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		ds := &appsv1.DaemonSet{}
+		if k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh) == nil &&
+			k8sClient.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.CNINamespace(), Name: "istio-cni-node"}, ds) == nil &&
+			(ds.Status.ObservedGeneration != ds.Generation || ds.Status.NumberReady != 1) {
+			ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: 1,
+				CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
+			_ = k8sClient.Status().Update(ctx, ds) // a conflict is written again on the next round
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
