@@ -159,16 +159,7 @@ func InjectsForCNI(spec *meshv1alpha1.ServiceMeshSpec) bool {
 	if json.Unmarshal(spec.Values.Raw, &values) != nil {
 		return false
 	}
-	// Helm's templates take any value but false, 0 and "" for true; a string "false" too.
-	switch enabled := values.CNI.Enabled.(type) {
-	case bool:
-		return enabled
-	case string:
-		return enabled != ""
-	case float64:
-		return enabled != 0
-	}
-	return false
+	return render.CNIEnabled(values.CNI.Enabled)
 }
 
 func normalRevision(revision string) string {

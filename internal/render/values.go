@@ -165,22 +165,18 @@ func istiodValues(spec *meshv1alpha1.ServiceMeshSpec, version string, checkCPU b
 		// decide, past cni.enabled, whether istiod injects for a CNI plugin: what the Pod Security check of
 		// enrollment, the proxy counts and the restarts read from cni.enabled (policy.InjectsForCNI).
 		// spec.values may not set pilot (the CRD refuses it), so only a profile's would be there.
-		values["pilot"] = Values{"cni": Values{"enabled": helmTrue(valueAtOr(values, "cni", "enabled"))}}
+		enabled, _ := valueAt(values, []string{"cni", "enabled"})
+		values["pilot"] = Values{"cni": Values{"enabled": CNIEnabled(enabled)}}
 	}
 	return values, nil
 }
 
-// valueAtOr is the value at path in values, nil when there is none.
-func valueAtOr(values Values, path ...string) any {
-	v, _ := valueAt(values, path)
-	return v
-}
-
-// helmTrue is v as Helm's templates take it in an if: false, 0, "", null and empty collections are false.
-func helmTrue(v any) bool {
+// CNIEnabled is a value of cni.enabled as meshkeeper takes it: as Helm's templates take false, 0 and
+// "" (a string "false" too) for false, and any other bool, number or string for true; anything else,
+// or nothing, is false. policy.InjectsForCNI reads spec.values with it, and istiodValues renders
+// pilot.cni.enabled with it, so that the chart injects as meshkeeper counts.
+func CNIEnabled(v any) bool {
 	switch v := v.(type) {
-	case nil:
-		return false
 	case bool:
 		return v
 	case string:
@@ -189,14 +185,8 @@ func helmTrue(v any) bool {
 		return v != 0
 	case int:
 		return v != 0
-	case int64:
-		return v != 0
-	case map[string]any:
-		return len(v) > 0
-	case []any:
-		return len(v) > 0
 	}
-	return true
+	return false
 }
 
 // selectsProfile tells whether values choose a profile file of the istiod chart: a profile, a platform
