@@ -24,6 +24,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -47,6 +48,10 @@ var _ = Describe("A ServiceMesh deleted with orphan propagation", func() {
 		Eventually(func(g Gomega) {
 			g.Expect(releaseRevisions(ns, "istiod")).To(Equal([]int{1}))
 			g.Expect(releaseRevisions(ns, "istio-base")).To(Equal([]int{1}))
+			// A record exists from the start of its install (pending-install): the objects are all there
+			// only once it is deployed.
+			g.Expect(releaseStatus(ns, "istiod", 1)).To(Equal(rcommon.StatusDeployed))
+			g.Expect(releaseStatus(ns, "istio-base", 1)).To(Equal(rcommon.StatusDeployed))
 		}, installTimeout, poll).Should(Succeed())
 		installed := slices.Sorted(maps.Keys(managedObjects()))
 
