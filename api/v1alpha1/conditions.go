@@ -91,6 +91,45 @@ const (
 	ReasonNamespaceTerminating = "NamespaceTerminating"
 )
 
+// controlPlaneReadyReasons classifies every reason ControlPlaneReady carries: true for those that judge
+// istiod's rollout once the control plane is installed (the servicemesh controller reads them off the
+// istiod Deployment), false for those of a control-plane phase that failed, or of an uninstall, which
+// leave istiod injecting what it was last installed with. The restart controller restarts no workload
+// onto the latter (a restarted pod would get the sidecar of the values before), so a reason of the
+// control plane's missing here, or in the wrong class, would let restarts run ahead of a failed install.
+var controlPlaneReadyReasons = map[string]bool{
+	ReasonAvailable:                true,
+	ReasonRollingOut:               true,
+	ReasonProgressDeadlineExceeded: true,
+	ReasonDeploymentMissing:        true,
+
+	ReasonChartNotFound:         false,
+	ReasonRepositoryUnreachable: false,
+	ReasonRepositoryNotAllowed:  false,
+	ReasonImageHubNotAllowed:    false,
+	ReasonNamespaceNotAllowed:   false,
+	ReasonInstallFailed:         false,
+	ReasonNamespaceTerminating:  false,
+	ReasonInvalidSpec:           false,
+	ReasonUpgradeNotSupported:   false,
+	ReasonUninstallFailed:       false,
+	ReasonUninstallBlocked:      false,
+}
+
+// IsRolloutReason tells whether reason, of ControlPlaneReady, judges istiod's rollout, the control plane
+// being installed for the generation the condition observed. Any other reason, an install's failure
+// among them, is not one.
+func IsRolloutReason(reason string) bool {
+	return controlPlaneReadyReasons[reason]
+}
+
+// IsControlPlaneReadyReason tells whether ControlPlaneReady may carry reason, in either class of
+// IsRolloutReason.
+func IsControlPlaneReadyReason(reason string) bool {
+	_, ok := controlPlaneReadyReasons[reason]
+	return ok
+}
+
 // Reasons of NamespacesEnrolled, and of meshkeeper's decision about each namespace (internal/policy
 // decides; its Events carry these reasons).
 const (

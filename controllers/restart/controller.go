@@ -1597,9 +1597,10 @@ func serving(mesh *meshv1alpha1.ServiceMesh, namespace string) (version, rev str
 // condition, and the readiness read from the status, are of the values before. A workload restarted
 // meanwhile would get the sidecar of those values, and once rolled out would be held as one another
 // restart cannot help (futile). A generation whose install failed (ControlPlaneReady False for a reason
-// other than istiod's rollout: ChartNotFound, InvalidSpec, InstallFailed, ...) leaves istiod injecting
-// what it did, and no restart starts either until an install of it succeeds; the message names the
-// reason, and setting the spec back, or fixing what the condition names, releases them.
+// other than istiod's rollout, meshv1alpha1.IsRolloutReason: ChartNotFound, InvalidSpec, InstallFailed,
+// ...) leaves istiod injecting what it did, and no restart starts either until an install of it
+// succeeds; the message names the reason, and setting the spec back, or fixing what the condition
+// names, releases them.
 func controlPlaneHolds(mesh *meshv1alpha1.ServiceMesh) string {
 	const once = "meshkeeper restarts workloads once it is, so that their new pods get the sidecar the spec asks for"
 	switch c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionControlPlaneReady); {
@@ -1608,7 +1609,7 @@ func controlPlaneHolds(mesh *meshv1alpha1.ServiceMesh) string {
 	case c.ObservedGeneration < mesh.Generation:
 		return fmt.Sprintf("the control plane is not installed yet for generation %d of the ServiceMesh (ControlPlaneReady is "+
 			"still generation %d's); %s", mesh.Generation, c.ObservedGeneration, once)
-	case c.Status == metav1.ConditionFalse && !rolloutReasons.Has(c.Reason):
+	case c.Status == metav1.ConditionFalse && !meshv1alpha1.IsRolloutReason(c.Reason):
 		return fmt.Sprintf("the control plane could not be installed for generation %d of the ServiceMesh (ControlPlaneReady "+
 			"is False with reason %s; its message says why), so istiod may not inject the sidecar the spec asks for; "+
 			"meshkeeper restarts workloads once an install of that generation succeeds: fix what the condition names, or "+
@@ -1616,11 +1617,6 @@ func controlPlaneHolds(mesh *meshv1alpha1.ServiceMesh) string {
 	}
 	return ""
 }
-
-// rolloutReasons are the reasons of ControlPlaneReady that judge istiod's rollout, once the control
-// plane is installed; any other reason of it False is the install's failure.
-var rolloutReasons = sets.New(meshv1alpha1.ReasonAvailable, meshv1alpha1.ReasonRollingOut,
-	meshv1alpha1.ReasonProgressDeadlineExceeded, meshv1alpha1.ReasonDeploymentMissing)
 
 // incoming is the revision that takes a namespace of a RevisionBased mesh over from rev, the one that
 // serves it now, once its istiod is ready: the revision of spec.version, installed beside the others
