@@ -23,8 +23,11 @@ package chartmanager
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,10 +41,12 @@ import (
 	"helm.sh/helm/v4/pkg/storage/driver"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -55,46 +60,180 @@ import (
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-const namespace = "istio-system"
-
 // The clients log through controller-runtime's logger; these tests read what they did from the API
 // server instead.
 func init() { logf.SetLogger(logr.Discard()) }
 
-// setUp starts an API server with the control-plane namespace and returns a chart manager whose
-// PATCH requests are counted, and the API server.
-func setUp(t *testing.T) (*helm.ChartManager, *testenv.RequestCounter, *testenv.Env) {
+// apiServer is the API server every test of the package runs on, one after the other: a server per
+// test cost each test about 4 s of CPU to start and stop. Each test installs into a control-plane
+// namespace of its own (newCluster), and reads only that namespace's objects and release records, so
+// what a test leaves there (no namespace controller deletes it) is invisible to the tests after it.
+// The charts' cluster-scoped objects are not: the base chart's CRDs and webhook configuration and the
+// CNI agent's cluster roles have fixed names, and the chart manager skips a CRD whose applied digest
+// is already on it. So each test deletes every cluster-scoped object of the charts' kinds that the API
+// server did not make itself, and waits until they are gone (removeClusterScoped): each test begins
+// on a cluster without them, as it did on a server of its own.
+var apiServer *testenv.Env
+
+// builtin are the cluster-scoped objects of the charts' kinds that the API server made itself (its
+// bootstrap cluster roles and bindings), which the tests leave alone.
+var builtin = map[types.UID]bool{}
+
+func TestMain(m *testing.M) {
+	suite := &testenv.Suite{}
+	code := 1
+	if suite.SetUp(func(s *testenv.Suite) {
+		apiServer = testenv.Start(s, testenv.WithoutCRDs())
+		for _, obj := range clusterScoped(s) {
+			builtin[obj.UID] = true
+		}
+	}) {
+		code = m.Run()
+	}
+	suite.Close()
+	if suite.Failed() && code == 0 {
+		// The API server did not stop.
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// clusterScopedKinds are the kinds of the cluster-scoped objects the charts render, and the CRDs.
+var clusterScopedKinds = []schema.GroupVersionKind{
+	apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"),
+	admissionregistrationv1.SchemeGroupVersion.WithKind("ValidatingWebhookConfiguration"),
+	admissionregistrationv1.SchemeGroupVersion.WithKind("MutatingWebhookConfiguration"),
+	admissionregistrationv1.SchemeGroupVersion.WithKind("ValidatingAdmissionPolicy"),
+	admissionregistrationv1.SchemeGroupVersion.WithKind("ValidatingAdmissionPolicyBinding"),
+	rbacv1.SchemeGroupVersion.WithKind("ClusterRole"),
+	rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"),
+}
+
+// clusterScoped lists every object of clusterScopedKinds on the package's API server.
+func clusterScoped(t testenv.T) []metav1.PartialObjectMetadata {
+	t.Helper()
+	var all []metav1.PartialObjectMetadata
+	for _, gvk := range clusterScopedKinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := apiServer.Client.List(context.Background(), list); err != nil {
+			t.Fatalf("listing the %ss: %v", gvk.Kind, err)
+		}
+		for _, obj := range list.Items {
+			obj.SetGroupVersionKind(gvk)
+			all = append(all, obj)
+		}
+	}
+	return all
+}
+
+// removeClusterScoped deletes the cluster-scoped objects of the charts' kinds that a test made, and
+// waits until they are gone, for the next test to begin without them.
+func removeClusterScoped(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	made := func() []string {
+		var names []string
+		for _, obj := range clusterScoped(t) {
+			if !builtin[obj.UID] {
+				names = append(names, obj.Kind+" "+obj.Name)
+				if err := apiServer.Client.Delete(ctx, &obj); client.IgnoreNotFound(err) != nil {
+					t.Errorf("deleting %s %s: %v", obj.Kind, obj.Name, err)
+				}
+			}
+		}
+		return names
+	}
+	NewWithT(t).Eventually(made, "30s", "100ms").Should(BeEmpty(), "the cluster-scoped objects the test made are not gone")
+}
+
+// namesTaken counts the uses of each name given to unique.
+var namesTaken = struct {
+	sync.Mutex
+	uses map[string]int
+}{uses: map[string]int{}}
+
+// unique returns name the first time it is given, and name-<n> the n-th time: the namespaces of the
+// tests before outlive them on the shared API server.
+func unique(name string) string {
+	namesTaken.Lock()
+	defer namesTaken.Unlock()
+	namesTaken.uses[name]++
+	if n := namesTaken.uses[name]; n > 1 {
+		return fmt.Sprintf("%s-%d", name, n)
+	}
+	return name
+}
+
+// cluster is the package's API server as one test sees it.
+type cluster struct {
+	*testenv.Env
+	// Namespace is the test's control-plane namespace: istio-system, or istio-system-<n> when a test
+	// before took that name.
+	Namespace string
+}
+
+// newCluster creates the test's control-plane namespace on the package's API server, and removes the
+// cluster-scoped objects the test makes when it ends.
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	env := &cluster{Env: apiServer, Namespace: unique("istio-system")}
+	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: env.Namespace}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeClusterScoped(t) })
+	return env
+}
+
+// setUp creates the test's control-plane namespace and returns a chart manager whose PATCH requests
+// are counted, and the test's view of the API server.
+func setUp(t *testing.T) (*helm.ChartManager, *testenv.RequestCounter, *cluster) {
 	t.Helper()
 	counter := &testenv.RequestCounter{Match: func(req *http.Request) bool { return req.Method == http.MethodPatch }}
 	m, env := setUpWrapped(t, counter.Wrap)
 	return m, counter, env
 }
 
-// setUpWrapped starts an API server with the control-plane namespace and returns a chart manager whose
-// requests go through wrap, and the API server.
-func setUpWrapped(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) (*helm.ChartManager, *testenv.Env) {
+// setUpWrapped creates the test's control-plane namespace and returns a chart manager whose requests
+// go through wrap, and the test's view of the API server.
+func setUpWrapped(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) (*helm.ChartManager, *cluster) {
 	t.Helper()
-	env := testenv.Start(t, testenv.WithoutCRDs())
+	env := newCluster(t)
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(wrap)
 	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
-		t.Fatal(err)
-	}
 	return helm.NewChartManager(cfg, c, c), env
 }
 
-func baseRelease(t *testing.T, uid string) helm.Release {
+// values are values of Istio's charts for the test's namespace: with global.istioNamespace set, which
+// the charts install into what they do not install into the release namespace (the base chart's
+// ServiceAccount; istiod's, outside istio-system).
+func (env *cluster) values(values map[string]any) map[string]any {
+	out := maps.Clone(values)
+	if out == nil {
+		out = map[string]any{}
+	}
+	global, _ := out["global"].(map[string]any)
+	global = maps.Clone(global)
+	if global == nil {
+		global = map[string]any{}
+	}
+	global["istioNamespace"] = env.Namespace
+	out["global"] = global
+	return out
+}
+
+func (env *cluster) baseRelease(t *testing.T, uid string) helm.Release {
 	t.Helper()
 	chart, err := charts.Builtin(charts.Base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return helm.Release{Name: "istio-base", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
-		Values: map[string]any{}, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: uid}}
+	return helm.Release{Name: "istio-base", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+		Values: env.values(map[string]any{}), Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: uid}}
 }
 
 func crdApplies(counter *testenv.RequestCounter) int {
@@ -117,18 +256,18 @@ func TestUnchangedCRDsAreNotAppliedAgain(t *testing.T) {
 	ctx := context.Background()
 	m, counter, env := setUp(t)
 
-	first := baseRelease(t, "uid-1")
+	first := env.baseRelease(t, "uid-1")
 	result, err := m.Ensure(ctx, first)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
 	g.Expect(crdApplies(counter)).To(Equal(len(istioCRDs)), "the first install applies every CRD")
 
-	g.Expect(m.Uninstall(ctx, namespace, first.Name, first.Owner)).To(BeTrue(), "the uninstall removed the release")
+	g.Expect(m.Uninstall(ctx, env.Namespace, first.Name, first.Owner)).To(BeTrue(), "the uninstall removed the release")
 	for _, name := range istioCRDs {
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, &apiextensionsv1.CustomResourceDefinition{})).To(Succeed(), "the uninstall keeps the CRDs")
 	}
 
-	second := baseRelease(t, "uid-2")
+	second := env.baseRelease(t, "uid-2")
 	before := crdApplies(counter)
 	result, err = m.Ensure(ctx, second)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -140,7 +279,7 @@ func TestUnchangedCRDsAreNotAppliedAgain(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: istioCRDs[0]}, edited)).To(Succeed())
 	edited.Annotations[helm.AppliedDigestAnnotation] = "edited"
 	g.Expect(env.Client.Update(ctx, edited)).To(Succeed())
-	second.Values = map[string]any{"global": map[string]any{"istioNamespace": namespace}}
+	second.Values = env.values(map[string]any{"base": map[string]any{"enableIstioConfigCRDs": true}})
 	before = crdApplies(counter)
 	result, err = m.Ensure(ctx, second)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -160,8 +299,8 @@ func TestUnchangedCRDsAreNotAppliedAgain(t *testing.T) {
 }
 
 // baseHistory reads the istio-base release's records with Helm's own storage driver.
-func baseHistory(g Gomega, env *testenv.Env) []*releasev1.Release {
-	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+func baseHistory(g Gomega, env *cluster) []*releasev1.Release {
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(env.Namespace))
 	records, err := releases.Query(map[string]string{"name": "istio-base", "owner": "helm"})
 	g.Expect(err).NotTo(HaveOccurred())
 	history := make([]*releasev1.Release, 0, len(records))
@@ -191,14 +330,14 @@ func TestAnotherInstallationsObjectsAreNotTakenOver(t *testing.T) {
 
 	chart, err := charts.Builtin(charts.Istiod)
 	g.Expect(err).NotTo(HaveOccurred())
-	foreign := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: namespace,
+	foreign := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: env.Namespace,
 		Labels: map[string]string{"app": "istiod", "installed-by": "someone-else"}}}
 	g.Expect(env.Client.Create(ctx, foreign)).To(Succeed())
 
-	_, err = m.Ensure(ctx, helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
-		Values: map[string]any{}, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}})
+	_, err = m.Ensure(ctx, helm.Release{Name: "istiod", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+		Values: env.values(map[string]any{}), Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}})
 	g.Expect(err).To(HaveOccurred())
-	g.Expect(err.Error()).To(ContainSubstring("ServiceAccount istio-system/istiod exists and was not installed by meshkeeper"))
+	g.Expect(err.Error()).To(ContainSubstring("ServiceAccount " + env.Namespace + "/istiod exists and was not installed by meshkeeper"))
 
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())
 	g.Expect(foreign.OwnerReferences).To(BeEmpty())
@@ -207,7 +346,7 @@ func TestAnotherInstallationsObjectsAreNotTakenOver(t *testing.T) {
 		g.Expect(entry.Manager).NotTo(Equal("meshkeeper"))
 	}
 	secrets := &corev1.SecretList{}
-	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
+	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(env.Namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty(), "a refused install stores no release record")
 }
 
@@ -218,7 +357,7 @@ func TestADeletedCRDIsRestoredWhole(t *testing.T) {
 	ctx := context.Background()
 	m, counter, env := setUp(t)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	result, err := m.Ensure(ctx, release)
@@ -254,15 +393,16 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	defer cancel()
 	_, counter, env := setUp(t)
 	m, c, fail := cachedManager(ctx, t, env, counter)
+	serviceAccount := readerServiceAccount(env.Namespace)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(counter.Of(serviceAccount)).To(Equal(1))
 	g.Expect(counter.Of(webhook)).To(Equal(1))
 	// The cache shows what the install applied before the upgrade is asked for.
 	g.Eventually(func() error {
-		return c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})
+		return c.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})
 	}, "10s", "20ms").Should(Succeed())
 	g.Eventually(func() error {
 		return c.Get(ctx, client.ObjectKey{Name: "istiod-default-validator"}, &admissionregistrationv1.ValidatingWebhookConfiguration{})
@@ -271,7 +411,7 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	// The first upgrade renders the webhook configuration without the install's failurePolicy (istiod
 	// sets it once it serves): both objects are applied.
 	upgrade := func(values map[string]any) (helm.Result, error) {
-		release.Values = values
+		release.Values = env.values(values)
 		return m.Ensure(ctx, release)
 	}
 	result, err := upgrade(map[string]any{"global": map[string]any{"imagePullSecrets": []any{"registry-one"}}})
@@ -285,7 +425,7 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 			return len(secrets) == 1 && secrets[0].Name == name
 		}
 	}
-	waitCached(ctx, g, c, namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-one"))
+	waitCached(ctx, g, c, env.Namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-one"))
 
 	// The image pull secrets are the ServiceAccount's only.
 	result, err = upgrade(map[string]any{"global": map[string]any{"imagePullSecrets": []any{"registry-two"}}})
@@ -293,7 +433,7 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
 	g.Expect(counter.Of(serviceAccount)).To(Equal(3), "the changed ServiceAccount is applied")
 	g.Expect(counter.Of(webhook)).To(Equal(2), "the unchanged webhook configuration is applied again")
-	waitCached(ctx, g, c, namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-two"))
+	waitCached(ctx, g, c, env.Namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-two"))
 
 	// The next upgrade's webhook apply is refused; the ServiceAccount's goes through. The retry applies
 	// the webhook configuration only.
@@ -304,7 +444,7 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
 	g.Expect(counter.Of(serviceAccount)).To(Equal(4))
 	g.Expect(counter.Of(webhook)).To(Equal(3), "the refused apply")
-	waitCached(ctx, g, c, namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-three"))
+	waitCached(ctx, g, c, env.Namespace, "istio-reader-service-account", &corev1.ServiceAccount{}, pullSecretIs("registry-three"))
 	result, err = upgrade(values)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
@@ -316,15 +456,17 @@ func TestAnUpgradeAppliesOnlyWhatChanged(t *testing.T) {
 	g.Expect(validator.Webhooks[0].FailurePolicy).To(HaveValue(Equal(admissionregistrationv1.Ignore)))
 }
 
-// The base chart's objects besides its CRDs, by path.
-const (
-	serviceAccount = "/api/v1/namespaces/" + namespace + "/serviceaccounts/istio-reader-service-account"
-	webhook        = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator"
-)
+// webhook is the path of the base chart's webhook configuration.
+const webhook = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator"
+
+// readerServiceAccount is the path of the base chart's ServiceAccount, installed into namespace.
+func readerServiceAccount(namespace string) string {
+	return "/api/v1/namespaces/" + namespace + "/serviceaccounts/istio-reader-service-account"
+}
 
 // cachedManager returns a chart manager as the manager builds it, with the chart kinds cached, whose
 // requests go through counter; fail holds a path whose next PATCH is refused (403), or "".
-func cachedManager(ctx context.Context, t *testing.T, env *testenv.Env, counter *testenv.RequestCounter) (*helm.ChartManager, client.Client, *atomic.Value) {
+func cachedManager(ctx context.Context, t *testing.T, env *cluster, counter *testenv.RequestCounter) (*helm.ChartManager, client.Client, *atomic.Value) {
 	t.Helper()
 	cfg := rest.CopyConfig(env.Config)
 	fail := &atomic.Value{}
@@ -384,13 +526,14 @@ func TestAFailedFirstInstallIsResumed(t *testing.T) {
 	defer cancel()
 	_, counter, env := setUp(t)
 	m, c, fail := cachedManager(ctx, t, env, counter)
+	serviceAccount := readerServiceAccount(env.Namespace)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	fail.Store(webhook)
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
 	applied := &corev1.ServiceAccount{}
-	waitCached(ctx, g, c, namespace, "istio-reader-service-account", applied, func(client.Object) bool { return true })
+	waitCached(ctx, g, c, env.Namespace, "istio-reader-service-account", applied, func(client.Object) bool { return true })
 
 	result, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -418,9 +561,9 @@ func TestAFailedFirstInstallIsResumed(t *testing.T) {
 
 // forgeRecord writes, as anyone who may write Secrets in the namespace could, a record of revision
 // version of the base release that no Helm can read.
-func forgeRecord(ctx context.Context, g *WithT, env *testenv.Env, version int, status, digest string) {
+func forgeRecord(ctx context.Context, g *WithT, env *cluster, version int, status, digest string) {
 	g.Expect(env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v" + strconv.Itoa(version),
+		ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: "sh.helm.release.v1.istio-base.v" + strconv.Itoa(version),
 			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": strconv.Itoa(version),
 				"status": status, helm.DigestLabel: digest}},
 		Type: "helm.sh/release.v1",
@@ -438,7 +581,7 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	ctx := context.Background()
 	m, _, env := setUp(t)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -456,7 +599,7 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	g.Expect(result.State).To(Equal(helm.StateLocked))
 	g.Expect(result.Action).To(Equal(helm.ActionRecovered))
 	g.Expect(result.Revision).To(Equal(4), "the unreadable revision 4 is replaced")
-	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(env.Namespace))
 	replaced, err := releases.Get("sh.helm.release.v1.istio-base.v4")
 	g.Expect(err).NotTo(HaveOccurred(), "Helm reads the revision that replaced the unreadable one")
 	g.Expect(replaced.(*releasev1.Release).Info.Status.String()).To(Equal("deployed"))
@@ -464,30 +607,30 @@ func TestAnUnreadableRecordBlocksNothing(t *testing.T) {
 	// The newest record unreadable again: the uninstall reads the one before, deletes its objects and
 	// every record.
 	forgeRecord(ctx, g, env, 9, "deployed", "forged")
-	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(BeTrue(), "the uninstall removed the release")
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})).
+	g.Expect(m.Uninstall(ctx, env.Namespace, release.Name, release.Owner)).To(BeTrue(), "the uninstall removed the release")
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: "istio-reader-service-account"}, &corev1.ServiceAccount{})).
 		To(Satisfy(apierrors.IsNotFound))
 	secrets := &corev1.SecretList{}
-	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
+	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(env.Namespace), client.MatchingLabels{"owner": "helm"})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty())
 
 	// Another installation's release of the same name (say, an Istio installed with helm, over which
 	// meshkeeper's install failed): its records carry no digest of meshkeeper's, and an uninstall, as
 	// when the ServiceMesh is deleted, leaves them, or helm would no longer know that release.
 	g.Expect(env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v1",
+		ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: "sh.helm.release.v1.istio-base.v1",
 			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": "1", "status": "deployed"}},
 		Type: "helm.sh/release.v1",
 		Data: map[string][]byte{"release": []byte("another installation's record")},
 	})).To(Succeed())
 	// And a Secret labelled as a record of the release whose revision is no number: it stops nothing.
 	g.Expect(env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "not-a-record",
+		ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: "not-a-record",
 			Labels: map[string]string{"owner": "helm", "name": "istio-base", "version": "latest", "status": "deployed",
 				helm.DigestLabel: "forged"}},
 	})).To(Succeed())
-	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(BeFalse(), "no record of meshkeeper's was left to remove")
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "sh.helm.release.v1.istio-base.v1"}, &corev1.Secret{})).
+	g.Expect(m.Uninstall(ctx, env.Namespace, release.Name, release.Owner)).To(BeFalse(), "no record of meshkeeper's was left to remove")
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: "sh.helm.release.v1.istio-base.v1"}, &corev1.Secret{})).
 		To(Succeed(), "another installation's release record is not meshkeeper's to delete")
 }
 
@@ -501,8 +644,9 @@ func TestARecoveredInstallTakesNothingOver(t *testing.T) {
 	defer cancel()
 	_, counter, env := setUp(t)
 	m, _, fail := cachedManager(ctx, t, env, counter)
+	serviceAccount := readerServiceAccount(env.Namespace)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	fail.Store(serviceAccount) // the install fails before it reaches the webhook configuration
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
@@ -528,8 +672,8 @@ func TestAnUpgradeTakesNothingOver(t *testing.T) {
 	m, counter, env := setUp(t)
 
 	const added = "wasmplugins.extensions.istio.io"
-	release := baseRelease(t, "uid-1")
-	release.Values = map[string]any{"base": map[string]any{"excludedCRDs": []any{added}}}
+	release := env.baseRelease(t, "uid-1")
+	release.Values = env.values(map[string]any{"base": map[string]any{"excludedCRDs": []any{added}}})
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	err = env.Client.Get(ctx, client.ObjectKey{Name: added}, &apiextensionsv1.CustomResourceDefinition{})
@@ -547,7 +691,7 @@ func TestAnUpgradeTakesNothingOver(t *testing.T) {
 	}
 	g.Expect(env.Client.Create(ctx, foreign)).To(Succeed())
 
-	release.Values = map[string]any{}
+	release.Values = env.values(map[string]any{})
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).To(MatchError(ContainSubstring("CustomResourceDefinition " + added + " exists and was not installed by meshkeeper")))
 	g.Expect(counter.Of("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"+added)).To(BeZero(),
@@ -567,12 +711,11 @@ func TestAnUpgradeTakesNothingOver(t *testing.T) {
 func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	env := testenv.Start(t, testenv.WithoutCRDs())
-	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+	env := newCluster(t)
 
 	deployed := func() []string {
 		secrets := &corev1.SecretList{}
-		g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace),
+		g.Expect(env.Client.List(ctx, secrets, client.InNamespace(env.Namespace),
 			client.MatchingLabels{"owner": "helm", "name": "istio-base", "status": "deployed"})).To(Succeed())
 		var names []string
 		for _, s := range secrets.Items {
@@ -605,10 +748,10 @@ func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	m := helm.NewChartManager(cfg, c, c)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
-	release.Values = map[string]any{"global": map[string]any{"istioNamespace": namespace}}
+	release.Values = env.values(map[string]any{"base": map[string]any{"enableIstioConfigCRDs": true}})
 	result, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))
@@ -616,8 +759,8 @@ func TestAnUpgradeNeverLeavesTwoRevisionsDeployed(t *testing.T) {
 	g.Expect(seen).To(BeEmpty(), "two revisions were deployed at once")
 
 	// The next upgrade stops between its two writes: revision 3 is never marked deployed.
-	refuse.Store("/api/v1/namespaces/" + namespace + "/secrets/sh.helm.release.v1.istio-base.v3")
-	release.Values = map[string]any{}
+	refuse.Store("/api/v1/namespaces/" + env.Namespace + "/secrets/sh.helm.release.v1.istio-base.v3")
+	release.Values = env.values(map[string]any{})
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
 	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "superseded", 2: "superseded", 3: "pending-upgrade"}))
@@ -646,7 +789,7 @@ func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
 		start, end = map[string]int64{}, map[string]int64{}
 	)
 	const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-	m, _ := setUpWrapped(t, func(next http.RoundTripper) http.RoundTripper {
+	m, env := setUpWrapped(t, func(next http.RoundTripper) http.RoundTripper {
 		return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			name, isCRD := strings.CutPrefix(req.URL.Path, crdPath)
 			if !isCRD || req.Method != http.MethodPatch {
@@ -663,7 +806,7 @@ func TestTheFirstKindsCRDsAreAppliedFirst(t *testing.T) {
 		})
 	})
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	release.FirstKinds = []schema.GroupKind{{Group: "security.istio.io", Kind: "PeerAuthentication"},
 		{Group: "networking.istio.io", Kind: "Sidecar"}}
 	_, err := m.Ensure(context.Background(), release)
@@ -690,7 +833,7 @@ func TestAppliedIsToldBeforeTheRecordIsDeployed(t *testing.T) {
 	ctx := context.Background()
 	m, _, env := setUp(t)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	var told []map[int]string
 	release.Applied = func() {
 		for _, name := range istioCRDs {
@@ -700,7 +843,7 @@ func TestAppliedIsToldBeforeTheRecordIsDeployed(t *testing.T) {
 	}
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
-	release.Values = map[string]any{"global": map[string]any{"istioNamespace": namespace}}
+	release.Values = env.values(map[string]any{"base": map[string]any{"enableIstioConfigCRDs": true}})
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 

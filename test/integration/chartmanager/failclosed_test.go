@@ -35,14 +35,16 @@ import (
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
-// injectorPath is the path of the sidecar injector's webhook configuration, whose apply these tests
-// refuse to make a first install fail after the validator was applied.
-const injectorPath = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/" + injector
+// injectorPath is the path of the sidecar injector's webhook configuration in namespace, whose apply
+// these tests refuse to make a first install fail after the validator was applied.
+func injectorPath(namespace string) string {
+	return "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/" + injector(namespace)
+}
 
 // expectValidatorFailsClosed checks that every webhook of istiod's validator fails closed.
-func expectValidatorFailsClosed(ctx context.Context, g *WithT, c client.Client, why string) {
+func expectValidatorFailsClosed(ctx context.Context, g *WithT, env *cluster, why string) {
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator(env.Namespace)}, vwc)).To(Succeed())
 	g.Expect(vwc.Webhooks).NotTo(BeEmpty())
 	for _, w := range vwc.Webhooks {
 		g.Expect(w.FailurePolicy).To(HaveValue(Equal(admissionregistrationv1.Fail)), "%s: %s fails open", why, w.Name)
@@ -62,21 +64,21 @@ func TestARecoveredInstallKeepsIstiodsFailClosedValidator(t *testing.T) {
 	r := &installedRelease{g: g, ctx: ctx, env: env, counter: &testenv.RequestCounter{Match: isWrite}}
 	m, cache, fail := cachedManager(ctx, t, env, r.counter)
 	r.m, r.cache = m, cache
-	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace}, charts.BuiltinVersion)
+	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: env.Namespace}, charts.BuiltinVersion)
 	g.Expect(err).NotTo(HaveOccurred())
 	chart, err := charts.Builtin(charts.Istiod)
 	g.Expect(err).NotTo(HaveOccurred())
-	r.release = helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	r.release = helm.Release{Name: "istiod", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: values, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 
-	fail.Store(injectorPath)
+	fail.Store(injectorPath(env.Namespace))
 	_, err = r.m.Ensure(ctx, r.release)
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
 
 	// istiod came up from the Deployment the failed install applied, and switched its validator to
 	// fail closed (it writes with an update, as field manager pilot-discovery).
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator(env.Namespace)}, vwc)).To(Succeed())
 	for i := range vwc.Webhooks {
 		g.Expect(vwc.Webhooks[i].FailurePolicy).To(HaveValue(Equal(admissionregistrationv1.Ignore)))
 		vwc.Webhooks[i].FailurePolicy = ptr.To(admissionregistrationv1.Fail)
@@ -88,12 +90,12 @@ func TestARecoveredInstallKeepsIstiodsFailClosedValidator(t *testing.T) {
 	result, err := r.m.Ensure(ctx, r.release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionRecovered))
-	expectValidatorFailsClosed(ctx, g, env.Client, "the recovery of the failed install")
+	expectValidatorFailsClosed(ctx, g, env, "the recovery of the failed install")
 
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator(env.Namespace)}, vwc)).To(Succeed())
 	r.waitCached(vwc, &admissionregistrationv1.ValidatingWebhookConfiguration{})
 	r.expectNoDrift()
-	expectValidatorFailsClosed(ctx, g, env.Client, "the drift checks after the recovery")
+	expectValidatorFailsClosed(ctx, g, env, "the drift checks after the recovery")
 }
 
 // TestOpeningAFailClosedValidatorIsDrift: of a release whose values make the validator fail closed
@@ -107,22 +109,22 @@ func TestOpeningAFailClosedValidatorIsDrift(t *testing.T) {
 	_, _, env := setUp(t)
 	r := &installedRelease{g: g, ctx: ctx, env: env, counter: &testenv.RequestCounter{Match: isWrite}}
 	r.m, r.cache, _ = cachedManager(ctx, t, env, r.counter)
-	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace}, charts.BuiltinVersion)
+	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: env.Namespace}, charts.BuiltinVersion)
 	g.Expect(err).NotTo(HaveOccurred())
 	values["base"] = map[string]any{"validationFailurePolicy": "Fail"}
 	chart, err := charts.Builtin(charts.Istiod)
 	g.Expect(err).NotTo(HaveOccurred())
-	r.release = helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	r.release = helm.Release{Name: "istiod", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: values, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 	result, err := r.m.Ensure(ctx, r.release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
-	expectValidatorFailsClosed(ctx, g, env.Client, "the install")
+	expectValidatorFailsClosed(ctx, g, env, "the install")
 	r.expectNoDrift()
 
 	open := func(patch string) {
 		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator(env.Namespace)}, vwc)).To(Succeed())
 		g.Expect(env.Client.Patch(ctx, vwc, client.RawPatch(types.JSONPatchType, []byte(patch)),
 			client.FieldOwner("kubectl-patch"))).To(Succeed())
 		r.waitCached(vwc, &admissionregistrationv1.ValidatingWebhookConfiguration{})
@@ -130,10 +132,10 @@ func TestOpeningAFailClosedValidatorIsDrift(t *testing.T) {
 	repaired := func(why string) {
 		result, err := r.m.Ensure(ctx, r.release)
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(result.Repaired).To(ConsistOf("ValidatingWebhookConfiguration "+validator), why)
-		expectValidatorFailsClosed(ctx, g, env.Client, why)
+		g.Expect(result.Repaired).To(ConsistOf("ValidatingWebhookConfiguration "+validator(env.Namespace)), why)
+		expectValidatorFailsClosed(ctx, g, env, why)
 		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: validator(env.Namespace)}, vwc)).To(Succeed())
 		g.Expect(vwc.Labels).To(HaveKeyWithValue("app", "istiod"))
 		r.waitCached(vwc, &admissionregistrationv1.ValidatingWebhookConfiguration{})
 		r.expectNoDrift()

@@ -36,7 +36,6 @@ import (
 
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
-	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
 // takeOverChart is a chart as a compromised repository may serve one: a ServiceAccount and a ConfigMap
@@ -76,13 +75,13 @@ func TestAChartCannotGrantClusterAdmin(t *testing.T) {
 	m, _, env := setUp(t)
 
 	chart := takeOverChart(t)
-	release := helm.Release{Name: "take-over", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	release := helm.Release{Name: "take-over", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: map[string]any{"admin": true}, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 	result, err := m.Ensure(ctx, release)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(errors.Is(err, helm.ErrRefusedObject)).To(BeTrue(), "the error does not wrap helm.ErrRefusedObject: %v", err)
 	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
-	g.Expect(err.Error()).To(ContainSubstring("installing release istio-system/take-over"))
+	g.Expect(err.Error()).To(ContainSubstring("installing release " + env.Namespace + "/take-over"))
 	g.Expect(err.Error()).To(ContainSubstring("ClusterRoleBinding agent-admin, which grants ClusterRole cluster-admin, which the release does not render"))
 	g.Expect(err.Error()).To(ContainSubstring("(rule: a binding grants only a role of its own release"))
 	expectNothingOfTheRelease(ctx, g, env, release.Name)
@@ -101,7 +100,7 @@ func TestAChartCannotGrantClusterAdmin(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "agent-admin"}, &rbacv1.ClusterRoleBinding{})).To(Satisfy(apierrors.IsNotFound),
 		"the refused upgrade created the binding")
 	settings := &corev1.ConfigMap{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "agent-settings"}, settings)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: "agent-settings"}, settings)).To(Succeed())
 	g.Expect(settings.Data).To(Equal(map[string]string{"greeting": "hello"}), "the refused upgrade applied the release's other objects")
 	history := releaseHistory(g, env, release.Name)
 	g.Expect(history).To(HaveLen(1), "the refused upgrade stored a release record")
@@ -115,16 +114,16 @@ func TestAChartCannotGrantClusterAdmin(t *testing.T) {
 
 // expectNothingOfTheRelease fails unless none of the take-over chart's objects, and no record of release
 // name, exists.
-func expectNothingOfTheRelease(ctx context.Context, g *WithT, env *testenv.Env, name string) {
+func expectNothingOfTheRelease(ctx context.Context, g *WithT, env *cluster, name string) {
 	for key, obj := range map[client.ObjectKey]client.Object{
-		{Name: "agent-admin"}:                          &rbacv1.ClusterRoleBinding{},
-		{Namespace: namespace, Name: "agent"}:          &corev1.ServiceAccount{},
-		{Namespace: namespace, Name: "agent-settings"}: &corev1.ConfigMap{},
+		{Name: "agent-admin"}:                              &rbacv1.ClusterRoleBinding{},
+		{Namespace: env.Namespace, Name: "agent"}:          &corev1.ServiceAccount{},
+		{Namespace: env.Namespace, Name: "agent-settings"}: &corev1.ConfigMap{},
 	} {
 		g.Expect(env.Client.Get(ctx, key, obj)).To(Satisfy(apierrors.IsNotFound), "the refused install created %T %s", obj, key)
 	}
 	secrets := &corev1.SecretList{}
-	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(namespace), client.MatchingLabels{"owner": "helm", "name": name})).To(Succeed())
+	g.Expect(env.Client.List(ctx, secrets, client.InNamespace(env.Namespace), client.MatchingLabels{"owner": "helm", "name": name})).To(Succeed())
 	g.Expect(secrets.Items).To(BeEmpty(), "the refused install stored a release record")
 }
 
@@ -138,19 +137,19 @@ func TestAChartPullsOnlyFromAllowedHubs(t *testing.T) {
 	m.CheckImage = charts.Policy{}.CheckImage // Istio's official hubs
 
 	chart := takeOverChart(t)
-	release := helm.Release{Name: "miner", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	release := helm.Release{Name: "miner", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: map[string]any{"image": "evil.example/miner:1"},
 		Owner:  helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(errors.Is(err, helm.ErrRefusedObject)).To(BeTrue(), "the error does not wrap helm.ErrRefusedObject: %v", err)
-	g.Expect(err.Error()).To(ContainSubstring(`Deployment istio-system/agent, which runs image "evil.example/miner:1" in container agent`))
+	g.Expect(err.Error()).To(ContainSubstring("Deployment " + env.Namespace + `/agent, which runs image "evil.example/miner:1" in container agent`))
 	g.Expect(err.Error()).To(ContainSubstring("(rule: a workload's containers pull only from the image hubs"))
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "agent"}, &appsv1.Deployment{})).To(Satisfy(apierrors.IsNotFound))
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: "agent"}, &appsv1.Deployment{})).To(Satisfy(apierrors.IsNotFound))
 	expectNothingOfTheRelease(ctx, g, env, release.Name)
 
 	release.Values = map[string]any{"image": "docker.io/istio/pilot:1.31.1"}
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "agent"}, &appsv1.Deployment{})).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: "agent"}, &appsv1.Deployment{})).To(Succeed())
 }

@@ -51,21 +51,21 @@ func TestAHelmInstalledReleaseIsNotTakenOver(t *testing.T) {
 			ctx := context.Background()
 			m, _, env := setUp(t)
 
-			theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: namespace,
+			theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: env.Namespace,
 				Labels: map[string]string{"app": "istiod", "app.kubernetes.io/managed-by": "Helm"}}}
 			g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
 			chart, err := charts.Builtin(charts.Istiod)
 			g.Expect(err).NotTo(HaveOccurred())
-			records := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+			records := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(env.Namespace))
 			now := time.Now()
-			g.Expect(records.Create("sh.helm.release.v1.istiod.v1", &releasev1.Release{Name: "istiod", Namespace: namespace, Version: 1,
+			g.Expect(records.Create("sh.helm.release.v1.istiod.v1", &releasev1.Release{Name: "istiod", Namespace: env.Namespace, Version: 1,
 				Chart: chart, Config: map[string]any{}, Info: &releasev1.Info{FirstDeployed: now, LastDeployed: now, Status: status},
 				Manifest: "---\n# Source: istiod/templates/serviceaccount.yaml\napiVersion: v1\nkind: ServiceAccount\n" +
-					"metadata:\n  name: istiod\n  namespace: istio-system\n"})).To(Succeed())
+					"metadata:\n  name: istiod\n  namespace: " + env.Namespace + "\n"})).To(Succeed())
 
-			_, err = m.Ensure(ctx, helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
-				Values: map[string]any{}, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}})
-			g.Expect(err).To(MatchError(ContainSubstring("release istio-system/istiod exists and was not installed by meshkeeper")))
+			_, err = m.Ensure(ctx, helm.Release{Name: "istiod", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+				Values: env.values(map[string]any{}), Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}})
+			g.Expect(err).To(MatchError(ContainSubstring("release " + env.Namespace + "/istiod exists and was not installed by meshkeeper")))
 
 			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), theirs)).To(Succeed())
 			g.Expect(theirs.OwnerReferences).To(BeEmpty(), "helm's object was given meshkeeper's owner")
@@ -89,12 +89,12 @@ func TestDriftRepairTakesNothingOver(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	m, _, env := setUp(t)
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	ours := &corev1.ServiceAccount{}
-	key := client.ObjectKey{Namespace: namespace, Name: "istio-reader-service-account"}
+	key := client.ObjectKey{Namespace: env.Namespace, Name: "istio-reader-service-account"}
 	g.Expect(env.Client.Get(ctx, key, ours)).To(Succeed())
 	delete(ours.Labels, helm.ManagedByLabel)
 	g.Expect(env.Client.Update(ctx, ours)).To(Succeed())
@@ -105,12 +105,12 @@ func TestDriftRepairTakesNothingOver(t *testing.T) {
 	g.Expect(ours.Labels).To(HaveKeyWithValue(helm.ManagedByLabel, helm.ManagedByValue))
 
 	g.Expect(env.Client.Delete(ctx, ours)).To(Succeed())
-	theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: key.Name,
+	theirs := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: key.Name,
 		Labels: map[string]string{"installed-by": "someone-else"}},
 		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "their-registry"}}}
 	g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
 	_, err = m.Ensure(ctx, release)
-	g.Expect(err).To(MatchError(ContainSubstring("ServiceAccount istio-system/istio-reader-service-account exists without meshkeeper's label")))
+	g.Expect(err).To(MatchError(ContainSubstring("ServiceAccount " + env.Namespace + "/istio-reader-service-account exists without meshkeeper's label")))
 	g.Expect(env.Client.Get(ctx, key, theirs)).To(Succeed())
 	g.Expect(theirs.OwnerReferences).To(BeEmpty(), "someone else's object was given meshkeeper's owner")
 	g.Expect(theirs.Labels).To(Equal(map[string]string{"installed-by": "someone-else"}))
@@ -129,12 +129,12 @@ func TestAFailedUpgradesObjectsAreNotLeftBehind(t *testing.T) {
 	_, counter, env := setUp(t)
 	m, _, fail := cachedManager(ctx, t, env, counter)
 
-	release := baseRelease(t, "uid-1")
+	release := env.baseRelease(t, "uid-1")
 	_, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	const policy, binding = "stable-channel-default-policy.istio.io", "stable-channel-default-policy-binding.istio.io"
-	release.Values = map[string]any{"experimental": map[string]any{"stableValidationPolicy": true}}
+	release.Values = env.values(map[string]any{"experimental": map[string]any{"stableValidationPolicy": true}})
 	fail.Store("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + binding)
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).To(MatchError(ContainSubstring("forbidden")))
@@ -142,7 +142,7 @@ func TestAFailedUpgradesObjectsAreNotLeftBehind(t *testing.T) {
 		To(Succeed(), "the failed upgrade applied the policy before it failed")
 	g.Expect(statuses(baseHistory(g, env))).To(Equal(map[int]string{1: "deployed", 2: "failed"}))
 
-	release.Values = map[string]any{}
+	release.Values = env.values(map[string]any{})
 	result, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionUpgraded))

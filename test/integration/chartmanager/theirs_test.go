@@ -41,11 +41,17 @@ import (
 )
 
 // validator is the name of the validating webhook configuration istiod's chart renders for the
-// control-plane namespace; injector is its sidecar injector's.
-const (
-	validator = "istio-validator-" + namespace
-	injector  = "istio-sidecar-injector"
-)
+// control-plane namespace.
+func validator(namespace string) string { return "istio-validator-" + namespace }
+
+// injector is the name of the mutating webhook configuration of the sidecar injector istiod's chart
+// renders for the control-plane namespace: the chart adds the namespace to it outside istio-system.
+func injector(namespace string) string {
+	if namespace == "istio-system" {
+		return "istio-sidecar-injector"
+	}
+	return "istio-sidecar-injector-" + namespace
+}
 
 // isWrite selects the requests that change something: not reads, and not the dry runs with which the
 // drift check compares.
@@ -56,15 +62,15 @@ func isWrite(req *http.Request) bool {
 // installIstiod installs istiod's chart for spec with a chart manager whose writes are counted.
 func installIstiod(ctx context.Context, t *testing.T, g *WithT, spec *meshv1alpha1.ServiceMeshSpec) *installedRelease {
 	t.Helper()
-	spec.Namespace = namespace
+	_, _, env := setUp(t)
+	spec.Namespace = env.Namespace
 	values, err := render.IstiodValues(spec, charts.BuiltinVersion)
 	g.Expect(err).NotTo(HaveOccurred())
-	_, _, env := setUp(t)
 	r := &installedRelease{g: g, ctx: ctx, env: env, counter: &testenv.RequestCounter{Match: isWrite}}
 	r.m, r.cache, _ = cachedManager(ctx, t, env, r.counter)
 	chart, err := charts.Builtin(charts.Istiod)
 	g.Expect(err).NotTo(HaveOccurred())
-	r.release = helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	r.release = helm.Release{Name: "istiod", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: values, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 	result, err := r.m.Ensure(ctx, r.release)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -92,7 +98,7 @@ func (r *installedRelease) expectNoDrift() {
 func istiodPatchesItsWebhooks(r *installedRelease) {
 	ctx, g, c := r.ctx, r.g, r.env.Client
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator(r.env.Namespace)}, vwc)).To(Succeed())
 	for i := range vwc.Webhooks {
 		vwc.Webhooks[i].ClientConfig.CABundle = []byte("istiod's CA")
 		vwc.Webhooks[i].FailurePolicy = ptr.To(admissionregistrationv1.Fail)
@@ -101,7 +107,7 @@ func istiodPatchesItsWebhooks(r *installedRelease) {
 	r.waitCached(vwc, &admissionregistrationv1.ValidatingWebhookConfiguration{})
 
 	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: injector}, mwc)).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: injector(r.env.Namespace)}, mwc)).To(Succeed())
 	for i := range mwc.Webhooks {
 		mwc.Webhooks[i].ClientConfig.CABundle = []byte("istiod's CA")
 	}
@@ -113,7 +119,7 @@ func istiodPatchesItsWebhooks(r *installedRelease) {
 func expectIstiodsWebhooks(r *installedRelease) {
 	ctx, g, c := r.ctx, r.g, r.env.Client
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator(r.env.Namespace)}, vwc)).To(Succeed())
 	g.Expect(vwc.Webhooks).NotTo(BeEmpty())
 	for _, w := range vwc.Webhooks {
 		g.Expect(string(w.ClientConfig.CABundle)).To(Equal("istiod's CA"), "istiod's CA bundle of %s was undone", w.Name)
@@ -121,7 +127,7 @@ func expectIstiodsWebhooks(r *installedRelease) {
 			"istiod's failurePolicy of %s was undone: validation fails open", w.Name)
 	}
 	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: injector}, mwc)).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: injector(r.env.Namespace)}, mwc)).To(Succeed())
 	g.Expect(mwc.Webhooks).NotTo(BeEmpty())
 	for _, w := range mwc.Webhooks {
 		g.Expect(string(w.ClientConfig.CABundle)).To(Equal("istiod's CA"), "istiod's CA bundle of %s was undone", w.Name)
@@ -139,7 +145,7 @@ func TestOthersChangesAreNoDrift(t *testing.T) {
 	defer cancel()
 	r := installIstiod(ctx, t, g, &meshv1alpha1.ServiceMeshSpec{})
 	c := r.env.Client
-	istiod := client.ObjectKey{Namespace: namespace, Name: "istiod"}
+	istiod := client.ObjectKey{Namespace: r.env.Namespace, Name: "istiod"}
 
 	// kubectl rollout restart deployment/istiod.
 	deployment := &appsv1.Deployment{}
@@ -165,9 +171,9 @@ func TestOthersChangesAreNoDrift(t *testing.T) {
 	istiodPatchesItsWebhooks(r)
 
 	// istiod's own root certificate ConfigMap and CA Secret, which no chart renders.
-	g.Expect(c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "istio-ca-root-cert"},
+	g.Expect(c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: r.env.Namespace, Name: "istio-ca-root-cert"},
 		Data: map[string]string{"root-cert.pem": "istiod's root"}}, client.FieldOwner("pilot-discovery"))).To(Succeed())
-	g.Expect(c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "istio-ca-secret"},
+	g.Expect(c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.env.Namespace, Name: "istio-ca-secret"},
 		Data: map[string][]byte{"ca-key.pem": []byte("istiod's key")}}, client.FieldOwner("pilot-discovery"))).To(Succeed())
 
 	r.expectNoDrift()
@@ -181,7 +187,7 @@ func TestOthersChangesAreNoDrift(t *testing.T) {
 	g.Expect(service.Annotations).To(HaveKey("policies.kyverno.io/last-applied-patches"))
 	expectIstiodsWebhooks(r)
 	rootCert := &corev1.ConfigMap{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-ca-root-cert"}, rootCert)).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: r.env.Namespace, Name: "istio-ca-root-cert"}, rootCert)).To(Succeed())
 	g.Expect(rootCert.Data).To(HaveKeyWithValue("root-cert.pem", "istiod's root"))
 }
 
@@ -195,7 +201,7 @@ func TestAutoscaledReplicasAreNoDrift(t *testing.T) {
 	r := installIstiod(ctx, t, g, &meshv1alpha1.ServiceMeshSpec{ControlPlane: meshv1alpha1.ControlPlaneSpec{
 		Autoscaling: &meshv1alpha1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 5}}})
 	c := r.env.Client
-	istiod := client.ObjectKey{Namespace: namespace, Name: "istiod"}
+	istiod := client.ObjectKey{Namespace: r.env.Namespace, Name: "istiod"}
 
 	deployment := &appsv1.Deployment{}
 	g.Expect(c.Get(ctx, istiod, deployment)).To(Succeed())
@@ -224,7 +230,7 @@ func TestRepairKeepsIstiodsWebhookRewrites(t *testing.T) {
 	r.expectNoDrift()
 
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator(r.env.Namespace)}, vwc)).To(Succeed())
 	g.Expect(vwc.Labels).To(HaveKey("app"))
 	unlabel := []byte(`{"metadata":{"labels":{"app":null}}}`)
 	g.Expect(c.Patch(ctx, vwc, client.RawPatch(types.MergePatchType, unlabel), client.FieldOwner("someone"))).To(Succeed())
@@ -232,8 +238,8 @@ func TestRepairKeepsIstiodsWebhookRewrites(t *testing.T) {
 
 	result, err := r.m.Ensure(ctx, r.release)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(result.Repaired).To(ConsistOf("ValidatingWebhookConfiguration " + validator))
-	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator}, vwc)).To(Succeed())
+	g.Expect(result.Repaired).To(ConsistOf("ValidatingWebhookConfiguration " + validator(r.env.Namespace)))
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: validator(r.env.Namespace)}, vwc)).To(Succeed())
 	g.Expect(vwc.Labels).To(HaveKeyWithValue("app", "istiod"), "the release's label was not restored")
 	expectIstiodsWebhooks(r)
 	r.waitCached(vwc, &admissionregistrationv1.ValidatingWebhookConfiguration{})
@@ -249,8 +255,8 @@ func TestADeletedObjectOfTheReleaseComesBack(t *testing.T) {
 	r := installIstiod(ctx, t, g, &meshv1alpha1.ServiceMeshSpec{})
 	c := r.env.Client
 
-	service := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "istiod"}}
-	configMap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "istio"}}
+	service := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: r.env.Namespace, Name: "istiod"}}
+	configMap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: r.env.Namespace, Name: "istio"}}
 	g.Expect(c.Delete(ctx, service)).To(Succeed())
 	g.Expect(c.Delete(ctx, configMap)).To(Succeed())
 	g.Eventually(func() bool {
@@ -260,7 +266,7 @@ func TestADeletedObjectOfTheReleaseComesBack(t *testing.T) {
 
 	result, err := r.m.Ensure(ctx, r.release)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(result.Repaired).To(ConsistOf("Service "+namespace+"/istiod", "ConfigMap "+namespace+"/istio"))
+	g.Expect(result.Repaired).To(ConsistOf("Service "+r.env.Namespace+"/istiod", "ConfigMap "+r.env.Namespace+"/istio"))
 	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(service), service)).To(Succeed())
 	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(configMap), configMap)).To(Succeed())
 	r.waitCached(service, &corev1.Service{})
@@ -278,12 +284,12 @@ func TestTurningAutoscalingOnKeepsTheReplicas(t *testing.T) {
 	defer cancel()
 	r := installIstiod(ctx, t, g, &meshv1alpha1.ServiceMeshSpec{ControlPlane: meshv1alpha1.ControlPlaneSpec{Replicas: ptr.To(int32(3))}})
 	c := r.env.Client
-	istiod := client.ObjectKey{Namespace: namespace, Name: "istiod"}
+	istiod := client.ObjectKey{Namespace: r.env.Namespace, Name: "istiod"}
 	deployment := &appsv1.Deployment{}
 	g.Expect(c.Get(ctx, istiod, deployment)).To(Succeed())
 	g.Expect(deployment.Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
 
-	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace, ControlPlane: meshv1alpha1.ControlPlaneSpec{
+	values, err := render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: r.env.Namespace, ControlPlane: meshv1alpha1.ControlPlaneSpec{
 		Autoscaling: &meshv1alpha1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 5}}}, charts.BuiltinVersion)
 	g.Expect(err).NotTo(HaveOccurred())
 	r.release.Values = values
@@ -302,7 +308,7 @@ func TestTurningAutoscalingOnKeepsTheReplicas(t *testing.T) {
 	g.Expect(c.Get(ctx, istiod, deployment)).To(Succeed())
 	r.waitCached(deployment, &appsv1.Deployment{})
 	r.expectNoDrift()
-	values, err = render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: namespace, ControlPlane: meshv1alpha1.ControlPlaneSpec{
+	values, err = render.IstiodValues(&meshv1alpha1.ServiceMeshSpec{Namespace: r.env.Namespace, ControlPlane: meshv1alpha1.ControlPlaneSpec{
 		Autoscaling: &meshv1alpha1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 6}}}, charts.BuiltinVersion)
 	g.Expect(err).NotTo(HaveOccurred())
 	r.release.Values = values

@@ -61,8 +61,8 @@ func namespacelessChart(t *testing.T) *chartv2.Chart {
 }
 
 // releaseHistory reads the records of release name with Helm's own storage driver.
-func releaseHistory(g Gomega, env *testenv.Env, name string) []*releasev1.Release {
-	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(namespace))
+func releaseHistory(g Gomega, env *cluster, name string) []*releasev1.Release {
+	releases := driver.NewSecrets(kubernetes.NewForConfigOrDie(env.Config).CoreV1().Secrets(env.Namespace))
 	records, err := releases.Query(map[string]string{"name": name, "owner": "helm"})
 	g.Expect(err).NotTo(HaveOccurred())
 	history := make([]*releasev1.Release, 0, len(records))
@@ -86,12 +86,12 @@ func TestAnUpgradeKeepsAnObjectWithoutANamespace(t *testing.T) {
 	m, _, env := setUp(t)
 
 	chart := namespacelessChart(t)
-	release := helm.Release{Name: "namespaceless", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	release := helm.Release{Name: "namespaceless", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: map[string]any{}, Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 	result, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
-	key := client.ObjectKey{Namespace: namespace, Name: "greeting"}
+	key := client.ObjectKey{Namespace: env.Namespace, Name: "greeting"}
 	installed := &corev1.ConfigMap{}
 	g.Expect(env.Client.Get(ctx, key, installed)).To(Succeed(), "the object is installed into the release namespace")
 	// The record has the object as the template wrote it, as Helm's records, and those meshkeeper wrote
@@ -117,7 +117,7 @@ func TestAnUpgradeKeepsAnObjectWithoutANamespace(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionNone), "nothing was left to repair")
 
-	g.Expect(m.Uninstall(ctx, namespace, release.Name, release.Owner)).To(BeTrue(), "the uninstall removed the release")
+	g.Expect(m.Uninstall(ctx, env.Namespace, release.Name, release.Owner)).To(BeTrue(), "the uninstall removed the release")
 	g.Expect(env.Client.Get(ctx, key, &corev1.ConfigMap{})).To(Satisfy(apierrors.IsNotFound), "the uninstall left the object")
 }
 
@@ -150,31 +150,31 @@ func TestAnUpgradeTakesNoReplacedObjectOver(t *testing.T) {
 
 	chart, err := charts.Builtin(charts.Istiod)
 	g.Expect(err).NotTo(HaveOccurred())
-	spec := &meshv1alpha1.ServiceMeshSpec{Namespace: namespace}
+	spec := &meshv1alpha1.ServiceMeshSpec{Namespace: env.Namespace}
 	values := func(pullPolicy corev1.PullPolicy) map[string]any {
 		spec.Images.PullPolicy = pullPolicy
 		v, err := render.IstiodValues(spec, charts.BuiltinVersion)
 		g.Expect(err).NotTo(HaveOccurred())
 		return v
 	}
-	release := helm.Release{Name: "istiod", Namespace: namespace, Chart: chart, ChartDigest: charts.Digest(chart),
+	release := helm.Release{Name: "istiod", Namespace: env.Namespace, Chart: chart, ChartDigest: charts.Digest(chart),
 		Values: values(""), Owner: helm.Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid-1"}}
 	result, err := m.Ensure(ctx, release)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.Action).To(Equal(helm.ActionInstalled))
 
-	key := client.ObjectKey{Namespace: namespace, Name: "istio"}
+	key := client.ObjectKey{Namespace: env.Namespace, Name: "istio"}
 	ours := &corev1.ConfigMap{}
 	g.Expect(env.Client.Get(ctx, key, ours)).To(Succeed())
 	g.Expect(env.Client.Delete(ctx, ours)).To(Succeed())
-	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: key.Name,
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: key.Name,
 		Labels: map[string]string{"installed-by": "someone-else"}}, Data: map[string]string{"mesh": "theirs"}}
 	g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
 	g.Eventually(func() bool {
 		return apierrors.IsNotFound(c.Get(ctx, key, &corev1.ConfigMap{}))
 	}, "10s", "20ms").Should(BeTrue(), "the cache still shows meshkeeper's ConfigMap")
 
-	const refusal = "ConfigMap istio-system/istio exists without meshkeeper's label"
+	refusal := "ConfigMap " + env.Namespace + "/istio exists without meshkeeper's label"
 	_, err = m.Ensure(ctx, release)
 	g.Expect(err).To(MatchError(ContainSubstring(refusal)), "drift repair")
 
@@ -202,7 +202,7 @@ func TestAnUpgradeTakesNoReplacedObjectOver(t *testing.T) {
 	g.Expect(reads.Total()-before).To(Equal(1), "the upgrade read objects the cache shows as meshkeeper's")
 	g.Expect(env.Client.Get(ctx, key, ours)).To(Succeed())
 	g.Expect(ours.Labels).To(HaveKeyWithValue(helm.ManagedByLabel, helm.ManagedByValue))
-	waitCached(ctx, g, c, namespace, key.Name, &corev1.ConfigMap{}, func(client.Object) bool { return true })
+	waitCached(ctx, g, c, env.Namespace, key.Name, &corev1.ConfigMap{}, func(client.Object) bool { return true })
 
 	// With every object where meshkeeper left it, an upgrade reads none.
 	release.Values = values(corev1.PullIfNotPresent)
