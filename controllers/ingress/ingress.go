@@ -106,6 +106,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if meshctx.Kept(mesh) {
+		// No ServiceMesh, or one deleted with orphan propagation: the Ingresses keep sending to the
+		// meshed Services of the control plane it kept running, and a ServiceMesh created again takes
+		// their annotations over.
+		r.reported.Forget(req.String())
+		r.forgetRefusal(req.String())
+		r.kept.set(req.NamespacedName, false)
+		return ctrl.Result{}, nil
+	}
 	view, err := NewView(ctx, r.Client, r.Informers, mesh, r.Controller)
 	if err != nil {
 		return meshctx.Result(ctx, err)
@@ -287,7 +296,8 @@ type namespaceState struct {
 
 // NewView reads the mesh-wide inputs, the decision about the ingress-nginx controller workload among
 // them (from controller). Without a live ServiceMesh the integration counts as disabled, so every
-// Ingress gives meshkeeper's annotations back. A spec whose enrollment cannot be decided is the
+// Ingress gives meshkeeper's annotations back (the Reconciler keeps them, meshctx.Kept, when there is
+// no ServiceMesh or it is deleted with orphan propagation). A spec whose enrollment cannot be decided is the
 // terminal error of meshctx.Enrollment; an enabled integration whose Service ranges are unknown, the
 // terminal error of WithServiceCIDRs. informers may be nil (reader's Get then copies each Service and
 // Namespace read).

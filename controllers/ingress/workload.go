@@ -111,6 +111,11 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if meshctx.Kept(mesh) {
+		// No ServiceMesh, or one deleted with orphan propagation: the controller keeps its sidecar to
+		// the control plane kept running, and a ServiceMesh created again takes its settings over.
+		return ctrl.Result{}, nil
+	}
 	var spec meshv1alpha1.IngressNginxSpec // zero: disabled
 	if meshctx.Live(mesh) {
 		spec = mesh.Spec.IngressNginx

@@ -18,6 +18,7 @@ package meshctx
 
 import (
 	"context"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/apply"
 )
 
 // Request is the reconcile request of the one ServiceMesh.
@@ -53,10 +55,32 @@ func get(ctx context.Context, c client.Reader, opts ...client.GetOption) (*meshv
 	return mesh, nil
 }
 
-// Live tells whether a ServiceMesh asks for a mesh: it exists and is not being deleted. Without a live
-// ServiceMesh every controller gives back what meshkeeper wrote.
+// Live tells whether a ServiceMesh asks for a mesh: it exists and is not being deleted. A ServiceMesh
+// being deleted has every controller give back what meshkeeper wrote, unless Kept.
 func Live(mesh *meshv1alpha1.ServiceMesh) bool {
 	return mesh != nil && mesh.DeletionTimestamp.IsZero()
+}
+
+// Kept tells whether what meshkeeper wrote on users' objects (injection labels, Ingress annotations,
+// the ingress-nginx controller's sidecar settings, policy objects) stays as it is, with no controller
+// writing or taking back any of it: there is no ServiceMesh, or it is being deleted with orphan
+// propagation (kubectl delete --cascade=orphan, Argo CD's PrunePropagationPolicy=orphan), which asks to
+// keep the control plane running. Taking the labels back from a control plane kept running would
+// restart workloads without sidecars beside meshed ones, and deleting its PeerAuthentications would
+// leave STRICT clients and plaintext servers apart. A ServiceMesh deleted otherwise has its uninstall
+// (and the controllers meanwhile) take it all back before it goes, so none is left to keep once it is
+// gone; a ServiceMesh created again takes over what was kept.
+func Kept(mesh *meshv1alpha1.ServiceMesh) bool {
+	return mesh == nil || !mesh.DeletionTimestamp.IsZero() && slices.Contains(mesh.Finalizers, metav1.FinalizerOrphanDependents)
+}
+
+// Orphaned tells whether meshkeeper generated obj whole for a ServiceMesh that no longer owns it: labelled
+// as meshkeeper's, its label applied by meshkeeper's field manager, and with no owner reference to any
+// ServiceMesh, which the garbage collector took off for a deletion with orphan propagation. A label
+// anyone can set does not make an object meshkeeper's, and an object of another ServiceMesh's is not
+// orphaned.
+func Orphaned(obj metav1.Object) bool {
+	return IsManaged(obj) && !OwnedByServiceMesh(obj, nil) && apply.OwnedKeys(obj, "labels").Has(meshv1alpha1.ManagedByLabel)
 }
 
 // Related is the ServiceMesh as an Event's related object: nil when there is none (a nil

@@ -66,6 +66,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if meshctx.Kept(mesh) {
+		// No ServiceMesh, or one deleted with orphan propagation: the control plane it kept running
+		// keeps its namespaces, and a ServiceMesh created again takes their labels over.
+		r.reported.Forget(ns.Name)
+		return ctrl.Result{}, nil
+	}
 	enrollment, err := meshctx.Enrollment(mesh)
 	if err != nil {
 		return meshctx.Result(ctx, err)
@@ -90,7 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	} else if removed(owned, kept, desired) {
 		reason := decision.Message
 		if reason == "" {
-			reason = "there is no ServiceMesh, or it is being deleted"
+			reason = "the ServiceMesh is being deleted"
 		}
 		r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeNormal, "Unenrolled", "Unenroll",
 			"meshkeeper removed its injection label: %s", reason)
@@ -98,8 +104,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// decideOrRelease is decide's decision, or, without a live ServiceMesh (enrollment nil), giving back
-// what meshkeeper set.
+// decideOrRelease is decide's decision, or, for a ServiceMesh being deleted (enrollment nil), giving
+// back what meshkeeper set.
 func decideOrRelease(enrollment *policy.Enrollment, ns *corev1.Namespace, owned, kept sets.Set[string]) policy.Decision {
 	if enrollment == nil {
 		return policy.Decision{Labels: map[string]string{}}

@@ -98,6 +98,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if meshctx.Kept(mesh) {
+		// No ServiceMesh, or one deleted with orphan propagation: the control plane it kept running
+		// keeps its policies (the garbage collector takes their owner references off), and a ServiceMesh
+		// created again takes them over.
+		return ctrl.Result{}, nil
+	}
 	if !r.policyWatches.WatchServed(ctx) {
 		// The Istio CRDs come with the control plane. Their watch brings every namespace back when they
 		// change, and Served every namespace again once discovery serves the kinds.
@@ -176,7 +182,9 @@ func (r *Reconciler) reconcileKind(ctx context.Context, mesh *meshv1alpha1.Servi
 		r.refused.Succeeded(applyReportKey(gvk, namespace))
 		r.reported.Forget(besideReportKey(gvk, namespace))
 	}
-	if current != nil && !meshctx.Generated(current, mesh) {
+	// An object meshkeeper generated for a ServiceMesh deleted with orphan propagation, which the garbage
+	// collector took the owner reference off, is kept for the ServiceMesh created again to take over.
+	if current != nil && !meshctx.Generated(current, mesh) && (!meshctx.Live(mesh) || !meshctx.Orphaned(current)) {
 		if desired != nil {
 			r.reportConflict(mesh, current, reportKey, fmt.Sprintf("%s %s/%s was not written by meshkeeper; meshkeeper leaves it as it is and "+
 				"writes none of its own there. Delete it (or give it another name) to let meshkeeper manage the namespace's %s",

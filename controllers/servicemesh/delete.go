@@ -87,7 +87,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 			return r.reportUninstallFailed(ctx, mesh, err, uninstallStarted)
 		}
 		if outside := outsideReleases(slices.Concat(owned, orphaned)); len(left) > 0 || len(outside) > 0 {
-			return r.leaveOrphaned(ctx, mesh, left, outside)
+			return r.leaveOrphaned(ctx, mesh, left, outside, true)
 		}
 		// Nothing of the control plane is installed, so nothing is kept from the uninstall below.
 	}
@@ -141,7 +141,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		if len(stuck) > 0 {
 			ctrl.LoggerFrom(ctx).Info("Leaving meshkeeper's labels and annotations that were refused back", "refused", errors.Join(stuck...).Error())
 		}
-		return r.leaveOrphaned(ctx, mesh, left, outside)
+		return r.leaveOrphaned(ctx, mesh, left, outside, false)
 	}
 	if len(stuck) > 0 {
 		return r.reportUninstallBlocked(ctx, mesh, errors.Join(stuck...))
@@ -164,23 +164,27 @@ const reasonOrphaned = "Orphaned"
 // (release names by namespace), whose records are kept, and the webhook configurations of outside, which
 // belong to no release. A Warning Event names them and the commands that remove them, in place of
 // Uninstalled: the deletion asked to keep them (orphan propagation), and keeping their records lets
-// helm uninstall remove exactly them, and a ServiceMesh created again take them over. The control-plane
-// namespace is not looked into: what runs there keeps it.
+// helm uninstall remove exactly them, and a ServiceMesh created again take them over. writesKept tells
+// that what meshkeeper wrote on users' objects stays too (the orphan finalizer was seen before anything
+// was taken back; the controllers leave it, meshctx.Kept), which the Event says with how to find it. The
+// control-plane namespace is not looked into: what runs there keeps it.
 //
 // The finalizer goes by a JSON patch that removes its one entry (removeCoOwnedFinalizer), not by the
 // apply of applyFinalizer: that apply takes with it the orphan finalizer the API server added, which no
 // field manager owns, and the ServiceMesh would be gone before the garbage collector took its owner
 // references off the objects it keeps; the collector then deletes them, as those of an owner gone.
-func (r *Reconciler) leaveOrphaned(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, left map[string][]string, outside []client.Object) error {
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reasonOrphaned, "Uninstall", "%s", orphanedNote(left, outside))
+func (r *Reconciler) leaveOrphaned(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, left map[string][]string, outside []client.Object,
+	writesKept bool) error {
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reasonOrphaned, "Uninstall", "%s", orphanedNote(left, outside, writesKept))
 	ctrl.LoggerFrom(ctx).Info("Left the control plane running, as the deletion asked", "releases", left, "webhooks", len(outside))
 	resetMetrics()
 	return r.removeCoOwnedFinalizer(ctx, mesh)
 }
 
 // orphanedNote is the note of the Orphaned Event: what was left running first, then the commands that
-// remove it, the releases' namespaces and names sorted.
-func orphanedNote(left map[string][]string, outside []client.Object) string {
+// remove it, the releases' namespaces and names sorted, and, with writesKept, what stays of meshkeeper's
+// on users' objects and how to find it.
+func orphanedNote(left map[string][]string, outside []client.Object, writesKept bool) string {
 	var kept, commands []string
 	for _, ns := range slices.Sorted(maps.Keys(left)) {
 		names := slices.Compact(slices.Sorted(slices.Values(left[ns])))
@@ -198,10 +202,16 @@ func orphanedNote(left map[string][]string, outside []client.Object) string {
 		what = append(what, kind+" "+webhook.GetName())
 		commands = append(commands, fmt.Sprintf("kubectl delete %s %s", strings.ToLower(kind), webhook.GetName()))
 	}
-	return fmt.Sprintf("The ServiceMesh was deleted with orphan propagation, or its objects lost their owner references, "+
+	note := fmt.Sprintf("The ServiceMesh was deleted with orphan propagation, or its objects lost their owner references, "+
 		"so meshkeeper left the control plane running and kept its release records: %s. "+
 		"Remove it with %s, or create the ServiceMesh again, which takes it over",
 		strings.Join(what, "; "), strings.Join(commands, "; "))
+	if writesKept {
+		note += ". Its injection labels on namespaces, its annotations on Ingresses and on the ingress-nginx controller's pod " +
+			"template, and its PeerAuthentications and Sidecars (kubectl get peerauthentications,sidecars -A -l " +
+			meshv1alpha1.ManagedByLabel + "=" + meshv1alpha1.ManagedByValue + ") stay as well, for the control plane kept running"
+	}
+	return note
 }
 
 // installedReleases names meshkeeper's releases by namespace: those with a record carrying meshkeeper's
@@ -578,7 +588,7 @@ func (r *Reconciler) meshWebhooks(ctx context.Context, mesh *meshv1alpha1.Servic
 		switch {
 		case meshctx.OwnedByServiceMesh(webhook, mesh):
 			owned = append(owned, webhook)
-		case !meshctx.OwnedByServiceMesh(webhook, nil) && apply.OwnedKeys(webhook, "labels").Has(meshv1alpha1.ManagedByLabel):
+		case meshctx.Orphaned(webhook):
 			orphaned = append(orphaned, webhook)
 		}
 	}
