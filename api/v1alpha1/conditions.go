@@ -180,12 +180,17 @@ const (
 	// injector never injects (kube-system, kube-public, kube-node-lease, local-path-storage), whatever
 	// their labels; meshkeeper sets none of its sidecar settings on the controller.
 	ReasonNamespaceNeverInjected = "NamespaceNeverInjected"
+	// ReasonCustomAnnotationsPrefix: the ingress-nginx controller runs with --annotations-prefix set to
+	// another prefix than nginx.ingress.kubernetes.io, under which it would not read service-upstream
+	// and upstream-vhost as meshkeeper writes them; meshkeeper sets none of its sidecar settings on the
+	// controller, and annotates no Ingress.
+	ReasonCustomAnnotationsPrefix = "CustomAnnotationsPrefix"
 	// ReasonClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not
 	// serve.
 	ReasonClassNotServed = "ClassNotServed"
 	// ReasonControllerWithoutSidecar: the ingress-nginx controller gets no sidecar (hostNetwork, a
 	// conflict on its pod template, a namespace the injector never injects or that keeps it out or whose Pod Security level
-	// rejects istio-init, or it does not exist), so a mesh Ingress gets no annotations: nginx
+	// rejects istio-init, another annotations prefix, or it does not exist), so a mesh Ingress gets no annotations: nginx
 	// would send plaintext to the Service's ClusterIP, which STRICT mTLS rejects. IngressesConfigured
 	// then carries the controller's reason.
 	ReasonControllerWithoutSidecar = "ControllerWithoutSidecar"

@@ -711,7 +711,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonInvalidSpec, meshv1alpha1.ReasonChartNotFound,
 	meshv1alpha1.ReasonInjectionLabelConflict, meshv1alpha1.ReasonPolicyConflict,
 	meshv1alpha1.ReasonAnnotationConflict, meshv1alpha1.ReasonHostNetwork, meshv1alpha1.ReasonNamespaceInjectionDisabled,
-	meshv1alpha1.ReasonNamespaceNeverInjected,
+	meshv1alpha1.ReasonNamespaceNeverInjected, meshv1alpha1.ReasonCustomAnnotationsPrefix,
 	meshv1alpha1.ReasonIngressesSkipped, meshv1alpha1.ReasonNoBackend, meshv1alpha1.ReasonResourceBackend,
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless, meshv1alpha1.ReasonServiceNotCaptured,

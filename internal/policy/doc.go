@@ -63,7 +63,9 @@ limitations under the License.
 // includeInboundPorts="" (inbound traffic stays with nginx), includeOutboundIPRanges=<serviceCIDRs
 // joined by ","> (only traffic to Services goes through the sidecar) and proxy.istio.io/config with
 // holdApplicationUntilProxyStarts (nginx starts once its sidecar can route). In order:
-// IngressNginxDisabled, ControllerNotFound (the caller passes a nil template), HostNetwork,
+// IngressNginxDisabled, ControllerNotFound (the caller passes a nil template), CustomAnnotationsPrefix
+// (the controller runs with --annotations-prefix set to another prefix than nginx.ingress.kubernetes.io,
+// and would not read meshkeeper's Ingress annotations), HostNetwork,
 // NamespaceNeverInjected (a namespace Istio's injector never injects, kube-system among them),
 // NamespaceInjectionDisabled, PodSecurityRejectsSidecar, CNIExcludesNamespace, then AnnotationConflict; each of these owns nothing, so meshkeeper's earlier settings are removed.
 //

@@ -62,6 +62,7 @@ func TestDocNamesEveryControllerReasonOfControllerWithoutSidecar(t *testing.T) {
 		ControllerNotFound:         {},
 		HostNetwork:                {Template: controllerTemplate(nil, nil)},
 		NamespaceNeverInjected:     {Template: controllerTemplate(nil, nil)},
+		CustomAnnotationsPrefix:    {Template: controllerTemplate(nil, nil)},
 		NamespaceInjectionDisabled: {Template: controllerTemplate(nil, nil), NamespaceLabels: map[string]string{LabelIstioInjection: "disabled"}},
 		PodSecurityRejectsSidecar: {Template: controllerTemplate(nil, nil), NamespaceLabels: restricted,
 			Privilege: PrivilegeOf(meshSpecWith(t, true, ""))},
@@ -69,6 +70,7 @@ func TestDocNamesEveryControllerReasonOfControllerWithoutSidecar(t *testing.T) {
 		AnnotationConflict:   {Template: controllerTemplate(nil, map[string]string{AnnotationIncludeInboundPorts: "80"})},
 	}
 	tests[HostNetwork].Template.Spec.HostNetwork = true
+	tests[CustomAnnotationsPrefix].Template.Spec.Containers[0].Args = []string{"--annotations-prefix=custom.example.com"}
 	row := docTableRow(t, ingressNginxDoc, "`"+ControllerWithoutSidecar+"`")
 	for reason, in := range tests {
 		t.Run(reason, func(t *testing.T) {

@@ -61,6 +61,53 @@ func WatchesIngressesWithoutClass(template *corev1.PodTemplateSpec) bool {
 	return false
 }
 
+// FlagAnnotationsPrefix is the ingress-nginx controller's flag that sets the prefix of every Ingress
+// annotation it reads, service-upstream and upstream-vhost among them.
+const FlagAnnotationsPrefix = "--annotations-prefix"
+
+// DefaultAnnotationsPrefix is the prefix ingress-nginx reads its Ingress annotations under without
+// FlagAnnotationsPrefix: that of AnnotationServiceUpstream, AnnotationUpstreamVhost and AnnotationCanary.
+const DefaultAnnotationsPrefix = "nginx.ingress.kubernetes.io"
+
+// AnnotationsPrefix returns the prefix under which the ingress-nginx controller of a pod template reads
+// the annotations of Ingresses: DefaultAnnotationsPrefix, unless a container runs it with
+// FlagAnnotationsPrefix set to another (the first such container's then). The flag is read as the
+// controller's pflag reads a string flag: --annotations-prefix=value, or --annotations-prefix followed by
+// its value as the next argument, whatever that is; the last one given counts, and nothing after a "--"
+// is a flag. A container's args follow its command. A flag without a value, last, stops the controller,
+// and sets no prefix here. Nil (no workload) is the default.
+func AnnotationsPrefix(template *corev1.PodTemplateSpec) string {
+	if template == nil {
+		return DefaultAnnotationsPrefix
+	}
+	for _, c := range template.Spec.Containers {
+		if prefix := annotationsPrefixOf(slices.Concat(c.Command, c.Args)); prefix != DefaultAnnotationsPrefix {
+			return prefix
+		}
+	}
+	return DefaultAnnotationsPrefix
+}
+
+// annotationsPrefixOf reads FlagAnnotationsPrefix from one container's command line.
+func annotationsPrefixOf(args []string) string {
+	prefix := DefaultAnnotationsPrefix
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--" {
+			break
+		}
+		value, ok := strings.CutPrefix(args[i], FlagAnnotationsPrefix)
+		switch {
+		case !ok:
+		case value == "" && i+1 < len(args):
+			i++
+			prefix = args[i]
+		case strings.HasPrefix(value, "="):
+			prefix = value[1:]
+		}
+	}
+	return prefix
+}
+
 // ingressClass resolves the class of an Ingress as ingress-nginx does: spec.ingressClassName, else the
 // legacy kubernetes.io/ingress.class annotation. from says where the class came from, for messages; an
 // empty class means the Ingress has none (from is ""), or an empty annotation. The annotation counts

@@ -89,7 +89,7 @@ type PodTemplateDecision struct {
 // leave a sidecar meshkeeper cannot vouch for, so on a conflict meshkeeper sets none.
 func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 	if reason, message, matched := firstMatch(in,
-		ingressNginxDisabled, controllerNotFound, hostNetwork, namespaceNeverInjected, namespaceInjectionDisabled, controllerPodSecurity,
+		ingressNginxDisabled, controllerNotFound, customAnnotationsPrefix, hostNetwork, namespaceNeverInjected, namespaceInjectionDisabled, controllerPodSecurity,
 		controllerCNIExcluded,
 		podTemplateConflict,
 	); matched {
@@ -163,6 +163,24 @@ func controllerNotFound(in PodTemplateInput) (string, string, bool) {
 	}
 	return ControllerNotFound, fmt.Sprintf("%s, named by spec.ingressNginx.controller, does not exist; "+
 		"install ingress-nginx there or point spec.ingressNginx.controller at its controller", workloadName(in.IngressNginx)), true
+}
+
+// customAnnotationsPrefix finds a controller that reads its Ingress annotations under another prefix
+// than DefaultAnnotationsPrefix (AnnotationsPrefix). It would ignore meshkeeper's service-upstream and
+// upstream-vhost and send to the pods' IPs, past its sidecar, in plaintext, while the Ingresses counted
+// as routed through the mesh; so it gets no sidecar settings, and the Ingresses no annotations
+// (ControllerWithoutSidecar).
+func customAnnotationsPrefix(in PodTemplateInput) (string, string, bool) {
+	prefix := AnnotationsPrefix(in.Template)
+	if prefix == DefaultAnnotationsPrefix {
+		return "", "", false
+	}
+	return CustomAnnotationsPrefix, fmt.Sprintf("%s runs with %s=%q, so it reads the annotations of Ingresses under that prefix only: "+
+		"it would ignore meshkeeper's %s and %s and send to the pods' IPs, past its sidecar, in plaintext. "+
+		"meshkeeper sets none of its sidecar settings on it and puts its annotations on no Ingress. "+
+		"Run the controller without %s (or with %s=%s) to put it in the mesh",
+		workloadName(in.IngressNginx), FlagAnnotationsPrefix, prefix, AnnotationServiceUpstream, AnnotationUpstreamVhost,
+		FlagAnnotationsPrefix, FlagAnnotationsPrefix, DefaultAnnotationsPrefix), true
 }
 
 func hostNetwork(in PodTemplateInput) (string, string, bool) {

@@ -39,6 +39,7 @@ const (
 	AnnotationConflict         = meshv1alpha1.ReasonAnnotationConflict
 	NamespaceInjectionDisabled = meshv1alpha1.ReasonNamespaceInjectionDisabled
 	NamespaceNeverInjected     = meshv1alpha1.ReasonNamespaceNeverInjected
+	CustomAnnotationsPrefix    = meshv1alpha1.ReasonCustomAnnotationsPrefix
 
 	ClassNotServed           = meshv1alpha1.ReasonClassNotServed
 	NamespaceNotEnrolled     = meshv1alpha1.ReasonNamespaceNotEnrolled

@@ -73,6 +73,7 @@ var readyReasons = map[string]string{
 	"HostNetwork":                "Degraded",
 	"NamespaceInjectionDisabled": "Degraded",
 	"NamespaceNeverInjected":     "Degraded",
+	"CustomAnnotationsPrefix":    "Degraded",
 	"AnnotationConflict":         "Degraded",
 	"NoBackend":                  "Degraded",
 	"ResourceBackend":            "Degraded",
@@ -344,7 +345,7 @@ var computedEventReasons = map[string][]string{
 	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceNotExported", "ServiceExternalName", "SharedUpstream",
 		"ResourceBackend", "NoBackend", "CanaryIngress", "AnnotationConflict"},
 	// The ingress-nginx controller meshkeeper cannot configure.
-	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled",
+	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled", "CustomAnnotationsPrefix",
 		"PodSecurityRejectsSidecar", "CNIExcludesNamespace", "AnnotationConflict", "ServiceCIDRsUnknown"},
 }
 

@@ -487,6 +487,56 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			Should(Equal(classless.Annotations))
 	})
 
+	It("configures neither the controller nor any Ingress while the controller reads its annotations under another prefix, and says why", func() {
+		// Configured whatever the specs before did to the others.
+		meshed := []string{"web", "legacy", "defaulted"}
+		var configuredBefore int32
+		configured := func() {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				d := getDeployment("controller")
+				g.Expect(d.Spec.Template.Labels).To(Equal(union(controller.Spec.Template.Labels, sidecarLabels)))
+				g.Expect(d.Spec.Template.Annotations).To(Equal(union(controller.Spec.Template.Annotations, sidecarAnnotations)))
+				for _, name := range meshed {
+					g.Expect(ingressAnnotations(ingNamespace, name)).To(HaveKeyWithValue(serviceUpstream, "true"), "Ingress %s", name)
+				}
+				configuredBefore = getMesh().Status.Ingresses.Configured
+				g.Expect(configuredBefore).To(BeNumerically(">=", len(meshed)))
+			}, installTimeout, poll).Should(Succeed())
+		}
+		configured()
+		want := configuredBefore
+		DeferCleanup(func() { setControllerArgs("/nginx-ingress-controller") })
+
+		By("the controller reading its annotations under custom.example.com: nginx would ignore meshkeeper's")
+		// As two arguments, after one of the default prefix: the last one counts.
+		setControllerArgs("/nginx-ingress-controller", "--annotations-prefix=nginx.ingress.kubernetes.io", "--annotations-prefix", "custom.example.com")
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionIngressesConfigured)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonCustomAnnotationsPrefix))
+			g.Expect(c.Message).To(ContainSubstring(`Deployment ing-nginx/controller runs with --annotations-prefix="custom.example.com"`))
+			status := getMesh().Status.Ingresses
+			g.Expect(status.Configured).To(BeZero())
+			g.Expect(status.SkippedByReason).To(HaveKeyWithValue(meshv1alpha1.ReasonControllerWithoutSidecar, BeEquivalentTo(9)))
+			d := getDeployment("controller")
+			g.Expect(d.Spec.Template.Labels).To(Equal(controller.Spec.Template.Labels))
+			g.Expect(d.Spec.Template.Annotations).To(Equal(controller.Spec.Template.Annotations))
+			for name, want := range originals {
+				g.Expect(ingressAnnotations(ingNamespace, name)).To(Equal(want), "Ingress %s", name)
+			}
+		}, installTimeout, poll).Should(Succeed())
+		Eventually(func() []string { return warningsAbout("ServiceMesh", meshv1alpha1.ServiceMeshName) }, installTimeout, poll).
+			Should(ContainElement(meshv1alpha1.ReasonCustomAnnotationsPrefix))
+		Eventually(func() []string { return warningsAbout("Deployment", ingControllerNS+"/controller") }, installTimeout, poll).
+			Should(ContainElement(meshv1alpha1.ReasonCustomAnnotationsPrefix))
+
+		By("the controller back on the default prefix")
+		setControllerArgs("/nginx-ingress-controller", "--annotations-prefix", "custom.example.com", "--annotations-prefix=nginx.ingress.kubernetes.io")
+		configured()
+		Eventually(func() int32 { return getMesh().Status.Ingresses.Configured }, installTimeout, poll).Should(Equal(want))
+	})
+
 	It("leaves an ingress-nginx canary as written and says why, and configures its main Ingress", func() {
 		// nginx merges the canary into the main Ingress's location, whose upstream-vhost names the main
 		// Service: through the mesh the canary's share would reach the main Service.
