@@ -286,6 +286,12 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		if f.Name == target || slices.Contains(plan.Prune, f.Name) {
 			continue
 		}
+		if f.NeverDeployed && slices.Contains(plan.Unused, f.Name) {
+			// The install of an earlier spec.version that failed (or was cut short), which nothing uses:
+			// it waits only to be removed. Installing it again would try what the spec gave up, and, while
+			// it still fails, fail every reconcile before the removal.
+			continue
+		}
 		if f.Name != revision.Legacy {
 			res, err := r.resolveRunning(ctx, mesh, f.Version)
 			if err != nil {
@@ -681,7 +687,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		return nil, "", fmt.Errorf("listing namespaces: %w", err)
 	}
 	// installed are the revisions with an istiod Deployment, and then those whose Deployment was deleted
-	// while their release stays (missing).
+	// while their release stays, or whose install failed before it made one (missing).
 	var istiods []*appsv1.Deployment
 	installed := sets.New[string]()
 	for i := range deployments.Items {
@@ -696,10 +702,11 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		istiods = append(istiods, d)
 		installed.Insert(name)
 	}
-	missing, err := r.revisionsWithoutDeployment(ctx, mesh, installed)
+	releases, err := r.releaseHistories(ctx, mesh)
 	if err != nil {
 		return nil, "", err
 	}
+	missing := append(listedWithoutDeployment(mesh, installed, releases), failedWithoutDeployment(mesh, installed, releases)...)
 	for _, st := range missing {
 		installed.Insert(st.Name)
 	}
@@ -753,42 +760,73 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		name := d.Labels[policy.LabelIstioRevision]
 		ready, _, _ := controlPlaneReadiness(d)
 		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
-			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: len(labelled[name]) > 0, Namespaces: labelled[name]})
+			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: len(labelled[name]) > 0, Namespaces: labelled[name],
+			NeverDeployed: releases[revisionRelease(name)].neverDeployed()})
 	}
 	for _, st := range missing {
 		found = append(found, revision.Installed{Name: st.Name, Version: st.Version, Proxies: proxies[st.Name],
-			Labelled: len(labelled[st.Name]) > 0, Namespaces: labelled[st.Name]})
+			Labelled: len(labelled[st.Name]) > 0, Namespaces: labelled[st.Name], NeverDeployed: releases[revisionRelease(st.Name)].neverDeployed()})
 	}
 	return found, tagged, nil
 }
 
-// revisionsWithoutDeployment returns the revisions the status lists whose istiod Deployment is gone
-// (deleted by hand: deployed names those with one) while their release is still installed. They are
-// still revisions, not ready: their release brings the Deployment back, their proxies keep them, and the
-// tag does not leave them on their account. A revision the status lists that was never installed (a
-// target the spec moved away from first) or whose release is gone is not one. The release records are
-// read only when the status lists a revision without its Deployment.
-func (r *Reconciler) revisionsWithoutDeployment(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, deployed sets.Set[string]) ([]meshv1alpha1.RevisionStatus, error) {
-	var candidates []meshv1alpha1.RevisionStatus
-	for _, st := range mesh.Status.Revisions {
-		if st.Name != "" && !deployed.Has(st.Name) {
-			candidates = append(candidates, st)
-		}
+// revisionRelease is the istiod release of a revision: istiod-<revision>, or istiod for the istiod
+// installed without a revision (revision.Legacy).
+func revisionRelease(rev string) string {
+	if rev == revision.Legacy {
+		return istiodRelease
 	}
-	if len(candidates) == 0 {
+	return revisionReleasePrefix + rev
+}
+
+// revisionsWithoutDeployment returns the revisions the status lists whose istiod Deployment is gone
+// (listedWithoutDeployment). The release records are read only when the status lists a revision
+// without its Deployment.
+func (r *Reconciler) revisionsWithoutDeployment(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, deployed sets.Set[string]) ([]meshv1alpha1.RevisionStatus, error) {
+	if !slices.ContainsFunc(mesh.Status.Revisions, func(st meshv1alpha1.RevisionStatus) bool { return st.Name != "" && !deployed.Has(st.Name) }) {
 		return nil, nil
 	}
-	releases, err := r.releaseNames(ctx, mesh)
+	releases, err := r.releaseHistories(ctx, mesh)
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(candidates, func(st meshv1alpha1.RevisionStatus) bool {
-		release := revisionReleasePrefix + st.Name
-		if st.Name == revision.Legacy {
-			release = istiodRelease
+	return listedWithoutDeployment(mesh, deployed, releases), nil
+}
+
+// listedWithoutDeployment returns the revisions the status lists whose istiod Deployment is gone
+// (deleted by hand: deployed names those with one) while their release is still installed. They are
+// still revisions, not ready: their release brings the Deployment back, their proxies keep them, and the
+// tag does not leave them on their account. A revision the status lists that was never installed (a
+// target the spec moved away from first) or whose release is gone is not one.
+func listedWithoutDeployment(mesh *meshv1alpha1.ServiceMesh, deployed sets.Set[string], releases map[string]releaseHistory) []meshv1alpha1.RevisionStatus {
+	var listed []meshv1alpha1.RevisionStatus
+	for _, st := range mesh.Status.Revisions {
+		if _, ok := releases[revisionRelease(st.Name)]; ok && st.Name != "" && !deployed.Has(st.Name) {
+			listed = append(listed, st)
 		}
-		return !releases.Has(release)
-	}), nil
+	}
+	return listed
+}
+
+// failedWithoutDeployment returns the revisions the status does not list, without an istiod Deployment,
+// whose release meshkeeper began to install and never deployed: an install that failed before it made
+// the Deployment (the API server or an admission policy refused it, or an object before it), or that a
+// stopped manager cut short. The failure is reported while the revision is spec.version's, and the
+// status does not list it then; once the spec moves away from it, it is a revision nothing uses, which
+// is removed after the grace period like any other, with what it applied. Found only by its records,
+// it is not trusted beyond that: unused, it is not installed again (reconcileRevisions), and its
+// uninstall deletes only what meshkeeper applied for its release.
+func failedWithoutDeployment(mesh *meshv1alpha1.ServiceMesh, deployed sets.Set[string], releases map[string]releaseHistory) []meshv1alpha1.RevisionStatus {
+	var failed []meshv1alpha1.RevisionStatus
+	for _, release := range sortedKeys(releases) {
+		name, ok := strings.CutPrefix(release, revisionReleasePrefix)
+		if !ok || name == "" || deployed.Has(name) || !releases[release].neverDeployed() ||
+			slices.ContainsFunc(mesh.Status.Revisions, func(st meshv1alpha1.RevisionStatus) bool { return st.Name == name }) {
+			continue
+		}
+		failed = append(failed, meshv1alpha1.RevisionStatus{Name: name, Version: strings.Replace(name, "-", ".", 2)})
+	}
+	return failed
 }
 
 // deploymentVersion is the Istio version of a revision: the tag of its istiod image, else the one its
@@ -1199,17 +1237,45 @@ func (r *Reconciler) revisionReleases(ctx context.Context, mesh *meshv1alpha1.Se
 	return names, nil
 }
 
-// releaseNames names every Helm release with a record in the control-plane namespace, read around the
-// cache (it holds no Secrets): only their metadata.
+// releaseNames names every Helm release with a record in the control-plane namespace.
 func (r *Reconciler) releaseNames(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (sets.Set[string], error) {
+	releases, err := r.releaseHistories(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	return sets.KeySet(releases), nil
+}
+
+// releaseHistory is what the labels of a release's records say of it.
+type releaseHistory struct {
+	// meshkeepers: a record carries meshkeeper's digest label, under the name Helm gives the record.
+	// deployed: a record is deployed, or was (superseded).
+	meshkeepers, deployed bool
+}
+
+// neverDeployed tells that meshkeeper began to install the release and it was never deployed.
+func (h releaseHistory) neverDeployed() bool { return h.meshkeepers && !h.deployed }
+
+// releaseHistories reads every Helm release with a record in the control-plane namespace, around the
+// cache (it holds no Secrets): only their metadata.
+func (r *Reconciler) releaseHistories(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (map[string]releaseHistory, error) {
 	secrets := &metav1.PartialObjectMetadataList{}
 	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
 	if err := r.APIReader.List(ctx, secrets, client.InNamespace(mesh.Spec.Namespace), client.MatchingLabels{"owner": "helm"}); err != nil {
 		return nil, fmt.Errorf("listing Helm releases: %w", err)
 	}
-	names := sets.New[string]()
+	releases := map[string]releaseHistory{}
 	for _, s := range secrets.Items {
-		names.Insert(s.Labels["name"])
+		name := s.Labels["name"]
+		h := releases[name]
+		switch s.Labels["status"] {
+		case "deployed", "superseded":
+			h.deployed = true
+		}
+		if s.Labels[helm.DigestLabel] != "" && s.Name == "sh.helm.release.v1."+name+".v"+s.Labels["version"] {
+			h.meshkeepers = true
+		}
+		releases[name] = h
 	}
-	return names, nil
+	return releases, nil
 }

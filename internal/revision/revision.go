@@ -317,6 +317,9 @@ type Installed struct {
 	Labelled bool
 	// Namespaces are the namespaces whose label selects it, sorted (for the messages).
 	Namespaces []string
+	// NeverDeployed: its release has no deployed record, only those of an install that failed or was
+	// cut short. Once the spec moved away from it, nothing retries that install; unused, it is removed.
+	NeverDeployed bool
 }
 
 // PlanInput is what the plan looks at.

@@ -1,0 +1,105 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// The install of a new revision that fails part way leaves its release (a failed record) and what it
+// applied before the failure, but no istiod Deployment. Once spec.version moves back, nothing uses that
+// revision: it is removed after the grace period like any unused revision, with its Event, even while
+// what made its install fail is still there. It was left for good: only an istiod Deployment, or the
+// status's list, made a revision known, and the status never lists a revision whose install failed.
+var _ = Describe("A revision whose install failed", Ordered, func() {
+	const (
+		ns     = "fr-system"
+		failed = "istiod-1-31-1"
+	)
+	// An admission policy of the cluster's refuses the new revision's istiod Deployment.
+	vap, binding := denial{
+		name:       "no-istiod-1-31-1-in-fr-system",
+		operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+		rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"*"}, Resources: []string{"deployments"}},
+		expression: "object.metadata.name != '" + failed + "'",
+		message:    "no istiod 1.31.1 in fr-system",
+		namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+	}.objects()
+	meshConfig := client.ObjectKey{Namespace: ns, Name: "istio-1-31-1"}
+
+	BeforeAll(func() {
+		deleteMesh()
+		createMesh("  namespace: " + ns + "\n  version: 1.31.0\n  updateStrategy:\n    type: RevisionBased\n" +
+			"    inactiveRevisionDeletionGracePeriod: 2s\n")
+		DeferCleanup(deleteMesh)
+		markAvailable(ns, "istiod-1-31-0")
+		Eventually(func() string { return tagTargetIn(ns) }, installTimeout, poll).Should(Equal("1-31-0"))
+	})
+
+	It("is removed once the spec moves away from it", func() {
+		labels := map[string]string{"app": "probe"}
+		probe := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: failed},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "probe"}}}}}}
+		deleteAtCleanup(binding, vap)
+		enforce(vap, binding, func() error { return k8sClient.Create(ctx, probe.DeepCopy(), client.DryRunAll) })
+
+		patchSpec(`{"version":"1.31.1"}`)
+		Eventually(func(g Gomega) {
+			c := conditionOf(meshv1alpha1.ConditionControlPlaneReady)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonInstallFailed))
+			g.Expect(c.Message).To(ContainSubstring("no istiod 1.31.1 in fr-system"))
+			g.Expect(releaseStatus(ns, failed, 1)).To(BeEquivalentTo("failed"))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(k8sClient.Get(ctx, meshConfig, &corev1.ConfigMap{})).To(Succeed(), "the failed install applied no mesh config")
+		Expect(deploymentExists(ns, failed)).To(BeFalse())
+
+		By("moving spec.version back while the policy still refuses the revision's istiod")
+		patchSpec(`{"version":"1.31.0"}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseRevisions(ns, failed)).To(BeEmpty(), "the failed revision's release is still installed")
+			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, meshConfig, &corev1.ConfigMap{}))).To(BeTrue(),
+				"what the failed install applied is still there")
+			mesh := getMesh()
+			g.Expect(mesh.Status.ObservedGeneration).To(Equal(mesh.Generation))
+			g.Expect(mesh.Status.Revisions).To(Equal([]meshv1alpha1.RevisionStatus{
+				{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true}}))
+			g.Expect(conditionOf(meshv1alpha1.ConditionControlPlaneReady).Status).To(Equal(metav1.ConditionTrue))
+		}, installTimeout, poll).Should(Succeed())
+		uid := getMesh().UID
+		var notes []string
+		for _, e := range listEvents() {
+			if e.Regarding.UID == uid && e.Reason == meshv1alpha1.ReasonRevisionPruned {
+				notes = append(notes, e.Note)
+			}
+		}
+		Expect(notes).To(ConsistOf(HavePrefix("Removed revision 1-31-1 (Istio 1.31.1)")))
+		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
+	})
+})
