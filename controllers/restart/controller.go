@@ -265,6 +265,9 @@ type candidate struct {
 	// notInstalled says why the control plane may not inject yet what the spec asks for
 	// (controlPlaneHolds); "" when it does.
 	notInstalled string
+	// notAvailable says where to find why istiod is not available (istiodNotAvailable); "" when
+	// ControlPlaneReady does not say it is not.
+	notAvailable string
 	// incoming is the revision, not ready yet, that takes its namespace over once it is (see incoming);
 	// "" when none does.
 	incoming string
@@ -398,7 +401,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	cni := meshctx.InjectsForCNI(mesh)
 	// The pods are judged against the spec's values, which istiod injects only once the control plane is
 	// installed for them.
-	notInstalled := controlPlaneHolds(mesh)
+	notInstalled, notAvailable := controlPlaneHolds(mesh), istiodNotAvailable(mesh)
 	byKey := map[string]*candidate{}
 	for _, pod := range pods {
 		ns, ok := enrolled[pod.Namespace]
@@ -453,7 +456,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		}
 		c := byKey[w.key()]
 		if c == nil {
-			c = &candidate{workload: w, ready: ready, notInstalled: notInstalled, incoming: incoming(mesh, servedAs, rev), target: want,
+			c = &candidate{workload: w, ready: ready, notInstalled: notInstalled, notAvailable: notAvailable, incoming: incoming(mesh, servedAs, rev), target: want,
 				oldest:            pod.CreationTimestamp.Time,
 				namespaceOptedOut: ns.Annotations[meshv1alpha1.RestartAnnotation] == meshv1alpha1.RestartNever,
 				priority:          priority(mesh, w)}
@@ -1358,11 +1361,11 @@ func (c *candidate) heldBack() string {
 		// too when the install failed, with istiod running as it did; that failure is why.
 		return c.notInstalled
 	case !c.ready && c.incoming != "":
-		return fmt.Sprintf("revision %s, which serves %s's namespace in place of %s once it is ready, is not ready; meshkeeper "+
-			"restarts %s onto it then, rather than now onto %s and again after", c.incoming, c.key(), c.target.revision, c.key(),
-			c.target.revision)
+		return fmt.Sprintf("revision %s, which serves %s's namespace in place of %s once it is ready, is not ready%s; meshkeeper "+
+			"restarts %s onto it then, rather than now onto %s and again after; until its istiod is available, setting spec.version "+
+			"back restarts it onto %s", c.incoming, c.key(), c.target.revision, c.notAvailable, c.key(), c.target.revision, c.target.revision)
 	case !c.ready:
-		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready", c.target.revision, c.key())
+		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready%s", c.target.revision, c.key(), c.notAvailable)
 	case !c.rolledOut && !c.superseded:
 		return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
 	}
@@ -1616,6 +1619,20 @@ func controlPlaneHolds(mesh *meshv1alpha1.ServiceMesh) string {
 			"set the spec back", mesh.Generation, c.Reason)
 	}
 	return ""
+}
+
+// istiodNotAvailable is what heldBack adds to a revision that is not ready, so that a wave that waits for
+// it, for as long as it takes, says where to look: ControlPlaneReady False for an istiod's rollout, whose
+// message names that istiod (spec.version's, or the one the default tag points at) and why (its pods do
+// not become available, its progress deadline passed, its Deployment is missing). "" when the condition
+// does not say so: a ready revision whose status is behind, or an install that failed
+// (controlPlaneHolds).
+func istiodNotAvailable(mesh *meshv1alpha1.ServiceMesh) string {
+	c := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionControlPlaneReady)
+	if c == nil || c.Status != metav1.ConditionFalse || !meshv1alpha1.IsRolloutReason(c.Reason) {
+		return ""
+	}
+	return fmt.Sprintf(" (ControlPlaneReady is False with reason %s: its message names the istiod that is not available and why)", c.Reason)
 }
 
 // incoming is the revision that takes a namespace of a RevisionBased mesh over from rev, the one that

@@ -90,4 +90,16 @@ func TestANamespaceWaitsForTheNewerRevisionThatTakesItOver(t *testing.T) {
 	if why := waiting.heldBack(); !strings.Contains(why, "revision 1-31-2, which serves") {
 		t.Errorf("heldBack = %q, want it to name revision 1-31-2, which is not ready", why)
 	}
+	// A revision that never becomes ready holds the wave for good: the message says where to read why,
+	// and how to stop waiting for it.
+	stuck := revisionMesh(nil, installing, active)
+	stuck.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionControlPlaneReady, Status: metav1.ConditionFalse,
+		ObservedGeneration: 4, Reason: meshv1alpha1.ReasonProgressDeadlineExceeded}}
+	waiting.notAvailable = istiodNotAvailable(stuck)
+	why := waiting.heldBack()
+	for _, want := range []string{"ControlPlaneReady is False with reason ProgressDeadlineExceeded", "setting spec.version back restarts it onto 1-31-0"} {
+		if !strings.Contains(why, want) {
+			t.Errorf("heldBack = %q, want it to say %q", why, want)
+		}
+	}
 }

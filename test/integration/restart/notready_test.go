@@ -50,7 +50,8 @@ func TestNoRestartWhileControlPlaneNotReady(t *testing.T) {
 	g.Expect(restartedAt(ctx, g, c, app)).To(BeEmpty(), "restarted while the control plane is not ready")
 	g.Expect(withReason(drain(recorder), meshv1alpha1.ReasonRestarting)).To(BeEmpty())
 	// The status pass learns that it waits, and why: no restart under way, one pending.
-	waiting := restart.Status{Pending: 1, Waiting: "revision default, whose sidecar Deployment " + ns + "/app would get, is not ready"}
+	waiting := restart.Status{Pending: 1, Waiting: "revision default, whose sidecar Deployment " + ns + "/app would get, is not ready " +
+		"(ControlPlaneReady is False with reason RollingOut: its message names the istiod that is not available and why)"}
 	g.Expect(r.Report.Value()).To(Equal(waiting))
 
 	// A later pass, the control plane still not ready: it still waits.
