@@ -130,7 +130,8 @@ type CNIStatus struct {
 	// +optional
 	DesiredNodes int32 `json:"desiredNodes,omitempty"`
 
-	// ReadyNodes is the number of nodes on which the agent's current version is ready and available.
+	// ReadyNodes is the number of nodes that run an available agent pod of its DaemonSet's current
+	// template: during a rollout, a node whose old pod is still ready is not counted.
 	// +optional
 	ReadyNodes int32 `json:"readyNodes,omitempty"`
 }

@@ -65,9 +65,12 @@ type cniObservation struct {
 	// err is the phase's failure, a meshctx error that carries CNIReady's reason.
 	err error
 	// daemonSet is the agent's DaemonSet, nil when it does not exist; notReady names the nodes whose
-	// agent pod is not ready, read only when the DaemonSet is not.
-	daemonSet *appsv1.DaemonSet
-	notReady  []string
+	// agent pod is not ready, and currentNodes counts those running an available agent pod of its
+	// current template, both read from its pods only when the DaemonSet is not ready (podsRead).
+	daemonSet    *appsv1.DaemonSet
+	notReady     []string
+	currentNodes int32
+	podsRead     bool
 	// unread tells that the read of the agent's DaemonSet failed: nothing is known of its nodes, and
 	// CNIReady and status.cni's node counts keep what they said rather than call it missing.
 	unread bool
@@ -386,7 +389,75 @@ func (r *Reconciler) observeCNI(ctx context.Context, obs *cniObservation, reader
 		return fmt.Errorf("listing the %s pods: %w", cniDaemonSet, err)
 	}
 	obs.notReady = nodesNotReady(pods.Items)
+	obs.currentNodes, obs.podsRead = nodesRunningCurrentAgent(ds, pods.Items, time.Now()), true
 	return nil
+}
+
+// readyNodes is status.cni.readyNodes: the number of nodes that run an available agent pod of the
+// DaemonSet's current template; ok is false when that is not known (its pods were not read). The
+// DaemonSet controller counts each node's oldest pod as ready and available whatever its template, so
+// its counts tell only once it has observed the template and every node's oldest pod is of it (a
+// rollout replaces the old pods node by node, and an old pod ready on a node runs the old settings).
+// Before that the pods, read then, are counted.
+func (c *cniObservation) readyNodes() (int32, bool) {
+	ds := c.daemonSet
+	if ds == nil {
+		return 0, true
+	}
+	st := ds.Status
+	if st.ObservedGeneration >= ds.Generation && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled {
+		return min(st.NumberReady, st.NumberAvailable, st.DesiredNumberScheduled), true
+	}
+	return min(c.currentNodes, st.DesiredNumberScheduled), c.podsRead
+}
+
+// daemonSetTemplateGenerationKey is the label the DaemonSet controller puts on each pod with the
+// template generation it was made from (k8s.io/api/extensions/v1beta1's DaemonSetTemplateGenerationKey,
+// named here so that the manager does not link that API group for one constant).
+const daemonSetTemplateGenerationKey = "pod-template-generation"
+
+// nodesRunningCurrentAgent counts the nodes on which an agent pod of the DaemonSet's current template is
+// available at now. A pod is of it as the DaemonSet controller judges: its pod-template-generation
+// label is the template generation the API server records on the DaemonSet (which it raises with every
+// change of the template, before the controller has seen it), or its controller-revision-hash is that
+// of such a pod (a template set back to an earlier one while old pods of it still run).
+func nodesRunningCurrentAgent(ds *appsv1.DaemonSet, pods []corev1.Pod, now time.Time) int32 {
+	generation := ds.Annotations[appsv1.DeprecatedTemplateGeneration]
+	if generation == "" {
+		return 0
+	}
+	hashes := map[string]bool{}
+	for i := range pods {
+		if labels := pods[i].Labels; labels[daemonSetTemplateGenerationKey] == generation &&
+			labels[appsv1.DefaultDaemonSetUniqueLabelKey] != "" {
+			hashes[labels[appsv1.DefaultDaemonSetUniqueLabelKey]] = true
+		}
+	}
+	var nodes []string
+	for i := range pods {
+		pod := &pods[i]
+		current := pod.Labels[daemonSetTemplateGenerationKey] == generation ||
+			hashes[pod.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]]
+		if !current || pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || !podAvailable(pod, ds.Spec.MinReadySeconds, now) {
+			continue
+		}
+		if !slices.Contains(nodes, pod.Spec.NodeName) {
+			nodes = append(nodes, pod.Spec.NodeName)
+		}
+	}
+	return int32(len(nodes))
+}
+
+// podAvailable tells whether pod has been ready for minReadySeconds at now, as the DaemonSet controller
+// counts a pod available.
+func podAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue &&
+				(minReadySeconds == 0 || !c.LastTransitionTime.Add(time.Duration(minReadySeconds)*time.Second).After(now))
+		}
+	}
+	return false
 }
 
 // nodesNotReady names the nodes whose pod is not Ready, sorted.
@@ -515,7 +586,12 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	if !c.unread {
 		cni.DesiredNodes, cni.ReadyNodes = 0, 0
 		if ds := c.daemonSet; ds != nil {
-			cni.DesiredNodes, cni.ReadyNodes = ds.Status.DesiredNumberScheduled, min(ds.Status.NumberReady, ds.Status.NumberAvailable, ds.Status.UpdatedNumberScheduled)
+			cni.DesiredNodes = ds.Status.DesiredNumberScheduled
+		}
+		if ready, ok := c.readyNodes(); ok {
+			cni.ReadyNodes = ready
+		} else if status.CNI != nil {
+			cni.ReadyNodes = status.CNI.ReadyNodes // the agent's pods could not be read: what was counted stands
 		}
 	}
 	status.CNI = cni
@@ -544,7 +620,8 @@ func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 	desired := st.DesiredNumberScheduled
 	switch {
 	case st.ObservedGeneration < ds.Generation:
-		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, fmt.Sprintf("The %s DaemonSet's latest change is not yet observed by its controller", cniDaemonSet)
+		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, fmt.Sprintf("The %s DaemonSet's latest change is not yet observed by its controller", cniDaemonSet) +
+			currentTemplateOn(c, desired)
 	case desired == 0:
 		// The DaemonSet controller has seen the template and finds no node for it. meshkeeper itself runs
 		// on a Linux node, so that is a cluster whose every Linux node has a taint the agent does not
@@ -554,7 +631,7 @@ func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 			"Pods injected for the agent fail in istio-validation wherever they run; tolerate the nodes' taints "+
 			"(unset, spec.cni.tolerations tolerate every taint)", cniDaemonSet)
 	case st.UpdatedNumberScheduled < desired || st.NumberReady < desired || st.NumberAvailable < desired || st.NumberUnavailable > 0:
-		message := fmt.Sprintf("CNI agent: %d of %d node(s) updated, %d ready, %d available", st.UpdatedNumberScheduled, desired, st.NumberReady, st.NumberAvailable)
+		message := fmt.Sprintf("CNI agent: %d of %d node(s) updated", st.UpdatedNumberScheduled, desired) + currentTemplateOn(c, desired)
 		if len(c.notReady) > 0 {
 			message += "; not ready on " + names(c.notReady)
 		}
@@ -570,4 +647,15 @@ func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 	default:
 		return metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, fmt.Sprintf("CNI agent: ready and available on all %d node(s)", desired)
 	}
+}
+
+// currentTemplateOn says on how many of desired nodes the agent's current template is ready and
+// available (status.cni.readyNodes), when that is known: ready pods of the old template run the old
+// settings, and are not counted.
+func currentTemplateOn(c *cniObservation, desired int32) string {
+	ready, ok := c.readyNodes()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("; its current template is ready and available on %d of %d node(s)", ready, desired)
 }

@@ -114,6 +114,63 @@ func TestNodesNotReady(t *testing.T) {
 	}
 }
 
+// During a rollout a node counts only once an agent pod of the DaemonSet's current template is
+// available there: a ready pod of the old template runs the old settings. A pod is of the current
+// template by its template generation, or by the revision hash of a pod of that generation (a template
+// set back while pods of it still run).
+func TestNodesRunningCurrentAgent(t *testing.T) {
+	now := time.Now()
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{appsv1.DeprecatedTemplateGeneration: "3"}},
+		Spec: appsv1.DaemonSetSpec{MinReadySeconds: 10}}
+	pod := func(node, generation, hash string, readyFor time.Duration) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"pod-template-generation": generation, "controller-revision-hash": hash}},
+			Spec: corev1.PodSpec{NodeName: node}}
+		if readyFor >= 0 {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue,
+				LastTransitionTime: metav1.NewTime(now.Add(-readyFor))}}
+		}
+		return p
+	}
+	deleting := pod("node-g", "3", "a", time.Minute)
+	deleting.DeletionTimestamp = &metav1.Time{Time: now}
+	pods := []corev1.Pod{
+		pod("node-a", "3", "a", time.Minute),   // current, available
+		pod("node-a", "3", "a", time.Minute),   // a second one on the same node
+		pod("node-b", "1", "a", time.Minute),   // set back to: its hash is the current template's
+		pod("node-c", "2", "b", time.Minute),   // old template, ready
+		pod("node-d", "3", "a", 5*time.Second), // ready, not yet for minReadySeconds
+		pod("node-e", "3", "a", -1),            // not ready
+		pod("", "3", "a", time.Minute),         // not bound
+		deleting,                               // going away
+	}
+	if got := nodesRunningCurrentAgent(ds, pods, now); got != 2 {
+		t.Errorf("nodesRunningCurrentAgent = %d, want 2 (node-a, node-b)", got)
+	}
+	if got := nodesRunningCurrentAgent(&appsv1.DaemonSet{}, pods, now); got != 0 {
+		t.Errorf("nodesRunningCurrentAgent of a DaemonSet with no template generation = %d, want 0", got)
+	}
+
+	// The counts of a DaemonSet whose controller has not seen its template, or mid-rollout, are not
+	// status.cni.readyNodes; those of a rolled-out one are.
+	midRollout := cniDaemonSetWith(2, appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 3,
+		UpdatedNumberScheduled: 1, NumberReady: 2, NumberAvailable: 2})
+	if got, ok := (&cniObservation{daemonSet: midRollout, currentNodes: 0, podsRead: true}).readyNodes(); got != 0 || !ok {
+		t.Errorf("readyNodes mid-rollout = %d/%t, want 0/true", got, ok)
+	}
+	if _, ok := (&cniObservation{daemonSet: midRollout}).readyNodes(); ok {
+		t.Error("readyNodes mid-rollout with its pods unread is known")
+	}
+	unseen := cniDaemonSetWith(3, appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 3,
+		UpdatedNumberScheduled: 3, NumberReady: 3, NumberAvailable: 3})
+	if got, _ := (&cniObservation{daemonSet: unseen, podsRead: true}).readyNodes(); got != 0 {
+		t.Errorf("readyNodes of a template its controller has not seen = %d, want 0", got)
+	}
+	unseen.Generation = 2
+	if got, _ := (&cniObservation{daemonSet: unseen}).readyNodes(); got != 3 {
+		t.Errorf("readyNodes rolled out = %d, want 3", got)
+	}
+}
+
 // The decision whether the mesh runs CNI is recorded even when the phase could not run, so a new mesh
 // whose first install fails is not taken for an existing one on the next reconcile.
 func TestSetCNIReadyRecordsTheDecisionWhenThePhaseDidNotRun(t *testing.T) {

@@ -87,9 +87,17 @@ var _ = Describe("The CNI agent's node counts while a change of it fails", Order
 			g.Expect(c.Message).To(ContainSubstring("frozen"))
 		}, installTimeout, poll).Should(Succeed())
 
-		// The failed upgrade changed nothing the agent runs: its DaemonSet is on every node as before, through
-		// the failure and its retries 5 and 10 s later.
-		Expect(cniDaemonSetOf(ns).Status.NumberReady).To(BeEquivalentTo(cniNodes))
+		// The upgrade gave the DaemonSet's pod template the new config digest before the ConfigMap was
+		// refused: its controller rolls that template out, as written here. The agent then runs on every
+		// node, and is counted so through the failure and its retries 5 and 10 s later.
+		Expect(cniDaemonSetOf(ns).Generation).To(BeNumerically(">", cniDaemonSetOf(ns).Status.ObservedGeneration))
+		// Until its controller has observed that template, no node runs an agent of it (this tier runs no
+		// pods), and the status says so. Waiting for it first keeps the count below from being the one
+		// written before the upgrade, which a status computed before the rollout would then replace.
+		Eventually(func() int32 { return getMesh().Status.CNI.ReadyNodes }, installTimeout, poll).Should(BeZero(),
+			"status.cni.readyNodes of a template no node runs yet")
+		Eventually(func(g Gomega) { setCNIStatus(g, ns, cniNodes, cniNodes) }, installTimeout, poll).Should(Succeed())
+		Eventually(func() int32 { return getMesh().Status.CNI.ReadyNodes }, installTimeout, poll).Should(BeEquivalentTo(cniNodes))
 		Consistently(func(g Gomega) {
 			cni := getMesh().Status.CNI
 			g.Expect(cni.Namespace).To(Equal(ns))

@@ -274,13 +274,13 @@ func markCNIReady() {
 	}, installTimeout, poll).Should(Succeed())
 }
 
-// setCNIStatus writes the CNI DaemonSet's status: desired nodes, of which ready are updated, ready and
-// available.
+// setCNIStatus writes the CNI DaemonSet's status: desired nodes, each running a pod of the current
+// template, of which ready are ready and available.
 func setCNIStatus(g Gomega, namespace string, desired, ready int32) {
 	ds := &appsv1.DaemonSet{}
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "istio-cni-node"}, ds)).To(Succeed())
 	ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: desired,
-		CurrentNumberScheduled: desired, UpdatedNumberScheduled: ready, NumberReady: ready, NumberAvailable: ready,
+		CurrentNumberScheduled: desired, UpdatedNumberScheduled: desired, NumberReady: ready, NumberAvailable: ready,
 		NumberUnavailable: desired - ready}
 	g.Expect(k8sClient.Status().Update(ctx, ds)).To(Succeed())
 }
