@@ -126,6 +126,15 @@ type CNIStatus struct {
 	// +optional
 	InjectorPending bool `json:"injectorPending,omitempty"`
 
+	// ExcludeNamespaces are the namespaces the agent may still leave alone on some node:
+	// spec.cni.excludeNamespaces, and, until a change of it has rolled out to every node (CNIReady
+	// Available), the namespaces it listed before, which the agent's older pods still leave alone (it
+	// reads them only as it starts). A namespace taken out of spec.cni.excludeNamespaces is enrolled only
+	// once it is gone from here: its pods, injected for the agent, would otherwise fail in
+	// istio-validation on the nodes where the old pods run.
+	// +optional
+	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+
 	// DesiredNodes is the number of nodes that should run the agent.
 	// +optional
 	DesiredNodes int32 `json:"desiredNodes,omitempty"`

@@ -17,6 +17,9 @@ limitations under the License.
 package meshctx
 
 import (
+	"slices"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -111,9 +114,18 @@ func InjectsForAgentNow(mesh *meshv1alpha1.ServiceMesh) bool {
 	return CNIInjects(mesh) && (mesh.Status.CNI == nil || !mesh.Status.CNI.InjectorPending)
 }
 
-// CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects or InjectsForAgentNow (a status
-// change that istiod's values, or the enrollment, follow).
-var CNIInjectsChanged = predicate.Or[client.Object](changedBy(CNIInjects), changedBy(InjectsForAgentNow))
+// CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects or InjectsForAgentNow, or the
+// namespaces the agent may still leave alone (status.cni.excludeNamespaces): a status change that
+// istiod's values, or the enrollment, follow.
+var CNIInjectsChanged = predicate.Or[client.Object](changedBy(CNIInjects), changedBy(InjectsForAgentNow), changedBy(agentExclusions))
+
+// agentExclusions is status.cni.excludeNamespaces, comparable.
+func agentExclusions(mesh *meshv1alpha1.ServiceMesh) string {
+	if mesh.Status.CNI == nil {
+		return ""
+	}
+	return strings.Join(mesh.Status.CNI.ExcludeNamespaces, ",")
+}
 
 // ValuesSpec is the mesh's spec with spec.cni.enabled saying whether istiod is installed to inject for
 // the CNI agent (CNIInjects): istiod's values are rendered from it, so that istiod injects for the
@@ -125,8 +137,17 @@ func ValuesSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
 // InjectionSpec is the mesh's spec with spec.cni.enabled saying whether the pods istiod injects now are
 // injected for the CNI agent (InjectsForAgentNow): enrollment, restarts and the ingress-nginx controller
 // judge the pods istiod injects from it.
+// spec.cni.excludeNamespaces are those the agent may still leave alone on some node
+// (status.cni.excludeNamespaces too): a namespace taken out of it is judged excluded until the agent's
+// pods that read it as they started are replaced on every node.
 func InjectionSpec(mesh *meshv1alpha1.ServiceMesh) meshv1alpha1.ServiceMeshSpec {
-	return specInjectingForAgent(mesh, InjectsForAgentNow(mesh))
+	spec := specInjectingForAgent(mesh, InjectsForAgentNow(mesh))
+	if cni := mesh.Status.CNI; cni != nil && len(cni.ExcludeNamespaces) > 0 {
+		excluded := append(slices.Clone(spec.CNI.ExcludeNamespaces), cni.ExcludeNamespaces...)
+		slices.Sort(excluded)
+		spec.CNI.ExcludeNamespaces = slices.Compact(excluded)
+	}
+	return spec
 }
 
 // specInjectingForAgent is the mesh's spec with spec.cni.enabled set to cni.

@@ -79,6 +79,8 @@ type cniObservation struct {
 	heldFor time.Duration
 	// injectorPending is status.cni.injectorPending (see injectorPending).
 	injectorPending bool
+	// excluded is spec.cni.excludeNamespaces, which the agent's release is rendered with.
+	excluded []string
 }
 
 // injectorsInstalled tells whether a control-plane phase that succeeded (installed) installed every
@@ -125,7 +127,7 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
 func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool,
 	by meshv1alpha1.CNIDecision, installed *installation, controlPlaneErr error) (*cniObservation, error) {
-	obs := &cniObservation{enabled: enabled, by: by}
+	obs := &cniObservation{enabled: enabled, by: by, excluded: mesh.Spec.CNI.ExcludeNamespaces}
 	if mesh.Status.CNI != nil {
 		obs.namespace = mesh.Status.CNI.Namespace
 	}
@@ -573,9 +575,12 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		return
 	}
 	cni := &meshv1alpha1.CNIStatus{Enabled: c.enabled, EnabledBy: c.by, InjectorPending: c.injectorPending}
+	var excludedBefore []string
 	if status.CNI != nil {
 		cni.DesiredNodes, cni.ReadyNodes = status.CNI.DesiredNodes, status.CNI.ReadyNodes
+		excludedBefore = status.CNI.ExcludeNamespaces
 	}
+	cni.ExcludeNamespaces = agentExclusions(c.enabled, c.excluded, excludedBefore, false)
 	cni.Namespace = c.namespace // status.cni.namespace, unless an agent was installed with a failing control plane
 	if !c.ran || (c.unread && c.err == nil) {
 		// The phase did not run, or its read of the agent's DaemonSet failed: the agent is not known
@@ -594,12 +599,29 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 			cni.ReadyNodes = status.CNI.ReadyNodes // the agent's pods could not be read: what was counted stands
 		}
 	}
-	status.CNI = cni
 	value, reason, message := cniReadiness(c)
+	cni.ExcludeNamespaces = agentExclusions(c.enabled, c.excluded, excludedBefore, value == metav1.ConditionTrue)
+	status.CNI = cni
 	if c.injectorPending && value != metav1.ConditionTrue {
 		message += ". istiod keeps injecting istio-init (status.cni.injectorPending) until the agent is ready on every node that should run it"
 	}
 	setCondition(status, obs, meshv1alpha1.ConditionCNIReady, value, reason, message)
+}
+
+// agentExclusions is status.cni.excludeNamespaces: the namespaces the agent may still leave alone on some
+// node. Once the agent, installed with excluded, is ready on every node (rolledOut, CNIReady True), these
+// are excluded; until then also those recorded before, which the agent's older pods read as they
+// started. A mesh without the agent has none.
+func agentExclusions(enabled bool, excluded, before []string, rolledOut bool) []string {
+	if !enabled {
+		return nil
+	}
+	all := slices.Clone(excluded)
+	if !rolledOut {
+		all = append(all, before...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
 }
 
 // cniReadiness judges the CNI phase: ready when the agent is off, or when its DaemonSet runs the

@@ -19,6 +19,7 @@ package servicemesh
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -476,7 +477,7 @@ func TestReconcileCNI(t *testing.T) {
 			if !slices.Equal(chartManager.uninstalled, tc.wantUninstalled) {
 				t.Errorf("uninstalled %v, want %v", chartManager.uninstalled, tc.wantUninstalled)
 			}
-			if status == nil || status.CNI == nil || *status.CNI != tc.wantCNI {
+			if status == nil || status.CNI == nil || !reflect.DeepEqual(*status.CNI, tc.wantCNI) {
 				t.Fatalf("status.cni = %+v, want %+v", status, tc.wantCNI)
 			}
 			c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionCNIReady)
@@ -521,5 +522,20 @@ func TestAgentVersion(t *testing.T) {
 		if got := agentVersion(ds); got != want {
 			t.Errorf("agentVersion of %s = %q, want %q", image, got, want)
 		}
+	}
+}
+
+// The namespaces the agent may still leave alone are the spec's once the agent installed with them is
+// ready on every node, and until then also those recorded before, which its older pods still skip.
+func TestAgentExclusions(t *testing.T) {
+	before := []string{"batch", "monitoring"}
+	if got := agentExclusions(true, []string{"monitoring"}, before, false); !slices.Equal(got, []string{"batch", "monitoring"}) {
+		t.Errorf("agentExclusions during a rollout = %v, want [batch monitoring]", got)
+	}
+	if got := agentExclusions(true, []string{"monitoring"}, before, true); !slices.Equal(got, []string{"monitoring"}) {
+		t.Errorf("agentExclusions rolled out = %v, want [monitoring]", got)
+	}
+	if got := agentExclusions(false, []string{"monitoring"}, before, false); got != nil {
+		t.Errorf("agentExclusions without the agent = %v, want none", got)
 	}
 }

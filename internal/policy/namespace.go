@@ -240,7 +240,8 @@ func cniExcludesNamespace(in namespaceInput) (string, string, bool) {
 	if !in.CNIExcludes(in.ns.Name) {
 		return "", "", false
 	}
-	return CNIExcludesNamespace, fmt.Sprintf("namespace %s is in spec.cni.excludeNamespaces: the CNI plugin leaves its pods alone, "+
+	return CNIExcludesNamespace, fmt.Sprintf("namespace %s is in spec.cni.excludeNamespaces (or was, until the CNI agent has rolled that change out "+
+		"to every node, status.cni.excludeNamespaces): the CNI plugin leaves its pods alone, "+
 		"so the istio-validation init container of an injected pod finds no traffic redirection and fails, and the pod never starts; "+
 		"meshkeeper does not enroll it. Take it out of spec.cni.excludeNamespaces, or stop selecting it in spec.injection", in.ns.Name), true
 }

@@ -19,6 +19,8 @@ limitations under the License.
 package controlplane
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,10 +63,29 @@ var _ = Describe("A selected namespace the CNI plugin skips", Ordered, func() {
 		Eventually(eventReasons, installTimeout, poll).Should(ContainElement(meshv1alpha1.ReasonCNIExcludesNamespace))
 	})
 
-	It("is enrolled once the plugin no longer skips it", func() {
+	It("is enrolled once the plugin no longer skips it on any node", func() {
+		Expect(getMesh().Status.CNI.ExcludeNamespaces).To(Equal([]string{batch}))
+		generation := cniDaemonSetOf(ns).Generation
 		patchSpec(`{"cni": {"excludeNamespaces": null}}`)
+
+		// The agent reads its exclusions only as it starts: until its new pods run on every node, the
+		// old ones still leave the namespace alone, and its pods injected for the agent would fail in
+		// istio-validation there.
+		Eventually(func() int64 { return cniDaemonSetOf(ns).Generation }, installTimeout, poll).Should(BeNumerically(">", generation))
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonNodesNotReady))
+		}, installTimeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(namespaceLabels(batch)).NotTo(HaveKey("istio-injection"), "enrolled while the agent rolls out")
+			g.Expect(getMesh().Status.CNI.ExcludeNamespaces).To(Equal([]string{batch}))
+			g.Expect(conditionOf(meshv1alpha1.ConditionNamespacesEnrolled).Reason).To(Equal(meshv1alpha1.ReasonCNIExcludesNamespace))
+		}, 4*time.Second, 300*time.Millisecond).Should(Succeed())
+
+		By("the agent rolled out to every node")
+		markCNIReady()
 		Eventually(func() map[string]string { return namespaceLabels(batch) }, installTimeout, poll).
 			Should(HaveKeyWithValue("istio-injection", enabled))
+		Expect(getMesh().Status.CNI.ExcludeNamespaces).To(BeEmpty())
 		Eventually(func() string { return conditionOf(meshv1alpha1.ConditionNamespacesEnrolled).Reason }, installTimeout, poll).
 			Should(Equal(meshv1alpha1.ReasonEnrolled))
 	})
