@@ -264,7 +264,7 @@ func notMine(entry metav1.ManagedFieldsEntry) bool { return entry.Manager != mes
 
 // CacheByObject limits the manager's cache for every chart kind to the objects meshkeeper labelled, so
 // the cache never holds every ConfigMap or Deployment of the cluster, and keeps of each Pod only what
-// the proxy count reads. The label is one anyone can set, so the namespaced chart kinds are cached
+// the proxy count reads (and of each Ingress and IngressClass what the Ingress decisions read). The label is one anyone can set, so the namespaced chart kinds are cached
 // only in controlPlaneNamespaces, where meshkeeper installs, when the installer limited them: a
 // namespace owner who labels large ConfigMaps of their own as meshkeeper's does not fill its memory.
 func CacheByObject(controlPlaneNamespaces []string) map[client.Object]cache.ByObject {
@@ -288,6 +288,7 @@ func CacheByObject(controlPlaneNamespaces []string) map[client.Object]cache.ByOb
 	byObject[&corev1.Pod{}] = cache.ByObject{Transform: proxyFields}
 	byObject[&corev1.Service{}] = cache.ByObject{Transform: serviceFields(controlPlaneNamespaces)}
 	byObject[&networkingv1.Ingress{}] = cache.ByObject{Transform: ingressFields}
+	byObject[&networkingv1.IngressClass{}] = cache.ByObject{Transform: ingressClassFields}
 	byObject[&corev1.Namespace{}] = cache.ByObject{Transform: namespaceFields}
 	return byObject
 }
@@ -478,6 +479,21 @@ func ingressFields(obj any) (any, error) {
 	ing.Spec = internalpolicy.IngressSpecRead(ing.Spec)
 	ing.Status = networkingv1.IngressStatus{}
 	return ing, nil
+}
+
+// ingressClassFields is the cache's transform of IngressClasses: only what tells which controller
+// serves an Ingress of the class (its name and spec.controller), the rest of them (parameters,
+// annotations, managed fields) being read by nothing of meshkeeper.
+func ingressClassFields(obj any) (any, error) {
+	class, ok := obj.(*networkingv1.IngressClass)
+	if !ok {
+		return keepOwnManagedFields(obj)
+	}
+	return &networkingv1.IngressClass{
+		ObjectMeta: metav1.ObjectMeta{Name: class.Name, UID: class.UID, ResourceVersion: class.ResourceVersion,
+			CreationTimestamp: class.CreationTimestamp, DeletionTimestamp: class.DeletionTimestamp},
+		Spec: networkingv1.IngressClassSpec{Controller: class.Spec.Controller},
+	}, nil
 }
 
 // ingressWrittenAnnotations are the Ingress annotations meshkeeper writes.

@@ -188,6 +188,11 @@ const (
 	// ReasonClassNotServed: the Ingress belongs to a class the mesh's ingress-nginx controller does not
 	// serve.
 	ReasonClassNotServed = "ClassNotServed"
+	// ReasonClassNotListed: the Ingress, in an enrolled namespace, belongs to a class that
+	// spec.ingressNginx.ingressClassNames does not list but that the mesh's ingress-nginx controller
+	// serves (an IngressClass of its --controller-class, or its --ingress-class): nginx sends its requests
+	// to the pods' IPs in plaintext, past the controller's sidecar.
+	ReasonClassNotListed = "ClassNotListed"
 	// ReasonControllerWithoutSidecar: the ingress-nginx controller gets no sidecar (hostNetwork, a
 	// conflict on its pod template, a namespace the injector never injects or that keeps it out or whose Pod Security level
 	// rejects istio-init, another annotations prefix, or it does not exist), so a mesh Ingress gets no annotations: nginx

@@ -77,6 +77,8 @@ type Reconciler struct {
 
 // Ingresses get two annotations; Services tell whether a backend has a ClusterIP.
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;patch
+// IngressClasses tell which Ingresses the controller serves besides those of the listed classes.
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingressclasses,verbs=get;list;watch
 
 // Workers is how many Ingresses the controller reconciles at once. A reconcile reads the cache and
 // makes at most one write, so a worker mostly waits for the API server's answer: with 4, a busy API
@@ -454,6 +456,16 @@ func (v *View) decideAlone(ctx context.Context, ing *networkingv1.Ingress) (poli
 			}
 			return svc, found
 		},
+		IngressClassController: func(name string) (string, bool) {
+			class, found, err := get(ctx, v, &networkingv1.IngressClass{}, client.ObjectKey{Name: name})
+			if err != nil {
+				lookupErr = fmt.Errorf("reading IngressClass %s: %w", name, err)
+			}
+			if !found {
+				return "", false
+			}
+			return class.Spec.Controller, true
+		},
 	})
 	return decision, lookupErr
 }
@@ -526,6 +538,17 @@ var Changed = predicate.Funcs{
 			!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
 			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
 			!apply.OwnedKeys(e.ObjectOld, "annotations").Equal(apply.OwnedKeys(e.ObjectNew, "annotations"))
+	},
+}
+
+// IngressClassChanged passes the IngressClass events that can change which Ingresses the ingress-nginx
+// controller serves: a class created or deleted, or one whose spec.controller changed (the API server
+// keeps it immutable, but the cache may miss the deletion between two of the same name).
+var IngressClassChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*networkingv1.IngressClass)
+		cur, curOK := e.ObjectNew.(*networkingv1.IngressClass)
+		return !oldOK || !curOK || old.Spec.Controller != cur.Spec.Controller
 	},
 }
 
@@ -713,6 +736,22 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 		return ingressesOf(ctx)
 	})
+	// The Ingresses of the class: whether the controller serves them depends on the IngressClass's
+	// existence and spec.controller (policy.ClassSelection.Serves).
+	byClass := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, class client.Object) []reconcile.Request {
+		list := &networkingv1.IngressList{}
+		if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing Ingresses to reconcile")
+			return nil
+		}
+		var requests []reconcile.Request
+		for i := range list.Items {
+			if name := list.Items[i].Spec.IngressClassName; name != nil && *name == class.GetName() {
+				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return requests
+	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.Ingress{}, builder.WithPredicates(Changed)).
 		Watches(&networkingv1.Ingress{}, bySharedUpstream, builder.WithPredicates(SharingChanged)).
@@ -723,6 +762,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, pod client.Object) []reconcile.Request {
 			return r.kept.requests(pod.GetNamespace())
 		}), builder.WithPredicates(ProxyGone)).
+		Watches(&networkingv1.IngressClass{}, byClass, builder.WithPredicates(IngressClassChanged)).
 		Watches(&meshv1alpha1.ServiceMesh{}, all, builder.WithPredicates(meshctx.EnrollmentChanged)).
 		WithOptions(meshctx.ControllerOptions(Workers)).
 		Named("ingress")

@@ -369,6 +369,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	batched := toMeshBatched[client.Object](pace)
 	b = b.Watches(&corev1.Namespace{}, batched, builder.WithPredicates(meshctx.LabelsOrDeletionChanged)).
 		Watches(&networkingv1.Ingress{}, batched, builder.WithPredicates(ingress.Changed)).
+		Watches(&networkingv1.IngressClass{}, batched, builder.WithPredicates(ingress.IngressClassChanged)).
 		Watches(&corev1.Service{}, batched, builder.WithPredicates(ingress.ServiceAddressChanged)).
 		Watches(&corev1.Pod{}, batched, builder.WithPredicates(proxyChanged))
 	// The cluster's Service ranges, which the ingress-nginx controller's sidecar captures.

@@ -434,7 +434,13 @@ func rolloutNote(rollout ingress.Rollout) string {
 func skippedMessage(status meshv1alpha1.IngressesStatus, skipped map[string][]string) string {
 	parts := make([]string, 0, len(skipped))
 	for _, reason := range slices.Sorted(maps.Keys(skipped)) {
-		parts = append(parts, fmt.Sprintf("%s: %s", reason, names(skipped[reason])))
+		part := fmt.Sprintf("%s: %s", reason, names(skipped[reason]))
+		if reason == meshv1alpha1.ReasonClassNotListed {
+			// Not the Ingresses' owners' to fix, but the mesh's: their requests bypass the sidecar.
+			part += " (classes the ingress-nginx controller serves that spec.ingressNginx.ingressClassNames does not list: " +
+				"nginx sends their requests to the pods' IPs in plaintext; add their classes to spec.ingressNginx.ingressClassNames)"
+		}
+		parts = append(parts, part)
 	}
 	return fmt.Sprintf("%d Ingress(es) route through the mesh; %d cannot and are left unchanged (%s). "+
 		"Each has a Warning Event that says what to change", status.Configured, status.Skipped, strings.Join(parts, "; "))
@@ -715,7 +721,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonIngressesSkipped, meshv1alpha1.ReasonNoBackend, meshv1alpha1.ReasonResourceBackend,
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless, meshv1alpha1.ReasonServiceNotCaptured,
-	meshv1alpha1.ReasonServiceNotExported, meshv1alpha1.ReasonSharedUpstream,
+	meshv1alpha1.ReasonServiceNotExported, meshv1alpha1.ReasonSharedUpstream, meshv1alpha1.ReasonClassNotListed,
 	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
 	meshv1alpha1.ReasonPodSecurityRejectsSidecar, meshv1alpha1.ReasonPodSecurityRejectsAgent,
 	meshv1alpha1.ReasonCNIExcludesNamespace, meshv1alpha1.ReasonProgressDeadlineExceeded, meshv1alpha1.ReasonCanaryIngress,

@@ -67,6 +67,10 @@ type IngressInput struct {
 	// meshkeeper owns with one of them holds their value too: meshkeeper cannot change it without
 	// taking it from them.
 	OthersAnnotations map[string][]string
+	// IngressClassController looks an IngressClass up by name, and returns its spec.controller: with the
+	// controller's flags (PodTemplateDecision.Classes) it tells whether the controller serves an Ingress
+	// of a class spec.ingressNginx.ingressClassNames does not list (ClassNotListed). Nil finds none.
+	IngressClassController func(name string) (controller string, found bool)
 }
 
 // IngressAnnotationsWritten are the annotation keys the Ingress decision can have meshkeeper own.
@@ -219,11 +223,20 @@ func ingressNginxOff(x ingressInput) (string, string, bool) {
 
 // classNotServed: the Ingress is of no class the mesh's controller serves. One that names no class at
 // all is served when the controller watches Ingresses without a class
-// (PodTemplateDecision.ServesIngressesWithoutClass), whatever the cluster's default IngressClass.
+// (PodTemplateDecision.ServesIngressesWithoutClass), whatever the cluster's default IngressClass. One of
+// a class spec.ingressNginx.ingressClassNames does not list that the controller serves all the same
+// (ClassSelection.Serves) is, in an enrolled namespace, a mesh Ingress meshkeeper does not configure:
+// ClassNotListed, a skip, since its requests bypass the sidecar; outside the mesh it is not one.
 func classNotServed(x ingressInput) (string, string, bool) {
 	served := x.IngressNginx.IngressClassNames
 	if x.class != "" && slices.Contains(served, x.class) || x.classFrom == "" && x.Controller.ServesIngressesWithoutClass {
 		return "", "", false
+	}
+	if served, why := x.classServed(); served {
+		return ClassNotListed, fmt.Sprintf("Ingress %s is of class %q (from %s), which %s serves (%s), but spec.ingressNginx.ingressClassNames does not list it: "+
+			"meshkeeper does not configure it, so nginx sends its requests to the pods' IPs in plaintext, past the controller's sidecar, "+
+			"which the pods' sidecars refuse under STRICT mTLS. To route it through the mesh, add %q to spec.ingressNginx.ingressClassNames; "+
+			"or serve it with a class of another controller", x.name, x.class, x.classFrom, workloadName(x.IngressNginx), why, x.class), true
 	}
 	use := "a class listed in spec.ingressNginx.ingressClassNames (it lists none)"
 	if len(served) > 0 {
@@ -244,6 +257,15 @@ func classNotServed(x ingressInput) (string, string, bool) {
 	}
 	return ClassNotServed, fmt.Sprintf("Ingress %s is of class %q (from %s), which the mesh's ingress-nginx controller does not serve (spec.ingressNginx.ingressClassNames), "+
 		"so it is not a mesh Ingress; to put it in the mesh, use class %s", x.name, x.class, x.classFrom, use), true
+}
+
+// classServed tells, of an Ingress of an enrolled namespace, whether the controller serves its class
+// (ClassSelection.Serves), and why. The IngressClass is looked up only then.
+func (x ingressInput) classServed() (bool, string) {
+	if !x.NamespaceEnrolled {
+		return false, ""
+	}
+	return x.Controller.Classes.Serves(x.class, x.classFrom, x.IngressClassController)
 }
 
 func namespaceNotEnrolled(x ingressInput) (string, string, bool) {

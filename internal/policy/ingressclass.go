@@ -17,6 +17,7 @@ limitations under the License.
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,22 +91,137 @@ func AnnotationsPrefix(template *corev1.PodTemplateSpec) string {
 
 // annotationsPrefixOf reads FlagAnnotationsPrefix from one container's command line.
 func annotationsPrefixOf(args []string) string {
-	prefix := DefaultAnnotationsPrefix
+	prefix, _ := stringFlag(args, FlagAnnotationsPrefix, DefaultAnnotationsPrefix)
+	return prefix
+}
+
+// stringFlag reads a string flag from one container's command line as the controller's pflag reads
+// it (AnnotationsPrefix): flag=value, or flag followed by its value as the next argument; the last one
+// given counts, and nothing after a "--" is a flag. found says whether the flag is given with a value;
+// without, value is def.
+func stringFlag(args []string, flag, def string) (value string, found bool) {
+	value = def
 	for i := 0; i < len(args); i++ {
 		if args[i] == "--" {
 			break
 		}
-		value, ok := strings.CutPrefix(args[i], FlagAnnotationsPrefix)
+		rest, ok := strings.CutPrefix(args[i], flag)
 		switch {
 		case !ok:
-		case value == "" && i+1 < len(args):
+		case rest == "" && i+1 < len(args):
 			i++
-			prefix = args[i]
-		case strings.HasPrefix(value, "="):
-			prefix = value[1:]
+			value, found = args[i], true
+		case strings.HasPrefix(rest, "="):
+			value, found = rest[1:], true
 		}
 	}
-	return prefix
+	return value, found
+}
+
+// boolFlag reads a bool flag from one container's command line as the controller's pflag reads it
+// (WatchesIngressesWithoutClass): the bare flag, or =value with a value strconv.ParseBool reads; the
+// last one given counts, and nothing after a "--" is a flag. found says whether the flag is given.
+func boolFlag(args []string, flag string) (on, found bool) {
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		rest, ok := strings.CutPrefix(arg, flag)
+		switch {
+		case !ok:
+		case rest == "":
+			on, found = true, true
+		case strings.HasPrefix(rest, "="):
+			value, err := strconv.ParseBool(rest[1:])
+			on, found = err == nil && value, true
+		}
+	}
+	return on, found
+}
+
+// The ingress-nginx controller's flags that choose the Ingresses it serves by their class, besides
+// FlagWatchIngressWithoutClass.
+const (
+	// FlagControllerClass is the spec.controller of the IngressClasses whose Ingresses it serves.
+	FlagControllerClass = "--controller-class"
+	// FlagIngressClass is the class of the Ingresses it serves by the legacy kubernetes.io/ingress.class
+	// annotation, and, with FlagIngressClassByName, the name of an IngressClass it serves whatever
+	// that IngressClass's spec.controller.
+	FlagIngressClass = "--ingress-class"
+	// FlagIngressClassByName has it serve the IngressClass named FlagIngressClass too.
+	FlagIngressClassByName = "--ingress-class-by-name"
+)
+
+// The defaults of FlagControllerClass and FlagIngressClass.
+const (
+	DefaultControllerClass = "k8s.io/ingress-nginx"
+	DefaultIngressClass    = "nginx"
+)
+
+// ClassSelection is how an ingress-nginx controller picks the Ingresses it serves by their class, read
+// from its pod template's flags (ClassSelectionOf). The zero value, of no workload, serves none.
+type ClassSelection struct {
+	// Found: the controller's workload exists, and the fields below are read from its pod template.
+	Found bool
+	// ControllerClass is its FlagControllerClass: it serves the Ingresses of spec.ingressClassName X when
+	// the IngressClass X exists with this spec.controller.
+	ControllerClass string
+	// IngressClass is its FlagIngressClass: it serves the Ingresses whose legacy annotation (without
+	// spec.ingressClassName) has this value, and, with ByName, those of the IngressClass of this name.
+	IngressClass string
+	// ByName is its FlagIngressClassByName.
+	ByName bool
+}
+
+// ClassSelectionOf reads how the ingress-nginx controller of a pod template picks its Ingresses by
+// class: FlagControllerClass, FlagIngressClass and FlagIngressClassByName, each read as the controller's
+// pflag reads it (stringFlag, boolFlag), from the first container that gives any of them; their
+// defaults when none does. A container's args follow its command. Nil (no workload) is the zero value.
+func ClassSelectionOf(template *corev1.PodTemplateSpec) ClassSelection {
+	if template == nil {
+		return ClassSelection{}
+	}
+	for _, c := range template.Spec.Containers {
+		args := slices.Concat(c.Command, c.Args)
+		controller, controllerGiven := stringFlag(args, FlagControllerClass, DefaultControllerClass)
+		class, classGiven := stringFlag(args, FlagIngressClass, DefaultIngressClass)
+		byName, byNameGiven := boolFlag(args, FlagIngressClassByName)
+		if controllerGiven || classGiven || byNameGiven {
+			return ClassSelection{Found: true, ControllerClass: controller, IngressClass: class, ByName: byName}
+		}
+	}
+	return ClassSelection{Found: true, ControllerClass: DefaultControllerClass, IngressClass: DefaultIngressClass}
+}
+
+// Serves tells whether the controller serves an Ingress of class (from, as ingressClass resolves them)
+// as ingress-nginx's store decides it (GetIngressClass): of spec.ingressClassName, when the IngressClass
+// of that name exists (controllerOf finds it, with its spec.controller) and either names
+// ControllerClass, or, with ByName, is named IngressClass; of the legacy annotation, when its value is
+// IngressClass. An Ingress without a class is not judged here (WatchesIngressesWithoutClass). Why it is
+// served is said by the returned explanation, for messages.
+func (s ClassSelection) Serves(class, from string, controllerOf func(name string) (string, bool)) (bool, string) {
+	switch {
+	case !s.Found || class == "":
+		return false, ""
+	case from == "annotation "+AnnotationIngressClass:
+		if class == s.IngressClass {
+			return true, fmt.Sprintf("its %s is %q", FlagIngressClass, class)
+		}
+		return false, ""
+	}
+	if controllerOf == nil {
+		return false, ""
+	}
+	controller, found := controllerOf(class)
+	switch {
+	case !found:
+		return false, ""
+	case controller == s.ControllerClass:
+		return true, fmt.Sprintf("IngressClass %s names controller %q, its %s", class, controller, FlagControllerClass)
+	case s.ByName && class == s.IngressClass:
+		return true, fmt.Sprintf("it runs with %s and its %s is %q", FlagIngressClassByName, FlagIngressClass, class)
+	}
+	return false, ""
 }
 
 // ingressClass resolves the class of an Ingress as ingress-nginx does: spec.ingressClassName, else the

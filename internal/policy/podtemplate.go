@@ -81,6 +81,10 @@ type PodTemplateDecision struct {
 	// with --watch-ingress-without-class set true (WatchesIngressesWithoutClass). It is read whatever
 	// else is decided about the controller.
 	ServesIngressesWithoutClass bool
+	// Classes is how the controller picks the Ingresses it serves by class (ClassSelectionOf), read
+	// whatever else is decided about it: an Ingress of a class it serves that
+	// spec.ingressNginx.ingressClassNames does not list bypasses its sidecar (ClassNotListed).
+	Classes ClassSelection
 }
 
 // IngressNginxPodTemplate decides what meshkeeper adds to the ingress-nginx controller's pod template:
@@ -94,7 +98,7 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 		podTemplateConflict,
 	); matched {
 		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message,
-			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template)}
+			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template), Classes: ClassSelectionOf(in.Template)}
 	}
 	labels, annotations := wantedPodTemplate(in.IngressNginx)
 	return PodTemplateDecision{
@@ -105,6 +109,7 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 		Message: fmt.Sprintf("%s gets a sidecar that captures only outbound traffic to %s; inbound traffic stays with nginx",
 			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]),
 		ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template),
+		Classes:                     ClassSelectionOf(in.Template),
 	}
 }
 

@@ -42,6 +42,7 @@ const (
 	CustomAnnotationsPrefix    = meshv1alpha1.ReasonCustomAnnotationsPrefix
 
 	ClassNotServed           = meshv1alpha1.ReasonClassNotServed
+	ClassNotListed           = meshv1alpha1.ReasonClassNotListed
 	NamespaceNotEnrolled     = meshv1alpha1.ReasonNamespaceNotEnrolled
 	ControllerWithoutSidecar = meshv1alpha1.ReasonControllerWithoutSidecar
 	CanaryIngress            = meshv1alpha1.ReasonCanaryIngress

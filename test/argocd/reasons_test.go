@@ -85,6 +85,7 @@ var readyReasons = map[string]string{
 	"ServiceNotExported":         "Degraded",
 	"SharedUpstream":             "Degraded",
 	"CanaryIngress":              "Degraded",
+	"ClassNotListed":             "Degraded",
 	"ServiceCIDRsUnknown":        "Degraded",
 	"IngressWriteRefused":        "Degraded",
 	"PolicyConflict":             "Degraded",
@@ -343,7 +344,7 @@ var computedEventReasons = map[string][]string{
 	"namespace/controller.go d.Reason": {"InjectionLabelConflict", "PodSecurityRejectsSidecar", "CNIExcludesNamespace"},
 	// A mesh Ingress meshkeeper leaves unchanged (ControllerWithoutSidecar records none).
 	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceNotExported", "ServiceExternalName", "SharedUpstream",
-		"ResourceBackend", "NoBackend", "CanaryIngress", "AnnotationConflict"},
+		"ResourceBackend", "NoBackend", "CanaryIngress", "ClassNotListed", "AnnotationConflict"},
 	// The ingress-nginx controller meshkeeper cannot configure.
 	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled", "CustomAnnotationsPrefix",
 		"PodSecurityRejectsSidecar", "CNIExcludesNamespace", "AnnotationConflict", "ServiceCIDRsUnknown"},

@@ -558,6 +558,32 @@ var _ = Describe("ingress-nginx integration", Ordered, func() {
 			ShouldNot(HaveKey("CanaryIngress"))
 	})
 
+	It("counts and reports an Ingress of a class the controller serves but ingressClassNames does not list, while its IngressClass names the controller", func() {
+		// Without the annotations nginx sends the Ingress's requests to the pods' IPs in plaintext, past
+		// the controller's sidecar. Created before its IngressClass, which wakes it.
+		private := createIngress(ingNamespace, "private", func(i *networkingv1.Ingress) {
+			i.Spec.IngressClassName = ptr.To("private")
+			i.Spec.DefaultBackend = ptr.To(ingressBackend("api"))
+		})
+		Consistently(func() map[string]int32 { return getMesh().Status.Ingresses.SkippedByReason }, "2s", poll).
+			ShouldNot(HaveKey(meshv1alpha1.ReasonClassNotListed))
+
+		class := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "private"},
+			Spec: networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"}}
+		Expect(k8sClient.Create(ctx, class)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.Ingresses.SkippedByReason).To(HaveKeyWithValue(meshv1alpha1.ReasonClassNotListed, BeEquivalentTo(1)))
+			g.Expect(warningsAbout("Ingress", ingNamespace+"/private")).To(ContainElement(meshv1alpha1.ReasonClassNotListed))
+		}, installTimeout, poll).Should(Succeed())
+		Expect(ingressAnnotations(ingNamespace, "private")).To(Equal(private.Annotations))
+
+		By("deleting the IngressClass, after which the controller serves the Ingress no more")
+		Expect(k8sClient.Delete(ctx, class)).To(Succeed())
+		Eventually(func() map[string]int32 { return getMesh().Status.Ingresses.SkippedByReason }, installTimeout, poll).
+			ShouldNot(HaveKey(meshv1alpha1.ReasonClassNotListed))
+		Expect(k8sClient.Delete(ctx, private)).To(Succeed())
+	})
+
 	It("leaves the Ingresses of a namespace being deleted as they are, and counts them nowhere", func() {
 		const doomed = "ing-doomed"
 		createNamespace(doomed, nil, nil)
