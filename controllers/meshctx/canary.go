@@ -17,6 +17,7 @@ limitations under the License.
 package meshctx
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -64,6 +65,30 @@ func CanaryTarget(mesh *meshv1alpha1.ServiceMesh) string {
 	return ""
 }
 
+// PromotedCanary is the canary revision the spec ended (updateStrategy.canary lists no namespace any
+// more) while the default tag does not point at it yet: the status still reports it Canary, serving,
+// and status.activeRevision is another. Removing the canary promotes it, and the tag moves to it once it
+// is ready; the namespaces meshkeeper labelled for it keep that label until the status reports the tag
+// there, or their new pods would get the sidecar of the revision the tag leaves in between, and
+// restarts would take their workloads there and back. "" when there is none, or when meshkeeper rolled
+// that canary back (status.canaryRollback). A spec that sets the version back as well keeps them there
+// only until its status pass reports that revision Draining.
+func PromotedCanary(mesh *meshv1alpha1.ServiceMesh) string {
+	if mesh == nil || mesh.Spec.UpdateStrategy.Type != meshv1alpha1.UpdateRevisionBased ||
+		mesh.Spec.UpdateStrategy.Canary != nil && len(mesh.Spec.UpdateStrategy.Canary.Namespaces) > 0 {
+		return ""
+	}
+	for _, r := range mesh.Status.Revisions {
+		if r.State == meshv1alpha1.RevisionCanary && revision.Serves(r.Ready, r.Proxies) && r.Name != mesh.Status.ActiveRevision {
+			if rb := RecordedRollback(mesh); rb != nil && rb.Revision == r.Name {
+				return ""
+			}
+			return r.Name
+		}
+	}
+	return ""
+}
+
 // CanaryRollback returns the canary rollback that holds for the spec as it is, as the status pass
 // records it: the one the status records, or else the one reported (by the restarts, before the status
 // records it), if it was made under the current generation of the spec. Any change of the spec ends a
@@ -80,9 +105,9 @@ func CanaryRollback(mesh *meshv1alpha1.ServiceMesh, reported *meshv1alpha1.Canar
 	return nil
 }
 
-// CanaryChanged passes a ServiceMesh update that changes the canary revision (a status change the
-// namespaces' labels follow).
-var CanaryChanged = changedBy(CanaryRevision)
+// CanaryChanged passes a ServiceMesh update that changes the canary revision or the promoted canary (a
+// status change the namespaces' labels follow).
+var CanaryChanged = predicate.Or[client.Object](changedBy(CanaryRevision), changedBy(PromotedCanary))
 
 // changedBy passes only the ServiceMesh updates that change what of returns (something read from the
 // status as well as the spec); no create, delete or generic event.

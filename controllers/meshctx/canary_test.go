@@ -84,6 +84,61 @@ func TestCanaryRevision(t *testing.T) {
 	}
 }
 
+// TestPromotedCanary: once the spec ends a canary, its namespaces keep the canary revision until the
+// status reports the default tag on it, and only then.
+func TestPromotedCanary(t *testing.T) {
+	promoting := func(change func(*meshv1alpha1.ServiceMesh)) *meshv1alpha1.ServiceMesh {
+		mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Generation: 4}}
+		mesh.Spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased}
+		mesh.Status.ActiveRevision = "1-31-0"
+		mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
+			{Name: "1-31-1", State: meshv1alpha1.RevisionCanary, Ready: true},
+			{Name: "1-31-0", State: meshv1alpha1.RevisionActive, Ready: true},
+		}
+		if change != nil {
+			change(mesh)
+		}
+		return mesh
+	}
+	tests := map[string]struct {
+		mesh *meshv1alpha1.ServiceMesh
+		want string
+	}{
+		"the spec ended the canary and the tag is still on the active revision": {mesh: promoting(nil), want: "1-31-1"},
+		"an emptied list ends it as well": {
+			mesh: promoting(func(m *meshv1alpha1.ServiceMesh) { m.Spec.UpdateStrategy.Canary = &meshv1alpha1.CanarySpec{} }),
+			want: "1-31-1",
+		},
+		"the tag moved to it": {
+			mesh: promoting(func(m *meshv1alpha1.ServiceMesh) {
+				m.Status.ActiveRevision = "1-31-1"
+				m.Status.Revisions[0].State, m.Status.Revisions[1].State = meshv1alpha1.RevisionActive, meshv1alpha1.RevisionDraining
+			}),
+		},
+		"the canary still runs": {
+			mesh: promoting(func(m *meshv1alpha1.ServiceMesh) {
+				m.Spec.UpdateStrategy.Canary = &meshv1alpha1.CanarySpec{Namespaces: []string{"shop"}}
+			}),
+		},
+		"a canary that serves no pod and is not ready": {
+			mesh: promoting(func(m *meshv1alpha1.ServiceMesh) { m.Status.Revisions[0].Ready = false }),
+		},
+		"a canary meshkeeper rolled back": {
+			mesh: promoting(func(m *meshv1alpha1.ServiceMesh) {
+				m.Status.CanaryRollback = &meshv1alpha1.CanaryRollbackStatus{Revision: "1-31-1", ObservedGeneration: 3}
+			}),
+		},
+		"no mesh": {},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := PromotedCanary(tt.mesh); got != tt.want {
+				t.Errorf("PromotedCanary = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCanaryRollbackReported(t *testing.T) {
 	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Generation: 5}}
 	reported := &meshv1alpha1.CanaryRollbackStatus{Revision: "1-31-1", ObservedGeneration: 5}

@@ -66,14 +66,14 @@ func enrollmentOf(mesh *meshv1alpha1.ServiceMesh, spec meshv1alpha1.ServiceMeshS
 	if mesh.Spec.UpdateStrategy.Canary != nil {
 		enrollment = enrollment.WithCanary(mesh.Spec.UpdateStrategy.Canary.Namespaces, CanaryRevision(mesh))
 	}
-	return enrollment, nil
+	return enrollment.WithPromotedCanary(PromotedCanary(mesh)), nil
 }
 
 // EnrollmentChanged passes the ServiceMesh changes that can change what its Enrollment decides: the
-// spec, its deletion, and the status Enrollment reads (the canary revision, whether istiod injects for
-// the CNI agent). A namespace's enrollment can change with neither a spec change nor a label write of
-// meshkeeper's (a canary namespace whose owner set istio.io/rev=<canary> itself), so every controller
-// that acts on enrollment watches the ServiceMesh through it.
+// spec, its deletion, and the status Enrollment reads (the canary revision and the promoted canary,
+// whether istiod injects for the CNI agent). A namespace's enrollment can change with neither a spec
+// change nor a label write of meshkeeper's (a canary namespace whose owner set istio.io/rev=<canary>
+// itself), so every controller that acts on enrollment watches the ServiceMesh through it.
 var EnrollmentChanged = predicate.Or[client.Object](SpecOrDeletionChanged, CanaryChanged, CNIInjectsChanged)
 
 // CNIInjects tells whether istiod is installed to inject the mesh's pods for the CNI agent, with no

@@ -26,8 +26,8 @@ import (
 )
 
 // TestEnrollmentChangedFollowsTheStatusThatDecidesEnrollment: a namespace's enrollment, which the
-// namespace, policy and Ingress controllers act on, follows the canary revision and whether istiod
-// injects for the CNI agent, both of the status. An update that changes one of them must wake those
+// namespace, policy and Ingress controllers act on, follows the canary revision (and the canary the
+// spec ended, until the tag moves to it) and whether istiod injects for the CNI agent, of the status. An update that changes one of them must wake those
 // controllers; one that changes neither must not.
 func TestEnrollmentChangedFollowsTheStatusThatDecidesEnrollment(t *testing.T) {
 	canaryMesh := func() *meshv1alpha1.ServiceMesh {
@@ -46,10 +46,25 @@ func TestEnrollmentChangedFollowsTheStatusThatDecidesEnrollment(t *testing.T) {
 		}
 		return mesh
 	}
+	// promoting ends the canary in the spec while the status still reports the tag on 1-31-0.
+	promoting := func(m *meshv1alpha1.ServiceMesh) {
+		m.Spec.UpdateStrategy.Canary = nil
+		m.Status.ActiveRevision = "1-31-0"
+		m.Status.Revisions[1].Ready = true
+	}
 	tests := map[string]struct {
+		before func(*meshv1alpha1.ServiceMesh)
 		change func(*meshv1alpha1.ServiceMesh)
 		want   bool
 	}{
+		"the default tag moves to the canary the spec ended": {
+			before: promoting,
+			change: func(m *meshv1alpha1.ServiceMesh) {
+				m.Status.ActiveRevision = "1-31-1"
+				m.Status.Revisions[0].State, m.Status.Revisions[1].State = meshv1alpha1.RevisionDraining, meshv1alpha1.RevisionActive
+			},
+			want: true,
+		},
 		"the canary revision becomes ready": {
 			change: func(m *meshv1alpha1.ServiceMesh) { m.Status.Revisions[1].Ready = true },
 			want:   true,
@@ -66,6 +81,10 @@ func TestEnrollmentChangedFollowsTheStatusThatDecidesEnrollment(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			old, updated := canaryMesh(), canaryMesh()
+			if tc.before != nil {
+				tc.before(old)
+				tc.before(updated)
+			}
 			tc.change(updated)
 			if got := EnrollmentChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated}); got != tc.want {
 				t.Errorf("the enrollment controllers are woken: %v, want %v", got, tc.want)

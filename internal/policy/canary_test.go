@@ -62,6 +62,21 @@ func TestEnrollmentWithCanary(t *testing.T) {
 			labels: map[string]string{LabelIstioRevision: "1-30-0"},
 			want:   map[string]string{},
 		},
+		"a namespace labelled for the promoted canary keeps its label until the tag moves": {
+			enrollment: base.WithPromotedCanary("1-31-1"), ns: "shop",
+			labels: map[string]string{LabelIstioRevision: "1-31-1"}, owned: []string{LabelIstioRevision},
+			want: map[string]string{LabelIstioRevision: "1-31-1"}, wantEnroll: true,
+		},
+		"a namespace on the active revision does not move to the promoted canary": {
+			enrollment: base.WithPromotedCanary("1-31-1"), ns: "pay",
+			labels: map[string]string{LabelIstioInjection: "enabled"}, owned: []string{LabelIstioInjection},
+			want: map[string]string{LabelIstioInjection: "enabled"}, wantEnroll: true,
+		},
+		"the owner's own istio.io/rev of the promoted canary stays the owner's": {
+			enrollment: base.WithPromotedCanary("1-31-1"), ns: "shop",
+			labels: map[string]string{LabelIstioRevision: "1-31-1"},
+			want:   map[string]string{},
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

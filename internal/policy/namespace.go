@@ -71,6 +71,8 @@ type Enrollment struct {
 	// canary are the namespaces a canary revision serves, with canaryRevision's label instead.
 	canary         sets.Set[string]
 	canaryRevision string
+	// promoted is the revision of a canary the spec ended while the default tag does not point at it yet.
+	promoted string
 }
 
 // NewEnrollment reads spec.injection and spec.namespace. revision is the Istio revision meshkeeper
@@ -125,12 +127,39 @@ func (e *Enrollment) WithCanary(namespaces []string, revision string) *Enrollmen
 	return &out
 }
 
-// LabelFor is the injection label an enrolled namespace of that name carries.
+// WithPromotedCanary has a namespace that carries meshkeeper's istio.io/rev=<revision> keep that label
+// while the default tag moves to revision, the canary the spec ended: istio-injection=enabled would have
+// its new pods get the sidecar of the revision the tag still points at until then. An empty revision
+// changes nothing.
+func (e *Enrollment) WithPromotedCanary(revision string) *Enrollment {
+	if revision == "" {
+		return e
+	}
+	out := *e
+	out.promoted = revision
+	return &out
+}
+
+// LabelFor is the injection label an enrolled namespace of that name carries. A namespace that keeps
+// the label of a promoted canary (WithPromotedCanary) is not known by its name: until the tag moves,
+// callers that judge by the name count it as not carrying its label yet.
 func (e *Enrollment) LabelFor(namespace string) (key, value string) {
 	if e.canary.Has(namespace) {
 		return InjectionLabel(e.canaryRevision)
 	}
 	return e.label, e.value
+}
+
+// canaryOf is the canary revision whose label the namespace is enrolled with: the canary's for a canary
+// namespace, the promoted canary's for one that carries meshkeeper's label of it; "" for any other.
+func (e *Enrollment) canaryOf(ns *corev1.Namespace, ownedLabels sets.Set[string]) string {
+	switch {
+	case e.canary.Has(ns.Name):
+		return e.canaryRevision
+	case e.promoted != "" && ownedLabels.Has(LabelIstioRevision) && ns.Labels[LabelIstioRevision] == e.promoted:
+		return e.promoted
+	}
+	return ""
 }
 
 // namespaceInput is what the namespace checks look at.
@@ -143,10 +172,10 @@ type namespaceInput struct {
 // Namespace decides about one namespace. ownedLabels are the label keys meshkeeper's field manager
 // owns on it, read from its managedFields: only those are meshkeeper's to change.
 func (e *Enrollment) Namespace(ns *corev1.Namespace, ownedLabels sets.Set[string]) Decision {
-	if e.canary.Has(ns.Name) {
+	if rev := e.canaryOf(ns, ownedLabels); rev != "" {
 		canary := *e
-		canary.label, canary.value = e.LabelFor(ns.Name)
-		canary.canary = nil
+		canary.label, canary.value = InjectionLabel(rev)
+		canary.canary, canary.promoted = nil, ""
 		return canary.Namespace(ns, ownedLabels)
 	}
 	in := namespaceInput{Enrollment: e, ns: ns, owned: ownedLabels}

@@ -183,6 +183,40 @@ var _ = Describe("The namespace controller", func() {
 		Expect(recorded).To(BeEmpty())
 	})
 
+	// Removing the canary promotes its revision: the default tag moves to it in the ServiceMesh's next
+	// reconcile. Until the status reports the tag there, istio-injection=enabled would still get the
+	// previous revision's sidecar, so a canary namespace keeps istio.io/rev=<canary> meanwhile, and
+	// moves to istio-injection=enabled only once the tag points at the canary revision.
+	It("keeps a canary namespace on the canary revision until the default tag moves to it", func() {
+		const name = "nsr-promoted"
+		canaryMesh([]string{name}, []string{name})
+		mesh := &meshv1alpha1.ServiceMesh{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh)).To(Succeed())
+		mesh.Status.ActiveRevision = "1-31-0"
+		Expect(k8sClient.Status().Update(ctx, mesh)).To(Succeed())
+		applyLabels(name, "kubectl", map[string]string{"team": "shop"})
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, get(name)))).To(Succeed()) })
+		reconcile(name)
+		Expect(get(name).Labels).To(HaveKeyWithValue(policy.LabelIstioRevision, "1-31-1"))
+
+		mesh.Spec.UpdateStrategy.Canary = nil
+		Expect(k8sClient.Update(ctx, mesh)).To(Succeed())
+		reconcile(name)
+		Expect(get(name).Labels).To(HaveKeyWithValue(policy.LabelIstioRevision, "1-31-1"),
+			"the canary namespace left the canary revision while the default tag still points at 1-31-0")
+		Expect(get(name).Labels).NotTo(HaveKey(policy.LabelIstioInjection))
+
+		mesh.Status.ActiveRevision = "1-31-1"
+		mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
+			{Name: "1-31-1", Version: "1.31.1", State: meshv1alpha1.RevisionActive, Ready: true},
+			{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionDraining, Ready: true},
+		}
+		Expect(k8sClient.Status().Update(ctx, mesh)).To(Succeed())
+		reconcile(name)
+		Expect(get(name).Labels).To(HaveKeyWithValue(policy.LabelIstioInjection, "enabled"))
+		Expect(get(name).Labels).NotTo(HaveKey(policy.LabelIstioRevision))
+	})
+
 	// An istio.io/rev meshkeeper applied and the namespace's owner applied too (its manifest, applied
 	// server-side by Flux) holds the owner's revision as well. When meshkeeper's revision changes, the
 	// owner's value stays: meshkeeper cannot change it without taking it from them, and a non-forced
