@@ -323,12 +323,13 @@ type ProxySpec struct {
 
 // InjectionSpec chooses the namespaces whose pods get the sidecar.
 type InjectionSpec struct {
-	// Namespaces are enrolled by name.
+	// Namespaces are enrolled by name. Those whose pods Istio's injector never injects (kube-node-lease,
+	// kube-public, kube-system and local-path-storage) are refused, as meshkeeper would never enroll them.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10000
 	// +kubebuilder:validation:items:MaxLength=63
 	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +kubebuilder:validation:XValidation:rule="self.all(n, !(n in ['kube-system', 'kube-public', 'kube-node-lease']))",message="injection.namespaces must not list kube-system, kube-public or kube-node-lease: system namespaces are never injected"
+	// +kubebuilder:validation:XValidation:rule="self.all(n, !(n in ['kube-node-lease', 'kube-public', 'kube-system', 'local-path-storage']))",message="injection.namespaces must not list kube-node-lease, kube-public, kube-system or local-path-storage: Istio's injector never injects their pods, so meshkeeper never enrolls them"
 	// +optional
 	Namespaces []string `json:"namespaces,omitempty"`
 

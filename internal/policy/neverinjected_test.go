@@ -19,14 +19,18 @@ package policy
 import (
 	"encoding/json"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"istio.io/istio/manifests"
 	networkingv1 "k8s.io/api/networking/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/yaml"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -55,6 +59,49 @@ func TestNeverInjectedIsTheInjectorsList(t *testing.T) {
 		if want := sets.New(names...); !neverInjected.Equal(want) {
 			t.Errorf("meshkeeper's never-injected namespaces are %v, the injector's %v", sets.List(neverInjected), sets.List(want))
 		}
+	}
+}
+
+// TestTheCRDRefusesEveryNeverInjectedNamespace: the CRD's rule on spec.injection.namespaces refuses
+// exactly the namespaces meshkeeper never enrolls, so that listing one fails at apply time instead of
+// leaving it silently out of the mesh.
+func TestTheCRDRefusesEveryNeverInjectedNamespace(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "mesh.meshkeeper.io_servicemeshes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(data, &crd); err != nil {
+		t.Fatal(err)
+	}
+	schema := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+	for _, field := range []string{"spec", "injection", "namespaces"} {
+		next, ok := schema.Properties[field]
+		if !ok {
+			t.Fatalf("the CRD's schema has no %s", field)
+		}
+		schema = &next
+	}
+	listed := regexp.MustCompile(`n in \[([^\]]*)\]`)
+	var refused sets.Set[string]
+	for _, rule := range schema.XValidations {
+		m := listed.FindStringSubmatch(rule.Rule)
+		if m == nil {
+			continue
+		}
+		refused = sets.New[string]()
+		for _, name := range strings.Split(m[1], ",") {
+			refused.Insert(strings.Trim(strings.TrimSpace(name), "'"))
+		}
+		for _, name := range sets.List(neverInjected) {
+			if !strings.Contains(rule.Message, name) {
+				t.Errorf("the rule's message %q does not name %s", rule.Message, name)
+			}
+		}
+	}
+	if !neverInjected.Equal(refused) {
+		t.Errorf("the CRD refuses %v in spec.injection.namespaces; want the never-injected namespaces %v",
+			sets.List(refused), sets.List(neverInjected))
 	}
 }
 
