@@ -78,10 +78,13 @@ type CNISpec struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
 	// Tolerations of the CNI agent's pods. Unset means every taint is tolerated, as node agents do: a
-	// node without the agent cannot start meshed pods. Set, it replaces that list. Each is checked as the
-	// API server checks a pod's, so that a typo is refused here rather than by the agent's DaemonSet
-	// (keys and values that are not label keys and values as InvalidSpec).
+	// node without the agent cannot start meshed pods. Set, it replaces that list. An empty list is
+	// refused: clients that drop empty lists would turn it into unset, so whether the agent tolerated
+	// every taint or none would depend on the tool that wrote it. Each toleration is checked as the API
+	// server checks a pod's, so that a typo is refused here rather than by the agent's DaemonSet (keys
+	// and values that are not label keys and values as InvalidSpec).
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="cni.tolerations must not be an empty list: leave it out to tolerate every taint (the default), or list the tolerations the agent should have"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator in ['', 'Exists', 'Equal']",message="a toleration's operator must be Exists or Equal (empty means Equal); the API server would refuse the pods"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",message="a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute (empty means all three); the API server would refuse the pods"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",message="a toleration with operator Exists must have no value; the API server would refuse the pods"
