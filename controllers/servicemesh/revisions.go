@@ -392,11 +392,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 		}
 	}
 	for _, name := range plan.Prune {
-		release := revisionReleasePrefix + name
-		if name == revision.Legacy {
-			release = istiodRelease
-		}
-		removed, err := r.removeRelease(ctx, mesh, spec.Namespace, release)
+		removed, err := r.removeRelease(ctx, mesh, spec.Namespace, revisionRelease(name))
 		if err != nil {
 			return nil, moved(meshctx.Retry(meshv1alpha1.ReasonInstallFailed, err))
 		}
@@ -1223,27 +1219,17 @@ func (r *Reconciler) retireLegacyInjector(ctx context.Context, mesh *meshv1alpha
 
 // revisionReleases names the istiod releases of every revision meshkeeper installed for this mesh.
 func (r *Reconciler) revisionReleases(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
-	releases, err := r.releaseNames(ctx, mesh)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for name := range releases {
-		if strings.HasPrefix(name, revisionReleasePrefix) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
-// releaseNames names every Helm release with a record in the control-plane namespace.
-func (r *Reconciler) releaseNames(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (sets.Set[string], error) {
 	releases, err := r.releaseHistories(ctx, mesh)
 	if err != nil {
 		return nil, err
 	}
-	return sets.KeySet(releases), nil
+	var names []string
+	for _, name := range sortedKeys(releases) {
+		if strings.HasPrefix(name, revisionReleasePrefix) {
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }
 
 // releaseHistory is what the labels of a release's records say of it.
