@@ -31,31 +31,19 @@ import (
 const FlagWatchIngressWithoutClass = "--watch-ingress-without-class"
 
 // WatchesIngressesWithoutClass tells whether a pod template runs the ingress-nginx controller with
-// --watch-ingress-without-class set true, as the controller's pflag reads a bool flag: the bare flag,
-// or =value with a value strconv.ParseBool reads (a value it refuses stops the controller, which then
-// serves nothing); the last one given counts. A container's args follow its command. Only then does
-// ingress-nginx serve an Ingress without spec.ingressClassName and without the legacy annotation: it
-// never reads the cluster's default IngressClass, which the API server's admission sets on Ingresses
-// only as they are created. Nil (no workload) serves none.
+// --watch-ingress-without-class set true, as the controller's pflag reads a bool flag (boolFlag): the
+// bare flag, or =value with a value strconv.ParseBool reads (a value it refuses stops the controller,
+// which then serves nothing); the last one given counts, and nothing after a "--" is a flag. A
+// container's args follow its command. Only then does ingress-nginx serve an Ingress without
+// spec.ingressClassName and without the legacy annotation: it never reads the cluster's default
+// IngressClass, which the API server's admission sets on Ingresses only as they are created. Nil (no
+// workload) serves none.
 func WatchesIngressesWithoutClass(template *corev1.PodTemplateSpec) bool {
 	if template == nil {
 		return false
 	}
 	for _, c := range template.Spec.Containers {
-		watches, found := false, false
-		for _, arg := range slices.Concat(c.Command, c.Args) {
-			value, ok := strings.CutPrefix(arg, FlagWatchIngressWithoutClass)
-			switch {
-			case !ok:
-				continue
-			case value == "":
-				watches, found = true, true
-			case strings.HasPrefix(value, "="):
-				on, err := strconv.ParseBool(value[1:])
-				watches, found = err == nil && on, true
-			}
-		}
-		if found && watches {
+		if watches, _ := boolFlag(slices.Concat(c.Command, c.Args), FlagWatchIngressWithoutClass); watches {
 			return true
 		}
 	}

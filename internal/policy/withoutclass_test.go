@@ -24,8 +24,8 @@ import (
 
 // ingress-nginx serves an Ingress without a class (no spec.ingressClassName, no legacy annotation) only
 // when its controller runs with --watch-ingress-without-class set true, as pflag reads a bool flag: the
-// bare flag, or =value with a value strconv.ParseBool reads; the last one given counts. The cluster's
-// default IngressClass plays no part: ingress-nginx never reads it.
+// bare flag, or =value with a value strconv.ParseBool reads; the last one given counts, and nothing
+// after a "--" is a flag. The cluster's default IngressClass plays no part: ingress-nginx never reads it.
 func TestServesIngressesWithoutClass(t *testing.T) {
 	tests := map[string]struct {
 		command, args []string
@@ -46,7 +46,11 @@ func TestServesIngressesWithoutClass(t *testing.T) {
 		"a bool flag takes no value":  {args: []string{"--watch-ingress-without-class", "false"}, want: true},
 		"one dash is not the flag":    {args: []string{"-watch-ingress-without-class=true"}},
 		"another flag of that prefix": {args: []string{"--watch-ingress-without-class-x=true"}},
-		"in another container":        {sidecar: true, want: true},
+		// pflag reads no flag after a "--": the arguments there are positional.
+		"after --, no flag":          {args: []string{"/nginx-ingress-controller", "--", "--watch-ingress-without-class=true"}},
+		"the bare flag after --":     {args: []string{"--", "--watch-ingress-without-class"}},
+		"before --, the flag counts": {args: []string{"--watch-ingress-without-class", "--", "--watch-ingress-without-class=false"}, want: true},
+		"in another container":       {sidecar: true, want: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
