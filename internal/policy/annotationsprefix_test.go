@@ -53,15 +53,18 @@ func TestAnnotationsPrefix(t *testing.T) {
 		"the value may be --":             {args: []string{"--annotations-prefix", "--", "--annotations-prefix=b.example.com"}, want: "b.example.com"},
 		"one dash is not the flag":        {args: []string{"-annotations-prefix=custom.example.com"}, want: DefaultAnnotationsPrefix},
 		"another flag of that prefix":     {args: []string{"--annotations-prefix-x=custom.example.com"}, want: DefaultAnnotationsPrefix},
-		"in another container":            {sidecar: true, want: "custom.example.com"},
+		// Only the controller reads it: a sidecar's flag is not the controller's.
+		"in a sidecar": {sidecar: true, want: DefaultAnnotationsPrefix},
+		"in the controller, after a sidecar": {args: []string{"/nginx-ingress-controller", "--annotations-prefix=other.example.com"},
+			sidecar: true, want: "other.example.com"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			template := controllerTemplate(nil, nil)
 			template.Spec.Containers[0].Command, template.Spec.Containers[0].Args = tc.command, tc.args
 			if tc.sidecar {
-				template.Spec.Containers = append(template.Spec.Containers,
-					corev1.Container{Name: "nginx", Args: []string{"--annotations-prefix", "custom.example.com"}})
+				template.Spec.Containers = append([]corev1.Container{{Name: "nginx", Args: []string{"--annotations-prefix", "custom.example.com"}}},
+					template.Spec.Containers...)
 			}
 			if got := AnnotationsPrefix(template); got != tc.want {
 				t.Fatalf("AnnotationsPrefix = %q, want %q", got, tc.want)

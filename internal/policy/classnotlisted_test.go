@@ -40,7 +40,8 @@ func TestClassSelectionOfReadsTheControllersFlags(t *testing.T) {
 			ClassSelection{Found: true, ControllerClass: DefaultControllerClass, IngressClass: "internal", ByName: true}},
 		"by name false, the last one counts": {[]corev1.Container{{Args: []string{"--ingress-class-by-name", "--ingress-class-by-name=false"}}}, defaults},
 		"nothing after --":                   {[]corev1.Container{{Args: []string{"--", "--controller-class=other"}}}, defaults},
-		"the first container that gives one": {[]corev1.Container{{Args: []string{"sleep"}}, {Args: []string{"--ingress-class=public"}}},
+		"the controller's, not a sidecar's": {[]corev1.Container{{Name: "sidecar", Args: []string{"--ingress-class=other"}},
+			{Name: "controller", Args: []string{"/nginx-ingress-controller", "--ingress-class=public"}}},
 			ClassSelection{Found: true, ControllerClass: DefaultControllerClass, IngressClass: "public"}},
 	}
 	for name, tt := range tests {

@@ -30,24 +30,71 @@ import (
 // that name no class.
 const FlagWatchIngressWithoutClass = "--watch-ingress-without-class"
 
+// controllerProgram is the ingress-nginx controller's executable, /nginx-ingress-controller in its images.
+const controllerProgram = "nginx-ingress-controller"
+
+// controllerContainerName is the name the ingress-nginx charts, the project's and Bitnami's, give the
+// controller's container.
+const controllerContainerName = "controller"
+
+// controllerArgs returns the command line whose flags the ingress-nginx controller of a pod template
+// parses: that of its controller container, whose command is followed by its args. Every flag
+// meshkeeper reads of the controller is read from it alone: only the controller reads them, so a
+// sidecar's command line decides nothing, whatever flags it gives. The controller container is the
+// first that runs the controller's executable by name (the arguments after the name are then its
+// flags, so the "--" of a wrapper before it, as dumb-init's, ends none of them); else the first of a
+// controller image (controllerImage), else the first named as the charts name it, either running the
+// image's entrypoint (their whole command line is then the controller's); else the first container,
+// the one kubectl too takes by default. Nil (no workload) has none.
+func controllerArgs(template *corev1.PodTemplateSpec) []string {
+	if template == nil || len(template.Spec.Containers) == 0 {
+		return nil
+	}
+	containers := template.Spec.Containers
+	for _, c := range containers {
+		args := slices.Concat(c.Command, c.Args)
+		if i := slices.IndexFunc(args, runsController); i >= 0 {
+			return args[i+1:]
+		}
+	}
+	i := slices.IndexFunc(containers, func(c corev1.Container) bool { return controllerImage(c.Image) })
+	if i < 0 {
+		i = slices.IndexFunc(containers, func(c corev1.Container) bool { return c.Name == controllerContainerName })
+	}
+	c := containers[max(i, 0)]
+	return slices.Concat(c.Command, c.Args)
+}
+
+// runsController tells whether an argument of a command line is the controller's executable.
+func runsController(arg string) bool {
+	return !strings.HasPrefix(arg, "-") && arg[strings.LastIndex(arg, "/")+1:] == controllerProgram
+}
+
+// controllerImage tells whether an image is one of the ingress-nginx controller: the project's
+// (ingress-nginx/controller, and controller-chroot) or one named after its executable, as Bitnami's is,
+// whatever its registry, tag or digest.
+func controllerImage(image string) bool {
+	repository, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(repository, ":"); i > strings.LastIndex(repository, "/") {
+		repository = repository[:i]
+	}
+	owner, name := "", repository
+	if i := strings.LastIndex(repository, "/"); i >= 0 {
+		owner, name = repository[strings.LastIndex(repository[:i], "/")+1:i], repository[i+1:]
+	}
+	return name == controllerProgram || owner == "ingress-nginx" && (name == "controller" || name == "controller-chroot")
+}
+
 // WatchesIngressesWithoutClass tells whether a pod template runs the ingress-nginx controller with
-// --watch-ingress-without-class set true, as the controller's pflag reads a bool flag (boolFlag): the
-// bare flag, or =value with a value strconv.ParseBool reads (a value it refuses stops the controller,
-// which then serves nothing); the last one given counts, and nothing after a "--" is a flag. A
-// container's args follow its command. Only then does ingress-nginx serve an Ingress without
+// --watch-ingress-without-class set true, as the controller's pflag reads a bool flag (boolFlag) from
+// its command line (controllerArgs): the bare flag, or =value with a value strconv.ParseBool reads (a
+// value it refuses stops the controller, which then serves nothing); the last one given counts, and
+// nothing after a "--" is a flag. Only then does ingress-nginx serve an Ingress without
 // spec.ingressClassName and without the legacy annotation: it never reads the cluster's default
 // IngressClass, which the API server's admission sets on Ingresses only as they are created. Nil (no
 // workload) serves none.
 func WatchesIngressesWithoutClass(template *corev1.PodTemplateSpec) bool {
-	if template == nil {
-		return false
-	}
-	for _, c := range template.Spec.Containers {
-		if watches, _ := boolFlag(slices.Concat(c.Command, c.Args), FlagWatchIngressWithoutClass); watches {
-			return true
-		}
-	}
-	return false
+	return boolFlag(controllerArgs(template), FlagWatchIngressWithoutClass)
 }
 
 // FlagAnnotationsPrefix is the ingress-nginx controller's flag that sets the prefix of every Ingress
@@ -59,36 +106,21 @@ const FlagAnnotationsPrefix = "--annotations-prefix"
 const DefaultAnnotationsPrefix = "nginx.ingress.kubernetes.io"
 
 // AnnotationsPrefix returns the prefix under which the ingress-nginx controller of a pod template reads
-// the annotations of Ingresses: DefaultAnnotationsPrefix, unless a container runs it with
-// FlagAnnotationsPrefix set to another (the first such container's then). The flag is read as the
-// controller's pflag reads a string flag: --annotations-prefix=value, or --annotations-prefix followed by
-// its value as the next argument, whatever that is; the last one given counts, and nothing after a "--"
-// is a flag. A container's args follow its command. A flag without a value, last, stops the controller,
-// and sets no prefix here. Nil (no workload) is the default.
+// the annotations of Ingresses: DefaultAnnotationsPrefix, unless its command line (controllerArgs)
+// sets FlagAnnotationsPrefix to another. The flag is read as the controller's pflag reads a string flag
+// (stringFlag): --annotations-prefix=value, or --annotations-prefix followed by its value as the next
+// argument, whatever that is; the last one given counts, and nothing after a "--" is a flag. A flag
+// without a value, last, stops the controller, and sets no prefix here. Nil (no workload) is the
+// default.
 func AnnotationsPrefix(template *corev1.PodTemplateSpec) string {
-	if template == nil {
-		return DefaultAnnotationsPrefix
-	}
-	for _, c := range template.Spec.Containers {
-		if prefix := annotationsPrefixOf(slices.Concat(c.Command, c.Args)); prefix != DefaultAnnotationsPrefix {
-			return prefix
-		}
-	}
-	return DefaultAnnotationsPrefix
+	return stringFlag(controllerArgs(template), FlagAnnotationsPrefix, DefaultAnnotationsPrefix)
 }
 
-// annotationsPrefixOf reads FlagAnnotationsPrefix from one container's command line.
-func annotationsPrefixOf(args []string) string {
-	prefix, _ := stringFlag(args, FlagAnnotationsPrefix, DefaultAnnotationsPrefix)
-	return prefix
-}
-
-// stringFlag reads a string flag from one container's command line as the controller's pflag reads
-// it (AnnotationsPrefix): flag=value, or flag followed by its value as the next argument; the last one
-// given counts, and nothing after a "--" is a flag. found says whether the flag is given with a value;
-// without, value is def.
-func stringFlag(args []string, flag, def string) (value string, found bool) {
-	value = def
+// stringFlag reads a string flag from the controller's command line (controllerArgs) as its pflag
+// reads it (AnnotationsPrefix): flag=value, or flag followed by its value as the next argument; the last
+// one given counts, and nothing after a "--" is a flag. Not given with a value, it is def.
+func stringFlag(args []string, flag, def string) string {
+	value := def
 	for i := 0; i < len(args); i++ {
 		if args[i] == "--" {
 			break
@@ -98,18 +130,19 @@ func stringFlag(args []string, flag, def string) (value string, found bool) {
 		case !ok:
 		case rest == "" && i+1 < len(args):
 			i++
-			value, found = args[i], true
+			value = args[i]
 		case strings.HasPrefix(rest, "="):
-			value, found = rest[1:], true
+			value = rest[1:]
 		}
 	}
-	return value, found
+	return value
 }
 
-// boolFlag reads a bool flag from one container's command line as the controller's pflag reads it
+// boolFlag reads a bool flag from the controller's command line (controllerArgs) as its pflag reads it
 // (WatchesIngressesWithoutClass): the bare flag, or =value with a value strconv.ParseBool reads; the
-// last one given counts, and nothing after a "--" is a flag. found says whether the flag is given.
-func boolFlag(args []string, flag string) (on, found bool) {
+// last one given counts, and nothing after a "--" is a flag. Not given, it is false.
+func boolFlag(args []string, flag string) bool {
+	on := false
 	for _, arg := range args {
 		if arg == "--" {
 			break
@@ -118,13 +151,13 @@ func boolFlag(args []string, flag string) (on, found bool) {
 		switch {
 		case !ok:
 		case rest == "":
-			on, found = true, true
+			on = true
 		case strings.HasPrefix(rest, "="):
 			value, err := strconv.ParseBool(rest[1:])
-			on, found = err == nil && value, true
+			on = err == nil && value
 		}
 	}
-	return on, found
+	return on
 }
 
 // The ingress-nginx controller's flags that choose the Ingresses it serves by their class, besides
@@ -162,23 +195,16 @@ type ClassSelection struct {
 }
 
 // ClassSelectionOf reads how the ingress-nginx controller of a pod template picks its Ingresses by
-// class: FlagControllerClass, FlagIngressClass and FlagIngressClassByName, each read as the controller's
-// pflag reads it (stringFlag, boolFlag), from the first container that gives any of them; their
-// defaults when none does. A container's args follow its command. Nil (no workload) is the zero value.
+// class: FlagControllerClass, FlagIngressClass and FlagIngressClassByName, each read from its command
+// line (controllerArgs) as the controller's pflag reads it (stringFlag, boolFlag); their defaults when
+// it does not give them. Nil (no workload) is the zero value.
 func ClassSelectionOf(template *corev1.PodTemplateSpec) ClassSelection {
 	if template == nil {
 		return ClassSelection{}
 	}
-	for _, c := range template.Spec.Containers {
-		args := slices.Concat(c.Command, c.Args)
-		controller, controllerGiven := stringFlag(args, FlagControllerClass, DefaultControllerClass)
-		class, classGiven := stringFlag(args, FlagIngressClass, DefaultIngressClass)
-		byName, byNameGiven := boolFlag(args, FlagIngressClassByName)
-		if controllerGiven || classGiven || byNameGiven {
-			return ClassSelection{Found: true, ControllerClass: controller, IngressClass: class, ByName: byName}
-		}
-	}
-	return ClassSelection{Found: true, ControllerClass: DefaultControllerClass, IngressClass: DefaultIngressClass}
+	args := controllerArgs(template)
+	return ClassSelection{Found: true, ControllerClass: stringFlag(args, FlagControllerClass, DefaultControllerClass),
+		IngressClass: stringFlag(args, FlagIngressClass, DefaultIngressClass), ByName: boolFlag(args, FlagIngressClassByName)}
 }
 
 // Serves tells whether the controller serves an Ingress of class (from, as ingressClass resolves them)

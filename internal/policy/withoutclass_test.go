@@ -50,15 +50,18 @@ func TestServesIngressesWithoutClass(t *testing.T) {
 		"after --, no flag":          {args: []string{"/nginx-ingress-controller", "--", "--watch-ingress-without-class=true"}},
 		"the bare flag after --":     {args: []string{"--", "--watch-ingress-without-class"}},
 		"before --, the flag counts": {args: []string{"--watch-ingress-without-class", "--", "--watch-ingress-without-class=false"}, want: true},
-		"in another container":       {sidecar: true, want: true},
+		// Only the controller reads it: a sidecar's flag is not the controller's.
+		"in a sidecar": {sidecar: true},
+		"in the controller, after a sidecar": {command: []string{"/nginx-ingress-controller"}, args: []string{"--watch-ingress-without-class"},
+			sidecar: true, want: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			template := controllerTemplate(nil, nil)
 			template.Spec.Containers[0].Command, template.Spec.Containers[0].Args = tc.command, tc.args
 			if tc.sidecar {
-				template.Spec.Containers = append(template.Spec.Containers,
-					corev1.Container{Name: "nginx", Args: []string{"--watch-ingress-without-class=true"}})
+				template.Spec.Containers = append([]corev1.Container{{Name: "nginx", Args: []string{"--watch-ingress-without-class=true"}}},
+					template.Spec.Containers...)
 			}
 			for _, in := range []PodTemplateInput{
 				{IngressNginx: ingressNginx(), Template: template},
