@@ -435,18 +435,12 @@ func nodesRunningCurrentAgent(ds *appsv1.DaemonSet, pods []corev1.Pod, now time.
 			hashes[labels[appsv1.DefaultDaemonSetUniqueLabelKey]] = true
 		}
 	}
-	var nodes []string
-	for i := range pods {
-		pod := &pods[i]
+	nodes := podNodes(pods, func(pod *corev1.Pod) bool {
 		current := pod.Labels[daemonSetTemplateGenerationKey] == generation ||
 			hashes[pod.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]]
-		if !current || pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || !podAvailable(pod, ds.Spec.MinReadySeconds, now) {
-			continue
-		}
-		if !slices.Contains(nodes, pod.Spec.NodeName) {
-			nodes = append(nodes, pod.Spec.NodeName)
-		}
-	}
+		// Bound to its node: a pod the scheduler has not placed yet runs nothing there.
+		return current && pod.Spec.NodeName != "" && podAvailable(pod, ds.Spec.MinReadySeconds, now)
+	})
 	return int32(len(nodes))
 }
 
@@ -464,18 +458,27 @@ func podAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 
 // nodesNotReady names the nodes whose pod is not Ready, sorted.
 func nodesNotReady(pods []corev1.Pod) []string {
+	nodes := podNodes(pods, func(pod *corev1.Pod) bool {
+		return !podAvailable(pod, 0, time.Time{}) // with no minReadySeconds, available is Ready whatever the time
+	})
+	slices.Sort(nodes)
+	return nodes
+}
+
+// podNodes names the distinct nodes (podNode) of the pods that counts passes, in the order first met,
+// leaving out the pods being deleted and those whose node is not known.
+func podNodes(pods []corev1.Pod, counts func(*corev1.Pod) bool) []string {
 	var nodes []string
 	for i := range pods {
 		pod := &pods[i]
 		node := podNode(pod)
-		if node == "" || !pod.DeletionTimestamp.IsZero() || podReady(pod) {
+		if node == "" || !pod.DeletionTimestamp.IsZero() || !counts(pod) {
 			continue
 		}
 		if !slices.Contains(nodes, node) {
 			nodes = append(nodes, node)
 		}
 	}
-	slices.Sort(nodes)
 	return nodes
 }
 
@@ -500,15 +503,6 @@ func podNode(pod *corev1.Pod) string {
 		}
 	}
 	return ""
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // uninstallCNI removes the istio-cni release from namespace. The agent's pods remove Istio's plugin
