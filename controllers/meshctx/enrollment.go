@@ -117,10 +117,11 @@ func InjectsForAgentNow(mesh *meshv1alpha1.ServiceMesh) bool {
 // CNIInjectsChanged passes a ServiceMesh update that changes CNIInjects or InjectsForAgentNow, or the
 // namespaces the agent may still leave alone (status.cni.excludeNamespaces): a status change that
 // istiod's values, or the enrollment, follow.
-var CNIInjectsChanged = predicate.Or[client.Object](changedBy(CNIInjects), changedBy(InjectsForAgentNow), changedBy(agentExclusions))
+var CNIInjectsChanged = predicate.Or[client.Object](changedBy(CNIInjects), changedBy(InjectsForAgentNow), changedBy(reportedExclusionsKey))
 
-// agentExclusions is status.cni.excludeNamespaces, comparable.
-func agentExclusions(mesh *meshv1alpha1.ServiceMesh) string {
+// reportedExclusionsKey is the mesh's status.cni.excludeNamespaces joined into one string, so that
+// changedBy can compare it between two versions of the mesh; it reads the status, and decides nothing.
+func reportedExclusionsKey(mesh *meshv1alpha1.ServiceMesh) string {
 	if mesh.Status.CNI == nil {
 		return ""
 	}

@@ -574,7 +574,7 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		cni.DesiredNodes, cni.ReadyNodes = status.CNI.DesiredNodes, status.CNI.ReadyNodes
 		excludedBefore = status.CNI.ExcludeNamespaces
 	}
-	cni.ExcludeNamespaces = agentExclusions(c.enabled, c.excluded, excludedBefore, false)
+	cni.ExcludeNamespaces = exclusionsToReport(c.enabled, c.excluded, excludedBefore, false)
 	cni.Namespace = c.namespace // status.cni.namespace, unless an agent was installed with a failing control plane
 	if !c.ran || (c.unread && c.err == nil) {
 		// The phase did not run, or its read of the agent's DaemonSet failed: the agent is not known
@@ -594,7 +594,7 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		}
 	}
 	value, reason, message := cniReadiness(c)
-	cni.ExcludeNamespaces = agentExclusions(c.enabled, c.excluded, excludedBefore, value == metav1.ConditionTrue)
+	cni.ExcludeNamespaces = exclusionsToReport(c.enabled, c.excluded, excludedBefore, value == metav1.ConditionTrue)
 	status.CNI = cni
 	if c.injectorPending && value != metav1.ConditionTrue {
 		message += ". istiod keeps injecting istio-init (status.cni.injectorPending) until the agent is ready on every node that should run it"
@@ -602,11 +602,11 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	setCondition(status, obs, meshv1alpha1.ConditionCNIReady, value, reason, message)
 }
 
-// agentExclusions is status.cni.excludeNamespaces: the namespaces the agent may still leave alone on some
-// node. Once the agent, installed with excluded, is ready on every node (rolledOut, CNIReady True), these
-// are excluded; until then also those recorded before, which the agent's older pods read as they
-// started. A mesh without the agent has none.
-func agentExclusions(enabled bool, excluded, before []string, rolledOut bool) []string {
+// exclusionsToReport decides status.cni.excludeNamespaces: the namespaces the agent may still leave
+// alone on some node. Once the agent, installed with excluded, is ready on every node (rolledOut,
+// CNIReady True), these are excluded; until then also those recorded before, which the agent's older
+// pods read as they started. A mesh without the agent has none.
+func exclusionsToReport(enabled bool, excluded, before []string, rolledOut bool) []string {
 	if !enabled {
 		return nil
 	}

@@ -527,15 +527,15 @@ func TestAgentVersion(t *testing.T) {
 
 // The namespaces the agent may still leave alone are the spec's once the agent installed with them is
 // ready on every node, and until then also those recorded before, which its older pods still skip.
-func TestAgentExclusions(t *testing.T) {
+func TestExclusionsToReport(t *testing.T) {
 	before := []string{"batch", "monitoring"}
-	if got := agentExclusions(true, []string{"monitoring"}, before, false); !slices.Equal(got, []string{"batch", "monitoring"}) {
-		t.Errorf("agentExclusions during a rollout = %v, want [batch monitoring]", got)
+	if got := exclusionsToReport(true, []string{"monitoring"}, before, false); !slices.Equal(got, []string{"batch", "monitoring"}) {
+		t.Errorf("exclusionsToReport during a rollout = %v, want [batch monitoring]", got)
 	}
-	if got := agentExclusions(true, []string{"monitoring"}, before, true); !slices.Equal(got, []string{"monitoring"}) {
-		t.Errorf("agentExclusions rolled out = %v, want [monitoring]", got)
+	if got := exclusionsToReport(true, []string{"monitoring"}, before, true); !slices.Equal(got, []string{"monitoring"}) {
+		t.Errorf("exclusionsToReport rolled out = %v, want [monitoring]", got)
 	}
-	if got := agentExclusions(false, []string{"monitoring"}, before, false); got != nil {
-		t.Errorf("agentExclusions without the agent = %v, want none", got)
+	if got := exclusionsToReport(false, []string{"monitoring"}, before, false); got != nil {
+		t.Errorf("exclusionsToReport without the agent = %v, want none", got)
 	}
 }
