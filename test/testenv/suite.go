@@ -22,19 +22,15 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"testing"
 )
 
 // Suite is the T of a TestMain that sets up one environment for all of a package's tests: Start and
-// the set-up code register their cleanups with it, and Close runs them after the tests.
+// the set-up code register their cleanups with it, and Close runs them after the tests. RunSuite is
+// the whole of such a TestMain:
 //
 //	func TestMain(m *testing.M) {
-//		suite := &testenv.Suite{}
-//		code := 1
-//		if suite.SetUp(setUp) {
-//			code = m.Run()
-//		}
-//		suite.Close()
-//		os.Exit(code)
+//		os.Exit(testenv.RunSuite(m, func(s *testenv.Suite) { apiServer = testenv.Start(s) }))
 //	}
 type Suite struct {
 	mu       sync.Mutex
@@ -43,6 +39,21 @@ type Suite struct {
 }
 
 var _ T = (*Suite)(nil)
+
+// RunSuite sets up a Suite with setUp, runs m's tests if that succeeded, closes the suite and returns
+// the exit code: m's, or 1 when the set-up failed or a cleanup did (an API server that did not stop).
+func RunSuite(m *testing.M, setUp func(*Suite)) int {
+	suite := &Suite{}
+	code := 1
+	if suite.SetUp(setUp) {
+		code = m.Run()
+	}
+	suite.Close()
+	if suite.Failed() && code == 0 {
+		code = 1
+	}
+	return code
+}
 
 // SetUp runs setUp and tells whether it succeeded. setUp runs in a goroutine of its own, so that
 // Fatalf can end it as it ends a test.

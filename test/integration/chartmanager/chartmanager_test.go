@@ -80,22 +80,12 @@ var apiServer *testenv.Env
 var builtin = map[types.UID]bool{}
 
 func TestMain(m *testing.M) {
-	suite := &testenv.Suite{}
-	code := 1
-	if suite.SetUp(func(s *testenv.Suite) {
+	os.Exit(testenv.RunSuite(m, func(s *testenv.Suite) {
 		apiServer = testenv.Start(s, testenv.WithoutCRDs())
 		for _, obj := range clusterScoped(s) {
 			builtin[obj.UID] = true
 		}
-	}) {
-		code = m.Run()
-	}
-	suite.Close()
-	if suite.Failed() && code == 0 {
-		// The API server did not stop.
-		code = 1
-	}
-	os.Exit(code)
+	}))
 }
 
 // clusterScopedKinds are the kinds of the cluster-scoped objects the charts render, and the CRDs.

@@ -60,17 +60,7 @@ import (
 var apiServer *testenv.Env
 
 func TestMain(m *testing.M) {
-	suite := &testenv.Suite{}
-	code := 1
-	if suite.SetUp(func(s *testenv.Suite) { apiServer = testenv.Start(s) }) {
-		code = m.Run()
-	}
-	suite.Close()
-	if suite.Failed() && code == 0 {
-		// The API server did not stop.
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(testenv.RunSuite(m, func(s *testenv.Suite) { apiServer = testenv.Start(s) }))
 }
 
 // namesTaken counts the uses of each name given to unique.
