@@ -61,6 +61,15 @@ func TestPodSecurityMessageNamesTheLevelsThatReject(t *testing.T) {
 				"not enrolled: bank", "remove global.proxy.capNetBindService: true from spec.values"},
 			wantNotMessage: []string{"baseline"},
 		},
+		"a sidecar without a seccomp profile is rejected by restricted only": {
+			values:       `{"global": {"proxy": {"seccompProfile": null}}}`,
+			namespaces:   map[string]string{"shop": "baseline", "bank": "restricted"},
+			wantRejected: []string{"bank"},
+			wantMessage: []string{"1 namespace(s) the spec selects enforce the Pod Security level restricted (or a level the API server " +
+				"does not know, which it enforces as restricted), which rejects the sidecar that spec.values asks for (global.proxy.seccompProfile: null), whose containers have no seccomp profile",
+				"not enrolled: bank", "remove global.proxy.seccompProfile: null from spec.values"},
+			wantNotMessage: []string{"baseline"},
+		},
 		"istio-init and a sidecar that runs as root: baseline rejects only istio-init": {
 			cniOff:       true,
 			values:       rootSidecar,

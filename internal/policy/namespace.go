@@ -388,7 +388,7 @@ const seccompFieldMinor = 19
 // whether istiod injects for the CNI agent. A privileged sidecar of spec.values comes first: the CNI
 // agent does not lift it, so istio-init is named only where the sidecar is admitted (an Unconfined one
 // by a level pinned before v1.19). A sidecar that spec.values has run as root is rejected by restricted
-// only.
+// only, and so is one whose containers spec.values leaves without a seccomp profile (from v1.19).
 func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
 	var parts []PrivilegePart
 	if value := render.PrivilegedSidecar(spec); value != "" {
@@ -408,6 +408,11 @@ func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
 		parts = append(parts, PrivilegePart{What: fmt.Sprintf("the sidecar that spec.values asks for (%s), which runs as root", value),
 			Fix: fmt.Sprintf("remove %s from spec.values", value), RestrictedOnly: true})
 	}
+	if value := render.SeccompLessSidecar(spec); value != "" {
+		parts = append(parts, PrivilegePart{What: fmt.Sprintf("the sidecar that spec.values asks for (%s), whose containers have no seccomp profile", value),
+			Fix:            fmt.Sprintf("remove %s from spec.values, so that they run with the seccomp profile RuntimeDefault", value),
+			RestrictedOnly: true, SinceMinor: seccompFieldMinor})
+	}
 	return privilegeOf(parts)
 }
 
@@ -422,8 +427,8 @@ const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
 // podSecurityRejectsSidecar finds a namespace whose enforced Pod Security level rejects the pods the
 // injection would produce: without the CNI agent they carry istio-init, which adds NET_ADMIN and
 // NET_RAW, and baseline and restricted allow neither; some values of spec.values make the sidecar itself
-// privileged, or have it run as root, which restricted rejects. Enrolling it would break its next
-// rollout. The API server reads a level it does not know as restricted, and so does this check; only
+// privileged, or have it run as root or without a seccomp profile, which restricted rejects. Enrolling
+// it would break its next rollout. The API server reads a level it does not know as restricted, and so does this check; only
 // privileged (or no label) admits them all.
 func podSecurityRejectsSidecar(in namespaceInput) (string, string, bool) {
 	level, rejected, ok := in.privilege.RejectedBy(in.ns.Labels)

@@ -48,7 +48,8 @@ func meshSpecWith(t *testing.T, cniOff bool, values string) *meshv1alpha1.Servic
 // root (runAsNonRoot: false, runAsUser: 0) when global.proxy.capNetBindService is true: baseline allows
 // both, restricted allows neither root nor runAsNonRoot: false. A seccomp profile of type Unconfined,
 // which spec.values may choose for the sidecar's containers (global.proxy.seccompProfile), is rejected
-// by baseline and restricted alike.
+// by baseline and restricted alike; none at all (null, or a profile of no type, in place of the
+// RuntimeDefault meshkeeper sets with CNI) is rejected by restricted only.
 func TestPodSecurityLevelsJudgeWhatEachRejects(t *testing.T) {
 	const capNetBindService = `{"global": {"proxy": {"capNetBindService": true}}}`
 	tests := map[string]struct {
@@ -91,6 +92,29 @@ func TestPodSecurityLevelsJudgeWhatEachRejects(t *testing.T) {
 			values: `{"global": {"proxy": {"seccompProfile": {"type": "Unconfined"}}}}`, level: "baseline",
 			wantMessage: []string{`"baseline"`, "global.proxy.seccompProfile.type: Unconfined",
 				"remove global.proxy.seccompProfile.type: Unconfined from spec.values"},
+		},
+		"with CNI, a null seccomp profile for the sidecar keeps a restricted namespace out: its containers have none": {
+			values: `{"global": {"proxy": {"seccompProfile": null}}}`, level: "restricted",
+			wantMessage: []string{`"restricted"`, "global.proxy.seccompProfile: null", "no seccomp profile",
+				"remove global.proxy.seccompProfile: null from spec.values"},
+		},
+		"with CNI, a seccomp profile of type null keeps a restricted namespace out": {
+			values: `{"global": {"proxy": {"seccompProfile": {"type": null}}}}`, level: "restricted",
+			wantMessage: []string{"global.proxy.seccompProfile.type: null"},
+		},
+		"with CNI, a null seccomp profile keeps a namespace with a level the API server does not know out": {
+			values: `{"global": {"proxy": {"seccompProfile": null}}}`, level: "Baseline",
+		},
+		"with CNI, a null seccomp profile is admitted by baseline: it asks for no profile": {
+			values: `{"global": {"proxy": {"seccompProfile": null}}}`, level: "baseline", wantEnroll: true,
+		},
+		"with CNI, an empty seccomp profile keeps meshkeeper's RuntimeDefault, which restricted admits": {
+			values: `{"global": {"proxy": {"seccompProfile": {}}}}`, level: "restricted", wantEnroll: true,
+		},
+		"without CNI and with a null seccomp profile, restricted names only istio-init: meshkeeper sets no profile there": {
+			cniOff: true, values: `{"global": {"proxy": {"seccompProfile": null}}}`, level: "restricted",
+			wantMessage:    []string{"istio-init", "spec.cni.enabled: true"},
+			wantNotMessage: []string{"seccompProfile"},
 		},
 		"with CNI, a Localhost seccomp profile for the sidecar is admitted by restricted": {
 			values: `{"global": {"proxy": {"seccompProfile": {"type": "Localhost", "localhostProfile": "istio.json"}}}}`,

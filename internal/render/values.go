@@ -560,6 +560,47 @@ func RootSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 	return ""
 }
 
+// SeccompLessSidecar names the key of spec.values that takes away the seccomp profile meshkeeper gives
+// the sidecar's containers with the CNI agent (RuntimeDefault, injectionDefaults): a
+// global.proxy.seccompProfile that is null (or another value that is no object), or whose type is null
+// or empty. Istio's template then renders istio-proxy and istio-validation without a profile, or with
+// one of no type, and the Pod Security level restricted, which asks every container for RuntimeDefault
+// or Localhost, rejects them unless the pod sets a profile of its own for all its containers; baseline
+// asks for none. "" when spec.values keeps a profile with a type (Unconfined is PrivilegedSidecar's),
+// and without the CNI agent, where meshkeeper sets no profile and the init container is rejected
+// anyway.
+func SeccompLessSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
+	if Mode(spec) != SidecarCNI {
+		return ""
+	}
+	// The word, not a value: null has none that a prefilter could look for.
+	values := valuesWithAnyOf(spec, []byte("seccompProfile"))
+	global, _ := values["global"].(Values)
+	proxy, _ := global["proxy"].(Values)
+	profile, set := proxy["seccompProfile"]
+	if !set {
+		return ""
+	}
+	object, ok := profile.(Values)
+	if !ok {
+		return "global.proxy.seccompProfile: " + jsonText(profile)
+	}
+	// An object merges over meshkeeper's profile key by key: {} keeps RuntimeDefault.
+	if typ, set := object["type"]; set && (typ == nil || typ == "") {
+		return "global.proxy.seccompProfile.type: " + jsonText(typ)
+	}
+	return ""
+}
+
+// jsonText is v as JSON, the way spec.values spells it.
+func jsonText(v any) string {
+	text, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(text)
+}
+
 // meshOutboundTrafficPolicy is the outbound traffic policy spec.values sets for the whole mesh
 // (meshConfig.outboundTrafficPolicy.mode); "" when it sets none.
 func meshOutboundTrafficPolicy(spec *meshv1alpha1.ServiceMeshSpec) string {

@@ -500,3 +500,44 @@ func TestPrivilegedSidecar(t *testing.T) {
 		})
 	}
 }
+
+// TestSeccompLessSidecar: with the CNI agent, meshkeeper gives the sidecar's containers the seccomp
+// profile RuntimeDefault, which spec.values merges over key by key. null, or a type that is null or
+// empty, takes it away; {} and a profile of another type keep one (Unconfined is PrivilegedSidecar's).
+func TestSeccompLessSidecar(t *testing.T) {
+	tests := map[string]struct {
+		cniOff bool
+		values string
+		want   string
+	}{
+		"no values":             {values: ``},
+		"no seccompProfile":     {values: `{"global":{"proxy":{"resources":{}}}}`},
+		"null":                  {values: `{"global":{"proxy":{"seccompProfile":null}}}`, want: "global.proxy.seccompProfile: null"},
+		"a type of null":        {values: `{"global":{"proxy":{"seccompProfile":{"type":null}}}}`, want: "global.proxy.seccompProfile.type: null"},
+		"an empty type":         {values: `{"global":{"proxy":{"seccompProfile":{"type":""}}}}`, want: `global.proxy.seccompProfile.type: ""`},
+		"an empty string":       {values: `{"global":{"proxy":{"seccompProfile":""}}}`, want: `global.proxy.seccompProfile: ""`},
+		"{}":                    {values: `{"global":{"proxy":{"seccompProfile":{}}}}`},
+		"RuntimeDefault":        {values: `{"global":{"proxy":{"seccompProfile":{"type":"RuntimeDefault"}}}}`},
+		"Localhost":             {values: `{"global":{"proxy":{"seccompProfile":{"type":"Localhost","localhostProfile":"proxy.json"}}}}`},
+		"Unconfined":            {values: `{"global":{"proxy":{"seccompProfile":{"type":"Unconfined"}}}}`},
+		"istiod's own, null":    {values: `{"seccompProfile":null}`},
+		"null, without the CNI": {cniOff: true, values: `{"global":{"proxy":{"seccompProfile":null}}}`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"}
+			if tc.cniOff {
+				spec.CNI.Enabled = new(bool)
+			}
+			if tc.values != "" {
+				spec.Values = &meshv1alpha1.IstiodValues{}
+				if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := SeccompLessSidecar(spec); got != tc.want {
+				t.Errorf("SeccompLessSidecar = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -81,6 +81,9 @@ func psaInjectedPod(cniOff bool, values string) *corev1.Pod {
 	if strings.Contains(values, "Unconfined") {
 		seccomp = corev1.SeccompProfileTypeUnconfined
 	}
+	if strings.Contains(values, `"seccompProfile": null`) {
+		seccomp = "" // the template writes no profile then
+	}
 	root := strings.Contains(values, "capNetBindService")
 	var proxyAdd []corev1.Capability
 	if root {
@@ -141,6 +144,8 @@ var _ = Describe("The Pod Security judgement", func() {
 			"CNI, capNetBindService":             {values: `{"global": {"proxy": {"capNetBindService": true}}}`},
 			"no CNI, Unconfined":                 {cniOff: true, values: `{"global": {"proxy": {"seccompProfile": {"type": "Unconfined"}}}}`},
 			"CNI, Unconfined, capNetBindService": {values: `{"global": {"proxy": {"capNetBindService": true, "seccompProfile": {"type": "Unconfined"}}}}`},
+			"CNI, seccompProfile null":           {values: `{"global": {"proxy": {"seccompProfile": null}}}`},
+			"no CNI, seccompProfile null":        {cniOff: true, values: `{"global": {"proxy": {"seccompProfile": null}}}`},
 		}
 		i := 0
 		for labelsName, labels := range labelSets {
@@ -158,7 +163,7 @@ var _ = Describe("The Pod Security judgement", func() {
 				switch {
 				case rejects && !admitted:
 					// What meshkeeper names is what the API server refuses.
-					for what, refused := range map[string]string{"istio-init": "NET_ADMIN", "Unconfined": "seccompProfile", "runs as root": "runAsNonRoot"} {
+					for what, refused := range map[string]string{"istio-init": "NET_ADMIN", "Unconfined": "seccompProfile", "runs as root": "runAsNonRoot", "no seccomp profile": "seccompProfile"} {
 						if strings.Contains(rejected.What, what) && !strings.Contains(err.Error(), refused) {
 							failures = append(failures, fmt.Sprintf("%s: meshkeeper names %s, but the API server does not refuse %s: %v", name, rejected.What, refused, err))
 						}

@@ -488,9 +488,10 @@ var _ = Describe("ServiceMesh validation", func() {
 			[]any{map[string]any{"name": "extra-roots", "configMap": map[string]any{"name": "roots", "defaultMode": int64(420)}}}),
 	)
 
-	It("keeps every key of values.global.proxy, of which only autoInject is declared", func() {
+	It("keeps every key of values.global.proxy, of which only autoInject is declared, nulls included", func() {
 		Expect(k8sClient.Create(ctx, parse(meshYAML("  values:\n    global:\n      proxy:\n        autoInject: enabled\n"+
-			"        image: registry.example.com/istio/proxyv2:1.31.1\n        resources:\n          limits:\n            memory: 512Mi\n")))).To(Succeed())
+			"        image: registry.example.com/istio/proxyv2:1.31.1\n        resources:\n          limits:\n            memory: 512Mi\n"+
+			"        seccompProfile: null\n")))).To(Succeed())
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "default"}, u)).To(Succeed())
@@ -498,7 +499,9 @@ var _ = Describe("ServiceMesh validation", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(found).To(BeTrue())
 		Expect(kept).To(Equal(map[string]any{"autoInject": "enabled", "image": "registry.example.com/istio/proxyv2:1.31.1",
-			"resources": map[string]any{"limits": map[string]any{"memory": "512Mi"}}}))
+			"resources": map[string]any{"limits": map[string]any{"memory": "512Mi"}},
+			// The Pod Security check of enrollment reads a null profile as none (render.SeccompLessSidecar).
+			"seccompProfile": nil}))
 	})
 
 	It("shows the validation message to a kubectl user", func() {
