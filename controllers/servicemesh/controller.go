@@ -94,6 +94,8 @@ type Reconciler struct {
 	backoff, cniBackoff, deleteBackoff controlPlaneBackoff
 	// revisionState is what the revision phase remembers between reconciles.
 	revisionState revisionState
+	// releaseRecords is what the release records said when last read (knownReleaseHistories).
+	releaseRecords releaseRecords
 	// Policy is what the operator's installer allows; the reconciler checks its namespaces (the chart
 	// resolver checks its repositories and image hubs).
 	Policy charts.Policy

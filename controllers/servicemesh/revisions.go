@@ -698,7 +698,11 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		istiods = append(istiods, d)
 		installed.Insert(name)
 	}
-	releases, err := r.releaseHistories(ctx, mesh)
+	// What the status lists and finds no Deployment of is read as the records say it now.
+	listedMissing := slices.ContainsFunc(mesh.Status.Revisions, func(st meshv1alpha1.RevisionStatus) bool {
+		return st.Name != "" && !installed.Has(st.Name)
+	})
+	releases, err := r.knownReleaseHistories(ctx, mesh, listedMissing)
 	if err != nil {
 		return nil, "", err
 	}

@@ -109,6 +109,8 @@ type ChartManager struct {
 	// capabilities is what templates see of the cluster, read from discovery before each install or
 	// upgrade and reused by the drift check's renders.
 	capabilities *capabilities
+	// writes counts the writes of release records by namespace (RecordWrites).
+	writes recordWrites
 }
 
 // NewChartManager returns a chart manager for the cluster of config. c reads typed objects (from a cache,

@@ -324,6 +324,7 @@ func recordSecret(rel *releasev1.Release, timeLabel string, body *recordBody) (*
 // createRecord stores a new revision and returns its Secret's metadata, for updateRecord. It fails when
 // the revision exists: another writer got there first. body is rel's, or nil (see encodeRecord).
 func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release, body *recordBody) (*metav1.ObjectMeta, error) {
+	defer m.writes.add(rel.Namespace)
 	secret, err := recordSecret(rel, "createdAt", body)
 	if err != nil {
 		return nil, err
@@ -342,6 +343,7 @@ func (m *ChartManager) createRecord(ctx context.Context, rel *releasev1.Release,
 // keeps the rest of the metadata (the labels and annotations others gave the Secret). body is rel's, or
 // nil (see encodeRecord).
 func (m *ChartManager) updateRecord(ctx context.Context, rel *releasev1.Release, body *recordBody, stored *metav1.ObjectMeta) error {
+	defer m.writes.add(stored.Namespace)
 	secret, err := recordSecret(rel, "modifiedAt", body)
 	if err != nil {
 		return err
@@ -418,9 +420,37 @@ func (m *ChartManager) newestReadableAt(ctx context.Context, namespace, name str
 
 // deleteRecord deletes one revision's record; one that is gone already is not an error.
 func (m *ChartManager) deleteRecord(ctx context.Context, namespace, name string, version int) error {
+	defer m.writes.add(namespace)
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: recordName(name, version)}}
 	if err := m.client.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting revision %d of release %s: %w", version, name, err)
 	}
 	return nil
+}
+
+// RecordWrites counts the writes of release records in namespace this chart manager attempted, each
+// counted once it returned, whether it succeeded or not (one that timed out may have been stored). A
+// caller that read the records after the count was n has seen every record this process wrote while
+// the count stays n: it reads them again only once the count moved.
+func (m *ChartManager) RecordWrites(namespace string) uint64 { return m.writes.of(namespace) }
+
+// recordWrites counts writes of release records by namespace.
+type recordWrites struct {
+	mu     sync.Mutex
+	counts map[string]uint64
+}
+
+func (w *recordWrites) add(namespace string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.counts == nil {
+		w.counts = map[string]uint64{}
+	}
+	w.counts[namespace]++
+}
+
+func (w *recordWrites) of(namespace string) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts[namespace]
 }

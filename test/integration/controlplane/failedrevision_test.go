@@ -19,6 +19,8 @@ limitations under the License.
 package controlplane
 
 import (
+	"fmt"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -101,5 +103,36 @@ var _ = Describe("A revision whose install failed", Ordered, func() {
 		}
 		Expect(notes).To(ConsistOf(HavePrefix("Removed revision 1-31-1 (Istio 1.31.1)")))
 		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
+	})
+
+	// Finding such a revision takes the namespace's release records, which are not cached. Every event
+	// the mesh watches wakes a reconcile; once the mesh has settled, no record changes, and none reads
+	// them around the cache again.
+	It("reads the namespace's release records no more once the mesh has settled", func() {
+		path := "/api/v1/namespaces/" + ns + "/secrets"
+		reconciles := func() float64 {
+			GinkgoHelper()
+			n, err := metricSum(`controller_runtime_reconcile_total{`, `controller="servicemesh"`)
+			Expect(err).NotTo(HaveOccurred())
+			return n
+		}
+		wake := func(name string) {
+			GinkgoHelper()
+			before := reconciles()
+			pod := createPod(ns, name, "", "", nil)
+			DeferCleanup(func() {
+				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, pod, client.GracePeriodSeconds(0)))).To(Succeed())
+			})
+			Eventually(reconciles, installTimeout, poll).Should(BeNumerically(">", before))
+		}
+		// The removal before deleted records: the reconcile after it reads them once more.
+		wake("settle")
+		lists, passes := managerRecordLists.Of(path), reconciles()
+		for i := range 3 {
+			wake(fmt.Sprintf("wake-%d", i))
+		}
+		Expect(reconciles() - passes).To(BeNumerically(">=", 3))
+		Expect(managerRecordLists.Of(path)-lists).To(BeZero(),
+			"the release records were listed around the cache in %v reconciles", reconciles()-passes)
 	})
 })

@@ -65,6 +65,12 @@ var (
 		q := req.URL.Query()
 		return req.Method == http.MethodGet && q.Get("watch") != "" && q.Get("sendInitialEvents") == "true"
 	}}
+	// managerRecordLists counts, by URL path, the manager's lists of every Helm release record of a
+	// namespace (label selector owner=helm alone), as opposed to those of one release.
+	managerRecordLists = &testenv.RequestCounter{Match: func(req *http.Request) bool {
+		q := req.URL.Query()
+		return req.Method == http.MethodGet && q.Get("watch") == "" && q.Get("labelSelector") == "owner=helm"
+	}}
 	cancel context.CancelFunc
 
 	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
@@ -118,6 +124,7 @@ var _ = BeforeSuite(func() {
 	managerConfig := rest.CopyConfig(cfg)
 	managerConfig.Wrap(managerGets.Wrap)
 	managerConfig.Wrap(managerInformers.Wrap)
+	managerConfig.Wrap(managerRecordLists.Wrap)
 	mgr, err := controllers.NewManager(managerConfig, controllers.ManagerOptions{
 		Options: ctrl.Options{
 			Scheme:                 scheme,
