@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // podFieldProblems names the fields of spec that reach a pod's spec as written and hold what the API
@@ -35,8 +36,8 @@ import (
 // names that are neither standard nor an extended resource, negative quantities, requests and limits
 // of a resource that cannot be overcommitted (huge pages, extended resources) that differ, huge pages
 // without cpu or memory beside them or not in whole pages, extended resources not in whole units,
-// resource claims (the pods have none to refer to), and toleration keys and values that are not label
-// keys and values.
+// resource claims (the pods have none to refer to), toleration keys and values that are not label
+// keys and values, and seccomp profiles of spec.values the API server refuses (render.SeccompProfileProblems).
 // In the fields of controlPlane and cni the API server refuses istiod's Deployment or the istio-cni
 // DaemonSet, part way through a Helm install or upgrade, after the release's other objects were
 // applied; in proxy.resources it refuses every pod the sidecar injector mutates.
@@ -58,6 +59,7 @@ func podFieldProblems(spec *meshv1alpha1.ServiceMeshSpec) []string {
 	problems = append(problems, resourceProblems("spec.cni.resources", spec.CNI.Resources)...)
 	problems = append(problems, tolerationProblems("spec.controlPlane.tolerations", cp.Tolerations)...)
 	problems = append(problems, tolerationProblems("spec.cni.tolerations", spec.CNI.Tolerations)...)
+	problems = append(problems, render.SeccompProfileProblems(spec)...)
 	return problems
 }
 

@@ -142,3 +142,51 @@ func TestPodFieldProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestSeccompProfileProblems: a seccomp profile of spec.values, the sidecar's or istiod's, is refused as
+// the API server refuses it in a container (test/integration/controlplane/podfields_test.go tries each
+// form in a real one), after the merge over the RuntimeDefault meshkeeper sets under it; what the
+// templates write no profile for, or a profile the API server takes, passes.
+func TestSeccompProfileProblems(t *testing.T) {
+	off := false
+	for name, tc := range map[string]struct {
+		values string
+		cniOff bool
+		want   []string
+	}{
+		"the sidecar's type null":              {values: `{"global":{"proxy":{"seccompProfile":{"type":null}}}}`, want: []string{"spec.values global.proxy.seccompProfile.type is null"}},
+		"the sidecar's type empty":             {values: `{"global":{"proxy":{"seccompProfile":{"type":""}}}}`, want: []string{`spec.values global.proxy.seccompProfile.type is ""`}},
+		"istiod's type misspelt":               {values: `{"seccompProfile":{"type":"runtimeDefault"}}`, want: []string{`spec.values seccompProfile.type is "runtimeDefault"`}},
+		"Localhost without its profile":        {values: `{"global":{"proxy":{"seccompProfile":{"type":"Localhost"}}}}`, want: []string{"global.proxy.seccompProfile has type Localhost without a localhostProfile"}},
+		"a localhostProfile under the default": {values: `{"seccompProfile":{"localhostProfile":"profiles/istiod.json"}}`, want: []string{"seccompProfile.localhostProfile is set with type RuntimeDefault"}},
+		"a profile given as its type":          {values: `{"global":{"proxy":{"seccompProfile":"RuntimeDefault"}}}`, want: []string{`global.proxy.seccompProfile is "RuntimeDefault": a seccomp profile is an object`}},
+		"no type and no agent, with a localhostProfile": {values: `{"global":{"proxy":{"seccompProfile":{"localhostProfile":"p.json"}}}}`, cniOff: true,
+			want: []string{"global.proxy.seccompProfile.type is null"}},
+		"both at once": {values: `{"seccompProfile":{"type":""},"global":{"proxy":{"seccompProfile":{"type":"Bogus"}}}}`,
+			want: []string{`global.proxy.seccompProfile.type is "Bogus"`, `spec.values seccompProfile.type is ""`}},
+		"null":                           {values: `{"seccompProfile":null,"global":{"proxy":{"seccompProfile":null}}}`},
+		"{}, which keeps RuntimeDefault": {values: `{"seccompProfile":{},"global":{"proxy":{"seccompProfile":{}}}}`},
+		"{} without the agent, which writes none": {values: `{"global":{"proxy":{"seccompProfile":{}}}}`, cniOff: true},
+		"an empty string, which writes none":      {values: `{"global":{"proxy":{"seccompProfile":""}}}`},
+		"RuntimeDefault and Unconfined":           {values: `{"seccompProfile":{"type":"RuntimeDefault"},"global":{"proxy":{"seccompProfile":{"type":"Unconfined"}}}}`},
+		"Localhost with its profile":              {values: `{"global":{"proxy":{"seccompProfile":{"type":"Localhost","localhostProfile":"profiles/proxy.json"}}}}`},
+		"no seccomp profile":                      {values: `{"global":{"proxy":{"privileged":false}}}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := meshv1alpha1.ServiceMeshSpec{Values: &meshv1alpha1.IstiodValues{Raw: []byte(tc.values)}}
+			if tc.cniOff {
+				spec.CNI.Enabled = &off
+			}
+			problems := podFieldProblems(&spec)
+			if len(problems) != len(tc.want) {
+				t.Fatalf("podFieldProblems = %q, want %d problems", problems, len(tc.want))
+			}
+			joined := strings.Join(problems, "\n")
+			for _, want := range tc.want {
+				if !strings.Contains(joined, want) {
+					t.Errorf("podFieldProblems = %q, want one to mention %q", problems, want)
+				}
+			}
+		})
+	}
+}

@@ -622,3 +622,64 @@ func valuesWithAnyOf(spec *meshv1alpha1.ServiceMeshSpec, words ...[]byte) Values
 	}
 	return values
 }
+
+// SeccompProfileProblems names the seccomp profiles of spec.values that the API server refuses in a
+// container, each with its key: global.proxy.seccompProfile, which Istio's injection template writes
+// into istio-proxy and its init container of every injected pod, and seccompProfile, istiod's own. A
+// profile needs a type the API server knows (RuntimeDefault, Localhost, Unconfined), a localhostProfile
+// with Localhost and none with the others. A value is merged key by key over the profile meshkeeper
+// sets (RuntimeDefault: istiod's always, the sidecar's with the CNI agent), so a profile without a type
+// keeps that one; null, or a value the templates' "if" reads as false ({}, "", false), takes the
+// profile out, which the API server accepts. Such a spec would leave istiod's Deployment, or every pod
+// the injector mutates in every enrolled namespace, refused. Nil when there is none.
+func SeccompProfileProblems(spec *meshv1alpha1.ServiceMeshSpec) []string {
+	values := valuesWithAnyOf(spec, []byte("seccompProfile"))
+	if values == nil {
+		return nil
+	}
+	global, _ := values["global"].(Values)
+	proxy, _ := global["proxy"].(Values)
+	var problems []string
+	for _, at := range []struct {
+		key       string
+		in        Values
+		defaulted bool // meshkeeper sets RuntimeDefault under the value
+	}{
+		{"global.proxy.seccompProfile", proxy, Mode(spec) == SidecarCNI},
+		{"seccompProfile", values, true},
+	} {
+		profile, set := at.in["seccompProfile"]
+		if !set || profile == nil {
+			continue
+		}
+		object, ok := profile.(Values)
+		if !ok {
+			if profile == "" || profile == false || profile == float64(0) {
+				continue // the template writes none
+			}
+			problems = append(problems, fmt.Sprintf("spec.values %s is %s: a seccomp profile is an object with a type", at.key, jsonText(profile)))
+			continue
+		}
+		typ, typed := object["type"]
+		switch {
+		case !typed && at.defaulted:
+			typ = string(corev1.SeccompProfileTypeRuntimeDefault)
+		case !typed && len(object) == 0:
+			continue // {} without a profile under it: the template writes none
+		}
+		localhost := object["localhostProfile"]
+		switch typ {
+		case string(corev1.SeccompProfileTypeRuntimeDefault), string(corev1.SeccompProfileTypeUnconfined):
+			if localhost != nil {
+				problems = append(problems, fmt.Sprintf("spec.values %s.localhostProfile is set with type %s: the API server takes a localhostProfile only with type Localhost", at.key, typ))
+			}
+		case string(corev1.SeccompProfileTypeLocalhost):
+			if localhost == nil {
+				problems = append(problems, fmt.Sprintf("spec.values %s has type Localhost without a localhostProfile, which the API server asks for", at.key))
+			}
+		default:
+			problems = append(problems, fmt.Sprintf("spec.values %s.type is %s: the API server takes RuntimeDefault, Localhost or Unconfined", at.key, jsonText(typ)))
+		}
+	}
+	return problems
+}

@@ -27,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -81,6 +82,12 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 		Entry("a CNI agent toleration value with a slash", "pf-cnitol",
 			"  cni:\n    enabled: true\n    tolerations:\n    - key: dedicated\n      value: mesh/agents\n",
 			`spec.cni.tolerations[0].value "mesh/agents" is not a label value`),
+		Entry("a sidecar seccomp profile of no type, which every injected pod would carry", "pf-seccomp",
+			"  values:\n    global:\n      proxy:\n        seccompProfile:\n          type: \"\"\n",
+			`spec.values global.proxy.seccompProfile.type is ""`),
+		Entry("an istiod seccomp profile of type Localhost without its profile", "pf-seccomp-istiod",
+			"  values:\n    seccompProfile:\n      type: Localhost\n",
+			"spec.values seccompProfile has type Localhost without a localhostProfile"),
 	)
 
 	// The check refuses what the API server refuses in a pod and nothing else: each field is tried in a
@@ -151,5 +158,20 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 		Entry("a toleration value with a slash", func(p *corev1.Pod) {
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Value: "mesh/agents"}}
 		}, true),
+		Entry("a seccomp profile of no type", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: ""}}
+		}, true),
+		Entry("a seccomp profile of a type misspelt", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: "runtimeDefault"}}
+		}, true),
+		Entry("a seccomp profile of type Localhost without its profile", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost}}
+		}, true),
+		Entry("a seccomp profile of type RuntimeDefault with a localhostProfile", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault, LocalhostProfile: ptr.To("profiles/p.json")}}
+		}, true),
+		Entry("a seccomp profile of type Localhost with its profile", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("profiles/p.json")}}
+		}, false),
 	)
 })
