@@ -276,6 +276,10 @@ const (
 	// ReasonPlaintextClients: under STRICT mTLS, pods without a sidecar (or the ingress-nginx
 	// controller without one) send plaintext that their servers will reject.
 	ReasonPlaintextClients = "PlaintextClients"
+	// ReasonStrictNamespacesNotEnrolled: spec.mtls.namespaces sets STRICT in namespaces that are not
+	// enrolled. A PeerAuthentication is enforced by the sidecars of the pods it applies to, and their
+	// pods have none: they accept plaintext from any client, whatever their PeerAuthentication says.
+	ReasonStrictNamespacesNotEnrolled = "StrictNamespacesNotEnrolled"
 )
 
 // Names meshkeeper uses on the objects it writes.

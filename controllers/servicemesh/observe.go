@@ -113,6 +113,9 @@ type namespacesObservation struct {
 	cniExcluded []string
 	// canaryNotEnrolled names the canary namespaces that are not enrolled, with why (canaryNotEnrolled).
 	canaryNotEnrolled []string
+	// overriddenNotEnrolled are the namespaces spec.mtls.namespaces gives a mode of their own that are
+	// not enrolled, each with why (overriddenNotEnrolled).
+	overriddenNotEnrolled map[string]string
 }
 
 // ingressesObservation is every Ingress judged as the Ingress controller judges it, and the
@@ -270,6 +273,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 	}
 	obs.namespaces = observeNamespaces(namespaces.Items, enrollment, onceInjecting)
 	obs.namespaces.canaryNotEnrolled = canaryNotEnrolled(mesh, namespaces.Items, enrollment, obs.namespaces)
+	obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces.Items, enrollment, obs.namespaces)
 	if obs.ingresses, err = r.observeIngresses(ctx, mesh); err != nil {
 		return obs, err
 	}
@@ -325,6 +329,36 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting 
 		}
 	}
 	return obs
+}
+
+// overriddenNotEnrolled names the namespaces spec.mtls.namespaces gives a mode of their own that are
+// neither enrolled nor being enrolled, each with the reason of the enrollment's decision ("not selected
+// by spec.injection" for NotSelected). meshkeeper writes their PeerAuthentication all the same, but
+// only a sidecar enforces one, and their pods have none. A namespace that does not exist or is being
+// deleted is not named (it has no pods to protect, and gets its PeerAuthentication once created), nor
+// is the control-plane namespace, whose PeerAuthentication is the mesh-wide default.
+func overriddenNotEnrolled(spec *meshv1alpha1.ServiceMeshSpec, namespaces []corev1.Namespace, enrollment *policy.Enrollment,
+	judged *namespacesObservation) map[string]string {
+	if len(spec.MTLS.Namespaces) == 0 {
+		return nil
+	}
+	pending := sets.New(judged.pending...)
+	out := map[string]string{}
+	for i := range namespaces {
+		ns := &namespaces[i]
+		if _, listed := spec.MTLS.Namespaces[ns.Name]; !listed || ns.Name == spec.Namespace ||
+			judged.enrolled.Has(ns.Name) || pending.Has(ns.Name) {
+			continue
+		}
+		switch reason := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Reason; reason {
+		case policy.Terminating:
+		case policy.NotSelected:
+			out[ns.Name] = "not selected by spec.injection"
+		default:
+			out[ns.Name] = reason
+		}
+	}
+	return out
 }
 
 // observeIngresses judges the ingress-nginx controller workload and every Ingress as the controllers do.

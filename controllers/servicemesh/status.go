@@ -592,17 +592,31 @@ const mtlsReadyMessage = "every pod of an enrolled namespace under STRICT mTLS t
 	"and send plaintext that STRICT rejects"
 
 // setMTLSReady sets MTLSReady: under STRICT mTLS, a pod without a sidecar (or the ingress-nginx
-// controller without one) sends plaintext that its servers reject. The policy stays as asked.
+// controller without one) sends plaintext that its servers reject; and a namespace spec.mtls.namespaces
+// sets STRICT but that is not enrolled has no sidecar to enforce it, so it accepts plaintext from anyone.
+// The policy stays as asked. The latter needs a change of the spec or of the namespace, which no restart
+// brings about, so its reason (StrictNamespacesNotEnrolled) comes first.
 func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	withoutSidecar, controller, ok := plaintextClients(obs)
 	if !ok {
 		return
 	}
+	var problems []string
+	reason := meshv1alpha1.ReasonPlaintextClients
+	if unenforced := strictNotEnrolled(obs); len(unenforced) > 0 {
+		reason = meshv1alpha1.ReasonStrictNamespacesNotEnrolled
+		var list []string
+		for ns, why := range unenforced {
+			list = append(list, fmt.Sprintf("%s (%s)", ns, why))
+		}
+		problems = append(problems, fmt.Sprintf("spec.mtls.namespaces sets STRICT in %d namespace(s) that are not enrolled, whose pods "+
+			"have no sidecar to enforce it and accept plaintext from any client: %s; add them to spec.injection (NamespacesEnrolled "+
+			"says why one it selects is not enrolled), or remove their override", len(list), names(list)))
+	}
 	var risky []string
 	for ns, n := range withoutSidecar {
 		risky = append(risky, fmt.Sprintf("%s (%d pod(s))", ns, n))
 	}
-	var problems []string
 	if len(risky) > 0 {
 		problems = append(problems, fmt.Sprintf("namespaces under STRICT mTLS have pods without a sidecar, whose plaintext requests "+
 			"to mesh services are rejected: %s; restart them to inject the sidecar (kubectl rollout restart deployment -n <namespace>)", names(risky)))
@@ -618,8 +632,23 @@ func setMTLSReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		return
 	}
 	slices.Sort(problems)
-	setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, meshv1alpha1.ReasonPlaintextClients,
+	setCondition(status, obs, meshv1alpha1.ConditionMTLSReady, metav1.ConditionFalse, reason,
 		"STRICT mTLS is applied as asked, but "+strings.Join(problems, "; and "))
+}
+
+// strictNotEnrolled is, with why each, the namespaces spec.mtls.namespaces sets STRICT that are not
+// enrolled (overriddenNotEnrolled): their PeerAuthentication says STRICT, but no sidecar enforces it.
+// Under a STRICT mesh-wide mode, a namespace outside the mesh is no more protected, but it is outside
+// the mesh by spec.injection's choice, which MTLSReady's message says it does not judge; an override
+// names the namespace, so STRICT is asked of it.
+func strictNotEnrolled(obs *observation) map[string]string {
+	unenforced := map[string]string{}
+	for ns, why := range obs.namespaces.overriddenNotEnrolled {
+		if render.MTLSMode(obs.spec, ns) == meshv1alpha1.MTLSStrict {
+			unenforced[ns] = why
+		}
+	}
+	return unenforced
 }
 
 // plaintextClients is the mTLS risk an observation shows: the enrolled namespaces under STRICT mTLS
@@ -722,7 +751,7 @@ var stalledReasons = sets.New(
 	meshv1alpha1.ReasonMultipleBackendServices, meshv1alpha1.ReasonServiceMissing,
 	meshv1alpha1.ReasonServiceExternalName, meshv1alpha1.ReasonServiceHeadless, meshv1alpha1.ReasonServiceNotCaptured,
 	meshv1alpha1.ReasonServiceNotExported, meshv1alpha1.ReasonSharedUpstream, meshv1alpha1.ReasonClassNotListed,
-	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonServiceCIDRsUnknown,
+	meshv1alpha1.ReasonPlaintextClients, meshv1alpha1.ReasonStrictNamespacesNotEnrolled, meshv1alpha1.ReasonServiceCIDRsUnknown,
 	meshv1alpha1.ReasonPodSecurityRejectsSidecar, meshv1alpha1.ReasonPodSecurityRejectsAgent,
 	meshv1alpha1.ReasonCNIExcludesNamespace, meshv1alpha1.ReasonProgressDeadlineExceeded, meshv1alpha1.ReasonCanaryIngress,
 	meshv1alpha1.ReasonCanaryRolledBack,
@@ -848,7 +877,7 @@ func setCNIMetrics(cni *meshv1alpha1.CNIStatus) {
 }
 
 // mtlsReport is the mTLS risk last reported: the namespaces under STRICT mTLS with pods without a
-// sidecar, and whether the ingress-nginx controller ran without its sidecar. Safe for concurrent
+// sidecar or, set STRICT by spec.mtls.namespaces, not enrolled, and whether the ingress-nginx controller ran without its sidecar. Safe for concurrent
 // reconciles.
 type mtlsReport struct {
 	mu         sync.Mutex
@@ -873,8 +902,8 @@ func (m *mtlsReport) forget() {
 	m.namespaces, m.controller = nil, false
 }
 
-// reportMTLS emits a Warning on the ServiceMesh when the mTLS risk MTLSReady reports appears or gains
-// a member: a namespace, or the ingress-nginx controller. The message carries pod counts, which change
+// reportMTLS emits a Warning on the ServiceMesh, with MTLSReady's reason and message, when the mTLS
+// risk MTLSReady reports appears or gains a member: a namespace, or the ingress-nginx controller. The message carries pod counts, which change
 // with every pod restarted; a Warning for each would report progress, not a new problem.
 func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
@@ -883,10 +912,10 @@ func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1al
 		return
 	}
 	withoutSidecar, controller, ok := plaintextClients(obs)
-	if !ok || !r.reportedMTLS.grew(sets.KeySet(withoutSidecar), controller) {
+	if !ok || !r.reportedMTLS.grew(sets.KeySet(withoutSidecar).Union(sets.KeySet(strictNotEnrolled(obs))), controller) {
 		return
 	}
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonPlaintextClients, "CheckMTLS", "%s", c.Message)
+	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, c.Reason, "CheckMTLS", "%s", c.Message)
 }
 
 // names lists up to five names, sorted, for a message.

@@ -91,6 +91,8 @@ var readyReasons = map[string]string{
 	"PolicyConflict":             "Degraded",
 	// Progressing instead while meshkeeper's automatic restarts clear it (restartingReasons).
 	"PlaintextClients": "Degraded",
+	// No restart clears it: the namespaces must be enrolled, or their STRICT override removed.
+	"StrictNamespacesNotEnrolled": "Degraded",
 	// DataPlaneUpToDate's reason that Ready takes on: the canary namespaces are back on the active
 	// revision until a person changes the spec.
 	"CanaryRolledBack": "Degraded",
@@ -345,6 +347,8 @@ var computedEventReasons = map[string][]string{
 	// A mesh Ingress meshkeeper leaves unchanged (ControllerWithoutSidecar records none).
 	"ingress/ingress.go d.Reason": {"MultipleBackendServices", "ServiceMissing", "ServiceHeadless", "ServiceNotCaptured", "ServiceNotExported", "ServiceExternalName", "SharedUpstream",
 		"ResourceBackend", "NoBackend", "CanaryIngress", "ClassNotListed", "AnnotationConflict"},
+	// MTLSReady's reason when it is False (reportMTLS).
+	"servicemesh/status.go c.Reason": {"PlaintextClients", "StrictNamespacesNotEnrolled"},
 	// The ingress-nginx controller meshkeeper cannot configure.
 	"ingress/workload.go reason": {"ControllerNotFound", "HostNetwork", "NamespaceNeverInjected", "NamespaceInjectionDisabled", "CustomAnnotationsPrefix",
 		"PodSecurityRejectsSidecar", "CNIExcludesNamespace", "AnnotationConflict", "ServiceCIDRsUnknown"},

@@ -1,0 +1,176 @@
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/ingress"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+)
+
+// TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled: meshkeeper writes a STRICT PeerAuthentication
+// in every namespace spec.mtls.namespaces sets STRICT, enrolled or not, but only a sidecar enforces
+// it. In a namespace that is not enrolled (spec.injection does not select it, or it is selected but
+// refused) its pods have none and accept plaintext from anyone, so MTLSReady must not say STRICT holds:
+// it is False with StrictNamespacesNotEnrolled, which sets Stalled (no restart enrolls a namespace),
+// and its message names the namespaces, why each is not enrolled, and what to do. A namespace being
+// enrolled, one that does not exist or is being deleted, an enrolled one, a PERMISSIVE override, and
+// namespaces outside the mesh under a STRICT mesh-wide mode without an override are not named.
+func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
+	strict, permissive := meshv1alpha1.MTLSStrict, meshv1alpha1.MTLSPermissive
+	deleting := labelledNamespace("leaving", nil)
+	deleting.DeletionTimestamp = &metav1.Time{}
+	deleting.Finalizers = []string{"kubernetes"}
+	restricted := labelledNamespace("locked", map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	tests := map[string]struct {
+		mode      meshv1alpha1.MTLSMode
+		overrides map[string]meshv1alpha1.MTLSMode
+		// labelled tells whether the selected namespaces carry meshkeeper's label already (enrolled)
+		// or not yet (being enrolled).
+		labelled       bool
+		withoutSidecar map[string]int
+		wantReason     string
+		mentions       []string
+		omits          []string
+	}{
+		"a strict override of a namespace spec.injection does not select": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"payments": strict, "shop": strict}, labelled: true,
+			wantReason: meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
+			mentions: []string{"spec.mtls.namespaces sets STRICT in 1 namespace(s) that are not enrolled",
+				"payments (not selected by spec.injection)", "accept plaintext from any client",
+				"add them to spec.injection", "or remove their override"},
+			omits: []string{"shop"},
+		},
+		"a strict override of a selected namespace its Pod Security level keeps out": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"locked": strict}, labelled: true,
+			wantReason: meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
+			mentions:   []string{"locked (PodSecurityRejectsSidecar)", "NamespacesEnrolled says why"},
+		},
+		"more than five, named up to five with a count": {
+			mode: strict, overrides: map[string]meshv1alpha1.MTLSMode{"a1": strict, "a2": strict, "a3": strict, "a4": strict,
+				"a5": strict, "a6": strict, "a7": strict}, labelled: true,
+			wantReason: meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
+			mentions:   []string{"in 7 namespace(s)", "a5 (not selected by spec.injection) and 2 more"},
+			omits:      []string{"a6", "a7"},
+		},
+		// It needs a person even while pods without a sidecar elsewhere may be restarted: its reason wins.
+		"beside plaintext clients of an enrolled namespace": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"payments": strict, "shop": strict}, labelled: true,
+			withoutSidecar: map[string]int{"shop": 2},
+			wantReason:     meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
+			mentions:       []string{"payments (not selected by spec.injection)", "shop (2 pod(s))"},
+		},
+		"every strict override enrolled": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"shop": strict}, labelled: true,
+			wantReason: meshv1alpha1.ReasonNoPlaintextClients,
+		},
+		"a strict override of a namespace being enrolled": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"shop": strict}, labelled: false,
+			wantReason: meshv1alpha1.ReasonNoPlaintextClients,
+		},
+		"a strict override of a namespace that does not exist, or is being deleted": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"paymnets": strict, "leaving": strict}, labelled: true,
+			wantReason: meshv1alpha1.ReasonNoPlaintextClients,
+		},
+		"a permissive override of a namespace outside the mesh": {
+			mode: strict, overrides: map[string]meshv1alpha1.MTLSMode{"payments": permissive}, labelled: true,
+			wantReason: meshv1alpha1.ReasonNoPlaintextClients,
+		},
+		"a strict mesh-wide mode and namespaces outside the mesh without an override": {
+			mode: strict, labelled: true,
+			wantReason: meshv1alpha1.ReasonNoPlaintextClients,
+			mentions:   []string{"clients in namespaces outside the mesh, are not judged"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 4}}
+			mesh.Spec = *testObservation().spec
+			mesh.Spec.Injection.Namespaces = []string{"shop", "locked"}
+			mesh.Spec.MTLS = meshv1alpha1.MTLSSpec{Mode: tc.mode, Namespaces: tc.overrides}
+			mesh.Spec.CNI.Enabled = ptr.To(false) // so that locked's level rejects istio-init
+			enrollment, err := meshctx.Enrollment(mesh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			namespaces := []corev1.Namespace{labelledNamespace("shop", nil), labelledNamespace("payments", nil), deleting, restricted,
+				labelledNamespace("istio-system", nil)}
+			for _, name := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7"} {
+				namespaces = append(namespaces, labelledNamespace(name, nil))
+			}
+			for i := range namespaces {
+				if ns := &namespaces[i]; tc.labelled && enrollment.Namespace(ns, nil).Enroll {
+					key, value := enrollment.LabelFor(ns.Name)
+					ns.Labels[key] = value
+				}
+			}
+			obs := testObservation()
+			obs.spec = &mesh.Spec
+			obs.namespaces = observeNamespaces(namespaces, enrollment, nil)
+			obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces, enrollment, obs.namespaces)
+			obs.proxies = &proxiesObservation{withoutSidecar: tc.withoutSidecar}
+			obs.ingresses = &ingressesObservation{controllerRollout: ingress.Rollout{Done: true}}
+
+			status := &meshv1alpha1.ServiceMeshStatus{}
+			setMTLSReady(status, obs)
+			recorder := events.NewFakeRecorder(10)
+			r := &Reconciler{Recorder: recorder}
+			r.reportMTLS(mesh, status, obs)
+			c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
+			if c == nil || c.Reason != tc.wantReason {
+				t.Fatalf("MTLSReady = %+v, want reason %s", c, tc.wantReason)
+			}
+			if want := tc.wantReason == meshv1alpha1.ReasonNoPlaintextClients; (c.Status == metav1.ConditionTrue) != want {
+				t.Errorf("MTLSReady is %s with %s", c.Status, c.Reason)
+			}
+			for _, m := range tc.mentions {
+				if !strings.Contains(c.Message, m) {
+					t.Errorf("message %q does not say %q", c.Message, m)
+				}
+			}
+			for _, m := range tc.omits {
+				if strings.Contains(c.Message, m) {
+					t.Errorf("message %q names %q", c.Message, m)
+				}
+			}
+			if c.Status == metav1.ConditionTrue {
+				if len(recorder.Events) > 0 {
+					t.Errorf("a Warning for MTLSReady True: %s", <-recorder.Events)
+				}
+				return
+			}
+			if !stalledReasons.Has(c.Reason) {
+				t.Errorf("%s does not set Stalled: no restart enrolls a namespace", c.Reason)
+			}
+			if len(recorder.Events) != 1 {
+				t.Fatalf("%d Warnings, want 1", len(recorder.Events))
+			}
+			if event := <-recorder.Events; !strings.HasPrefix(event, "Warning "+c.Reason+" ") {
+				t.Errorf("Event %q, want a Warning with reason %s", event, c.Reason)
+			}
+		})
+	}
+}
