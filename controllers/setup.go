@@ -134,7 +134,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	chartManager.CheckImage = opts.Policy.CheckImage
 	// No Event is lost for its length: the API server refuses a note over 1 KiB whole.
 	recorder := meshctx.BoundedRecorder{EventRecorder: mgr.GetEventRecorder("meshkeeper")}
-	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	// The namespaces whose label write the API server refuses, for NamespacesEnrolled.
+	namespaceRefusals := meshctx.NewRefusals()
+	if err := (&namespace.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Refusals: namespaceRefusals}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	// One wait for discovery to serve the policy kinds, for the policy controller and the status.
@@ -192,20 +194,21 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return (&servicemesh.Reconciler{
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		Workloads:       workloads,
-		ReplicaSets:     restartWorkloads,
-		Recorder:        recorder,
-		Charts:          chartManager,
-		Resolver:        resolver,
-		Policy:          opts.Policy,
-		Restarts:        restarts,
-		IngressWorkload: ingressWorkload,
-		IngressRefusals: ingressRefusals,
-		PolicyRivals:    rivals,
-		PolicySpecs:     policySpecs,
-		PoliciesServed:  policiesServed,
+		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
+		Workloads:         workloads,
+		ReplicaSets:       restartWorkloads,
+		Recorder:          recorder,
+		Charts:            chartManager,
+		Resolver:          resolver,
+		Policy:            opts.Policy,
+		Restarts:          restarts,
+		IngressWorkload:   ingressWorkload,
+		IngressRefusals:   ingressRefusals,
+		NamespaceRefusals: namespaceRefusals,
+		PolicyRivals:      rivals,
+		PolicySpecs:       policySpecs,
+		PoliciesServed:    policiesServed,
 	}).SetupWithManager(mgr)
 }
 

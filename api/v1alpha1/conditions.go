@@ -138,6 +138,11 @@ const (
 	// ReasonInjectionLabelConflict: a selected namespace carries an injection label meshkeeper did not
 	// set and would have to change; meshkeeper leaves it alone.
 	ReasonInjectionLabelConflict = "InjectionLabelConflict"
+	// ReasonNamespaceWriteRefused: the API server refuses meshkeeper's write of the injection label of
+	// some namespaces, putting it on or taking it back (an admission webhook or policy of the cluster's
+	// that forbids the label there). meshkeeper retries with backoff; the change must be allowed, or the
+	// namespaces taken out of spec.injection.
+	ReasonNamespaceWriteRefused = "NamespaceWriteRefused"
 	// ReasonListed: the namespace is named in spec.injection.namespaces.
 	ReasonListed = "Listed"
 	// ReasonSelectorMatched: the namespace's labels match spec.injection.namespaceSelector.

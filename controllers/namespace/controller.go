@@ -23,8 +23,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,9 +45,15 @@ import (
 type Reconciler struct {
 	client.Client
 	Recorder events.EventRecorder
+	// Refusals records the namespaces whose label write the API server refuses, for the ServiceMesh's
+	// status; nil records none.
+	Refusals *meshctx.Refusals
 
 	// reported holds, per namespace, the conflict last reported.
 	reported meshctx.Transitions
+	// refused holds, per namespace, the failures of meshkeeper's label writes and the refusal last
+	// reported.
+	refused meshctx.RefusedWrites
 }
 
 // Reconcile brings one namespace's injection label to what the ServiceMesh asks for.
@@ -53,6 +61,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, req.NamespacedName, ns); err != nil {
 		r.reported.Forget(req.Name)
+		if apierrors.IsNotFound(err) {
+			r.forgetRefusal(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ns.DeletionTimestamp.IsZero() {
@@ -60,6 +71,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// it. Without a live ServiceMesh (one deleted with the namespaces, as UnenrollAll knows) the
 		// label would otherwise be taken back, and an Unenrolled Event recorded, for nothing.
 		r.reported.Forget(ns.Name)
+		r.forgetRefusal(ns.Name)
 		return ctrl.Result{}, nil
 	}
 	mesh, err := meshctx.Get(ctx, r.Client)
@@ -70,6 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// No ServiceMesh, or one deleted with orphan propagation: the control plane it kept running
 		// keeps its namespaces, and a ServiceMesh created again takes their labels over.
 		r.reported.Forget(ns.Name)
+		r.forgetRefusal(ns.Name)
 		return ctrl.Result{}, nil
 	}
 	enrollment, err := meshctx.Enrollment(mesh)
@@ -82,15 +95,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	r.reportConflict(mesh, ns, decision)
 
 	if decision.Labels == nil {
+		r.forgetRefusal(ns.Name)
 		return ctrl.Result{}, nil
 	}
 	desired := withOtherOwnedLabels(ns, owned, decision.Labels)
 	if meshctx.OwnsExactly(ns.Labels, owned, desired) {
+		r.forgetRefusal(ns.Name)
 		return ctrl.Result{}, nil
 	}
 	if err := apply.Metadata(ctx, r.Client, ns, desired, nil); err != nil {
+		// Returned, so the namespace is retried with backoff; the other namespaces are reconciled on
+		// their own and enrolled meanwhile. A ServiceMesh being deleted (enrollment nil) reports the
+		// namespaces that refuse to give its label back itself (UninstallBlocked).
+		if enrollment != nil {
+			r.reportRefused(mesh, ns, decision, err)
+		}
 		return ctrl.Result{}, err
 	}
+	r.forgetRefusal(ns.Name)
 	if decision.Enroll {
 		r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeNormal, "Enrolled", "Enroll", "%s", decision.Message)
 	} else if removed(owned, kept, desired) {
@@ -128,6 +150,64 @@ func (r *Reconciler) reportConflict(mesh *meshv1alpha1.ServiceMesh, ns *corev1.N
 	if mesh != nil {
 		r.Recorder.Eventf(mesh, ns, corev1.EventTypeWarning, d.Reason, "Enroll", "%s", d.Message)
 	}
+}
+
+// ReasonApplyFailed is the reason of the Warning Event on a Namespace and on the ServiceMesh when the
+// API server refuses meshkeeper's write of the namespace's injection label (an admission webhook or
+// policy of the cluster's that forbids it on the namespace).
+const ReasonApplyFailed = "NamespaceApplyFailed"
+
+// reportRefused records, for NamespacesEnrolled, that the API server refuses meshkeeper's write of the
+// injection label of ns (releasing: the write that takes it back, as d does not enroll ns), and warns
+// on the Namespace and the ServiceMesh once per change of the API server's answer rather than on every
+// retry. A failure only of the API server's making (meshctx.Transient: a 503, a timeout, a conflict with
+// a write made since the read) is neither recorded nor warned about unless the attempt after the
+// backoff fails too.
+func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, d policy.Decision, err error) {
+	releasing := !d.Enroll
+	what := fmt.Sprintf("put the injection label %s on namespace %s", injectionLabels(d.Labels), ns.Name)
+	fix := "or take the namespace out of spec.injection"
+	if releasing {
+		what = fmt.Sprintf("take its injection label back from namespace %s, whose new pods keep getting a sidecar meanwhile", ns.Name)
+		fix = "or take the label off yourself"
+	}
+	reported, news := r.refused.Failed(ns.Name, what+"\x00"+err.Error(), err)
+	if !reported {
+		return
+	}
+	r.Refusals.Set(ns.Name, meshctx.Refusal{Releasing: releasing, Answer: err.Error()})
+	if !news {
+		return
+	}
+	action := "Enroll"
+	if releasing {
+		action = "Unenroll"
+	}
+	note := fmt.Sprintf("meshkeeper cannot %s: %v. An admission webhook or policy of the cluster's refuses the change: "+
+		"allow meshkeeper's change (field manager %s) to the namespace's labels, %s; retried with backoff",
+		what, err, meshv1alpha1.FieldManager, fix)
+	r.Recorder.Eventf(ns, meshctx.Related(mesh), corev1.EventTypeWarning, ReasonApplyFailed, action, "%s", note)
+	if mesh != nil {
+		r.Recorder.Eventf(mesh, ns, corev1.EventTypeWarning, ReasonApplyFailed, action, "%s", note)
+	}
+}
+
+// forgetRefusal drops what was recorded of the refusals of the namespace name: its write went
+// through, there was nothing to write, or it is gone.
+func (r *Reconciler) forgetRefusal(name string) {
+	r.refused.Succeeded(name)
+	r.Refusals.Forget(name)
+}
+
+// injectionLabels is the injection labels of labels as key=value, sorted.
+func injectionLabels(labels map[string]string) string {
+	var list []string
+	for _, key := range sets.List(injectionKeys) {
+		if value, ok := labels[key]; ok {
+			list = append(list, key+"="+value)
+		}
+	}
+	return strings.Join(list, ", ")
 }
 
 // Workers is how many namespaces the controller reconciles at once. With one, each enrollment waited

@@ -105,6 +105,9 @@ type Reconciler struct {
 	// IngressRefusals are the Ingresses whose write the API server refuses, as the Ingress controller
 	// records them; nil: the status pass counts them among the Ingresses being configured.
 	IngressRefusals *ingress.Refusals
+	// NamespaceRefusals are the namespaces whose label write the API server refuses, as the namespace
+	// controller records them; nil: the status pass counts them among the namespaces being enrolled.
+	NamespaceRefusals *meshctx.Refusals
 	// PolicyRivals finds namespace-wide policy objects of someone else's, shared with the policy
 	// controller; nil: the status pass does not look for them.
 	PolicyRivals *policycontroller.Rivals
@@ -393,6 +396,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// the Ingresses' own changes are, since ingress-nginx's admission webhook without a ready pod
 		// refuses every Ingress write at once.
 		b = b.WatchesRawSource(r.IngressRefusals.SourceFor(handler.Funcs{
+			GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				batched.Update(ctx, event.UpdateEvent{ObjectOld: e.Object, ObjectNew: e.Object}, q)
+			}}))
+	}
+	if r.NamespaceRefusals != nil {
+		// The API server refused a namespace's label write, or let one through that it refused before:
+		// paced as the namespaces' own changes are, since one policy may refuse every namespace's.
+		b = b.WatchesRawSource(r.NamespaceRefusals.SourceFor(handler.Funcs{
 			GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				batched.Update(ctx, event.UpdateEvent{ObjectOld: e.Object, ObjectNew: e.Object}, q)
 			}}))

@@ -108,7 +108,7 @@ func TestNamespacesEnrolledNamesListedNamespacesThatDoNotExist(t *testing.T) {
 			}
 			obs := testObservation()
 			obs.spec = spec
-			obs.namespaces = observeNamespaces(tc.namespaces, enrollment, nil)
+			obs.namespaces = observeNamespaces(tc.namespaces, enrollment, nil, nil)
 			st := &meshv1alpha1.ServiceMeshStatus{}
 			setNamespacesEnrolled(st, obs)
 			c := meta.FindStatusCondition(st.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)

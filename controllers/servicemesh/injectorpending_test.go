@@ -105,7 +105,7 @@ func TestARestrictedNamespaceWaitingForTheInjectorIsBeingEnrolled(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := observeNamespaces(namespaces, enrollment, once)
+	n := observeNamespaces(namespaces, enrollment, once, nil)
 	if len(n.pending) != 1 || len(n.podSecurity) != 0 {
 		t.Errorf("pending %v, rejected by Pod Security %v; want shop pending", n.pending, n.podSecurity)
 	}

@@ -47,7 +47,7 @@ func TestNamespacesEnrolledNamesEveryKindLeftOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := &meshv1alpha1.ServiceMeshStatus{}
-	setNamespacesEnrolled(status, &observation{namespaces: observeNamespaces(namespaces, enrollment, nil)})
+	setNamespacesEnrolled(status, &observation{namespaces: observeNamespaces(namespaces, enrollment, nil, nil)})
 	if len(status.Conditions) != 1 {
 		t.Fatalf("conditions %+v", status.Conditions)
 	}
@@ -60,5 +60,51 @@ func TestNamespacesEnrolledNamesEveryKindLeftOut(t *testing.T) {
 		if !strings.Contains(c.Message, want) {
 			t.Errorf("the message does not say %q: %s", want, c.Message)
 		}
+	}
+}
+
+// TestNamespacesEnrolledNamesRefusedWrites: a namespace whose label write the API server refuses, as
+// the namespace controller records it, is named under NamespaceWriteRefused with the API server's
+// answer, not counted among those being enrolled: one the spec selects that lacks the label, and one it
+// no longer selects that keeps meshkeeper's. A refusal left over for a namespace that carries the label
+// counts for nothing.
+func TestNamespacesEnrolledNamesRefusedWrites(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	mesh.Name = meshv1alpha1.ServiceMeshName
+	mesh.Spec.Injection.Namespaces = []string{"tenant", "shop", "web"}
+	mesh.Status.Version = "1.31.1"
+	meshkeepers := []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:istio-injection":{}}}}`)}}
+	namespaces := []corev1.Namespace{
+		{ObjectMeta: metav1.ObjectMeta{Name: "tenant"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"istio-injection": "enabled"}, ManagedFields: meshkeepers}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"istio-injection": "enabled"}, ManagedFields: meshkeepers}},
+	}
+	refusals := meshctx.NewRefusals()
+	refusals.Set("tenant", meshctx.Refusal{Answer: "istio-injection is forbidden on tenant namespaces"})
+	refusals.Set("old", meshctx.Refusal{Releasing: true, Answer: "istio-injection is required"})
+	refusals.Set("web", meshctx.Refusal{Answer: "a refusal the write that followed got past"})
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := &meshv1alpha1.ServiceMeshStatus{}
+	setNamespacesEnrolled(status, &observation{namespaces: observeNamespaces(namespaces, enrollment, nil, refusals)})
+	if len(status.Conditions) != 1 {
+		t.Fatalf("conditions %+v", status.Conditions)
+	}
+	c := status.Conditions[0]
+	if c.Status != metav1.ConditionFalse || c.Reason != meshv1alpha1.ReasonNamespaceWriteRefused {
+		t.Errorf("NamespacesEnrolled %s/%s, want False/%s: %s", c.Status, c.Reason, meshv1alpha1.ReasonNamespaceWriteRefused, c.Message)
+	}
+	for _, want := range []string{"(putting it on or taking it back) of 2 namespace(s): old, tenant;",
+		"for old answers: istio-injection is required", "allow meshkeeper's change"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("the message does not say %q: %s", want, c.Message)
+		}
+	}
+	if status.Namespaces.Enrolled != 1 {
+		t.Errorf("status.namespaces.enrolled %d, want 1 (web)", status.Namespaces.Enrolled)
 	}
 }

@@ -102,6 +102,11 @@ type namespacesObservation struct {
 	enrolled sets.Set[string]
 	// pending are the namespaces the spec selects that do not carry it yet.
 	pending []string
+	// refused holds, by name, the namespaces whose injection label meshkeeper cannot put on or take
+	// back because the API server refuses its last write (meshctx.Refusals), with that refusal: those
+	// the spec selects, instead of among pending, and those it no longer selects that keep
+	// meshkeeper's label.
+	refused map[string]meshctx.Refusal
 	// conflicts are the namespaces the spec selects that keep an injection label of their user's.
 	conflicts []string
 	// podSecurity are the namespaces the spec selects whose Pod Security level rejects injected pods,
@@ -271,7 +276,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			return obs, nil
 		}
 	}
-	obs.namespaces = observeNamespaces(namespaces.Items, enrollment, onceInjecting)
+	obs.namespaces = observeNamespaces(namespaces.Items, enrollment, onceInjecting, r.NamespaceRefusals)
 	obs.namespaces.canaryNotEnrolled = canaryNotEnrolled(mesh, namespaces.Items, enrollment, obs.namespaces)
 	obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces.Items, enrollment, obs.namespaces)
 	if obs.ingresses, err = r.observeIngresses(ctx, mesh); err != nil {
@@ -306,21 +311,32 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 // observeNamespaces judges every namespace: a namespace counts as enrolled once it carries the
 // injection label. onceInjecting, when not nil, is the enrollment once istiod is installed for the CNI
 // agent (status.cni.injectorPending): a namespace whose Pod Security level rejects istio-init, and
-// which that enrollment enrolls, is being enrolled, not rejected.
-func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting *policy.Enrollment) *namespacesObservation {
+// which that enrollment enrolls, is being enrolled, not rejected. refusals are the namespaces whose
+// label write the API server refuses, as the namespace controller records them: such a namespace is
+// refused rather than being enrolled, or, when it keeps a label of meshkeeper's that it should give
+// back, refused rather than left out.
+func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting *policy.Enrollment,
+	refusals *meshctx.Refusals) *namespacesObservation {
 	obs := &namespacesObservation{enrolled: sets.New[string](), privilege: enrollment.Privilege()}
 	for i := range namespaces {
 		ns := &namespaces[i]
 		key, value := enrollment.LabelFor(ns.Name)
-		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
+		owned := apply.OwnedKeys(ns, "labels")
+		d := enrollment.Namespace(ns, owned)
+		refusal, refused := refusals.Of(ns.Name)
 		switch {
 		case d.Enroll && ns.Labels[key] == value:
 			obs.enrolled.Insert(ns.Name)
+		case refused && (d.Enroll || owned.HasAny(policy.LabelIstioInjection, policy.LabelIstioRevision)):
+			if obs.refused == nil {
+				obs.refused = map[string]meshctx.Refusal{}
+			}
+			obs.refused[ns.Name] = refusal
 		case d.Enroll:
 			obs.pending = append(obs.pending, ns.Name)
 		case d.Reason == policy.InjectionLabelConflict:
 			obs.conflicts = append(obs.conflicts, ns.Name)
-		case d.Reason == policy.PodSecurityRejectsSidecar && onceInjecting != nil && onceInjecting.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll:
+		case d.Reason == policy.PodSecurityRejectsSidecar && onceInjecting != nil && onceInjecting.Namespace(ns, owned).Enroll:
 			obs.pending = append(obs.pending, ns.Name)
 		case d.Reason == policy.PodSecurityRejectsSidecar:
 			obs.podSecurity = append(obs.podSecurity, ns.Name)

@@ -105,7 +105,7 @@ func TestPodSecurityMessageNamesTheLevelsThatReject(t *testing.T) {
 			}
 			obs := testObservation()
 			obs.spec = spec
-			obs.namespaces = observeNamespaces(namespaces, enrollment, nil)
+			obs.namespaces = observeNamespaces(namespaces, enrollment, nil, nil)
 			st := &meshv1alpha1.ServiceMeshStatus{}
 			setNamespacesEnrolled(st, obs)
 			c := meta.FindStatusCondition(st.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)

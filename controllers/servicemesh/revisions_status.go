@@ -55,14 +55,19 @@ func setRevisionMetrics(status *meshv1alpha1.ServiceMeshStatus) {
 // mesh) that are not enrolled, each with why: it does not exist, or the reason of the enrollment's
 // decision. Only an enrolled namespace is moved to the canary revision, so a misspelt canary namespace,
 // or one spec.injection does not select, would leave the canary serving nothing there without a word.
-// judged are the namespaces as observeNamespaces judged them: the enrolled and those being enrolled are
-// not named.
+// judged are the namespaces as observeNamespaces judged them: the enrolled, those being enrolled and
+// those whose enrollment the API server refuses (which NamespacesEnrolled names) are not named.
 func canaryNotEnrolled(mesh *meshv1alpha1.ServiceMesh, namespaces []corev1.Namespace, enrollment *policy.Enrollment,
 	judged *namespacesObservation) []string {
 	if !revisionBased(mesh) || mesh.Spec.UpdateStrategy.Canary == nil {
 		return nil
 	}
 	left := sets.New(mesh.Spec.UpdateStrategy.Canary.Namespaces...).Difference(judged.enrolled).Delete(judged.pending...)
+	for name, refusal := range judged.refused {
+		if !refusal.Releasing {
+			left.Delete(name)
+		}
+	}
 	if left.Len() == 0 {
 		return nil
 	}

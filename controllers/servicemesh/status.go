@@ -35,6 +35,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/namespace"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
@@ -207,6 +208,7 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 			"take them out of spec.cni.excludeNamespaces, or stop selecting them in spec.injection",
 			len(n.cniExcluded), names(n.cniExcluded))
 	})
+	leftOut(meshv1alpha1.ReasonNamespaceWriteRefused, len(n.refused), func() string { return refusedNamespacesMessage(n.refused) })
 	switch {
 	case reason != "":
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, reason, strings.Join(messages, ". Also, "))
@@ -266,6 +268,31 @@ func selectedNowhere(spec *meshv1alpha1.ServiceMeshSpec, n *namespacesObservatio
 			"kube-node-lease, local-path-storage and spec.namespace never are): compare it with kubectl get namespaces --show-labels"
 	}
 	return note
+}
+
+// refusedNamespacesMessage says that the API server refuses meshkeeper's write of the injection label
+// of the namespaces refused names, which it names (the first five, sorted, and a count of the others),
+// with the API server's answer for the first, and what to do.
+func refusedNamespacesMessage(refused map[string]meshctx.Refusal) string {
+	listed := slices.Sorted(maps.Keys(refused))
+	putting, releasing := false, false
+	for _, refusal := range refused {
+		releasing = releasing || refusal.Releasing
+		putting = putting || !refusal.Releasing
+	}
+	what := "putting it on"
+	switch {
+	case putting && releasing:
+		what = "putting it on or taking it back"
+	case releasing:
+		what = "taking it back, so their new pods keep getting a sidecar"
+	}
+	return fmt.Sprintf("meshkeeper cannot write the injection label (%s) of %d namespace(s): %s; the API server refuses it, "+
+		"and for %s answers: %s. An admission webhook or policy of the cluster's refuses the change: allow meshkeeper's "+
+		"change (field manager %s) to those namespaces' labels in that webhook or policy, or stop selecting them in "+
+		"spec.injection. meshkeeper retries with backoff; each namespace's Warning Event %s gives the API server's answer",
+		what, len(listed), meshctx.Names(listed, 5), listed[0], meshctx.Bound(refused[listed[0]].Answer, refusedAnswerLimit),
+		meshv1alpha1.FieldManager, namespace.ReasonApplyFailed)
 }
 
 // podSecurityMessage says which namespaces are not enrolled for their Pod Security level, naming the

@@ -51,10 +51,10 @@ var readyReasons = map[string]string{
 	"NodesNotReady":          "Progressing",
 	"WaitingForControlPlane": "Progressing",
 
-	// Needs a person. The terminal ones also set Stalled; InstallFailed, ChartRepositoryUnreachable and
-	// IngressWriteRefused are retried, but a sync must not wait on them as if they were progress
-	// (docs/argocd.md): only a change to the admission webhook or policy that refuses an Ingress write, or a
-	// webhook made to answer, lets IngressWriteRefused's writes through.
+	// Needs a person. The terminal ones also set Stalled; InstallFailed, ChartRepositoryUnreachable,
+	// IngressWriteRefused and NamespaceWriteRefused are retried, but a sync must not wait on them as if
+	// they were progress (docs/argocd.md): only a change to the admission webhook or policy that refuses an
+	// Ingress or namespace write, or a webhook made to answer, lets their writes through.
 	"InvalidSpec":                "Degraded",
 	"ProgressDeadlineExceeded":   "Degraded",
 	"ChartNotFound":              "Degraded",
@@ -88,6 +88,7 @@ var readyReasons = map[string]string{
 	"ClassNotListed":             "Degraded",
 	"ServiceCIDRsUnknown":        "Degraded",
 	"IngressWriteRefused":        "Degraded",
+	"NamespaceWriteRefused":      "Degraded",
 	"PolicyConflict":             "Degraded",
 	// Progressing instead while meshkeeper's automatic restarts clear it (restartingReasons).
 	"PlaintextClients": "Degraded",

@@ -58,8 +58,8 @@ local transientReasons = {
 -- sidecar under STRICT mTLS, whose workloads meshkeeper's automatic restarts restart. meshkeeper says it
 -- is at it by setting Reconciling True with Ready's reason for the current generation, instead of
 -- Stalled, and kstatus then waits too. The failures meshkeeper retries (InstallFailed,
--- ChartRepositoryUnreachable, IngressWriteRefused, ControllerNotFound) set Reconciling as well, but a
--- sync must not wait on them as if they were progress: they stay Degraded.
+-- ChartRepositoryUnreachable, IngressWriteRefused, NamespaceWriteRefused, ControllerNotFound) set
+-- Reconciling as well, but a sync must not wait on them as if they were progress: they stay Degraded.
 local restartingReasons = {
   PlaintextClients = true,
 }
