@@ -148,9 +148,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	rivals := policy.NewRivals(mgr.GetAPIReader())
+	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
 	policySpecs := &policy.AppliedSpecs{}
 	if err := (&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: policiesServed, Rivals: rivals, Applied: policySpecs}).SetupWithManager(mgr); err != nil {
+		Served: policiesServed, Rivals: rivals, MeshSidecars: meshSidecars, Applied: policySpecs}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	workloads, err := ingress.NewWorkloadCache(mgr)
@@ -194,21 +195,22 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return (&servicemesh.Reconciler{
-		Client:            mgr.GetClient(),
-		APIReader:         mgr.GetAPIReader(),
-		Workloads:         workloads,
-		ReplicaSets:       restartWorkloads,
-		Recorder:          recorder,
-		Charts:            chartManager,
-		Resolver:          resolver,
-		Policy:            opts.Policy,
-		Restarts:          restarts,
-		IngressWorkload:   ingressWorkload,
-		IngressRefusals:   ingressRefusals,
-		NamespaceRefusals: namespaceRefusals,
-		PolicyRivals:      rivals,
-		PolicySpecs:       policySpecs,
-		PoliciesServed:    policiesServed,
+		Client:             mgr.GetClient(),
+		APIReader:          mgr.GetAPIReader(),
+		Workloads:          workloads,
+		ReplicaSets:        restartWorkloads,
+		Recorder:           recorder,
+		Charts:             chartManager,
+		Resolver:           resolver,
+		Policy:             opts.Policy,
+		Restarts:           restarts,
+		IngressWorkload:    ingressWorkload,
+		IngressRefusals:    ingressRefusals,
+		NamespaceRefusals:  namespaceRefusals,
+		PolicyRivals:       rivals,
+		PolicyMeshSidecars: meshSidecars,
+		PolicySpecs:        policySpecs,
+		PoliciesServed:     policiesServed,
 	}).SetupWithManager(mgr)
 }
 

@@ -57,15 +57,20 @@ var ManagedOnly = predicate.NewPredicateFuncs(func(obj client.Object) bool { ret
 // ServiceMesh changes.
 func AllNamespaces(c client.Reader) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
-		list := &corev1.NamespaceList{}
-		if err := c.List(ctx, list); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Listing namespaces")
-			return nil
-		}
-		requests := make([]reconcile.Request, 0, len(list.Items))
-		for _, ns := range list.Items {
-			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKey{Name: ns.Name}})
-		}
-		return requests
+		return NamespaceRequests(ctx, c)
 	})
+}
+
+// NamespaceRequests is a request for every namespace c lists; none when it cannot list them.
+func NamespaceRequests(ctx context.Context, c client.Reader) []reconcile.Request {
+	list := &corev1.NamespaceList{}
+	if err := c.List(ctx, list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing namespaces")
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(list.Items))
+	for _, ns := range list.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKey{Name: ns.Name}})
+	}
+	return requests
 }

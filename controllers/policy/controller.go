@@ -69,6 +69,9 @@ type Reconciler struct {
 	policyWatches *meshctx.KindWatches
 	// Rivals finds namespace-wide policy objects of someone else's; nil makes one of the reconciler's own.
 	Rivals *Rivals
+	// MeshSidecars finds the mesh-wide default Sidecar, which the Sidecars of enrolled namespaces take
+	// the place of; nil makes one of the reconciler's own.
+	MeshSidecars *MeshSidecars
 	// Applied remembers the specs the reconciler applied, shared with the ServiceMesh's status pass;
 	// nil makes one of the reconciler's own.
 	Applied  *AppliedSpecs
@@ -121,7 +124,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		kinds = []schema.GroupVersionKind{render.PeerAuthenticationKind}
 	}
 	enrolled := enrollment != nil && enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
-	desired, malformed := render.Policies(mesh, ns, enrolled)
+	root, err := r.MeshSidecars.Find(ctx, r.Client, mesh)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	desired, malformed := render.Policies(mesh, ns, enrolled, root)
 	if enrollmentErr == nil {
 		r.reportMalformed(mesh, ns, malformed)
 	}
@@ -483,14 +490,26 @@ var egressHostsOrLabelsChanged = predicate.Funcs{
 
 // SetupWithManager registers the reconciler: a namespace on its own changes, every namespace on
 // ServiceMesh changes, every namespace when the policy kinds' CRDs change and again when discovery
-// serves those kinds, and, once they are served, a namespace when its policy objects change.
+// serves those kinds, and, once they are served, a namespace when its policy objects change, and every
+// namespace when a Sidecar of the root namespace changes (the mesh-wide default Sidecar, which every
+// enrolled namespace's Sidecar takes the place of).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	allNamespaces := meshctx.AllNamespaces(r.Client)
-	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
+	toNamespace := handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
+		mesh, err := meshctx.Get(ctx, r.Client)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Reading the ServiceMesh")
+		}
+		if meshSidecarEvent(obj, mesh) {
+			return meshctx.NamespaceRequests(ctx, r.Client)
+		}
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.Namespace}}}
 	})
 	if r.Rivals == nil {
 		r.Rivals = NewRivals(r.APIReader)
+	}
+	if r.MeshSidecars == nil {
+		r.MeshSidecars = NewMeshSidecars(r.APIReader)
 	}
 	if r.Applied == nil {
 		r.Applied = &AppliedSpecs{}

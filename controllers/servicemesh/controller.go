@@ -111,6 +111,9 @@ type Reconciler struct {
 	// PolicyRivals finds namespace-wide policy objects of someone else's, shared with the policy
 	// controller; nil: the status pass does not look for them.
 	PolicyRivals *policycontroller.Rivals
+	// PolicyMeshSidecars finds the mesh-wide default Sidecar, which the Sidecars the policy controller
+	// writes carry over, shared with the policy controller; nil makes one of the reconciler's own.
+	PolicyMeshSidecars *policycontroller.MeshSidecars
 	// PolicySpecs are the specs the policy controller applied; nil: the status pass counts every
 	// policy object of meshkeeper's in place, whatever its spec.
 	PolicySpecs *policycontroller.AppliedSpecs
@@ -346,6 +349,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Informers == nil {
 		r.Informers = mgr.GetCache()
+	}
+	if r.PolicyMeshSidecars == nil {
+		r.PolicyMeshSidecars = policycontroller.NewMeshSidecars(mgr.GetAPIReader())
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		// Its own status write that records the CNI agent installed, or refused on a new mesh, changes

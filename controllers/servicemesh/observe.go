@@ -38,6 +38,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	policycontroller "github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/controllers/restart"
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
@@ -644,10 +645,20 @@ func (r *Reconciler) observePolicies(ctx context.Context, mesh *meshv1alpha1.Ser
 	for _, gvk := range render.PolicyKinds {
 		desired[gvk] = map[string]*unstructured.Unstructured{}
 	}
+	meshSidecars := r.PolicyMeshSidecars
+	if meshSidecars == nil {
+		// A reconciler not set up with a manager: one for this pass, which reads each Sidecar of the
+		// root namespace once.
+		meshSidecars = policycontroller.NewMeshSidecars(r.APIReader)
+	}
+	root, err := meshSidecars.Find(ctx, r.Client, mesh)
+	if err != nil {
+		return nil, err
+	}
 	for i := range namespaces {
 		ns := &namespaces[i]
 		enrolled := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
-		objects, _ := render.Policies(mesh, ns, enrolled)
+		objects, _ := render.Policies(mesh, ns, enrolled, root)
 		for gvk, obj := range objects {
 			desired[gvk][ns.Name] = obj
 		}

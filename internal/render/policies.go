@@ -57,9 +57,10 @@ const EgressHostsAnnotation = "mesh.meshkeeper.io/egress-hosts"
 // PeerAuthentication when it is the control-plane namespace or spec.mtls.namespaces lists it, and,
 // with Sidecar scoping on, a Sidecar when the enrollment decision enrolls it (enrolled): the scoped one
 // (Sidecar), or, in the ingress-nginx controller's namespace while the integration is on, one that
-// reaches every namespace (IngressNginxSidecar). Without a ServiceMesh, with one being deleted, and in
-// a namespace being deleted, it wants none.
-func Policies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, enrolled bool) (map[schema.GroupVersionKind]*unstructured.Unstructured, []string) {
+// reaches every namespace (IngressNginxSidecar). root is the mesh-wide default Sidecar of Istio's root
+// namespace, which the namespace's Sidecar takes the place of; nil when there is none. Without a
+// ServiceMesh, with one being deleted, and in a namespace being deleted, it wants none.
+func Policies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, enrolled bool, root *MeshSidecar) (map[schema.GroupVersionKind]*unstructured.Unstructured, []string) {
 	desired := map[schema.GroupVersionKind]*unstructured.Unstructured{}
 	if mesh == nil || !mesh.DeletionTimestamp.IsZero() || !ns.DeletionTimestamp.IsZero() {
 		return desired, nil
@@ -73,9 +74,9 @@ func Policies(mesh *meshv1alpha1.ServiceMesh, ns *corev1.Namespace, enrolled boo
 		var hosts []string
 		hosts, malformed = EgressHosts(ns.Annotations[EgressHostsAnnotation])
 		if IngressNginxNamespace(spec, ns.Name) {
-			desired[SidecarKind] = IngressNginxSidecar(spec, ns.Name)
+			desired[SidecarKind] = IngressNginxSidecar(spec, ns.Name, root)
 		} else {
-			desired[SidecarKind] = Sidecar(spec, ns.Name, hosts)
+			desired[SidecarKind] = Sidecar(spec, ns.Name, hosts, root)
 		}
 	}
 	for _, obj := range desired {
@@ -117,11 +118,16 @@ func WantsPeerAuthentication(spec *meshv1alpha1.ServiceMeshSpec, namespace strin
 
 // Sidecar is the namespace-wide Sidecar "default" of an enrolled namespace other than the ingress-nginx
 // controller's (IngressNginxSidecar): egress to its own namespace, the control plane,
-// spec.sidecarScoping.egressHosts and the namespace's own hosts, in that order, without duplicates.
-func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHosts []string) *unstructured.Unstructured {
+// spec.sidecarScoping.egressHosts, the egress hosts of the mesh-wide default Sidecar root (nil when
+// there is none) and the namespace's own hosts, in that order, without duplicates.
+func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHosts []string, root *MeshSidecar) *unstructured.Unstructured {
 	seen := sets.New[string]()
 	hosts := []any{}
-	for _, list := range [][]string{{"./*", spec.Namespace + "/*"}, spec.SidecarScoping.EgressHosts, namespaceHosts} {
+	var rootHosts []string
+	if root != nil {
+		rootHosts = root.Hosts
+	}
+	for _, list := range [][]string{{"./*", spec.Namespace + "/*"}, spec.SidecarScoping.EgressHosts, rootHosts, namespaceHosts} {
 		for _, host := range list {
 			if !seen.Has(host) {
 				seen.Insert(host)
@@ -129,7 +135,7 @@ func Sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, namespaceHost
 			}
 		}
 	}
-	return sidecar(spec, namespace, hosts)
+	return sidecar(spec, namespace, hosts, root)
 }
 
 // IngressNginxNamespace tells whether namespace is the one of the ingress-nginx controller while
@@ -146,21 +152,21 @@ func IngressNginxNamespace(spec *meshv1alpha1.ServiceMeshSpec, namespace string)
 // which STRICT backends refuse, or block them under REGISTRY_ONLY). The rest of the namespace loses
 // its scoping with it; spec.sidecarScoping.egressHosts and the namespace's own hosts add nothing to
 // "*/*". The outbound traffic policy is the mesh's, as in every other namespace.
-func IngressNginxSidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string) *unstructured.Unstructured {
-	return sidecar(spec, namespace, []any{"*/*"})
+func IngressNginxSidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, root *MeshSidecar) *unstructured.Unstructured {
+	return sidecar(spec, namespace, []any{"*/*"}, root)
 }
 
 // sidecar is the namespace-wide Sidecar "default" of namespace with egress to hosts, and the mesh's
 // outbound traffic policy: spec.sidecarScoping's (ALLOW_ANY unless it says otherwise), but REGISTRY_ONLY
-// whenever spec.values locks the whole mesh down so (meshConfig.outboundTrafficPolicy.mode): a
-// Sidecar's own mode overrides the mesh config's, and turning scoping on must not open egress the mesh
-// config closed.
-func sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, hosts []any) *unstructured.Unstructured {
+// whenever the whole mesh is locked down so, by spec.values (meshConfig.outboundTrafficPolicy.mode) or
+// by the mesh-wide default Sidecar root: a namespace's own Sidecar overrides both, and turning scoping
+// on must not open egress the mesh closed.
+func sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, hosts []any, root *MeshSidecar) *unstructured.Unstructured {
 	mode := spec.SidecarScoping.OutboundTrafficPolicy
 	if mode == "" {
 		mode = meshv1alpha1.OutboundAllowAny
 	}
-	if meshOutboundTrafficPolicy(spec) == string(meshv1alpha1.OutboundRegistryOnly) {
+	if meshOutboundTrafficPolicy(spec) == string(meshv1alpha1.OutboundRegistryOnly) || (root != nil && root.RegistryOnly) {
 		mode = meshv1alpha1.OutboundRegistryOnly
 	}
 	u := newObject(SidecarKind, namespace)
@@ -169,6 +175,49 @@ func sidecar(spec *meshv1alpha1.ServiceMeshSpec, namespace string, hosts []any) 
 		"outboundTrafficPolicy": map[string]any{"mode": string(mode)},
 	}
 	return u
+}
+
+// MeshSidecar is what meshkeeper's namespace Sidecars carry over from the mesh-wide default Sidecar:
+// the oldest Sidecar without a workloadSelector in Istio's root namespace (RootNamespace), which istiod
+// applies to every namespace that has no namespace-wide Sidecar of its own. meshkeeper's Sidecar "default"
+// takes its place in each enrolled namespace, so whatever of it meshkeeper's does not hold is lost there.
+type MeshSidecar struct {
+	// Name is the Sidecar's name.
+	Name string
+	// Hosts are the egress hosts of all its egress listeners that istiod accepts (ValidEgressHost):
+	// namespaces using it could reach them. A "." in one is the namespace of the workload, as Istio reads
+	// the root Sidecar in each namespace it applies to, and as it reads it in a namespace's own Sidecar.
+	Hosts []string
+	// RegistryOnly is set when it locks egress down to the hosts it lists (outboundTrafficPolicy.mode
+	// REGISTRY_ONLY).
+	RegistryOnly bool
+}
+
+// ReadMeshSidecar reads a Sidecar of the root namespace: what meshkeeper's Sidecars carry over from it,
+// or nil when it has a workloadSelector, which makes it apply to the root namespace's own selected
+// workloads and keeps istiod from taking it for the mesh-wide default. Istio decides on the field being
+// there at all, even empty.
+func ReadMeshSidecar(obj *unstructured.Unstructured) *MeshSidecar {
+	spec, _ := obj.Object["spec"].(map[string]any)
+	if selector, found := spec["workloadSelector"]; found && selector != nil {
+		return nil
+	}
+	root := &MeshSidecar{Name: obj.GetName()}
+	mode, _, _ := unstructured.NestedString(spec, "outboundTrafficPolicy", "mode")
+	root.RegistryOnly = mode == string(meshv1alpha1.OutboundRegistryOnly)
+	listeners, _ := spec["egress"].([]any)
+	seen := sets.New[string]()
+	for _, listener := range listeners {
+		listener, _ := listener.(map[string]any)
+		hosts, _ := listener["hosts"].([]any)
+		for _, host := range hosts {
+			if host, ok := host.(string); ok && ValidEgressHost(host) && !seen.Has(host) {
+				seen.Insert(host)
+				root.Hosts = append(root.Hosts, host)
+			}
+		}
+	}
+	return root
 }
 
 // egressHost is an Istio Sidecar egress host, "namespace/dnsName", as spec.sidecarScoping.egressHosts

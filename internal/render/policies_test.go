@@ -80,7 +80,7 @@ func TestSidecar(t *testing.T) {
 		EgressHosts:           []string{"monitoring/*", "istio-system/*"},
 		OutboundTrafficPolicy: meshv1alpha1.OutboundRegistryOnly,
 	}}
-	got, err := yaml.Marshal(render.Sidecar(spec, "shop", []string{"payments/*", "monitoring/*"}).Object)
+	got, err := yaml.Marshal(render.Sidecar(spec, "shop", []string{"payments/*", "monitoring/*"}, nil).Object)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ spec:
 	if string(got) != want {
 		t.Errorf("Sidecar =\n%s\nwant\n%s", got, want)
 	}
-	defaulted := render.Sidecar(&meshv1alpha1.ServiceMeshSpec{Namespace: "mesh"}, "shop", nil)
+	defaulted := render.Sidecar(&meshv1alpha1.ServiceMeshSpec{Namespace: "mesh"}, "shop", nil, nil)
 	mode, _, _ := unstructured.NestedString(defaulted.Object, "spec", "outboundTrafficPolicy", "mode")
 	if mode != "ALLOW_ANY" {
 		t.Errorf("default outbound traffic policy = %q, want ALLOW_ANY", mode)
@@ -210,7 +210,7 @@ func TestPolicies(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			desired, malformed := render.Policies(tc.mesh, tc.namespace, tc.enrolled)
+			desired, malformed := render.Policies(tc.mesh, tc.namespace, tc.enrolled, nil)
 			var kinds []string
 			for gvk, obj := range desired {
 				kinds = append(kinds, gvk.Kind)
@@ -277,7 +277,7 @@ func TestPoliciesIngressNginxNamespace(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			desired, malformed := render.Policies(tc.mesh, ns(tc.namespace), tc.enrolled)
+			desired, malformed := render.Policies(tc.mesh, ns(tc.namespace), tc.enrolled, nil)
 			sidecar := desired[render.SidecarKind]
 			if tc.hosts == nil {
 				if sidecar != nil {
@@ -328,11 +328,102 @@ func TestSidecarKeepsTheMeshsRegistryOnly(t *testing.T) {
 			if err := spec.Values.UnmarshalJSON([]byte(tc.values)); err != nil {
 				t.Fatal(err)
 			}
-			for _, sidecar := range []*unstructured.Unstructured{render.Sidecar(spec, "shop", nil), render.IngressNginxSidecar(spec, "ingress-nginx")} {
+			for _, sidecar := range []*unstructured.Unstructured{render.Sidecar(spec, "shop", nil, nil), render.IngressNginxSidecar(spec, "ingress-nginx", nil)} {
 				if mode, _, _ := unstructured.NestedString(sidecar.Object, "spec", "outboundTrafficPolicy", "mode"); mode != tc.want {
 					t.Errorf("Sidecar %s/default: outbound traffic policy %q, want %q", sidecar.GetNamespace(), mode, tc.want)
 				}
 			}
 		})
+	}
+}
+
+// A mesh locked down by its mesh-wide default Sidecar (one without a workloadSelector in the root
+// namespace) stays locked down in the scoped namespaces: istiod applies that Sidecar only to namespaces
+// without a namespace-wide Sidecar of their own, so meshkeeper's takes its place in every enrolled
+// namespace. Its REGISTRY_ONLY holds there, and the hosts it made reachable stay reachable.
+func TestSidecarTakesTheMeshSidecarsPlace(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", UID: "mesh-uid"},
+		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system",
+			SidecarScoping: meshv1alpha1.SidecarScopingSpec{Enabled: ptr.To(true), EgressHosts: []string{"monitoring/*"}},
+			IngressNginx: meshv1alpha1.IngressNginxSpec{Enabled: ptr.To(true),
+				Controller: meshv1alpha1.WorkloadReference{Namespace: "ingress-nginx", Name: "ingress-nginx-controller", Kind: "Deployment"}}},
+	}
+	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Annotations: map[string]string{render.EgressHostsAnnotation: "payments/*"}}}
+	for name, tc := range map[string]struct {
+		root         *render.MeshSidecar
+		mode         string
+		hosts        []any
+		ingressHosts []any
+	}{
+		"no mesh-wide Sidecar": {
+			nil, "ALLOW_ANY", []any{"./*", "istio-system/*", "monitoring/*", "payments/*"}, []any{"*/*"}},
+		"REGISTRY_ONLY without hosts": {
+			&render.MeshSidecar{Name: "lockdown", RegistryOnly: true},
+			"REGISTRY_ONLY", []any{"./*", "istio-system/*", "monitoring/*", "payments/*"}, []any{"*/*"}},
+		"REGISTRY_ONLY with hosts, which stay reachable": {
+			&render.MeshSidecar{Name: "lockdown", RegistryOnly: true, Hosts: []string{"./*", "egress/*", "*/api.example.com"}},
+			"REGISTRY_ONLY", []any{"./*", "istio-system/*", "monitoring/*", "egress/*", "*/api.example.com", "payments/*"}, []any{"*/*"}},
+		"ALLOW_ANY with hosts: the hosts, scoping's mode": {
+			&render.MeshSidecar{Name: "default", Hosts: []string{"egress/*"}},
+			"ALLOW_ANY", []any{"./*", "istio-system/*", "monitoring/*", "egress/*", "payments/*"}, []any{"*/*"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for namespace, hosts := range map[*corev1.Namespace][]any{shop: tc.hosts, {ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"}}: tc.ingressHosts} {
+				desired, _ := render.Policies(mesh, namespace, true, tc.root)
+				want := map[string]any{
+					"egress":                []any{map[string]any{"hosts": hosts}},
+					"outboundTrafficPolicy": map[string]any{"mode": tc.mode},
+				}
+				if got := desired[render.SidecarKind].Object["spec"]; !equality.Semantic.DeepEqual(got, want) {
+					t.Errorf("Sidecar %s/default spec = %v, want %v", namespace.Name, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReadMeshSidecar(t *testing.T) {
+	read := func(spec string) *render.MeshSidecar {
+		t.Helper()
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte("metadata: {name: lockdown, namespace: istio-system}\nspec: "+spec), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		return render.ReadMeshSidecar(obj)
+	}
+	for name, tc := range map[string]struct {
+		spec string
+		want *render.MeshSidecar
+	}{
+		"REGISTRY_ONLY, hosts of every egress listener, once each, without those istiod refuses": {
+			`{outboundTrafficPolicy: {mode: REGISTRY_ONLY}, egress: [{hosts: ["./*", "istio-system/*"]}, ` +
+				`{port: {number: 443, protocol: TLS, name: tls}, hosts: ["*/api.example.com", "./*", "payments/payments-api"]}]}`,
+			&render.MeshSidecar{Name: "lockdown", RegistryOnly: true, Hosts: []string{"./*", "istio-system/*", "*/api.example.com"}},
+		},
+		"ALLOW_ANY":                         {`{outboundTrafficPolicy: {mode: ALLOW_ANY}, egress: [{hosts: ["./*"]}]}`, &render.MeshSidecar{Name: "lockdown", Hosts: []string{"./*"}}},
+		"no outbound traffic policy":        {`{egress: [{hosts: ["./*"]}]}`, &render.MeshSidecar{Name: "lockdown", Hosts: []string{"./*"}}},
+		"a workloadSelector: not mesh-wide": {`{workloadSelector: {labels: {app: web}}, outboundTrafficPolicy: {mode: REGISTRY_ONLY}}`, nil},
+		"an empty workloadSelector: not mesh-wide either, as istiod reads it": {`{workloadSelector: {}, outboundTrafficPolicy: {mode: REGISTRY_ONLY}}`, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := read(tc.spec); !equality.Semantic.DeepEqual(got, tc.want) {
+				t.Errorf("ReadMeshSidecar = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRootNamespace(t *testing.T) {
+	spec := &meshv1alpha1.ServiceMeshSpec{Namespace: "mesh-system"}
+	if got := render.RootNamespace(spec); got != "mesh-system" {
+		t.Errorf("RootNamespace without meshConfig.rootNamespace = %q, want spec.namespace", got)
+	}
+	spec.Values = &meshv1alpha1.IstiodValues{}
+	if err := spec.Values.UnmarshalJSON([]byte(`{"meshConfig": {"rootNamespace": "istio-config"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := render.RootNamespace(spec); got != "istio-config" {
+		t.Errorf("RootNamespace = %q, want meshConfig.rootNamespace", got)
 	}
 }

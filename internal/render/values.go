@@ -610,6 +610,19 @@ func meshOutboundTrafficPolicy(spec *meshv1alpha1.ServiceMeshSpec) string {
 	return stringAt(policy, "mode")
 }
 
+// RootNamespace is Istio's root namespace, whose namespace-wide Sidecar is the mesh-wide default:
+// meshConfig.rootNamespace of spec.values when set, else the control-plane namespace, as the istiod
+// chart defaults it. The ServiceMesh CRD refuses any other than spec.namespace; a ServiceMesh stored
+// before that rule may still have one.
+func RootNamespace(spec *meshv1alpha1.ServiceMeshSpec) string {
+	values := valuesWithAnyOf(spec, []byte("rootNamespace"))
+	meshConfig, _ := values["meshConfig"].(Values)
+	if root := stringAt(meshConfig, "rootNamespace"); root != "" {
+		return root
+	}
+	return spec.Namespace
+}
+
 // valuesWithAnyOf decodes spec.values when its text holds one of words; nil when it holds none of them
 // (most specs: nothing need be decoded then) or does not decode.
 func valuesWithAnyOf(spec *meshv1alpha1.ServiceMeshSpec, words ...[]byte) Values {

@@ -110,7 +110,7 @@ func TestIstioAnalyze(t *testing.T) {
 
 	// The judge can fail. A Sidecar of someone else's beside meshkeeper's in orders: two Sidecars without
 	// a workload selector in one namespace are an error Istio's analyzers report on both.
-	extra := render.Sidecar(&meshv1alpha1.ServiceMeshSpec{Namespace: meshNamespace}, "orders", nil)
+	extra := render.Sidecar(&meshv1alpha1.ServiceMeshSpec{Namespace: meshNamespace}, "orders", nil, nil)
 	extra.SetName("extra")
 	if err := k8sClient.Create(ctx, extra); err != nil {
 		t.Fatal(err)

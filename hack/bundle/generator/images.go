@@ -179,7 +179,7 @@ func (m *defaultMesh) resources() []operatorsv1alpha1.APIResourceReference {
 	owned := slices.Concat(m.objects, m.optional)
 	owned = append(owned,
 		render.PeerAuthentication(m.mesh.Spec.Namespace, meshv1alpha1.MTLSPermissive),
-		render.Sidecar(&m.mesh.Spec, m.mesh.Spec.Namespace, nil))
+		render.Sidecar(&m.mesh.Spec, m.mesh.Spec.Namespace, nil, nil))
 	var refs []operatorsv1alpha1.APIResourceReference
 	for _, u := range owned {
 		gvk := u.GroupVersionKind()

@@ -78,7 +78,7 @@ spec:
 		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
 		ns := &corev1.Namespace{}
 		g.Expect(c.Get(ctx, client.ObjectKey{Name: "ff-shop"}, ns)).To(Succeed())
-		desired, _ := render.Policies(mesh, ns, true)
+		desired, _ := render.Policies(mesh, ns, true, nil)
 		current := &metav1.PartialObjectMetadata{}
 		current.SetGroupVersionKind(sidecarKind)
 		g.Expect(c.Get(ctx, key, current)).To(Succeed())

@@ -1,0 +1,132 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package policy_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/internal/render"
+)
+
+// TestTheMeshWideSidecarStaysInForce: an admin locked egress down for the whole mesh with a Sidecar
+// without a workloadSelector in the root namespace (the control-plane namespace), which istiod applies
+// to every namespace without a namespace-wide Sidecar of its own. meshkeeper's Sidecar "default" takes
+// its place in every enrolled namespace, so it must keep it in force there: REGISTRY_ONLY, and the egress
+// hosts it made reachable. Before, the scoped namespaces got ALLOW_ANY (egress to the internet opened
+// again) and lost its hosts. Each change of the root Sidecar reaches every namespace's Sidecar, and the
+// status pass, asking the same MeshSidecars, finds them in place.
+func TestTheMeshWideSidecarStaysInForce(t *testing.T) {
+	g := NewWithT(t)
+	env, ctx := startWithIstioCRDs(t, g)
+	c := env.Client
+	for _, name := range []string{"msc-system", "msc-shop"} {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	}
+
+	mgr := newManager(g, env, env.Config)
+	applied := &policy.AppliedSpecs{}
+	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
+		Applied: applied, MeshSidecars: meshSidecars}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: msc-system
+  injection: {namespaces: [msc-shop]}
+  sidecarScoping: {enabled: true}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+
+	// shop is the mode and egress hosts of meshkeeper's Sidecar in msc-shop.
+	shop := func(g Gomega) (string, []any) {
+		s := spec(g, c, sidecarKind, "msc-shop")
+		g.Expect(s).NotTo(BeNil())
+		mode, _, _ := unstructured.NestedString(s, "outboundTrafficPolicy", "mode")
+		egress, _, _ := unstructured.NestedSlice(s, "egress")
+		g.Expect(egress).To(HaveLen(1))
+		hosts, _ := egress[0].(map[string]any)["hosts"].([]any)
+		return mode, hosts
+	}
+	settled := func(mode string, hosts ...any) func(g Gomega) {
+		return func(g Gomega) {
+			gotMode, gotHosts := shop(g)
+			g.Expect(gotMode).To(Equal(mode))
+			g.Expect(gotHosts).To(Equal(hosts))
+		}
+	}
+	g.Eventually(settled("ALLOW_ANY", "./*", "msc-system/*"), 20*time.Second, 50*time.Millisecond).Should(Succeed())
+
+	// The admin's lockdown: REGISTRY_ONLY, with an egress gateway's namespace and an external API
+	// (a ServiceEntry's host) reachable.
+	root := &unstructured.Unstructured{}
+	g.Expect(yamlInto(`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: lockdown, namespace: msc-system}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+  egress:
+  - hosts: ["./*", "msc-system/*", "msc-egress/*", "*/api.example.com"]
+`, &root.Object)).To(Succeed())
+	g.Expect(c.Create(ctx, root)).To(Succeed())
+	g.Eventually(settled("REGISTRY_ONLY", "./*", "msc-system/*", "msc-egress/*", "*/api.example.com"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "the scoped namespace's Sidecar does not keep the mesh-wide Sidecar's lockdown in force")
+
+	// The status pass wants the same Sidecar: it does not count the one in place as pending.
+	g.Eventually(func(g Gomega) bool {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
+		ns := &corev1.Namespace{}
+		g.Expect(c.Get(ctx, client.ObjectKey{Name: "msc-shop"}, ns)).To(Succeed())
+		found, err := meshSidecars.Find(ctx, mgr.GetClient(), mesh)
+		g.Expect(err).NotTo(HaveOccurred())
+		desired, _ := render.Policies(mesh, ns, true, found)
+		current := &metav1.PartialObjectMetadata{}
+		current.SetGroupVersionKind(sidecarKind)
+		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: "msc-shop", Name: render.PolicyName}, current)).To(Succeed())
+		return applied.Stale(sidecarKind, client.ObjectKeyFromObject(current), current, desired[sidecarKind])
+	}, 10*time.Second, 50*time.Millisecond).Should(BeFalse())
+
+	// The admin changes it: every namespace's Sidecar follows.
+	g.Expect(unstructured.SetNestedField(root.Object, "ALLOW_ANY", "spec", "outboundTrafficPolicy", "mode")).To(Succeed())
+	g.Expect(unstructured.SetNestedSlice(root.Object, []any{map[string]any{"hosts": []any{"*/api.example.org"}}}, "spec", "egress")).To(Succeed())
+	g.Expect(c.Update(ctx, root)).To(Succeed())
+	g.Eventually(settled("ALLOW_ANY", "./*", "msc-system/*", "*/api.example.org"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "the scoped namespace's Sidecar does not follow the mesh-wide Sidecar's change")
+
+	// A workloadSelector makes it no mesh-wide default: the Sidecar is scoping's alone again.
+	g.Expect(unstructured.SetNestedField(root.Object, "REGISTRY_ONLY", "spec", "outboundTrafficPolicy", "mode")).To(Succeed())
+	g.Expect(unstructured.SetNestedStringMap(root.Object, map[string]string{"app": "gateway"}, "spec", "workloadSelector", "labels")).To(Succeed())
+	g.Expect(c.Update(ctx, root)).To(Succeed())
+	g.Eventually(settled("ALLOW_ANY", "./*", "msc-system/*"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "a root Sidecar with a workloadSelector is taken for the mesh-wide default")
+}
