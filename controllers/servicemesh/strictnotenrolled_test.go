@@ -129,7 +129,7 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 			}
 			obs := testObservation()
 			obs.spec = &mesh.Spec
-			obs.namespaces = observeNamespaces(namespaces, enrollment, nil)
+			obs.namespaces = observeNamespaces(namespaces, enrollment, nil, nil)
 			obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces, enrollment, obs.namespaces)
 			obs.proxies = &proxiesObservation{withoutSidecar: tc.withoutSidecar}
 			obs.ingresses = &ingressesObservation{controllerRollout: ingress.Rollout{Done: true}}
