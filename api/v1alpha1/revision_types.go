@@ -43,7 +43,7 @@ type UpdateStrategySpec struct {
 
 	// InactiveRevisionDeletionGracePeriod is how long a revision that no tag, namespace or pod uses any
 	// more is kept before it is removed (RevisionBased only). A revision that a pod still uses is never
-	// removed. At most 8760h (a year).
+	// removed, nor one that a workload's pod template names with istio.io/rev. At most 8760h (a year).
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
@@ -119,8 +119,10 @@ const (
 	// ReasonRevisionPruned: an unused revision was removed after the grace period (an Event).
 	ReasonRevisionPruned = "RevisionPruned"
 	// ReasonRevisionPruneBlocked: an unused revision's grace period ended, and a webhook configuration
-	// meshkeeper does not own (a revision tag made with istioctl, say) still sends requests to its istiod;
-	// the revision stays until that webhook is removed or points elsewhere (a Warning Event).
+	// meshkeeper does not own (a revision tag made with istioctl, say) still sends requests to its istiod,
+	// or a workload's pod template names it with istio.io/rev (a CronJob between runs, a Deployment scaled
+	// to 0); the revision stays until that webhook is removed or points elsewhere, and those workloads'
+	// label names another revision or is removed (a Warning Event).
 	ReasonRevisionPruneBlocked = "RevisionPruneBlocked"
 	// ReasonCanaryNamespacesNotEnrolled: updateStrategy.canary.namespaces names namespaces that are not
 	// enrolled (they do not exist, or spec.injection does not enroll them), which the canary revision

@@ -63,9 +63,9 @@ const (
 	digestAnnotation = "mesh.meshkeeper.io/digest"
 	// defaultGracePeriod is how long an unused revision is kept when the spec does not say.
 	defaultGracePeriod = 5 * time.Minute
-	// blockedRecheck is how often, at most, a revision whose removal a foreign webhook blocks is looked
-	// at again (every grace period when that is shorter): those webhooks are not watched (the cache holds
-	// meshkeeper's own only).
+	// blockedRecheck is how often, at most, a revision whose removal a foreign webhook or a workload's pod
+	// template blocks is looked at again (every grace period when that is shorter): neither is watched (the
+	// cache holds meshkeeper's own webhooks only, and no pod template's istio.io/rev label).
 	blockedRecheck = time.Minute
 	// foreignTagRecheck is how often another installation's default tag, which keeps meshkeeper's from
 	// being applied, is looked for again: it is not watched either.
@@ -95,8 +95,8 @@ type revisionState struct {
 	// all the process knows of their use, and the status (which a failed status write can leave behind
 	// it) is not read for it.
 	unusedSince map[string]time.Time
-	// blocked names, for each revision whose removal foreign webhooks block, those webhooks as last
-	// reported in an Event (reported again only when they change).
+	// blocked is, for each revision whose removal foreign webhooks or workloads' pod templates block, the
+	// message last reported in an Event (reported again only when it changes).
 	blocked map[string]string
 	// canaryNotEnrolled names the canary namespaces that are not enrolled as last reported in an Event
 	// (reportCanaryNotEnrolled), "" when none.
@@ -273,7 +273,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	}
 
 	plan := r.planRevisions(mesh, target, version, tagged, found)
-	if err := r.holdRevisionsInUse(ctx, mesh, &plan); err != nil {
+	if err := r.holdRevisionsInUse(ctx, mesh, &plan, tagged); err != nil {
 		return nil, err
 	}
 	versions := map[string]string{target: version}
@@ -404,7 +404,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 			continue
 		}
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeNormal, meshv1alpha1.ReasonRevisionPruned, "Prune/"+name,
-			"Removed revision %s (Istio %s): no tag, webhook, namespace or pod used it for %s", name, versions[name], gracePeriod(mesh))
+			"Removed revision %s (Istio %s): no tag, webhook, namespace, pod or pod template used it for %s", name, versions[name], gracePeriod(mesh))
 	}
 	r.rememberUnused(plan.Revisions)
 	if inPlace && plan.Active == revision.Legacy {
@@ -529,12 +529,16 @@ func (r *Reconciler) planRevisions(mesh *meshv1alpha1.ServiceMesh, target, versi
 		Serving: meshctx.CanaryRevision(mesh), Installed: found, UnusedSince: since, Now: time.Now(), Grace: gracePeriod(mesh)})
 }
 
-// holdRevisionsInUse takes out of plan.Prune every revision whose istiod a webhook configuration
-// meshkeeper does not own still sends requests to: a revision tag someone made with `istioctl tag set`,
-// or any other webhook naming the revision's Service. Removing the revision would leave that webhook
-// without a backend, and with Istio's failurePolicy Fail no pod of a namespace it selects could be
-// created. Those webhooks are read from the API server, only when a revision is due for removal.
-func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, plan *revision.Plan) (err error) {
+// holdRevisionsInUse takes out of plan.Prune every revision something meshkeeper does not watch still
+// uses. A webhook configuration meshkeeper does not own that sends requests to the revision's istiod (a
+// revision tag someone made with `istioctl tag set`, or any other webhook naming the revision's Service):
+// removing the revision would leave that webhook without a backend, and with Istio's failurePolicy Fail
+// no pod of a namespace it selects could be created. A workload whose pod template names the revision
+// with istio.io/rev while none of its pods runs (a CronJob between runs, a Deployment scaled to 0): its
+// next pods would match no injector once the revision's webhook is gone, and start without a sidecar,
+// out of the mesh. Both are read from the API server, only when a revision is due for removal, with
+// tagged, the revision the default tag points at, for a template's istio.io/rev=default.
+func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, plan *revision.Plan, tagged string) (err error) {
 	r.revisionState.mu.Lock()
 	reported := r.revisionState.blocked
 	r.revisionState.mu.Unlock()
@@ -543,8 +547,8 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 		r.revisionState.mu.Lock()
 		r.revisionState.blocked = blocked
 		r.revisionState.mu.Unlock()
-		// A failed look at the webhooks knows nothing new: the count stays as it was, so an alert on a
-		// revision kept for long is not reset by one failed list.
+		// A failed look at the webhooks or workloads knows nothing new: the count stays as it was, so an
+		// alert on a revision kept for long is not reset by one failed list.
 		if err == nil {
 			metrics.RevisionsPruneBlocked.Set(float64(len(blocked)))
 		}
@@ -556,18 +560,19 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return err
 	}
+	templates, err := r.templatesNaming(ctx, mesh, plan.Prune, tagged)
+	if err != nil {
+		return err
+	}
 	recheck := min(max(gracePeriod(mesh), time.Second), blockedRecheck)
 	plan.Prune = slices.DeleteFunc(plan.Prune, func(name string) bool {
-		webhooks := users[name]
-		if len(webhooks) == 0 {
+		message := pruneBlocked(name, users[name], templates[name])
+		if message == "" {
 			return false
 		}
-		blocked[name] = strings.Join(webhooks, ", ")
-		if reported[name] != blocked[name] {
-			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonRevisionPruneBlocked, "Prune/"+name,
-				"Revision %s is unused and its grace period is over, but webhook configuration %s (not meshkeeper's) "+
-					"sends requests to its istiod; meshkeeper keeps the revision until you delete it or point it at another revision",
-				name, blocked[name])
+		blocked[name] = message
+		if reported[name] != message {
+			r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonRevisionPruneBlocked, "Prune/"+name, "%s", message)
 		}
 		if plan.RequeueAfter == 0 || recheck < plan.RequeueAfter {
 			plan.RequeueAfter = recheck
@@ -575,6 +580,30 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 		return true
 	})
 	return nil
+}
+
+// pruneBlocked is the message of the RevisionPruneBlocked Event of a revision whose removal the webhook
+// configurations and the workloads' pod templates hold; "" when none does.
+func pruneBlocked(name string, webhooks []string, templates *workloadNames) string {
+	var uses, remedies []string
+	if len(webhooks) > 0 {
+		uses = append(uses, fmt.Sprintf("webhook configuration %s (not meshkeeper's) sends requests to its istiod", strings.Join(webhooks, ", ")))
+		remedies = append(remedies, "you delete it or point it at another revision")
+	}
+	if templates != nil {
+		template := "the pod template of %s has"
+		if templates.count > 1 {
+			template = "the pod templates of %s have"
+		}
+		uses = append(uses, fmt.Sprintf(template+" %s=%s, whose next pods would start without a sidecar once it is gone",
+			templates, policy.LabelIstioRevision, name))
+		remedies = append(remedies, fmt.Sprintf("you move their %s label to a current revision or remove it", policy.LabelIstioRevision))
+	}
+	if len(uses) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Revision %s is unused and its grace period is over, but %s; meshkeeper keeps the revision until %s",
+		name, strings.Join(uses, ", and "), strings.Join(remedies, ", and "))
 }
 
 // webhooksUsing names, for each of the revisions, the mutating and validating webhook configurations

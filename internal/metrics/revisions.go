@@ -35,13 +35,15 @@ var revisionProxies = newSnapshotGauge(prometheus.NewDesc(RevisionProxiesName,
 const RevisionsPruneBlockedName = "meshkeeper_revisions_prune_blocked"
 
 // RevisionsPruneBlocked counts the revisions meshkeeper keeps past their grace period because a webhook
-// configuration it does not own sends requests to their istiod. The Warning Event RevisionPruneBlocked
-// says so once, when it starts; an alert needs a series that lasts as long as the revision is kept.
-// The revisions and webhooks are named in the Event, not in labels: a count has one series.
+// configuration it does not own sends requests to their istiod, or a workload's pod template names them
+// with istio.io/rev. The Warning Event RevisionPruneBlocked says so once, when it starts; an alert needs
+// a series that lasts as long as the revision is kept. The revisions, webhooks and workloads are named
+// in the Event, not in labels: a count has one series.
 var RevisionsPruneBlocked = prometheus.NewGauge(prometheus.GaugeOpts{
 	Name: RevisionsPruneBlockedName,
 	Help: "Unused revisions whose grace period is over that meshkeeper keeps because a webhook configuration it does not own " +
-		"(a revision tag made with istioctl tag set) sends requests to their istiod; the Warning Event RevisionPruneBlocked names the webhooks.",
+		"(a revision tag made with istioctl tag set) sends requests to their istiod, or a workload's pod template names them with istio.io/rev; " +
+		"the Warning Event RevisionPruneBlocked names the webhooks and workloads.",
 })
 
 func init() {
