@@ -98,6 +98,9 @@ type revisionState struct {
 	// blocked is, for each revision whose removal foreign webhooks or workloads' pod templates block, the
 	// message last reported in an Event (reported again only when it changes).
 	blocked map[string]string
+	// templates is the last look at the workloads' pod templates for revisions due for removal
+	// (recentTemplatesNaming).
+	templates *templateScan
 	// canaryNotEnrolled names the canary namespaces that are not enrolled as last reported in an Event
 	// (reportCanaryNotEnrolled), "" when none.
 	canaryNotEnrolled string
@@ -560,11 +563,11 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return err
 	}
-	templates, err := r.templatesNaming(ctx, mesh, plan.Prune, tagged)
+	recheck := min(max(gracePeriod(mesh), time.Second), blockedRecheck)
+	templates, err := r.recentTemplatesNaming(ctx, mesh, plan.Prune, tagged, recheck)
 	if err != nil {
 		return err
 	}
-	recheck := min(max(gracePeriod(mesh), time.Second), blockedRecheck)
 	plan.Prune = slices.DeleteFunc(plan.Prune, func(name string) bool {
 		message := pruneBlocked(name, users[name], templates[name])
 		if message == "" {

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -167,5 +168,37 @@ func (r *Reconciler) templatesNaming(ctx context.Context, mesh *meshv1alpha1.Ser
 			}
 		}
 	}
+	return users, nil
+}
+
+// templateScan is the last look at the workloads' pod templates (templatesNaming), for the revisions
+// then due for removal.
+type templateScan struct {
+	at        time.Time
+	revisions []string
+	tagged    string
+	users     templateUsers
+}
+
+// recentTemplatesNaming is templatesNaming, read again only when the last look is older than maxAge or
+// was for other revisions or another default tag. While a revision is held, every reconcile of the
+// ServiceMesh comes here, and each look lists every workload of the cluster around the caches: a held
+// revision is looked at again every maxAge (the recheck of holdRevisionsInUse), not on every event.
+func (r *Reconciler) recentTemplatesNaming(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, revisions []string, tagged string, maxAge time.Duration) (templateUsers, error) {
+	sorted := slices.Sorted(slices.Values(revisions))
+	r.revisionState.mu.Lock()
+	last := r.revisionState.templates
+	r.revisionState.mu.Unlock()
+	if last != nil && last.tagged == tagged && slices.Equal(last.revisions, sorted) && time.Since(last.at) < maxAge {
+		return last.users, nil
+	}
+	at := time.Now()
+	users, err := r.templatesNaming(ctx, mesh, revisions, tagged)
+	if err != nil {
+		return nil, err
+	}
+	r.revisionState.mu.Lock()
+	r.revisionState.templates = &templateScan{at: at, revisions: sorted, tagged: tagged, users: users}
+	r.revisionState.mu.Unlock()
 	return users, nil
 }
