@@ -74,8 +74,11 @@ var acceptedWarnings = map[string]string{
 	// in 1.25. meshkeeper records events through events.k8s.io/v1 (served since 1.19). Resources the CSV
 	// lists as owned, with their apiVersion, are checked by version instead, which is why the rules for
 	// HorizontalPodAutoscalers (autoscaling/v2) and PodDisruptionBudgets (policy/v1) do not warn. The
-	// expression admits the events rule alone: a second resource in the message fails the test.
-	`^Warning: Value meshkeeper\.v[^:]+: this bundle is using APIs which were deprecated and removed in v1\.25\. .* Migrate the API\(s\) for events: \(\["ClusterServiceVersion\.Spec\.InstallStrategy\.StrategySpec\.ClusterPermissions\[0\]\.Rules\[\d+\]"\]\)$`: "the events.k8s.io/v1 events rule",
+	// same holds for the rule that lists batch CronJobs, whose pod templates can keep a revision from
+	// being pruned: meshkeeper reads them through batch/v1 (served since 1.21), not the v1beta1 API
+	// removed in 1.25. The expression admits those two rules alone: another resource in the message
+	// fails the test.
+	`^Warning: Value meshkeeper\.v[^:]+: this bundle is using APIs which were deprecated and removed in v1\.25\. .* Migrate the API\(s\) for cronjobs: \(\["ClusterServiceVersion\.Spec\.InstallStrategy\.StrategySpec\.ClusterPermissions\[0\]\.Rules\[\d+\]"\]\),events: \(\["ClusterServiceVersion\.Spec\.InstallStrategy\.StrategySpec\.ClusterPermissions\[0\]\.Rules\[\d+\]"\]\),?$`: "the batch/v1 cronjobs and events.k8s.io/v1 events rules",
 }
 
 // finding is one result of a validator.
