@@ -76,9 +76,49 @@ var acceptedWarnings = map[string]string{
 	// HorizontalPodAutoscalers (autoscaling/v2) and PodDisruptionBudgets (policy/v1) do not warn. The
 	// same holds for the rule that lists batch CronJobs, whose pod templates can keep a revision from
 	// being pruned: meshkeeper reads them through batch/v1 (served since 1.21), not the v1beta1 API
-	// removed in 1.25. The expression admits those two rules alone: another resource in the message
-	// fails the test.
-	`^Warning: Value meshkeeper\.v[^:]+: this bundle is using APIs which were deprecated and removed in v1\.25\. .* Migrate the API\(s\) for cronjobs: \(\["ClusterServiceVersion\.Spec\.InstallStrategy\.StrategySpec\.ClusterPermissions\[0\]\.Rules\[\d+\]"\]\),events: \(\["ClusterServiceVersion\.Spec\.InstallStrategy\.StrategySpec\.ClusterPermissions\[0\]\.Rules\[\d+\]"\]\),?$`: "the batch/v1 cronjobs and events.k8s.io/v1 events rules",
+	// removed in 1.25. The expression admits those two rules alone, in either order (removedAPIRule):
+	// another resource in the message fails the test.
+	`^Warning: Value meshkeeper\.v[^:]+: this bundle is using APIs which were deprecated and removed in v1\.25\. .* Migrate the API\(s\) for ` +
+		`(?:cronjobs: ` + removedAPIRule + `,events: ` + removedAPIRule + `|events: ` + removedAPIRule + `,cronjobs: ` + removedAPIRule + `),?$`: "the batch/v1 cronjobs and events.k8s.io/v1 events rules",
+}
+
+// removedAPIRule matches how the removed-API warning names the CSV's rule that lists a resource. The
+// warning lists its resources in no fixed order: operator-framework/api (removed_apis.go,
+// generateMessageWithDeprecatedAPIs) sorts their names but then copies them into a map, whose order Go
+// randomises on each range, so each run may print "cronjobs: …,events: …" or "events: …,cronjobs: …".
+const removedAPIRule = `\(\["ClusterServiceVersion\.Spec\.InstallStrategy\.StrategySpec\.ClusterPermissions\[0\]\.Rules\[\d+\]"\]\)`
+
+// removedAPIsWarning is the removed-API warning as the validators print it, with its resources
+// ("cronjobs: ([…Rules[9]])", each followed by a comma) in the order given.
+func removedAPIsWarning(resources ...string) string {
+	return "Warning: Value meshkeeper.v0.1.0: this bundle is using APIs which were deprecated and removed in v1.25. " +
+		"More info: https://kubernetes.io/docs/reference/using-api/deprecation-guide/#v1-25. Migrate the API(s) for " +
+		strings.Join(resources, "")
+}
+
+// TestAcceptedWarningsInEitherOrder: the removed-API warning about the CronJob and events rules is
+// accepted in both orders of its resources, or TestOperatorFrameworkValidators fails on the runs that
+// print the other one; with a third resource it is not.
+func TestAcceptedWarningsInEitherOrder(t *testing.T) {
+	const (
+		cronjobs = `cronjobs: (["ClusterServiceVersion.Spec.InstallStrategy.StrategySpec.ClusterPermissions[0].Rules[9]"]),`
+		events   = `events: (["ClusterServiceVersion.Spec.InstallStrategy.StrategySpec.ClusterPermissions[0].Rules[10]"]),`
+		psp      = `podsecuritypolicies: (["ClusterServiceVersion.Spec.InstallStrategy.StrategySpec.ClusterPermissions[0].Rules[11]"]),`
+	)
+	for message, want := range map[string]bool{
+		removedAPIsWarning(cronjobs, events):      true,
+		removedAPIsWarning(events, cronjobs):      true,
+		removedAPIsWarning(events, cronjobs, psp): false,
+		removedAPIsWarning(psp, events, cronjobs): false,
+	} {
+		accepted := false
+		for w := range acceptedWarnings {
+			accepted = accepted || regexp.MustCompile(w).MatchString(message)
+		}
+		if accepted != want {
+			t.Errorf("accepted %t, want %t: %s", accepted, want, message)
+		}
+	}
 }
 
 // finding is one result of a validator.
