@@ -445,19 +445,24 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 	return version, m.run(ctx, desired, rel, r, previous, "Upgrade complete", supersede, !isUpgrade)
 }
 
-// recordObjects are the objects of a release record's manifest, those of namespaced kinds without a
-// namespace put into the release namespace, as Helm does when it reads a record. A record stores the
-// objects as the templates wrote them, and a template may leave the namespace out; render puts such an
-// object into the release namespace before it applies it, so without the same here an upgrade would
-// take the object of the record and the one it just applied for two, and delete it. A kind the API
-// server no longer serves is left as it is (there is nothing of it to delete).
+// recordObjects are the objects of a release record's manifest, as the API server names them: those of
+// namespaced kinds without a namespace put into the release namespace, as Helm does when it reads a
+// record, and those of cluster-scoped kinds without one. A record stores the objects as the templates
+// wrote them, and a template may leave the namespace out; render puts such an object into the release
+// namespace before it applies it, so without the same here an upgrade would take the object of the
+// record and the one it just applied for two, and delete it. The same goes for a cluster-scoped object
+// a record lists with a namespace, which the API server ignores when it reads or deletes the object:
+// meshkeeper never renders one so (the chart guard refuses it), but anyone who may write Secrets in the
+// release namespace can forge a record that does, and the upgrade would delete the release's webhook
+// configurations and ClusterRoles it still renders. A kind the API server no longer serves is left as
+// it is (there is nothing of it to delete).
 func (m *ChartManager) recordObjects(rel *releasev1.Release, namespace string) ([]*unstructured.Unstructured, error) {
 	objects, err := decodeManifest([]byte(rel.Manifest))
 	if err != nil {
 		return nil, err
 	}
 	for _, obj := range objects {
-		if obj.GetNamespace() != "" || obj.GetKind() == "" {
+		if obj.GetKind() == "" {
 			continue
 		}
 		namespaced, err := m.client.IsObjectNamespaced(obj)
@@ -466,7 +471,9 @@ func (m *ChartManager) recordObjects(rel *releasev1.Release, namespace string) (
 			continue
 		case err != nil:
 			return nil, fmt.Errorf("looking up %s of revision %d: %w", obj.GetKind(), rel.Version, err)
-		case namespaced:
+		case !namespaced:
+			obj.SetNamespace("")
+		case obj.GetNamespace() == "":
 			obj.SetNamespace(namespace)
 		}
 	}

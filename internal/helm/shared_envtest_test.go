@@ -21,6 +21,7 @@ package helm
 import (
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -151,6 +152,55 @@ func TestAForgedRecordDeletesNoOtherReleasesObject(t *testing.T) {
 		if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, &corev1.ConfigMap{}); err != nil {
 			t.Errorf("ConfigMap %s after an upgrade of second over a forged record listing it: %v, want it kept", name, err)
 		}
+	}
+}
+
+// TestAForgedRecordDeletesNoClusterScopedObjectItStillRenders: a cluster-scoped object that a record
+// lists with a namespace is the object of that name, as the API server reads and deletes it, whatever
+// the namespace says. A forged record that lists the release's webhook configuration so, with any
+// namespace, used to count it as an object the upgrade no longer renders, and the upgrade deleted the
+// webhook it had just applied: anyone who may write Secrets in the control-plane namespace could have
+// meshkeeper delete the release's cluster-scoped objects (the sidecar injector, istiod's ClusterRoles).
+func TestAForgedRecordDeletesNoClusterScopedObjectItStillRenders(t *testing.T) {
+	m, c, ns := onAPIServer(t)
+	webhookName := ns + "-validator"
+	release := attackRelease(ns, attackChart("scoped", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: scoped}
+data: {changed: "{{ .Values.changed }}"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: `+webhookName+`}
+webhooks:
+- name: validation.`+ns+`.example.com
+  clientConfig:
+    service: {name: istiod, namespace: {{ .Release.Namespace }}}
+  rules:
+  - {apiGroups: [`+ns+`.example.com], apiVersions: ["*"], operations: [CREATE], resources: [widgets]}
+  failurePolicy: Ignore
+  sideEffects: None
+  admissionReviewVersions: [v1]
+`))
+	ensureAll(t, m, release)
+
+	forged, err := m.readRecord(t.Context(), ns, release.Name, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Version = 2
+	forged.Manifest += "\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n" +
+		"metadata: {name: " + webhookName + ", namespace: elsewhere}\n"
+	if _, err := m.createRecord(t.Context(), forged, nil); err != nil {
+		t.Fatal(err)
+	}
+	release.Values = map[string]any{"changed": true}
+	if results := ensureAll(t, m, release); results[0].Action != ActionUpgraded {
+		t.Fatalf("the release's change = %+v, want an upgrade", results[0])
+	}
+	err = c.Get(t.Context(), client.ObjectKey{Name: webhookName}, &admissionregistrationv1.ValidatingWebhookConfiguration{})
+	if err != nil {
+		t.Errorf("the webhook configuration the release renders, after an upgrade over a forged record listing it in a namespace: %v, want it kept", err)
 	}
 }
 
