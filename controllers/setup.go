@@ -163,7 +163,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	ingressWorkload := ingress.NewWorkloadReport()
 	// The Ingresses whose write the API server refuses, for IngressesConfigured.
-	ingressRefusals := ingress.NewRefusals()
+	ingressRefusals := meshctx.NewRefusals()
 	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Refusals: ingressRefusals, Controller: ingress.ControllerSource{
 		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader(), Namespaces: mgr.GetClient()}}).SetupWithManager(mgr); err != nil {
 		return err

@@ -24,7 +24,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -40,7 +39,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
@@ -63,7 +61,7 @@ type Reconciler struct {
 	Controller ControllerSource
 	// Refusals records the Ingresses whose write the API server refuses, for the ServiceMesh's status;
 	// nil records none.
-	Refusals *Refusals
+	Refusals *meshctx.Refusals
 
 	// reported holds, per Ingress, the skip last reported.
 	reported meshctx.Transitions
@@ -162,7 +160,7 @@ func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networki
 	if !reported {
 		return
 	}
-	r.Refusals.set(key, Refusal{Releasing: releasing, Answer: err.Error()})
+	r.Refusals.Set(key, meshctx.Refusal{Releasing: releasing, Answer: err.Error()})
 	if !news {
 		return
 	}
@@ -177,71 +175,7 @@ func (r *Reconciler) reportRefused(mesh *meshv1alpha1.ServiceMesh, ing *networki
 // there was nothing to write, or it is gone.
 func (r *Reconciler) forgetRefusal(key string) {
 	r.refused.Succeeded(key)
-	r.Refusals.forget(key)
-}
-
-// Refusal is the API server's refusal of meshkeeper's last write of an Ingress's annotations.
-type Refusal struct {
-	// Releasing tells whether the write took meshkeeper's annotations back rather than put them on.
-	Releasing bool
-	// Answer is the API server's answer.
-	Answer string
-}
-
-// Refusals holds, per Ingress, the refusal of meshkeeper's last write of its annotations, as the
-// Ingress controller warns about it (a refusal, or a failure only of the API server's making from the
-// second in a row on); an Ingress is dropped once a write of it goes through, it needs none, or it is
-// gone. The Ingress controller writes it; the ServiceMesh's status pass reads it (Of), and is woken by
-// each change (SourceFor): a refusal changes nothing in the cluster, so no watch would. Safe for
-// concurrent use; a nil Refusals holds nothing.
-type Refusals struct {
-	refusals sync.Map // "namespace/name" → Refusal
-	// changes counts the changes of what refusals holds; changed carries the count to the status pass.
-	changes atomic.Uint64
-	changed meshctx.Report[uint64]
-}
-
-// NewRefusals returns Refusals that hold none.
-func NewRefusals() *Refusals {
-	return &Refusals{}
-}
-
-// Of returns the refusal recorded for the Ingress at key ("namespace/name"), and whether there is one.
-func (r *Refusals) Of(key string) (Refusal, bool) {
-	if r == nil {
-		return Refusal{}, false
-	}
-	v, ok := r.refusals.Load(key)
-	if !ok {
-		return Refusal{}, false
-	}
-	return v.(Refusal), true
-}
-
-// SourceFor wakes a controller through h, with the ServiceMesh as the object, whenever a refusal is
-// recorded, changes or is dropped.
-func (r *Refusals) SourceFor(h handler.EventHandler) source.Source {
-	return r.changed.SourceFor(h)
-}
-
-// set records refusal for the Ingress at key.
-func (r *Refusals) set(key string, refusal Refusal) {
-	if r == nil {
-		return
-	}
-	if previous, loaded := r.refusals.Swap(key, refusal); !loaded || previous.(Refusal) != refusal {
-		r.changed.Set(r.changes.Add(1))
-	}
-}
-
-// forget drops the refusal of the Ingress at key.
-func (r *Refusals) forget(key string) {
-	if r == nil {
-		return
-	}
-	if _, loaded := r.refusals.LoadAndDelete(key); loaded {
-		r.changed.Set(r.changes.Add(1))
-	}
+	r.Refusals.Forget(key)
 }
 
 // report emits a Warning on the Ingress when it becomes, or changes the way it is, a mesh Ingress

@@ -23,36 +23,38 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
 // The Ingresses recorded as refused, for IngressesConfigured, follow the rule of the Warning: a
 // refusal at once, a failure only of the API server's making from the second in a row on. The record
-// holds the latest answer, is dropped when a write goes through or the Ingress is gone, and each
-// change of it, and only a change, wakes the status pass.
+// holds the latest answer, and is dropped when a write goes through or the Ingress is gone; a record
+// changes only when one of these does, so the status pass, which each change wakes
+// (TestRefusalsWakeTheStatusPassOnChange), is woken only then.
 func TestRefusalsFollowTheWarning(t *testing.T) {
 	unavailable := apierrors.NewServiceUnavailable("the server is currently unable to handle the request")
 	var answer error
 	r, _, req := refusing(t, &answer)
-	r.Refusals = NewRefusals()
+	r.Refusals = meshctx.NewRefusals()
 	key := req.String()
-	wakeups := func() uint64 { return r.Refusals.changed.Value() }
 	for _, step := range []struct {
 		name    string
 		answer  error
 		want    string // "" for no refusal recorded
-		wakesUp bool
+		changes bool   // the refusal recorded changes, which wakes the status pass
 	}{
 		{name: "a first 503", answer: unavailable},
-		{name: "a second 503 in a row", answer: unavailable, want: "the server is currently unable to handle the request", wakesUp: true},
+		{name: "a second 503 in a row", answer: unavailable, want: "the server is currently unable to handle the request", changes: true},
 		{name: "a third 503 in a row", answer: unavailable, want: "the server is currently unable to handle the request"},
-		{name: "an admission policy's denial", answer: denied, want: "upstream-vhost is not allowed", wakesUp: true},
+		{name: "an admission policy's denial", answer: denied, want: "upstream-vhost is not allowed", changes: true},
 		{name: "the same denial again", answer: denied, want: "upstream-vhost is not allowed"},
-		{name: "the write going through", answer: nil, wakesUp: true},
+		{name: "the write going through", answer: nil, changes: true},
 		{name: "a first 503 after a write went through", answer: unavailable},
-		{name: "a denial after it", answer: denied, want: "upstream-vhost is not allowed", wakesUp: true},
+		{name: "a denial after it", answer: denied, want: "upstream-vhost is not allowed", changes: true},
 	} {
 		answer = step.answer
-		before := wakeups()
+		before, _ := r.Refusals.Of(key)
 		if _, err := r.Reconcile(context.Background(), req); (err != nil) != (step.answer != nil) {
 			t.Fatalf("%s: reconcile returned %v, want the API server's answer %v", step.name, err, step.answer)
 		}
@@ -64,8 +66,8 @@ func TestRefusalsFollowTheWarning(t *testing.T) {
 			t.Errorf("%s: want a refusal of the write that takes the annotations back saying %q, got %+v (recorded: %v)",
 				step.name, step.want, refusal, refused)
 		}
-		if woke := wakeups() != before; woke != step.wakesUp {
-			t.Errorf("%s: the status pass woken: %v, want %v", step.name, woke, step.wakesUp)
+		if changed := refusal != before; changed != step.changes {
+			t.Errorf("%s: the refusal recorded changed: %v, want %v", step.name, changed, step.changes)
 		}
 	}
 
@@ -77,15 +79,14 @@ func TestRefusalsFollowTheWarning(t *testing.T) {
 	if err := r.Delete(context.Background(), ing); err != nil {
 		t.Fatal(err)
 	}
-	before := wakeups()
+	if _, refused := r.Refusals.Of(key); !refused {
+		t.Fatal("the Ingress is not recorded as refused before it is deleted")
+	}
 	if _, err := r.Reconcile(context.Background(), req); err != nil {
 		t.Fatalf("the reconcile of a deleted Ingress returned %v", err)
 	}
 	if refusal, refused := r.Refusals.Of(key); refused {
 		t.Errorf("a deleted Ingress is still recorded as refused: %+v", refusal)
-	}
-	if wakeups() == before {
-		t.Error("dropping the refusal of a deleted Ingress did not wake the status pass")
 	}
 }
 

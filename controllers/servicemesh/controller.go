@@ -104,7 +104,7 @@ type Reconciler struct {
 	IngressWorkload *ingress.WorkloadReport
 	// IngressRefusals are the Ingresses whose write the API server refuses, as the Ingress controller
 	// records them; nil: the status pass counts them among the Ingresses being configured.
-	IngressRefusals *ingress.Refusals
+	IngressRefusals *meshctx.Refusals
 	// NamespaceRefusals are the namespaces whose label write the API server refuses, as the namespace
 	// controller records them; nil: the status pass counts them among the namespaces being enrolled.
 	NamespaceRefusals *meshctx.Refusals

@@ -130,10 +130,10 @@ type ingressesObservation struct {
 	// status counts the configured and skipped Ingresses.
 	status meshv1alpha1.IngressesStatus
 	// skipped names the skipped Ingresses by reason; pending those whose annotations are not applied yet;
-	// refused, by name, those of them whose last write the API server refused (ingress.Refusals).
+	// refused, by name, those of them whose last write the API server refused (meshctx.Refusals).
 	skipped map[string][]string
 	pending []string
-	refused map[string]ingress.Refusal
+	refused map[string]meshctx.Refusal
 	// enabled is spec.ingressNginx.enabled. When it is, controller is meshkeeper's decision about the
 	// ingress-nginx controller workload, controllerApplied tells whether the workload is configured
 	// and its pod template carries what meshkeeper decided, and controllerRollout how far that
@@ -408,7 +408,7 @@ func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.Se
 			key := ing.Namespace + "/" + ing.Name
 			if refusal, refused := r.IngressRefusals.Of(key); refused {
 				if obs.refused == nil {
-					obs.refused = map[string]ingress.Refusal{}
+					obs.refused = map[string]meshctx.Refusal{}
 				}
 				obs.refused[key] = refusal
 			} else {

@@ -278,7 +278,7 @@ func TestSetIngressesConfigured(t *testing.T) {
 		// what refuses it and what to do, not that it is being configured.
 		"an Ingress whose write the API server refuses": {
 			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, controllerRollout: rolledOut,
-				refused: map[string]ingress.Refusal{"shop/web": {Answer: "denied request: upstream-vhost is not allowed"}},
+				refused: map[string]meshctx.Refusal{"shop/web": {Answer: "denied request: upstream-vhost is not allowed"}},
 				pending: []string{"shop/api"}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused,
 				[]string{"putting them on", "1 Ingress(es): shop/web", "for shop/web it answers: denied request: upstream-vhost is not allowed",
@@ -286,7 +286,7 @@ func TestSetIngressesConfigured(t *testing.T) {
 		},
 		"refused Ingresses are named up to five, with the first one's answer": {
 			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, controllerRollout: rolledOut,
-				refused: map[string]ingress.Refusal{
+				refused: map[string]meshctx.Refusal{
 					"shop/g": {Answer: "no g"}, "shop/b": {Answer: "no b"}, "shop/f": {Answer: "no f"}, "shop/a": {Answer: "no a"},
 					"shop/e": {Answer: "no e"}, "shop/d": {Answer: "no d"}, "shop/c": {Answer: "no c"}}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused,
@@ -296,7 +296,7 @@ func TestSetIngressesConfigured(t *testing.T) {
 		// refused write is seen nowhere else.
 		"a refused write comes before skipped Ingresses": {
 			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, controllerRollout: rolledOut,
-				refused: map[string]ingress.Refusal{"shop/web": {Answer: "denied"}},
+				refused: map[string]meshctx.Refusal{"shop/web": {Answer: "denied"}},
 				skipped: map[string][]string{policy.ServiceMissing: {"shop/a"}},
 				status:  meshv1alpha1.IngressesStatus{Skipped: 1, SkippedByReason: map[string]int32{policy.ServiceMissing: 1}}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused,
@@ -304,14 +304,14 @@ func TestSetIngressesConfigured(t *testing.T) {
 		},
 		"a refused write comes before the controller's pod template being configured": {
 			&ingressesObservation{enabled: true, controller: configured,
-				refused: map[string]ingress.Refusal{"shop/web": {Answer: "denied"}}},
+				refused: map[string]meshctx.Refusal{"shop/web": {Answer: "denied"}}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused,
 				[]string{"shop/web", "pod template of Deployment ingress-nginx/ingress-nginx-controller is being configured"}},
 		},
 		"a refused write names the controller's unfinished rollout": {
 			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true,
 				controllerRollout: ingress.Rollout{Message: "the ingress-nginx controller Deployment a/b is rolling out"},
-				refused:           map[string]ingress.Refusal{"shop/web": {Answer: "denied"}}},
+				refused:           map[string]meshctx.Refusal{"shop/web": {Answer: "denied"}}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused,
 				[]string{"shop/web", "Meanwhile the ingress-nginx controller Deployment a/b is rolling out"}},
 		},
@@ -319,13 +319,13 @@ func TestSetIngressesConfigured(t *testing.T) {
 		// meanwhile are named all the same.
 		"the controller's reason comes before a refused write, which it names": {
 			&ingressesObservation{enabled: true, controller: policy.PodTemplateDecision{Reason: policy.HostNetwork, Message: "hostNetwork"},
-				refused: map[string]ingress.Refusal{"shop/web": {Releasing: true, Answer: "denied"}}},
+				refused: map[string]meshctx.Refusal{"shop/web": {Releasing: true, Answer: "denied"}}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonHostNetwork,
 				[]string{"hostNetwork", "taking them back", "1 Ingress(es): shop/web", "it answers: denied"}},
 		},
 		"integration off, the API server refuses to give annotations back": {
 			&ingressesObservation{held: []string{"Deployment ingress-nginx/ingress-nginx-controller"},
-				refused: map[string]ingress.Refusal{"shop/web": {Releasing: true, Answer: "upstream-vhost is required"}},
+				refused: map[string]meshctx.Refusal{"shop/web": {Releasing: true, Answer: "upstream-vhost is required"}},
 				pending: []string{"shop/api"}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused,
 				[]string{"integration is off", "taking them back", "1 Ingress(es): shop/web", "upstream-vhost is required",
@@ -333,7 +333,7 @@ func TestSetIngressesConfigured(t *testing.T) {
 		},
 		"Ingress writes refused both ways": {
 			&ingressesObservation{enabled: true, controller: configured, controllerApplied: true, controllerRollout: rolledOut,
-				refused: map[string]ingress.Refusal{"shop/a": {Answer: "no"}, "shop/b": {Releasing: true, Answer: "no"}}},
+				refused: map[string]meshctx.Refusal{"shop/a": {Answer: "no"}, "shop/b": {Releasing: true, Answer: "no"}}},
 			&wantCondition{metav1.ConditionFalse, meshv1alpha1.ReasonIngressWriteRefused, []string{"putting them on or taking them back"}},
 		},
 		"not observed": {nil, nil},

@@ -422,7 +422,7 @@ const refusedAnswerLimit = meshctx.NoteLimit
 // Ingresses refused names, which it names (the first five, sorted, and a count of the others), with the
 // API server's answer for the first, and what to do. It starts in lower case, to follow what comes
 // before it.
-func refusedMessage(refused map[string]ingress.Refusal) string {
+func refusedMessage(refused map[string]meshctx.Refusal) string {
 	listed := slices.Sorted(maps.Keys(refused))
 	putting, releasing := false, false
 	for _, refusal := range refused {
