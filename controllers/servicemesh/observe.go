@@ -350,8 +350,9 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting 
 
 // overriddenNotEnrolled names the namespaces spec.mtls.namespaces gives a mode of their own that are
 // neither enrolled nor being enrolled, each with the reason of the enrollment's decision ("not selected
-// by spec.injection" for NotSelected). meshkeeper writes their PeerAuthentication all the same, but
-// only a sidecar enforces one, and their pods have none. A namespace that does not exist or is being
+// by spec.injection" for NotSelected), or NamespaceWriteRefused for one it selects whose label the API
+// server refuses. meshkeeper writes their PeerAuthentication all the same, but only a sidecar enforces
+// one, and their pods have none. A namespace that does not exist or is being
 // deleted is not named (it has no pods to protect, and gets its PeerAuthentication once created), nor
 // is the control-plane namespace, whose PeerAuthentication is the mesh-wide default.
 func overriddenNotEnrolled(spec *meshv1alpha1.ServiceMeshSpec, namespaces []corev1.Namespace, enrollment *policy.Enrollment,
@@ -367,12 +368,17 @@ func overriddenNotEnrolled(spec *meshv1alpha1.ServiceMeshSpec, namespaces []core
 			judged.enrolled.Has(ns.Name) || pending.Has(ns.Name) {
 			continue
 		}
-		switch reason := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Reason; reason {
-		case policy.Terminating:
-		case policy.NotSelected:
+		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
+		switch {
+		case d.Reason == policy.Terminating:
+		case d.Enroll:
+			// Selected, neither enrolled nor being enrolled: the API server refuses meshkeeper's label
+			// (judged.refused), and d.Reason says only how spec.injection selects it.
+			out[ns.Name] = meshv1alpha1.ReasonNamespaceWriteRefused
+		case d.Reason == policy.NotSelected:
 			out[ns.Name] = "not selected by spec.injection"
 		default:
-			out[ns.Name] = reason
+			out[ns.Name] = d.Reason
 		}
 	}
 	return out

@@ -50,7 +50,9 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 		overrides map[string]meshv1alpha1.MTLSMode
 		// labelled tells whether the selected namespaces carry meshkeeper's label already (enrolled)
 		// or not yet (being enrolled).
-		labelled       bool
+		labelled bool
+		// refused are the namespaces whose label write the API server refuses.
+		refused        map[string]meshctx.Refusal
 		withoutSidecar map[string]int
 		wantReason     string
 		mentions       []string
@@ -68,6 +70,15 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"locked": strict}, labelled: true,
 			wantReason: meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
 			mentions:   []string{"locked (PodSecurityRejectsSidecar)", "NamespacesEnrolled says why"},
+		},
+		// Selected, it is not enrolled only because the API server refuses the label: that is why, not
+		// how spec.injection selects it.
+		"a strict override of a selected namespace whose label write the API server refuses": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"shop": strict}, labelled: false,
+			refused:    map[string]meshctx.Refusal{"shop": {Answer: "istio-injection is forbidden on tenant namespaces"}},
+			wantReason: meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
+			mentions:   []string{"shop (" + meshv1alpha1.ReasonNamespaceWriteRefused + ")"},
+			omits:      []string{"Listed"},
 		},
 		"more than five, named up to five with a count": {
 			mode: strict, overrides: map[string]meshv1alpha1.MTLSMode{"a1": strict, "a2": strict, "a3": strict, "a4": strict,
@@ -129,7 +140,11 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 			}
 			obs := testObservation()
 			obs.spec = &mesh.Spec
-			obs.namespaces = observeNamespaces(namespaces, enrollment, nil, nil)
+			refusals := meshctx.NewRefusals()
+			for name, refusal := range tc.refused {
+				refusals.Set(name, refusal)
+			}
+			obs.namespaces = observeNamespaces(namespaces, enrollment, nil, refusals)
 			obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces, enrollment, obs.namespaces)
 			obs.proxies = &proxiesObservation{withoutSidecar: tc.withoutSidecar}
 			obs.ingresses = &ingressesObservation{controllerRollout: ingress.Rollout{Done: true}}
