@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
@@ -687,8 +688,14 @@ func SeccompProfileProblems(spec *meshv1alpha1.ServiceMeshSpec) []string {
 				problems = append(problems, fmt.Sprintf("spec.values %s.localhostProfile is set with type %s: the API server takes a localhostProfile only with type Localhost", at.key, typ))
 			}
 		case string(corev1.SeccompProfileTypeLocalhost):
-			if localhost == nil {
+			file, text := localhost.(string)
+			switch {
+			case localhost == nil:
 				problems = append(problems, fmt.Sprintf("spec.values %s has type Localhost without a localhostProfile, which the API server asks for", at.key))
+			case !text:
+				problems = append(problems, fmt.Sprintf("spec.values %s.localhostProfile is %s: it is the path of a profile file, a string", at.key, jsonText(localhost)))
+			case path.IsAbs(file) || slices.Contains(strings.Split(file, "/"), ".."):
+				problems = append(problems, fmt.Sprintf("spec.values %s.localhostProfile is %q: the API server takes a path relative to the kubelet's seccomp directory, without \"..\"", at.key, file))
 			}
 		default:
 			problems = append(problems, fmt.Sprintf("spec.values %s.type is %s: the API server takes RuntimeDefault, Localhost or Unconfined", at.key, jsonText(typ)))

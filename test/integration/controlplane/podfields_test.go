@@ -170,6 +170,15 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 		Entry("a seccomp profile of type RuntimeDefault with a localhostProfile", func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault, LocalhostProfile: ptr.To("profiles/p.json")}}
 		}, true),
+		Entry("a seccomp profile of type Localhost with an absolute profile", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("/var/lib/kubelet/seccomp/p.json")}}
+		}, true),
+		Entry("a seccomp profile of type Localhost with a profile up the tree", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("profiles/../../p.json")}}
+		}, true),
+		Entry("a seccomp profile of type Localhost with a profile whose name holds two dots", func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("profiles/p..json")}}
+		}, false),
 		Entry("a seccomp profile of type Localhost with its profile", func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("profiles/p.json")}}
 		}, false),
