@@ -93,3 +93,50 @@ func TestReportMTLSOncePerProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestReportMTLSWhenANamespaceChangesRisk: a namespace STRICT by override that goes from not enrolled
+// to enrolled with pods without a sidecar gets a Warning of the new reason, though it was named before.
+func TestReportMTLSWhenANamespaceChangesRisk(t *testing.T) {
+	recorder := events.NewFakeRecorder(20)
+	r := &Reconciler{Recorder: recorder}
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 1},
+		Spec: meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system",
+			MTLS: meshv1alpha1.MTLSSpec{Mode: meshv1alpha1.MTLSPermissive, Namespaces: map[string]meshv1alpha1.MTLSMode{"payments": meshv1alpha1.MTLSStrict}}}}
+	status := &meshv1alpha1.ServiceMeshStatus{}
+	report := func(enrolled bool, withoutSidecar map[string]int) []string {
+		t.Helper()
+		namespaces := &namespacesObservation{enrolled: sets.New("shop"), overriddenNotEnrolled: map[string]string{"payments": "not selected by spec.injection"}}
+		if enrolled {
+			namespaces = &namespacesObservation{enrolled: sets.New("shop", "payments")}
+		}
+		obs := &observation{generation: 1, spec: &mesh.Spec, namespaces: namespaces,
+			proxies:   &proxiesObservation{withoutSidecar: withoutSidecar},
+			ingresses: &ingressesObservation{controllerRollout: ingress.Rollout{Done: true}}}
+		setMTLSReady(status, obs)
+		r.reportMTLS(mesh, status, obs)
+		var got []string
+		for len(recorder.Events) > 0 {
+			got = append(got, <-recorder.Events)
+		}
+		return got
+	}
+	for _, step := range []struct {
+		name           string
+		enrolled       bool
+		withoutSidecar map[string]int
+		want           string // the Warning's reason; "" for none
+	}{
+		{"payments is STRICT but not enrolled", false, nil, meshv1alpha1.ReasonStrictNamespacesNotEnrolled},
+		{"payments still is", false, nil, ""},
+		{"payments is enrolled, its pods not yet restarted", true, map[string]int{"payments": 2}, meshv1alpha1.ReasonPlaintextClients},
+		{"one of them restarted", true, map[string]int{"payments": 1}, ""},
+	} {
+		got := report(step.enrolled, step.withoutSidecar)
+		switch {
+		case step.want == "" && len(got) > 0:
+			t.Errorf("%s: Warnings %q, want none", step.name, got)
+		case step.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], "Warning "+step.want+" ")):
+			t.Errorf("%s: Warnings %q, want one %s Warning", step.name, got, step.want)
+		}
+	}
+}

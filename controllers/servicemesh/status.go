@@ -930,7 +930,8 @@ func (m *mtlsReport) forget() {
 }
 
 // reportMTLS emits a Warning on the ServiceMesh, with MTLSReady's reason and message, when the mTLS
-// risk MTLSReady reports appears or gains a member: a namespace, or the ingress-nginx controller. The message carries pod counts, which change
+// risk MTLSReady reports appears or gains a member: a namespace with pods without a sidecar, a namespace
+// STRICT by override that is not enrolled (each namespace once for each), or the ingress-nginx controller. The message carries pod counts, which change
 // with every pod restarted; a Warning for each would report progress, not a new problem.
 func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 	c := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
@@ -939,7 +940,19 @@ func (r *Reconciler) reportMTLS(mesh *meshv1alpha1.ServiceMesh, status *meshv1al
 		return
 	}
 	withoutSidecar, controller, ok := plaintextClients(obs)
-	if !ok || !r.reportedMTLS.grew(sets.KeySet(withoutSidecar).Union(sets.KeySet(strictNotEnrolled(obs))), controller) {
+	if !ok {
+		return
+	}
+	// A namespace counts once for each risk: one that goes from not enrolled to enrolled with pods
+	// without a sidecar is a new problem, with another reason and another remedy.
+	risks := sets.New[string]()
+	for ns := range withoutSidecar {
+		risks.Insert("plaintext/" + ns)
+	}
+	for ns := range strictNotEnrolled(obs) {
+		risks.Insert("not-enrolled/" + ns)
+	}
+	if !r.reportedMTLS.grew(risks, controller) {
 		return
 	}
 	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, c.Reason, "CheckMTLS", "%s", c.Message)
