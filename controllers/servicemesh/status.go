@@ -270,16 +270,22 @@ func selectedNowhere(spec *meshv1alpha1.ServiceMeshSpec, n *namespacesObservatio
 	return note
 }
 
+// refusalDirections tells whether any of the refused writes put meshkeeper's labels or annotations on,
+// and whether any took them back.
+func refusalDirections(refused map[string]meshctx.Refusal) (putting, releasing bool) {
+	for _, refusal := range refused {
+		releasing = releasing || refusal.Releasing
+		putting = putting || !refusal.Releasing
+	}
+	return putting, releasing
+}
+
 // refusedNamespacesMessage says that the API server refuses meshkeeper's write of the injection label
 // of the namespaces refused names, which it names (the first five, sorted, and a count of the others),
 // with the API server's answer for the first, and what to do.
 func refusedNamespacesMessage(refused map[string]meshctx.Refusal) string {
 	listed := slices.Sorted(maps.Keys(refused))
-	putting, releasing := false, false
-	for _, refusal := range refused {
-		releasing = releasing || refusal.Releasing
-		putting = putting || !refusal.Releasing
-	}
+	putting, releasing := refusalDirections(refused)
 	what := "putting it on"
 	switch {
 	case putting && releasing:
@@ -424,11 +430,7 @@ const refusedAnswerLimit = meshctx.NoteLimit
 // before it.
 func refusedMessage(refused map[string]meshctx.Refusal) string {
 	listed := slices.Sorted(maps.Keys(refused))
-	putting, releasing := false, false
-	for _, refusal := range refused {
-		releasing = releasing || refusal.Releasing
-		putting = putting || !refusal.Releasing
-	}
+	putting, releasing := refusalDirections(refused)
 	what := "putting them on"
 	switch {
 	case putting && releasing:
