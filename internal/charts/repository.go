@@ -623,7 +623,10 @@ func (f RemoteFetcher) fetchFromRegistry(ctx context.Context, repository, name, 
 	if !credentials.IsZero() {
 		// The credentials are the registry host's. As in every registry client (the distribution spec's
 		// token authentication), they also go to the token service the registry's challenge names,
-		// which may be another host (Docker Hub's auth.docker.io); the registry is an allow-listed one.
+		// which may be another host (Docker Hub's auth.docker.io); the registry is an allow-listed one,
+		// which could as well ask for them with a Basic challenge. oras's client refuses a token
+		// service over plain http, and one on a loopback, link-local or private address other than the
+		// registry's, before sending anything (TestRemoteFetcherSendsCredentialsToTokenServicesOverHTTPSOnly).
 		authClient.Credential = auth.StaticCredential(target.Reference.Registry,
 			auth.Credential{Username: credentials.Username, Password: credentials.Password})
 	}

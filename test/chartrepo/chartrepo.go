@@ -165,6 +165,20 @@ type tlsServer struct {
 	onClose   func()
 	// basicAuth, once set, is the username and password every request must carry.
 	basicAuth atomic.Pointer[[2]string]
+	// bearer, once set, is the token every request must carry and the challenge that asks for it.
+	bearer atomic.Pointer[bearerChallenge]
+}
+
+// bearerChallenge is a token a server requires and the token service its challenge names.
+type bearerChallenge struct {
+	token, realm string
+}
+
+// RequireBearerToken makes the server answer 401, with a Bearer challenge naming realm as its token
+// service as registries with token authentication send, to every later request without the header
+// "Authorization: Bearer <token>". A request with it is answered as if it carried no credentials.
+func (s *tlsServer) RequireBearerToken(realm, token string) {
+	s.bearer.Store(&bearerChallenge{token: token, realm: realm})
 }
 
 // RequireBasicAuth makes the server answer 401, with a Basic challenge as private repositories and
@@ -188,6 +202,15 @@ func (s *tlsServer) start(h http.Handler) error {
 					http.Error(w, "unauthorized", http.StatusUnauthorized)
 					return
 				}
+			}
+			if want := s.bearer.Load(); want != nil {
+				if r.Header.Get("Authorization") != "Bearer "+want.token {
+					w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="chartrepo"`, want.realm))
+					http.Error(w, "unauthorized", http.StatusUnauthorized)
+					return
+				}
+				r = r.Clone(r.Context())
+				r.Header.Del("Authorization")
 			}
 			h.ServeHTTP(w, r)
 		}),
