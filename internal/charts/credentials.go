@@ -18,7 +18,9 @@ package charts
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -43,6 +45,17 @@ func (c Credentials) String() string {
 		return "anonymous"
 	}
 	return "credentials of " + c.Username
+}
+
+// identity tells credentials apart without holding them: "" for anonymous access, else a digest of
+// the username and password, for keys of the resolver's cache, which are never printed either.
+func (c Credentials) identity() string {
+	if c.IsZero() {
+		return ""
+	}
+	// The username's length tells where it ends, whatever bytes the two hold.
+	sum := sha256.Sum256(fmt.Appendf(nil, "meshkeeper chart repository credentials\x00%d\x00%s%s", len(c.Username), c.Username, c.Password))
+	return hex.EncodeToString(sum[:])
 }
 
 // credentials reads the credentials Secret a source names: "username" and "password" for a Helm

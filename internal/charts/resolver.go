@@ -83,7 +83,8 @@ type Fetcher interface {
 
 // CachingResolver checks a Source against the Policy, serves the built-in charts and fetches others
 // through a Fetcher. A chart version in a repository is immutable, so a set is fetched once and kept
-// while it is asked for (see repositorySetIdle); the built-in charts are loaded once.
+// while it is asked for (see repositorySetIdle), for the credentials it was fetched with; the built-in
+// charts are loaded once.
 type CachingResolver struct {
 	Fetcher Fetcher
 	// Policy is what the operator's installer allows; the zero Policy allows Istio's official chart
@@ -97,8 +98,8 @@ type CachingResolver struct {
 	// builtin is the built-in set, its CNI chart loaded once a Source asks for it. Its charts are the
 	// same whatever patch release asks for them, so one copy serves every version HasBuiltin accepts.
 	builtin *Set
-	// cache holds the sets fetched from repositories, by repository, version and CNI flag, with when
-	// each was last resolved.
+	// cache holds the sets fetched from repositories, by repository, version, CNI flag and the identity
+	// of the credentials they were fetched with, with when each was last resolved.
 	cache map[string]cachedSet
 	// now is the clock of the cache; nil means time.Now.
 	now func() time.Time
@@ -131,21 +132,27 @@ func (r *CachingResolver) Resolve(ctx context.Context, source Source) (Set, erro
 		return Set{}, err
 	}
 	repository, version := source.Repository, source.Version
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if repository == "" {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		return r.builtinSet(version, source.CNI)
 	}
-	key := fmt.Sprintf("%s\x00%s\x00%t", repository, version, source.CNI)
+	// The credentials are read on every resolve, and a set is kept for the credentials it was fetched
+	// with: a set the repository gave one Secret's credentials is not served to a source whose Secret
+	// is gone, or holds credentials the repository may refuse, until the repository has been asked with
+	// them.
+	credentials, err := r.credentials(ctx, source)
+	if err != nil {
+		return Set{}, err
+	}
+	key := fmt.Sprintf("%s\x00%s\x00%t\x00%s", repository, version, source.CNI, credentials.identity())
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	now := r.clock()
 	if cached, ok := r.cache[key]; ok {
 		cached.used = now
 		r.cache[key] = cached
 		return cached.set, nil
-	}
-	credentials, err := r.credentials(ctx, source)
-	if err != nil {
-		return Set{}, err
 	}
 	set, err := r.fetchSet(ctx, repository, version, credentials, source.CNI)
 	if err != nil {

@@ -20,6 +20,8 @@ package integration
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -119,4 +121,97 @@ var _ = Describe("Private chart repositories", Ordered, func() {
 		Entry("OCI registry, a Secret without .dockerconfigjson", oci, "https-creds", charts.ErrRepositoryUnreachable, ".dockerconfigjson"),
 		Entry("Helm repository, a Secret without username", helm, "oci-creds", charts.ErrRepositoryUnreachable, "username and password"),
 	)
+
+	// A set is kept for the credentials it was fetched with. Once the repository gave it for one
+	// Secret's, a source whose Secret is another one with credentials the repository refuses, a Secret
+	// rotated to such credentials, no Secret or a Secret gone, does not get it from the cache: the
+	// repository is asked with what the Secret now holds, and refuses.
+	DescribeTable("serves a cached set only for the credentials it was fetched with",
+		func(repo repository, secret string) {
+			resolver := &charts.CachingResolver{
+				Fetcher: charts.RemoteFetcher{HTTPClient: chartrepo.TrustingClient(helmRepo, registry)},
+				Secrets: k8sClient,
+				Policy:  charts.Policy{Repositories: []string{helmRepo.URL(), registry.URL()}},
+			}
+			server := chartrepo.Server(helmRepo)
+			if repo() == registry.URL() {
+				server = registry
+			}
+			// A Secret of this entry's own, with the Secret secret's data, to rotate and delete.
+			original := &corev1.Secret{}
+			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secret}, original)).To(Succeed())
+			rotating := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: "rotating-"},
+				Type: original.Type, Data: original.Data}
+			Expect(k8sClient.Create(ctx, rotating)).To(Succeed())
+			DeferCleanup(func() { _ = k8sClient.Delete(ctx, rotating) })
+			resolve := func(secret string) error {
+				source := charts.Source{Repository: repo(), Version: version}
+				if secret != "" {
+					source.CredentialsSecret = types.NamespacedName{Namespace: namespace, Name: secret}
+				}
+				_, err := resolver.Resolve(ctx, source)
+				return err
+			}
+
+			Expect(resolve(rotating.Name)).To(Succeed())
+			asked := server.Requests()
+			Expect(resolve(rotating.Name)).To(Succeed())
+			Expect(resolve(secret)).To(Succeed())
+			Expect(server.Requests()).To(Equal(asked), "the same credentials, from the same Secret or another, are served from the cache")
+
+			By("another Secret with credentials the repository refuses")
+			wrong := wrongCredentials(original)
+			other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: "other-"},
+				Type: original.Type, Data: wrong}
+			Expect(k8sClient.Create(ctx, other)).To(Succeed())
+			DeferCleanup(func() { _ = k8sClient.Delete(ctx, other) })
+			Expect(resolve(other.Name)).To(MatchError(charts.ErrRepositoryUnreachable))
+
+			By("no Secret")
+			Expect(resolve("")).To(MatchError(charts.ErrRepositoryUnreachable))
+
+			By("the Secret rotated to credentials the repository refuses")
+			rotating.Data = wrong
+			Expect(k8sClient.Update(ctx, rotating)).To(Succeed())
+			err := resolve(rotating.Name)
+			Expect(err).To(MatchError(charts.ErrRepositoryUnreachable))
+			Expect(err.Error()).NotTo(ContainSubstring(password), "the error shows a password")
+
+			By("the Secret deleted")
+			Expect(k8sClient.Delete(ctx, rotating)).To(Succeed())
+			Expect(resolve(rotating.Name)).To(MatchError(ContainSubstring(namespace + "/" + rotating.Name)))
+
+			By("the Secret back with the credentials the set was fetched with")
+			back := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: rotating.Name},
+				Type: original.Type, Data: original.Data}
+			Expect(k8sClient.Create(ctx, back)).To(Succeed())
+			DeferCleanup(func() { _ = k8sClient.Delete(ctx, back) })
+			asked = server.Requests()
+			Expect(resolve(back.Name)).To(Succeed())
+			Expect(server.Requests()).To(Equal(asked), "the set fetched with these credentials is still cached")
+		},
+		Entry("Helm repository", helm, "https-creds"),
+		Entry("OCI registry", oci, "oci-creds"),
+	)
 })
+
+// wrongCredentials is the data of a credentials Secret like secret's, for the same user, with another
+// password.
+func wrongCredentials(secret *corev1.Secret) map[string][]byte {
+	if config, ok := secret.Data[corev1.DockerConfigJsonKey]; ok {
+		var parsed struct {
+			Auths map[string]map[string]string `json:"auths"`
+		}
+		Expect(json.Unmarshal(config, &parsed)).To(Succeed())
+		for host, entry := range parsed.Auths {
+			decoded, err := base64.StdEncoding.DecodeString(entry["auth"])
+			Expect(err).NotTo(HaveOccurred())
+			user, _, _ := strings.Cut(string(decoded), ":")
+			parsed.Auths[host] = map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":not-it"))}
+		}
+		data, err := json.Marshal(parsed)
+		Expect(err).NotTo(HaveOccurred())
+		return map[string][]byte{corev1.DockerConfigJsonKey: data}
+	}
+	return map[string][]byte{"username": secret.Data["username"], "password": []byte("not-it")}
+}
