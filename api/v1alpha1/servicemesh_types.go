@@ -150,7 +150,8 @@ type ChartsSpec struct {
 	// CredentialsSecret names a Secret in spec.namespace with the credentials of a private repository:
 	// keys "username" and "password" for an https:// Helm repository (HTTP basic authentication), or
 	// ".dockerconfigjson" (type kubernetes.io/dockerconfigjson) for an oci:// registry. Empty means
-	// anonymous access. The credentials are sent only to the repository's own host.
+	// anonymous access. The credentials are sent only to the repository's own host, and to the token
+	// service an oci:// registry names in its challenge, over https only.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
 	// +optional
