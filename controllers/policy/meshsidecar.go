@@ -64,7 +64,8 @@ func NewMeshSidecars(reader client.Reader) *MeshSidecars {
 // Find returns the mesh-wide default Sidecar in force for mesh, listing the Sidecars of the root
 // namespace from c's cache; nil when there is none, or when mesh does not scope Sidecars (meshkeeper
 // then writes none to take its place). A Sidecar meshkeeper generated is none: meshkeeper writes no
-// Sidecar in the control-plane namespace, which is never enrolled.
+// Sidecar in the control-plane namespace, which is never enrolled. One being deleted counts until it
+// is gone, as istiod applies it until then.
 func (m *MeshSidecars) Find(ctx context.Context, c client.Reader, mesh *meshv1alpha1.ServiceMesh) (*render.MeshSidecar, error) {
 	if mesh == nil || !ptr.Deref(mesh.Spec.SidecarScoping.Enabled, false) {
 		return nil, nil
@@ -85,7 +86,7 @@ func (m *MeshSidecars) Find(ctx context.Context, c client.Reader, mesh *meshv1al
 	})
 	for i := range items {
 		item := &items[i]
-		if !item.DeletionTimestamp.IsZero() || meshctx.Generated(item, mesh) {
+		if meshctx.Generated(item, mesh) {
 			continue
 		}
 		sidecar, err := m.read(ctx, item)

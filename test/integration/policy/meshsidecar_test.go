@@ -130,3 +130,98 @@ spec:
 	g.Eventually(settled("ALLOW_ANY", "./*", "msc-system/*"), 10*time.Second, 50*time.Millisecond).
 		Should(Succeed(), "a root Sidecar with a workloadSelector is taken for the mesh-wide default")
 }
+
+// TestAMeshWideSidecarBeingDeletedStaysInForce: istiod keeps applying a Sidecar that is being deleted
+// (held by a finalizer) until it is gone, as it keeps every object its informers still hold. The
+// mesh-wide default Sidecar's lockdown must stay in force in the scoped namespaces for as long: before,
+// meshkeeper dropped it as soon as its deletion began, and opened egress in every enrolled namespace
+// while istiod still locked the others down.
+func TestAMeshWideSidecarBeingDeletedStaysInForce(t *testing.T) {
+	g := NewWithT(t)
+	env, ctx := startWithIstioCRDs(t, g)
+	c := env.Client
+	for _, name := range []string{"msd-system", "msd-shop"} {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	}
+
+	mgr := newManager(g, env, env.Config)
+	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
+		MeshSidecars: meshSidecars}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: msd-system
+  injection: {namespaces: [msd-shop]}
+  sidecarScoping: {enabled: true}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+
+	root := &unstructured.Unstructured{}
+	g.Expect(yamlInto(`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: lockdown, namespace: msd-system, finalizers: [example.com/hold]}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+  egress:
+  - hosts: ["./*", "msd-system/*", "*/api.example.com"]
+`, &root.Object)).To(Succeed())
+	g.Expect(c.Create(ctx, root)).To(Succeed())
+
+	// shop is the mode and egress hosts of meshkeeper's Sidecar in msd-shop.
+	shop := func(g Gomega) (string, []any) {
+		s := spec(g, c, sidecarKind, "msd-shop")
+		g.Expect(s).NotTo(BeNil())
+		mode, _, _ := unstructured.NestedString(s, "outboundTrafficPolicy", "mode")
+		egress, _, _ := unstructured.NestedSlice(s, "egress")
+		g.Expect(egress).To(HaveLen(1))
+		hosts, _ := egress[0].(map[string]any)["hosts"].([]any)
+		return mode, hosts
+	}
+	settled := func(mode string, hosts ...any) func(g Gomega) {
+		return func(g Gomega) {
+			gotMode, gotHosts := shop(g)
+			g.Expect(gotMode).To(Equal(mode))
+			g.Expect(gotHosts).To(Equal(hosts))
+		}
+	}
+	g.Eventually(settled("REGISTRY_ONLY", "./*", "msd-system/*", "*/api.example.com"), 20*time.Second, 50*time.Millisecond).Should(Succeed())
+
+	// The admin deletes it; a finalizer holds it, and istiod still applies it. Once the cache holds
+	// it as being deleted, every reconcile sees it so.
+	g.Expect(c.Delete(ctx, root)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		held := &metav1.PartialObjectMetadata{}
+		held.SetGroupVersionKind(sidecarKind)
+		g.Expect(mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(root), held)).To(Succeed())
+		g.Expect(held.DeletionTimestamp.IsZero()).To(BeFalse())
+	}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+	found, err := meshSidecars.Find(ctx, mgr.GetClient(), mesh)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(found).To(Equal(&render.MeshSidecar{Name: "lockdown", Hosts: []string{"./*", "msd-system/*", "*/api.example.com"}, RegistryOnly: true}),
+		"a mesh-wide Sidecar istiod still applies is not the one in force")
+
+	// A reconcile of the namespace after that (its owner adds an egress host) keeps the lockdown.
+	ns := &corev1.Namespace{}
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: "msd-shop"}, ns)).To(Succeed())
+	ns.Annotations = map[string]string{render.EgressHostsAnnotation: "payments/*"}
+	g.Expect(c.Update(ctx, ns)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		_, hosts := shop(g)
+		g.Expect(hosts).To(ContainElement("payments/*"))
+	}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+	settled("REGISTRY_ONLY", "./*", "msd-system/*", "*/api.example.com", "payments/*")(g)
+
+	// Once it is gone, istiod drops it, and so does meshkeeper.
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(root), root)).To(Succeed())
+	root.SetFinalizers(nil)
+	g.Expect(c.Update(ctx, root)).To(Succeed())
+	g.Eventually(settled("ALLOW_ANY", "./*", "msd-system/*", "payments/*"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "the scoped namespace's Sidecar keeps a mesh-wide Sidecar that is gone")
+}
