@@ -189,3 +189,49 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 		})
 	}
 }
+
+// TestAStrictNamespaceOnlyRefusedIsRetriedNotStalled: a namespace STRICT by an override that is not
+// enrolled only because the API server refuses meshkeeper's label (NamespaceWriteRefused, which
+// meshkeeper retries) is named by MTLSReady as not enrolled, with that reason, but does not make the
+// mesh Stalled through MTLSReady: NamespacesEnrolled, False with NamespaceWriteRefused for the same
+// namespace, keeps the mesh Reconciling, as the refusal alone does.
+func TestAStrictNamespaceOnlyRefusedIsRetriedNotStalled(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 4}}
+	mesh.Spec = *testObservation().spec
+	mesh.Spec.Injection.Namespaces = []string{"shop"}
+	mesh.Spec.MTLS = meshv1alpha1.MTLSSpec{Mode: meshv1alpha1.MTLSPermissive,
+		Namespaces: map[string]meshv1alpha1.MTLSMode{"shop": meshv1alpha1.MTLSStrict}}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespaces := []corev1.Namespace{labelledNamespace("shop", nil), labelledNamespace("istio-system", nil)}
+	refusals := meshctx.NewRefusals()
+	refusals.Set("shop", meshctx.Refusal{Answer: "istio-injection is forbidden on tenant namespaces"})
+	obs := testObservation()
+	obs.spec = &mesh.Spec
+	obs.namespaces = observeNamespaces(namespaces, enrollment, nil, refusals)
+	obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces, enrollment, obs.namespaces)
+	obs.proxies = &proxiesObservation{}
+	obs.ingresses = &ingressesObservation{controllerRollout: ingress.Rollout{Done: true}}
+
+	status := &meshv1alpha1.ServiceMeshStatus{Conditions: judged(obs.generation)} // every other condition True
+	setNamespacesEnrolled(status, obs)
+	setMTLSReady(status, obs)
+	summarizeReady(status, obs)
+	setReconcilingOrStalled(status, obs)
+
+	mtls := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady)
+	if mtls == nil || mtls.Status != metav1.ConditionFalse || mtls.Reason != meshv1alpha1.ReasonStrictNamespacesNotEnrolled ||
+		!strings.Contains(mtls.Message, "shop ("+meshv1alpha1.ReasonNamespaceWriteRefused+")") {
+		t.Errorf("MTLSReady %+v, want False/%s naming shop (%s)", mtls, meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
+			meshv1alpha1.ReasonNamespaceWriteRefused)
+	}
+	if stalled := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionStalled); stalled != nil {
+		t.Errorf("Stalled %s/%s: %s; a refused write is retried", stalled.Status, stalled.Reason, stalled.Message)
+	}
+	reconciling := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReconciling)
+	if reconciling == nil || reconciling.Status != metav1.ConditionTrue || reconciling.Reason != meshv1alpha1.ReasonNamespaceWriteRefused {
+		t.Errorf("Reconciling %+v, want True/%s", reconciling, meshv1alpha1.ReasonNamespaceWriteRefused)
+	}
+}
