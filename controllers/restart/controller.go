@@ -915,8 +915,9 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 }
 
 // rolloutProgress is what a StatefulSet's or DaemonSet's rollout after the restart of a restarted-at
-// time showed last: its rollout counts, and since when they hold. known is false for a restart this
-// process just applied, whose counts it has not seen yet.
+// time showed: the stage of its rollout and the highest counts seen in that stage (rolloutCounts), and
+// since when it made no progress. known is false for a restart this process just applied, whose counts
+// it has not seen yet.
 type rolloutProgress struct {
 	at     time.Time
 	counts rolloutCounts
@@ -946,9 +947,13 @@ func (r *Reconciler) startProgress(w *workload) {
 //     Progressing False with reason ProgressDeadlineExceeded, for its current generation.
 //   - A Deployment without that condition (no Deployment controller judged it) stalled once its deadline
 //     passed since the restart.
-//   - A StatefulSet or DaemonSet stalled once its rollout counts (rolloutCounts) did not change for its
-//     deadline. The clock starts at the restart when this process applied it, else at the first pass
-//     that sees the rollout (after a restart of meshkeeper): a stall is reported later, never earlier.
+//   - A StatefulSet or DaemonSet stalled once its rollout made no progress for its deadline: no count of
+//     updated, ready or available pods rose above the highest it reached, and the stage (the revisions, the
+//     observed generation, the pods to run) stayed the same. A count that falls is no progress, nor one
+//     that rises back to where it was: a pod that crashes and turns ready again and again would otherwise
+//     keep a rollout that never completes from ever counting as stalled. The clock starts at the restart
+//     when this process applied it, else at the first pass that sees the rollout (after a restart of
+//     meshkeeper): a stall is reported later, never earlier.
 //
 // It runs under r.mu.
 func (r *Reconciler) progressed(p *pass, w *workload) bool {
@@ -972,8 +977,10 @@ func (r *Reconciler) progressed(p *pass, w *workload) bool {
 		last = rolloutProgress{at: w.restartedAt, counts: counts, known: true, since: later(p.now, w.restartedAt)}
 	case !last.known:
 		last.counts, last.known = counts, true
-	case last.counts != counts:
+	case !last.counts.sameStage(counts):
 		last.counts, last.since = counts, later(p.now, last.since)
+	case last.counts.rose(counts):
+		last.counts, last.since = last.counts.highest(counts), later(p.now, last.since)
 	}
 	r.progress[key] = last
 	w.progressSince = last.since

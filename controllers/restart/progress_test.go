@@ -40,7 +40,7 @@ func daemonSet(restartedAt time.Time, updated int32) *workload {
 }
 
 // A DaemonSet found rolling out after a restart of meshkeeper: its no-progress clock starts at the
-// first pass that sees it, each change of its counts starts it again, and the pass looks again when it
+// first pass that sees it, each rise of its counts starts it again, and the pass looks again when it
 // would run out.
 func TestADaemonSetStallsAfterNoProgressForItsDeadline(t *testing.T) {
 	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
@@ -99,6 +99,45 @@ func TestADeploymentStallsAsItsControllerSays(t *testing.T) {
 			if len(p.rolling) != 1 || (len(p.stalled) == 1) != tc.want {
 				t.Errorf("rolling %d, stalled %d, want stalled %v", len(p.rolling), len(p.stalled), tc.want)
 			}
+		})
+	}
+}
+
+// A StatefulSet's or DaemonSet's rollout whose counts fall and rise back (a new pod that turns ready and
+// crashes again and again, a node that goes NotReady and comes back) makes no progress by it: its
+// no-progress clock runs on, and it stalls after its deadline. A count above the highest it reached is
+// progress.
+func TestARolloutWhoseCountsFlapStalls(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	for name, rollout := range map[string]func(updated, ready int32) *workload{
+		"StatefulSet": func(updated, ready int32) *workload {
+			s := statefulSet(restarted, "db-2").obj.(*appsv1.StatefulSet)
+			s.Status.UpdatedReplicas, s.Status.ReadyReplicas, s.Status.AvailableReplicas = updated, ready, ready
+			return asWorkload(s)
+		},
+		"DaemonSet": func(updated, ready int32) *workload {
+			d := daemonSet(restarted, 10).obj.(*appsv1.DaemonSet)
+			d.Status.UpdatedNumberScheduled, d.Status.NumberReady, d.Status.NumberAvailable = updated, ready, ready
+			return asWorkload(d)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+			check := func(after time.Duration, updated, ready int32, wantStalled bool) {
+				t.Helper()
+				p := &pass{now: restarted.Add(after)}
+				r.track(p, rollout(updated, ready), shop)
+				if len(p.rolling) != 1 || (len(p.stalled) == 1) != wantStalled {
+					t.Fatalf("after %s with %d updated and %d ready: rolling %d, stalled %d, want stalled %v", after, updated, ready,
+						len(p.rolling), len(p.stalled), wantStalled)
+				}
+			}
+			check(0, 1, 2, false)             // first seen: the clock starts now
+			check(5*time.Minute, 2, 2, false) // one more updated pod: progress
+			check(8*time.Minute, 2, 1, false)
+			check(11*time.Minute, 2, 2, false)
+			check(14*time.Minute, 2, 1, false)
+			check(15*time.Minute+time.Second, 2, 2, true) // back up to where it was: no progress for 10 minutes
 		})
 	}
 }

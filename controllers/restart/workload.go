@@ -192,12 +192,34 @@ func progressing(obj client.Object) *appsv1.DeploymentCondition {
 	return nil
 }
 
-// rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves: a change of
-// them is progress.
+// rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves, and the stage
+// of the rollout they count in: the revisions a StatefulSet updates from and to, the generation a
+// DaemonSet's controller observed, and how many pods either should run.
 type rolloutCounts struct {
 	updated, ready, available       int32
 	generation                      int64
 	currentRevision, updateRevision string
+	desired                         int32
+}
+
+// sameStage tells whether c and o count the same stage of a rollout: the same revisions or observed
+// generation, and as many pods to run.
+func (c rolloutCounts) sameStage(o rolloutCounts) bool {
+	return c.generation == o.generation && c.currentRevision == o.currentRevision && c.updateRevision == o.updateRevision &&
+		c.desired == o.desired
+}
+
+// rose tells whether o, of the same stage, counts more updated, ready or available pods than c: progress.
+// A count that only falls (a pod that crashes, a node gone NotReady), or falls and rises back to where it
+// was, is none.
+func (c rolloutCounts) rose(o rolloutCounts) bool {
+	return o.updated > c.updated || o.ready > c.ready || o.available > c.available
+}
+
+// highest is c with each count raised to o's where o's is higher.
+func (c rolloutCounts) highest(o rolloutCounts) rolloutCounts {
+	c.updated, c.ready, c.available = max(c.updated, o.updated), max(c.ready, o.ready), max(c.available, o.available)
+	return c
 }
 
 // countsOf reads the rollout counts of a StatefulSet or DaemonSet; false for another kind.
@@ -206,11 +228,11 @@ func countsOf(obj client.Object) (rolloutCounts, bool) {
 	case *appsv1.StatefulSet:
 		s := o.Status
 		return rolloutCounts{updated: s.UpdatedReplicas, ready: s.ReadyReplicas, available: s.AvailableReplicas,
-			currentRevision: s.CurrentRevision, updateRevision: s.UpdateRevision}, true
+			currentRevision: s.CurrentRevision, updateRevision: s.UpdateRevision, desired: meshctx.DesiredReplicas(o.Spec.Replicas)}, true
 	case *appsv1.DaemonSet:
 		s := o.Status
 		return rolloutCounts{updated: s.UpdatedNumberScheduled, ready: s.NumberReady, available: s.NumberAvailable,
-			generation: s.ObservedGeneration}, true
+			generation: s.ObservedGeneration, desired: s.DesiredNumberScheduled}, true
 	}
 	return rolloutCounts{}, false
 }
