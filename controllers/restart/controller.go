@@ -173,11 +173,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
 		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
-		// The rollouts this process followed are forgotten: a stall of an earlier mesh, or of before
-		// Manual, must not hold back the restarts of the next one, and a stall of the next one is news.
+		// The rollouts this process followed are forgotten: a stall of an earlier mesh must not hold back
+		// the restarts of the next one, and a stall reported before is news when the restarts start
+		// again. A restart that stalled, or that its owner took back, under this mesh is kept through
+		// Manual: setting the restarts to Automatic again does not fix the workload, and until it rolls
+		// out the stall still stops every restart (stallKnown), and a restart taken back is still not
+		// made again onto the same target (heldAfterUndo).
 		r.mu.Lock()
 		r.rolling, r.rollback, r.written, r.progress, r.notRestartable = nil, nil, nil, nil, nil
-		r.stalls, r.undone = nil, nil
+		if !meshctx.Live(mesh) {
+			r.stalls, r.undone = nil, nil
+		}
 		r.failures.ForgetAll()
 		r.reported.ForgetAll()
 		r.mu.Unlock()
@@ -781,10 +787,10 @@ func (r *Reconciler) track(p *pass, w *workload, enrolled map[string]*corev1.Nam
 	}
 	// The annotation is a claim anyone who may edit the workload can make: only a workload of an enrolled
 	// namespace, the ingress-nginx controller given its sidecar, one this process restarted, or one whose
-	// stall the status records (status.proxies.stalledRestarts, which only meshkeeper writes), is
-	// followed, and never with a time yet to come (which would count it as rolling out for ever). A claim
-	// otherwise holds back no restart of anyone else's.
-	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(w) && !p.stallRecorded(w) && !controllerPod(p.ingressController, w) {
+	// stall the status records (status.proxies.stalledRestarts, which only meshkeeper writes) or this
+	// process saw, is followed, and never with a time yet to come (which would count it as rolling out
+	// for ever). A claim otherwise holds back no restart of anyone else's.
+	if _, ok := enrolled[w.obj.GetNamespace()]; !ok && !r.restarted(p, w) && !controllerPod(p.ingressController, w) {
 		return
 	}
 	if p.aheadOfTime(w) {
@@ -818,11 +824,23 @@ func (p *pass) aheadOfTime(w *workload) bool {
 // (another replica of the manager wrote it).
 const maxClockSkew = time.Minute
 
-// restarted tells whether this process follows the workload's rollout after a restart of its own.
-func (r *Reconciler) restarted(w *workload) bool {
+// restarted tells whether this process follows the workload's rollout after a restart of its own, or
+// its current restart is known to have stalled (stallKnown).
+func (r *Reconciler) restarted(p *pass, w *workload) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.follows(w)
+	return r.follows(w) || r.stallKnown(p, w)
+}
+
+// stallKnown tells whether the workload's current restart is known to have stalled: the status records
+// it (stallRecorded), or this process saw it stall, also before the restarts were last set to Manual.
+// Such a restart stays stalled until the workload rolls out. It runs under r.mu.
+func (r *Reconciler) stallKnown(p *pass, w *workload) bool {
+	if p.stallRecorded(w) {
+		return true
+	}
+	stall, ok := r.stalls[w.key()]
+	return ok && stall.uid == w.obj.GetUID() && !w.restartedAt.IsZero() && stall.at.Equal(w.restartedAt)
 }
 
 // follows tells whether this process follows the rollout of w, this very workload, after a restart. It
@@ -862,7 +880,7 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		r.reported.Forget(key)
 	}
 	elapsed, rolledOut := p.now.Sub(w.restartedAt), w.rolledOut || w.completed
-	if !rolledOut && w.updatedEverywhere && !r.follows(w) && !p.stallRecorded(w) {
+	if !rolledOut && w.updatedEverywhere && !r.follows(w) && !r.stallKnown(p, w) {
 		// A DaemonSet restart this process did not follow (it took over), with a pod of the current template
 		// on every node: the DaemonSet controller has nothing left to roll, and what is not ready is the
 		// nodes' doing (one gone NotReady since). This process judges it done rather than follow it until
@@ -877,6 +895,7 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// stalled or not; it is restarted again onto the active revision if pods of it run the canary's.
 		delete(r.rolling, key)
 		delete(r.progress, key)
+		delete(r.stalls, key)
 		r.reported.Forget(key)
 	case rolledOut:
 		delete(r.progress, key)
@@ -898,13 +917,14 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// counts as stalled (which would stop every restart, or roll a canary back).
 		delete(r.rolling, key)
 		delete(r.progress, key)
-	case r.follows(w) || elapsed <= 2*w.coolOff() || p.stallRecorded(w):
+	case r.follows(w) || elapsed <= 2*w.coolOff() || r.stallKnown(p, w):
 		// meshkeeper's: this process follows its rollout, or it is recent enough to be meshkeeper's, or
-		// the status records it as stalled (by a process before a restart of meshkeeper, or another
-		// replica), which it stays until it rolls out.
+		// it is known to have stalled (the status records it, by a process before a restart of meshkeeper
+		// or another replica; or this process saw it stall, before the restarts were set to Manual and
+		// back), which it stays until it rolls out.
 		r.followRollout(w)
 		p.rolling = append(p.rolling, w)
-		if !r.progressed(p, w) || p.stallRecorded(w) {
+		if stalled := r.stallKnown(p, w); !r.progressed(p, w) || stalled {
 			p.stalled = append(p.stalled, w)
 			if r.stalls == nil {
 				r.stalls = map[string]stalledRestart{}
