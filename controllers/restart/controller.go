@@ -1379,8 +1379,9 @@ func (r *Reconciler) forgetFailures(candidates []*candidate) {
 
 // heldBack says why c may not be restarted now whatever the limits, or "": the control plane is not
 // installed for the spec (controlPlaneHolds), the revision whose sidecar it would get is not ready, or it
-// is rolling out by itself (a superseded workload may still be rolling
-// out onto the canary revision, by meshkeeper's doing).
+// is not rolled out: rolling out by itself, or with pods of its current template not available
+// (unavailablePods) (a superseded workload may still be rolling out onto the canary revision, by
+// meshkeeper's doing).
 func (c *candidate) heldBack() string {
 	switch {
 	case c.notInstalled != "":
@@ -1394,9 +1395,48 @@ func (c *candidate) heldBack() string {
 	case !c.ready:
 		return fmt.Sprintf("revision %s, whose sidecar %s would get, is not ready%s", c.target.revision, c.key(), c.notAvailable)
 	case !c.rolledOut && !c.superseded:
+		if why := c.unavailablePods(); why != "" {
+			return why
+		}
 		return fmt.Sprintf("%s is rolling out by itself; meshkeeper restarts a workload once it has rolled out", c.key())
 	}
 	return ""
+}
+
+// unavailablePods says, of a workload whose controller has rolled its current pod template out to every pod
+// it runs (a DaemonSet's pod of that template on every node that should run one, a Deployment's or
+// StatefulSet's rollout completed) but that is not rolled out, why it waits: some of those pods are not
+// available, most often on a node that is NotReady: nothing rolls out, and nothing will until they are.
+// A restart now would count them against its rollout's maxUnavailable and could stop at them, so the
+// restart waits; the message says what to look at. "" for a workload whose controller still rolls it out.
+func (c *candidate) unavailablePods() string {
+	const look = "on a node that is NotReady (kubectl get nodes), or not starting (kubectl describe pods)"
+	switch o := c.obj.(type) {
+	case *appsv1.DaemonSet:
+		s := o.Status
+		if s.ObservedGeneration < o.Generation || s.UpdatedNumberScheduled != s.DesiredNumberScheduled || s.NumberAvailable >= s.DesiredNumberScheduled {
+			return ""
+		}
+		return fmt.Sprintf("%s runs a pod of its current pod template on each of its %d node(s), but %d of them are not available, %s; "+
+			"meshkeeper restarts it once every pod of it is available (a restart's rollout would count them against its "+
+			"maxUnavailable and could stop at them): bring the node back, delete the Node of a machine that is gone, or fix the pod",
+			c.key(), s.DesiredNumberScheduled, s.DesiredNumberScheduled-s.NumberAvailable, look)
+	case *appsv1.Deployment:
+		return c.completedUnavailable(meshctx.DesiredReplicas(o.Spec.Replicas), o.Status.AvailableReplicas, look)
+	case *appsv1.StatefulSet:
+		return c.completedUnavailable(meshctx.DesiredReplicas(o.Spec.Replicas), o.Status.AvailableReplicas, look)
+	}
+	return ""
+}
+
+// completedUnavailable is unavailablePods' message for a Deployment or StatefulSet of desired pods,
+// available of them available; "" when its rollout is not completed or every pod is available.
+func (c *candidate) completedUnavailable(desired, available int32, look string) string {
+	if !c.completed || available >= desired {
+		return ""
+	}
+	return fmt.Sprintf("%s rolled out its current pod template, but %d of its %d pod(s) are not available, %s, or waiting for a "+
+		"node; meshkeeper restarts it once every pod of it is available", c.key(), desired-available, desired, look)
 }
 
 // waiting are the candidates that may still be restarted: not opted out, not rolling out, and not
@@ -1765,8 +1805,8 @@ type Status struct {
 	Pending int
 	// Waiting says why the pending workloads wait when none of meshkeeper's restarts rolls out (the
 	// window is closed, the control plane is not installed for the spec, the revision that would inject
-	// them is not ready, they roll out by themselves, their last restart's deadline has not passed); empty
-	// otherwise.
+	// them is not ready, they roll out by themselves or run pods not available, their last restart's
+	// deadline has not passed); empty otherwise.
 	Waiting string
 	// Stalled says which restarted workload made no progress for its deadline; empty when none.
 	Stalled string
