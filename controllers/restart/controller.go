@@ -36,6 +36,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -259,6 +260,22 @@ type pass struct {
 	// holdsBack says why none of the pending workloads was restarted while none of meshkeeper's restarts
 	// rolls out (Status.Waiting); "" otherwise.
 	holdsBack string
+	// ownersLag is how long until the first pod this pass left alone because the workload cache does not
+	// show its owner yet (ownerMayLag) would be reported as not restartable; 0 when none.
+	ownersLag time.Duration
+}
+
+// cacheLag is how long after a pod's creation the workload cache may not show its owner yet, beyond
+// maxClockSkew: the pod cache and the workload cache are fed by watches of their own, and the pod of a
+// new ReplicaSet, or of a workload created again under its name, may come first.
+const cacheLag = time.Minute
+
+// ownerMayLag is how long a pod whose owner the workload cache does not show (owner's unknown) is left
+// alone before it is reported as not restartable: until cacheLag, and maxClockSkew for the API server's
+// clock that stamped its creation, have passed since it was created; 0 once they have. A pod of an owner
+// gone for good (orphaned), or that names one that never was, is reported then.
+func (p *pass) ownerMayLag(pod *policy.ProxyPod) time.Duration {
+	return max(pod.CreationTimestamp.Add(cacheLag+maxClockSkew).Sub(p.now), 0)
 }
 
 // candidate is a workload with pods that need a restart.
@@ -435,7 +452,7 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		if state != policy.ProxyMissing && state != policy.ProxyOutdated {
 			continue
 		}
-		w, err := r.owner(ctx, pod)
+		w, unknown, err := r.owner(ctx, pod)
 		if err != nil {
 			return nil, err
 		}
@@ -443,6 +460,17 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			// Not the controller's (another workload's pod of its namespace, or one whose owner the cache
 			// does not show yet), or a template that no longer asks for a sidecar: not the mesh's to restart.
 			continue
+		}
+		if w == nil && unknown {
+			if left := p.ownerMayLag(pod); left > 0 {
+				// A pod created moments ago whose owner the workload cache does not show yet: the pod cache
+				// is ahead of it (a new ReplicaSet of a rollout, a workload created again under its name).
+				// Its owner is likely one meshkeeper restarts; the pass after the cache caught up judges it.
+				if p.ownersLag == 0 || left < p.ownersLag {
+					p.ownersLag = left
+				}
+				continue
+			}
 		}
 		if w == nil || w.held != "" {
 			// An annotation would not roll a held workload out: it would only count as stalled once its
@@ -1253,6 +1281,11 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 		// Nothing else wakes the restarts when a candidate's cool-off ends.
 		requeue = left + time.Second
 	}
+	if left := p.ownersLag; left > 0 && (requeue == 0 || left+time.Second < requeue) {
+		// The workload cache's ReplicaSets wake nothing: look again when a pod left alone for its owner
+		// (ownerMayLag) is to be reported, if no change of its workload woke the restarts before.
+		requeue = left + time.Second
+	}
 	result := ctrl.Result{RequeueAfter: requeue}
 	r.forgetFailures(p.candidates)
 	p.pending, p.coolingOffs = p.sortWaiting()
@@ -1569,11 +1602,18 @@ func (r *Reconciler) apply(ctx context.Context, c *candidate, now time.Time) err
 // Each step must match the owner reference's UID, not only its name: a pod's owner references are
 // written by whoever creates the pod, and one naming a workload it does not belong to (or one since
 // deleted and created again under the same name) must not have that workload restarted. A pod never
-// belongs to a Deployment directly, only through its ReplicaSet.
-func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload, error) {
+// belongs to a Deployment directly, only through its ReplicaSet. unknown tells, of a pod it returns no
+// workload for, that a step of the way is not in the cache: no ReplicaSet, StatefulSet, DaemonSet or
+// Deployment of the name, or one of another UID. That is the cache behind the pod cache (ownerMayLag), or
+// a reference to an owner gone or that never was.
+func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (w *workload, unknown bool, err error) {
 	ref, ok, err := meshctx.PodWorkload(ctx, r.Workloads, pod)
-	if err != nil || !ok {
-		return nil, err
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		unknown, err = r.replicaSetUnknown(ctx, pod)
+		return nil, unknown, err
 	}
 	namespace, name, uid := pod.Namespace, ref.Name, ref.UID
 	var obj client.Object
@@ -1585,15 +1625,30 @@ func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (*workload
 	case "DaemonSet":
 		obj = &appsv1.DaemonSet{}
 	default:
-		return nil, nil
+		return nil, false, nil
 	}
 	if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
-		return nil, client.IgnoreNotFound(err)
+		return nil, apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 	}
 	if obj.GetUID() != uid {
-		return nil, nil
+		return nil, true, nil
 	}
-	return asWorkload(obj), nil
+	return asWorkload(obj), false, nil
+}
+
+// replicaSetUnknown tells whether the pod's controller is a ReplicaSet of apps that the workload cache
+// does not show: none of its name, or one of another UID (see owner).
+func (r *Reconciler) replicaSetUnknown(ctx context.Context, pod *policy.ProxyPod) (bool, error) {
+	ref := pod.Controller
+	if ref.Kind != "ReplicaSet" || !strings.HasPrefix(ref.APIVersion, "apps/") {
+		return false, nil
+	}
+	rs := &metav1.PartialObjectMetadata{}
+	rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+	if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ref.Name}, rs); err != nil {
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}
+	return rs.UID != ref.UID, nil
 }
 
 // podOwner names what controls a pod that belongs to no workload meshkeeper restarts: its controller
