@@ -127,8 +127,8 @@ type Reconciler struct {
 	// failures counts, by key, the restarts of a workload that failed in a row, and when the last did:
 	// the first of them, when only of the API server's making (meshctx.Quiet), is retried without a
 	// Warning, and each is retried only after its backoff. Forgotten with a restart that goes through,
-	// when the workload needs none (forgetFailures), with the workload (forgetGone), and when the
-	// restarts stop.
+	// when the workload needs none (forgetFailures), with the workload (forgetGone), when another
+	// workload takes its name (they are of the workload's UID), and when the restarts stop.
 	failures restartFailures
 	// stalls are the restarts this process saw stalled, by key, until they roll out, the workload
 	// carries another restart, or it no longer carries that one (takenBack).
@@ -1328,7 +1328,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			waiting = append(waiting, c)
 			continue
 		}
-		if retryIn, warnedBefore := r.failures.RetryIn(c.key(), p.now); retryIn > 0 {
+		if retryIn, warnedBefore := r.failures.RetryIn(c.key(), c.obj.GetUID(), p.now); retryIn > 0 {
 			// Its last restart failed: tried again once the backoff has passed, not on every pass until then.
 			waiting = append(waiting, c)
 			backedOff, warned = true, warned || warnedBefore
@@ -1344,7 +1344,7 @@ func (r *Reconciler) restart(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			// A first failure only of the API server's making (a 503, a timeout, a cache behind a write)
 			// is retried without a Warning: the retry a moment later usually goes through.
 			metrics.RestartsTotal.WithLabelValues("error").Inc()
-			if r.failures.Add(c.key(), err, p.now) {
+			if r.failures.Add(c.key(), c.obj.GetUID(), err, p.now) {
 				message := fmt.Sprintf("meshkeeper could not restart %s: %v; it tries again", c.key(), err)
 				r.Recorder.Eventf(c.obj, mesh, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)
 				r.Recorder.Eventf(mesh, c.obj, corev1.EventTypeWarning, meshv1alpha1.ReasonRestartFailed, "Restart", "%s", message)

@@ -194,3 +194,40 @@ func restartFailed(recorder *events.FakeRecorder) []string {
 type errSentence string
 
 func (e errSentence) Error() string { return string(e) }
+
+// The failed restarts of a workload are its own: a workload deleted and created again under its name
+// between two passes (kubectl replace --force), which the cache never showed gone, is restarted at once,
+// not after the backoff of the one before, and a failure of its restart only of the API server's making
+// is its first in a row, retried without a Warning.
+func TestAWorkloadCreatedAgainDoesNotInheritTheBackoffOfTheOneBefore(t *testing.T) {
+	start := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "a",
+		errSentence("admission policy limits denied the request"))
+	unavailable := apierrors.NewServiceUnavailable("etcd leader changed")
+	r, recorder := answering(map[string][]error{"shop/a": {forbidden, forbidden, forbidden, unavailable}})
+	patched := 0
+	inner := r.Client
+	r.Client = interceptor.NewClient(inner.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, _ client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			patched++
+			return inner.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	// Refused three times in a row: the next attempt waits 4 seconds.
+	for _, after := range []time.Duration{0, time.Second, 3 * time.Second} {
+		_, _ = r.restart(context.Background(), restartsAtOnce(5), passOf(start.Add(after), "a"))
+	}
+	if warned := restartFailed(recorder); patched != 3 || len(warned) != 6 {
+		t.Fatalf("%d restarts sent and RestartFailed Events %q, want three, each named", patched, warned)
+	}
+
+	p := passOf(start.Add(4*time.Second), "a")
+	p.candidates[0].obj.SetUID("uid-a-created-again")
+	_, err := r.restart(context.Background(), restartsAtOnce(5), p)
+	if patched != 4 || err == nil {
+		t.Errorf("the workload created again under the name: %d restarts sent (%v), want it tried at once", patched, err)
+	}
+	if warned := restartFailed(recorder); len(warned) != 0 {
+		t.Errorf("the first failure of the workload created again, only of the API server's making, is named: %q", warned)
+	}
+}

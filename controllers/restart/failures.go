@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 )
 
@@ -33,29 +35,36 @@ const (
 // restartFailures remembers, by key, how many restarts of a workload failed in a row and when the last
 // did. A workload whose restart failed is tried again only once its backoff has passed: a pass runs on
 // every change of a pod or a workload of the cluster, and a refusal (an admission policy that rejects
-// the workload's template as it is) would otherwise be sent again on each of them. The zero value is
-// ready to use; safe for concurrent use.
+// the workload's template as it is) would otherwise be sent again on each of them. The failures are of
+// the workload of a UID: another workload of the key (one deleted and created again under its name
+// between two passes, kubectl replace --force) starts with none. The zero value is ready to use; safe
+// for concurrent use.
 type restartFailures struct {
 	mu    sync.Mutex
 	byKey map[string]restartFailure
 }
 
 type restartFailure struct {
+	uid    types.UID
 	inARow int
 	last   time.Time
 	// warned tells whether the last failure was named in a Warning (not meshctx.Quiet).
 	warned bool
 }
 
-// Add counts one more failure of key, err at now, and tells whether it is to be named in a Warning:
-// not when it is the first in a row and only of the API server's making (meshctx.Quiet).
-func (f *restartFailures) Add(key string, err error, now time.Time) (warn bool) {
+// Add counts one more failure of key, the workload of uid, err at now, and tells whether it is to be
+// named in a Warning: not when it is the first in a row and only of the API server's making
+// (meshctx.Quiet).
+func (f *restartFailures) Add(key string, uid types.UID, err error, now time.Time) (warn bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.byKey == nil {
 		f.byKey = map[string]restartFailure{}
 	}
 	failure := f.byKey[key]
+	if failure.uid != uid {
+		failure = restartFailure{uid: uid}
+	}
 	failure.inARow++
 	failure.last = now
 	failure.warned = !meshctx.Quiet(err, failure.inARow)
@@ -63,13 +72,13 @@ func (f *restartFailures) Add(key string, err error, now time.Time) (warn bool) 
 	return failure.warned
 }
 
-// RetryIn returns how long key's restart still waits for its backoff at now, zero when it may be tried,
-// and whether its last failure was named in a Warning.
-func (f *restartFailures) RetryIn(key string, now time.Time) (time.Duration, bool) {
+// RetryIn returns how long the restart of key, the workload of uid, still waits for its backoff at
+// now, zero when it may be tried, and whether its last failure was named in a Warning.
+func (f *restartFailures) RetryIn(key string, uid types.UID, now time.Time) (time.Duration, bool) {
 	f.mu.Lock()
 	failure, ok := f.byKey[key]
 	f.mu.Unlock()
-	if !ok {
+	if !ok || failure.uid != uid {
 		return 0, false
 	}
 	backoff := restartRetryMax
