@@ -111,6 +111,8 @@ type ChartManager struct {
 	capabilities *capabilities
 	// writes counts the writes of release records by namespace (RecordWrites).
 	writes recordWrites
+	// listed keeps each release's heads as last listed, by manifestKey (see knownHeads).
+	listed map[string]listedHeads
 }
 
 // NewChartManager returns a chart manager for the cluster of config. c reads typed objects (from a cache,
@@ -126,14 +128,26 @@ func NewChartManager(config *rest.Config, c client.Client, reader client.Reader)
 
 // Ensure brings the release to the desired state, acting only when it is not in sync. For a release in
 // sync it checks the release's objects and applies again those that were deleted or edited. The state is
-// read from the release Secrets' labels; a release record is decoded only when its manifest is needed
-// (the objects an upgrade may have to delete), since a record holds the whole chart.
+// read from the release Secrets' labels (knownHeads); a release record is decoded only when its manifest
+// is needed (the objects an upgrade may have to delete), since a record holds the whole chart.
 func (m *ChartManager) Ensure(ctx context.Context, desired Release) (Result, error) {
+	result, err := m.ensure(ctx, desired)
+	if err != nil || result.Action != ActionNone {
+		// What was listed is kept only through the Ensures that found the release in sync and did
+		// nothing: one that wrote reads the records again anyway (RecordWrites), and one that failed or
+		// repaired drift may have met a change of someone else's. An object of the release changed by
+		// someone else is what a helm rollback or upgrade by hand does, besides writing a record.
+		m.forgetHeads(desired.Namespace, desired.Name)
+	}
+	return result, err
+}
+
+func (m *ChartManager) ensure(ctx context.Context, desired Release) (Result, error) {
 	digest, err := desired.Digest()
 	if err != nil {
 		return Result{}, err
 	}
-	heads, err := m.heads(ctx, desired.Namespace, desired.Name)
+	heads, err := m.knownHeads(ctx, desired.Namespace, desired.Name, digest)
 	if err != nil {
 		return Result{}, err
 	}
@@ -221,6 +235,64 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 	return heads, nil
 }
 
+// recordsRecheck is how long the heads a list found a release in sync with are used (knownHeads)
+// before the records are listed again.
+const recordsRecheck = time.Minute
+
+// listedHeads is what a list of a release's records found (heads), when, and the chart manager's count
+// of record writes in the namespace before it (RecordWrites).
+type listedHeads struct {
+	heads  []Head
+	writes uint64
+	at     time.Time
+}
+
+// knownHeads is heads, listed around the cache only when the records may have changed since the last
+// list of this process. Release Secrets are not cached (meshkeeper may not watch Secrets), and a list
+// on every Ensure, of every release, is a read around the cache on every reconcile of a settled mesh,
+// where no record changes. The last list's heads are used while they say the release is in sync with
+// digest (any other state makes Ensure act, and it acts on the records as they are now), no record of
+// the namespace was written by this chart manager since (RecordWrites: its own install, upgrade,
+// recovery or uninstall), the Ensures since found nothing to do and failed in nothing (Ensure), and
+// for recordsRecheck at most: records changed by someone else alone (a record deleted or forged, a
+// release rolled back by hand, which changes its objects too) are seen at the first Ensure after it. A
+// manager started again has listed nothing yet. What the list found is filtered as heads filters it,
+// whoever wrote it; callers may change the slice returned.
+func (m *ChartManager) knownHeads(ctx context.Context, namespace, name, digest string) ([]Head, error) {
+	key := manifestKey(namespace, name)
+	// The count is taken before the list: a write that ends after it moves the count past it, and the
+	// next Ensure lists again.
+	writes := m.writes.of(namespace)
+	m.mu.Lock()
+	known, ok := m.listed[key]
+	m.mu.Unlock()
+	if ok && known.writes == writes && time.Since(known.at) < recordsRecheck {
+		if state, _ := DetermineState(known.heads, digest); state == StateInSync {
+			return slices.Clone(known.heads), nil
+		}
+	}
+	at := time.Now()
+	heads, err := m.heads(ctx, namespace, name)
+	if err != nil {
+		m.forgetHeads(namespace, name)
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.listed == nil {
+		m.listed = map[string]listedHeads{}
+	}
+	m.listed[key] = listedHeads{heads: slices.Clone(heads), writes: writes, at: at}
+	return heads, nil
+}
+
+// forgetHeads drops what the last list of the release's records found: the next Ensure lists them.
+func (m *ChartManager) forgetHeads(namespace, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.listed, manifestKey(namespace, name))
+}
+
 // maxRevision bounds the revisions of a release meshkeeper reads: a revision per change never gets
 // there, and Helm's own int revisions stop there on 32-bit platforms.
 const maxRevision = math.MaxInt32
@@ -238,6 +310,8 @@ func nextVersion(heads []Head) int {
 // removed something; it is true as well when that uninstall failed part way. A release whose objects
 // were orphaned is not uninstalled: the error is an *OrphanedError, and removed is false.
 func (m *ChartManager) Uninstall(ctx context.Context, namespace, name string, owner Owner) (removed bool, err error) {
+	// An uninstall reads the records as they are now, and the Ensure after it too.
+	defer m.forgetHeads(namespace, name)
 	heads, err := m.heads(ctx, namespace, name)
 	if err != nil {
 		return false, err

@@ -105,9 +105,10 @@ var _ = Describe("A revision whose install failed", Ordered, func() {
 		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
 	})
 
-	// Finding such a revision takes the namespace's release records, which are not cached. Every event
-	// the mesh watches wakes a reconcile; once the mesh has settled, no record changes, and none reads
-	// them around the cache again.
+	// Finding such a revision takes the namespace's release records, which are not cached, and so does
+	// each release's state. Every event the mesh watches wakes a reconcile; once the mesh has settled, no
+	// record changes, and none reads them around the cache again: neither all the namespace's records
+	// nor one release's.
 	It("reads the namespace's release records no more once the mesh has settled", func() {
 		path := "/api/v1/namespaces/" + ns + "/secrets"
 		reconciles := func() float64 {
@@ -127,12 +128,14 @@ var _ = Describe("A revision whose install failed", Ordered, func() {
 		}
 		// The removal before deleted records: the reconcile after it reads them once more.
 		wake("settle")
-		lists, passes := managerRecordLists.Of(path), reconciles()
+		lists, releaseLists, passes := managerRecordLists.Of(path), managerReleaseLists.Of(path), reconciles()
 		for i := range 3 {
 			wake(fmt.Sprintf("wake-%d", i))
 		}
 		Expect(reconciles() - passes).To(BeNumerically(">=", 3))
 		Expect(managerRecordLists.Of(path)-lists).To(BeZero(),
 			"the release records were listed around the cache in %v reconciles", reconciles()-passes)
+		Expect(managerReleaseLists.Of(path)-releaseLists).To(BeZero(),
+			"a release's records were listed around the cache in %v reconciles", reconciles()-passes)
 	})
 })

@@ -24,6 +24,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -70,6 +71,14 @@ var (
 	managerRecordLists = &testenv.RequestCounter{Match: func(req *http.Request) bool {
 		q := req.URL.Query()
 		return req.Method == http.MethodGet && q.Get("watch") == "" && q.Get("labelSelector") == "owner=helm"
+	}}
+	// managerReleaseLists counts, by URL path, the manager's lists of one Helm release's records (label
+	// selector name=<release>,owner=helm), which the chart manager reads a release's state from.
+	managerReleaseLists = &testenv.RequestCounter{Match: func(req *http.Request) bool {
+		q := req.URL.Query()
+		selector := q.Get("labelSelector")
+		return req.Method == http.MethodGet && q.Get("watch") == "" &&
+			strings.HasPrefix(selector, "name=") && strings.HasSuffix(selector, ",owner=helm")
 	}}
 	cancel context.CancelFunc
 
@@ -125,6 +134,7 @@ var _ = BeforeSuite(func() {
 	managerConfig.Wrap(managerGets.Wrap)
 	managerConfig.Wrap(managerInformers.Wrap)
 	managerConfig.Wrap(managerRecordLists.Wrap)
+	managerConfig.Wrap(managerReleaseLists.Wrap)
 	mgr, err := controllers.NewManager(managerConfig, controllers.ManagerOptions{
 		Options: ctrl.Options{
 			Scheme:                 scheme,
