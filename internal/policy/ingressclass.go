@@ -24,6 +24,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 )
 
 // FlagWatchIngressWithoutClass is the ingress-nginx controller's flag that has it serve the Ingresses
@@ -89,10 +90,10 @@ func controllerImage(image string) bool {
 // --watch-ingress-without-class set true, as the controller's pflag reads a bool flag (boolFlag) from
 // its command line (controllerArgs): the bare flag, or =value with a value strconv.ParseBool reads (a
 // value it refuses stops the controller, which then serves nothing); the last one given counts, and
-// nothing after a "--" is a flag. Only then does ingress-nginx serve an Ingress without
-// spec.ingressClassName and without the legacy annotation: it never reads the cluster's default
-// IngressClass, which the API server's admission sets on Ingresses only as they are created. Nil (no
-// workload) serves none.
+// nothing after a "--" that is no flag's value is a flag (controllerFlags). Only then does
+// ingress-nginx serve an Ingress without spec.ingressClassName and without the legacy annotation: it
+// never reads the cluster's default IngressClass, which the API server's admission sets on Ingresses
+// only as they are created. Nil (no workload) serves none.
 func WatchesIngressesWithoutClass(template *corev1.PodTemplateSpec) bool {
 	return boolFlag(controllerArgs(template), FlagWatchIngressWithoutClass)
 }
@@ -109,55 +110,115 @@ const DefaultAnnotationsPrefix = "nginx.ingress.kubernetes.io"
 // the annotations of Ingresses: DefaultAnnotationsPrefix, unless its command line (controllerArgs)
 // sets FlagAnnotationsPrefix to another. The flag is read as the controller's pflag reads a string flag
 // (stringFlag): --annotations-prefix=value, or --annotations-prefix followed by its value as the next
-// argument, whatever that is; the last one given counts, and nothing after a "--" is a flag. A flag
-// without a value, last, stops the controller, and sets no prefix here. Nil (no workload) is the
-// default.
+// argument, whatever that is; the last one given counts, and nothing after a "--" that is no flag's
+// value is a flag (controllerFlags). A command line pflag refuses (a flag without a value, last) stops
+// the controller, and sets no prefix here. Nil (no workload) is the default.
 func AnnotationsPrefix(template *corev1.PodTemplateSpec) string {
 	return stringFlag(controllerArgs(template), FlagAnnotationsPrefix, DefaultAnnotationsPrefix)
 }
 
 // stringFlag reads a string flag from the controller's command line (controllerArgs) as its pflag
-// reads it (AnnotationsPrefix): flag=value, or flag followed by its value as the next argument; the last
-// one given counts, and nothing after a "--" is a flag. Not given with a value, it is def.
+// reads it (controllerFlags): flag=value, or flag followed by its value as the next argument, whatever
+// that is; the last one given counts. Not given, or on a command line pflag refuses, it is def.
 func stringFlag(args []string, flag, def string) string {
-	value := def
-	for i := 0; i < len(args); i++ {
-		if args[i] == "--" {
-			break
-		}
-		rest, ok := strings.CutPrefix(args[i], flag)
-		switch {
-		case !ok:
-		case rest == "" && i+1 < len(args):
-			i++
-			value = args[i]
-		case strings.HasPrefix(rest, "="):
-			value = rest[1:]
-		}
+	flags, ok := controllerFlags(args)
+	if value, given := flags[strings.TrimPrefix(flag, "--")]; ok && given {
+		return value
 	}
-	return value
+	return def
 }
 
 // boolFlag reads a bool flag from the controller's command line (controllerArgs) as its pflag reads it
-// (WatchesIngressesWithoutClass): the bare flag, or =value with a value strconv.ParseBool reads; the
-// last one given counts, and nothing after a "--" is a flag. Not given, it is false.
+// (controllerFlags): the bare flag, or =value with a value strconv.ParseBool reads; the last one given
+// counts. Not given, or on a command line pflag refuses, it is false.
 func boolFlag(args []string, flag string) bool {
-	on := false
-	for _, arg := range args {
-		if arg == "--" {
-			break
-		}
-		rest, ok := strings.CutPrefix(arg, flag)
+	flags, ok := controllerFlags(args)
+	on, err := strconv.ParseBool(flags[strings.TrimPrefix(flag, "--")])
+	return ok && err == nil && on
+}
+
+// controllerBoolFlags are the names of the ingress-nginx controller's flags that take no value of their
+// own: its bool flags, of every release since 0.10, and those of klog (glog before it), whose flags it
+// parses with its own. pflag gives a bare one "true", and reads the next argument as an argument of its
+// own; every other flag given without "=" takes the next argument as its value.
+var controllerBoolFlags = sets.New(
+	"deep-inspect", "disable-catch-all", "disable-full-test", "disable-leader-election", "disable-node-list",
+	"disable-svc-external-name", "disable-sync-events", "enable-annotation-validation", "enable-dynamic-certificates",
+	"enable-dynamic-configuration", "enable-metrics", "enable-ssl-chain-completion", "enable-ssl-passthrough",
+	"enable-topology-aware-routing", "force-namespace-isolation", "ingress-class-by-name", "metrics-per-host",
+	"metrics-per-undefined-host", "profiling", "report-node-internal-ip-address", "report-status-classes",
+	"sort-backends", "update-status", "update-status-on-shutdown", "version", "watch-ingress-without-class",
+	"add_dir_header", "alsologtostderr", "legacy_stderr_threshold_behavior", "logtostderr", "one_output",
+	"skip_headers", "skip_log_headers",
+)
+
+// controllerShorthand is the one shorthand of the controller's flags, klog's -v, which takes a value.
+const controllerShorthand = 'v'
+
+// controllerFlags reads the flags of the controller's command line (controllerArgs) as its pflag
+// parses them: by name, without the dashes, the value of the last one given. It walks the arguments
+// one by one:
+//   - an argument that is no flag ("-" alone, or one without a leading "-") is positional, and the walk
+//     goes on past it;
+//   - --name=value gives name that value;
+//   - a bare --name gives "true" to a bool flag (controllerBoolFlags), and takes the next argument as
+//     its value for any other flag, whatever that argument is: "--", or a flag;
+//   - "--" ends the flags, where it is not a value: the arguments after it are positional;
+//   - -v, klog's verbosity, takes a value (-v=2, -v2, or the next argument); -test.<anything> is
+//     skipped, as pflag skips go test's flags.
+//
+// ok is false when pflag refuses the command line, and the controller then exits as it starts: a flag
+// without a value, last; a bool flag with a value strconv.ParseBool refuses; ---name, --=value; a
+// shorthand other than -v (-h, help, too). The values of the other flags are not checked, nor whether
+// the controller knows a long flag.
+func controllerFlags(args []string) (flags map[string]string, ok bool) {
+	flags = map[string]string{}
+	for len(args) > 0 {
+		arg := args[0]
+		args = args[1:]
 		switch {
-		case !ok:
-		case rest == "":
-			on = true
-		case strings.HasPrefix(rest, "="):
-			value, err := strconv.ParseBool(rest[1:])
-			on = err == nil && value
+		case len(arg) < 2 || arg[0] != '-':
+			continue
+		case arg == "--":
+			return flags, true
+		case arg[1] != '-':
+			shorthands := arg[1:]
+			switch {
+			case strings.HasPrefix(shorthands, "test."):
+				continue
+			case shorthands[0] != controllerShorthand:
+				return flags, false
+			case len(shorthands) > 2 && shorthands[1] == '=':
+				flags["v"] = shorthands[2:]
+			case len(shorthands) > 1:
+				flags["v"] = shorthands[1:]
+			case len(args) > 0:
+				flags["v"], args = args[0], args[1:]
+			default:
+				return flags, false
+			}
+			continue
 		}
+		name, value, hasValue := strings.Cut(arg[2:], "=")
+		switch {
+		case name == "" || name[0] == '-' || name == "help":
+			return flags, false
+		case hasValue:
+		case controllerBoolFlags.Has(name):
+			value = "true"
+		case len(args) > 0:
+			value, args = args[0], args[1:]
+		default:
+			return flags, false
+		}
+		if controllerBoolFlags.Has(name) {
+			if _, err := strconv.ParseBool(value); err != nil {
+				return flags, false
+			}
+		}
+		flags[name] = value
 	}
-	return on
+	return flags, true
 }
 
 // The ingress-nginx controller's flags that choose the Ingresses it serves by their class, besides
