@@ -165,7 +165,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	// The Ingresses whose write the API server refuses, for IngressesConfigured.
 	ingressRefusals := meshctx.NewRefusals()
 	if err := (&ingress.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Refusals: ingressRefusals, Controller: ingress.ControllerSource{
-		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader(), Namespaces: mgr.GetClient()}}).SetupWithManager(mgr); err != nil {
+		Report: ingressWorkload, Workloads: workloads, APIReader: mgr.GetAPIReader(), Namespaces: mgr.GetClient(), Reviews: mgr.GetClient()}}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&ingress.WorkloadReconciler{

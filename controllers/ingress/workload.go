@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -157,7 +158,7 @@ func (r *WorkloadReconciler) configure(ctx context.Context, mesh *meshv1alpha1.S
 		return meshctx.Result(ctx, err)
 	}
 	in := ControllerInput{Spec: spec, Privilege: meshctx.Privilege(mesh), CNIExcluded: meshctx.CNIExcludes(mesh, spec.Controller.Namespace)}
-	w, err := ReadWorkload(ctx, r.APIReader, r.Client, in)
+	w, err := ReadWorkload(ctx, r.APIReader, r.Client, r.Client, in)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -361,6 +362,9 @@ type ControllerSource struct {
 	APIReader client.Reader
 	// Namespaces reads the workload's namespace, from the manager's cache.
 	Namespaces client.Reader
+	// Reviews asks the API server whether the controller's pods may list IngressClasses
+	// (ingressClassesForbidden); nil asks nothing.
+	Reviews client.Writer
 }
 
 // ControllerInput is what the decision about the controller workload depends on, besides the
@@ -402,7 +406,7 @@ func (s ControllerSource) Decide(ctx context.Context, in ControllerInput) (Contr
 				Rollout: observed.Rollout}, nil
 		}
 	}
-	w, err := ReadWorkload(ctx, s.APIReader, s.Namespaces, in)
+	w, err := ReadWorkload(ctx, s.APIReader, s.Namespaces, s.Reviews, in)
 	if err != nil {
 		return ControllerState{}, err
 	}
@@ -458,8 +462,9 @@ var (
 )
 
 // ReadWorkload reads the workload in names, whole (from reader), and its namespace (from namespaces),
-// and decides about it.
-func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input ControllerInput) (*Workload, error) {
+// asks the API server whether its pods may list IngressClasses (ingressClassesForbidden, through
+// reviews; nil asks nothing), and decides about it.
+func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, reviews client.Writer, input ControllerInput) (*Workload, error) {
 	ref := input.Spec.Controller
 	obj, err := getWorkload(ctx, reader, ref.Kind, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name})
 	if err != nil {
@@ -490,9 +495,45 @@ func ReadWorkload(ctx context.Context, reader, namespaces client.Reader, input C
 		in.OwnedAnnotations = apply.OwnedPodTemplateKeys(obj, "annotations")
 		in.OthersLabels = apply.OthersKeysAt(obj, "spec", "template", "metadata", "labels")
 		in.OthersAnnotations = apply.OthersKeysAt(obj, "spec", "template", "metadata", "annotations")
+		if in.IngressClassesForbidden, err = ingressClassesForbidden(ctx, reviews, ref.Namespace, w.template); err != nil {
+			return nil, err
+		}
 	}
 	w.Decision = policy.IngressNginxPodTemplate(in)
 	return w, nil
+}
+
+// The ingress-nginx controller's pods list IngressClasses as they start: a Forbidden answer has them
+// ignore spec.ingressClassName.
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// ingressClassesForbidden asks the API server (a SubjectAccessReview, through reviews) whether the
+// service account the controller's pods of template, in namespace, run as may list IngressClasses, as
+// ingress-nginx does as it starts: true when it may not (policy.PodTemplateInput.IngressClassesForbidden).
+// The answer is for now, and the pods asked as they started: a change of the controller's RBAC counts
+// for its pods once they restart, and for meshkeeper once it reads the workload again (its spec
+// changes, as a restart changes it). Nothing is asked, and false returned, without reviews, for a
+// controller that talks to the API server with a kubeconfig's credentials (policy.ServiceAccountOf),
+// and when meshkeeper may not ask.
+func ingressClassesForbidden(ctx context.Context, reviews client.Writer, namespace string, template *corev1.PodTemplateSpec) (bool, error) {
+	account, ok := policy.ServiceAccountOf(template)
+	if reviews == nil || !ok {
+		return false, nil
+	}
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   "system:serviceaccount:" + namespace + ":" + account,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Group: networkingv1.GroupName, Version: "v1",
+			Resource: "ingressclasses"},
+	}}
+	if err := reviews.Create(ctx, review); err != nil {
+		if apierrors.IsForbidden(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("asking whether service account %s/%s of the ingress-nginx controller may list IngressClasses: %w",
+			namespace, account, err)
+	}
+	return !review.Status.Allowed, nil
 }
 
 // controllerNamespaceKeys are the namespace labels the decision about the controller reads: Istio's

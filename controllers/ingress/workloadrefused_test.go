@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,10 +62,19 @@ func TestRefusedReleaseOfTheNamedControllerSaysSo(t *testing.T) {
 	mesh.Spec.IngressNginx.Controller = meshv1alpha1.WorkloadReference{Kind: "Deployment", Namespace: "ingress-nginx", Name: "ingress-nginx-controller"}
 	freeze := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "ingress-nginx-controller",
 		errors.New("ValidatingAdmissionPolicy 'change-freeze' denied request: pod templates are frozen"))
-	// The writes never reach the fake client, so the Deployment keeps what there is to take back.
+	// The writes never reach the fake client, so the Deployment keeps what there is to take back. The
+	// fake client answers no SubjectAccessReview: the API server's answer is that the controller may
+	// list IngressClasses.
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(mesh, controller).WithReturnManagedFields().WithInterceptorFuncs(interceptor.Funcs{
 		Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
 			return freeze
+		},
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if review, ok := obj.(*authorizationv1.SubjectAccessReview); ok {
+				review.Status.Allowed = true
+				return nil
+			}
+			return c.Create(ctx, obj, opts...)
 		},
 	}).Build()
 	recorder := events.NewFakeRecorder(10)

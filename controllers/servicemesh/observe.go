@@ -388,7 +388,7 @@ func overriddenNotEnrolled(spec *meshv1alpha1.ServiceMeshSpec, namespaces []core
 func (r *Reconciler) observeIngresses(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (*ingressesObservation, error) {
 	enabled := policy.IngressNginxEnabled(mesh.Spec.IngressNginx)
 	view, err := ingress.NewView(ctx, r.Client, r.Informers, mesh,
-		ingress.ControllerSource{Report: r.IngressWorkload, Workloads: r.Workloads, APIReader: r.APIReader, Namespaces: r.Client})
+		ingress.ControllerSource{Report: r.IngressWorkload, Workloads: r.Workloads, APIReader: r.APIReader, Namespaces: r.Client, Reviews: r.Client})
 	if e := meshctx.Classify(err); e != nil && e.Reason == meshv1alpha1.ReasonServiceCIDRsUnknown {
 		// The controllers apply nothing of the integration until the Service ranges are known.
 		return &ingressesObservation{enabled: enabled, controller: policy.PodTemplateDecision{Reason: e.Reason, Message: e.Error()}}, nil

@@ -363,6 +363,8 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 		return
 	}
 	controller := obs.spec.IngressNginx.Controller
+	// A controller that ignores spec.ingressClassName serves other Ingresses than their classes say.
+	classNameNote := in.controller.Classes.ClassNameNote(obs.spec.IngressNginx)
 	switch {
 	case !in.controller.Configured:
 		message := in.controller.Message
@@ -409,13 +411,13 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 			reason = slices.Collect(maps.Keys(in.skipped))[0]
 		}
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, reason,
-			skippedMessage(in.status, in.skipped)+rolloutNote(in.controllerRollout))
+			skippedMessage(in.status, in.skipped)+rolloutNote(in.controllerRollout)+classNameNote)
 	case !in.controllerRollout.Done:
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionFalse, meshv1alpha1.ReasonRollingOut,
-			fmt.Sprintf("%s. %d Ingress(es) are configured to route through the mesh", in.controllerRollout.Message, in.status.Configured))
+			fmt.Sprintf("%s. %d Ingress(es) are configured to route through the mesh", in.controllerRollout.Message, in.status.Configured)+classNameNote)
 	default:
 		setCondition(status, obs, meshv1alpha1.ConditionIngressesConfigured, metav1.ConditionTrue, meshv1alpha1.ReasonConfigured,
-			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", in.status.Configured))
+			fmt.Sprintf("the ingress-nginx controller has its sidecar; %d Ingress(es) route through the mesh", in.status.Configured)+classNameNote)
 	}
 }
 

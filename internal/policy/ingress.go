@@ -125,7 +125,7 @@ type ingressInput struct {
 // its per-endpoint balancing (sticky sessions, retries on another endpoint).
 func Ingress(in IngressInput) IngressDecision {
 	ing := in.Ingress
-	class, from := ingressClass(ing)
+	class, from := in.Controller.Classes.ClassOf(ing)
 	x := ingressInput{IngressInput: in, name: ing.Namespace + "/" + ing.Name, class: class, classFrom: from, backends: backendsOf(ing)}
 	if len(x.backends.services) == 1 {
 		x.want = x.wanted()
@@ -223,7 +223,8 @@ func ingressNginxOff(x ingressInput) (string, string, bool) {
 
 // classNotServed: the Ingress is of no class the mesh's controller serves. One that names no class at
 // all is served when the controller watches Ingresses without a class
-// (PodTemplateDecision.ServesIngressesWithoutClass), whatever the cluster's default IngressClass. One of
+// (PodTemplateDecision.ServesIngressesWithoutClass), whatever the cluster's default IngressClass; so is
+// one whose spec.ingressClassName the controller ignores (ClassSelection.IgnoresClassName). One of
 // a class spec.ingressNginx.ingressClassNames does not list that the controller serves all the same
 // (ClassSelection.Serves) is, in an enrolled namespace, a mesh Ingress meshkeeper does not configure:
 // ClassNotListed, a skip, since its requests bypass the sidecar; outside the mesh it is not one.
@@ -249,6 +250,12 @@ func classNotServed(x ingressInput) (string, string, bool) {
 	if x.class == "" && x.classFrom != "" {
 		return ClassNotServed, fmt.Sprintf("Ingress %s has an empty %s annotation, which names no class ingress-nginx serves and keeps the cluster's default IngressClass from applying, "+
 			"so it is not a mesh Ingress; to put it in the mesh, remove the annotation and set spec.ingressClassName to %s", x.name, AnnotationIngressClass, use), true
+	}
+	if named := x.Ingress.Spec.IngressClassName; x.classFrom == "" && named != nil && *named != "" {
+		// The controller ignores spec.ingressClassName (ClassSelection.IgnoresClassName).
+		return ClassNotServed, fmt.Sprintf("Ingress %s names class %q in spec.ingressClassName, which %s ignores, and has no %s annotation, "+
+			"so it is not a mesh Ingress%s", x.name, *named, workloadName(x.IngressNginx), AnnotationIngressClass,
+			x.Controller.Classes.ClassNameNote(x.IngressNginx)), true
 	}
 	if x.class == "" {
 		return ClassNotServed, fmt.Sprintf("Ingress %s has no class (no spec.ingressClassName, no %s annotation), and %s serves Ingresses without a class only when it runs with %s=true, "+

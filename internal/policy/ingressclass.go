@@ -25,6 +25,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
 // FlagWatchIngressWithoutClass is the ingress-nginx controller's flag that has it serve the Ingresses
@@ -221,6 +223,26 @@ func controllerFlags(args []string) (flags map[string]string, ok bool) {
 	return flags, true
 }
 
+// FlagKubeconfig is the ingress-nginx controller's flag that has it talk to the API server with the
+// credentials of a kubeconfig file instead of its service account's.
+const FlagKubeconfig = "--kubeconfig"
+
+// ServiceAccountOf returns the service account as which the ingress-nginx controller of a pod template
+// talks to the API server: the pod's (spec.serviceAccountName, else the deprecated
+// spec.serviceAccount, else "default"). ok is false when its command line (controllerArgs) sets
+// FlagKubeconfig, whose credentials are someone else's, and for no workload.
+func ServiceAccountOf(template *corev1.PodTemplateSpec) (name string, ok bool) {
+	if template == nil || stringFlag(controllerArgs(template), FlagKubeconfig, "") != "" {
+		return "", false
+	}
+	for _, name := range []string{template.Spec.ServiceAccountName, template.Spec.DeprecatedServiceAccount} {
+		if name != "" {
+			return name, true
+		}
+	}
+	return "default", true
+}
+
 // The ingress-nginx controller's flags that choose the Ingresses it serves by their class, besides
 // FlagWatchIngressWithoutClass.
 const (
@@ -253,6 +275,11 @@ type ClassSelection struct {
 	IngressClass string
 	// ByName is its FlagIngressClassByName.
 	ByName bool
+	// IgnoresClassName: the controller's service account may not list IngressClasses
+	// (PodTemplateInput.IngressClassesForbidden). ingress-nginx lists them as it starts, and on a
+	// Forbidden answer turns its IngressClass support off: it then ignores spec.ingressClassName, and
+	// judges every Ingress by the legacy annotation alone, or as one without a class (ClassOf).
+	IgnoresClassName bool
 }
 
 // ClassSelectionOf reads how the ingress-nginx controller of a pod template picks its Ingresses by
@@ -268,7 +295,7 @@ func ClassSelectionOf(template *corev1.PodTemplateSpec) ClassSelection {
 		IngressClass: stringFlag(args, FlagIngressClass, DefaultIngressClass), ByName: boolFlag(args, FlagIngressClassByName)}
 }
 
-// Serves tells whether the controller serves an Ingress of class (from, as ingressClass resolves them)
+// Serves tells whether the controller serves an Ingress of class (from, as ClassOf resolves them)
 // as ingress-nginx's store decides it (GetIngressClass): of spec.ingressClassName, when the IngressClass
 // of that name exists (controllerOf finds it, with its spec.controller) and either names
 // ControllerClass, or, with ByName, is named IngressClass; of the legacy annotation, when its value is
@@ -299,14 +326,30 @@ func (s ClassSelection) Serves(class, from string, controllerOf func(name string
 	return false, ""
 }
 
-// ingressClass resolves the class of an Ingress as ingress-nginx does: spec.ingressClassName, else the
-// legacy kubernetes.io/ingress.class annotation. from says where the class came from, for messages; an
+// ClassNameNote says, of a controller that ignores spec.ingressClassName (IgnoresClassName), which
+// Ingresses it serves instead and how to have it read spec.ingressClassName again, for the messages
+// about it; "" for any other. It starts with ". ", to follow a clause.
+func (s ClassSelection) ClassNameNote(spec meshv1alpha1.IngressNginxSpec) string {
+	if !s.IgnoresClassName {
+		return ""
+	}
+	return fmt.Sprintf(". Its service account may not list IngressClasses, and ingress-nginx, which lists them as it starts, then ignores "+
+		"spec.ingressClassName: it serves the Ingresses whose %s annotation is %q (its %s) and, only with %s=true, those without the annotation, "+
+		"whatever their spec.ingressClassName; meshkeeper configures the mesh Ingresses among those. To have it serve Ingresses by "+
+		"spec.ingressClassName, allow its service account to get, list and watch ingressclasses.networking.k8s.io "+
+		"(the ingress-nginx chart's ClusterRole does, unless rbac.scope is true) and restart %s",
+		AnnotationIngressClass, s.IngressClass, FlagIngressClass, FlagWatchIngressWithoutClass, workloadName(spec))
+}
+
+// ClassOf resolves the class of an Ingress as the controller does: spec.ingressClassName, else the
+// legacy kubernetes.io/ingress.class annotation; the annotation alone when it ignores
+// spec.ingressClassName (IgnoresClassName). from says where the class came from, for messages; an
 // empty class means the Ingress has none (from is ""), or an empty annotation. The annotation counts
 // when it is present, even empty, as the API server's DefaultIngressClass admission and ingress-nginx
 // read it: the admission gives no default class to an Ingress that has it, and ingress-nginx serves
 // such an Ingress only when the value is its own class.
-func ingressClass(ing *networkingv1.Ingress) (class, from string) {
-	if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName != "" {
+func (s ClassSelection) ClassOf(ing *networkingv1.Ingress) (class, from string) {
+	if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName != "" && !s.IgnoresClassName {
 		return *ing.Spec.IngressClassName, "spec.ingressClassName"
 	}
 	if legacy, ok := ing.Annotations[AnnotationIngressClass]; ok {

@@ -32,8 +32,8 @@ func TestIngressClassEmptyLegacyAnnotation(t *testing.T) {
 	ing := ingress(networkingv1.IngressSpec{
 		Rules: rules(rule("shop.example.com", path("/", toService("web", 80))))},
 		map[string]string{AnnotationIngressClass: ""})
-	if class, from := ingressClass(ing); class != "" || !strings.Contains(from, AnnotationIngressClass) {
-		t.Errorf("ingressClass() = %q from %q, want the empty class from the annotation %s", class, from, AnnotationIngressClass)
+	if class, from := (ClassSelection{}).ClassOf(ing); class != "" || !strings.Contains(from, AnnotationIngressClass) {
+		t.Errorf("ClassOf() = %q from %q, want the empty class from the annotation %s", class, from, AnnotationIngressClass)
 	}
 
 	for name, owned := range map[string]sets.Set[string]{

@@ -39,8 +39,8 @@ func TestIngressClassEmptyClassName(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Annotations: tt.annotations},
 				Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("")}}
-			if got, _ := ingressClass(ing); got != tt.want {
-				t.Errorf("ingressClass() = %q, want %q", got, tt.want)
+			if got, _ := (ClassSelection{}).ClassOf(ing); got != tt.want {
+				t.Errorf("ClassOf() = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -64,6 +64,11 @@ type PodTemplateInput struct {
 	// CNIExcluded: the CNI plugin skips the workload's namespace while it redirects the injected pods
 	// (Enrollment.CNIExcludes), so its injected pods would never start.
 	CNIExcluded bool
+	// IngressClassesForbidden: the API server answers that the service account the controller's pods
+	// run as may not list IngressClasses (a controller installed with namespace-scoped RBAC only, or an
+	// old ClusterRole). ingress-nginx lists them as it starts, and on that answer ignores
+	// spec.ingressClassName (ClassSelection.IgnoresClassName).
+	IngressClassesForbidden bool
 }
 
 // PodTemplateDecision says what meshkeeper owns on the controller's pod template. Applied with
@@ -98,19 +103,28 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 		podTemplateConflict,
 	); matched {
 		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message,
-			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template), Classes: ClassSelectionOf(in.Template)}
+			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template), Classes: classSelection(in)}
 	}
 	labels, annotations := wantedPodTemplate(in.IngressNginx)
+	classes := classSelection(in)
 	return PodTemplateDecision{
 		Labels:      toOwn(in.Template.Labels, labels, in.OwnedLabels),
 		Annotations: toOwn(in.Template.Annotations, annotations, in.OwnedAnnotations),
 		Configured:  true,
 		Reason:      Configured,
 		Message: fmt.Sprintf("%s gets a sidecar that captures only outbound traffic to %s; inbound traffic stays with nginx",
-			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]),
+			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]) + classes.ClassNameNote(in.IngressNginx),
 		ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template),
-		Classes:                     ClassSelectionOf(in.Template),
+		Classes:                     classes,
 	}
+}
+
+// classSelection is how the controller picks its Ingresses by class: by its flags (ClassSelectionOf),
+// ignoring spec.ingressClassName when its service account may not list IngressClasses.
+func classSelection(in PodTemplateInput) ClassSelection {
+	classes := ClassSelectionOf(in.Template)
+	classes.IgnoresClassName = classes.Found && in.IngressClassesForbidden
+	return classes
 }
 
 // PodTemplateKeys are every pod-template label and annotation key IngressNginxPodTemplate can own.

@@ -41,6 +41,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -277,6 +278,19 @@ func (e *env) createUserObjects(m *model) {
 		e.applyIngress(m, ns)
 	}
 	if _, err := e.cs.CoreV1().Namespaces().Apply(e.ctx, corev1ac.Namespace(controllerNamespace), apply); err != nil {
+		e.t.Fatal(err)
+	}
+	// The controller's service account may read IngressClasses, as the ingress-nginx chart's
+	// ClusterRole lets it: without that, ingress-nginx ignores spec.ingressClassName.
+	role := rbacv1ac.ClusterRole("ingress-nginx").WithRules(rbacv1ac.PolicyRule().
+		WithAPIGroups(networkingv1.GroupName).WithResources("ingressclasses").WithVerbs("get", "list", "watch"))
+	if _, err := e.cs.RbacV1().ClusterRoles().Apply(e.ctx, role, apply); err != nil {
+		e.t.Fatal(err)
+	}
+	binding := rbacv1ac.ClusterRoleBinding("ingress-nginx").
+		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName("ingress-nginx")).
+		WithSubjects(rbacv1ac.Subject().WithKind("ServiceAccount").WithNamespace(controllerNamespace).WithName("default"))
+	if _, err := e.cs.RbacV1().ClusterRoleBindings().Apply(e.ctx, binding, apply); err != nil {
 		e.t.Fatal(err)
 	}
 	e.applyController(m)

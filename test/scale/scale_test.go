@@ -43,6 +43,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -482,6 +483,13 @@ func populate(ctx context.Context, b *testing.B, c client.Client) {
 		ObjectMeta: metav1.ObjectMeta{Name: "nginx", Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
 		Spec:       networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"},
 	})
+	// The controller's service account may read IngressClasses, as the ingress-nginx chart's
+	// ClusterRole lets it: without that, ingress-nginx ignores spec.ingressClassName.
+	create(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{networkingv1.GroupName}, Resources: []string{"ingressclasses"}, Verbs: []string{"get", "list", "watch"}}}})
+	create(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "ingress-nginx"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "ingress-nginx", Name: "default"}}})
 	labels := map[string]string{"app.kubernetes.io/name": "ingress-nginx"}
 	create(&appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ingress-nginx", Name: "ingress-nginx-controller"},

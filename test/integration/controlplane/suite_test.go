@@ -102,6 +102,9 @@ var _ = BeforeSuite(func() {
 	// Ingress decision checks that the controller's sidecar captures each backend's ClusterIP.
 	env = testenv.Start(GinkgoT(), testenv.WithServiceCIDR("10.96.0.0/12"))
 	cfg, k8sClient, scheme = env.Config, env.Client, env.Scheme
+	// The specs' ingress-nginx controllers run as their namespace's default service account, which may
+	// list IngressClasses, as the ingress-nginx chart lets its controller.
+	grantIngressClasses()
 
 	By("serving base, istiod and cni " + repoVersion + " from a Helm repository and an OCI registry")
 	var served []chartrepo.Chart
