@@ -261,7 +261,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	if err := r.upgradeGate(ctx, mesh, version, revisionsInUse(found, tagged, target), crds); err != nil {
+	if err := r.revisionGate(ctx, mesh, version, found, tagged, target, crds); err != nil {
 		return nil, err
 	}
 	want, err := r.resolveVersion(ctx, mesh, version)
@@ -563,7 +563,7 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 	if err != nil {
 		return err
 	}
-	recheck := min(max(gracePeriod(mesh), time.Second), blockedRecheck)
+	recheck := holdRecheck(mesh)
 	templates, err := r.recentTemplatesNaming(ctx, mesh, plan.Prune, tagged, recheck)
 	if err != nil {
 		return err
@@ -588,25 +588,66 @@ func (r *Reconciler) holdRevisionsInUse(ctx context.Context, mesh *meshv1alpha1.
 // pruneBlocked is the message of the RevisionPruneBlocked Event of a revision whose removal the webhook
 // configurations and the workloads' pod templates hold; "" when none does.
 func pruneBlocked(name string, webhooks []string, templates *workloadNames) string {
-	var uses, remedies []string
+	holds := revisionHolds(name, webhooks, templates)
+	if len(holds) == 0 {
+		return ""
+	}
+	uses, remedies := make([]string, 0, len(holds)), make([]string, 0, len(holds))
+	for _, h := range holds {
+		uses, remedies = append(uses, h.Use), append(remedies, h.Remedy)
+	}
+	return fmt.Sprintf("Revision %s is unused and its grace period is over, but %s; meshkeeper keeps the revision until %s",
+		name, strings.Join(uses, ", and "), strings.Join(remedies, ", and "))
+}
+
+// revisionHolds says what of the webhook configurations and the workloads' pod templates holds a
+// revision, and what lets it go: the words of the RevisionPruneBlocked Event, and of the upgrade gate's
+// refusal because of a revision they hold.
+func revisionHolds(name string, webhooks []string, templates *workloadNames) []revision.Hold {
+	var holds []revision.Hold
 	if len(webhooks) > 0 {
-		uses = append(uses, fmt.Sprintf("webhook configuration %s (not meshkeeper's) sends requests to its istiod", strings.Join(webhooks, ", ")))
-		remedies = append(remedies, "you delete it or point it at another revision")
+		holds = append(holds, revision.Hold{
+			Use:    fmt.Sprintf("webhook configuration %s (not meshkeeper's) sends requests to its istiod", strings.Join(webhooks, ", ")),
+			Remedy: "you delete it or point it at another revision"})
 	}
 	if templates != nil {
 		template := "the pod template of %s has"
 		if templates.count > 1 {
 			template = "the pod templates of %s have"
 		}
-		uses = append(uses, fmt.Sprintf(template+" %s=%s, whose next pods would start without a sidecar once it is gone",
-			templates, policy.LabelIstioRevision, name))
-		remedies = append(remedies, fmt.Sprintf("you move their %s label to a current revision or remove it", policy.LabelIstioRevision))
+		holds = append(holds, revision.Hold{
+			Use: fmt.Sprintf(template+" %s=%s, whose next pods would start without a sidecar once it is gone",
+				templates, policy.LabelIstioRevision, name),
+			Remedy: fmt.Sprintf("you move their %s label to a current revision or remove it", policy.LabelIstioRevision)})
 	}
-	if len(uses) == 0 {
-		return ""
+	return holds
+}
+
+// heldRevisions finds, for each of the revisions, what holds it past its grace period (revisionHolds):
+// the webhook configurations, and the workloads' pod templates as last looked at within the recheck
+// (recentTemplatesNaming).
+func (r *Reconciler) heldRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, revisions []string, tagged string) (map[string][]revision.Hold, error) {
+	users, err := r.webhooksUsing(ctx, mesh, revisions)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Sprintf("Revision %s is unused and its grace period is over, but %s; meshkeeper keeps the revision until %s",
-		name, strings.Join(uses, ", and "), strings.Join(remedies, ", and "))
+	templates, err := r.recentTemplatesNaming(ctx, mesh, revisions, tagged, holdRecheck(mesh))
+	if err != nil {
+		return nil, err
+	}
+	held := map[string][]revision.Hold{}
+	for _, name := range revisions {
+		if holds := revisionHolds(name, users[name], templates[name]); len(holds) > 0 {
+			held[name] = holds
+		}
+	}
+	return held, nil
+}
+
+// holdRecheck is how often a revision something meshkeeper does not watch holds is looked at again:
+// every blockedRecheck, or every grace period when that is shorter.
+func holdRecheck(mesh *meshv1alpha1.ServiceMesh) time.Duration {
+	return min(max(gracePeriod(mesh), time.Second), blockedRecheck)
 }
 
 // webhooksUsing names, for each of the revisions, the mutating and validating webhook configurations
@@ -921,7 +962,8 @@ func (r *Reconciler) runningRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 // any more (not the tag's, not the target, no pod runs their proxy, no namespace's own label names
 // them). Those wait for their grace period only to be removed; counting them would refuse the next
 // step over a revision nothing uses, and since the refusal comes before any removal, keep refusing it
-// after the grace period too. While the tag's revision is not known, every revision counts.
+// after the grace period too. While the tag's revision is not known, every revision counts. revisionGate
+// counts those left out that something holds past their grace period, as the pruning does.
 func revisionsInUse(found []revision.Installed, tagged, target string) []revision.Installed {
 	if tagged == "" {
 		return found
@@ -929,6 +971,59 @@ func revisionsInUse(found []revision.Installed, tagged, target string) []revisio
 	return slices.DeleteFunc(slices.Clone(found), func(f revision.Installed) bool {
 		return f.Name != tagged && f.Name != target && f.Proxies == 0 && !f.Labelled
 	})
+}
+
+// revisionGate is upgradeGate for a mesh run as revisions, judged from the revisions in use
+// (revisionsInUse) and those of the others that something meshkeeper does not watch holds (a webhook
+// configuration that is not meshkeeper's, a workload's pod template: heldRevisions). The pruning keeps
+// those past their grace period, so they run beside the target as long as a revision in use would, and
+// a refusal names them and what holds them as the RevisionPruneBlocked Event does. They are looked for
+// only when counting every revision would change the verdict, since a look lists every webhook
+// configuration and, at most once per recheck, every workload of the cluster. A refusal because of them
+// alone is looked at again every recheck: their holds are not watched.
+func (r *Reconciler) revisionGate(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, version string, found []revision.Installed,
+	tagged, target, crds string) error {
+	inUse := revisionsInUse(found, tagged, target)
+	err := r.upgradeGate(ctx, mesh, version, inUse, crds)
+	if len(inUse) == len(found) {
+		return err
+	}
+	var unused []string
+	for _, f := range found {
+		if !slices.ContainsFunc(inUse, func(u revision.Installed) bool { return u.Name == f.Name }) {
+			unused = append(unused, f.Name)
+		}
+	}
+	if all := r.upgradeGate(ctx, mesh, version, found, crds); sameRefusal(all, err) {
+		return err
+	}
+	held, lookErr := r.heldRevisions(ctx, mesh, unused, tagged)
+	if lookErr != nil {
+		return lookErr
+	}
+	if len(held) == 0 {
+		return err
+	}
+	counted := slices.Clone(inUse)
+	for _, f := range found {
+		if holds, ok := held[f.Name]; ok {
+			f.Holds = holds
+			counted = append(counted, f)
+		}
+	}
+	heldErr := r.upgradeGate(ctx, mesh, version, counted, crds)
+	if e := meshctx.Classify(heldErr); err == nil && e != nil {
+		return meshctx.Recheck(meshv1alpha1.ReasonUpgradeNotSupported, holdRecheck(mesh), e.Err)
+	}
+	return heldErr
+}
+
+// sameRefusal tells whether two verdicts of the upgrade gate are the same: both nil, or the same error.
+func sameRefusal(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Error() == b.Error()
 }
 
 // inPlaceRunning is what an in-place upgrade replaces, for the upgrade gate: the version status.version

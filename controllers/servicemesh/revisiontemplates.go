@@ -181,15 +181,18 @@ type templateScan struct {
 }
 
 // recentTemplatesNaming is templatesNaming, read again only when the last look is older than maxAge or
-// was for other revisions or another default tag. While a revision is held, every reconcile of the
-// ServiceMesh comes here, and each look lists every workload of the cluster around the caches: a held
-// revision is looked at again every maxAge (the recheck of holdRevisionsInUse), not on every event.
+// was for another default tag or not for all of the revisions. While a revision is held, every
+// reconcile of the ServiceMesh comes here, and each look lists every workload of the cluster around the
+// caches: a held revision is looked at again every maxAge (the recheck of holdRevisionsInUse), not on
+// every event. A look for more revisions (the upgrade gate's, at every unused revision) serves the
+// pruning's for those of them due for removal.
 func (r *Reconciler) recentTemplatesNaming(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, revisions []string, tagged string, maxAge time.Duration) (templateUsers, error) {
 	sorted := slices.Sorted(slices.Values(revisions))
 	r.revisionState.mu.Lock()
 	last := r.revisionState.templates
 	r.revisionState.mu.Unlock()
-	if last != nil && last.tagged == tagged && slices.Equal(last.revisions, sorted) && time.Since(last.at) < maxAge {
+	if last != nil && last.tagged == tagged && time.Since(last.at) < maxAge &&
+		!slices.ContainsFunc(sorted, func(rev string) bool { return !slices.Contains(last.revisions, rev) }) {
 		return last.users, nil
 	}
 	at := time.Now()

@@ -147,8 +147,8 @@ func TestPruneBlockedMessage(t *testing.T) {
 }
 
 // TestHeldRevisionsLookAtTemplatesOncePerRecheck: while a revision is held, the workloads of the whole
-// cluster are listed again only once the last look is older than the recheck, or was for other
-// revisions, not on every reconcile.
+// cluster are listed again only once the last look is older than the recheck, or was not for all of
+// the revisions asked about, not on every reconcile.
 func TestHeldRevisionsLookAtTemplatesOncePerRecheck(t *testing.T) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -185,7 +185,10 @@ func TestHeldRevisionsLookAtTemplatesOncePerRecheck(t *testing.T) {
 		t.Errorf("a look within the recheck: held %t after %d lists, want the last look's verdict and no list", held, listed)
 	}
 	if held, listed := look([]string{"1-29-0", "1-30-0"}, time.Minute); held || listed != len(podTemplateKinds) {
-		t.Errorf("a look for other revisions: held %t after %d lists, want a new look that finds the CronJob gone", held, listed)
+		t.Errorf("a look for more revisions: held %t after %d lists, want a new look that finds the CronJob gone", held, listed)
+	}
+	if held, listed := look([]string{"1-30-0"}, time.Minute); held || listed != 0 {
+		t.Errorf("a look for some of the last look's revisions: held %t after %d lists, want the last look's verdict and no list", held, listed)
 	}
 	if held, listed := look([]string{"1-30-0"}, 0); held || listed != len(podTemplateKinds) {
 		t.Errorf("a look once the recheck is over: held %t after %d lists, want a new look", held, listed)

@@ -172,16 +172,18 @@ type GateInput struct {
 	CNIAgent string
 	// Revisions are the revisions Running was read from, when the control plane runs as revisions, with
 	// what keeps each; Tagged is the one the default tag points at. A refusal because of a revision that
-	// runs only because pods or namespaces still use it names the revision and what keeps it.
+	// runs only because pods, namespaces or holds (Installed.Holds) still keep it names the revision and
+	// what keeps it.
 	Revisions []Installed
 	Tagged    string
 }
 
-// kept finds the revision of a running version that runs only because something still uses it: not
-// the one the default tag points at, but one whose proxies run or that a namespace's label names.
+// kept finds the revision of a running version that runs only because something still keeps it: not
+// the one the default tag points at, but one whose proxies run, that a namespace's label names, or that
+// something meshkeeper does not watch holds.
 func (in GateInput) kept(version string) (Installed, bool) {
 	for _, r := range in.Revisions {
-		if r.Version == version && r.Name != in.Tagged && (r.Proxies > 0 || r.Labelled) {
+		if r.Version == version && r.Name != in.Tagged && (r.Proxies > 0 || r.Labelled || len(r.Holds) > 0) {
 			return r, true
 		}
 	}
@@ -189,10 +191,11 @@ func (in GateInput) kept(version string) (Installed, bool) {
 }
 
 // keptBy says what keeps a revision running and what releases it: the pods that run its proxy, which
-// a restart moves to the revision of their namespace, and the namespaces labelled for it, which a new
-// label moves. Once nothing uses it, it is removed after the grace period.
+// a restart moves to the revision of their namespace, the namespaces labelled for it, which a new
+// label moves, and its holds, in the words of the RevisionPruneBlocked Event. Once nothing uses it, it
+// is removed after the grace period.
 func keptBy(r Installed) string {
-	var uses, releases []string
+	var uses, releases, remedies []string
 	if r.Proxies > 0 {
 		uses = append(uses, fmt.Sprintf("%d pod(s) run its proxy", r.Proxies))
 		releases = append(releases, "restarting those pods")
@@ -205,8 +208,23 @@ func keptBy(r Installed) string {
 		uses = append(uses, labelled+" labelled istio.io/rev="+r.Name)
 		releases = append(releases, "labelling those namespaces for the default tag (istio.io/rev=default or istio-injection=enabled)")
 	}
-	return fmt.Sprintf("revision %s (Istio %s) still runs because %s; %s releases it, and it is removed once unused for the grace period",
-		r.Name, r.Version, strings.Join(uses, " and "), strings.Join(releases, " and "))
+	for _, h := range r.Holds {
+		uses = append(uses, h.Use)
+		remedies = append(remedies, h.Remedy)
+	}
+	var then []string
+	if len(releases) > 0 {
+		released := " releases it, and it is removed once unused for the grace period"
+		if len(remedies) > 0 {
+			released = " releases it from them"
+		}
+		then = append(then, strings.Join(releases, " and ")+released)
+	}
+	if len(remedies) > 0 {
+		then = append(then, "meshkeeper keeps the revision until "+strings.Join(remedies, ", and "))
+	}
+	return fmt.Sprintf("revision %s (Istio %s) still runs because %s; %s",
+		r.Name, r.Version, strings.Join(uses, " and "), strings.Join(then, ", and "))
 }
 
 // Gate returns "" when Istio supports going to in.Target from what runs, or a message that says why
@@ -317,9 +335,24 @@ type Installed struct {
 	Labelled bool
 	// Namespaces are the namespaces whose label selects it, sorted (for the messages).
 	Namespaces []string
+	// Holds are what keeps it past its grace period though no pod or namespace uses it, as the pruning
+	// found them: a webhook configuration that is not meshkeeper's sending requests to its istiod, the
+	// pod templates of workloads that name it. Such a revision is not removed, so a version change is
+	// judged from it as from one in use.
+	Holds []Hold
 	// NeverDeployed: its release has no deployed record, only those of an install that failed or was
 	// cut short. Once the spec moved away from it, nothing retries that install; unused, it is removed.
 	NeverDeployed bool
+}
+
+// Hold is one thing meshkeeper does not watch that keeps an unused revision past its grace period,
+// as the RevisionPruneBlocked Event says it.
+type Hold struct {
+	// Use says what holds the revision ("the pod template of 1 workload (CronJob jobs/nightly) has ...").
+	Use string
+	// Remedy says what lets it go, after "until" ("you move their istio.io/rev label to a current revision
+	// or remove it").
+	Remedy string
 }
 
 // PlanInput is what the plan looks at.

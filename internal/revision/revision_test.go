@@ -260,8 +260,16 @@ func TestGateKeepsTheCNIAgentWithinOneMinorOfEveryRevision(t *testing.T) {
 	}
 }
 
-// TestGateNamesTheOldRevisionThatHoldsAnUpgradeBack: with 1.31 active and 1.29 kept by its pods or a
-// namespace's label, 1.32 is three minor versions from 1.29. The message said "upgrade through 1.31
+// templateHold and webhookHold are holds as the pruning words them.
+var (
+	templateHold = Hold{Use: "the pod template of 1 workload (CronJob jobs/nightly) has istio.io/rev=1-29-0, whose next pods would start " +
+		"without a sidecar once it is gone", Remedy: "you move their istio.io/rev label to a current revision or remove it"}
+	webhookHold = Hold{Use: "webhook configuration MutatingWebhookConfiguration istio-revision-tag-prod (not meshkeeper's) sends requests " +
+		"to its istiod", Remedy: "you delete it or point it at another revision"}
+)
+
+// TestGateNamesTheOldRevisionThatHoldsAnUpgradeBack: with 1.31 active and 1.29 kept by its pods, a
+// namespace's label, or what the pruning holds it for, 1.32 is three minor versions from 1.29. The message said "upgrade through 1.31
 // first", which already runs: it must name the revision that holds the upgrade back and what releases it.
 func TestGateNamesTheOldRevisionThatHoldsAnUpgradeBack(t *testing.T) {
 	active := Installed{Name: "1-31-1", Version: "1.31.1", Ready: true, Proxies: 20}
@@ -278,6 +286,18 @@ func TestGateNamesTheOldRevisionThatHoldsAnUpgradeBack(t *testing.T) {
 			old: Installed{Name: "1-29-0", Version: "1.29.0", Ready: true, Labelled: true, Namespaces: []string{"legacy"}},
 			want: []string{"revision 1-29-0", "namespace(s) legacy are labelled istio.io/rev=1-29-0",
 				"labelling those namespaces for the default tag (istio.io/rev=default or istio-injection=enabled) releases it"},
+		},
+		// Held by what the pruning holds it for: it says what holds it, and what lets it go, as the
+		// RevisionPruneBlocked Event does.
+		"held by a workload's pod template": {
+			old: Installed{Name: "1-29-0", Version: "1.29.0", Ready: true, Holds: []Hold{templateHold}},
+			want: []string{"cannot be reached from the running revision 1-29-0 (Istio 1.29.0) in one step",
+				"revision 1-29-0 (Istio 1.29.0) still runs because " + templateHold.Use + "; meshkeeper keeps the revision until " + templateHold.Remedy},
+		},
+		"kept by its pods and held by a webhook": {
+			old: Installed{Name: "1-29-0", Version: "1.29.0", Ready: true, Proxies: 3, Holds: []Hold{webhookHold}},
+			want: []string{"still runs because 3 pod(s) run its proxy and " + webhookHold.Use,
+				"restarting those pods releases it from them, and meshkeeper keeps the revision until " + webhookHold.Remedy},
 		},
 	}
 	for name, tt := range tests {

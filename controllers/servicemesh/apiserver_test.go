@@ -1,0 +1,168 @@
+//go:build envtest
+
+/*
+Copyright 2026 The meshkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servicemesh
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+)
+
+// The package's tests that need an API server share one kube-apiserver and etcd, each test in namespaces
+// of its own. (The test tiers' testenv cannot be used here: it imports the controllers, which import
+// this package.) The server is started by the first test that asks for it, so a run of the package's
+// other tests starts none, and stopped by TestMain once every test has run.
+var apiServer struct {
+	once   sync.Once
+	env    *envtest.Environment
+	config *rest.Config
+	scheme *runtime.Scheme
+	client client.Client
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if apiServer.env != nil {
+		if err := apiServer.env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping the API server: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// startAPIServer starts the package's API server, from the cluster binaries in KUBEBUILDER_ASSETS when
+// the Makefile sets it, in the checkout's bin/ otherwise.
+func startAPIServer() error {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join("..", "..", "bin")
+	}
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
+			return fmt.Errorf("cluster binary %s not found in %s: run 'make envtest' first: %w", name, assets, err)
+		}
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, meshv1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	// The tiers run side by side on few CPUs: envtest's 20 s to start is not always enough then.
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, ControlPlaneStartTimeout: time.Minute}
+	// etcd's data is thrown away with the test run: it need not survive a crash of the machine.
+	env.ControlPlane.Etcd = &envtest.Etcd{}
+	env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
+	config, err := env.Start()
+	if err != nil {
+		// envtest may have started etcd before the API server failed.
+		_ = env.Stop()
+		return fmt.Errorf("starting the API server: %w", err)
+	}
+	apiServer.env, apiServer.config, apiServer.scheme = env, config, scheme
+	if apiServer.client, err = client.New(config, client.Options{Scheme: scheme}); err != nil {
+		return fmt.Errorf("creating a client: %w", err)
+	}
+	return nil
+}
+
+// onAPIServer returns an admin's client of the package's API server.
+func onAPIServer(t *testing.T) client.Client {
+	t.Helper()
+	apiServer.once.Do(func() { apiServer.err = startAPIServer() })
+	if apiServer.err != nil {
+		t.Fatal(apiServer.err)
+	}
+	return apiServer.client
+}
+
+// testNamespace creates a namespace for the test alone, and returns its name.
+func testNamespace(t *testing.T, c client.Client, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := c.Create(t.Context(), ns); err != nil {
+		t.Fatalf("creating the test's namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// listCounter counts the LIST requests a client sends, by the path of the collection listed.
+type listCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// countingClient is a client of the package's API server whose LIST requests lists counts.
+func countingClient(t *testing.T, lists *listCounter) client.Client {
+	t.Helper()
+	onAPIServer(t)
+	config := rest.CopyConfig(apiServer.config)
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			// A LIST is a GET of a collection; a GET of one object, or a watch, is not counted.
+			if req.Method == http.MethodGet && req.URL.Query().Get("watch") == "" {
+				lists.mu.Lock()
+				if lists.counts == nil {
+					lists.counts = map[string]int{}
+				}
+				lists.counts[req.URL.Path]++
+				lists.mu.Unlock()
+			}
+			return next.RoundTrip(req)
+		})
+	})
+	c, err := client.New(config, client.Options{Scheme: apiServer.scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// of is how many GETs went to each of paths.
+func (l *listCounter) of(paths ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, path := range paths {
+		n += l.counts[path]
+	}
+	return n
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
