@@ -120,7 +120,8 @@ func testNamespace(t *testing.T, c client.Client, prefix string) string {
 	return ns.Name
 }
 
-// listCounter counts the LIST requests a client sends, by the path of the collection listed.
+// listCounter counts the GET requests a client sends, by path: those to a collection's path are its
+// LIST requests.
 type listCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
@@ -133,7 +134,7 @@ func countingClient(t *testing.T, lists *listCounter) client.Client {
 	config := rest.CopyConfig(apiServer.config)
 	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			// A LIST is a GET of a collection; a GET of one object, or a watch, is not counted.
+			// A watch is a GET too: it is not counted.
 			if req.Method == http.MethodGet && req.URL.Query().Get("watch") == "" {
 				lists.mu.Lock()
 				if lists.counts == nil {
@@ -152,7 +153,7 @@ func countingClient(t *testing.T, lists *listCounter) client.Client {
 	return c
 }
 
-// of is how many GETs went to each of paths.
+// of is how many GETs went to paths, together.
 func (l *listCounter) of(paths ...string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -17,22 +17,10 @@ limitations under the License.
 package servicemesh
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
 // templateKind is the podTemplateKinds entry of a kind.
@@ -143,54 +131,5 @@ func TestPruneBlockedMessage(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestHeldRevisionsLookAtTemplatesOncePerRecheck: while a revision is held, the workloads of the whole
-// cluster are listed again only once the last look is older than the recheck, or was not for all of
-// the revisions asked about, not on every reconcile.
-func TestHeldRevisionsLookAtTemplatesOncePerRecheck(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	cronJob := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Namespace: "jobs", Name: "nightly"},
-		Spec: batchv1.CronJobSpec{Schedule: "0 1 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"istio.io/rev": "1-30-0"}}}}}}}
-	lists := 0
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(cronJob).WithInterceptorFuncs(interceptor.Funcs{
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			lists++
-			return c.List(ctx, list, opts...)
-		},
-	}).Build()
-	r := &Reconciler{Client: c, APIReader: c}
-	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", UID: "mesh"}}
-	look := func(revisions []string, maxAge time.Duration) (held bool, listed int) {
-		t.Helper()
-		before := lists
-		users, err := r.recentTemplatesNaming(context.Background(), mesh, revisions, "", maxAge)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return users["1-30-0"] != nil, lists - before
-	}
-	if held, listed := look([]string{"1-30-0"}, time.Minute); !held || listed != len(podTemplateKinds) {
-		t.Fatalf("first look: held %t after %d lists, want held after %d", held, listed, len(podTemplateKinds))
-	}
-	if err := c.Delete(context.Background(), cronJob); err != nil {
-		t.Fatal(err)
-	}
-	if held, listed := look([]string{"1-30-0"}, time.Minute); !held || listed != 0 {
-		t.Errorf("a look within the recheck: held %t after %d lists, want the last look's verdict and no list", held, listed)
-	}
-	if held, listed := look([]string{"1-29-0", "1-30-0"}, time.Minute); held || listed != len(podTemplateKinds) {
-		t.Errorf("a look for more revisions: held %t after %d lists, want a new look that finds the CronJob gone", held, listed)
-	}
-	if held, listed := look([]string{"1-30-0"}, time.Minute); held || listed != 0 {
-		t.Errorf("a look for some of the last look's revisions: held %t after %d lists, want the last look's verdict and no list", held, listed)
-	}
-	if held, listed := look([]string{"1-30-0"}, 0); held || listed != len(podTemplateKinds) {
-		t.Errorf("a look once the recheck is over: held %t after %d lists, want a new look", held, listed)
 	}
 }
