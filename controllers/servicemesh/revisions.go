@@ -730,7 +730,8 @@ func (r *Reconciler) ensureRelease(ctx context.Context, mesh *meshv1alpha1.Servi
 
 // observeRevisions finds the installed revisions: every istiod Deployment of meshkeeper's (owned by
 // this ServiceMesh) is one, named by its istio.io/rev label, with the pods whose proxy it serves: those
-// its injector injected, and the gateways it deployed for Gateway API Gateways (policy.ProxyRevision). It
+// its injector injected, and the gateways it deployed for Gateway API Gateways (policy.ProxyRevision),
+// not those of another installation's istiod of the same revision name (servedElsewhere). It
 // also reads which revision the default tag points at ("" when meshkeeper wrote no tag).
 func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]revision.Installed, string, error) {
 	deployments := &appsv1.DeploymentList{}
@@ -747,7 +748,7 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		if pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed {
 			continue
 		}
-		if rev := policy.ProxyRevision(pod); rev != "" {
+		if rev := policy.ProxyRevision(pod); rev != "" && !servedElsewhere(pod, rev, mesh.Spec.Namespace) {
 			proxies[rev]++
 		}
 	}
@@ -841,6 +842,21 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 			Labelled: len(labelled[st.Name]) > 0, Namespaces: labelled[st.Name], NeverDeployed: releases[revisionRelease(st.Name)].neverDeployed()})
 	}
 	return found, tagged, nil
+}
+
+// servedElsewhere tells whether a pod whose proxy names revision rev gets its configuration from the
+// istiod of that revision name in another namespace than namespace, the mesh's: another Istio
+// installation's (a second control plane installed with the same revision, say istioctl install
+// --revision 1-31-0). Its injector selects the same istio.io/rev labels as the mesh's revision, and
+// writes the same revision in the pods it injects, but their proxies do not use the mesh's istiod: the
+// discovery address it gave them (policy.ProxyPod.DiscoveryService) names its own, whose Service has the
+// name of the revision's istiod Deployment. Counted, they would keep the mesh's revision from being
+// removed for as long as they run, and be the pods a refused upgrade asks to restart, which the other
+// installation's injector would give the same revision again. A pod whose proxy names no such Service
+// counts: nothing says it is another installation's.
+func servedElsewhere(pod *policy.ProxyPod, rev, namespace string) bool {
+	service, ns, ok := strings.Cut(pod.DiscoveryService, ".")
+	return ok && service == revisionDeployment(rev) && ns != namespace
 }
 
 // revisionRelease is the istiod release of a revision: istiod-<revision>, or istiod for the istiod

@@ -18,6 +18,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -343,6 +344,7 @@ func TestSameProxy(t *testing.T) {
 		"not injected":      func(p *ProxyPod) { p.Injected = false },
 		"injected for CNI":  func(p *ProxyPod) { p.InjectedForCNI = true },
 		"controller":        func(p *ProxyPod) { p.Controller.Name = "other" },
+		"discovery service": func(p *ProxyPod) { p.DiscoveryService = "istiod-1-31-0.other-system" },
 		"recreated":         func(p *ProxyPod) { p.UID = "other" },
 	} {
 		changed := base.DeepCopyObject().(*ProxyPod)
@@ -401,5 +403,39 @@ func TestOptedOutAsIstioReadsIt(t *testing.T) {
 				t.Errorf("Proxy = %v", state)
 			}
 		})
+	}
+}
+
+// TestProxyPodKeepsItsDiscoveryService: a pod's proxy gets its configuration from the istiod its
+// injector named in the PROXY_CONFIG of istio-proxy, istiod-<revision>.<namespace>.svc:15012; two Istio
+// installations whose revisions have one name are told apart by it. An address that names no Service of
+// the cluster, or a value that cannot be read, names none.
+func TestProxyPodKeepsItsDiscoveryService(t *testing.T) {
+	withConfig := func(config string) *ProxyPod {
+		return NewProxyPod(appPod(injected("1-31-0", "docker.io/istio/proxyv2:1.31.0"), func(pod *corev1.Pod) {
+			proxy := &pod.Spec.Containers[len(pod.Spec.Containers)-1]
+			proxy.Env = []corev1.EnvVar{{Name: "ISTIO_META_MESH_ID", Value: "cluster.local"}, {Name: "PROXY_CONFIG", Value: config}}
+		}))
+	}
+	for config, want := range map[string]string{
+		// As the sidecar template writes it: protoToJSON in a block scalar.
+		`{"discoveryAddress":"istiod-1-31-0.istio-system.svc:15012","proxyMetadata":{"ISTIO_META_DNS_CAPTURE":"true"}}` + "\n": "istiod-1-31-0.istio-system",
+		`{"discoveryAddress":"istiod.mesh-a.svc.cluster.local:15012"}`:                                                         "istiod.mesh-a",
+		`{"discoveryAddress":"istiod-1-31-0.mesh-b:15012"}`:                                                                    "istiod-1-31-0.mesh-b",
+		`{"discoveryAddress":"istiod-1-31-0.mesh-b"}`:                                                                          "istiod-1-31-0.mesh-b",
+		`{"discoveryAddress":"istiod.example.com:15012"}`:                                                                      "",
+		`{"discoveryAddress":"10.96.0.10:15012"}`:                                                                              "",
+		`{"discoveryAddress":"Istiod.Mesh.svc:15012"}`:                                                                         "",
+		`{"discoveryAddress":"istiod:15012"}`:                                                                                  "",
+		`{"concurrency":2}`:                                                                                                    "",
+		"discoveryAddress: istiod.istio-system.svc:15012":                                                                      "",
+		`{"discoveryAddress":"istiod-1-31-0.` + strings.Repeat("a", 64) + `.svc:15012"}`:                                       "",
+	} {
+		if got := withConfig(config).DiscoveryService; got != want {
+			t.Errorf("PROXY_CONFIG %.60q: DiscoveryService = %q, want %q", config, got, want)
+		}
+	}
+	if got := NewProxyPod(appPod(injected("1-31-0", "docker.io/istio/proxyv2:1.31.0"))).DiscoveryService; got != "" {
+		t.Errorf("a proxy without PROXY_CONFIG: DiscoveryService = %q, want none", got)
 	}
 }

@@ -19,6 +19,7 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
@@ -72,6 +74,11 @@ type ProxyPod struct {
 	// container, which only checks the redirection the agent set up, instead of istio-init, which sets it
 	// up itself (the init container, or the injector's status annotation listing it).
 	InjectedForCNI bool `json:"injectedForCNI,omitempty"`
+	// DiscoveryService is the Service its proxy gets its configuration from, as <name>.<namespace>:
+	// the host of the discoveryAddress in the PROXY_CONFIG of its istio-proxy container, which the
+	// injector (or istiod, for a gateway it deployed) writes as istiod-<revision>.<namespace>.svc:15012.
+	// "" when the pod has no such address, or one that names no Service of the cluster by its name.
+	DiscoveryService string `json:"discoveryService,omitempty"`
 }
 
 // PodController is a pod's controller reference: what the restarts follow to its workload.
@@ -94,6 +101,7 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 	}
 	if c := proxyContainer(pod); c != nil {
 		p.HasProxy, p.ProxyImage = true, Bounded(c.Image, maxImageLength)
+		p.DiscoveryService = discoveryService(c)
 	}
 	p.InjectedForCNI = slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == ValidationContainer })
 	if status, ok := pod.Annotations[AnnotationSidecarStatus]; ok {
@@ -115,6 +123,39 @@ func NewProxyPod(pod *corev1.Pod) *ProxyPod {
 		}
 	}
 	return p
+}
+
+// discoveryService reads the Service a proxy container's PROXY_CONFIG names as its discoveryAddress
+// (ProxyPod.DiscoveryService): a host <name>.<namespace>, <name>.<namespace>.svc or longer in the
+// cluster's domain, with or without its port, whose name and namespace are DNS labels. Anything else,
+// an address outside the cluster or a value that is not JSON, names none.
+func discoveryService(c *corev1.Container) string {
+	for _, env := range c.Env {
+		if env.Name != "PROXY_CONFIG" {
+			continue
+		}
+		var config struct {
+			DiscoveryAddress string `json:"discoveryAddress"`
+		}
+		if json.Unmarshal([]byte(env.Value), &config) != nil {
+			return ""
+		}
+		host := config.DiscoveryAddress
+		if i := strings.LastIndexByte(host, ':'); i >= 0 {
+			host = host[:i]
+		}
+		labels := strings.Split(host, ".")
+		if len(labels) < 2 || len(labels) > 2 && labels[2] != "svc" {
+			return ""
+		}
+		for _, label := range labels[:2] {
+			if len(validation.IsDNS1123Label(label)) > 0 {
+				return ""
+			}
+		}
+		return labels[0] + "." + labels[1]
+	}
+	return ""
 }
 
 // maxRevisionLength is the longest revision name: a revision is a DNS label (istiod's Service is
@@ -196,7 +237,7 @@ func (p *ProxyPod) SameProxy(q *ProxyPod) bool {
 		p.GatewayRevision == q.GatewayRevision &&
 		p.HostNetwork == q.HostNetwork && p.OptedOut == q.OptedOut && p.HasProxy == q.HasProxy &&
 		p.Injected == q.Injected && p.InjectedForCNI == q.InjectedForCNI && p.Controller == q.Controller &&
-		p.RestartedAt.Equal(&q.RestartedAt)
+		p.RestartedAt.Equal(&q.RestartedAt) && p.DiscoveryService == q.DiscoveryService
 }
 
 // DeepCopyObject implements runtime.Object.

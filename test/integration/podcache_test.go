@@ -50,7 +50,8 @@ var _ = Describe("The pod cache", func() {
 					Env: []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "debug"}}}}}}
 			if proxy {
 				p.Annotations = map[string]string{policy.AnnotationSidecarStatus: `{"containers":["istio-proxy"],"revision":"canary"}`}
-				p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: policy.ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.1"})
+				p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: policy.ProxyContainer, Image: "docker.io/istio/proxyv2:1.31.1",
+					Env: []corev1.EnvVar{{Name: "PROXY_CONFIG", Value: `{"discoveryAddress":"istiod-canary.istio-system.svc:15012"}`}}})
 			}
 			Expect(k8sClient.Create(ctx, p)).To(Succeed())
 			DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(context.Background(), p))).To(Succeed()) })
@@ -76,6 +77,7 @@ var _ = Describe("The pod cache", func() {
 				g.Expect(got[0].HasProxy && got[0].Injected).To(BeTrue(), name)
 				g.Expect(got[0].InjectedRevision).To(Equal("canary"))
 				g.Expect(got[0].ProxyImage).To(Equal("docker.io/istio/proxyv2:1.31.1"))
+				g.Expect(got[0].DiscoveryService).To(Equal("istiod-canary.istio-system"))
 				g.Expect(got[0].Controller).To(Equal(policy.PodController{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-7d9c",
 					UID: "5f0c2a9e-3b7d-4c1e-9a6f-2d8e4b1c7a30"}))
 				g.Expect(got[1].HasProxy || got[1].Injected).To(BeFalse(), name)
