@@ -204,7 +204,9 @@ const (
 	ReasonNodesNotReady = "NodesNotReady"
 	// ReasonWaitingForControlPlane: the CNI agent runs another Istio version than the one the spec asks
 	// for, and moves to it once istiod runs that version on every replica: Istio's agent may lag the
-	// control plane, never lead it.
+	// control plane, never lead it. Or CNI is off while the istiod without a revision, left as it is
+	// during a switch to RevisionBased, may still inject pods for the agent: the agent is removed once
+	// the default tag moves off that istiod.
 	ReasonWaitingForControlPlane = "WaitingForControlPlane"
 	// ReasonPodSecurityRejectsAgent: the CNI agent's namespace enforces a Pod Security level other than
 	// privileged, which rejects the agent's privileged pods; meshkeeper installs or changes no agent

@@ -175,6 +175,12 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	}
 	recorded := obs.namespace
 	if obs.namespace != "" && !enabled {
+		if waiting := agentStillInjectedFor(installed, obs.namespace); waiting != "" {
+			// A known wait, not a failure, as for an upgrade held for istiod's rollout.
+			err := meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, agentRemovalRetry, errors.New(waiting))
+			r.cniBackoff.record(key, err)
+			return r.failCNI(ctx, obs, err)
+		}
 		if err := r.uninstallCNI(ctx, mesh, obs.namespace); err != nil {
 			return failed(err)
 		}
@@ -247,6 +253,27 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	r.cniBackoff.record(key, nil)
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs, r.readerAfter(result.Action != helm.ActionNone))
+}
+
+// agentRemovalRetry is how often an agent whose removal waits for the istiod without a revision looks
+// at it again; the reconcile that moves the default tag off that istiod, woken by the revision's
+// Deployment, removes the agent without waiting for it.
+const agentRemovalRetry = time.Minute
+
+// agentStillInjectedFor tells why the agent in namespace, which the mesh no longer runs, may not be
+// removed yet, or returns "". Every istiod the control-plane phase installed (installed) injects with
+// the values it rendered, without the agent, but for the istiod without a revision that a switch from
+// InPlace to RevisionBased leaves as it is until the default tag moves off it (its first revision not
+// available yet, or canary namespaces holding the tag back): it injects with the values it was installed
+// with, for the agent when it ran with one, and the pods it injects, restarted ones among them, would fail
+// in istio-validation without the agent.
+func agentStillInjectedFor(installed *installation, namespace string) string {
+	if injectorsInstalled(installed) {
+		return ""
+	}
+	return fmt.Sprintf("CNI is off, and the CNI agent in %s is removed once no istiod injects pods for it: the istiod without a revision, "+
+		"left as it is while the mesh switches to RevisionBased, still injects with the values it was installed with until the default tag "+
+		"moves to revision %s, once it is available and no updateStrategy.canary holds the tag back", namespace, installed.revisions.target)
 }
 
 // failCNI ends the CNI phase with its failure, err. The agent of status.cni.namespace, if any, still runs

@@ -510,7 +510,7 @@ func (r *Reconciler) observeProxies(ctx context.Context, mesh *meshv1alpha1.Serv
 	obs := &proxiesObservation{needRestart: map[string]int{}, withoutSidecar: map[string]int{}}
 	tags := meshctx.NewProxyTags(mesh)
 	// Pods injected for the CNI agent are outdated once istiod no longer injects for it: the agent is
-	// uninstalled as soon as CNI is turned off.
+	// uninstalled as CNI is turned off, once no istiod injects for it any more.
 	cni := meshctx.InjectsForCNI(mesh)
 	podReader := meshctx.PodsOr(r.Pods, r.Client)
 	for _, namespace := range sets.List(enrolled) {
