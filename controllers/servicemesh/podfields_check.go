@@ -37,7 +37,8 @@ import (
 // of a resource that cannot be overcommitted (huge pages, extended resources) that differ, huge pages
 // without cpu or memory beside them or not in whole pages, extended resources not in whole units,
 // resource claims (the pods have none to refer to), toleration keys and values that are not label
-// keys and values, and seccomp profiles of spec.values the API server refuses (render.SeccompProfileProblems).
+// keys and values, the CNI agent's node directories (cni.cniBinDir, cni.cniConfDir, its hostPath volumes)
+// with a ".." element, and seccomp profiles of spec.values the API server refuses (render.SeccompProfileProblems).
 // In the fields of controlPlane and cni the API server refuses istiod's Deployment or the istio-cni
 // DaemonSet, part way through a Helm install or upgrade, after the release's other objects were
 // applied; in proxy.resources it refuses every pod the sidecar injector mutates.
@@ -59,6 +60,8 @@ func podFieldProblems(spec *meshv1alpha1.ServiceMeshSpec) []string {
 	problems = append(problems, resourceProblems("spec.cni.resources", spec.CNI.Resources)...)
 	problems = append(problems, tolerationProblems("spec.controlPlane.tolerations", cp.Tolerations)...)
 	problems = append(problems, tolerationProblems("spec.cni.tolerations", spec.CNI.Tolerations)...)
+	problems = append(problems, hostPathProblems("spec.cni.cniBinDir", spec.CNI.CNIBinDir)...)
+	problems = append(problems, hostPathProblems("spec.cni.cniConfDir", spec.CNI.CNIConfDir)...)
 	problems = append(problems, render.SeccompProfileProblems(spec)...)
 	return problems
 }
@@ -206,4 +209,14 @@ func tolerationProblems(field string, tolerations []corev1.Toleration) []string 
 		}
 	}
 	return problems
+}
+
+// hostPathProblems names what the API server refuses in the path of a hostPath volume that the CRD's
+// pattern lets through: a ".." element.
+func hostPathProblems(field, path string) []string {
+	if !slices.Contains(strings.Split(path, "/"), "..") {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s %q has a \"..\" element, which the API server refuses in the path of the agent's hostPath volume: "+
+		"give the directory without it", field, path)}
 }

@@ -121,6 +121,14 @@ func TestPodFieldProblems(t *testing.T) {
 			},
 			want: []string{`spec.controlPlane.tolerations[1].key "dedicated node" is not a label key`, `spec.cni.tolerations[0].value "mesh/agents" is not a label value`},
 		},
+		// The CRD's pattern lets a ".." element through; the API server refuses it in a hostPath volume.
+		"CNI directories that climb with ..": {
+			spec: meshv1alpha1.ServiceMeshSpec{CNI: meshv1alpha1.CNISpec{CNIBinDir: "/opt/cni/../bin", CNIConfDir: "/etc/cni/net.d/.."}},
+			want: []string{`spec.cni.cniBinDir "/opt/cni/../bin" has a ".." element`, `spec.cni.cniConfDir "/etc/cni/net.d/.." has a ".." element`},
+		},
+		"CNI directories whose names hold dots": {
+			spec: meshv1alpha1.ServiceMeshSpec{CNI: meshv1alpha1.CNISpec{CNIBinDir: "/opt/cni.../bin", CNIConfDir: "/etc/.cni/./net.d/"}},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			problems := podFieldProblems(&tc.spec)

@@ -34,7 +34,7 @@ import (
 )
 
 // Fields that reach a pod's spec as written (istiod's node selector, resources and tolerations, the
-// sidecar's and the CNI agent's resources) can hold what the CRD accepts and the API server refuses in a
+// sidecar's and the CNI agent's resources, the CNI agent's node directories) can hold what the CRD accepts and the API server refuses in a
 // pod: the CRD cannot check them within the API server's cost budget. Such a spec is refused as
 // InvalidSpec, naming the field, before anything is installed: without the check, the istio-base
 // release and istiod's other objects went in, and the istiod Deployment was refused part way through
@@ -82,6 +82,9 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 		Entry("a CNI agent toleration value with a slash", "pf-cnitol",
 			"  cni:\n    enabled: true\n    tolerations:\n    - key: dedicated\n      value: mesh/agents\n",
 			`spec.cni.tolerations[0].value "mesh/agents" is not a label value`),
+		Entry("a CNI agent bin directory that climbs with ..", "pf-cnibin",
+			"  cni:\n    enabled: true\n    cniBinDir: /opt/cni/../bin\n",
+			`spec.cni.cniBinDir "/opt/cni/../bin" has a ".." element`),
 		Entry("a sidecar seccomp profile of no type, which every injected pod would carry", "pf-seccomp",
 			"  values:\n    global:\n      proxy:\n        seccompProfile:\n          type: \"\"\n",
 			`spec.values global.proxy.seccompProfile.type is ""`),
@@ -158,6 +161,12 @@ var _ = Describe("A spec with pod fields the API server refuses", func() {
 		Entry("a toleration value with a slash", func(p *corev1.Pod) {
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Value: "mesh/agents"}}
 		}, true),
+		Entry("a hostPath volume whose path climbs with ..", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "cni-bin-dir", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/opt/cni/../bin"}}}}
+		}, true),
+		Entry("a hostPath volume whose path's names hold dots", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "cni-bin-dir", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc/.cni/./net.d.../"}}}}
+		}, false),
 		Entry("a seccomp profile of no type", func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: ""}}
 		}, true),
