@@ -601,7 +601,7 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		cni.DesiredNodes, cni.ReadyNodes = status.CNI.DesiredNodes, status.CNI.ReadyNodes
 		excludedBefore = status.CNI.ExcludeNamespaces
 	}
-	cni.ExcludeNamespaces = exclusionsToReport(c.enabled, c.excluded, excludedBefore, false)
+	cni.ExcludeNamespaces = exclusionsToReport(c.enabled, c.namespace != "", c.excluded, excludedBefore, false)
 	cni.Namespace = c.namespace // status.cni.namespace, unless an agent was installed with a failing control plane
 	if !c.ran || (c.unread && c.err == nil) {
 		// The phase did not run, or its read of the agent's DaemonSet failed: the agent is not known
@@ -621,7 +621,7 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 		}
 	}
 	value, reason, message := cniReadiness(c)
-	cni.ExcludeNamespaces = exclusionsToReport(c.enabled, c.excluded, excludedBefore, value == metav1.ConditionTrue)
+	cni.ExcludeNamespaces = exclusionsToReport(c.enabled, c.namespace != "", c.excluded, excludedBefore, c.enabled && value == metav1.ConditionTrue)
 	status.CNI = cni
 	if c.injectorPending && value != metav1.ConditionTrue {
 		message += ". istiod keeps injecting istio-init (status.cni.injectorPending) until the agent is ready on every node that should run it"
@@ -632,9 +632,12 @@ func setCNIReady(status *meshv1alpha1.ServiceMeshStatus, obs *observation) {
 // exclusionsToReport decides status.cni.excludeNamespaces: the namespaces the agent may still leave
 // alone on some node. Once the agent, installed with excluded, is ready on every node (rolledOut,
 // CNIReady True), these are excluded; until then also those recorded before, which the agent's older
-// pods read as they started. A mesh without the agent has none.
-func exclusionsToReport(enabled bool, excluded, before []string, rolledOut bool) []string {
-	if !enabled {
+// pods read as they started. A mesh without the agent has none. An agent that still runs (installed)
+// while the mesh no longer runs it (its removal waits, or failed) is changed no more, and keeps
+// skipping what it read: turned on again, the mesh upgrades it, and its older pods skip those until the
+// change has rolled out.
+func exclusionsToReport(enabled, installed bool, excluded, before []string, rolledOut bool) []string {
+	if !enabled && !installed {
 		return nil
 	}
 	all := slices.Clone(excluded)

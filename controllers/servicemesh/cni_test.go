@@ -529,13 +529,59 @@ func TestAgentVersion(t *testing.T) {
 // ready on every node, and until then also those recorded before, which its older pods still skip.
 func TestExclusionsToReport(t *testing.T) {
 	before := []string{"batch", "monitoring"}
-	if got := exclusionsToReport(true, []string{"monitoring"}, before, false); !slices.Equal(got, []string{"batch", "monitoring"}) {
+	if got := exclusionsToReport(true, true, []string{"monitoring"}, before, false); !slices.Equal(got, []string{"batch", "monitoring"}) {
 		t.Errorf("exclusionsToReport during a rollout = %v, want [batch monitoring]", got)
 	}
-	if got := exclusionsToReport(true, []string{"monitoring"}, before, true); !slices.Equal(got, []string{"monitoring"}) {
+	if got := exclusionsToReport(true, true, []string{"monitoring"}, before, true); !slices.Equal(got, []string{"monitoring"}) {
 		t.Errorf("exclusionsToReport rolled out = %v, want [monitoring]", got)
 	}
-	if got := exclusionsToReport(false, []string{"monitoring"}, before, false); got != nil {
+	if got := exclusionsToReport(false, false, []string{"monitoring"}, before, false); got != nil {
 		t.Errorf("exclusionsToReport without the agent = %v, want none", got)
+	}
+	if got := exclusionsToReport(false, true, []string{"monitoring"}, before, false); !slices.Equal(got, []string{"batch", "monitoring"}) {
+		t.Errorf("exclusionsToReport of an agent that still runs with CNI off = %v, want [batch monitoring]", got)
+	}
+}
+
+// TestExclusionsOfAnAgentKeptWhileCNIIsOff: an agent that still runs while CNI is off (its removal waits
+// for the istiod without a revision, or failed) still skips what it read as it started. Turned on again
+// with a namespace taken out of spec.cni.excludeNamespaces meanwhile, its older pods skip that namespace
+// until the change has rolled out: the status keeps naming it, or the namespace is enrolled at once and
+// its pods fail in istio-validation on those nodes.
+func TestExclusionsOfAnAgentKeptWhileCNIIsOff(t *testing.T) {
+	status := &meshv1alpha1.ServiceMeshStatus{}
+	ready := appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 2, CurrentNumberScheduled: 2,
+		UpdatedNumberScheduled: 2, NumberReady: 2, NumberAvailable: 2}
+	pass := func(obs *cniObservation) {
+		t.Helper()
+		obs.ran, obs.by, obs.namespace = true, meshv1alpha1.CNIBySpec, "istio-system"
+		setCNIReady(status, &observation{cni: obs})
+	}
+	agent := func(generation int64, st appsv1.DaemonSetStatus) *appsv1.DaemonSet {
+		return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: cniDaemonSet, Generation: generation}, Status: st}
+	}
+	pass(&cniObservation{enabled: true, excluded: []string{"batch"}, daemonSet: agent(1, ready)})
+	if got := status.CNI.ExcludeNamespaces; !slices.Equal(got, []string{"batch"}) {
+		t.Fatalf("status.cni.excludeNamespaces of the agent rolled out = %v, want [batch]", got)
+	}
+	// CNI off; the agent's removal waits, and batch is taken out of the spec meanwhile.
+	held := meshctx.Wait(meshv1alpha1.ReasonWaitingForControlPlane, time.Minute, errors.New("the istiod without a revision injects for the agent"))
+	pass(&cniObservation{enabled: false, err: held, daemonSet: agent(1, ready)})
+	pass(&cniObservation{enabled: false, err: held, daemonSet: agent(1, ready)})
+	// CNI on again: the agent is upgraded without batch, and rolls that out.
+	pass(&cniObservation{enabled: true, daemonSet: agent(2, ready)})
+	if got := status.CNI.ExcludeNamespaces; !slices.Contains(got, "batch") {
+		t.Errorf("status.cni.excludeNamespaces while the agent that skips batch rolls out = %v, want batch in it", got)
+	}
+	ready.ObservedGeneration = 2
+	pass(&cniObservation{enabled: true, daemonSet: agent(2, ready)})
+	if got := status.CNI.ExcludeNamespaces; len(got) != 0 {
+		t.Errorf("status.cni.excludeNamespaces once the agent rolled out = %v, want none", got)
+	}
+	// The agent removed: a mesh without it has none.
+	status.CNI.ExcludeNamespaces = []string{"batch"}
+	setCNIReady(status, &observation{cni: &cniObservation{enabled: false, ran: true, by: meshv1alpha1.CNIBySpec, excluded: []string{"batch"}}})
+	if got := status.CNI.ExcludeNamespaces; got != nil {
+		t.Errorf("status.cni.excludeNamespaces of a mesh without the agent = %v, want none", got)
 	}
 }
