@@ -235,9 +235,9 @@ func (m *ChartManager) heads(ctx context.Context, namespace, name string) ([]Hea
 	return heads, nil
 }
 
-// recordsRecheck is how long the heads a list found a release in sync with are used (knownHeads)
+// RecordsRecheck is how long the heads a list found a release in sync with are used (knownHeads)
 // before the records are listed again.
-const recordsRecheck = time.Minute
+const RecordsRecheck = time.Minute
 
 // listedHeads is what a list of a release's records found (heads), when, and the chart manager's count
 // of record writes in the namespace before it (RecordWrites).
@@ -254,7 +254,7 @@ type listedHeads struct {
 // digest (any other state makes Ensure act, and it acts on the records as they are now), no record of
 // the namespace was written by this chart manager since (RecordWrites: its own install, upgrade,
 // recovery or uninstall), the Ensures since found nothing to do and failed in nothing (Ensure), and
-// for recordsRecheck at most: records changed by someone else alone (a record deleted or forged, a
+// for RecordsRecheck at most: records changed by someone else alone (a record deleted or forged, a
 // release rolled back by hand, which changes its objects too) are seen at the first Ensure after it. A
 // manager started again has listed nothing yet. What the list found is filtered as heads filters it,
 // whoever wrote it; callers may change the slice returned.
@@ -266,7 +266,7 @@ func (m *ChartManager) knownHeads(ctx context.Context, namespace, name, digest s
 	m.mu.Lock()
 	known, ok := m.listed[key]
 	m.mu.Unlock()
-	if ok && known.writes == writes && time.Since(known.at) < recordsRecheck {
+	if ok && known.writes == writes && time.Since(known.at) < RecordsRecheck {
 		if state, _ := DetermineState(known.heads, digest); state == StateInSync {
 			return slices.Clone(known.heads), nil
 		}

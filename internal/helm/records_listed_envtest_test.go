@@ -60,7 +60,7 @@ func (r *recordLists) of(name string) int {
 // every reconcile of a ServiceMesh ensures each of its releases. An Ensure lists the release's records
 // around the cache only when they may have changed since the last list: after a write of this chart
 // manager's, after an Ensure that repaired drift (a helm rollback by hand changes the objects too),
-// once the last list is recordsRecheck old (a record deleted or forged by someone else), and once per
+// once the last list is RecordsRecheck old (a record deleted or forged by someone else), and once per
 // process. A settled release's Ensures list none.
 func TestASettledReleasesRecordsAreListedOnlyWhenTheyMayHaveChanged(t *testing.T) {
 	_, c, ns := onAPIServer(t)
@@ -113,7 +113,7 @@ func TestASettledReleasesRecordsAreListedOnlyWhenTheyMayHaveChanged(t *testing.T
 	ensure(m, ActionNone, 1)
 	settled(m)
 
-	// Someone deletes the deployed revision's record: seen once the last list is recordsRecheck old,
+	// Someone deletes the deployed revision's record: seen once the last list is RecordsRecheck old,
 	// and the release is upgraded from the revision before it.
 	deployed := &corev1.Secret{}
 	deployed.Namespace, deployed.Name = ns, recordName("settled", 2)
@@ -124,7 +124,7 @@ func TestASettledReleasesRecordsAreListedOnlyWhenTheyMayHaveChanged(t *testing.T
 	m.mu.Lock()
 	last, kept := m.listed[manifestKey(ns, "settled")]
 	if kept {
-		last.at = last.at.Add(-recordsRecheck)
+		last.at = last.at.Add(-RecordsRecheck)
 		m.listed[manifestKey(ns, "settled")] = last
 	}
 	m.mu.Unlock()

@@ -22,9 +22,11 @@ package controlplane
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -72,15 +74,11 @@ var (
 		q := req.URL.Query()
 		return req.Method == http.MethodGet && q.Get("watch") == "" && q.Get("labelSelector") == "owner=helm"
 	}}
-	// managerReleaseLists counts, by URL path, the manager's lists of one Helm release's records (label
-	// selector name=<release>,owner=helm), which the chart manager reads a release's state from.
-	managerReleaseLists = &testenv.RequestCounter{Match: func(req *http.Request) bool {
-		q := req.URL.Query()
-		selector := q.Get("labelSelector")
-		return req.Method == http.MethodGet && q.Get("watch") == "" &&
-			strings.HasPrefix(selector, "name=") && strings.HasSuffix(selector, ",owner=helm")
-	}}
-	cancel context.CancelFunc
+	// managerReleaseLists counts the manager's lists of one Helm release's records (label selector
+	// name=<release>,owner=helm), which the chart manager reads a release's state from, by URL path and
+	// release.
+	managerReleaseLists = &releaseListCounter{}
+	cancel              context.CancelFunc
 
 	// helmRepo and ociRegistry serve base, istiod and cni at repoVersion to the manager.
 	helmRepo *chartrepo.Repo
@@ -157,3 +155,38 @@ var _ = BeforeSuite(func() {
 	// Cleanups run last registered first: the manager stops before the servers it talks to.
 	DeferCleanup(cancel)
 })
+
+// releaseListCounter counts the lists of one Helm release's records that pass through it, by URL path
+// (the namespace's Secrets) and release.
+type releaseListCounter struct {
+	mu     sync.Mutex
+	counts map[string]map[string]int
+}
+
+// Wrap counts the lists of one release's records that pass through next.
+func (c *releaseListCounter) Wrap(next http.RoundTripper) http.RoundTripper {
+	return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		q := req.URL.Query()
+		selector := q.Get("labelSelector")
+		release, ok := strings.CutSuffix(strings.TrimPrefix(selector, "name="), ",owner=helm")
+		if req.Method == http.MethodGet && q.Get("watch") == "" && strings.HasPrefix(selector, "name=") && ok {
+			c.mu.Lock()
+			if c.counts == nil {
+				c.counts = map[string]map[string]int{}
+			}
+			if c.counts[req.URL.Path] == nil {
+				c.counts[req.URL.Path] = map[string]int{}
+			}
+			c.counts[req.URL.Path][release]++
+			c.mu.Unlock()
+		}
+		return next.RoundTrip(req)
+	})
+}
+
+// Of is how many lists of each release's records went to path.
+func (c *releaseListCounter) Of(path string) map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.counts[path])
+}
