@@ -22,10 +22,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,12 +34,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/test/testenv/server"
 )
 
 // The package's tests that need an API server share one kube-apiserver and etcd, each test in namespaces
 // of its own. (The test tiers' testenv cannot be used here: it imports the controllers, which import
-// this package.) The server is started by the first test that asks for it, so a run of the package's
-// other tests starts none, and stopped by TestMain once every test has run.
+// this package; its server package can.) The server is started by the first test that asks for it, so
+// a run of the package's other tests starts none, and stopped by TestMain once every test has run.
 var apiServer struct {
 	once   sync.Once
 	env    *envtest.Environment
@@ -64,39 +63,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startAPIServer starts the package's API server, from the cluster binaries in KUBEBUILDER_ASSETS when
-// the Makefile sets it, in the checkout's bin/ otherwise.
+// startAPIServer starts the package's API server (server.Start).
 func startAPIServer() error {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin")
-	}
-	for _, name := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
-			return fmt.Errorf("cluster binary %s not found in %s: run 'make envtest' first: %w", name, assets, err)
-		}
-	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, meshv1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return err
-		}
-	}
-	// The tiers run side by side on few CPUs: envtest's 20 s to start is not always enough then.
-	env := &envtest.Environment{BinaryAssetsDirectory: assets, ControlPlaneStartTimeout: time.Minute}
-	// etcd's data is thrown away with the test run: it need not survive a crash of the machine.
-	env.ControlPlane.Etcd = &envtest.Etcd{}
-	env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
-	config, err := env.Start()
+	started, err := server.Start(clientgoscheme.AddToScheme, meshv1alpha1.AddToScheme)
 	if err != nil {
-		// envtest may have started etcd before the API server failed.
-		_ = env.Stop()
-		return fmt.Errorf("starting the API server: %w", err)
+		return err
 	}
-	apiServer.env, apiServer.config, apiServer.scheme = env, config, scheme
-	if apiServer.client, err = client.New(config, client.Options{Scheme: scheme}); err != nil {
-		return fmt.Errorf("creating a client: %w", err)
-	}
+	apiServer.env, apiServer.config, apiServer.scheme, apiServer.client = started.Env, started.Config, started.Scheme, started.Client
 	return nil
 }
 

@@ -21,12 +21,10 @@ package helm
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
@@ -41,13 +39,16 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/meshkeeper/meshkeeper/test/testenv/server"
 )
 
 // The package's tests that need an API server share one kube-apiserver and etcd, each test in a
 // namespace of its own. (The test tiers' testenv cannot be used here: it imports the controllers, which
-// import this package.) The server is started by the first test that asks for it, so a run of the
-// package's other tests starts none, and stopped by TestMain once every test has run: a server per test
-// would cost each test seconds, and a top-level test with the others as subtests would rename them.
+// import this package; its server package can.) The server is started by the first test that asks for
+// it, so a run of the package's other tests starts none, and stopped by TestMain once every test has
+// run: a server per test would cost each test seconds, and a top-level test with the others as subtests
+// would rename them.
 var apiServer struct {
 	once   sync.Once
 	env    *envtest.Environment
@@ -69,53 +70,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startAPIServer starts the package's API server, from the cluster binaries in KUBEBUILDER_ASSETS when
-// the Makefile sets it, in the checkout's bin/ otherwise.
+// startAPIServer starts the package's API server (server.Start).
 func startAPIServer() error {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin")
-	}
-	for _, name := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
-			return fmt.Errorf("cluster binary %s not found in %s: run 'make envtest' first: %w", name, assets, err)
-		}
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		return err
-	}
-	// The tiers run side by side on few CPUs: envtest's 20 s to start is not always enough then.
-	env := &envtest.Environment{BinaryAssetsDirectory: assets, ControlPlaneStartTimeout: time.Minute}
-	// etcd's data is thrown away with the test run: it need not survive a crash of the machine.
-	env.ControlPlane.Etcd = &envtest.Etcd{}
-	env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
-	// The tiers give their test servers the GOGC of TESTENV_SERVER_GOGC, as test/testenv does; the
-	// servers inherit the test process's environment (whose own collector read GOGC when it started).
-	if gogc := os.Getenv("TESTENV_SERVER_GOGC"); gogc != "" {
-		old, had := os.LookupEnv("GOGC")
-		_ = os.Setenv("GOGC", gogc)
-		defer func() {
-			if had {
-				_ = os.Setenv("GOGC", old)
-			} else {
-				_ = os.Unsetenv("GOGC")
-			}
-		}()
-	}
-	config, err := env.Start()
+	started, err := server.Start(clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme)
 	if err != nil {
-		// envtest may have started etcd before the API server failed.
-		_ = env.Stop()
-		return fmt.Errorf("starting the API server: %w", err)
+		return err
 	}
-	apiServer.env, apiServer.config = env, config
-	if apiServer.client, err = client.New(config, client.Options{Scheme: scheme}); err != nil {
-		return fmt.Errorf("creating a client: %w", err)
-	}
+	apiServer.env, apiServer.config, apiServer.client = started.Env, started.Config, started.Client
 	return nil
 }
 
