@@ -43,7 +43,9 @@ var _ = Describe("Turning CNI off while a switch to RevisionBased waits for its 
 		createNamespace("cw-shop", nil, nil)
 		DeferCleanup(deleteMesh)
 		createMesh("  namespace: " + ns + "\n  version: 1.31.1\n  injection:\n    namespaces: [cw-shop]\n")
-		Eventually(func() bool { return deploymentExists(ns, "istiod") }, installTimeout, poll).Should(BeTrue())
+		Eventually(func(g Gomega) {
+			g.Expect(deploymentExists(ns, "istiod")).To(BeTrue(), "istiod not installed; the mesh's conditions: %+v", getMesh().Status.Conditions)
+		}, installTimeout, poll).Should(Succeed())
 		markAvailable(ns, "istiod") // and the agent on every node
 		Eventually(func(g Gomega) {
 			cni := getMesh().Status.CNI
