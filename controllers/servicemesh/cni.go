@@ -121,7 +121,7 @@ func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) 
 // reconcileCNI installs or upgrades the istio-cni release after the control plane, so the agent never
 // runs ahead of the istiod that injects for it (a running agent moves up to a new version only once
 // istiod has rolled it out, and down at once), and removes it when the mesh no longer runs it or, once
-// installed in the new one, when it moved to another namespace (a move that fails, or to a namespace
+// installed in the new one and ready there on every node, when it moved to another namespace (a move that fails, or to a namespace
 // whose Pod Security level rejects it, keeps the agent where it runs). A first install with no istiod running went alongside the control plane
 // (freshAgent); this reports it.
 // Nothing changes while the control plane phase fails. It then reads the agent's DaemonSet for CNIReady.
@@ -242,9 +242,27 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 		return r.failCNI(ctx, obs, err)
 	}
 	if moved := obs.namespace; moved != "" && moved != want {
-		// The agent moved, and runs where it is wanted now: the one it replaces goes only now, so that a
-		// failed install leaves the running agent, and istiod injecting for it, as they were. Should
-		// this removal fail, the agent there is a stray one, removed by the next attempt.
+		// The agent moved, and its release is installed where it is wanted now: the one it replaces goes
+		// only once the new one runs ready on every node that should run it, so that a failed install
+		// leaves the running agent, and istiod injecting for it, as they were, and a pod injected for the
+		// agent that starts on a node meanwhile finds one there. Should this removal fail, the agent
+		// there is a stray one, removed by the next attempt.
+		next := &cniObservation{enabled: true, namespace: want}
+		if err := r.observeCNI(ctx, next, r.readerAfter(result.Action != helm.ActionNone)); err != nil {
+			return failed(err)
+		}
+		if ready, _, message := cniReadiness(next); ready != metav1.ConditionTrue {
+			// A known wait, not a failure. status.cni.namespace keeps naming the running agent, and
+			// status.cni counts the nodes of the new one, whose rollout is what is waited for.
+			// The agent in moved still runs on those nodes: the pods injected there do not wait.
+			waiting := fmt.Sprintf("The CNI agent moves from %s to %s: the one in %s keeps running until the one in %s is ready "+
+				"on every node that should run it. %s", moved, want, moved, want, strings.TrimSuffix(message, podsWaitForAgent))
+			err := meshctx.Wait(meshv1alpha1.ReasonNodesNotReady, agentMoveRetry, errors.New(waiting))
+			r.cniBackoff.record(key, err)
+			obs.daemonSet, obs.notReady, obs.currentNodes, obs.podsRead = next.daemonSet, next.notReady, next.currentNodes, next.podsRead
+			obs.err = err
+			return obs, err
+		}
 		obs.namespace = want
 		if err := r.uninstallCNI(ctx, mesh, moved); err != nil {
 			return failed(err)
@@ -254,6 +272,10 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	obs.namespace = want
 	return obs, r.observeCNI(ctx, obs, r.readerAfter(result.Action != helm.ActionNone))
 }
+
+// agentMoveRetry is how often an agent that moves looks again at the new one's DaemonSet, before the
+// one it replaces is removed; changes of that DaemonSet's status wake the reconciler sooner.
+const agentMoveRetry = 30 * time.Second
 
 // agentRemovalRetry is how often an agent whose removal waits for the istiod without a revision looks
 // at it again; the reconcile that moves the default tag off that istiod, woken by the revision's
@@ -688,12 +710,14 @@ func cniReadiness(c *cniObservation) (metav1.ConditionStatus, string, string) {
 				"that does not exist, a ResourceQuota, an admission policy), and kubectl describe daemonset -n %s %s says why",
 				missing, ds.Namespace, cniDaemonSet)
 		}
-		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, message +
-			". Pods injected on those nodes wait in istio-validation until the agent runs there"
+		return metav1.ConditionFalse, meshv1alpha1.ReasonNodesNotReady, message + podsWaitForAgent
 	default:
 		return metav1.ConditionTrue, meshv1alpha1.ReasonAvailable, fmt.Sprintf("CNI agent: ready and available on all %d node(s)", desired)
 	}
 }
+
+// podsWaitForAgent ends CNIReady's message while the agent is not ready on some nodes.
+const podsWaitForAgent = ". Pods injected on those nodes wait in istio-validation until the agent runs there"
 
 // currentTemplateOn says on how many of desired nodes the agent's current template is ready and
 // available (status.cni.readyNodes), when that is known: ready pods of the old template run the old

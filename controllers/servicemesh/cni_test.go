@@ -286,6 +286,8 @@ func TestReconcileCNI(t *testing.T) {
 		// holds another installation's.
 		agents      []string
 		othersAgent string
+		// readyAgent is a namespace whose agent DaemonSet runs ready on every node.
+		readyAgent string
 	}{
 		"a new mesh installs the CNI agent alongside the control plane": {
 			mesh:          newMesh,
@@ -341,17 +343,30 @@ func TestReconcileCNI(t *testing.T) {
 			wantCNI:         meshv1alpha1.CNIStatus{Enabled: false, EnabledBy: meshv1alpha1.CNIBySpec},
 			wantReason:      meshv1alpha1.ReasonCNIDisabled,
 		},
-		"moving the agent to kube-system uninstalls it where it was": {
+		"moving the agent to kube-system keeps it where it was until the new one is ready": {
 			mesh: func() *meshv1alpha1.ServiceMesh {
 				mesh := testMesh()
 				mesh.Spec.CNI.Namespace = "kube-system"
 				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"}
 				return mesh
 			},
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
+			wantReason:  meshv1alpha1.ReasonNodesNotReady,
+		},
+		"moving the agent to kube-system uninstalls it where it was once the new one is ready": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"}
+				return mesh
+			},
+			readyAgent:      "kube-system",
 			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
 			wantUninstalled: []string{"istio-system/istio-cni"},
-			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
-			wantReason:      meshv1alpha1.ReasonDaemonSetMissing,
+			wantCNI: meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system",
+				DesiredNodes: 2, ReadyNodes: 2},
+			wantReason: meshv1alpha1.ReasonAvailable,
 		},
 		// The status write that would have recorded the agent's namespace was lost (a conflict, the
 		// manager restarted): the agent found in the cluster is removed all the same.
@@ -451,6 +466,14 @@ func TestReconcileCNI(t *testing.T) {
 			}
 			if tc.othersAgent != "" {
 				agent(tc.othersAgent, "another-mesh")
+			}
+			if tc.readyAgent != "" {
+				ds := cniDaemonSetWith(1, appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 2, CurrentNumberScheduled: 2,
+					UpdatedNumberScheduled: 2, NumberReady: 2, NumberAvailable: 2})
+				ds.Namespace = tc.readyAgent
+				if err := tr.Create(t.Context(), ds); err != nil {
+					t.Fatal(err)
+				}
 			}
 			_, err := tr.reconcile(t)
 			status := tr.applied

@@ -379,19 +379,45 @@ var _ = Describe("The istio-cni node agent", Ordered, func() {
 			g.Expect(namespaceLabels("cni-shop")).To(HaveKeyWithValue("istio-injection", "enabled"))
 		}, 3*time.Second, poll).Should(Succeed())
 
-		By("lifting the policy: the agent moves, and only then is the old one removed")
+		By("lifting the policy: the agent is installed there, and the old one keeps running until the new one is ready on every node")
 		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
 		Expect(k8sClient.Delete(ctx, vap)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(getMesh().Status.CNI.Namespace).To(Equal("kube-system"))
 			g.Expect(releaseStatus("kube-system", "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+			c := conditionOf(meshv1alpha1.ConditionCNIReady)
+			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonNodesNotReady))
+			g.Expect(c.Message).To(ContainSubstring("the one in " + ns + " keeps running until the one in kube-system is ready"))
+		}, installTimeout, poll).Should(Succeed())
+		waitsForTheNewAgent := func(from, to string) {
+			GinkgoHelper()
+			Consistently(func(g Gomega) {
+				g.Expect(getMesh().Status.CNI.Namespace).To(Equal(from), "the running agent was given up")
+				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: from, Name: "istio-cni-node"}, &appsv1.DaemonSet{})).
+					To(Succeed(), "the running agent was removed before the one in %s was ready", to)
+				g.Expect(injectsForAgentIn(g, ns)).To(BeTrue(), "istiod went back to istio-init")
+			}, 3*time.Second, poll).Should(Succeed())
+		}
+		waitsForTheNewAgent(ns, "kube-system")
+		By("the new agent ready on two nodes of three: the old one still runs")
+		Eventually(func(g Gomega) { setCNIStatus(g, "kube-system", cniNodes, cniNodes-1) }, installTimeout, poll).Should(Succeed())
+		waitsForTheNewAgent(ns, "kube-system")
+		By("the new agent ready on every node: the old one is removed")
+		Eventually(func(g Gomega) { setCNIStatus(g, "kube-system", cniNodes, cniNodes) }, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getMesh().Status.CNI.Namespace).To(Equal("kube-system"))
 			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "istio-cni-node"}, &appsv1.DaemonSet{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the old agent is left behind: %v", err)
+			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonAvailable))
 		}, installTimeout, poll).Should(Succeed())
 		Expect(injectsForAgentIn(Default, ns)).To(BeTrue())
 
 		By("moving it back")
 		patchSpec(`{"cni": {"namespace": null}}`)
+		Eventually(func(g Gomega) {
+			g.Expect(releaseStatus(ns, "istio-cni", 1)).To(BeEquivalentTo("deployed"))
+		}, installTimeout, poll).Should(Succeed())
+		waitsForTheNewAgent("kube-system", ns)
+		Eventually(func(g Gomega) { setCNIStatus(g, ns, cniNodes, cniNodes) }, installTimeout, poll).Should(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(getMesh().Status.CNI.Namespace).To(Equal(ns))
 			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "istio-cni-node"}, &appsv1.DaemonSet{})
@@ -530,9 +556,10 @@ var _ = Describe("An istio-cni agent whose namespace's Pod Security level reject
 	It("keeps the running agent where it is when spec.cni.namespace moves it to a namespace that rejects it", func() {
 		patchSpec(`{"cni": {"namespace": "kube-system"}}`)
 		Eventually(func(g Gomega) {
-			g.Expect(getMesh().Status.CNI.Namespace).To(Equal("kube-system"))
 			g.Expect(releaseStatus("kube-system", "istio-cni", 1)).To(BeEquivalentTo("deployed"))
 		}, installTimeout, poll).Should(Succeed())
+		Eventually(func(g Gomega) { setCNIStatus(g, "kube-system", cniNodes, cniNodes) }, installTimeout, poll).Should(Succeed())
+		Eventually(func() string { return getMesh().Status.CNI.Namespace }, installTimeout, poll).Should(Equal("kube-system"))
 
 		By("moving it back to the control-plane namespace, which enforces restricted again")
 		namespace := &corev1.Namespace{}
