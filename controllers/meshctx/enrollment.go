@@ -84,8 +84,11 @@ var EnrollmentChanged = predicate.Or[client.Object](SpecOrDeletionChanged, Canar
 // wait, before) and ready on every node that should run it (AgentReady: an installed release says
 // nothing of its pods, which a missing PriorityClass, a quota or an admission policy keeps from
 // starting, and a pod injected for an agent that does not run fails in istio-validation), and then until
-// istiod is installed again for it (status.cni.injectorPending). Once istiod injects for the agent, a
-// node whose agent is not ready (one joining, a rollout) does not turn that back.
+// istiod is installed again for it (status.cni.injectorPending). CNI turned on again while the agent
+// still runs (its removal waiting or failed: status.cni.enabled still false) goes the same way: istiod
+// injected istio-init meanwhile, and the agent, being removed or changed no more, may not run on every
+// node. Once istiod injects for the agent, a node whose agent is not ready (one joining, a rollout) does
+// not turn that back.
 func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 	if enabled, _ := mesh.CNIEnabled(); !enabled {
 		return false
@@ -94,7 +97,7 @@ func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 		return true
 	}
 	cni := mesh.Status.CNI
-	return cni != nil && cni.Namespace != "" && (!cni.InjectorPending || AgentReady(mesh))
+	return cni != nil && cni.Enabled && cni.Namespace != "" && (!cni.InjectorPending || AgentReady(mesh))
 }
 
 // AgentReady tells whether the last status reports the CNI agent's DaemonSet running its current

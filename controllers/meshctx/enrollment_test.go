@@ -45,6 +45,17 @@ func TestCNIInjectsOnceTheAgentIsIn(t *testing.T) {
 		"CNI just turned on, the agent not installed yet":   {running(true, ""), false},
 		"CNI off, the agent still recorded while it drains": {running(false, "istio-system"), false},
 		"CNI off": {running(false, ""), false},
+		// The agent kept while CNI was off (its removal waits, or failed): istiod injected istio-init
+		// meanwhile, and that agent may not run on every node. As on a first enable, istiod injects for
+		// it once it is ready everywhere and the pass that recorded it on again (status.cni.enabled,
+		// status.cni.injectorPending) has run.
+		"CNI turned on again while the agent still runs": {func() *meshv1alpha1.ServiceMesh {
+			mesh := running(false, "istio-system")
+			mesh.Spec.CNI.Enabled = ptr.To(true)
+			mesh.Status.Conditions = []metav1.Condition{{Type: meshv1alpha1.ConditionCNIReady, Status: metav1.ConditionFalse,
+				Reason: meshv1alpha1.ReasonWaitingForControlPlane}}
+			return mesh
+		}(), false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
