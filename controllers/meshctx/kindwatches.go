@@ -34,16 +34,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // policyObjectChanged passes every change of a policy object named as meshkeeper names its own, and of
 // any other the creation, the removal and a change of its spec (its generation): an object of another
 // name that applies to the whole namespace keeps meshkeeper from writing its own there (the policy
-// controller's Rivals). Changes of another object's metadata alone pass not.
+// controller's Rivals). Changes of another object's metadata alone pass not, but for its istio.io/rev
+// label, which tells which revision's istiod reads it (a Sidecar of the root namespace is the mesh-wide
+// default only for the istiod it is labelled for).
 var policyObjectChanged = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
 	UpdateFunc: func(e event.TypedUpdateEvent[*metav1.PartialObjectMetadata]) bool {
-		return e.ObjectNew.Name == render.PolicyName || e.ObjectOld.Generation != e.ObjectNew.Generation
+		return e.ObjectNew.Name == render.PolicyName || e.ObjectOld.Generation != e.ObjectNew.Generation ||
+			e.ObjectOld.Labels[policy.LabelIstioRevision] != e.ObjectNew.Labels[policy.LabelIstioRevision]
 	},
 }
 

@@ -488,6 +488,19 @@ var egressHostsOrLabelsChanged = predicate.Funcs{
 	},
 }
 
+// sidecarRevisionChanged passes the ServiceMesh updates that change the revision whose mesh-wide default
+// Sidecar the namespaces' Sidecars carry (SidecarRevision: the default tag moving to another revision).
+var sidecarRevisionChanged = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*meshv1alpha1.ServiceMesh)
+		updated, newOK := e.ObjectNew.(*meshv1alpha1.ServiceMesh)
+		return oldOK && newOK && SidecarRevision(old) != SidecarRevision(updated)
+	},
+}
+
 // SetupWithManager registers the reconciler: a namespace on its own changes, every namespace on
 // ServiceMesh changes, every namespace when the policy kinds' CRDs change and again when discovery
 // serves those kinds, and, once they are served, a namespace when its policy objects change, and every
@@ -532,7 +545,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
-		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(meshctx.EnrollmentChanged)).
+		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(predicate.Or(meshctx.EnrollmentChanged, sidecarRevisionChanged))).
 		Watches(crd, crdChanged{EventHandler: allNamespaces, served: r.Served}, builder.WithPredicates(policyCRD)).
 		WatchesRawSource(r.Served.Source(allNamespaces)).
 		WithOptions(meshctx.ControllerOptions(4)).

@@ -32,6 +32,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	meshpolicy "github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
@@ -65,12 +66,15 @@ func NewMeshSidecars(reader client.Reader) *MeshSidecars {
 // namespace from c's cache; nil when there is none, or when mesh does not scope Sidecars (meshkeeper
 // then writes none to take its place). A Sidecar meshkeeper generated is none: meshkeeper writes no
 // Sidecar in the control-plane namespace, which is never enrolled. One being deleted counts until it
-// is gone, as istiod applies it until then.
+// is gone, as istiod applies it until then. One labelled istio.io/rev for another revision than the
+// serving one (SidecarRevision) is none: istiod reads only the configuration without that label or
+// labelled for its own revision (a revision tag's name does not count).
 func (m *MeshSidecars) Find(ctx context.Context, c client.Reader, mesh *meshv1alpha1.ServiceMesh) (*render.MeshSidecar, error) {
 	if mesh == nil || !ptr.Deref(mesh.Spec.SidecarScoping.Enabled, false) {
 		return nil, nil
 	}
 	namespace := render.RootNamespace(&mesh.Spec)
+	revision := SidecarRevision(mesh)
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(render.SidecarKind.GroupVersion().WithKind(render.SidecarKind.Kind + "List"))
 	if err := c.List(ctx, list, client.InNamespace(namespace)); err != nil {
@@ -89,6 +93,9 @@ func (m *MeshSidecars) Find(ctx context.Context, c client.Reader, mesh *meshv1al
 		if meshctx.Generated(item, mesh) {
 			continue
 		}
+		if rev, labelled := item.Labels[meshpolicy.LabelIstioRevision]; labelled && rev != revision {
+			continue
+		}
 		sidecar, err := m.read(ctx, item)
 		if err != nil {
 			return nil, err
@@ -98,6 +105,20 @@ func (m *MeshSidecars) Find(ctx context.Context, c client.Reader, mesh *meshv1al
 		}
 	}
 	return nil, nil
+}
+
+// SidecarRevision is the revision of the istiod whose view of the root namespace Find takes: the active
+// revision (the one the default tag points at, status.activeRevision), or "default", the revision of an
+// istiod installed without one (InPlace, and a switch to RevisionBased until the tag moves). During a
+// canary the canary revision's istiod may see another mesh-wide Sidecar (one labelled for it alone);
+// meshkeeper writes one Sidecar per namespace, which every revision reads, and carries the active
+// revision's into all of them, the canary namespaces included: the canary's becomes the one carried
+// when it is promoted and the tag moves to it.
+func SidecarRevision(mesh *meshv1alpha1.ServiceMesh) string {
+	if mesh == nil || mesh.Status.ActiveRevision == "" {
+		return "default"
+	}
+	return mesh.Status.ActiveRevision
 }
 
 // read tells what a Sidecar of the root namespace is, from the version of it read last, or from the

@@ -225,3 +225,97 @@ spec:
 	g.Eventually(settled("ALLOW_ANY", "./*", "msd-system/*", "payments/*"), 10*time.Second, 50*time.Millisecond).
 		Should(Succeed(), "the scoped namespace's Sidecar keeps a mesh-wide Sidecar that is gone")
 }
+
+// TestOnlyTheServingRevisionsMeshWideSidecarIsCarried: istiod reads only the configuration without an
+// istio.io/rev label or labelled for its own revision ("default" for an istiod installed without one);
+// a root Sidecar labelled for another revision is not in force for the mesh's istiod, even the oldest.
+// Before, meshkeeper carried it into every enrolled namespace's Sidecar all the same (here, a lockdown
+// meant for another installation's revision). The label decides anew when it changes, and so does the
+// default tag moving to another revision (status.activeRevision).
+func TestOnlyTheServingRevisionsMeshWideSidecarIsCarried(t *testing.T) {
+	g := NewWithT(t)
+	env, ctx := startWithIstioCRDs(t, g)
+	c := env.Client
+	for _, name := range []string{"msr-system", "msr-shop"} {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	}
+
+	mgr := newManager(g, env, env.Config)
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
+		MeshSidecars: policy.NewMeshSidecars(mgr.GetAPIReader())}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: msr-system
+  injection: {namespaces: [msr-shop]}
+  sidecarScoping: {enabled: true}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+
+	// settled tells that meshkeeper's Sidecar in msr-shop has mode and hosts.
+	settled := func(mode string, hosts ...any) func(g Gomega) {
+		return func(g Gomega) {
+			s := spec(g, c, sidecarKind, "msr-shop")
+			g.Expect(s).NotTo(BeNil())
+			gotMode, _, _ := unstructured.NestedString(s, "outboundTrafficPolicy", "mode")
+			egress, _, _ := unstructured.NestedSlice(s, "egress")
+			g.Expect(egress).To(HaveLen(1))
+			g.Expect(gotMode).To(Equal(mode))
+			g.Expect(egress[0].(map[string]any)["hosts"]).To(Equal(hosts))
+		}
+	}
+	g.Eventually(settled("ALLOW_ANY", "./*", "msr-system/*"), 20*time.Second, 50*time.Millisecond).Should(Succeed())
+
+	// Two root Sidecars: the older (or, created within the same second, the first by name) is
+	// labelled for another revision.
+	other := &unstructured.Unstructured{}
+	g.Expect(yamlInto(`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: a-other, namespace: msr-system, labels: {istio.io/rev: 1-30-0}}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+  egress:
+  - hosts: ["./*", "*/api.example.com"]
+`, &other.Object)).To(Succeed())
+	g.Expect(c.Create(ctx, other)).To(Succeed())
+	mine := &unstructured.Unstructured{}
+	g.Expect(yamlInto(`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: b-mine, namespace: msr-system}
+spec:
+  outboundTrafficPolicy: {mode: ALLOW_ANY}
+  egress:
+  - hosts: ["./*", "*/api.example.org"]
+`, &mine.Object)).To(Succeed())
+	g.Expect(c.Create(ctx, mine)).To(Succeed())
+
+	g.Eventually(settled("ALLOW_ANY", "./*", "msr-system/*", "*/api.example.org"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "a root Sidecar labelled for another revision, which istiod does not read, is carried into the namespace's Sidecar")
+
+	// Labelled for the revision of an istiod installed without one (InPlace), it is in force.
+	relabel := func(rev string) {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(other), other)).To(Succeed())
+		other.SetLabels(map[string]string{"istio.io/rev": rev})
+		g.Expect(c.Update(ctx, other)).To(Succeed())
+	}
+	relabel("default")
+	g.Eventually(settled("REGISTRY_ONLY", "./*", "msr-system/*", "*/api.example.com"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "a root Sidecar labelled for the mesh's revision is not carried")
+
+	// The default tag moves to the revision 1-31-0: the Sidecar labelled "default" is no longer read.
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
+	mesh.Status.ActiveRevision = "1-31-0"
+	g.Expect(c.Status().Update(ctx, mesh)).To(Succeed())
+	g.Eventually(settled("ALLOW_ANY", "./*", "msr-system/*", "*/api.example.org"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "the namespace's Sidecar does not follow the default tag to another revision")
+	relabel("1-31-0")
+	g.Eventually(settled("REGISTRY_ONLY", "./*", "msr-system/*", "*/api.example.com"), 10*time.Second, 50*time.Millisecond).
+		Should(Succeed(), "a root Sidecar labelled for the active revision is not carried")
+}
