@@ -354,7 +354,10 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting 
 // server refuses. meshkeeper writes their PeerAuthentication all the same, but only a sidecar enforces
 // one, and their pods have none. A namespace that does not exist or is being
 // deleted is not named (it has no pods to protect, and gets its PeerAuthentication once created), nor
-// is the control-plane namespace, whose PeerAuthentication is the mesh-wide default.
+// is the control-plane namespace, whose PeerAuthentication is the mesh-wide default, nor one the
+// enrollment leaves out that keeps meshkeeper's injection label because the API server refuses its
+// removal (judged.refused): its pods still get a sidecar, which enforces the mode, and
+// NamespacesEnrolled names it with NamespaceWriteRefused.
 func overriddenNotEnrolled(spec *meshv1alpha1.ServiceMeshSpec, namespaces []corev1.Namespace, enrollment *policy.Enrollment,
 	judged *namespacesObservation) map[string]string {
 	if len(spec.MTLS.Namespaces) == 0 {
@@ -369,8 +372,11 @@ func overriddenNotEnrolled(spec *meshv1alpha1.ServiceMeshSpec, namespaces []core
 			continue
 		}
 		d := enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels"))
+		_, refused := judged.refused[ns.Name]
 		switch {
 		case d.Reason == policy.Terminating:
+		case refused && !d.Enroll:
+			// Left out, it keeps meshkeeper's label, which the API server refuses to let go.
 		case d.Enroll:
 			// Selected, neither enrolled nor being enrolled: the API server refuses meshkeeper's label
 			// (judged.refused), and d.Reason says only how spec.injection selects it.

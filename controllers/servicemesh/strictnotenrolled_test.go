@@ -29,16 +29,22 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/ingress"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/internal/policy"
 )
 
 // TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled: meshkeeper writes a STRICT PeerAuthentication
 // in every namespace spec.mtls.namespaces sets STRICT, enrolled or not, but only a sidecar enforces
 // it. In a namespace that is not enrolled (spec.injection does not select it, or it is selected but
 // refused) its pods have none and accept plaintext from anyone, so MTLSReady must not say STRICT holds:
-// it is False with StrictNamespacesNotEnrolled, which sets Stalled (no restart enrolls a namespace),
-// and its message names the namespaces, why each is not enrolled, and what to do. A namespace being
-// enrolled, one that does not exist or is being deleted, an enrolled one, a PERMISSIVE override, and
-// namespaces outside the mesh under a STRICT mesh-wide mode without an override are not named.
+// it is False with StrictNamespacesNotEnrolled, a reason that sets Stalled (no restart enrolls a
+// namespace), except while a namespace is left out only because the API server refuses meshkeeper's
+// label, which meshkeeper retries: NamespacesEnrolled, False with NamespaceWriteRefused, then keeps the
+// mesh Reconciling (TestAStrictNamespaceOnlyRefusedIsRetriedNotStalled). Its message names the
+// namespaces, why each is not enrolled, and what to do. A namespace being enrolled, one that does not
+// exist or is being deleted, an enrolled one, a PERMISSIVE override, namespaces outside the mesh under
+// a STRICT mesh-wide mode without an override, and one spec.injection no longer selects that keeps
+// meshkeeper's label because the API server refuses its removal (its pods still get a sidecar, which
+// enforces STRICT) are not named.
 func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 	strict, permissive := meshv1alpha1.MTLSStrict, meshv1alpha1.MTLSPermissive
 	deleting := labelledNamespace("leaving", nil)
@@ -79,6 +85,13 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 			wantReason: meshv1alpha1.ReasonStrictNamespacesNotEnrolled,
 			mentions:   []string{"shop (" + meshv1alpha1.ReasonNamespaceWriteRefused + ")"},
 			omits:      []string{"Listed"},
+		},
+		// De-selected, it keeps meshkeeper's label, which the API server refuses to let go: its pods
+		// still get a sidecar, so STRICT is enforced there, and NamespacesEnrolled names it (refused).
+		"a strict override of a namespace spec.injection no longer selects whose label's removal the API server refuses": {
+			mode: permissive, overrides: map[string]meshv1alpha1.MTLSMode{"kept": strict}, labelled: true,
+			refused:    map[string]meshctx.Refusal{"kept": {Answer: "istio-injection may not be removed", Releasing: true}},
+			wantReason: meshv1alpha1.ReasonNoPlaintextClients,
 		},
 		"more than five, named up to five with a count": {
 			mode: strict, overrides: map[string]meshv1alpha1.MTLSMode{"a1": strict, "a2": strict, "a3": strict, "a4": strict,
@@ -128,7 +141,7 @@ func TestMTLSReadyNamesStrictNamespacesThatAreNotEnrolled(t *testing.T) {
 				t.Fatal(err)
 			}
 			namespaces := []corev1.Namespace{labelledNamespace("shop", nil), labelledNamespace("payments", nil), deleting, restricted,
-				labelledNamespace("istio-system", nil)}
+				labelledNamespace("istio-system", nil), keptNamespace("kept")}
 			for _, name := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7"} {
 				namespaces = append(namespaces, labelledNamespace(name, nil))
 			}
@@ -234,4 +247,65 @@ func TestAStrictNamespaceOnlyRefusedIsRetriedNotStalled(t *testing.T) {
 	if reconciling == nil || reconciling.Status != metav1.ConditionTrue || reconciling.Reason != meshv1alpha1.ReasonNamespaceWriteRefused {
 		t.Errorf("Reconciling %+v, want True/%s", reconciling, meshv1alpha1.ReasonNamespaceWriteRefused)
 	}
+}
+
+// TestAStrictNamespaceThatKeepsMeshkeepersLabelIsNotNamedNotEnrolled: a namespace taken out of
+// spec.injection whose injection label meshkeeper cannot take back (the API server refuses the
+// removal) keeps it, and its pods keep getting a sidecar, which enforces the STRICT override
+// spec.mtls.namespaces gives it. MTLSReady does not name it as not enrolled ("not selected by
+// spec.injection", as it did, which its label belies); NamespacesEnrolled names it, as refused, with
+// its new pods still getting a sidecar, and keeps the mesh Reconciling while meshkeeper retries.
+func TestAStrictNamespaceThatKeepsMeshkeepersLabelIsNotNamedNotEnrolled(t *testing.T) {
+	mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 4}}
+	mesh.Spec = *testObservation().spec
+	mesh.Spec.Injection.Namespaces = []string{"shop"}
+	mesh.Spec.MTLS = meshv1alpha1.MTLSSpec{Mode: meshv1alpha1.MTLSPermissive,
+		Namespaces: map[string]meshv1alpha1.MTLSMode{"kept": meshv1alpha1.MTLSStrict}}
+	enrollment, err := meshctx.Enrollment(mesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespaces := []corev1.Namespace{labelledNamespace("shop", map[string]string{policy.LabelIstioInjection: "enabled"}),
+		keptNamespace("kept"), labelledNamespace("istio-system", nil)}
+	refusals := meshctx.NewRefusals()
+	refusals.Set("kept", meshctx.Refusal{Releasing: true, Answer: "istio-injection may not be removed"})
+	obs := testObservation()
+	obs.spec = &mesh.Spec
+	obs.namespaces = observeNamespaces(namespaces, enrollment, nil, refusals)
+	obs.namespaces.overriddenNotEnrolled = overriddenNotEnrolled(&mesh.Spec, namespaces, enrollment, obs.namespaces)
+	obs.proxies = &proxiesObservation{}
+	obs.ingresses = &ingressesObservation{controllerRollout: ingress.Rollout{Done: true}}
+
+	status := &meshv1alpha1.ServiceMeshStatus{Conditions: judged(obs.generation)} // every other condition True
+	setNamespacesEnrolled(status, obs)
+	setMTLSReady(status, obs)
+	summarizeReady(status, obs)
+	setReconcilingOrStalled(status, obs)
+
+	if mtls := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionMTLSReady); mtls == nil ||
+		mtls.Status != metav1.ConditionTrue || strings.Contains(mtls.Message, "kept") {
+		t.Errorf("MTLSReady %+v, want True/%s: kept's pods get a sidecar from the label it keeps", mtls, meshv1alpha1.ReasonNoPlaintextClients)
+	}
+	enrolled := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled)
+	if enrolled == nil || enrolled.Status != metav1.ConditionFalse || enrolled.Reason != meshv1alpha1.ReasonNamespaceWriteRefused ||
+		!strings.Contains(enrolled.Message, "kept") || !strings.Contains(enrolled.Message, "new pods keep getting a sidecar") {
+		t.Errorf("NamespacesEnrolled %+v, want False/%s naming kept, whose new pods keep getting a sidecar", enrolled,
+			meshv1alpha1.ReasonNamespaceWriteRefused)
+	}
+	if stalled := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionStalled); stalled != nil {
+		t.Errorf("Stalled %s/%s: %s; a refused write is retried", stalled.Status, stalled.Reason, stalled.Message)
+	}
+	reconciling := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReconciling)
+	if reconciling == nil || reconciling.Status != metav1.ConditionTrue || reconciling.Reason != meshv1alpha1.ReasonNamespaceWriteRefused {
+		t.Errorf("Reconciling %+v, want True/%s", reconciling, meshv1alpha1.ReasonNamespaceWriteRefused)
+	}
+}
+
+// keptNamespace is a namespace that carries meshkeeper's injection label, as meshkeeper's apply left it
+// while spec.injection selected it.
+func keptNamespace(name string) corev1.Namespace {
+	ns := labelledNamespace(name, map[string]string{policy.LabelIstioInjection: "enabled"})
+	ns.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: meshv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
+		APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:istio-injection":{}}}}`)}}
+	return ns
 }
