@@ -228,6 +228,8 @@ type View struct {
 // namespaceState is what the decisions about Ingresses need of their namespace.
 type namespaceState struct {
 	enrolled, terminating bool
+	// labels are the namespace's labels, the cache's own map, for reading only.
+	labels map[string]string
 }
 
 // NewView reads the mesh-wide inputs, the decision about the ingress-nginx controller workload among
@@ -374,6 +376,7 @@ func (v *View) decideAlone(ctx context.Context, ing *networkingv1.Ingress) (poli
 		Ingress:                ing,
 		IngressNginx:           v.spec,
 		NamespaceEnrolled:      ns.enrolled,
+		NamespaceLabels:        ns.labels,
 		NamespaceTerminating:   ns.terminating,
 		NamespaceProxies:       proxies,
 		Controller:             v.controller.Decision,
@@ -417,7 +420,7 @@ func (v *View) namespace(ctx context.Context, name string) (namespaceState, erro
 	if !found {
 		return namespaceState{}, nil
 	}
-	state := namespaceState{terminating: ns.DeletionTimestamp != nil}
+	state := namespaceState{terminating: ns.DeletionTimestamp != nil, labels: ns.Labels}
 	if v.enrollment != nil {
 		state.enrolled = v.enrollment.Namespace(ns, apply.OwnedKeys(ns, "labels")).Enroll
 	}

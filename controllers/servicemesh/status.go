@@ -363,8 +363,9 @@ func setIngressesConfigured(status *meshv1alpha1.ServiceMeshStatus, obs *observa
 		return
 	}
 	controller := obs.spec.IngressNginx.Controller
-	// A controller that ignores spec.ingressClassName serves other Ingresses than their classes say.
-	classNameNote := in.controller.Classes.ClassNameNote(obs.spec.IngressNginx)
+	// A controller that ignores spec.ingressClassName serves other Ingresses than their classes say; one
+	// that refuses its namespace flags serves none.
+	classNameNote := in.controller.Classes.ClassNameNote(obs.spec.IngressNginx) + in.controller.Namespaces.Note()
 	switch {
 	case !in.controller.Configured:
 		message := in.controller.Message

@@ -87,7 +87,9 @@ limitations under the License.
 // nginx.ingress.kubernetes.io/service-upstream="true" and nginx.ingress.kubernetes.io/upstream-vhost="<service>.<namespace>.svc", where service is the one
 // distinct backend Service across spec.defaultBackend and every path of every rule; hosts, paths,
 // TLS and the port (by name or number) do not matter to the Ingress on its own. In order: Terminating (the Ingress or its
-// namespace is being deleted: nothing to write), IngressNginxDisabled, ClassNotServed (ClassNotListed,
+// namespace is being deleted: nothing to write), IngressNginxDisabled, ClassNotServed (also for an Ingress
+// of a namespace the controller does not watch, by its --watch-namespace or --watch-namespace-selector:
+// NamespaceScope.Watches; ClassNotListed,
 // a skip, for a class not listed that the controller serves all the same, in an enrolled namespace:
 // ClassSelection.Serves), NamespaceNotEnrolled (nothing to write either while pods of the namespace, which left the mesh,
 // still run a sidecar and the Ingress holds meshkeeper's annotations: KeptForSidecars),

@@ -40,6 +40,10 @@ type IngressInput struct {
 	IngressNginx meshv1alpha1.IngressNginxSpec
 	// NamespaceEnrolled says whether the Ingress's namespace is in the mesh (Decision.Enroll).
 	NamespaceEnrolled bool
+	// NamespaceLabels are the labels of the Ingress's namespace, as the cache holds them: a controller
+	// run with --watch-namespace-selector serves the Ingresses of the namespaces they match
+	// (NamespaceScope.Watches).
+	NamespaceLabels map[string]string
 	// NamespaceTerminating says whether the Ingress's namespace is being deleted. Its pods still serve
 	// while it is, so the Ingress is left as it is, like the namespace itself.
 	NamespaceTerminating bool
@@ -131,7 +135,7 @@ func Ingress(in IngressInput) IngressDecision {
 		x.want = x.wanted()
 	}
 	if reason, message, matched := firstMatch(x,
-		ingressTerminating, ingressNamespaceTerminating, ingressNginxOff, classNotServed, namespaceNotEnrolled, controllerWithoutSidecar,
+		ingressTerminating, ingressNamespaceTerminating, ingressNginxOff, namespaceNotWatched, classNotServed, namespaceNotEnrolled, controllerWithoutSidecar,
 		canaryIngress, noBackend, resourceBackend, multipleBackendServices, unusableService, ingressAnnotationConflict,
 	); matched {
 		d := IngressDecision{Reason: reason, Message: message}
@@ -219,6 +223,20 @@ func ingressNginxOff(x ingressInput) (string, string, bool) {
 		return "", "", false
 	}
 	return IngressNginxDisabled, fmt.Sprintf("spec.ingressNginx.enabled is false: Ingress %s gets no mesh annotations", x.name), true
+}
+
+// namespaceNotWatched: the Ingress is in a namespace the controller does not watch
+// (PodTemplateDecision.Namespaces: its --watch-namespace or --watch-namespace-selector, the
+// ingress-nginx chart's controller.scope), so it never serves it, whatever its class: like one of a
+// class it does not serve, it is not a mesh Ingress (ClassNotServed), and meshkeeper's annotations are
+// taken back. Another controller of the same class may serve it, past the mesh's controller's sidecar.
+func namespaceNotWatched(x ingressInput) (string, string, bool) {
+	watched, why := x.Controller.Namespaces.Watches(x.Ingress.Namespace, x.NamespaceLabels)
+	if watched {
+		return "", "", false
+	}
+	return ClassNotServed, fmt.Sprintf("Ingress %s is in namespace %s, whose Ingresses %s does not serve: %s. So it is not a mesh Ingress, "+
+		"whatever its class; to put it in the mesh, have the controller watch its namespace", x.name, x.Ingress.Namespace, workloadName(x.IngressNginx), why), true
 }
 
 // classNotServed: the Ingress is of no class the mesh's controller serves. One that names no class at

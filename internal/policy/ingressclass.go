@@ -24,6 +24,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -356,4 +357,80 @@ func (s ClassSelection) ClassOf(ing *networkingv1.Ingress) (class, from string) 
 		return legacy, "annotation " + AnnotationIngressClass
 	}
 	return "", ""
+}
+
+// The ingress-nginx controller's flags that choose the namespaces whose Ingresses it serves (the
+// ingress-nginx chart's controller.scope): it watches the Ingresses of no other namespace.
+const (
+	// FlagWatchNamespace is the one namespace it watches; empty, every namespace.
+	FlagWatchNamespace = "--watch-namespace"
+	// FlagWatchNamespaceSelector is a label selector: it watches the namespaces whose labels match it.
+	FlagWatchNamespaceSelector = "--watch-namespace-selector"
+)
+
+// NamespaceScope is which namespaces' Ingresses an ingress-nginx controller serves, read from its pod
+// template's flags (NamespaceScopeOf). The zero value, of a controller run without them (or of no
+// workload), watches every namespace.
+type NamespaceScope struct {
+	// Namespace is its FlagWatchNamespace: it serves the Ingresses of this namespace only. "": every
+	// namespace.
+	Namespace string
+	// Selector is its FlagWatchNamespaceSelector as given: it serves the Ingresses of the namespaces
+	// whose labels match it. "": every namespace.
+	Selector string
+	// Refused says why the controller refuses its namespace flags as it starts (both given, or a
+	// selector that does not parse): it then exits, and serves no Ingress at all. "" otherwise.
+	Refused string
+}
+
+// NamespaceScopeOf reads which namespaces the ingress-nginx controller of a pod template watches:
+// FlagWatchNamespace and FlagWatchNamespaceSelector, each read from its command line (controllerArgs)
+// as the controller's pflag reads a string flag (stringFlag), and judged as ingress-nginx judges them
+// as it starts: both non-empty, or a selector k8s.io/apimachinery's labels.Parse refuses, stop it
+// (Refused); a selector that parses to none (blanks) selects every namespace. Nil (no workload), and a
+// command line pflag refuses, watch every namespace here.
+func NamespaceScopeOf(template *corev1.PodTemplateSpec) NamespaceScope {
+	args := controllerArgs(template)
+	scope := NamespaceScope{Namespace: stringFlag(args, FlagWatchNamespace, ""), Selector: stringFlag(args, FlagWatchNamespaceSelector, "")}
+	switch {
+	case scope.Namespace != "" && scope.Selector != "":
+		scope.Refused = fmt.Sprintf("it runs with both %s and %s, which ingress-nginx refuses as it starts", FlagWatchNamespace, FlagWatchNamespaceSelector)
+	case scope.Selector != "":
+		if _, err := labels.Parse(scope.Selector); err != nil {
+			scope.Refused = fmt.Sprintf("its %s %q does not parse (%v), which ingress-nginx refuses as it starts", FlagWatchNamespaceSelector, scope.Selector, err)
+		}
+	}
+	return scope
+}
+
+// Watches tells whether the controller serves the Ingresses of namespace, whose labels (as the cache
+// holds them) are namespaceLabels, as ingress-nginx decides it: none when it refuses its flags
+// (Refused), those of Namespace alone when it is set, those of the namespaces whose labels match
+// Selector when it is set, else every namespace's. When it does not, why is said by the returned
+// clause, for messages.
+func (s NamespaceScope) Watches(namespace string, namespaceLabels map[string]string) (bool, string) {
+	// Parsed here, so that the decisions about the controller stay comparable; it parses, or Refused is
+	// set.
+	selector, _ := labels.Parse(s.Selector)
+	switch {
+	case s.Refused != "":
+		return false, s.Refused + ": it exits, and serves no Ingress"
+	case s.Namespace != "" && namespace != s.Namespace:
+		return false, fmt.Sprintf("it watches namespace %s only (its %s)", s.Namespace, FlagWatchNamespace)
+	case s.Selector != "" && !selector.Empty() && !selector.Matches(labels.Set(namespaceLabels)):
+		return false, fmt.Sprintf("it watches only the namespaces whose labels match %q (its %s), and namespace %s's do not",
+			s.Selector, FlagWatchNamespaceSelector, namespace)
+	}
+	return true, ""
+}
+
+// Note says, of a controller that refuses its namespace flags (Refused), that it serves no Ingress and
+// how to have it serve them, for the messages about it; "" for any other. It starts with ". ", to
+// follow a clause.
+func (s NamespaceScope) Note() string {
+	if s.Refused == "" {
+		return ""
+	}
+	return fmt.Sprintf(". But %s: it exits, and serves no Ingress, so no Ingress is a mesh Ingress. Give it %s or %s, not both, "+
+		"with a selector that parses", s.Refused, FlagWatchNamespace, FlagWatchNamespaceSelector)
 }

@@ -90,6 +90,10 @@ type PodTemplateDecision struct {
 	// whatever else is decided about it: an Ingress of a class it serves that
 	// spec.ingressNginx.ingressClassNames does not list bypasses its sidecar (ClassNotListed).
 	Classes ClassSelection
+	// Namespaces is which namespaces' Ingresses the controller serves (NamespaceScopeOf), read whatever
+	// else is decided about it: an Ingress of a namespace it does not watch is none of the mesh's, as
+	// one of a class it does not serve (ClassNotServed).
+	Namespaces NamespaceScope
 }
 
 // IngressNginxPodTemplate decides what meshkeeper adds to the ingress-nginx controller's pod template:
@@ -103,19 +107,20 @@ func IngressNginxPodTemplate(in PodTemplateInput) PodTemplateDecision {
 		podTemplateConflict,
 	); matched {
 		return PodTemplateDecision{Labels: map[string]string{}, Annotations: map[string]string{}, Reason: reason, Message: message,
-			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template), Classes: classSelection(in)}
+			ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template), Classes: classSelection(in), Namespaces: NamespaceScopeOf(in.Template)}
 	}
 	labels, annotations := wantedPodTemplate(in.IngressNginx)
-	classes := classSelection(in)
+	classes, namespaces := classSelection(in), NamespaceScopeOf(in.Template)
 	return PodTemplateDecision{
 		Labels:      toOwn(in.Template.Labels, labels, in.OwnedLabels),
 		Annotations: toOwn(in.Template.Annotations, annotations, in.OwnedAnnotations),
 		Configured:  true,
 		Reason:      Configured,
 		Message: fmt.Sprintf("%s gets a sidecar that captures only outbound traffic to %s; inbound traffic stays with nginx",
-			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]) + classes.ClassNameNote(in.IngressNginx),
+			workloadName(in.IngressNginx), annotations[AnnotationIncludeOutboundIPRanges]) + classes.ClassNameNote(in.IngressNginx) + namespaces.Note(),
 		ServesIngressesWithoutClass: WatchesIngressesWithoutClass(in.Template),
 		Classes:                     classes,
+		Namespaces:                  namespaces,
 	}
 }
 
