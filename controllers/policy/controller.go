@@ -488,16 +488,18 @@ var egressHostsOrLabelsChanged = predicate.Funcs{
 	},
 }
 
-// sidecarRevisionChanged passes the ServiceMesh updates that change the revision whose mesh-wide default
-// Sidecar the namespaces' Sidecars carry (SidecarRevision: the default tag moving to another revision).
-var sidecarRevisionChanged = predicate.Funcs{
+// revisionsChanged passes the ServiceMesh updates that change the revision whose mesh-wide default
+// Sidecar the namespaces' Sidecars carry (SidecarRevision: the default tag moving to another revision),
+// or the revisions whose istiods read the policy objects of someone else's (ConfigRevisions: a revision
+// installed or removed), which decide which of them keep meshkeeper from writing its own.
+var revisionsChanged = predicate.Funcs{
 	CreateFunc:  func(event.CreateEvent) bool { return false },
 	DeleteFunc:  func(event.DeleteEvent) bool { return false },
 	GenericFunc: func(event.GenericEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*meshv1alpha1.ServiceMesh)
 		updated, newOK := e.ObjectNew.(*meshv1alpha1.ServiceMesh)
-		return oldOK && newOK && SidecarRevision(old) != SidecarRevision(updated)
+		return oldOK && newOK && (SidecarRevision(old) != SidecarRevision(updated) || !ConfigRevisions(old).Equal(ConfigRevisions(updated)))
 	},
 }
 
@@ -545,7 +547,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(egressHostsOrLabelsChanged)).
-		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(predicate.Or(meshctx.EnrollmentChanged, sidecarRevisionChanged))).
+		Watches(&meshv1alpha1.ServiceMesh{}, allNamespaces, builder.WithPredicates(predicate.Or(meshctx.EnrollmentChanged, revisionsChanged))).
 		Watches(crd, crdChanged{EventHandler: allNamespaces, served: r.Served}, builder.WithPredicates(policyCRD)).
 		WatchesRawSource(r.Served.Source(allNamespaces)).
 		WithOptions(meshctx.ControllerOptions(4)).

@@ -26,10 +26,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	meshpolicy "github.com/meshkeeper/meshkeeper/internal/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
@@ -40,6 +42,10 @@ import (
 // applies, so meshkeeper's object there would be in force or not by age alone. The caches hold only
 // the policies' metadata: an object's spec is read around the cache once per version of it. Safe for
 // concurrent use; the policy controller and the status pass share one.
+//
+// Only objects an istiod of the mesh reads are rivals: istiod reads only the configuration without an
+// istio.io/rev label or labelled for its own revision (ConfigRevisions); one labelled for another
+// revision, or for a revision tag's name, is in force for none of the mesh's istiods.
 type Rivals struct {
 	// Reader reads the objects whole (the manager's API reader).
 	Reader client.Reader
@@ -61,14 +67,19 @@ func NewRivals(reader client.Reader) *Rivals {
 }
 
 // Find returns the objects among items (cached metadata of one kind in one namespace) that
-// are not meshkeeper's and apply to the whole namespace. An object meshkeeper generated for mesh, and
-// one named "default" (a conflict by name, reported as such), never count.
+// are not meshkeeper's, apply to the whole namespace and are read by an istiod of mesh (labelled
+// istio.io/rev for none of ConfigRevisions). An object meshkeeper generated for mesh, and one named
+// "default" (a conflict by name, reported as such), never count.
 func (r *Rivals) Find(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, gvk schema.GroupVersionKind,
 	items []metav1.PartialObjectMetadata) ([]*metav1.PartialObjectMetadata, error) {
 	var found []*metav1.PartialObjectMetadata
+	revisions := ConfigRevisions(mesh)
 	for i := range items {
 		item := &items[i]
 		if item.Name == render.PolicyName || meshctx.Generated(item, mesh) || !item.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if rev, labelled := item.Labels[meshpolicy.LabelIstioRevision]; labelled && !revisions.Has(rev) {
 			continue
 		}
 		wide, err := r.namespaceWide(ctx, gvk, item)
@@ -80,6 +91,24 @@ func (r *Rivals) Find(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, gvk s
 		}
 	}
 	return found, nil
+}
+
+// ConfigRevisions are the revisions of the istiods of mesh that read the configuration of the cluster:
+// the active one (SidecarRevision; "default" for an istiod installed without a revision) and every
+// revision the status lists as installed, the canary and the draining ones too, whose istiods still
+// serve the proxies they injected. istiod reads an object without an istio.io/rev label, or labelled
+// with its own revision's name; a revision tag's name is not one (a tag selects the injector only).
+func ConfigRevisions(mesh *meshv1alpha1.ServiceMesh) sets.Set[string] {
+	revisions := sets.New(SidecarRevision(mesh))
+	if mesh == nil {
+		return revisions
+	}
+	for _, st := range mesh.Status.Revisions {
+		if st.Name != "" {
+			revisions.Insert(st.Name)
+		}
+	}
+	return revisions
 }
 
 // namespaceWide tells whether the object applies to its whole namespace, from the version of it read
