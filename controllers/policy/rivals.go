@@ -69,14 +69,15 @@ func NewRivals(reader client.Reader) *Rivals {
 // Find returns the objects among items (cached metadata of one kind in one namespace) that
 // are not meshkeeper's, apply to the whole namespace and are read by an istiod of mesh (labelled
 // istio.io/rev for none of ConfigRevisions). An object meshkeeper generated for mesh, and one named
-// "default" (a conflict by name, reported as such), never count.
+// "default" (a conflict by name, reported as such), never count. One being deleted counts until it is
+// gone: istiod applies it until then, and a finalizer may hold it for long.
 func (r *Rivals) Find(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, gvk schema.GroupVersionKind,
 	items []metav1.PartialObjectMetadata) ([]*metav1.PartialObjectMetadata, error) {
 	var found []*metav1.PartialObjectMetadata
 	revisions := ConfigRevisions(mesh)
 	for i := range items {
 		item := &items[i]
-		if item.Name == render.PolicyName || meshctx.Generated(item, mesh) || !item.DeletionTimestamp.IsZero() {
+		if item.Name == render.PolicyName || meshctx.Generated(item, mesh) {
 			continue
 		}
 		if rev, labelled := item.Labels[meshpolicy.LabelIstioRevision]; labelled && !revisions.Has(rev) {
@@ -171,9 +172,15 @@ func selectsWorkloads(gvk schema.GroupVersionKind, obj *unstructured.Unstructure
 // namespace) apply to the whole namespace.
 func RivalsMessage(rivals []*metav1.PartialObjectMetadata) string {
 	first := rivals[0]
-	names := first.Namespace + "/" + first.Name
-	for _, r := range rivals[1:] {
-		names += ", " + r.Namespace + "/" + r.Name
+	var names string
+	for i, r := range rivals {
+		if i > 0 {
+			names += ", "
+		}
+		names += r.Namespace + "/" + r.Name
+		if !r.DeletionTimestamp.IsZero() {
+			names += fmt.Sprintf(" (being deleted, held by its finalizers %s; istiod applies it until it is gone)", meshctx.Names(r.Finalizers, 3))
+		}
 	}
 	return fmt.Sprintf("%s %s, not meshkeeper's, applies to the whole namespace, as meshkeeper's %s %s/%s would; Istio uses only one "+
 		"such %s (the oldest), so meshkeeper writes and changes none of its own there. Give yours a selector, or delete it, to let "+

@@ -19,6 +19,7 @@ package policy
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,5 +84,23 @@ func TestForgetDropsDeletedObjects(t *testing.T) {
 	}
 	if _, ok := r.seen["kept"]; !ok {
 		t.Error("forgetting Sidecars dropped a PeerAuthentication")
+	}
+}
+
+// TestRivalsMessageSaysWhatHoldsARivalBeingDeleted: a rival being deleted is still in force (istiod
+// applies it until it is gone); the message says so, naming at most a few of its finalizers, which
+// anyone may add.
+func TestRivalsMessageSaysWhatHoldsARivalBeingDeleted(t *testing.T) {
+	now := metav1.Now()
+	rivals := []*metav1.PartialObjectMetadata{
+		{TypeMeta: metav1.TypeMeta{Kind: "PeerAuthentication"}, ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "legacy",
+			DeletionTimestamp: &now, Finalizers: []string{"a.example/f", "b.example/f", "c.example/f", "d.example/f", "e.example/f"}}},
+		{TypeMeta: metav1.TypeMeta{Kind: "PeerAuthentication"}, ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "team"}},
+	}
+	got := RivalsMessage(rivals)
+	want := "PeerAuthentication shop/legacy (being deleted, held by its finalizers a.example/f, b.example/f, c.example/f and 2 more; " +
+		"istiod applies it until it is gone), shop/team, not meshkeeper's, applies to the whole namespace"
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("RivalsMessage = %q, want it to start with %q", got, want)
 	}
 }

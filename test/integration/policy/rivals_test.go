@@ -31,6 +31,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 )
 
 // TestOnlyPoliciesTheMeshsIstiodsReadAreRivals: istiod reads only the configuration without an
@@ -159,4 +160,99 @@ spec:
 	for _, ns := range []string{"rv-active", "rv-canary", "rv-plain"} {
 		g.Expect(spec(g, c, peerAuthenticationKind, ns)).To(BeNil(), "meshkeeper wrote a second namespace-wide PeerAuthentication in %s", ns)
 	}
+}
+
+// TestARivalBeingDeletedStaysInForce: istiod applies a policy object until it is gone, one a finalizer
+// holds while it is being deleted too, and of the namespace-wide PeerAuthentications it uses the oldest.
+// A user's namespace-wide PeerAuthentication being deleted must keep meshkeeper's out until it is gone:
+// before, meshkeeper wrote its own as soon as the deletion began, and the status reported the STRICT
+// mode applied while istiod enforced the user's PERMISSIVE one for as long as the finalizer held it.
+// The Warning says what holds it; once it is gone, meshkeeper writes its own.
+func TestARivalBeingDeletedStaysInForce(t *testing.T) {
+	g := NewWithT(t)
+	env, ctx := startWithIstioCRDs(t, g)
+	c := env.Client
+	for _, name := range []string{"rd-system", "rd-shop"} {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	}
+	legacy := &unstructured.Unstructured{}
+	g.Expect(yamlInto(`
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: legacy, namespace: rd-shop, finalizers: [example.com/hold]}
+spec:
+  mtls: {mode: PERMISSIVE}
+`, &legacy.Object)).To(Succeed())
+	// The client maps the kind once discovery serves the CRD created a moment ago.
+	g.Eventually(func() error { return c.Create(ctx, legacy) }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+
+	mgr := newManager(g, env, env.Config)
+	rivals := policy.NewRivals(mgr.GetAPIReader())
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
+		Rivals: rivals}).SetupWithManager(mgr)).To(Succeed())
+	go func() { _ = mgr.Start(ctx) }()
+
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto(`
+apiVersion: mesh.meshkeeper.io/v1alpha1
+kind: ServiceMesh
+metadata: {name: default}
+spec:
+  namespace: rd-system
+  mtls: {namespaces: {rd-shop: STRICT}}
+`, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+
+	// notes are the notes of the PolicyConflict Warnings about the user's PeerAuthentication.
+	notes := func(g Gomega) []string {
+		list := &eventsv1.EventList{}
+		g.Expect(c.List(ctx, list)).To(Succeed())
+		var found []string
+		for _, e := range list.Items {
+			if e.Reason == meshv1alpha1.ReasonPolicyConflict && e.Regarding.Kind == peerAuthenticationKind.Kind && e.Regarding.Name == "legacy" {
+				found = append(found, e.Note)
+			}
+		}
+		return found
+	}
+	g.Eventually(notes, 20*time.Second, 50*time.Millisecond).Should(ContainElement(ContainSubstring("PeerAuthentication rd-shop/legacy")))
+	g.Expect(spec(g, c, peerAuthenticationKind, "rd-shop")).To(BeNil())
+
+	// The user deletes it; the finalizer holds it, and istiod still applies it.
+	g.Expect(c.Delete(ctx, legacy)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		held := &metav1.PartialObjectMetadata{}
+		held.SetGroupVersionKind(peerAuthenticationKind)
+		g.Expect(mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(legacy), held)).To(Succeed())
+		g.Expect(held.DeletionTimestamp.IsZero()).To(BeFalse())
+	}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+	// A reconcile of the namespace after that (its owner annotates it) keeps meshkeeper's out.
+	ns := &corev1.Namespace{}
+	g.Expect(c.Get(ctx, client.ObjectKey{Name: "rd-shop"}, ns)).To(Succeed())
+	ns.Annotations = map[string]string{render.EgressHostsAnnotation: "payments/*"}
+	g.Expect(c.Update(ctx, ns)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(spec(g, c, peerAuthenticationKind, "rd-shop")).To(BeNil(),
+			"meshkeeper wrote its own beside a namespace-wide PeerAuthentication istiod still applies, being deleted")
+		g.Expect(notes(g)).To(ContainElement(And(ContainSubstring("PeerAuthentication rd-shop/legacy (being deleted"), ContainSubstring("example.com/hold"))))
+	}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+	// The status pass, asking the same Rivals, still names it.
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(peerAuthenticationKind.GroupVersion().WithKind(peerAuthenticationKind.Kind + "List"))
+	g.Expect(mgr.GetClient().List(ctx, list, client.InNamespace("rd-shop"))).To(Succeed())
+	for i := range list.Items {
+		list.Items[i].SetGroupVersionKind(peerAuthenticationKind)
+	}
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
+	found, err := rivals.Find(ctx, mesh, peerAuthenticationKind, list.Items)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(found).To(HaveLen(1))
+	g.Expect(found[0].Name).To(Equal("legacy"))
+
+	// Once it is gone, meshkeeper writes its own.
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(legacy), legacy)).To(Succeed())
+	legacy.SetFinalizers(nil)
+	g.Expect(c.Update(ctx, legacy)).To(Succeed())
+	g.Eventually(func(g Gomega) map[string]any { return spec(g, c, peerAuthenticationKind, "rd-shop") }, 10*time.Second, 50*time.Millisecond).
+		Should(Equal(map[string]any{"mtls": map[string]any{"mode": "STRICT"}}))
 }
