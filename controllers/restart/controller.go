@@ -963,14 +963,16 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 }
 
 // rolloutProgress is what a StatefulSet's or DaemonSet's rollout after the restart of a restarted-at
-// time showed: the stage of its rollout and the highest counts seen in that stage (rolloutCounts), and
-// since when it made no progress. known is false for a restart this process just applied, whose counts
-// it has not seen yet.
+// time showed: the stage of its rollout (rolloutCounts), the fewest pods it missed in that stage
+// (missing; counted is false until counts of the stage were read), and since when it made no progress.
+// known is false for a restart this process just applied, whose counts it has not seen yet.
 type rolloutProgress struct {
-	at     time.Time
-	counts rolloutCounts
-	known  bool
-	since  time.Time
+	at      time.Time
+	counts  rolloutCounts
+	fewest  missing
+	counted bool
+	known   bool
+	since   time.Time
 }
 
 // startProgress starts the no-progress clock of a StatefulSet or DaemonSet at the restart this
@@ -995,11 +997,14 @@ func (r *Reconciler) startProgress(w *workload) {
 //     Progressing False with reason ProgressDeadlineExceeded, for its current generation.
 //   - A Deployment without that condition (no Deployment controller judged it) stalled once its deadline
 //     passed since the restart.
-//   - A StatefulSet or DaemonSet stalled once its rollout made no progress for its deadline: no count of
-//     updated, ready or available pods rose above the highest it reached, and the stage (the revisions, the
-//     observed generation, the pods to run) stayed the same. A count that falls is no progress, nor one
-//     that rises back to where it was: a pod that crashes and turns ready again and again would otherwise
-//     keep a rollout that never completes from ever counting as stalled. The clock starts at the restart
+//   - A StatefulSet or DaemonSet stalled once its rollout made no progress for its deadline: it missed no
+//     fewer updated, ready or available pods than the fewest it missed (missing: the pods to run less
+//     those counted), and the stage (the revisions, the observed generation) stayed the same. A count that
+//     falls is no progress, nor one that rises back to where it was: a pod that crashes and turns ready
+//     again and again would otherwise keep a rollout that never completes from ever counting as stalled.
+//     Nor is a change of the pods to run: an autoscaler that scales a StatefulSet every few minutes, its
+//     new pods counted as they come, would otherwise keep a rollout that never moves from ever counting
+//     as stalled, and a canary from being rolled back. The clock starts at the restart
 //     when this process applied it, else at the first pass that sees the rollout (after a restart of
 //     meshkeeper): a stall is reported later, never earlier.
 //
@@ -1026,9 +1031,15 @@ func (r *Reconciler) progressed(p *pass, w *workload) bool {
 	case !last.known:
 		last.counts, last.known = counts, true
 	case !last.counts.sameStage(counts):
-		last.counts, last.since = counts, later(p.now, last.since)
-	case last.counts.rose(counts):
-		last.counts, last.since = last.counts.highest(counts), later(p.now, last.since)
+		last.counts, last.counted, last.since = counts, false, later(p.now, last.since)
+	}
+	if m, ok := counts.missing(); ok {
+		switch {
+		case !last.counted:
+			last.fewest, last.counted = m, true
+		case last.fewest.fell(m):
+			last.fewest, last.since = last.fewest.fewest(m), later(p.now, last.since)
+		}
 	}
 	r.progress[key] = last
 	w.progressSince = last.since

@@ -97,3 +97,76 @@ func TestAPausedDeploymentIsHeldAsPausedWhateverItsController(t *testing.T) {
 		t.Errorf("held %q, want controlled by Revision web-00001", got)
 	}
 }
+
+// An autoscaler that scales a StatefulSet whose rollout does not move, every few minutes, or nodes
+// added to and removed from the cluster of a DaemonSet, start no new stage of the rollout, and the pods
+// they add or take away, counted as they come and go, are no progress of it: its no-progress clock runs
+// on, and it stalls after its deadline (and a canary is rolled back). A StatefulSet's status of the
+// generation before a scale (its controller not caught up yet) is none either.
+func TestARolloutScaledWithoutProgressStalls(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	type counts struct {
+		after                   time.Duration
+		desired, updated, ready int32
+		behind                  bool
+	}
+	statefulSetOf := func(c counts) *workload {
+		s := statefulSet(restarted, "db-2").obj.(*appsv1.StatefulSet)
+		s.Spec.Replicas = ptr.To(c.desired)
+		s.Generation, s.Status.ObservedGeneration = 2+int64(c.after/time.Minute), 2+int64(c.after/time.Minute)
+		if c.behind {
+			s.Status.ObservedGeneration--
+		}
+		s.Status.UpdatedReplicas, s.Status.ReadyReplicas, s.Status.AvailableReplicas = c.updated, c.ready, c.ready
+		return asWorkload(s)
+	}
+	daemonSetOf := func(c counts) *workload {
+		d := daemonSet(restarted, 10).obj.(*appsv1.DaemonSet)
+		d.Status.DesiredNumberScheduled, d.Status.UpdatedNumberScheduled = c.desired, c.updated
+		d.Status.NumberReady, d.Status.NumberAvailable = c.ready, c.ready
+		return asWorkload(d)
+	}
+	for name, tc := range map[string]struct {
+		rollout func(counts) *workload
+		passes  []counts
+	}{
+		// Its pod of the highest ordinal updated and never ready; scaled with podManagementPolicy Parallel:
+		// the new pods, of the new template, turn ready.
+		"StatefulSet": {statefulSetOf, []counts{
+			{0, 3, 1, 2, false}, // first seen: the clock starts now
+			{2 * time.Minute, 4, 1, 2, false},
+			{3 * time.Minute, 4, 2, 3, false},
+			{5 * time.Minute, 3, 2, 3, true}, // scaled down, its controller not caught up yet
+			{6 * time.Minute, 3, 1, 2, false},
+			{8 * time.Minute, 5, 1, 2, false},
+			{9 * time.Minute, 5, 3, 4, false},
+		}},
+		// Its pod of one node not ready; a node added, whose pod turns ready, and removed again.
+		"DaemonSet": {daemonSetOf, []counts{
+			{0, 200, 10, 199, false},
+			{2 * time.Minute, 201, 11, 199, false},
+			{3 * time.Minute, 201, 11, 200, false},
+			{6 * time.Minute, 200, 10, 199, false},
+			{8 * time.Minute, 201, 11, 199, false},
+			{9 * time.Minute, 201, 11, 200, false},
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+			check := func(c counts, wantStalled bool) {
+				t.Helper()
+				p := &pass{now: restarted.Add(c.after)}
+				r.track(p, tc.rollout(c), shop)
+				if len(p.rolling) != 1 || (len(p.stalled) == 1) != wantStalled {
+					t.Fatalf("after %s with %+v: rolling %d, stalled %d, want stalled %v", c.after, c, len(p.rolling), len(p.stalled), wantStalled)
+				}
+			}
+			for _, c := range tc.passes {
+				check(c, false)
+			}
+			last := tc.passes[len(tc.passes)-1]
+			last.after = 10*time.Minute + time.Second
+			check(last, true) // no progress for 10 minutes
+		})
+	}
+}

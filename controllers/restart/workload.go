@@ -192,34 +192,48 @@ func progressing(obj client.Object) *appsv1.DeploymentCondition {
 	return nil
 }
 
-// rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves, and the stage
-// of the rollout they count in: the revisions a StatefulSet updates from and to, the generation a
-// DaemonSet's controller observed, and how many pods either should run.
+// rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves, how many pods
+// either should run, and the stage of the rollout they count in: the revisions a StatefulSet updates
+// from and to, and the generation a DaemonSet's controller observed. behind: a StatefulSet's status is of
+// a generation before its spec's, whose replicas (an autoscaler's change) its counts do not count yet.
 type rolloutCounts struct {
 	updated, ready, available       int32
 	generation                      int64
 	currentRevision, updateRevision string
 	desired                         int32
+	behind                          bool
 }
 
 // sameStage tells whether c and o count the same stage of a rollout: the same revisions or observed
-// generation, and as many pods to run.
+// generation, which only a new pod template (or a DaemonSet's new spec) changes. How many pods to run
+// is none of it: an autoscaler that scales a StatefulSet, or a node added or removed, does not start
+// the rollout again.
 func (c rolloutCounts) sameStage(o rolloutCounts) bool {
-	return c.generation == o.generation && c.currentRevision == o.currentRevision && c.updateRevision == o.updateRevision &&
-		c.desired == o.desired
+	return c.generation == o.generation && c.currentRevision == o.currentRevision && c.updateRevision == o.updateRevision
 }
 
-// rose tells whether o, of the same stage, counts more updated, ready or available pods than c: progress.
-// A count that only falls (a pod that crashes, a node gone NotReady), or falls and rises back to where it
-// was, is none.
-func (c rolloutCounts) rose(o rolloutCounts) bool {
-	return o.updated > c.updated || o.ready > c.ready || o.available > c.available
+// missing are the pods a rollout still has to update, to make ready and to make available: the pods to
+// run less those its counts count.
+type missing struct {
+	updated, ready, available int32
 }
 
-// highest is c with each count raised to o's where o's is higher.
-func (c rolloutCounts) highest(o rolloutCounts) rolloutCounts {
-	c.updated, c.ready, c.available = max(c.updated, o.updated), max(c.ready, o.ready), max(c.available, o.available)
-	return c
+// missing is what c still misses; false when its counts are behind the pods to run.
+func (c rolloutCounts) missing() (missing, bool) {
+	return missing{updated: c.desired - c.updated, ready: c.desired - c.ready, available: c.desired - c.available}, !c.behind
+}
+
+// fell tells whether o, of the same stage, misses fewer updated, ready or available pods than m:
+// progress. A count that only falls (a pod that crashes, a node gone NotReady), or falls and rises back
+// to where it was, is none; nor is a change of the pods to run (an autoscaler, a node added), whose new
+// pods a count takes in as the pods to run grow, or that a count gives back as they shrink.
+func (m missing) fell(o missing) bool {
+	return o.updated < m.updated || o.ready < m.ready || o.available < m.available
+}
+
+// fewest is m with each count lowered to o's where o's is lower.
+func (m missing) fewest(o missing) missing {
+	return missing{updated: min(m.updated, o.updated), ready: min(m.ready, o.ready), available: min(m.available, o.available)}
 }
 
 // countsOf reads the rollout counts of a StatefulSet or DaemonSet; false for another kind.
@@ -228,7 +242,8 @@ func countsOf(obj client.Object) (rolloutCounts, bool) {
 	case *appsv1.StatefulSet:
 		s := o.Status
 		return rolloutCounts{updated: s.UpdatedReplicas, ready: s.ReadyReplicas, available: s.AvailableReplicas,
-			currentRevision: s.CurrentRevision, updateRevision: s.UpdateRevision, desired: meshctx.DesiredReplicas(o.Spec.Replicas)}, true
+			currentRevision: s.CurrentRevision, updateRevision: s.UpdateRevision, desired: meshctx.DesiredReplicas(o.Spec.Replicas),
+			behind: s.ObservedGeneration < o.Generation}, true
 	case *appsv1.DaemonSet:
 		s := o.Status
 		return rolloutCounts{updated: s.UpdatedNumberScheduled, ready: s.NumberReady, available: s.NumberAvailable,
