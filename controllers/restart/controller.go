@@ -173,7 +173,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	if !meshctx.Live(mesh) || mesh.Spec.DataPlane.Restarts.Mode != meshv1alpha1.RestartAutomatic {
-		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts.
+		// Uninstall (or no mesh) never starts a rollout; Manual reports only what the status pass counts,
+		// and the stalls that still hold (stallsWhileManual).
 		// The rollouts this process followed are forgotten: a stall of an earlier mesh must not hold back
 		// the restarts of the next one, and a stall reported before is news when the restarts start
 		// again. A restart that stalled, or that its owner took back, under this mesh is kept through
@@ -188,7 +189,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		r.failures.ForgetAll()
 		r.reported.ForgetAll()
 		r.mu.Unlock()
-		r.Report.Set(Status{})
+		status := Status{}
+		if meshctx.Live(mesh) {
+			if status, err = r.stallsWhileManual(ctx, mesh); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		r.Report.Set(status)
 		metrics.RestartsPending.Set(0)
 		return ctrl.Result{}, nil
 	}
@@ -566,6 +573,54 @@ func (r *Reconciler) observe(ctx context.Context, mesh *meshv1alpha1.ServiceMesh
 			cmp.Compare(a.kind, b.kind), cmp.Compare(a.obj.GetName(), b.obj.GetName()))
 	})
 	return p, nil
+}
+
+// stallsWhileManual is what the restarts report while they are Manual: the stalled restarts that still
+// hold, those this process saw stall and those the status records, of workloads that carry that very
+// restart, are not held by their owner, and have not rolled out since. The status keeps them
+// (status.proxies.stalledRestarts), so that a manager that takes over meanwhile (a restart of
+// meshkeeper, another replica) holds the restarts as this one does once they are Automatic again
+// (stallKnown). Nothing of what this process remembers changes: the first pass while Automatic judges
+// the workloads again (takenBack, classifyRollout).
+func (r *Reconciler) stallsWhileManual(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (Status, error) {
+	p := &pass{now: r.now(), recordedStalls: recordedStalls(mesh)}
+	r.mu.Lock()
+	seen := maps.Clone(r.stalls)
+	r.mu.Unlock()
+	keys := sets.KeySet(seen).Union(sets.KeySet(p.recordedStalls))
+	for _, key := range sets.List(keys) {
+		kind, name, _ := strings.Cut(key, " ")
+		namespace, name, _ := strings.Cut(name, "/")
+		var obj client.Object
+		switch kind {
+		case "Deployment":
+			obj = &appsv1.Deployment{}
+		case "StatefulSet":
+			obj = &appsv1.StatefulSet{}
+		case "DaemonSet":
+			obj = &appsv1.DaemonSet{}
+		default:
+			continue
+		}
+		if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return Status{}, fmt.Errorf("reading %s: %w", key, err)
+		}
+		w := asWorkload(obj)
+		stall, ok := seen[key]
+		held := ok && stall.uid == obj.GetUID() && !w.restartedAt.IsZero() && stall.at.Equal(w.restartedAt)
+		if !held && p.stallRecorded(w) {
+			// A workload created after that restart is another of the name (see takenBack).
+			held = !obj.GetCreationTimestamp().After(w.restartedAt.Add(maxClockSkew))
+		}
+		if held && w.held == "" && !w.rolledOut && !w.completed {
+			p.stalled = append(p.stalled, w)
+		}
+	}
+	status := p.status()
+	return Status{Stalled: status.Stalled, StalledRestarts: status.StalledRestarts}, nil
 }
 
 // recordedStalls reads status.proxies.stalledRestarts: the restarted-at time of each, by key.

@@ -32,14 +32,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/restart"
 )
 
 // TestAStallOutlastsManualRestarts: setting the restarts to Manual and back to Automatic fixes no
 // workload. A restart that stalled before still stops every further restart until it rolls out, however
-// long ago it was made, and once its owner took it back it is not made again onto the same target. The
-// status pass clears status.proxies.stalledRestarts while the restarts are Manual, so only the memory
-// of the process holds the stall; forgotten, the wave went on as if nothing had stalled, and the
-// workload taken back was restarted again, to stall again.
+// long ago it was made, and once its owner took it back it is not made again onto the same target.
+// While the restarts are Manual, the memory of the process holds the stall, and the status
+// (status.proxies.stalledRestarts) too (TestAStallOutlastsManualRestartsAndATakeover); forgotten, the
+// wave went on as if nothing had stalled, and the workload taken back was restarted again, to stall
+// again.
 func TestAStallOutlastsManualRestarts(t *testing.T) {
 	f := newFixture(t, "manual", ptr.To[int32](2))
 	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
@@ -89,7 +91,9 @@ func TestAStallOutlastsManualRestarts(t *testing.T) {
 	t.Log("the restarts are set to Manual, another workload comes, and the restarts are set to Automatic again")
 	mode(meshv1alpha1.RestartManual)
 	pass(base.Add(10 * time.Second))
-	g.Expect(r.Report.Value()).To(BeZero(), "Manual reports a stall of its own")
+	g.Expect(r.Report.Value()).To(Equal(restart.Status{Stalled: r.Report.Value().Stalled,
+		StalledRestarts: []meshv1alpha1.StalledRestart{{Workload: key, RestartedAt: metav1.NewTime(base)}}}),
+		"Manual reports the stall, and nothing else of its own")
 	late := createRolledOut(ctx, g, c, ns, "late", "")
 	waitCached(ctx, g, workloads, late)
 	mode(meshv1alpha1.RestartAutomatic)
@@ -123,4 +127,83 @@ func TestAStallOutlastsManualRestarts(t *testing.T) {
 	pass(base.Add(40 * time.Minute))
 	g.Expect(restartedAt(ctx, g, c, app)).To(BeEmpty(), "the restart its owner took back is made again after Manual")
 	g.Expect(r.Report.Value().NotRestartable).To(BeEquivalentTo(1))
+}
+
+// TestAStallOutlastsManualRestartsAndATakeover: while the restarts are Manual, the status keeps the
+// stalled restart that has not rolled out (status.proxies.stalledRestarts), so that a manager that takes
+// over meanwhile (a restart of meshkeeper, another replica), whose memory starts empty, holds the
+// restarts as the one before would once they are Automatic again. The status used to be emptied while
+// Manual: the manager that took over knew of no stall, and the wave went on.
+func TestAStallOutlastsManualRestartsAndATakeover(t *testing.T) {
+	f := newFixture(t, "manualtakeover", ptr.To[int32](2))
+	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
+	key := "Deployment " + ns + "/app"
+	mode := func(mode meshv1alpha1.RestartMode) {
+		t.Helper()
+		mesh := &meshv1alpha1.ServiceMesh{ObjectMeta: metav1.ObjectMeta{Name: meshv1alpha1.ServiceMeshName}}
+		g.Expect(c.Patch(ctx, mesh, client.RawPatch(types.MergePatchType,
+			fmt.Appendf(nil, `{"spec":{"dataPlane":{"restarts":{"mode":%q}}}}`, mode)))).To(Succeed())
+		installed(ctx, g, c)
+	}
+	// record writes the stalled restarts a reconciler reported into the status, as the status pass does.
+	record := func(r *restart.Reconciler) {
+		t.Helper()
+		g.Eventually(func() error {
+			mesh := &meshv1alpha1.ServiceMesh{}
+			if err := c.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+				return err
+			}
+			mesh.Status.Proxies.StalledRestarts = r.Report.Value().StalledRestarts
+			return c.Status().Update(ctx, mesh)
+		}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	}
+
+	app := createRolledOut(ctx, g, c, ns, "app", "")
+	waitCached(ctx, g, workloads, app)
+	first, _, pass := clockedReconciler(ctx, t, g, c, workloads)
+	base := time.Now().UTC().Truncate(time.Second)
+	pass(base)
+	g.Expect(restartedAt(ctx, g, c, app)).To(Equal(base.Format(time.RFC3339)))
+
+	t.Log("meshkeeper's restart stalls, and the status records it")
+	g.Eventually(func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(app), app); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		app.Status = appsv1.DeploymentStatus{ObservedGeneration: app.Generation, Replicas: 2, UpdatedReplicas: 1,
+			ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+				Reason: "ProgressDeadlineExceeded", LastUpdateTime: now, LastTransitionTime: now}}}
+		return c.Status().Update(ctx, app)
+	}, 10*time.Second, 20*time.Millisecond).Should(Succeed())
+	waitCached(ctx, g, workloads, app)
+	pass(base.Add(5 * time.Second))
+	record(first)
+
+	t.Log("the restarts are set to Manual; another manager takes over meanwhile")
+	mode(meshv1alpha1.RestartManual)
+	pass(base.Add(10 * time.Second))
+	record(first)
+	second, _, passSecond := clockedReconciler(ctx, t, g, c, workloads)
+	passSecond(base.Add(20 * time.Second))
+	record(second)
+
+	t.Log("another workload comes, and the restarts are set to Automatic again")
+	late := createRolledOut(ctx, g, c, ns, "late", "")
+	waitCached(ctx, g, workloads, late)
+	mode(meshv1alpha1.RestartAutomatic)
+	// Long after the restart: beyond twice its deadline, its annotation alone no longer tells it from a
+	// rollout of its owner's.
+	passSecond(base.Add(30 * time.Minute))
+	g.Expect(restartedAt(ctx, g, c, late)).To(BeEmpty(), "a restart started after a takeover while Manual, while a stall before holds")
+	g.Expect(second.Report.Value().StalledRestarts).To(ConsistOf(meshv1alpha1.StalledRestart{Workload: key, RestartedAt: metav1.NewTime(base)}))
+	record(second)
+
+	t.Log("the restarts are set to Manual again, and the stalled workload rolls out meanwhile: no stall holds")
+	mode(meshv1alpha1.RestartManual)
+	markRolledOut(ctx, g, c, app)
+	waitCached(ctx, g, workloads, app)
+	passSecond(base.Add(31 * time.Minute))
+	g.Expect(second.Report.Value()).To(BeZero(), "a stall is reported while Manual after its workload rolled out")
 }
