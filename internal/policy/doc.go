@@ -81,7 +81,8 @@ limitations under the License.
 // # Ingresses (Ingress)
 //
 // The class is spec.ingressClassName, else the kubernetes.io/ingress.class annotation, as ingress-nginx
-// reads it; an Ingress with neither is served only by a controller that runs with
+// reads it, the annotation served only when it is the controller's --ingress-class, whatever the
+// classes listed (ClassSelection.ServesAnnotation); an Ingress with neither is served only by a controller that runs with
 // --watch-ingress-without-class=true (WatchesIngressesWithoutClass), whatever the cluster's default
 // IngressClass, which ingress-nginx never reads. A mesh Ingress gets
 // nginx.ingress.kubernetes.io/service-upstream="true" and nginx.ingress.kubernetes.io/upstream-vhost="<service>.<namespace>.svc", where service is the one

@@ -245,10 +245,20 @@ func namespaceNotWatched(x ingressInput) (string, string, bool) {
 // one whose spec.ingressClassName the controller ignores (ClassSelection.IgnoresClassName). One of
 // a class spec.ingressNginx.ingressClassNames does not list that the controller serves all the same
 // (ClassSelection.Serves) is, in an enrolled namespace, a mesh Ingress meshkeeper does not configure:
-// ClassNotListed, a skip, since its requests bypass the sidecar; outside the mesh it is not one.
+// ClassNotListed, a skip, since its requests bypass the sidecar; outside the mesh it is not one. By the
+// legacy annotation, the controller serves one class only, its --ingress-class, whatever the classes
+// listed (ClassSelection.ServesAnnotation): an Ingress annotated with another listed class is not one.
 func classNotServed(x ingressInput) (string, string, bool) {
 	served := x.IngressNginx.IngressClassNames
-	if x.class != "" && slices.Contains(served, x.class) || x.classFrom == "" && x.Controller.ServesIngressesWithoutClass {
+	listed := x.class != "" && slices.Contains(served, x.class)
+	if listed && !x.Controller.Classes.ServesAnnotation(x.class, x.classFrom) {
+		classes := x.Controller.Classes
+		return ClassNotServed, fmt.Sprintf("Ingress %s is of class %q (from annotation %s), which spec.ingressNginx.ingressClassNames lists, but %s serves "+
+			"by that annotation only the class of its %s, %q, so it is not a mesh Ingress; to put it in the mesh, set the annotation to %q, "+
+			"or run the controller with %s=%s%s", x.name, x.class, AnnotationIngressClass, workloadName(x.IngressNginx), FlagIngressClass, classes.IngressClass,
+			classes.IngressClass, FlagIngressClass, x.class, classes.ClassNameNote(x.IngressNginx)), true
+	}
+	if listed || x.classFrom == "" && x.Controller.ServesIngressesWithoutClass {
 		return "", "", false
 	}
 	if served, why := x.classServed(); served {

@@ -327,6 +327,15 @@ func (s ClassSelection) Serves(class, from string, controllerOf func(name string
 	return false, ""
 }
 
+// ServesAnnotation tells whether the controller serves an Ingress whose class, as ClassOf resolves it,
+// is class from where: false only for one of the legacy annotation that is not its FlagIngressClass,
+// the one value of the annotation ingress-nginx serves (GetIngressClass), whether or not it reads
+// spec.ingressClassName. Without the controller's workload (not Found) its flags are unknown, and the
+// annotation is taken as it is.
+func (s ClassSelection) ServesAnnotation(class, from string) bool {
+	return !s.Found || from != "annotation "+AnnotationIngressClass || class == s.IngressClass
+}
+
 // ClassNameNote says, of a controller that ignores spec.ingressClassName (IgnoresClassName), which
 // Ingresses it serves instead and how to have it read spec.ingressClassName again, for the messages
 // about it; "" for any other. It starts with ". ", to follow a clause.
