@@ -19,7 +19,6 @@ limitations under the License.
 package servicemesh
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"sync"
@@ -27,60 +26,25 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/test/testenv/server"
 )
 
-// The package's tests that need an API server share one kube-apiserver and etcd, each test in namespaces
-// of its own. (The test tiers' testenv cannot be used here: it imports the controllers, which import
-// this package; its server package can.) The server is started by the first test that asks for it, so
-// a run of the package's other tests starts none, and stopped by TestMain once every test has run.
-var apiServer struct {
-	once   sync.Once
-	env    *envtest.Environment
-	config *rest.Config
-	scheme *runtime.Scheme
-	client client.Client
-	err    error
-}
+// The package's tests that need an API server share one kube-apiserver and etcd (server.Shared), each
+// test in namespaces of its own. (The test tiers' testenv cannot be used here: it imports the
+// controllers, which import this package; its server package can.)
+var apiServer = server.NewShared(clientgoscheme.AddToScheme, meshv1alpha1.AddToScheme)
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if apiServer.env != nil {
-		if err := apiServer.env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the API server: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	os.Exit(code)
-}
-
-// startAPIServer starts the package's API server (server.Start).
-func startAPIServer() error {
-	started, err := server.Start(clientgoscheme.AddToScheme, meshv1alpha1.AddToScheme)
-	if err != nil {
-		return err
-	}
-	apiServer.env, apiServer.config, apiServer.scheme, apiServer.client = started.Env, started.Config, started.Scheme, started.Client
-	return nil
-}
+func TestMain(m *testing.M) { os.Exit(apiServer.Main(m)) }
 
 // onAPIServer returns an admin's client of the package's API server.
 func onAPIServer(t *testing.T) client.Client {
 	t.Helper()
-	apiServer.once.Do(func() { apiServer.err = startAPIServer() })
-	if apiServer.err != nil {
-		t.Fatal(apiServer.err)
-	}
-	return apiServer.client
+	return apiServer.Get(t).Client
 }
 
 // testNamespace creates a namespace for the test alone, and returns its name.
@@ -103,8 +67,8 @@ type listCounter struct {
 // countingClient is a client of the package's API server whose LIST requests lists counts.
 func countingClient(t *testing.T, lists *listCounter) client.Client {
 	t.Helper()
-	onAPIServer(t)
-	config := rest.CopyConfig(apiServer.config)
+	shared := apiServer.Get(t)
+	config := rest.CopyConfig(shared.Config)
 	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			// A watch is a GET too: it is not counted.
@@ -119,7 +83,7 @@ func countingClient(t *testing.T, lists *listCounter) client.Client {
 			return next.RoundTrip(req)
 		})
 	})
-	c, err := client.New(config, client.Options{Scheme: apiServer.scheme})
+	c, err := client.New(config, client.Options{Scheme: shared.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,11 +19,9 @@ limitations under the License.
 package helm
 
 import (
-	"fmt"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	rcommon "helm.sh/helm/v4/pkg/release/common"
@@ -35,66 +33,31 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/meshkeeper/meshkeeper/test/testenv/server"
 )
 
-// The package's tests that need an API server share one kube-apiserver and etcd, each test in a
-// namespace of its own. (The test tiers' testenv cannot be used here: it imports the controllers, which
-// import this package; its server package can.) The server is started by the first test that asks for
-// it, so a run of the package's other tests starts none, and stopped by TestMain once every test has
-// run: a server per test would cost each test seconds, and a top-level test with the others as subtests
-// would rename them.
-var apiServer struct {
-	once   sync.Once
-	env    *envtest.Environment
-	config *rest.Config
-	client client.Client
-	err    error
-}
+// The package's tests that need an API server share one kube-apiserver and etcd (server.Shared), each
+// test in a namespace of its own. (The test tiers' testenv cannot be used here: it imports the
+// controllers, which import this package; its server package can.)
+var apiServer = server.NewShared(clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme)
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if apiServer.env != nil {
-		if err := apiServer.env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the API server: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	os.Exit(code)
-}
-
-// startAPIServer starts the package's API server (server.Start).
-func startAPIServer() error {
-	started, err := server.Start(clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme)
-	if err != nil {
-		return err
-	}
-	apiServer.env, apiServer.config, apiServer.client = started.Env, started.Config, started.Client
-	return nil
-}
+func TestMain(m *testing.M) { os.Exit(apiServer.Main(m)) }
 
 // onAPIServer returns a chart manager of the package's API server, a client of it, and a namespace
 // for the test alone. The manager reads from the API server, uncached, as its reader does in the
 // operator.
 func onAPIServer(t *testing.T) (*ChartManager, client.Client, string) {
 	t.Helper()
-	apiServer.once.Do(func() { apiServer.err = startAPIServer() })
-	if apiServer.err != nil {
-		t.Fatal(apiServer.err)
-	}
-	c := apiServer.client
+	shared := apiServer.Get(t)
+	c := shared.Client
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "helm-"}}
 	if err := c.Create(t.Context(), ns); err != nil {
 		t.Fatalf("creating the test's namespace: %v", err)
 	}
-	return NewChartManager(apiServer.config, c, c), c, ns.Name
+	return NewChartManager(shared.Config, c, c), c, ns.Name
 }
 
 // TestCheckStillOursRefusesAnotherOwnersObject: drift repair restores an object that is missing, that
@@ -292,7 +255,7 @@ spec:
 			t.Fatalf("creating the CRD with %s: %v", tc.name, err)
 		}
 		// A manager of its own per CRD, which has verified nothing yet.
-		m := NewChartManager(apiServer.config, c, c)
+		m := NewChartManager(apiServer.Get(t).Config, c, c)
 		if drifted, err := m.drifted(t.Context(), desired); err != nil || drifted {
 			t.Errorf("a CRD with %s: drifted = %t, %v, want no drift: a CRD that exists is not applied again", tc.name, drifted, err)
 		}

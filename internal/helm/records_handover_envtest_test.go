@@ -60,7 +60,7 @@ func recordStatuses(t *testing.T, c client.Client, namespace, name string) map[s
 // one for good. Its write fails instead, and the release keeps the one deployed revision.
 func TestARecordRecoveredMeanwhileIsNotMarkedDeployed(t *testing.T) {
 	m, c, ns := onAPIServer(t)
-	successor := NewChartManager(apiServer.config, c, c)
+	successor := NewChartManager(apiServer.Get(t).Config, c, c)
 	desired := recordChart("handover")
 	desired.Namespace = ns
 	var successorErr error

@@ -65,7 +65,7 @@ func (r *recordLists) of(name string) int {
 func TestASettledReleasesRecordsAreListedOnlyWhenTheyMayHaveChanged(t *testing.T) {
 	_, c, ns := onAPIServer(t)
 	lists := &recordLists{Reader: c}
-	m := NewChartManager(apiServer.config, c, lists)
+	m := NewChartManager(apiServer.Get(t).Config, c, lists)
 	desired := recordChart("settled")
 	desired.Namespace = ns
 	ensure := func(m *ChartManager, wantAction Action, wantLists int) {
@@ -136,7 +136,7 @@ func TestASettledReleasesRecordsAreListedOnlyWhenTheyMayHaveChanged(t *testing.T
 	settled(m)
 
 	// A manager started again has listed nothing: its first Ensure lists the records.
-	restarted := NewChartManager(apiServer.config, c, lists)
+	restarted := NewChartManager(apiServer.Get(t).Config, c, lists)
 	ensure(restarted, ActionNone, 1)
 	settled(restarted)
 

@@ -58,7 +58,7 @@ data: {"not a key!": "x"}
 		t.Fatalf("the recovered install's ConfigMap: %v, %v; want it rendered as an install", action.Data, err)
 	}
 
-	restarted := NewChartManager(apiServer.config, c, c)
+	restarted := NewChartManager(apiServer.Get(t).Config, c, c)
 	result, err = restarted.Ensure(t.Context(), release)
 	if err != nil || result.Action != ActionNone {
 		t.Errorf("the drift check after a restart: %+v, %v; want nothing to repair", result, err)

@@ -271,7 +271,7 @@ func TestAnObjectOfTwoReleasesIsNotWrittenInTurn(t *testing.T) {
 
 	// A manager that started since knows of no release what it renders before its first check of it: the
 	// first release it checks writes the object once, and the other then leaves it.
-	restarted := NewChartManager(apiServer.config, c, c)
+	restarted := NewChartManager(apiServer.Get(t).Config, c, c)
 	ensureAll(t, restarted, first, second)
 	if got := sharedRenderedBy(t, c, ns); got != "first" {
 		t.Errorf("after a restart's first checks the shared object is %q's, want first's, the first checked", got)

@@ -17,40 +17,17 @@ limitations under the License.
 package testenv
 
 import (
-	"os"
 	"slices"
 	"testing"
 )
 
-func TestServerGOGC(t *testing.T) {
+func TestServerEnv(t *testing.T) {
 	t.Setenv(ServerGOGCEnv, "")
-	t.Setenv("GOGC", "150")
 	if env := ServerEnv(); env != nil {
 		t.Errorf("ServerEnv() = %v without %s, want nothing", env, ServerGOGCEnv)
 	}
-	serverGOGC()()
-	if got := os.Getenv("GOGC"); got != "150" {
-		t.Errorf("GOGC = %q after a start without %s, want 150", got, ServerGOGCEnv)
-	}
-
 	t.Setenv(ServerGOGCEnv, "400")
 	if env := ServerEnv(); !slices.Equal(env, []string{"GOGC=400"}) {
 		t.Errorf("ServerEnv() = %v, want [GOGC=400]", env)
-	}
-	restore := serverGOGC()
-	if got := os.Getenv("GOGC"); got != "400" {
-		t.Errorf("GOGC = %q while the servers start, want 400", got)
-	}
-	restore()
-	if got := os.Getenv("GOGC"); got != "150" {
-		t.Errorf("GOGC = %q after the servers started, want the test's 150 back", got)
-	}
-
-	if err := os.Unsetenv("GOGC"); err != nil {
-		t.Fatal(err)
-	}
-	serverGOGC()()
-	if _, set := os.LookupEnv("GOGC"); set {
-		t.Error("GOGC is set after the servers started, where the test had none")
 	}
 }

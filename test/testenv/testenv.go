@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -38,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/test/testenv/server"
 )
 
 // modulePath is the main module's path, the first line of the go.mod at the root of the checkout.
@@ -156,28 +156,15 @@ func Start(t T, opts ...Option) *Env {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	assets := AssetsDir()
-	for _, name := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
-			t.Fatalf("cluster binary %s not found in %s: run 'make envtest' first: %v", name, assets, err)
-		}
-	}
 	scheme, err := Scheme()
 	if err != nil {
 		t.Fatalf("building the scheme: %v", err)
 	}
-	// The tiers run side by side on few CPUs, so API servers often start while others are busy: envtest's
-	// 20 s to start (each of its retries) is not always enough then.
-	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: o.crds, ControlPlaneStartTimeout: time.Minute}
+	env := &envtest.Environment{BinaryAssetsDirectory: AssetsDir(), CRDs: o.crds}
 	if len(o.crds) == 0 && !o.noCRDs {
 		env.CRDDirectoryPaths = []string{filepath.Join(RepoRoot(), "config", "crd", "bases")}
 		env.ErrorIfCRDPathMissing = true
 	}
-	// etcd's data is thrown away with the test: it need not survive a crash of the machine, so it
-	// skips fsync, which on a disk makes every write wait for the device (the simulated cluster's etcd
-	// does the same).
-	env.ControlPlane.Etcd = &envtest.Etcd{}
-	env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
 	apiserver := env.ControlPlane.GetAPIServer().Configure()
 	// The istiod chart's webhooks point at the in-cluster istiod Service, which no test API server can
 	// reach; the tier that runs a real istiod calls its endpoints directly.
@@ -185,13 +172,9 @@ func Start(t T, opts ...Option) *Env {
 	if o.serviceCIDR != "" {
 		apiserver.Set("service-cluster-ip-range", o.serviceCIDR)
 	}
-	restoreGOGC := serverGOGC()
-	cfg, err := env.Start()
-	restoreGOGC()
+	cfg, err := server.StartEnvironment(env)
 	if err != nil {
-		// envtest may have started etcd before the API server failed.
-		_ = env.Stop()
-		t.Fatalf("starting the API server: %v", err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
@@ -216,7 +199,7 @@ func Start(t T, opts ...Option) *Env {
 // good part of the tiers' CPU collecting garbage (the control-plane suite's API server: 43.0 s of CPU
 // at Go's default, 36.7 s at 400). The test processes and the managers they start do not get it, and the
 // benchmarks run without it unless it is set.
-const ServerGOGCEnv = "TESTENV_SERVER_GOGC"
+const ServerGOGCEnv = server.GOGCEnv
 
 // ServerEnv is what the test servers add to the test's environment: GOGC from ServerGOGCEnv, or nothing.
 func ServerEnv() []string {
@@ -224,30 +207,6 @@ func ServerEnv() []string {
 		return []string{"GOGC=" + gogc}
 	}
 	return nil
-}
-
-var serverGOGCMu sync.Mutex
-
-// serverGOGC sets GOGC for the servers envtest starts, which inherit the test process's environment
-// (the test process's own collector read GOGC when it started, so it is not changed), and returns what
-// puts it back. Starts are serialized while it is set; a process another goroutine of the test starts
-// in that window inherits it too (envtest gives its servers no environment of their own).
-func serverGOGC() (restore func()) {
-	gogc := os.Getenv(ServerGOGCEnv)
-	if gogc == "" {
-		return func() {}
-	}
-	serverGOGCMu.Lock()
-	old, had := os.LookupEnv("GOGC")
-	_ = os.Setenv("GOGC", gogc)
-	return func() {
-		if had {
-			_ = os.Setenv("GOGC", old)
-		} else {
-			_ = os.Unsetenv("GOGC")
-		}
-		serverGOGCMu.Unlock()
-	}
 }
 
 // WriteKubeconfig writes a kubeconfig for an admin user of the API server into dir and returns its
