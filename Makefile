@@ -82,7 +82,7 @@ verify: manifests generate ## Fail when generated files differ from what is comm
 # by side: go test's packages two at a time, the control-plane suite's specs spread by the ginkgo CLI over
 # GINKGO_PROCS processes (each with its own API server and manager), and the e2e tests in parallel.
 TIER_TAGS := envtest,istiod,cluster
-ENVTEST_PACKAGES := ./internal/helm/ ./controllers/servicemesh/ ./test/integration/ ./test/integration/chartmanager/ ./test/integration/firstinstall/ \
+ENVTEST_PACKAGES := ./internal/helm/ ./controllers/servicemesh/ ./controllers/ingress/ ./test/integration/ ./test/integration/chartmanager/ ./test/integration/firstinstall/ \
 	./test/integration/metricsauth/ ./test/integration/policy/ ./test/integration/restart/ ./test/bundle/ ./test/chart/ ./test/scale/ ./test/install/
 ENVTEST_SUITES := ./test/integration/controlplane/
 ISTIOD_PACKAGES := ./test/istiod/
