@@ -119,7 +119,13 @@ image-binary: ## Build the manager as the image does (hack/trimdeps) into bin/me
 .PHONY: test-envtest test-envtest-packages test-envtest-suites
 test-envtest: test-envtest-packages test-envtest-suites ## Run the tier on a real kube-apiserver and etcd (integration, control plane, chart and bundle installs).
 test-envtest-packages: envtest image-binary
-	$(TIER_ENV) go test -tags envtest $(ENVTEST_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+	$(TIER_ENV) go test -tags envtest $(ENVTEST_PACKAGES) -run '^($(ENVTEST_TESTS))$$' -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+# ENVTEST_TESTS are the tests of the files behind the envtest tag in ENVTEST_PACKAGES, which the tier runs:
+# the packages' other tests are pure, and test-unit runs them (TestEnvtestTierRunsEveryTaggedTest).
+ENVTEST_TESTS = $(shell grep -ho '^func Test[A-Za-z0-9_]*' $$(grep -l '^//go:build envtest' $(addsuffix *_test.go,$(ENVTEST_PACKAGES))) | cut -d' ' -f2 | sort -u | paste -sd'|')
+.PHONY: print-envtest-tests
+print-envtest-tests:
+	@echo '$(ENVTEST_TESTS)'
 test-envtest-suites: envtest image-binary
 	$(TIER_ENV) go run github.com/onsi/ginkgo/v2/ginkgo --tags envtest -p --procs $(GINKGO_PROCS) --timeout $(TEST_TIMEOUT) $(GINKGO_FLAGS) $(ENVTEST_SUITES)
 

@@ -18,9 +18,13 @@ package testenv
 
 import (
 	"bufio"
+	"go/ast"
 	"go/build/constraint"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -70,6 +74,56 @@ func TestEveryTaggedTestRuns(t *testing.T) {
 				t.Errorf("%s builds only with tag %q, but none of %v in the Makefile lists ./%s", file, tag, variables, filepath.Dir(file))
 			}
 		}
+	}
+}
+
+// TestEnvtestTierRunsEveryTaggedTest: test-envtest-packages runs only the tests of the files behind the
+// envtest tag (ENVTEST_TESTS; the packages' other tests are pure, and test-unit runs them), so each such
+// test must be in the pattern the Makefile computes, or it would silently never run.
+func TestEnvtestTierRunsEveryTaggedTest(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make is needed to read the Makefile's ENVTEST_TESTS: %v", err)
+	}
+	cmd := exec.Command("make", "-s", "--no-print-directory", "print-envtest-tests")
+	cmd.Dir = RepoRoot()
+	// Not a sub-make of the make that may run this test (test-unit): its flags and jobserver are not ours.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "MAKEFLAGS=") || strings.HasPrefix(kv, "MFLAGS=") || strings.HasPrefix(kv, "MAKELEVEL=")
+	})
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make print-envtest-tests: %v", err)
+	}
+	run, err := regexp.Compile("^(" + strings.TrimSpace(string(out)) + ")$")
+	if err != nil {
+		t.Fatalf("the Makefile's ENVTEST_TESTS is no pattern: %v", err)
+	}
+	listed := makefilePackages(t, filepath.Join(RepoRoot(), "Makefile"))["ENVTEST_PACKAGES"]
+	found := 0
+	for file, tags := range taggedFiles(t, RepoRoot()) {
+		if !slices.Contains(tags, "envtest") || !covers(listed, filepath.Dir(file)) {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), filepath.Join(RepoRoot(), file), nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range parsed.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") || fn.Name.Name == "TestMain" {
+				continue
+			}
+			found++
+			if !run.MatchString(fn.Name.Name) {
+				t.Errorf("%s: %s is not in the Makefile's ENVTEST_TESTS, so test-envtest-packages does not run it", file, fn.Name.Name)
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("found no test behind the envtest tag in ENVTEST_PACKAGES: the walk is broken")
+	}
+	if run.MatchString("TestCovers") {
+		t.Error("the Makefile's ENVTEST_TESTS matches a pure test of test/testenv: it selects nothing")
 	}
 }
 
