@@ -160,6 +160,20 @@ func (r *Reconciler) reconcileCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 	want := ""
 	if enabled {
 		want = mesh.Spec.CNINamespace()
+	}
+	if obs.namespace == "" {
+		// status.cni.namespace names no agent, which a status lost whole (restored from a backup without
+		// it, or replaced) says too while one runs: the agents of this mesh's the cluster holds tell where.
+		running, err := r.agentsOf(ctx, mesh)
+		if err != nil {
+			if last := pending(); last != nil {
+				return r.failCNI(ctx, obs, last)
+			}
+			return failed(err)
+		}
+		obs.namespace = unrecordedAgent(running, want)
+	}
+	if enabled {
 		// Before anything changes: an agent moved to a namespace that rejects it stays where it runs.
 		if rejected, err := r.agentRejected(ctx, mesh, want); err != nil {
 			if last := pending(); last != nil {
@@ -569,24 +583,52 @@ func (r *Reconciler) uninstallCNI(ctx context.Context, mesh *meshv1alpha1.Servic
 }
 
 // strayAgents names the namespaces, other than want and recorded, that hold a CNI agent DaemonSet of
-// this mesh's (its managed-by label and the mesh's owner reference), sorted; read from the cache, which
-// holds meshkeeper's labelled objects.
+// this mesh's (agentsOf), sorted.
 func (r *Reconciler) strayAgents(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, want, recorded string) ([]string, error) {
+	running, err := r.agentsOf(ctx, mesh)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(running, func(namespace string) bool { return namespace == want || namespace == recorded }), nil
+}
+
+// agentsOf names the namespaces that hold a CNI agent DaemonSet of this mesh's (its managed-by label and
+// the mesh's owner reference) not being deleted, sorted; read from the cache, which holds meshkeeper's
+// labelled objects.
+func (r *Reconciler) agentsOf(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
 	list := &appsv1.DaemonSetList{}
 	if err := r.List(ctx, list, client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}); err != nil {
 		return nil, fmt.Errorf("listing the CNI agent's DaemonSets: %w", err)
 	}
-	var stray []string
+	var running []string
 	for i := range list.Items {
 		ds := &list.Items[i]
-		if ds.Name != cniDaemonSet || ds.Namespace == want || ds.Namespace == recorded || !ds.DeletionTimestamp.IsZero() ||
+		if ds.Name != cniDaemonSet || !ds.DeletionTimestamp.IsZero() ||
 			!slices.ContainsFunc(ds.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == mesh.UID }) {
 			continue
 		}
-		stray = append(stray, ds.Namespace)
+		running = append(running, ds.Namespace)
 	}
-	slices.Sort(stray)
-	return slices.Compact(stray), nil
+	slices.Sort(running)
+	return slices.Compact(running), nil
+}
+
+// unrecordedAgent is the agent the CNI phase takes for the one the mesh runs when status.cni.namespace
+// names none, of those running (agentsOf): one elsewhere than want, the namespace the spec wants it in
+// ("" when the mesh no longer runs it), comes first, since the pods injected for the agent may rely on
+// it (a move whose status was lost, or a status lost before spec.cni.namespace changed): as for a move,
+// it is removed only once the agent in want runs ready on every node, and any other is a stray one.
+// Else the one in want, whose upgrade then waits for istiod as any upgrade does; "" when none runs.
+func unrecordedAgent(running []string, want string) string {
+	for _, namespace := range running {
+		if namespace != want {
+			return namespace
+		}
+	}
+	if slices.Contains(running, want) {
+		return want
+	}
+	return ""
 }
 
 // uninstallAllCNI removes the istio-cni release wherever meshkeeper may have installed it, when the

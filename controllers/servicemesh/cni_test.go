@@ -383,7 +383,9 @@ func TestReconcileCNI(t *testing.T) {
 			wantCNI:         meshv1alpha1.CNIStatus{Enabled: false, EnabledBy: meshv1alpha1.CNIBySpec},
 			wantReason:      meshv1alpha1.ReasonCNIDisabled,
 		},
-		"moving the agent uninstalls it where the status lost it": {
+		// The pods injected for the agent may rely on the one found running: a move keeps it, as one the
+		// status names, until the new one is ready on every node.
+		"moving the agent keeps it where the status lost it until the new one is ready": {
 			mesh: func() *meshv1alpha1.ServiceMesh {
 				mesh := testMesh()
 				mesh.Spec.CNI.Namespace = "kube-system"
@@ -391,10 +393,23 @@ func TestReconcileCNI(t *testing.T) {
 				return mesh
 			},
 			istiodRunning: true, agents: []string{"istio-system"}, othersAgent: "other-cni",
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "istio-system"},
+			wantReason:  meshv1alpha1.ReasonNodesNotReady,
+		},
+		"moving the agent uninstalls it where the status lost it once the new one is ready": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				mesh.Status = meshv1alpha1.ServiceMeshStatus{} // lost whole
+				return mesh
+			},
+			istiodRunning: true, agents: []string{"istio-system"}, readyAgent: "kube-system",
 			wantEnsured:     []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
 			wantUninstalled: []string{"istio-system/istio-cni"},
-			wantCNI:         meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
-			wantReason:      meshv1alpha1.ReasonDaemonSetMissing,
+			wantCNI: meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system",
+				DesiredNodes: 2, ReadyNodes: 2},
+			wantReason: meshv1alpha1.ReasonAvailable,
 		},
 		"an agent where it is wanted, unrecorded, is the one kept": {
 			mesh: func() *meshv1alpha1.ServiceMesh {
