@@ -389,6 +389,10 @@ const seccompFieldMinor = 19
 // agent does not lift it, so istio-init is named only where the sidecar is admitted (an Unconfined one
 // by a level pinned before v1.19). A sidecar that spec.values has run as root is rejected by restricted
 // only, and so is one whose containers spec.values leaves without a seccomp profile (from v1.19).
+// istio-init is what injection adds unless it injects for a CNI agent (InjectsForCNI): meshkeeper's, or
+// a CNI installation of the user's own that spec.values turns on (cni.enabled) while meshkeeper runs
+// none, whose pods get istio-validation instead. For the latter meshkeeper gives the sidecar's
+// containers no seccomp profile, which restricted asks for, unless spec.values gives them one.
 func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
 	var parts []PrivilegePart
 	if value := render.PrivilegedSidecar(spec); value != "" {
@@ -399,10 +403,15 @@ func PrivilegeOf(spec *meshv1alpha1.ServiceMeshSpec) Privilege {
 		}
 		parts = append(parts, part)
 	}
-	if render.Mode(spec).PrivilegedInit() {
+	if !InjectsForCNI(spec) {
 		parts = append(parts, PrivilegePart{What: "the istio-init container that injection adds without the CNI agent (it needs NET_ADMIN and NET_RAW)",
 			Fix:         "turn on CNI (spec.cni.enabled: true): once the agent is installed, injected pods carry no privileged init container",
 			UnlessOther: true})
+	} else if render.Mode(spec).PrivilegedInit() && render.SidecarSeccompType(spec) == "" {
+		parts = append(parts, PrivilegePart{What: "the sidecar injected for the CNI installation that spec.values turns on (cni.enabled), whose containers have no seccomp profile",
+			Fix: "set global.proxy.seccompProfile.type: RuntimeDefault in spec.values, or let meshkeeper run the CNI agent (spec.cni.enabled: true), " +
+				"which gives the sidecar that profile",
+			RestrictedOnly: true, SinceMinor: seccompFieldMinor})
 	}
 	if value := render.RootSidecar(spec); value != "" {
 		parts = append(parts, PrivilegePart{What: fmt.Sprintf("the sidecar that spec.values asks for (%s), which runs as root", value),

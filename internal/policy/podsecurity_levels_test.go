@@ -116,6 +116,22 @@ func TestPodSecurityLevelsJudgeWhatEachRejects(t *testing.T) {
 			wantMessage:    []string{"istio-init", "spec.cni.enabled: true"},
 			wantNotMessage: []string{"seccompProfile"},
 		},
+		"without CNI, a CNI installation of the user's own (spec.values cni.enabled) adds no istio-init, which baseline admits": {
+			cniOff: true, values: `{"cni": {"enabled": true}}`, level: "baseline", wantEnroll: true,
+		},
+		"without CNI, a CNI installation of the user's own leaves the sidecar without a seccomp profile, which restricted rejects": {
+			cniOff: true, values: `{"cni": {"enabled": true}}`, level: "restricted",
+			wantMessage:    []string{`"restricted"`, "cni.enabled", "no seccomp profile", "global.proxy.seccompProfile.type: RuntimeDefault"},
+			wantNotMessage: []string{"istio-init"},
+		},
+		"without CNI, a CNI installation of the user's own with a RuntimeDefault profile from spec.values is admitted by restricted": {
+			cniOff: true, values: `{"cni": {"enabled": true}, "global": {"proxy": {"seccompProfile": {"type": "RuntimeDefault"}}}}`,
+			level: "restricted", wantEnroll: true,
+		},
+		"without CNI, spec.values cni.enabled false still has injection add istio-init": {
+			cniOff: true, values: `{"cni": {"enabled": false}}`, level: "baseline",
+			wantMessage: []string{"istio-init"},
+		},
 		"with CNI, a Localhost seccomp profile for the sidecar is admitted by restricted": {
 			values: `{"global": {"proxy": {"seccompProfile": {"type": "Localhost", "localhostProfile": "istio.json"}}}}`,
 			level:  "restricted", wantEnroll: true,

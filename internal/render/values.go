@@ -593,6 +593,17 @@ func SeccompLessSidecar(spec *meshv1alpha1.ServiceMeshSpec) string {
 	return ""
 }
 
+// SidecarSeccompType is the type of the seccomp profile spec.values gives the sidecar's containers
+// (global.proxy.seccompProfile.type, which Istio's template writes into istio-proxy and its init
+// container); "" when it gives none. It is the only profile they get without the CNI agent.
+func SidecarSeccompType(spec *meshv1alpha1.ServiceMeshSpec) string {
+	values := valuesWithAnyOf(spec, []byte("seccompProfile"))
+	global, _ := values["global"].(Values)
+	proxy, _ := global["proxy"].(Values)
+	profile, _ := proxy["seccompProfile"].(Values)
+	return stringAt(profile, "type")
+}
+
 // jsonText is v as JSON, the way spec.values spells it.
 func jsonText(v any) string {
 	text, err := json.Marshal(v)

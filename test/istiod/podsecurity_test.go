@@ -262,3 +262,85 @@ func keepAgentReady(ctx context.Context) {
 		}
 	}
 }
+
+// TestAUserCNIOfTheValuesLetsARestrictedNamespaceIn: a CNI installation of the user's own, which
+// spec.values turns on (cni.enabled) while meshkeeper runs no agent, has the real istiod inject
+// istio-validation, with no added capability, instead of istio-init. With the seccomp profile the
+// values give the sidecar, the injected pod is admitted where restricted is enforced, and meshkeeper
+// enrolls that namespace.
+func TestAUserCNIOfTheValuesLetsARestrictedNamespaceIn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	ensureRestrictedNamespace(ctx, t)
+	pod := restrictedPod(appNamespace)
+
+	// Cleanups run last registered first: this one after patchMesh's restores the spec.
+	t.Cleanup(func() {
+		// The rest of the tier runs with meshkeeper's agent: wait until it is installed again, ready,
+		// and istiod installed for it. No DaemonSet controller runs here: its status is written as one would.
+		agentCtx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go keepAgentReady(agentCtx)
+		if err := waitFor(context.Background(), 2*time.Minute, func() error {
+			mesh := &meshv1alpha1.ServiceMesh{}
+			if err := k8sClient.Get(context.Background(), client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+				return err
+			}
+			if cni := mesh.Status.CNI; cni == nil || !cni.Enabled || cni.Namespace == "" || cni.InjectorPending ||
+				!meta.IsStatusConditionTrue(mesh.Status.Conditions, meshv1alpha1.ConditionCNIReady) {
+				return fmt.Errorf("the CNI agent is not back: status.cni %+v", mesh.Status.CNI)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+	patchMesh(t, `{"cni": {"enabled": false}, "values": {"cni": {"enabled": true}, "global": {"proxy": {"seccompProfile": {"type": "RuntimeDefault"}}}}, `+
+		`"injection": {"namespaces": ["`+appNamespace+`", "`+restrictedNamespace+`"]}}`,
+		`{"cni": {"enabled": true}, "values": null, "injection": {"namespaces": ["`+appNamespace+`"]}}`)
+	// meshkeeper's agent is removed once istiod no longer injects with meshkeeper's values for it: the
+	// istiod that runs then injects with the user's.
+	if err := waitFor(ctx, 2*time.Minute, func() error {
+		mesh := &meshv1alpha1.ServiceMesh{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+			return err
+		}
+		if cni := mesh.Status.CNI; cni == nil || cni.Enabled || cni.Namespace != "" {
+			return fmt.Errorf("meshkeeper's agent still runs: status.cni %+v", cni)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	injected := injectUntil(ctx, t, pod, initContainerNamed("istio-validation"))
+	if c := find(injected.Spec.InitContainers, "istio-init"); c != nil {
+		t.Errorf("with a CNI installation of the values, istiod injected istio-init: %+v", c)
+	}
+	for _, c := range append(injected.Spec.InitContainers, injected.Spec.Containers...) {
+		if sc := c.SecurityContext; sc != nil && sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+			t.Errorf("with a CNI installation of the values, container %s adds capabilities %v", c.Name, sc.Capabilities.Add)
+		}
+	}
+	if err := createIn(ctx, injected, "web-own-cni"); err != nil {
+		t.Errorf("the pod injected for a CNI installation of the values is rejected under restricted: %v", err)
+	}
+
+	if err := waitFor(ctx, 2*time.Minute, func() error {
+		got := &corev1.Namespace{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: restrictedNamespace}, got); err != nil {
+			return err
+		}
+		if got.Labels["istio-injection"] != "enabled" {
+			mesh := &meshv1alpha1.ServiceMesh{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: meshv1alpha1.ServiceMeshName}, mesh); err != nil {
+				return err
+			}
+			return fmt.Errorf("namespace %s is not enrolled: NamespacesEnrolled %+v", restrictedNamespace,
+				meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionNamespacesEnrolled))
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
