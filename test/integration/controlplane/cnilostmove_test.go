@@ -38,17 +38,7 @@ var _ = Describe("An istio-cni agent moved while the status no longer names it",
 	const ns = "cnilost-system"
 
 	BeforeAll(func() {
-		deleteMesh()
-		DeferCleanup(deleteMesh)
-		createMesh("  namespace: " + ns + "\n")
-		Eventually(func() bool { return deploymentExists(ns, "istiod") }, installTimeout, poll).Should(BeTrue())
-		markAvailable(ns, "istiod") // and the agent on every node
-		Eventually(func(g Gomega) {
-			cni := getMesh().Status.CNI
-			g.Expect(cni).NotTo(BeNil())
-			g.Expect(cni.Namespace).To(Equal(ns))
-			g.Expect(conditionOf(meshv1alpha1.ConditionCNIReady).Reason).To(Equal(meshv1alpha1.ReasonAvailable))
-		}, installTimeout, poll).Should(Succeed())
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n")
 	})
 
 	agentIn := func(namespace string) error {

@@ -35,13 +35,7 @@ var _ = Describe("The CNI agent on the cluster's nodes", Ordered, func() {
 	const ns = "cnn-system"
 
 	BeforeAll(func() {
-		deleteMesh()
-		DeferCleanup(deleteMesh)
-		createMesh("  namespace: " + ns + "\n  cni:\n    tolerations: [{key: dedicated, operator: Exists}]\n")
-		Eventually(func() bool { return deploymentExists(ns, "istiod") }, installTimeout, poll).Should(BeTrue())
-		markAvailable(ns, "istiod") // and the agent on cniNodes nodes
-		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionReady).Status }, installTimeout, poll).
-			Should(Equal(metav1.ConditionTrue))
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n  cni:\n    tolerations: [{key: dedicated, operator: Exists}]\n")
 	})
 
 	It("is not ready when its tolerations keep it off every node", func() {

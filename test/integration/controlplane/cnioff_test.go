@@ -64,29 +64,16 @@ var _ = Describe("Pods injected for the CNI agent once CNI is turned off", Order
 	)
 
 	BeforeAll(func() {
-		deleteMesh()
-		createNamespace(shop, nil, nil)
+		// A new mesh runs the agent, and istiod injects for it from the start.
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n  version: 1.31.1\n  injection:\n    namespaces: ["+shop+"]\n", shop)
 		// Everything the spec creates in the shared API server goes with it: the pods before the mesh
 		// (cleanups run last registered first), so that none is counted by another spec.
 		var created []client.Object
-		DeferCleanup(deleteMesh)
 		DeferCleanup(func() {
 			for _, obj := range created {
 				Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj, client.GracePeriodSeconds(0)))).To(Succeed())
 			}
 		})
-
-		// A new mesh runs the agent, and istiod injects for it from the start.
-		createMesh("  namespace: " + ns + "\n  version: 1.31.1\n  injection:\n    namespaces: [" + shop + "]\n")
-		Eventually(func() bool { return deploymentExists(ns, "istiod") }, installTimeout, poll).Should(BeTrue())
-		markAvailable(ns, "istiod")
-		Eventually(func(g Gomega) {
-			cni := getMesh().Status.CNI
-			g.Expect(cni).NotTo(BeNil())
-			g.Expect(cni.Enabled).To(BeTrue())
-			g.Expect(cni.Namespace).To(Equal(ns), "istiod injects for the agent once it is installed")
-			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
-		}, installTimeout, poll).Should(Succeed())
 
 		// Injected by meshkeeper's control plane: created after its mesh config.
 		time.Sleep(time.Second) // creation times have a resolution of a second

@@ -39,20 +39,7 @@ var _ = Describe("Turning CNI off while a switch to RevisionBased waits for its 
 	const ns = "cw-system"
 
 	BeforeAll(func() {
-		deleteMesh()
-		createNamespace("cw-shop", nil, nil)
-		DeferCleanup(deleteMesh)
-		createMesh("  namespace: " + ns + "\n  version: 1.31.1\n  injection:\n    namespaces: [cw-shop]\n")
-		Eventually(func(g Gomega) {
-			g.Expect(deploymentExists(ns, "istiod")).To(BeTrue(), "istiod not installed; the mesh's conditions: %+v", getMesh().Status.Conditions)
-		}, installTimeout, poll).Should(Succeed())
-		markAvailable(ns, "istiod") // and the agent on every node
-		Eventually(func(g Gomega) {
-			cni := getMesh().Status.CNI
-			g.Expect(cni).NotTo(BeNil())
-			g.Expect(cni.Namespace).To(Equal(ns))
-			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
-		}, installTimeout, poll).Should(Succeed())
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n  version: 1.31.1\n  injection:\n    namespaces: [cw-shop]\n", "cw-shop")
 	})
 
 	injectsForAgent := func(g Gomega, configMap string) string {

@@ -24,7 +24,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
@@ -38,18 +37,7 @@ var _ = Describe("Turning CNI on again while its agent still runs", Ordered, fun
 	const ns = "cr-system"
 
 	BeforeAll(func() {
-		deleteMesh()
-		createNamespace("cr-shop", nil, nil)
-		DeferCleanup(deleteMesh)
-		createMesh("  namespace: " + ns + "\n  version: 1.31.1\n  injection:\n    namespaces: [cr-shop]\n")
-		Eventually(func() bool { return deploymentExists(ns, "istiod") }, installTimeout, poll).Should(BeTrue())
-		markAvailable(ns, "istiod") // and the agent on every node
-		Eventually(func(g Gomega) {
-			cni := getMesh().Status.CNI
-			g.Expect(cni).NotTo(BeNil())
-			g.Expect(cni.Namespace).To(Equal(ns))
-			g.Expect(conditionOf(meshv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
-		}, installTimeout, poll).Should(Succeed())
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n  version: 1.31.1\n  injection:\n    namespaces: [cr-shop]\n", "cr-shop")
 	})
 
 	revisionInjector := func(g Gomega) string {

@@ -40,13 +40,7 @@ var _ = Describe("The CNI agent rolling out a change", Ordered, func() {
 	const ns = "cnr-system"
 
 	BeforeAll(func() {
-		deleteMesh()
-		DeferCleanup(deleteMesh)
-		createMesh("  namespace: " + ns + "\n")
-		Eventually(func() bool { return deploymentExists(ns, "istiod") }, installTimeout, poll).Should(BeTrue())
-		markAvailable(ns, "istiod") // and the agent on cniNodes nodes
-		Eventually(func() metav1.ConditionStatus { return conditionOf(meshv1alpha1.ConditionReady).Status }, installTimeout, poll).
-			Should(Equal(metav1.ConditionTrue))
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n")
 	})
 
 	It("counts only the nodes whose agent pod of the current template is available", func() {
