@@ -632,12 +632,20 @@ func unrecordedAgent(running []string, want string) string {
 }
 
 // uninstallAllCNI removes the istio-cni release wherever meshkeeper may have installed it, when the
-// ServiceMesh is deleted. A release that does not exist is not an error.
+// ServiceMesh is deleted: where the spec and the status say, and wherever an agent DaemonSet of the
+// mesh's runs (agentsOf), which a status lost whole or a lost status write leaves unnamed. A release
+// that does not exist is not an error.
 func (r *Reconciler) uninstallAllCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
-	namespaces := []string{mesh.Spec.CNINamespace()}
-	if mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" && !slices.Contains(namespaces, mesh.Status.CNI.Namespace) {
+	namespaces, err := r.agentsOf(ctx, mesh)
+	if err != nil {
+		return err
+	}
+	namespaces = append(namespaces, mesh.Spec.CNINamespace())
+	if mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" {
 		namespaces = append(namespaces, mesh.Status.CNI.Namespace)
 	}
+	slices.Sort(namespaces)
+	namespaces = slices.Compact(namespaces)
 	for _, ns := range namespaces {
 		if err := r.uninstallRelease(ctx, mesh, ns, cniRelease); err != nil {
 			return fmt.Errorf("uninstalling release %s/%s: %w", ns, cniRelease, err)
