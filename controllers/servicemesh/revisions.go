@@ -1145,13 +1145,27 @@ func (r *Reconciler) upgradeGate(ctx context.Context, mesh *meshv1alpha1.Service
 }
 
 // runningAgentVersion is the Istio version of the CNI agent the mesh runs and keeps running (the
-// settled decision, spec.cni.enabled, in memory), read from its DaemonSet in status.cni.namespace; ""
-// when there is none.
+// settled decision, spec.cni.enabled, in memory), read from its DaemonSet in status.cni.namespace, or,
+// when the status names none (lost whole, restored from a backup without it), in the namespace the CNI
+// phase takes for the agent's (unrecordedAgent); "" when there is none.
 func (r *Reconciler) runningAgentVersion(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (string, error) {
-	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) || mesh.Status.CNI == nil || mesh.Status.CNI.Namespace == "" {
+	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) {
 		return "", nil
 	}
-	return r.agentVersionIn(ctx, mesh.Status.CNI.Namespace)
+	namespace := ""
+	if mesh.Status.CNI != nil {
+		namespace = mesh.Status.CNI.Namespace
+	}
+	if namespace == "" {
+		running, err := r.agentsOf(ctx, mesh)
+		if err != nil {
+			return "", err
+		}
+		if namespace = unrecordedAgent(running, mesh.Spec.CNINamespace()); namespace == "" {
+			return "", nil
+		}
+	}
+	return r.agentVersionIn(ctx, namespace)
 }
 
 // kubernetesVersion is the API server's MAJOR.MINOR, read again once the last read is
