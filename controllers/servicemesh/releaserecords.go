@@ -19,10 +19,12 @@ package servicemesh
 import (
 	"context"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
 
 // recordWriteCounter is a chart manager that counts its writes of release records
@@ -38,17 +40,31 @@ type releaseRecords struct {
 	mu        sync.Mutex
 	mesh      types.UID
 	namespace string
-	// writes is the chart manager's count of record writes in namespace before they were read.
+	// writes is the chart manager's count of record writes in namespace before they were read, at when
+	// the list began.
 	writes    uint64
+	at        time.Time
 	histories map[string]releaseHistory
+	// now is the clock the age of the last list is measured with; nil is time.Now.
+	now func() time.Time
+}
+
+func (k *releaseRecords) clock() time.Time {
+	if k.now != nil {
+		return k.now()
+	}
+	return time.Now()
 }
 
 // knownReleaseHistories is releaseHistories as this process last read it, read again around the cache
 // only when the records may have changed since: at the first reconcile of the ServiceMesh after the
 // manager started (records it never saw: an install a stopped manager cut short, a release whose
 // Deployment was deleted meanwhile), and after the chart manager wrote a record in the namespace (an
-// install that failed, an upgrade, an uninstall). Release Secrets are not cached, and a list of them on
-// every reconcile is a read around the cache in the steady state, where no record changes. fresh reads
+// install that failed, an upgrade, an uninstall), and once the last list is helm.RecordsRecheck old, as
+// the chart manager lists a release's records again: records changed by someone else alone (a release
+// uninstalled by hand, a record deleted or forged) are seen within it. Release Secrets are not cached,
+// and a list of them on every reconcile is a read around the cache in the steady state, where no record
+// changes. fresh reads
 // them whatever this process knows: when the status lists a revision without its istiod Deployment,
 // whose release someone may have uninstalled by hand. The map returned is shared: callers only read it.
 func (r *Reconciler) knownReleaseHistories(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, fresh bool) (map[string]releaseHistory, error) {
@@ -61,18 +77,20 @@ func (r *Reconciler) knownReleaseHistories(ctx context.Context, mesh *meshv1alph
 	writes := counter.RecordWrites(mesh.Spec.Namespace)
 	known := &r.releaseRecords
 	known.mu.Lock()
-	if !fresh && known.histories != nil && known.mesh == mesh.UID && known.namespace == mesh.Spec.Namespace && known.writes == writes {
+	if !fresh && known.histories != nil && known.mesh == mesh.UID && known.namespace == mesh.Spec.Namespace && known.writes == writes &&
+		known.clock().Sub(known.at) < helm.RecordsRecheck {
 		histories := known.histories
 		known.mu.Unlock()
 		return histories, nil
 	}
+	at := known.clock()
 	known.mu.Unlock()
 	histories, err := r.releaseHistories(ctx, mesh)
 	if err != nil {
 		return nil, err
 	}
 	known.mu.Lock()
-	known.mesh, known.namespace, known.writes, known.histories = mesh.UID, mesh.Spec.Namespace, writes, histories
+	known.mesh, known.namespace, known.writes, known.at, known.histories = mesh.UID, mesh.Spec.Namespace, writes, at, histories
 	known.mu.Unlock()
 	return histories, nil
 }

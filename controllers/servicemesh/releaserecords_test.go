@@ -20,6 +20,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -129,4 +130,69 @@ func TestObserveRevisionsReadsTheReleaseRecordsOnlyWhenTheyMayHaveChanged(t *tes
 		t.Fatal(err)
 	}
 	observe(restarted, listed, 1, "1-31-0", "1-31-1")
+}
+
+// Records changed by someone else alone, which move no count of the chart manager's (a release uninstalled
+// by hand, a record forged), are seen once the last list is helm.RecordsRecheck old, as the chart manager
+// sees them: without that bound, a revision the status does not list yet whose failed install someone
+// uninstalled with helm stays a revision, and one a restored or forged record names stays unseen, for as
+// long as meshkeeper writes no record (in a settled mesh, never).
+func TestObserveRevisionsReadsTheReleaseRecordsAgainAfterTheRecheck(t *testing.T) {
+	mesh := testMesh()
+	mesh.Spec.UpdateStrategy = meshv1alpha1.UpdateStrategySpec{Type: meshv1alpha1.UpdateRevisionBased}
+	mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{{Name: "1-31-0", Version: "1.31.0", State: meshv1alpha1.RevisionActive, Ready: true}}
+	record := func(release, status string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: mesh.Spec.Namespace, Name: "sh.helm.release.v1." + release + ".v1",
+			Labels: map[string]string{"owner": "helm", "name": release, "status": status, "version": "1", helm.DigestLabel: "d"}}}
+	}
+	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: mesh.Spec.Namespace, Name: "istiod-1-31-0",
+		Labels:          map[string]string{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue, "app": "istiod", policy.LabelIstioRevision: "1-31-0"},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: meshv1alpha1.GroupVersion.String(), Kind: "ServiceMesh", Name: mesh.Name, UID: mesh.UID}}}}
+	tr := newTestReconciler(t, mesh, &countingCharts{})
+	for _, obj := range []client.Object{istiod, record("istiod-1-31-0", "deployed"), record("istiod-1-31-1", "failed")} {
+		if err := tr.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr.releaseRecords.now = func() time.Time { return now }
+	lists := 0
+	tr.APIReader = countingReader{Reader: tr.APIReader, lists: &lists}
+	observe := func(wantLists int, want ...string) {
+		t.Helper()
+		lists = 0
+		found, _, err := tr.observeRevisions(t.Context(), mesh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range found {
+			names = append(names, f.Name)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("revisions = %v, want %v", names, want)
+		}
+		if lists != wantLists {
+			t.Errorf("release records listed %d times, want %d", lists, wantLists)
+		}
+	}
+	observe(1, "1-31-0", "1-31-1")
+
+	// Someone uninstalls the failed revision by hand: the chart manager wrote nothing.
+	if err := tr.Delete(t.Context(), record("istiod-1-31-1", "failed")); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(helm.RecordsRecheck - time.Second)
+	observe(0, "1-31-0", "1-31-1")
+	now = now.Add(time.Second)
+	observe(1, "1-31-0")
+	observe(0, "1-31-0")
+
+	// Someone writes a record of a failed install of another revision: seen within the recheck too.
+	if err := tr.Create(t.Context(), record("istiod-1-31-2", "failed")); err != nil {
+		t.Fatal(err)
+	}
+	observe(0, "1-31-0")
+	now = now.Add(helm.RecordsRecheck)
+	observe(1, "1-31-0", "1-31-2")
 }

@@ -109,10 +109,10 @@ var _ = Describe("A revision whose install failed", Ordered, func() {
 
 	// Finding such a revision takes the namespace's release records, which are not cached, and so does
 	// each release's state. Every event the mesh watches wakes a reconcile; once the mesh has settled, no
-	// record changes, and none reads them around the cache again: neither all the namespace's records
-	// nor one release's, which the chart manager lists again only once helm.RecordsRecheck has passed
-	// since its last list. When that was is not the spec's to choose, so a release may be listed once
-	// per recheck that can have ended while the spec wakes the mesh; it wakes it more often than that.
+	// record changes, and none reads them around the cache again: neither all the namespace's records,
+	// nor one release's, until helm.RecordsRecheck has passed since their last list (records changed by
+	// someone else alone are seen then). When that was is not the spec's to choose, so they may be listed
+	// once per recheck that can have ended while the spec wakes the mesh; it wakes it more often than that.
 	It("reads the namespace's release records no more once the mesh has settled", func() {
 		path := "/api/v1/namespaces/" + ns + "/secrets"
 		reconciles := func() float64 {
@@ -130,7 +130,7 @@ var _ = Describe("A revision whose install failed", Ordered, func() {
 			})
 			Eventually(reconciles, installTimeout, poll).Should(BeNumerically(">", before))
 		}
-		// rechecked bounds how many times a release's records may be listed since start: once, once more
+		// rechecked bounds how many times the records may be listed since start: once, once more
 		// for each recheck that may have ended since, and once more for the time a list takes (the recheck
 		// counts from before one list to the next).
 		rechecked := func(start time.Time) int {
@@ -144,10 +144,10 @@ var _ = Describe("A revision whose install failed", Ordered, func() {
 		for i := 0; i < 3 || i < 10 && reconciles()-passes <= float64(rechecked(start)); i++ {
 			wake(fmt.Sprintf("wake-%d", i))
 		}
-		Expect(managerRecordLists.Of(path)-lists).To(BeZero(),
+		allowed := rechecked(start)
+		Expect(managerRecordLists.Of(path)-lists).To(BeNumerically("<=", allowed),
 			"the release records were listed around the cache in %v reconciles", reconciles()-passes)
 		Expect(managerReleaseLists.Of(path)).NotTo(BeEmpty(), "the chart manager listed no release's records in %s", ns)
-		allowed := rechecked(start)
 		for release, n := range managerReleaseLists.Of(path) {
 			Expect(n-releaseLists[release]).To(BeNumerically("<=", allowed),
 				"the records of release %s were listed around the cache in %v reconciles", release, reconciles()-passes)
