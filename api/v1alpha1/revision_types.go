@@ -129,4 +129,9 @@ const (
 	// therefore never serves (a Warning Event, recorded when they change; ControlPlaneReady's message
 	// names them while they last).
 	ReasonCanaryNamespacesNotEnrolled = "CanaryNamespacesNotEnrolled"
+	// ReasonRevisionNameShared: another Istio installation runs an istiod of the same revision name as a
+	// revision of the mesh, in another namespace, and serves pods whose proxy names that revision: both
+	// injectors select the same namespaces and pods, and webhook order decides which one injects (a
+	// Warning Event, recorded when they change; ControlPlaneReady's message names them while they last).
+	ReasonRevisionNameShared = "RevisionNameShared"
 )

@@ -161,7 +161,7 @@ func (r *Reconciler) forgetMesh() {
 	r.reportedMTLS.forget()
 	r.reportedAgent.ForgetAll()
 	r.revisionState.mu.Lock()
-	r.revisionState.unusedSince, r.revisionState.blocked, r.revisionState.canaryNotEnrolled = nil, nil, ""
+	r.revisionState.unusedSince, r.revisionState.blocked, r.revisionState.canaryNotEnrolled, r.revisionState.shared = nil, nil, "", ""
 	r.revisionState.mu.Unlock()
 }
 
@@ -245,6 +245,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		setRevisionMetrics(status)
 		r.reportMTLS(mesh, status, obs)
 		r.reportCanaryNotEnrolled(mesh, obs)
+		r.reportRevisionShared(mesh, obs)
 		if meta.IsStatusConditionTrue(status.Conditions, meshv1alpha1.ConditionReady) {
 			// What installs and upgrades left behind goes back to the system once the mesh is Ready.
 			r.Charts.ReturnMemory()

@@ -104,6 +104,9 @@ type revisionState struct {
 	// canaryNotEnrolled names the canary namespaces that are not enrolled as last reported in an Event
 	// (reportCanaryNotEnrolled), "" when none.
 	canaryNotEnrolled string
+	// shared is the message last reported in a RevisionNameShared Event (reportRevisionShared), "" when
+	// none.
+	shared string
 	// k8sVersion is the API server's MAJOR.MINOR as read at k8sReadAt (kubernetesVersion).
 	k8sVersion string
 	k8sReadAt  time.Time
@@ -123,6 +126,9 @@ type revisionInstallation struct {
 	revisions []meshv1alpha1.RevisionStatus
 	// requeueAfter is when the next unused revision's grace period ends.
 	requeueAfter time.Duration
+	// shared are the revisions the mesh runs that another installation's istiod of the same revision
+	// name serves pods of (revision.Installed.Elsewhere), sorted by name.
+	shared []revision.Installed
 }
 
 // serving returns the version and revision that serve a namespace: the canary revision for a canary
@@ -415,7 +421,7 @@ func (r *Reconciler) reconcileRevisions(ctx context.Context, mesh *meshv1alpha1.
 	}
 	statuses := slices.DeleteFunc(plan.Revisions, func(s meshv1alpha1.RevisionStatus) bool { return slices.Contains(plan.Prune, s.Name) })
 	ri := &revisionInstallation{active: plan.Active, target: target, canary: plan.Canary, versions: versions,
-		revisions: statuses, requeueAfter: plan.RequeueAfter}
+		revisions: statuses, requeueAfter: plan.RequeueAfter, shared: sharedRevisions(found, plan.Prune)}
 	if rb := meshctx.CanaryRollback(mesh, r.Restarts.Value().CanaryRollback); rb != nil && rb.Revision == plan.Canary {
 		// A restart onto the canary failed: the canary namespaces are served by the active revision again,
 		// and the canary revision stays installed.
@@ -744,13 +750,36 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		return nil, "", fmt.Errorf("listing pods: %w", err)
 	}
 	proxies := map[string]int32{}
+	// elsewhere is, by revision, by the other installation's istiod, the namespaces of the pods it serves.
+	elsewhere := map[string]map[string]sets.Set[string]{}
 	for _, pod := range pods {
 		if pod.Phase == corev1.PodSucceeded || pod.Phase == corev1.PodFailed {
 			continue
 		}
-		if rev := policy.ProxyRevision(pod); rev != "" && !servedElsewhere(pod, rev, mesh.Spec.Namespace) {
+		rev := policy.ProxyRevision(pod)
+		switch {
+		case rev == "":
+		case servedElsewhere(pod, rev, mesh.Spec.Namespace):
+			if elsewhere[rev] == nil {
+				elsewhere[rev] = map[string]sets.Set[string]{}
+			}
+			if elsewhere[rev][pod.DiscoveryService] == nil {
+				elsewhere[rev][pod.DiscoveryService] = sets.New[string]()
+			}
+			elsewhere[rev][pod.DiscoveryService].Insert(pod.Namespace)
+		default:
 			proxies[rev]++
 		}
+	}
+	elsewhereOf := func(rev string) map[string][]string {
+		if len(elsewhere[rev]) == 0 {
+			return nil
+		}
+		out := make(map[string][]string, len(elsewhere[rev]))
+		for istiod, namespaces := range elsewhere[rev] {
+			out[istiod] = sets.List(namespaces)
+		}
+		return out
 	}
 	namespaces := &corev1.NamespaceList{}
 	if err := r.List(ctx, namespaces); err != nil {
@@ -835,11 +864,12 @@ func (r *Reconciler) observeRevisions(ctx context.Context, mesh *meshv1alpha1.Se
 		ready, _, _ := controlPlaneReadiness(d)
 		found = append(found, revision.Installed{Name: name, Version: deploymentVersion(d, name, mesh),
 			Ready: ready == metav1.ConditionTrue, Proxies: proxies[name], Labelled: len(labelled[name]) > 0, Namespaces: labelled[name],
-			NeverDeployed: releases[revisionRelease(name)].neverDeployed()})
+			NeverDeployed: releases[revisionRelease(name)].neverDeployed(), Elsewhere: elsewhereOf(name)})
 	}
 	for _, st := range missing {
 		found = append(found, revision.Installed{Name: st.Name, Version: st.Version, Proxies: proxies[st.Name],
-			Labelled: len(labelled[st.Name]) > 0, Namespaces: labelled[st.Name], NeverDeployed: releases[revisionRelease(st.Name)].neverDeployed()})
+			Labelled: len(labelled[st.Name]) > 0, Namespaces: labelled[st.Name], NeverDeployed: releases[revisionRelease(st.Name)].neverDeployed(),
+			Elsewhere: elsewhereOf(st.Name)})
 	}
 	return found, tagged, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/meshkeeper/meshkeeper/internal/apply"
 	"github.com/meshkeeper/meshkeeper/internal/metrics"
 	"github.com/meshkeeper/meshkeeper/internal/policy"
+	"github.com/meshkeeper/meshkeeper/internal/revision"
 )
 
 // setRevisions sets status.activeRevision and status.revisions from what the revision phase decided;
@@ -119,5 +120,73 @@ func (r *Reconciler) reportCanaryNotEnrolled(mesh *meshv1alpha1.ServiceMesh, obs
 	if changed && len(obs.namespaces.canaryNotEnrolled) > 0 {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryNamespacesNotEnrolled, "Canary",
 			"%s", canaryNotEnrolledMessage(obs.namespaces.canaryNotEnrolled))
+	}
+}
+
+// sharedRevisions are the revisions of found, but those being removed (pruned), that another
+// installation's istiod of the same revision name serves pods of (revision.Installed.Elsewhere), sorted
+// by name.
+func sharedRevisions(found []revision.Installed, pruned []string) []revision.Installed {
+	var shared []revision.Installed
+	for _, f := range found {
+		if len(f.Elsewhere) > 0 && !slices.Contains(pruned, f.Name) {
+			shared = append(shared, f)
+		}
+	}
+	slices.SortFunc(shared, func(a, b revision.Installed) int { return strings.Compare(a.Name, b.Name) })
+	return shared
+}
+
+// revisionSharedMessage says which revisions the mesh runs share their name with another Istio
+// installation's istiod, which serves pods whose proxy names the revision (their discovery address names
+// that istiod): both installations' injectors select the same istio.io/rev label, and which one injects
+// a pod depends on the order of their webhooks. It names no pod count, so the pods' coming and going
+// changes neither ControlPlaneReady nor the Event; "" when none.
+func revisionSharedMessage(shared []revision.Installed) string {
+	if len(shared) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(shared))
+	for _, f := range shared {
+		var istiods []string
+		for _, istiod := range sortedKeys(f.Elsewhere) {
+			service, namespace, _ := strings.Cut(istiod, ".")
+			istiods = append(istiods, fmt.Sprintf("istiod %s of namespace %s serves pods of %s", service, namespace, names(slices.Clone(f.Elsewhere[istiod]))))
+		}
+		label := policy.LabelIstioRevision + "=" + f.Name
+		if f.Name == revision.Legacy {
+			label = policy.LabelIstioInjection + "=enabled"
+		}
+		parts = append(parts, fmt.Sprintf("revision %s (%s: %s)", f.Name, label, strings.Join(istiods, "; ")))
+	}
+	return fmt.Sprintf("another Istio installation runs an istiod of the same revision name as %s: its injector selects the same "+
+		"namespaces and pods, and which installation injects a pod depends on the order of their webhooks; install one of them "+
+		"under another revision name (spec.version, or that installation's --revision)", strings.Join(parts, ", and "))
+}
+
+// revisionSharedNote is what ControlPlaneReady's message adds about the revisions another installation
+// shares the name of, "" when there are none.
+func revisionSharedNote(ri *revisionInstallation) string {
+	if ri == nil || len(ri.shared) == 0 {
+		return ""
+	}
+	return "; " + revisionSharedMessage(ri.shared)
+}
+
+// reportRevisionShared records a Warning Event naming the revisions another installation shares the
+// name of, once for each change of them (and again after a restart of the manager); a pass whose
+// revision phase did not finish knows nothing new.
+func (r *Reconciler) reportRevisionShared(mesh *meshv1alpha1.ServiceMesh, obs *observation) {
+	if obs.installed == nil || obs.installed.revisions == nil {
+		return
+	}
+	current := revisionSharedMessage(obs.installed.revisions.shared)
+	r.revisionState.mu.Lock()
+	changed := r.revisionState.shared != current
+	r.revisionState.shared = current
+	r.revisionState.mu.Unlock()
+	if changed && current != "" {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonRevisionNameShared, "Revision",
+			"%s", strings.ToUpper(current[:1])+current[1:])
 	}
 }

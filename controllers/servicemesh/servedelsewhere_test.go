@@ -19,6 +19,7 @@ limitations under the License.
 package servicemesh
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,10 +70,16 @@ func TestRevisionsDoNotCountThePodsOfAnotherInstallationsIstiod(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxies := map[string]int32{}
+	elsewhere := map[string]map[string][]string{}
 	for _, f := range found {
 		proxies[f.Name] = f.Proxies
+		elsewhere[f.Name] = f.Elsewhere
 	}
 	if want := map[string]int32{"1-29-0": 2, "1-31-0": 1}; proxies["1-29-0"] != want["1-29-0"] || proxies["1-31-0"] != want["1-31-0"] {
 		t.Errorf("the revisions' proxies are %v, want %v: the two pods of the other installation's istiod-1-29-0 do not use the mesh's", proxies, want)
+	}
+	// They show that the other installation's injector selects the revision's label too (RevisionNameShared).
+	if want := map[string]map[string][]string{"1-29-0": {"istiod-1-29-0." + other: {apps}}, "1-31-0": nil}; !reflect.DeepEqual(elsewhere, want) {
+		t.Errorf("the revisions' pods served elsewhere are %v, want %v", elsewhere, want)
 	}
 }

@@ -102,6 +102,9 @@ func setControlPlaneReady(status *meshv1alpha1.ServiceMeshStatus, obs *observati
 		}
 	}
 	message += canaryNotEnrolledNote(obs.namespaces)
+	if obs.installed != nil {
+		message += revisionSharedNote(obs.installed.revisions)
+	}
 	setCondition(status, obs, meshv1alpha1.ConditionControlPlaneReady, value, reason, message)
 }
 

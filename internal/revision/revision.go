@@ -343,6 +343,11 @@ type Installed struct {
 	// NeverDeployed: its release has no deployed record, only those of an install that failed or was
 	// cut short. Once the spec moved away from it, nothing retries that install; unused, it is removed.
 	NeverDeployed bool
+	// Elsewhere maps each istiod of another installation that has the same revision name (its Service,
+	// <name>.<namespace>) to the namespaces, sorted, of the pods (not finished) whose proxy names the
+	// revision but gets its configuration from that istiod: that installation's injector selects the
+	// same istio.io/rev label as this one's. Those pods are not counted in Proxies. Nil when none.
+	Elsewhere map[string][]string
 }
 
 // Hold is one thing meshkeeper does not watch that keeps an unused revision past its grace period,

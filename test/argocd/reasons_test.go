@@ -140,6 +140,7 @@ var readyReasons = map[string]string{
 
 	// Of an Event only; ControlPlaneReady's message names the same namespaces.
 	"CanaryNamespacesNotEnrolled": "",
+	"RevisionNameShared":          "",
 }
 
 // restartingReasons are the reasons of readyReasons that the check answers Progressing instead while
