@@ -943,25 +943,40 @@ func failedWithoutDeployment(mesh *meshv1alpha1.ServiceMesh, deployed sets.Set[s
 			slices.ContainsFunc(mesh.Status.Revisions, func(st meshv1alpha1.RevisionStatus) bool { return st.Name == name }) {
 			continue
 		}
-		failed = append(failed, meshv1alpha1.RevisionStatus{Name: name, Version: strings.Replace(name, "-", ".", 2)})
+		failed = append(failed, meshv1alpha1.RevisionStatus{Name: name, Version: nameVersion(name, mesh)})
 	}
 	return failed
 }
 
-// deploymentVersion is the Istio version of a revision: the tag of its istiod image, else the one its
-// name spells, else (the revision installed without a name) the version the status reports.
+// deploymentVersion is the Istio version of a revision: the tag of its istiod image when the revision is
+// named after it, else the one its name spells (nameVersion), else (the revision installed without a
+// name) the version the status reports. A revision is named after the version it was installed for,
+// whose charts it is kept with; its image tag may be any other (spec.values global.tag or tag, a tag of
+// the user's hub), and tells only which version a name with a pre-release spells.
 func deploymentVersion(d *appsv1.Deployment, name string, mesh *meshv1alpha1.ServiceMesh) string {
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == "discovery" {
-			if v := policy.ImageVersion(c.Image); v != "" {
+			if v := policy.ImageVersion(c.Image); v != "" && (name == revision.Legacy || revision.Name(v) == name) {
 				return v
 			}
 		}
 	}
 	if name != revision.Legacy {
-		return strings.Replace(name, "-", ".", 2)
+		return nameVersion(name, mesh)
 	}
 	return mesh.Status.Version
+}
+
+// nameVersion is the version a revision's name spells: spec.version or status.version when the
+// revision is named after it (a pre-release's dots and dashes both become dashes in the name), else the
+// name with its first two dashes made dots.
+func nameVersion(name string, mesh *meshv1alpha1.ServiceMesh) string {
+	for _, v := range []string{mesh.Spec.Version, mesh.Status.Version} {
+		if v != "" && revision.Name(v) == name {
+			return v
+		}
+	}
+	return strings.Replace(name, "-", ".", 2)
 }
 
 // runningRevisions names the revisions (istiod-<rev>) meshkeeper runs for the mesh, the istiod without
