@@ -290,8 +290,33 @@ func classNotServed(x ingressInput) (string, string, bool) {
 			"so it is not a mesh Ingress (the cluster's default IngressClass is given only to Ingresses created after it was marked); to put it in the mesh, set spec.ingressClassName to %s",
 			x.name, AnnotationIngressClass, workloadName(x.IngressNginx), FlagWatchIngressWithoutClass, use), true
 	}
+	if classes := x.Controller.Classes; classes.Found && x.classFrom == "annotation "+AnnotationIngressClass {
+		return ClassNotServed, fmt.Sprintf("Ingress %s is of class %q (from %s), which the mesh's ingress-nginx controller does not serve (spec.ingressNginx.ingressClassNames), "+
+			"so it is not a mesh Ingress; to put it in the mesh, %s%s", x.name, x.class, x.classFrom, x.byAnnotation(use), classes.ClassNameNote(x.IngressNginx)), true
+	}
 	return ClassNotServed, fmt.Sprintf("Ingress %s is of class %q (from %s), which the mesh's ingress-nginx controller does not serve (spec.ingressNginx.ingressClassNames), "+
 		"so it is not a mesh Ingress; to put it in the mesh, use class %s", x.name, x.class, x.classFrom, use), true
+}
+
+// byAnnotation says how to put in the mesh an Ingress whose legacy annotation names a class the
+// controller does not serve: by the annotation it serves only its FlagIngressClass
+// (ClassSelection.ServesAnnotation), so no other listed class will do there; any listed class will do
+// in spec.ingressClassName (use), unless the controller ignores it.
+func (x ingressInput) byAnnotation(use string) string {
+	classes := x.Controller.Classes
+	var ways []string
+	if slices.Contains(x.IngressNginx.IngressClassNames, classes.IngressClass) {
+		ways = append(ways, fmt.Sprintf("set the annotation to %q (by that annotation %s serves only the class of its %s)",
+			classes.IngressClass, workloadName(x.IngressNginx), FlagIngressClass))
+	}
+	if !classes.IgnoresClassName {
+		ways = append(ways, fmt.Sprintf("remove the annotation and set spec.ingressClassName to %s", use))
+	}
+	if len(ways) == 0 {
+		return fmt.Sprintf("run the controller with %s set to %s and set the annotation to that class (by that annotation %s serves only the class of its %s, %q)",
+			FlagIngressClass, use, workloadName(x.IngressNginx), FlagIngressClass, classes.IngressClass)
+	}
+	return strings.Join(ways, ", or ")
 }
 
 // classServed tells, of an Ingress of an enrolled namespace, whether the controller serves its class
