@@ -108,6 +108,10 @@ type namespacesObservation struct {
 	// the spec selects, instead of among pending, and those it no longer selects that keep
 	// meshkeeper's label.
 	refused map[string]meshctx.Refusal
+	// leaving are the namespaces the enrollment leaves out (no longer selected) that still carry an
+	// injection label meshkeeper owns alone (keepsMeshkeepersLabel): their new pods get a sidecar until
+	// the namespace controller has taken it back.
+	leaving []string
 	// conflicts are the namespaces the spec selects that keep an injection label of their user's.
 	conflicts []string
 	// podSecurity are the namespaces the spec selects whose Pod Security level rejects injected pods,
@@ -343,9 +347,23 @@ func observeNamespaces(namespaces []corev1.Namespace, enrollment, onceInjecting 
 			obs.podSecurity = append(obs.podSecurity, ns.Name)
 		case d.Reason == policy.CNIExcludesNamespace:
 			obs.cniExcluded = append(obs.cniExcluded, ns.Name)
+		case d.Labels != nil && keepsMeshkeepersLabel(ns, owned):
+			obs.leaving = append(obs.leaving, ns.Name)
 		}
 	}
 	return obs
+}
+
+// keepsMeshkeepersLabel tells whether a namespace still carries an injection label that meshkeeper owns
+// and no other field manager keeps: one the enrollment leaves out loses it once the namespace controller
+// takes it back. A label another manager owns as well stays when meshkeeper gives up its share, as the
+// owner's.
+func keepsMeshkeepersLabel(ns *corev1.Namespace, owned sets.Set[string]) bool {
+	mine := owned.Intersection(sets.New(policy.LabelIstioInjection, policy.LabelIstioRevision))
+	if mine.Len() == 0 {
+		return false
+	}
+	return mine.Difference(apply.OthersKeys(ns, "labels")).Len() > 0
 }
 
 // overriddenNotEnrolled names the namespaces spec.mtls.namespaces gives a mode of their own that are

@@ -215,9 +215,17 @@ func setNamespacesEnrolled(status *meshv1alpha1.ServiceMeshStatus, obs *observat
 	switch {
 	case reason != "":
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, reason, strings.Join(messages, ". Also, "))
-	case len(n.pending) > 0:
+	case len(n.pending) > 0 || len(n.leaving) > 0:
+		var messages []string
+		if len(n.pending) > 0 {
+			messages = append(messages, fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
+		}
+		if len(n.leaving) > 0 {
+			messages = append(messages, fmt.Sprintf("%d namespace(s) no longer selected still carry meshkeeper's injection label, being taken back: %s "+
+				"(their new pods get a sidecar until then)", len(n.leaving), names(n.leaving)))
+		}
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionFalse, meshv1alpha1.ReasonReconciling,
-			fmt.Sprintf("%d namespace(s) being enrolled: %s", len(n.pending), names(n.pending)))
+			strings.Join(messages, "; "))
 	default:
 		setCondition(status, obs, meshv1alpha1.ConditionNamespacesEnrolled, metav1.ConditionTrue, meshv1alpha1.ReasonEnrolled,
 			fmt.Sprintf("%d namespace(s) enrolled", n.enrolled.Len())+selectedNowhere(obs.spec, n))
