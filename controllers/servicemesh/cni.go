@@ -594,7 +594,10 @@ func (r *Reconciler) strayAgents(ctx context.Context, mesh *meshv1alpha1.Service
 
 // agentsOf names the namespaces that hold a CNI agent DaemonSet of this mesh's (its managed-by label and
 // the mesh's owner reference) not being deleted, sorted; read from the cache, which holds meshkeeper's
-// labelled objects.
+// labelled objects. Whoever may create a DaemonSet in a namespace can write that label and that owner
+// reference (the ServiceMesh's UID is anyone's to read), so a DaemonSet counts only where meshkeeper may
+// have installed the agent on the spec's word (agentNamespaceTrusted): the CNI phase and the uninstall
+// act on the istio-cni release, and its records, wherever an agent is found.
 func (r *Reconciler) agentsOf(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
 	list := &appsv1.DaemonSetList{}
 	if err := r.List(ctx, list, client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}); err != nil {
@@ -604,13 +607,30 @@ func (r *Reconciler) agentsOf(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 	for i := range list.Items {
 		ds := &list.Items[i]
 		if ds.Name != cniDaemonSet || !ds.DeletionTimestamp.IsZero() ||
-			!slices.ContainsFunc(ds.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == mesh.UID }) {
+			!slices.ContainsFunc(ds.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == mesh.UID }) ||
+			!r.agentNamespaceTrusted(mesh, ds.Namespace) {
 			continue
 		}
 		running = append(running, ds.Namespace)
 	}
 	slices.Sort(running)
 	return slices.Compact(running), nil
+}
+
+// agentNamespaceTrusted tells whether a CNI agent DaemonSet of the mesh's found in namespace may be
+// taken for one meshkeeper installed: namespace is the control-plane namespace (the agent's default,
+// whose writers may read istiod's CA key anyway), the one spec.cni.namespace or status.cni.namespace
+// names, or one of the namespaces the operator's installer listed in --control-plane-namespaces, which
+// only those the installer trusts with the control plane write. With every namespace allowed ("*") any
+// namespace owner could plant such a DaemonSet, and have meshkeeper uninstall a release of records they
+// forged in their namespace on every reconcile (failing the CNI phase before the agent's install or
+// upgrade) and, with the status lost, take their DaemonSet for the agent that runs.
+func (r *Reconciler) agentNamespaceTrusted(mesh *meshv1alpha1.ServiceMesh, namespace string) bool {
+	if namespace == mesh.Spec.Namespace || namespace == mesh.Spec.CNINamespace() ||
+		(mesh.Status.CNI != nil && namespace == mesh.Status.CNI.Namespace) {
+		return true
+	}
+	return r.Policy.Namespaces != nil && slices.Contains(r.Policy.Namespaces, namespace)
 }
 
 // unrecordedAgent is the agent the CNI phase takes for the one the mesh runs when status.cni.namespace

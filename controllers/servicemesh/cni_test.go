@@ -411,6 +411,20 @@ func TestReconcileCNI(t *testing.T) {
 				DesiredNodes: 2, ReadyNodes: 2},
 			wantReason: meshv1alpha1.ReasonAvailable,
 		},
+		// Anyone who may create a DaemonSet in a namespace can give it meshkeeper's label and the
+		// mesh's owner reference: outside the namespaces the installer listed, it is none of the mesh's.
+		"a DaemonSet in a namespace the installer did not list is no agent of the mesh's, nor a stray one": {
+			mesh: func() *meshv1alpha1.ServiceMesh {
+				mesh := testMesh()
+				mesh.Spec.CNI.Namespace = "kube-system"
+				mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh} // lost
+				return mesh
+			},
+			istiodRunning: true, agents: []string{"team-a"},
+			wantEnsured: []string{"istio-system/istio-base (base)", "istio-system/istiod (istiod)", "kube-system/istio-cni (cni)"},
+			wantCNI:     meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIByNewMesh, Namespace: "kube-system"},
+			wantReason:  meshv1alpha1.ReasonDaemonSetMissing,
+		},
 		"an agent where it is wanted, unrecorded, is the one kept": {
 			mesh: func() *meshv1alpha1.ServiceMesh {
 				mesh := testMesh()
@@ -462,6 +476,9 @@ func TestReconcileCNI(t *testing.T) {
 			chartManager := &recordingCharts{failRelease: tc.failRelease, hold: 50 * time.Millisecond}
 			mesh := tc.mesh()
 			tr := newTestReconciler(t, mesh, chartManager)
+			// The installer listed the namespaces the mesh may use: an agent found in one of them, where
+			// only those trusted with the control plane write, may be taken for the mesh's.
+			tr.Policy.Namespaces = []string{"istio-system", "kube-system"}
 			if tc.istiodRunning {
 				istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: mesh.Spec.Namespace, Name: istiodDeployment}}
 				if err := tr.Create(t.Context(), istiod); err != nil {

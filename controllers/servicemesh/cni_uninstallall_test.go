@@ -37,6 +37,7 @@ func TestUninstallAllCNIRemovesAnAgentTheStatusDoesNotName(t *testing.T) {
 	mesh.Status = meshv1alpha1.ServiceMeshStatus{}
 	chartManager := &recordingCharts{}
 	tr := newTestReconciler(t, mesh, chartManager)
+	tr.Policy.Namespaces = []string{"istio-system", "kube-system", "old-cni"}
 	// The agent of another installation's, in other-cni, is left alone.
 	for namespace, owner := range map[string]types.UID{"old-cni": mesh.UID, "other-cni": "another-mesh"} {
 		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: cniDaemonSet,
