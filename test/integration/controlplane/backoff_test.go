@@ -47,7 +47,7 @@ func churnPods(namespace string, d, interval time.Duration) {
 	}
 }
 
-var _ = Describe("A failing control plane under churn", func() {
+var _ = Describe("A failing control plane under churn", long, func() {
 	BeforeEach(deleteMesh)
 	AfterEach(deleteMesh)
 

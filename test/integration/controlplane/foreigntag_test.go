@@ -58,7 +58,7 @@ func foreignTagMesh(ns string, labels map[string]string) {
 	DeferCleanup(deleteMesh)
 }
 
-var _ = Describe("Another installation's default tag", Ordered, func() {
+var _ = Describe("Another installation's default tag", long, Ordered, func() {
 	const ns = "ft-system"
 	name := "istio-revision-tag-default-" + ns
 	foreign := func() *admissionregistrationv1.MutatingWebhookConfiguration {

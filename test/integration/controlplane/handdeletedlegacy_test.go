@@ -39,7 +39,7 @@ import (
 // InPlace. meshkeeper must put back what was there: the default tag on the active revision, not the old
 // istiod's own injector; the draining revision's Deployment, not a release left behind whose injector
 // (failurePolicy Fail) has no istiod.
-var _ = Describe("Hand-deleted objects beside the istiod without a revision", Ordered, func() {
+var _ = Describe("Hand-deleted objects beside the istiod without a revision", long, Ordered, func() {
 	const (
 		ns   = "hdl-system"
 		shop = "hdl-shop"

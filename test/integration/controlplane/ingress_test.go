@@ -196,7 +196,7 @@ func warningsAbout(kind, name string) []string {
 	return reasons
 }
 
-var _ = Describe("ingress-nginx integration", Ordered, func() {
+var _ = Describe("ingress-nginx integration", long, Ordered, func() {
 	// The Ingresses and the controller as their users wrote them, as the API server returned them.
 	originals := map[string]map[string]string{}
 	var controller *appsv1.Deployment

@@ -37,7 +37,7 @@ import (
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 )
 
-var _ = Describe("Control plane lifecycle", Ordered, func() {
+var _ = Describe("Control plane lifecycle", long, Ordered, func() {
 	const ns = "istio-system"
 
 	It("installs istio-base and istiod from the built-in charts with the spec's values", func() {

@@ -45,7 +45,7 @@ import (
 // references off the dependents. meshkeeper's uninstall used to race it, delete what was still owned,
 // delete every release record, say Uninstalled, and leave the rest running with nothing that knew of
 // it. The envtest tier runs no garbage collector, so the orphan finalizer stays for meshkeeper to see.
-var _ = Describe("A ServiceMesh deleted with orphan propagation", func() {
+var _ = Describe("A ServiceMesh deleted with orphan propagation", long, func() {
 	BeforeEach(deleteMesh)
 	AfterEach(deleteMesh)
 

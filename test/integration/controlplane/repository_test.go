@@ -39,7 +39,7 @@ import (
 
 // Each spec runs its control plane in a namespace of its own: envtest has no namespace controller, so
 // a namespace meshkeeper deleted stays Terminating and cannot be used again.
-var _ = Describe("Charts from a repository", func() {
+var _ = Describe("Charts from a repository", long, func() {
 	BeforeEach(deleteMesh)
 	AfterEach(deleteMesh)
 
@@ -203,7 +203,7 @@ func crdsVersion() string {
 // The Istio CRDs outlive every ServiceMesh and serve control planes up to two minor versions older:
 // going down to an older Istio, in place or by a rollback whose newer revision is then pruned, keeps
 // them, and the base chart that installed them, at the newer version.
-var _ = Describe("Istio CRDs when spec.version goes down", func() {
+var _ = Describe("Istio CRDs when spec.version goes down", long, func() {
 	BeforeEach(deleteMesh)
 	AfterEach(deleteMesh)
 

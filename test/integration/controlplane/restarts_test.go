@@ -160,7 +160,7 @@ func meshEvents(reason string) []string {
 	return out
 }
 
-var _ = Describe("Data-plane restarts", Ordered, func() {
+var _ = Describe("Data-plane restarts", long, Ordered, func() {
 	workloads := []string{"a", "b", "c"}
 
 	BeforeAll(func() {

@@ -103,7 +103,7 @@ func deploymentExists(namespace, name string) bool {
 	return true
 }
 
-var _ = Describe("Canary upgrades with revisions", Ordered, func() {
+var _ = Describe("Canary upgrades with revisions", long, Ordered, func() {
 	const (
 		ns    = "rv-system"
 		shop  = "rv-shop"
@@ -453,7 +453,7 @@ var _ = Describe("Canary upgrades with revisions", Ordered, func() {
 	})
 })
 
-var _ = Describe("Switching a running mesh from InPlace to RevisionBased and back", Ordered, func() {
+var _ = Describe("Switching a running mesh from InPlace to RevisionBased and back", long, Ordered, func() {
 	const ns = "rs-system"
 	legacyInjector := "istio-sidecar-injector-" + ns
 	var pod *corev1.Pod

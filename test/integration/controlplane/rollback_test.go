@@ -92,7 +92,7 @@ func injectionLabel(namespace string) string {
 	return ""
 }
 
-var _ = Describe("Rolling a canary back when a restart onto it fails", Ordered, func() {
+var _ = Describe("Rolling a canary back when a restart onto it fails", long, Ordered, func() {
 	const (
 		ns     = "rb-system"
 		canary = "rb-shop"

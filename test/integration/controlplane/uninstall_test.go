@@ -40,7 +40,7 @@ import (
 
 // A namespace guarded by an admission policy that refuses to lose its injection label: the rest of
 // the uninstall goes ahead, the namespace is named, and the uninstall finishes once the policy goes.
-var _ = Describe("An uninstall one object refuses", Ordered, func() {
+var _ = Describe("An uninstall one object refuses", long, Ordered, func() {
 	const (
 		ns      = "ub-system"
 		guarded = "ub-guarded"
