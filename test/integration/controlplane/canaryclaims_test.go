@@ -68,7 +68,7 @@ var _ = Describe("A pod that claims a canary whose istiod was never available", 
 			g.Expect(getMesh().Status.Revisions).To(ContainElement(And(
 				HaveField("Name", "1-31-1"), HaveField("State", meshv1alpha1.RevisionCanary), HaveField("Ready", false))))
 		}, installTimeout, poll).Should(Succeed())
-		Consistently(func() map[string]string { return namespaceLabels(shop) }, 8*time.Second, poll).
+		Consistently(func() map[string]string { return namespaceLabels(shop) }, 3*time.Second, poll).
 			ShouldNot(HaveKeyWithValue("istio.io/rev", "1-31-1"), "the canary namespace moved onto a canary that was never available")
 
 		markAvailable(ns, "istiod-1-31-1")

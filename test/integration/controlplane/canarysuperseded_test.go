@@ -73,7 +73,7 @@ var _ = Describe("A second canary started while a canary serves its namespaces",
 		// forward again.
 		patchSpec(`{"version":"1.31.2"}`)
 		Eventually(func() bool { return deploymentExists(ns, "istiod-1-31-2") }, installTimeout, poll).Should(BeTrue())
-		Consistently(func() map[string]string { return namespaceLabels(shop) }, 5*time.Second, poll).
+		Consistently(func() map[string]string { return namespaceLabels(shop) }, 3*time.Second, poll).
 			Should(HaveKeyWithValue("istio.io/rev", "1-31-1"), "the canary namespace went back to the active revision")
 		Expect(tagTargetIn(ns)).To(Equal("1-31-0"))
 

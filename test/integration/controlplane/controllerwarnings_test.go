@@ -80,7 +80,7 @@ var _ = Describe("Warnings about the ingress-nginx controller", Ordered, func() 
 		}, installTimeout, poll).Should(Succeed())
 		Eventually(func() int { return notFound("second") }, 10*time.Second, poll).Should(Equal(1),
 			"no Warning names the controller the spec now points at")
-		Consistently(func() []int { return []int{notFound("first"), notFound("second")} }, 5*time.Second, poll).
+		Consistently(func() []int { return []int{notFound("first"), notFound("second")} }, 3*time.Second, poll).
 			Should(Equal([]int{1, 1}))
 	})
 })

@@ -510,7 +510,7 @@ var _ = Describe("ingress-nginx integration", long, Ordered, func() {
 		var want int32
 		Eventually(func(g Gomega) {
 			want = getMesh().Status.Ingresses.Configured
-			g.Consistently(func() int32 { return getMesh().Status.Ingresses.Configured }, 5*time.Second, poll).Should(Equal(want))
+			g.Consistently(func() int32 { return getMesh().Status.Ingresses.Configured }, 3*time.Second, poll).Should(Equal(want))
 		}, installTimeout, poll).Should(Succeed())
 		DeferCleanup(func() { setControllerArgs("/nginx-ingress-controller") })
 
@@ -624,7 +624,7 @@ var _ = Describe("ingress-nginx integration", long, Ordered, func() {
 		Consistently(func(g Gomega) {
 			g.Expect(ingressAnnotations(doomed, "web")).To(Equal(meshed), "the Ingress of the Terminating namespace was rewritten")
 			expectStatus(g)
-		}, 5*time.Second, 300*time.Millisecond).Should(Succeed())
+		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
 		patchSpec(`{"injection": {"namespaces": ["ing-shop"]}}`)
 	})
 

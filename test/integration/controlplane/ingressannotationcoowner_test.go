@@ -134,7 +134,7 @@ var _ = Describe("an Ingress annotation the Ingress's owner applied with meshkee
 
 		By("writing nothing more to the Ingress once the conflict is reported")
 		version := ing.ResourceVersion
-		Consistently(func() string { return ingress().ResourceVersion }, 5*time.Second, 500*time.Millisecond).Should(Equal(version))
+		Consistently(func() string { return ingress().ResourceVersion }, 3*time.Second, 500*time.Millisecond).Should(Equal(version))
 
 		By("configuring the Ingress again once the owner's manifest no longer sets the annotation")
 		argoApply("web-v2", nil)

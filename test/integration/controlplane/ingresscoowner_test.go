@@ -91,7 +91,7 @@ var _ = Describe("a pod-template key the controller's owner applied with meshkee
 
 		By("writing nothing more to the controller once the conflict is reported")
 		version := d.ResourceVersion
-		Consistently(func() string { return controller().ResourceVersion }, 5*time.Second, 500*time.Millisecond).Should(Equal(version))
+		Consistently(func() string { return controller().ResourceVersion }, 3*time.Second, 500*time.Millisecond).Should(Equal(version))
 
 		By("configuring the controller again once the owner's chart no longer sets the key")
 		helmApply(nil)

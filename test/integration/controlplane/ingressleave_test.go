@@ -97,7 +97,7 @@ var _ = Describe("Ingresses of a namespace that leaves the mesh", Ordered, func(
 			g.Expect(annotations()).To(Equal(meshed),
 				"the Ingress lost its annotations while a pod of its namespace still runs a sidecar: nginx would send it plaintext")
 			expectStatus(g)
-		}, 5*time.Second, 300*time.Millisecond).Should(Succeed())
+		}, 3*time.Second, 300*time.Millisecond).Should(Succeed())
 
 		By("deleting the last pod with a sidecar; the one without stays")
 		Expect(k8sClient.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: shopNS, Name: "web-sidecar"}})).To(Succeed())

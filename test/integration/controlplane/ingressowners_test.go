@@ -128,7 +128,7 @@ var _ = Describe("the ingress-nginx controller synced by its owner's tools", Ord
 		Consistently(func(g Gomega) {
 			kubectlApply(desired) // Argo CD's self-heal syncs whenever it sees drift
 			g.Expect(live().ResourceVersion).To(Equal(version))
-		}, 5*time.Second, 500*time.Millisecond).Should(Succeed(), "the owner's sync and meshkeeper keep writing the controller")
+		}, 3*time.Second, 500*time.Millisecond).Should(Succeed(), "the owner's sync and meshkeeper keep writing the controller")
 	})
 
 	It("keeps meshkeeper's keys through Helm 4's server-side applies with force", func() {
@@ -147,6 +147,6 @@ var _ = Describe("the ingress-nginx controller synced by its owner's tools", Ord
 		Consistently(func(g Gomega) {
 			helmApply()
 			g.Expect(live().ResourceVersion).To(Equal(version))
-		}, 5*time.Second, 500*time.Millisecond).Should(Succeed(), "the owner's apply and meshkeeper keep writing the controller")
+		}, 3*time.Second, 500*time.Millisecond).Should(Succeed(), "the owner's apply and meshkeeper keep writing the controller")
 	})
 })

@@ -72,7 +72,7 @@ var _ = Describe("An Ingress under a spec that cannot be carried out", Ordered, 
 			ing := &networkingv1.Ingress{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(written), ing)).To(Succeed())
 			g.Expect(ing.ResourceVersion).To(Equal(written.ResourceVersion), "meshkeeper wrote to the Ingress")
-		}, 5*time.Second, 250*time.Millisecond).Should(Succeed())
+		}, 3*time.Second, 250*time.Millisecond).Should(Succeed())
 		Expect(written.Annotations).To(Equal(union(map[string]string{"owner": "web", "team": "shop"}, meshAnnotations)))
 	})
 

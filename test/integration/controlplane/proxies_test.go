@@ -149,6 +149,6 @@ var _ = Describe("Proxies that need a restart", Ordered, func() {
 			g.Expect(mesh.Status.Proxies).To(Equal(meshv1alpha1.ProxiesStatus{Total: 3, Current: 1, Outdated: 2}),
 				"the pod created after the last change of the mesh config runs it again")
 			g.Expect(mesh.Status.MeshConfigs).To(Equal(recorded))
-		}, 5*time.Second, poll).Should(Succeed())
+		}, 3*time.Second, poll).Should(Succeed())
 	})
 })
