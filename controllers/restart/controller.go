@@ -99,8 +99,8 @@ type Reconciler struct {
 	// completed are the restarted-at times whose rollout this process saw complete, by key: the
 	// workload's rollouts since (a scale-up, a node drained, its owner's own change) are not meshkeeper's.
 	completed map[string]time.Time
-	// progress is, for each StatefulSet and DaemonSet whose rollout after a restart this process follows,
-	// by key, its last rollout counts and since when they hold (see progressed). It is dropped with
+	// progress is, for each workload whose rollout after a restart this process follows, by key, its
+	// last rollout counts and since when they hold (see progressed). It is dropped with
 	// meshkeeper's annotation, once the rollout completes, while its owner holds the rollout (track), or
 	// for another restart.
 	progress map[string]rolloutProgress
@@ -1017,9 +1017,9 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 	}
 }
 
-// rolloutProgress is what a StatefulSet's or DaemonSet's rollout after the restart of a restarted-at
-// time showed: the stage of its rollout (rolloutCounts), the fewest pods it missed in that stage
-// (missing; counted is false until counts of the stage were read), and since when it made no progress.
+// rolloutProgress is what a workload's rollout after the restart of a restarted-at time showed: the
+// stage of its rollout (rolloutCounts), the fewest pods it missed in that stage (missing; counted is
+// false until counts of the stage were read), and since when it made no progress.
 // known is false for a restart this process just applied, whose counts it has not seen yet.
 type rolloutProgress struct {
 	at      time.Time
@@ -1030,8 +1030,8 @@ type rolloutProgress struct {
 	since   time.Time
 }
 
-// startProgress starts the no-progress clock of a StatefulSet or DaemonSet at the restart this
-// process just applied to it.
+// startProgress starts the no-progress clock of a workload at the restart this process just applied
+// to it.
 func (r *Reconciler) startProgress(w *workload) {
 	if _, ok := countsOf(w.obj); !ok {
 		return
@@ -1048,30 +1048,31 @@ func (r *Reconciler) startProgress(w *workload) {
 // w.progressSince. progressDeadlineSeconds is, as Kubernetes means it, how long a rollout may go
 // without progress, not how long it may take: a long rollout that keeps moving (a StatefulSet of many
 // pods updated one by one, a DaemonSet on many nodes) is not stalled.
-//   - A Deployment the Deployment controller judges (a Progressing condition) stalled when it says so:
-//     Progressing False with reason ProgressDeadlineExceeded, for its current generation.
+//   - A workload stalled once its rollout made no progress for its deadline: it missed no fewer updated,
+//     ready or available pods than the fewest it missed (missing: the pods to run less those counted),
+//     and the stage (the revisions, the observed generation) stayed the same. A count that falls is no
+//     progress, nor one that rises back to where it was: a pod that crashes and turns ready again and
+//     again would otherwise keep a rollout that never completes from ever counting as stalled. Nor is a
+//     change of the pods to run: an autoscaler that scales a workload every few minutes, its new pods
+//     counted as they come, would otherwise keep a rollout that never moves from ever counting as
+//     stalled, and a canary from being rolled back. The clock starts at the restart when this process
+//     applied it, else at the first pass that sees the rollout (after a restart of meshkeeper): a stall
+//     is reported later, never earlier.
+//   - A Deployment the Deployment controller judges (a Progressing condition) stalled besides when it
+//     says so: Progressing False with reason ProgressDeadlineExceeded, for its current generation. It
+//     counts a scale of the rollout's ReplicaSets as progress (their pods added or taken away): a
+//     Deployment that an autoscaler scales every few minutes never gets that verdict, however long its
+//     rollout does not move.
 //   - A Deployment without that condition (no Deployment controller judged it) stalled once its deadline
 //     passed since the restart.
-//   - A StatefulSet or DaemonSet stalled once its rollout made no progress for its deadline: it missed no
-//     fewer updated, ready or available pods than the fewest it missed (missing: the pods to run less
-//     those counted), and the stage (the revisions, the observed generation) stayed the same. A count that
-//     falls is no progress, nor one that rises back to where it was: a pod that crashes and turns ready
-//     again and again would otherwise keep a rollout that never completes from ever counting as stalled.
-//     Nor is a change of the pods to run: an autoscaler that scales a StatefulSet every few minutes, its
-//     new pods counted as they come, would otherwise keep a rollout that never moves from ever counting
-//     as stalled, and a canary from being rolled back. The clock starts at the restart
-//     when this process applied it, else at the first pass that sees the rollout (after a restart of
-//     meshkeeper): a stall is reported later, never earlier.
 //
 // It runs under r.mu.
 func (r *Reconciler) progressed(p *pass, w *workload) bool {
 	key := w.key()
 	counts, ok := countsOf(w.obj)
-	if !ok {
+	d, deployment := w.obj.(*appsv1.Deployment)
+	if !ok || deployment && progressing(d) == nil {
 		w.progressSince = w.restartedAt
-		if progressing(w.obj) != nil {
-			return !meshctx.ProgressDeadlinePassed(w.obj.(*appsv1.Deployment))
-		}
 		return p.now.Sub(w.restartedAt) <= w.deadline
 	}
 	if r.progress == nil {
@@ -1098,6 +1099,9 @@ func (r *Reconciler) progressed(p *pass, w *workload) bool {
 	}
 	r.progress[key] = last
 	w.progressSince = last.since
+	if deployment && meshctx.ProgressDeadlinePassed(d) {
+		return false
+	}
 	return p.now.Sub(last.since) <= w.deadline
 }
 

@@ -170,3 +170,97 @@ func TestARolloutScaledWithoutProgressStalls(t *testing.T) {
 		})
 	}
 }
+
+// deployment is a Deployment of desired replicas restarted at restartedAt, in the rollout of its
+// revision, whose status counts replicas pods (updated of them of the current template), ready and
+// available of them; the Deployment controller says it progresses (Progressing True), as it says through
+// every scale of the rollout's ReplicaSets.
+func deployment(restartedAt time.Time, revision string, desired, replicas, updated, ready, available int32) *workload {
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Generation: 2,
+		Annotations: map[string]string{revisionAnnotation: revision}},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(desired), ProgressDeadlineSeconds: ptr.To[int32](600)}}
+	d.Spec.Template.Annotations = map[string]string{meshv1alpha1.RestartedAtAnnotation: restartedAt.UTC().Format(time.RFC3339)}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: replicas, UpdatedReplicas: updated, ReadyReplicas: ready,
+		AvailableReplicas: available, Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing,
+			Status: corev1.ConditionTrue, Reason: "ReplicaSetUpdated"}}}
+	return asWorkload(d)
+}
+
+// A Deployment whose rollout does not move (its new pods never turn ready) while an autoscaler scales it
+// up and down every few minutes never gets ProgressDeadlineExceeded: the Deployment controller counts
+// the pods each scale adds to the new ReplicaSet, or takes from the old one, as progress. meshkeeper's
+// own judgement does not: it stalls after its deadline (and a canary is rolled back).
+func TestADeploymentScaledWithoutProgressStalls(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	type counts struct {
+		after                                        time.Duration
+		desired, replicas, updated, ready, available int32
+		behind                                       bool
+	}
+	// maxSurge and maxUnavailable 25%: the old ReplicaSet's pods ready, the new one's never.
+	passes := []counts{
+		{0, 4, 5, 2, 3, 3, false}, // first seen: the clock starts now
+		{2 * time.Minute, 8, 10, 4, 6, 6, false},
+		{3 * time.Minute, 4, 10, 4, 6, 6, true}, // scaled down, its controller not caught up yet
+		{5 * time.Minute, 4, 5, 2, 3, 3, false},
+		{8 * time.Minute, 6, 8, 3, 5, 5, false},
+		{9 * time.Minute, 4, 5, 2, 3, 3, false},
+	}
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	check := func(c counts, wantStalled bool) {
+		t.Helper()
+		w := deployment(restarted, "5", c.desired, c.replicas, c.updated, c.ready, c.available)
+		d := w.obj.(*appsv1.Deployment)
+		// Each scale is a generation of its own.
+		d.Generation, d.Status.ObservedGeneration = 2+int64(c.after/time.Minute), 2+int64(c.after/time.Minute)
+		if c.behind {
+			d.Status.ObservedGeneration--
+		}
+		p := &pass{now: restarted.Add(c.after)}
+		r.track(p, asWorkload(d), shop)
+		if len(p.rolling) != 1 || (len(p.stalled) == 1) != wantStalled {
+			t.Fatalf("after %s with %+v: rolling %d, stalled %d, want stalled %v", c.after, c, len(p.rolling), len(p.stalled), wantStalled)
+		}
+	}
+	for _, c := range passes {
+		check(c, false)
+	}
+	last := passes[len(passes)-1]
+	last.after = 10*time.Minute + time.Second
+	check(last, true) // no progress for 10 minutes
+}
+
+// A Deployment's rollout that moves is not stalled by meshkeeper's own judgement: its new pods created
+// (Recreate: all at once), then made ready and available one by one, each within the deadline, though
+// the pods of the old template were ready and available as it started; and a new pod template (a new
+// revision) starts its count again. The Deployment controller's verdict alone stalls it.
+func TestADeploymentThatProgressesIsNotStalled(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	check := func(after time.Duration, w *workload, wantStalled bool) {
+		t.Helper()
+		p := &pass{now: restarted.Add(after)}
+		r.track(p, w, shop)
+		if len(p.rolling) != 1 || (len(p.stalled) == 1) != wantStalled {
+			d := w.obj.(*appsv1.Deployment)
+			t.Fatalf("after %s with %+v: rolling %d, stalled %d, want stalled %v", after, d.Status, len(p.rolling), len(p.stalled), wantStalled)
+		}
+	}
+	check(0, deployment(restarted, "5", 4, 4, 0, 4, 4), false)
+	check(time.Minute, deployment(restarted, "5", 4, 0, 0, 0, 0), false) // the old pods gone
+	check(2*time.Minute, deployment(restarted, "5", 4, 4, 4, 0, 0), false)
+	for i := range int32(3) {
+		check(time.Duration(11+9*i)*time.Minute, deployment(restarted, "5", 4, 4, 4, i+1, i+1), false)
+	}
+	// Its owner writes a new pod template: its rollout starts again, all four pods to update.
+	check(39*time.Minute, deployment(restarted, "6", 4, 5, 1, 3, 3), false)
+	check(48*time.Minute, deployment(restarted, "6", 4, 5, 1, 3, 3), false)
+	check(49*time.Minute+time.Second, deployment(restarted, "6", 4, 5, 1, 3, 3), true)
+
+	// The Deployment controller says it exceeded its deadline: stalled, whatever meshkeeper counted.
+	r = &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	exceeded := deployment(restarted, "5", 4, 5, 2, 3, 3)
+	exceeded.obj.(*appsv1.Deployment).Status.Conditions[0].Status = corev1.ConditionFalse
+	exceeded.obj.(*appsv1.Deployment).Status.Conditions[0].Reason = meshctx.ProgressDeadlineExceeded
+	check(time.Minute, exceeded, true)
+}

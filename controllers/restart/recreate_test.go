@@ -34,14 +34,15 @@ import (
 func TestAWorkloadCreatedAgainIsNotTheRolloutFollowed(t *testing.T) {
 	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
 	// The old one: meshkeeper restarted it at restarted and follows its rollout, which moves slowly and
-	// was never stalled (Progressing True).
+	// was never stalled (Progressing True): its new pod created by the second pass.
 	d := cachedDeployment("uid-1", restarted).obj.(*appsv1.Deployment)
 	d.Generation, d.Status.ObservedGeneration, d.Status.UpdatedReplicas = 4, 4, 0
 	d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue,
 		Reason: "ReplicaSetUpdated"}}
 	recorder := events.NewFakeRecorder(10)
 	r := &Reconciler{Recorder: recorder}
-	for _, after := range []time.Duration{time.Minute, 3 * time.Hour} {
+	for i, after := range []time.Duration{time.Minute, 3 * time.Hour} {
+		d.Status.Replicas, d.Status.UpdatedReplicas = int32(1+i), int32(i)
 		p := &pass{now: restarted.Add(after)}
 		r.track(p, asWorkload(d), shop)
 		if len(p.rolling) != 1 || len(p.stalled) != 0 {

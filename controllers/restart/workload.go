@@ -192,12 +192,16 @@ func progressing(obj client.Object) *appsv1.DeploymentCondition {
 	return nil
 }
 
-// rolloutCounts are the status counts that a rollout of a StatefulSet or DaemonSet moves, how many pods
-// either should run, and the stage of the rollout they count in: the revisions a StatefulSet updates
-// from and to, and the generation a DaemonSet's controller observed. behind: a StatefulSet's status is of
-// a generation before its spec's, whose replicas (an autoscaler's change) its counts do not count yet.
+// rolloutCounts are the status counts that a rollout of a Deployment, StatefulSet or DaemonSet moves,
+// how many pods it should run, and the stage of the rollout they count in: the revisions a StatefulSet
+// updates from and to, a Deployment's revision (updateRevision: deploymentRevision), and the generation
+// a DaemonSet's controller observed. old are a Deployment's pods of an older pod template (its replicas
+// less the updated ones), which its ready and available counts count too; 0 for the other kinds, whose
+// pods are updated in place. behind: a Deployment's or StatefulSet's status is of a generation before its
+// spec's, whose replicas (an autoscaler's change) its counts do not count yet.
 type rolloutCounts struct {
 	updated, ready, available       int32
+	old                             int32
 	generation                      int64
 	currentRevision, updateRevision string
 	desired                         int32
@@ -206,21 +210,24 @@ type rolloutCounts struct {
 
 // sameStage tells whether c and o count the same stage of a rollout: the same revisions or observed
 // generation, which only a new pod template (or a DaemonSet's new spec) changes. How many pods to run
-// is none of it: an autoscaler that scales a StatefulSet, or a node added or removed, does not start
-// the rollout again.
+// is none of it: an autoscaler that scales a Deployment or StatefulSet, or a node added or removed, does
+// not start the rollout again.
 func (c rolloutCounts) sameStage(o rolloutCounts) bool {
 	return c.generation == o.generation && c.currentRevision == o.currentRevision && c.updateRevision == o.updateRevision
 }
 
 // missing are the pods a rollout still has to update, to make ready and to make available: the pods to
-// run less those its counts count.
+// run less those its counts count. A Deployment's ready and available counts count the pods of an older
+// template too, which its rollout takes away (and which are ready and available as it starts): those
+// of the new template it still has to make ready or available are at least the pods to run less the
+// ready or available ones that are not old.
 type missing struct {
 	updated, ready, available int32
 }
 
 // missing is what c still misses; false when its counts are behind the pods to run.
 func (c rolloutCounts) missing() (missing, bool) {
-	return missing{updated: c.desired - c.updated, ready: c.desired - c.ready, available: c.desired - c.available}, !c.behind
+	return missing{updated: c.desired - c.updated, ready: c.desired - c.ready + c.old, available: c.desired - c.available + c.old}, !c.behind
 }
 
 // fell tells whether o, of the same stage, misses fewer updated, ready or available pods than m:
@@ -236,9 +243,14 @@ func (m missing) fewest(o missing) missing {
 	return missing{updated: min(m.updated, o.updated), ready: min(m.ready, o.ready), available: min(m.available, o.available)}
 }
 
-// countsOf reads the rollout counts of a StatefulSet or DaemonSet; false for another kind.
+// countsOf reads the rollout counts of a Deployment, StatefulSet or DaemonSet; false for another kind.
 func countsOf(obj client.Object) (rolloutCounts, bool) {
 	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		s := o.Status
+		return rolloutCounts{updated: s.UpdatedReplicas, ready: s.ReadyReplicas, available: s.AvailableReplicas,
+			old: s.Replicas - s.UpdatedReplicas, updateRevision: deploymentRevision(o), desired: meshctx.DesiredReplicas(o.Spec.Replicas),
+			behind: s.ObservedGeneration < o.Generation}, true
 	case *appsv1.StatefulSet:
 		s := o.Status
 		return rolloutCounts{updated: s.UpdatedReplicas, ready: s.ReadyReplicas, available: s.AvailableReplicas,
@@ -250,6 +262,21 @@ func countsOf(obj client.Object) (rolloutCounts, bool) {
 			generation: s.ObservedGeneration, desired: s.DesiredNumberScheduled}, true
 	}
 	return rolloutCounts{}, false
+}
+
+// revisionAnnotation is the Deployment controller's annotation of a Deployment: the revision of its
+// newest ReplicaSet, the one of its current pod template. A new pod template, or one brought back
+// (kubectl rollout undo), gets a revision of its own; a scale keeps it.
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// deploymentRevision is the stage of a Deployment's rollout (revisionAnnotation) while it rolls out,
+// the only time the restarts read it (progressed); "" once its rollout completed (meshctx.RolledOut,
+// RolloutCompleted), and the workload cache keeps it only then (workloadFields).
+func deploymentRevision(d *appsv1.Deployment) string {
+	if meshctx.RolledOut(d) || meshctx.RolloutCompleted(d) {
+		return ""
+	}
+	return d.Annotations[revisionAnnotation]
 }
 
 // NewWorkloadCache returns the cache the restarts read workloads from: every Deployment, StatefulSet
@@ -272,8 +299,9 @@ func NewWorkloadCache(mgr ctrl.Manager) (cache.Cache, error) {
 // server's limit on an object: kubectl's last-applied-configuration, a copy of the whole object, is one
 // of them. Kept, they would cost the manager what each writer chose. Of the pod template only the
 // sidecar.istio.io/inject label and meshkeeper's restart annotations are kept, of the workload's own
-// annotations only the opt-out, of its conditions only a Deployment's Progressing verdict, and of its
-// owners only the controller, which the restarts name when they leave the workload to it.
+// annotations only the opt-out (and a Deployment's revision while it rolls out), of its conditions only
+// a Deployment's Progressing verdict, and of its owners only the controller, which the restarts name
+// when they leave the workload to it.
 func workloadFields(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
@@ -286,6 +314,11 @@ func workloadFields(obj any) (any, error) {
 		if c := progressing(o); c != nil {
 			// Its verdict alone: the message and times are not read.
 			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: c.Type, Status: c.Status, Reason: c.Reason}}
+		}
+		if deploymentRevision(o) != "" {
+			// The stage of a rollout (countsOf), kept only while it rolls out: most Deployments are rolled
+			// out, and would each keep a map for it.
+			d.Annotations = readKeys(o.Annotations, meshv1alpha1.RestartAnnotation, revisionAnnotation)
 		}
 		return d, nil
 	case *appsv1.StatefulSet:

@@ -220,13 +220,23 @@ func TestTheWorkloadCacheKeepsNothingElse(t *testing.T) {
 	for what, m := range map[string]map[string]string{"labels": copied.Labels, "annotations": copied.Annotations,
 		"template labels": copied.Spec.Template.Labels, "template annotations": copied.Spec.Template.Annotations} {
 		for key, value := range m {
-			if !strings.HasPrefix(key, "mesh.meshkeeper.io/") && key != policy.SidecarInject {
+			if !strings.HasPrefix(key, "mesh.meshkeeper.io/") && key != policy.SidecarInject && key != revisionAnnotation {
 				t.Errorf("the cache keeps the %s key %s, which no restart reads", what, key)
 			}
 			if len(value) > maxValue+1 {
 				t.Errorf("the cache keeps %d bytes of the %s key %s", len(value), what, key)
 			}
 		}
+	}
+	// A Deployment's revision, the stage of its rollout, is kept while it rolls out alone: a map for it in
+	// each Deployment rolled out would hold what no restart reads.
+	if got := copied.Annotations[revisionAnnotation]; got != "7" {
+		t.Errorf("the cache keeps the revision %q of a Deployment rolling out; want 7", got)
+	}
+	done := d.DeepCopy()
+	done.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+	if got := cached(t, done).GetAnnotations(); len(got) != 1 {
+		t.Errorf("the cache keeps of a Deployment rolled out the annotations %v; want the opt-out alone", got)
 	}
 	if len(copied.OwnerReferences) != 1 || len(copied.Finalizers) > 0 || len(copied.ManagedFields) > 0 {
 		t.Errorf("the cache keeps the owners %d, finalizers %v and managed fields %d; want the controller alone",

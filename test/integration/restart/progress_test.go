@@ -113,8 +113,9 @@ func TestALongRolloutThatProgressesIsNotStalled(t *testing.T) {
 }
 
 // TestADeploymentIsStalledWhenItsControllerSaysSo: a Deployment's controller judges its rollout's
-// progress (its Progressing condition); a rollout it says is progressing is not stalled however long
-// ago meshkeeper restarted it, and one it says exceeded its progress deadline is.
+// progress (its Progressing condition); a rollout it says is progressing, and whose counts moved within
+// its deadline, is not stalled however long ago meshkeeper restarted it, and one it says exceeded its
+// progress deadline is.
 func TestADeploymentIsStalledWhenItsControllerSaysSo(t *testing.T) {
 	f := newFixture(t, "progressing", ptr.To[int32](2))
 	g, ctx, c, workloads, ns := f.g, f.ctx, f.c, f.workloads, f.ns
@@ -128,16 +129,17 @@ func TestADeploymentIsStalledWhenItsControllerSaysSo(t *testing.T) {
 	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(api), api)).To(Succeed())
 	g.Expect(api.Spec.Template.Annotations).To(HaveKeyWithValue(meshv1alpha1.RestartedAtAnnotation, base.Format(time.RFC3339)))
 	drain(recorder)
-	// progressing writes what the Deployment controller would while the rollout waits for its new pod.
-	progressing := func(status corev1.ConditionStatus, reason string) {
+	// progressing writes what the Deployment controller would while the rollout waits for its new pod,
+	// created (updated) or not yet.
+	progressing := func(status corev1.ConditionStatus, reason string, updated int32) {
 		t.Helper()
 		g.Eventually(func() error {
 			if err := c.Get(ctx, client.ObjectKeyFromObject(api), api); err != nil {
 				return err
 			}
 			now := metav1.Now()
-			api.Status = appsv1.DeploymentStatus{ObservedGeneration: api.Generation, Replicas: 2, UpdatedReplicas: 1,
-				ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1,
+			api.Status = appsv1.DeploymentStatus{ObservedGeneration: api.Generation, Replicas: 1 + updated, UpdatedReplicas: updated,
+				ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: updated,
 				Conditions: []appsv1.DeploymentCondition{
 					{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
 						LastUpdateTime: now, LastTransitionTime: now},
@@ -148,8 +150,10 @@ func TestADeploymentIsStalledWhenItsControllerSaysSo(t *testing.T) {
 		waitCached(ctx, g, workloads, api)
 	}
 
-	t.Log("the Deployment controller says the rollout progresses")
-	progressing(corev1.ConditionTrue, "ReplicaSetUpdated")
+	t.Log("the Deployment controller says the rollout progresses: its new pod created after a first pass")
+	progressing(corev1.ConditionTrue, "NewReplicaSetCreated", 0)
+	pass(base.Add(deadline / 2))
+	progressing(corev1.ConditionTrue, "ReplicaSetUpdated", 1)
 	late := createRolledOut(ctx, g, c, ns, "late", "")
 	waitCached(ctx, g, workloads, late)
 	pass(base.Add(deadline + 30*time.Second))
@@ -164,7 +168,7 @@ func TestADeploymentIsStalledWhenItsControllerSaysSo(t *testing.T) {
 	waitCached(ctx, g, workloads, late)
 
 	t.Log("the Deployment controller says the rollout exceeded its progress deadline")
-	progressing(corev1.ConditionFalse, "ProgressDeadlineExceeded")
+	progressing(corev1.ConditionFalse, "ProgressDeadlineExceeded", 1)
 	pass(base.Add(deadline + 40*time.Second))
 	s = r.Report.Value()
 	g.Expect(s.StalledRestarts).To(ConsistOf(meshv1alpha1.StalledRestart{Workload: "Deployment " + ns + "/api",
