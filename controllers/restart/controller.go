@@ -610,11 +610,7 @@ func (r *Reconciler) stallsWhileManual(ctx context.Context, mesh *meshv1alpha1.S
 		}
 		w := asWorkload(obj)
 		stall, ok := seen[key]
-		held := ok && stall.uid == obj.GetUID() && !w.restartedAt.IsZero() && stall.at.Equal(w.restartedAt)
-		if !held && p.stallRecorded(w) {
-			// A workload created after that restart is another of the name (see takenBack).
-			held = !obj.GetCreationTimestamp().After(w.restartedAt.Add(maxClockSkew))
-		}
+		held := ok && stall.uid == obj.GetUID() && !w.restartedAt.IsZero() && stall.at.Equal(w.restartedAt) || p.stallRecorded(w)
 		if held && w.held == "" && !w.rolledOut && !w.completed {
 			p.stalled = append(p.stalled, w)
 		}
@@ -635,10 +631,14 @@ func recordedStalls(mesh *meshv1alpha1.ServiceMesh) map[string]time.Time {
 	return stalls
 }
 
-// stallRecorded tells whether the status records the workload's current restart as stalled.
+// stallRecorded tells whether the status records the workload's current restart as stalled. A workload
+// created after that restart is another of the name (deleted and created again, its pod template copied
+// with meshkeeper's annotation: kubectl replace --force, a restore from a backup), whose rollout is its
+// owner's (see takenBack).
 func (p *pass) stallRecorded(w *workload) bool {
 	at, ok := p.recordedStalls[w.key()]
-	return ok && !w.restartedAt.IsZero() && at.Equal(w.restartedAt)
+	return ok && !w.restartedAt.IsZero() && at.Equal(w.restartedAt) &&
+		!w.obj.GetCreationTimestamp().After(at.Add(maxClockSkew))
 }
 
 // stalledRestart is a restart of the workload of a UID, at a restarted-at value, for the digest of a

@@ -84,3 +84,23 @@ func TestARecordedStallHoldsAfterARestartOfMeshkeeper(t *testing.T) {
 		})
 	}
 }
+
+// A workload deleted and created again under its name (kubectl replace --force, a restore from a
+// backup), its pod template copied with meshkeeper's annotation of the old one, is another workload
+// than the one whose stall the status records: its rollout is its owner's, and neither stalls the
+// restarts (nor rolls a canary back).
+func TestARecordedStallIsNotOfAWorkloadCreatedAgain(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	w := rollingDeployment("shop", "web", restarted)
+	mesh := recordedStall(w)
+	again := rollingDeployment("shop", "web", restarted)
+	again.obj.SetUID("uid-again")
+	again.obj.SetCreationTimestamp(metav1.NewTime(restarted.Add(3 * time.Hour)))
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	p := &pass{now: restarted.Add(3*time.Hour + time.Minute), recordedStalls: recordedStalls(mesh)}
+	r.track(p, again, shop)
+	if len(p.rolling) != 0 || len(p.stalled) != 0 {
+		t.Errorf("created again: rolling %d, stalled %d, want neither: the stall the status records is of the workload before",
+			len(p.rolling), len(p.stalled))
+	}
+}

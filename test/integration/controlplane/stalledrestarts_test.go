@@ -24,6 +24,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,11 +77,14 @@ func recordStall(g Gomega, stall meshv1alpha1.StalledRestart) {
 // which never saw these workloads restarted, is such a fresh process for them.
 var _ = Describe("Stalled restarts recorded in the status", Ordered, func() {
 	const ns = "stall-shop"
-	// stalledAt is a restart 25 minutes old: beyond twice the Deployments' deadline (4s), and beyond
-	// twice the default one (10 minutes).
-	stalledAt := time.Now().UTC().Add(-25 * time.Minute).Truncate(time.Second)
-	stall := meshv1alpha1.StalledRestart{Workload: "Deployment " + ns + "/stuck", RestartedAt: metav1.NewTime(stalledAt)}
-	recorded := []string{"Deployment " + ns + "/stuck " + stalledAt.Format(time.RFC3339)}
+	// stalledAt is a restart of stuck 50 seconds before its creation as the API server stamped it (a
+	// manager's clock may run up to a minute ahead; a workload created later than that is another of the
+	// name, whose stall the status does not record): beyond twice the Deployments' deadline (4s).
+	var (
+		stalledAt time.Time
+		stall     meshv1alpha1.StalledRestart
+		recorded  []string
+	)
 
 	closeWindow := func() {
 		GinkgoHelper()
@@ -95,6 +99,11 @@ var _ = Describe("Stalled restarts recorded in the status", Ordered, func() {
 		createNamespace(ns, nil, nil)
 		// stuck: meshkeeper restarted it 25 minutes ago, and its new pod never became ready.
 		createWorkload(ns, "stuck", nil)
+		stuck := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "stuck"}, stuck)).To(Succeed())
+		stalledAt = stuck.CreationTimestamp.UTC().Add(-50 * time.Second)
+		stall = meshv1alpha1.StalledRestart{Workload: "Deployment " + ns + "/stuck", RestartedAt: metav1.NewTime(stalledAt)}
+		recorded = []string{"Deployment " + ns + "/stuck " + stalledAt.Format(time.RFC3339)}
 		annotateRestarted(ns, "stuck", stalledAt)
 		markProgressing(ns, "stuck")
 		// other: its pod needs a restart for its sidecar.
@@ -140,7 +149,7 @@ var _ = Describe("Stalled restarts recorded in the status", Ordered, func() {
 		closeWindow()
 		// stuck is restarted again (by its owner, or a manager since) and again does not roll out; the
 		// status still records its earlier restart.
-		annotateRestarted(ns, "stuck", stalledAt.Add(time.Minute))
+		annotateRestarted(ns, "stuck", stalledAt.Add(20*time.Second))
 		markProgressing(ns, "stuck")
 		createWorkload(ns, "next", nil)
 		Eventually(func() int32 { return getMesh().Status.Proxies.WithoutSidecar }, installTimeout, poll).Should(BeEquivalentTo(1))
