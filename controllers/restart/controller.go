@@ -637,8 +637,16 @@ func recordedStalls(mesh *meshv1alpha1.ServiceMesh) map[string]time.Time {
 // owner's (see takenBack).
 func (p *pass) stallRecorded(w *workload) bool {
 	at, ok := p.recordedStalls[w.key()]
-	return ok && !w.restartedAt.IsZero() && at.Equal(w.restartedAt) &&
-		!w.obj.GetCreationTimestamp().After(at.Add(maxClockSkew))
+	return ok && !w.restartedAt.IsZero() && at.Equal(w.restartedAt) && !w.createdAfter(at)
+}
+
+// createdAfter tells whether the workload was created after a restart at at, allowing maxClockSkew (its
+// creation is the API server's clock, a restart's time the manager's): it is not the workload restarted
+// then, but another of its name (deleted and created again, its pod template copied with meshkeeper's
+// annotation: kubectl replace --force, a restore from a backup). meshkeeper's apply names the UID of
+// the workload it restarts, and never creates one.
+func (w *workload) createdAfter(at time.Time) bool {
+	return w.obj.GetCreationTimestamp().After(at.Add(maxClockSkew))
 }
 
 // stalledRestart is a restart of the workload of a UID, at a restarted-at value, for the digest of a
@@ -1000,11 +1008,12 @@ func (r *Reconciler) classifyRollout(p *pass, w *workload) {
 		// counts as stalled (which would stop every restart, or roll a canary back).
 		delete(r.rolling, key)
 		delete(r.progress, key)
-	case r.follows(w) || elapsed <= 2*w.coolOff() || r.stallKnown(p, w):
-		// meshkeeper's: this process follows its rollout, or it is recent enough to be meshkeeper's, or
-		// it is known to have stalled (the status records it, by a process before a restart of meshkeeper
-		// or another replica; or this process saw it stall, before the restarts were set to Manual and
-		// back), which it stays until it rolls out.
+	case r.follows(w) || elapsed <= 2*w.coolOff() && !w.createdAfter(w.restartedAt) || r.stallKnown(p, w):
+		// meshkeeper's: this process follows its rollout, or it is recent enough to be meshkeeper's (and
+		// not of a workload created since, its pod template copied with the annotation), or it is known
+		// to have stalled (the status records it, by a process before a restart of meshkeeper or another
+		// replica; or this process saw it stall, before the restarts were set to Manual and back), which
+		// it stays until it rolls out.
 		r.followRollout(w)
 		p.rolling = append(p.rolling, w)
 		if stalled := r.stallKnown(p, w); !r.progressed(p, w) || stalled {

@@ -22,6 +22,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 )
 
@@ -79,6 +80,33 @@ func drain(recorder *events.FakeRecorder) []string {
 			recorded = append(recorded, e)
 		default:
 			return recorded
+		}
+	}
+}
+
+// A workload created again under its name within twice the deadline of meshkeeper's restart of the one
+// before, its pod template copied with that restart's annotation, is not followed either: created after
+// the restart, it cannot be the workload restarted, and its rollout, stuck or not, is its owner's, not a
+// stall of meshkeeper's restart (which would stop every restart, or roll a canary back).
+func TestAWorkloadCreatedAgainSoonAfterARestartIsNotFollowed(t *testing.T) {
+	restarted := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10)}
+	old := cachedDeployment("uid-1", restarted)
+	old.obj.SetCreationTimestamp(metav1.NewTime(restarted.Add(-24 * time.Hour)))
+	r.followRollout(old)
+	r.startProgress(old)
+
+	again := cachedDeployment("uid-2", restarted).obj.(*appsv1.Deployment)
+	again.CreationTimestamp = metav1.NewTime(restarted.Add(75 * time.Second))
+	again.Generation, again.Status = 1, appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1}
+	// Within twice its deadline of a minute of the restart, the time a rollout not complete counts as
+	// meshkeeper's.
+	for _, after := range []time.Duration{76 * time.Second, 2 * time.Minute} {
+		p := &pass{now: restarted.Add(after)}
+		r.track(p, asWorkload(again), shop)
+		if len(p.rolling) != 0 || len(p.stalled) != 0 {
+			t.Fatalf("created again, after %s: rolling %d, stalled %d, want neither: meshkeeper did not restart it",
+				after, len(p.rolling), len(p.stalled))
 		}
 	}
 }
