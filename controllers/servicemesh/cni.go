@@ -170,13 +170,8 @@ func (r *Reconciler) ranWithoutAgent(ctx context.Context, mesh *meshv1alpha1.Ser
 	if !ran {
 		return false, nil
 	}
-	agents := &appsv1.DaemonSetList{}
-	if err := r.List(ctx, agents, managed); err != nil {
-		return false, fmt.Errorf("listing the CNI agent's DaemonSets: %w", err)
-	}
-	return !slices.ContainsFunc(agents.Items, func(ds appsv1.DaemonSet) bool {
-		return ds.Name == cniDaemonSet && ds.DeletionTimestamp.IsZero() && ofMesh(&ds, mesh)
-	}), nil
+	agents, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool { return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace) })
+	return len(agents) == 0, err
 }
 
 // ofMesh tells whether obj, one of meshkeeper's, is the mesh's: the mesh owns it, or no ServiceMesh does
@@ -673,6 +668,15 @@ func (r *Reconciler) strayAgents(ctx context.Context, mesh *meshv1alpha1.Service
 // have installed the agent on the spec's word (agentNamespaceTrusted): the CNI phase and the uninstall
 // act on the istio-cni release, and its records, wherever an agent is found.
 func (r *Reconciler) agentsOf(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) ([]string, error) {
+	return r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool {
+		return slices.ContainsFunc(ds.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == mesh.UID }) &&
+			r.agentNamespaceTrusted(mesh, ds.Namespace)
+	})
+}
+
+// agentsWhere names the namespaces that hold a CNI agent DaemonSet of meshkeeper's (its managed-by label)
+// not being deleted that of passes, sorted; read from the cache.
+func (r *Reconciler) agentsWhere(ctx context.Context, of func(*appsv1.DaemonSet) bool) ([]string, error) {
 	list := &appsv1.DaemonSetList{}
 	if err := r.List(ctx, list, client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}); err != nil {
 		return nil, fmt.Errorf("listing the CNI agent's DaemonSets: %w", err)
@@ -680,9 +684,7 @@ func (r *Reconciler) agentsOf(ctx context.Context, mesh *meshv1alpha1.ServiceMes
 	var running []string
 	for i := range list.Items {
 		ds := &list.Items[i]
-		if ds.Name != cniDaemonSet || !ds.DeletionTimestamp.IsZero() ||
-			!slices.ContainsFunc(ds.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == mesh.UID }) ||
-			!r.agentNamespaceTrusted(mesh, ds.Namespace) {
+		if ds.Name != cniDaemonSet || !ds.DeletionTimestamp.IsZero() || !of(ds) {
 			continue
 		}
 		running = append(running, ds.Namespace)

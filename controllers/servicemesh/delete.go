@@ -26,6 +26,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -218,7 +219,13 @@ func orphanedNote(left map[string][]string, outside []client.Object, writesKept 
 // digest in the control-plane namespace and wherever the CNI agent may be installed, read around the
 // cache (it holds no Secrets).
 func (r *Reconciler) installedReleases(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (map[string][]string, error) {
-	namespaces := []string{mesh.Spec.Namespace, mesh.Spec.CNINamespace()}
+	// An agent DaemonSet of the mesh's tells where the istio-cni release runs when the status does not (lost
+	// whole); the garbage collector may have taken the mesh's owner reference off it already.
+	namespaces, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool { return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace) })
+	if err != nil {
+		return nil, err
+	}
+	namespaces = append(namespaces, mesh.Spec.Namespace, mesh.Spec.CNINamespace())
 	if mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" {
 		namespaces = append(namespaces, mesh.Status.CNI.Namespace)
 	}
