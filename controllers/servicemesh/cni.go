@@ -170,7 +170,9 @@ func (r *Reconciler) ranWithoutAgent(ctx context.Context, mesh *meshv1alpha1.Ser
 	if !ran {
 		return false, nil
 	}
-	agents, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool { return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace) })
+	agents, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool {
+		return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace)
+	})
 	return len(agents) == 0, err
 }
 

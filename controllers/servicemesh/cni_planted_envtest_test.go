@@ -34,6 +34,7 @@ import (
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/helm"
 )
 
 // TestAnAgentPlantedByANamespaceOwnerIsNoneOfTheMeshs: the owner of a namespace (the built-in edit
@@ -99,6 +100,13 @@ func TestAnAgentPlantedByANamespaceOwnerIsNoneOfTheMeshs(t *testing.T) {
 	if err := admin.Create(ctx, agent(listed)); err != nil {
 		t.Fatal(err)
 	}
+	// A release record of the owner's forging beside their DaemonSet, which the Orphaned Event of a
+	// deletion with --cascade=orphan would name (installedReleases).
+	forged := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: team, Name: "sh.helm.release.v1." + cniRelease + ".v1",
+		Labels: map[string]string{"owner": "helm", "name": cniRelease, helm.DigestLabel: "forged"}}}
+	if err := owner.Create(ctx, forged); err != nil {
+		t.Fatalf("the namespace owner's create of a release record in their namespace: %v", err)
+	}
 
 	for name, tc := range map[string]struct {
 		allowed     []string
@@ -131,6 +139,13 @@ func TestAnAgentPlantedByANamespaceOwnerIsNoneOfTheMeshs(t *testing.T) {
 			}
 			if slices.Contains(chartManager.uninstalled, team+"/"+cniRelease) {
 				t.Errorf("the mesh's deletion uninstalled %v, the release of the namespace owner's records among them", chartManager.uninstalled)
+			}
+			installed, err := r.installedReleases(ctx, mesh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := installed[team]; ok {
+				t.Errorf("the releases a deletion with --cascade=orphan names are %v, the namespace owner's forged record among them", installed)
 			}
 			version, err := r.runningAgentVersion(ctx, mesh)
 			if err != nil {

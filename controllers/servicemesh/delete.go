@@ -221,7 +221,9 @@ func orphanedNote(left map[string][]string, outside []client.Object, writesKept 
 func (r *Reconciler) installedReleases(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (map[string][]string, error) {
 	// An agent DaemonSet of the mesh's tells where the istio-cni release runs when the status does not (lost
 	// whole); the garbage collector may have taken the mesh's owner reference off it already.
-	namespaces, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool { return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace) })
+	namespaces, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool {
+		return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace)
+	})
 	if err != nil {
 		return nil, err
 	}
