@@ -74,7 +74,7 @@ func TestThePolicyKindsGoAndComeBackWithTheirCRDs(t *testing.T) {
 		Served: served}).SetupWithManager(mgr)).To(Succeed())
 	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
 		Charts: installsNothing{}, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gone-system"}})).To(Succeed())
 	mesh := &meshv1alpha1.ServiceMesh{}

@@ -53,7 +53,7 @@ func TestFieldsAddedToMeshkeepersPolicyAreReported(t *testing.T) {
 	applied := &policy.AppliedSpecs{}
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder("meshkeeper"), Applied: applied}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`

@@ -53,7 +53,7 @@ func TestTheMeshWideSidecarStaysInForce(t *testing.T) {
 	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
 		Applied: applied, MeshSidecars: meshSidecars}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`
@@ -148,7 +148,7 @@ func TestAMeshWideSidecarBeingDeletedStaysInForce(t *testing.T) {
 	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
 		MeshSidecars: meshSidecars}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`
@@ -243,7 +243,7 @@ func TestOnlyTheServingRevisionsMeshWideSidecarIsCarried(t *testing.T) {
 	mgr := newManager(g, env, env.Config)
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
 		MeshSidecars: policy.NewMeshSidecars(mgr.GetAPIReader())}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`

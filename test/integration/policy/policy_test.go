@@ -44,6 +44,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -98,17 +99,24 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
-// startWithIstioCRDs starts an API server that serves the CRDs of the policy kinds, and returns it with
-// a context cancelled when the test ends: registered after the API server's cleanup, so a manager
-// started with it stops first.
+// startWithIstioCRDs returns the package's API server as a new one would be (start), once it serves the
+// CRDs of the policy kinds, with a context cancelled when the test ends.
 func startWithIstioCRDs(t *testing.T, g Gomega) (*testenv.Env, context.Context) {
 	t.Helper()
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := start(t, g)
 	for _, crd := range istioCRDs(t) {
 		g.Expect(env.Client.Create(ctx, crd)).To(Succeed())
 	}
+	// Served: discovery lists the kinds, so that the test's client maps them at its first write.
+	disco, err := discovery.NewDiscoveryClientForConfig(env.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func(g Gomega) {
+		for _, resource := range policyResources {
+			list, err := disco.ServerResourcesForGroupVersion(resource.GroupVersion().String())
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(list.APIResources).To(ContainElement(HaveField("Name", resource.Resource)))
+		}
+	}, 30*time.Second, 50*time.Millisecond).Should(Succeed(), "the policy CRDs are not served")
 	return env, ctx
 }
 
@@ -140,10 +148,7 @@ func istioCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
 
 func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	// Registered after the API server's cleanup, so the manager stops first.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := start(t, g)
 	c := env.Client
 
 	// The manager's single-object reads of policy objects.
@@ -172,7 +177,7 @@ func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
 	mgr := newManager(g, env, config)
 	recorder := mgr.GetEventRecorder("meshkeeper")
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	for _, name := range []string{"pol-system", "shop", "payments"} {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())

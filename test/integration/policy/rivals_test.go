@@ -99,7 +99,7 @@ spec:
 	rivals := policy.NewRivals(mgr.GetAPIReader())
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
 		Rivals: rivals}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	strict := map[string]any{"mtls": map[string]any{"mode": "STRICT"}}
 	// conflicts are the namespaces of the PeerAuthentications a PolicyConflict Warning was recorded about.
@@ -190,7 +190,7 @@ spec:
 	rivals := policy.NewRivals(mgr.GetAPIReader())
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
 		Rivals: rivals}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`

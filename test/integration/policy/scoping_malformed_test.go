@@ -56,7 +56,7 @@ func TestMalformedEgressHostsSayWhy(t *testing.T) {
 	mgr := newManager(g, env, env.Config)
 	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder("meshkeeper")}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`

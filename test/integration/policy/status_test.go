@@ -66,9 +66,7 @@ func (c installsNothing) ReturnMemory() {
 // back, and a new mesh could stay not Ready with PoliciesApplied=False (IstioCRDsMissing) for good.
 func TestTheStatusFollowsThePolicyKinds(t *testing.T) {
 	g := NewWithT(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env, ctx := start(t, g)
 	c := env.Client
 
 	condition := startMesh(ctx, g, env, installsNothing{}, "status-system")
@@ -139,7 +137,7 @@ func startMesh(ctx context.Context, g *WithT, env *testenv.Env, chartManager ser
 		Served: served}).SetupWithManager(mgr)).To(Succeed())
 	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
 		Charts: chartManager, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
 	mesh := &meshv1alpha1.ServiceMesh{}

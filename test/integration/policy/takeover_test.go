@@ -87,7 +87,7 @@ func TestAPolicyTheCacheHasNotSeenIsNotTakenOver(t *testing.T) {
 	r := &policy.Reconciler{Client: staleCache{Client: mgr.GetClient(), namespace: "team"}, APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder("meshkeeper")}
 	g.Expect(r.SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &meshv1alpha1.ServiceMesh{}
 	g.Expect(yamlInto(`

@@ -74,7 +74,7 @@ func TestANamespaceBeingDeletedGetsNoWarning(t *testing.T) {
 	r := &policy.Reconciler{Client: staleNamespace{Client: mgr.GetClient(), name: "tm-preview"}, APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder("meshkeeper")}
 	g.Expect(r.SetupWithManager(mgr)).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	run(ctx, mgr)
 
 	mesh := &unstructured.Unstructured{}
 	mesh.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
