@@ -120,25 +120,34 @@ image-binary: ## Build the manager as the image does (hack/trimdeps) into bin/me
 test-envtest: test-envtest-packages test-envtest-suites ## Run the tier on a real kube-apiserver and etcd (integration, control plane, chart and bundle installs).
 test-envtest-packages: envtest image-binary
 	$(TIER_ENV) go test -tags envtest $(ENVTEST_PACKAGES) -run '^($(ENVTEST_TESTS))$$' -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
-# ENVTEST_TESTS are the tests of the files behind the envtest tag in ENVTEST_PACKAGES, which the tier runs:
-# the packages' other tests are pure, and test-unit runs them (TestEnvtestTierRunsEveryTaggedTest).
-ENVTEST_TESTS = $(shell grep -ho '^func Test[A-Za-z0-9_]*' $$(grep -l '^//go:build envtest' $(addsuffix *_test.go,$(ENVTEST_PACKAGES))) | cut -d' ' -f2 | sort -u | paste -sd'|')
-.PHONY: print-envtest-tests
-print-envtest-tests:
-	@echo '$(ENVTEST_TESTS)'
+# A tier's go test runs only the tests of the files behind its build tag in its packages: the packages'
+# other tests are pure, and test-unit runs them (TestTiersRunEveryTaggedTest). tier_tests is the pattern of
+# the tests of the files behind tag $(1) in the packages $(2) (/dev/null: grep reads no input when none is).
+tier_tests = $(shell grep -ho '^func Test[A-Za-z0-9_]*' /dev/null $$(grep -l '^//go:build $(1)' $(addsuffix *_test.go,$(2))) | cut -d' ' -f2 | grep -vx TestMain | sort -u | paste -sd'|')
+ENVTEST_TESTS = $(call tier_tests,envtest,$(ENVTEST_PACKAGES))
+ISTIOD_TESTS = $(call tier_tests,istiod,$(ISTIOD_PACKAGES))
+E2E_TESTS = $(call tier_tests,cluster,$(E2E_PACKAGES))
+CLUSTER_TESTS = $(call tier_tests,cluster,$(CLUSTER_PACKAGES))
+# print-tier-tests prints each tier's pattern, a line each: ENVTEST_TESTS=...
+.PHONY: print-tier-tests
+print-tier-tests:
+	@echo 'ENVTEST_TESTS=$(ENVTEST_TESTS)'
+	@echo 'ISTIOD_TESTS=$(ISTIOD_TESTS)'
+	@echo 'E2E_TESTS=$(E2E_TESTS)'
+	@echo 'CLUSTER_TESTS=$(CLUSTER_TESTS)'
 test-envtest-suites: envtest image-binary
 	$(TIER_ENV) go run github.com/onsi/ginkgo/v2/ginkgo --tags envtest -p --procs $(GINKGO_PROCS) --timeout $(TEST_TIMEOUT) $(GINKGO_FLAGS) $(ENVTEST_SUITES)
 
 .PHONY: test-istiod
 test-istiod: envtest image-binary ## Run the tier in which the real istiod judges what meshkeeper installed.
-	$(TIER_ENV) go test -tags istiod $(ISTIOD_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+	$(TIER_ENV) go test -tags istiod $(ISTIOD_PACKAGES) -run '^($(ISTIOD_TESTS))$$' -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
 .PHONY: test-cluster test-e2e test-cluster-packages
 test-cluster: test-e2e test-cluster-packages ## Run the tests on the simulated cluster (kube-controller-manager, kube-scheduler, kwok).
 test-e2e: envtest image-binary ## Run the end-to-end tests of the simulated cluster alone.
-	$(TIER_ENV) go test -tags cluster $(E2E_PACKAGES) -parallel $(E2E_PARALLEL) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+	$(TIER_ENV) go test -tags cluster $(E2E_PACKAGES) -run '^($(E2E_TESTS))$$' -parallel $(E2E_PARALLEL) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 test-cluster-packages: envtest image-binary
-	$(TIER_ENV) go test -tags cluster $(CLUSTER_PACKAGES) -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
+	$(TIER_ENV) go test -tags cluster $(CLUSTER_PACKAGES) -run '^($(CLUSTER_TESTS))$$' -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS)
 
 # The fault tier's scenarios run once in test-cluster; soak runs them SOAK_RUNS times on one simulated
 # cluster (about 5 minutes a run on 2 cores; results: docs/reliability.md).

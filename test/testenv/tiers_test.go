@@ -77,14 +77,23 @@ func TestEveryTaggedTestRuns(t *testing.T) {
 	}
 }
 
-// TestEnvtestTierRunsEveryTaggedTest: test-envtest-packages runs only the tests of the files behind the
-// envtest tag (ENVTEST_TESTS; the packages' other tests are pure, and test-unit runs them), so each such
-// test must be in the pattern the Makefile computes, or it would silently never run.
-func TestEnvtestTierRunsEveryTaggedTest(t *testing.T) {
+// tierTests maps each tier's build tag to its go test targets' packages, each with the Makefile variable
+// of the pattern of the tests that target runs (the Ginkgo suites of ENVTEST_SUITES run whole).
+var tierTests = map[string]map[string]string{
+	"envtest": {"ENVTEST_PACKAGES": "ENVTEST_TESTS"},
+	"istiod":  {"ISTIOD_PACKAGES": "ISTIOD_TESTS"},
+	"cluster": {"CLUSTER_PACKAGES": "CLUSTER_TESTS", "E2E_PACKAGES": "E2E_TESTS"},
+}
+
+// TestTiersRunEveryTaggedTest: a tier's go test runs only the tests of the files behind its build tag in
+// its packages (ENVTEST_TESTS, ISTIOD_TESTS, ...; the packages' other tests are pure, and test-unit runs
+// them), so each such test must be in the pattern the Makefile computes, or it would silently never run;
+// the pattern must be the one the tier's go test is given, and must leave the packages' pure tests out.
+func TestTiersRunEveryTaggedTest(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Fatalf("make is needed to read the Makefile's ENVTEST_TESTS: %v", err)
+		t.Fatalf("make is needed to read the Makefile's tier patterns: %v", err)
 	}
-	cmd := exec.Command("make", "-s", "--no-print-directory", "print-envtest-tests")
+	cmd := exec.Command("make", "-s", "--no-print-directory", "print-tier-tests")
 	cmd.Dir = RepoRoot()
 	// Not a sub-make of the make that may run this test (test-unit): its flags and jobserver are not ours.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
@@ -92,39 +101,99 @@ func TestEnvtestTierRunsEveryTaggedTest(t *testing.T) {
 	})
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("make print-envtest-tests: %v", err)
+		t.Fatalf("make print-tier-tests: %v", err)
 	}
-	run, err := regexp.Compile("^(" + strings.TrimSpace(string(out)) + ")$")
-	if err != nil {
-		t.Fatalf("the Makefile's ENVTEST_TESTS is no pattern: %v", err)
-	}
-	listed := makefilePackages(t, filepath.Join(RepoRoot(), "Makefile"))["ENVTEST_PACKAGES"]
-	found := 0
-	for file, tags := range taggedFiles(t, RepoRoot()) {
-		if !slices.Contains(tags, "envtest") || !covers(listed, filepath.Dir(file)) {
-			continue
-		}
-		parsed, err := parser.ParseFile(token.NewFileSet(), filepath.Join(RepoRoot(), file), nil, parser.SkipObjectResolution)
+	patterns := map[string]*regexp.Regexp{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, pattern, _ := strings.Cut(line, "=")
+		run, err := regexp.Compile("^(" + pattern + ")$")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("the Makefile's %s is no pattern: %v", name, err)
 		}
-		for _, decl := range parsed.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") || fn.Name.Name == "TestMain" {
+		patterns[name] = run
+	}
+	makefile, err := os.ReadFile(filepath.Join(RepoRoot(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := makefilePackages(t, filepath.Join(RepoRoot(), "Makefile"))
+	tagged := taggedFiles(t, RepoRoot())
+	for tag, targets := range tierTests {
+		for packages, variable := range targets {
+			run := patterns[variable]
+			if run == nil {
+				t.Errorf("make print-tier-tests prints no %s", variable)
 				continue
 			}
-			found++
-			if !run.MatchString(fn.Name.Name) {
-				t.Errorf("%s: %s is not in the Makefile's ENVTEST_TESTS, so test-envtest-packages does not run it", file, fn.Name.Name)
+			if !hasGoTestRun(string(makefile), packages, variable) {
+				t.Errorf("the Makefile's go test of $(%s) is not given -run '^($(%s))$$'", packages, variable)
+			}
+			found := 0
+			taggedTests := map[string]bool{}
+			for file, tags := range tagged {
+				if !slices.Contains(tags, tag) || !covers(listed[packages], filepath.Dir(file)) {
+					continue
+				}
+				for _, name := range testFuncs(t, file) {
+					found++
+					taggedTests[name] = true
+					if !run.MatchString(name) {
+						t.Errorf("%s: %s is not in the Makefile's %s, so the go test of %s does not run it", file, name, variable, packages)
+					}
+				}
+			}
+			if found == 0 {
+				t.Errorf("found no test behind the %s tag in %s: the walk is broken", tag, packages)
+			}
+			for _, pkg := range listed[packages] {
+				files, _ := filepath.Glob(filepath.Join(RepoRoot(), strings.TrimSuffix(pkg, "/"), "*_test.go"))
+				for _, path := range files {
+					file, _ := filepath.Rel(RepoRoot(), path)
+					if _, ok := tagged[file]; ok {
+						continue
+					}
+					for _, name := range testFuncs(t, file) {
+						if !taggedTests[name] && run.MatchString(name) {
+							t.Errorf("the Makefile's %s matches %s, a pure test of %s: test-unit runs it", variable, name, file)
+						}
+					}
+				}
 			}
 		}
 	}
-	if found == 0 {
-		t.Error("found no test behind the envtest tag in ENVTEST_PACKAGES: the walk is broken")
+	for variable, run := range patterns {
+		if run.MatchString("TestCovers") {
+			t.Errorf("the Makefile's %s matches a pure test of test/testenv: it selects nothing", variable)
+		}
 	}
-	if run.MatchString("TestCovers") {
-		t.Error("the Makefile's ENVTEST_TESTS matches a pure test of test/testenv: it selects nothing")
+}
+
+// hasGoTestRun tells whether a recipe line of makefile runs go test on $(packages) with -run '^($(tests))$$'.
+func hasGoTestRun(makefile, packages, tests string) bool {
+	for _, line := range strings.Split(makefile, "\n") {
+		if strings.HasPrefix(line, "\t") && strings.Contains(line, "go test ") && strings.Contains(line, "$("+packages+")") &&
+			strings.Contains(line, "-run '^($("+tests+"))$$'") {
+			return true
+		}
 	}
+	return false
+}
+
+// testFuncs are the names of the test functions of the Go file (relative to the checkout), but TestMain.
+func testFuncs(t *testing.T, file string) []string {
+	t.Helper()
+	parsed, err := parser.ParseFile(token.NewFileSet(), filepath.Join(RepoRoot(), file), nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, decl := range parsed.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") && fn.Name.Name != "TestMain" {
+			names = append(names, fn.Name.Name)
+		}
+	}
+	return names
 }
 
 func TestCovers(t *testing.T) {
