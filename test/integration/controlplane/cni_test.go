@@ -53,7 +53,7 @@ func cniDaemonSetOf(namespace string) *appsv1.DaemonSet {
 	return ds
 }
 
-var _ = Describe("The istio-cni node agent", Ordered, func() {
+var _ = Describe("The istio-cni node agent", long, Ordered, func() {
 	const ns = "cni-system"
 
 	BeforeAll(func() {

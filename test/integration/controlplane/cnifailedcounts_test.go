@@ -34,7 +34,7 @@ import (
 // A change of the CNI agent that fails leaves the agent running as it was, on every node: status.cni and
 // meshkeeper_cni_nodes go on counting its nodes, whether the failure is fresh or being waited out, rather
 // than reporting an agent that runs nowhere.
-var _ = Describe("The CNI agent's node counts while a change of it fails", Ordered, func() {
+var _ = Describe("The CNI agent's node counts while a change of it fails", long, Ordered, func() {
 	const ns = "cnrc-system"
 	// An admission policy of the cluster's refuses every change of the agent's configuration in ns.
 	vap, binding := denial{
