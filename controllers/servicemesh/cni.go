@@ -136,11 +136,6 @@ func (r *Reconciler) ranWithoutAgent(ctx context.Context, mesh *meshv1alpha1.Ser
 	if _, by := mesh.CNIEnabled(); by != meshv1alpha1.CNIByNewMesh {
 		return false, nil
 	}
-	if r.Policy.CheckNamespace(mesh.Spec.Namespace, "spec.namespace") != nil {
-		// meshkeeper installs nothing there, and its cache holds nothing of it (the control-plane phase
-		// says NamespaceNotAllowed).
-		return false, nil
-	}
 	managed := client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}
 	injectors := &corev1.ConfigMapList{}
 	if err := r.List(ctx, injectors, client.InNamespace(mesh.Spec.Namespace), managed); err != nil {
