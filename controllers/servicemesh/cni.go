@@ -18,7 +18,6 @@ package servicemesh
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -112,68 +111,11 @@ func injectorPending(mesh *meshv1alpha1.ServiceMesh, obs *cniObservation, forAge
 
 // settleCNI decides whether the mesh runs the CNI agent (ServiceMesh.CNIEnabled) and writes the
 // decision into the in-memory spec, so that everything rendered from it in this reconcile agrees. The
-// decision reaches the cluster only through status.cni, where it is kept. A mesh that ranWithoutAgent
-// keeps running without it, as one from before CNI does (ExistingMesh), rather than being taken for a new one.
-func settleCNI(mesh *meshv1alpha1.ServiceMesh, ranWithoutAgent bool) (bool, meshv1alpha1.CNIDecision) {
+// decision reaches the cluster only through status.cni, where it is kept.
+func settleCNI(mesh *meshv1alpha1.ServiceMesh) (bool, meshv1alpha1.CNIDecision) {
 	enabled, by := mesh.CNIEnabled()
-	if by == meshv1alpha1.CNIByNewMesh && ranWithoutAgent {
-		enabled, by = false, meshv1alpha1.CNIByExistingMesh
-	}
 	mesh.Spec.CNI.Enabled = ptr.To(enabled)
 	return enabled, by
-}
-
-// ranWithoutAgent tells whether a mesh that ServiceMesh.CNIEnabled takes for a new one (spec.cni.enabled
-// unset, and no status) already ran without meshkeeper's CNI agent: its status was lost whole (restored
-// from a backup without it, or a ServiceMesh created again over a control plane kept running), and
-// with it the decision recorded there. The cluster tells: an istiod of the mesh's in spec.namespace
-// injects (its injector ConfigMap, istio-sidecar-injector or istio-sidecar-injector-<revision>), none
-// injects for meshkeeper's agent (pilot.cni.enabled, unless spec.values turns it on for a CNI
-// installation of the user's own), and no agent DaemonSet of the mesh's runs. Objects of a ServiceMesh
-// that was deleted leaving them running (orphaned: no ServiceMesh owns them) count as the mesh's, which
-// takes them over. A values key that cannot be read leaves the decision a new mesh's. Read from the cache.
-func (r *Reconciler) ranWithoutAgent(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (bool, error) {
-	if _, by := mesh.CNIEnabled(); by != meshv1alpha1.CNIByNewMesh {
-		return false, nil
-	}
-	managed := client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}
-	injectors := &corev1.ConfigMapList{}
-	if err := r.List(ctx, injectors, client.InNamespace(mesh.Spec.Namespace), managed); err != nil {
-		return false, fmt.Errorf("listing istiod's injector ConfigMaps: %w", err)
-	}
-	// spec.values turning cni.enabled on for a CNI installation of the user's own has istiod inject for a
-	// CNI agent without meshkeeper's.
-	withoutAgent := mesh.Spec
-	withoutAgent.CNI.Enabled = ptr.To(false)
-	usersCNI := policy.InjectsForCNI(&withoutAgent)
-	ran := false
-	for i := range injectors.Items {
-		cm := &injectors.Items[i]
-		if !strings.HasPrefix(cm.Name, helm.InjectorConfigMapPrefix) || !cm.DeletionTimestamp.IsZero() || !ofMesh(cm, mesh) {
-			continue
-		}
-		ran = true
-		var values struct {
-			Pilot struct {
-				CNI struct {
-					Enabled any `json:"enabled"`
-				} `json:"cni"`
-			} `json:"pilot"`
-		}
-		if json.Unmarshal([]byte(cm.Data["values"]), &values) != nil {
-			return false, nil
-		}
-		if render.CNIEnabled(values.Pilot.CNI.Enabled) && !usersCNI {
-			return false, nil // istiod injects for meshkeeper's agent
-		}
-	}
-	if !ran {
-		return false, nil
-	}
-	agents, err := r.agentsWhere(ctx, func(ds *appsv1.DaemonSet) bool {
-		return ofMesh(ds, mesh) && r.agentNamespaceTrusted(mesh, ds.Namespace)
-	})
-	return len(agents) == 0, err
 }
 
 // ofMesh tells whether obj, one of meshkeeper's, is the mesh's: the mesh owns it, or no ServiceMesh does

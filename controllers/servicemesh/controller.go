@@ -186,11 +186,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
-	ranWithoutAgent, err := r.ranWithoutAgent(ctx, mesh)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	cniEnabled, cniBy := settleCNI(mesh, ranWithoutAgent)
+	cniEnabled, cniBy := settleCNI(mesh)
 	forAgent := meshctx.CNIInjects(mesh) // istiod's values this pass renders inject for the agent
 	installed, heldFor, controlPlaneErr := r.reconcileControlPlaneWithBackoff(ctx, mesh)
 	cni, cniErr := r.reconcileCNI(ctx, mesh, cniEnabled, cniBy, installed, controlPlaneErr)

@@ -71,7 +71,7 @@ func TestInjectorPendingUntilIstiodIsInstalledForTheAgent(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			settleCNI(tc.mesh, false)
+			settleCNI(tc.mesh)
 			forAgent := meshctx.CNIInjects(tc.mesh)
 			if got := injectorPending(tc.mesh, &tc.obs, forAgent, tc.controlPlaneRan); got != tc.want {
 				t.Errorf("injectorPending = %t, want %t", got, tc.want)
@@ -152,7 +152,7 @@ func TestInjectorPendingUntilTheAgentIsReady(t *testing.T) {
 	mesh.Spec.Injection.Namespaces = []string{"shop"}
 	mesh.Status.Version = "1.31.1"
 	mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec}
-	settleCNI(mesh, false)
+	settleCNI(mesh)
 	restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop",
 		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
 	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: cniDaemonSet, Generation: 1},
