@@ -36,10 +36,10 @@ import (
 // tag moves off it: it goes on injecting with the values it was installed with. Turning CNI off
 // meanwhile must not take the agent from the pods it still injects for it.
 var _ = Describe("Turning CNI off while a switch to RevisionBased waits for its first revision", Ordered, func() {
-	const ns = "cw-system"
+	const ns = "cnisw-system"
 
 	BeforeAll(func() {
-		startMeshWithAgent(ns, "  namespace: "+ns+"\n  version: 1.31.1\n  injection:\n    namespaces: [cw-shop]\n", "cw-shop")
+		startMeshWithAgent(ns, "  namespace: "+ns+"\n  version: 1.31.1\n  injection:\n    namespaces: [cnisw-shop]\n", "cnisw-shop")
 	})
 
 	injectsForAgent := func(g Gomega, configMap string) string {
