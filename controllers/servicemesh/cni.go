@@ -639,14 +639,15 @@ func (r *Reconciler) agentsWhere(ctx context.Context, of func(*appsv1.DaemonSet)
 
 // agentNamespaceTrusted tells whether a CNI agent DaemonSet of the mesh's found in namespace may be
 // taken for one meshkeeper installed: namespace is the control-plane namespace (the agent's default,
-// whose writers may read istiod's CA key anyway), the one spec.cni.namespace or status.cni.namespace
-// names, or one of the namespaces the operator's installer listed in --control-plane-namespaces, which
+// whose writers may read istiod's CA key anyway), kube-system (where the agent is commonly put, and
+// whose writers may run pods as any of the cluster's controllers: cluster admins in all but name), the
+// one spec.cni.namespace or status.cni.namespace names, or one of the namespaces the operator's installer listed in --control-plane-namespaces, which
 // only those the installer trusts with the control plane write. With every namespace allowed ("*") any
 // namespace owner could plant such a DaemonSet, and have meshkeeper uninstall a release of records they
 // forged in their namespace on every reconcile (failing the CNI phase before the agent's install or
 // upgrade) and, with the status lost, take their DaemonSet for the agent that runs.
 func (r *Reconciler) agentNamespaceTrusted(mesh *meshv1alpha1.ServiceMesh, namespace string) bool {
-	if namespace == mesh.Spec.Namespace || namespace == mesh.Spec.CNINamespace() ||
+	if namespace == mesh.Spec.Namespace || namespace == metav1.NamespaceSystem || namespace == mesh.Spec.CNINamespace() ||
 		(mesh.Status.CNI != nil && namespace == mesh.Status.CNI.Namespace) {
 		return true
 	}
