@@ -124,7 +124,9 @@ func (r *Reconciler) reconcileControlPlaneWithBackoff(ctx context.Context, mesh 
 		ctrl.LoggerFrom(ctx).V(1).Info("Control plane failed recently, not retrying yet", "retryIn", left, "error", last.Error())
 		return nil, left, last
 	}
+	r.controlPlaneWarnings.begin()
 	installed, err = r.reconcileControlPlane(ctx, mesh)
+	r.controlPlaneWarnings.end()
 	if wait := r.backoff.record(key, err); wait > 0 {
 		ctrl.LoggerFrom(ctx).V(1).Info("Control plane failed; further attempts held off", "for", wait)
 	}

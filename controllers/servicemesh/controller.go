@@ -89,6 +89,8 @@ type Reconciler struct {
 	// reportedMTLS holds the mTLS risk last reported; reportedAgent the CNI namespace's refusal.
 	reportedMTLS  mtlsReport
 	reportedAgent meshctx.Transitions
+	// controlPlaneWarnings are the refusals and missing charts the control plane's last attempt warned of.
+	controlPlaneWarnings attemptWarnings
 	// backoff paces attempts at a control plane that failed; cniBackoff those at installing, upgrading
 	// or removing the CNI agent; deleteBackoff those at an uninstall.
 	backoff, cniBackoff, deleteBackoff controlPlaneBackoff
@@ -154,12 +156,14 @@ type Reconciler struct {
 
 // forgetMesh drops what the reconciler remembers of a ServiceMesh that is gone. One created again is a
 // new object whose Events start empty: the Warnings the old one got (plaintext clients, a CNI namespace
-// refusing the agent, a revision's removal blocked, canary namespaces not enrolled) are recorded on it
-// again, and its revisions' use is judged from its own status and plans alone.
+// refusing the agent, a revision's removal blocked, canary namespaces not enrolled, a control plane
+// refused or without charts) are recorded on it again, and its revisions' use is judged from its own
+// status and plans alone.
 func (r *Reconciler) forgetMesh() {
 	r.writes.forget()
 	r.reportedMTLS.forget()
 	r.reportedAgent.ForgetAll()
+	r.controlPlaneWarnings.forget()
 	r.revisionState.mu.Lock()
 	r.revisionState.unusedSince, r.revisionState.blocked, r.revisionState.canaryNotEnrolled, r.revisionState.shared = nil, nil, "", ""
 	r.revisionState.mu.Unlock()

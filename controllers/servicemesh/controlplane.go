@@ -263,7 +263,9 @@ func (r *Reconciler) checkNamespaces(mesh *meshv1alpha1.ServiceMesh) error {
 		return nil
 	}
 	err = fmt.Errorf("%w; the running control plane is left as it is", err)
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNamespaceNotAllowed, "CheckNamespace", "%s", err.Error())
+	if r.controlPlaneWarnings.news(mesh, meshv1alpha1.ReasonNamespaceNotAllowed, err.Error()) {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonNamespaceNotAllowed, "CheckNamespace", "%s", err.Error())
+	}
 	return meshctx.Terminal(meshv1alpha1.ReasonNamespaceNotAllowed, err)
 }
 
@@ -282,8 +284,56 @@ func (r *Reconciler) chartUnavailable(mesh *meshv1alpha1.ServiceMesh, err error)
 		failure = meshctx.Terminal(meshv1alpha1.ReasonImageHubNotAllowed, err)
 	}
 	reason := meshctx.Classify(failure).Reason
-	r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ResolveCharts", "%s", err.Error())
+	if r.controlPlaneWarnings.news(mesh, reason, err.Error()) {
+		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, reason, "ResolveCharts", "%s", err.Error())
+	}
 	return failure
+}
+
+// attemptWarnings remembers the Warnings of the control plane's refusals (a namespace, chart repository
+// or image hub the installer did not allow) and of its charts that cannot be had, as the attempts at
+// the control plane record them: each attempt records only those the attempt before did not. A mesh
+// stuck on one cause, which the backoff retries every few minutes, has one Warning of it; a cause that
+// cleared (an attempt went without it) and came back, or whose message changed, has one more. The
+// condition says it on every pass all the same.
+type attemptWarnings struct {
+	mu sync.Mutex
+	// previous are the Warnings of the last attempt that ended; current those of the one under way.
+	previous, current map[string]bool
+}
+
+// begin starts an attempt.
+func (w *attemptWarnings) begin() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.current = map[string]bool{}
+}
+
+// news notes a Warning of the attempt under way and tells whether it is to be recorded: the attempt
+// before had none with that reason and message on this ServiceMesh (one created again under the same
+// name starts with no Events).
+func (w *attemptWarnings) news(mesh *meshv1alpha1.ServiceMesh, reason, message string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := string(mesh.UID) + "\x00" + reason + "\x00" + message
+	if w.current != nil {
+		w.current[key] = true
+	}
+	return !w.previous[key]
+}
+
+// end ends the attempt: its Warnings are what the next one is compared with.
+func (w *attemptWarnings) end() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.previous, w.current = w.current, nil
+}
+
+// forget drops what was recorded: the next attempt's Warnings are all recorded.
+func (w *attemptWarnings) forget() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.previous, w.current = nil, nil
 }
 
 // recordHelmResult emits an Event for every Helm action and for every failure. The action names the
