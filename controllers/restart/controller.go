@@ -591,15 +591,8 @@ func (r *Reconciler) stallsWhileManual(ctx context.Context, mesh *meshv1alpha1.S
 	for _, key := range sets.List(keys) {
 		kind, name, _ := strings.Cut(key, " ")
 		namespace, name, _ := strings.Cut(name, "/")
-		var obj client.Object
-		switch kind {
-		case "Deployment":
-			obj = &appsv1.Deployment{}
-		case "StatefulSet":
-			obj = &appsv1.StatefulSet{}
-		case "DaemonSet":
-			obj = &appsv1.DaemonSet{}
-		default:
+		obj := newWorkloadObject(kind)
+		if obj == nil {
 			continue
 		}
 		if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
@@ -1695,15 +1688,8 @@ func (r *Reconciler) owner(ctx context.Context, pod *policy.ProxyPod) (w *worklo
 		return nil, unknown, err
 	}
 	namespace, name, uid := pod.Namespace, ref.Name, ref.UID
-	var obj client.Object
-	switch ref.Kind {
-	case "Deployment":
-		obj = &appsv1.Deployment{}
-	case "StatefulSet":
-		obj = &appsv1.StatefulSet{}
-	case "DaemonSet":
-		obj = &appsv1.DaemonSet{}
-	default:
+	obj := newWorkloadObject(ref.Kind)
+	if obj == nil {
 		return nil, false, nil
 	}
 	if err := r.Workloads.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {

@@ -192,6 +192,20 @@ func progressing(obj client.Object) *appsv1.DeploymentCondition {
 	return nil
 }
 
+// newWorkloadObject is an empty object of a kind the restarts restart (Deployment, StatefulSet,
+// DaemonSet), to read one into; nil for any other kind.
+func newWorkloadObject(kind string) client.Object {
+	switch kind {
+	case "Deployment":
+		return &appsv1.Deployment{}
+	case "StatefulSet":
+		return &appsv1.StatefulSet{}
+	case "DaemonSet":
+		return &appsv1.DaemonSet{}
+	}
+	return nil
+}
+
 // rolloutCounts are the status counts that a rollout of a Deployment, StatefulSet or DaemonSet moves,
 // how many pods it should run, and the stage of the rollout they count in: the revisions a StatefulSet
 // updates from and to, a Deployment's revision (updateRevision: deploymentRevision), and the generation
