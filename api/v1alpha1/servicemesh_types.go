@@ -550,7 +550,9 @@ type ServiceMeshStatus struct {
 
 // NamespacesStatus counts enrolled namespaces.
 type NamespacesStatus struct {
-	// Enrolled is the number of namespaces carrying meshkeeper's injection label.
+	// Enrolled is the number of namespaces the mesh enrolls that carry the injection label it wants
+	// (istio-injection=enabled, or istio.io/rev naming the revision that serves them), whether
+	// meshkeeper wrote it or the namespace's owner set the same label.
 	// +optional
 	Enrolled int32 `json:"enrolled"`
 
