@@ -68,75 +68,85 @@ func fromEnv(name, builtin string) string {
 	return builtin
 }
 
-func main() {
-	var (
-		metricsAddr            string
-		probeAddr              string
-		pprofAddr              string
-		qps                    float64
-		burst                  int
-		secureMetrics          bool
-		enableHTTP2            bool
-		enableLeaderElection   bool
-		leaderElectionNS       string
-		leaseDuration          time.Duration
-		renewDeadline          time.Duration
-		retryPeriod            time.Duration
-		allowedRepositories    string
-		allowedHubs            string
-		controlPlaneNamespaces string
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
+// managerFlags are the manager's command-line flags (docs/install.md lists them: TestInstallDocListsEveryFlag).
+type managerFlags struct {
+	metricsAddr            string
+	probeAddr              string
+	pprofAddr              string
+	qps                    float64
+	burst                  int
+	secureMetrics          bool
+	enableHTTP2            bool
+	enableLeaderElection   bool
+	leaderElectionNS       string
+	leaseDuration          time.Duration
+	renewDeadline          time.Duration
+	retryPeriod            time.Duration
+	allowedRepositories    string
+	allowedHubs            string
+	controlPlaneNamespaces string
+	zap                    zap.Options
+}
+
+// bindFlags registers the manager's flags on fs; their values land in the managerFlags it returns once
+// fs is parsed.
+func bindFlags(fs *flag.FlagSet) *managerFlags {
+	f := &managerFlags{zap: zap.Options{Development: false}}
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443",
 		"The address the metrics endpoint binds to; \"0\" disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true,
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
+	fs.BoolVar(&f.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with authentication and authorization through the API server.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false,
+	fs.BoolVar(&f.enableHTTP2, "enable-http2", false,
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
-	flag.Float64Var(&qps, "kube-api-qps", 0, "Requests per second to the API server (0: meshkeeper's default, 200; -1: no client-side limit, the API server's priority and fairness alone paces the manager).")
-	flag.IntVar(&burst, "kube-api-burst", 0, "Bursts of requests to the API server (0: meshkeeper's default, 400).")
-	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
+	fs.Float64Var(&f.qps, "kube-api-qps", 0, "Requests per second to the API server (0: meshkeeper's default, 200; -1: no client-side limit, the API server's priority and fairness alone paces the manager).")
+	fs.IntVar(&f.burst, "kube-api-burst", 0, "Bursts of requests to the API server (0: meshkeeper's default, 400).")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0",
 		"The address Go's pprof profiles are served on, for diagnosing CPU and memory use; 0 turns them off.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
+	fs.BoolVar(&f.enableLeaderElection, "leader-elect", false,
 		"Elect a leader, so that only one replica of the manager reconciles at a time.")
-	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the leader-election Lease; empty means the manager's own namespace in a pod (required outside a cluster).")
-	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second,
+	fs.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second,
 		"How long a standby waits after the last renewal of the leader's Lease before it takes the lead.")
-	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+	fs.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second,
 		"How long the leader keeps trying to renew its Lease before it gives up the lead and exits.")
-	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second,
+	fs.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second,
 		"How often the replicas try to take or renew the Lease.")
-	flag.StringVar(&allowedRepositories, "allowed-chart-repositories", fromEnv(envAllowedRepositories, strings.Join(charts.DefaultRepositories, ",")),
+	fs.StringVar(&f.allowedRepositories, "allowed-chart-repositories", fromEnv(envAllowedRepositories, strings.Join(charts.DefaultRepositories, ",")),
 		"Comma-separated chart repository URL prefixes (https://… or oci://…) a ServiceMesh may install charts from; an empty value allows only the built-in charts. Default: $"+envAllowedRepositories+" when set.")
-	flag.StringVar(&allowedHubs, "allowed-image-hubs", fromEnv(envAllowedHubs, strings.Join(charts.DefaultImageHubs, ",")),
+	fs.StringVar(&f.allowedHubs, "allowed-image-hubs", fromEnv(envAllowedHubs, strings.Join(charts.DefaultImageHubs, ",")),
 		"Comma-separated image hub prefixes a ServiceMesh may pull Istio images from. Default: $"+envAllowedHubs+" when set.")
-	flag.StringVar(&controlPlaneNamespaces, "control-plane-namespaces", fromEnv(envControlPlaneNamespaces, "istio-system"),
+	fs.StringVar(&f.controlPlaneNamespaces, "control-plane-namespaces", fromEnv(envControlPlaneNamespaces, "istio-system"),
 		"Comma-separated namespaces a ServiceMesh may install its control plane and istio-cni agent into (spec.namespace, spec.cni.namespace), where meshkeeper keeps Helm's release Secrets; \"*\" allows any. Default: $"+envControlPlaneNamespaces+" when set.")
-	opts := zap.Options{Development: false}
-	opts.BindFlags(flag.CommandLine)
+	f.zap.BindFlags(fs)
+	return f
+}
+
+func main() {
+	f := bindFlags(flag.CommandLine)
 	flag.Parse()
 
 	// Names and values are added to a reconcile's logger when it writes a line, not for every reconcile.
-	ctrl.SetLogger(logging.Lazy(zap.New(zap.UseFlagOptions(&opts))))
+	ctrl.SetLogger(logging.Lazy(zap.New(zap.UseFlagOptions(&f.zap))))
 	setupLog := ctrl.Log.WithName("setup")
 
-	namespaces, err := namespaceList(controlPlaneNamespaces)
+	namespaces, err := namespaceList(f.controlPlaneNamespaces)
 	if err != nil {
 		setupLog.Error(err, "Invalid flag")
 		os.Exit(1)
 	}
 
 	var tlsOpts []func(*tls.Config)
-	if !enableHTTP2 {
+	if !f.enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 	metricsOpts := metricsserver.Options{
-		BindAddress:   metricsAddr,
-		SecureServing: secureMetrics,
+		BindAddress:   f.metricsAddr,
+		SecureServing: f.secureMetrics,
 		TLSOpts:       tlsOpts,
 	}
-	if secureMetrics {
+	if f.secureMetrics {
 		metricsOpts.FilterProvider = metricsauth.Filter
 	}
 
@@ -144,22 +154,22 @@ func main() {
 		Options: ctrl.Options{
 			Scheme:                  scheme,
 			Metrics:                 metricsOpts,
-			HealthProbeBindAddress:  probeAddr,
-			PprofBindAddress:        pprofAddr,
-			LeaderElection:          enableLeaderElection,
+			HealthProbeBindAddress:  f.probeAddr,
+			PprofBindAddress:        f.pprofAddr,
+			LeaderElection:          f.enableLeaderElection,
 			LeaderElectionID:        "meshkeeper.mesh.meshkeeper.io",
-			LeaderElectionNamespace: leaderElectionNS,
-			LeaseDuration:           &leaseDuration,
-			RenewDeadline:           &renewDeadline,
-			RetryPeriod:             &retryPeriod,
+			LeaderElectionNamespace: f.leaderElectionNS,
+			LeaseDuration:           &f.leaseDuration,
+			RenewDeadline:           &f.renewDeadline,
+			RetryPeriod:             &f.retryPeriod,
 			// The manager exits right after it loses the lease, so it can release it at once on shutdown.
 			LeaderElectionReleaseOnCancel: true,
 		},
-		QPS:   float32(qps),
-		Burst: burst,
+		QPS:   float32(f.qps),
+		Burst: f.burst,
 		Controllers: controllers.Options{Policy: charts.Policy{
-			Repositories: charts.ParseList(allowedRepositories),
-			ImageHubs:    charts.ParseList(allowedHubs),
+			Repositories: charts.ParseList(f.allowedRepositories),
+			ImageHubs:    charts.ParseList(f.allowedHubs),
 			Namespaces:   namespaces,
 		}},
 	})

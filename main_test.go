@@ -17,7 +17,11 @@ limitations under the License.
 package main
 
 import (
+	"flag"
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +64,53 @@ func TestNamespaceList(t *testing.T) {
 		if got, err := namespaceList(flag); err == nil {
 			t.Errorf("namespaceList(%q) = %#v, want an error", flag, got)
 		}
+	}
+}
+
+// TestInstallDocListsEveryFlag: docs/install.md's table of manager flags names every flag the manager
+// takes, and no flag it does not take, with the default the manager really has.
+func TestInstallDocListsEveryFlag(t *testing.T) {
+	doc, err := os.ReadFile("docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Manager flags\n")
+	if !ok {
+		t.Fatal("docs/install.md has no section \"Manager flags\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := map[string]string{} // flag → its default column
+	row := regexp.MustCompile("(?m)^\\| `--([a-z0-9-]+)` \\| ([^|]*) \\|")
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		documented[m[1]] = strings.TrimSpace(m[2])
+	}
+
+	fs := flag.NewFlagSet("meshkeeper", flag.ContinueOnError)
+	bindFlags(fs)
+	// controller-runtime registers --kubeconfig on the command line's flag set when it is imported.
+	if kubeconfig := flag.CommandLine.Lookup("kubeconfig"); kubeconfig != nil {
+		fs.Var(kubeconfig.Value, kubeconfig.Name, kubeconfig.Usage)
+	}
+	taken := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		taken[f.Name] = true
+		column, ok := documented[f.Name]
+		if !ok {
+			t.Errorf("the manager takes --%s, which docs/install.md's table of flags does not list", f.Name)
+			return
+		}
+		// A default the flag spells (not one the zap or kubeconfig packages leave empty) is in the column.
+		if f.DefValue != "" && f.DefValue != "[]" && !strings.Contains(column, "`"+f.DefValue+"`") &&
+			!strings.Contains(f.DefValue, ",") {
+			t.Errorf("--%s defaults to %q; docs/install.md says %s", f.Name, f.DefValue, column)
+		}
+	})
+	for name := range documented {
+		if !taken[name] {
+			t.Errorf("docs/install.md lists --%s, which the manager does not take", name)
+		}
+	}
+	if len(documented) == 0 {
+		t.Error("docs/install.md's table of flags lists no flag")
 	}
 }
