@@ -165,8 +165,9 @@ func (r *Reconciler) forgetMesh() {
 	r.reportedAgent.ForgetAll()
 	r.controlPlaneWarnings.forget()
 	r.revisionState.mu.Lock()
-	r.revisionState.unusedSince, r.revisionState.blocked, r.revisionState.canaryNotEnrolled, r.revisionState.shared = nil, nil, "", ""
+	r.revisionState.unusedSince, r.revisionState.blocked = nil, nil
 	r.revisionState.mu.Unlock()
+	r.revisionState.reported.ForgetAll()
 }
 
 // Reconcile reads like its phases: fetch, finalizer or uninstall, control plane, CNI agent, one read of

@@ -101,12 +101,10 @@ type revisionState struct {
 	// templates is the last look at the workloads' pod templates for revisions due for removal
 	// (recentTemplatesNaming).
 	templates *templateScan
-	// canaryNotEnrolled names the canary namespaces that are not enrolled as last reported in an Event
-	// (reportCanaryNotEnrolled), "" when none.
-	canaryNotEnrolled string
-	// shared is the message last reported in a RevisionNameShared Event (reportRevisionShared), "" when
-	// none.
-	shared string
+	// reported is, by the reason of its Warning Event, what was last reported of the canary namespaces
+	// that are not enrolled (reportCanaryNotEnrolled) and of the revisions another installation shares
+	// the name of (reportRevisionShared), "" when none. Safe for concurrent use without mu.
+	reported meshctx.Transitions
 	// k8sVersion is the API server's MAJOR.MINOR as read at k8sReadAt (kubernetesVersion).
 	k8sVersion string
 	k8sReadAt  time.Time

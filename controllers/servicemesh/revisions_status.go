@@ -106,20 +106,16 @@ func canaryNotEnrolledMessage(namespaces []string) string {
 }
 
 // reportCanaryNotEnrolled records a Warning Event naming the canary namespaces that are not enrolled,
-// once for each change of them (and again after a restart of the manager); an observation without
-// namespaces knows nothing new.
+// once for each change of them (revisionState.reported: and again after a restart of the manager, or on
+// a ServiceMesh created again); an observation without namespaces knows nothing new.
 func (r *Reconciler) reportCanaryNotEnrolled(mesh *meshv1alpha1.ServiceMesh, obs *observation) {
 	if obs.namespaces == nil {
 		return
 	}
-	current := strings.Join(obs.namespaces.canaryNotEnrolled, ", ")
-	r.revisionState.mu.Lock()
-	changed := r.revisionState.canaryNotEnrolled != current
-	r.revisionState.canaryNotEnrolled = current
-	r.revisionState.mu.Unlock()
-	if changed && len(obs.namespaces.canaryNotEnrolled) > 0 {
+	notEnrolled := obs.namespaces.canaryNotEnrolled
+	if r.revisionState.reported.Changed(meshv1alpha1.ReasonCanaryNamespacesNotEnrolled, strings.Join(notEnrolled, ", ")) && len(notEnrolled) > 0 {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryNamespacesNotEnrolled, "Canary",
-			"%s", canaryNotEnrolledMessage(obs.namespaces.canaryNotEnrolled))
+			"%s", canaryNotEnrolledMessage(notEnrolled))
 	}
 }
 
@@ -174,18 +170,15 @@ func revisionSharedNote(ri *revisionInstallation) string {
 }
 
 // reportRevisionShared records a Warning Event naming the revisions another installation shares the
-// name of, once for each change of them (and again after a restart of the manager); a pass whose
-// revision phase did not finish knows nothing new.
+// name of, once for each change of them (revisionState.reported: and again after a restart of the
+// manager, or on a ServiceMesh created again); a pass whose revision phase did not finish knows nothing
+// new.
 func (r *Reconciler) reportRevisionShared(mesh *meshv1alpha1.ServiceMesh, obs *observation) {
 	if obs.installed == nil || obs.installed.revisions == nil {
 		return
 	}
 	current := revisionSharedMessage(obs.installed.revisions.shared)
-	r.revisionState.mu.Lock()
-	changed := r.revisionState.shared != current
-	r.revisionState.shared = current
-	r.revisionState.mu.Unlock()
-	if changed && current != "" {
+	if r.revisionState.reported.Changed(meshv1alpha1.ReasonRevisionNameShared, current) && current != "" {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonRevisionNameShared, "Revision",
 			"%s", strings.ToUpper(current[:1])+current[1:])
 	}
