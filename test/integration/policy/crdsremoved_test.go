@@ -25,7 +25,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,11 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
-	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
-	"github.com/meshkeeper/meshkeeper/internal/charts"
-	"github.com/meshkeeper/meshkeeper/internal/render"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -65,29 +60,14 @@ func TestThePolicyKindsGoAndComeBackWithTheirCRDs(t *testing.T) {
 	config := rest.CopyConfig(env.Config)
 	config.Wrap(lists.Wrap)
 
-	mgr := newManager(g, env, config)
-	served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(mgr.Add(served)).To(Succeed())
-	recorder := mgr.GetEventRecorder("meshkeeper")
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: served}).SetupWithManager(mgr)).To(Succeed())
-	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Charts: installsNothing{}, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicyAndMesh(ctx, g, env, config, installsNothing{})
 
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gone-system"}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	createNamespaces(ctx, g, c, "gone-system")
+	mesh := createMesh(ctx, g, c, `
   namespace: gone-system
   cni: {enabled: false}
   mtls: {mode: STRICT}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 	policies := func(g Gomega) *metav1.Condition {
 		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
 		condition := meta.FindStatusCondition(mesh.Status.Conditions, meshv1alpha1.ConditionPoliciesApplied)

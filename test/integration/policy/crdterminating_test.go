@@ -23,7 +23,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,7 +44,7 @@ func TestAPolicyCRDBeingDeletedWhenTheManagerStartsIsNotServed(t *testing.T) {
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
 
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "held"}})).To(Succeed())
+	createNamespaces(ctx, g, c, "held")
 	held := &unstructured.Unstructured{}
 	held.SetGroupVersionKind(peerAuthenticationKind)
 	held.SetNamespace("held")

@@ -45,27 +45,16 @@ func TestFieldsAddedToMeshkeepersPolicyAreReported(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"ff-system", "ff-shop"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "ff-system", "ff-shop")
 
-	mgr := newManager(g, env, env.Config)
 	applied := &policy.AppliedSpecs{}
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder("meshkeeper"), Applied: applied}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, newManager(g, env, env.Config), &policy.Reconciler{Applied: applied})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	mesh := createMesh(ctx, g, c, `
   namespace: ff-system
   injection: {namespaces: [ff-shop]}
   sidecarScoping: {enabled: true}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 	g.Eventually(func(g Gomega) {
 		g.Expect(spec(g, c, sidecarKind, "ff-shop")).NotTo(BeNil())
 	}, 20*time.Second, 20*time.Millisecond).Should(Succeed())

@@ -28,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/internal/render"
 )
@@ -44,28 +43,18 @@ func TestTheMeshWideSidecarStaysInForce(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"msc-system", "msc-shop"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "msc-system", "msc-shop")
 
 	mgr := newManager(g, env, env.Config)
 	applied := &policy.AppliedSpecs{}
 	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
-		Applied: applied, MeshSidecars: meshSidecars}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{Applied: applied, MeshSidecars: meshSidecars})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	mesh := createMesh(ctx, g, c, `
   namespace: msc-system
   injection: {namespaces: [msc-shop]}
   sidecarScoping: {enabled: true}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 
 	// shop is the mode and egress hosts of meshkeeper's Sidecar in msc-shop.
 	shop := func(g Gomega) (string, []any) {
@@ -140,27 +129,17 @@ func TestAMeshWideSidecarBeingDeletedStaysInForce(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"msd-system", "msd-shop"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "msd-system", "msd-shop")
 
 	mgr := newManager(g, env, env.Config)
 	meshSidecars := policy.NewMeshSidecars(mgr.GetAPIReader())
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
-		MeshSidecars: meshSidecars}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{MeshSidecars: meshSidecars})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	mesh := createMesh(ctx, g, c, `
   namespace: msd-system
   injection: {namespaces: [msd-shop]}
   sidecarScoping: {enabled: true}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 
 	root := &unstructured.Unstructured{}
 	g.Expect(yamlInto(`
@@ -236,26 +215,16 @@ func TestOnlyTheServingRevisionsMeshWideSidecarIsCarried(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"msr-system", "msr-shop"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "msr-system", "msr-shop")
 
 	mgr := newManager(g, env, env.Config)
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
-		MeshSidecars: policy.NewMeshSidecars(mgr.GetAPIReader())}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{MeshSidecars: policy.NewMeshSidecars(mgr.GetAPIReader())})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	mesh := createMesh(ctx, g, c, `
   namespace: msr-system
   injection: {namespaces: [msr-shop]}
   sidecarScoping: {enabled: true}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 
 	// settled tells that meshkeeper's Sidecar in msr-shop has mode and hosts.
 	settled := func(mode string, hosts ...any) func(g Gomega) {

@@ -34,11 +34,9 @@ import (
 
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -56,7 +54,6 @@ import (
 
 	"istio.io/istio/manifests"
 
-	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/controllers"
 	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
 	"github.com/meshkeeper/meshkeeper/controllers/policy"
@@ -175,25 +172,15 @@ func TestPoliciesFollowTheirCRDsAndReadFromTheCache(t *testing.T) {
 		})
 	})
 	mgr := newManager(g, env, config)
-	recorder := mgr.GetEventRecorder("meshkeeper")
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{})
 
-	for _, name := range []string{"pol-system", "shop", "payments"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	createNamespaces(ctx, g, c, "pol-system", "shop", "payments")
+	mesh := createMesh(ctx, g, c, `
   namespace: pol-system
   injection: {namespaces: [shop, payments]}
   mtls: {mode: STRICT}
   sidecarScoping: {enabled: true}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 
 	// Before the Istio CRDs exist, every namespace is reconciled once, and then left to the CRDs' watch:
 	// no namespace is put back on a timer.

@@ -58,9 +58,8 @@ func TestOnlyPoliciesTheMeshsIstiodsReadAreRivals(t *testing.T) {
 		"rv-plain":    "",        // no label: every istiod reads it
 	}
 	namespaces := []string{"rv-other", "rv-tag", "rv-active", "rv-canary", "rv-draining", "rv-plain"}
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rv-system"}})).To(Succeed())
+	createNamespaces(ctx, g, c, append([]string{"rv-system"}, namespaces...)...)
 	for _, ns := range namespaces {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 		pa := &unstructured.Unstructured{}
 		pa.SetGroupVersionKind(peerAuthenticationKind)
 		pa.SetNamespace(ns)
@@ -74,17 +73,11 @@ func TestOnlyPoliciesTheMeshsIstiodsReadAreRivals(t *testing.T) {
 	}
 
 	// A mesh mid-canary: the default tag on 1-31-0, the canary namespaces on 1-32-0, and 1-30-0 draining.
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	mesh := createMesh(ctx, g, c, `
   namespace: rv-system
   updateStrategy: {type: RevisionBased, canary: {namespaces: [rv-canary]}}
   mtls: {namespaces: {rv-other: STRICT, rv-tag: STRICT, rv-active: STRICT, rv-canary: STRICT, rv-draining: STRICT, rv-plain: STRICT}}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 	mesh.Status.Revision = "1-31-0"
 	mesh.Status.ActiveRevision = "1-31-0"
 	mesh.Status.Revisions = []meshv1alpha1.RevisionStatus{
@@ -97,9 +90,7 @@ spec:
 	// The manager starts once the status names the revisions, as it finds them after a restart.
 	mgr := newManager(g, env, env.Config)
 	rivals := policy.NewRivals(mgr.GetAPIReader())
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
-		Rivals: rivals}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{Rivals: rivals})
 
 	strict := map[string]any{"mtls": map[string]any{"mode": "STRICT"}}
 	// conflicts are the namespaces of the PeerAuthentications a PolicyConflict Warning was recorded about.
@@ -172,9 +163,7 @@ func TestARivalBeingDeletedStaysInForce(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"rd-system", "rd-shop"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "rd-system", "rd-shop")
 	legacy := &unstructured.Unstructured{}
 	g.Expect(yamlInto(`
 apiVersion: security.istio.io/v1
@@ -188,20 +177,12 @@ spec:
 
 	mgr := newManager(g, env, env.Config)
 	rivals := policy.NewRivals(mgr.GetAPIReader())
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("meshkeeper"),
-		Rivals: rivals}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{Rivals: rivals})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	mesh := createMesh(ctx, g, c, `
   namespace: rd-system
   mtls: {namespaces: {rd-shop: STRICT}}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 
 	// notes are the notes of the PolicyConflict Warnings about the user's PeerAuthentication.
 	notes := func(g Gomega) []string {

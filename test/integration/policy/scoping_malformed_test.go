@@ -53,17 +53,9 @@ func TestMalformedEgressHostsSayWhy(t *testing.T) {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotation}})).To(Succeed())
 	}
 
-	mgr := newManager(g, env, env.Config)
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder("meshkeeper")}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, newManager(g, env, env.Config), &policy.Reconciler{})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	createMesh(ctx, g, c, `
   namespace: sm-system
   injection: {namespaces: [sm-shop, sm-edge]}
   sidecarScoping: {enabled: true}
@@ -71,8 +63,7 @@ spec:
     enabled: true
     controller: {namespace: sm-edge, name: controller, kind: Deployment}
     serviceCIDRs: [10.96.0.0/12]
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 
 	hosts := func(g Gomega, namespace string) []any {
 		egress, _, _ := unstructured.NestedSlice(spec(g, c, sidecarKind, namespace), "egress")

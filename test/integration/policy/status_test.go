@@ -32,12 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
-	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
-	"github.com/meshkeeper/meshkeeper/controllers/policy"
 	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
-	"github.com/meshkeeper/meshkeeper/internal/charts"
 	"github.com/meshkeeper/meshkeeper/internal/helm"
-	"github.com/meshkeeper/meshkeeper/internal/render"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -128,28 +124,13 @@ func TestReadyReturnsTheChartManagersMemory(t *testing.T) {
 // conditions.
 func startMesh(ctx context.Context, g *WithT, env *testenv.Env, chartManager servicemesh.ChartManager, namespace string) func(g Gomega, conditionType string) *metav1.Condition {
 	c := env.Client
-	mgr := newManager(g, env, env.Config)
-	served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(mgr.Add(served)).To(Succeed())
-	recorder := mgr.GetEventRecorder("meshkeeper")
-	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Served: served}).SetupWithManager(mgr)).To(Succeed())
-	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Charts: chartManager, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicyAndMesh(ctx, g, env, env.Config, chartManager)
 
-	g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	createNamespaces(ctx, g, c, namespace)
+	mesh := createMesh(ctx, g, c, `
   namespace: `+namespace+`
   cni: {enabled: false}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 	return func(g Gomega, conditionType string) *metav1.Condition {
 		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(mesh), mesh)).To(Succeed())
 		condition := meta.FindStatusCondition(mesh.Status.Conditions, conditionType)

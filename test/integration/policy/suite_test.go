@@ -38,10 +38,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
+	"github.com/meshkeeper/meshkeeper/controllers/meshctx"
+	"github.com/meshkeeper/meshkeeper/controllers/policy"
+	"github.com/meshkeeper/meshkeeper/controllers/servicemesh"
+	"github.com/meshkeeper/meshkeeper/internal/charts"
+	"github.com/meshkeeper/meshkeeper/internal/render"
 	"github.com/meshkeeper/meshkeeper/test/testenv"
 )
 
@@ -82,6 +88,54 @@ func run(ctx context.Context, mgr ctrl.Manager) {
 		defer managers.Done()
 		_ = mgr.Start(ctx)
 	}()
+}
+
+// createNamespaces creates the namespaces names, without labels or annotations.
+func createNamespaces(ctx context.Context, g Gomega, c client.Client, names ...string) {
+	for _, name := range names {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	}
+}
+
+// createMesh creates the ServiceMesh "default" with spec, the YAML of its spec indented by two spaces,
+// and returns it.
+func createMesh(ctx context.Context, g Gomega, c client.Client, spec string) *meshv1alpha1.ServiceMesh {
+	mesh := &meshv1alpha1.ServiceMesh{}
+	g.Expect(yamlInto("apiVersion: mesh.meshkeeper.io/v1alpha1\nkind: ServiceMesh\nmetadata: {name: default}\nspec:\n"+spec, mesh)).To(Succeed())
+	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+	return mesh
+}
+
+// runPolicy sets r up with mgr and runs mgr until ctx ends (run): the policy controller alone. r's
+// Client, APIReader and Recorder, when not set, are mgr's client, API reader and meshkeeper's recorder.
+func runPolicy(ctx context.Context, g Gomega, mgr ctrl.Manager, r *policy.Reconciler) {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("meshkeeper")
+	}
+	g.Expect(r.SetupWithManager(mgr)).To(Succeed())
+	run(ctx, mgr)
+}
+
+// runPolicyAndMesh runs a manager on config with the policy and ServiceMesh controllers as the manager
+// sets them up (one wait for the policy kinds, on discovery), chartManager the ServiceMesh's, until ctx
+// ends (run).
+func runPolicyAndMesh(ctx context.Context, g Gomega, env *testenv.Env, config *rest.Config, chartManager servicemesh.ChartManager) {
+	mgr := newManager(g, env, config)
+	served, err := meshctx.NewKindsServedFor(mgr, render.PolicyKinds)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(mgr.Add(served)).To(Succeed())
+	recorder := mgr.GetEventRecorder("meshkeeper")
+	g.Expect((&policy.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Served: served}).SetupWithManager(mgr)).To(Succeed())
+	g.Expect((&servicemesh.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Charts: chartManager, Resolver: &charts.CachingResolver{}, PoliciesServed: served}).SetupWithManager(mgr)).To(Succeed())
+	run(ctx, mgr)
 }
 
 // policyResources are the resources of the policy CRDs (istioCRDs).

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -59,9 +58,7 @@ func TestAPolicyTheCacheHasNotSeenIsNotTakenOver(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"to-system", "team"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "to-system", "team")
 	teams := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
 		"metadata": map[string]any{"name": "default", "namespace": "team"},
@@ -84,23 +81,14 @@ func TestAPolicyTheCacheHasNotSeenIsNotTakenOver(t *testing.T) {
 		Should(Succeed())
 
 	mgr := newManager(g, env, env.Config)
-	r := &policy.Reconciler{Client: staleCache{Client: mgr.GetClient(), namespace: "team"}, APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder("meshkeeper")}
-	g.Expect(r.SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{Client: staleCache{Client: mgr.GetClient(), namespace: "team"}})
 
-	mesh := &meshv1alpha1.ServiceMesh{}
-	g.Expect(yamlInto(`
-apiVersion: mesh.meshkeeper.io/v1alpha1
-kind: ServiceMesh
-metadata: {name: default}
-spec:
+	createMesh(ctx, g, c, `
   namespace: to-system
   injection: {namespaces: [team]}
   sidecarScoping: {enabled: true}
   mtls: {namespaces: {team: STRICT}}
-`, mesh)).To(Succeed())
-	g.Expect(c.Create(ctx, mesh)).To(Succeed())
+`)
 	// The controller at work: it writes the control-plane namespace's PeerAuthentication.
 	g.Eventually(func(g Gomega) {
 		g.Expect(spec(g, c, peerAuthenticationKind, "to-system")).NotTo(BeNil())

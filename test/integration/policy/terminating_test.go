@@ -63,18 +63,13 @@ func TestANamespaceBeingDeletedGetsNoWarning(t *testing.T) {
 	g := NewWithT(t)
 	env, ctx := startWithIstioCRDs(t, g)
 	c := env.Client
-	for _, name := range []string{"tm-system", "tm-preview"} {
-		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	}
+	createNamespaces(ctx, g, c, "tm-system", "tm-preview")
 	// Without the namespace controller, the namespace stays in its deletion (its finalizer "kubernetes").
 	preview := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tm-preview"}}
 	g.Expect(c.Delete(ctx, preview)).To(Succeed())
 
 	mgr := newManager(g, env, env.Config)
-	r := &policy.Reconciler{Client: staleNamespace{Client: mgr.GetClient(), name: "tm-preview"}, APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder("meshkeeper")}
-	g.Expect(r.SetupWithManager(mgr)).To(Succeed())
-	run(ctx, mgr)
+	runPolicy(ctx, g, mgr, &policy.Reconciler{Client: staleNamespace{Client: mgr.GetClient(), name: "tm-preview"}})
 
 	mesh := &unstructured.Unstructured{}
 	mesh.SetGroupVersionKind(meshv1alpha1.GroupVersion.WithKind("ServiceMesh"))
