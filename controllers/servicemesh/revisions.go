@@ -101,7 +101,7 @@ type revisionState struct {
 	// templates is the last look at the workloads' pod templates for revisions due for removal
 	// (recentTemplatesNaming).
 	templates *templateScan
-	// reported is, by the reason of its Warning Event, what was last reported of the canary namespaces
+	// reported is, by the ServiceMesh and the reason of its Warning Event (reportKey), what was last reported of the canary namespaces
 	// that are not enrolled (reportCanaryNotEnrolled) and of the revisions another installation shares
 	// the name of (reportRevisionShared), "" when none. Safe for concurrent use without mu.
 	reported meshctx.Transitions

@@ -113,7 +113,7 @@ func (r *Reconciler) reportCanaryNotEnrolled(mesh *meshv1alpha1.ServiceMesh, obs
 		return
 	}
 	notEnrolled := obs.namespaces.canaryNotEnrolled
-	if r.revisionState.reported.Changed(meshv1alpha1.ReasonCanaryNamespacesNotEnrolled, strings.Join(notEnrolled, ", ")) && len(notEnrolled) > 0 {
+	if r.revisionState.reported.Changed(reportKey(mesh, meshv1alpha1.ReasonCanaryNamespacesNotEnrolled), strings.Join(notEnrolled, ", ")) && len(notEnrolled) > 0 {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonCanaryNamespacesNotEnrolled, "Canary",
 			"%s", canaryNotEnrolledMessage(notEnrolled))
 	}
@@ -178,8 +178,15 @@ func (r *Reconciler) reportRevisionShared(mesh *meshv1alpha1.ServiceMesh, obs *o
 		return
 	}
 	current := revisionSharedMessage(obs.installed.revisions.shared)
-	if r.revisionState.reported.Changed(meshv1alpha1.ReasonRevisionNameShared, current) && current != "" {
+	if r.revisionState.reported.Changed(reportKey(mesh, meshv1alpha1.ReasonRevisionNameShared), current) && current != "" {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, meshv1alpha1.ReasonRevisionNameShared, "Revision",
 			"%s", strings.ToUpper(current[:1])+current[1:])
 	}
+}
+
+// reportKey keys what revisionState.reported remembers of a Warning: by the ServiceMesh's UID and the
+// Warning's reason, so that a ServiceMesh deleted and created again under the same name, which starts
+// with no Events, is told again even when no reconcile saw the old one gone (forgetMesh).
+func reportKey(mesh *meshv1alpha1.ServiceMesh, reason string) string {
+	return string(mesh.UID) + "/" + reason
 }

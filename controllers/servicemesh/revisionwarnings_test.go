@@ -89,6 +89,15 @@ func TestRevisionWarningsOncePerChange(t *testing.T) {
 	if got := warningReasons(t, recorded(recorder)); !slices.Equal(got, want) {
 		t.Errorf("once the ServiceMesh was created again: Warnings %q, want %q", got, want)
 	}
+
+	// Deleted and created again before any reconcile saw it gone (no forgetMesh): a new UID, no Events.
+	again := testMesh()
+	again.UID = "mesh-uid-2"
+	r.reportCanaryNotEnrolled(again, both)
+	r.reportRevisionShared(again, both)
+	if got := warningReasons(t, recorded(recorder)); !slices.Equal(got, want) {
+		t.Errorf("on a ServiceMesh created again that no reconcile saw gone: Warnings %q, want %q", got, want)
+	}
 }
 
 // warningReasons are the reasons of the Warning Events of recorded ("Warning Reason note"), checking
