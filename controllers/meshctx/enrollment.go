@@ -79,7 +79,8 @@ var EnrollmentChanged = predicate.Or[client.Object](SpecOrDeletionChanged, Canar
 // CNIInjects tells whether istiod is installed to inject the mesh's pods for the CNI agent, with no
 // privileged init container: the mesh runs the agent (ServiceMesh.CNIEnabled), and its agent is
 // installed (status.cni.namespace) or no control plane was installed yet (the first istiod injects for
-// the agent from the start). istiod's values are rendered from it (ValuesSpec). A running mesh that
+// the agent from the start; status.version names none, and status.cni.injectorPending is not set, which
+// a running mesh whose status was lost whole while it turned CNI on gets back for its wait). istiod's values are rendered from it (ValuesSpec). A running mesh that
 // turns CNI on keeps injecting istio-init until its agent is in (the control-plane phase may fail, or
 // wait, before) and ready on every node that should run it (AgentReady: an installed release says
 // nothing of its pods, which a missing PriorityClass, a quota or an admission policy keeps from
@@ -93,10 +94,10 @@ func CNIInjects(mesh *meshv1alpha1.ServiceMesh) bool {
 	if enabled, _ := mesh.CNIEnabled(); !enabled {
 		return false
 	}
-	if mesh.Status.Version == "" {
+	cni := mesh.Status.CNI
+	if mesh.Status.Version == "" && (cni == nil || !cni.InjectorPending) {
 		return true
 	}
-	cni := mesh.Status.CNI
 	return cni != nil && cni.Enabled && cni.Namespace != "" && (!cni.InjectorPending || AgentReady(mesh))
 }
 

@@ -56,6 +56,15 @@ func TestCNIInjectsOnceTheAgentIsIn(t *testing.T) {
 				Reason: meshv1alpha1.ReasonWaitingForControlPlane}}
 			return mesh
 		}(), false},
+		// A running mesh that turns CNI on, its status lost whole while its agent is not ready on every
+		// node: the CNI phase restores status.cni.injectorPending for the pass, and writes it back with
+		// the status, whose version the next pass reads. istiod keeps injecting istio-init meanwhile.
+		"CNI turned on, the status lost, the agent not ready": {func() *meshv1alpha1.ServiceMesh {
+			mesh := &meshv1alpha1.ServiceMesh{}
+			mesh.Spec.CNI.Enabled = ptr.To(true)
+			mesh.Status.CNI = &meshv1alpha1.CNIStatus{Enabled: true, EnabledBy: meshv1alpha1.CNIBySpec, Namespace: "istio-system", InjectorPending: true}
+			return mesh
+		}(), false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -18,6 +18,7 @@ package servicemesh
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -107,6 +108,89 @@ func injectorPending(mesh *meshv1alpha1.ServiceMesh, obs *cniObservation, forAge
 		return obs.enabled && obs.namespace != ""
 	}
 	return !controlPlaneRan && mesh.Status.CNI != nil && mesh.Status.CNI.InjectorPending
+}
+
+// restorePendingInjector puts status.cni.injectorPending back, in memory for this pass, into a status
+// lost whole (restored from a backup without it, or replaced) while a running mesh turns CNI on:
+// meshctx.CNIInjects takes a mesh whose status names no version for a new one, whose first istiod
+// injects for the agent from the start, and would have istiod injecting at once for an agent not ready
+// on every node, whose pods fail in istio-validation there. The cluster tells such a mesh from a new
+// one: an istiod of the mesh's in spec.namespace injects istio-init (its injector ConfigMap's
+// pilot.cni.enabled is false), which the istiod of a new mesh that runs the agent never does, however
+// many of its passes run before its first status write lands, while an agent of the mesh's (agentsOf;
+// the one status.cni.namespace names, if any) is not ready on every node. The pass then writes the
+// restored status back. Read from the cache, and only in a namespace the installer allows.
+func (r *Reconciler) restorePendingInjector(ctx context.Context, mesh *meshv1alpha1.ServiceMesh, enabled bool, by meshv1alpha1.CNIDecision) error {
+	if !enabled || mesh.Status.Version != "" || (mesh.Status.CNI != nil && mesh.Status.CNI.InjectorPending) ||
+		r.Policy.CheckNamespace(mesh.Spec.Namespace, "spec.namespace") != nil {
+		return nil
+	}
+	forInit, err := r.injectsIstioInit(ctx, mesh)
+	if err != nil || !forInit {
+		return err
+	}
+	agent := ""
+	if mesh.Status.CNI != nil {
+		agent = mesh.Status.CNI.Namespace
+	}
+	if agent == "" {
+		running, err := r.agentsOf(ctx, mesh)
+		if err != nil {
+			return err
+		}
+		agent = unrecordedAgent(running, mesh.Spec.CNINamespace())
+	}
+	if agent == "" {
+		return nil
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: agent, Name: cniDaemonSet}, ds); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("reading the %s DaemonSet: %w", cniDaemonSet, err)
+	}
+	if ready, _, _ := cniReadiness(&cniObservation{enabled: true, namespace: agent, daemonSet: ds}); ready == metav1.ConditionTrue {
+		return nil
+	}
+	cni := &meshv1alpha1.CNIStatus{}
+	if mesh.Status.CNI != nil {
+		cni = mesh.Status.CNI.DeepCopy()
+	}
+	cni.Enabled, cni.EnabledBy, cni.Namespace, cni.InjectorPending = true, by, agent, true
+	mesh.Status.CNI = cni
+	ctrl.LoggerFrom(ctx).Info("The status names no version while istiod injects istio-init and the CNI agent is not ready on every node: "+
+		"istiod keeps injecting istio-init until it is", "agentNamespace", agent)
+	return nil
+}
+
+// injectsIstioInit tells whether an istiod of the mesh's (owned by it, or by no ServiceMesh) in
+// spec.namespace injects istio-init: the values its injector ConfigMap holds turn pilot.cni off.
+// Values that cannot be read, or that do not say, tell nothing.
+func (r *Reconciler) injectsIstioInit(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (bool, error) {
+	injectors := &corev1.ConfigMapList{}
+	if err := r.List(ctx, injectors, client.InNamespace(mesh.Spec.Namespace),
+		client.MatchingLabels{meshv1alpha1.ManagedByLabel: meshv1alpha1.ManagedByValue}); err != nil {
+		return false, fmt.Errorf("listing istiod's injector ConfigMaps: %w", err)
+	}
+	for i := range injectors.Items {
+		cm := &injectors.Items[i]
+		if !strings.HasPrefix(cm.Name, helm.InjectorConfigMapPrefix) || !cm.DeletionTimestamp.IsZero() || !ofMesh(cm, mesh) {
+			continue
+		}
+		var values struct {
+			Pilot struct {
+				CNI struct {
+					Enabled any `json:"enabled"`
+				} `json:"cni"`
+			} `json:"pilot"`
+		}
+		if json.Unmarshal([]byte(cm.Data["values"]), &values) == nil && values.Pilot.CNI.Enabled != nil &&
+			!render.CNIEnabled(values.Pilot.CNI.Enabled) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // settleCNI decides whether the mesh runs the CNI agent (ServiceMesh.CNIEnabled) and writes the

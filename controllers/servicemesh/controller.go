@@ -192,6 +192,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	cniEnabled, cniBy := settleCNI(mesh)
+	if err := r.restorePendingInjector(ctx, mesh, cniEnabled, cniBy); err != nil {
+		return ctrl.Result{}, err
+	}
 	forAgent := meshctx.CNIInjects(mesh) // istiod's values this pass renders inject for the agent
 	installed, heldFor, controlPlaneErr := r.reconcileControlPlaneWithBackoff(ctx, mesh)
 	cni, cniErr := r.reconcileCNI(ctx, mesh, cniEnabled, cniBy, installed, controlPlaneErr)
