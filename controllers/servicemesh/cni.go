@@ -759,7 +759,8 @@ func unrecordedAgent(running []string, want string) string {
 // uninstallAllCNI removes the istio-cni release wherever meshkeeper may have installed it, when the
 // ServiceMesh is deleted: where the spec and the status say, and wherever an agent DaemonSet of the
 // mesh's runs (agentsOf), which a status lost whole or a lost status write leaves unnamed. A release
-// that does not exist is not an error.
+// that does not exist is not an error. Every namespace is tried, whatever the one before answered (a
+// release left whole because its objects were orphaned, a failure): the errors come back joined.
 func (r *Reconciler) uninstallAllCNI(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) error {
 	namespaces, err := r.agentsOf(ctx, mesh)
 	if err != nil {
@@ -771,12 +772,13 @@ func (r *Reconciler) uninstallAllCNI(ctx context.Context, mesh *meshv1alpha1.Ser
 	}
 	slices.Sort(namespaces)
 	namespaces = slices.Compact(namespaces)
+	var errs []error
 	for _, ns := range namespaces {
 		if err := r.uninstallRelease(ctx, mesh, ns, cniRelease); err != nil {
-			return fmt.Errorf("uninstalling release %s/%s: %w", ns, cniRelease, err)
+			errs = append(errs, fmt.Errorf("uninstalling release %s/%s: %w", ns, cniRelease, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ownerOf is the owner every object of meshkeeper's releases gets.

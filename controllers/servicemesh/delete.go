@@ -116,11 +116,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 	// meshkeeper saw it) is left whole, with its records, and named below.
 	left := map[string][]string{}
 	keptOrphaned := func(err error) bool {
-		var orphans *helm.OrphanedError
-		if !errors.As(err, &orphans) {
+		orphans, ok := orphanedOnly(err)
+		if !ok {
 			return false
 		}
-		left[orphans.Namespace] = append(left[orphans.Namespace], orphans.Release)
+		for _, o := range orphans {
+			left[o.Namespace] = append(left[o.Namespace], o.Release)
+		}
 		return true
 	}
 	if err := r.uninstallAllCNI(ctx, mesh); err != nil && !keptOrphaned(err) {
@@ -155,6 +157,32 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, cached *meshv1alpha1.S
 		"Removed the control plane from %s; the Istio CRDs and their objects stay", controlPlaneNS)
 	ctrl.LoggerFrom(ctx).Info("Uninstalled the control plane", "namespace", controlPlaneNS)
 	return r.applyFinalizer(ctx, mesh, false)
+}
+
+// orphanedOnly returns the releases err says were left whole because their objects were orphaned
+// (*helm.OrphanedError), and whether that is all it says: an error that joins several (errors.Join, as
+// uninstallAllCNI returns) is one only when every error it joins is, so that a failure joined to an
+// orphaned release is still a failure.
+func orphanedOnly(err error) ([]*helm.OrphanedError, bool) {
+	switch e := err.(type) {
+	case nil:
+		return nil, false
+	case *helm.OrphanedError:
+		return []*helm.OrphanedError{e}, true
+	case interface{ Unwrap() []error }:
+		var all []*helm.OrphanedError
+		for _, inner := range e.Unwrap() {
+			orphans, ok := orphanedOnly(inner)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, orphans...)
+		}
+		return all, len(all) > 0
+	case interface{ Unwrap() error }:
+		return orphanedOnly(e.Unwrap())
+	}
+	return nil, false
 }
 
 // reasonOrphaned is the reason of the Warning Event on a ServiceMesh whose deletion left the control
