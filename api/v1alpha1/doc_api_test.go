@@ -165,3 +165,45 @@ func crdLiteral(t *testing.T, raw []byte) string {
 	b, _ := json.Marshal(v)
 	return strings.Trim(string(b), `"`)
 }
+
+// TestControlPlaneDocListsEveryControlPlaneReadyReason checks the reasons table of ControlPlaneReady in
+// docs/control-plane.md against the reasons the condition can have (controlPlaneReadyReasons): a user
+// who reads a reason in kubectl describe finds it there, and the table names none the condition never has.
+func TestControlPlaneDocListsEveryControlPlaneReadyReason(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "control-plane.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "The reasons of\n`ControlPlaneReady`")
+	if !ok {
+		t.Fatal("docs/control-plane.md has no table of the reasons of ControlPlaneReady")
+	}
+	documented := map[string]bool{}
+	row := regexp.MustCompile("^\\| `([A-Za-z]+)` \\|")
+	started := false
+	for _, line := range strings.Split(table, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if started {
+				break // the end of the first table after the heading
+			}
+			continue
+		}
+		started = true
+		if m := row.FindStringSubmatch(line); m != nil {
+			documented[m[1]] = true
+		}
+	}
+	for reason := range controlPlaneReadyReasons {
+		if !documented[reason] {
+			t.Errorf("docs/control-plane.md does not list ControlPlaneReady's reason %s", reason)
+		}
+	}
+	for reason := range documented {
+		if !IsControlPlaneReadyReason(reason) {
+			t.Errorf("docs/control-plane.md lists %s as a reason of ControlPlaneReady, which it never has", reason)
+		}
+	}
+	if len(documented) < 10 {
+		t.Errorf("read only %d reasons from docs/control-plane.md", len(documented))
+	}
+}
