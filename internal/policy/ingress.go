@@ -145,8 +145,15 @@ func Ingress(in IngressInput) IngressDecision {
 			d.KeptForSidecars = true
 			if x.want != nil && x.OwnedAnnotations.Has(AnnotationUpstreamVhost) && ing.Annotations[AnnotationUpstreamVhost] != x.want[AnnotationUpstreamVhost] {
 				// The backend changed since meshkeeper set upstream-vhost: the sidecar routes on it, so
-				// kept as it is it would send the Ingress's requests to the Service it named before.
-				d.Annotations = toOwn(ing.Annotations, x.want, in.OwnedAnnotations)
+				// kept as it is it would send the Ingress's requests to the Service it named before. A
+				// value another field manager applied too (ingressAnnotationConflict) stays theirs: the API
+				// server would refuse meshkeeper's apply of the new one at every retry, so it is left, and
+				// the message says whose manifest to change.
+				if keys := templateConflicts(ing.Annotations, x.want, x.OwnedAnnotations, x.OthersAnnotations); len(keys) > 0 {
+					d.Message += x.keptConflictNote(keys)
+				} else {
+					d.Annotations = toOwn(ing.Annotations, x.want, in.OwnedAnnotations)
+				}
 			}
 		default:
 			d.Annotations = map[string]string{}
@@ -340,6 +347,20 @@ func namespaceNotEnrolled(x ingressInput) (string, string, bool) {
 	}
 	return NamespaceNotEnrolled, fmt.Sprintf("Ingress %s is in namespace %s, which is not in the mesh, so it gets no mesh annotations; "+
 		"to route it through the mesh, enroll the namespace in spec.injection", x.name, x.Ingress.Namespace), true
+}
+
+// keptConflictNote says, for an Ingress kept for its namespace's sidecars whose backend changed, that
+// keys (upstream-vhost) stay as other field managers applied them too, naming the Service they still
+// route to, and what to change.
+func (x ingressInput) keptConflictNote(keys []string) string {
+	found := make([]string, len(keys))
+	for i, key := range keys {
+		found[i] = describeKey(key, x.Ingress.Annotations[key], x.OthersAnnotations[key])
+	}
+	return fmt.Sprintf(". Its backend is now Service %s, but it keeps %s, set by someone other than meshkeeper as well, "+
+		"so the controller's sidecar still routes its requests on the old Host; meshkeeper leaves that value to them. "+
+		"Set %s: %q in the manifest of the tool that applies it, or remove the annotation from it",
+		x.backends.services[0], joinAnd(found), AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost])
 }
 
 // keptForSidecars tells whether an Ingress of a namespace that is not enrolled keeps the annotations

@@ -89,3 +89,42 @@ func TestIngressAnnotationSharedWithTheOwner(t *testing.T) {
 		})
 	}
 }
+
+// An Ingress of a namespace that left the mesh keeps meshkeeper's annotations while pods there still run
+// a sidecar, and its upstream-vhost follows a new backend Service. One the Ingress's owner applied too
+// stays the owner's, as in the mesh: the API server would refuse meshkeeper's apply of the new value at
+// every retry (a conflict with the owner's field manager), so the annotations are left as they are and
+// the message says whose manifest to change.
+func TestIngressKeptForSidecarsLeavesAValueSharedWithTheOwner(t *testing.T) {
+	toAPI := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("shop.example.com", path("/", toService("api", 80))))}
+	in := IngressInput{
+		Ingress:           ingress(toAPI, meshPair),
+		IngressNginx:      ingressNginx(),
+		NamespaceProxies:  2,
+		Controller:        controllerInjected,
+		Service:           lookupShop,
+		OwnedAnnotations:  sets.New(AnnotationServiceUpstream, AnnotationUpstreamVhost),
+		OthersAnnotations: map[string][]string{AnnotationUpstreamVhost: {"argocd-controller"}},
+	}
+	got := Ingress(in)
+	if got.Reason != NamespaceNotEnrolled || !got.KeptForSidecars {
+		t.Fatalf("Reason = %q, KeptForSidecars = %v; want NamespaceNotEnrolled, kept (message: %s)", got.Reason, got.KeptForSidecars, got.Message)
+	}
+	if got.Annotations != nil {
+		t.Errorf("Annotations = %#v, want nil: upstream-vhost is the owner's too, and an apply of another value is refused", got.Annotations)
+	}
+	for _, part := range []string{`nginx.ingress.kubernetes.io/upstream-vhost: "web.shop.svc" (field manager "argocd-controller")`,
+		"Service api", `"api.shop.svc"`} {
+		if !strings.Contains(got.Message, part) {
+			t.Errorf("Message %q does not contain %q", got.Message, part)
+		}
+	}
+
+	// meshkeeper's alone: it follows the new backend.
+	in.OthersAnnotations = nil
+	got = Ingress(in)
+	want := map[string]string{AnnotationServiceUpstream: "true", AnnotationUpstreamVhost: "api.shop.svc"}
+	if !got.KeptForSidecars || !maps.Equal(got.Annotations, want) {
+		t.Errorf("without a co-owner: KeptForSidecars = %v, Annotations = %#v; want kept, %#v", got.KeptForSidecars, got.Annotations, want)
+	}
+}
