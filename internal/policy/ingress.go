@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -152,7 +153,10 @@ func Ingress(in IngressInput) IngressDecision {
 				if keys := templateConflicts(ing.Annotations, x.want, x.OwnedAnnotations, x.OthersAnnotations); len(keys) > 0 {
 					d.Message += x.keptConflictNote(keys)
 				} else {
+					// Only what meshkeeper still holds: outside the mesh it adds nothing, such as a
+					// service-upstream its owner took off since.
 					d.Annotations = toOwn(ing.Annotations, x.want, in.OwnedAnnotations)
+					maps.DeleteFunc(d.Annotations, func(key, _ string) bool { return !in.OwnedAnnotations.Has(key) })
 				}
 			}
 		default:

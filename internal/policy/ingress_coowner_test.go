@@ -128,3 +128,23 @@ func TestIngressKeptForSidecarsLeavesAValueSharedWithTheOwner(t *testing.T) {
 		t.Errorf("without a co-owner: KeptForSidecars = %v, Annotations = %#v; want kept, %#v", got.KeptForSidecars, got.Annotations, want)
 	}
 }
+
+// Meanwhile meshkeeper adds nothing to such an Ingress: when its backend moves, only the keys it still
+// holds change. A service-upstream its owner set and took off again since is not put back by meshkeeper
+// in a namespace that is no longer in the mesh.
+func TestIngressKeptForSidecarsAddsNothing(t *testing.T) {
+	toAPI := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("shop.example.com", path("/", toService("api", 80))))}
+	got := Ingress(IngressInput{
+		Ingress:          ingress(toAPI, map[string]string{AnnotationUpstreamVhost: "web.shop.svc"}),
+		IngressNginx:     ingressNginx(),
+		NamespaceProxies: 1,
+		Controller:       controllerInjected,
+		Service:          lookupShop,
+		OwnedAnnotations: sets.New(AnnotationUpstreamVhost),
+	})
+	want := map[string]string{AnnotationUpstreamVhost: "api.shop.svc"}
+	if got.Reason != NamespaceNotEnrolled || !got.KeptForSidecars || !maps.Equal(got.Annotations, want) {
+		t.Errorf("Reason = %q, KeptForSidecars = %v, Annotations = %#v; want NamespaceNotEnrolled, kept, %#v",
+			got.Reason, got.KeptForSidecars, got.Annotations, want)
+	}
+}
