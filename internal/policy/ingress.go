@@ -104,7 +104,8 @@ type IngressDecision struct {
 // Skipped reports a mesh Ingress (served class, enrolled namespace, integration on) that meshkeeper
 // could not configure: the ones status.ingresses.skipped counts. An Ingress outside the mesh, or one
 // being deleted or in a namespace being deleted, is not skipped; nor is one that keeps its annotations
-// while the pods of a namespace that left the mesh still run a sidecar (KeptForSidecars).
+// while the pods of a namespace that left the mesh still run a sidecar (KeptForSidecars), unless an
+// upstream-vhost its owner applied too keeps it from following a new backend (AnnotationConflict).
 func (d IngressDecision) Skipped() bool {
 	return !d.Configured && !slices.Contains(
 		[]string{Terminating, IngressNginxDisabled, ClassNotServed, NamespaceNotEnrolled}, d.Reason)
@@ -148,10 +149,10 @@ func Ingress(in IngressInput) IngressDecision {
 				// The backend changed since meshkeeper set upstream-vhost: the sidecar routes on it, so
 				// kept as it is it would send the Ingress's requests to the Service it named before. A
 				// value another field manager applied too (ingressAnnotationConflict) stays theirs: the API
-				// server would refuse meshkeeper's apply of the new one at every retry, so it is left, and
-				// the message says whose manifest to change.
+				// server would refuse meshkeeper's apply of the new one at every retry, so it is left: a
+				// conflict, reported as in the mesh, until the owner changes it or the pods are gone.
 				if keys := templateConflicts(ing.Annotations, x.want, x.OwnedAnnotations, x.OthersAnnotations); len(keys) > 0 {
-					d.Message += x.keptConflictNote(keys)
+					d.Reason, d.Message = AnnotationConflict, d.Message+x.keptConflictNote(keys)
 				} else {
 					// Only what meshkeeper still holds: outside the mesh it adds nothing, such as a
 					// service-upstream its owner took off since.
@@ -361,10 +362,10 @@ func (x ingressInput) keptConflictNote(keys []string) string {
 	for i, key := range keys {
 		found[i] = describeKey(key, x.Ingress.Annotations[key], x.OthersAnnotations[key])
 	}
-	return fmt.Sprintf(". Its backend is now Service %s, but it keeps %s, set by someone other than meshkeeper as well, "+
-		"so the controller's sidecar still routes its requests on the old Host; meshkeeper leaves that value to them. "+
+	return fmt.Sprintf(". Its backend is now Service %s/%s, but it has %s, set by someone other than meshkeeper as well, "+
+		"so the controller's sidecar still routes its requests to the Service that names; meshkeeper leaves that value to them. "+
 		"Set %s: %q in the manifest of the tool that applies it, or remove the annotation from it",
-		x.backends.services[0], joinAnd(found), AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost])
+		x.Ingress.Namespace, x.backends.services[0], joinAnd(found), AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost])
 }
 
 // keptForSidecars tells whether an Ingress of a namespace that is not enrolled keeps the annotations

@@ -93,8 +93,8 @@ func TestIngressAnnotationSharedWithTheOwner(t *testing.T) {
 // An Ingress of a namespace that left the mesh keeps meshkeeper's annotations while pods there still run
 // a sidecar, and its upstream-vhost follows a new backend Service. One the Ingress's owner applied too
 // stays the owner's, as in the mesh: the API server would refuse meshkeeper's apply of the new value at
-// every retry (a conflict with the owner's field manager), so the annotations are left as they are and
-// the message says whose manifest to change.
+// every retry (a conflict with the owner's field manager), so the annotations are left as they are: a
+// conflict (skipped, warned about), whose message says whose manifest to change.
 func TestIngressKeptForSidecarsLeavesAValueSharedWithTheOwner(t *testing.T) {
 	toAPI := networkingv1.IngressSpec{IngressClassName: nginxClass, Rules: rules(rule("shop.example.com", path("/", toService("api", 80))))}
 	in := IngressInput{
@@ -107,14 +107,15 @@ func TestIngressKeptForSidecarsLeavesAValueSharedWithTheOwner(t *testing.T) {
 		OthersAnnotations: map[string][]string{AnnotationUpstreamVhost: {"argocd-controller"}},
 	}
 	got := Ingress(in)
-	if got.Reason != NamespaceNotEnrolled || !got.KeptForSidecars {
-		t.Fatalf("Reason = %q, KeptForSidecars = %v; want NamespaceNotEnrolled, kept (message: %s)", got.Reason, got.KeptForSidecars, got.Message)
+	if got.Reason != AnnotationConflict || !got.KeptForSidecars || !got.Skipped() {
+		t.Fatalf("Reason = %q, KeptForSidecars = %v, Skipped = %v; want AnnotationConflict, kept and skipped (message: %s)",
+			got.Reason, got.KeptForSidecars, got.Skipped(), got.Message)
 	}
 	if got.Annotations != nil {
 		t.Errorf("Annotations = %#v, want nil: upstream-vhost is the owner's too, and an apply of another value is refused", got.Annotations)
 	}
 	for _, part := range []string{`nginx.ingress.kubernetes.io/upstream-vhost: "web.shop.svc" (field manager "argocd-controller")`,
-		"Service api", `"api.shop.svc"`} {
+		"no longer in the mesh", "Service shop/api", `"api.shop.svc"`} {
 		if !strings.Contains(got.Message, part) {
 			t.Errorf("Message %q does not contain %q", got.Message, part)
 		}
