@@ -187,8 +187,9 @@ deps-check: ## Fail if the manager links a package it must not (CEL, gRPC, OpenT
 	go test . -run '^Test(BinaryLeavesOutUnusedPackages|ImageBinaryLinksOnlyTheAPIGroupsItUses)$$' -count=1
 
 .PHONY: bench
-bench: manifests envtest bench-binary ## Run the benchmarks: binary size, the base chart's render, one Ingress decision, what the caches hold of an Ingress, a Service and a Deployment, install latency and memory on envtest, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
+bench: manifests envtest bench-binary ## Run the benchmarks: binary size, the base chart's render, reading the objects of its release record, one Ingress decision, what the caches hold of an Ingress, a Service and a Deployment, install latency and memory on envtest, simulated cluster (apply to Ready, no-op reconcile, a restart wave of 1,000 workloads), scale on envtest, Sidecar scoping with istiod (results: docs/performance.md).
 	go test ./internal/helm/ -run '^$$' -bench RenderBase -benchtime 10x
+	go test ./internal/helm/ -run '^$$' -bench '^BenchmarkRecordObjects$$' -benchmem -benchtime 10x
 	go test ./internal/policy/ -run '^$$' -bench '^BenchmarkIngress$$' -benchmem
 	go test ./controllers/ -run '^$$' -bench 'Cached(Ingress|Service)' -benchtime 3x
 	go test ./controllers/restart/ -run '^$$' -bench CachedWorkload -benchtime 3x
@@ -206,9 +207,10 @@ test-update-golden: ## Rewrite the golden files of the rendered charts from the 
 # Every fuzz target, as package:function: the API round trip and each parser of untrusted input (a
 # repository's index, the URLs printed of it, the repository allow-list, a release Secret's manifest,
 # a release record, the egress-hosts annotation and the reasons its entries are refused, managed fields), and the chart manager's YAML writer,
-# fromYaml and document splitter against Helm's (JSON round trips, a regular expression) they replace. Their seed corpora run with every `go test`.
+# fromYaml and document splitter against Helm's (JSON round trips, a regular expression) they replace, and the reading of a release record's
+# objects against the whole decoding it replaces. Their seed corpora run with every `go test`.
 FUZZ_TARGETS := ./api/v1alpha1:FuzzServiceMeshRoundTrip ./internal/charts:FuzzParseIndex \
-	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest ./internal/helm:FuzzDecodeRecord ./internal/helm:FuzzMarshalYAML ./internal/helm:FuzzFromYAML ./internal/helm:FuzzSplitManifest ./internal/helm:FuzzSpliceMetadata ./internal/helm:FuzzWriteYAML \
+	./internal/charts:FuzzRedactURL ./internal/charts:FuzzCheckRepository ./internal/helm:FuzzDecodeManifest ./internal/helm:FuzzRecordObjectsMatchDecodeManifest ./internal/helm:FuzzDecodeRecord ./internal/helm:FuzzMarshalYAML ./internal/helm:FuzzFromYAML ./internal/helm:FuzzSplitManifest ./internal/helm:FuzzSpliceMetadata ./internal/helm:FuzzWriteYAML \
 	./internal/render:FuzzEgressHosts ./internal/render:FuzzEgressHostProblem ./internal/apply:FuzzOwnedKeys
 FUZZTIME ?= 30s
 FUZZTIME_SHORT ?= 3s

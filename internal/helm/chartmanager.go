@@ -529,9 +529,10 @@ func (m *ChartManager) upgrade(ctx context.Context, desired Release, digest stri
 // meshkeeper never renders one so (the chart guard refuses it), but anyone who may write Secrets in the
 // release namespace can forge a record that does, and the upgrade would delete the release's webhook
 // configurations and ClusterRoles it still renders. A kind the API server no longer serves is left as
-// it is (there is nothing of it to delete).
+// it is (there is nothing of it to delete). Each object holds only what identifies it and its
+// helm.sh/resource-policy annotation (decodeIdentities).
 func (m *ChartManager) recordObjects(rel *releasev1.Release, namespace string) ([]*unstructured.Unstructured, error) {
-	objects, err := decodeManifest([]byte(rel.Manifest))
+	objects, err := decodeIdentities(rel.Manifest)
 	if err != nil {
 		return nil, err
 	}

@@ -579,7 +579,7 @@ func objectName(u *unstructured.Unstructured) string {
 
 // decodeManifest splits a multi-document manifest into objects.
 func decodeManifest(manifest []byte) ([]*unstructured.Unstructured, error) {
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), jsonSniffLength)
 	var objects []*unstructured.Unstructured
 	for {
 		obj := map[string]any{}

@@ -22,7 +22,11 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	meshv1alpha1 "github.com/meshkeeper/meshkeeper/api/v1alpha1"
 	"github.com/meshkeeper/meshkeeper/internal/charts"
@@ -35,6 +39,12 @@ import (
 func renderBaseAsInstall(chart *chartv2.Chart) (string, []*unstructured.Unstructured, error) {
 	values := render.BaseValues(&meshv1alpha1.ServiceMeshSpec{Namespace: "istio-system"})
 	options := common.ReleaseOptions{Name: "istio-base", Namespace: "istio-system", Revision: 1, IsInstall: true}
+	return renderAsInstall(chart, values, options)
+}
+
+// renderAsInstall renders chart with values as an install of the default ServiceMesh does before it
+// applies anything (see renderBaseAsInstall).
+func renderAsInstall(chart *chartv2.Chart, values map[string]any, options common.ReleaseOptions) (string, []*unstructured.Unstructured, error) {
 	owner := Owner{APIVersion: "mesh.meshkeeper.io/v1alpha1", Kind: "ServiceMesh", Name: "default", UID: "uid"}
 	objects, _, texts, err := renderChartTexts(context.Background(), chart, values, options, common.DefaultCapabilities)
 	if err != nil {
@@ -85,4 +95,35 @@ func BenchmarkRenderBase(b *testing.B) {
 			renderBase(b)
 		}
 	})
+}
+
+// BenchmarkRecordObjects reads the objects of the built-in base chart's release record as an upgrade
+// reads those of the revision it replaces, and an uninstall those of every revision it deletes
+// (recordObjects; the record's manifest is the install's, 15 CRDs; docs/performance.md).
+func BenchmarkRecordObjects(b *testing.B) {
+	chart, err := charts.Builtin(charts.Base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	manifest, objects, err := renderBaseAsInstall(chart)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mapper := meta.NewDefaultRESTMapper(nil)
+	for _, obj := range objects {
+		scope := meta.RESTScopeNamespace
+		if obj.GetNamespace() == "" {
+			scope = meta.RESTScopeRoot
+		}
+		mapper.Add(obj.GroupVersionKind(), scope)
+	}
+	m := NewChartManager(&rest.Config{}, fake.NewClientBuilder().WithRESTMapper(mapper).Build(), nil)
+	rel := &releasev1.Release{Name: "istio-base", Namespace: "istio-system", Version: 1, Manifest: manifest}
+	b.ReportAllocs()
+	for b.Loop() {
+		recorded, err := m.recordObjects(rel, rel.Namespace)
+		if err != nil || len(recorded) != len(objects) {
+			b.Fatalf("%d objects, %v; want %d", len(recorded), err, len(objects))
+		}
+	}
 }
