@@ -17,6 +17,10 @@ limitations under the License.
 package helm
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +29,7 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
@@ -53,11 +58,53 @@ func sameRecordObjects(t *testing.T, what string, got, want []*unstructured.Unst
 	}
 }
 
+// sameYAMLDocuments fails t unless yamlDocuments splits stream into the documents YAMLReader reads
+// from it (decodeManifest's decoder), byte for byte, and fails where YAMLReader fails.
+func sameYAMLDocuments(t *testing.T, what string, stream []byte) {
+	t.Helper()
+	var want [][]byte
+	var wantErr error
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stream)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			wantErr = err
+			break
+		}
+		want = append(want, doc)
+	}
+	var got [][]byte
+	err := yamlDocuments(stream, func(doc []byte) error {
+		got = append(got, bytes.Clone(doc))
+		return nil
+	})
+	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("%s: yamlDocuments: %v; YAMLReader: %v", what, err, wantErr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: yamlDocuments split %d documents, YAMLReader %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			at := 0
+			for at < min(len(got[i]), len(want[i])) && got[i][at] == want[i][at] {
+				at++
+			}
+			t.Fatalf("%s: document %d (%d bytes) differs from YAMLReader's (%d bytes) at byte %d: %q, want %q", what, i,
+				len(got[i]), len(want[i]), at, got[i][at:min(len(got[i]), at+40)], want[i][at:min(len(want[i]), at+40)])
+		}
+	}
+}
+
 // checkDecodeIdentities fails t unless decodeIdentities accepts manifest exactly when decodeManifest
 // does, with the same objects as recordIdentity reads them, and unless the fast path
 // (recordIdentities), when it answers, answers the same.
 func checkDecodeIdentities(t *testing.T, what string, manifest []byte) (fast bool) {
 	t.Helper()
+	sameYAMLDocuments(t, what, manifest)
 	want, wantErr := decodeManifest(manifest)
 	got, err := decodeIdentities(string(manifest))
 	if (err == nil) != (wantErr == nil) {
@@ -112,73 +159,82 @@ func TestDecodeIdentitiesMatchesDecodeManifestOnOddRecords(t *testing.T) {
 		manifest string
 		fast     bool // recordIdentities answers itself
 	}{
-		"empty":                                {"", true},
-		"separators only":                      {"---\n---\n\n---\n", true},
-		"comments only":                        {"# Source: x\n---\n# y\n", true},
-		"one object":                           {cm, true},
-		"source comments":                      {"---\n# Source: istiod/templates/x.yaml\n" + cm + "---\n# Source: y\n" + cm, true},
-		"non-string name":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 5\n  namespace: true\n", true},
-		"list name":                            {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [a]\n", true},
-		"null name":                            {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ~\n  namespace: null\n", true},
-		"non-string kind and apiVersion":       {"apiVersion: 1\nkind: {a: b}\nmetadata: {name: a}\n", true},
-		"no metadata":                          {"apiVersion: v1\nkind: ConfigMap\n", true},
-		"null metadata":                        {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n", true},
-		"scalar metadata":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata: 5\n", true},
-		"list metadata":                        {"apiVersion: v1\nkind: ConfigMap\nmetadata: [name, a]\n", true},
-		"empty metadata":                       {"apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", true},
-		"no kind":                              {"metadata: {name: a}\n", true},
-		"empty mapping":                        {cm + "---\n{}\n", true},
-		"null document":                        {"~\n---\nnull\n---\n" + cm, true},
-		"indented separator in a block":        {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: |\n    ---\n    b\n", true},
-		"separator in a block":                 {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: |\n---\n  b: c\n", true},
-		"separator with text":                  {"---x\n" + cm, false},
-		"separator with a comment":             {"--- # c\n" + cm, true},
-		"document end marker":                  {cm + "...\n", true},
-		"JSON first":                           {"{}\n---\n" + cm, false},
-		"JSON object":                          {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, false},
-		"JSON stream":                          {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}} {"kind":"Secret","metadata":{"name":"b"}}`, false},
-		"JSON then a list":                     {"{\"apiVersion\":\"v1\",\"kind\":\"List\"}\n[1,2]\n", false},
-		"JSON after YAML":                      {cm + "---\n{\"kind\":\"Secret\",\"metadata\":{\"name\":\"b\",\"namespace\":\"c\"}}\n", true},
-		"JSON past the sniffed length":         {strings.Repeat(" \n", 2100) + `{"kind":"Secret","metadata":{"name":"b"}}`, true},
-		"flow mapping":                         {"{kind: Secret, metadata: {name: b}}\n", false},
-		"anchors and aliases":                  {"apiVersion: v1\nkind: ConfigMap\nmeta: &m {name: a, namespace: b}\nmetadata: *m\n", true},
-		"merge key":                            {"base: &b {name: a, namespace: b}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: *b\n  name: c\n", true},
-		"bad merge":                            {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: 5\n", false},
-		"unknown alias":                        {"apiVersion: v1\nkind: ConfigMap\nmetadata: *m\n", false},
-		"duplicate keys":                       {"apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata:\n  name: a\n  name: b\n", true},
-		"keys of other types":                  {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n1: a\n1.5: b\ntrue: c\n.inf: d\n.nan: e\n", true},
-		"colliding keys":                       {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n1: a\n\"1\": b\n", true},
-		"null key":                             {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n~: a\n", false},
-		"big integer key":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n18446744073709551615: a\n", false},
-		"list key":                             {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n? [a]\n: b\n", false},
-		"map key":                              {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n? {a: b}\n: c\n", false},
-		"NaN value":                            {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {x: [.nan]}\n", false},
-		"infinite value":                       {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {x: -.inf}\n", false},
-		"big numbers":                          {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {x: 18446744073709551615, y: 1e308, z: -9223372036854775808}\n", true},
-		"timestamp":                            {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 2001-12-14t21:59:43.10-05:00}\n", true},
-		"binary name":                          {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!binary YWJj}\n", true},
-		"invalid UTF-8 name":                   {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!binary Yf8=}\n", false},
-		"invalid UTF-8 key":                    {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, !!binary bmFtZf8=: b}\n", true},
-		"tags":                                 {"apiVersion: !!str v1\nkind: !Custom ConfigMap\nmetadata: {name: !!str 5}\n", true},
-		"bad tag":                              {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!int x}\n", false},
-		"a list":                               {"- a\n- b\n", false},
-		"a scalar":                             {"hello\n", false},
-		"a list after an object":               {cm + "---\n- a\n", false},
-		"tab indentation":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n", false},
-		"unclosed flow":                        {"a: [\n", false},
-		"CRLF":                                 {strings.ReplaceAll("---\n"+cm+"---\n"+cm, "\n", "\r\n"), true},
-		"no final newline":                     {strings.TrimSuffix(cm, "\n"), true},
-		"keep policy":                          {cm + "  annotations: {helm.sh/resource-policy: keep, a: b, c: ~}\n", true},
-		"keep policy beside a number":          {cm + "  annotations: {helm.sh/resource-policy: keep, a: 5}\n", true},
-		"keep policy not a string":             {cm + "  annotations: {helm.sh/resource-policy: [keep]}\n", true},
-		"annotations not a map":                {cm + "  annotations: keep\n", true},
-		"annotation keys of other types":       {cm + "  annotations: {helm.sh/resource-policy: keep, 1: a}\n", false},
-		"keep policy with invalid UTF-8":       {cm + "  annotations: {helm.sh/resource-policy: !!binary a2VlcP8=}\n", false},
-		"deeply nested":                        {cm + "spec: " + deep + "\n", false},
-		"too deeply nested":                    {cm + "spec: " + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + "\n", false},
-		"many aliases":                         {"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n", false},
-		"a long line":                          {long, true},
-		"a cluster-scoped kind in a namespace": {"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: a, namespace: b}\n", true},
+		"empty":                          {"", true},
+		"separators only":                {"---\n---\n\n---\n", true},
+		"comments only":                  {"# Source: x\n---\n# y\n", true},
+		"one object":                     {cm, true},
+		"source comments":                {"---\n# Source: istiod/templates/x.yaml\n" + cm + "---\n# Source: y\n" + cm, true},
+		"non-string name":                {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 5\n  namespace: true\n", true},
+		"list name":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [a]\n", true},
+		"null name":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ~\n  namespace: null\n", true},
+		"non-string kind and apiVersion": {"apiVersion: 1\nkind: {a: b}\nmetadata: {name: a}\n", true},
+		"no metadata":                    {"apiVersion: v1\nkind: ConfigMap\n", true},
+		"null metadata":                  {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n", true},
+		"scalar metadata":                {"apiVersion: v1\nkind: ConfigMap\nmetadata: 5\n", true},
+		"list metadata":                  {"apiVersion: v1\nkind: ConfigMap\nmetadata: [name, a]\n", true},
+		"empty metadata":                 {"apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", true},
+		"no kind":                        {"metadata: {name: a}\n", true},
+		"empty mapping":                  {cm + "---\n{}\n", true},
+		"null document":                  {"~\n---\nnull\n---\n" + cm, true},
+		"indented separator in a block":  {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: |\n    ---\n    b\n", true},
+		"separator in a block":           {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: |\n---\n  b: c\n", true},
+		"separator with text":            {"---x\n" + cm, false},
+		"separator with a comment":       {"--- # c\n" + cm, true},
+		"document end marker":            {cm + "...\n", true},
+		"JSON first":                     {"{}\n---\n" + cm, false},
+		"JSON object":                    {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, false},
+		"JSON stream":                    {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}} {"kind":"Secret","metadata":{"name":"b"}}`, false},
+		"JSON then a list":               {"{\"apiVersion\":\"v1\",\"kind\":\"List\"}\n[1,2]\n", false},
+		"JSON after YAML":                {cm + "---\n{\"kind\":\"Secret\",\"metadata\":{\"name\":\"b\",\"namespace\":\"c\"}}\n", true},
+		"JSON past the sniffed length":   {strings.Repeat(" \n", 2100) + `{"kind":"Secret","metadata":{"name":"b"}}`, true},
+		"flow mapping":                   {"{kind: Secret, metadata: {name: b}}\n", false},
+		"anchors and aliases":            {"apiVersion: v1\nkind: ConfigMap\nmeta: &m {name: a, namespace: b}\nmetadata: *m\n", true},
+		"merge key":                      {"base: &b {name: a, namespace: b}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: *b\n  name: c\n", true},
+		"bad merge":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: 5\n", false},
+		"unknown alias":                  {"apiVersion: v1\nkind: ConfigMap\nmetadata: *m\n", false},
+		"duplicate keys":                 {"apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata:\n  name: a\n  name: b\n", true},
+		"keys of other types":            {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n1: a\n1.5: b\ntrue: c\n.inf: d\n.nan: e\n", true},
+		"colliding keys":                 {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n1: a\n\"1\": b\n", true},
+		"null key":                       {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n~: a\n", false},
+		"big integer key":                {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n18446744073709551615: a\n", false},
+		"list key":                       {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n? [a]\n: b\n", false},
+		"map key":                        {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n? {a: b}\n: c\n", false},
+		"NaN value":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {x: [.nan]}\n", false},
+		"infinite value":                 {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {x: -.inf}\n", false},
+		"big numbers":                    {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {x: 18446744073709551615, y: 1e308, z: -9223372036854775808}\n", true},
+		"timestamp":                      {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 2001-12-14t21:59:43.10-05:00}\n", true},
+		"binary name":                    {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!binary YWJj}\n", true},
+		"invalid UTF-8 name":             {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!binary Yf8=}\n", false},
+		"invalid UTF-8 key":              {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, !!binary bmFtZf8=: b}\n", true},
+		"tags":                           {"apiVersion: !!str v1\nkind: !Custom ConfigMap\nmetadata: {name: !!str 5}\n", true},
+		"bad tag":                        {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!int x}\n", false},
+		"a list":                         {"- a\n- b\n", false},
+		"a scalar":                       {"hello\n", false},
+		"a list after an object":         {cm + "---\n- a\n", false},
+		"tab indentation":                {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n", false},
+		"unclosed flow":                  {"a: [\n", false},
+		"CRLF":                           {strings.ReplaceAll("---\n"+cm+"---\n"+cm, "\n", "\r\n"), true},
+		"CR at the end":                  {cm + "a: b\r", true},
+		"CR before a separator":          {cm + "\r\n---\r\n" + cm + "\r", true},
+		"lone CRs":                       {"apiVersion: v1\rkind: ConfigMap\n---\n" + cm, true},
+		"separator with spaces":          {cm + "--- \t\u00a0\n" + cm + "---\v# c\n" + cm, true},
+		"separator with a non-breaking space and text": {"---\u00a0x\n" + cm, false},
+		"separator without its line end":               {cm + "---", true},
+		"separators at the end":                        {cm + "---\n---\n", true},
+		"blank lines":                                  {"\n\n" + cm + "\n\n---\n\n", true},
+		"a long line with CRLF":                        {strings.ReplaceAll(long, "\n", "\r\n"), true},
+		"no final newline":                             {strings.TrimSuffix(cm, "\n"), true},
+		"keep policy":                                  {cm + "  annotations: {helm.sh/resource-policy: keep, a: b, c: ~}\n", true},
+		"keep policy beside a number":                  {cm + "  annotations: {helm.sh/resource-policy: keep, a: 5}\n", true},
+		"keep policy not a string":                     {cm + "  annotations: {helm.sh/resource-policy: [keep]}\n", true},
+		"annotations not a map":                        {cm + "  annotations: keep\n", true},
+		"annotation keys of other types":               {cm + "  annotations: {helm.sh/resource-policy: keep, 1: a}\n", false},
+		"keep policy with invalid UTF-8":               {cm + "  annotations: {helm.sh/resource-policy: !!binary a2VlcP8=}\n", false},
+		"deeply nested":                                {cm + "spec: " + deep + "\n", false},
+		"too deeply nested":                            {cm + "spec: " + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + "\n", false},
+		"many aliases":                                 {"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n", false},
+		"a long line":                                  {long, true},
+		"a cluster-scoped kind in a namespace":         {"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: a, namespace: b}\n", true},
 	}
 	for name, tc := range cases {
 		if fast := checkDecodeIdentities(t, name, []byte(tc.manifest)); fast != tc.fast {
