@@ -17,10 +17,11 @@ limitations under the License.
 package helm
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
-	"fmt"
+	"io"
 	"math"
+	"strings"
 	"unicode/utf8"
 
 	yamlv2 "go.yaml.in/yaml/v2"
@@ -53,93 +54,34 @@ const jsonSniffLength = 4096
 const identityMaxDepth = 1000
 
 // recordIdentities are the objects of manifest as decodeIdentities describes them, the manifest split
-// into documents as decodeManifest's decoder splits a YAML stream (yamlDocuments); ok is false when
-// decodeManifest must decide.
+// into documents as decodeManifest's decoder splits a YAML stream; ok is false when decodeManifest
+// must decide.
 func recordIdentities(manifest string) (objects []*unstructured.Unstructured, ok bool) {
 	if utilyaml.IsJSONBuffer([]byte(manifest[:min(len(manifest), jsonSniffLength)])) {
 		return nil, false
 	}
-	err := yamlDocuments([]byte(manifest), func(doc []byte) error {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifest)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objects, true
+		}
+		if err != nil {
+			return nil, false
+		}
 		var decoded any
 		if err := yamlv2.Unmarshal(doc, &decoded); err != nil {
-			return err
+			return nil, false
 		}
 		obj, ok := identity(decoded)
 		if !ok {
-			return errUnanswered
+			return nil, false
 		}
 		if obj != nil {
 			objects = append(objects, obj)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, false
 	}
-	return objects, true
 }
-
-// errUnanswered stops yamlDocuments at a document recordIdentities leaves to decodeManifest.
-var errUnanswered = errors.New("left to decodeManifest")
-
-// yamlDocuments calls each with the documents of a YAML stream, in order, exactly as
-// k8s.io/apimachinery's YAMLReader reads them through its LineReader (decodeManifest's decoder): a
-// line is what ends in "\n" (or the end), read without its "\r\n" or "\n" and with "\n" put back; a
-// line beginning with "---" ends the document before it when that has a line, and is otherwise the
-// first line of the next, and one with more than spaces and a comment after the "---" is an error. A
-// document is a slice of stream when its lines are as the stream has them, so none is copied line by
-// line. It stops at the first error, its own or each's.
-func yamlDocuments(stream []byte, each func(doc []byte) error) error {
-	var (
-		start, end int    // the document so far is stream[start:end] when built is nil
-		built      []byte // the document so far, when a line of it differs from the stream's
-	)
-	pending := func() []byte {
-		if built != nil {
-			return built
-		}
-		return stream[start:end]
-	}
-	for pos := 0; pos < len(stream); {
-		line, next := stream[pos:], len(stream)
-		exact := false // line+"\n" is stream[pos:next]
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, next, exact = line[:i], pos+i+1, true
-			if i > 0 && line[i-1] == '\r' {
-				line, exact = line[:i-1], false
-			}
-		}
-		if bytes.HasPrefix(line, []byte(yamlSeparator)) {
-			if after := bytes.TrimSpace(line[len(yamlSeparator):]); len(after) > 0 && after[0] != '#' {
-				return fmt.Errorf("invalid Yaml document separator: %s", after)
-			}
-			if doc := pending(); len(doc) > 0 {
-				if err := each(doc); err != nil {
-					return err
-				}
-				pos, built = next, nil
-				start, end = pos, pos
-				continue
-			}
-		}
-		if built == nil && exact && end == pos {
-			end = next
-		} else {
-			if built == nil {
-				built = append([]byte{}, stream[start:end]...)
-			}
-			built = append(append(built, line...), '\n')
-		}
-		pos = next
-	}
-	if doc := pending(); len(doc) > 0 {
-		return each(doc)
-	}
-	return nil
-}
-
-// yamlSeparator begins a line that separates the documents of a YAML stream.
-const yamlSeparator = "---"
 
 // identity is what decodeIdentities keeps of one document as the YAML parser decoded it: nil for one
 // decodeManifest passes over (null, or an empty mapping), and ok false for one decodeManifest refuses

@@ -17,10 +17,6 @@ limitations under the License.
 package helm
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +25,6 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/meshkeeper/meshkeeper/internal/charts"
 )
@@ -58,53 +53,11 @@ func sameRecordObjects(t *testing.T, what string, got, want []*unstructured.Unst
 	}
 }
 
-// sameYAMLDocuments fails t unless yamlDocuments splits stream into the documents YAMLReader reads
-// from it (decodeManifest's decoder), byte for byte, and fails where YAMLReader fails.
-func sameYAMLDocuments(t *testing.T, what string, stream []byte) {
-	t.Helper()
-	var want [][]byte
-	var wantErr error
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stream)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			wantErr = err
-			break
-		}
-		want = append(want, doc)
-	}
-	var got [][]byte
-	err := yamlDocuments(stream, func(doc []byte) error {
-		got = append(got, bytes.Clone(doc))
-		return nil
-	})
-	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-		t.Fatalf("%s: yamlDocuments: %v; YAMLReader: %v", what, err, wantErr)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%s: yamlDocuments split %d documents, YAMLReader %d", what, len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			at := 0
-			for at < min(len(got[i]), len(want[i])) && got[i][at] == want[i][at] {
-				at++
-			}
-			t.Fatalf("%s: document %d (%d bytes) differs from YAMLReader's (%d bytes) at byte %d: %q, want %q", what, i,
-				len(got[i]), len(want[i]), at, got[i][at:min(len(got[i]), at+40)], want[i][at:min(len(want[i]), at+40)])
-		}
-	}
-}
-
 // checkDecodeIdentities fails t unless decodeIdentities accepts manifest exactly when decodeManifest
 // does, with the same objects as recordIdentity reads them, and unless the fast path
 // (recordIdentities), when it answers, answers the same.
 func checkDecodeIdentities(t *testing.T, what string, manifest []byte) (fast bool) {
 	t.Helper()
-	sameYAMLDocuments(t, what, manifest)
 	want, wantErr := decodeManifest(manifest)
 	got, err := decodeIdentities(string(manifest))
 	if (err == nil) != (wantErr == nil) {
