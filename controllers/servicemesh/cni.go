@@ -129,19 +129,9 @@ func (r *Reconciler) restorePendingInjector(ctx context.Context, mesh *meshv1alp
 	if err != nil || !forInit {
 		return err
 	}
-	agent := ""
-	if mesh.Status.CNI != nil {
-		agent = mesh.Status.CNI.Namespace
-	}
-	if agent == "" {
-		running, err := r.agentsOf(ctx, mesh)
-		if err != nil {
-			return err
-		}
-		agent = unrecordedAgent(running, mesh.Spec.CNINamespace())
-	}
-	if agent == "" {
-		return nil
+	agent, err := r.agentNamespace(ctx, mesh)
+	if err != nil || agent == "" {
+		return err
 	}
 	ds := &appsv1.DaemonSet{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: agent, Name: cniDaemonSet}, ds); err != nil {
@@ -736,6 +726,20 @@ func (r *Reconciler) agentNamespaceTrusted(mesh *meshv1alpha1.ServiceMesh, names
 		return true
 	}
 	return r.Policy.Namespaces != nil && slices.Contains(r.Policy.Namespaces, namespace)
+}
+
+// agentNamespace is the namespace the mesh's CNI agent runs in: the one status.cni.namespace names, or,
+// when it names none (a status lost whole), the one the cluster's agents of the mesh's tell
+// (unrecordedAgent, spec.cni.namespace preferred); "" when no agent of the mesh's runs.
+func (r *Reconciler) agentNamespace(ctx context.Context, mesh *meshv1alpha1.ServiceMesh) (string, error) {
+	if mesh.Status.CNI != nil && mesh.Status.CNI.Namespace != "" {
+		return mesh.Status.CNI.Namespace, nil
+	}
+	running, err := r.agentsOf(ctx, mesh)
+	if err != nil {
+		return "", err
+	}
+	return unrecordedAgent(running, mesh.Spec.CNINamespace()), nil
 }
 
 // unrecordedAgent is the agent the CNI phase takes for the one the mesh runs when status.cni.namespace

@@ -1195,18 +1195,9 @@ func (r *Reconciler) runningAgentVersion(ctx context.Context, mesh *meshv1alpha1
 	if !ptr.Deref(mesh.Spec.CNI.Enabled, false) {
 		return "", nil
 	}
-	namespace := ""
-	if mesh.Status.CNI != nil {
-		namespace = mesh.Status.CNI.Namespace
-	}
-	if namespace == "" {
-		running, err := r.agentsOf(ctx, mesh)
-		if err != nil {
-			return "", err
-		}
-		if namespace = unrecordedAgent(running, mesh.Spec.CNINamespace()); namespace == "" {
-			return "", nil
-		}
+	namespace, err := r.agentNamespace(ctx, mesh)
+	if err != nil || namespace == "" {
+		return "", err
 	}
 	return r.agentVersionIn(ctx, namespace)
 }
