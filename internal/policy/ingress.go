@@ -354,18 +354,24 @@ func namespaceNotEnrolled(x ingressInput) (string, string, bool) {
 		"to route it through the mesh, enroll the namespace in spec.injection", x.name, x.Ingress.Namespace), true
 }
 
-// keptConflictNote says, for an Ingress kept for its namespace's sidecars whose backend changed, that
-// keys (upstream-vhost) stay as other field managers applied them too, naming the Service they still
-// route to, and what to change.
-func (x ingressInput) keptConflictNote(keys []string) string {
+// conflictingKeys names keys of the Ingress's annotations that other field managers applied too, each
+// with its value and who set it (describeKey), joined into one phrase.
+func (x ingressInput) conflictingKeys(keys []string) string {
 	found := make([]string, len(keys))
 	for i, key := range keys {
 		found[i] = describeKey(key, x.Ingress.Annotations[key], x.OthersAnnotations[key])
 	}
+	return joinAnd(found)
+}
+
+// keptConflictNote says, for an Ingress kept for its namespace's sidecars whose backend changed, that
+// keys (upstream-vhost) stay as other field managers applied them too, naming the Service they still
+// route to, and what to change.
+func (x ingressInput) keptConflictNote(keys []string) string {
 	return fmt.Sprintf(". Its backend is now Service %s/%s, but it has %s, set by someone other than meshkeeper as well, "+
 		"so the controller's sidecar still routes its requests to the Service that names; meshkeeper leaves that value to them. "+
 		"Set %s: %q in the manifest of the tool that applies it, or remove the annotation from it",
-		x.Ingress.Namespace, x.backends.services[0], joinAnd(found), AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost])
+		x.Ingress.Namespace, x.backends.services[0], x.conflictingKeys(keys), AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost])
 }
 
 // keptForSidecars tells whether an Ingress of a namespace that is not enrolled keeps the annotations
@@ -552,12 +558,8 @@ func ingressAnnotationConflict(x ingressInput) (string, string, bool) {
 	if len(keys) == 0 {
 		return "", "", false
 	}
-	found := make([]string, len(keys))
-	for i, key := range keys {
-		found[i] = describeKey(key, x.Ingress.Annotations[key], x.OthersAnnotations[key])
-	}
 	return AnnotationConflict, fmt.Sprintf("Ingress %s has %s, set by someone other than meshkeeper, where meshkeeper would set %s: %q and %s: %q. "+
 		"meshkeeper keeps that value and adds neither annotation, since one without the other does not route through the mesh. "+
 		"Remove the conflicting annotation (from the manifest of the tool that applies it) to let meshkeeper configure the Ingress",
-		x.name, joinAnd(found), AnnotationServiceUpstream, "true", AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost]), true
+		x.name, x.conflictingKeys(keys), AnnotationServiceUpstream, "true", AnnotationUpstreamVhost, x.want[AnnotationUpstreamVhost]), true
 }
