@@ -53,11 +53,7 @@ var _ = Describe("An istio-cni agent moved while the status no longer names it",
 		}, installTimeout, poll).Should(Succeed())
 
 		By("losing the status, while the new agent is ready on two nodes of three")
-		Eventually(func() error {
-			mesh := getMesh()
-			mesh.Status = meshv1alpha1.ServiceMeshStatus{}
-			return k8sClient.Status().Update(ctx, mesh)
-		}, installTimeout, poll).Should(Succeed())
+		loseStatus()
 		Eventually(func(g Gomega) { setCNIStatus(g, "kube-system", cniNodes, cniNodes-1) }, installTimeout, poll).Should(Succeed())
 		By("waiting for a pass that read the lost status: it writes status.cni again")
 		Eventually(func(g Gomega) {

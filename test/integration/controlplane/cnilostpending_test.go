@@ -66,11 +66,7 @@ var _ = Describe("Turning CNI on while the status is lost before the agent is re
 		Expect(injectorValues(Default)).To(MatchRegexp(forInit))
 
 		By("losing the status")
-		Eventually(func() error {
-			mesh := getMesh()
-			mesh.Status = meshv1alpha1.ServiceMeshStatus{}
-			return k8sClient.Status().Update(ctx, mesh)
-		}, installTimeout, poll).Should(Succeed())
+		loseStatus()
 		By("waiting for a pass that read the lost status: it writes status.cni again")
 		Eventually(func(g Gomega) {
 			g.Expect(getMesh().Status.CNI).NotTo(BeNil())

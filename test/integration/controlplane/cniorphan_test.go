@@ -54,11 +54,7 @@ var _ = Describe("A ServiceMesh deleted with orphan propagation whose status no 
 			g.Expect(c.Reason).To(Equal(meshv1alpha1.ReasonChartNotFound), c.Message)
 		}, installTimeout, poll).Should(Succeed())
 		By("losing the status")
-		Eventually(func() error {
-			mesh := getMesh()
-			mesh.Status = meshv1alpha1.ServiceMeshStatus{}
-			return k8sClient.Status().Update(ctx, mesh)
-		}, installTimeout, poll).Should(Succeed())
+		loseStatus()
 		mesh := getMesh()
 		Expect(mesh.Status.CNI).To(BeNil())
 		// The envtest tier runs no garbage collector to remove the orphan finalizer.

@@ -93,3 +93,14 @@ func markRolledOut(g Gomega, ns string, mesh *meshv1alpha1.ServiceMesh) {
 		setCNIStatus(g, ns, cniNodes, cniNodes)
 	}
 }
+
+// loseStatus empties the ServiceMesh's status whole, as a restore from a backup without it or a
+// replaced object leaves it.
+func loseStatus() {
+	GinkgoHelper()
+	Eventually(func() error {
+		mesh := getMesh()
+		mesh.Status = meshv1alpha1.ServiceMeshStatus{}
+		return k8sClient.Status().Update(ctx, mesh)
+	}, installTimeout, poll).Should(Succeed())
+}
